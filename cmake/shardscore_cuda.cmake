@@ -1,0 +1,28 @@
+# Decides whether the CUDA part is built and finds cuBLAS and cuDNN for it.
+# Sets SHARDSCORE_HAVE_CUDA. A build without nvcc (or with -DSHARDSCORE_CUDA=OFF) is a full CPU build.
+set(SHARDSCORE_HAVE_CUDA OFF)
+if(NOT SHARDSCORE_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    # CMake 3.25.1 knows no C++20 flag for nvcc (fixed in 3.25.2).
+    if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
+    # "native" fails on a machine without a GPU: A100 (sm_80) and H100 (sm_90) by default.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+    find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
+    if(NOT CUDNN_INCLUDE_DIR OR NOT CUDNN_LIBRARY)
+      message(FATAL_ERROR "CUDA found but cuDNN (cudnn.h, libcudnn) was not; install cuDNN 9 or configure with -DSHARDSCORE_CUDA=OFF")
+    endif()
+    set(SHARDSCORE_HAVE_CUDA ON)
+  elseif(SHARDSCORE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "SHARDSCORE_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Idempotent setup: Debian packages, the project-local Python virtualenv (test oracles and data
+# generation only), and the CMake build. Safe to run again: each step is skipped when already done.
+#
+#   scripts/setup.sh            # everything
+#   SHARDSCORE_SKIP_BUILD=1 scripts/setup.sh   # packages and venv only
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(
+  build-essential cmake pkg-config git ca-certificates
+  openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
+  libtbb-dev libboost-program-options-dev libgtest-dev
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libopenblas-dev libtomlplusplus-dev nlohmann-json3-dev
+  python3 python3-venv python3-pip
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+
+venv="$root/.venv"
+req="$root/scripts/requirements.txt"
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [[ ! -x $venv/bin/python ]] || [[ $(cat "$stamp" 2>/dev/null) != "$want" ]]; then
+  log "creating Python virtualenv in .venv (test oracles and data generation)"
+  # Debian's own interpreter where present: a fresh Debian 12 has no other.
+  py=/usr/bin/python3; [[ -x $py ]] || py=python3
+  "$py" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -r "$req"
+  echo "$want" > "$stamp"
+else
+  log "Python virtualenv up to date"
+fi
+
+if [[ ${SHARDSCORE_SKIP_BUILD:-0} != 1 ]]; then
+  build="$root/build"
+  if [[ ! -f $build/CMakeCache.txt ]]; then
+    log "configuring CMake build in build/"
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHARDSCORE_PYTHON="$venv/bin/python"
+  fi
+  log "building (this machine: $(nproc) cores)"
+  cmake --build "$build" -j"$(nproc)"
+fi
+log "done"

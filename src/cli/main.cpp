@@ -1,0 +1,128 @@
+// shardscore: the command line. Parses arguments on every rank, runs the job, reports once.
+#include <mpi.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "config/job_config.h"
+#include "job/run_job.h"
+#include "shardscore/version.h"
+
+namespace po = boost::program_options;
+using namespace shardscore;
+
+namespace {
+
+const char* kUsage =
+    "shardscore " SHARDSCORE_VERSION " - score a large dataset with an ONNX model across MPI ranks\n"
+    "\n"
+    "Usage:\n"
+    "  shardscore run --job JOB.toml [options]      (also under mpirun -np N or srun)\n"
+    "  shardscore --help | --version\n"
+    "\n"
+    "Commands:\n"
+    "  run       read the input's rows (HDF5), split them into shards across the ranks, preprocess,\n"
+    "            run the model, check every shard's quality, and write one output file with the\n"
+    "            predictions in input order plus a JSON report beside it\n"
+    "\n"
+    "Exit codes: 0 success; 2 bad usage, job file or input (nothing written); 3 a quality check\n"
+    "failed (output and report written); 1 any other failure (nothing written).\n"
+    "\n"
+    "Run 'shardscore run --help' for the options and every job file key.\n";
+
+po::options_description run_options() {
+  po::options_description o("Options for 'shardscore run'");
+  o.add_options()
+      ("help,h", "show this help")
+      ("job,j", po::value<std::string>()->value_name("FILE"), "job file (TOML), required")
+      ("input,i", po::value<std::string>()->value_name("PATH"), "override input.path")
+      ("output,o", po::value<std::string>()->value_name("PATH"), "override output.path")
+      ("model,m", po::value<std::string>()->value_name("PATH"), "override model.path")
+      ("batch-size,b", po::value<long long>()->value_name("N"), "override run.batch_size")
+      ("set,s", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
+       "override any job key, e.g. --set run.threads=4 (repeatable; the value is read as TOML, bare words as strings)")
+      ("quiet,q", po::bool_switch(), "no progress lines or summary; errors only");
+  return o;
+}
+
+struct Outcome {
+  int exit_code = 0;
+  std::string error;    // printed once, by rank 0
+  std::string message;  // stdout text (help, version), printed by rank 0
+};
+
+Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
+  po::options_description opts = run_options();
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return {2, std::string(e.what()) + " (see 'shardscore run --help')", ""};
+  }
+  if (vm.count("help")) {
+    std::ostringstream out;
+    out << "Usage: shardscore run --job JOB.toml [options]\n\n" << opts
+        << "\nJob file keys (section.key, default, meaning):\n" << job_config_describe_keys();
+    return {0, "", out.str()};
+  }
+  if (!vm.count("job")) return {2, "'shardscore run' needs --job FILE.toml (see 'shardscore run --help')", ""};
+
+  std::vector<std::string> overrides;
+  if (vm.count("input")) overrides.push_back("input.path=" + vm["input"].as<std::string>());
+  if (vm.count("output")) overrides.push_back("output.path=" + vm["output"].as<std::string>());
+  if (vm.count("model")) overrides.push_back("model.path=" + vm["model"].as<std::string>());
+  if (vm.count("batch-size")) overrides.push_back("run.batch_size=" + std::to_string(vm["batch-size"].as<long long>()));
+  if (vm.count("set"))
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) overrides.push_back(s);
+
+  auto job = job_config_load(vm["job"].as<std::string>(), overrides);
+  if (!job.ok()) return {exit_code_for(job.status()), job.status().message(), ""};
+  JobOptions options;
+  options.quiet = vm["quiet"].as<bool>();
+  auto result = job_run(job.value(), comm, options);
+  if (!result.ok()) return {exit_code_for(result.status()), result.status().message(), ""};
+  return {result.value(), "", ""};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+
+  Outcome outcome;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (provided < MPI_THREAD_SERIALIZED) {
+      outcome = {1, "the MPI library does not provide MPI_THREAD_SERIALIZED, which shardscore needs", ""};
+    } else if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      outcome = {args.empty() ? 2 : 0, "", kUsage};
+    } else if (args[0] == "--version" || args[0] == "-V") {
+      outcome = {0, "", "shardscore " SHARDSCORE_VERSION "\n"};
+    } else if (args[0] == "run") {
+      outcome = run_command(std::vector<std::string>(args.begin() + 1, args.end()), MPI_COMM_WORLD);
+    } else {
+      outcome = {2, "unknown command '" + args[0] + "' (commands: run; see 'shardscore --help')", ""};
+    }
+  } catch (const std::exception& e) {
+    // Not agreed with the other ranks: the only safe way out is to take the whole job down.
+    std::fprintf(stderr, "shardscore: error: rank %d: unexpected failure: %s\n", rank, e.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  if (rank == 0) {
+    if (!outcome.message.empty()) std::fputs(outcome.message.c_str(), outcome.exit_code == 0 ? stdout : stderr);
+    if (!outcome.error.empty()) std::fprintf(stderr, "shardscore: error: %s\n", outcome.error.c_str());
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  MPI_Finalize();
+  return outcome.exit_code;
+}

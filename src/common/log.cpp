@@ -1,0 +1,54 @@
+#include "common/log.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace shardscore {
+namespace {
+std::mutex g_log_mutex;
+bool g_live_open = false;
+
+std::string clock_prefix() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
+  return std::string("[shardscore ") + buf + "] ";
+}
+}  // namespace
+
+void log_line(const std::string& message) {
+  std::lock_guard lock(g_log_mutex);
+  if (g_live_open) std::fputc('\n', stderr);
+  g_live_open = false;
+  std::fprintf(stderr, "%s%s\n", clock_prefix().c_str(), message.c_str());
+  std::fflush(stderr);
+}
+
+void log_live(const std::string& message) {
+  std::lock_guard lock(g_log_mutex);
+  // \r plus clear-to-end-of-line keeps one live line on a terminal.
+  std::fprintf(stderr, "\r\033[K%s%s", clock_prefix().c_str(), message.c_str());
+  std::fflush(stderr);
+  g_live_open = true;
+}
+
+void log_end_live() {
+  std::lock_guard lock(g_log_mutex);
+  if (g_live_open) std::fputc('\n', stderr);
+  g_live_open = false;
+}
+
+std::string utc_now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace shardscore

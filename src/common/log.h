@@ -1,0 +1,15 @@
+#pragma once
+// Plain log lines for Slurm logs and terminals: "[shardscore HH:MM:SS] message" on stderr.
+// Thread-safe. Callers decide which rank logs (normally rank 0 only).
+#include <string>
+
+namespace shardscore {
+
+void log_line(const std::string& message);
+// Overwrites the current terminal line (progress on a TTY); ends with log_line or log_end_live.
+void log_live(const std::string& message);
+void log_end_live();
+// Current UTC time as ISO 8601 ("2026-11-26T17:33:08Z").
+std::string utc_now_iso8601();
+
+}  // namespace shardscore

@@ -1,0 +1,36 @@
+#include "common/status.h"
+
+namespace shardscore {
+
+const char* status_code_name(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return "ok";
+    case StatusCode::kInvalidArgument: return "invalid argument";
+    case StatusCode::kNotFound: return "not found";
+    case StatusCode::kDataLoss: return "data loss";
+    case StatusCode::kUnimplemented: return "unimplemented";
+    case StatusCode::kAlreadyExists: return "already exists";
+    case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+Status Status::with_context(const std::string& prefix) const {
+  if (ok()) return *this;
+  return Status(code_, prefix + message_);
+}
+
+int exit_code_for(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 0;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnimplemented:
+    case StatusCode::kAlreadyExists: return 2;
+    default: return 1;
+  }
+}
+
+}  // namespace shardscore

@@ -1,0 +1,283 @@
+#include "config/job_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace shardscore {
+namespace {
+
+enum class Kind { kString, kInt, kFloat, kBool, kFloats };
+
+struct KeySpec {
+  const char* section;
+  const char* key;
+  Kind kind;
+  const char* default_text;
+  const char* help;
+};
+
+// The schema. Every key a job may hold; the README's table is printed from this.
+constexpr KeySpec kKeys[] = {
+    {"input", "path", Kind::kString, "(required)", "HDF5 file to score"},
+    {"input", "dataset", Kind::kString, "\"/features\"", "2-D dataset, rows x features, any numeric type"},
+    {"model", "path", Kind::kString, "(required)", "ONNX model file"},
+    {"output", "path", Kind::kString, "(required)", "HDF5 file to write (replaced atomically at the end)"},
+    {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
+    {"output", "overwrite", Kind::kBool, "false", "replace an existing output file"},
+    {"run", "batch_size", Kind::kInt, "4096", "rows per inference batch"},
+    {"run", "shard_rows", Kind::kInt, "65536", "rows per shard, rounded down to whole HDF5 chunks"},
+    {"run", "threads", Kind::kInt, "0", "threads per rank; 0 = cores on the node / ranks on the node"},
+    {"run", "backend", Kind::kString, "\"cpu\"", "cpu, or auto (the best backend this build has)"},
+    {"run", "progress_interval", Kind::kFloat, "5.0", "seconds between progress lines when not on a terminal"},
+    {"preprocess", "impute", Kind::kFloats, "(off)", "value replacing NaN: one, or one per feature"},
+    {"preprocess", "mean", Kind::kFloats, "(off)", "standardization: x -> (x - mean) / std"},
+    {"preprocess", "std", Kind::kFloats, "(off)", "standardization divisor, > 0"},
+    {"preprocess", "clip_min", Kind::kFloats, "(off)", "lower clip after standardization"},
+    {"preprocess", "clip_max", Kind::kFloats, "(off)", "upper clip after standardization"},
+    {"checks", "max_missing_fraction", Kind::kFloat, "1.0", "largest NaN share a feature may have in a shard"},
+    {"checks", "max_inf_fraction", Kind::kFloat, "0.0", "largest +-Inf share a feature may have in a shard"},
+    {"checks", "allow_nan_outputs", Kind::kBool, "false", "accept NaN in model outputs"},
+    {"checks", "allow_inf_outputs", Kind::kBool, "false", "accept +-Inf in model outputs"},
+};
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::kString: return "a string";
+    case Kind::kInt: return "an integer";
+    case Kind::kFloat: return "a number";
+    case Kind::kBool: return "true or false";
+    case Kind::kFloats: return "a number or an array of numbers";
+  }
+  return "?";
+}
+
+const KeySpec* find_key(std::string_view section, std::string_view key) {
+  for (const auto& k : kKeys)
+    if (section == k.section && key == k.key) return &k;
+  return nullptr;
+}
+
+bool known_section(std::string_view section) {
+  for (const auto& k : kKeys)
+    if (section == k.section) return true;
+  return false;
+}
+
+std::string keys_of_section(std::string_view section) {
+  std::string out;
+  for (const auto& k : kKeys) {
+    if (section != k.section) continue;
+    if (!out.empty()) out += ", ";
+    out += k.key;
+  }
+  return out;
+}
+
+std::string section_list() {
+  std::string out;
+  std::string_view last;
+  for (const auto& k : kKeys) {
+    if (last == k.section) continue;
+    if (!out.empty()) out += ", ";
+    out += k.section;
+    last = k.section;
+  }
+  return out;
+}
+
+Status check_kind(const toml::node& node, const KeySpec& spec, const std::string& where) {
+  bool good = false;
+  switch (spec.kind) {
+    case Kind::kString: good = node.is_string(); break;
+    case Kind::kInt: good = node.is_integer(); break;
+    case Kind::kFloat: good = node.is_number(); break;
+    case Kind::kBool: good = node.is_boolean(); break;
+    case Kind::kFloats:
+      good = node.is_number() ||
+             (node.is_array() && node.as_array()->size() > 0 &&
+              std::all_of(node.as_array()->begin(), node.as_array()->end(),
+                          [](const toml::node& e) { return e.is_number(); }));
+      break;
+  }
+  if (good) return ok_status();
+  return invalid_argument("job key '" + std::string(spec.section) + "." + spec.key + "' must be " +
+                          kind_name(spec.kind) + where);
+}
+
+// Rejects anything not in the schema; reports the first offender with the keys it could have been.
+Status validate_schema(const toml::table& root, const std::string& source) {
+  const std::string where = " (in " + source + ")";
+  for (const auto& [section_key, node] : root) {
+    std::string section(section_key.str());
+    if (!node.is_table()) {
+      return invalid_argument("unknown job key '" + section + "'" + where + ": keys belong in a section (" +
+                              section_list() + ")");
+    }
+    if (!known_section(section)) {
+      return invalid_argument("unknown job section '[" + section + "]'" + where + "; sections are: " +
+                              section_list());
+    }
+    for (const auto& [key, value] : *node.as_table()) {
+      const KeySpec* spec = find_key(section, key.str());
+      if (!spec) {
+        return invalid_argument("unknown job key '" + section + "." + std::string(key.str()) + "'" + where +
+                                "; keys in [" + section + "] are: " + keys_of_section(section));
+      }
+      SS_RETURN_IF_ERROR(check_kind(value, *spec, where));
+    }
+  }
+  return ok_status();
+}
+
+Status apply_override(toml::table& root, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos) {
+    return invalid_argument("override '" + assignment + "' is not of the form section.key=value");
+  }
+  std::string path = assignment.substr(0, eq);
+  std::string value_text = assignment.substr(eq + 1);
+  auto dot = path.find('.');
+  if (dot == std::string::npos || path.find('.', dot + 1) != std::string::npos) {
+    return invalid_argument("override key '" + path + "' must be section.key (for example run.batch_size)");
+  }
+  std::string section = path.substr(0, dot), key = path.substr(dot + 1);
+  const KeySpec* spec = find_key(section, key);
+  if (!spec) {
+    if (!known_section(section))
+      return invalid_argument("unknown job key '" + path + "' in --set; sections are: " + section_list());
+    return invalid_argument("unknown job key '" + path + "' in --set; keys in [" + section +
+                            "] are: " + keys_of_section(section));
+  }
+  toml::table* table = root[section].as_table();
+  if (!table) {
+    root.insert_or_assign(section, toml::table{});
+    table = root[section].as_table();
+  }
+  if (spec->kind == Kind::kString) {
+    // Paths and names are taken literally; quotes are optional.
+    std::string v = value_text;
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    table->insert_or_assign(key, v);
+    return ok_status();
+  }
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + value_text);
+  } catch (const toml::parse_error& e) {
+    return invalid_argument("override '" + assignment + "': value is not " + kind_name(spec->kind));
+  }
+  table->insert_or_assign(key, *parsed.get("v"));
+  return ok_status();
+}
+
+std::vector<double> floats_of(const toml::node* node) {
+  std::vector<double> out;
+  if (!node) return out;
+  if (node->is_number()) {
+    out.push_back(node->value<double>().value());
+  } else if (const toml::array* a = node->as_array()) {
+    for (const auto& e : *a) out.push_back(e.value<double>().value());
+  }
+  return out;
+}
+
+std::string string_or(const toml::table& root, const char* section, const char* key, std::string fallback) {
+  if (auto v = root[section][key].value<std::string>()) return *v;
+  return fallback;
+}
+
+Status require(const std::string& value, const char* key, const std::string& source) {
+  if (!value.empty()) return ok_status();
+  return invalid_argument(std::string("job key '") + key + "' is required (set it in " + source +
+                          " or on the command line)");
+}
+
+}  // namespace
+
+StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::string& source,
+                                     const std::vector<std::string>& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return invalid_argument("job file " + source + " is not valid TOML (line " + std::to_string(where.line) +
+                            ", column " + std::to_string(where.column) + "): " + std::string(e.description()));
+  }
+  SS_RETURN_IF_ERROR(validate_schema(root, source));
+  for (const auto& o : overrides) SS_RETURN_IF_ERROR(apply_override(root, o));
+  SS_RETURN_IF_ERROR(validate_schema(root, source + " with overrides"));
+
+  JobConfig c;
+  c.source = source;
+  c.input.path = string_or(root, "input", "path", "");
+  c.input.dataset = string_or(root, "input", "dataset", c.input.dataset);
+  c.model.path = string_or(root, "model", "path", "");
+  c.output.path = string_or(root, "output", "path", "");
+  c.output.report = string_or(root, "output", "report", "");
+  c.output.overwrite = root["output"]["overwrite"].value_or(false);
+  c.run.batch_size = root["run"]["batch_size"].value_or(c.run.batch_size);
+  c.run.shard_rows = root["run"]["shard_rows"].value_or(c.run.shard_rows);
+  c.run.threads = root["run"]["threads"].value_or(c.run.threads);
+  c.run.backend = string_or(root, "run", "backend", c.run.backend);
+  c.run.progress_interval = root["run"]["progress_interval"].value_or(c.run.progress_interval);
+  c.preprocess.impute = floats_of(root["preprocess"]["impute"].node());
+  c.preprocess.mean = floats_of(root["preprocess"]["mean"].node());
+  c.preprocess.std = floats_of(root["preprocess"]["std"].node());
+  c.preprocess.clip_min = floats_of(root["preprocess"]["clip_min"].node());
+  c.preprocess.clip_max = floats_of(root["preprocess"]["clip_max"].node());
+  c.checks.max_missing_fraction = root["checks"]["max_missing_fraction"].value_or(c.checks.max_missing_fraction);
+  c.checks.max_inf_fraction = root["checks"]["max_inf_fraction"].value_or(c.checks.max_inf_fraction);
+  c.checks.allow_nan_outputs = root["checks"]["allow_nan_outputs"].value_or(false);
+  c.checks.allow_inf_outputs = root["checks"]["allow_inf_outputs"].value_or(false);
+
+  SS_RETURN_IF_ERROR(require(c.input.path, "input.path", source));
+  SS_RETURN_IF_ERROR(require(c.model.path, "model.path", source));
+  SS_RETURN_IF_ERROR(require(c.output.path, "output.path", source));
+  if (c.input.dataset.empty()) return invalid_argument("job key 'input.dataset' must not be empty");
+  if (c.run.batch_size < 1) return invalid_argument("job key 'run.batch_size' must be at least 1");
+  if (c.run.shard_rows < 1) return invalid_argument("job key 'run.shard_rows' must be at least 1");
+  if (c.run.threads < 0) return invalid_argument("job key 'run.threads' must be 0 (auto) or more");
+  if (c.run.backend != "cpu" && c.run.backend != "auto") {
+    return invalid_argument("job key 'run.backend' is '" + c.run.backend +
+                            "': this build has the cpu backend only (cpu or auto)");
+  }
+  if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
+  for (double s : c.preprocess.std) {
+    if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");
+  }
+  auto frac_ok = [](double f) { return f >= 0 && f <= 1; };
+  if (!frac_ok(c.checks.max_missing_fraction))
+    return invalid_argument("job key 'checks.max_missing_fraction' must be between 0 and 1");
+  if (!frac_ok(c.checks.max_inf_fraction))
+    return invalid_argument("job key 'checks.max_inf_fraction' must be between 0 and 1");
+
+  std::ostringstream normalized;
+  normalized << root;
+  c.toml_text = normalized.str();
+  return c;
+}
+
+StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("job file '" + path + "' cannot be read (missing or no permission)");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return job_config_parse(text.str(), path, overrides);
+}
+
+std::string job_config_describe_keys() {
+  std::ostringstream out;
+  for (const auto& k : kKeys) {
+    std::string name = std::string(k.section) + "." + k.key;
+    out << "  " << name << std::string(name.size() < 28 ? 28 - name.size() : 1, ' ') << k.default_text
+        << std::string(std::string_view(k.default_text).size() < 22 ? 22 - std::string_view(k.default_text).size() : 1, ' ')
+        << k.help << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace shardscore

@@ -1,0 +1,67 @@
+#pragma once
+// The job: what to score, with which model, where to write, and the thresholds of the checks.
+//
+// A job is a TOML file (documented in README.md, "Job file") plus command-line overrides, each
+// "section.key=value". Every key is checked against the schema below: an unknown section or key,
+// or a value of the wrong type, is an InvalidArgument naming the key. Relative paths are taken
+// relative to the current working directory.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace shardscore {
+
+struct JobConfig {
+  struct Input {
+    std::string path;
+    std::string dataset = "/features";
+  } input;
+  struct Model {
+    std::string path;
+  } model;
+  struct Output {
+    std::string path;
+    std::string report;  // empty: <output path>.report.json
+    bool overwrite = false;
+  } output;
+  struct Run {
+    int64_t batch_size = 4096;
+    int64_t shard_rows = 65536;  // target; rounded down to whole HDF5 chunks (at least one)
+    int64_t threads = 0;         // 0: cores on the node / ranks on the node
+    std::string backend = "cpu";
+    double progress_interval = 5.0;  // seconds between plain progress lines
+  } run;
+  // Each is empty (off), one value (all features) or one value per feature.
+  struct Preprocess {
+    std::vector<double> impute;  // NaN -> this value
+    std::vector<double> mean;    // x -> (x - mean) / std
+    std::vector<double> std;
+    std::vector<double> clip_min;  // applied after standardization
+    std::vector<double> clip_max;
+  } preprocess;
+  struct Checks {
+    double max_missing_fraction = 1.0;  // per input feature, NaN share before imputation
+    double max_inf_fraction = 0.0;      // per input feature
+    bool allow_nan_outputs = false;
+    bool allow_inf_outputs = false;
+  } checks;
+
+  std::string source;     // where the job came from (file path), for messages
+  std::string toml_text;  // the job as run: the file with every override applied
+  // Report path with the default applied.
+  std::string report_path() const { return output.report.empty() ? output.path + ".report.json" : output.report; }
+};
+
+// Parses TOML text (named `source` in messages), applies overrides in order, validates.
+StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::string& source,
+                                     const std::vector<std::string>& overrides);
+// Reads the file, then as job_config_parse. A missing or unreadable file is NotFound.
+StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<std::string>& overrides);
+
+// One line per key: "section.key  type  default  meaning" (for --help and the README).
+std::string job_config_describe_keys();
+
+}  // namespace shardscore

@@ -1,0 +1,27 @@
+#pragma once
+// A backend runs a plan on one batch. The CPU backend is the reference every other backend is
+// tested against. Backends know nothing of MPI, files or shards.
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/plan.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  // Whether this backend has a function for the op (asked for every node at load time).
+  virtual bool supports(const OpEntry& op) const = 0;
+  // Runs the plan. `inputs` in graph-input order; `outputs` receives the graph outputs in order.
+  // Thread-safe: several threads may run batches at once.
+  virtual Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const = 0;
+};
+
+std::unique_ptr<Backend> backend_cpu_create();
+
+}  // namespace shardscore

@@ -1,0 +1,40 @@
+#pragma once
+// CPU op functions: the reference implementation of every op in the registry.
+// Each reads ctx.node's attributes and ctx.inputs, and fills ctx.outputs. Errors name the
+// offending shape or attribute; the caller prefixes the node.
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+// elementwise.cpp — numpy-style broadcasting for the binary ops
+Status cpu_add(OpContext& ctx);
+Status cpu_sub(OpContext& ctx);
+Status cpu_mul(OpContext& ctx);
+Status cpu_div(OpContext& ctx);
+Status cpu_relu(OpContext& ctx);
+Status cpu_sigmoid(OpContext& ctx);
+Status cpu_tanh(OpContext& ctx);
+// softmax.cpp
+Status cpu_softmax(OpContext& ctx);
+// gemm.cpp — matrix products through BLAS
+Status cpu_gemm(OpContext& ctx);
+Status cpu_matmul(OpContext& ctx);
+// shape_ops.cpp
+Status cpu_flatten(OpContext& ctx);
+Status cpu_reshape(OpContext& ctx);
+Status cpu_identity(OpContext& ctx);
+Status cpu_constant(OpContext& ctx);
+Status cpu_cast(OpContext& ctx);
+Status cpu_concat(OpContext& ctx);
+// reduce.cpp
+Status cpu_argmax(OpContext& ctx);
+// ml_ops.cpp — ai.onnx.ml domain
+Status cpu_array_feature_extractor(OpContext& ctx);
+
+// Shared by the op files.
+// Normalizes a possibly negative axis against `rank`; InvalidArgument when out of range.
+StatusOr<int64_t> cpu_normalize_axis(int64_t axis, int64_t rank);
+// Requires input i to be present.
+StatusOr<const Tensor*> cpu_required_input(const OpContext& ctx, std::size_t i);
+
+}  // namespace shardscore

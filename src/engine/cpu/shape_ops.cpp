@@ -1,0 +1,157 @@
+#include <cstring>
+
+#include "engine/cpu/cpu_ops.h"
+
+namespace shardscore {
+
+Status cpu_flatten(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  int64_t axis = ctx.node.attr_int("axis", 1);
+  if (axis < 0) axis += x->rank();
+  if (axis < 0 || axis > x->rank()) return invalid_argument("axis " + std::to_string(axis) + " is out of range");
+  int64_t outer = 1;
+  for (int64_t k = 0; k < axis; ++k) outer *= x->dim(k);
+  ctx.outputs[0] = x->reshaped({outer, outer == 0 ? 0 : x->numel() / std::max<int64_t>(outer, 1)});
+  return ok_status();
+}
+
+Status cpu_reshape(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* shape_t, cpu_required_input(ctx, 1));
+  if (shape_t->dtype() != DType::kInt64 || shape_t->rank() != 1) return invalid_argument("shape must be a 1-D int64 tensor");
+  const bool allow_zero = ctx.node.opset >= 14 && ctx.node.attr_int("allowzero", 0) != 0;
+  const int64_t* req = shape_t->data<int64_t>();
+  Shape out(static_cast<std::size_t>(shape_t->numel()));
+  int64_t known = 1, infer_at = -1;
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    int64_t d = req[k];
+    if (d == 0 && !allow_zero) {
+      if (static_cast<int64_t>(k) >= x->rank()) return invalid_argument("shape keeps dimension " + std::to_string(k) + ", which the input lacks");
+      d = x->dim(static_cast<int64_t>(k));
+    }
+    if (d == -1) {
+      if (infer_at >= 0) return invalid_argument("shape has more than one -1");
+      infer_at = static_cast<int64_t>(k);
+      continue;
+    }
+    if (d < 0) return invalid_argument("shape has negative dimension " + std::to_string(d));
+    out[k] = d;
+    known *= d;
+  }
+  if (infer_at >= 0) {
+    if (known == 0 || x->numel() % known != 0) {
+      return invalid_argument("cannot reshape " + shape_to_string(x->shape()) + " to " + shape_to_string(Shape(req, req + out.size())));
+    }
+    out[infer_at] = x->numel() / known;
+  }
+  if (shape_numel(out) != x->numel()) {
+    return invalid_argument("cannot reshape " + shape_to_string(x->shape()) + " to " + shape_to_string(out));
+  }
+  ctx.outputs[0] = x->reshaped(out);
+  return ok_status();
+}
+
+Status cpu_identity(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  ctx.outputs[0] = *x;
+  return ok_status();
+}
+
+Status cpu_constant(OpContext& ctx) {
+  const Node& n = ctx.node;
+  if (const Attribute* a = n.attr("value"); a && a->type == Attribute::Type::kTensor) {
+    ctx.outputs[0] = a->t;
+  } else if (const Attribute* a = n.attr("value_float")) {
+    ctx.outputs[0] = Tensor::copy_of(DType::kFloat32, {}, &a->f);
+  } else if (const Attribute* a = n.attr("value_int")) {
+    ctx.outputs[0] = Tensor::copy_of(DType::kInt64, {}, &a->i);
+  } else if (const Attribute* a = n.attr("value_floats")) {
+    ctx.outputs[0] = Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(a->floats.size())}, a->floats.data());
+  } else if (const Attribute* a = n.attr("value_ints")) {
+    ctx.outputs[0] = Tensor::copy_of(DType::kInt64, {static_cast<int64_t>(a->ints.size())}, a->ints.data());
+  } else {
+    return unimplemented("Constant without a value, value_float(s) or value_int(s) attribute is not supported");
+  }
+  return ok_status();
+}
+
+namespace {
+DType dtype_from_onnx_code(int64_t t) {
+  switch (t) {
+    case 1: return DType::kFloat32;
+    case 2: return DType::kUInt8;
+    case 3: return DType::kInt8;
+    case 4: return DType::kUInt16;
+    case 5: return DType::kInt16;
+    case 6: return DType::kInt32;
+    case 7: return DType::kInt64;
+    case 9: return DType::kBool;
+    case 11: return DType::kFloat64;
+    case 12: return DType::kUInt32;
+    case 13: return DType::kUInt64;
+    default: return DType::kUndefined;
+  }
+}
+}  // namespace
+
+Status cpu_cast(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  const int64_t to_code = ctx.node.attr_int("to", 0);
+  const DType to = dtype_from_onnx_code(to_code);
+  if (to == DType::kUndefined) return unimplemented("cast to ONNX type " + std::to_string(to_code) + " is not supported");
+  if (to == x->dtype()) {
+    ctx.outputs[0] = *x;
+    return ok_status();
+  }
+  Tensor y(to, x->shape());
+  const int64_t n = x->numel();
+  bool ok = dtype_dispatch(x->dtype(), [&](auto src_zero) {
+    using S = decltype(src_zero);
+    const S* ps = x->data<S>();
+    dtype_dispatch(to, [&](auto dst_zero) {
+      using D = decltype(dst_zero);
+      D* pd = y.data<D>();
+      for (int64_t i = 0; i < n; ++i) pd[i] = static_cast<D>(ps[i]);
+    });
+  });
+  if (!ok) return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " is not supported");
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_concat(OpContext& ctx) {
+  if (ctx.inputs.empty()) return invalid_argument("Concat needs at least one input");
+  SS_ASSIGN_OR_RETURN(const Tensor* first, cpu_required_input(ctx, 0));
+  if (!ctx.node.attr("axis")) return invalid_argument("Concat requires the 'axis' attribute");
+  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", 0), first->rank()));
+  Shape out = first->shape();
+  out[axis] = 0;
+  for (std::size_t i = 0; i < ctx.inputs.size(); ++i) {
+    SS_ASSIGN_OR_RETURN(const Tensor* t, cpu_required_input(ctx, i));
+    if (t->dtype() != first->dtype() || t->rank() != first->rank()) return invalid_argument("inputs differ in type or rank");
+    for (int64_t k = 0; k < t->rank(); ++k)
+      if (k != axis && t->dim(k) != first->dim(k)) {
+        return invalid_argument("input " + std::to_string(i) + " has shape " + shape_to_string(t->shape()) +
+                                ", which does not concatenate with " + shape_to_string(first->shape()));
+      }
+    out[axis] += t->dim(axis);
+  }
+  Tensor y(first->dtype(), out);
+  int64_t outer = 1;
+  for (int64_t k = 0; k < axis; ++k) outer *= out[k];
+  int64_t inner_bytes = static_cast<int64_t>(dtype_size(first->dtype()));
+  for (int64_t k = axis + 1; k < static_cast<int64_t>(out.size()); ++k) inner_bytes *= out[k];
+  auto* dst = static_cast<std::byte*>(y.raw());
+  const int64_t row_bytes = out[axis] * inner_bytes;
+  int64_t col = 0;
+  for (const Tensor* t : ctx.inputs) {
+    const int64_t piece = t->dim(axis) * inner_bytes;
+    const auto* src = static_cast<const std::byte*>(t->raw());
+    for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * row_bytes + col, src + o * piece, static_cast<std::size_t>(piece));
+    col += piece;
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+}  // namespace shardscore

@@ -1,0 +1,35 @@
+#pragma once
+// The engine: an ONNX model loaded, validated, planned and bound to a backend.
+// Knows nothing of MPI, files of data, or shards: batches of tensors in, tensors out.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/plan.h"
+
+namespace shardscore {
+
+class Engine {
+ public:
+  // backend: "cpu" or "auto" (the best this build has). Errors as graph_load_onnx, plus
+  // Unimplemented when the backend lacks an op.
+  static StatusOr<std::unique_ptr<Engine>> load(const std::string& model_path, const std::string& backend);
+
+  const Graph& graph() const { return graph_; }
+  std::string_view backend_name() const { return backend_->name(); }
+
+  // Checks inputs against the graph's declared types and fixed dimensions, then runs.
+  // Thread-safe.
+  Status run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
+
+ private:
+  Engine() = default;
+  Graph graph_;
+  Plan plan_;
+  std::unique_ptr<Backend> backend_;
+};
+
+}  // namespace shardscore

@@ -1,0 +1,300 @@
+#include "engine/graph.h"
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+const Attribute* Node::attr(const std::string& n) const {
+  auto it = attrs.find(n);
+  return it == attrs.end() ? nullptr : &it->second;
+}
+int64_t Node::attr_int(const std::string& n, int64_t fallback) const {
+  const Attribute* a = attr(n);
+  return a && a->type == Attribute::Type::kInt ? a->i : fallback;
+}
+float Node::attr_float(const std::string& n, float fallback) const {
+  const Attribute* a = attr(n);
+  return a && a->type == Attribute::Type::kFloat ? a->f : fallback;
+}
+std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
+
+std::string domain_display(const std::string& domain) { return domain.empty() ? "ai.onnx" : domain; }
+
+namespace {
+
+DType dtype_from_onnx(int32_t t) {
+  switch (t) {
+    case onnx::TensorProto_DataType_FLOAT: return DType::kFloat32;
+    case onnx::TensorProto_DataType_DOUBLE: return DType::kFloat64;
+    case onnx::TensorProto_DataType_FLOAT16: return DType::kFloat16;
+    case onnx::TensorProto_DataType_INT8: return DType::kInt8;
+    case onnx::TensorProto_DataType_INT16: return DType::kInt16;
+    case onnx::TensorProto_DataType_INT32: return DType::kInt32;
+    case onnx::TensorProto_DataType_INT64: return DType::kInt64;
+    case onnx::TensorProto_DataType_UINT8: return DType::kUInt8;
+    case onnx::TensorProto_DataType_UINT16: return DType::kUInt16;
+    case onnx::TensorProto_DataType_UINT32: return DType::kUInt32;
+    case onnx::TensorProto_DataType_UINT64: return DType::kUInt64;
+    case onnx::TensorProto_DataType_BOOL: return DType::kBool;
+    default: return DType::kUndefined;
+  }
+}
+
+template <typename Dst, typename Field>
+void copy_field(const Field& field, Tensor* t) {
+  Dst* d = t->data<Dst>();
+  for (int i = 0; i < field.size(); ++i) d[i] = static_cast<Dst>(field.Get(i));
+}
+
+StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
+  if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
+    return unimplemented(what + " stores its data in an external file; shardscore does not read external data yet");
+  }
+  DType dt = dtype_from_onnx(p.data_type());
+  if (dt == DType::kUndefined) {
+    return unimplemented(what + " has ONNX element type " + std::to_string(p.data_type()) + ", which shardscore does not support");
+  }
+  Shape shape;
+  // A tensor over 2^40 elements cannot be real; refusing it early avoids a huge allocation.
+  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  int64_t n = 1;
+  for (int64_t d : p.dims()) {
+    if (d < 0 || (d > 0 && n > kMaxElements / d)) return invalid_argument(what + " has an impossible shape");
+    n *= d;
+    shape.push_back(d);
+  }
+  Tensor t(dt, shape);
+  const std::size_t want = t.nbytes();
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != want) {
+      return data_loss(what + " holds " + std::to_string(p.raw_data().size()) + " bytes but its shape " +
+                       shape_to_string(shape) + " needs " + std::to_string(want) + " (truncated model?)");
+    }
+    if (want) std::memcpy(t.raw(), p.raw_data().data(), want);
+    return t;
+  }
+  int64_t have = 0;
+  switch (dt) {
+    case DType::kFloat32: have = p.float_data_size(); if (have == n) copy_field<float>(p.float_data(), &t); break;
+    case DType::kFloat64: have = p.double_data_size(); if (have == n) copy_field<double>(p.double_data(), &t); break;
+    case DType::kInt64: have = p.int64_data_size(); if (have == n) copy_field<int64_t>(p.int64_data(), &t); break;
+    case DType::kUInt32: have = p.uint64_data_size(); if (have == n) copy_field<uint32_t>(p.uint64_data(), &t); break;
+    case DType::kUInt64: have = p.uint64_data_size(); if (have == n) copy_field<uint64_t>(p.uint64_data(), &t); break;
+    case DType::kInt32: have = p.int32_data_size(); if (have == n) copy_field<int32_t>(p.int32_data(), &t); break;
+    case DType::kInt16: have = p.int32_data_size(); if (have == n) copy_field<int16_t>(p.int32_data(), &t); break;
+    case DType::kInt8: have = p.int32_data_size(); if (have == n) copy_field<int8_t>(p.int32_data(), &t); break;
+    case DType::kUInt16: have = p.int32_data_size(); if (have == n) copy_field<uint16_t>(p.int32_data(), &t); break;
+    case DType::kFloat16: have = p.int32_data_size(); if (have == n) copy_field<uint16_t>(p.int32_data(), &t); break;
+    case DType::kUInt8: have = p.int32_data_size(); if (have == n) copy_field<uint8_t>(p.int32_data(), &t); break;
+    case DType::kBool: have = p.int32_data_size(); if (have == n) copy_field<bool>(p.int32_data(), &t); break;
+    default: break;
+  }
+  if (have != n) {
+    return data_loss(what + " holds " + std::to_string(have) + " values but its shape " + shape_to_string(shape) +
+                     " needs " + std::to_string(n) + " (truncated model?)");
+  }
+  return t;
+}
+
+StatusOr<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& what) {
+  Attribute out;
+  switch (a.type()) {
+    case onnx::AttributeProto_AttributeType_FLOAT: out.type = Attribute::Type::kFloat; out.f = a.f(); break;
+    case onnx::AttributeProto_AttributeType_INT: out.type = Attribute::Type::kInt; out.i = a.i(); break;
+    case onnx::AttributeProto_AttributeType_STRING: out.type = Attribute::Type::kString; out.s = a.s(); break;
+    case onnx::AttributeProto_AttributeType_TENSOR: {
+      out.type = Attribute::Type::kTensor;
+      SS_ASSIGN_OR_RETURN(out.t, tensor_from_proto(a.t(), what + " attribute '" + a.name() + "'"));
+      break;
+    }
+    case onnx::AttributeProto_AttributeType_FLOATS:
+      out.type = Attribute::Type::kFloats;
+      out.floats.assign(a.floats().begin(), a.floats().end());
+      break;
+    case onnx::AttributeProto_AttributeType_INTS:
+      out.type = Attribute::Type::kInts;
+      out.ints.assign(a.ints().begin(), a.ints().end());
+      break;
+    case onnx::AttributeProto_AttributeType_STRINGS:
+      out.type = Attribute::Type::kStrings;
+      out.strings.assign(a.strings().begin(), a.strings().end());
+      break;
+    default:
+      return unimplemented(what + " has attribute '" + a.name() + "' of a kind shardscore does not support (graph or sparse tensor)");
+  }
+  return out;
+}
+
+ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v) {
+  ValueInfo out;
+  out.name = v.name();
+  if (v.type().has_tensor_type()) {
+    const auto& tt = v.type().tensor_type();
+    out.dtype = dtype_from_onnx(tt.elem_type());
+    if (tt.has_shape()) {
+      for (const auto& d : tt.shape().dim()) {
+        out.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+        out.dim_params.push_back(d.has_dim_param() ? d.dim_param() : "");
+      }
+    }
+  }
+  return out;
+}
+
+std::string supported_ops_list() {
+  std::set<std::string> names;
+  for (const auto& e : op_registry_all()) names.insert(std::string(e.op_type));
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Kahn's algorithm; reports dangling inputs and cycles by node name.
+Status sort_topologically(Graph* g) {
+  std::set<std::string> available;
+  for (const auto& in : g->inputs) available.insert(in.name);
+  for (const auto& [name, t] : g->initializers) available.insert(name);
+  available.insert("");
+
+  std::set<std::string> produced;
+  for (const auto& n : g->nodes)
+    for (const auto& o : n.outputs) {
+      if (o.empty()) continue;
+      if (available.count(o) || !produced.insert(o).second) {
+        return invalid_argument("model '" + g->source + "': value '" + o + "' is produced twice (" + n.describe() + ")");
+      }
+    }
+  for (const auto& n : g->nodes)
+    for (const auto& i : n.inputs)
+      if (!available.count(i) && !produced.count(i)) {
+        return invalid_argument("model '" + g->source + "': " + n.describe() + " reads '" + i +
+                                "', which no node, graph input or initializer provides (dangling input)");
+      }
+
+  std::vector<Node> sorted;
+  std::vector<bool> done(g->nodes.size(), false);
+  sorted.reserve(g->nodes.size());
+  bool progress = true;
+  while (sorted.size() < g->nodes.size() && progress) {
+    progress = false;
+    for (std::size_t k = 0; k < g->nodes.size(); ++k) {
+      if (done[k]) continue;
+      const Node& n = g->nodes[k];
+      bool ready = std::all_of(n.inputs.begin(), n.inputs.end(), [&](const std::string& i) { return available.count(i) > 0; });
+      if (!ready) continue;
+      for (const auto& o : n.outputs) available.insert(o);
+      sorted.push_back(n);
+      done[k] = true;
+      progress = true;
+    }
+  }
+  if (sorted.size() < g->nodes.size()) {
+    for (std::size_t k = 0; k < g->nodes.size(); ++k)
+      if (!done[k]) return invalid_argument("model '" + g->source + "': the graph has a cycle through " + g->nodes[k].describe());
+  }
+  g->nodes = std::move(sorted);
+  for (const auto& o : g->outputs)
+    if (!available.count(o.name)) {
+      return invalid_argument("model '" + g->source + "': graph output '" + o.name + "' is produced by no node");
+    }
+  return ok_status();
+}
+
+}  // namespace
+
+StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes)) {
+    return data_loss("model file '" + source + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  }
+  if (!model.has_graph() || model.ir_version() <= 0) {
+    return data_loss("model file '" + source + "' is not a valid ONNX model (no graph or no IR version)");
+  }
+  Graph g;
+  g.source = source;
+  g.ir_version = model.ir_version();
+  g.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
+  for (const auto& op : model.opset_import()) {
+    std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
+    g.opsets[d] = op.version();
+  }
+  if (!g.opsets.count("")) {
+    return data_loss("model file '" + source + "' declares no opset for the default ONNX domain");
+  }
+
+  const auto& gp = model.graph();
+  // Unsupported ops first: it is the most useful thing to tell a user whose model will not run.
+  for (int k = 0; k < gp.node_size(); ++k) {
+    const auto& np = gp.node(k);
+    std::string domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    auto it = g.opsets.find(domain);
+    if (it == g.opsets.end()) {
+      return data_loss("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
+                       domain_display(domain) + "', which the model does not import");
+    }
+    if (!op_registry_find(domain, np.op_type(), it->second)) {
+      return unimplemented("model '" + source + "' uses unsupported op '" + np.op_type() + "' (node '" + name +
+                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) +
+                           "); this build runs: " + supported_ops_list());
+    }
+  }
+
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
+    return invalid_argument("model '" + source + "' fails ONNX validation: " + what);
+  }
+
+  for (const auto& init : gp.initializer()) {
+    SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, "model '" + source + "': initializer '" + init.name() + "'"));
+    g.initializers[init.name()] = std::move(t);
+  }
+  for (const auto& in : gp.input())
+    if (!g.initializers.count(in.name())) g.inputs.push_back(value_info_from_proto(in));
+  for (const auto& out : gp.output()) g.outputs.push_back(value_info_from_proto(out));
+  if (g.inputs.empty()) return invalid_argument("model '" + source + "' has no graph inputs");
+  if (g.outputs.empty()) return invalid_argument("model '" + source + "' has no graph outputs");
+
+  for (int k = 0; k < gp.node_size(); ++k) {
+    const auto& np = gp.node(k);
+    Node n;
+    n.op_type = np.op_type();
+    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    n.name = np.name().empty() ? n.op_type + "_" + std::to_string(k) : np.name();
+    n.opset = g.opsets[n.domain];
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    for (const auto& a : np.attribute()) {
+      SS_ASSIGN_OR_RETURN(n.attrs[a.name()], attribute_from_proto(a, "model '" + source + "': " + n.describe()));
+    }
+    g.nodes.push_back(std::move(n));
+  }
+  SS_RETURN_IF_ERROR(sort_topologically(&g));
+  return g;
+}
+
+StatusOr<Graph> graph_load_onnx(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("model file '" + path + "' cannot be read");
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return graph_parse_onnx(bytes.str(), path);
+}
+
+}  // namespace shardscore

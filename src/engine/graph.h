@@ -1,0 +1,71 @@
+#pragma once
+// The engine's model IR: an ONNX graph loaded, validated and topologically sorted.
+//
+// graph_load_onnx() parses the file with libonnx's protobuf classes and refuses, each with one
+// message naming the culprit: a missing file (NotFound), bytes that are not an ONNX model
+// (DataLoss), an op this build cannot run (Unimplemented: op type, node name, domain, opset),
+// a model failing ONNX's checker, dangling inputs and cycles (InvalidArgument).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+struct Attribute {
+  enum class Type { kFloat, kInt, kString, kTensor, kFloats, kInts, kStrings, kOther };
+  Type type = Type::kOther;
+  float f = 0;
+  int64_t i = 0;
+  std::string s;
+  Tensor t;
+  std::vector<float> floats;
+  std::vector<int64_t> ints;
+  std::vector<std::string> strings;
+};
+
+struct Node {
+  std::string name;     // as in the model, or "<op_type>_<index>" when the model has none
+  std::string op_type;
+  std::string domain;   // "" for the default ONNX domain
+  int64_t opset = 0;    // the model's opset for this node's domain
+  std::vector<std::string> inputs;   // "" marks an omitted optional input
+  std::vector<std::string> outputs;
+  std::map<std::string, Attribute> attrs;
+
+  const Attribute* attr(const std::string& name) const;
+  int64_t attr_int(const std::string& name, int64_t fallback) const;
+  float attr_float(const std::string& name, float fallback) const;
+  // "node 'name' (OpType)" for messages.
+  std::string describe() const;
+};
+
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Shape dims;  // -1 where the dimension is symbolic or unknown
+  std::vector<std::string> dim_params;  // symbolic names ("N", "batch"), "" where fixed
+};
+
+struct Graph {
+  std::string source;  // the model path
+  int64_t ir_version = 0;
+  std::string producer;
+  std::map<std::string, int64_t> opsets;  // domain ("" = default) -> version
+  std::vector<ValueInfo> inputs;          // graph inputs that are not initializers
+  std::vector<ValueInfo> outputs;
+  std::map<std::string, Tensor> initializers;
+  std::vector<Node> nodes;  // topological order
+};
+
+StatusOr<Graph> graph_load_onnx(const std::string& path);
+// As graph_load_onnx, from the serialized bytes; `source` names the model in messages.
+StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source);
+
+// ONNX's domain name for messages: "ai.onnx" for the default domain.
+std::string domain_display(const std::string& domain);
+
+}  // namespace shardscore

@@ -1,0 +1,43 @@
+#pragma once
+// The op table: which ONNX ops the engine runs, for which opsets, and each backend's function.
+//
+// How to add an op:
+//   1. write its CPU function in src/engine/cpu/ (declared in cpu/cpu_ops.h), the reference;
+//   2. add one row below in op_registry.cpp: domain, op type, opset range, function(s);
+//   3. add its case to tests/engine/test_ops.cpp (run on every backend against a float64 reference).
+// A CUDA backend adds its launcher as another column of the same row.
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+// What an op function sees: its node (attributes), its inputs (nullptr for an omitted optional
+// input) and its outputs to fill (one per node output, in order).
+struct OpContext {
+  const Node& node;
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor> outputs;
+
+  const Tensor* input(std::size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+};
+
+using CpuOpFn = Status (*)(OpContext&);
+
+struct OpEntry {
+  std::string_view domain;  // "" = default ONNX domain
+  std::string_view op_type;
+  int min_opset;
+  int max_opset;
+  CpuOpFn cpu;
+};
+
+// The entry for an op at the model's opset of its domain, or nullptr when the build cannot run it.
+const OpEntry* op_registry_find(std::string_view domain, std::string_view op_type, int64_t opset);
+std::span<const OpEntry> op_registry_all();
+
+}  // namespace shardscore

@@ -1,0 +1,34 @@
+#pragma once
+// The execution plan: the graph's nodes in order, each bound to its registry entry, with every
+// value given a slot and freed after its last use. Built once per model, shared read-only by all
+// threads running batches.
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+struct PlanStep {
+  const Node* node = nullptr;
+  const OpEntry* op = nullptr;
+  std::vector<int> inputs;     // slot per node input; -1 for an omitted optional input
+  std::vector<int> outputs;    // slot per node output; -1 for an unused optional output
+  std::vector<int> free_after; // slots whose last reader is this step
+};
+
+struct Plan {
+  const Graph* graph = nullptr;
+  int num_slots = 0;
+  std::vector<int> input_slots;   // per graph input
+  std::vector<int> output_slots;  // per graph output
+  std::vector<std::pair<int, Tensor>> constants;  // initializers, placed before the first step
+  std::vector<PlanStep> steps;
+};
+
+// `graph` must outlive the plan.
+StatusOr<Plan> plan_build(const Graph& graph);
+
+}  // namespace shardscore

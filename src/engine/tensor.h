@@ -1,0 +1,49 @@
+#pragma once
+// Tensor: a typed, shaped, 64-byte-aligned buffer. Copies share the buffer (views are cheap);
+// ops never write into their inputs, so shared buffers are never mutated after they are produced.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace shardscore {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& s);
+std::string shape_to_string(const Shape& s);  // "[4096, 30]"
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Allocates an uninitialized buffer for dtype x shape.
+  Tensor(DType dtype, Shape shape);
+  // Copies `numel * dtype_size` bytes from data.
+  static Tensor copy_of(DType dtype, Shape shape, const void* data);
+
+  bool empty() const { return dtype_ == DType::kUndefined; }
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t dim(int64_t i) const { return shape_[static_cast<std::size_t>(i)]; }
+  int64_t numel() const { return shape_numel(shape_); }
+  std::size_t nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype_); }
+
+  void* raw() { return buf_.get(); }
+  const void* raw() const { return buf_.get(); }
+  template <typename T> T* data() { return reinterpret_cast<T*>(buf_.get()); }
+  template <typename T> const T* data() const { return reinterpret_cast<const T*>(buf_.get()); }
+
+  // Same buffer, another shape with the same element count.
+  Tensor reshaped(Shape shape) const;
+
+ private:
+  DType dtype_ = DType::kUndefined;
+  Shape shape_;
+  std::shared_ptr<std::byte> buf_;
+};
+
+}  // namespace shardscore

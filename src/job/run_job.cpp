@@ -1,0 +1,449 @@
+#include "job/run_job.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_pipeline.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "common/log.h"
+#include "common/sha256.h"
+#include "engine/engine.h"
+#include "mpi/mpi_util.h"
+#include "preprocess/transforms.h"
+#include "quality/shard_stats.h"
+#include "reader/hdf5_reader.h"
+#include "report/report.h"
+#include "shard/shard_plan.h"
+#include "shardscore/version.h"
+#include "writer/hdf5_writer.h"
+
+namespace shardscore {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Everything one batch carries through the pipeline.
+struct BatchWork {
+  Batch batch;
+  std::vector<std::byte> raw;
+  std::vector<Tensor> outputs;
+  ShardStats stats;
+  Status status;
+  Clock::time_point started;
+};
+
+// Checks the model's single input against the dataset and returns its name.
+Status check_model_fits_input(const Engine& engine, const Hdf5Reader& reader) {
+  const Graph& g = engine.graph();
+  if (g.inputs.size() != 1) {
+    return unimplemented("model '" + g.source + "' has " + std::to_string(g.inputs.size()) +
+                         " inputs; this version scores models with one input (rows x features)");
+  }
+  const ValueInfo& in = g.inputs[0];
+  if (in.dtype != DType::kFloat32) {
+    return unimplemented("model '" + g.source + "' input '" + in.name + "' takes " + std::string(dtype_name(in.dtype)) +
+                         "; this version feeds float32");
+  }
+  if (!in.dims.empty() && (in.dims.size() != 2 || (in.dims[1] >= 0 && in.dims[1] != reader.features()))) {
+    return invalid_argument("input dataset '" + reader.dataset() + "' in '" + reader.path() + "' has " +
+                            std::to_string(reader.features()) + " features but model '" + g.source + "' input '" +
+                            in.name + "' expects shape " + shape_to_string(in.dims));
+  }
+  return ok_status();
+}
+
+// Runs the model on two rows of zeros to learn each output's type and per-row shape.
+StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, int64_t features) {
+  Tensor x(DType::kFloat32, {2, features});
+  std::fill(x.data<float>(), x.data<float>() + x.numel(), 0.0f);
+  std::vector<Tensor> outs;
+  Status st = engine.run({x}, &outs);
+  if (!st.ok()) return st.with_context("model '" + engine.graph().source + "' cannot run on " + std::to_string(features) + " features: ");
+  std::vector<OutputColumn> cols;
+  for (std::size_t k = 0; k < outs.size(); ++k) {
+    const std::string& name = engine.graph().outputs[k].name;
+    if (outs[k].rank() < 1 || outs[k].dim(0) != 2) {
+      return unimplemented("model output '" + name + "' has shape " + shape_to_string(outs[k].shape()) +
+                           " for 2 input rows; shardscore writes outputs with one entry per input row");
+    }
+    cols.push_back({name, outs[k].dtype(), Shape(outs[k].shape().begin() + 1, outs[k].shape().end())});
+  }
+  return cols;
+}
+
+Status check_output_path(const JobConfig& job) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path out(job.output.path);
+  fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) return not_found("output folder '" + dir.string() + "' does not exist");
+  if (fs::exists(out, ec)) {
+    if (fs::is_directory(out, ec)) return invalid_argument("output '" + job.output.path + "' is a directory");
+    if (!job.output.overwrite) {
+      return already_exists("output '" + job.output.path + "' exists; set output.overwrite = true (or --set output.overwrite=true) to replace it");
+    }
+  }
+  if (fs::absolute(job.output.path, ec) == fs::absolute(job.input.path, ec)) {
+    return invalid_argument("output '" + job.output.path + "' is the input file");
+  }
+  return ok_status();
+}
+
+std::string temp_path_for(const std::string& output) {
+  namespace fs = std::filesystem;
+  fs::path out(output);
+  fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  return (dir / ("." + out.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+}
+
+// Removes the temporary output on rank 0 unless released: a failed run leaves nothing behind.
+class TempFileGuard {
+ public:
+  TempFileGuard(std::string path, bool owner) : path_(std::move(path)), owner_(owner) {}
+  ~TempFileGuard() {
+    if (owner_ && !released_) {
+      std::error_code ec;
+      std::filesystem::remove(path_, ec);
+    }
+  }
+  void release() { released_ = true; }
+
+ private:
+  std::string path_;
+  bool owner_;
+  bool released_ = false;
+};
+
+std::string format_rate(double rows_per_s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", rows_per_s);
+  return buf;
+}
+
+class Progress {
+ public:
+  Progress(bool enabled, int64_t total, double interval)
+      : enabled_(enabled), tty_(isatty(STDERR_FILENO) != 0), total_(total), interval_(interval) {}
+  void update(int64_t done, bool final = false) {
+    if (!enabled_) return;
+    const double now = seconds_since(start_);
+    if (!final && now - last_ < (tty_ ? 0.25 : interval_)) return;
+    last_ = now;
+    const double rate = now > 0 ? static_cast<double>(done) / now : 0;
+    const double pct = total_ > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0;
+    char line[160];
+    std::snprintf(line, sizeof line, "scored %lld / %lld rows (%.1f%%), %s rows/s, ETA %.0f s",
+                  static_cast<long long>(done), static_cast<long long>(total_), pct, format_rate(rate).c_str(),
+                  rate > 0 ? static_cast<double>(total_ - done) / rate : 0.0);
+    if (tty_ && !final) log_live(line);
+    else log_line(line);
+  }
+
+ private:
+  bool enabled_, tty_;
+  int64_t total_;
+  double interval_;
+  Clock::time_point start_ = Clock::now();
+  double last_ = 0;
+};
+
+}  // namespace
+
+int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
+  MPI_Comm node;
+  int local_ranks = 1;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_size(node, &local_ranks);
+    MPI_Comm_free(&node);
+  }
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  int affinity = cores;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) affinity = std::max(1, CPU_COUNT(&set));
+  const int cap = std::max(1, std::min(cores / std::max(1, local_ranks), affinity));
+  return requested > 0 ? static_cast<int>(std::min<int64_t>(requested, cap)) : cap;
+}
+
+StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& options) {
+  const auto t0 = Clock::now();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const bool talk = rank == 0 && !options.quiet;
+
+  const int threads = job_threads_per_rank(job.run.threads, comm);
+  tbb::global_control thread_cap(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+
+  // ---- open input, load model: every rank, then agree ----
+  hdf5_silence_errors();
+  auto reader_or = Hdf5Reader::open(job.input.path, job.input.dataset, comm);
+  SS_RETURN_IF_ERROR(mpi_agree(reader_or.status(), comm));
+  Hdf5Reader& reader = *reader_or.value();
+
+  auto engine_or = Engine::load(job.model.path, job.run.backend);
+  Status st = engine_or.status();
+  StatusOr<PreprocessSpec> spec_or = invalid_argument("unset");
+  StatusOr<std::vector<OutputColumn>> columns_or = invalid_argument("unset");
+  if (st.ok()) st = check_model_fits_input(*engine_or.value(), reader);
+  if (st.ok()) {
+    spec_or = preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std, job.preprocess.clip_min,
+                                   job.preprocess.clip_max, reader.features());
+    st = spec_or.status();
+  }
+  if (st.ok()) {
+    columns_or = probe_outputs(*engine_or.value(), reader.features());
+    st = columns_or.status();
+  }
+  if (st.ok() && rank == 0) st = check_output_path(job);
+  SS_RETURN_IF_ERROR(mpi_agree(st, comm));
+  const Engine& engine = *engine_or.value();
+  const PreprocessSpec& spec = spec_or.value();
+  const std::vector<OutputColumn>& columns = columns_or.value();
+
+  std::string sha = "";
+  if (rank == 0) {
+    auto sha_or = sha256_file_hex(job.model.path);
+    st = sha_or.status();
+    if (st.ok()) sha = sha_or.value();
+  }
+  SS_RETURN_IF_ERROR(mpi_agree(rank == 0 ? st : ok_status(), comm));
+  sha = mpi_bcast_string(sha, 0, comm);
+  const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
+  const std::string temp_path = mpi_bcast_string(temp_path_for(job.output.path), 0, comm);
+
+  // ---- plan ----
+  const int64_t chunk_rows = reader.chunk_rows() > 0 ? reader.chunk_rows() : 1;  // contiguous: fixed row blocks
+  SS_ASSIGN_OR_RETURN(ShardPlan plan, shard_plan_make(reader.rows(), chunk_rows, job.run.shard_rows, size));
+  const std::vector<Shard> my_shards = shard_plan_for_rank(plan, rank);
+  const std::vector<Batch> my_batches = shard_plan_batches(my_shards, job.run.batch_size);
+  const int64_t rounds = shard_plan_max_batches(plan, job.run.batch_size);
+  if (talk) {
+    const Graph& g = engine.graph();
+    log_line("job " + job.source + ": " + std::to_string(reader.rows()) + " rows x " + std::to_string(reader.features()) +
+             " features (" + std::string(dtype_name(reader.dtype())) + ") from " + job.input.path + ":" + job.input.dataset);
+    log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
+             std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
+             std::string(engine.backend_name()));
+    log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
+             std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
+             std::to_string(job.run.batch_size) + " rows");
+  }
+
+  // ---- create the output under its temporary name ----
+  auto writer_or = Hdf5Writer::create(temp_path, reader.rows(), columns, comm);
+  TempFileGuard guard(temp_path, rank == 0);
+  SS_RETURN_IF_ERROR(mpi_agree(writer_or.status(), comm));
+  Hdf5Writer& writer = *writer_or.value();
+
+  // ---- the pipeline: read (in order) -> preprocess + infer (parallel) -> collective write (in order) ----
+  std::map<int64_t, ShardStats> shard_stats;
+  std::map<int64_t, Clock::time_point> shard_started;
+  for (const auto& s : my_shards) {
+    ShardStats& ss = shard_stats[s.id];
+    ss.id = s.id;
+    ss.row_begin = s.row_begin;
+    ss.row_end = s.row_end;
+    ss.rank = rank;
+    ss.feature_nan.assign(static_cast<std::size_t>(reader.features()), 0);
+    ss.feature_inf.assign(static_cast<std::size_t>(reader.features()), 0);
+    for (const auto& c : columns) ss.outputs.push_back(OutputStats{c.name});
+  }
+  Progress progress(talk, reader.rows(), job.run.progress_interval);
+  std::atomic<bool> stop{false};
+  bool collectives_over = false;  // set on every rank in the same round once any rank failed
+  Status first_error;             // this rank's own first failure
+  int64_t rounds_done = 0, rows_done_global = 0;
+  const std::size_t row_bytes = static_cast<std::size_t>(reader.features()) * dtype_size(reader.dtype());
+
+  // One collective write round; `w` is null for a rank that has run out of batches.
+  auto round = [&](BatchWork* w) {
+    if (collectives_over) return;
+    Status mine = first_error.ok() && w ? w->status : first_error;
+    if (!mine.ok() && first_error.ok()) first_error = mine;
+    long long local[2] = {mine.ok() ? 0 : 1, w && mine.ok() ? w->batch.rows() : 0};
+    long long global[2] = {0, 0};
+    {
+      // Debian's MPI-IO calls happen under the HDF5 lock; holding it keeps MPI use serialized.
+      std::lock_guard lock(hdf5_mutex());
+      MPI_Allreduce(local, global, 2, MPI_LONG_LONG, MPI_SUM, comm);
+    }
+    ++rounds_done;
+    if (global[0] > 0) {
+      collectives_over = true;
+      stop = true;
+      return;
+    }
+    Status ws = w ? writer.write_rows(w->batch.row_begin, w->batch.rows(), w->outputs) : writer.write_nothing();
+    if (!ws.ok()) {
+      first_error = ws;
+      stop = true;
+    }
+    if (w) {
+      ShardStats& ss = shard_stats[w->batch.shard_id];
+      ss.merge(w->stats);
+      auto [it, fresh] = shard_started.try_emplace(w->batch.shard_id, w->started);
+      ss.seconds = std::chrono::duration<double>(Clock::now() - it->second).count();
+    }
+    rows_done_global += global[1];
+    progress.update(rows_done_global);
+  };
+
+  std::size_t next = 0;
+  const std::size_t tokens = static_cast<std::size_t>(2 * threads + 1);
+  tbb::parallel_pipeline(
+      tokens,
+      tbb::make_filter<void, std::shared_ptr<BatchWork>>(
+          tbb::filter_mode::serial_in_order,
+          [&](tbb::flow_control& fc) -> std::shared_ptr<BatchWork> {
+            if (next >= my_batches.size() || stop) {
+              fc.stop();
+              return nullptr;
+            }
+            auto w = std::make_shared<BatchWork>();
+            w->batch = my_batches[next++];
+            w->started = Clock::now();
+            try {
+              w->raw.resize(static_cast<std::size_t>(w->batch.rows()) * row_bytes);
+              w->status = reader.read_rows(w->batch.row_begin, w->batch.rows(), w->raw.data());
+            } catch (const std::exception& e) {
+              w->status = internal_error(std::string("reading a batch: ") + e.what());
+            }
+            return w;
+          }) &
+          tbb::make_filter<std::shared_ptr<BatchWork>, std::shared_ptr<BatchWork>>(
+              tbb::filter_mode::parallel,
+              [&](std::shared_ptr<BatchWork> w) {
+                if (!w->status.ok() || stop) return w;
+                try {
+                  const int64_t rows = w->batch.rows();
+                  Tensor x(DType::kFloat32, {rows, reader.features()});
+                  w->stats.feature_nan.assign(static_cast<std::size_t>(reader.features()), 0);
+                  w->stats.feature_inf.assign(static_cast<std::size_t>(reader.features()), 0);
+                  preprocess_rows(w->raw.data(), reader.dtype(), rows, reader.features(), spec, x.data<float>(),
+                                  w->stats.feature_nan.data(), w->stats.feature_inf.data());
+                  w->raw = {};
+                  w->stats.rows_read = rows;
+                  Status s = engine.run({x}, &w->outputs);
+                  if (!s.ok()) {
+                    w->status = s.with_context("scoring rows [" + std::to_string(w->batch.row_begin) + ", " +
+                                               std::to_string(w->batch.row_end) + "): ");
+                    return w;
+                  }
+                  for (std::size_t k = 0; k < w->outputs.size(); ++k) {
+                    const Tensor& o = w->outputs[k];
+                    if (o.dtype() != columns[k].dtype || o.rank() < 1 || o.dim(0) != rows ||
+                        o.numel() != rows * shape_numel(columns[k].row_shape)) {
+                      w->status = internal_error("model output '" + columns[k].name + "' changed shape to " +
+                                                 shape_to_string(o.shape()) + " for a batch of " + std::to_string(rows) + " rows");
+                      return w;
+                    }
+                    OutputStats os{columns[k].name};
+                    os.add(o);
+                    w->stats.outputs.push_back(os);
+                  }
+                  w->stats.rows_scored = rows;
+                } catch (const std::exception& e) {
+                  w->status = internal_error(std::string("scoring a batch: ") + e.what());
+                }
+                return w;
+              }) &
+          tbb::make_filter<std::shared_ptr<BatchWork>, void>(tbb::filter_mode::serial_in_order,
+                                                            [&](std::shared_ptr<BatchWork> w) { round(w.get()); }));
+  // Ranks with fewer batches keep taking part until every rank has written its last one.
+  while (!collectives_over && rounds_done < rounds) round(nullptr);
+
+  SS_RETURN_IF_ERROR(mpi_agree(first_error, comm));
+
+  // ---- provenance, close ----
+  st = writer.write_attributes(
+      {{"model_sha256", sha}, {"model_path", job.model.path}, {"input_path", job.input.path},
+       {"input_dataset", job.input.dataset}, {"job_toml", job.toml_text}, {"shardscore_version", SHARDSCORE_VERSION},
+       {"backend", std::string(engine.backend_name())}, {"created_utc", created}},
+      {{"num_ranks", size}, {"num_rows", reader.rows()}});
+  SS_RETURN_IF_ERROR(mpi_agree(st, comm));
+  const bool collective = writer.all_writes_collective();
+  SS_RETURN_IF_ERROR(mpi_agree(writer.close(), comm));
+  progress.update(rows_done_global, true);
+
+  // ---- gather statistics to rank 0 ----
+  std::vector<ShardStats> mine;
+  for (auto& [id, s] : shard_stats) mine.push_back(s);
+  const std::string wire = report_encode_shards(mine);
+  int len = static_cast<int>(wire.size());
+  std::vector<int> lens(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+  SS_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, comm));
+  std::string all;
+  if (rank == 0) {
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+      displs[r] = total;
+      total += lens[r];
+    }
+    all.resize(static_cast<std::size_t>(total));
+  }
+  SS_MPI_CHECK(MPI_Gatherv(wire.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0, comm));
+
+  // ---- rank 0: verdicts, rename, report ----
+  int exit_code = 0;
+  st = ok_status();
+  if (rank == 0) {
+    std::vector<ShardVerdict> verdicts;
+    for (int r = 0; r < size && st.ok(); ++r) {
+      auto part = report_decode_shards(all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(lens[r])));
+      st = part.status();
+      if (st.ok())
+        for (auto& s : part.value()) verdicts.push_back({s, quality_evaluate(s, job.checks)});
+    }
+    std::sort(verdicts.begin(), verdicts.end(), [](const ShardVerdict& a, const ShardVerdict& b) { return a.stats.id < b.stats.id; });
+    int64_t scored = 0;
+    for (const auto& v : verdicts) scored += v.stats.rows_scored;
+    if (st.ok() && (verdicts.size() != plan.shards.size() || scored != reader.rows())) {
+      st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(reader.rows()) + " rows in " +
+                          std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
+    }
+    if (st.ok()) {
+      std::error_code ec;
+      std::filesystem::rename(temp_path, job.output.path, ec);
+      if (ec) st = unavailable("cannot move the finished output to '" + job.output.path + "': " + ec.message());
+    }
+    if (st.ok()) {
+      guard.release();
+      RunInfo info;
+      info.version = SHARDSCORE_VERSION;
+      info.ranks = size;
+      info.threads_per_rank = threads;
+      info.backend = std::string(engine.backend_name());
+      info.model_path = job.model.path;
+      info.model_sha256 = sha;
+      info.input_path = job.input.path;
+      info.input_dataset = job.input.dataset;
+      info.input_dtype = std::string(dtype_name(reader.dtype()));
+      info.input_rows = reader.rows();
+      info.input_features = reader.features();
+      info.output_path = job.output.path;
+      for (const auto& c : columns) info.output_datasets.push_back(c.name);
+      info.output_datasets.push_back("row_index");
+      info.seconds = seconds_since(t0);
+      info.collective_writes = collective;
+      for (const auto& v : verdicts) exit_code = v.passed() ? exit_code : 3;
+      st = report_write_file(job.report_path(), report_json(info, verdicts));
+      if (st.ok() && !options.quiet) std::fputs(report_summary(info, verdicts, job.report_path()).c_str(), stdout);
+      std::fflush(stdout);
+    }
+  }
+  SS_RETURN_IF_ERROR(mpi_agree(st, comm));
+  SS_MPI_CHECK(MPI_Bcast(&exit_code, 1, MPI_INT, 0, comm));
+  return exit_code;
+}
+
+}  // namespace shardscore

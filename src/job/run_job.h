@@ -1,0 +1,30 @@
+#pragma once
+// Runs one scoring job over an MPI communicator: the program's data flow, end to end.
+//
+//   shard plan -> read (own shards only) -> preprocess -> engine -> quality stats -> collective write
+//   -> gather statistics to rank 0 -> report -> exit code
+//
+// Collective over `comm`: every rank calls it with the same job. Every failure is agreed on by all
+// ranks before the next collective, so all ranks return the same status and none hangs. On
+// failure nothing is left at the output path; on success the output appears there atomically
+// (written under a temporary name in the same folder, renamed by rank 0 once every rank is done).
+#include <mpi.h>
+
+#include "common/status.h"
+#include "config/job_config.h"
+
+namespace shardscore {
+
+struct JobOptions {
+  bool quiet = false;  // no progress or summary (errors still reported by the caller)
+};
+
+// Returns 0 (all checks passed) or 3 (a quality check failed; output and report written), or the
+// failure (the same on every rank).
+StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& options = {});
+
+// Threads for this rank: `requested` (0 = as many as fit), capped so that the ranks on this node
+// times threads never exceed the node's cores or this rank's CPU affinity. Collective.
+int job_threads_per_rank(int64_t requested, MPI_Comm comm);
+
+}  // namespace shardscore

@@ -1,0 +1,41 @@
+#include "mpi/mpi_util.h"
+
+#include <vector>
+
+namespace shardscore {
+
+std::string mpi_error_string(int code) {
+  char buf[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, buf, &len) != MPI_SUCCESS) return "unknown MPI error";
+  return std::string(buf, len);
+}
+
+Status mpi_agree(const Status& local, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int mine = local.ok() ? size : rank;
+  int first_failed = size;
+  if (MPI_Allreduce(&mine, &first_failed, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+    return unavailable("MPI_Allreduce failed while ranks agreed on an error");
+  }
+  if (first_failed == size) return ok_status();
+  int code = static_cast<int>(local.code());
+  MPI_Bcast(&code, 1, MPI_INT, first_failed, comm);
+  std::string message = mpi_bcast_string(local.message(), first_failed, comm);
+  return Status(static_cast<StatusCode>(code), message);
+}
+
+std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  long long n = static_cast<long long>(s.size());
+  MPI_Bcast(&n, 1, MPI_LONG_LONG, root, comm);
+  std::vector<char> buf(rank == root ? s.begin() : s.begin(), rank == root ? s.end() : s.begin());
+  buf.resize(static_cast<std::size_t>(n));
+  if (n > 0) MPI_Bcast(buf.data(), static_cast<int>(n), MPI_CHAR, root, comm);
+  return std::string(buf.begin(), buf.end());
+}
+
+}  // namespace shardscore

@@ -1,0 +1,32 @@
+#pragma once
+// MPI helpers for the modules at the edge of the program (reader, writer, job). The engine,
+// preprocessing, quality checks and shard planning never include this.
+#include <mpi.h>
+
+#include <string>
+
+#include "common/status.h"
+
+namespace shardscore {
+
+// Checks an MPI call; returns an Unavailable status naming the call and MPI's error string.
+#define SS_MPI_CHECK(expr)                                                                    \
+  do {                                                                                        \
+    int ss_mpi_rc_ = (expr);                                                                  \
+    if (ss_mpi_rc_ != MPI_SUCCESS) {                                                          \
+      return ::shardscore::unavailable(std::string("MPI call " #expr " failed: ") +           \
+                                       ::shardscore::mpi_error_string(ss_mpi_rc_));           \
+    }                                                                                         \
+  } while (0)
+
+std::string mpi_error_string(int code);
+
+// Collective: every rank passes its own status and every rank gets back the same one — OK if all
+// were OK, else the failure of the lowest failing rank (code and message). Call it before any
+// collective that a failed rank would skip, so no rank fails alone and none hangs.
+Status mpi_agree(const Status& local, MPI_Comm comm);
+
+// Collective: rank `root`'s string on every rank.
+std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm);
+
+}  // namespace shardscore

@@ -1,0 +1,105 @@
+#include "preprocess/transforms.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace shardscore {
+namespace {
+
+Status expand(const std::vector<double>& in, int64_t features, const char* name, std::vector<float>* out) {
+  out->clear();
+  if (in.empty()) return ok_status();
+  if (in.size() != 1 && static_cast<int64_t>(in.size()) != features) {
+    return invalid_argument(std::string("job key 'preprocess.") + name + "' has " + std::to_string(in.size()) +
+                            " values but the input has " + std::to_string(features) + " features (give 1 or " +
+                            std::to_string(features) + ")");
+  }
+  out->resize(static_cast<std::size_t>(features));
+  for (int64_t j = 0; j < features; ++j) (*out)[j] = static_cast<float>(in.size() == 1 ? in[0] : in[j]);
+  return ok_status();
+}
+
+}  // namespace
+
+StatusOr<PreprocessSpec> preprocess_spec_make(const std::vector<double>& impute, const std::vector<double>& mean,
+                                              const std::vector<double>& std, const std::vector<double>& clip_min,
+                                              const std::vector<double>& clip_max, int64_t features) {
+  PreprocessSpec s;
+  SS_RETURN_IF_ERROR(expand(impute, features, "impute", &s.impute));
+  SS_RETURN_IF_ERROR(expand(mean, features, "mean", &s.mean));
+  SS_RETURN_IF_ERROR(expand(std, features, "std", &s.std));
+  SS_RETURN_IF_ERROR(expand(clip_min, features, "clip_min", &s.clip_min));
+  SS_RETURN_IF_ERROR(expand(clip_max, features, "clip_max", &s.clip_max));
+  // One of a pair given alone means the other side is open.
+  if (!s.mean.empty() && s.std.empty()) s.std.assign(static_cast<std::size_t>(features), 1.0f);
+  if (s.mean.empty() && !s.std.empty()) s.mean.assign(static_cast<std::size_t>(features), 0.0f);
+  if (!s.clip_min.empty() && s.clip_max.empty()) s.clip_max.assign(static_cast<std::size_t>(features), INFINITY);
+  if (s.clip_min.empty() && !s.clip_max.empty()) s.clip_min.assign(static_cast<std::size_t>(features), -INFINITY);
+  for (int64_t j = 0; j < static_cast<int64_t>(s.clip_min.size()); ++j) {
+    if (s.clip_min[j] > s.clip_max[j]) {
+      return invalid_argument("job keys 'preprocess.clip_min' > 'preprocess.clip_max' for feature " + std::to_string(j));
+    }
+  }
+  return s;
+}
+
+void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n, float* dst) {
+  dtype_dispatch(src_type, [&](auto zero) {
+    using T = decltype(zero);
+    const T* s = reinterpret_cast<const T*>(src);
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+  });
+}
+
+void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * features;
+    for (int64_t j = 0; j < features; ++j) {
+      nan[j] += std::isnan(row[j]) ? 1 : 0;
+      inf[j] += std::isinf(row[j]) ? 1 : 0;
+    }
+  }
+}
+
+void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value) {
+  if (value.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * features;
+    for (int64_t j = 0; j < features; ++j)
+      if (std::isnan(row[j])) row[j] = value[j];
+  }
+}
+
+void preprocess_standardize(float* x, int64_t rows, int64_t features, const std::vector<float>& mean,
+                            const std::vector<float>& std) {
+  if (mean.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * features;
+    for (int64_t j = 0; j < features; ++j) row[j] = (row[j] - mean[j]) / std[j];
+  }
+}
+
+void preprocess_clip(float* x, int64_t rows, int64_t features, const std::vector<float>& lo,
+                     const std::vector<float>& hi) {
+  if (lo.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = x + r * features;
+    // NaN stays NaN (std::min/max with NaN first would not): clipping must not hide missing data.
+    for (int64_t j = 0; j < features; ++j) {
+      if (row[j] < lo[j]) row[j] = lo[j];
+      if (row[j] > hi[j]) row[j] = hi[j];
+    }
+  }
+}
+
+void preprocess_rows(const std::byte* raw, DType raw_type, int64_t rows, int64_t features, const PreprocessSpec& spec,
+                     float* out, int64_t* nan, int64_t* inf) {
+  preprocess_cast_to_float32(raw, raw_type, rows * features, out);
+  preprocess_count_nonfinite(out, rows, features, nan, inf);
+  preprocess_impute(out, rows, features, spec.impute);
+  preprocess_standardize(out, rows, features, spec.mean, spec.std);
+  preprocess_clip(out, rows, features, spec.clip_min, spec.clip_max);
+}
+
+}  // namespace shardscore

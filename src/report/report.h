@@ -1,0 +1,44 @@
+#pragma once
+// The run report: per-shard statistics and verdicts as JSON beside the output (schema in
+// README.md, "Report"), and a short human summary. Also the wire format that carries shard
+// statistics from every rank to rank 0.
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "quality/shard_stats.h"
+
+namespace shardscore {
+
+struct RunInfo {
+  std::string version;
+  int ranks = 1;
+  std::string backend;
+  std::string model_path, model_sha256;
+  std::string input_path, input_dataset, input_dtype;
+  int64_t input_rows = 0, input_features = 0;
+  std::string output_path;
+  std::vector<std::string> output_datasets;
+  double seconds = 0;
+  bool collective_writes = true;
+  int threads_per_rank = 1;
+};
+
+struct ShardVerdict {
+  ShardStats stats;
+  std::vector<CheckResult> checks;
+  bool passed() const;
+};
+
+// Shard statistics <-> bytes (JSON text), for gathering to rank 0.
+std::string report_encode_shards(const std::vector<ShardStats>& shards);
+StatusOr<std::vector<ShardStats>> report_decode_shards(const std::string& text);
+
+// Whole report as JSON text (shards in id order).
+std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& shards);
+// Writes text to path via a temporary file and a rename.
+Status report_write_file(const std::string& path, const std::string& text);
+// A few lines for stdout: totals, throughput, verdict, and each failed check.
+std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>& shards, const std::string& report_path);
+
+}  // namespace shardscore

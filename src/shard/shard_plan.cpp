@@ -1,0 +1,58 @@
+#include "shard/shard_plan.h"
+
+#include <algorithm>
+#include <string>
+
+namespace shardscore {
+
+StatusOr<ShardPlan> shard_plan_make(int64_t rows, int64_t chunk_rows, int64_t target_shard_rows, int num_ranks) {
+  if (rows < 0) return invalid_argument("shard plan: negative row count " + std::to_string(rows));
+  if (chunk_rows < 1) return invalid_argument("shard plan: chunk rows must be >= 1, got " + std::to_string(chunk_rows));
+  if (target_shard_rows < 1) return invalid_argument("shard plan: shard rows must be >= 1");
+  if (num_ranks < 1) return invalid_argument("shard plan: number of ranks must be >= 1");
+
+  ShardPlan plan;
+  plan.total_rows = rows;
+  plan.num_ranks = num_ranks;
+  plan.shard_rows = std::max<int64_t>(1, target_shard_rows / chunk_rows) * chunk_rows;
+  const int64_t n = (rows + plan.shard_rows - 1) / plan.shard_rows;
+  plan.shards.reserve(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    Shard s;
+    s.id = i;
+    s.row_begin = i * plan.shard_rows;
+    s.row_end = std::min(rows, s.row_begin + plan.shard_rows);
+    // Contiguous blocks: rank r owns shards [floor(r*n/size), floor((r+1)*n/size)).
+    // Inverting that: the rank of shard i is the largest r with floor(r*n/size) <= i.
+    s.rank = static_cast<int>(((i + 1) * num_ranks - 1) / n);
+    plan.shards.push_back(s);
+  }
+  return plan;
+}
+
+std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank) {
+  std::vector<Shard> out;
+  for (const auto& s : plan.shards)
+    if (s.rank == rank) out.push_back(s);
+  return out;
+}
+
+std::vector<Batch> shard_plan_batches(const std::vector<Shard>& shards, int64_t batch_size) {
+  std::vector<Batch> out;
+  for (const auto& s : shards) {
+    for (int64_t b = s.row_begin; b < s.row_end; b += batch_size) {
+      out.push_back(Batch{s.id, b, std::min(s.row_end, b + batch_size)});
+    }
+  }
+  return out;
+}
+
+int64_t shard_plan_max_batches(const ShardPlan& plan, int64_t batch_size) {
+  int64_t best = 0;
+  for (int r = 0; r < plan.num_ranks; ++r) {
+    best = std::max<int64_t>(best, static_cast<int64_t>(shard_plan_batches(shard_plan_for_rank(plan, r), batch_size).size()));
+  }
+  return best;
+}
+
+}  // namespace shardscore

@@ -1,0 +1,145 @@
+#include "writer/hdf5_writer.h"
+
+#include <numeric>
+
+namespace shardscore {
+
+StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path, int64_t total_rows,
+                                                         const std::vector<OutputColumn>& columns, MPI_Comm comm) {
+  std::unique_ptr<Hdf5Writer> w(new Hdf5Writer());
+  w->path_ = path;
+  w->total_rows_ = total_rows;
+  w->columns_ = columns;
+  w->columns_.push_back({"row_index", DType::kInt64, {}});
+  const std::string what = "output '" + path + "'";
+
+  std::lock_guard lock(hdf5_mutex());
+  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
+  // Metadata reads and writes collective too: no rank touches metadata on its own.
+  SS_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), "setting collective metadata for " + what);
+  SS_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), "setting collective metadata writes for " + what);
+  w->file_ = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  if (!w->file_.valid()) {
+    return unavailable("cannot create output file '" + path + "' (folder missing or not writable?): " + hdf5_last_error());
+  }
+  H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  SS_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "setting fill time for " + what);
+  for (const auto& c : w->columns_) {
+    std::vector<hsize_t> dims{static_cast<hsize_t>(total_rows)};
+    for (int64_t d : c.row_shape) dims.push_back(static_cast<hsize_t>(d));
+    H5Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+    SS_H5_CHECK(space.get(), "creating the dataspace of '" + c.name + "' in " + what);
+    H5Id ds(H5Dcreate2(w->file_.get(), c.name.c_str(), hdf5_native_type(c.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
+                       H5P_DEFAULT),
+            H5Dclose);
+    if (!ds.valid()) {
+      return invalid_argument("cannot create dataset '" + c.name + "' in " + what + " (is the output name valid?): " +
+                              hdf5_last_error());
+    }
+    w->datasets_.push_back(std::move(ds));
+  }
+  w->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  SS_H5_CHECK(H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE), "setting collective transfers for " + what);
+  return w;
+}
+
+Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers) {
+  for (std::size_t k = 0; k < columns_.size(); ++k) {
+    const OutputColumn& c = columns_[k];
+    const std::string what = "writing dataset '" + c.name + "' of '" + path_ + "'";
+    H5Id file_space(H5Dget_space(datasets_[k].get()), H5Sclose);
+    SS_H5_CHECK(file_space.get(), what);
+    std::vector<hsize_t> start{static_cast<hsize_t>(row_begin)}, count{static_cast<hsize_t>(rows)};
+    for (int64_t d : c.row_shape) {
+      start.push_back(0);
+      count.push_back(static_cast<hsize_t>(d));
+    }
+    H5Id mem_space;
+    if (rows > 0) {
+      SS_H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), what);
+      mem_space = H5Id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    } else {
+      SS_H5_CHECK(H5Sselect_none(file_space.get()), what);
+      hsize_t one = 1;
+      mem_space = H5Id(H5Screate_simple(1, &one, nullptr), H5Sclose);
+      SS_H5_CHECK(H5Sselect_none(mem_space.get()), what);
+    }
+    static const int64_t kNoData = 0;
+    const void* buf = rows > 0 ? buffers[k] : &kNoData;
+    SS_H5_CHECK(H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_space.get(), file_space.get(), dxpl_.get(), buf),
+                what);
+    uint32_t local_cause = 0, global_cause = 0;
+    SS_H5_CHECK(H5Pget_mpio_no_collective_cause(dxpl_.get(), &local_cause, &global_cause), what);
+    non_collective_cause_ |= global_cause;
+  }
+  return ok_status();
+}
+
+Status Hdf5Writer::write_rows(int64_t row_begin, int64_t rows, const std::vector<Tensor>& outputs) {
+  if (outputs.size() + 1 != columns_.size()) {
+    return internal_error("writer got " + std::to_string(outputs.size()) + " outputs for " +
+                          std::to_string(columns_.size() - 1) + " datasets");
+  }
+  if (row_begin < 0 || row_begin + rows > total_rows_) {
+    return internal_error("write of rows outside the output's " + std::to_string(total_rows_) + " rows");
+  }
+  std::vector<int64_t> row_index(static_cast<std::size_t>(rows));
+  std::iota(row_index.begin(), row_index.end(), row_begin);
+  std::vector<const void*> buffers;
+  for (std::size_t k = 0; k < outputs.size(); ++k) {
+    const int64_t want = rows * shape_numel(columns_[k].row_shape);
+    if (outputs[k].dtype() != columns_[k].dtype || outputs[k].numel() != want) {
+      return internal_error("output '" + columns_[k].name + "' has " + std::to_string(outputs[k].numel()) + " " +
+                            std::string(dtype_name(outputs[k].dtype())) + " values for " + std::to_string(rows) + " rows");
+    }
+    buffers.push_back(outputs[k].raw());
+  }
+  buffers.push_back(row_index.data());
+  std::lock_guard lock(hdf5_mutex());
+  return write_selection(row_begin, rows, buffers);
+}
+
+Status Hdf5Writer::write_nothing() {
+  std::lock_guard lock(hdf5_mutex());
+  return write_selection(0, 0, std::vector<const void*>(columns_.size(), nullptr));
+}
+
+Status Hdf5Writer::write_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
+                                    const std::vector<std::pair<std::string, int64_t>>& ints) {
+  std::lock_guard lock(hdf5_mutex());
+  const std::string what = "writing attributes of '" + path_ + "'";
+  H5Id scalar(H5Screate(H5S_SCALAR), H5Sclose);
+  for (const auto& [name, value] : strings) {
+    H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    SS_H5_CHECK(H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1)), what);
+    SS_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), what);
+    H5Id attr(H5Acreate2(file_.get(), name.c_str(), type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    SS_H5_CHECK(attr.get(), what + " (" + name + ")");
+    std::string padded = value.empty() ? std::string(1, '\0') : value;
+    SS_H5_CHECK(H5Awrite(attr.get(), type.get(), padded.data()), what + " (" + name + ")");
+  }
+  for (const auto& [name, value] : ints) {
+    H5Id attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_INT64, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    SS_H5_CHECK(attr.get(), what + " (" + name + ")");
+    SS_H5_CHECK(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), what + " (" + name + ")");
+  }
+  return ok_status();
+}
+
+Status Hdf5Writer::close() {
+  std::lock_guard lock(hdf5_mutex());
+  datasets_.clear();
+  dxpl_.reset();
+  if (!file_.close()) return unavailable("closing output '" + path_ + "' failed (disk full?): " + hdf5_last_error());
+  return ok_status();
+}
+
+Hdf5Writer::~Hdf5Writer() {
+  std::lock_guard lock(hdf5_mutex());
+  datasets_.clear();
+  dxpl_.reset();
+  file_.reset();
+}
+
+}  // namespace shardscore

@@ -1,0 +1,65 @@
+#pragma once
+// Writes the job's one output file through parallel HDF5, all ranks together.
+//
+// Layout: one dataset per model output, named after it, shaped [rows, <the output's per-row
+// shape>], plus /row_index (int64, each row's global input index). Row i of every dataset is
+// input row i. Every call below is collective over the communicator given to create(): all ranks
+// call it, in the same order, the same number of times (a rank with nothing to write calls
+// write_nothing()). Transfers are collective MPI-IO; all_writes_collective() tells whether HDF5
+// really did them collectively.
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+#include "common/status.h"
+#include "engine/tensor.h"
+#include "hdf5/hdf5_util.h"
+
+namespace shardscore {
+
+struct OutputColumn {
+  std::string name;  // dataset name (the model output's name)
+  DType dtype = DType::kFloat32;
+  Shape row_shape;   // per-row shape; empty for one value per row
+};
+
+class Hdf5Writer {
+ public:
+  // Creates (truncating) `path` with the datasets for `total_rows` rows.
+  static StatusOr<std::unique_ptr<Hdf5Writer>> create(const std::string& path, int64_t total_rows,
+                                                      const std::vector<OutputColumn>& columns, MPI_Comm comm);
+
+  // Writes rows [row_begin, row_begin + rows) of every dataset; outputs[k] holds rows x row_shape
+  // elements of columns[k].dtype.
+  Status write_rows(int64_t row_begin, int64_t rows, const std::vector<Tensor>& outputs);
+  // Takes part in one collective write round without data.
+  Status write_nothing();
+  // String and integer attributes on the root group; every rank passes the same values.
+  Status write_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
+                          const std::vector<std::pair<std::string, int64_t>>& ints);
+  // Closes the file (flushing it). After close() the writer is spent.
+  Status close();
+
+  bool all_writes_collective() const { return non_collective_cause_ == 0; }
+  // Union of H5Pget_mpio_no_collective_cause's global causes over all writes (0: none).
+  uint32_t no_collective_cause() const { return non_collective_cause_; }
+
+  ~Hdf5Writer();
+
+ private:
+  Hdf5Writer() = default;
+  Status write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers);
+
+  std::string path_;
+  std::vector<OutputColumn> columns_;  // the outputs, then row_index last
+  std::vector<H5Id> datasets_;
+  H5Id file_, dxpl_;
+  int64_t total_rows_ = 0;
+  uint32_t non_collective_cause_ = 0;
+};
+
+}  // namespace shardscore

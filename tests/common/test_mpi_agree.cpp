@@ -1,0 +1,33 @@
+#include <gtest/gtest.h>
+
+#include "common/mpi_test_util.h"
+#include "mpi/mpi_util.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::testing;
+
+TEST(MpiAgree, AllOkStaysOk) { EXPECT_TRUE(mpi_agree(ok_status(), MPI_COMM_WORLD).ok()); }
+
+TEST(MpiAgree, EveryRankGetsTheLowestFailingRanksError) {
+  const int rank = world_rank(), size = world_size();
+  // The last rank fails (rank 0 at one rank): everyone must see its code and message.
+  Status mine = rank == size - 1 ? not_found("missing on rank " + std::to_string(rank)) : ok_status();
+  Status agreed = mpi_agree(mine, MPI_COMM_WORLD);
+  EXPECT_EQ(agreed.code(), StatusCode::kNotFound);
+  EXPECT_EQ(agreed.message(), "missing on rank " + std::to_string(size - 1));
+
+  // Several fail: the lowest failing rank wins, on every rank.
+  Status many = rank >= size / 2 ? data_loss("rank " + std::to_string(rank)) : ok_status();
+  Status agreed_many = mpi_agree(many, MPI_COMM_WORLD);
+  EXPECT_EQ(agreed_many.message(), "rank " + std::to_string(size / 2));
+}
+
+TEST(MpiAgree, BroadcastsStrings) {
+  std::string s = world_rank() == 0 ? std::string(100000, 'x') + "end" : "other";
+  EXPECT_EQ(mpi_bcast_string(s, 0, MPI_COMM_WORLD), std::string(100000, 'x') + "end");
+  EXPECT_EQ(mpi_bcast_string(world_rank() == 0 ? "" : "nonempty", 0, MPI_COMM_WORLD), "");
+}
+
+}  // namespace
+}  // namespace shardscore

@@ -1,0 +1,157 @@
+#include "config/job_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace shardscore {
+namespace {
+
+const char* kMinimal = R"(
+[input]
+path = "in.h5"
+[model]
+path = "m.onnx"
+[output]
+path = "out.h5"
+)";
+
+TEST(JobConfig, DefaultsApplyToAMinimalJob) {
+  auto c = job_config_parse(kMinimal, "job.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->input.path, "in.h5");
+  EXPECT_EQ(c->input.dataset, "/features");
+  EXPECT_EQ(c->run.batch_size, 4096);
+  EXPECT_EQ(c->run.shard_rows, 65536);
+  EXPECT_EQ(c->run.threads, 0);
+  EXPECT_EQ(c->run.backend, "cpu");
+  EXPECT_FALSE(c->output.overwrite);
+  EXPECT_EQ(c->report_path(), "out.h5.report.json");
+  EXPECT_TRUE(c->preprocess.mean.empty());
+  EXPECT_DOUBLE_EQ(c->checks.max_missing_fraction, 1.0);
+  EXPECT_DOUBLE_EQ(c->checks.max_inf_fraction, 0.0);
+  EXPECT_FALSE(c->checks.allow_nan_outputs);
+}
+
+TEST(JobConfig, ReadsEverySection) {
+  auto c = job_config_parse(std::string(kMinimal) + R"(
+[run]
+batch_size = 100
+threads = 3
+progress_interval = 0.5
+[preprocess]
+impute = 0
+mean = [1, 2.5]
+std = [2.0, 4]
+clip_min = -3.0
+[checks]
+max_missing_fraction = 0.25
+allow_inf_outputs = true
+)", "job.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->run.batch_size, 100);
+  EXPECT_EQ(c->run.threads, 3);
+  EXPECT_DOUBLE_EQ(c->run.progress_interval, 0.5);
+  EXPECT_EQ(c->preprocess.impute, std::vector<double>({0.0}));
+  EXPECT_EQ(c->preprocess.mean, std::vector<double>({1.0, 2.5}));
+  EXPECT_EQ(c->preprocess.std, std::vector<double>({2.0, 4.0}));
+  EXPECT_EQ(c->preprocess.clip_min, std::vector<double>({-3.0}));
+  EXPECT_TRUE(c->preprocess.clip_max.empty());
+  EXPECT_DOUBLE_EQ(c->checks.max_missing_fraction, 0.25);
+  EXPECT_TRUE(c->checks.allow_inf_outputs);
+}
+
+TEST(JobConfig, OverridesWinInOrderAndAreRecordedInTheJobAsRun) {
+  auto c = job_config_parse(kMinimal, "job.toml",
+                            {"run.batch_size=7", "input.path=/data/x y.h5", "output.overwrite=true",
+                             "preprocess.mean=[0.5, 1]", "run.batch_size=9", "output.report=\"r.json\""});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->run.batch_size, 9);
+  EXPECT_EQ(c->input.path, "/data/x y.h5");
+  EXPECT_TRUE(c->output.overwrite);
+  EXPECT_EQ(c->preprocess.mean, std::vector<double>({0.5, 1.0}));
+  EXPECT_EQ(c->report_path(), "r.json");
+  EXPECT_NE(c->toml_text.find("batch_size = 9"), std::string::npos) << c->toml_text;
+  EXPECT_NE(c->toml_text.find("/data/x y.h5"), std::string::npos);
+  // The job as run parses back to the same job.
+  auto again = job_config_parse(c->toml_text, "as-run", {});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->run.batch_size, 9);
+}
+
+TEST(JobConfig, UnknownKeysAreErrorsThatNameTheKey) {
+  auto a = job_config_parse(std::string(kMinimal) + "[run]\nbogus_key = 1\n", "job.toml", {});
+  EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(a.status().message().find("run.bogus_key"), std::string::npos) << a.status().message();
+  EXPECT_NE(a.status().message().find("batch_size"), std::string::npos) << "lists the valid keys";
+
+  auto b = job_config_parse(std::string(kMinimal) + "[nonsense]\nx = 1\n", "job.toml", {});
+  EXPECT_NE(b.status().message().find("[nonsense]"), std::string::npos) << b.status().message();
+
+  auto c = job_config_parse(kMinimal, "job.toml", {"input.bogus=1"});
+  EXPECT_NE(c.status().message().find("input.bogus"), std::string::npos) << c.status().message();
+
+  auto d = job_config_parse(std::string("top = 1\n") + kMinimal, "job.toml", {});
+  EXPECT_NE(d.status().message().find("'top'"), std::string::npos) << d.status().message();
+}
+
+TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
+  struct Case {
+    std::string extra;
+    std::vector<std::string> overrides;
+    std::string key;
+  } cases[] = {
+      {"[run]\nbatch_size = \"big\"\n", {}, "run.batch_size"},
+      {"", {"run.batch_size=0"}, "run.batch_size"},
+      {"", {"run.batch_size=abc"}, "run.batch_size"},
+      {"", {"run.threads=-1"}, "run.threads"},
+      {"", {"run.backend=tpu"}, "run.backend"},
+      {"[preprocess]\nstd = [1, 0]\n", {}, "preprocess.std"},
+      {"[preprocess]\nmean = [1, \"a\"]\n", {}, "preprocess.mean"},
+      {"[checks]\nmax_missing_fraction = 1.5\n", {}, "checks.max_missing_fraction"},
+      {"", {"output.overwrite=yes"}, "output.overwrite"},
+      {"", {"noequals"}, "noequals"},
+      {"", {"run=1"}, "run"},
+  };
+  for (const auto& c : cases) {
+    auto r = job_config_parse(std::string(kMinimal) + c.extra, "job.toml", c.overrides);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.key;
+    EXPECT_NE(r.status().message().find(c.key), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(JobConfig, RequiredKeysAndSyntaxErrors) {
+  auto a = job_config_parse("[input]\npath = \"x\"\n", "job.toml", {});
+  EXPECT_NE(a.status().message().find("model.path"), std::string::npos) << a.status().message();
+  auto b = job_config_parse("[input\npath = ", "broken.toml", {});
+  EXPECT_EQ(b.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(b.status().message().find("broken.toml"), std::string::npos);
+  EXPECT_NE(b.status().message().find("line 1"), std::string::npos) << b.status().message();
+}
+
+TEST(JobConfig, LoadsFromFileAndReportsAMissingOne) {
+  const std::string path = ::testing::TempDir() + "/job_config_test.toml";
+  {
+    std::ofstream(path) << kMinimal;
+  }
+  auto c = job_config_load(path, {"run.batch_size=5"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->source, path);
+  EXPECT_EQ(c->run.batch_size, 5);
+  std::remove(path.c_str());
+  auto missing = job_config_load(path, {});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find(path), std::string::npos);
+}
+
+TEST(JobConfig, DescribeKeysListsEverySection) {
+  std::string d = job_config_describe_keys();
+  for (const char* k : {"input.path", "input.dataset", "model.path", "output.overwrite", "run.batch_size",
+                        "preprocess.impute", "checks.max_missing_fraction"}) {
+    EXPECT_NE(d.find(k), std::string::npos) << k;
+  }
+}
+
+}  // namespace
+}  // namespace shardscore

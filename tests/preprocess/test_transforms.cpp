@@ -1,0 +1,105 @@
+#include "preprocess/transforms.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace shardscore {
+namespace {
+
+TEST(Preprocess, CastsEveryNumericTypeToFloat32) {
+  const int16_t i16[] = {-32768, 0, 32767};
+  const uint8_t u8[] = {0, 7, 255};
+  const int64_t i64[] = {-5, 1LL << 40, 3};
+  const double f64[] = {1e300, -0.5, NAN};
+  float out[3];
+  preprocess_cast_to_float32(reinterpret_cast<const std::byte*>(i16), DType::kInt16, 3, out);
+  EXPECT_EQ(out[0], -32768.0f);
+  EXPECT_EQ(out[2], 32767.0f);
+  preprocess_cast_to_float32(reinterpret_cast<const std::byte*>(u8), DType::kUInt8, 3, out);
+  EXPECT_EQ(out[2], 255.0f);
+  preprocess_cast_to_float32(reinterpret_cast<const std::byte*>(i64), DType::kInt64, 3, out);
+  EXPECT_EQ(out[1], static_cast<float>(1LL << 40));
+  preprocess_cast_to_float32(reinterpret_cast<const std::byte*>(f64), DType::kFloat64, 3, out);
+  EXPECT_TRUE(std::isinf(out[0])) << "a float64 beyond float32's range becomes Inf, which the checks count";
+  EXPECT_EQ(out[1], -0.5f);
+  EXPECT_TRUE(std::isnan(out[2]));
+}
+
+TEST(Preprocess, CountsNonFinitePerFeature) {
+  const float x[] = {NAN, 1, INFINITY, NAN, -INFINITY, 2, 0, NAN, 3};  // 3 rows x 3 features
+  int64_t nan[3] = {0, 0, 0}, inf[3] = {0, 0, 0};
+  preprocess_count_nonfinite(x, 3, 3, nan, inf);
+  EXPECT_EQ(nan[0], 2);
+  EXPECT_EQ(nan[1], 1);
+  EXPECT_EQ(nan[2], 0);
+  EXPECT_EQ(inf[0], 0);
+  EXPECT_EQ(inf[1], 1);
+  EXPECT_EQ(inf[2], 1);
+}
+
+TEST(Preprocess, ImputeReplacesOnlyNaNWithTheFeaturesValue) {
+  float x[] = {NAN, 1, INFINITY, NAN};  // 2 rows x 2 features
+  preprocess_impute(x, 2, 2, {10, 20});
+  EXPECT_EQ(x[0], 10);
+  EXPECT_EQ(x[1], 1);
+  EXPECT_TRUE(std::isinf(x[2])) << "Inf is not missing; the checks report it";
+  EXPECT_EQ(x[3], 20);
+}
+
+TEST(Preprocess, ClipKeepsNaNVisible) {
+  float x[] = {-5, 0.5, 5, NAN};
+  preprocess_clip(x, 4, 1, {-1}, {1});
+  EXPECT_EQ(x[0], -1);
+  EXPECT_EQ(x[1], 0.5f);
+  EXPECT_EQ(x[2], 1);
+  EXPECT_TRUE(std::isnan(x[3]));
+}
+
+TEST(Preprocess, SpecExpandsScalarsAndRejectsWrongLengths) {
+  auto s = preprocess_spec_make({0}, {1, 2, 3}, {}, {}, {4}, 3);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->impute, std::vector<float>({0, 0, 0}));
+  EXPECT_EQ(s->std, std::vector<float>({1, 1, 1})) << "mean without std divides by 1";
+  EXPECT_EQ(s->clip_max, std::vector<float>({4, 4, 4}));
+  EXPECT_TRUE(std::isinf(s->clip_min[0]) && s->clip_min[0] < 0);
+  auto bad = preprocess_spec_make({}, {1, 2}, {}, {}, {}, 3);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("preprocess.mean"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(preprocess_spec_make({}, {}, {}, {2}, {1}, 3).ok());
+}
+
+// The whole chain against a float64 reference of the documented formula.
+TEST(Preprocess, ChainMatchesFloat64Reference) {
+  std::random_device rd;
+  const unsigned seed = rd();
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  std::mt19937 gen(seed);
+  std::normal_distribution<double> normal(3.0, 10.0);
+  const int64_t rows = 257, features = 5;
+  std::vector<double> raw(static_cast<std::size_t>(rows * features));
+  for (auto& v : raw) v = std::uniform_real_distribution<double>(0, 1)(gen) < 0.1 ? NAN : normal(gen);
+  const std::vector<double> impute{0.5, -1, 2, 0, 9}, mean{1, 2, 3, 4, 5}, std_{2, 0.5, 1, 10, 3};
+  auto spec = preprocess_spec_make(impute, mean, std_, {-2.5}, {2.5}, features).value();
+  std::vector<float> out(raw.size());
+  std::vector<int64_t> nan(features, 0), inf(features, 0);
+  preprocess_rows(reinterpret_cast<const std::byte*>(raw.data()), DType::kFloat64, rows, features, spec, out.data(),
+                  nan.data(), inf.data());
+  std::vector<int64_t> want_nan(features, 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < features; ++j) {
+      double v = raw[r * features + j];
+      if (std::isnan(v)) {
+        ++want_nan[j];
+        v = impute[j];
+      }
+      v = std::clamp((v - mean[j]) / std_[j], -2.5, 2.5);
+      ASSERT_NEAR(out[r * features + j], v, 1e-5 * std::max(1.0, std::abs(v))) << "row " << r << " feature " << j;
+    }
+  EXPECT_EQ(nan, want_nan);
+  EXPECT_EQ(inf, std::vector<int64_t>(features, 0));
+}
+
+}  // namespace
+}  // namespace shardscore

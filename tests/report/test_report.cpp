@@ -1,0 +1,92 @@
+#include "report/report.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace shardscore {
+namespace {
+
+ShardStats sample_shard(int64_t id, int64_t begin, int64_t end, int64_t nan0) {
+  ShardStats s;
+  s.id = id;
+  s.row_begin = begin;
+  s.row_end = end;
+  s.rank = static_cast<int>(id % 2);
+  s.rows_read = s.rows_scored = end - begin;
+  s.seconds = 0.25;
+  s.feature_nan = {nan0, 0};
+  s.feature_inf = {0, 0};
+  OutputStats o{"probabilities"};
+  const float v[] = {0.25f, 0.75f, 0.5f};
+  o.add(Tensor::copy_of(DType::kFloat32, {3}, v));
+  s.outputs.push_back(o);
+  return s;
+}
+
+TEST(Report, ShardStatisticsSurviveTheTripToRankZero) {
+  std::vector<ShardStats> in{sample_shard(0, 0, 100, 3), sample_shard(1, 100, 150, 0)};
+  auto out = report_decode_shards(report_encode_shards(in));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->size(), 2u);
+  EXPECT_EQ((*out)[0].feature_nan, in[0].feature_nan);
+  EXPECT_EQ((*out)[1].row_begin, 100);
+  EXPECT_EQ((*out)[1].outputs[0].name, "probabilities");
+  EXPECT_DOUBLE_EQ((*out)[1].outputs[0].mean, 0.5);
+  EXPECT_DOUBLE_EQ((*out)[1].outputs[0].m2, in[1].outputs[0].m2);
+  EXPECT_FALSE(report_decode_shards("{not json").ok());
+}
+
+TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
+  JobConfig::Checks checks;
+  checks.max_missing_fraction = 0.02;
+  std::vector<ShardVerdict> v;
+  for (const auto& s : {sample_shard(0, 0, 100, 3), sample_shard(1, 100, 150, 0)}) v.push_back({s, quality_evaluate(s, checks)});
+  RunInfo info;
+  info.version = "9.9.9";
+  info.ranks = 2;
+  info.backend = "cpu";
+  info.input_rows = 150;
+  info.output_datasets = {"probabilities", "row_index"};
+  info.seconds = 2;
+  auto j = nlohmann::json::parse(report_json(info, v));
+  for (const char* key : {"shardscore_version", "status", "exit_code", "ranks", "backend", "model", "input", "output",
+                          "rows_read", "rows_scored", "seconds", "rows_per_second", "io", "shards", "failures"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["status"], "checks_failed");
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["rows_scored"], 150);
+  EXPECT_DOUBLE_EQ(j["rows_per_second"].get<double>(), 75.0);
+  ASSERT_EQ(j["failures"].size(), 1u);
+  EXPECT_EQ(j["failures"][0]["shard"], 0);
+  EXPECT_EQ(j["failures"][0]["check"], "max_missing_fraction");
+  EXPECT_EQ(j["failures"][0]["target"], "feature 0");
+  EXPECT_DOUBLE_EQ(j["failures"][0]["value"].get<double>(), 0.03);
+  EXPECT_EQ(j["shards"][0]["verdict"], "fail");
+  EXPECT_EQ(j["shards"][1]["verdict"], "pass");
+  auto out = j["shards"][1]["outputs"][0];
+  EXPECT_DOUBLE_EQ(out["mean"].get<double>(), 0.5);
+  EXPECT_NEAR(out["std"].get<double>(), 0.2041241452, 1e-9);
+  EXPECT_DOUBLE_EQ(j["shards"][0]["features"][0]["missing_fraction"].get<double>(), 0.03);
+
+  std::string summary = report_summary(info, v, "r.json");
+  EXPECT_NE(summary.find("1 of 2 shards FAILED"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("max_missing_fraction on feature 0"), std::string::npos) << summary;
+}
+
+TEST(Report, WritesTheFileAtomically) {
+  const std::string path = ::testing::TempDir() + "/report_test.json";
+  ASSERT_TRUE(report_write_file(path, "{\"a\": 1}\n").ok());
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "{\"a\": 1}\n");
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(report_write_file("/nonexistent-dir/x.json", "{}").ok());
+}
+
+}  // namespace
+}  // namespace shardscore
