@@ -15,7 +15,7 @@ apt_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libtbb-dev libboost-program-options-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libopenblas-dev libtomlplusplus-dev nlohmann-json3-dev
+  libopenblas-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   python3 python3-venv python3-pip
 )
 
@@ -26,8 +26,14 @@ done
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   sudo_cmd=(); [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt_log="$(mktemp /tmp/shardscore-apt.XXXXXX)"
+  if ! { "${sudo_cmd[@]}" apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    log "apt-get failed (full log: $apt_log)"
+    exit 1
+  fi
+  rm -f "$apt_log"
 else
   log "Debian packages present"
 fi
@@ -52,7 +58,8 @@ if [[ ${SHARDSCORE_SKIP_BUILD:-0} != 1 ]]; then
   build="$root/build"
   if [[ ! -f $build/CMakeCache.txt ]]; then
     log "configuring CMake build in build/"
-    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHARDSCORE_PYTHON="$venv/bin/python"
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHARDSCORE_PYTHON="$venv/bin/python" \
+      ${SHARDSCORE_CMAKE_ARGS:-} >/dev/null
   fi
   log "building (this machine: $(nproc) cores)"
   cmake --build "$build" -j"$(nproc)"

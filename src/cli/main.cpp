@@ -11,6 +11,9 @@
 #include "config/job_config.h"
 #include "job/run_job.h"
 #include "shardscore/version.h"
+#ifdef SHARDSCORE_HAVE_CUDA
+#include "kernels/cuda_runtime_info.h"
+#endif
 
 namespace po = boost::program_options;
 using namespace shardscore;
@@ -47,6 +50,20 @@ po::options_description run_options() {
        "override any job key, e.g. --set run.threads=4 (repeatable; the value is read as TOML, bare words as strings)")
       ("quiet,q", po::bool_switch(), "no progress lines or summary; errors only");
   return o;
+}
+
+std::string version_text() {
+  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (OpenBLAS, oneTBB)\n";
+#ifdef SHARDSCORE_HAVE_CUDA
+  // The CUDA backend's kernels are not wired into the engine yet; this reports what the build links.
+  const cuda::RuntimeInfo info = cuda::runtime_info();
+  out += "cuda: built for sm_80/sm_90 (runtime " + std::to_string(info.runtime_version) + ", cuBLAS " +
+         std::to_string(info.cublas_major) + "." + std::to_string(info.cublas_minor) + ", cuDNN " +
+         std::to_string(info.cudnn_version) + "), " + std::to_string(info.device_count) + " device(s) visible\n";
+#else
+  out += "cuda: not built\n";
+#endif
+  return out;
 }
 
 struct Outcome {
@@ -106,7 +123,7 @@ int main(int argc, char** argv) {
     } else if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
       outcome = {args.empty() ? 2 : 0, "", kUsage};
     } else if (args[0] == "--version" || args[0] == "-V") {
-      outcome = {0, "", "shardscore " SHARDSCORE_VERSION "\n"};
+      outcome = {0, "", version_text()};
     } else if (args[0] == "run") {
       outcome = run_command(std::vector<std::string>(args.begin() + 1, args.end()), MPI_COMM_WORLD);
     } else {
