@@ -35,7 +35,12 @@ const char* kUsage =
     "Exit codes: 0 success; 2 bad usage, job file or input (nothing written); 3 a quality check\n"
     "failed (output and report written); 1 any other failure (nothing written).\n"
     "\n"
-    "Run 'shardscore run --help' for the options and every job file key.\n";
+    "Options of 'run' (details and every job file key: 'shardscore run --help'):\n"
+    "  --job FILE                 the job file (TOML)\n"
+    "  --input, --output, --model PATH; --batch-size N\n"
+    "                             short forms of the job keys input.path, output.path, ...\n"
+    "  --set section.key=VALUE    override any job key (repeatable)\n"
+    "  --quiet                    errors only\n";
 
 po::options_description run_options() {
   po::options_description o("Options for 'shardscore run'");
@@ -120,8 +125,10 @@ int main(int argc, char** argv) {
   try {
     if (provided < MPI_THREAD_SERIALIZED) {
       outcome = {1, "the MPI library does not provide MPI_THREAD_SERIALIZED, which shardscore needs", ""};
-    } else if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-      outcome = {args.empty() ? 2 : 0, "", kUsage};
+    } else if (args.empty()) {
+      outcome = {2, "no command given; usage: shardscore run --job JOB.toml (see 'shardscore --help')", ""};
+    } else if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+      outcome = {0, "", kUsage};
     } else if (args[0] == "--version" || args[0] == "-V") {
       outcome = {0, "", version_text()};
     } else if (args[0] == "run") {

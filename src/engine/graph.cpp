@@ -241,7 +241,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
     auto it = g.opsets.find(domain);
     if (it == g.opsets.end()) {
-      return data_loss("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
+      return invalid_argument("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
                        domain_display(domain) + "', which the model does not import");
     }
     if (!op_registry_find(domain, np.op_type(), it->second)) {
@@ -249,14 +249,6 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
                            "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) +
                            "); this build runs: " + supported_ops_list());
     }
-  }
-
-  try {
-    onnx::checker::check_model(model);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
-    return invalid_argument("model '" + source + "' fails ONNX validation: " + what);
   }
 
   for (const auto& init : gp.initializer()) {
@@ -284,6 +276,16 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     g.nodes.push_back(std::move(n));
   }
   SS_RETURN_IF_ERROR(sort_topologically(&g));
+  // ONNX's own checker last: our checks above name the culprit more plainly (and the checker looks
+  // for external data relative to the working directory, which shardscore refuses before).
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');  // one line, keeping the node the checker names
+    return invalid_argument("model '" + source + "' fails ONNX validation: " + what);
+  }
+
   return g;
 }
 

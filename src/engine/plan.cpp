@@ -30,7 +30,8 @@ StatusOr<Plan> plan_build(const Graph& g) {
   }
   for (const auto& out : g.outputs) p.output_slots.push_back(slot_of(out.name));
 
-  // Free each intermediate after its last reader; graph inputs, outputs and constants are kept.
+  // Free each value after its last reader (graph inputs too: the backend holds its own copy);
+  // graph outputs and constants are kept.
   std::vector<bool> keep(static_cast<std::size_t>(p.num_slots), false);
   for (int s : p.output_slots) keep[s] = true;
   for (const auto& [s, t] : p.constants) keep[s] = true;

@@ -1,5 +1,6 @@
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "engine/cpu/cpu_ops.h"
 
@@ -7,7 +8,7 @@ namespace shardscore {
 
 StatusOr<int64_t> cpu_normalize_axis(int64_t axis, int64_t rank) {
   int64_t a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= std::max<int64_t>(rank, 1)) {
+  if (a < 0 || a >= rank) {
     return invalid_argument("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   }
   return a;
@@ -107,7 +108,13 @@ Status binary_typed(BinOp op, const Tensor& a, const Tensor& b, Tensor* out) {
         for (int64_t i = 0; i < b.numel(); ++i)
           if (pb[i] == 0) return invalid_argument("integer division by zero");
       }
-      binary_loop<T>(a, b, out, [](T x, T y) { return static_cast<T>(x / y); });
+      binary_loop<T>(a, b, out, [](T x, T y) {
+        if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+          // MIN / -1 overflows (SIGFPE on x86): wrap around as numpy does instead.
+          if (y == T(-1)) return static_cast<T>(T(0) - static_cast<std::make_unsigned_t<T>>(x));
+        }
+        return static_cast<T>(x / y);
+      });
       break;
   }
   return ok_status();
@@ -165,7 +172,8 @@ Status cpu_mul(OpContext& ctx) { return binary(ctx, BinOp::kMul); }
 Status cpu_div(OpContext& ctx) { return binary(ctx, BinOp::kDiv); }
 
 Status cpu_relu(OpContext& ctx) {
-  return unary_float(ctx, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NaN passes through (as in ONNX Runtime): a missing value must not turn into a confident 0.
+  return unary_float(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
 Status cpu_sigmoid(OpContext& ctx) {

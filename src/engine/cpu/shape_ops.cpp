@@ -9,9 +9,9 @@ Status cpu_flatten(OpContext& ctx) {
   int64_t axis = ctx.node.attr_int("axis", 1);
   if (axis < 0) axis += x->rank();
   if (axis < 0 || axis > x->rank()) return invalid_argument("axis " + std::to_string(axis) + " is out of range");
-  int64_t outer = 1;
-  for (int64_t k = 0; k < axis; ++k) outer *= x->dim(k);
-  ctx.outputs[0] = x->reshaped({outer, outer == 0 ? 0 : x->numel() / std::max<int64_t>(outer, 1)});
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < x->rank(); ++k) (k < axis ? outer : inner) *= x->dim(k);
+  ctx.outputs[0] = x->reshaped({outer, inner});
   return ok_status();
 }
 

@@ -1,0 +1,332 @@
+"""End-to-end tests of the shardscore binary: helpers and fixtures.
+
+Binary: $SHARDSCORE_BIN, default <repo>/build/shardscore (the suite is skipped when it is missing).
+Seeds: fresh per session; set SHARDSCORE_E2E_SEED=<n> to repeat a run (each test prints its seed).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "data"))
+from make_input import make_input  # noqa: E402,F401  (data/make_input.py, used by the tests)
+
+BIN = Path(os.environ.get("SHARDSCORE_BIN", str(REPO / "build" / "shardscore"))).resolve()
+DEMO_MODEL = REPO / "data" / "demo_mlp.onnx"
+DEMO_JOB = REPO / "jobs" / "demo.toml"
+TIMEOUT_S = 300
+MPI_ENV = {"OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
+ERROR_PREFIX = "shardscore: error:"
+DEMO_OUTPUTS = ("label", "probabilities")
+
+_env_seed = os.environ.get("SHARDSCORE_E2E_SEED")
+BASE_SEED = int(_env_seed) if _env_seed else random.SystemRandom().randrange(2**31)
+
+
+# ---- collection ---------------------------------------------------------------------------------
+
+def _binary_ok() -> bool:
+    return BIN.is_file() and os.access(BIN, os.X_OK)
+
+
+def pytest_report_header(config):
+    return [f"shardscore e2e: binary {BIN} ({'found' if _binary_ok() else 'MISSING'}), "
+            f"SHARDSCORE_E2E_SEED={BASE_SEED}"]
+
+
+def pytest_collection_modifyitems(config, items):
+    if _binary_ok():
+        return
+    skip = pytest.mark.skip(
+        reason=f"shardscore binary not found at {BIN}: build it (cmake --build build) or set SHARDSCORE_BIN")
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here == Path(item.path).resolve().parent or here in Path(item.path).resolve().parents:
+            item.add_marker(skip)
+
+
+# ---- seeds --------------------------------------------------------------------------------------
+
+def _derive_seed(label: str) -> int:
+    return (BASE_SEED + zlib.crc32(label.encode())) % 2**31
+
+
+@pytest.fixture
+def seed(request) -> int:
+    s = _derive_seed(request.node.nodeid)
+    print(f"[seed] {request.node.nodeid}: seed {s} (SHARDSCORE_E2E_SEED={BASE_SEED})")
+    return s
+
+
+@pytest.fixture
+def rng(seed) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# ---- running the binary -------------------------------------------------------------------------
+
+def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None) -> subprocess.CompletedProcess:
+    """Run `shardscore <args>` under `mpirun -np np_`, or directly (MPI singleton) when np_ is None."""
+    cmd = [str(BIN), *map(str, args)]
+    if np_ is not None:
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_), *cmd]
+    full_env = {**os.environ, **MPI_ENV, **(env or {})}
+    t0 = time.monotonic()
+    with subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, encoding="utf-8", errors="replace", start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            print(f"$ {shlex.join(cmd)}\n--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}")
+            pytest.fail(f"timed out after {timeout} s: {shlex.join(cmd)}")
+    dt = time.monotonic() - t0
+    print(f"$ {shlex.join(cmd)}\n-> exit {p.returncode} in {dt:.1f} s\n"
+          f"--- stdout\n{out[-4000:]}--- stderr\n{err[-4000:]}---")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+# ---- job files ----------------------------------------------------------------------------------
+
+def load_demo_job() -> dict:
+    with open(DEMO_JOB, "rb") as f:
+        return tomllib.load(f)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, (str, Path)):
+        return json.dumps(str(v))
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"no TOML for {type(v)}")
+
+
+def dump_toml(job: dict) -> str:
+    parts = []
+    for section, table in job.items():
+        parts.append(f"[{section}]")
+        parts.extend(f"{key} = {_toml_value(val)}" for key, val in table.items())
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_job(path: Path, job: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dump_toml(job))
+    return path
+
+
+def demo_job(input_path, output_path, model_path=DEMO_MODEL, **sections) -> dict:
+    """jobs/demo.toml with absolute paths; sections={'run': {'shard_rows': 5000}, ...} update it."""
+    job = load_demo_job()
+    job["input"]["path"] = str(input_path)
+    job["model"]["path"] = str(model_path)
+    job["output"]["path"] = str(output_path)
+    for section, updates in sections.items():
+        job.setdefault(section, {}).update(updates)
+    return job
+
+
+def make_job(job_path, input_path, output_path, model_path=DEMO_MODEL, **sections) -> Path:
+    """Write the demo job with these paths (and section updates, e.g. run={...}) to job_path.
+    Creates the output's folder (shardscore requires it to exist)."""
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    return write_job(job_path, demo_job(input_path, output_path, model_path, **sections))
+
+
+# ---- input data ---------------------------------------------------------------------------------
+
+def read_input(path, dataset="/features") -> np.ndarray:
+    with h5py.File(path, "r") as f:
+        return f[dataset][...]
+
+
+# ---- outputs ------------------------------------------------------------------------------------
+
+def _attr_value(v):
+    if isinstance(v, (bytes, np.bytes_)):
+        return v.decode("utf-8")
+    if isinstance(v, np.ndarray) and v.shape in ((), (1,)):
+        return _attr_value(v.reshape(-1)[0])
+    return v
+
+
+def read_output(path) -> tuple[dict, dict]:
+    """(datasets {name: array}, root attributes {name: value}) of an output file."""
+    with h5py.File(path, "r") as f:
+        datasets = {name: f[name][...] for name in f.keys() if isinstance(f[name], h5py.Dataset)}
+        attrs = {k: _attr_value(v) for k, v in f.attrs.items()}
+    return datasets, attrs
+
+
+def report_path(output_path) -> Path:
+    return Path(str(output_path) + ".report.json")
+
+
+def read_report(output_path) -> dict:
+    return json.loads(report_path(output_path).read_text())
+
+
+def sha256_file(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def listing(folder) -> list[str]:
+    return sorted(p.name for p in Path(folder).iterdir())
+
+
+# ---- the oracle: numpy preprocessing + ONNX Runtime ---------------------------------------------
+
+def preprocess(raw: np.ndarray, pp: dict) -> np.ndarray:
+    """shardscore's preprocessing, in float32: impute NaN, (x - mean) / std, clip."""
+    x = np.asarray(raw).astype(np.float32)
+    if "impute" in pp:
+        imp = np.broadcast_to(np.asarray(pp["impute"], dtype=np.float32), x.shape)
+        x = np.where(np.isnan(x), imp, x)
+    if "mean" in pp:
+        x = x - np.asarray(pp["mean"], dtype=np.float32)
+    if "std" in pp:
+        x = x / np.asarray(pp["std"], dtype=np.float32)
+    if "clip_min" in pp:
+        x = np.maximum(x, np.float32(pp["clip_min"]))
+    if "clip_max" in pp:
+        x = np.minimum(x, np.float32(pp["clip_max"]))
+    return x.astype(np.float32)
+
+
+_sessions: dict = {}
+
+
+def ort_session(model_path=DEMO_MODEL):
+    import onnxruntime as ort
+    key = str(model_path)
+    if key not in _sessions:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        _sessions[key] = ort.InferenceSession(key, so, providers=["CPUExecutionProvider"])
+    return _sessions[key]
+
+
+def oracle(raw: np.ndarray, job: dict | None = None, model_path=DEMO_MODEL) -> dict:
+    """Expected outputs {name: array} for raw input rows under job['preprocess'] (default: demo job)."""
+    job = job if job is not None else load_demo_job()
+    x = preprocess(raw, job.get("preprocess", {}))
+    sess = ort_session(model_path)
+    names = [o.name for o in sess.get_outputs()]
+    return dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray, name: str, rel=1e-5, abs_=1e-7):
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != expected {expected.shape}"
+    a = actual.astype(np.float64)
+    b = expected.astype(np.float64)
+    bad = ~(np.abs(a - b) <= rel * np.abs(b) + abs_)
+    if bad.any():
+        idx = np.argwhere(bad)[:5]
+        detail = ", ".join(f"{tuple(i)}: {a[tuple(i)]!r} vs {b[tuple(i)]!r}" for i in idx)
+        pytest.fail(f"{name}: {int(bad.sum())} of {a.size} values differ beyond {rel}*|b|+{abs_}: {detail}")
+
+
+def assert_matches_demo_oracle(datasets: dict, raw: np.ndarray, job: dict | None = None, both_labels=True):
+    """Demo-model outputs vs ONNX Runtime: probabilities to 1e-5 relative, labels exact."""
+    expected = oracle(raw, job)
+    rows = raw.shape[0]
+    for name in DEMO_OUTPUTS:
+        assert name in datasets, f"output dataset /{name} missing (have {sorted(datasets)})"
+    label, proba = datasets["label"], datasets["probabilities"]
+    assert proba.dtype == np.float32, f"/probabilities dtype {proba.dtype}, want float32"
+    assert label.dtype == np.int64, f"/label dtype {label.dtype}, want int64"
+    assert proba.shape == (rows, 2), f"/probabilities shape {proba.shape}, want {(rows, 2)}"
+    assert label.shape == (rows,), f"/label shape {label.shape}, want {(rows,)}"
+    assert np.isfinite(proba).all(), "NaN/Inf in /probabilities"
+    assert np.any(proba != 0), "/probabilities is all zeros"
+    # Absolute slack of 2 ulp at 1.0: class 0 is 1 - p, so a 1-ulp difference in p near 1 (a sigmoid
+    # rounded differently from ONNX Runtime's) shows as ~1.2e-7 absolute in 1 - p.
+    assert_close(proba, expected["probabilities"], "probabilities", rel=1e-5, abs_=2.5e-7)
+    # A label may legitimately flip only where ORT's own probability sits within tolerance of 0.5.
+    ambiguous = np.abs(expected["probabilities"][:, 1].astype(np.float64) - 0.5) <= 1e-5
+    assert ambiguous.sum() <= max(2, rows // 1000), f"{int(ambiguous.sum())} rows with p ~ 0.5: check the data"
+    diff = (label != expected["label"]) & ~ambiguous
+    assert not diff.any(), (f"/label differs from ONNX Runtime in {int(diff.sum())} rows, "
+                            f"first {np.flatnonzero(diff)[:10].tolist()}")
+    if both_labels:
+        assert len(np.unique(label)) == 2, f"degenerate labels {np.unique(label)}: test data too easy?"
+
+
+def assert_row_index(datasets: dict, rows: int):
+    assert "row_index" in datasets, f"/row_index missing (have {sorted(datasets)})"
+    ri = datasets["row_index"]
+    assert ri.dtype == np.int64, f"/row_index dtype {ri.dtype}, want int64"
+    assert np.array_equal(ri, np.arange(rows, dtype=np.int64)), "/row_index != 0..rows-1"
+
+
+# ---- errors -------------------------------------------------------------------------------------
+
+# mpirun's own notices when ranks exit non-zero (not shardscore's to avoid); MPI_ABORT's is not here.
+_MPIRUN_BLOCK = re.compile(r"^-{20,}\n(.*?)^-{20,}\n?", re.M | re.S)
+_MPIRUN_NOTICES = ("Primary job  terminated normally", "Primary job terminated normally",
+                   "mpirun detected that one or more processes exited with non-zero status")
+
+
+# shardscore's own progress lines ("[shardscore 12:34:56] ...") may precede an error raised mid-run.
+_LOG_LINE = re.compile(r"^\[shardscore [0-9:]+\] ")
+
+
+def strip_mpirun_notices(stderr: str) -> str:
+    return _MPIRUN_BLOCK.sub(lambda m: "" if any(n in m.group(1) for n in _MPIRUN_NOTICES) else m.group(0),
+                             stderr)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ERROR_PREFIX in ln]
+
+
+def assert_single_error(proc: subprocess.CompletedProcess, *needles: str, patterns=(), strict=True) -> str:
+    """Exactly one `shardscore: error: ...` line on stderr naming every needle; strict: nothing else but
+    mpirun's own notice."""
+    errs = error_lines(proc.stderr)
+    assert len(errs) == 1, f"want exactly one '{ERROR_PREFIX}' line on stderr, got {len(errs)}:\n{proc.stderr}"
+    line = errs[0]
+    assert line.startswith(ERROR_PREFIX + " "), f"error line does not start with '{ERROR_PREFIX} ': {line!r}"
+    for needle in needles:
+        assert str(needle) in line, f"error line does not name {needle!r}: {line!r}"
+    for pat in patterns:
+        assert re.search(pat, line), f"error line does not match {pat!r}: {line!r}"
+    if not strict:
+        return line
+    rest = strip_mpirun_notices(proc.stderr)
+    other = [ln for ln in rest.splitlines() if ln.strip() and ln != line and not _LOG_LINE.match(ln)]
+    assert not other, "stderr has more than the one error line:\n" + "\n".join(other[:40])
+    return line
+
+
+# ---- the helpers as one fixture (tests use e2e.<helper>, no conftest imports) -------------------
+
+@pytest.fixture(scope="session")
+def e2e():
+    return sys.modules[__name__]

@@ -1,0 +1,234 @@
+"""Bad inputs: exit 2, one error line naming the culprit, nothing written to the output folder."""
+import os
+import re
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+ROWS = 5_000
+
+
+def _good_input(e2e, tmp_path, seed, **kw):
+    return e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=1000, seed=seed, **kw)
+
+
+def _einsum_model(path, rng):
+    w = rng.standard_normal((30, 2)).astype(np.float32)
+    node = helper.make_node("Einsum", ["X", "W"], ["probabilities"], name="my_einsum_node",
+                            equation="ij,jk->ik")
+    graph = helper.make_graph(
+        [node], "einsum_graph",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 30])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])],
+        initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+    return path
+
+
+def case_missing_input(e2e, tmp_path, seed, rng):
+    missing = tmp_path / "in" / "does_not_exist.h5"
+    return {"input": missing}, [], [str(missing)], []
+
+
+def case_wrong_dataset(e2e, tmp_path, seed, rng):
+    return {"input": _good_input(e2e, tmp_path, seed)}, ["--set", "input.dataset=/nope"], ["/nope"], []
+
+
+def case_feature_count(e2e, tmp_path, seed, rng):
+    inp = e2e.make_input(tmp_path / "in" / "twelve.h5", ROWS, chunk_rows=1000, features=12, seed=seed)
+    return {"input": inp}, [], [], [r"\b12\b", r"\b30\b"]
+
+
+def case_corrupt_hdf5_header(e2e, tmp_path, seed, rng):
+    inp = _good_input(e2e, tmp_path, seed)
+    with open(inp, "r+b") as f:
+        f.write(rng.integers(0, 256, 512, dtype=np.uint8).tobytes())
+    return {"input": inp}, [], [str(inp)], []
+
+
+def case_truncated_hdf5(e2e, tmp_path, seed, rng):
+    inp = _good_input(e2e, tmp_path, seed)
+    os.truncate(inp, inp.stat().st_size // 2)
+    return {"input": inp}, [], [str(inp)], []
+
+
+def case_truncated_onnx(e2e, tmp_path, seed, rng):
+    model = tmp_path / "model" / "truncated.onnx"
+    model.parent.mkdir()
+    data = e2e.DEMO_MODEL.read_bytes()
+    model.write_bytes(data[: len(data) // 2])
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], [str(model)], []
+
+
+def case_garbage_onnx(e2e, tmp_path, seed, rng):
+    model = tmp_path / "model" / "garbage.onnx"
+    model.parent.mkdir()
+    model.write_bytes(rng.integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], [str(model)], []
+
+
+def case_unsupported_op(e2e, tmp_path, seed, rng):
+    model = tmp_path / "model" / "einsum.onnx"
+    model.parent.mkdir()
+    _einsum_model(model, rng)
+    # The model is valid: ONNX Runtime runs it.
+    x = rng.standard_normal((4, 30)).astype(np.float32)
+    assert e2e.ort_session(model).run(None, {"X": x})[0].shape == (4, 2)
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["Einsum", "my_einsum_node"], []
+
+
+def case_unknown_key_set(e2e, tmp_path, seed, rng):
+    return {"input": _good_input(e2e, tmp_path, seed)}, ["--set", "run.bogus_key=1"], ["run.bogus_key"], []
+
+
+def case_unknown_key_file(e2e, tmp_path, seed, rng):
+    return {"input": _good_input(e2e, tmp_path, seed), "job_extra": {"input": {"bogus_field": 1}}}, [], \
+        ["input.bogus_field"], []
+
+
+def case_missing_model(e2e, tmp_path, seed, rng):
+    model = tmp_path / "model" / "nowhere.onnx"
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], [str(model)], []
+
+
+def case_missing_job_file(e2e, tmp_path, seed, rng):
+    job = tmp_path / "no_such_job.toml"
+    return {"input": _good_input(e2e, tmp_path, seed), "job_path": job}, [], [str(job)], []
+
+
+def case_bad_toml(e2e, tmp_path, seed, rng):
+    job = tmp_path / "broken.toml"
+    job.write_text('[input]\npath = "unterminated\n')
+    return {"input": _good_input(e2e, tmp_path, seed), "job_path": job}, [], [str(job)], []
+
+
+def case_wrong_value_type(e2e, tmp_path, seed, rng):
+    return {"input": _good_input(e2e, tmp_path, seed)}, ["--set", "run.batch_size=many"], ["run.batch_size"], []
+
+
+def case_wrong_array_length(e2e, tmp_path, seed, rng):
+    mean = e2e.load_demo_job()["preprocess"]["mean"][:29]
+    return {"input": _good_input(e2e, tmp_path, seed), "job_extra": {"preprocess": {"mean": mean}}}, [], \
+        ["preprocess.mean"], [r"\b29\b", r"\b30\b"]
+
+
+def case_dataset_not_2d(e2e, tmp_path, seed, rng):
+    inp = tmp_path / "in" / "one_d.h5"
+    inp.parent.mkdir()
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/features", data=rng.standard_normal(3000))
+    return {"input": inp}, [], ["/features"], []
+
+
+def case_dataset_not_numeric(e2e, tmp_path, seed, rng):
+    inp = tmp_path / "in" / "strings.h5"
+    inp.parent.mkdir()
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/features", data=np.full((100, 30), b"abc", dtype="S3"))
+    return {"input": inp}, [], ["/features"], []
+
+
+CASES = {
+    "missing_input": (case_missing_input, 3),
+    "wrong_dataset": (case_wrong_dataset, 2),
+    "feature_count": (case_feature_count, 2),
+    "corrupt_hdf5_header": (case_corrupt_hdf5_header, 2),
+    "truncated_hdf5": (case_truncated_hdf5, 2),
+    "truncated_onnx": (case_truncated_onnx, 2),
+    "garbage_onnx": (case_garbage_onnx, 2),
+    "unsupported_op": (case_unsupported_op, 3),
+    "unknown_key_set": (case_unknown_key_set, 3),
+    "unknown_key_file": (case_unknown_key_file, 2),
+    "missing_model": (case_missing_model, 2),
+    "missing_job_file": (case_missing_job_file, 2),
+    "bad_toml": (case_bad_toml, 2),
+    "wrong_value_type": (case_wrong_value_type, 2),
+    "wrong_array_length": (case_wrong_array_length, 3),
+    "dataset_not_2d": (case_dataset_not_2d, 2),
+    "dataset_not_numeric": (case_dataset_not_numeric, 2),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_exits_2(e2e, tmp_path, seed, rng, case):
+    build, np_ = CASES[case]
+    spec, extra_args, needles, patterns = build(e2e, tmp_path, seed, rng)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.h5"
+    job = e2e.demo_job(spec["input"], out, spec.get("model", e2e.DEMO_MODEL))
+    for section, updates in spec.get("job_extra", {}).items():
+        job[section].update(updates)
+    job_path = spec.get("job_path") or e2e.write_job(tmp_path / "job.toml", job)
+
+    p = e2e.run_job(np_, ["run", "--job", job_path, *extra_args], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    line = e2e.assert_single_error(p, *needles)
+    if patterns:  # numbers: ignore digits that are part of the test's own paths
+        stripped = line.replace(str(tmp_path), "<tmp>")
+        for pat in patterns:
+            assert re.search(pat, stripped), f"error line does not match {pat!r}: {line!r}"
+    assert not out.exists(), "output file written despite the error"
+    assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+
+def test_existing_output_without_overwrite(e2e, tmp_path, seed):
+    inp = _good_input(e2e, tmp_path, seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.h5"
+    payload = os.urandom(1000)
+    out.write_bytes(payload)
+    mtime = out.stat().st_mtime_ns
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(2, ["run", "--job", job, "--set", "output.overwrite=false"], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, str(out))
+    assert out.read_bytes() == payload and out.stat().st_mtime_ns == mtime, "existing output was modified"
+    assert e2e.listing(out_dir) == [out.name], f"output folder now holds {e2e.listing(out_dir)}"
+
+
+def test_overwrite_replaces_existing_output(e2e, tmp_path, seed):
+    inp = _good_input(e2e, tmp_path, seed)
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    out.write_bytes(b"stale, not HDF5")
+    report = tmp_path / "reports" / "custom.json"
+    report.parent.mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)   # demo job: overwrite = true
+    p = e2e.run_job(2, ["run", "--job", job, "--set", f'output.report="{report}"'], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_row_index(datasets, ROWS)
+    assert e2e.listing(out.parent) == [out.name], "report must go to output.report only"
+    assert e2e.json.loads(report.read_text())["rows_scored"] == ROWS
+
+
+def test_corrupt_chunk_mid_run_leaves_nothing(e2e, tmp_path, seed, rng):
+    """Metadata intact, one gzip chunk in the middle corrupt: the run fails part-way through; no output,
+    no report, no temporary file is left behind."""
+    rows, chunk = 12_000, 1000
+    src = e2e.make_input(tmp_path / "plain.h5", rows, chunk_rows=chunk, seed=seed)
+    inp = tmp_path / "in" / "gzip.h5"
+    inp.parent.mkdir()
+    with e2e.h5py.File(src, "r") as f, e2e.h5py.File(inp, "w") as g:
+        g.create_dataset("/features", data=f["/features"][...], chunks=(chunk, 30), compression="gzip")
+    bad_chunk = int(rng.integers(6, 11))
+    with e2e.h5py.File(inp, "r") as g:
+        info = g["/features"].id.get_chunk_info(bad_chunk)
+    assert info.chunk_offset == (bad_chunk * chunk, 0)
+    with open(inp, "r+b") as f:
+        f.seek(info.byte_offset)
+        f.write(rng.integers(0, 256, info.size, dtype=np.uint8).tobytes())
+    out_dir = tmp_path / "out"
+    out = out_dir / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 2000, "batch_size": 1000})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode in (1, 2), f"exit {p.returncode}, want 2 (bad input) or 1\n{p.stderr}"
+    e2e.assert_single_error(p, str(inp))
+    assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"

@@ -1,0 +1,140 @@
+"""Scoring correctness: the demo model vs ONNX Runtime, determinism across ranks/batch sizes, input types."""
+import shutil
+import tomllib
+
+import numpy as np
+import pytest
+
+
+def test_demo_model_matches_onnxruntime(e2e, tmp_path, seed):
+    """jobs/demo.toml copied as is, paths and batch size from the command line, -np 2."""
+    rows = 20_000
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=2048, missing_fraction=0.01, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    job = tmp_path / "demo.toml"
+    shutil.copyfile(e2e.DEMO_JOB, job)
+    p = e2e.run_job(2, ["run", "--job", job, "--input", inp, "--output", out, "--model", e2e.DEMO_MODEL,
+                        "--batch-size", 1500, "--set", "run.shard_rows=4096",
+                        "--set", 'input.dataset="/features"', "--set", "run.backend=cpu"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert not e2e.error_lines(p.stderr)
+    assert p.stdout.strip(), "no summary on stdout"
+    assert sorted(e2e.listing(out.parent)) == sorted([out.name, e2e.report_path(out).name])
+
+    raw = e2e.read_input(inp)
+    assert np.isnan(raw).any()
+    datasets, attrs = e2e.read_output(out)
+    e2e.assert_row_index(datasets, rows)
+    e2e.assert_matches_demo_oracle(datasets, raw)
+    assert set(datasets) == {"label", "probabilities", "row_index"}
+    # The job as run: overrides from the command line are in the recorded job.
+    recorded = tomllib.loads(attrs["job_toml"])
+    assert recorded["input"]["path"] == str(inp)
+    assert recorded["output"]["path"] == str(out)
+    assert recorded["model"]["path"] == str(e2e.DEMO_MODEL)
+    assert recorded["run"]["batch_size"] == 1500
+    assert recorded["run"]["shard_rows"] == 4096
+    assert recorded["preprocess"]["mean"] == pytest.approx(e2e.load_demo_job()["preprocess"]["mean"])
+
+
+def test_identical_across_ranks_and_batch_sizes(e2e, tmp_path, seed):
+    """Byte-identical outputs for 1, 2, 3 ranks, batch sizes 1000 / 4096 and 1-2 threads (chunks do not divide
+    rows)."""
+    rows = 23_457
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=1000, missing_fraction=0.003, seed=seed)
+    runs = [(1, 4096, 1), (2, 4096, 0), (3, 4096, 0), (2, 1000, 0), (3, 1000, 1), (1, 1000, 2)]
+    results = {}
+    for n, bs, threads in runs:
+        out = tmp_path / f"out_np{n}_bs{bs}_t{threads}.h5"
+        job = e2e.make_job(tmp_path / f"job_np{n}_bs{bs}_t{threads}.toml", inp, out,
+                           run={"batch_size": bs, "shard_rows": 5000, "threads": threads})
+        p = e2e.run_job(n, ["run", "--job", job], cwd=tmp_path)
+        assert p.returncode == 0, f"-np {n} batch {bs}: exit {p.returncode}\n{p.stderr}"
+        datasets, attrs = e2e.read_output(out)
+        assert int(attrs["num_ranks"]) == n
+        results[(n, bs, threads)] = datasets
+
+    ref_key = runs[0]
+    ref = results[ref_key]
+    e2e.assert_row_index(ref, rows)
+    e2e.assert_matches_demo_oracle(ref, e2e.read_input(inp))
+    for key, datasets in results.items():
+        assert sorted(datasets) == sorted(ref), f"{key}: datasets {sorted(datasets)} vs {sorted(ref)}"
+        for name, arr in datasets.items():
+            assert arr.dtype == ref[name].dtype and arr.shape == ref[name].shape, f"{key} /{name}"
+            if arr.tobytes() != ref[name].tobytes():
+                ndiff = int(np.sum(arr != ref[name]))
+                pytest.fail(f"/{name} at (np, batch, threads)={key} differs from {ref_key} in {ndiff} values")
+
+
+@pytest.mark.parametrize("dtype,chunk_rows,rows,np_", [
+    ("int32", 1000, 8_000, 2),
+    ("float32", 0, 6_000, 2),     # contiguous dataset
+    ("uint8", 700, 5_000, 3),
+    ("int16", 1000, 3_000, 2),
+    ("int64", 0, 3_000, 1),
+])
+def test_input_types(e2e, tmp_path, seed, dtype, chunk_rows, rows, np_):
+    inp = e2e.make_input(tmp_path / "in.h5", rows, dtype=dtype, chunk_rows=chunk_rows,
+                         missing_fraction=0.002, seed=seed)
+    with e2e.h5py.File(inp, "r") as f:
+        assert f["/features"].dtype == np.dtype(dtype)
+        assert (f["/features"].chunks is None) == (chunk_rows == 0)
+    out = tmp_path / "out.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 2500, "batch_size": 999})
+    p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, attrs = e2e.read_output(out)
+    e2e.assert_row_index(datasets, rows)
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
+    rep = e2e.read_report(out)
+    assert rep["input"]["rows"] == rows and rep["input"]["features"] == 30
+
+
+def _variant(name, demo_pp, rng):
+    if name == "scalars":
+        return {"impute": 0.5, "mean": 50.0, "std": 200.0, "clip_min": -1.5, "clip_max": 1.5}
+    if name == "per_feature_clip":
+        lo = -rng.uniform(0.2, 2.0, 30)
+        hi = rng.uniform(0.2, 2.0, 30)
+        return {**demo_pp, "clip_min": lo.tolist(), "clip_max": hi.tolist()}
+    if name == "no_mean_no_clip":
+        return {"impute": demo_pp["impute"], "std": demo_pp["std"]}
+    if name == "mean_only_scalar_impute":
+        return {"impute": -1.0, "mean": demo_pp["mean"]}
+    raise ValueError(name)
+
+
+@pytest.mark.parametrize("variant", ["scalars", "per_feature_clip", "no_mean_no_clip", "mean_only_scalar_impute"])
+def test_preprocess_variants(e2e, tmp_path, seed, rng, variant):
+    """impute/mean/std/clip as scalars or arrays, each optional: same formula as the numpy oracle."""
+    rows = 4_000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=512, missing_fraction=0.01, seed=seed)
+    out = tmp_path / "out.h5"
+    job = e2e.demo_job(inp, out)
+    job["preprocess"] = _variant(variant, job["preprocess"], rng)
+    job["checks"]["max_missing_fraction"] = 1.0
+    job_path = e2e.write_job(tmp_path / "job.toml", job)
+    p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_row_index(datasets, rows)
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp), job, both_labels=False)
+
+
+def test_tiny_input_more_ranks_than_shards(e2e, tmp_path, seed):
+    """7 rows in 2-row chunks and shards, batch size 1, 3 ranks (one rank gets the short last shard)."""
+    rows = 7
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=2, missing_fraction=0.02, seed=seed)
+    out = tmp_path / "out.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 2, "batch_size": 1},
+                       checks={"max_missing_fraction": 1.0})
+    p = e2e.run_job(3, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_row_index(datasets, rows)
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp), both_labels=False)
+    rep = e2e.read_report(out)
+    assert [(s["row_begin"], s["row_end"]) for s in sorted(rep["shards"], key=lambda s: s["row_begin"])] == \
+        [(0, 2), (2, 4), (4, 6), (6, 7)]

@@ -1,0 +1,511 @@
+// Model loading: graph_load_onnx / graph_parse_onnx and Engine::load, on the demo model and on
+// models built here with ONNX's protobuf classes, each broken in one way.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/graph.h"
+
+namespace shardscore {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Building models.
+
+onnx::ModelProto new_model(int64_t opset = 17) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("test_graph");
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(opset);
+  m.mutable_graph()->set_name("test");
+  return m;
+}
+
+// dims: -1 is a symbolic dimension "N".
+void set_type(onnx::ValueInfoProto* v, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem_type);
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : dims) {
+    auto* dim = shape->add_dim();
+    if (d < 0)
+      dim->set_dim_param("N");
+    else
+      dim->set_dim_value(d);
+  }
+}
+void add_input(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  set_type(m->mutable_graph()->add_input(), name, elem_type, dims);
+}
+void add_output(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  set_type(m->mutable_graph()->add_output(), name, elem_type, dims);
+}
+onnx::NodeProto* add_node(onnx::ModelProto* m, const std::string& op_type, const std::vector<std::string>& inputs,
+                          const std::vector<std::string>& outputs, const std::string& name = "") {
+  auto* n = m->mutable_graph()->add_node();
+  n->set_op_type(op_type);
+  if (!name.empty()) n->set_name(name);
+  for (const auto& i : inputs) n->add_input(i);
+  for (const auto& o : outputs) n->add_output(o);
+  return n;
+}
+// A float initializer [2, 3] named `name` with raw_data of `raw_bytes` bytes (24 is complete).
+onnx::TensorProto* add_float_initializer(onnx::ModelProto* m, const std::string& name, std::size_t raw_bytes) {
+  auto* t = m->mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  t->add_dims(2);
+  t->add_dims(3);
+  t->set_raw_data(std::string(raw_bytes, '\0'));
+  return t;
+}
+
+std::string bytes_of(const onnx::ModelProto& m) {
+  std::string s;
+  EXPECT_TRUE(m.SerializeToString(&s));
+  return s;
+}
+
+// Relu(X) -> Y on float [N, 3]: a valid model the broken ones start from.
+onnx::ModelProto relu_model() {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_node(&m, "Relu", {"X"}, {"Y"}, "relu");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  return m;
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// ---------------------------------------------------------------------------------------------
+// The demo model (data/demo_mlp.onnx).
+
+std::string demo_path() {
+  const char* dir = std::getenv("SHARDSCORE_SOURCE_DIR");
+  if (!dir) return "";
+  return std::string(dir) + "/data/demo_mlp.onnx";
+}
+#define REQUIRE_DEMO_PATH(var)                                                                           \
+  const std::string var = demo_path();                                                                   \
+  ASSERT_FALSE(var.empty()) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it; when running the test " \
+                               "binary by hand: SHARDSCORE_SOURCE_DIR=/path/to/repo ./tests/test_graph)"
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(GraphLoad, DemoModel_Signature) {
+  REQUIRE_DEMO_PATH(path);
+  auto g = graph_load_onnx(path);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(g->source, path);
+  EXPECT_EQ(g->opsets.count(""), 1u);
+  EXPECT_EQ(g->opsets.count("ai.onnx.ml"), 1u);
+
+  ASSERT_EQ(g->inputs.size(), 1u);
+  EXPECT_EQ(g->inputs[0].name, "X");
+  EXPECT_EQ(g->inputs[0].dtype, DType::kFloat32);
+  EXPECT_EQ(g->inputs[0].dims, (Shape{-1, 30}));
+
+  ASSERT_EQ(g->outputs.size(), 2u);
+  EXPECT_EQ(g->outputs[0].name, "label");
+  EXPECT_EQ(g->outputs[0].dtype, DType::kInt64);
+  EXPECT_EQ(g->outputs[1].name, "probabilities");
+  EXPECT_EQ(g->outputs[1].dtype, DType::kFloat32);
+  EXPECT_EQ(g->outputs[1].dims, (Shape{-1, 2}));
+
+  ASSERT_FALSE(g->nodes.empty());
+  EXPECT_FALSE(g->initializers.empty());
+}
+
+TEST(GraphLoad, DemoModel_NodesTopologicallySorted) {
+  REQUIRE_DEMO_PATH(path);
+  auto g = graph_load_onnx(path);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  std::set<std::string> available;
+  for (const auto& in : g->inputs) available.insert(in.name);
+  for (const auto& [name, t] : g->initializers) available.insert(name);
+  for (const auto& n : g->nodes) {
+    for (const auto& i : n.inputs) {
+      EXPECT_TRUE(i.empty() || available.count(i)) << n.describe() << " reads '" << i << "' before it is produced";
+    }
+    for (const auto& o : n.outputs) available.insert(o);
+  }
+  for (const auto& o : g->outputs) EXPECT_TRUE(available.count(o.name)) << "output " << o.name << " never produced";
+}
+
+TEST(GraphLoad, DemoModel_ParseFromBytesMatchesLoad) {
+  REQUIRE_DEMO_PATH(path);
+  const std::string bytes = read_file(path);
+  ASSERT_FALSE(bytes.empty());
+  auto a = graph_load_onnx(path);
+  auto b = graph_parse_onnx(bytes, "demo.onnx");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->source, "demo.onnx");
+  ASSERT_EQ(a->nodes.size(), b->nodes.size());
+  for (std::size_t k = 0; k < a->nodes.size(); ++k) EXPECT_EQ(a->nodes[k].name, b->nodes[k].name);
+}
+
+// Row-wise reference of the demo MLP in double from its initializers:
+// relu(x W0 + b0) -> relu(. W1 + b1) -> sigmoid(. W2 + b2) = P(class 1).
+std::vector<double> demo_reference_p1(const Graph& g, const std::vector<float>& x, int64_t rows) {
+  auto init = [&](const std::string& name) -> const Tensor& {
+    auto it = g.initializers.find(name);
+    EXPECT_NE(it, g.initializers.end()) << "demo model has no initializer '" << name << "' (regenerated?)";
+    static const Tensor none;
+    return it == g.initializers.end() ? none : it->second;
+  };
+  std::vector<double> out;
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> h(x.begin() + r * 30, x.begin() + (r + 1) * 30);
+    const char* layers[][2] = {
+        {"coefficient", "intercepts"}, {"coefficient1", "intercepts1"}, {"coefficient2", "intercepts2"}};
+    for (int l = 0; l < 3; ++l) {
+      const Tensor& w = init(layers[l][0]);
+      const Tensor& b = init(layers[l][1]);
+      if (w.empty() || b.empty() || w.rank() != 2 || w.dim(0) != static_cast<int64_t>(h.size())) return {};
+      std::vector<double> next(static_cast<std::size_t>(w.dim(1)));
+      for (int64_t j = 0; j < w.dim(1); ++j) {
+        double s = b.data<float>()[j];
+        for (int64_t i = 0; i < w.dim(0); ++i) s += h[i] * w.data<float>()[i * w.dim(1) + j];
+        next[j] = l < 2 ? std::max(s, 0.0) : 1.0 / (1.0 + std::exp(-s));
+      }
+      h = std::move(next);
+    }
+    out.push_back(h.at(0));
+  }
+  return out;
+}
+
+TEST(EngineLoad, DemoModel_RunsOnCpu) {
+  REQUIRE_DEMO_PATH(path);
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  auto engine = Engine::load(path, "cpu");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  EXPECT_EQ((*engine)->backend_name(), "cpu");
+
+  const int64_t rows = 5;
+  std::normal_distribution<float> d(0, 1);  // the model's inputs are standardized features
+  std::vector<float> x(rows * 30);
+  for (auto& v : x) v = d(rng);
+  std::vector<Tensor> outs;
+  Status st = (*engine)->run({Tensor::copy_of(DType::kFloat32, {rows, 30}, x.data())}, &outs);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 2u);
+  const Tensor& label = outs[0];
+  const Tensor& prob = outs[1];
+  ASSERT_EQ(label.dtype(), DType::kInt64);
+  ASSERT_EQ(label.shape(), (Shape{rows}));
+  ASSERT_EQ(prob.dtype(), DType::kFloat32);
+  ASSERT_EQ(prob.shape(), (Shape{rows, 2}));
+
+  const auto ref_p1 = demo_reference_p1((*engine)->graph(), x, rows);
+  ASSERT_EQ(ref_p1.size(), static_cast<std::size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float p0 = prob.data<float>()[r * 2], p1 = prob.data<float>()[r * 2 + 1];
+    EXPECT_GE(p0, 0.0f);
+    EXPECT_GE(p1, 0.0f);
+    EXPECT_NEAR(double{p0} + double{p1}, 1.0, 1e-6) << "row " << r;
+    EXPECT_NEAR(p1, ref_p1[r], 1e-5) << "row " << r;
+    EXPECT_EQ(label.data<int64_t>()[r], p1 > p0 ? 1 : 0) << "row " << r << ": p = (" << p0 << ", " << p1 << ")";
+  }
+}
+
+TEST(EngineLoad, DemoModel_AutoBackendAndBadInputs) {
+  REQUIRE_DEMO_PATH(path);
+  auto engine = Engine::load(path, "auto");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  std::vector<Tensor> outs;
+  std::vector<float> x(3 * 29, 0.5f);
+  Status st = (*engine)->run({Tensor::copy_of(DType::kFloat32, {3, 29}, x.data())}, &outs);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+  EXPECT_TRUE(contains(st.message(), "'X'")) << st.message();
+  std::vector<double> xd(3 * 30, 0.5);
+  st = (*engine)->run({Tensor::copy_of(DType::kFloat64, {3, 30}, xd.data())}, &outs);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+  st = (*engine)->run({}, &outs);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+}
+
+TEST(EngineLoad, UnknownBackend_InvalidArgument) {
+  REQUIRE_DEMO_PATH(path);
+  auto engine = Engine::load(path, "tpu");
+  ASSERT_FALSE(engine.ok());
+  EXPECT_EQ(engine.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(contains(engine.status().message(), "tpu")) << engine.status().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not (whole) models.
+
+TEST(GraphLoad, MissingFile_NotFound) {
+  const std::string path = "/nonexistent-shardscore-dir/model.onnx";
+  auto g = graph_load_onnx(path);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kNotFound) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), path)) << g.status().message();
+  auto e = Engine::load(path, "cpu");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kNotFound) << e.status().message();
+}
+
+TEST(GraphLoad, GarbageBytes_DataLoss) {
+  const uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("random seed " + std::to_string(seed));
+  std::mt19937 rng(seed);
+  std::string bytes(4096, '\0');
+  for (auto& c : bytes) c = static_cast<char>(rng());
+  auto g = graph_parse_onnx(bytes, "garbage.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kDataLoss) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "garbage.onnx")) << g.status().message();
+
+  auto empty = graph_parse_onnx("", "empty.onnx");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kDataLoss) << empty.status().message();
+}
+
+TEST(GraphLoad, TextFile_DataLoss) {
+  const auto path =
+      std::filesystem::temp_directory_path() / ("shardscore_test_graph_" + std::to_string(::getpid()) + ".onnx");
+  {
+    std::ofstream out(path);
+    out << "this is not an ONNX model\n";
+  }
+  auto g = graph_load_onnx(path.string());
+  std::filesystem::remove(path);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kDataLoss) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), path.string())) << g.status().message();
+}
+
+TEST(GraphLoad, DemoModelTruncatedToHalf_Fails) {
+  REQUIRE_DEMO_PATH(path);
+  const std::string bytes = read_file(path);
+  ASSERT_GT(bytes.size(), 100u);
+  auto g = graph_parse_onnx(bytes.substr(0, bytes.size() / 2), "demo_half.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_TRUE(g.status().code() == StatusCode::kDataLoss || g.status().code() == StatusCode::kInvalidArgument)
+      << status_code_name(g.status().code()) << ": " << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "demo_half.onnx")) << g.status().message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-built models.
+
+TEST(GraphParse, HandBuiltModel_Loads) {
+  // The base the broken models below start from is itself valid.
+  auto g = graph_parse_onnx(bytes_of(relu_model()), "relu.onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  ASSERT_EQ(g->nodes.size(), 1u);
+  EXPECT_EQ(g->nodes[0].name, "relu");
+  EXPECT_EQ(g->nodes[0].opset, 17);
+  ASSERT_EQ(g->inputs.size(), 1u);
+  EXPECT_EQ(g->inputs[0].dims, (Shape{-1, 3}));
+  EXPECT_EQ(g->inputs[0].dim_params, (std::vector<std::string>{"N", ""}));
+}
+
+TEST(GraphParse, UnsupportedOp_Unimplemented) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  auto* n = add_node(&m, "Einsum", {"X"}, {"Y"}, "my_einsum");
+  auto* eq = n->add_attribute();
+  eq->set_name("equation");
+  eq->set_type(onnx::AttributeProto_AttributeType_STRING);
+  eq->set_s("ij->ji");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {3, 2});
+  auto g = graph_parse_onnx(bytes_of(m), "einsum.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << msg;
+  EXPECT_TRUE(contains(msg, "Einsum")) << msg;
+  EXPECT_TRUE(contains(msg, "my_einsum")) << msg;
+  EXPECT_TRUE(contains(msg, "opset 17")) << msg;
+  EXPECT_TRUE(contains(msg, "einsum.onnx")) << msg;
+}
+
+TEST(GraphParse, UnsupportedOp_UnnamedNodeGetsIndexName) {
+  auto m = relu_model();
+  add_node(&m, "Einsum", {"Y"}, {"Z"});  // node index 1, no name
+  auto g = graph_parse_onnx(bytes_of(m), "einsum2.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
+  EXPECT_TRUE(contains(g.status().message(), "Einsum_1")) << g.status().message();
+}
+
+TEST(GraphParse, SupportedOpAtUnsupportedOpset_Unimplemented) {
+  // Cast is registered for opsets 6..18.
+  auto m = new_model(19);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto* n = add_node(&m, "Cast", {"X"}, {"Y"}, "cast");
+  auto* to = n->add_attribute();
+  to->set_name("to");
+  to->set_type(onnx::AttributeProto_AttributeType_INT);
+  to->set_i(onnx::TensorProto_DataType_INT64);
+  add_output(&m, "Y", onnx::TensorProto_DataType_INT64, {-1, 3});
+  auto g = graph_parse_onnx(bytes_of(m), "cast19.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "opset 19")) << g.status().message();
+}
+
+// Dangling inputs and cycles are found by shardscore's own checks, which run before ONNX's
+// checker so the message names the value and the node plainly.
+TEST(GraphParse, DanglingInput_Rejected) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_node(&m, "Add", {"X", "ghost_value"}, {"Y"}, "reads_ghost");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto g = graph_parse_onnx(bytes_of(m), "m_ghost.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument) << msg;
+  EXPECT_TRUE(contains(msg, "m_ghost.onnx")) << msg;
+  EXPECT_TRUE(contains(msg, "'ghost_value'")) << msg;
+  EXPECT_TRUE(contains(msg, "reads_ghost")) << msg;
+  EXPECT_TRUE(contains(msg, "dangling")) << msg;
+  EXPECT_FALSE(contains(msg, "\n")) << "message is not one line: " << msg;
+}
+
+TEST(GraphParse, Cycle_Rejected) {
+  // A reads B's output and B reads A's.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_node(&m, "Relu", {"b_out"}, {"a_out"}, "node_a");
+  add_node(&m, "Relu", {"a_out"}, {"b_out"}, "node_b");
+  add_output(&m, "b_out", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto g = graph_parse_onnx(bytes_of(m), "m_two_nodes.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument) << msg;
+  EXPECT_TRUE(contains(msg, "m_two_nodes.onnx")) << msg;
+  EXPECT_TRUE(contains(msg, "cycle")) << msg;
+  EXPECT_TRUE(contains(msg, "node_a")) << msg;  // the first node left unsorted
+  EXPECT_FALSE(contains(msg, "\n")) << "message is not one line: " << msg;
+}
+
+TEST(GraphParse, ShortRawData_DataLoss) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  add_float_initializer(&m, "weights_w", 8);  // [2, 3] float needs 24 bytes
+  add_node(&m, "Add", {"X", "weights_w"}, {"Y"}, "add");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  auto g = graph_parse_onnx(bytes_of(m), "short.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kDataLoss) << msg;
+  EXPECT_TRUE(contains(msg, "'weights_w'")) << msg;
+
+  // Control: the complete initializer loads.
+  auto ok_model = new_model();
+  add_input(&ok_model, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  add_float_initializer(&ok_model, "weights_w", 24);
+  add_node(&ok_model, "Add", {"X", "weights_w"}, {"Y"}, "add");
+  add_output(&ok_model, "Y", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  auto g2 = graph_parse_onnx(bytes_of(ok_model), "complete.onnx");
+  ASSERT_TRUE(g2.ok()) << g2.status().message();
+  EXPECT_EQ(g2->initializers.at("weights_w").shape(), (Shape{2, 3}));
+}
+
+// A float [2, 3] initializer "external_w" stored externally at `location`, read by Add.
+onnx::ModelProto external_data_model(const std::string& location) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  auto* w = add_float_initializer(&m, "external_w", 0);
+  w->clear_raw_data();
+  w->set_data_location(onnx::TensorProto_DataLocation_EXTERNAL);
+  auto* loc = w->add_external_data();
+  loc->set_key("location");
+  loc->set_value(location);
+  add_node(&m, "Add", {"X", "external_w"}, {"Y"}, "add");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {2, 3});
+  return m;
+}
+
+TEST(GraphParse, ExternalData_Unimplemented) {
+  // ONNX's checker stat()s the external file (graph_parse_onnx gives it no model directory, so
+  // the location is taken as is); with the file present the model is valid and reaches
+  // shardscore's own refusal.
+  const auto data = std::filesystem::temp_directory_path() /
+                    ("shardscore_test_graph_external_" + std::to_string(::getpid()) + ".bin");
+  {
+    std::ofstream out(data, std::ios::binary);
+    out << std::string(24, '\0');
+  }
+  auto g = graph_parse_onnx(bytes_of(external_data_model(data.string())), "m_ext.onnx");
+  std::filesystem::remove(data);
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << msg;
+  EXPECT_TRUE(contains(msg, "external")) << msg;
+  EXPECT_TRUE(contains(msg, "'external_w'")) << msg;
+}
+
+TEST(GraphParse, ExternalData_FileMissing_Rejected) {
+  auto g = graph_parse_onnx(bytes_of(external_data_model("no_such_external_w.bin")), "m_ext2.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_TRUE(contains(g.status().message(), "external_w")) << g.status().message();
+}
+
+TEST(GraphParse, MlOpWithoutMlDomainImport_Rejected) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 5});
+  auto* idx = m.mutable_graph()->add_initializer();
+  idx->set_name("indices");
+  idx->set_data_type(onnx::TensorProto_DataType_INT64);
+  idx->add_dims(2);
+  idx->add_int64_data(1);
+  idx->add_int64_data(0);
+  auto* n = add_node(&m, "ArrayFeatureExtractor", {"X", "indices"}, {"Y"}, "afe");
+  n->set_domain("ai.onnx.ml");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {2, 2});
+  auto g = graph_parse_onnx(bytes_of(m), "noml.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string& msg = g.status().message();
+  EXPECT_TRUE(contains(msg, "ai.onnx.ml")) << msg;
+  EXPECT_TRUE(contains(msg, "afe")) << msg;
+
+  // Control: importing the domain makes the same model load.
+  auto* ml = m.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(3);
+  auto g2 = graph_parse_onnx(bytes_of(m), "ml.onnx");
+  ASSERT_TRUE(g2.ok()) << g2.status().message();
+  EXPECT_EQ(g2->nodes.at(0).domain, "ai.onnx.ml");
+  EXPECT_EQ(g2->nodes.at(0).opset, 3);
+}
+
+TEST(GraphParse, NoDefaultOpset_DataLoss) {
+  auto m = relu_model();
+  m.clear_opset_import();
+  auto* ml = m.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(3);
+  auto g = graph_parse_onnx(bytes_of(m), "noopset.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_TRUE(contains(g.status().message(), "noopset.onnx")) << g.status().message();
+}
+
+}  // namespace
+}  // namespace shardscore

@@ -1,0 +1,1197 @@
+// Op tests: every op of src/engine/op_registry.cpp, on every backend this build has, against a
+// float64 reference written out in the test.
+//
+// How to add an op test
+// ---------------------
+//   * Write TEST_P(OpTest, <Op>_<Variant>) (e.g. Gemm_TransB_BiasRow). Each TEST_P runs once per
+//     backend listed in backend_names(); a new backend (CUDA) is one more name there and one more
+//     case in make_backend(), and every test here then runs on it too.
+//   * Inputs: fresh random values from rng_ (rand_f32 / rand_f64 / rand_i64). The seed is chosen
+//     per test, shown on any failure, and fixed with SHARDSCORE_TEST_SEED=<seed> to reproduce one.
+//   * Run: run_op("Op", {inputs...}, &out, {attributes}) builds a one-node Graph, plan_build()s it
+//     and calls Backend::run, exactly as the engine runs a model. An empty Tensor() input is an
+//     omitted optional input ("" in the node).
+//   * Expect: compute the result in double with plain loops over indices (never by calling the
+//     code under test) and check with expect_near(out, dtype, shape, ref, tol): it asserts the
+//     dtype and shape, that the output is not all zeros when the reference is not, then
+//     |got - ref| <= tol * max(1, |ref|) everywhere. Tolerances: kExact for copies, integers and
+//     casts, kTolElementwise (1e-6) for elementwise float32, kTolReduce (1e-5) for Gemm, MatMul
+//     and Softmax.
+//   * Errors: check the Status code and that the message names the node (expect_error).
+//   * Registry_EveryOpHasATest fails until the new op has a test named "<Op>_...".
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/op_registry.h"
+#include "engine/plan.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+namespace {
+
+constexpr double kExact = 0.0;
+constexpr double kTolElementwise = 1e-6;
+constexpr double kTolReduce = 1e-5;
+
+// ---------------------------------------------------------------------------------------------
+// Backends: the names every TEST_P is instantiated with.
+
+std::vector<std::string> backend_names() {
+  return {"cpu"};  // a CUDA build adds "cuda" here (and in make_backend)
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return backend_cpu_create();
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes.
+
+using Attrs = std::map<std::string, Attribute>;
+
+Attribute a_int(int64_t v) {
+  Attribute a;
+  a.type = Attribute::Type::kInt;
+  a.i = v;
+  return a;
+}
+Attribute a_float(float v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute a_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.type = Attribute::Type::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute a_tensor(Tensor t) {
+  Attribute a;
+  a.type = Attribute::Type::kTensor;
+  a.t = std::move(t);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensors and index arithmetic for the references.
+
+template <typename T>
+Tensor make(Shape shape, const std::vector<T>& v) {
+  EXPECT_EQ(shape_numel(shape), static_cast<int64_t>(v.size())) << "test bug: data does not fit the shape";
+  return Tensor::copy_of(dtype_of<T>(), std::move(shape), v.data());
+}
+Tensor make_bool(Shape shape, const std::vector<uint8_t>& v) {
+  EXPECT_EQ(shape_numel(shape), static_cast<int64_t>(v.size()));
+  return Tensor::copy_of(DType::kBool, std::move(shape), v.data());
+}
+
+// The tensor's elements as doubles, whatever its type.
+std::vector<double> to_doubles(const Tensor& t) {
+  std::vector<double> out(static_cast<std::size_t>(t.numel()));
+  const bool ok = dtype_dispatch(t.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* p = t.data<T>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  EXPECT_TRUE(ok) << "test cannot read dtype " << dtype_name(t.dtype());
+  return out;
+}
+
+template <typename T>
+std::vector<double> as_doubles(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+int64_t numel_of(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Multi-index of a flat row-major position.
+std::vector<int64_t> unravel(int64_t flat, const Shape& s) {
+  std::vector<int64_t> idx(s.size());
+  for (std::size_t k = s.size(); k-- > 0;) {
+    idx[k] = flat % s[k];
+    flat /= s[k];
+  }
+  return idx;
+}
+
+// Flat position in an operand of shape `own` (right-aligned, size-1 dims broadcast) of the
+// output multi-index `idx`.
+int64_t broadcast_flat(const std::vector<int64_t>& idx, const Shape& own) {
+  const std::size_t lead = idx.size() - own.size();
+  int64_t flat = 0;
+  for (std::size_t k = 0; k < own.size(); ++k) flat = flat * own[k] + (own[k] == 1 ? 0 : idx[lead + k]);
+  return flat;
+}
+
+std::string index_string(int64_t flat, const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  auto idx = unravel(flat, s);
+  for (std::size_t k = 0; k < idx.size(); ++k) os << (k ? ", " : "") << idx[k];
+  os << "]";
+  return os.str();
+}
+
+// Asserts dtype, shape and "not all zeros" (unless the reference is), then compares
+// every element: |got - ref| <= tol * max(1, |ref|). tol 0 demands equality.
+void expect_near(const Tensor& out, DType dtype, const Shape& shape, const std::vector<double>& ref, double tol) {
+  ASSERT_FALSE(out.empty()) << "the backend returned no tensor for the output";
+  ASSERT_EQ(out.dtype(), dtype) << "got " << dtype_name(out.dtype()) << ", want " << dtype_name(dtype);
+  ASSERT_EQ(out.shape(), shape) << "got " << shape_to_string(out.shape()) << ", want " << shape_to_string(shape);
+  ASSERT_EQ(static_cast<int64_t>(ref.size()), out.numel()) << "test bug: reference size";
+  const std::vector<double> got = to_doubles(out);
+  const bool ref_nonzero = std::any_of(ref.begin(), ref.end(), [](double v) { return v != 0; });
+  if (ref_nonzero) {
+    ASSERT_TRUE(std::any_of(got.begin(), got.end(), [](double v) { return v != 0; }))
+        << "output is all zeros (never written?)";
+  }
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double err = std::fabs(got[i] - ref[i]);
+    const bool ok = got[i] == ref[i] || (std::isfinite(got[i]) && err <= tol * std::max(1.0, std::fabs(ref[i])));
+    if (!ok && bad++ < 8) {
+      ADD_FAILURE() << std::setprecision(17) << "at " << index_string(static_cast<int64_t>(i), shape) << ": got "
+                    << got[i] << ", want " << ref[i] << " (|diff| " << err << ", tol " << tol << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << bad << " of " << ref.size() << " elements differ";
+}
+
+// Exact comparison of integer outputs (int64 values beyond 2^53 do not survive doubles).
+template <typename T>
+void expect_equal(const Tensor& out, const Shape& shape, const std::vector<T>& ref) {
+  ASSERT_FALSE(out.empty()) << "the backend returned no tensor for the output";
+  ASSERT_EQ(out.dtype(), dtype_of<T>()) << "got " << dtype_name(out.dtype());
+  ASSERT_EQ(out.shape(), shape) << "got " << shape_to_string(out.shape()) << ", want " << shape_to_string(shape);
+  const T* p = out.data<T>();
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i)
+    if (p[i] != ref[i] && bad++ < 8) {
+      ADD_FAILURE() << "at " << index_string(static_cast<int64_t>(i), shape) << ": got " << +p[i] << ", want "
+                    << +ref[i];
+    }
+  EXPECT_EQ(bad, 0) << bad << " of " << ref.size() << " elements differ";
+}
+
+// One Gemm case for check_gemm (declared here: the fixture uses it).
+struct GemmCase {
+  int64_t m, n, k;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1, beta = 1;
+  std::optional<Shape> c_shape;  // nullopt: C absent
+};
+
+// ---------------------------------------------------------------------------------------------
+// The fixture: one backend per instantiation, a seeded generator per test.
+
+uint32_t choose_seed() {
+  if (const char* s = std::getenv("SHARDSCORE_TEST_SEED")) return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+  return std::random_device{}();
+}
+
+class OpTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    seed_ = choose_seed();
+    rng_.seed(seed_);
+    // SCOPED_TRACE for the whole test body: every failure prints the seed.
+    trace_.emplace(__FILE__, __LINE__,
+                   "backend " + GetParam() + ", random seed " + std::to_string(seed_) +
+                       " (reproduce with SHARDSCORE_TEST_SEED=" + std::to_string(seed_) + ")");
+    backend_ = make_backend(GetParam());
+    ASSERT_NE(backend_, nullptr) << "no backend named " << GetParam();
+  }
+  void TearDown() override { trace_.reset(); }
+
+  // Runs one node of `op_type` on `inputs` (an empty Tensor is an omitted optional input) the way
+  // the engine runs a model: Graph -> plan_build -> Backend::run.
+  Status run_op(const std::string& op_type, std::vector<Tensor> inputs, std::vector<Tensor>* outputs, Attrs attrs = {},
+                int64_t opset = 17, const std::string& domain = "") {
+    Graph g;
+    g.source = "test_ops";
+    g.ir_version = 8;
+    g.opsets[""] = domain.empty() ? opset : 17;
+    if (!domain.empty()) g.opsets[domain] = opset;
+    Node n;
+    n.name = "test_" + op_type;
+    n.op_type = op_type;
+    n.domain = domain;
+    n.opset = opset;
+    n.attrs = std::move(attrs);
+    std::vector<Tensor> fed;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (inputs[k].empty()) {
+        n.inputs.push_back("");
+        continue;
+      }
+      ValueInfo vi;
+      vi.name = "in" + std::to_string(k);
+      vi.dtype = inputs[k].dtype();
+      vi.dims = inputs[k].shape();
+      vi.dim_params.assign(vi.dims.size(), "");
+      g.inputs.push_back(vi);
+      n.inputs.push_back(vi.name);
+      fed.push_back(inputs[k]);
+    }
+    n.outputs = {"out"};
+    ValueInfo out;
+    out.name = "out";
+    g.outputs.push_back(out);
+    g.nodes.push_back(std::move(n));
+    SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));  // the plan points into g, alive until we return
+    if (!backend_->supports(*plan.steps.at(0).op)) return unimplemented("backend " + GetParam() + " lacks " + op_type);
+    return backend_->run(plan, std::move(fed), outputs);
+  }
+
+  // Runs and requires success and exactly one output; returns it (empty on failure).
+  Tensor run1(const std::string& op_type, std::vector<Tensor> inputs, Attrs attrs = {}, int64_t opset = 17,
+              const std::string& domain = "") {
+    std::vector<Tensor> outs;
+    Status st = run_op(op_type, std::move(inputs), &outs, std::move(attrs), opset, domain);
+    EXPECT_TRUE(st.ok()) << op_type << " failed: " << st.message();
+    if (!st.ok()) return Tensor();
+    EXPECT_EQ(outs.size(), 1u);
+    return outs.empty() ? Tensor() : outs[0];
+  }
+
+  // Runs and requires failure with `code`, a message naming the node and containing `fragment`.
+  void expect_error(StatusCode code, const std::string& fragment, const std::string& op_type,
+                    std::vector<Tensor> inputs, Attrs attrs = {}, int64_t opset = 17, const std::string& domain = "") {
+    std::vector<Tensor> outs;
+    Status st = run_op(op_type, std::move(inputs), &outs, std::move(attrs), opset, domain);
+    ASSERT_FALSE(st.ok()) << op_type << " should have failed";
+    EXPECT_EQ(st.code(), code) << status_code_name(st.code()) << ": " << st.message();
+    EXPECT_NE(st.message().find("node 'test_" + op_type + "'"), std::string::npos)
+        << "message does not name the node: " << st.message();
+    EXPECT_NE(st.message().find(fragment), std::string::npos) << "message lacks '" << fragment << "': " << st.message();
+  }
+
+  std::vector<float> rand_f32(int64_t n, float lo = -1, float hi = 1) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  std::vector<double> rand_f64(int64_t n, double lo = -1, double hi = 1) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> rand_int(int64_t n, T lo, T hi) {
+    std::uniform_int_distribution<T> d(lo, hi);
+    std::vector<T> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  // Magnitude in [0.5, 2], random sign: safe divisors.
+  std::vector<float> rand_divisors(int64_t n) {
+    auto v = rand_f32(n, 0.5f, 2.0f);
+    std::bernoulli_distribution neg(0.5);
+    for (auto& x : v)
+      if (neg(rng_)) x = -x;
+    return v;
+  }
+
+  // Elementwise binary op on float32 operands of shapes sa and sb; the output shape is given by
+  // the test (not derived), the values by broadcasting by hand.
+  template <typename F>
+  void check_binary_f32(const std::string& op, const Shape& sa, const Shape& sb, const Shape& sout, F ref_fn) {
+    SCOPED_TRACE(op + " " + shape_to_string(sa) + " with " + shape_to_string(sb));
+    const auto a = rand_f32(numel_of(sa), -3, 3);
+    const auto b = op == "Div" ? rand_divisors(numel_of(sb)) : rand_f32(numel_of(sb), -3, 3);
+    Tensor out = run1(op, {make(sa, a), make(sb, b)});
+    std::vector<double> ref(static_cast<std::size_t>(numel_of(sout)));
+    for (int64_t i = 0; i < numel_of(sout); ++i) {
+      const auto idx = unravel(i, sout);
+      ref[i] = ref_fn(double{a[broadcast_flat(idx, sa)]}, double{b[broadcast_flat(idx, sb)]});
+    }
+    expect_near(out, DType::kFloat32, sout, ref, kTolElementwise);
+  }
+
+  // Gemm with random A, B (and C) against ref_gemm; defined with the Gemm tests.
+  void check_gemm(const GemmCase& g);
+  // Concat of three random [2,3,4]-like tensors differing along `axis`; defined with the Concat tests.
+  void check_concat(int64_t axis_attr, int64_t axis);
+
+  uint32_t seed_ = 0;
+  std::mt19937 rng_;
+  std::unique_ptr<Backend> backend_;
+  std::optional<::testing::ScopedTrace> trace_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, OpTest, ::testing::ValuesIn(backend_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+const auto kAdd = [](double x, double y) { return x + y; };
+const auto kSub = [](double x, double y) { return x - y; };
+const auto kMul = [](double x, double y) { return x * y; };
+const auto kDiv = [](double x, double y) { return x / y; };
+
+// ---------------------------------------------------------------------------------------------
+// Every op in the registry has a test here.
+
+TEST(OpRegistry, Registry_EveryOpHasATest) {
+  std::set<std::string> tested;
+  const auto* unit = ::testing::UnitTest::GetInstance();
+  for (int s = 0; s < unit->total_test_suite_count(); ++s) {
+    const auto* suite = unit->GetTestSuite(s);
+    if (std::string(suite->name()).rfind("Backends/", 0) != 0) continue;
+    for (int t = 0; t < suite->total_test_count(); ++t) {
+      std::string name = suite->GetTestInfo(t)->name();
+      tested.insert(name.substr(0, name.find('_')));
+    }
+  }
+  for (const auto& e : op_registry_all()) {
+    EXPECT_TRUE(tested.count(std::string(e.op_type)))
+        << "op " << e.op_type << " has no OpTest." << e.op_type << "_* test";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Add / Sub / Mul / Div
+
+TEST_P(OpTest, Add_SameShape) { check_binary_f32("Add", {7, 9}, {7, 9}, {7, 9}, kAdd); }
+TEST_P(OpTest, Add_BiasRow) { check_binary_f32("Add", {13, 5}, {5}, {13, 5}, kAdd); }
+TEST_P(OpTest, Add_ColumnPlusRow) { check_binary_f32("Add", {6, 1}, {1, 4}, {6, 4}, kAdd); }
+TEST_P(OpTest, Add_ScalarRight) {
+  check_binary_f32("Add", {4, 5}, {}, {4, 5}, kAdd);
+  check_binary_f32("Add", {4, 5}, {1}, {4, 5}, kAdd);
+}
+TEST_P(OpTest, Add_ScalarLeft) {
+  check_binary_f32("Add", {}, {4, 5}, {4, 5}, kAdd);
+  check_binary_f32("Add", {1, 1}, {4, 5}, {4, 5}, kAdd);
+}
+TEST_P(OpTest, Add_3D_With3x1) {
+  check_binary_f32("Add", {2, 3, 4}, {3, 1}, {2, 3, 4}, kAdd);
+  check_binary_f32("Add", {3, 1}, {2, 3, 4}, {2, 3, 4}, kAdd);
+}
+TEST_P(OpTest, Add_BothSidesBroadcast) { check_binary_f32("Add", {2, 1, 4}, {3, 1}, {2, 3, 4}, kAdd); }
+TEST_P(OpTest, Add_IncompatibleShapes_Error) {
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Add",
+               {make<float>({2, 3}, rand_f32(6)), make<float>({4}, rand_f32(4))});
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Add",
+               {make<float>({2, 3, 4}, rand_f32(24)), make<float>({2, 4}, rand_f32(8))});
+}
+TEST_P(OpTest, Add_MixedTypes_Error) {
+  expect_error(StatusCode::kInvalidArgument, "differ", "Add",
+               {make<float>({3}, rand_f32(3)), make<double>({3}, rand_f64(3))});
+}
+TEST_P(OpTest, Add_Int64) {
+  // Beyond 2^53: an implementation going through double would lose the low bits.
+  const int64_t big = int64_t{1} << 61;
+  auto a = rand_int<int64_t>(12, -big, big);
+  auto b = rand_int<int64_t>(4, -big, big);
+  Tensor out = run1("Add", {make<int64_t>({3, 4}, a), make<int64_t>({4}, b)});
+  std::vector<int64_t> ref(12);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) ref[i * 4 + j] = a[i * 4 + j] + b[j];
+  expect_equal<int64_t>(out, {3, 4}, ref);
+}
+
+TEST_P(OpTest, Sub_SameShape) { check_binary_f32("Sub", {5, 8}, {5, 8}, {5, 8}, kSub); }
+TEST_P(OpTest, Sub_BiasRow) { check_binary_f32("Sub", {9, 6}, {6}, {9, 6}, kSub); }
+TEST_P(OpTest, Sub_ScalarLeft) { check_binary_f32("Sub", {1}, {3, 7}, {3, 7}, kSub); }
+TEST_P(OpTest, Sub_ScalarRight) { check_binary_f32("Sub", {3, 7}, {}, {3, 7}, kSub); }
+TEST_P(OpTest, Sub_3D_With3x1) {
+  check_binary_f32("Sub", {2, 3, 4}, {3, 1}, {2, 3, 4}, kSub);
+  check_binary_f32("Sub", {3, 1}, {2, 3, 4}, {2, 3, 4}, kSub);
+}
+
+TEST_P(OpTest, Mul_SameShape) { check_binary_f32("Mul", {4, 11}, {4, 11}, {4, 11}, kMul); }
+TEST_P(OpTest, Mul_ColumnTimesRow) { check_binary_f32("Mul", {6, 1}, {1, 5}, {6, 5}, kMul); }
+TEST_P(OpTest, Mul_BiasRow) { check_binary_f32("Mul", {5, 3}, {3}, {5, 3}, kMul); }
+TEST_P(OpTest, Mul_ScalarLeft) { check_binary_f32("Mul", {}, {2, 9}, {2, 9}, kMul); }
+TEST_P(OpTest, Mul_ScalarRight) { check_binary_f32("Mul", {2, 9}, {1}, {2, 9}, kMul); }
+TEST_P(OpTest, Mul_3D_With3x1) { check_binary_f32("Mul", {2, 3, 4}, {3, 1}, {2, 3, 4}, kMul); }
+
+TEST_P(OpTest, Div_SameShape) { check_binary_f32("Div", {6, 7}, {6, 7}, {6, 7}, kDiv); }
+TEST_P(OpTest, Div_BiasRow) { check_binary_f32("Div", {8, 3}, {3}, {8, 3}, kDiv); }
+TEST_P(OpTest, Div_ColumnByRow) { check_binary_f32("Div", {4, 1}, {1, 6}, {4, 6}, kDiv); }
+TEST_P(OpTest, Div_ScalarLeft) {
+  check_binary_f32("Div", {}, {3, 5}, {3, 5}, kDiv);
+  check_binary_f32("Div", {1}, {3, 5}, {3, 5}, kDiv);
+}
+TEST_P(OpTest, Div_ScalarRight) { check_binary_f32("Div", {3, 5}, {}, {3, 5}, kDiv); }
+TEST_P(OpTest, Div_3D_With3x1) { check_binary_f32("Div", {2, 3, 4}, {3, 1}, {2, 3, 4}, kDiv); }
+TEST_P(OpTest, Div_Int32_TruncatesTowardZero) {
+  auto a = rand_int<int32_t>(20, -1000, 1000);
+  auto b = rand_int<int32_t>(20, 1, 50);
+  std::bernoulli_distribution neg(0.5);
+  for (auto& x : b)
+    if (neg(rng_)) x = -x;
+  a[0] = -7, b[0] = 2;  // -3.5 -> -3
+  a[1] = 7, b[1] = -2;  //  -3.5 -> -3
+  Tensor out = run1("Div", {make<int32_t>({4, 5}, a), make<int32_t>({4, 5}, b)});
+  std::vector<int32_t> ref(20);
+  for (std::size_t i = 0; i < 20; ++i)
+    ref[i] = static_cast<int32_t>(std::trunc(static_cast<double>(a[i]) / static_cast<double>(b[i])));
+  expect_equal<int32_t>(out, {4, 5}, ref);
+}
+TEST_P(OpTest, Div_Int32_ByZero_Error) {
+  auto a = rand_int<int32_t>(6, 1, 100);
+  std::vector<int32_t> b = {3, 1, 0, 2, 5, 7};
+  expect_error(StatusCode::kInvalidArgument, "division by zero", "Div",
+               {make<int32_t>({2, 3}, a), make<int32_t>({2, 3}, b)});
+  expect_error(StatusCode::kInvalidArgument, "division by zero", "Div",
+               {make<int32_t>({2, 3}, a), make<int32_t>({}, std::vector<int32_t>{0})});
+}
+
+TEST_P(OpTest, Div_Int32_MinByMinusOne_Wraps) {
+  // INT32_MIN / -1 overflows; it must not kill the process (SIGFPE) — it wraps as numpy does.
+  const int32_t lo = std::numeric_limits<int32_t>::min();
+  Tensor out = run1("Div", {make<int32_t>({3}, std::vector<int32_t>{lo, 9, -9}), make<int32_t>({}, std::vector<int32_t>{-1})});
+  expect_equal<int32_t>(out, {3}, {lo, -9, 9});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relu / Sigmoid / Tanh
+
+TEST_P(OpTest, Relu_Float32) {
+  auto x = rand_f32(60, -5, 5);
+  x[0] = 0.0f, x[1] = -0.0f;
+  Tensor out = run1("Relu", {make<float>({6, 10}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i] > 0 ? double{x[i]} : 0.0;
+  expect_near(out, DType::kFloat32, {6, 10}, ref, kExact);
+}
+TEST_P(OpTest, Relu_NaNPropagates) {
+  // A missing value must stay visible downstream (ONNX Runtime gives NaN too), never become 0.
+  Tensor out = run1("Relu", {make<float>({4}, std::vector<float>{NAN, -1.0f, 2.0f, -INFINITY})});
+  ASSERT_EQ(out.numel(), 4);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+  EXPECT_EQ(out.data<float>()[1], 0.0f);
+  EXPECT_EQ(out.data<float>()[2], 2.0f);
+  EXPECT_EQ(out.data<float>()[3], 0.0f);
+}
+TEST_P(OpTest, Relu_Float64) {
+  auto x = rand_f64(24, -5, 5);
+  Tensor out = run1("Relu", {make<double>({2, 3, 4}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i] > 0 ? x[i] : 0.0;
+  expect_near(out, DType::kFloat64, {2, 3, 4}, ref, kExact);
+}
+TEST_P(OpTest, Sigmoid_Float32_LargeMagnitude) {
+  auto x = rand_f32(200, -100, 100);
+  const float edges[] = {-100.0f, 100.0f, -88.8f, 88.8f, -20.0f, 20.0f, 0.0f, -1e-8f};
+  std::copy(std::begin(edges), std::end(edges), x.begin());
+  Tensor out = run1("Sigmoid", {make<float>({20, 10}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = 1.0 / (1.0 + std::exp(-double{x[i]}));
+  expect_near(out, DType::kFloat32, {20, 10}, ref, kTolElementwise);
+  for (double v : to_doubles(out)) ASSERT_TRUE(std::isfinite(v)) << "Sigmoid produced " << v;
+}
+TEST_P(OpTest, Sigmoid_Float64) {
+  auto x = rand_f64(30, -40, 40);
+  Tensor out = run1("Sigmoid", {make<double>({30}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = 1.0 / (1.0 + std::exp(-x[i]));
+  expect_near(out, DType::kFloat64, {30}, ref, 1e-12);
+}
+TEST_P(OpTest, Tanh_Float32) {
+  auto x = rand_f32(50, -6, 6);
+  x[0] = -100.0f, x[1] = 100.0f;
+  Tensor out = run1("Tanh", {make<float>({5, 10}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::tanh(double{x[i]});
+  expect_near(out, DType::kFloat32, {5, 10}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Tanh_Float64) {
+  auto x = rand_f64(16, -4, 4);
+  Tensor out = run1("Tanh", {make<double>({4, 4}, x)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::tanh(x[i]);
+  expect_near(out, DType::kFloat64, {4, 4}, ref, 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+
+// Reference softmax over groups: element (o, d, i) of the view [outer, dim, inner], normalized
+// over d. Opset < 13 is this view with inner = 1 and dim = the product of dims from axis on.
+std::vector<double> ref_softmax(const std::vector<float>& x, int64_t outer, int64_t dim, int64_t inner) {
+  std::vector<double> y(x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      auto at = [&](int64_t d) { return static_cast<std::size_t>((o * dim + d) * inner + i); };
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t d = 0; d < dim; ++d) mx = std::max(mx, double{x[at(d)]});
+      double sum = 0;
+      for (int64_t d = 0; d < dim; ++d) sum += std::exp(double{x[at(d)]} - mx);
+      for (int64_t d = 0; d < dim; ++d) y[at(d)] = std::exp(double{x[at(d)]} - mx) / sum;
+    }
+  return y;
+}
+
+// Each group of the output sums to 1.
+void expect_groups_sum_to_one(const Tensor& out, int64_t outer, int64_t dim, int64_t inner) {
+  ASSERT_EQ(out.numel(), outer * dim * inner);
+  const float* p = out.data<float>();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double sum = 0;
+      for (int64_t d = 0; d < dim; ++d) sum += p[(o * dim + d) * inner + i];
+      EXPECT_NEAR(sum, 1.0, 1e-5) << "group outer=" << o << " inner=" << i;
+    }
+}
+
+TEST_P(OpTest, Softmax_Opset11_Axis1_3D_Flattens) {
+  // Opset < 13: [2,3,4] at axis 1 is 2 rows of 12, each normalized as a whole.
+  auto x = rand_f32(24, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(1)}}, 11);
+  expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 2, 12, 1), kTolReduce);
+  expect_groups_sum_to_one(out, 2, 12, 1);
+}
+TEST_P(OpTest, Softmax_Opset11_DefaultAxis_3D) {
+  auto x = rand_f32(30, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({3, 2, 5}, x)}, {}, 11);
+  expect_near(out, DType::kFloat32, {3, 2, 5}, ref_softmax(x, 3, 10, 1), kTolReduce);
+}
+TEST_P(OpTest, Softmax_Opset13_DefaultAxisLast_3D) {
+  auto x = rand_f32(24, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {}, 13);
+  expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 6, 4, 1), kTolReduce);
+  expect_groups_sum_to_one(out, 6, 4, 1);
+}
+TEST_P(OpTest, Softmax_Opset13_AxisMinus1_3D) {
+  auto x = rand_f32(24, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(-1)}}, 13);
+  expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 6, 4, 1), kTolReduce);
+}
+TEST_P(OpTest, Softmax_Opset13_Axis1_3D) {
+  // Opset >= 13: only dimension 1 is normalized: groups of 3 with stride 4.
+  auto x = rand_f32(24, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(1)}}, 13);
+  expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 2, 3, 4), kTolReduce);
+  expect_groups_sum_to_one(out, 2, 3, 4);
+}
+TEST_P(OpTest, Softmax_Opset13_Axis0_3D) {
+  auto x = rand_f32(24, -5, 5);
+  Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(0)}}, 13);
+  expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 1, 2, 12), kTolReduce);
+  expect_groups_sum_to_one(out, 1, 2, 12);
+}
+TEST_P(OpTest, Softmax_LargeInputs_NoOverflow) {
+  auto x = rand_f32(40, 900, 1000);
+  x[5] = -1000.0f;
+  Tensor out = run1("Softmax", {make<float>({4, 10}, x)}, {}, 17);
+  expect_near(out, DType::kFloat32, {4, 10}, ref_softmax(x, 4, 10, 1), kTolReduce);
+  expect_groups_sum_to_one(out, 4, 10, 1);
+}
+TEST_P(OpTest, Softmax_BadAxis_Error) {
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Softmax", {make<float>({2, 3}, rand_f32(6))},
+               {{"axis", a_int(2)}}, 13);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gemm
+
+// Y[i,j] = alpha * sum_k A'[i,k] B'[k,j] + beta * C[i,j] (C broadcast), in double.
+std::vector<double> ref_gemm(const GemmCase& g, const std::vector<float>& a, const std::vector<float>& b,
+                             const std::vector<float>& c) {
+  std::vector<double> y(static_cast<std::size_t>(g.m * g.n));
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < g.n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < g.k; ++p) {
+        const double av = g.trans_a ? a[p * g.m + i] : a[i * g.k + p];
+        const double bv = g.trans_b ? b[j * g.k + p] : b[p * g.n + j];
+        s += av * bv;
+      }
+      double cv = 0;
+      if (g.c_shape) {
+        const Shape& cs = *g.c_shape;
+        const int64_t cm = cs.size() == 2 ? cs[0] : 1;
+        const int64_t cn = cs.empty() ? 1 : cs.back();
+        cv = c[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+      }
+      y[i * g.n + j] = double{g.alpha} * s + double{g.beta} * cv;
+    }
+  return y;
+}
+
+void OpTest::check_gemm(const GemmCase& g) {
+  std::ostringstream what;
+  what << "Gemm M=" << g.m << " N=" << g.n << " K=" << g.k << " transA=" << g.trans_a << " transB=" << g.trans_b
+       << " alpha=" << g.alpha << " beta=" << g.beta << " C=" << (g.c_shape ? shape_to_string(*g.c_shape) : "absent");
+  SCOPED_TRACE(what.str());
+  const Shape sa = g.trans_a ? Shape{g.k, g.m} : Shape{g.m, g.k};
+  const Shape sb = g.trans_b ? Shape{g.n, g.k} : Shape{g.k, g.n};
+  auto a = rand_f32(g.m * g.k);
+  auto b = rand_f32(g.k * g.n);
+  std::vector<float> c;
+  std::vector<Tensor> inputs = {make(sa, a), make(sb, b)};
+  if (g.c_shape) {
+    c = rand_f32(numel_of(*g.c_shape), -2, 2);
+    inputs.push_back(make(*g.c_shape, c));
+  }
+  Attrs attrs = {{"transA", a_int(g.trans_a)}, {"transB", a_int(g.trans_b)}};
+  if (g.alpha != 1) attrs["alpha"] = a_float(g.alpha);
+  if (g.beta != 1) attrs["beta"] = a_float(g.beta);
+  Tensor out = run1("Gemm", inputs, attrs);
+  expect_near(out, DType::kFloat32, {g.m, g.n}, ref_gemm(g, a, b, c), kTolReduce);
+}
+
+TEST_P(OpTest, Gemm_NoTrans_NoC) { check_gemm({.m = 9, .n = 7, .k = 13}); }
+TEST_P(OpTest, Gemm_TransA) { check_gemm({.m = 9, .n = 7, .k = 13, .trans_a = true, .c_shape = Shape{7}}); }
+TEST_P(OpTest, Gemm_TransB_BiasRow) { check_gemm({.m = 10, .n = 6, .k = 30, .trans_b = true, .c_shape = Shape{6}}); }
+TEST_P(OpTest, Gemm_TransATransB_FullC) {
+  check_gemm({.m = 5, .n = 8, .k = 11, .trans_a = true, .trans_b = true, .c_shape = Shape{5, 8}});
+}
+TEST_P(OpTest, Gemm_AllTransposeCombos) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_gemm({.m = 17, .n = 5, .k = 12, .trans_a = ta, .trans_b = tb});
+      check_gemm({.m = 17, .n = 5, .k = 12, .trans_a = ta, .trans_b = tb, .c_shape = Shape{17, 5}});
+    }
+}
+TEST_P(OpTest, Gemm_CShapes) {
+  const std::vector<Shape> shapes = {{}, {1}, {1, 1}, {6}, {1, 6}, {4, 1}, {4, 6}};
+  for (const auto& cs : shapes) check_gemm({.m = 4, .n = 6, .k = 9, .c_shape = cs});
+}
+TEST_P(OpTest, Gemm_C_ScalarAnd1x1) {
+  check_gemm({.m = 3, .n = 4, .k = 5, .beta = 2.0f, .c_shape = Shape{}});
+  check_gemm({.m = 3, .n = 4, .k = 5, .beta = 2.0f, .c_shape = Shape{1, 1}});
+}
+TEST_P(OpTest, Gemm_AlphaBeta) {
+  check_gemm({.m = 7, .n = 5, .k = 8, .alpha = 0.5f, .beta = -2.0f, .c_shape = Shape{7, 5}});
+  check_gemm({.m = 7, .n = 5, .k = 8, .trans_b = true, .alpha = -1.75f, .beta = 0.25f, .c_shape = Shape{5}});
+  check_gemm({.m = 7, .n = 5, .k = 8, .alpha = 3.0f, .beta = 0.0f, .c_shape = Shape{7, 5}});  // beta 0: C ignored
+  check_gemm({.m = 7, .n = 5, .k = 8, .alpha = 2.0f});
+}
+TEST_P(OpTest, Gemm_OmittedC_EmptyName) {
+  // C given as "" (an omitted optional input) rather than left off.
+  auto a = rand_f32(12), b = rand_f32(8);
+  Tensor out = run1("Gemm", {make<float>({3, 4}, a), make<float>({4, 2}, b), Tensor()});
+  std::vector<double> ref(6, 0.0);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int p = 0; p < 4; ++p) ref[i * 2 + j] += double{a[i * 4 + p]} * b[p * 2 + j];
+  expect_near(out, DType::kFloat32, {3, 2}, ref, kTolReduce);
+}
+TEST_P(OpTest, Gemm_RowTileEdges) {
+  // The CPU backend computes 64-row tiles, the last zero-padded: rows either side of a tile edge.
+  for (int64_t m : {1, 63, 64, 65, 127, 128, 130})
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        check_gemm(
+            {.m = m, .n = 7, .k = 19, .trans_a = ta, .trans_b = tb, .alpha = 0.75f, .beta = 1.5f, .c_shape = Shape{7}});
+  check_gemm({.m = 130, .n = 3, .k = 5, .c_shape = Shape{130, 3}});
+  check_gemm({.m = 65, .n = 3, .k = 5, .c_shape = Shape{65, 1}});
+}
+TEST_P(OpTest, Gemm_Float64) {
+  auto a = rand_f64(70 * 6), b = rand_f64(6 * 4), c = rand_f64(4);
+  Tensor out = run1("Gemm", {make<double>({70, 6}, a), make<double>({6, 4}, b), make<double>({4}, c)},
+                    {{"alpha", a_float(0.5f)}});
+  std::vector<double> ref(70 * 4);
+  for (int i = 0; i < 70; ++i)
+    for (int j = 0; j < 4; ++j) {
+      double s = 0;
+      for (int p = 0; p < 6; ++p) s += a[i * 6 + p] * b[p * 4 + j];
+      ref[i * 4 + j] = 0.5 * s + c[j];
+    }
+  expect_near(out, DType::kFloat64, {70, 4}, ref, 1e-12);
+}
+TEST_P(OpTest, Gemm_MismatchedK_Error) {
+  expect_error(StatusCode::kInvalidArgument, "do not multiply", "Gemm",
+               {make<float>({3, 4}, rand_f32(12)), make<float>({5, 2}, rand_f32(10))});
+  expect_error(StatusCode::kInvalidArgument, "do not multiply", "Gemm",
+               {make<float>({3, 4}, rand_f32(12)), make<float>({4, 2}, rand_f32(8))}, {{"transB", a_int(1)}});
+}
+TEST_P(OpTest, Gemm_CNotBroadcastable_Error) {
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "Gemm",
+               {make<float>({3, 4}, rand_f32(12)), make<float>({4, 2}, rand_f32(8)), make<float>({3}, rand_f32(3))});
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "Gemm",
+               {make<float>({3, 4}, rand_f32(12)), make<float>({4, 2}, rand_f32(8)), make<float>({2, 2}, rand_f32(4))});
+}
+
+// Bitwise: a row's result does not depend on which other rows share its batch. This is what makes
+// shardscore's output identical for any batch size and any number of ranks.
+void expect_rows_bitwise_equal(const Tensor& whole, int64_t first_row, const Tensor& part) {
+  ASSERT_FALSE(part.empty());
+  ASSERT_EQ(part.rank(), 2);
+  ASSERT_EQ(part.dim(1), whole.dim(1));
+  const int64_t n = whole.dim(1);
+  for (int64_t r = 0; r < part.dim(0); ++r) {
+    const float* w = whole.data<float>() + (first_row + r) * n;
+    const float* p = part.data<float>() + r * n;
+    if (std::memcmp(w, p, static_cast<std::size_t>(n) * sizeof(float)) != 0) {
+      int64_t j = 0;
+      while (j < n && std::memcmp(w + j, p + j, sizeof(float)) == 0) ++j;
+      ADD_FAILURE() << std::setprecision(9) << "row " << first_row + r << " computed in a batch of " << part.dim(0)
+                    << " rows (from row " << first_row << ") differs from the batch of " << whole.dim(0)
+                    << " at column " << j << ": " << p[j] << " vs " << w[j];
+      return;
+    }
+  }
+}
+
+const std::vector<std::pair<int64_t, int64_t>> kRowBlocks = {{0, 1},  {63, 1}, {64, 1},  {100, 1},  {199, 1}, {100, 37},
+                                                             {0, 64}, {1, 64}, {60, 10}, {128, 72}, {5, 130}};
+
+TEST_P(OpTest, Gemm_RowsIndependentOfBatch_Bitwise) {
+  const int64_t m = 200, k = 37, n = 11;
+  auto a = rand_f32(m * k), b = rand_f32(n * k), c = rand_f32(n);
+  const Attrs attrs = {{"transB", a_int(1)}, {"alpha", a_float(0.8f)}};
+  Tensor whole = run1("Gemm", {make<float>({m, k}, a), make<float>({n, k}, b), make<float>({n}, c)}, attrs);
+  GemmCase g{.m = m, .n = n, .k = k, .trans_b = true, .alpha = 0.8f, .c_shape = Shape{n}};
+  expect_near(whole, DType::kFloat32, {m, n}, ref_gemm(g, a, b, c), kTolReduce);
+  for (auto [r0, rows] : kRowBlocks) {
+    SCOPED_TRACE("rows " + std::to_string(r0) + ".." + std::to_string(r0 + rows - 1));
+    std::vector<float> block(a.begin() + r0 * k, a.begin() + (r0 + rows) * k);
+    Tensor part = run1("Gemm", {make<float>({rows, k}, block), make<float>({n, k}, b), make<float>({n}, c)}, attrs);
+    expect_rows_bitwise_equal(whole, r0, part);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MatMul
+
+// [batch..., m, k] x [batch..., k, n] in double; operands given as flat data with explicit
+// batch shapes (broadcast by hand).
+std::vector<double> ref_batched_matmul(const std::vector<float>& a, const Shape& a_batch, const std::vector<float>& b,
+                                       const Shape& b_batch, const Shape& out_batch, int64_t m, int64_t k, int64_t n) {
+  std::vector<double> y(static_cast<std::size_t>(numel_of(out_batch) * m * n));
+  for (int64_t bi = 0; bi < numel_of(out_batch); ++bi) {
+    const auto idx = unravel(bi, out_batch);
+    const int64_t ao = broadcast_flat(idx, a_batch) * m * k, bo = broadcast_flat(idx, b_batch) * k * n;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t p = 0; p < k; ++p) s += double{a[ao + i * k + p]} * b[bo + p * n + j];
+        y[(bi * m + i) * n + j] = s;
+      }
+  }
+  return y;
+}
+
+TEST_P(OpTest, MatMul_2D) {
+  auto a = rand_f32(9 * 14), b = rand_f32(14 * 6);
+  Tensor out = run1("MatMul", {make<float>({9, 14}, a), make<float>({14, 6}, b)});
+  expect_near(out, DType::kFloat32, {9, 6}, ref_batched_matmul(a, {}, b, {}, {}, 9, 14, 6), kTolReduce);
+}
+TEST_P(OpTest, MatMul_3D_BatchFolded) {
+  auto a = rand_f32(2 * 5 * 8), b = rand_f32(8 * 3);
+  Tensor out = run1("MatMul", {make<float>({2, 5, 8}, a), make<float>({8, 3}, b)});
+  expect_near(out, DType::kFloat32, {2, 5, 3}, ref_batched_matmul(a, {2}, b, {}, {2}, 5, 8, 3), kTolReduce);
+}
+TEST_P(OpTest, MatMul_3D_BatchFolded_AcrossTiles) {
+  auto a = rand_f32(3 * 50 * 6), b = rand_f32(6 * 4);
+  Tensor out = run1("MatMul", {make<float>({3, 50, 6}, a), make<float>({6, 4}, b)});
+  expect_near(out, DType::kFloat32, {3, 50, 4}, ref_batched_matmul(a, {3}, b, {}, {3}, 50, 6, 4), kTolReduce);
+}
+TEST_P(OpTest, MatMul_BatchedBroadcast) {
+  // [2,1,M,K] x [3,K,N] -> [2,3,M,N]
+  const int64_t m = 4, k = 5, n = 3;
+  auto a = rand_f32(2 * m * k), b = rand_f32(3 * k * n);
+  Tensor out = run1("MatMul", {make<float>({2, 1, m, k}, a), make<float>({3, k, n}, b)});
+  expect_near(out, DType::kFloat32, {2, 3, m, n}, ref_batched_matmul(a, {2, 1}, b, {3}, {2, 3}, m, k, n), kTolReduce);
+}
+TEST_P(OpTest, MatMul_BatchedSameBatch) {
+  auto a = rand_f32(3 * 2 * 4), b = rand_f32(3 * 4 * 5);
+  Tensor out = run1("MatMul", {make<float>({3, 2, 4}, a), make<float>({3, 4, 5}, b)});
+  expect_near(out, DType::kFloat32, {3, 2, 5}, ref_batched_matmul(a, {3}, b, {3}, {3}, 2, 4, 5), kTolReduce);
+}
+TEST_P(OpTest, MatMul_2D_Times3D) {
+  // A without batch dims broadcasts against B's batch.
+  auto a = rand_f32(3 * 4), b = rand_f32(2 * 4 * 5);
+  Tensor out = run1("MatMul", {make<float>({3, 4}, a), make<float>({2, 4, 5}, b)});
+  expect_near(out, DType::kFloat32, {2, 3, 5}, ref_batched_matmul(a, {}, b, {2}, {2}, 3, 4, 5), kTolReduce);
+}
+TEST_P(OpTest, MatMul_VectorTimesMatrix) {
+  // [K] x [K,N] -> [N]
+  auto a = rand_f32(7), b = rand_f32(7 * 4);
+  Tensor out = run1("MatMul", {make<float>({7}, a), make<float>({7, 4}, b)});
+  expect_near(out, DType::kFloat32, {4}, ref_batched_matmul(a, {}, b, {}, {}, 1, 7, 4), kTolReduce);
+}
+TEST_P(OpTest, MatMul_MatrixTimesVector) {
+  // [M,K] x [K] -> [M]
+  auto a = rand_f32(5 * 7), b = rand_f32(7);
+  Tensor out = run1("MatMul", {make<float>({5, 7}, a), make<float>({7}, b)});
+  expect_near(out, DType::kFloat32, {5}, ref_batched_matmul(a, {}, b, {}, {}, 5, 7, 1), kTolReduce);
+}
+TEST_P(OpTest, MatMul_Float64) {
+  auto a = rand_f64(6 * 3), b = rand_f64(3 * 2);
+  Tensor out = run1("MatMul", {make<double>({6, 3}, a), make<double>({3, 2}, b)});
+  std::vector<double> ref(12, 0.0);
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int p = 0; p < 3; ++p) ref[i * 2 + j] += a[i * 3 + p] * b[p * 2 + j];
+  expect_near(out, DType::kFloat64, {6, 2}, ref, 1e-12);
+}
+TEST_P(OpTest, MatMul_MismatchedK_Error) {
+  expect_error(StatusCode::kInvalidArgument, "do not multiply", "MatMul",
+               {make<float>({3, 4}, rand_f32(12)), make<float>({5, 2}, rand_f32(10))});
+  expect_error(StatusCode::kInvalidArgument, "do not multiply", "MatMul",
+               {make<float>({4}, rand_f32(4)), make<float>({3, 2}, rand_f32(6))});
+}
+TEST_P(OpTest, MatMul_BatchMismatch_Error) {
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "MatMul",
+               {make<float>({2, 3, 4}, rand_f32(24)), make<float>({3, 4, 2}, rand_f32(24))});
+}
+TEST_P(OpTest, MatMul_RowsIndependentOfBatch_Bitwise) {
+  const int64_t m = 200, k = 37, n = 11;
+  auto a = rand_f32(m * k), b = rand_f32(k * n);
+  Tensor whole = run1("MatMul", {make<float>({m, k}, a), make<float>({k, n}, b)});
+  expect_near(whole, DType::kFloat32, {m, n}, ref_batched_matmul(a, {}, b, {}, {}, m, k, n), kTolReduce);
+  for (auto [r0, rows] : kRowBlocks) {
+    SCOPED_TRACE("rows " + std::to_string(r0) + ".." + std::to_string(r0 + rows - 1));
+    std::vector<float> block(a.begin() + r0 * k, a.begin() + (r0 + rows) * k);
+    Tensor part = run1("MatMul", {make<float>({rows, k}, block), make<float>({k, n}, b)});
+    expect_rows_bitwise_equal(whole, r0, part);
+  }
+  // The same rows as [2, 100, K] (batch folded into rows) match too.
+  Tensor folded = run1("MatMul", {make<float>({2, 100, k}, a), make<float>({k, n}, b)});
+  ASSERT_FALSE(folded.empty());
+  expect_rows_bitwise_equal(whole, 0, folded.reshaped({m, n}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flatten / Reshape / Identity
+
+// A pure data-movement op: same values in the same order, new shape.
+void expect_same_data(const Tensor& out, const Shape& shape, const std::vector<float>& in) {
+  expect_near(out, DType::kFloat32, shape, as_doubles(in), kExact);
+}
+
+TEST_P(OpTest, Flatten_Axis0) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(0)}}), {1, 24}, x);
+}
+TEST_P(OpTest, Flatten_Axis1_Default) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4}, x)}), {2, 12}, x);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(1)}}), {2, 12}, x);
+}
+TEST_P(OpTest, Flatten_EmptyBatchKeepsTheInnerSize) {
+  Tensor out = run1("Flatten", {make<float>({0, 3}, std::vector<float>{})}, {{"axis", a_int(1)}});
+  EXPECT_EQ(out.shape(), (Shape{0, 3}));
+  out = run1("Flatten", {make<float>({2, 0, 3}, std::vector<float>{})}, {{"axis", a_int(2)}});
+  EXPECT_EQ(out.shape(), (Shape{0, 3}));
+}
+TEST_P(OpTest, ArgMax_ScalarInput_Error) {
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ArgMax", {make<float>({}, std::vector<float>{1.0f})});
+}
+TEST_P(OpTest, Flatten_Axis2) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(2)}}), {6, 4}, x);
+}
+TEST_P(OpTest, Flatten_AxisRank) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(3)}}), {24, 1}, x);
+}
+TEST_P(OpTest, Flatten_NegativeAxis) {
+  auto x = rand_f32(120);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4, 5}, x)}, {{"axis", a_int(-1)}}), {24, 5}, x);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4, 5}, x)}, {{"axis", a_int(-3)}}), {2, 60}, x);
+  expect_same_data(run1("Flatten", {make<float>({2, 3, 4, 5}, x)}, {{"axis", a_int(-4)}}), {1, 120}, x);
+}
+TEST_P(OpTest, Flatten_AxisOutOfRange_Error) {
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Flatten", {make<float>({2, 3}, rand_f32(6))},
+               {{"axis", a_int(3)}});
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Flatten", {make<float>({2, 3}, rand_f32(6))},
+               {{"axis", a_int(-3)}});
+}
+
+Tensor shape_tensor(const std::vector<int64_t>& s) { return make<int64_t>({static_cast<int64_t>(s.size())}, s); }
+
+TEST_P(OpTest, Reshape_Plain) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({4, 6})}), {4, 6}, x);
+}
+TEST_P(OpTest, Reshape_ZeroCopiesDim) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({0, 12})}), {2, 12}, x);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({0, 0, 2, 2})}), {2, 3, 2, 2}, x);
+}
+TEST_P(OpTest, Reshape_MinusOneInfers) {
+  auto x = rand_f32(24);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({-1, 4})}), {6, 4}, x);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({0, -1})}), {2, 12}, x);
+  expect_same_data(run1("Reshape", {make<float>({2, 3, 4}, x), shape_tensor({-1})}), {24}, x);
+}
+TEST_P(OpTest, Reshape_AllowZero_Opset14) {
+  // allowzero=1: a 0 in the shape is a real 0-size dimension, not "copy".
+  Tensor empty_x(DType::kFloat32, {0, 4});
+  Tensor out = run1("Reshape", {empty_x, shape_tensor({4, 0})}, {{"allowzero", a_int(1)}}, 14);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.shape(), (Shape{4, 0}));
+  // Without allowzero (or before opset 14) the same 0 copies the input's dimension 1 (= 4): [4, 4]
+  // holds 16 elements, not 0 -> error.
+  expect_error(StatusCode::kInvalidArgument, "cannot reshape", "Reshape", {empty_x, shape_tensor({4, 0})},
+               {{"allowzero", a_int(0)}}, 14);
+  expect_error(StatusCode::kInvalidArgument, "cannot reshape", "Reshape", {empty_x, shape_tensor({4, 0})},
+               {{"allowzero", a_int(1)}}, 13);
+  // allowzero=1 with non-zero dims behaves as a plain reshape.
+  auto x = rand_f32(12);
+  expect_same_data(run1("Reshape", {make<float>({3, 4}, x), shape_tensor({2, 6})}, {{"allowzero", a_int(1)}}, 14),
+                   {2, 6}, x);
+}
+TEST_P(OpTest, Reshape_BadShape_Error) {
+  auto x = make<float>({2, 3, 4}, rand_f32(24));
+  expect_error(StatusCode::kInvalidArgument, "cannot reshape", "Reshape", {x, shape_tensor({5, 5})});
+  expect_error(StatusCode::kInvalidArgument, "cannot reshape", "Reshape", {x, shape_tensor({-1, 5})});
+  expect_error(StatusCode::kInvalidArgument, "more than one -1", "Reshape", {x, shape_tensor({-1, -1})});
+  expect_error(StatusCode::kInvalidArgument, "negative", "Reshape", {x, shape_tensor({-2, 12})});
+}
+TEST_P(OpTest, Identity_Float32) {
+  auto x = rand_f32(15);
+  expect_same_data(run1("Identity", {make<float>({3, 5}, x)}), {3, 5}, x);
+}
+TEST_P(OpTest, Identity_Int64) {
+  auto x = rand_int<int64_t>(6, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  expect_equal<int64_t>(run1("Identity", {make<int64_t>({6}, x)}), {6}, x);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Constant
+
+TEST_P(OpTest, Constant_ValueTensor) {
+  auto v = rand_f32(6, -10, 10);
+  Tensor out = run1("Constant", {}, {{"value", a_tensor(make<float>({2, 3}, v))}});
+  expect_same_data(out, {2, 3}, v);
+}
+TEST_P(OpTest, Constant_ValueFloat) {
+  const float v = std::uniform_real_distribution<float>(1, 2)(rng_);
+  Tensor out = run1("Constant", {}, {{"value_float", a_float(v)}});
+  expect_near(out, DType::kFloat32, {}, {double{v}}, kExact);
+}
+TEST_P(OpTest, Constant_ValueInts) {
+  auto v = rand_int<int64_t>(5, -1000000, 1000000);
+  v[0] = int64_t{1} << 60;
+  Tensor out = run1("Constant", {}, {{"value_ints", a_ints(v)}});
+  expect_equal<int64_t>(out, {5}, v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cast (the `to` attribute holds ONNX TensorProto type codes: FLOAT 1, INT64 7, BOOL 9, DOUBLE 11)
+
+constexpr int64_t kOnnxFloat = 1, kOnnxInt32 = 6, kOnnxInt64 = 7, kOnnxBool = 9, kOnnxDouble = 11;
+
+TEST_P(OpTest, Cast_Float32ToInt64_Truncates) {
+  auto x = rand_f32(30, -1000, 1000);
+  const float edges[] = {2.7f, -2.7f, 0.5f, -0.5f, 0.0f, -0.0f, 1e9f, -1e9f};
+  std::copy(std::begin(edges), std::end(edges), x.begin());
+  Tensor out = run1("Cast", {make<float>({5, 6}, x)}, {{"to", a_int(kOnnxInt64)}});
+  std::vector<int64_t> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = static_cast<int64_t>(std::trunc(double{x[i]}));
+  expect_equal<int64_t>(out, {5, 6}, ref);
+}
+TEST_P(OpTest, Cast_Int64ToFloat32) {
+  auto x = rand_int<int64_t>(12, -(int64_t{1} << 40), int64_t{1} << 40);
+  Tensor out = run1("Cast", {make<int64_t>({12}, x)}, {{"to", a_int(kOnnxFloat)}});
+  // float32 keeps 24 bits: relative error at most 2^-24.
+  expect_near(out, DType::kFloat32, {12}, as_doubles(x), 1e-7);
+}
+TEST_P(OpTest, Cast_Int64ToInt32) {
+  auto x = rand_int<int64_t>(8, -1000000, 1000000);
+  Tensor out = run1("Cast", {make<int64_t>({8}, x)}, {{"to", a_int(kOnnxInt32)}});
+  expect_equal<int32_t>(out, {8}, std::vector<int32_t>(x.begin(), x.end()));
+}
+TEST_P(OpTest, Cast_Float32ToFloat64) {
+  auto x = rand_f32(10, -1e6, 1e6);
+  Tensor out = run1("Cast", {make<float>({2, 5}, x)}, {{"to", a_int(kOnnxDouble)}});
+  expect_near(out, DType::kFloat64, {2, 5}, as_doubles(x), kExact);
+}
+TEST_P(OpTest, Cast_Float32ToBool) {
+  auto x = rand_f32(20, -2, 2);
+  x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -5.0f, x[4] = 0.0f;
+  Tensor out = run1("Cast", {make<float>({4, 5}, x)}, {{"to", a_int(kOnnxBool)}});
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.dtype(), DType::kBool);
+  ASSERT_EQ(out.shape(), (Shape{4, 5}));
+  const auto* p = static_cast<const uint8_t*>(out.raw());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(p[i], x[i] != 0.0f ? 1 : 0) << "x[" << i << "] = " << x[i];
+}
+TEST_P(OpTest, Cast_BoolToFloat32) {
+  auto bits = rand_int<int>(12, 0, 1);
+  bits[0] = 1, bits[1] = 0;
+  std::vector<uint8_t> b(bits.begin(), bits.end());
+  Tensor out = run1("Cast", {make_bool({3, 4}, b)}, {{"to", a_int(kOnnxFloat)}});
+  expect_near(out, DType::kFloat32, {3, 4}, as_doubles(b), kExact);
+}
+TEST_P(OpTest, Cast_UnsupportedTarget_Error) {
+  expect_error(StatusCode::kUnimplemented, "not supported", "Cast", {make<float>({2}, rand_f32(2))},
+               {{"to", a_int(8)}});  // STRING
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concat
+
+// Concatenates 3-D float tensors along `axis` (0..2) by indexing, in double.
+std::vector<double> ref_concat(const std::vector<std::vector<float>>& xs, const std::vector<Shape>& shapes,
+                               int64_t axis, const Shape& out_shape) {
+  std::vector<double> y(static_cast<std::size_t>(numel_of(out_shape)));
+  for (int64_t f = 0; f < numel_of(out_shape); ++f) {
+    auto idx = unravel(f, out_shape);
+    std::size_t which = 0;
+    while (idx[axis] >= shapes[which][axis]) idx[axis] -= shapes[which++][axis];
+    const Shape& s = shapes[which];
+    int64_t src = 0;
+    for (std::size_t k = 0; k < s.size(); ++k) src = src * s[k] + idx[k];
+    y[f] = xs[which][src];
+  }
+  return y;
+}
+
+void OpTest::check_concat(int64_t axis_attr, int64_t axis) {
+  SCOPED_TRACE("Concat axis=" + std::to_string(axis_attr));
+  std::vector<Shape> shapes = {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}};
+  const int64_t sizes[] = {1, 3, 2};
+  Shape out_shape = {2, 3, 4};
+  out_shape[axis] = 0;
+  std::vector<std::vector<float>> xs;
+  std::vector<Tensor> inputs;
+  for (int i = 0; i < 3; ++i) {
+    shapes[i][axis] = sizes[i];
+    out_shape[axis] += sizes[i];
+    xs.push_back(rand_f32(numel_of(shapes[i])));
+    inputs.push_back(make(shapes[i], xs.back()));
+  }
+  Tensor out = run1("Concat", inputs, {{"axis", a_int(axis_attr)}});
+  expect_near(out, DType::kFloat32, out_shape, ref_concat(xs, shapes, axis, out_shape), kExact);
+}
+
+TEST_P(OpTest, Concat_Axis0_3Inputs) { check_concat(0, 0); }
+TEST_P(OpTest, Concat_Axis1_3Inputs) { check_concat(1, 1); }
+TEST_P(OpTest, Concat_AxisMinus1_3Inputs) { check_concat(-1, 2); }
+TEST_P(OpTest, Concat_Int64_2D) {
+  auto a = rand_int<int64_t>(4, -100, 100), b = rand_int<int64_t>(2, -100, 100);
+  Tensor out = run1("Concat", {make<int64_t>({2, 2}, a), make<int64_t>({2, 1}, b)}, {{"axis", a_int(1)}});
+  expect_equal<int64_t>(out, {2, 3}, {a[0], a[1], b[0], a[2], a[3], b[1]});
+}
+TEST_P(OpTest, Concat_MismatchedShapes_Error) {
+  expect_error(StatusCode::kInvalidArgument, "does not concatenate", "Concat",
+               {make<float>({2, 3}, rand_f32(6)), make<float>({3, 3}, rand_f32(9))}, {{"axis", a_int(1)}});
+  expect_error(StatusCode::kInvalidArgument, "axis", "Concat",
+               {make<float>({2, 3}, rand_f32(6)), make<float>({2, 3}, rand_f32(6))});  // no axis attribute
+}
+
+// ---------------------------------------------------------------------------------------------
+// ArgMax
+
+// ArgMax of x viewed as [outer, dim, inner] over `dim`, first or last index among ties.
+std::vector<int64_t> ref_argmax(const std::vector<float>& x, int64_t outer, int64_t dim, int64_t inner, bool last) {
+  std::vector<int64_t> y(static_cast<std::size_t>(outer * inner));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double best = -std::numeric_limits<double>::infinity();
+      int64_t at = -1;
+      for (int64_t d = 0; d < dim; ++d) {
+        const double v = x[(o * dim + d) * inner + i];
+        if (v > best || (last && v == best)) best = v, at = d;
+      }
+      y[o * inner + i] = at;
+    }
+  return y;
+}
+
+TEST_P(OpTest, ArgMax_Axis0_KeepDims) {
+  auto x = rand_f32(4 * 5);
+  Tensor out = run1("ArgMax", {make<float>({4, 5}, x)}, {{"axis", a_int(0)}, {"keepdims", a_int(1)}});
+  expect_equal<int64_t>(out, {1, 5}, ref_argmax(x, 1, 4, 5, false));
+}
+TEST_P(OpTest, ArgMax_Axis0_NoKeepDims) {
+  auto x = rand_f32(4 * 5);
+  Tensor out = run1("ArgMax", {make<float>({4, 5}, x)}, {{"axis", a_int(0)}, {"keepdims", a_int(0)}});
+  expect_equal<int64_t>(out, {5}, ref_argmax(x, 1, 4, 5, false));
+}
+TEST_P(OpTest, ArgMax_Axis1_KeepDims) {
+  auto x = rand_f32(6 * 7);
+  Tensor out = run1("ArgMax", {make<float>({6, 7}, x)}, {{"axis", a_int(1)}});
+  expect_equal<int64_t>(out, {6, 1}, ref_argmax(x, 6, 7, 1, false));
+}
+TEST_P(OpTest, ArgMax_Axis1_NoKeepDims) {
+  auto x = rand_f32(6 * 7);
+  Tensor out = run1("ArgMax", {make<float>({6, 7}, x)}, {{"axis", a_int(1)}, {"keepdims", a_int(0)}});
+  expect_equal<int64_t>(out, {6}, ref_argmax(x, 6, 7, 1, false));
+}
+TEST_P(OpTest, ArgMax_3D_Axis1) {
+  auto x = rand_f32(2 * 5 * 3);
+  Tensor out = run1("ArgMax", {make<float>({2, 5, 3}, x)}, {{"axis", a_int(1)}});
+  expect_equal<int64_t>(out, {2, 1, 3}, ref_argmax(x, 2, 5, 3, false));
+  Tensor out2 = run1("ArgMax", {make<float>({2, 5, 3}, x)}, {{"axis", a_int(-1)}, {"keepdims", a_int(0)}});
+  expect_equal<int64_t>(out2, {2, 5}, ref_argmax(x, 10, 3, 1, false));
+}
+TEST_P(OpTest, ArgMax_SelectLastIndex_Ties) {
+  // Values from {0, 1, 2}: most rows have ties for the maximum.
+  auto ints = rand_int<int>(8 * 6, 0, 2);
+  std::vector<float> x(ints.begin(), ints.end());
+  for (int j = 0; j < 6; ++j) x[j] = 2.0f, x[6 + j] = (j % 2 ? 2.0f : 1.0f);  // guaranteed ties in rows 0, 1
+  auto first = ref_argmax(x, 8, 6, 1, false), last = ref_argmax(x, 8, 6, 1, true);
+  ASSERT_NE(first, last) << "test bug: no ties";
+  Tensor out_first = run1("ArgMax", {make<float>({8, 6}, x)}, {{"axis", a_int(1)}, {"keepdims", a_int(0)}});
+  expect_equal<int64_t>(out_first, {8}, first);
+  Tensor out_first2 = run1("ArgMax", {make<float>({8, 6}, x)},
+                           {{"axis", a_int(1)}, {"keepdims", a_int(0)}, {"select_last_index", a_int(0)}});
+  expect_equal<int64_t>(out_first2, {8}, first);
+  Tensor out_last = run1("ArgMax", {make<float>({8, 6}, x)},
+                         {{"axis", a_int(1)}, {"keepdims", a_int(0)}, {"select_last_index", a_int(1)}});
+  expect_equal<int64_t>(out_last, {8}, last);
+  // And along axis 0 (strided).
+  Tensor out_last0 = run1("ArgMax", {make<float>({8, 6}, x)}, {{"axis", a_int(0)}, {"select_last_index", a_int(1)}});
+  expect_equal<int64_t>(out_last0, {1, 6}, ref_argmax(x, 1, 8, 6, true));
+}
+TEST_P(OpTest, ArgMax_Int64) {
+  auto x = rand_int<int64_t>(12, -50, 50);
+  Tensor out = run1("ArgMax", {make<int64_t>({3, 4}, x)}, {{"axis", a_int(1)}, {"keepdims", a_int(0)}});
+  std::vector<float> xf(x.begin(), x.end());  // exact: small integers
+  expect_equal<int64_t>(out, {3}, ref_argmax(xf, 3, 4, 1, false));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ArrayFeatureExtractor (ai.onnx.ml)
+
+TEST_P(OpTest, ArrayFeatureExtractor_2D) {
+  auto x = rand_f32(3 * 5);
+  Tensor out = run1("ArrayFeatureExtractor", {make<float>({3, 5}, x), shape_tensor({1, 0})}, {}, 1, "ai.onnx.ml");
+  std::vector<double> ref;
+  for (int r = 0; r < 3; ++r) ref.push_back(x[r * 5 + 1]), ref.push_back(x[r * 5 + 0]);
+  expect_near(out, DType::kFloat32, {3, 2}, ref, kExact);
+}
+TEST_P(OpTest, ArrayFeatureExtractor_2D_RepeatedIndices) {
+  auto x = rand_f32(2 * 4);
+  Tensor out = run1("ArrayFeatureExtractor", {make<float>({2, 4}, x), shape_tensor({3, 3, 0})}, {}, 1, "ai.onnx.ml");
+  std::vector<double> ref = {x[3], x[3], x[0], x[7], x[7], x[4]};
+  expect_near(out, DType::kFloat32, {2, 3}, ref, kExact);
+}
+TEST_P(OpTest, ArrayFeatureExtractor_1D) {
+  // 1-D X gives [1, k], as ONNX Runtime does.
+  auto x = rand_int<int64_t>(6, -1000, 1000);
+  Tensor out = run1("ArrayFeatureExtractor", {make<int64_t>({6}, x), shape_tensor({4, 2, 5})}, {}, 1, "ai.onnx.ml");
+  expect_equal<int64_t>(out, {1, 3}, {x[4], x[2], x[5]});
+}
+TEST_P(OpTest, ArrayFeatureExtractor_OutOfRange_Error) {
+  auto x = make<float>({2, 5}, rand_f32(10));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ArrayFeatureExtractor", {x, shape_tensor({1, 5})}, {}, 1,
+               "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ArrayFeatureExtractor", {x, shape_tensor({-1})}, {}, 1,
+               "ai.onnx.ml");
+}
+
+}  // namespace
+}  // namespace shardscore
