@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/job_config.h"
+#include "engine/graph.h"
 #include "job/run_job.h"
 #include "shardscore/version.h"
 #ifdef SHARDSCORE_HAVE_CUDA
@@ -25,6 +26,7 @@ const char* kUsage =
     "\n"
     "Usage:\n"
     "  shardscore run --job JOB.toml [options]      (also under mpirun -np N or srun)\n"
+    "  shardscore inspect MODEL.onnx                 inputs, outputs, ops, and what this build cannot run\n"
     "  shardscore --help | --version\n"
     "\n"
     "Commands:\n"
@@ -71,6 +73,15 @@ std::string version_text() {
   return out;
 }
 
+std::string dims_text(const ValueInfo& v) {
+  std::string out = "[";
+  for (std::size_t k = 0; k < v.dims.size(); ++k) {
+    if (k) out += ", ";
+    out += v.dims[k] >= 0 ? std::to_string(v.dims[k]) : (v.dim_params[k].empty() ? "?" : v.dim_params[k]);
+  }
+  return out + "]";
+}
+
 struct Outcome {
   int exit_code = 0;
   std::string error;    // printed once, by rank 0
@@ -111,6 +122,39 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   return {result.value(), "", ""};
 }
 
+Outcome inspect_command(const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
+    if (args.size() == 1) {
+      return {0, "", "Usage: shardscore inspect MODEL.onnx\n\nShows the model's inputs and outputs, opsets, op counts and\n"
+                     "parameters, and the ops this build cannot run. Exit code 0 when this build can run\n"
+                     "the model, 2 when it cannot (or the file is not an ONNX model).\n"};
+    }
+    return {2, "usage: shardscore inspect MODEL.onnx", ""};
+  }
+  auto m = graph_inspect_onnx(args[0]);
+  if (!m.ok()) return {exit_code_for(m.status()), m.status().message(), ""};
+  std::ostringstream out;
+  out << "model:      " << m->path << "\n";
+  out << "producer:   " << (m->producer.empty() ? "(none)" : m->producer) << ", IR version " << m->ir_version << "\n";
+  out << "opsets:    ";
+  for (const auto& [domain, version] : m->opsets) out << " " << domain_display(domain) << " " << version;
+  out << "\ninputs:\n";
+  for (const auto& v : m->inputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
+  out << "outputs:\n";
+  for (const auto& v : m->outputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
+  out << "parameters: " << m->parameters << " (" << m->parameter_bytes << " bytes)\n";
+  out << "nodes:      " << m->nodes << "\n";
+  for (const auto& [op, count] : m->op_counts) out << "  " << op << " " << count << "\n";
+  if (m->unsupported.empty()) {
+    out << "this build can run every op of this model\n";
+    return {0, "", out.str()};
+  }
+  out << "this build cannot run:\n";
+  for (const auto& u : m->unsupported) out << "  " << u << "\n";
+  // The summary is the answer; the exit code says it cannot run.
+  return {2, "", out.str()};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,10 +175,12 @@ int main(int argc, char** argv) {
       outcome = {0, "", kUsage};
     } else if (args[0] == "--version" || args[0] == "-V") {
       outcome = {0, "", version_text()};
+    } else if (args[0] == "inspect") {
+      outcome = inspect_command(std::vector<std::string>(args.begin() + 1, args.end()));
     } else if (args[0] == "run") {
       outcome = run_command(std::vector<std::string>(args.begin() + 1, args.end()), MPI_COMM_WORLD);
     } else {
-      outcome = {2, "unknown command '" + args[0] + "' (commands: run; see 'shardscore --help')", ""};
+      outcome = {2, "unknown command '" + args[0] + "' (commands: run, inspect; see 'shardscore --help')", ""};
     }
   } catch (const std::exception& e) {
     // Not agreed with the other ranks: the only safe way out is to take the whole job down.
@@ -142,7 +188,7 @@ int main(int argc, char** argv) {
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   if (rank == 0) {
-    if (!outcome.message.empty()) std::fputs(outcome.message.c_str(), outcome.exit_code == 0 ? stdout : stderr);
+    if (!outcome.message.empty()) std::fputs(outcome.message.c_str(), outcome.error.empty() ? stdout : stderr);
     if (!outcome.error.empty()) std::fprintf(stderr, "shardscore: error: %s\n", outcome.error.c_str());
   }
   std::fflush(stdout);

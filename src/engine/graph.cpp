@@ -3,6 +3,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,10 +58,51 @@ void copy_field(const Field& field, Tensor* t) {
   for (int i = 0; i < field.size(); ++i) d[i] = static_cast<Dst>(field.Get(i));
 }
 
-StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
-  if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
-    return unimplemented(what + " stores its data in an external file; shardscore does not read external data yet");
+// Reads an initializer's external data: `location` must name a file inside the model's folder
+// (relative, no "..", no symbolic link out of it), and offset + length must lie within that file.
+Status read_external_data(const onnx::TensorProto& p, const std::string& model_dir, const std::string& what,
+                          std::size_t want, void* dst) {
+  namespace fs = std::filesystem;
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto& kv : p.external_data()) {
+    try {
+      if (kv.key() == "location") location = kv.value();
+      else if (kv.key() == "offset") offset = std::stoll(kv.value());
+      else if (kv.key() == "length") length = std::stoll(kv.value());
+    } catch (const std::exception&) {
+      return data_loss(what + " has a malformed external-data " + kv.key() + " '" + kv.value() + "'");
+    }
   }
+  if (location.empty()) return data_loss(what + " is marked external but names no location");
+  fs::path rel(location);
+  if (rel.is_absolute() || std::any_of(rel.begin(), rel.end(), [](const fs::path& part) { return part == ".."; })) {
+    return invalid_argument(what + " points at external data '" + location +
+                            "' outside the model's folder; shardscore only reads external data beside the model");
+  }
+  std::error_code ec;
+  const fs::path dir = fs::weakly_canonical(fs::path(model_dir.empty() ? "." : model_dir), ec);
+  const fs::path file = fs::weakly_canonical(dir / rel, ec);
+  auto [end, unused] = std::mismatch(dir.begin(), dir.end(), file.begin(), file.end());
+  if (ec || end != dir.end()) {
+    return invalid_argument(what + " points at external data '" + location + "', which resolves outside the model's folder");
+  }
+  if (!fs::is_regular_file(file, ec)) return not_found(what + ": external data file '" + file.string() + "' does not exist");
+  const auto size = static_cast<int64_t>(fs::file_size(file, ec));
+  if (length < 0) length = static_cast<int64_t>(want);
+  if (offset < 0 || length != static_cast<int64_t>(want) || offset + length > size) {
+    return data_loss(what + ": external data in '" + file.string() + "' (offset " + std::to_string(offset) + ", length " +
+                     std::to_string(length) + ", file " + std::to_string(size) + " bytes) does not hold the " +
+                     std::to_string(want) + " bytes its shape needs");
+  }
+  std::ifstream in(file, std::ios::binary);
+  in.seekg(offset);
+  in.read(static_cast<char*>(dst), static_cast<std::streamsize>(want));
+  if (!in) return data_loss(what + ": reading external data from '" + file.string() + "' failed");
+  return ok_status();
+}
+
+StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
   DType dt = dtype_from_onnx(p.data_type());
   if (dt == DType::kUndefined) {
     return unimplemented(what + " has ONNX element type " + std::to_string(p.data_type()) + ", which shardscore does not support");
@@ -76,6 +118,10 @@ StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
   }
   Tensor t(dt, shape);
   const std::size_t want = t.nbytes();
+  if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
+    SS_RETURN_IF_ERROR(read_external_data(p, model_dir, what, want, t.raw()));
+    return t;
+  }
   if (p.has_raw_data()) {
     if (p.raw_data().size() != want) {
       return data_loss(what + " holds " + std::to_string(p.raw_data().size()) + " bytes but its shape " +
@@ -107,7 +153,7 @@ StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
   return t;
 }
 
-StatusOr<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& what) {
+StatusOr<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& what, const std::string& model_dir) {
   Attribute out;
   switch (a.type()) {
     case onnx::AttributeProto_AttributeType_FLOAT: out.type = Attribute::Type::kFloat; out.f = a.f(); break;
@@ -115,7 +161,7 @@ StatusOr<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const st
     case onnx::AttributeProto_AttributeType_STRING: out.type = Attribute::Type::kString; out.s = a.s(); break;
     case onnx::AttributeProto_AttributeType_TENSOR: {
       out.type = Attribute::Type::kTensor;
-      SS_ASSIGN_OR_RETURN(out.t, tensor_from_proto(a.t(), what + " attribute '" + a.name() + "'"));
+      SS_ASSIGN_OR_RETURN(out.t, tensor_from_proto(a.t(), what + " attribute '" + a.name() + "'", model_dir));
       break;
     }
     case onnx::AttributeProto_AttributeType_FLOATS:
@@ -223,6 +269,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   }
   Graph g;
   g.source = source;
+  const std::string model_dir = std::filesystem::path(source).parent_path().string();
   g.ir_version = model.ir_version();
   g.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
   for (const auto& op : model.opset_import()) {
@@ -252,7 +299,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   }
 
   for (const auto& init : gp.initializer()) {
-    SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, "model '" + source + "': initializer '" + init.name() + "'"));
+    SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, "model '" + source + "': initializer '" + init.name() + "'", model_dir));
     g.initializers[init.name()] = std::move(t);
   }
   for (const auto& in : gp.input())
@@ -271,7 +318,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
     for (const auto& a : np.attribute()) {
-      SS_ASSIGN_OR_RETURN(n.attrs[a.name()], attribute_from_proto(a, "model '" + source + "': " + n.describe()));
+      SS_ASSIGN_OR_RETURN(n.attrs[a.name()], attribute_from_proto(a, "model '" + source + "': " + n.describe(), model_dir));
     }
     g.nodes.push_back(std::move(n));
   }
@@ -279,7 +326,16 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   // ONNX's own checker last: our checks above name the culprit more plainly (and the checker looks
   // for external data relative to the working directory, which shardscore refuses before).
   try {
-    onnx::checker::check_model(model);
+    // check_model(ModelProto) would look for external data relative to the working directory:
+    // give the checker the model's folder instead (shardscore has read and confined it above).
+    onnx::checker::CheckerContext ctx;
+    ctx.set_ir_version(static_cast<int>(model.ir_version()));
+    std::unordered_map<std::string, int> imports;
+    for (const auto& op : model.opset_import()) imports[op.domain()] = static_cast<int>(op.version());
+    ctx.set_opset_imports(imports);
+    ctx.set_model_dir(model_dir);
+    onnx::checker::LexicalScopeContext lex;
+    onnx::checker::check_graph(model.graph(), ctx, lex);
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');  // one line, keeping the node the checker names
@@ -287,6 +343,49 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   }
 
   return g;
+}
+
+StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  onnx::ModelProto model;
+  if (!in || !model.ParseFromString(bytes.str()) || !model.has_graph()) {
+    return data_loss("model file '" + path + "' is not a valid ONNX model (protobuf parse failed: truncated or not ONNX)");
+  }
+  ModelSummary m;
+  m.path = path;
+  m.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
+  m.ir_version = model.ir_version();
+  for (const auto& op : model.opset_import()) m.opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = op.version();
+  const auto& gp = model.graph();
+  std::set<std::string> init_names;
+  for (const auto& init : gp.initializer()) {
+    init_names.insert(init.name());
+    int64_t n = 1;
+    for (int64_t d : init.dims()) n *= d;
+    m.parameters += n;
+    DType dt = dtype_from_onnx(init.data_type());
+    m.parameter_bytes += n * static_cast<int64_t>(dtype_size(dt));
+  }
+  for (const auto& in_vi : gp.input())
+    if (!init_names.count(in_vi.name())) m.inputs.push_back(value_info_from_proto(in_vi));
+  for (const auto& out : gp.output()) m.outputs.push_back(value_info_from_proto(out));
+  std::map<std::string, int64_t> unsupported;
+  for (const auto& np : gp.node()) {
+    const std::string domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    ++m.op_counts[domain.empty() ? np.op_type() : domain + ":" + np.op_type()];
+    ++m.nodes;
+    auto it = m.opsets.find(domain);
+    const int64_t opset = it == m.opsets.end() ? 0 : it->second;
+    if (!op_registry_find(domain, np.op_type(), opset)) {
+      ++unsupported[np.op_type() + " (" + domain_display(domain) + ", opset " + std::to_string(opset) + ")"];
+    }
+  }
+  for (const auto& [op, count] : unsupported) m.unsupported.push_back(op + ": " + std::to_string(count) + " node(s)");
+  return m;
 }
 
 StatusOr<Graph> graph_load_onnx(const std::string& path) {

@@ -65,6 +65,23 @@ StatusOr<Graph> graph_load_onnx(const std::string& path);
 // As graph_load_onnx, from the serialized bytes; `source` names the model in messages.
 StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source);
 
+// What `shardscore inspect` shows: a model's interface and contents, whether or not this build can
+// run it. Only a file that is not an ONNX model at all is an error.
+struct ModelSummary {
+  std::string path;
+  std::string producer;
+  int64_t ir_version = 0;
+  std::map<std::string, int64_t> opsets;     // domain ("" = default) -> version
+  std::vector<ValueInfo> inputs, outputs;    // inputs exclude initializers
+  std::map<std::string, int64_t> op_counts;  // "Conv", or "domain:Op" outside the default domain
+  int64_t nodes = 0;
+  int64_t parameters = 0;       // elements in all initializers
+  int64_t parameter_bytes = 0;  // their size as stored (external data included)
+  // Ops this build cannot run, as "Op (domain, opset N): K nodes".
+  std::vector<std::string> unsupported;
+};
+StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path);
+
 // ONNX's domain name for messages: "ai.onnx" for the default domain.
 std::string domain_display(const std::string& domain);
 

@@ -234,6 +234,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
              std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
              std::string(engine.backend_name()));
+    log_line("graph passes: " + engine.pass_stats().describe());
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
              std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
              std::to_string(job.run.batch_size) + " rows");

@@ -1,6 +1,8 @@
 """CLI basics: --help, --version, and a plain singleton run (no mpirun)."""
 import re
 
+import numpy as np
+
 
 def test_help(e2e):
     p = e2e.run_job(None, ["--help"])
@@ -48,3 +50,42 @@ def test_singleton_without_mpirun(e2e, tmp_path, seed):
     assert int(attrs["num_ranks"]) == 1
     rep = e2e.read_report(out)
     assert rep["ranks"] == 1 and rep["status"] == "passed" and rep["exit_code"] == 0
+
+
+def test_inspect_demo_model(e2e):
+    p = e2e.run_job(None, ["inspect", e2e.DEMO_MODEL])
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    # Interface, opsets, op counts and parameters, as ONNX itself reads the model.
+    import onnx
+    m = onnx.load(str(e2e.DEMO_MODEL))
+    params = sum(int(np.prod(t.dims)) for t in m.graph.initializer)
+    assert re.search(r"^\s+X\s+float32 \[\?, 30\]$", out, re.M), out
+    assert re.search(r"^\s+probabilities\s+float32 \[\?, 2\]$", out, re.M), out
+    assert f"parameters: {params} " in out, out
+    assert f"nodes:      {len(m.graph.node)}" in out, out
+    assert re.search(r"^\s+MatMul 3$", out, re.M) and "ai.onnx.ml:ArrayFeatureExtractor 1" in out, out
+    assert "this build can run every op" in out
+
+
+def test_inspect_lists_what_this_build_cannot_run(e2e, tmp_path):
+    from onnx import TensorProto, helper
+    import onnx
+    nodes = [helper.make_node("Einsum", ["X", "X"], ["Y"], name="e1", equation="ij,ij->ij"),
+             helper.make_node("Einsum", ["Y", "Y"], ["Z"], name="e2", equation="ij,ij->ij")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("Z", TensorProto.FLOAT, ["N", 3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "einsum.onnx"
+    onnx.save(model, path)
+    p = e2e.run_job(None, ["inspect", path])
+    assert p.returncode == 2, "a model this build cannot run is exit 2"
+    assert re.search(r"^\s+X\s+float32 \[N, 3\]$", p.stdout, re.M), p.stdout
+    assert "Einsum (ai.onnx, opset 17): 2 node(s)" in p.stdout, p.stdout
+    bad = tmp_path / "garbage.onnx"
+    bad.write_bytes(b"\x00\xff" * 100)
+    p = e2e.run_job(None, ["inspect", bad])
+    assert p.returncode == 2
+    e2e.assert_single_error(p)
+    assert "garbage.onnx" in p.stderr

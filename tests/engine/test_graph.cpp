@@ -17,69 +17,11 @@
 
 #include "engine/engine.h"
 #include "engine/graph.h"
+#include "engine/onnx_builder.h"
 
 namespace shardscore {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Building models.
-
-onnx::ModelProto new_model(int64_t opset = 17) {
-  onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.set_producer_name("test_graph");
-  auto* op = m.add_opset_import();
-  op->set_domain("");
-  op->set_version(opset);
-  m.mutable_graph()->set_name("test");
-  return m;
-}
-
-// dims: -1 is a symbolic dimension "N".
-void set_type(onnx::ValueInfoProto* v, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(elem_type);
-  auto* shape = tt->mutable_shape();
-  for (int64_t d : dims) {
-    auto* dim = shape->add_dim();
-    if (d < 0)
-      dim->set_dim_param("N");
-    else
-      dim->set_dim_value(d);
-  }
-}
-void add_input(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
-  set_type(m->mutable_graph()->add_input(), name, elem_type, dims);
-}
-void add_output(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
-  set_type(m->mutable_graph()->add_output(), name, elem_type, dims);
-}
-onnx::NodeProto* add_node(onnx::ModelProto* m, const std::string& op_type, const std::vector<std::string>& inputs,
-                          const std::vector<std::string>& outputs, const std::string& name = "") {
-  auto* n = m->mutable_graph()->add_node();
-  n->set_op_type(op_type);
-  if (!name.empty()) n->set_name(name);
-  for (const auto& i : inputs) n->add_input(i);
-  for (const auto& o : outputs) n->add_output(o);
-  return n;
-}
-// A float initializer [2, 3] named `name` with raw_data of `raw_bytes` bytes (24 is complete).
-onnx::TensorProto* add_float_initializer(onnx::ModelProto* m, const std::string& name, std::size_t raw_bytes) {
-  auto* t = m->mutable_graph()->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
-  t->add_dims(2);
-  t->add_dims(3);
-  t->set_raw_data(std::string(raw_bytes, '\0'));
-  return t;
-}
-
-std::string bytes_of(const onnx::ModelProto& m) {
-  std::string s;
-  EXPECT_TRUE(m.SerializeToString(&s));
-  return s;
-}
+using namespace shardscore::onnx_builder;
 
 // Relu(X) -> Y on float [N, 3]: a valid model the broken ones start from.
 onnx::ModelProto relu_model() {
@@ -443,29 +385,95 @@ onnx::ModelProto external_data_model(const std::string& location) {
   return m;
 }
 
-TEST(GraphParse, ExternalData_Unimplemented) {
-  // ONNX's checker stat()s the external file (graph_parse_onnx gives it no model directory, so
-  // the location is taken as is); with the file present the model is valid and reaches
-  // shardscore's own refusal.
-  const auto data = std::filesystem::temp_directory_path() /
-                    ("shardscore_test_graph_external_" + std::to_string(::getpid()) + ".bin");
-  {
-    std::ofstream out(data, std::ios::binary);
-    out << std::string(24, '\0');
+// A folder holding a model whose initializer lives in external data, for the confinement tests.
+class ExternalData : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("shardscore_ext_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_ / "model");
+    const float w[6] = {1, 2, 3, 4, 5, 6};
+    std::ofstream(dir_ / "model" / "w.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), sizeof w);
+    std::ofstream(dir_ / "outside.bin", std::ios::binary).write(reinterpret_cast<const char*>(w), sizeof w);
   }
-  auto g = graph_parse_onnx(bytes_of(external_data_model(data.string())), "m_ext.onnx");
-  std::filesystem::remove(data);
-  ASSERT_FALSE(g.ok());
-  const std::string& msg = g.status().message();
-  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << msg;
-  EXPECT_TRUE(contains(msg, "external")) << msg;
-  EXPECT_TRUE(contains(msg, "'external_w'")) << msg;
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // Writes the model (initializer at `location`) into dir_/model and loads it from its path.
+  StatusOr<Graph> load(const std::string& location, int64_t length = -1) {
+    auto m = external_data_model(location);
+    if (length >= 0) {
+      auto* kv = m.mutable_graph()->mutable_initializer(0)->add_external_data();
+      kv->set_key("length");
+      kv->set_value(std::to_string(length));
+    }
+    const auto path = dir_ / "model" / "m.onnx";
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    return graph_load_onnx(path.string());
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ExternalData, BesideTheModelLoads) {
+  auto g = load("w.bin");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const Tensor& w = g->initializers.at("external_w");
+  ASSERT_EQ(w.numel(), 6);
+  EXPECT_EQ(w.data<float>()[0], 1.0f);
+  EXPECT_EQ(w.data<float>()[5], 6.0f);
+  // And the model runs with it.
+  auto e = Engine::load((dir_ / "model" / "m.onnx").string(), "cpu");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const float x[6] = {10, 10, 10, 10, 10, 10};
+  std::vector<Tensor> out;
+  ASSERT_TRUE(e.value()->run({Tensor::copy_of(DType::kFloat32, {2, 3}, x)}, &out).ok());
+  EXPECT_EQ(out.at(0).data<float>()[5], 16.0f);
 }
 
-TEST(GraphParse, ExternalData_FileMissing_Rejected) {
-  auto g = graph_parse_onnx(bytes_of(external_data_model("no_such_external_w.bin")), "m_ext2.onnx");
+TEST_F(ExternalData, PathsLeavingTheModelsFolderAreRefused) {
+  for (const std::string& loc : std::vector<std::string>{"../outside.bin", "sub/../../outside.bin", (dir_ / "outside.bin").string()}) {
+    auto g = load(loc);
+    ASSERT_FALSE(g.ok()) << loc;
+    EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument) << g.status().message();
+    EXPECT_TRUE(contains(g.status().message(), "outside the model's folder")) << g.status().message();
+    EXPECT_TRUE(contains(g.status().message(), "'external_w'")) << g.status().message();
+  }
+  // A symbolic link inside the folder that points out of it is refused too.
+  std::filesystem::create_symlink(dir_ / "outside.bin", dir_ / "model" / "link.bin");
+  auto g = load("link.bin");
   ASSERT_FALSE(g.ok());
-  EXPECT_TRUE(contains(g.status().message(), "external_w")) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "outside the model's folder")) << g.status().message();
+}
+
+TEST_F(ExternalData, MissingOrShortDataIsAnError) {
+  auto missing = load("nope.bin");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound) << missing.status().message();
+  EXPECT_TRUE(contains(missing.status().message(), "nope.bin"));
+  auto wrong_length = load("w.bin", 12);
+  EXPECT_EQ(wrong_length.status().code(), StatusCode::kDataLoss) << wrong_length.status().message();
+  std::filesystem::resize_file(dir_ / "model" / "w.bin", 10);
+  auto short_file = load("w.bin");
+  EXPECT_EQ(short_file.status().code(), StatusCode::kDataLoss) << short_file.status().message();
+}
+
+TEST(GraphInspect, SummarizesEvenModelsThisBuildCannotRun) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_float_initializer(&m, "W", 6);
+  add_node(&m, "Einsum", {"X", "W"}, {"Y"}, "e1");
+  add_node(&m, "Relu", {"Y"}, {"Z"}, "r1");
+  add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 2});
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_inspect_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto s = graph_inspect_onnx(path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->nodes, 2);
+  EXPECT_EQ(s->op_counts.at("Einsum"), 1);
+  EXPECT_EQ(s->op_counts.at("Relu"), 1);
+  EXPECT_EQ(s->parameters, 6);
+  ASSERT_EQ(s->inputs.size(), 1u) << "initializers are not inputs";
+  EXPECT_EQ(s->inputs[0].dims, (Shape{-1, 3}));
+  ASSERT_EQ(s->unsupported.size(), 1u);
+  EXPECT_TRUE(contains(s->unsupported[0], "Einsum (ai.onnx, opset 17): 1 node")) << s->unsupported[0];
+  EXPECT_EQ(graph_inspect_onnx("/nonexistent.onnx").status().code(), StatusCode::kNotFound);
 }
 
 TEST(GraphParse, MlOpWithoutMlDomainImport_Rejected) {

@@ -2,6 +2,8 @@
 // CPU op functions: the reference implementation of every op in the registry.
 // Each reads ctx.node's attributes and ctx.inputs, and fills ctx.outputs. Errors name the
 // offending shape or attribute; the caller prefixes the node.
+#include "engine/cpu/cpu_ops_nn.h"
+#include "engine/cpu/cpu_ops_tensor.h"
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -19,6 +21,7 @@ Status cpu_softmax(OpContext& ctx);
 // gemm.cpp — matrix products through BLAS
 Status cpu_gemm(OpContext& ctx);
 Status cpu_matmul(OpContext& ctx);
+Status cpu_fused_gemm(OpContext& ctx);  // shardscore.FusedGemm, made by the fusion pass
 // shape_ops.cpp
 Status cpu_flatten(OpContext& ctx);
 Status cpu_reshape(OpContext& ctx);

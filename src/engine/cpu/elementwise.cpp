@@ -1,7 +1,10 @@
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <type_traits>
 
+#include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
 
 namespace shardscore {
@@ -21,32 +24,6 @@ StatusOr<const Tensor*> cpu_required_input(const OpContext& ctx, std::size_t i) 
 }
 
 namespace {
-
-StatusOr<Shape> broadcast_shapes(const Shape& a, const Shape& b) {
-  std::size_t r = std::max(a.size(), b.size());
-  Shape out(r);
-  for (std::size_t k = 0; k < r; ++k) {
-    int64_t da = k < r - a.size() ? 1 : a[k - (r - a.size())];
-    int64_t db = k < r - b.size() ? 1 : b[k - (r - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      return invalid_argument("shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " cannot be broadcast");
-    }
-    out[k] = da == 1 ? db : da;
-  }
-  return out;
-}
-
-// Element strides of `s` aligned to `out`'s rank, 0 along broadcast dimensions.
-std::vector<int64_t> broadcast_strides(const Shape& s, const Shape& out) {
-  std::vector<int64_t> st(out.size(), 0);
-  int64_t stride = 1;
-  for (std::size_t k = s.size(); k-- > 0;) {
-    std::size_t ok = k + (out.size() - s.size());
-    st[ok] = s[k] == 1 ? 0 : stride;
-    stride *= s[k];
-  }
-  return st;
-}
 
 template <typename T, typename F>
 void binary_loop(const Tensor& a, const Tensor& b, Tensor* out, F f) {
@@ -75,8 +52,8 @@ void binary_loop(const Tensor& a, const Tensor& b, Tensor* out, F f) {
     po[0] = f(pa[0], pb[0]);
     return;
   }
-  const auto sa = broadcast_strides(a.shape(), os);
-  const auto sb = broadcast_strides(b.shape(), os);
+  const auto sa = cpu_broadcast_strides(a.shape(), os);
+  const auto sb = cpu_broadcast_strides(b.shape(), os);
   const int64_t inner = os[r - 1];
   const int64_t ia = sa[r - 1], ib = sb[r - 1];
   std::vector<int64_t> idx(r, 0);
@@ -127,7 +104,7 @@ Status binary(OpContext& ctx, BinOp op) {
     return invalid_argument("input types differ: " + std::string(dtype_name(a->dtype())) + " and " +
                             std::string(dtype_name(b->dtype())));
   }
-  SS_ASSIGN_OR_RETURN(Shape shape, broadcast_shapes(a->shape(), b->shape()));
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
   Tensor out(a->dtype(), shape);
   Status st = ok_status();
   bool handled = false;
@@ -188,6 +165,216 @@ Status cpu_sigmoid(OpContext& ctx) {
 
 Status cpu_tanh(OpContext& ctx) {
   return unary_float(ctx, [](auto v) { return std::tanh(v); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Math and logic ops (cpu_ops_nn.h): Sqrt, Pow, Neg, Not, Equal, Where.
+
+namespace {
+
+// Calls f(i, offsets) for every element i of the output shape `os`, with offsets[k] the flat
+// position in operand k (of shape *shapes[k], broadcast to os).
+template <std::size_t K, typename F>
+void broadcast_each(const std::array<const Shape*, K>& shapes, const Shape& os, F f) {
+  const int64_t n = shape_numel(os);
+  const std::size_t r = os.size();
+  std::array<int64_t, K> off{};
+  if (n == 0) return;
+  if (r == 0) {
+    f(int64_t{0}, off);
+    return;
+  }
+  std::array<std::vector<int64_t>, K> st;
+  for (std::size_t k = 0; k < K; ++k) st[k] = cpu_broadcast_strides(*shapes[k], os);
+  const int64_t inner = os[r - 1];
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t base = 0; base < n; base += inner) {
+    std::array<int64_t, K> start{};
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t d = 0; d + 1 < r; ++d) start[k] += idx[d] * st[k][d];
+    for (int64_t j = 0; j < inner; ++j) {
+      for (std::size_t k = 0; k < K; ++k) off[k] = start[k] + j * st[k][r - 1];
+      f(base + j, off);
+    }
+    for (std::size_t d = r - 1; d-- > 0;) {
+      if (++idx[d] < os[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+// Integer power by squaring, wrapping around on overflow (as integer arithmetic does in numpy).
+template <typename B>
+StatusOr<B> int_pow(B base, int64_t e) {
+  using U = std::make_unsigned_t<B>;
+  if (e < 0) {
+    if (base == 0) return invalid_argument("integer 0 raised to the negative power " + std::to_string(e));
+    if (base == 1) return B(1);
+    if (base == -1) return static_cast<B>(e % 2 == 0 ? 1 : -1);
+    return B(0);  // |1 / base^e| < 1 truncates to 0
+  }
+  U result = 1, b = static_cast<U>(base);
+  auto ue = static_cast<uint64_t>(e);
+  while (ue) {
+    if (ue & 1) result = static_cast<U>(result * b);
+    b = static_cast<U>(b * b);
+    ue >>= 1;
+  }
+  return static_cast<B>(result);
+}
+
+template <typename B, typename E>
+Status pow_typed(const Tensor& a, const Tensor& b, Tensor* out) {
+  const B* pa = a.data<B>();
+  const E* pb = b.data<E>();
+  B* po = out->data<B>();
+  Status st = ok_status();
+  broadcast_each<2>({&a.shape(), &b.shape()}, out->shape(), [&](int64_t i, const std::array<int64_t, 2>& o) {
+    if constexpr (std::is_floating_point_v<B>) {
+      po[i] = static_cast<B>(std::pow(static_cast<double>(pa[o[0]]), static_cast<double>(pb[o[1]])));
+    } else {
+      if (!st.ok()) return;
+      StatusOr<B> v = int_pow<B>(pa[o[0]], static_cast<int64_t>(pb[o[1]]));
+      if (!v.ok()) {
+        st = v.status();
+        return;
+      }
+      po[i] = *v;
+    }
+  });
+  return st;
+}
+
+template <typename B>
+Status pow_base(const Tensor& a, const Tensor& b, Tensor* out) {
+  switch (b.dtype()) {
+    case DType::kInt32: return pow_typed<B, int32_t>(a, b, out);
+    case DType::kInt64: return pow_typed<B, int64_t>(a, b, out);
+    case DType::kFloat32:
+    case DType::kFloat64:
+      if constexpr (std::is_integral_v<B>) {
+        return unimplemented("Pow of an integer base with a float exponent is not supported");
+      } else {
+        return b.dtype() == DType::kFloat32 ? pow_typed<B, float>(a, b, out) : pow_typed<B, double>(a, b, out);
+      }
+    default: return unimplemented("exponent type " + std::string(dtype_name(b.dtype())) + " is not supported");
+  }
+}
+
+}  // namespace
+
+Status cpu_sqrt(OpContext& ctx) {
+  return unary_float(ctx, [](auto v) { return std::sqrt(v); });
+}
+
+Status cpu_pow(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
+  Tensor out(a->dtype(), shape);
+  Status st = ok_status();
+  switch (a->dtype()) {
+    case DType::kFloat32: st = pow_base<float>(*a, *b, &out); break;
+    case DType::kFloat64: st = pow_base<double>(*a, *b, &out); break;
+    case DType::kInt32: st = pow_base<int32_t>(*a, *b, &out); break;
+    case DType::kInt64: st = pow_base<int64_t>(*a, *b, &out); break;
+    default: return unimplemented("base type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  }
+  SS_RETURN_IF_ERROR(st);
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+Status cpu_neg(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  Tensor out(x->dtype(), x->shape());
+  bool ok = false;
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* po = out.data<T>();
+    for (int64_t i = 0; i < x->numel(); ++i) {
+      if constexpr (std::is_integral_v<T>) {
+        po[i] = static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(px[i]));  // MIN wraps
+      } else {
+        po[i] = -px[i];
+      }
+    }
+    ok = true;
+  };
+  switch (x->dtype()) {
+    case DType::kFloat32: run(float{}); break;
+    case DType::kFloat64: run(double{}); break;
+    case DType::kInt8: run(int8_t{}); break;
+    case DType::kInt16: run(int16_t{}); break;
+    case DType::kInt32: run(int32_t{}); break;
+    case DType::kInt64: run(int64_t{}); break;
+    default: break;
+  }
+  if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+Status cpu_not(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  if (x->dtype() != DType::kBool) return invalid_argument("Not takes bool input; got " + std::string(dtype_name(x->dtype())));
+  Tensor out(DType::kBool, x->shape());
+  const uint8_t* px = x->data<uint8_t>();
+  uint8_t* po = out.data<uint8_t>();
+  for (int64_t i = 0; i < x->numel(); ++i) po[i] = px[i] ? 0 : 1;
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+Status cpu_equal(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
+  if (a->dtype() != b->dtype()) {
+    return invalid_argument("input types differ: " + std::string(dtype_name(a->dtype())) + " and " +
+                            std::string(dtype_name(b->dtype())));
+  }
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
+  Tensor out(DType::kBool, shape);
+  uint8_t* po = out.data<uint8_t>();
+  const bool ok = dtype_dispatch(a->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* pa = a->data<T>();
+    const T* pb = b->data<T>();
+    broadcast_each<2>({&a->shape(), &b->shape()}, shape, [&](int64_t i, const std::array<int64_t, 2>& o) {
+      po[i] = pa[o[0]] == pb[o[1]] ? 1 : 0;
+    });
+  });
+  if (!ok) return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+Status cpu_where(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* c, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* y, cpu_required_input(ctx, 2));
+  if (c->dtype() != DType::kBool) {
+    return invalid_argument("condition must be bool; got " + std::string(dtype_name(c->dtype())));
+  }
+  if (x->dtype() != y->dtype()) {
+    return invalid_argument("X and Y types differ: " + std::string(dtype_name(x->dtype())) + " and " +
+                            std::string(dtype_name(y->dtype())));
+  }
+  SS_ASSIGN_OR_RETURN(Shape sxy, cpu_broadcast_shapes(x->shape(), y->shape()));
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(c->shape(), sxy));
+  Tensor out(x->dtype(), shape);
+  const std::size_t es = dtype_size(x->dtype());
+  const uint8_t* pc = c->data<uint8_t>();
+  const auto* px = static_cast<const std::byte*>(x->raw());
+  const auto* py = static_cast<const std::byte*>(y->raw());
+  auto* po = static_cast<std::byte*>(out.raw());
+  broadcast_each<3>({&c->shape(), &x->shape(), &y->shape()}, shape, [&](int64_t i, const std::array<int64_t, 3>& o) {
+    const std::byte* src = pc[o[0]] ? px + o[1] * static_cast<int64_t>(es) : py + o[2] * static_cast<int64_t>(es);
+    std::memcpy(po + i * static_cast<int64_t>(es), src, es);
+  });
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
 }
 
 }  // namespace shardscore

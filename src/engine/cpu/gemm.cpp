@@ -1,6 +1,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -175,6 +176,38 @@ Status cpu_gemm(OpContext& ctx) {
   if (a->dtype() == DType::kFloat32) return gemm_typed<float>(ctx, *a, *b, c);
   if (a->dtype() == DType::kFloat64) return gemm_typed<double>(ctx, *a, *b, c);
   return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+}
+
+// shardscore.FusedGemm: Y = act(alpha * A' * op(B) + beta * C), made by the fusion pass from
+// MatMul + Add (+ activation) and Gemm (+ activation). A may have any rank >= 2: its leading
+// dimensions are rows (as MatMul folds them); B is 2-D; C broadcasts to [rows, N].
+Status cpu_fused_gemm(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
+  if (a->rank() < 2 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 2 and a 2-D B");
+  if (a->dtype() != DType::kFloat32 || b->dtype() != DType::kFloat32) return unimplemented("FusedGemm runs float32 only");
+  const Shape lead(a->shape().begin(), a->shape().end() - 1);
+  Tensor a2 = a->reshaped({shape_numel(lead), a->dim(a->rank() - 1)});
+  const Tensor* c = ctx.input(2);
+  SS_RETURN_IF_ERROR(gemm_typed<float>(ctx, a2, *b, c));
+  Tensor& y = ctx.outputs[0];
+  Shape out = lead;
+  out.push_back(y.dim(1));
+  y = y.reshaped(out);
+  const Attribute* act = ctx.node.attr("activation");
+  const std::string kind = act ? act->s : "";
+  float* p = y.data<float>();
+  const int64_t n = y.numel();
+  if (kind == "Relu") {
+    for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0.0f : p[i];
+  } else if (kind == "Sigmoid") {
+    for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));
+  } else if (kind == "Tanh") {
+    for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
+  } else if (!kind.empty()) {
+    return unimplemented("FusedGemm activation '" + kind + "'");
+  }
+  return ok_status();
 }
 
 Status cpu_matmul(OpContext& ctx) {

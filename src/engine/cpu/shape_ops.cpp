@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 
 namespace shardscore {
 
@@ -86,6 +87,7 @@ DType dtype_from_onnx_code(int64_t t) {
     case 6: return DType::kInt32;
     case 7: return DType::kInt64;
     case 9: return DType::kBool;
+    case 10: return DType::kFloat16;
     case 11: return DType::kFloat64;
     case 12: return DType::kUInt32;
     case 13: return DType::kUInt64;
@@ -105,6 +107,30 @@ Status cpu_cast(OpContext& ctx) {
   }
   Tensor y(to, x->shape());
   const int64_t n = x->numel();
+  if (x->dtype() == DType::kFloat16) {
+    // Widening is exact; every other target converts from that float.
+    const uint16_t* ph = x->data<uint16_t>();
+    const bool ok = dtype_dispatch(to, [&](auto dst_zero) {
+      using D = decltype(dst_zero);
+      D* pd = y.data<D>();
+      for (int64_t i = 0; i < n; ++i) pd[i] = static_cast<D>(half_to_float(ph[i]));
+    });
+    if (!ok) return unimplemented("cast from float16 to " + std::string(dtype_name(to)) + " is not supported");
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  if (to == DType::kFloat16) {
+    // One rounding (to nearest even) from the source value, through the exact double.
+    uint16_t* ph = y.data<uint16_t>();
+    const bool ok = dtype_dispatch(x->dtype(), [&](auto src_zero) {
+      using S = decltype(src_zero);
+      const S* ps = x->data<S>();
+      for (int64_t i = 0; i < n; ++i) ph[i] = double_to_half(static_cast<double>(ps[i]));
+    });
+    if (!ok) return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " to float16 is not supported");
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
   bool ok = dtype_dispatch(x->dtype(), [&](auto src_zero) {
     using S = decltype(src_zero);
     const S* ps = x->data<S>();

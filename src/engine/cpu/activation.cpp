@@ -1,0 +1,132 @@
+// Activations: Clip, LeakyRelu, HardSigmoid, HardSwish, Erf, Gelu. NaN passes through every one
+// of them (as in ONNX Runtime): a missing value never turns into a confident number.
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "engine/cpu/cpu_ops.h"
+
+namespace shardscore {
+namespace {
+
+// y = f(x) for float32 / float64 x; f is called with the element (float or double).
+template <typename F>
+Status unary_float(OpContext& ctx, F f) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  Tensor out(x->dtype(), x->shape());
+  const int64_t n = x->numel();
+  if (x->dtype() == DType::kFloat32) {
+    const float* px = x->data<float>();
+    float* po = out.data<float>();
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+  } else if (x->dtype() == DType::kFloat64) {
+    const double* px = x->data<double>();
+    double* po = out.data<double>();
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+  } else {
+    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+// max(0, min(1, alpha * x + beta)), NaN kept.
+template <typename T>
+T hard_sigmoid(T x, T alpha, T beta) {
+  const T t = alpha * x + beta;
+  return t < T(0) ? T(0) : (t > T(1) ? T(1) : t);
+}
+
+template <typename T>
+Status clip_typed(OpContext& ctx, const Tensor& x) {
+  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+  if (ctx.node.opset < 11) {
+    lo = static_cast<T>(ctx.node.attr_float("min", -std::numeric_limits<float>::max()));
+    hi = static_cast<T>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
+  } else {
+    const char* names[] = {"min", "max"};
+    for (std::size_t i = 0; i < 2; ++i) {
+      const Tensor* b = ctx.input(i + 1);
+      if (!b) continue;
+      if (b->dtype() != x.dtype()) {
+        return invalid_argument(std::string(names[i]) + " of type " + std::string(dtype_name(b->dtype())) + " differs from input's " +
+                                std::string(dtype_name(x.dtype())));
+      }
+      if (b->numel() != 1) return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
+      (i == 0 ? lo : hi) = b->data<T>()[0];
+    }
+  }
+  Tensor out(x.dtype(), x.shape());
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  // min > max gives max everywhere, as the spec says; NaN passes.
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    T v = px[i] < lo ? lo : px[i];
+    po[i] = v > hi ? hi : v;
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+}  // namespace
+
+Status cpu_clip(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  switch (x->dtype()) {
+    case DType::kFloat32: return clip_typed<float>(ctx, *x);
+    case DType::kFloat64: return clip_typed<double>(ctx, *x);
+    case DType::kInt32: return clip_typed<int32_t>(ctx, *x);
+    case DType::kInt64: return clip_typed<int64_t>(ctx, *x);
+    default: return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  }
+}
+
+Status cpu_leaky_relu(OpContext& ctx) {
+  const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.01f));
+  return unary_float(ctx, [alpha](auto v) {
+    using T = decltype(v);
+    return v < T(0) ? static_cast<T>(alpha) * v : v;
+  });
+}
+
+Status cpu_hard_sigmoid(OpContext& ctx) {
+  const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.2f));
+  const double beta = static_cast<double>(ctx.node.attr_float("beta", 0.5f));
+  return unary_float(ctx, [alpha, beta](auto v) {
+    using T = decltype(v);
+    return hard_sigmoid<T>(v, static_cast<T>(alpha), static_cast<T>(beta));
+  });
+}
+
+Status cpu_hard_swish(OpContext& ctx) {
+  return unary_float(ctx, [](auto v) {
+    using T = decltype(v);
+    return v * hard_sigmoid<T>(v, T(1) / T(6), T(0.5));
+  });
+}
+
+Status cpu_erf(OpContext& ctx) {
+  return unary_float(ctx, [](auto v) { return std::erf(v); });
+}
+
+Status cpu_gelu(OpContext& ctx) {
+  std::string approximate = "none";
+  if (const Attribute* a = ctx.node.attr("approximate")) approximate = a->s;
+  if (approximate == "none") {
+    return unary_float(ctx, [](auto v) {
+      using T = decltype(v);
+      return static_cast<T>(0.5 * static_cast<double>(v) * (1.0 + std::erf(static_cast<double>(v) * M_SQRT1_2)));
+    });
+  }
+  if (approximate == "tanh") {
+    return unary_float(ctx, [](auto v) {
+      using T = decltype(v);
+      const double x = static_cast<double>(v);
+      const double k = std::sqrt(2.0 / M_PI);
+      return static_cast<T>(0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x))));
+    });
+  }
+  return invalid_argument("approximate '" + approximate + "' is not one of none, tanh");
+}
+
+}  // namespace shardscore

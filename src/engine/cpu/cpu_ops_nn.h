@@ -1,0 +1,33 @@
+#pragma once
+// CPU functions of the neural-network and elementwise-math ops: nn.cpp, activation.cpp (and the math ops in elementwise.cpp).
+// Included by cpu_ops.h; the registry rows are in src/engine/op_registry.cpp.
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+// nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
+Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product
+Status cpu_batch_normalization(OpContext& ctx);   // inference mode only
+Status cpu_max_pool(OpContext& ctx);              // output Y only (no Indices)
+Status cpu_average_pool(OpContext& ctx);
+Status cpu_global_average_pool(OpContext& ctx);
+Status cpu_pad(OpContext& ctx);                   // constant / reflect / edge / wrap, any rank
+Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear (last two dims)
+
+// activation.cpp — float32 / float64 (Clip also integers); NaN passes through
+Status cpu_clip(OpContext& ctx);
+Status cpu_leaky_relu(OpContext& ctx);
+Status cpu_hard_sigmoid(OpContext& ctx);
+Status cpu_hard_swish(OpContext& ctx);
+Status cpu_erf(OpContext& ctx);
+Status cpu_gelu(OpContext& ctx);  // ai.onnx opset 20+ and com.microsoft opset 1
+
+// elementwise.cpp — math and logic with numpy-style broadcasting
+Status cpu_sqrt(OpContext& ctx);
+Status cpu_pow(OpContext& ctx);
+Status cpu_neg(OpContext& ctx);
+Status cpu_not(OpContext& ctx);
+Status cpu_equal(OpContext& ctx);
+Status cpu_where(OpContext& ctx);
+
+}  // namespace shardscore

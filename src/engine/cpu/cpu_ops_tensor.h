@@ -1,0 +1,32 @@
+#pragma once
+// CPU functions of the tensor-manipulation, reduction and normalization ops: tensor_ops.cpp, reduce.cpp, normalization.cpp.
+// Included by cpu_ops.h; the registry rows are in src/engine/op_registry.cpp.
+//
+// The data-movement ops (Gather, Transpose, Expand, Slice, Squeeze, Unsqueeze, Split) work on any
+// element type by copying dtype_size() bytes per element. Reductions sum every reduced group in a
+// fixed order (in double for float32), so a row's result never depends on the batch around it.
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+// tensor_ops.cpp
+Status cpu_gather(OpContext& ctx);            // opsets 1-21: any axis, negative indices, int32/int64 indices
+Status cpu_transpose(OpContext& ctx);         // opsets 1-21: perm (default reverses)
+Status cpu_expand(OpContext& ctx);            // opsets 8-21: bidirectional broadcast to the shape input
+Status cpu_slice(OpContext& ctx);             // opsets 10-21: starts/ends/axes/steps inputs
+Status cpu_squeeze(OpContext& ctx);           // axes attribute before 13, optional input from 13
+Status cpu_unsqueeze(OpContext& ctx);         // axes attribute before 13, input from 13
+Status cpu_shape(OpContext& ctx);             // start/end attributes from 15
+Status cpu_constant_of_shape(OpContext& ctx); // value attribute (default float32 0)
+Status cpu_range(OpContext& ctx);             // float32/float64/int16/int32/int64
+Status cpu_split(OpContext& ctx);             // split attribute before 13, input from 13, num_outputs from 18
+
+// reduce.cpp (also cpu_argmax, declared in cpu_ops.h)
+Status cpu_reduce_mean(OpContext& ctx);  // axes attribute before 18, optional input from 18
+Status cpu_reduce_sum(OpContext& ctx);   // axes attribute before 13, optional input from 13
+Status cpu_reduce_max(OpContext& ctx);   // axes attribute before 18, optional input from 18
+
+// normalization.cpp
+Status cpu_layer_normalization(OpContext& ctx);  // opset 17: axis, epsilon, Scale, optional B; Mean/InvStdDev too
+
+}  // namespace shardscore

@@ -1,0 +1,795 @@
+// Convolution, pooling, batch normalization, padding and resizing on the CPU.
+//
+// Conv is im2col + one BLAS product per image and group: the product's shape depends only on the
+// image, never on the batch, so every image's output is bit-identical for any batch size. Like
+// every op here it runs on its caller's thread (parallelism comes from batches).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_ops.h"
+
+namespace shardscore {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// ---------------------------------------------------------------------------------------------
+// BLAS
+
+void blas_gemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              1.0f, a, static_cast<int>(k), b, static_cast<int>(n), 0.0f, c, static_cast<int>(n));
+}
+void blas_gemm(int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              1.0, a, static_cast<int>(k), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Window geometry shared by Conv, MaxPool and AveragePool (2-D spatial, NCHW).
+
+// An ints attribute that must hold `n` values, or `def` repeated when absent.
+Status ints_attr(const Node& node, const std::string& name, std::size_t n, int64_t def, std::vector<int64_t>* out) {
+  const Attribute* a = node.attr(name);
+  if (!a) {
+    out->assign(n, def);
+    return ok_status();
+  }
+  if (a->ints.size() != n) {
+    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " + str(static_cast<int64_t>(a->ints.size())) +
+                            " values; 2-D spatial input needs " + str(static_cast<int64_t>(n)));
+  }
+  *out = a->ints;
+  return ok_status();
+}
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+StatusOr<AutoPad> read_auto_pad(const Node& node) {
+  const Attribute* a = node.attr("auto_pad");
+  if (!a || a->s.empty() || a->s == "NOTSET") return AutoPad::kNotSet;
+  if (a->s == "SAME_UPPER") return AutoPad::kSameUpper;
+  if (a->s == "SAME_LOWER") return AutoPad::kSameLower;
+  if (a->s == "VALID") return AutoPad::kValid;
+  return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+}
+
+struct Window2d {
+  int64_t in[2], k[2], s[2], d[2], pb[2], pe[2], out[2];
+};
+
+// Strides, dilations, pads (explicit or from auto_pad) and the output size of each spatial dim.
+// ceil_mode drops a last window that would start in the end padding (as ONNX's shape inference
+// and PyTorch do).
+Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode, Window2d* w) {
+  std::vector<int64_t> strides, dilations, pads;
+  SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
+  SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
+  SS_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
+  SS_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));
+  for (int i = 0; i < 2; ++i) {
+    if (k[i] <= 0) return invalid_argument("kernel_shape " + shape_to_string({k[0], k[1]}) + " must be positive");
+    if (strides[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
+    if (dilations[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
+    if (pads[i] < 0 || pads[i + 2] < 0) return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
+    w->in[i] = in[i];
+    w->k[i] = k[i];
+    w->s[i] = strides[i];
+    w->d[i] = dilations[i];
+    const int64_t dk = dilations[i] * (k[i] - 1) + 1;
+    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
+      w->out[i] = (in[i] + strides[i] - 1) / strides[i];
+      const int64_t total = std::max<int64_t>(0, (w->out[i] - 1) * strides[i] + dk - in[i]);
+      w->pb[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      w->pe[i] = total - w->pb[i];
+      continue;
+    }
+    w->pb[i] = auto_pad == AutoPad::kValid ? 0 : pads[i];
+    w->pe[i] = auto_pad == AutoPad::kValid ? 0 : pads[i + 2];
+    const int64_t span = in[i] + w->pb[i] + w->pe[i] - dk;
+    if (span < 0) {
+      return invalid_argument("the window (kernel " + str(k[i]) + ", dilation " + str(dilations[i]) +
+                              ") is larger than the padded input (" + str(in[i] + w->pb[i] + w->pe[i]) + ") along spatial axis " +
+                              str(i));
+    }
+    w->out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
+    if (ceil_mode && (w->out[i] - 1) * strides[i] >= in[i] + w->pb[i]) --w->out[i];
+  }
+  return ok_status();
+}
+
+Status require_nchw(const Tensor& x, const char* what) {
+  if (x.rank() == 4) return ok_status();
+  if (x.rank() == 3 || x.rank() == 5) {
+    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " + shape_to_string(x.shape()));
+  }
+  return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
+}
+
+Status require_float(const Tensor& x, const char* what) {
+  if (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64) return ok_status();
+  return unimplemented(std::string(what) + " element type " + std::string(dtype_name(x.dtype())) + " is not supported");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv
+
+template <typename T>
+void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t group, const Window2d& g, Tensor* y) {
+  const int64_t n_img = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const int64_t m = w.dim(0), cg = c / group, mg = m / group;
+  const int64_t kh = g.k[0], kw = g.k[1], oh = g.out[0], ow = g.out[1];
+  const int64_t kk = cg * kh * kw, p = oh * ow;
+  const bool direct = kh == 1 && kw == 1 && g.s[0] == 1 && g.s[1] == 1 && g.pb[0] == 0 && g.pb[1] == 0 &&
+                      g.pe[0] == 0 && g.pe[1] == 0;
+  std::vector<T> col(direct ? 0 : static_cast<std::size_t>(kk * p));
+  const T* px = x.data<T>();
+  const T* pw = w.data<T>();
+  const T* pbias = bias ? bias->data<T>() : nullptr;
+  T* py = y->data<T>();
+  if (p == 0 || mg == 0) return;
+  for (int64_t n = 0; n < n_img; ++n) {
+    for (int64_t gi = 0; gi < group; ++gi) {
+      const T* xg = px + (n * c + gi * cg) * h * wd;
+      const T* src = xg;
+      if (!direct) {
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          const T* xc = xg + ci * h * wd;
+          for (int64_t i = 0; i < kh; ++i) {
+            for (int64_t j = 0; j < kw; ++j) {
+              T* dst = col.data() + ((ci * kh + i) * kw + j) * p;
+              for (int64_t oy = 0; oy < oh; ++oy) {
+                const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+                T* drow = dst + oy * ow;
+                if (iy < 0 || iy >= h) {
+                  std::fill(drow, drow + ow, T(0));
+                  continue;
+                }
+                const T* xr = xc + iy * wd;
+                for (int64_t ox = 0; ox < ow; ++ox) {
+                  const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
+                  drow[ox] = ix >= 0 && ix < wd ? xr[ix] : T(0);
+                }
+              }
+            }
+          }
+        }
+        src = col.data();
+      }
+      T* yg = py + (n * m + gi * mg) * p;
+      blas_gemm(mg, p, kk, pw + gi * mg * kk, src, yg);
+      if (pbias) {
+        for (int64_t mi = 0; mi < mg; ++mi) {
+          const T bv = pbias[gi * mg + mi];
+          T* row = yg + mi * p;
+          for (int64_t q = 0; q < p; ++q) row[q] += bv;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pools
+
+template <typename T>
+void max_pool_typed(const Tensor& x, const Window2d& g, Tensor* y) {
+  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), wd = x.dim(3), oh = g.out[0], ow = g.out[1];
+  const T* px = x.data<T>();
+  T* py = y->data<T>();
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = px + pl * h * wd;
+    T* yp = py + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        T best = std::numeric_limits<T>::lowest();
+        bool nan = false;
+        for (int64_t i = 0; i < g.k[0] && !nan; ++i) {
+          const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t j = 0; j < g.k[1]; ++j) {
+            const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
+            if (ix < 0 || ix >= wd) continue;
+            const T v = xp[iy * wd + ix];
+            if (std::isnan(v)) {
+              // A missing value stays missing: NaN in the window gives NaN.
+              best = v;
+              nan = true;
+              break;
+            }
+            if (v > best) best = v;
+          }
+        }
+        yp[oy * ow + ox] = best;
+      }
+    }
+  }
+}
+
+template <typename T>
+void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_pad, Tensor* y) {
+  const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), wd = x.dim(3), oh = g.out[0], ow = g.out[1];
+  const T* px = x.data<T>();
+  T* py = y->data<T>();
+  // count_include_pad divides by the whole kernel, also where a ceil_mode window reaches past the
+  // end padding (ONNX's reference implementation and ONNX Runtime agree on this).
+  const double full = static_cast<double>(g.k[0] * g.k[1]);
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = px + pl * h * wd;
+    T* yp = py + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        double sum = 0;
+        int64_t count = 0;
+        for (int64_t i = 0; i < g.k[0]; ++i) {
+          const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t j = 0; j < g.k[1]; ++j) {
+            const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
+            if (ix < 0 || ix >= wd) continue;
+            sum += static_cast<double>(xp[iy * wd + ix]);
+            ++count;
+          }
+        }
+        yp[oy * ow + ox] = static_cast<T>(sum / (count_include_pad ? full : static_cast<double>(count)));
+      }
+    }
+  }
+}
+
+// Kernel size from the required kernel_shape attribute of a pool.
+Status pool_kernel(const Node& node, int64_t k[2]) {
+  const Attribute* a = node.attr("kernel_shape");
+  if (!a) return invalid_argument("the kernel_shape attribute is required");
+  if (a->ints.size() != 2) {
+    return invalid_argument("kernel_shape " + shape_to_string(a->ints) + " must have 2 values for 4-D NCHW input");
+  }
+  k[0] = a->ints[0];
+  k[1] = a->ints[1];
+  return ok_status();
+}
+
+Status pool(OpContext& ctx, bool is_max) {
+  const char* what = is_max ? "MaxPool" : "AveragePool";
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_RETURN_IF_ERROR(require_nchw(*x, what));
+  SS_RETURN_IF_ERROR(require_float(*x, what));
+  if (is_max && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty()) {
+    return unimplemented("MaxPool's second output (Indices) is not supported; only Y");
+  }
+  int64_t k[2];
+  SS_RETURN_IF_ERROR(pool_kernel(ctx.node, k));
+  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  Window2d g;
+  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, ctx.node.attr_int("ceil_mode", 0) != 0, &g));
+  Tensor y(x->dtype(), {x->dim(0), x->dim(1), g.out[0], g.out[1]});
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  if (x->dtype() == DType::kFloat32) {
+    is_max ? max_pool_typed<float>(*x, g, &y) : average_pool_typed<float>(*x, g, include_pad, &y);
+  } else {
+    is_max ? max_pool_typed<double>(*x, g, &y) : average_pool_typed<double>(*x, g, include_pad, &y);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resize
+
+enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+
+double original_coordinate(CoordMode m, int64_t x_out, double scale, int64_t len_in, int64_t len_out) {
+  const double x = static_cast<double>(x_out);
+  switch (m) {
+    case CoordMode::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case CoordMode::kPytorchHalfPixel: return len_out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case CoordMode::kAlignCorners:
+      return len_out == 1 ? 0.0 : x * static_cast<double>(len_in - 1) / static_cast<double>(len_out - 1);
+    case CoordMode::kAsymmetric: return x / scale;
+    case CoordMode::kTfHalfPixelForNn: return (x + 0.5) / scale;
+  }
+  return x;
+}
+
+int64_t nearest_index(NearestMode m, double v, int64_t len_in) {
+  double r;
+  switch (m) {
+    case NearestMode::kRoundPreferFloor: r = v == std::floor(v) + 0.5 ? std::floor(v) : std::round(v); break;
+    case NearestMode::kRoundPreferCeil: r = v == std::floor(v) + 0.5 ? std::ceil(v) : std::round(v); break;
+    case NearestMode::kFloor: r = std::floor(v); break;
+    case NearestMode::kCeil: r = std::ceil(v); break;
+  }
+  return std::clamp<int64_t>(static_cast<int64_t>(r), 0, len_in - 1);
+}
+
+template <typename T>
+void resize_nearest(const Tensor& x, const std::vector<std::vector<int64_t>>& maps, Tensor* y) {
+  const Shape& os = y->shape();
+  const std::size_t r = os.size();
+  const int64_t n = y->numel();
+  if (n == 0) return;
+  std::vector<int64_t> in_strides(r, 1);
+  for (std::size_t k = r - 1; k-- > 0;) in_strides[k] = in_strides[k + 1] * x.dim(static_cast<int64_t>(k + 1));
+  const T* px = x.data<T>();
+  T* py = y->data<T>();
+  const int64_t inner = os[r - 1];
+  const auto& last = maps[r - 1];
+  std::vector<int64_t> idx(r, 0);
+  for (int64_t base = 0; base < n; base += inner) {
+    int64_t off = 0;
+    for (std::size_t k = 0; k + 1 < r; ++k) off += maps[k][static_cast<std::size_t>(idx[k])] * in_strides[k];
+    for (int64_t j = 0; j < inner; ++j) py[base + j] = px[off + last[static_cast<std::size_t>(j)]];
+    for (std::size_t k = r - 1; k-- > 0;) {
+      if (++idx[k] < os[k]) break;
+      idx[k] = 0;
+    }
+  }
+}
+
+struct LinearTap {
+  int64_t i0, i1;
+  double f;  // weight of i1
+};
+
+template <typename T>
+void resize_bilinear(const Tensor& x, const std::vector<LinearTap>& ty, const std::vector<LinearTap>& tx, Tensor* y) {
+  const int64_t r = x.rank();
+  const int64_t h = x.dim(r - 2), w = x.dim(r - 1);
+  const int64_t oh = static_cast<int64_t>(ty.size()), ow = static_cast<int64_t>(tx.size());
+  const int64_t planes = h * w == 0 ? 0 : x.numel() / (h * w);
+  const T* px = x.data<T>();
+  T* py = y->data<T>();
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const T* xp = px + pl * h * w;
+    T* yp = py + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      const LinearTap& a = ty[static_cast<std::size_t>(oy)];
+      const T* r0 = xp + a.i0 * w;
+      const T* r1 = xp + a.i1 * w;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const LinearTap& b = tx[static_cast<std::size_t>(ox)];
+        const double top = (1 - b.f) * static_cast<double>(r0[b.i0]) + b.f * static_cast<double>(r0[b.i1]);
+        const double bot = (1 - b.f) * static_cast<double>(r1[b.i0]) + b.f * static_cast<double>(r1[b.i1]);
+        yp[oy * ow + ox] = static_cast<T>((1 - a.f) * top + a.f * bot);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pad
+
+enum class PadMode { kConstant, kReflect, kEdge, kWrap };
+
+// The 1-D tensor's values as int64 (int32 or int64 tensors).
+StatusOr<std::vector<int64_t>> int_values(const Tensor& t, const char* what) {
+  if (t.rank() != 1) return invalid_argument(std::string(what) + " must be 1-D; got " + shape_to_string(t.shape()));
+  std::vector<int64_t> v(static_cast<std::size_t>(t.numel()));
+  if (t.dtype() == DType::kInt64) {
+    std::copy(t.data<int64_t>(), t.data<int64_t>() + t.numel(), v.begin());
+  } else if (t.dtype() == DType::kInt32) {
+    std::copy(t.data<int32_t>(), t.data<int32_t>() + t.numel(), v.begin());
+  } else {
+    return invalid_argument(std::string(what) + " must be int64 or int32; got " + std::string(dtype_name(t.dtype())));
+  }
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Status cpu_conv(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, cpu_required_input(ctx, 1));
+  const Tensor* b = ctx.input(2);
+  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
+  SS_RETURN_IF_ERROR(require_float(*x, "Conv"));
+  if (w->rank() != 4) {
+    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
+                            shape_to_string(x->shape()));
+  }
+  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
+  const int64_t group = ctx.node.attr_int("group", 1);
+  const int64_t c = x->dim(1), m = w->dim(0);
+  if (group <= 0) return invalid_argument("group " + str(group) + " must be positive");
+  if (c % group != 0 || m % group != 0 || w->dim(1) * group != c) {
+    return invalid_argument("X has " + str(c) + " channels and W " + shape_to_string(w->shape()) + " " + str(m) +
+                            " output channels of " + str(w->dim(1)) + " input channels each, which does not fit group " +
+                            str(group));
+  }
+  if (const Attribute* ks = ctx.node.attr("kernel_shape")) {
+    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
+      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " + shape_to_string(w->shape()));
+    }
+  }
+  if (b && (b->rank() != 1 || b->dim(0) != m)) {
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) + " values (one per output channel)");
+  }
+  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  const int64_t k[2] = {w->dim(2), w->dim(3)};
+  Window2d g;
+  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, false, &g));
+  Tensor y(x->dtype(), {x->dim(0), m, g.out[0], g.out[1]});
+  if (x->dtype() == DType::kFloat32) {
+    conv_typed<float>(*x, *w, b, group, g, &y);
+  } else {
+    conv_typed<double>(*x, *w, b, group, g, &y);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_batch_normalization(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  if (ctx.node.attr_int("training_mode", 0) != 0) {
+    return unimplemented("BatchNormalization with training_mode=1 is not supported (inference only)");
+  }
+  for (std::size_t k = 1; k < ctx.node.outputs.size(); ++k) {
+    if (!ctx.node.outputs[k].empty()) {
+      return unimplemented("BatchNormalization output " + str(static_cast<int64_t>(k)) +
+                           " (running or saved statistics) is not supported; inference mode gives only Y");
+    }
+  }
+  if (x->rank() < 2) return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
+  SS_RETURN_IF_ERROR(require_float(*x, "BatchNormalization"));
+  const int64_t c = x->dim(1);
+  const char* names[] = {"scale", "B", "input_mean", "input_var"};
+  const Tensor* p[4];
+  for (std::size_t i = 0; i < 4; ++i) {
+    SS_ASSIGN_OR_RETURN(p[i], cpu_required_input(ctx, i + 1));
+    if (p[i]->rank() != 1 || p[i]->dim(0) != c) {
+      return invalid_argument(std::string(names[i]) + " " + shape_to_string(p[i]->shape()) + " must be 1-D with " + str(c) +
+                              " values (one per channel)");
+    }
+    if (p[i]->dtype() != x->dtype()) {
+      return unimplemented(std::string(names[i]) + " of type " + std::string(dtype_name(p[i]->dtype())) + " with X of type " +
+                           std::string(dtype_name(x->dtype())) + " is not supported");
+    }
+  }
+  const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
+  const int64_t n = x->dim(0);
+  const int64_t inner = c == 0 || n == 0 ? 0 : x->numel() / (n * c);
+  Tensor y(x->dtype(), x->shape());
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* py = y.data<T>();
+    for (int64_t ci = 0; ci < c; ++ci) {
+      const double a = static_cast<double>(p[0]->data<T>()[ci]) / std::sqrt(static_cast<double>(p[3]->data<T>()[ci]) + eps);
+      const T mul = static_cast<T>(a);
+      const T add = static_cast<T>(static_cast<double>(p[1]->data<T>()[ci]) - static_cast<double>(p[2]->data<T>()[ci]) * a);
+      for (int64_t ni = 0; ni < n; ++ni) {
+        const int64_t off = (ni * c + ci) * inner;
+        for (int64_t q = 0; q < inner; ++q) py[off + q] = px[off + q] * mul + add;
+      }
+    }
+  };
+  if (x->dtype() == DType::kFloat32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_max_pool(OpContext& ctx) { return pool(ctx, true); }
+Status cpu_average_pool(OpContext& ctx) { return pool(ctx, false); }
+
+Status cpu_global_average_pool(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  if (x->rank() < 3) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 3 dimensions [N, C, spatial...]");
+  }
+  SS_RETURN_IF_ERROR(require_float(*x, "GlobalAveragePool"));
+  Shape os = x->shape();
+  int64_t inner = 1;
+  for (std::size_t k = 2; k < os.size(); ++k) {
+    inner *= os[k];
+    os[k] = 1;
+  }
+  Tensor y(x->dtype(), os);
+  const int64_t planes = x->dim(0) * x->dim(1);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* py = y.data<T>();
+    for (int64_t pl = 0; pl < planes; ++pl) {
+      double sum = 0;
+      for (int64_t q = 0; q < inner; ++q) sum += static_cast<double>(px[pl * inner + q]);
+      py[pl] = static_cast<T>(sum / static_cast<double>(inner));
+    }
+  };
+  if (x->dtype() == DType::kFloat32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_pad(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  const int64_t rank = x->rank();
+  const Node& node = ctx.node;
+  std::string mode_s = "constant";
+  if (const Attribute* a = node.attr("mode")) mode_s = a->s;
+  PadMode mode;
+  if (mode_s == "constant") {
+    mode = PadMode::kConstant;
+  } else if (mode_s == "reflect") {
+    mode = PadMode::kReflect;
+  } else if (mode_s == "edge") {
+    mode = PadMode::kEdge;
+  } else if (mode_s == "wrap") {
+    mode = PadMode::kWrap;
+  } else {
+    return invalid_argument("mode '" + mode_s + "' is not one of constant, reflect, edge, wrap");
+  }
+  const std::size_t es = dtype_size(x->dtype());
+  std::vector<std::byte> fill(es, std::byte{0});
+  std::vector<int64_t> raw_pads, axes;
+  if (node.opset < 11) {
+    const Attribute* a = node.attr("pads");
+    if (!a) return invalid_argument("the pads attribute is required");
+    raw_pads = a->ints;
+    const float v = node.attr_float("value", 0.0f);
+    const bool ok = dtype_dispatch(x->dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      const T tv = static_cast<T>(v);
+      std::memcpy(fill.data(), &tv, es);
+    });
+    if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  } else {
+    SS_ASSIGN_OR_RETURN(const Tensor* pads_t, cpu_required_input(ctx, 1));
+    SS_ASSIGN_OR_RETURN(raw_pads, int_values(*pads_t, "pads"));
+    if (const Tensor* cv = ctx.input(2); cv && cv->numel() > 0) {
+      if (cv->dtype() != x->dtype()) {
+        return invalid_argument("constant_value of type " + std::string(dtype_name(cv->dtype())) + " differs from data's " +
+                                std::string(dtype_name(x->dtype())));
+      }
+      if (cv->numel() != 1) return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
+      std::memcpy(fill.data(), cv->raw(), es);
+    }
+    if (const Tensor* ax = ctx.input(3); ax) {
+      if (node.opset < 18) return invalid_argument("the axes input exists from opset 18 on");
+      SS_ASSIGN_OR_RETURN(std::vector<int64_t> raw_axes, int_values(*ax, "axes"));
+      for (int64_t a : raw_axes) {
+        SS_ASSIGN_OR_RETURN(int64_t na, cpu_normalize_axis(a, rank));
+        if (std::find(axes.begin(), axes.end(), na) != axes.end()) {
+          return invalid_argument("axes " + shape_to_string(raw_axes) + " repeats axis " + str(a));
+        }
+        axes.push_back(na);
+      }
+    }
+  }
+  const bool have_axes = node.opset >= 18 && ctx.input(3) != nullptr;
+  if (!have_axes) {
+    axes.resize(static_cast<std::size_t>(rank));
+    for (int64_t k = 0; k < rank; ++k) axes[static_cast<std::size_t>(k)] = k;
+  }
+  const std::size_t na = axes.size();
+  if (raw_pads.size() != 2 * na) {
+    return invalid_argument("pads " + shape_to_string(raw_pads) + " has " + str(static_cast<int64_t>(raw_pads.size())) +
+                            " values; expected " + str(static_cast<int64_t>(2 * na)) + " (begin and end for " +
+                            str(static_cast<int64_t>(na)) + " axes)");
+  }
+  std::vector<int64_t> pb(static_cast<std::size_t>(rank), 0), pe(static_cast<std::size_t>(rank), 0);
+  for (std::size_t i = 0; i < na; ++i) {
+    pb[static_cast<std::size_t>(axes[i])] = raw_pads[i];
+    pe[static_cast<std::size_t>(axes[i])] = raw_pads[i + na];
+  }
+  // Per axis: the input index of each output index, or -1 for the constant.
+  Shape os(static_cast<std::size_t>(rank));
+  std::vector<std::vector<int64_t>> maps(static_cast<std::size_t>(rank));
+  for (std::size_t k = 0; k < static_cast<std::size_t>(rank); ++k) {
+    const int64_t len = x->shape()[k];
+    os[k] = len + pb[k] + pe[k];
+    if (os[k] < 0) {
+      return invalid_argument("pads " + shape_to_string(raw_pads) + " crop axis " + str(static_cast<int64_t>(k)) + " of size " +
+                              str(len) + " below zero");
+    }
+    if (mode == PadMode::kReflect && (pb[k] > 0 || pe[k] > 0) && std::max(pb[k], pe[k]) >= len) {
+      return invalid_argument("reflect padding of " + str(std::max(pb[k], pe[k])) + " along axis " + str(static_cast<int64_t>(k)) +
+                              " needs an axis longer than that; it has " + str(len));
+    }
+    if ((mode == PadMode::kEdge || mode == PadMode::kWrap) && len == 0 && os[k] > 0) {
+      return invalid_argument(mode_s + " padding of the empty axis " + str(static_cast<int64_t>(k)) + " is not defined");
+    }
+    auto& mp = maps[k];
+    mp.resize(static_cast<std::size_t>(os[k]));
+    for (int64_t o = 0; o < os[k]; ++o) {
+      int64_t i = o - pb[k];
+      if (i < 0 || i >= len) {
+        switch (mode) {
+          case PadMode::kConstant: i = -1; break;
+          case PadMode::kEdge: i = std::clamp<int64_t>(i, 0, len - 1); break;
+          case PadMode::kReflect: i = i < 0 ? -i : 2 * (len - 1) - i; break;
+          case PadMode::kWrap: i = ((i % len) + len) % len; break;
+        }
+      }
+      mp[static_cast<std::size_t>(o)] = i;
+    }
+  }
+  Tensor y(x->dtype(), os);
+  const int64_t n = y.numel();
+  if (n > 0 && rank == 0) std::memcpy(y.raw(), x->raw(), es);
+  if (n > 0 && rank > 0) {
+    const std::size_t r = static_cast<std::size_t>(rank);
+    std::vector<int64_t> in_strides(r, 1);
+    for (std::size_t k = r - 1; k-- > 0;) in_strides[k] = in_strides[k + 1] * x->shape()[k + 1];
+    const auto* src = static_cast<const std::byte*>(x->raw());
+    auto* dst = static_cast<std::byte*>(y.raw());
+    const int64_t inner = os[r - 1];
+    const auto& last = maps[r - 1];
+    std::vector<int64_t> idx(r, 0);
+    for (int64_t base = 0; base < n; base += inner) {
+      int64_t off = 0;
+      bool constant_row = false;
+      for (std::size_t k = 0; k + 1 < r; ++k) {
+        const int64_t i = maps[k][static_cast<std::size_t>(idx[k])];
+        if (i < 0) constant_row = true;
+        off += i * in_strides[k];
+      }
+      for (int64_t j = 0; j < inner; ++j) {
+        const int64_t i = constant_row ? -1 : last[static_cast<std::size_t>(j)];
+        std::memcpy(dst + (base + j) * static_cast<int64_t>(es), i < 0 ? fill.data() : src + (off + i) * static_cast<int64_t>(es), es);
+      }
+      for (std::size_t k = r - 1; k-- > 0;) {
+        if (++idx[k] < os[k]) break;
+        idx[k] = 0;
+      }
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_resize(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  const Node& node = ctx.node;
+  const int64_t rank = x->rank();
+  auto str_attr = [&](const char* name, const char* def) {
+    const Attribute* a = node.attr(name);
+    return a ? a->s : std::string(def);
+  };
+  const std::string mode_s = str_attr("mode", "nearest");
+  const std::string coord_s = str_attr("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest_s = str_attr("nearest_mode", "round_prefer_floor");
+  if (mode_s != "nearest" && mode_s != "linear") {
+    if (mode_s == "cubic") return unimplemented("mode 'cubic' is not supported (nearest and linear are)");
+    return invalid_argument("mode '" + mode_s + "' is not one of nearest, linear, cubic");
+  }
+  CoordMode coord;
+  if (coord_s == "half_pixel") {
+    coord = CoordMode::kHalfPixel;
+  } else if (coord_s == "pytorch_half_pixel") {
+    coord = CoordMode::kPytorchHalfPixel;
+  } else if (coord_s == "align_corners") {
+    coord = CoordMode::kAlignCorners;
+  } else if (coord_s == "asymmetric") {
+    coord = CoordMode::kAsymmetric;
+  } else if (coord_s == "tf_half_pixel_for_nn" && node.opset < 13) {
+    coord = CoordMode::kTfHalfPixelForNn;
+  } else if (coord_s == "tf_crop_and_resize" || coord_s == "half_pixel_symmetric") {
+    return unimplemented("coordinate_transformation_mode '" + coord_s + "' is not supported");
+  } else {
+    return invalid_argument("coordinate_transformation_mode '" + coord_s + "' is not valid at opset " + str(node.opset));
+  }
+  NearestMode nearest;
+  if (nearest_s == "round_prefer_floor") {
+    nearest = NearestMode::kRoundPreferFloor;
+  } else if (nearest_s == "round_prefer_ceil") {
+    nearest = NearestMode::kRoundPreferCeil;
+  } else if (nearest_s == "floor") {
+    nearest = NearestMode::kFloor;
+  } else if (nearest_s == "ceil") {
+    nearest = NearestMode::kCeil;
+  } else {
+    return invalid_argument("nearest_mode '" + nearest_s + "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+  }
+  if (node.attr_int("antialias", 0) != 0) return unimplemented("antialias=1 is not supported");
+  if (node.attr("axes")) return unimplemented("the axes attribute is not supported; give scales or sizes for every axis");
+  if (rank == 0) return invalid_argument("X must have at least one dimension");
+  const Tensor* scales_t = ctx.input(2);
+  const Tensor* sizes_t = ctx.input(3);
+  if (scales_t && scales_t->numel() == 0) scales_t = nullptr;
+  if (sizes_t && sizes_t->numel() == 0) sizes_t = nullptr;
+  if ((scales_t == nullptr) == (sizes_t == nullptr)) {
+    return invalid_argument("exactly one of scales and sizes must be given (non-empty)");
+  }
+  std::vector<double> scale(static_cast<std::size_t>(rank));
+  Shape os(static_cast<std::size_t>(rank));
+  if (scales_t) {
+    if (scales_t->dtype() != DType::kFloat32 || scales_t->rank() != 1 || scales_t->numel() != rank) {
+      return invalid_argument("scales " + shape_to_string(scales_t->shape()) + " (" + std::string(dtype_name(scales_t->dtype())) +
+                              ") must be 1-D float32 with one value per dimension of X " + shape_to_string(x->shape()));
+    }
+    for (int64_t k = 0; k < rank; ++k) {
+      const double s = static_cast<double>(scales_t->data<float>()[k]);
+      if (!(s > 0)) return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
+      scale[static_cast<std::size_t>(k)] = s;
+      os[static_cast<std::size_t>(k)] = static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * s));
+    }
+  } else {
+    if (sizes_t->dtype() != DType::kInt64 || sizes_t->rank() != 1 || sizes_t->numel() != rank) {
+      return invalid_argument("sizes " + shape_to_string(sizes_t->shape()) + " must be 1-D int64 with one value per dimension of X " +
+                              shape_to_string(x->shape()));
+    }
+    const std::string policy = str_attr("keep_aspect_ratio_policy", "stretch");
+    if (policy != "stretch") return unimplemented("keep_aspect_ratio_policy '" + policy + "' is not supported");
+    for (int64_t k = 0; k < rank; ++k) {
+      const int64_t s = sizes_t->data<int64_t>()[k];
+      if (s < 0) return invalid_argument("sizes must not be negative; got " + str(s) + " for axis " + str(k));
+      os[static_cast<std::size_t>(k)] = s;
+      scale[static_cast<std::size_t>(k)] = x->dim(k) == 0 ? 1.0 : static_cast<double>(s) / static_cast<double>(x->dim(k));
+    }
+  }
+  for (int64_t k = 0; k < rank; ++k) {
+    if (x->dim(k) == 0 && os[static_cast<std::size_t>(k)] > 0) {
+      return invalid_argument("cannot resize the empty axis " + str(k) + " of X " + shape_to_string(x->shape()));
+    }
+  }
+  if (x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64 && mode_s == "linear") {
+    return unimplemented("linear Resize of element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  }
+  Tensor y(x->dtype(), os);
+  if (mode_s == "nearest") {
+    std::vector<std::vector<int64_t>> maps(static_cast<std::size_t>(rank));
+    for (std::size_t k = 0; k < static_cast<std::size_t>(rank); ++k) {
+      const int64_t len_in = x->shape()[k];
+      maps[k].resize(static_cast<std::size_t>(os[k]));
+      for (int64_t o = 0; o < os[k]; ++o) {
+        const double v = original_coordinate(coord, o, scale[k], len_in, os[k]);
+        maps[k][static_cast<std::size_t>(o)] = nearest_index(nearest, v, len_in);
+      }
+    }
+    bool ok = true;
+    switch (dtype_size(x->dtype())) {
+      case 1: resize_nearest<uint8_t>(*x, maps, &y); break;
+      case 2: resize_nearest<uint16_t>(*x, maps, &y); break;
+      case 4: resize_nearest<uint32_t>(*x, maps, &y); break;
+      case 8: resize_nearest<uint64_t>(*x, maps, &y); break;
+      default: ok = false;
+    }
+    if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  } else {
+    if (rank < 2) return unimplemented("linear Resize needs at least 2 dimensions; got " + shape_to_string(x->shape()));
+    for (int64_t k = 0; k + 2 < rank; ++k) {
+      if (os[static_cast<std::size_t>(k)] != x->dim(k) || scale[static_cast<std::size_t>(k)] != 1.0) {
+        return unimplemented("linear Resize interpolates only the last two dimensions; axis " + str(k) +
+                             " must keep its size (scale 1)");
+      }
+    }
+    std::vector<LinearTap> taps[2];
+    for (int i = 0; i < 2; ++i) {
+      const std::size_t k = static_cast<std::size_t>(rank - 2 + i);
+      const int64_t len_in = x->shape()[k];
+      taps[i].resize(static_cast<std::size_t>(os[k]));
+      for (int64_t o = 0; o < os[k]; ++o) {
+        double v = original_coordinate(coord, o, scale[k], len_in, os[k]);
+        v = std::clamp(v, 0.0, static_cast<double>(len_in - 1));
+        const int64_t i0 = std::min(static_cast<int64_t>(v), len_in - 1);
+        taps[i][static_cast<std::size_t>(o)] = {i0, std::min(i0 + 1, len_in - 1), v - static_cast<double>(i0)};
+      }
+    }
+    if (x->dtype() == DType::kFloat32) {
+      resize_bilinear<float>(*x, taps[0], taps[1], &y);
+    } else {
+      resize_bilinear<double>(*x, taps[0], taps[1], &y);
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+}  // namespace shardscore

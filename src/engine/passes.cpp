@@ -1,0 +1,221 @@
+#include "engine/passes.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+std::string PassStats::describe() const {
+  return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
+         " BatchNormalization folded into Conv, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
+         std::to_string(removed_nodes) + " dead node(s) removed";
+}
+
+namespace {
+
+// How many nodes read each value, plus one for each graph output it is.
+std::map<std::string, int> count_readers(const Graph& g) {
+  std::map<std::string, int> readers;
+  for (const auto& n : g.nodes)
+    for (const auto& i : n.inputs)
+      if (!i.empty()) ++readers[i];
+  for (const auto& o : g.outputs) ++readers[o.name];
+  return readers;
+}
+
+// The node producing `value`, or nullptr.
+Node* producer_of(Graph* g, const std::string& value) {
+  for (auto& n : g->nodes)
+    for (const auto& o : n.outputs)
+      if (o == value) return &n;
+  return nullptr;
+}
+
+// The only node reading `value` (nullptr when none, several, or it is a graph output).
+Node* sole_reader(Graph* g, const std::string& value, const std::map<std::string, int>& readers) {
+  auto it = readers.find(value);
+  if (it == readers.end() || it->second != 1) return nullptr;
+  for (auto& n : g->nodes)
+    for (const auto& i : n.inputs)
+      if (i == value) return &n;
+  return nullptr;
+}
+
+const Tensor* initializer(const Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  return it == g.initializers.end() ? nullptr : &it->second;
+}
+
+void erase_marked(Graph* g, const std::set<const Node*>& dead) {
+  std::vector<Node> kept;
+  for (auto& n : g->nodes)
+    if (!dead.count(&n)) kept.push_back(std::move(n));
+  g->nodes = std::move(kept);
+}
+
+Attribute string_attr(const std::string& s) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = s;
+  return a;
+}
+
+}  // namespace
+
+Status pass_fold_constants(Graph* g, PassStats* stats) {
+  std::set<const Node*> folded;
+  for (auto& n : g->nodes) {
+    bool all_const = std::all_of(n.inputs.begin(), n.inputs.end(),
+                                 [&](const std::string& i) { return i.empty() || g->initializers.count(i); });
+    const OpEntry* op = op_registry_find(n.domain, n.op_type, n.opset);
+    if (!all_const || !op || !op->cpu) continue;
+    OpContext ctx{n, {}, {}};
+    for (const auto& i : n.inputs) ctx.inputs.push_back(i.empty() ? nullptr : &g->initializers.at(i));
+    ctx.outputs.resize(n.outputs.size());
+    Status st = op->cpu(ctx);
+    // A node that fails on its constants is left in place: it fails at run time with its message.
+    if (!st.ok()) continue;
+    for (std::size_t k = 0; k < n.outputs.size(); ++k)
+      if (!n.outputs[k].empty()) g->initializers[n.outputs[k]] = ctx.outputs[k];
+    folded.insert(&n);
+    ++stats->folded_constants;
+  }
+  erase_marked(g, folded);
+  return ok_status();
+}
+
+Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  for (auto& bn : g->nodes) {
+    if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5) continue;
+    if (bn.outputs.size() > 1 && std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](auto& o) { return !o.empty(); })) continue;
+    Node* conv = producer_of(g, bn.inputs[0]);
+    if (!conv || conv->op_type != "Conv" || !conv->domain.empty() || readers[conv->outputs[0]] != 1) continue;
+    const Tensor* w = initializer(*g, conv->inputs[1]);
+    const Tensor* b = conv->inputs.size() > 2 && !conv->inputs[2].empty() ? initializer(*g, conv->inputs[2]) : nullptr;
+    const Tensor* scale = initializer(*g, bn.inputs[1]);
+    const Tensor* shift = initializer(*g, bn.inputs[2]);
+    const Tensor* mean = initializer(*g, bn.inputs[3]);
+    const Tensor* var = initializer(*g, bn.inputs[4]);
+    if (!w || !scale || !shift || !mean || !var || (conv->inputs.size() > 2 && !conv->inputs[2].empty() && !b)) continue;
+    if (w->dtype() != DType::kFloat32 || w->rank() < 3) continue;
+    const int64_t m = w->dim(0);
+    if (scale->numel() != m || shift->numel() != m || mean->numel() != m || var->numel() != m ||
+        scale->dtype() != DType::kFloat32 || shift->dtype() != DType::kFloat32 || mean->dtype() != DType::kFloat32 ||
+        var->dtype() != DType::kFloat32 || (b && (b->numel() != m || b->dtype() != DType::kFloat32))) {
+      continue;
+    }
+    const double eps = bn.attr_float("epsilon", 1e-5f);
+    const int64_t per_out = w->numel() / m;
+    Tensor nw(DType::kFloat32, w->shape()), nb(DType::kFloat32, {m});
+    for (int64_t o = 0; o < m; ++o) {
+      // In double, rounded once: y = (conv(x) + b - mean) * s / sqrt(var + eps) + shift.
+      const double f = static_cast<double>(scale->data<float>()[o]) / std::sqrt(static_cast<double>(var->data<float>()[o]) + eps);
+      for (int64_t k = 0; k < per_out; ++k)
+        nw.data<float>()[o * per_out + k] = static_cast<float>(w->data<float>()[o * per_out + k] * f);
+      const double bias = b ? b->data<float>()[o] : 0.0;
+      nb.data<float>()[o] = static_cast<float>((bias - mean->data<float>()[o]) * f + shift->data<float>()[o]);
+    }
+    const std::string wname = conv->name + "/bn_folded_W", bname = conv->name + "/bn_folded_B";
+    g->initializers[wname] = nw;
+    g->initializers[bname] = nb;
+    conv->inputs.resize(3);
+    conv->inputs[1] = wname;
+    conv->inputs[2] = bname;
+    conv->outputs[0] = bn.outputs[0];
+    dead.insert(&bn);
+    ++stats->folded_batchnorms;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
+Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  for (auto& n : g->nodes) {
+    if (dead.count(&n) || !n.domain.empty()) continue;
+    Node fused;
+    fused.domain = "shardscore";
+    fused.op_type = "FusedGemm";
+    fused.opset = 1;
+    std::vector<Node*> absorbed;
+    std::string out;
+    if (n.op_type == "MatMul") {
+      // MatMul(X, W[K,N]) + Add(bias [N] or [1,N], either side).
+      const Tensor* w = initializer(*g, n.inputs[1]);
+      if (!w || w->rank() != 2 || w->dtype() != DType::kFloat32) continue;
+      Node* add = sole_reader(g, n.outputs[0], readers);
+      if (!add || add->op_type != "Add" || !add->domain.empty()) continue;
+      const std::string& other = add->inputs[0] == n.outputs[0] ? add->inputs[1] : add->inputs[0];
+      const Tensor* bias = initializer(*g, other);
+      if (!bias || bias->dtype() != DType::kFloat32 || bias->numel() != w->dim(1) || bias->rank() > 2 ||
+          (bias->rank() == 2 && bias->dim(0) != 1)) {
+        continue;
+      }
+      fused.inputs = {n.inputs[0], n.inputs[1], other};
+      absorbed = {&n, add};
+      out = add->outputs[0];
+    } else if (n.op_type == "Gemm" && n.attr_int("transA", 0) == 0) {
+      const Tensor* w = initializer(*g, n.inputs[1]);
+      if (!w || w->dtype() != DType::kFloat32) continue;
+      fused.inputs = n.inputs;
+      fused.attrs = n.attrs;
+      absorbed = {&n};
+      out = n.outputs[0];
+    } else {
+      continue;
+    }
+    // An activation reading only this result joins too.
+    if (Node* act = sole_reader(g, out, readers);
+        act && act->domain.empty() && (act->op_type == "Relu" || act->op_type == "Sigmoid" || act->op_type == "Tanh")) {
+      fused.attrs["activation"] = string_attr(act->op_type);
+      absorbed.push_back(act);
+      out = act->outputs[0];
+    }
+    fused.name = n.name + "/fused";
+    fused.outputs = {out};
+    // The fused node takes the place of the last absorbed node, so every reader still follows it.
+    for (std::size_t k = 0; k + 1 < absorbed.size(); ++k) dead.insert(absorbed[k]);
+    *absorbed.back() = std::move(fused);
+    ++stats->fused_gemms;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
+Status pass_remove_dead_nodes(Graph* g, PassStats* stats) {
+  std::set<std::string> needed;
+  for (const auto& o : g->outputs) needed.insert(o.name);
+  std::set<const Node*> dead;
+  for (auto it = g->nodes.rbegin(); it != g->nodes.rend(); ++it) {
+    bool used = std::any_of(it->outputs.begin(), it->outputs.end(), [&](const std::string& o) { return needed.count(o) > 0; });
+    if (!used) {
+      dead.insert(&*it);
+      continue;
+    }
+    for (const auto& i : it->inputs) needed.insert(i);
+  }
+  stats->removed_nodes += static_cast<int>(dead.size());
+  erase_marked(g, dead);
+  // Initializers nothing reads any more (folded weights' originals) are dropped too.
+  for (auto it = g->initializers.begin(); it != g->initializers.end();) {
+    it = needed.count(it->first) ? std::next(it) : g->initializers.erase(it);
+  }
+  return ok_status();
+}
+
+Status graph_optimize(Graph* g, PassStats* stats) {
+  SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));
+  SS_RETURN_IF_ERROR(pass_fold_batchnorm_into_conv(g, stats));
+  SS_RETURN_IF_ERROR(pass_fuse_gemm_activation(g, stats));
+  SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));
+  return ok_status();
+}
+
+}  // namespace shardscore

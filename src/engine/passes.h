@@ -1,0 +1,33 @@
+#pragma once
+// Load-time graph rewrites. Each keeps the graph's outputs the same (up to float rounding for the
+// fusions) and leaves the nodes topologically sorted. Run in this order by graph_optimize():
+//   1. fold constants: nodes whose inputs are all initializers are evaluated once (with the CPU
+//      functions) and become initializers — Constant nodes, weight transposes and casts, ...;
+//   2. fold BatchNormalization into the Conv before it (inference: new weights and bias);
+//   3. fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh] and Gemm [+ activation] into shardscore.FusedGemm;
+//   4. remove nodes no graph output depends on.
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+
+namespace shardscore {
+
+struct PassStats {
+  int folded_constants = 0;
+  int folded_batchnorms = 0;
+  int fused_gemms = 0;
+  int removed_nodes = 0;
+  std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
+};
+
+Status pass_fold_constants(Graph* g, PassStats* stats);
+Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
+Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
+Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
+
+// All of the above, in order.
+Status graph_optimize(Graph* g, PassStats* stats);
+
+}  // namespace shardscore

@@ -1,0 +1,93 @@
+#pragma once
+// Building small ONNX models in tests with libonnx's protobuf classes.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace shardscore::onnx_builder {
+
+inline onnx::ModelProto new_model(int64_t opset = 17) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.set_producer_name("test_graph");
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(opset);
+  m.mutable_graph()->set_name("test");
+  return m;
+}
+
+// dims: -1 is a symbolic dimension "N".
+inline void set_type(onnx::ValueInfoProto* v, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem_type);
+  auto* shape = tt->mutable_shape();
+  for (int64_t d : dims) {
+    auto* dim = shape->add_dim();
+    if (d < 0)
+      dim->set_dim_param("N");
+    else
+      dim->set_dim_value(d);
+  }
+}
+inline void add_input(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  set_type(m->mutable_graph()->add_input(), name, elem_type, dims);
+}
+inline void add_output(onnx::ModelProto* m, const std::string& name, int32_t elem_type, const std::vector<int64_t>& dims) {
+  set_type(m->mutable_graph()->add_output(), name, elem_type, dims);
+}
+inline onnx::NodeProto* add_node(onnx::ModelProto* m, const std::string& op_type, const std::vector<std::string>& inputs,
+                          const std::vector<std::string>& outputs, const std::string& name = "") {
+  auto* n = m->mutable_graph()->add_node();
+  n->set_op_type(op_type);
+  if (!name.empty()) n->set_name(name);
+  for (const auto& i : inputs) n->add_input(i);
+  for (const auto& o : outputs) n->add_output(o);
+  return n;
+}
+// A float initializer [2, 3] named `name` with raw_data of `raw_bytes` bytes (24 is complete).
+inline onnx::TensorProto* add_float_initializer(onnx::ModelProto* m, const std::string& name, std::size_t raw_bytes) {
+  auto* t = m->mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  t->add_dims(2);
+  t->add_dims(3);
+  t->set_raw_data(std::string(raw_bytes, '\0'));
+  return t;
+}
+
+inline std::string bytes_of(const onnx::ModelProto& m) {
+  std::string s;
+  EXPECT_TRUE(m.SerializeToString(&s));
+  return s;
+}
+
+// A float initializer of any shape holding `values` (row-major).
+inline onnx::TensorProto* add_float_tensor(onnx::ModelProto* m, const std::string& name, const std::vector<int64_t>& dims,
+                                           const std::vector<float>& values) {
+  auto* t = m->mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  return t;
+}
+
+inline void set_int_attr(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto_AttributeType_INT);
+  a->set_i(v);
+}
+inline void set_float_attr(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto_AttributeType_FLOAT);
+  a->set_f(v);
+}
+
+}  // namespace shardscore::onnx_builder

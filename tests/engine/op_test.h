@@ -1,0 +1,348 @@
+#pragma once
+// The op-test fixture shared by tests/engine/test_ops*.cpp (one binary).
+// Op tests: every op of src/engine/op_registry.cpp, on every backend this build has, against a
+// float64 reference written out in the test.
+//
+// How to add an op test
+// ---------------------
+//   * Write TEST_P(OpTest, <Op>_<Variant>) (e.g. Gemm_TransB_BiasRow). Each TEST_P runs once per
+//     backend listed in backend_names(); a new backend (CUDA) is one more name there and one more
+//     case in make_backend(), and every test here then runs on it too.
+//   * Inputs: fresh random values from rng_ (rand_f32 / rand_f64 / rand_i64). The seed is chosen
+//     per test, shown on any failure, and fixed with SHARDSCORE_TEST_SEED=<seed> to reproduce one.
+//   * Run: run_op("Op", {inputs...}, &out, {attributes}) builds a one-node Graph, plan_build()s it
+//     and calls Backend::run, exactly as the engine runs a model. An empty Tensor() input is an
+//     omitted optional input ("" in the node).
+//   * Expect: compute the result in double with plain loops over indices (never by calling the
+//     code under test) and check with expect_near(out, dtype, shape, ref, tol): it asserts the
+//     dtype and shape, that the output is not all zeros when the reference is not, then
+//     |got - ref| <= tol * max(1, |ref|) everywhere. Tolerances: kExact for copies, integers and
+//     casts, kTolElementwise (1e-6) for elementwise float32, kTolReduce (1e-5) for Gemm, MatMul
+//     and Softmax.
+//   * Errors: check the Status code and that the message names the node (expect_error).
+//   * Registry_EveryOpHasATest fails until the new op has a test named "<Op>_...".
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <iomanip>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/op_registry.h"
+#include "engine/plan.h"
+#include "engine/tensor.h"
+
+namespace shardscore::op_test {
+
+inline constexpr double kExact = 0.0;
+inline constexpr double kTolElementwise = 1e-6;
+inline constexpr double kTolReduce = 1e-5;
+
+// ---------------------------------------------------------------------------------------------
+// Backends: the names every TEST_P is instantiated with.
+
+inline std::vector<std::string> backend_names() {
+  return {"cpu"};  // a CUDA build adds "cuda" here (and in make_backend)
+}
+
+inline std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return backend_cpu_create();
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes.
+
+using Attrs = std::map<std::string, Attribute>;
+
+inline Attribute a_int(int64_t v) {
+  Attribute a;
+  a.type = Attribute::Type::kInt;
+  a.i = v;
+  return a;
+}
+inline Attribute a_float(float v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloat;
+  a.f = v;
+  return a;
+}
+inline Attribute a_ints(std::vector<int64_t> v) {
+  Attribute a;
+  a.type = Attribute::Type::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+inline Attribute a_tensor(Tensor t) {
+  Attribute a;
+  a.type = Attribute::Type::kTensor;
+  a.t = std::move(t);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensors and index arithmetic for the references.
+
+template <typename T>
+Tensor make(Shape shape, const std::vector<T>& v) {
+  EXPECT_EQ(shape_numel(shape), static_cast<int64_t>(v.size())) << "test bug: data does not fit the shape";
+  return Tensor::copy_of(dtype_of<T>(), std::move(shape), v.data());
+}
+inline Tensor make_bool(Shape shape, const std::vector<uint8_t>& v) {
+  EXPECT_EQ(shape_numel(shape), static_cast<int64_t>(v.size()));
+  return Tensor::copy_of(DType::kBool, std::move(shape), v.data());
+}
+
+// The tensor's elements as doubles, whatever its type.
+inline std::vector<double> to_doubles(const Tensor& t) {
+  std::vector<double> out(static_cast<std::size_t>(t.numel()));
+  const bool ok = dtype_dispatch(t.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* p = t.data<T>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+  });
+  EXPECT_TRUE(ok) << "test cannot read dtype " << dtype_name(t.dtype());
+  return out;
+}
+
+template <typename T>
+std::vector<double> as_doubles(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+inline int64_t numel_of(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Multi-index of a flat row-major position.
+inline std::vector<int64_t> unravel(int64_t flat, const Shape& s) {
+  std::vector<int64_t> idx(s.size());
+  for (std::size_t k = s.size(); k-- > 0;) {
+    idx[k] = flat % s[k];
+    flat /= s[k];
+  }
+  return idx;
+}
+
+// Flat position in an operand of shape `own` (right-aligned, size-1 dims broadcast) of the
+// output multi-index `idx`.
+inline int64_t broadcast_flat(const std::vector<int64_t>& idx, const Shape& own) {
+  const std::size_t lead = idx.size() - own.size();
+  int64_t flat = 0;
+  for (std::size_t k = 0; k < own.size(); ++k) flat = flat * own[k] + (own[k] == 1 ? 0 : idx[lead + k]);
+  return flat;
+}
+
+inline std::string index_string(int64_t flat, const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  auto idx = unravel(flat, s);
+  for (std::size_t k = 0; k < idx.size(); ++k) os << (k ? ", " : "") << idx[k];
+  os << "]";
+  return os.str();
+}
+
+// Asserts dtype, shape and "not all zeros" (unless the reference is), then compares
+// every element: |got - ref| <= tol * max(1, |ref|). tol 0 demands equality.
+inline void expect_near(const Tensor& out, DType dtype, const Shape& shape, const std::vector<double>& ref, double tol) {
+  ASSERT_FALSE(out.empty()) << "the backend returned no tensor for the output";
+  ASSERT_EQ(out.dtype(), dtype) << "got " << dtype_name(out.dtype()) << ", want " << dtype_name(dtype);
+  ASSERT_EQ(out.shape(), shape) << "got " << shape_to_string(out.shape()) << ", want " << shape_to_string(shape);
+  ASSERT_EQ(static_cast<int64_t>(ref.size()), out.numel()) << "test bug: reference size";
+  const std::vector<double> got = to_doubles(out);
+  const bool ref_nonzero = std::any_of(ref.begin(), ref.end(), [](double v) { return v != 0; });
+  if (ref_nonzero) {
+    ASSERT_TRUE(std::any_of(got.begin(), got.end(), [](double v) { return v != 0; }))
+        << "output is all zeros (never written?)";
+  }
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double err = std::fabs(got[i] - ref[i]);
+    const bool ok = got[i] == ref[i] || (std::isfinite(got[i]) && err <= tol * std::max(1.0, std::fabs(ref[i])));
+    if (!ok && bad++ < 8) {
+      ADD_FAILURE() << std::setprecision(17) << "at " << index_string(static_cast<int64_t>(i), shape) << ": got "
+                    << got[i] << ", want " << ref[i] << " (|diff| " << err << ", tol " << tol << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << bad << " of " << ref.size() << " elements differ";
+}
+
+// Exact comparison of integer outputs (int64 values beyond 2^53 do not survive doubles).
+template <typename T>
+void expect_equal(const Tensor& out, const Shape& shape, const std::vector<T>& ref) {
+  ASSERT_FALSE(out.empty()) << "the backend returned no tensor for the output";
+  ASSERT_EQ(out.dtype(), dtype_of<T>()) << "got " << dtype_name(out.dtype());
+  ASSERT_EQ(out.shape(), shape) << "got " << shape_to_string(out.shape()) << ", want " << shape_to_string(shape);
+  const T* p = out.data<T>();
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i)
+    if (p[i] != ref[i] && bad++ < 8) {
+      ADD_FAILURE() << "at " << index_string(static_cast<int64_t>(i), shape) << ": got " << +p[i] << ", want "
+                    << +ref[i];
+    }
+  EXPECT_EQ(bad, 0) << bad << " of " << ref.size() << " elements differ";
+}
+
+// One Gemm case for check_gemm (declared here: the fixture uses it).
+struct GemmCase {
+  int64_t m, n, k;
+  bool trans_a = false, trans_b = false;
+  float alpha = 1, beta = 1;
+  std::optional<Shape> c_shape;  // nullopt: C absent
+};
+
+// ---------------------------------------------------------------------------------------------
+// The fixture: one backend per instantiation, a seeded generator per test.
+
+inline uint32_t choose_seed() {
+  if (const char* s = std::getenv("SHARDSCORE_TEST_SEED")) return static_cast<uint32_t>(std::strtoul(s, nullptr, 10));
+  return std::random_device{}();
+}
+
+class OpTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    seed_ = choose_seed();
+    rng_.seed(seed_);
+    // SCOPED_TRACE for the whole test body: every failure prints the seed.
+    trace_.emplace(__FILE__, __LINE__,
+                   "backend " + GetParam() + ", random seed " + std::to_string(seed_) +
+                       " (reproduce with SHARDSCORE_TEST_SEED=" + std::to_string(seed_) + ")");
+    backend_ = make_backend(GetParam());
+    ASSERT_NE(backend_, nullptr) << "no backend named " << GetParam();
+  }
+  void TearDown() override { trace_.reset(); }
+
+  // Runs one node of `op_type` on `inputs` (an empty Tensor is an omitted optional input) the way
+  // the engine runs a model: Graph -> plan_build -> Backend::run.
+  Status run_op(const std::string& op_type, std::vector<Tensor> inputs, std::vector<Tensor>* outputs, Attrs attrs = {},
+                int64_t opset = 17, const std::string& domain = "") {
+    Graph g;
+    g.source = "test_ops";
+    g.ir_version = 8;
+    g.opsets[""] = domain.empty() ? opset : 17;
+    if (!domain.empty()) g.opsets[domain] = opset;
+    Node n;
+    n.name = "test_" + op_type;
+    n.op_type = op_type;
+    n.domain = domain;
+    n.opset = opset;
+    n.attrs = std::move(attrs);
+    std::vector<Tensor> fed;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      if (inputs[k].empty()) {
+        n.inputs.push_back("");
+        continue;
+      }
+      ValueInfo vi;
+      vi.name = "in" + std::to_string(k);
+      vi.dtype = inputs[k].dtype();
+      vi.dims = inputs[k].shape();
+      vi.dim_params.assign(vi.dims.size(), "");
+      g.inputs.push_back(vi);
+      n.inputs.push_back(vi.name);
+      fed.push_back(inputs[k]);
+    }
+    n.outputs = {"out"};
+    ValueInfo out;
+    out.name = "out";
+    g.outputs.push_back(out);
+    g.nodes.push_back(std::move(n));
+    SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));  // the plan points into g, alive until we return
+    if (!backend_->supports(*plan.steps.at(0).op)) return unimplemented("backend " + GetParam() + " lacks " + op_type);
+    return backend_->run(plan, std::move(fed), outputs);
+  }
+
+  // Runs and requires success and exactly one output; returns it (empty on failure).
+  Tensor run1(const std::string& op_type, std::vector<Tensor> inputs, Attrs attrs = {}, int64_t opset = 17,
+              const std::string& domain = "") {
+    std::vector<Tensor> outs;
+    Status st = run_op(op_type, std::move(inputs), &outs, std::move(attrs), opset, domain);
+    EXPECT_TRUE(st.ok()) << op_type << " failed: " << st.message();
+    if (!st.ok()) return Tensor();
+    EXPECT_EQ(outs.size(), 1u);
+    return outs.empty() ? Tensor() : outs[0];
+  }
+
+  // Runs and requires failure with `code`, a message naming the node and containing `fragment`.
+  void expect_error(StatusCode code, const std::string& fragment, const std::string& op_type,
+                    std::vector<Tensor> inputs, Attrs attrs = {}, int64_t opset = 17, const std::string& domain = "") {
+    std::vector<Tensor> outs;
+    Status st = run_op(op_type, std::move(inputs), &outs, std::move(attrs), opset, domain);
+    ASSERT_FALSE(st.ok()) << op_type << " should have failed";
+    EXPECT_EQ(st.code(), code) << status_code_name(st.code()) << ": " << st.message();
+    EXPECT_NE(st.message().find("node 'test_" + op_type + "'"), std::string::npos)
+        << "message does not name the node: " << st.message();
+    EXPECT_NE(st.message().find(fragment), std::string::npos) << "message lacks '" << fragment << "': " << st.message();
+  }
+
+  std::vector<float> rand_f32(int64_t n, float lo = -1, float hi = 1) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  std::vector<double> rand_f64(int64_t n, double lo = -1, double hi = 1) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> rand_int(int64_t n, T lo, T hi) {
+    std::uniform_int_distribution<T> d(lo, hi);
+    std::vector<T> v(static_cast<std::size_t>(n));
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  // Magnitude in [0.5, 2], random sign: safe divisors.
+  std::vector<float> rand_divisors(int64_t n) {
+    auto v = rand_f32(n, 0.5f, 2.0f);
+    std::bernoulli_distribution neg(0.5);
+    for (auto& x : v)
+      if (neg(rng_)) x = -x;
+    return v;
+  }
+
+  // Elementwise binary op on float32 operands of shapes sa and sb; the output shape is given by
+  // the test (not derived), the values by broadcasting by hand.
+  template <typename F>
+  void check_binary_f32(const std::string& op, const Shape& sa, const Shape& sb, const Shape& sout, F ref_fn) {
+    SCOPED_TRACE(op + " " + shape_to_string(sa) + " with " + shape_to_string(sb));
+    const auto a = rand_f32(numel_of(sa), -3, 3);
+    const auto b = op == "Div" ? rand_divisors(numel_of(sb)) : rand_f32(numel_of(sb), -3, 3);
+    Tensor out = run1(op, {make(sa, a), make(sb, b)});
+    std::vector<double> ref(static_cast<std::size_t>(numel_of(sout)));
+    for (int64_t i = 0; i < numel_of(sout); ++i) {
+      const auto idx = unravel(i, sout);
+      ref[i] = ref_fn(double{a[broadcast_flat(idx, sa)]}, double{b[broadcast_flat(idx, sb)]});
+    }
+    expect_near(out, DType::kFloat32, sout, ref, kTolElementwise);
+  }
+
+  // Gemm with random A, B (and C) against ref_gemm; defined with the Gemm tests.
+  void check_gemm(const GemmCase& g);
+  // Concat of three random [2,3,4]-like tensors differing along `axis`; defined with the Concat tests.
+  void check_concat(int64_t axis_attr, int64_t axis);
+
+  uint32_t seed_ = 0;
+  std::mt19937 rng_;
+  std::unique_ptr<Backend> backend_;
+  std::optional<::testing::ScopedTrace> trace_;
+};
+
+}  // namespace shardscore::op_test

@@ -1,0 +1,1 @@
+#include "engine/op_test.h"

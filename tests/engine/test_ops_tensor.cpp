@@ -1,0 +1,952 @@
+// Op tests of the tensor-manipulation, reduction and normalization ops (cpu_ops_tensor.h):
+// Gather, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape, ConstantOfShape, Range, Split,
+// ReduceMean, ReduceSum, ReduceMax, LayerNormalization. Conventions: tests/engine/op_test.h.
+// The references below are plain index loops (float64 for numerics), never the code under test.
+#include <type_traits>
+
+#include "engine/op_test.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::op_test;
+
+constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
+constexpr int64_t kI64Min = std::numeric_limits<int64_t>::min();
+
+// ---------------------------------------------------------------------------------------------
+// Helpers: index arithmetic, typed random data, and a runner for nodes with several outputs.
+
+// Flat row-major position of a multi-index in shape s.
+int64_t flat_of(const std::vector<int64_t>& idx, const Shape& s) {
+  int64_t f = 0;
+  for (std::size_t k = 0; k < s.size(); ++k) f = f * s[k] + idx[k];
+  return f;
+}
+
+// out[i] = in[src(multi-index of i)], for any element type (bool as uint8_t).
+template <typename T, typename F>
+std::vector<T> remap(const std::vector<T>& in, const Shape& out_shape, F src_flat) {
+  std::vector<T> out(static_cast<std::size_t>(numel_of(out_shape)));
+  for (int64_t i = 0; i < numel_of(out_shape); ++i) out[i] = in[src_flat(unravel(i, out_shape))];
+  return out;
+}
+
+std::vector<uint8_t> rand_bools(std::mt19937& rng, int64_t n) {
+  std::bernoulli_distribution d(0.5);
+  std::vector<uint8_t> v(static_cast<std::size_t>(n));
+  for (auto& b : v) b = d(rng) ? 1 : 0;
+  return v;
+}
+
+Tensor i64(const std::vector<int64_t>& v) { return make<int64_t>({static_cast<int64_t>(v.size())}, v); }
+Tensor i64_scalar(int64_t v) { return make<int64_t>({}, {v}); }
+
+// Builds a one-node graph with `num_outputs` outputs (out0, out1, ...), all graph outputs, and runs
+// it like OpTest::run_op (which names a single output).
+Status run_multi(const Backend& backend, const std::string& op_type, std::vector<Tensor> inputs, int num_outputs,
+                 std::vector<Tensor>* outputs, Attrs attrs = {}, int64_t opset = 17) {
+  Graph g;
+  g.source = "test_ops";
+  g.ir_version = 8;
+  g.opsets[""] = opset;
+  Node n;
+  n.name = "test_" + op_type;
+  n.op_type = op_type;
+  n.opset = opset;
+  n.attrs = std::move(attrs);
+  std::vector<Tensor> fed;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (inputs[k].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    ValueInfo vi;
+    vi.name = "in" + std::to_string(k);
+    vi.dtype = inputs[k].dtype();
+    vi.dims = inputs[k].shape();
+    vi.dim_params.assign(vi.dims.size(), "");
+    g.inputs.push_back(vi);
+    n.inputs.push_back(vi.name);
+    fed.push_back(inputs[k]);
+  }
+  for (int k = 0; k < num_outputs; ++k) {
+    ValueInfo out;
+    out.name = "out" + std::to_string(k);
+    n.outputs.push_back(out.name);
+    g.outputs.push_back(out);
+  }
+  g.nodes.push_back(std::move(n));
+  SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));
+  if (!backend.supports(*plan.steps.at(0).op)) return unimplemented("backend " + std::string(backend.name()) + " lacks " + op_type);
+  return backend.run(plan, std::move(fed), outputs);
+}
+
+// Failure with `code`, naming the node and containing `fragment`.
+void expect_multi_error(const Status& st, StatusCode code, const std::string& op_type, const std::string& fragment) {
+  ASSERT_FALSE(st.ok()) << op_type << " should have failed";
+  EXPECT_EQ(st.code(), code) << status_code_name(st.code()) << ": " << st.message();
+  EXPECT_NE(st.message().find("node 'test_" + op_type + "'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find(fragment), std::string::npos) << "message lacks '" << fragment << "': " << st.message();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gather
+
+// Gather reference: out[pre..., j..., post...] = data[pre..., norm(ind[j...]), post...].
+template <typename T>
+std::vector<T> ref_gather(const std::vector<T>& data, const Shape& ds, int64_t axis, const std::vector<int64_t>& ind,
+                          const Shape& is, Shape* out_shape) {
+  Shape os(ds.begin(), ds.begin() + axis);
+  os.insert(os.end(), is.begin(), is.end());
+  os.insert(os.end(), ds.begin() + axis + 1, ds.end());
+  *out_shape = os;
+  const int64_t ir = static_cast<int64_t>(is.size());
+  return remap(data, os, [&](const std::vector<int64_t>& idx) {
+    std::vector<int64_t> src(idx.begin(), idx.begin() + axis);
+    std::vector<int64_t> j(idx.begin() + axis, idx.begin() + axis + ir);
+    int64_t v = ind[flat_of(j, is)];
+    if (v < 0) v += ds[axis];
+    src.push_back(v);
+    src.insert(src.end(), idx.begin() + axis + ir, idx.end());
+    return flat_of(src, ds);
+  });
+}
+
+TEST_P(OpTest, Gather_Axis0_Embedding_Float32) {
+  const Shape ds = {11, 6}, is = {3, 4};
+  auto data = rand_f32(numel_of(ds));
+  auto ind = rand_int<int64_t>(numel_of(is), 0, 10);
+  ind[0] = 0, ind[1] = 10;
+  Shape os;
+  auto ref = ref_gather(data, ds, 0, ind, is, &os);
+  Tensor out = run1("Gather", {make(ds, data), make(is, ind)});
+  expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
+}
+TEST_P(OpTest, Gather_Axis1_NegativeIndices_Int32Indices) {
+  const Shape ds = {3, 5, 4}, is = {2, 3};
+  auto data = rand_f32(numel_of(ds));
+  auto ind32 = rand_int<int32_t>(numel_of(is), -5, 4);
+  ind32[0] = -5, ind32[1] = -1, ind32[2] = 4;
+  std::vector<int64_t> ind(ind32.begin(), ind32.end());
+  Shape os;
+  auto ref = ref_gather(data, ds, 1, ind, is, &os);
+  Tensor out = run1("Gather", {make(ds, data), make(is, ind32)}, {{"axis", a_int(1)}});
+  expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
+}
+TEST_P(OpTest, Gather_NegativeAxis_Int64Data) {
+  const Shape ds = {4, 7}, is = {5};
+  auto data = rand_int<int64_t>(numel_of(ds), kI64Min, kI64Max);
+  auto ind = rand_int<int64_t>(numel_of(is), -7, 6);
+  Shape os;
+  auto ref = ref_gather(data, ds, 1, ind, is, &os);
+  Tensor out = run1("Gather", {make(ds, data), make(is, ind)}, {{"axis", a_int(-1)}});
+  expect_equal<int64_t>(out, os, ref);
+}
+TEST_P(OpTest, Gather_BoolData) {
+  const Shape ds = {6, 3}, is = {4};
+  auto data = rand_bools(rng_, numel_of(ds));
+  auto ind = rand_int<int64_t>(numel_of(is), -6, 5);
+  Shape os;
+  auto ref = ref_gather(data, ds, 0, ind, is, &os);
+  Tensor out = run1("Gather", {make_bool(ds, data), make(is, ind)});
+  expect_near(out, DType::kBool, os, as_doubles(ref), kExact);
+}
+TEST_P(OpTest, Gather_ScalarIndex_ShapeArithmetic) {
+  // Shape -> Gather(indices = scalar) -> a scalar dimension, as exporters write it.
+  const std::vector<int64_t> shape = {4096, 128, 768};
+  Tensor out = run1("Gather", {i64(shape), i64_scalar(1)});
+  expect_equal<int64_t>(out, {}, {128});
+  out = run1("Gather", {i64(shape), i64_scalar(-1)});
+  expect_equal<int64_t>(out, {}, {768});
+}
+TEST_P(OpTest, Gather_Float64_3D_Axis2) {
+  const Shape ds = {2, 3, 5}, is = {2, 2};
+  auto data = rand_f64(numel_of(ds));
+  auto ind = rand_int<int64_t>(numel_of(is), -5, 4);
+  Shape os;
+  auto ref = ref_gather(data, ds, 2, ind, is, &os);
+  Tensor out = run1("Gather", {make(ds, data), make(is, ind)}, {{"axis", a_int(2)}});
+  expect_near(out, DType::kFloat64, os, ref, kExact);
+}
+TEST_P(OpTest, Gather_IndexOutOfRange_Error) {
+  auto data = make<float>({5, 2}, rand_f32(10));
+  expect_error(StatusCode::kInvalidArgument, "index 5 is out of range", "Gather", {data, i64({0, 5})});
+  expect_error(StatusCode::kInvalidArgument, "index -6 is out of range", "Gather", {data, i64({-6})});
+  expect_error(StatusCode::kInvalidArgument, "index 2 is out of range", "Gather",
+               {data, make<int32_t>({1}, {2})}, {{"axis", a_int(1)}});
+}
+TEST_P(OpTest, Gather_BadAxisOrIndexType_Error) {
+  auto data = make<float>({5, 2}, rand_f32(10));
+  expect_error(StatusCode::kInvalidArgument, "out of range for rank 2", "Gather", {data, i64({0})}, {{"axis", a_int(2)}});
+  expect_error(StatusCode::kInvalidArgument, "int32 or int64", "Gather", {data, make<float>({1}, {0.0f})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transpose
+
+template <typename T>
+std::vector<T> ref_transpose(const std::vector<T>& x, const Shape& xs, const std::vector<int64_t>& perm, Shape* out_shape) {
+  Shape os;
+  for (int64_t p : perm) os.push_back(xs[p]);
+  *out_shape = os;
+  return remap(x, os, [&](const std::vector<int64_t>& idx) {
+    std::vector<int64_t> src(xs.size());
+    for (std::size_t k = 0; k < perm.size(); ++k) src[perm[k]] = idx[k];
+    return flat_of(src, xs);
+  });
+}
+
+TEST_P(OpTest, Transpose_Perm_3D_Float32) {
+  const Shape xs = {2, 3, 4};
+  auto x = rand_f32(numel_of(xs));
+  for (std::vector<int64_t> perm : {std::vector<int64_t>{1, 2, 0}, {0, 2, 1}, {2, 0, 1}, {0, 1, 2}}) {
+    SCOPED_TRACE("perm " + std::to_string(perm[0]) + std::to_string(perm[1]) + std::to_string(perm[2]));
+    Shape os;
+    auto ref = ref_transpose(x, xs, perm, &os);
+    Tensor out = run1("Transpose", {make(xs, x)}, {{"perm", a_ints(perm)}});
+    expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
+  }
+}
+TEST_P(OpTest, Transpose_AllPerms_4D) {
+  const Shape xs = {2, 3, 4, 5};
+  auto x = rand_f32(numel_of(xs));
+  std::vector<int64_t> perm = {0, 1, 2, 3};
+  do {
+    SCOPED_TRACE("perm " + std::to_string(perm[0]) + std::to_string(perm[1]) + std::to_string(perm[2]) + std::to_string(perm[3]));
+    Shape os;
+    auto ref = ref_transpose(x, xs, perm, &os);
+    Tensor out = run1("Transpose", {make(xs, x)}, {{"perm", a_ints(perm)}});
+    expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
+  } while (std::next_permutation(perm.begin(), perm.end()));
+}
+TEST_P(OpTest, Transpose_DefaultReverses_Int64) {
+  const Shape xs = {3, 4, 5};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  Shape os;
+  auto ref = ref_transpose(x, xs, {2, 1, 0}, &os);
+  expect_equal<int64_t>(run1("Transpose", {make(xs, x)}), os, ref);
+}
+TEST_P(OpTest, Transpose_AttentionHeads_Float64_And_Bool) {
+  const Shape xs = {2, 5, 3, 4};  // [batch, seq, heads, head_dim] -> [batch, heads, seq, head_dim]
+  const std::vector<int64_t> perm = {0, 2, 1, 3};
+  auto x = rand_f64(numel_of(xs));
+  Shape os;
+  auto ref = ref_transpose(x, xs, perm, &os);
+  expect_near(run1("Transpose", {make(xs, x)}, {{"perm", a_ints(perm)}}), DType::kFloat64, os, ref, kExact);
+  auto b = rand_bools(rng_, numel_of(xs));
+  auto refb = ref_transpose(b, xs, perm, &os);
+  expect_near(run1("Transpose", {make_bool(xs, b)}, {{"perm", a_ints(perm)}}), DType::kBool, os, as_doubles(refb), kExact);
+}
+TEST_P(OpTest, Transpose_BadPerm_Error) {
+  auto x = make<float>({2, 3, 4}, rand_f32(24));
+  expect_error(StatusCode::kInvalidArgument, "not a permutation", "Transpose", {x}, {{"perm", a_ints({0, 0, 1})}});
+  expect_error(StatusCode::kInvalidArgument, "not a permutation", "Transpose", {x}, {{"perm", a_ints({1, 0})}});
+  expect_error(StatusCode::kInvalidArgument, "not a permutation", "Transpose", {x}, {{"perm", a_ints({0, 1, 3})}});
+  expect_error(StatusCode::kInvalidArgument, "not a permutation", "Transpose", {x}, {{"perm", a_ints({-1, 0, 1})}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expand
+
+// Expand reference: x broadcast to out_shape (given by the test).
+template <typename T>
+std::vector<T> ref_expand(const std::vector<T>& x, const Shape& xs, const Shape& os) {
+  return remap(x, os, [&](const std::vector<int64_t>& idx) { return broadcast_flat(idx, xs); });
+}
+
+TEST_P(OpTest, Expand_RowToMatrix_Float32) {
+  auto x = rand_f32(4);
+  Tensor out = run1("Expand", {make<float>({1, 4}, x), i64({3, 4})});
+  expect_near(out, DType::kFloat32, {3, 4}, as_doubles(ref_expand(x, {1, 4}, {3, 4})), kExact);
+}
+TEST_P(OpTest, Expand_Bidirectional) {
+  // [3, 1] with shape [2, 1, 5]: both sides stretch.
+  auto x = rand_f32(3);
+  Tensor out = run1("Expand", {make<float>({3, 1}, x), i64({2, 1, 5})});
+  expect_near(out, DType::kFloat32, {2, 3, 5}, as_doubles(ref_expand(x, {3, 1}, {2, 3, 5})), kExact);
+  // A shape of lower rank and ones keeps the input's dimensions.
+  auto y = rand_f32(6);
+  out = run1("Expand", {make<float>({2, 3}, y), i64({1})});
+  expect_near(out, DType::kFloat32, {2, 3}, as_doubles(y), kExact);
+  out = run1("Expand", {make<float>({2, 1, 3}, y), i64({4, 1})});
+  expect_near(out, DType::kFloat32, {2, 4, 3}, as_doubles(ref_expand(y, {2, 1, 3}, {2, 4, 3})), kExact);
+}
+TEST_P(OpTest, Expand_ScalarAndZeroDim) {
+  auto x = rand_f32(1);
+  Tensor out = run1("Expand", {make<float>({}, x), i64({2, 3})});
+  expect_near(out, DType::kFloat32, {2, 3}, std::vector<double>(6, x[0]), kExact);
+  out = run1("Expand", {make<float>({1, 3}, rand_f32(3)), i64({0, 3})});
+  expect_near(out, DType::kFloat32, {0, 3}, {}, kExact);
+}
+TEST_P(OpTest, Expand_Int64_And_Bool) {
+  auto x = rand_int<int64_t>(4, kI64Min, kI64Max);
+  expect_equal<int64_t>(run1("Expand", {make<int64_t>({4, 1}, x), i64({2, 4, 3})}), {2, 4, 3},
+                        ref_expand(x, {4, 1}, {2, 4, 3}));
+  auto b = rand_bools(rng_, 3);
+  expect_near(run1("Expand", {make_bool({1, 3}, b), i64({5, 1})}), DType::kBool, {5, 3},
+              as_doubles(ref_expand(b, {1, 3}, {5, 3})), kExact);
+}
+TEST_P(OpTest, Expand_IncompatibleShape_Error) {
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Expand", {make<float>({3}, rand_f32(3)), i64({4})});
+  expect_error(StatusCode::kInvalidArgument, "negative", "Expand", {make<float>({3}, rand_f32(3)), i64({-1, 3})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slice
+
+// The positions ONNX's Slice selects along an axis of size dim: negative start/end count from the
+// back; then start clamps to [0, dim] (step > 0) or [0, dim - 1] (step < 0), end to [0, dim] or
+// [-1, dim - 1]; then start, start + step, ... while before end.
+std::vector<int64_t> slice_positions(int64_t dim, int64_t start, int64_t end, int64_t step) {
+  auto fix = [&](int64_t v, int64_t lo, int64_t hi) {
+    if (v < 0) v = v < -dim ? lo : v + dim;  // (written out to avoid overflow at INT64_MIN)
+    return v < lo ? lo : v > hi ? hi : v;
+  };
+  std::vector<int64_t> pos;
+  if (dim == 0) return pos;
+  if (step > 0) {
+    const int64_t s = fix(start, 0, dim), e = fix(end, 0, dim);
+    for (int64_t i = s; i < e; i = i > e - step ? e : i + step) pos.push_back(i);
+  } else {
+    const int64_t s = fix(start, 0, dim - 1), e = fix(end, -1, dim - 1);
+    for (int64_t i = s; i > e; i = i < e - step ? e : i + step) pos.push_back(i);
+  }
+  return pos;
+}
+
+struct SliceSpec {
+  std::vector<int64_t> starts, ends, axes, steps;  // axes/steps empty: omitted inputs
+};
+
+template <typename T>
+std::vector<T> ref_slice(const std::vector<T>& x, const Shape& xs, const SliceSpec& s, Shape* out_shape) {
+  std::vector<std::vector<int64_t>> pos(xs.size());
+  for (std::size_t k = 0; k < xs.size(); ++k)
+    for (int64_t i = 0; i < xs[k]; ++i) pos[k].push_back(i);
+  for (std::size_t j = 0; j < s.starts.size(); ++j) {
+    int64_t ax = s.axes.empty() ? static_cast<int64_t>(j) : s.axes[j];
+    if (ax < 0) ax += static_cast<int64_t>(xs.size());
+    pos[ax] = slice_positions(xs[ax], s.starts[j], s.ends[j], s.steps.empty() ? 1 : s.steps[j]);
+  }
+  Shape os;
+  for (const auto& p : pos) os.push_back(static_cast<int64_t>(p.size()));
+  *out_shape = os;
+  return remap(x, os, [&](const std::vector<int64_t>& idx) {
+    std::vector<int64_t> src(idx.size());
+    for (std::size_t k = 0; k < idx.size(); ++k) src[k] = pos[k][idx[k]];
+    return flat_of(src, xs);
+  });
+}
+
+std::vector<Tensor> slice_inputs(Tensor x, const SliceSpec& s) {
+  std::vector<Tensor> in = {std::move(x), i64(s.starts), i64(s.ends)};
+  if (!s.axes.empty() || !s.steps.empty()) in.push_back(s.axes.empty() ? Tensor() : i64(s.axes));
+  if (!s.steps.empty()) in.push_back(i64(s.steps));
+  return in;
+}
+
+// Runs Slice on a random float32 x against ref_slice.
+#define CHECK_SLICE_F32(xs_, ...)                                                                   \
+  do {                                                                                              \
+    const Shape xs = xs_;                                                                           \
+    const SliceSpec spec = __VA_ARGS__;                                                             \
+    auto x = rand_f32(numel_of(xs));                                                                \
+    Shape os;                                                                                       \
+    auto ref = ref_slice(x, xs, spec, &os);                                                         \
+    expect_near(run1("Slice", slice_inputs(make(xs, x), spec)), DType::kFloat32, os, as_doubles(ref), kExact); \
+  } while (0)
+
+TEST_P(OpTest, Slice_Basic_Float32) {
+  CHECK_SLICE_F32((Shape{5, 6}), SliceSpec{{1, 2}, {4, 5}, {}, {}});
+  CHECK_SLICE_F32((Shape{5, 6}), SliceSpec{{1}, {3}, {}, {}});  // axes default to 0..n-1
+}
+TEST_P(OpTest, Slice_NegativeIndices_NegativeAxes) {
+  CHECK_SLICE_F32((Shape{4, 7}), SliceSpec{{-3}, {-1}, {-1}, {}});
+  CHECK_SLICE_F32((Shape{3, 4, 5}), SliceSpec{{-2, 1}, {kI64Max, -1}, {-3, 2}, {}});
+}
+TEST_P(OpTest, Slice_NegativeSteps) {
+  // Reverse everything (the exporters' x[::-1]: start -1, end INT64_MIN, step -1).
+  CHECK_SLICE_F32((Shape{7, 5}), SliceSpec{{-1}, {kI64Min}, {0}, {-1}});
+  CHECK_SLICE_F32((Shape{7, 5}), SliceSpec{{-1, 3}, {kI64Min, 0}, {0, 1}, {-2, -1}});
+  CHECK_SLICE_F32((Shape{7, 5}), SliceSpec{{100}, {-100}, {1}, {-3}});  // both ends clamp
+  CHECK_SLICE_F32((Shape{6}), SliceSpec{{4}, {1}, {0}, {-1}});
+  // A start before the front clamps to 0 with a negative step (ONNX), unlike python's x[-100::-1].
+  CHECK_SLICE_F32((Shape{5, 2}), SliceSpec{{-100}, {kI64Min}, {0}, {-1}});
+  CHECK_SLICE_F32((Shape{5, 2}), SliceSpec{{-3}, {-100}, {0}, {kI64Min + 1}});
+}
+TEST_P(OpTest, Slice_PositiveSteps_Clamping) {
+  CHECK_SLICE_F32((Shape{9, 4}), SliceSpec{{-100, 1}, {kI64Max, 100}, {0, 1}, {3, 2}});
+  CHECK_SLICE_F32((Shape{9, 4}), SliceSpec{{0}, {kI64Max}, {1}, {kI64Max}});  // huge step: first element only
+}
+TEST_P(OpTest, Slice_EmptyResult) {
+  CHECK_SLICE_F32((Shape{5, 3}), SliceSpec{{3}, {1}, {0}, {}});
+  CHECK_SLICE_F32((Shape{5, 3}), SliceSpec{{1}, {3}, {0}, {-1}});
+  CHECK_SLICE_F32((Shape{0, 3}), SliceSpec{{0}, {kI64Max}, {0}, {-1}});
+}
+TEST_P(OpTest, Slice_Int32Inputs_Int64AndBoolData) {
+  const Shape xs = {4, 6};
+  const SliceSpec spec{{1, -1}, {4, 0}, {0, 1}, {2, -2}};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  Shape os;
+  auto ref = ref_slice(x, xs, spec, &os);
+  auto to32 = [](const std::vector<int64_t>& v) {
+    return make<int32_t>({static_cast<int64_t>(v.size())}, std::vector<int32_t>(v.begin(), v.end()));
+  };
+  expect_equal<int64_t>(run1("Slice", {make(xs, x), to32(spec.starts), to32(spec.ends), to32(spec.axes), to32(spec.steps)}),
+                        os, ref);
+  auto b = rand_bools(rng_, numel_of(xs));
+  auto refb = ref_slice(b, xs, spec, &os);
+  expect_near(run1("Slice", slice_inputs(make_bool(xs, b), spec)), DType::kBool, os, as_doubles(refb), kExact);
+}
+TEST_P(OpTest, Slice_Errors) {
+  auto x = make<float>({4, 5}, rand_f32(20));
+  expect_error(StatusCode::kInvalidArgument, "zero step", "Slice", slice_inputs(x, {{0}, {2}, {0}, {0}}));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Slice", slice_inputs(x, {{0}, {2}, {2}, {}}));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Slice", slice_inputs(x, {{0}, {2}, {-3}, {}}));
+  expect_error(StatusCode::kInvalidArgument, "more than once", "Slice", slice_inputs(x, {{0, 1}, {2, 3}, {1, -1}, {}}));
+  expect_error(StatusCode::kInvalidArgument, "ends has", "Slice", {x, i64({0, 1}), i64({2})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Squeeze / Unsqueeze (views: same data, new shape)
+
+TEST_P(OpTest, Squeeze_Opset13_AxesInput_Negative) {
+  auto x = rand_f32(12);
+  expect_near(run1("Squeeze", {make<float>({1, 3, 1, 4}, x), i64({-2})}, {}, 13), DType::kFloat32, {1, 3, 4},
+              as_doubles(x), kExact);
+  expect_near(run1("Squeeze", {make<float>({1, 3, 1, 4}, x), i64({2, 0})}, {}, 13), DType::kFloat32, {3, 4},
+              as_doubles(x), kExact);
+}
+TEST_P(OpTest, Squeeze_NoAxes_RemovesAllOnes_Int64) {
+  auto x = rand_int<int64_t>(12, kI64Min, kI64Max);
+  expect_equal<int64_t>(run1("Squeeze", {make<int64_t>({1, 3, 1, 4, 1}, x)}, {}, 13), {3, 4}, x);
+  expect_equal<int64_t>(run1("Squeeze", {make<int64_t>({1, 1}, {x[0]})}, {}, 21), {}, {x[0]});
+}
+TEST_P(OpTest, Squeeze_Opset11_AxesAttribute_Bool) {
+  auto b = rand_bools(rng_, 6);
+  expect_near(run1("Squeeze", {make_bool({2, 1, 3}, b)}, {{"axes", a_ints({-2})}}, 11), DType::kBool, {2, 3},
+              as_doubles(b), kExact);
+}
+TEST_P(OpTest, Squeeze_Errors) {
+  auto x = make<float>({1, 3}, rand_f32(3));
+  expect_error(StatusCode::kInvalidArgument, "not 1", "Squeeze", {x, i64({1})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Squeeze", {x, i64({2})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Squeeze", {x}, {{"axes", a_ints({-3})}}, 11);
+}
+
+TEST_P(OpTest, Unsqueeze_Opset13_NegativeAxes) {
+  auto x = rand_f32(12);
+  expect_near(run1("Unsqueeze", {make<float>({3, 4}, x), i64({-1, 0})}, {}, 13), DType::kFloat32, {1, 3, 4, 1},
+              as_doubles(x), kExact);
+  expect_near(run1("Unsqueeze", {make<float>({3, 4}, x), i64({1, 2})}, {}, 18), DType::kFloat32, {3, 1, 1, 4},
+              as_doubles(x), kExact);
+  // BERT's attention mask: [batch, seq] -> [batch, 1, 1, seq].
+  expect_near(run1("Unsqueeze", {make<float>({3, 4}, x), i64({-2, -3})}, {}, 17), DType::kFloat32, {3, 1, 1, 4},
+              as_doubles(x), kExact);
+}
+TEST_P(OpTest, Unsqueeze_Opset11_AxesAttribute_Int64) {
+  auto x = rand_int<int64_t>(6, kI64Min, kI64Max);
+  expect_equal<int64_t>(run1("Unsqueeze", {make<int64_t>({2, 3}, x)}, {{"axes", a_ints({1})}}, 11), {2, 1, 3}, x);
+}
+TEST_P(OpTest, Unsqueeze_ScalarAndBool) {
+  expect_equal<int64_t>(run1("Unsqueeze", {i64_scalar(42), i64({0})}, {}, 13), {1}, {42});
+  auto b = rand_bools(rng_, 4);
+  expect_near(run1("Unsqueeze", {make_bool({4}, b), i64({0})}, {}, 13), DType::kBool, {1, 4}, as_doubles(b), kExact);
+}
+TEST_P(OpTest, Unsqueeze_Errors) {
+  auto x = make<float>({2, 3}, rand_f32(6));
+  expect_error(StatusCode::kInvalidArgument, "more than once", "Unsqueeze", {x, i64({1, -3})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Unsqueeze", {x, i64({3})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "Unsqueeze", {x, i64({-4})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "missing", "Unsqueeze", {x}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "'axes' attribute", "Unsqueeze", {x}, {}, 11);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape / ConstantOfShape / Range
+
+TEST_P(OpTest, Shape_Full) {
+  expect_equal<int64_t>(run1("Shape", {make<float>({2, 3, 5}, rand_f32(30))}), {3}, {2, 3, 5});
+  expect_equal<int64_t>(run1("Shape", {make_bool({0, 7}, {})}), {2}, {0, 7});
+  expect_equal<int64_t>(run1("Shape", {make<float>({}, {1.0f})}), {0}, {});
+}
+TEST_P(OpTest, Shape_Opset15_StartEnd) {
+  auto x = make<int64_t>({2, 3, 5, 7}, std::vector<int64_t>(210, 1));
+  expect_equal<int64_t>(run1("Shape", {x}, {{"start", a_int(1)}, {"end", a_int(-1)}}, 15), {2}, {3, 5});
+  expect_equal<int64_t>(run1("Shape", {x}, {{"start", a_int(-2)}}, 15), {2}, {5, 7});
+  expect_equal<int64_t>(run1("Shape", {x}, {{"start", a_int(-10)}, {"end", a_int(10)}}, 15), {4}, {2, 3, 5, 7});
+  expect_equal<int64_t>(run1("Shape", {x}, {{"start", a_int(3)}, {"end", a_int(1)}}, 19), {0}, {});
+  // Before opset 15 there are no start/end attributes.
+  expect_equal<int64_t>(run1("Shape", {x}, {{"start", a_int(1)}}, 13), {4}, {2, 3, 5, 7});
+}
+
+TEST_P(OpTest, ConstantOfShape_DefaultFloatZero) {
+  Tensor out = run1("ConstantOfShape", {i64({2, 3})}, {}, 9);
+  expect_near(out, DType::kFloat32, {2, 3}, std::vector<double>(6, 0.0), kExact);
+}
+TEST_P(OpTest, ConstantOfShape_ValueAttribute) {
+  const int64_t v = rand_int<int64_t>(1, kI64Min, kI64Max)[0];
+  expect_equal<int64_t>(run1("ConstantOfShape", {i64({3, 1, 2})}, {{"value", a_tensor(make<int64_t>({1}, {v}))}}),
+                        {3, 1, 2}, std::vector<int64_t>(6, v));
+  const float f = rand_f32(1)[0];
+  expect_near(run1("ConstantOfShape", {i64({4})}, {{"value", a_tensor(make<float>({1}, {f}))}}), DType::kFloat32, {4},
+              std::vector<double>(4, f), kExact);
+  expect_near(run1("ConstantOfShape", {i64({2, 2})}, {{"value", a_tensor(make_bool({1}, {1}))}}), DType::kBool, {2, 2},
+              std::vector<double>(4, 1.0), kExact);
+  // An empty shape gives a scalar; a zero dimension an empty tensor.
+  expect_near(run1("ConstantOfShape", {make<int64_t>({0}, {})}, {{"value", a_tensor(make<float>({1}, {f}))}}),
+              DType::kFloat32, {}, {f}, kExact);
+  expect_near(run1("ConstantOfShape", {i64({0, 5})}), DType::kFloat32, {0, 5}, {}, kExact);
+}
+TEST_P(OpTest, ConstantOfShape_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "negative", "ConstantOfShape", {i64({2, -1})});
+  expect_error(StatusCode::kInvalidArgument, "one-element", "ConstantOfShape", {i64({2})},
+               {{"value", a_tensor(make<float>({2}, {1.0f, 2.0f}))}});
+}
+
+TEST_P(OpTest, Range_Int64) {
+  auto run = [&](int64_t s, int64_t l, int64_t d) { return run1("Range", {i64_scalar(s), i64_scalar(l), i64_scalar(d)}, {}, 11); };
+  expect_equal<int64_t>(run(0, 10, 3), {4}, {0, 3, 6, 9});
+  expect_equal<int64_t>(run(10, 0, -3), {4}, {10, 7, 4, 1});
+  expect_equal<int64_t>(run(5, 5, 1), {0}, {});
+  expect_equal<int64_t>(run(5, 1, 1), {0}, {});
+  // Position ids: arange(seq).
+  const int64_t n = rand_int<int64_t>(1, 1, 512)[0];
+  std::vector<int64_t> ref(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) ref[i] = i;
+  expect_equal<int64_t>(run(0, n, 1), {n}, ref);
+}
+TEST_P(OpTest, Range_Int32) {
+  Tensor out = run1("Range", {make<int32_t>({}, {-3}), make<int32_t>({}, {4}), make<int32_t>({}, {2})}, {}, 17);
+  expect_equal<int32_t>(out, {4}, {-3, -1, 1, 3});
+}
+TEST_P(OpTest, Range_Float32_Float64) {
+  const float s = rand_f32(1, -5, 5)[0], d = rand_f32(1, 0.1f, 1.0f)[0], l = s + rand_f32(1, 0, 10)[0];
+  const int64_t n = static_cast<int64_t>(std::ceil((double{l} - s) / d));
+  std::vector<double> ref;
+  for (int64_t i = 0; i < n; ++i) ref.push_back(double{s} + static_cast<double>(i) * d);
+  expect_near(run1("Range", {make<float>({}, {s}), make<float>({}, {l}), make<float>({}, {d})}), DType::kFloat32, {n}, ref,
+              kTolElementwise);
+  const double s2 = 2.5, l2 = -1.0, d2 = -0.75;  // 2.5, 1.75, 1.0, 0.25, -0.5
+  expect_near(run1("Range", {make<double>({}, {s2}), make<double>({}, {l2}), make<double>({}, {d2})}), DType::kFloat64,
+              {5}, {2.5, 1.75, 1.0, 0.25, -0.5}, kExact);
+}
+TEST_P(OpTest, Range_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "delta is zero", "Range", {i64_scalar(0), i64_scalar(5), i64_scalar(0)});
+  expect_error(StatusCode::kInvalidArgument, "differ in type", "Range",
+               {i64_scalar(0), make<int32_t>({}, {5}), i64_scalar(1)});
+  expect_error(StatusCode::kInvalidArgument, "must be a scalar", "Range", {i64({0, 1}), i64_scalar(5), i64_scalar(1)});
+  expect_error(StatusCode::kInvalidArgument, "2^31", "Range", {i64_scalar(kI64Min), i64_scalar(kI64Max), i64_scalar(1)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Split (several outputs: run_multi)
+
+// The piece [off, off + size) of x along `axis`.
+template <typename T>
+std::vector<T> ref_piece(const std::vector<T>& x, const Shape& xs, int64_t axis, int64_t off, int64_t size, Shape* os) {
+  *os = xs;
+  (*os)[axis] = size;
+  return remap(x, *os, [&](std::vector<int64_t> idx) {
+    idx[axis] += off;
+    return flat_of(idx, xs);
+  });
+}
+
+// Runs Split and checks every output against ref_piece for the expected sizes.
+template <typename T>
+void check_split(const Backend& be, const std::vector<T>& x, Tensor xt, const Shape& xs, int64_t axis, std::vector<Tensor> extra,
+                 Attrs attrs, int64_t opset, const std::vector<int64_t>& sizes) {
+  std::vector<Tensor> in = {std::move(xt)};
+  for (auto& t : extra) in.push_back(std::move(t));
+  std::vector<Tensor> outs;
+  Status st = run_multi(be, "Split", std::move(in), static_cast<int>(sizes.size()), &outs, std::move(attrs), opset);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), sizes.size());
+  int64_t off = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    SCOPED_TRACE("output " + std::to_string(i));
+    Shape os;
+    auto ref = ref_piece(x, xs, axis, off, sizes[i], &os);
+    if constexpr (std::is_same_v<T, int64_t>) expect_equal<int64_t>(outs[i], os, ref);
+    else if constexpr (std::is_same_v<T, uint8_t>) expect_near(outs[i], DType::kBool, os, as_doubles(ref), kExact);
+    else expect_near(outs[i], dtype_of<T>(), os, as_doubles(ref), kExact);
+    off += sizes[i];
+  }
+}
+
+TEST_P(OpTest, Split_Opset13_SplitInput) {
+  const Shape xs = {4, 7};
+  auto x = rand_f32(numel_of(xs));
+  check_split(*backend_, x, make(xs, x), xs, 1, {i64({2, 4, 1})}, {{"axis", a_int(1)}}, 13, {2, 4, 1});
+  check_split(*backend_, x, make(xs, x), xs, 1, {i64({0, 7})}, {{"axis", a_int(-1)}}, 13, {0, 7});
+}
+TEST_P(OpTest, Split_Opset13_EqualParts) {
+  const Shape xs = {6, 3, 2};
+  auto x = rand_f32(numel_of(xs));
+  check_split(*backend_, x, make(xs, x), xs, 0, {}, {}, 13, {2, 2, 2});
+  // BERT's fused QKV: [batch, seq, 3 * hidden] into three along the last axis.
+  const Shape qs = {2, 3, 12};
+  auto q = rand_f32(numel_of(qs));
+  check_split(*backend_, q, make(qs, q), qs, 2, {}, {{"axis", a_int(-1)}}, 17, {4, 4, 4});
+}
+TEST_P(OpTest, Split_Opset18_NumOutputs) {
+  const Shape xs = {7, 2};
+  auto x = rand_f32(numel_of(xs));
+  check_split(*backend_, x, make(xs, x), xs, 0, {}, {{"num_outputs", a_int(3)}}, 18, {3, 3, 1});  // last one smaller
+  check_split(*backend_, x, make(xs, x), xs, 1, {}, {{"axis", a_int(1)}, {"num_outputs", a_int(2)}}, 18, {1, 1});
+  check_split(*backend_, x, make(xs, x), xs, 0, {i64({5, 2})}, {}, 18, {5, 2});  // split input still works
+}
+TEST_P(OpTest, Split_Opset11_SplitAttribute) {
+  const Shape xs = {3, 5};
+  auto x = rand_f64(numel_of(xs));
+  check_split(*backend_, x, make(xs, x), xs, 1, {}, {{"axis", a_int(-1)}, {"split", a_ints({3, 2})}}, 11, {3, 2});
+}
+TEST_P(OpTest, Split_Int64_And_Bool) {
+  const Shape xs = {5, 2, 3};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  check_split(*backend_, x, make(xs, x), xs, 0, {i64({1, 4})}, {}, 13, {1, 4});
+  auto b = rand_bools(rng_, numel_of(xs));
+  check_split(*backend_, b, make_bool(xs, b), xs, 2, {i64({2, 1})}, {{"axis", a_int(2)}}, 13, {2, 1});
+}
+TEST_P(OpTest, Split_Errors) {
+  auto x = make<float>({6, 4}, rand_f32(24));
+  std::vector<Tensor> outs;
+  expect_multi_error(run_multi(*backend_, "Split", {x, i64({2, 3})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
+                     "Split", "sums to 5");
+  expect_multi_error(run_multi(*backend_, "Split", {x, i64({2, 2, 2})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
+                     "Split", "3 sizes for 2 outputs");
+  expect_multi_error(run_multi(*backend_, "Split", {x}, 4, &outs, {}, 13), StatusCode::kInvalidArgument, "Split",
+                     "4 equal parts");
+  expect_multi_error(run_multi(*backend_, "Split", {x}, 2, &outs, {{"num_outputs", a_int(3)}}, 18),
+                     StatusCode::kInvalidArgument, "Split", "does not match");
+  expect_multi_error(run_multi(*backend_, "Split", {x}, 2, &outs, {{"axis", a_int(2)}}, 13), StatusCode::kInvalidArgument,
+                     "Split", "out of range");
+  expect_multi_error(run_multi(*backend_, "Split", {x, i64({3, 3})}, 2, &outs, {{"num_outputs", a_int(2)}}, 18),
+                     StatusCode::kInvalidArgument, "Split", "not both");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReduceMean / ReduceSum / ReduceMax
+
+enum class Red { kMean, kSum, kMax };
+
+// Reduces x over `axes` (normalized, any order) in double, by visiting every input element and
+// folding it into its output slot; out_shape follows keepdims.
+std::vector<double> ref_reduce(const std::vector<double>& x, const Shape& xs, std::vector<int64_t> axes, bool keepdims,
+                               Red kind, Shape* out_shape) {
+  const int64_t r = static_cast<int64_t>(xs.size());
+  if (axes.empty())
+    for (int64_t k = 0; k < r; ++k) axes.push_back(k);
+  std::vector<bool> red(xs.size(), false);
+  for (int64_t a : axes) red[a < 0 ? a + r : a] = true;
+  Shape kept, os;
+  for (int64_t k = 0; k < r; ++k) {
+    if (!red[k]) kept.push_back(xs[k]);
+    if (!red[k]) os.push_back(xs[k]);
+    else if (keepdims) os.push_back(1);
+  }
+  *out_shape = os;
+  const int64_t n_out = numel_of(kept);
+  std::vector<double> acc(static_cast<std::size_t>(n_out), kind == Red::kMax ? -INFINITY : 0.0);
+  std::vector<int64_t> count(static_cast<std::size_t>(n_out), 0);
+  for (int64_t i = 0; i < numel_of(xs); ++i) {
+    auto idx = unravel(i, xs);
+    std::vector<int64_t> kidx;
+    for (int64_t k = 0; k < r; ++k)
+      if (!red[k]) kidx.push_back(idx[k]);
+    const int64_t o = flat_of(kidx, kept);
+    acc[o] = kind == Red::kMax ? std::max(acc[o], x[i]) : acc[o] + x[i];
+    ++count[o];
+  }
+  if (kind == Red::kMean)
+    for (int64_t o = 0; o < n_out; ++o) acc[o] /= static_cast<double>(count[o]);
+  return acc;
+}
+
+// ReduceX of random float32 x. Axes go in the attribute (attr = true) or as input 1.
+void check_reduce_f32(const std::string& op, Red kind, std::mt19937& rng, const Shape& xs,
+                      std::optional<std::vector<int64_t>> axes, bool attr, std::optional<int64_t> keepdims, int64_t opset,
+                      const Backend& be) {
+  SCOPED_TRACE(op + " opset " + std::to_string(opset) + " on " + shape_to_string(xs));
+  std::uniform_real_distribution<float> d(-2, 2);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(xs)));
+  for (auto& v : x) v = d(rng);
+  Attrs attrs;
+  if (keepdims) attrs["keepdims"] = a_int(*keepdims);
+  std::vector<Tensor> in = {make(xs, x)};
+  if (axes && attr) attrs["axes"] = a_ints(*axes);
+  if (axes && !attr) in.push_back(i64(*axes));
+  std::vector<Tensor> outs;
+  Status st = run_multi(be, op, std::move(in), 1, &outs, std::move(attrs), opset);
+  ASSERT_TRUE(st.ok()) << st.message();
+  Shape os;
+  auto ref = ref_reduce(as_doubles(x), xs, axes.value_or(std::vector<int64_t>{}), keepdims.value_or(1) != 0, kind, &os);
+  expect_near(outs.at(0), DType::kFloat32, os, ref, kind == Red::kMax ? kExact : kTolReduce);
+}
+
+// Row results must not depend on how many rows share the batch (bitwise).
+void check_rows_independent(const Backend& be, const std::string& op, Attrs attrs, std::vector<Tensor> extra,
+                            int64_t opset, std::mt19937& rng) {
+  const int64_t rows = 67, cols = 301;
+  std::uniform_real_distribution<float> d(-3, 3);
+  std::vector<float> x(static_cast<std::size_t>(rows * cols));
+  for (auto& v : x) v = d(rng);
+  std::vector<Tensor> in_all = {make<float>({rows, cols}, x)}, in_few;
+  for (const auto& e : extra) in_all.push_back(e);
+  std::vector<Tensor> all, few;
+  ASSERT_TRUE(run_multi(be, op, in_all, 1, &all, attrs, opset).ok());
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{64}}) {
+    for (int64_t start : {int64_t{0}, rows - n}) {
+      std::vector<float> part(x.begin() + start * cols, x.begin() + (start + n) * cols);
+      std::vector<Tensor> in = {make<float>({n, cols}, part)};
+      for (const auto& e : extra) in.push_back(e);
+      ASSERT_TRUE(run_multi(be, op, in, 1, &few, attrs, opset).ok());
+      const int64_t per_row = few[0].numel() / n;
+      ASSERT_EQ(all[0].numel(), per_row * rows);
+      EXPECT_EQ(std::memcmp(few[0].data<float>(), all[0].data<float>() + start * per_row,
+                            static_cast<std::size_t>(per_row * n) * sizeof(float)), 0)
+          << n << " rows from row " << start << " differ from the same rows in a batch of " << rows;
+    }
+  }
+}
+
+TEST_P(OpTest, ReduceMean_Opset13_AxesAttribute) {
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::vector<int64_t>{-1}, true, std::nullopt, 13, *backend_);
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::vector<int64_t>{0, 2}, true, 0, 13, *backend_);
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::nullopt, true, 1, 13, *backend_);  // all axes
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {3, 700}, std::vector<int64_t>{1}, true, 0, 11, *backend_);
+}
+TEST_P(OpTest, ReduceMean_Opset18_AxesInput) {
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::vector<int64_t>{-1}, false, 1, 18, *backend_);
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::vector<int64_t>{2, -3}, false, 0, 18, *backend_);
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::nullopt, false, 0, 18, *backend_);  // all axes
+  check_reduce_f32("ReduceMean", Red::kMean, rng_, {4, 5, 6}, std::vector<int64_t>{}, false, 1, 18, *backend_);
+}
+TEST_P(OpTest, ReduceMean_Opset18_NoopWithEmptyAxes) {
+  auto x = rand_f32(12);
+  expect_near(run1("ReduceMean", {make<float>({3, 4}, x)}, {{"noop_with_empty_axes", a_int(1)}}, 18), DType::kFloat32,
+              {3, 4}, as_doubles(x), kExact);
+  expect_near(run1("ReduceMean", {make<float>({3, 4}, x), make<int64_t>({0}, {})}, {{"noop_with_empty_axes", a_int(1)}}, 18),
+              DType::kFloat32, {3, 4}, as_doubles(x), kExact);
+}
+TEST_P(OpTest, ReduceMean_Float64) {
+  const Shape xs = {3, 4, 5};
+  auto x = rand_f64(numel_of(xs));
+  Shape os;
+  auto ref = ref_reduce(x, xs, {1}, true, Red::kMean, &os);
+  expect_near(run1("ReduceMean", {make(xs, x)}, {{"axes", a_ints({-2})}}, 13), DType::kFloat64, os, ref, kTolReduce);
+}
+TEST_P(OpTest, ReduceMean_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceMean", {{"axes", a_ints({-1})}}, {}, 13, rng_);
+  check_rows_independent(*backend_, "ReduceMean", {}, {i64({1})}, 18, rng_);
+}
+TEST_P(OpTest, ReduceMean_Errors) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ReduceMean", {x}, {{"axes", a_ints({2})}}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ReduceMean", {x, i64({-3})}, {}, 18);
+  expect_error(StatusCode::kInvalidArgument, "more than once", "ReduceMean", {x, i64({1, -1})}, {}, 18);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceMean", {make<int64_t>({2}, {1, 2})}, {}, 18);
+}
+
+TEST_P(OpTest, ReduceSum_Opset13_AxesInput) {
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::vector<int64_t>{-1}, false, std::nullopt, 13, *backend_);
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::vector<int64_t>{0, -1}, false, 0, 13, *backend_);
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::nullopt, false, 0, 13, *backend_);
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::vector<int64_t>{}, false, 1, 13, *backend_);
+}
+TEST_P(OpTest, ReduceSum_Opset11_AxesAttribute) {
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::vector<int64_t>{1}, true, 1, 11, *backend_);
+  check_reduce_f32("ReduceSum", Red::kSum, rng_, {4, 5, 6}, std::nullopt, true, 0, 11, *backend_);
+}
+TEST_P(OpTest, ReduceSum_Int64_Exact) {
+  const Shape xs = {3, 4, 5};
+  auto x = rand_int<int64_t>(numel_of(xs), -1000000, 1000000);
+  std::vector<int64_t> ref(12, 0);
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t b = 0; b < 4; ++b)
+      for (int64_t c = 0; c < 5; ++c) ref[a * 4 + b] += x[(a * 4 + b) * 5 + c];
+  expect_equal<int64_t>(run1("ReduceSum", {make(xs, x), i64({2})}, {{"keepdims", a_int(0)}}, 13), {3, 4}, ref);
+  // Int32 too (the attention-mask sum some exports make).
+  std::vector<int32_t> m = {1, 1, 0, 1, 0, 0};
+  expect_equal<int32_t>(run1("ReduceSum", {make<int32_t>({2, 3}, m), i64({-1})}, {}, 13), {2, 1}, {2, 1});
+}
+TEST_P(OpTest, ReduceSum_Float64_And_NoopWithEmptyAxes) {
+  const Shape xs = {2, 3, 4};
+  auto x = rand_f64(numel_of(xs));
+  Shape os;
+  auto ref = ref_reduce(x, xs, {0, 2}, true, Red::kSum, &os);
+  expect_near(run1("ReduceSum", {make(xs, x), i64({0, -1})}, {}, 13), DType::kFloat64, os, ref, kTolReduce);
+  expect_near(run1("ReduceSum", {make(xs, x)}, {{"noop_with_empty_axes", a_int(1)}}, 13), DType::kFloat64, xs, x, kExact);
+}
+TEST_P(OpTest, ReduceSum_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceSum", {}, {i64({-1})}, 13, rng_);
+}
+TEST_P(OpTest, ReduceSum_Errors) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ReduceSum", {x, i64({5})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "more than once", "ReduceSum", {x, i64({0, 0})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "int64", "ReduceSum", {x, make<float>({1}, {0.0f})}, {}, 13);
+}
+
+TEST_P(OpTest, ReduceMax_Opset13_AxesAttribute) {
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::vector<int64_t>{-1}, true, 0, 13, *backend_);
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::vector<int64_t>{0, 1}, true, 1, 13, *backend_);
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::nullopt, true, std::nullopt, 13, *backend_);
+}
+TEST_P(OpTest, ReduceMax_Opset18_AxesInput) {
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::vector<int64_t>{1}, false, 0, 18, *backend_);
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::vector<int64_t>{-3, -1}, false, 1, 18, *backend_);
+  check_reduce_f32("ReduceMax", Red::kMax, rng_, {4, 5, 6}, std::nullopt, false, 0, 18, *backend_);
+}
+TEST_P(OpTest, ReduceMax_Int64_Float64_Bool) {
+  const Shape xs = {3, 5};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  std::vector<int64_t> ref(3, kI64Min);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) ref[r] = std::max(ref[r], x[r * 5 + c]);
+  expect_equal<int64_t>(run1("ReduceMax", {make(xs, x), i64({1})}, {{"keepdims", a_int(0)}}, 18), {3}, ref);
+  auto d = rand_f64(numel_of(xs));
+  Shape os;
+  auto refd = ref_reduce(d, xs, {0}, true, Red::kMax, &os);
+  expect_near(run1("ReduceMax", {make(xs, d)}, {{"axes", a_ints({0})}}, 13), DType::kFloat64, os, refd, kExact);
+  // Bool (opset 20): false < true, i.e. any().
+  auto b = rand_bools(rng_, numel_of(xs));
+  b[0] = b[1] = b[2] = b[3] = b[4] = 0;
+  std::vector<double> refb(3, 0.0);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) refb[r] = std::max(refb[r], double{b[r * 5 + c]});
+  expect_near(run1("ReduceMax", {make_bool(xs, b), i64({-1})}, {}, 20), DType::kBool, {3, 1}, refb, kExact);
+}
+TEST_P(OpTest, ReduceMax_NaNPropagates) {
+  auto x = rand_f32(8);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  Tensor out = run1("ReduceMax", {make<float>({2, 4}, x)}, {{"axes", a_ints({1})}}, 13);
+  ASSERT_EQ(out.shape(), (Shape{2, 1}));
+  EXPECT_EQ(out.data<float>()[0], std::max({x[0], x[1], x[2], x[3]}));
+  EXPECT_TRUE(std::isnan(out.data<float>()[1]));
+}
+TEST_P(OpTest, ReduceMax_Errors) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ReduceMax", {x}, {{"axes", a_ints({-3})}}, 13);
+  expect_error(StatusCode::kInvalidArgument, "out of range", "ReduceMax", {x, i64({2})}, {}, 18);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNormalization
+
+// x viewed as [outer, inner]; scale/bias read at broadcast_flat(idx, their shape) against x's shape.
+std::vector<double> ref_layer_norm(const std::vector<double>& x, const Shape& xs, int64_t axis,
+                                   const std::vector<double>& scale, const Shape& ss, const std::vector<double>* bias,
+                                   const Shape& bs, double eps, std::vector<double>* mean_out = nullptr,
+                                   std::vector<double>* inv_out = nullptr) {
+  int64_t outer = 1, inner = 1;
+  for (int64_t k = 0; k < static_cast<int64_t>(xs.size()); ++k) (k < axis ? outer : inner) *= xs[k];
+  std::vector<double> y(x.size());
+  for (int64_t o = 0; o < outer; ++o) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < inner; ++j) mean += x[o * inner + j];
+    mean /= static_cast<double>(inner);
+    for (int64_t j = 0; j < inner; ++j) var += (x[o * inner + j] - mean) * (x[o * inner + j] - mean);
+    var /= static_cast<double>(inner);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t j = 0; j < inner; ++j) {
+      const int64_t f = o * inner + j;
+      const auto idx = unravel(f, xs);
+      y[f] = (x[f] - mean) * inv * scale[broadcast_flat(idx, ss)] + (bias ? (*bias)[broadcast_flat(idx, bs)] : 0.0);
+    }
+    if (mean_out) mean_out->push_back(mean);
+    if (inv_out) inv_out->push_back(inv);
+  }
+  return y;
+}
+
+TEST_P(OpTest, LayerNormalization_LastAxis_ScaleBias) {
+  const Shape xs = {4, 5, 16}, ss = {16};
+  auto x = rand_f32(numel_of(xs), -3, 3), s = rand_f32(16, 0.5f, 2), b = rand_f32(16);
+  const auto bd = as_doubles(b);
+  auto ref = ref_layer_norm(as_doubles(x), xs, 2, as_doubles(s), ss, &bd, ss, 1e-5);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}), DType::kFloat32, xs, ref, kTolReduce);
+  // Explicit axis -1 and a custom epsilon.
+  ref = ref_layer_norm(as_doubles(x), xs, 2, as_doubles(s), ss, &bd, ss, 1e-2);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)},
+                   {{"axis", a_int(-1)}, {"epsilon", a_float(1e-2f)}}),
+              DType::kFloat32, xs, ref, kTolReduce);
+}
+TEST_P(OpTest, LayerNormalization_Axis1_NoBias) {
+  const Shape xs = {3, 4, 5}, ss = {4, 5};
+  auto x = rand_f32(numel_of(xs), -3, 3), s = rand_f32(20, -2, 2);
+  auto ref = ref_layer_norm(as_doubles(x), xs, 1, as_doubles(s), ss, nullptr, {}, 1e-5);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s)}, {{"axis", a_int(1)}}), DType::kFloat32, xs, ref,
+              kTolReduce);
+  // B omitted as an empty name.
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s), Tensor()}, {{"axis", a_int(-2)}}), DType::kFloat32, xs,
+              ref, kTolReduce);
+}
+TEST_P(OpTest, LayerNormalization_Float64_NegativeAxis) {
+  const Shape xs = {2, 3, 4, 6}, ss = {4, 6};
+  auto x = rand_f64(numel_of(xs), -3, 3), s = rand_f64(24), b = rand_f64(24);
+  auto ref = ref_layer_norm(x, xs, 2, s, ss, &b, ss, 1e-5);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}, {{"axis", a_int(-2)}}), DType::kFloat64,
+              xs, ref, kTolReduce);
+}
+TEST_P(OpTest, LayerNormalization_ScaleBroadcasts) {
+  // Scale [5] and B [1, 5] over normalized dims [4, 5] (axis -2): both stretch along dim 4.
+  const Shape xs = {3, 4, 5}, ss = {5}, bs = {1, 5};
+  auto x = rand_f32(numel_of(xs), -3, 3), s = rand_f32(5, 0.5f, 2), b = rand_f32(5);
+  const auto bd = as_doubles(b);
+  auto ref = ref_layer_norm(as_doubles(x), xs, 1, as_doubles(s), ss, &bd, bs, 1e-5);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(ss, s), make(bs, b)}, {{"axis", a_int(-2)}}), DType::kFloat32,
+              xs, ref, kTolReduce);
+  // Scale varying per row ([3, 1, 1]: unidirectionally broadcastable to X).
+  const Shape rs = {3, 1, 1};
+  auto sr = rand_f32(3, 0.5f, 2);
+  ref = ref_layer_norm(as_doubles(x), xs, 2, as_doubles(sr), rs, nullptr, {}, 1e-5);
+  expect_near(run1("LayerNormalization", {make(xs, x), make(rs, sr)}), DType::kFloat32, xs, ref, kTolReduce);
+}
+TEST_P(OpTest, LayerNormalization_ConstantRows_GiveBias) {
+  // Zero variance: (x - mean) is exactly 0, so Y = B whatever epsilon.
+  const Shape xs = {2, 8};
+  std::vector<float> x(16, 3.25f);
+  auto s = rand_f32(8), b = rand_f32(8);
+  std::vector<double> ref;
+  for (int r = 0; r < 2; ++r)
+    for (float v : b) ref.push_back(v);
+  expect_near(run1("LayerNormalization", {make(xs, x), make<float>({8}, s), make<float>({8}, b)}), DType::kFloat32, xs, ref,
+              kExact);
+}
+TEST_P(OpTest, LayerNormalization_MeanAndInvStdDevOutputs) {
+  const Shape xs = {3, 2, 6}, ss = {2, 6};
+  auto x = rand_f32(numel_of(xs), -3, 3), s = rand_f32(12), b = rand_f32(12);
+  const auto bd = as_doubles(b);
+  std::vector<double> mean, inv;
+  auto ref = ref_layer_norm(as_doubles(x), xs, 1, as_doubles(s), ss, &bd, ss, 1e-5, &mean, &inv);
+  std::vector<Tensor> outs;
+  Status st = run_multi(*backend_, "LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}, 3, &outs,
+                        {{"axis", a_int(1)}}, 17);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 3u);
+  expect_near(outs[0], DType::kFloat32, xs, ref, kTolReduce);
+  expect_near(outs[1], DType::kFloat32, {3, 1, 1}, mean, kTolReduce);
+  expect_near(outs[2], DType::kFloat32, {3, 1, 1}, inv, kTolReduce);
+}
+TEST_P(OpTest, LayerNormalization_RowsIndependentOfBatch_Bitwise) {
+  std::vector<float> s(301), b(301);
+  for (std::size_t j = 0; j < s.size(); ++j) s[j] = 0.5f + static_cast<float>(j) / 301.0f, b[j] = static_cast<float>(j) / 1000.0f;
+  check_rows_independent(*backend_, "LayerNormalization", {}, {make<float>({301}, s), make<float>({301}, b)}, 17, rng_);
+}
+TEST_P(OpTest, LayerNormalization_Errors) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  auto s = make<float>({4}, rand_f32(4));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "LayerNormalization", {x, s}, {{"axis", a_int(2)}});
+  expect_error(StatusCode::kInvalidArgument, "out of range", "LayerNormalization", {x, s}, {{"axis", a_int(-3)}});
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "LayerNormalization", {x, make<float>({3}, rand_f32(3))});
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "LayerNormalization",
+               {x, s, make<float>({2, 3, 4}, rand_f32(24))});
+  expect_error(StatusCode::kInvalidArgument, "missing", "LayerNormalization", {x});
+  expect_error(StatusCode::kUnimplemented, "not supported", "LayerNormalization",
+               {make<int64_t>({2}, {1, 2}), make<int64_t>({2}, {1, 1})});
+}
+
+}  // namespace
+}  // namespace shardscore

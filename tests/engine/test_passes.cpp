@@ -1,0 +1,169 @@
+// Graph passes: each optimized graph must compute what the unoptimized one does (the engine with
+// EngineOptions{.optimize = false} is the oracle here; test_ops checks each op against float64),
+// and the rewrite must really have happened.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "engine/engine.h"
+#include "engine/onnx_builder.h"
+#include "engine/passes.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+class Passes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = std::random_device{}();
+    rng_.seed(seed_);
+  }
+  std::vector<float> random(std::size_t n, float lo = -2, float hi = 2) {
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng_);
+    return v;
+  }
+  // Saves the model and loads it twice: optimized and not.
+  void load_both(const onnx::ModelProto& m) {
+    path_ = (std::filesystem::temp_directory_path() / ("shardscore_passes_" + std::to_string(::getpid()) + ".onnx")).string();
+    std::ofstream(path_, std::ios::binary) << bytes_of(m);
+    auto a = Engine::load(path_, "cpu");
+    auto b = Engine::load(path_, "cpu", EngineOptions{.optimize = false});
+    std::filesystem::remove(path_);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    ASSERT_TRUE(b.ok()) << b.status().message();
+    optimized_ = std::move(a.value());
+    plain_ = std::move(b.value());
+  }
+  int count(const std::string& op_type) const {
+    int n = 0;
+    for (const auto& node : optimized_->graph().nodes) n += node.op_type == op_type;
+    return n;
+  }
+  // Runs both engines on the same random input and compares every output.
+  void expect_same_outputs(const Shape& input_shape, double tol) {
+    SCOPED_TRACE("seed " + std::to_string(seed_));
+    auto x = random(static_cast<std::size_t>(shape_numel(input_shape)));
+    Tensor in = Tensor::copy_of(DType::kFloat32, input_shape, x.data());
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE(optimized_->run({in}, &a).ok());
+    ASSERT_TRUE(plain_->run({in}, &b).ok());
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a[k].shape(), b[k].shape());
+      ASSERT_EQ(a[k].dtype(), b[k].dtype());
+      if (a[k].dtype() != DType::kFloat32) {
+        EXPECT_EQ(std::memcmp(a[k].raw(), b[k].raw(), a[k].nbytes()), 0) << "output " << k;
+        continue;
+      }
+      bool any_nonzero = false;
+      for (int64_t i = 0; i < a[k].numel(); ++i) {
+        const float u = a[k].data<float>()[i], v = b[k].data<float>()[i];
+        any_nonzero |= v != 0;
+        ASSERT_NEAR(u, v, tol * std::max(1.0f, std::fabs(v))) << "output " << k << " element " << i;
+      }
+      EXPECT_TRUE(any_nonzero) << "test too weak: output " << k << " is all zeros";
+    }
+  }
+  uint32_t seed_ = 0;
+  std::mt19937 rng_;
+  std::string path_;
+  std::unique_ptr<Engine> optimized_, plain_;
+};
+
+TEST_F(Passes, DemoModelFusesEachLayer) {
+  const char* dir = std::getenv("SHARDSCORE_SOURCE_DIR");
+  ASSERT_NE(dir, nullptr) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it)";
+  auto a = Engine::load(std::string(dir) + "/data/demo_mlp.onnx", "cpu");
+  auto b = Engine::load(std::string(dir) + "/data/demo_mlp.onnx", "cpu", EngineOptions{.optimize = false});
+  ASSERT_TRUE(a.ok() && b.ok());
+  optimized_ = std::move(a.value());
+  plain_ = std::move(b.value());
+  EXPECT_EQ(count("FusedGemm"), 3);
+  EXPECT_EQ(count("MatMul"), 0);
+  EXPECT_EQ(optimized_->pass_stats().fused_gemms, 3);
+  EXPECT_EQ(optimized_->graph().nodes.size() + 6, plain_->graph().nodes.size()) << "3 Add and 3 activations absorbed";
+  expect_same_outputs({37, 30}, 1e-6);
+}
+
+TEST_F(Passes, MatMulAddActivationChainsFuse) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2, 5});  // 3-D: rows folded
+  add_float_tensor(&m, "W", {5, 4}, random(20));
+  add_float_tensor(&m, "B", {1, 4}, random(4));
+  add_float_tensor(&m, "W2", {4, 3}, random(12));
+  add_float_tensor(&m, "C2", {3}, random(3));
+  add_node(&m, "MatMul", {"X", "W"}, {"mm"}, "mm");
+  add_node(&m, "Add", {"B", "mm"}, {"sum"}, "add");  // bias on the left
+  add_node(&m, "Tanh", {"sum"}, {"h"}, "tanh");
+  auto* gemm = add_node(&m, "Gemm", {"h2", "W2", "C2"}, {"g"}, "gemm");
+  set_int_attr(gemm, "transB", 0);
+  set_float_attr(gemm, "alpha", 0.5f);
+  set_float_attr(gemm, "beta", 2.0f);
+  // Move the Gemm after the Reshape that feeds it.
+  auto* shape = add_node(&m, "Constant", {}, {"flat"}, "flat_shape");
+  auto* value = shape->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto_AttributeType_TENSOR);
+  value->mutable_t()->set_data_type(onnx::TensorProto_DataType_INT64);
+  value->mutable_t()->add_dims(2);
+  value->mutable_t()->add_int64_data(-1);
+  value->mutable_t()->add_int64_data(4);
+  add_node(&m, "Reshape", {"h", "flat"}, {"h2"}, "reshape");
+  add_node(&m, "Relu", {"g"}, {"Y"}, "relu");
+  // Sort the nodes: Constant, MatMul, Add, Tanh, Reshape, Gemm, Relu.
+  auto* nodes = m.mutable_graph()->mutable_node();
+  std::vector<onnx::NodeProto> order{nodes->at(4), nodes->at(0), nodes->at(1), nodes->at(2), nodes->at(5), nodes->at(3), nodes->at(6)};
+  nodes->Clear();
+  for (auto& n : order) *nodes->Add() = n;
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  load_both(m);
+  EXPECT_EQ(count("FusedGemm"), 2);
+  EXPECT_EQ(count("Tanh") + count("Relu") + count("Add") + count("Gemm") + count("MatMul"), 0);
+  EXPECT_EQ(count("Constant"), 0) << "the Constant was folded";
+  expect_same_outputs({9, 2, 5}, 1e-6);
+}
+
+TEST_F(Passes, NothingFusesAcrossAValueSomeoneElseReads) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_float_tensor(&m, "W", {3, 3}, random(9));
+  add_float_tensor(&m, "B", {3}, random(3));
+  add_node(&m, "MatMul", {"X", "W"}, {"mm"}, "mm");
+  add_node(&m, "Add", {"mm", "B"}, {"Y"}, "add");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_output(&m, "mm", onnx::TensorProto_DataType_FLOAT, {-1, 3});  // the product is an output too
+  load_both(m);
+  EXPECT_EQ(count("FusedGemm"), 0);
+  EXPECT_EQ(count("MatMul"), 1);
+  expect_same_outputs({4, 3}, 0);
+}
+
+TEST_F(Passes, ConstantsFoldAndDeadNodesGo) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_float_tensor(&m, "K", {3}, random(3));
+  auto* cast = add_node(&m, "Cast", {"K"}, {"K64"}, "to_double");
+  set_int_attr(cast, "to", onnx::TensorProto_DataType_DOUBLE);
+  auto* back = add_node(&m, "Cast", {"K64"}, {"K32"}, "to_float");
+  set_int_attr(back, "to", onnx::TensorProto_DataType_FLOAT);
+  add_node(&m, "Mul", {"X", "K32"}, {"Y"}, "mul");
+  add_node(&m, "Sigmoid", {"X"}, {"unused"}, "dead_branch");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  load_both(m);
+  EXPECT_EQ(optimized_->pass_stats().folded_constants, 2);
+  EXPECT_EQ(optimized_->pass_stats().removed_nodes, 1);
+  ASSERT_EQ(optimized_->graph().nodes.size(), 1u);
+  EXPECT_EQ(optimized_->graph().nodes[0].op_type, "Mul");
+  EXPECT_FALSE(optimized_->graph().initializers.count("K")) << "inputs of folded nodes nobody reads are dropped";
+  expect_same_outputs({5, 3}, 0);
+}
+
+}  // namespace
+}  // namespace shardscore
