@@ -9,7 +9,7 @@
 namespace shardscore {
 namespace {
 
-enum class Kind { kString, kInt, kFloat, kBool, kFloats };
+enum class Kind { kString, kInt, kFloat, kBool, kFloats, kStringTable };
 
 struct KeySpec {
   const char* section;
@@ -22,7 +22,8 @@ struct KeySpec {
 // The schema. Every key a job may hold; the README's table is printed from this.
 constexpr KeySpec kKeys[] = {
     {"input", "path", Kind::kString, "(required)", "HDF5 file to score"},
-    {"input", "dataset", Kind::kString, "\"/features\"", "2-D dataset, rows x features, any numeric type"},
+    {"input", "dataset", Kind::kString, "\"/features\"", "dataset of a one-input model: rows x ..., any numeric type"},
+    {"input", "datasets", Kind::kStringTable, "(one input)", "several model inputs: { input_name = \"/dataset\", ... }"},
     {"model", "path", Kind::kString, "(required)", "ONNX model file"},
     {"output", "path", Kind::kString, "(required)", "HDF5 file to write (replaced atomically at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
@@ -32,7 +33,9 @@ constexpr KeySpec kKeys[] = {
     {"run", "threads", Kind::kInt, "0", "threads per rank; 0 = cores on the node / ranks on the node"},
     {"run", "backend", Kind::kString, "\"cpu\"", "cpu, or auto (the best backend this build has)"},
     {"run", "progress_interval", Kind::kFloat, "5.0", "seconds between progress lines when not on a terminal"},
-    {"preprocess", "impute", Kind::kFloats, "(off)", "value replacing NaN: one, or one per feature"},
+    {"preprocess", "layout", Kind::kString, "\"nchw\"", "image datasets: nchw, or nhwc (transposed to nchw)"},
+    {"preprocess", "scale", Kind::kFloat, "1.0", "float inputs: x -> x * scale after imputation"},
+    {"preprocess", "impute", Kind::kFloats, "(off)", "value replacing NaN: one, or one per feature (channel)"},
     {"preprocess", "mean", Kind::kFloats, "(off)", "standardization: x -> (x - mean) / std"},
     {"preprocess", "std", Kind::kFloats, "(off)", "standardization divisor, > 0"},
     {"preprocess", "clip_min", Kind::kFloats, "(off)", "lower clip after standardization"},
@@ -50,6 +53,7 @@ const char* kind_name(Kind k) {
     case Kind::kFloat: return "a number";
     case Kind::kBool: return "true or false";
     case Kind::kFloats: return "a number or an array of numbers";
+    case Kind::kStringTable: return "a table of strings ({ name = \"value\", ... })";
   }
   return "?";
 }
@@ -95,6 +99,10 @@ Status check_kind(const toml::node& node, const KeySpec& spec, const std::string
     case Kind::kInt: good = node.is_integer(); break;
     case Kind::kFloat: good = node.is_number(); break;
     case Kind::kBool: good = node.is_boolean(); break;
+    case Kind::kStringTable:
+      good = node.is_table() && node.as_table()->size() > 0 &&
+             std::all_of(node.as_table()->begin(), node.as_table()->end(), [](const auto& kv) { return kv.second.is_string(); });
+      break;
     case Kind::kFloats:
       good = node.is_number() ||
              (node.is_array() && node.as_array()->size() > 0 &&
@@ -215,6 +223,11 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.source = source;
   c.input.path = string_or(root, "input", "path", "");
   c.input.dataset = string_or(root, "input", "dataset", c.input.dataset);
+  if (const toml::table* t = root["input"]["datasets"].as_table()) {
+    for (const auto& [name, value] : *t) c.input.datasets.emplace_back(std::string(name.str()), *value.value<std::string>());
+  }
+  c.preprocess.layout = string_or(root, "preprocess", "layout", c.preprocess.layout);
+  c.preprocess.scale = root["preprocess"]["scale"].value_or(c.preprocess.scale);
   c.model.path = string_or(root, "model", "path", "");
   c.output.path = string_or(root, "output", "path", "");
   c.output.report = string_or(root, "output", "report", "");
@@ -246,6 +259,14 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
                             "': this build has the cpu backend only (cpu or auto)");
   }
   if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
+  if (c.preprocess.layout != "nchw" && c.preprocess.layout != "nhwc") {
+    return invalid_argument("job key 'preprocess.layout' is '" + c.preprocess.layout + "': nchw or nhwc");
+  }
+  if (!std::isfinite(c.preprocess.scale) || c.preprocess.scale == 0) {
+    return invalid_argument("job key 'preprocess.scale' must be a finite, non-zero number");
+  }
+  for (const auto& [name, ds] : c.input.datasets)
+    if (ds.empty()) return invalid_argument("job key 'input.datasets' maps '" + name + "' to an empty dataset path");
   for (double s : c.preprocess.std) {
     if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");
   }

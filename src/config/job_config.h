@@ -17,7 +17,10 @@ namespace shardscore {
 struct JobConfig {
   struct Input {
     std::string path;
-    std::string dataset = "/features";
+    std::string dataset = "/features";  // for a model with one input
+    // For models with several inputs: model input name -> dataset, in the job's order. When
+    // given, every model input must be named here (and `dataset` is not used).
+    std::vector<std::pair<std::string, std::string>> datasets;
   } input;
   struct Model {
     std::string path;
@@ -35,7 +38,11 @@ struct JobConfig {
     double progress_interval = 5.0;  // seconds between plain progress lines
   } run;
   // Each is empty (off), one value (all features) or one value per feature.
+  // Applies to float model inputs; integer inputs (token ids, masks) are only cast.
+  // "Feature" is the last dimension of a 2-D input and the channel of an image input.
   struct Preprocess {
+    std::string layout = "nchw";  // "nhwc": image datasets [N,H,W,C] are transposed to [N,C,H,W]
+    double scale = 1.0;           // x -> x * scale, after imputation
     std::vector<double> impute;  // NaN -> this value
     std::vector<double> mean;    // x -> (x - mean) / std
     std::vector<double> std;

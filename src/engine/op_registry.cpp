@@ -27,6 +27,9 @@ constexpr OpEntry kOps[] = {
     {"", "Concat", 4, 21, cpu_concat},
     {"", "ArgMax", 1, 21, cpu_argmax},
     {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor},
+    {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier},
+    {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor},
+    {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----

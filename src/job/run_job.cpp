@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "engine/engine.h"
+#include "job/model_inputs.h"
 #include "mpi/mpi_util.h"
 #include "preprocess/transforms.h"
 #include "quality/shard_stats.h"
@@ -35,40 +37,26 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // Everything one batch carries through the pipeline.
 struct BatchWork {
   Batch batch;
-  std::vector<std::byte> raw;
+  std::vector<std::vector<std::byte>> raw;  // one per model input
   std::vector<Tensor> outputs;
   ShardStats stats;
   Status status;
   Clock::time_point started;
 };
 
-// Checks the model's single input against the dataset and returns its name.
-Status check_model_fits_input(const Engine& engine, const Hdf5Reader& reader) {
-  const Graph& g = engine.graph();
-  if (g.inputs.size() != 1) {
-    return unimplemented("model '" + g.source + "' has " + std::to_string(g.inputs.size()) +
-                         " inputs; this version scores models with one input (rows x features)");
-  }
-  const ValueInfo& in = g.inputs[0];
-  if (in.dtype != DType::kFloat32) {
-    return unimplemented("model '" + g.source + "' input '" + in.name + "' takes " + std::string(dtype_name(in.dtype)) +
-                         "; this version feeds float32");
-  }
-  if (!in.dims.empty() && (in.dims.size() != 2 || (in.dims[1] >= 0 && in.dims[1] != reader.features()))) {
-    return invalid_argument("input dataset '" + reader.dataset() + "' in '" + reader.path() + "' has " +
-                            std::to_string(reader.features()) + " features but model '" + g.source + "' input '" +
-                            in.name + "' expects shape " + shape_to_string(in.dims));
-  }
-  return ok_status();
-}
-
 // Runs the model on two rows of zeros to learn each output's type and per-row shape.
-StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, int64_t features) {
-  Tensor x(DType::kFloat32, {2, features});
-  std::fill(x.data<float>(), x.data<float>() + x.numel(), 0.0f);
+StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, const std::vector<InputBinding>& inputs) {
+  std::vector<Tensor> xs;
+  for (const auto& b : inputs) {
+    Shape shape{2};
+    shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
+    Tensor x(b.model_dtype, shape);
+    std::memset(x.raw(), 0, x.nbytes());
+    xs.push_back(x);
+  }
   std::vector<Tensor> outs;
-  Status st = engine.run({x}, &outs);
-  if (!st.ok()) return st.with_context("model '" + engine.graph().source + "' cannot run on " + std::to_string(features) + " features: ");
+  Status st = engine.run(xs, &outs);
+  if (!st.ok()) return st.with_context("model '" + engine.graph().source + "' cannot run on the input's rows: ");
   std::vector<OutputColumn> cols;
   for (std::size_t k = 0; k < outs.size(); ++k) {
     const std::string& name = engine.graph().outputs[k].name;
@@ -184,30 +172,23 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const int threads = job_threads_per_rank(job.run.threads, comm);
   tbb::global_control thread_cap(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
 
-  // ---- open input, load model: every rank, then agree ----
+  // ---- load the model, bind its inputs to datasets: every rank, then agree ----
   hdf5_silence_errors();
-  auto reader_or = Hdf5Reader::open(job.input.path, job.input.dataset, comm);
-  SS_RETURN_IF_ERROR(mpi_agree(reader_or.status(), comm));
-  Hdf5Reader& reader = *reader_or.value();
-
   auto engine_or = Engine::load(job.model.path, job.run.backend);
-  Status st = engine_or.status();
-  StatusOr<PreprocessSpec> spec_or = invalid_argument("unset");
-  StatusOr<std::vector<OutputColumn>> columns_or = invalid_argument("unset");
-  if (st.ok()) st = check_model_fits_input(*engine_or.value(), reader);
-  if (st.ok()) {
-    spec_or = preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std, job.preprocess.clip_min,
-                                   job.preprocess.clip_max, reader.features());
-    st = spec_or.status();
-  }
-  if (st.ok()) {
-    columns_or = probe_outputs(*engine_or.value(), reader.features());
-    st = columns_or.status();
-  }
+  SS_RETURN_IF_ERROR(mpi_agree(engine_or.status(), comm));
+  const Engine& engine = *engine_or.value();
+  auto inputs_or = job_bind_inputs(job, engine.graph(), comm);
+  SS_RETURN_IF_ERROR(mpi_agree(inputs_or.status(), comm));
+  std::vector<InputBinding>& inputs = inputs_or.value();
+  const Hdf5Reader& first = *inputs[0].reader;
+  const int64_t total_rows = first.rows();
+  int64_t num_features = 0;
+  for (const auto& b : inputs) num_features += b.preprocessed ? b.features : 0;
+
+  auto columns_or = probe_outputs(engine, inputs);
+  Status st = columns_or.status();
   if (st.ok() && rank == 0) st = check_output_path(job);
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
-  const Engine& engine = *engine_or.value();
-  const PreprocessSpec& spec = spec_or.value();
   const std::vector<OutputColumn>& columns = columns_or.value();
 
   std::string sha = "";
@@ -222,15 +203,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const std::string temp_path = mpi_bcast_string(temp_path_for(job.output.path), 0, comm);
 
   // ---- plan ----
-  const int64_t chunk_rows = reader.chunk_rows() > 0 ? reader.chunk_rows() : 1;  // contiguous: fixed row blocks
-  SS_ASSIGN_OR_RETURN(ShardPlan plan, shard_plan_make(reader.rows(), chunk_rows, job.run.shard_rows, size));
+  // Shards follow the chunks of the first input's dataset; contiguous storage: fixed row blocks.
+  const int64_t chunk_rows = first.chunk_rows() > 0 ? first.chunk_rows() : 1;
+  SS_ASSIGN_OR_RETURN(ShardPlan plan, shard_plan_make(total_rows, chunk_rows, job.run.shard_rows, size));
   const std::vector<Shard> my_shards = shard_plan_for_rank(plan, rank);
   const std::vector<Batch> my_batches = shard_plan_batches(my_shards, job.run.batch_size);
   const int64_t rounds = shard_plan_max_batches(plan, job.run.batch_size);
   if (talk) {
     const Graph& g = engine.graph();
-    log_line("job " + job.source + ": " + std::to_string(reader.rows()) + " rows x " + std::to_string(reader.features()) +
-             " features (" + std::string(dtype_name(reader.dtype())) + ") from " + job.input.path + ":" + job.input.dataset);
+    log_line("job " + job.source + ": " + std::to_string(total_rows) + " rows from " + job.input.path);
+    for (const auto& b : inputs) log_line("  " + input_binding_describe(b));
     log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
              std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
              std::string(engine.backend_name()));
@@ -241,7 +223,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   }
 
   // ---- create the output under its temporary name ----
-  auto writer_or = Hdf5Writer::create(temp_path, reader.rows(), columns, comm);
+  auto writer_or = Hdf5Writer::create(temp_path, total_rows, columns, comm);
   TempFileGuard guard(temp_path, rank == 0);
   SS_RETURN_IF_ERROR(mpi_agree(writer_or.status(), comm));
   Hdf5Writer& writer = *writer_or.value();
@@ -255,16 +237,15 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     ss.row_begin = s.row_begin;
     ss.row_end = s.row_end;
     ss.rank = rank;
-    ss.feature_nan.assign(static_cast<std::size_t>(reader.features()), 0);
-    ss.feature_inf.assign(static_cast<std::size_t>(reader.features()), 0);
+    ss.feature_nan.assign(static_cast<std::size_t>(num_features), 0);
+    ss.feature_inf.assign(static_cast<std::size_t>(num_features), 0);
     for (const auto& c : columns) ss.outputs.push_back(OutputStats{c.name});
   }
-  Progress progress(talk, reader.rows(), job.run.progress_interval);
+  Progress progress(talk, total_rows, job.run.progress_interval);
   std::atomic<bool> stop{false};
   bool collectives_over = false;  // set on every rank in the same round once any rank failed
   Status first_error;             // this rank's own first failure
   int64_t rounds_done = 0, rows_done_global = 0;
-  const std::size_t row_bytes = static_cast<std::size_t>(reader.features()) * dtype_size(reader.dtype());
 
   // One collective write round; `w` is null for a rank that has run out of batches.
   auto round = [&](BatchWork* w) {
@@ -314,8 +295,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
             w->batch = my_batches[next++];
             w->started = Clock::now();
             try {
-              w->raw.resize(static_cast<std::size_t>(w->batch.rows()) * row_bytes);
-              w->status = reader.read_rows(w->batch.row_begin, w->batch.rows(), w->raw.data());
+              w->raw.resize(inputs.size());
+              for (std::size_t k = 0; k < inputs.size() && w->status.ok(); ++k) {
+                Hdf5Reader& r = *inputs[k].reader;
+                w->raw[k].resize(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
+                w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), w->raw[k].data());
+              }
             } catch (const std::exception& e) {
               w->status = internal_error(std::string("reading a batch: ") + e.what());
             }
@@ -327,14 +312,27 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                 if (!w->status.ok() || stop) return w;
                 try {
                   const int64_t rows = w->batch.rows();
-                  Tensor x(DType::kFloat32, {rows, reader.features()});
-                  w->stats.feature_nan.assign(static_cast<std::size_t>(reader.features()), 0);
-                  w->stats.feature_inf.assign(static_cast<std::size_t>(reader.features()), 0);
-                  preprocess_rows(w->raw.data(), reader.dtype(), rows, reader.features(), spec, x.data<float>(),
-                                  w->stats.feature_nan.data(), w->stats.feature_inf.data());
+                  w->stats.feature_nan.assign(static_cast<std::size_t>(num_features), 0);
+                  w->stats.feature_inf.assign(static_cast<std::size_t>(num_features), 0);
+                  std::vector<Tensor> xs;
+                  for (std::size_t k = 0; k < inputs.size(); ++k) {
+                    const InputBinding& b = inputs[k];
+                    Shape shape{rows};
+                    shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
+                    Tensor x(b.model_dtype, shape);
+                    if (b.preprocessed) {
+                      preprocess_rows(w->raw[k].data(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(),
+                                      w->stats.feature_nan.data() + b.feature_offset,
+                                      w->stats.feature_inf.data() + b.feature_offset, b.inner, b.nhwc);
+                    } else {
+                      preprocess_cast(w->raw[k].data(), b.reader->dtype(), x.numel(), static_cast<std::byte*>(x.raw()),
+                                      b.model_dtype);
+                    }
+                    xs.push_back(std::move(x));
+                  }
                   w->raw = {};
                   w->stats.rows_read = rows;
-                  Status s = engine.run({x}, &w->outputs);
+                  Status s = engine.run(std::move(xs), &w->outputs);
                   if (!s.ok()) {
                     w->status = s.with_context("scoring rows [" + std::to_string(w->batch.row_begin) + ", " +
                                                std::to_string(w->batch.row_end) + "): ");
@@ -368,9 +366,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // ---- provenance, close ----
   st = writer.write_attributes(
       {{"model_sha256", sha}, {"model_path", job.model.path}, {"input_path", job.input.path},
-       {"input_dataset", job.input.dataset}, {"job_toml", job.toml_text}, {"shardscore_version", SHARDSCORE_VERSION},
+       {"input_dataset", inputs[0].dataset}, {"job_toml", job.toml_text}, {"shardscore_version", SHARDSCORE_VERSION},
        {"backend", std::string(engine.backend_name())}, {"created_utc", created}},
-      {{"num_ranks", size}, {"num_rows", reader.rows()}});
+      {{"num_ranks", size}, {"num_rows", total_rows}});
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
   const bool collective = writer.all_writes_collective();
   SS_RETURN_IF_ERROR(mpi_agree(writer.close(), comm));
@@ -408,8 +406,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     std::sort(verdicts.begin(), verdicts.end(), [](const ShardVerdict& a, const ShardVerdict& b) { return a.stats.id < b.stats.id; });
     int64_t scored = 0;
     for (const auto& v : verdicts) scored += v.stats.rows_scored;
-    if (st.ok() && (verdicts.size() != plan.shards.size() || scored != reader.rows())) {
-      st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(reader.rows()) + " rows in " +
+    if (st.ok() && (verdicts.size() != plan.shards.size() || scored != total_rows)) {
+      st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(total_rows) + " rows in " +
                           std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
     }
     if (st.ok()) {
@@ -427,10 +425,13 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.model_path = job.model.path;
       info.model_sha256 = sha;
       info.input_path = job.input.path;
-      info.input_dataset = job.input.dataset;
-      info.input_dtype = std::string(dtype_name(reader.dtype()));
-      info.input_rows = reader.rows();
-      info.input_features = reader.features();
+      info.input_dataset = inputs[0].dataset;
+      info.input_dtype = std::string(dtype_name(first.dtype()));
+      info.input_rows = total_rows;
+      info.input_features = num_features;
+      for (const auto& b : inputs) {
+        info.input_bindings.push_back({b.model_input, b.dataset, std::string(dtype_name(b.reader->dtype())), b.reader->row_shape()});
+      }
       info.output_path = job.output.path;
       for (const auto& c : columns) info.output_datasets.push_back(c.name);
       info.output_datasets.push_back("row_index");

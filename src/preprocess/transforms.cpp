@@ -44,6 +44,18 @@ StatusOr<PreprocessSpec> preprocess_spec_make(const std::vector<double>& impute,
   return s;
 }
 
+void preprocess_cast(const std::byte* src, DType src_type, int64_t n, std::byte* dst, DType dst_type) {
+  dtype_dispatch(src_type, [&](auto src_zero) {
+    using S = decltype(src_zero);
+    const S* s = reinterpret_cast<const S*>(src);
+    dtype_dispatch(dst_type, [&](auto dst_zero) {
+      using D = decltype(dst_zero);
+      D* d = reinterpret_cast<D*>(dst);
+      for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+    });
+  });
+}
+
 void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n, float* dst) {
   dtype_dispatch(src_type, [&](auto zero) {
     using T = decltype(zero);
@@ -52,54 +64,84 @@ void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n,
   });
 }
 
-void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = x + r * features;
+void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf,
+                                int64_t inner) {
+  for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < features; ++j) {
-      nan[j] += std::isnan(row[j]) ? 1 : 0;
-      inf[j] += std::isinf(row[j]) ? 1 : 0;
+      const float* p = x + (r * features + j) * inner;
+      int64_t n = 0, i = 0;
+      for (int64_t k = 0; k < inner; ++k) {
+        n += std::isnan(p[k]) ? 1 : 0;
+        i += std::isinf(p[k]) ? 1 : 0;
+      }
+      nan[j] += n;
+      inf[j] += i;
     }
-  }
 }
 
-void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value) {
+void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value, int64_t inner) {
   if (value.empty()) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * features;
-    for (int64_t j = 0; j < features; ++j)
-      if (std::isnan(row[j])) row[j] = value[j];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < features; ++j) {
+      float* p = x + (r * features + j) * inner;
+      for (int64_t k = 0; k < inner; ++k)
+        if (std::isnan(p[k])) p[k] = value[j];
+    }
+}
+
+void preprocess_scale(float* x, int64_t n, float scale) {
+  if (scale == 1.0f) return;
+  for (int64_t i = 0; i < n; ++i) x[i] *= scale;
 }
 
 void preprocess_standardize(float* x, int64_t rows, int64_t features, const std::vector<float>& mean,
-                            const std::vector<float>& std) {
+                            const std::vector<float>& std, int64_t inner) {
   if (mean.empty()) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * features;
-    for (int64_t j = 0; j < features; ++j) row[j] = (row[j] - mean[j]) / std[j];
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < features; ++j) {
+      float* p = x + (r * features + j) * inner;
+      for (int64_t k = 0; k < inner; ++k) p[k] = (p[k] - mean[j]) / std[j];
+    }
 }
 
 void preprocess_clip(float* x, int64_t rows, int64_t features, const std::vector<float>& lo,
-                     const std::vector<float>& hi) {
+                     const std::vector<float>& hi, int64_t inner) {
   if (lo.empty()) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = x + r * features;
-    // NaN stays NaN (std::min/max with NaN first would not): clipping must not hide missing data.
+  for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < features; ++j) {
-      if (row[j] < lo[j]) row[j] = lo[j];
-      if (row[j] > hi[j]) row[j] = hi[j];
+      float* p = x + (r * features + j) * inner;
+      // NaN stays NaN (std::min/max with NaN first would not): clipping must not hide missing data.
+      for (int64_t k = 0; k < inner; ++k) {
+        if (p[k] < lo[j]) p[k] = lo[j];
+        if (p[k] > hi[j]) p[k] = hi[j];
+      }
     }
+}
+
+void preprocess_nhwc_to_nchw(const float* src, int64_t rows, int64_t hw, int64_t channels, float* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * hw * channels;
+    float* d = dst + r * hw * channels;
+    for (int64_t p = 0; p < hw; ++p)
+      for (int64_t c = 0; c < channels; ++c) d[c * hw + p] = s[p * channels + c];
   }
 }
 
 void preprocess_rows(const std::byte* raw, DType raw_type, int64_t rows, int64_t features, const PreprocessSpec& spec,
-                     float* out, int64_t* nan, int64_t* inf) {
-  preprocess_cast_to_float32(raw, raw_type, rows * features, out);
-  preprocess_count_nonfinite(out, rows, features, nan, inf);
-  preprocess_impute(out, rows, features, spec.impute);
-  preprocess_standardize(out, rows, features, spec.mean, spec.std);
-  preprocess_clip(out, rows, features, spec.clip_min, spec.clip_max);
+                     float* out, int64_t* nan, int64_t* inf, int64_t inner, bool nhwc) {
+  const int64_t n = rows * features * inner;
+  if (nhwc) {
+    std::vector<float> tmp(static_cast<std::size_t>(n));
+    preprocess_cast_to_float32(raw, raw_type, n, tmp.data());
+    preprocess_nhwc_to_nchw(tmp.data(), rows, inner, features, out);
+  } else {
+    preprocess_cast_to_float32(raw, raw_type, n, out);
+  }
+  preprocess_count_nonfinite(out, rows, features, nan, inf, inner);
+  preprocess_impute(out, rows, features, spec.impute, inner);
+  preprocess_scale(out, n, spec.scale);
+  preprocess_standardize(out, rows, features, spec.mean, spec.std, inner);
+  preprocess_clip(out, rows, features, spec.clip_min, spec.clip_max, inner);
 }
 
 }  // namespace shardscore

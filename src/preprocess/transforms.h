@@ -2,8 +2,11 @@
 // Row preprocessing: raw rows of any numeric type -> float32 model input.
 //
 // Order, per element of feature j:  cast to float32 -> count NaN/Inf (the quality checks see the
-// data as it came) -> NaN becomes impute[j] -> (x - mean[j]) / std[j] -> clip to [clip_min[j], clip_max[j]].
-// All pure functions on caller-owned buffers (row-major, rows x features); thread-safe.
+// data as it came) -> NaN becomes impute[j] -> x * scale -> (x - mean[j]) / std[j] -> clip to
+// [clip_min[j], clip_max[j]].
+// A row holds `features` x `inner` elements, feature-major: a 2-D input has inner = 1; an image
+// [C, H, W] has features = C (channels) and inner = H * W. All pure functions on caller-owned
+// buffers; thread-safe.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -16,6 +19,7 @@ namespace shardscore {
 // One value per feature for each transform, or empty when that transform is off.
 struct PreprocessSpec {
   std::vector<float> impute, mean, std, clip_min, clip_max;
+  float scale = 1.0f;
 };
 
 // Expands per-job settings (each empty, one value, or one per feature) to one per feature.
@@ -24,20 +28,29 @@ StatusOr<PreprocessSpec> preprocess_spec_make(const std::vector<double>& impute,
                                               const std::vector<double>& std, const std::vector<double>& clip_min,
                                               const std::vector<double>& clip_max, int64_t features);
 
+// dst[i] = dst_type(src[i]) for n elements (integer model inputs: token ids, masks).
+void preprocess_cast(const std::byte* src, DType src_type, int64_t n, std::byte* dst, DType dst_type);
+
 // dst[i] = float(src[i]) for n elements of type src_type.
 void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n, float* dst);
 
 // Adds NaN and +-Inf counts per feature (nan[j], inf[j] have `features` entries).
-void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf);
+void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf,
+                                int64_t inner = 1);
 
-void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value);
+void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value, int64_t inner = 1);
+void preprocess_scale(float* x, int64_t n, float scale);
 void preprocess_standardize(float* x, int64_t rows, int64_t features, const std::vector<float>& mean,
-                            const std::vector<float>& std);
+                            const std::vector<float>& std, int64_t inner = 1);
 void preprocess_clip(float* x, int64_t rows, int64_t features, const std::vector<float>& lo,
-                     const std::vector<float>& hi);
+                     const std::vector<float>& hi, int64_t inner = 1);
 
-// The whole chain above: raw -> out (rows x features float32), adding per-feature NaN/Inf counts.
+// [rows, H, W, C] -> [rows, C, H, W] (hw = H * W).
+void preprocess_nhwc_to_nchw(const float* src, int64_t rows, int64_t hw, int64_t channels, float* dst);
+
+// The whole chain above: raw -> out (rows x features x inner float32), adding per-feature NaN/Inf
+// counts. With nhwc, raw rows are [inner, features] (channels last) and are transposed first.
 void preprocess_rows(const std::byte* raw, DType raw_type, int64_t rows, int64_t features, const PreprocessSpec& spec,
-                     float* out, int64_t* nan, int64_t* inf);
+                     float* out, int64_t* nan, int64_t* inf, int64_t inner = 1, bool nhwc = false);
 
 }  // namespace shardscore

@@ -37,15 +37,17 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
   }
   r->space_ = H5Id(H5Dget_space(r->dset_.get()), H5Sclose);
   SS_H5_CHECK(r->space_.get(), "reading the dataspace of '" + dataset + "' in " + what);
-  int ndims = H5Sget_simple_extent_ndims(r->space_.get());
-  if (ndims != 2) {
-    return invalid_argument("dataset '" + dataset + "' in '" + path + "' has " + std::to_string(ndims) +
-                            " dimensions; shardscore reads 2-D datasets (rows x features)");
+  const int ndims = H5Sget_simple_extent_ndims(r->space_.get());
+  if (ndims < 1) {
+    return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a scalar; shardscore reads datasets whose first dimension is rows");
   }
-  hsize_t dims[2];
-  H5Sget_simple_extent_dims(r->space_.get(), dims, nullptr);
+  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
+  H5Sget_simple_extent_dims(r->space_.get(), dims.data(), nullptr);
   r->rows_ = static_cast<int64_t>(dims[0]);
-  r->features_ = static_cast<int64_t>(dims[1]);
+  for (int d = 1; d < ndims; ++d) {
+    r->row_shape_.push_back(static_cast<int64_t>(dims[d]));
+    r->row_elements_ *= static_cast<int64_t>(dims[d]);
+  }
 
   H5Id type(H5Dget_type(r->dset_.get()), H5Tclose);
   SS_H5_CHECK(type.get(), "reading the element type of '" + dataset + "' in " + what);
@@ -57,8 +59,8 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
 
   H5Id dcpl(H5Dget_create_plist(r->dset_.get()), H5Pclose);
   if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
-    hsize_t chunk[2];
-    if (H5Pget_chunk(dcpl.get(), 2, chunk) == 2) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
+    std::vector<hsize_t> chunk(static_cast<std::size_t>(ndims));
+    if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
   }
   r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
@@ -73,11 +75,12 @@ Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
   }
   std::lock_guard lock(hdf5_mutex());
   H5Id file_space(H5Scopy(space_.get()), H5Sclose);
-  hsize_t start[2] = {static_cast<hsize_t>(row_begin), 0};
-  hsize_t block[2] = {static_cast<hsize_t>(count), static_cast<hsize_t>(features_)};
+  std::vector<hsize_t> start(row_shape_.size() + 1, 0), block{static_cast<hsize_t>(count)};
+  start[0] = static_cast<hsize_t>(row_begin);
+  for (int64_t d : row_shape_) block.push_back(static_cast<hsize_t>(d));
   const std::string what = "selecting rows of '" + dataset_ + "' in '" + path_ + "'";
-  SS_H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr), what);
-  H5Id mem_space(H5Screate_simple(2, block, nullptr), H5Sclose);
+  SS_H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, block.data(), nullptr), what);
+  H5Id mem_space(H5Screate_simple(static_cast<int>(block.size()), block.data(), nullptr), H5Sclose);
   if (H5Dread(dset_.get(), hdf5_native_type(dtype_), mem_space.get(), file_space.get(), dxpl_.get(), dst) < 0) {
     return data_loss("reading rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
                      ") of dataset '" + dataset_ + "' in '" + path_ + "' failed (corrupt or truncated file?): " +

@@ -110,6 +110,10 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
                        {"verdict", v.passed() ? "pass" : "fail"}, {"features", features}, {"outputs", outputs},
                        {"checks", checks}});
   }
+  json bindings = json::array();
+  for (const auto& b : info.input_bindings) {
+    bindings.push_back({{"model_input", b.model_input}, {"dataset", b.dataset}, {"dtype", b.dtype}, {"row_shape", b.row_shape}});
+  }
   const bool passed = failures.empty();
   json r = {
       {"shardscore_version", info.version},
@@ -120,7 +124,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"backend", info.backend},
       {"model", {{"path", info.model_path}, {"sha256", info.model_sha256}}},
       {"input", {{"path", info.input_path}, {"dataset", info.input_dataset}, {"rows", info.input_rows},
-                 {"features", info.input_features}, {"dtype", info.input_dtype}}},
+                 {"features", info.input_features}, {"dtype", info.input_dtype}, {"datasets", bindings}}},
       {"output", {{"path", info.output_path}, {"datasets", info.output_datasets}}},
       {"rows_read", rows_read},
       {"rows_scored", rows_scored},

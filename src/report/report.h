@@ -17,6 +17,11 @@ struct RunInfo {
   std::string model_path, model_sha256;
   std::string input_path, input_dataset, input_dtype;
   int64_t input_rows = 0, input_features = 0;
+  struct Binding {
+    std::string model_input, dataset, dtype;
+    std::vector<int64_t> row_shape;
+  };
+  std::vector<Binding> input_bindings;  // one per model input
   std::string output_path;
   std::vector<std::string> output_datasets;
   double seconds = 0;

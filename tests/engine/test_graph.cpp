@@ -517,3 +517,35 @@ TEST(GraphParse, NoDefaultOpset_DataLoss) {
 
 }  // namespace
 }  // namespace shardscore
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+// Debian's libonnx 1.12 knows schemas up to opset 17; an opset-18 model (ReduceMean with its axes
+// as an input) must still load — shardscore's own checks apply — and compute the right thing.
+TEST(GraphParse, Opset18BeyondTheInstalledCheckerLoadsAndRuns) {
+  auto m = new_model(18);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 4});
+  auto* axes = m.mutable_graph()->add_initializer();
+  axes->set_name("axes");
+  axes->set_data_type(onnx::TensorProto_DataType_INT64);
+  axes->add_dims(1);
+  axes->add_int64_data(1);
+  add_node(&m, "ReduceMean", {"X", "axes"}, {"Y"}, "mean");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 1});
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_opset18_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path.string(), "cpu");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const float x[8] = {1, 2, 3, 6, -4, 0, 4, 8};
+  std::vector<Tensor> out;
+  ASSERT_TRUE(e.value()->run({Tensor::copy_of(DType::kFloat32, {2, 4}, x)}, &out).ok());
+  ASSERT_EQ(out.at(0).shape(), (Shape{2, 1}));
+  EXPECT_FLOAT_EQ(out[0].data<float>()[0], 3.0f);
+  EXPECT_FLOAT_EQ(out[0].data<float>()[1], 2.0f);
+}
+
+}  // namespace
+}  // namespace shardscore

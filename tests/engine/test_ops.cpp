@@ -315,6 +315,10 @@ std::vector<double> ref_gemm(const GemmCase& g, const std::vector<float>& a, con
   return y;
 }
 
+}  // namespace
+}  // namespace shardscore
+
+namespace shardscore::op_test {
 void OpTest::check_gemm(const GemmCase& g) {
   std::ostringstream what;
   what << "Gemm M=" << g.m << " N=" << g.n << " K=" << g.k << " transA=" << g.trans_a << " transB=" << g.trans_b
@@ -335,6 +339,46 @@ void OpTest::check_gemm(const GemmCase& g) {
   if (g.beta != 1) attrs["beta"] = a_float(g.beta);
   Tensor out = run1("Gemm", inputs, attrs);
   expect_near(out, DType::kFloat32, {g.m, g.n}, ref_gemm(g, a, b, c), kTolReduce);
+}
+}  // namespace shardscore::op_test
+
+namespace shardscore {
+namespace {
+
+// shardscore.FusedGemm (made by the fusion pass): act(A[..., K] * B[K, N] + C), rows of A folded.
+TEST_P(OpTest, FusedGemm_3DInput_BiasAndEachActivation) {
+  const int64_t b0 = 3, b1 = 5, k = 7, n = 4;
+  for (const std::string act : {"", "Relu", "Sigmoid", "Tanh"}) {
+    SCOPED_TRACE("activation '" + act + "'");
+    const auto a = rand_f32(b0 * b1 * k, -2, 2), w = rand_f32(k * n, -2, 2), c = rand_f32(n, -2, 2);
+    Attrs attrs;
+    if (!act.empty()) {
+      Attribute at;
+      at.type = Attribute::Type::kString;
+      at.s = act;
+      attrs["activation"] = at;
+    }
+    Tensor out = run1("FusedGemm", {make<float>({b0, b1, k}, a), make<float>({k, n}, w), make<float>({n}, c)}, attrs, 1,
+                      "shardscore");
+    std::vector<double> ref(static_cast<std::size_t>(b0 * b1 * n));
+    for (int64_t r = 0; r < b0 * b1; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double v = c[j];
+        for (int64_t q = 0; q < k; ++q) v += double{a[r * k + q]} * double{w[q * n + j]};
+        if (act == "Relu") v = std::max(v, 0.0);
+        if (act == "Sigmoid") v = 1.0 / (1.0 + std::exp(-v));
+        if (act == "Tanh") v = std::tanh(v);
+        ref[r * n + j] = v;
+      }
+    expect_near(out, DType::kFloat32, {b0, b1, n}, ref, kTolReduce);
+  }
+}
+TEST_P(OpTest, FusedGemm_UnknownActivation_Error) {
+  Attribute at;
+  at.type = Attribute::Type::kString;
+  at.s = "Swish";
+  expect_error(StatusCode::kUnimplemented, "Swish", "FusedGemm",
+               {make<float>({2, 3}, rand_f32(6)), make<float>({3, 2}, rand_f32(6))}, {{"activation", at}}, 1, "shardscore");
 }
 
 TEST_P(OpTest, Gemm_NoTrans_NoC) { check_gemm({.m = 9, .n = 7, .k = 13}); }
@@ -739,6 +783,10 @@ std::vector<double> ref_concat(const std::vector<std::vector<float>>& xs, const 
   return y;
 }
 
+}  // namespace
+}  // namespace shardscore
+
+namespace shardscore::op_test {
 void OpTest::check_concat(int64_t axis_attr, int64_t axis) {
   SCOPED_TRACE("Concat axis=" + std::to_string(axis_attr));
   std::vector<Shape> shapes = {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}};
@@ -756,6 +804,10 @@ void OpTest::check_concat(int64_t axis_attr, int64_t axis) {
   Tensor out = run1("Concat", inputs, {{"axis", a_int(axis_attr)}});
   expect_near(out, DType::kFloat32, out_shape, ref_concat(xs, shapes, axis, out_shape), kExact);
 }
+}  // namespace shardscore::op_test
+
+namespace shardscore {
+namespace {
 
 TEST_P(OpTest, Concat_Axis0_3Inputs) { check_concat(0, 0); }
 TEST_P(OpTest, Concat_Axis1_3Inputs) { check_concat(1, 1); }
@@ -846,6 +898,120 @@ TEST_P(OpTest, ArgMax_Int64) {
 
 // ---------------------------------------------------------------------------------------------
 // ArrayFeatureExtractor (ai.onnx.ml)
+
+// ai.onnx.ml linear models, against plain float64 formulas.
+Attribute a_floats(std::vector<float> v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute a_string(std::string v) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+std::vector<double> ref_linear(const std::vector<float>& x, int64_t rows, int64_t f, const std::vector<float>& w,
+                               const std::vector<float>& b, int64_t t) {
+  std::vector<double> s(static_cast<std::size_t>(rows * t));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < t; ++j) {
+      double acc = b[j];
+      for (int64_t q = 0; q < f; ++q) acc += double{x[r * f + q]} * double{w[j * f + q]};
+      s[r * t + j] = acc;
+    }
+  return s;
+}
+
+TEST_P(OpTest, LinearClassifier_MulticlassSoftmax) {
+  const int64_t rows = 9, f = 4, t = 3;
+  const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(t * f, -2, 2), b = rand_f32(t);
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(run_op("LinearClassifier", {make<float>({rows, f}, x)}, &outs,
+                     {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"classlabels_ints", a_ints({10, 20, 30})},
+                      {"post_transform", a_string("SOFTMAX")}},
+                     1, "ai.onnx.ml")
+                  .ok());
+  // run_op names one output; the label comes first.
+  ASSERT_EQ(outs.size(), 1u);
+  const auto s = ref_linear(x, rows, f, w, b, t);
+  std::vector<int64_t> labels(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < t; ++j)
+      if (s[r * t + j] > s[r * t + best]) best = j;
+    labels[r] = 10 * (best + 1);
+  }
+  expect_equal<int64_t>(outs[0], {rows}, labels);
+}
+
+TEST_P(OpTest, LinearClassifier_BinaryLogisticScores) {
+  // Two-output form, run through a two-output node built by hand.
+  const int64_t rows = 7, f = 5;
+  const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(f, -2, 2), b = rand_f32(1);
+  Graph g;
+  g.source = "test_ops";
+  g.opsets[""] = 17;
+  g.opsets["ai.onnx.ml"] = 1;
+  g.inputs.push_back({"X", DType::kFloat32, {rows, f}, {"", ""}});
+  Node n;
+  n.name = "test_LinearClassifier";
+  n.op_type = "LinearClassifier";
+  n.domain = "ai.onnx.ml";
+  n.opset = 1;
+  n.attrs = {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"classlabels_ints", a_ints({0, 1})},
+             {"post_transform", a_string("LOGISTIC")}};
+  n.inputs = {"X"};
+  n.outputs = {"label", "proba"};
+  g.nodes.push_back(n);
+  g.outputs = {{"label", DType::kInt64, {}, {}}, {"proba", DType::kFloat32, {}, {}}};
+  auto plan = plan_build(g);
+  ASSERT_TRUE(plan.ok());
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(backend_->run(plan.value(), {make<float>({rows, f}, x)}, &outs).ok());
+  ASSERT_EQ(outs.size(), 2u);
+  const auto s = ref_linear(x, rows, f, w, b, 1);
+  std::vector<int64_t> labels(rows);
+  std::vector<double> proba(static_cast<std::size_t>(rows * 2));
+  for (int64_t r = 0; r < rows; ++r) {
+    labels[r] = s[r] > 0 ? 1 : 0;
+    proba[2 * r + 1] = 1.0 / (1.0 + std::exp(-s[r]));
+    proba[2 * r] = 1.0 - proba[2 * r + 1];
+  }
+  expect_equal<int64_t>(outs[0], {rows}, labels);
+  expect_near(outs[1], DType::kFloat32, {rows, 2}, proba, kTolReduce);
+}
+
+TEST_P(OpTest, LinearClassifier_StringLabels_Error) {
+  Attribute labels;
+  labels.type = Attribute::Type::kStrings;
+  labels.strings = {"a", "b"};
+  expect_error(StatusCode::kUnimplemented, "string class labels", "LinearClassifier", {make<float>({2, 2}, rand_f32(4))},
+               {{"coefficients", a_floats(rand_f32(4))}, {"classlabels_strings", labels}}, 1, "ai.onnx.ml");
+}
+
+TEST_P(OpTest, LinearRegressor_TwoTargets) {
+  const int64_t rows = 6, f = 3, t = 2;
+  const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(t * f, -2, 2), b = rand_f32(t);
+  Tensor out = run1("LinearRegressor", {make<float>({rows, f}, x)},
+                    {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"targets", a_int(t)}}, 1, "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {rows, t}, ref_linear(x, rows, f, w, b, t), kTolReduce);
+}
+
+TEST_P(OpTest, Scaler_PerFeatureAndBroadcast) {
+  const int64_t rows = 5, f = 3;
+  const auto x = rand_f32(rows * f, -5, 5), off = rand_f32(f), sc = rand_f32(f, 0.5f, 2.0f);
+  Tensor out = run1("Scaler", {make<float>({rows, f}, x)}, {{"offset", a_floats(off)}, {"scale", a_floats(sc)}}, 1,
+                    "ai.onnx.ml");
+  std::vector<double> ref(x.size());
+  for (int64_t i = 0; i < rows * f; ++i) ref[i] = (double{x[i]} - off[i % f]) * sc[i % f];
+  expect_near(out, DType::kFloat32, {rows, f}, ref, kTolElementwise);
+  Tensor one = run1("Scaler", {make<float>({rows, f}, x)}, {{"offset", a_floats({1.0f})}, {"scale", a_floats({2.0f})}}, 1,
+                    "ai.onnx.ml");
+  for (int64_t i = 0; i < rows * f; ++i) ref[i] = (double{x[i]} - 1.0) * 2.0;
+  expect_near(one, DType::kFloat32, {rows, f}, ref, kTolElementwise);
+}
 
 TEST_P(OpTest, ArrayFeatureExtractor_2D) {
   auto x = rand_f32(3 * 5);

@@ -1,1 +1,1437 @@
+// Op tests of the neural-network and math ops (src/engine/cpu/cpu_ops_nn.h) and of float16 Cast,
+// each against a float64 reference written out here with plain loops over indices.
+// The fixture and its helpers are in op_test.h (see there for how to add a test).
+#include <array>
+#include <bit>
+#include <functional>
+
 #include "engine/op_test.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::op_test;
+
+Attribute a_string(std::string v) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+template <typename T>
+Tensor scalar(T v) {
+  return Tensor::copy_of(dtype_of<T>(), {}, &v);
+}
+
+using RunFn = std::function<Tensor(std::vector<Tensor>, Attrs)>;
+
+// ---------------------------------------------------------------------------------------------
+// Conv
+
+// One Conv case: X shape, W shape, group; the strides, dilations and the effective pads
+// (top, left, bottom, right) the reference uses; the attributes the node gets; the expected Y shape.
+struct ConvCase {
+  Shape xs, ws;
+  int64_t group = 1;
+  std::array<int64_t, 2> s{1, 1}, d{1, 1};
+  std::array<int64_t, 4> pads{0, 0, 0, 0};
+  bool bias = false;
+  Attrs attrs = {};
+  Shape ys = {};
+};
+
+// Direct convolution in double: seven nested loops over image, output channel, output row and
+// column, input channel of the group, kernel row and column.
+template <typename T>
+std::vector<double> conv_ref(const ConvCase& c, const std::vector<T>& x, const std::vector<T>& w,
+                             const std::vector<T>& b) {
+  const int64_t n_img = c.xs[0], ch = c.xs[1], h = c.xs[2], wd = c.xs[3];
+  const int64_t m = c.ws[0], cg = c.ws[1], kh = c.ws[2], kw = c.ws[3];
+  const int64_t oh = c.ys[2], ow = c.ys[3], mg = m / c.group;
+  std::vector<double> y(static_cast<std::size_t>(numel_of(c.ys)));
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t mo = 0; mo < m; ++mo)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double acc = b.empty() ? 0.0 : static_cast<double>(b[mo]);
+          const int64_t g = mo / mg;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t iy = oy * c.s[0] - c.pads[0] + i * c.d[0];
+                const int64_t ix = ox * c.s[1] - c.pads[1] + j * c.d[1];
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                acc += static_cast<double>(x[((n * ch + g * cg + ci) * h + iy) * wd + ix]) *
+                       static_cast<double>(w[((mo * cg + ci) * kh + i) * kw + j]);
+              }
+          y[((n * m + mo) * oh + oy) * ow + ox] = acc;
+        }
+  return y;
+}
+
+void check_conv(const ConvCase& c, std::mt19937& rng, const RunFn& run) {
+  SCOPED_TRACE("Conv X " + shape_to_string(c.xs) + " W " + shape_to_string(c.ws));
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(c.xs))), w(static_cast<std::size_t>(numel_of(c.ws))), b;
+  for (auto& v : x) v = u(rng);
+  for (auto& v : w) v = u(rng);
+  std::vector<Tensor> in = {make(c.xs, x), make(c.ws, w)};
+  if (c.bias) {
+    b.resize(static_cast<std::size_t>(c.ws[0]));
+    for (auto& v : b) v = u(rng);
+    in.push_back(make<float>({c.ws[0]}, b));
+  }
+  Tensor out = run(in, c.attrs);
+  expect_near(out, DType::kFloat32, c.ys, conv_ref(c, x, w, b), kTolReduce);
+}
+
+#define RUN_CONV [&](std::vector<Tensor> in, Attrs at) { return run1("Conv", std::move(in), std::move(at)); }
+
+TEST_P(OpTest, Conv_3x3_NoPad_NoBias) {
+  check_conv({.xs = {2, 3, 7, 6}, .ws = {4, 3, 3, 3}, .ys = {2, 4, 5, 4}}, rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Pads1_Bias) {
+  check_conv({.xs = {2, 3, 6, 6},
+              .ws = {5, 3, 3, 3},
+              .pads = {1, 1, 1, 1},
+              .bias = true,
+              .attrs = {{"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {2, 5, 6, 6}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_AsymmetricPads) {
+  // pads = [top, left, bottom, right] = [0, 1, 2, 1]: 5 + 0 + 2 - 3 + 1 = 5 rows, 6 + 1 + 1 - 3 + 1 = 6 columns.
+  check_conv({.xs = {1, 2, 5, 6},
+              .ws = {3, 2, 3, 3},
+              .pads = {0, 1, 2, 1},
+              .bias = true,
+              .attrs = {{"pads", a_ints({0, 1, 2, 1})}},
+              .ys = {1, 3, 5, 6}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Stride2) {
+  // (9 + 2 - 3) / 2 + 1 = 5 rows, (8 + 2 - 3) / 2 + 1 = 4 columns.
+  check_conv({.xs = {2, 2, 9, 8},
+              .ws = {4, 2, 3, 3},
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .bias = true,
+              .attrs = {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {2, 4, 5, 4}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_StrideDiffersPerAxis) {
+  // Strides (3, 1) with a 3x2 kernel: (10 - 3) / 3 + 1 = 3 rows, (7 - 2) / 1 + 1 = 6 columns.
+  check_conv({.xs = {1, 3, 10, 7},
+              .ws = {2, 3, 3, 2},
+              .s = {3, 1},
+              .attrs = {{"strides", a_ints({3, 1})}},
+              .ys = {1, 2, 3, 6}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Dilation2) {
+  // Dilated 3x3 spans 5: 9 - 5 + 1 = 5; with pads 2 it keeps 9.
+  check_conv({.xs = {1, 2, 9, 9},
+              .ws = {3, 2, 3, 3},
+              .d = {2, 2},
+              .attrs = {{"dilations", a_ints({2, 2})}},
+              .ys = {1, 3, 5, 5}},
+             rng_, RUN_CONV);
+  check_conv({.xs = {1, 2, 9, 9},
+              .ws = {3, 2, 3, 3},
+              .d = {2, 2},
+              .pads = {2, 2, 2, 2},
+              .bias = true,
+              .attrs = {{"dilations", a_ints({2, 2})}, {"pads", a_ints({2, 2, 2, 2})}},
+              .ys = {1, 3, 9, 9}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Depthwise) {
+  // group = C: MobileNet's depthwise 3x3, stride 1 and 2, multiplier 1 and 2.
+  check_conv({.xs = {2, 4, 7, 7},
+              .ws = {4, 1, 3, 3},
+              .group = 4,
+              .pads = {1, 1, 1, 1},
+              .bias = true,
+              .attrs = {{"group", a_int(4)}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {2, 4, 7, 7}},
+             rng_, RUN_CONV);
+  check_conv({.xs = {1, 4, 8, 8},
+              .ws = {4, 1, 3, 3},
+              .group = 4,
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"group", a_int(4)}, {"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {1, 4, 4, 4}},
+             rng_, RUN_CONV);
+  check_conv({.xs = {1, 3, 5, 5},
+              .ws = {6, 1, 3, 3},
+              .group = 3,
+              .bias = true,
+              .attrs = {{"group", a_int(3)}},
+              .ys = {1, 6, 3, 3}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Depthwise_DilatedStridedAsymmetric) {
+  // Rows: (9 + 0 + 2 - 5) / 1 + 1 = 7; columns: (10 + 1 + 3 - 5) / 2 + 1 = 5.
+  check_conv({.xs = {2, 3, 9, 10},
+              .ws = {3, 1, 3, 3},
+              .group = 3,
+              .s = {1, 2},
+              .d = {2, 2},
+              .pads = {0, 1, 2, 3},
+              .bias = true,
+              .attrs = {{"group", a_int(3)},
+                        {"strides", a_ints({1, 2})},
+                        {"dilations", a_ints({2, 2})},
+                        {"pads", a_ints({0, 1, 2, 3})}},
+              .ys = {2, 3, 7, 5}},
+             rng_, RUN_CONV);
+  // A kernel wider than the input plus padding on one side: some taps never land inside.
+  check_conv({.xs = {1, 2, 3, 2},
+              .ws = {2, 1, 3, 3},
+              .group = 2,
+              .pads = {1, 2, 1, 2},
+              .attrs = {{"group", a_int(2)}, {"pads", a_ints({1, 2, 1, 2})}},
+              .ys = {1, 2, 3, 4}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Group2) {
+  check_conv({.xs = {2, 4, 6, 5},
+              .ws = {6, 2, 3, 3},
+              .group = 2,
+              .pads = {1, 1, 1, 1},
+              .bias = true,
+              .attrs = {{"group", a_int(2)}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {2, 6, 6, 5}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_1x1) {
+  // Pointwise (the direct path: no im2col), then 1x1 with stride 2 (ResNet's downsample).
+  check_conv({.xs = {3, 8, 5, 6}, .ws = {6, 8, 1, 1}, .bias = true, .ys = {3, 6, 5, 6}}, rng_, RUN_CONV);
+  check_conv(
+      {.xs = {2, 4, 7, 7}, .ws = {8, 4, 1, 1}, .s = {2, 2}, .attrs = {{"strides", a_ints({2, 2})}}, .ys = {2, 8, 4, 4}},
+      rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_AutoPadSameUpper) {
+  // ceil(7 / 2) = 4 outputs; total pad (4 - 1) * 2 + 4 - 7 = 3: 1 before, 2 after.
+  check_conv({.xs = {1, 2, 7, 7},
+              .ws = {3, 2, 4, 4},
+              .s = {2, 2},
+              .pads = {1, 1, 2, 2},
+              .bias = true,
+              .attrs = {{"auto_pad", a_string("SAME_UPPER")}, {"strides", a_ints({2, 2})}},
+              .ys = {1, 3, 4, 4}},
+             rng_, RUN_CONV);
+  // Stride 1, 3x3: one on each side.
+  check_conv({.xs = {1, 2, 5, 6},
+              .ws = {2, 2, 3, 3},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"auto_pad", a_string("SAME_UPPER")}},
+              .ys = {1, 2, 5, 6}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_AutoPadSameLower) {
+  // As above with the odd pad before: 2 before, 1 after.
+  check_conv({.xs = {1, 2, 7, 7},
+              .ws = {3, 2, 4, 4},
+              .s = {2, 2},
+              .pads = {2, 2, 1, 1},
+              .bias = true,
+              .attrs = {{"auto_pad", a_string("SAME_LOWER")}, {"strides", a_ints({2, 2})}},
+              .ys = {1, 3, 4, 4}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_AutoPadValid) {
+  // No padding: (7 - 3) / 2 + 1 = 3 rows, (8 - 3) / 2 + 1 = 3 columns.
+  check_conv({.xs = {1, 2, 7, 8},
+              .ws = {3, 2, 3, 3},
+              .s = {2, 2},
+              .attrs = {{"auto_pad", a_string("VALID")}, {"strides", a_ints({2, 2})}},
+              .ys = {1, 3, 3, 3}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_AutoPadNotSetUsesPads) {
+  check_conv({.xs = {1, 2, 5, 5},
+              .ws = {3, 2, 3, 3},
+              .pads = {1, 0, 1, 0},
+              .attrs = {{"auto_pad", a_string("NOTSET")}, {"pads", a_ints({1, 0, 1, 0})}},
+              .ys = {1, 3, 5, 3}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_KernelShapeAttribute) {
+  check_conv({.xs = {1, 3, 6, 6}, .ws = {2, 3, 3, 2}, .attrs = {{"kernel_shape", a_ints({3, 2})}}, .ys = {1, 2, 4, 5}},
+             rng_, RUN_CONV);
+}
+TEST_P(OpTest, Conv_Float64) {
+  ConvCase c{.xs = {2, 4, 6, 6},
+             .ws = {4, 2, 3, 3},
+             .group = 2,
+             .s = {2, 1},
+             .pads = {1, 1, 1, 1},
+             .attrs = {{"group", a_int(2)}, {"strides", a_ints({2, 1})}, {"pads", a_ints({1, 1, 1, 1})}},
+             .ys = {2, 4, 3, 6}};
+  auto x = rand_f64(numel_of(c.xs));
+  auto w = rand_f64(numel_of(c.ws));
+  auto b = rand_f64(4);
+  Tensor out = run1("Conv", {make(c.xs, x), make(c.ws, w), make<double>({4}, b)}, c.attrs);
+  expect_near(out, DType::kFloat64, c.ys, conv_ref(c, x, w, b), 1e-12);
+}
+TEST_P(OpTest, Conv_ImageIndependentOfBatch_Bitwise) {
+  // Image 3 of a 5-image batch is bit-identical to the same image run alone: dense (im2col +
+  // BLAS), grouped, depthwise with multiplier 2 (BLAS per group) and plain depthwise (direct).
+  const Shape xs = {5, 8, 12, 12};
+  auto x = rand_f32(numel_of(xs));
+  const int64_t per = 8 * 12 * 12;
+  std::vector<float> x3(x.begin() + 3 * per, x.begin() + 4 * per);
+  for (auto [group, m] : {std::pair<int64_t, int64_t>{1, 16}, {2, 16}, {8, 16}, {8, 8}}) {
+    SCOPED_TRACE("group " + std::to_string(group) + ", " + std::to_string(m) + " output channels");
+    const Shape ws = {m, 8 / group, 3, 3};
+    auto w = rand_f32(numel_of(ws));
+    auto b = rand_f32(m);
+    Attrs at = {{"pads", a_ints({1, 1, 1, 1})}, {"group", a_int(group)}};
+    Tensor all = run1("Conv", {make(xs, x), make(ws, w), make<float>({m}, b)}, at);
+    Tensor one = run1("Conv", {make<float>({1, 8, 12, 12}, x3), make(ws, w), make<float>({m}, b)}, at);
+    ASSERT_EQ(all.shape(), (Shape{5, m, 12, 12}));
+    ASSERT_EQ(one.shape(), (Shape{1, m, 12, 12}));
+    const int64_t out_per = m * 12 * 12;
+    EXPECT_EQ(std::memcmp(all.data<float>() + 3 * out_per, one.data<float>(), out_per * sizeof(float)), 0);
+  }
+}
+TEST_P(OpTest, Conv_Errors) {
+  auto w = make<float>({2, 3, 3, 3}, rand_f32(54));
+  expect_error(StatusCode::kUnimplemented, "4-D", "Conv", {make<float>({1, 3, 8}, rand_f32(24)), w});
+  expect_error(StatusCode::kInvalidArgument, "4-D", "Conv", {make<float>({3, 8}, rand_f32(24)), w});
+  expect_error(StatusCode::kInvalidArgument, "group", "Conv", {make<float>({1, 4, 5, 5}, rand_f32(100)), w});
+  expect_error(StatusCode::kInvalidArgument, "group", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
+               {{"group", a_int(3)}});
+  expect_error(StatusCode::kInvalidArgument, "auto_pad 'SAME'", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
+               {{"auto_pad", a_string("SAME")}});
+  expect_error(StatusCode::kInvalidArgument, "kernel_shape", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
+               {{"kernel_shape", a_ints({2, 2})}});
+  expect_error(StatusCode::kInvalidArgument, "B [3]", "Conv",
+               {make<float>({1, 3, 5, 5}, rand_f32(75)), w, make<float>({3}, rand_f32(3))});
+  expect_error(StatusCode::kInvalidArgument, "strides", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
+               {{"strides", a_ints({0, 1})}});
+  expect_error(StatusCode::kInvalidArgument, "pads", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
+               {{"pads", a_ints({1, 1})}});
+  expect_error(StatusCode::kInvalidArgument, "larger than the padded input", "Conv",
+               {make<float>({1, 3, 2, 5}, rand_f32(30)), w});
+}
+
+// ---------------------------------------------------------------------------------------------
+// MaxPool / AveragePool / GlobalAveragePool
+
+struct PoolCase {
+  Shape xs;
+  std::array<int64_t, 2> k, s{1, 1}, d{1, 1};
+  std::array<int64_t, 4> pads{0, 0, 0, 0};  // effective (top, left, bottom, right)
+  Attrs attrs = {};
+  Shape ys = {};
+  bool include_pad = false;
+};
+
+// Max or mean over each window's positions inside the input; with include_pad the mean divides
+// by the whole kernel.
+template <typename T>
+std::vector<double> pool_ref(const PoolCase& c, const std::vector<T>& x, bool is_max) {
+  const int64_t planes = c.xs[0] * c.xs[1], h = c.xs[2], w = c.xs[3], oh = c.ys[2], ow = c.ys[3];
+  std::vector<double> y(static_cast<std::size_t>(numel_of(c.ys)));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        int64_t count = 0;
+        for (int64_t i = 0; i < c.k[0]; ++i)
+          for (int64_t j = 0; j < c.k[1]; ++j) {
+            const int64_t iy = oy * c.s[0] - c.pads[0] + i * c.d[0], ix = ox * c.s[1] - c.pads[1] + j * c.d[1];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            const double v = static_cast<double>(x[(p * h + iy) * w + ix]);
+            mx = std::max(mx, v);
+            sum += v;
+            ++count;
+          }
+        y[(p * oh + oy) * ow + ox] = is_max ? mx : sum / (c.include_pad ? double(c.k[0] * c.k[1]) : double(count));
+      }
+  return y;
+}
+
+void check_pool(const std::string& op, PoolCase c, std::mt19937& rng,
+                const std::function<Tensor(std::vector<Tensor>, Attrs)>& run) {
+  SCOPED_TRACE(op + " X " + shape_to_string(c.xs));
+  std::uniform_real_distribution<float> u(-3, 3);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(c.xs)));
+  for (auto& v : x) v = u(rng);
+  c.attrs["kernel_shape"] = a_ints({c.k[0], c.k[1]});
+  Tensor out = run({make(c.xs, x)}, c.attrs);
+  expect_near(out, DType::kFloat32, c.ys, pool_ref(c, x, op == "MaxPool"), op == "MaxPool" ? kExact : kTolReduce);
+}
+
+#define RUN_MAXPOOL [&](std::vector<Tensor> in, Attrs at) { return run1("MaxPool", std::move(in), std::move(at)); }
+#define RUN_AVGPOOL [&](std::vector<Tensor> in, Attrs at) { return run1("AveragePool", std::move(in), std::move(at)); }
+
+TEST_P(OpTest, MaxPool_2x2_Stride2) {
+  check_pool("MaxPool",
+             {.xs = {2, 3, 8, 6}, .k = {2, 2}, .s = {2, 2}, .attrs = {{"strides", a_ints({2, 2})}}, .ys = {2, 3, 4, 3}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_3x3_Stride2_Pads1) {
+  // ResNet's stem: (9 + 2 - 3) / 2 + 1 = 5.
+  check_pool("MaxPool",
+             {.xs = {2, 3, 9, 9},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {2, 3, 5, 5}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_AsymmetricPads_Stride1) {
+  check_pool("MaxPool",
+             {.xs = {1, 2, 5, 6},
+              .k = {2, 3},
+              .pads = {0, 1, 1, 2},
+              .attrs = {{"pads", a_ints({0, 1, 1, 2})}},
+              .ys = {1, 2, 5, 7}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_CeilMode) {
+  // (6 - 3) / 2 = 1.5: floor gives 2 outputs, ceil 3 (the last window hangs over the edge).
+  check_pool("MaxPool",
+             {.xs = {1, 2, 6, 6}, .k = {3, 3}, .s = {2, 2}, .attrs = {{"strides", a_ints({2, 2})}}, .ys = {1, 2, 2, 2}},
+             rng_, RUN_MAXPOOL);
+  check_pool("MaxPool",
+             {.xs = {1, 2, 6, 6},
+              .k = {3, 3},
+              .s = {2, 2},
+              .attrs = {{"strides", a_ints({2, 2})}, {"ceil_mode", a_int(1)}},
+              .ys = {1, 2, 3, 3}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_CeilMode_DropsWindowStartingInPadding) {
+  // 5 + 1 + 1 - 2 = 5, / 2 = 2.5 -> ceil 3, + 1 = 4; but the 4th window starts at 3 * 2 - 1 = 5,
+  // inside the end padding, so it is dropped (ONNX shape inference, PyTorch): 3.
+  check_pool("MaxPool",
+             {.xs = {1, 1, 5, 5},
+              .k = {2, 2},
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}, {"ceil_mode", a_int(1)}},
+              .ys = {1, 1, 3, 3}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_Dilation2) {
+  check_pool("MaxPool",
+             {.xs = {1, 2, 7, 7},
+              .k = {2, 2},
+              .d = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"dilations", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {1, 2, 7, 7}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_AutoPadSame) {
+  // ceil(8 / 2) = 4; total pad (4 - 1) * 2 + 3 - 8 = 1: after for SAME_UPPER, before for SAME_LOWER.
+  check_pool("MaxPool",
+             {.xs = {1, 2, 8, 8},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {0, 0, 1, 1},
+              .attrs = {{"strides", a_ints({2, 2})}, {"auto_pad", a_string("SAME_UPPER")}},
+              .ys = {1, 2, 4, 4}},
+             rng_, RUN_MAXPOOL);
+  check_pool("MaxPool",
+             {.xs = {1, 2, 8, 8},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {1, 1, 0, 0},
+              .attrs = {{"strides", a_ints({2, 2})}, {"auto_pad", a_string("SAME_LOWER")}},
+              .ys = {1, 2, 4, 4}},
+             rng_, RUN_MAXPOOL);
+  check_pool("MaxPool",
+             {.xs = {1, 2, 8, 7},
+              .k = {3, 3},
+              .s = {2, 2},
+              .attrs = {{"strides", a_ints({2, 2})}, {"auto_pad", a_string("VALID")}},
+              .ys = {1, 2, 3, 3}},
+             rng_, RUN_MAXPOOL);
+}
+TEST_P(OpTest, MaxPool_Float64) {
+  PoolCase c{.xs = {2, 2, 5, 5}, .k = {3, 3}, .s = {2, 2}, .pads = {1, 1, 1, 1}, .ys = {2, 2, 3, 3}};
+  auto x = rand_f64(numel_of(c.xs));
+  Tensor out = run1("MaxPool", {make(c.xs, x)},
+                    {{"kernel_shape", a_ints({3, 3})}, {"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}});
+  expect_near(out, DType::kFloat64, c.ys, pool_ref(c, x, true), kExact);
+}
+TEST_P(OpTest, MaxPool_NaNPropagates) {
+  // A window holding a NaN gives NaN (a missing value never becomes a confident maximum).
+  auto x = rand_f32(16);
+  x[0] = NAN;
+  Tensor out =
+      run1("MaxPool", {make<float>({1, 1, 4, 4}, x)}, {{"kernel_shape", a_ints({2, 2})}, {"strides", a_ints({2, 2})}});
+  ASSERT_EQ(out.shape(), (Shape{1, 1, 2, 2}));
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+  for (int i = 1; i < 4; ++i) EXPECT_FALSE(std::isnan(out.data<float>()[i]));
+}
+TEST_P(OpTest, MaxPool_IndicesOutput_Error) {
+  // A node asking for the second output (Indices) is refused, naming it.
+  Graph g;
+  g.source = "test_ops";
+  g.ir_version = 8;
+  g.opsets[""] = 17;
+  Node n;
+  n.name = "test_MaxPool";
+  n.op_type = "MaxPool";
+  n.opset = 17;
+  n.attrs = {{"kernel_shape", a_ints({2, 2})}};
+  n.inputs = {"in0"};
+  n.outputs = {"out", "indices"};
+  ValueInfo vi;
+  vi.name = "in0";
+  vi.dtype = DType::kFloat32;
+  vi.dims = {1, 1, 4, 4};
+  vi.dim_params.assign(4, "");
+  g.inputs.push_back(vi);
+  ValueInfo o1, o2;
+  o1.name = "out";
+  o2.name = "indices";
+  g.outputs = {o1, o2};
+  g.nodes.push_back(std::move(n));
+  auto plan = plan_build(g);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  std::vector<Tensor> outs;
+  Status st = backend_->run(*plan, {make<float>({1, 1, 4, 4}, rand_f32(16))}, &outs);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(st.message().find("node 'test_MaxPool'"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("Indices"), std::string::npos) << st.message();
+}
+TEST_P(OpTest, MaxPool_Errors) {
+  auto x = make<float>({1, 2, 5, 5}, rand_f32(50));
+  expect_error(StatusCode::kInvalidArgument, "kernel_shape", "MaxPool", {x});
+  expect_error(StatusCode::kInvalidArgument, "kernel_shape", "MaxPool", {x}, {{"kernel_shape", a_ints({2})}});
+  expect_error(StatusCode::kUnimplemented, "4-D", "MaxPool", {make<float>({1, 2, 5}, rand_f32(10))},
+               {{"kernel_shape", a_ints({2})}});
+  expect_error(StatusCode::kInvalidArgument, "auto_pad 'same'", "MaxPool", {x},
+               {{"kernel_shape", a_ints({2, 2})}, {"auto_pad", a_string("same")}});
+  expect_error(StatusCode::kInvalidArgument, "dilations", "MaxPool", {x},
+               {{"kernel_shape", a_ints({2, 2})}, {"dilations", a_ints({1, 0})}});
+  expect_error(StatusCode::kUnimplemented, "int64", "MaxPool", {make<int64_t>({1, 1, 2, 2}, {1, 2, 3, 4})},
+               {{"kernel_shape", a_ints({2, 2})}});
+}
+
+TEST_P(OpTest, AveragePool_2x2_Stride2) {
+  check_pool("AveragePool",
+             {.xs = {2, 3, 6, 8}, .k = {2, 2}, .s = {2, 2}, .attrs = {{"strides", a_ints({2, 2})}}, .ys = {2, 3, 3, 4}},
+             rng_, RUN_AVGPOOL);
+}
+TEST_P(OpTest, AveragePool_Pads_ExcludePad) {
+  // count_include_pad = 0 (default): border windows divide by their positions inside the input.
+  check_pool("AveragePool",
+             {.xs = {1, 2, 5, 6},
+              .k = {3, 3},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"pads", a_ints({1, 1, 1, 1})}},
+              .ys = {1, 2, 5, 6}},
+             rng_, RUN_AVGPOOL);
+}
+TEST_P(OpTest, AveragePool_CountIncludePad) {
+  check_pool("AveragePool",
+             {.xs = {1, 2, 5, 6},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {1, 0, 1, 2},
+              .attrs = {{"pads", a_ints({1, 0, 1, 2})}, {"strides", a_ints({2, 2})}, {"count_include_pad", a_int(1)}},
+              .ys = {1, 2, 3, 3},
+              .include_pad = true},
+             rng_, RUN_AVGPOOL);
+}
+TEST_P(OpTest, AveragePool_CeilMode) {
+  // (6 + 2 - 3) / 2 = 2.5 -> 4 windows; the last one reaches past the end padding. With
+  // count_include_pad it still divides by 9 (ONNX's reference and ONNX Runtime).
+  check_pool("AveragePool",
+             {.xs = {1, 2, 6, 6},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"pads", a_ints({1, 1, 1, 1})}, {"strides", a_ints({2, 2})}, {"ceil_mode", a_int(1)}},
+              .ys = {1, 2, 4, 4}},
+             rng_, RUN_AVGPOOL);
+  check_pool("AveragePool",
+             {.xs = {1, 2, 6, 6},
+              .k = {3, 3},
+              .s = {2, 2},
+              .pads = {1, 1, 1, 1},
+              .attrs = {{"pads", a_ints({1, 1, 1, 1})},
+                        {"strides", a_ints({2, 2})},
+                        {"ceil_mode", a_int(1)},
+                        {"count_include_pad", a_int(1)}},
+              .ys = {1, 2, 4, 4},
+              .include_pad = true},
+             rng_, RUN_AVGPOOL);
+  check_pool("AveragePool",
+             {.xs = {1, 1, 6, 6},
+              .k = {3, 3},
+              .s = {2, 2},
+              .attrs = {{"strides", a_ints({2, 2})}, {"ceil_mode", a_int(1)}, {"count_include_pad", a_int(1)}},
+              .ys = {1, 1, 3, 3},
+              .include_pad = true},
+             rng_, RUN_AVGPOOL);
+}
+TEST_P(OpTest, AveragePool_Float64) {
+  PoolCase c{.xs = {2, 2, 5, 5}, .k = {2, 2}, .pads = {1, 1, 0, 0}, .ys = {2, 2, 5, 5}};
+  auto x = rand_f64(numel_of(c.xs));
+  Tensor out = run1("AveragePool", {make(c.xs, x)}, {{"kernel_shape", a_ints({2, 2})}, {"pads", a_ints({1, 1, 0, 0})}});
+  expect_near(out, DType::kFloat64, c.ys, pool_ref(c, x, false), 1e-12);
+}
+TEST_P(OpTest, AveragePool_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "kernel_shape", "AveragePool", {make<float>({1, 2, 5, 5}, rand_f32(50))});
+  expect_error(StatusCode::kInvalidArgument, "pads", "AveragePool", {make<float>({1, 2, 5, 5}, rand_f32(50))},
+               {{"kernel_shape", a_ints({2, 2})}, {"pads", a_ints({-1, 0, 0, 0})}});
+}
+
+TEST_P(OpTest, GlobalAveragePool_4D) {
+  auto x = rand_f32(2 * 3 * 5 * 7, -2, 2);
+  Tensor out = run1("GlobalAveragePool", {make<float>({2, 3, 5, 7}, x)});
+  std::vector<double> ref(6, 0.0);
+  for (int64_t p = 0; p < 6; ++p) {
+    for (int64_t q = 0; q < 35; ++q) ref[p] += x[p * 35 + q];
+    ref[p] /= 35;
+  }
+  expect_near(out, DType::kFloat32, {2, 3, 1, 1}, ref, kTolReduce);
+}
+TEST_P(OpTest, GlobalAveragePool_3D_Float64) {
+  auto x = rand_f64(2 * 4 * 9);
+  Tensor out = run1("GlobalAveragePool", {make<double>({2, 4, 9}, x)});
+  std::vector<double> ref(8, 0.0);
+  for (int64_t p = 0; p < 8; ++p) {
+    for (int64_t q = 0; q < 9; ++q) ref[p] += x[p * 9 + q];
+    ref[p] /= 9;
+  }
+  expect_near(out, DType::kFloat64, {2, 4, 1}, ref, 1e-12);
+}
+TEST_P(OpTest, GlobalAveragePool_Rank2_Error) {
+  expect_error(StatusCode::kInvalidArgument, "at least 3 dimensions", "GlobalAveragePool",
+               {make<float>({2, 3}, rand_f32(6))});
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization
+
+template <typename T>
+std::vector<double> batchnorm_ref(const std::vector<T>& x, const Shape& xs, const std::vector<T>& sc,
+                                  const std::vector<T>& b, const std::vector<T>& mean, const std::vector<T>& var,
+                                  double eps) {
+  const int64_t n = xs[0], c = xs[1], inner = numel_of(xs) / (n * c);
+  std::vector<double> y(x.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t q = 0; q < inner; ++q) {
+        const int64_t at = (i * c + ci) * inner + q;
+        y[at] = (double(x[at]) - double(mean[ci])) / std::sqrt(double(var[ci]) + eps) * double(sc[ci]) + double(b[ci]);
+      }
+  return y;
+}
+
+TEST_P(OpTest, BatchNormalization_PerChannel_4D) {
+  const Shape xs = {3, 4, 5, 6};
+  auto x = rand_f32(numel_of(xs), -3, 3);
+  auto sc = rand_f32(4, 0.5f, 2), b = rand_f32(4), mean = rand_f32(4), var = rand_f32(4, 0.1f, 2);
+  Tensor out = run1("BatchNormalization", {make(xs, x), make<float>({4}, sc), make<float>({4}, b),
+                                           make<float>({4}, mean), make<float>({4}, var)});
+  expect_near(out, DType::kFloat32, xs, batchnorm_ref(x, xs, sc, b, mean, var, 1e-5), kTolReduce);
+}
+TEST_P(OpTest, BatchNormalization_Rank2_Epsilon) {
+  const Shape xs = {7, 3};
+  auto x = rand_f32(21, -3, 3);
+  auto sc = rand_f32(3), b = rand_f32(3), mean = rand_f32(3), var = rand_f32(3, 0.0f, 0.01f);
+  Tensor out =
+      run1("BatchNormalization",
+           {make(xs, x), make<float>({3}, sc), make<float>({3}, b), make<float>({3}, mean), make<float>({3}, var)},
+           {{"epsilon", a_float(0.01f)}});
+  expect_near(out, DType::kFloat32, xs, batchnorm_ref(x, xs, sc, b, mean, var, double{0.01f}), kTolReduce);
+}
+TEST_P(OpTest, BatchNormalization_Float64) {
+  const Shape xs = {2, 3, 4};
+  auto x = rand_f64(24, -3, 3);
+  auto sc = rand_f64(3), b = rand_f64(3), mean = rand_f64(3), var = rand_f64(3, 0.1, 2);
+  Tensor out = run1("BatchNormalization", {make(xs, x), make<double>({3}, sc), make<double>({3}, b),
+                                           make<double>({3}, mean), make<double>({3}, var)});
+  expect_near(out, DType::kFloat64, xs, batchnorm_ref(x, xs, sc, b, mean, var, double{1e-5f}), 1e-12);
+}
+TEST_P(OpTest, BatchNormalization_Errors) {
+  auto p3 = [&] { return make<float>({3}, rand_f32(3, 0.1f, 1)); };
+  auto x = make<float>({2, 3, 4}, rand_f32(24));
+  expect_error(StatusCode::kUnimplemented, "training_mode", "BatchNormalization", {x, p3(), p3(), p3(), p3()},
+               {{"training_mode", a_int(1)}}, 15);
+  expect_error(StatusCode::kInvalidArgument, "input_var", "BatchNormalization",
+               {x, p3(), p3(), p3(), make<float>({4}, rand_f32(4))});
+  expect_error(StatusCode::kInvalidArgument, "at least 2 dimensions", "BatchNormalization",
+               {make<float>({3}, rand_f32(3)), p3(), p3(), p3(), p3()});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pad
+
+// Input coordinate of output coordinate o along an axis of length len padded by pb before, or
+// -1 for the constant. reflect mirrors without repeating the edge, edge repeats it, wrap cycles.
+int64_t pad_source(const std::string& mode, int64_t o, int64_t pb, int64_t len) {
+  int64_t i = o - pb;
+  if (i >= 0 && i < len) return i;
+  if (mode == "constant") return -1;
+  if (mode == "edge") return i < 0 ? 0 : len - 1;
+  if (mode == "reflect") return i < 0 ? -i : (len - 1) - (i - (len - 1));
+  // wrap
+  while (i < 0) i += len;
+  return i % len;
+}
+
+template <typename T>
+std::vector<double> pad_ref(const std::vector<T>& x, const Shape& xs, const std::vector<int64_t>& pads,
+                            const std::string& mode, double value, Shape* ys) {
+  const std::size_t r = xs.size();
+  ys->resize(r);
+  for (std::size_t k = 0; k < r; ++k) (*ys)[k] = xs[k] + pads[k] + pads[k + r];
+  std::vector<double> y(static_cast<std::size_t>(numel_of(*ys)));
+  for (int64_t f = 0; f < numel_of(*ys); ++f) {
+    auto idx = unravel(f, *ys);
+    int64_t flat = 0;
+    bool constant = false;
+    for (std::size_t k = 0; k < r; ++k) {
+      const int64_t i = pad_source(mode, idx[k], pads[k], xs[k]);
+      if (i < 0) constant = true;
+      flat = flat * xs[k] + i;
+    }
+    y[f] = constant ? value : static_cast<double>(x[flat]);
+  }
+  return y;
+}
+
+Tensor pads_tensor(std::vector<int64_t> p) { return make<int64_t>({static_cast<int64_t>(p.size())}, p); }
+
+TEST_P(OpTest, Pad_Constant) {
+  const Shape xs = {2, 3, 4};
+  const std::vector<int64_t> pads = {0, 1, 2, 1, 0, 3};
+  auto x = rand_f32(24);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "constant", 2.5, &ys);
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads), scalar<float>(2.5f)});
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Constant_DefaultZero_OmittedValue) {
+  const Shape xs = {1, 2, 3, 3};
+  const std::vector<int64_t> pads = {0, 0, 1, 1, 0, 0, 1, 1};
+  auto x = rand_f32(18);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "constant", 0.0, &ys);
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads)});
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+  Tensor out2 = run1("Pad", {make(xs, x), pads_tensor(pads), Tensor()}, {{"mode", a_string("constant")}});
+  expect_near(out2, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Constant_NegativePadsCrop) {
+  // Negative pads remove elements: crop 1 at the start of axis 0, 2 at the end of axis 1, pad elsewhere.
+  const Shape xs = {4, 5};
+  const std::vector<int64_t> pads = {-1, 1, 2, -2};
+  auto x = rand_f32(20);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "constant", -7.0, &ys);
+  ASSERT_EQ(ys, (Shape{5, 4}));
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads), scalar<float>(-7.0f)});
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Reflect) {
+  const Shape xs = {2, 4, 5};
+  const std::vector<int64_t> pads = {0, 3, 2, 0, 1, 4};
+  auto x = rand_f32(40);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "reflect", 0, &ys);
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads)}, {{"mode", a_string("reflect")}});
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Edge) {
+  const Shape xs = {3, 4};
+  const std::vector<int64_t> pads = {2, 0, 1, 5};
+  auto x = rand_f32(12);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "edge", 0, &ys);
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads)}, {{"mode", a_string("edge")}});
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Wrap_Opset19) {
+  const Shape xs = {3, 4};
+  const std::vector<int64_t> pads = {4, 1, 2, 6};
+  auto x = rand_f32(12);
+  Shape ys;
+  auto ref = pad_ref(x, xs, pads, "wrap", 0, &ys);
+  Tensor out = run1("Pad", {make(xs, x), pads_tensor(pads)}, {{"mode", a_string("wrap")}}, 19);
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Axes_Opset18) {
+  // axes [-1, 1] of a rank-3 tensor: pads are [begin(-1), begin(1), end(-1), end(1)].
+  const Shape xs = {2, 3, 4};
+  auto x = rand_f32(24);
+  Shape ys;
+  auto ref = pad_ref(x, xs, {0, 1, 2, 0, 0, 3}, "constant", 1.5, &ys);
+  Tensor out =
+      run1("Pad", {make(xs, x), pads_tensor({2, 1, 3, 0}), scalar<float>(1.5f), make<int64_t>({2}, {-1, 1})}, {}, 18);
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Int64_And_Float64) {
+  auto xi = rand_int<int64_t>(6, -1000, 1000);
+  Shape ys;
+  auto ref = pad_ref(xi, {2, 3}, {1, 1, 0, 2}, "constant", 9, &ys);
+  Tensor out = run1("Pad", {make<int64_t>({2, 3}, xi), pads_tensor({1, 1, 0, 2}), scalar<int64_t>(9)});
+  expect_near(out, DType::kInt64, ys, ref, kExact);
+  auto xd = rand_f64(6);
+  auto refd = pad_ref(xd, {2, 3}, {1, 2, 1, 2}, "reflect", 0, &ys);
+  Tensor outd = run1("Pad", {make<double>({2, 3}, xd), pads_tensor({1, 2, 1, 2})}, {{"mode", a_string("reflect")}});
+  expect_near(outd, DType::kFloat64, ys, refd, kExact);
+}
+TEST_P(OpTest, Pad_Opset2_Attributes) {
+  auto x = rand_f32(12);
+  Shape ys;
+  auto ref = pad_ref(x, {3, 4}, {1, 0, 0, 2}, "constant", 0.5, &ys);
+  Tensor out = run1("Pad", {make<float>({3, 4}, x)}, {{"pads", a_ints({1, 0, 0, 2})}, {"value", a_float(0.5f)}}, 10);
+  expect_near(out, DType::kFloat32, ys, ref, kExact);
+}
+TEST_P(OpTest, Pad_Errors) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  expect_error(StatusCode::kInvalidArgument, "reflect padding of 3", "Pad", {x, pads_tensor({3, 0, 0, 0})},
+               {{"mode", a_string("reflect")}});
+  expect_error(StatusCode::kInvalidArgument, "expected 4", "Pad", {x, pads_tensor({1, 1})});
+  expect_error(StatusCode::kInvalidArgument, "mode 'mirror'", "Pad", {x, pads_tensor({1, 1, 1, 1})},
+               {{"mode", a_string("mirror")}});
+  expect_error(StatusCode::kInvalidArgument, "below zero", "Pad", {x, pads_tensor({-2, 0, -2, 0})});
+  expect_error(StatusCode::kInvalidArgument, "constant_value", "Pad",
+               {x, pads_tensor({1, 1, 1, 1}), scalar<double>(1.0)});
+  expect_error(StatusCode::kInvalidArgument, "repeats axis", "Pad",
+               {x, pads_tensor({1, 1, 1, 1}), Tensor(), make<int64_t>({2}, {0, -2})}, {}, 18);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resize
+
+// Source coordinate of output index o (spec of Resize-13). Computed in float32 arithmetic with
+// the float scale, as ONNX Runtime does: at floor / ceil boundaries float and double can differ
+// (e.g. (1 + 0.5) / 0.6f - 0.5 is 2 in float and 1.99999... in double).
+double resize_coord(const std::string& mode, int64_t o, float scale, int64_t len_in, int64_t len_out) {
+  const float x = float(o);
+  if (mode == "half_pixel") return (x + 0.5f) / scale - 0.5f;
+  if (mode == "pytorch_half_pixel") return len_out > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
+  if (mode == "align_corners") return len_out == 1 ? 0.0f : x * float(len_in - 1) / float(len_out - 1);
+  return x / scale;  // asymmetric
+}
+int64_t resize_nearest_index(const std::string& nearest, double v, int64_t len_in) {
+  int64_t i;
+  const double fl = std::floor(v), frac = v - fl;
+  if (nearest == "floor") {
+    i = int64_t(fl);
+  } else if (nearest == "ceil") {
+    i = int64_t(std::ceil(v));
+  } else if (frac == 0.5) {
+    i = int64_t(nearest == "round_prefer_ceil" ? fl + 1 : fl);
+  } else {
+    i = int64_t(frac < 0.5 ? fl : fl + 1);
+  }
+  return std::min(std::max<int64_t>(i, 0), len_in - 1);
+}
+
+// Nearest or bilinear resize of [N, C, H, W] to [N, C, oh, ow]; scales (sh, sw) as the op sees them
+// (given, or out / in in float when sizes are given).
+std::vector<double> resize_ref(const std::vector<float>& x, const Shape& xs, int64_t oh, int64_t ow, float sh, float sw,
+                               const std::string& mode, const std::string& coord, const std::string& nearest) {
+  const int64_t planes = xs[0] * xs[1], h = xs[2], w = xs[3];
+  std::vector<double> y(static_cast<std::size_t>(planes * oh * ow));
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const double cy = resize_coord(coord, oy, sh, h, oh), cx = resize_coord(coord, ox, sw, w, ow);
+        double v;
+        if (mode == "nearest") {
+          v = x[(p * h + resize_nearest_index(nearest, cy, h)) * w + resize_nearest_index(nearest, cx, w)];
+        } else {
+          const double yy = std::min(std::max(cy, 0.0), double(h - 1)), xx = std::min(std::max(cx, 0.0), double(w - 1));
+          const int64_t y0 = int64_t(std::floor(yy)), x0 = int64_t(std::floor(xx));
+          const int64_t y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
+          const double fy = yy - double(y0), fx = xx - double(x0);
+          auto at = [&](int64_t iy, int64_t ix) { return double(x[(p * h + iy) * w + ix]); };
+          v = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1));
+        }
+        y[(p * oh + oy) * ow + ox] = v;
+      }
+  return y;
+}
+
+Tensor scales_tensor(std::vector<float> s) { return make<float>({static_cast<int64_t>(s.size())}, s); }
+Tensor sizes_tensor(std::vector<int64_t> s) { return make<int64_t>({static_cast<int64_t>(s.size())}, s); }
+
+TEST_P(OpTest, Resize_Nearest_Upsample2x) {
+  const Shape xs = {2, 3, 3, 4};
+  auto x = rand_f32(numel_of(xs));
+  Tensor out = run1("Resize", {make(xs, x), Tensor(), scales_tensor({1, 1, 2, 2})}, {{"mode", a_string("nearest")}});
+  expect_near(out, DType::kFloat32, {2, 3, 6, 8},
+              resize_ref(x, xs, 6, 8, 2, 2, "nearest", "half_pixel", "round_prefer_floor"), kExact);
+  // Each 2x2 block repeats its input element.
+  ASSERT_EQ(out.numel(), 2 * 3 * 6 * 8);
+  EXPECT_EQ(out.data<float>()[0], x[0]);
+  EXPECT_EQ(out.data<float>()[9], x[0]);
+}
+TEST_P(OpTest, Resize_Nearest_Asymmetric_Floor_Upsample3x) {
+  // The old Upsample behaviour (asymmetric + floor), as many exporters write it.
+  const Shape xs = {1, 2, 3, 2};
+  auto x = rand_f32(numel_of(xs));
+  Tensor out = run1("Resize", {make(xs, x), Tensor(), scales_tensor({1, 1, 3, 3})},
+                    {{"mode", a_string("nearest")},
+                     {"coordinate_transformation_mode", a_string("asymmetric")},
+                     {"nearest_mode", a_string("floor")}});
+  expect_near(out, DType::kFloat32, {1, 2, 9, 6}, resize_ref(x, xs, 9, 6, 3, 3, "nearest", "asymmetric", "floor"),
+              kExact);
+}
+TEST_P(OpTest, Resize_Nearest_NonIntegerScale_EachNearestMode) {
+  // floor(4 * 1.5) = 6 rows (ties at .5 happen: (1 + 0.5) / 1.5 - 0.5 = 0.5), floor(5 * 0.6) = 3 columns.
+  const Shape xs = {1, 2, 4, 5};
+  auto x = rand_f32(numel_of(xs));
+  for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
+    for (const char* coord : {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"}) {
+      SCOPED_TRACE(std::string(nearest) + " " + coord);
+      Tensor out = run1("Resize", {make(xs, x), Tensor(), scales_tensor({1, 1, 1.5f, 0.6f})},
+                        {{"nearest_mode", a_string(nearest)}, {"coordinate_transformation_mode", a_string(coord)}});
+      expect_near(out, DType::kFloat32, {1, 2, 6, 3}, resize_ref(x, xs, 6, 3, 1.5f, 0.6f, "nearest", coord, nearest),
+                  kExact);
+    }
+  }
+}
+TEST_P(OpTest, Resize_Nearest_Sizes) {
+  // sizes instead of scales (scales given as an empty tensor, roi omitted); scale = out / in.
+  const Shape xs = {2, 1, 5, 4};
+  auto x = rand_f32(numel_of(xs));
+  Tensor out =
+      run1("Resize", {make(xs, x), Tensor(), make<float>({0}, std::vector<float>{}), sizes_tensor({2, 1, 7, 3})});
+  expect_near(out, DType::kFloat32, {2, 1, 7, 3},
+              resize_ref(x, xs, 7, 3, 7.0f / 5.0f, 3.0f / 4.0f, "nearest", "half_pixel", "round_prefer_floor"), kExact);
+  Tensor out2 = run1("Resize", {make(xs, x), Tensor(), Tensor(), sizes_tensor({2, 1, 7, 3})});
+  expect_near(out2, DType::kFloat32, {2, 1, 7, 3},
+              resize_ref(x, xs, 7, 3, 7.0f / 5.0f, 3.0f / 4.0f, "nearest", "half_pixel", "round_prefer_floor"), kExact);
+}
+TEST_P(OpTest, Resize_Nearest_Int64_3D) {
+  // Nearest runs on any rank and type: it copies elements.
+  auto x = rand_int<int64_t>(2 * 3 * 4, -100, 100);
+  Tensor out = run1("Resize", {make<int64_t>({2, 3, 4}, x), Tensor(), scales_tensor({1, 2, 0.5f})},
+                    {{"coordinate_transformation_mode", a_string("asymmetric")}, {"nearest_mode", a_string("floor")}});
+  std::vector<int64_t> ref;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 6; ++b)
+      for (int64_t c = 0; c < 2; ++c) ref.push_back(x[(a * 3 + b / 2) * 4 + c * 2]);
+  expect_equal<int64_t>(out, {2, 6, 2}, ref);
+}
+TEST_P(OpTest, Resize_Linear_HalfPixel) {
+  const Shape xs = {2, 3, 4, 5};
+  auto x = rand_f32(numel_of(xs));
+  Tensor out = run1("Resize", {make(xs, x), Tensor(), scales_tensor({1, 1, 2, 1.5f})}, {{"mode", a_string("linear")}});
+  expect_near(out, DType::kFloat32, {2, 3, 8, 7}, resize_ref(x, xs, 8, 7, 2, 1.5f, "linear", "half_pixel", ""),
+              kTolReduce);
+}
+TEST_P(OpTest, Resize_Linear_AlignCorners_Sizes) {
+  const Shape xs = {1, 2, 4, 5};
+  auto x = rand_f32(numel_of(xs));
+  Tensor out = run1("Resize", {make(xs, x), Tensor(), Tensor(), sizes_tensor({1, 2, 7, 9})},
+                    {{"mode", a_string("linear")}, {"coordinate_transformation_mode", a_string("align_corners")}});
+  expect_near(out, DType::kFloat32, {1, 2, 7, 9},
+              resize_ref(x, xs, 7, 9, 7.0f / 4, 9.0f / 5, "linear", "align_corners", ""), kTolReduce);
+  // The corners are the input's corners.
+  EXPECT_EQ(out.data<float>()[0], x[0]);
+  EXPECT_EQ(out.data<float>()[62], x[19]);
+}
+TEST_P(OpTest, Resize_Linear_PytorchHalfPixel_And_Asymmetric_Downsample) {
+  const Shape xs = {1, 3, 9, 8};
+  auto x = rand_f32(numel_of(xs));
+  for (const char* coord : {"pytorch_half_pixel", "asymmetric", "half_pixel"}) {
+    SCOPED_TRACE(coord);
+    Tensor out = run1("Resize", {make(xs, x), Tensor(), scales_tensor({1, 1, 0.5f, 0.75f})},
+                      {{"mode", a_string("linear")}, {"coordinate_transformation_mode", a_string(coord)}});
+    expect_near(out, DType::kFloat32, {1, 3, 4, 6}, resize_ref(x, xs, 4, 6, 0.5f, 0.75f, "linear", coord, ""),
+                kTolReduce);
+  }
+  // pytorch_half_pixel maps an output length of 1 to coordinate 0.
+  Tensor out = run1("Resize", {make(xs, x), Tensor(), Tensor(), sizes_tensor({1, 3, 1, 6})},
+                    {{"mode", a_string("linear")}, {"coordinate_transformation_mode", a_string("pytorch_half_pixel")}});
+  expect_near(out, DType::kFloat32, {1, 3, 1, 6},
+              resize_ref(x, xs, 1, 6, 1.0f / 9, 0.75f, "linear", "pytorch_half_pixel", ""), kTolReduce);
+}
+TEST_P(OpTest, Resize_Errors) {
+  auto x = make<float>({1, 2, 3, 3}, rand_f32(18));
+  expect_error(StatusCode::kInvalidArgument, "exactly one of scales and sizes", "Resize",
+               {x, Tensor(), scales_tensor({1, 1, 2, 2}), sizes_tensor({1, 2, 6, 6})});
+  expect_error(StatusCode::kInvalidArgument, "exactly one of scales and sizes", "Resize",
+               {x, Tensor(), Tensor(), Tensor()});
+  expect_error(StatusCode::kInvalidArgument, "one value per dimension", "Resize", {x, Tensor(), scales_tensor({2, 2})});
+  expect_error(StatusCode::kUnimplemented, "cubic", "Resize", {x, Tensor(), scales_tensor({1, 1, 2, 2})},
+               {{"mode", a_string("cubic")}});
+  expect_error(StatusCode::kUnimplemented, "last two dimensions", "Resize", {x, Tensor(), scales_tensor({1, 2, 2, 2})},
+               {{"mode", a_string("linear")}});
+  expect_error(StatusCode::kInvalidArgument, "nearest_mode 'round'", "Resize",
+               {x, Tensor(), scales_tensor({1, 1, 2, 2})}, {{"nearest_mode", a_string("round")}});
+  expect_error(StatusCode::kUnimplemented, "tf_crop_and_resize", "Resize", {x, Tensor(), scales_tensor({1, 1, 2, 2})},
+               {{"coordinate_transformation_mode", a_string("tf_crop_and_resize")}});
+  expect_error(StatusCode::kUnimplemented, "antialias", "Resize", {x, Tensor(), scales_tensor({1, 1, 2, 2})},
+               {{"antialias", a_int(1)}}, 18);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clip / LeakyRelu / HardSigmoid / HardSwish / Erf / Gelu
+
+// Runs a float32 unary op on x and compares with ref(double) elementwise.
+template <typename F>
+void check_unary_f32(const RunFn& run, const std::vector<float>& x, const Shape& s, F ref_fn, double tol,
+                     Attrs attrs = {}) {
+  Tensor out = run({make(s, x)}, std::move(attrs));
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = ref_fn(double{x[i]});
+  expect_near(out, DType::kFloat32, s, ref, tol);
+}
+#define RUN_OP(op) [&](std::vector<Tensor> in, Attrs at) { return run1(op, std::move(in), std::move(at)); }
+
+TEST_P(OpTest, Clip_MinMaxInputs) {
+  auto x = rand_f32(40, -3, 3);
+  Tensor out = run1("Clip", {make<float>({5, 8}, x), scalar<float>(-1.0f), scalar<float>(0.5f)});
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::min(0.5, std::max(-1.0, double{x[i]}));
+  expect_near(out, DType::kFloat32, {5, 8}, ref, kExact);
+}
+TEST_P(OpTest, Clip_OmittedBounds) {
+  // Only max (min omitted), only min, neither: Relu6-style exports and no-ops.
+  auto x = rand_f32(30, -8, 8);
+  std::vector<double> ref(x.size());
+  Tensor out = run1("Clip", {make<float>({30}, x), Tensor(), scalar<float>(6.0f)});
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::min(6.0, double{x[i]});
+  expect_near(out, DType::kFloat32, {30}, ref, kExact);
+  out = run1("Clip", {make<float>({30}, x), scalar<float>(0.0f)});
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::max(0.0, double{x[i]});
+  expect_near(out, DType::kFloat32, {30}, ref, kExact);
+  out = run1("Clip", {make<float>({30}, x)});
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i];
+  expect_near(out, DType::kFloat32, {30}, ref, kExact);
+}
+TEST_P(OpTest, Clip_MinAboveMax_GivesMax) {
+  auto x = rand_f32(10, -3, 3);
+  Tensor out = run1("Clip", {make<float>({10}, x), scalar<float>(2.0f), scalar<float>(1.0f)});
+  expect_near(out, DType::kFloat32, {10}, std::vector<double>(10, 1.0), kExact);
+}
+TEST_P(OpTest, Clip_NaNPropagates) {
+  Tensor out =
+      run1("Clip", {make<float>({3}, std::vector<float>{NAN, -5, 5}), scalar<float>(-1.0f), scalar<float>(1.0f)});
+  ASSERT_EQ(out.numel(), 3);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+  EXPECT_EQ(out.data<float>()[1], -1.0f);
+  EXPECT_EQ(out.data<float>()[2], 1.0f);
+}
+TEST_P(OpTest, Clip_Int64_And_Float64) {
+  auto xi = rand_int<int64_t>(20, -100, 100);
+  Tensor out = run1("Clip", {make<int64_t>({20}, xi), scalar<int64_t>(-10), scalar<int64_t>(10)});
+  std::vector<int64_t> refi(20);
+  for (std::size_t i = 0; i < 20; ++i) refi[i] = std::min<int64_t>(10, std::max<int64_t>(-10, xi[i]));
+  expect_equal<int64_t>(out, {20}, refi);
+  auto xd = rand_f64(20, -2, 2);
+  out = run1("Clip", {make<double>({20}, xd), scalar<double>(-0.5), scalar<double>(0.25)});
+  std::vector<double> refd(20);
+  for (std::size_t i = 0; i < 20; ++i) refd[i] = std::min(0.25, std::max(-0.5, xd[i]));
+  expect_near(out, DType::kFloat64, {20}, refd, kExact);
+}
+TEST_P(OpTest, Clip_Opset6_Attributes) {
+  auto x = rand_f32(16, -3, 3);
+  Tensor out = run1("Clip", {make<float>({4, 4}, x)}, {{"min", a_float(-0.5f)}, {"max", a_float(2.0f)}}, 6);
+  std::vector<double> ref(16);
+  for (std::size_t i = 0; i < 16; ++i) ref[i] = std::min(2.0, std::max(-0.5, double{x[i]}));
+  expect_near(out, DType::kFloat32, {4, 4}, ref, kExact);
+}
+TEST_P(OpTest, Clip_BoundNotScalar_Error) {
+  expect_error(StatusCode::kInvalidArgument, "must be a scalar", "Clip",
+               {make<float>({4}, rand_f32(4)), make<float>({2}, rand_f32(2)), Tensor()});
+  expect_error(StatusCode::kInvalidArgument, "differs", "Clip", {make<float>({4}, rand_f32(4)), scalar<double>(0.0)});
+}
+
+TEST_P(OpTest, LeakyRelu_DefaultAlpha) {
+  check_unary_f32(
+      RUN_OP("LeakyRelu"), rand_f32(50, -4, 4), {5, 10}, [](double v) { return v < 0 ? 0.01 * v : v; },
+      kTolElementwise);
+}
+TEST_P(OpTest, LeakyRelu_Alpha_NaN_Float64) {
+  check_unary_f32(RUN_OP("LeakyRelu"), rand_f32(30, -4, 4), {30}, [](double v) { return v < 0 ? double{0.2f} * v : v; },
+                  kTolElementwise, {{"alpha", a_float(0.2f)}});
+  Tensor out = run1("LeakyRelu", {make<float>({2}, std::vector<float>{NAN, -1.0f})});
+  ASSERT_EQ(out.numel(), 2);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+  auto xd = rand_f64(12, -3, 3);
+  out = run1("LeakyRelu", {make<double>({12}, xd)});
+  std::vector<double> ref(12);
+  for (std::size_t i = 0; i < 12; ++i) ref[i] = xd[i] < 0 ? double{0.01f} * xd[i] : xd[i];
+  expect_near(out, DType::kFloat64, {12}, ref, 1e-15);
+}
+TEST_P(OpTest, HardSigmoid_Default) {
+  auto x = rand_f32(60, -6, 6);
+  x[0] = -2.5f, x[1] = 2.5f, x[2] = 0;
+  check_unary_f32(
+      RUN_OP("HardSigmoid"), x, {6, 10}, [](double v) { return std::min(1.0, std::max(0.0, 0.2 * v + 0.5)); },
+      kTolElementwise);
+}
+TEST_P(OpTest, HardSigmoid_AlphaBeta) {
+  check_unary_f32(RUN_OP("HardSigmoid"), rand_f32(40, -6, 6), {40},
+                  [](double v) { return std::min(1.0, std::max(0.0, double{0.25f} * v + double{0.3f})); },
+                  kTolElementwise, {{"alpha", a_float(0.25f)}, {"beta", a_float(0.3f)}});
+}
+TEST_P(OpTest, HardSwish_Float32) {
+  auto x = rand_f32(60, -5, 5);
+  x[0] = -3, x[1] = 3, x[2] = 0;
+  check_unary_f32(
+      RUN_OP("HardSwish"), x, {60}, [](double v) { return v * std::min(1.0, std::max(0.0, v / 6 + 0.5)); },
+      kTolElementwise);
+  Tensor out = run1("HardSwish", {make<float>({1}, std::vector<float>{NAN})});
+  ASSERT_EQ(out.numel(), 1);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+}
+TEST_P(OpTest, Erf_Float32_And_Float64) {
+  check_unary_f32(
+      RUN_OP("Erf"), rand_f32(50, -4, 4), {50}, [](double v) { return std::erf(v); }, kTolElementwise);
+  auto xd = rand_f64(20, -3, 3);
+  Tensor out = run1("Erf", {make<double>({20}, xd)});
+  std::vector<double> ref(20);
+  for (std::size_t i = 0; i < 20; ++i) ref[i] = std::erf(xd[i]);
+  expect_near(out, DType::kFloat64, {20}, ref, 1e-15);
+}
+
+double gelu_none(double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }
+double gelu_tanh(double v) {
+  return 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
+}
+
+TEST_P(OpTest, Gelu_Opset20_Exact) {
+  auto x = rand_f32(60, -6, 6);
+  Tensor out = run1("Gelu", {make<float>({60}, x)}, {}, 20);
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = gelu_none(x[i]);
+  expect_near(out, DType::kFloat32, {60}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Gelu_Opset20_Tanh) {
+  auto x = rand_f32(60, -6, 6);
+  Tensor out = run1("Gelu", {make<float>({60}, x)}, {{"approximate", a_string("tanh")}}, 20);
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = gelu_tanh(x[i]);
+  expect_near(out, DType::kFloat32, {60}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Gelu_ComMicrosoft) {
+  auto x = rand_f32(40, -5, 5);
+  Tensor out = run1("Gelu", {make<float>({4, 10}, x)}, {}, 1, "com.microsoft");
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = gelu_none(x[i]);
+  expect_near(out, DType::kFloat32, {4, 10}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Gelu_BadApproximate_Error) {
+  expect_error(StatusCode::kInvalidArgument, "approximate 'fast'", "Gelu", {make<float>({3}, rand_f32(3))},
+               {{"approximate", a_string("fast")}}, 20);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sqrt / Pow / Neg / Not / Equal / Where
+
+TEST_P(OpTest, Sqrt_Float32_And_Float64) {
+  check_unary_f32(
+      RUN_OP("Sqrt"), rand_f32(40, 0, 100), {40}, [](double v) { return std::sqrt(v); }, kTolElementwise);
+  auto xd = rand_f64(10, 0, 9);
+  Tensor out = run1("Sqrt", {make<double>({10}, xd)});
+  std::vector<double> ref(10);
+  for (std::size_t i = 0; i < 10; ++i) ref[i] = std::sqrt(xd[i]);
+  expect_near(out, DType::kFloat64, {10}, ref, kExact);
+}
+TEST_P(OpTest, Sqrt_NegativeGivesNaN) {
+  Tensor out = run1("Sqrt", {make<float>({2}, std::vector<float>{-1.0f, NAN})});
+  ASSERT_EQ(out.numel(), 2);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+  EXPECT_TRUE(std::isnan(out.data<float>()[1]));
+}
+TEST_P(OpTest, Pow_Float32_Broadcast) {
+  auto a = rand_f32(12, 0.1f, 3);
+  auto b = rand_f32(4, -2, 3);
+  Tensor out = run1("Pow", {make<float>({3, 4}, a), make<float>({4}, b)});
+  std::vector<double> ref(12);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) ref[i * 4 + j] = std::pow(double{a[i * 4 + j]}, double{b[j]});
+  expect_near(out, DType::kFloat32, {3, 4}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Pow_FloatBase_IntExponent) {
+  auto a = rand_f32(8, -3, 3);
+  std::vector<int64_t> e = {0, 1, 2, 3, -1, -2, 5, 4};
+  Tensor out = run1("Pow", {make<float>({8}, a), make<int64_t>({8}, e)});
+  std::vector<double> ref(8);
+  for (std::size_t i = 0; i < 8; ++i) ref[i] = std::pow(double{a[i]}, double(e[i]));
+  expect_near(out, DType::kFloat32, {8}, ref, kTolElementwise);
+  // A scalar float64 exponent on a float32 base (x ** 2 as exported): output stays float32.
+  out = run1("Pow", {make<float>({8}, a), scalar<double>(2.0)});
+  for (std::size_t i = 0; i < 8; ++i) ref[i] = double{a[i]} * double{a[i]};
+  expect_near(out, DType::kFloat32, {8}, ref, kTolElementwise);
+}
+TEST_P(OpTest, Pow_NegativeBaseFractionalExponent_NaN) {
+  Tensor out = run1("Pow", {make<float>({1}, std::vector<float>{-2.0f}), make<float>({1}, std::vector<float>{0.5f})});
+  ASSERT_EQ(out.numel(), 1);
+  EXPECT_TRUE(std::isnan(out.data<float>()[0]));
+}
+TEST_P(OpTest, Pow_Int64_And_Int32) {
+  std::vector<int64_t> a = {2, -3, 0, 5, 1, -1, -1, 7, 3};
+  std::vector<int64_t> e = {3, 3, 0, -1, -5, -3, 4, 2, 39};
+  Tensor out = run1("Pow", {make<int64_t>({9}, a), make<int64_t>({9}, e)});
+  // 3^39 = 4052555153018976267 fits int64 but not a double's 53 bits.
+  expect_equal<int64_t>(out, {9}, {8, -27, 1, 0, 1, -1, 1, 49, 4052555153018976267});
+  out = run1("Pow", {make<int32_t>({2, 2}, {2, 3, -2, 10}), make<int32_t>({2}, {10, 3})});
+  expect_equal<int32_t>(out, {2, 2}, {1024, 27, 1024, 1000});
+}
+TEST_P(OpTest, Pow_Float64) {
+  auto a = rand_f64(6, 0.5, 2);
+  auto b = rand_f64(6, -3, 3);
+  Tensor out = run1("Pow", {make<double>({2, 3}, a), make<double>({2, 3}, b)});
+  std::vector<double> ref(6);
+  for (std::size_t i = 0; i < 6; ++i) ref[i] = std::pow(a[i], b[i]);
+  expect_near(out, DType::kFloat64, {2, 3}, ref, 1e-15);
+}
+TEST_P(OpTest, Pow_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "negative power", "Pow",
+               {make<int64_t>({2}, {0, 2}), scalar<int64_t>(-1)});
+  expect_error(StatusCode::kUnimplemented, "integer base with a float exponent", "Pow",
+               {make<int64_t>({2}, {1, 2}), scalar<float>(0.5f)});
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Pow",
+               {make<float>({2, 3}, rand_f32(6)), make<float>({2}, rand_f32(2))});
+}
+TEST_P(OpTest, Neg_Float32_Float64) {
+  check_unary_f32(
+      RUN_OP("Neg"), rand_f32(20, -5, 5), {4, 5}, [](double v) { return -v; }, kExact);
+  auto xd = rand_f64(5);
+  Tensor out = run1("Neg", {make<double>({5}, xd)});
+  std::vector<double> ref(5);
+  for (std::size_t i = 0; i < 5; ++i) ref[i] = -xd[i];
+  expect_near(out, DType::kFloat64, {5}, ref, kExact);
+}
+TEST_P(OpTest, Neg_Int64_Int32_MinWraps) {
+  const int64_t lo = std::numeric_limits<int64_t>::min();
+  Tensor out = run1("Neg", {make<int64_t>({4}, {5, -7, 0, lo})});
+  expect_equal<int64_t>(out, {4}, {-5, 7, 0, lo});
+  auto xi = rand_int<int32_t>(10, -1000, 1000);
+  out = run1("Neg", {make<int32_t>({10}, xi)});
+  std::vector<int32_t> ref(10);
+  for (std::size_t i = 0; i < 10; ++i) ref[i] = -xi[i];
+  expect_equal<int32_t>(out, {10}, ref);
+}
+TEST_P(OpTest, Not_Bool) {
+  auto b = rand_int<int>(12, 0, 1);
+  std::vector<uint8_t> v(b.begin(), b.end());
+  Tensor out = run1("Not", {make_bool({3, 4}, v)});
+  std::vector<double> ref(12);
+  for (std::size_t i = 0; i < 12; ++i) ref[i] = v[i] ? 0 : 1;
+  expect_near(out, DType::kBool, {3, 4}, ref, kExact);
+  expect_error(StatusCode::kInvalidArgument, "bool", "Not", {make<float>({2}, rand_f32(2))});
+}
+TEST_P(OpTest, Equal_Float32_Broadcast) {
+  // Values from a small set so that equal pairs occur.
+  auto a = rand_int<int>(12, 0, 2), b = rand_int<int>(4, 0, 2);
+  std::vector<float> fa(a.begin(), a.end()), fb(b.begin(), b.end());
+  fa[0] = NAN;
+  Tensor out = run1("Equal", {make<float>({3, 4}, fa), make<float>({4}, fb)});
+  std::vector<double> ref(12);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) ref[i * 4 + j] = fa[i * 4 + j] == fb[j] ? 1 : 0;
+  expect_near(out, DType::kBool, {3, 4}, ref, kExact);
+}
+TEST_P(OpTest, Equal_Int64_Bool_Float64) {
+  const int64_t big = int64_t{1} << 60;
+  Tensor out = run1("Equal", {make<int64_t>({3}, {big, big + 1, -4}), make<int64_t>({3}, {big, big, -4})});
+  expect_near(out, DType::kBool, {3}, {1, 0, 1}, kExact);
+  out = run1("Equal", {make_bool({2, 1}, {1, 0}), make_bool({2}, {1, 0})});
+  expect_near(out, DType::kBool, {2, 2}, {1, 0, 0, 1}, kExact);
+  out = run1("Equal", {make<double>({2}, {0.5, 0.25}), scalar<double>(0.25)});
+  expect_near(out, DType::kBool, {2}, {0, 1}, kExact);
+}
+TEST_P(OpTest, Equal_MixedTypes_Error) {
+  expect_error(StatusCode::kInvalidArgument, "differ", "Equal",
+               {make<float>({2}, rand_f32(2)), make<int64_t>({2}, {1, 2})});
+}
+TEST_P(OpTest, Where_BroadcastsThreeInputs) {
+  auto cb = rand_int<int>(3, 0, 1);
+  std::vector<uint8_t> c(cb.begin(), cb.end());
+  auto x = rand_f32(4), y = rand_f32(1);
+  Tensor out = run1("Where", {make_bool({3, 1}, c), make<float>({1, 4}, x), make<float>({}, y)});
+  std::vector<double> ref(12);
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) ref[i * 4 + j] = c[i] ? x[j] : y[0];
+  expect_near(out, DType::kFloat32, {3, 4}, ref, kExact);
+}
+TEST_P(OpTest, Where_Int64_SameShape) {
+  auto cb = rand_int<int>(10, 0, 1);
+  std::vector<uint8_t> c(cb.begin(), cb.end());
+  auto x = rand_int<int64_t>(10, -50, 50), y = rand_int<int64_t>(10, -50, 50);
+  Tensor out = run1("Where", {make_bool({2, 5}, c), make<int64_t>({2, 5}, x), make<int64_t>({2, 5}, y)});
+  std::vector<int64_t> ref(10);
+  for (std::size_t i = 0; i < 10; ++i) ref[i] = c[i] ? x[i] : y[i];
+  expect_equal<int64_t>(out, {2, 5}, ref);
+}
+TEST_P(OpTest, Where_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "condition must be bool", "Where",
+               {make<float>({2}, rand_f32(2)), make<float>({2}, rand_f32(2)), make<float>({2}, rand_f32(2))});
+  expect_error(StatusCode::kInvalidArgument, "differ", "Where",
+               {make_bool({2}, {1, 0}), make<float>({2}, rand_f32(2)), make<double>({2}, rand_f64(2))});
+  expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Where",
+               {make_bool({3}, {1, 0, 1}), make<float>({2}, rand_f32(2)), make<float>({2}, rand_f32(2))});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cast to and from float16 (ONNX type code 10)
+
+constexpr int64_t kOnnxFloat16 = 10, kOnnxFloat = 1, kOnnxDouble = 11;
+
+// The exact value of a binary16 bit pattern: sign, 5 exponent bits (bias 15), 10 fraction bits.
+double half_value(uint16_t h) {
+  const int sign = h >> 15, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  double v;
+  if (e == 0x1f) {
+    v = f ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  } else if (e == 0) {
+    v = std::ldexp(double(f), -24);
+  } else {
+    v = std::ldexp(double(1024 + f), e - 25);
+  }
+  return sign ? -v : v;
+}
+
+// The binary16 nearest to v, ties to the even pattern; |v| >= 65520 (max + half an ulp) is inf.
+uint16_t nearest_half(double v) {
+  static const std::vector<double> positives = [] {
+    std::vector<double> p;
+    for (uint16_t h = 0; h <= 0x7bff; ++h) p.push_back(half_value(h));  // increasing with the pattern
+    return p;
+  }();
+  const uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+  const double a = std::fabs(v);
+  if (a >= 65520.0) return sign | 0x7c00;
+  auto it = std::lower_bound(positives.begin(), positives.end(), a);
+  if (it == positives.end()) return sign | 0x7bff;  // (65504, 65520): the largest finite half
+  uint16_t hi = static_cast<uint16_t>(it - positives.begin());
+  if (positives[hi] == a || hi == 0) return sign | hi;
+  const uint16_t lo = hi - 1;
+  const double dlo = a - positives[lo], dhi = positives[hi] - a;
+  if (dlo < dhi) return sign | lo;
+  if (dhi < dlo) return sign | hi;
+  return sign | ((lo & 1) ? hi : lo);
+}
+
+Tensor make_half(Shape s, const std::vector<uint16_t>& bits) {
+  return Tensor::copy_of(DType::kFloat16, std::move(s), bits.data());
+}
+
+void expect_half_bits(const Tensor& out, const std::vector<double>& src) {
+  ASSERT_EQ(out.dtype(), DType::kFloat16);
+  ASSERT_EQ(out.numel(), static_cast<int64_t>(src.size()));
+  const uint16_t* p = out.data<uint16_t>();
+  int bad = 0;
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    if (std::isnan(src[i])) {
+      EXPECT_TRUE((p[i] & 0x7c00) == 0x7c00 && (p[i] & 0x3ff) != 0) << "NaN became 0x" << std::hex << p[i];
+      continue;
+    }
+    const uint16_t want = nearest_half(src[i]);
+    if (p[i] != want && bad++ < 8) {
+      ADD_FAILURE() << std::setprecision(17) << "at " << i << ": " << src[i] << " -> 0x" << std::hex << p[i]
+                    << ", want 0x" << want;
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+// Edge values: ties (to even), the largest half, overflow, subnormals and their ties, signed zero, inf, NaN.
+std::vector<double> half_edge_values() {
+  return {1.0 + std::ldexp(1, -11),
+          1.0 + 3 * std::ldexp(1, -11),
+          -(1.0 + std::ldexp(1, -11)),
+          65504.0,
+          65519.0,
+          65520.0,
+          -65520.0,
+          1e6,
+          std::ldexp(1, -24),
+          std::ldexp(1, -25),
+          3 * std::ldexp(1, -25),
+          std::ldexp(1, -26),
+          std::ldexp(1, -14),
+          std::ldexp(1, -14) - std::ldexp(1, -25),
+          1e-10,
+          0.0,
+          -0.0,
+          0.1,
+          -2.5,
+          3.0 * std::ldexp(1, -15),
+          std::numeric_limits<double>::infinity(),
+          -std::numeric_limits<double>::infinity(),
+          std::numeric_limits<double>::quiet_NaN()};
+}
+
+TEST_P(OpTest, Cast_Float32ToFloat16_RoundsToNearestEven) {
+  std::vector<float> x;
+  for (double v : half_edge_values()) x.push_back(static_cast<float>(v));
+  // Random magnitudes across the whole half range and beyond, random mantissas and signs.
+  std::uniform_int_distribution<int> ex(-28, 17);
+  std::bernoulli_distribution neg(0.5);
+  for (float m : rand_f32(2000, 1, 2)) x.push_back((neg(rng_) ? -1 : 1) * std::ldexp(m, ex(rng_)));
+  const int64_t n = static_cast<int64_t>(x.size());
+  Tensor out = run1("Cast", {make<float>({n}, x)}, {{"to", a_int(kOnnxFloat16)}});
+  expect_half_bits(out, as_doubles(x));
+  EXPECT_EQ(out.data<uint16_t>()[0], 0x3c00);  // 1 + 2^-11: tie, to the even 1.0
+  EXPECT_EQ(out.data<uint16_t>()[1], 0x3c02);  // 1 + 3 * 2^-11: tie, to the even 1 + 2^-9
+}
+TEST_P(OpTest, Cast_Float64ToFloat16_NoDoubleRounding) {
+  std::vector<double> x = half_edge_values();
+  // 1 + 2^-11 + 2^-40 is above the tie: 1 + 2^-10. Through float (1 + 2^-11, a tie) it would be 1.
+  x.push_back(1.0 + std::ldexp(1, -11) + std::ldexp(1, -40));
+  std::uniform_int_distribution<int> ex(-28, 17);
+  for (double m : rand_f64(2000, 1, 2)) x.push_back(std::ldexp(m, ex(rng_)));
+  const int64_t n = static_cast<int64_t>(x.size());
+  Tensor out = run1("Cast", {make<double>({n}, x)}, {{"to", a_int(kOnnxFloat16)}});
+  expect_half_bits(out, x);
+  EXPECT_EQ(out.data<uint16_t>()[x.size() - 2001], 0x3c01);
+}
+TEST_P(OpTest, Cast_Float16ToFloat32_EveryPattern) {
+  std::vector<uint16_t> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i);
+  Tensor out = run1("Cast", {make_half({65536}, all)}, {{"to", a_int(kOnnxFloat)}});
+  ASSERT_EQ(out.dtype(), DType::kFloat32);
+  ASSERT_EQ(out.numel(), 65536);
+  int bad = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const double want = half_value(all[i]), got = out.data<float>()[i];
+    const bool ok = std::isnan(want) ? std::isnan(got) : (got == want && std::signbit(got) == std::signbit(want));
+    if (!ok && bad++ < 8)
+      ADD_FAILURE() << "0x" << std::hex << all[i] << std::dec << ": got " << got << ", want " << want;
+  }
+  EXPECT_EQ(bad, 0);
+  // And back: every non-NaN pattern round-trips exactly.
+  Tensor back = run1("Cast", {out}, {{"to", a_int(kOnnxFloat16)}});
+  ASSERT_EQ(back.dtype(), DType::kFloat16);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (std::isnan(half_value(all[i]))) continue;
+    if (back.data<uint16_t>()[i] != all[i] && bad++ < 8)
+      ADD_FAILURE() << "0x" << std::hex << all[i] << " does not round-trip";
+  }
+  EXPECT_EQ(bad, 0);
+}
+TEST_P(OpTest, Cast_Float16ToFloat64_And_Int64) {
+  std::vector<uint16_t> h = {0x3c00, 0xc000, 0x0001, 0x7bff, 0x8000, 0x3555, 0x7c00, 0xfc00};
+  Tensor out = run1("Cast", {make_half({8}, h)}, {{"to", a_int(kOnnxDouble)}});
+  std::vector<double> ref;
+  for (uint16_t b : h) ref.push_back(half_value(b));
+  expect_near(out, DType::kFloat64, {8}, ref, kExact);
+  out = run1("Cast", {make_half({3}, {0x4500, 0xc500, 0x3800})}, {{"to", a_int(7)}});  // 5, -5, 0.5
+  expect_equal<int64_t>(out, {3}, {5, -5, 0});
+}
+TEST_P(OpTest, Cast_Int64ToFloat16) {
+  std::vector<int64_t> x = {0, 1, -2, 2049, 2051, 65504, 65520, 100000, -70000};
+  Tensor out = run1("Cast", {make<int64_t>({9}, x)}, {{"to", a_int(kOnnxFloat16)}});
+  expect_half_bits(out, as_doubles(x));
+}
+
+}  // namespace
+}  // namespace shardscore

@@ -289,6 +289,7 @@ TEST_P(OpTest, Expand_Int64_And_Bool) {
 TEST_P(OpTest, Expand_IncompatibleShape_Error) {
   expect_error(StatusCode::kInvalidArgument, "cannot be broadcast", "Expand", {make<float>({3}, rand_f32(3)), i64({4})});
   expect_error(StatusCode::kInvalidArgument, "negative", "Expand", {make<float>({3}, rand_f32(3)), i64({-1, 3})});
+  expect_error(StatusCode::kInvalidArgument, "too large", "Expand", {make<float>({3}, rand_f32(3)), i64({kI64Max / 2, 3})});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +501,7 @@ TEST_P(OpTest, ConstantOfShape_ValueAttribute) {
 }
 TEST_P(OpTest, ConstantOfShape_Errors) {
   expect_error(StatusCode::kInvalidArgument, "negative", "ConstantOfShape", {i64({2, -1})});
+  expect_error(StatusCode::kInvalidArgument, "too large", "ConstantOfShape", {i64({1 << 20, 1 << 20, 1 << 20})});
   expect_error(StatusCode::kInvalidArgument, "one-element", "ConstantOfShape", {i64({2})},
                {{"value", a_tensor(make<float>({2}, {1.0f, 2.0f}))}});
 }
@@ -815,7 +817,7 @@ TEST_P(OpTest, ReduceMax_Int64_Float64_Bool) {
   b[0] = b[1] = b[2] = b[3] = b[4] = 0;
   std::vector<double> refb(3, 0.0);
   for (int64_t r = 0; r < 3; ++r)
-    for (int64_t c = 0; c < 5; ++c) refb[r] = std::max(refb[r], double{b[r * 5 + c]});
+    for (int64_t c = 0; c < 5; ++c) refb[r] = std::max(refb[r], static_cast<double>(b[r * 5 + c]));
   expect_near(run1("ReduceMax", {make_bool(xs, b), i64({-1})}, {}, 20), DType::kBool, {3, 1}, refb, kExact);
 }
 TEST_P(OpTest, ReduceMax_NaNPropagates) {

@@ -35,7 +35,13 @@ class Hdf5ReaderMpi : public ::testing::Test {
       hsize_t d3[3] = {2, 2, 2};
       hid_t s3 = H5Screate_simple(3, d3, nullptr);
       hid_t cube = H5Dcreate2(f, "/cube", H5T_NATIVE_FLOAT, s3, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      const float cube_values[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+      H5Dwrite(cube, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, cube_values);
       H5Dclose(cube);
+      hid_t s0 = H5Screate(H5S_SCALAR);
+      hid_t scalar = H5Dcreate2(f, "/scalar", H5T_NATIVE_FLOAT, s0, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      H5Dclose(scalar);
+      H5Sclose(s0);
       H5Sclose(s3);
       H5Pclose(dcpl);
       H5Sclose(space);
@@ -55,7 +61,8 @@ TEST_F(Hdf5ReaderMpi, EachRankReadsItsShardsInTheFilesOwnType) {
   auto r = Hdf5Reader::open(path_, "/group/x", MPI_COMM_WORLD);
   ASSERT_TRUE(all_ranks(r.ok())) << r.status().message();
   EXPECT_EQ(r.value()->rows(), 1000);
-  EXPECT_EQ(r.value()->features(), 3);
+  EXPECT_EQ(r.value()->row_shape(), std::vector<int64_t>({3}));
+  EXPECT_EQ(r.value()->row_elements(), 3);
   EXPECT_EQ(r.value()->dtype(), DType::kInt16) << "big-endian int16 on disk is read as native int16";
   EXPECT_EQ(r.value()->chunk_rows(), 37);
   auto plan = shard_plan_make(1000, r.value()->chunk_rows(), 100, world_size()).value();
@@ -81,9 +88,20 @@ TEST_F(Hdf5ReaderMpi, ErrorsNameTheFileAndTheDataset) {
   auto deep = Hdf5Reader::open(path_, "/nogroup/deeper/x", MPI_COMM_WORLD);
   EXPECT_EQ(deep.status().code(), StatusCode::kNotFound) << deep.status().message();
 
+  auto scalar = Hdf5Reader::open(path_, "/scalar", MPI_COMM_WORLD);
+  EXPECT_EQ(scalar.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(scalar.status().message().find("scalar"), std::string::npos) << scalar.status().message();
+}
+
+TEST_F(Hdf5ReaderMpi, ReadsRowsOfAnyRank) {
   auto cube = Hdf5Reader::open(path_, "/cube", MPI_COMM_WORLD);
-  EXPECT_EQ(cube.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(cube.status().message().find("3 dimensions"), std::string::npos) << cube.status().message();
+  ASSERT_TRUE(all_ranks(cube.ok())) << cube.status().message();
+  EXPECT_EQ(cube.value()->rows(), 2);
+  EXPECT_EQ(cube.value()->row_shape(), std::vector<int64_t>({2, 2}));
+  float row1[4] = {-1, -1, -1, -1};
+  ASSERT_TRUE(cube.value()->read_rows(1, 1, reinterpret_cast<std::byte*>(row1)).ok());
+  EXPECT_EQ(row1[0], 4.0f);
+  EXPECT_EQ(row1[3], 7.0f);
 }
 
 TEST_F(Hdf5ReaderMpi, ACorruptFileIsDataLoss) {

@@ -49,10 +49,11 @@ Status clip_typed(OpContext& ctx, const Tensor& x) {
       const Tensor* b = ctx.input(i + 1);
       if (!b) continue;
       if (b->dtype() != x.dtype()) {
-        return invalid_argument(std::string(names[i]) + " of type " + std::string(dtype_name(b->dtype())) + " differs from input's " +
-                                std::string(dtype_name(x.dtype())));
+        return invalid_argument(std::string(names[i]) + " of type " + std::string(dtype_name(b->dtype())) +
+                                " differs from input's " + std::string(dtype_name(x.dtype())));
       }
-      if (b->numel() != 1) return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
+      if (b->numel() != 1)
+        return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
       (i == 0 ? lo : hi) = b->data<T>()[0];
     }
   }

@@ -33,6 +33,9 @@ Status cpu_concat(OpContext& ctx);
 Status cpu_argmax(OpContext& ctx);
 // ml_ops.cpp — ai.onnx.ml domain
 Status cpu_array_feature_extractor(OpContext& ctx);
+Status cpu_linear_classifier(OpContext& ctx);
+Status cpu_linear_regressor(OpContext& ctx);
+Status cpu_scaler(OpContext& ctx);
 
 // Shared by the op files.
 // Normalizes a possibly negative axis against `rank`; InvalidArgument when out of range.

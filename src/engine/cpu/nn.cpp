@@ -42,8 +42,9 @@ Status ints_attr(const Node& node, const std::string& name, std::size_t n, int64
     return ok_status();
   }
   if (a->ints.size() != n) {
-    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " + str(static_cast<int64_t>(a->ints.size())) +
-                            " values; 2-D spatial input needs " + str(static_cast<int64_t>(n)));
+    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " +
+                            str(static_cast<int64_t>(a->ints.size())) + " values; 2-D spatial input needs " +
+                            str(static_cast<int64_t>(n)));
   }
   *out = a->ints;
   return ok_status();
@@ -77,7 +78,8 @@ Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2]
     if (k[i] <= 0) return invalid_argument("kernel_shape " + shape_to_string({k[0], k[1]}) + " must be positive");
     if (strides[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
     if (dilations[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
-    if (pads[i] < 0 || pads[i + 2] < 0) return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
+    if (pads[i] < 0 || pads[i + 2] < 0)
+      return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
     w->in[i] = in[i];
     w->k[i] = k[i];
     w->s[i] = strides[i];
@@ -95,8 +97,8 @@ Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2]
     const int64_t span = in[i] + w->pb[i] + w->pe[i] - dk;
     if (span < 0) {
       return invalid_argument("the window (kernel " + str(k[i]) + ", dilation " + str(dilations[i]) +
-                              ") is larger than the padded input (" + str(in[i] + w->pb[i] + w->pe[i]) + ") along spatial axis " +
-                              str(i));
+                              ") is larger than the padded input (" + str(in[i] + w->pb[i] + w->pe[i]) +
+                              ") along spatial axis " + str(i));
     }
     w->out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
     if (ceil_mode && (w->out[i] - 1) * strides[i] >= in[i] + w->pb[i]) --w->out[i];
@@ -107,7 +109,8 @@ Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2]
 Status require_nchw(const Tensor& x, const char* what) {
   if (x.rank() == 4) return ok_status();
   if (x.rank() == 3 || x.rank() == 5) {
-    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " + shape_to_string(x.shape()));
+    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " +
+                         shape_to_string(x.shape()));
   }
   return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
 }
@@ -126,14 +129,50 @@ void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t gr
   const int64_t m = w.dim(0), cg = c / group, mg = m / group;
   const int64_t kh = g.k[0], kw = g.k[1], oh = g.out[0], ow = g.out[1];
   const int64_t kk = cg * kh * kw, p = oh * ow;
-  const bool direct = kh == 1 && kw == 1 && g.s[0] == 1 && g.s[1] == 1 && g.pb[0] == 0 && g.pb[1] == 0 &&
-                      g.pe[0] == 0 && g.pe[1] == 0;
+  const bool direct =
+      kh == 1 && kw == 1 && g.s[0] == 1 && g.s[1] == 1 && g.pb[0] == 0 && g.pb[1] == 0 && g.pe[0] == 0 && g.pe[1] == 0;
   std::vector<T> col(direct ? 0 : static_cast<std::size_t>(kk * p));
   const T* px = x.data<T>();
   const T* pw = w.data<T>();
   const T* pbias = bias ? bias->data<T>() : nullptr;
   T* py = y->data<T>();
   if (p == 0 || mg == 0) return;
+  if (cg == 1 && mg == 1) {
+    // Depthwise (one filter per channel, MobileNet): a product per channel would be 1 x kh*kw,
+    // so accumulate tap by tap instead; the order of the sums is fixed, whatever the batch.
+    for (int64_t n = 0; n < n_img; ++n) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const T* xc = px + (n * c + ch) * h * wd;
+        const T* wc = pw + ch * kh * kw;
+        T* yc = py + (n * m + ch) * p;
+        std::fill(yc, yc + p, T(0));
+        for (int64_t i = 0; i < kh; ++i) {
+          for (int64_t j = 0; j < kw; ++j) {
+            const T wv = wc[i * kw + j];
+            const int64_t off = j * g.d[1] - g.pb[1];  // ix = ox * stride + off
+            const int64_t lo = std::min(off >= 0 ? 0 : (-off + g.s[1] - 1) / g.s[1], ow);
+            const int64_t hi = std::clamp<int64_t>(wd - 1 - off < 0 ? 0 : (wd - 1 - off) / g.s[1] + 1, lo, ow);
+            for (int64_t oy = 0; oy < oh; ++oy) {
+              const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+              if (iy < 0 || iy >= h) continue;
+              const T* xr = xc + iy * wd;
+              T* yr = yc + oy * ow;
+              if (g.s[1] == 1) {
+                for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xr[ox + off];
+              } else {
+                for (int64_t ox = lo; ox < hi; ++ox) yr[ox] += wv * xr[ox * g.s[1] + off];
+              }
+            }
+          }
+        }
+        if (pbias) {
+          const T bv = pbias[ch];
+          for (int64_t q = 0; q < p; ++q) yc[q] += bv;
+        }
+      }
+    }
+    return;
+  }
   for (int64_t n = 0; n < n_img; ++n) {
     for (int64_t gi = 0; gi < group; ++gi) {
       const T* xg = px + (n * c + gi * cg) * h * wd;
@@ -285,21 +324,23 @@ Status pool(OpContext& ctx, bool is_max) {
 enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
 
-double original_coordinate(CoordMode m, int64_t x_out, double scale, int64_t len_in, int64_t len_out) {
-  const double x = static_cast<double>(x_out);
+// In float32 arithmetic, as ONNX Runtime computes it: where an exact value would land on an
+// integer (floor / ceil boundaries), float and double can pick different neighbours.
+float original_coordinate(CoordMode m, int64_t x_out, float scale, int64_t len_in, int64_t len_out) {
+  const float x = static_cast<float>(x_out);
   switch (m) {
-    case CoordMode::kHalfPixel: return (x + 0.5) / scale - 0.5;
-    case CoordMode::kPytorchHalfPixel: return len_out > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case CoordMode::kHalfPixel: return (x + 0.5f) / scale - 0.5f;
+    case CoordMode::kPytorchHalfPixel: return len_out > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
     case CoordMode::kAlignCorners:
-      return len_out == 1 ? 0.0 : x * static_cast<double>(len_in - 1) / static_cast<double>(len_out - 1);
+      return len_out == 1 ? 0.0f : x * static_cast<float>(len_in - 1) / static_cast<float>(len_out - 1);
     case CoordMode::kAsymmetric: return x / scale;
-    case CoordMode::kTfHalfPixelForNn: return (x + 0.5) / scale;
+    case CoordMode::kTfHalfPixelForNn: return (x + 0.5f) / scale;
   }
   return x;
 }
 
-int64_t nearest_index(NearestMode m, double v, int64_t len_in) {
-  double r;
+int64_t nearest_index(NearestMode m, float v, int64_t len_in) {
+  float r;
   switch (m) {
     case NearestMode::kRoundPreferFloor: r = v == std::floor(v) + 0.5 ? std::floor(v) : std::round(v); break;
     case NearestMode::kRoundPreferCeil: r = v == std::floor(v) + 0.5 ? std::ceil(v) : std::round(v); break;
@@ -402,16 +443,18 @@ Status cpu_conv(OpContext& ctx) {
   if (group <= 0) return invalid_argument("group " + str(group) + " must be positive");
   if (c % group != 0 || m % group != 0 || w->dim(1) * group != c) {
     return invalid_argument("X has " + str(c) + " channels and W " + shape_to_string(w->shape()) + " " + str(m) +
-                            " output channels of " + str(w->dim(1)) + " input channels each, which does not fit group " +
-                            str(group));
+                            " output channels of " + str(w->dim(1)) +
+                            " input channels each, which does not fit group " + str(group));
   }
   if (const Attribute* ks = ctx.node.attr("kernel_shape")) {
     if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
-      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " + shape_to_string(w->shape()));
+      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
+                              shape_to_string(w->shape()));
     }
   }
   if (b && (b->rank() != 1 || b->dim(0) != m)) {
-    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) + " values (one per output channel)");
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) +
+                            " values (one per output channel)");
   }
   const int64_t in[2] = {x->dim(2), x->dim(3)};
   const int64_t k[2] = {w->dim(2), w->dim(3)};
@@ -438,7 +481,8 @@ Status cpu_batch_normalization(OpContext& ctx) {
                            " (running or saved statistics) is not supported; inference mode gives only Y");
     }
   }
-  if (x->rank() < 2) return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
+  if (x->rank() < 2)
+    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
   SS_RETURN_IF_ERROR(require_float(*x, "BatchNormalization"));
   const int64_t c = x->dim(1);
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
@@ -446,12 +490,12 @@ Status cpu_batch_normalization(OpContext& ctx) {
   for (std::size_t i = 0; i < 4; ++i) {
     SS_ASSIGN_OR_RETURN(p[i], cpu_required_input(ctx, i + 1));
     if (p[i]->rank() != 1 || p[i]->dim(0) != c) {
-      return invalid_argument(std::string(names[i]) + " " + shape_to_string(p[i]->shape()) + " must be 1-D with " + str(c) +
-                              " values (one per channel)");
+      return invalid_argument(std::string(names[i]) + " " + shape_to_string(p[i]->shape()) + " must be 1-D with " +
+                              str(c) + " values (one per channel)");
     }
     if (p[i]->dtype() != x->dtype()) {
-      return unimplemented(std::string(names[i]) + " of type " + std::string(dtype_name(p[i]->dtype())) + " with X of type " +
-                           std::string(dtype_name(x->dtype())) + " is not supported");
+      return unimplemented(std::string(names[i]) + " of type " + std::string(dtype_name(p[i]->dtype())) +
+                           " with X of type " + std::string(dtype_name(x->dtype())) + " is not supported");
     }
   }
   const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
@@ -463,9 +507,11 @@ Status cpu_batch_normalization(OpContext& ctx) {
     const T* px = x->data<T>();
     T* py = y.data<T>();
     for (int64_t ci = 0; ci < c; ++ci) {
-      const double a = static_cast<double>(p[0]->data<T>()[ci]) / std::sqrt(static_cast<double>(p[3]->data<T>()[ci]) + eps);
+      const double a =
+          static_cast<double>(p[0]->data<T>()[ci]) / std::sqrt(static_cast<double>(p[3]->data<T>()[ci]) + eps);
       const T mul = static_cast<T>(a);
-      const T add = static_cast<T>(static_cast<double>(p[1]->data<T>()[ci]) - static_cast<double>(p[2]->data<T>()[ci]) * a);
+      const T add =
+          static_cast<T>(static_cast<double>(p[1]->data<T>()[ci]) - static_cast<double>(p[2]->data<T>()[ci]) * a);
       for (int64_t ni = 0; ni < n; ++ni) {
         const int64_t off = (ni * c + ci) * inner;
         for (int64_t q = 0; q < inner; ++q) py[off + q] = px[off + q] * mul + add;
@@ -554,10 +600,11 @@ Status cpu_pad(OpContext& ctx) {
     SS_ASSIGN_OR_RETURN(raw_pads, int_values(*pads_t, "pads"));
     if (const Tensor* cv = ctx.input(2); cv && cv->numel() > 0) {
       if (cv->dtype() != x->dtype()) {
-        return invalid_argument("constant_value of type " + std::string(dtype_name(cv->dtype())) + " differs from data's " +
-                                std::string(dtype_name(x->dtype())));
+        return invalid_argument("constant_value of type " + std::string(dtype_name(cv->dtype())) +
+                                " differs from data's " + std::string(dtype_name(x->dtype())));
       }
-      if (cv->numel() != 1) return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
+      if (cv->numel() != 1)
+        return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
       std::memcpy(fill.data(), cv->raw(), es);
     }
     if (const Tensor* ax = ctx.input(3); ax) {
@@ -595,15 +642,16 @@ Status cpu_pad(OpContext& ctx) {
     const int64_t len = x->shape()[k];
     os[k] = len + pb[k] + pe[k];
     if (os[k] < 0) {
-      return invalid_argument("pads " + shape_to_string(raw_pads) + " crop axis " + str(static_cast<int64_t>(k)) + " of size " +
-                              str(len) + " below zero");
+      return invalid_argument("pads " + shape_to_string(raw_pads) + " crop axis " + str(static_cast<int64_t>(k)) +
+                              " of size " + str(len) + " below zero");
     }
     if (mode == PadMode::kReflect && (pb[k] > 0 || pe[k] > 0) && std::max(pb[k], pe[k]) >= len) {
-      return invalid_argument("reflect padding of " + str(std::max(pb[k], pe[k])) + " along axis " + str(static_cast<int64_t>(k)) +
-                              " needs an axis longer than that; it has " + str(len));
+      return invalid_argument("reflect padding of " + str(std::max(pb[k], pe[k])) + " along axis " +
+                              str(static_cast<int64_t>(k)) + " needs an axis longer than that; it has " + str(len));
     }
     if ((mode == PadMode::kEdge || mode == PadMode::kWrap) && len == 0 && os[k] > 0) {
-      return invalid_argument(mode_s + " padding of the empty axis " + str(static_cast<int64_t>(k)) + " is not defined");
+      return invalid_argument(mode_s + " padding of the empty axis " + str(static_cast<int64_t>(k)) +
+                              " is not defined");
     }
     auto& mp = maps[k];
     mp.resize(static_cast<std::size_t>(os[k]));
@@ -642,7 +690,8 @@ Status cpu_pad(OpContext& ctx) {
       }
       for (int64_t j = 0; j < inner; ++j) {
         const int64_t i = constant_row ? -1 : last[static_cast<std::size_t>(j)];
-        std::memcpy(dst + (base + j) * static_cast<int64_t>(es), i < 0 ? fill.data() : src + (off + i) * static_cast<int64_t>(es), es);
+        std::memcpy(dst + (base + j) * static_cast<int64_t>(es),
+                    i < 0 ? fill.data() : src + (off + i) * static_cast<int64_t>(es), es);
       }
       for (std::size_t k = r - 1; k-- > 0;) {
         if (++idx[k] < os[k]) break;
@@ -683,7 +732,8 @@ Status cpu_resize(OpContext& ctx) {
   } else if (coord_s == "tf_crop_and_resize" || coord_s == "half_pixel_symmetric") {
     return unimplemented("coordinate_transformation_mode '" + coord_s + "' is not supported");
   } else {
-    return invalid_argument("coordinate_transformation_mode '" + coord_s + "' is not valid at opset " + str(node.opset));
+    return invalid_argument("coordinate_transformation_mode '" + coord_s + "' is not valid at opset " +
+                            str(node.opset));
   }
   NearestMode nearest;
   if (nearest_s == "round_prefer_floor") {
@@ -695,10 +745,12 @@ Status cpu_resize(OpContext& ctx) {
   } else if (nearest_s == "ceil") {
     nearest = NearestMode::kCeil;
   } else {
-    return invalid_argument("nearest_mode '" + nearest_s + "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+    return invalid_argument("nearest_mode '" + nearest_s +
+                            "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
   }
   if (node.attr_int("antialias", 0) != 0) return unimplemented("antialias=1 is not supported");
-  if (node.attr("axes")) return unimplemented("the axes attribute is not supported; give scales or sizes for every axis");
+  if (node.attr("axes"))
+    return unimplemented("the axes attribute is not supported; give scales or sizes for every axis");
   if (rank == 0) return invalid_argument("X must have at least one dimension");
   const Tensor* scales_t = ctx.input(2);
   const Tensor* sizes_t = ctx.input(3);
@@ -707,23 +759,26 @@ Status cpu_resize(OpContext& ctx) {
   if ((scales_t == nullptr) == (sizes_t == nullptr)) {
     return invalid_argument("exactly one of scales and sizes must be given (non-empty)");
   }
-  std::vector<double> scale(static_cast<std::size_t>(rank));
+  std::vector<float> scale(static_cast<std::size_t>(rank));
   Shape os(static_cast<std::size_t>(rank));
   if (scales_t) {
     if (scales_t->dtype() != DType::kFloat32 || scales_t->rank() != 1 || scales_t->numel() != rank) {
-      return invalid_argument("scales " + shape_to_string(scales_t->shape()) + " (" + std::string(dtype_name(scales_t->dtype())) +
+      return invalid_argument("scales " + shape_to_string(scales_t->shape()) + " (" +
+                              std::string(dtype_name(scales_t->dtype())) +
                               ") must be 1-D float32 with one value per dimension of X " + shape_to_string(x->shape()));
     }
     for (int64_t k = 0; k < rank; ++k) {
-      const double s = static_cast<double>(scales_t->data<float>()[k]);
-      if (!(s > 0)) return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
+      const float s = scales_t->data<float>()[k];
+      if (!(s > 0))
+        return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
       scale[static_cast<std::size_t>(k)] = s;
-      os[static_cast<std::size_t>(k)] = static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * s));
+      os[static_cast<std::size_t>(k)] =
+          static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * static_cast<double>(s)));
     }
   } else {
     if (sizes_t->dtype() != DType::kInt64 || sizes_t->rank() != 1 || sizes_t->numel() != rank) {
-      return invalid_argument("sizes " + shape_to_string(sizes_t->shape()) + " must be 1-D int64 with one value per dimension of X " +
-                              shape_to_string(x->shape()));
+      return invalid_argument("sizes " + shape_to_string(sizes_t->shape()) +
+                              " must be 1-D int64 with one value per dimension of X " + shape_to_string(x->shape()));
     }
     const std::string policy = str_attr("keep_aspect_ratio_policy", "stretch");
     if (policy != "stretch") return unimplemented("keep_aspect_ratio_policy '" + policy + "' is not supported");
@@ -731,7 +786,8 @@ Status cpu_resize(OpContext& ctx) {
       const int64_t s = sizes_t->data<int64_t>()[k];
       if (s < 0) return invalid_argument("sizes must not be negative; got " + str(s) + " for axis " + str(k));
       os[static_cast<std::size_t>(k)] = s;
-      scale[static_cast<std::size_t>(k)] = x->dim(k) == 0 ? 1.0 : static_cast<double>(s) / static_cast<double>(x->dim(k));
+      scale[static_cast<std::size_t>(k)] =
+          x->dim(k) == 0 ? 1.0f : static_cast<float>(s) / static_cast<float>(x->dim(k));
     }
   }
   for (int64_t k = 0; k < rank; ++k) {
@@ -749,7 +805,7 @@ Status cpu_resize(OpContext& ctx) {
       const int64_t len_in = x->shape()[k];
       maps[k].resize(static_cast<std::size_t>(os[k]));
       for (int64_t o = 0; o < os[k]; ++o) {
-        const double v = original_coordinate(coord, o, scale[k], len_in, os[k]);
+        const float v = original_coordinate(coord, o, scale[k], len_in, os[k]);
         maps[k][static_cast<std::size_t>(o)] = nearest_index(nearest, v, len_in);
       }
     }
@@ -765,7 +821,7 @@ Status cpu_resize(OpContext& ctx) {
   } else {
     if (rank < 2) return unimplemented("linear Resize needs at least 2 dimensions; got " + shape_to_string(x->shape()));
     for (int64_t k = 0; k + 2 < rank; ++k) {
-      if (os[static_cast<std::size_t>(k)] != x->dim(k) || scale[static_cast<std::size_t>(k)] != 1.0) {
+      if (os[static_cast<std::size_t>(k)] != x->dim(k) || scale[static_cast<std::size_t>(k)] != 1.0f) {
         return unimplemented("linear Resize interpolates only the last two dimensions; axis " + str(k) +
                              " must keep its size (scale 1)");
       }
@@ -776,7 +832,7 @@ Status cpu_resize(OpContext& ctx) {
       const int64_t len_in = x->shape()[k];
       taps[i].resize(static_cast<std::size_t>(os[k]));
       for (int64_t o = 0; o < os[k]; ++o) {
-        double v = original_coordinate(coord, o, scale[k], len_in, os[k]);
+        double v = static_cast<double>(original_coordinate(coord, o, scale[k], len_in, os[k]));
         v = std::clamp(v, 0.0, static_cast<double>(len_in - 1));
         const int64_t i0 = std::min(static_cast<int64_t>(v), len_in - 1);
         taps[i][static_cast<std::size_t>(o)] = {i0, std::min(i0 + 1, len_in - 1), v - static_cast<double>(i0)};

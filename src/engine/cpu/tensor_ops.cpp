@@ -100,6 +100,20 @@ void strided_copy(const Tensor& src, int64_t base, const std::vector<int64_t>& s
   }
 }
 
+// Output shapes computed from data (Expand, ConstantOfShape): refuse, rather than try to allocate,
+// one whose buffer would pass 2^40 bytes (or whose element count overflows).
+Status check_output_size(const Shape& s, DType dt) {
+  constexpr int64_t kMaxBytes = int64_t{1} << 40;
+  int64_t bytes = static_cast<int64_t>(dtype_size(dt));
+  for (int64_t d : s) {
+    if (d != 0 && bytes > kMaxBytes / d) {
+      return invalid_argument("output shape " + shape_to_string(s) + " is too large (more than 2^40 bytes)");
+    }
+    bytes *= d;
+  }
+  return ok_status();
+}
+
 // Normalizes a list of axes against `rank`; rejects out-of-range and repeated axes.
 StatusOr<std::vector<int64_t>> normalize_axes(const std::vector<int64_t>& axes, int64_t rank) {
   std::vector<int64_t> out;
@@ -200,6 +214,7 @@ Status cpu_expand(OpContext& ctx) {
   for (int64_t d : shape)
     if (d < 0) return invalid_argument("shape " + list_to_string(shape) + " has a negative dimension");
   SS_ASSIGN_OR_RETURN(Shape out, cpu_broadcast_shapes(x->shape(), shape));
+  SS_RETURN_IF_ERROR(check_output_size(out, x->dtype()));
   Tensor y(x->dtype(), out);
   strided_copy(*x, 0, cpu_broadcast_strides(x->shape(), out), &y);
   ctx.outputs[0] = std::move(y);
@@ -352,6 +367,7 @@ Status cpu_constant_of_shape(OpContext& ctx) {
     const float zero = 0;
     value = Tensor::copy_of(DType::kFloat32, {}, &zero);
   }
+  SS_RETURN_IF_ERROR(check_output_size(shape, value.dtype()));
   Tensor y(value.dtype(), Shape(shape.begin(), shape.end()));
   const std::size_t esize = dtype_size(value.dtype());
   auto* dst = static_cast<std::byte*>(y.raw());

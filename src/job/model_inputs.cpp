@@ -1,0 +1,121 @@
+#include "job/model_inputs.h"
+
+#include <algorithm>
+#include <set>
+
+namespace shardscore {
+
+std::string input_binding_describe(const InputBinding& b) {
+  return b.model_input + " <- " + b.dataset + " (" + std::string(dtype_name(b.reader->dtype())) + " " +
+         shape_to_string(b.reader->row_shape()) + (b.nhwc ? ", NHWC -> NCHW" : "") + ")";
+}
+
+namespace {
+
+bool dtype_is_integer(DType t) {
+  return t != DType::kUndefined && t != DType::kBool && !dtype_is_float(t);
+}
+
+Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
+  const Hdf5Reader& r = *b->reader;
+  const std::string where = "dataset '" + b->dataset + "' in '" + job.input.path + "' (model input '" + in.name + "')";
+  b->model_dtype = in.dtype;
+  b->model_row_shape = r.row_shape();
+  if (in.dtype == DType::kFloat32) {
+    b->preprocessed = true;
+    const Shape& rs = r.row_shape();
+    if (rs.size() == 3) {  // an image
+      b->nhwc = job.preprocess.layout == "nhwc";
+      b->features = b->nhwc ? rs[2] : rs[0];
+      b->inner = rs[0] * rs[1] * rs[2] / std::max<int64_t>(b->features, 1);
+      if (b->nhwc) b->model_row_shape = {rs[2], rs[0], rs[1]};
+    } else if (rs.size() == 1) {
+      b->features = rs[0];
+    } else {
+      b->features = 1;
+      b->inner = r.row_elements();
+    }
+  } else if (dtype_is_integer(in.dtype)) {
+    if (!dtype_is_integer(r.dtype())) {
+      return invalid_argument(where + " holds " + std::string(dtype_name(r.dtype())) + " but the model input takes " +
+                              std::string(dtype_name(in.dtype)) + "; integer inputs (token ids, masks) need an integer dataset");
+    }
+  } else {
+    return unimplemented("model '" + job.model.path + "' input '" + in.name + "' takes " + std::string(dtype_name(in.dtype)) +
+                         "; this version feeds float32 and integer inputs");
+  }
+  if (!in.dims.empty()) {
+    bool fits = in.dims.size() == b->model_row_shape.size() + 1;
+    for (std::size_t d = 1; fits && d < in.dims.size(); ++d) fits = in.dims[d] < 0 || in.dims[d] == b->model_row_shape[d - 1];
+    if (!fits) {
+      Shape got{r.rows()};
+      got.insert(got.end(), b->model_row_shape.begin(), b->model_row_shape.end());
+      std::string msg = where + " gives the model rows of shape " + shape_to_string(got) + " but the model expects " +
+                        shape_to_string(in.dims);
+      if (b->model_row_shape.size() == 1 && in.dims.size() == 2) {
+        msg = "input " + where + " has " + std::to_string(b->model_row_shape[0]) + " features but model '" +
+              job.model.path + "' input '" + in.name + "' expects shape " + shape_to_string(in.dims);
+      }
+      return invalid_argument(msg);
+    }
+  }
+  if (b->preprocessed) {
+    SS_ASSIGN_OR_RETURN(b->spec, preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std,
+                                                      job.preprocess.clip_min, job.preprocess.clip_max, b->features));
+    b->spec.scale = static_cast<float>(job.preprocess.scale);
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm) {
+  std::vector<std::pair<std::string, std::string>> wanted;  // model input -> dataset
+  if (job.input.datasets.empty()) {
+    if (graph.inputs.size() != 1) {
+      std::string names;
+      for (const auto& in : graph.inputs) names += (names.empty() ? "" : ", ") + in.name;
+      return invalid_argument("model '" + job.model.path + "' has " + std::to_string(graph.inputs.size()) + " inputs (" + names +
+                              "): name a dataset for each in input.datasets, e.g. { " + graph.inputs[0].name + " = \"/" +
+                              graph.inputs[0].name + "\", ... }");
+    }
+    wanted.emplace_back(graph.inputs[0].name, job.input.dataset);
+  } else {
+    std::set<std::string> model_names;
+    for (const auto& in : graph.inputs) model_names.insert(in.name);
+    for (const auto& [name, ds] : job.input.datasets) {
+      if (!model_names.count(name)) {
+        return invalid_argument("job key 'input.datasets' names '" + name + "', which is not an input of model '" +
+                                job.model.path + "'");
+      }
+    }
+    for (const auto& in : graph.inputs) {
+      auto it = std::find_if(job.input.datasets.begin(), job.input.datasets.end(), [&](const auto& kv) { return kv.first == in.name; });
+      if (it == job.input.datasets.end()) {
+        return invalid_argument("model input '" + in.name + "' has no dataset: add it to job key 'input.datasets'");
+      }
+      wanted.emplace_back(in.name, it->second);
+    }
+  }
+
+  std::vector<InputBinding> out;
+  int64_t offset = 0;
+  for (std::size_t k = 0; k < wanted.size(); ++k) {
+    InputBinding b;
+    b.model_input = wanted[k].first;
+    b.dataset = wanted[k].second;
+    SS_ASSIGN_OR_RETURN(b.reader, Hdf5Reader::open(job.input.path, b.dataset, comm));
+    SS_RETURN_IF_ERROR(bind_one(job, graph.inputs[k], &b));
+    if (!out.empty() && b.reader->rows() != out[0].reader->rows()) {
+      return invalid_argument("datasets '" + out[0].dataset + "' and '" + b.dataset + "' in '" + job.input.path + "' have " +
+                              std::to_string(out[0].reader->rows()) + " and " + std::to_string(b.reader->rows()) +
+                              " rows; every model input needs one row per input row");
+    }
+    b.feature_offset = offset;
+    if (b.preprocessed) offset += b.features;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+}  // namespace shardscore

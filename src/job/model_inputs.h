@@ -1,0 +1,44 @@
+#pragma once
+// Binds each model input to its dataset in the input file, and says how its rows become tensors.
+//
+// A one-input model reads input.dataset; a model with several inputs names one dataset per input
+// in input.datasets. Float model inputs go through the preprocessing chain (a 2-D dataset's
+// features, or an image dataset's channels; NHWC images are transposed to NCHW); integer model
+// inputs (token ids, attention masks) are cast from an integer dataset as they are.
+#include <mpi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "config/job_config.h"
+#include "engine/graph.h"
+#include "preprocess/transforms.h"
+#include "reader/hdf5_reader.h"
+
+namespace shardscore {
+
+struct InputBinding {
+  std::string model_input;
+  std::string dataset;
+  std::unique_ptr<Hdf5Reader> reader;
+  DType model_dtype = DType::kUndefined;
+  Shape model_row_shape;       // what one row is for the model (after NHWC -> NCHW)
+  bool preprocessed = false;   // float input: the preprocessing chain applies
+  bool nhwc = false;
+  int64_t features = 0;        // preprocessing features (channels for images)
+  int64_t inner = 1;           // elements per feature per row (H * W for images)
+  int64_t feature_offset = 0;  // its first feature's index in the shard statistics
+  PreprocessSpec spec;
+};
+
+// Opens one reader per model input (collective over comm: every rank gets the same result) and
+// checks each dataset against the model input's type and fixed dimensions, and that all datasets
+// have the same number of rows. Errors name the dataset and the model input.
+StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm);
+
+// Human description for logs and the report: "input_ids <- /input_ids (int64 [16])".
+std::string input_binding_describe(const InputBinding& b);
+
+}  // namespace shardscore
