@@ -16,6 +16,7 @@ apt_packages=(
   libtbb-dev libboost-program-options-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libopenblas-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  clang libclang-rt-14-dev
   python3 python3-venv python3-pip
 )
 

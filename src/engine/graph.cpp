@@ -58,10 +58,15 @@ void copy_field(const Field& field, Tensor* t) {
   for (int i = 0; i < field.size(); ++i) d[i] = static_cast<Dst>(field.Get(i));
 }
 
-// Reads an initializer's external data: `location` must name a file inside the model's folder
+struct ExternalSource {
+  std::filesystem::path file;
+  int64_t offset = 0;
+};
+
+// Finds an initializer's external data: `location` must name a file inside the model's folder
 // (relative, no "..", no symbolic link out of it), and offset + length must lie within that file.
-Status read_external_data(const onnx::TensorProto& p, const std::string& model_dir, const std::string& what,
-                          std::size_t want, void* dst) {
+StatusOr<ExternalSource> locate_external_data(const onnx::TensorProto& p, const std::string& model_dir,
+                                              const std::string& what, std::size_t want) {
   namespace fs = std::filesystem;
   std::string location;
   int64_t offset = 0, length = -1;
@@ -90,36 +95,70 @@ Status read_external_data(const onnx::TensorProto& p, const std::string& model_d
   if (!fs::is_regular_file(file, ec)) return not_found(what + ": external data file '" + file.string() + "' does not exist");
   const auto size = static_cast<int64_t>(fs::file_size(file, ec));
   if (length < 0) length = static_cast<int64_t>(want);
-  if (offset < 0 || length != static_cast<int64_t>(want) || offset + length > size) {
+  if (offset < 0 || length != static_cast<int64_t>(want) || offset > size || length > size - offset) {
     return data_loss(what + ": external data in '" + file.string() + "' (offset " + std::to_string(offset) + ", length " +
                      std::to_string(length) + ", file " + std::to_string(size) + " bytes) does not hold the " +
                      std::to_string(want) + " bytes its shape needs");
   }
-  std::ifstream in(file, std::ios::binary);
-  in.seekg(offset);
+  return ExternalSource{file, offset};
+}
+
+Status read_external_data(const ExternalSource& src, const std::string& what, std::size_t want, void* dst) {
+  std::ifstream in(src.file, std::ios::binary);
+  in.seekg(src.offset);
   in.read(static_cast<char*>(dst), static_cast<std::streamsize>(want));
-  if (!in) return data_loss(what + ": reading external data from '" + file.string() + "' failed");
+  if (!in) return data_loss(what + ": reading external data from '" + src.file.string() + "' failed");
   return ok_status();
 }
 
+// The number of values a typed data field holds for dtype dt (raw_data and external data aside).
+int64_t typed_field_size(const onnx::TensorProto& p, DType dt) {
+  switch (dt) {
+    case DType::kFloat32: return p.float_data_size();
+    case DType::kFloat64: return p.double_data_size();
+    case DType::kInt64: return p.int64_data_size();
+    case DType::kUInt32: case DType::kUInt64: return p.uint64_data_size();
+    default: return p.int32_data_size();  // int32, int16, int8, uint16, uint8, bool, float16
+  }
+}
+
+void copy_typed_field(const onnx::TensorProto& p, Tensor* t) {
+  switch (t->dtype()) {
+    case DType::kFloat32: copy_field<float>(p.float_data(), t); break;
+    case DType::kFloat64: copy_field<double>(p.double_data(), t); break;
+    case DType::kInt64: copy_field<int64_t>(p.int64_data(), t); break;
+    case DType::kUInt32: copy_field<uint32_t>(p.uint64_data(), t); break;
+    case DType::kUInt64: copy_field<uint64_t>(p.uint64_data(), t); break;
+    case DType::kInt32: copy_field<int32_t>(p.int32_data(), t); break;
+    case DType::kInt16: copy_field<int16_t>(p.int32_data(), t); break;
+    case DType::kInt8: copy_field<int8_t>(p.int32_data(), t); break;
+    case DType::kUInt16: case DType::kFloat16: copy_field<uint16_t>(p.int32_data(), t); break;
+    case DType::kUInt8: copy_field<uint8_t>(p.int32_data(), t); break;
+    case DType::kBool: copy_field<bool>(p.int32_data(), t); break;
+    default: break;
+  }
+}
+
+// Every size is checked against the data actually present before anything is allocated, so a
+// small file claiming a huge tensor is an error, never a huge allocation.
 StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
   DType dt = dtype_from_onnx(p.data_type());
   if (dt == DType::kUndefined) {
     return unimplemented(what + " has ONNX element type " + std::to_string(p.data_type()) + ", which shardscore does not support");
   }
   Shape shape;
-  // A tensor over 2^40 elements cannot be real; refusing it early avoids a huge allocation.
-  constexpr int64_t kMaxElements = int64_t{1} << 40;
+  constexpr int64_t kMaxElements = int64_t{1} << 40;  // beyond any real model
   int64_t n = 1;
   for (int64_t d : p.dims()) {
     if (d < 0 || (d > 0 && n > kMaxElements / d)) return invalid_argument(what + " has an impossible shape");
     n *= d;
     shape.push_back(d);
   }
-  Tensor t(dt, shape);
-  const std::size_t want = t.nbytes();
+  const std::size_t want = static_cast<std::size_t>(n) * dtype_size(dt);
   if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
-    SS_RETURN_IF_ERROR(read_external_data(p, model_dir, what, want, t.raw()));
+    SS_ASSIGN_OR_RETURN(ExternalSource src, locate_external_data(p, model_dir, what, want));
+    Tensor t(dt, shape);
+    SS_RETURN_IF_ERROR(read_external_data(src, what, want, t.raw()));
     return t;
   }
   if (p.has_raw_data()) {
@@ -127,29 +166,15 @@ StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string
       return data_loss(what + " holds " + std::to_string(p.raw_data().size()) + " bytes but its shape " +
                        shape_to_string(shape) + " needs " + std::to_string(want) + " (truncated model?)");
     }
-    if (want) std::memcpy(t.raw(), p.raw_data().data(), want);
-    return t;
+    return Tensor::copy_of(dt, shape, p.raw_data().data());
   }
-  int64_t have = 0;
-  switch (dt) {
-    case DType::kFloat32: have = p.float_data_size(); if (have == n) copy_field<float>(p.float_data(), &t); break;
-    case DType::kFloat64: have = p.double_data_size(); if (have == n) copy_field<double>(p.double_data(), &t); break;
-    case DType::kInt64: have = p.int64_data_size(); if (have == n) copy_field<int64_t>(p.int64_data(), &t); break;
-    case DType::kUInt32: have = p.uint64_data_size(); if (have == n) copy_field<uint32_t>(p.uint64_data(), &t); break;
-    case DType::kUInt64: have = p.uint64_data_size(); if (have == n) copy_field<uint64_t>(p.uint64_data(), &t); break;
-    case DType::kInt32: have = p.int32_data_size(); if (have == n) copy_field<int32_t>(p.int32_data(), &t); break;
-    case DType::kInt16: have = p.int32_data_size(); if (have == n) copy_field<int16_t>(p.int32_data(), &t); break;
-    case DType::kInt8: have = p.int32_data_size(); if (have == n) copy_field<int8_t>(p.int32_data(), &t); break;
-    case DType::kUInt16: have = p.int32_data_size(); if (have == n) copy_field<uint16_t>(p.int32_data(), &t); break;
-    case DType::kFloat16: have = p.int32_data_size(); if (have == n) copy_field<uint16_t>(p.int32_data(), &t); break;
-    case DType::kUInt8: have = p.int32_data_size(); if (have == n) copy_field<uint8_t>(p.int32_data(), &t); break;
-    case DType::kBool: have = p.int32_data_size(); if (have == n) copy_field<bool>(p.int32_data(), &t); break;
-    default: break;
-  }
+  const int64_t have = typed_field_size(p, dt);
   if (have != n) {
     return data_loss(what + " holds " + std::to_string(have) + " values but its shape " + shape_to_string(shape) +
                      " needs " + std::to_string(n) + " (truncated model?)");
   }
+  Tensor t(dt, shape);
+  copy_typed_field(p, &t);
   return t;
 }
 

@@ -549,3 +549,35 @@ TEST(GraphParse, Opset18BeyondTheInstalledCheckerLoadsAndRuns) {
 
 }  // namespace
 }  // namespace shardscore
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+// A few bytes claiming a 2^38-element tensor (1 TiB of float32) must be refused by comparing the
+// claim with the data present — before anything is allocated (else this test dies of bad_alloc).
+TEST(GraphParse, HugeClaimedTensorsAreRefusedWithoutAllocating) {
+  for (bool raw : {true, false}) {
+    auto m = relu_model();
+    auto* t = m.mutable_graph()->add_initializer();
+    t->set_name("huge");
+    t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+    t->add_dims(int64_t{1} << 38);
+    if (raw) t->set_raw_data(std::string(16, '\0'));
+    else t->add_float_data(1.0f);
+    auto g = graph_parse_onnx(bytes_of(m), "huge.onnx");
+    EXPECT_EQ(g.status().code(), StatusCode::kDataLoss) << g.status().message();
+    EXPECT_TRUE(contains(g.status().message(), "'huge'")) << g.status().message();
+  }
+  auto m = relu_model();
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name("impossible");
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  for (int k = 0; k < 6; ++k) t->add_dims(int64_t{1} << 20);  // 2^120 elements: overflows int64
+  auto g = graph_parse_onnx(bytes_of(m), "impossible.onnx");
+  EXPECT_EQ(g.status().code(), StatusCode::kInvalidArgument) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "impossible shape")) << g.status().message();
+}
+
+}  // namespace
+}  // namespace shardscore
