@@ -1,6 +1,9 @@
 #include "engine/tensor.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <new>
 #include <cstring>
 
 namespace shardscore {
@@ -20,12 +23,27 @@ std::string shape_to_string(const Shape& s) {
   return out + "]";
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+namespace {
+thread_local TensorAllocator* t_allocator = nullptr;
+std::atomic<int64_t> g_heap_allocations{0};
+}  // namespace
+
+int64_t tensor_heap_allocations() { return g_heap_allocations.load(); }
+
+ScopedTensorAllocator::ScopedTensorAllocator(TensorAllocator* a) : previous_(t_allocator) { t_allocator = a; }
+ScopedTensorAllocator::~ScopedTensorAllocator() { t_allocator = previous_; }
+
+std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes) {
   // 64-byte alignment for vector loads; at least one line so zero-size tensors have a buffer.
-  std::size_t bytes = (nbytes() + 63) / 64 * 64;
-  if (bytes == 0) bytes = 64;
-  buf_ = std::shared_ptr<std::byte>(static_cast<std::byte*>(std::aligned_alloc(64, bytes)), [](std::byte* p) { std::free(p); });
-  if (!buf_) throw std::bad_alloc();
+  bytes = std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
+  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::bad_alloc();
+  g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::shared_ptr<std::byte>(p, [](std::byte* q) { std::free(q); });
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  buf_ = t_allocator ? t_allocator->allocate(nbytes()) : tensor_heap_buffer(nbytes());
 }
 
 Tensor Tensor::copy_of(DType dtype, Shape shape, const void* data) {

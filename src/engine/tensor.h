@@ -16,6 +16,32 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
 std::string shape_to_string(const Shape& s);  // "[4096, 30]"
 
+// Where Tensor buffers come from. A backend may install one for the current thread while it runs
+// a batch (see ScopedTensorAllocator); otherwise buffers come from the heap.
+class TensorAllocator {
+ public:
+  virtual ~TensorAllocator() = default;
+  // A 64-byte-aligned buffer of at least `bytes` bytes; the deleter returns it.
+  virtual std::shared_ptr<std::byte> allocate(std::size_t bytes) = 0;
+};
+
+// Installs `a` as this thread's allocator for its lifetime (restoring the previous one after).
+class ScopedTensorAllocator {
+ public:
+  explicit ScopedTensorAllocator(TensorAllocator* a);
+  ~ScopedTensorAllocator();
+  ScopedTensorAllocator(const ScopedTensorAllocator&) = delete;
+  ScopedTensorAllocator& operator=(const ScopedTensorAllocator&) = delete;
+
+ private:
+  TensorAllocator* previous_;
+};
+
+// A 64-byte-aligned heap buffer (at least one cache line).
+std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes);
+// How many heap buffers this process has allocated so far (for tests of memory planning).
+int64_t tensor_heap_allocations();
+
 class Tensor {
  public:
   Tensor() = default;
