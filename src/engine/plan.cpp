@@ -1,11 +1,14 @@
 #include "engine/plan.h"
 
+#include <atomic>
 #include <unordered_map>
 
 namespace shardscore {
 
 StatusOr<Plan> plan_build(const Graph& g) {
+  static std::atomic<uint64_t> next_id{1};
   Plan p;
+  p.id = next_id.fetch_add(1);
   p.graph = &g;
   std::unordered_map<std::string, int> slot;
   auto slot_of = [&](const std::string& name) {
@@ -29,6 +32,21 @@ StatusOr<Plan> plan_build(const Graph& g) {
     p.steps.push_back(std::move(s));
   }
   for (const auto& out : g.outputs) p.output_slots.push_back(slot_of(out.name));
+
+  // Value dependence: graph inputs carry data; Shape's output depends on its input's shape only;
+  // any other node carries data if one of its inputs does.
+  std::vector<bool> carries_data(static_cast<std::size_t>(p.num_slots), false);
+  for (int s : p.input_slots) carries_data[s] = true;
+  for (auto& step : p.steps) {
+    bool data = false;
+    if (!(step.node->op_type == "Shape" && step.node->domain.empty())) {
+      for (int s : step.inputs) data = data || (s >= 0 && carries_data[s]);
+    }
+    // (A step reading only constants is constant too; the load-time folding normally took it.)
+    step.shape_only = !data && !step.inputs.empty();
+    for (int s : step.outputs)
+      if (s >= 0) carries_data[s] = data;
+  }
 
   // Free each value after its last reader (graph inputs too: the backend holds its own copy);
   // graph outputs and constants are kept.

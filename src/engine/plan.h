@@ -2,6 +2,7 @@
 // The execution plan: the graph's nodes in order, each bound to its registry entry, with every
 // value given a slot and freed after its last use. Built once per model, shared read-only by all
 // threads running batches.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,14 @@ struct PlanStep {
   std::vector<int> inputs;     // slot per node input; -1 for an omitted optional input
   std::vector<int> outputs;    // slot per node output; -1 for an unused optional output
   std::vector<int> free_after; // slots whose last reader is this step
+  // Its outputs depend on the shapes of the graph inputs but not on their values (Shape, and
+  // whatever computes only from Shape results and constants): fixed for a given input shape.
+  bool shape_only = false;
 };
 
 struct Plan {
+  // Unique per plan_build() call: what backends key per-plan caches on (an address can be reused).
+  uint64_t id = 0;
   const Graph* graph = nullptr;
   int num_slots = 0;
   std::vector<int> input_slots;   // per graph input

@@ -30,6 +30,12 @@ std::atomic<int64_t> g_heap_allocations{0};
 
 int64_t tensor_heap_allocations() { return g_heap_allocations.load(); }
 
+namespace {
+std::atomic<int> g_poison{-1};
+}  // namespace
+
+void tensor_set_poison(int byte) { g_poison.store(byte); }
+
 ScopedTensorAllocator::ScopedTensorAllocator(TensorAllocator* a) : previous_(t_allocator) { t_allocator = a; }
 ScopedTensorAllocator::~ScopedTensorAllocator() { t_allocator = previous_; }
 
@@ -44,6 +50,7 @@ std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes) {
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   buf_ = t_allocator ? t_allocator->allocate(nbytes()) : tensor_heap_buffer(nbytes());
+  if (const int poison = g_poison.load(std::memory_order_relaxed); poison >= 0) std::memset(buf_.get(), poison, nbytes());
 }
 
 Tensor Tensor::copy_of(DType dtype, Shape shape, const void* data) {

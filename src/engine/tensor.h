@@ -41,6 +41,10 @@ class ScopedTensorAllocator {
 std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes);
 // How many heap buffers this process has allocated so far (for tests of memory planning).
 int64_t tensor_heap_allocations();
+// Tests: fill every new Tensor buffer with `byte` (0xFF makes floats NaN and integers -1), so an
+// op that leaves part of its output unwritten, or reads it before writing, fails its test.
+// A negative value turns poisoning off (the default).
+void tensor_set_poison(int byte);
 
 class Tensor {
  public:

@@ -222,10 +222,15 @@ class OpTest : public ::testing::TestWithParam<std::string> {
     trace_.emplace(__FILE__, __LINE__,
                    "backend " + GetParam() + ", random seed " + std::to_string(seed_) +
                        " (reproduce with SHARDSCORE_TEST_SEED=" + std::to_string(seed_) + ")");
+    // Poisoned buffers: an output element the op never writes reads as NaN (-1 for integers).
+    tensor_set_poison(0xFF);
     backend_ = make_backend(GetParam());
     ASSERT_NE(backend_, nullptr) << "no backend named " << GetParam();
   }
-  void TearDown() override { trace_.reset(); }
+  void TearDown() override {
+    tensor_set_poison(-1);
+    trace_.reset();
+  }
 
   // Runs one node of `op_type` on `inputs` (an empty Tensor is an omitted optional input) the way
   // the engine runs a model: Graph -> plan_build -> Backend::run.

@@ -56,33 +56,63 @@ TEST(MemoryPlan, ArenaFollowsThePlanAndFallsBackWhenRequestsDiffer) {
   EXPECT_GT(arena.use_count(), 1) << "arena buffers hold the arena";
 }
 
-// The engine: a batch in steady state takes nothing from the heap but its outputs, and computes
-// exactly what the first (unplanned) batch computed.
-TEST(MemoryPlan, SteadyStateBatchesAllocateOnlyTheirOutputs) {
+// Runs `engine` `runs` times on the same inputs; returns each run's heap allocations and checks
+// that every run computed exactly what the first (unplanned, unfolded) one did.
+std::vector<int64_t> run_repeatedly(const Engine& engine, const std::vector<Tensor>& in, int runs) {
+  std::vector<std::vector<Tensor>> results(static_cast<std::size_t>(runs));
+  std::vector<int64_t> heap(static_cast<std::size_t>(runs));
+  for (int run = 0; run < runs; ++run) {
+    const int64_t before = tensor_heap_allocations();
+    EXPECT_TRUE(engine.run(in, &results[run]).ok());
+    heap[run] = tensor_heap_allocations() - before;
+  }
+  for (int run = 1; run < runs; ++run)
+    for (std::size_t k = 0; k < results[0].size(); ++k) {
+      EXPECT_EQ(results[run][k].nbytes(), results[0][k].nbytes());
+      EXPECT_EQ(std::memcmp(results[run][k].raw(), results[0][k].raw(), results[0][k].nbytes()), 0)
+          << "run " << run << " output " << k;
+    }
+  return heap;
+}
+
+std::string source_dir() {
   const char* dir = std::getenv("SHARDSCORE_SOURCE_DIR");
-  ASSERT_NE(dir, nullptr) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it)";
-  auto engine = Engine::load(std::string(dir) + "/data/demo_mlp.onnx", "cpu", EngineOptions{.optimize = false});
+  EXPECT_NE(dir, nullptr) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it)";
+  return dir ? dir : "";
+}
+
+// Batch 1 of a shape runs everything; batch 2 skips the shape-only steps and records; batch 3
+// makes the arena; from batch 4 on nothing but the outputs comes from the heap.
+TEST(MemoryPlan, SteadyStateBatchesAllocateOnlyTheirOutputs) {
+  auto engine = Engine::load(source_dir() + "/data/demo_mlp.onnx", "cpu", EngineOptions{.optimize = false});
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   std::mt19937 gen(std::random_device{}());
   std::normal_distribution<float> normal;
   std::vector<float> x(100 * 30);
   for (auto& v : x) v = normal(gen);
-  const Tensor in = Tensor::copy_of(DType::kFloat32, {100, 30}, x.data());
-  std::vector<std::vector<Tensor>> results(3);
-  std::vector<int64_t> heap(3);
-  for (int run = 0; run < 3; ++run) {
-    const int64_t before = tensor_heap_allocations();
-    ASSERT_TRUE(engine.value()->run({in}, &results[run]).ok());
-    heap[run] = tensor_heap_allocations() - before;
-  }
-  EXPECT_GT(heap[0], 10) << "the unplanned first batch allocates every intermediate";
-  EXPECT_LE(heap[2], static_cast<int64_t>(results[2].size())) << "steady state: outputs only";
-  for (int run = 1; run < 3; ++run)
-    for (std::size_t k = 0; k < results[0].size(); ++k) {
-      ASSERT_EQ(results[run][k].nbytes(), results[0][k].nbytes());
-      EXPECT_EQ(std::memcmp(results[run][k].raw(), results[0][k].raw(), results[0][k].nbytes()), 0)
-          << "run " << run << " output " << k;
-    }
+  auto heap = run_repeatedly(*engine.value(), {Tensor::copy_of(DType::kFloat32, {100, 30}, x.data())}, 5);
+  EXPECT_GT(heap[0], 10) << "the first batch allocates every intermediate";
+  EXPECT_LE(heap[3], 2) << "steady state: the two outputs only";
+  EXPECT_LE(heap[4], 2);
+}
+
+// The BERT fixture's Shape -> Gather -> Unsqueeze -> Concat chains are computed once per shape.
+TEST(MemoryPlan, ShapeChainsAreComputedOncePerInputShape) {
+  auto engine = Engine::load(source_dir() + "/tests/fixtures/bert_tiny.onnx", "cpu");
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  std::mt19937 gen(std::random_device{}());
+  std::uniform_int_distribution<int64_t> token(0, 999);
+  std::vector<int64_t> ids(6 * 16), mask(6 * 16, 1), types(6 * 16, 0);
+  for (auto& v : ids) v = token(gen);
+  for (int i = 12; i < 16; ++i) mask[16 + i] = 0;  // a padded row
+  std::vector<Tensor> in{Tensor::copy_of(DType::kInt64, {6, 16}, ids.data()), Tensor::copy_of(DType::kInt64, {6, 16}, mask.data()),
+                         Tensor::copy_of(DType::kInt64, {6, 16}, types.data())};
+  auto heap = run_repeatedly(*engine.value(), in, 5);
+  int shape_nodes = 0;
+  for (const auto& n : engine.value()->graph().nodes) shape_nodes += n.op_type == "Shape";
+  ASSERT_GT(shape_nodes, 0) << "the fixture no longer has Shape chains to fold";
+  EXPECT_LT(heap[1], heap[0] - shape_nodes) << "batch 2 skipped at least the Shape steps";
+  EXPECT_LE(heap[4], 1) << "steady state: the logits only";
 }
 
 }  // namespace

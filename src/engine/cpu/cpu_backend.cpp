@@ -16,31 +16,47 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return "cpu"; }
   bool supports(const OpEntry& op) const override { return op.cpu != nullptr; }
 
+  // Per input shape, batches go through three stages: the first runs every step and keeps the
+  // results of the shape-only steps (Shape chains: fixed for this shape); the second skips those
+  // steps and records its allocations; from the third on, batches run in a planned arena.
   Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const override {
     const std::string key = plan_key(plan, inputs);
     std::shared_ptr<ShapeMemory> memory;
     {
       std::lock_guard lock(mutex_);
       auto it = memory_.find(key);
-      if (it != memory_.end()) memory = it->second;
+      if (it != memory_.end()) {
+        memory = it->second;
+      } else if (memory_.size() < kMaxPlannedShapes) {
+        memory = memory_.emplace(key, std::make_shared<ShapeMemory>()).first->second;
+      }
     }
-    if (!memory) {
-      // First batch of this shape: run on the heap, recording every buffer, then plan the arena.
+    if (!memory) return run_steps(plan, std::move(inputs), outputs, nullptr, nullptr);
+
+    std::unique_lock stage(memory->mutex);
+    if (!memory->folded_ready) {
+      // Stage 1 (one batch at a time per shape, so the folded results are recorded once).
+      std::vector<std::pair<int, Tensor>> folded;
+      SS_RETURN_IF_ERROR(run_steps(plan, std::move(inputs), outputs, nullptr, &folded));
+      memory->folded = std::move(folded);
+      memory->folded_ready = true;
+      return ok_status();
+    }
+    if (!memory->plan_ready) {
       RecordingAllocator recorder;
       {
         ScopedTensorAllocator scope(&recorder);
-        SS_RETURN_IF_ERROR(run_steps(plan, std::move(inputs), outputs));
+        SS_RETURN_IF_ERROR(run_steps(plan, std::move(inputs), outputs, &memory->folded, nullptr));
       }
-      auto fresh = std::make_shared<ShapeMemory>();
-      fresh->plan = recorder.build_plan();
-      std::lock_guard lock(mutex_);
-      if (memory_.size() < kMaxPlannedShapes) memory_.try_emplace(key, std::move(fresh));
+      memory->plan = recorder.build_plan();
+      memory->plan_ready = true;
       return ok_status();
     }
+    stage.unlock();
     std::shared_ptr<Arena> arena = memory->acquire();
     ArenaAllocator allocator(memory->plan, arena);
     ScopedTensorAllocator scope(&allocator);
-    return run_steps(plan, std::move(inputs), outputs);
+    return run_steps(plan, std::move(inputs), outputs, &memory->folded, nullptr);
   }
 
  private:
@@ -48,12 +64,15 @@ class CpuBackend final : public Backend {
   static constexpr std::size_t kMaxPlannedShapes = 16;
 
   struct ShapeMemory {
+    std::mutex mutex;  // guards the stages; the arena pool has its own
+    bool folded_ready = false, plan_ready = false;
+    std::vector<std::pair<int, Tensor>> folded;  // slot -> result of a shape-only step
     MemoryPlan plan;
-    std::mutex mutex;
+    std::mutex pool_mutex;
     std::vector<std::shared_ptr<Arena>> pool;
     // An arena nothing else holds (no batch running in it, no tensor left in it), or a new one.
     std::shared_ptr<Arena> acquire() {
-      std::lock_guard lock(mutex);
+      std::lock_guard lock(pool_mutex);
       for (auto& a : pool)
         if (a.use_count() == 1) return a;
       pool.push_back(std::make_shared<Arena>(plan.arena_bytes));
@@ -62,20 +81,30 @@ class CpuBackend final : public Backend {
   };
 
   static std::string plan_key(const Plan& plan, const std::vector<Tensor>& inputs) {
-    std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(&plan));
+    std::string key = std::to_string(plan.id);
     for (const auto& t : inputs) {
       key.append("|").append(dtype_name(t.dtype())).append(shape_to_string(t.shape()));
     }
     return key;
   }
 
-  static Status run_steps(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) {
+  // Runs the plan. With `folded`, shape-only steps are skipped and their outputs taken from it;
+  // with `keep_folded`, the outputs of shape-only steps are kept there.
+  static Status run_steps(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs,
+                          const std::vector<std::pair<int, Tensor>>* folded,
+                          std::vector<std::pair<int, Tensor>>* keep_folded) {
     std::vector<Tensor> slots(static_cast<std::size_t>(plan.num_slots));
     for (const auto& [s, t] : plan.constants) slots[s] = t;
     for (std::size_t k = 0; k < inputs.size(); ++k) slots[plan.input_slots[k]] = std::move(inputs[k]);
     inputs.clear();
+    if (folded)
+      for (const auto& [s, t] : *folded) slots[s] = t;
 
     for (const auto& step : plan.steps) {
+      if (folded && step.shape_only) {
+        for (int s : step.free_after) slots[s] = Tensor();
+        continue;
+      }
       OpContext ctx{*step.node, {}, {}};
       ctx.inputs.reserve(step.inputs.size());
       for (int s : step.inputs) ctx.inputs.push_back(s >= 0 && !slots[s].empty() ? &slots[s] : nullptr);
@@ -93,6 +122,7 @@ class CpuBackend final : public Backend {
           return internal_error(step.node->describe() + " did not produce output '" + step.node->outputs[k] + "'");
         }
         slots[step.outputs[k]] = std::move(ctx.outputs[k]);
+        if (keep_folded && step.shape_only) keep_folded->emplace_back(step.outputs[k], slots[step.outputs[k]]);
       }
       for (int s : step.free_after) slots[s] = Tensor();
     }
