@@ -392,7 +392,8 @@ def main() -> None:
     if args.cmd == "_check":
         return cmd_check(args)
 
-    command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+    py = os.path.relpath(sys.executable, ROOT) if sys.executable.startswith(str(ROOT)) else sys.executable
+    command = " ".join(shlex.quote(a) for a in [py, os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
     batches = {n: MODELS[n][1] for n in MODELS}
     for b in args.batch:
         k, _, v = b.partition("=")
