@@ -419,8 +419,8 @@ TEST_P(OpTest, Gemm_OmittedC_EmptyName) {
   expect_near(out, DType::kFloat32, {3, 2}, ref, kTolReduce);
 }
 TEST_P(OpTest, Gemm_RowTileEdges) {
-  // The CPU backend computes 64-row tiles, the last zero-padded: rows either side of a tile edge.
-  for (int64_t m : {1, 63, 64, 65, 127, 128, 130})
+  // The CPU backend computes fixed row tiles (64 and 256), the last zero-padded: rows either side of each edge.
+  for (int64_t m : {1, 63, 64, 65, 127, 128, 130, 255, 256, 257, 513})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         check_gemm(
@@ -475,11 +475,13 @@ void expect_rows_bitwise_equal(const Tensor& whole, int64_t first_row, const Ten
   }
 }
 
-const std::vector<std::pair<int64_t, int64_t>> kRowBlocks = {{0, 1},  {63, 1}, {64, 1},  {100, 1},  {199, 1}, {100, 37},
-                                                             {0, 64}, {1, 64}, {60, 10}, {128, 72}, {5, 130}};
+// Row blocks of a 600-row product: single rows, and blocks across the 64- and 256-row tile edges.
+const std::vector<std::pair<int64_t, int64_t>> kRowBlocks = {
+    {0, 1},  {63, 1}, {64, 1},  {100, 1},   {199, 1},  {255, 1},   {256, 1},  {599, 1},  {100, 37},
+    {0, 64}, {1, 64}, {60, 10}, {128, 72},  {5, 130},  {250, 20},  {0, 300},  {300, 300}, {1, 599}};
 
 TEST_P(OpTest, Gemm_RowsIndependentOfBatch_Bitwise) {
-  const int64_t m = 200, k = 37, n = 11;
+  const int64_t m = 600, k = 37, n = 11;
   auto a = rand_f32(m * k), b = rand_f32(n * k), c = rand_f32(n);
   const Attrs attrs = {{"transB", a_int(1)}, {"alpha", a_float(0.8f)}};
   Tensor whole = run1("Gemm", {make<float>({m, k}, a), make<float>({n, k}, b), make<float>({n}, c)}, attrs);
@@ -579,7 +581,7 @@ TEST_P(OpTest, MatMul_BatchMismatch_Error) {
                {make<float>({2, 3, 4}, rand_f32(24)), make<float>({3, 4, 2}, rand_f32(24))});
 }
 TEST_P(OpTest, MatMul_RowsIndependentOfBatch_Bitwise) {
-  const int64_t m = 200, k = 37, n = 11;
+  const int64_t m = 600, k = 37, n = 11;
   auto a = rand_f32(m * k), b = rand_f32(k * n);
   Tensor whole = run1("MatMul", {make<float>({m, k}, a), make<float>({k, n}, b)});
   expect_near(whole, DType::kFloat32, {m, n}, ref_batched_matmul(a, {}, b, {}, {}, m, k, n), kTolReduce);
@@ -589,8 +591,8 @@ TEST_P(OpTest, MatMul_RowsIndependentOfBatch_Bitwise) {
     Tensor part = run1("MatMul", {make<float>({rows, k}, block), make<float>({k, n}, b)});
     expect_rows_bitwise_equal(whole, r0, part);
   }
-  // The same rows as [2, 100, K] (batch folded into rows) match too.
-  Tensor folded = run1("MatMul", {make<float>({2, 100, k}, a), make<float>({k, n}, b)});
+  // The same rows as [2, 300, K] (batch folded into rows) match too.
+  Tensor folded = run1("MatMul", {make<float>({2, 300, k}, a), make<float>({k, n}, b)});
   ASSERT_FALSE(folded.empty());
   expect_rows_bitwise_equal(whole, 0, folded.reshaped({m, n}));
 }

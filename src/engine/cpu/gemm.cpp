@@ -10,10 +10,13 @@
 namespace shardscore {
 namespace {
 
-// Every BLAS call computes exactly kRowTile output rows (the last tile is zero-padded), so a row's
-// result never depends on how many rows share its batch: outputs are bit-identical for any batch
-// size and any number of ranks.
-constexpr int64_t kRowTile = 64;
+// Every BLAS call computes exactly one tile of rows (the last tile zero-padded), so a row's result
+// never depends on how many rows share its batch: outputs are bit-identical for any batch size and
+// any number of ranks. Where a product's rows are the batch folded together (Gemm, FusedGemm,
+// MatMul with 2-D weights), tiles are large, because OpenBLAS packs B again on every call; where
+// they are a per-example dimension (attention's sequence), small, to pad little.
+constexpr int64_t kFoldedRowTile = 256;
+constexpr int64_t kBatchedRowTile = 64;
 
 void blas_gemm(bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
@@ -30,20 +33,21 @@ void blas_gemm(bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, cons
 
 // C[m x n] = alpha * A[m x k] * op(B) + beta * C, A row-major with leading dimension k.
 template <typename T>
-void gemm_row_tiled(int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, bool trans_b, T beta, T* c) {
+void gemm_row_tiled(int64_t tile, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, bool trans_b, T beta,
+                    T* c) {
   const int64_t ldb = trans_b ? k : n;
   std::vector<T> pad_a, pad_c;
-  for (int64_t r0 = 0; r0 < m; r0 += kRowTile) {
-    const int64_t rows = std::min(kRowTile, m - r0);
-    if (rows == kRowTile) {
-      blas_gemm(trans_b, kRowTile, n, k, alpha, a + r0 * k, k, b, ldb, beta, c + r0 * n, n);
+  for (int64_t r0 = 0; r0 < m; r0 += tile) {
+    const int64_t rows = std::min(tile, m - r0);
+    if (rows == tile) {
+      blas_gemm(trans_b, tile, n, k, alpha, a + r0 * k, k, b, ldb, beta, c + r0 * n, n);
       continue;
     }
-    pad_a.assign(static_cast<std::size_t>(kRowTile * k), T(0));
-    pad_c.assign(static_cast<std::size_t>(kRowTile * n), T(0));
+    pad_a.assign(static_cast<std::size_t>(tile * k), T(0));
+    pad_c.assign(static_cast<std::size_t>(tile * n), T(0));
     std::copy(a + r0 * k, a + (r0 + rows) * k, pad_a.begin());
     std::copy(c + r0 * n, c + (r0 + rows) * n, pad_c.begin());
-    blas_gemm(trans_b, kRowTile, n, k, alpha, pad_a.data(), k, b, ldb, beta, pad_c.data(), n);
+    blas_gemm(trans_b, tile, n, k, alpha, pad_a.data(), k, b, ldb, beta, pad_c.data(), n);
     std::copy(pad_c.begin(), pad_c.begin() + rows * n, c + r0 * n);
   }
 }
@@ -91,7 +95,7 @@ Status gemm_typed(OpContext& ctx, const Tensor& a_in, const Tensor& b, const Ten
       for (int64_t j = 0; j < n; ++j) py[i * n + j] = pc[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
     use_beta = beta;
   }
-  if (m > 0 && n > 0) gemm_row_tiled<T>(m, n, k, alpha, a.data<T>(), b.data<T>(), trans_b, use_beta, py);
+  if (m > 0 && n > 0) gemm_row_tiled<T>(kFoldedRowTile, m, n, k, alpha, a.data<T>(), b.data<T>(), trans_b, use_beta, py);
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
@@ -134,7 +138,7 @@ Status matmul_typed(OpContext& ctx, const Tensor& a_in, const Tensor& b_in) {
   }
   if (shape_numel(b_batch) == 1) {
     // B is one matrix (the usual weights): fold A's batch into rows, one product.
-    gemm_row_tiled<T>(shape_numel(a_batch) * m, n, k, T(1), pa, pb, false, T(0), py);
+    gemm_row_tiled<T>(kFoldedRowTile, shape_numel(a_batch) * m, n, k, T(1), pa, pb, false, T(0), py);
     if (shape_numel(a_batch) == nb) {
       ctx.outputs[0] = std::move(y);
       return ok_status();
@@ -156,7 +160,7 @@ Status matmul_typed(OpContext& ctx, const Tensor& a_in, const Tensor& b_in) {
     return off;
   };
   for (int64_t bi = 0; bi < nb; ++bi) {
-    gemm_row_tiled<T>(m, n, k, T(1), pa + offset(a_batch, bi) * m * k, pb + offset(b_batch, bi) * k * n, false, T(0),
+    gemm_row_tiled<T>(kBatchedRowTile, m, n, k, T(1), pa + offset(a_batch, bi) * m * k, pb + offset(b_batch, bi) * k * n, false, T(0),
                       py + bi * m * n);
   }
   ctx.outputs[0] = std::move(y);
