@@ -205,6 +205,49 @@ struct GemmCase {
   std::optional<Shape> c_shape;  // nullopt: C absent
 };
 
+// Runs one node with `num_outputs` outputs through `backend` the way the engine runs a model
+// (Graph -> plan_build -> Backend::run). An empty Tensor input is an omitted optional input. The
+// node is named "test_<op_type>"; its outputs "out" (one) or "out0", "out1", ... (several).
+inline Status run_node(const Backend& backend, const std::string& op_type, std::vector<Tensor> inputs, int num_outputs,
+                       std::vector<Tensor>* outputs, Attrs attrs = {}, int64_t opset = 17, const std::string& domain = "") {
+  Graph g;
+  g.source = "test_ops";
+  g.ir_version = 8;
+  g.opsets[""] = domain.empty() ? opset : 17;
+  if (!domain.empty()) g.opsets[domain] = opset;
+  Node n;
+  n.name = "test_" + op_type;
+  n.op_type = op_type;
+  n.domain = domain;
+  n.opset = opset;
+  n.attrs = std::move(attrs);
+  std::vector<Tensor> fed;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (inputs[k].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    ValueInfo vi;
+    vi.name = "in" + std::to_string(k);
+    vi.dtype = inputs[k].dtype();
+    vi.dims = inputs[k].shape();
+    vi.dim_params.assign(vi.dims.size(), "");
+    g.inputs.push_back(vi);
+    n.inputs.push_back(vi.name);
+    fed.push_back(inputs[k]);
+  }
+  for (int k = 0; k < num_outputs; ++k) {
+    ValueInfo out;
+    out.name = num_outputs == 1 ? "out" : "out" + std::to_string(k);
+    n.outputs.push_back(out.name);
+    g.outputs.push_back(out);
+  }
+  g.nodes.push_back(std::move(n));
+  SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));  // the plan points into g, alive until we return
+  if (!backend.supports(*plan.steps.at(0).op)) return unimplemented("backend " + std::string(backend.name()) + " lacks " + op_type);
+  return backend.run(plan, std::move(fed), outputs);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fixture: one backend per instantiation, a seeded generator per test.
 
@@ -236,40 +279,7 @@ class OpTest : public ::testing::TestWithParam<std::string> {
   // the engine runs a model: Graph -> plan_build -> Backend::run.
   Status run_op(const std::string& op_type, std::vector<Tensor> inputs, std::vector<Tensor>* outputs, Attrs attrs = {},
                 int64_t opset = 17, const std::string& domain = "") {
-    Graph g;
-    g.source = "test_ops";
-    g.ir_version = 8;
-    g.opsets[""] = domain.empty() ? opset : 17;
-    if (!domain.empty()) g.opsets[domain] = opset;
-    Node n;
-    n.name = "test_" + op_type;
-    n.op_type = op_type;
-    n.domain = domain;
-    n.opset = opset;
-    n.attrs = std::move(attrs);
-    std::vector<Tensor> fed;
-    for (std::size_t k = 0; k < inputs.size(); ++k) {
-      if (inputs[k].empty()) {
-        n.inputs.push_back("");
-        continue;
-      }
-      ValueInfo vi;
-      vi.name = "in" + std::to_string(k);
-      vi.dtype = inputs[k].dtype();
-      vi.dims = inputs[k].shape();
-      vi.dim_params.assign(vi.dims.size(), "");
-      g.inputs.push_back(vi);
-      n.inputs.push_back(vi.name);
-      fed.push_back(inputs[k]);
-    }
-    n.outputs = {"out"};
-    ValueInfo out;
-    out.name = "out";
-    g.outputs.push_back(out);
-    g.nodes.push_back(std::move(n));
-    SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));  // the plan points into g, alive until we return
-    if (!backend_->supports(*plan.steps.at(0).op)) return unimplemented("backend " + GetParam() + " lacks " + op_type);
-    return backend_->run(plan, std::move(fed), outputs);
+    return run_node(*backend_, op_type, std::move(inputs), 1, outputs, std::move(attrs), opset, domain);
   }
 
   // Runs and requires success and exactly one output; returns it (empty on failure).

@@ -930,48 +930,40 @@ TEST_P(OpTest, LinearClassifier_MulticlassSoftmax) {
   const int64_t rows = 9, f = 4, t = 3;
   const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(t * f, -2, 2), b = rand_f32(t);
   std::vector<Tensor> outs;
-  ASSERT_TRUE(run_op("LinearClassifier", {make<float>({rows, f}, x)}, &outs,
-                     {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"classlabels_ints", a_ints({10, 20, 30})},
-                      {"post_transform", a_string("SOFTMAX")}},
-                     1, "ai.onnx.ml")
+  ASSERT_TRUE(run_node(*backend_, "LinearClassifier", {make<float>({rows, f}, x)}, 2, &outs,
+                       {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)},
+                        {"classlabels_ints", a_ints({10, 20, 30})}, {"post_transform", a_string("SOFTMAX")}},
+                       1, "ai.onnx.ml")
                   .ok());
-  // run_op names one output; the label comes first.
-  ASSERT_EQ(outs.size(), 1u);
+  ASSERT_EQ(outs.size(), 2u);
   const auto s = ref_linear(x, rows, f, w, b, t);
   std::vector<int64_t> labels(rows);
+  std::vector<double> proba(static_cast<std::size_t>(rows * t));
   for (int64_t r = 0; r < rows; ++r) {
     int64_t best = 0;
-    for (int64_t j = 1; j < t; ++j)
+    double mx = s[r * t], sum = 0;
+    for (int64_t j = 1; j < t; ++j) {
       if (s[r * t + j] > s[r * t + best]) best = j;
+      mx = std::max(mx, s[r * t + j]);
+    }
     labels[r] = 10 * (best + 1);
+    for (int64_t j = 0; j < t; ++j) sum += std::exp(s[r * t + j] - mx);
+    for (int64_t j = 0; j < t; ++j) proba[r * t + j] = std::exp(s[r * t + j] - mx) / sum;
   }
   expect_equal<int64_t>(outs[0], {rows}, labels);
+  expect_near(outs[1], DType::kFloat32, {rows, t}, proba, kTolReduce);
 }
 
 TEST_P(OpTest, LinearClassifier_BinaryLogisticScores) {
-  // Two-output form, run through a two-output node built by hand.
+  // One score column and two labels: two probability columns, negative class first.
   const int64_t rows = 7, f = 5;
   const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(f, -2, 2), b = rand_f32(1);
-  Graph g;
-  g.source = "test_ops";
-  g.opsets[""] = 17;
-  g.opsets["ai.onnx.ml"] = 1;
-  g.inputs.push_back({"X", DType::kFloat32, {rows, f}, {"", ""}});
-  Node n;
-  n.name = "test_LinearClassifier";
-  n.op_type = "LinearClassifier";
-  n.domain = "ai.onnx.ml";
-  n.opset = 1;
-  n.attrs = {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"classlabels_ints", a_ints({0, 1})},
-             {"post_transform", a_string("LOGISTIC")}};
-  n.inputs = {"X"};
-  n.outputs = {"label", "proba"};
-  g.nodes.push_back(n);
-  g.outputs = {{"label", DType::kInt64, {}, {}}, {"proba", DType::kFloat32, {}, {}}};
-  auto plan = plan_build(g);
-  ASSERT_TRUE(plan.ok());
   std::vector<Tensor> outs;
-  ASSERT_TRUE(backend_->run(plan.value(), {make<float>({rows, f}, x)}, &outs).ok());
+  ASSERT_TRUE(run_node(*backend_, "LinearClassifier", {make<float>({rows, f}, x)}, 2, &outs,
+                       {{"coefficients", a_floats(w)}, {"intercepts", a_floats(b)}, {"classlabels_ints", a_ints({0, 1})},
+                        {"post_transform", a_string("LOGISTIC")}},
+                       1, "ai.onnx.ml")
+                  .ok());
   ASSERT_EQ(outs.size(), 2u);
   const auto s = ref_linear(x, rows, f, w, b, 1);
   std::vector<int64_t> labels(rows);

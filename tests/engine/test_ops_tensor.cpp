@@ -41,45 +41,7 @@ std::vector<uint8_t> rand_bools(std::mt19937& rng, int64_t n) {
 Tensor i64(const std::vector<int64_t>& v) { return make<int64_t>({static_cast<int64_t>(v.size())}, v); }
 Tensor i64_scalar(int64_t v) { return make<int64_t>({}, {v}); }
 
-// Builds a one-node graph with `num_outputs` outputs (out0, out1, ...), all graph outputs, and runs
-// it like OpTest::run_op (which names a single output).
-Status run_multi(const Backend& backend, const std::string& op_type, std::vector<Tensor> inputs, int num_outputs,
-                 std::vector<Tensor>* outputs, Attrs attrs = {}, int64_t opset = 17) {
-  Graph g;
-  g.source = "test_ops";
-  g.ir_version = 8;
-  g.opsets[""] = opset;
-  Node n;
-  n.name = "test_" + op_type;
-  n.op_type = op_type;
-  n.opset = opset;
-  n.attrs = std::move(attrs);
-  std::vector<Tensor> fed;
-  for (std::size_t k = 0; k < inputs.size(); ++k) {
-    if (inputs[k].empty()) {
-      n.inputs.push_back("");
-      continue;
-    }
-    ValueInfo vi;
-    vi.name = "in" + std::to_string(k);
-    vi.dtype = inputs[k].dtype();
-    vi.dims = inputs[k].shape();
-    vi.dim_params.assign(vi.dims.size(), "");
-    g.inputs.push_back(vi);
-    n.inputs.push_back(vi.name);
-    fed.push_back(inputs[k]);
-  }
-  for (int k = 0; k < num_outputs; ++k) {
-    ValueInfo out;
-    out.name = "out" + std::to_string(k);
-    n.outputs.push_back(out.name);
-    g.outputs.push_back(out);
-  }
-  g.nodes.push_back(std::move(n));
-  SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));
-  if (!backend.supports(*plan.steps.at(0).op)) return unimplemented("backend " + std::string(backend.name()) + " lacks " + op_type);
-  return backend.run(plan, std::move(fed), outputs);
-}
+// Several outputs (Split, LayerNormalization's Mean/InvStdDev): op_test.h's run_node.
 
 // Failure with `code`, naming the node and containing `fragment`.
 void expect_multi_error(const Status& st, StatusCode code, const std::string& op_type, const std::string& fragment) {
@@ -542,7 +504,7 @@ TEST_P(OpTest, Range_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Split (several outputs: run_multi)
+// Split (several outputs: run_node)
 
 // The piece [off, off + size) of x along `axis`.
 template <typename T>
@@ -562,7 +524,7 @@ void check_split(const Backend& be, const std::vector<T>& x, Tensor xt, const Sh
   std::vector<Tensor> in = {std::move(xt)};
   for (auto& t : extra) in.push_back(std::move(t));
   std::vector<Tensor> outs;
-  Status st = run_multi(be, "Split", std::move(in), static_cast<int>(sizes.size()), &outs, std::move(attrs), opset);
+  Status st = run_node(be, "Split", std::move(in), static_cast<int>(sizes.size()), &outs, std::move(attrs), opset);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(outs.size(), sizes.size());
   int64_t off = 0;
@@ -614,17 +576,17 @@ TEST_P(OpTest, Split_Int64_And_Bool) {
 TEST_P(OpTest, Split_Errors) {
   auto x = make<float>({6, 4}, rand_f32(24));
   std::vector<Tensor> outs;
-  expect_multi_error(run_multi(*backend_, "Split", {x, i64({2, 3})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
+  expect_multi_error(run_node(*backend_, "Split", {x, i64({2, 3})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
                      "Split", "sums to 5");
-  expect_multi_error(run_multi(*backend_, "Split", {x, i64({2, 2, 2})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
+  expect_multi_error(run_node(*backend_, "Split", {x, i64({2, 2, 2})}, 2, &outs, {}, 13), StatusCode::kInvalidArgument,
                      "Split", "3 sizes for 2 outputs");
-  expect_multi_error(run_multi(*backend_, "Split", {x}, 4, &outs, {}, 13), StatusCode::kInvalidArgument, "Split",
+  expect_multi_error(run_node(*backend_, "Split", {x}, 4, &outs, {}, 13), StatusCode::kInvalidArgument, "Split",
                      "4 equal parts");
-  expect_multi_error(run_multi(*backend_, "Split", {x}, 2, &outs, {{"num_outputs", a_int(3)}}, 18),
+  expect_multi_error(run_node(*backend_, "Split", {x}, 2, &outs, {{"num_outputs", a_int(3)}}, 18),
                      StatusCode::kInvalidArgument, "Split", "does not match");
-  expect_multi_error(run_multi(*backend_, "Split", {x}, 2, &outs, {{"axis", a_int(2)}}, 13), StatusCode::kInvalidArgument,
+  expect_multi_error(run_node(*backend_, "Split", {x}, 2, &outs, {{"axis", a_int(2)}}, 13), StatusCode::kInvalidArgument,
                      "Split", "out of range");
-  expect_multi_error(run_multi(*backend_, "Split", {x, i64({3, 3})}, 2, &outs, {{"num_outputs", a_int(2)}}, 18),
+  expect_multi_error(run_node(*backend_, "Split", {x, i64({3, 3})}, 2, &outs, {{"num_outputs", a_int(2)}}, 18),
                      StatusCode::kInvalidArgument, "Split", "not both");
 }
 
@@ -680,7 +642,7 @@ void check_reduce_f32(const std::string& op, Red kind, std::mt19937& rng, const 
   if (axes && attr) attrs["axes"] = a_ints(*axes);
   if (axes && !attr) in.push_back(i64(*axes));
   std::vector<Tensor> outs;
-  Status st = run_multi(be, op, std::move(in), 1, &outs, std::move(attrs), opset);
+  Status st = run_node(be, op, std::move(in), 1, &outs, std::move(attrs), opset);
   ASSERT_TRUE(st.ok()) << st.message();
   Shape os;
   auto ref = ref_reduce(as_doubles(x), xs, axes.value_or(std::vector<int64_t>{}), keepdims.value_or(1) != 0, kind, &os);
@@ -697,13 +659,13 @@ void check_rows_independent(const Backend& be, const std::string& op, Attrs attr
   std::vector<Tensor> in_all = {make<float>({rows, cols}, x)}, in_few;
   for (const auto& e : extra) in_all.push_back(e);
   std::vector<Tensor> all, few;
-  ASSERT_TRUE(run_multi(be, op, in_all, 1, &all, attrs, opset).ok());
+  ASSERT_TRUE(run_node(be, op, in_all, 1, &all, attrs, opset).ok());
   for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{64}}) {
     for (int64_t start : {int64_t{0}, rows - n}) {
       std::vector<float> part(x.begin() + start * cols, x.begin() + (start + n) * cols);
       std::vector<Tensor> in = {make<float>({n, cols}, part)};
       for (const auto& e : extra) in.push_back(e);
-      ASSERT_TRUE(run_multi(be, op, in, 1, &few, attrs, opset).ok());
+      ASSERT_TRUE(run_node(be, op, in, 1, &few, attrs, opset).ok());
       const int64_t per_row = few[0].numel() / n;
       ASSERT_EQ(all[0].numel(), per_row * rows);
       EXPECT_EQ(std::memcmp(few[0].data<float>(), all[0].data<float>() + start * per_row,
@@ -924,7 +886,7 @@ TEST_P(OpTest, LayerNormalization_MeanAndInvStdDevOutputs) {
   std::vector<double> mean, inv;
   auto ref = ref_layer_norm(as_doubles(x), xs, 1, as_doubles(s), ss, &bd, ss, 1e-5, &mean, &inv);
   std::vector<Tensor> outs;
-  Status st = run_multi(*backend_, "LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}, 3, &outs,
+  Status st = run_node(*backend_, "LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}, 3, &outs,
                         {{"axis", a_int(1)}}, 17);
   ASSERT_TRUE(st.ok()) << st.message();
   ASSERT_EQ(outs.size(), 3u);

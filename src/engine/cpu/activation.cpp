@@ -5,30 +5,11 @@
 #include <string>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/unary.h"
 
 namespace shardscore {
 namespace {
 
-// y = f(x) for float32 / float64 x; f is called with the element (float or double).
-template <typename F>
-Status unary_float(OpContext& ctx, F f) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  Tensor out(x->dtype(), x->shape());
-  const int64_t n = x->numel();
-  if (x->dtype() == DType::kFloat32) {
-    const float* px = x->data<float>();
-    float* po = out.data<float>();
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-  } else if (x->dtype() == DType::kFloat64) {
-    const double* px = x->data<double>();
-    double* po = out.data<double>();
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-  } else {
-    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
-  }
-  ctx.outputs[0] = std::move(out);
-  return ok_status();
-}
 
 // max(0, min(1, alpha * x + beta)), NaN kept.
 template <typename T>
@@ -84,7 +65,7 @@ Status cpu_clip(OpContext& ctx) {
 
 Status cpu_leaky_relu(OpContext& ctx) {
   const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.01f));
-  return unary_float(ctx, [alpha](auto v) {
+  return cpu_unary_float(ctx, [alpha](auto v) {
     using T = decltype(v);
     return v < T(0) ? static_cast<T>(alpha) * v : v;
   });
@@ -93,34 +74,34 @@ Status cpu_leaky_relu(OpContext& ctx) {
 Status cpu_hard_sigmoid(OpContext& ctx) {
   const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.2f));
   const double beta = static_cast<double>(ctx.node.attr_float("beta", 0.5f));
-  return unary_float(ctx, [alpha, beta](auto v) {
+  return cpu_unary_float(ctx, [alpha, beta](auto v) {
     using T = decltype(v);
     return hard_sigmoid<T>(v, static_cast<T>(alpha), static_cast<T>(beta));
   });
 }
 
 Status cpu_hard_swish(OpContext& ctx) {
-  return unary_float(ctx, [](auto v) {
+  return cpu_unary_float(ctx, [](auto v) {
     using T = decltype(v);
     return v * hard_sigmoid<T>(v, T(1) / T(6), T(0.5));
   });
 }
 
 Status cpu_erf(OpContext& ctx) {
-  return unary_float(ctx, [](auto v) { return std::erf(v); });
+  return cpu_unary_float(ctx, [](auto v) { return std::erf(v); });
 }
 
 Status cpu_gelu(OpContext& ctx) {
   std::string approximate = "none";
   if (const Attribute* a = ctx.node.attr("approximate")) approximate = a->s;
   if (approximate == "none") {
-    return unary_float(ctx, [](auto v) {
+    return cpu_unary_float(ctx, [](auto v) {
       using T = decltype(v);
       return static_cast<T>(0.5 * static_cast<double>(v) * (1.0 + std::erf(static_cast<double>(v) * M_SQRT1_2)));
     });
   }
   if (approximate == "tanh") {
-    return unary_float(ctx, [](auto v) {
+    return cpu_unary_float(ctx, [](auto v) {
       using T = decltype(v);
       const double x = static_cast<double>(v);
       const double k = std::sqrt(2.0 / M_PI);

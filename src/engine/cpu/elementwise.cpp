@@ -6,6 +6,7 @@
 
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/unary.h"
 
 namespace shardscore {
 
@@ -121,25 +122,6 @@ Status binary(OpContext& ctx, BinOp op) {
   return ok_status();
 }
 
-template <typename F>
-Status unary_float(OpContext& ctx, F f) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  Tensor out(x->dtype(), x->shape());
-  const int64_t n = x->numel();
-  if (x->dtype() == DType::kFloat32) {
-    const float* px = x->data<float>();
-    float* po = out.data<float>();
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-  } else if (x->dtype() == DType::kFloat64) {
-    const double* px = x->data<double>();
-    double* po = out.data<double>();
-    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
-  } else {
-    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
-  }
-  ctx.outputs[0] = std::move(out);
-  return ok_status();
-}
 
 }  // namespace
 
@@ -150,12 +132,12 @@ Status cpu_div(OpContext& ctx) { return binary(ctx, BinOp::kDiv); }
 
 Status cpu_relu(OpContext& ctx) {
   // NaN passes through (as in ONNX Runtime): a missing value must not turn into a confident 0.
-  return unary_float(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
+  return cpu_unary_float(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
 Status cpu_sigmoid(OpContext& ctx) {
   // Two branches keep exp's argument non-positive: no overflow for large |x|.
-  return unary_float(ctx, [](auto v) {
+  return cpu_unary_float(ctx, [](auto v) {
     using T = decltype(v);
     if (v >= 0) return T(1) / (T(1) + std::exp(-v));
     T e = std::exp(v);
@@ -164,7 +146,7 @@ Status cpu_sigmoid(OpContext& ctx) {
 }
 
 Status cpu_tanh(OpContext& ctx) {
-  return unary_float(ctx, [](auto v) { return std::tanh(v); });
+  return cpu_unary_float(ctx, [](auto v) { return std::tanh(v); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +246,7 @@ Status pow_base(const Tensor& a, const Tensor& b, Tensor* out) {
 }  // namespace
 
 Status cpu_sqrt(OpContext& ctx) {
-  return unary_float(ctx, [](auto v) { return std::sqrt(v); });
+  return cpu_unary_float(ctx, [](auto v) { return std::sqrt(v); });
 }
 
 Status cpu_pow(OpContext& ctx) {

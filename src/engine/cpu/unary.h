@@ -1,0 +1,30 @@
+#pragma once
+// y = f(x), element by element, for float32 and float64 x (f is called with float or double).
+// Shared by the element-wise op files.
+#include <string>
+
+#include "engine/cpu/cpu_ops.h"
+
+namespace shardscore {
+
+template <typename F>
+Status cpu_unary_float(OpContext& ctx, F f) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  Tensor out(x->dtype(), x->shape());
+  const int64_t n = x->numel();
+  if (x->dtype() == DType::kFloat32) {
+    const float* px = x->data<float>();
+    float* po = out.data<float>();
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+  } else if (x->dtype() == DType::kFloat64) {
+    const double* px = x->data<double>();
+    double* po = out.data<double>();
+    for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+  } else {
+    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+}  // namespace shardscore
