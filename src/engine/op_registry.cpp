@@ -32,6 +32,7 @@ constexpr OpEntry kOps[] = {
     {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm},
+    {"shardscore", "FusedConv", 1, 1, cpu_fused_conv},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization},

@@ -12,6 +12,7 @@ namespace shardscore {
 std::string PassStats::describe() const {
   return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
          " BatchNormalization folded into Conv, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
+         std::to_string(fused_convs) + " Conv fused, " +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 
@@ -35,13 +36,16 @@ Node* producer_of(Graph* g, const std::string& value) {
   return nullptr;
 }
 
-// The only node reading `value` (nullptr when none, several, or it is a graph output).
-Node* sole_reader(Graph* g, const std::string& value, const std::map<std::string, int>& readers) {
+// The only node reading `value` (nullptr when none, several, it is a graph output, or the reader
+// was already absorbed into a fusion this pass made: `dead` nodes are still in the list until the
+// pass ends, and must never be absorbed twice).
+Node* sole_reader(Graph* g, const std::string& value, const std::map<std::string, int>& readers,
+                  const std::set<const Node*>& dead) {
   auto it = readers.find(value);
   if (it == readers.end() || it->second != 1) return nullptr;
   for (auto& n : g->nodes)
     for (const auto& i : n.inputs)
-      if (i == value) return &n;
+      if (i == value) return dead.count(&n) ? nullptr : &n;
   return nullptr;
 }
 
@@ -150,7 +154,7 @@ Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
       // MatMul(X, W[K,N]) + Add(bias [N] or [1,N], either side).
       const Tensor* w = initializer(*g, n.inputs[1]);
       if (!w || w->rank() != 2 || w->dtype() != DType::kFloat32) continue;
-      Node* add = sole_reader(g, n.outputs[0], readers);
+      Node* add = sole_reader(g, n.outputs[0], readers, dead);
       if (!add || add->op_type != "Add" || !add->domain.empty()) continue;
       const std::string& other = add->inputs[0] == n.outputs[0] ? add->inputs[1] : add->inputs[0];
       const Tensor* bias = initializer(*g, other);
@@ -172,7 +176,7 @@ Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
       continue;
     }
     // An activation reading only this result joins too.
-    if (Node* act = sole_reader(g, out, readers);
+    if (Node* act = sole_reader(g, out, readers, dead);
         act && act->domain.empty() && (act->op_type == "Relu" || act->op_type == "Sigmoid" || act->op_type == "Tanh")) {
       fused.attrs["activation"] = string_attr(act->op_type);
       absorbed.push_back(act);
@@ -184,6 +188,54 @@ Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
     for (std::size_t k = 0; k + 1 < absorbed.size(); ++k) dead.insert(absorbed[k]);
     *absorbed.back() = std::move(fused);
     ++stats->fused_gemms;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
+Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  for (auto& n : g->nodes) {
+    if (dead.count(&n) || n.op_type != "Conv" || !n.domain.empty()) continue;
+    std::vector<Node*> absorbed{&n};
+    std::string out = n.outputs[0], residual;
+    bool relu = false;
+    Node* next = sole_reader(g, out, readers, dead);
+    if (next && next->op_type == "Add" && next->domain.empty() && next->inputs.size() == 2) {
+      // The residual of a ResNet block: another activation, not a constant (a constant would be a
+      // bias, which the Conv already has).
+      const std::string& other = next->inputs[0] == out ? next->inputs[1] : next->inputs[0];
+      if (other != out && !g->initializers.count(other)) {
+        residual = other;
+        absorbed.push_back(next);
+        out = next->outputs[0];
+        next = sole_reader(g, out, readers, dead);
+      }
+    }
+    if (next && next->op_type == "Relu" && next->domain.empty()) {
+      relu = true;
+      absorbed.push_back(next);
+      out = next->outputs[0];
+    }
+    if (absorbed.size() == 1) continue;
+    Node fused;
+    fused.domain = "shardscore";
+    fused.op_type = "FusedConv";
+    fused.opset = 1;
+    fused.name = n.name + "/fused";
+    fused.attrs = n.attrs;
+    if (relu) fused.attrs["activation"] = string_attr("Relu");
+    fused.inputs = n.inputs;
+    if (!residual.empty()) {
+      fused.inputs.resize(3);  // B may be absent ("")
+      fused.inputs.push_back(residual);
+    }
+    fused.outputs = {out};
+    // In the last absorbed node's place: the residual is computed before it, every reader after.
+    for (std::size_t k = 0; k + 1 < absorbed.size(); ++k) dead.insert(absorbed[k]);
+    *absorbed.back() = std::move(fused);
+    ++stats->fused_convs;
   }
   erase_marked(g, dead);
   return ok_status();
@@ -210,12 +262,31 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats) {
   return ok_status();
 }
 
+namespace {
+// Every node reads only values made before it: a pass that breaks this is a bug, reported as one
+// rather than left to compute wrong numbers.
+Status check_still_sorted(const Graph& g) {
+  std::set<std::string> made{""};
+  for (const auto& in : g.inputs) made.insert(in.name);
+  for (const auto& [name, t] : g.initializers) made.insert(name);
+  for (const auto& n : g.nodes) {
+    for (const auto& i : n.inputs)
+      if (!made.count(i)) return internal_error("graph passes left " + n.describe() + " reading '" + i + "', which nothing makes");
+    for (const auto& o : n.outputs) made.insert(o);
+  }
+  for (const auto& o : g.outputs)
+    if (!made.count(o.name)) return internal_error("graph passes left output '" + o.name + "' unmade");
+  return ok_status();
+}
+}  // namespace
+
 Status graph_optimize(Graph* g, PassStats* stats) {
   SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));
   SS_RETURN_IF_ERROR(pass_fold_batchnorm_into_conv(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gemm_activation(g, stats));
+  SS_RETURN_IF_ERROR(pass_fuse_conv_residual_activation(g, stats));
   SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));
-  return ok_status();
+  return check_still_sorted(*g);
 }
 
 }  // namespace shardscore

@@ -5,7 +5,8 @@
 //      functions) and become initializers — Constant nodes, weight transposes and casts, ...;
 //   2. fold BatchNormalization into the Conv before it (inference: new weights and bias);
 //   3. fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh] and Gemm [+ activation] into shardscore.FusedGemm;
-//   4. remove nodes no graph output depends on.
+//   4. fuse Conv [+ Add(residual)] [+ Relu] into shardscore.FusedConv;
+//   5. remove nodes no graph output depends on.
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct PassStats {
   int folded_constants = 0;
   int folded_batchnorms = 0;
   int fused_gemms = 0;
+  int fused_convs = 0;
   int removed_nodes = 0;
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
 };
@@ -25,6 +27,7 @@ struct PassStats {
 Status pass_fold_constants(Graph* g, PassStats* stats);
 Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
 Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
+Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 
 // All of the above, in order.

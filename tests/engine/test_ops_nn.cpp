@@ -1435,3 +1435,80 @@ TEST_P(OpTest, Cast_Int64ToFloat16) {
 
 }  // namespace
 }  // namespace shardscore
+
+namespace shardscore {
+namespace {
+using namespace shardscore::op_test;
+
+// shardscore.FusedConv (made by the fusion pass): Conv, + residual Z, then Relu — against the
+// direct convolution reference plus the same epilogue in double.
+void check_fused_conv(OpTest* t, const ConvCase& c, bool residual, bool relu, bool broadcast_residual, std::mt19937& rng,
+                      const std::function<Status(std::vector<Tensor>, Attrs, std::vector<Tensor>*)>& run) {
+  SCOPED_TRACE(std::string("FusedConv residual=") + (residual ? (broadcast_residual ? "broadcast" : "same") : "none") +
+               " relu=" + (relu ? "yes" : "no"));
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(c.xs))), w(static_cast<std::size_t>(numel_of(c.ws))), b;
+  for (auto& v : x) v = u(rng);
+  for (auto& v : w) v = u(rng);
+  std::vector<Tensor> in = {make(c.xs, x), make(c.ws, w)};
+  if (c.bias) {
+    b.resize(static_cast<std::size_t>(c.ws[0]));
+    for (auto& v : b) v = u(rng);
+    in.push_back(make<float>({c.ws[0]}, b));
+  } else {
+    in.push_back(Tensor());
+  }
+  std::vector<double> ref = conv_ref(c, x, w, b);
+  if (residual) {
+    const Shape zs = broadcast_residual ? Shape{1, c.ys[1], 1, 1} : c.ys;
+    std::vector<float> z(static_cast<std::size_t>(numel_of(zs)));
+    for (auto& v : z) v = u(rng);
+    in.push_back(make(zs, z));
+    for (int64_t i = 0; i < numel_of(c.ys); ++i) {
+      const auto idx = unravel(i, c.ys);
+      ref[i] += z[broadcast_flat(idx, zs)];
+    }
+  }
+  if (relu)
+    for (auto& v : ref) v = std::max(v, 0.0);
+  Attrs at = c.attrs;
+  if (relu) {
+    Attribute a;
+    a.type = Attribute::Type::kString;
+    a.s = "Relu";
+    at["activation"] = a;
+  }
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(run(in, at, &outs).ok());
+  expect_near(outs.at(0), DType::kFloat32, c.ys, ref, kTolReduce);
+  (void)t;
+}
+
+TEST_P(OpTest, FusedConv_ResidualAndRelu_DenseAndDepthwise) {
+  auto run = [&](std::vector<Tensor> in, Attrs at, std::vector<Tensor>* outs) {
+    return run_op("FusedConv", std::move(in), outs, std::move(at), 1, "shardscore");
+  };
+  const ConvCase dense{.xs = {2, 3, 6, 5}, .ws = {4, 3, 3, 3}, .pads = {1, 1, 1, 1}, .bias = true,
+                       .attrs = {{"pads", a_ints({1, 1, 1, 1})}}, .ys = {2, 4, 6, 5}};
+  const ConvCase depthwise{.xs = {2, 4, 6, 6}, .ws = {4, 1, 3, 3}, .group = 4, .s = {2, 2}, .bias = true,
+                           .attrs = {{"group", a_int(4)}, {"strides", a_ints({2, 2})}}, .ys = {2, 4, 2, 2}};
+  const ConvCase no_bias{.xs = {1, 2, 4, 4}, .ws = {3, 2, 1, 1}, .ys = {1, 3, 4, 4}};
+  for (const ConvCase* c : {&dense, &depthwise, &no_bias}) {
+    check_fused_conv(this, *c, true, true, false, rng_, run);
+    check_fused_conv(this, *c, true, false, false, rng_, run);
+    check_fused_conv(this, *c, false, true, false, rng_, run);
+    check_fused_conv(this, *c, true, true, true, rng_, run);  // broadcast residual: separate Add
+  }
+}
+
+TEST_P(OpTest, FusedConv_UnknownActivation_Error) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = "Swish";
+  expect_error(StatusCode::kUnimplemented, "Swish", "FusedConv",
+               {make<float>({1, 1, 3, 3}, rand_f32(9)), make<float>({1, 1, 1, 1}, rand_f32(1))}, {{"activation", a}}, 1,
+               "shardscore");
+}
+
+}  // namespace
+}  // namespace shardscore

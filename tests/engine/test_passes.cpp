@@ -92,6 +92,24 @@ TEST_F(Passes, DemoModelFusesEachLayer) {
   expect_same_outputs({37, 30}, 1e-6);
 }
 
+TEST_F(Passes, ResNetBlocksFoldBatchNormAndFuseResidualAndRelu) {
+  const char* dir = std::getenv("SHARDSCORE_SOURCE_DIR");
+  ASSERT_NE(dir, nullptr) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it)";
+  const std::string path = std::string(dir) + "/tests/fixtures/resnet_tiny.onnx";  // BN kept by its exporter
+  auto a = Engine::load(path, "cpu");
+  auto b = Engine::load(path, "cpu", EngineOptions{.optimize = false});
+  ASSERT_TRUE(a.ok() && b.ok());
+  optimized_ = std::move(a.value());
+  plain_ = std::move(b.value());
+  int plain_convs = 0;
+  for (const auto& n : plain_->graph().nodes) plain_convs += n.op_type == "Conv";
+  EXPECT_EQ(optimized_->pass_stats().folded_batchnorms, plain_convs);
+  EXPECT_EQ(count("BatchNormalization") + count("Relu") + count("Add"), 0) << "all absorbed into the convolutions";
+  EXPECT_EQ(count("FusedConv") + count("Conv"), plain_convs);
+  EXPECT_GT(count("FusedConv"), 0);
+  expect_same_outputs({3, 3, 32, 32}, 1e-5);
+}
+
 TEST_F(Passes, MatMulAddActivationChainsFuse) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2, 5});  // 3-D: rows folded

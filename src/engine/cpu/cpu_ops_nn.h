@@ -5,6 +5,9 @@
 
 namespace shardscore {
 
+// shardscore.FusedConv: Conv + residual Add + Relu, made by the fusion pass (src/engine/passes.cpp).
+Status cpu_fused_conv(OpContext& ctx);
+
 // nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
 Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product
 Status cpu_batch_normalization(OpContext& ctx);   // inference mode only

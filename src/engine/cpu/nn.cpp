@@ -123,8 +123,26 @@ Status require_float(const Tensor& x, const char* what) {
 // ---------------------------------------------------------------------------------------------
 // Conv
 
+// The epilogue of a fused convolution (shardscore.FusedConv): y += residual, then Relu, applied to
+// each output plane right after it is computed, while it is still in cache.
 template <typename T>
-void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t group, const Window2d& g, Tensor* y) {
+struct ConvEpilogue {
+  const T* residual = nullptr;  // same layout as y, or null
+  bool relu = false;
+  void apply(T* plane, int64_t offset, int64_t count) const {
+    if (residual) {
+      const T* r = residual + offset;
+      for (int64_t q = 0; q < count; ++q) plane[q] += r[q];
+    }
+    if (relu)
+      for (int64_t q = 0; q < count; ++q) plane[q] = plane[q] < T(0) ? T(0) : plane[q];
+  }
+  bool active() const { return residual || relu; }
+};
+
+template <typename T>
+void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t group, const Window2d& g, Tensor* y,
+                const ConvEpilogue<T>& epilogue = {}) {
   const int64_t n_img = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
   const int64_t m = w.dim(0), cg = c / group, mg = m / group;
   const int64_t kh = g.k[0], kw = g.k[1], oh = g.out[0], ow = g.out[1];
@@ -169,6 +187,7 @@ void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t gr
           const T bv = pbias[ch];
           for (int64_t q = 0; q < p; ++q) yc[q] += bv;
         }
+        if (epilogue.active()) epilogue.apply(yc, (n * m + ch) * p, p);
       }
     }
     return;
@@ -210,6 +229,7 @@ void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t gr
           for (int64_t q = 0; q < p; ++q) row[q] += bv;
         }
       }
+      if (epilogue.active()) epilogue.apply(yg, (n * m + gi * mg) * p, mg * p);
     }
   }
 }
@@ -427,7 +447,25 @@ StatusOr<std::vector<int64_t>> int_values(const Tensor& t, const char* what) {
 
 // ---------------------------------------------------------------------------------------------
 
-Status cpu_conv(OpContext& ctx) {
+namespace {
+Status conv(OpContext& ctx, const Tensor* residual, bool relu);
+}  // namespace
+
+Status cpu_conv(OpContext& ctx) { return conv(ctx, nullptr, false); }
+
+// shardscore.FusedConv (made by the fusion pass): Conv(X, W, B), then + Z when Z (input 3) is
+// given, then Relu when activation = "Relu". A Z that does not have the output's exact shape is
+// added with broadcasting after the convolution.
+Status cpu_fused_conv(OpContext& ctx) {
+  const Attribute* act = ctx.node.attr("activation");
+  const std::string kind = act ? act->s : "";
+  if (!kind.empty() && kind != "Relu") return unimplemented("FusedConv activation '" + kind + "'");
+  const Tensor* z = ctx.input(3);
+  return conv(ctx, z, kind == "Relu");
+}
+
+namespace {
+Status conv(OpContext& ctx, const Tensor* residual, bool relu) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* w, cpu_required_input(ctx, 1));
   const Tensor* b = ctx.input(2);
@@ -461,14 +499,33 @@ Status cpu_conv(OpContext& ctx) {
   Window2d g;
   SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, false, &g));
   Tensor y(x->dtype(), {x->dim(0), m, g.out[0], g.out[1]});
+  const bool residual_in_epilogue = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
+  if (residual && !residual_in_epilogue) {
+    // Broadcast residual: plain convolution, then Add (and Relu) as separate steps.
+    Tensor plain(x->dtype(), y.shape());
+    if (x->dtype() == DType::kFloat32) conv_typed<float>(*x, *w, b, group, g, &plain);
+    else conv_typed<double>(*x, *w, b, group, g, &plain);
+    OpContext add{ctx.node, {&plain, residual}, std::vector<Tensor>(1)};
+    SS_RETURN_IF_ERROR(cpu_add(add));
+    ctx.outputs[0] = std::move(add.outputs[0]);
+    if (relu) {
+      OpContext r{ctx.node, {&ctx.outputs[0]}, std::vector<Tensor>(1)};
+      SS_RETURN_IF_ERROR(cpu_relu(r));
+      ctx.outputs[0] = std::move(r.outputs[0]);
+    }
+    return ok_status();
+  }
   if (x->dtype() == DType::kFloat32) {
-    conv_typed<float>(*x, *w, b, group, g, &y);
+    conv_typed<float>(*x, *w, b, group, g, &y,
+                      ConvEpilogue<float>{residual_in_epilogue ? residual->data<float>() : nullptr, relu});
   } else {
-    conv_typed<double>(*x, *w, b, group, g, &y);
+    conv_typed<double>(*x, *w, b, group, g, &y,
+                       ConvEpilogue<double>{residual_in_epilogue ? residual->data<double>() : nullptr, relu});
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
+}  // namespace
 
 Status cpu_batch_normalization(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
