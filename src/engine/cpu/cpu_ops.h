@@ -4,6 +4,9 @@
 // offending shape or attribute; the caller prefixes the node.
 #include "engine/cpu/cpu_ops_nn.h"
 #include "engine/cpu/cpu_ops_tensor.h"
+#include <string>
+#include <vector>
+
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -42,5 +45,7 @@ Status cpu_scaler(OpContext& ctx);
 StatusOr<int64_t> cpu_normalize_axis(int64_t axis, int64_t rank);
 // Requires input i to be present.
 StatusOr<const Tensor*> cpu_required_input(const OpContext& ctx, std::size_t i);
+// The values of a 0-D or 1-D int32/int64 tensor (shapes, pads, axes, starts...); `what` names it in messages.
+StatusOr<std::vector<int64_t>> cpu_read_ints(const Tensor& t, const std::string& what);
 
 }  // namespace shardscore

@@ -429,19 +429,6 @@ void resize_bilinear(const Tensor& x, const std::vector<LinearTap>& ty, const st
 
 enum class PadMode { kConstant, kReflect, kEdge, kWrap };
 
-// The 1-D tensor's values as int64 (int32 or int64 tensors).
-StatusOr<std::vector<int64_t>> int_values(const Tensor& t, const char* what) {
-  if (t.rank() != 1) return invalid_argument(std::string(what) + " must be 1-D; got " + shape_to_string(t.shape()));
-  std::vector<int64_t> v(static_cast<std::size_t>(t.numel()));
-  if (t.dtype() == DType::kInt64) {
-    std::copy(t.data<int64_t>(), t.data<int64_t>() + t.numel(), v.begin());
-  } else if (t.dtype() == DType::kInt32) {
-    std::copy(t.data<int32_t>(), t.data<int32_t>() + t.numel(), v.begin());
-  } else {
-    return invalid_argument(std::string(what) + " must be int64 or int32; got " + std::string(dtype_name(t.dtype())));
-  }
-  return v;
-}
 
 }  // namespace
 
@@ -654,7 +641,7 @@ Status cpu_pad(OpContext& ctx) {
     if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
   } else {
     SS_ASSIGN_OR_RETURN(const Tensor* pads_t, cpu_required_input(ctx, 1));
-    SS_ASSIGN_OR_RETURN(raw_pads, int_values(*pads_t, "pads"));
+    SS_ASSIGN_OR_RETURN(raw_pads, cpu_read_ints(*pads_t, "pads"));
     if (const Tensor* cv = ctx.input(2); cv && cv->numel() > 0) {
       if (cv->dtype() != x->dtype()) {
         return invalid_argument("constant_value of type " + std::string(dtype_name(cv->dtype())) +
@@ -666,7 +653,7 @@ Status cpu_pad(OpContext& ctx) {
     }
     if (const Tensor* ax = ctx.input(3); ax) {
       if (node.opset < 18) return invalid_argument("the axes input exists from opset 18 on");
-      SS_ASSIGN_OR_RETURN(std::vector<int64_t> raw_axes, int_values(*ax, "axes"));
+      SS_ASSIGN_OR_RETURN(std::vector<int64_t> raw_axes, cpu_read_ints(*ax, "axes"));
       for (int64_t a : raw_axes) {
         SS_ASSIGN_OR_RETURN(int64_t na, cpu_normalize_axis(a, rank));
         if (std::find(axes.begin(), axes.end(), na) != axes.end()) {

@@ -13,16 +13,8 @@
 #include "engine/cpu/cpu_ops.h"
 
 namespace shardscore {
-namespace {
 
-std::string list_to_string(const std::vector<int64_t>& v) {
-  std::string s = "[";
-  for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
-  return s + "]";
-}
-
-// The values of a 0-D or 1-D int32/int64 tensor (`what` names it in messages).
-StatusOr<std::vector<int64_t>> read_ints(const Tensor& t, const std::string& what) {
+StatusOr<std::vector<int64_t>> cpu_read_ints(const Tensor& t, const std::string& what) {
   if (t.rank() > 1) return invalid_argument(what + " must be a 1-D tensor, got shape " + shape_to_string(t.shape()));
   std::vector<int64_t> v(static_cast<std::size_t>(t.numel()));
   if (t.dtype() == DType::kInt64) {
@@ -34,6 +26,15 @@ StatusOr<std::vector<int64_t>> read_ints(const Tensor& t, const std::string& wha
   }
   return v;
 }
+
+namespace {
+
+std::string list_to_string(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+  return s + "]";
+}
+
 
 // The ints attribute `name`, or nullptr when absent.
 const std::vector<int64_t>* ints_attr(const Node& n, const std::string& name) {
@@ -210,7 +211,7 @@ Status cpu_expand(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* shape_t, cpu_required_input(ctx, 1));
   if (shape_t->dtype() != DType::kInt64) return invalid_argument("shape must be int64");
-  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, read_ints(*shape_t, "shape"));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, cpu_read_ints(*shape_t, "shape"));
   for (int64_t d : shape)
     if (d < 0) return invalid_argument("shape " + list_to_string(shape) + " has a negative dimension");
   SS_ASSIGN_OR_RETURN(Shape out, cpu_broadcast_shapes(x->shape(), shape));
@@ -225,8 +226,8 @@ Status cpu_slice(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* starts_t, cpu_required_input(ctx, 1));
   SS_ASSIGN_OR_RETURN(const Tensor* ends_t, cpu_required_input(ctx, 2));
-  SS_ASSIGN_OR_RETURN(std::vector<int64_t> starts, read_ints(*starts_t, "starts"));
-  SS_ASSIGN_OR_RETURN(std::vector<int64_t> ends, read_ints(*ends_t, "ends"));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> starts, cpu_read_ints(*starts_t, "starts"));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> ends, cpu_read_ints(*ends_t, "ends"));
   const std::size_t n = starts.size();
   if (ends.size() != n) {
     return invalid_argument("starts has " + std::to_string(n) + " values but ends has " + std::to_string(ends.size()));
@@ -234,11 +235,11 @@ Status cpu_slice(OpContext& ctx) {
   std::vector<int64_t> axes_raw(n), steps(n, 1);
   for (std::size_t k = 0; k < n; ++k) axes_raw[k] = static_cast<int64_t>(k);
   if (const Tensor* a = ctx.input(3)) {
-    SS_ASSIGN_OR_RETURN(axes_raw, read_ints(*a, "axes"));
+    SS_ASSIGN_OR_RETURN(axes_raw, cpu_read_ints(*a, "axes"));
     if (axes_raw.size() != n) return invalid_argument("axes has " + std::to_string(axes_raw.size()) + " values but starts has " + std::to_string(n));
   }
   if (const Tensor* s = ctx.input(4)) {
-    SS_ASSIGN_OR_RETURN(steps, read_ints(*s, "steps"));
+    SS_ASSIGN_OR_RETURN(steps, cpu_read_ints(*s, "steps"));
     if (steps.size() != n) return invalid_argument("steps has " + std::to_string(steps.size()) + " values but starts has " + std::to_string(n));
   }
   SS_ASSIGN_OR_RETURN(std::vector<int64_t> axes, normalize_axes(axes_raw, x->rank()));
@@ -285,7 +286,7 @@ Status cpu_squeeze(OpContext& ctx) {
     if (const std::vector<int64_t>* a = ints_attr(ctx.node, "axes")) axes_raw = *a;
   } else if (const Tensor* a = ctx.input(1)) {
     if (a->dtype() != DType::kInt64) return invalid_argument("axes must be int64");
-    SS_ASSIGN_OR_RETURN(axes_raw, read_ints(*a, "axes"));
+    SS_ASSIGN_OR_RETURN(axes_raw, cpu_read_ints(*a, "axes"));
   }
   // No axes, or an empty list: every dimension of size 1 goes (as ONNX Runtime does).
   const bool have_axes = !axes_raw.empty();
@@ -319,7 +320,7 @@ Status cpu_unsqueeze(OpContext& ctx) {
   } else {
     SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 1));
     if (a->dtype() != DType::kInt64) return invalid_argument("axes must be int64");
-    SS_ASSIGN_OR_RETURN(axes_raw, read_ints(*a, "axes"));
+    SS_ASSIGN_OR_RETURN(axes_raw, cpu_read_ints(*a, "axes"));
   }
   const int64_t out_rank = x->rank() + static_cast<int64_t>(axes_raw.size());
   SS_ASSIGN_OR_RETURN(std::vector<int64_t> axes, normalize_axes(axes_raw, out_rank));
@@ -354,7 +355,7 @@ Status cpu_shape(OpContext& ctx) {
 Status cpu_constant_of_shape(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* shape_t, cpu_required_input(ctx, 0));
   if (shape_t->dtype() != DType::kInt64) return invalid_argument("shape must be int64");
-  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, read_ints(*shape_t, "shape"));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, cpu_read_ints(*shape_t, "shape"));
   for (int64_t d : shape)
     if (d < 0) return invalid_argument("shape " + list_to_string(shape) + " has a negative dimension");
   Tensor value;
@@ -449,7 +450,7 @@ Status cpu_split(OpContext& ctx) {
     if (const Tensor* s = ctx.input(1)) {
       if (num_outputs) return invalid_argument("Split takes the 'split' input or the 'num_outputs' attribute, not both");
       if (s->dtype() != DType::kInt64) return invalid_argument("split must be int64");
-      SS_ASSIGN_OR_RETURN(sizes, read_ints(*s, "split"));
+      SS_ASSIGN_OR_RETURN(sizes, cpu_read_ints(*s, "split"));
       given = true;
     }
   } else if (const std::vector<int64_t>* s = ints_attr(ctx.node, "split")) {
