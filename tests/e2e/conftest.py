@@ -111,6 +111,8 @@ def load_demo_job() -> dict:
 
 
 def _toml_value(v) -> str:
+    if isinstance(v, dict):  # an inline table, e.g. input.datasets
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, np.integer)):

@@ -83,33 +83,7 @@ def write_h5(path: Path, datasets: dict[str, np.ndarray], chunk_rows: int = CHUN
     return path
 
 
-# ---- job files (with inline tables, which conftest's dump_toml does not write) ---------------------------------
-
-def _toml(v) -> str:
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    if isinstance(v, (str, Path)):
-        return json.dumps(str(v))
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    raise TypeError(f"no TOML for {type(v)}")
-
-
-def write_job(path: Path, job: dict) -> Path:
-    lines = []
-    for section, table in job.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {_toml(v)}" for k, v in table.items())
-        lines.append("")
-    path.write_text("\n".join(lines))
-    return path
-
+# ---- job files ---------------------------------------------------------------------------------------------
 
 def fixture_job(name: str, inp: Path, out: Path, *, batch_size: int, shard_rows: int, datasets: dict | None = None,
                 preprocess: dict | None = None) -> dict:
@@ -196,7 +170,7 @@ def run_and_check(e2e, tmp_path: Path, name: str, h5_datasets: dict[str, np.ndar
     write_h5(Path(job["input"]["path"]), h5_datasets)
     out = Path(job["output"]["path"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    job_path = write_job(tmp_path / "job.toml", job)
+    job_path = e2e.write_job(tmp_path / "job.toml", job)
     p = e2e.run_job(NP, ["run", "--job", job_path], cwd=tmp_path)
     assert p.returncode == 0, f"{name}: exit {p.returncode}\n{p.stderr[-3000:]}"
     assert not e2e.error_lines(p.stderr), p.stderr
@@ -325,7 +299,7 @@ def test_identical_across_ranks_and_batch_sizes(e2e, tmp_path, seed, name):
     for np_, bs in [(1, 100), (2, 17), (3, 64)]:
         out = tmp_path / f"out_{np_}_{bs}" / "scores.h5"
         out.parent.mkdir()
-        job = write_job(tmp_path / f"job_{np_}_{bs}.toml",
+        job = e2e.write_job(tmp_path / f"job_{np_}_{bs}.toml",
                         fixture_job(name, inp, out, batch_size=bs, shard_rows=shard))
         p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path)
         assert p.returncode == 0, f"-np {np_} batch {bs}: exit {p.returncode}\n{p.stderr[-3000:]}"
