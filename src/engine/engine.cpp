@@ -6,6 +6,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
                                                const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
+  SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_));
   if (backend != "cpu" && backend != "auto") {
     return invalid_argument("backend '" + backend + "' is not available in this build (cpu, auto)");

@@ -24,7 +24,8 @@ class Engine {
   static StatusOr<std::unique_ptr<Engine>> load(const std::string& model_path, const std::string& backend,
                                                 const EngineOptions& options = {});
 
-  // The graph as run (after the passes): same inputs and outputs as the model file.
+  // The graph as run (after the passes): the model file's inputs and outputs, except that float16
+  // ones are float32 here (pass_float32_boundary).
   const Graph& graph() const { return graph_; }
   const PassStats& pass_stats() const { return pass_stats_; }
   std::string_view backend_name() const { return backend_->name(); }

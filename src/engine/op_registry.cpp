@@ -1,14 +1,22 @@
 #include "engine/op_registry.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 
 namespace shardscore {
 namespace {
 
 // Opset ranges: the versions whose semantics the function implements (it reads node.opset where
 // semantics changed inside the range, e.g. Softmax at 13, Reshape's allowzero at 14).
+// kAsStored: the op moves or compares elements without arithmetic, so it runs on float16 as
+// stored; every other op computes float16 in float32 (op_run_cpu).
+constexpr bool kAsStored = true;
+
 constexpr OpEntry kOps[] = {
-    // domain        op type                  opsets   CPU
+    // domain        op type                  opsets   CPU           float16
     {"", "Add", 7, 21, cpu_add},
     {"", "Sub", 7, 21, cpu_sub},
     {"", "Mul", 7, 21, cpu_mul},
@@ -19,12 +27,12 @@ constexpr OpEntry kOps[] = {
     {"", "Softmax", 1, 21, cpu_softmax},
     {"", "Gemm", 7, 21, cpu_gemm},
     {"", "MatMul", 1, 21, cpu_matmul},
-    {"", "Flatten", 1, 21, cpu_flatten},
-    {"", "Reshape", 5, 21, cpu_reshape},
-    {"", "Identity", 1, 21, cpu_identity},
-    {"", "Constant", 9, 21, cpu_constant},
-    {"", "Cast", 6, 18, cpu_cast},
-    {"", "Concat", 4, 21, cpu_concat},
+    {"", "Flatten", 1, 21, cpu_flatten, kAsStored},
+    {"", "Reshape", 5, 21, cpu_reshape, kAsStored},
+    {"", "Identity", 1, 21, cpu_identity, kAsStored},
+    {"", "Constant", 9, 21, cpu_constant, kAsStored},
+    {"", "Cast", 6, 18, cpu_cast, kAsStored},
+    {"", "Concat", 4, 21, cpu_concat, kAsStored},
     {"", "ArgMax", 1, 21, cpu_argmax},
     {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor},
     {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier},
@@ -53,18 +61,18 @@ constexpr OpEntry kOps[] = {
     {"", "Neg", 6, 21, cpu_neg},
     {"", "Not", 1, 21, cpu_not},
     {"", "Equal", 7, 21, cpu_equal},
-    {"", "Where", 9, 21, cpu_where},
+    {"", "Where", 9, 21, cpu_where, kAsStored},
     // ---- tensor, reduction and normalization ops (cpu_ops_tensor.h) ----
-    {"", "Gather", 1, 21, cpu_gather},
-    {"", "Transpose", 1, 21, cpu_transpose},
-    {"", "Expand", 8, 21, cpu_expand},
-    {"", "Slice", 10, 21, cpu_slice},
-    {"", "Squeeze", 1, 21, cpu_squeeze},
-    {"", "Unsqueeze", 1, 21, cpu_unsqueeze},
-    {"", "Shape", 1, 21, cpu_shape},
-    {"", "ConstantOfShape", 9, 21, cpu_constant_of_shape},
+    {"", "Gather", 1, 21, cpu_gather, kAsStored},
+    {"", "Transpose", 1, 21, cpu_transpose, kAsStored},
+    {"", "Expand", 8, 21, cpu_expand, kAsStored},
+    {"", "Slice", 10, 21, cpu_slice, kAsStored},
+    {"", "Squeeze", 1, 21, cpu_squeeze, kAsStored},
+    {"", "Unsqueeze", 1, 21, cpu_unsqueeze, kAsStored},
+    {"", "Shape", 1, 21, cpu_shape, kAsStored},
+    {"", "ConstantOfShape", 9, 21, cpu_constant_of_shape, kAsStored},
     {"", "Range", 11, 21, cpu_range},
-    {"", "Split", 2, 21, cpu_split},
+    {"", "Split", 2, 21, cpu_split, kAsStored},
     {"", "ReduceMean", 1, 21, cpu_reduce_mean},
     {"", "ReduceSum", 1, 21, cpu_reduce_sum},
     {"", "ReduceMax", 1, 21, cpu_reduce_max},
@@ -80,5 +88,34 @@ const OpEntry* op_registry_find(std::string_view domain, std::string_view op_typ
 }
 
 std::span<const OpEntry> op_registry_all() { return kOps; }
+
+Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
+  const bool any_half = std::any_of(ctx.inputs.begin(), ctx.inputs.end(),
+                                    [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
+  if (op.float16_as_stored || !any_half) return op.cpu(ctx);
+  std::vector<Tensor> widened(ctx.inputs.size());
+  const std::vector<const Tensor*> original = ctx.inputs;
+  for (std::size_t k = 0; k < ctx.inputs.size(); ++k) {
+    const Tensor* t = ctx.inputs[k];
+    if (!t || t->dtype() != DType::kFloat16) continue;
+    widened[k] = Tensor(DType::kFloat32, t->shape());
+    const uint16_t* src = t->data<uint16_t>();
+    float* dst = widened[k].data<float>();
+    for (int64_t i = 0, n = t->numel(); i < n; ++i) dst[i] = half_to_float(src[i]);
+    ctx.inputs[k] = &widened[k];
+  }
+  Status st = op.cpu(ctx);
+  ctx.inputs = original;
+  SS_RETURN_IF_ERROR(st);
+  for (auto& out : ctx.outputs) {
+    if (out.empty() || out.dtype() != DType::kFloat32) continue;
+    Tensor h(DType::kFloat16, out.shape());
+    const float* src = out.data<float>();
+    uint16_t* dst = h.data<uint16_t>();
+    for (int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = float_to_half(src[i]);
+    out = std::move(h);
+  }
+  return ok_status();
+}
 
 }  // namespace shardscore

@@ -34,10 +34,20 @@ struct OpEntry {
   int min_opset;
   int max_opset;
   CpuOpFn cpu;
+  // True for ops that only move, select or reinterpret elements (Reshape, Gather, Concat, Where,
+  // Cast, ...): they run on float16 tensors as stored. Other ops never see float16 (op_run_cpu).
+  bool float16_as_stored = false;
 };
 
 // The entry for an op at the model's opset of its domain, or nullptr when the build cannot run it.
 const OpEntry* op_registry_find(std::string_view domain, std::string_view op_type, int64_t opset);
 std::span<const OpEntry> op_registry_all();
+
+// Runs `op`'s CPU function on ctx. Ops that compute (float16_as_stored false) never see float16:
+// float16 inputs are widened to float32 (exactly), the op runs in float32, and its float32
+// outputs are rounded back to float16 (to nearest even) - so float16 models give float16 results
+// rounded once per op, as ONNX Runtime's CPU provider computes them. Constant folding and the CPU
+// backend both run ops through here.
+[[nodiscard]] Status op_run_cpu(const OpEntry& op, OpContext& ctx);
 
 }  // namespace shardscore

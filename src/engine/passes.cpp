@@ -18,6 +18,10 @@ std::string PassStats::describe() const {
 
 namespace {
 
+// TensorProto.DataType codes for Cast's `to`.
+using onnx_dtype_code = int64_t;
+constexpr onnx_dtype_code kOnnxFloat32 = 1, kOnnxFloat16 = 10;
+
 // How many nodes read each value, plus one for each graph output it is.
 std::map<std::string, int> count_readers(const Graph& g) {
   std::map<std::string, int> readers;
@@ -80,7 +84,7 @@ Status pass_fold_constants(Graph* g, PassStats* stats) {
     OpContext ctx{n, {}, {}};
     for (const auto& i : n.inputs) ctx.inputs.push_back(i.empty() ? nullptr : &g->initializers.at(i));
     ctx.outputs.resize(n.outputs.size());
-    Status st = op->cpu(ctx);
+    Status st = op_run_cpu(*op, ctx);
     // A node that fails on its constants is left in place: it fails at run time with its message.
     if (!st.ok()) continue;
     for (std::size_t k = 0; k < n.outputs.size(); ++k)
@@ -198,6 +202,9 @@ Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats) {
   std::set<const Node*> dead;
   for (auto& n : g->nodes) {
     if (dead.count(&n) || n.op_type != "Conv" || !n.domain.empty()) continue;
+    // float32 only: a float16 model rounds after each op, which a fused epilogue would skip.
+    const Tensor* w = n.inputs.size() > 1 ? initializer(*g, n.inputs[1]) : nullptr;
+    if (w && w->dtype() != DType::kFloat32) continue;
     std::vector<Node*> absorbed{&n};
     std::string out = n.outputs[0], residual;
     bool relu = false;
@@ -279,6 +286,55 @@ Status check_still_sorted(const Graph& g) {
   return ok_status();
 }
 }  // namespace
+
+Status pass_float32_boundary(Graph* g) {
+  auto cast_node = [](const std::string& from, const std::string& to, onnx_dtype_code code) {
+    Node c;
+    c.name = "shardscore_boundary_" + to;
+    c.op_type = "Cast";
+    c.opset = 13;  // the registry's Cast; same semantics at every opset the model may declare
+    c.inputs = {from};
+    c.outputs = {to};
+    Attribute a;
+    a.type = Attribute::Type::kInt;
+    a.i = code;
+    c.attrs["to"] = a;
+    return c;
+  };
+  auto rename_reads = [&](const std::string& from, const std::string& to) {
+    for (auto& n : g->nodes)
+      for (auto& i : n.inputs)
+        if (i == from) i = to;
+  };
+  std::vector<Node> head;
+  for (auto& in : g->inputs) {
+    if (in.dtype != DType::kFloat16) continue;
+    const std::string inner = in.name + "::float16";
+    rename_reads(in.name, inner);
+    head.push_back(cast_node(in.name, inner, kOnnxFloat16));
+    in.dtype = DType::kFloat32;
+  }
+  g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
+  for (auto& out : g->outputs) {
+    if (out.dtype != DType::kFloat16) continue;
+    out.dtype = DType::kFloat32;
+    const bool is_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == out.name; });
+    if (is_input) continue;  // already float32 (the input's own Cast reads it)
+    const std::string inner = out.name + "::float16";
+    if (Node* p = producer_of(g, out.name)) {
+      for (auto& o : p->outputs)
+        if (o == out.name) o = inner;
+    } else if (auto it = g->initializers.find(out.name); it != g->initializers.end()) {
+      g->initializers.emplace(inner, it->second);
+      g->initializers.erase(it);
+    } else {
+      return internal_error("graph output '" + out.name + "' has no producer");
+    }
+    rename_reads(out.name, inner);
+    g->nodes.push_back(cast_node(inner, out.name, kOnnxFloat32));
+  }
+  return ok_status();
+}
 
 Status graph_optimize(Graph* g, PassStats* stats) {
   SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));

@@ -33,4 +33,10 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 // All of the above, in order.
 Status graph_optimize(Graph* g, PassStats* stats);
 
+// Not an optimization, and run whatever the options: float16 graph inputs and outputs become
+// float32 (data files hold float32), with a Cast to float16 after each such input and a Cast to
+// float32 before each such output, so the model computes in float16 exactly as it would if fed
+// float16 rounded to nearest even.
+Status pass_float32_boundary(Graph* g);
+
 }  // namespace shardscore

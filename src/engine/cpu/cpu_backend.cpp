@@ -111,7 +111,7 @@ class CpuBackend final : public Backend {
       ctx.outputs.resize(step.outputs.size());
       Status st;
       try {
-        st = step.op->cpu(ctx);
+        st = op_run_cpu(*step.op, ctx);
       } catch (const std::bad_alloc&) {
         st = unavailable("out of memory");
       }

@@ -1,0 +1,140 @@
+// float16 through the op runner (op_run_cpu): ops that compute see float32 and their results are
+// rounded to float16 once; ops that move elements keep float16 bits as they are. References are
+// float64 computations rounded with the IEEE binary16 conversion of engine/cpu/float16.h (whose
+// own exactness is checked by the Cast tests).
+#include <bit>
+
+#include "engine/cpu/float16.h"
+#include "op_test.h"
+
+namespace shardscore::op_test {
+namespace {
+
+// Random float16 values (as bits) in [lo, hi]: float32 draws rounded to half.
+std::vector<uint16_t> rand_half(std::mt19937& rng, int64_t n, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<uint16_t> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = float_to_half(d(rng));
+  return v;
+}
+
+Tensor make_half(Shape shape, const std::vector<uint16_t>& bits) {
+  return Tensor::copy_of(DType::kFloat16, std::move(shape), bits.data());
+}
+
+std::vector<double> half_doubles(const Tensor& t) {
+  std::vector<double> out(static_cast<std::size_t>(t.numel()));
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = half_to_double(t.data<uint16_t>()[i]);
+  return out;
+}
+
+// Asserts a float16 output of `shape` and |got - ref| <= ulps * 2^-10 * max(1, |ref|) (ulps of
+// float16 at 1.0); ref is rounded to float16 first, so 0 ulps demands the correctly rounded value.
+void expect_half_near(const Tensor& out, const Shape& shape, const std::vector<double>& ref, double ulps) {
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.dtype(), DType::kFloat16) << "got " << dtype_name(out.dtype());
+  ASSERT_EQ(out.shape(), shape);
+  const std::vector<double> got = half_doubles(out);
+  int bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double want = half_to_double(double_to_half(ref[i]));
+    const double tol = ulps * std::ldexp(1.0, -10) * std::max(1.0, std::fabs(want));
+    if (!(std::fabs(got[i] - want) <= tol) && bad++ < 8) {
+      ADD_FAILURE() << "at " << index_string(static_cast<int64_t>(i), shape) << ": got " << got[i] << ", want " << want
+                    << " (unrounded " << ref[i] << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST_P(OpTest, Float16_AddRoundsTheExactSumOnce) {
+  // Two float16 values sum exactly in float32, so one rounding of the float64 sum is the answer.
+  const Shape sa{3, 4}, sb{4};
+  const auto a = rand_half(rng_, 12, -60, 60), b = rand_half(rng_, 4, -2, 2);
+  Tensor out = run1("Add", {make_half(sa, a), make_half(sb, b)});
+  std::vector<double> ref(12);
+  for (int64_t i = 0; i < 12; ++i) ref[i] = half_to_double(a[i]) + half_to_double(b[i % 4]);
+  expect_half_near(out, sa, ref, 0);
+}
+
+TEST_P(OpTest, Float16_MatMulAccumulatesInFloat32) {
+  // 64-term dot products of float16 values: float16 accumulation would be off by many ulps; float32
+  // accumulation then one rounding is within one float16 ulp of the float64 value.
+  const int64_t m = 5, k = 64, n = 7;
+  const auto a = rand_half(rng_, m * k, -1, 1), b = rand_half(rng_, k * n, -1, 1);
+  Tensor out = run1("MatMul", {make_half({m, k}, a), make_half({k, n}, b)});
+  std::vector<double> ref(static_cast<std::size_t>(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += half_to_double(a[i * k + p]) * half_to_double(b[p * n + j]);
+      ref[i * n + j] = s;
+    }
+  expect_half_near(out, {m, n}, ref, 1);
+}
+
+TEST_P(OpTest, Float16_SoftmaxAndErf) {
+  const Shape s{4, 9};
+  const auto x = rand_half(rng_, 36, -4, 4);
+  Tensor sm = run1("Softmax", {make_half(s, x)}, {{"axis", a_int(-1)}});
+  std::vector<double> ref(36);
+  for (int64_t r = 0; r < 4; ++r) {
+    double mx = -1e300, sum = 0;
+    for (int64_t j = 0; j < 9; ++j) mx = std::max(mx, half_to_double(x[r * 9 + j]));
+    for (int64_t j = 0; j < 9; ++j) sum += std::exp(half_to_double(x[r * 9 + j]) - mx);
+    for (int64_t j = 0; j < 9; ++j) ref[r * 9 + j] = std::exp(half_to_double(x[r * 9 + j]) - mx) / sum;
+  }
+  expect_half_near(sm, s, ref, 1);
+  Tensor e = run1("Erf", {make_half(s, x)});
+  for (int64_t i = 0; i < 36; ++i) ref[i] = std::erf(half_to_double(x[i]));
+  expect_half_near(e, s, ref, 1);
+}
+
+TEST_P(OpTest, Float16_ComparisonsGiveBool) {
+  const std::vector<uint16_t> a{float_to_half(1.5f), float_to_half(-2.0f), float_to_half(0.1f)};
+  const std::vector<uint16_t> b{float_to_half(1.5f), float_to_half(2.0f), float_to_half(0.1f)};
+  Tensor out = run1("Equal", {make_half({3}, a), make_half({3}, b)});
+  ASSERT_EQ(out.dtype(), DType::kBool);
+  ASSERT_EQ(out.shape(), (Shape{3}));
+  EXPECT_EQ(std::vector<uint8_t>(out.data<uint8_t>(), out.data<uint8_t>() + 3), (std::vector<uint8_t>{1, 0, 1}));
+}
+
+TEST_P(OpTest, Float16_DataMovementKeepsTheBits) {
+  // NaN payloads and signed zeros survive only if the op never converts.
+  std::vector<uint16_t> x = rand_half(rng_, 6, -3, 3);
+  x[1] = 0x7e01;  // a NaN with payload
+  x[4] = 0x8000;  // -0
+  Tensor t = run1("Transpose", {make_half({2, 3}, x)}, {{"perm", a_ints({1, 0})}});
+  ASSERT_EQ(t.dtype(), DType::kFloat16);
+  ASSERT_EQ(t.shape(), (Shape{3, 2}));
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(t.data<uint16_t>()[j * 2 + i], x[i * 3 + j]) << i << "," << j;
+  Tensor c = run1("Concat", {make_half({2, 3}, x), make_half({2, 3}, x)}, {{"axis", a_int(0)}});
+  ASSERT_EQ(c.dtype(), DType::kFloat16);
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(c.data<uint16_t>()[i], x[i % 6]) << i;
+}
+
+TEST_P(OpTest, Float16_ConvGivesHalfOutput) {
+  // 1x2x5x5 input, 3 filters 2x3x3, pad 1: 18-term sums, float32 accumulation.
+  const auto x = rand_half(rng_, 50, -1, 1), w = rand_half(rng_, 54, -1, 1), b = rand_half(rng_, 3, -1, 1);
+  Tensor out = run1("Conv", {make_half({1, 2, 5, 5}, x), make_half({3, 2, 3, 3}, w), make_half({3}, b)},
+                    {{"pads", a_ints({1, 1, 1, 1})}});
+  std::vector<double> ref(75);
+  for (int64_t f = 0; f < 3; ++f)
+    for (int64_t i = 0; i < 5; ++i)
+      for (int64_t j = 0; j < 5; ++j) {
+        double s = half_to_double(b[f]);
+        for (int64_t c = 0; c < 2; ++c)
+          for (int64_t di = 0; di < 3; ++di)
+            for (int64_t dj = 0; dj < 3; ++dj) {
+              const int64_t y = i + di - 1, z = j + dj - 1;
+              if (y < 0 || y >= 5 || z < 0 || z >= 5) continue;
+              s += half_to_double(x[(c * 5 + y) * 5 + z]) * half_to_double(w[((f * 2 + c) * 3 + di) * 3 + dj]);
+            }
+        ref[(f * 5 + i) * 5 + j] = s;
+      }
+  expect_half_near(out, {1, 3, 5, 5}, ref, 1);
+}
+
+}  // namespace
+}  // namespace shardscore::op_test
