@@ -15,7 +15,7 @@ apt_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libtbb-dev libboost-program-options-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libopenblas-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  libopenblas-dev libdnnl-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   clang libclang-rt-14-dev
   python3 python3-venv python3-pip
 )

@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include "engine/cpu/conv_onednn.h"
+
 namespace shardscore {
 
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
@@ -7,10 +9,10 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
   std::unique_ptr<Engine> e(new Engine());
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
-  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_));
   if (backend != "cpu" && backend != "auto") {
     return invalid_argument("backend '" + backend + "' is not available in this build (cpu, auto)");
   }
+  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, onednn_channel_block()));
   e->backend_ = backend_cpu_create();
   // The plan points into graph_, which lives as long as the engine.
   SS_ASSIGN_OR_RETURN(e->plan_, plan_build(e->graph_));

@@ -41,6 +41,8 @@ constexpr OpEntry kOps[] = {
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm},
     {"shardscore", "FusedConv", 1, 1, cpu_fused_conv},
+    {"shardscore", "ToBlocked", 1, 1, cpu_to_blocked, kAsStored},
+    {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, kAsStored},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization},

@@ -6,7 +6,8 @@
 //   2. fold BatchNormalization into the Conv before it (inference: new weights and bias);
 //   3. fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh] and Gemm [+ activation] into shardscore.FusedGemm;
 //   4. fuse Conv [+ Add(residual)] [+ Relu] into shardscore.FusedConv;
-//   5. remove nodes no graph output depends on.
+//   5. remove nodes no graph output depends on;
+//   6. (CPU backend) give convolutions to oneDNN, in its blocked channel layout where they chain.
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct PassStats {
   int folded_batchnorms = 0;
   int fused_gemms = 0;
   int fused_convs = 0;
+  int blocked_convs = 0;
   int removed_nodes = 0;
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
 };
@@ -30,8 +32,18 @@ Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
 Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 
-// All of the above, in order.
-Status graph_optimize(Graph* g, PassStats* stats);
+// The CPU backend's convolution layout (block 0 = off): every Conv / FusedConv with constant
+// float32 weights, group 1, output channels a multiple of `block`, constant or no bias and Relu or
+// no activation becomes a shardscore.FusedConv run by oneDNN, with attributes src_layout and dst_layout ("plain" = NCHW, "blocked" = [N,
+// C/block, H, W, block]; see engine/cpu/conv_onednn.h). Its output is blocked when another such
+// convolution reads it (as X, or as the residual Z); a shardscore.FromBlocked gives it back in NCHW,
+// under its own name, to any other reader and to graph outputs; a residual that is not blocked gets
+// a shardscore.ToBlocked.
+Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
+
+// All of the above, in order, then the convolution layout for a channel block of `conv_block`
+// (the CPU backend's onednn_channel_block(); 0 leaves convolutions to the im2col code).
+Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0);
 
 // Not an optimization, and run whatever the options: float16 graph inputs and outputs become
 // float32 (data files hold float32), with a Cast to float16 after each such input and a Cast to

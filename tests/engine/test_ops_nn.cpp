@@ -5,6 +5,7 @@
 #include <bit>
 #include <functional>
 
+#include "engine/cpu/conv_onednn.h"
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -1499,6 +1500,130 @@ TEST_P(OpTest, FusedConv_ResidualAndRelu_DenseAndDepthwise) {
     check_fused_conv(this, *c, false, true, false, rng_, run);
     check_fused_conv(this, *c, true, true, true, rng_, run);  // broadcast residual: separate Add
   }
+}
+
+// The oneDNN path (pass_blocked_conv_layout sets src_layout / dst_layout): every pair of layouts,
+// with residual and Relu; X and the residual are put into the blocked layout, and Y taken out of
+// it, by the test's own index arithmetic ([N, C/b, H, W, b], channel c at block c/b, lane c%b).
+std::vector<float> blocked_of(const std::vector<float>& x, const Shape& s, int64_t b) {
+  const int64_t n = s[0], c = s[1], hw = s[2] * s[3], cb = (c + b - 1) / b;
+  std::vector<float> y(static_cast<std::size_t>(n * cb * hw * b), 0.0f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t q = 0; q < hw; ++q) y[((i * cb + ch / b) * hw + q) * b + ch % b] = x[(i * c + ch) * hw + q];
+  return y;
+}
+std::vector<double> plain_of(const Tensor& t, int64_t channels) {
+  const int64_t n = t.dim(0), cb = t.dim(1), hw = t.dim(2) * t.dim(3), b = t.dim(4);
+  std::vector<double> y(static_cast<std::size_t>(n * channels * hw));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < channels; ++ch)
+      for (int64_t q = 0; q < hw; ++q) y[(i * channels + ch) * hw + q] = t.data<float>()[((i * cb + ch / b) * hw + q) * b + ch % b];
+  return y;
+}
+
+TEST_P(OpTest, FusedConv_OnednnLayouts) {
+  const int64_t b = onednn_channel_block();
+  const ConvCase cases[] = {
+      {.xs = {2, 3, 9, 8}, .ws = {b, 3, 3, 3}, .s = {2, 1}, .pads = {1, 0, 2, 1}, .bias = true,
+       .attrs = {{"strides", a_ints({2, 1})}, {"pads", a_ints({1, 0, 2, 1})}}, .ys = {2, b, 5, 7}},
+      {.xs = {3, b, 5, 5}, .ws = {2 * b, b, 1, 1}, .ys = {3, 2 * b, 5, 5}},
+      {.xs = {1, 2 * b, 7, 6}, .ws = {b, 2 * b, 3, 3}, .d = {2, 2}, .pads = {2, 2, 2, 2}, .bias = true,
+       .attrs = {{"dilations", a_ints({2, 2})}, {"pads", a_ints({2, 2, 2, 2})}}, .ys = {1, b, 7, 6}},
+  };
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (const ConvCase& c : cases) {
+    for (const char* src : {"plain", "blocked"}) {
+      if (std::string(src) == "blocked" && c.xs[1] % b != 0) continue;
+      for (const char* dst : {"plain", "blocked"}) {
+        for (int variant = 0; variant < 3; ++variant) {  // 0: plain conv, 1: + residual + Relu, 2: Relu
+          SCOPED_TRACE(std::string("src ") + src + " dst " + dst + " X " + shape_to_string(c.xs) + " variant " +
+                       std::to_string(variant));
+          std::vector<float> x(static_cast<std::size_t>(numel_of(c.xs))), w(static_cast<std::size_t>(numel_of(c.ws))),
+              bias, z(static_cast<std::size_t>(numel_of(c.ys)));
+          for (auto* v : {&x, &w, &z})
+            for (auto& e : *v) e = u(rng_);
+          std::vector<double> ref = conv_ref(c, x, w, c.bias ? (bias = std::vector<float>(c.ws[0], 0.25f)) : bias);
+          const bool blocked_in = std::string(src) == "blocked", blocked_out = std::string(dst) == "blocked";
+          const int64_t cbx = (c.xs[1] + b - 1) / b, cby = (c.ys[1] + b - 1) / b;
+          std::vector<Tensor> in = {blocked_in ? make<float>({c.xs[0], cbx, c.xs[2], c.xs[3], b}, blocked_of(x, c.xs, b))
+                                               : make(c.xs, x),
+                                    make(c.ws, w), c.bias ? make<float>({c.ws[0]}, bias) : Tensor()};
+          Attrs at = c.attrs;
+          at["src_layout"] = a_string(src);
+          at["dst_layout"] = a_string(dst);
+          if (variant == 1) {
+            in.push_back(blocked_out ? make<float>({c.ys[0], cby, c.ys[2], c.ys[3], b}, blocked_of(z, c.ys, b)) : make(c.ys, z));
+            for (std::size_t i = 0; i < ref.size(); ++i) ref[i] += z[i];
+          }
+          if (variant >= 1) {
+            at["activation"] = a_string("Relu");
+            for (auto& v : ref) v = std::max(v, 0.0);
+          }
+          std::vector<Tensor> outs;
+          Status st = run_op("FusedConv", std::move(in), &outs, at, 1, "shardscore");
+          ASSERT_TRUE(st.ok()) << st.message();
+          if (blocked_out) {
+            ASSERT_EQ(outs[0].shape(), (Shape{c.ys[0], cby, c.ys[2], c.ys[3], b}));
+            expect_near(make<double>(c.ys, plain_of(outs[0], c.ys[1])), DType::kFloat64, c.ys, ref, kTolReduce);
+          } else {
+            expect_near(outs[0], DType::kFloat32, c.ys, ref, kTolReduce);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(OpTest, FusedConv_OnednnImageIndependentOfBatch_Bitwise) {
+  // Each image is convolved alone: its bits do not depend on the batch it came in.
+  const int64_t b = onednn_channel_block();
+  const Shape xs{5, b, 8, 8}, ws{b, b, 3, 3};
+  const auto x = rand_f32(numel_of(xs)), w = rand_f32(numel_of(ws));
+  Attrs at{{"pads", a_ints({1, 1, 1, 1})}, {"src_layout", a_string("plain")}, {"dst_layout", a_string("plain")}};
+  Tensor all = run1("FusedConv", {make(xs, x), make(ws, w)}, at, 1, "shardscore");
+  const int64_t per = b * 64;
+  Tensor one = run1("FusedConv", {make<float>({1, b, 8, 8}, std::vector<float>(x.begin() + 3 * per, x.begin() + 4 * per)),
+                                  make(ws, w)},
+                    at, 1, "shardscore");
+  ASSERT_EQ(one.numel(), per);
+  EXPECT_EQ(std::memcmp(one.data<float>(), all.data<float>() + 3 * per, static_cast<std::size_t>(per) * sizeof(float)), 0);
+}
+
+TEST_P(OpTest, FusedConv_OnednnErrors) {
+  const int64_t b = onednn_channel_block();
+  Attrs at{{"src_layout", a_string("blocked")}, {"dst_layout", a_string("plain")}};
+  // a plain X where the node says blocked
+  expect_error(StatusCode::kInvalidArgument, "blocked", "FusedConv",
+               {make<float>({1, b, 3, 3}, rand_f32(9 * b)), make<float>({b, b, 1, 1}, rand_f32(b * b))}, at, 1, "shardscore");
+  at["group"] = a_int(2);
+  expect_error(StatusCode::kInvalidArgument, "group 1", "FusedConv",
+               {make<float>({1, 1, 3, 3, b}, rand_f32(9 * b)), make<float>({b, b / 2, 1, 1}, rand_f32(b * b / 2))}, at, 1,
+               "shardscore");
+}
+
+TEST_P(OpTest, ToBlocked_PadsChannelsWithZeros) {
+  const int64_t b = 4;
+  const Shape xs{2, 6, 2, 3};
+  const auto x = rand_f32(numel_of(xs));
+  Tensor y = run1("ToBlocked", {make(xs, x)}, {{"block", a_int(b)}}, 1, "shardscore");
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 2, 3, b}));
+  const std::vector<float> want = blocked_of(x, xs, b);
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(y.data<float>()[i], want[i]) << i;
+  expect_error(StatusCode::kInvalidArgument, "block", "ToBlocked", {make(xs, x)}, {{"block", a_int(0)}}, 1, "shardscore");
+}
+
+TEST_P(OpTest, FromBlocked_DropsPaddingChannels) {
+  const int64_t b = 4;
+  const Shape ys{2, 6, 2, 3};
+  const auto x = rand_f32(numel_of(ys));
+  std::vector<float> blocked = blocked_of(x, ys, b);
+  for (int64_t i = 0; i < 2; ++i)  // garbage in the padding lanes must not reach the output
+    for (int64_t q = 0; q < 6; ++q) blocked[((i * 2 + 1) * 6 + q) * b + 3] = 1e30f;
+  Tensor y = run1("FromBlocked", {make<float>({2, 2, 2, 3, b}, blocked)}, {{"channels", a_int(6)}}, 1, "shardscore");
+  expect_near(y, DType::kFloat32, ys, as_doubles(x), kExact);
+  expect_error(StatusCode::kInvalidArgument, "blocked", "FromBlocked", {make<float>({2, 2, 2, 3, b}, blocked)},
+               {{"channels", a_int(9)}}, 1, "shardscore");
 }
 
 TEST_P(OpTest, FusedConv_UnknownActivation_Error) {

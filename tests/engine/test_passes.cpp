@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "engine/engine.h"
@@ -108,6 +109,60 @@ TEST_F(Passes, ResNetBlocksFoldBatchNormAndFuseResidualAndRelu) {
   EXPECT_EQ(count("FusedConv") + count("Conv"), plain_convs);
   EXPECT_GT(count("FusedConv"), 0);
   expect_same_outputs({3, 3, 32, 32}, 1e-5);
+}
+
+TEST_F(Passes, ConvolutionsChainInTheBlockedLayout) {
+  // X -> A (3x3, Relu) -> B (1x1, + A's output, Relu) -> C (3x3 stride 2) -> Y1
+  //        \-> MaxPool -> Y2            (a reader outside the convolutions: FromBlocked)
+  // X -> D (1x1, + X, Relu) -> E (1x1) -> Y3   (D's residual X is plain: ToBlocked)
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 16, 8, 8});
+  auto ints_attr = [](onnx::NodeProto* n, const std::string& name, std::vector<int64_t> v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto_AttributeType_INTS);
+    for (int64_t x : v) a->add_ints(x);
+  };
+  add_float_tensor(&m, "Wa", {32, 16, 3, 3}, random(32 * 16 * 9, -0.2f, 0.2f));
+  add_float_tensor(&m, "Ba", {32}, random(32));
+  add_float_tensor(&m, "Wb", {32, 32, 1, 1}, random(32 * 32, -0.3f, 0.3f));
+  add_float_tensor(&m, "Wc", {16, 32, 3, 3}, random(16 * 32 * 9, -0.2f, 0.2f));
+  add_float_tensor(&m, "Bc", {16}, random(16));
+  add_float_tensor(&m, "Wd", {16, 16, 1, 1}, random(16 * 16, -0.3f, 0.3f));
+  add_float_tensor(&m, "We", {16, 16, 1, 1}, random(16 * 16, -0.3f, 0.3f));
+  ints_attr(add_node(&m, "Conv", {"X", "Wa", "Ba"}, {"a"}, "A"), "pads", {1, 1, 1, 1});
+  add_node(&m, "Relu", {"a"}, {"ar"}, "A_relu");
+  add_node(&m, "Conv", {"ar", "Wb"}, {"b"}, "B");
+  add_node(&m, "Add", {"b", "ar"}, {"bs"}, "B_add");
+  add_node(&m, "Relu", {"bs"}, {"br"}, "B_relu");
+  auto* c = add_node(&m, "Conv", {"br", "Wc", "Bc"}, {"Y1"}, "C");
+  ints_attr(c, "pads", {1, 1, 1, 1});
+  ints_attr(c, "strides", {2, 2});
+  ints_attr(add_node(&m, "MaxPool", {"ar"}, {"Y2"}, "pool"), "kernel_shape", {2, 2});
+  add_node(&m, "Conv", {"X", "Wd"}, {"d"}, "D");
+  add_node(&m, "Add", {"d", "X"}, {"ds"}, "D_add");
+  add_node(&m, "Relu", {"ds"}, {"dr"}, "D_relu");
+  add_node(&m, "Conv", {"dr", "We"}, {"Y3"}, "E");
+  add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 32, 7, 7});
+  add_output(&m, "Y3", onnx::TensorProto_DataType_FLOAT, {-1, 16, 8, 8});
+  load_both(m);
+  // 16 and 32 channels are whole blocks of 8 or 16: every convolution goes to oneDNN.
+  EXPECT_EQ(optimized_->pass_stats().blocked_convs, 5);
+  EXPECT_EQ(count("FusedConv"), 5);
+  EXPECT_EQ(count("Conv") + count("Relu") + count("Add"), 0);
+  EXPECT_EQ(count("FromBlocked"), 1) << "only the MaxPool reads a blocked value";
+  EXPECT_EQ(count("ToBlocked"), 1) << "only D's residual X is plain";
+  std::map<std::string, std::pair<std::string, std::string>> layouts;  // node -> (src, dst)
+  for (const auto& n : optimized_->graph().nodes)
+    if (n.op_type == "FusedConv") layouts[n.name.substr(0, 1)] = {n.attr("src_layout")->s, n.attr("dst_layout")->s};
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(layouts["A"], P("plain", "blocked"));
+  EXPECT_EQ(layouts["B"], P("blocked", "blocked"));
+  EXPECT_EQ(layouts["C"], P("blocked", "plain"));
+  EXPECT_EQ(layouts["D"], P("plain", "blocked"));
+  EXPECT_EQ(layouts["E"], P("blocked", "plain"));
+  expect_same_outputs({3, 16, 8, 8}, 1e-5);
 }
 
 TEST_F(Passes, MatMulAddActivationChainsFuse) {

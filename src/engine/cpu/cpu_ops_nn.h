@@ -7,6 +7,8 @@ namespace shardscore {
 
 // shardscore.FusedConv: Conv + residual Add + Relu, made by the fusion pass (src/engine/passes.cpp).
 Status cpu_fused_conv(OpContext& ctx);
+Status cpu_to_blocked(OpContext& ctx);    // shardscore.ToBlocked (pass_blocked_conv_layout): NCHW -> blocked
+Status cpu_from_blocked(OpContext& ctx);  // shardscore.FromBlocked: blocked -> NCHW (attribute channels)
 
 // nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
 Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/conv_onednn.h"
 #include "engine/cpu/cpu_ops.h"
 
 namespace shardscore {
@@ -436,6 +437,71 @@ enum class PadMode { kConstant, kReflect, kEdge, kWrap };
 
 namespace {
 Status conv(OpContext& ctx, const Tensor* residual, bool relu);
+
+// FusedConv with layout attributes (pass_blocked_conv_layout): oneDNN, in the layouts they name.
+Status conv_onednn_node(OpContext& ctx, const Tensor* residual, bool relu) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, cpu_required_input(ctx, 1));
+  const Tensor* b = ctx.input(2);
+  const int64_t block = onednn_channel_block();
+  OnednnConvSpec spec;
+  spec.src = ctx.node.attr("src_layout") && ctx.node.attr("src_layout")->s == "blocked" ? ConvLayout::kBlocked : ConvLayout::kPlain;
+  spec.dst = ctx.node.attr("dst_layout")->s == "blocked" ? ConvLayout::kBlocked : ConvLayout::kPlain;
+  spec.relu = relu;
+  if (x->dtype() != DType::kFloat32 || w->dtype() != DType::kFloat32 || (b && b->dtype() != DType::kFloat32) ||
+      (residual && residual->dtype() != DType::kFloat32)) {
+    return invalid_argument("the oneDNN convolution takes float32 only");
+  }
+  if (w->rank() != 4 || ctx.node.attr_int("group", 1) != 1) {
+    return invalid_argument("the oneDNN convolution takes 4-D W " + shape_to_string(w->shape()) + " and group 1");
+  }
+  const int64_t c = w->dim(1), m = w->dim(0);
+  const bool x_ok = spec.src == ConvLayout::kPlain
+                        ? x->rank() == 4 && x->dim(1) == c
+                        : x->rank() == 5 && x->dim(4) == block && x->dim(1) == (c + block - 1) / block;
+  if (!x_ok) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + " does not fit W " + shape_to_string(w->shape()) + " in the " +
+                            (spec.src == ConvLayout::kPlain ? "NCHW" : "blocked") + " layout");
+  }
+  if (b && (b->rank() != 1 || b->dim(0) != m)) {
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) + " values");
+  }
+  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  const int64_t k[2] = {w->dim(2), w->dim(3)};
+  Window2d g;
+  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, false, &g));
+  for (int i = 0; i < 2; ++i) {
+    spec.stride[i] = g.s[i];
+    spec.dilation[i] = g.d[i];
+    spec.pad_begin[i] = g.pb[i];
+    spec.pad_end[i] = g.pe[i];
+    spec.out[i] = g.out[i];
+  }
+  const Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{x->dim(0), m, g.out[0], g.out[1]}
+                                                       : Shape{x->dim(0), (m + block - 1) / block, g.out[0], g.out[1], block};
+  if (residual && residual->shape() != y_shape) {
+    // A broadcast residual: the convolution alone, then Add (broadcasting over N, H, W holds in
+    // either layout; over channels it does not in the blocked one) and Relu.
+    if (spec.dst == ConvLayout::kBlocked && (residual->rank() != 5 || residual->dim(1) != y_shape[1])) {
+      return unimplemented("a residual " + shape_to_string(residual->shape()) + " broadcast across channels in the blocked layout");
+    }
+    const bool r = spec.relu;
+    spec.relu = false;
+    SS_ASSIGN_OR_RETURN(Tensor y, onednn_conv(*x, *w, b, nullptr, spec));
+    OpContext add{ctx.node, {&y, residual}, std::vector<Tensor>(1)};
+    SS_RETURN_IF_ERROR(cpu_add(add));
+    if (r) {
+      OpContext rl{ctx.node, {&add.outputs[0]}, std::vector<Tensor>(1)};
+      SS_RETURN_IF_ERROR(cpu_relu(rl));
+      ctx.outputs[0] = std::move(rl.outputs[0]);
+    } else {
+      ctx.outputs[0] = std::move(add.outputs[0]);
+    }
+    return ok_status();
+  }
+  SS_ASSIGN_OR_RETURN(ctx.outputs[0], onednn_conv(*x, *w, b, residual, spec));
+  return ok_status();
+}
 }  // namespace
 
 Status cpu_conv(OpContext& ctx) { return conv(ctx, nullptr, false); }
@@ -448,7 +514,28 @@ Status cpu_fused_conv(OpContext& ctx) {
   const std::string kind = act ? act->s : "";
   if (!kind.empty() && kind != "Relu") return unimplemented("FusedConv activation '" + kind + "'");
   const Tensor* z = ctx.input(3);
+  if (ctx.node.attr("dst_layout")) return conv_onednn_node(ctx, z, kind == "Relu");
   return conv(ctx, z, kind == "Relu");
+}
+
+Status cpu_to_blocked(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_RETURN_IF_ERROR(require_nchw(*x, "ToBlocked"));
+  const int64_t block = ctx.node.attr_int("block", 0);
+  if (block <= 0) return invalid_argument("block " + str(block) + " must be positive");
+  ctx.outputs[0] = layout_to_blocked(*x, block);
+  return ok_status();
+}
+
+Status cpu_from_blocked(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  const int64_t channels = ctx.node.attr_int("channels", -1);
+  if (x->rank() != 5 || channels < 0 || channels > x->dim(1) * x->dim(4) || channels <= (x->dim(1) - 1) * x->dim(4)) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + " is not a blocked [N, C/b, H, W, b] tensor of " +
+                            str(channels) + " channels");
+  }
+  ctx.outputs[0] = layout_from_blocked(*x, channels);
+  return ok_status();
 }
 
 namespace {

@@ -1,0 +1,208 @@
+#include "engine/cpu/conv_onednn.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace shardscore {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// The C++ API reports failures by throwing dnnl::error; every call goes through here.
+#define SS_DNNL_TRY(call, ...)                                                                        \
+  do {                                                                                                 \
+    try {                                                                                              \
+      __VA_ARGS__;                                                                                     \
+    } catch (const dnnl::error& e) {                                                                   \
+      return internal_error(std::string("oneDNN ") + (call) + " failed: " + e.what());                 \
+    }                                                                                                  \
+  } while (0)
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+tag layout_tag(ConvLayout l, int64_t block) {
+  if (l == ConvLayout::kPlain) return tag::nchw;
+  return block == 16 ? tag::nChw16c : tag::nChw8c;
+}
+
+struct ConvPrimitive {
+  Tensor weights;  // keeps the weights' address taken by the cache key
+  dnnl::convolution_forward prim;
+  memory packed_weights;
+  memory::desc src_md, dst_md, bias_md, scratch_md;
+  std::size_t src_image_floats = 0, dst_image_floats = 0;
+};
+
+using Key = std::tuple<const void*, std::vector<int64_t>>;
+
+std::mutex cache_mutex;
+std::map<Key, std::shared_ptr<ConvPrimitive>>& cache() {
+  static auto* c = new std::map<Key, std::shared_ptr<ConvPrimitive>>();  // never destroyed: no exit-order issues
+  return *c;
+}
+
+Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t h, int64_t wd, const OnednnConvSpec& s,
+                      ConvPrimitive* p) {
+  const int64_t block = onednn_channel_block();
+  const int64_t m = w.dim(0), c = w.dim(1);
+  const memory::dims src_dims{1, c, h, wd}, w_dims{m, c, w.dim(2), w.dim(3)}, b_dims{m}, dst_dims{1, m, s.out[0], s.out[1]};
+  const memory::dims strides{s.stride[0], s.stride[1]}, dilates{s.dilation[0] - 1, s.dilation[1] - 1},
+      pad_l{s.pad_begin[0], s.pad_begin[1]}, pad_r{s.pad_end[0], s.pad_end[1]};
+  SS_DNNL_TRY("convolution setup", {
+    p->src_md = memory::desc(src_dims, dt::f32, layout_tag(s.src, block));
+    p->dst_md = memory::desc(dst_dims, dt::f32, layout_tag(s.dst, block));
+    p->bias_md = memory::desc(b_dims, dt::f32, tag::x);
+    const memory::desc w_any(w_dims, dt::f32, tag::any);
+    auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, p->src_md, w_any,
+                                                           p->bias_md, p->dst_md, strides, dilates, pad_l, pad_r)
+                         : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                           dnnl::algorithm::convolution_direct, p->src_md, w_any,
+                                                           p->dst_md, strides, dilates, pad_l, pad_r);
+    dnnl::post_ops ops;
+    if (has_residual) ops.append_binary(dnnl::algorithm::binary_add, p->dst_md);
+    if (s.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    p->prim = dnnl::convolution_forward(pd);
+    p->scratch_md = pd.scratchpad_desc();
+    p->packed_weights = memory(pd.weights_desc(), cpu_engine());
+    memory user_w({w_dims, dt::f32, tag::oihw}, cpu_engine(), const_cast<float*>(w.data<float>()));
+    dnnl::stream strm(cpu_engine());
+    dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
+    strm.wait();
+  });
+  p->weights = w;
+  p->src_image_floats = p->src_md.get_size() / sizeof(float);
+  p->dst_image_floats = p->dst_md.get_size() / sizeof(float);
+  return ok_status();
+}
+
+}  // namespace
+
+int64_t onednn_channel_block() {
+  static const int64_t block = __builtin_cpu_supports("avx512f") ? 16 : 8;
+  return block;
+}
+
+StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
+                             const OnednnConvSpec& spec) {
+  const int64_t block = onednn_channel_block();
+  const int64_t n_img = x.dim(0), h = x.dim(2), wd = x.dim(3), m = w.dim(0);
+  std::vector<int64_t> key_dims{h,
+                                wd,
+                                w.dim(0),
+                                w.dim(1),
+                                w.dim(2),
+                                w.dim(3),
+                                spec.stride[0],
+                                spec.stride[1],
+                                spec.dilation[0],
+                                spec.dilation[1],
+                                spec.pad_begin[0],
+                                spec.pad_begin[1],
+                                spec.pad_end[0],
+                                spec.pad_end[1],
+                                static_cast<int64_t>(spec.src),
+                                static_cast<int64_t>(spec.dst),
+                                spec.relu,
+                                b != nullptr,
+                                residual != nullptr};
+  std::shared_ptr<ConvPrimitive> p;
+  {
+    std::lock_guard lock(cache_mutex);
+    Key key{w.raw(), std::move(key_dims)};
+    auto it = cache().find(key);
+    if (it == cache().end()) {
+      auto made = std::make_shared<ConvPrimitive>();
+      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, residual != nullptr, h, wd, spec, made.get()));
+      it = cache().emplace(std::move(key), std::move(made)).first;
+    }
+    p = it->second;
+  }
+
+  Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{n_img, m, spec.out[0], spec.out[1]}
+                                                 : Shape{n_img, (m + block - 1) / block, spec.out[0], spec.out[1], block};
+  Tensor y(DType::kFloat32, y_shape);
+  const std::size_t scratch_bytes = p->scratch_md.get_size();
+  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(std::max<std::size_t>(scratch_bytes, 1))});
+  // One thread per call: parallelism comes from batches on the job's threads, and each of them is
+  // its own OpenMP initial thread (whose team size this sets).
+  omp_set_num_threads(1);
+  thread_local dnnl::stream strm(cpu_engine());
+  const float* px = x.data<float>();
+  const float* pr = residual ? residual->data<float>() : nullptr;
+  float* py = y.data<float>();
+  SS_DNNL_TRY("convolution", {
+    memory w_mem = p->packed_weights;
+    memory scratch_mem(p->scratch_md, cpu_engine(), scratch.raw());
+    std::unique_ptr<memory> bias_mem;
+    if (b) bias_mem = std::make_unique<memory>(p->bias_md, cpu_engine(), const_cast<void*>(b->raw()));
+    for (int64_t n = 0; n < n_img; ++n) {
+      memory src(p->src_md, cpu_engine(), const_cast<float*>(px + n * p->src_image_floats));
+      memory dst(p->dst_md, cpu_engine(), py + n * p->dst_image_floats);
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+      if (bias_mem) args.emplace(DNNL_ARG_BIAS, *bias_mem);
+      if (pr) {
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                     memory(p->dst_md, cpu_engine(), const_cast<float*>(pr + n * p->dst_image_floats)));
+      }
+      p->prim.execute(strm, args);
+    }
+    strm.wait();
+  });
+  return y;
+}
+
+Tensor layout_to_blocked(const Tensor& x, int64_t block) {
+  const int64_t n_img = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), cb = (c + block - 1) / block;
+  const std::size_t es = dtype_size(x.dtype());
+  Tensor y(x.dtype(), {n_img, cb, x.dim(2), x.dim(3), block});
+  const auto* src = static_cast<const std::byte*>(x.raw());
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t g = 0; g < cb; ++g)
+      for (int64_t q = 0; q < hw; ++q)
+        for (int64_t l = 0; l < block; ++l) {
+          const int64_t ch = g * block + l;
+          std::byte* d = dst + (((n * cb + g) * hw + q) * block + l) * es;
+          if (ch < c) std::memcpy(d, src + ((n * c + ch) * hw + q) * es, es);
+          else std::memset(d, 0, es);
+        }
+  return y;
+}
+
+Tensor layout_from_blocked(const Tensor& x, int64_t channels) {
+  const int64_t n_img = x.dim(0), cb = x.dim(1), hw = x.dim(2) * x.dim(3), block = x.dim(4);
+  const std::size_t es = dtype_size(x.dtype());
+  Tensor y(x.dtype(), {n_img, channels, x.dim(2), x.dim(3)});
+  const auto* src = static_cast<const std::byte*>(x.raw());
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      const int64_t g = ch / block, l = ch % block;
+      for (int64_t q = 0; q < hw; ++q)
+        std::memcpy(dst + ((n * channels + ch) * hw + q) * es, src + (((n * cb + g) * hw + q) * block + l) * es, es);
+    }
+  return y;
+}
+
+}  // namespace shardscore

@@ -1,0 +1,48 @@
+#pragma once
+// float32 convolution (group 1) through oneDNN, and the blocked channel layout it runs fastest in.
+//
+// Layouts. "plain" is NCHW. "blocked" is oneDNN's nChw{b}c: a tensor [N, ceil(C/b), H, W, b] whose
+// last axis holds b consecutive channels, the channels past C being zero. b is
+// onednn_channel_block(): 16 where the CPU has AVX-512, else 8. Keeping activations blocked from
+// one convolution to the next spares each of them the layout changes oneDNN's fastest kernels
+// would otherwise make (graph pass pass_blocked_conv_layout decides where).
+//
+// Each image is convolved by itself with a primitive made for one image, so an image's result does
+// not depend on the batch it came in. A primitive and its packed weights are made once per weight
+// tensor, input shape and options, and cached for the life of the process (the cache keeps a
+// reference to the weights, so their address cannot be reused by another tensor). Thread-safe:
+// batches on several threads may run the same primitive (each call has its own scratchpad).
+#include <cstdint>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+enum class ConvLayout { kPlain, kBlocked };
+
+struct OnednnConvSpec {
+  int64_t stride[2] = {1, 1};
+  int64_t dilation[2] = {1, 1};  // as in ONNX: 1 = none
+  int64_t pad_begin[2] = {0, 0};
+  int64_t pad_end[2] = {0, 0};
+  int64_t out[2] = {0, 0};       // output height and width
+  ConvLayout src = ConvLayout::kPlain, dst = ConvLayout::kPlain;
+  bool relu = false;             // applied last
+};
+
+// Channels per block of the blocked layout on this CPU (16 or 8).
+int64_t onednn_channel_block();
+
+// y = relu?(conv(x, w) + b + residual). x: [N, C, H, W] plain or [N, ceil(C/b), H, W, b] blocked,
+// with C = w.dim(1); w: [M, C, kH, kW] float32; b: [M] or null; residual: null or y's own shape and
+// layout. Returns y in spec.dst's layout. Errors: Internal, naming the oneDNN call.
+[[nodiscard]] StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
+                                           const OnednnConvSpec& spec);
+
+// Layout changes: [N, C, H, W] -> [N, ceil(C/block), H, W, block] (padding channels zero), and back
+// given the real channel count. Any element type (bytes are moved).
+Tensor layout_to_blocked(const Tensor& x, int64_t block);
+Tensor layout_from_blocked(const Tensor& x, int64_t channels);
+
+}  // namespace shardscore
