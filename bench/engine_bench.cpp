@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/conv_onednn.h"
 #include "engine/engine.h"
 #include "engine/graph.h"
 #include "engine/op_registry.h"
@@ -241,8 +242,9 @@ void dump(const std::string& dir, const ss::Graph& g, const std::vector<ss::Tens
 // seconds summed per op type. Uses the same passes and plan as Engine::load.
 ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
   SS_ASSIGN_OR_RETURN(ss::Graph g, ss::graph_load_onnx(a.model));
+  SS_RETURN_IF_ERROR(ss::pass_float32_boundary(&g));
   ss::PassStats ps;
-  SS_RETURN_IF_ERROR(ss::graph_optimize(&g, &ps));
+  SS_RETURN_IF_ERROR(ss::graph_optimize(&g, &ps, ss::onednn_channel_block()));
   SS_ASSIGN_OR_RETURN(ss::Plan plan, ss::plan_build(g));
   using clock = std::chrono::steady_clock;
   std::map<std::string, std::pair<double, int>> per_op;
@@ -256,7 +258,7 @@ ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
       for (int s : step.inputs) ctx.inputs.push_back(s >= 0 && !slots[s].empty() ? &slots[s] : nullptr);
       ctx.outputs.resize(step.outputs.size());
       auto t0 = clock::now();
-      ss::Status st = step.op->cpu(ctx);
+      ss::Status st = ss::op_run_cpu(*step.op, ctx);
       double dt = std::chrono::duration<double>(clock::now() - t0).count();
       if (!st.ok()) return st.with_context(step.node->describe() + ": ");
       if (rep == 1) {

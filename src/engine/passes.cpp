@@ -278,13 +278,17 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats) {
 
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
   if (block <= 0) return ok_status();
-  // Eligible: 2-D convolutions with constant float32 weights, group 1, output channels a multiple
-  // of the block (no padding channels to keep zero), a constant bias or none, Relu or no activation.
+  // oneDNN's fast kernels take and give the blocked layout; mixing layouts (or a residual in
+  // another layout) sends it to its reference code, orders of magnitude slower. So a convolution
+  // here runs blocked -> blocked, except a stem with fewer input channels than kStemChannels,
+  // which oneDNN reads straight from NCHW.
+  constexpr int64_t kStemChannels = 4;
   auto eligible = [&](const Node& n) {
     const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "shardscore");
     if (!conv || n.attr("dst_layout") || n.inputs.size() < 2) return false;
     const Tensor* w = initializer(*g, n.inputs[1]);
     if (!w || w->dtype() != DType::kFloat32 || w->rank() != 4 || w->dim(0) % block != 0) return false;
+    if (w->dim(1) % block != 0 && w->dim(1) >= kStemChannels) return false;
     if (n.attr_int("group", 1) != 1) return false;
     if (n.inputs.size() > 2 && !n.inputs[2].empty()) {
       const Tensor* b = initializer(*g, n.inputs[2]);
@@ -293,43 +297,50 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     const Attribute* act = n.attr("activation");
     return !act || act->s.empty() || act->s == "Relu";
   };
-  std::map<std::string, const Node*> made_by;  // value -> eligible producer
+  std::set<std::string> blocked;  // values made (blocked) by eligible convolutions
   for (const auto& n : g->nodes)
-    if (eligible(n)) made_by[n.outputs[0]] = &n;
-  if (made_by.empty()) return ok_status();
-  auto channels_in = [&](const Node& n) { return initializer(*g, n.inputs[1])->dim(1); };
-  auto channels_out = [&](const Node& n) { return initializer(*g, n.inputs[1])->dim(0); };
-  // A convolution's output is blocked when another eligible convolution reads it.
-  std::set<std::string> blocked;
-  for (const auto& n : g->nodes) {
-    if (!made_by.count(n.outputs[0])) continue;
-    for (std::size_t k = 0; k < n.inputs.size(); ++k)
-      if ((k == 0 || k == 3) && made_by.count(n.inputs[k])) blocked.insert(n.inputs[k]);
-  }
-  auto src_blocked = [&](const Node& n) { return blocked.count(n.inputs[0]) && channels_in(n) % block == 0; };
-  // Who still needs each blocked value in NCHW (and gets it from a FromBlocked under its own name).
+    if (eligible(n)) blocked.insert(n.outputs[0]);
+  if (blocked.empty()) return ok_status();
+  auto src_blocked = [&](const Node& n) { return initializer(*g, n.inputs[1])->dim(1) % block == 0; };
+  // Who reads a blocked value in NCHW (and gets it from a FromBlocked under the value's own name).
   std::set<std::string> plain_wanted;
   for (const auto& n : g->nodes) {
-    const bool conv = made_by.count(n.outputs[0]) > 0;
+    const bool conv = blocked.count(n.outputs[0]) > 0;
     for (std::size_t k = 0; k < n.inputs.size(); ++k) {
       if (!blocked.count(n.inputs[k])) continue;
-      const bool takes_blocked = conv && ((k == 0 && src_blocked(n)) || (k == 3 && blocked.count(n.outputs[0])));
-      if (!takes_blocked) plain_wanted.insert(n.inputs[k]);
+      if (!(conv && ((k == 0 && src_blocked(n)) || k == 3))) plain_wanted.insert(n.inputs[k]);
     }
   }
   for (const auto& o : g->outputs)
     if (blocked.count(o.name)) plain_wanted.insert(o.name);
 
   auto blocked_name = [](const std::string& v) { return v + "::blocked"; };
-  std::map<std::string, std::string> to_blocked_made;  // plain residual -> its blocked copy
+  std::map<std::string, std::string> to_blocked_made;  // NCHW value -> its blocked copy
   std::vector<Node> out;
   out.reserve(g->nodes.size() * 2);
+  // The blocked form of `v` for a reader: its producer's own output, or a ToBlocked made once.
+  auto blocked_input = [&](const std::string& v) {
+    if (blocked.count(v)) return blocked_name(v);
+    auto it = to_blocked_made.find(v);
+    if (it == to_blocked_made.end()) {
+      Node t;
+      t.name = "shardscore_to_blocked_" + v;
+      t.domain = "shardscore";
+      t.op_type = "ToBlocked";
+      t.opset = 1;
+      t.inputs = {v};
+      t.outputs = {v + "::to_blocked"};
+      t.attrs["block"] = int_attr(block);
+      it = to_blocked_made.emplace(v, t.outputs[0]).first;
+      out.push_back(std::move(t));
+    }
+    return it->second;
+  };
   for (auto& n : g->nodes) {
-    if (!made_by.count(n.outputs[0])) {
+    if (!blocked.count(n.outputs[0])) {
       out.push_back(std::move(n));
       continue;
     }
-    const bool dst_b = blocked.count(n.outputs[0]) > 0;
     Node c;
     c.name = n.name;
     c.domain = "shardscore";
@@ -337,37 +348,16 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     c.opset = 1;
     c.attrs = n.attrs;
     c.inputs = n.inputs;
-    c.outputs = n.outputs;
     const bool src_b = src_blocked(n);
-    if (src_b) c.inputs[0] = blocked_name(n.inputs[0]);
-    if (c.inputs.size() > 3 && !c.inputs[3].empty()) {
-      const std::string z = c.inputs[3];
-      if (dst_b && blocked.count(z)) {
-        c.inputs[3] = blocked_name(z);
-      } else if (dst_b) {
-        auto it = to_blocked_made.find(z);
-        if (it == to_blocked_made.end()) {
-          Node t;
-          t.name = "shardscore_to_blocked_" + z;
-          t.domain = "shardscore";
-          t.op_type = "ToBlocked";
-          t.opset = 1;
-          t.inputs = {z};
-          t.outputs = {z + "::to_blocked"};
-          t.attrs["block"] = int_attr(block);
-          it = to_blocked_made.emplace(z, t.outputs[0]).first;
-          out.push_back(std::move(t));
-        }
-        c.inputs[3] = it->second;
-      }
-    }
+    if (src_b) c.inputs[0] = blocked_input(n.inputs[0]);
+    if (c.inputs.size() > 3 && !c.inputs[3].empty()) c.inputs[3] = blocked_input(c.inputs[3]);
     c.attrs["src_layout"] = string_attr(src_b ? "blocked" : "plain");
-    c.attrs["dst_layout"] = string_attr(dst_b ? "blocked" : "plain");
+    c.attrs["dst_layout"] = string_attr("blocked");
     const std::string y = n.outputs[0];
-    const int64_t m = channels_out(n);
-    if (dst_b) c.outputs[0] = blocked_name(y);
+    const int64_t m = initializer(*g, n.inputs[1])->dim(0);
+    c.outputs = {blocked_name(y)};
     out.push_back(std::move(c));
-    if (dst_b && plain_wanted.count(y)) {
+    if (plain_wanted.count(y)) {
       Node f;
       f.name = "shardscore_from_blocked_" + y;
       f.domain = "shardscore";

@@ -33,12 +33,13 @@ Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 
 // The CPU backend's convolution layout (block 0 = off): every Conv / FusedConv with constant
-// float32 weights, group 1, output channels a multiple of `block`, constant or no bias and Relu or
-// no activation becomes a shardscore.FusedConv run by oneDNN, with attributes src_layout and dst_layout ("plain" = NCHW, "blocked" = [N,
-// C/block, H, W, block]; see engine/cpu/conv_onednn.h). Its output is blocked when another such
-// convolution reads it (as X, or as the residual Z); a shardscore.FromBlocked gives it back in NCHW,
-// under its own name, to any other reader and to graph outputs; a residual that is not blocked gets
-// a shardscore.ToBlocked.
+// float32 weights, group 1, input and output channels multiples of `block` (or fewer than 4 input
+// channels: an image stem), constant or no bias and Relu or no activation becomes a
+// shardscore.FusedConv run by oneDNN with attributes src_layout and dst_layout ("plain" = NCHW,
+// "blocked" = [N, C/block, H, W, block]; see engine/cpu/conv_onednn.h): blocked -> blocked (plain
+// -> blocked for a stem). Inputs and residuals made elsewhere get a shardscore.ToBlocked, and a
+// shardscore.FromBlocked gives an output back in NCHW, under its own name, to any other reader
+// and to graph outputs.
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 
 // All of the above, in order, then the convolution layout for a channel block of `conv_block`

@@ -172,36 +172,76 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   return y;
 }
 
+namespace {
+
+// Moves elements between [N, C, HW] and [N, ceil(C/b), HW, b] in tiles of kTile positions, so the
+// strided side of the transposition stays in cache. T: an unsigned integer of the element's size.
+constexpr int64_t kTile = 64;
+
+template <typename T>
+void to_blocked_typed(const T* src, T* dst, int64_t n_img, int64_t c, int64_t hw, int64_t b) {
+  const int64_t cb = (c + b - 1) / b;
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t g = 0; g < cb; ++g) {
+      T* out = dst + (n * cb + g) * hw * b;
+      const int64_t lanes = std::min(b, c - g * b);
+      for (int64_t q0 = 0; q0 < hw; q0 += kTile) {
+        const int64_t q1 = std::min(hw, q0 + kTile);
+        for (int64_t l = 0; l < lanes; ++l) {
+          const T* in = src + (n * c + g * b + l) * hw;
+          for (int64_t q = q0; q < q1; ++q) out[q * b + l] = in[q];
+        }
+        for (int64_t l = lanes; l < b; ++l)
+          for (int64_t q = q0; q < q1; ++q) out[q * b + l] = T(0);
+      }
+    }
+}
+
+template <typename T>
+void from_blocked_typed(const T* src, T* dst, int64_t n_img, int64_t cb, int64_t hw, int64_t b, int64_t c) {
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t g = 0; g < cb; ++g) {
+      const T* in = src + (n * cb + g) * hw * b;
+      const int64_t lanes = std::min(b, c - g * b);
+      for (int64_t q0 = 0; q0 < hw; q0 += kTile) {
+        const int64_t q1 = std::min(hw, q0 + kTile);
+        for (int64_t l = 0; l < lanes; ++l) {
+          T* out = dst + (n * c + g * b + l) * hw;
+          for (int64_t q = q0; q < q1; ++q) out[q] = in[q * b + l];
+        }
+      }
+    }
+}
+
+template <typename F>
+void with_word_type(std::size_t bytes, F&& f) {
+  switch (bytes) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    default: f(uint64_t{}); break;
+  }
+}
+
+}  // namespace
+
 Tensor layout_to_blocked(const Tensor& x, int64_t block) {
   const int64_t n_img = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), cb = (c + block - 1) / block;
-  const std::size_t es = dtype_size(x.dtype());
   Tensor y(x.dtype(), {n_img, cb, x.dim(2), x.dim(3), block});
-  const auto* src = static_cast<const std::byte*>(x.raw());
-  auto* dst = static_cast<std::byte*>(y.raw());
-  for (int64_t n = 0; n < n_img; ++n)
-    for (int64_t g = 0; g < cb; ++g)
-      for (int64_t q = 0; q < hw; ++q)
-        for (int64_t l = 0; l < block; ++l) {
-          const int64_t ch = g * block + l;
-          std::byte* d = dst + (((n * cb + g) * hw + q) * block + l) * es;
-          if (ch < c) std::memcpy(d, src + ((n * c + ch) * hw + q) * es, es);
-          else std::memset(d, 0, es);
-        }
+  with_word_type(dtype_size(x.dtype()), [&](auto word) {
+    using T = decltype(word);
+    to_blocked_typed(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), n_img, c, hw, block);
+  });
   return y;
 }
 
 Tensor layout_from_blocked(const Tensor& x, int64_t channels) {
   const int64_t n_img = x.dim(0), cb = x.dim(1), hw = x.dim(2) * x.dim(3), block = x.dim(4);
-  const std::size_t es = dtype_size(x.dtype());
   Tensor y(x.dtype(), {n_img, channels, x.dim(2), x.dim(3)});
-  const auto* src = static_cast<const std::byte*>(x.raw());
-  auto* dst = static_cast<std::byte*>(y.raw());
-  for (int64_t n = 0; n < n_img; ++n)
-    for (int64_t ch = 0; ch < channels; ++ch) {
-      const int64_t g = ch / block, l = ch % block;
-      for (int64_t q = 0; q < hw; ++q)
-        std::memcpy(dst + ((n * channels + ch) * hw + q) * es, src + (((n * cb + g) * hw + q) * block + l) * es, es);
-    }
+  with_word_type(dtype_size(x.dtype()), [&](auto word) {
+    using T = decltype(word);
+    from_blocked_typed(static_cast<const T*>(x.raw()), static_cast<T*>(y.raw()), n_img, cb, hw, block, channels);
+  });
   return y;
 }
 
