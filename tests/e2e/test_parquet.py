@@ -98,6 +98,7 @@ def parquet_job(e2e, tmp_path, inp, out, input_extra=None, **sections):
     job = e2e.demo_job(inp, out, run=RUN, **sections)
     job["input"].pop("dataset", None)
     job["input"].update(input_extra or {})
+    job["checks"]["max_missing_fraction"] = 0.25  # the inputs have 3% nulls on purpose: a shard may pass 5%
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     return e2e.write_job(tmp_path / f"job_{Path(out).name}.toml", job), job
 
@@ -314,6 +315,25 @@ def test_bad_parquet_exits_2(e2e, tmp_path, rng, seed, case, out_name):
     p = e2e.run_job(3, ["run", "--job", job_path], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
     e2e.assert_single_error(p, *needles)
+    assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+
+def test_corrupt_row_group_mid_run_leaves_nothing(e2e, tmp_path, rng, seed):
+    """Footers intact, one column chunk of the last file overwritten: ranks that own earlier shards have
+    already written their part files when the failure comes; the run fails and the output folder is gone."""
+    folder, _, _, section = make_mixed(e2e, tmp_path, rng, seed)
+    victim = folder / FILES[-1][0]
+    md = pq.ParquetFile(victim).metadata
+    chunk = md.row_group(md.num_row_groups - 2).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    with open(victim, "r+b") as f:
+        f.seek(start)
+        f.write(rng.integers(0, 256, chunk.total_compressed_size, dtype=np.uint8).tobytes())
+    out_dir = tmp_path / "out"
+    job_path, _ = parquet_job(e2e, tmp_path, folder, out_dir / "scores.parquet", section)
+    p = e2e.run_job(3, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, str(victim))
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
 

@@ -61,12 +61,13 @@ TEST(ShardPlanBlocks, RowGroupsOfSeveralFiles) {
   auto plan = shard_plan_make_blocks(blocks, 2000, 3);
   ASSERT_TRUE(plan.ok());
   const auto& s = plan.value().shards;
-  ASSERT_EQ(s.size(), 4u);
+  ASSERT_EQ(s.size(), 3u);
   EXPECT_EQ(s[0].row_begin, 0);
   EXPECT_EQ(s[0].row_end, 2000);
   EXPECT_EQ(s[1].row_end, 3500);  // 1000 + 500: the rest of file 0
-  EXPECT_EQ(s[2].row_end, 5500);  // file 1 starts its own shard
-  EXPECT_EQ(s[3].row_end, 6500);
+  EXPECT_EQ(s[2].row_begin, 3500);  // file 1 starts its own shard
+  EXPECT_EQ(s[2].row_end, 5500);
+  EXPECT_EQ(s[2].rank, 2);
   check_block_plan(blocks, 2000, 3);
 }
 
