@@ -25,6 +25,7 @@
 #include "quality/shard_stats.h"
 #include "reader/hdf5_reader.h"
 #if SHARDSCORE_HAVE_PARQUET
+#include "arrowio/arrow_util.h"
 #include "reader/parquet_reader.h"
 #endif
 #include "report/report.h"
@@ -185,6 +186,14 @@ class Progress {
 };
 
 }  // namespace
+
+std::string job_formats() {
+#if SHARDSCORE_HAVE_PARQUET
+  return "hdf5, parquet (Apache Arrow " + arrow_build_version() + ")";
+#else
+  return "hdf5";
+#endif
+}
 
 int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
   MPI_Comm node;
