@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent setup: Debian packages, the project-local Python virtualenv (test oracles and data
-# generation only), and the CMake build. Safe to run again: each step is skipped when already done.
+# Idempotent setup: Debian packages, the project-local Python virtualenv (test oracles, data
+# generation, and the pyarrow wheel whose Apache Arrow C++ libraries the build links for Parquet),
+# and the CMake build (configured after the venv exists, so CMake finds Arrow there). Safe to run again: each step is skipped when already done.
 #
 #   scripts/setup.sh            # everything
 #   SHARDSCORE_SKIP_BUILD=1 scripts/setup.sh   # packages and venv only
@@ -51,6 +52,7 @@ if [[ ! -x $venv/bin/python ]] || [[ $(cat "$stamp" 2>/dev/null) != "$want" ]]; 
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q -r "$req"
   echo "$want" > "$stamp"
+  venv_changed=1
 else
   log "Python virtualenv up to date"
 fi
@@ -61,6 +63,10 @@ if [[ ${SHARDSCORE_SKIP_BUILD:-0} != 1 ]]; then
     log "configuring CMake build in build/"
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHARDSCORE_PYTHON="$venv/bin/python" \
       ${SHARDSCORE_CMAKE_ARGS:-} >/dev/null
+  elif [[ ${venv_changed:-0} == 1 ]]; then
+    # The venv provides Apache Arrow C++ (the pyarrow wheel): configure again so CMake finds the new one.
+    log "reconfiguring build/ for the new virtualenv (Arrow C++ comes from its pyarrow)"
+    cmake -S "$root" -B "$build" >/dev/null
   fi
   log "building (this machine: $(nproc) cores)"
   cmake --build "$build" -j"$(nproc)"

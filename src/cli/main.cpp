@@ -70,6 +70,7 @@ std::string version_text() {
 #else
   out += "cuda: not built\n";
 #endif
+  out += "formats: " + job_formats() + "\n";
   return out;
 }
 

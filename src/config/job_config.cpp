@@ -9,7 +9,7 @@
 namespace shardscore {
 namespace {
 
-enum class Kind { kString, kInt, kFloat, kBool, kFloats, kStringTable };
+enum class Kind { kString, kInt, kFloat, kBool, kFloats, kStringTable, kStrings, kStringListTable };
 
 struct KeySpec {
   const char* section;
@@ -21,11 +21,16 @@ struct KeySpec {
 
 // The schema. Every key a job may hold; the README's table is printed from this.
 constexpr KeySpec kKeys[] = {
-    {"input", "path", Kind::kString, "(required)", "HDF5 file to score"},
+    {"input", "path", Kind::kString, "(required)", "HDF5 file, or Parquet file or folder (*.parquet, *.pq, or a directory)"},
     {"input", "dataset", Kind::kString, "\"/features\"", "dataset of a one-input model: rows x ..., any numeric type"},
     {"input", "datasets", Kind::kStringTable, "(one input)", "several model inputs: { input_name = \"/dataset\", ... }"},
+    {"input", "columns", Kind::kStrings, "(all numeric)", "Parquet: feature columns, in the model's order"},
+    {"input", "id_column", Kind::kString, "(row index)", "Parquet: column written to Parquet output before the predictions"},
+    {"input", "label_column", Kind::kString, "(none)", "Parquet: label column, never a feature"},
+    {"input", "categories", Kind::kStringListTable, "(none)", "Parquet: vocabulary per string column { col = [\"a\", \"b\"] }: value -> index"},
+    {"input", "unknown_category", Kind::kInt, "(vocabulary size)", "Parquet: code of string values not in the vocabulary"},
     {"model", "path", Kind::kString, "(required)", "ONNX model file"},
-    {"output", "path", Kind::kString, "(required)", "HDF5 file to write (replaced atomically at the end)"},
+    {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet or / (appears at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
     {"output", "overwrite", Kind::kBool, "false", "replace an existing output file"},
     {"run", "batch_size", Kind::kInt, "4096", "rows per inference batch"},
@@ -54,6 +59,8 @@ const char* kind_name(Kind k) {
     case Kind::kBool: return "true or false";
     case Kind::kFloats: return "a number or an array of numbers";
     case Kind::kStringTable: return "a table of strings ({ name = \"value\", ... })";
+    case Kind::kStrings: return "an array of strings";
+    case Kind::kStringListTable: return "a table of string arrays ({ name = [\"a\", \"b\"], ... })";
   }
   return "?";
 }
@@ -102,6 +109,18 @@ Status check_kind(const toml::node& node, const KeySpec& spec, const std::string
     case Kind::kStringTable:
       good = node.is_table() && node.as_table()->size() > 0 &&
              std::all_of(node.as_table()->begin(), node.as_table()->end(), [](const auto& kv) { return kv.second.is_string(); });
+      break;
+    case Kind::kStrings:
+      good = node.is_array() && node.as_array()->size() > 0 &&
+             std::all_of(node.as_array()->begin(), node.as_array()->end(), [](const toml::node& e) { return e.is_string(); });
+      break;
+    case Kind::kStringListTable:
+      good = node.is_table() && node.as_table()->size() > 0 &&
+             std::all_of(node.as_table()->begin(), node.as_table()->end(), [](const auto& kv) {
+               const toml::array* a = kv.second.as_array();
+               return a && a->size() > 0 &&
+                      std::all_of(a->begin(), a->end(), [](const toml::node& e) { return e.is_string(); });
+             });
       break;
     case Kind::kFloats:
       good = node.is_number() ||
@@ -226,6 +245,19 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   if (const toml::table* t = root["input"]["datasets"].as_table()) {
     for (const auto& [name, value] : *t) c.input.datasets.emplace_back(std::string(name.str()), *value.value<std::string>());
   }
+  if (const toml::array* a = root["input"]["columns"].as_array()) {
+    for (const auto& e : *a) c.input.columns.push_back(*e.value<std::string>());
+  }
+  c.input.id_column = string_or(root, "input", "id_column", "");
+  c.input.label_column = string_or(root, "input", "label_column", "");
+  if (const toml::table* t = root["input"]["categories"].as_table()) {
+    for (const auto& [name, value] : *t) {
+      std::vector<std::string> vocab;
+      for (const auto& e : *value.as_array()) vocab.push_back(*e.value<std::string>());
+      c.input.categories.emplace_back(std::string(name.str()), std::move(vocab));
+    }
+  }
+  if (auto u = root["input"]["unknown_category"].value<int64_t>()) c.input.unknown_category = *u;
   c.preprocess.layout = string_or(root, "preprocess", "layout", c.preprocess.layout);
   c.preprocess.scale = root["preprocess"]["scale"].value_or(c.preprocess.scale);
   c.model.path = string_or(root, "model", "path", "");
@@ -267,6 +299,20 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   }
   for (const auto& [name, ds] : c.input.datasets)
     if (ds.empty()) return invalid_argument("job key 'input.datasets' maps '" + name + "' to an empty dataset path");
+  for (const auto& [name, vocab] : c.input.categories) {
+    std::vector<std::string> sorted = vocab;
+    std::sort(sorted.begin(), sorted.end());
+    auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    if (dup != sorted.end()) {
+      return invalid_argument("job key 'input.categories' lists '" + *dup + "' twice in the vocabulary of '" + name + "'");
+    }
+  }
+  {
+    std::vector<std::string> sorted = c.input.columns;
+    std::sort(sorted.begin(), sorted.end());
+    auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    if (dup != sorted.end()) return invalid_argument("job key 'input.columns' lists column '" + *dup + "' twice");
+  }
   for (double s : c.preprocess.std) {
     if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");
   }

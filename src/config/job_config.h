@@ -6,6 +6,7 @@
 // or a value of the wrong type, is an InvalidArgument naming the key. Relative paths are taken
 // relative to the current working directory.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,12 @@ struct JobConfig {
     // For models with several inputs: model input name -> dataset, in the job's order. When
     // given, every model input must be named here (and `dataset` is not used).
     std::vector<std::pair<std::string, std::string>> datasets;
+    // Parquet input only (see reader/parquet_reader.h): feature columns (empty: every numeric
+    // column), the optional id and label columns, and the vocabulary of each string column.
+    std::vector<std::string> columns;
+    std::string id_column, label_column;
+    std::vector<std::pair<std::string, std::vector<std::string>>> categories;
+    std::optional<int64_t> unknown_category;  // default: the vocabulary's size
   } input;
   struct Model {
     std::string path;
@@ -59,7 +66,13 @@ struct JobConfig {
   std::string source;     // where the job came from (file path), for messages
   std::string toml_text;  // the job as run: the file with every override applied
   // Report path with the default applied.
-  std::string report_path() const { return output.report.empty() ? output.path + ".report.json" : output.report; }
+  // Beside the output: a Parquet folder "out.parquet/" gets "out.parquet.report.json".
+  std::string report_path() const {
+    if (!output.report.empty()) return output.report;
+    std::string p = output.path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p + ".report.json";
+  }
 };
 
 // Parses TOML text (named `source` in messages), applies overrides in order, validates.

@@ -1,9 +1,31 @@
 #include "job/model_inputs.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
+#include "reader/hdf5_reader.h"
+#if SHARDSCORE_HAVE_PARQUET
+#include "reader/parquet_reader.h"
+#endif
+
 namespace shardscore {
+
+namespace {
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+bool job_input_is_parquet(const std::string& path) {
+  std::error_code ec;
+  return ends_with(path, ".parquet") || ends_with(path, ".pq") || std::filesystem::is_directory(path, ec);
+}
+
+bool job_output_is_parquet(const std::string& path) {
+  std::error_code ec;
+  return ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec);
+}
 
 std::string input_binding_describe(const InputBinding& b) {
   return b.model_input + " <- " + b.dataset + " (" + std::string(dtype_name(b.reader->dtype())) + " " +
@@ -17,7 +39,7 @@ bool dtype_is_integer(DType t) {
 }
 
 Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
-  const Hdf5Reader& r = *b->reader;
+  const RowReader& r = *b->reader;
   const std::string where = "dataset '" + b->dataset + "' in '" + job.input.path + "' (model input '" + in.name + "')";
   b->model_dtype = in.dtype;
   b->model_row_shape = r.row_shape();
@@ -69,7 +91,49 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
 
 }  // namespace
 
+namespace {
+
+StatusOr<std::vector<InputBinding>> bind_parquet(const JobConfig& job, const Graph& graph) {
+  if (!job.input.datasets.empty()) {
+    return invalid_argument("job key 'input.datasets' is for HDF5 input; Parquet input '" + job.input.path +
+                            "' feeds one model input from input.columns");
+  }
+  if (graph.inputs.size() != 1) {
+    return invalid_argument("model '" + job.model.path + "' has " + std::to_string(graph.inputs.size()) +
+                            " inputs; Parquet input feeds models with one (float) input");
+  }
+#if SHARDSCORE_HAVE_PARQUET
+  ParquetInputSpec spec;
+  spec.columns = job.input.columns;
+  spec.id_column = job.input.id_column;
+  spec.label_column = job.input.label_column;
+  spec.categories = job.input.categories;
+  spec.unknown_code = job.input.unknown_category;
+  SS_ASSIGN_OR_RETURN(auto reader, ParquetReader::open(job.input.path, spec));
+  InputBinding b;
+  b.model_input = graph.inputs[0].name;
+  b.dataset = "columns " + reader->describe_columns();
+  b.reader = std::move(reader);
+  SS_RETURN_IF_ERROR(bind_one(job, graph.inputs[0], &b));
+  std::vector<InputBinding> out;
+  out.push_back(std::move(b));
+  return out;
+#else
+  return unimplemented("input '" + job.input.path +
+                       "' is Parquet, but this build has no Parquet support (built without Apache Arrow C++; "
+                       "run scripts/setup.sh, which installs it, and rebuild)");
+#endif
+}
+
+}  // namespace
+
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm) {
+  if (job_input_is_parquet(job.input.path)) return bind_parquet(job, graph);
+  if (!job.input.columns.empty() || !job.input.id_column.empty() || !job.input.label_column.empty() ||
+      !job.input.categories.empty()) {
+    return invalid_argument("job keys input.columns, input.id_column, input.label_column and input.categories are for "
+                            "Parquet input; '" + job.input.path + "' is read as HDF5 (use input.dataset)");
+  }
   std::vector<std::pair<std::string, std::string>> wanted;  // model input -> dataset
   if (job.input.datasets.empty()) {
     if (graph.inputs.size() != 1) {
@@ -104,7 +168,8 @@ StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const 
     InputBinding b;
     b.model_input = wanted[k].first;
     b.dataset = wanted[k].second;
-    SS_ASSIGN_OR_RETURN(b.reader, Hdf5Reader::open(job.input.path, b.dataset, comm));
+    SS_ASSIGN_OR_RETURN(auto reader, Hdf5Reader::open(job.input.path, b.dataset, comm));
+    b.reader = std::move(reader);
     SS_RETURN_IF_ERROR(bind_one(job, graph.inputs[k], &b));
     if (!out.empty() && b.reader->rows() != out[0].reader->rows()) {
       return invalid_argument("datasets '" + out[0].dataset + "' and '" + b.dataset + "' in '" + job.input.path + "' have " +

@@ -1,10 +1,11 @@
 #pragma once
 // Binds each model input to its dataset in the input file, and says how its rows become tensors.
 //
-// A one-input model reads input.dataset; a model with several inputs names one dataset per input
+// The input is HDF5 or Parquet (job_input_is_parquet). For HDF5, a one-input model reads input.dataset; a model with several inputs names one dataset per input
 // in input.datasets. Float model inputs go through the preprocessing chain (a 2-D dataset's
 // features, or an image dataset's channels; NHWC images are transposed to NCHW); integer model
-// inputs (token ids, attention masks) are cast from an integer dataset as they are.
+// inputs (token ids, attention masks) are cast from an integer dataset as they are. A Parquet input
+// feeds a one-input model with float32 rows of its feature columns (input.columns and friends).
 #include <mpi.h>
 
 #include <memory>
@@ -15,14 +16,14 @@
 #include "config/job_config.h"
 #include "engine/graph.h"
 #include "preprocess/transforms.h"
-#include "reader/hdf5_reader.h"
+#include "reader/row_reader.h"
 
 namespace shardscore {
 
 struct InputBinding {
   std::string model_input;
-  std::string dataset;
-  std::unique_ptr<Hdf5Reader> reader;
+  std::string dataset;  // HDF5 dataset, or the Parquet feature columns
+  std::unique_ptr<RowReader> reader;
   DType model_dtype = DType::kUndefined;
   Shape model_row_shape;       // what one row is for the model (after NHWC -> NCHW)
   bool preprocessed = false;   // float input: the preprocessing chain applies
@@ -37,6 +38,11 @@ struct InputBinding {
 // checks each dataset against the model input's type and fixed dimensions, and that all datasets
 // have the same number of rows. Errors name the dataset and the model input.
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm);
+
+// Parquet input: a folder, or a file named *.parquet / *.pq. Everything else is read as HDF5.
+bool job_input_is_parquet(const std::string& path);
+// Parquet output: a path ending in ".parquet" or "/", or an existing folder. Everything else is HDF5.
+bool job_output_is_parquet(const std::string& path);
 
 // Human description for logs and the report: "input_ids <- /input_ids (int64 [16])".
 std::string input_binding_describe(const InputBinding& b);

@@ -19,14 +19,18 @@
 #include "common/sha256.h"
 #include "engine/engine.h"
 #include "job/model_inputs.h"
+#include "job/output_sink.h"
 #include "mpi/mpi_util.h"
 #include "preprocess/transforms.h"
 #include "quality/shard_stats.h"
 #include "reader/hdf5_reader.h"
+#if SHARDSCORE_HAVE_PARQUET
+#include "arrowio/arrow_util.h"
+#include "reader/parquet_reader.h"
+#endif
 #include "report/report.h"
 #include "shard/shard_plan.h"
 #include "shardscore/version.h"
-#include "writer/hdf5_writer.h"
 
 namespace shardscore {
 namespace {
@@ -38,6 +42,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct BatchWork {
   Batch batch;
   std::vector<std::vector<std::byte>> raw;  // one per model input
+  std::shared_ptr<RowIds> ids;               // Parquet id column -> Parquet output only
   std::vector<Tensor> outputs;
   ShardStats stats;
   Status status;
@@ -69,22 +74,57 @@ StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, const st
   return cols;
 }
 
-Status check_output_path(const JobConfig& job) {
+// output.path without trailing slashes ("out.parquet/" names the folder "out.parquet").
+std::string output_path_of(const JobConfig& job) {
+  std::string p = job.output.path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
+Status check_output_path(const JobConfig& job, bool parquet) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path out(job.output.path);
+  const std::string path = output_path_of(job);
+  fs::path out(path);
   fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+#if !SHARDSCORE_HAVE_PARQUET
+  if (parquet) {
+    return unimplemented("output '" + job.output.path + "' is a Parquet folder, but this build has no Parquet support "
+                         "(built without Apache Arrow C++; run scripts/setup.sh, which installs it, and rebuild)");
+  }
+#endif
   if (!fs::is_directory(dir, ec)) return not_found("output folder '" + dir.string() + "' does not exist");
   if (fs::exists(out, ec)) {
-    if (fs::is_directory(out, ec)) return invalid_argument("output '" + job.output.path + "' is a directory");
+    if (!parquet && fs::is_directory(out, ec)) return invalid_argument("output '" + job.output.path + "' is a directory");
     if (!job.output.overwrite) {
       return already_exists("output '" + job.output.path + "' exists; set output.overwrite = true (or --set output.overwrite=true) to replace it");
     }
+    // Overwrite removes a Parquet folder whole: only one that shardscore (or Spark) finished, or an empty one.
+    if (parquet && fs::is_directory(out, ec) && !fs::exists(out / "_SUCCESS", ec) && !fs::exists(out / "_manifest.json", ec) &&
+        !fs::is_empty(out, ec)) {
+      return invalid_argument("output '" + job.output.path +
+                              "' is a folder that is not a finished Parquet output (no _SUCCESS); not replacing it");
+    }
   }
-  if (fs::absolute(job.output.path, ec) == fs::absolute(job.input.path, ec)) {
-    return invalid_argument("output '" + job.output.path + "' is the input file");
+  if (fs::absolute(path, ec) == fs::absolute(job.input.path, ec)) {
+    return invalid_argument("output '" + job.output.path + "' is the input");
   }
   return ok_status();
+}
+
+// Shards: whole Parquet row groups (never spanning files), or whole HDF5 chunks of the first input.
+StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int size) {
+#if SHARDSCORE_HAVE_PARQUET
+  if (const auto* pq = dynamic_cast<const ParquetReader*>(&r)) {
+    std::vector<ShardBlock> blocks;
+    for (const auto& g : pq->row_groups()) blocks.push_back({g.rows, g.file});
+    return shard_plan_make_blocks(blocks, job.run.shard_rows, size);
+  }
+#endif
+  const auto* h5 = dynamic_cast<const Hdf5Reader*>(&r);
+  // Contiguous storage: fixed row blocks.
+  const int64_t chunk_rows = h5 && h5->chunk_rows() > 0 ? h5->chunk_rows() : 1;
+  return shard_plan_make(r.rows(), chunk_rows, job.run.shard_rows, size);
 }
 
 std::string temp_path_for(const std::string& output) {
@@ -101,7 +141,7 @@ class TempFileGuard {
   ~TempFileGuard() {
     if (owner_ && !released_) {
       std::error_code ec;
-      std::filesystem::remove(path_, ec);
+      std::filesystem::remove_all(path_, ec);
     }
   }
   void release() { released_ = true; }
@@ -147,6 +187,14 @@ class Progress {
 
 }  // namespace
 
+std::string job_formats() {
+#if SHARDSCORE_HAVE_PARQUET
+  return "hdf5, parquet (Apache Arrow " + arrow_build_version() + ")";
+#else
+  return "hdf5";
+#endif
+}
+
 int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
   MPI_Comm node;
   int local_ranks = 1;
@@ -180,14 +228,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   auto inputs_or = job_bind_inputs(job, engine.graph(), comm);
   SS_RETURN_IF_ERROR(mpi_agree(inputs_or.status(), comm));
   std::vector<InputBinding>& inputs = inputs_or.value();
-  const Hdf5Reader& first = *inputs[0].reader;
+  const RowReader& first = *inputs[0].reader;
+  const bool parquet_out = job_output_is_parquet(job.output.path);
+  const std::string output_path = output_path_of(job);
   const int64_t total_rows = first.rows();
   int64_t num_features = 0;
   for (const auto& b : inputs) num_features += b.preprocessed ? b.features : 0;
 
   auto columns_or = probe_outputs(engine, inputs);
   Status st = columns_or.status();
-  if (st.ok() && rank == 0) st = check_output_path(job);
+  if (st.ok() && rank == 0) st = check_output_path(job, parquet_out);
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
   const std::vector<OutputColumn>& columns = columns_or.value();
 
@@ -200,12 +250,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   SS_RETURN_IF_ERROR(mpi_agree(rank == 0 ? st : ok_status(), comm));
   sha = mpi_bcast_string(sha, 0, comm);
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
-  const std::string temp_path = mpi_bcast_string(temp_path_for(job.output.path), 0, comm);
+  const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);
 
   // ---- plan ----
-  // Shards follow the chunks of the first input's dataset; contiguous storage: fixed row blocks.
-  const int64_t chunk_rows = first.chunk_rows() > 0 ? first.chunk_rows() : 1;
-  SS_ASSIGN_OR_RETURN(ShardPlan plan, shard_plan_make(total_rows, chunk_rows, job.run.shard_rows, size));
+  SS_ASSIGN_OR_RETURN(ShardPlan plan, plan_shards(first, job, size));
   const std::vector<Shard> my_shards = shard_plan_for_rank(plan, rank);
   const std::vector<Batch> my_batches = shard_plan_batches(my_shards, job.run.batch_size);
   const int64_t rounds = shard_plan_max_batches(plan, job.run.batch_size);
@@ -223,10 +271,35 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   }
 
   // ---- create the output under its temporary name ----
-  auto writer_or = Hdf5Writer::create(temp_path, total_rows, columns, comm);
+  OutputSinkSpec sink_spec;
+  sink_spec.temp_path = temp_path;
+  sink_spec.total_rows = total_rows;
+  sink_spec.columns = columns;
+  sink_spec.plan = &plan;
+  sink_spec.provenance = {{"model_sha256", sha},
+                          {"model_path", job.model.path},
+                          {"input_path", job.input.path},
+                          {"input_dataset", inputs[0].dataset},
+                          {"job_toml", job.toml_text},
+                          {"shardscore_version", SHARDSCORE_VERSION},
+                          {"backend", std::string(engine.backend_name())},
+                          {"created_utc", created}};
+  // Ids travel from a Parquet input's id column to a Parquet output; otherwise the row index is written.
+  RowReader* id_source = nullptr;
+#if SHARDSCORE_HAVE_PARQUET
+  if (auto* pq = dynamic_cast<ParquetReader*>(inputs[0].reader.get()); pq && pq->has_ids() && parquet_out) {
+    id_source = pq;
+    sink_spec.id_name = pq->id_column();
+  }
+#endif
+  if (parquet_out) {
+    sink_spec.provenance.push_back({"num_ranks", std::to_string(size)});
+    sink_spec.provenance.push_back({"num_rows", std::to_string(total_rows)});
+  }
+  auto sink_or = output_sink_create(parquet_out, sink_spec, comm);
   TempFileGuard guard(temp_path, rank == 0);
-  SS_RETURN_IF_ERROR(mpi_agree(writer_or.status(), comm));
-  Hdf5Writer& writer = *writer_or.value();
+  SS_RETURN_IF_ERROR(mpi_agree(sink_or.status(), comm));
+  OutputSink& sink = *sink_or.value();
 
   // ---- the pipeline: read (in order) -> preprocess + infer (parallel) -> collective write (in order) ----
   std::map<int64_t, ShardStats> shard_stats;
@@ -265,7 +338,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       stop = true;
       return;
     }
-    Status ws = w ? writer.write_rows(w->batch.row_begin, w->batch.rows(), w->outputs) : writer.write_nothing();
+    Status ws = w ? sink.write(w->batch, w->outputs, w->ids.get()) : sink.write_nothing();
     if (!ws.ok()) {
       first_error = ws;
       stop = true;
@@ -297,10 +370,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
             try {
               w->raw.resize(inputs.size());
               for (std::size_t k = 0; k < inputs.size() && w->status.ok(); ++k) {
-                Hdf5Reader& r = *inputs[k].reader;
+                RowReader& r = *inputs[k].reader;
                 w->raw[k].resize(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
                 w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), w->raw[k].data());
               }
+#if SHARDSCORE_HAVE_PARQUET
+              if (id_source && w->status.ok()) {
+                w->ids = std::make_shared<RowIds>();
+                w->status = static_cast<ParquetReader*>(id_source)->read_ids(w->batch.row_begin, w->batch.rows(), w->ids.get());
+              }
+#endif
             } catch (const std::exception& e) {
               w->status = internal_error(std::string("reading a batch: ") + e.what());
             }
@@ -364,14 +443,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   SS_RETURN_IF_ERROR(mpi_agree(first_error, comm));
 
   // ---- provenance, close ----
-  st = writer.write_attributes(
-      {{"model_sha256", sha}, {"model_path", job.model.path}, {"input_path", job.input.path},
-       {"input_dataset", inputs[0].dataset}, {"job_toml", job.toml_text}, {"shardscore_version", SHARDSCORE_VERSION},
-       {"backend", std::string(engine.backend_name())}, {"created_utc", created}},
-      {{"num_ranks", size}, {"num_rows", total_rows}});
-  SS_RETURN_IF_ERROR(mpi_agree(st, comm));
-  const bool collective = writer.all_writes_collective();
-  SS_RETURN_IF_ERROR(mpi_agree(writer.close(), comm));
+  SS_RETURN_IF_ERROR(mpi_agree(sink.close(), comm));
+  const bool collective = sink.all_writes_collective();
   progress.update(rows_done_global, true);
 
   // ---- gather statistics to rank 0 ----
@@ -410,11 +483,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(total_rows) + " rows in " +
                           std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
     }
-    if (st.ok()) {
-      std::error_code ec;
-      std::filesystem::rename(temp_path, job.output.path, ec);
-      if (ec) st = unavailable("cannot move the finished output to '" + job.output.path + "': " + ec.message());
-    }
+    if (st.ok()) st = sink.commit(output_path);
     if (st.ok()) {
       guard.release();
       RunInfo info;
@@ -433,8 +502,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
         info.input_bindings.push_back({b.model_input, b.dataset, std::string(dtype_name(b.reader->dtype())), b.reader->row_shape()});
       }
       info.output_path = job.output.path;
-      for (const auto& c : columns) info.output_datasets.push_back(c.name);
-      info.output_datasets.push_back("row_index");
+      info.output_format = parquet_out ? "parquet" : "hdf5";
+      info.output_datasets = sink.names();
       info.seconds = seconds_since(t0);
       info.collective_writes = collective;
       for (const auto& v : verdicts) exit_code = v.passed() ? exit_code : 3;

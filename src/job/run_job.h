@@ -10,6 +10,8 @@
 // (written under a temporary name in the same folder, renamed by rank 0 once every rank is done).
 #include <mpi.h>
 
+#include <string>
+
 #include "common/status.h"
 #include "config/job_config.h"
 
@@ -22,6 +24,9 @@ struct JobOptions {
 // Returns 0 (all checks passed) or 3 (a quality check failed; output and report written), or the
 // failure (the same on every rank).
 StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& options = {});
+
+// The input/output formats this build handles: "hdf5" or "hdf5, parquet (Apache Arrow 17.0.0)".
+std::string job_formats();
 
 // Threads for this rank: `requested` (0 = as many as fit), capped so that the ranks on this node
 // times threads never exceed the node's cores or this rank's CPU affinity. Collective.

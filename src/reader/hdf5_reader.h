@@ -16,30 +16,31 @@
 #include "common/dtype.h"
 #include "common/status.h"
 #include "hdf5/hdf5_util.h"
+#include "reader/row_reader.h"
 
 namespace shardscore {
 
-class Hdf5Reader {
+class Hdf5Reader : public RowReader {
  public:
   // Errors: NotFound (no file / no dataset), DataLoss (not HDF5 or corrupt),
   // InvalidArgument (a scalar dataset, not a numeric type). Each names the file and the dataset.
   static StatusOr<std::unique_ptr<Hdf5Reader>> open(const std::string& path, const std::string& dataset, MPI_Comm comm);
 
-  int64_t rows() const { return rows_; }
+  int64_t rows() const override { return rows_; }
   // Shape of one row (empty for a 1-D dataset) and its element count.
-  const std::vector<int64_t>& row_shape() const { return row_shape_; }
-  int64_t row_elements() const { return row_elements_; }
-  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& row_shape() const override { return row_shape_; }
+  int64_t row_elements() const override { return row_elements_; }
+  DType dtype() const override { return dtype_; }
   // Rows per chunk for a chunked dataset; 0 for contiguous storage.
   int64_t chunk_rows() const { return chunk_rows_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const override { return path_; }
   const std::string& dataset() const { return dataset_; }
 
   // Reads rows [row_begin, row_begin + count) into dst: count * row_elements() elements of
   // dtype(), row-major. DataLoss names the rows when the file cannot deliver them.
-  Status read_rows(int64_t row_begin, int64_t count, std::byte* dst);
+  Status read_rows(int64_t row_begin, int64_t count, std::byte* dst) override;
 
-  ~Hdf5Reader();
+  ~Hdf5Reader() override;
 
  private:
   Hdf5Reader() = default;

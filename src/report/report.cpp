@@ -125,7 +125,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"model", {{"path", info.model_path}, {"sha256", info.model_sha256}}},
       {"input", {{"path", info.input_path}, {"dataset", info.input_dataset}, {"rows", info.input_rows},
                  {"features", info.input_features}, {"dtype", info.input_dtype}, {"datasets", bindings}}},
-      {"output", {{"path", info.output_path}, {"datasets", info.output_datasets}}},
+      {"output", {{"path", info.output_path}, {"format", info.output_format}, {"datasets", info.output_datasets}}},
       {"rows_read", rows_read},
       {"rows_scored", rows_scored},
       {"seconds", info.seconds},

@@ -23,6 +23,7 @@ struct RunInfo {
   };
   std::vector<Binding> input_bindings;  // one per model input
   std::string output_path;
+  std::string output_format = "hdf5";  // "hdf5" (one file) or "parquet" (a folder)
   std::vector<std::string> output_datasets;
   double seconds = 0;
   bool collective_writes = true;

@@ -30,6 +30,42 @@ StatusOr<ShardPlan> shard_plan_make(int64_t rows, int64_t chunk_rows, int64_t ta
   return plan;
 }
 
+namespace {
+int rank_of_shard(int64_t i, int64_t n, int num_ranks) {
+  // Contiguous blocks: rank r owns shards [floor(r*n/size), floor((r+1)*n/size)).
+  // Inverting that: the rank of shard i is the largest r with floor(r*n/size) <= i.
+  return static_cast<int>(((i + 1) * num_ranks - 1) / n);
+}
+}  // namespace
+
+StatusOr<ShardPlan> shard_plan_make_blocks(const std::vector<ShardBlock>& blocks, int64_t target_shard_rows, int num_ranks) {
+  if (target_shard_rows < 1) return invalid_argument("shard plan: shard rows must be >= 1");
+  if (num_ranks < 1) return invalid_argument("shard plan: number of ranks must be >= 1");
+  ShardPlan plan;
+  plan.num_ranks = num_ranks;
+  plan.shard_rows = target_shard_rows;
+  int64_t row = 0;
+  for (std::size_t b = 0; b < blocks.size();) {
+    if (blocks[b].rows < 1) return invalid_argument("shard plan: block " + std::to_string(b) + " has no rows");
+    Shard s;
+    s.id = static_cast<int64_t>(plan.shards.size());
+    s.row_begin = row;
+    int64_t rows = blocks[b].rows;
+    const int64_t group = blocks[b].group;
+    for (++b; b < blocks.size() && blocks[b].group == group && rows + blocks[b].rows <= target_shard_rows; ++b) {
+      if (blocks[b].rows < 1) return invalid_argument("shard plan: block " + std::to_string(b) + " has no rows");
+      rows += blocks[b].rows;
+    }
+    row += rows;
+    s.row_end = row;
+    plan.shards.push_back(s);
+  }
+  plan.total_rows = row;
+  const int64_t n = static_cast<int64_t>(plan.shards.size());
+  for (auto& s : plan.shards) s.rank = rank_of_shard(s.id, n, num_ranks);
+  return plan;
+}
+
 std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank) {
   std::vector<Shard> out;
   for (const auto& s : plan.shards)

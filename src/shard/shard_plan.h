@@ -39,6 +39,19 @@ struct ShardPlan {
 // shard_rows = max(1, floor(target / chunk_rows)) * chunk_rows.
 StatusOr<ShardPlan> shard_plan_make(int64_t rows, int64_t chunk_rows, int64_t target_shard_rows, int num_ranks);
 
+// A run of rows that must not be split between shards: a Parquet row group. Blocks are in row
+// order; `group` tells which blocks may share a shard (a Parquet file: shards never span files).
+struct ShardBlock {
+  int64_t rows = 0;  // >= 1
+  int64_t group = 0;
+};
+
+// Shards of whole blocks: a shard takes the next blocks of one group while its rows stay within
+// target_shard_rows, and always at least one block (a row group larger than the target is a shard
+// of its own). Rows are numbered through the blocks in order. Like shard_plan_make, boundaries do
+// not depend on num_ranks and ranks get contiguous blocks of shards. plan.shard_rows is the target.
+StatusOr<ShardPlan> shard_plan_make_blocks(const std::vector<ShardBlock>& blocks, int64_t target_shard_rows, int num_ranks);
+
 // The shards of one rank, in row order.
 std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank);
 

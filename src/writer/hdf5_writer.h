@@ -18,14 +18,9 @@
 #include "common/status.h"
 #include "engine/tensor.h"
 #include "hdf5/hdf5_util.h"
+#include "writer/output_column.h"
 
 namespace shardscore {
-
-struct OutputColumn {
-  std::string name;  // dataset name (the model output's name)
-  DType dtype = DType::kFloat32;
-  Shape row_shape;   // per-row shape; empty for one value per row
-};
 
 class Hdf5Writer {
  public:

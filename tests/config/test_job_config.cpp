@@ -121,6 +121,55 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
   }
 }
 
+TEST(JobConfig, ReadsTheParquetInputKeys) {
+  const std::string job = R"(
+[input]
+path = "scores_in/"
+columns = ["age", "colour", "income"]
+id_column = "customer"
+label_column = "churned"
+categories = { colour = ["red", "green", "blue"] }
+unknown_category = 7
+[model]
+path = "m.onnx"
+[output]
+path = "out.parquet"
+)";
+  auto r = job_config_parse(job, "job.toml", {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const JobConfig& c = r.value();
+  EXPECT_EQ(c.input.columns, (std::vector<std::string>{"age", "colour", "income"}));
+  EXPECT_EQ(c.input.id_column, "customer");
+  EXPECT_EQ(c.input.label_column, "churned");
+  ASSERT_EQ(c.input.categories.size(), 1u);
+  EXPECT_EQ(c.input.categories[0].first, "colour");
+  EXPECT_EQ(c.input.categories[0].second, (std::vector<std::string>{"red", "green", "blue"}));
+  EXPECT_EQ(c.input.unknown_category, 7);
+
+  auto d = job_config_parse(kMinimal, "job.toml", {});
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d.value().input.columns.empty());
+  EXPECT_FALSE(d.value().input.unknown_category.has_value());
+
+  struct Case {
+    std::vector<std::string> overrides;
+    std::string key;
+  } bad[] = {
+      {{"input.columns=[1, 2]"}, "input.columns"},
+      {{"input.columns=[]"}, "input.columns"},
+      {{"input.columns=[\"a\", \"a\"]"}, "input.columns"},
+      {{"input.categories={ c = \"red\" }"}, "input.categories"},
+      {{"input.categories={ c = [\"red\", \"red\"] }"}, "input.categories"},
+      {{"input.unknown_category=1.5"}, "input.unknown_category"},
+      {{"input.id_columns=x"}, "input.id_columns"},
+  };
+  for (const auto& c : bad) {
+    auto e = job_config_parse(kMinimal, "job.toml", c.overrides);
+    EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument) << c.key;
+    EXPECT_NE(e.status().message().find(c.key), std::string::npos) << e.status().message();
+  }
+}
+
 TEST(JobConfig, RequiredKeysAndSyntaxErrors) {
   auto a = job_config_parse("[input]\npath = \"x\"\n", "job.toml", {});
   EXPECT_NE(a.status().message().find("model.path"), std::string::npos) << a.status().message();

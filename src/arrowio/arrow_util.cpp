@@ -1,0 +1,18 @@
+#include "arrowio/arrow_util.h"
+
+#include <arrow/util/config.h>
+
+namespace shardscore {
+
+Status arrow_to_status(const arrow::Status& s, StatusCode code, const std::string& what) {
+  std::string reason = s.message();
+  // Arrow messages may span lines or carry raw bytes of a corrupt file; the error is one printable line.
+  for (char& c : reason)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  while (!reason.empty() && reason.back() == ' ') reason.pop_back();
+  return Status(code, what + ": " + reason);
+}
+
+std::string arrow_build_version() { return ARROW_VERSION_STRING; }
+
+}  // namespace shardscore

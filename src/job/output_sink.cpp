@@ -1,0 +1,133 @@
+#include "job/output_sink.h"
+
+#include <filesystem>
+
+#include "common/sha256.h"
+#include "writer/hdf5_writer.h"
+#if SHARDSCORE_HAVE_PARQUET
+#include "reader/parquet_reader.h"
+#include "writer/parquet_writer.h"
+#endif
+
+namespace shardscore {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Hdf5Sink : public OutputSink {
+ public:
+  Hdf5Sink(OutputSinkSpec spec, std::unique_ptr<Hdf5Writer> writer, int ranks)
+      : spec_(std::move(spec)), writer_(std::move(writer)), ranks_(ranks) {}
+  Status write(const Batch& b, const std::vector<Tensor>& outputs, const RowIds*) override {
+    return writer_->write_rows(b.row_begin, b.rows(), outputs);
+  }
+  Status write_nothing() override { return writer_->write_nothing(); }
+  Status close() override {
+    SS_RETURN_IF_ERROR(writer_->write_attributes(spec_.provenance, {{"num_ranks", ranks_}, {"num_rows", spec_.total_rows}}));
+    collective_ = writer_->all_writes_collective();
+    return writer_->close();
+  }
+  bool all_writes_collective() const override { return collective_; }
+  Status commit(const std::string& final_path) override {
+    std::error_code ec;
+    fs::rename(spec_.temp_path, final_path, ec);
+    if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
+    return ok_status();
+  }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out;
+    for (const auto& c : spec_.columns) out.push_back(c.name);
+    out.push_back("row_index");
+    return out;
+  }
+
+ private:
+  OutputSinkSpec spec_;
+  std::unique_ptr<Hdf5Writer> writer_;
+  int ranks_;
+  bool collective_ = true;
+};
+
+#if SHARDSCORE_HAVE_PARQUET
+class ParquetSink : public OutputSink {
+ public:
+  explicit ParquetSink(OutputSinkSpec spec) : spec_(std::move(spec)) {}
+  Status write(const Batch& b, const std::vector<Tensor>& outputs, const RowIds* ids) override {
+    const Shard& shard = spec_.plan->shards[static_cast<std::size_t>(b.shard_id)];
+    if (!part_) {
+      part_ = std::make_unique<ParquetPartWriter>((fs::path(spec_.temp_path) / parquet_part_name(shard.id)).string(),
+                                                  spec_.columns, spec_.id_name, spec_.provenance);
+    }
+    SS_RETURN_IF_ERROR(part_->append(b.row_begin, b.rows(), outputs, ids));
+    if (b.row_end == shard.row_end) {  // the shard's last batch: its file is done
+      if (part_->rows() != shard.rows()) {
+        return internal_error("output file for shard " + std::to_string(shard.id) + " got " + std::to_string(part_->rows()) +
+                              " of its " + std::to_string(shard.rows()) + " rows");
+      }
+      SS_RETURN_IF_ERROR(part_->close());
+      part_.reset();
+    }
+    return ok_status();
+  }
+  Status write_nothing() override { return ok_status(); }
+  Status close() override {
+    if (part_) return internal_error("output file '" + part_->path() + "' is unfinished at the end of the run");
+    return ok_status();
+  }
+  bool all_writes_collective() const override { return true; }
+  Status commit(const std::string& final_path) override {
+    std::vector<ParquetPart> parts;
+    for (const auto& s : spec_.plan->shards) {
+      ParquetPart p{parquet_part_name(s.id), s.id, s.row_begin, s.rows(), ""};
+      // Hashing on rank 0 also proves every rank's file is visible where the output will be read.
+      SS_ASSIGN_OR_RETURN(p.sha256, sha256_file_hex((fs::path(spec_.temp_path) / p.file).string()));
+      parts.push_back(std::move(p));
+    }
+    SS_RETURN_IF_ERROR(parquet_folder_finish(spec_.temp_path, parts, names(), spec_.total_rows, spec_.provenance));
+    std::error_code ec;
+    if (fs::exists(final_path, ec)) fs::remove_all(final_path, ec);  // overwrite: checked before the run
+    if (ec) return unavailable("cannot remove the old output '" + final_path + "': " + ec.message());
+    fs::rename(spec_.temp_path, final_path, ec);
+    if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
+    return ok_status();
+  }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> out{spec_.id_name};
+    for (const auto& c : spec_.columns) out.push_back(c.name);
+    return out;
+  }
+
+ private:
+  OutputSinkSpec spec_;
+  std::unique_ptr<ParquetPartWriter> part_;  // the shard being written
+};
+#endif
+
+}  // namespace
+
+StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm) {
+  if (!parquet) {
+    SS_ASSIGN_OR_RETURN(auto writer, Hdf5Writer::create(spec.temp_path, spec.total_rows, spec.columns, comm));
+    int size = 1;
+    MPI_Comm_size(comm, &size);
+    return std::unique_ptr<OutputSink>(new Hdf5Sink(spec, std::move(writer), size));
+  }
+#if SHARDSCORE_HAVE_PARQUET
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    std::error_code ec;
+    if (!fs::create_directory(spec.temp_path, ec)) {
+      return unavailable("cannot create output folder '" + spec.temp_path + "': " + (ec ? ec.message() : "it exists"));
+    }
+  }
+  return std::unique_ptr<OutputSink>(new ParquetSink(spec));
+#else
+  (void)comm;
+  return unimplemented("output '" + spec.temp_path +
+                       "' is a Parquet folder, but this build has no Parquet support (built without Apache Arrow C++; "
+                       "run scripts/setup.sh, which installs it, and rebuild)");
+#endif
+}
+
+}  // namespace shardscore

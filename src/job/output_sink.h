@@ -1,0 +1,58 @@
+#pragma once
+// Where a job's predictions go: the one HDF5 file (all ranks write it together, collectively) or
+// a Parquet folder (each rank writes one file per shard of its own; rank 0 finishes the folder).
+// run_job drives either through this interface; which one follows output.path
+// (job_output_is_parquet).
+//
+// Call order, on every rank: output_sink_create (then mpi_agree) -> write()/write_nothing() once per
+// write round, in the rank's batch order -> close() (then mpi_agree) -> commit() on rank 0 only. The
+// output is built under `temp_path` (a file or a folder beside output.path); rank 0 removes it on
+// failure (the job's guard) and moves it into place in commit().
+#include <mpi.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+#include "shard/shard_plan.h"
+#include "writer/output_column.h"
+
+namespace shardscore {
+
+struct RowIds;  // reader/parquet_reader.h: a batch's ids, for Parquet output
+
+struct OutputSinkSpec {
+  std::string temp_path;
+  int64_t total_rows = 0;
+  std::vector<OutputColumn> columns;  // model outputs
+  const ShardPlan* plan = nullptr;    // outlives the sink
+  // Provenance (HDF5 root attributes; Parquet schema metadata and manifest), the same on every rank.
+  std::vector<std::pair<std::string, std::string>> provenance;
+  std::string id_name = "row_index";  // Parquet output's first column
+};
+
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // One write round with this rank's next batch (ids: null, or the batch's ids for Parquet output).
+  virtual Status write(const Batch& batch, const std::vector<Tensor>& outputs, const RowIds* ids) = 0;
+  // One write round without data (collective formats need every rank in every round).
+  virtual Status write_nothing() = 0;
+  // Collective: everything of this rank is on disk (HDF5: provenance attributes written, file closed).
+  virtual Status close() = 0;
+  // False when HDF5 did any write independently (see Hdf5Writer); true for Parquet (nothing shared).
+  virtual bool all_writes_collective() const = 0;
+  // Rank 0, after every rank's close(): completes the output (Parquet: manifest with checksums,
+  // _SUCCESS) and moves it to `final_path`, replacing what is there (checked beforehand).
+  virtual Status commit(const std::string& final_path) = 0;
+  // The datasets / columns written, for the report.
+  virtual std::vector<std::string> names() const = 0;
+};
+
+// Collective over comm (HDF5 creates the file together; for Parquet rank 0 makes the folder).
+StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm);
+
+}  // namespace shardscore

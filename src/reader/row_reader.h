@@ -1,0 +1,33 @@
+#pragma once
+// What the job needs from an input, whatever its format: a number of rows, the shape and element
+// type of one row, and reads of row ranges. Implemented by Hdf5Reader (one dataset) and
+// ParquetReader (feature columns of one file or a folder of files).
+//
+// read_rows() is called by one thread at a time (the pipeline's serial read stage); an
+// implementation may keep state between calls (the Parquet reader keeps its current row group).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+#include "common/status.h"
+
+namespace shardscore {
+
+class RowReader {
+ public:
+  virtual ~RowReader() = default;
+  virtual int64_t rows() const = 0;
+  // Shape of one row (empty for one value per row) and its element count.
+  virtual const std::vector<int64_t>& row_shape() const = 0;
+  virtual int64_t row_elements() const = 0;
+  // Element type of the rows read_rows() delivers.
+  virtual DType dtype() const = 0;
+  virtual const std::string& path() const = 0;
+  // Reads rows [row_begin, row_begin + count) into dst: count * row_elements() elements of
+  // dtype(), row-major. DataLoss names the file and rows when the input cannot deliver them.
+  virtual Status read_rows(int64_t row_begin, int64_t count, std::byte* dst) = 0;
+};
+
+}  // namespace shardscore
