@@ -60,7 +60,7 @@ po::options_description run_options() {
 }
 
 std::string version_text() {
-  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (OpenBLAS, oneTBB)\n";
+  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (oneDNN, OpenBLAS, oneTBB)\n";
 #ifdef SHARDSCORE_HAVE_CUDA
   // The CUDA backend's kernels are not wired into the engine yet; this reports what the build links.
   const cuda::RuntimeInfo info = cuda::runtime_info();
