@@ -41,7 +41,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/conv_onednn.h"
+#include "engine/cpu/onednn.h"
 #include "engine/engine.h"
 #include "engine/graph.h"
 #include "engine/op_registry.h"

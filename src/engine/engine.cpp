@@ -1,6 +1,6 @@
 #include "engine/engine.h"
 
-#include "engine/cpu/conv_onednn.h"
+#include "engine/cpu/onednn.h"
 
 namespace shardscore {
 

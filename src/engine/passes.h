@@ -36,7 +36,7 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 // float32 weights, group 1, input and output channels multiples of `block` (or fewer than 4 input
 // channels: an image stem), constant or no bias and Relu or no activation becomes a
 // shardscore.FusedConv run by oneDNN with attributes src_layout and dst_layout ("plain" = NCHW,
-// "blocked" = [N, C/block, H, W, block]; see engine/cpu/conv_onednn.h): blocked -> blocked (plain
+// "blocked" = [N, C/block, H, W, block]; see engine/cpu/onednn.h): blocked -> blocked (plain
 // -> blocked for a stem). Inputs and residuals made elsewhere get a shardscore.ToBlocked, and a
 // shardscore.FromBlocked gives an output back in NCHW, under its own name, to any other reader
 // and to graph outputs.

@@ -454,6 +454,13 @@ TEST_P(OpTest, Gemm_CNotBroadcastable_Error) {
                {make<float>({3, 4}, rand_f32(12)), make<float>({4, 2}, rand_f32(8)), make<float>({2, 2}, rand_f32(4))});
 }
 
+Attribute a_tensorless_string(const std::string& v) {
+  Attribute at;
+  at.type = Attribute::Type::kString;
+  at.s = v;
+  return at;
+}
+
 // Bitwise: a row's result does not depend on which other rows share its batch. This is what makes
 // shardscore's output identical for any batch size and any number of ranks.
 void expect_rows_bitwise_equal(const Tensor& whole, int64_t first_row, const Tensor& part) {
@@ -492,6 +499,44 @@ TEST_P(OpTest, Gemm_RowsIndependentOfBatch_Bitwise) {
     std::vector<float> block(a.begin() + r0 * k, a.begin() + (r0 + rows) * k);
     Tensor part = run1("Gemm", {make<float>({rows, k}, block), make<float>({n, k}, b), make<float>({n}, c)}, attrs);
     expect_rows_bitwise_equal(whole, r0, part);
+  }
+}
+
+// FusedGemm with a bias row and alpha 1 runs on oneDNN (weights packed once): the same property,
+// with B transposed and not, Relu keeping NaN, and rows crossing the 256-row tiles.
+TEST_P(OpTest, FusedGemm_OnednnRowsIndependentOfBatch_Bitwise) {
+  const int64_t m = 600, k = 37, n = 11;
+  for (const bool trans_b : {false, true}) {
+    SCOPED_TRACE(trans_b ? "transB" : "B as given");
+    auto a = rand_f32(m * k), b = rand_f32(n * k), c = rand_f32(n);
+    a[5 * k + 3] = std::numeric_limits<float>::quiet_NaN();  // row 5 comes out NaN, through the Relu
+    Attrs attrs = {{"activation", a_tensorless_string("Relu")}};
+    if (trans_b) attrs["transB"] = a_int(1);
+    const Tensor w = trans_b ? make<float>({n, k}, b) : make<float>({k, n}, b);
+    Tensor whole = run1("FusedGemm", {make<float>({m, k}, a), w, make<float>({n}, c)}, attrs, 1, "shardscore");
+    ASSERT_EQ(whole.shape(), (Shape{m, n}));
+    std::vector<double> ref(static_cast<std::size_t>(m * n));
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double v = c[j];
+        for (int64_t q = 0; q < k; ++q) v += double{a[r * k + q]} * double{trans_b ? b[j * k + q] : b[q * n + j]};
+        ref[r * n + j] = std::isnan(v) ? v : std::max(v, 0.0);
+      }
+    // Row 5 is NaN in both; the other rows against the reference (NaN compares unequal, so the
+    // comparison runs on a copy with row 5 zeroed on both sides).
+    Tensor checked = Tensor::copy_of(DType::kFloat32, {m, n}, whole.raw());
+    for (int64_t j = 0; j < n; ++j) {
+      EXPECT_TRUE(std::isnan(whole.data<float>()[5 * n + j])) << "NaN lost at column " << j;
+      checked.data<float>()[5 * n + j] = 0.0f;
+      ref[5 * n + j] = 0.0;
+    }
+    expect_near(checked, DType::kFloat32, {m, n}, ref, kTolReduce);
+    for (auto [r0, rows] : kRowBlocks) {
+      SCOPED_TRACE("rows " + std::to_string(r0) + ".." + std::to_string(r0 + rows - 1));
+      std::vector<float> block(a.begin() + r0 * k, a.begin() + (r0 + rows) * k);
+      Tensor part = run1("FusedGemm", {make<float>({rows, k}, block), w, make<float>({n}, c)}, attrs, 1, "shardscore");
+      expect_rows_bitwise_equal(whole, r0, part);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 #include <bit>
 #include <functional>
 
-#include "engine/cpu/conv_onednn.h"
+#include "engine/cpu/onednn.h"
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -1588,6 +1588,20 @@ TEST_P(OpTest, FusedConv_OnednnImageIndependentOfBatch_Bitwise) {
                     at, 1, "shardscore");
   ASSERT_EQ(one.numel(), per);
   EXPECT_EQ(std::memcmp(one.data<float>(), all.data<float>() + 3 * per, static_cast<std::size_t>(per) * sizeof(float)), 0);
+}
+
+TEST_P(OpTest, FusedConv_OnednnReluKeepsNaN) {
+  // A NaN pixel reaches every output its 1x1 window covers, through the Relu (as in ONNX Runtime).
+  const int64_t b = onednn_channel_block();
+  auto x = rand_f32(b * 9);
+  x[4] = std::numeric_limits<float>::quiet_NaN();  // channel 0, pixel (1, 1)
+  Attrs at{{"src_layout", a_string("blocked")}, {"dst_layout", a_string("blocked")}, {"activation", a_string("Relu")}};
+  Tensor y = run1("FusedConv", {make<float>({1, 1, 3, 3, b}, blocked_of(x, {1, b, 3, 3}, b)),
+                                make<float>({b, b, 1, 1}, rand_f32(b * b))},
+                  at, 1, "shardscore");
+  const std::vector<double> plain = plain_of(y, b);
+  for (int64_t m = 0; m < b; ++m)
+    for (int64_t q = 0; q < 9; ++q) EXPECT_EQ(std::isnan(plain[m * 9 + q]), q == 4) << "channel " << m << " pixel " << q;
 }
 
 TEST_P(OpTest, FusedConv_OnednnErrors) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/onednn.h"
 
 namespace shardscore {
 namespace {
@@ -193,16 +194,30 @@ Status cpu_fused_gemm(OpContext& ctx) {
   const Shape lead(a->shape().begin(), a->shape().end() - 1);
   Tensor a2 = a->reshaped({shape_numel(lead), a->dim(a->rank() - 1)});
   const Tensor* c = ctx.input(2);
-  SS_RETURN_IF_ERROR(gemm_typed<float>(ctx, a2, *b, c));
+  const Attribute* act = ctx.node.attr("activation");
+  const std::string kind = act ? act->s : "";
+  // The common case (bias row, no scaling, B as given or transposed) goes to oneDNN with B packed
+  // once; others keep OpenBLAS. B is constant here: the fusion pass makes FusedGemm only from
+  // initializer weights.
+  const bool trans_b = ctx.node.attr_int("transB", 0) != 0;
+  const bool bias_row = c && c->dtype() == DType::kFloat32 && ctx.node.attr_float("beta", 1.0f) == 1.0f &&
+                        (c->rank() == 1 || (c->rank() == 2 && c->dim(0) == 1)) &&
+                        c->dim(c->rank() - 1) == (trans_b ? b->dim(0) : b->dim(1));
+  const bool onednn = ctx.node.attr_int("transA", 0) == 0 && ctx.node.attr_float("alpha", 1.0f) == 1.0f &&
+                      (!c || bias_row) && a2.dim(0) > 0 && a2.dim(1) == (trans_b ? b->dim(1) : b->dim(0));
+  if (onednn) {
+    SS_ASSIGN_OR_RETURN(ctx.outputs[0], onednn_matmul(a2, *b, trans_b, c, kind == "Relu", kFoldedRowTile));
+  } else {
+    SS_RETURN_IF_ERROR(gemm_typed<float>(ctx, a2, *b, c));
+  }
   Tensor& y = ctx.outputs[0];
   Shape out = lead;
   out.push_back(y.dim(1));
   y = y.reshaped(out);
-  const Attribute* act = ctx.node.attr("activation");
-  const std::string kind = act ? act->s : "";
   float* p = y.data<float>();
   const int64_t n = y.numel();
   if (kind == "Relu") {
+    if (onednn) return ok_status();  // applied by onednn_matmul
     for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0.0f : p[i];
   } else if (kind == "Sigmoid") {
     for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));

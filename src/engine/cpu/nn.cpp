@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu/conv_onednn.h"
+#include "engine/cpu/onednn.h"
 #include "engine/cpu/cpu_ops.h"
 
 namespace shardscore {

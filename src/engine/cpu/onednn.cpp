@@ -1,4 +1,4 @@
-#include "engine/cpu/conv_onednn.h"
+#include "engine/cpu/onednn.h"
 
 #include <omp.h>
 
@@ -29,6 +29,12 @@ using dt = memory::data_type;
       return internal_error(std::string("oneDNN ") + (call) + " failed: " + e.what());                 \
     }                                                                                                  \
   } while (0)
+
+// Relu that keeps NaN (as ONNX Runtime's Relu does): oneDNN's relu post-op, a max with 0, would
+// turn a NaN from bad input data into 0 and hide it.
+void relu_nan_preserving(float* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];
+}
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -76,7 +82,6 @@ Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t
                                                            p->dst_md, strides, dilates, pad_l, pad_r);
     dnnl::post_ops ops;
     if (has_residual) ops.append_binary(dnnl::algorithm::binary_add, p->dst_md);
-    if (s.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -95,7 +100,90 @@ Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t
   return ok_status();
 }
 
+struct MatmulPrimitive {
+  Tensor weights;  // keeps the weights' address taken by the cache key
+  dnnl::matmul prim;
+  memory packed_weights;
+  memory::desc src_md, dst_md, bias_md, scratch_md;
+};
+
+std::mutex matmul_mutex;
+std::map<Key, std::shared_ptr<MatmulPrimitive>>& matmul_cache() {
+  static auto* c = new std::map<Key, std::shared_ptr<MatmulPrimitive>>();
+  return *c;
+}
+
+Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, int64_t k, int64_t n, MatmulPrimitive* p) {
+  SS_DNNL_TRY("matmul setup", {
+    p->src_md = memory::desc({tile, k}, dt::f32, tag::ab);
+    p->dst_md = memory::desc({tile, n}, dt::f32, tag::ab);
+    p->bias_md = memory::desc({1, n}, dt::f32, tag::ab);
+    const memory::desc w_any({k, n}, dt::f32, tag::any);
+    auto desc = has_bias ? dnnl::matmul::desc(p->src_md, w_any, p->bias_md, p->dst_md)
+                         : dnnl::matmul::desc(p->src_md, w_any, p->dst_md);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    p->prim = dnnl::matmul(pd);
+    p->scratch_md = pd.scratchpad_desc();
+    p->packed_weights = memory(pd.weights_desc(), cpu_engine());
+    // b as stored: [k, n] row-major, or [n, k] row-major (= [k, n] column-major) when transposed.
+    memory user_w({{k, n}, dt::f32, trans_b ? tag::ba : tag::ab}, cpu_engine(), const_cast<float*>(b.data<float>()));
+    dnnl::stream strm(cpu_engine());
+    dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
+    strm.wait();
+  });
+  p->weights = b;
+  return ok_status();
+}
+
 }  // namespace
+
+StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu, int64_t tile) {
+  const int64_t m = a.dim(0), k = a.dim(1), n = trans_b ? b.dim(0) : b.dim(1);
+  std::shared_ptr<MatmulPrimitive> p;
+  {
+    std::lock_guard lock(matmul_mutex);
+    Key key{b.raw(), {k, n, trans_b, bias != nullptr, tile}};
+    auto it = matmul_cache().find(key);
+    if (it == matmul_cache().end()) {
+      auto made = std::make_shared<MatmulPrimitive>();
+      SS_RETURN_IF_ERROR(make_matmul(b, trans_b, bias != nullptr, tile, k, n, made.get()));
+      it = matmul_cache().emplace(std::move(key), std::move(made)).first;
+    }
+    p = it->second;
+  }
+  Tensor y(DType::kFloat32, {m, n});
+  const int64_t tail = m % tile;
+  Tensor pad_a, pad_y;
+  if (tail) {
+    pad_a = Tensor(DType::kFloat32, {tile, k});
+    pad_y = Tensor(DType::kFloat32, {tile, n});
+    std::fill(pad_a.data<float>() + tail * k, pad_a.data<float>() + tile * k, 0.0f);
+    std::copy(a.data<float>() + (m - tail) * k, a.data<float>() + m * k, pad_a.data<float>());
+  }
+  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(std::max<std::size_t>(p->scratch_md.get_size(), 1))});
+  omp_set_num_threads(1);  // see onednn_conv
+  thread_local dnnl::stream strm(cpu_engine());
+  SS_DNNL_TRY("matmul", {
+    memory scratch_mem(p->scratch_md, cpu_engine(), scratch.raw());
+    std::unique_ptr<memory> bias_mem;
+    if (bias) bias_mem = std::make_unique<memory>(p->bias_md, cpu_engine(), const_cast<void*>(bias->raw()));
+    for (int64_t r0 = 0; r0 < m; r0 += tile) {
+      const bool full = r0 + tile <= m;
+      memory src(p->src_md, cpu_engine(), full ? const_cast<float*>(a.data<float>() + r0 * k) : pad_a.data<float>());
+      memory dst(p->dst_md, cpu_engine(), full ? y.data<float>() + r0 * n : pad_y.data<float>());
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+      if (bias_mem) args.emplace(DNNL_ARG_BIAS, *bias_mem);
+      p->prim.execute(strm, args);
+    }
+    strm.wait();
+  });
+  if (tail) std::copy(pad_y.data<float>(), pad_y.data<float>() + tail * n, y.data<float>() + (m - tail) * n);
+  if (relu) relu_nan_preserving(y.data<float>(), m * n);
+  return y;
+}
 
 int64_t onednn_channel_block() {
   static const int64_t block = __builtin_cpu_supports("avx512f") ? 16 : 8;
@@ -166,6 +254,10 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                      memory(p->dst_md, cpu_engine(), const_cast<float*>(pr + n * p->dst_image_floats)));
       }
       p->prim.execute(strm, args);
+      if (spec.relu) {
+        strm.wait();
+        relu_nan_preserving(py + n * p->dst_image_floats, static_cast<int64_t>(p->dst_image_floats));
+      }
     }
     strm.wait();
   });

@@ -1,5 +1,10 @@
 #pragma once
-// float32 convolution (group 1) through oneDNN, and the blocked channel layout it runs fastest in.
+// The CPU backend's uses of oneDNN: float32 convolution (group 1) in the blocked channel layout it
+// runs fastest in, and float32 matrix products with constant weights packed once.
+//
+// Measured against OpenBLAS (im2col for convolutions) by bench/onednn_vs_openblas.cpp; results and
+// the choice in docs/benchmarks.md. Every primitive runs on its caller's thread (parallelism comes
+// from batches), with its scratchpad in a Tensor of the call (planned memory).
 //
 // Layouts. "plain" is NCHW. "blocked" is oneDNN's nChw{b}c: a tensor [N, ceil(C/b), H, W, b] whose
 // last axis holds b consecutive channels, the channels past C being zero. b is
@@ -28,7 +33,7 @@ struct OnednnConvSpec {
   int64_t pad_end[2] = {0, 0};
   int64_t out[2] = {0, 0};       // output height and width
   ConvLayout src = ConvLayout::kPlain, dst = ConvLayout::kPlain;
-  bool relu = false;             // applied last
+  bool relu = false;             // applied last (NaN stays NaN)
 };
 
 // Channels per block of the blocked layout on this CPU (16 or 8).
@@ -39,6 +44,13 @@ int64_t onednn_channel_block();
 // layout. Returns y in spec.dst's layout. Errors: Internal, naming the oneDNN call.
 [[nodiscard]] StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
                                            const OnednnConvSpec& spec);
+
+// y[m x n] = a[m x k] * op(b) (+ bias) (Relu, NaN staying NaN), op(b) = b [k x n], or b^T for b [n x k] when
+// trans_b. bias: [n] or null. Rows go through in tiles of `tile` rows, the last one zero-padded, so
+// a row's result does not depend on how many rows came with it. b's packed form is cached as the
+// convolution weights are (b must not change while the process lives: constant weights).
+[[nodiscard]] StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu,
+                                             int64_t tile);
 
 // Layout changes: [N, C, H, W] -> [N, ceil(C/block), H, W, block] (padding channels zero), and back
 // given the real channel count. Any element type (bytes are moved).

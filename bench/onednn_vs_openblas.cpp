@@ -1,4 +1,7 @@
-// Convolution on one core: shardscore's CPU Conv (im2col + OpenBLAS sgemm, the engine's code path)
+// oneDNN against OpenBLAS on one core, for the CPU backend's two heavy ops (issue: "oneDNN, or
+// OpenBLAS with im2col - measure both and keep the faster").
+//
+// 1. Convolution: shardscore's CPU Conv (im2col + OpenBLAS sgemm, the engine's code path)
 // against oneDNN's convolution primitive, layer by layer over ResNet-50's convolutions (224x224),
 // one image at a time (the engine convolves image by image so that results do not depend on the
 // batch size). oneDNN is timed twice:
@@ -8,7 +11,12 @@
 //     timed: the best case for an engine that kept activations blocked between convolutions.
 // Every result is checked against the engine's output before timing (max relative difference).
 //
-//   build/bench/conv_onednn_vs_openblas [--repeats R] [--min-seconds S]
+// 2. Matrix products of BERT-base (hidden 768, FFN 3072) on one row tile of the engine (256 rows
+//    of the folded batch: the engine calls OpenBLAS per tile so results do not depend on the batch
+//    size): cblas_sgemm as the engine calls it, against oneDNN's matmul with the weights packed
+//    once in the layout it prefers (as ONNX Runtime prepacks), bias added by both.
+//
+//   build/bench/onednn_vs_openblas [--repeats R] [--min-seconds S]
 #include <cblas.h>
 #include <omp.h>
 
@@ -205,6 +213,51 @@ int main(int argc, char** argv) {
   }
   std::printf("| **all ResNet-50 convolutions, one image** | 53 | **%.1f** | **%.1f** | **%.1f** | | |\n", 1e3 * total_ours,
               1e3 * total_plain, 1e3 * total_blocked);
+  std::printf("\n| BERT-base product, one tile | count per layer | OpenBLAS sgemm ms | oneDNN matmul, packed weights ms | oneDNN impl | max rel diff |\n");
+  std::printf("|---|---:|---:|---:|---|---:|\n");
+  struct Product {
+    const char* what;
+    int64_t m, k, n;
+    int count;
+  };
+  const Product products[] = {{"Q, K, V, attention output 768x768", 256, 768, 768, 4},
+                              {"FFN up 768x3072", 256, 768, 3072, 1},
+                              {"FFN down 3072x768", 256, 3072, 768, 1}};
+  double gemm_blas = 0, gemm_dnnl = 0;
+  for (const Product& P : products) {
+    std::vector<float> a(static_cast<std::size_t>(P.m * P.k)), b(static_cast<std::size_t>(P.k * P.n)),
+        bias(static_cast<std::size_t>(P.n)), c1(static_cast<std::size_t>(P.m * P.n)), c2(c1.size());
+    for (auto* v : {&a, &b, &bias})
+      for (auto& e : *v) e = dist(rng);
+    auto run_blas = [&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(P.m), static_cast<int>(P.n),
+                  static_cast<int>(P.k), 1.0f, a.data(), static_cast<int>(P.k), b.data(), static_cast<int>(P.n), 0.0f,
+                  c1.data(), static_cast<int>(P.n));
+      for (int64_t i = 0; i < P.m; ++i)
+        for (int64_t j = 0; j < P.n; ++j) c1[i * P.n + j] += bias[j];
+    };
+    const memory::desc a_md({P.m, P.k}, dt::f32, tag::ab), b_any({P.k, P.n}, dt::f32, tag::any),
+        bias_md({1, P.n}, dt::f32, tag::ab), c_md({P.m, P.n}, dt::f32, tag::ab);
+    matmul::primitive_desc mpd(matmul::desc(a_md, b_any, bias_md, c_md), eng);
+    memory b_user({{P.k, P.n}, dt::f32, tag::ab}, eng, b.data()), b_packed(mpd.weights_desc(), eng);
+    reorder(b_user, b_packed).execute(strm, b_user, b_packed);
+    strm.wait();
+    matmul mm(mpd);
+    memory a_mem(a_md, eng, a.data()), bias_mem(bias_md, eng, bias.data()), c_mem(c_md, eng, c2.data());
+    auto run_dnnl = [&] {
+      mm.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_packed}, {DNNL_ARG_BIAS, bias_mem}, {DNNL_ARG_DST, c_mem}});
+      strm.wait();
+    };
+    run_blas();
+    run_dnnl();
+    const double diff = max_rel_diff(c2.data(), c1.data(), P.m * P.n);
+    const double tb = seconds_per_call(run_blas, repeats, min_seconds), td = seconds_per_call(run_dnnl, repeats, min_seconds);
+    gemm_blas += P.count * tb;
+    gemm_dnnl += P.count * td;
+    std::printf("| %s | %d | %.3f | %.3f | %s | %.1e |\n", P.what, P.count, 1e3 * tb, 1e3 * td, mpd.impl_info_str(), diff);
+    std::fflush(stdout);
+  }
+  std::printf("| **one encoder layer, one tile** | 6 | **%.2f** | **%.2f** | | |\n", 1e3 * gemm_blas, 1e3 * gemm_dnnl);
   std::printf("\noneDNN %d.%d.%d, one thread each (OpenBLAS and OpenMP set to 1)\n", dnnl_version()->major,
               dnnl_version()->minor, dnnl_version()->patch);
   return 0;
