@@ -152,6 +152,43 @@ TEST_F(ParquetWriterTest, IdsFromTheInputKeepTheirTypeValuesAndNulls) {
   EXPECT_EQ(static_cast<const arrow::Int64Array&>(*table->column(2)->chunk(0)).Value(4), 28);
 }
 
+// A dictionary-of-strings id column (allowed by the reader) arrives with its row group's own
+// dictionary in every batch: the values must survive even though the dictionaries differ.
+TEST_F(ParquetWriterTest, DictionaryIdsWithADifferentDictionaryPerBatch) {
+  const std::string file = path("part-00000.parquet");
+  const auto type = arrow::dictionary(arrow::int32(), arrow::utf8());
+  std::shared_ptr<arrow::Array> a, b;
+  ASSERT_TRUE(arrow::ipc::internal::json::DictArrayFromJSON(type, "[0, 1, 0]", R"(["x", "y"])", &a).ok());
+  ASSERT_TRUE(arrow::ipc::internal::json::DictArrayFromJSON(type, "[1, null]", R"(["z", "x"])", &b).ok());
+  {
+    ParquetPartWriter w(file, kColumns, "key", {});
+    RowIds ia{a}, ib{b};
+    Status st = w.append(0, 3, batch_outputs(0, 3), &ia);
+    ASSERT_TRUE(st.ok()) << st.message();
+    st = w.append(3, 2, batch_outputs(3, 2), &ib);
+    ASSERT_TRUE(st.ok()) << st.message();
+    st = w.close();
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  auto table = read_table(file);
+  ASSERT_TRUE(table);
+  ASSERT_EQ(table->num_rows(), 5);
+  // Decode whatever encoding came back to plain strings.
+  auto col = table->column(0)->chunk(0);
+  std::vector<std::string> got;
+  for (int64_t r = 0; r < col->length(); ++r) {
+    auto scalar = col->GetScalar(r).ValueOrDie();
+    if (!scalar->is_valid) {
+      got.push_back("<null>");
+    } else if (scalar->type->id() == arrow::Type::DICTIONARY) {
+      got.push_back(static_cast<const arrow::DictionaryScalar&>(*scalar).GetEncodedValue().ValueOrDie()->ToString());
+    } else {
+      got.push_back(scalar->ToString());
+    }
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"x", "y", "x", "x", "<null>"}));
+}
+
 TEST_F(ParquetWriterTest, BoolFloat16AndMultiDimensionalOutputs) {
   const std::vector<OutputColumn> cols = {
       {"is_fraud", DType::kBool, {}}, {"half", DType::kFloat16, {}}, {"grid", DType::kInt32, {2, 2}}};
