@@ -201,6 +201,27 @@ TEST_F(ParquetReaderTest, IntegerFloatAndBoolColumnsConvertToFloat32) {
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << "element " << i;
 }
 
+// Half-precision floats (Parquet's FLOAT16 logical type; what our writer makes of float16 outputs).
+TEST_F(ParquetReaderTest, Float16ColumnsConvertToFloat32) {
+  // 1.0, -2.0, null, 0.5, 65504 (the largest half), as bits.
+  auto bits = json_array(arrow::uint16(), "[15360, 49152, null, 14336, 31743]");
+  auto half_data = bits->data()->Copy();
+  half_data->type = arrow::float16();
+  auto half = arrow::MakeArray(half_data);
+  write_parquet(path("a.parquet"), {{"h", half}, {"x", json_array(arrow::int32(), "[1, 2, 3, 4, 5]")}}, 2);
+  auto r = ParquetReader::open(path("a.parquet"), {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value()->feature_columns(), (std::vector<std::string>{"h", "x"}));
+  const std::vector<float> got = read_all(*r.value(), 0, 5);
+  ASSERT_EQ(got.size(), 10u);
+  EXPECT_EQ(got[0], 1.0f);
+  EXPECT_EQ(got[2], -2.0f);
+  EXPECT_TRUE(std::isnan(got[4])) << got[4];
+  EXPECT_EQ(got[6], 0.5f);
+  EXPECT_EQ(got[8], 65504.0f);
+  EXPECT_EQ(got[9], 5.0f);
+}
+
 TEST_F(ParquetReaderTest, NullsBecomeNaN) {
   write_parquet(path("a.parquet"),
                 {{"f", json_array(arrow::float64(), "[1.5, null, 3, null, 5]")},
