@@ -272,6 +272,18 @@ TEST_F(ParquetWriterTest, MismatchedOrUnwritableOutputsAreErrors) {
   ParquetPartWriter w2(path("part-00001.parquet"), kColumns, "id", {});
   EXPECT_EQ(w2.append(0, 2, batch_outputs(0, 2), &short_ids).code(), StatusCode::kInternal);
 
+  // Ids of another type than the file's id column, or none after ids: the file would mix them
+  // (the contract forbids it; Arrow's own type check turns it into an error, not a mixed file).
+  ParquetPartWriter w4(path("part-00004.parquet"), kColumns, "id", {});
+  RowIds strings{arrow::ipc::internal::json::ArrayFromJSON(arrow::utf8(), R"(["a", "b"])").ValueOrDie()};
+  RowIds ints{arrow::ipc::internal::json::ArrayFromJSON(arrow::int64(), "[1, 2]").ValueOrDie()};
+  ASSERT_TRUE(w4.append(0, 2, batch_outputs(0, 2), &strings).ok());
+  EXPECT_FALSE(w4.append(2, 2, batch_outputs(2, 2), &ints).ok());
+  EXPECT_FALSE(w4.append(2, 2, batch_outputs(2, 2), nullptr).ok());
+  ParquetPartWriter w5(path("part-00005.parquet"), kColumns, "row_index", {});
+  ASSERT_TRUE(w5.append(0, 2, batch_outputs(0, 2), nullptr).ok());
+  EXPECT_FALSE(w5.append(2, 2, batch_outputs(2, 2), &strings).ok());
+
   // A folder that does not exist: Unavailable, naming the file.
   ParquetPartWriter w3(path("no/such/dir/part-00000.parquet"), kColumns, "row_index", {});
   Status st = w3.append(0, 2, batch_outputs(0, 2), nullptr);
