@@ -285,7 +285,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                           {"backend", std::string(engine.backend_name())},
                           {"created_utc", created}};
   // Ids travel from a Parquet input's id column to a Parquet output; otherwise the row index is written.
-  RowReader* id_source = nullptr;
+  [[maybe_unused]] RowReader* id_source = nullptr;  // used only when Parquet is built
 #if SHARDSCORE_HAVE_PARQUET
   if (auto* pq = dynamic_cast<ParquetReader*>(inputs[0].reader.get()); pq && pq->has_ids() && parquet_out) {
     id_source = pq;

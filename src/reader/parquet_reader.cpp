@@ -2,6 +2,7 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/util/float16.h>
 #include <parquet/arrow/reader.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
@@ -40,6 +41,7 @@ ColumnKind kind_of(const arrow::DataType& t) {
     case arrow::Type::UINT16:
     case arrow::Type::UINT32:
     case arrow::Type::UINT64:
+    case arrow::Type::HALF_FLOAT:
     case arrow::Type::FLOAT:
     case arrow::Type::DOUBLE:
       return ColumnKind::kNumber;
@@ -344,6 +346,13 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
           case arrow::Type::UINT16: convert_numbers<arrow::UInt16Type>(a, start, len, out, stride); break;
           case arrow::Type::UINT32: convert_numbers<arrow::UInt32Type>(a, start, len, out, stride); break;
           case arrow::Type::UINT64: convert_numbers<arrow::UInt64Type>(a, start, len, out, stride); break;
+          case arrow::Type::HALF_FLOAT: {  // raw values are the IEEE half bits
+            const auto& h = static_cast<const arrow::HalfFloatArray&>(a);
+            for (int64_t i = 0; i < len; ++i) {
+              out[i * stride] = h.IsNull(start + i) ? kNaN : arrow::util::Float16::FromBits(h.Value(start + i)).ToFloat();
+            }
+            break;
+          }
           case arrow::Type::FLOAT: convert_numbers<arrow::FloatType>(a, start, len, out, stride); break;
           case arrow::Type::DOUBLE: convert_numbers<arrow::DoubleType>(a, start, len, out, stride); break;
           case arrow::Type::STRING:
