@@ -11,7 +11,7 @@ namespace shardscore {
 
 std::string PassStats::describe() const {
   return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
-         " BatchNormalization folded into Conv, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
+         " BatchNormalization folded into Conv, " + std::to_string(fused_gelus) + " Gelu chain(s) fused, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
          std::to_string(fused_convs) + " Conv fused, " + std::to_string(blocked_convs) + " Conv on oneDNN, " +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
@@ -150,6 +150,48 @@ Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats) {
   return ok_status();
 }
 
+namespace {
+// A float32 scalar initializer equal to `v`.
+bool scalar_is(const Graph& g, const std::string& name, float v) {
+  const Tensor* t = initializer(g, name);
+  return t && t->dtype() == DType::kFloat32 && t->numel() == 1 && t->data<float>()[0] == v;
+}
+// The input of binary node n that is not `value` (n must read `value`).
+const std::string& other_input(const Node& n, const std::string& value) {
+  return n.inputs[0] == value ? n.inputs[1] : n.inputs[0];
+}
+}  // namespace
+
+Status pass_fuse_gelu(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  auto is = [](const Node* n, const char* op) { return n && n->domain.empty() && n->op_type == op && n->inputs.size() == 2; };
+  for (auto& div : g->nodes) {
+    if (dead.count(&div) || !is(&div, "Div") || !scalar_is(*g, div.inputs[1], 1.41421354f)) continue;
+    const std::string& x = div.inputs[0];
+    Node* erf = sole_reader(g, div.outputs[0], readers, dead);
+    if (!erf || erf->op_type != "Erf" || !erf->domain.empty()) continue;
+    Node* add = sole_reader(g, erf->outputs[0], readers, dead);
+    if (!is(add, "Add") || !scalar_is(*g, other_input(*add, erf->outputs[0]), 1.0f)) continue;
+    Node* mul = sole_reader(g, add->outputs[0], readers, dead);
+    if (!is(mul, "Mul") || other_input(*mul, add->outputs[0]) != x) continue;
+    Node* half = sole_reader(g, mul->outputs[0], readers, dead);
+    if (!is(half, "Mul") || !scalar_is(*g, other_input(*half, mul->outputs[0]), 0.5f)) continue;
+    Node gelu;
+    gelu.name = div.name + "/gelu";
+    gelu.domain = "com.microsoft";
+    gelu.op_type = "Gelu";
+    gelu.opset = 1;
+    gelu.inputs = {x};
+    gelu.outputs = {half->outputs[0]};
+    for (Node* n : {&div, erf, add, mul}) dead.insert(n);
+    *half = std::move(gelu);  // in the last node's place: x is made before, readers come after
+    ++stats->fused_gelus;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
 Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
   auto readers = count_readers(*g);
   std::set<const Node*> dead;
@@ -188,7 +230,8 @@ Status pass_fuse_gemm_activation(Graph* g, PassStats* stats) {
     }
     // An activation reading only this result joins too.
     if (Node* act = sole_reader(g, out, readers, dead);
-        act && act->domain.empty() && (act->op_type == "Relu" || act->op_type == "Sigmoid" || act->op_type == "Tanh")) {
+        act && ((act->domain.empty() && (act->op_type == "Relu" || act->op_type == "Sigmoid" || act->op_type == "Tanh")) ||
+                (act->domain == "com.microsoft" && act->op_type == "Gelu"))) {
       fused.attrs["activation"] = string_attr(act->op_type);
       absorbed.push_back(act);
       out = act->outputs[0];
@@ -444,6 +487,7 @@ Status pass_float32_boundary(Graph* g) {
 Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {
   SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));
   SS_RETURN_IF_ERROR(pass_fold_batchnorm_into_conv(g, stats));
+  SS_RETURN_IF_ERROR(pass_fuse_gelu(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gemm_activation(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_conv_residual_activation(g, stats));
   SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));

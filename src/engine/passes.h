@@ -4,7 +4,8 @@
 //   1. fold constants: nodes whose inputs are all initializers are evaluated once (with the CPU
 //      functions) and become initializers — Constant nodes, weight transposes and casts, ...;
 //   2. fold BatchNormalization into the Conv before it (inference: new weights and bias);
-//   3. fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh] and Gemm [+ activation] into shardscore.FusedGemm;
+//   3. fuse torch's exact-GELU chain into one Gelu; fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh|
+//      Gelu] and Gemm [+ activation] into shardscore.FusedGemm;
 //   4. fuse Conv [+ Add(residual)] [+ Relu] into shardscore.FusedConv;
 //   5. remove nodes no graph output depends on;
 //   6. (CPU backend) give convolutions to oneDNN, in its blocked channel layout where they chain.
@@ -19,6 +20,7 @@ namespace shardscore {
 struct PassStats {
   int folded_constants = 0;
   int folded_batchnorms = 0;
+  int fused_gelus = 0;
   int fused_gemms = 0;
   int fused_convs = 0;
   int blocked_convs = 0;
@@ -28,6 +30,9 @@ struct PassStats {
 
 Status pass_fold_constants(Graph* g, PassStats* stats);
 Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
+// The exact GELU as torch exports it, Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5, becomes
+// one com.microsoft Gelu computing the same float32 operations in one pass.
+Status pass_fuse_gelu(Graph* g, PassStats* stats);
 Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
 Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);

@@ -164,6 +164,67 @@ TEST_F(Passes, ConvolutionsChainInTheBlockedLayout) {
   expect_same_outputs({3, 16, 8, 8}, 1e-5);
 }
 
+namespace {
+// torch's exact GELU: Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5, on value `x`, giving `y`.
+void add_gelu_chain(onnx::ModelProto* m, const std::string& x, const std::string& y, const std::string& p) {
+  add_float_tensor(m, p + "sqrt2", {}, {1.41421354f});
+  add_float_tensor(m, p + "one", {}, {1.0f});
+  add_float_tensor(m, p + "half", {}, {0.5f});
+  add_node(m, "Div", {x, p + "sqrt2"}, {p + "d"}, p + "div");
+  add_node(m, "Erf", {p + "d"}, {p + "e"}, p + "erf");
+  add_node(m, "Add", {p + "e", p + "one"}, {p + "a"}, p + "add");
+  add_node(m, "Mul", {x, p + "a"}, {p + "m"}, p + "mul");
+  add_node(m, "Mul", {p + "m", p + "half"}, {y}, p + "mul_half");
+}
+}  // namespace
+
+TEST_F(Passes, TorchGeluChainBecomesOneGeluBitForBit) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 300});
+  add_gelu_chain(&m, "X", "Y", "g_");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 300});
+  load_both(m);
+  EXPECT_EQ(optimized_->pass_stats().fused_gelus, 1);
+  EXPECT_EQ(count("Gelu"), 1);
+  EXPECT_EQ(optimized_->graph().nodes.size(), 1u);
+  expect_same_outputs({7, 300}, 0.0);  // the same float32 operations in the same order
+}
+
+TEST_F(Passes, GeluJoinsTheMatMulBeforeIt) {
+  // BERT's intermediate layer: MatMul + bias, then the GELU chain: one FusedGemm.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 16});
+  add_float_tensor(&m, "W", {16, 40}, random(640, -0.5f, 0.5f));
+  add_float_tensor(&m, "B", {40}, random(40));
+  add_node(&m, "MatMul", {"X", "W"}, {"mm"}, "mm");
+  add_node(&m, "Add", {"mm", "B"}, {"h"}, "bias");
+  add_gelu_chain(&m, "h", "Y", "g_");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3, 40});
+  load_both(m);
+  ASSERT_EQ(optimized_->graph().nodes.size(), 1u);
+  const Node& n = optimized_->graph().nodes[0];
+  EXPECT_EQ(n.op_type, "FusedGemm");
+  ASSERT_NE(n.attr("activation"), nullptr);
+  EXPECT_EQ(n.attr("activation")->s, "Gelu");
+  expect_same_outputs({5, 3, 16}, 1e-5);
+}
+
+TEST_F(Passes, GeluChainWithOtherConstantsIsLeftAlone) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 8});
+  add_gelu_chain(&m, "X", "Y", "g_");
+  for (auto& t : *m.mutable_graph()->mutable_initializer())
+    if (t.name() == "g_half") {
+      const float v = 0.25f;
+      t.set_raw_data(std::string(reinterpret_cast<const char*>(&v), sizeof v));
+    }
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 8});
+  load_both(m);
+  EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
+  EXPECT_EQ(count("Erf"), 1);
+  expect_same_outputs({4, 8}, 0.0);
+}
+
 TEST_F(Passes, MatMulAddActivationChainsFuse) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2, 5});  // 3-D: rows folded

@@ -1,10 +1,12 @@
 // Activations: Clip, LeakyRelu, HardSigmoid, HardSwish, Erf, Gelu. NaN passes through every one
 // of them (as in ONNX Runtime): a missing value never turns into a confident number.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/vector_math.h"
 #include "engine/cpu/unary.h"
 
 namespace shardscore {
@@ -87,13 +89,39 @@ Status cpu_hard_swish(OpContext& ctx) {
   });
 }
 
+void cpu_gelu_f32(const float* x, float* y, int64_t n) {
+  // The order of the exported chain, in float32: (x * (1 + erf(x / sqrt 2))) * 0.5.
+  constexpr int64_t kChunk = 256;
+  alignas(64) float t[kChunk];
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t m = std::min(kChunk, n - i0);
+    for (int64_t i = 0; i < m; ++i) t[i] = x[i0 + i] / 1.41421354f;
+    vector_erf_f32(t, t, m);
+    for (int64_t i = 0; i < m; ++i) y[i0 + i] = (x[i0 + i] * (1.0f + t[i])) * 0.5f;
+  }
+}
+
 Status cpu_erf(OpContext& ctx) {
+  const Tensor* x = ctx.input(0);
+  if (x && x->dtype() == DType::kFloat32) {
+    Tensor y(DType::kFloat32, x->shape());
+    vector_erf_f32(x->data<float>(), y.data<float>(), x->numel());
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
   return cpu_unary_float(ctx, [](auto v) { return std::erf(v); });
 }
 
 Status cpu_gelu(OpContext& ctx) {
   std::string approximate = "none";
   if (const Attribute* a = ctx.node.attr("approximate")) approximate = a->s;
+  const Tensor* x = ctx.input(0);
+  if (approximate == "none" && x && x->dtype() == DType::kFloat32) {
+    Tensor y(DType::kFloat32, x->shape());
+    cpu_gelu_f32(x->data<float>(), y.data<float>(), x->numel());
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
   if (approximate == "none") {
     return cpu_unary_float(ctx, [](auto v) {
       using T = decltype(v);

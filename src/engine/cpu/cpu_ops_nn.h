@@ -10,6 +10,10 @@ Status cpu_fused_conv(OpContext& ctx);
 Status cpu_to_blocked(OpContext& ctx);    // shardscore.ToBlocked (pass_blocked_conv_layout): NCHW -> blocked
 Status cpu_from_blocked(OpContext& ctx);  // shardscore.FromBlocked: blocked -> NCHW (attribute channels)
 
+// Exact Gelu in float32, in the order of the graph torch exports for it (Div by sqrt 2, Erf, Add 1,
+// Mul x, Mul 0.5), with a vectorized erf; in place allowed. Shared by Gelu and FusedGemm.
+void cpu_gelu_f32(const float* x, float* y, int64_t n);
+
 // nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
 Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product
 Status cpu_batch_normalization(OpContext& ctx);   // inference mode only

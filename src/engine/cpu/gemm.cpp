@@ -223,6 +223,8 @@ Status cpu_fused_gemm(OpContext& ctx) {
     for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));
   } else if (kind == "Tanh") {
     for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
+  } else if (kind == "Gelu") {
+    cpu_gelu_f32(p, p, n);
   } else if (!kind.empty()) {
     return unimplemented("FusedGemm activation '" + kind + "'");
   }

@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/vector_math.h"
 
 namespace shardscore {
 
@@ -24,6 +26,25 @@ void softmax_rows(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
     }
   }
 }
+// float32 along the last axis (attention scores): exp through the vector library, the sum in
+// double over four fixed interleaved partial sums.
+void softmax_last_axis_f32(const float* x, float* y, int64_t rows, int64_t dim) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* px = x + r * dim;
+    float* py = y + r * dim;
+    float mx = px[0];
+    for (int64_t d = 1; d < dim; ++d) mx = std::max(mx, px[d]);
+    for (int64_t d = 0; d < dim; ++d) py[d] = px[d] - mx;
+    vector_exp_f32(py, py, dim);
+    double part[4] = {0, 0, 0, 0};
+    int64_t d = 0;
+    for (; d + 4 <= dim; d += 4)
+      for (int k = 0; k < 4; ++k) part[k] += py[d + k];
+    for (; d < dim; ++d) part[0] += py[d];
+    const float inv = static_cast<float>(1.0 / ((part[0] + part[1]) + (part[2] + part[3])));
+    for (int64_t k = 0; k < dim; ++k) py[k] *= inv;
+  }
+}
 }  // namespace
 
 // Opset < 13 flattens to 2-D at `axis` (default 1) and normalizes each row; opset >= 13 normalizes
@@ -40,7 +61,8 @@ Status cpu_softmax(OpContext& ctx) {
   }
   Tensor y(x->dtype(), x->shape());
   if (x->numel() > 0) {
-    if (x->dtype() == DType::kFloat32) softmax_rows(x->data<float>(), y.data<float>(), outer, dim, inner);
+    if (x->dtype() == DType::kFloat32 && inner == 1) softmax_last_axis_f32(x->data<float>(), y.data<float>(), outer, dim);
+    else if (x->dtype() == DType::kFloat32) softmax_rows(x->data<float>(), y.data<float>(), outer, dim, inner);
     else if (x->dtype() == DType::kFloat64) softmax_rows(x->data<double>(), y.data<double>(), outer, dim, inner);
     else return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
   }

@@ -1,0 +1,60 @@
+#include "engine/cpu/vector_math.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace shardscore {
+namespace {
+
+// libmvec's entry points (the x86_64 vector function ABI names of erff and expf).
+extern "C" __m512 _ZGVeN16v_erff(__m512);
+extern "C" __m256 _ZGVdN8v_erff(__m256);
+extern "C" __m512 _ZGVeN16v_expf(__m512);
+extern "C" __m256 _ZGVdN8v_expf(__m256);
+
+int simd_level() {
+  static const int level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+  return level;
+}
+
+template <__m512 (*F)(__m512)>
+__attribute__((target("avx512f"))) void apply_avx512(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(64) float in[16] = {}, out[16];
+    std::copy(x + i, x + n, in);
+    _mm512_store_ps(out, F(_mm512_load_ps(in)));
+    std::copy(out, out + (n - i), y + i);
+  }
+}
+
+template <__m256 (*F)(__m256)>
+__attribute__((target("avx2,fma"))) void apply_avx2(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, F(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float in[8] = {}, out[8];
+    std::copy(x + i, x + n, in);
+    _mm256_store_ps(out, F(_mm256_load_ps(in)));
+    std::copy(out, out + (n - i), y + i);
+  }
+}
+
+}  // namespace
+
+void vector_erf_f32(const float* x, float* y, int64_t n) {
+  if (simd_level() == 2) return apply_avx512<_ZGVeN16v_erff>(x, y, n);
+  if (simd_level() == 1) return apply_avx2<_ZGVdN8v_erff>(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::erf(x[i]);
+}
+
+void vector_exp_f32(const float* x, float* y, int64_t n) {
+  if (simd_level() == 2) return apply_avx512<_ZGVeN16v_expf>(x, y, n);
+  if (simd_level() == 1) return apply_avx2<_ZGVdN8v_expf>(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+}  // namespace shardscore
