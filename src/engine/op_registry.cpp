@@ -43,6 +43,7 @@ constexpr OpEntry kOps[] = {
     {"shardscore", "FusedConv", 1, 1, cpu_fused_conv},
     {"shardscore", "ToBlocked", 1, 1, cpu_to_blocked, kAsStored},
     {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, kAsStored},
+    {"shardscore", "BlockedMaxPool", 1, 1, cpu_blocked_max_pool},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization},

@@ -340,18 +340,31 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     const Attribute* act = n.attr("activation");
     return !act || act->s.empty() || act->s == "Relu";
   };
-  std::set<std::string> blocked;  // values made (blocked) by eligible convolutions
-  for (const auto& n : g->nodes)
-    if (eligible(n)) blocked.insert(n.outputs[0]);
+  // A MaxPool reading a blocked value pools it in place (lanes are channels), and its output stays
+  // blocked: the stem's pool then needs no layout change on either side.
+  std::map<std::string, int64_t> blocked;  // blocked value -> its channel count
+  std::set<const Node*> pools;
+  for (const auto& n : g->nodes) {
+    if (eligible(n)) {
+      blocked[n.outputs[0]] = initializer(*g, n.inputs[1])->dim(0);
+    } else if (n.op_type == "MaxPool" && n.domain.empty() && !n.inputs.empty() && blocked.count(n.inputs[0]) &&
+               (n.outputs.size() == 1 || n.outputs[1].empty()) && n.attr_int("storage_order", 0) == 0) {
+      pools.insert(&n);
+      blocked[n.outputs[0]] = blocked[n.inputs[0]];
+    }
+  }
   if (blocked.empty()) return ok_status();
   auto src_blocked = [&](const Node& n) { return initializer(*g, n.inputs[1])->dim(1) % block == 0; };
+  // (a blocked value read as a convolution's X has whole blocks: its producer's channels are a
+  // multiple of the block, and they are this convolution's input channels)
   // Who reads a blocked value in NCHW (and gets it from a FromBlocked under the value's own name).
   std::set<std::string> plain_wanted;
   for (const auto& n : g->nodes) {
-    const bool conv = blocked.count(n.outputs[0]) > 0;
+    const bool pool = pools.count(&n) > 0;
+    const bool conv = !pool && blocked.count(n.outputs[0]) > 0;
     for (std::size_t k = 0; k < n.inputs.size(); ++k) {
       if (!blocked.count(n.inputs[k])) continue;
-      if (!(conv && ((k == 0 && src_blocked(n)) || k == 3))) plain_wanted.insert(n.inputs[k]);
+      if (!((conv && ((k == 0 && src_blocked(n)) || k == 3)) || (pool && k == 0))) plain_wanted.insert(n.inputs[k]);
     }
   }
   for (const auto& o : g->outputs)
@@ -379,9 +392,33 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     }
     return it->second;
   };
+  auto from_blocked = [&](const std::string& y) {
+    if (!plain_wanted.count(y)) return;
+    Node f;
+    f.name = "shardscore_from_blocked_" + y;
+    f.domain = "shardscore";
+    f.op_type = "FromBlocked";
+    f.opset = 1;
+    f.inputs = {blocked_name(y)};
+    f.outputs = {y};
+    f.attrs["channels"] = int_attr(blocked.at(y));
+    out.push_back(std::move(f));
+  };
   for (auto& n : g->nodes) {
     if (!blocked.count(n.outputs[0])) {
       out.push_back(std::move(n));
+      continue;
+    }
+    if (pools.count(&n)) {
+      Node p = n;
+      p.domain = "shardscore";
+      p.op_type = "BlockedMaxPool";
+      p.opset = 1;
+      p.inputs = {blocked_name(n.inputs[0])};
+      p.outputs = {blocked_name(n.outputs[0])};
+      const std::string y = n.outputs[0];
+      out.push_back(std::move(p));
+      from_blocked(y);
       continue;
     }
     Node c;
@@ -397,20 +434,9 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     c.attrs["src_layout"] = string_attr(src_b ? "blocked" : "plain");
     c.attrs["dst_layout"] = string_attr("blocked");
     const std::string y = n.outputs[0];
-    const int64_t m = initializer(*g, n.inputs[1])->dim(0);
     c.outputs = {blocked_name(y)};
     out.push_back(std::move(c));
-    if (plain_wanted.count(y)) {
-      Node f;
-      f.name = "shardscore_from_blocked_" + y;
-      f.domain = "shardscore";
-      f.op_type = "FromBlocked";
-      f.opset = 1;
-      f.inputs = {blocked_name(y)};
-      f.outputs = {y};
-      f.attrs["channels"] = int_attr(m);
-      out.push_back(std::move(f));
-    }
+    from_blocked(y);
     ++stats->blocked_convs;
   }
   g->nodes = std::move(out);

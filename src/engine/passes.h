@@ -44,7 +44,8 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 // "blocked" = [N, C/block, H, W, block]; see engine/cpu/onednn.h): blocked -> blocked (plain
 // -> blocked for a stem). Inputs and residuals made elsewhere get a shardscore.ToBlocked, and a
 // shardscore.FromBlocked gives an output back in NCHW, under its own name, to any other reader
-// and to graph outputs.
+// and to graph outputs. A MaxPool of a blocked value becomes shardscore.BlockedMaxPool, its output
+// blocked too.
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 
 // All of the above, in order, then the convolution layout for a channel block of `conv_block`

@@ -1627,6 +1627,51 @@ TEST_P(OpTest, FusedConv_OnednnErrors) {
                "shardscore");
 }
 
+TEST_P(OpTest, BlockedMaxPool_MatchesMaxPoolPerChannel) {
+  // 3x3 stride 2 pad 1 (ResNet's stem pool) and 2x2 ceil_mode, 20 channels in blocks of 8 (the
+  // last block half padding); a NaN stays NaN through every window that holds it.
+  const int64_t b = 8, c = 20, h = 7, w = 6;
+  auto x = rand_f32(2 * c * h * w, -5, 5);
+  x[(1 * c + 13) * h * w + 2 * w + 3] = std::numeric_limits<float>::quiet_NaN();  // image 1, channel 13, (2, 3)
+  const Shape xs{2, c, h, w};
+  struct Case {
+    Attrs attrs;
+    int64_t k, s, p;
+    bool ceil;
+  };
+  const Case cases[] = {
+      {{{"kernel_shape", a_ints({3, 3})}, {"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}}, 3, 2, 1, false},
+      {{{"kernel_shape", a_ints({2, 2})}, {"strides", a_ints({2, 2})}, {"ceil_mode", a_int(1)}}, 2, 2, 0, true},
+  };
+  for (const Case& cs : cases) {
+    const int64_t oh = cs.ceil ? (h + 2 * cs.p - cs.k + cs.s - 1) / cs.s + 1 : (h + 2 * cs.p - cs.k) / cs.s + 1;
+    const int64_t ow = cs.ceil ? (w + 2 * cs.p - cs.k + cs.s - 1) / cs.s + 1 : (w + 2 * cs.p - cs.k) / cs.s + 1;
+    Tensor y = run1("BlockedMaxPool", {make<float>({2, 3, h, w, b}, blocked_of(x, xs, b))}, cs.attrs, 1, "shardscore");
+    ASSERT_EQ(y.shape(), (Shape{2, 3, oh, ow, b}));
+    const std::vector<double> got = plain_of(y, c);
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            double best = -std::numeric_limits<double>::infinity();
+            bool nan = false;
+            for (int64_t i = 0; i < cs.k; ++i)
+              for (int64_t j = 0; j < cs.k; ++j) {
+                const int64_t iy = oy * cs.s - cs.p + i, ix = ox * cs.s - cs.p + j;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const double v = x[((n * c + ch) * h + iy) * w + ix];
+                nan |= std::isnan(v);
+                best = std::max(best, v);
+              }
+            const double g = got[((n * c + ch) * oh + oy) * ow + ox];
+            if (nan) EXPECT_TRUE(std::isnan(g)) << n << " " << ch << " " << oy << " " << ox;
+            else EXPECT_EQ(g, best) << n << " " << ch << " " << oy << " " << ox;
+          }
+  }
+  expect_error(StatusCode::kInvalidArgument, "blocked", "BlockedMaxPool", {make(xs, x)},
+               {{"kernel_shape", a_ints({2, 2})}}, 1, "shardscore");
+}
+
 TEST_P(OpTest, ToBlocked_PadsChannelsWithZeros) {
   const int64_t b = 4;
   const Shape xs{2, 6, 2, 3};

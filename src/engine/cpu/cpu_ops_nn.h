@@ -9,6 +9,7 @@ namespace shardscore {
 Status cpu_fused_conv(OpContext& ctx);
 Status cpu_to_blocked(OpContext& ctx);    // shardscore.ToBlocked (pass_blocked_conv_layout): NCHW -> blocked
 Status cpu_from_blocked(OpContext& ctx);  // shardscore.FromBlocked: blocked -> NCHW (attribute channels)
+Status cpu_blocked_max_pool(OpContext& ctx);  // shardscore.BlockedMaxPool: MaxPool on blocked X (MaxPool's attributes)
 
 // Exact Gelu in float32, in the order of the graph torch exports for it (Div by sqrt 2, Erf, Add 1,
 // Mul x, Mul 0.5), with a vectorized erf; in place allowed. Shared by Gelu and FusedGemm.

@@ -659,6 +659,45 @@ Status cpu_batch_normalization(OpContext& ctx) {
 }
 
 Status cpu_max_pool(OpContext& ctx) { return pool(ctx, true); }
+
+Status cpu_blocked_max_pool(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  if (x->rank() != 5 || x->dtype() != DType::kFloat32) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + " " + std::string(dtype_name(x->dtype())) +
+                            " is not a blocked float32 [N, C/b, H, W, b] tensor");
+  }
+  int64_t k[2];
+  SS_RETURN_IF_ERROR(pool_kernel(ctx.node, k));
+  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  Window2d g;
+  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, ctx.node.attr_int("ceil_mode", 0) != 0, &g));
+  const int64_t planes = x->dim(0) * x->dim(1), h = x->dim(2), wd = x->dim(3), b = x->dim(4);
+  Tensor y(DType::kFloat32, {x->dim(0), x->dim(1), g.out[0], g.out[1], b});
+  const float* px = x->data<float>();
+  float* py = y.data<float>();
+  std::vector<float> best(static_cast<std::size_t>(b));
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    for (int64_t oy = 0; oy < g.out[0]; ++oy) {
+      for (int64_t ox = 0; ox < g.out[1]; ++ox) {
+        std::fill(best.begin(), best.end(), std::numeric_limits<float>::lowest());
+        for (int64_t i = 0; i < g.k[0]; ++i) {
+          const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t j = 0; j < g.k[1]; ++j) {
+            const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
+            if (ix < 0 || ix >= wd) continue;
+            const float* v = px + ((pl * h + iy) * wd + ix) * b;
+            // As MaxPool: the largest, except that a NaN in the window stays (v != v: NaN).
+            for (int64_t l = 0; l < b; ++l) best[l] = (v[l] > best[l] || v[l] != v[l]) ? v[l] : best[l];
+          }
+        }
+        std::copy(best.begin(), best.end(), py + ((pl * g.out[0] + oy) * g.out[1] + ox) * b);
+      }
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
 Status cpu_average_pool(OpContext& ctx) { return pool(ctx, false); }
 
 Status cpu_global_average_pool(OpContext& ctx) {

@@ -62,11 +62,12 @@ std::map<Key, std::shared_ptr<ConvPrimitive>>& cache() {
   return *c;
 }
 
-Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t h, int64_t wd, const OnednnConvSpec& s,
-                      ConvPrimitive* p) {
+Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t images, int64_t h, int64_t wd,
+                      const OnednnConvSpec& s, ConvPrimitive* p) {
   const int64_t block = onednn_channel_block();
   const int64_t m = w.dim(0), c = w.dim(1);
-  const memory::dims src_dims{1, c, h, wd}, w_dims{m, c, w.dim(2), w.dim(3)}, b_dims{m}, dst_dims{1, m, s.out[0], s.out[1]};
+  const memory::dims src_dims{images, c, h, wd}, w_dims{m, c, w.dim(2), w.dim(3)}, b_dims{m},
+      dst_dims{images, m, s.out[0], s.out[1]};
   const memory::dims strides{s.stride[0], s.stride[1]}, dilates{s.dilation[0] - 1, s.dilation[1] - 1},
       pad_l{s.pad_begin[0], s.pad_begin[1]}, pad_r{s.pad_end[0], s.pad_end[1]};
   SS_DNNL_TRY("convolution setup", {
@@ -194,7 +195,12 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                              const OnednnConvSpec& spec) {
   const int64_t block = onednn_channel_block();
   const int64_t n_img = x.dim(0), h = x.dim(2), wd = x.dim(3), m = w.dim(0);
-  std::vector<int64_t> key_dims{h,
+  // Images per execution: the whole batch, so the weights stream from memory once per batch rather
+  // than once per image (the batch loop is oneDNN's outermost; an image's result does not depend
+  // on the others - FusedConv_OnednnImageIndependentOfBatch_Bitwise checks it).
+  const int64_t images = std::max<int64_t>(n_img, 1);
+  std::vector<int64_t> key_dims{images,
+                                h,
                                 wd,
                                 w.dim(0),
                                 w.dim(1),
@@ -220,7 +226,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
     auto it = cache().find(key);
     if (it == cache().end()) {
       auto made = std::make_shared<ConvPrimitive>();
-      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, residual != nullptr, h, wd, spec, made.get()));
+      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, residual != nullptr, images, h, wd, spec, made.get()));
       it = cache().emplace(std::move(key), std::move(made)).first;
     }
     p = it->second;
@@ -243,7 +249,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
     memory scratch_mem(p->scratch_md, cpu_engine(), scratch.raw());
     std::unique_ptr<memory> bias_mem;
     if (b) bias_mem = std::make_unique<memory>(p->bias_md, cpu_engine(), const_cast<void*>(b->raw()));
-    for (int64_t n = 0; n < n_img; ++n) {
+    for (int64_t n = 0; n < n_img; n += images) {
       memory src(p->src_md, cpu_engine(), const_cast<float*>(px + n * p->src_image_floats));
       memory dst(p->dst_md, cpu_engine(), py + n * p->dst_image_floats);
       std::unordered_map<int, memory> args{
