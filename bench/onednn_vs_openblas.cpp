@@ -7,14 +7,18 @@
 // batch size). oneDNN is timed twice:
 //   - plain: NCHW source and destination as the engine's tensors are (weights in oneDNN's own
 //     layout, reordered once outside the timing, as a prepacking engine would);
-//   - blocked: source and destination in the layout oneDNN prefers (nChw16c etc.), reorders not
-//     timed: the best case for an engine that kept activations blocked between convolutions.
+//   - preferred: source and destination in the layout oneDNN picks itself (format "any": NHWC for
+//     its brgconv kernels on AVX-512), reorders not timed;
+//   - shardscore's layout: what the engine runs (pass_blocked_conv_layout): nChw16c (nChw8c
+//     without AVX-512) in and out, the stem reading NCHW; reorders not timed, as the engine keeps
+//     activations blocked from one convolution to the next.
 // Every result is checked against the engine's output before timing (max relative difference).
 //
-// 2. Matrix products of BERT-base (hidden 768, FFN 3072) on one row tile of the engine (256 rows
-//    of the folded batch: the engine calls OpenBLAS per tile so results do not depend on the batch
-//    size): cblas_sgemm as the engine calls it, against oneDNN's matmul with the weights packed
-//    once in the layout it prefers (as ONNX Runtime prepacks), bias added by both.
+// 2. Matrix products of BERT-base (hidden 768, FFN 3072) on 256 rows of the folded batch, as the
+//    engine calls each library (on fixed row tiles, so results do not depend on the batch size):
+//    cblas_sgemm on one 256-row tile (OpenBLAS packs B on every call, so tiles are large), against
+//    oneDNN's matmul on four 64-row tiles with the weights packed once in the layout it prefers
+//    (as ONNX Runtime prepacks); bias added by both.
 //
 //   build/bench/onednn_vs_openblas [--repeats R] [--min-seconds S]
 #include <cblas.h>
@@ -33,6 +37,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/onednn.h"
 #include "engine/graph.h"
 #include "engine/op_registry.h"
 
@@ -127,9 +132,9 @@ int main(int argc, char** argv) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1, 1);
 
-  std::printf("| layer | count | shardscore im2col+OpenBLAS ms | oneDNN plain NCHW ms | oneDNN blocked ms | oneDNN impl (plain / blocked) | max rel diff |\n");
-  std::printf("|---|---:|---:|---:|---:|---|---:|\n");
-  double total_ours = 0, total_plain = 0, total_blocked = 0;
+  std::printf("| layer | count | shardscore im2col+OpenBLAS ms | oneDNN plain NCHW ms | oneDNN preferred layout ms | oneDNN in shardscore's blocked layout ms | oneDNN impl (plain / preferred / shardscore's) | max rel diff |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---|---:|\n");
+  double total_ours = 0, total_plain = 0, total_blocked = 0, total_engine = 0;
   for (const Layer& L : kLayers) {
     const int64_t oh = (L.hin + 2 * L.pad - L.k) / L.stride + 1;
     Tensor x(DType::kFloat32, {1, L.cin, L.hin, L.hin});
@@ -160,24 +165,29 @@ int main(int argc, char** argv) {
     std::vector<float> dst_plain(static_cast<std::size_t>(L.cout * oh * oh));
     memory dst_user({dst_dims, dt::f32, tag::nchw}, eng, dst_plain.data());
 
-    auto make = [&](tag src_tag) {
+    auto make = [&](tag src_tag, tag dst_tag) {
       auto d = convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct,
                                          {src_dims, dt::f32, src_tag}, {w_dims, dt::f32, tag::any},
-                                         {b_dims, dt::f32, tag::x}, {dst_dims, dt::f32, src_tag}, strides, pads, pads);
+                                         {b_dims, dt::f32, tag::x}, {dst_dims, dt::f32, dst_tag}, strides, pads, pads);
       return convolution_forward::primitive_desc(d, eng);
     };
-    auto pd_plain = make(tag::nchw);
-    auto pd_blocked = make(tag::any);
+    auto pd_plain = make(tag::nchw, tag::nchw);
+    auto pd_blocked = make(tag::any, tag::any);
+    const int64_t block = onednn_channel_block();
+    const tag btag = block == 16 ? tag::nChw16c : tag::nChw8c;
+    auto pd_engine = make(L.cin % block == 0 ? btag : tag::nchw, btag);
     auto prepack = [&](const convolution_forward::primitive_desc& pd) {
       memory wm(pd.weights_desc(), eng);
       reorder(w_user, wm).execute(strm, w_user, wm);
       strm.wait();
       return wm;
     };
-    memory w_plain = prepack(pd_plain), w_blocked = prepack(pd_blocked);
-    convolution_forward conv_plain(pd_plain), conv_blocked(pd_blocked);
+    memory w_plain = prepack(pd_plain), w_blocked = prepack(pd_blocked), w_engine = prepack(pd_engine);
+    convolution_forward conv_plain(pd_plain), conv_blocked(pd_blocked), conv_engine(pd_engine);
     memory src_blocked(pd_blocked.src_desc(), eng), dst_blocked(pd_blocked.dst_desc(), eng);
+    memory src_engine(pd_engine.src_desc(), eng), dst_engine(pd_engine.dst_desc(), eng);
     reorder(src_user, src_blocked).execute(strm, src_user, src_blocked);
+    reorder(src_user, src_engine).execute(strm, src_user, src_engine);
     strm.wait();
 
     auto run_plain = [&] {
@@ -190,7 +200,12 @@ int main(int argc, char** argv) {
                                   {DNNL_ARG_DST, dst_blocked}});
       strm.wait();
     };
-    // Correctness before timing: both oneDNN results against the engine's.
+    auto run_engine = [&] {
+      conv_engine.execute(strm, {{DNNL_ARG_SRC, src_engine}, {DNNL_ARG_WEIGHTS, w_engine}, {DNNL_ARG_BIAS, b_mem},
+                                 {DNNL_ARG_DST, dst_engine}});
+      strm.wait();
+    };
+    // Correctness before timing: every oneDNN result against the engine's im2col one.
     run_ours();
     run_plain();
     double diff = max_rel_diff(dst_plain.data(), ours.data<float>(), ours.numel());
@@ -200,20 +215,27 @@ int main(int argc, char** argv) {
     reorder(dst_blocked, back_mem).execute(strm, dst_blocked, back_mem);
     strm.wait();
     diff = std::max(diff, max_rel_diff(back.data(), ours.data<float>(), ours.numel()));
+    run_engine();
+    reorder(dst_engine, back_mem).execute(strm, dst_engine, back_mem);
+    strm.wait();
+    diff = std::max(diff, max_rel_diff(back.data(), ours.data<float>(), ours.numel()));
 
     const double t_ours = seconds_per_call(run_ours, repeats, min_seconds);
     const double t_plain = seconds_per_call(run_plain, repeats, min_seconds);
     const double t_blocked = seconds_per_call(run_blocked, repeats, min_seconds);
+    const double t_engine = seconds_per_call(run_engine, repeats, min_seconds);
     total_ours += L.count * t_ours;
     total_plain += L.count * t_plain;
     total_blocked += L.count * t_blocked;
-    std::printf("| %s | %d | %.3f | %.3f | %.3f | %s / %s | %.1e |\n", L.where, L.count, 1e3 * t_ours, 1e3 * t_plain,
-                1e3 * t_blocked, pd_plain.impl_info_str(), pd_blocked.impl_info_str(), diff);
+    total_engine += L.count * t_engine;
+    std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f | %s / %s / %s | %.1e |\n", L.where, L.count, 1e3 * t_ours,
+                1e3 * t_plain, 1e3 * t_blocked, 1e3 * t_engine, pd_plain.impl_info_str(), pd_blocked.impl_info_str(),
+                pd_engine.impl_info_str(), diff);
     std::fflush(stdout);
   }
-  std::printf("| **all ResNet-50 convolutions, one image** | 53 | **%.1f** | **%.1f** | **%.1f** | | |\n", 1e3 * total_ours,
-              1e3 * total_plain, 1e3 * total_blocked);
-  std::printf("\n| BERT-base product, one tile | count per layer | OpenBLAS sgemm ms | oneDNN matmul, packed weights ms | oneDNN impl | max rel diff |\n");
+  std::printf("| **all ResNet-50 convolutions, one image** | 53 | **%.1f** | **%.1f** | **%.1f** | **%.1f** | | |\n",
+              1e3 * total_ours, 1e3 * total_plain, 1e3 * total_blocked, 1e3 * total_engine);
+  std::printf("\n| BERT-base product, 256 rows | count per layer | OpenBLAS sgemm, one 256-row call ms | oneDNN matmul, packed weights, four 64-row calls ms | oneDNN impl | max rel diff |\n");
   std::printf("|---|---:|---:|---:|---|---:|\n");
   struct Product {
     const char* what;
@@ -236,16 +258,20 @@ int main(int argc, char** argv) {
       for (int64_t i = 0; i < P.m; ++i)
         for (int64_t j = 0; j < P.n; ++j) c1[i * P.n + j] += bias[j];
     };
-    const memory::desc a_md({P.m, P.k}, dt::f32, tag::ab), b_any({P.k, P.n}, dt::f32, tag::any),
-        bias_md({1, P.n}, dt::f32, tag::ab), c_md({P.m, P.n}, dt::f32, tag::ab);
+    constexpr int64_t kTile = 64;  // the engine's kOnednnRowTile
+    const memory::desc a_md({kTile, P.k}, dt::f32, tag::ab), b_any({P.k, P.n}, dt::f32, tag::any),
+        bias_md({1, P.n}, dt::f32, tag::ab), c_md({kTile, P.n}, dt::f32, tag::ab);
     matmul::primitive_desc mpd(matmul::desc(a_md, b_any, bias_md, c_md), eng);
     memory b_user({{P.k, P.n}, dt::f32, tag::ab}, eng, b.data()), b_packed(mpd.weights_desc(), eng);
     reorder(b_user, b_packed).execute(strm, b_user, b_packed);
     strm.wait();
     matmul mm(mpd);
-    memory a_mem(a_md, eng, a.data()), bias_mem(bias_md, eng, bias.data()), c_mem(c_md, eng, c2.data());
+    memory bias_mem(bias_md, eng, bias.data());
     auto run_dnnl = [&] {
-      mm.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_packed}, {DNNL_ARG_BIAS, bias_mem}, {DNNL_ARG_DST, c_mem}});
+      for (int64_t r0 = 0; r0 < P.m; r0 += kTile) {
+        memory a_mem(a_md, eng, a.data() + r0 * P.k), c_mem(c_md, eng, c2.data() + r0 * P.n);
+        mm.execute(strm, {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_packed}, {DNNL_ARG_BIAS, bias_mem}, {DNNL_ARG_DST, c_mem}});
+      }
       strm.wait();
     };
     run_blas();
@@ -257,7 +283,7 @@ int main(int argc, char** argv) {
     std::printf("| %s | %d | %.3f | %.3f | %s | %.1e |\n", P.what, P.count, 1e3 * tb, 1e3 * td, mpd.impl_info_str(), diff);
     std::fflush(stdout);
   }
-  std::printf("| **one encoder layer, one tile** | 6 | **%.2f** | **%.2f** | | |\n", 1e3 * gemm_blas, 1e3 * gemm_dnnl);
+  std::printf("| **one encoder layer, 256 rows** | 6 | **%.2f** | **%.2f** | | |\n", 1e3 * gemm_blas, 1e3 * gemm_dnnl);
   std::printf("\noneDNN %d.%d.%d, one thread each (OpenBLAS and OpenMP set to 1)\n", dnnl_version()->major,
               dnnl_version()->minor, dnnl_version()->patch);
   return 0;
