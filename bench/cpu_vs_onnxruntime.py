@@ -330,6 +330,7 @@ def machine() -> dict:
         "threads_per_core": field("Thread(s) per core"), "hypervisor": field("Hypervisor vendor"),
         "nproc": sh("nproc"), "memory_gib": mem, "kernel": platform.release(),
         "openblas": (sh("dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null") or "?") + f", {core} kernels",
+        "onednn": sh("dpkg-query -W -f='${Version}' libdnnl2 2>/dev/null") or "?",
         "compiler": sh("g++ --version | head -1"),
         "build_type": sh(f"grep -E '^CMAKE_BUILD_TYPE' {ROOT}/build/CMakeCache.txt | cut -d= -f2") or "?",
         "git": sh(f"git -C {ROOT} describe --always --dirty") or "?",
@@ -490,7 +491,7 @@ def main() -> None:
         f"hypervisor {m['hypervisor']}, Linux {m['kernel']}",
         f"- load average before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} (1-minute)",
         f"- shardscore {m['git']} (engine_bench built {m['engine_bench_built']}; {m['build_type']}, {m['compiler']}, "
-        f"OpenBLAS {m['openblas']})",
+        f"oneDNN {m['onednn']}, OpenBLAS {m['openblas']})",
         "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- date: {started:%Y-%m-%d %H:%M %Z} (took {(finished - started).total_seconds():.0f} s)",
         f"- command: `{command}`",

@@ -107,6 +107,19 @@ Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2]
   return ok_status();
 }
 
+// Calls f(iy, ix) for each tap of output (oy, ox)'s window that lies inside the h x wd input, row by row.
+template <typename F>
+void for_each_tap(const Window2d& g, int64_t oy, int64_t ox, int64_t h, int64_t wd, F&& f) {
+  for (int64_t i = 0; i < g.k[0]; ++i) {
+    const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
+    if (iy < 0 || iy >= h) continue;
+    for (int64_t j = 0; j < g.k[1]; ++j) {
+      const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
+      if (ix >= 0 && ix < wd) f(iy, ix);
+    }
+  }
+}
+
 Status require_nchw(const Tensor& x, const char* what) {
   if (x.rank() == 4) return ok_status();
   if (x.rank() == 3 || x.rank() == 5) {
@@ -287,16 +300,10 @@ void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_p
       for (int64_t ox = 0; ox < ow; ++ox) {
         double sum = 0;
         int64_t count = 0;
-        for (int64_t i = 0; i < g.k[0]; ++i) {
-          const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
-          if (iy < 0 || iy >= h) continue;
-          for (int64_t j = 0; j < g.k[1]; ++j) {
-            const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
-            if (ix < 0 || ix >= wd) continue;
-            sum += static_cast<double>(xp[iy * wd + ix]);
-            ++count;
-          }
-        }
+        for_each_tap(g, oy, ox, h, wd, [&](int64_t iy, int64_t ix) {
+          sum += static_cast<double>(xp[iy * wd + ix]);
+          ++count;
+        });
         yp[oy * ow + ox] = static_cast<T>(sum / (count_include_pad ? full : static_cast<double>(count)));
       }
     }
@@ -680,17 +687,11 @@ Status cpu_blocked_max_pool(OpContext& ctx) {
     for (int64_t oy = 0; oy < g.out[0]; ++oy) {
       for (int64_t ox = 0; ox < g.out[1]; ++ox) {
         std::fill(best.begin(), best.end(), std::numeric_limits<float>::lowest());
-        for (int64_t i = 0; i < g.k[0]; ++i) {
-          const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
-          if (iy < 0 || iy >= h) continue;
-          for (int64_t j = 0; j < g.k[1]; ++j) {
-            const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
-            if (ix < 0 || ix >= wd) continue;
-            const float* v = px + ((pl * h + iy) * wd + ix) * b;
-            // As MaxPool: the largest, except that a NaN in the window stays (v != v: NaN).
-            for (int64_t l = 0; l < b; ++l) best[l] = (v[l] > best[l] || v[l] != v[l]) ? v[l] : best[l];
-          }
-        }
+        for_each_tap(g, oy, ox, h, wd, [&](int64_t iy, int64_t ix) {
+          const float* v = px + ((pl * h + iy) * wd + ix) * b;
+          // As MaxPool: the largest, except that a NaN in the window stays (v != v: NaN).
+          for (int64_t l = 0; l < b; ++l) best[l] = (v[l] > best[l] || v[l] != v[l]) ? v[l] : best[l];
+        });
         std::copy(best.begin(), best.end(), py + ((pl * g.out[0] + oy) * g.out[1] + ox) * b);
       }
     }
