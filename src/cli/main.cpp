@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/job_config.h"
+#include "engine/cpu/vector_math.h"
 #include "engine/graph.h"
 #include "job/run_job.h"
 #include "shardscore/version.h"
@@ -60,7 +61,8 @@ po::options_description run_options() {
 }
 
 std::string version_text() {
-  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (oneDNN, OpenBLAS, oneTBB)\n";
+  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (oneDNN, OpenBLAS, oneTBB; instruction set " +
+                    std::string(cpu_isa_name(cpu_isa())) + ", SHARDSCORE_CPU_ISA caps it)\n";
 #ifdef SHARDSCORE_HAVE_CUDA
   // The CUDA backend's kernels are not wired into the engine yet; this reports what the build links.
   const cuda::RuntimeInfo info = cuda::runtime_info();

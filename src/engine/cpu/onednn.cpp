@@ -1,5 +1,7 @@
 #include "engine/cpu/onednn.h"
 
+#include "engine/cpu/vector_math.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -37,7 +39,12 @@ void relu_nan_preserving(float* p, int64_t n) {
 }
 
 dnnl::engine& cpu_engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine e = [] {
+    // oneDNN is held to the backend's level (SHARDSCORE_CPU_ISA), before its first primitive.
+    if (cpu_isa() == CpuIsa::kAvx2) dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
+    if (cpu_isa() == CpuIsa::kBaseline) dnnl::set_max_cpu_isa(dnnl::cpu_isa::sse41);
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return e;
 }
 
@@ -186,10 +193,7 @@ StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, c
   return y;
 }
 
-int64_t onednn_channel_block() {
-  static const int64_t block = __builtin_cpu_supports("avx512f") ? 16 : 8;
-  return block;
-}
+int64_t onednn_channel_block() { return cpu_isa() == CpuIsa::kAvx512 ? 16 : 8; }
 
 StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
                              const OnednnConvSpec& spec) {

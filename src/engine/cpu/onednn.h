@@ -8,7 +8,7 @@
 //
 // Layouts. "plain" is NCHW. "blocked" is oneDNN's nChw{b}c: a tensor [N, ceil(C/b), H, W, b] whose
 // last axis holds b consecutive channels, the channels past C being zero. b is
-// onednn_channel_block(): 16 where the CPU has AVX-512, else 8. Keeping activations blocked from
+// onednn_channel_block(): 16 at the AVX-512 level, else 8 (engine/cpu/vector_math.h). Keeping activations blocked from
 // one convolution to the next spares each of them the layout changes oneDNN's fastest kernels
 // would otherwise make (graph pass pass_blocked_conv_layout decides where).
 //
@@ -36,7 +36,7 @@ struct OnednnConvSpec {
   bool relu = false;             // applied last (NaN stays NaN)
 };
 
-// Channels per block of the blocked layout on this CPU (16 or 8).
+// Channels per block of the blocked layout: 16 at the AVX-512 level, else 8 (cpu_isa()).
 int64_t onednn_channel_block();
 
 // y = relu?(conv(x, w) + b + residual). x: [N, C, H, W] plain or [N, ceil(C/b), H, W, b] blocked,

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace shardscore {
 namespace {
@@ -14,10 +16,7 @@ extern "C" __m256 _ZGVdN8v_erff(__m256);
 extern "C" __m512 _ZGVeN16v_expf(__m512);
 extern "C" __m256 _ZGVdN8v_expf(__m256);
 
-int simd_level() {
-  static const int level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
-  return level;
-}
+int simd_level() { return static_cast<int>(cpu_isa()); }
 
 template <__m512 (*F)(__m512)>
 __attribute__((target("avx512f"))) void apply_avx512(const float* x, float* y, int64_t n) {
@@ -44,6 +43,30 @@ __attribute__((target("avx2,fma"))) void apply_avx2(const float* x, float* y, in
 }
 
 }  // namespace
+
+CpuIsa cpu_isa() {
+  static const CpuIsa isa = [] {
+    const CpuIsa have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? CpuIsa::kAvx512
+                        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")   ? CpuIsa::kAvx2
+                                                                                              : CpuIsa::kBaseline;
+    CpuIsa cap = CpuIsa::kAvx512;
+    if (const char* e = std::getenv("SHARDSCORE_CPU_ISA")) {
+      const std::string v = e;
+      if (v == "avx2") cap = CpuIsa::kAvx2;
+      else if (v == "baseline") cap = CpuIsa::kBaseline;
+    }
+    return std::min(have, cap);
+  }();
+  return isa;
+}
+
+const char* cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512: return "avx512";
+    case CpuIsa::kAvx2: return "avx2";
+    default: return "baseline";
+  }
+}
 
 void vector_erf_f32(const float* x, float* y, int64_t n) {
   if (simd_level() == 2) return apply_avx512<_ZGVeN16v_erff>(x, y, n);

@@ -9,6 +9,16 @@
 
 namespace shardscore {
 
+// The widest x86 instruction set the CPU backend uses: what the CPU has, capped by the environment
+// variable SHARDSCORE_CPU_ISA ("avx512", "avx2" or "baseline"; unset: no cap). The cap also
+// limits oneDNN (its max CPU ISA) and sets the blocked layout's channel block (16 with AVX-512, 8
+// below). So a cluster of mixed CPUs that must agree bit for bit runs at the lowest level all its
+// nodes have (with OPENBLAS_CORETYPE set alike for OpenBLAS, which picks its kernels itself at
+// load). Read once.
+enum class CpuIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+CpuIsa cpu_isa();
+const char* cpu_isa_name(CpuIsa isa);
+
 void vector_erf_f32(const float* x, float* y, int64_t n);
 void vector_exp_f32(const float* x, float* y, int64_t n);
 
