@@ -1587,18 +1587,28 @@ TEST_P(OpTest, FusedConv_OnednnLayouts) {
 }
 
 TEST_P(OpTest, FusedConv_OnednnImageIndependentOfBatch_Bitwise) {
-  // Each image is convolved alone: its bits do not depend on the batch it came in.
+  // 11 images run as a group of 8 in one oneDNN call and 3 alone: every image's bits must equal its
+  // result alone, and the result in a batch of 5 (all alone) too.
   const int64_t b = onednn_channel_block();
-  const Shape xs{5, b, 8, 8}, ws{b, b, 3, 3};
+  const Shape xs{11, b, 8, 8}, ws{b, b, 3, 3};
   const auto x = rand_f32(numel_of(xs)), w = rand_f32(numel_of(ws));
+  const Tensor wt = make(ws, w);  // one weight tensor, as in a model (packed once)
   Attrs at{{"pads", a_ints({1, 1, 1, 1})}, {"src_layout", a_string("plain")}, {"dst_layout", a_string("plain")}};
-  Tensor all = run1("FusedConv", {make(xs, x), make(ws, w)}, at, 1, "shardscore");
+  Tensor all = run1("FusedConv", {make(xs, x), wt}, at, 1, "shardscore");
   const int64_t per = b * 64;
-  Tensor one = run1("FusedConv", {make<float>({1, b, 8, 8}, std::vector<float>(x.begin() + 3 * per, x.begin() + 4 * per)),
-                                  make(ws, w)},
-                    at, 1, "shardscore");
-  ASSERT_EQ(one.numel(), per);
-  EXPECT_EQ(std::memcmp(one.data<float>(), all.data<float>() + 3 * per, static_cast<std::size_t>(per) * sizeof(float)), 0);
+  Tensor five = run1("FusedConv", {make<float>({5, b, 8, 8}, std::vector<float>(x.begin() + 6 * per, x.begin() + 11 * per)), wt},
+                     at, 1, "shardscore");
+  for (int64_t i : {0, 3, 7, 8, 10}) {
+    Tensor one = run1("FusedConv", {make<float>({1, b, 8, 8}, std::vector<float>(x.begin() + i * per, x.begin() + (i + 1) * per)), wt},
+                      at, 1, "shardscore");
+    ASSERT_EQ(one.numel(), per);
+    EXPECT_EQ(std::memcmp(one.data<float>(), all.data<float>() + i * per, static_cast<std::size_t>(per) * sizeof(float)), 0)
+        << "image " << i << " of 11";
+    if (i >= 6) {
+      EXPECT_EQ(std::memcmp(one.data<float>(), five.data<float>() + (i - 6) * per, static_cast<std::size_t>(per) * sizeof(float)), 0)
+          << "image " << i << " in a batch of 5";
+    }
+  }
 }
 
 TEST_P(OpTest, FusedConv_OnednnReluKeepsNaN) {

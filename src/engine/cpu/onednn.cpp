@@ -1,7 +1,5 @@
 #include "engine/cpu/onednn.h"
 
-#include "engine/cpu/vector_math.h"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -14,6 +12,8 @@
 #include <tuple>
 #include <unordered_map>
 #include <vector>
+
+#include "engine/cpu/vector_math.h"
 
 namespace shardscore {
 namespace {
@@ -54,19 +54,45 @@ tag layout_tag(ConvLayout l, int64_t block) {
 }
 
 struct ConvPrimitive {
-  Tensor weights;  // keeps the weights' address taken by the cache key
   dnnl::convolution_forward prim;
   memory packed_weights;
   memory::desc src_md, dst_md, bias_md, scratch_md;
-  std::size_t src_image_floats = 0, dst_image_floats = 0;
+  int64_t images = 1;                                     // per execution
+  std::size_t src_call_floats = 0, dst_call_floats = 0;  // one execution's share of X and Y
 };
 
 using Key = std::tuple<const void*, std::vector<int64_t>>;
 
-std::mutex cache_mutex;
+std::mutex cache_mutex;  // guards the convolution caches below
 std::map<Key, std::shared_ptr<ConvPrimitive>>& cache() {
   static auto* c = new std::map<Key, std::shared_ptr<ConvPrimitive>>();  // never destroyed: no exit-order issues
   return *c;
+}
+
+// Packed weights, one copy per weight tensor and packed layout, shared by that tensor's primitives
+// (they differ in images per call, not in the packing). Holds the weights: their address stays theirs.
+struct PackedWeights {
+  Tensor weights;
+  memory::desc layout;
+  memory packed;
+};
+std::vector<PackedWeights>& packed_cache() {
+  static auto* c = new std::vector<PackedWeights>();
+  return *c;
+}
+
+// Caller holds cache_mutex. Throws dnnl::error.
+memory packed_conv_weights(const Tensor& w, const memory::desc& layout) {
+  for (const auto& p : packed_cache())
+    if (p.weights.raw() == w.raw() && p.layout == layout) return p.packed;
+  memory packed(layout, cpu_engine());
+  const memory::dims w_dims{w.dim(0), w.dim(1), w.dim(2), w.dim(3)};
+  memory user_w({w_dims, dt::f32, tag::oihw}, cpu_engine(), const_cast<float*>(w.data<float>()));
+  dnnl::stream strm(cpu_engine());
+  dnnl::reorder(user_w, packed).execute(strm, user_w, packed);
+  strm.wait();
+  packed_cache().push_back({w, layout, packed});
+  return packed;
 }
 
 Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t images, int64_t h, int64_t wd,
@@ -96,15 +122,11 @@ Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t
     dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     p->prim = dnnl::convolution_forward(pd);
     p->scratch_md = pd.scratchpad_desc();
-    p->packed_weights = memory(pd.weights_desc(), cpu_engine());
-    memory user_w({w_dims, dt::f32, tag::oihw}, cpu_engine(), const_cast<float*>(w.data<float>()));
-    dnnl::stream strm(cpu_engine());
-    dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
-    strm.wait();
+    p->packed_weights = packed_conv_weights(w, pd.weights_desc());
   });
-  p->weights = w;
-  p->src_image_floats = p->src_md.get_size() / sizeof(float);
-  p->dst_image_floats = p->dst_md.get_size() / sizeof(float);
+  p->images = images;
+  p->src_call_floats = p->src_md.get_size() / sizeof(float);
+  p->dst_call_floats = p->dst_md.get_size() / sizeof(float);
   return ok_status();
 }
 
@@ -199,32 +221,22 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                              const OnednnConvSpec& spec) {
   const int64_t block = onednn_channel_block();
   const int64_t n_img = x.dim(0), h = x.dim(2), wd = x.dim(3), m = w.dim(0);
-  // Images per execution: the whole batch, so the weights stream from memory once per batch rather
-  // than once per image (the batch loop is oneDNN's outermost; an image's result does not depend
-  // on the others - FusedConv_OnednnImageIndependentOfBatch_Bitwise checks it).
-  const int64_t images = std::max<int64_t>(n_img, 1);
-  std::vector<int64_t> key_dims{images,
-                                h,
-                                wd,
-                                w.dim(0),
-                                w.dim(1),
-                                w.dim(2),
-                                w.dim(3),
-                                spec.stride[0],
-                                spec.stride[1],
-                                spec.dilation[0],
-                                spec.dilation[1],
-                                spec.pad_begin[0],
-                                spec.pad_begin[1],
-                                spec.pad_end[0],
-                                spec.pad_end[1],
-                                static_cast<int64_t>(spec.src),
-                                static_cast<int64_t>(spec.dst),
-                                spec.relu,
-                                b != nullptr,
-                                residual != nullptr};
-  std::shared_ptr<ConvPrimitive> p;
-  {
+  // Images per execution: kImagesPerCall, then one by one for the rest, so the weights stream from
+  // memory once per group rather than once per image, while a job's many batch sizes (shard tails)
+  // need two primitives per convolution, not one each. The image loop is oneDNN's outermost: an
+  // image's result does not depend on its neighbours (FusedConv_OnednnImageIndependentOfBatch_Bitwise).
+  constexpr int64_t kImagesPerCall = 8;
+  auto primitive_for = [&](int64_t images) -> StatusOr<std::shared_ptr<ConvPrimitive>> {
+    std::vector<int64_t> key_dims{images,          h,
+                                  wd,              w.dim(0),
+                                  w.dim(1),        w.dim(2),
+                                  w.dim(3),        spec.stride[0],
+                                  spec.stride[1],  spec.dilation[0],
+                                  spec.dilation[1], spec.pad_begin[0],
+                                  spec.pad_begin[1], spec.pad_end[0],
+                                  spec.pad_end[1], static_cast<int64_t>(spec.src),
+                                  static_cast<int64_t>(spec.dst), b != nullptr,
+                                  residual != nullptr};
     std::lock_guard lock(cache_mutex);
     Key key{w.raw(), std::move(key_dims)};
     auto it = cache().find(key);
@@ -233,14 +245,23 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
       SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, residual != nullptr, images, h, wd, spec, made.get()));
       it = cache().emplace(std::move(key), std::move(made)).first;
     }
-    p = it->second;
+    return it->second;
+  };
+  std::shared_ptr<ConvPrimitive> group, single;
+  if (n_img >= kImagesPerCall) {
+    SS_ASSIGN_OR_RETURN(group, primitive_for(kImagesPerCall));
+  }
+  if (n_img % kImagesPerCall != 0) {
+    SS_ASSIGN_OR_RETURN(single, primitive_for(1));
   }
 
   Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{n_img, m, spec.out[0], spec.out[1]}
                                                  : Shape{n_img, (m + block - 1) / block, spec.out[0], spec.out[1], block};
   Tensor y(DType::kFloat32, y_shape);
-  const std::size_t scratch_bytes = p->scratch_md.get_size();
-  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(std::max<std::size_t>(scratch_bytes, 1))});
+  std::size_t scratch_bytes = 1;
+  for (const auto& p : {group, single})
+    if (p) scratch_bytes = std::max(scratch_bytes, p->scratch_md.get_size());
+  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(scratch_bytes)});
   // One thread per call: parallelism comes from batches on the job's threads, and each of them is
   // its own OpenMP initial thread (whose team size this sets).
   omp_set_num_threads(1);
@@ -248,27 +269,30 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   const float* px = x.data<float>();
   const float* pr = residual ? residual->data<float>() : nullptr;
   float* py = y.data<float>();
-  SS_DNNL_TRY("convolution", {
-    memory w_mem = p->packed_weights;
-    memory scratch_mem(p->scratch_md, cpu_engine(), scratch.raw());
-    std::unique_ptr<memory> bias_mem;
-    if (b) bias_mem = std::make_unique<memory>(p->bias_md, cpu_engine(), const_cast<void*>(b->raw()));
-    for (int64_t n = 0; n < n_img; n += images) {
-      memory src(p->src_md, cpu_engine(), const_cast<float*>(px + n * p->src_image_floats));
-      memory dst(p->dst_md, cpu_engine(), py + n * p->dst_image_floats);
-      std::unordered_map<int, memory> args{
-          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-      if (bias_mem) args.emplace(DNNL_ARG_BIAS, *bias_mem);
-      if (pr) {
-        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                     memory(p->dst_md, cpu_engine(), const_cast<float*>(pr + n * p->dst_image_floats)));
-      }
-      p->prim.execute(strm, args);
-      if (spec.relu) {
-        strm.wait();
-        relu_nan_preserving(py + n * p->dst_image_floats, static_cast<int64_t>(p->dst_image_floats));
-      }
+  // Runs primitive p on the images from `first` (p's own count of them).
+  auto execute = [&](const ConvPrimitive& p, int64_t first) {
+    const std::size_t per_src = p.src_call_floats / static_cast<std::size_t>(p.images);
+    const std::size_t per_dst = p.dst_call_floats / static_cast<std::size_t>(p.images);
+    memory src(p.src_md, cpu_engine(), const_cast<float*>(px + first * per_src));
+    memory dst(p.dst_md, cpu_engine(), py + first * per_dst);
+    memory scratch_mem(p.scratch_md, cpu_engine(), scratch.raw());
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+    if (b) args.emplace(DNNL_ARG_BIAS, memory(p.bias_md, cpu_engine(), const_cast<void*>(b->raw())));
+    if (pr) {
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                   memory(p.dst_md, cpu_engine(), const_cast<float*>(pr + first * per_dst)));
     }
+    p.prim.execute(strm, args);
+    if (spec.relu) {
+      strm.wait();
+      relu_nan_preserving(py + first * per_dst, static_cast<int64_t>(p.dst_call_floats));
+    }
+  };
+  SS_DNNL_TRY("convolution", {
+    int64_t n = 0;
+    for (; group && n + kImagesPerCall <= n_img; n += kImagesPerCall) execute(*group, n);
+    for (; n < n_img; ++n) execute(*single, n);
     strm.wait();
   });
   return y;

@@ -12,11 +12,13 @@
 // one convolution to the next spares each of them the layout changes oneDNN's fastest kernels
 // would otherwise make (graph pass pass_blocked_conv_layout decides where).
 //
-// Each image is convolved by itself with a primitive made for one image, so an image's result does
-// not depend on the batch it came in. A primitive and its packed weights are made once per weight
-// tensor, input shape and options, and cached for the life of the process (the cache keeps a
-// reference to the weights, so their address cannot be reused by another tensor). Thread-safe:
-// batches on several threads may run the same primitive (each call has its own scratchpad).
+// Convolutions run eight images per oneDNN call, the rest one by one; the image loop is oneDNN's
+// outermost, so an image's result does not depend on the batch it came in (an op test checks it
+// bit for bit). A primitive is made once per weight tensor, input shape and images per call, its
+// packed weights once per weight tensor and layout; both are cached for the life of the process
+// (the cache keeps a reference to the weights, so their address cannot be reused by another
+// tensor: weights must be constant). Thread-safe: batches on several threads may run the same
+// primitive (each call has its own scratchpad).
 #include <cstdint>
 
 #include "common/status.h"
