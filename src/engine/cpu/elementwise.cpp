@@ -98,7 +98,13 @@ Status binary_typed(BinOp op, const Tensor& a, const Tensor& b, Tensor* out) {
   return ok_status();
 }
 
-Status binary(OpContext& ctx, BinOp op) {
+// The two inputs of a broadcasting binary op, of one element type, and their broadcast shape.
+struct BinaryOperands {
+  const Tensor* a;
+  const Tensor* b;
+  Shape shape;
+};
+StatusOr<BinaryOperands> binary_operands(const OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
   if (a->dtype() != b->dtype()) {
@@ -106,7 +112,13 @@ Status binary(OpContext& ctx, BinOp op) {
                             std::string(dtype_name(b->dtype())));
   }
   SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
-  Tensor out(a->dtype(), shape);
+  return BinaryOperands{a, b, std::move(shape)};
+}
+
+Status binary(OpContext& ctx, BinOp op) {
+  SS_ASSIGN_OR_RETURN(BinaryOperands in, binary_operands(ctx));
+  const Tensor *a = in.a, *b = in.b;
+  Tensor out(a->dtype(), in.shape);
   Status st = ok_status();
   bool handled = false;
   switch (a->dtype()) {
@@ -310,13 +322,9 @@ Status cpu_not(OpContext& ctx) {
 }
 
 Status cpu_equal(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
-  if (a->dtype() != b->dtype()) {
-    return invalid_argument("input types differ: " + std::string(dtype_name(a->dtype())) + " and " +
-                            std::string(dtype_name(b->dtype())));
-  }
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
+  SS_ASSIGN_OR_RETURN(BinaryOperands in, binary_operands(ctx));
+  const Tensor *a = in.a, *b = in.b;
+  const Shape& shape = in.shape;
   Tensor out(DType::kBool, shape);
   uint8_t* po = out.data<uint8_t>();
   const bool ok = dtype_dispatch(a->dtype(), [&](auto zero) {
