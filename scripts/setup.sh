@@ -16,7 +16,8 @@ apt_packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libtbb-dev libboost-program-options-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libopenblas-dev libdnnl-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  # ocl-icd-opencl-dev: Debian's dnnl-config.cmake requires OpenCL, which libdnnl-dev only recommends.
+  libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   clang libclang-rt-14-dev
   python3 python3-venv python3-pip
 )
@@ -59,7 +60,8 @@ fi
 
 if [[ ${SHARDSCORE_SKIP_BUILD:-0} != 1 ]]; then
   build="$root/build"
-  if [[ ! -f $build/CMakeCache.txt ]]; then
+  # A configure that failed leaves a CMakeCache.txt but no Makefile: configure again then.
+  if [[ ! -f $build/CMakeCache.txt || ! -f $build/Makefile ]]; then
     log "configuring CMake build in build/"
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DSHARDSCORE_PYTHON="$venv/bin/python" \
       ${SHARDSCORE_CMAKE_ARGS:-} >/dev/null

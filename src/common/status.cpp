@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kAlreadyExists: return "already exists";
     case StatusCode::kUnavailable: return "unavailable";
     case StatusCode::kInternal: return "internal";
+    case StatusCode::kResourceExhausted: return "resource exhausted";
   }
   return "unknown";
 }

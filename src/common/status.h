@@ -21,6 +21,7 @@ enum class StatusCode : int {
   kAlreadyExists = 5,    // the output exists and overwrite is off
   kUnavailable = 6,      // environment failure that may pass on retry (I/O, MPI)
   kInternal = 7,         // a bug
+  kResourceExhausted = 8,  // out of (device) memory for this batch; the engine retries smaller batches
 };
 
 const char* status_code_name(StatusCode code);
@@ -51,6 +52,7 @@ inline Status unimplemented(std::string m) { return {StatusCode::kUnimplemented,
 inline Status already_exists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status resource_exhausted(std::string m) { return {StatusCode::kResourceExhausted, std::move(m)}; }
 
 // Process exit code for a failed status: 2 for bad usage/config/input, 1 for everything else.
 int exit_code_for(const Status& status);

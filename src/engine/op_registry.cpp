@@ -5,6 +5,9 @@
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
+#ifdef SHARDSCORE_HAVE_CUDA
+#include "engine/cuda/cuda_ops.h"
+#endif
 
 namespace shardscore {
 namespace {
@@ -14,72 +17,85 @@ namespace {
 // kAsStored: the op moves or compares elements without arithmetic, so it runs on float16 as
 // stored; every other op computes float16 in float32 (op_run_cpu).
 constexpr bool kAsStored = true;
+constexpr bool kComputes = false;
+
+// Inputs the CUDA function reads on the host (OpEntry::cuda_host_inputs).
+constexpr uint32_t kHost0 = 1u << 0, kHost1 = 1u << 1, kHost12 = 0b110, kHost012 = 0b111, kHost123 = 0b1110,
+                   kHost1234 = 0b11110;
+
+// The CUDA column: cuda_<op> from src/engine/cuda/cuda_ops.h in a CUDA build (where an op without
+// a CUDA function yet is a null constant there), nullptr otherwise.
+#ifdef SHARDSCORE_HAVE_CUDA
+#define SS_CUDA(name) cuda_##name
+#else
+#define SS_CUDA(name) nullptr
+#endif
 
 constexpr OpEntry kOps[] = {
-    // domain        op type                  opsets   CPU           float16
-    {"", "Add", 7, 21, cpu_add},
-    {"", "Sub", 7, 21, cpu_sub},
-    {"", "Mul", 7, 21, cpu_mul},
-    {"", "Div", 7, 21, cpu_div},
-    {"", "Relu", 6, 21, cpu_relu},
-    {"", "Sigmoid", 6, 21, cpu_sigmoid},
-    {"", "Tanh", 6, 21, cpu_tanh},
-    {"", "Softmax", 1, 21, cpu_softmax},
-    {"", "Gemm", 7, 21, cpu_gemm},
-    {"", "MatMul", 1, 21, cpu_matmul},
-    {"", "Flatten", 1, 21, cpu_flatten, kAsStored},
-    {"", "Reshape", 5, 21, cpu_reshape, kAsStored},
-    {"", "Identity", 1, 21, cpu_identity, kAsStored},
-    {"", "Constant", 9, 21, cpu_constant, kAsStored},
-    {"", "Cast", 6, 18, cpu_cast, kAsStored},
-    {"", "Concat", 4, 21, cpu_concat, kAsStored},
-    {"", "ArgMax", 1, 21, cpu_argmax},
-    {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor},
-    {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier},
-    {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor},
-    {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler},
+    // domain, op type, opsets, CPU, CUDA, float16 (kAsStored or kComputes), CUDA host inputs
+    {"", "Add", 7, 21, cpu_add, SS_CUDA(add)},
+    {"", "Sub", 7, 21, cpu_sub, SS_CUDA(sub)},
+    {"", "Mul", 7, 21, cpu_mul, SS_CUDA(mul)},
+    {"", "Div", 7, 21, cpu_div, SS_CUDA(div)},
+    {"", "Relu", 6, 21, cpu_relu, SS_CUDA(relu)},
+    {"", "Sigmoid", 6, 21, cpu_sigmoid, SS_CUDA(sigmoid)},
+    {"", "Tanh", 6, 21, cpu_tanh, SS_CUDA(tanh)},
+    {"", "Softmax", 1, 21, cpu_softmax, SS_CUDA(softmax)},
+    {"", "Gemm", 7, 21, cpu_gemm, SS_CUDA(gemm)},
+    {"", "MatMul", 1, 21, cpu_matmul, SS_CUDA(matmul)},
+    {"", "Flatten", 1, 21, cpu_flatten, SS_CUDA(flatten), kAsStored},
+    {"", "Reshape", 5, 21, cpu_reshape, SS_CUDA(reshape), kAsStored, kHost1},
+    {"", "Identity", 1, 21, cpu_identity, SS_CUDA(identity), kAsStored},
+    {"", "Constant", 9, 21, cpu_constant, SS_CUDA(constant), kAsStored},
+    {"", "Cast", 6, 18, cpu_cast, SS_CUDA(cast), kAsStored},
+    {"", "Concat", 4, 21, cpu_concat, SS_CUDA(concat), kAsStored},
+    {"", "ArgMax", 1, 21, cpu_argmax, SS_CUDA(argmax)},
+    {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor, SS_CUDA(array_feature_extractor)},
+    {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier, SS_CUDA(linear_classifier)},
+    {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},
+    {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler, SS_CUDA(scaler)},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
-    {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm},
-    {"shardscore", "FusedConv", 1, 1, cpu_fused_conv},
-    {"shardscore", "ToBlocked", 1, 1, cpu_to_blocked, kAsStored},
-    {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, kAsStored},
-    {"shardscore", "BlockedMaxPool", 1, 1, cpu_blocked_max_pool},
+    {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm, SS_CUDA(fused_gemm)},
+    {"shardscore", "FusedConv", 1, 1, cpu_fused_conv, SS_CUDA(fused_conv)},
+    {"shardscore", "ToBlocked", 1, 1, cpu_to_blocked, SS_CUDA(to_blocked), kAsStored},
+    {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, SS_CUDA(from_blocked), kAsStored},
+    {"shardscore", "BlockedMaxPool", 1, 1, cpu_blocked_max_pool, SS_CUDA(blocked_max_pool)},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
-    {"", "Conv", 1, 21, cpu_conv},
-    {"", "BatchNormalization", 9, 21, cpu_batch_normalization},
-    {"", "MaxPool", 1, 21, cpu_max_pool},
-    {"", "AveragePool", 1, 21, cpu_average_pool},
-    {"", "GlobalAveragePool", 1, 21, cpu_global_average_pool},
-    {"", "Pad", 2, 21, cpu_pad},
-    {"", "Resize", 11, 21, cpu_resize},
-    {"", "Clip", 6, 21, cpu_clip},
-    {"", "LeakyRelu", 6, 21, cpu_leaky_relu},
-    {"", "HardSigmoid", 6, 21, cpu_hard_sigmoid},
-    {"", "HardSwish", 14, 21, cpu_hard_swish},
-    {"", "Erf", 9, 21, cpu_erf},
-    {"", "Gelu", 20, 21, cpu_gelu},
-    {"com.microsoft", "Gelu", 1, 1, cpu_gelu},
-    {"", "Sqrt", 6, 21, cpu_sqrt},
-    {"", "Pow", 7, 21, cpu_pow},
-    {"", "Neg", 6, 21, cpu_neg},
-    {"", "Not", 1, 21, cpu_not},
-    {"", "Equal", 7, 21, cpu_equal},
-    {"", "Where", 9, 21, cpu_where, kAsStored},
+    {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
+    {"", "BatchNormalization", 9, 21, cpu_batch_normalization, SS_CUDA(batch_normalization)},
+    {"", "MaxPool", 1, 21, cpu_max_pool, SS_CUDA(max_pool)},
+    {"", "AveragePool", 1, 21, cpu_average_pool, SS_CUDA(average_pool)},
+    {"", "GlobalAveragePool", 1, 21, cpu_global_average_pool, SS_CUDA(global_average_pool)},
+    {"", "Pad", 2, 21, cpu_pad, SS_CUDA(pad), kComputes, kHost123},
+    {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost123},
+    {"", "Clip", 6, 21, cpu_clip, SS_CUDA(clip), kComputes, kHost12},
+    {"", "LeakyRelu", 6, 21, cpu_leaky_relu, SS_CUDA(leaky_relu)},
+    {"", "HardSigmoid", 6, 21, cpu_hard_sigmoid, SS_CUDA(hard_sigmoid)},
+    {"", "HardSwish", 14, 21, cpu_hard_swish, SS_CUDA(hard_swish)},
+    {"", "Erf", 9, 21, cpu_erf, SS_CUDA(erf)},
+    {"", "Gelu", 20, 21, cpu_gelu, SS_CUDA(gelu)},
+    {"com.microsoft", "Gelu", 1, 1, cpu_gelu, SS_CUDA(gelu)},
+    {"", "Sqrt", 6, 21, cpu_sqrt, SS_CUDA(sqrt)},
+    {"", "Pow", 7, 21, cpu_pow, SS_CUDA(pow)},
+    {"", "Neg", 6, 21, cpu_neg, SS_CUDA(neg)},
+    {"", "Not", 1, 21, cpu_not, SS_CUDA(not)},
+    {"", "Equal", 7, 21, cpu_equal, SS_CUDA(equal)},
+    {"", "Where", 9, 21, cpu_where, SS_CUDA(where), kAsStored},
     // ---- tensor, reduction and normalization ops (cpu_ops_tensor.h) ----
-    {"", "Gather", 1, 21, cpu_gather, kAsStored},
-    {"", "Transpose", 1, 21, cpu_transpose, kAsStored},
-    {"", "Expand", 8, 21, cpu_expand, kAsStored},
-    {"", "Slice", 10, 21, cpu_slice, kAsStored},
-    {"", "Squeeze", 1, 21, cpu_squeeze, kAsStored},
-    {"", "Unsqueeze", 1, 21, cpu_unsqueeze, kAsStored},
-    {"", "Shape", 1, 21, cpu_shape, kAsStored},
-    {"", "ConstantOfShape", 9, 21, cpu_constant_of_shape, kAsStored},
-    {"", "Range", 11, 21, cpu_range},
-    {"", "Split", 2, 21, cpu_split, kAsStored},
-    {"", "ReduceMean", 1, 21, cpu_reduce_mean},
-    {"", "ReduceSum", 1, 21, cpu_reduce_sum},
-    {"", "ReduceMax", 1, 21, cpu_reduce_max},
-    {"", "LayerNormalization", 17, 21, cpu_layer_normalization},
+    {"", "Gather", 1, 21, cpu_gather, SS_CUDA(gather), kAsStored},
+    {"", "Transpose", 1, 21, cpu_transpose, SS_CUDA(transpose), kAsStored},
+    {"", "Expand", 8, 21, cpu_expand, SS_CUDA(expand), kAsStored, kHost1},
+    {"", "Slice", 10, 21, cpu_slice, SS_CUDA(slice), kAsStored, kHost1234},
+    {"", "Squeeze", 1, 21, cpu_squeeze, SS_CUDA(squeeze), kAsStored, kHost1},
+    {"", "Unsqueeze", 1, 21, cpu_unsqueeze, SS_CUDA(unsqueeze), kAsStored, kHost1},
+    {"", "Shape", 1, 21, cpu_shape, SS_CUDA(shape), kAsStored},
+    {"", "ConstantOfShape", 9, 21, cpu_constant_of_shape, SS_CUDA(constant_of_shape), kAsStored, kHost0},
+    {"", "Range", 11, 21, cpu_range, SS_CUDA(range), kComputes, kHost012},
+    {"", "Split", 2, 21, cpu_split, SS_CUDA(split), kAsStored, kHost1},
+    {"", "ReduceMean", 1, 21, cpu_reduce_mean, SS_CUDA(reduce_mean), kComputes, kHost1},
+    {"", "ReduceSum", 1, 21, cpu_reduce_sum, SS_CUDA(reduce_sum), kComputes, kHost1},
+    {"", "ReduceMax", 1, 21, cpu_reduce_max, SS_CUDA(reduce_max), kComputes, kHost1},
+    {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization)},
 };
 
 }  // namespace

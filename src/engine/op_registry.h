@@ -27,6 +27,9 @@ struct OpContext {
 };
 
 using CpuOpFn = Status (*)(OpContext&);
+// The CUDA backend's functions (src/engine/cuda/cuda_op.h); nullptr in a build without CUDA.
+struct CudaOpContext;
+using CudaOpFn = Status (*)(CudaOpContext&);
 
 struct OpEntry {
   std::string_view domain;  // "" = default ONNX domain
@@ -34,9 +37,13 @@ struct OpEntry {
   int min_opset;
   int max_opset;
   CpuOpFn cpu;
+  CudaOpFn cuda = nullptr;
   // True for ops that only move, select or reinterpret elements (Reshape, Gather, Concat, Where,
   // Cast, ...): they run on float16 tensors as stored. Other ops never see float16 (op_run_cpu).
   bool float16_as_stored = false;
+  // Bit k set: the CUDA function reads input k on the host (shapes, axes, pads, sizes: small
+  // tensors that decide the launch, as ONNX Runtime's CUDA provider keeps them on the CPU).
+  uint32_t cuda_host_inputs = 0;
 };
 
 // The entry for an op at the model's opset of its domain, or nullptr when the build cannot run it.

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <cstdio>
 #include <cstring>
 
 namespace shardscore {
@@ -48,14 +49,38 @@ std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes) {
   return std::shared_ptr<std::byte>(p, [](std::byte* q) { std::free(q); });
 }
 
+void TensorAllocator::fill(void* p, int byte, std::size_t bytes) { std::memset(p, byte, bytes); }
+
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  buf_ = t_allocator ? t_allocator->allocate(nbytes()) : tensor_heap_buffer(nbytes());
-  if (const int poison = g_poison.load(std::memory_order_relaxed); poison >= 0) std::memset(buf_.get(), poison, nbytes());
+  if (t_allocator) {
+    buf_ = t_allocator->allocate(nbytes());
+    on_device_ = t_allocator->on_device();
+  } else {
+    buf_ = tensor_heap_buffer(nbytes());
+  }
+  if (const int poison = g_poison.load(std::memory_order_relaxed); poison >= 0) {
+    if (t_allocator) t_allocator->fill(buf_.get(), poison, nbytes());
+    else std::memset(buf_.get(), poison, nbytes());
+  }
 }
 
 Tensor Tensor::copy_of(DType dtype, Shape shape, const void* data) {
   Tensor t(dtype, std::move(shape));
+  if (t.on_device_) {
+    // A host function ran under a device allocator: a backend bug, never an input's fault.
+    std::fprintf(stderr, "shardscore: internal error: Tensor::copy_of under a device allocator\n");
+    std::abort();
+  }
   if (t.nbytes()) std::memcpy(t.raw(), data, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::wrap(DType dtype, Shape shape, std::shared_ptr<std::byte> buf, bool on_device) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.buf_ = std::move(buf);
+  t.on_device_ = on_device;
   return t;
 }
 

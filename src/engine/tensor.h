@@ -23,6 +23,10 @@ class TensorAllocator {
   virtual ~TensorAllocator() = default;
   // A 64-byte-aligned buffer of at least `bytes` bytes; the deleter returns it.
   virtual std::shared_ptr<std::byte> allocate(std::size_t bytes) = 0;
+  // Whether its buffers are in device (GPU) memory, which the host must not dereference.
+  virtual bool on_device() const { return false; }
+  // Sets `bytes` bytes at p to `byte` (poisoning, below); device allocators do it on the device.
+  virtual void fill(void* p, int byte, std::size_t bytes);
 };
 
 // Installs `a` as this thread's allocator for its lifetime (restoring the previous one after).
@@ -51,10 +55,13 @@ class Tensor {
   Tensor() = default;
   // Allocates an uninitialized buffer for dtype x shape.
   Tensor(DType dtype, Shape shape);
-  // Copies `numel * dtype_size` bytes from data.
+  // Copies `numel * dtype_size` bytes from host memory at data. Never under a device allocator.
   static Tensor copy_of(DType dtype, Shape shape, const void* data);
 
   bool empty() const { return dtype_ == DType::kUndefined; }
+  // Whether the buffer is device memory (made under a device allocator): raw() and data() are
+  // then device addresses, for kernels only.
+  bool on_device() const { return on_device_; }
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   int64_t rank() const { return static_cast<int64_t>(shape_.size()); }
@@ -69,11 +76,14 @@ class Tensor {
 
   // Same buffer, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // A tensor over a buffer the caller owns (`buf` keeps it alive), in host or device memory.
+  static Tensor wrap(DType dtype, Shape shape, std::shared_ptr<std::byte> buf, bool on_device);
 
  private:
   DType dtype_ = DType::kUndefined;
   Shape shape_;
   std::shared_ptr<std::byte> buf_;
+  bool on_device_ = false;
 };
 
 }  // namespace shardscore

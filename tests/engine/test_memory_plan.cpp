@@ -1,5 +1,5 @@
-// Static memory planning of the CPU backend (src/engine/cpu/memory_plan.h).
-#include "engine/cpu/memory_plan.h"
+// Static memory planning of the CPU backend (src/engine/memory_plan.h).
+#include "engine/memory_plan.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "engine/backend.h"
-#include "engine/cpu/memory_plan.h"
+#include "engine/memory_plan.h"
 
 namespace shardscore {
 namespace {

@@ -1,6 +1,8 @@
 #pragma once
-// Static memory planning for the CPU backend: the buffers of one batch, sized once per input shape
-// and reused by liveness, so a batch in steady state allocates nothing but its outputs.
+// Static memory planning: the buffers of one batch, sized once per input shape and reused by
+// liveness, so a batch in steady state allocates nothing but its outputs. The CPU backend plans
+// heap memory; the CUDA backend the same way device memory (each allocator takes a `base`: where
+// its buffers really come from, nullptr for the heap).
 //
 // The first batch of a given input shape runs with a RecordingAllocator, which notes every
 // buffer's size and when it was allocated and released (its last reference gone, views included).
@@ -28,7 +30,10 @@ struct MemoryPlan {
 
 class RecordingAllocator final : public TensorAllocator {
  public:
+  explicit RecordingAllocator(TensorAllocator* base = nullptr) : base_(base) {}
   std::shared_ptr<std::byte> allocate(std::size_t bytes) override;
+  bool on_device() const override { return base_ && base_->on_device(); }
+  void fill(void* p, int byte, std::size_t bytes) override;
   // Call after the batch, when only the outputs still hold buffers.
   MemoryPlan build_plan() const;
 
@@ -42,13 +47,14 @@ class RecordingAllocator final : public TensorAllocator {
     std::vector<Event> events;
     int64_t clock = 0;
   };
+  TensorAllocator* base_;
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 // One arena per concurrently running batch; reused across batches of the same input shape.
 class Arena {
  public:
-  explicit Arena(std::size_t bytes);
+  explicit Arena(std::size_t bytes, TensorAllocator* base = nullptr);
   std::byte* data() { return data_.get(); }
 
  private:
@@ -57,14 +63,18 @@ class Arena {
 
 class ArenaAllocator final : public TensorAllocator {
  public:
-  ArenaAllocator(const MemoryPlan& plan, std::shared_ptr<Arena> arena) : plan_(plan), arena_(std::move(arena)) {}
+  ArenaAllocator(const MemoryPlan& plan, std::shared_ptr<Arena> arena, TensorAllocator* base = nullptr)
+      : plan_(plan), arena_(std::move(arena)), base_(base) {}
   std::shared_ptr<std::byte> allocate(std::size_t bytes) override;
+  bool on_device() const override { return base_ && base_->on_device(); }
+  void fill(void* p, int byte, std::size_t bytes) override;
   // Whether every request matched the plan (false: the rest of the batch used the heap).
   bool followed_plan() const { return !diverged_; }
 
  private:
   const MemoryPlan& plan_;
   std::shared_ptr<Arena> arena_;
+  TensorAllocator* base_;
   std::size_t next_ = 0;
   bool diverged_ = false;
 };

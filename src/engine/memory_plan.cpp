@@ -1,16 +1,27 @@
-#include "engine/cpu/memory_plan.h"
+#include "engine/memory_plan.h"
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 namespace shardscore {
 
 namespace {
 std::size_t round64(std::size_t b) { return std::max<std::size_t>(64, (b + 63) / 64 * 64); }
+std::shared_ptr<std::byte> base_allocate(TensorAllocator* base, std::size_t bytes) {
+  return base ? base->allocate(bytes) : tensor_heap_buffer(bytes);
+}
+void base_fill(TensorAllocator* base, void* p, int byte, std::size_t bytes) {
+  if (base) base->fill(p, byte, bytes);
+  else std::memset(p, byte, bytes);
+}
 }  // namespace
 
+void RecordingAllocator::fill(void* p, int byte, std::size_t bytes) { base_fill(base_, p, byte, bytes); }
+void ArenaAllocator::fill(void* p, int byte, std::size_t bytes) { base_fill(base_, p, byte, bytes); }
+
 std::shared_ptr<std::byte> RecordingAllocator::allocate(std::size_t bytes) {
-  auto heap = tensor_heap_buffer(bytes);
+  auto heap = base_allocate(base_, bytes);
   std::size_t index;
   {
     std::lock_guard lock(state_->mutex);
@@ -62,12 +73,12 @@ MemoryPlan RecordingAllocator::build_plan() const {
   return plan;
 }
 
-Arena::Arena(std::size_t bytes) : data_(tensor_heap_buffer(bytes)) {}
+Arena::Arena(std::size_t bytes, TensorAllocator* base) : data_(base_allocate(base, bytes)) {}
 
 std::shared_ptr<std::byte> ArenaAllocator::allocate(std::size_t bytes) {
   const std::size_t i = next_++;
   if (!diverged_ && (i >= plan_.sizes.size() || round64(bytes) != plan_.sizes[i])) diverged_ = true;
-  if (diverged_ || plan_.offsets[i] < 0) return tensor_heap_buffer(bytes);
+  if (diverged_ || plan_.offsets[i] < 0) return base_allocate(base_, bytes);
   // The buffer holds the arena: the backend reuses an arena only when nothing else holds it, so a
   // tensor outliving its batch (never planned so) can never see its memory reused under it.
   std::shared_ptr<Arena> keep = arena_;

@@ -1,0 +1,38 @@
+#pragma once
+// Element-wise kernels: binary ops with numpy broadcasting, unary math, Where and Cast.
+// float32 and float16 (computed in float32, rounded once), float64 where the CPU op takes it,
+// integers for the arithmetic ops, bool for Not/Equal/Where.
+#include "kernels/kernel_types.h"
+
+namespace shardscore::kernels {
+
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual };
+
+// out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the
+// operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
+// kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
+cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
+                          const void* b, const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream);
+
+enum class UnaryOp {
+  kRelu, kSigmoid, kTanh, kNeg, kSqrt, kErf, kNot,
+  kLeakyRelu,    // alpha
+  kHardSigmoid,  // alpha, beta
+  kHardSwish,
+  kGelu,         // exact (erf) form
+  kGeluTanh,     // tanh approximation
+  kClip,         // alpha = min, beta = max
+};
+
+// y[i] = f(x[i]) for n elements of type `elem` (x and y may not overlap).
+cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, float alpha, float beta,
+                         cudaStream_t stream);
+
+// out[i] = cond[ic] ? x[ix] : y[iy]; cond is bool, x/y/out of `elem` (any, moved as bytes).
+cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, const void* x, const StridedIndex& xi,
+                         const void* y, const StridedIndex& yi, void* out, int64_t n, cudaStream_t stream);
+
+// out[i] = static_cast<to>(in[i]) with ONNX's rules (float to bool: != 0; float16 rounds to nearest even).
+cudaError_t launch_cast(Elem from, Elem to, const void* in, void* out, int64_t n, cudaStream_t stream);
+
+}  // namespace shardscore::kernels

@@ -1,0 +1,86 @@
+#pragma once
+// What a CUDA op function sees, and the one checking macro per C API (CUDA runtime, cuBLAS,
+// cuDNN). Host C++ only: device code lives in kernels/*.cu behind plain launcher functions.
+//
+// A CUDA op function `Status cuda_<op>(CudaOpContext&)` (declared in cuda_ops.h, one row of
+// op_registry.cpp) reads its node's attributes and its inputs' shapes on the host, creates its
+// outputs with Tensor(dtype, shape) - device memory, from the batch's planned arena - and enqueues
+// its kernels and library calls on ctx.lane.stream. It never synchronizes: everything a batch does
+// is ordered by its lane's stream, and the backend copies the outputs back at the end.
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/op_registry.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+// --precision: what the CUDA backend computes in. Inputs and outputs stay float32 at the file
+// boundary; reduced precisions accumulate in float32.
+enum class CudaPrecision { kFp32, kTf32, kFp16, kBf16 };
+const char* cuda_precision_name(CudaPrecision p);
+
+// One lane: a stream and the library handles bound to it. A batch runs on one lane from its
+// copy in to its copy out; lanes run concurrently, so one batch's copies overlap another's compute.
+struct CudaLane {
+  int device = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cublasLtHandle_t cublaslt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  CudaPrecision precision = CudaPrecision::kFp32;
+};
+
+struct CudaOpContext {
+  const Node& node;
+  // Device tensors, except at the registry entry's cuda_host_inputs, which are host tensors.
+  // nullptr for an omitted optional input.
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor> outputs;  // one per node output; Tensor(dtype, shape) gives device memory
+  CudaLane& lane;
+
+  const Tensor* input(std::size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // `bytes` of device scratch that lives until the op returns (stream order keeps it valid for
+  // the kernels the op enqueued: memory is reused only by work enqueued after them).
+  void* scratch(std::size_t bytes) {
+    scratch_.emplace_back(DType::kUint8, Shape{static_cast<int64_t>(bytes)});
+    return scratch_.back().raw();
+  }
+
+ private:
+  std::vector<Tensor> scratch_;
+};
+
+// Statuses of the three C APIs: out of memory is ResourceExhausted (the engine then retries the
+// batch at half its size), anything else Internal. The message names the call.
+Status cuda_status(cudaError_t e, const char* call);
+Status cublas_status(cublasStatus_t e, const char* call);
+Status cudnn_status(cudnnStatus_t e, const char* call);
+
+}  // namespace shardscore
+
+// Every CUDA runtime, cuBLAS and cuDNN call goes through one of these; the backend prefixes the
+// node ("node 'conv1' (Conv): cudnnConvolutionForward(...) failed: CUDNN_STATUS_...").
+#define SS_CUDA_RETURN_IF_ERROR(expr)                                                         \
+  do {                                                                                        \
+    if (const cudaError_t ss_e_ = (expr); ss_e_ != cudaSuccess) return ::shardscore::cuda_status(ss_e_, #expr); \
+  } while (0)
+#define SS_CUBLAS_RETURN_IF_ERROR(expr)                                                        \
+  do {                                                                                         \
+    if (const cublasStatus_t ss_e_ = (expr); ss_e_ != CUBLAS_STATUS_SUCCESS)                   \
+      return ::shardscore::cublas_status(ss_e_, #expr);                                        \
+  } while (0)
+#define SS_CUDNN_RETURN_IF_ERROR(expr)                                                         \
+  do {                                                                                         \
+    if (const cudnnStatus_t ss_e_ = (expr); ss_e_ != CUDNN_STATUS_SUCCESS)                     \
+      return ::shardscore::cudnn_status(ss_e_, #expr);                                         \
+  } while (0)
+// Kernel launchers (kernels/*.h) return cudaError_t: the launch's cudaGetLastError().
+#define SS_LAUNCH_RETURN_IF_ERROR(expr) SS_CUDA_RETURN_IF_ERROR(expr)

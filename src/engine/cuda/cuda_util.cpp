@@ -1,0 +1,64 @@
+#include "engine/cuda/cuda_util.h"
+
+#include <string>
+
+namespace shardscore {
+
+const char* cuda_precision_name(CudaPrecision p) {
+  switch (p) {
+    case CudaPrecision::kFp32: return "fp32";
+    case CudaPrecision::kTf32: return "tf32";
+    case CudaPrecision::kFp16: return "fp16";
+    case CudaPrecision::kBf16: return "bf16";
+  }
+  return "?";
+}
+
+Status cuda_status(cudaError_t e, const char* call) {
+  std::string m = std::string(call) + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+  if (e == cudaErrorMemoryAllocation) return resource_exhausted(m);
+  return internal_error(m);
+}
+
+Status cublas_status(cublasStatus_t e, const char* call) {
+  std::string m = std::string(call) + " failed: " + cublasGetStatusName(e) + " (" + cublasGetStatusString(e) + ")";
+  if (e == CUBLAS_STATUS_ALLOC_FAILED) return resource_exhausted(m);
+  return internal_error(m);
+}
+
+Status cudnn_status(cudnnStatus_t e, const char* call) {
+  std::string m = std::string(call) + " failed: " + cudnnGetErrorString(e);
+  if (e == CUDNN_STATUS_ALLOC_FAILED) return resource_exhausted(m);
+  if (e == CUDNN_STATUS_NOT_SUPPORTED) return unimplemented(m);
+  return internal_error(m);
+}
+
+StatusOr<kernels::StridedIndex> cuda_strided_index(const Shape& own, const Shape& out) {
+  kernels::StridedIndex ix;
+  if (out.size() > static_cast<std::size_t>(kernels::kMaxRank)) {
+    return invalid_argument("rank " + std::to_string(out.size()) + " is above the CUDA backend's limit of " +
+                            std::to_string(kernels::kMaxRank));
+  }
+  ix.rank = static_cast<int>(out.size());
+  const std::size_t lead = out.size() - own.size();
+  int64_t stride = 1;
+  for (std::size_t k = out.size(); k-- > 0;) {
+    ix.dims[k] = out[k];
+    if (k < lead) {
+      ix.strides[k] = 0;
+      continue;
+    }
+    const int64_t d = own[k - lead];
+    ix.strides[k] = d == 1 ? 0 : stride;
+    stride *= d;
+  }
+  return ix;
+}
+
+StatusOr<const Tensor*> cuda_required_input(const CudaOpContext& ctx, std::size_t i) {
+  const Tensor* t = ctx.input(i);
+  if (!t) return invalid_argument("required input " + std::to_string(i) + " is missing");
+  return t;
+}
+
+}  // namespace shardscore
