@@ -11,6 +11,9 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual };
 // out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the
 // operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
 // kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
+// Arithmetic: float32, float16, float64, int32, int64; kEqual: every type. Integer division by
+// zero gives 0 and an integer 0 to a negative power gives 0 (the CPU backend reports both as
+// errors; a kernel cannot without stopping the stream).
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
                           const void* b, const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream);
 
@@ -21,12 +24,17 @@ enum class UnaryOp {
   kHardSwish,
   kGelu,         // exact (erf) form
   kGeluTanh,     // tanh approximation
-  kClip,         // alpha = min, beta = max
 };
 
-// y[i] = f(x[i]) for n elements of type `elem` (x and y may not overlap).
-cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, float alpha, float beta,
+// y[i] = f(x[i]) for n elements of type `elem`: float32, float16, float64; kNeg also signed
+// integers, kNot bool. NaN passes through every op.
+cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, double alpha, double beta,
                          cudaStream_t stream);
+
+// y[i] = min(max(x[i], lo), hi) (NaN passes); lo and hi point to one host element of `elem`
+// (float32, float16, float64, int32, int64).
+cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void* lo, const void* hi,
+                        cudaStream_t stream);
 
 // out[i] = cond[ic] ? x[ix] : y[iy]; cond is bool, x/y/out of `elem` (any, moved as bytes).
 cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, const void* x, const StridedIndex& xi,

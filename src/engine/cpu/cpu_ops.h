@@ -43,6 +43,8 @@ Status cpu_scaler(OpContext& ctx);
 // Shared by the op files.
 // Normalizes a possibly negative axis against `rank`; InvalidArgument when out of range.
 StatusOr<int64_t> cpu_normalize_axis(int64_t axis, int64_t rank);
+// The DType of an ONNX TensorProto element-type code (Cast's `to`); kUndefined for others.
+DType dtype_from_onnx_code(int64_t code);
 // Requires input i to be present.
 StatusOr<const Tensor*> cpu_required_input(const OpContext& ctx, std::size_t i);
 // The values of a 0-D or 1-D int32/int64 tensor (shapes, pads, axes, starts...); `what` names it in messages.

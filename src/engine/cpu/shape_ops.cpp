@@ -76,7 +76,6 @@ Status cpu_constant(OpContext& ctx) {
   return ok_status();
 }
 
-namespace {
 DType dtype_from_onnx_code(int64_t t) {
   switch (t) {
     case 1: return DType::kFloat32;
@@ -94,7 +93,6 @@ DType dtype_from_onnx_code(int64_t t) {
     default: return DType::kUndefined;
   }
 }
-}  // namespace
 
 Status cpu_cast(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));

@@ -39,6 +39,8 @@ struct CudaLane {
 };
 
 struct CudaOpContext {
+  CudaOpContext(const Node& n, CudaLane& l) : node(n), lane(l) {}
+
   const Node& node;
   // Device tensors, except at the registry entry's cuda_host_inputs, which are host tensors.
   // nullptr for an omitted optional input.
@@ -50,7 +52,7 @@ struct CudaOpContext {
   // `bytes` of device scratch that lives until the op returns (stream order keeps it valid for
   // the kernels the op enqueued: memory is reused only by work enqueued after them).
   void* scratch(std::size_t bytes) {
-    scratch_.emplace_back(DType::kUint8, Shape{static_cast<int64_t>(bytes)});
+    scratch_.emplace_back(DType::kUInt8, Shape{static_cast<int64_t>(bytes)});
     return scratch_.back().raw();
   }
 

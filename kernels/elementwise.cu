@@ -1,0 +1,370 @@
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels/elementwise.h"
+#include "kernels/kernel_util.cuh"
+
+namespace shardscore::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+
+template <typename T>
+__device__ __forceinline__ T int_pow(T base, int64_t e) {
+  using U = std::make_unsigned_t<T>;
+  if (e < 0) {
+    if (base == 1) return T(1);
+    if (base == T(-1)) return static_cast<T>(e % 2 == 0 ? 1 : -1);
+    return T(0);
+  }
+  U result = 1, b = static_cast<U>(base);
+  auto ue = static_cast<uint64_t>(e);
+  while (ue) {
+    if (ue & 1) result = static_cast<U>(result * b);
+    b = static_cast<U>(b * b);
+    ue >>= 1;
+  }
+  return static_cast<T>(result);
+}
+
+template <BinaryOp kOp, typename T, typename E>
+__device__ __forceinline__ auto apply_binary(T a, E b) {
+  using C = typename Compute<T>::type;
+  if constexpr (kOp == BinaryOp::kEqual) {
+    return static_cast<uint8_t>(load(a) == load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kPow) {
+    if constexpr (std::is_integral_v<T>) {
+      return int_pow<T>(a, static_cast<int64_t>(b));
+    } else {
+      // In double, as the CPU backend (std::pow on doubles), then rounded once.
+      return store<T, C>(static_cast<C>(pow(static_cast<double>(load(a)), static_cast<double>(load(b)))));
+    }
+  } else {
+    const C x = load(a), y = load(static_cast<T>(b));
+    C r;
+    if constexpr (kOp == BinaryOp::kAdd) r = x + y;
+    else if constexpr (kOp == BinaryOp::kSub) r = x - y;
+    else if constexpr (kOp == BinaryOp::kMul) r = x * y;
+    else {
+      if constexpr (std::is_integral_v<C>) {
+        if (y == 0) r = 0;
+        else if (std::is_signed_v<C> && y == C(-1)) r = static_cast<C>(C(0) - static_cast<std::make_unsigned_t<C>>(x));
+        else r = x / y;
+      } else {
+        r = x / y;
+      }
+    }
+    return store<T, C>(r);
+  }
+}
+
+template <BinaryOp kOp, typename T, typename E, typename O, bool kDense>
+__global__ void binary_kernel(const T* a, StridedIndex ai, const E* b, StridedIndex bi, O* out, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t ia = kDense ? i : strided_offset(i, ai);
+    const int64_t ib = kDense ? i : strided_offset(i, bi);
+    out[i] = apply_binary<kOp>(a[ia], b[ib]);
+  }
+}
+
+template <BinaryOp kOp, typename T, typename E>
+cudaError_t binary_typed(const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
+                         int64_t n, cudaStream_t s) {
+  using O = std::conditional_t<kOp == BinaryOp::kEqual, uint8_t, T>;
+  const bool dense = strided_is_dense(ai) && strided_is_dense(bi);
+  if (dense) {
+    binary_kernel<kOp, T, E, O, true><<<grid_for(n, kBlock), kBlock, 0, s>>>(
+        static_cast<const T*>(a), ai, static_cast<const E*>(b), bi, static_cast<O*>(out), n);
+  } else {
+    binary_kernel<kOp, T, E, O, false><<<grid_for(n, kBlock), kBlock, 0, s>>>(
+        static_cast<const T*>(a), ai, static_cast<const E*>(b), bi, static_cast<O*>(out), n);
+  }
+  return cudaGetLastError();
+}
+
+// Calls f(T{}) for the element type; false when it has none here.
+template <typename F>
+bool dispatch_all(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(float{}); return true;
+    case Elem::kF64: f(double{}); return true;
+    case Elem::kF16: f(__half{}); return true;
+    case Elem::kI8: f(int8_t{}); return true;
+    case Elem::kI16: f(int16_t{}); return true;
+    case Elem::kI32: f(int32_t{}); return true;
+    case Elem::kI64: f(int64_t{}); return true;
+    case Elem::kU8: f(uint8_t{}); return true;
+    case Elem::kU16: f(uint16_t{}); return true;
+    case Elem::kU32: f(uint32_t{}); return true;
+    case Elem::kU64: f(uint64_t{}); return true;
+    case Elem::kBool: f(uint8_t{}); return true;
+  }
+  return false;
+}
+
+template <typename F>
+bool dispatch_arith(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(float{}); return true;
+    case Elem::kF64: f(double{}); return true;
+    case Elem::kF16: f(__half{}); return true;
+    case Elem::kI32: f(int32_t{}); return true;
+    case Elem::kI64: f(int64_t{}); return true;
+    default: return false;
+  }
+}
+
+template <BinaryOp kOp>
+cudaError_t binary_op(Elem ae, const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
+                      int64_t n, cudaStream_t s) {
+  cudaError_t err = cudaErrorInvalidValue;
+  dispatch_arith(ae, [&](auto zero) { err = binary_typed<kOp, decltype(zero), decltype(zero)>(a, ai, b, bi, out, n, s); });
+  return err;
+}
+
+// ---- unary ----
+
+template <UnaryOp kOp, typename C>
+__device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
+  if constexpr (kOp == UnaryOp::kRelu) {
+    return v < C(0) ? C(0) : v;
+  } else if constexpr (kOp == UnaryOp::kSigmoid) {
+    if (v >= C(0)) return C(1) / (C(1) + exp(-v));
+    const C e = exp(v);
+    return e / (C(1) + e);
+  } else if constexpr (kOp == UnaryOp::kTanh) {
+    return tanh(v);
+  } else if constexpr (kOp == UnaryOp::kNeg) {
+    if constexpr (std::is_integral_v<C>) return static_cast<C>(std::make_unsigned_t<C>(0) - static_cast<std::make_unsigned_t<C>>(v));
+    else return -v;
+  } else if constexpr (kOp == UnaryOp::kSqrt) {
+    return sqrt(v);
+  } else if constexpr (kOp == UnaryOp::kErf) {
+    return erf(v);
+  } else if constexpr (kOp == UnaryOp::kLeakyRelu) {
+    return v < C(0) ? alpha * v : v;
+  } else if constexpr (kOp == UnaryOp::kHardSigmoid || kOp == UnaryOp::kHardSwish) {
+    const C a = kOp == UnaryOp::kHardSwish ? C(1) / C(6) : alpha;
+    const C b = kOp == UnaryOp::kHardSwish ? C(0.5) : beta;
+    const C t = a * v + b;
+    const C h = t < C(0) ? C(0) : (t > C(1) ? C(1) : t);
+    return kOp == UnaryOp::kHardSwish ? v * h : h;
+  } else if constexpr (kOp == UnaryOp::kGelu) {
+    if constexpr (std::is_same_v<C, float>) {
+      // The exported chain's order in float32, as the CPU backend: (x * (1 + erf(x / sqrt 2))) * 0.5.
+      return (v * (1.0f + erff(v / 1.41421354f))) * 0.5f;
+    } else {
+      return C(0.5) * v * (C(1) + erf(v * C(0.70710678118654752440)));
+    }
+  } else if constexpr (kOp == UnaryOp::kGeluTanh) {
+    const double x = static_cast<double>(v);
+    return static_cast<C>(0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x))));
+  } else {
+    return v;
+  }
+}
+
+template <UnaryOp kOp, typename T>
+__global__ void unary_kernel(const T* x, T* y, int64_t n, double alpha, double beta) {
+  using C = typename Compute<T>::type;
+  const C a = static_cast<C>(alpha), b = static_cast<C>(beta);
+  SS_GRID_STRIDE_LOOP(i, n) { y[i] = store<T, C>(apply_unary<kOp, C>(load(x[i]), a, b)); }
+}
+
+__global__ void not_kernel(const uint8_t* x, uint8_t* y, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) { y[i] = x[i] ? 0 : 1; }
+}
+
+template <UnaryOp kOp>
+cudaError_t unary_op(Elem e, const void* x, void* y, int64_t n, double alpha, double beta, cudaStream_t s) {
+  auto launch = [&](auto zero) {
+    using T = decltype(zero);
+    unary_kernel<kOp, T><<<grid_for(n, kBlock), kBlock, 0, s>>>(static_cast<const T*>(x), static_cast<T*>(y), n, alpha, beta);
+    return cudaGetLastError();
+  };
+  switch (e) {
+    case Elem::kF32: return launch(float{});
+    case Elem::kF64: return launch(double{});
+    case Elem::kF16: return launch(__half{});
+    default: break;
+  }
+  if constexpr (kOp == UnaryOp::kNeg) {
+    switch (e) {
+      case Elem::kI8: return launch(int8_t{});
+      case Elem::kI16: return launch(int16_t{});
+      case Elem::kI32: return launch(int32_t{});
+      case Elem::kI64: return launch(int64_t{});
+      default: break;
+    }
+  }
+  return cudaErrorInvalidValue;
+}
+
+template <typename T>
+__global__ void clip_kernel(const T* x, T* y, int64_t n, T lo, T hi) {
+  using C = typename Compute<T>::type;
+  const C l = load(lo), h = load(hi);
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const C v0 = load(x[i]);
+    const C v = v0 < l ? l : v0;
+    y[i] = store<T, C>(v > h ? h : v);
+  }
+}
+
+template <typename T>
+__global__ void where_kernel(const uint8_t* c, StridedIndex ci, const T* x, StridedIndex xi, const T* y,
+                             StridedIndex yi, T* out, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    out[i] = c[strided_offset(i, ci)] ? x[strided_offset(i, xi)] : y[strided_offset(i, yi)];
+  }
+}
+
+// ---- cast ----
+
+template <typename S, typename D>
+__device__ __forceinline__ D convert(S v) {
+  if constexpr (std::is_same_v<D, __half>) {
+    // One rounding from the exact source value, as the CPU backend (through double).
+    if constexpr (std::is_same_v<S, __half>) return v;
+    else return __double2half(static_cast<double>(v));
+  } else if constexpr (std::is_same_v<S, __half>) {
+    return static_cast<D>(__half2float(v));
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+template <typename S, typename D>
+__global__ void cast_kernel(const S* in, D* out, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) { out[i] = convert<S, D>(in[i]); }
+}
+
+template <typename S>
+__global__ void cast_to_bool_kernel(const S* in, uint8_t* out, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    if constexpr (std::is_same_v<S, __half>) out[i] = __half2float(in[i]) != 0.0f ? 1 : 0;
+    else out[i] = in[i] != S(0) ? 1 : 0;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai, const void* b,
+                          const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  switch (op) {
+    case BinaryOp::kAdd: return binary_op<BinaryOp::kAdd>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kSub: return binary_op<BinaryOp::kSub>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kMul: return binary_op<BinaryOp::kMul>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kDiv: return binary_op<BinaryOp::kDiv>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kEqual: {
+      cudaError_t err = cudaErrorInvalidValue;
+      dispatch_all(a_elem, [&](auto zero) {
+        using T = decltype(zero);
+        err = binary_typed<BinaryOp::kEqual, T, T>(a, ai, b, bi, out, n, stream);
+      });
+      return err;
+    }
+    case BinaryOp::kPow: {
+      cudaError_t err = cudaErrorInvalidValue;
+      dispatch_arith(a_elem, [&](auto base_zero) {
+        using B = decltype(base_zero);
+        dispatch_arith(b_elem, [&](auto exp_zero) {
+          using E = decltype(exp_zero);
+          if constexpr (std::is_integral_v<B> && !std::is_integral_v<E>) {
+            err = cudaErrorInvalidValue;  // the CPU backend refuses these too
+          } else {
+            err = binary_typed<BinaryOp::kPow, B, E>(a, ai, b, bi, out, n, stream);
+          }
+        });
+      });
+      return err;
+    }
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, double alpha, double beta,
+                         cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  switch (op) {
+    case UnaryOp::kRelu: return unary_op<UnaryOp::kRelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSigmoid: return unary_op<UnaryOp::kSigmoid>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kTanh: return unary_op<UnaryOp::kTanh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kNeg: return unary_op<UnaryOp::kNeg>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSqrt: return unary_op<UnaryOp::kSqrt>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kErf: return unary_op<UnaryOp::kErf>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kLeakyRelu: return unary_op<UnaryOp::kLeakyRelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kHardSigmoid: return unary_op<UnaryOp::kHardSigmoid>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kHardSwish: return unary_op<UnaryOp::kHardSwish>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kGelu: return unary_op<UnaryOp::kGelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kGeluTanh: return unary_op<UnaryOp::kGeluTanh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kNot:
+      if (elem != Elem::kBool) return cudaErrorInvalidValue;
+      not_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n);
+      return cudaGetLastError();
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void* lo, const void* hi,
+                        cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  auto launch = [&](auto zero) {
+    using T = decltype(zero);
+    T l, h;
+    std::memcpy(&l, lo, sizeof(T));
+    std::memcpy(&h, hi, sizeof(T));
+    clip_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, l, h);
+    return cudaGetLastError();
+  };
+  switch (elem) {
+    case Elem::kF32: return launch(float{});
+    case Elem::kF64: return launch(double{});
+    case Elem::kF16: return launch(__half{});
+    case Elem::kI32: return launch(int32_t{});
+    case Elem::kI64: return launch(int64_t{});
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, const void* x, const StridedIndex& xi,
+                         const void* y, const StridedIndex& yi, void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  auto launch = [&](auto zero) {
+    using T = decltype(zero);
+    where_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const uint8_t*>(cond), ci,
+                                                                static_cast<const T*>(x), xi, static_cast<const T*>(y),
+                                                                yi, static_cast<T*>(out), n);
+    return cudaGetLastError();
+  };
+  switch (elem) {
+    case Elem::kF64: case Elem::kI64: case Elem::kU64: return launch(uint64_t{});
+    case Elem::kF32: case Elem::kI32: case Elem::kU32: return launch(uint32_t{});
+    case Elem::kF16: case Elem::kI16: case Elem::kU16: return launch(uint16_t{});
+    case Elem::kI8: case Elem::kU8: case Elem::kBool: return launch(uint8_t{});
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_cast(Elem from, Elem to, const void* in, void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  cudaError_t err = cudaErrorInvalidValue;
+  dispatch_all(from, [&](auto src_zero) {
+    using S = decltype(src_zero);
+    if (to == Elem::kBool) {
+      cast_to_bool_kernel<S><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const S*>(in), static_cast<uint8_t*>(out), n);
+      err = cudaGetLastError();
+      return;
+    }
+    dispatch_all(to, [&](auto dst_zero) {
+      using D = decltype(dst_zero);
+      cast_kernel<S, D><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const S*>(in), static_cast<D*>(out), n);
+      err = cudaGetLastError();
+    });
+  });
+  return err;
+}
+
+}  // namespace shardscore::kernels

@@ -1,0 +1,57 @@
+#pragma once
+// Device-side helpers shared by the kernel files (.cu only).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/kernel_types.h"
+
+namespace shardscore::kernels {
+
+// Flat position in an operand of output element i (row-major over ix.dims).
+__device__ __forceinline__ int64_t strided_offset(int64_t i, const StridedIndex& ix) {
+  int64_t off = 0;
+  for (int k = ix.rank - 1; k >= 0; --k) {
+    const int64_t d = ix.dims[k];
+    const int64_t q = i / d;
+    off += (i - q * d) * ix.strides[k];
+    i = q;
+  }
+  return off;
+}
+
+// Whether the operand is laid out exactly like the output (no broadcast): offsets are then i.
+inline bool strided_is_dense(const StridedIndex& ix) {
+  int64_t stride = 1;
+  for (int k = ix.rank - 1; k >= 0; --k) {
+    if (ix.dims[k] != 1 && ix.strides[k] != stride) return false;
+    stride *= ix.dims[k];
+  }
+  return true;
+}
+
+// Grid size for a grid-stride loop over n elements.
+inline unsigned grid_for(int64_t n, int block) {
+  const int64_t blocks = (n + block - 1) / block;
+  return static_cast<unsigned>(blocks < 65535 * 8 ? (blocks > 0 ? blocks : 1) : 65535 * 8);
+}
+
+#define SS_GRID_STRIDE_LOOP(i, n) \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+// Loads and stores in the compute type: float16 widens to float and rounds back once.
+template <typename T> struct Compute { using type = T; };
+template <> struct Compute<__half> { using type = float; };
+template <> struct Compute<__nv_bfloat16> { using type = float; };
+
+template <typename T> __device__ __forceinline__ typename Compute<T>::type load(T v) { return v; }
+__device__ __forceinline__ float load(__half v) { return __half2float(v); }
+__device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T, typename C> __device__ __forceinline__ T store(C v) { return static_cast<T>(v); }
+template <> __device__ __forceinline__ __half store<__half, float>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
+
+}  // namespace shardscore::kernels
