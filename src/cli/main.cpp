@@ -40,7 +40,8 @@ const char* kUsage =
     "\n"
     "Options of 'run' (details and every job file key: 'shardscore run --help'):\n"
     "  --job FILE                 the job file (TOML)\n"
-    "  --input, --output, --model PATH; --batch-size N\n"
+    "  --input, --output, --model PATH; --batch-size N; --backend cpu|cuda|auto;\n"
+    "  --precision fp32|tf32|fp16|bf16\n"
     "                             short forms of the job keys input.path, output.path, ...\n"
     "  --set section.key=VALUE    override any job key (repeatable)\n"
     "  --quiet                    errors only\n";
@@ -54,6 +55,10 @@ po::options_description run_options() {
       ("output,o", po::value<std::string>()->value_name("PATH"), "override output.path")
       ("model,m", po::value<std::string>()->value_name("PATH"), "override model.path")
       ("batch-size,b", po::value<long long>()->value_name("N"), "override run.batch_size")
+      ("backend", po::value<std::string>()->value_name("NAME"),
+       "override run.backend: cpu, cuda (each rank on its node-local GPU), or auto (cuda when a GPU is visible)")
+      ("precision", po::value<std::string>()->value_name("P"),
+       "override run.precision (cuda): fp32, tf32, fp16 or bf16; inputs and outputs stay float32")
       ("set,s", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
        "override any job key, e.g. --set run.threads=4 (repeatable; the value is read as TOML, bare words as strings)")
       ("quiet,q", po::bool_switch(), "no progress lines or summary; errors only");
@@ -113,6 +118,8 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   if (vm.count("output")) overrides.push_back("output.path=" + vm["output"].as<std::string>());
   if (vm.count("model")) overrides.push_back("model.path=" + vm["model"].as<std::string>());
   if (vm.count("batch-size")) overrides.push_back("run.batch_size=" + std::to_string(vm["batch-size"].as<long long>()));
+  if (vm.count("backend")) overrides.push_back("run.backend=" + vm["backend"].as<std::string>());
+  if (vm.count("precision")) overrides.push_back("run.precision=" + vm["precision"].as<std::string>());
   if (vm.count("set"))
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) overrides.push_back(s);
 

@@ -36,7 +36,8 @@ constexpr KeySpec kKeys[] = {
     {"run", "batch_size", Kind::kInt, "4096", "rows per inference batch"},
     {"run", "shard_rows", Kind::kInt, "65536", "rows per shard, rounded down to whole HDF5 chunks"},
     {"run", "threads", Kind::kInt, "0", "threads per rank; 0 = cores on the node / ranks on the node"},
-    {"run", "backend", Kind::kString, "\"cpu\"", "cpu, or auto (the best backend this build has)"},
+    {"run", "backend", Kind::kString, "\"cpu\"", "cpu, cuda (the node-local GPU), or auto (cuda when a GPU is visible)"},
+    {"run", "precision", Kind::kString, "\"fp32\"", "cuda: fp32, tf32, fp16 or bf16 (float32 accumulation; files stay float32)"},
     {"run", "progress_interval", Kind::kFloat, "5.0", "seconds between progress lines when not on a terminal"},
     {"preprocess", "layout", Kind::kString, "\"nchw\"", "image datasets: nchw, or nhwc (transposed to nchw)"},
     {"preprocess", "scale", Kind::kFloat, "1.0", "float inputs: x -> x * scale after imputation"},
@@ -268,6 +269,7 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.run.shard_rows = root["run"]["shard_rows"].value_or(c.run.shard_rows);
   c.run.threads = root["run"]["threads"].value_or(c.run.threads);
   c.run.backend = string_or(root, "run", "backend", c.run.backend);
+  c.run.precision = string_or(root, "run", "precision", c.run.precision);
   c.run.progress_interval = root["run"]["progress_interval"].value_or(c.run.progress_interval);
   c.preprocess.impute = floats_of(root["preprocess"]["impute"].node());
   c.preprocess.mean = floats_of(root["preprocess"]["mean"].node());
@@ -286,9 +288,11 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   if (c.run.batch_size < 1) return invalid_argument("job key 'run.batch_size' must be at least 1");
   if (c.run.shard_rows < 1) return invalid_argument("job key 'run.shard_rows' must be at least 1");
   if (c.run.threads < 0) return invalid_argument("job key 'run.threads' must be 0 (auto) or more");
-  if (c.run.backend != "cpu" && c.run.backend != "auto") {
-    return invalid_argument("job key 'run.backend' is '" + c.run.backend +
-                            "': this build has the cpu backend only (cpu or auto)");
+  if (c.run.backend != "cpu" && c.run.backend != "cuda" && c.run.backend != "auto") {
+    return invalid_argument("job key 'run.backend' is '" + c.run.backend + "': cpu, cuda or auto");
+  }
+  if (c.run.precision != "fp32" && c.run.precision != "tf32" && c.run.precision != "fp16" && c.run.precision != "bf16") {
+    return invalid_argument("job key 'run.precision' is '" + c.run.precision + "': fp32, tf32, fp16 or bf16");
   }
   if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
   if (c.preprocess.layout != "nchw" && c.preprocess.layout != "nhwc") {

@@ -41,7 +41,8 @@ struct JobConfig {
     int64_t batch_size = 4096;
     int64_t shard_rows = 65536;  // target; rounded down to whole HDF5 chunks (at least one)
     int64_t threads = 0;         // 0: cores on the node / ranks on the node
-    std::string backend = "cpu";
+    std::string backend = "cpu";    // cpu, cuda, auto
+    std::string precision = "fp32"; // the CUDA backend's: fp32, tf32, fp16, bf16
     double progress_interval = 5.0;  // seconds between plain progress lines
   } run;
   // Each is empty (off), one value (all features) or one value per feature.

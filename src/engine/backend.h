@@ -2,6 +2,7 @@
 // A backend runs a plan on one batch. The CPU backend is the reference every other backend is
 // tested against. Backends know nothing of MPI, files or shards.
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,5 +24,15 @@ class Backend {
 };
 
 std::unique_ptr<Backend> backend_cpu_create();
+
+struct CudaBackendOptions {
+  int device = 0;                  // CUDA device ordinal among the visible ones (modulo their count)
+  std::string precision = "fp32";  // fp32, tf32, fp16, bf16
+};
+// Unavailable when no device is visible; Unimplemented in a build without CUDA.
+// SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).
+StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions& options);
+// Devices visible to this process (honours CUDA_VISIBLE_DEVICES); 0 in a build without CUDA.
+int cuda_visible_devices();
 
 }  // namespace shardscore

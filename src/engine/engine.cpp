@@ -1,19 +1,52 @@
 #include "engine/engine.h"
 
+#include <cstring>
+
+#include "common/log.h"
 #include "engine/cpu/onednn.h"
 
 namespace shardscore {
 
+#ifndef SHARDSCORE_HAVE_CUDA
+StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&) {
+  return unimplemented("this build has no CUDA backend (built without nvcc)");
+}
+int cuda_visible_devices() { return 0; }
+#endif
+
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
                                                const EngineOptions& options) {
+  if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
+  if (backend == "cuda") {
+    SS_ASSIGN_OR_RETURN(std::unique_ptr<Backend> b, backend_cuda_create(options.cuda));
+    return load_with(model_path, std::move(b), options);
+  }
+  if (backend == "auto") {
+    if (cuda_visible_devices() > 0) {
+      StatusOr<std::unique_ptr<Backend>> b = backend_cuda_create(options.cuda);
+      if (b.ok()) {
+        StatusOr<std::unique_ptr<Engine>> e = load_with(model_path, std::move(*b), options);
+        if (e.ok() || e.status().code() != StatusCode::kUnimplemented) return e;
+        log_line("backend auto: CUDA cannot run this model (" + e.status().message() + "); using the CPU backend");
+      } else {
+        log_line("backend auto: " + b.status().message() + "; using the CPU backend");
+      }
+    }
+    return load_with(model_path, backend_cpu_create(), options);
+  }
+  return invalid_argument("backend '" + backend + "' is not one of cpu, cuda, auto");
+}
+
+StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_path, std::unique_ptr<Backend> backend,
+                                                    const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
+  e->options_ = options;
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
-  if (backend != "cpu" && backend != "auto") {
-    return invalid_argument("backend '" + backend + "' is not available in this build (cpu, auto)");
-  }
-  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, onednn_channel_block()));
-  e->backend_ = backend_cpu_create();
+  // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
+  const int64_t conv_block = backend->name() == "cpu" ? onednn_channel_block() : 0;
+  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block));
+  e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.
   SS_ASSIGN_OR_RETURN(e->plan_, plan_build(e->graph_));
   for (const auto& step : e->plan_.steps) {
@@ -45,7 +78,59 @@ Status Engine::run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) con
       }
     }
   }
-  return backend_->run(plan_, std::move(inputs), outputs);
+  return run_splitting(std::move(inputs), outputs);
+}
+
+namespace {
+
+// Rows [first, first + count) of a host tensor whose first dimension is the batch.
+Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
+  Shape s = t.shape();
+  const std::size_t row_bytes = t.nbytes() / static_cast<std::size_t>(s[0]);
+  s[0] = count;
+  return Tensor::copy_of(t.dtype(), s, static_cast<const std::byte*>(t.raw()) + first * row_bytes);
+}
+
+}  // namespace
+
+Status Engine::run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
+  std::vector<Tensor> kept = inputs;  // shares the buffers: a retry needs them
+  Status st = backend_->run(plan_, std::move(inputs), outputs);
+  if (st.code() != StatusCode::kResourceExhausted) return st;
+  int64_t rows = -1;
+  for (const Tensor& t : kept) {
+    if (t.rank() == 0 || t.on_device() || (rows >= 0 && t.dim(0) != rows)) return st;
+    rows = t.dim(0);
+  }
+  const int64_t half = rows / 2;
+  if (rows < 2 || half < options_.min_retry_rows) {
+    return st.with_context("out of memory even at " + std::to_string(rows) + " rows: ");
+  }
+  log_line("engine: a batch of " + std::to_string(rows) + " rows ran out of memory (" + st.message() +
+           "); retrying as " + std::to_string(half) + " + " + std::to_string(rows - half) + " rows");
+  std::vector<Tensor> first, second, out_first, out_second;
+  for (const Tensor& t : kept) {
+    first.push_back(rows_of(t, 0, half));
+    second.push_back(rows_of(t, half, rows - half));
+  }
+  kept.clear();
+  SS_RETURN_IF_ERROR(run_splitting(std::move(first), &out_first));
+  SS_RETURN_IF_ERROR(run_splitting(std::move(second), &out_second));
+  outputs->clear();
+  for (std::size_t k = 0; k < out_first.size(); ++k) {
+    const Tensor& a = out_first[k];
+    const Tensor& b = out_second[k];
+    if (a.rank() == 0 || a.dim(0) != half || b.dim(0) != rows - half || a.dtype() != b.dtype()) {
+      return internal_error("output '" + graph_.outputs[k].name + "' is not one row per input row, so a batch that ran out of memory cannot be split");
+    }
+    Shape s = a.shape();
+    s[0] = rows;
+    Tensor joined(a.dtype(), s);
+    std::memcpy(joined.raw(), a.raw(), a.nbytes());
+    std::memcpy(static_cast<std::byte*>(joined.raw()) + a.nbytes(), b.raw(), b.nbytes());
+    outputs->push_back(std::move(joined));
+  }
+  return ok_status();
 }
 
 }  // namespace shardscore

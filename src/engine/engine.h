@@ -15,12 +15,17 @@ namespace shardscore {
 
 struct EngineOptions {
   bool optimize = true;  // run the graph passes (passes.h); off only to compare against them
+  CudaBackendOptions cuda;  // device and precision, for backend "cuda" (or "auto" choosing it)
+  // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
+  // each retry is logged.
+  int64_t min_retry_rows = 1;
 };
 
 class Engine {
  public:
-  // backend: "cpu" or "auto" (the best this build has). Errors as graph_load_onnx, plus
-  // Unimplemented when the backend lacks an op.
+  // backend: "cpu", "cuda", or "auto" (CUDA when this build has it and a device is visible, else
+  // CPU). Errors as graph_load_onnx, plus Unimplemented when the backend lacks an op (naming the
+  // node) and Unavailable for "cuda" without a visible device.
   static StatusOr<std::unique_ptr<Engine>> load(const std::string& model_path, const std::string& backend,
                                                 const EngineOptions& options = {});
 
@@ -30,12 +35,19 @@ class Engine {
   const PassStats& pass_stats() const { return pass_stats_; }
   std::string_view backend_name() const { return backend_->name(); }
 
-  // Checks inputs against the graph's declared types and fixed dimensions, then runs.
-  // Thread-safe.
+  // Checks inputs against the graph's declared types and fixed dimensions, then runs. A batch
+  // the backend reports ResourceExhausted for is split in two along the first dimension and each
+  // half run (recursively, down to min_retry_rows), outputs joined in order. Thread-safe.
   Status run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
+
+  // Tests: the engine with a backend of the caller's (e.g. one that fails large batches).
+  static StatusOr<std::unique_ptr<Engine>> load_with(const std::string& model_path, std::unique_ptr<Backend> backend,
+                                                     const EngineOptions& options = {});
 
  private:
   Engine() = default;
+  Status run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
+  EngineOptions options_;
   Graph graph_;
   PassStats pass_stats_;
   Plan plan_;

@@ -195,6 +195,16 @@ std::string job_formats() {
 #endif
 }
 
+int job_node_local_rank(MPI_Comm comm) {
+  MPI_Comm node;
+  int local_rank = 0;
+  if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+    MPI_Comm_rank(node, &local_rank);
+    MPI_Comm_free(&node);
+  }
+  return local_rank;
+}
+
 int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
   MPI_Comm node;
   int local_ranks = 1;
@@ -222,7 +232,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
 
   // ---- load the model, bind its inputs to datasets: every rank, then agree ----
   hdf5_silence_errors();
-  auto engine_or = Engine::load(job.model.path, job.run.backend);
+  EngineOptions engine_options;
+  // One GPU per rank by node-local rank, among the devices this rank sees: all of the node's
+  // (ranks then share them round-robin) or, under Slurm's GPU binding, its own.
+  engine_options.cuda.device = job_node_local_rank(comm);
+  engine_options.cuda.precision = job.run.precision;
+  auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
   SS_RETURN_IF_ERROR(mpi_agree(engine_or.status(), comm));
   const Engine& engine = *engine_or.value();
   auto inputs_or = job_bind_inputs(job, engine.graph(), comm);

@@ -31,5 +31,8 @@ std::string job_formats();
 // Threads for this rank: `requested` (0 = as many as fit), capped so that the ranks on this node
 // times threads never exceed the node's cores or this rank's CPU affinity. Collective.
 int job_threads_per_rank(int64_t requested, MPI_Comm comm);
+// This rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED): its GPU, modulo the
+// devices it sees.
+int job_node_local_rank(MPI_Comm comm);
 
 }  // namespace shardscore

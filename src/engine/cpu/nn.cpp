@@ -62,9 +62,7 @@ StatusOr<AutoPad> read_auto_pad(const Node& node) {
   return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
 }
 
-struct Window2d {
-  int64_t in[2], k[2], s[2], d[2], pb[2], pe[2], out[2];
-};
+}  // namespace
 
 // Strides, dilations, pads (explicit or from auto_pad) and the output size of each spatial dim.
 // ceil_mode drops a last window that would start in the end padding (as ONNX's shape inference
@@ -107,6 +105,8 @@ Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2]
   return ok_status();
 }
 
+namespace {
+
 // Calls f(iy, ix) for each tap of output (oy, ox)'s window that lies inside the h x wd input, row by row.
 template <typename F>
 void for_each_tap(const Window2d& g, int64_t oy, int64_t ox, int64_t h, int64_t wd, F&& f) {
@@ -119,6 +119,8 @@ void for_each_tap(const Window2d& g, int64_t oy, int64_t ox, int64_t h, int64_t 
     }
   }
 }
+
+}  // namespace
 
 Status require_nchw(const Tensor& x, const char* what) {
   if (x.rank() == 4) return ok_status();
@@ -133,6 +135,8 @@ Status require_float(const Tensor& x, const char* what) {
   if (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64) return ok_status();
   return unimplemented(std::string(what) + " element type " + std::string(dtype_name(x.dtype())) + " is not supported");
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Conv

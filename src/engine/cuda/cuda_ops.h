@@ -63,12 +63,12 @@ inline constexpr CudaOpFn cuda_max_pool = nullptr;
 inline constexpr CudaOpFn cuda_average_pool = nullptr;
 inline constexpr CudaOpFn cuda_global_average_pool = nullptr;
 
-// ---- products and convolutions (cuBLAS, cuDNN): src/engine/cuda/gemm_conv.cpp ----
-inline constexpr CudaOpFn cuda_gemm = nullptr;
-inline constexpr CudaOpFn cuda_matmul = nullptr;
-inline constexpr CudaOpFn cuda_fused_gemm = nullptr;
-inline constexpr CudaOpFn cuda_conv = nullptr;
-inline constexpr CudaOpFn cuda_fused_conv = nullptr;
+// ---- products and convolutions (cuBLAS, cuDNN): src/engine/cuda/gemm_conv.cpp, kernels/gemm_conv.cu ----
+Status cuda_gemm(CudaOpContext& ctx);
+Status cuda_matmul(CudaOpContext& ctx);
+Status cuda_fused_gemm(CudaOpContext& ctx);
+Status cuda_conv(CudaOpContext& ctx);
+Status cuda_fused_conv(CudaOpContext& ctx);
 inline constexpr CudaOpFn cuda_linear_classifier = nullptr;
 inline constexpr CudaOpFn cuda_linear_regressor = nullptr;
 inline constexpr CudaOpFn cuda_scaler = nullptr;

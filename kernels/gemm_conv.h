@@ -1,0 +1,25 @@
+#pragma once
+// The element-wise parts around cuBLAS products and cuDNN convolutions: broadcasting Gemm's C
+// into the output, the bias / residual / activation epilogues, and explicit zero padding for the
+// asymmetric pads cuDNN's convolution descriptors cannot express. float32, float16, float64.
+#include "kernels/kernel_types.h"
+
+namespace shardscore::kernels {
+
+enum class Epilogue { kNone, kRelu, kSigmoid, kTanh, kGelu };
+
+// y[i, j] (m x n, row-major) = beta * c[ci, cj], c being [cm, cn] with cm in {1, m}, cn in {1, n}.
+cudaError_t launch_broadcast_rows(Elem elem, const void* c, int64_t cm, int64_t cn, double beta, void* y, int64_t m,
+                                  int64_t n, cudaStream_t stream);
+
+// In place over y viewed as [outer, channels, inner]: y = act(y + bias[channel] + residual),
+// bias and residual optional (residual has y's layout). NaN passes through every activation.
+// Gemm: outer = rows, channels = columns, inner = 1; NCHW convolution: outer = N, inner = H*W.
+cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels, int64_t inner, const void* bias,
+                            const void* residual, Epilogue act, cudaStream_t stream);
+
+// y [n, c, h + pt + pb, w + pl + pr] = x [n, c, h, w] surrounded by zeros.
+cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pt,
+                               int64_t pb, int64_t pl, int64_t pr, cudaStream_t stream);
+
+}  // namespace shardscore::kernels

@@ -1,0 +1,551 @@
+// The CUDA backend. How a batch runs, and why:
+//
+// * A batch runs on one lane (a stream with its cuBLAS/cuDNN handles, pinned staging buffers and
+//   device memory) from its copy in to its copy out, and lanes run at the same time: the job keeps
+//   several batches in flight, so one batch's copies overlap another's kernels without any
+//   cross-stream bookkeeping here.
+// * Shape-only steps (Shape chains) run on the host with the CPU functions, once per input shape;
+//   small host-side inputs (shapes, axes: OpEntry::cuda_host_inputs) are read from those results.
+// * Device memory is planned as the CPU backend plans host memory (engine/memory_plan.h): the
+//   first batch of a shape allocates stream-ordered, the second records its allocations, later
+//   batches run in a per-lane arena, so the steady state never calls cudaMalloc.
+// * With the arena's addresses fixed, the third batch of a shape on a lane is captured as a CUDA
+//   graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
+//   cannot be captured (an op that reads device data on the host) simply keeps running step by step.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "engine/backend.h"
+#include "engine/cuda/cuda_op.h"
+#include "engine/memory_plan.h"
+
+namespace shardscore {
+namespace {
+
+// Thrown by the device allocator (Tensor's constructor cannot return a Status); caught per step.
+struct DeviceOutOfMemory : std::bad_alloc {};
+
+// Stream-ordered device memory on one lane's stream.
+class DeviceAllocator final : public TensorAllocator {
+ public:
+  explicit DeviceAllocator(cudaStream_t stream) : stream_(stream) {}
+  std::shared_ptr<std::byte> allocate(std::size_t bytes) override {
+    void* p = nullptr;
+    if (cudaMallocAsync(&p, std::max<std::size_t>(bytes, 256), stream_) != cudaSuccess) {
+      (void)cudaGetLastError();
+      throw DeviceOutOfMemory();
+    }
+    cudaStream_t s = stream_;
+    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [s](std::byte* q) { (void)cudaFreeAsync(q, s); });
+  }
+  bool on_device() const override { return true; }
+  void fill(void* p, int byte, std::size_t bytes) override { (void)cudaMemsetAsync(p, byte, bytes, stream_); }
+
+ private:
+  cudaStream_t stream_;
+};
+
+// Page-locked host memory that grows; async copies need it to overlap.
+class PinnedBuffer {
+ public:
+  ~PinnedBuffer() {
+    if (p_) cudaFreeHost(p_);
+  }
+  Status reserve(std::size_t bytes) {
+    if (bytes <= size_) return ok_status();
+    if (p_) cudaFreeHost(p_);
+    p_ = nullptr;
+    size_ = 0;
+    SS_CUDA_RETURN_IF_ERROR(cudaHostAlloc(&p_, bytes, cudaHostAllocDefault));
+    size_ = bytes;
+    return ok_status();
+  }
+  std::byte* data() { return static_cast<std::byte*>(p_); }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// What a lane keeps per input shape once that shape's memory is planned.
+struct LaneShape {
+  std::shared_ptr<Arena> arena;
+  bool capture_tried = false;
+  cudaGraphExec_t graph = nullptr;
+  // Where the captured graph reads its inputs and leaves its outputs (arena addresses).
+  std::vector<void*> input_ptrs;
+  std::vector<Tensor> outputs;  // dtype and shape; raw() is the arena address
+  ~LaneShape() {
+    if (graph) cudaGraphExecDestroy(graph);
+  }
+};
+
+struct Lane {
+  CudaLane h;
+  std::unique_ptr<DeviceAllocator> allocator;
+  PinnedBuffer staging_in, staging_out;
+  void* cublas_workspace = nullptr;
+  std::map<std::string, std::unique_ptr<LaneShape>> shapes;
+};
+
+constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never allocates inside a capture
+
+}  // namespace
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, CudaPrecision precision, bool graphs) : device_(device), precision_(precision), graphs_(graphs) {}
+  ~CudaBackend() override {
+    cudaSetDevice(device_);
+    memory_.clear();
+    constants_.clear();
+    for (auto& lane : lanes_) {
+      if (lane->h.stream) cudaStreamSynchronize(lane->h.stream);
+      lane->shapes.clear();
+      if (lane->h.cudnn) cudnnDestroy(lane->h.cudnn);
+      if (lane->h.cublaslt) cublasLtDestroy(lane->h.cublaslt);
+      if (lane->h.cublas) cublasDestroy(lane->h.cublas);
+      if (lane->cublas_workspace) cudaFree(lane->cublas_workspace);
+      if (lane->h.stream) {
+        cudaStreamSynchronize(lane->h.stream);
+        cudaStreamDestroy(lane->h.stream);
+      }
+    }
+  }
+
+  std::string_view name() const override { return "cuda"; }
+  bool supports(const OpEntry& op) const override { return op.cuda != nullptr; }
+
+  Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const override {
+    SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
+    using Constants = std::vector<std::pair<int, Tensor>>;
+    SS_ASSIGN_OR_RETURN(Constants * constants, device_constants(plan));
+    Lane* lane = nullptr;
+    SS_RETURN_IF_ERROR(acquire_lane(&lane));
+    Status st = run_on_lane(*lane, plan, *constants, std::move(inputs), outputs);
+    release_lane(lane);
+    return st;
+  }
+
+  Status init_first_lane() const {
+    Lane* lane = nullptr;
+    SS_RETURN_IF_ERROR(acquire_lane(&lane));
+    release_lane(lane);
+    return ok_status();
+  }
+
+ private:
+  // A job sees a handful of batch shapes (full batches, shard tails); more run unplanned.
+  static constexpr std::size_t kMaxPlannedShapes = 16;
+  static constexpr std::size_t kMaxLanes = 8;
+
+  struct ShapeMemory {
+    std::mutex mutex;
+    bool folded_ready = false, plan_ready = false;
+    std::vector<std::pair<int, Tensor>> folded;  // slot -> host result of a shape-only step
+    MemoryPlan plan;
+  };
+
+  Status acquire_lane(Lane** out) const {
+    std::unique_lock lock(lanes_mutex_);
+    for (;;) {
+      for (auto& l : lanes_) {
+        if (!busy_[l.get()]) {
+          busy_[l.get()] = true;
+          *out = l.get();
+          return ok_status();
+        }
+      }
+      if (lanes_.size() < kMaxLanes) break;
+      lanes_cv_.wait(lock);
+    }
+    auto lane = std::make_unique<Lane>();
+    lane->h.device = device_;
+    lane->h.precision = precision_;
+    SS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&lane->h.stream, cudaStreamNonBlocking));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasCreate(&lane->h.cublas));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
+    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane->cublas_workspace, kCublasWorkspace));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane->h.cublas, lane->cublas_workspace, kCublasWorkspace));
+    // float32 means float32: TF32 tensor cores only when asked for (--precision tf32).
+    SS_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
+        lane->h.cublas, precision_ == CudaPrecision::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lane->h.cublaslt));
+    SS_CUDNN_RETURN_IF_ERROR(cudnnCreate(&lane->h.cudnn));
+    SS_CUDNN_RETURN_IF_ERROR(cudnnSetStream(lane->h.cudnn, lane->h.stream));
+    lane->allocator = std::make_unique<DeviceAllocator>(lane->h.stream);
+    busy_[lane.get()] = true;
+    *out = lane.get();
+    lanes_.push_back(std::move(lane));
+    return ok_status();
+  }
+
+  void release_lane(Lane* lane) const {
+    {
+      std::lock_guard lock(lanes_mutex_);
+      busy_[lane] = false;
+    }
+    lanes_cv_.notify_one();
+  }
+
+  // The plan's initializers on the device, uploaded once per plan.
+  StatusOr<std::vector<std::pair<int, Tensor>>*> device_constants(const Plan& plan) const {
+    std::lock_guard lock(constants_mutex_);
+    auto it = constants_.find(plan.id);
+    if (it != constants_.end()) return &it->second;
+    std::vector<std::pair<int, Tensor>> dev;
+    for (const auto& [slot, t] : plan.constants) {
+      void* p = nullptr;
+      SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, std::max<std::size_t>(t.nbytes(), 256)));
+      std::shared_ptr<std::byte> buf(static_cast<std::byte*>(p), [](std::byte* q) { cudaFree(q); });
+      if (t.nbytes()) SS_CUDA_RETURN_IF_ERROR(cudaMemcpy(p, t.raw(), t.nbytes(), cudaMemcpyHostToDevice));
+      dev.emplace_back(slot, Tensor::wrap(t.dtype(), t.shape(), std::move(buf), true));
+    }
+    return &constants_.emplace(plan.id, std::move(dev)).first->second;
+  }
+
+  static std::string plan_key(const Plan& plan, const std::vector<Tensor>& inputs) {
+    std::string key = std::to_string(plan.id);
+    for (const auto& t : inputs) key.append("|").append(dtype_name(t.dtype())).append(shape_to_string(t.shape()));
+    return key;
+  }
+
+  Status run_on_lane(Lane& lane, const Plan& plan, const std::vector<std::pair<int, Tensor>>& constants,
+                     std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
+    const std::string key = plan_key(plan, inputs);
+    std::shared_ptr<ShapeMemory> memory;
+    {
+      std::lock_guard lock(memory_mutex_);
+      auto it = memory_.find(key);
+      if (it != memory_.end()) memory = it->second;
+      else if (memory_.size() < kMaxPlannedShapes) memory = memory_.emplace(key, std::make_shared<ShapeMemory>()).first->second;
+    }
+    Batch b{lane, plan, constants};
+    if (!memory) return run_batch(b, std::move(inputs), outputs, lane.allocator.get());
+
+    std::unique_lock stage(memory->mutex);
+    if (!memory->folded_ready) {
+      std::vector<std::pair<int, Tensor>> folded;
+      b.keep_folded = &folded;
+      SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, lane.allocator.get()));
+      memory->folded = std::move(folded);
+      memory->folded_ready = true;
+      return ok_status();
+    }
+    b.folded = &memory->folded;
+    if (!memory->plan_ready) {
+      RecordingAllocator recorder(lane.allocator.get());
+      SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, &recorder));
+      memory->plan = recorder.build_plan();
+      memory->plan_ready = true;
+      return ok_status();
+    }
+    stage.unlock();
+
+    auto& ls = lane.shapes[key];
+    if (!ls) {
+      ls = std::make_unique<LaneShape>();
+      ls->arena = std::make_shared<Arena>(memory->plan.arena_bytes, lane.allocator.get());
+    }
+    if (ls->graph) return replay(lane, *ls, std::move(inputs), outputs);
+    if (graphs_ && !ls->capture_tried) {
+      ls->capture_tried = true;
+      b.capture = ls.get();
+      ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
+      Status st = run_batch(b, inputs, outputs, &allocator);
+      if (!b.capture_failed) {
+        if (!allocator.followed_plan()) drop_graph(*ls);  // its addresses are not all the arena's
+        return st;
+      }
+      // Whatever went wrong under capture (a step that needs the host to wait for the device, or an
+      // error), the batch runs again step by step: a real error then shows as itself.
+      log_line("cuda: batch shape " + key.substr(key.find('|') + 1) +
+               " cannot be captured as a CUDA graph; it runs step by step (" + b.capture_error + ")");
+      drop_graph(*ls);
+      b.capture = nullptr;
+    }
+    ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
+    return run_batch(b, std::move(inputs), outputs, &allocator);
+  }
+
+  static void drop_graph(LaneShape& ls) {
+    if (ls.graph) cudaGraphExecDestroy(ls.graph);
+    ls.graph = nullptr;
+    ls.input_ptrs.clear();
+    ls.outputs.clear();
+  }
+
+  struct Batch {
+    Batch(Lane& l, const Plan& p, const std::vector<std::pair<int, Tensor>>& c) : lane(l), plan(p), constants(c) {}
+    Lane& lane;
+    const Plan& plan;
+    const std::vector<std::pair<int, Tensor>>& constants;
+    const std::vector<std::pair<int, Tensor>>* folded = nullptr;  // skip shape-only steps, take these
+    std::vector<std::pair<int, Tensor>>* keep_folded = nullptr;   // record shape-only results here
+    LaneShape* capture = nullptr;                       // capture the steps as this shape's graph
+    bool capture_failed = false;
+    std::string capture_error;
+  };
+
+  // One batch: inputs in, steps (captured as a graph when asked), outputs out.
+  Status run_batch(Batch& b, std::vector<Tensor> inputs, std::vector<Tensor>* outputs, TensorAllocator* allocator) const {
+    Lane& lane = b.lane;
+    const Plan& plan = b.plan;
+    const cudaStream_t stream = lane.h.stream;
+    std::vector<Tensor> dev(static_cast<std::size_t>(plan.num_slots)), host(dev.size());
+    for (const auto& [s, t] : plan.constants) host[s] = t;
+    for (const auto& [s, t] : b.constants) dev[s] = t;
+    if (b.folded)
+      for (const auto& [s, t] : *b.folded) host[s] = t;
+
+    Status st;
+    {
+      ScopedTensorAllocator scope(allocator);
+      // Copy in: through pinned staging, so the copy is asynchronous and overlaps other lanes.
+      std::size_t in_bytes = 0;
+      for (const auto& t : inputs) in_bytes += (t.nbytes() + 255) / 256 * 256;
+      SS_RETURN_IF_ERROR(lane.staging_in.reserve(in_bytes));
+      // The previous batch's copy in on this lane finished: run_batch synchronizes before returning.
+      std::size_t off = 0;
+      for (std::size_t k = 0; k < inputs.size(); ++k) {
+        const Tensor& t = inputs[k];
+        Tensor d;
+        try {
+          d = Tensor(t.dtype(), t.shape());
+        } catch (const DeviceOutOfMemory&) {
+          return resource_exhausted("out of device memory for the batch's inputs");
+        }
+        std::memcpy(lane.staging_in.data() + off, t.raw(), t.nbytes());
+        SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), lane.staging_in.data() + off, t.nbytes(), cudaMemcpyHostToDevice, stream));
+        off += (t.nbytes() + 255) / 256 * 256;
+        if (b.capture) b.capture->input_ptrs.push_back(d.raw());
+        host[plan.input_slots[k]] = inputs[k];
+        dev[plan.input_slots[k]] = std::move(d);
+      }
+
+      bool capturing = b.capture && cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+      if (b.capture && !capturing) {
+        b.capture_failed = true;
+        b.capture_error = "cudaStreamBeginCapture failed";
+        (void)cudaGetLastError();
+        return ok_status();
+      }
+      st = run_steps(b, dev, host, capturing);
+      if (capturing) {
+        cudaGraph_t graph = nullptr;
+        const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+        cudaError_t inst = cudaErrorUnknown;
+        if (st.ok() && end == cudaSuccess && graph) inst = cudaGraphInstantiate(&b.capture->graph, graph, 0);
+        if (graph) cudaGraphDestroy(graph);
+        if (!st.ok() || inst != cudaSuccess) {
+          b.capture_failed = true;
+          b.capture_error = !st.ok() ? st.message() : std::string("instantiate: ") + cudaGetErrorString(inst);
+          b.capture->graph = nullptr;
+          (void)cudaGetLastError();
+          (void)cudaStreamSynchronize(stream);  // the copies in, enqueued before the capture
+          return ok_status();
+        }
+        for (int s : plan.output_slots) b.capture->outputs.push_back(dev[s]);
+        SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(b.capture->graph, stream));
+      }
+      if (!st.ok()) {
+        (void)cudaStreamSynchronize(stream);
+        return st;
+      }
+      std::vector<const Tensor*> outs;
+      std::vector<const Tensor*> host_outs;
+      for (int s : plan.output_slots) {
+        outs.push_back(dev[s].empty() ? nullptr : &dev[s]);
+        host_outs.push_back(&host[s]);
+      }
+      SS_RETURN_IF_ERROR(copy_out(lane, outs, host_outs, outputs));
+    }
+    return ok_status();
+  }
+
+  // Runs the plan's steps on the lane's stream. While capturing, a step that needs the host to
+  // wait for device data fails (the caller then runs the batch again without capturing).
+  Status run_steps(Batch& b, std::vector<Tensor>& dev, std::vector<Tensor>& host, bool capturing) const {
+    const cudaStream_t stream = b.lane.h.stream;
+    for (const auto& step : b.plan.steps) {
+      if (step.shape_only && b.folded) {
+        for (int s : step.free_after) dev[s] = host[s] = Tensor();
+        continue;
+      }
+      Status st;
+      if (step.shape_only) {
+        // On the host with the CPU function: inputs are host values (Shape reads only the shape).
+        ScopedTensorAllocator heap(nullptr);
+        OpContext ctx{*step.node, {}, {}};
+        for (int s : step.inputs) ctx.inputs.push_back(s < 0 ? nullptr : !host[s].empty() ? &host[s] : dev[s].empty() ? nullptr : &dev[s]);
+        ctx.outputs.resize(step.outputs.size());
+        st = op_run_cpu(*step.op, ctx);
+        if (!st.ok()) return st.with_context(step.node->describe() + ": ");
+        for (std::size_t k = 0; k < step.outputs.size(); ++k) {
+          if (step.outputs[k] < 0) continue;
+          host[step.outputs[k]] = std::move(ctx.outputs[k]);
+          if (b.keep_folded) b.keep_folded->emplace_back(step.outputs[k], host[step.outputs[k]]);
+        }
+      } else {
+        CudaOpContext ctx(*step.node, b.lane.h);
+        for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+          const int s = step.inputs[k];
+          if (s < 0) {
+            ctx.inputs.push_back(nullptr);
+            continue;
+          }
+          const bool on_host = k < 32 && (step.op->cuda_host_inputs >> k) & 1u;
+          if (on_host) {
+            if (host[s].empty() && !dev[s].empty()) {
+              // A value computed on the device decides a launch: wait for it (cannot be captured).
+              if (capturing) return unavailable(step.node->describe() + " reads device data on the host");
+              ScopedTensorAllocator heap(nullptr);
+              Tensor h(dev[s].dtype(), dev[s].shape());
+              SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h.raw(), dev[s].raw(), dev[s].nbytes(), cudaMemcpyDeviceToHost, stream));
+              SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+              host[s] = std::move(h);
+            }
+            ctx.inputs.push_back(host[s].empty() ? nullptr : &host[s]);
+          } else {
+            if (dev[s].empty() && !host[s].empty()) {
+              // A shape-only result read as data (rare: e.g. a Shape result multiplied).
+              try {
+                Tensor d(host[s].dtype(), host[s].shape());
+                SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), host[s].raw(), host[s].nbytes(), cudaMemcpyHostToDevice, stream));
+                dev[s] = std::move(d);
+              } catch (const DeviceOutOfMemory&) {
+                return resource_exhausted(step.node->describe() + ": out of device memory");
+              }
+            }
+            ctx.inputs.push_back(dev[s].empty() ? nullptr : &dev[s]);
+          }
+        }
+        ctx.outputs.resize(step.outputs.size());
+        try {
+          st = step.op->cuda(ctx);
+        } catch (const DeviceOutOfMemory&) {
+          st = resource_exhausted("out of device memory");
+        }
+        if (!st.ok()) return st.with_context(step.node->describe() + ": ");
+        for (std::size_t k = 0; k < step.outputs.size(); ++k) {
+          if (step.outputs[k] < 0) continue;
+          if (ctx.outputs[k].empty()) {
+            return internal_error(step.node->describe() + " did not produce output '" + step.node->outputs[k] + "'");
+          }
+          if (!ctx.outputs[k].on_device()) {
+            return internal_error(step.node->describe() + ": its CUDA function returned a host tensor");
+          }
+          dev[step.outputs[k]] = std::move(ctx.outputs[k]);
+        }
+      }
+      for (int s : step.free_after) dev[s] = host[s] = Tensor();
+    }
+    return ok_status();
+  }
+
+  // Device outputs to host tensors through pinned staging; one synchronization per batch.
+  Status copy_out(Lane& lane, const std::vector<const Tensor*>& dev_outs, const std::vector<const Tensor*>& host_outs,
+                  std::vector<Tensor>* outputs) const {
+    std::size_t bytes = 0;
+    for (const Tensor* t : dev_outs)
+      if (t) bytes += (t->nbytes() + 255) / 256 * 256;
+    SS_RETURN_IF_ERROR(lane.staging_out.reserve(bytes));
+    std::size_t off = 0;
+    for (const Tensor* t : dev_outs) {
+      if (!t) continue;
+      SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lane.staging_out.data() + off, t->raw(), t->nbytes(), cudaMemcpyDeviceToHost, lane.h.stream));
+      off += (t->nbytes() + 255) / 256 * 256;
+    }
+    SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(lane.h.stream));
+    outputs->clear();
+    off = 0;
+    ScopedTensorAllocator heap(nullptr);
+    for (std::size_t k = 0; k < dev_outs.size(); ++k) {
+      if (const Tensor* t = dev_outs[k]) {
+        outputs->push_back(Tensor::copy_of(t->dtype(), t->shape(), lane.staging_out.data() + off));
+        off += (t->nbytes() + 255) / 256 * 256;
+      } else {
+        outputs->push_back(*host_outs[k]);  // a constant or shape-only output, already on the host
+      }
+    }
+    return ok_status();
+  }
+
+  Status replay(Lane& lane, LaneShape& ls, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
+    std::size_t in_bytes = 0;
+    for (const auto& t : inputs) in_bytes += (t.nbytes() + 255) / 256 * 256;
+    SS_RETURN_IF_ERROR(lane.staging_in.reserve(in_bytes));
+    std::size_t off = 0;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      std::memcpy(lane.staging_in.data() + off, inputs[k].raw(), inputs[k].nbytes());
+      SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(ls.input_ptrs[k], lane.staging_in.data() + off, inputs[k].nbytes(),
+                                              cudaMemcpyHostToDevice, lane.h.stream));
+      off += (inputs[k].nbytes() + 255) / 256 * 256;
+    }
+    SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(ls.graph, lane.h.stream));
+    std::vector<const Tensor*> outs, host_outs;
+    for (const auto& t : ls.outputs) {
+      outs.push_back(&t);
+      host_outs.push_back(nullptr);
+    }
+    return copy_out(lane, outs, host_outs, outputs);
+  }
+
+  const int device_;
+  const CudaPrecision precision_;
+  const bool graphs_;
+
+  mutable std::mutex lanes_mutex_;
+  mutable std::condition_variable lanes_cv_;
+  mutable std::vector<std::unique_ptr<Lane>> lanes_;
+  mutable std::map<const Lane*, bool> busy_;
+
+  mutable std::mutex constants_mutex_;
+  mutable std::map<uint64_t, std::vector<std::pair<int, Tensor>>> constants_;
+
+  mutable std::mutex memory_mutex_;
+  mutable std::map<std::string, std::shared_ptr<ShapeMemory>> memory_;
+};
+
+StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions& options) {
+  int count = 0;
+  if (const cudaError_t e = cudaGetDeviceCount(&count); e != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    return unavailable(std::string("no CUDA device is visible") +
+                       (e != cudaSuccess ? std::string(" (") + cudaGetErrorString(e) + ")" : std::string()));
+  }
+  const int device = options.device % count;
+  CudaPrecision precision = CudaPrecision::kFp32;
+  if (options.precision == "tf32") precision = CudaPrecision::kTf32;
+  else if (options.precision == "fp16") precision = CudaPrecision::kFp16;
+  else if (options.precision == "bf16") precision = CudaPrecision::kBf16;
+  else if (options.precision != "fp32") return invalid_argument("precision '" + options.precision + "' is not one of fp32, tf32, fp16, bf16");
+  const char* graphs_env = std::getenv("SHARDSCORE_CUDA_GRAPHS");
+  const bool graphs = !(graphs_env && std::string(graphs_env) == "0");
+  SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs);
+  SS_RETURN_IF_ERROR(backend->init_first_lane());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+int cuda_visible_devices() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+}  // namespace shardscore
