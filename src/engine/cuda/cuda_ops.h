@@ -33,23 +33,23 @@ Status cuda_clip(CudaOpContext& ctx);
 Status cuda_cast(CudaOpContext& ctx);
 
 // ---- data movement and shapes: src/engine/cuda/tensor_ops.cpp, kernels/tensor_ops.cu ----
-inline constexpr CudaOpFn cuda_flatten = nullptr;
-inline constexpr CudaOpFn cuda_reshape = nullptr;
-inline constexpr CudaOpFn cuda_identity = nullptr;
-inline constexpr CudaOpFn cuda_squeeze = nullptr;
-inline constexpr CudaOpFn cuda_unsqueeze = nullptr;
-inline constexpr CudaOpFn cuda_shape = nullptr;
-inline constexpr CudaOpFn cuda_constant = nullptr;
-inline constexpr CudaOpFn cuda_constant_of_shape = nullptr;
-inline constexpr CudaOpFn cuda_range = nullptr;
-inline constexpr CudaOpFn cuda_concat = nullptr;
-inline constexpr CudaOpFn cuda_split = nullptr;
-inline constexpr CudaOpFn cuda_slice = nullptr;
-inline constexpr CudaOpFn cuda_gather = nullptr;
-inline constexpr CudaOpFn cuda_transpose = nullptr;
-inline constexpr CudaOpFn cuda_expand = nullptr;
-inline constexpr CudaOpFn cuda_pad = nullptr;
-inline constexpr CudaOpFn cuda_resize = nullptr;
+Status cuda_flatten(CudaOpContext& ctx);
+Status cuda_reshape(CudaOpContext& ctx);
+Status cuda_identity(CudaOpContext& ctx);
+Status cuda_squeeze(CudaOpContext& ctx);
+Status cuda_unsqueeze(CudaOpContext& ctx);
+Status cuda_shape(CudaOpContext& ctx);
+Status cuda_constant(CudaOpContext& ctx);
+Status cuda_constant_of_shape(CudaOpContext& ctx);
+Status cuda_range(CudaOpContext& ctx);
+Status cuda_concat(CudaOpContext& ctx);
+Status cuda_split(CudaOpContext& ctx);
+Status cuda_slice(CudaOpContext& ctx);
+Status cuda_gather(CudaOpContext& ctx);
+Status cuda_transpose(CudaOpContext& ctx);
+Status cuda_expand(CudaOpContext& ctx);
+Status cuda_pad(CudaOpContext& ctx);
+Status cuda_resize(CudaOpContext& ctx);
 
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
 inline constexpr CudaOpFn cuda_softmax = nullptr;

@@ -1,0 +1,84 @@
+#pragma once
+// Data-movement and shape kernels: row copies (Concat, Split), strided copies (Transpose, Expand,
+// Slice), Gather, fills (ConstantOfShape, Constant), Shape, Range, Pad and Resize.
+// Movement kernels copy elements as stored, by their byte size (1, 2, 4 or 8; wider units where
+// sizes and addresses allow), so they are exact for every element type, float16 included.
+// Source and destination never overlap.
+#include "kernels/kernel_types.h"
+
+namespace shardscore::kernels {
+
+// For r < rows and byte c < width: dst[r * dst_pitch + c] = src[r * src_pitch + c] (all in bytes).
+cudaError_t launch_copy_rows(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t width,
+                             int64_t rows, cudaStream_t stream);
+
+// Drops size-1 dimensions and merges dimensions that are contiguous in the source (strides[k] ==
+// strides[k+1] * dims[k+1]), in place; returns the new rank. The element order is unchanged.
+// Host only; launch_strided_copy does it itself, callers use it to bring rank under kMaxRank.
+int coalesce_strided(int rank, int64_t* dims, int64_t* strides);
+
+// dst[i] = src[base + sum_k i_k * ix.strides[k]] for the n elements of dst, i_k the row-major
+// multi-index of i in ix.dims (n == product of ix.dims). Strides may be 0 (broadcast) or negative
+// (reversed). elem_bytes is 1, 2, 4 or 8. A batched swap of the last two dimensions runs through
+// shared-memory tiles.
+cudaError_t launch_strided_copy(int elem_bytes, const void* src, int64_t base, const StridedIndex& ix, void* dst,
+                                int64_t n, cudaStream_t stream);
+
+// out[o][j][r] = data[o][idx(j)][r] for o < outer, j < nidx, r < inner (elements of elem_bytes);
+// idx(j) = indices[j] (int64 when indices_int64, else int32), plus dim when negative.
+// An index outside [-dim, dim) cannot be reported from the device: its slice is written as zeros
+// (the CPU op returns InvalidArgument instead).
+cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
+                          int64_t outer, int64_t dim, int64_t nidx, int64_t inner, cudaStream_t stream);
+
+// n elements of elem_bytes (1, 2, 4, 8), each the low elem_bytes bytes of `value` (little-endian).
+cudaError_t launch_fill(int elem_bytes, uint64_t value, void* dst, int64_t n, cudaStream_t stream);
+
+// dst[k] = values.v[k] for k < values.count (at most kMaxRank): passed by value, no host copy.
+struct Int64Values {
+  int count = 0;
+  int64_t v[kMaxRank] = {};
+};
+cudaError_t launch_write_int64s(const Int64Values& values, int64_t* dst, cudaStream_t stream);
+
+// dst[i] = start + T(i) * delta, rounded in T as the CPU computes it (no fused multiply-add).
+// launch_range_float: elem kF32, kF64, or kF16 (computed in float32, rounded once to float16).
+// launch_range_int: elem kI16, kI32, kI64 (two's-complement wrap-around).
+cudaError_t launch_range_float(Elem elem, double start, double delta, void* dst, int64_t n, cudaStream_t stream);
+cudaError_t launch_range_int(Elem elem, int64_t start, int64_t delta, void* dst, int64_t n, cudaStream_t stream);
+
+// ---- Pad ----
+enum class PadMode { kConstant, kReflect, kEdge, kWrap };
+struct PadGeometry {
+  int rank = 0;
+  int64_t in_dims[kMaxRank] = {};
+  int64_t out_dims[kMaxRank] = {};
+  int64_t pad_begin[kMaxRank] = {};  // may be negative (cropping)
+};
+// y (n elements, g.out_dims) from x (g.in_dims): output index o maps to input o - pad_begin,
+// folded back per `mode` (reflect needs pads below the dimension; edge/wrap a non-empty one);
+// kConstant outside gives `fill` (bits of the output type). Element types: in == out (any type,
+// moved as stored; float16 signalling NaNs become quiet, as the CPU's float32 round trip does), or
+// in kF32 and out kF16 (rounded to nearest even).
+cudaError_t launch_pad(PadMode mode, Elem in, Elem out, const void* x, void* y, const PadGeometry& g, uint64_t fill,
+                       int64_t n, cudaStream_t stream);
+
+// ---- Resize ----
+enum class ResizeCoord { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class ResizeNearest { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+struct ResizeGeometry {
+  int rank = 0;
+  int64_t in_dims[kMaxRank] = {};
+  int64_t out_dims[kMaxRank] = {};
+  float scales[kMaxRank] = {};
+};
+// The source coordinate of each output index in float32 (the CPU's arithmetic, unfused).
+// Nearest: any rank, element types as launch_pad. Linear: the last two dimensions (the others keep
+// their size), interpolated in float64; in kF32, kF64 or kF16 with out == in, or in kF32 and out
+// kF16 (rounded to float32 first, then to float16, as the CPU does).
+cudaError_t launch_resize_nearest(ResizeCoord coord, ResizeNearest nearest, Elem in, Elem out, const void* x, void* y,
+                                  const ResizeGeometry& g, int64_t n, cudaStream_t stream);
+cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const void* x, void* y, const ResizeGeometry& g,
+                                 int64_t n, cudaStream_t stream);
+
+}  // namespace shardscore::kernels
