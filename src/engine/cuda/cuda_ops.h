@@ -52,16 +52,16 @@ Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);
 
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
-inline constexpr CudaOpFn cuda_softmax = nullptr;
-inline constexpr CudaOpFn cuda_layer_normalization = nullptr;
-inline constexpr CudaOpFn cuda_reduce_mean = nullptr;
-inline constexpr CudaOpFn cuda_reduce_sum = nullptr;
-inline constexpr CudaOpFn cuda_reduce_max = nullptr;
-inline constexpr CudaOpFn cuda_argmax = nullptr;
-inline constexpr CudaOpFn cuda_batch_normalization = nullptr;
-inline constexpr CudaOpFn cuda_max_pool = nullptr;
-inline constexpr CudaOpFn cuda_average_pool = nullptr;
-inline constexpr CudaOpFn cuda_global_average_pool = nullptr;
+Status cuda_softmax(CudaOpContext& ctx);
+Status cuda_layer_normalization(CudaOpContext& ctx);
+Status cuda_reduce_mean(CudaOpContext& ctx);
+Status cuda_reduce_sum(CudaOpContext& ctx);
+Status cuda_reduce_max(CudaOpContext& ctx);
+Status cuda_argmax(CudaOpContext& ctx);
+Status cuda_batch_normalization(CudaOpContext& ctx);
+Status cuda_max_pool(CudaOpContext& ctx);
+Status cuda_average_pool(CudaOpContext& ctx);
+Status cuda_global_average_pool(CudaOpContext& ctx);
 
 // ---- products and convolutions (cuBLAS, cuDNN): src/engine/cuda/gemm_conv.cpp, kernels/gemm_conv.cu ----
 Status cuda_gemm(CudaOpContext& ctx);

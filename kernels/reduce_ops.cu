@@ -1,0 +1,614 @@
+#include "kernels/reduce_ops.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace shardscore::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+constexpr int kWarps = kBlock / 32;
+constexpr int64_t kMaxGrid = int64_t{1} << 20;  // grid-stride loops cover the rest
+
+unsigned grid_for(int64_t work, int64_t per_block) {
+  const int64_t b = (work + per_block - 1) / per_block;
+  return static_cast<unsigned>(b < kMaxGrid ? b : kMaxGrid);
+}
+
+template <class T>
+struct Tag {
+  using type = T;
+};
+
+// Calls f(Tag<T>{}) for a float Elem; false for others.
+template <class F>
+bool with_float(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(Tag<float>{}); return true;
+    case Elem::kF64: f(Tag<double>{}); return true;
+    case Elem::kF16: f(Tag<__half>{}); return true;
+    default: return false;
+  }
+}
+
+template <class F>
+bool with_any(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(Tag<float>{}); return true;
+    case Elem::kF64: f(Tag<double>{}); return true;
+    case Elem::kF16: f(Tag<__half>{}); return true;
+    case Elem::kI8: f(Tag<int8_t>{}); return true;
+    case Elem::kI16: f(Tag<int16_t>{}); return true;
+    case Elem::kI32: f(Tag<int32_t>{}); return true;
+    case Elem::kI64: f(Tag<int64_t>{}); return true;
+    case Elem::kU8: f(Tag<uint8_t>{}); return true;
+    case Elem::kU16: f(Tag<uint16_t>{}); return true;
+    case Elem::kU32: f(Tag<uint32_t>{}); return true;
+    case Elem::kU64: f(Tag<uint64_t>{}); return true;
+    case Elem::kBool: f(Tag<bool>{}); return true;
+  }
+  return false;
+}
+
+// ---- element access: float16 computes in float32 ----
+
+template <class T>
+struct MathOf {
+  using type = T;
+};
+template <>
+struct MathOf<__half> {
+  using type = float;
+};
+template <class T>
+using math_t = typename MathOf<T>::type;
+
+template <class T>
+constexpr bool kIsFloat = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, __half>;
+
+template <class T>
+__device__ __forceinline__ T load(const T* p, int64_t i) {
+  return p[i];
+}
+__device__ __forceinline__ float load(const __half* p, int64_t i) { return __half2float(p[i]); }
+template <class T>
+__device__ __forceinline__ T to_math(T v) {
+  return v;
+}
+__device__ __forceinline__ float to_math(__half v) { return __half2float(v); }
+
+template <class T>
+__device__ __forceinline__ void store(T* p, int64_t i, math_t<T> v) {
+  p[i] = v;
+}
+__device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
+
+// A double result: rounded to float first for float16, as the CPU rounds float32 then float16.
+template <class T>
+__device__ __forceinline__ void store_double(T* p, int64_t i, double v) {
+  if constexpr (std::is_same_v<T, double>) p[i] = v;
+  else if constexpr (std::is_same_v<T, float>) p[i] = __double2float_rn(v);
+  else p[i] = __float2half_rn(__double2float_rn(v));
+}
+
+// Rounded arithmetic that the compiler may not contract into FMAs (the CPU reference does not).
+__device__ __forceinline__ float sub_rn(float a, float b) { return __fsub_rn(a, b); }
+__device__ __forceinline__ double sub_rn(double a, double b) { return __dsub_rn(a, b); }
+__device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ __forceinline__ float exp_t(float a) { return expf(a); }
+__device__ __forceinline__ double exp_t(double a) { return exp(a); }
+
+#define SS_GRID_STRIDE(i, n)                                                                          \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < (n);               \
+       i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+// ---- row reductions: TPR threads (a warp or the whole block) per row ----
+
+// All TPR threads of a row get comb over their values, in a tree fixed by TPR.
+template <int TPR, class A, class C>
+__device__ __forceinline__ A row_allreduce(A v, C comb, A* smem) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) v = comb(v, __shfl_xor_sync(0xffffffffu, v, off));
+  if constexpr (TPR == 32) {
+    return v;
+  } else {
+    static_assert(TPR == kBlock, "a row is one warp or one block");
+    if (threadIdx.x % 32 == 0) smem[threadIdx.x / 32] = v;
+    __syncthreads();
+    A r = smem[0];
+#pragma unroll
+    for (int w = 1; w < kWarps; ++w) r = comb(r, smem[w]);
+    __syncthreads();
+    return r;
+  }
+}
+
+struct AddOp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    return a + b;
+  }
+};
+// The larger, NaN winning (only floats can be NaN).
+struct MaxOp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    if (a != a) return a;
+    if (b != b) return b;
+    return b > a ? b : a;
+  }
+};
+// The larger, NaN ignored (Softmax's running max).
+struct MaxNoNanOp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    return b > a ? b : a;
+  }
+};
+
+template <class T, ReduceKind K>
+struct ReduceTraits {
+  // Max: small integer types in int (what shuffles move), float16 in float.
+  using MaxAcc = std::conditional_t<
+      std::is_same_v<T, __half>, float,
+      std::conditional_t<(std::is_integral_v<T> && sizeof(T) < 4), int, T>>;
+  using Acc = std::conditional_t<K == ReduceKind::kMax, MaxAcc, std::conditional_t<kIsFloat<T>, double, uint64_t>>;
+
+  __device__ static Acc init() {
+    if constexpr (K != ReduceKind::kMax) return Acc{0};
+    else if constexpr (kIsFloat<T>) return -std::numeric_limits<Acc>::infinity();
+    else if constexpr (std::is_same_v<T, bool>) return Acc{0};
+    else return static_cast<Acc>(std::numeric_limits<T>::lowest());
+  }
+  __device__ static Acc step(Acc a, T v) {
+    if constexpr (K == ReduceKind::kMax) return MaxOp{}(a, static_cast<Acc>(to_math(v)));
+    else if constexpr (kIsFloat<T>) return a + static_cast<double>(to_math(v));
+    else return a + static_cast<uint64_t>(v);
+  }
+  __device__ static Acc combine(Acc a, Acc b) {
+    if constexpr (K == ReduceKind::kMax) return MaxOp{}(a, b);
+    else return a + b;
+  }
+  __device__ static void finish(T* y, int64_t o, Acc a, int64_t count) {
+    if constexpr (K == ReduceKind::kMax) {
+      if constexpr (std::is_same_v<T, __half>) y[o] = __float2half_rn(a);
+      else y[o] = static_cast<T>(a);
+    } else if constexpr (kIsFloat<T>) {
+      store_double(y, o, K == ReduceKind::kMean ? a / static_cast<double>(count) : a);
+    } else {
+      y[o] = static_cast<T>(a);
+    }
+  }
+};
+
+// One thread per output, the group in row-major order (the CPU's order).
+template <class T, ReduceKind K>
+__global__ void reduce_generic_kernel(const T* __restrict__ x, T* __restrict__ y, ReduceGeometry g, int64_t n_out,
+                                      int64_t n_red) {
+  using Tr = ReduceTraits<T, K>;
+  const int64_t inner_n = g.red_rank ? g.red_dims[g.red_rank - 1] : 1;
+  const int64_t inner_s = g.red_rank ? g.red_strides[g.red_rank - 1] : 0;
+  const int64_t outer_n = inner_n ? n_red / inner_n : 0;
+  SS_GRID_STRIDE(o, n_out) {
+    int64_t base = 0, rem = o;
+    for (int k = g.kept_rank - 1; k >= 0; --k) {
+      base += (rem % g.kept_dims[k]) * g.kept_strides[k];
+      rem /= g.kept_dims[k];
+    }
+    typename Tr::Acc a = Tr::init();
+    for (int64_t q = 0; q < outer_n; ++q) {
+      int64_t off = base, r = q;
+      for (int k = g.red_rank - 2; k >= 0; --k) {
+        off += (r % g.red_dims[k]) * g.red_strides[k];
+        r /= g.red_dims[k];
+      }
+      for (int64_t j = 0; j < inner_n; ++j) a = Tr::step(a, x[off + j * inner_s]);
+    }
+    Tr::finish(y, o, a, n_red);
+  }
+}
+
+// Contiguous rows of n elements, TPR threads per row.
+template <class T, ReduceKind K, int TPR>
+__global__ void reduce_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+  using Tr = ReduceTraits<T, K>;
+  using Acc = typename Tr::Acc;
+  __shared__ Acc smem[kWarps];
+  constexpr int kRowsPerBlock = kBlock / TPR;
+  const int lane = threadIdx.x % TPR;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+    const int64_t r = r0 + threadIdx.x / TPR;
+    Acc a = Tr::init();
+    if (r < rows) {
+      const T* p = x + r * n;
+      for (int64_t j = lane; j < n; j += TPR) a = Tr::step(a, p[j]);
+    }
+    a = row_allreduce<TPR>(a, [](Acc u, Acc v) { return Tr::combine(u, v); }, smem);
+    if (r < rows && lane == 0) Tr::finish(y, r, a, n);
+  }
+}
+
+template <class T, ReduceKind K>
+void reduce_typed(const T* x, T* y, const ReduceGeometry& g, int64_t n_out, int64_t n_red, cudaStream_t stream) {
+  const bool rows = g.red_rank == 1 && g.red_strides[0] == 1 &&
+                    (g.kept_rank == 0 || (g.kept_rank == 1 && g.kept_strides[0] == n_red));
+  if (rows && n_red > 1024) {
+    reduce_rows_kernel<T, K, kBlock><<<grid_for(n_out, 1), kBlock, 0, stream>>>(x, y, n_out, n_red);
+  } else if (rows && n_red >= 32) {
+    reduce_rows_kernel<T, K, 32><<<grid_for(n_out, kWarps), kBlock, 0, stream>>>(x, y, n_out, n_red);
+  } else {
+    reduce_generic_kernel<T, K><<<grid_for(n_out, kBlock), kBlock, 0, stream>>>(x, y, g, n_out, n_red);
+  }
+}
+
+// ---- Softmax ----
+
+// One thread per (outer, inner) position, in the CPU's sequential order.
+template <class T>
+__global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim,
+                                       int64_t inner) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    const T* p = x + o * dim * inner + in;
+    T* q = y + o * dim * inner + in;
+    M mx = load(p, 0);
+    for (int64_t d = 1; d < dim; ++d) {
+      const M v = load(p, d * inner);
+      mx = mx < v ? v : mx;  // std::max
+    }
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
+    const M inv = static_cast<M>(1.0 / sum);
+    // e recomputed (identically) rather than kept in y, which may be float16.
+    for (int64_t d = 0; d < dim; ++d) store(q, d * inner, mul_rn(exp_t(sub_rn(load(p, d * inner), mx)), inv));
+  }
+}
+
+// Contiguous rows, TPR threads per row.
+template <class T, int TPR>
+__global__ void softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+  using M = math_t<T>;
+  __shared__ M smax[kWarps];
+  __shared__ double ssum[kWarps];
+  constexpr int kRowsPerBlock = kBlock / TPR;
+  const int lane = threadIdx.x % TPR;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+    const int64_t r = r0 + threadIdx.x / TPR;
+    const bool live = r < rows;
+    const T* p = x + (live ? r : 0) * n;
+    M mx = -std::numeric_limits<M>::infinity();
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) mx = MaxNoNanOp{}(mx, load(p, j));
+    mx = row_allreduce<TPR>(mx, MaxNoNanOp{}, smax);
+    // The CPU's running std::max skips NaNs except a NaN first element, which it keeps.
+    if (live) {
+      const M first = load(p, 0);
+      if (first != first) mx = first;
+    }
+    double sum = 0;
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(exp_t(sub_rn(load(p, j), mx)));
+    sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
+    const M inv = static_cast<M>(1.0 / sum);
+    if (live) {
+      T* q = y + r * n;
+      for (int64_t j = lane; j < n; j += TPR) store(q, j, mul_rn(exp_t(sub_rn(load(p, j), mx)), inv));
+    }
+  }
+}
+
+// ---- ArgMax ----
+
+template <class T>
+__global__ void argmax_kernel(const T* __restrict__ x, int64_t* __restrict__ y, int64_t outer, int64_t dim,
+                              int64_t inner, bool last) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    const T* p = x + o * dim * inner + in;
+    M best_v = load(p, 0);
+    int64_t best = 0;
+    for (int64_t d = 1; d < dim; ++d) {
+      const M v = load(p, d * inner);
+      if (last ? !(v < best_v) : v > best_v) {
+        best = d;
+        best_v = v;
+      }
+    }
+    y[i] = best;
+  }
+}
+
+// ---- LayerNormalization ----
+
+template <class T>
+__device__ __forceinline__ double operand_at(const NormOperand& op, int64_t o, int64_t j, int64_t inner) {
+  const T* p = static_cast<const T*>(op.data);
+  if (op.per_column) return static_cast<double>(load(p, j));
+  int64_t flat = o * inner + j, off = 0;
+  for (int k = op.index.rank - 1; k >= 0; --k) {
+    off += (flat % op.index.dims[k]) * op.index.strides[k];
+    flat /= op.index.dims[k];
+  }
+  return static_cast<double>(load(p, off));
+}
+
+template <class T>
+using stat_t = std::conditional_t<std::is_same_v<T, __half>, __half, float>;
+
+template <class T, int TPR>
+__global__ void layer_norm_kernel(const T* __restrict__ x, NormOperand scale, NormOperand bias, T* __restrict__ y,
+                                  stat_t<T>* __restrict__ mean_out, stat_t<T>* __restrict__ inv_out, int64_t rows,
+                                  int64_t n, double eps) {
+  __shared__ double smem[kWarps];
+  constexpr int kRowsPerBlock = kBlock / TPR;
+  const int lane = threadIdx.x % TPR;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+    const int64_t r = r0 + threadIdx.x / TPR;
+    const bool live = r < rows;
+    const T* p = x + (live ? r : 0) * n;
+    double sum = 0;
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(load(p, j));
+    sum = row_allreduce<TPR>(sum, AddOp{}, smem);
+    const double mean = sum / static_cast<double>(n);
+    double sq = 0;
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) {
+        const double d = __dsub_rn(static_cast<double>(load(p, j)), mean);
+        sq = __dadd_rn(sq, __dmul_rn(d, d));
+      }
+    sq = row_allreduce<TPR>(sq, AddOp{}, smem);
+    const double inv = 1.0 / sqrt(__dadd_rn(sq / static_cast<double>(n), eps));
+    if (!live) continue;
+    T* q = y + r * n;
+    for (int64_t j = lane; j < n; j += TPR) {
+      double v = __dmul_rn(__dmul_rn(__dsub_rn(static_cast<double>(load(p, j)), mean), inv),
+                           operand_at<T>(scale, r, j, n));
+      if (bias.data) v = __dadd_rn(v, operand_at<T>(bias, r, j, n));
+      store_double(q, j, v);
+    }
+    if (lane == 0) {
+      if (mean_out) store_double(mean_out, r, mean);
+      if (inv_out) store_double(inv_out, r, inv);
+    }
+  }
+}
+
+// ---- BatchNormalization ----
+
+template <class T>
+__global__ void batch_norm_params_kernel(const T* __restrict__ scale, const T* __restrict__ bias,
+                                         const T* __restrict__ mean, const T* __restrict__ var, math_t<T>* mul,
+                                         math_t<T>* add, int64_t c, double eps) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(ci, c) {
+    const double a = static_cast<double>(load(scale, ci)) / sqrt(__dadd_rn(static_cast<double>(load(var, ci)), eps));
+    mul[ci] = static_cast<M>(a);
+    add[ci] = static_cast<M>(__dsub_rn(static_cast<double>(load(bias, ci)), __dmul_rn(static_cast<double>(load(mean, ci)), a)));
+  }
+}
+
+template <class T>
+__global__ void batch_norm_apply_kernel(const T* __restrict__ x, T* __restrict__ y, const math_t<T>* __restrict__ mul,
+                                        const math_t<T>* __restrict__ add, int64_t total, int64_t c, int64_t inner) {
+  SS_GRID_STRIDE(i, total) {
+    const int64_t ci = (i / inner) % c;
+    store(y, i, add_rn(mul_rn(load(x, i), mul[ci]), add[ci]));
+  }
+}
+
+// ---- pools ----
+
+template <class T>
+__global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, g.planes * g.oh * g.ow) {
+    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, pl = i / (g.ow * g.oh);
+    const T* xp = x + pl * g.h * g.w;
+    M best = std::numeric_limits<M>::lowest();
+    bool nan = false;
+    for (int64_t a = 0; a < g.k[0] && !nan; ++a) {
+      const int64_t iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t b = 0; b < g.k[1]; ++b) {
+        const int64_t ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
+        if (ix < 0 || ix >= g.w) continue;
+        const M v = load(xp, iy * g.w + ix);
+        if (v != v) {
+          best = v;
+          nan = true;
+          break;
+        }
+        if (v > best) best = v;
+      }
+    }
+    store(y, i, best);
+  }
+}
+
+template <class T>
+__global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g, bool include_pad) {
+  const double full = static_cast<double>(g.k[0] * g.k[1]);
+  SS_GRID_STRIDE(i, g.planes * g.oh * g.ow) {
+    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, pl = i / (g.ow * g.oh);
+    const T* xp = x + pl * g.h * g.w;
+    double sum = 0;
+    int64_t count = 0;
+    for (int64_t a = 0; a < g.k[0]; ++a) {
+      const int64_t iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
+      if (iy < 0 || iy >= g.h) continue;
+      for (int64_t b = 0; b < g.k[1]; ++b) {
+        const int64_t ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
+        if (ix < 0 || ix >= g.w) continue;
+        sum += static_cast<double>(load(xp, iy * g.w + ix));
+        ++count;
+      }
+    }
+    store_double(y, i, sum / (include_pad ? full : static_cast<double>(count)));
+  }
+}
+
+// ---- float16 <-> float32 ----
+
+__global__ void widen_f16_kernel(const __half* __restrict__ in, float* __restrict__ out, int64_t n) {
+  SS_GRID_STRIDE(i, n) out[i] = __half2float(in[i]);
+}
+__global__ void narrow_f32_kernel(const float* __restrict__ in, __half* __restrict__ out, int64_t n) {
+  SS_GRID_STRIDE(i, n) out[i] = __float2half_rn(in[i]);
+}
+
+}  // namespace
+
+cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, const ReduceGeometry& g,
+                          cudaStream_t stream) {
+  int64_t n_out = 1, n_red = 1;
+  for (int k = 0; k < g.kept_rank; ++k) n_out *= g.kept_dims[k];
+  for (int k = 0; k < g.red_rank; ++k) n_red *= g.red_dims[k];
+  if (n_out == 0) return cudaSuccess;
+  bool supported = true;
+  const bool known = with_any(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    switch (kind) {
+      case ReduceKind::kMax: reduce_typed<T, ReduceKind::kMax>(px, py, g, n_out, n_red, stream); break;
+      case ReduceKind::kSum:
+        if constexpr (!std::is_same_v<T, bool>) reduce_typed<T, ReduceKind::kSum>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kMean:
+        if constexpr (kIsFloat<T>) reduce_typed<T, ReduceKind::kMean>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+    }
+  });
+  if (!known || !supported) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                           cudaStream_t stream) {
+  if (outer * dim * inner == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    if (inner == 1 && dim > 1024) {
+      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim);
+    } else if (inner == 1 && dim >= 32) {
+      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim);
+    } else {
+      softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
+    }
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
+                          bool select_last, cudaStream_t stream) {
+  if (outer * inner == 0 || dim <= 0) return cudaSuccess;
+  const bool known = with_any(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    argmax_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), y, outer, dim,
+                                                                             inner, select_last);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale, const NormOperand& bias, void* y,
+                              void* mean, void* inv_std_dev, int64_t outer, int64_t inner, double eps,
+                              cudaStream_t stream) {
+  if (outer == 0 || (inner == 0 && !mean && !inv_std_dev)) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using S = stat_t<T>;
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    S* pm = static_cast<S*>(mean);
+    S* pi = static_cast<S*>(inv_std_dev);
+    if (inner > 1024) {
+      layer_norm_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, scale, bias, py, pm, pi, outer,
+                                                                             inner, eps);
+    } else {
+      layer_norm_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, scale, bias, py, pm, pi, outer,
+                                                                              inner, eps);
+    }
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const void* bias, const void* mean,
+                              const void* var, void* y, int64_t n, int64_t c, int64_t inner, double eps,
+                              void* scratch, cudaStream_t stream) {
+  const int64_t total = n * c * inner;
+  if (total == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using M = math_t<T>;
+    M* mul = static_cast<M*>(scratch);
+    M* add = mul + c;
+    batch_norm_params_kernel<T><<<grid_for(c, kBlock), kBlock, 0, stream>>>(
+        static_cast<const T*>(scale), static_cast<const T*>(bias), static_cast<const T*>(mean),
+        static_cast<const T*>(var), mul, add, c, eps);
+    batch_norm_apply_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x),
+                                                                               static_cast<T*>(y), mul, add, total, c,
+                                                                               inner);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, cudaStream_t stream) {
+  const int64_t total = g.planes * g.oh * g.ow;
+  if (total == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    max_pool_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), g);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, bool count_include_pad,
+                                cudaStream_t stream) {
+  const int64_t total = g.planes * g.oh * g.ow;
+  if (total == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    average_pool_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x),
+                                                                           static_cast<T*>(y), g, count_include_pad);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  widen_f16_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(in),
+                                                               static_cast<float*>(out), n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  narrow_f32_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const float*>(in),
+                                                                static_cast<__half*>(out), n);
+  return cudaGetLastError();
+}
+
+}  // namespace shardscore::kernels

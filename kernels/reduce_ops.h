@@ -1,0 +1,91 @@
+#pragma once
+// Reductions, normalization and pooling kernels: ReduceSum/Mean/Max, ArgMax, Softmax,
+// LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW).
+//
+// Each output is computed from its own group of inputs in an order fixed by the group's size
+// alone (one thread, one warp or one block per group; no atomics), so a row's result is
+// bit-identical whatever the batch around it. float16 is loaded into float32, computed as the CPU
+// computes float32 and rounded once. Sums of float32/float16 accumulate in double, as the CPU's do.
+#include "kernels/kernel_types.h"
+
+namespace shardscore::kernels {
+
+enum class ReduceKind { kSum, kMean, kMax };
+
+// x seen as two index spaces: the kept dimensions (the output's, row-major) and the reduced
+// dimensions, each with x's element strides. Size-1 dimensions may be left out; an empty list
+// is a single element.
+struct ReduceGeometry {
+  int kept_rank = 0;
+  int64_t kept_dims[kMaxRank] = {};
+  int64_t kept_strides[kMaxRank] = {};
+  int red_rank = 0;
+  int64_t red_dims[kMaxRank] = {};
+  int64_t red_strides[kMaxRank] = {};
+};
+
+// y[o] = kind over o's group; y has x's type. kSum: floats in double, integers (not bool)
+// wrapping modulo 2^64; kMean: the double sum / group size (float types only; an empty group
+// gives NaN); kMax: a NaN in the group gives NaN, an empty group -inf (floats) or the type's
+// lowest value (integers, bool).
+cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, const ReduceGeometry& g,
+                          cudaStream_t stream);
+
+// Softmax of x viewed as [outer, dim, inner] along dim (float32, float16, float64): max
+// subtracted, exp in the element type, sum in double, y = e * (T)(1 / sum).
+cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                           cudaStream_t stream);
+
+// Index of the largest element of x viewed as [outer, dim, inner] along dim (dim >= 1), the
+// first among ties (or the last with select_last), NaN compared as the CPU compares it
+// (`>` / `!(<)`). Any Elem; y is int64 [outer * inner].
+cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
+                          bool select_last, cudaStream_t stream);
+
+// Scale or B of LayerNormalization: element (row o, column j) of X viewed as [outer, inner] is
+// data[j] when per_column, else data at `index` (the operand's strides in X's index space) of
+// o * inner + j. data == nullptr: absent (B only).
+struct NormOperand {
+  const void* data = nullptr;
+  bool per_column = true;
+  StridedIndex index;
+};
+
+// LayerNormalization over the rows of x [outer, inner] (float32, float16, float64; scale and bias
+// of the same type): mean, variance and y in double. mean / inv_std_dev (one per row, nullptr to
+// skip) are float32, float16 when elem is float16; they are written also when inner is 0.
+cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale, const NormOperand& bias, void* y,
+                              void* mean, void* inv_std_dev, int64_t outer, int64_t inner, double eps,
+                              cudaStream_t stream);
+
+// Bytes of device scratch launch_batch_norm needs for c channels.
+inline int64_t batch_norm_scratch_bytes(int64_t c) { return 2 * c * static_cast<int64_t>(sizeof(double)); }
+
+// Inference BatchNormalization of x [n, c, inner] (float32, float16, float64; the four parameter
+// vectors of c values of the same type): per channel mul = a, add = B - mean * a with
+// a = scale / sqrt(var + eps) in double, then y = x * mul + add in the compute type.
+cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const void* bias, const void* mean,
+                              const void* var, void* y, int64_t n, int64_t c, int64_t inner, double eps,
+                              void* scratch, cudaStream_t stream);
+
+// A 2-D pooling window over `planes` planes of h x w, giving oh x ow: kernel k, strides s,
+// dilations d, begin pads pb (end pads only shape oh / ow, decided by the caller).
+struct PoolGeometry {
+  int64_t planes = 0, h = 0, w = 0, oh = 0, ow = 0;
+  int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0};
+};
+
+// MaxPool (float32, float16, float64): the largest tap, starting from the type's lowest finite
+// value; a NaN tap gives NaN.
+cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, cudaStream_t stream);
+
+// AveragePool (float32, float16, float64): the double sum of the taps inside the input divided
+// by their count, or by k[0] * k[1] with count_include_pad.
+cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, bool count_include_pad,
+                                cudaStream_t stream);
+
+// n float16 values widened to float32 (exact), and n float32 values rounded to float16 (nearest even).
+cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream);
+cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream);
+
+}  // namespace shardscore::kernels
