@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "engine/cpu/float16.h"
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -480,10 +481,21 @@ Status pass_float32_boundary(Graph* g) {
       for (auto& i : n.inputs)
         if (i == from) i = to;
   };
+  // A name no value has yet (a float16 model run with --precision fp16 passes here twice).
+  auto unused = [&](std::string name) {
+    auto taken = [&](const std::string& v) {
+      if (g->initializers.count(v)) return true;
+      for (const auto& n : g->nodes)
+        if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
+      return false;
+    };
+    while (taken(name)) name += "'";
+    return name;
+  };
   std::vector<Node> head;
   for (auto& in : g->inputs) {
     if (in.dtype != DType::kFloat16) continue;
-    const std::string inner = in.name + "::float16";
+    const std::string inner = unused(in.name + "::float16");
     rename_reads(in.name, inner);
     head.push_back(cast_node(in.name, inner, kOnnxFloat16));
     in.dtype = DType::kFloat32;
@@ -494,7 +506,7 @@ Status pass_float32_boundary(Graph* g) {
     out.dtype = DType::kFloat32;
     const bool is_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == out.name; });
     if (is_input) continue;  // already float32 (the input's own Cast reads it)
-    const std::string inner = out.name + "::float16";
+    const std::string inner = unused(out.name + "::float16");
     if (Node* p = producer_of(g, out.name)) {
       for (auto& o : p->outputs)
         if (o == out.name) o = inner;
@@ -508,6 +520,63 @@ Status pass_float32_boundary(Graph* g) {
     g->nodes.push_back(cast_node(inner, out.name, kOnnxFloat32));
   }
   return ok_status();
+}
+
+Status pass_to_float16(Graph* g) {
+  // Resize's roi and scales are float32 by the ONNX spec: they stay.
+  std::set<std::string> keep;
+  for (const auto& n : g->nodes)
+    if (n.op_type == "Resize" && n.domain.empty())
+      for (std::size_t k = 1; k < 3 && k < n.inputs.size(); ++k) keep.insert(n.inputs[k]);
+  auto to_half = [](const Tensor& t) {
+    Tensor h(DType::kFloat16, t.shape());
+    const float* src = t.data<float>();
+    uint16_t* dst = h.data<uint16_t>();
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) dst[i] = float_to_half(src[i]);
+    return h;
+  };
+  for (auto& [name, t] : g->initializers)
+    if (t.dtype() == DType::kFloat32 && !keep.count(name)) t = to_half(t);
+  for (auto& n : g->nodes) {
+    if (!n.domain.empty()) continue;
+    if (n.op_type == "Cast") {
+      if (Attribute* to = n.attrs.count("to") ? &n.attrs["to"] : nullptr; to && to->i == kOnnxFloat32) to->i = kOnnxFloat16;
+    } else if (n.op_type == "ConstantOfShape") {
+      Attribute& v = n.attrs["value"];
+      if (v.type != Attribute::Type::kTensor) {  // absent: float32 zero
+        v.type = Attribute::Type::kTensor;
+        v.t = Tensor(DType::kFloat16, {1});
+        v.t.data<uint16_t>()[0] = 0;
+      } else if (v.t.dtype() == DType::kFloat32) {
+        v.t = to_half(v.t);
+      }
+    } else if (n.op_type == "Constant") {
+      if (auto it = n.attrs.find("value"); it != n.attrs.end() && it->second.t.dtype() == DType::kFloat32) {
+        it->second.t = to_half(it->second.t);
+      } else if (auto f = n.attrs.find("value_float"); f != n.attrs.end()) {
+        Attribute a;
+        a.type = Attribute::Type::kTensor;
+        a.t = Tensor(DType::kFloat16, {});
+        a.t.data<uint16_t>()[0] = float_to_half(f->second.f);
+        n.attrs.erase(f);
+        n.attrs["value"] = a;
+      } else if (auto fs = n.attrs.find("value_floats"); fs != n.attrs.end()) {
+        Attribute a;
+        a.type = Attribute::Type::kTensor;
+        a.t = Tensor(DType::kFloat16, {static_cast<int64_t>(fs->second.floats.size())});
+        for (std::size_t i = 0; i < fs->second.floats.size(); ++i) a.t.data<uint16_t>()[i] = float_to_half(fs->second.floats[i]);
+        n.attrs.erase(fs);
+        n.attrs["value"] = a;
+      }
+    }
+  }
+  // Inputs and outputs become float16 here; pass_float32_boundary then makes the engine's
+  // boundary float32 again with a Cast at each.
+  for (auto& v : g->inputs)
+    if (v.dtype == DType::kFloat32) v.dtype = DType::kFloat16;
+  for (auto& v : g->outputs)
+    if (v.dtype == DType::kFloat32) v.dtype = DType::kFloat16;
+  return pass_float32_boundary(g);
 }
 
 Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {

@@ -58,4 +58,11 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0);
 // float16 rounded to nearest even.
 Status pass_float32_boundary(Graph* g);
 
+// --precision fp16 (run after graph_optimize): the float32 model computed in float16, as
+// onnxruntime.transformers.float16 converts models. Float32 initializers (except Resize's roi and
+// scales, float32 by the spec) become float16, Casts to float32 cast to float16, ConstantOfShape
+// and Constant make float16; graph inputs and outputs stay float32 at the engine boundary
+// (pass_float32_boundary). Every computing op then widens to float32 and rounds its result once.
+Status pass_to_float16(Graph* g);
+
 }  // namespace shardscore

@@ -53,13 +53,30 @@ inline constexpr double kTolReduce = 1e-5;
 // ---------------------------------------------------------------------------------------------
 // Backends: the names every TEST_P is instantiated with.
 
+// A CUDA build runs every test on "cuda" too; without a visible device those say they skipped.
 inline std::vector<std::string> backend_names() {
-  return {"cpu"};  // a CUDA build adds "cuda" here (and in make_backend)
+#ifdef SHARDSCORE_HAVE_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
 }
 
 inline std::unique_ptr<Backend> make_backend(const std::string& name) {
   if (name == "cpu") return backend_cpu_create();
+  if (name == "cuda") {
+    StatusOr<std::unique_ptr<Backend>> b = backend_cuda_create({});
+    if (b.ok()) return std::move(*b);
+    ADD_FAILURE() << "CUDA backend: " << b.status().message();
+  }
   return nullptr;
+}
+
+// Tolerances are float64-reference tolerances for the CPU backend; other backends may sum in
+// another order, so float results there are held to at most 1e-4 relative (exact stays exact).
+inline double& tolerance_floor() {
+  static double floor = 0;
+  return floor;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,6 +186,7 @@ inline void expect_near(const Tensor& out, DType dtype, const Shape& shape, cons
     ASSERT_TRUE(std::any_of(got.begin(), got.end(), [](double v) { return v != 0; }))
         << "output is all zeros (never written?)";
   }
+  if (tol > 0) tol = std::max(tol, tolerance_floor());
   int64_t bad = 0;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     const double err = std::fabs(got[i] - ref[i]);
@@ -265,11 +283,16 @@ class OpTest : public ::testing::TestWithParam<std::string> {
     trace_.emplace(__FILE__, __LINE__,
                    "backend " + GetParam() + ", random seed " + std::to_string(seed_) +
                        " (reproduce with SHARDSCORE_TEST_SEED=" + std::to_string(seed_) + ")");
+    if (GetParam() == "cuda" && cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+    tolerance_floor() = GetParam() == "cpu" ? 0.0 : 1e-4;
     // Poisoned buffers: an output element the op never writes reads as NaN (-1 for integers).
     tensor_set_poison(0xFF);
     backend_ = make_backend(GetParam());
     ASSERT_NE(backend_, nullptr) << "no backend named " << GetParam();
   }
+  // For tests of the CPU backend's own machinery (oneDNN's blocked layout).
+  bool cpu_only() const { return GetParam() == "cpu"; }
+
   void TearDown() override {
     tensor_set_poison(-1);
     trace_.reset();

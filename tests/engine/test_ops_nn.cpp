@@ -1534,6 +1534,7 @@ std::vector<double> plain_of(const Tensor& t, int64_t channels) {
 }
 
 TEST_P(OpTest, FusedConv_OnednnLayouts) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   const int64_t b = onednn_channel_block();
   const ConvCase cases[] = {
       {.xs = {2, 3, 9, 8}, .ws = {b, 3, 3, 3}, .s = {2, 1}, .pads = {1, 0, 2, 1}, .bias = true,
@@ -1587,6 +1588,7 @@ TEST_P(OpTest, FusedConv_OnednnLayouts) {
 }
 
 TEST_P(OpTest, FusedConv_OnednnImageIndependentOfBatch_Bitwise) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   // 11 images run as a group of 8 in one oneDNN call and 3 alone: every image's bits must equal its
   // result alone, and the result in a batch of 5 (all alone) too.
   const int64_t b = onednn_channel_block();
@@ -1612,6 +1614,7 @@ TEST_P(OpTest, FusedConv_OnednnImageIndependentOfBatch_Bitwise) {
 }
 
 TEST_P(OpTest, FusedConv_OnednnReluKeepsNaN) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   // A NaN pixel reaches every output its 1x1 window covers, through the Relu (as in ONNX Runtime).
   const int64_t b = onednn_channel_block();
   auto x = rand_f32(b * 9);
@@ -1626,6 +1629,7 @@ TEST_P(OpTest, FusedConv_OnednnReluKeepsNaN) {
 }
 
 TEST_P(OpTest, FusedConv_OnednnErrors) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   const int64_t b = onednn_channel_block();
   Attrs at{{"src_layout", a_string("blocked")}, {"dst_layout", a_string("plain")}};
   // a plain X where the node says blocked
@@ -1638,6 +1642,7 @@ TEST_P(OpTest, FusedConv_OnednnErrors) {
 }
 
 TEST_P(OpTest, BlockedMaxPool_MatchesMaxPoolPerChannel) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   // 3x3 stride 2 pad 1 (ResNet's stem pool) and 2x2 ceil_mode, 20 channels in blocks of 8 (the
   // last block half padding); a NaN stays NaN through every window that holds it.
   const int64_t b = 8, c = 20, h = 7, w = 6;
@@ -1683,6 +1688,7 @@ TEST_P(OpTest, BlockedMaxPool_MatchesMaxPoolPerChannel) {
 }
 
 TEST_P(OpTest, ToBlocked_PadsChannelsWithZeros) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   const int64_t b = 4;
   const Shape xs{2, 6, 2, 3};
   const auto x = rand_f32(numel_of(xs));
@@ -1694,6 +1700,7 @@ TEST_P(OpTest, ToBlocked_PadsChannelsWithZeros) {
 }
 
 TEST_P(OpTest, FromBlocked_DropsPaddingChannels) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   const int64_t b = 4;
   const Shape ys{2, 6, 2, 3};
   const auto x = rand_f32(numel_of(ys));

@@ -181,84 +181,24 @@ StatusOr<kernels::NormOperand> norm_operand(const Tensor* t, const void* data, c
 // ---------------------------------------------------------------------------------------------
 // Pools: window geometry as nn.cpp computes it (2-D spatial, NCHW).
 
-Status ints_attr(const Node& node, const std::string& name, std::size_t n, int64_t def, std::vector<int64_t>* out) {
-  const Attribute* a = node.attr(name);
-  if (!a) {
-    out->assign(n, def);
-    return ok_status();
-  }
-  if (a->ints.size() != n) {
-    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " +
-                            str(static_cast<int64_t>(a->ints.size())) + " values; 2-D spatial input needs " +
-                            str(static_cast<int64_t>(n)));
-  }
-  *out = a->ints;
-  return ok_status();
-}
-
-enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
-
-StatusOr<AutoPad> read_auto_pad(const Node& node) {
-  const Attribute* a = node.attr("auto_pad");
-  if (!a || a->s.empty() || a->s == "NOTSET") return AutoPad::kNotSet;
-  if (a->s == "SAME_UPPER") return AutoPad::kSameUpper;
-  if (a->s == "SAME_LOWER") return AutoPad::kSameLower;
-  if (a->s == "VALID") return AutoPad::kValid;
-  return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
-}
-
-// Fills g's k, s, d, pb, oh and ow; ceil_mode drops a last window that would start in the end
-// padding.
+// The CPU's window geometry (nn.cpp), in the kernels' terms.
 Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode,
                        kernels::PoolGeometry* g) {
-  std::vector<int64_t> strides, dilations, pads;
-  SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
-  SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
-  SS_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
-  SS_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));
-  int64_t out[2];
+  Window2d w;
+  SS_RETURN_IF_ERROR(shardscore::window_geometry(node, in, k, ceil_mode, &w));
   for (int i = 0; i < 2; ++i) {
-    if (k[i] <= 0) return invalid_argument("kernel_shape " + shape_to_string({k[0], k[1]}) + " must be positive");
-    if (strides[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
-    if (dilations[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
-    if (pads[i] < 0 || pads[i + 2] < 0)
-      return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
-    g->k[i] = k[i];
-    g->s[i] = strides[i];
-    g->d[i] = dilations[i];
-    const int64_t dk = dilations[i] * (k[i] - 1) + 1;
-    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
-      out[i] = (in[i] + strides[i] - 1) / strides[i];
-      const int64_t total = std::max<int64_t>(0, (out[i] - 1) * strides[i] + dk - in[i]);
-      g->pb[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
-      continue;
-    }
-    g->pb[i] = auto_pad == AutoPad::kValid ? 0 : pads[i];
-    const int64_t pe = auto_pad == AutoPad::kValid ? 0 : pads[i + 2];
-    const int64_t span = in[i] + g->pb[i] + pe - dk;
-    if (span < 0) {
-      return invalid_argument("the window (kernel " + str(k[i]) + ", dilation " + str(dilations[i]) +
-                              ") is larger than the padded input (" + str(in[i] + g->pb[i] + pe) +
-                              ") along spatial axis " + str(i));
-    }
-    out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
-    if (ceil_mode && (out[i] - 1) * strides[i] >= in[i] + g->pb[i]) --out[i];
+    g->k[i] = w.k[i];
+    g->s[i] = w.s[i];
+    g->d[i] = w.d[i];
+    g->pb[i] = w.pb[i];
   }
-  g->oh = out[0];
-  g->ow = out[1];
+  g->oh = w.out[0];
+  g->ow = w.out[1];
   return ok_status();
 }
 
-Status require_nchw(const Tensor& x, const char* what) {
-  if (x.rank() == 4) return ok_status();
-  if (x.rank() == 3 || x.rank() == 5) {
-    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " +
-                         shape_to_string(x.shape()));
-  }
-  return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
-}
-
-Status require_float(const Tensor& x, const char* what) {
+// float32, float64, and float16 (which the CPU widens to float32).
+Status require_float_or_half(const Tensor& x, const char* what) {
   if (is_float(x.dtype())) return ok_status();
   return unimplemented(std::string(what) + " element type " + seen_name(x.dtype()) + " is not supported");
 }
@@ -277,8 +217,8 @@ Status pool_kernel(const Node& node, int64_t k[2]) {
 Status pool(CudaOpContext& ctx, bool is_max) {
   const char* what = is_max ? "MaxPool" : "AveragePool";
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_RETURN_IF_ERROR(require_nchw(*x, what));
-  SS_RETURN_IF_ERROR(require_float(*x, what));
+  SS_RETURN_IF_ERROR(shardscore::require_nchw(*x, what));
+  SS_RETURN_IF_ERROR(require_float_or_half(*x, what));
   if (is_max && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty()) {
     return unimplemented("MaxPool's second output (Indices) is not supported; only Y");
   }
@@ -419,7 +359,7 @@ Status cuda_batch_normalization(CudaOpContext& ctx) {
   }
   if (x->rank() < 2)
     return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
-  SS_RETURN_IF_ERROR(require_float(*x, "BatchNormalization"));
+  SS_RETURN_IF_ERROR(require_float_or_half(*x, "BatchNormalization"));
   const int64_t c = x->dim(1);
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
   const Tensor* p[4];
@@ -469,7 +409,7 @@ Status cuda_global_average_pool(CudaOpContext& ctx) {
   if (x->rank() < 3) {
     return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 3 dimensions [N, C, spatial...]");
   }
-  SS_RETURN_IF_ERROR(require_float(*x, "GlobalAveragePool"));
+  SS_RETURN_IF_ERROR(require_float_or_half(*x, "GlobalAveragePool"));
   Shape os = x->shape();
   std::vector<bool> reduced(os.size(), false);
   for (std::size_t k = 2; k < os.size(); ++k) {

@@ -1,0 +1,176 @@
+// Engine: backend choice, retrying batches that run out of memory, and float16 compute
+// (--precision fp16's graph), all on the CPU backend (the CUDA backend's own tests skip here
+// without a device).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace shardscore {
+namespace {
+
+std::string source_path(const std::string& rel) {
+  const char* dir = std::getenv("SHARDSCORE_SOURCE_DIR");
+  EXPECT_NE(dir, nullptr) << "SHARDSCORE_SOURCE_DIR is not set (ctest sets it)";
+  return std::string(dir ? dir : ".") + "/" + rel;
+}
+
+// Inputs for a model's graph inputs at `rows` rows: normal floats; int64 token ids 0..6, other
+// integer inputs (masks, token types) 1.
+std::vector<Tensor> random_inputs(const Engine& e, int64_t rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<Tensor> in;
+  for (const ValueInfo& v : e.graph().inputs) {
+    Shape s = v.dims;
+    for (std::size_t d = 0; d < s.size(); ++d)
+      if (s[d] < 0) s[d] = d == 0 ? rows : 8;
+    Tensor t(v.dtype, s);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      if (v.dtype == DType::kFloat32) t.data<float>()[i] = normal(rng);
+      else if (v.dtype == DType::kInt64) t.data<int64_t>()[i] = v.name == "input_ids" ? static_cast<int64_t>(rng() % 7) : 1;
+      else ADD_FAILURE() << "test cannot fill input " << v.name;
+    }
+    in.push_back(t);
+  }
+  return in;
+}
+
+// The CPU backend, refusing batches above `max_rows` rows as a GPU out of memory would.
+class SmallMemoryBackend final : public Backend {
+ public:
+  explicit SmallMemoryBackend(int64_t max_rows) : cpu_(backend_cpu_create()), max_rows_(max_rows) {}
+  std::string_view name() const override { return "cpu"; }
+  bool supports(const OpEntry& op) const override { return cpu_->supports(op); }
+  Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const override {
+    ++calls;
+    if (inputs[0].dim(0) > max_rows_) return resource_exhausted("cudaMallocAsync failed: out of memory (simulated)");
+    largest_run = std::max<int64_t>(largest_run, inputs[0].dim(0));
+    return cpu_->run(plan, std::move(inputs), outputs);
+  }
+  mutable std::atomic<int> calls{0};
+  mutable std::atomic<int64_t> largest_run{0};
+
+ private:
+  std::unique_ptr<Backend> cpu_;
+  int64_t max_rows_;
+};
+
+TEST(Engine, OutOfMemoryBatchIsRetriedInHalvesAndJoinedInOrder) {
+  const std::string model = source_path("data/demo_mlp.onnx");
+  auto reference = Engine::load(model, "cpu");
+  ASSERT_TRUE(reference.ok()) << reference.status().message();
+  auto small = std::make_unique<SmallMemoryBackend>(3);
+  SmallMemoryBackend* probe = small.get();
+  auto e = Engine::load_with(model, std::move(small));
+  ASSERT_TRUE(e.ok()) << e.status().message();
+
+  std::vector<Tensor> in = random_inputs(**reference, 11, 7);
+  std::vector<Tensor> want, got;
+  ASSERT_TRUE((*reference)->run(in, &want).ok());
+  const Status st = (*e)->run(in, &got);
+  ASSERT_TRUE(st.ok()) << st.message();
+  // 11 -> 5 + 6 -> (2 + 3) + (3 + 3): three refusals, four runs.
+  EXPECT_EQ(probe->calls.load(), 7);
+  EXPECT_EQ(probe->largest_run.load(), 3);
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].shape(), want[k].shape());
+    ASSERT_EQ(got[k].dtype(), want[k].dtype());
+    // Rows are independent of their batch on the CPU backend: the joined halves are the same bits.
+    EXPECT_EQ(0, std::memcmp(got[k].raw(), want[k].raw(), got[k].nbytes())) << "output " << k;
+  }
+}
+
+TEST(Engine, OutOfMemoryBelowTheFloorIsAnError) {
+  EngineOptions options;
+  options.min_retry_rows = 4;
+  auto e = Engine::load_with(source_path("data/demo_mlp.onnx"), std::make_unique<SmallMemoryBackend>(2), options);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<Tensor> out;
+  const Status st = (*e)->run(random_inputs(**e, 9, 3), &out);
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("out of memory even at 4 rows"), std::string::npos) << st.message();
+}
+
+TEST(Engine, UnknownBackendIsRefused) {
+  auto e = Engine::load(source_path("data/demo_mlp.onnx"), "tpu");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("'tpu' is not one of cpu, cuda, auto"), std::string::npos) << e.status().message();
+}
+
+TEST(Engine, CudaWithoutADeviceSaysSo) {
+  if (cuda_visible_devices() > 0) GTEST_SKIP() << "a CUDA device is visible";
+  auto e = Engine::load(source_path("data/demo_mlp.onnx"), "cuda");
+  ASSERT_FALSE(e.ok());
+#ifdef SHARDSCORE_HAVE_CUDA
+  EXPECT_EQ(e.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(e.status().message().find("no CUDA device is visible"), std::string::npos) << e.status().message();
+#else
+  EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented);
+#endif
+  auto a = Engine::load(source_path("data/demo_mlp.onnx"), "auto");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ((*a)->backend_name(), "cpu");
+}
+
+TEST(Engine, CudaBackendRunsOnADevice) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  auto e = Engine::load(source_path("tests/fixtures/resnet_tiny.onnx"), "cuda");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ((*e)->backend_name(), "cuda");
+}
+
+// --precision fp16's graph: every float32 weight in float16, float32 at the boundary, results
+// within float16's precision of the float32 model's (which the e2e tests hold to ONNX Runtime).
+void check_float16_compute(const std::string& rel, double tol) {
+  const std::string model = source_path(rel);
+  auto f32 = Engine::load(model, "cpu");
+  EngineOptions options;
+  options.compute_float16 = true;
+  auto f16 = Engine::load(model, "cpu", options);
+  ASSERT_TRUE(f32.ok() && f16.ok()) << (f32.ok() ? f16.status().message() : f32.status().message());
+  int float32_weights = 0, float16_weights = 0;
+  for (const auto& [name, t] : (*f16)->graph().initializers) {
+    float32_weights += t.dtype() == DType::kFloat32;
+    float16_weights += t.dtype() == DType::kFloat16;
+  }
+  EXPECT_EQ(float32_weights, 0);
+  EXPECT_GT(float16_weights, 0);
+  for (std::size_t k = 0; k < (*f16)->graph().inputs.size(); ++k)
+    EXPECT_EQ((*f16)->graph().inputs[k].dtype, (*f32)->graph().inputs[k].dtype) << "the boundary stays as it was";
+  std::vector<Tensor> in = random_inputs(**f32, 5, 11), want, got;
+  ASSERT_TRUE((*f32)->run(in, &want).ok());
+  const Status st = (*f16)->run(in, &got);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].dtype(), want[k].dtype());
+    ASSERT_EQ(got[k].shape(), want[k].shape());
+    if (want[k].dtype() != DType::kFloat32) continue;  // labels: argmax of the compared scores
+    double scale = 0, worst = 0;
+    for (int64_t i = 0; i < want[k].numel(); ++i) scale = std::max(scale, std::fabs(double{want[k].data<float>()[i]}));
+    bool differs = false;
+    for (int64_t i = 0; i < want[k].numel(); ++i) {
+      const double a = got[k].data<float>()[i], b = want[k].data<float>()[i];
+      worst = std::max(worst, std::fabs(a - b));
+      differs = differs || a != b;
+    }
+    EXPECT_LE(worst, tol * std::max(1.0, scale)) << rel << " output " << k;
+    EXPECT_TRUE(differs) << "float16 compute gave float32's exact bits: was it float16 at all?";
+  }
+}
+
+TEST(Engine, Float16ComputeResNet) { check_float16_compute("tests/fixtures/resnet_tiny.onnx", 1e-2); }
+TEST(Engine, Float16ComputeBert) { check_float16_compute("tests/fixtures/bert_tiny.onnx", 1e-2); }
+TEST(Engine, Float16ComputeMlp) { check_float16_compute("data/demo_mlp.onnx", 1e-2); }
+
+}  // namespace
+}  // namespace shardscore
