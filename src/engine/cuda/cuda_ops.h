@@ -69,10 +69,12 @@ Status cuda_matmul(CudaOpContext& ctx);
 Status cuda_fused_gemm(CudaOpContext& ctx);
 Status cuda_conv(CudaOpContext& ctx);
 Status cuda_fused_conv(CudaOpContext& ctx);
-inline constexpr CudaOpFn cuda_linear_classifier = nullptr;
-inline constexpr CudaOpFn cuda_linear_regressor = nullptr;
-inline constexpr CudaOpFn cuda_scaler = nullptr;
-inline constexpr CudaOpFn cuda_array_feature_extractor = nullptr;
+
+// ---- ai.onnx.ml (scikit-learn): src/engine/cuda/ml_ops.cpp, kernels/ml_ops.cu ----
+Status cuda_linear_classifier(CudaOpContext& ctx);
+Status cuda_linear_regressor(CudaOpContext& ctx);
+Status cuda_scaler(CudaOpContext& ctx);
+Status cuda_array_feature_extractor(CudaOpContext& ctx);
 
 // ---- the CPU backend's blocked layout: its pass never runs for CUDA, so these stay null ----
 inline constexpr CudaOpFn cuda_to_blocked = nullptr;

@@ -1,0 +1,316 @@
+#include "kernels/ml_ops.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/kernel_util.cuh"
+
+namespace shardscore::kernels {
+namespace {
+
+constexpr int kBlock = 256;
+
+template <class T>
+struct Tag {
+  using type = T;
+};
+
+// Calls f(Tag<T>{}) for the X types the CPU's ml_input_as_float_rows converts (every numeric type
+// but bool; float16 reaches the CPU already widened, here it widens in the load). False otherwise.
+template <class F>
+bool with_x(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(Tag<float>{}); return true;
+    case Elem::kF64: f(Tag<double>{}); return true;
+    case Elem::kF16: f(Tag<__half>{}); return true;
+    case Elem::kI8: f(Tag<int8_t>{}); return true;
+    case Elem::kI16: f(Tag<int16_t>{}); return true;
+    case Elem::kI32: f(Tag<int32_t>{}); return true;
+    case Elem::kI64: f(Tag<int64_t>{}); return true;
+    case Elem::kU8: f(Tag<uint8_t>{}); return true;
+    case Elem::kU16: f(Tag<uint16_t>{}); return true;
+    case Elem::kU32: f(Tag<uint32_t>{}); return true;
+    case Elem::kU64: f(Tag<uint64_t>{}); return true;
+    default: return false;
+  }
+}
+
+// Calls f(Tag<T>{}) for a result type: float32, or float16 (rounded once from float32).
+template <class F>
+bool with_out(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(Tag<float>{}); return true;
+    case Elem::kF16: f(Tag<__half>{}); return true;
+    default: return false;
+  }
+}
+
+// static_cast<float>(v), as the CPU converts X (float16 widens exactly).
+template <class T>
+__device__ __forceinline__ float to_float(T v) {
+  return static_cast<float>(v);
+}
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+
+// float32 -> float16 as the CPU's float_to_half: nearest even, overflow to inf, and a NaN stays a
+// quiet NaN with its sign and top payload bits (where __float2half_rn would make it canonical).
+__device__ __forceinline__ __half half_like_cpu(float f) {
+  if (isnan(f)) {
+    const uint32_t b = __float_as_uint(f);
+    const auto h = static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13));
+    return __ushort_as_half(h);
+  }
+  return __float2half_rn(f);
+}
+
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return half_like_cpu(v);
+}
+
+// The CPU's std::exp(float) (glibc expf, computed in double and rounded once): exp in double,
+// rounded to float, rather than CUDA's expf (up to 2 ulp off).
+__device__ __forceinline__ float cpu_expf(float v) { return __double2float_rn(exp(static_cast<double>(v))); }
+
+// The CPU's logistic(): the form that cannot overflow, in float32.
+__device__ __forceinline__ float cpu_logistic(float v) {
+  if (v >= 0) return __fdiv_rn(1.0f, __fadd_rn(1.0f, cpu_expf(-v)));
+  const float e = cpu_expf(v);
+  return __fdiv_rn(e, __fadd_rn(1.0f, e));
+}
+
+// ---- table upload ----
+
+__global__ void write_table_chunk_kernel(const TableChunk chunk, unsigned char* __restrict__ dst) {
+  for (int64_t i = threadIdx.x; i < chunk.bytes; i += blockDim.x) dst[i] = chunk.data[i];
+}
+
+// ---- LinearClassifier / LinearRegressor scores ----
+
+template <class T, class O>
+__global__ void linear_scores_kernel(const T* __restrict__ x, int64_t rows, int64_t features,
+                                     const float* __restrict__ coef, const float* __restrict__ intercepts,
+                                     int64_t targets, O* __restrict__ out) {
+  const int64_t n = rows * targets;
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t r = i / targets;
+    const int64_t t = i - r * targets;
+    const T* xr = x + r * features;
+    const float* cr = coef + t * features;
+    double acc = intercepts ? static_cast<double>(intercepts[t]) : 0.0;
+    // Explicit roundings: no contraction into a fused multiply-add (the product of two floats is
+    // exact in double anyway, so this is the CPU's result either way).
+    for (int64_t f = 0; f < features; ++f)
+      acc = __dadd_rn(acc, __dmul_rn(static_cast<double>(to_float(xr[f])), static_cast<double>(cr[f])));
+    out[i] = from_float<O>(__double2float_rn(acc));
+  }
+}
+
+// ---- LinearClassifier labels and probabilities: one thread per row ----
+
+template <class O>
+__global__ void linear_classifier_finish_kernel(const float* __restrict__ raw, int64_t rows, int64_t targets,
+                                                bool two_from_one, MlPostTransform post,
+                                                const int64_t* __restrict__ labels, int64_t* __restrict__ y,
+                                                O* __restrict__ z) {
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const float* s = raw + r * targets;
+    if (two_from_one) {
+      const float v = s[0];
+      y[r] = labels ? (v > 0 ? labels[1] : labels[0]) : 0;
+      if (z) {
+        if (post == MlPostTransform::kLogistic) {
+          const float p = cpu_logistic(v);
+          z[2 * r] = from_float<O>(__fsub_rn(1.0f, p));
+          z[2 * r + 1] = from_float<O>(p);
+        } else {  // kNone (the host refuses the others)
+          z[2 * r] = from_float<O>(-v);
+          z[2 * r + 1] = from_float<O>(v);
+        }
+      }
+      continue;
+    }
+    int64_t best = 0;
+    for (int64_t t = 1; t < targets; ++t)
+      if (s[t] > s[best]) best = t;
+    y[r] = labels && targets > 0 ? labels[best] : 0;
+    if (!z) continue;
+    O* zr = z + r * targets;
+    switch (post) {
+      case MlPostTransform::kNone:
+        for (int64_t c = 0; c < targets; ++c) zr[c] = from_float<O>(s[c]);
+        break;
+      case MlPostTransform::kLogistic:
+        for (int64_t c = 0; c < targets; ++c) zr[c] = from_float<O>(cpu_logistic(s[c]));
+        break;
+      case MlPostTransform::kSoftmax:
+      case MlPostTransform::kSoftmaxZero: {
+        const bool skip_zero = post == MlPostTransform::kSoftmaxZero;
+        float mx = -INFINITY;
+        for (int64_t c = 0; c < targets; ++c)
+          if (!(skip_zero && s[c] == 0)) mx = mx < s[c] ? s[c] : mx;  // std::max(mx, s[c])
+        // The CPU overwrites s[c] with its exponential and then divides; recomputing the same
+        // exponential in the last pass gives the same values without a float32 buffer.
+        double sum = 0;
+        for (int64_t c = 0; c < targets; ++c) {
+          const float e = skip_zero && s[c] == 0 ? 0.0f : cpu_expf(__fsub_rn(s[c], mx));
+          sum = __dadd_rn(sum, static_cast<double>(e));
+        }
+        for (int64_t c = 0; c < targets; ++c) {
+          const float e = skip_zero && s[c] == 0 ? 0.0f : cpu_expf(__fsub_rn(s[c], mx));
+          zr[c] = from_float<O>(sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(e), sum)) : e);
+        }
+        break;
+      }
+    }
+  }
+}
+
+// ---- Scaler ----
+
+template <class T, class O>
+__global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t features, const float* __restrict__ offset,
+                              int64_t offset_count, const float* __restrict__ scale, int64_t scale_count,
+                              O* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t f = i % features;
+    const float o = offset ? offset[offset_count == 1 ? 0 : f] : 0.0f;
+    const float s = scale ? scale[scale_count == 1 ? 0 : f] : 1.0f;
+    y[i] = from_float<O>(__fmul_rn(__fsub_rn(to_float(x[i]), o), s));
+  }
+}
+
+// ---- ArrayFeatureExtractor ----
+
+template <class U>
+__global__ void array_feature_extractor_kernel(const U* __restrict__ x, int64_t rows, int64_t last,
+                                               const int64_t* __restrict__ indices, int64_t k, bool quiet_half,
+                                               U* __restrict__ z) {
+  const int64_t n = rows * k;
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t r = i / k;
+    const int64_t j = indices[i - r * k];
+    U v = j >= 0 && j < last ? x[r * last + j] : U{0};
+    if constexpr (sizeof(U) == 2) {
+      // float16 NaN through the CPU's widen (exact) and float_to_half (sets the quiet bit).
+      if (quiet_half && (v & 0x7c00u) == 0x7c00u && (v & 0x3ffu) != 0) v = static_cast<U>(v | 0x200u);
+    }
+    z[i] = v;
+  }
+}
+
+int elem_bytes(Elem e) {
+  switch (e) {
+    case Elem::kF64:
+    case Elem::kI64:
+    case Elem::kU64: return 8;
+    case Elem::kF32:
+    case Elem::kI32:
+    case Elem::kU32: return 4;
+    case Elem::kF16:
+    case Elem::kI16:
+    case Elem::kU16: return 2;
+    case Elem::kI8:
+    case Elem::kU8:
+    case Elem::kBool: return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+cudaError_t launch_write_table_chunk(const TableChunk& chunk, void* dst, cudaStream_t stream) {
+  if (chunk.bytes <= 0) return cudaSuccess;
+  if (chunk.bytes > kTableChunkBytes) return cudaErrorInvalidValue;
+  write_table_chunk_kernel<<<1, kBlock, 0, stream>>>(chunk, static_cast<unsigned char*>(dst));
+  return cudaGetLastError();
+}
+
+cudaError_t launch_linear_scores(Elem x_elem, const void* x, int64_t rows, int64_t features, const float* coef,
+                                 const float* intercepts, int64_t targets, Elem out_elem, void* out,
+                                 cudaStream_t stream) {
+  const int64_t n = rows * targets;
+  if (n <= 0) return cudaSuccess;
+  bool ok = false;
+  with_x(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(out_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      linear_scores_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), rows, features, coef, intercepts, targets, static_cast<O*>(out));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_linear_classifier_finish(const float* raw, int64_t rows, int64_t targets, bool two_from_one,
+                                            MlPostTransform post, const int64_t* labels, int64_t* y, Elem z_elem,
+                                            void* z, cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  const bool ok = with_out(z_elem, [&](auto ot) {
+    using O = typename decltype(ot)::type;
+    linear_classifier_finish_kernel<O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
+        raw, rows, targets, two_from_one, post, labels, y, static_cast<O*>(z));
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t features, const float* offset,
+                          int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
+                          cudaStream_t stream) {
+  const int64_t n = rows * features;
+  if (n <= 0) return cudaSuccess;
+  bool ok = false;
+  with_x(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(y_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t rows, int64_t last,
+                                           const int64_t* indices, int64_t k, void* z, cudaStream_t stream) {
+  const int64_t n = rows * k;
+  if (n <= 0) return cudaSuccess;
+  const unsigned grid = grid_for(n, kBlock);
+  const bool quiet_half = elem == Elem::kF16;
+  switch (elem_bytes(elem)) {
+    case 1:
+      array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), rows, last, indices,
+                                                                  k, false, static_cast<uint8_t*>(z));
+      break;
+    case 2:
+      array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint16_t*>(x), rows, last,
+                                                                  indices, k, quiet_half, static_cast<uint16_t*>(z));
+      break;
+    case 4:
+      array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint32_t*>(x), rows, last,
+                                                                  indices, k, false, static_cast<uint32_t*>(z));
+      break;
+    case 8:
+      array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint64_t*>(x), rows, last,
+                                                                  indices, k, false, static_cast<uint64_t*>(z));
+      break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace shardscore::kernels
