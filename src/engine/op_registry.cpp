@@ -50,7 +50,7 @@ constexpr OpEntry kOps[] = {
     {"", "Cast", 6, 18, cpu_cast, SS_CUDA(cast), kAsStored},
     {"", "Concat", 4, 21, cpu_concat, SS_CUDA(concat), kAsStored},
     {"", "ArgMax", 1, 21, cpu_argmax, SS_CUDA(argmax)},
-    {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor, SS_CUDA(array_feature_extractor)},
+    {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor, SS_CUDA(array_feature_extractor), kComputes, kHost1},
     {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier, SS_CUDA(linear_classifier)},
     {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},
     {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler, SS_CUDA(scaler)},
