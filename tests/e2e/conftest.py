@@ -1,6 +1,8 @@
 """End-to-end tests of the shardscore binary: helpers and fixtures.
 
 Binary: $SHARDSCORE_BIN, default <repo>/build/shardscore (the suite is skipped when it is missing).
+Backend: $SHARDSCORE_E2E_BACKEND (cpu, cuda) is added to every `run` as --backend; tools/gpu_check.sh
+sets it to cuda on a GPU machine.
 Seeds: fresh per session; set SHARDSCORE_E2E_SEED=<n> to repeat a run (each test prints its seed).
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(REPO / "data"))
 from make_input import make_input  # noqa: E402,F401  (data/make_input.py, used by the tests)
 
 BIN = Path(os.environ.get("SHARDSCORE_BIN", str(REPO / "build" / "shardscore"))).resolve()
+BACKEND = os.environ.get("SHARDSCORE_E2E_BACKEND", "")
 DEMO_MODEL = REPO / "data" / "demo_mlp.onnx"
 DEMO_JOB = REPO / "jobs" / "demo.toml"
 TIMEOUT_S = 300
@@ -84,6 +87,8 @@ def rng(seed) -> np.random.Generator:
 def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None) -> subprocess.CompletedProcess:
     """Run `shardscore <args>` under `mpirun -np np_`, or directly (MPI singleton) when np_ is None."""
     cmd = [str(BIN), *map(str, args)]
+    if BACKEND and list(map(str, args))[:1] == ["run"]:
+        cmd += ["--backend", BACKEND]
     if np_ is not None:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_), *cmd]
     full_env = {**os.environ, **MPI_ENV, **(env or {})}

@@ -11,6 +11,9 @@
 #include <string>
 
 #include "engine/engine.h"
+#ifdef SHARDSCORE_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 namespace shardscore {
 namespace {
@@ -121,12 +124,98 @@ TEST(Engine, CudaWithoutADeviceSaysSo) {
   EXPECT_EQ((*a)->backend_name(), "cpu");
 }
 
-TEST(Engine, CudaBackendRunsOnADevice) {
+// Max |a - b| over max(1, max |b|), float32 outputs; integer outputs must be equal.
+double compare_outputs(const std::vector<Tensor>& got, const std::vector<Tensor>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (std::size_t k = 0; k < got.size() && k < want.size(); ++k) {
+    EXPECT_EQ(got[k].dtype(), want[k].dtype());
+    EXPECT_EQ(got[k].shape(), want[k].shape());
+    if (got[k].shape() != want[k].shape() || got[k].dtype() != want[k].dtype()) return 1e9;
+    if (want[k].dtype() != DType::kFloat32) {
+      EXPECT_EQ(0, std::memcmp(got[k].raw(), want[k].raw(), got[k].nbytes())) << "output " << k;
+      continue;
+    }
+    double scale = 1;
+    for (int64_t i = 0; i < want[k].numel(); ++i) scale = std::max(scale, std::fabs(double{want[k].data<float>()[i]}));
+    for (int64_t i = 0; i < want[k].numel(); ++i) {
+      const double a = got[k].data<float>()[i], b = want[k].data<float>()[i];
+      worst = std::max(worst, std::isnan(a) != std::isnan(b) ? 1e9 : std::isnan(a) ? 0.0 : std::fabs(a - b) / scale);
+    }
+  }
+  return worst;
+}
+
+const char* const kFixtures[] = {"tests/fixtures/resnet_tiny.onnx", "tests/fixtures/mobilenet_tiny.onnx",
+                                 "tests/fixtures/bert_tiny.onnx",   "tests/fixtures/bert_tiny_fp16.onnx",
+                                 "tests/fixtures/resnet_tiny_fp16.onnx", "tests/fixtures/mlp_classifier.onnx",
+                                 "tests/fixtures/mlp_regressor.onnx", "tests/fixtures/logreg.onnx",
+                                 "data/demo_mlp.onnx"};
+
+// Whole fixture models on the GPU against the CPU backend (itself held to ONNX Runtime by the
+// e2e tests): float32 within 1e-4, float16 models and --precision fp16 within 1e-2; each shape
+// run several times so the planned, captured and replayed batches are all compared.
+TEST(Engine, CudaMatchesCpuOnEveryFixture) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  for (const char* rel : kFixtures) {
+    SCOPED_TRACE(rel);
+    const bool half_model = std::string(rel).find("fp16") != std::string::npos;
+    auto cpu = Engine::load(source_path(rel), "cpu");
+    auto gpu = Engine::load(source_path(rel), "cuda");
+    EngineOptions fp16;
+    fp16.cuda.precision = "fp16";
+    auto gpu16 = Engine::load(source_path(rel), "cuda", fp16);
+    ASSERT_TRUE(cpu.ok() && gpu.ok() && gpu16.ok());
+    for (int64_t rows : {8, 8, 8, 8, 3, 3, 3, 3}) {
+      std::vector<Tensor> in = random_inputs(**cpu, rows, static_cast<uint32_t>(rows * 31 + 7)), want, got, got16;
+      ASSERT_TRUE((*cpu)->run(in, &want).ok());
+      const Status st = (*gpu)->run(in, &got);
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_LE(compare_outputs(got, want), half_model ? 1e-2 : 1e-4) << rows << " rows";
+      const Status st16 = (*gpu16)->run(in, &got16);
+      ASSERT_TRUE(st16.ok()) << st16.message();
+      std::vector<Tensor> want_f, got_f;  // labels of near-ties may differ at float16: compare scores only
+      for (std::size_t k = 0; k < want.size(); ++k)
+        if (want[k].dtype() == DType::kFloat32) {
+          want_f.push_back(want[k]);
+          got_f.push_back(got16[k]);
+        }
+      EXPECT_LE(compare_outputs(got_f, want_f), 2e-2) << rows << " rows, --precision fp16";
+    }
+  }
+}
+
+// The same batch gives the same bits every time: first run, planned memory, captured graph, replays.
+TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  auto e = Engine::load(source_path("tests/fixtures/bert_tiny.onnx"), "cuda");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<Tensor> in = random_inputs(**e, 6, 5), first;
+  ASSERT_TRUE((*e)->run(in, &first).ok());
+  for (int i = 0; i < 6; ++i) {
+    std::vector<Tensor> again;
+    ASSERT_TRUE((*e)->run(in, &again).ok());
+    for (std::size_t k = 0; k < first.size(); ++k)
+      EXPECT_EQ(0, std::memcmp(first[k].raw(), again[k].raw(), first[k].nbytes())) << "run " << i << " output " << k;
+  }
+}
+
+#ifdef SHARDSCORE_HAVE_CUDA
+// Device memory planned once per shape: after warm-up, 1000 batches allocate nothing more.
+TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {
   if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
   auto e = Engine::load(source_path("tests/fixtures/resnet_tiny.onnx"), "cuda");
   ASSERT_TRUE(e.ok()) << e.status().message();
-  EXPECT_EQ((*e)->backend_name(), "cuda");
+  std::vector<Tensor> full = random_inputs(**e, 16, 1), tail = random_inputs(**e, 5, 2), out;
+  std::size_t free_after_warmup = 0, free_at_end = 0, total = 0;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE((*e)->run(i % 10 == 9 ? tail : full, &out).ok()) << "batch " << i;
+    if (i == 49) ASSERT_EQ(cudaMemGetInfo(&free_after_warmup, &total), cudaSuccess);
+  }
+  ASSERT_EQ(cudaMemGetInfo(&free_at_end, &total), cudaSuccess);
+  EXPECT_EQ(free_at_end, free_after_warmup) << "device memory changed between batch 50 and batch 1000";
 }
+#endif
 
 // --precision fp16's graph: every float32 weight in float16, float32 at the boundary, results
 // within float16's precision of the float32 model's (which the e2e tests hold to ONNX Runtime).
