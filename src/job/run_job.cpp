@@ -278,7 +278,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     for (const auto& b : inputs) log_line("  " + input_binding_describe(b));
     log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
              std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
-             std::string(engine.backend_name()));
+             std::string(engine.backend_name()) +
+             (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + ", rank 0 on device " +
+                                                    std::to_string(engine_options.cuda.device % std::max(1, cuda_visible_devices())) + " of " +
+                                                    std::to_string(cuda_visible_devices()) + " visible)"
+                                              : std::string()));
     log_line("graph passes: " + engine.pass_stats().describe());
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
              std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
@@ -298,6 +302,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                           {"job_toml", job.toml_text},
                           {"shardscore_version", SHARDSCORE_VERSION},
                           {"backend", std::string(engine.backend_name())},
+                          {"precision", engine.backend_name() == "cuda" ? job.run.precision : std::string("fp32")},
                           {"created_utc", created}};
   // Ids travel from a Parquet input's id column to a Parquet output; otherwise the row index is written.
   [[maybe_unused]] RowReader* id_source = nullptr;  // used only when Parquet is built

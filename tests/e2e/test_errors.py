@@ -1,6 +1,7 @@
 """Bad inputs: exit 2, one error line naming the culprit, nothing written to the output folder."""
 import os
 import re
+import subprocess
 
 import numpy as np
 import onnx
@@ -232,3 +233,29 @@ def test_corrupt_chunk_mid_run_leaves_nothing(e2e, tmp_path, seed, rng):
     assert p.returncode in (1, 2), f"exit {p.returncode}, want 2 (bad input) or 1\n{p.stderr}"
     e2e.assert_single_error(p, str(inp))
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+
+def _gpu_visible(e2e) -> bool:
+    v = subprocess.run([str(e2e.BIN), "--version"], capture_output=True, text=True).stdout
+    return "0 device(s) visible" not in v and "cuda: not built" not in v
+
+
+def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_path, seed, rng):
+    """--backend cuda where no GPU is visible: one error line naming the cause, exit 1, nothing written, at
+    2 ranks; --backend auto scores on the CPU and says so in the report."""
+    if e2e.BACKEND or _gpu_visible(e2e):
+        pytest.skip("a GPU is visible (or the suite runs on one backend): nothing to fall back from")
+    inp = tmp_path / "in.h5"
+    e2e.make_input(str(inp), rows=500, seed=seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(2, ["run", "--job", job, "--backend", "cuda"], cwd=tmp_path)
+    assert p.returncode == 1, f"exit {p.returncode}, want 1\n{p.stderr}"
+    e2e.assert_single_error(p, "CUDA")
+    assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+    p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert e2e.read_report(out)["backend"] == "cpu"

@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""shardscore's CUDA backend against PyTorch on the same GPU, through the whole job, in the same run.
+
+    python3 bench/gpu_vs_pytorch.py [--out DIR] [--models resnet50 bert-base mlp] [--precisions fp16 fp32]
+
+Run on the GPU machine by tools/gpu_check.sh (GPU_CHECK_BENCH=1), which puts the bundle's shardscore
+(SHARDSCORE_BIN) and mpirun on PATH. Needs torch, h5py, numpy and onnx there (transformers for BERT).
+
+Models: the random-weight exports of bench/cpu_vs_onnxruntime.py (ResNet-50 224x224, BERT-base sequence 128,
+the 1M-parameter MLP), exported by PyTorch on that machine into bench/out/.
+Data (written once into --data, local disk; same file for both sides):
+  resnet50   uint8 images N x 224 x 224 x 3 (NHWC, as image datasets are stored), /images
+  bert-base  int64 input_ids (uniform in [0, 1000)), attention_mask (ones), token_type_ids (zeros), N x 128
+  mlp        float32 features N x 256, /features
+Each side reads the HDF5 file, preprocesses, runs the model and hands back the outputs on the host:
+  shardscore   `mpirun -np 1 shardscore run --backend cuda --precision P` (one rank, the GPU's threads by
+               default), writing its HDF5 output; items/s = rows / the job's own scoring time (the report's
+               `seconds`), and, more pessimistic, rows / wall time of the whole process (model load, cuDNN and
+               cuBLAS start-up included)
+  PyTorch      a hand-written loop: h5py reads each batch, pinned host memory, copy to the GPU, normalize
+               there (images: /255, ImageNet mean/std, channels_last), the model in eval / inference_mode, the
+               outputs copied back; the model in float16 (eager, channels_last for ResNet-50) or float32, and
+               torch.compile where it works; items/s = rows / wall time of the loop after warm-up batches
+               (PyTorch's own models: torchvision's ResNet-50, transformers' BertModel, the same MLP, random
+               weights; the same architectures as the ONNX files, compared on throughput)
+  mlp          also the raw HDF5 read rate of the same file (h5py, the same batches): the ceiling a job that
+               reads its input can reach
+Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+import cpu_vs_onnxruntime as cpu_bench  # noqa: E402  (the model exports)
+
+BIN = os.environ.get("SHARDSCORE_BIN", str(ROOT / "build" / "shardscore"))
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+# model -> rows, batch, shard rows, chunk rows
+SIZES = {"resnet50": (16384, 256, 4096, 64), "bert-base": (16384, 256, 4096, 256), "mlp": (4_194_304, 65536, 524288, 65536)}
+
+
+def make_data(model: str, path: Path, rows: int, chunk: int) -> dict[str, str]:
+    """Writes the input file once; returns model input name -> dataset."""
+    import h5py
+    rng = np.random.default_rng(7)
+    if model == "resnet50":
+        names = {"images": "/images"}
+    elif model == "bert-base":
+        names = {"input_ids": "/input_ids", "attention_mask": "/attention_mask", "token_type_ids": "/token_type_ids"}
+    else:
+        names = {"X": "/features"}
+    if path.exists():
+        return names
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with h5py.File(tmp, "w") as f:
+        if model == "resnet50":
+            d = f.create_dataset("images", (rows, 224, 224, 3), dtype=np.uint8, chunks=(chunk, 224, 224, 3))
+            for r in range(0, rows, 1024):
+                n = min(1024, rows - r)
+                d[r:r + n] = rng.integers(0, 256, size=(n, 224, 224, 3), dtype=np.uint8)
+        elif model == "bert-base":
+            f.create_dataset("input_ids", data=rng.integers(0, 1000, size=(rows, 128)), chunks=(chunk, 128))
+            f.create_dataset("attention_mask", data=np.ones((rows, 128), np.int64), chunks=(chunk, 128))
+            f.create_dataset("token_type_ids", data=np.zeros((rows, 128), np.int64), chunks=(chunk, 128))
+        else:
+            d = f.create_dataset("features", (rows, 256), dtype=np.float32, chunks=(chunk, 256))
+            for r in range(0, rows, 1 << 20):
+                n = min(1 << 20, rows - r)
+                d[r:r + n] = rng.standard_normal((n, 256), dtype=np.float32)
+    tmp.rename(path)
+    return names
+
+
+def toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precision: str, work: Path) -> dict:
+    rows, batch, shard, _ = SIZES[model]
+    out = work / f"{model}_{precision}.h5"
+    job = {
+        "input": {"path": str(data), **({"datasets": names} if len(names) > 1 else {"dataset": next(iter(names.values()))})},
+        "model": {"path": str(onnx_path)},
+        "output": {"path": str(out), "overwrite": True},
+        "run": {"batch_size": batch, "shard_rows": shard, "backend": "cuda", "precision": precision},
+    }
+    if model == "resnet50":
+        job["preprocess"] = {"layout": "nhwc", "scale": 1 / 255, "mean": MEAN, "std": STD}
+    text = "\n".join(f"[{s}]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in body.items()) for s, body in job.items())
+    job_path = work / f"{model}_{precision}.toml"
+    job_path.write_text(text + "\n")
+    cmd = ["mpirun", "--allow-run-as-root", "-np", "1", BIN, "run", "--job", str(job_path)]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    (work / f"{model}_{precision}.log").write_text(p.stdout + p.stderr)
+    if p.returncode != 0:
+        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}"}
+    report = json.loads(Path(str(out) + ".report.json").read_text()) if Path(str(out) + ".report.json").exists() else {}
+    seconds = report.get("seconds") or report.get("run", {}).get("seconds")
+    res = {"wall_s": wall, "items_per_s_wall": rows / wall, "command": shlex.join(cmd)}
+    if seconds:
+        res["job_seconds"] = seconds
+        res["items_per_s"] = rows / seconds
+    else:
+        res["items_per_s"] = rows / wall
+    out.unlink(missing_ok=True)
+    return res
+
+
+def torch_model(model: str, onnx_name: str):
+    """The same architecture and weights as the ONNX file: rebuilt from the ONNX initializers by onnx2torch
+    would add a dependency; instead the export code's own modules with the same seed (random weights: the
+    throughput, not the values, is compared; outputs are checked against shardscore's separately)."""
+    import torch
+    torch.manual_seed(cpu_bench.SEED if hasattr(cpu_bench, "SEED") else 0)
+    if model == "resnet50":
+        import torchvision
+        return torchvision.models.resnet50(weights=None)
+    if model == "bert-base":
+        from transformers import BertConfig, BertModel
+        try:
+            return BertModel(BertConfig(attn_implementation="eager"))
+        except TypeError:
+            return BertModel(BertConfig())
+    return torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 512), torch.nn.ReLU(),
+                               torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+
+
+def run_torch(model: str, data: Path, names: dict, precision: str, compiled: bool) -> dict:
+    import h5py
+    import torch
+    rows, batch, _, _ = SIZES[model]
+    net = torch_model(model, "").eval().cuda()
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    if precision == "fp16":
+        net = net.half()
+    if model == "resnet50":
+        net = net.to(memory_format=torch.channels_last)
+    if compiled:
+        try:
+            net = torch.compile(net)
+        except Exception as e:  # noqa: BLE001
+            return {"error": f"torch.compile: {e}"}
+    mean = torch.tensor(MEAN, device="cuda").view(1, 3, 1, 1)
+    std = torch.tensor(STD, device="cuda").view(1, 3, 1, 1)
+
+    def batches(f):
+        for r in range(0, rows, batch):
+            yield {k: torch.from_numpy(f[ds.lstrip("/")][r:r + batch]).pin_memory() for k, ds in names.items()}
+
+    def step(b):
+        with torch.inference_mode():
+            if model == "resnet50":
+                x = b["images"].cuda(non_blocking=True).permute(0, 3, 1, 2).to(dtype).div_(255)
+                x = ((x - mean.to(dtype)) / std.to(dtype)).contiguous(memory_format=torch.channels_last)
+                y = net(x)
+            elif model == "bert-base":
+                y = net(**{k: v.cuda(non_blocking=True) for k, v in b.items()}).last_hidden_state
+            else:
+                y = net(b["X"].cuda(non_blocking=True).to(dtype))
+            return y.float().cpu()
+
+    try:
+        with h5py.File(data, "r") as f:
+            first = next(batches(f))
+            for _ in range(3):
+                step(first)  # warm-up (and compilation)
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for b in batches(f):
+                step(b)
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - t0
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"{type(e).__name__}: {e}"}
+    return {"wall_s": wall, "items_per_s": rows / wall}
+
+
+def raw_read(data: Path, names: dict, model: str) -> dict:
+    import h5py
+    rows, batch, _, _ = SIZES[model]
+    t0 = time.perf_counter()
+    with h5py.File(data, "r") as f:
+        for r in range(0, rows, batch):
+            for ds in names.values():
+                f[ds.lstrip("/")][r:r + batch]
+    wall = time.perf_counter() - t0
+    return {"wall_s": wall, "items_per_s": rows / wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    ap.add_argument("--data", default="/tmp/shardscore-gpu-bench")
+    ap.add_argument("--models", nargs="+", default=["resnet50", "bert-base", "mlp"])
+    ap.add_argument("--precisions", nargs="+", default=["fp16", "fp32"])
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.data)
+    work.mkdir(parents=True, exist_ok=True)
+    cpu_bench.export_models(args.models, reexport=False)
+    import torch
+    gpu = torch.cuda.get_device_name(0)
+    results = []
+    for model in args.models:
+        rows, _, _, chunk = SIZES[model]
+        onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
+        data = work / f"{model}.h5"
+        names = make_data(model, data, rows, chunk)
+        if model == "mlp":
+            r = raw_read(data, names, model)
+            results.append({"model": model, "side": "raw HDF5 read (h5py)", "precision": "-", **r})
+            print(json.dumps(results[-1]), flush=True)
+        for precision in args.precisions:
+            r = run_shardscore(model, onnx_path, data, names, precision, work)
+            results.append({"model": model, "side": "shardscore", "precision": precision, **r})
+            print(json.dumps(results[-1]), flush=True)
+            for compiled in ([False] if args.no_compile else [False, True]):
+                side = "PyTorch " + ("torch.compile" if compiled else "eager") + (" channels_last" if model == "resnet50" else "")
+                r = run_torch(model, data, names, precision, compiled)
+                results.append({"model": model, "side": side, "precision": precision, **r})
+                print(json.dumps(results[-1]), flush=True)
+    lines = [f"GPU: {gpu}; torch {torch.__version__}; {platform.node()}; "
+             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: {shlex.join(sys.argv)}", "",
+             "| model | precision | side | items/s | note |", "|---|---|---|---:|---|"]
+    for r in results:
+        note = r.get("error", "")
+        if "items_per_s_wall" in r:
+            note = f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
+        ips = f"{r['items_per_s']:,.0f}" if "items_per_s" in r else "-"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['side']} | {ips} | {note} |")
+    (out / "gpu_vs_pytorch.md").write_text("\n".join(lines) + "\n")
+    (out / "gpu_vs_pytorch.json").write_text(json.dumps({"gpu": gpu, "results": results}, indent=1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
