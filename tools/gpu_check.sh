@@ -19,6 +19,7 @@
 #
 #   tools/gpu_check.sh [BUNDLE.tar.xz]        default: gpu-bundle.tar.xz in the repository root
 #   GPU_CHECK_STEPS="op-tests e2e" tools/gpu_check.sh     only some steps
+#   GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS=e2e ...       the bundle itself checked on a machine without a GPU
 #
 # Logs go to $OUT when set (the device tool's), else to gpu-check-out/. Exit status: 0 when every
 # step that ran passed.
@@ -50,16 +51,30 @@ PY
 )"
   [[ -n $wheel_libs ]] && cuda_libs="$cuda_libs:$wheel_libs"
 fi
-export LD_LIBRARY_PATH="$B/lib${cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# The bundle's libraries go only to the bundle's programs, through wrappers (wrap/): Python and
+# PyTorch on this machine keep their own.
+libs="$B/lib${cuda_libs}"
+if LD_LIBRARY_PATH="$libs" ldd "$B/bin/shardscore" 2>&1 | grep -q -E "not found|GLIBCXX|CXXABI"; then
+  libs="$libs:$B/lib-cxx"  # this machine's C++ runtime is older than the build's
+fi
+mkdir -p "$B/wrap"
+for exe in "$B"/bin/* "$B"/mpi/usr/bin/*; do
+  cat >"$B/wrap/$(basename "$exe")" <<WRAP
+#!/usr/bin/env bash
+export LD_LIBRARY_PATH="$libs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+exec "$exe" "\$@"
+WRAP
+  chmod +x "$B/wrap/$(basename "$exe")"
+done
 # Open MPI and PMIx were built for /usr: relocated into the bundle.
 export OPAL_PREFIX="$B/mpi/usr"
 export PMIX_INSTALL_PREFIX="$B/mpi/usr/lib/x86_64-linux-gnu/pmix2"
 export PMIX_MCA_mca_base_component_path="$B/mpi/usr/lib/x86_64-linux-gnu/pmix2/lib/pmix"
-export PATH="$B/mpi/usr/bin:$B/bin:$PATH"
+export PATH="$B/wrap:$PATH"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
-export SHARDSCORE_SOURCE_DIR="$root" SHARDSCORE_BIN="$B/bin/shardscore"
+export SHARDSCORE_SOURCE_DIR="$root" SHARDSCORE_BIN="$B/wrap/shardscore"
 
 declare -a names results seconds
 run_step() {  # name, command...
@@ -76,16 +91,16 @@ run_step() {  # name, command...
   if [[ $rc -eq 0 ]]; then results+=("passed"); else results+=("FAILED (exit $rc)"); fi
 }
 
-run_step device bash -c 'cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; ldd "$(command -v shardscore)" | grep -E "not found|cublas|cudnn|cudart" ' "$B"
-run_step cuda-device "$B/bin/test_cuda_device"
-run_step op-tests "$B/bin/test_ops" --gtest_filter='*/cuda' --gtest_brief=1
-run_step engine "$B/bin/test_engine" --gtest_brief=1
+run_step device bash -c 'cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -E "not found|cublas|cudnn|cudart|stdc"' "$B" "$libs"
+run_step cuda-device test_cuda_device
+run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
+run_step engine test_engine --gtest_brief=1
 if command -v compute-sanitizer >/dev/null; then
-  run_step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
+  run_step memcheck env LD_LIBRARY_PATH="$libs" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
     "$B/bin/test_ops" --gtest_filter='*/cuda' --gtest_brief=1
 fi
 if command -v python3 >/dev/null; then
-  run_step e2e env SHARDSCORE_E2E_BACKEND=cuda python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
+  run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
   if [[ ${GPU_CHECK_BENCH:-0} == 1 && -f $root/bench/gpu_vs_pytorch.py ]]; then
     run_step bench python3 "$root/bench/gpu_vs_pytorch.py" --out "$out"
   fi

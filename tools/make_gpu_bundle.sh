@@ -21,7 +21,7 @@ done
 stage="$(mktemp -d /tmp/shardscore-gpu-bundle.XXXXXX)"
 trap 'rm -rf "$stage"' EXIT
 b="$stage/gpu-bundle"
-mkdir -p "$b/bin" "$b/lib" "$b/mpi/usr/bin" "$b/mpi/usr/lib/x86_64-linux-gnu" "$b/mpi/usr/share"
+mkdir -p "$b/bin" "$b/lib" "$b/lib-cxx" "$b/mpi/usr/bin" "$b/mpi/usr/lib/x86_64-linux-gnu" "$b/mpi/usr/share"
 for x in "${bins[@]}"; do
   cp "$build/$x" "$b/bin/"
   strip --strip-unneeded "$b/bin/$(basename "$x")"
@@ -45,6 +45,8 @@ for t in mpirun mpiexec orterun orted; do [[ -e /usr/bin/$t ]] && cp -L "/usr/bi
   case "$(basename "$lib")" in
     libc.so.*|libm.so.*|libmvec.so.*|libpthread.so.*|libdl.so.*|librt.so.*|libutil.so.*|ld-linux*|libresolv.so.*) ;;
     libcuda.so*|libnvidia*|libcublas*|libcudnn*) ;;
+    # The C++ runtime only where the GPU machine's is older than the build's (gpu_check.sh decides).
+    libstdc++.so.*|libgcc_s.so.*) cp -L "$lib" "$b/lib-cxx/" ;;
     *) cp -L "$lib" "$b/lib/" ;;
   esac
 done
