@@ -91,8 +91,17 @@ __device__ __forceinline__ float cpu_logistic(float v) {
 
 // ---- table upload ----
 
+// Read straight from the parameter space (no per-thread local copy: the chunk is never written).
+// 8-byte words where dst allows (chunk.data is 8-aligned), then the tail bytes.
 __global__ void write_table_chunk_kernel(const TableChunk chunk, unsigned char* __restrict__ dst) {
-  for (int64_t i = threadIdx.x; i < chunk.bytes; i += blockDim.x) dst[i] = chunk.data[i];
+  int64_t head = 0;
+  if (reinterpret_cast<uintptr_t>(dst) % 8 == 0) {
+    head = chunk.bytes / 8 * 8;
+    const auto* src = reinterpret_cast<const uint64_t*>(chunk.data);
+    auto* d = reinterpret_cast<uint64_t*>(dst);
+    for (int64_t i = threadIdx.x; i < head / 8; i += blockDim.x) d[i] = src[i];
+  }
+  for (int64_t i = head + threadIdx.x; i < chunk.bytes; i += blockDim.x) dst[i] = chunk.data[i];
 }
 
 // ---- LinearClassifier / LinearRegressor scores ----

@@ -13,8 +13,10 @@ namespace shardscore::kernels {
 
 // Up to kTableChunkBytes bytes of a host table, passed by value as a kernel argument (so the
 // upload is stream-ordered, needs no pinned or pageable host copy, and is captured in a CUDA
-// graph with its contents).
-inline constexpr int kTableChunkBytes = 4000;
+// graph with its contents). 32000 bytes: kernel parameters may take up to 32764 bytes from CUDA
+// 12.1 on Volta and newer (every GPU a CUDA 13 build runs on), so a large coefficient table takes
+// a few launches rather than hundreds.
+inline constexpr int kTableChunkBytes = 32000;
 struct TableChunk {
   int64_t bytes = 0;
   alignas(8) unsigned char data[kTableChunkBytes] = {};

@@ -81,18 +81,28 @@ __device__ __forceinline__ T to_math(T v) {
 }
 __device__ __forceinline__ float to_math(__half v) { return __half2float(v); }
 
+// float32 -> float16 as the CPU's float_to_half: nearest even, and a NaN keeps its sign and top
+// payload bits, quieted (__float2half_rn alone gives the canonical NaN 0x7fff).
+__device__ __forceinline__ __half half_like_cpu(float f) {
+  const uint32_t b = __float_as_uint(f);
+  if ((b & 0x7fffffffu) > 0x7f800000u) {
+    return __ushort_as_half(static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13)));
+  }
+  return __float2half_rn(f);
+}
+
 template <class T>
 __device__ __forceinline__ void store(T* p, int64_t i, math_t<T> v) {
   p[i] = v;
 }
-__device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
+__device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = half_like_cpu(v); }
 
 // A double result: rounded to float first for float16, as the CPU rounds float32 then float16.
 template <class T>
 __device__ __forceinline__ void store_double(T* p, int64_t i, double v) {
   if constexpr (std::is_same_v<T, double>) p[i] = v;
   else if constexpr (std::is_same_v<T, float>) p[i] = __double2float_rn(v);
-  else p[i] = __float2half_rn(__double2float_rn(v));
+  else p[i] = half_like_cpu(__double2float_rn(v));
 }
 
 // Rounded arithmetic that the compiler may not contract into FMAs (the CPU reference does not).
@@ -102,7 +112,9 @@ __device__ __forceinline__ float add_rn(float a, float b) { return __fadd_rn(a, 
 __device__ __forceinline__ double add_rn(double a, double b) { return __dadd_rn(a, b); }
 __device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
 __device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ __forceinline__ float exp_t(float a) { return expf(a); }
+// The CPU's std::exp(float) (glibc expf: computed in double, rounded once), not CUDA's expf, which
+// is up to 2 ulp off and would move Softmax results by ulps against the CPU.
+__device__ __forceinline__ float exp_t(float a) { return __double2float_rn(exp(static_cast<double>(a))); }
 __device__ __forceinline__ double exp_t(double a) { return exp(a); }
 
 #define SS_GRID_STRIDE(i, n)                                                                          \
@@ -178,7 +190,7 @@ struct ReduceTraits {
   }
   __device__ static void finish(T* y, int64_t o, Acc a, int64_t count) {
     if constexpr (K == ReduceKind::kMax) {
-      if constexpr (std::is_same_v<T, __half>) y[o] = __float2half_rn(a);
+      if constexpr (std::is_same_v<T, __half>) y[o] = half_like_cpu(a);
       else y[o] = static_cast<T>(a);
     } else if constexpr (kIsFloat<T>) {
       store_double(y, o, K == ReduceKind::kMean ? a / static_cast<double>(count) : a);
@@ -466,7 +478,7 @@ __global__ void widen_f16_kernel(const __half* __restrict__ in, float* __restric
   SS_GRID_STRIDE(i, n) out[i] = __half2float(in[i]);
 }
 __global__ void narrow_f32_kernel(const float* __restrict__ in, __half* __restrict__ out, int64_t n) {
-  SS_GRID_STRIDE(i, n) out[i] = __float2half_rn(in[i]);
+  SS_GRID_STRIDE(i, n) out[i] = half_like_cpu(in[i]);
 }
 
 }  // namespace

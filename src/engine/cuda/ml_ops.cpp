@@ -9,11 +9,11 @@
 // whatever --precision says (they are small; exactness matters more than speed).
 //
 // Attribute tables (coefficients, intercepts, class labels, offset / scale) reach the device in the
-// op's scratch: up to kByValueMaxBytes as kernel arguments (kernels::TableChunk - stream-ordered,
-// no host staging, and captured in a CUDA graph with their contents); a larger table is copied
-// with cudaMemcpyAsync from the node's attribute storage (pageable memory, the last resort: the
-// copy is stream-ordered like the rest, and the attribute outlives the op and any captured graph
-// that replays the copy).
+// op's scratch as kernel arguments, kernels::TableChunk by TableChunk, whatever their size:
+// stream-ordered, no host staging, and captured in a CUDA graph with their contents. (A
+// cudaMemcpyAsync from the attribute's pageable memory cannot be captured - it would make every
+// batch of a model with a large table fall back from graph replay - and outside capture it may
+// block the host until the lane's stream reaches it.)
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -28,17 +28,11 @@ namespace {
 
 using kernels::MlPostTransform;
 
-constexpr std::size_t kByValueMaxBytes = 16 * static_cast<std::size_t>(kernels::kTableChunkBytes);
-
 // `bytes` bytes of host memory at `src` as device memory in the op's scratch (nullptr for none).
-// `src` must outlive the batch (node attributes, constant host tensors): see the file comment.
+// The bytes travel in the launches' arguments, so `src` need not outlive the call.
 StatusOr<const void*> upload_table(CudaOpContext& ctx, const void* src, std::size_t bytes) {
   if (bytes == 0) return static_cast<const void*>(nullptr);
   void* dst = ctx.scratch(bytes);
-  if (bytes > kByValueMaxBytes) {
-    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.lane.stream));
-    return static_cast<const void*>(dst);
-  }
   const auto* from = static_cast<const unsigned char*>(src);
   auto* to = static_cast<unsigned char*>(dst);
   for (std::size_t off = 0; off < bytes; off += kernels::kTableChunkBytes) {
@@ -216,10 +210,10 @@ Status cuda_scaler(CudaOpContext& ctx) {
 // Output shape is X's with the last dimension replaced by |Y| ([1, |Y|] for a 1-D X), as ONNX
 // Runtime does. Elements move as stored (a float16 X comes out as the CPU's widen-and-round gives it).
 //
-// The registry row reads no CUDA input on the host, so Y is device data and the host cannot check
-// each index: an out-of-range index then yields zero bits instead of the CPU's InvalidArgument
-// (only a last dimension of 0 with indices is refused here). Were Y made a host input
-// (cuda_host_inputs kHost1), the indices are checked exactly as the CPU does and uploaded.
+// The registry row marks Y a host input (cuda_host_inputs kHost1): the indices are checked exactly
+// as the CPU does and uploaded as kernel arguments. The device branch below is kept for a Y that
+// arrives as device data (should the registry row change): the host cannot check each index
+// there, and an out-of-range index yields zero bits instead of the CPU's InvalidArgument.
 Status cuda_array_feature_extractor(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* y, cuda_required_input(ctx, 1));

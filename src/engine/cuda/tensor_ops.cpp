@@ -17,6 +17,7 @@
 #include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
+#include "kernels/ml_ops.h"  // TableChunk uploads (Constant)
 #include "kernels/tensor_ops.h"
 
 namespace shardscore {
@@ -152,13 +153,24 @@ Status cuda_shape(CudaOpContext& ctx) {
 }
 
 namespace {
-// A device tensor holding `bytes` bytes copied from host (or device) memory at src.
+// A device tensor holding the tensor's bytes copied from host (or device) memory at src. Host bytes
+// travel as kernel arguments (kernels::TableChunk), not through cudaMemcpyAsync from the attribute's
+// pageable memory: that copy cannot be captured in a CUDA graph (the batch would fall back from
+// graph replay) and may block the host until the lane's stream reaches it.
 Status upload(CudaOpContext& ctx, DType dtype, Shape shape, const void* src, bool src_on_device, Tensor* out) {
   Tensor y(dtype, std::move(shape));
-  if (y.nbytes() > 0) {
-    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(y.raw(), src, y.nbytes(),
-                                            src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice,
-                                            ctx.lane.stream));
+  const std::size_t bytes = y.nbytes();
+  if (bytes > 0 && src_on_device) {
+    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(y.raw(), src, bytes, cudaMemcpyDeviceToDevice, ctx.lane.stream));
+  } else if (bytes > 0) {
+    const auto* from = static_cast<const unsigned char*>(src);
+    auto* to = static_cast<unsigned char*>(y.raw());
+    for (std::size_t off = 0; off < bytes; off += kernels::kTableChunkBytes) {
+      kernels::TableChunk chunk;
+      chunk.bytes = static_cast<int64_t>(std::min<std::size_t>(kernels::kTableChunkBytes, bytes - off));
+      std::memcpy(chunk.data, from + off, static_cast<std::size_t>(chunk.bytes));
+      SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_write_table_chunk(chunk, to + off, ctx.lane.stream));
+    }
   }
   *out = std::move(y);
   return ok_status();
