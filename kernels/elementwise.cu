@@ -37,8 +37,11 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     if constexpr (std::is_integral_v<T>) {
       return int_pow<T>(a, static_cast<int64_t>(b));
     } else {
-      // In double, as the CPU backend (std::pow on doubles), then rounded once.
-      return store<T, C>(static_cast<C>(pow(static_cast<double>(load(a)), static_cast<double>(load(b)))));
+      // In double, as the CPU backend (std::pow on doubles), then rounded once (float16 straight
+      // from double: through float it would be rounded twice).
+      const double r = pow(static_cast<double>(load(a)), static_cast<double>(load(b)));
+      if constexpr (std::is_same_v<T, __half>) return __double2half(r);
+      else return static_cast<T>(r);
     }
   } else {
     const C x = load(a), y = load(static_cast<T>(b));

@@ -47,7 +47,10 @@ class DeviceAllocator final : public TensorAllocator {
       throw DeviceOutOfMemory();
     }
     cudaStream_t s = stream_;
-    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [s](std::byte* q) { (void)cudaFreeAsync(q, s); });
+    // A failed free must not stay the thread's last error: the next launch check would report it.
+    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [s](std::byte* q) {
+      if (cudaFreeAsync(q, s) != cudaSuccess) (void)cudaGetLastError();
+    });
   }
   bool on_device() const override { return true; }
   void fill(void* p, int byte, std::size_t bytes) override { (void)cudaMemsetAsync(p, byte, bytes, stream_); }
@@ -85,18 +88,36 @@ struct LaneShape {
   cudaGraphExec_t graph = nullptr;
   // Where the captured graph reads its inputs and leaves its outputs (arena addresses).
   std::vector<void*> input_ptrs;
-  std::vector<Tensor> outputs;  // dtype and shape; raw() is the arena address
+  // Per graph output: the device tensor the graph leaves it in (dtype and shape; raw() is the
+  // arena or constant address), or, where the output never reaches the device (a shape-only
+  // result), the host value itself (fixed for this input shape).
+  std::vector<Tensor> outputs;
   ~LaneShape() {
     if (graph) cudaGraphExecDestroy(graph);
   }
 };
 
+// Owns its stream and handles: also a lane whose creation failed half way releases what it got.
+// The device must be current when one is destroyed.
 struct Lane {
   CudaLane h;
   std::unique_ptr<DeviceAllocator> allocator;
   PinnedBuffer staging_in, staging_out;
   void* cublas_workspace = nullptr;
   std::map<std::string, std::unique_ptr<LaneShape>> shapes;
+  ~Lane() {
+    // Nothing may still run on the stream when its memory and handles go; the arenas' frees are
+    // stream-ordered, so they go before the stream does.
+    if (h.stream) (void)cudaStreamSynchronize(h.stream);
+    shapes.clear();
+    if (h.cudnn) cudnnDestroy(h.cudnn);
+    if (h.cublaslt) cublasLtDestroy(h.cublaslt);
+    if (h.cublas) cublasDestroy(h.cublas);
+    if (h.stream) (void)cudaStreamSynchronize(h.stream);
+    if (cublas_workspace) cudaFree(cublas_workspace);
+    if (h.stream) cudaStreamDestroy(h.stream);
+    (void)cudaGetLastError();
+  }
 };
 
 constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never allocates inside a capture
@@ -108,20 +129,12 @@ class CudaBackend final : public Backend {
   CudaBackend(int device, CudaPrecision precision, bool graphs) : device_(device), precision_(precision), graphs_(graphs) {}
   ~CudaBackend() override {
     cudaSetDevice(device_);
+    // Lanes first: their streams may still reference constants (cudaFree waits for the device
+    // anyway, but a lane's arenas are freed on its stream, which must still exist).
+    lanes_.clear();
+    busy_.clear();
     memory_.clear();
     constants_.clear();
-    for (auto& lane : lanes_) {
-      if (lane->h.stream) cudaStreamSynchronize(lane->h.stream);
-      lane->shapes.clear();
-      if (lane->h.cudnn) cudnnDestroy(lane->h.cudnn);
-      if (lane->h.cublaslt) cublasLtDestroy(lane->h.cublaslt);
-      if (lane->h.cublas) cublasDestroy(lane->h.cublas);
-      if (lane->cublas_workspace) cudaFree(lane->cublas_workspace);
-      if (lane->h.stream) {
-        cudaStreamSynchronize(lane->h.stream);
-        cudaStreamDestroy(lane->h.stream);
-      }
-    }
   }
 
   std::string_view name() const override { return "cuda"; }
@@ -133,9 +146,21 @@ class CudaBackend final : public Backend {
     SS_ASSIGN_OR_RETURN(Constants * constants, device_constants(plan));
     Lane* lane = nullptr;
     SS_RETURN_IF_ERROR(acquire_lane(&lane));
-    Status st = run_on_lane(*lane, plan, *constants, std::move(inputs), outputs);
-    release_lane(lane);
-    return st;
+    // The lane goes back whatever happens: a lane left busy would hang a later call for good.
+    struct Release {
+      const CudaBackend* self;
+      Lane* lane;
+      ~Release() { self->release_lane(lane); }
+    } release{this, lane};
+    try {
+      return run_on_lane(*lane, plan, *constants, std::move(inputs), outputs);
+    } catch (const DeviceOutOfMemory&) {
+      (void)cudaStreamSynchronize(lane->h.stream);
+      return resource_exhausted("out of device memory");
+    } catch (const std::bad_alloc&) {
+      (void)cudaStreamSynchronize(lane->h.stream);
+      return resource_exhausted("out of host memory");
+    }
   }
 
   Status init_first_lane() const {
@@ -178,9 +203,12 @@ class CudaBackend final : public Backend {
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
     SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane->cublas_workspace, kCublasWorkspace));
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane->h.cublas, lane->cublas_workspace, kCublasWorkspace));
-    // float32 means float32: TF32 tensor cores only when asked for (--precision tf32).
+    // float32 means float32: TF32 tensor cores only when asked for (--precision tf32). float16
+    // products accumulate in float32, split-K reductions included (cuBLAS may otherwise reduce
+    // the partial sums in the output type).
+    const cublasMath_t math = precision_ == CudaPrecision::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
-        lane->h.cublas, precision_ == CudaPrecision::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+        lane->h.cublas, static_cast<cublasMath_t>(math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     SS_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lane->h.cublaslt));
     SS_CUDNN_RETURN_IF_ERROR(cudnnCreate(&lane->h.cudnn));
     SS_CUDNN_RETURN_IF_ERROR(cudnnSetStream(lane->h.cudnn, lane->h.stream));
@@ -253,12 +281,27 @@ class CudaBackend final : public Backend {
     }
     stage.unlock();
 
-    auto& ls = lane.shapes[key];
-    if (!ls) {
-      ls = std::make_unique<LaneShape>();
-      ls->arena = std::make_shared<Arena>(memory->plan.arena_bytes, lane.allocator.get());
+    auto it = lane.shapes.find(key);
+    if (it == lane.shapes.end()) {
+      // Only a lane shape with its arena goes into the map (the arena's allocation may throw).
+      auto fresh = std::make_unique<LaneShape>();
+      try {
+        fresh->arena = std::make_shared<Arena>(memory->plan.arena_bytes, lane.allocator.get());
+      } catch (const DeviceOutOfMemory&) {
+        return resource_exhausted("out of device memory for the batch's arena (" +
+                                  std::to_string(memory->plan.arena_bytes) + " bytes)");
+      }
+      it = lane.shapes.emplace(key, std::move(fresh)).first;
     }
-    if (ls->graph) return replay(lane, *ls, std::move(inputs), outputs);
+    auto& ls = it->second;
+    if (ls->graph) {
+      Status st = replay(lane, *ls, std::move(inputs), outputs);
+      if (!st.ok()) {
+        (void)cudaStreamSynchronize(lane.h.stream);  // the staging buffers are reused next batch
+        (void)cudaGetLastError();
+      }
+      return st;
+    }
     if (graphs_ && !ls->capture_tried) {
       ls->capture_tried = true;
       b.capture = ls.get();
@@ -298,8 +341,20 @@ class CudaBackend final : public Backend {
     std::string capture_error;
   };
 
-  // One batch: inputs in, steps (captured as a graph when asked), outputs out.
+  // One batch: inputs in, steps (captured as a graph when asked), outputs out. Whatever way it
+  // ends, nothing of it is left running on the lane's stream: the next batch on the lane reuses
+  // the pinned staging buffers (and may reallocate them) and the arena.
   Status run_batch(Batch& b, std::vector<Tensor> inputs, std::vector<Tensor>* outputs, TensorAllocator* allocator) const {
+    Status st = run_batch_once(b, std::move(inputs), outputs, allocator);
+    if (!st.ok() || b.capture_failed) {
+      (void)cudaStreamSynchronize(b.lane.h.stream);
+      (void)cudaGetLastError();  // not to be reported later by an unrelated launch
+    }
+    return st;
+  }
+
+  Status run_batch_once(Batch& b, std::vector<Tensor> inputs, std::vector<Tensor>* outputs,
+                        TensorAllocator* allocator) const {
     Lane& lane = b.lane;
     const Plan& plan = b.plan;
     const cudaStream_t stream = lane.h.stream;
@@ -337,32 +392,36 @@ class CudaBackend final : public Backend {
       bool capturing = b.capture && cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
       if (b.capture && !capturing) {
         b.capture_failed = true;
-        b.capture_error = "cudaStreamBeginCapture failed";
-        (void)cudaGetLastError();
+        b.capture_error = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(cudaGetLastError());
         return ok_status();
       }
-      st = run_steps(b, dev, host, capturing);
+      // No exception may leave while the stream captures: it would stay in capture mode, and
+      // every later call on the lane would fail.
+      try {
+        st = run_steps(b, dev, host, capturing);
+      } catch (const std::bad_alloc&) {
+        st = resource_exhausted("out of memory");
+      }
       if (capturing) {
         cudaGraph_t graph = nullptr;
-        const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+        const cudaError_t end = cudaStreamEndCapture(stream, &graph);  // always: ends even an invalidated capture
         cudaError_t inst = cudaErrorUnknown;
         if (st.ok() && end == cudaSuccess && graph) inst = cudaGraphInstantiate(&b.capture->graph, graph, 0);
         if (graph) cudaGraphDestroy(graph);
         if (!st.ok() || inst != cudaSuccess) {
           b.capture_failed = true;
-          b.capture_error = !st.ok() ? st.message() : std::string("instantiate: ") + cudaGetErrorString(inst);
+          b.capture_error = !st.ok()              ? st.message()
+                            : end != cudaSuccess  ? std::string("cudaStreamEndCapture: ") + cudaGetErrorString(end)
+                                                  : std::string("cudaGraphInstantiate: ") + cudaGetErrorString(inst);
           b.capture->graph = nullptr;
-          (void)cudaGetLastError();
-          (void)cudaStreamSynchronize(stream);  // the copies in, enqueued before the capture
-          return ok_status();
+          return ok_status();  // run_batch waits for the copies in, enqueued before the capture
         }
-        for (int s : plan.output_slots) b.capture->outputs.push_back(dev[s]);
+        // A graph output that never reached the device (a shape-only result) is fixed for this
+        // input shape: replay hands out the host value.
+        for (int s : plan.output_slots) b.capture->outputs.push_back(dev[s].empty() ? host[s] : dev[s]);
         SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(b.capture->graph, stream));
       }
-      if (!st.ok()) {
-        (void)cudaStreamSynchronize(stream);
-        return st;
-      }
+      if (!st.ok()) return st;  // run_batch waits for what was enqueued
       std::vector<const Tensor*> outs;
       std::vector<const Tensor*> host_outs;
       for (int s : plan.output_slots) {
@@ -419,7 +478,9 @@ class CudaBackend final : public Backend {
             ctx.inputs.push_back(host[s].empty() ? nullptr : &host[s]);
           } else {
             if (dev[s].empty() && !host[s].empty()) {
-              // A shape-only result read as data (rare: e.g. a Shape result multiplied).
+              // A shape-only result read as data (rare: e.g. a Shape result multiplied). Its copy
+              // is from pageable memory, which a capture cannot take.
+              if (capturing) return unavailable(step.node->describe() + " reads a shape-only result as device data");
               try {
                 Tensor d(host[s].dtype(), host[s].shape());
                 SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), host[s].raw(), host[s].nbytes(), cudaMemcpyHostToDevice, stream));
@@ -496,8 +557,8 @@ class CudaBackend final : public Backend {
     SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(ls.graph, lane.h.stream));
     std::vector<const Tensor*> outs, host_outs;
     for (const auto& t : ls.outputs) {
-      outs.push_back(&t);
-      host_outs.push_back(nullptr);
+      outs.push_back(t.on_device() ? &t : nullptr);
+      host_outs.push_back(&t);
     }
     return copy_out(lane, outs, host_outs, outputs);
   }

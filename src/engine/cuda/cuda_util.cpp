@@ -39,6 +39,10 @@ StatusOr<kernels::StridedIndex> cuda_strided_index(const Shape& own, const Shape
     return invalid_argument("rank " + std::to_string(out.size()) + " is above the CUDA backend's limit of " +
                             std::to_string(kernels::kMaxRank));
   }
+  if (own.size() > out.size()) {
+    // Not a broadcast operand of `out`: `lead` below would wrap around.
+    return invalid_argument("shape " + shape_to_string(own) + " does not broadcast to " + shape_to_string(out));
+  }
   ix.rank = static_cast<int>(out.size());
   const std::size_t lead = out.size() - own.size();
   int64_t stride = 1;

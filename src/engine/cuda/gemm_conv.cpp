@@ -89,8 +89,10 @@ Status gemm_2d(CudaOpContext& ctx, const Tensor& a, const Tensor& b, const Tenso
     if ((cm != 1 && cm != m) || (cn != 1 && cn != n)) {
       return invalid_argument("C " + shape_to_string(cs) + " does not broadcast to [" + str(m) + ", " + str(n) + "]");
     }
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), cm, cn, 1.0, y.raw(), m, n,
-                                                             ctx.lane.stream));
+    // With k = 0 the product is empty and Y = beta * C (cuBLAS is not asked: its leading
+    // dimensions would be 0, which it rejects).
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), cm, cn, k == 0 ? beta : 1.0,
+                                                             y.raw(), m, n, ctx.lane.stream));
     use_beta = beta;
   }
   RowMajorGemm g;
@@ -104,9 +106,9 @@ Status gemm_2d(CudaOpContext& ctx, const Tensor& a, const Tensor& b, const Tenso
   g.a = a.raw();
   g.b = b.raw();
   g.y = y.raw();
-  if (k == 0 && use_beta == 0 && m * n > 0) {
-    // An empty sum: cuBLAS leaves Y unwritten when k is 0.
-    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
+  if (k == 0) {
+    // An empty sum: zeros, or beta * C written above.
+    if (use_beta == 0 && m * n > 0) SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
   } else {
     SS_RETURN_IF_ERROR(gemm_rowmajor(ctx, a.dtype(), g));
   }
@@ -128,13 +130,15 @@ StatusOr<kernels::Epilogue> activation_of(const Node& node, const char* op) {
 
 // ---- convolution ----
 
+// Everything the descriptors say, and the device: not the node's address, which a later model
+// can reuse for a convolution of another geometry (its cached workspace size would then be wrong).
 struct ConvKey {
-  const Node* node;
-  Shape x;
+  int device;
+  std::vector<int64_t> dims;  // x (as given to cuDNN), w, pads, strides, dilations, group
   DType dtype;
   CudaPrecision precision;
   bool operator<(const ConvKey& o) const {
-    return std::tie(node, x, dtype, precision) < std::tie(o.node, o.x, o.dtype, o.precision);
+    return std::tie(device, dims, dtype, precision) < std::tie(o.device, o.dims, o.dtype, o.precision);
   }
 };
 struct ConvAlgo {
@@ -182,11 +186,24 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   const cudnnMathType_t math = conv_math(key.dtype, key.precision);
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kWorkspaceLimit) continue;
-    if (math == CUDNN_FMA_MATH && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
+    // Down-conversion (float32 computed in float16) is never what --precision asked for.
+    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && key.dtype != DType::kFloat16) continue;
     ConvAlgo a{perf[i].algo, perf[i].mathType, perf[i].memory};
+    if (math == CUDNN_FMA_MATH) {
+      // Strict float32 / float64: an algorithm that needs tensor cores is out, and the one taken
+      // runs under FMA math. Its reported CUDNN_DEFAULT_MATH would permit TF32 on Ampere and later.
+      if (perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
+      a.math = CUDNN_FMA_MATH;
+    }
+    // The workspace under the math type that will really be set (the perf entry's may differ).
+    if (cudnnSetConvolutionMathType(d.conv, a.math) != CUDNN_STATUS_SUCCESS) continue;
+    if (cudnnGetConvolutionForwardWorkspaceSize(ctx.lane.cudnn, d.x, d.w, d.conv, d.y, a.algo, &a.workspace) !=
+            CUDNN_STATUS_SUCCESS ||
+        a.workspace > kWorkspaceLimit) {
+      continue;
+    }
     std::lock_guard lock(g_algo_mutex);
-    g_algos.emplace(key, a);
-    return a;
+    return g_algos.emplace(key, a).first->second;  // a racing thread's choice, if it was first
   }
   return unimplemented("cuDNN offers no forward algorithm for this convolution");
 }
@@ -272,7 +289,11 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
                           "] differs from " + shape_to_string(y.shape()));
   }
   SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NCHW, dt, on, oc, oh, ow));
-  const ConvKey key{&ctx.node, x->shape(), x->dtype(), ctx.lane.precision};
+  const ConvKey key{ctx.lane.device,
+                    {n, c, src->dim(2), src->dim(3), m, w->dim(1), k[0], k[1], pad[0], pad[1], g.s[0], g.s[1], g.d[0],
+                     g.d[1], group},
+                    x->dtype(),
+                    ctx.lane.precision};
   SS_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(d.conv, conv_math(x->dtype(), ctx.lane.precision)));
   SS_ASSIGN_OR_RETURN(ConvAlgo algo, conv_algo(ctx, d, key));
   SS_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(d.conv, algo.math));
@@ -289,7 +310,8 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   const bool residual_in_epilogue = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
   if (residual && !residual_in_epilogue) {
     // A broadcast residual: bias first, then Add with broadcasting, then Relu.
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), n, m, oh * ow, b ? b->raw() : nullptr,
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), n, m, static_cast<int64_t>(oh) * ow,
+                                                       b ? b->raw() : nullptr,
                                                        nullptr, kernels::Epilogue::kNone, ctx.lane.stream));
     if (residual->dtype() != y.dtype()) return invalid_argument("input types differ");
     SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(y.shape(), residual->shape()));
