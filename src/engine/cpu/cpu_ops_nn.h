@@ -1,6 +1,7 @@
 #pragma once
 // CPU functions of the neural-network and elementwise-math ops: nn.cpp, activation.cpp (and the math ops in elementwise.cpp).
 // Included by cpu_ops.h; the registry rows are in src/engine/op_registry.cpp.
+#include "engine/op_plans_nn.h"  // Window2d, window_geometry, require_nchw: shared with the CUDA backend
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -14,19 +15,6 @@ Status cpu_blocked_max_pool(OpContext& ctx);  // shardscore.BlockedMaxPool: MaxP
 // Exact Gelu in float32, in the order of the graph torch exports for it (Div by sqrt 2, Erf, Add 1,
 // Mul x, Mul 0.5), with a vectorized erf; in place allowed. Shared by Gelu and FusedGemm.
 void cpu_gelu_f32(const float* x, float* y, int64_t n);
-
-// The geometry of a 2-D sliding window (Conv, pools) along H and W: input, kernel, stride,
-// dilation, pads at the beginning and end, output size. Shared with the CUDA backend.
-struct Window2d {
-  int64_t in[2], k[2], s[2], d[2], pb[2], pe[2], out[2];
-};
-// Strides, dilations, pads (explicit or from auto_pad) and the output size of each spatial dim.
-// ceil_mode drops a last window that would start in the end padding (as ONNX's shape inference
-// and PyTorch do).
-Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode, Window2d* w);
-// InvalidArgument / Unimplemented unless x is 4-D NCHW (resp. float32 or float64); `what` names the op.
-Status require_nchw(const Tensor& x, const char* what);
-Status require_float(const Tensor& x, const char* what);
 
 // nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
 Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product

@@ -67,180 +67,113 @@ Tensor transpose_2d(const Tensor& x) {
   return t;
 }
 
+// Y[m x n] = alpha * op(A) * op(B) + beta * C, as planned (gemm_shape_plan, same A, B, C).
 template <typename T>
-Status gemm_typed(OpContext& ctx, const Tensor& a_in, const Tensor& b, const Tensor* c_in) {
-  const bool trans_a = ctx.node.attr_int("transA", 0) != 0;
-  const bool trans_b = ctx.node.attr_int("transB", 0) != 0;
-  const T alpha = static_cast<T>(ctx.node.attr_float("alpha", 1.0f));
-  const T beta = static_cast<T>(ctx.node.attr_float("beta", 1.0f));
-  const Tensor a = trans_a ? transpose_2d<T>(a_in) : a_in;
-  const int64_t m = a.dim(0), k = a.dim(1);
-  const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
-  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
-  if (k != kb) {
-    return invalid_argument("A " + shape_to_string(a_in.shape()) + " and B " + shape_to_string(b.shape()) +
-                            " do not multiply (transA=" + std::to_string(trans_a) + ", transB=" + std::to_string(trans_b) + ")");
-  }
+Tensor gemm_typed(const GemmPlan& p, const Tensor& a_in, const Tensor& b, const Tensor* c_in) {
+  const T alpha = static_cast<T>(p.alpha);
+  const Tensor a = p.trans_a ? transpose_2d<T>(a_in) : a_in;
+  const int64_t m = p.m, n = p.n, k = p.k;
   Tensor y(a.dtype(), {m, n});
   T* py = y.data<T>();
   T use_beta = 0;
-  if (c_in && beta != T(0)) {
-    // Unidirectional broadcast of C to [m, n].
-    const Shape& cs = c_in->shape();
-    if (cs.size() > 2) return invalid_argument("C has rank " + std::to_string(cs.size()) + "; Gemm takes rank <= 2");
-    const int64_t cm = cs.size() == 2 ? cs[0] : 1;
-    const int64_t cn = cs.empty() ? 1 : cs.back();
-    if ((cm != 1 && cm != m) || (cn != 1 && cn != n)) {
-      return invalid_argument("C " + shape_to_string(cs) + " does not broadcast to [" + std::to_string(m) + ", " +
-                              std::to_string(n) + "]");
-    }
+  if (p.use_c) {
     const T* pc = c_in->data<T>();
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) py[i * n + j] = pc[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
-    use_beta = beta;
+      for (int64_t j = 0; j < n; ++j) py[i * n + j] = pc[(p.cm == 1 ? 0 : i) * p.cn + (p.cn == 1 ? 0 : j)];
+    use_beta = static_cast<T>(p.beta);
   }
-  if (m > 0 && n > 0) gemm_row_tiled<T>(kFoldedRowTile, m, n, k, alpha, a.data<T>(), b.data<T>(), trans_b, use_beta, py);
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
+  if (m > 0 && n > 0) gemm_row_tiled<T>(kFoldedRowTile, m, n, k, alpha, a.data<T>(), b.data<T>(), p.trans_b, use_beta, py);
+  return y;
 }
 
 template <typename T>
-Status matmul_typed(OpContext& ctx, const Tensor& a_in, const Tensor& b_in) {
-  // numpy semantics: 1-D operands are promoted to matrices and the added dimension removed after.
-  Shape as = a_in.shape(), bs = b_in.shape();
-  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-  if (a_vec) as.insert(as.begin(), 1);
-  if (b_vec) bs.push_back(1);
-  if (as.size() < 2 || bs.size() < 2) return invalid_argument("MatMul of scalars is not defined");
-  const int64_t m = as[as.size() - 2], k = as.back(), kb = bs[bs.size() - 2], n = bs.back();
-  if (k != kb) {
-    return invalid_argument("A " + shape_to_string(a_in.shape()) + " and B " + shape_to_string(b_in.shape()) + " do not multiply");
-  }
-  Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  const std::size_t r = std::max(a_batch.size(), b_batch.size());
-  Shape batch(r);
-  for (std::size_t i = 0; i < r; ++i) {
-    int64_t da = i < r - a_batch.size() ? 1 : a_batch[i - (r - a_batch.size())];
-    int64_t db = i < r - b_batch.size() ? 1 : b_batch[i - (r - b_batch.size())];
-    if (da != db && da != 1 && db != 1) {
-      return invalid_argument("batch dimensions of " + shape_to_string(a_in.shape()) + " and " +
-                              shape_to_string(b_in.shape()) + " cannot be broadcast");
-    }
-    batch[i] = std::max(da, db);
-  }
-  Shape out_shape = batch;
-  if (!a_vec) out_shape.push_back(m);
-  if (!b_vec) out_shape.push_back(n);
-  Tensor y(a_in.dtype(), out_shape);
+Tensor matmul_typed(const MatMulPlan& p, const Tensor& a_in, const Tensor& b_in) {
+  const int64_t m = p.m, n = p.n, k = p.k, nb = p.nb;
+  Tensor y(a_in.dtype(), p.out_shape);
   T* py = y.data<T>();
   const T* pa = a_in.data<T>();
   const T* pb = b_in.data<T>();
-  const int64_t nb = shape_numel(batch);
-  if (m * n == 0 || nb == 0) {
-    ctx.outputs[0] = std::move(y);
-    return ok_status();
-  }
-  if (shape_numel(b_batch) == 1) {
+  if (m * n == 0 || nb == 0) return y;
+  if (p.nbb == 1) {
     // B is one matrix (the usual weights): fold A's batch into rows, one product.
-    gemm_row_tiled<T>(kFoldedRowTile, shape_numel(a_batch) * m, n, k, T(1), pa, pb, false, T(0), py);
-    if (shape_numel(a_batch) == nb) {
-      ctx.outputs[0] = std::move(y);
-      return ok_status();
-    }
+    gemm_row_tiled<T>(kFoldedRowTile, p.na * m, n, k, T(1), pa, pb, false, T(0), py);
+    if (p.na == nb) return y;
   }
   // General case: one product per broadcast batch index.
-  auto offset = [&](const Shape& own, int64_t flat) {
-    int64_t off = 0, stride = 1;
-    for (std::size_t i = r; i-- > 0;) {
-      int64_t idx = flat % batch[i];
-      flat /= batch[i];
-      std::size_t lead = r - own.size();
-      if (i >= lead) {
-        int64_t d = own[i - lead];
-        off += (d == 1 ? 0 : idx) * stride;
-        stride *= d;
-      }
-    }
-    return off;
-  };
   for (int64_t bi = 0; bi < nb; ++bi) {
-    gemm_row_tiled<T>(kBatchedRowTile, m, n, k, T(1), pa + offset(a_batch, bi) * m * k, pb + offset(b_batch, bi) * k * n, false, T(0),
-                      py + bi * m * n);
+    gemm_row_tiled<T>(kBatchedRowTile, m, n, k, T(1), pa + p.a_matrix(bi) * m * k, pb + p.b_matrix(bi) * k * n, false,
+                      T(0), py + bi * m * n);
   }
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
+  return y;
 }
 
 }  // namespace
 
 Status cpu_gemm(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(GemmPlan p, gemm_plan(ctx.node, ctx.inputs));
+  const Tensor* a = ctx.inputs[0];
+  const Tensor* b = ctx.inputs[1];
   const Tensor* c = ctx.input(2);
-  if (a->rank() != 2 || b->rank() != 2) {
-    return invalid_argument("Gemm takes 2-D A and B, got " + shape_to_string(a->shape()) + " and " + shape_to_string(b->shape()));
-  }
-  if (a->dtype() != b->dtype() || (c && c->dtype() != a->dtype())) return invalid_argument("input types differ");
-  if (a->dtype() == DType::kFloat32) return gemm_typed<float>(ctx, *a, *b, c);
-  if (a->dtype() == DType::kFloat64) return gemm_typed<double>(ctx, *a, *b, c);
-  return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  if (a->dtype() == DType::kFloat32) ctx.outputs[0] = gemm_typed<float>(p, *a, *b, c);
+  else if (a->dtype() == DType::kFloat64) ctx.outputs[0] = gemm_typed<double>(p, *a, *b, c);
+  else return unsupported_element_type(a->dtype());  // float16 not widened by op_run_cpu
+  return ok_status();
 }
 
 // shardscore.FusedGemm: Y = act(alpha * A' * op(B) + beta * C), made by the fusion pass from
 // MatMul + Add (+ activation) and Gemm (+ activation). A may have any rank >= 2: its leading
 // dimensions are rows (as MatMul folds them); B is 2-D; C broadcasts to [rows, N].
 Status cpu_fused_gemm(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
-  if (a->rank() < 2 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 2 and a 2-D B");
-  if (a->dtype() != DType::kFloat32 || b->dtype() != DType::kFloat32) return unimplemented("FusedGemm runs float32 only");
-  const Shape lead(a->shape().begin(), a->shape().end() - 1);
-  Tensor a2 = a->reshaped({shape_numel(lead), a->dim(a->rank() - 1)});
+  SS_ASSIGN_OR_RETURN(FusedGemmPlan plan, fused_gemm_plan(ctx.node, ctx.inputs));
+  const Tensor* a = ctx.inputs[0];
+  const Tensor* b = ctx.inputs[1];
+  if (a->dtype() != DType::kFloat32) return unsupported_element_type(a->dtype());  // float16 not widened by op_run_cpu
+  Tensor a2 = a->reshaped(plan.a2_shape);
   const Tensor* c = ctx.input(2);
-  const Attribute* act = ctx.node.attr("activation");
-  const std::string kind = act ? act->s : "";
+  const GemmActivation act = plan.activation;
   // The common case (bias row, no scaling, B as given or transposed) goes to oneDNN with B packed
   // once; others keep OpenBLAS. B is constant here: the fusion pass makes FusedGemm only from
   // initializer weights.
   const bool trans_b = ctx.node.attr_int("transB", 0) != 0;
   const bool bias_row = c && c->dtype() == DType::kFloat32 && ctx.node.attr_float("beta", 1.0f) == 1.0f &&
                         (c->rank() == 1 || (c->rank() == 2 && c->dim(0) == 1)) &&
-                        c->dim(c->rank() - 1) == (trans_b ? b->dim(0) : b->dim(1));
-  const bool onednn = ctx.node.attr_int("transA", 0) == 0 && ctx.node.attr_float("alpha", 1.0f) == 1.0f &&
-                      (!c || bias_row) && a2.dim(0) > 0 && a2.dim(1) == (trans_b ? b->dim(1) : b->dim(0));
+                        c->dim(c->rank() - 1) == plan.gemm.n;
+  const bool onednn = !plan.gemm.trans_a && plan.gemm.alpha == 1.0f && (!c || bias_row) && a2.dim(0) > 0;
   if (onednn) {
-    SS_ASSIGN_OR_RETURN(ctx.outputs[0], onednn_matmul(a2, *b, trans_b, c, kind == "Relu", kOnednnRowTile));
+    SS_ASSIGN_OR_RETURN(ctx.outputs[0],
+                        onednn_matmul(a2, *b, trans_b, c, act == GemmActivation::kRelu, kOnednnRowTile));
   } else {
-    SS_RETURN_IF_ERROR(gemm_typed<float>(ctx, a2, *b, c));
+    ctx.outputs[0] = gemm_typed<float>(plan.gemm, a2, *b, c);
   }
   Tensor& y = ctx.outputs[0];
-  Shape out = lead;
-  out.push_back(y.dim(1));
-  y = y.reshaped(out);
+  y = y.reshaped(plan.out_shape);
   float* p = y.data<float>();
   const int64_t n = y.numel();
-  if (kind == "Relu") {
-    if (onednn) return ok_status();  // applied by onednn_matmul
-    for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0.0f : p[i];
-  } else if (kind == "Sigmoid") {
-    for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));
-  } else if (kind == "Tanh") {
-    for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
-  } else if (kind == "Gelu") {
-    cpu_gelu_f32(p, p, n);
-  } else if (!kind.empty()) {
-    return unimplemented("FusedGemm activation '" + kind + "'");
+  switch (act) {
+    case GemmActivation::kNone: break;
+    case GemmActivation::kRelu:
+      if (onednn) return ok_status();  // applied by onednn_matmul
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0.0f : p[i];
+      break;
+    case GemmActivation::kSigmoid:
+      for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));
+      break;
+    case GemmActivation::kTanh:
+      for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
+      break;
+    case GemmActivation::kGelu: cpu_gelu_f32(p, p, n); break;
   }
   return ok_status();
 }
 
 Status cpu_matmul(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
-  if (a->dtype() != b->dtype()) return invalid_argument("input types differ");
-  if (a->dtype() == DType::kFloat32) return matmul_typed<float>(ctx, *a, *b);
-  if (a->dtype() == DType::kFloat64) return matmul_typed<double>(ctx, *a, *b);
-  return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  SS_ASSIGN_OR_RETURN(MatMulPlan p, matmul_plan(ctx.inputs));
+  const Tensor* a = ctx.inputs[0];
+  const Tensor* b = ctx.inputs[1];
+  if (a->dtype() == DType::kFloat32) ctx.outputs[0] = matmul_typed<float>(p, *a, *b);
+  else if (a->dtype() == DType::kFloat64) ctx.outputs[0] = matmul_typed<double>(p, *a, *b);
+  else return unsupported_element_type(a->dtype());  // float16 not widened by op_run_cpu
+  return ok_status();
 }
 
 }  // namespace shardscore

@@ -32,80 +32,7 @@ void blas_gemm(int64_t m, int64_t n, int64_t k, const double* a, const double* b
               1.0, a, static_cast<int>(k), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
 }
 
-// ---------------------------------------------------------------------------------------------
-// Window geometry shared by Conv, MaxPool and AveragePool (2-D spatial, NCHW).
-
-// An ints attribute that must hold `n` values, or `def` repeated when absent.
-Status ints_attr(const Node& node, const std::string& name, std::size_t n, int64_t def, std::vector<int64_t>* out) {
-  const Attribute* a = node.attr(name);
-  if (!a) {
-    out->assign(n, def);
-    return ok_status();
-  }
-  if (a->ints.size() != n) {
-    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " +
-                            str(static_cast<int64_t>(a->ints.size())) + " values; 2-D spatial input needs " +
-                            str(static_cast<int64_t>(n)));
-  }
-  *out = a->ints;
-  return ok_status();
-}
-
-enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
-
-StatusOr<AutoPad> read_auto_pad(const Node& node) {
-  const Attribute* a = node.attr("auto_pad");
-  if (!a || a->s.empty() || a->s == "NOTSET") return AutoPad::kNotSet;
-  if (a->s == "SAME_UPPER") return AutoPad::kSameUpper;
-  if (a->s == "SAME_LOWER") return AutoPad::kSameLower;
-  if (a->s == "VALID") return AutoPad::kValid;
-  return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
-}
-
-}  // namespace
-
-// Strides, dilations, pads (explicit or from auto_pad) and the output size of each spatial dim.
-// ceil_mode drops a last window that would start in the end padding (as ONNX's shape inference
-// and PyTorch do).
-Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode, Window2d* w) {
-  std::vector<int64_t> strides, dilations, pads;
-  SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
-  SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
-  SS_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
-  SS_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));
-  for (int i = 0; i < 2; ++i) {
-    if (k[i] <= 0) return invalid_argument("kernel_shape " + shape_to_string({k[0], k[1]}) + " must be positive");
-    if (strides[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
-    if (dilations[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
-    if (pads[i] < 0 || pads[i + 2] < 0)
-      return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
-    w->in[i] = in[i];
-    w->k[i] = k[i];
-    w->s[i] = strides[i];
-    w->d[i] = dilations[i];
-    const int64_t dk = dilations[i] * (k[i] - 1) + 1;
-    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
-      w->out[i] = (in[i] + strides[i] - 1) / strides[i];
-      const int64_t total = std::max<int64_t>(0, (w->out[i] - 1) * strides[i] + dk - in[i]);
-      w->pb[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
-      w->pe[i] = total - w->pb[i];
-      continue;
-    }
-    w->pb[i] = auto_pad == AutoPad::kValid ? 0 : pads[i];
-    w->pe[i] = auto_pad == AutoPad::kValid ? 0 : pads[i + 2];
-    const int64_t span = in[i] + w->pb[i] + w->pe[i] - dk;
-    if (span < 0) {
-      return invalid_argument("the window (kernel " + str(k[i]) + ", dilation " + str(dilations[i]) +
-                              ") is larger than the padded input (" + str(in[i] + w->pb[i] + w->pe[i]) +
-                              ") along spatial axis " + str(i));
-    }
-    w->out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
-    if (ceil_mode && (w->out[i] - 1) * strides[i] >= in[i] + w->pb[i]) --w->out[i];
-  }
-  return ok_status();
-}
-
-namespace {
+// Window geometry (Conv, pools): window_geometry in engine/op_plans_nn.cpp.
 
 // Calls f(iy, ix) for each tap of output (oy, ox)'s window that lies inside the h x wd input, row by row.
 template <typename F>
@@ -120,23 +47,6 @@ void for_each_tap(const Window2d& g, int64_t oy, int64_t ox, int64_t h, int64_t 
   }
 }
 
-}  // namespace
-
-Status require_nchw(const Tensor& x, const char* what) {
-  if (x.rank() == 4) return ok_status();
-  if (x.rank() == 3 || x.rank() == 5) {
-    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " +
-                         shape_to_string(x.shape()));
-  }
-  return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
-}
-
-Status require_float(const Tensor& x, const char* what) {
-  if (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64) return ok_status();
-  return unimplemented(std::string(what) + " element type " + std::string(dtype_name(x.dtype())) + " is not supported");
-}
-
-namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Conv
@@ -314,37 +224,16 @@ void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_p
   }
 }
 
-// Kernel size from the required kernel_shape attribute of a pool.
-Status pool_kernel(const Node& node, int64_t k[2]) {
-  const Attribute* a = node.attr("kernel_shape");
-  if (!a) return invalid_argument("the kernel_shape attribute is required");
-  if (a->ints.size() != 2) {
-    return invalid_argument("kernel_shape " + shape_to_string(a->ints) + " must have 2 values for 4-D NCHW input");
-  }
-  k[0] = a->ints[0];
-  k[1] = a->ints[1];
-  return ok_status();
-}
-
 Status pool(OpContext& ctx, bool is_max) {
-  const char* what = is_max ? "MaxPool" : "AveragePool";
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  SS_RETURN_IF_ERROR(require_nchw(*x, what));
-  SS_RETURN_IF_ERROR(require_float(*x, what));
-  if (is_max && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty()) {
-    return unimplemented("MaxPool's second output (Indices) is not supported; only Y");
-  }
-  int64_t k[2];
-  SS_RETURN_IF_ERROR(pool_kernel(ctx.node, k));
-  const int64_t in[2] = {x->dim(2), x->dim(3)};
-  Window2d g;
-  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, ctx.node.attr_int("ceil_mode", 0) != 0, &g));
-  Tensor y(x->dtype(), {x->dim(0), x->dim(1), g.out[0], g.out[1]});
-  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  SS_ASSIGN_OR_RETURN(PoolPlan p, pool_plan(ctx.node, *x, is_max));
+  Tensor y(x->dtype(), p.out_shape);
   if (x->dtype() == DType::kFloat32) {
-    is_max ? max_pool_typed<float>(*x, g, &y) : average_pool_typed<float>(*x, g, include_pad, &y);
+    is_max ? max_pool_typed<float>(*x, p.g, &y) : average_pool_typed<float>(*x, p.g, p.count_include_pad, &y);
+  } else if (x->dtype() == DType::kFloat64) {
+    is_max ? max_pool_typed<double>(*x, p.g, &y) : average_pool_typed<double>(*x, p.g, p.count_include_pad, &y);
   } else {
-    is_max ? max_pool_typed<double>(*x, g, &y) : average_pool_typed<double>(*x, g, include_pad, &y);
+    return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -521,12 +410,10 @@ Status cpu_conv(OpContext& ctx) { return conv(ctx, nullptr, false); }
 // given, then Relu when activation = "Relu". A Z that does not have the output's exact shape is
 // added with broadcasting after the convolution.
 Status cpu_fused_conv(OpContext& ctx) {
-  const Attribute* act = ctx.node.attr("activation");
-  const std::string kind = act ? act->s : "";
-  if (!kind.empty() && kind != "Relu") return unimplemented("FusedConv activation '" + kind + "'");
+  SS_ASSIGN_OR_RETURN(const bool relu, fused_conv_relu(ctx.node));
   const Tensor* z = ctx.input(3);
-  if (ctx.node.attr("dst_layout")) return conv_onednn_node(ctx, z, kind == "Relu");
-  return conv(ctx, z, kind == "Relu");
+  if (ctx.node.attr("dst_layout")) return conv_onednn_node(ctx, z, relu);
+  return conv(ctx, z, relu);
 }
 
 Status cpu_to_blocked(OpContext& ctx) {
@@ -551,39 +438,16 @@ Status cpu_from_blocked(OpContext& ctx) {
 
 namespace {
 Status conv(OpContext& ctx, const Tensor* residual, bool relu) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* w, cpu_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(ConvPlan p, conv_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* w = ctx.inputs[1];
   const Tensor* b = ctx.input(2);
-  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
-  SS_RETURN_IF_ERROR(require_float(*x, "Conv"));
-  if (w->rank() != 4) {
-    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
-                            shape_to_string(x->shape()));
+  if (x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64) {
+    return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
-  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
-  const int64_t group = ctx.node.attr_int("group", 1);
-  const int64_t c = x->dim(1), m = w->dim(0);
-  if (group <= 0) return invalid_argument("group " + str(group) + " must be positive");
-  if (c % group != 0 || m % group != 0 || w->dim(1) * group != c) {
-    return invalid_argument("X has " + str(c) + " channels and W " + shape_to_string(w->shape()) + " " + str(m) +
-                            " output channels of " + str(w->dim(1)) +
-                            " input channels each, which does not fit group " + str(group));
-  }
-  if (const Attribute* ks = ctx.node.attr("kernel_shape")) {
-    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
-      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
-                              shape_to_string(w->shape()));
-    }
-  }
-  if (b && (b->rank() != 1 || b->dim(0) != m)) {
-    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) +
-                            " values (one per output channel)");
-  }
-  const int64_t in[2] = {x->dim(2), x->dim(3)};
-  const int64_t k[2] = {w->dim(2), w->dim(3)};
-  Window2d g;
-  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, false, &g));
-  Tensor y(x->dtype(), {x->dim(0), m, g.out[0], g.out[1]});
+  const int64_t group = p.group;
+  const Window2d& g = p.g;
+  Tensor y(x->dtype(), p.out_shape);
   const bool residual_in_epilogue = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
   if (residual && !residual_in_epilogue) {
     // Broadcast residual: plain convolution, then Add (and Relu) as separate steps.
@@ -613,36 +477,11 @@ Status conv(OpContext& ctx, const Tensor* residual, bool relu) {
 }  // namespace
 
 Status cpu_batch_normalization(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  if (ctx.node.attr_int("training_mode", 0) != 0) {
-    return unimplemented("BatchNormalization with training_mode=1 is not supported (inference only)");
-  }
-  for (std::size_t k = 1; k < ctx.node.outputs.size(); ++k) {
-    if (!ctx.node.outputs[k].empty()) {
-      return unimplemented("BatchNormalization output " + str(static_cast<int64_t>(k)) +
-                           " (running or saved statistics) is not supported; inference mode gives only Y");
-    }
-  }
-  if (x->rank() < 2)
-    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
-  SS_RETURN_IF_ERROR(require_float(*x, "BatchNormalization"));
-  const int64_t c = x->dim(1);
-  const char* names[] = {"scale", "B", "input_mean", "input_var"};
-  const Tensor* p[4];
-  for (std::size_t i = 0; i < 4; ++i) {
-    SS_ASSIGN_OR_RETURN(p[i], cpu_required_input(ctx, i + 1));
-    if (p[i]->rank() != 1 || p[i]->dim(0) != c) {
-      return invalid_argument(std::string(names[i]) + " " + shape_to_string(p[i]->shape()) + " must be 1-D with " +
-                              str(c) + " values (one per channel)");
-    }
-    if (p[i]->dtype() != x->dtype()) {
-      return unimplemented(std::string(names[i]) + " of type " + std::string(dtype_name(p[i]->dtype())) +
-                           " with X of type " + std::string(dtype_name(x->dtype())) + " is not supported");
-    }
-  }
-  const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
-  const int64_t n = x->dim(0);
-  const int64_t inner = c == 0 || n == 0 ? 0 : x->numel() / (n * c);
+  SS_ASSIGN_OR_RETURN(BatchNormPlan plan, batch_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* const* p = &ctx.inputs[1];  // scale, B, input_mean, input_var
+  const int64_t c = plan.c, n = plan.n, inner = plan.inner;
+  const double eps = plan.eps;
   Tensor y(x->dtype(), x->shape());
   auto run = [&](auto zero) {
     using T = decltype(zero);
@@ -662,8 +501,10 @@ Status cpu_batch_normalization(OpContext& ctx) {
   };
   if (x->dtype() == DType::kFloat32) {
     run(float{});
-  } else {
+  } else if (x->dtype() == DType::kFloat64) {
     run(double{});
+  } else {
+    return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -678,7 +519,7 @@ Status cpu_blocked_max_pool(OpContext& ctx) {
                             " is not a blocked float32 [N, C/b, H, W, b] tensor");
   }
   int64_t k[2];
-  SS_RETURN_IF_ERROR(pool_kernel(ctx.node, k));
+  SS_RETURN_IF_ERROR(pool_kernel_shape(ctx.node, k));
   const int64_t in[2] = {x->dim(2), x->dim(3)};
   Window2d g;
   SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, ctx.node.attr_int("ceil_mode", 0) != 0, &g));
@@ -707,18 +548,9 @@ Status cpu_average_pool(OpContext& ctx) { return pool(ctx, false); }
 
 Status cpu_global_average_pool(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  if (x->rank() < 3) {
-    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 3 dimensions [N, C, spatial...]");
-  }
-  SS_RETURN_IF_ERROR(require_float(*x, "GlobalAveragePool"));
-  Shape os = x->shape();
-  int64_t inner = 1;
-  for (std::size_t k = 2; k < os.size(); ++k) {
-    inner *= os[k];
-    os[k] = 1;
-  }
-  Tensor y(x->dtype(), os);
-  const int64_t planes = x->dim(0) * x->dim(1);
+  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_average_pool_plan(*x));
+  const int64_t planes = plan.planes, inner = plan.inner;
+  Tensor y(x->dtype(), plan.out_shape);
   auto run = [&](auto zero) {
     using T = decltype(zero);
     const T* px = x->data<T>();
@@ -731,8 +563,10 @@ Status cpu_global_average_pool(OpContext& ctx) {
   };
   if (x->dtype() == DType::kFloat32) {
     run(float{});
-  } else {
+  } else if (x->dtype() == DType::kFloat64) {
     run(double{});
+  } else {
+    return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();

@@ -18,28 +18,13 @@ struct Operand {
   std::vector<int64_t> strides;     // else: broadcast strides against X's shape
 };
 
-StatusOr<Operand> make_operand(const Tensor* t, const Tensor& x, int64_t axis, int64_t inner, const char* name) {
+// The plan's checks are done (layer_norm_plan); here only the broadcast strides.
+Operand make_operand(const Tensor* t, const NormOperandPlan& plan, const Tensor& x) {
   Operand op;
   op.t = t;
   if (!t) return op;
-  if (t->dtype() != x.dtype()) {
-    return invalid_argument(std::string(name) + " is " + std::string(dtype_name(t->dtype())) + " but X is " +
-                            std::string(dtype_name(x.dtype())));
-  }
-  // Unidirectional broadcast: t must stretch to X's shape without changing X.
-  bool ok = t->rank() <= x.rank();
-  for (int64_t k = 0; ok && k < t->rank(); ++k) {
-    const int64_t d = t->dim(k), xd = x.dim(x.rank() - t->rank() + k);
-    ok = d == xd || d == 1;
-  }
-  if (!ok) {
-    return invalid_argument(std::string(name) + " of shape " + shape_to_string(t->shape()) +
-                            " does not broadcast to X's shape " + shape_to_string(x.shape()));
-  }
+  op.per_column = plan.per_column;
   op.strides = cpu_broadcast_strides(t->shape(), x.shape());
-  bool outer_zero = true;
-  for (int64_t k = 0; k < axis; ++k) outer_zero = outer_zero && op.strides[k] == 0;
-  op.per_column = outer_zero && t->numel() == inner;
   return op;
 }
 
@@ -114,37 +99,26 @@ void layer_norm_typed(const Tensor& x, const Operand& scale, const Operand& bias
 }  // namespace
 
 Status cpu_layer_normalization(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* scale_t, cpu_required_input(ctx, 1));
-  const Tensor* bias_t = ctx.input(2);
-  if (x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64) {
-    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  SS_ASSIGN_OR_RETURN(LayerNormPlan p, layer_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  if ((x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64) || p.y_dtype != x->dtype()) {
+    return unsupported_element_type(p.y_dtype);  // float16 not widened by op_run_cpu
   }
-  if (x->rank() == 0) return invalid_argument("X must have rank >= 1, got a scalar");
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", -1), x->rank()));
-  if (const int64_t stash = ctx.node.attr_int("stash_type", 1); stash != 1) {
-    return unimplemented("stash_type " + std::to_string(stash) + " is not supported (only 1, float32)");
-  }
-  const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
-  int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < x->rank(); ++k) (k < axis ? outer : inner) *= x->dim(k);
-  SS_ASSIGN_OR_RETURN(Operand scale, make_operand(scale_t, *x, axis, inner, "Scale"));
-  SS_ASSIGN_OR_RETURN(Operand bias, make_operand(bias_t, *x, axis, inner, "B"));
+  const int64_t outer = p.outer, inner = p.inner;
+  const Operand scale = make_operand(ctx.inputs[1], p.scale, *x);
+  const Operand bias = make_operand(ctx.input(2), p.bias, *x);
 
-  Tensor y(x->dtype(), x->shape());
-  // Mean and InvStdDev (optional outputs 1 and 2): float32 (stash_type 1), X's shape with the
-  // normalized dimensions set to 1.
-  Shape stat_shape = x->shape();
-  for (int64_t k = axis; k < x->rank(); ++k) stat_shape[k] = 1;
+  Tensor y(p.y_dtype, x->shape());
+  // Mean and InvStdDev (optional outputs 1 and 2).
   Tensor mean, inv;
-  if (ctx.outputs.size() > 1) mean = Tensor(DType::kFloat32, stat_shape);
-  if (ctx.outputs.size() > 2) inv = Tensor(DType::kFloat32, stat_shape);
+  if (ctx.outputs.size() > 1) mean = Tensor(p.stat_dtype, p.stat_shape);
+  if (ctx.outputs.size() > 2) inv = Tensor(p.stat_dtype, p.stat_shape);
   float* pm = mean.empty() ? nullptr : mean.data<float>();
   float* pi = inv.empty() ? nullptr : inv.data<float>();
   if (x->dtype() == DType::kFloat32) {
-    layer_norm_typed<float>(*x, scale, bias, outer, inner, eps, &y, pm, pi);
+    layer_norm_typed<float>(*x, scale, bias, outer, inner, p.eps, &y, pm, pi);
   } else {
-    layer_norm_typed<double>(*x, scale, bias, outer, inner, eps, &y, pm, pi);
+    layer_norm_typed<double>(*x, scale, bias, outer, inner, p.eps, &y, pm, pi);
   }
   ctx.outputs[0] = std::move(y);
   if (!mean.empty()) ctx.outputs[1] = std::move(mean);

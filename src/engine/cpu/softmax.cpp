@@ -47,24 +47,17 @@ void softmax_last_axis_f32(const float* x, float* y, int64_t rows, int64_t dim) 
 }
 }  // namespace
 
-// Opset < 13 flattens to 2-D at `axis` (default 1) and normalizes each row; opset >= 13 normalizes
-// along the single dimension `axis` (default -1).
+// Axis, extents and checks: softmax_plan (engine/op_plans_nn.h).
 Status cpu_softmax(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  const bool legacy = ctx.node.opset < 13;
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", legacy ? 1 : -1), x->rank()));
-  int64_t outer = 1, dim = 1, inner = 1;
-  for (int64_t k = 0; k < x->rank(); ++k) {
-    if (k < axis) outer *= x->dim(k);
-    else if (k == axis || legacy) dim *= x->dim(k);
-    else inner *= x->dim(k);
-  }
+  SS_ASSIGN_OR_RETURN(SoftmaxPlan p, softmax_plan(ctx.node, *x));
+  const int64_t outer = p.outer, dim = p.dim, inner = p.inner;
   Tensor y(x->dtype(), x->shape());
   if (x->numel() > 0) {
     if (x->dtype() == DType::kFloat32 && inner == 1) softmax_last_axis_f32(x->data<float>(), y.data<float>(), outer, dim);
     else if (x->dtype() == DType::kFloat32) softmax_rows(x->data<float>(), y.data<float>(), outer, dim, inner);
     else if (x->dtype() == DType::kFloat64) softmax_rows(x->data<double>(), y.data<double>(), outer, dim, inner);
-    else return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+    else return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();

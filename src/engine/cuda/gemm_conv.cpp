@@ -1,6 +1,6 @@
 // Products and convolutions on CUDA: cuBLAS for Gemm, MatMul and FusedGemm, cuDNN for Conv and
-// FusedConv, with the element-wise epilogues in kernels/gemm_conv.cu. Checks, types and shapes as
-// the CPU functions (src/engine/cpu/gemm.cpp, nn.cpp).
+// FusedConv, with the element-wise epilogues in kernels/gemm_conv.cu. Checks, types, shapes and
+// plans from engine/op_plans_nn.h, shared with the CPU functions (src/engine/cpu/gemm.cpp, nn.cpp).
 #include <climits>
 #include <map>
 #include <mutex>
@@ -18,8 +18,6 @@ namespace shardscore {
 namespace {
 
 std::string str(int64_t v) { return std::to_string(v); }
-
-bool cuda_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64; }
 
 // One strided batch of row-major products: Y_i[m x n] = alpha * op(A_i)[m x k] * op(B_i)[k x n] + beta * Y_i.
 // cuBLAS is column-major, so it computes Y^T = op(B)^T op(A)^T on the same memory.
@@ -65,43 +63,27 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   return ok_status();
 }
 
-// Gemm and FusedGemm: Y = act(alpha * op(A) * op(B) + beta * C), A and B 2-D.
-Status gemm_2d(CudaOpContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, const Shape& a_shape_for_messages,
+// Gemm and FusedGemm: Y = act(alpha * op(A) * op(B) + beta * C), A and B 2-D, as planned.
+Status gemm_2d(CudaOpContext& ctx, const GemmPlan& p, const Tensor& a, const Tensor& b, const Tensor* c,
                kernels::Epilogue act, Tensor* out) {
-  const bool trans_a = ctx.node.attr_int("transA", 0) != 0;
-  const bool trans_b = ctx.node.attr_int("transB", 0) != 0;
-  const double alpha = ctx.node.attr_float("alpha", 1.0f);
-  const double beta = ctx.node.attr_float("beta", 1.0f);
-  const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
-  const int64_t kb = trans_b ? b.dim(1) : b.dim(0);
-  const int64_t n = trans_b ? b.dim(0) : b.dim(1);
-  if (k != kb) {
-    return invalid_argument("A " + shape_to_string(a_shape_for_messages) + " and B " + shape_to_string(b.shape()) +
-                            " do not multiply (transA=" + std::to_string(trans_a) + ", transB=" + std::to_string(trans_b) + ")");
-  }
+  const int64_t m = p.m, n = p.n, k = p.k;
+  const double beta = p.beta;
   Tensor y(a.dtype(), {m, n});
   double use_beta = 0;
-  if (c && beta != 0) {
-    const Shape& cs = c->shape();
-    if (cs.size() > 2) return invalid_argument("C has rank " + std::to_string(cs.size()) + "; Gemm takes rank <= 2");
-    const int64_t cm = cs.size() == 2 ? cs[0] : 1;
-    const int64_t cn = cs.empty() ? 1 : cs.back();
-    if ((cm != 1 && cm != m) || (cn != 1 && cn != n)) {
-      return invalid_argument("C " + shape_to_string(cs) + " does not broadcast to [" + str(m) + ", " + str(n) + "]");
-    }
+  if (p.use_c) {
     // With k = 0 the product is empty and Y = beta * C (cuBLAS is not asked: its leading
     // dimensions would be 0, which it rejects).
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), cm, cn, k == 0 ? beta : 1.0,
-                                                             y.raw(), m, n, ctx.lane.stream));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), p.cm, p.cn,
+                                                             k == 0 ? beta : 1.0, y.raw(), m, n, ctx.lane.stream));
     use_beta = beta;
   }
   RowMajorGemm g;
-  g.trans_a = trans_a;
-  g.trans_b = trans_b;
+  g.trans_a = p.trans_a;
+  g.trans_b = p.trans_b;
   g.m = m;
   g.n = n;
   g.k = k;
-  g.alpha = alpha;
+  g.alpha = p.alpha;
   g.beta = use_beta;
   g.a = a.raw();
   g.b = b.raw();
@@ -117,15 +99,15 @@ Status gemm_2d(CudaOpContext& ctx, const Tensor& a, const Tensor& b, const Tenso
   return ok_status();
 }
 
-StatusOr<kernels::Epilogue> activation_of(const Node& node, const char* op) {
-  const Attribute* act = node.attr("activation");
-  const std::string kind = act ? act->s : "";
-  if (kind.empty()) return kernels::Epilogue::kNone;
-  if (kind == "Relu") return kernels::Epilogue::kRelu;
-  if (kind == "Sigmoid") return kernels::Epilogue::kSigmoid;
-  if (kind == "Tanh") return kernels::Epilogue::kTanh;
-  if (kind == "Gelu") return kernels::Epilogue::kGelu;
-  return unimplemented(std::string(op) + " activation '" + kind + "'");
+kernels::Epilogue epilogue_of(GemmActivation act) {
+  switch (act) {
+    case GemmActivation::kRelu: return kernels::Epilogue::kRelu;
+    case GemmActivation::kSigmoid: return kernels::Epilogue::kSigmoid;
+    case GemmActivation::kTanh: return kernels::Epilogue::kTanh;
+    case GemmActivation::kGelu: return kernels::Epilogue::kGelu;
+    case GemmActivation::kNone: break;
+  }
+  return kernels::Epilogue::kNone;
 }
 
 // ---- convolution ----
@@ -209,41 +191,15 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
 }
 
 Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* w, cuda_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(ConvPlan p, conv_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* w = ctx.inputs[1];
   const Tensor* b = ctx.input(2);
-  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
-  if (!cuda_float(x->dtype())) {
-    return unimplemented("Conv element type " + std::string(dtype_name(x->dtype())) + " is not supported");
-  }
-  if (w->rank() != 4) {
-    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
-                            shape_to_string(x->shape()));
-  }
-  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
-  const int64_t group = ctx.node.attr_int("group", 1);
-  const int64_t c = x->dim(1), m = w->dim(0);
-  if (group <= 0) return invalid_argument("group " + str(group) + " must be positive");
-  if (c % group != 0 || m % group != 0 || w->dim(1) * group != c) {
-    return invalid_argument("X has " + str(c) + " channels and W " + shape_to_string(w->shape()) + " " + str(m) +
-                            " output channels of " + str(w->dim(1)) + " input channels each, which does not fit group " +
-                            str(group));
-  }
-  if (const Attribute* ks = ctx.node.attr("kernel_shape")) {
-    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
-      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " + shape_to_string(w->shape()));
-    }
-  }
-  if (b && (b->rank() != 1 || b->dim(0) != m)) {
-    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) +
-                            " values (one per output channel)");
-  }
+  const int64_t n = p.n, c = p.c, m = p.m, group = p.group;
+  const Window2d& g = p.g;
   const int64_t in[2] = {x->dim(2), x->dim(3)};
   const int64_t k[2] = {w->dim(2), w->dim(3)};
-  Window2d g;
-  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, false, &g));
-  const int64_t n = x->dim(0);
-  Tensor y(x->dtype(), {n, m, g.out[0], g.out[1]});
+  Tensor y(x->dtype(), p.out_shape);
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
     return ok_status();
@@ -335,69 +291,25 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
 }  // namespace
 
 Status cuda_gemm(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
-  const Tensor* c = ctx.input(2);
-  if (a->rank() != 2 || b->rank() != 2) {
-    return invalid_argument("Gemm takes 2-D A and B, got " + shape_to_string(a->shape()) + " and " + shape_to_string(b->shape()));
-  }
-  if (a->dtype() != b->dtype() || (c && c->dtype() != a->dtype())) return invalid_argument("input types differ");
-  if (!cuda_float(a->dtype())) return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
-  return gemm_2d(ctx, *a, *b, c, a->shape(), kernels::Epilogue::kNone, &ctx.outputs[0]);
+  SS_ASSIGN_OR_RETURN(GemmPlan p, gemm_plan(ctx.node, ctx.inputs));
+  return gemm_2d(ctx, p, *ctx.inputs[0], *ctx.inputs[1], ctx.input(2), kernels::Epilogue::kNone, &ctx.outputs[0]);
 }
 
 Status cuda_fused_gemm(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
-  if (a->rank() < 2 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 2 and a 2-D B");
-  if ((a->dtype() != DType::kFloat32 && a->dtype() != DType::kFloat16) || b->dtype() != a->dtype()) {
-    return unimplemented("FusedGemm runs float32 (and float16) only");
-  }
-  const Tensor* c = ctx.input(2);
-  if (c && c->dtype() != a->dtype()) return invalid_argument("input types differ");
-  SS_ASSIGN_OR_RETURN(kernels::Epilogue act, activation_of(ctx.node, "FusedGemm"));
-  const Shape lead(a->shape().begin(), a->shape().end() - 1);
-  const Tensor a2 = a->reshaped({shape_numel(lead), a->dim(a->rank() - 1)});
+  SS_ASSIGN_OR_RETURN(FusedGemmPlan p, fused_gemm_plan(ctx.node, ctx.inputs));
+  const Tensor a2 = ctx.inputs[0]->reshaped(p.a2_shape);
   Tensor y;
-  SS_RETURN_IF_ERROR(gemm_2d(ctx, a2, *b, c, a2.shape(), act, &y));
-  Shape out = lead;
-  out.push_back(y.dim(1));
-  ctx.outputs[0] = y.reshaped(out);
+  SS_RETURN_IF_ERROR(gemm_2d(ctx, p.gemm, a2, *ctx.inputs[1], ctx.input(2), epilogue_of(p.activation), &y));
+  ctx.outputs[0] = y.reshaped(p.out_shape);
   return ok_status();
 }
 
 Status cuda_matmul(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a_in, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b_in, cuda_required_input(ctx, 1));
-  if (a_in->dtype() != b_in->dtype()) return invalid_argument("input types differ");
-  if (!cuda_float(a_in->dtype())) return unimplemented("element type " + std::string(dtype_name(a_in->dtype())) + " is not supported");
-  // numpy semantics: 1-D operands are promoted to matrices and the added dimension removed after.
-  Shape as = a_in->shape(), bs = b_in->shape();
-  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-  if (a_vec) as.insert(as.begin(), 1);
-  if (b_vec) bs.push_back(1);
-  if (as.size() < 2 || bs.size() < 2) return invalid_argument("MatMul of scalars is not defined");
-  const int64_t m = as[as.size() - 2], k = as.back(), kb = bs[bs.size() - 2], n = bs.back();
-  if (k != kb) {
-    return invalid_argument("A " + shape_to_string(a_in->shape()) + " and B " + shape_to_string(b_in->shape()) + " do not multiply");
-  }
-  Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  const std::size_t r = std::max(a_batch.size(), b_batch.size());
-  Shape batch(r);
-  for (std::size_t i = 0; i < r; ++i) {
-    int64_t da = i < r - a_batch.size() ? 1 : a_batch[i - (r - a_batch.size())];
-    int64_t db = i < r - b_batch.size() ? 1 : b_batch[i - (r - b_batch.size())];
-    if (da != db && da != 1 && db != 1) {
-      return invalid_argument("batch dimensions of " + shape_to_string(a_in->shape()) + " and " +
-                              shape_to_string(b_in->shape()) + " cannot be broadcast");
-    }
-    batch[i] = std::max(da, db);
-  }
-  Shape out_shape = batch;
-  if (!a_vec) out_shape.push_back(m);
-  if (!b_vec) out_shape.push_back(n);
-  Tensor y(a_in->dtype(), out_shape);
-  const int64_t nb = shape_numel(batch), na = shape_numel(a_batch), nbb = shape_numel(b_batch);
+  SS_ASSIGN_OR_RETURN(MatMulPlan p, matmul_plan(ctx.inputs));
+  const Tensor* a_in = ctx.inputs[0];
+  const Tensor* b_in = ctx.inputs[1];
+  const int64_t m = p.m, n = p.n, k = p.k, nb = p.nb, na = p.na, nbb = p.nbb;
+  Tensor y(a_in->dtype(), p.out_shape);
   if (m * n == 0 || nb == 0) {
     ctx.outputs[0] = std::move(y);
     return ok_status();
@@ -427,24 +339,10 @@ Status cuda_matmul(CudaOpContext& ctx) {
   } else {
     // Broadcast along some batch dimensions only: one product per output matrix.
     const std::size_t es = dtype_size(y.dtype());
-    auto offset = [&](const Shape& own, int64_t flat) {
-      int64_t off = 0, stride = 1;
-      for (std::size_t i = r; i-- > 0;) {
-        const int64_t idx = flat % batch[i];
-        flat /= batch[i];
-        const std::size_t lead = r - own.size();
-        if (i >= lead) {
-          const int64_t d = own[i - lead];
-          off += (d == 1 ? 0 : idx) * stride;
-          stride *= d;
-        }
-      }
-      return off;
-    };
     g.m = m;
     for (int64_t bi = 0; bi < nb; ++bi) {
-      g.a = static_cast<const std::byte*>(a_in->raw()) + offset(a_batch, bi) * m * k * es;
-      g.b = static_cast<const std::byte*>(b_in->raw()) + offset(b_batch, bi) * k * n * es;
+      g.a = static_cast<const std::byte*>(a_in->raw()) + p.a_matrix(bi) * m * k * es;
+      g.b = static_cast<const std::byte*>(b_in->raw()) + p.b_matrix(bi) * k * n * es;
       g.y = static_cast<std::byte*>(y.raw()) + bi * m * n * es;
       SS_RETURN_IF_ERROR(gemm_rowmajor(ctx, y.dtype(), g));
     }
@@ -456,11 +354,9 @@ Status cuda_matmul(CudaOpContext& ctx) {
 Status cuda_conv(CudaOpContext& ctx) { return conv(ctx, nullptr, false); }
 
 Status cuda_fused_conv(CudaOpContext& ctx) {
-  const Attribute* act = ctx.node.attr("activation");
-  const std::string kind = act ? act->s : "";
-  if (!kind.empty() && kind != "Relu") return unimplemented("FusedConv activation '" + kind + "'");
+  SS_ASSIGN_OR_RETURN(const bool relu, fused_conv_relu(ctx.node));
   if (ctx.node.attr("dst_layout")) return unimplemented("FusedConv in the CPU backend's blocked layout");
-  return conv(ctx, ctx.input(3), kind == "Relu");
+  return conv(ctx, ctx.input(3), relu);
 }
 
 }  // namespace shardscore

@@ -1,6 +1,6 @@
-// CUDA reductions, normalization and pooling: the host side of kernels/reduce_ops.cu. Each
-// function validates as its CPU function does (src/engine/cpu/softmax.cpp, normalization.cpp,
-// reduce.cpp, nn.cpp), with the same messages.
+// CUDA reductions, normalization and pooling: the host side of kernels/reduce_ops.cu. Checks,
+// output types and shapes, and each op's plan come from engine/op_plans_nn.h, shared with the CPU
+// functions (src/engine/cpu/softmax.cpp, normalization.cpp, reduce.cpp, nn.cpp).
 //
 // The CPU runs these ops on float16 through op_run_cpu: float16 inputs widened to float32, float32
 // outputs rounded back to float16. So here a float16 input validates as float32, outputs are
@@ -24,14 +24,6 @@ namespace {
 using kernels::Elem;
 
 std::string str(int64_t v) { return std::to_string(v); }
-
-// The type the CPU function sees.
-DType seen(DType t) { return t == DType::kFloat16 ? DType::kFloat32 : t; }
-std::string seen_name(DType t) { return std::string(dtype_name(seen(t))); }
-
-bool is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64 || t == DType::kFloat16; }
-
-Status unsupported_type(DType t) { return unimplemented("element type " + seen_name(t) + " is not supported"); }
 
 // Inputs of which some are float16 and some float32: the float16 ones become float32 copies in
 // scratch (pointers replaced), and the op computes in float32.
@@ -97,51 +89,16 @@ StatusOr<kernels::ReduceGeometry> reduce_geometry(const Shape& s, const std::vec
   return g;
 }
 
-Status reduce(CudaOpContext& ctx, kernels::ReduceKind kind, int axes_input_from) {
-  using kernels::ReduceKind;
+Status reduce(CudaOpContext& ctx, ReduceOp op, kernels::ReduceKind kind) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  const DType dt = x->dtype();
-  const DType st = seen(dt);
-  const bool float_seen = st == DType::kFloat32 || st == DType::kFloat64;
-  const bool supported = kind == ReduceKind::kMean  ? float_seen
-                         : kind == ReduceKind::kSum ? st != DType::kBool && st != DType::kFloat16
-                                                    : st != DType::kFloat16;
-  if (!supported || dt == DType::kUndefined) return unsupported_type(dt);
-
-  const Node& n = ctx.node;
-  std::vector<int64_t> axes;
-  bool noop_with_empty = false;
-  if (n.opset >= axes_input_from) {
-    noop_with_empty = n.attr_int("noop_with_empty_axes", 0) != 0;
-    if (const Tensor* a = ctx.input(1)) {  // a host tensor (cuda_host_inputs)
-      if (a->dtype() != DType::kInt64 || a->rank() > 1) {
-        return invalid_argument("axes must be a 1-D int64 tensor, got " + std::string(dtype_name(a->dtype())) + " " +
-                                shape_to_string(a->shape()));
-      }
-      axes.assign(a->data<int64_t>(), a->data<int64_t>() + a->numel());
-    }
-  } else if (const Attribute* a = n.attr("axes"); a && a->type == Attribute::Type::kInts) {
-    axes = a->ints;
-  }
-  if (axes.empty() && noop_with_empty) {
+  SS_ASSIGN_OR_RETURN(ReducePlan p, reduce_plan(ctx.node, ctx.inputs, op));
+  if (p.noop) {
     ctx.outputs[0] = *x;
     return ok_status();
   }
-  const int64_t r = x->rank();
-  std::vector<bool> reduced(static_cast<std::size_t>(r), axes.empty());
-  for (int64_t a : axes) {
-    SS_ASSIGN_OR_RETURN(int64_t k, cpu_normalize_axis(a, r));
-    if (reduced[k]) return invalid_argument("axis " + str(a) + " appears more than once in axes");
-    reduced[k] = true;
-  }
-  const bool keepdims = n.attr_int("keepdims", 1) != 0;
-  Shape out_shape;
-  for (int64_t k = 0; k < r; ++k) {
-    if (!reduced[k]) out_shape.push_back(x->dim(k));
-    else if (keepdims) out_shape.push_back(1);
-  }
-  SS_ASSIGN_OR_RETURN(kernels::ReduceGeometry g, reduce_geometry(x->shape(), reduced));
-  Tensor y(dt, out_shape);
+  const DType dt = x->dtype();
+  SS_ASSIGN_OR_RETURN(kernels::ReduceGeometry g, reduce_geometry(x->shape(), p.reduced));
+  Tensor y(dt, p.out_shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_reduce(kind, cuda_elem(dt), x->raw(), y.raw(), g, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -150,28 +107,12 @@ Status reduce(CudaOpContext& ctx, kernels::ReduceKind kind, int axes_input_from)
 // ---------------------------------------------------------------------------------------------
 // LayerNormalization
 
-StatusOr<kernels::NormOperand> norm_operand(const Tensor* t, const void* data, const Tensor& x, int64_t axis,
-                                            int64_t inner, const char* name) {
+// Scale or B as the kernel reads it (checked by layer_norm_plan).
+StatusOr<kernels::NormOperand> norm_operand(const Tensor* t, const NormOperandPlan& plan, const Tensor& x) {
   kernels::NormOperand op;
   if (!t) return op;
-  op.data = data;
-  if (seen(t->dtype()) != seen(x.dtype())) {
-    return invalid_argument(std::string(name) + " is " + seen_name(t->dtype()) + " but X is " + seen_name(x.dtype()));
-  }
-  bool ok = t->rank() <= x.rank();
-  for (int64_t k = 0; ok && k < t->rank(); ++k) {
-    const int64_t d = t->dim(k), xd = x.dim(x.rank() - t->rank() + k);
-    ok = d == xd || d == 1;
-  }
-  if (!ok) {
-    return invalid_argument(std::string(name) + " of shape " + shape_to_string(t->shape()) +
-                            " does not broadcast to X's shape " + shape_to_string(x.shape()));
-  }
-  // Per column when it is constant along the dimensions before axis and holds one row.
-  const int64_t lead = x.rank() - t->rank();
-  bool outer_zero = true;
-  for (int64_t k = std::max<int64_t>(lead, 0); k < axis; ++k) outer_zero = outer_zero && t->dim(k - lead) == 1;
-  op.per_column = outer_zero && t->numel() == inner;
+  op.data = t->raw();
+  op.per_column = plan.per_column;
   if (!op.per_column) {
     SS_ASSIGN_OR_RETURN(op.index, cuda_strided_index(t->shape(), x.shape()));
   }
@@ -181,62 +122,27 @@ StatusOr<kernels::NormOperand> norm_operand(const Tensor* t, const void* data, c
 // ---------------------------------------------------------------------------------------------
 // Pools: window geometry as nn.cpp computes it (2-D spatial, NCHW).
 
-// The CPU's window geometry (nn.cpp), in the kernels' terms.
-Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode,
-                       kernels::PoolGeometry* g) {
-  Window2d w;
-  SS_RETURN_IF_ERROR(shardscore::window_geometry(node, in, k, ceil_mode, &w));
-  for (int i = 0; i < 2; ++i) {
-    g->k[i] = w.k[i];
-    g->s[i] = w.s[i];
-    g->d[i] = w.d[i];
-    g->pb[i] = w.pb[i];
-  }
-  g->oh = w.out[0];
-  g->ow = w.out[1];
-  return ok_status();
-}
-
-// float32, float64, and float16 (which the CPU widens to float32).
-Status require_float_or_half(const Tensor& x, const char* what) {
-  if (is_float(x.dtype())) return ok_status();
-  return unimplemented(std::string(what) + " element type " + seen_name(x.dtype()) + " is not supported");
-}
-
-Status pool_kernel(const Node& node, int64_t k[2]) {
-  const Attribute* a = node.attr("kernel_shape");
-  if (!a) return invalid_argument("the kernel_shape attribute is required");
-  if (a->ints.size() != 2) {
-    return invalid_argument("kernel_shape " + shape_to_string(a->ints) + " must have 2 values for 4-D NCHW input");
-  }
-  k[0] = a->ints[0];
-  k[1] = a->ints[1];
-  return ok_status();
-}
-
 Status pool(CudaOpContext& ctx, bool is_max) {
-  const char* what = is_max ? "MaxPool" : "AveragePool";
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_RETURN_IF_ERROR(shardscore::require_nchw(*x, what));
-  SS_RETURN_IF_ERROR(require_float_or_half(*x, what));
-  if (is_max && ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty()) {
-    return unimplemented("MaxPool's second output (Indices) is not supported; only Y");
-  }
-  int64_t k[2];
-  SS_RETURN_IF_ERROR(pool_kernel(ctx.node, k));
-  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  SS_ASSIGN_OR_RETURN(PoolPlan p, pool_plan(ctx.node, *x, is_max));
   kernels::PoolGeometry g;
-  SS_RETURN_IF_ERROR(window_geometry(ctx.node, in, k, ctx.node.attr_int("ceil_mode", 0) != 0, &g));
+  for (int i = 0; i < 2; ++i) {
+    g.k[i] = p.g.k[i];
+    g.s[i] = p.g.s[i];
+    g.d[i] = p.g.d[i];
+    g.pb[i] = p.g.pb[i];
+  }
+  g.oh = p.g.out[0];
+  g.ow = p.g.out[1];
   g.planes = x->dim(0) * x->dim(1);
-  g.h = in[0];
-  g.w = in[1];
-  Tensor y(x->dtype(), {x->dim(0), x->dim(1), g.oh, g.ow});
-  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  g.h = x->dim(2);
+  g.w = x->dim(3);
+  Tensor y(x->dtype(), p.out_shape);
   const Elem e = cuda_elem(x->dtype());
   if (is_max) {
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_max_pool(e, x->raw(), y.raw(), g, ctx.lane.stream));
   } else {
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_average_pool(e, x->raw(), y.raw(), g, include_pad, ctx.lane.stream));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_average_pool(e, x->raw(), y.raw(), g, p.count_include_pad, ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -248,67 +154,40 @@ Status pool(CudaOpContext& ctx, bool is_max) {
 
 Status cuda_softmax(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  const bool legacy = ctx.node.opset < 13;
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", legacy ? 1 : -1), x->rank()));
-  int64_t outer = 1, dim = 1, inner = 1;
-  for (int64_t k = 0; k < x->rank(); ++k) {
-    if (k < axis) outer *= x->dim(k);
-    else if (k == axis || legacy) dim *= x->dim(k);
-    else inner *= x->dim(k);
-  }
+  SS_ASSIGN_OR_RETURN(SoftmaxPlan p, softmax_plan(ctx.node, *x));
   Tensor y(x->dtype(), x->shape());
   if (x->numel() > 0) {
-    if (!is_float(x->dtype())) return unsupported_type(x->dtype());
     SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_softmax(cuda_elem(x->dtype()), x->raw(), y.raw(), outer, dim, inner, ctx.lane.stream));
+        kernels::launch_softmax(cuda_elem(x->dtype()), x->raw(), y.raw(), p.outer, p.dim, p.inner, ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 
 Status cuda_layer_normalization(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* scale_t, cuda_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(LayerNormPlan p, layer_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* scale_t = ctx.inputs[1];
   const Tensor* bias_t = ctx.input(2);
-  if (!is_float(x->dtype())) return unsupported_type(x->dtype());
-  if (x->rank() == 0) return invalid_argument("X must have rank >= 1, got a scalar");
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", -1), x->rank()));
-  if (const int64_t stash = ctx.node.attr_int("stash_type", 1); stash != 1) {
-    return unimplemented("stash_type " + std::to_string(stash) + " is not supported (only 1, float32)");
-  }
-  const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
-  int64_t outer = 1, inner = 1;
-  for (int64_t k = 0; k < x->rank(); ++k) (k < axis ? outer : inner) *= x->dim(k);
-
   const bool mixed = mixed_half({x, scale_t, bias_t});
   const void* px = x->raw();
-  const void* ps = scale_t->raw();
-  const void* pb = bias_t ? bias_t->raw() : nullptr;
-  SS_ASSIGN_OR_RETURN(kernels::NormOperand scale, norm_operand(scale_t, ps, *x, axis, inner, "Scale"));
-  SS_ASSIGN_OR_RETURN(kernels::NormOperand bias, norm_operand(bias_t, pb, *x, axis, inner, "B"));
+  SS_ASSIGN_OR_RETURN(kernels::NormOperand scale, norm_operand(scale_t, p.scale, *x));
+  SS_ASSIGN_OR_RETURN(kernels::NormOperand bias, norm_operand(bias_t, p.bias, *x));
   if (mixed) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
     if (bias_t) SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
   }
-  const bool any_half = x->dtype() == DType::kFloat16 || scale_t->dtype() == DType::kFloat16 ||
-                        (bias_t && bias_t->dtype() == DType::kFloat16);
-  // seen(X) is float32 whenever an input is float16 (else the operand check above failed).
-  const DType out_t = any_half ? DType::kFloat16 : x->dtype();
-  const DType stat_t = any_half ? DType::kFloat16 : DType::kFloat32;
-
-  Tensor y(out_t, x->shape());
-  Shape stat_shape = x->shape();
-  for (int64_t k = axis; k < x->rank(); ++k) stat_shape[k] = 1;
+  Tensor y(p.y_dtype, x->shape());
   Tensor mean, inv;
-  if (ctx.outputs.size() > 1) mean = Tensor(stat_t, stat_shape);
-  if (ctx.outputs.size() > 2) inv = Tensor(stat_t, stat_shape);
+  if (ctx.outputs.size() > 1) mean = Tensor(p.stat_dtype, p.stat_shape);
+  if (ctx.outputs.size() > 2) inv = Tensor(p.stat_dtype, p.stat_shape);
   void* py = mixed ? result_buffer(ctx, y) : y.raw();
   void* pm = mean.empty() ? nullptr : mixed ? result_buffer(ctx, mean) : mean.raw();
   void* pi = inv.empty() ? nullptr : mixed ? result_buffer(ctx, inv) : inv.raw();
   const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
   SS_LAUNCH_RETURN_IF_ERROR(
-      kernels::launch_layer_norm(e, px, scale, bias, py, pm, pi, outer, inner, eps, ctx.lane.stream));
+      kernels::launch_layer_norm(e, px, scale, bias, py, pm, pi, p.outer, p.inner, p.eps, ctx.lane.stream));
   if (mixed) {
     SS_RETURN_IF_ERROR(narrow(ctx, py, y));
     if (pm) SS_RETURN_IF_ERROR(narrow(ctx, pm, mean));
@@ -320,68 +199,27 @@ Status cuda_layer_normalization(CudaOpContext& ctx) {
   return ok_status();
 }
 
-Status cuda_reduce_mean(CudaOpContext& ctx) { return reduce(ctx, kernels::ReduceKind::kMean, 18); }
-Status cuda_reduce_sum(CudaOpContext& ctx) { return reduce(ctx, kernels::ReduceKind::kSum, 13); }
-Status cuda_reduce_max(CudaOpContext& ctx) { return reduce(ctx, kernels::ReduceKind::kMax, 18); }
+Status cuda_reduce_mean(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kMean, kernels::ReduceKind::kMean); }
+Status cuda_reduce_sum(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kSum, kernels::ReduceKind::kSum); }
+Status cuda_reduce_max(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kMax, kernels::ReduceKind::kMax); }
 
 Status cuda_argmax(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", 0), x->rank()));
-  const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
-  const bool last = ctx.node.attr_int("select_last_index", 0) != 0;
-  int64_t outer = 1, dim = x->dim(axis), inner = 1;
-  for (int64_t k = 0; k < axis; ++k) outer *= x->dim(k);
-  for (int64_t k = axis + 1; k < x->rank(); ++k) inner *= x->dim(k);
-  if (dim == 0) return invalid_argument("ArgMax over an empty axis");
-  Shape out;
-  for (int64_t k = 0; k < x->rank(); ++k) {
-    if (k != axis) out.push_back(x->dim(k));
-    else if (keepdims) out.push_back(1);
-  }
-  if (x->dtype() == DType::kUndefined) return unsupported_type(x->dtype());
-  Tensor y(DType::kInt64, out);
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_argmax(cuda_elem(x->dtype()), x->raw(), y.data<int64_t>(), outer, dim,
-                                                   inner, last, ctx.lane.stream));
+  SS_ASSIGN_OR_RETURN(ArgMaxPlan p, argmax_plan(ctx.node, *x));
+  Tensor y(DType::kInt64, p.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_argmax(cuda_elem(x->dtype()), x->raw(), y.data<int64_t>(), p.outer, p.dim,
+                                                   p.inner, p.select_last, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 
 Status cuda_batch_normalization(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  if (ctx.node.attr_int("training_mode", 0) != 0) {
-    return unimplemented("BatchNormalization with training_mode=1 is not supported (inference only)");
-  }
-  for (std::size_t k = 1; k < ctx.node.outputs.size(); ++k) {
-    if (!ctx.node.outputs[k].empty()) {
-      return unimplemented("BatchNormalization output " + str(static_cast<int64_t>(k)) +
-                           " (running or saved statistics) is not supported; inference mode gives only Y");
-    }
-  }
-  if (x->rank() < 2)
-    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
-  SS_RETURN_IF_ERROR(require_float_or_half(*x, "BatchNormalization"));
-  const int64_t c = x->dim(1);
-  const char* names[] = {"scale", "B", "input_mean", "input_var"};
-  const Tensor* p[4];
-  for (std::size_t i = 0; i < 4; ++i) {
-    SS_ASSIGN_OR_RETURN(p[i], cuda_required_input(ctx, i + 1));
-    if (p[i]->rank() != 1 || p[i]->dim(0) != c) {
-      return invalid_argument(std::string(names[i]) + " " + shape_to_string(p[i]->shape()) + " must be 1-D with " +
-                              str(c) + " values (one per channel)");
-    }
-    if (seen(p[i]->dtype()) != seen(x->dtype())) {
-      return unimplemented(std::string(names[i]) + " of type " + seen_name(p[i]->dtype()) + " with X of type " +
-                           seen_name(x->dtype()) + " is not supported");
-    }
-  }
-  const double eps = static_cast<double>(ctx.node.attr_float("epsilon", 1e-5f));
-  const int64_t n = x->dim(0);
-  const int64_t inner = c == 0 || n == 0 ? 0 : x->numel() / (n * c);
-
+  SS_ASSIGN_OR_RETURN(BatchNormPlan plan, batch_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* const* p = &ctx.inputs[1];  // scale, B, input_mean, input_var
+  const int64_t n = plan.n, c = plan.c, inner = plan.inner;
   const bool mixed = mixed_half({x, p[0], p[1], p[2], p[3]});
-  const bool any_half = std::any_of(p, p + 4, [](const Tensor* t) { return t->dtype() == DType::kFloat16; }) ||
-                        x->dtype() == DType::kFloat16;
-  Tensor y(any_half ? DType::kFloat16 : x->dtype(), x->shape());
+  Tensor y(plan.y_dtype, x->shape());
   if (y.numel() > 0) {
     const void* px = x->raw();
     const void* pp[4] = {p[0]->raw(), p[1]->raw(), p[2]->raw(), p[3]->raw()};
@@ -393,7 +231,7 @@ Status cuda_batch_normalization(CudaOpContext& ctx) {
     }
     void* scratch = ctx.scratch(static_cast<std::size_t>(kernels::batch_norm_scratch_bytes(c)));
     const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_batch_norm(e, px, pp[0], pp[1], pp[2], pp[3], py, n, c, inner, eps,
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_batch_norm(e, px, pp[0], pp[1], pp[2], pp[3], py, n, c, inner, plan.eps,
                                                          scratch, ctx.lane.stream));
     if (mixed) SS_RETURN_IF_ERROR(narrow(ctx, py, y));
   }
@@ -406,19 +244,12 @@ Status cuda_average_pool(CudaOpContext& ctx) { return pool(ctx, false); }
 
 Status cuda_global_average_pool(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  if (x->rank() < 3) {
-    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 3 dimensions [N, C, spatial...]");
-  }
-  SS_RETURN_IF_ERROR(require_float_or_half(*x, "GlobalAveragePool"));
-  Shape os = x->shape();
-  std::vector<bool> reduced(os.size(), false);
-  for (std::size_t k = 2; k < os.size(); ++k) {
-    os[k] = 1;
-    reduced[k] = true;
-  }
+  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_average_pool_plan(*x));
+  std::vector<bool> reduced(static_cast<std::size_t>(x->rank()), true);
+  reduced[0] = reduced[1] = false;
   // The mean of each plane: a ReduceMean over the trailing dimensions.
   SS_ASSIGN_OR_RETURN(kernels::ReduceGeometry g, reduce_geometry(x->shape(), reduced));
-  Tensor y(x->dtype(), os);
+  Tensor y(x->dtype(), plan.out_shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_reduce(kernels::ReduceKind::kMean, cuda_elem(x->dtype()), x->raw(),
                                                    y.raw(), g, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);

@@ -1,0 +1,514 @@
+// The neural-network ops' shared validation, shapes and plans (contracts in op_plans_nn.h).
+#include "engine/op_plans_nn.h"
+
+#include <algorithm>
+#include <string>
+
+#include "engine/cpu/cpu_ops.h"  // cpu_normalize_axis
+
+namespace shardscore {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+std::string seen_name(DType t) { return std::string(dtype_name(plan_dtype(t))); }
+
+// An ints attribute that must hold `n` values, or `def` repeated when absent.
+Status ints_attr(const Node& node, const std::string& name, std::size_t n, int64_t def, std::vector<int64_t>* out) {
+  const Attribute* a = node.attr(name);
+  if (!a) {
+    out->assign(n, def);
+    return ok_status();
+  }
+  if (a->ints.size() != n) {
+    return invalid_argument(name + " " + shape_to_string(a->ints) + " has " +
+                            str(static_cast<int64_t>(a->ints.size())) + " values; 2-D spatial input needs " +
+                            str(static_cast<int64_t>(n)));
+  }
+  *out = a->ints;
+  return ok_status();
+}
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+StatusOr<AutoPad> read_auto_pad(const Node& node) {
+  const Attribute* a = node.attr("auto_pad");
+  if (!a || a->s.empty() || a->s == "NOTSET") return AutoPad::kNotSet;
+  if (a->s == "SAME_UPPER") return AutoPad::kSameUpper;
+  if (a->s == "SAME_LOWER") return AutoPad::kSameLower;
+  if (a->s == "VALID") return AutoPad::kValid;
+  return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+}
+
+bool any_half(std::initializer_list<const Tensor*> ts) {
+  return std::any_of(ts.begin(), ts.end(), [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
+}
+
+// outer = product of the dimensions before axis, inner = of those after it.
+void split_at_axis(const Shape& s, int64_t axis, int64_t* outer, int64_t* inner) {
+  *outer = *inner = 1;
+  for (int64_t k = 0; k < static_cast<int64_t>(s.size()); ++k) {
+    if (k < axis) *outer *= s[k];
+    else if (k > axis) *inner *= s[k];
+  }
+}
+
+StatusOr<NormOperandPlan> norm_operand(const Tensor* t, const Tensor& x, int64_t axis, int64_t inner,
+                                       const char* name) {
+  NormOperandPlan op;
+  if (!t) return op;
+  op.present = true;
+  if (plan_dtype(t->dtype()) != plan_dtype(x.dtype())) {
+    return invalid_argument(std::string(name) + " is " + seen_name(t->dtype()) + " but X is " + seen_name(x.dtype()));
+  }
+  // Unidirectional broadcast: t must stretch to X's shape without changing X.
+  bool ok = t->rank() <= x.rank();
+  for (int64_t k = 0; ok && k < t->rank(); ++k) {
+    const int64_t d = t->dim(k), xd = x.dim(x.rank() - t->rank() + k);
+    ok = d == xd || d == 1;
+  }
+  if (!ok) {
+    return invalid_argument(std::string(name) + " of shape " + shape_to_string(t->shape()) +
+                            " does not broadcast to X's shape " + shape_to_string(x.shape()));
+  }
+  // Its broadcast strides are 0 along every dimension before axis (missing there, or size 1).
+  const int64_t lead = x.rank() - t->rank();
+  bool outer_zero = true;
+  for (int64_t k = std::max<int64_t>(lead, 0); k < axis; ++k) outer_zero = outer_zero && t->dim(k - lead) == 1;
+  op.per_column = outer_zero && t->numel() == inner;
+  return op;
+}
+
+}  // namespace
+
+// ---- common ----
+
+DType plan_dtype(DType t) { return t == DType::kFloat16 ? DType::kFloat32 : t; }
+
+bool plan_is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64 || t == DType::kFloat16; }
+
+Status unsupported_element_type(DType t) {
+  return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
+}
+
+Status plan_unsupported_type(DType t) { return unsupported_element_type(plan_dtype(t)); }
+
+StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i) {
+  const Tensor* t = i < inputs.size() ? inputs[i] : nullptr;
+  if (!t) return invalid_argument("required input " + std::to_string(i) + " is missing");
+  return t;
+}
+
+// ---- Softmax ----
+
+StatusOr<SoftmaxPlan> softmax_plan(const Node& node, const Tensor& x) {
+  SoftmaxPlan p;
+  const bool legacy = node.opset < 13;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", legacy ? 1 : -1), x.rank()));
+  for (int64_t k = 0; k < x.rank(); ++k) {
+    if (k < p.axis) p.outer *= x.dim(k);
+    else if (k == p.axis || legacy) p.dim *= x.dim(k);
+    else p.inner *= x.dim(k);
+  }
+  if (x.numel() > 0 && !plan_is_float(x.dtype())) return plan_unsupported_type(x.dtype());
+  return p;
+}
+
+// ---- LayerNormalization ----
+
+StatusOr<LayerNormPlan> layer_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* scale, plan_required_input(inputs, 1));
+  const Tensor* bias = inputs.size() > 2 ? inputs[2] : nullptr;
+  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  if (x->rank() == 0) return invalid_argument("X must have rank >= 1, got a scalar");
+  LayerNormPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", -1), x->rank()));
+  if (const int64_t stash = node.attr_int("stash_type", 1); stash != 1) {
+    return unimplemented("stash_type " + std::to_string(stash) + " is not supported (only 1, float32)");
+  }
+  p.eps = static_cast<double>(node.attr_float("epsilon", 1e-5f));
+  for (int64_t k = 0; k < x->rank(); ++k) (k < p.axis ? p.outer : p.inner) *= x->dim(k);
+  SS_ASSIGN_OR_RETURN(p.scale, norm_operand(scale, *x, p.axis, p.inner, "Scale"));
+  SS_ASSIGN_OR_RETURN(p.bias, norm_operand(bias, *x, p.axis, p.inner, "B"));
+  // The operand checks above made every input's plan_dtype X's: float32 whenever one is float16.
+  const bool half = any_half({x, scale, bias});
+  p.y_dtype = half ? DType::kFloat16 : x->dtype();
+  p.stat_dtype = half ? DType::kFloat16 : DType::kFloat32;
+  p.stat_shape = x->shape();
+  for (int64_t k = p.axis; k < x->rank(); ++k) p.stat_shape[k] = 1;
+  return p;
+}
+
+// ---- reductions ----
+
+StatusOr<ReducePlan> reduce_plan(const Node& n, const std::vector<const Tensor*>& inputs, ReduceOp op) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const DType dt = plan_dtype(x->dtype());
+  const bool is_float = dt == DType::kFloat32 || dt == DType::kFloat64;
+  const bool supported = op == ReduceOp::kMean  ? is_float
+                         : op == ReduceOp::kSum ? dt != DType::kBool && dt != DType::kFloat16
+                                                : dt != DType::kFloat16;
+  if (!supported || dt == DType::kUndefined) return plan_unsupported_type(x->dtype());
+
+  const int axes_input_from = op == ReduceOp::kSum ? 13 : 18;
+  std::vector<int64_t> axes;
+  bool noop_with_empty = false;
+  if (n.opset >= axes_input_from) {
+    noop_with_empty = n.attr_int("noop_with_empty_axes", 0) != 0;
+    if (const Tensor* a = inputs.size() > 1 ? inputs[1] : nullptr) {  // a host tensor in both backends
+      if (a->dtype() != DType::kInt64 || a->rank() > 1) {
+        return invalid_argument("axes must be a 1-D int64 tensor, got " + std::string(dtype_name(a->dtype())) + " " +
+                                shape_to_string(a->shape()));
+      }
+      axes.assign(a->data<int64_t>(), a->data<int64_t>() + a->numel());
+    }
+  } else if (const Attribute* a = n.attr("axes"); a && a->type == Attribute::Type::kInts) {
+    axes = a->ints;
+  }
+  ReducePlan p;
+  if (axes.empty() && noop_with_empty) {
+    p.noop = true;
+    return p;
+  }
+  const int64_t r = x->rank();
+  p.reduced.assign(static_cast<std::size_t>(r), axes.empty());
+  for (int64_t a : axes) {
+    SS_ASSIGN_OR_RETURN(int64_t k, cpu_normalize_axis(a, r));
+    if (p.reduced[k]) return invalid_argument("axis " + str(a) + " appears more than once in axes");
+    p.reduced[k] = true;
+  }
+  const bool keepdims = n.attr_int("keepdims", 1) != 0;
+  for (int64_t k = 0; k < r; ++k) {
+    if (!p.reduced[k]) p.out_shape.push_back(x->dim(k));
+    else if (keepdims) p.out_shape.push_back(1);
+  }
+  return p;
+}
+
+StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x) {
+  ArgMaxPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), x.rank()));
+  const bool keepdims = node.attr_int("keepdims", 1) != 0;
+  p.select_last = node.attr_int("select_last_index", 0) != 0;
+  p.dim = x.dim(p.axis);
+  split_at_axis(x.shape(), p.axis, &p.outer, &p.inner);
+  if (p.dim == 0) return invalid_argument("ArgMax over an empty axis");
+  for (int64_t k = 0; k < x.rank(); ++k) {
+    if (k != p.axis) p.out_shape.push_back(x.dim(k));
+    else if (keepdims) p.out_shape.push_back(1);
+  }
+  if (x.dtype() == DType::kUndefined) return plan_unsupported_type(x.dtype());
+  return p;
+}
+
+// ---- BatchNormalization ----
+
+StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (node.attr_int("training_mode", 0) != 0) {
+    return unimplemented("BatchNormalization with training_mode=1 is not supported (inference only)");
+  }
+  for (std::size_t k = 1; k < node.outputs.size(); ++k) {
+    if (!node.outputs[k].empty()) {
+      return unimplemented("BatchNormalization output " + str(static_cast<int64_t>(k)) +
+                           " (running or saved statistics) is not supported; inference mode gives only Y");
+    }
+  }
+  if (x->rank() < 2)
+    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
+  SS_RETURN_IF_ERROR(plan_require_float(*x, "BatchNormalization"));
+  BatchNormPlan p;
+  p.c = x->dim(1);
+  const char* names[] = {"scale", "B", "input_mean", "input_var"};
+  bool half = x->dtype() == DType::kFloat16;
+  for (std::size_t i = 0; i < 4; ++i) {
+    SS_ASSIGN_OR_RETURN(const Tensor* t, plan_required_input(inputs, i + 1));
+    if (t->rank() != 1 || t->dim(0) != p.c) {
+      return invalid_argument(std::string(names[i]) + " " + shape_to_string(t->shape()) + " must be 1-D with " +
+                              str(p.c) + " values (one per channel)");
+    }
+    if (plan_dtype(t->dtype()) != plan_dtype(x->dtype())) {
+      return unimplemented(std::string(names[i]) + " of type " + seen_name(t->dtype()) + " with X of type " +
+                           seen_name(x->dtype()) + " is not supported");
+    }
+    half = half || t->dtype() == DType::kFloat16;
+  }
+  p.eps = static_cast<double>(node.attr_float("epsilon", 1e-5f));
+  p.n = x->dim(0);
+  p.inner = p.c == 0 || p.n == 0 ? 0 : x->numel() / (p.n * p.c);
+  p.y_dtype = half ? DType::kFloat16 : x->dtype();
+  return p;
+}
+
+// ---- windows, pools, Conv ----
+
+Status require_nchw(const Tensor& x, const char* what) {
+  if (x.rank() == 4) return ok_status();
+  if (x.rank() == 3 || x.rank() == 5) {
+    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " +
+                         shape_to_string(x.shape()));
+  }
+  return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
+}
+
+Status plan_require_float(const Tensor& x, const char* what) {
+  if (plan_is_float(x.dtype())) return ok_status();
+  return unimplemented(std::string(what) + " element type " + seen_name(x.dtype()) + " is not supported");
+}
+
+Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode, Window2d* w) {
+  std::vector<int64_t> strides, dilations, pads;
+  SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
+  SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
+  SS_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
+  SS_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));
+  for (int i = 0; i < 2; ++i) {
+    if (k[i] <= 0) return invalid_argument("kernel_shape " + shape_to_string({k[0], k[1]}) + " must be positive");
+    if (strides[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
+    if (dilations[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
+    if (pads[i] < 0 || pads[i + 2] < 0)
+      return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
+    w->in[i] = in[i];
+    w->k[i] = k[i];
+    w->s[i] = strides[i];
+    w->d[i] = dilations[i];
+    const int64_t dk = dilations[i] * (k[i] - 1) + 1;
+    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
+      w->out[i] = (in[i] + strides[i] - 1) / strides[i];
+      const int64_t total = std::max<int64_t>(0, (w->out[i] - 1) * strides[i] + dk - in[i]);
+      w->pb[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      w->pe[i] = total - w->pb[i];
+      continue;
+    }
+    w->pb[i] = auto_pad == AutoPad::kValid ? 0 : pads[i];
+    w->pe[i] = auto_pad == AutoPad::kValid ? 0 : pads[i + 2];
+    const int64_t span = in[i] + w->pb[i] + w->pe[i] - dk;
+    if (span < 0) {
+      return invalid_argument("the window (kernel " + str(k[i]) + ", dilation " + str(dilations[i]) +
+                              ") is larger than the padded input (" + str(in[i] + w->pb[i] + w->pe[i]) +
+                              ") along spatial axis " + str(i));
+    }
+    w->out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
+    if (ceil_mode && (w->out[i] - 1) * strides[i] >= in[i] + w->pb[i]) --w->out[i];
+  }
+  return ok_status();
+}
+
+Status pool_kernel_shape(const Node& node, int64_t k[2]) {
+  const Attribute* a = node.attr("kernel_shape");
+  if (!a) return invalid_argument("the kernel_shape attribute is required");
+  if (a->ints.size() != 2) {
+    return invalid_argument("kernel_shape " + shape_to_string(a->ints) + " must have 2 values for 4-D NCHW input");
+  }
+  k[0] = a->ints[0];
+  k[1] = a->ints[1];
+  return ok_status();
+}
+
+StatusOr<PoolPlan> pool_plan(const Node& node, const Tensor& x, bool is_max) {
+  const char* what = is_max ? "MaxPool" : "AveragePool";
+  SS_RETURN_IF_ERROR(require_nchw(x, what));
+  SS_RETURN_IF_ERROR(plan_require_float(x, what));
+  if (is_max && node.outputs.size() > 1 && !node.outputs[1].empty()) {
+    return unimplemented("MaxPool's second output (Indices) is not supported; only Y");
+  }
+  int64_t k[2];
+  SS_RETURN_IF_ERROR(pool_kernel_shape(node, k));
+  const int64_t in[2] = {x.dim(2), x.dim(3)};
+  PoolPlan p;
+  SS_RETURN_IF_ERROR(window_geometry(node, in, k, node.attr_int("ceil_mode", 0) != 0, &p.g));
+  p.out_shape = {x.dim(0), x.dim(1), p.g.out[0], p.g.out[1]};
+  p.count_include_pad = node.attr_int("count_include_pad", 0) != 0;
+  return p;
+}
+
+StatusOr<GlobalPoolPlan> global_average_pool_plan(const Tensor& x) {
+  if (x.rank() < 3) {
+    return invalid_argument("X " + shape_to_string(x.shape()) + " must have at least 3 dimensions [N, C, spatial...]");
+  }
+  SS_RETURN_IF_ERROR(plan_require_float(x, "GlobalAveragePool"));
+  GlobalPoolPlan p;
+  p.out_shape = x.shape();
+  for (std::size_t k = 2; k < p.out_shape.size(); ++k) {
+    p.inner *= p.out_shape[k];
+    p.out_shape[k] = 1;
+  }
+  p.planes = x.dim(0) * x.dim(1);
+  return p;
+}
+
+StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
+  const Tensor* b = inputs.size() > 2 ? inputs[2] : nullptr;
+  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
+  SS_RETURN_IF_ERROR(plan_require_float(*x, "Conv"));
+  if (w->rank() != 4) {
+    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
+                            shape_to_string(x->shape()));
+  }
+  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
+  ConvPlan p;
+  p.group = node.attr_int("group", 1);
+  p.n = x->dim(0);
+  p.c = x->dim(1);
+  p.m = w->dim(0);
+  if (p.group <= 0) return invalid_argument("group " + str(p.group) + " must be positive");
+  if (p.c % p.group != 0 || p.m % p.group != 0 || w->dim(1) * p.group != p.c) {
+    return invalid_argument("X has " + str(p.c) + " channels and W " + shape_to_string(w->shape()) + " " + str(p.m) +
+                            " output channels of " + str(w->dim(1)) +
+                            " input channels each, which does not fit group " + str(p.group));
+  }
+  if (const Attribute* ks = node.attr("kernel_shape")) {
+    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
+      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
+                              shape_to_string(w->shape()));
+    }
+  }
+  if (b && (b->rank() != 1 || b->dim(0) != p.m)) {
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(p.m) +
+                            " values (one per output channel)");
+  }
+  const int64_t in[2] = {x->dim(2), x->dim(3)};
+  const int64_t k[2] = {w->dim(2), w->dim(3)};
+  SS_RETURN_IF_ERROR(window_geometry(node, in, k, false, &p.g));
+  p.out_shape = {p.n, p.m, p.g.out[0], p.g.out[1]};
+  return p;
+}
+
+StatusOr<bool> fused_conv_relu(const Node& node) {
+  const Attribute* act = node.attr("activation");
+  const std::string kind = act ? act->s : "";
+  if (!kind.empty() && kind != "Relu") return unimplemented("FusedConv activation '" + kind + "'");
+  return kind == "Relu";
+}
+
+// ---- Gemm, FusedGemm, MatMul ----
+
+StatusOr<GemmPlan> gemm_shape_plan(const Node& node, const Shape& a, const Shape& b, const Tensor* c) {
+  GemmPlan p;
+  p.trans_a = node.attr_int("transA", 0) != 0;
+  p.trans_b = node.attr_int("transB", 0) != 0;
+  p.alpha = node.attr_float("alpha", 1.0f);
+  p.beta = node.attr_float("beta", 1.0f);
+  p.m = p.trans_a ? a[1] : a[0];
+  p.k = p.trans_a ? a[0] : a[1];
+  const int64_t kb = p.trans_b ? b[1] : b[0];
+  p.n = p.trans_b ? b[0] : b[1];
+  if (p.k != kb) {
+    return invalid_argument("A " + shape_to_string(a) + " and B " + shape_to_string(b) + " do not multiply (transA=" +
+                            std::to_string(p.trans_a) + ", transB=" + std::to_string(p.trans_b) + ")");
+  }
+  if (c && p.beta != 0) {
+    // Unidirectional broadcast of C to [m, n].
+    const Shape& cs = c->shape();
+    if (cs.size() > 2) return invalid_argument("C has rank " + std::to_string(cs.size()) + "; Gemm takes rank <= 2");
+    p.cm = cs.size() == 2 ? cs[0] : 1;
+    p.cn = cs.empty() ? 1 : cs.back();
+    if ((p.cm != 1 && p.cm != p.m) || (p.cn != 1 && p.cn != p.n)) {
+      return invalid_argument("C " + shape_to_string(cs) + " does not broadcast to [" + str(p.m) + ", " + str(p.n) +
+                              "]");
+    }
+    p.use_c = true;
+  }
+  return p;
+}
+
+StatusOr<GemmPlan> gemm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  const Tensor* c = inputs.size() > 2 ? inputs[2] : nullptr;
+  if (a->rank() != 2 || b->rank() != 2) {
+    return invalid_argument("Gemm takes 2-D A and B, got " + shape_to_string(a->shape()) + " and " +
+                            shape_to_string(b->shape()));
+  }
+  if (a->dtype() != b->dtype() || (c && c->dtype() != a->dtype())) return invalid_argument("input types differ");
+  if (!plan_is_float(a->dtype())) return plan_unsupported_type(a->dtype());
+  return gemm_shape_plan(node, a->shape(), b->shape(), c);
+}
+
+StatusOr<FusedGemmPlan> fused_gemm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  const Tensor* c = inputs.size() > 2 ? inputs[2] : nullptr;
+  if (a->rank() < 2 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 2 and a 2-D B");
+  if (plan_dtype(a->dtype()) != DType::kFloat32 || b->dtype() != a->dtype()) {
+    return unimplemented("FusedGemm runs float32 only");
+  }
+  if (c && c->dtype() != a->dtype()) return invalid_argument("input types differ");
+  FusedGemmPlan p;
+  const Attribute* act = node.attr("activation");
+  const std::string kind = act ? act->s : "";
+  if (kind == "Relu") p.activation = GemmActivation::kRelu;
+  else if (kind == "Sigmoid") p.activation = GemmActivation::kSigmoid;
+  else if (kind == "Tanh") p.activation = GemmActivation::kTanh;
+  else if (kind == "Gelu") p.activation = GemmActivation::kGelu;
+  else if (!kind.empty()) return unimplemented("FusedGemm activation '" + kind + "'");
+  const Shape lead(a->shape().begin(), a->shape().end() - 1);
+  p.a2_shape = {shape_numel(lead), a->dim(a->rank() - 1)};
+  SS_ASSIGN_OR_RETURN(p.gemm, gemm_shape_plan(node, p.a2_shape, b->shape(), c));
+  p.out_shape = lead;
+  p.out_shape.push_back(p.gemm.n);
+  return p;
+}
+
+int64_t MatMulPlan::matrix_of(const Shape& own, int64_t flat) const {
+  const std::size_t r = batch.size();
+  int64_t off = 0, stride = 1;
+  for (std::size_t i = r; i-- > 0;) {
+    const int64_t idx = flat % batch[i];
+    flat /= batch[i];
+    const std::size_t lead = r - own.size();
+    if (i >= lead) {
+      const int64_t d = own[i - lead];
+      off += (d == 1 ? 0 : idx) * stride;
+      stride *= d;
+    }
+  }
+  return off;
+}
+
+StatusOr<MatMulPlan> matmul_shape_plan(const Shape& a, const Shape& b) {
+  Shape as = a, bs = b;
+  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+  if (a_vec) as.insert(as.begin(), 1);
+  if (b_vec) bs.push_back(1);
+  if (as.size() < 2 || bs.size() < 2) return invalid_argument("MatMul of scalars is not defined");
+  MatMulPlan p;
+  p.m = as[as.size() - 2];
+  p.k = as.back();
+  p.n = bs.back();
+  if (p.k != bs[bs.size() - 2]) {
+    return invalid_argument("A " + shape_to_string(a) + " and B " + shape_to_string(b) + " do not multiply");
+  }
+  p.a_batch.assign(as.begin(), as.end() - 2);
+  p.b_batch.assign(bs.begin(), bs.end() - 2);
+  const std::size_t r = std::max(p.a_batch.size(), p.b_batch.size());
+  p.batch.resize(r);
+  for (std::size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - p.a_batch.size() ? 1 : p.a_batch[i - (r - p.a_batch.size())];
+    const int64_t db = i < r - p.b_batch.size() ? 1 : p.b_batch[i - (r - p.b_batch.size())];
+    if (da != db && da != 1 && db != 1) {
+      return invalid_argument("batch dimensions of " + shape_to_string(a) + " and " + shape_to_string(b) +
+                              " cannot be broadcast");
+    }
+    p.batch[i] = std::max(da, db);
+  }
+  p.na = shape_numel(p.a_batch);
+  p.nbb = shape_numel(p.b_batch);
+  p.nb = shape_numel(p.batch);
+  p.out_shape = p.batch;
+  if (!a_vec) p.out_shape.push_back(p.m);
+  if (!b_vec) p.out_shape.push_back(p.n);
+  return p;
+}
+
+StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  if (a->dtype() != b->dtype()) return invalid_argument("input types differ");
+  if (!plan_is_float(a->dtype())) return plan_unsupported_type(a->dtype());
+  return matmul_shape_plan(a->shape(), b->shape());
+}
+
+}  // namespace shardscore

@@ -1,0 +1,187 @@
+#pragma once
+// What the CPU and CUDA functions of the neural-network ops share: reading attributes, opset
+// differences, validation (with its exact error messages), the output's dtype and shape, and the
+// per-op "plan" the compute needs (normalized axes, outer / axis / inner extents, reduced shape,
+// window geometry, MatMul's batch broadcast, Gemm's C broadcast). Each backend calls the plan
+// first and keeps only its own compute: src/engine/cpu/{softmax,normalization,reduce,gemm,nn}.cpp
+// and src/engine/cuda/{reduce_ops,gemm_conv}.cpp.
+//
+// Contracts common to every function here:
+// - `inputs` are the op's inputs as OpContext / CudaOpContext hold them (nullptr: omitted). Only
+//   shape() and dtype() of an input are read, except the reduce ops' axes input (input 1), which is
+//   a host tensor in both backends (op_registry.cpp's cuda_host_inputs) and whose values are read.
+// - float16 is treated as float32: the CPU sees float16 widened to float32 by op_run_cpu
+//   (op_registry.cpp), the CUDA functions take it directly. Messages name the type the CPU sees
+//   (plan_dtype). A CPU function therefore still rejects float16 itself where it is called
+//   without op_run_cpu (its dispatch has no float16 branch).
+// - Errors are those the CPU functions always returned: required inputs missing, InvalidArgument
+//   for bad shapes and attributes, Unimplemented for unsupported types and modes.
+#include <cstdint>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+// ---- common ----
+
+// The element type the CPU function sees: float16 as float32, others as they are.
+DType plan_dtype(DType t);
+// float32, float64 or float16.
+bool plan_is_float(DType t);
+// Unimplemented("element type <plan_dtype(t)> is not supported").
+Status plan_unsupported_type(DType t);
+// Unimplemented("element type <t> is not supported"), t as it is: for a CPU function's dispatch,
+// which has no float16 case (float16 reaches it only widened, through op_run_cpu).
+Status unsupported_element_type(DType t);
+// Input i, or InvalidArgument("required input i is missing").
+StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
+
+// ---- Softmax ----
+
+// Opset < 13 flattens to 2-D at `axis` (default 1) and normalizes each row; opset >= 13 normalizes
+// along the single dimension `axis` (default -1). Y has X's dtype and shape. Unsupported unless X
+// is float (checked only when X is not empty).
+struct SoftmaxPlan {
+  int64_t axis = 0, outer = 1, dim = 1, inner = 1;
+};
+StatusOr<SoftmaxPlan> softmax_plan(const Node& node, const Tensor& x);
+
+// ---- LayerNormalization (opset 17) ----
+
+// How Scale or B (unidirectionally broadcast to X) is read.
+struct NormOperandPlan {
+  bool present = false;
+  bool per_column = false;  // constant along the dimensions before axis with `inner` values: element [j]
+};
+struct LayerNormPlan {
+  int64_t axis = 0, outer = 1, inner = 1;  // X viewed as [outer, inner] at axis
+  double eps = 1e-5;
+  NormOperandPlan scale, bias;
+  DType y_dtype = DType::kUndefined;     // X's, float16 when any input is float16
+  DType stat_dtype = DType::kUndefined;  // Mean / InvStdDev (outputs 1, 2): float32 (stash_type 1), or float16 as Y
+  Shape stat_shape;                      // X's shape with the normalized dimensions set to 1
+};
+// inputs: X, Scale (required), B (optional).
+StatusOr<LayerNormPlan> layer_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- ReduceMean / ReduceSum / ReduceMax ----
+
+enum class ReduceOp { kMean, kSum, kMax };
+struct ReducePlan {
+  bool noop = false;          // noop_with_empty_axes with no axes: Y is X (nothing else is set)
+  std::vector<bool> reduced;  // per dimension of X
+  Shape out_shape;            // keepdims applied
+};
+// Axes from the attribute before the opset that made them input 1 (ReduceSum 13, the others 18),
+// normalized and unique; no axes: all. Checks X's dtype for the op (Mean: float; Sum: not bool;
+// Max: any). inputs: X (required), axes.
+StatusOr<ReducePlan> reduce_plan(const Node& node, const std::vector<const Tensor*>& inputs, ReduceOp op);
+
+// ---- ArgMax ----
+
+struct ArgMaxPlan {
+  int64_t axis = 0, outer = 1, dim = 1, inner = 1;
+  bool select_last = false;
+  Shape out_shape;  // int64, keepdims applied
+};
+StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x);
+
+// ---- BatchNormalization (inference) ----
+
+struct BatchNormPlan {
+  int64_t n = 0, c = 0, inner = 0;  // X as [N, C, inner]
+  double eps = 1e-5;
+  DType y_dtype = DType::kUndefined;  // X's, float16 when any input is float16
+};
+// inputs: X, scale, B, input_mean, input_var (all required; the four 1-D with C values).
+StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- pools and Conv (2-D spatial, NCHW; window geometry: cpu_ops_nn.h's window_geometry) ----
+
+// InvalidArgument / Unimplemented unless x is 4-D NCHW; `what` names the op.
+Status require_nchw(const Tensor& x, const char* what);
+// Unimplemented("<what> element type ... is not supported") unless x is float (float16 included).
+Status plan_require_float(const Tensor& x, const char* what);
+
+// The geometry of a 2-D sliding window (Conv, pools) along H and W: input, kernel, stride,
+// dilation, pads at the beginning and end, output size.
+struct Window2d {
+  int64_t in[2], k[2], s[2], d[2], pb[2], pe[2], out[2];
+};
+// Strides, dilations, pads (explicit or from auto_pad) and the output size of each spatial dim.
+// ceil_mode drops a last window that would start in the end padding (as ONNX's shape inference
+// and PyTorch do).
+Status window_geometry(const Node& node, const int64_t in[2], const int64_t k[2], bool ceil_mode, Window2d* w);
+
+// The required 2-value kernel_shape attribute of a pool.
+Status pool_kernel_shape(const Node& node, int64_t k[2]);
+
+struct PoolPlan {
+  Window2d g;
+  Shape out_shape;  // [N, C, out H, out W], X's dtype
+  bool count_include_pad = false;  // AveragePool
+};
+// MaxPool (is_max; output Y only) and AveragePool on float NCHW X.
+StatusOr<PoolPlan> pool_plan(const Node& node, const Tensor& x, bool is_max);
+
+struct GlobalPoolPlan {
+  Shape out_shape;                  // X's with the spatial dimensions 1
+  int64_t planes = 0, inner = 1;    // N * C planes of `inner` values
+};
+StatusOr<GlobalPoolPlan> global_average_pool_plan(const Tensor& x);
+
+struct ConvPlan {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  Window2d g;
+  Shape out_shape;  // [N, M, out H, out W], X's dtype
+};
+// inputs: X, W (required), B. Float NCHW X, W 4-D [M, C/group, kH, kW] of X's type, B 1-D [M].
+StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// FusedConv's activation attribute: true for "Relu", false for none, Unimplemented otherwise.
+StatusOr<bool> fused_conv_relu(const Node& node);
+
+// ---- Gemm, FusedGemm, MatMul ----
+
+struct GemmPlan {
+  bool trans_a = false, trans_b = false;
+  float alpha = 1, beta = 1;  // the attributes as read
+  int64_t m = 0, n = 0, k = 0;
+  bool use_c = false;         // C given and beta != 0: Y starts as C broadcast to [m, n]
+  int64_t cm = 1, cn = 1;     // C as [cm, cn], each 1 or m (resp. n)
+};
+// Y = alpha * op(A) * op(B) + beta * C for 2-D shapes a and b; c (optional) is read for its shape.
+StatusOr<GemmPlan> gemm_shape_plan(const Node& node, const Shape& a, const Shape& b, const Tensor* c);
+// Gemm: inputs A, B (required, 2-D), C; one float type.
+StatusOr<GemmPlan> gemm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+enum class GemmActivation { kNone, kRelu, kSigmoid, kTanh, kGelu };
+struct FusedGemmPlan {
+  GemmPlan gemm;    // of A folded to [rows, K]
+  Shape a2_shape;   // [rows, K]
+  Shape out_shape;  // A's leading dimensions, then N
+  GemmActivation activation = GemmActivation::kNone;
+};
+// shardscore.FusedGemm: A of rank >= 2 (leading dimensions folded into rows), 2-D B, C
+// broadcasting to [rows, N]; float32 (float16 as float32).
+StatusOr<FusedGemmPlan> fused_gemm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// MatMul with numpy semantics: 1-D operands promoted to matrices (the added dimension removed
+// after), batch dimensions broadcast.
+struct MatMulPlan {
+  int64_t m = 0, n = 0, k = 0;
+  Shape a_batch, b_batch, batch;  // the operands' batch dimensions, and their broadcast
+  int64_t na = 1, nbb = 1, nb = 1;  // element counts of a_batch, b_batch, batch
+  Shape out_shape;
+  // Which matrix of A (resp. B) the product at flat batch index bi reads.
+  int64_t a_matrix(int64_t bi) const { return matrix_of(a_batch, bi); }
+  int64_t b_matrix(int64_t bi) const { return matrix_of(b_batch, bi); }
+  int64_t matrix_of(const Shape& own, int64_t bi) const;
+};
+StatusOr<MatMulPlan> matmul_shape_plan(const Shape& a, const Shape& b);
+// MatMul: inputs A, B (required) of one float type.
+StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs);
+
+}  // namespace shardscore
