@@ -4,29 +4,12 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/kernel_util.cuh"
+#include "src/common/int_pow.h"
 
 namespace shardscore::kernels {
 namespace {
 
 constexpr int kBlock = 256;
-
-template <typename T>
-__device__ __forceinline__ T int_pow(T base, int64_t e) {
-  using U = std::make_unsigned_t<T>;
-  if (e < 0) {
-    if (base == 1) return T(1);
-    if (base == T(-1)) return static_cast<T>(e % 2 == 0 ? 1 : -1);
-    return T(0);
-  }
-  U result = 1, b = static_cast<U>(base);
-  auto ue = static_cast<uint64_t>(e);
-  while (ue) {
-    if (ue & 1) result = static_cast<U>(result * b);
-    b = static_cast<U>(b * b);
-    ue >>= 1;
-  }
-  return static_cast<T>(result);
-}
 
 template <BinaryOp kOp, typename T, typename E>
 __device__ __forceinline__ auto apply_binary(T a, E b) {
@@ -35,7 +18,7 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     return static_cast<uint8_t>(load(a) == load(b) ? 1 : 0);
   } else if constexpr (kOp == BinaryOp::kPow) {
     if constexpr (std::is_integral_v<T>) {
-      return int_pow<T>(a, static_cast<int64_t>(b));
+      return int_pow_wrapping<T>(a, static_cast<int64_t>(b));  // src/common/int_pow.h, as the CPU
     } else {
       // In double, as the CPU backend (std::pow on doubles), then rounded once (float16 straight
       // from double: through float it would be rounded twice).

@@ -55,3 +55,53 @@ template <> __device__ __forceinline__ __half store<__half, float>(float v) { re
 template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
 
 }  // namespace shardscore::kernels
+
+// ---- Element-type dispatch (added for kernels/ml_ops.cu; usable by any kernel file) ----
+namespace shardscore::kernels {
+
+// The C++ type of a stored element, passed to dispatch callbacks: typename decltype(tag)::type.
+template <class T>
+struct ElemTag {
+  using type = T;
+};
+
+// Calls f(ElemTag<T>{}) for every numeric element type but bool (float16 as __half); false for
+// the others.
+template <class F>
+bool dispatch_numeric(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(ElemTag<float>{}); return true;
+    case Elem::kF64: f(ElemTag<double>{}); return true;
+    case Elem::kF16: f(ElemTag<__half>{}); return true;
+    case Elem::kI8: f(ElemTag<int8_t>{}); return true;
+    case Elem::kI16: f(ElemTag<int16_t>{}); return true;
+    case Elem::kI32: f(ElemTag<int32_t>{}); return true;
+    case Elem::kI64: f(ElemTag<int64_t>{}); return true;
+    case Elem::kU8: f(ElemTag<uint8_t>{}); return true;
+    case Elem::kU16: f(ElemTag<uint16_t>{}); return true;
+    case Elem::kU32: f(ElemTag<uint32_t>{}); return true;
+    case Elem::kU64: f(ElemTag<uint64_t>{}); return true;
+    default: return false;
+  }
+}
+
+// Bytes of one element of `e`.
+inline int elem_size(Elem e) {
+  switch (e) {
+    case Elem::kF64:
+    case Elem::kI64:
+    case Elem::kU64: return 8;
+    case Elem::kF32:
+    case Elem::kI32:
+    case Elem::kU32: return 4;
+    case Elem::kF16:
+    case Elem::kI16:
+    case Elem::kU16: return 2;
+    case Elem::kI8:
+    case Elem::kU8:
+    case Elem::kBool: return 1;
+  }
+  return 0;
+}
+
+}  // namespace shardscore::kernels

@@ -14,37 +14,15 @@ namespace {
 
 constexpr int kBlock = 256;
 
-template <class T>
-struct Tag {
-  using type = T;
-};
+// X types: kernel_util.cuh's dispatch_numeric, the types the CPU's ml_input_as_float_rows converts
+// (every numeric type but bool; float16 reaches the CPU already widened, here it widens in the load).
 
-// Calls f(Tag<T>{}) for the X types the CPU's ml_input_as_float_rows converts (every numeric type
-// but bool; float16 reaches the CPU already widened, here it widens in the load). False otherwise.
-template <class F>
-bool with_x(Elem e, F&& f) {
-  switch (e) {
-    case Elem::kF32: f(Tag<float>{}); return true;
-    case Elem::kF64: f(Tag<double>{}); return true;
-    case Elem::kF16: f(Tag<__half>{}); return true;
-    case Elem::kI8: f(Tag<int8_t>{}); return true;
-    case Elem::kI16: f(Tag<int16_t>{}); return true;
-    case Elem::kI32: f(Tag<int32_t>{}); return true;
-    case Elem::kI64: f(Tag<int64_t>{}); return true;
-    case Elem::kU8: f(Tag<uint8_t>{}); return true;
-    case Elem::kU16: f(Tag<uint16_t>{}); return true;
-    case Elem::kU32: f(Tag<uint32_t>{}); return true;
-    case Elem::kU64: f(Tag<uint64_t>{}); return true;
-    default: return false;
-  }
-}
-
-// Calls f(Tag<T>{}) for a result type: float32, or float16 (rounded once from float32).
+// Calls f(ElemTag<T>{}) for a result type: float32, or float16 (rounded once from float32).
 template <class F>
 bool with_out(Elem e, F&& f) {
   switch (e) {
-    case Elem::kF32: f(Tag<float>{}); return true;
-    case Elem::kF16: f(Tag<__half>{}); return true;
+    case Elem::kF32: f(ElemTag<float>{}); return true;
+    case Elem::kF16: f(ElemTag<__half>{}); return true;
     default: return false;
   }
 }
@@ -218,24 +196,6 @@ __global__ void array_feature_extractor_kernel(const U* __restrict__ x, int64_t 
   }
 }
 
-int elem_bytes(Elem e) {
-  switch (e) {
-    case Elem::kF64:
-    case Elem::kI64:
-    case Elem::kU64: return 8;
-    case Elem::kF32:
-    case Elem::kI32:
-    case Elem::kU32: return 4;
-    case Elem::kF16:
-    case Elem::kI16:
-    case Elem::kU16: return 2;
-    case Elem::kI8:
-    case Elem::kU8:
-    case Elem::kBool: return 1;
-  }
-  return 0;
-}
-
 }  // namespace
 
 cudaError_t launch_write_table_chunk(const TableChunk& chunk, void* dst, cudaStream_t stream) {
@@ -251,7 +211,7 @@ cudaError_t launch_linear_scores(Elem x_elem, const void* x, int64_t rows, int64
   const int64_t n = rows * targets;
   if (n <= 0) return cudaSuccess;
   bool ok = false;
-  with_x(x_elem, [&](auto xt) {
+  dispatch_numeric(x_elem, [&](auto xt) {
     using T = typename decltype(xt)::type;
     ok = with_out(out_elem, [&](auto ot) {
       using O = typename decltype(ot)::type;
@@ -282,7 +242,7 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
   const int64_t n = rows * features;
   if (n <= 0) return cudaSuccess;
   bool ok = false;
-  with_x(x_elem, [&](auto xt) {
+  dispatch_numeric(x_elem, [&](auto xt) {
     using T = typename decltype(xt)::type;
     ok = with_out(y_elem, [&](auto ot) {
       using O = typename decltype(ot)::type;
@@ -300,7 +260,7 @@ cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t row
   if (n <= 0) return cudaSuccess;
   const unsigned grid = grid_for(n, kBlock);
   const bool quiet_half = elem == Elem::kF16;
-  switch (elem_bytes(elem)) {
+  switch (elem_size(elem)) {
     case 1:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), rows, last, indices,
                                                                   k, false, static_cast<uint8_t*>(z));

@@ -8,6 +8,7 @@
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/vector_math.h"
 #include "engine/cpu/unary.h"
+#include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
 namespace {
@@ -21,25 +22,9 @@ T hard_sigmoid(T x, T alpha, T beta) {
 }
 
 template <typename T>
-Status clip_typed(OpContext& ctx, const Tensor& x) {
-  T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
-  if (ctx.node.opset < 11) {
-    lo = static_cast<T>(ctx.node.attr_float("min", -std::numeric_limits<float>::max()));
-    hi = static_cast<T>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
-  } else {
-    const char* names[] = {"min", "max"};
-    for (std::size_t i = 0; i < 2; ++i) {
-      const Tensor* b = ctx.input(i + 1);
-      if (!b) continue;
-      if (b->dtype() != x.dtype()) {
-        return invalid_argument(std::string(names[i]) + " of type " + std::string(dtype_name(b->dtype())) +
-                                " differs from input's " + std::string(dtype_name(x.dtype())));
-      }
-      if (b->numel() != 1)
-        return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
-      (i == 0 ? lo : hi) = b->data<T>()[0];
-    }
-  }
+Status clip_typed(OpContext& ctx, const ClipPlan& p) {
+  const Tensor& x = *p.x;
+  const T lo = p.lo.as<T>(std::numeric_limits<T>::lowest()), hi = p.hi.as<T>(std::numeric_limits<T>::max());
   Tensor out(x.dtype(), x.shape());
   const T* px = x.data<T>();
   T* po = out.data<T>();
@@ -55,18 +40,16 @@ Status clip_typed(OpContext& ctx, const Tensor& x) {
 }  // namespace
 
 Status cpu_clip(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  switch (x->dtype()) {
-    case DType::kFloat32: return clip_typed<float>(ctx, *x);
-    case DType::kFloat64: return clip_typed<double>(ctx, *x);
-    case DType::kInt32: return clip_typed<int32_t>(ctx, *x);
-    case DType::kInt64: return clip_typed<int64_t>(ctx, *x);
-    default: return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  SS_ASSIGN_OR_RETURN(ClipPlan p, clip_plan(ctx.node, ctx.inputs));
+  Status st = ok_status();
+  if (!clip_dispatch(p.x->dtype(), [&](auto zero) { st = clip_typed<decltype(zero)>(ctx, p); })) {
+    return plan_unsupported_type(p.x->dtype());  // float16: widened by op_run_cpu before this
   }
+  return st;
 }
 
 Status cpu_leaky_relu(OpContext& ctx) {
-  const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.01f));
+  const double alpha = leaky_relu_params(ctx.node).alpha;
   return cpu_unary_float(ctx, [alpha](auto v) {
     using T = decltype(v);
     return v < T(0) ? static_cast<T>(alpha) * v : v;
@@ -74,8 +57,7 @@ Status cpu_leaky_relu(OpContext& ctx) {
 }
 
 Status cpu_hard_sigmoid(OpContext& ctx) {
-  const double alpha = static_cast<double>(ctx.node.attr_float("alpha", 0.2f));
-  const double beta = static_cast<double>(ctx.node.attr_float("beta", 0.5f));
+  const auto [alpha, beta] = hard_sigmoid_params(ctx.node);
   return cpu_unary_float(ctx, [alpha, beta](auto v) {
     using T = decltype(v);
     return hard_sigmoid<T>(v, static_cast<T>(alpha), static_cast<T>(beta));
@@ -113,30 +95,26 @@ Status cpu_erf(OpContext& ctx) {
 }
 
 Status cpu_gelu(OpContext& ctx) {
-  std::string approximate = "none";
-  if (const Attribute* a = ctx.node.attr("approximate")) approximate = a->s;
+  SS_ASSIGN_OR_RETURN(GeluApprox approximate, gelu_plan(ctx.node));
   const Tensor* x = ctx.input(0);
-  if (approximate == "none" && x && x->dtype() == DType::kFloat32) {
+  if (approximate == GeluApprox::kNone && x && x->dtype() == DType::kFloat32) {
     Tensor y(DType::kFloat32, x->shape());
     cpu_gelu_f32(x->data<float>(), y.data<float>(), x->numel());
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
-  if (approximate == "none") {
+  if (approximate == GeluApprox::kNone) {
     return cpu_unary_float(ctx, [](auto v) {
       using T = decltype(v);
       return static_cast<T>(0.5 * static_cast<double>(v) * (1.0 + std::erf(static_cast<double>(v) * M_SQRT1_2)));
     });
   }
-  if (approximate == "tanh") {
-    return cpu_unary_float(ctx, [](auto v) {
-      using T = decltype(v);
-      const double x = static_cast<double>(v);
-      const double k = std::sqrt(2.0 / M_PI);
-      return static_cast<T>(0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x))));
-    });
-  }
-  return invalid_argument("approximate '" + approximate + "' is not one of none, tanh");
+  return cpu_unary_float(ctx, [](auto v) {  // GeluApprox::kTanh
+    using T = decltype(v);
+    const double x = static_cast<double>(v);
+    const double k = std::sqrt(2.0 / M_PI);
+    return static_cast<T>(0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x))));
+  });
 }
 
 }  // namespace shardscore

@@ -7,6 +7,8 @@
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/unary.h"
+#include "common/int_pow.h"
+#include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
 
@@ -98,27 +100,10 @@ Status binary_typed(BinOp op, const Tensor& a, const Tensor& b, Tensor* out) {
   return ok_status();
 }
 
-// The two inputs of a broadcasting binary op, of one element type, and their broadcast shape.
-struct BinaryOperands {
-  const Tensor* a;
-  const Tensor* b;
-  Shape shape;
-};
-StatusOr<BinaryOperands> binary_operands(const OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
-  if (a->dtype() != b->dtype()) {
-    return invalid_argument("input types differ: " + std::string(dtype_name(a->dtype())) + " and " +
-                            std::string(dtype_name(b->dtype())));
-  }
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
-  return BinaryOperands{a, b, std::move(shape)};
-}
-
 Status binary(OpContext& ctx, BinOp op) {
-  SS_ASSIGN_OR_RETURN(BinaryOperands in, binary_operands(ctx));
+  SS_ASSIGN_OR_RETURN(BinaryPlan in, arith_binary_plan(ctx.inputs));
   const Tensor *a = in.a, *b = in.b;
-  Tensor out(a->dtype(), in.shape);
+  Tensor out(in.out, in.shape);
   Status st = ok_status();
   bool handled = false;
   switch (a->dtype()) {
@@ -128,7 +113,7 @@ Status binary(OpContext& ctx, BinOp op) {
     case DType::kInt64: st = binary_typed<int64_t>(op, *a, *b, &out); handled = true; break;
     default: break;
   }
-  if (!handled) return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  if (!handled) return plan_unsupported_type(a->dtype());  // float16: widened by op_run_cpu before this
   SS_RETURN_IF_ERROR(st);
   ctx.outputs[0] = std::move(out);
   return ok_status();
@@ -197,24 +182,11 @@ void broadcast_each(const std::array<const Shape*, K>& shapes, const Shape& os, 
   }
 }
 
-// Integer power by squaring, wrapping around on overflow (as integer arithmetic does in numpy).
+// Integer power (common/int_pow.h, as the CUDA kernel computes it); 0 to a negative power is an error here.
 template <typename B>
 StatusOr<B> int_pow(B base, int64_t e) {
-  using U = std::make_unsigned_t<B>;
-  if (e < 0) {
-    if (base == 0) return invalid_argument("integer 0 raised to the negative power " + std::to_string(e));
-    if (base == 1) return B(1);
-    if (base == -1) return static_cast<B>(e % 2 == 0 ? 1 : -1);
-    return B(0);  // |1 / base^e| < 1 truncates to 0
-  }
-  U result = 1, b = static_cast<U>(base);
-  auto ue = static_cast<uint64_t>(e);
-  while (ue) {
-    if (ue & 1) result = static_cast<U>(result * b);
-    b = static_cast<U>(b * b);
-    ue >>= 1;
-  }
-  return static_cast<B>(result);
+  if (e < 0 && base == 0) return invalid_argument("integer 0 raised to the negative power " + std::to_string(e));
+  return int_pow_wrapping<B>(base, e);
 }
 
 template <typename B, typename E>
@@ -239,19 +211,15 @@ Status pow_typed(const Tensor& a, const Tensor& b, Tensor* out) {
   return st;
 }
 
+// The exponent's type and the base / exponent combination are checked by pow_plan.
 template <typename B>
 Status pow_base(const Tensor& a, const Tensor& b, Tensor* out) {
   switch (b.dtype()) {
     case DType::kInt32: return pow_typed<B, int32_t>(a, b, out);
     case DType::kInt64: return pow_typed<B, int64_t>(a, b, out);
-    case DType::kFloat32:
-    case DType::kFloat64:
-      if constexpr (std::is_integral_v<B>) {
-        return unimplemented("Pow of an integer base with a float exponent is not supported");
-      } else {
-        return b.dtype() == DType::kFloat32 ? pow_typed<B, float>(a, b, out) : pow_typed<B, double>(a, b, out);
-      }
-    default: return unimplemented("exponent type " + std::string(dtype_name(b.dtype())) + " is not supported");
+    case DType::kFloat32: return pow_typed<B, float>(a, b, out);
+    case DType::kFloat64: return pow_typed<B, double>(a, b, out);
+    default: return plan_unsupported_type(b.dtype());  // float16: widened by op_run_cpu before this
   }
 }
 
@@ -262,17 +230,16 @@ Status cpu_sqrt(OpContext& ctx) {
 }
 
 Status cpu_pow(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
-  Tensor out(a->dtype(), shape);
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, pow_plan(ctx.inputs));
+  const Tensor *a = p.a, *b = p.b;
+  Tensor out(p.out, p.shape);
   Status st = ok_status();
   switch (a->dtype()) {
     case DType::kFloat32: st = pow_base<float>(*a, *b, &out); break;
     case DType::kFloat64: st = pow_base<double>(*a, *b, &out); break;
     case DType::kInt32: st = pow_base<int32_t>(*a, *b, &out); break;
     case DType::kInt64: st = pow_base<int64_t>(*a, *b, &out); break;
-    default: return unimplemented("base type " + std::string(dtype_name(a->dtype())) + " is not supported");
+    default: return plan_unsupported_type(a->dtype());  // float16: widened by op_run_cpu before this
   }
   SS_RETURN_IF_ERROR(st);
   ctx.outputs[0] = std::move(out);
@@ -280,7 +247,7 @@ Status cpu_pow(OpContext& ctx) {
 }
 
 Status cpu_neg(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
   Tensor out(x->dtype(), x->shape());
   bool ok = false;
   auto run = [&](auto zero) {
@@ -305,14 +272,13 @@ Status cpu_neg(OpContext& ctx) {
     case DType::kInt64: run(int64_t{}); break;
     default: break;
   }
-  if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+  if (!ok) return plan_unsupported_type(x->dtype());
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
 
 Status cpu_not(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  if (x->dtype() != DType::kBool) return invalid_argument("Not takes bool input; got " + std::string(dtype_name(x->dtype())));
+  SS_ASSIGN_OR_RETURN(const Tensor* x, not_plan(ctx.inputs));
   Tensor out(DType::kBool, x->shape());
   const uint8_t* px = x->data<uint8_t>();
   uint8_t* po = out.data<uint8_t>();
@@ -322,10 +288,10 @@ Status cpu_not(OpContext& ctx) {
 }
 
 Status cpu_equal(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(BinaryOperands in, binary_operands(ctx));
+  SS_ASSIGN_OR_RETURN(BinaryPlan in, equal_plan(ctx.inputs));
   const Tensor *a = in.a, *b = in.b;
   const Shape& shape = in.shape;
-  Tensor out(DType::kBool, shape);
+  Tensor out(in.out, shape);
   uint8_t* po = out.data<uint8_t>();
   const bool ok = dtype_dispatch(a->dtype(), [&](auto zero) {
     using T = decltype(zero);
@@ -335,24 +301,15 @@ Status cpu_equal(OpContext& ctx) {
       po[i] = pa[o[0]] == pb[o[1]] ? 1 : 0;
     });
   });
-  if (!ok) return unimplemented("element type " + std::string(dtype_name(a->dtype())) + " is not supported");
+  if (!ok) return plan_unsupported_type(a->dtype());
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
 
 Status cpu_where(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* c, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 1));
-  SS_ASSIGN_OR_RETURN(const Tensor* y, cpu_required_input(ctx, 2));
-  if (c->dtype() != DType::kBool) {
-    return invalid_argument("condition must be bool; got " + std::string(dtype_name(c->dtype())));
-  }
-  if (x->dtype() != y->dtype()) {
-    return invalid_argument("X and Y types differ: " + std::string(dtype_name(x->dtype())) + " and " +
-                            std::string(dtype_name(y->dtype())));
-  }
-  SS_ASSIGN_OR_RETURN(Shape sxy, cpu_broadcast_shapes(x->shape(), y->shape()));
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(c->shape(), sxy));
+  SS_ASSIGN_OR_RETURN(WherePlan p, where_plan(ctx.inputs));
+  const Tensor *c = p.cond, *x = p.x, *y = p.y;
+  const Shape& shape = p.shape;
   Tensor out(x->dtype(), shape);
   const std::size_t es = dtype_size(x->dtype());
   const uint8_t* pc = c->data<uint8_t>();

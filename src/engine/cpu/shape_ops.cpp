@@ -2,6 +2,7 @@
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
+#include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
 
@@ -95,11 +96,10 @@ DType dtype_from_onnx_code(int64_t t) {
 }
 
 Status cpu_cast(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  const int64_t to_code = ctx.node.attr_int("to", 0);
-  const DType to = dtype_from_onnx_code(to_code);
-  if (to == DType::kUndefined) return unimplemented("cast to ONNX type " + std::to_string(to_code) + " is not supported");
-  if (to == x->dtype()) {
+  SS_ASSIGN_OR_RETURN(CastPlan p, cast_plan(ctx.node, ctx.inputs));
+  const Tensor* x = p.x;
+  const DType to = p.to;
+  if (p.identity) {
     ctx.outputs[0] = *x;
     return ok_status();
   }

@@ -4,12 +4,13 @@
 #include <string>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
 
 template <typename F>
 Status cpu_unary_float(OpContext& ctx, F f) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
   Tensor out(x->dtype(), x->shape());
   const int64_t n = x->numel();
   if (x->dtype() == DType::kFloat32) {
@@ -21,7 +22,7 @@ Status cpu_unary_float(OpContext& ctx, F f) {
     double* po = out.data<double>();
     for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
   } else {
-    return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
+    return plan_unsupported_type(x->dtype());  // float16: widened by op_run_cpu before this
   }
   ctx.outputs[0] = std::move(out);
   return ok_status();

@@ -1,13 +1,12 @@
-// Element-wise ops on CUDA: the same checks, types and shapes as their CPU functions
-// (src/engine/cpu/elementwise.cpp, activation.cpp, shape_ops.cpp), kernels in kernels/elementwise.cu.
-#include <cstring>
+// Element-wise ops on CUDA. Checks, types, shapes and attributes come from the plans shared with
+// the CPU functions (src/engine/op_plans_elementwise.h); kernels in kernels/elementwise.cu.
+#include <cstdint>
 #include <limits>
-#include <string>
 
-#include "engine/cpu/broadcast.h"
-#include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
+#include "engine/op_plans_elementwise.h"
 #include "kernels/elementwise.h"
 
 namespace shardscore {
@@ -16,146 +15,86 @@ namespace {
 using kernels::BinaryOp;
 using kernels::UnaryOp;
 
-Status unsupported_type(DType t) { return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported"); }
-
-bool is_arith(DType t) {
-  return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64 || t == DType::kInt32 ||
-         t == DType::kInt64;
-}
-bool is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64; }
-
-Status launch_binary_op(CudaOpContext& ctx, BinaryOp op, const Tensor& a, const Tensor& b, DType out_type,
-                        const Shape& shape) {
-  Tensor out(out_type, shape);
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex ai, cuda_strided_index(a.shape(), shape));
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(b.shape(), shape));
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_binary(op, cuda_elem(a.dtype()), cuda_elem(b.dtype()), a.raw(), ai, b.raw(),
-                                                   bi, out.raw(), out.numel(), ctx.lane.stream));
+Status launch_binary_op(CudaOpContext& ctx, BinaryOp op, const BinaryPlan& p) {
+  Tensor out(p.out, p.shape);
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex ai, cuda_strided_index(p.a->shape(), p.shape));
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(p.b->shape(), p.shape));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_binary(op, cuda_elem(p.a->dtype()), cuda_elem(p.b->dtype()), p.a->raw(), ai,
+                                                   p.b->raw(), bi, out.raw(), out.numel(), ctx.lane.stream));
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
 
-Status binary(CudaOpContext& ctx, BinaryOp op) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
-  if (a->dtype() != b->dtype()) {
-    return invalid_argument("input types differ: " + std::string(dtype_name(a->dtype())) + " and " +
-                            std::string(dtype_name(b->dtype())));
-  }
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
-  if (op == BinaryOp::kEqual) {
-    if (a->dtype() == DType::kUndefined) return unsupported_type(a->dtype());
-    return launch_binary_op(ctx, op, *a, *b, DType::kBool, shape);
-  }
-  if (!is_arith(a->dtype())) return unsupported_type(a->dtype());
-  return launch_binary_op(ctx, op, *a, *b, a->dtype(), shape);
+Status arith(CudaOpContext& ctx, BinaryOp op) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, arith_binary_plan(ctx.inputs));
+  return launch_binary_op(ctx, op, p);
 }
 
-// Float ops: float32, float16, float64 (as the CPU's cpu_unary_float, float16 via op_run_cpu).
-Status unary_float(CudaOpContext& ctx, UnaryOp op, double alpha = 0, double beta = 0) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  if (!is_float(x->dtype())) return unsupported_type(x->dtype());
-  Tensor y(x->dtype(), x->shape());
+// y = f(x) for an x that passed its op's plan; y has x's type and shape.
+Status launch_unary_op(CudaOpContext& ctx, UnaryOp op, const Tensor& x, double alpha = 0, double beta = 0) {
+  Tensor y(x.dtype(), x.shape());
   SS_LAUNCH_RETURN_IF_ERROR(
-      kernels::launch_unary(op, cuda_elem(x->dtype()), x->raw(), y.raw(), x->numel(), alpha, beta, ctx.lane.stream));
+      kernels::launch_unary(op, cuda_elem(x.dtype()), x.raw(), y.raw(), x.numel(), alpha, beta, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 
-template <typename T>
-Status clip_bounds(const CudaOpContext& ctx, const Tensor& x, T* lo, T* hi) {
-  *lo = std::numeric_limits<T>::lowest();
-  *hi = std::numeric_limits<T>::max();
-  if (ctx.node.opset < 11) {
-    *lo = static_cast<T>(ctx.node.attr_float("min", -std::numeric_limits<float>::max()));
-    *hi = static_cast<T>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
-    return ok_status();
-  }
-  const char* names[] = {"min", "max"};
-  for (std::size_t i = 0; i < 2; ++i) {
-    const Tensor* b = ctx.input(i + 1);  // host tensors (kHost12)
-    if (!b) continue;
-    if (b->dtype() != x.dtype()) {
-      return invalid_argument(std::string(names[i]) + " of type " + std::string(dtype_name(b->dtype())) +
-                              " differs from input's " + std::string(dtype_name(x.dtype())));
-    }
-    if (b->numel() != 1) return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
-    std::memcpy(i == 0 ? lo : hi, b->raw(), sizeof(T));
-  }
-  return ok_status();
+// Float ops: float32, float16, float64 (as the CPU's cpu_unary_float, float16 via op_run_cpu).
+Status unary_float(CudaOpContext& ctx, UnaryOp op, double alpha = 0, double beta = 0) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
+  return launch_unary_op(ctx, op, *x, alpha, beta);
 }
 
 template <typename T>
-Status clip_typed(CudaOpContext& ctx, const Tensor& x) {
-  T lo, hi;
-  SS_RETURN_IF_ERROR(clip_bounds<T>(ctx, x, &lo, &hi));
+Status launch_clip_as(CudaOpContext& ctx, const Tensor& x, T lo, T hi) {
   Tensor y(x.dtype(), x.shape());
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_clip(cuda_elem(x.dtype()), x.raw(), y.raw(), x.numel(), &lo, &hi, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 
+template <typename T>
+Status clip_typed(CudaOpContext& ctx, const ClipPlan& p) {
+  return launch_clip_as<T>(ctx, *p.x, p.lo.as<T>(std::numeric_limits<T>::lowest()), p.hi.as<T>(std::numeric_limits<T>::max()));
+}
+
 }  // namespace
 
-Status cuda_add(CudaOpContext& ctx) { return binary(ctx, BinaryOp::kAdd); }
-Status cuda_sub(CudaOpContext& ctx) { return binary(ctx, BinaryOp::kSub); }
-Status cuda_mul(CudaOpContext& ctx) { return binary(ctx, BinaryOp::kMul); }
-Status cuda_div(CudaOpContext& ctx) { return binary(ctx, BinaryOp::kDiv); }
-Status cuda_equal(CudaOpContext& ctx) { return binary(ctx, BinaryOp::kEqual); }
+Status cuda_add(CudaOpContext& ctx) { return arith(ctx, BinaryOp::kAdd); }
+Status cuda_sub(CudaOpContext& ctx) { return arith(ctx, BinaryOp::kSub); }
+Status cuda_mul(CudaOpContext& ctx) { return arith(ctx, BinaryOp::kMul); }
+Status cuda_div(CudaOpContext& ctx) { return arith(ctx, BinaryOp::kDiv); }
+
+Status cuda_equal(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, equal_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kEqual, p);
+}
 
 Status cuda_pow(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
-  if (!is_arith(a->dtype())) return unimplemented("base type " + std::string(dtype_name(a->dtype())) + " is not supported");
-  if (!is_arith(b->dtype())) return unimplemented("exponent type " + std::string(dtype_name(b->dtype())) + " is not supported");
-  if (!is_float(a->dtype()) && is_float(b->dtype())) {
-    return unimplemented("Pow of an integer base with a float exponent is not supported");
-  }
-  return launch_binary_op(ctx, BinaryOp::kPow, *a, *b, a->dtype(), shape);
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, pow_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kPow, p);
 }
 
 Status cuda_where(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* c, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 1));
-  SS_ASSIGN_OR_RETURN(const Tensor* y, cuda_required_input(ctx, 2));
-  if (c->dtype() != DType::kBool) return invalid_argument("condition must be bool; got " + std::string(dtype_name(c->dtype())));
-  if (x->dtype() != y->dtype()) {
-    return invalid_argument("X and Y types differ: " + std::string(dtype_name(x->dtype())) + " and " +
-                            std::string(dtype_name(y->dtype())));
-  }
-  SS_ASSIGN_OR_RETURN(Shape sxy, cpu_broadcast_shapes(x->shape(), y->shape()));
-  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(c->shape(), sxy));
-  Tensor out(x->dtype(), shape);
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex ci, cuda_strided_index(c->shape(), shape));
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex xi, cuda_strided_index(x->shape(), shape));
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex yi, cuda_strided_index(y->shape(), shape));
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_where(cuda_elem(x->dtype()), c->raw(), ci, x->raw(), xi, y->raw(), yi, out.raw(),
-                                                  out.numel(), ctx.lane.stream));
+  SS_ASSIGN_OR_RETURN(WherePlan p, where_plan(ctx.inputs));
+  Tensor out(p.x->dtype(), p.shape);
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex ci, cuda_strided_index(p.cond->shape(), p.shape));
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex xi, cuda_strided_index(p.x->shape(), p.shape));
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex yi, cuda_strided_index(p.y->shape(), p.shape));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_where(cuda_elem(p.x->dtype()), p.cond->raw(), ci, p.x->raw(), xi, p.y->raw(),
+                                                  yi, out.raw(), out.numel(), ctx.lane.stream));
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
 
 Status cuda_not(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  if (x->dtype() != DType::kBool) return invalid_argument("Not takes bool input; got " + std::string(dtype_name(x->dtype())));
-  Tensor y(DType::kBool, x->shape());
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_unary(UnaryOp::kNot, kernels::Elem::kBool, x->raw(), y.raw(), x->numel(), 0, 0,
-                                                  ctx.lane.stream));
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
+  SS_ASSIGN_OR_RETURN(const Tensor* x, not_plan(ctx.inputs));
+  return launch_unary_op(ctx, UnaryOp::kNot, *x);
 }
 
 Status cuda_neg(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  const DType t = x->dtype();
-  if (!is_float(t) && t != DType::kInt8 && t != DType::kInt16 && t != DType::kInt32 && t != DType::kInt64) {
-    return unsupported_type(t);
-  }
-  Tensor y(t, x->shape());
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_unary(UnaryOp::kNeg, cuda_elem(t), x->raw(), y.raw(), x->numel(), 0, 0, ctx.lane.stream));
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
+  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
+  return launch_unary_op(ctx, UnaryOp::kNeg, *x);
 }
 
 Status cuda_sqrt(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSqrt); }
@@ -165,60 +104,44 @@ Status cuda_sigmoid(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSigm
 Status cuda_tanh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kTanh); }
 Status cuda_hard_swish(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kHardSwish); }
 
-Status cuda_leaky_relu(CudaOpContext& ctx) {
-  return unary_float(ctx, UnaryOp::kLeakyRelu, static_cast<double>(ctx.node.attr_float("alpha", 0.01f)));
-}
+Status cuda_leaky_relu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kLeakyRelu, leaky_relu_params(ctx.node).alpha); }
 
 Status cuda_hard_sigmoid(CudaOpContext& ctx) {
-  return unary_float(ctx, UnaryOp::kHardSigmoid, static_cast<double>(ctx.node.attr_float("alpha", 0.2f)),
-                     static_cast<double>(ctx.node.attr_float("beta", 0.5f)));
+  const ActivationParams a = hard_sigmoid_params(ctx.node);
+  return unary_float(ctx, UnaryOp::kHardSigmoid, a.alpha, a.beta);
 }
 
 Status cuda_gelu(CudaOpContext& ctx) {
-  std::string approximate = "none";
-  if (const Attribute* a = ctx.node.attr("approximate")) approximate = a->s;
-  if (approximate == "none") return unary_float(ctx, UnaryOp::kGelu);
-  if (approximate == "tanh") return unary_float(ctx, UnaryOp::kGeluTanh);
-  return invalid_argument("approximate '" + approximate + "' is not one of none, tanh");
+  SS_ASSIGN_OR_RETURN(GeluApprox approximate, gelu_plan(ctx.node));
+  return unary_float(ctx, approximate == GeluApprox::kNone ? UnaryOp::kGelu : UnaryOp::kGeluTanh);
 }
 
 Status cuda_clip(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  switch (x->dtype()) {
-    case DType::kFloat32: return clip_typed<float>(ctx, *x);
-    case DType::kFloat64: return clip_typed<double>(ctx, *x);
-    case DType::kInt32: return clip_typed<int32_t>(ctx, *x);
-    case DType::kInt64: return clip_typed<int64_t>(ctx, *x);
-    case DType::kFloat16: {
-      // Bounds arrive as float16 host tensors (same type as x); the kernel compares in float.
-      uint16_t lo = 0xFC00, hi = 0x7C00;  // -inf, +inf
-      if (ctx.node.opset < 11) return unsupported_type(x->dtype());
-      for (std::size_t i = 0; i < 2; ++i) {
-        const Tensor* b = ctx.input(i + 1);
-        if (!b) continue;
-        if (b->dtype() != x->dtype() || b->numel() != 1) return invalid_argument("Clip bounds must be float16 scalars");
-        std::memcpy(i == 0 ? &lo : &hi, b->raw(), 2);
-      }
-      Tensor y(x->dtype(), x->shape());
-      SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_clip(kernels::Elem::kF16, x->raw(), y.raw(), x->numel(), &lo, &hi, ctx.lane.stream));
-      ctx.outputs[0] = std::move(y);
-      return ok_status();
-    }
-    default: return unsupported_type(x->dtype());
+  SS_ASSIGN_OR_RETURN(ClipPlan p, clip_plan(ctx.node, ctx.inputs));
+  if (p.x->dtype() == DType::kFloat16) {
+    // The kernel compares in float with float16 bounds: a bound rounded to float16 (nearest even)
+    // clips a float16 x exactly as the CPU's float32 clip followed by its rounding does.
+    auto half_bound = [](const ClipBound& b, uint16_t unbounded) {
+      return b.kind == ClipBound::kNone ? unbounded : double_to_half(b.as<double>(0));
+    };
+    return launch_clip_as<uint16_t>(ctx, *p.x, half_bound(p.lo, 0xFC00), half_bound(p.hi, 0x7C00));  // -inf, +inf
   }
+  Status st = ok_status();
+  if (!clip_dispatch(p.x->dtype(), [&](auto zero) { st = clip_typed<decltype(zero)>(ctx, p); })) {
+    return plan_unsupported_type(p.x->dtype());
+  }
+  return st;
 }
 
 Status cuda_cast(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  const int64_t to_code = ctx.node.attr_int("to", 0);
-  const DType to = dtype_from_onnx_code(to_code);
-  if (to == DType::kUndefined) return unimplemented("cast to ONNX type " + std::to_string(to_code) + " is not supported");
-  if (to == x->dtype()) {
-    ctx.outputs[0] = *x;
+  SS_ASSIGN_OR_RETURN(CastPlan p, cast_plan(ctx.node, ctx.inputs));
+  if (p.identity) {
+    ctx.outputs[0] = *p.x;
     return ok_status();
   }
-  Tensor y(to, x->shape());
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_cast(cuda_elem(x->dtype()), cuda_elem(to), x->raw(), y.raw(), x->numel(), ctx.lane.stream));
+  Tensor y(p.to, p.x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_cast(cuda_elem(p.x->dtype()), cuda_elem(p.to), p.x->raw(), y.raw(), p.x->numel(), ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }

@@ -1,6 +1,6 @@
-// ai.onnx.ml (scikit-learn) ops on CUDA: the host side of kernels/ml_ops.cu. Each function
-// validates as its CPU function does (src/engine/cpu/ml_ops.cpp), with the same messages, takes
-// the same input types and gives the same output dtypes and shapes.
+// ai.onnx.ml (scikit-learn) ops on CUDA: the host side of kernels/ml_ops.cu. Validation, input
+// types, output dtypes and shapes come from the plans shared with the CPU functions
+// (src/engine/op_plans_elementwise.h); here only the uploads and launches.
 //
 // The CPU runs these ops on float16 through op_run_cpu: X widened to float32, float32 outputs
 // rounded back to float16. So here a float16 X gives float16 probabilities / values (labels stay
@@ -21,6 +21,7 @@
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
+#include "engine/op_plans_elementwise.h"
 #include "kernels/ml_ops.h"
 
 namespace shardscore {
@@ -51,33 +52,14 @@ StatusOr<const T*> upload_vector(CudaOpContext& ctx, const std::vector<T>* v) {
   return static_cast<const T*>(p);
 }
 
-// X as the CPU's ml_input_as_float_rows accepts it: 1-D or 2-D, any numeric type but bool
-// (float16 is float32 by the time the CPU function sees it).
-struct MlRows {
-  int64_t rows = 0;
-  int64_t features = 0;
-  DType float_out = DType::kFloat32;  // the dtype of float results: float16 for a float16 X
-};
-
-StatusOr<MlRows> ml_rows(const Tensor& x) {
-  if (x.rank() < 1 || x.rank() > 2) return invalid_argument("X must be 1-D or 2-D, got " + shape_to_string(x.shape()));
-  const DType t = x.dtype();
-  if (t == DType::kBool || t == DType::kUndefined) return unimplemented("X of type " + std::string(dtype_name(t)));
-  MlRows r;
-  r.rows = x.rank() == 1 ? 1 : x.dim(0);
-  r.features = x.dim(x.rank() - 1);
-  r.float_out = t == DType::kFloat16 ? DType::kFloat16 : DType::kFloat32;
-  return r;
-}
-
-const std::vector<float>* floats_attr(const Node& n, const char* name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kFloats ? &a->floats : nullptr;
-}
-
-std::string string_attr_or(const Node& n, const char* name, const std::string& fallback) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kString ? a->s : fallback;
+kernels::MlPostTransform kernel_post(MlPost p) {
+  switch (p) {
+    case MlPost::kNone: return MlPostTransform::kNone;
+    case MlPost::kLogistic: return MlPostTransform::kLogistic;
+    case MlPost::kSoftmax: return MlPostTransform::kSoftmax;
+    case MlPost::kSoftmaxZero: return MlPostTransform::kSoftmaxZero;
+  }
+  return MlPostTransform::kNone;
 }
 
 }  // namespace
@@ -87,50 +69,18 @@ std::string string_attr_or(const Node& n, const char* name, const std::string& f
 // row's label is the positive class when its raw score is > 0. The argmax and the label lookup run
 // on the device (class labels uploaded as a table).
 Status cuda_linear_classifier(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(MlRows xr, ml_rows(*x));
-  const Node& n = ctx.node;
-  if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
-  const Attribute* labels_attr = n.attr("classlabels_ints");
-  const std::vector<float>* coef = floats_attr(n, "coefficients");
-  const std::vector<float>* intercepts = floats_attr(n, "intercepts");
-  if (!labels_attr || !coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
-  const std::vector<int64_t>& labels = labels_attr->ints;
-  const int64_t rows = xr.rows, features = xr.features;
-  if (features == 0 || static_cast<int64_t>(coef->size()) % features != 0) {
-    return invalid_argument(std::to_string(coef->size()) + " coefficients do not fit " + std::to_string(features) + " features");
-  }
-  const int64_t targets = static_cast<int64_t>(coef->size()) / features;
-  if (intercepts && !intercepts->empty() && static_cast<int64_t>(intercepts->size()) != targets) {
-    return invalid_argument(std::to_string(intercepts->size()) + " intercepts for " + std::to_string(targets) + " targets");
-  }
-  const bool two_from_one = targets == 1 && labels.size() == 2;
-  if (!two_from_one && static_cast<int64_t>(labels.size()) != targets) {
-    return invalid_argument(std::to_string(labels.size()) + " class labels for " + std::to_string(targets) + " score columns");
-  }
-  const int64_t cols = two_from_one ? 2 : targets;
-
-  const std::string post = string_attr_or(n, "post_transform", "NONE");
-  MlPostTransform pt = MlPostTransform::kNone;
-  if (two_from_one) {
-    if (post == "LOGISTIC") {
-      pt = MlPostTransform::kLogistic;
-    } else if (post != "NONE" && rows > 0) {  // the CPU refuses it inside its loop over rows
-      return unimplemented("post_transform '" + post + "' with one score column is not supported (NONE, LOGISTIC)");
-    }
-  } else if (post == "LOGISTIC") {
-    pt = MlPostTransform::kLogistic;
-  } else if (post == "SOFTMAX") {
-    pt = MlPostTransform::kSoftmax;
-  } else if (post == "SOFTMAX_ZERO") {
-    pt = MlPostTransform::kSoftmaxZero;
-  } else if (post != "NONE") {
-    return unimplemented("post_transform '" + post + "' is not supported (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO)");
-  }
+  SS_ASSIGN_OR_RETURN(LinearClassifierPlan p, linear_classifier_plan(ctx.node, ctx.inputs));
+  const Tensor* x = p.x;
+  const MlRows& xr = p.xr;
+  const int64_t rows = xr.rows, features = xr.features, targets = p.targets, cols = p.cols;
+  const bool two_from_one = p.two_from_one;
+  const MlPostTransform pt = kernel_post(p.post);
+  const std::vector<float>* coef = p.coef;
+  const std::vector<float>* intercepts = p.intercepts;
 
   SS_ASSIGN_OR_RETURN(const float* d_coef, upload_vector(ctx, coef));
   SS_ASSIGN_OR_RETURN(const float* d_intercepts, upload_vector(ctx, intercepts));
-  SS_ASSIGN_OR_RETURN(const int64_t* d_labels, upload_vector(ctx, &labels));
+  SS_ASSIGN_OR_RETURN(const int64_t* d_labels, upload_vector(ctx, p.labels));
 
   Tensor y(DType::kInt64, {rows});
   Tensor z;
@@ -155,22 +105,12 @@ Status cuda_linear_classifier(CudaOpContext& ctx) {
 
 // ai.onnx.ml LinearRegressor: Y[rows, targets] = X * coefficients^T + intercepts (post_transform NONE).
 Status cuda_linear_regressor(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(MlRows xr, ml_rows(*x));
-  const Node& n = ctx.node;
-  const std::vector<float>* coef = floats_attr(n, "coefficients");
-  const std::vector<float>* intercepts = floats_attr(n, "intercepts");
-  const int64_t targets = n.attr_int("targets", 1);
-  const int64_t features = xr.features;
-  if (!coef || targets < 1 || static_cast<int64_t>(coef->size()) != targets * features) {
-    return invalid_argument("coefficients do not fit " + std::to_string(targets) + " targets x " + std::to_string(features) +
-                            " features");
-  }
-  if (intercepts && !intercepts->empty() && static_cast<int64_t>(intercepts->size()) != targets) {
-    return invalid_argument(std::to_string(intercepts->size()) + " intercepts for " + std::to_string(targets) + " targets");
-  }
-  const std::string post = string_attr_or(n, "post_transform", "NONE");
-  if (post != "NONE") return unimplemented("post_transform '" + post + "' is not supported for LinearRegressor (NONE)");
+  SS_ASSIGN_OR_RETURN(LinearRegressorPlan p, linear_regressor_plan(ctx.node, ctx.inputs));
+  const Tensor* x = p.x;
+  const MlRows& xr = p.xr;
+  const int64_t targets = p.targets, features = xr.features;
+  const std::vector<float>* coef = p.coef;
+  const std::vector<float>* intercepts = p.intercepts;
   Tensor y(xr.float_out, {xr.rows, targets});
   if (y.numel() > 0) {
     SS_ASSIGN_OR_RETURN(const float* d_coef, upload_vector(ctx, coef));
@@ -185,16 +125,13 @@ Status cuda_linear_regressor(CudaOpContext& ctx) {
 
 // ai.onnx.ml Scaler: Y = (X - offset) * scale, per feature (one value broadcasts to all).
 Status cuda_scaler(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(MlRows xr, ml_rows(*x));
+  SS_ASSIGN_OR_RETURN(ScalerPlan p, scaler_plan(ctx.node, ctx.inputs));
+  const Tensor* x = p.x;
+  const MlRows& xr = p.xr;
   const int64_t features = xr.features;
-  const std::vector<float>* offset = floats_attr(ctx.node, "offset");
-  const std::vector<float>* scale = floats_attr(ctx.node, "scale");
-  for (const auto* v : {offset, scale})
-    if (v && v->size() != 1 && static_cast<int64_t>(v->size()) != features) {
-      return invalid_argument(std::to_string(v->size()) + " offset/scale values for " + std::to_string(features) + " features");
-    }
-  Tensor y(xr.float_out, x->rank() == 1 ? Shape{features} : Shape{xr.rows, features});
+  const std::vector<float>* offset = p.offset;
+  const std::vector<float>* scale = p.scale;
+  Tensor y(xr.float_out, p.out_shape);
   if (y.numel() > 0) {
     SS_ASSIGN_OR_RETURN(const float* d_offset, upload_vector(ctx, offset));
     SS_ASSIGN_OR_RETURN(const float* d_scale, upload_vector(ctx, scale));
@@ -215,34 +152,19 @@ Status cuda_scaler(CudaOpContext& ctx) {
 // arrives as device data (should the registry row change): the host cannot check each index
 // there, and an out-of-range index yields zero bits instead of the CPU's InvalidArgument.
 Status cuda_array_feature_extractor(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* y, cuda_required_input(ctx, 1));
-  if (y->dtype() != DType::kInt64) return invalid_argument("indices must be int64");
-  if (x->rank() < 1) return invalid_argument("X must have at least one dimension");
+  SS_ASSIGN_OR_RETURN(ArrayFeatureExtractorPlan p, array_feature_extractor_plan(ctx.inputs));
+  const Tensor* x = p.x;
+  const Tensor* y = p.indices;
   if (x->dtype() == DType::kUndefined) return unimplemented("element type undefined is not supported");
-  const int64_t last = x->dim(x->rank() - 1);
-  const int64_t k = y->numel();
+  const int64_t last = p.last, k = p.k, rows = p.rows;
   const int64_t* indices = nullptr;
-  if (!y->on_device()) {
-    const int64_t* idx = y->data<int64_t>();
-    for (int64_t i = 0; i < k; ++i)
-      if (idx[i] < 0 || idx[i] >= last) {
-        return invalid_argument("index " + std::to_string(idx[i]) + " is out of range for a last dimension of " + std::to_string(last));
-      }
-  } else if (last == 0 && k > 0) {
-    return invalid_argument("indices are out of range for a last dimension of 0");
-  }
-  Shape out = x->shape();
-  if (out.size() == 1) out.insert(out.begin(), 1);
-  out.back() = k;
-  Tensor z(x->dtype(), out);
-  const int64_t rows = x->numel() / std::max<int64_t>(last, 1);
+  Tensor z(x->dtype(), p.out_shape);
   if (rows * k > 0) {
     if (y->on_device()) {
       indices = y->data<int64_t>();
     } else {
-      SS_ASSIGN_OR_RETURN(const void* p, upload_table(ctx, y->raw(), y->nbytes()));
-      indices = static_cast<const int64_t*>(p);
+      SS_ASSIGN_OR_RETURN(const void* table, upload_table(ctx, y->raw(), y->nbytes()));
+      indices = static_cast<const int64_t*>(table);
     }
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_array_feature_extractor(cuda_elem(x->dtype()), x->raw(), rows, last,
                                                                       indices, k, z.raw(), ctx.lane.stream));

@@ -1,0 +1,308 @@
+#include "engine/op_plans_elementwise.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "engine/cpu/broadcast.h"
+#include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
+
+namespace shardscore {
+namespace {
+
+std::string name_of(DType t) { return std::string(dtype_name(t)); }
+
+// float16 as float32: the type the CPU op sees after op_run_cpu's widening.
+DType as_cpu_sees(DType t) { return t == DType::kFloat16 ? DType::kFloat32 : t; }
+
+const std::vector<float>* floats_attr(const Node& n, const char* name) {
+  const Attribute* a = n.attr(name);
+  return a && a->type == Attribute::Type::kFloats ? &a->floats : nullptr;
+}
+
+std::string string_attr_or(const Node& n, const char* name, const std::string& fallback) {
+  const Attribute* a = n.attr(name);
+  return a && a->type == Attribute::Type::kString ? a->s : fallback;
+}
+
+// Inputs 0 and 1, of one type, and their broadcast shape (out left to the caller).
+StatusOr<BinaryPlan> same_type_operands(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  if (a->dtype() != b->dtype()) {
+    return invalid_argument("input types differ: " + name_of(a->dtype()) + " and " + name_of(b->dtype()));
+  }
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
+  return BinaryPlan{a, b, std::move(shape), DType::kUndefined};
+}
+
+// One scalar bound of Clip from a host tensor.
+ClipBound bound_value(const Tensor& b) {
+  ClipBound r;
+  switch (b.dtype()) {
+    case DType::kFloat32: r.kind = ClipBound::kFloat; r.f = b.data<float>()[0]; break;
+    case DType::kFloat64: r.kind = ClipBound::kFloat; r.f = b.data<double>()[0]; break;
+    case DType::kFloat16: r.kind = ClipBound::kFloat; r.f = half_to_double(b.data<uint16_t>()[0]); break;
+    case DType::kInt32: r.kind = ClipBound::kInt; r.i = b.data<int32_t>()[0]; break;
+    case DType::kInt64: r.kind = ClipBound::kInt; r.i = b.data<int64_t>()[0]; break;
+    default: break;  // not reached: the bound has X's type, checked before
+  }
+  return r;
+}
+
+}  // namespace
+
+StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i) {
+  const Tensor* t = i < inputs.size() ? inputs[i] : nullptr;
+  if (!t) return invalid_argument("required input " + std::to_string(i) + " is missing");
+  return t;
+}
+
+bool plan_is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64; }
+bool plan_is_arith(DType t) { return plan_is_float(t) || t == DType::kInt32 || t == DType::kInt64; }
+Status plan_unsupported_type(DType t) { return unimplemented("element type " + name_of(t) + " is not supported"); }
+
+// ---- broadcasting binary ops ----
+
+StatusOr<BinaryPlan> arith_binary_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
+  if (!plan_is_arith(p.a->dtype())) return plan_unsupported_type(p.a->dtype());
+  p.out = p.a->dtype();
+  return p;
+}
+
+StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
+  if (p.a->dtype() == DType::kUndefined) return plan_unsupported_type(p.a->dtype());
+  p.out = DType::kBool;
+  return p;
+}
+
+StatusOr<BinaryPlan> pow_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(a->shape(), b->shape()));
+  if (!plan_is_arith(a->dtype())) return unimplemented("base type " + name_of(a->dtype()) + " is not supported");
+  if (!plan_is_arith(b->dtype())) return unimplemented("exponent type " + name_of(b->dtype()) + " is not supported");
+  if (!plan_is_float(a->dtype()) && plan_is_float(b->dtype())) {
+    return unimplemented("Pow of an integer base with a float exponent is not supported");
+  }
+  return BinaryPlan{a, b, std::move(shape), a->dtype()};
+}
+
+StatusOr<WherePlan> where_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* c, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* y, plan_required_input(inputs, 2));
+  if (c->dtype() != DType::kBool) return invalid_argument("condition must be bool; got " + name_of(c->dtype()));
+  if (x->dtype() != y->dtype()) {
+    return invalid_argument("X and Y types differ: " + name_of(x->dtype()) + " and " + name_of(y->dtype()));
+  }
+  SS_ASSIGN_OR_RETURN(Shape sxy, cpu_broadcast_shapes(x->shape(), y->shape()));
+  SS_ASSIGN_OR_RETURN(Shape shape, cpu_broadcast_shapes(c->shape(), sxy));
+  return WherePlan{c, x, y, std::move(shape)};
+}
+
+// ---- unary ops ----
+
+StatusOr<const Tensor*> float_unary_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  return x;
+}
+
+StatusOr<const Tensor*> not_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (x->dtype() != DType::kBool) return invalid_argument("Not takes bool input; got " + name_of(x->dtype()));
+  return x;
+}
+
+StatusOr<const Tensor*> neg_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const DType t = x->dtype();
+  if (!plan_is_float(t) && t != DType::kInt8 && t != DType::kInt16 && t != DType::kInt32 && t != DType::kInt64) {
+    return plan_unsupported_type(t);
+  }
+  return x;
+}
+
+ActivationParams leaky_relu_params(const Node& node) {
+  return {static_cast<double>(node.attr_float("alpha", 0.01f)), 0.0};
+}
+
+ActivationParams hard_sigmoid_params(const Node& node) {
+  return {static_cast<double>(node.attr_float("alpha", 0.2f)), static_cast<double>(node.attr_float("beta", 0.5f))};
+}
+
+StatusOr<GeluApprox> gelu_plan(const Node& node) {
+  std::string approximate = "none";
+  if (const Attribute* a = node.attr("approximate")) approximate = a->s;
+  if (approximate == "none") return GeluApprox::kNone;
+  if (approximate == "tanh") return GeluApprox::kTanh;
+  return invalid_argument("approximate '" + approximate + "' is not one of none, tanh");
+}
+
+StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  switch (x->dtype()) {
+    case DType::kFloat32:
+    case DType::kFloat16:
+    case DType::kFloat64:
+    case DType::kInt32:
+    case DType::kInt64: break;
+    default: return plan_unsupported_type(x->dtype());
+  }
+  ClipPlan p;
+  p.x = x;
+  if (node.opset < 11) {
+    p.lo.kind = p.hi.kind = ClipBound::kFloat;
+    p.lo.f = node.attr_float("min", -std::numeric_limits<float>::max());
+    p.hi.f = node.attr_float("max", std::numeric_limits<float>::max());
+    return p;
+  }
+  const char* names[] = {"min", "max"};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Tensor* b = i + 1 < inputs.size() ? inputs[i + 1] : nullptr;  // host tensors (kHost12)
+    if (!b) continue;
+    if (as_cpu_sees(b->dtype()) != as_cpu_sees(x->dtype())) {
+      return invalid_argument(std::string(names[i]) + " of type " + name_of(b->dtype()) + " differs from input's " +
+                              name_of(x->dtype()));
+    }
+    if (b->numel() != 1) return invalid_argument(std::string(names[i]) + " " + shape_to_string(b->shape()) + " must be a scalar");
+    (i == 0 ? p.lo : p.hi) = bound_value(*b);
+  }
+  return p;
+}
+
+StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const int64_t to_code = node.attr_int("to", 0);
+  const DType to = dtype_from_onnx_code(to_code);
+  if (to == DType::kUndefined) return unimplemented("cast to ONNX type " + std::to_string(to_code) + " is not supported");
+  return CastPlan{x, to, to == x->dtype()};
+}
+
+// ---- ai.onnx.ml ----
+
+StatusOr<MlRows> ml_rows_plan(const Tensor& x) {
+  if (x.rank() < 1 || x.rank() > 2) return invalid_argument("X must be 1-D or 2-D, got " + shape_to_string(x.shape()));
+  const DType t = x.dtype();
+  if (t == DType::kBool || t == DType::kUndefined) return unimplemented("X of type " + name_of(t));
+  MlRows r;
+  r.rows = x.rank() == 1 ? 1 : x.dim(0);
+  r.features = x.dim(x.rank() - 1);
+  r.float_out = t == DType::kFloat16 ? DType::kFloat16 : DType::kFloat32;
+  return r;
+}
+
+StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  LinearClassifierPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
+  if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
+  const Attribute* labels_attr = n.attr("classlabels_ints");
+  p.coef = floats_attr(n, "coefficients");
+  p.intercepts = floats_attr(n, "intercepts");
+  if (!labels_attr || !p.coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
+  p.labels = &labels_attr->ints;
+  const int64_t features = p.xr.features;
+  if (features == 0 || static_cast<int64_t>(p.coef->size()) % features != 0) {
+    return invalid_argument(std::to_string(p.coef->size()) + " coefficients do not fit " + std::to_string(features) +
+                            " features");
+  }
+  p.targets = static_cast<int64_t>(p.coef->size()) / features;
+  if (p.intercepts && !p.intercepts->empty() && static_cast<int64_t>(p.intercepts->size()) != p.targets) {
+    return invalid_argument(std::to_string(p.intercepts->size()) + " intercepts for " + std::to_string(p.targets) +
+                            " targets");
+  }
+  p.two_from_one = p.targets == 1 && p.labels->size() == 2;
+  if (!p.two_from_one && static_cast<int64_t>(p.labels->size()) != p.targets) {
+    return invalid_argument(std::to_string(p.labels->size()) + " class labels for " + std::to_string(p.targets) +
+                            " score columns");
+  }
+  p.cols = p.two_from_one ? 2 : p.targets;
+
+  const std::string post = string_attr_or(n, "post_transform", "NONE");
+  if (p.two_from_one) {
+    if (post == "LOGISTIC") {
+      p.post = MlPost::kLogistic;
+    } else if (post != "NONE" && p.xr.rows > 0) {  // refused per row: no rows, no refusal
+      return unimplemented("post_transform '" + post + "' with one score column is not supported (NONE, LOGISTIC)");
+    }
+  } else if (post == "LOGISTIC") {
+    p.post = MlPost::kLogistic;
+  } else if (post == "SOFTMAX") {
+    p.post = MlPost::kSoftmax;
+  } else if (post == "SOFTMAX_ZERO") {
+    p.post = MlPost::kSoftmaxZero;
+  } else if (post != "NONE") {
+    return unimplemented("post_transform '" + post + "' is not supported (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO)");
+  }
+  return p;
+}
+
+StatusOr<LinearRegressorPlan> linear_regressor_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  LinearRegressorPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
+  p.coef = floats_attr(n, "coefficients");
+  p.intercepts = floats_attr(n, "intercepts");
+  p.targets = n.attr_int("targets", 1);
+  const int64_t features = p.xr.features;
+  if (!p.coef || p.targets < 1 || static_cast<int64_t>(p.coef->size()) != p.targets * features) {
+    return invalid_argument("coefficients do not fit " + std::to_string(p.targets) + " targets x " +
+                            std::to_string(features) + " features");
+  }
+  if (p.intercepts && !p.intercepts->empty() && static_cast<int64_t>(p.intercepts->size()) != p.targets) {
+    return invalid_argument(std::to_string(p.intercepts->size()) + " intercepts for " + std::to_string(p.targets) +
+                            " targets");
+  }
+  const std::string post = string_attr_or(n, "post_transform", "NONE");
+  if (post != "NONE") return unimplemented("post_transform '" + post + "' is not supported for LinearRegressor (NONE)");
+  return p;
+}
+
+StatusOr<ScalerPlan> scaler_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  ScalerPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
+  const int64_t features = p.xr.features;
+  p.offset = floats_attr(n, "offset");
+  p.scale = floats_attr(n, "scale");
+  for (const auto* v : {p.offset, p.scale})
+    if (v && v->size() != 1 && static_cast<int64_t>(v->size()) != features) {
+      return invalid_argument(std::to_string(v->size()) + " offset/scale values for " + std::to_string(features) +
+                              " features");
+    }
+  p.out_shape = p.x->rank() == 1 ? Shape{features} : Shape{p.xr.rows, features};
+  return p;
+}
+
+StatusOr<ArrayFeatureExtractorPlan> array_feature_extractor_plan(const std::vector<const Tensor*>& inputs) {
+  ArrayFeatureExtractorPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.indices, plan_required_input(inputs, 1));
+  if (p.indices->dtype() != DType::kInt64) return invalid_argument("indices must be int64");
+  if (p.x->rank() < 1) return invalid_argument("X must have at least one dimension");
+  p.last = p.x->dim(p.x->rank() - 1);
+  p.k = p.indices->numel();
+  if (!p.indices->on_device()) {
+    const int64_t* idx = p.indices->data<int64_t>();
+    for (int64_t i = 0; i < p.k; ++i)
+      if (idx[i] < 0 || idx[i] >= p.last) {
+        return invalid_argument("index " + std::to_string(idx[i]) + " is out of range for a last dimension of " +
+                                std::to_string(p.last));
+      }
+  } else if (p.last == 0 && p.k > 0) {
+    return invalid_argument("indices are out of range for a last dimension of 0");
+  }
+  p.out_shape = p.x->shape();
+  if (p.out_shape.size() == 1) p.out_shape.insert(p.out_shape.begin(), 1);
+  p.out_shape.back() = p.k;
+  p.rows = p.x->numel() / std::max<int64_t>(p.last, 1);
+  return p;
+}
+
+}  // namespace shardscore

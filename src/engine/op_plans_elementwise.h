@@ -1,0 +1,190 @@
+#pragma once
+// The backend-independent half of the element-wise and ai.onnx.ml ops: attribute reading, opset
+// differences, validation (with the exact error codes and messages), output dtypes and shapes, and
+// the per-op plan the compute needs. The CPU functions (src/engine/cpu/elementwise.cpp,
+// activation.cpp, shape_ops.cpp, ml_ops.cpp) and the CUDA functions (src/engine/cuda/elementwise.cpp,
+// ml_ops.cpp) both call these and keep only their own compute.
+//
+// Contracts shared by every function here:
+//  - `inputs` is the op context's input list (OpContext::inputs / CudaOpContext::inputs); a null or
+//    absent entry is a missing optional input.
+//  - Only shape() and dtype() of an input are read, except for inputs the CUDA backend reads on the
+//    host (op_registry.cpp's cuda_host_inputs: Clip's min / max at opset >= 11,
+//    ArrayFeatureExtractor's indices), whose values are read too.
+//  - float16 is accepted wherever the CPU op accepts float32: the CPU sees float16 widened to
+//    float32 by op_run_cpu, the CUDA backend sees it as is.
+//  - Pointers in a plan point into the node's attributes or the inputs: valid while they are.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/graph.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+// The input at position i, or InvalidArgument "required input i is missing".
+StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
+
+// float32, float16, float64 (the types cpu_unary_float takes, float16 as float32).
+bool plan_is_float(DType t);
+// plan_is_float or int32 / int64 (the arithmetic ops' types).
+bool plan_is_arith(DType t);
+// Unimplemented "element type <t> is not supported".
+Status plan_unsupported_type(DType t);
+
+// ---- broadcasting binary ops ----------------------------------------------------------------
+
+// Two operands, their broadcast shape and the output dtype.
+struct BinaryPlan {
+  const Tensor* a = nullptr;
+  const Tensor* b = nullptr;
+  Shape shape;
+  DType out = DType::kUndefined;
+};
+
+// Add / Sub / Mul / Div: inputs 0 and 1 required, of one type (InvalidArgument "input types
+// differ"), broadcastable, of an arithmetic type (float32/16/64, int32, int64); out = a's type.
+StatusOr<BinaryPlan> arith_binary_plan(const std::vector<const Tensor*>& inputs);
+// Equal: as arith_binary_plan but any numeric or bool type (not undefined); out = bool.
+StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs);
+// Pow: base and exponent of arithmetic types (may differ; "base type" / "exponent type ... is not
+// supported"); an integer base with a float exponent is Unimplemented; out = the base's type.
+StatusOr<BinaryPlan> pow_plan(const std::vector<const Tensor*>& inputs);
+
+// Where: condition (bool), X and Y (one type) broadcast together; out = X's type.
+struct WherePlan {
+  const Tensor* cond = nullptr;
+  const Tensor* x = nullptr;
+  const Tensor* y = nullptr;
+  Shape shape;
+};
+StatusOr<WherePlan> where_plan(const std::vector<const Tensor*>& inputs);
+
+// ---- unary ops ------------------------------------------------------------------------------
+
+// Sqrt, Erf, Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish, Gelu: input 0 required and
+// float (float32/16/64); the output has its type and shape.
+StatusOr<const Tensor*> float_unary_plan(const std::vector<const Tensor*>& inputs);
+// Not: input 0 required and bool (InvalidArgument otherwise).
+StatusOr<const Tensor*> not_plan(const std::vector<const Tensor*>& inputs);
+// Neg: input 0 required, float or a signed integer (int8/16/32/64).
+StatusOr<const Tensor*> neg_plan(const std::vector<const Tensor*>& inputs);
+
+// Attributes of the parametrised activations (as doubles; the compute converts to its type).
+struct ActivationParams {
+  double alpha = 0;
+  double beta = 0;
+};
+ActivationParams leaky_relu_params(const Node& node);    // alpha (0.01)
+ActivationParams hard_sigmoid_params(const Node& node);  // alpha (0.2), beta (0.5)
+
+// Gelu's `approximate` attribute: "none" (default) or "tanh"; anything else is InvalidArgument.
+enum class GeluApprox { kNone, kTanh };
+StatusOr<GeluApprox> gelu_plan(const Node& node);
+
+// Clip: X (float32/16/64, int32, int64) and its bounds. Before opset 11 the bounds are the float
+// attributes min / max (defaults -+FLT_MAX); from opset 11 the optional scalar inputs 1 and 2, of
+// X's type (float16 and float32 count as one type), read on the host.
+struct ClipBound {
+  enum Kind { kNone, kFloat, kInt } kind = kNone;  // kNone: unbounded on this side
+  double f = 0;                                    // kFloat: the value (an attribute or a float input)
+  int64_t i = 0;                                   // kInt: the value of an integer input
+  // The bound in T; `fallback` (lowest / max of T) when kNone.
+  template <typename T>
+  T as(T fallback) const {
+    return kind == kNone ? fallback : kind == kFloat ? static_cast<T>(f) : static_cast<T>(i);
+  }
+};
+struct ClipPlan {
+  const Tensor* x = nullptr;
+  ClipBound lo, hi;
+};
+StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// Calls f(T{}) for the Clip types computed as themselves (float32, float64, int32, int64) and
+// returns true; false for others (float16: widened on the CPU, handled apart on CUDA).
+template <typename F>
+bool clip_dispatch(DType t, F&& f) {
+  switch (t) {
+    case DType::kFloat32: f(float{}); return true;
+    case DType::kFloat64: f(double{}); return true;
+    case DType::kInt32: f(int32_t{}); return true;
+    case DType::kInt64: f(int64_t{}); return true;
+    default: return false;
+  }
+}
+
+// Cast: input 0 required; `to` from the attribute (Unimplemented "cast to ONNX type N is not
+// supported" when unknown). identity: to is X's type (the output is X itself).
+struct CastPlan {
+  const Tensor* x = nullptr;
+  DType to = DType::kUndefined;
+  bool identity = false;
+};
+StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- ai.onnx.ml -----------------------------------------------------------------------------
+
+// X as rows: 1-D or 2-D (InvalidArgument "X must be 1-D or 2-D"), any numeric type but bool
+// (Unimplemented "X of type ..."). float_out: the dtype of float results - float16 for a float16
+// X (the CPU gets the same by op_run_cpu's rounding), float32 otherwise.
+struct MlRows {
+  int64_t rows = 0;
+  int64_t features = 0;
+  DType float_out = DType::kFloat32;
+};
+StatusOr<MlRows> ml_rows_plan(const Tensor& x);
+
+enum class MlPost { kNone, kLogistic, kSoftmax, kSoftmaxZero };
+
+// LinearClassifier: Y = labels [rows] int64, Z = post(X * coef^T + intercepts) [rows, cols].
+// two_from_one: one score column and two labels (Z gets two columns, negative class first); its
+// post_transform must be NONE or LOGISTIC (checked only when there are rows, as the CPU always did).
+struct LinearClassifierPlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  const std::vector<float>* coef = nullptr;        // [targets, features]
+  const std::vector<float>* intercepts = nullptr;  // null or empty: none
+  const std::vector<int64_t>* labels = nullptr;
+  int64_t targets = 0;
+  int64_t cols = 0;
+  bool two_from_one = false;
+  MlPost post = MlPost::kNone;
+};
+StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// LinearRegressor: Y [rows, targets] = X * coef^T + intercepts (post_transform NONE only).
+struct LinearRegressorPlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  const std::vector<float>* coef = nullptr;
+  const std::vector<float>* intercepts = nullptr;
+  int64_t targets = 0;
+};
+StatusOr<LinearRegressorPlan> linear_regressor_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// Scaler: Y = (X - offset) * scale per feature (a one-value table broadcasts); Y has X's shape.
+struct ScalerPlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  const std::vector<float>* offset = nullptr;  // null: 0
+  const std::vector<float>* scale = nullptr;   // null: 1
+  Shape out_shape;
+};
+StatusOr<ScalerPlan> scaler_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ArrayFeatureExtractor: Z = X's entries at the int64 indices Y along the last dimension; Z's
+// shape is X's with the last dimension replaced by |Y| ([1, |Y|] for a 1-D X). Host indices are
+// range-checked; device indices (only should the registry stop marking Y a host input) cannot be.
+struct ArrayFeatureExtractorPlan {
+  const Tensor* x = nullptr;
+  const Tensor* indices = nullptr;
+  int64_t last = 0;  // X's last dimension
+  int64_t k = 0;     // number of indices
+  int64_t rows = 0;  // X's elements / last
+  Shape out_shape;
+};
+StatusOr<ArrayFeatureExtractorPlan> array_feature_extractor_plan(const std::vector<const Tensor*>& inputs);
+
+}  // namespace shardscore
