@@ -54,28 +54,21 @@ ClipBound bound_value(const Tensor& b) {
 
 }  // namespace
 
-StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i) {
-  const Tensor* t = i < inputs.size() ? inputs[i] : nullptr;
-  if (!t) return invalid_argument("required input " + std::to_string(i) + " is missing");
-  return t;
-}
 
-bool plan_is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat16 || t == DType::kFloat64; }
 bool plan_is_arith(DType t) { return plan_is_float(t) || t == DType::kInt32 || t == DType::kInt64; }
-Status plan_unsupported_type(DType t) { return unimplemented("element type " + name_of(t) + " is not supported"); }
 
 // ---- broadcasting binary ops ----
 
 StatusOr<BinaryPlan> arith_binary_plan(const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
-  if (!plan_is_arith(p.a->dtype())) return plan_unsupported_type(p.a->dtype());
+  if (!plan_is_arith(p.a->dtype())) return unsupported_element_type(p.a->dtype());
   p.out = p.a->dtype();
   return p;
 }
 
 StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
-  if (p.a->dtype() == DType::kUndefined) return plan_unsupported_type(p.a->dtype());
+  if (p.a->dtype() == DType::kUndefined) return unsupported_element_type(p.a->dtype());
   p.out = DType::kBool;
   return p;
 }
@@ -109,7 +102,7 @@ StatusOr<WherePlan> where_plan(const std::vector<const Tensor*>& inputs) {
 
 StatusOr<const Tensor*> float_unary_plan(const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
-  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  if (!plan_is_float(x->dtype())) return unsupported_element_type(x->dtype());
   return x;
 }
 
@@ -123,7 +116,7 @@ StatusOr<const Tensor*> neg_plan(const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   const DType t = x->dtype();
   if (!plan_is_float(t) && t != DType::kInt8 && t != DType::kInt16 && t != DType::kInt32 && t != DType::kInt64) {
-    return plan_unsupported_type(t);
+    return unsupported_element_type(t);
   }
   return x;
 }
@@ -152,7 +145,7 @@ StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>&
     case DType::kFloat64:
     case DType::kInt32:
     case DType::kInt64: break;
-    default: return plan_unsupported_type(x->dtype());
+    default: return unsupported_element_type(x->dtype());
   }
   ClipPlan p;
   p.x = x;

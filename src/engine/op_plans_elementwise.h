@@ -20,19 +20,13 @@
 
 #include "common/status.h"
 #include "engine/graph.h"
+#include "engine/op_plans.h"
 #include "engine/tensor.h"
 
 namespace shardscore {
 
-// The input at position i, or InvalidArgument "required input i is missing".
-StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
-
-// float32, float16, float64 (the types cpu_unary_float takes, float16 as float32).
-bool plan_is_float(DType t);
 // plan_is_float or int32 / int64 (the arithmetic ops' types).
 bool plan_is_arith(DType t);
-// Unimplemented "element type <t> is not supported".
-Status plan_unsupported_type(DType t);
 
 // ---- broadcasting binary ops ----------------------------------------------------------------
 

@@ -21,23 +21,16 @@
 
 #include "common/status.h"
 #include "engine/graph.h"
+#include "engine/op_plans.h"
 #include "engine/tensor.h"
 
 namespace shardscore {
 
 // ---- common ----
 
-// The element type the CPU function sees: float16 as float32, others as they are.
-DType plan_dtype(DType t);
-// float32, float64 or float16.
-bool plan_is_float(DType t);
-// Unimplemented("element type <plan_dtype(t)> is not supported").
+// Unimplemented("element type <plan_dtype(t)> is not supported"): the type as the CPU function
+// names it. (A CPU function's own dispatch, which has no float16 case, uses unsupported_element_type.)
 Status plan_unsupported_type(DType t);
-// Unimplemented("element type <t> is not supported"), t as it is: for a CPU function's dispatch,
-// which has no float16 case (float16 reaches it only widened, through op_run_cpu).
-Status unsupported_element_type(DType t);
-// Input i, or InvalidArgument("required input i is missing").
-StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
 
 // ---- Softmax ----
 

@@ -43,7 +43,7 @@ Status cpu_clip(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(ClipPlan p, clip_plan(ctx.node, ctx.inputs));
   Status st = ok_status();
   if (!clip_dispatch(p.x->dtype(), [&](auto zero) { st = clip_typed<decltype(zero)>(ctx, p); })) {
-    return plan_unsupported_type(p.x->dtype());  // float16: widened by op_run_cpu before this
+    return unsupported_element_type(p.x->dtype());  // float16: widened by op_run_cpu before this
   }
   return st;
 }

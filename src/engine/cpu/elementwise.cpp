@@ -113,7 +113,7 @@ Status binary(OpContext& ctx, BinOp op) {
     case DType::kInt64: st = binary_typed<int64_t>(op, *a, *b, &out); handled = true; break;
     default: break;
   }
-  if (!handled) return plan_unsupported_type(a->dtype());  // float16: widened by op_run_cpu before this
+  if (!handled) return unsupported_element_type(a->dtype());  // float16: widened by op_run_cpu before this
   SS_RETURN_IF_ERROR(st);
   ctx.outputs[0] = std::move(out);
   return ok_status();
@@ -219,7 +219,7 @@ Status pow_base(const Tensor& a, const Tensor& b, Tensor* out) {
     case DType::kInt64: return pow_typed<B, int64_t>(a, b, out);
     case DType::kFloat32: return pow_typed<B, float>(a, b, out);
     case DType::kFloat64: return pow_typed<B, double>(a, b, out);
-    default: return plan_unsupported_type(b.dtype());  // float16: widened by op_run_cpu before this
+    default: return unsupported_element_type(b.dtype());  // float16: widened by op_run_cpu before this
   }
 }
 
@@ -239,7 +239,7 @@ Status cpu_pow(OpContext& ctx) {
     case DType::kFloat64: st = pow_base<double>(*a, *b, &out); break;
     case DType::kInt32: st = pow_base<int32_t>(*a, *b, &out); break;
     case DType::kInt64: st = pow_base<int64_t>(*a, *b, &out); break;
-    default: return plan_unsupported_type(a->dtype());  // float16: widened by op_run_cpu before this
+    default: return unsupported_element_type(a->dtype());  // float16: widened by op_run_cpu before this
   }
   SS_RETURN_IF_ERROR(st);
   ctx.outputs[0] = std::move(out);
@@ -272,7 +272,7 @@ Status cpu_neg(OpContext& ctx) {
     case DType::kInt64: run(int64_t{}); break;
     default: break;
   }
-  if (!ok) return plan_unsupported_type(x->dtype());
+  if (!ok) return unsupported_element_type(x->dtype());
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
@@ -301,7 +301,7 @@ Status cpu_equal(OpContext& ctx) {
       po[i] = pa[o[0]] == pb[o[1]] ? 1 : 0;
     });
   });
-  if (!ok) return plan_unsupported_type(a->dtype());
+  if (!ok) return unsupported_element_type(a->dtype());
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }

@@ -22,7 +22,7 @@ Status cpu_unary_float(OpContext& ctx, F f) {
     double* po = out.data<double>();
     for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
   } else {
-    return plan_unsupported_type(x->dtype());  // float16: widened by op_run_cpu before this
+    return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
   }
   ctx.outputs[0] = std::move(out);
   return ok_status();

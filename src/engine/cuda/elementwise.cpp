@@ -128,7 +128,7 @@ Status cuda_clip(CudaOpContext& ctx) {
   }
   Status st = ok_status();
   if (!clip_dispatch(p.x->dtype(), [&](auto zero) { st = clip_typed<decltype(zero)>(ctx, p); })) {
-    return plan_unsupported_type(p.x->dtype());
+    return unsupported_element_type(p.x->dtype());
   }
   return st;
 }

@@ -1,0 +1,23 @@
+#pragma once
+// What the op plans (op_plans_*.h) share: the checks every op makes of its inputs' presence and
+// element types. A plan is the part of an op both backends compute alike (attributes, checks with
+// their messages, output dtypes and shapes, the geometry the compute needs); each backend's op
+// function takes its plan and does only its own compute.
+#include <cstddef>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+
+namespace shardscore {
+
+// Input i, or InvalidArgument("required input i is missing").
+StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
+// float32, float64 or float16.
+bool plan_is_float(DType t);
+// The element type the CPU function sees: float16 as float32 (op_run_cpu widens it), others as they are.
+DType plan_dtype(DType t);
+// Unimplemented("element type <t> is not supported"), t as it is.
+Status unsupported_element_type(DType t);
+
+}  // namespace shardscore
