@@ -55,3 +55,27 @@ template <> __device__ __forceinline__ __half store<__half, float>(float v) { re
 template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
 
 }  // namespace shardscore::kernels
+
+// ---- Added for the data-movement kernels (tensor_ops.cu); any kernel file may use them. ----
+namespace shardscore::kernels {
+
+// Bytes of one element of type e (0 for an unknown value).
+__host__ __device__ inline int elem_size_bytes(Elem e) {
+  switch (e) {
+    case Elem::kF64:
+    case Elem::kI64:
+    case Elem::kU64: return 8;
+    case Elem::kF32:
+    case Elem::kI32:
+    case Elem::kU32: return 4;
+    case Elem::kF16:
+    case Elem::kI16:
+    case Elem::kU16: return 2;
+    case Elem::kI8:
+    case Elem::kU8:
+    case Elem::kBool: return 1;
+  }
+  return 0;
+}
+
+}  // namespace shardscore::kernels
