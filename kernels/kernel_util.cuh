@@ -56,7 +56,7 @@ template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>
 
 }  // namespace shardscore::kernels
 
-// ---- Element-type dispatch (added for kernels/ml_ops.cu; usable by any kernel file) ----
+// ---- Element-type dispatch and sizes, for any kernel file ----
 namespace shardscore::kernels {
 
 // The C++ type of a stored element, passed to dispatch callbacks: typename decltype(tag)::type.
@@ -85,8 +85,8 @@ bool dispatch_numeric(Elem e, F&& f) {
   }
 }
 
-// Bytes of one element of `e`.
-inline int elem_size(Elem e) {
+// Bytes of one element of type e (0 for an unknown value).
+__host__ __device__ inline int elem_size_bytes(Elem e) {
   switch (e) {
     case Elem::kF64:
     case Elem::kI64:

@@ -260,7 +260,7 @@ cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t row
   if (n <= 0) return cudaSuccess;
   const unsigned grid = grid_for(n, kBlock);
   const bool quiet_half = elem == Elem::kF16;
-  switch (elem_size(elem)) {
+  switch (elem_size_bytes(elem)) {
     case 1:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), rows, last, indices,
                                                                   k, false, static_cast<uint8_t*>(z));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/kernel_util.cuh"
 #include "kernels/tensor_ops.h"
 
 namespace shardscore::kernels {
@@ -76,15 +77,7 @@ cudaError_t copy_rows_as(void* dst, int64_t dst_pitch, const void* src, int64_t 
 
 template <typename U>
 __global__ void strided_copy_kernel(const U* __restrict__ src, StridedIndex ix, U* __restrict__ dst, int64_t n) {
-  SS_GRID_LOOP(i, n) {
-    int64_t rem = i, off = 0;
-    for (int k = ix.rank - 1; k >= 0; --k) {
-      const int64_t q = rem / ix.dims[k];
-      off += (rem - q * ix.dims[k]) * ix.strides[k];
-      rem = q;
-    }
-    dst[i] = src[off];
-  }
+  SS_GRID_LOOP(i, n) dst[i] = src[strided_offset(i, ix)];
 }
 
 constexpr int kTile = 32;
@@ -377,22 +370,25 @@ cudaError_t resize_linear_as(ResizeCoord coord, const void* x, void* y, const Li
   return cudaGetLastError();
 }
 
-int elem_bytes_of(Elem e) {
-  switch (e) {
-    case Elem::kF64:
-    case Elem::kI64:
-    case Elem::kU64: return 8;
-    case Elem::kF32:
-    case Elem::kI32:
-    case Elem::kU32: return 4;
-    case Elem::kF16:
-    case Elem::kI16:
-    case Elem::kU16: return 2;
-    case Elem::kI8:
-    case Elem::kU8:
-    case Elem::kBool: return 1;
+// Pad and nearest Resize move elements as stored, by size, except float16: (in, out) is
+// (kF32, kF16) rounded, or in == out (float16 quieted, see quiet_half). Calls
+// f(Conv tag, In{}, Out{}) for the pair's instantiation.
+template <int C>
+struct ConvTag {
+  static constexpr int value = C;
+};
+template <typename F>
+cudaError_t dispatch_moved(Elem in, Elem out, F&& f) {
+  if (in == Elem::kF32 && out == Elem::kF16) return f(ConvTag<kFloatToHalf>{}, float{}, uint16_t{});
+  if (in != out) return cudaErrorInvalidValue;
+  if (in == Elem::kF16) return f(ConvTag<kQuietHalf>{}, uint16_t{}, uint16_t{});
+  switch (elem_size_bytes(in)) {
+    case 1: return f(ConvTag<kMove>{}, uint8_t{}, uint8_t{});
+    case 2: return f(ConvTag<kMove>{}, uint16_t{}, uint16_t{});
+    case 4: return f(ConvTag<kMove>{}, uint32_t{}, uint32_t{});
+    case 8: return f(ConvTag<kMove>{}, uint64_t{}, uint64_t{});
+    default: return cudaErrorInvalidValue;
   }
-  return 0;
 }
 
 void row_major_strides(int rank, const int64_t* dims, int64_t* strides) {
@@ -401,6 +397,20 @@ void row_major_strides(int rank, const int64_t* dims, int64_t* strides) {
     strides[k] = s;
     s *= dims[k];
   }
+}
+
+// Pad's and nearest Resize's kernel arguments: rank, dims and the input's row-major strides from
+// the geometry g; false for a rank outside [0, kMaxRank].
+template <typename Geometry, typename Args>
+bool copy_geometry(const Geometry& g, Args* a) {
+  if (g.rank < 0 || g.rank > kMaxRank) return false;
+  a->rank = g.rank;
+  for (int k = 0; k < g.rank; ++k) {
+    a->in_dims[k] = g.in_dims[k];
+    a->out_dims[k] = g.out_dims[k];
+  }
+  row_major_strides(g.rank, g.in_dims, a->in_strides);
+  return true;
 }
 
 }  // namespace
@@ -575,51 +585,24 @@ cudaError_t launch_range_int(Elem elem, int64_t start, int64_t delta, void* dst,
 cudaError_t launch_pad(PadMode mode, Elem in, Elem out, const void* x, void* y, const PadGeometry& g, uint64_t fill,
                        int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  if (g.rank < 0 || g.rank > kMaxRank) return cudaErrorInvalidValue;
   PadArgs a{};
-  a.rank = g.rank;
-  for (int k = 0; k < g.rank; ++k) {
-    a.in_dims[k] = g.in_dims[k];
-    a.out_dims[k] = g.out_dims[k];
-    a.pad_begin[k] = g.pad_begin[k];
-  }
-  row_major_strides(g.rank, g.in_dims, a.in_strides);
-  if (in == Elem::kF32 && out == Elem::kF16) return pad_as<kFloatToHalf, float, uint16_t>(mode, x, y, a, fill, n, stream);
-  if (in != out) return cudaErrorInvalidValue;
-  if (in == Elem::kF16) return pad_as<kQuietHalf, uint16_t, uint16_t>(mode, x, y, a, fill, n, stream);
-  switch (elem_bytes_of(in)) {
-    case 1: return pad_as<kMove, uint8_t, uint8_t>(mode, x, y, a, fill, n, stream);
-    case 2: return pad_as<kMove, uint16_t, uint16_t>(mode, x, y, a, fill, n, stream);
-    case 4: return pad_as<kMove, uint32_t, uint32_t>(mode, x, y, a, fill, n, stream);
-    case 8: return pad_as<kMove, uint64_t, uint64_t>(mode, x, y, a, fill, n, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  if (!copy_geometry(g, &a)) return cudaErrorInvalidValue;
+  for (int k = 0; k < g.rank; ++k) a.pad_begin[k] = g.pad_begin[k];
+  return dispatch_moved(in, out, [&](auto conv, auto in_zero, auto out_zero) {
+    return pad_as<decltype(conv)::value, decltype(in_zero), decltype(out_zero)>(mode, x, y, a, fill, n, stream);
+  });
 }
 
 cudaError_t launch_resize_nearest(ResizeCoord coord, ResizeNearest nearest, Elem in, Elem out, const void* x, void* y,
                                   const ResizeGeometry& g, int64_t n, cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  if (g.rank < 0 || g.rank > kMaxRank) return cudaErrorInvalidValue;
   ResizeArgs a{};
-  a.rank = g.rank;
-  for (int k = 0; k < g.rank; ++k) {
-    a.in_dims[k] = g.in_dims[k];
-    a.out_dims[k] = g.out_dims[k];
-    a.scales[k] = g.scales[k];
-  }
-  row_major_strides(g.rank, g.in_dims, a.in_strides);
-  if (in == Elem::kF32 && out == Elem::kF16) {
-    return resize_nearest_as<kFloatToHalf, float, uint16_t>(coord, nearest, x, y, a, n, stream);
-  }
-  if (in != out) return cudaErrorInvalidValue;
-  if (in == Elem::kF16) return resize_nearest_as<kQuietHalf, uint16_t, uint16_t>(coord, nearest, x, y, a, n, stream);
-  switch (elem_bytes_of(in)) {
-    case 1: return resize_nearest_as<kMove, uint8_t, uint8_t>(coord, nearest, x, y, a, n, stream);
-    case 2: return resize_nearest_as<kMove, uint16_t, uint16_t>(coord, nearest, x, y, a, n, stream);
-    case 4: return resize_nearest_as<kMove, uint32_t, uint32_t>(coord, nearest, x, y, a, n, stream);
-    case 8: return resize_nearest_as<kMove, uint64_t, uint64_t>(coord, nearest, x, y, a, n, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  if (!copy_geometry(g, &a)) return cudaErrorInvalidValue;
+  for (int k = 0; k < g.rank; ++k) a.scales[k] = g.scales[k];
+  return dispatch_moved(in, out, [&](auto conv, auto in_zero, auto out_zero) {
+    return resize_nearest_as<decltype(conv)::value, decltype(in_zero), decltype(out_zero)>(coord, nearest, x, y, a, n,
+                                                                                            stream);
+  });
 }
 
 cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const void* x, void* y, const ResizeGeometry& g,

@@ -14,6 +14,7 @@
 
 #include "engine/cpu/onednn.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/op_plans_tensor.h"
 
 namespace shardscore {
 namespace {
@@ -242,8 +243,9 @@ Status pool(OpContext& ctx, bool is_max) {
 // ---------------------------------------------------------------------------------------------
 // Resize
 
-enum class CoordMode { kHalfPixel, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
-enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
+// The modes resize_plan (engine/op_plans_tensor.h) reads.
+using CoordMode = ResizeCoordMode;
+using NearestMode = ResizeNearestMode;
 
 // In float32 arithmetic, as ONNX Runtime computes it: where an exact value would land on an
 // integer (floor / ceil boundaries), float and double can pick different neighbours.
@@ -261,7 +263,7 @@ float original_coordinate(CoordMode m, int64_t x_out, float scale, int64_t len_i
 }
 
 int64_t nearest_index(NearestMode m, float v, int64_t len_in) {
-  float r;
+  float r = v;  // every mode is set below; the initializer keeps -Wmaybe-uninitialized quiet
   switch (m) {
     case NearestMode::kRoundPreferFloor: r = v == std::floor(v) + 0.5 ? std::floor(v) : std::round(v); break;
     case NearestMode::kRoundPreferCeil: r = v == std::floor(v) + 0.5 ? std::ceil(v) : std::round(v); break;
@@ -324,12 +326,6 @@ void resize_bilinear(const Tensor& x, const std::vector<LinearTap>& ty, const st
     }
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Pad
-
-enum class PadMode { kConstant, kReflect, kEdge, kWrap };
-
 
 }  // namespace
 
@@ -572,96 +568,21 @@ Status cpu_global_average_pool(OpContext& ctx) {
   return ok_status();
 }
 
+// Pad and Resize: validation, output shapes and modes come from pad_plan / resize_plan
+// (engine/op_plans_tensor.h), shared with the CUDA backend; the index maps and copies are here.
 Status cpu_pad(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const PadPlan p, pad_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
   const int64_t rank = x->rank();
-  const Node& node = ctx.node;
-  std::string mode_s = "constant";
-  if (const Attribute* a = node.attr("mode")) mode_s = a->s;
-  PadMode mode;
-  if (mode_s == "constant") {
-    mode = PadMode::kConstant;
-  } else if (mode_s == "reflect") {
-    mode = PadMode::kReflect;
-  } else if (mode_s == "edge") {
-    mode = PadMode::kEdge;
-  } else if (mode_s == "wrap") {
-    mode = PadMode::kWrap;
-  } else {
-    return invalid_argument("mode '" + mode_s + "' is not one of constant, reflect, edge, wrap");
-  }
+  const PadMode mode = p.mode;
+  const std::vector<int64_t>& pb = p.pad_begin;
+  const std::vector<std::byte>& fill = p.fill;
   const std::size_t es = dtype_size(x->dtype());
-  std::vector<std::byte> fill(es, std::byte{0});
-  std::vector<int64_t> raw_pads, axes;
-  if (node.opset < 11) {
-    const Attribute* a = node.attr("pads");
-    if (!a) return invalid_argument("the pads attribute is required");
-    raw_pads = a->ints;
-    const float v = node.attr_float("value", 0.0f);
-    const bool ok = dtype_dispatch(x->dtype(), [&](auto zero) {
-      using T = decltype(zero);
-      const T tv = static_cast<T>(v);
-      std::memcpy(fill.data(), &tv, es);
-    });
-    if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
-  } else {
-    SS_ASSIGN_OR_RETURN(const Tensor* pads_t, cpu_required_input(ctx, 1));
-    SS_ASSIGN_OR_RETURN(raw_pads, cpu_read_ints(*pads_t, "pads"));
-    if (const Tensor* cv = ctx.input(2); cv && cv->numel() > 0) {
-      if (cv->dtype() != x->dtype()) {
-        return invalid_argument("constant_value of type " + std::string(dtype_name(cv->dtype())) +
-                                " differs from data's " + std::string(dtype_name(x->dtype())));
-      }
-      if (cv->numel() != 1)
-        return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
-      std::memcpy(fill.data(), cv->raw(), es);
-    }
-    if (const Tensor* ax = ctx.input(3); ax) {
-      if (node.opset < 18) return invalid_argument("the axes input exists from opset 18 on");
-      SS_ASSIGN_OR_RETURN(std::vector<int64_t> raw_axes, cpu_read_ints(*ax, "axes"));
-      for (int64_t a : raw_axes) {
-        SS_ASSIGN_OR_RETURN(int64_t na, cpu_normalize_axis(a, rank));
-        if (std::find(axes.begin(), axes.end(), na) != axes.end()) {
-          return invalid_argument("axes " + shape_to_string(raw_axes) + " repeats axis " + str(a));
-        }
-        axes.push_back(na);
-      }
-    }
-  }
-  const bool have_axes = node.opset >= 18 && ctx.input(3) != nullptr;
-  if (!have_axes) {
-    axes.resize(static_cast<std::size_t>(rank));
-    for (int64_t k = 0; k < rank; ++k) axes[static_cast<std::size_t>(k)] = k;
-  }
-  const std::size_t na = axes.size();
-  if (raw_pads.size() != 2 * na) {
-    return invalid_argument("pads " + shape_to_string(raw_pads) + " has " + str(static_cast<int64_t>(raw_pads.size())) +
-                            " values; expected " + str(static_cast<int64_t>(2 * na)) + " (begin and end for " +
-                            str(static_cast<int64_t>(na)) + " axes)");
-  }
-  std::vector<int64_t> pb(static_cast<std::size_t>(rank), 0), pe(static_cast<std::size_t>(rank), 0);
-  for (std::size_t i = 0; i < na; ++i) {
-    pb[static_cast<std::size_t>(axes[i])] = raw_pads[i];
-    pe[static_cast<std::size_t>(axes[i])] = raw_pads[i + na];
-  }
+  const Shape& os = p.shape;
   // Per axis: the input index of each output index, or -1 for the constant.
-  Shape os(static_cast<std::size_t>(rank));
   std::vector<std::vector<int64_t>> maps(static_cast<std::size_t>(rank));
   for (std::size_t k = 0; k < static_cast<std::size_t>(rank); ++k) {
     const int64_t len = x->shape()[k];
-    os[k] = len + pb[k] + pe[k];
-    if (os[k] < 0) {
-      return invalid_argument("pads " + shape_to_string(raw_pads) + " crop axis " + str(static_cast<int64_t>(k)) +
-                              " of size " + str(len) + " below zero");
-    }
-    if (mode == PadMode::kReflect && (pb[k] > 0 || pe[k] > 0) && std::max(pb[k], pe[k]) >= len) {
-      return invalid_argument("reflect padding of " + str(std::max(pb[k], pe[k])) + " along axis " +
-                              str(static_cast<int64_t>(k)) + " needs an axis longer than that; it has " + str(len));
-    }
-    if ((mode == PadMode::kEdge || mode == PadMode::kWrap) && len == 0 && os[k] > 0) {
-      return invalid_argument(mode_s + " padding of the empty axis " + str(static_cast<int64_t>(k)) +
-                              " is not defined");
-    }
     auto& mp = maps[k];
     mp.resize(static_cast<std::size_t>(os[k]));
     for (int64_t o = 0; o < os[k]; ++o) {
@@ -713,102 +634,15 @@ Status cpu_pad(OpContext& ctx) {
 }
 
 Status cpu_resize(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  const Node& node = ctx.node;
+  SS_ASSIGN_OR_RETURN(const ResizePlan p, resize_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
   const int64_t rank = x->rank();
-  auto str_attr = [&](const char* name, const char* def) {
-    const Attribute* a = node.attr(name);
-    return a ? a->s : std::string(def);
-  };
-  const std::string mode_s = str_attr("mode", "nearest");
-  const std::string coord_s = str_attr("coordinate_transformation_mode", "half_pixel");
-  const std::string nearest_s = str_attr("nearest_mode", "round_prefer_floor");
-  if (mode_s != "nearest" && mode_s != "linear") {
-    if (mode_s == "cubic") return unimplemented("mode 'cubic' is not supported (nearest and linear are)");
-    return invalid_argument("mode '" + mode_s + "' is not one of nearest, linear, cubic");
-  }
-  CoordMode coord;
-  if (coord_s == "half_pixel") {
-    coord = CoordMode::kHalfPixel;
-  } else if (coord_s == "pytorch_half_pixel") {
-    coord = CoordMode::kPytorchHalfPixel;
-  } else if (coord_s == "align_corners") {
-    coord = CoordMode::kAlignCorners;
-  } else if (coord_s == "asymmetric") {
-    coord = CoordMode::kAsymmetric;
-  } else if (coord_s == "tf_half_pixel_for_nn" && node.opset < 13) {
-    coord = CoordMode::kTfHalfPixelForNn;
-  } else if (coord_s == "tf_crop_and_resize" || coord_s == "half_pixel_symmetric") {
-    return unimplemented("coordinate_transformation_mode '" + coord_s + "' is not supported");
-  } else {
-    return invalid_argument("coordinate_transformation_mode '" + coord_s + "' is not valid at opset " +
-                            str(node.opset));
-  }
-  NearestMode nearest;
-  if (nearest_s == "round_prefer_floor") {
-    nearest = NearestMode::kRoundPreferFloor;
-  } else if (nearest_s == "round_prefer_ceil") {
-    nearest = NearestMode::kRoundPreferCeil;
-  } else if (nearest_s == "floor") {
-    nearest = NearestMode::kFloor;
-  } else if (nearest_s == "ceil") {
-    nearest = NearestMode::kCeil;
-  } else {
-    return invalid_argument("nearest_mode '" + nearest_s +
-                            "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
-  }
-  if (node.attr_int("antialias", 0) != 0) return unimplemented("antialias=1 is not supported");
-  if (node.attr("axes"))
-    return unimplemented("the axes attribute is not supported; give scales or sizes for every axis");
-  if (rank == 0) return invalid_argument("X must have at least one dimension");
-  const Tensor* scales_t = ctx.input(2);
-  const Tensor* sizes_t = ctx.input(3);
-  if (scales_t && scales_t->numel() == 0) scales_t = nullptr;
-  if (sizes_t && sizes_t->numel() == 0) sizes_t = nullptr;
-  if ((scales_t == nullptr) == (sizes_t == nullptr)) {
-    return invalid_argument("exactly one of scales and sizes must be given (non-empty)");
-  }
-  std::vector<float> scale(static_cast<std::size_t>(rank));
-  Shape os(static_cast<std::size_t>(rank));
-  if (scales_t) {
-    if (scales_t->dtype() != DType::kFloat32 || scales_t->rank() != 1 || scales_t->numel() != rank) {
-      return invalid_argument("scales " + shape_to_string(scales_t->shape()) + " (" +
-                              std::string(dtype_name(scales_t->dtype())) +
-                              ") must be 1-D float32 with one value per dimension of X " + shape_to_string(x->shape()));
-    }
-    for (int64_t k = 0; k < rank; ++k) {
-      const float s = scales_t->data<float>()[k];
-      if (!(s > 0))
-        return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
-      scale[static_cast<std::size_t>(k)] = s;
-      os[static_cast<std::size_t>(k)] =
-          static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * static_cast<double>(s)));
-    }
-  } else {
-    if (sizes_t->dtype() != DType::kInt64 || sizes_t->rank() != 1 || sizes_t->numel() != rank) {
-      return invalid_argument("sizes " + shape_to_string(sizes_t->shape()) +
-                              " must be 1-D int64 with one value per dimension of X " + shape_to_string(x->shape()));
-    }
-    const std::string policy = str_attr("keep_aspect_ratio_policy", "stretch");
-    if (policy != "stretch") return unimplemented("keep_aspect_ratio_policy '" + policy + "' is not supported");
-    for (int64_t k = 0; k < rank; ++k) {
-      const int64_t s = sizes_t->data<int64_t>()[k];
-      if (s < 0) return invalid_argument("sizes must not be negative; got " + str(s) + " for axis " + str(k));
-      os[static_cast<std::size_t>(k)] = s;
-      scale[static_cast<std::size_t>(k)] =
-          x->dim(k) == 0 ? 1.0f : static_cast<float>(s) / static_cast<float>(x->dim(k));
-    }
-  }
-  for (int64_t k = 0; k < rank; ++k) {
-    if (x->dim(k) == 0 && os[static_cast<std::size_t>(k)] > 0) {
-      return invalid_argument("cannot resize the empty axis " + str(k) + " of X " + shape_to_string(x->shape()));
-    }
-  }
-  if (x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64 && mode_s == "linear") {
-    return unimplemented("linear Resize of element type " + std::string(dtype_name(x->dtype())) + " is not supported");
-  }
+  const CoordMode coord = p.coord;
+  const NearestMode nearest = p.nearest;
+  const Shape& os = p.shape;
+  const std::vector<float>& scale = p.scales;
   Tensor y(x->dtype(), os);
-  if (mode_s == "nearest") {
+  if (!p.linear) {
     std::vector<std::vector<int64_t>> maps(static_cast<std::size_t>(rank));
     for (std::size_t k = 0; k < static_cast<std::size_t>(rank); ++k) {
       const int64_t len_in = x->shape()[k];
@@ -828,13 +662,6 @@ Status cpu_resize(OpContext& ctx) {
     }
     if (!ok) return unimplemented("element type " + std::string(dtype_name(x->dtype())) + " is not supported");
   } else {
-    if (rank < 2) return unimplemented("linear Resize needs at least 2 dimensions; got " + shape_to_string(x->shape()));
-    for (int64_t k = 0; k + 2 < rank; ++k) {
-      if (os[static_cast<std::size_t>(k)] != x->dim(k) || scale[static_cast<std::size_t>(k)] != 1.0f) {
-        return unimplemented("linear Resize interpolates only the last two dimensions; axis " + str(k) +
-                             " must keep its size (scale 1)");
-      }
-    }
     std::vector<LinearTap> taps[2];
     for (int i = 0; i < 2; ++i) {
       const std::size_t k = static_cast<std::size_t>(rank - 2 + i);

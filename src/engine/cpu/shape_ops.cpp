@@ -3,6 +3,7 @@
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_tensor.h"
 
 namespace shardscore {
 
@@ -60,20 +61,8 @@ Status cpu_identity(OpContext& ctx) {
 }
 
 Status cpu_constant(OpContext& ctx) {
-  const Node& n = ctx.node;
-  if (const Attribute* a = n.attr("value"); a && a->type == Attribute::Type::kTensor) {
-    ctx.outputs[0] = a->t;
-  } else if (const Attribute* a = n.attr("value_float")) {
-    ctx.outputs[0] = Tensor::copy_of(DType::kFloat32, {}, &a->f);
-  } else if (const Attribute* a = n.attr("value_int")) {
-    ctx.outputs[0] = Tensor::copy_of(DType::kInt64, {}, &a->i);
-  } else if (const Attribute* a = n.attr("value_floats")) {
-    ctx.outputs[0] = Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(a->floats.size())}, a->floats.data());
-  } else if (const Attribute* a = n.attr("value_ints")) {
-    ctx.outputs[0] = Tensor::copy_of(DType::kInt64, {static_cast<int64_t>(a->ints.size())}, a->ints.data());
-  } else {
-    return unimplemented("Constant without a value, value_float(s) or value_int(s) attribute is not supported");
-  }
+  SS_ASSIGN_OR_RETURN(const ConstantPlan p, constant_plan(ctx.node));
+  ctx.outputs[0] = p.tensor ? *p.tensor : Tensor::copy_of(p.dtype, p.shape, p.data);
   return ok_status();
 }
 
@@ -143,39 +132,6 @@ Status cpu_cast(OpContext& ctx) {
   return ok_status();
 }
 
-Status cpu_concat(OpContext& ctx) {
-  if (ctx.inputs.empty()) return invalid_argument("Concat needs at least one input");
-  SS_ASSIGN_OR_RETURN(const Tensor* first, cpu_required_input(ctx, 0));
-  if (!ctx.node.attr("axis")) return invalid_argument("Concat requires the 'axis' attribute");
-  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(ctx.node.attr_int("axis", 0), first->rank()));
-  Shape out = first->shape();
-  out[axis] = 0;
-  for (std::size_t i = 0; i < ctx.inputs.size(); ++i) {
-    SS_ASSIGN_OR_RETURN(const Tensor* t, cpu_required_input(ctx, i));
-    if (t->dtype() != first->dtype() || t->rank() != first->rank()) return invalid_argument("inputs differ in type or rank");
-    for (int64_t k = 0; k < t->rank(); ++k)
-      if (k != axis && t->dim(k) != first->dim(k)) {
-        return invalid_argument("input " + std::to_string(i) + " has shape " + shape_to_string(t->shape()) +
-                                ", which does not concatenate with " + shape_to_string(first->shape()));
-      }
-    out[axis] += t->dim(axis);
-  }
-  Tensor y(first->dtype(), out);
-  int64_t outer = 1;
-  for (int64_t k = 0; k < axis; ++k) outer *= out[k];
-  int64_t inner_bytes = static_cast<int64_t>(dtype_size(first->dtype()));
-  for (int64_t k = axis + 1; k < static_cast<int64_t>(out.size()); ++k) inner_bytes *= out[k];
-  auto* dst = static_cast<std::byte*>(y.raw());
-  const int64_t row_bytes = out[axis] * inner_bytes;
-  int64_t col = 0;
-  for (const Tensor* t : ctx.inputs) {
-    const int64_t piece = t->dim(axis) * inner_bytes;
-    const auto* src = static_cast<const std::byte*>(t->raw());
-    for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * row_bytes + col, src + o * piece, static_cast<std::size_t>(piece));
-    col += piece;
-  }
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
-}
+Status cpu_concat(OpContext& ctx) { return run_concat_plan(ctx, concat_plan(ctx.node, ctx.inputs), host_copy_rows); }
 
 }  // namespace shardscore

@@ -1,0 +1,668 @@
+// Shared plans of the data-movement and shape ops (contracts in op_plans_tensor.h).
+#include "engine/op_plans_tensor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "engine/cpu/broadcast.h"
+#include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
+
+namespace shardscore {
+namespace {
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+const Tensor* input_at(const std::vector<const Tensor*>& inputs, std::size_t i) {
+  return i < inputs.size() ? inputs[i] : nullptr;
+}
+
+// The ints attribute `name`, or nullptr when absent.
+const std::vector<int64_t>* ints_attr(const Node& n, const std::string& name) {
+  const Attribute* a = n.attr(name);
+  return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
+}
+
+bool any_half(const std::vector<const Tensor*>& inputs) {
+  return std::any_of(inputs.begin(), inputs.end(), [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
+}
+
+// The type of an output computed as `computed` (see the header comment).
+DType rounded_output(DType computed, bool half) {
+  return half && computed == DType::kFloat32 ? DType::kFloat16 : computed;
+}
+
+float host_float(const Tensor& t, int64_t k) {
+  return t.dtype() == DType::kFloat16 ? half_to_float(t.data<uint16_t>()[k]) : t.data<float>()[k];
+}
+
+}  // namespace
+
+// ---- helpers ----
+
+std::string ints_to_string(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+  return s + "]";
+}
+
+std::vector<int64_t> row_major_strides(const Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (std::size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
+  return st;
+}
+
+Status check_output_bytes(const Shape& s, DType dt) {
+  constexpr int64_t kMaxBytes = int64_t{1} << 40;
+  int64_t bytes = static_cast<int64_t>(dtype_size(dt));
+  for (int64_t d : s) {
+    if (d != 0 && bytes > kMaxBytes / d) {
+      return invalid_argument("output shape " + shape_to_string(s) + " is too large (more than 2^40 bytes)");
+    }
+    bytes *= d;
+  }
+  return ok_status();
+}
+
+StatusOr<std::vector<int64_t>> normalize_distinct_axes(const std::vector<int64_t>& axes, int64_t rank) {
+  std::vector<int64_t> out;
+  std::vector<bool> seen(static_cast<std::size_t>(rank), false);
+  for (int64_t a : axes) {
+    SS_ASSIGN_OR_RETURN(int64_t n, cpu_normalize_axis(a, rank));
+    if (seen[n]) return invalid_argument("axis " + std::to_string(n) + " appears more than once in axes " + ints_to_string(axes));
+    seen[n] = true;
+    out.push_back(n);
+  }
+  return out;
+}
+
+// ---- Transpose, Expand, Slice ----
+
+StatusOr<StridedPlan> transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const int64_t r = x->rank();
+  std::vector<int64_t> perm;
+  if (const std::vector<int64_t>* p = ints_attr(node, "perm")) {
+    perm = *p;
+    std::vector<bool> seen(static_cast<std::size_t>(r), false);
+    bool ok = static_cast<int64_t>(perm.size()) == r;
+    for (std::size_t k = 0; ok && k < perm.size(); ++k) {
+      ok = perm[k] >= 0 && perm[k] < r && !seen[perm[k]];
+      if (ok) seen[perm[k]] = true;
+    }
+    if (!ok) {
+      return invalid_argument("perm " + ints_to_string(perm) + " is not a permutation of the " + std::to_string(r) +
+                              " axes of input shape " + shape_to_string(x->shape()));
+    }
+  } else {
+    for (int64_t k = r; k-- > 0;) perm.push_back(k);
+  }
+  const auto in_st = row_major_strides(x->shape());
+  StridedPlan p;
+  p.shape.resize(static_cast<std::size_t>(r));
+  p.strides.resize(static_cast<std::size_t>(r));
+  p.identity = true;
+  for (int64_t k = 0; k < r; ++k) {
+    p.shape[k] = x->dim(perm[k]);
+    p.strides[k] = in_st[perm[k]];
+    p.identity = p.identity && perm[k] == k;
+  }
+  return p;
+}
+
+StatusOr<StridedPlan> expand_plan(const Node&, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* shape_t, plan_required_input(inputs, 1));
+  if (shape_t->dtype() != DType::kInt64) return invalid_argument("shape must be int64");
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, cpu_read_ints(*shape_t, "shape"));
+  for (int64_t d : shape)
+    if (d < 0) return invalid_argument("shape " + ints_to_string(shape) + " has a negative dimension");
+  StridedPlan p;
+  SS_ASSIGN_OR_RETURN(p.shape, cpu_broadcast_shapes(x->shape(), shape));
+  SS_RETURN_IF_ERROR(check_output_bytes(p.shape, x->dtype()));
+  p.strides = cpu_broadcast_strides(x->shape(), p.shape);
+  return p;
+}
+
+StatusOr<StridedPlan> slice_plan(const Node&, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* starts_t, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* ends_t, plan_required_input(inputs, 2));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> starts, cpu_read_ints(*starts_t, "starts"));
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> ends, cpu_read_ints(*ends_t, "ends"));
+  const std::size_t n = starts.size();
+  if (ends.size() != n) {
+    return invalid_argument("starts has " + std::to_string(n) + " values but ends has " + std::to_string(ends.size()));
+  }
+  std::vector<int64_t> axes_raw(n), steps(n, 1);
+  for (std::size_t k = 0; k < n; ++k) axes_raw[k] = static_cast<int64_t>(k);
+  if (const Tensor* a = input_at(inputs, 3)) {
+    SS_ASSIGN_OR_RETURN(axes_raw, cpu_read_ints(*a, "axes"));
+    if (axes_raw.size() != n) return invalid_argument("axes has " + std::to_string(axes_raw.size()) + " values but starts has " + std::to_string(n));
+  }
+  if (const Tensor* s = input_at(inputs, 4)) {
+    SS_ASSIGN_OR_RETURN(steps, cpu_read_ints(*s, "steps"));
+    if (steps.size() != n) return invalid_argument("steps has " + std::to_string(steps.size()) + " values but starts has " + std::to_string(n));
+  }
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> axes, normalize_distinct_axes(axes_raw, x->rank()));
+
+  const auto in_st = row_major_strides(x->shape());
+  StridedPlan p;
+  p.shape = x->shape();
+  p.strides = in_st;
+  for (std::size_t k = 0; k < n; ++k) {
+    const int64_t ax = axes[k], dim = x->dim(ax);
+    if (steps[k] == 0) return invalid_argument("steps " + ints_to_string(steps) + " has a zero step");
+    // |step| beyond the dimension selects at most one element: clamping it keeps -step and
+    // the stride from overflowing (INT64_MIN steps, INT64_MAX steps).
+    const int64_t step = std::clamp<int64_t>(steps[k], -std::max<int64_t>(dim, 1), std::max<int64_t>(dim, 1));
+    int64_t s = starts[k], e = ends[k];
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    int64_t count = 0;
+    if (dim == 0) {
+      count = 0;
+    } else if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      if (e > s) count = (e - s - 1) / step + 1;
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      if (s > e) count = (s - e - 1) / (-step) + 1;
+    }
+    p.shape[ax] = count;
+    p.strides[ax] = in_st[ax] * step;
+    if (count > 0) p.base += s * in_st[ax];
+  }
+  return p;
+}
+
+// ---- Gather ----
+
+StatusOr<GatherPlan> gather_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
+  if (data->rank() == 0) return invalid_argument("Gather needs data of rank >= 1, got a scalar");
+  GatherPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), data->rank()));
+  if (ind->dtype() != DType::kInt32 && ind->dtype() != DType::kInt64) {
+    return invalid_argument("indices must be int32 or int64, got " + std::string(dtype_name(ind->dtype())));
+  }
+  p.dim = data->dim(p.axis);
+  p.nidx = ind->numel();
+  for (int64_t k = 0; k < p.axis; ++k) p.shape.push_back(data->dim(k));
+  for (int64_t d : ind->shape()) p.shape.push_back(d);
+  for (int64_t k = p.axis + 1; k < data->rank(); ++k) p.shape.push_back(data->dim(k));
+  for (int64_t k = 0; k < p.axis; ++k) p.outer *= data->dim(k);
+  for (int64_t k = p.axis + 1; k < data->rank(); ++k) p.inner *= data->dim(k);
+  return p;
+}
+
+// ---- Concat, Split ----
+
+StatusOr<ConcatPlan> concat_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  if (inputs.empty()) return invalid_argument("Concat needs at least one input");
+  SS_ASSIGN_OR_RETURN(const Tensor* first, plan_required_input(inputs, 0));
+  if (!node.attr("axis")) return invalid_argument("Concat requires the 'axis' attribute");
+  ConcatPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), first->rank()));
+  const int64_t axis = p.axis;
+  Shape& out = p.shape;
+  out = first->shape();
+  out[axis] = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    SS_ASSIGN_OR_RETURN(const Tensor* t, plan_required_input(inputs, i));
+    if (t->dtype() != first->dtype() || t->rank() != first->rank()) return invalid_argument("inputs differ in type or rank");
+    for (int64_t k = 0; k < t->rank(); ++k)
+      if (k != axis && t->dim(k) != first->dim(k)) {
+        return invalid_argument("input " + std::to_string(i) + " has shape " + shape_to_string(t->shape()) +
+                                ", which does not concatenate with " + shape_to_string(first->shape()));
+      }
+    out[axis] += t->dim(axis);
+  }
+  for (int64_t k = 0; k < axis; ++k) p.outer *= out[k];
+  int64_t inner_bytes = static_cast<int64_t>(dtype_size(first->dtype()));
+  for (int64_t k = axis + 1; k < static_cast<int64_t>(out.size()); ++k) inner_bytes *= out[k];
+  p.row_bytes = out[axis] * inner_bytes;
+  int64_t col = 0;
+  for (const Tensor* t : inputs) {
+    const int64_t piece = t->dim(axis) * inner_bytes;
+    p.piece_bytes.push_back(piece);
+    p.col_bytes.push_back(col);
+    col += piece;
+  }
+  return p;
+}
+
+StatusOr<SplitPlan> split_plan(const Node& node, const std::vector<const Tensor*>& inputs, std::size_t num_outputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (x->rank() == 0) return invalid_argument("cannot split a scalar");
+  SS_ASSIGN_OR_RETURN(int64_t axis, cpu_normalize_axis(node.attr_int("axis", 0), x->rank()));
+  const int64_t nout = static_cast<int64_t>(num_outputs);
+  if (nout == 0) return invalid_argument("Split has no outputs");
+  const int64_t dim = x->dim(axis);
+  const Attribute* num_outputs_attr = node.opset >= 18 ? node.attr("num_outputs") : nullptr;
+  std::vector<int64_t> sizes;
+  bool given = false;
+  if (node.opset >= 13) {
+    if (const Tensor* s = input_at(inputs, 1)) {
+      if (num_outputs_attr) return invalid_argument("Split takes the 'split' input or the 'num_outputs' attribute, not both");
+      if (s->dtype() != DType::kInt64) return invalid_argument("split must be int64");
+      SS_ASSIGN_OR_RETURN(sizes, cpu_read_ints(*s, "split"));
+      given = true;
+    }
+  } else if (const std::vector<int64_t>* s = ints_attr(node, "split")) {
+    sizes = *s;
+    given = true;
+  }
+  if (given) {
+    if (static_cast<int64_t>(sizes.size()) != nout) {
+      return invalid_argument("split " + ints_to_string(sizes) + " has " + std::to_string(sizes.size()) +
+                              " sizes for " + std::to_string(nout) + " outputs");
+    }
+    int64_t total = 0;
+    for (int64_t s : sizes) {
+      if (s < 0) return invalid_argument("split " + ints_to_string(sizes) + " has a negative size");
+      total += s;
+    }
+    if (total != dim) {
+      return invalid_argument("split " + ints_to_string(sizes) + " sums to " + std::to_string(total) + ", not to the size " +
+                              std::to_string(dim) + " of axis " + std::to_string(axis));
+    }
+  } else if (num_outputs_attr) {
+    const int64_t k = num_outputs_attr->i;
+    if (num_outputs_attr->type != Attribute::Type::kInt || k != nout) {
+      return invalid_argument("num_outputs " + std::to_string(k) + " does not match the node's " + std::to_string(nout) + " outputs");
+    }
+    // Equal parts of ceil(dim / k); the last one is smaller when dim does not divide.
+    const int64_t chunk = (dim + k - 1) / k;
+    if (chunk * (k - 1) > dim) {
+      return invalid_argument("cannot split axis " + std::to_string(axis) + " of size " + std::to_string(dim) + " into " +
+                              std::to_string(k) + " parts of " + std::to_string(chunk));
+    }
+    sizes.assign(static_cast<std::size_t>(k), chunk);
+    sizes.back() = dim - chunk * (k - 1);
+  } else {
+    if (dim % nout != 0) {
+      return invalid_argument("axis " + std::to_string(axis) + " of size " + std::to_string(dim) + " does not split into " +
+                              std::to_string(nout) + " equal parts");
+    }
+    sizes.assign(static_cast<std::size_t>(nout), dim / nout);
+  }
+  SplitPlan p;
+  p.axis = axis;
+  int64_t inner_bytes = static_cast<int64_t>(dtype_size(x->dtype()));
+  for (int64_t k = 0; k < axis; ++k) p.outer *= x->dim(k);
+  for (int64_t k = axis + 1; k < x->rank(); ++k) inner_bytes *= x->dim(k);
+  p.row_bytes = dim * inner_bytes;
+  int64_t col = 0;
+  for (int64_t i = 0; i < nout; ++i) {
+    Shape s = x->shape();
+    s[axis] = sizes[i];
+    p.shapes.push_back(std::move(s));
+    const int64_t piece = sizes[i] * inner_bytes;
+    p.piece_bytes.push_back(piece);
+    p.col_bytes.push_back(col);
+    col += piece;
+  }
+  return p;
+}
+
+Status host_copy_rows(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t width, int64_t rows) {
+  if (width <= 0) return ok_status();
+  auto* d = static_cast<std::byte*>(dst);
+  const auto* s = static_cast<const std::byte*>(src);
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(d + r * dst_pitch, s + r * src_pitch, static_cast<std::size_t>(width));
+  return ok_status();
+}
+
+// ---- Shape, ConstantOfShape, Constant, Range ----
+
+StatusOr<ShapePlan> shape_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const int64_t r = x->rank();
+  int64_t start = 0, end = r;
+  if (node.opset >= 15) {
+    start = node.attr_int("start", 0);
+    end = node.attr_int("end", r);
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<int64_t>(start, 0, r);
+    end = std::clamp<int64_t>(end, 0, r);
+  }
+  return ShapePlan{start, std::max<int64_t>(end - start, 0)};
+}
+
+StatusOr<ConstantOfShapePlan> constant_of_shape_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* shape_t, plan_required_input(inputs, 0));
+  if (shape_t->dtype() != DType::kInt64) return invalid_argument("shape must be int64");
+  SS_ASSIGN_OR_RETURN(std::vector<int64_t> shape, cpu_read_ints(*shape_t, "shape"));
+  for (int64_t d : shape)
+    if (d < 0) return invalid_argument("shape " + ints_to_string(shape) + " has a negative dimension");
+  ConstantOfShapePlan p;
+  if (const Attribute* a = node.attr("value")) {
+    if (a->type != Attribute::Type::kTensor || a->t.numel() != 1) {
+      return invalid_argument("attribute 'value' must be a one-element tensor");
+    }
+    p.value = &a->t;
+    p.dtype = a->t.dtype();
+  }
+  p.shape = Shape(shape.begin(), shape.end());
+  SS_RETURN_IF_ERROR(check_output_bytes(p.shape, p.dtype));
+  return p;
+}
+
+StatusOr<ConstantPlan> constant_plan(const Node& n) {
+  ConstantPlan p;
+  if (const Attribute* a = n.attr("value"); a && a->type == Attribute::Type::kTensor) {
+    p.tensor = &a->t;
+  } else if (const Attribute* a = n.attr("value_float")) {
+    p = {nullptr, DType::kFloat32, {}, &a->f};
+  } else if (const Attribute* a = n.attr("value_int")) {
+    p = {nullptr, DType::kInt64, {}, &a->i};
+  } else if (const Attribute* a = n.attr("value_floats")) {
+    p = {nullptr, DType::kFloat32, {static_cast<int64_t>(a->floats.size())}, a->floats.data()};
+  } else if (const Attribute* a = n.attr("value_ints")) {
+    p = {nullptr, DType::kInt64, {static_cast<int64_t>(a->ints.size())}, a->ints.data()};
+  } else {
+    return unimplemented("Constant without a value, value_float(s) or value_int(s) attribute is not supported");
+  }
+  return p;
+}
+
+namespace {
+// The most elements Range produces: anything larger is a model bug, reported instead of allocated.
+constexpr int64_t kRangeMaxElements = int64_t{1} << 31;
+
+template <typename T>
+Status range_typed(const Tensor& start_t, const Tensor& limit_t, const Tensor& delta_t, RangePlan* p) {
+  T start, limit, delta;
+  if constexpr (std::is_same_v<T, float>) {
+    start = host_float(start_t, 0);
+    limit = host_float(limit_t, 0);
+    delta = host_float(delta_t, 0);
+  } else {
+    start = start_t.data<T>()[0];
+    limit = limit_t.data<T>()[0];
+    delta = delta_t.data<T>()[0];
+  }
+  if (delta == T(0)) return invalid_argument("delta is zero");
+  int64_t n = 0;
+  if constexpr (std::is_floating_point_v<T>) {
+    const double c = std::ceil((static_cast<double>(limit) - static_cast<double>(start)) / static_cast<double>(delta));
+    if (std::isnan(c)) return invalid_argument("start, limit or delta is NaN");
+    if (c > static_cast<double>(kRangeMaxElements)) return invalid_argument("Range would produce more than 2^31 elements");
+    n = c > 0 ? static_cast<int64_t>(c) : 0;
+    p->fstart = static_cast<double>(start);
+    p->fdelta = static_cast<double>(delta);
+  } else {
+    // ceil((limit - start) / delta) without overflow: the difference in 128-bit-free form.
+    const int64_t s = start, l = limit, d = delta;
+    int64_t diff = 0;
+    if (__builtin_sub_overflow(l, s, &diff)) return invalid_argument("Range would produce more than 2^31 elements");
+    if ((diff > 0 && d > 0) || (diff < 0 && d < 0)) {
+      const int64_t q = diff / d, rem = diff % d;
+      n = q + (rem != 0 ? 1 : 0);
+    }
+    if (n > kRangeMaxElements) return invalid_argument("Range would produce more than 2^31 elements");
+    p->istart = s;
+    p->idelta = d;
+  }
+  p->count = n;
+  return ok_status();
+}
+}  // namespace
+
+StatusOr<RangePlan> range_plan(const Node&, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* start, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* limit, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* delta, plan_required_input(inputs, 2));
+  const DType dt = plan_dtype(start->dtype());
+  const char* names[] = {"start", "limit", "delta"};
+  const Tensor* ts[] = {start, limit, delta};
+  for (int k = 0; k < 3; ++k) {
+    if (ts[k]->numel() != 1 || ts[k]->rank() > 1) {
+      return invalid_argument(std::string(names[k]) + " must be a scalar, got shape " + shape_to_string(ts[k]->shape()));
+    }
+    if (plan_dtype(ts[k]->dtype()) != dt) return invalid_argument("start, limit and delta differ in type");
+  }
+  RangePlan p;
+  p.dtype = dt;
+  p.out_dtype = rounded_output(dt, any_half(inputs));
+  Status st = ok_status();
+  switch (dt) {
+    case DType::kFloat32: st = range_typed<float>(*start, *limit, *delta, &p); break;
+    case DType::kFloat64: st = range_typed<double>(*start, *limit, *delta, &p); break;
+    case DType::kInt16: st = range_typed<int16_t>(*start, *limit, *delta, &p); break;
+    case DType::kInt32: st = range_typed<int32_t>(*start, *limit, *delta, &p); break;
+    case DType::kInt64: st = range_typed<int64_t>(*start, *limit, *delta, &p); break;
+    default: return unimplemented("element type " + std::string(dtype_name(dt)) + " is not supported");
+  }
+  SS_RETURN_IF_ERROR(st);
+  return p;
+}
+
+// ---- Pad ----
+
+StatusOr<PadPlan> pad_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const int64_t rank = x->rank();
+  PadPlan p;
+  p.dtype = plan_dtype(x->dtype());
+  p.out_dtype = rounded_output(p.dtype, any_half(inputs));
+  const DType xt = p.dtype;
+  std::string mode_s = "constant";
+  if (const Attribute* a = node.attr("mode")) mode_s = a->s;
+  if (mode_s == "constant") {
+    p.mode = PadMode::kConstant;
+  } else if (mode_s == "reflect") {
+    p.mode = PadMode::kReflect;
+  } else if (mode_s == "edge") {
+    p.mode = PadMode::kEdge;
+  } else if (mode_s == "wrap") {
+    p.mode = PadMode::kWrap;
+  } else {
+    return invalid_argument("mode '" + mode_s + "' is not one of constant, reflect, edge, wrap");
+  }
+  const std::size_t es = dtype_size(xt);
+  p.fill.assign(es, std::byte{0});
+  std::vector<int64_t> raw_pads, axes;
+  if (node.opset < 11) {
+    const Attribute* a = node.attr("pads");
+    if (!a) return invalid_argument("the pads attribute is required");
+    raw_pads = a->ints;
+    const float v = node.attr_float("value", 0.0f);
+    const bool ok = dtype_dispatch(xt, [&](auto zero) {
+      using T = decltype(zero);
+      const T tv = static_cast<T>(v);
+      std::memcpy(p.fill.data(), &tv, es);
+    });
+    if (!ok) return unimplemented("element type " + std::string(dtype_name(xt)) + " is not supported");
+  } else {
+    SS_ASSIGN_OR_RETURN(const Tensor* pads_t, plan_required_input(inputs, 1));
+    SS_ASSIGN_OR_RETURN(raw_pads, cpu_read_ints(*pads_t, "pads"));
+    if (const Tensor* cv = input_at(inputs, 2); cv && cv->numel() > 0) {
+      if (plan_dtype(cv->dtype()) != xt) {
+        return invalid_argument("constant_value of type " + std::string(dtype_name(plan_dtype(cv->dtype()))) +
+                                " differs from data's " + std::string(dtype_name(xt)));
+      }
+      if (cv->numel() != 1)
+        return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
+      if (cv->dtype() == DType::kFloat16) {
+        const float f = host_float(*cv, 0);
+        std::memcpy(p.fill.data(), &f, es);
+      } else {
+        std::memcpy(p.fill.data(), cv->raw(), es);
+      }
+    }
+    if (const Tensor* ax = input_at(inputs, 3); ax) {
+      if (node.opset < 18) return invalid_argument("the axes input exists from opset 18 on");
+      SS_ASSIGN_OR_RETURN(std::vector<int64_t> raw_axes, cpu_read_ints(*ax, "axes"));
+      for (int64_t a : raw_axes) {
+        SS_ASSIGN_OR_RETURN(int64_t na, cpu_normalize_axis(a, rank));
+        if (std::find(axes.begin(), axes.end(), na) != axes.end()) {
+          return invalid_argument("axes " + shape_to_string(raw_axes) + " repeats axis " + str(a));
+        }
+        axes.push_back(na);
+      }
+    }
+  }
+  const bool have_axes = node.opset >= 18 && input_at(inputs, 3) != nullptr;
+  if (!have_axes) {
+    axes.resize(static_cast<std::size_t>(rank));
+    for (int64_t k = 0; k < rank; ++k) axes[static_cast<std::size_t>(k)] = k;
+  }
+  const std::size_t na = axes.size();
+  if (raw_pads.size() != 2 * na) {
+    return invalid_argument("pads " + shape_to_string(raw_pads) + " has " + str(static_cast<int64_t>(raw_pads.size())) +
+                            " values; expected " + str(static_cast<int64_t>(2 * na)) + " (begin and end for " +
+                            str(static_cast<int64_t>(na)) + " axes)");
+  }
+  std::vector<int64_t>& pb = p.pad_begin;
+  std::vector<int64_t>& pe = p.pad_end;
+  pb.assign(static_cast<std::size_t>(rank), 0);
+  pe.assign(static_cast<std::size_t>(rank), 0);
+  for (std::size_t i = 0; i < na; ++i) {
+    pb[static_cast<std::size_t>(axes[i])] = raw_pads[i];
+    pe[static_cast<std::size_t>(axes[i])] = raw_pads[i + na];
+  }
+  Shape& os = p.shape;
+  os.resize(static_cast<std::size_t>(rank));
+  for (std::size_t k = 0; k < static_cast<std::size_t>(rank); ++k) {
+    const int64_t len = x->shape()[k];
+    os[k] = len + pb[k] + pe[k];
+    if (os[k] < 0) {
+      return invalid_argument("pads " + shape_to_string(raw_pads) + " crop axis " + str(static_cast<int64_t>(k)) +
+                              " of size " + str(len) + " below zero");
+    }
+    if (p.mode == PadMode::kReflect && (pb[k] > 0 || pe[k] > 0) && std::max(pb[k], pe[k]) >= len) {
+      return invalid_argument("reflect padding of " + str(std::max(pb[k], pe[k])) + " along axis " +
+                              str(static_cast<int64_t>(k)) + " needs an axis longer than that; it has " + str(len));
+    }
+    if ((p.mode == PadMode::kEdge || p.mode == PadMode::kWrap) && len == 0 && os[k] > 0) {
+      return invalid_argument(mode_s + " padding of the empty axis " + str(static_cast<int64_t>(k)) +
+                              " is not defined");
+    }
+  }
+  return p;
+}
+
+// ---- Resize ----
+
+StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const int64_t rank = x->rank();
+  ResizePlan p;
+  p.dtype = plan_dtype(x->dtype());
+  p.out_dtype = rounded_output(p.dtype, any_half(inputs));
+  const DType xt = p.dtype;
+  auto str_attr = [&](const char* name, const char* def) {
+    const Attribute* a = node.attr(name);
+    return a ? a->s : std::string(def);
+  };
+  const std::string mode_s = str_attr("mode", "nearest");
+  const std::string coord_s = str_attr("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest_s = str_attr("nearest_mode", "round_prefer_floor");
+  if (mode_s != "nearest" && mode_s != "linear") {
+    if (mode_s == "cubic") return unimplemented("mode 'cubic' is not supported (nearest and linear are)");
+    return invalid_argument("mode '" + mode_s + "' is not one of nearest, linear, cubic");
+  }
+  p.linear = mode_s == "linear";
+  if (coord_s == "half_pixel") {
+    p.coord = ResizeCoordMode::kHalfPixel;
+  } else if (coord_s == "pytorch_half_pixel") {
+    p.coord = ResizeCoordMode::kPytorchHalfPixel;
+  } else if (coord_s == "align_corners") {
+    p.coord = ResizeCoordMode::kAlignCorners;
+  } else if (coord_s == "asymmetric") {
+    p.coord = ResizeCoordMode::kAsymmetric;
+  } else if (coord_s == "tf_half_pixel_for_nn" && node.opset < 13) {
+    p.coord = ResizeCoordMode::kTfHalfPixelForNn;
+  } else if (coord_s == "tf_crop_and_resize" || coord_s == "half_pixel_symmetric") {
+    return unimplemented("coordinate_transformation_mode '" + coord_s + "' is not supported");
+  } else {
+    return invalid_argument("coordinate_transformation_mode '" + coord_s + "' is not valid at opset " +
+                            str(node.opset));
+  }
+  if (nearest_s == "round_prefer_floor") {
+    p.nearest = ResizeNearestMode::kRoundPreferFloor;
+  } else if (nearest_s == "round_prefer_ceil") {
+    p.nearest = ResizeNearestMode::kRoundPreferCeil;
+  } else if (nearest_s == "floor") {
+    p.nearest = ResizeNearestMode::kFloor;
+  } else if (nearest_s == "ceil") {
+    p.nearest = ResizeNearestMode::kCeil;
+  } else {
+    return invalid_argument("nearest_mode '" + nearest_s +
+                            "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+  }
+  if (node.attr_int("antialias", 0) != 0) return unimplemented("antialias=1 is not supported");
+  if (node.attr("axes"))
+    return unimplemented("the axes attribute is not supported; give scales or sizes for every axis");
+  if (rank == 0) return invalid_argument("X must have at least one dimension");
+  const Tensor* scales_t = input_at(inputs, 2);
+  const Tensor* sizes_t = input_at(inputs, 3);
+  if (scales_t && scales_t->numel() == 0) scales_t = nullptr;
+  if (sizes_t && sizes_t->numel() == 0) sizes_t = nullptr;
+  if ((scales_t == nullptr) == (sizes_t == nullptr)) {
+    return invalid_argument("exactly one of scales and sizes must be given (non-empty)");
+  }
+  std::vector<float>& scale = p.scales;
+  Shape& os = p.shape;
+  scale.resize(static_cast<std::size_t>(rank));
+  os.resize(static_cast<std::size_t>(rank));
+  if (scales_t) {
+    if (plan_dtype(scales_t->dtype()) != DType::kFloat32 || scales_t->rank() != 1 || scales_t->numel() != rank) {
+      return invalid_argument("scales " + shape_to_string(scales_t->shape()) + " (" +
+                              std::string(dtype_name(plan_dtype(scales_t->dtype()))) +
+                              ") must be 1-D float32 with one value per dimension of X " + shape_to_string(x->shape()));
+    }
+    for (int64_t k = 0; k < rank; ++k) {
+      const float s = host_float(*scales_t, k);
+      if (!(s > 0))
+        return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
+      scale[static_cast<std::size_t>(k)] = s;
+      os[static_cast<std::size_t>(k)] =
+          static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * static_cast<double>(s)));
+    }
+  } else {
+    if (sizes_t->dtype() != DType::kInt64 || sizes_t->rank() != 1 || sizes_t->numel() != rank) {
+      return invalid_argument("sizes " + shape_to_string(sizes_t->shape()) +
+                              " must be 1-D int64 with one value per dimension of X " + shape_to_string(x->shape()));
+    }
+    const std::string policy = str_attr("keep_aspect_ratio_policy", "stretch");
+    if (policy != "stretch") return unimplemented("keep_aspect_ratio_policy '" + policy + "' is not supported");
+    for (int64_t k = 0; k < rank; ++k) {
+      const int64_t s = sizes_t->data<int64_t>()[k];
+      if (s < 0) return invalid_argument("sizes must not be negative; got " + str(s) + " for axis " + str(k));
+      os[static_cast<std::size_t>(k)] = s;
+      scale[static_cast<std::size_t>(k)] =
+          x->dim(k) == 0 ? 1.0f : static_cast<float>(s) / static_cast<float>(x->dim(k));
+    }
+  }
+  for (int64_t k = 0; k < rank; ++k) {
+    if (x->dim(k) == 0 && os[static_cast<std::size_t>(k)] > 0) {
+      return invalid_argument("cannot resize the empty axis " + str(k) + " of X " + shape_to_string(x->shape()));
+    }
+  }
+  if (xt != DType::kFloat32 && xt != DType::kFloat64 && p.linear) {
+    return unimplemented("linear Resize of element type " + std::string(dtype_name(xt)) + " is not supported");
+  }
+  if (p.linear) {
+    if (rank < 2) return unimplemented("linear Resize needs at least 2 dimensions; got " + shape_to_string(x->shape()));
+    for (int64_t k = 0; k + 2 < rank; ++k) {
+      if (os[static_cast<std::size_t>(k)] != x->dim(k) || scale[static_cast<std::size_t>(k)] != 1.0f) {
+        return unimplemented("linear Resize interpolates only the last two dimensions; axis " + str(k) +
+                             " must keep its size (scale 1)");
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace shardscore

@@ -1,0 +1,222 @@
+#pragma once
+// The host-side half of the data-movement and shape ops, shared by the CPU backend
+// (src/engine/cpu/tensor_ops.cpp, shape_ops.cpp, nn.cpp) and the CUDA backend
+// (src/engine/cuda/tensor_ops.cpp): attribute reading, opset differences, validation with its
+// error messages, and the output dtype/shape plus the "plan" each backend's compute follows.
+// A backend calls X_plan, returns its error as is, and then only moves or computes elements.
+//
+// Contract of every X_plan(node, inputs):
+//   - `inputs` are the op's inputs (nullptr for an omitted optional one), as in OpContext and
+//     CudaOpContext.
+//   - It reads the VALUES only of the inputs that the CUDA backend keeps on the host (the
+//     registry's cuda_host_inputs: shapes, axes, pads, starts/ends/steps, split, scales/sizes,
+//     Range's scalars). Of every other input it reads only shape() and dtype(), so it works on
+//     device tensors.
+//   - It allocates no output and touches no element memory of non-host inputs.
+//   - Pad, Resize and Range are "computing" ops: the CPU sees their float16 inputs widened to
+//     float32 (op_run_cpu), the CUDA backend sees them as stored. Their plans validate with
+//     float16 counted as float32 (so both backends give the same messages) and report both the
+//     compute type (`dtype`) and the type of the output the CUDA backend writes (`out_dtype`:
+//     float16 where any input is float16 and the compute type is float32). On the CPU, which never
+//     sees float16 there, out_dtype == dtype.
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/op_plans.h"
+#include "engine/op_registry.h"
+
+namespace shardscore {
+
+// ---- helpers ----
+
+// "[1, 2, 3]".
+std::string ints_to_string(const std::vector<int64_t>& v);
+// Row-major element strides of a shape.
+std::vector<int64_t> row_major_strides(const Shape& s);
+// Output shapes computed from data (Expand, ConstantOfShape): InvalidArgument, rather than an
+// allocation, for one whose buffer would pass 2^40 bytes (or whose element count overflows).
+Status check_output_bytes(const Shape& s, DType dt);
+// Normalizes a list of axes against `rank`; rejects out-of-range and repeated axes.
+StatusOr<std::vector<int64_t>> normalize_distinct_axes(const std::vector<int64_t>& axes, int64_t rank);
+// float16 counted as float32 (the computing ops' view of their inputs).
+
+// ---- Transpose, Expand, Slice: one strided copy ----
+
+// Output element with row-major multi-index i (in `shape`) is input-0 element
+// base + sum_k i[k] * strides[k] (strides may be 0 or negative). Output dtype = input 0's.
+struct StridedPlan {
+  Shape shape;
+  int64_t base = 0;
+  std::vector<int64_t> strides;
+  bool identity = false;  // Transpose by the identity permutation: the output is the input as is
+};
+StatusOr<StridedPlan> transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// Reads input 1 (shape).
+StatusOr<StridedPlan> expand_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// Reads inputs 1-4 (starts, ends, axes, steps).
+StatusOr<StridedPlan> slice_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// The backends' common driver of a StridedPlan on ctx.inputs[0] (ctx: OpContext or CudaOpContext):
+// the input itself for an identity plan, else a new output of the plan's shape that
+// copy(x, plan, &y) (a Status) fills.
+template <typename Ctx, typename Copy>
+Status run_strided_plan(Ctx& ctx, StatusOr<StridedPlan> plan, Copy&& copy) {
+  SS_ASSIGN_OR_RETURN(const StridedPlan p, std::move(plan));
+  const Tensor* x = ctx.inputs[0];
+  if (p.identity) {
+    ctx.outputs[0] = *x;
+    return ok_status();
+  }
+  Tensor y(x->dtype(), p.shape);
+  SS_RETURN_IF_ERROR(copy(*x, p, &y));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---- Gather ----
+
+// out[o][j][r] = data[o][indices[j] (+dim when negative)][r]: o < outer, j < nidx, r < inner
+// (elements). Validates shapes and the index dtype only: the index VALUES are the backend's to
+// check (they may be on the device).
+struct GatherPlan {
+  int64_t axis = 0;
+  int64_t dim = 0;  // data's size along axis
+  int64_t nidx = 0;
+  int64_t outer = 1, inner = 1;
+  Shape shape;
+};
+StatusOr<GatherPlan> gather_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- Concat, Split: row copies ----
+
+// Output rows (outer of them, row_bytes each) are the inputs' rows side by side: input i's row
+// (piece_bytes[i]) lands at byte col_bytes[i] of each output row. Output dtype = input 0's.
+struct ConcatPlan {
+  int64_t axis = 0;
+  Shape shape;
+  int64_t outer = 1, row_bytes = 0;
+  std::vector<int64_t> piece_bytes, col_bytes;
+};
+StatusOr<ConcatPlan> concat_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// The reverse: output i (shapes[i]) takes bytes [col_bytes[i], col_bytes[i] + piece_bytes[i]) of
+// each of the input's outer rows (row_bytes each). Reads input 1 (split) from opset 13.
+// num_outputs: the node's output count.
+struct SplitPlan {
+  int64_t axis = 0;
+  std::vector<Shape> shapes;
+  int64_t outer = 1, row_bytes = 0;
+  std::vector<int64_t> piece_bytes, col_bytes;
+};
+StatusOr<SplitPlan> split_plan(const Node& node, const std::vector<const Tensor*>& inputs, std::size_t num_outputs);
+
+// The backends' common drivers of Concat and Split (ctx: OpContext or CudaOpContext): they
+// allocate the outputs and move the bytes through the backend's row copy
+//   Status copy_rows(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t width, int64_t rows)
+// (for r < rows: width bytes from src + r * src_pitch to dst + r * dst_pitch).
+// The row copy of host memory (the CPU backend's copy_rows).
+Status host_copy_rows(void* dst, int64_t dst_pitch, const void* src, int64_t src_pitch, int64_t width, int64_t rows);
+template <typename Ctx, typename CopyRows>
+Status run_concat_plan(Ctx& ctx, StatusOr<ConcatPlan> plan, CopyRows&& copy_rows) {
+  SS_ASSIGN_OR_RETURN(const ConcatPlan p, std::move(plan));
+  Tensor y(ctx.inputs[0]->dtype(), p.shape);
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (std::size_t i = 0; i < ctx.inputs.size(); ++i) {
+    const int64_t piece = p.piece_bytes[i];
+    SS_RETURN_IF_ERROR(copy_rows(dst + p.col_bytes[i], p.row_bytes, ctx.inputs[i]->raw(), piece, piece, p.outer));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+template <typename Ctx, typename CopyRows>
+Status run_split_plan(Ctx& ctx, StatusOr<SplitPlan> plan, CopyRows&& copy_rows) {
+  SS_ASSIGN_OR_RETURN(const SplitPlan p, std::move(plan));
+  const Tensor* x = ctx.inputs[0];
+  const auto* src = static_cast<const std::byte*>(x->raw());
+  for (std::size_t i = 0; i < p.shapes.size(); ++i) {
+    Tensor y(x->dtype(), p.shapes[i]);
+    const int64_t piece = p.piece_bytes[i];
+    SS_RETURN_IF_ERROR(copy_rows(y.raw(), piece, src + p.col_bytes[i], p.row_bytes, piece, p.outer));
+    ctx.outputs[i] = std::move(y);
+  }
+  return ok_status();
+}
+
+// ---- Shape, ConstantOfShape, Constant, Range ----
+
+// Output: int64 [count], element k = input 0's dim(start + k).
+struct ShapePlan {
+  int64_t start = 0, count = 0;
+};
+StatusOr<ShapePlan> shape_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// Output: `shape` of `dtype`, every element *value's one element; value nullptr means float32 0.
+// value points into the node's attribute (it may be a device tensor on the CUDA backend). Reads
+// input 0 (shape).
+struct ConstantOfShapePlan {
+  Shape shape;
+  DType dtype = DType::kFloat32;
+  const Tensor* value = nullptr;
+};
+StatusOr<ConstantOfShapePlan> constant_of_shape_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// The output is *tensor (the value attribute, which may be a device tensor) when tensor is
+// set, else `shape` of `dtype` with its bytes at `data` (host memory of the node's attribute).
+struct ConstantPlan {
+  const Tensor* tensor = nullptr;
+  DType dtype = DType::kUndefined;
+  Shape shape;
+  const void* data = nullptr;
+};
+StatusOr<ConstantPlan> constant_plan(const Node& node);
+
+// Output: [count] elements start + T(i) * delta, computed in `dtype` (T); out_dtype as in the
+// header comment. Floating types carry start/delta in fstart/fdelta (exact for float32), integer
+// types in istart/idelta. Reads inputs 0-2.
+struct RangePlan {
+  DType dtype = DType::kUndefined;
+  DType out_dtype = DType::kUndefined;
+  int64_t count = 0;
+  double fstart = 0, fdelta = 0;
+  int64_t istart = 0, idelta = 0;
+};
+StatusOr<RangePlan> range_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- Pad ----
+
+// Output index o along axis k maps to input index o - pad_begin[k]; outside the input it folds
+// back per mode (kConstant: the fill value). Numbered as kernels::PadMode.
+enum class PadMode { kConstant = 0, kReflect = 1, kEdge = 2, kWrap = 3 };
+struct PadPlan {
+  PadMode mode = PadMode::kConstant;
+  DType dtype = DType::kUndefined;      // the type padded (float16 widened)
+  DType out_dtype = DType::kUndefined;  // see the header comment
+  std::vector<std::byte> fill;          // one element of dtype
+  std::vector<int64_t> pad_begin, pad_end;  // per axis, may be negative (cropping)
+  Shape shape;
+};
+// Reads the pads attribute before opset 11, inputs 1-3 (pads, constant_value, axes) after.
+StatusOr<PadPlan> pad_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ---- Resize ----
+
+// Numbered as kernels::ResizeCoord and kernels::ResizeNearest.
+enum class ResizeCoordMode { kHalfPixel = 0, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfHalfPixelForNn };
+enum class ResizeNearestMode { kRoundPreferFloor = 0, kRoundPreferCeil, kFloor, kCeil };
+// Nearest: any rank, any element type. Linear: float32/float64 (float16 widened), only the last
+// two dimensions change (the others keep their size and scale 1).
+struct ResizePlan {
+  bool linear = false;
+  ResizeCoordMode coord = ResizeCoordMode::kHalfPixel;
+  ResizeNearestMode nearest = ResizeNearestMode::kRoundPreferFloor;
+  DType dtype = DType::kUndefined;      // float16 widened
+  DType out_dtype = DType::kUndefined;  // see the header comment
+  Shape shape;
+  std::vector<float> scales;  // per axis
+};
+// Reads inputs 2-3 (scales, sizes); roi is ignored.
+StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+}  // namespace shardscore
