@@ -40,7 +40,6 @@ std::vector<int64_t> row_major_strides(const Shape& s);
 Status check_output_bytes(const Shape& s, DType dt);
 // Normalizes a list of axes against `rank`; rejects out-of-range and repeated axes.
 StatusOr<std::vector<int64_t>> normalize_distinct_axes(const std::vector<int64_t>& axes, int64_t rank);
-// float16 counted as float32 (the computing ops' view of their inputs).
 
 // ---- Transpose, Expand, Slice: one strided copy ----
 
