@@ -2,10 +2,14 @@
 // The op table: which ONNX ops the engine runs, for which opsets, and each backend's function.
 //
 // How to add an op:
-//   1. write its CPU function in src/engine/cpu/ (declared in cpu/cpu_ops.h), the reference;
-//   2. add one row below in op_registry.cpp: domain, op type, opset range, function(s);
-//   3. add its case to tests/engine/test_ops.cpp (run on every backend against a float64 reference).
-// A CUDA backend adds its launcher as another column of the same row.
+//   1. write its plan in src/engine/op_plans_*.h: attributes, checks with their messages, output
+//      dtypes and shapes, the geometry the compute needs (shared by every backend);
+//   2. write its CPU function in src/engine/cpu/ (declared in cpu/cpu_ops.h), the reference, and
+//      its CUDA function in src/engine/cuda/ (declared in cuda/cuda_ops.h) with its kernels and
+//      launcher in kernels/; both take the plan and do only their compute;
+//   3. add one row in op_registry.cpp: domain, op type, opset range, CPU and CUDA functions, and
+//      the inputs the CUDA function reads on the host;
+//   4. add its cases to tests/engine/test_ops*.cpp (run on every backend against a float64 reference).
 #include <span>
 #include <string_view>
 #include <vector>
