@@ -57,7 +57,9 @@ Status cpu_leaky_relu(OpContext& ctx) {
 }
 
 Status cpu_hard_sigmoid(OpContext& ctx) {
-  const auto [alpha, beta] = hard_sigmoid_params(ctx.node);
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  const auto params = hard_sigmoid_params(ctx.node);
+  const double alpha = params.alpha, beta = params.beta;
   return cpu_unary_float(ctx, [alpha, beta](auto v) {
     using T = decltype(v);
     return hard_sigmoid<T>(v, static_cast<T>(alpha), static_cast<T>(beta));
