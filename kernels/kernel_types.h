@@ -26,6 +26,7 @@ enum class Elem : int {
   kU32 = 10,
   kU64 = 11,
   kBool = 12,
+  kBF16 = 13,
 };
 
 inline constexpr int kMaxRank = 8;

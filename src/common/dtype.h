@@ -20,6 +20,7 @@ enum class DType : int {
   kUInt32,
   kUInt64,
   kBool,
+  kBFloat16,  // bfloat16 (the CUDA backend's --precision bf16); computed in float32 like float16
 };
 
 // Size of one element in bytes (0 for kUndefined).
