@@ -17,9 +17,10 @@ int cuda_visible_devices() { return 0; }
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
                                                const EngineOptions& options) {
   if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
-  // --precision fp16: the graph in float16 (pass_to_float16); bf16 is not built yet.
+  // --precision fp16 / bf16: the graph in that type (pass_to_half).
   EngineOptions cuda_options = options;
-  cuda_options.compute_float16 = options.compute_float16 || options.cuda.precision == "fp16";
+  if (options.cuda.precision == "fp16") cuda_options.compute = DType::kFloat16;
+  if (options.cuda.precision == "bf16") cuda_options.compute = DType::kBFloat16;
   if (backend == "cuda") {
     SS_ASSIGN_OR_RETURN(std::unique_ptr<Backend> b, backend_cuda_create(options.cuda));
     return load_with(model_path, std::move(b), cuda_options);
@@ -49,7 +50,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
   const int64_t conv_block = backend->name() == "cpu" ? onednn_channel_block() : 0;
   if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block));
-  if (options.compute_float16) SS_RETURN_IF_ERROR(pass_to_float16(&e->graph_));
+  if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.
   SS_ASSIGN_OR_RETURN(e->plan_, plan_build(e->graph_));

@@ -16,9 +16,10 @@ namespace shardscore {
 struct EngineOptions {
   bool optimize = true;  // run the graph passes (passes.h); off only to compare against them
   CudaBackendOptions cuda;  // device and precision, for backend "cuda" (or "auto" choosing it)
-  // Compute in float16 (pass_to_float16): set for the CUDA backend at precision fp16; the CPU
-  // backend runs it too (each op in float32, rounded once), which is how it is tested without a GPU.
-  bool compute_float16 = false;
+  // Compute in float16 or bfloat16 (pass_to_half): set for the CUDA backend at precision fp16 /
+  // bf16; the CPU backend runs it too (each op in float32, rounded once), which is how it is tested
+  // without a GPU. kFloat32: the model's own types.
+  DType compute = DType::kFloat32;
   // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
   // each retry is logged.
   int64_t min_retry_rows = 1;

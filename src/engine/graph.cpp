@@ -39,6 +39,7 @@ DType dtype_from_onnx(int32_t t) {
     case onnx::TensorProto_DataType_FLOAT: return DType::kFloat32;
     case onnx::TensorProto_DataType_DOUBLE: return DType::kFloat64;
     case onnx::TensorProto_DataType_FLOAT16: return DType::kFloat16;
+    case onnx::TensorProto_DataType_BFLOAT16: return DType::kBFloat16;
     case onnx::TensorProto_DataType_INT8: return DType::kInt8;
     case onnx::TensorProto_DataType_INT16: return DType::kInt16;
     case onnx::TensorProto_DataType_INT32: return DType::kInt32;
@@ -132,7 +133,7 @@ void copy_typed_field(const onnx::TensorProto& p, Tensor* t) {
     case DType::kInt32: copy_field<int32_t>(p.int32_data(), t); break;
     case DType::kInt16: copy_field<int16_t>(p.int32_data(), t); break;
     case DType::kInt8: copy_field<int8_t>(p.int32_data(), t); break;
-    case DType::kUInt16: case DType::kFloat16: copy_field<uint16_t>(p.int32_data(), t); break;
+    case DType::kUInt16: case DType::kFloat16: case DType::kBFloat16: copy_field<uint16_t>(p.int32_data(), t); break;
     case DType::kUInt8: copy_field<uint8_t>(p.int32_data(), t); break;
     case DType::kBool: copy_field<bool>(p.int32_data(), t); break;
     default: break;

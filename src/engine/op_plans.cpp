@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "engine/cpu/float16.h"
+
 namespace shardscore {
 
 StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i) {
@@ -10,9 +12,15 @@ StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& in
   return t;
 }
 
-bool plan_is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64 || t == DType::kFloat16; }
+bool plan_is_float(DType t) { return t == DType::kFloat32 || t == DType::kFloat64 || dtype_is_half(t); }
 
-DType plan_dtype(DType t) { return t == DType::kFloat16 ? DType::kFloat32 : t; }
+DType plan_dtype(DType t) { return dtype_is_half(t) ? DType::kFloat32 : t; }
+
+DType plan_half_type(const std::vector<const Tensor*>& inputs) {
+  for (const Tensor* t : inputs)
+    if (t && dtype_is_half(t->dtype())) return t->dtype();
+  return DType::kUndefined;
+}
 
 Status unsupported_element_type(DType t) {
   return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");

@@ -13,10 +13,14 @@ namespace shardscore {
 
 // Input i, or InvalidArgument("required input i is missing").
 StatusOr<const Tensor*> plan_required_input(const std::vector<const Tensor*>& inputs, std::size_t i);
-// float32, float64 or float16.
+// float32, float64, float16 or bfloat16.
 bool plan_is_float(DType t);
-// The element type the CPU function sees: float16 as float32 (op_run_cpu widens it), others as they are.
+// The element type the CPU function sees: float16 and bfloat16 as float32 (op_run_cpu widens
+// them), others as they are.
 DType plan_dtype(DType t);
+// The first float16 or bfloat16 input's type (what an op's float32 results are rounded to, as
+// op_run_cpu does), or kUndefined when there is none.
+DType plan_half_type(const std::vector<const Tensor*>& inputs);
 // Unimplemented("element type <t> is not supported"), t as it is.
 Status unsupported_element_type(DType t);
 

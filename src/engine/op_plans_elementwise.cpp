@@ -15,7 +15,7 @@ namespace {
 std::string name_of(DType t) { return std::string(dtype_name(t)); }
 
 // float16 as float32: the type the CPU op sees after op_run_cpu's widening.
-DType as_cpu_sees(DType t) { return t == DType::kFloat16 ? DType::kFloat32 : t; }
+DType as_cpu_sees(DType t) { return plan_dtype(t); }
 
 const std::vector<float>* floats_attr(const Node& n, const char* name) {
   const Attribute* a = n.attr(name);
@@ -44,7 +44,8 @@ ClipBound bound_value(const Tensor& b) {
   switch (b.dtype()) {
     case DType::kFloat32: r.kind = ClipBound::kFloat; r.f = b.data<float>()[0]; break;
     case DType::kFloat64: r.kind = ClipBound::kFloat; r.f = b.data<double>()[0]; break;
-    case DType::kFloat16: r.kind = ClipBound::kFloat; r.f = half_to_double(b.data<uint16_t>()[0]); break;
+    case DType::kFloat16:
+    case DType::kBFloat16: r.kind = ClipBound::kFloat; r.f = half_bits_to_float(b.dtype(), b.data<uint16_t>()[0]); break;
     case DType::kInt32: r.kind = ClipBound::kInt; r.i = b.data<int32_t>()[0]; break;
     case DType::kInt64: r.kind = ClipBound::kInt; r.i = b.data<int64_t>()[0]; break;
     default: break;  // not reached: the bound has X's type, checked before
@@ -142,6 +143,7 @@ StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>&
   switch (x->dtype()) {
     case DType::kFloat32:
     case DType::kFloat16:
+    case DType::kBFloat16:
     case DType::kFloat64:
     case DType::kInt32:
     case DType::kInt64: break;
@@ -186,7 +188,7 @@ StatusOr<MlRows> ml_rows_plan(const Tensor& x) {
   MlRows r;
   r.rows = x.rank() == 1 ? 1 : x.dim(0);
   r.features = x.dim(x.rank() - 1);
-  r.float_out = t == DType::kFloat16 ? DType::kFloat16 : DType::kFloat32;
+  r.float_out = dtype_is_half(t) ? t : DType::kFloat32;
   return r;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/cpu/cpu_ops.h"  // cpu_normalize_axis
+#include "engine/cpu/float16.h"
 
 namespace shardscore {
 namespace {
@@ -39,9 +40,8 @@ StatusOr<AutoPad> read_auto_pad(const Node& node) {
   return invalid_argument("auto_pad '" + a->s + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
 }
 
-bool any_half(std::initializer_list<const Tensor*> ts) {
-  return std::any_of(ts.begin(), ts.end(), [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
-}
+// The first float16 / bfloat16 operand's type, or kUndefined.
+DType any_half(std::initializer_list<const Tensor*> ts) { return plan_half_type(std::vector<const Tensor*>(ts)); }
 
 // outer = product of the dimensions before axis, inner = of those after it.
 void split_at_axis(const Shape& s, int64_t axis, int64_t* outer, int64_t* inner) {
@@ -119,9 +119,9 @@ StatusOr<LayerNormPlan> layer_norm_plan(const Node& node, const std::vector<cons
   SS_ASSIGN_OR_RETURN(p.scale, norm_operand(scale, *x, p.axis, p.inner, "Scale"));
   SS_ASSIGN_OR_RETURN(p.bias, norm_operand(bias, *x, p.axis, p.inner, "B"));
   // The operand checks above made every input's plan_dtype X's: float32 whenever one is float16.
-  const bool half = any_half({x, scale, bias});
-  p.y_dtype = half ? DType::kFloat16 : x->dtype();
-  p.stat_dtype = half ? DType::kFloat16 : DType::kFloat32;
+  const DType half = any_half({x, scale, bias});
+  p.y_dtype = half != DType::kUndefined ? half : x->dtype();
+  p.stat_dtype = half != DType::kUndefined ? half : DType::kFloat32;
   p.stat_shape = x->shape();
   for (int64_t k = p.axis; k < x->rank(); ++k) p.stat_shape[k] = 1;
   return p;
@@ -208,7 +208,7 @@ StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<cons
   BatchNormPlan p;
   p.c = x->dim(1);
   const char* names[] = {"scale", "B", "input_mean", "input_var"};
-  bool half = x->dtype() == DType::kFloat16;
+  DType half = dtype_is_half(x->dtype()) ? x->dtype() : DType::kUndefined;
   for (std::size_t i = 0; i < 4; ++i) {
     SS_ASSIGN_OR_RETURN(const Tensor* t, plan_required_input(inputs, i + 1));
     if (t->rank() != 1 || t->dim(0) != p.c) {
@@ -219,12 +219,12 @@ StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<cons
       return unimplemented(std::string(names[i]) + " of type " + seen_name(t->dtype()) + " with X of type " +
                            seen_name(x->dtype()) + " is not supported");
     }
-    half = half || t->dtype() == DType::kFloat16;
+    if (half == DType::kUndefined && dtype_is_half(t->dtype())) half = t->dtype();
   }
   p.eps = static_cast<double>(node.attr_float("epsilon", 1e-5f));
   p.n = x->dim(0);
   p.inner = p.c == 0 || p.n == 0 ? 0 : x->numel() / (p.n * p.c);
-  p.y_dtype = half ? DType::kFloat16 : x->dtype();
+  p.y_dtype = half != DType::kUndefined ? half : x->dtype();
   return p;
 }
 

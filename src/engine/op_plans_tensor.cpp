@@ -27,17 +27,16 @@ const std::vector<int64_t>* ints_attr(const Node& n, const std::string& name) {
   return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
 }
 
-bool any_half(const std::vector<const Tensor*>& inputs) {
-  return std::any_of(inputs.begin(), inputs.end(), [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
-}
+// The float16 / bfloat16 type of the inputs, or kUndefined.
+DType any_half(const std::vector<const Tensor*>& inputs) { return plan_half_type(inputs); }
 
 // The type of an output computed as `computed` (see the header comment).
-DType rounded_output(DType computed, bool half) {
-  return half && computed == DType::kFloat32 ? DType::kFloat16 : computed;
+DType rounded_output(DType computed, DType half) {
+  return half != DType::kUndefined && computed == DType::kFloat32 ? half : computed;
 }
 
 float host_float(const Tensor& t, int64_t k) {
-  return t.dtype() == DType::kFloat16 ? half_to_float(t.data<uint16_t>()[k]) : t.data<float>()[k];
+  return dtype_is_half(t.dtype()) ? half_bits_to_float(t.dtype(), t.data<uint16_t>()[k]) : t.data<float>()[k];
 }
 
 }  // namespace
@@ -493,7 +492,7 @@ StatusOr<PadPlan> pad_plan(const Node& node, const std::vector<const Tensor*>& i
       }
       if (cv->numel() != 1)
         return invalid_argument("constant_value " + shape_to_string(cv->shape()) + " must hold one value");
-      if (cv->dtype() == DType::kFloat16) {
+      if (dtype_is_half(cv->dtype())) {
         const float f = host_float(*cv, 0);
         std::memcpy(p.fill.data(), &f, es);
       } else {

@@ -109,18 +109,20 @@ const OpEntry* op_registry_find(std::string_view domain, std::string_view op_typ
 std::span<const OpEntry> op_registry_all() { return kOps; }
 
 Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
-  const bool any_half = std::any_of(ctx.inputs.begin(), ctx.inputs.end(),
-                                    [](const Tensor* t) { return t && t->dtype() == DType::kFloat16; });
-  if (op.float16_as_stored || !any_half) return op.cpu(ctx);
+  // The 2-byte float type of the inputs (float16 or bfloat16), if any.
+  DType half = DType::kUndefined;
+  for (const Tensor* t : ctx.inputs)
+    if (t && dtype_is_half(t->dtype()) && half == DType::kUndefined) half = t->dtype();
+  if (op.float16_as_stored || half == DType::kUndefined) return op.cpu(ctx);
   std::vector<Tensor> widened(ctx.inputs.size());
   const std::vector<const Tensor*> original = ctx.inputs;
   for (std::size_t k = 0; k < ctx.inputs.size(); ++k) {
     const Tensor* t = ctx.inputs[k];
-    if (!t || t->dtype() != DType::kFloat16) continue;
+    if (!t || !dtype_is_half(t->dtype())) continue;
     widened[k] = Tensor(DType::kFloat32, t->shape());
     const uint16_t* src = t->data<uint16_t>();
     float* dst = widened[k].data<float>();
-    for (int64_t i = 0, n = t->numel(); i < n; ++i) dst[i] = half_to_float(src[i]);
+    for (int64_t i = 0, n = t->numel(); i < n; ++i) dst[i] = half_bits_to_float(t->dtype(), src[i]);
     ctx.inputs[k] = &widened[k];
   }
   Status st = op.cpu(ctx);
@@ -128,10 +130,10 @@ Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
   SS_RETURN_IF_ERROR(st);
   for (auto& out : ctx.outputs) {
     if (out.empty() || out.dtype() != DType::kFloat32) continue;
-    Tensor h(DType::kFloat16, out.shape());
+    Tensor h(half, out.shape());
     const float* src = out.data<float>();
     uint16_t* dst = h.data<uint16_t>();
-    for (int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = float_to_half(src[i]);
+    for (int64_t i = 0, n = out.numel(); i < n; ++i) dst[i] = double_to_half_bits(half, src[i]);
     out = std::move(h);
   }
   return ok_status();

@@ -21,7 +21,8 @@ namespace {
 
 // TensorProto.DataType codes for Cast's `to`.
 using onnx_dtype_code = int64_t;
-constexpr onnx_dtype_code kOnnxFloat32 = 1, kOnnxFloat16 = 10;
+constexpr onnx_dtype_code kOnnxFloat32 = 1, kOnnxFloat16 = 10, kOnnxBFloat16 = 16;
+onnx_dtype_code onnx_code_of_half(DType t) { return t == DType::kBFloat16 ? kOnnxBFloat16 : kOnnxFloat16; }
 
 // How many nodes read each value, plus one for each graph output it is.
 std::map<std::string, int> count_readers(const Graph& g) {
@@ -494,19 +495,20 @@ Status pass_float32_boundary(Graph* g) {
   };
   std::vector<Node> head;
   for (auto& in : g->inputs) {
-    if (in.dtype != DType::kFloat16) continue;
-    const std::string inner = unused(in.name + "::float16");
+    if (!dtype_is_half(in.dtype)) continue;
+    const std::string inner = unused(in.name + "::" + std::string(dtype_name(in.dtype)));
     rename_reads(in.name, inner);
-    head.push_back(cast_node(in.name, inner, kOnnxFloat16));
+    head.push_back(cast_node(in.name, inner, onnx_code_of_half(in.dtype)));
     in.dtype = DType::kFloat32;
   }
   g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
   for (auto& out : g->outputs) {
-    if (out.dtype != DType::kFloat16) continue;
+    if (!dtype_is_half(out.dtype)) continue;
+    const DType half = out.dtype;
     out.dtype = DType::kFloat32;
     const bool is_input = std::any_of(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == out.name; });
     if (is_input) continue;  // already float32 (the input's own Cast reads it)
-    const std::string inner = unused(out.name + "::float16");
+    const std::string inner = unused(out.name + "::" + std::string(dtype_name(half)));
     if (Node* p = producer_of(g, out.name)) {
       for (auto& o : p->outputs)
         if (o == out.name) o = inner;
@@ -522,17 +524,19 @@ Status pass_float32_boundary(Graph* g) {
   return ok_status();
 }
 
-Status pass_to_float16(Graph* g) {
+Status pass_to_half(Graph* g, DType half) {
+  if (!dtype_is_half(half)) return internal_error("pass_to_half: " + std::string(dtype_name(half)) + " is not a 2-byte float");
+  const onnx_dtype_code code = onnx_code_of_half(half);
   // Resize's roi and scales are float32 by the ONNX spec: they stay.
   std::set<std::string> keep;
   for (const auto& n : g->nodes)
     if (n.op_type == "Resize" && n.domain.empty())
       for (std::size_t k = 1; k < 3 && k < n.inputs.size(); ++k) keep.insert(n.inputs[k]);
-  auto to_half = [](const Tensor& t) {
-    Tensor h(DType::kFloat16, t.shape());
+  auto to_half = [half](const Tensor& t) {
+    Tensor h(half, t.shape());
     const float* src = t.data<float>();
     uint16_t* dst = h.data<uint16_t>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) dst[i] = float_to_half(src[i]);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) dst[i] = double_to_half_bits(half, src[i]);
     return h;
   };
   for (auto& [name, t] : g->initializers)
@@ -540,12 +544,12 @@ Status pass_to_float16(Graph* g) {
   for (auto& n : g->nodes) {
     if (!n.domain.empty()) continue;
     if (n.op_type == "Cast") {
-      if (Attribute* to = n.attrs.count("to") ? &n.attrs["to"] : nullptr; to && to->i == kOnnxFloat32) to->i = kOnnxFloat16;
+      if (Attribute* to = n.attrs.count("to") ? &n.attrs["to"] : nullptr; to && to->i == kOnnxFloat32) to->i = code;
     } else if (n.op_type == "ConstantOfShape") {
       Attribute& v = n.attrs["value"];
       if (v.type != Attribute::Type::kTensor) {  // absent: float32 zero
         v.type = Attribute::Type::kTensor;
-        v.t = Tensor(DType::kFloat16, {1});
+        v.t = Tensor(half, {1});
         v.t.data<uint16_t>()[0] = 0;
       } else if (v.t.dtype() == DType::kFloat32) {
         v.t = to_half(v.t);
@@ -556,15 +560,16 @@ Status pass_to_float16(Graph* g) {
       } else if (auto f = n.attrs.find("value_float"); f != n.attrs.end()) {
         Attribute a;
         a.type = Attribute::Type::kTensor;
-        a.t = Tensor(DType::kFloat16, {});
-        a.t.data<uint16_t>()[0] = float_to_half(f->second.f);
+        a.t = Tensor(half, {});
+        a.t.data<uint16_t>()[0] = double_to_half_bits(half, f->second.f);
         n.attrs.erase(f);
         n.attrs["value"] = a;
       } else if (auto fs = n.attrs.find("value_floats"); fs != n.attrs.end()) {
         Attribute a;
         a.type = Attribute::Type::kTensor;
-        a.t = Tensor(DType::kFloat16, {static_cast<int64_t>(fs->second.floats.size())});
-        for (std::size_t i = 0; i < fs->second.floats.size(); ++i) a.t.data<uint16_t>()[i] = float_to_half(fs->second.floats[i]);
+        a.t = Tensor(half, {static_cast<int64_t>(fs->second.floats.size())});
+        for (std::size_t i = 0; i < fs->second.floats.size(); ++i)
+          a.t.data<uint16_t>()[i] = double_to_half_bits(half, fs->second.floats[i]);
         n.attrs.erase(fs);
         n.attrs["value"] = a;
       }
@@ -573,9 +578,9 @@ Status pass_to_float16(Graph* g) {
   // Inputs and outputs become float16 here; pass_float32_boundary then makes the engine's
   // boundary float32 again with a Cast at each.
   for (auto& v : g->inputs)
-    if (v.dtype == DType::kFloat32) v.dtype = DType::kFloat16;
+    if (v.dtype == DType::kFloat32) v.dtype = half;
   for (auto& v : g->outputs)
-    if (v.dtype == DType::kFloat32) v.dtype = DType::kFloat16;
+    if (v.dtype == DType::kFloat32) v.dtype = half;
   return pass_float32_boundary(g);
 }
 

@@ -52,17 +52,18 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 // (the CPU backend's onednn_channel_block(); 0 leaves convolutions to the im2col code).
 Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0);
 
-// Not an optimization, and run whatever the options: float16 graph inputs and outputs become
-// float32 (data files hold float32), with a Cast to float16 after each such input and a Cast to
-// float32 before each such output, so the model computes in float16 exactly as it would if fed
-// float16 rounded to nearest even.
+// Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and
+// outputs become float32 (data files hold float32), with a Cast to float16 after each such input
+// and a Cast to float32 before each such output, so the model computes in float16 exactly as it
+// would if fed float16 rounded to nearest even.
 Status pass_float32_boundary(Graph* g);
 
-// --precision fp16 (run after graph_optimize): the float32 model computed in float16, as
-// onnxruntime.transformers.float16 converts models. Float32 initializers (except Resize's roi and
-// scales, float32 by the spec) become float16, Casts to float32 cast to float16, ConstantOfShape
-// and Constant make float16; graph inputs and outputs stay float32 at the engine boundary
-// (pass_float32_boundary). Every computing op then widens to float32 and rounds its result once.
-Status pass_to_float16(Graph* g);
+// --precision fp16 / bf16 (run after graph_optimize): the float32 model computed in `half`
+// (float16 or bfloat16), as onnxruntime.transformers.float16 converts models. Float32
+// initializers (except Resize's roi and scales, float32 by the spec) become `half`, Casts to
+// float32 cast to `half`, ConstantOfShape and Constant make `half`; graph inputs and outputs stay
+// float32 at the engine boundary (pass_float32_boundary). Every computing op then widens to
+// float32 and rounds its result once.
+Status pass_to_half(Graph* g, DType half);
 
 }  // namespace shardscore

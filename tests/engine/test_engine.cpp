@@ -162,10 +162,12 @@ TEST(Engine, CudaMatchesCpuOnEveryFixture) {
     const bool half_model = std::string(rel).find("fp16") != std::string::npos;
     auto cpu = Engine::load(source_path(rel), "cpu");
     auto gpu = Engine::load(source_path(rel), "cuda");
-    EngineOptions fp16;
+    EngineOptions fp16, bf16;
     fp16.cuda.precision = "fp16";
+    bf16.cuda.precision = "bf16";
     auto gpu16 = Engine::load(source_path(rel), "cuda", fp16);
-    ASSERT_TRUE(cpu.ok() && gpu.ok() && gpu16.ok());
+    auto gpubf16 = Engine::load(source_path(rel), "cuda", bf16);
+    ASSERT_TRUE(cpu.ok() && gpu.ok() && gpu16.ok() && gpubf16.ok());
     for (int64_t rows : {8, 8, 8, 8, 3, 3, 3, 3}) {
       std::vector<Tensor> in = random_inputs(**cpu, rows, static_cast<uint32_t>(rows * 31 + 7)), want, got, got16;
       ASSERT_TRUE((*cpu)->run(in, &want).ok());
@@ -181,6 +183,12 @@ TEST(Engine, CudaMatchesCpuOnEveryFixture) {
           got_f.push_back(got16[k]);
         }
       EXPECT_LE(compare_outputs(got_f, want_f), 2e-2) << rows << " rows, --precision fp16";
+      std::vector<Tensor> gotbf, gotbf_f;
+      const Status stbf = (*gpubf16)->run(in, &gotbf);
+      ASSERT_TRUE(stbf.ok()) << stbf.message();
+      for (std::size_t k = 0; k < want.size(); ++k)
+        if (want[k].dtype() == DType::kFloat32) gotbf_f.push_back(gotbf[k]);
+      EXPECT_LE(compare_outputs(gotbf_f, want_f), 1e-1) << rows << " rows, --precision bf16";
     }
   }
 }
@@ -217,19 +225,19 @@ TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {
 }
 #endif
 
-// --precision fp16's graph: every float32 weight in float16, float32 at the boundary, results
-// within float16's precision of the float32 model's (which the e2e tests hold to ONNX Runtime).
-void check_float16_compute(const std::string& rel, double tol) {
+// --precision fp16's and bf16's graphs: every float32 weight in that type, float32 at the boundary,
+// results within its precision of the float32 model's (which the e2e tests hold to ONNX Runtime).
+void check_half_compute(const std::string& rel, DType half, double tol) {
   const std::string model = source_path(rel);
   auto f32 = Engine::load(model, "cpu");
   EngineOptions options;
-  options.compute_float16 = true;
+  options.compute = half;
   auto f16 = Engine::load(model, "cpu", options);
   ASSERT_TRUE(f32.ok() && f16.ok()) << (f32.ok() ? f16.status().message() : f32.status().message());
   int float32_weights = 0, float16_weights = 0;
   for (const auto& [name, t] : (*f16)->graph().initializers) {
     float32_weights += t.dtype() == DType::kFloat32;
-    float16_weights += t.dtype() == DType::kFloat16;
+    float16_weights += t.dtype() == half;
   }
   EXPECT_EQ(float32_weights, 0);
   EXPECT_GT(float16_weights, 0);
@@ -253,13 +261,17 @@ void check_float16_compute(const std::string& rel, double tol) {
       differs = differs || a != b;
     }
     EXPECT_LE(worst, tol * std::max(1.0, scale)) << rel << " output " << k;
-    EXPECT_TRUE(differs) << "float16 compute gave float32's exact bits: was it float16 at all?";
+    EXPECT_TRUE(differs) << dtype_name(half) << " compute gave float32's exact bits: was it " << dtype_name(half) << " at all?";
   }
 }
 
-TEST(Engine, Float16ComputeResNet) { check_float16_compute("tests/fixtures/resnet_tiny.onnx", 1e-2); }
-TEST(Engine, Float16ComputeBert) { check_float16_compute("tests/fixtures/bert_tiny.onnx", 1e-2); }
-TEST(Engine, Float16ComputeMlp) { check_float16_compute("data/demo_mlp.onnx", 1e-2); }
+TEST(Engine, Float16ComputeResNet) { check_half_compute("tests/fixtures/resnet_tiny.onnx", DType::kFloat16, 1e-2); }
+TEST(Engine, Float16ComputeBert) { check_half_compute("tests/fixtures/bert_tiny.onnx", DType::kFloat16, 1e-2); }
+TEST(Engine, Float16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DType::kFloat16, 1e-2); }
+// bfloat16 keeps 8 significant bits to float16's 11: eight times the tolerance.
+TEST(Engine, BFloat16ComputeResNet) { check_half_compute("tests/fixtures/resnet_tiny.onnx", DType::kBFloat16, 8e-2); }
+TEST(Engine, BFloat16ComputeBert) { check_half_compute("tests/fixtures/bert_tiny.onnx", DType::kBFloat16, 8e-2); }
+TEST(Engine, BFloat16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DType::kBFloat16, 8e-2); }
 
 }  // namespace
 }  // namespace shardscore

@@ -136,5 +136,97 @@ TEST_P(OpTest, Float16_ConvGivesHalfOutput) {
   expect_half_near(out, {1, 3, 5, 5}, ref, 1);
 }
 
+// ---- bfloat16 (--precision bf16): the same rules with 8 significant bits ----
+// The reference rounding is written out here (frexp and nearbyint), independent of float16.h.
+
+double ref_bfloat16(double d) {
+  if (!std::isfinite(d) || d == 0) return d;
+  int e = 0;
+  const double m = std::frexp(d, &e);  // d = m * 2^e, 0.5 <= |m| < 1
+  const double r = std::nearbyint(std::ldexp(m, 8)) * std::ldexp(1.0, e - 8);  // ties to even
+  return std::fabs(r) > 3.3895313892515355e38 ? std::copysign(INFINITY, d) : r;
+}
+double bf16_value(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+uint16_t bf16_bits_of(double exactly_representable) {
+  return static_cast<uint16_t>(std::bit_cast<uint32_t>(static_cast<float>(exactly_representable)) >> 16);
+}
+std::vector<uint16_t> rand_bf16(std::mt19937& rng, int64_t n, double lo, double hi, bool random_sign) {
+  std::uniform_real_distribution<double> d(lo, hi);
+  std::vector<uint16_t> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = bf16_bits_of(ref_bfloat16((random_sign && (rng() & 1)) ? -d(rng) : d(rng)));
+  return v;
+}
+Tensor make_bf16(Shape shape, const std::vector<uint16_t>& bits) {
+  return Tensor::copy_of(DType::kBFloat16, std::move(shape), bits.data());
+}
+void expect_bf16_equal(const Tensor& out, const Shape& shape, const std::vector<double>& ref) {
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.dtype(), DType::kBFloat16) << "got " << dtype_name(out.dtype());
+  ASSERT_EQ(out.shape(), shape);
+  int bad = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double got = bf16_value(out.data<uint16_t>()[i]), want = ref_bfloat16(ref[i]);
+    if (!(got == want || (std::isnan(got) && std::isnan(want))) && bad++ < 8) {
+      ADD_FAILURE() << "at " << index_string(static_cast<int64_t>(i), shape) << ": got " << got << ", want " << want
+                    << " (unrounded " << ref[i] << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST_P(OpTest, BFloat16_CastRoundsOnceToNearestEven) {
+  // float64 sources, among them exact ties (to even: down, then up), NaN, inf and overflow.
+  std::vector<double> x = {1.0 + std::ldexp(1.0, -8), 1.0 + 3 * std::ldexp(1.0, -8), -(2.0 + std::ldexp(1.0, -7)),
+                           1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -40),  // above the tie: up
+                           NAN, INFINITY, -1e39, 0.0};
+  std::uniform_real_distribution<double> d(-1e4, 1e4);
+  for (int i = 0; i < 56; ++i) x.push_back(d(rng_));
+  const Shape s{8, 8};
+  Tensor out = run1("Cast", {make(s, x)}, {{"to", a_int(16)}});
+  expect_bf16_equal(out, s, x);
+  // And back to float32 exactly.
+  Tensor back = run1("Cast", {out}, {{"to", a_int(1)}});
+  ASSERT_EQ(back.dtype(), DType::kFloat32);
+  for (int64_t i = 0; i < 64; ++i) {
+    const double want = ref_bfloat16(x[static_cast<std::size_t>(i)]);
+    const double got = back.data<float>()[i];
+    EXPECT_TRUE(got == want || (std::isnan(got) && std::isnan(want))) << i << ": " << got << " vs " << want;
+  }
+}
+
+TEST_P(OpTest, BFloat16_AddRoundsTheExactSumOnce) {
+  // Magnitudes within 2^7 of each other: the float32 sum is exact, so one rounding is the answer.
+  const Shape sa{3, 4}, sb{4};
+  const auto a = rand_bf16(rng_, 12, 1, 60, true), b = rand_bf16(rng_, 4, 0.5, 2, true);
+  Tensor out = run1("Add", {make_bf16(sa, a), make_bf16(sb, b)});
+  std::vector<double> ref(12);
+  for (int64_t i = 0; i < 12; ++i) ref[i] = bf16_value(a[i]) + bf16_value(b[i % 4]);
+  expect_bf16_equal(out, sa, ref);
+}
+
+TEST_P(OpTest, BFloat16_MatMulAccumulatesInFloat32) {
+  // 64-term dot products: bfloat16 accumulation would be off by many ulps; float32 accumulation
+  // then one rounding is within one bfloat16 ulp (2^-7 relative) of the float64 value.
+  const int64_t m = 4, k = 64, n = 5;
+  const auto a = rand_bf16(rng_, m * k, 0.1, 1, true), b = rand_bf16(rng_, k * n, 0.1, 1, true);
+  Tensor out = run1("MatMul", {make_bf16({m, k}, a), make_bf16({k, n}, b)});
+  ASSERT_EQ(out.dtype(), DType::kBFloat16);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t p = 0; p < k; ++p) s += bf16_value(a[i * k + p]) * bf16_value(b[p * n + j]);
+      const double got = bf16_value(out.data<uint16_t>()[i * n + j]);
+      EXPECT_LE(std::fabs(got - s), std::ldexp(1.0, -7) * std::max(1.0, std::fabs(s))) << i << "," << j;
+    }
+}
+
+TEST_P(OpTest, BFloat16_DataMovementKeepsTheBits) {
+  const auto x = rand_bf16(rng_, 6, 0.1, 100, true);
+  Tensor t = run1("Transpose", {make_bf16({2, 3}, x)});
+  ASSERT_EQ(t.dtype(), DType::kBFloat16);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(t.data<uint16_t>()[j * 2 + i], x[i * 3 + j]) << i << "," << j;
+}
+
 }  // namespace
 }  // namespace shardscore::op_test

@@ -1,10 +1,12 @@
 #pragma once
-// IEEE 754 binary16 ("float16", stored as raw uint16_t) <-> binary32/binary64 conversions.
+// IEEE 754 binary16 ("float16") and bfloat16, stored as raw uint16_t, <-> binary32/binary64.
 // Narrowing rounds to nearest, ties to even, in one step from the source value (no double
 // rounding through float); overflow gives +-inf, tiny values become subnormals or +-0, NaN stays
 // NaN (quiet, sign and the top payload bits kept). Widening is exact.
 #include <bit>
 #include <cstdint>
+
+#include "common/dtype.h"
 
 namespace shardscore {
 
@@ -64,5 +66,39 @@ inline uint16_t double_to_half(double d) {
 
 // float -> double is exact, so this rounds once.
 inline uint16_t float_to_half(float f) { return double_to_half(static_cast<double>(f)); }
+
+// bfloat16: float32's sign and exponent with 7 fraction bits (stored as raw uint16_t, the top half
+// of a float). Same rules as float16 above: one rounding to nearest even, NaN quiet with its sign
+// and top payload bits, widening exact.
+inline float bfloat16_to_float(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+inline uint16_t float_to_bfloat16(float f) {
+  const uint32_t bits = std::bit_cast<uint32_t>(f);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040u);  // quiet NaN
+  return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);  // overflow carries into inf
+}
+
+// Through float with round-to-odd (exact sticky bit), so the value is rounded once.
+inline uint16_t double_to_bfloat16(double d) {
+  float f = static_cast<float>(d);
+  if (d == d && static_cast<double>(f) != d && f == f) {
+    uint32_t b = std::bit_cast<uint32_t>(f);
+    const double af = static_cast<double>(f) < 0 ? -static_cast<double>(f) : static_cast<double>(f);
+    const double ad = d < 0 ? -d : d;
+    if (af > ad) --b;  // toward zero: the truncated value ...
+    b |= 1u;           // ... with its sticky bit
+    f = std::bit_cast<float>(b);
+  }
+  return float_to_bfloat16(f);
+}
+
+// float16 or bfloat16: the 2-byte floats that ops compute in float32 and round once.
+inline bool dtype_is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
+inline float half_bits_to_float(DType t, uint16_t bits) {
+  return t == DType::kBFloat16 ? bfloat16_to_float(bits) : half_to_float(bits);
+}
+inline uint16_t double_to_half_bits(DType t, double d) {
+  return t == DType::kBFloat16 ? double_to_bfloat16(d) : double_to_half(d);
+}
 
 }  // namespace shardscore

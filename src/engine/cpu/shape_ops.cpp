@@ -77,6 +77,7 @@ DType dtype_from_onnx_code(int64_t t) {
     case 7: return DType::kInt64;
     case 9: return DType::kBool;
     case 10: return DType::kFloat16;
+    case 16: return DType::kBFloat16;
     case 11: return DType::kFloat64;
     case 12: return DType::kUInt32;
     case 13: return DType::kUInt64;
@@ -94,27 +95,41 @@ Status cpu_cast(OpContext& ctx) {
   }
   Tensor y(to, x->shape());
   const int64_t n = x->numel();
-  if (x->dtype() == DType::kFloat16) {
+  if (dtype_is_half(x->dtype()) && dtype_is_half(to)) {
+    // float16 <-> bfloat16: widening is exact, then one rounding.
+    const uint16_t* ps = x->data<uint16_t>();
+    uint16_t* pd = y.data<uint16_t>();
+    for (int64_t i = 0; i < n; ++i) pd[i] = double_to_half_bits(to, half_bits_to_float(x->dtype(), ps[i]));
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  if (dtype_is_half(x->dtype())) {
     // Widening is exact; every other target converts from that float.
     const uint16_t* ph = x->data<uint16_t>();
     const bool ok = dtype_dispatch(to, [&](auto dst_zero) {
       using D = decltype(dst_zero);
       D* pd = y.data<D>();
-      for (int64_t i = 0; i < n; ++i) pd[i] = static_cast<D>(half_to_float(ph[i]));
+      for (int64_t i = 0; i < n; ++i) pd[i] = static_cast<D>(half_bits_to_float(x->dtype(), ph[i]));
     });
-    if (!ok) return unimplemented("cast from float16 to " + std::string(dtype_name(to)) + " is not supported");
+    if (!ok) {
+      return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " to " + std::string(dtype_name(to)) +
+                           " is not supported");
+    }
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
-  if (to == DType::kFloat16) {
+  if (dtype_is_half(to)) {
     // One rounding (to nearest even) from the source value, through the exact double.
     uint16_t* ph = y.data<uint16_t>();
     const bool ok = dtype_dispatch(x->dtype(), [&](auto src_zero) {
       using S = decltype(src_zero);
       const S* ps = x->data<S>();
-      for (int64_t i = 0; i < n; ++i) ph[i] = double_to_half(static_cast<double>(ps[i]));
+      for (int64_t i = 0; i < n; ++i) ph[i] = double_to_half_bits(to, static_cast<double>(ps[i]));
     });
-    if (!ok) return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " to float16 is not supported");
+    if (!ok) {
+      return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " to " + std::string(dtype_name(to)) +
+                           " is not supported");
+    }
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
