@@ -20,10 +20,11 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     if constexpr (std::is_integral_v<T>) {
       return int_pow_wrapping<T>(a, static_cast<int64_t>(b));  // src/common/int_pow.h, as the CPU
     } else {
-      // In double, as the CPU backend (std::pow on doubles), then rounded once (float16 straight
-      // from double: through float it would be rounded twice).
+      // In double, as the CPU backend (std::pow on doubles), then rounded once (float16 and
+      // bfloat16 straight from double: through float they would be rounded twice).
       const double r = pow(static_cast<double>(load(a)), static_cast<double>(load(b)));
       if constexpr (std::is_same_v<T, __half>) return __double2half(r);
+      else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bf16_like_cpu(r);
       else return static_cast<T>(r);
     }
   } else {
@@ -76,6 +77,7 @@ bool dispatch_all(Elem e, F&& f) {
     case Elem::kF32: f(float{}); return true;
     case Elem::kF64: f(double{}); return true;
     case Elem::kF16: f(__half{}); return true;
+    case Elem::kBF16: f(__nv_bfloat16{}); return true;
     case Elem::kI8: f(int8_t{}); return true;
     case Elem::kI16: f(int16_t{}); return true;
     case Elem::kI32: f(int32_t{}); return true;
@@ -95,6 +97,7 @@ bool dispatch_arith(Elem e, F&& f) {
     case Elem::kF32: f(float{}); return true;
     case Elem::kF64: f(double{}); return true;
     case Elem::kF16: f(__half{}); return true;
+    case Elem::kBF16: f(__nv_bfloat16{}); return true;
     case Elem::kI32: f(int32_t{}); return true;
     case Elem::kI64: f(int64_t{}); return true;
     default: return false;
@@ -173,6 +176,7 @@ cudaError_t unary_op(Elem e, const void* x, void* y, int64_t n, double alpha, do
     case Elem::kF32: return launch(float{});
     case Elem::kF64: return launch(double{});
     case Elem::kF16: return launch(__half{});
+    case Elem::kBF16: return launch(__nv_bfloat16{});
     default: break;
   }
   if constexpr (kOp == UnaryOp::kNeg) {
@@ -208,14 +212,28 @@ __global__ void where_kernel(const uint8_t* c, StridedIndex ci, const T* x, Stri
 
 // ---- cast ----
 
+// The exact value of a source element (float16 and bfloat16 widen exactly).
+template <typename S>
+__device__ __forceinline__ double source_double(S v) {
+  if constexpr (std::is_same_v<S, __half>) return static_cast<double>(__half2float(v));
+  else if constexpr (std::is_same_v<S, __nv_bfloat16>) return static_cast<double>(__bfloat162float(v));
+  else return static_cast<double>(v);
+}
+
 template <typename S, typename D>
 __device__ __forceinline__ D convert(S v) {
   if constexpr (std::is_same_v<D, __half>) {
     // One rounding from the exact source value, as the CPU backend (through double).
     if constexpr (std::is_same_v<S, __half>) return v;
-    else return __double2half(static_cast<double>(v));
+    else return __double2half(source_double(v));
+  } else if constexpr (std::is_same_v<D, __nv_bfloat16>) {
+    // Likewise one rounding from the exact source value; a NaN keeps its sign and top payload bits.
+    if constexpr (std::is_same_v<S, __nv_bfloat16>) return v;
+    else return bf16_like_cpu(source_double(v));
   } else if constexpr (std::is_same_v<S, __half>) {
     return static_cast<D>(__half2float(v));
+  } else if constexpr (std::is_same_v<S, __nv_bfloat16>) {
+    return static_cast<D>(__bfloat162float(v));
   } else {
     return static_cast<D>(v);
   }
@@ -230,6 +248,7 @@ template <typename S>
 __global__ void cast_to_bool_kernel(const S* in, uint8_t* out, int64_t n) {
   SS_GRID_STRIDE_LOOP(i, n) {
     if constexpr (std::is_same_v<S, __half>) out[i] = __half2float(in[i]) != 0.0f ? 1 : 0;
+    else if constexpr (std::is_same_v<S, __nv_bfloat16>) out[i] = __bfloat162float(in[i]) != 0.0f ? 1 : 0;
     else out[i] = in[i] != S(0) ? 1 : 0;
   }
 }
@@ -309,6 +328,7 @@ cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void
     case Elem::kF32: return launch(float{});
     case Elem::kF64: return launch(double{});
     case Elem::kF16: return launch(__half{});
+    case Elem::kBF16: return launch(__nv_bfloat16{});
     case Elem::kI32: return launch(int32_t{});
     case Elem::kI64: return launch(int64_t{});
     default: return cudaErrorInvalidValue;
@@ -328,7 +348,7 @@ cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, co
   switch (elem) {
     case Elem::kF64: case Elem::kI64: case Elem::kU64: return launch(uint64_t{});
     case Elem::kF32: case Elem::kI32: case Elem::kU32: return launch(uint32_t{});
-    case Elem::kF16: case Elem::kI16: case Elem::kU16: return launch(uint16_t{});
+    case Elem::kF16: case Elem::kBF16: case Elem::kI16: case Elem::kU16: return launch(uint16_t{});
     case Elem::kI8: case Elem::kU8: case Elem::kBool: return launch(uint8_t{});
   }
   return cudaErrorInvalidValue;

@@ -1,6 +1,6 @@
 #pragma once
 // Element-wise kernels: binary ops with numpy broadcasting, unary math, Where and Cast.
-// float32 and float16 (computed in float32, rounded once), float64 where the CPU op takes it,
+// float32, float16 and bfloat16 (both computed in float32, rounded once), float64 where the CPU op takes it,
 // integers for the arithmetic ops, bool for Not/Equal/Where.
 #include "kernels/kernel_types.h"
 
@@ -11,7 +11,7 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual };
 // out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the
 // operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
 // kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
-// Arithmetic: float32, float16, float64, int32, int64; kEqual: every type. Integer division by
+// Arithmetic: float32, float16, bfloat16, float64, int32, int64; kEqual: every type. Integer division by
 // zero gives 0 and an integer 0 to a negative power gives 0 (the CPU backend reports both as
 // errors; a kernel cannot without stopping the stream).
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
@@ -26,13 +26,13 @@ enum class UnaryOp {
   kGeluTanh,     // tanh approximation
 };
 
-// y[i] = f(x[i]) for n elements of type `elem`: float32, float16, float64; kNeg also signed
+// y[i] = f(x[i]) for n elements of type `elem`: float32, float16, bfloat16, float64; kNeg also signed
 // integers, kNot bool. NaN passes through every op.
 cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, double alpha, double beta,
                          cudaStream_t stream);
 
 // y[i] = min(max(x[i], lo), hi) (NaN passes); lo and hi point to one host element of `elem`
-// (float32, float16, float64, int32, int64).
+// (float32, float16, bfloat16, float64, int32, int64).
 cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void* lo, const void* hi,
                         cudaStream_t stream);
 
@@ -40,7 +40,8 @@ cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void
 cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, const void* x, const StridedIndex& xi,
                          const void* y, const StridedIndex& yi, void* out, int64_t n, cudaStream_t stream);
 
-// out[i] = static_cast<to>(in[i]) with ONNX's rules (float to bool: != 0; float16 rounds to nearest even).
+// out[i] = static_cast<to>(in[i]) with ONNX's rules (float to bool: != 0; float16 and
+// bfloat16 round once to nearest even from the exact source value).
 cudaError_t launch_cast(Elem from, Elem to, const void* in, void* out, int64_t n, cudaStream_t stream);
 
 }  // namespace shardscore::kernels

@@ -63,6 +63,7 @@ cudaError_t dispatch_float(Elem e, F&& f) {
     case Elem::kF32: return f(float{});
     case Elem::kF64: return f(double{});
     case Elem::kF16: return f(__half{});
+    case Elem::kBF16: return f(__nv_bfloat16{});
     default: return cudaErrorInvalidValue;
   }
 }

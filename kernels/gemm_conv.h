@@ -1,7 +1,8 @@
 #pragma once
 // The element-wise parts around cuBLAS products and cuDNN convolutions: broadcasting Gemm's C
 // into the output, the bias / residual / activation epilogues, and explicit zero padding for the
-// asymmetric pads cuDNN's convolution descriptors cannot express. float32, float16, float64.
+// asymmetric pads cuDNN's convolution descriptors cannot express. float32, float16, bfloat16, float64
+// (float16 and bfloat16 computed in float32, rounded once).
 #include "kernels/kernel_types.h"
 
 namespace shardscore::kernels {

@@ -41,7 +41,26 @@ inline unsigned grid_for(int64_t n, int block) {
 #define SS_GRID_STRIDE_LOOP(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
 
-// Loads and stores in the compute type: float16 widens to float and rounds back once.
+// float32 -> bfloat16 as the CPU rounds: nearest even, overflow to inf, and a NaN stays a quiet
+// NaN with its sign and top payload bits (the bfloat16 twin of reduce_ops.cu's half_like_cpu;
+// __float2bfloat16_rn alone would give the canonical NaN).
+__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(float f) {
+  const uint32_t b = __float_as_uint(f);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(static_cast<unsigned short>((b >> 16) | 0x0040u));
+  return __float2bfloat16_rn(f);
+}
+// double -> bfloat16 in one rounding from the exact value (no double rounding through float);
+// NaN as above.
+__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(double d) {
+  const auto b = static_cast<unsigned long long>(__double_as_longlong(d));
+  if ((b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) {
+    return __ushort_as_bfloat16(
+        static_cast<unsigned short>(((b >> 48) & 0x8000u) | 0x7fc0u | ((b >> 45) & 0x7fu)));
+  }
+  return __double2bfloat16(d);
+}
+
+// Loads and stores in the compute type: float16 and bfloat16 widen to float and round back once.
 template <typename T> struct Compute { using type = T; };
 template <> struct Compute<__half> { using type = float; };
 template <> struct Compute<__nv_bfloat16> { using type = float; };
@@ -52,7 +71,7 @@ __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float
 
 template <typename T, typename C> __device__ __forceinline__ T store(C v) { return static_cast<T>(v); }
 template <> __device__ __forceinline__ __half store<__half, float>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return bf16_like_cpu(v); }
 
 }  // namespace shardscore::kernels
 
@@ -65,14 +84,15 @@ struct ElemTag {
   using type = T;
 };
 
-// Calls f(ElemTag<T>{}) for every numeric element type but bool (float16 as __half); false for
-// the others.
+// Calls f(ElemTag<T>{}) for every numeric element type but bool (float16 as __half, bfloat16 as
+// __nv_bfloat16); false for the others.
 template <class F>
 bool dispatch_numeric(Elem e, F&& f) {
   switch (e) {
     case Elem::kF32: f(ElemTag<float>{}); return true;
     case Elem::kF64: f(ElemTag<double>{}); return true;
     case Elem::kF16: f(ElemTag<__half>{}); return true;
+    case Elem::kBF16: f(ElemTag<__nv_bfloat16>{}); return true;
     case Elem::kI8: f(ElemTag<int8_t>{}); return true;
     case Elem::kI16: f(ElemTag<int16_t>{}); return true;
     case Elem::kI32: f(ElemTag<int32_t>{}); return true;
@@ -95,6 +115,7 @@ __host__ __device__ inline int elem_size_bytes(Elem e) {
     case Elem::kI32:
     case Elem::kU32: return 4;
     case Elem::kF16:
+    case Elem::kBF16:
     case Elem::kI16:
     case Elem::kU16: return 2;
     case Elem::kI8:

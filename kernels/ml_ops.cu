@@ -15,24 +15,27 @@ namespace {
 constexpr int kBlock = 256;
 
 // X types: kernel_util.cuh's dispatch_numeric, the types the CPU's ml_input_as_float_rows converts
-// (every numeric type but bool; float16 reaches the CPU already widened, here it widens in the load).
+// (every numeric type but bool; float16 and bfloat16 reach the CPU already widened, here they widen
+// in the load).
 
-// Calls f(ElemTag<T>{}) for a result type: float32, or float16 (rounded once from float32).
+// Calls f(ElemTag<T>{}) for a result type: float32, or float16 / bfloat16 (rounded once from float32).
 template <class F>
 bool with_out(Elem e, F&& f) {
   switch (e) {
     case Elem::kF32: f(ElemTag<float>{}); return true;
     case Elem::kF16: f(ElemTag<__half>{}); return true;
+    case Elem::kBF16: f(ElemTag<__nv_bfloat16>{}); return true;
     default: return false;
   }
 }
 
-// static_cast<float>(v), as the CPU converts X (float16 widens exactly).
+// static_cast<float>(v), as the CPU converts X (float16 and bfloat16 widen exactly).
 template <class T>
 __device__ __forceinline__ float to_float(T v) {
   return static_cast<float>(v);
 }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 // float32 -> float16 as the CPU's float_to_half: nearest even, overflow to inf, and a NaN stays a
 // quiet NaN with its sign and top payload bits (where __float2half_rn would make it canonical).
@@ -54,6 +57,11 @@ __device__ __forceinline__ float from_float<float>(float v) {
 template <>
 __device__ __forceinline__ __half from_float<__half>(float v) {
   return half_like_cpu(v);
+}
+// bfloat16 likewise (kernel_util.cuh's bf16_like_cpu).
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return bf16_like_cpu(v);
 }
 
 // The CPU's std::exp(float) (glibc expf, computed in double and rounded once): exp in double,
@@ -179,9 +187,15 @@ __global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t featur
 
 // ---- ArrayFeatureExtractor ----
 
+// How a 2-byte element's NaN is quieted: the exponent mask (0: never, not a 16-bit float), the
+// mantissa mask and the quiet bit.
+struct QuietNan16 {
+  uint16_t exp_mask = 0, mant_mask = 0, quiet_bit = 0;
+};
+
 template <class U>
 __global__ void array_feature_extractor_kernel(const U* __restrict__ x, int64_t rows, int64_t last,
-                                               const int64_t* __restrict__ indices, int64_t k, bool quiet_half,
+                                               const int64_t* __restrict__ indices, int64_t k, QuietNan16 q,
                                                U* __restrict__ z) {
   const int64_t n = rows * k;
   SS_GRID_STRIDE_LOOP(i, n) {
@@ -189,8 +203,8 @@ __global__ void array_feature_extractor_kernel(const U* __restrict__ x, int64_t 
     const int64_t j = indices[i - r * k];
     U v = j >= 0 && j < last ? x[r * last + j] : U{0};
     if constexpr (sizeof(U) == 2) {
-      // float16 NaN through the CPU's widen (exact) and float_to_half (sets the quiet bit).
-      if (quiet_half && (v & 0x7c00u) == 0x7c00u && (v & 0x3ffu) != 0) v = static_cast<U>(v | 0x200u);
+      // float16 / bfloat16 NaN through the CPU's widen (exact) and rounding (sets the quiet bit).
+      if (q.exp_mask && (v & q.exp_mask) == q.exp_mask && (v & q.mant_mask) != 0) v = static_cast<U>(v | q.quiet_bit);
     }
     z[i] = v;
   }
@@ -259,23 +273,25 @@ cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t row
   const int64_t n = rows * k;
   if (n <= 0) return cudaSuccess;
   const unsigned grid = grid_for(n, kBlock);
-  const bool quiet_half = elem == Elem::kF16;
+  QuietNan16 quiet;  // none
+  if (elem == Elem::kF16) quiet = QuietNan16{0x7c00u, 0x3ffu, 0x200u};
+  if (elem == Elem::kBF16) quiet = QuietNan16{0x7f80u, 0x7fu, 0x40u};
   switch (elem_size_bytes(elem)) {
     case 1:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), rows, last, indices,
-                                                                  k, false, static_cast<uint8_t*>(z));
+                                                                  k, QuietNan16{}, static_cast<uint8_t*>(z));
       break;
     case 2:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint16_t*>(x), rows, last,
-                                                                  indices, k, quiet_half, static_cast<uint16_t*>(z));
+                                                                  indices, k, quiet, static_cast<uint16_t*>(z));
       break;
     case 4:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint32_t*>(x), rows, last,
-                                                                  indices, k, false, static_cast<uint32_t*>(z));
+                                                                  indices, k, QuietNan16{}, static_cast<uint32_t*>(z));
       break;
     case 8:
       array_feature_extractor_kernel<<<grid, kBlock, 0, stream>>>(static_cast<const uint64_t*>(x), rows, last,
-                                                                  indices, k, false, static_cast<uint64_t*>(z));
+                                                                  indices, k, QuietNan16{}, static_cast<uint64_t*>(z));
       break;
     default: return cudaErrorInvalidValue;
   }

@@ -3,10 +3,11 @@
 // ArrayFeatureExtractor, and the by-value upload of the small attribute tables they read.
 //
 // Numerics follow the CPU functions (src/engine/cpu/ml_ops.cpp) step by step: X converts to
-// float32 first (static_cast, as ml_input_as_float_rows does; float16 widens exactly), products
+// float32 first (static_cast, as ml_input_as_float_rows does; float16 and bfloat16 widen exactly), products
 // accumulate in double in the CPU's order (one thread per output, no atomics, so results are
 // deterministic and never depend on the batch), post-transforms use the CPU's formulas, and a
-// float16 result rounds once from float32 as float_to_half does (NaN kept quiet with its payload).
+// float16 / bfloat16 result rounds once from float32 as float_to_half does (NaN kept quiet with its
+// payload).
 #include "kernels/kernel_types.h"
 
 namespace shardscore::kernels {
@@ -26,8 +27,8 @@ cudaError_t launch_write_table_chunk(const TableChunk& chunk, void* dst, cudaStr
 
 // out[r, t] = float(intercepts[t] + sum_f double(float(x[r, f])) * double(coef[t, f])), the sum
 // taken in order f = 0, 1, ... from the intercept (0 when `intercepts` is null).
-// x: [rows, features] of x_elem (kF32, kF64, kF16, kI8..kI64, kU8..kU64);
-// coef: [targets, features] float32; out: [rows, targets] of out_elem (kF32 or kF16).
+// x: [rows, features] of x_elem (kF32, kF64, kF16, kBF16, kI8..kI64, kU8..kU64);
+// coef: [targets, features] float32; out: [rows, targets] of out_elem (kF32, kF16 or kBF16).
 cudaError_t launch_linear_scores(Elem x_elem, const void* x, int64_t rows, int64_t features, const float* coef,
                                  const float* intercepts, int64_t targets, Elem out_elem, void* out,
                                  cudaStream_t stream);
@@ -39,20 +40,20 @@ enum class MlPostTransform { kNone, kLogistic, kSoftmax, kSoftmaxZero };
 // z = [-raw, raw] (kNone) or [1 - p, p] with p = logistic(raw) (kLogistic; other transforms are
 // refused on the host). Otherwise label = labels[argmax] (first maximum; NaN never wins) and
 // z = post(raw) per row. `labels` is device int64 (null when there are none: labels are then 0);
-// `z` (of z_elem: kF32 or kF16) may be null when the node has no Z output.
+// `z` (of z_elem: kF32, kF16 or kBF16) may be null when the node has no Z output.
 cudaError_t launch_linear_classifier_finish(const float* raw, int64_t rows, int64_t targets, bool two_from_one,
                                             MlPostTransform post, const int64_t* labels, int64_t* y, Elem z_elem,
                                             void* z, cudaStream_t stream);
 
 // y[r, f] = (float(x[r, f]) - offset[f']) * scale[f'] in float32, with f' = 0 for a one-value
 // table, f otherwise; a null table (count 0) means offset 0 / scale 1. x as launch_linear_scores;
-// y of y_elem (kF32 or kF16).
+// y of y_elem (kF32, kF16 or kBF16).
 cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t features, const float* offset,
                           int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
                           cudaStream_t stream);
 
 // z[r, i] = x[r, indices[i]] for rows x k entries of `elem` (any; moved as bits, except that a
-// float16 signalling NaN comes out quiet, as the CPU's widen-and-round does). An index outside
+// float16 or bfloat16 signalling NaN comes out quiet, as the CPU's widen-and-round does). An index outside
 // [0, last) - which the host cannot see when the indices are device data - writes zero bits.
 cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t rows, int64_t last,
                                            const int64_t* indices, int64_t k, void* z, cudaStream_t stream);

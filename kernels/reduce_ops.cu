@@ -1,5 +1,6 @@
 #include "kernels/reduce_ops.h"
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -31,6 +32,7 @@ bool with_float(Elem e, F&& f) {
     case Elem::kF32: f(Tag<float>{}); return true;
     case Elem::kF64: f(Tag<double>{}); return true;
     case Elem::kF16: f(Tag<__half>{}); return true;
+    case Elem::kBF16: f(Tag<__nv_bfloat16>{}); return true;
     default: return false;
   }
 }
@@ -41,6 +43,7 @@ bool with_any(Elem e, F&& f) {
     case Elem::kF32: f(Tag<float>{}); return true;
     case Elem::kF64: f(Tag<double>{}); return true;
     case Elem::kF16: f(Tag<__half>{}); return true;
+    case Elem::kBF16: f(Tag<__nv_bfloat16>{}); return true;
     case Elem::kI8: f(Tag<int8_t>{}); return true;
     case Elem::kI16: f(Tag<int16_t>{}); return true;
     case Elem::kI32: f(Tag<int32_t>{}); return true;
@@ -54,7 +57,7 @@ bool with_any(Elem e, F&& f) {
   return false;
 }
 
-// ---- element access: float16 computes in float32 ----
+// ---- element access: float16 and bfloat16 compute in float32 ----
 
 template <class T>
 struct MathOf {
@@ -64,22 +67,30 @@ template <>
 struct MathOf<__half> {
   using type = float;
 };
+template <>
+struct MathOf<__nv_bfloat16> {
+  using type = float;
+};
 template <class T>
 using math_t = typename MathOf<T>::type;
 
 template <class T>
-constexpr bool kIsFloat = std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, __half>;
+constexpr bool kIs16BitFloat = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+template <class T>
+constexpr bool kIsFloat = std::is_same_v<T, float> || std::is_same_v<T, double> || kIs16BitFloat<T>;
 
 template <class T>
 __device__ __forceinline__ T load(const T* p, int64_t i) {
   return p[i];
 }
 __device__ __forceinline__ float load(const __half* p, int64_t i) { return __half2float(p[i]); }
+__device__ __forceinline__ float load(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
 template <class T>
 __device__ __forceinline__ T to_math(T v) {
   return v;
 }
 __device__ __forceinline__ float to_math(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_math(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 // float32 -> float16 as the CPU's float_to_half: nearest even, and a NaN keeps its sign and top
 // payload bits, quieted (__float2half_rn alone gives the canonical NaN 0x7fff).
@@ -91,18 +102,34 @@ __device__ __forceinline__ __half half_like_cpu(float f) {
   return __float2half_rn(f);
 }
 
+// The bfloat16 twin: nearest even, and a NaN keeps its sign and top payload bits, quieted.
+__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(float f) {
+  const uint32_t b = __float_as_uint(f);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(static_cast<unsigned short>((b >> 16) | 0x0040u));
+  return __float2bfloat16_rn(f);
+}
+
+// Either, by the stored type.
+template <class T>
+__device__ __forceinline__ T narrow_like_cpu(float f) {
+  if constexpr (std::is_same_v<T, __half>) return half_like_cpu(f);
+  else return bf16_like_cpu(f);
+}
+
 template <class T>
 __device__ __forceinline__ void store(T* p, int64_t i, math_t<T> v) {
   p[i] = v;
 }
 __device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = half_like_cpu(v); }
+__device__ __forceinline__ void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = bf16_like_cpu(v); }
 
-// A double result: rounded to float first for float16, as the CPU rounds float32 then float16.
+// A double result: rounded to float first for float16 / bfloat16, as the CPU rounds float32 then
+// float16 / bfloat16.
 template <class T>
 __device__ __forceinline__ void store_double(T* p, int64_t i, double v) {
   if constexpr (std::is_same_v<T, double>) p[i] = v;
   else if constexpr (std::is_same_v<T, float>) p[i] = __double2float_rn(v);
-  else p[i] = half_like_cpu(__double2float_rn(v));
+  else p[i] = narrow_like_cpu<T>(__double2float_rn(v));
 }
 
 // Rounded arithmetic that the compiler may not contract into FMAs (the CPU reference does not).
@@ -167,9 +194,9 @@ struct MaxNoNanOp {
 
 template <class T, ReduceKind K>
 struct ReduceTraits {
-  // Max: small integer types in int (what shuffles move), float16 in float.
+  // Max: small integer types in int (what shuffles move), float16 and bfloat16 in float.
   using MaxAcc = std::conditional_t<
-      std::is_same_v<T, __half>, float,
+      kIs16BitFloat<T>, float,
       std::conditional_t<(std::is_integral_v<T> && sizeof(T) < 4), int, T>>;
   using Acc = std::conditional_t<K == ReduceKind::kMax, MaxAcc, std::conditional_t<kIsFloat<T>, double, uint64_t>>;
 
@@ -190,7 +217,7 @@ struct ReduceTraits {
   }
   __device__ static void finish(T* y, int64_t o, Acc a, int64_t count) {
     if constexpr (K == ReduceKind::kMax) {
-      if constexpr (std::is_same_v<T, __half>) y[o] = half_like_cpu(a);
+      if constexpr (kIs16BitFloat<T>) y[o] = narrow_like_cpu<T>(a);
       else y[o] = static_cast<T>(a);
     } else if constexpr (kIsFloat<T>) {
       store_double(y, o, K == ReduceKind::kMean ? a / static_cast<double>(count) : a);
@@ -280,7 +307,7 @@ __global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ 
     double sum = 0;
     for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
     const M inv = static_cast<M>(1.0 / sum);
-    // e recomputed (identically) rather than kept in y, which may be float16.
+    // e recomputed (identically) rather than kept in y, which may be float16 or bfloat16.
     for (int64_t d = 0; d < dim; ++d) store(q, d * inner, mul_rn(exp_t(sub_rn(load(p, d * inner), mx)), inv));
   }
 }
@@ -355,8 +382,9 @@ __device__ __forceinline__ double operand_at(const NormOperand& op, int64_t o, i
   return static_cast<double>(load(p, off));
 }
 
+// Mean / inv_std_dev: float16 for float16, bfloat16 for bfloat16, float32 otherwise.
 template <class T>
-using stat_t = std::conditional_t<std::is_same_v<T, __half>, __half, float>;
+using stat_t = std::conditional_t<kIs16BitFloat<T>, T, float>;
 
 template <class T, int TPR>
 __global__ void layer_norm_kernel(const T* __restrict__ x, NormOperand scale, NormOperand bias, T* __restrict__ y,
@@ -472,13 +500,15 @@ __global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, 
   }
 }
 
-// ---- float16 <-> float32 ----
+// ---- float16 / bfloat16 <-> float32 ----
 
-__global__ void widen_f16_kernel(const __half* __restrict__ in, float* __restrict__ out, int64_t n) {
-  SS_GRID_STRIDE(i, n) out[i] = __half2float(in[i]);
+template <class T>
+__global__ void widen_kernel(const T* __restrict__ in, float* __restrict__ out, int64_t n) {
+  SS_GRID_STRIDE(i, n) out[i] = to_math(in[i]);
 }
-__global__ void narrow_f32_kernel(const float* __restrict__ in, __half* __restrict__ out, int64_t n) {
-  SS_GRID_STRIDE(i, n) out[i] = half_like_cpu(in[i]);
+template <class T>
+__global__ void narrow_kernel(const float* __restrict__ in, T* __restrict__ out, int64_t n) {
+  SS_GRID_STRIDE(i, n) out[i] = narrow_like_cpu<T>(in[i]);
 }
 
 }  // namespace
@@ -609,18 +639,44 @@ cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeo
   return cudaGetLastError();
 }
 
-cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream) {
+cudaError_t launch_widen_to_f32(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  widen_f16_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(in),
-                                                               static_cast<float*>(out), n);
+  switch (half) {
+    case Elem::kF16:
+      widen_kernel<__half><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(in),
+                                                                       static_cast<float*>(out), n);
+      break;
+    case Elem::kBF16:
+      widen_kernel<__nv_bfloat16><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+          static_cast<const __nv_bfloat16*>(in), static_cast<float*>(out), n);
+      break;
+    default: return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
 }
 
-cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream) {
+cudaError_t launch_narrow_f32_to(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  narrow_f32_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const float*>(in),
-                                                                static_cast<__half*>(out), n);
+  switch (half) {
+    case Elem::kF16:
+      narrow_kernel<__half><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const float*>(in),
+                                                                        static_cast<__half*>(out), n);
+      break;
+    case Elem::kBF16:
+      narrow_kernel<__nv_bfloat16><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+          static_cast<const float*>(in), static_cast<__nv_bfloat16*>(out), n);
+      break;
+    default: return cudaErrorInvalidValue;
+  }
   return cudaGetLastError();
+}
+
+cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream) {
+  return launch_widen_to_f32(Elem::kF16, in, out, n, stream);
+}
+
+cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream) {
+  return launch_narrow_f32_to(Elem::kF16, in, out, n, stream);
 }
 
 }  // namespace shardscore::kernels

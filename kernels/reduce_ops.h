@@ -4,8 +4,9 @@
 //
 // Each output is computed from its own group of inputs in an order fixed by the group's size
 // alone (one thread, one warp or one block per group; no atomics), so a row's result is
-// bit-identical whatever the batch around it. float16 is loaded into float32, computed as the CPU
-// computes float32 and rounded once. Sums of float32/float16 accumulate in double, as the CPU's do.
+// bit-identical whatever the batch around it. float16 and bfloat16 are loaded into float32,
+// computed as the CPU computes float32 and rounded once. Sums of float32/float16/bfloat16
+// accumulate in double, as the CPU's do.
 #include "kernels/kernel_types.h"
 
 namespace shardscore::kernels {
@@ -31,7 +32,8 @@ struct ReduceGeometry {
 cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, const ReduceGeometry& g,
                           cudaStream_t stream);
 
-// Softmax of x viewed as [outer, dim, inner] along dim (float32, float16, float64): max
+// Softmax of x viewed as [outer, dim, inner] along dim (float32, float16, bfloat16,
+// float64): max
 // subtracted, exp in the element type, sum in double, y = e * (T)(1 / sum).
 cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
                            cudaStream_t stream);
@@ -51,9 +53,10 @@ struct NormOperand {
   StridedIndex index;
 };
 
-// LayerNormalization over the rows of x [outer, inner] (float32, float16, float64; scale and bias
-// of the same type): mean, variance and y in double. mean / inv_std_dev (one per row, nullptr to
-// skip) are float32, float16 when elem is float16; they are written also when inner is 0.
+// LayerNormalization over the rows of x [outer, inner] (float32, float16, bfloat16, float64; scale
+// and bias of the same type): mean, variance and y in double. mean / inv_std_dev (one per row,
+// nullptr to skip) are float32, float16 when elem is float16, bfloat16 when elem is bfloat16; they
+// are written also when inner is 0.
 cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale, const NormOperand& bias, void* y,
                               void* mean, void* inv_std_dev, int64_t outer, int64_t inner, double eps,
                               cudaStream_t stream);
@@ -61,7 +64,7 @@ cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale
 // Bytes of device scratch launch_batch_norm needs for c channels.
 inline int64_t batch_norm_scratch_bytes(int64_t c) { return 2 * c * static_cast<int64_t>(sizeof(double)); }
 
-// Inference BatchNormalization of x [n, c, inner] (float32, float16, float64; the four parameter
+// Inference BatchNormalization of x [n, c, inner] (float32, float16, bfloat16, float64; the four parameter
 // vectors of c values of the same type): per channel mul = a, add = B - mean * a with
 // a = scale / sqrt(var + eps) in double, then y = x * mul + add in the compute type.
 cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const void* bias, const void* mean,
@@ -75,11 +78,11 @@ struct PoolGeometry {
   int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0};
 };
 
-// MaxPool (float32, float16, float64): the largest tap, starting from the type's lowest finite
+// MaxPool (float32, float16, bfloat16, float64): the largest tap, starting from the type's lowest finite
 // value; a NaN tap gives NaN.
 cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, cudaStream_t stream);
 
-// AveragePool (float32, float16, float64): the double sum of the taps inside the input divided
+// AveragePool (float32, float16, bfloat16, float64): the double sum of the taps inside the input divided
 // by their count, or by k[0] * k[1] with count_include_pad.
 cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, bool count_include_pad,
                                 cudaStream_t stream);
@@ -87,5 +90,10 @@ cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeo
 // n float16 values widened to float32 (exact), and n float32 values rounded to float16 (nearest even).
 cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream);
 cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream);
+
+// The same for `half` kF16 or kBF16 (bfloat16 rounds to nearest even, a NaN kept quiet with its
+// sign and top payload bits); cudaErrorInvalidValue for another Elem.
+cudaError_t launch_widen_to_f32(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream);
+cudaError_t launch_narrow_f32_to(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream);
 
 }  // namespace shardscore::kernels

@@ -1,9 +1,11 @@
 // Data-movement and shape kernels (contracts in tensor_ops.h).
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/kernel_util.cuh"
 #include "kernels/tensor_ops.h"
@@ -39,14 +41,27 @@ __device__ __forceinline__ uint16_t quiet_half(uint16_t h) {
   return ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu) != 0) ? static_cast<uint16_t>(h | 0x200u) : h;
 }
 
+// float -> bfloat16 bits as the CPU rounds: nearest even; NaN keeps its sign and top payload
+// bits, quieted (kernel_util.cuh's bf16_like_cpu).
+__device__ __forceinline__ uint16_t float_to_bf16_bits(float f) { return __bfloat16_as_ushort(bf16_like_cpu(f)); }
+
+// A bfloat16 moved through the CPU's float32 round trip: a signalling NaN comes back quiet.
+__device__ __forceinline__ uint16_t quiet_bf16(uint16_t h) {
+  return ((h & 0x7f80u) == 0x7f80u && (h & 0x7fu) != 0) ? static_cast<uint16_t>(h | 0x40u) : h;
+}
+
 // Element conversions of Pad and nearest Resize.
-enum Conv { kMove = 0, kQuietHalf = 1, kFloatToHalf = 2 };
+enum Conv { kMove = 0, kQuietHalf = 1, kFloatToHalf = 2, kQuietBf16 = 3, kFloatToBf16 = 4 };
 template <int C, typename In, typename Out>
 __device__ __forceinline__ Out convert(In v) {
   if constexpr (C == kQuietHalf) {
     return quiet_half(v);
   } else if constexpr (C == kFloatToHalf) {
     return float_to_half_bits(v);
+  } else if constexpr (C == kQuietBf16) {
+    return quiet_bf16(v);
+  } else if constexpr (C == kFloatToBf16) {
+    return float_to_bf16_bits(v);
   } else {
     return v;
   }
@@ -173,11 +188,14 @@ __global__ void write_int64s_kernel(Int64Values values, int64_t* dst) {
   if (static_cast<int>(threadIdx.x) < values.count) dst[threadIdx.x] = values.v[threadIdx.x];
 }
 
+// Out: float, uint16_t (float16 bits) or __nv_bfloat16.
 template <typename Out>
 __global__ void range_f32_kernel(float start, float delta, Out* __restrict__ dst, int64_t n) {
   SS_GRID_LOOP(i, n) {
     const float v = __fadd_rn(start, __fmul_rn(static_cast<float>(i), delta));
-    if constexpr (sizeof(Out) == 2) {
+    if constexpr (std::is_same_v<Out, __nv_bfloat16>) {
+      dst[i] = bf16_like_cpu(v);
+    } else if constexpr (sizeof(Out) == 2) {
       dst[i] = float_to_half_bits(v);
     } else {
       dst[i] = v;
@@ -334,10 +352,13 @@ __device__ __forceinline__ double load_double(double v) { return v; }
 __device__ __forceinline__ double load_double(uint16_t h) {
   return static_cast<double>(__half2float(__ushort_as_half(h)));
 }
+__device__ __forceinline__ double load_double(__nv_bfloat16 h) { return static_cast<double>(__bfloat162float(h)); }
 __device__ __forceinline__ void store_double(double v, float* p) { *p = __double2float_rn(v); }
 __device__ __forceinline__ void store_double(double v, double* p) { *p = v; }
 // float16 results pass through float32 first: the CPU computes them as float32 and rounds after.
 __device__ __forceinline__ void store_double(double v, uint16_t* p) { *p = float_to_half_bits(__double2float_rn(v)); }
+// bfloat16 likewise (float32, then bfloat16).
+__device__ __forceinline__ void store_double(double v, __nv_bfloat16* p) { *p = bf16_like_cpu(__double2float_rn(v)); }
 
 __device__ __forceinline__ double lerp_cpu(double a, double b, double f) {
   return __dadd_rn(__dmul_rn(__dsub_rn(1.0, f), a), __dmul_rn(f, b));
@@ -370,9 +391,9 @@ cudaError_t resize_linear_as(ResizeCoord coord, const void* x, void* y, const Li
   return cudaGetLastError();
 }
 
-// Pad and nearest Resize move elements as stored, by size, except float16: (in, out) is
-// (kF32, kF16) rounded, or in == out (float16 quieted, see quiet_half). Calls
-// f(Conv tag, In{}, Out{}) for the pair's instantiation.
+// Pad and nearest Resize move elements as stored, by size, except float16 and bfloat16: (in, out)
+// is (kF32, kF16) or (kF32, kBF16) rounded, or in == out (float16 / bfloat16 quieted, see
+// quiet_half / quiet_bf16). Calls f(Conv tag, In{}, Out{}) for the pair's instantiation.
 template <int C>
 struct ConvTag {
   static constexpr int value = C;
@@ -380,8 +401,10 @@ struct ConvTag {
 template <typename F>
 cudaError_t dispatch_moved(Elem in, Elem out, F&& f) {
   if (in == Elem::kF32 && out == Elem::kF16) return f(ConvTag<kFloatToHalf>{}, float{}, uint16_t{});
+  if (in == Elem::kF32 && out == Elem::kBF16) return f(ConvTag<kFloatToBf16>{}, float{}, uint16_t{});
   if (in != out) return cudaErrorInvalidValue;
   if (in == Elem::kF16) return f(ConvTag<kQuietHalf>{}, uint16_t{}, uint16_t{});
+  if (in == Elem::kBF16) return f(ConvTag<kQuietBf16>{}, uint16_t{}, uint16_t{});
   switch (elem_size_bytes(in)) {
     case 1: return f(ConvTag<kMove>{}, uint8_t{}, uint8_t{});
     case 2: return f(ConvTag<kMove>{}, uint16_t{}, uint16_t{});
@@ -554,6 +577,10 @@ cudaError_t launch_range_float(Elem elem, double start, double delta, void* dst,
       range_f32_kernel<uint16_t><<<blocks_for(n), kThreads, 0, stream>>>(
           static_cast<float>(start), static_cast<float>(delta), static_cast<uint16_t*>(dst), n);
       break;
+    case Elem::kBF16:
+      range_f32_kernel<__nv_bfloat16><<<blocks_for(n), kThreads, 0, stream>>>(
+          static_cast<float>(start), static_cast<float>(delta), static_cast<__nv_bfloat16*>(dst), n);
+      break;
     case Elem::kF64:
       range_f64_kernel<<<blocks_for(n), kThreads, 0, stream>>>(start, delta, static_cast<double*>(dst), n);
       break;
@@ -616,6 +643,10 @@ cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const voi
   if (in == Elem::kF32 && out == Elem::kF16) return resize_linear_as<float, uint16_t>(coord, x, y, a, n, stream);
   if (in == Elem::kF64 && out == Elem::kF64) return resize_linear_as<double, double>(coord, x, y, a, n, stream);
   if (in == Elem::kF16 && out == Elem::kF16) return resize_linear_as<uint16_t, uint16_t>(coord, x, y, a, n, stream);
+  if (in == Elem::kF32 && out == Elem::kBF16) return resize_linear_as<float, __nv_bfloat16>(coord, x, y, a, n, stream);
+  if (in == Elem::kBF16 && out == Elem::kBF16) {
+    return resize_linear_as<__nv_bfloat16, __nv_bfloat16>(coord, x, y, a, n, stream);
+  }
   return cudaErrorInvalidValue;
 }
 

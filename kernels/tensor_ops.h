@@ -42,7 +42,8 @@ struct Int64Values {
 cudaError_t launch_write_int64s(const Int64Values& values, int64_t* dst, cudaStream_t stream);
 
 // dst[i] = start + T(i) * delta, rounded in T as the CPU computes it (no fused multiply-add).
-// launch_range_float: elem kF32, kF64, or kF16 (computed in float32, rounded once to float16).
+// launch_range_float: elem kF32, kF64, kF16 or kBF16 (computed in float32, rounded once to
+// float16 / bfloat16).
 // launch_range_int: elem kI16, kI32, kI64 (two's-complement wrap-around).
 cudaError_t launch_range_float(Elem elem, double start, double delta, void* dst, int64_t n, cudaStream_t stream);
 cudaError_t launch_range_int(Elem elem, int64_t start, int64_t delta, void* dst, int64_t n, cudaStream_t stream);
@@ -58,8 +59,8 @@ struct PadGeometry {
 // y (n elements, g.out_dims) from x (g.in_dims): output index o maps to input o - pad_begin,
 // folded back per `mode` (reflect needs pads below the dimension; edge/wrap a non-empty one);
 // kConstant outside gives `fill` (bits of the output type). Element types: in == out (any type,
-// moved as stored; float16 signalling NaNs become quiet, as the CPU's float32 round trip does), or
-// in kF32 and out kF16 (rounded to nearest even).
+// moved as stored; float16 and bfloat16 signalling NaNs become quiet, as the CPU's float32 round
+// trip does), or in kF32 and out kF16 or kBF16 (rounded to nearest even).
 cudaError_t launch_pad(PadMode mode, Elem in, Elem out, const void* x, void* y, const PadGeometry& g, uint64_t fill,
                        int64_t n, cudaStream_t stream);
 
@@ -74,8 +75,8 @@ struct ResizeGeometry {
 };
 // The source coordinate of each output index in float32 (the CPU's arithmetic, unfused).
 // Nearest: any rank, element types as launch_pad. Linear: the last two dimensions (the others keep
-// their size), interpolated in float64; in kF32, kF64 or kF16 with out == in, or in kF32 and out
-// kF16 (rounded to float32 first, then to float16, as the CPU does).
+// their size), interpolated in float64; in kF32, kF64, kF16 or kBF16 with out == in, or in kF32
+// and out kF16 or kBF16 (rounded to float32 first, then to float16 / bfloat16, as the CPU does).
 cudaError_t launch_resize_nearest(ResizeCoord coord, ResizeNearest nearest, Elem in, Elem out, const void* x, void* y,
                                   const ResizeGeometry& g, int64_t n, cudaStream_t stream);
 cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const void* x, void* y, const ResizeGeometry& g,

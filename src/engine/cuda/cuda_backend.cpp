@@ -204,8 +204,8 @@ class CudaBackend final : public Backend {
     SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane->cublas_workspace, kCublasWorkspace));
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane->h.cublas, lane->cublas_workspace, kCublasWorkspace));
     // float32 means float32: TF32 tensor cores only when asked for (--precision tf32). float16
-    // products accumulate in float32, split-K reductions included (cuBLAS may otherwise reduce
-    // the partial sums in the output type).
+    // and bfloat16 products accumulate in float32, split-K reductions included (cuBLAS may
+    // otherwise reduce the partial sums in the output type).
     const cublasMath_t math = precision_ == CudaPrecision::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
         lane->h.cublas, static_cast<cublasMath_t>(math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
@@ -590,7 +590,7 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   CudaPrecision precision = CudaPrecision::kFp32;
   if (options.precision == "tf32") precision = CudaPrecision::kTf32;
   else if (options.precision == "fp16") precision = CudaPrecision::kFp16;
-  else if (options.precision == "bf16") return unimplemented("--precision bf16 is not built yet (fp32, tf32, fp16 are)");
+  else if (options.precision == "bf16") precision = CudaPrecision::kBf16;  // the engine converts the graph
   else if (options.precision != "fp32") return invalid_argument("precision '" + options.precision + "' is not one of fp32, tf32, fp16, bf16");
   const char* graphs_env = std::getenv("SHARDSCORE_CUDA_GRAPHS");
   const bool graphs = !(graphs_env && std::string(graphs_env) == "0");

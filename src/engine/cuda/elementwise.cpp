@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <limits>
 
-#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
@@ -39,7 +38,8 @@ Status launch_unary_op(CudaOpContext& ctx, UnaryOp op, const Tensor& x, double a
   return ok_status();
 }
 
-// Float ops: float32, float16, float64 (as the CPU's cpu_unary_float, float16 via op_run_cpu).
+// Float ops: float32, float16, bfloat16, float64 (as the CPU's cpu_unary_float, float16 and
+// bfloat16 via op_run_cpu).
 Status unary_float(CudaOpContext& ctx, UnaryOp op, double alpha = 0, double beta = 0) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
   return launch_unary_op(ctx, op, *x, alpha, beta);
@@ -118,13 +118,17 @@ Status cuda_gelu(CudaOpContext& ctx) {
 
 Status cuda_clip(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(ClipPlan p, clip_plan(ctx.node, ctx.inputs));
-  if (p.x->dtype() == DType::kFloat16) {
-    // The kernel compares in float with float16 bounds: a bound rounded to float16 (nearest even)
-    // clips a float16 x exactly as the CPU's float32 clip followed by its rounding does.
-    auto half_bound = [](const ClipBound& b, uint16_t unbounded) {
-      return b.kind == ClipBound::kNone ? unbounded : double_to_half(b.as<double>(0));
+  if (cuda_is_half(p.x->dtype())) {
+    // The kernel compares in float with float16 (bfloat16) bounds: a bound rounded to the type
+    // (nearest even) clips an x of the type exactly as the CPU's float32 clip followed by its
+    // rounding does.
+    const DType t = p.x->dtype();
+    auto half_bound = [t](const ClipBound& b, uint16_t unbounded) {
+      return b.kind == ClipBound::kNone ? unbounded : cuda_double_to_half_bits(t, b.as<double>(0));
     };
-    return launch_clip_as<uint16_t>(ctx, *p.x, half_bound(p.lo, 0xFC00), half_bound(p.hi, 0x7C00));  // -inf, +inf
+    const bool bf16 = t == DType::kBFloat16;
+    return launch_clip_as<uint16_t>(ctx, *p.x, half_bound(p.lo, bf16 ? 0xFF80 : 0xFC00),  // -inf
+                                    half_bound(p.hi, bf16 ? 0x7F80 : 0x7C00));            // +inf
   }
   Status st = ok_status();
   if (!clip_dispatch(p.x->dtype(), [&](auto zero) { st = clip_typed<decltype(zero)>(ctx, p); })) {

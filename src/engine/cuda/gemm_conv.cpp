@@ -46,6 +46,7 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   switch (t) {
     case DType::kFloat32: dt = CUDA_R_32F; ct = CUBLAS_COMPUTE_32F; break;
     case DType::kFloat16: dt = CUDA_R_16F; ct = CUBLAS_COMPUTE_32F; break;
+    case DType::kBFloat16: dt = CUDA_R_16BF; ct = CUBLAS_COMPUTE_32F; break;
     case DType::kFloat64:
       dt = CUDA_R_64F;
       ct = CUBLAS_COMPUTE_64F;
@@ -145,9 +146,10 @@ struct ConvDescriptors {
 std::mutex g_algo_mutex;
 std::map<ConvKey, ConvAlgo> g_algos;
 
-// float32 means float32 (FMA math, no TF32) unless --precision tf32; float16 uses tensor cores.
+// float32 means float32 (FMA math, no TF32) unless --precision tf32; float16 and bfloat16 use
+// tensor cores (accumulating in float32: the convolution's compute type).
 cudnnMathType_t conv_math(DType t, CudaPrecision p) {
-  if (t == DType::kFloat16) return CUDNN_TENSOR_OP_MATH;
+  if (cuda_is_half(t)) return CUDNN_TENSOR_OP_MATH;
   if (t == DType::kFloat32 && p == CudaPrecision::kTf32) return CUDNN_DEFAULT_MATH;
   return CUDNN_FMA_MATH;
 }
@@ -169,7 +171,7 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kWorkspaceLimit) continue;
     // Down-conversion (float32 computed in float16) is never what --precision asked for.
-    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && key.dtype != DType::kFloat16) continue;
+    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && !cuda_is_half(key.dtype)) continue;
     ConvAlgo a{perf[i].algo, perf[i].mathType, perf[i].memory};
     if (math == CUDNN_FMA_MATH) {
       // Strict float32 / float64: an algorithm that needs tensor cores is out, and the one taken
@@ -220,9 +222,10 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
     pad[0] = pad[1] = 0;
   }
 
-  const cudnnDataType_t dt = x->dtype() == DType::kFloat32   ? CUDNN_DATA_FLOAT
-                             : x->dtype() == DType::kFloat16 ? CUDNN_DATA_HALF
-                                                             : CUDNN_DATA_DOUBLE;
+  const cudnnDataType_t dt = x->dtype() == DType::kFloat32    ? CUDNN_DATA_FLOAT
+                             : x->dtype() == DType::kFloat16  ? CUDNN_DATA_HALF
+                             : x->dtype() == DType::kBFloat16 ? CUDNN_DATA_BFLOAT16
+                                                              : CUDNN_DATA_DOUBLE;
   const cudnnDataType_t compute = x->dtype() == DType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
   ConvDescriptors d;
   SS_CUDNN_RETURN_IF_ERROR(cudnnCreateTensorDescriptor(&d.x));

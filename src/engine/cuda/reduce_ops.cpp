@@ -6,6 +6,7 @@
 // outputs rounded back to float16. So here a float16 input validates as float32, outputs are
 // float16 whenever an input is, and an op that mixes float16 with float32 inputs widens the
 // float16 ones and narrows its results (a rare case; all-float16 runs the kernels on float16).
+// bfloat16 goes exactly the same way (cuda_is_half: float16 or bfloat16).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,34 +26,39 @@ using kernels::Elem;
 
 std::string str(int64_t v) { return std::to_string(v); }
 
-// Inputs of which some are float16 and some float32: the float16 ones become float32 copies in
-// scratch (pointers replaced), and the op computes in float32.
+// Inputs of which some are float16 / bfloat16 and not all of one type (float32 beside them, or
+// float16 beside bfloat16): the 16-bit ones become float32 copies in scratch (pointers replaced),
+// and the op computes in float32.
 bool mixed_half(const std::vector<const Tensor*>& ts) {
-  bool half = false, other = false;
+  bool half = false, differ = false;
+  const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t) continue;
-    (t->dtype() == DType::kFloat16 ? half : other) = true;
+    if (cuda_is_half(t->dtype())) half = true;
+    if (!first) first = t;
+    else if (t->dtype() != first->dtype()) differ = true;
   }
-  return half && other;
+  return half && differ;
 }
 
 Status widen_if_half(CudaOpContext& ctx, const Tensor* t, const void** p) {
-  if (!t || t->dtype() != DType::kFloat16 || t->numel() == 0) return ok_status();
+  if (!t || !cuda_is_half(t->dtype()) || t->numel() == 0) return ok_status();
   void* w = ctx.scratch(static_cast<std::size_t>(t->numel()) * sizeof(float));
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_widen_f16(t->raw(), w, t->numel(), ctx.lane.stream));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_widen_to_f32(cuda_elem(t->dtype()), t->raw(), w, t->numel(), ctx.lane.stream));
   *p = w;
   return ok_status();
 }
 
-// Where a float32 result goes: straight into `out`, or (out float16) into float32 scratch that
-// narrow() then rounds into it.
+// Where a float32 result goes: straight into `out`, or (out float16 / bfloat16) into float32
+// scratch that narrow() then rounds into it.
 void* result_buffer(CudaOpContext& ctx, Tensor& out) {
-  if (out.dtype() != DType::kFloat16 || out.numel() == 0) return out.raw();
+  if (!cuda_is_half(out.dtype()) || out.numel() == 0) return out.raw();
   return ctx.scratch(static_cast<std::size_t>(out.numel()) * sizeof(float));
 }
 Status narrow(CudaOpContext& ctx, const void* buf, Tensor& out) {
   if (buf == out.raw()) return ok_status();
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_narrow_f32(buf, out.raw(), out.numel(), ctx.lane.stream));
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_narrow_f32_to(cuda_elem(out.dtype()), buf, out.raw(), out.numel(), ctx.lane.stream));
   return ok_status();
 }
 

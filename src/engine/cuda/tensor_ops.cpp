@@ -5,14 +5,13 @@
 // Pad, Resize and Range are "computing" ops: the CPU runs them on float16 inputs widened to
 // float32 and rounds float32 outputs back (op_run_cpu). Their CUDA functions see float16 as
 // stored; the plans validate with widened types and give the rounded output type (out_dtype),
-// and the kernels reproduce that rounding.
+// and the kernels reproduce that rounding. bfloat16 likewise.
 #include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
-#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_tensor.h"
@@ -213,10 +212,11 @@ Status cuda_pad(CudaOpContext& ctx) {
   const int64_t rank = x->rank();
   if (rank > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(rank));
   uint64_t fill_bits = 0;
-  if (p.out_dtype == DType::kFloat16) {
+  if (cuda_is_half(p.out_dtype)) {
+    // The fill as the CPU computes it (float32), rounded once to the 16-bit type.
     float f;
     std::memcpy(&f, p.fill.data(), sizeof f);
-    fill_bits = float_to_half(f);
+    fill_bits = cuda_double_to_half_bits(p.out_dtype, static_cast<double>(f));
   } else {
     std::memcpy(&fill_bits, p.fill.data(), p.fill.size());
   }
