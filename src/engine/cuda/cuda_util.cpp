@@ -17,39 +17,6 @@ const char* cuda_precision_name(CudaPrecision p) {
   return "?";
 }
 
-uint16_t cuda_double_to_bf16(double d) {
-  const uint64_t bits = std::bit_cast<uint64_t>(d);
-  const uint16_t sign = static_cast<uint16_t>((bits >> 48) & 0x8000u);
-  const int64_t exp = static_cast<int64_t>((bits >> 52) & 0x7ffu);
-  const uint64_t frac = bits & ((uint64_t{1} << 52) - 1);
-  if (exp == 0x7ff) {
-    if (frac == 0) return static_cast<uint16_t>(sign | 0x7f80u);
-    return static_cast<uint16_t>(sign | 0x7fc0u | static_cast<uint16_t>(frac >> 45));  // quiet NaN
-  }
-  if (exp == 0) return sign;  // zero or a double subnormal: far below bfloat16's smallest subnormal
-  const int64_t e = exp - 1023;
-  const uint64_t m = (uint64_t{1} << 52) | frac;  // 53-bit significand, value m * 2^(e-52)
-  // Keep 8 significant bits for a normal bfloat16, fewer for a subnormal (unit 2^-133).
-  const int64_t shift = e >= -126 ? 45 : -81 - e;
-  if (shift >= 64) return sign;
-  uint64_t q = m >> shift;
-  const uint64_t rem = m & ((uint64_t{1} << shift) - 1);
-  const uint64_t half = uint64_t{1} << (shift - 1);
-  if (rem > half || (rem == half && (q & 1))) ++q;
-  if (e < -126) return static_cast<uint16_t>(sign | q);  // q == 0x80 is the smallest normal: same encoding
-  int64_t be = e + 127;
-  if (q == (uint64_t{1} << 8)) {
-    q >>= 1;
-    ++be;
-  }
-  if (be >= 255) return static_cast<uint16_t>(sign | 0x7f80u);
-  return static_cast<uint16_t>(sign | (static_cast<uint16_t>(be) << 7) | static_cast<uint16_t>(q & 0x7fu));
-}
-
-uint16_t cuda_double_to_half_bits(DType t, double d) {
-  return t == DType::kBFloat16 ? cuda_double_to_bf16(d) : double_to_half(d);
-}
-
 Status cuda_status(cudaError_t e, const char* call) {
   std::string m = std::string(call) + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   if (e == cudaErrorMemoryAllocation) return resource_exhausted(m);

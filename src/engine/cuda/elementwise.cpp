@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
 #include "kernels/elementwise.h"
@@ -118,13 +119,13 @@ Status cuda_gelu(CudaOpContext& ctx) {
 
 Status cuda_clip(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(ClipPlan p, clip_plan(ctx.node, ctx.inputs));
-  if (cuda_is_half(p.x->dtype())) {
+  if (dtype_is_half(p.x->dtype())) {
     // The kernel compares in float with float16 (bfloat16) bounds: a bound rounded to the type
     // (nearest even) clips an x of the type exactly as the CPU's float32 clip followed by its
     // rounding does.
     const DType t = p.x->dtype();
     auto half_bound = [t](const ClipBound& b, uint16_t unbounded) {
-      return b.kind == ClipBound::kNone ? unbounded : cuda_double_to_half_bits(t, b.as<double>(0));
+      return b.kind == ClipBound::kNone ? unbounded : double_to_half_bits(t, b.as<double>(0));
     };
     const bool bf16 = t == DType::kBFloat16;
     return launch_clip_as<uint16_t>(ctx, *p.x, half_bound(p.lo, bf16 ? 0xFF80 : 0xFC00),  // -inf

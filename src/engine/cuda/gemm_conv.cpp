@@ -10,6 +10,7 @@
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_conv.h"
@@ -149,7 +150,7 @@ std::map<ConvKey, ConvAlgo> g_algos;
 // float32 means float32 (FMA math, no TF32) unless --precision tf32; float16 and bfloat16 use
 // tensor cores (accumulating in float32: the convolution's compute type).
 cudnnMathType_t conv_math(DType t, CudaPrecision p) {
-  if (cuda_is_half(t)) return CUDNN_TENSOR_OP_MATH;
+  if (dtype_is_half(t)) return CUDNN_TENSOR_OP_MATH;
   if (t == DType::kFloat32 && p == CudaPrecision::kTf32) return CUDNN_DEFAULT_MATH;
   return CUDNN_FMA_MATH;
 }
@@ -171,7 +172,7 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kWorkspaceLimit) continue;
     // Down-conversion (float32 computed in float16) is never what --precision asked for.
-    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && !cuda_is_half(key.dtype)) continue;
+    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION && !dtype_is_half(key.dtype)) continue;
     ConvAlgo a{perf[i].algo, perf[i].mathType, perf[i].memory};
     if (math == CUDNN_FMA_MATH) {
       // Strict float32 / float64: an algorithm that needs tensor cores is out, and the one taken

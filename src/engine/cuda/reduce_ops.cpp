@@ -6,7 +6,7 @@
 // outputs rounded back to float16. So here a float16 input validates as float32, outputs are
 // float16 whenever an input is, and an op that mixes float16 with float32 inputs widens the
 // float16 ones and narrows its results (a rare case; all-float16 runs the kernels on float16).
-// bfloat16 goes exactly the same way (cuda_is_half: float16 or bfloat16).
+// bfloat16 goes exactly the same way (dtype_is_half: float16 or bfloat16).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +16,7 @@
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "kernels/reduce_ops.h"
 
@@ -34,7 +35,7 @@ bool mixed_half(const std::vector<const Tensor*>& ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t) continue;
-    if (cuda_is_half(t->dtype())) half = true;
+    if (dtype_is_half(t->dtype())) half = true;
     if (!first) first = t;
     else if (t->dtype() != first->dtype()) differ = true;
   }
@@ -42,7 +43,7 @@ bool mixed_half(const std::vector<const Tensor*>& ts) {
 }
 
 Status widen_if_half(CudaOpContext& ctx, const Tensor* t, const void** p) {
-  if (!t || !cuda_is_half(t->dtype()) || t->numel() == 0) return ok_status();
+  if (!t || !dtype_is_half(t->dtype()) || t->numel() == 0) return ok_status();
   void* w = ctx.scratch(static_cast<std::size_t>(t->numel()) * sizeof(float));
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_widen_to_f32(cuda_elem(t->dtype()), t->raw(), w, t->numel(), ctx.lane.stream));
   *p = w;
@@ -52,7 +53,7 @@ Status widen_if_half(CudaOpContext& ctx, const Tensor* t, const void** p) {
 // Where a float32 result goes: straight into `out`, or (out float16 / bfloat16) into float32
 // scratch that narrow() then rounds into it.
 void* result_buffer(CudaOpContext& ctx, Tensor& out) {
-  if (!cuda_is_half(out.dtype()) || out.numel() == 0) return out.raw();
+  if (!dtype_is_half(out.dtype()) || out.numel() == 0) return out.raw();
   return ctx.scratch(static_cast<std::size_t>(out.numel()) * sizeof(float));
 }
 Status narrow(CudaOpContext& ctx, const void* buf, Tensor& out) {

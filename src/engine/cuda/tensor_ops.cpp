@@ -13,6 +13,7 @@
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cuda/cuda_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_tensor.h"
 #include "kernels/ml_ops.h"  // TableChunk uploads (Constant)
@@ -212,11 +213,11 @@ Status cuda_pad(CudaOpContext& ctx) {
   const int64_t rank = x->rank();
   if (rank > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(rank));
   uint64_t fill_bits = 0;
-  if (cuda_is_half(p.out_dtype)) {
+  if (dtype_is_half(p.out_dtype)) {
     // The fill as the CPU computes it (float32), rounded once to the 16-bit type.
     float f;
     std::memcpy(&f, p.fill.data(), sizeof f);
-    fill_bits = cuda_double_to_half_bits(p.out_dtype, static_cast<double>(f));
+    fill_bits = double_to_half_bits(p.out_dtype, static_cast<double>(f));
   } else {
     std::memcpy(&fill_bits, p.fill.data(), p.fill.size());
   }
