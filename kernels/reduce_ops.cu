@@ -671,12 +671,5 @@ cudaError_t launch_narrow_f32_to(Elem half, const void* in, void* out, int64_t n
   return cudaGetLastError();
 }
 
-cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream) {
-  return launch_widen_to_f32(Elem::kF16, in, out, n, stream);
-}
-
-cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream) {
-  return launch_narrow_f32_to(Elem::kF16, in, out, n, stream);
-}
 
 }  // namespace shardscore::kernels

@@ -87,11 +87,8 @@ cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometr
 cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, bool count_include_pad,
                                 cudaStream_t stream);
 
-// n float16 values widened to float32 (exact), and n float32 values rounded to float16 (nearest even).
-cudaError_t launch_widen_f16(const void* in, void* out, int64_t n, cudaStream_t stream);
-cudaError_t launch_narrow_f32(const void* in, void* out, int64_t n, cudaStream_t stream);
-
-// The same for `half` kF16 or kBF16 (bfloat16 rounds to nearest even, a NaN kept quiet with its
+// n float16 or bfloat16 (`half` kF16 or kBF16) values widened to float32 (exact), and n float32
+// values rounded to that type (bfloat16 rounds to nearest even, a NaN kept quiet with its
 // sign and top payload bits); cudaErrorInvalidValue for another Elem.
 cudaError_t launch_widen_to_f32(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream);
 cudaError_t launch_narrow_f32_to(Elem half, const void* in, void* out, int64_t n, cudaStream_t stream);
