@@ -20,6 +20,10 @@
 #   tools/gpu_check.sh [BUNDLE.tar.xz]        default: gpu-bundle.tar.xz in the repository root
 #   GPU_CHECK_STEPS="op-tests e2e" tools/gpu_check.sh     only some steps
 #   GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS=e2e ...       the bundle itself checked on a machine without a GPU
+#   GPU_CHECK_STEP_TIMEOUT=420 (seconds, default)           a step that hangs is stopped and reported
+#
+# The device tool allows 10 minutes a command: run the tests in one call and the benchmark in
+# another (GPU_CHECK_STEPS=bench GPU_CHECK_BENCH=1).
 #
 # Logs go to $OUT when set (the device tool's), else to gpu-check-out/. Exit status: 0 when every
 # step that ran passed.
@@ -83,8 +87,9 @@ run_step() {  # name, command...
   [[ " $steps " == *" $name "* ]] || return 0
   echo "== gpu_check: $name: $*"
   local t0=$SECONDS
-  ("$@") >"$out/$name.log" 2>&1
+  timeout --kill-after=10 "${GPU_CHECK_STEP_TIMEOUT:-420}" "$@" >"$out/$name.log" 2>&1
   local rc=$?
+  [[ $rc -eq 124 || $rc -eq 137 ]] && echo "gpu_check: $name stopped after ${GPU_CHECK_STEP_TIMEOUT:-420} s" >>"$out/$name.log"
   tail -n 15 "$out/$name.log"
   names+=("$name")
   seconds+=($((SECONDS - t0)))
