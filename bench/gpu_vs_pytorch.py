@@ -120,7 +120,8 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
     wall = time.perf_counter() - t0
     (work / f"{model}_{precision}.log").write_text(p.stdout + p.stderr)
     if p.returncode != 0:
-        return {"error": f"exit {p.returncode}: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ''}"}
+        errors = [ln for ln in p.stderr.splitlines() if ln.startswith("shardscore: error:")]
+        return {"error": f"exit {p.returncode}: {errors[0] if errors else p.stderr.strip()[-300:]}"}
     report = json.loads(Path(str(out) + ".report.json").read_text()) if Path(str(out) + ".report.json").exists() else {}
     seconds = report.get("seconds") or report.get("run", {}).get("seconds")
     res = {"wall_s": wall, "items_per_s_wall": rows / wall, "command": shlex.join(cmd)}
@@ -153,6 +154,13 @@ def torch_model(model: str, onnx_name: str):
 
 
 def run_torch(model: str, data: Path, names: dict, precision: str, compiled: bool) -> dict:
+    try:
+        return _run_torch(model, data, names, precision, compiled)
+    except Exception as e:  # noqa: BLE001  (a failing side is a row of the table, not the end of the run)
+        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+
+
+def _run_torch(model: str, data: Path, names: dict, precision: str, compiled: bool) -> dict:
     import h5py
     import torch
     rows, batch, _, _ = SIZES[model]
@@ -221,14 +229,19 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["resnet50", "bert-base", "mlp"])
     ap.add_argument("--precisions", nargs="+", default=["fp16", "fp32"])
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
+    ap.add_argument("--rows", type=int, default=0, help="rows per model instead of the defaults (a quick check)")
     args = ap.parse_args()
+    if args.rows:
+        for m, (_, batch, shard, chunk) in list(SIZES.items()):
+            b = min(batch, args.rows)
+            SIZES[m] = (args.rows, b, max(b, min(shard, args.rows)), min(chunk, b))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.data)
     work.mkdir(parents=True, exist_ok=True)
     cpu_bench.export_models(args.models, reexport=False)
     import torch
-    gpu = torch.cuda.get_device_name(0)
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
     results = []
     for model in args.models:
         rows, _, _, chunk = SIZES[model]
