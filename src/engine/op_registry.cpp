@@ -114,6 +114,7 @@ Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
   for (const Tensor* t : ctx.inputs)
     if (t && dtype_is_half(t->dtype()) && half == DType::kUndefined) half = t->dtype();
   if (op.float16_as_stored || half == DType::kUndefined) return op.cpu(ctx);
+  ctx.reusable = 0;  // the op sees widened copies, not the values' own tensors
   std::vector<Tensor> widened(ctx.inputs.size());
   const std::vector<const Tensor*> original = ctx.inputs;
   for (std::size_t k = 0; k < ctx.inputs.size(); ++k) {
@@ -137,6 +138,16 @@ Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
     out = std::move(h);
   }
   return ok_status();
+}
+
+bool BatchState::nonfinite_seen() {
+  for (const Tensor& t : graph_inputs_) note_values(t);
+  graph_inputs_.clear();
+  return nonfinite_;
+}
+
+void BatchState::note_values(const Tensor& t) {
+  if (!nonfinite_ && !t.empty() && !t.on_device() && t.dtype() == DType::kFloat32) nonfinite_ = !float32_all_finite(t);
 }
 
 }  // namespace shardscore

@@ -10,6 +10,7 @@
 //   3. add one row in op_registry.cpp: domain, op type, opset range, CPU and CUDA functions, and
 //      the inputs the CUDA function reads on the host;
 //   4. add its cases to tests/engine/test_ops*.cpp (run on every backend against a float64 reference).
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -20,14 +21,45 @@
 
 namespace shardscore {
 
+// What the steps of one batch share on the CPU backend. One fact today: whether a NaN or an
+// infinity has come into the oneDNN convolutions from outside them (graph inputs, ToBlocked, a
+// convolution's NCHW input), which decides whether their Relu may run inside oneDNN
+// (engine/cpu/onednn.h). Thread-compatible: one batch, one thread.
+class BatchState {
+ public:
+  // Holds the graph's inputs until the first nonfinite_seen() has looked at them.
+  explicit BatchState(std::vector<Tensor> graph_inputs) : graph_inputs_(std::move(graph_inputs)) {}
+  // Whether a float32 graph input holds a NaN or an infinity (looked at once, on the first call),
+  // or note_values() found one.
+  bool nonfinite_seen();
+  // Looks at a float32 tensor's values (other types: nothing) and remembers a NaN or an infinity.
+  void note_values(const Tensor& t);
+
+ private:
+  std::vector<Tensor> graph_inputs_;
+  bool nonfinite_ = false;
+};
+
 // What an op function sees: its node (attributes), its inputs (nullptr for an omitted optional
 // input) and its outputs to fill (one per node output, in order).
 struct OpContext {
   const Node& node;
   std::vector<const Tensor*> inputs;
   std::vector<Tensor> outputs;
+  // Bit k: input k's buffer may become this op's output. Set by the CPU backend when this step is
+  // the last reader of input k's value, nothing else holds its buffer (no view, constant or
+  // folded copy) and no other input of this op is the same value; 0 everywhere else.
+  uint64_t reusable = 0;
+  // The batch this step runs in (CPU backend), or nullptr (constant folding, the CUDA backend's
+  // host steps, an op run on its own): ops then take their general path.
+  BatchState* batch = nullptr;
 
   const Tensor* input(std::size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // Input k, for the op to move out and write its output into, or nullptr when `reusable` does
+  // not allow it.
+  Tensor* reusable_input(std::size_t k) const {
+    return k < 64 && (reusable >> k & 1) && k < inputs.size() && inputs[k] ? const_cast<Tensor*>(inputs[k]) : nullptr;
+  }
 };
 
 using CpuOpFn = Status (*)(OpContext&);

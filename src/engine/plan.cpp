@@ -1,5 +1,6 @@
 #include "engine/plan.h"
 
+#include <algorithm>
 #include <atomic>
 #include <unordered_map>
 
@@ -60,6 +61,18 @@ StatusOr<Plan> plan_build(const Graph& g) {
   for (int s = 0; s < p.num_slots; ++s)
     if (!keep[s] && last_reader[s] >= 0) p.steps[last_reader[s]].free_after.push_back(s);
   return p;
+}
+
+uint64_t plan_reusable_inputs(const PlanStep& step, const std::vector<Tensor>& slots) {
+  uint64_t bits = 0;
+  for (std::size_t k = 0; k < step.inputs.size() && k < 64; ++k) {
+    const int s = step.inputs[k];
+    if (s < 0 || !slots[static_cast<std::size_t>(s)].sole_owner()) continue;
+    if (std::count(step.inputs.begin(), step.inputs.end(), s) != 1) continue;
+    if (std::find(step.free_after.begin(), step.free_after.end(), s) == step.free_after.end()) continue;
+    bits |= uint64_t{1} << k;
+  }
+  return bits;
 }
 
 }  // namespace shardscore

@@ -37,4 +37,9 @@ struct Plan {
 // `graph` must outlive the plan.
 StatusOr<Plan> plan_build(const Graph& graph);
 
+// OpContext::reusable for `step`, given the values in their slots: bit k for input k when this
+// step is its value's last reader (free_after), the slot is the only holder of the buffer, and
+// no other input of the step is the same slot (an op must not write over what it still reads).
+uint64_t plan_reusable_inputs(const PlanStep& step, const std::vector<Tensor>& slots);
+
 }  // namespace shardscore

@@ -90,4 +90,13 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+bool float32_all_finite(const Tensor& t) {
+  if (t.empty() || t.on_device() || t.dtype() != DType::kFloat32) return true;
+  // NaN and infinities are the floats whose exponent bits are all set (read as bits: vectorizes).
+  const uint32_t* p = static_cast<const uint32_t*>(t.raw());
+  uint32_t any = 0;
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) any |= (p[i] & 0x7f800000u) == 0x7f800000u;
+  return any == 0;
+}
+
 }  // namespace shardscore

@@ -74,6 +74,9 @@ class Tensor {
   template <typename T> T* data() { return reinterpret_cast<T*>(buf_.get()); }
   template <typename T> const T* data() const { return reinterpret_cast<const T*>(buf_.get()); }
 
+  // Whether this tensor is the only holder of its buffer (no copy, view or constant shares it).
+  bool sole_owner() const { return buf_ && buf_.use_count() == 1; }
+
   // Same buffer, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
   // A tensor over a buffer the caller owns (`buf` keeps it alive), in host or device memory.
@@ -85,5 +88,8 @@ class Tensor {
   std::shared_ptr<std::byte> buf_;
   bool on_device_ = false;
 };
+
+// Whether a host float32 tensor holds no NaN and no infinity (true for other element types).
+bool float32_all_finite(const Tensor& t);
 
 }  // namespace shardscore

@@ -83,6 +83,12 @@ inline void set_int_attr(onnx::NodeProto* n, const std::string& name, int64_t v)
   a->set_type(onnx::AttributeProto_AttributeType_INT);
   a->set_i(v);
 }
+inline void set_ints_attr(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto_AttributeType_INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
 inline void set_float_attr(onnx::NodeProto* n, const std::string& name, float v) {
   auto* a = n->add_attribute();
   a->set_name(name);

@@ -3,14 +3,20 @@
 // without a device).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 
 #include "engine/engine.h"
+#include "engine/onnx_builder.h"
 #ifdef SHARDSCORE_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -224,6 +230,93 @@ TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {
   EXPECT_EQ(free_at_end, free_after_warmup) << "device memory changed between batch 50 and batch 1000";
 }
 #endif
+
+// The CPU backend runs a convolution's Relu inside oneDNN when the batch brought no NaN or
+// infinity in, and as its own NaN-keeping pass when it did: an image's results must not depend
+// on which (other images' values), and a bad value must reach its own image's outputs, through
+// every batch stage (unplanned, recording, planned arena).
+void check_nonfinite_elsewhere_in_batch(const std::string& rel) {
+  auto e = Engine::load(source_path(rel), "cpu");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const int64_t rows = 4, bad = 2;
+  const std::vector<Tensor> clean = random_inputs(**e, rows, 5);
+  ASSERT_EQ(clean.size(), 1u);
+  const int64_t per = clean[0].numel() / rows;
+  for (int round = 0; round < 4; ++round) {
+    for (const float poison : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+      SCOPED_TRACE(rel + " batch " + std::to_string(round) + ", " + std::to_string(poison) + " in image 2");
+      std::vector<Tensor> want, got;
+      ASSERT_TRUE((*e)->run({Tensor::copy_of(DType::kFloat32, clean[0].shape(), clean[0].raw())}, &want).ok());
+      Tensor dirty = Tensor::copy_of(DType::kFloat32, clean[0].shape(), clean[0].raw());
+      dirty.data<float>()[bad * per + per / 2 + 3] = poison;
+      ASSERT_TRUE((*e)->run({dirty}, &got).ok());
+      ASSERT_EQ(got.size(), want.size());
+      for (std::size_t k = 0; k < got.size(); ++k) {
+        if (want[k].dtype() != DType::kFloat32) continue;
+        const int64_t cols = want[k].numel() / rows;
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* a = want[k].data<float>() + r * cols;
+          const float* b = got[k].data<float>() + r * cols;
+          if (r == bad) {
+            bool nonfinite = false;
+            for (int64_t c = 0; c < cols; ++c) nonfinite = nonfinite || !std::isfinite(b[c]);
+            EXPECT_TRUE(nonfinite) << "output " << k << ": the bad value vanished from its own image";
+          } else {
+            EXPECT_EQ(std::memcmp(a, b, static_cast<std::size_t>(cols) * sizeof(float)), 0)
+                << "output " << k << " row " << r << " changed with a bad value in row " << bad;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Engine, NonFiniteInOneImageLeavesTheOthersBitsResNet) { check_nonfinite_elsewhere_in_batch("tests/fixtures/resnet_tiny.onnx"); }
+TEST(Engine, NonFiniteInOneImageLeavesTheOthersBitsMobileNet) { check_nonfinite_elsewhere_in_batch("tests/fixtures/mobilenet_tiny.onnx"); }
+
+// A NaN made inside the graph, before the convolutions (Sqrt of a negative input), comes into
+// them through a ToBlocked: the Relu after them must keep it too, and the other images' bits stay.
+TEST(Engine, NaNMadeBeforeTheConvolutionsReachesTheOutput) {
+  using namespace onnx_builder;
+  onnx::ModelProto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  std::vector<float> w(16 * 16 * 9), b(16);
+  for (auto& v : w) v = u(rng);
+  for (auto& v : b) v = u(rng);
+  add_float_tensor(&m, "W", {16, 16, 3, 3}, w);
+  add_float_tensor(&m, "B", {16}, b);
+  add_node(&m, "Sqrt", {"X"}, {"S"});
+  set_ints_attr(add_node(&m, "Conv", {"S", "W", "B"}, {"C"}), "pads", {1, 1, 1, 1});
+  add_node(&m, "Relu", {"C"}, {"Y"});
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_test_engine_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path.string(), "cpu");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  int on_onednn = 0;
+  for (const auto& n : (*e)->graph().nodes) on_onednn += n.op_type == "FusedConv" && n.attr("dst_layout") != nullptr;
+  ASSERT_EQ(on_onednn, 1) << "the convolution is no longer run by oneDNN: this test would test nothing";
+
+  const int64_t rows = 3, per = 16 * 16;
+  std::vector<float> x(static_cast<std::size_t>(rows * per));
+  for (auto& v : x) v = 0.1f + std::fabs(u(rng));
+  for (int round = 0; round < 4; ++round) {  // unplanned, recording and planned batches
+    std::vector<Tensor> want, got;
+    ASSERT_TRUE((*e)->run({Tensor::copy_of(DType::kFloat32, {rows, 16, 4, 4}, x.data())}, &want).ok());
+    std::vector<float> bad = x;
+    bad[per + 5 * 16 + 5] = -1.0f;  // image 1, channel 5, pixel (1, 1): Sqrt makes it NaN
+    ASSERT_TRUE((*e)->run({Tensor::copy_of(DType::kFloat32, {rows, 16, 4, 4}, bad.data())}, &got).ok());
+    for (int64_t r : {0, 2})
+      EXPECT_EQ(std::memcmp(want[0].data<float>() + r * per, got[0].data<float>() + r * per, per * sizeof(float)), 0)
+          << "batch " << round << ": image " << r << " changed";
+    int64_t nan = 0;
+    for (int64_t i = 0; i < per; ++i) nan += std::isnan(got[0].data<float>()[per + i]);
+    EXPECT_EQ(nan, 16 * 9) << "batch " << round << ": the NaN pixel reaches the 3x3 window around it in all 16 channels";
+  }
+}
 
 // --precision fp16's and bf16's graphs: every float32 weight in that type, float32 at the boundary,
 // results within its precision of the float32 model's (which the e2e tests hold to ONNX Runtime).

@@ -53,6 +53,29 @@ TEST(OpRegistry, Registry_EveryOpHasATest) {
   }
 }
 
+// What the steps of a batch share: whether a NaN or an infinity came in.
+TEST(OpRegistry, BatchState_SeesNonFiniteGraphInputsAndNotedValues) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  auto f32 = [](std::vector<float> v) { return Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(v.size())}, v.data()); };
+  const int64_t ids[2] = {1, 2};
+  const Tensor i64 = Tensor::copy_of(DType::kInt64, {2}, ids);
+  // 17 values: the last one past any vector width.
+  std::vector<float> tail(17, 1.5f);
+  tail[16] = -inf;
+  EXPECT_FALSE(BatchState({f32({1, -2, 0, -0.0f, 3e38f, 1e-45f}), i64}).nonfinite_seen());
+  EXPECT_TRUE(BatchState({i64, f32({1, nan})}).nonfinite_seen());
+  EXPECT_TRUE(BatchState({f32(tail)}).nonfinite_seen());
+  EXPECT_TRUE(BatchState({f32({inf})}).nonfinite_seen());
+  BatchState later({f32({1, 2})});
+  EXPECT_FALSE(later.nonfinite_seen());
+  later.note_values(i64);
+  EXPECT_FALSE(later.nonfinite_seen()) << "integers are always finite";
+  later.note_values(f32({0, nan, 0}));
+  EXPECT_TRUE(later.nonfinite_seen());
+  later.note_values(f32({0}));
+  EXPECT_TRUE(later.nonfinite_seen()) << "once seen, it stays seen for the batch";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Add / Sub / Mul / Div
 

@@ -1628,6 +1628,96 @@ TEST_P(OpTest, FusedConv_OnednnReluKeepsNaN) {
     for (int64_t q = 0; q < 9; ++q) EXPECT_EQ(std::isnan(plain[m * 9 + q]), q == 4) << "channel " << m << " pixel " << q;
 }
 
+TEST_P(OpTest, FusedConv_OnednnInPlaceResidualAndKernelRelu) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
+  // y = Relu(conv(x) + b + z) four ways: z read by a binary post-op or summed in its own buffer
+  // (in place), Relu as our NaN-keeping pass or oneDNN's post-op. All four within float32 rounding
+  // of the float64 convolution; for each way of adding z, the two Relus give the same bits; in
+  // place, an image's bits do not depend on its batch (9 images = a group of 8 and one alone).
+  // 3x3 and 1x1 kernels (oneDNN's two kernels), the 1x1 with enough input channels to be summed
+  // in several blocks.
+  const int64_t b = onednn_channel_block();
+  for (const int64_t k : {3, 1}) {
+    const int64_t cin = k == 3 ? 2 * b : 16 * b, cout = 2 * b, h = 5, wd = 4;
+    SCOPED_TRACE("kernel " + std::to_string(k) + ", " + std::to_string(cin) + " input channels");
+    const Shape xs{9, cin / b, h, wd, b}, ws{cout, cin, k, k}, ys{9, cout / b, h, wd, b};
+    const Tensor x = make<float>(xs, rand_f32(numel_of(xs), -2, 2)), w = make<float>(ws, rand_f32(numel_of(ws), -0.3f, 0.3f));
+    const Tensor bias = make<float>({cout}, rand_f32(cout));
+    const Tensor z = make<float>(ys, rand_f32(numel_of(ys), -2, 2));
+    OnednnConvSpec spec;
+    spec.pad_begin[0] = spec.pad_begin[1] = spec.pad_end[0] = spec.pad_end[1] = k / 2;
+    spec.out[0] = h;
+    spec.out[1] = wd;
+    spec.src = spec.dst = ConvLayout::kBlocked;
+    spec.relu = true;
+    // float64 reference, in NCHW
+    const std::vector<double> xd = plain_of(x, cin), zd = plain_of(z, cout);
+    ConvCase c{.xs = {9, cin, h, wd}, .ws = ws, .pads = {k / 2, k / 2, k / 2, k / 2}, .bias = true, .ys = {9, cout, h, wd}};
+    std::vector<double> want = conv_ref(c, std::vector<float>(xd.begin(), xd.end()),
+                                        std::vector<float>(w.data<float>(), w.data<float>() + w.numel()),
+                                        std::vector<float>(bias.data<float>(), bias.data<float>() + bias.numel()));
+    int64_t cut = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      cut += want[i] + zd[i] < 0;
+      want[i] = std::max(want[i] + zd[i], 0.0);
+    }
+    EXPECT_GT(cut, static_cast<int64_t>(want.size()) / 5) << "too few negatives for the Relu to cut";
+    for (const bool in_place : {false, true}) {
+      Tensor pass;  // this way of adding z, Relu as our pass
+      for (const bool kernel_relu : {false, true}) {
+        SCOPED_TRACE(std::string(in_place ? "in place" : "binary post-op") + (kernel_relu ? ", Relu in oneDNN" : ", Relu pass"));
+        spec.relu_in_kernel = kernel_relu;
+        Tensor own = Tensor::copy_of(DType::kFloat32, ys, z.raw());  // the residual's tensor, given up when in place
+        StatusOr<Tensor> y = onednn_conv(x, w, &bias, &own, spec, in_place ? &own : nullptr);
+        ASSERT_TRUE(y.ok()) << y.status().message();
+        EXPECT_EQ(own.empty(), in_place) << "an in-place residual is taken, a read one is left";
+        expect_near(make<double>(c.ys, plain_of(*y, cout)), DType::kFloat64, c.ys, want, kTolReduce);
+        if (!kernel_relu) {
+          pass = std::move(*y);
+          continue;
+        }
+        EXPECT_EQ(std::memcmp(y->raw(), pass.raw(), pass.nbytes()), 0) << "the two Relus differ";
+        if (!in_place) continue;
+        const int64_t per_x = x.numel() / 9, per_y = pass.numel() / 9;
+        for (const int64_t i : {2, 8}) {  // one of the group of 8, and the one alone
+          Tensor xi = make<float>({1, cin / b, h, wd, b}, std::vector<float>(x.data<float>() + i * per_x, x.data<float>() + (i + 1) * per_x));
+          Tensor zi = make<float>({1, cout / b, h, wd, b}, std::vector<float>(z.data<float>() + i * per_y, z.data<float>() + (i + 1) * per_y));
+          StatusOr<Tensor> one = onednn_conv(xi, w, &bias, &zi, spec, &zi);
+          ASSERT_TRUE(one.ok()) << one.status().message();
+          EXPECT_EQ(std::memcmp(one->raw(), pass.data<float>() + i * per_y, static_cast<std::size_t>(per_y) * sizeof(float)), 0)
+              << "image " << i << " alone differs from its result in the batch of 9";
+        }
+      }
+    }
+  }
+}
+
+TEST_P(OpTest, FusedConv_OnednnImageIndependentOfNaNElsewhereInBatch_Bitwise) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
+  // A batch of finite values runs its Relu inside oneDNN; one NaN in the batch sends it through
+  // the NaN-keeping pass. Image 0 must not notice: same bits either way. Image 1's NaN pixel
+  // reaches every output its 3x3 window covers, through the Relu.
+  const int64_t b = onednn_channel_block();
+  const Shape xs{2, 1, 5, 5, b}, ws{b, b, 3, 3};
+  auto x = rand_f32(numel_of(xs), -2, 2);
+  const Tensor w = make<float>(ws, rand_f32(numel_of(ws)));
+  const Tensor z = make<float>(xs, rand_f32(numel_of(xs), -2, 2));
+  Attrs at{{"pads", a_ints({1, 1, 1, 1})}, {"src_layout", a_string("blocked")}, {"dst_layout", a_string("blocked")},
+           {"activation", a_string("Relu")}};
+  Tensor finite = run1("FusedConv", {make<float>(xs, x), w, Tensor(), z}, at, 1, "shardscore");
+  const int64_t per = 25 * b;
+  x[static_cast<std::size_t>(per + (2 * 5 + 2) * b + 3)] = std::numeric_limits<float>::quiet_NaN();  // image 1, (2, 2), lane 3
+  Tensor with_nan = run1("FusedConv", {make<float>(xs, x), w, Tensor(), z}, at, 1, "shardscore");
+  EXPECT_EQ(std::memcmp(finite.data<float>(), with_nan.data<float>(), static_cast<std::size_t>(per) * sizeof(float)), 0)
+      << "image 0 changed with a NaN in image 1";
+  for (int64_t q = 0; q < 25; ++q) {
+    const int64_t oy = q / 5, ox = q % 5;
+    const bool covered = std::abs(oy - 2) <= 1 && std::abs(ox - 2) <= 1;
+    for (int64_t l = 0; l < b; ++l)
+      EXPECT_EQ(std::isnan(with_nan.data<float>()[per + q * b + l]), covered) << "pixel (" << oy << ", " << ox << ") lane " << l;
+  }
+}
+
 TEST_P(OpTest, FusedConv_OnednnErrors) {
   if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
   const int64_t b = onednn_channel_block();

@@ -99,6 +99,9 @@ class CpuBackend final : public Backend {
     inputs.clear();
     if (folded)
       for (const auto& [s, t] : *folded) slots[s] = t;
+    std::vector<Tensor> graph_inputs;
+    for (int s : plan.input_slots) graph_inputs.push_back(slots[s]);
+    BatchState batch(std::move(graph_inputs));
 
     for (const auto& step : plan.steps) {
       if (folded && step.shape_only) {
@@ -106,8 +109,10 @@ class CpuBackend final : public Backend {
         continue;
       }
       OpContext ctx{*step.node, {}, {}};
+      ctx.batch = &batch;
       ctx.inputs.reserve(step.inputs.size());
       for (int s : step.inputs) ctx.inputs.push_back(s >= 0 && !slots[s].empty() ? &slots[s] : nullptr);
+      ctx.reusable = plan_reusable_inputs(step, slots);
       ctx.outputs.resize(step.outputs.size());
       Status st;
       try {

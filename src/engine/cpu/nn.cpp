@@ -395,7 +395,17 @@ Status conv_onednn_node(OpContext& ctx, const Tensor* residual, bool relu) {
     }
     return ok_status();
   }
-  SS_ASSIGN_OR_RETURN(ctx.outputs[0], onednn_conv(*x, *w, b, residual, spec));
+  // Relu inside oneDNN (onednn.h) only where no NaN can reach this sum: the values that came into
+  // the convolutions are all finite (graph inputs, ToBlocked's, an NCHW input or residual read
+  // here), and so are W and B. Blocked values are made only by convolutions and pools of such values.
+  if (spec.relu && ctx.batch) {
+    if (spec.src == ConvLayout::kPlain) ctx.batch->note_values(*x);
+    if (residual && spec.dst == ConvLayout::kPlain) ctx.batch->note_values(*residual);
+    spec.relu_in_kernel = !ctx.batch->nonfinite_seen() && onednn_weights_finite(*w) && (!b || float32_all_finite(*b));
+  }
+  // The residual's buffer becomes the output when this is its last reader.
+  Tensor* in_place = residual ? ctx.reusable_input(3) : nullptr;
+  SS_ASSIGN_OR_RETURN(ctx.outputs[0], onednn_conv(*x, *w, b, residual, spec, in_place));
   return ok_status();
 }
 }  // namespace
@@ -417,6 +427,7 @@ Status cpu_to_blocked(OpContext& ctx) {
   SS_RETURN_IF_ERROR(require_nchw(*x, "ToBlocked"));
   const int64_t block = ctx.node.attr_int("block", 0);
   if (block <= 0) return invalid_argument("block " + str(block) + " must be positive");
+  if (ctx.batch) ctx.batch->note_values(*x);  // a way into the convolutions (conv_onednn_node)
   ctx.outputs[0] = layout_to_blocked(*x, block);
   return ok_status();
 }

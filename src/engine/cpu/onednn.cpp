@@ -11,6 +11,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/cpu/vector_math.h"
@@ -33,9 +34,10 @@ using dt = memory::data_type;
   } while (0)
 
 // Relu that keeps NaN (as ONNX Runtime's Relu does): oneDNN's relu post-op, a max with 0, would
-// turn a NaN from bad input data into 0 and hide it.
+// turn a NaN from bad input data into 0 and hide it. Zeros of either sign become +0 as in that
+// post-op, so the two give the same bits wherever there is no NaN.
 void relu_nan_preserving(float* p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0.0f ? 0.0f : p[i];
+  for (int64_t i = 0; i < n; ++i) p[i] = p[i] <= 0.0f ? 0.0f : p[i];
 }
 
 dnnl::engine& cpu_engine() {
@@ -95,7 +97,11 @@ memory packed_conv_weights(const Tensor& w, const memory::desc& layout) {
   return packed;
 }
 
-Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t images, int64_t h, int64_t wd,
+// How the residual comes in: none, as a binary post-op reading its buffer, or already in the
+// output buffer (a sum post-op).
+enum class Residual { kNone, kBinary, kInPlace };
+
+Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t images, int64_t h, int64_t wd,
                       const OnednnConvSpec& s, ConvPrimitive* p) {
   const int64_t block = onednn_channel_block();
   const int64_t m = w.dim(0), c = w.dim(1);
@@ -115,7 +121,9 @@ Status make_primitive(const Tensor& w, bool has_bias, bool has_residual, int64_t
                                                            dnnl::algorithm::convolution_direct, p->src_md, w_any,
                                                            p->dst_md, strides, dilates, pad_l, pad_r);
     dnnl::post_ops ops;
-    if (has_residual) ops.append_binary(dnnl::algorithm::binary_add, p->dst_md);
+    if (residual == Residual::kBinary) ops.append_binary(dnnl::algorithm::binary_add, p->dst_md);
+    if (residual == Residual::kInPlace) ops.append_sum(1.0f);
+    if (s.relu && s.relu_in_kernel) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -217,8 +225,19 @@ StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, c
 
 int64_t onednn_channel_block() { return cpu_isa() == CpuIsa::kAvx512 ? 16 : 8; }
 
+bool onednn_weights_finite(const Tensor& w) {
+  static std::mutex mutex;
+  static auto* known = new std::map<const void*, std::pair<Tensor, bool>>();  // holds w: its address stays its own
+  std::lock_guard lock(mutex);
+  auto it = known->find(w.raw());
+  if (it == known->end()) {
+    it = known->emplace(w.raw(), std::make_pair(w, float32_all_finite(w))).first;
+  }
+  return it->second.second;
+}
+
 StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
-                             const OnednnConvSpec& spec) {
+                             const OnednnConvSpec& spec, Tensor* in_place) {
   const int64_t block = onednn_channel_block();
   const int64_t n_img = x.dim(0), h = x.dim(2), wd = x.dim(3), m = w.dim(0);
   // Images per execution: kImagesPerCall, then one by one for the rest, so the weights stream from
@@ -226,6 +245,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   // need two primitives per convolution, not one each. The image loop is oneDNN's outermost: an
   // image's result does not depend on its neighbours (FusedConv_OnednnImageIndependentOfBatch_Bitwise).
   constexpr int64_t kImagesPerCall = 8;
+  const Residual how = !residual ? Residual::kNone : in_place ? Residual::kInPlace : Residual::kBinary;
   auto primitive_for = [&](int64_t images) -> StatusOr<std::shared_ptr<ConvPrimitive>> {
     std::vector<int64_t> key_dims{images,          h,
                                   wd,              w.dim(0),
@@ -236,13 +256,13 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                                   spec.pad_begin[1], spec.pad_end[0],
                                   spec.pad_end[1], static_cast<int64_t>(spec.src),
                                   static_cast<int64_t>(spec.dst), b != nullptr,
-                                  residual != nullptr};
+                                  static_cast<int64_t>(how),  spec.relu && spec.relu_in_kernel};
     std::lock_guard lock(cache_mutex);
     Key key{w.raw(), std::move(key_dims)};
     auto it = cache().find(key);
     if (it == cache().end()) {
       auto made = std::make_shared<ConvPrimitive>();
-      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, residual != nullptr, images, h, wd, spec, made.get()));
+      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, how, images, h, wd, spec, made.get()));
       it = cache().emplace(std::move(key), std::move(made)).first;
     }
     return it->second;
@@ -257,7 +277,12 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
 
   Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{n_img, m, spec.out[0], spec.out[1]}
                                                  : Shape{n_img, (m + block - 1) / block, spec.out[0], spec.out[1], block};
-  Tensor y(DType::kFloat32, y_shape);
+  const float* pr = residual && !in_place ? residual->data<float>() : nullptr;
+  if (in_place && in_place->shape() != y_shape) {
+    return internal_error("onednn_conv: the in-place residual " + shape_to_string(in_place->shape()) +
+                          " is not the output's shape " + shape_to_string(y_shape));
+  }
+  Tensor y = in_place ? std::exchange(*in_place, Tensor()) : Tensor(DType::kFloat32, y_shape);
   std::size_t scratch_bytes = 1;
   for (const auto& p : {group, single})
     if (p) scratch_bytes = std::max(scratch_bytes, p->scratch_md.get_size());
@@ -267,7 +292,6 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   omp_set_num_threads(1);
   thread_local dnnl::stream strm(cpu_engine());
   const float* px = x.data<float>();
-  const float* pr = residual ? residual->data<float>() : nullptr;
   float* py = y.data<float>();
   // Runs primitive p on the images from `first` (p's own count of them).
   auto execute = [&](const ConvPrimitive& p, int64_t first) {
@@ -284,7 +308,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                    memory(p.dst_md, cpu_engine(), const_cast<float*>(pr + first * per_dst)));
     }
     p.prim.execute(strm, args);
-    if (spec.relu) {
+    if (spec.relu && !spec.relu_in_kernel) {
       strm.wait();
       relu_nan_preserving(py + first * per_dst, static_cast<int64_t>(p.dst_call_floats));
     }

@@ -36,6 +36,12 @@ struct OnednnConvSpec {
   int64_t out[2] = {0, 0};       // output height and width
   ConvLayout src = ConvLayout::kPlain, dst = ConvLayout::kPlain;
   bool relu = false;             // applied last (NaN stays NaN)
+  // With relu: apply it inside oneDNN's kernel, as its max-with-0 post-op, instead of in a pass of
+  // our own over the output afterwards. That post-op turns NaN into 0, so the caller asks for it
+  // only where no NaN can reach the convolution's sum (conv_onednn_node: no NaN or infinity came
+  // into the convolutions, and the weights and bias are finite). For every other value both give
+  // the same bits (x > 0 ? x : +0; -0 becomes +0 either way).
+  bool relu_in_kernel = false;
 };
 
 // Channels per block of the blocked layout: 16 at the AVX-512 level, else 8 (cpu_isa()).
@@ -44,8 +50,18 @@ int64_t onednn_channel_block();
 // y = relu?(conv(x, w) + b + residual). x: [N, C, H, W] plain or [N, ceil(C/b), H, W, b] blocked,
 // with C = w.dim(1); w: [M, C, kH, kW] float32; b: [M] or null; residual: null or y's own shape and
 // layout. Returns y in spec.dst's layout. Errors: Internal, naming the oneDNN call.
+// in_place: the residual's own tensor, given up by the caller (its value's last reader, sole
+// holder of the buffer): y is then computed in its buffer, the residual added by oneDNN's sum
+// post-op instead of read from a second buffer (one pass less over memory). Left empty. oneDNN
+// may add a summed residual before the bias, or between partial sums over input channels, so the
+// last bits can differ from the binary post-op's; an image's result still does not depend on its
+// batch, and whether a convolution runs in place depends only on the graph.
 [[nodiscard]] StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* residual,
-                                           const OnednnConvSpec& spec);
+                                           const OnednnConvSpec& spec, Tensor* in_place = nullptr);
+
+// Whether every value of w is finite (no NaN, no infinity), looked at once per weight tensor and
+// remembered for the life of the process (w must be constant, as for onednn_conv).
+bool onednn_weights_finite(const Tensor& w);
 
 // y[m x n] = a[m x k] * op(b) (+ bias) (Relu, NaN staying NaN), op(b) = b [k x n], or b^T for b [n x k] when
 // trans_b. bias: [n] or null. Rows go through in tiles of `tile` rows, the last one zero-padded, so
