@@ -18,9 +18,11 @@ namespace {
 // they are a per-example dimension (attention's sequence), small, to pad little.
 constexpr int64_t kFoldedRowTile = 256;
 constexpr int64_t kBatchedRowTile = 64;
-// oneDNN's products use weights packed once, so a small tile costs nothing there (measured: the
-// same items/s at 64 and 256 rows on BERT-base and the MLP) and pads a small batch far less.
-constexpr int64_t kOnednnRowTile = 64;
+// oneDNN's products use weights packed once, but each call still reads them all from memory:
+// 256-row tiles while 256 rows are left, then 64-row tiles, which pad a small batch far less
+// (measured on an Intel Xeon with AVX-512: BERT-base +3 %, the MLP +2 % against 64 rows alone;
+// docs/benchmarks.md).
+constexpr RowTiles kOnednnRowTiles{.large = 256, .small = 64};
 
 void blas_gemm(bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
@@ -141,7 +143,7 @@ Status cpu_fused_gemm(OpContext& ctx) {
   const bool onednn = !plan.gemm.trans_a && plan.gemm.alpha == 1.0f && (!c || bias_row) && a2.dim(0) > 0;
   if (onednn) {
     SS_ASSIGN_OR_RETURN(ctx.outputs[0],
-                        onednn_matmul(a2, *b, trans_b, c, act == GemmActivation::kRelu, kOnednnRowTile));
+                        onednn_matmul(a2, *b, trans_b, c, act == GemmActivation::kRelu, kOnednnRowTiles));
   } else {
     ctx.outputs[0] = gemm_typed<float>(plan.gemm, a2, *b, c);
   }

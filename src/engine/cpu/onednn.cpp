@@ -140,6 +140,7 @@ Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t
 
 struct MatmulPrimitive {
   Tensor weights;  // keeps the weights' address taken by the cache key
+  bool trans_b = false;
   dnnl::matmul prim;
   memory packed_weights;
   memory::desc src_md, dst_md, bias_md, scratch_md;
@@ -151,6 +152,7 @@ std::map<Key, std::shared_ptr<MatmulPrimitive>>& matmul_cache() {
   return *c;
 }
 
+// Caller holds matmul_mutex.
 Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, int64_t k, int64_t n, MatmulPrimitive* p) {
   SS_DNNL_TRY("matmul setup", {
     p->src_md = memory::desc({tile, k}, dt::f32, tag::ab);
@@ -164,58 +166,85 @@ Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, i
     dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
     p->prim = dnnl::matmul(pd);
     p->scratch_md = pd.scratchpad_desc();
-    p->packed_weights = memory(pd.weights_desc(), cpu_engine());
-    // b as stored: [k, n] row-major, or [n, k] row-major (= [k, n] column-major) when transposed.
-    memory user_w({{k, n}, dt::f32, trans_b ? tag::ba : tag::ab}, cpu_engine(), const_cast<float*>(b.data<float>()));
-    dnnl::stream strm(cpu_engine());
-    dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
-    strm.wait();
+    // The packed weights of another tile size of the same product, when they are packed alike.
+    for (const auto& [key, other] : matmul_cache()) {
+      if (std::get<0>(key) == b.raw() && other->trans_b == trans_b && other->packed_weights.get_desc() == pd.weights_desc()) {
+        p->packed_weights = other->packed_weights;
+        break;
+      }
+    }
+    if (!p->packed_weights) {
+      p->packed_weights = memory(pd.weights_desc(), cpu_engine());
+      // b as stored: [k, n] row-major, or [n, k] row-major (= [k, n] column-major) when transposed.
+      memory user_w({{k, n}, dt::f32, trans_b ? tag::ba : tag::ab}, cpu_engine(), const_cast<float*>(b.data<float>()));
+      dnnl::stream strm(cpu_engine());
+      dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
+      strm.wait();
+    }
   });
+  p->trans_b = trans_b;
   p->weights = b;
   return ok_status();
 }
 
 }  // namespace
 
-StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu, int64_t tile) {
+StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu,
+                               const RowTiles& tiles) {
   const int64_t m = a.dim(0), k = a.dim(1), n = trans_b ? b.dim(0) : b.dim(1);
-  std::shared_ptr<MatmulPrimitive> p;
-  {
+  auto primitive_for = [&](int64_t rows) -> StatusOr<std::shared_ptr<MatmulPrimitive>> {
     std::lock_guard lock(matmul_mutex);
-    Key key{b.raw(), {k, n, trans_b, bias != nullptr, tile}};
+    Key key{b.raw(), {k, n, trans_b, bias != nullptr, rows}};
     auto it = matmul_cache().find(key);
     if (it == matmul_cache().end()) {
       auto made = std::make_shared<MatmulPrimitive>();
-      SS_RETURN_IF_ERROR(make_matmul(b, trans_b, bias != nullptr, tile, k, n, made.get()));
+      SS_RETURN_IF_ERROR(make_matmul(b, trans_b, bias != nullptr, rows, k, n, made.get()));
       it = matmul_cache().emplace(std::move(key), std::move(made)).first;
     }
-    p = it->second;
+    return it->second;
+  };
+  // Large tiles while at least one is left (the weights stream from memory once per tile), then
+  // small ones, the last zero-padded (a small batch pads little).
+  const int64_t large_rows = tiles.large > 0 ? m / tiles.large * tiles.large : 0;
+  std::shared_ptr<MatmulPrimitive> large, small;
+  if (large_rows > 0) {
+    SS_ASSIGN_OR_RETURN(large, primitive_for(tiles.large));
+  }
+  if (m > large_rows) {
+    SS_ASSIGN_OR_RETURN(small, primitive_for(tiles.small));
   }
   Tensor y(DType::kFloat32, {m, n});
-  const int64_t tail = m % tile;
+  const int64_t tail = (m - large_rows) % tiles.small;
   Tensor pad_a, pad_y;
   if (tail) {
-    pad_a = Tensor(DType::kFloat32, {tile, k});
-    pad_y = Tensor(DType::kFloat32, {tile, n});
-    std::fill(pad_a.data<float>() + tail * k, pad_a.data<float>() + tile * k, 0.0f);
+    pad_a = Tensor(DType::kFloat32, {tiles.small, k});
+    pad_y = Tensor(DType::kFloat32, {tiles.small, n});
+    std::fill(pad_a.data<float>() + tail * k, pad_a.data<float>() + tiles.small * k, 0.0f);
     std::copy(a.data<float>() + (m - tail) * k, a.data<float>() + m * k, pad_a.data<float>());
   }
-  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(std::max<std::size_t>(p->scratch_md.get_size(), 1))});
+  std::size_t scratch_bytes = 1;
+  for (const auto& p : {large, small})
+    if (p) scratch_bytes = std::max(scratch_bytes, p->scratch_md.get_size());
+  Tensor scratch(DType::kUInt8, {static_cast<int64_t>(scratch_bytes)});
   omp_set_num_threads(1);  // see onednn_conv
   thread_local dnnl::stream strm(cpu_engine());
   SS_DNNL_TRY("matmul", {
-    memory scratch_mem(p->scratch_md, cpu_engine(), scratch.raw());
     std::unique_ptr<memory> bias_mem;
-    if (bias) bias_mem = std::make_unique<memory>(p->bias_md, cpu_engine(), const_cast<void*>(bias->raw()));
-    for (int64_t r0 = 0; r0 < m; r0 += tile) {
-      const bool full = r0 + tile <= m;
-      memory src(p->src_md, cpu_engine(), full ? const_cast<float*>(a.data<float>() + r0 * k) : pad_a.data<float>());
-      memory dst(p->dst_md, cpu_engine(), full ? y.data<float>() + r0 * n : pad_y.data<float>());
+    if (bias) bias_mem = std::make_unique<memory>((large ? large : small)->bias_md, cpu_engine(), const_cast<void*>(bias->raw()));
+    // Rows [r0, r0 + p's tile) from `src` into `dst`.
+    auto execute = [&](const MatmulPrimitive& p, const float* src_rows, float* dst_rows) {
+      memory src(p.src_md, cpu_engine(), const_cast<float*>(src_rows));
+      memory dst(p.dst_md, cpu_engine(), dst_rows);
+      memory scratch_mem(p.scratch_md, cpu_engine(), scratch.raw());
       std::unordered_map<int, memory> args{
-          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
       if (bias_mem) args.emplace(DNNL_ARG_BIAS, *bias_mem);
-      p->prim.execute(strm, args);
-    }
+      p.prim.execute(strm, args);
+    };
+    int64_t r0 = 0;
+    for (; r0 < large_rows; r0 += tiles.large) execute(*large, a.data<float>() + r0 * k, y.data<float>() + r0 * n);
+    for (; r0 + tiles.small <= m; r0 += tiles.small) execute(*small, a.data<float>() + r0 * k, y.data<float>() + r0 * n);
+    if (tail) execute(*small, pad_a.data<float>(), pad_y.data<float>());
     strm.wait();
   });
   if (tail) std::copy(pad_y.data<float>(), pad_y.data<float>() + tail * n, y.data<float>() + (m - tail) * n);

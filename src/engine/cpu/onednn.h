@@ -63,12 +63,21 @@ int64_t onednn_channel_block();
 // remembered for the life of the process (w must be constant, as for onednn_conv).
 bool onednn_weights_finite(const Tensor& w);
 
+// Row tiles of a product: `large` rows per call while that many are left (0: none), then `small`
+// (the last tile zero-padded). large is a multiple of small.
+struct RowTiles {
+  int64_t large = 0;
+  int64_t small = 64;
+};
+
 // y[m x n] = a[m x k] * op(b) (+ bias) (Relu, NaN staying NaN), op(b) = b [k x n], or b^T for b [n x k] when
-// trans_b. bias: [n] or null. Rows go through in tiles of `tile` rows, the last one zero-padded, so
-// a row's result does not depend on how many rows came with it. b's packed form is cached as the
-// convolution weights are (b must not change while the process lives: constant weights).
+// trans_b. bias: [n] or null. Rows go through in fixed tiles, so a row's result does not depend on
+// how many rows came with it: oneDNN's matmul computes a row alike in a large and in a small tile
+// (FusedGemm_OnednnRowsIndependentOfBatch_Bitwise). Large tiles read the weights from memory
+// fewer times; small ones pad a small batch less. b's packed form is cached as the convolution
+// weights are (b must not change while the process lives: constant weights), one copy for both tiles.
 [[nodiscard]] StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu,
-                                             int64_t tile);
+                                             const RowTiles& tiles);
 
 // Layout changes: [N, C, H, W] -> [N, ceil(C/block), H, W, block] (padding channels zero), and back
 // given the real channel count. Any element type (bytes are moved).
