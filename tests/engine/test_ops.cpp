@@ -286,6 +286,23 @@ TEST_P(OpTest, Softmax_Opset13_AxisMinus1_3D) {
   Tensor out = run1("Softmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(-1)}}, 13);
   expect_near(out, DType::kFloat32, {2, 3, 4}, ref_softmax(x, 6, 4, 1), kTolReduce);
 }
+TEST_P(OpTest, Softmax_LastAxisRowsOfEveryLength_LargestAnywhere) {
+  // Rows shorter and longer than a vector, with one value of 95 placed at every position in turn
+  // (a maximum missed would leave exp(90) to overflow), and one row holding a NaN: all NaN out.
+  for (const int64_t dim : {1, 15, 16, 17, 37, 128}) {
+    SCOPED_TRACE("rows of " + std::to_string(dim));
+    const int64_t rows = dim + 1;
+    auto x = rand_f32(rows * dim, -5, 5);
+    for (int64_t r = 0; r < dim; ++r) x[static_cast<std::size_t>(r * dim + r)] = 95.0f;
+    x[static_cast<std::size_t>(dim * dim + dim / 2)] = std::numeric_limits<float>::quiet_NaN();  // the last row
+    Tensor out = run1("Softmax", {make<float>({rows, dim}, x)}, {}, 13);
+    ASSERT_EQ(out.shape(), (Shape{rows, dim}));
+    std::vector<float> finite(x.begin(), x.begin() + dim * dim);
+    Tensor head = Tensor::copy_of(DType::kFloat32, {dim, dim}, out.raw());
+    expect_near(head, DType::kFloat32, {dim, dim}, ref_softmax(finite, dim, dim, 1), kTolReduce);
+    for (int64_t d = 0; d < dim; ++d) EXPECT_TRUE(std::isnan(out.data<float>()[dim * dim + d])) << "the NaN row at " << d;
+  }
+}
 TEST_P(OpTest, Softmax_Opset13_Axis1_3D) {
   // Opset >= 13: only dimension 1 is normalized: groups of 3 with stride 4.
   auto x = rand_f32(24, -5, 5);

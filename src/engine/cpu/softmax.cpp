@@ -26,14 +26,28 @@ void softmax_rows(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
     }
   }
 }
+// The largest of x[0..n), n >= 1, in 16 interleaved lanes (a chain of dependent compares would
+// take most of a short row's time). Any order gives the same maximum; a row holding a NaN comes
+// out all NaN from the exp below whichever value this returns.
+float max_f32(const float* x, int64_t n) {
+  float lane[16];
+  std::fill(lane, lane + 16, x[0]);
+  int64_t d = 0;
+  for (; d + 16 <= n; d += 16)
+    for (int k = 0; k < 16; ++k) lane[k] = std::max(lane[k], x[d + k]);
+  for (; d < n; ++d) lane[0] = std::max(lane[0], x[d]);
+  float mx = lane[0];
+  for (int k = 1; k < 16; ++k) mx = std::max(mx, lane[k]);
+  return mx;
+}
+
 // float32 along the last axis (attention scores): exp through the vector library, the sum in
 // double over four fixed interleaved partial sums.
 void softmax_last_axis_f32(const float* x, float* y, int64_t rows, int64_t dim) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* px = x + r * dim;
     float* py = y + r * dim;
-    float mx = px[0];
-    for (int64_t d = 1; d < dim; ++d) mx = std::max(mx, px[d]);
+    const float mx = max_f32(px, dim);
     for (int64_t d = 0; d < dim; ++d) py[d] = px[d] - mx;
     vector_exp_f32(py, py, dim);
     double part[4] = {0, 0, 0, 0};
