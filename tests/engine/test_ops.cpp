@@ -21,6 +21,8 @@
 //   * Registry_EveryOpHasATest fails until the new op has a test named "<Op>_...".
 #include "engine/op_test.h"
 
+#include "engine/cpu/cpu_ops.h"
+
 namespace shardscore {
 namespace {
 using namespace shardscore::op_test;
@@ -78,6 +80,26 @@ TEST(OpRegistry, BatchState_SeesNonFiniteGraphInputsAndNotedValues) {
 
 // ---------------------------------------------------------------------------------------------
 // Add / Sub / Mul / Div
+
+// The CPU function itself, given the backend's permission to overwrite a dying input: it writes
+// its output over that input only when allowed and when the input has the output's shape.
+TEST(OpRegistry, Add_WritesOverADyingInputOnlyWhereAllowed) {
+  const float av[6] = {1, 2, 3, 4, 5, 6}, bv[3] = {0.5f, -1, 2};
+  const Node node{.name = "add", .op_type = "Add"};
+  for (const uint64_t reusable : {0b00u, 0b01u, 0b10u, 0b11u}) {
+    SCOPED_TRACE("reusable " + std::to_string(reusable));
+    Tensor a = Tensor::copy_of(DType::kFloat32, {2, 3}, av), b = Tensor::copy_of(DType::kFloat32, {3}, bv);
+    const void* a_buffer = a.raw();
+    OpContext ctx{node, {&a, &b}, std::vector<Tensor>(1)};
+    ctx.reusable = reusable;
+    ASSERT_TRUE(cpu_add(ctx).ok());
+    const Tensor& y = ctx.outputs[0];
+    ASSERT_EQ(y.shape(), (Shape{2, 3}));
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(y.data<float>()[i], av[i] + bv[i % 3]) << i;
+    // b broadcasts (shape [3]): never written over; a only with its bit set.
+    EXPECT_EQ(y.raw() == a_buffer, (reusable & 1) != 0);
+  }
+}
 
 TEST_P(OpTest, Add_SameShape) { check_binary_f32("Add", {7, 9}, {7, 9}, {7, 9}, kAdd); }
 TEST_P(OpTest, Add_BiasRow) { check_binary_f32("Add", {13, 5}, {5}, {13, 5}, kAdd); }

@@ -100,10 +100,23 @@ Status binary_typed(BinOp op, const Tensor& a, const Tensor& b, Tensor* out) {
   return ok_status();
 }
 
+// An input the output may be written over: reusable (its value's last reader is this step), of
+// the output's dtype and shape, so that element i of the output reads only element i of it.
+Tensor* overwritable_input(OpContext& ctx, DType dtype, const Shape& shape) {
+  for (std::size_t k = 0; k < ctx.inputs.size(); ++k) {
+    Tensor* t = ctx.reusable_input(k);
+    if (t && t->dtype() == dtype && t->shape() == shape) return t;
+  }
+  return nullptr;
+}
+
 Status binary(OpContext& ctx, BinOp op) {
   SS_ASSIGN_OR_RETURN(BinaryPlan in, arith_binary_plan(ctx.inputs));
   const Tensor *a = in.a, *b = in.b;
-  Tensor out(in.out, in.shape);
+  // Computed over a dying input where there is one: a pass over memory less (no new buffer to
+  // fill), same values.
+  Tensor* over = overwritable_input(ctx, in.out, in.shape);
+  Tensor out = over ? *over : Tensor(in.out, in.shape);
   Status st = ok_status();
   bool handled = false;
   switch (a->dtype()) {
