@@ -181,6 +181,23 @@ TEST_P(OpTest, Transpose_AllPerms_4D) {
     expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
   } while (std::next_permutation(perm.begin(), perm.end()));
 }
+TEST_P(OpTest, Transpose_LastAxisMoved_TilesAndTheirEdges) {
+  // Attention's K^T, [batch, seq, heads, head_dim] -> [batch, heads, head_dim, seq], with seq and
+  // head_dim across and beside the 16 x 16 tiles of the tiled copy; 1-, 4- and 8-byte elements.
+  for (const Shape& xs : {Shape{2, 37, 3, 20}, Shape{1, 16, 2, 16}, Shape{3, 5, 1, 17}}) {
+    SCOPED_TRACE("X " + shape_to_string(xs));
+    const std::vector<int64_t> perm = {0, 2, 3, 1};
+    Shape os;
+    auto x = rand_f32(numel_of(xs));
+    auto ref = ref_transpose(x, xs, perm, &os);
+    expect_near(run1("Transpose", {make(xs, x)}, {{"perm", a_ints(perm)}}), DType::kFloat32, os, as_doubles(ref), kExact);
+    auto xi = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+    expect_equal<int64_t>(run1("Transpose", {make(xs, xi)}, {{"perm", a_ints(perm)}}), os, ref_transpose(xi, xs, perm, &os));
+    auto b = rand_bools(rng_, numel_of(xs));
+    expect_near(run1("Transpose", {make_bool(xs, b)}, {{"perm", a_ints(perm)}}), DType::kBool, os,
+                as_doubles(ref_transpose(b, xs, perm, &os)), kExact);
+  }
+}
 TEST_P(OpTest, Transpose_DefaultReverses_Int64) {
   const Shape xs = {3, 4, 5};
   auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);

@@ -59,6 +59,44 @@ void copy_run(std::byte* dst, const std::byte* src, int64_t off, int64_t stride,
   }
 }
 
+// strided_copy's tiled case: output axis k has source stride 1, the last output axis source stride
+// st[r-1]. Every other axis is walked one index at a time; for each, the [os[k], os[r-1]] plane is
+// copied in kTile x kTile tiles.
+template <typename U>
+void transpose_tiled(std::byte* dst_bytes, const std::byte* src_bytes, int64_t base, const std::vector<int64_t>& st,
+                     const Shape& os, std::size_t k) {
+  constexpr int64_t kTile = 16;
+  U* dst = reinterpret_cast<U*>(dst_bytes);
+  const U* src = reinterpret_cast<const U*>(src_bytes);
+  const std::size_t r = os.size();
+  std::vector<int64_t> out_stride(r, 1);
+  for (std::size_t a = r - 1; a-- > 0;) out_stride[a] = out_stride[a + 1] * os[a + 1];
+  const int64_t rows = os[k], cols = os[r - 1], col_stride = st[r - 1], row_out = out_stride[k];
+  std::vector<int64_t> idx(r, 0);  // over the axes other than k and r - 1
+  const int64_t planes = shape_numel(os) / (rows * cols);
+  for (int64_t p = 0; p < planes; ++p) {
+    int64_t s0 = base, d0 = 0;
+    for (std::size_t a = 0; a + 1 < r; ++a) {
+      if (a == k) continue;
+      s0 += idx[a] * st[a];
+      d0 += idx[a] * out_stride[a];
+    }
+    for (int64_t i0 = 0; i0 < rows; i0 += kTile) {
+      const int64_t i1 = std::min(rows, i0 + kTile);
+      for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+        const int64_t j1 = std::min(cols, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i)
+          for (int64_t j = j0; j < j1; ++j) dst[d0 + i * row_out + j] = src[s0 + i + j * col_stride];
+      }
+    }
+    for (std::size_t a = r - 1; a-- > 0;) {
+      if (a == k) continue;
+      if (++idx[a] < os[a]) break;
+      idx[a] = 0;
+    }
+  }
+}
+
 // Fills the contiguous tensor `out` from `src`: output element with multi-index i comes from
 // source element base + sum_k i[k] * st[k] (strides may be 0 or negative).
 void strided_copy(const Tensor& src, int64_t base, const std::vector<int64_t>& st, Tensor* out) {
@@ -74,6 +112,22 @@ void strided_copy(const Tensor& src, int64_t base, const std::vector<int64_t>& s
     return;
   }
   const int64_t inner = os[r - 1];
+  // The output's last axis strided in the source while an earlier output axis is the source's
+  // contiguous one (a Transpose that moves the last axis, as attention's K^T): copied in square
+  // tiles of the two, so both sides are read and written a cache line at a time.
+  if (st[r - 1] != 1 && inner > 1) {
+    for (std::size_t k = r - 1; k-- > 0;) {
+      if (st[k] != 1 || os[k] == 1) continue;
+      switch (esize) {
+        case 1: transpose_tiled<uint8_t>(dst, s, base, st, os, k); return;
+        case 2: transpose_tiled<uint16_t>(dst, s, base, st, os, k); return;
+        case 4: transpose_tiled<uint32_t>(dst, s, base, st, os, k); return;
+        case 8: transpose_tiled<uint64_t>(dst, s, base, st, os, k); return;
+        default: break;
+      }
+      break;
+    }
+  }
   std::vector<int64_t> idx(r, 0);
   int64_t off = base;
   for (int64_t done = 0; done < n; done += inner) {
