@@ -19,7 +19,7 @@ TEST(OutputStats, MatchesATwoPassFloat64ReferenceAcrossBatches) {
   std::vector<float> all;
   OutputStats s{"y"};
   for (int b = 0; b < 7; ++b) {
-    std::vector<float> batch(static_cast<std::size_t>(1 + gen() % 500));
+    std::vector<float> batch(static_cast<std::size_t>(2 + gen() % 499));  // batch[1] is written below
     for (auto& v : batch) v = normal(gen);
     if (b == 2) batch[0] = NAN;
     if (b == 4) batch[1] = -INFINITY;
