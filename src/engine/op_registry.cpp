@@ -147,7 +147,7 @@ bool BatchState::nonfinite_seen() {
 }
 
 void BatchState::note_values(const Tensor& t) {
-  if (!nonfinite_ && !t.empty() && !t.on_device() && t.dtype() == DType::kFloat32) nonfinite_ = !float32_all_finite(t);
+  if (!nonfinite_) nonfinite_ = !float32_all_finite(t);
 }
 
 }  // namespace shardscore

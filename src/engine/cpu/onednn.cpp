@@ -65,35 +65,34 @@ struct ConvPrimitive {
 
 using Key = std::tuple<const void*, std::vector<int64_t>>;
 
-std::mutex cache_mutex;  // guards the convolution caches below
+std::mutex cache_mutex;  // guards the convolution primitives below
 std::map<Key, std::shared_ptr<ConvPrimitive>>& cache() {
   static auto* c = new std::map<Key, std::shared_ptr<ConvPrimitive>>();  // never destroyed: no exit-order issues
   return *c;
 }
 
-// Packed weights, one copy per weight tensor and packed layout, shared by that tensor's primitives
-// (they differ in images per call, not in the packing). Holds the weights: their address stays theirs.
+// Packed weights, one copy per weight tensor, reading of it and packed layout, shared by that
+// tensor's primitives (convolutions differ in images per call, products in rows per tile, not in
+// the packing). Holds the weights: their address stays theirs.
 struct PackedWeights {
   Tensor weights;
-  memory::desc layout;
+  memory::desc as_stored, layout;
   memory packed;
 };
-std::vector<PackedWeights>& packed_cache() {
-  static auto* c = new std::vector<PackedWeights>();
-  return *c;
-}
 
-// Caller holds cache_mutex. Throws dnnl::error.
-memory packed_conv_weights(const Tensor& w, const memory::desc& layout) {
-  for (const auto& p : packed_cache())
-    if (p.weights.raw() == w.raw() && p.layout == layout) return p.packed;
+// w (float32, read as `as_stored` describes it) in `layout`, packed on first use. Throws dnnl::error.
+memory packed_weights(const Tensor& w, const memory::desc& as_stored, const memory::desc& layout) {
+  static std::mutex mutex;
+  static auto* cache = new std::vector<PackedWeights>();  // never destroyed: no exit-order issues
+  std::lock_guard lock(mutex);
+  for (const auto& p : *cache)
+    if (p.weights.raw() == w.raw() && p.as_stored == as_stored && p.layout == layout) return p.packed;
   memory packed(layout, cpu_engine());
-  const memory::dims w_dims{w.dim(0), w.dim(1), w.dim(2), w.dim(3)};
-  memory user_w({w_dims, dt::f32, tag::oihw}, cpu_engine(), const_cast<float*>(w.data<float>()));
+  memory user_w(as_stored, cpu_engine(), const_cast<float*>(w.data<float>()));
   dnnl::stream strm(cpu_engine());
   dnnl::reorder(user_w, packed).execute(strm, user_w, packed);
   strm.wait();
-  packed_cache().push_back({w, layout, packed});
+  cache->push_back({w, as_stored, layout, packed});
   return packed;
 }
 
@@ -130,7 +129,7 @@ Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t
     dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     p->prim = dnnl::convolution_forward(pd);
     p->scratch_md = pd.scratchpad_desc();
-    p->packed_weights = packed_conv_weights(w, pd.weights_desc());
+    p->packed_weights = packed_weights(w, {w_dims, dt::f32, tag::oihw}, pd.weights_desc());
   });
   p->images = images;
   p->src_call_floats = p->src_md.get_size() / sizeof(float);
@@ -140,7 +139,6 @@ Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t
 
 struct MatmulPrimitive {
   Tensor weights;  // keeps the weights' address taken by the cache key
-  bool trans_b = false;
   dnnl::matmul prim;
   memory packed_weights;
   memory::desc src_md, dst_md, bias_md, scratch_md;
@@ -152,7 +150,6 @@ std::map<Key, std::shared_ptr<MatmulPrimitive>>& matmul_cache() {
   return *c;
 }
 
-// Caller holds matmul_mutex.
 Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, int64_t k, int64_t n, MatmulPrimitive* p) {
   SS_DNNL_TRY("matmul setup", {
     p->src_md = memory::desc({tile, k}, dt::f32, tag::ab);
@@ -166,23 +163,9 @@ Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, i
     dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
     p->prim = dnnl::matmul(pd);
     p->scratch_md = pd.scratchpad_desc();
-    // The packed weights of another tile size of the same product, when they are packed alike.
-    for (const auto& [key, other] : matmul_cache()) {
-      if (std::get<0>(key) == b.raw() && other->trans_b == trans_b && other->packed_weights.get_desc() == pd.weights_desc()) {
-        p->packed_weights = other->packed_weights;
-        break;
-      }
-    }
-    if (!p->packed_weights) {
-      p->packed_weights = memory(pd.weights_desc(), cpu_engine());
-      // b as stored: [k, n] row-major, or [n, k] row-major (= [k, n] column-major) when transposed.
-      memory user_w({{k, n}, dt::f32, trans_b ? tag::ba : tag::ab}, cpu_engine(), const_cast<float*>(b.data<float>()));
-      dnnl::stream strm(cpu_engine());
-      dnnl::reorder(user_w, p->packed_weights).execute(strm, user_w, p->packed_weights);
-      strm.wait();
-    }
+    // b as stored: [k, n] row-major, or [n, k] row-major (= [k, n] column-major) when transposed.
+    p->packed_weights = packed_weights(b, {{k, n}, dt::f32, trans_b ? tag::ba : tag::ab}, pd.weights_desc());
   });
-  p->trans_b = trans_b;
   p->weights = b;
   return ok_status();
 }
