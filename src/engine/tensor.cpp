@@ -92,10 +92,14 @@ Tensor Tensor::reshaped(Shape shape) const {
 
 bool float32_all_finite(const Tensor& t) {
   if (t.empty() || t.on_device() || t.dtype() != DType::kFloat32) return true;
+  return float32_all_finite(t.data<float>(), t.numel());
+}
+
+bool float32_all_finite(const float* values, int64_t n) {
   // NaN and infinities are the floats whose exponent bits are all set (read as bits: vectorizes).
-  const uint32_t* p = static_cast<const uint32_t*>(t.raw());
+  const auto* p = reinterpret_cast<const uint32_t*>(values);
   uint32_t any = 0;
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) any |= (p[i] & 0x7f800000u) == 0x7f800000u;
+  for (int64_t i = 0; i < n; ++i) any |= (p[i] & 0x7f800000u) == 0x7f800000u;
   return any == 0;
 }
 

@@ -91,5 +91,7 @@ class Tensor {
 
 // Whether a host float32 tensor holds no NaN and no infinity (true for other element types).
 bool float32_all_finite(const Tensor& t);
+// Whether p[0..n) holds no NaN and no infinity.
+bool float32_all_finite(const float* p, int64_t n);
 
 }  // namespace shardscore

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "engine/cpu/onednn.h"
+#include "engine/cpu/vector_math.h"
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -1729,6 +1730,94 @@ TEST_P(OpTest, FusedConv_OnednnErrors) {
   expect_error(StatusCode::kInvalidArgument, "group 1", "FusedConv",
                {make<float>({1, 1, 3, 3, b}, rand_f32(9 * b)), make<float>({b, b / 2, 1, 1}, rand_f32(b * b / 2))}, at, 1,
                "shardscore");
+}
+
+TEST_P(OpTest, FusedConv_OnednnWinogradNearFloat64PerImageAndNotOnBadValues) {
+  if (!cpu_only()) GTEST_SKIP() << "the CPU backend's oneDNN blocked layout";
+  const int64_t b = onednn_channel_block();
+  const int64_t cin = 2 * b, cout = 2 * b, h = 9, wd = 7, n = 11;
+  OnednnConvSpec spec;
+  spec.pad_begin[0] = spec.pad_begin[1] = spec.pad_end[0] = spec.pad_end[1] = 1;
+  spec.out[0] = h;
+  spec.out[1] = wd;
+  spec.src = spec.dst = ConvLayout::kBlocked;
+  const Shape xs{n, cin / b, h, wd, b}, ws{cout, cin, 3, 3};
+  const Tensor w = make<float>(ws, rand_f32(numel_of(ws), -0.3f, 0.3f)), bias = make<float>({cout}, rand_f32(cout));
+
+  // Which convolutions take it: small 3x3, stride 1, no dilation, blocked in and out.
+  EXPECT_TRUE(onednn_conv_winograd(w, spec));
+  EXPECT_TRUE(onednn_conv_winograd(Tensor(DType::kFloat32, {256, 256, 3, 3}), spec));
+  EXPECT_FALSE(onednn_conv_winograd(Tensor(DType::kFloat32, {512, 256, 3, 3}), spec)) << "past 2^20 weights";
+  EXPECT_FALSE(onednn_conv_winograd(Tensor(DType::kFloat32, {cout, cin, 1, 1}), spec)) << "1x1";
+  EXPECT_FALSE(onednn_conv_winograd(Tensor(DType::kFloat32, {cout, cin, 5, 5}), spec)) << "5x5";
+  for (const auto& [what, change] : std::vector<std::pair<std::string, std::function<void(OnednnConvSpec&)>>>{
+           {"stride 2", [](OnednnConvSpec& s) { s.stride[1] = 2; }},
+           {"dilation 2", [](OnednnConvSpec& s) { s.dilation[0] = 2; }},
+           {"NCHW input", [](OnednnConvSpec& s) { s.src = ConvLayout::kPlain; }},
+           {"NCHW output", [](OnednnConvSpec& s) { s.dst = ConvLayout::kPlain; }},
+           {"turned off", [](OnednnConvSpec& s) { s.winograd = false; }}}) {
+    OnednnConvSpec other = spec;
+    change(other);
+    EXPECT_FALSE(onednn_conv_winograd(w, other)) << what;
+  }
+
+  // Finite images: near the float64 convolution, as the direct algorithm is, and (where oneDNN
+  // has the kernel: AVX-512) not the direct algorithm's bits, so Winograd did run.
+  auto xv = rand_f32(numel_of(xs), -2, 2);
+  const Tensor x = make<float>(xs, xv);
+  ConvCase c{.xs = {n, cin, h, wd}, .ws = ws, .pads = {1, 1, 1, 1}, .bias = true, .ys = {n, cout, h, wd}};
+  const std::vector<double> xd = plain_of(x, cin);
+  const std::vector<double> want = conv_ref(c, std::vector<float>(xd.begin(), xd.end()),
+                                            std::vector<float>(w.data<float>(), w.data<float>() + w.numel()),
+                                            std::vector<float>(bias.data<float>(), bias.data<float>() + bias.numel()));
+  OnednnConvSpec direct_spec = spec;
+  direct_spec.winograd = false;
+  StatusOr<Tensor> wino = onednn_conv(x, w, &bias, nullptr, spec);
+  StatusOr<Tensor> direct = onednn_conv(x, w, &bias, nullptr, direct_spec);
+  ASSERT_TRUE(wino.ok()) << wino.status().message();
+  ASSERT_TRUE(direct.ok()) << direct.status().message();
+  expect_near(make<double>(c.ys, plain_of(*wino, cout)), DType::kFloat64, c.ys, want, kTolReduce);
+  expect_near(make<double>(c.ys, plain_of(*direct, cout)), DType::kFloat64, c.ys, want, kTolReduce);
+  if (cpu_isa() == CpuIsa::kAvx512) {
+    EXPECT_NE(std::memcmp(wino->raw(), direct->raw(), direct->nbytes()), 0) << "Winograd gave the direct algorithm's bits";
+  }
+
+  // An image's bits do not depend on its batch.
+  const int64_t per_x = x.numel() / n, per_y = wino->numel() / n;
+  auto image = [&](const std::vector<float>& v, int64_t i) {
+    return make<float>({1, cin / b, h, wd, b}, std::vector<float>(v.begin() + i * per_x, v.begin() + (i + 1) * per_x));
+  };
+  for (const int64_t i : {0, 5, 10}) {
+    StatusOr<Tensor> one = onednn_conv(image(xv, i), w, &bias, nullptr, spec);
+    ASSERT_TRUE(one.ok()) << one.status().message();
+    EXPECT_EQ(std::memcmp(one->raw(), wino->data<float>() + i * per_y, static_cast<std::size_t>(per_y) * sizeof(float)), 0)
+        << "image " << i << " alone differs from its result in the batch of " << n;
+  }
+
+  // A NaN in image 4 and an infinity in image 7: those two take the direct algorithm (same bits as
+  // it, the bad value reaching exactly the outputs whose window reads it); the others keep theirs.
+  xv[static_cast<std::size_t>(4 * per_x + (4 * wd + 3) * b + 1)] = std::numeric_limits<float>::quiet_NaN();  // (4, 3)
+  xv[static_cast<std::size_t>(7 * per_x + (0 * wd + 0) * b + 2)] = std::numeric_limits<float>::infinity();   // (0, 0)
+  const Tensor bad = make<float>(xs, xv);
+  StatusOr<Tensor> mixed = onednn_conv(bad, w, &bias, nullptr, spec);
+  StatusOr<Tensor> mixed_direct = onednn_conv(bad, w, &bias, nullptr, direct_spec);
+  ASSERT_TRUE(mixed.ok()) << mixed.status().message();
+  ASSERT_TRUE(mixed_direct.ok()) << mixed_direct.status().message();
+  for (int64_t i = 0; i < n; ++i) {
+    const Tensor& same_as = (i == 4 || i == 7) ? *mixed_direct : *wino;
+    EXPECT_EQ(std::memcmp(mixed->data<float>() + i * per_y, same_as.data<float>() + i * per_y,
+                          static_cast<std::size_t>(per_y) * sizeof(float)),
+              0)
+        << "image " << i;
+  }
+  const std::vector<double> got = plain_of(*mixed, cout);
+  for (int64_t m = 0; m < cout; ++m)
+    for (int64_t oy = 0; oy < h; ++oy)
+      for (int64_t ox = 0; ox < wd; ++ox) {
+        const bool near_nan = std::abs(oy - 4) <= 1 && std::abs(ox - 3) <= 1, near_inf = oy <= 1 && ox <= 1;
+        EXPECT_EQ(std::isnan(got[((4 * cout + m) * h + oy) * wd + ox]), near_nan) << "image 4 (" << oy << ", " << ox << ")";
+        EXPECT_EQ(std::isfinite(got[((7 * cout + m) * h + oy) * wd + ox]), !near_inf) << "image 7 (" << oy << ", " << ox << ")";
+      }
 }
 
 TEST_P(OpTest, BlockedMaxPool_MatchesMaxPoolPerChannel) {

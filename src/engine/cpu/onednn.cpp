@@ -56,6 +56,7 @@ tag layout_tag(ConvLayout l, int64_t block) {
 }
 
 struct ConvPrimitive {
+  bool made = true;  // false: oneDNN has no Winograd kernel for this one (the direct one runs instead)
   dnnl::convolution_forward prim;
   memory packed_weights;
   memory::desc src_md, dst_md, bias_md, scratch_md;
@@ -100,24 +101,27 @@ memory packed_weights(const Tensor& w, const memory::desc& as_stored, const memo
 // output buffer (a sum post-op).
 enum class Residual { kNone, kBinary, kInPlace };
 
+// winograd: oneDNN's Winograd algorithm; where it has no kernel for the convolution (its ISA, the
+// post-ops), p->made is false instead of an error.
 Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t images, int64_t h, int64_t wd,
-                      const OnednnConvSpec& s, ConvPrimitive* p) {
+                      const OnednnConvSpec& s, bool winograd, ConvPrimitive* p) {
   const int64_t block = onednn_channel_block();
   const int64_t m = w.dim(0), c = w.dim(1);
   const memory::dims src_dims{images, c, h, wd}, w_dims{m, c, w.dim(2), w.dim(3)}, b_dims{m},
       dst_dims{images, m, s.out[0], s.out[1]};
   const memory::dims strides{s.stride[0], s.stride[1]}, dilates{s.dilation[0] - 1, s.dilation[1] - 1},
       pad_l{s.pad_begin[0], s.pad_begin[1]}, pad_r{s.pad_end[0], s.pad_end[1]};
+  const dnnl::algorithm alg = winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
   SS_DNNL_TRY("convolution setup", {
     p->src_md = memory::desc(src_dims, dt::f32, layout_tag(s.src, block));
     p->dst_md = memory::desc(dst_dims, dt::f32, layout_tag(s.dst, block));
     p->bias_md = memory::desc(b_dims, dt::f32, tag::x);
     const memory::desc w_any(w_dims, dt::f32, tag::any);
     auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, p->src_md, w_any,
+                                                           alg, p->src_md, w_any,
                                                            p->bias_md, p->dst_md, strides, dilates, pad_l, pad_r)
                          : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                           dnnl::algorithm::convolution_direct, p->src_md, w_any,
+                                                           alg, p->src_md, w_any,
                                                            p->dst_md, strides, dilates, pad_l, pad_r);
     dnnl::post_ops ops;
     if (residual == Residual::kBinary) ops.append_binary(dnnl::algorithm::binary_add, p->dst_md);
@@ -126,7 +130,14 @@ Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+      pd = dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
+    } catch (const dnnl::error& e) {
+      if (!winograd || e.status != dnnl_unimplemented) throw;
+      p->made = false;
+      return ok_status();
+    }
     p->prim = dnnl::convolution_forward(pd);
     p->scratch_md = pd.scratchpad_desc();
     p->packed_weights = packed_weights(w, {w_dims, dt::f32, tag::oihw}, pd.weights_desc());
@@ -237,6 +248,16 @@ StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, c
 
 int64_t onednn_channel_block() { return cpu_isa() == CpuIsa::kAvx512 ? 16 : 8; }
 
+bool onednn_conv_winograd(const Tensor& w, const OnednnConvSpec& spec) {
+  // Calls of one image read the transformed weights (16/9 of W) once per image: past 2^20 weights
+  // (256 channels in and out) that costs what Winograd saves (ResNet-50's 512-channel layers;
+  // measured with bench/engine_ab.sh, docs/benchmarks.md).
+  constexpr int64_t kMaxWeightFloats = int64_t{1} << 20;
+  return spec.winograd && w.rank() == 4 && w.dim(2) == 3 && w.dim(3) == 3 && w.numel() <= kMaxWeightFloats &&
+         spec.stride[0] == 1 && spec.stride[1] == 1 && spec.dilation[0] == 1 && spec.dilation[1] == 1 &&
+         spec.src == ConvLayout::kBlocked && spec.dst == ConvLayout::kBlocked;
+}
+
 bool onednn_weights_finite(const Tensor& w) {
   static std::mutex mutex;
   static auto* known = new std::map<const void*, std::pair<Tensor, bool>>();  // holds w: its address stays its own
@@ -258,7 +279,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   // image's result does not depend on its neighbours (FusedConv_OnednnImageIndependentOfBatch_Bitwise).
   constexpr int64_t kImagesPerCall = 8;
   const Residual how = !residual ? Residual::kNone : in_place ? Residual::kInPlace : Residual::kBinary;
-  auto primitive_for = [&](int64_t images) -> StatusOr<std::shared_ptr<ConvPrimitive>> {
+  auto primitive_for = [&](int64_t images, bool winograd = false) -> StatusOr<std::shared_ptr<ConvPrimitive>> {
     std::vector<int64_t> key_dims{images,          h,
                                   wd,              w.dim(0),
                                   w.dim(1),        w.dim(2),
@@ -268,24 +289,37 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
                                   spec.pad_begin[1], spec.pad_end[0],
                                   spec.pad_end[1], static_cast<int64_t>(spec.src),
                                   static_cast<int64_t>(spec.dst), b != nullptr,
-                                  static_cast<int64_t>(how),  spec.relu && spec.relu_in_kernel};
+                                  static_cast<int64_t>(how),  spec.relu && spec.relu_in_kernel,
+                                  winograd};
     std::lock_guard lock(cache_mutex);
     Key key{w.raw(), std::move(key_dims)};
     auto it = cache().find(key);
     if (it == cache().end()) {
       auto made = std::make_shared<ConvPrimitive>();
-      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, how, images, h, wd, spec, made.get()));
+      SS_RETURN_IF_ERROR(make_primitive(w, b != nullptr, how, images, h, wd, spec, winograd, made.get()));
       it = cache().emplace(std::move(key), std::move(made)).first;
     }
     return it->second;
   };
-  std::shared_ptr<ConvPrimitive> group, single;
-  if (n_img >= kImagesPerCall) {
-    SS_ASSIGN_OR_RETURN(group, primitive_for(kImagesPerCall));
+  // Winograd, one image per call, for the images whose input is all finite: its transforms would
+  // spread a NaN or an infinity over a whole tile, where the direct algorithm keeps it in the
+  // windows that read it. Whether an image takes it depends on that image alone.
+  std::shared_ptr<ConvPrimitive> winograd, group, single;
+  if (onednn_conv_winograd(w, spec) && onednn_weights_finite(w)) {
+    SS_ASSIGN_OR_RETURN(winograd, primitive_for(1, true));
+    if (!winograd->made) winograd.reset();
   }
-  if (n_img % kImagesPerCall != 0) {
-    SS_ASSIGN_OR_RETURN(single, primitive_for(1));
+  if (winograd) {
+    // The direct kernel only for images that hold a NaN or an infinity, rare: made when one comes.
+  } else {
+    if (n_img >= kImagesPerCall) {
+      SS_ASSIGN_OR_RETURN(group, primitive_for(kImagesPerCall));
+    }
+    if (n_img % kImagesPerCall != 0) {
+      SS_ASSIGN_OR_RETURN(single, primitive_for(1));
+    }
   }
+  const std::size_t src_image_floats = static_cast<std::size_t>(x.numel() / std::max<int64_t>(n_img, 1));
 
   Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{n_img, m, spec.out[0], spec.out[1]}
                                                  : Shape{n_img, (m + block - 1) / block, spec.out[0], spec.out[1], block};
@@ -296,7 +330,7 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   }
   Tensor y = in_place ? std::exchange(*in_place, Tensor()) : Tensor(DType::kFloat32, y_shape);
   std::size_t scratch_bytes = 1;
-  for (const auto& p : {group, single})
+  for (const auto& p : {winograd, group, single})
     if (p) scratch_bytes = std::max(scratch_bytes, p->scratch_md.get_size());
   Tensor scratch(DType::kUInt8, {static_cast<int64_t>(scratch_bytes)});
   // One thread per call: parallelism comes from batches on the job's threads, and each of them is
@@ -325,6 +359,25 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
       relu_nan_preserving(py + first * per_dst, static_cast<int64_t>(p.dst_call_floats));
     }
   };
+  if (winograd) {
+    for (int64_t n = 0; n < n_img; ++n) {
+      if (float32_all_finite(px + n * src_image_floats, static_cast<int64_t>(src_image_floats))) {
+        SS_DNNL_TRY("convolution", execute(*winograd, n));
+        continue;
+      }
+      if (!single) {
+        SS_ASSIGN_OR_RETURN(single, primitive_for(1));
+        if (single->scratch_md.get_size() > scratch_bytes) {
+          strm.wait();  // the Winograd calls before still use the old scratchpad
+          scratch = Tensor(DType::kUInt8, {static_cast<int64_t>(single->scratch_md.get_size())});
+          scratch_bytes = single->scratch_md.get_size();
+        }
+      }
+      SS_DNNL_TRY("convolution", execute(*single, n));
+    }
+    SS_DNNL_TRY("convolution", strm.wait());
+    return y;
+  }
   SS_DNNL_TRY("convolution", {
     int64_t n = 0;
     for (; group && n + kImagesPerCall <= n_img; n += kImagesPerCall) execute(*group, n);

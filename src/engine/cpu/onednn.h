@@ -14,7 +14,9 @@
 //
 // Convolutions run eight images per oneDNN call, the rest one by one; the image loop is oneDNN's
 // outermost, so an image's result does not depend on the batch it came in (an op test checks it
-// bit for bit). A primitive is made once per weight tensor, input shape and images per call, its
+// bit for bit). Small 3x3 convolutions (onednn_conv_winograd) run Winograd's algorithm instead,
+// one image per call, on images whose input is all finite; an image holding a NaN or an infinity
+// takes the direct algorithm, so that bad values stay in the windows that read them. A primitive is made once per weight tensor, input shape and images per call, its
 // packed weights once per weight tensor and layout; both are cached for the life of the process
 // (the cache keeps a reference to the weights, so their address cannot be reused by another
 // tensor: weights must be constant). Thread-safe: batches on several threads may run the same
@@ -42,10 +44,20 @@ struct OnednnConvSpec {
   // into the convolutions, and the weights and bias are finite). For every other value both give
   // the same bits (x > 0 ? x : +0; -0 becomes +0 either way).
   bool relu_in_kernel = false;
+  // Allow Winograd's algorithm where onednn_conv_winograd says (off: always the direct one, for
+  // tests to compare). It rounds differently: relative to the output's largest magnitude, a
+  // layer's error is within a few times the direct algorithm's (both about 1e-7 against float64).
+  bool winograd = true;
 };
 
 // Channels per block of the blocked layout: 16 at the AVX-512 level, else 8 (cpu_isa()).
 int64_t onednn_channel_block();
+
+// Whether onednn_conv runs a convolution with Winograd's algorithm (F(2x2, 3x3)) where oneDNN has
+// a kernel for it (AVX-512): 3x3, stride 1, no dilation, blocked in and out, at most 2^20 weights
+// (up to 256 channels in and out: larger ones lose more reading the transformed weights once per
+// image than the algorithm saves), and spec.winograd. Depends only on the graph, never on the batch.
+bool onednn_conv_winograd(const Tensor& w, const OnednnConvSpec& spec);
 
 // y = relu?(conv(x, w) + b + residual). x: [N, C, H, W] plain or [N, ceil(C/b), H, W, b] blocked,
 // with C = w.dim(1); w: [M, C, kH, kW] float32; b: [M] or null; residual: null or y's own shape and
