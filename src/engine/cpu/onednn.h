@@ -45,8 +45,8 @@ struct OnednnConvSpec {
   // the same bits (x > 0 ? x : +0; -0 becomes +0 either way).
   bool relu_in_kernel = false;
   // Allow Winograd's algorithm where onednn_conv_winograd says (off: always the direct one, for
-  // tests to compare). It rounds differently: relative to the output's largest magnitude, a
-  // layer's error is within a few times the direct algorithm's (both about 1e-7 against float64).
+  // tests to compare). It rounds differently from the direct algorithm, within the same tolerance
+  // of the float64 convolution.
   bool winograd = true;
 };
 
