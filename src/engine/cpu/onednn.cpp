@@ -303,23 +303,26 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
   };
   // Winograd, one image per call, for the images whose input is all finite: its transforms would
   // spread a NaN or an infinity over a whole tile, where the direct algorithm keeps it in the
-  // windows that read it. Whether an image takes it depends on that image alone.
+  // windows that read it. Whether an image takes it depends on that image alone; the others go
+  // one by one through the direct kernel, made only when such an image comes.
   std::shared_ptr<ConvPrimitive> winograd, group, single;
   if (onednn_conv_winograd(w, spec) && onednn_weights_finite(w)) {
     SS_ASSIGN_OR_RETURN(winograd, primitive_for(1, true));
     if (!winograd->made) winograd.reset();
   }
-  if (winograd) {
-    // The direct kernel only for images that hold a NaN or an infinity, rare: made when one comes.
-  } else {
-    if (n_img >= kImagesPerCall) {
-      SS_ASSIGN_OR_RETURN(group, primitive_for(kImagesPerCall));
-    }
-    if (n_img % kImagesPerCall != 0) {
-      SS_ASSIGN_OR_RETURN(single, primitive_for(1));
-    }
+  std::vector<bool> takes_winograd(static_cast<std::size_t>(n_img), false);
+  bool any_direct = !winograd;
+  const std::size_t per_src = winograd ? winograd->src_call_floats : 0;
+  for (int64_t n = 0; winograd && n < n_img; ++n) {
+    takes_winograd[n] = float32_all_finite(x.data<float>() + n * per_src, static_cast<int64_t>(per_src));
+    any_direct = any_direct || !takes_winograd[n];
   }
-  const std::size_t src_image_floats = static_cast<std::size_t>(x.numel() / std::max<int64_t>(n_img, 1));
+  if (!winograd && n_img >= kImagesPerCall) {
+    SS_ASSIGN_OR_RETURN(group, primitive_for(kImagesPerCall));
+  }
+  if (any_direct && (winograd || n_img % kImagesPerCall != 0)) {
+    SS_ASSIGN_OR_RETURN(single, primitive_for(1));
+  }
 
   Shape y_shape = spec.dst == ConvLayout::kPlain ? Shape{n_img, m, spec.out[0], spec.out[1]}
                                                  : Shape{n_img, (m + block - 1) / block, spec.out[0], spec.out[1], block};
@@ -359,29 +362,10 @@ StatusOr<Tensor> onednn_conv(const Tensor& x, const Tensor& w, const Tensor* b, 
       relu_nan_preserving(py + first * per_dst, static_cast<int64_t>(p.dst_call_floats));
     }
   };
-  if (winograd) {
-    for (int64_t n = 0; n < n_img; ++n) {
-      if (float32_all_finite(px + n * src_image_floats, static_cast<int64_t>(src_image_floats))) {
-        SS_DNNL_TRY("convolution", execute(*winograd, n));
-        continue;
-      }
-      if (!single) {
-        SS_ASSIGN_OR_RETURN(single, primitive_for(1));
-        if (single->scratch_md.get_size() > scratch_bytes) {
-          strm.wait();  // the Winograd calls before still use the old scratchpad
-          scratch = Tensor(DType::kUInt8, {static_cast<int64_t>(single->scratch_md.get_size())});
-          scratch_bytes = single->scratch_md.get_size();
-        }
-      }
-      SS_DNNL_TRY("convolution", execute(*single, n));
-    }
-    SS_DNNL_TRY("convolution", strm.wait());
-    return y;
-  }
   SS_DNNL_TRY("convolution", {
     int64_t n = 0;
     for (; group && n + kImagesPerCall <= n_img; n += kImagesPerCall) execute(*group, n);
-    for (; n < n_img; ++n) execute(*single, n);
+    for (; n < n_img; ++n) execute(takes_winograd[n] ? *winograd : *single, n);
     strm.wait();
   });
   return y;
