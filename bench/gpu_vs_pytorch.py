@@ -222,7 +222,24 @@ def raw_read(data: Path, names: dict, model: str) -> dict:
     return {"wall_s": wall, "items_per_s": rows / wall}
 
 
+def write_tables(out: Path, gpu: str, torch_version: str, results: list) -> list[str]:
+    """Writes out/gpu_vs_pytorch.md (the table, with the GPU, versions, date and command) and .json."""
+    lines = [f"GPU: {gpu}; torch {torch_version}; {platform.node()}; "
+             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: {shlex.join(sys.argv)}", "",
+             "| model | precision | side | items/s | note |", "|---|---|---|---:|---|"]
+    for r in results:
+        note = r.get("error", "")
+        if "items_per_s_wall" in r:
+            note = f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
+        ips = f"{r['items_per_s']:,.0f}" if "items_per_s" in r else "-"
+        lines.append(f"| {r['model']} | {r['precision']} | {r['side']} | {ips} | {note} |")
+    (out / "gpu_vs_pytorch.md").write_text("\n".join(lines) + "\n")
+    (out / "gpu_vs_pytorch.json").write_text(json.dumps({"gpu": gpu, "torch": torch_version, "results": results}, indent=1))
+    return lines
+
+
 def main() -> None:
+    started = time.perf_counter()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--data", default="/tmp/shardscore-gpu-bench")
@@ -230,6 +247,10 @@ def main() -> None:
     ap.add_argument("--precisions", nargs="+", default=["fp16", "fp32"])
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile runs")
     ap.add_argument("--rows", type=int, default=0, help="rows per model instead of the defaults (a quick check)")
+    ap.add_argument("--budget", type=float, default=0,
+                    help="seconds this run may take (0: no limit). shardscore and eager PyTorch run first, for "
+                         "every model; the torch.compile rows follow while the time left covers their compilation, "
+                         "and are listed as skipped otherwise")
     args = ap.parse_args()
     if args.rows:
         for m, (_, batch, shard, chunk) in list(SIZES.items()):
@@ -240,40 +261,47 @@ def main() -> None:
     work = Path(args.data)
     work.mkdir(parents=True, exist_ok=True)
     cpu_bench.export_models(args.models, reexport=False)
+    print(f"models exported after {time.perf_counter() - started:.0f} s", flush=True)
     import torch
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device"
     results = []
+
+    def add(row):
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        write_tables(out, gpu, torch.__version__, results)  # after every row: a run stopped early keeps its rows
+
+    def side_name(model, compiled):
+        return "PyTorch " + ("torch.compile" if compiled else "eager") + (" channels_last" if model == "resnet50" else "")
+
+    inputs = {}
     for model in args.models:
         rows, _, _, chunk = SIZES[model]
-        onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
         data = work / f"{model}.h5"
-        names = make_data(model, data, rows, chunk)
+        inputs[model] = (data, make_data(model, data, rows, chunk))
+        names = inputs[model][1]
         if model == "mlp":
-            r = raw_read(data, names, model)
-            results.append({"model": model, "side": "raw HDF5 read (h5py)", "precision": "-", **r})
-            print(json.dumps(results[-1]), flush=True)
+            add({"model": model, "side": "raw HDF5 read (h5py)", "precision": "-", **raw_read(data, names, model)})
         for precision in args.precisions:
-            r = run_shardscore(model, onnx_path, data, names, precision, work)
-            results.append({"model": model, "side": "shardscore", "precision": precision, **r})
-            print(json.dumps(results[-1]), flush=True)
-            for compiled in ([False] if args.no_compile else [False, True]):
-                side = "PyTorch " + ("torch.compile" if compiled else "eager") + (" channels_last" if model == "resnet50" else "")
-                r = run_torch(model, data, names, precision, compiled)
-                results.append({"model": model, "side": side, "precision": precision, **r})
-                print(json.dumps(results[-1]), flush=True)
-    lines = [f"GPU: {gpu}; torch {torch.__version__}; {platform.node()}; "
-             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: {shlex.join(sys.argv)}", "",
-             "| model | precision | side | items/s | note |", "|---|---|---|---:|---|"]
-    for r in results:
-        note = r.get("error", "")
-        if "items_per_s_wall" in r:
-            note = f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
-        ips = f"{r['items_per_s']:,.0f}" if "items_per_s" in r else "-"
-        lines.append(f"| {r['model']} | {r['precision']} | {r['side']} | {ips} | {note} |")
-    (out / "gpu_vs_pytorch.md").write_text("\n".join(lines) + "\n")
-    (out / "gpu_vs_pytorch.json").write_text(json.dumps({"gpu": gpu, "results": results}, indent=1))
-    print("\n".join(lines))
-
+            onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
+            add({"model": model, "side": "shardscore", "precision": precision,
+                 **run_shardscore(model, onnx_path, data, names, precision, work)})
+            add({"model": model, "side": side_name(model, False), "precision": precision,
+                 **run_torch(model, data, names, precision, False)})
+    if not args.no_compile:
+        # What torch.compile's first call costs, from runs on 16 cores: a guess, used only to stop in time.
+        compile_s = {"resnet50": 120, "bert-base": 120, "mlp": 40}
+        for model in args.models:
+            for precision in args.precisions:
+                left = args.budget - (time.perf_counter() - started) if args.budget else float("inf")
+                if left < compile_s.get(model, 120):
+                    add({"model": model, "side": side_name(model, True), "precision": precision,
+                         "error": f"skipped: {left:.0f} s left of --budget {args.budget:.0f}"})
+                    continue
+                data, names = inputs[model]
+                add({"model": model, "side": side_name(model, True), "precision": precision,
+                     **run_torch(model, data, names, precision, True)})
+    print("\n".join(write_tables(out, gpu, torch.__version__, results)))
 
 if __name__ == "__main__":
     main()

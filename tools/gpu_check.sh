@@ -1,43 +1,56 @@
 #!/usr/bin/env bash
 # The GPU check: run on a machine with an NVIDIA GPU, its driver, the CUDA toolkit (13) and cuDNN 9
 # (a system install, or the nvidia-* Python wheels PyTorch brings) but none of shardscore's other
-# dependencies and no network. Everything else comes from the bundle that tools/make_gpu_bundle.sh
-# made on the build machine. It runs, each step logged and timed:
+# dependencies, no ssh and no network. Everything else comes from the bundle that
+# tools/make_gpu_bundle.sh made on the build machine. It runs, each step logged and timed:
 #
 #   device        nvidia-smi, and `shardscore --version` (what the bundle's build sees)
 #   cuda-device   the CUDA runtime probe (tests/kernels)
 #   op-tests      every op test on the CUDA backend, against float64 references (tests/engine)
 #   engine        whole fixture models on CUDA vs the CPU backend, bit-identical replays, device
 #                 memory flat over 1000 batches (tests/engine/test_engine.cpp)
-#   memcheck      compute-sanitizer memcheck over the CUDA op tests
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
 #                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
-#                 with numpy, h5py, onnxruntime and pytest)
-#   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch)
+#                 with numpy, h5py, onnx, onnxruntime and pytest)
+#   memcheck      compute-sanitizer memcheck over the CUDA op tests
+#   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch), with the time left
 #
 # and ends with a summary table (also in OUT/summary.md).
 #
 #   tools/gpu_check.sh [BUNDLE.tar.xz]        default: gpu-bundle.tar.xz in the repository root
 #   GPU_CHECK_STEPS="op-tests e2e" tools/gpu_check.sh     only some steps
 #   GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS=e2e ...       the bundle itself checked on a machine without a GPU
-#   GPU_CHECK_STEP_TIMEOUT=420 (seconds, default)           a step that hangs is stopped and reported
+#                                                           (tools/check_gpu_bundle.sh does this in a bare Debian root)
+#   GPU_CHECK_DEADLINE=570 (seconds, default)    the whole check ends by then: each step gets at most
+#                                                the time left, a step that runs over is stopped and
+#                                                reported, and steps with no time left are skipped
+#   GPU_CHECK_STEP_TIMEOUT=420 (seconds, default)   the most any one step may take
+#   GPU_CHECK_BENCH_ARGS="--models resnet50"        passed on to bench/gpu_vs_pytorch.py
 #
-# The device tool allows 10 minutes a command: run the tests in one call and the benchmark in
-# another (GPU_CHECK_STEPS=bench GPU_CHECK_BENCH=1).
+# The device tool allows 10 minutes a command and 15 minutes of device time a session, machine start
+# included: one call runs everything (GPU_CHECK_BENCH=1 tools/gpu_check.sh, timeout_s 600), leaving
+# time to rerun one step after a fix.
 #
-# Logs go to $OUT when set (the device tool's), else to gpu-check-out/. Exit status: 0 when every
-# step that ran passed.
+# Output (in $OUT when set, the device tool's, else gpu-check-out/; at most four files, as the device
+# tool brings back eight): summary.md, gpu-check-logs.tar.gz (every step's whole log and the
+# benchmark's job logs), and the benchmark's gpu_vs_pytorch.md and .json. Each step's last lines are
+# also printed. Exit status: 0 when every step that ran passed.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/gpu-bundle.tar.xz}"
 out="${OUT:-$root/gpu-check-out}"
-steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine memcheck e2e bench}"
+steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e memcheck bench}"
+deadline="${GPU_CHECK_DEADLINE:-570}"
+step_limit="${GPU_CHECK_STEP_TIMEOUT:-420}"
 mkdir -p "$out"
 [[ -f $bundle ]] || { echo "gpu_check: no bundle at $bundle (make it with tools/make_gpu_bundle.sh)" >&2; exit 2; }
 
 dir="$(mktemp -d /tmp/shardscore-gpu-check.XXXXXX)"
 tar -C "$dir" -xJf "$bundle" || { echo "gpu_check: cannot unpack $bundle" >&2; exit 2; }
 B="$dir/gpu-bundle"
+logs="$dir/logs"
+bench_data="${GPU_CHECK_BENCH_DATA:-/tmp/shardscore-gpu-bench}"
+mkdir -p "$logs"
 
 # The machine's own CUDA libraries (cuBLAS, cuBLASLt, cuDNN): the toolkit's, then PyTorch's wheels.
 cuda_libs=""
@@ -78,37 +91,57 @@ export PATH="$B/wrap:$PATH"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
+# One node, and no ssh on a bare GPU image: launch locally without looking for an rsh agent.
+export OMPI_MCA_plm=isolated
 export SHARDSCORE_SOURCE_DIR="$root" SHARDSCORE_BIN="$B/wrap/shardscore"
 
 declare -a names results seconds
-run_step() {  # name, command...
+run_step() {  # name, command... (the command may read STEP_SECONDS: the time it is given)
   local name=$1
   shift
   [[ " $steps " == *" $name "* ]] || return 0
-  echo "== gpu_check: $name: $*"
-  local t0=$SECONDS
-  timeout --kill-after=10 "${GPU_CHECK_STEP_TIMEOUT:-420}" "$@" >"$out/$name.log" 2>&1
-  local rc=$?
-  [[ $rc -eq 124 || $rc -eq 137 ]] && echo "gpu_check: $name stopped after ${GPU_CHECK_STEP_TIMEOUT:-420} s" >>"$out/$name.log"
-  tail -n 15 "$out/$name.log"
   names+=("$name")
+  local left=$((deadline - SECONDS - 10)) limit=$step_limit
+  ((left < limit)) && limit=$left
+  if ((limit < 20)); then
+    echo "== gpu_check: $name: skipped, ${left} s left of GPU_CHECK_DEADLINE=$deadline"
+    results+=("skipped (no time left)")
+    seconds+=(0)
+    return 0
+  fi
+  echo "== gpu_check: $name (at most $limit s): $*"
+  local t0=$SECONDS
+  STEP_SECONDS=$limit timeout --kill-after=10 "$limit" "$@" >"$logs/$name.log" 2>&1
+  local rc=$?
+  [[ $rc -eq 124 || $rc -eq 137 ]] && echo "gpu_check: $name stopped after $limit s" >>"$logs/$name.log"
+  tail -n 15 "$logs/$name.log"
   seconds+=($((SECONDS - t0)))
-  if [[ $rc -eq 0 ]]; then results+=("passed"); else results+=("FAILED (exit $rc)"); fi
+  if [[ $rc -eq 0 ]]; then
+    results+=("passed")
+  elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
+    results+=("STOPPED after $limit s")
+  else
+    results+=("FAILED (exit $rc)")
+  fi
 }
 
-run_step device bash -c 'cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -E "not found|cublas|cudnn|cudart|stdc"' "$B" "$libs"
+# Every command of this step must work: no GPU or no driver is a failure here, not a skip.
+run_step device bash -c 'set -e; cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -E "not found|cublas|cudnn|cudart|stdc"; ! LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -q "not found"' "$B" "$libs"
 run_step cuda-device test_cuda_device
 run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
 run_step engine test_engine --gtest_brief=1
+if command -v python3 >/dev/null; then
+  run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
+fi
 if command -v compute-sanitizer >/dev/null; then
   run_step memcheck env LD_LIBRARY_PATH="$libs" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
     "$B/bin/test_ops" --gtest_filter='*/cuda' --gtest_brief=1
 fi
-if command -v python3 >/dev/null; then
-  run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
-  if [[ ${GPU_CHECK_BENCH:-0} == 1 && -f $root/bench/gpu_vs_pytorch.py ]]; then
-    run_step bench python3 "$root/bench/gpu_vs_pytorch.py" --out "$out"
-  fi
+if [[ ${GPU_CHECK_BENCH:-0} == 1 ]] && command -v python3 >/dev/null; then
+  # The benchmark sizes its optional rows (torch.compile) to the time it is given.
+  # shellcheck disable=SC2086
+  run_step bench bash -c 'exec python3 "$0/bench/gpu_vs_pytorch.py" --out "$1" --data "$2" --budget "$((STEP_SECONDS - 15))" '"${GPU_CHECK_BENCH_ARGS:-}" \
+    "$root" "$out" "$bench_data"
 fi
 
 {
@@ -116,6 +149,10 @@ fi
   echo "|---|---|---:|---|"
   for i in "${!names[@]}"; do echo "| ${names[$i]} | ${results[$i]} | ${seconds[$i]} | ${names[$i]}.log |"; done
 } | tee "$out/summary.md"
+# The whole logs, with the benchmark's job logs, in one file (the device tool brings back eight).
+cp "$bench_data"/*.log "$logs/" 2>/dev/null
+tar -C "$dir" -czf "$out/gpu-check-logs.tar.gz" logs
+echo "gpu_check: logs in $out/gpu-check-logs.tar.gz"
 rm -rf "$dir"
 for r in "${results[@]}"; do [[ $r == passed ]] || exit 1; done
 exit 0
