@@ -16,6 +16,20 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
   using C = typename Compute<T>::type;
   if constexpr (kOp == BinaryOp::kEqual) {
     return static_cast<uint8_t>(load(a) == load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kAnd) {
+    return static_cast<uint8_t>(a != 0 && b != 0 ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kOr) {
+    return static_cast<uint8_t>(a != 0 || b != 0 ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kXor) {
+    return static_cast<uint8_t>((a != 0) != (b != 0) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kMax || kOp == BinaryOp::kMin) {
+    const C x = load(a), y = load(b);
+    if constexpr (!std::is_integral_v<C>) {
+      if (isnan(x)) return a;  // NaN wins, as on the CPU
+      if (isnan(y)) return b;
+    }
+    if constexpr (kOp == BinaryOp::kMax) return x < y ? b : a;
+    else return y < x ? b : a;
   } else if constexpr (kOp == BinaryOp::kPow) {
     if constexpr (std::is_integral_v<T>) {
       return int_pow_wrapping<T>(a, static_cast<int64_t>(b));  // src/common/int_pow.h, as the CPU
@@ -58,7 +72,9 @@ __global__ void binary_kernel(const T* a, StridedIndex ai, const E* b, StridedIn
 template <BinaryOp kOp, typename T, typename E>
 cudaError_t binary_typed(const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
                          int64_t n, cudaStream_t s) {
-  using O = std::conditional_t<kOp == BinaryOp::kEqual, uint8_t, T>;
+  constexpr bool kBoolOut = kOp == BinaryOp::kEqual || kOp == BinaryOp::kAnd || kOp == BinaryOp::kOr ||
+                            kOp == BinaryOp::kXor;
+  using O = std::conditional_t<kBoolOut, uint8_t, T>;
   const bool dense = strided_is_dense(ai) && strided_is_dense(bi);
   if (dense) {
     binary_kernel<kOp, T, E, O, true><<<grid_for(n, kBlock), kBlock, 0, s>>>(
@@ -263,6 +279,17 @@ cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, 
     case BinaryOp::kSub: return binary_op<BinaryOp::kSub>(a_elem, a, ai, b, bi, out, n, stream);
     case BinaryOp::kMul: return binary_op<BinaryOp::kMul>(a_elem, a, ai, b, bi, out, n, stream);
     case BinaryOp::kDiv: return binary_op<BinaryOp::kDiv>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kMax: return binary_op<BinaryOp::kMax>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kMin: return binary_op<BinaryOp::kMin>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kAnd:
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kAnd, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+                                   : cudaErrorInvalidValue;
+    case BinaryOp::kOr:
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kOr, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+                                   : cudaErrorInvalidValue;
+    case BinaryOp::kXor:
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kXor, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+                                   : cudaErrorInvalidValue;
     case BinaryOp::kEqual: {
       cudaError_t err = cudaErrorInvalidValue;
       dispatch_all(a_elem, [&](auto zero) {

@@ -6,12 +6,13 @@
 
 namespace shardscore::kernels {
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual };
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMax, kMin };
 
 // out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the
 // operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
 // kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
-// Arithmetic: float32, float16, bfloat16, float64, int32, int64; kEqual: every type. Integer division by
+// Arithmetic (kMax and kMin too, NaN winning): float32, float16, bfloat16, float64, int32, int64;
+// kEqual: every type; kAnd, kOr, kXor: bool (output bool). Integer division by
 // zero gives 0 and an integer 0 to a negative power gives 0 (the CPU backend reports both as
 // errors; a kernel cannot without stopping the stream).
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,

@@ -171,6 +171,38 @@ cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out
   return cudaGetLastError();
 }
 
+// GatherND in units U: slice_u units per row, offsets scaled from elements by unit_per_elem =
+// elem_bytes / sizeof(U) (>= 1), or elem_per_unit when a unit spans several elements.
+template <typename U>
+__global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __restrict__ indices, U* __restrict__ out,
+                                 int64_t per_batch, int64_t slice_u, int64_t batch_stride, GatherNdIndex nd,
+                                 int64_t elem_bytes, int64_t n) {
+  SS_GRID_LOOP(i, n) {
+    const int64_t row = i / slice_u, r = i - row * slice_u;
+    int64_t off = (row / per_batch) * batch_stride;  // elements
+    bool inside = true;
+    for (int k = 0; k < nd.m; ++k) {
+      int64_t v = indices[row * nd.m + k];
+      if (v < 0) v += nd.dims[k];
+      inside = inside && v >= 0 && v < nd.dims[k];
+      off += v * nd.strides[k];
+    }
+    // Every offset is a whole number of slices, so of units: exact in bytes.
+    out[i] = inside ? data[off * elem_bytes / static_cast<int64_t>(sizeof(U)) + r] : U{};
+  }
+}
+
+template <typename U>
+cudaError_t gather_nd_as(const void* data, const int64_t* indices, void* out, int64_t rows, int64_t per_batch,
+                         int64_t slice_bytes, int64_t batch_stride, const GatherNdIndex& nd, int elem_bytes,
+                         cudaStream_t stream) {
+  const int64_t slice_u = slice_bytes / static_cast<int64_t>(sizeof(U));
+  const int64_t n = rows * slice_u;
+  gather_nd_kernel<U><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const U*>(data), indices, static_cast<U*>(out),
+                                                              per_batch, slice_u, batch_stride, nd, elem_bytes, n);
+  return cudaGetLastError();
+}
+
 // ---- fill, Shape, Range ----
 
 template <typename U>
@@ -539,6 +571,23 @@ cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices,
     case 4: return gather_as<uint32_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
     case 2: return gather_as<uint16_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
     default: return gather_as<uint8_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
+  }
+}
+
+cudaError_t launch_gather_nd(int elem_bytes, const void* data, const int64_t* indices, void* out, int64_t batches,
+                             int64_t per_batch, int64_t slice, int64_t batch_stride, const GatherNdIndex& nd,
+                             cudaStream_t stream) {
+  const int64_t rows = batches * per_batch, slice_bytes = slice * elem_bytes;
+  if (rows <= 0 || slice_bytes <= 0) return cudaSuccess;
+  if (nd.m < 1 || nd.m > kMaxRank || per_batch <= 0) return cudaErrorInvalidValue;
+  int64_t unit = 16;
+  while (unit > 1 && !(slice_bytes % unit == 0 && aligned(data, unit) && aligned(out, unit))) unit /= 2;
+  switch (unit) {
+    case 16: return gather_nd_as<uint4>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
+    case 8: return gather_nd_as<uint64_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
+    case 4: return gather_nd_as<uint32_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
+    case 2: return gather_nd_as<uint16_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
+    default: return gather_nd_as<uint8_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
   }
 }
 

@@ -318,9 +318,17 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
                        domain_display(domain) + "', which the model does not import");
     }
     if (!op_registry_find(domain, np.op_type(), it->second)) {
+      // An op this build has at other opsets: say which, rather than list it among the ops it runs.
+      std::string ranges;
+      for (const auto& e : op_registry_all()) {
+        if (e.domain == domain && e.op_type == np.op_type()) {
+          ranges += (ranges.empty() ? "" : ", ") + std::to_string(e.min_opset) + "-" + std::to_string(e.max_opset);
+        }
+      }
       return unimplemented("model '" + source + "' uses unsupported op '" + np.op_type() + "' (node '" + name +
-                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) +
-                           "); this build runs: " + supported_ops_list());
+                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) + "); " +
+                           (ranges.empty() ? "this build runs: " + supported_ops_list()
+                                           : "this build runs " + np.op_type() + " at opsets " + ranges + " only"));
     }
   }
 

@@ -74,6 +74,32 @@ StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs) {
   return p;
 }
 
+StatusOr<BinaryPlan> logical_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
+  if (p.a->dtype() != DType::kBool) return invalid_argument("inputs must be bool; got " + name_of(p.a->dtype()));
+  p.out = DType::kBool;
+  return p;
+}
+
+StatusOr<MinMaxPlan> min_max_plan(const std::vector<const Tensor*>& inputs) {
+  if (inputs.empty()) return invalid_argument("needs at least one input");
+  MinMaxPlan p;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, k));
+    if (x->dtype() != inputs[0]->dtype()) {
+      return invalid_argument("input types differ: " + name_of(inputs[0]->dtype()) + " and " + name_of(x->dtype()));
+    }
+    if (k == 0) {
+      p.shape = x->shape();
+    } else {
+      SS_ASSIGN_OR_RETURN(p.shape, cpu_broadcast_shapes(p.shape, x->shape()));
+    }
+    p.xs.push_back(x);
+  }
+  if (!plan_is_arith(p.xs[0]->dtype())) return unsupported_element_type(p.xs[0]->dtype());
+  return p;
+}
+
 StatusOr<BinaryPlan> pow_plan(const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));

@@ -43,9 +43,22 @@ struct BinaryPlan {
 StatusOr<BinaryPlan> arith_binary_plan(const std::vector<const Tensor*>& inputs);
 // Equal: as arith_binary_plan but any numeric or bool type (not undefined); out = bool.
 StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs);
+// And / Or / Xor: inputs 0 and 1 required, both bool ("inputs must be bool"), broadcastable;
+// out = bool.
+StatusOr<BinaryPlan> logical_plan(const std::vector<const Tensor*>& inputs);
 // Pow: base and exponent of arithmetic types (may differ; "base type" / "exponent type ... is not
 // supported"); an integer base with a float exponent is Unimplemented; out = the base's type.
 StatusOr<BinaryPlan> pow_plan(const std::vector<const Tensor*>& inputs);
+
+// Max / Min: one or more inputs (InvalidArgument "needs at least one input"; none may be absent),
+// all of one arithmetic type ("input types differ"), broadcast together; out = their type. NaN
+// wins: an element is NaN where any input's is (ONNX leaves this open; a missing value must not
+// vanish into a maximum).
+struct MinMaxPlan {
+  std::vector<const Tensor*> xs;
+  Shape shape;
+};
+StatusOr<MinMaxPlan> min_max_plan(const std::vector<const Tensor*>& inputs);
 
 // Where: condition (bool), X and Y (one type) broadcast together; out = X's type.
 struct WherePlan {

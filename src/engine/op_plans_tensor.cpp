@@ -202,6 +202,49 @@ StatusOr<GatherPlan> gather_plan(const Node& node, const std::vector<const Tenso
   return p;
 }
 
+StatusOr<GatherNdPlan> gather_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
+  if (ind->dtype() != DType::kInt64) {
+    return invalid_argument("indices must be int64, got " + std::string(dtype_name(ind->dtype())));
+  }
+  const int64_t r = data->rank(), q = ind->rank();
+  if (r < 1 || q < 1) return invalid_argument("data and indices need rank >= 1");
+  GatherNdPlan p;
+  p.batch_dims = node.attr_int("batch_dims", 0);
+  const int64_t b = p.batch_dims;
+  if (b < 0 || b >= std::min(r, q)) {
+    return invalid_argument("batch_dims " + std::to_string(b) + " must be in [0, " + std::to_string(std::min(r, q)) + ")");
+  }
+  for (int64_t k = 0; k < b; ++k) {
+    if (data->dim(k) != ind->dim(k)) {
+      return invalid_argument("data " + shape_to_string(data->shape()) + " and indices " + shape_to_string(ind->shape()) +
+                              " differ in their first batch_dims = " + std::to_string(b) + " dimensions");
+    }
+  }
+  p.m = ind->dim(q - 1);
+  if (p.m < 1 || p.m > r - b) {
+    return invalid_argument("indices' last dimension is " + std::to_string(p.m) + "; it must be in [1, " +
+                            std::to_string(r - b) + "] for data " + shape_to_string(data->shape()) + " and batch_dims " +
+                            std::to_string(b));
+  }
+  for (int64_t k = 0; k < b; ++k) p.batches *= data->dim(k);
+  for (int64_t k = b; k < q - 1; ++k) p.per_batch *= ind->dim(k);
+  for (int64_t k = b + p.m; k < r; ++k) p.slice *= data->dim(k);
+  p.dims.resize(static_cast<std::size_t>(p.m));
+  p.strides.resize(static_cast<std::size_t>(p.m));
+  int64_t stride = p.slice;
+  for (int64_t k = p.m; k-- > 0;) {
+    p.dims[k] = data->dim(b + k);
+    p.strides[k] = stride;
+    stride *= p.dims[k];
+  }
+  p.batch_stride = stride;
+  for (int64_t k = 0; k < q - 1; ++k) p.shape.push_back(ind->dim(k));
+  for (int64_t k = b + p.m; k < r; ++k) p.shape.push_back(data->dim(k));
+  return p;
+}
+
 // ---- Concat, Split ----
 
 StatusOr<ConcatPlan> concat_plan(const Node& node, const std::vector<const Tensor*>& inputs) {

@@ -88,6 +88,22 @@ struct GatherPlan {
 };
 StatusOr<GatherPlan> gather_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// ---- GatherND ----
+
+// out[b][j][r] = data[b][indices[b][j][0..m)][r] with b < batches (data's first batch_dims
+// dimensions, which indices share), j < per_batch (indices' remaining dimensions but the last),
+// the m index values (indices' last dimension, each + its dimension's size when negative) picking
+// a slice of `slice` elements, r < slice. Offsets in elements: batch b starts at b * batch_stride
+// in data; index k steps by strides[k] within dims[k]. indices must be int64 (as ONNX says).
+// Validates shapes and types only: the index VALUES are the backend's to check.
+struct GatherNdPlan {
+  int64_t batch_dims = 0, m = 0;
+  int64_t batches = 1, per_batch = 1, slice = 1, batch_stride = 1;
+  std::vector<int64_t> dims, strides;  // m each
+  Shape shape;
+};
+StatusOr<GatherNdPlan> gather_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- Concat, Split: row copies ----
 
 // Output rows (outer of them, row_bytes each) are the inputs' rows side by side: input i's row

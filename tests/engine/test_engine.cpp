@@ -156,6 +156,7 @@ const char* const kFixtures[] = {"tests/fixtures/resnet_tiny.onnx", "tests/fixtu
                                  "tests/fixtures/bert_tiny.onnx",   "tests/fixtures/bert_tiny_fp16.onnx",
                                  "tests/fixtures/resnet_tiny_fp16.onnx", "tests/fixtures/mlp_classifier.onnx",
                                  "tests/fixtures/mlp_regressor.onnx", "tests/fixtures/logreg.onnx",
+                                 "tests/fixtures/bert_tiny_dynamo.onnx", "tests/fixtures/resnet_tiny_dynamo.onnx",
                                  "data/demo_mlp.onnx"};
 
 // Whole fixture models on the GPU against the CPU backend (itself held to ONNX Runtime by the

@@ -1,5 +1,5 @@
 // Op tests of the tensor-manipulation, reduction and normalization ops (cpu_ops_tensor.h):
-// Gather, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape, ConstantOfShape, Range, Split,
+// Gather, GatherND, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape, ConstantOfShape, Range, Split,
 // ReduceMean, ReduceSum, ReduceMax, LayerNormalization. Conventions: tests/engine/op_test.h.
 // The references below are plain index loops (float64 for numerics), never the code under test.
 #include <type_traits>
@@ -132,6 +132,12 @@ TEST_P(OpTest, Gather_Float64_3D_Axis2) {
 }
 TEST_P(OpTest, Gather_IndexOutOfRange_Error) {
   auto data = make<float>({5, 2}, rand_f32(10));
+  if (!values_checked_on_host()) {  // the device's documented answer: a zero slice
+    const float* d = data.data<float>();
+    expect_near(run1("Gather", {data, i64({0, 5, -6, -1})}), DType::kFloat32, {4, 2},
+                {d[0], d[1], 0, 0, 0, 0, d[8], d[9]}, kExact);
+    return;
+  }
   expect_error(StatusCode::kInvalidArgument, "index 5 is out of range", "Gather", {data, i64({0, 5})});
   expect_error(StatusCode::kInvalidArgument, "index -6 is out of range", "Gather", {data, i64({-6})});
   expect_error(StatusCode::kInvalidArgument, "index 2 is out of range", "Gather",
@@ -141,6 +147,107 @@ TEST_P(OpTest, Gather_BadAxisOrIndexType_Error) {
   auto data = make<float>({5, 2}, rand_f32(10));
   expect_error(StatusCode::kInvalidArgument, "out of range for rank 2", "Gather", {data, i64({0})}, {{"axis", a_int(2)}});
   expect_error(StatusCode::kInvalidArgument, "int32 or int64", "Gather", {data, make<float>({1}, {0.0f})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// GatherND
+
+// GatherND reference, straight from the ONNX definition: for an output multi-index (i..., r...),
+// i over indices' shape without its last dimension, r over the slice; data's index is i's first
+// batch_dims entries, then the m index values (+dim when negative), then r.
+template <typename T>
+std::vector<T> ref_gather_nd(const std::vector<T>& data, const Shape& ds, const std::vector<int64_t>& ind,
+                             const Shape& is, int64_t batch_dims, Shape* out_shape) {
+  const int64_t q = static_cast<int64_t>(is.size()), m = is.back();
+  Shape os(is.begin(), is.end() - 1);
+  os.insert(os.end(), ds.begin() + batch_dims + m, ds.end());
+  *out_shape = os;
+  return remap(data, os, [&](const std::vector<int64_t>& idx) {
+    std::vector<int64_t> row(idx.begin(), idx.begin() + (q - 1));
+    std::vector<int64_t> src(idx.begin(), idx.begin() + batch_dims);
+    for (int64_t k = 0; k < m; ++k) {
+      std::vector<int64_t> at = row;
+      at.push_back(k);
+      int64_t v = ind[flat_of(at, is)];
+      if (v < 0) v += ds[batch_dims + k];
+      src.push_back(v);
+    }
+    src.insert(src.end(), idx.begin() + (q - 1), idx.end());
+    return flat_of(src, ds);
+  });
+}
+
+TEST_P(OpTest, GatherND_Float32_Slices_NegativeIndices) {
+  // m = 1, 2, 3 on a [5, 4, 3] tensor: [4, 3] slices, rows of 3, single elements.
+  const Shape ds = {5, 4, 3};
+  auto data = rand_f32(numel_of(ds));
+  for (const Shape& is : {Shape{2, 2, 1}, Shape{3, 2}, Shape{2, 3}}) {
+    SCOPED_TRACE(shape_to_string(is));
+    std::vector<int64_t> ind(static_cast<std::size_t>(numel_of(is)));
+    for (std::size_t j = 0; j < ind.size(); ++j) {
+      const int64_t dim = ds[j % is.back()];
+      ind[j] = rand_int<int64_t>(1, -dim, dim - 1)[0];
+    }
+    Shape os;
+    auto ref = ref_gather_nd(data, ds, ind, is, 0, &os);
+    Tensor out = run1("GatherND", {make(ds, data), make(is, ind)});
+    expect_near(out, DType::kFloat32, os, as_doubles(ref), kExact);
+  }
+}
+TEST_P(OpTest, GatherND_BatchDims1_Bool_AsTheBertMask) {
+  // What torch 2.11's exporter writes for BERT's attention mask: a bool [N, S] mask, indices
+  // [N, S, 1] (batch_dims 0, m = 2 after Concat) - and the batch_dims = 1 form of the same pick.
+  const Shape ds = {3, 7};
+  auto data = rand_bools(rng_, numel_of(ds));
+  const Shape is = {3, 5, 1};
+  auto ind = rand_int<int64_t>(numel_of(is), -7, 6);
+  Shape os;
+  auto ref = ref_gather_nd(data, ds, ind, is, 1, &os);
+  ASSERT_EQ(os, (Shape{3, 5}));
+  Tensor out = run1("GatherND", {make_bool(ds, data), make(is, ind)}, {{"batch_dims", a_int(1)}}, 13);
+  expect_near(out, DType::kBool, os, as_doubles(ref), kExact);
+  const Shape is2 = {3, 5, 2};
+  std::vector<int64_t> ind2(static_cast<std::size_t>(numel_of(is2)));
+  for (int64_t r = 0; r < 15; ++r) ind2[2 * r] = r / 5, ind2[2 * r + 1] = ind[r];
+  ref = ref_gather_nd(data, ds, ind2, is2, 0, &os);
+  out = run1("GatherND", {make_bool(ds, data), make(is2, ind2)}, {}, 13);
+  expect_near(out, DType::kBool, os, as_doubles(ref), kExact);
+}
+TEST_P(OpTest, GatherND_BatchDims2_Float64_Int64Data) {
+  const Shape ds = {2, 3, 4, 5}, is = {2, 3, 2, 2};
+  auto data = rand_f64(numel_of(ds));
+  std::vector<int64_t> ind(static_cast<std::size_t>(numel_of(is)));
+  for (std::size_t j = 0; j < ind.size(); ++j) {
+    const int64_t dim = ds[2 + j % 2];
+    ind[j] = rand_int<int64_t>(1, -dim, dim - 1)[0];
+  }
+  Shape os;
+  auto ref = ref_gather_nd(data, ds, ind, is, 2, &os);
+  ASSERT_EQ(os, (Shape{2, 3, 2}));
+  Tensor out = run1("GatherND", {make(ds, data), make(is, ind)}, {{"batch_dims", a_int(2)}}, 12);
+  expect_near(out, DType::kFloat64, os, ref, kExact);
+  auto idata = rand_int<int64_t>(numel_of(ds), kI64Min, kI64Max);
+  auto iref = ref_gather_nd(idata, ds, ind, is, 2, &os);
+  expect_equal<int64_t>(run1("GatherND", {make(ds, idata), make(is, ind)}, {{"batch_dims", a_int(2)}}, 12), os, iref);
+}
+TEST_P(OpTest, GatherND_Errors) {
+  auto data = make<float>({4, 3}, rand_f32(12));
+  if (values_checked_on_host()) {
+    expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0", "GatherND",
+                 {data, make<int64_t>({2, 1}, {0, 4})});
+    expect_error(StatusCode::kInvalidArgument, "index -4 is out of range for dimension 1", "GatherND",
+                 {data, make<int64_t>({1, 2}, {0, -4})});
+  } else {  // the device's documented answer: a zero slice
+    const float* d = data.data<float>();
+    expect_near(run1("GatherND", {data, make<int64_t>({2, 1}, {1, 4})}), DType::kFloat32, {2, 3},
+                {d[3], d[4], d[5], 0, 0, 0}, kExact);
+  }
+  expect_error(StatusCode::kInvalidArgument, "int64", "GatherND", {data, make<int32_t>({1, 1}, {0})});
+  expect_error(StatusCode::kInvalidArgument, "last dimension is 3", "GatherND", {data, make<int64_t>({1, 3}, {0, 0, 0})});
+  expect_error(StatusCode::kInvalidArgument, "batch_dims 2", "GatherND", {data, make<int64_t>({4, 1}, {0, 0, 0, 0})},
+               {{"batch_dims", a_int(2)}});
+  expect_error(StatusCode::kInvalidArgument, "differ in their first", "GatherND",
+               {data, make<int64_t>({3, 1}, {0, 0, 0})}, {{"batch_dims", a_int(1)}});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ Status cpu_pow(OpContext& ctx);
 Status cpu_neg(OpContext& ctx);
 Status cpu_not(OpContext& ctx);
 Status cpu_equal(OpContext& ctx);
+Status cpu_and(OpContext& ctx);  // And / Or / Xor (opsets 7-21): bool, broadcasting
+Status cpu_or(OpContext& ctx);
+Status cpu_xor(OpContext& ctx);
+Status cpu_max(OpContext& ctx);  // Max / Min (opsets 8-21): variadic, broadcasting, NaN wins
+Status cpu_min(OpContext& ctx);
 Status cpu_where(OpContext& ctx);
 
 }  // namespace shardscore

@@ -10,6 +10,7 @@
 namespace shardscore {
 
 // tensor_ops.cpp
+Status cpu_gather_nd(OpContext& ctx);         // opsets 11-21: batch_dims, negative indices, int64 indices
 Status cpu_gather(OpContext& ctx);            // opsets 1-21: any axis, negative indices, int32/int64 indices
 Status cpu_transpose(OpContext& ctx);         // opsets 1-21: perm (default reverses)
 Status cpu_expand(OpContext& ctx);            // opsets 8-21: bidirectional broadcast to the shape input

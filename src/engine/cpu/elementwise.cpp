@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -318,6 +319,65 @@ Status cpu_equal(OpContext& ctx) {
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
+
+namespace {
+
+template <typename F>
+Status logical(OpContext& ctx, F f) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan in, logical_plan(ctx.inputs));
+  Tensor out(DType::kBool, in.shape);
+  const uint8_t* pa = in.a->data<uint8_t>();
+  const uint8_t* pb = in.b->data<uint8_t>();
+  uint8_t* po = out.data<uint8_t>();
+  broadcast_each<2>({&in.a->shape(), &in.b->shape()}, in.shape, [&](int64_t i, const std::array<int64_t, 2>& o) {
+    po[i] = f(pa[o[0]] != 0, pb[o[1]] != 0) ? 1 : 0;
+  });
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+// Max (kMax true) or Min, NaN winning, folded over the inputs in order into the output.
+template <bool kMax>
+Status min_max(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(MinMaxPlan p, min_max_plan(ctx.inputs));
+  const DType t = p.xs[0]->dtype();
+  Tensor out(t, p.shape);
+  const bool ok = clip_dispatch(t, [&](auto zero) {
+    using T = decltype(zero);
+    auto pick = [](T a, T b) -> T {
+      if constexpr (std::is_floating_point_v<T>) {
+        if (std::isnan(a)) return a;
+        if (std::isnan(b)) return b;
+      }
+      return kMax ? (a < b ? b : a) : (b < a ? b : a);
+    };
+    T* po = out.data<T>();
+    const T* p0 = p.xs[0]->data<T>();
+    if (p.xs.size() == 1) {
+      std::copy(p0, p0 + out.numel(), po);
+      return;
+    }
+    const T* p1 = p.xs[1]->data<T>();
+    broadcast_each<2>({&p.xs[0]->shape(), &p.xs[1]->shape()}, p.shape,
+                      [&](int64_t i, const std::array<int64_t, 2>& o) { po[i] = pick(p0[o[0]], p1[o[1]]); });
+    for (std::size_t k = 2; k < p.xs.size(); ++k) {
+      const T* pk = p.xs[k]->data<T>();
+      broadcast_each<2>({&p.shape, &p.xs[k]->shape()}, p.shape,
+                        [&](int64_t i, const std::array<int64_t, 2>& o) { po[i] = pick(po[i], pk[o[1]]); });
+    }
+  });
+  if (!ok) return unsupported_element_type(t);  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+}  // namespace
+
+Status cpu_and(OpContext& ctx) { return logical(ctx, [](bool a, bool b) { return a && b; }); }
+Status cpu_or(OpContext& ctx) { return logical(ctx, [](bool a, bool b) { return a || b; }); }
+Status cpu_xor(OpContext& ctx) { return logical(ctx, [](bool a, bool b) { return a != b; }); }
+Status cpu_max(OpContext& ctx) { return min_max<true>(ctx); }
+Status cpu_min(OpContext& ctx) { return min_max<false>(ctx); }
 
 Status cpu_where(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(WherePlan p, where_plan(ctx.inputs));

@@ -170,6 +170,31 @@ Status cpu_gather(OpContext& ctx) {
   return ok_status();
 }
 
+Status cpu_gather_nd(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const GatherNdPlan p, gather_nd_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const int64_t* ind = ctx.inputs[1]->data<int64_t>();
+  Tensor y(data->dtype(), p.shape);
+  const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
+  auto* dst = static_cast<std::byte*>(y.raw());
+  const auto* src = static_cast<const std::byte*>(data->raw());
+  for (int64_t row = 0; row < p.batches * p.per_batch; ++row) {
+    int64_t off = (row / p.per_batch) * p.batch_stride;
+    for (int64_t k = 0; k < p.m; ++k) {
+      const int64_t v = ind[row * p.m + k], dim = p.dims[k];
+      if (v < -dim || v >= dim) {
+        return invalid_argument("index " + std::to_string(v) + " is out of range for dimension " +
+                                std::to_string(p.batch_dims + k) + " of size " + std::to_string(dim) + " (data shape " +
+                                shape_to_string(data->shape()) + ")");
+      }
+      off += (v < 0 ? v + dim : v) * p.strides[k];
+    }
+    std::memcpy(dst + row * p.slice * es, src + off * es, static_cast<std::size_t>(p.slice * es));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 namespace {
 // Transpose, Expand, Slice: the plan's one strided copy of input 0.
 Status copy_strided(const Tensor& x, const StridedPlan& p, Tensor* y) {

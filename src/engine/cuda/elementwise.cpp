@@ -71,6 +71,48 @@ Status cuda_equal(CudaOpContext& ctx) {
   return launch_binary_op(ctx, BinaryOp::kEqual, p);
 }
 
+Status cuda_and(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kAnd, p);
+}
+Status cuda_or(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kOr, p);
+}
+Status cuda_xor(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kXor, p);
+}
+
+namespace {
+// Max / Min folded over the inputs in order, as on the CPU: out = op(x0, x1), then out = op(out,
+// xk) in place (each element reads only its own position of out).
+Status min_max(CudaOpContext& ctx, BinaryOp op) {
+  SS_ASSIGN_OR_RETURN(MinMaxPlan p, min_max_plan(ctx.inputs));
+  Tensor out(p.xs[0]->dtype(), p.shape);
+  if (p.xs.size() == 1) {
+    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(out.raw(), p.xs[0]->raw(), out.nbytes(), cudaMemcpyDeviceToDevice, ctx.lane.stream));
+    ctx.outputs[0] = std::move(out);
+    return ok_status();
+  }
+  const kernels::Elem e = cuda_elem(out.dtype());
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex first, cuda_strided_index(p.xs[0]->shape(), p.shape));
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex dense, cuda_strided_index(p.shape, p.shape));
+  for (std::size_t k = 1; k < p.xs.size(); ++k) {
+    const Tensor* a = k == 1 ? p.xs[0] : &out;
+    const kernels::StridedIndex& ai = k == 1 ? first : dense;
+    SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(p.xs[k]->shape(), p.shape));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_binary(op, e, e, a->raw(), ai, p.xs[k]->raw(), bi, out.raw(), out.numel(), ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+}  // namespace
+
+Status cuda_max(CudaOpContext& ctx) { return min_max(ctx, BinaryOp::kMax); }
+Status cuda_min(CudaOpContext& ctx) { return min_max(ctx, BinaryOp::kMin); }
+
 Status cuda_pow(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(BinaryPlan p, pow_plan(ctx.inputs));
   return launch_binary_op(ctx, BinaryOp::kPow, p);

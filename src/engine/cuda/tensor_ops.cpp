@@ -200,6 +200,32 @@ Status cuda_gather(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_gather_nd(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const GatherNdPlan p, gather_nd_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  if (p.m > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(p.m));
+  // As Gather: the indices are on the device, so an out-of-range index gives a zero slice (see
+  // launch_gather_nd); only an empty indexed dimension, where every index is out of range, is known here.
+  Tensor y(data->dtype(), p.shape);
+  for (int64_t k = 0; k < p.m; ++k) {
+    if (p.dims[k] == 0 && y.numel() > 0) {
+      return invalid_argument("every index is out of range for dimension " + std::to_string(p.batch_dims + k) +
+                              " of size 0 (data shape " + shape_to_string(data->shape()) + ")");
+    }
+  }
+  kernels::GatherNdIndex nd;
+  nd.m = static_cast<int>(p.m);
+  for (int64_t k = 0; k < p.m; ++k) {
+    nd.dims[k] = p.dims[k];
+    nd.strides[k] = p.strides[k];
+  }
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather_nd(static_cast<int>(dtype_size(data->dtype())), data->raw(),
+                                                      ctx.inputs[1]->data<int64_t>(), y.raw(), p.batches, p.per_batch,
+                                                      p.slice, p.batch_stride, nd, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // ---- Pad ----
 
 static_assert(static_cast<int>(kernels::PadMode::kConstant) == static_cast<int>(PadMode::kConstant) &&
