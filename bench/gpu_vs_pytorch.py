@@ -302,6 +302,9 @@ def main() -> None:
                 add({"model": model, "side": side_name(model, True), "precision": precision,
                      **run_torch(model, data, names, precision, True)})
     print("\n".join(write_tables(out, gpu, torch.__version__, results)))
+    failed = [r for r in results if r["side"] == "shardscore" and "error" in r]
+    if failed:  # a PyTorch row may fail (torch.compile where it does not work); shardscore's may not
+        sys.exit(f"gpu_vs_pytorch: {len(failed)} shardscore run(s) failed, first: {failed[0]['error']}")
 
 if __name__ == "__main__":
     main()

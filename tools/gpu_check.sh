@@ -12,8 +12,9 @@
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
 #                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
 #                 with numpy, h5py, onnx, onnxruntime and pytest)
-#   memcheck      compute-sanitizer memcheck over the CUDA op tests
-#   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch), with the time left
+#   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch), its torch.compile
+#                 rows only if time remains
+#   memcheck      compute-sanitizer memcheck over the CUDA op tests, in the time left
 #
 # and ends with a summary table (also in OUT/summary.md).
 #
@@ -26,6 +27,7 @@
 #                                                reported, and steps with no time left are skipped
 #   GPU_CHECK_STEP_TIMEOUT=420 (seconds, default)   the most any one step may take
 #   GPU_CHECK_BENCH_ARGS="--models resnet50"        passed on to bench/gpu_vs_pytorch.py
+#   GPU_CHECK_BENCH_SECONDS=300                     the benchmark's --budget (its torch.compile rows fit in it)
 #
 # The device tool allows 10 minutes a command and 15 minutes of device time a session, machine start
 # included: one call runs everything (GPU_CHECK_BENCH=1 tools/gpu_check.sh, timeout_s 600), leaving
@@ -39,7 +41,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/gpu-bundle.tar.xz}"
 out="${OUT:-$root/gpu-check-out}"
-steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e memcheck bench}"
+steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e bench memcheck}"
 deadline="${GPU_CHECK_DEADLINE:-570}"
 step_limit="${GPU_CHECK_STEP_TIMEOUT:-420}"
 mkdir -p "$out"
@@ -133,15 +135,18 @@ run_step engine test_engine --gtest_brief=1
 if command -v python3 >/dev/null; then
   run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
 fi
+if [[ ${GPU_CHECK_BENCH:-0} == 1 ]] && command -v python3 >/dev/null; then
+  # The benchmark sizes its optional rows (torch.compile) to the time it is given: at most
+  # GPU_CHECK_BENCH_SECONDS (300), so that memcheck keeps some.
+  export BENCH_CAP="${GPU_CHECK_BENCH_SECONDS:-300}"
+  # shellcheck disable=SC2086
+  run_step bench bash -c 'exec python3 "$0/bench/gpu_vs_pytorch.py" --out "$1" --data "$2" --budget "$((STEP_SECONDS < BENCH_CAP ? STEP_SECONDS - 15 : BENCH_CAP))" '"${GPU_CHECK_BENCH_ARGS:-}" \
+    "$root" "$out" "$bench_data"
+fi
+# Last: the slowest step, and a diagnostic one; the benchmark's figures come first.
 if command -v compute-sanitizer >/dev/null; then
   run_step memcheck env LD_LIBRARY_PATH="$libs" compute-sanitizer --tool memcheck --error-exitcode 1 --print-limit 20 \
     "$B/bin/test_ops" --gtest_filter='*/cuda' --gtest_brief=1
-fi
-if [[ ${GPU_CHECK_BENCH:-0} == 1 ]] && command -v python3 >/dev/null; then
-  # The benchmark sizes its optional rows (torch.compile) to the time it is given.
-  # shellcheck disable=SC2086
-  run_step bench bash -c 'exec python3 "$0/bench/gpu_vs_pytorch.py" --out "$1" --data "$2" --budget "$((STEP_SECONDS - 15))" '"${GPU_CHECK_BENCH_ARGS:-}" \
-    "$root" "$out" "$bench_data"
 fi
 
 {
