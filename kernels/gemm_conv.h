@@ -2,7 +2,9 @@
 // The element-wise parts around cuBLAS products and cuDNN convolutions: broadcasting Gemm's C
 // into the output, the bias / residual / activation epilogues, and explicit zero padding for the
 // asymmetric pads cuDNN's convolution descriptors cannot express. float32, float16, bfloat16, float64
-// (float16 and bfloat16 computed in float32, rounded once).
+// (float16 and bfloat16 computed in float32 and rounded once here; the product or convolution in front
+// has already rounded its result to that type, so a fused Conv / FusedGemm output is rounded twice:
+// within one unit in the last place of the CPU backend's single rounding).
 #include "kernels/kernel_types.h"
 
 namespace shardscore::kernels {

@@ -40,6 +40,7 @@ constexpr KeySpec kKeys[] = {
     {"run", "precision", Kind::kString, "\"fp32\"", "cuda: fp32, tf32, fp16 or bf16 (float32 accumulation; files stay float32)"},
     {"run", "progress_interval", Kind::kFloat, "5.0", "seconds between progress lines when not on a terminal"},
     {"preprocess", "layout", Kind::kString, "\"nchw\"", "image datasets: nchw, or nhwc (transposed to nchw)"},
+    {"preprocess", "where", Kind::kString, "\"auto\"", "auto, backend or host: 8/16-bit integer inputs (uint8 images) without impute/clip are preprocessed by the backend (auto: when it is cuda)"},
     {"preprocess", "scale", Kind::kFloat, "1.0", "float inputs: x -> x * scale after imputation"},
     {"preprocess", "impute", Kind::kFloats, "(off)", "value replacing NaN: one, or one per feature (channel)"},
     {"preprocess", "mean", Kind::kFloats, "(off)", "standardization: x -> (x - mean) / std"},
@@ -261,6 +262,7 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   if (auto u = root["input"]["unknown_category"].value<int64_t>()) c.input.unknown_category = *u;
   c.preprocess.layout = string_or(root, "preprocess", "layout", c.preprocess.layout);
   c.preprocess.scale = root["preprocess"]["scale"].value_or(c.preprocess.scale);
+  c.preprocess.where = string_or(root, "preprocess", "where", c.preprocess.where);
   c.model.path = string_or(root, "model", "path", "");
   c.output.path = string_or(root, "output", "path", "");
   c.output.report = string_or(root, "output", "report", "");
@@ -297,6 +299,9 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
   if (c.preprocess.layout != "nchw" && c.preprocess.layout != "nhwc") {
     return invalid_argument("job key 'preprocess.layout' is '" + c.preprocess.layout + "': nchw or nhwc");
+  }
+  if (c.preprocess.where != "auto" && c.preprocess.where != "backend" && c.preprocess.where != "host") {
+    return invalid_argument("job key 'preprocess.where' is '" + c.preprocess.where + "': auto, backend or host");
   }
   if (!std::isfinite(c.preprocess.scale) || c.preprocess.scale == 0) {
     return invalid_argument("job key 'preprocess.scale' must be a finite, non-zero number");

@@ -50,6 +50,9 @@ struct JobConfig {
   // "Feature" is the last dimension of a 2-D input and the channel of an image input.
   struct Preprocess {
     std::string layout = "nchw";  // "nhwc": image datasets [N,H,W,C] are transposed to [N,C,H,W]
+    // Where the chain runs for inputs stored as 8- or 16-bit integers without impute or clip (uint8
+    // images): "auto" (on the backend when it is CUDA, else on the host), "backend", "host".
+    std::string where = "auto";
     double scale = 1.0;           // x -> x * scale, after imputation
     std::vector<double> impute;  // NaN -> this value
     std::vector<double> mean;    // x -> (x - mean) / std

@@ -62,6 +62,22 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   return e;
 }
 
+Status Engine::take_raw_inputs(const std::vector<RawInput>& raw) {
+  if (raw.empty()) return ok_status();
+  Graph g = graph_;
+  SS_RETURN_IF_ERROR(pass_raw_inputs(&g, raw));
+  SS_ASSIGN_OR_RETURN(Plan plan, plan_build(g));
+  for (const auto& step : plan.steps) {
+    if (!backend_->supports(*step.op)) {
+      return unimplemented("backend '" + std::string(backend_->name()) + "' cannot run " + step.node->describe());
+    }
+  }
+  // The plan points into the graph: rebuilt on graph_ once it holds the new graph.
+  graph_ = std::move(g);
+  SS_ASSIGN_OR_RETURN(plan_, plan_build(graph_));
+  return ok_status();
+}
+
 Status Engine::run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
   if (inputs.size() != graph_.inputs.size()) {
     return invalid_argument("model '" + graph_.source + "' takes " + std::to_string(graph_.inputs.size()) +

@@ -44,6 +44,11 @@ class Engine {
   // half run (recursively, down to min_retry_rows), outputs joined in order. Thread-safe.
   Status run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
 
+  // Takes the named float32 inputs as stored and converts them in the graph (pass_raw_inputs): run()
+  // then expects those inputs in their stored type and layout, and graph() shows them so. Call before
+  // the first run(); not thread-safe. On error the engine is unchanged.
+  Status take_raw_inputs(const std::vector<RawInput>& raw);
+
   // Tests: the engine with a backend of the caller's (e.g. one that fails large batches).
   static StatusOr<std::unique_ptr<Engine>> load_with(const std::string& model_path, std::unique_ptr<Backend> backend,
                                                      const EngineOptions& options = {});

@@ -595,4 +595,102 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {
   return check_still_sorted(*g);
 }
 
+Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
+  auto node = [](std::string name, std::string op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.name = std::move(name);
+    n.op_type = std::move(op);
+    n.opset = 14;  // registry semantics of Cast, Transpose, Mul, Sub, Div; same at the model's opset
+    n.inputs = std::move(in);
+    n.outputs = {std::move(out)};
+    return n;
+  };
+  auto taken = [&](const std::string& v) {
+    if (g->initializers.count(v)) return true;
+    for (const auto& in : g->inputs)
+      if (in.name == v) return true;
+    for (const auto& n : g->nodes)
+      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
+    return false;
+  };
+  auto fresh = [&](std::string name) {
+    while (taken(name)) name += "'";
+    return name;
+  };
+  std::vector<Node> head;
+  for (const RawInput& r : raw) {
+    auto it = std::find_if(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == r.name; });
+    if (it == g->inputs.end()) return invalid_argument("raw input '" + r.name + "' is not an input of the model");
+    if (it->dtype != DType::kFloat32) {
+      return invalid_argument("raw input '" + r.name + "' is " + std::string(dtype_name(it->dtype)) + ", not float32");
+    }
+    if (r.stored != DType::kUInt8 && r.stored != DType::kInt8 && r.stored != DType::kUInt16 && r.stored != DType::kInt16) {
+      return invalid_argument("raw input '" + r.name + "' stored as " + std::string(dtype_name(r.stored)) +
+                              ": only 8- and 16-bit integers are converted in the model");
+    }
+    const int64_t rank = static_cast<int64_t>(it->dims.size());
+    if (r.nhwc && rank < 3) return invalid_argument("raw input '" + r.name + "': nhwc needs rank >= 3");
+    if (r.mean.size() != r.std.size()) return invalid_argument("raw input '" + r.name + "': mean and std differ in length");
+    if (!r.mean.empty()) {
+      if (rank < 2 || (it->dims[1] >= 0 && it->dims[1] != static_cast<int64_t>(r.mean.size()))) {
+        return invalid_argument("raw input '" + r.name + "': " + std::to_string(r.mean.size()) +
+                                " mean / std values for dimension 1 of " + shape_to_string(it->dims));
+      }
+    }
+    // Every reader of the input now reads the converted value.
+    std::string value = fresh(r.name + "::from_raw");
+    for (auto& n : g->nodes)
+      for (auto& i : n.inputs)
+        if (i == r.name) i = value;
+    for (auto& out : g->outputs)
+      if (out.name == r.name) return unimplemented("raw input '" + r.name + "' is also a model output");
+    const std::string base = "shardscore_raw_" + r.name;
+    std::string cur = r.name;  // the chain's last value
+    auto step = [&](const std::string& op, std::vector<std::string> extra) {
+      std::vector<std::string> ins{cur};
+      ins.insert(ins.end(), extra.begin(), extra.end());
+      cur = fresh(base + "_" + op);
+      head.push_back(node(base + "_" + op, op, ins, cur));
+      return &head.back();  // valid until the next step
+    };
+    Node* c = step("Cast", {});
+    Attribute to;
+    to.type = Attribute::Type::kInt;
+    to.i = 1;  // FLOAT
+    c->attrs["to"] = to;
+    if (r.nhwc) {
+      Node* t = step("Transpose", {});
+      Attribute perm;
+      perm.type = Attribute::Type::kInts;
+      perm.ints = {0, rank - 1};
+      for (int64_t d = 1; d + 1 < rank; ++d) perm.ints.push_back(d);
+      t->attrs["perm"] = perm;
+    }
+    auto constant = [&](const std::string& what, Shape shape, const std::vector<float>& v) {
+      const std::string name = fresh(base + "_" + what);
+      Tensor t(DType::kFloat32, std::move(shape));
+      std::copy(v.begin(), v.end(), t.data<float>());
+      g->initializers.emplace(name, std::move(t));
+      return name;
+    };
+    if (r.scale != 1.0f) step("Mul", {constant("scale", {}, {r.scale})});
+    if (!r.mean.empty()) {
+      Shape per_channel(static_cast<std::size_t>(rank - 1), 1);
+      per_channel[0] = static_cast<int64_t>(r.mean.size());
+      step("Sub", {constant("mean", per_channel, r.mean)});
+      step("Div", {constant("std", per_channel, r.std)});
+    }
+    // The last step writes the value the model reads.
+    head.back().outputs[0] = value;
+    // The input as fed.
+    it->dtype = r.stored;
+    if (r.nhwc) {
+      std::rotate(it->dims.begin() + 1, it->dims.begin() + 2, it->dims.end());
+      if (it->dim_params.size() == it->dims.size()) std::rotate(it->dim_params.begin() + 1, it->dim_params.begin() + 2, it->dim_params.end());
+    }
+  }
+  g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
+  return ok_status();
+}
+
 }  // namespace shardscore

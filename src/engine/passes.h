@@ -58,6 +58,26 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0);
 // would if fed float16 rounded to nearest even.
 Status pass_float32_boundary(Graph* g);
 
+// A float32 graph input fed as stored (integer rows, e.g. uint8 images) and converted by the model
+// itself: the job's preprocessing chain (preprocess/transforms.h) for inputs without imputation or
+// clipping, as graph nodes, so that a GPU receives the stored bytes (a quarter of float32's for
+// uint8) and the host does no per-element work.
+struct RawInput {
+  std::string name;               // a float32 graph input, of rank >= 2 when mean / std are given
+  DType stored = DType::kUInt8;   // the fed type: an integer type of at most 16 bits (exact in float32)
+  bool nhwc = false;              // fed [N, d2, ..., C]: moved to the model's [N, C, d2, ...]
+  float scale = 1.0f;             // x * scale (skipped at 1)
+  std::vector<float> mean, std;   // (x - mean[c]) / std[c] over dimension 1 of the model input, or empty
+};
+
+// Replaces each named input by one of type `stored` (dims moved to NHWC order when nhwc) followed
+// by Cast -> [Transpose] -> [Mul scale] -> [Sub mean -> Div std], float32 operations in the order
+// preprocess_rows does them, so the model sees the same bits as from the host chain. Run last
+// (after pass_to_half, whose float32 boundary it keeps). InvalidArgument names an input that is
+// not a float32 graph input, a stored type that is not a small integer, or a mean / std whose
+// length is not the input's dimension 1.
+Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw);
+
 // --precision fp16 / bf16 (run after graph_optimize): the float32 model computed in `half`
 // (float16 or bfloat16), as onnxruntime.transformers.float16 converts models. Float32
 // initializers (except Resize's roi and scales, float32 by the spec) become `half`, Casts to

@@ -29,7 +29,35 @@ bool job_output_is_parquet(const std::string& path) {
 
 std::string input_binding_describe(const InputBinding& b) {
   return b.model_input + " <- " + b.dataset + " (" + std::string(dtype_name(b.reader->dtype())) + " " +
-         shape_to_string(b.reader->row_shape()) + (b.nhwc ? ", NHWC -> NCHW" : "") + ")";
+         shape_to_string(b.reader->row_shape()) + (b.nhwc ? ", NHWC -> NCHW" : "") +
+         (b.on_backend ? ", preprocessed on the backend" : "") + ")";
+}
+
+StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& job, Engine& engine,
+                                                            std::vector<InputBinding>& inputs) {
+  const std::string& where = job.preprocess.where;
+  std::vector<std::string> moved;
+  if (where == "host" || (where == "auto" && engine.backend_name() != "cuda")) return moved;
+  std::vector<RawInput> raw;
+  for (const InputBinding& b : inputs) {
+    const DType t = b.reader->dtype();
+    const bool small_int = t == DType::kUInt8 || t == DType::kInt8 || t == DType::kUInt16 || t == DType::kInt16;
+    // Images and 1-D rows: their features are the model input's dimension 1, where mean / std go.
+    const std::size_t rank = b.reader->row_shape().size();
+    if (!b.preprocessed || !small_int || !b.spec.impute.empty() || !b.spec.clip_min.empty() || (rank != 1 && rank != 3)) {
+      continue;
+    }
+    raw.push_back({b.model_input, t, b.nhwc, b.spec.scale, b.spec.mean, b.spec.std});
+  }
+  SS_RETURN_IF_ERROR(engine.take_raw_inputs(raw));
+  for (InputBinding& b : inputs) {
+    if (std::none_of(raw.begin(), raw.end(), [&](const RawInput& r) { return r.name == b.model_input; })) continue;
+    b.on_backend = true;
+    b.model_dtype = b.reader->dtype();
+    b.model_row_shape = b.reader->row_shape();
+    moved.push_back(b.model_input);
+  }
+  return moved;
 }
 
 namespace {

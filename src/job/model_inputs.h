@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "config/job_config.h"
+#include "engine/engine.h"
 #include "engine/graph.h"
 #include "preprocess/transforms.h"
 #include "reader/row_reader.h"
@@ -27,6 +28,9 @@ struct InputBinding {
   DType model_dtype = DType::kUndefined;
   Shape model_row_shape;       // what one row is for the model (after NHWC -> NCHW)
   bool preprocessed = false;   // float input: the preprocessing chain applies
+  // The chain runs in the model, on the backend (job_preprocess_on_backend): the engine is fed the
+  // stored rows, and model_dtype / model_row_shape are the stored type and row shape.
+  bool on_backend = false;
   bool nhwc = false;
   int64_t features = 0;        // preprocessing features (channels for images)
   int64_t inner = 1;           // elements per feature per row (H * W for images)
@@ -38,6 +42,14 @@ struct InputBinding {
 // checks each dataset against the model input's type and fixed dimensions, and that all datasets
 // have the same number of rows. Errors name the dataset and the model input.
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm);
+
+// preprocess.where: moves the preprocessing chain of every input that allows it (stored as an 8- or
+// 16-bit integer, an image or a 1-D row, no impute or clip) into the model (Engine::take_raw_inputs),
+// for "backend", or for "auto" when the engine's backend is CUDA (a GPU then receives uint8 images,
+// a quarter of the float32 bytes, and the host does no per-element work). The model sees the same
+// float32 values as from the host chain. Returns the names of the inputs moved.
+StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& job, Engine& engine,
+                                                            std::vector<InputBinding>& inputs);
 
 // Parquet input: a folder, or a file named *.parquet / *.pq. Everything else is read as HDF5.
 bool job_input_is_parquet(const std::string& path);

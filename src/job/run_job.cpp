@@ -239,10 +239,18 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   engine_options.cuda.precision = job.run.precision;
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
   SS_RETURN_IF_ERROR(mpi_agree(engine_or.status(), comm));
-  const Engine& engine = *engine_or.value();
+  Engine& engine = *engine_or.value();
   auto inputs_or = job_bind_inputs(job, engine.graph(), comm);
   SS_RETURN_IF_ERROR(mpi_agree(inputs_or.status(), comm));
   std::vector<InputBinding>& inputs = inputs_or.value();
+  auto moved_or = job_preprocess_on_backend(job, engine, inputs);
+  SS_RETURN_IF_ERROR(mpi_agree(moved_or.status(), comm));
+  if (talk) {
+    for (const auto& name : moved_or.value()) {
+      log_line("input '" + name + "': preprocessing runs in the model on the " + std::string(engine.backend_name()) +
+               " backend (preprocess.where = " + job.preprocess.where + ")");
+    }
+  }
   const RowReader& first = *inputs[0].reader;
   const bool parquet_out = job_output_is_parquet(job.output.path);
   const std::string output_path = output_path_of(job);
@@ -419,7 +427,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     Shape shape{rows};
                     shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
                     Tensor x(b.model_dtype, shape);
-                    if (b.preprocessed) {
+                    if (b.on_backend) {  // the stored rows as they are: the model converts them
+                      std::memcpy(x.raw(), w->raw[k].data(), x.nbytes());
+                    } else if (b.preprocessed) {
                       preprocess_rows(w->raw[k].data(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(),
                                       w->stats.feature_nan.data() + b.feature_offset,
                                       w->stats.feature_inf.data() + b.feature_offset, b.inner, b.nhwc);

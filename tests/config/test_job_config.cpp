@@ -29,6 +29,7 @@ TEST(JobConfig, DefaultsApplyToAMinimalJob) {
   EXPECT_FALSE(c->output.overwrite);
   EXPECT_EQ(c->report_path(), "out.h5.report.json");
   EXPECT_TRUE(c->preprocess.mean.empty());
+  EXPECT_EQ(c->preprocess.where, "auto");
   EXPECT_DOUBLE_EQ(c->checks.max_missing_fraction, 1.0);
   EXPECT_DOUBLE_EQ(c->checks.max_inf_fraction, 0.0);
   EXPECT_FALSE(c->checks.allow_nan_outputs);
@@ -107,6 +108,7 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
       {"", {"run.batch_size=abc"}, "run.batch_size"},
       {"", {"run.threads=-1"}, "run.threads"},
       {"", {"run.backend=tpu"}, "run.backend"},
+      {"", {"preprocess.where=gpu"}, "preprocess.where"},
       {"[preprocess]\nstd = [1, 0]\n", {}, "preprocess.std"},
       {"[preprocess]\nmean = [1, \"a\"]\n", {}, "preprocess.mean"},
       {"[checks]\nmax_missing_fraction = 1.5\n", {}, "checks.max_missing_fraction"},

@@ -276,10 +276,12 @@ def test_tabular_raw_scale_with_standardization(e2e, tmp_path, seed, name):
     run_and_check(e2e, tmp_path, name, {"/features": raw}, feeds, job, rows, shard)
 
 
-@pytest.mark.parametrize("name", ["resnet_tiny", "mobilenet_tiny"])
+@pytest.mark.parametrize("name", ["resnet_tiny", "mobilenet_tiny", "resnet_tiny_dynamo"])
 def test_cnn_nhwc_uint8_images(e2e, tmp_path, seed, name):
-    """Images stored [N, H, W, C] uint8; layout = "nhwc", scale = 1/255 and per-channel mean/std. The oracle is ORT
-    on the numpy-converted NCHW float32: ((u8 * float32(1/255)) - mean[c]) / std[c]."""
+    """Images stored [N, H, W, C] uint8; layout = "nhwc", scale = 1/255 and per-channel mean/std, preprocessed on
+    the host and in the model (preprocess.where = "backend": the engine is fed the uint8 rows). The oracle is ORT
+    on the numpy-converted NCHW float32: ((u8 * float32(1/255)) - mean[c]) / std[c]; and the two ways give the same
+    bytes (the model's Cast, Transpose, Mul, Sub, Div are the host chain's float32 operations in its order)."""
     rows, bs, shard = 437, 40, 100
     rng = np.random.default_rng(seed)
     u8 = rng.integers(0, 256, size=(rows, 32, 32, 3), dtype=np.uint8)
@@ -291,10 +293,14 @@ def test_cnn_nhwc_uint8_images(e2e, tmp_path, seed, name):
     x = np.transpose(u8, (0, 3, 1, 2)).astype(np.float32) * np.float32(scale)
     x = (x - np.asarray(mean, np.float32)[None, :, None, None]) / np.asarray(std, np.float32)[None, :, None, None]
     feeds = {"images": np.ascontiguousarray(x, dtype=np.float32)}
-    pp = {"layout": "nhwc", "scale": scale, "mean": mean, "std": std}
-    job = fixture_job(name, tmp_path / "in.h5", tmp_path / "out" / "scores.h5", batch_size=bs, shard_rows=shard,
-                      datasets={"images": "/images_nhwc"}, preprocess=pp)
-    run_and_check(e2e, tmp_path, name, {"/images_nhwc": u8}, feeds, job, rows, shard)
+    got = {}
+    for where in ["host", "backend"]:
+        pp = {"layout": "nhwc", "scale": scale, "mean": mean, "std": std, "where": where}
+        job = fixture_job(name, tmp_path / "in.h5", tmp_path / where / "scores.h5", batch_size=bs, shard_rows=shard,
+                          datasets={"images": "/images_nhwc"}, preprocess=pp)
+        got[where] = run_and_check(e2e, tmp_path, name, {"/images_nhwc": u8}, feeds, job, rows, shard)
+    for k in got["host"]:
+        assert got["host"][k].tobytes() == got["backend"][k].tobytes(), f"{name}: {k} differs between host and backend"
 
 
 @pytest.mark.parametrize("name", ["bert_tiny", "mobilenet_tiny"])

@@ -215,6 +215,23 @@ void expect_equal(const Tensor& out, const Shape& shape, const std::vector<T>& r
   EXPECT_EQ(bad, 0) << bad << " of " << ref.size() << " elements differ";
 }
 
+// n float32 results (got) against the same elements computed in another run (want):
+// |got - want| <= tol * max(1, |want|), tol raised to tolerance_floor() as in expect_near; NaN
+// where want is NaN. `what` names the elements in a failure.
+inline void expect_elements_near(const float* got, const float* want, int64_t n, double tol, const std::string& what) {
+  tol = std::max(tol, tolerance_floor());
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double g = got[i], w = want[i];
+    const bool ok = std::isnan(w) ? std::isnan(g) : g == w || std::fabs(g - w) <= tol * std::max(1.0, std::fabs(w));
+    if (!ok && bad++ < 8) {
+      ADD_FAILURE() << std::setprecision(9) << what << ", element " << i << ": got " << g << ", want " << w << " (tol "
+                    << tol << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << n << " elements differ";
+}
+
 // One Gemm case for check_gemm (declared here: the fixture uses it).
 struct GemmCase {
   int64_t m, n, k;
@@ -296,6 +313,12 @@ class OpTest : public ::testing::TestWithParam<std::string> {
   // zero slice, an integer division by zero or 0 to a negative power gives 0 (kernels/*.h). Tests
   // of those errors expect that instead on such a backend.
   bool values_checked_on_host() const { return GetParam() == "cpu"; }
+  // Whether a matrix product's row, or a convolution's image, comes out bit-identical whatever
+  // else shares its batch. The CPU backend's do (fixed row tiles, one image per product); cuBLAS
+  // and cuDNN choose their kernels by shape, so on CUDA the results agree across batch sizes
+  // within tolerance only (docs/architecture.md, "Determinism"). Tests of that property expect
+  // that instead on such a backend (expect_elements_near).
+  bool products_bitwise_across_batches() const { return GetParam() == "cpu"; }
 
   void TearDown() override {
     tensor_set_poison(-1);

@@ -17,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "engine/onnx_builder.h"
+#include "preprocess/transforms.h"
 #ifdef SHARDSCORE_HAVE_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -366,6 +367,70 @@ TEST(Engine, Float16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DType
 TEST(Engine, BFloat16ComputeResNet) { check_half_compute("tests/fixtures/resnet_tiny.onnx", DType::kBFloat16, 8e-2); }
 TEST(Engine, BFloat16ComputeBert) { check_half_compute("tests/fixtures/bert_tiny.onnx", DType::kBFloat16, 8e-2); }
 TEST(Engine, BFloat16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DType::kBFloat16, 8e-2); }
+
+// Engine::take_raw_inputs: uint8 NHWC images fed as stored give exactly the bits of the host chain
+// (preprocess_rows) feeding float32 NCHW, at float32 and at float16 compute (the conversion stays
+// float32, before the boundary Cast), with an image holding 0 and 255 everywhere.
+TEST(Engine, RawInputsGiveTheHostChainsBits) {
+  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
+  const int64_t rows = 5, h = 32, w = 32, c = 3;
+  std::mt19937 rng(20261204);
+  Tensor u8(DType::kUInt8, {rows, h, w, c});
+  for (int64_t i = 0; i < u8.numel(); ++i) u8.data<uint8_t>()[i] = static_cast<uint8_t>(rng());
+  std::fill_n(u8.data<uint8_t>(), h * w * c, uint8_t{0});
+  std::fill_n(u8.data<uint8_t>() + h * w * c, h * w * c, uint8_t{255});
+  RawInput raw{"images", DType::kUInt8, true, 1.0f / 255, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+  PreprocessSpec spec;
+  spec.scale = raw.scale;
+  spec.mean = raw.mean;
+  spec.std = raw.std;
+  Tensor x(DType::kFloat32, {rows, c, h, w});
+  std::vector<int64_t> nan(3), inf(3);
+  preprocess_rows(static_cast<const std::byte*>(u8.raw()), DType::kUInt8, rows, c, spec, x.data<float>(), nan.data(),
+                  inf.data(), h * w, true);
+  for (const DType compute : {DType::kFloat32, DType::kFloat16}) {
+    SCOPED_TRACE(dtype_name(compute));
+    EngineOptions options;
+    options.compute = compute;
+    auto host = Engine::load(model, "cpu", options);
+    auto in_model = Engine::load(model, "cpu", options);
+    ASSERT_TRUE(host.ok() && in_model.ok());
+    const Status st = (*in_model)->take_raw_inputs({raw});
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ((*in_model)->graph().inputs[0].dtype, DType::kUInt8);
+    EXPECT_EQ((*in_model)->graph().inputs[0].dims, (Shape{-1, h, w, c}));
+    std::vector<Tensor> want, got;
+    ASSERT_TRUE((*host)->run({x}, &want).ok());
+    const Status run = (*in_model)->run({u8}, &got);
+    ASSERT_TRUE(run.ok()) << run.message();
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(got[0].nbytes(), want[0].nbytes());
+    EXPECT_EQ(std::memcmp(got[0].raw(), want[0].raw(), got[0].nbytes()), 0) << "not the host chain's bits";
+    // Fed float32 now, it names the input and the type.
+    std::vector<Tensor> again;
+    const Status wrong = (*in_model)->run({x}, &again);
+    EXPECT_FALSE(wrong.ok());
+    EXPECT_NE(wrong.message().find("'images' expects uint8"), std::string::npos) << wrong.message();
+  }
+}
+
+TEST(Engine, RawInputsRefused) {
+  auto e = Engine::load(source_path("tests/fixtures/resnet_tiny.onnx"), "cpu");
+  ASSERT_TRUE(e.ok());
+  auto expect_refused = [&](const RawInput& r, const std::string& fragment) {
+    const Status st = (*e)->take_raw_inputs({r});
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+    EXPECT_NE(st.message().find(fragment), std::string::npos) << st.message();
+    EXPECT_EQ((*e)->graph().inputs[0].dtype, DType::kFloat32) << "unchanged on error";
+  };
+  expect_refused({"pixels", DType::kUInt8}, "'pixels' is not an input");
+  expect_refused({"images", DType::kFloat64}, "only 8- and 16-bit integers");
+  expect_refused({"images", DType::kUInt8, false, 1.0f, {0.5f, 0.5f}, {1.0f, 1.0f}}, "2 mean / std values");
+  auto bert = Engine::load(source_path("tests/fixtures/bert_tiny.onnx"), "cpu");
+  ASSERT_TRUE(bert.ok());
+  const Status st = (*bert)->take_raw_inputs({{"input_ids", DType::kUInt16}});
+  EXPECT_NE(st.message().find("is int64, not float32"), std::string::npos) << st.message();
+}
 
 }  // namespace
 }  // namespace shardscore

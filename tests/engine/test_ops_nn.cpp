@@ -282,6 +282,7 @@ TEST_P(OpTest, Conv_Float64) {
 TEST_P(OpTest, Conv_ImageIndependentOfBatch_Bitwise) {
   // Image 3 of a 5-image batch is bit-identical to the same image run alone: dense (im2col +
   // BLAS), grouped, depthwise with multiplier 2 (BLAS per group) and plain depthwise (direct).
+  // On CUDA, where cuDNN chooses its algorithm by shape, the same within tolerance.
   const Shape xs = {5, 8, 12, 12};
   auto x = rand_f32(numel_of(xs));
   const int64_t per = 8 * 12 * 12;
@@ -297,7 +298,12 @@ TEST_P(OpTest, Conv_ImageIndependentOfBatch_Bitwise) {
     ASSERT_EQ(all.shape(), (Shape{5, m, 12, 12}));
     ASSERT_EQ(one.shape(), (Shape{1, m, 12, 12}));
     const int64_t out_per = m * 12 * 12;
-    EXPECT_EQ(std::memcmp(all.data<float>() + 3 * out_per, one.data<float>(), out_per * sizeof(float)), 0);
+    if (products_bitwise_across_batches()) {
+      EXPECT_EQ(std::memcmp(all.data<float>() + 3 * out_per, one.data<float>(), out_per * sizeof(float)), 0);
+    } else {
+      expect_elements_near(one.data<float>(), all.data<float>() + 3 * out_per, out_per, kTolReduce,
+                           "image 3 alone against the batch of 5");
+    }
   }
 }
 TEST_P(OpTest, Conv_Errors) {
