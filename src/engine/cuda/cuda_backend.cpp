@@ -65,7 +65,10 @@ class PinnedBuffer {
   ~PinnedBuffer() {
     if (p_) cudaFreeHost(p_);
   }
+  // At least 256 bytes: data() is never null after a reserve, so a batch of empty tensors copies
+  // zero bytes from a real address.
   Status reserve(std::size_t bytes) {
+    bytes = std::max<std::size_t>(bytes, 256);
     if (bytes <= size_) return ok_status();
     if (p_) cudaFreeHost(p_);
     p_ = nullptr;
