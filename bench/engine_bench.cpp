@@ -1,7 +1,13 @@
-// engine_bench: throughput of shardscore's CPU backend on one ONNX model, the way a job runs it.
+// engine_bench: throughput of shardscore's engine on one ONNX model, the way a job runs it.
 //
 //   engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]
-//                [--json] [--dump DIR] [--profile]
+//                [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision fp32|tf32|fp16|bf16]
+//
+// --backend cuda (default cpu) runs the CUDA backend at --precision (default fp32): T batches in
+// flight take T lanes (streams), as a job's T threads do; the engine alone, without the job's
+// reading, preprocessing and writing, so that a GPU run tells the engine's rate from the job's.
+// --profile is CPU only (the CUDA backend's per-op times: SHARDSCORE_CUDA_PROFILE=1, see
+// engine/cuda/cuda_backend.cpp).
 //
 // Execution model (as in src/job/run_job.cpp): one batch runs single-threaded (OpenBLAS is pinned
 // to one thread by the CPU backend); parallelism comes from running several batches at once on
@@ -64,12 +70,14 @@ struct Args {
   bool json = false;
   bool profile = false;
   std::string dump;
+  std::string backend = "cpu";
+  std::string precision = "fp32";
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "engine_bench: " << why << "\n"
             << "usage: engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]\n"
-            << "                    [--json] [--dump DIR] [--profile]\n";
+            << "                    [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision P]\n";
   std::exit(2);
 }
 
@@ -98,10 +106,17 @@ Args parse(int argc, char** argv) {
     else if (f == "--json") a.json = true;
     else if (f == "--profile") a.profile = true;
     else if (f == "--dump") a.dump = val();
+    else if (f == "--backend") a.backend = val();
+    else if (f == "--precision") a.precision = val();
     else if (f == "--help" || f == "-h") usage("help");
     else usage("unknown argument '" + f + "'");
   }
   if (a.model.empty()) usage("--model is required");
+  if (a.backend != "cpu" && a.backend != "cuda") usage("--backend is cpu or cuda, got '" + a.backend + "'");
+  if (a.precision != "fp32" && a.precision != "tf32" && a.precision != "fp16" && a.precision != "bf16") {
+    usage("--precision is fp32, tf32, fp16 or bf16, got '" + a.precision + "'");
+  }
+  if (a.profile && a.backend != "cpu") usage("--profile times the CPU backend's ops (on CUDA: SHARDSCORE_CUDA_PROFILE=1)");
   return a;
 }
 
@@ -306,7 +321,9 @@ int main(int argc, char** argv) {
 
   using clock = std::chrono::steady_clock;
   auto t_load = clock::now();
-  auto loaded = ss::Engine::load(a.model, "cpu");
+  ss::EngineOptions options;
+  options.cuda.precision = a.precision;
+  auto loaded = ss::Engine::load(a.model, a.backend, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ss::Engine& engine = *loaded.value();
   const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
@@ -362,7 +379,8 @@ int main(int argc, char** argv) {
   std::ostringstream line;
   line.precision(6);
   if (a.json) {
-    line << "{\"model\":\"" << json_escape(a.model) << "\",\"batch\":" << a.batch << ",\"threads\":" << T
+    line << "{\"model\":\"" << json_escape(a.model) << "\",\"backend\":\"" << a.backend << "\",\"precision\":\""
+         << a.precision << "\",\"batch\":" << a.batch << ",\"threads\":" << T
          << ",\"seq\":" << a.seq << ",\"warmup\":" << a.warmup << ",\"repeats\":" << a.repeats
          << ",\"items_per_repeat\":" << static_cast<int64_t>(items) << ",\"median_s\":" << med << ",\"min_s\":" << mn
          << ",\"max_s\":" << mx << ",\"items_per_s\":" << items / med << ",\"items_per_s_best\":" << items / mn
@@ -375,7 +393,8 @@ int main(int argc, char** argv) {
             }()
          << "],\"load_s\":" << load_s << ",\"passes\":\"" << json_escape(engine.pass_stats().describe()) << "\"}";
   } else {
-    line << a.model << ": " << T << " thread(s) x batch " << a.batch << ": median " << med << " s (min " << mn
+    line << a.model << " (" << a.backend << (a.backend == "cuda" ? " " + a.precision : "") << "): " << T
+         << " thread(s) x batch " << a.batch << ": median " << med << " s (min " << mn
          << ", max " << mx << ") over " << a.repeats << " repeats -> " << items / med << " items/s";
   }
   std::cout << line.str() << std::endl;

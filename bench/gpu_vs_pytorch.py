@@ -25,6 +25,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                weights; the same architectures as the ONNX files, compared on throughput)
   mlp          also the raw HDF5 read rate of the same file (h5py, the same batches): the ceiling a job that
                reads its input can reach
+  engine only  bench/engine_bench --backend cuda (SHARDSCORE_ENGINE_BENCH): the engine alone, 4 batches in flight,
+               random inputs, no file; and at fp16 a per-op profile (SHARDSCORE_CUDA_PROFILE=1) into the logs
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
 """
 from __future__ import annotations
@@ -47,6 +49,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import cpu_vs_onnxruntime as cpu_bench  # noqa: E402  (the model exports)
 
 BIN = os.environ.get("SHARDSCORE_BIN", str(ROOT / "build" / "shardscore"))
+ENGINE_BENCH = os.environ.get("SHARDSCORE_ENGINE_BENCH", str(ROOT / "build" / "bench" / "engine_bench"))
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 # model -> rows, batch, shard rows, chunk rows
@@ -132,6 +135,41 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
         res["items_per_s"] = rows / wall
     out.unlink(missing_ok=True)
     return res
+
+
+def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path) -> dict:
+    """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
+    batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
+    engine's rate from the whole job's."""
+    _, batch, _, _ = SIZES[model]
+    cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "4", "--warmup", "2",
+           "--repeats", "5", "--backend", "cuda", "--precision", precision, "--json"]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        return {"error": f"{ENGINE_BENCH}: {e.strerror}"}
+    (work / f"{model}_{precision}_engine.log").write_text(p.stdout + p.stderr)
+    try:
+        r = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"error": f"exit {p.returncode}: {p.stderr.strip()[-300:]}"}
+    if "error" in r:
+        return {"error": r["error"]}
+    return {"items_per_s": r["items_per_s"], "command": shlex.join(cmd)}
+
+
+def profile_engine(model: str, onnx_path: Path, precision: str, work: Path) -> None:
+    """Where the engine's time goes on the GPU: SHARDSCORE_CUDA_PROFILE=1 (every step timed, graphs off), one
+    lane, into <work>/<model>_<precision>_profile.log (in gpu_check's logs archive)."""
+    _, batch, _, _ = SIZES[model]
+    cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "1", "--warmup", "1",
+           "--repeats", "2", "--backend", "cuda", "--precision", precision]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, SHARDSCORE_CUDA_PROFILE="1"))
+    except OSError as e:
+        (work / f"{model}_{precision}_profile.log").write_text(f"{ENGINE_BENCH}: {e.strerror}\n")
+        return
+    (work / f"{model}_{precision}_profile.log").write_text(shlex.join(cmd) + "\n" + p.stdout + p.stderr)
 
 
 def torch_model(model: str, onnx_name: str):
@@ -286,8 +324,13 @@ def main() -> None:
             onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
             add({"model": model, "side": "shardscore", "precision": precision,
                  **run_shardscore(model, onnx_path, data, names, precision, work)})
+            add({"model": model, "side": "shardscore engine only (no I/O)", "precision": precision,
+                 **run_engine_only(model, onnx_path, precision, work)})
             add({"model": model, "side": side_name(model, False), "precision": precision,
                  **run_torch(model, data, names, precision, False)})
+    for model in args.models:  # the per-op profile at fp16, the bar's precision (logs only, not a table row)
+        if "fp16" in args.precisions:
+            profile_engine(model, cpu_bench.OUT / cpu_bench.MODELS[model][0], "fp16", work)
     if not args.no_compile:
         # What torch.compile's first call costs, from runs on 16 cores: a guess, used only to stop in time.
         compile_s = {"resnet50": 120, "bert-base": 120, "mlp": 40}
@@ -302,7 +345,7 @@ def main() -> None:
                 add({"model": model, "side": side_name(model, True), "precision": precision,
                      **run_torch(model, data, names, precision, True)})
     print("\n".join(write_tables(out, gpu, torch.__version__, results)))
-    failed = [r for r in results if r["side"] == "shardscore" and "error" in r]
+    failed = [r for r in results if r["side"].startswith("shardscore") and "error" in r]
     if failed:  # a PyTorch row may fail (torch.compile where it does not work); shardscore's may not
         sys.exit(f"gpu_vs_pytorch: {len(failed)} shardscore run(s) failed, first: {failed[0]['error']}")
 

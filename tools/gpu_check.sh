@@ -95,7 +95,7 @@ export OMPI_MCA_mca_base_component_show_load_errors=0 OMPI_MCA_btl_vader_single_
 export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
 # One node, and no ssh on a bare GPU image: launch locally without looking for an rsh agent.
 export OMPI_MCA_plm=isolated
-export SHARDSCORE_SOURCE_DIR="$root" SHARDSCORE_BIN="$B/wrap/shardscore"
+export SHARDSCORE_SOURCE_DIR="$root" SHARDSCORE_BIN="$B/wrap/shardscore" SHARDSCORE_ENGINE_BENCH="$B/wrap/engine_bench"
 
 declare -a names results seconds
 run_step() {  # name, command... (the command may read STEP_SECONDS: the time it is given)

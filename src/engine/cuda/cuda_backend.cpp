@@ -12,6 +12,9 @@
 // * With the arena's addresses fixed, the third batch of a shape on a lane is captured as a CUDA
 //   graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
 //   cannot be captured (an op that reads device data on the host) simply keeps running step by step.
+// * SHARDSCORE_CUDA_PROFILE=1: where a batch's time goes. Graphs are off, every step and the
+//   copies in and out are timed with events (the host waits after each), summed per op type, and
+//   the table is logged when the backend goes away. For finding the slow part, not for rates.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -129,9 +132,11 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never a
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool graphs) : device_(device), precision_(precision), graphs_(graphs) {}
+  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile)
+      : device_(device), precision_(precision), graphs_(graphs && !profile), profile_(profile) {}
   ~CudaBackend() override {
     cudaSetDevice(device_);
+    if (profile_) log_profile();
     // Lanes first: their streams may still reference constants (cudaFree waits for the device
     // anyway, but a lane's arenas are freed on its stream, which must still exist).
     lanes_.clear();
@@ -385,7 +390,10 @@ class CudaBackend final : public Backend {
           return resource_exhausted("out of device memory for the batch's inputs");
         }
         std::memcpy(lane.staging_in.data() + off, t.raw(), t.nbytes());
-        SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), lane.staging_in.data() + off, t.nbytes(), cudaMemcpyHostToDevice, stream));
+        SS_RETURN_IF_ERROR(timed(stream, "(copy in)", [&]() -> Status {
+          SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), lane.staging_in.data() + off, t.nbytes(), cudaMemcpyHostToDevice, stream));
+          return ok_status();
+        }));
         off += (t.nbytes() + 255) / 256 * 256;
         if (b.capture) b.capture->input_ptrs.push_back(d.raw());
         host[plan.input_slots[k]] = inputs[k];
@@ -497,7 +505,8 @@ class CudaBackend final : public Backend {
         }
         ctx.outputs.resize(step.outputs.size());
         try {
-          st = step.op->cuda(ctx);
+          st = timed(stream, step.node->domain.empty() ? step.node->op_type : step.node->domain + ":" + step.node->op_type,
+                     [&] { return step.op->cuda(ctx); });
         } catch (const DeviceOutOfMemory&) {
           st = resource_exhausted("out of device memory");
         }
@@ -526,11 +535,14 @@ class CudaBackend final : public Backend {
       if (t) bytes += (t->nbytes() + 255) / 256 * 256;
     SS_RETURN_IF_ERROR(lane.staging_out.reserve(bytes));
     std::size_t off = 0;
-    for (const Tensor* t : dev_outs) {
-      if (!t) continue;
-      SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lane.staging_out.data() + off, t->raw(), t->nbytes(), cudaMemcpyDeviceToHost, lane.h.stream));
-      off += (t->nbytes() + 255) / 256 * 256;
-    }
+    SS_RETURN_IF_ERROR(timed(lane.h.stream, "(copy out)", [&]() -> Status {
+      for (const Tensor* t : dev_outs) {
+        if (!t) continue;
+        SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lane.staging_out.data() + off, t->raw(), t->nbytes(), cudaMemcpyDeviceToHost, lane.h.stream));
+        off += (t->nbytes() + 255) / 256 * 256;
+      }
+      return ok_status();
+    }));
     SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(lane.h.stream));
     outputs->clear();
     off = 0;
@@ -569,6 +581,55 @@ class CudaBackend final : public Backend {
   const int device_;
   const CudaPrecision precision_;
   const bool graphs_;
+  const bool profile_;
+
+  // SHARDSCORE_CUDA_PROFILE: per op type (or "(copy in)" / "(copy out)"), milliseconds and calls.
+  mutable std::mutex profile_mutex_;
+  mutable std::map<std::string, std::pair<double, int64_t>> profile_ms_;
+
+  // Runs f on the stream between two events and adds the time between them to `what`.
+  template <typename F>
+  Status timed(cudaStream_t stream, const std::string& what, F&& f) const {
+    if (!profile_) return f();
+    cudaEvent_t e0 = nullptr, e1 = nullptr;
+    SS_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e0));
+    SS_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e1));
+    struct Destroy {
+      cudaEvent_t a, b;
+      ~Destroy() {
+        cudaEventDestroy(a);
+        cudaEventDestroy(b);
+      }
+    } destroy{e0, e1};
+    SS_CUDA_RETURN_IF_ERROR(cudaEventRecord(e0, stream));
+    Status st = f();
+    SS_CUDA_RETURN_IF_ERROR(cudaEventRecord(e1, stream));
+    SS_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(e1));
+    float ms = 0;
+    SS_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, e0, e1));
+    std::lock_guard lock(profile_mutex_);
+    auto& [total, calls] = profile_ms_[what];
+    total += ms;
+    ++calls;
+    return st;
+  }
+
+  void log_profile() const {
+    std::lock_guard lock(profile_mutex_);
+    double all = 0;
+    for (const auto& [what, v] : profile_ms_) all += v.first;
+    std::vector<std::pair<double, std::string>> rows;
+    for (const auto& [what, v] : profile_ms_) rows.emplace_back(v.first, what);
+    std::sort(rows.rbegin(), rows.rend());
+    log_line("cuda profile (SHARDSCORE_CUDA_PROFILE=1, device " + std::to_string(device_) + "): " +
+             std::to_string(all) + " ms in all");
+    for (const auto& [ms, what] : rows) {
+      char line[160];
+      std::snprintf(line, sizeof line, "  %-32s %8lld calls %12.3f ms %6.1f%%", what.c_str(),
+                    static_cast<long long>(profile_ms_.at(what).second), ms, all > 0 ? 100.0 * ms / all : 0.0);
+      log_line(line);
+    }
+  }
 
   mutable std::mutex lanes_mutex_;
   mutable std::condition_variable lanes_cv_;
@@ -597,8 +658,11 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   else if (options.precision != "fp32") return invalid_argument("precision '" + options.precision + "' is not one of fp32, tf32, fp16, bf16");
   const char* graphs_env = std::getenv("SHARDSCORE_CUDA_GRAPHS");
   const bool graphs = !(graphs_env && std::string(graphs_env) == "0");
+  const char* profile_env = std::getenv("SHARDSCORE_CUDA_PROFILE");
+  const bool profile = profile_env && std::string(profile_env) == "1";
+  if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
   SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-  auto backend = std::make_unique<CudaBackend>(device, precision, graphs);
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile);
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }
