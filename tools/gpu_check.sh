@@ -12,8 +12,10 @@
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
 #                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
 #                 with numpy, h5py, onnx, onnxruntime and pytest)
+#   cudnn-layouts bench/cudnn_conv_layouts when GPU_CHECK_BENCH=1: ResNet-50's convolutions in cuDNN,
+#                 NCHW (as the backend runs them) against NHWC, fp16, batch 256
 #   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch), its torch.compile
-#                 rows only if time remains
+#                 rows only if time remains; engine-only rows and an fp16 per-op profile in the logs
 #   memcheck      compute-sanitizer memcheck over the CUDA op tests, in the time left
 #
 # and ends with a summary table (also in OUT/summary.md).
@@ -33,15 +35,16 @@
 # included: one call runs everything (GPU_CHECK_BENCH=1 tools/gpu_check.sh, timeout_s 600), leaving
 # time to rerun one step after a fix.
 #
-# Output (in $OUT when set, the device tool's, else gpu-check-out/; at most four files, as the device
+# Output (in $OUT when set, the device tool's, else gpu-check-out/; at most five files, as the device
 # tool brings back eight): summary.md, gpu-check-logs.tar.gz (every step's whole log and the
-# benchmark's job logs), and the benchmark's gpu_vs_pytorch.md and .json. Each step's last lines are
+# benchmark's job and profile logs), cudnn_conv_layouts.md, and the benchmark's gpu_vs_pytorch.md
+# and .json. Each step's last lines are
 # also printed. Exit status: 0 when every step that ran passed.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/gpu-bundle.tar.xz}"
 out="${OUT:-$root/gpu-check-out}"
-steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e bench memcheck}"
+steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e cudnn-layouts bench memcheck}"
 deadline="${GPU_CHECK_DEADLINE:-570}"
 step_limit="${GPU_CHECK_STEP_TIMEOUT:-420}"
 mkdir -p "$out"
@@ -134,6 +137,10 @@ run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
 run_step engine test_engine --gtest_brief=1
 if command -v python3 >/dev/null; then
   run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
+fi
+if [[ ${GPU_CHECK_BENCH:-0} == 1 ]]; then
+  # ResNet-50's convolutions in cuDNN, NCHW (as the backend runs them) against NHWC: seconds.
+  run_step cudnn-layouts bash -c 'set -o pipefail; cudnn_conv_layouts --batch 256 --precision fp16 | tee "$0/cudnn_conv_layouts.md"' "$out"
 fi
 if [[ ${GPU_CHECK_BENCH:-0} == 1 ]] && command -v python3 >/dev/null; then
   # The benchmark sizes its optional rows (torch.compile) to the time it is given: at most

@@ -13,7 +13,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SHARDSCORE_BUILD_DIR:-$root/build}"
 out="${1:-$root/gpu-bundle.tar.xz}"
-bins=(shardscore tests/test_ops tests/test_engine tests/test_cuda_device bench/engine_bench)
+bins=(shardscore tests/test_ops tests/test_engine tests/test_cuda_device bench/engine_bench bench/cudnn_conv_layouts)
 for b in "${bins[@]}"; do
   [[ -x $build/$b ]] || { echo "make_gpu_bundle: $build/$b is missing: build with CUDA first (scripts/setup.sh)" >&2; exit 2; }
 done
