@@ -137,18 +137,19 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
     return res
 
 
-def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path) -> dict:
+def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False) -> dict:
     """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
     batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
     engine's rate from the whole job's."""
     _, batch, _, _ = SIZES[model]
     cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "4", "--warmup", "2",
            "--repeats", "5", "--backend", "cuda", "--precision", precision, "--json"]
+    env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0")
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
         return {"error": f"{ENGINE_BENCH}: {e.strerror}"}
-    (work / f"{model}_{precision}_engine.log").write_text(p.stdout + p.stderr)
+    (work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}.log").write_text(p.stdout + p.stderr)
     try:
         r = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])
     except (IndexError, json.JSONDecodeError):
@@ -158,18 +159,20 @@ def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path) -> 
     return {"items_per_s": r["items_per_s"], "command": shlex.join(cmd)}
 
 
-def profile_engine(model: str, onnx_path: Path, precision: str, work: Path) -> None:
+def profile_engine(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False) -> None:
     """Where the engine's time goes on the GPU: SHARDSCORE_CUDA_PROFILE=1 (every step timed, graphs off), one
-    lane, into <work>/<model>_<precision>_profile.log (in gpu_check's logs archive)."""
+    lane, into <work>/<model>_<precision>_profile[_nhwc].log (in gpu_check's logs archive)."""
     _, batch, _, _ = SIZES[model]
     cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "1", "--warmup", "1",
            "--repeats", "2", "--backend", "cuda", "--precision", precision]
+    log = work / f"{model}_{precision}_profile{'_nhwc' if nhwc else ''}.log"
+    env = dict(os.environ, SHARDSCORE_CUDA_PROFILE="1", SHARDSCORE_CUDA_NHWC="1" if nhwc else "0")
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, SHARDSCORE_CUDA_PROFILE="1"))
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
-        (work / f"{model}_{precision}_profile.log").write_text(f"{ENGINE_BENCH}: {e.strerror}\n")
+        log.write_text(f"{ENGINE_BENCH}: {e.strerror}\n")
         return
-    (work / f"{model}_{precision}_profile.log").write_text(shlex.join(cmd) + "\n" + p.stdout + p.stderr)
+    log.write_text(shlex.join(cmd) + "\n" + p.stdout + p.stderr)
 
 
 def torch_model(model: str, onnx_name: str):
@@ -326,11 +329,16 @@ def main() -> None:
                  **run_shardscore(model, onnx_path, data, names, precision, work)})
             add({"model": model, "side": "shardscore engine only (no I/O)", "precision": precision,
                  **run_engine_only(model, onnx_path, precision, work)})
+            if model == "resnet50":  # the convolutions in NHWC (SHARDSCORE_CUDA_NHWC=1, off by default): A/B
+                add({"model": model, "side": "shardscore engine only, NHWC convs", "precision": precision,
+                     **run_engine_only(model, onnx_path, precision, work, nhwc=True)})
             add({"model": model, "side": side_name(model, False), "precision": precision,
                  **run_torch(model, data, names, precision, False)})
     for model in args.models:  # the per-op profile at fp16, the bar's precision (logs only, not a table row)
         if "fp16" in args.precisions:
             profile_engine(model, cpu_bench.OUT / cpu_bench.MODELS[model][0], "fp16", work)
+            if model == "resnet50":
+                profile_engine(model, cpu_bench.OUT / cpu_bench.MODELS[model][0], "fp16", work, nhwc=True)
     if not args.no_compile:
         # What torch.compile's first call costs, from runs on 16 cores: a guess, used only to stop in time.
         compile_s = {"resnet50": 120, "bert-base": 120, "mlp": 40}

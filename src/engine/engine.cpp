@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -19,6 +20,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
   if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
   // --precision fp16 / bf16: the graph in that type (pass_to_half).
   EngineOptions cuda_options = options;
+  if (const char* nhwc = std::getenv("SHARDSCORE_CUDA_NHWC"); nhwc && std::string(nhwc) == "1") cuda_options.nhwc_convs = true;
   if (options.cuda.precision == "fp16") cuda_options.compute = DType::kFloat16;
   if (options.cuda.precision == "bf16") cuda_options.compute = DType::kBFloat16;
   if (backend == "cuda") {
@@ -48,8 +50,9 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
-  const int64_t conv_block = backend->name() == "cpu" ? onednn_channel_block() : 0;
+  const int64_t conv_block = backend->name() == "cpu" && !options.nhwc_convs ? onednn_channel_block() : 0;
   if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block));
+  if (options.optimize && options.nhwc_convs) SS_RETURN_IF_ERROR(pass_nhwc_convs(&e->graph_, &e->pass_stats_));
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.

@@ -20,6 +20,10 @@ struct EngineOptions {
   // bf16; the CPU backend runs it too (each op in float32, rounded once), which is how it is tested
   // without a GPU. kFloat32: the model's own types.
   DType compute = DType::kFloat32;
+  // Convolutions in NHWC (pass_nhwc_convs), the layout of the GPU's tensor cores; set for the CUDA
+  // backend by SHARDSCORE_CUDA_NHWC=1 (off by default until a GPU run has measured it), and run on
+  // the CPU backend too (as a reference, slowly) when set, instead of oneDNN's blocked layout.
+  bool nhwc_convs = false;
   // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
   // each retry is logged.
   int64_t min_retry_rows = 1;

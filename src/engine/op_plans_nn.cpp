@@ -337,18 +337,24 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
   }
   if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
   ConvPlan p;
+  if (const Attribute* layout = node.op_type == "FusedConv" ? node.attr("layout") : nullptr) {
+    if (layout->s != "NHWC" && layout->s != "NCHW") return invalid_argument("layout '" + layout->s + "' is not NCHW or NHWC");
+    p.nhwc = layout->s == "NHWC";
+  }
+  // Dimensions of X: channels, then the two spatial ones; of W: input channels per group, kernel.
+  const int xc = p.nhwc ? 3 : 1, xs = p.nhwc ? 1 : 2, wc = p.nhwc ? 3 : 1, wk = p.nhwc ? 1 : 2;
   p.group = node.attr_int("group", 1);
   p.n = x->dim(0);
-  p.c = x->dim(1);
+  p.c = x->dim(xc);
   p.m = w->dim(0);
   if (p.group <= 0) return invalid_argument("group " + str(p.group) + " must be positive");
-  if (p.c % p.group != 0 || p.m % p.group != 0 || w->dim(1) * p.group != p.c) {
+  if (p.c % p.group != 0 || p.m % p.group != 0 || w->dim(wc) * p.group != p.c) {
     return invalid_argument("X has " + str(p.c) + " channels and W " + shape_to_string(w->shape()) + " " + str(p.m) +
-                            " output channels of " + str(w->dim(1)) +
+                            " output channels of " + str(w->dim(wc)) +
                             " input channels each, which does not fit group " + str(p.group));
   }
   if (const Attribute* ks = node.attr("kernel_shape")) {
-    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
+    if (ks->ints != std::vector<int64_t>{w->dim(wk), w->dim(wk + 1)}) {
       return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
                               shape_to_string(w->shape()));
     }
@@ -357,10 +363,10 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
     return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(p.m) +
                             " values (one per output channel)");
   }
-  const int64_t in[2] = {x->dim(2), x->dim(3)};
-  const int64_t k[2] = {w->dim(2), w->dim(3)};
+  const int64_t in[2] = {x->dim(xs), x->dim(xs + 1)};
+  const int64_t k[2] = {w->dim(wk), w->dim(wk + 1)};
   SS_RETURN_IF_ERROR(window_geometry(node, in, k, false, &p.g));
-  p.out_shape = {p.n, p.m, p.g.out[0], p.g.out[1]};
+  p.out_shape = p.nhwc ? Shape{p.n, p.g.out[0], p.g.out[1], p.m} : Shape{p.n, p.m, p.g.out[0], p.g.out[1]};
   return p;
 }
 

@@ -129,9 +129,13 @@ StatusOr<GlobalPoolPlan> global_average_pool_plan(const Tensor& x);
 struct ConvPlan {
   int64_t n = 0, c = 0, m = 0, group = 1;
   Window2d g;
-  Shape out_shape;  // [N, M, out H, out W], X's dtype
+  Shape out_shape;  // [N, M, out H, out W], X's dtype ([N, out H, out W, M] when nhwc)
+  bool nhwc = false;
 };
 // inputs: X, W (required), B. Float NCHW X, W 4-D [M, C/group, kH, kW] of X's type, B 1-D [M].
+// shardscore.FusedConv with attribute layout = "NHWC" (pass_nhwc_convs): X [N, H, W, C], W
+// [M, kH, kW, C/group], Y and the residual [N, out H, out W, M]; any other layout value is
+// InvalidArgument.
 StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // FusedConv's activation attribute: true for "Relu", false for none, Unimplemented otherwise.
 StatusOr<bool> fused_conv_relu(const Node& node);

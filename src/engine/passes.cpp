@@ -1,6 +1,7 @@
 #include "engine/passes.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <map>
 #include <set>
@@ -14,6 +15,7 @@ std::string PassStats::describe() const {
   return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
          " BatchNormalization folded into Conv, " + std::to_string(fused_gelus) + " Gelu chain(s) fused, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
          std::to_string(fused_convs) + " Conv fused, " + std::to_string(blocked_convs) + " Conv on oneDNN, " +
+         (nhwc_convs ? std::to_string(nhwc_convs) + " Conv in NHWC, " : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 
@@ -593,6 +595,106 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {
   SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));
   SS_RETURN_IF_ERROR(pass_blocked_conv_layout(g, conv_block, stats));
   return check_still_sorted(*g);
+}
+
+Status pass_nhwc_convs(Graph* g, PassStats* stats) {
+  auto taken = [&](const std::string& v) {
+    if (g->initializers.count(v)) return true;
+    for (const auto& in : g->inputs)
+      if (in.name == v) return true;
+    for (const auto& n : g->nodes)
+      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
+    return false;
+  };
+  std::set<std::string> made;  // names given out here (their nodes are not in g->nodes yet)
+  auto fresh = [&](std::string name) {
+    while (taken(name) || made.count(name)) name += "'";
+    made.insert(name);
+    return name;
+  };
+  auto transpose = [&](const std::string& from, const std::string& to, std::vector<int64_t> perm) {
+    Node t;
+    t.name = fresh("shardscore_" + to + "_transpose");
+    t.op_type = "Transpose";
+    t.opset = 13;
+    t.inputs = {from};
+    t.outputs = {to};
+    Attribute a;
+    a.type = Attribute::Type::kInts;
+    a.ints = std::move(perm);
+    t.attrs["perm"] = a;
+    return t;
+  };
+  auto eligible = [&](const Node& n) {
+    if (!((n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "shardscore"))) return false;
+    if (n.attr("dst_layout") || n.attr("layout") || n.attr_int("group", 1) != 1) return false;
+    if (const Attribute* ap = n.attr("auto_pad"); ap && !ap->s.empty() && ap->s != "NOTSET") return false;
+    if (const Attribute* pads = n.attr("pads")) {
+      if (pads->ints.size() != 4 || pads->ints[0] != pads->ints[2] || pads->ints[1] != pads->ints[3]) return false;
+    }
+    if (n.inputs.size() < 2) return false;
+    auto w = g->initializers.find(n.inputs[1]);
+    if (w == g->initializers.end() || w->second.rank() != 4 || !dtype_is_float(w->second.dtype())) return false;
+    if (n.inputs.size() > 2 && !n.inputs[2].empty() && !g->initializers.count(n.inputs[2])) return false;
+    return true;
+  };
+  std::map<std::string, std::string> nhwc_of;  // an NCHW value -> its NHWC twin
+  std::vector<Node> out;
+  int converted = 0;
+  for (Node& n : g->nodes) {
+    if (!eligible(n)) {
+      out.push_back(std::move(n));
+      continue;
+    }
+    // A residual must have the output's shape; the CUDA function refuses a broadcast one, naming
+    // the node (after a convolution, exporters write same-shape residuals).
+    auto nhwc_input = [&](const std::string& v) {
+      auto it = nhwc_of.find(v);
+      if (it != nhwc_of.end()) return it->second;
+      const std::string t = fresh(v + "::nhwc");
+      out.push_back(transpose(v, t, {0, 2, 3, 1}));
+      nhwc_of[v] = t;
+      return t;
+    };
+    const Tensor& w = g->initializers.at(n.inputs[1]);
+    const std::string wname = fresh(n.inputs[1] + "::mkkc");
+    {
+      // [M, C, kH, kW] -> [M, kH, kW, C], element by element (any float type: bytes).
+      const int64_t m = w.dim(0), c = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+      Tensor t(w.dtype(), {m, kh, kw, c});
+      const std::size_t es = dtype_size(w.dtype());
+      const auto* src = static_cast<const std::byte*>(w.raw());
+      auto* dst = static_cast<std::byte*>(t.raw());
+      for (int64_t a = 0; a < m; ++a)
+        for (int64_t i = 0; i < kh; ++i)
+          for (int64_t j = 0; j < kw; ++j)
+            for (int64_t ch = 0; ch < c; ++ch)
+              std::memcpy(dst + (((a * kh + i) * kw + j) * c + ch) * es, src + (((a * c + ch) * kh + i) * kw + j) * es, es);
+      g->initializers.emplace(wname, std::move(t));
+    }
+    n.inputs[0] = nhwc_input(n.inputs[0]);
+    n.inputs[1] = wname;
+    if (n.inputs.size() > 3 && !n.inputs[3].empty()) n.inputs[3] = nhwc_input(n.inputs[3]);
+    if (n.op_type == "Conv") {
+      n.op_type = "FusedConv";
+      n.domain = "shardscore";
+      n.opset = 1;
+    }
+    Attribute layout;
+    layout.type = Attribute::Type::kString;
+    layout.s = "NHWC";
+    n.attrs["layout"] = layout;
+    const std::string y = n.outputs[0];
+    const std::string y_nhwc = fresh(y + "::nhwc");
+    n.outputs[0] = y_nhwc;
+    nhwc_of[y] = y_nhwc;
+    out.push_back(std::move(n));
+    out.push_back(transpose(y_nhwc, y, {0, 3, 1, 2}));  // for other readers; dropped if none
+    ++converted;
+  }
+  g->nodes = std::move(out);
+  if (stats) stats->nhwc_convs += converted;
+  return converted ? pass_remove_dead_nodes(g, stats) : ok_status();
 }
 
 Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {

@@ -24,6 +24,7 @@ struct PassStats {
   int fused_gemms = 0;
   int fused_convs = 0;
   int blocked_convs = 0;
+  int nhwc_convs = 0;
   int removed_nodes = 0;
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
 };
@@ -47,6 +48,15 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 // and to graph outputs. A MaxPool of a blocked value becomes shardscore.BlockedMaxPool, its output
 // blocked too.
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
+
+// The CUDA backend's convolution layout for tensor cores (EngineOptions::nhwc_convs): every Conv /
+// FusedConv with constant 4-D float weights, group 1, symmetric explicit pads (auto_pad NOTSET) and
+// a same-shape residual or none becomes a shardscore.FusedConv with layout "NHWC", its weights
+// permuted to [M, kH, kW, C]. A Transpose to NHWC goes in front of an input or residual made
+// elsewhere, and a Transpose back to NCHW, under the value's own name, serves every other reader
+// and graph output (dropped when nothing reads it): convolutions feeding convolutions pass NHWC
+// values with no transpose between them. The same function of the inputs, up to summation order.
+Status pass_nhwc_convs(Graph* g, PassStats* stats);
 
 // All of the above, in order, then the convolution layout for a channel block of `conv_block`
 // (the CPU backend's onednn_channel_block(); 0 leaves convolutions to the im2col code).

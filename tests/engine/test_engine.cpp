@@ -432,5 +432,68 @@ TEST(Engine, RawInputsRefused) {
   EXPECT_NE(st.message().find("is int64, not float32"), std::string::npos) << st.message();
 }
 
+// The CUDA backend with its convolutions in NHWC (SHARDSCORE_CUDA_NHWC=1's graph) against the CPU
+// backend's NCHW: float32 within 1e-4, --precision fp16 within 2e-2.
+TEST(Engine, CudaNhwcConvsMatchCpu) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  for (const char* rel : {"tests/fixtures/resnet_tiny.onnx", "tests/fixtures/mobilenet_tiny.onnx",
+                          "tests/fixtures/resnet_tiny_dynamo.onnx"}) {
+    SCOPED_TRACE(rel);
+    auto cpu = Engine::load(source_path(rel), "cpu");
+    EngineOptions nhwc, nhwc16;
+    nhwc.nhwc_convs = nhwc16.nhwc_convs = true;
+    nhwc16.cuda.precision = "fp16";
+    auto gpu = Engine::load(source_path(rel), "cuda", nhwc);
+    auto gpu16 = Engine::load(source_path(rel), "cuda", nhwc16);
+    ASSERT_TRUE(cpu.ok() && gpu.ok() && gpu16.ok());
+    EXPECT_GT((*gpu)->pass_stats().nhwc_convs, 0);
+    for (int64_t rows : {8, 8, 8, 8, 3}) {
+      std::vector<Tensor> in = random_inputs(**cpu, rows, static_cast<uint32_t>(rows * 17 + 1)), want, got, got16;
+      ASSERT_TRUE((*cpu)->run(in, &want).ok());
+      Status st = (*gpu)->run(in, &got);
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_LE(compare_outputs(got, want), 1e-4) << rows << " rows";
+      st = (*gpu16)->run(in, &got16);
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_LE(compare_outputs(got16, want), 2e-2) << rows << " rows, fp16";
+    }
+  }
+}
+
+// pass_nhwc_convs, run on the CPU backend (its NHWC FusedConv is the reference the CUDA one is
+// tested against): the same outputs as the NCHW graph within float32 summation, and convolutions
+// that feed convolutions pass NHWC values with no transpose between them.
+TEST(Engine, NhwcConvsGiveTheSameOutputs) {
+  struct Case {
+    const char* rel;
+    int max_transposes;  // into the first convolution, around the MaxPool, out of the last
+  } cases[] = {{"tests/fixtures/resnet_tiny.onnx", 4}, {"tests/fixtures/resnet_tiny_dynamo.onnx", 4},
+               {"tests/fixtures/mobilenet_tiny.onnx", 1000}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.rel);
+    auto plain = Engine::load(source_path(c.rel), "cpu");
+    EngineOptions options;
+    options.nhwc_convs = true;
+    auto nhwc = Engine::load(source_path(c.rel), "cpu", options);
+    ASSERT_TRUE(plain.ok() && nhwc.ok()) << (nhwc.ok() ? plain.status().message() : nhwc.status().message());
+    EXPECT_GT((*nhwc)->pass_stats().nhwc_convs, 0);
+    int transposes = 0, nhwc_nodes = 0;
+    for (const Node& n : (*nhwc)->graph().nodes) {
+      transposes += n.op_type == "Transpose";
+      const Attribute* layout = n.attr("layout");
+      nhwc_nodes += layout && layout->s == "NHWC";
+    }
+    EXPECT_EQ(nhwc_nodes, (*nhwc)->pass_stats().nhwc_convs);
+    EXPECT_LE(transposes, c.max_transposes);
+    for (int64_t rows : {1, 6}) {
+      std::vector<Tensor> in = random_inputs(**plain, rows, static_cast<uint32_t>(rows + 3)), want, got;
+      ASSERT_TRUE((*plain)->run(in, &want).ok());
+      const Status st = (*nhwc)->run(in, &got);
+      ASSERT_TRUE(st.ok()) << st.message();
+      EXPECT_LE(compare_outputs(got, want), 1e-5) << rows << " rows";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace shardscore

@@ -1621,6 +1621,51 @@ TEST_P(OpTest, FusedConv_ResidualAndRelu_DenseAndDepthwise) {
   }
 }
 
+// layout "NHWC" (pass_nhwc_convs, the CUDA backend's tensor-core layout): X [N, H, W, C], W
+// [M, kH, kW, C], residual and Y [N, oH, oW, M], against a float64 convolution indexed in NHWC.
+TEST_P(OpTest, FusedConv_NhwcLayout_ResidualBiasRelu) {
+  struct Case {
+    int64_t n, h, w, c, m, k, stride, pad;
+    bool bias, residual, relu;
+  };
+  const Case cases[] = {{2, 7, 6, 5, 4, 3, 1, 1, true, true, true}, {1, 9, 9, 3, 8, 3, 2, 1, true, false, true},
+                        {3, 4, 5, 16, 8, 1, 1, 0, false, true, false}, {1, 8, 8, 3, 4, 7, 2, 3, true, false, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "C " << c.c << " M " << c.m << " k " << c.k << " stride " << c.stride);
+    const int64_t oh = (c.h + 2 * c.pad - c.k) / c.stride + 1, ow = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+    auto x = rand_f32(c.n * c.h * c.w * c.c), w = rand_f32(c.m * c.k * c.k * c.c), b = rand_f32(c.m);
+    auto z = rand_f32(c.n * oh * ow * c.m);
+    std::vector<double> ref(static_cast<std::size_t>(c.n * oh * ow * c.m));
+    for (int64_t i = 0; i < c.n; ++i)
+      for (int64_t y0 = 0; y0 < oh; ++y0)
+        for (int64_t x0 = 0; x0 < ow; ++x0)
+          for (int64_t o = 0; o < c.m; ++o) {
+            double acc = c.bias ? b[o] : 0.0;
+            for (int64_t p = 0; p < c.k; ++p)
+              for (int64_t q = 0; q < c.k; ++q) {
+                const int64_t yy = y0 * c.stride - c.pad + p, xx = x0 * c.stride - c.pad + q;
+                if (yy < 0 || yy >= c.h || xx < 0 || xx >= c.w) continue;
+                for (int64_t ch = 0; ch < c.c; ++ch)
+                  acc += double{x[((i * c.h + yy) * c.w + xx) * c.c + ch]} * w[((o * c.k + p) * c.k + q) * c.c + ch];
+              }
+            const int64_t at = ((i * oh + y0) * ow + x0) * c.m + o;
+            if (c.residual) acc += z[at];
+            ref[at] = c.relu && acc < 0 ? 0.0 : acc;
+          }
+    std::vector<Tensor> in = {make<float>({c.n, c.h, c.w, c.c}, x), make<float>({c.m, c.k, c.k, c.c}, w),
+                              c.bias ? make<float>({c.m}, b) : Tensor()};
+    if (c.residual) in.push_back(make<float>({c.n, oh, ow, c.m}, z));
+    Attrs at = {{"layout", a_string("NHWC")}, {"pads", a_ints({c.pad, c.pad, c.pad, c.pad})},
+                {"strides", a_ints({c.stride, c.stride})}};
+    if (c.relu) at["activation"] = a_string("Relu");
+    Tensor out = run1("FusedConv", in, at, 1, "shardscore");
+    expect_near(out, DType::kFloat32, {c.n, oh, ow, c.m}, ref, kTolReduce);
+  }
+  expect_error(StatusCode::kInvalidArgument, "layout 'NCWH'", "FusedConv",
+               {make<float>({1, 4, 4, 2}, rand_f32(32)), make<float>({2, 1, 1, 2}, rand_f32(4))},
+               {{"layout", a_string("NCWH")}}, 1, "shardscore");
+}
+
 // The oneDNN path (pass_blocked_conv_layout sets src_layout / dst_layout): every pair of layouts,
 // with residual and Relu; X and the residual are put into the blocked layout, and Y taken out of
 // it, by the test's own index arithmetic ([N, C/b, H, W, b], channel c at block c/b, lane c%b).

@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -415,10 +416,54 @@ Status cpu_conv(OpContext& ctx) { return conv(ctx, nullptr, false); }
 // shardscore.FusedConv (made by the fusion pass): Conv(X, W, B), then + Z when Z (input 3) is
 // given, then Relu when activation = "Relu". A Z that does not have the output's exact shape is
 // added with broadcasting after the convolution.
+namespace {
+// A 4-D float32 / float64 tensor with its dimensions permuted: out.dim(i) = t.dim(perm[i]).
+Tensor permuted4(const Tensor& t, const std::array<int, 4>& perm) {
+  Shape s(4);
+  for (int i = 0; i < 4; ++i) s[i] = t.dim(perm[i]);
+  Tensor out(t.dtype(), s);
+  std::array<int64_t, 4> stride{t.dim(1) * t.dim(2) * t.dim(3), t.dim(2) * t.dim(3), t.dim(3), 1};
+  const std::size_t es = dtype_size(t.dtype());
+  const auto* src = static_cast<const std::byte*>(t.raw());
+  auto* dst = static_cast<std::byte*>(out.raw());
+  int64_t o = 0;
+  for (int64_t a = 0; a < s[0]; ++a)
+    for (int64_t b = 0; b < s[1]; ++b)
+      for (int64_t c = 0; c < s[2]; ++c)
+        for (int64_t d = 0; d < s[3]; ++d, ++o) {
+          const int64_t i = a * stride[perm[0]] + b * stride[perm[1]] + c * stride[perm[2]] + d * stride[perm[3]];
+          std::memcpy(dst + o * es, src + i * es, es);
+        }
+  return out;
+}
+
+// layout "NHWC" (pass_nhwc_convs, for the CUDA backend's tensor cores): the CPU's NCHW convolution
+// on permuted copies, as the reference the CUDA function is tested against.
+Status fused_conv_nhwc(OpContext& ctx, bool relu) {
+  SS_ASSIGN_OR_RETURN(ConvPlan p, conv_plan(ctx.node, ctx.inputs));  // checks the NHWC shapes
+  const Tensor* z = ctx.input(3);
+  if (z && z->shape() != p.out_shape) {
+    return unimplemented("an NHWC FusedConv's residual " + shape_to_string(z->shape()) + " must be its output's shape " +
+                         shape_to_string(p.out_shape));
+  }
+  const Tensor x = permuted4(*ctx.inputs[0], {0, 3, 1, 2});
+  const Tensor w = permuted4(*ctx.inputs[1], {0, 3, 1, 2});
+  const Tensor zn = z ? permuted4(*z, {0, 3, 1, 2}) : Tensor();
+  Node plain = ctx.node;
+  plain.attrs.erase("layout");
+  OpContext inner{plain, {&x, &w, ctx.input(2), z ? &zn : nullptr}, {}};
+  inner.outputs.resize(1);
+  SS_RETURN_IF_ERROR(conv(inner, z ? &zn : nullptr, relu));
+  ctx.outputs[0] = permuted4(inner.outputs[0], {0, 2, 3, 1});
+  return ok_status();
+}
+}  // namespace
+
 Status cpu_fused_conv(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const bool relu, fused_conv_relu(ctx.node));
   const Tensor* z = ctx.input(3);
   if (ctx.node.attr("dst_layout")) return conv_onednn_node(ctx, z, relu);
+  if (const Attribute* layout = ctx.node.attr("layout"); layout && layout->s == "NHWC") return fused_conv_nhwc(ctx, relu);
   return conv(ctx, z, relu);
 }
 

@@ -200,8 +200,11 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   const Tensor* b = ctx.input(2);
   const int64_t n = p.n, c = p.c, m = p.m, group = p.group;
   const Window2d& g = p.g;
-  const int64_t in[2] = {x->dim(2), x->dim(3)};
-  const int64_t k[2] = {w->dim(2), w->dim(3)};
+  // NHWC (pass_nhwc_convs): the layout cuDNN's tensor-core kernels read without transposing.
+  const bool nhwc = p.nhwc;
+  const cudnnTensorFormat_t format = nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const int64_t in[2] = {g.in[0], g.in[1]};
+  const int64_t k[2] = {g.k[0], g.k[1]};
   Tensor y(x->dtype(), p.out_shape);
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
@@ -216,6 +219,7 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   Tensor padded;
   int pad[2] = {static_cast<int>(g.pb[0]), static_cast<int>(g.pb[1])};
   if (g.pb[0] != g.pe[0] || g.pb[1] != g.pe[1]) {
+    if (nhwc) return unimplemented("an NHWC convolution with asymmetric pads");  // pass_nhwc_convs makes none
     padded = Tensor(x->dtype(), {n, c, in[0] + g.pb[0] + g.pe[0], in[1] + g.pb[1] + g.pe[1]});
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_zero_pad_2d(cuda_elem(x->dtype()), x->raw(), padded.raw(), n, c, in[0], in[1],
                                                           g.pb[0], g.pe[0], g.pb[1], g.pe[1], ctx.lane.stream));
@@ -233,11 +237,11 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   SS_CUDNN_RETURN_IF_ERROR(cudnnCreateTensorDescriptor(&d.y));
   SS_CUDNN_RETURN_IF_ERROR(cudnnCreateFilterDescriptor(&d.w));
   SS_CUDNN_RETURN_IF_ERROR(cudnnCreateConvolutionDescriptor(&d.conv));
-  SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(d.x, CUDNN_TENSOR_NCHW, dt, static_cast<int>(n), static_cast<int>(c),
-                                                      static_cast<int>(src->dim(2)), static_cast<int>(src->dim(3))));
-  SS_CUDNN_RETURN_IF_ERROR(cudnnSetFilter4dDescriptor(d.w, dt, CUDNN_TENSOR_NCHW, static_cast<int>(m),
-                                                      static_cast<int>(w->dim(1)), static_cast<int>(k[0]),
-                                                      static_cast<int>(k[1])));
+  const int64_t src_h = nhwc ? src->dim(1) : src->dim(2), src_w = nhwc ? src->dim(2) : src->dim(3);
+  SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(d.x, format, dt, static_cast<int>(n), static_cast<int>(c),
+                                                      static_cast<int>(src_h), static_cast<int>(src_w)));
+  SS_CUDNN_RETURN_IF_ERROR(cudnnSetFilter4dDescriptor(d.w, dt, format, static_cast<int>(m), static_cast<int>(c / group),
+                                                      static_cast<int>(k[0]), static_cast<int>(k[1])));
   SS_CUDNN_RETURN_IF_ERROR(cudnnSetConvolution2dDescriptor(d.conv, pad[0], pad[1], static_cast<int>(g.s[0]),
                                                            static_cast<int>(g.s[1]), static_cast<int>(g.d[0]),
                                                            static_cast<int>(g.d[1]), CUDNN_CROSS_CORRELATION, compute));
@@ -248,10 +252,10 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
     return internal_error("cuDNN's output shape [" + str(on) + ", " + str(oc) + ", " + str(oh) + ", " + str(ow) +
                           "] differs from " + shape_to_string(y.shape()));
   }
-  SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(d.y, CUDNN_TENSOR_NCHW, dt, on, oc, oh, ow));
+  SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(d.y, format, dt, on, oc, oh, ow));
   const ConvKey key{ctx.lane.device,
-                    {n, c, src->dim(2), src->dim(3), m, w->dim(1), k[0], k[1], pad[0], pad[1], g.s[0], g.s[1], g.d[0],
-                     g.d[1], group},
+                    {n, c, src_h, src_w, m, c / group, k[0], k[1], pad[0], pad[1], g.s[0], g.s[1], g.d[0], g.d[1], group,
+                     nhwc ? 1 : 0},
                     x->dtype(),
                     ctx.lane.precision};
   SS_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(d.conv, conv_math(x->dtype(), ctx.lane.precision)));
@@ -268,6 +272,15 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   // Bias, residual and Relu in one pass (ours: cuDNN's Relu would turn NaN into 0).
   const kernels::Epilogue act = relu ? kernels::Epilogue::kRelu : kernels::Epilogue::kNone;
   const bool residual_in_epilogue = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
+  if (nhwc) {
+    // Channels innermost: the epilogue's rows are the N * out H * out W pixels, its columns the channels.
+    if (residual && !residual_in_epilogue) return unimplemented("an NHWC convolution with a broadcast residual");
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), n * oh * ow, m, 1,
+                                                       b ? b->raw() : nullptr, residual ? residual->raw() : nullptr,
+                                                       act, ctx.lane.stream));
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
   if (residual && !residual_in_epilogue) {
     // A broadcast residual: bias first, then Add with broadcasting, then Relu.
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), n, m, static_cast<int64_t>(oh) * ow,
