@@ -363,6 +363,14 @@ void check_half_compute(const std::string& rel, DType half, double tol) {
 TEST(Engine, Float16ComputeResNet) { check_half_compute("tests/fixtures/resnet_tiny.onnx", DType::kFloat16, 1e-2); }
 TEST(Engine, Float16ComputeBert) { check_half_compute("tests/fixtures/bert_tiny.onnx", DType::kFloat16, 1e-2); }
 TEST(Engine, Float16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DType::kFloat16, 1e-2); }
+// torch 2.11's export: the attention mask through GatherND / And / Where, its float32-min fill
+// becoming -inf in float16.
+TEST(Engine, Float16ComputeBertDynamo) {
+  check_half_compute("tests/fixtures/bert_tiny_dynamo.onnx", DType::kFloat16, 1e-2);
+}
+TEST(Engine, BFloat16ComputeBertDynamo) {
+  check_half_compute("tests/fixtures/bert_tiny_dynamo.onnx", DType::kBFloat16, 8e-2);
+}
 // bfloat16 keeps 8 significant bits to float16's 11: eight times the tolerance.
 TEST(Engine, BFloat16ComputeResNet) { check_half_compute("tests/fixtures/resnet_tiny.onnx", DType::kBFloat16, 8e-2); }
 TEST(Engine, BFloat16ComputeBert) { check_half_compute("tests/fixtures/bert_tiny.onnx", DType::kBFloat16, 8e-2); }
