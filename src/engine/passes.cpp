@@ -636,7 +636,9 @@ Status pass_nhwc_convs(Graph* g, PassStats* stats) {
     auto w = g->initializers.find(n.inputs[1]);
     if (w == g->initializers.end() || w->second.rank() != 4 || !dtype_is_float(w->second.dtype())) return false;
     if (n.inputs.size() > 2 && !n.inputs[2].empty() && !g->initializers.count(n.inputs[2])) return false;
-    return true;
+    // An image stem (3 channels) stays NCHW: tensor cores want channels in multiples of 8, and
+    // its input comes from NCHW preprocessing anyway.
+    return w->second.dim(1) >= 8;
   };
   std::map<std::string, std::string> nhwc_of;  // an NCHW value -> its NHWC twin
   std::vector<Node> out;

@@ -50,8 +50,8 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 
 // The CUDA backend's convolution layout for tensor cores (EngineOptions::nhwc_convs): every Conv /
-// FusedConv with constant 4-D float weights, group 1, symmetric explicit pads (auto_pad NOTSET) and
-// a same-shape residual or none becomes a shardscore.FusedConv with layout "NHWC", its weights
+// FusedConv with constant 4-D float weights, at least 8 input channels (not an image stem), group 1,
+// symmetric explicit pads (auto_pad NOTSET) and a same-shape residual or none becomes a shardscore.FusedConv with layout "NHWC", its weights
 // permuted to [M, kH, kW, C]. A Transpose to NHWC goes in front of an input or residual made
 // elsewhere, and a Transpose back to NCHW, under the value's own name, serves every other reader
 // and graph output (dropped when nothing reads it): convolutions feeding convolutions pass NHWC
