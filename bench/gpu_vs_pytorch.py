@@ -137,19 +137,31 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
     return res
 
 
+def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, threads: int, warmup: int, repeats: int,
+                 nhwc: bool, profile: bool = False, json_out: bool = False):
+    """bench/engine_bench on the CUDA backend at the model's batch size; stdout and stderr into `log`. Returns
+    (command, completed process), or (command, None) when the program cannot be started."""
+    _, batch, _, _ = SIZES[model]
+    cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", str(threads), "--warmup",
+           str(warmup), "--repeats", str(repeats), "--backend", "cuda", "--precision", precision] + (["--json"] if json_out else [])
+    env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0")
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    except OSError as e:
+        log.write_text(f"{ENGINE_BENCH}: {e.strerror}\n")
+        return cmd, None
+    log.write_text(shlex.join(cmd) + "\n" + p.stdout + p.stderr)
+    return cmd, p
+
+
 def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False) -> dict:
     """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
     batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
     engine's rate from the whole job's."""
-    _, batch, _, _ = SIZES[model]
-    cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "4", "--warmup", "2",
-           "--repeats", "5", "--backend", "cuda", "--precision", precision, "--json"]
-    env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0")
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    except OSError as e:
-        return {"error": f"{ENGINE_BENCH}: {e.strerror}"}
-    (work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}.log").write_text(p.stdout + p.stderr)
+    log = work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}.log"
+    cmd, p = engine_bench(model, onnx_path, precision, log, threads=4, warmup=2, repeats=5, nhwc=nhwc, json_out=True)
+    if p is None:
+        return {"error": log.read_text().strip()}
     try:
         r = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])
     except (IndexError, json.JSONDecodeError):
@@ -162,17 +174,8 @@ def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhw
 def profile_engine(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False) -> None:
     """Where the engine's time goes on the GPU: SHARDSCORE_CUDA_PROFILE=1 (every step timed, graphs off), one
     lane, into <work>/<model>_<precision>_profile[_nhwc].log (in gpu_check's logs archive)."""
-    _, batch, _, _ = SIZES[model]
-    cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", "1", "--warmup", "1",
-           "--repeats", "2", "--backend", "cuda", "--precision", precision]
     log = work / f"{model}_{precision}_profile{'_nhwc' if nhwc else ''}.log"
-    env = dict(os.environ, SHARDSCORE_CUDA_PROFILE="1", SHARDSCORE_CUDA_NHWC="1" if nhwc else "0")
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    except OSError as e:
-        log.write_text(f"{ENGINE_BENCH}: {e.strerror}\n")
-        return
-    log.write_text(shlex.join(cmd) + "\n" + p.stdout + p.stderr)
+    engine_bench(model, onnx_path, precision, log, threads=1, warmup=1, repeats=2, nhwc=nhwc, profile=True)
 
 
 def torch_model(model: str, onnx_name: str):

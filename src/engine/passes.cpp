@@ -44,6 +44,37 @@ Node* producer_of(Graph* g, const std::string& value) {
   return nullptr;
 }
 
+// Names for new values: none is an initializer, a graph input, a node's output or a name given out
+// before (a pass builds its nodes before they join the graph). A taken name gets primes appended.
+class FreshNames {
+ public:
+  explicit FreshNames(const Graph& g) : g_(g) {}
+  std::string operator()(std::string name) {
+    while (taken(name)) name += "'";
+    given_.insert(name);
+    return name;
+  }
+
+ private:
+  bool taken(const std::string& v) const {
+    if (given_.count(v) || g_.initializers.count(v)) return true;
+    for (const auto& in : g_.inputs)
+      if (in.name == v) return true;
+    for (const auto& n : g_.nodes)
+      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
+    return false;
+  }
+  const Graph& g_;
+  std::set<std::string> given_;
+};
+
+// Every node input that reads `from` reads `to` instead.
+void rename_reads(Graph* g, const std::string& from, const std::string& to) {
+  for (auto& n : g->nodes)
+    for (auto& i : n.inputs)
+      if (i == from) i = to;
+}
+
 // The only node reading `value` (nullptr when none, several, it is a graph output, or the reader
 // was already absorbed into a fusion this pass made: `dead` nodes are still in the list until the
 // pass ends, and must never be absorbed twice).
@@ -479,27 +510,13 @@ Status pass_float32_boundary(Graph* g) {
     c.attrs["to"] = a;
     return c;
   };
-  auto rename_reads = [&](const std::string& from, const std::string& to) {
-    for (auto& n : g->nodes)
-      for (auto& i : n.inputs)
-        if (i == from) i = to;
-  };
   // A name no value has yet (a float16 model run with --precision fp16 passes here twice).
-  auto unused = [&](std::string name) {
-    auto taken = [&](const std::string& v) {
-      if (g->initializers.count(v)) return true;
-      for (const auto& n : g->nodes)
-        if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
-      return false;
-    };
-    while (taken(name)) name += "'";
-    return name;
-  };
+  FreshNames unused(*g);
   std::vector<Node> head;
   for (auto& in : g->inputs) {
     if (!dtype_is_half(in.dtype)) continue;
     const std::string inner = unused(in.name + "::" + std::string(dtype_name(in.dtype)));
-    rename_reads(in.name, inner);
+    rename_reads(g, in.name, inner);
     head.push_back(cast_node(in.name, inner, onnx_code_of_half(in.dtype)));
     in.dtype = DType::kFloat32;
   }
@@ -520,7 +537,7 @@ Status pass_float32_boundary(Graph* g) {
     } else {
       return internal_error("graph output '" + out.name + "' has no producer");
     }
-    rename_reads(out.name, inner);
+    rename_reads(g, out.name, inner);
     g->nodes.push_back(cast_node(inner, out.name, kOnnxFloat32));
   }
   return ok_status();
@@ -598,20 +615,7 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {
 }
 
 Status pass_nhwc_convs(Graph* g, PassStats* stats) {
-  auto taken = [&](const std::string& v) {
-    if (g->initializers.count(v)) return true;
-    for (const auto& in : g->inputs)
-      if (in.name == v) return true;
-    for (const auto& n : g->nodes)
-      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
-    return false;
-  };
-  std::set<std::string> made;  // names given out here (their nodes are not in g->nodes yet)
-  auto fresh = [&](std::string name) {
-    while (taken(name) || made.count(name)) name += "'";
-    made.insert(name);
-    return name;
-  };
+  FreshNames fresh(*g);
   auto transpose = [&](const std::string& from, const std::string& to, std::vector<int64_t> perm) {
     Node t;
     t.name = fresh("shardscore_" + to + "_transpose");
@@ -709,18 +713,7 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
     n.outputs = {std::move(out)};
     return n;
   };
-  auto taken = [&](const std::string& v) {
-    if (g->initializers.count(v)) return true;
-    for (const auto& in : g->inputs)
-      if (in.name == v) return true;
-    for (const auto& n : g->nodes)
-      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
-    return false;
-  };
-  auto fresh = [&](std::string name) {
-    while (taken(name)) name += "'";
-    return name;
-  };
+  FreshNames fresh(*g);
   std::vector<Node> head;
   for (const RawInput& r : raw) {
     auto it = std::find_if(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == r.name; });
@@ -741,13 +734,11 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
                                 " mean / std values for dimension 1 of " + shape_to_string(it->dims));
       }
     }
-    // Every reader of the input now reads the converted value.
-    std::string value = fresh(r.name + "::from_raw");
-    for (auto& n : g->nodes)
-      for (auto& i : n.inputs)
-        if (i == r.name) i = value;
     for (auto& out : g->outputs)
       if (out.name == r.name) return unimplemented("raw input '" + r.name + "' is also a model output");
+    // Every reader of the input now reads the converted value.
+    std::string value = fresh(r.name + "::from_raw");
+    rename_reads(g, r.name, value);
     const std::string base = "shardscore_raw_" + r.name;
     std::string cur = r.name;  // the chain's last value
     auto step = [&](const std::string& op, std::vector<std::string> extra) {

@@ -16,8 +16,9 @@
 // outermost, so an image's result does not depend on the batch it came in (an op test checks it
 // bit for bit). Small 3x3 convolutions (onednn_conv_winograd) run Winograd's algorithm instead,
 // one image per call, on images whose input is all finite; an image holding a NaN or an infinity
-// takes the direct algorithm, so that bad values stay in the windows that read them. A primitive is made once per weight tensor, input shape and images per call, its
-// packed weights once per weight tensor and layout; both are cached for the life of the process
+// takes the direct algorithm, so that bad values stay in the windows that read them. A primitive
+// is made once per weight tensor, input shape and images per call, its packed weights once per
+// weight tensor and layout; both are cached for the life of the process
 // (the cache keeps a reference to the weights, so their address cannot be reused by another
 // tensor: weights must be constant). Thread-safe: batches on several threads may run the same
 // primitive (each call has its own scratchpad).

@@ -30,6 +30,11 @@ Status arith(CudaOpContext& ctx, BinaryOp op) {
   return launch_binary_op(ctx, op, p);
 }
 
+Status logical(CudaOpContext& ctx, BinaryOp op) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
+  return launch_binary_op(ctx, op, p);
+}
+
 // y = f(x) for an x that passed its op's plan; y has x's type and shape.
 Status launch_unary_op(CudaOpContext& ctx, UnaryOp op, const Tensor& x, double alpha = 0, double beta = 0) {
   Tensor y(x.dtype(), x.shape());
@@ -71,18 +76,9 @@ Status cuda_equal(CudaOpContext& ctx) {
   return launch_binary_op(ctx, BinaryOp::kEqual, p);
 }
 
-Status cuda_and(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
-  return launch_binary_op(ctx, BinaryOp::kAnd, p);
-}
-Status cuda_or(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
-  return launch_binary_op(ctx, BinaryOp::kOr, p);
-}
-Status cuda_xor(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(BinaryPlan p, logical_plan(ctx.inputs));
-  return launch_binary_op(ctx, BinaryOp::kXor, p);
-}
+Status cuda_and(CudaOpContext& ctx) { return logical(ctx, BinaryOp::kAnd); }
+Status cuda_or(CudaOpContext& ctx) { return logical(ctx, BinaryOp::kOr); }
+Status cuda_xor(CudaOpContext& ctx) { return logical(ctx, BinaryOp::kXor); }
 
 namespace {
 // Max / Min folded over the inputs in order, as on the CPU: out = op(x0, x1), then out = op(out,
