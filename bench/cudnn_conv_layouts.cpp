@@ -1,10 +1,11 @@
 // cudnn_conv_layouts: ResNet-50's 53 convolutions through cuDNN as the CUDA backend calls them
 // (NCHW, the heuristic's first algorithm whose workspace fits 512 MB, float32 accumulation) and in
-// NHWC, the layout tensor cores read without a transpose, at one batch size and precision. Prints
-// per layer shape the median milliseconds of each layout and the whole network's sum weighted by how
-// often the shape occurs, as images/s of convolutions alone: the ceiling the backend's ResNet-50
-// cannot pass while it runs NCHW, and what NHWC would lift it to. Needs a GPU (tools/gpu_check.sh
-// runs it with GPU_CHECK_BENCH=1).
+// NHWC, the layout tensor cores read without a transpose, at one batch size and precision; in NHWC
+// also with the bias + ReLU that follows each of them, as the backend's own pass and as cuDNN's
+// fused call. Prints per layer shape the median milliseconds of each and the whole network's sum
+// weighted by how often the shape occurs, as images/s of convolutions alone: the ceiling the
+// backend's ResNet-50 cannot pass while it runs NCHW, what NHWC would lift it to, and what the
+// separate epilogue costs. Needs a GPU (tools/gpu_check.sh runs it with GPU_CHECK_BENCH=1).
 //
 //   cudnn_conv_layouts [--batch 256] [--precision fp16|bf16|fp32] [--repeats 10]
 #include <cuda_runtime_api.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "engine/cpu/float16.h"
+#include "kernels/gemm_conv.h"
 
 namespace {
 
@@ -60,31 +62,43 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Median milliseconds of one convolution in `format`, or a negative number when cuDNN offers no
-// algorithm for it.
-double time_conv(cudnnHandle_t h, const Layer& l, int n, cudnnTensorFormat_t format, cudnnDataType_t dt, int repeats,
-                 std::string* algo_name) {
+// Median milliseconds of one convolution in `format` (conv), of the convolution followed by the
+// backend's own bias + ReLU pass over its output (kernels::launch_epilogue, as the CUDA backend runs a
+// FusedConv: epi), and of cuDNN's fused cudnnConvolutionBiasActivationForward with a ReLU (fused:
+// one pass, but cuDNN's ReLU turns NaN into 0, which is why the backend does not use it). Negative
+// where cuDNN offers no algorithm or refuses the fused call.
+struct Times {
+  double conv = -1, epi = -1, fused = -1;
+  std::string algo;
+};
+
+Times time_conv(cudnnHandle_t h, const Layer& l, int n, cudnnTensorFormat_t format, cudnnDataType_t dt, int repeats) {
+  Times t;
   const int pad = l.r / 2, out = (l.hw + 2 * pad - l.r) / l.stride + 1;
-  cudnnTensorDescriptor_t x, y;
+  cudnnTensorDescriptor_t x, y, bias;
   cudnnFilterDescriptor_t w;
   cudnnConvolutionDescriptor_t conv;
+  cudnnActivationDescriptor_t relu;
   CHECK_CUDNN(cudnnCreateTensorDescriptor(&x));
   CHECK_CUDNN(cudnnCreateTensorDescriptor(&y));
+  CHECK_CUDNN(cudnnCreateTensorDescriptor(&bias));
   CHECK_CUDNN(cudnnCreateFilterDescriptor(&w));
   CHECK_CUDNN(cudnnCreateConvolutionDescriptor(&conv));
+  CHECK_CUDNN(cudnnCreateActivationDescriptor(&relu));
   CHECK_CUDNN(cudnnSetTensor4dDescriptor(x, format, dt, n, l.c, l.hw, l.hw));
   CHECK_CUDNN(cudnnSetFilter4dDescriptor(w, dt, format, l.k, l.c, l.r, l.r));
   CHECK_CUDNN(cudnnSetConvolution2dDescriptor(conv, pad, pad, l.stride, l.stride, 1, 1, CUDNN_CROSS_CORRELATION,
                                               CUDNN_DATA_FLOAT));
   CHECK_CUDNN(cudnnSetConvolutionMathType(conv, dt == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   CHECK_CUDNN(cudnnSetTensor4dDescriptor(y, format, dt, n, l.k, out, out));
+  CHECK_CUDNN(cudnnSetTensor4dDescriptor(bias, format, dt, 1, l.k, 1, 1));
+  CHECK_CUDNN(cudnnSetActivationDescriptor(relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int count = 0;
   CHECK_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, conv, y, 16, &count, perf));
   int pick = -1;
   for (int i = 0; i < count && pick < 0; ++i)
     if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= (512u << 20)) pick = i;
-  double ms = -1;
   if (pick >= 0) {
     const std::size_t es = dt == CUDNN_DATA_FLOAT ? 4 : 2;
     const std::size_t nx = static_cast<std::size_t>(n) * l.c * l.hw * l.hw, nw = static_cast<std::size_t>(l.k) * l.c * l.r * l.r,
@@ -105,41 +119,74 @@ double time_conv(cudnnHandle_t h, const Layer& l, int n, cudnnTensorFormat_t for
         CHECK_CUDA(cudaMemcpy(dev, h32.data(), count_ * 4, cudaMemcpyHostToDevice));
       }
     };
-    void *dx = nullptr, *dw = nullptr, *dy = nullptr, *ws = nullptr;
+    void *dx = nullptr, *dw = nullptr, *dy = nullptr, *db = nullptr, *ws = nullptr;
     CHECK_CUDA(cudaMalloc(&dx, nx * es));
     CHECK_CUDA(cudaMalloc(&dw, nw * es));
     CHECK_CUDA(cudaMalloc(&dy, ny * es));
+    CHECK_CUDA(cudaMalloc(&db, l.k * es));
     if (perf[pick].memory) CHECK_CUDA(cudaMalloc(&ws, perf[pick].memory));
     fill(dx, nx);
     fill(dw, nw);
+    fill(db, l.k);
     const float one = 1.0f, zero = 0.0f;
     cudaEvent_t e0, e1;
     CHECK_CUDA(cudaEventCreate(&e0));
     CHECK_CUDA(cudaEventCreate(&e1));
-    std::vector<double> times;
-    for (int i = 0; i < repeats + 3; ++i) {
-      CHECK_CUDA(cudaEventRecord(e0));
-      CHECK_CUDNN(cudnnConvolutionForward(h, &one, x, dx, w, dw, conv, perf[pick].algo, ws, perf[pick].memory, &zero, y, dy));
-      CHECK_CUDA(cudaEventRecord(e1));
-      CHECK_CUDA(cudaEventSynchronize(e1));
-      float t = 0;
-      CHECK_CUDA(cudaEventElapsedTime(&t, e0, e1));
-      if (i >= 3) times.push_back(t);  // three warm-ups
+    const cudnnConvolutionFwdAlgo_t algo = perf[pick].algo;
+    const std::size_t wsize = perf[pick].memory;
+    const auto elem = dt == CUDNN_DATA_HALF ? shardscore::kernels::Elem::kF16
+                      : dt == CUDNN_DATA_BFLOAT16 ? shardscore::kernels::Elem::kBF16
+                                                  : shardscore::kernels::Elem::kF32;
+    // Median of `repeats` timed calls after three warm-ups; negative when a call is refused.
+    auto time = [&](auto&& call) {
+      std::vector<double> times;
+      for (int i = 0; i < repeats + 3; ++i) {
+        CHECK_CUDA(cudaEventRecord(e0));
+        if (!call()) return -1.0;
+        CHECK_CUDA(cudaEventRecord(e1));
+        CHECK_CUDA(cudaEventSynchronize(e1));
+        float ms = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms, e0, e1));
+        if (i >= 3) times.push_back(ms);
+      }
+      return median(times);
+    };
+    auto run_conv = [&] {
+      CHECK_CUDNN(cudnnConvolutionForward(h, &one, x, dx, w, dw, conv, algo, ws, wsize, &zero, y, dy));
+      return true;
+    };
+    t.conv = time(run_conv);
+    if (format == CUDNN_TENSOR_NHWC) {
+      t.epi = time([&] {
+        run_conv();
+        // NHWC: rows are the N * H * W pixels, columns the channels (as the backend calls it).
+        CHECK_CUDA(shardscore::kernels::launch_epilogue(elem, dy, static_cast<int64_t>(n) * out * out, l.k, 1, db, nullptr,
+                                                        shardscore::kernels::Epilogue::kRelu, nullptr));
+        return true;
+      });
+      t.fused = time([&] {
+        const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(h, &one, x, dx, w, dw, conv, algo, ws, wsize, &zero, y,
+                                                                       dy, bias, db, relu, y, dy);
+        if (st != CUDNN_STATUS_SUCCESS) std::fprintf(stderr, "cudnnConvolutionBiasActivationForward: %s\n", cudnnGetErrorString(st));
+        return st == CUDNN_STATUS_SUCCESS;
+      });
     }
-    ms = median(times);
-    *algo_name = std::to_string(static_cast<int>(perf[pick].algo));
+    t.algo = std::to_string(static_cast<int>(algo));
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
     cudaFree(dx);
     cudaFree(dw);
     cudaFree(dy);
+    cudaFree(db);
     if (ws) cudaFree(ws);
   }
+  cudnnDestroyActivationDescriptor(relu);
   cudnnDestroyTensorDescriptor(x);
   cudnnDestroyTensorDescriptor(y);
+  cudnnDestroyTensorDescriptor(bias);
   cudnnDestroyFilterDescriptor(w);
   cudnnDestroyConvolutionDescriptor(conv);
-  return ms;
+  return t;
 }
 
 }  // namespace
@@ -168,23 +215,31 @@ int main(int argc, char** argv) {
   cudnnHandle_t h;
   CHECK_CUDNN(cudnnCreate(&h));
   std::printf("%s, cuDNN %zu, batch %d, %s, median of %d\n\n", prop.name, cudnnGetVersion(), n, precision.c_str(), repeats);
-  std::printf("| layer (C_in, HxW, K, RxS, stride) | uses | NCHW ms | NHWC ms | NCHW TFLOP/s | NHWC TFLOP/s | algos |\n");
-  std::printf("|---|---:|---:|---:|---:|---:|---|\n");
-  double total_nchw = 0, total_nhwc = 0;
+  std::printf("| layer (C_in, HxW, K, RxS, stride) | uses | NCHW ms | NHWC ms | NHWC + epilogue ms | NHWC fused ms | "
+              "NCHW TFLOP/s | NHWC TFLOP/s | algos |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  double total[4] = {0, 0, 0, 0};
+  bool complete[4] = {true, true, true, true};
   for (const Layer& l : kResNet50) {
-    std::string a1, a2;
-    const double t1 = time_conv(h, l, n, CUDNN_TENSOR_NCHW, dt, repeats, &a1);
-    const double t2 = time_conv(h, l, n, CUDNN_TENSOR_NHWC, dt, repeats, &a2);
+    const Times a = time_conv(h, l, n, CUDNN_TENSOR_NCHW, dt, repeats);
+    const Times b = time_conv(h, l, n, CUDNN_TENSOR_NHWC, dt, repeats);
     const int out = (l.hw + 2 * (l.r / 2) - l.r) / l.stride + 1;
     const double flop = 2.0 * n * l.k * out * out * l.c * l.r * l.r;
-    std::printf("| %d, %dx%d, %d, %dx%d, %d | %d | %.3f | %.3f | %.0f | %.0f | %s / %s |\n", l.c, l.hw, l.hw, l.k, l.r, l.r,
-                l.stride, l.count, t1, t2, t1 > 0 ? flop / t1 / 1e9 : 0.0, t2 > 0 ? flop / t2 / 1e9 : 0.0,
-                a1.empty() ? "-" : a1.c_str(), a2.empty() ? "-" : a2.c_str());
-    total_nchw += l.count * std::max(t1, 0.0);
-    total_nhwc += l.count * std::max(t2, 0.0);
+    std::printf("| %d, %dx%d, %d, %dx%d, %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.0f | %s / %s |\n", l.c, l.hw, l.hw, l.k,
+                l.r, l.r, l.stride, l.count, a.conv, b.conv, b.epi, b.fused, a.conv > 0 ? flop / a.conv / 1e9 : 0.0,
+                b.conv > 0 ? flop / b.conv / 1e9 : 0.0, a.algo.empty() ? "-" : a.algo.c_str(), b.algo.empty() ? "-" : b.algo.c_str());
+    const double ms[4] = {a.conv, b.conv, b.epi, b.fused};
+    for (int i = 0; i < 4; ++i) {
+      total[i] += l.count * std::max(ms[i], 0.0);
+      complete[i] = complete[i] && ms[i] > 0;
+    }
   }
-  std::printf("\nall 53 convolutions of one batch: NCHW %.2f ms (%.0f images/s), NHWC %.2f ms (%.0f images/s)\n", total_nchw,
-              n / total_nchw * 1e3, total_nhwc, n / total_nhwc * 1e3);
+  const char* names[4] = {"NCHW", "NHWC", "NHWC + the backend's bias/ReLU pass", "NHWC, cuDNN's fused bias/ReLU"};
+  std::printf("\nall 53 convolutions of one batch (every one with a bias and ReLU pass in the last two):\n");
+  for (int i = 0; i < 4; ++i) {
+    std::printf("- %s: %.2f ms (%.0f images/s)%s\n", names[i], total[i], total[i] > 0 ? n / total[i] * 1e3 : 0.0,
+                complete[i] ? "" : " -- incomplete: some layers had no time");
+  }
   cudnnDestroy(h);
   return 0;
 }

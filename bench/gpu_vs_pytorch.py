@@ -13,10 +13,11 @@ Data (written once into --data, local disk; same file for both sides):
   bert-base  int64 input_ids (uniform in [0, 1000)), attention_mask (ones), token_type_ids (zeros), N x 128
   mlp        float32 features N x 256, /features
 Each side reads the HDF5 file, preprocesses, runs the model and hands back the outputs on the host:
-  shardscore   `mpirun -np 1 shardscore run --backend cuda --precision P` (one rank, the GPU's threads by
-               default), writing its HDF5 output; items/s = rows / the job's own scoring time (the report's
-               `seconds`), and, more pessimistic, rows / wall time of the whole process (model load, cuDNN and
-               cuBLAS start-up included)
+  shardscore   `mpirun --bind-to none -np 1 shardscore run --backend cuda --precision P` (one rank, all of the
+               machine's cores: mpirun would bind a lone rank to one core), writing its HDF5 output; items/s = rows /
+               the job's scoring time (the report's `scoring_seconds`: reading, preprocessing, the model and writing,
+               its first batches included), and, more pessimistic, rows / wall time of the whole process (model
+               load, cuDNN and cuBLAS start-up included)
   PyTorch      a hand-written loop: h5py reads each batch, pinned host memory, copy to the GPU, normalize
                there (images: /255, ImageNet mean/std, channels_last), the model in eval / inference_mode, the
                outputs copied back; the model in float16 (eager, channels_last for ResNet-50) or float32, and
@@ -25,6 +26,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                weights; the same architectures as the ONNX files, compared on throughput)
   mlp          also the raw HDF5 read rate of the same file (h5py, the same batches): the ceiling a job that
                reads its input can reach
+  resnet50     also the host's ceiling (bench/job_pipeline.py on the same file): the job with a model that costs
+               nothing (uint8 rows to a first-pixel Slice, CPU backend), and h5py reading into one reused buffer
   engine only  bench/engine_bench --backend cuda (SHARDSCORE_ENGINE_BENCH): the engine alone, 4 batches in flight,
                random inputs, no file; and at fp16 a per-op profile (SHARDSCORE_CUDA_PROFILE=1) into the logs
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
@@ -47,13 +50,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import cpu_vs_onnxruntime as cpu_bench  # noqa: E402  (the model exports)
+import job_pipeline  # noqa: E402  (the host pipeline's ceiling)
 
 BIN = os.environ.get("SHARDSCORE_BIN", str(ROOT / "build" / "shardscore"))
 ENGINE_BENCH = os.environ.get("SHARDSCORE_ENGINE_BENCH", str(ROOT / "build" / "bench" / "engine_bench"))
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 # model -> rows, batch, shard rows, chunk rows
-SIZES = {"resnet50": (16384, 256, 4096, 64), "bert-base": (16384, 256, 4096, 256), "mlp": (4_194_304, 65536, 524288, 65536)}
+SIZES = {"resnet50": (32768, 256, 4096, 64), "bert-base": (16384, 256, 4096, 256), "mlp": (4_194_304, 65536, 524288, 65536)}
 
 
 def make_data(model: str, path: Path, rows: int, chunk: int) -> dict[str, str]:
@@ -117,7 +121,7 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
     text = "\n".join(f"[{s}]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in body.items()) for s, body in job.items())
     job_path = work / f"{model}_{precision}.toml"
     job_path.write_text(text + "\n")
-    cmd = ["mpirun", "--allow-run-as-root", "-np", "1", BIN, "run", "--job", str(job_path)]
+    cmd = ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "1", BIN, "run", "--job", str(job_path)]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -126,13 +130,10 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
         errors = [ln for ln in p.stderr.splitlines() if ln.startswith("shardscore: error:")]
         return {"error": f"exit {p.returncode}: {errors[0] if errors else p.stderr.strip()[-300:]}"}
     report = json.loads(Path(str(out) + ".report.json").read_text()) if Path(str(out) + ".report.json").exists() else {}
-    seconds = report.get("seconds") or report.get("run", {}).get("seconds")
-    res = {"wall_s": wall, "items_per_s_wall": rows / wall, "command": shlex.join(cmd)}
-    if seconds:
-        res["job_seconds"] = seconds
-        res["items_per_s"] = rows / seconds
-    else:
-        res["items_per_s"] = rows / wall
+    res = {"wall_s": wall, "items_per_s_wall": rows / wall, "command": shlex.join(cmd),
+           "job_seconds": report.get("seconds"), "scoring_seconds": report.get("scoring_seconds"),
+           "threads": report.get("threads_per_rank")}
+    res["items_per_s"] = rows / (res["scoring_seconds"] or res["job_seconds"] or wall)
     out.unlink(missing_ok=True)
     return res
 
@@ -266,6 +267,18 @@ def raw_read(data: Path, names: dict, model: str) -> dict:
     return {"wall_s": wall, "items_per_s": rows / wall}
 
 
+def host_ceiling(data: Path, work: Path, side: str) -> dict:
+    """bench/job_pipeline.py's sides on the ResNet-50 file: how fast this machine's host side moves its images."""
+    try:
+        if side == "job":
+            r = job_pipeline.run_job(data, os.cpu_count() or 1, work)
+            return {"items_per_s": r["rows_per_s"], "items_per_s_wall": r["rows_per_s_whole_job"],
+                    "threads": r["threads"], "command": r["command"]}
+        return {"items_per_s": job_pipeline.read_one_buffer(data, SIZES["resnet50"][0])["rows_per_s"]}
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"{type(e).__name__}: {str(e)[:300]}"}
+
+
 def write_tables(out: Path, gpu: str, torch_version: str, results: list) -> list[str]:
     """Writes out/gpu_vs_pytorch.md (the table, with the GPU, versions, date and command) and .json."""
     lines = [f"GPU: {gpu}; torch {torch_version}; {platform.node()}; "
@@ -274,7 +287,8 @@ def write_tables(out: Path, gpu: str, torch_version: str, results: list) -> list
     for r in results:
         note = r.get("error", "")
         if "items_per_s_wall" in r:
-            note = f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
+            note = (f"{r['threads']} thread(s); " if r.get("threads") else "") + \
+                f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
         ips = f"{r['items_per_s']:,.0f}" if "items_per_s" in r else "-"
         lines.append(f"| {r['model']} | {r['precision']} | {r['side']} | {ips} | {note} |")
     (out / "gpu_vs_pytorch.md").write_text("\n".join(lines) + "\n")
@@ -326,6 +340,11 @@ def main() -> None:
         names = inputs[model][1]
         if model == "mlp":
             add({"model": model, "side": "raw HDF5 read (h5py)", "precision": "-", **raw_read(data, names, model)})
+        if model == "resnet50":
+            add({"model": model, "side": "host ceiling: shardscore, a model that costs nothing (CPU)", "precision": "-",
+                 **host_ceiling(data, work, "job")})
+            add({"model": model, "side": "host ceiling: h5py into one buffer", "precision": "-",
+                 **host_ceiling(data, work, "read")})
         for precision in args.precisions:
             onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
             add({"model": model, "side": "shardscore", "precision": precision,

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include <oneapi/tbb/scalable_allocator.h>
+
 namespace shardscore {
 
 int64_t shape_numel(const Shape& s) {
@@ -43,10 +45,13 @@ ScopedTensorAllocator::~ScopedTensorAllocator() { t_allocator = previous_; }
 std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes) {
   // 64-byte alignment for vector loads; at least one line so zero-size tensors have a buffer.
   bytes = std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
-  auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
+  // oneTBB's allocator keeps freed large blocks for reuse: a job allocates the same batch-sized
+  // buffers over and over, and glibc returns blocks over 32 MB to the kernel at once (mmap), so
+  // that every batch paid for page faults and zeroing of fresh pages (measured: bench/job_pipeline.py).
+  auto* p = static_cast<std::byte*>(scalable_aligned_malloc(bytes, 64));
   if (!p) throw std::bad_alloc();
   g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::shared_ptr<std::byte>(p, [](std::byte* q) { std::free(q); });
+  return std::shared_ptr<std::byte>(p, [](std::byte* q) { scalable_aligned_free(q); });
 }
 
 void TensorAllocator::fill(void* p, int byte, std::size_t bytes) { std::memset(p, byte, bytes); }

@@ -41,7 +41,10 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // Everything one batch carries through the pipeline.
 struct BatchWork {
   Batch batch;
-  std::vector<std::vector<std::byte>> raw;  // one per model input
+  // One per model input: the rows as stored, for an input that the host converts (raw), or read
+  // straight into the tensor the engine is fed (xs) when they need no conversion.
+  std::vector<std::shared_ptr<std::byte>> raw;
+  std::vector<Tensor> xs;
   std::shared_ptr<RowIds> ids;               // Parquet id column -> Parquet output only
   std::vector<Tensor> outputs;
   ShardStats stats;
@@ -205,7 +208,7 @@ int job_node_local_rank(MPI_Comm comm) {
   return local_rank;
 }
 
-int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
+int job_threads_per_rank(int64_t requested, MPI_Comm comm, std::string* binding_note) {
   MPI_Comm node;
   int local_ranks = 1;
   if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
@@ -216,8 +219,20 @@ int job_threads_per_rank(int64_t requested, MPI_Comm comm) {
   cpu_set_t set;
   int affinity = cores;
   if (sched_getaffinity(0, sizeof set, &set) == 0) affinity = std::max(1, CPU_COUNT(&set));
-  const int cap = std::max(1, std::min(cores / std::max(1, local_ranks), affinity));
-  return requested > 0 ? static_cast<int>(std::min<int64_t>(requested, cap)) : cap;
+  const int share = std::max(1, cores / std::max(1, local_ranks));
+  const int cap = std::max(1, std::min(share, affinity));
+  const int threads = requested > 0 ? static_cast<int>(std::min<int64_t>(requested, cap)) : cap;
+  const int64_t wanted = requested > 0 ? std::min<int64_t>(requested, share) : share;
+  if (binding_note) {
+    binding_note->clear();
+    if (affinity < wanted) {
+      *binding_note = "this rank may run on " + std::to_string(affinity) + " of the node's " + std::to_string(cores) +
+                      " cores (CPU binding by the launcher), so it runs " + std::to_string(threads) + " thread(s), not " +
+                      std::to_string(wanted) + "; for more, start it with mpirun --bind-to none (or --map-by slot:PE=" +
+                      std::to_string(wanted) + ") or srun --cpus-per-task=" + std::to_string(wanted);
+    }
+  }
+  return threads;
 }
 
 StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& options) {
@@ -227,7 +242,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   MPI_Comm_size(comm, &size);
   const bool talk = rank == 0 && !options.quiet;
 
-  const int threads = job_threads_per_rank(job.run.threads, comm);
+  std::string binding_note;
+  const int threads = job_threads_per_rank(job.run.threads, comm, &binding_note);
+  if (talk && !binding_note.empty()) log_line("note: rank 0: " + binding_note);
   tbb::global_control thread_cap(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
 
   // ---- load the model, bind its inputs to datasets: every rank, then agree ----
@@ -382,6 +399,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   };
 
   std::size_t next = 0;
+  const auto t_scoring = Clock::now();
   const std::size_t tokens = static_cast<std::size_t>(2 * threads + 1);
   tbb::parallel_pipeline(
       tokens,
@@ -397,10 +415,21 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
             w->started = Clock::now();
             try {
               w->raw.resize(inputs.size());
+              w->xs.resize(inputs.size());
               for (std::size_t k = 0; k < inputs.size() && w->status.ok(); ++k) {
-                RowReader& r = *inputs[k].reader;
-                w->raw[k].resize(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
-                w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), w->raw[k].data());
+                const InputBinding& b = inputs[k];
+                RowReader& r = *b.reader;
+                std::byte* dst = nullptr;
+                if (b.on_backend || (!b.preprocessed && r.dtype() == b.model_dtype)) {
+                  Shape shape{w->batch.rows()};
+                  shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
+                  w->xs[k] = Tensor(b.model_dtype, shape);
+                  dst = static_cast<std::byte*>(w->xs[k].raw());
+                } else {
+                  w->raw[k] = tensor_heap_buffer(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
+                  dst = w->raw[k].get();
+                }
+                w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), dst);
               }
 #if SHARDSCORE_HAVE_PARQUET
               if (id_source && w->status.ok()) {
@@ -424,22 +453,25 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   std::vector<Tensor> xs;
                   for (std::size_t k = 0; k < inputs.size(); ++k) {
                     const InputBinding& b = inputs[k];
+                    if (!w->raw[k]) {  // read as the model takes it (on the backend: the model converts it)
+                      xs.push_back(std::move(w->xs[k]));
+                      continue;
+                    }
                     Shape shape{rows};
                     shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
                     Tensor x(b.model_dtype, shape);
-                    if (b.on_backend) {  // the stored rows as they are: the model converts them
-                      std::memcpy(x.raw(), w->raw[k].data(), x.nbytes());
-                    } else if (b.preprocessed) {
-                      preprocess_rows(w->raw[k].data(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(),
+                    if (b.preprocessed) {
+                      preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(),
                                       w->stats.feature_nan.data() + b.feature_offset,
                                       w->stats.feature_inf.data() + b.feature_offset, b.inner, b.nhwc);
                     } else {
-                      preprocess_cast(w->raw[k].data(), b.reader->dtype(), x.numel(), static_cast<std::byte*>(x.raw()),
+                      preprocess_cast(w->raw[k].get(), b.reader->dtype(), x.numel(), static_cast<std::byte*>(x.raw()),
                                       b.model_dtype);
                     }
                     xs.push_back(std::move(x));
                   }
                   w->raw = {};
+                  w->xs = {};
                   w->stats.rows_read = rows;
                   Status s = engine.run(std::move(xs), &w->outputs);
                   if (!s.ok()) {
@@ -469,6 +501,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                                                             [&](std::shared_ptr<BatchWork> w) { round(w.get()); }));
   // Ranks with fewer batches keep taking part until every rank has written its last one.
   while (!collectives_over && rounds_done < rounds) round(nullptr);
+  const double scoring_seconds = seconds_since(t_scoring);
 
   SS_RETURN_IF_ERROR(mpi_agree(first_error, comm));
 
@@ -535,6 +568,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.output_format = parquet_out ? "parquet" : "hdf5";
       info.output_datasets = sink.names();
       info.seconds = seconds_since(t0);
+      info.scoring_seconds = scoring_seconds;
       info.collective_writes = collective;
       for (const auto& v : verdicts) exit_code = v.passed() ? exit_code : 3;
       st = report_write_file(job.report_path(), report_json(info, verdicts));

@@ -130,6 +130,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"rows_scored", rows_scored},
       {"seconds", info.seconds},
       {"rows_per_second", info.seconds > 0 ? static_cast<double>(rows_scored) / info.seconds : 0.0},
+      {"scoring_seconds", info.scoring_seconds},
       {"io", {{"collective_writes", info.collective_writes}}},
       {"shards", jshards},
       {"failures", failures},

@@ -25,7 +25,8 @@ struct RunInfo {
   std::string output_path;
   std::string output_format = "hdf5";  // "hdf5" (one file) or "parquet" (a folder)
   std::vector<std::string> output_datasets;
-  double seconds = 0;
+  double seconds = 0;          // the whole job: model load, setup, scoring, report
+  double scoring_seconds = 0;  // the pipeline alone on rank 0: first read to last collective write
   bool collective_writes = true;
   int threads_per_rank = 1;
 };

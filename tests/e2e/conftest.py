@@ -84,13 +84,14 @@ def rng(seed) -> np.random.Generator:
 
 # ---- running the binary -------------------------------------------------------------------------
 
-def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None) -> subprocess.CompletedProcess:
-    """Run `shardscore <args>` under `mpirun -np np_`, or directly (MPI singleton) when np_ is None."""
+def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None,
+            mpirun_args=()) -> subprocess.CompletedProcess:
+    """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None."""
     cmd = [str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
     if np_ is not None:
-        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_), *cmd]
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *mpirun_args, "-np", str(np_), *cmd]
     full_env = {**os.environ, **MPI_ENV, **(env or {})}
     t0 = time.monotonic()
     with subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,7 +1,9 @@
 """CLI basics: --help, --version, and a plain singleton run (no mpirun)."""
+import os
 import re
 
 import numpy as np
+import pytest
 
 
 def test_help(e2e):
@@ -50,6 +52,27 @@ def test_singleton_without_mpirun(e2e, tmp_path, seed):
     assert int(attrs["num_ranks"]) == 1
     rep = e2e.read_report(out)
     assert rep["ranks"] == 1 and rep["status"] == "passed" and rep["exit_code"] == 0
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to bind a rank to fewer than it could use")
+def test_launcher_binding_that_limits_threads_is_named(e2e, tmp_path, seed):
+    """mpirun binds a lone rank to one core by default: the job then runs one thread, and says why and how to get
+    more; started unbound it runs one thread per core, and says nothing about binding."""
+    inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=512, seed=seed)
+    cores = min(len(os.sched_getaffinity(0)), os.cpu_count())
+    for bind, threads in (("core", 1), ("none", cores)):
+        out = tmp_path / f"out_{bind}.h5"
+        job = e2e.make_job(tmp_path / f"job_{bind}.toml", inp, out)
+        p = e2e.run_job(1, ["run", "--job", job], cwd=tmp_path, mpirun_args=("--bind-to", bind))
+        assert p.returncode == 0, p.stderr
+        assert e2e.read_report(out)["threads_per_rank"] == threads
+        notes = [ln for ln in p.stderr.splitlines() if "CPU binding" in ln]
+        if bind == "core":
+            assert len(notes) == 1, p.stderr
+            assert f"may run on 1 of the node's {os.cpu_count()} cores" in notes[0], notes[0]
+            assert "runs 1 thread(s)" in notes[0] and "mpirun --bind-to none" in notes[0], notes[0]
+        else:
+            assert notes == [], p.stderr
 
 
 def test_inspect_demo_model(e2e):

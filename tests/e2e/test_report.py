@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 TOP_KEYS = {"shardscore_version", "status", "exit_code", "ranks", "backend", "model", "input", "output",
-            "rows_read", "rows_scored", "seconds", "rows_per_second", "io", "shards", "failures"}
+            "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}
 SHARD_KEYS = {"id", "rank", "row_begin", "row_end", "rows_read", "rows_scored", "seconds", "verdict",
               "features", "outputs", "checks"}
 FEATURE_KEYS = {"index", "nan", "inf", "missing_fraction"}
@@ -41,6 +41,7 @@ def check_report_schema(rep, *, rows, features, np_, out, inp, model_sha):
     assert {"label", "probabilities"} <= names <= {"label", "probabilities", "row_index"}, names
     assert rep["rows_read"] == rows and rep["rows_scored"] == rows
     assert rep["seconds"] > 0 and rep["rows_per_second"] > 0
+    assert 0 < rep["scoring_seconds"] < rep["seconds"]
     assert rep["io"] == {"collective_writes": True} or rep["io"].get("collective_writes") is True
     assert isinstance(rep["shards"], list) and rep["shards"]
     assert isinstance(rep["failures"], list)

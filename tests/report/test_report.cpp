@@ -51,15 +51,17 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   info.input_rows = 150;
   info.output_datasets = {"probabilities", "row_index"};
   info.seconds = 2;
+  info.scoring_seconds = 1.5;
   auto j = nlohmann::json::parse(report_json(info, v));
   for (const char* key : {"shardscore_version", "status", "exit_code", "ranks", "backend", "model", "input", "output",
-                          "rows_read", "rows_scored", "seconds", "rows_per_second", "io", "shards", "failures"}) {
+                          "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["status"], "checks_failed");
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_EQ(j["rows_scored"], 150);
   EXPECT_DOUBLE_EQ(j["rows_per_second"].get<double>(), 75.0);
+  EXPECT_DOUBLE_EQ(j["scoring_seconds"].get<double>(), 1.5);
   ASSERT_EQ(j["failures"].size(), 1u);
   EXPECT_EQ(j["failures"][0]["shard"], 0);
   EXPECT_EQ(j["failures"][0]["check"], "max_missing_fraction");
