@@ -185,6 +185,24 @@ __global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t featur
   }
 }
 
+// ---- RawInput ----
+
+// One thread per element of y; x read through the NHWC -> NCHW move when nhwc. Explicitly rounded
+// operations (__fmul_rn, __fsub_rn, __fdiv_rn), so nvcc cannot contract them into an FMA.
+template <class T, class O>
+__global__ void raw_input_kernel(const T* __restrict__ x, int64_t n, int64_t channels, int64_t inner, bool nhwc,
+                                 bool scaled, float scale, const float* __restrict__ mean, const float* __restrict__ std,
+                                 O* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t k = i % inner, rest = i / inner;
+    const int64_t c = rest % channels, o = rest / channels;
+    float v = static_cast<float>(x[nhwc ? (o * inner + k) * channels + c : i]);
+    if (scaled) v = __fmul_rn(v, scale);
+    if (mean) v = __fdiv_rn(__fsub_rn(v, mean[c]), std[c]);
+    y[i] = from_float<O>(v);
+  }
+}
+
 // ---- ArrayFeatureExtractor ----
 
 // How a 2-byte element's NaN is quieted: the exponent mask (0: never, not a 16-bit float), the
@@ -264,6 +282,30 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
           static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
     });
   });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_raw_input(Elem x_elem, const void* x, int64_t outer, int64_t channels, int64_t inner, bool nhwc,
+                             float scale, const float* mean, const float* std, Elem y_elem, void* y, cudaStream_t stream) {
+  const int64_t n = outer * channels * inner;
+  if (n <= 0) return cudaSuccess;
+  bool ok = false;
+  auto go = [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(y_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      raw_input_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), n, channels, inner, nhwc,
+                                                                         scale != 1.0f, scale, mean, std, static_cast<O*>(y));
+    });
+  };
+  switch (x_elem) {
+    case Elem::kU8: go(ElemTag<uint8_t>{}); break;
+    case Elem::kI8: go(ElemTag<int8_t>{}); break;
+    case Elem::kU16: go(ElemTag<uint16_t>{}); break;
+    case Elem::kI16: go(ElemTag<int16_t>{}); break;
+    default: break;
+  }
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }

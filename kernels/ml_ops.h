@@ -52,6 +52,13 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
                           int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
                           cudaStream_t stream);
 
+// shardscore.RawInput (engine/op_plans_elementwise.h): y [outer, channels, inner] from integer x
+// (kU8, kI8, kU16 or kI16) laid out as y, or [outer, inner, channels] when nhwc; v = float(x),
+// v * scale unless scale is 1, then (v - mean[c]) / std[c] when mean is not null (device tables of
+// `channels` floats), each rounded on its own as the CPU does, then v to y_elem (kF32, kF16, kBF16).
+cudaError_t launch_raw_input(Elem x_elem, const void* x, int64_t outer, int64_t channels, int64_t inner, bool nhwc,
+                             float scale, const float* mean, const float* std, Elem y_elem, void* y, cudaStream_t stream);
+
 // z[r, i] = x[r, indices[i]] for rows x k entries of `elem` (any; moved as bits, except that a
 // float16 or bfloat16 signalling NaN comes out quiet, as the CPU's widen-and-round does). An index outside
 // [0, last) - which the host cannot see when the indices are device data - writes zero bits.

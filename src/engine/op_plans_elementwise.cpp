@@ -205,6 +205,41 @@ StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>&
   return CastPlan{x, to, to == x->dtype()};
 }
 
+StatusOr<RawInputPlan> raw_input_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  RawInputPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  const DType t = p.x->dtype();
+  if (t != DType::kUInt8 && t != DType::kInt8 && t != DType::kUInt16 && t != DType::kInt16) {
+    return invalid_argument("X is " + name_of(t) + ": RawInput converts 8- and 16-bit integers only");
+  }
+  p.to = dtype_from_onnx_code(node.attr_int("to", 1));
+  if (p.to != DType::kFloat32 && !dtype_is_half(p.to)) {
+    return invalid_argument("RawInput makes float32, float16 or bfloat16, not " + name_of(p.to));
+  }
+  p.nhwc = node.attr_int("nhwc", 0) != 0;
+  p.scale = node.attr_float("scale", 1.0f);
+  const Attribute* mean = node.attr("mean");
+  const Attribute* std = node.attr("std");
+  if (mean && !mean->floats.empty()) p.mean = &mean->floats;
+  if (std && !std->floats.empty()) p.std = &std->floats;
+  if ((p.mean == nullptr) != (p.std == nullptr) || (p.mean && p.mean->size() != p.std->size())) {
+    return invalid_argument("RawInput's mean and std differ in length");
+  }
+  const int64_t rank = p.x->rank();
+  if (p.nhwc && rank < 3) return invalid_argument("RawInput with nhwc needs X of rank >= 3, got " + shape_to_string(p.x->shape()));
+  p.out_shape = p.x->shape();
+  if (p.nhwc) std::rotate(p.out_shape.begin() + 1, p.out_shape.end() - 1, p.out_shape.end());
+  p.outer = rank >= 1 ? p.out_shape[0] : 1;
+  p.channels = rank >= 2 ? p.out_shape[1] : 1;
+  p.inner = 1;
+  for (int64_t d = 2; d < rank; ++d) p.inner *= p.out_shape[static_cast<std::size_t>(d)];
+  if (p.mean && (rank < 2 || p.channels != static_cast<int64_t>(p.mean->size()))) {
+    return invalid_argument(std::to_string(p.mean->size()) + " mean / std values for dimension 1 of " +
+                            shape_to_string(p.out_shape));
+  }
+  return p;
+}
+
 // ---- ai.onnx.ml ----
 
 StatusOr<MlRows> ml_rows_plan(const Tensor& x) {

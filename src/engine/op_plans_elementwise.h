@@ -181,6 +181,27 @@ struct ScalerPlan {
 };
 StatusOr<ScalerPlan> scaler_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// shardscore.RawInput, made by pass_raw_inputs (never by exporters): a graph input fed as stored
+// (int8, uint8, int16 or uint16 rows) converted in one pass as the job's host chain converts it
+// (preprocess_rows): v = float(x); v = v * scale (scale != 1); v = v - mean[c]; v = v / std[c]
+// (mean and std given); each a float32 operation rounded on its own, in that order, then v rounded
+// once to `to` (float32, float16 or bfloat16). nhwc = 1: X is [N, d2, ..., C] and Y [N, C, d2, ...];
+// otherwise Y has X's shape. c indexes Y's dimension 1. Attributes: to (ONNX type code, FLOAT by
+// default), nhwc (int), scale (float), mean and std (floats). InvalidArgument names an X that is
+// not an 8- or 16-bit integer, a `to` that is not a float type, and mean / std of unequal lengths or
+// of a length that is not Y's dimension 1.
+struct RawInputPlan {
+  const Tensor* x = nullptr;
+  Shape out_shape;
+  DType to = DType::kFloat32;
+  bool nhwc = false;
+  float scale = 1.0f;                         // 1: no multiplication
+  const std::vector<float>* mean = nullptr;   // null (with std): no standardization
+  const std::vector<float>* std = nullptr;
+  int64_t outer = 0, channels = 1, inner = 1;  // Y as [outer, channels, inner]
+};
+StatusOr<RawInputPlan> raw_input_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ArrayFeatureExtractor: Z = X's entries at the int64 indices Y along the last dimension; Z's
 // shape is X's with the last dimension replaced by |Y| ([1, |Y|] for a 1-D X). Host indices are
 // range-checked; device indices (only should the registry stop marking Y a host input) cannot be.

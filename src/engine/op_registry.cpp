@@ -60,6 +60,7 @@ constexpr OpEntry kOps[] = {
     {"shardscore", "ToBlocked", 1, 1, cpu_to_blocked, SS_CUDA(to_blocked), kAsStored},
     {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, SS_CUDA(from_blocked), kAsStored},
     {"shardscore", "BlockedMaxPool", 1, 1, cpu_blocked_max_pool, SS_CUDA(blocked_max_pool)},
+    {"shardscore", "RawInput", 1, 1, cpu_raw_input, SS_CUDA(raw_input)},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization, SS_CUDA(batch_normalization)},

@@ -704,17 +704,7 @@ Status pass_nhwc_convs(Graph* g, PassStats* stats) {
 }
 
 Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
-  auto node = [](std::string name, std::string op, std::vector<std::string> in, std::string out) {
-    Node n;
-    n.name = std::move(name);
-    n.op_type = std::move(op);
-    n.opset = 14;  // registry semantics of Cast, Transpose, Mul, Sub, Div; same at the model's opset
-    n.inputs = std::move(in);
-    n.outputs = {std::move(out)};
-    return n;
-  };
-  FreshNames fresh(*g);
-  std::vector<Node> head;
+  // Checked first, for every input: on an error the graph is left as it was.
   for (const RawInput& r : raw) {
     auto it = std::find_if(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == r.name; });
     if (it == g->inputs.end()) return invalid_argument("raw input '" + r.name + "' is not an input of the model");
@@ -736,47 +726,60 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
     }
     for (auto& out : g->outputs)
       if (out.name == r.name) return unimplemented("raw input '" + r.name + "' is also a model output");
-    // Every reader of the input now reads the converted value.
-    std::string value = fresh(r.name + "::from_raw");
-    rename_reads(g, r.name, value);
-    const std::string base = "shardscore_raw_" + r.name;
-    std::string cur = r.name;  // the chain's last value
-    auto step = [&](const std::string& op, std::vector<std::string> extra) {
-      std::vector<std::string> ins{cur};
-      ins.insert(ins.end(), extra.begin(), extra.end());
-      cur = fresh(base + "_" + op);
-      head.push_back(node(base + "_" + op, op, ins, cur));
-      return &head.back();  // valid until the next step
+  }
+  FreshNames fresh(*g);
+  std::vector<Node> head;
+  std::set<std::string> folded_casts;  // output names of the boundary Casts taken into a RawInput
+  for (const RawInput& r : raw) {
+    auto it = std::find_if(g->inputs.begin(), g->inputs.end(), [&](const ValueInfo& v) { return v.name == r.name; });
+    Node n;
+    n.name = "shardscore_raw_" + r.name;
+    n.op_type = "RawInput";
+    n.domain = "shardscore";
+    n.opset = 1;
+    n.inputs = {r.name};
+    auto attr_int = [&](const char* key, int64_t v) {
+      Attribute a;
+      a.type = Attribute::Type::kInt;
+      a.i = v;
+      n.attrs[key] = a;
     };
-    Node* c = step("Cast", {});
-    Attribute to;
-    to.type = Attribute::Type::kInt;
-    to.i = 1;  // FLOAT
-    c->attrs["to"] = to;
-    if (r.nhwc) {
-      Node* t = step("Transpose", {});
-      Attribute perm;
-      perm.type = Attribute::Type::kInts;
-      perm.ints = {0, rank - 1};
-      for (int64_t d = 1; d + 1 < rank; ++d) perm.ints.push_back(d);
-      t->attrs["perm"] = perm;
-    }
-    auto constant = [&](const std::string& what, Shape shape, const std::vector<float>& v) {
-      const std::string name = fresh(base + "_" + what);
-      Tensor t(DType::kFloat32, std::move(shape));
-      std::copy(v.begin(), v.end(), t.data<float>());
-      g->initializers.emplace(name, std::move(t));
-      return name;
+    auto attr_floats = [&](const char* key, const std::vector<float>& v) {
+      Attribute a;
+      a.type = Attribute::Type::kFloats;
+      a.floats = v;
+      n.attrs[key] = a;
     };
-    if (r.scale != 1.0f) step("Mul", {constant("scale", {}, {r.scale})});
+    attr_int("nhwc", r.nhwc ? 1 : 0);
+    Attribute scale;
+    scale.type = Attribute::Type::kFloat;
+    scale.f = r.scale;
+    n.attrs["scale"] = scale;
     if (!r.mean.empty()) {
-      Shape per_channel(static_cast<std::size_t>(rank - 1), 1);
-      per_channel[0] = static_cast<int64_t>(r.mean.size());
-      step("Sub", {constant("mean", per_channel, r.mean)});
-      step("Div", {constant("std", per_channel, r.std)});
+      attr_floats("mean", r.mean);
+      attr_floats("std", r.std);
     }
-    // The last step writes the value the model reads.
-    head.back().outputs[0] = value;
+    // Under --precision fp16 / bf16 the input's only reader is pass_float32_boundary's Cast to the
+    // half type: the RawInput rounds to it itself (the same single rounding of the same float32).
+    std::vector<Node*> readers;
+    for (auto& node : g->nodes)
+      if (std::find(node.inputs.begin(), node.inputs.end(), r.name) != node.inputs.end()) readers.push_back(&node);
+    const Node* cast = readers.size() == 1 && readers[0]->domain.empty() && readers[0]->op_type == "Cast" &&
+                               readers[0]->inputs.size() == 1 && readers[0]->outputs.size() == 1
+                           ? readers[0]
+                           : nullptr;
+    const int64_t cast_to = cast ? cast->attr_int("to", 0) : 0;
+    if (cast_to == kOnnxFloat16 || cast_to == kOnnxBFloat16) {
+      attr_int("to", cast_to);
+      n.outputs = {cast->outputs[0]};
+      folded_casts.insert(cast->outputs[0]);
+    } else {
+      // Every reader of the input now reads the converted value.
+      attr_int("to", kOnnxFloat32);
+      n.outputs = {fresh(r.name + "::from_raw")};
+      rename_reads(g, r.name, n.outputs[0]);
+    }
+    head.push_back(std::move(n));
     // The input as fed.
     it->dtype = r.stored;
     if (r.nhwc) {
@@ -784,6 +787,9 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
       if (it->dim_params.size() == it->dims.size()) std::rotate(it->dim_params.begin() + 1, it->dim_params.begin() + 2, it->dim_params.end());
     }
   }
+  std::erase_if(g->nodes, [&](const Node& node) {
+    return node.op_type == "Cast" && node.outputs.size() == 1 && folded_casts.count(node.outputs[0]) > 0;
+  });
   g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
   return ok_status();
 }

@@ -80,12 +80,14 @@ struct RawInput {
   std::vector<float> mean, std;   // (x - mean[c]) / std[c] over dimension 1 of the model input, or empty
 };
 
-// Replaces each named input by one of type `stored` (dims moved to NHWC order when nhwc) followed
-// by Cast -> [Transpose] -> [Mul scale] -> [Sub mean -> Div std], float32 operations in the order
-// preprocess_rows does them, so the model sees the same bits as from the host chain. Run last
-// (after pass_to_half, whose float32 boundary it keeps). InvalidArgument names an input that is
-// not a float32 graph input, a stored type that is not a small integer, or a mean / std whose
-// length is not the input's dimension 1.
+// Replaces each named input by one of type `stored` (dims moved to NHWC order when nhwc) read by one
+// shardscore.RawInput node (op_plans_elementwise.h): cast, [NHWC -> NCHW], [* scale], [- mean,
+// / std], float32 operations in the order preprocess_rows does them, so the model sees the same bits
+// as from the host chain, in one pass over the data. Run last, after pass_to_half: where the input's
+// only reader is then the float32 boundary's Cast to float16 / bfloat16, the RawInput rounds to that
+// type itself and the Cast goes. InvalidArgument (the graph unchanged) names an input that is not a
+// float32 graph input, a stored type that is not a small integer, or a mean / std whose length is
+// not the input's dimension 1.
 Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw);
 
 // --precision fp16 / bf16 (run after graph_optimize): the float32 model computed in `half`

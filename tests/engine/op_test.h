@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/cpu/float16.h"
 #include "engine/graph.h"
 #include "engine/op_registry.h"
 #include "engine/plan.h"
@@ -125,6 +126,11 @@ inline Tensor make_bool(Shape shape, const std::vector<uint8_t>& v) {
 // The tensor's elements as doubles, whatever its type.
 inline std::vector<double> to_doubles(const Tensor& t) {
   std::vector<double> out(static_cast<std::size_t>(t.numel()));
+  if (dtype_is_half(t.dtype())) {  // widening is exact
+    const uint16_t* p = t.data<uint16_t>();
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = half_bits_to_float(t.dtype(), p[i]);
+    return out;
+  }
   const bool ok = dtype_dispatch(t.dtype(), [&](auto zero) {
     using T = decltype(zero);
     const T* p = t.data<T>();

@@ -378,7 +378,8 @@ TEST(Engine, BFloat16ComputeMlp) { check_half_compute("data/demo_mlp.onnx", DTyp
 
 // Engine::take_raw_inputs: uint8 NHWC images fed as stored give exactly the bits of the host chain
 // (preprocess_rows) feeding float32 NCHW, at float32 and at float16 compute (the conversion stays
-// float32, before the boundary Cast), with an image holding 0 and 255 everywhere.
+// float32 and is rounded once to float16, as the boundary Cast it replaces did), with an image
+// holding 0 and 255 everywhere.
 TEST(Engine, RawInputsGiveTheHostChainsBits) {
   const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
   const int64_t rows = 5, h = 32, w = 32, c = 3;
@@ -407,6 +408,11 @@ TEST(Engine, RawInputsGiveTheHostChainsBits) {
     ASSERT_TRUE(st.ok()) << st.message();
     EXPECT_EQ((*in_model)->graph().inputs[0].dtype, DType::kUInt8);
     EXPECT_EQ((*in_model)->graph().inputs[0].dims, (Shape{-1, h, w, c}));
+    // One node does the conversion; under float16 it also takes the place of the boundary Cast.
+    const Graph& gm = (*in_model)->graph();
+    ASSERT_FALSE(gm.nodes.empty());
+    EXPECT_EQ(gm.nodes[0].op_type, "RawInput");
+    EXPECT_EQ(gm.nodes.size(), (*host)->graph().nodes.size() + (compute == DType::kFloat32 ? 1u : 0u));
     std::vector<Tensor> want, got;
     ASSERT_TRUE((*host)->run({x}, &want).ok());
     const Status run = (*in_model)->run({u8}, &got);

@@ -22,6 +22,7 @@
 #include "engine/op_test.h"
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 
 namespace shardscore {
 namespace {
@@ -1149,6 +1150,80 @@ TEST_P(OpTest, Scaler_PerFeatureAndBroadcast) {
                     "ai.onnx.ml");
   for (int64_t i = 0; i < rows * f; ++i) ref[i] = (double{x[i]} - 1.0) * 2.0;
   expect_near(one, DType::kFloat32, {rows, f}, ref, kTolElementwise);
+}
+
+// shardscore.RawInput (pass_raw_inputs): the job's host preprocessing chain as one op. The
+// reference is that chain written out in float32 with one operation per statement (no FMA on the
+// build machine's baseline x86-64), so both backends must give its bits exactly.
+template <class T>
+std::vector<double> ref_raw_input(const std::vector<T>& x, int64_t outer, int64_t channels, int64_t inner, bool nhwc,
+                                  float scale, const std::vector<float>& mean, const std::vector<float>& std,
+                                  DType to = DType::kFloat32) {
+  std::vector<double> y(x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t i = 0; i < inner; ++i) {
+        float v = static_cast<float>(x[nhwc ? (o * inner + i) * channels + c : (o * channels + c) * inner + i]);
+        if (scale != 1.0f) v = v * scale;
+        if (!mean.empty()) {
+          v = v - mean[c];
+          v = v / std[c];
+        }
+        y[(o * channels + c) * inner + i] = to == DType::kFloat32 ? v : half_bits_to_float(to, double_to_half_bits(to, v));
+      }
+  return y;
+}
+
+template <class T>
+std::vector<T> narrow(const std::vector<int>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+TEST_P(OpTest, RawInput_Uint8ImagesNhwc_ToFloat32Float16BFloat16) {
+  const int64_t n = 3, h = 5, w = 7, c = 3;
+  auto x = narrow<uint8_t>(rand_int<int>(n * h * w * c, 0, 255));
+  x[0] = 0;
+  x[1] = 255;
+  const std::vector<float> mean = {0.485f, 0.456f, 0.406f}, std = {0.229f, 0.224f, 0.225f};
+  Attrs attrs = {{"nhwc", a_int(1)}, {"scale", a_float(1.0f / 255)}, {"mean", a_floats(mean)}, {"std", a_floats(std)}};
+  Tensor f32 = run1("RawInput", {make<uint8_t>({n, h, w, c}, x)}, attrs, 1, "shardscore");
+  expect_near(f32, DType::kFloat32, {n, c, h, w}, ref_raw_input(x, n, c, h * w, true, 1.0f / 255, mean, std), kExact);
+  for (const auto& [code, to] : {std::pair{10, DType::kFloat16}, std::pair{16, DType::kBFloat16}}) {
+    SCOPED_TRACE(dtype_name(to));
+    attrs["to"] = a_int(code);
+    Tensor half = run1("RawInput", {make<uint8_t>({n, h, w, c}, x)}, attrs, 1, "shardscore");
+    expect_near(half, to, {n, c, h, w}, ref_raw_input(x, n, c, h * w, true, 1.0f / 255, mean, std, to), kExact);
+  }
+}
+
+TEST_P(OpTest, RawInput_RowsAndOtherIntegerTypes) {
+  // int16 feature rows [N, F], standardized per feature, no scale.
+  const int64_t rows = 6, f = 4;
+  const auto x16 = narrow<int16_t>(rand_int<int>(rows * f, -32768, 32767));
+  const std::vector<float> mean = {-3.5f, 0.0f, 100.25f, 7.0f}, std = {2.0f, 0.3f, 1000.0f, 3.0f};
+  Tensor a = run1("RawInput", {make<int16_t>({rows, f}, x16)}, {{"mean", a_floats(mean)}, {"std", a_floats(std)}}, 1,
+                  "shardscore");
+  expect_near(a, DType::kFloat32, {rows, f}, ref_raw_input(x16, rows, f, 1, false, 1.0f, mean, std), kExact);
+  // int8 [N, C, L] as it is: a cast alone.
+  const auto x8 = narrow<int8_t>(rand_int<int>(2 * 3 * 5, -128, 127));
+  Tensor b = run1("RawInput", {make<int8_t>({2, 3, 5}, x8)}, {}, 1, "shardscore");
+  expect_near(b, DType::kFloat32, {2, 3, 5}, ref_raw_input(x8, 2, 3, 5, false, 1.0f, {}, {}), kExact);
+  // uint16 1-D rows, scaled only.
+  const auto xu = narrow<uint16_t>(rand_int<int>(9, 0, 65535));
+  Tensor d = run1("RawInput", {make<uint16_t>({9}, xu)}, {{"scale", a_float(1.0f / 65535)}}, 1, "shardscore");
+  expect_near(d, DType::kFloat32, {9}, ref_raw_input(xu, 9, 1, 1, false, 1.0f / 65535, {}, {}), kExact);
+}
+
+TEST_P(OpTest, RawInput_Errors) {
+  const Tensor u8 = make<uint8_t>({1, 2, 2, 3}, std::vector<uint8_t>(12, 7));
+  expect_error(StatusCode::kInvalidArgument, "RawInput converts 8- and 16-bit integers only", "RawInput",
+               {make<float>({1, 3}, {1, 2, 3})}, {}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "2 mean / std values for dimension 1 of [1, 3, 2, 2]", "RawInput", {u8},
+               {{"nhwc", a_int(1)}, {"mean", a_floats({0.5f, 0.5f})}, {"std", a_floats({1.0f, 1.0f})}}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "mean and std differ in length", "RawInput", {u8},
+               {{"mean", a_floats({0.5f})}, {"std", a_floats({1.0f, 1.0f})}}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "makes float32, float16 or bfloat16, not int64", "RawInput", {u8},
+               {{"to", a_int(7)}}, 1, "shardscore");
 }
 
 TEST_P(OpTest, ArrayFeatureExtractor_2D) {

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
@@ -151,6 +152,42 @@ Status cpu_scaler(OpContext& ctx) {
       p[r * features + f] = (p[r * features + f] - o) * s;
     }
   ctx.outputs[0] = plan.x->rank() == 1 ? x.reshaped(plan.out_shape) : x;
+  return ok_status();
+}
+
+// shardscore.RawInput: the host chain's float32 steps, one element at a time, in its order.
+Status cpu_raw_input(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const RawInputPlan p, raw_input_plan(ctx.node, ctx.inputs));
+  Tensor y(p.to, p.out_shape);
+  const int64_t channels = p.channels, inner = p.inner;
+  float* yf = p.to == DType::kFloat32 ? y.data<float>() : nullptr;
+  uint16_t* yh = yf ? nullptr : y.data<uint16_t>();
+  auto convert = [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = p.x->data<T>();
+    for (int64_t o = 0; o < p.outer; ++o)
+      for (int64_t c = 0; c < channels; ++c) {
+        const float mean = p.mean ? (*p.mean)[c] : 0.0f, std = p.std ? (*p.std)[c] : 1.0f;
+        const int64_t base = (o * channels + c) * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          float v = static_cast<float>(x[p.nhwc ? (o * inner + i) * channels + c : base + i]);
+          if (p.scale != 1.0f) v = v * p.scale;
+          if (p.mean) {
+            v = v - mean;
+            v = v / std;
+          }
+          if (yf) yf[base + i] = v;
+          else yh[base + i] = double_to_half_bits(p.to, v);  // float -> double is exact: one rounding
+        }
+      }
+  };
+  switch (p.x->dtype()) {
+    case DType::kUInt8: convert(uint8_t{}); break;
+    case DType::kInt8: convert(int8_t{}); break;
+    case DType::kUInt16: convert(uint16_t{}); break;
+    default: convert(int16_t{}); break;  // the plan admits these four
+  }
+  ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 

@@ -143,6 +143,22 @@ Status cuda_scaler(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// shardscore.RawInput: the stored integer rows (a quarter of float32's bytes for uint8 images) to the
+// model's float input in one kernel; mean and std travel as device tables.
+Status cuda_raw_input(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const RawInputPlan p, raw_input_plan(ctx.node, ctx.inputs));
+  Tensor y(p.to, p.out_shape);
+  if (y.numel() > 0) {
+    SS_ASSIGN_OR_RETURN(const float* d_mean, upload_vector(ctx, p.mean));
+    SS_ASSIGN_OR_RETURN(const float* d_std, upload_vector(ctx, p.std));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_raw_input(cuda_elem(p.x->dtype()), p.x->raw(), p.outer, p.channels, p.inner,
+                                                        p.nhwc, p.scale, d_mean, d_std, cuda_elem(p.to), y.raw(),
+                                                        ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // ai.onnx.ml ArrayFeatureExtractor: selects entries of X's last dimension by the int64 indices Y.
 // Output shape is X's with the last dimension replaced by |Y| ([1, |Y|] for a 1-D X), as ONNX
 // Runtime does. Elements move as stored (a float16 X comes out as the CPU's widen-and-round gives it).
