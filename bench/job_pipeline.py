@@ -54,6 +54,7 @@ def make_images(path: Path, rows: int, chunk: int = 64) -> None:
             n = min(1024, rows - r)
             d[r:r + n] = rng.integers(0, 256, size=(n, 224, 224, 3), dtype=np.uint8)
     tmp.rename(path)
+    os.sync()  # flushed before anything is timed (the first reader of a file still being written back is slower)
 
 
 def nil_model(path: Path) -> None:
