@@ -21,18 +21,21 @@ cuda_lib="${CUDA_LIB_DIR:-/usr/local/cuda/lib}"
 [[ -f $bundle ]] || { echo "check_gpu_bundle: no bundle at $bundle (tools/make_gpu_bundle.sh)" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "check_gpu_bundle: needs root (debootstrap, chroot)" >&2; exit 2; }
 
-if [[ ! -x $R/opt/torch/.venv/bin/python3 ]]; then
+if [[ ! -f $R/opt/torch/.ready ]]; then  # made whole, or made again
   command -v debootstrap >/dev/null || apt-get install -y -q debootstrap
   rm -rf "$R"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,xz-utils,procps bookworm "$R" \
     http://deb.debian.org/debian
   cp /etc/resolv.conf "$R/etc/"
+  # This machine's CA bundle, which may hold a proxy's certificate that Debian's does not.
+  cp "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$R/etc/ssl/certs/ca-certificates.crt"
   chroot "$R" python3 -m venv /opt/torch/.venv
   chroot "$R" /opt/torch/.venv/bin/pip install -q --no-cache-dir numpy h5py onnx onnxruntime pytest
   sp="$(echo "$R"/opt/torch/.venv/lib/python3*/site-packages)"
   mkdir -p "$sp/nvidia/cublas/lib" "$sp/nvidia/cudnn/lib"
   cp -a "$cuda_lib"/libcublas*.so* "$sp/nvidia/cublas/lib/"
   cp -a "$cuda_lib"/libcudnn*.so* "$sp/nvidia/cudnn/lib/"
+  touch "$R/opt/torch/.ready"
 fi
 if chroot "$R" sh -c 'command -v ssh || command -v rsh || command -v mpirun' >/dev/null; then
   echo "check_gpu_bundle: $R has ssh, rsh or mpirun: not a bare root" >&2
