@@ -2,7 +2,7 @@
 // (NCHW, the heuristic's first algorithm whose workspace fits 512 MB, float32 accumulation) and in
 // NHWC, the layout tensor cores read without a transpose, at one batch size and precision; in NHWC
 // also with the bias + ReLU that follows each of them, as the backend's own pass and as cuDNN's
-// fused call. Prints per layer shape the median milliseconds of each and the whole network's sum
+// fused call (as SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 runs it). Prints per layer shape the median milliseconds of each and the whole network's sum
 // weighted by how often the shape occurs, as images/s of convolutions alone: the ceiling the
 // backend's ResNet-50 cannot pass while it runs NCHW, what NHWC would lift it to, and what the
 // separate epilogue costs. Needs a GPU (tools/gpu_check.sh runs it with GPU_CHECK_BENCH=1).
@@ -64,9 +64,9 @@ double median(std::vector<double> v) {
 
 // Median milliseconds of one convolution in `format` (conv), of the convolution followed by the
 // backend's own bias + ReLU pass over its output (kernels::launch_epilogue, as the CUDA backend runs a
-// FusedConv: epi), and of cuDNN's fused cudnnConvolutionBiasActivationForward with a ReLU (fused:
-// one pass, but cuDNN's ReLU turns NaN into 0, which is why the backend does not use it). Negative
-// where cuDNN offers no algorithm or refuses the fused call.
+// FusedConv by default: epi), and of cuDNN's fused cudnnConvolutionBiasActivationForward with a
+// NaN-propagating ReLU (fused: one pass; what SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 runs). Negative where
+// cuDNN offers no algorithm or refuses the fused call.
 struct Times {
   double conv = -1, epi = -1, fused = -1;
   std::string algo;
@@ -92,7 +92,7 @@ Times time_conv(cudnnHandle_t h, const Layer& l, int n, cudnnTensorFormat_t form
   CHECK_CUDNN(cudnnSetConvolutionMathType(conv, dt == CUDNN_DATA_FLOAT ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH));
   CHECK_CUDNN(cudnnSetTensor4dDescriptor(y, format, dt, n, l.k, out, out));
   CHECK_CUDNN(cudnnSetTensor4dDescriptor(bias, format, dt, 1, l.k, 1, 1));
-  CHECK_CUDNN(cudnnSetActivationDescriptor(relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  CHECK_CUDNN(cudnnSetActivationDescriptor(relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int count = 0;
   CHECK_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(h, x, w, conv, y, 16, &count, perf));

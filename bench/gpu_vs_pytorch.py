@@ -146,13 +146,14 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
 
 
 def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, threads: int, warmup: int, repeats: int,
-                 nhwc: bool, profile: bool = False, json_out: bool = False):
+                 nhwc: bool, profile: bool = False, json_out: bool = False, cudnn_epilogue: bool = False):
     """bench/engine_bench on the CUDA backend at the model's batch size; stdout and stderr into `log`. Returns
     (command, completed process), or (command, None) when the program cannot be started."""
     _, batch, _, _ = SIZES[model]
     cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", str(threads), "--warmup",
            str(warmup), "--repeats", str(repeats), "--backend", "cuda", "--precision", precision] + (["--json"] if json_out else [])
-    env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0")
+    env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0",
+               SHARDSCORE_CUDA_CUDNN_EPILOGUE="1" if cudnn_epilogue else "0")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
@@ -162,12 +163,14 @@ def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, thre
     return cmd, p
 
 
-def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False) -> dict:
+def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False,
+                    cudnn_epilogue: bool = False) -> dict:
     """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
     batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
     engine's rate from the whole job's."""
-    log = work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}.log"
-    cmd, p = engine_bench(model, onnx_path, precision, log, threads=4, warmup=2, repeats=5, nhwc=nhwc, json_out=True)
+    log = work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}{'_cudnn_epilogue' if cudnn_epilogue else ''}.log"
+    cmd, p = engine_bench(model, onnx_path, precision, log, threads=4, warmup=2, repeats=5, nhwc=nhwc, json_out=True,
+                          cudnn_epilogue=cudnn_epilogue)
     if p is None:
         return {"error": log.read_text().strip()}
     try:
@@ -400,6 +403,9 @@ def main() -> None:
             if model == "resnet50":  # the convolutions in NHWC (SHARDSCORE_CUDA_NHWC=1, off by default): A/B
                 add({"model": model, "side": "shardscore engine only, NHWC convs", "precision": precision,
                      **run_engine_only(model, onnx_path, precision, work, nhwc=True)})
+                # ... with bias, residual and Relu inside cuDNN's fused call (SHARDSCORE_CUDA_CUDNN_EPILOGUE=1)
+                add({"model": model, "side": "shardscore engine only, NHWC convs, cuDNN epilogue", "precision": precision,
+                     **run_engine_only(model, onnx_path, precision, work, nhwc=True, cudnn_epilogue=True)})
             add({"model": model, "side": side_name(model, False), "precision": precision,
                  **run_torch(model, data, names, precision, False)})
             add({"model": model, "side": side_name(model, False) + ", model only (no I/O)", "precision": precision,

@@ -28,6 +28,11 @@ std::unique_ptr<Backend> backend_cpu_create();
 struct CudaBackendOptions {
   int device = 0;                  // CUDA device ordinal among the visible ones (modulo their count)
   std::string precision = "fp32";  // fp32, tf32, fp16, bf16
+  // NHWC convolutions (pass_nhwc_convs) with their bias, residual and Relu inside cuDNN's fused
+  // cudnnConvolutionBiasActivationForward (NaN propagating), not in a pass of ours over the output:
+  // one pass over memory instead of two. Also set by SHARDSCORE_CUDA_CUDNN_EPILOGUE=1; off by
+  // default until a GPU run has measured it and shown NaN kept.
+  bool cudnn_epilogue = false;
 };
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.
 // SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).

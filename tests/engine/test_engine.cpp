@@ -474,6 +474,38 @@ TEST(Engine, CudaNhwcConvsMatchCpu) {
   }
 }
 
+// CudaBackendOptions::cudnn_epilogue: NHWC FusedConvs with bias, residual and Relu inside cuDNN's
+// fused call, against the CPU backend: float32 within 1e-4, fp16 within 2e-2, and a NaN pixel in
+// one image must give NaN in that image's outputs, as on the CPU (cuDNN's activations turn NaN into
+// 0 unless the descriptor says otherwise: this is what shows whether the fused kernels listen).
+TEST(Engine, CudaCudnnEpilogueMatchesCpu) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  for (const char* rel : {"tests/fixtures/resnet_tiny.onnx", "tests/fixtures/resnet_tiny_dynamo.onnx"}) {
+    SCOPED_TRACE(rel);
+    auto cpu = Engine::load(source_path(rel), "cpu");
+    ASSERT_TRUE(cpu.ok());
+    for (const char* precision : {"fp32", "fp16"}) {
+      SCOPED_TRACE(precision);
+      EngineOptions options;
+      options.nhwc_convs = true;
+      options.cuda.cudnn_epilogue = true;
+      options.cuda.precision = precision;
+      auto gpu = Engine::load(source_path(rel), "cuda", options);
+      ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+      const double tol = std::string(precision) == "fp32" ? 1e-4 : 2e-2;
+      for (bool nan : {false, true}) {
+        std::vector<Tensor> in = random_inputs(**cpu, 4, 20261204), want, got;
+        if (nan) in[0].data<float>()[in[0].numel() / 4 + 5] = std::numeric_limits<float>::quiet_NaN();  // image 1
+        ASSERT_TRUE((*cpu)->run(in, &want).ok());
+        if (nan) ASSERT_TRUE(std::isnan(want[0].data<float>()[want[0].numel() / 4])) << "the CPU reference lost the NaN";
+        const Status st = (*gpu)->run(in, &got);
+        ASSERT_TRUE(st.ok()) << st.message();
+        EXPECT_LE(compare_outputs(got, want), tol) << (nan ? "with a NaN pixel (1e9: NaN where the CPU has none, or none where it has)" : "");
+      }
+    }
+  }
+}
+
 // pass_nhwc_convs, run on the CPU backend (its NHWC FusedConv is the reference the CUDA one is
 // tested against): the same outputs as the NCHW graph within float32 summation, and convolutions
 // that feed convolutions pass NHWC values with no transpose between them.

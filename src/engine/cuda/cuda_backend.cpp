@@ -132,8 +132,8 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never a
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile)
-      : device_(device), precision_(precision), graphs_(graphs && !profile), profile_(profile) {}
+  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue)
+      : device_(device), precision_(precision), graphs_(graphs && !profile), profile_(profile), cudnn_epilogue_(cudnn_epilogue) {}
   ~CudaBackend() override {
     cudaSetDevice(device_);
     if (profile_) log_profile();
@@ -206,6 +206,7 @@ class CudaBackend final : public Backend {
     auto lane = std::make_unique<Lane>();
     lane->h.device = device_;
     lane->h.precision = precision_;
+    lane->h.cudnn_epilogue = cudnn_epilogue_;
     SS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&lane->h.stream, cudaStreamNonBlocking));
     SS_CUBLAS_RETURN_IF_ERROR(cublasCreate(&lane->h.cublas));
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
@@ -582,6 +583,7 @@ class CudaBackend final : public Backend {
   const CudaPrecision precision_;
   const bool graphs_;
   const bool profile_;
+  const bool cudnn_epilogue_;
 
   // SHARDSCORE_CUDA_PROFILE: per op type (or "(copy in)" / "(copy out)"), milliseconds and calls.
   mutable std::mutex profile_mutex_;
@@ -661,8 +663,10 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   const char* profile_env = std::getenv("SHARDSCORE_CUDA_PROFILE");
   const bool profile = profile_env && std::string(profile_env) == "1";
   if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
+  const char* epilogue_env = std::getenv("SHARDSCORE_CUDA_CUDNN_EPILOGUE");
+  const bool cudnn_epilogue = options.cudnn_epilogue || (epilogue_env && std::string(epilogue_env) == "1");
   SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile);
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue);
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }

@@ -36,6 +36,7 @@ struct CudaLane {
   cublasLtHandle_t cublaslt = nullptr;
   cudnnHandle_t cudnn = nullptr;
   CudaPrecision precision = CudaPrecision::kFp32;
+  bool cudnn_epilogue = false;  // CudaBackendOptions::cudnn_epilogue
 };
 
 struct CudaOpContext {

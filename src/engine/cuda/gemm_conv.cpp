@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 
+#include "common/log.h"
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cuda/cuda_ops.h"
@@ -193,6 +194,49 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   return unimplemented("cuDNN offers no forward algorithm for this convolution");
 }
 
+// NHWC FusedConv in one cuDNN call, cudnnConvolutionBiasActivationForward: y = act(conv(x) + z + bias),
+// z the residual (alpha2 = 1) or none (alpha2 = 0), act Relu with NaN propagation or identity (which
+// cuDNN takes only with IMPLICIT_PRECOMP_GEMM), one rounding of the float32 result. false (nothing
+// enqueued) where cuDNN refuses the combination; that is logged once per process.
+StatusOr<bool> conv_cudnn_epilogue(CudaOpContext& ctx, const ConvDescriptors& d, const ConvAlgo& algo, void* workspace,
+                                   cudnnDataType_t dt, const Tensor& src, const Tensor& w, const Tensor* bias,
+                                   const Tensor* residual, bool relu, Tensor& y, int64_t m) {
+  if (!relu && algo.algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) return false;
+  struct Descriptors {
+    cudnnTensorDescriptor_t bias = nullptr;
+    cudnnActivationDescriptor_t act = nullptr;
+    ~Descriptors() {
+      if (bias) cudnnDestroyTensorDescriptor(bias);
+      if (act) cudnnDestroyActivationDescriptor(act);
+    }
+  } e;
+  SS_CUDNN_RETURN_IF_ERROR(cudnnCreateTensorDescriptor(&e.bias));
+  SS_CUDNN_RETURN_IF_ERROR(cudnnCreateActivationDescriptor(&e.act));
+  SS_CUDNN_RETURN_IF_ERROR(cudnnSetTensor4dDescriptor(e.bias, CUDNN_TENSOR_NHWC, dt, 1, static_cast<int>(m), 1, 1));
+  SS_CUDNN_RETURN_IF_ERROR(cudnnSetActivationDescriptor(e.act, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
+                                                        CUDNN_PROPAGATE_NAN, 0.0));
+  const void* b = bias ? bias->raw() : nullptr;
+  if (!b) {  // the call takes a bias
+    void* zeros = ctx.scratch(static_cast<std::size_t>(m) * dtype_size(y.dtype()));
+    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(zeros, 0, static_cast<std::size_t>(m) * dtype_size(y.dtype()), ctx.lane.stream));
+    b = zeros;
+  }
+  const float one = 1.0f, alpha2 = residual ? 1.0f : 0.0f;
+  const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+      ctx.lane.cudnn, &one, d.x, src.raw(), d.w, w.raw(), d.conv, algo.algo, workspace, algo.workspace, &alpha2, d.y,
+      residual ? residual->raw() : y.raw(), e.bias, b, e.act, d.y, y.raw());
+  if (st == CUDNN_STATUS_NOT_SUPPORTED || st == CUDNN_STATUS_BAD_PARAM) {
+    static std::once_flag logged;
+    std::call_once(logged, [&] {
+      log_line("cuda: cuDNN refused its fused bias/residual/Relu for " + ctx.node.describe() + " (" +
+               cudnnGetErrorString(st) + "); such convolutions keep the backend's own pass");
+    });
+    return false;
+  }
+  SS_CUDNN_RETURN_IF_ERROR(st);
+  return true;
+}
+
 Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   SS_ASSIGN_OR_RETURN(ConvPlan p, conv_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
@@ -265,13 +309,21 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
   const float one_f = 1.0f, zero_f = 0.0f;
   const double one_d = 1.0, zero_d = 0.0;
   const bool dbl = x->dtype() == DType::kFloat64;
+  const bool same_shape_residual = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
+  if (nhwc && ctx.lane.cudnn_epilogue && !dbl && (!residual || same_shape_residual)) {
+    SS_ASSIGN_OR_RETURN(const bool fused, conv_cudnn_epilogue(ctx, d, algo, workspace, dt, *src, *w, b, residual, relu, y, m));
+    if (fused) {
+      ctx.outputs[0] = std::move(y);
+      return ok_status();
+    }
+  }
   SS_CUDNN_RETURN_IF_ERROR(cudnnConvolutionForward(ctx.lane.cudnn, dbl ? static_cast<const void*>(&one_d) : &one_f, d.x,
                                                    src->raw(), d.w, w->raw(), d.conv, algo.algo, workspace, algo.workspace,
                                                    dbl ? static_cast<const void*>(&zero_d) : &zero_f, d.y, y.raw()));
 
-  // Bias, residual and Relu in one pass (ours: cuDNN's Relu would turn NaN into 0).
+  // Bias, residual and Relu in one pass of ours (NaN stays NaN), unless the lane asked for cuDNN's fused call above.
   const kernels::Epilogue act = relu ? kernels::Epilogue::kRelu : kernels::Epilogue::kNone;
-  const bool residual_in_epilogue = residual && residual->shape() == y.shape() && residual->dtype() == y.dtype();
+  const bool residual_in_epilogue = same_shape_residual;
   if (nhwc) {
     // Channels innermost: the epilogue's rows are the N * out H * out W pixels, its columns the channels.
     if (residual && !residual_in_epilogue) return unimplemented("an NHWC convolution with a broadcast residual");
