@@ -32,6 +32,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                random inputs, no file; and at fp16 a per-op profile (SHARDSCORE_CUDA_PROFILE=1) into the logs;
                next to PyTorch's model alone (random inputs on the device, best of 3 x 10 batches)
   2 ranks      ResNet-50 at fp16 also at `mpirun -np 2` sharing the GPU: more than one rank's host side
+  switches     ResNet-50 at fp16 also with SHARDSCORE_CUDA_NHWC=1 and SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 (engine
+               alone and whole job): what making them the default would give
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
 """
 from __future__ import annotations
@@ -113,9 +115,10 @@ def toml_value(v) -> str:
 
 
 def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precision: str, work: Path,
-                   ranks: int = 1) -> dict:
+                   ranks: int = 1, switches: dict | None = None) -> dict:
+    """The whole job; `switches`: SHARDSCORE_CUDA_* variables for it (the measuring switches)."""
     rows, batch, shard, _ = SIZES[model]
-    tag = f"{model}_{precision}" + (f"_np{ranks}" if ranks > 1 else "")
+    tag = f"{model}_{precision}" + (f"_np{ranks}" if ranks > 1 else "") + ("_switches" if switches else "")
     out = work / f"{tag}.h5"
     job = {
         "input": {"path": str(data), **({"datasets": names} if len(names) > 1 else {"dataset": next(iter(names.values()))})},
@@ -128,9 +131,12 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
     text = "\n".join(f"[{s}]\n" + "\n".join(f"{k} = {toml_value(v)}" for k, v in body.items()) for s, body in job.items())
     job_path = work / f"{tag}.toml"
     job_path.write_text(text + "\n")
-    cmd = ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", str(ranks), BIN, "run", "--job", str(job_path)]
+    cmd = ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", str(ranks)]
+    for k in switches or {}:
+        cmd += ["-x", k]
+    cmd += [BIN, "run", "--job", str(job_path)]
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(switches or {})})
     wall = time.perf_counter() - t0
     (work / f"{tag}.log").write_text(p.stdout + p.stderr)
     if p.returncode != 0:
@@ -413,6 +419,10 @@ def main() -> None:
             if model == "resnet50" and precision == "fp16":  # two ranks share the GPU: is one rank's host side the limit?
                 add({"model": model, "side": "shardscore, 2 ranks on the one GPU", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work, ranks=2)})
+                # The whole job with both measuring switches: what making them the default would give.
+                add({"model": model, "side": "shardscore, NHWC convs + cuDNN epilogue", "precision": precision,
+                     **run_shardscore(model, onnx_path, data, names, precision, work,
+                                      switches={"SHARDSCORE_CUDA_NHWC": "1", "SHARDSCORE_CUDA_CUDNN_EPILOGUE": "1"})})
     for model in args.models:  # the per-op profile at fp16, the bar's precision (logs only, not a table row)
         if "fp16" in args.precisions:
             profile_engine(model, cpu_bench.OUT / cpu_bench.MODELS[model][0], "fp16", work)
