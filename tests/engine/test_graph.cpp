@@ -296,6 +296,21 @@ TEST(GraphParse, UnsupportedOp_UnnamedNodeGetsIndexName) {
   EXPECT_TRUE(contains(g.status().message(), "Einsum_1")) << g.status().message();
 }
 
+TEST(GraphParse, UnsupportedOp_ListsTheOpsAModelMayUse) {
+  // The list names ONNX ops, not the ops shardscore's passes make (FusedConv, RawInput, ...).
+  auto m = relu_model();
+  add_node(&m, "Einsum", {"Y"}, {"Z"}, "einsum");
+  auto g = graph_parse_onnx(bytes_of(m), "einsum3.onnx");
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_TRUE(contains(msg, "this build runs: ")) << msg;
+  EXPECT_TRUE(contains(msg, "Conv, ")) << msg;
+  EXPECT_TRUE(contains(msg, "LayerNormalization")) << msg;
+  for (const char* internal : {"FusedConv", "FusedGemm", "RawInput", "ToBlocked", "BlockedMaxPool"}) {
+    EXPECT_FALSE(contains(msg, internal)) << internal << " in: " << msg;
+  }
+}
+
 TEST(GraphParse, SupportedOpAtUnsupportedOpset_Unimplemented) {
   // Cast is registered for opsets 6..21: at 22 the message names the opsets it runs at (not a list
   // of every op, which would name Cast as supported).
