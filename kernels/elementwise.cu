@@ -60,28 +60,33 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
   }
 }
 
+// kDense: both operands laid out as the output. Otherwise a_dense / b_dense say which one is (a
+// uniform branch): only a broadcast operand pays for the divisions of strided_offset.
 template <BinaryOp kOp, typename T, typename E, typename O, bool kDense>
-__global__ void binary_kernel(const T* a, StridedIndex ai, const E* b, StridedIndex bi, O* out, int64_t n) {
+__global__ void binary_kernel(const T* a, StridedIndex ai, bool a_dense, const E* b, StridedIndex bi, bool b_dense, O* out,
+                              int64_t n) {
   SS_GRID_STRIDE_LOOP(i, n) {
-    const int64_t ia = kDense ? i : strided_offset(i, ai);
-    const int64_t ib = kDense ? i : strided_offset(i, bi);
+    const int64_t ia = kDense || a_dense ? i : strided_offset(i, ai);
+    const int64_t ib = kDense || b_dense ? i : strided_offset(i, bi);
     out[i] = apply_binary<kOp>(a[ia], b[ib]);
   }
 }
 
 template <BinaryOp kOp, typename T, typename E>
-cudaError_t binary_typed(const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
+cudaError_t binary_typed(const void* a, const StridedIndex& ai_in, const void* b, const StridedIndex& bi_in, void* out,
                          int64_t n, cudaStream_t s) {
   constexpr bool kBoolOut = kOp == BinaryOp::kEqual || kOp == BinaryOp::kAnd || kOp == BinaryOp::kOr ||
                             kOp == BinaryOp::kXor;
   using O = std::conditional_t<kBoolOut, uint8_t, T>;
-  const bool dense = strided_is_dense(ai) && strided_is_dense(bi);
-  if (dense) {
+  StridedIndex ai = ai_in, bi = bi_in;
+  coalesce_strided_pair(&ai, &bi);
+  const bool a_dense = strided_is_dense(ai), b_dense = strided_is_dense(bi);
+  if (a_dense && b_dense) {
     binary_kernel<kOp, T, E, O, true><<<grid_for(n, kBlock), kBlock, 0, s>>>(
-        static_cast<const T*>(a), ai, static_cast<const E*>(b), bi, static_cast<O*>(out), n);
+        static_cast<const T*>(a), ai, true, static_cast<const E*>(b), bi, true, static_cast<O*>(out), n);
   } else {
     binary_kernel<kOp, T, E, O, false><<<grid_for(n, kBlock), kBlock, 0, s>>>(
-        static_cast<const T*>(a), ai, static_cast<const E*>(b), bi, static_cast<O*>(out), n);
+        static_cast<const T*>(a), ai, a_dense, static_cast<const E*>(b), bi, b_dense, static_cast<O*>(out), n);
   }
   return cudaGetLastError();
 }
@@ -270,6 +275,31 @@ __global__ void cast_to_bool_kernel(const S* in, uint8_t* out, int64_t n) {
 }
 
 }  // namespace
+
+int coalesce_strided_pair(StridedIndex* a, StridedIndex* b) {
+  if (a->rank != b->rank) return a->rank;
+  for (int k = 0; k < a->rank; ++k)
+    if (a->dims[k] != b->dims[k]) return a->rank;
+  int r = 0;
+  for (int k = 0; k < a->rank; ++k) {
+    const int64_t d = a->dims[k];
+    if (d == 1) continue;
+    // Dimension k folds into the previous one when both operands step over the pair as over one.
+    if (r > 0 && a->strides[r - 1] == a->strides[k] * d && b->strides[r - 1] == b->strides[k] * d) {
+      a->dims[r - 1] *= d;
+      b->dims[r - 1] *= d;
+      a->strides[r - 1] = a->strides[k];
+      b->strides[r - 1] = b->strides[k];
+      continue;
+    }
+    a->dims[r] = b->dims[r] = d;
+    a->strides[r] = a->strides[k];
+    b->strides[r] = b->strides[k];
+    ++r;
+  }
+  a->rank = b->rank = r;
+  return r;
+}
 
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai, const void* b,
                           const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream) {

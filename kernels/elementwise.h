@@ -18,6 +18,12 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMa
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
                           const void* b, const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream);
 
+// Host, used by launch_binary: two operand indexes over the same output dimensions, with the
+// size-1 dimensions dropped and each pair of neighbouring dimensions that both operands walk as
+// one (contiguously, or both broadcast) folded into one: the same offsets for every output
+// element, with fewer divisions. Indexes of unequal dimensions are left as they are. Returns the rank.
+int coalesce_strided_pair(StridedIndex* a, StridedIndex* b);
+
 enum class UnaryOp {
   kRelu, kSigmoid, kTanh, kNeg, kSqrt, kErf, kNot,
   kLeakyRelu,    // alpha
