@@ -4,6 +4,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
@@ -451,19 +452,42 @@ __global__ void batch_norm_apply_kernel(const T* __restrict__ x, T* __restrict__
 
 // ---- pools ----
 
-template <class T>
-__global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g) {
+// The pools' geometry in the index type I of their kernel: int32_t where every index fits (the
+// launcher checks), int64_t otherwise. 32-bit divisions cost a fraction of 64-bit ones, and the
+// pools divide for every output element.
+template <class I>
+struct PoolIndex {
+  I planes, h, w, oh, ow, k[2], s[2], pb[2], d[2];
+  explicit PoolIndex(const PoolGeometry& g)
+      : planes(static_cast<I>(g.planes)), h(static_cast<I>(g.h)), w(static_cast<I>(g.w)), oh(static_cast<I>(g.oh)),
+        ow(static_cast<I>(g.ow)), k{static_cast<I>(g.k[0]), static_cast<I>(g.k[1])},
+        s{static_cast<I>(g.s[0]), static_cast<I>(g.s[1])}, pb{static_cast<I>(g.pb[0]), static_cast<I>(g.pb[1])},
+        d{static_cast<I>(g.d[0]), static_cast<I>(g.d[1])} {}
+};
+
+// Whether the pool's every index, and a grid stride past the last, fits in 32 bits.
+bool pool_fits_32(const PoolGeometry& g) {
+  constexpr int64_t kLimit = (int64_t{1} << 31) - (int64_t{1} << 28);
+  const int64_t window = std::max((g.k[0] - 1) * g.d[0], (g.k[1] - 1) * g.d[1]) + std::max(g.pb[0], g.pb[1]);
+  return g.planes * g.oh * g.ow < kLimit && g.planes * g.h * g.w < kLimit &&
+         std::max(g.oh * g.s[0], g.ow * g.s[1]) + window < kLimit;
+}
+
+template <class T, class I>
+__global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolIndex<I> g) {
   using M = math_t<T>;
-  SS_GRID_STRIDE(i, g.planes * g.oh * g.ow) {
-    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, pl = i / (g.ow * g.oh);
+  const I n = g.planes * g.oh * g.ow;
+  for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); i < n;
+       i += static_cast<I>(blockDim.x) * static_cast<I>(gridDim.x)) {
+    const I ox = i % g.ow, t = i / g.ow, oy = t % g.oh, pl = t / g.oh;
     const T* xp = x + pl * g.h * g.w;
     M best = std::numeric_limits<M>::lowest();
     bool nan = false;
-    for (int64_t a = 0; a < g.k[0] && !nan; ++a) {
-      const int64_t iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
+    for (I a = 0; a < g.k[0] && !nan; ++a) {
+      const I iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
       if (iy < 0 || iy >= g.h) continue;
-      for (int64_t b = 0; b < g.k[1]; ++b) {
-        const int64_t ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
+      for (I b = 0; b < g.k[1]; ++b) {
+        const I ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
         if (ix < 0 || ix >= g.w) continue;
         const M v = load(xp, iy * g.w + ix);
         if (v != v) {
@@ -478,19 +502,21 @@ __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, Pool
   }
 }
 
-template <class T>
-__global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolGeometry g, bool include_pad) {
-  const double full = static_cast<double>(g.k[0] * g.k[1]);
-  SS_GRID_STRIDE(i, g.planes * g.oh * g.ow) {
-    const int64_t ox = i % g.ow, oy = (i / g.ow) % g.oh, pl = i / (g.ow * g.oh);
+template <class T, class I>
+__global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolIndex<I> g, bool include_pad) {
+  const double full = static_cast<double>(g.k[0]) * static_cast<double>(g.k[1]);
+  const I n = g.planes * g.oh * g.ow;
+  for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); i < n;
+       i += static_cast<I>(blockDim.x) * static_cast<I>(gridDim.x)) {
+    const I ox = i % g.ow, t = i / g.ow, oy = t % g.oh, pl = t / g.oh;
     const T* xp = x + pl * g.h * g.w;
     double sum = 0;
     int64_t count = 0;
-    for (int64_t a = 0; a < g.k[0]; ++a) {
-      const int64_t iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
+    for (I a = 0; a < g.k[0]; ++a) {
+      const I iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
       if (iy < 0 || iy >= g.h) continue;
-      for (int64_t b = 0; b < g.k[1]; ++b) {
-        const int64_t ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
+      for (I b = 0; b < g.k[1]; ++b) {
+        const I ix = ox * g.s[1] - g.pb[1] + b * g.d[1];
         if (ix < 0 || ix >= g.w) continue;
         sum += static_cast<double>(load(xp, iy * g.w + ix));
         ++count;
@@ -620,7 +646,13 @@ cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometr
   if (total == 0) return cudaSuccess;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    max_pool_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), g);
+    if (pool_fits_32(g)) {
+      max_pool_kernel<T, int32_t><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                                  PoolIndex<int32_t>(g));
+    } else {
+      max_pool_kernel<T, int64_t><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                                  PoolIndex<int64_t>(g));
+    }
   });
   if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -632,8 +664,13 @@ cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeo
   if (total == 0) return cudaSuccess;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    average_pool_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x),
-                                                                           static_cast<T*>(y), g, count_include_pad);
+    if (pool_fits_32(g)) {
+      average_pool_kernel<T, int32_t><<<grid_for(total, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), PoolIndex<int32_t>(g), count_include_pad);
+    } else {
+      average_pool_kernel<T, int64_t><<<grid_for(total, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), static_cast<T*>(y), PoolIndex<int64_t>(g), count_include_pad);
+    }
   });
   if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();
