@@ -11,15 +11,36 @@ namespace {
 
 constexpr int kBlock = 256;
 
+// threadIdx.x / blockIdx.x walk a row's columns, threadIdx.y / blockIdx.y the rows: no division
+// per element (a Gemm's C goes through here before every product with a bias).
 template <typename T>
 __global__ void broadcast_rows_kernel(const T* c, int64_t cm, int64_t cn, double beta, T* y, int64_t m, int64_t n) {
   using C = typename Compute<T>::type;
   const C b = static_cast<C>(beta);
-  SS_GRID_STRIDE_LOOP(i, m * n) {
-    const int64_t r = i / n, col = i - r * n;
-    y[i] = store<T, C>(b * load(c[(cm == 1 ? 0 : r) * cn + (cn == 1 ? 0 : col)]));
+  for (int64_t r = blockIdx.y * static_cast<int64_t>(blockDim.y) + threadIdx.y; r < m;
+       r += static_cast<int64_t>(gridDim.y) * blockDim.y) {
+    const T* cr = c + (cm == 1 ? 0 : r) * cn;
+    T* yr = y + r * n;
+    for (int64_t col = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; col < n;
+         col += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+      yr[col] = store<T, C>(b * load(cr[cn == 1 ? 0 : col]));
+    }
   }
 }
+
+// A rows x cols launch of 256 threads: along a row, the columns (or packs) rounded up to a power
+// of two from 32 to 256; the rest of the block takes further rows.
+struct RowsLaunch {
+  dim3 grid, block;
+  RowsLaunch(int64_t rows, int64_t cols) {
+    unsigned bx = 32;
+    while (bx < 256 && bx < cols) bx *= 2;
+    const unsigned by = 256 / bx;
+    grid = dim3(static_cast<unsigned>(std::min<int64_t>((cols + bx - 1) / bx, 65535)),
+                static_cast<unsigned>(std::min<int64_t>((rows + by - 1) / by, 65535)));
+    block = dim3(bx, by);
+  }
+};
 
 template <typename C>
 __device__ __forceinline__ C activate(C v, Epilogue act) {
@@ -107,8 +128,8 @@ cudaError_t launch_broadcast_rows(Elem elem, const void* c, int64_t cm, int64_t 
   if (m * n == 0) return cudaSuccess;
   return dispatch_float(elem, [&](auto zero) {
     using T = decltype(zero);
-    broadcast_rows_kernel<T><<<grid_for(m * n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(c), cm, cn, beta,
-                                                                              static_cast<T*>(y), m, n);
+    const RowsLaunch l(m, n);
+    broadcast_rows_kernel<T><<<l.grid, l.block, 0, stream>>>(static_cast<const T*>(c), cm, cn, beta, static_cast<T*>(y), m, n);
     return cudaGetLastError();
   });
 }
@@ -124,17 +145,9 @@ cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels,
     using T = decltype(zero);
     auto launch = [&](auto width) {
       constexpr int V = decltype(width)::value;
-      const int64_t packs = cols / V;
-      // Threads along a row: the packs rounded up to a power of two from 32 (a warp) to 256;
-      // the rest of the 256 threads take further rows.
-      unsigned bx = 32;
-      while (bx < 256 && bx < packs) bx *= 2;
-      const unsigned by = 256 / bx;
-      const int64_t gx = std::min<int64_t>((packs + bx - 1) / bx, 65535);
-      const int64_t gy = std::min<int64_t>((rows + by - 1) / by, 65535);
-      epilogue_kernel<T, V><<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), dim3(bx, by), 0, stream>>>(
-          static_cast<T*>(y), rows, cols, channels, channel_is_col, static_cast<const T*>(bias),
-          static_cast<const T*>(residual), act);
+      const RowsLaunch l(rows, cols / V);
+      epilogue_kernel<T, V><<<l.grid, l.block, 0, stream>>>(static_cast<T*>(y), rows, cols, channels, channel_is_col,
+                                                            static_cast<const T*>(bias), static_cast<const T*>(residual), act);
       return cudaGetLastError();
     };
     // The widest pack, up to 16 bytes, with which every row starts aligned: cols a multiple of it,
