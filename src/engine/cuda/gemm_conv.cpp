@@ -66,6 +66,81 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   return ok_status();
 }
 
+// Y = alpha * op(A) * op(B) + bias, bias a row of n (Gemm's C of one row, beta 1), through cuBLASLt's
+// bias epilogue: the bias joins the float32 accumulator and the sum is rounded once, as with C
+// broadcast into Y and read back by cuBLAS, without those two passes over Y. Only split-K
+// reductions in the compute type (float32), as cuBLAS is told elsewhere. false where cuBLASLt
+// offers no algorithm (logged once): the caller broadcasts C instead.
+StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, const void* bias) {
+  cudaDataType_t dt;
+  switch (t) {
+    case DType::kFloat32: dt = CUDA_R_32F; break;
+    case DType::kFloat16: dt = CUDA_R_16F; break;
+    case DType::kBFloat16: dt = CUDA_R_16BF; break;
+    default: return false;
+  }
+  if (g.batch != 1) return false;
+  const int64_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
+  for (int64_t v : {g.m, g.n, g.k, lda, ldb}) {
+    if (v > INT_MAX) return false;
+  }
+  const cublasComputeType_t ct = t == DType::kFloat32 && ctx.lane.precision == CudaPrecision::kTf32
+                                     ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                     : CUBLAS_COMPUTE_32F;
+  struct Descriptors {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, y = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
+    ~Descriptors() {
+      if (pref) cublasLtMatmulPreferenceDestroy(pref);
+      if (y) cublasLtMatrixLayoutDestroy(y);
+      if (b) cublasLtMatrixLayoutDestroy(b);
+      if (a) cublasLtMatrixLayoutDestroy(a);
+      if (op) cublasLtMatmulDescDestroy(op);
+    }
+  } d;
+  // Column-major, as gemm_rowmajor: Y^T (n x m) = op(B)^T (n x k) * op(A)^T (k x m).
+  const cublasOperation_t ta = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+  const uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+  const uint64_t workspace_limit = 32u << 20;
+  // A setting this cuBLASLt refuses, like no algorithm, sends the product down the other path.
+  cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
+  auto step = [&](cublasStatus_t s) { return (st = s) == CUBLAS_STATUS_SUCCESS; };
+  cublasLtMatmulHeuristicResult_t found{};
+  int count = 0;
+  const bool ready =
+      step(cublasLtMatmulDescCreate(&d.op, ct, CUDA_R_32F)) &&
+      step(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta)) &&
+      step(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb)) &&
+      step(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue)) &&
+      step(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias)) &&
+      step(cublasLtMatrixLayoutCreate(&d.a, dt, static_cast<uint64_t>(ta == CUBLAS_OP_N ? g.n : g.k),
+                                      static_cast<uint64_t>(ta == CUBLAS_OP_N ? g.k : g.n), ldb)) &&
+      step(cublasLtMatrixLayoutCreate(&d.b, dt, static_cast<uint64_t>(tb == CUBLAS_OP_N ? g.k : g.m),
+                                      static_cast<uint64_t>(tb == CUBLAS_OP_N ? g.m : g.k), lda)) &&
+      step(cublasLtMatrixLayoutCreate(&d.y, dt, static_cast<uint64_t>(g.n), static_cast<uint64_t>(g.m), g.n)) &&
+      step(cublasLtMatmulPreferenceCreate(&d.pref)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_limit,
+                                                sizeof workspace_limit)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction,
+                                                sizeof reduction)) &&
+      step(cublasLtMatmulAlgoGetHeuristic(ctx.lane.cublaslt, d.op, d.a, d.b, d.y, d.y, d.pref, 1, &found, &count));
+  if (!ready || count == 0) {
+    static std::once_flag logged;
+    std::call_once(logged, [&] {
+      log_line("cuda: cuBLASLt has no bias-epilogue algorithm for " + ctx.node.describe() + " (" +
+               cublasGetStatusString(st) + ", " + std::to_string(count) + " found); such products broadcast the bias first");
+    });
+    return false;
+  }
+  void* workspace = found.workspaceSize ? ctx.scratch(found.workspaceSize) : nullptr;
+  const float alpha = static_cast<float>(g.alpha), beta = 0.0f;
+  SS_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(ctx.lane.cublaslt, d.op, &alpha, g.b, d.a, g.a, d.b, &beta, g.y, d.y, g.y, d.y,
+                                           &found.algo, workspace, found.workspaceSize, ctx.lane.stream));
+  return true;
+}
+
 // Gemm and FusedGemm: Y = act(alpha * op(A) * op(B) + beta * C), A and B 2-D, as planned.
 Status gemm_2d(CudaOpContext& ctx, const GemmPlan& p, const Tensor& a, const Tensor& b, const Tensor* c,
                kernels::Epilogue act, Tensor* out) {
@@ -73,13 +148,6 @@ Status gemm_2d(CudaOpContext& ctx, const GemmPlan& p, const Tensor& a, const Ten
   const double beta = p.beta;
   Tensor y(a.dtype(), {m, n});
   double use_beta = 0;
-  if (p.use_c) {
-    // With k = 0 the product is empty and Y = beta * C (cuBLAS is not asked: its leading
-    // dimensions would be 0, which it rejects).
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), p.cm, p.cn,
-                                                             k == 0 ? beta : 1.0, y.raw(), m, n, ctx.lane.stream));
-    use_beta = beta;
-  }
   RowMajorGemm g;
   g.trans_a = p.trans_a;
   g.trans_b = p.trans_b;
@@ -87,10 +155,27 @@ Status gemm_2d(CudaOpContext& ctx, const GemmPlan& p, const Tensor& a, const Ten
   g.n = n;
   g.k = k;
   g.alpha = p.alpha;
-  g.beta = use_beta;
   g.a = a.raw();
   g.b = b.raw();
   g.y = y.raw();
+  // A bias (C one row of n, beta 1): into the product's own epilogue where cuBLASLt has one.
+  if (p.use_c && p.cm == 1 && p.cn == n && beta == 1.0 && k > 0 && m * n > 0 && c->dtype() == a.dtype()) {
+    SS_ASSIGN_OR_RETURN(const bool done, gemm_lt_bias(ctx, a.dtype(), g, c->raw()));
+    if (done) {
+      SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), m, n, 1, nullptr, nullptr, act,
+                                                         ctx.lane.stream));
+      *out = std::move(y);
+      return ok_status();
+    }
+  }
+  if (p.use_c) {
+    // With k = 0 the product is empty and Y = beta * C (cuBLAS is not asked: its leading
+    // dimensions would be 0, which it rejects).
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_broadcast_rows(cuda_elem(c->dtype()), c->raw(), p.cm, p.cn,
+                                                             k == 0 ? beta : 1.0, y.raw(), m, n, ctx.lane.stream));
+    use_beta = beta;
+  }
+  g.beta = use_beta;
   if (k == 0) {
     // An empty sum: zeros, or beta * C written above.
     if (use_beta == 0 && m * n > 0) SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
