@@ -33,7 +33,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                next to PyTorch's model alone (random inputs on the device, best of 3 x 10 batches)
   2 ranks      ResNet-50 at fp16 also at `mpirun -np 2` sharing the GPU: more than one rank's host side
   switches     ResNet-50 at fp16 also with SHARDSCORE_CUDA_NHWC=1 and SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 (engine
-               alone and whole job): what making them the default would give
+               alone and whole job): what making them the default would give; BERT-base at fp16 also with
+               SHARDSCORE_CUDA_CUBLASLT_BIAS=0 (engine alone): what cuBLASLt's bias epilogue gains
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
 """
 from __future__ import annotations
@@ -152,14 +153,16 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
 
 
 def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, threads: int, warmup: int, repeats: int,
-                 nhwc: bool, profile: bool = False, json_out: bool = False, cudnn_epilogue: bool = False):
+                 nhwc: bool, profile: bool = False, json_out: bool = False, cudnn_epilogue: bool = False,
+                 lt_bias: bool = True):
     """bench/engine_bench on the CUDA backend at the model's batch size; stdout and stderr into `log`. Returns
     (command, completed process), or (command, None) when the program cannot be started."""
     _, batch, _, _ = SIZES[model]
     cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", str(threads), "--warmup",
            str(warmup), "--repeats", str(repeats), "--backend", "cuda", "--precision", precision] + (["--json"] if json_out else [])
     env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0",
-               SHARDSCORE_CUDA_CUDNN_EPILOGUE="1" if cudnn_epilogue else "0")
+               SHARDSCORE_CUDA_CUDNN_EPILOGUE="1" if cudnn_epilogue else "0",
+               SHARDSCORE_CUDA_CUBLASLT_BIAS="1" if lt_bias else "0")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
@@ -170,13 +173,14 @@ def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, thre
 
 
 def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False,
-                    cudnn_epilogue: bool = False) -> dict:
+                    cudnn_epilogue: bool = False, lt_bias: bool = True) -> dict:
     """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
     batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
     engine's rate from the whole job's."""
-    log = work / f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}{'_cudnn_epilogue' if cudnn_epilogue else ''}.log"
+    log = work / (f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}{'_cudnn_epilogue' if cudnn_epilogue else ''}"
+                  f"{'' if lt_bias else '_no_lt_bias'}.log")
     cmd, p = engine_bench(model, onnx_path, precision, log, threads=4, warmup=2, repeats=5, nhwc=nhwc, json_out=True,
-                          cudnn_epilogue=cudnn_epilogue)
+                          cudnn_epilogue=cudnn_epilogue, lt_bias=lt_bias)
     if p is None:
         return {"error": log.read_text().strip()}
     try:
@@ -412,6 +416,9 @@ def main() -> None:
                 # ... with bias, residual and Relu inside cuDNN's fused call (SHARDSCORE_CUDA_CUDNN_EPILOGUE=1)
                 add({"model": model, "side": "shardscore engine only, NHWC convs, cuDNN epilogue", "precision": precision,
                      **run_engine_only(model, onnx_path, precision, work, nhwc=True, cudnn_epilogue=True)})
+            if model == "bert-base" and precision == "fp16":  # the bias broadcast path, for the A/B of cuBLASLt's epilogue
+                add({"model": model, "side": "shardscore engine only, bias broadcast (no cuBLASLt bias)", "precision": precision,
+                     **run_engine_only(model, onnx_path, precision, work, lt_bias=False)})
             add({"model": model, "side": side_name(model, False), "precision": precision,
                  **run_torch(model, data, names, precision, False)})
             add({"model": model, "side": side_name(model, False) + ", model only (no I/O)", "precision": precision,

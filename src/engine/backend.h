@@ -33,6 +33,9 @@ struct CudaBackendOptions {
   // one pass over memory instead of two. Also set by SHARDSCORE_CUDA_CUDNN_EPILOGUE=1; off by
   // default until a GPU run has measured it and shown NaN kept.
   bool cudnn_epilogue = false;
+  // A Gemm's bias row through cuBLASLt's bias epilogue (the default), or broadcast into Y first;
+  // SHARDSCORE_CUDA_CUBLASLT_BIAS=0 turns it off (for an A/B, or should a GPU show it wrong).
+  bool cublaslt_bias = true;
 };
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.
 // SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).

@@ -474,6 +474,33 @@ TEST(Engine, CudaNhwcConvsMatchCpu) {
   }
 }
 
+// CudaBackendOptions::cublaslt_bias: products with a bias row through cuBLASLt's bias epilogue
+// (the default) and through the broadcast of C both match the CPU backend, at fp32 and fp16.
+TEST(Engine, CudaCublasLtBiasMatchesCpu) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  for (const char* rel : {"tests/fixtures/bert_tiny.onnx", "data/demo_mlp.onnx", "tests/fixtures/mlp_regressor.onnx"}) {
+    SCOPED_TRACE(rel);
+    auto cpu = Engine::load(source_path(rel), "cpu");
+    ASSERT_TRUE(cpu.ok());
+    std::vector<Tensor> in = random_inputs(**cpu, 6, 20261205), want;
+    ASSERT_TRUE((*cpu)->run(in, &want).ok());
+    for (const char* precision : {"fp32", "fp16"}) {
+      for (bool lt : {true, false}) {
+        SCOPED_TRACE(std::string(precision) + (lt ? ", cuBLASLt bias" : ", broadcast C"));
+        EngineOptions options;
+        options.cuda.precision = precision;
+        options.cuda.cublaslt_bias = lt;
+        auto gpu = Engine::load(source_path(rel), "cuda", options);
+        ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+        std::vector<Tensor> got;
+        const Status st = (*gpu)->run(in, &got);
+        ASSERT_TRUE(st.ok()) << st.message();
+        EXPECT_LE(compare_outputs(got, want), std::string(precision) == "fp32" ? 1e-4 : 2e-2);
+      }
+    }
+  }
+}
+
 // CudaBackendOptions::cudnn_epilogue: NHWC FusedConvs with bias, residual and Relu inside cuDNN's
 // fused call, against the CPU backend: float32 within 1e-4, fp16 within 2e-2, and a NaN pixel in
 // one image must give NaN in that image's outputs, as on the CPU (cuDNN's activations turn NaN into

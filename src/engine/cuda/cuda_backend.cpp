@@ -132,8 +132,13 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never a
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue)
-      : device_(device), precision_(precision), graphs_(graphs && !profile), profile_(profile), cudnn_epilogue_(cudnn_epilogue) {}
+  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue, bool cublaslt_bias)
+      : device_(device),
+        precision_(precision),
+        graphs_(graphs && !profile),
+        profile_(profile),
+        cudnn_epilogue_(cudnn_epilogue),
+        cublaslt_bias_(cublaslt_bias) {}
   ~CudaBackend() override {
     cudaSetDevice(device_);
     if (profile_) log_profile();
@@ -207,6 +212,7 @@ class CudaBackend final : public Backend {
     lane->h.device = device_;
     lane->h.precision = precision_;
     lane->h.cudnn_epilogue = cudnn_epilogue_;
+    lane->h.cublaslt_bias = cublaslt_bias_;
     SS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&lane->h.stream, cudaStreamNonBlocking));
     SS_CUBLAS_RETURN_IF_ERROR(cublasCreate(&lane->h.cublas));
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
@@ -584,6 +590,7 @@ class CudaBackend final : public Backend {
   const bool graphs_;
   const bool profile_;
   const bool cudnn_epilogue_;
+  const bool cublaslt_bias_;
 
   // SHARDSCORE_CUDA_PROFILE: per op type (or "(copy in)" / "(copy out)"), milliseconds and calls.
   mutable std::mutex profile_mutex_;
@@ -665,8 +672,10 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
   const char* epilogue_env = std::getenv("SHARDSCORE_CUDA_CUDNN_EPILOGUE");
   const bool cudnn_epilogue = options.cudnn_epilogue || (epilogue_env && std::string(epilogue_env) == "1");
+  const char* lt_env = std::getenv("SHARDSCORE_CUDA_CUBLASLT_BIAS");
+  const bool cublaslt_bias = options.cublaslt_bias && !(lt_env && std::string(lt_env) == "0");
   SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue);
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue, cublaslt_bias);
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }

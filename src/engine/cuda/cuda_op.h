@@ -37,6 +37,7 @@ struct CudaLane {
   cudnnHandle_t cudnn = nullptr;
   CudaPrecision precision = CudaPrecision::kFp32;
   bool cudnn_epilogue = false;  // CudaBackendOptions::cudnn_epilogue
+  bool cublaslt_bias = true;    // CudaBackendOptions::cublaslt_bias
 };
 
 struct CudaOpContext {

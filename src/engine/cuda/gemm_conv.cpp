@@ -159,7 +159,8 @@ Status gemm_2d(CudaOpContext& ctx, const GemmPlan& p, const Tensor& a, const Ten
   g.b = b.raw();
   g.y = y.raw();
   // A bias (C one row of n, beta 1): into the product's own epilogue where cuBLASLt has one.
-  if (p.use_c && p.cm == 1 && p.cn == n && beta == 1.0 && k > 0 && m * n > 0 && c->dtype() == a.dtype()) {
+  if (ctx.lane.cublaslt_bias && p.use_c && p.cm == 1 && p.cn == n && beta == 1.0 && k > 0 && m * n > 0 &&
+      c->dtype() == a.dtype()) {
     SS_ASSIGN_OR_RETURN(const bool done, gemm_lt_bias(ctx, a.dtype(), g, c->raw()));
     if (done) {
       SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(y.dtype()), y.raw(), m, n, 1, nullptr, nullptr, act,
