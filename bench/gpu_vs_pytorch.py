@@ -341,7 +341,12 @@ def write_tables(out: Path, gpu: str, torch_version: str, results: list) -> list
     lines = [f"GPU: {gpu}; torch {torch_version}; {platform.node()}; "
              f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; command: {shlex.join(sys.argv)}", "",
              "| model | precision | side | items/s | note |", "|---|---|---|---:|---|"]
-    for r in results:
+    # Grouped by model and precision for reading (rows are measured bar-first, diagnostics after).
+    models = list(SIZES)
+    order = {"-": 0, "fp16": 1, "fp32": 2}
+    ranked = sorted(results, key=lambda r: (models.index(r["model"]) if r["model"] in models else len(models),
+                                            order.get(r["precision"], 3)))
+    for r in ranked:
         note = r.get("error", "")
         if "items_per_s_wall" in r:
             note = (f"{r['threads']} thread(s); " if r.get("threads") else "") + \
@@ -389,6 +394,7 @@ def main() -> None:
     def side_name(model, compiled):
         return "PyTorch " + ("torch.compile" if compiled else "eager") + (" channels_last" if model == "resnet50" else "")
 
+    # The data, and the host's own ceilings on it, first.
     inputs = {}
     for model in args.models:
         rows, _, _, chunk = SIZES[model]
@@ -404,12 +410,24 @@ def main() -> None:
                  **host_ceiling(data, work, "read")})
             add({"model": model, "side": "host ceiling: shardscore, a model that costs nothing (CPU)", "precision": "-",
                  **host_ceiling(data, work, "job")})
-        for precision in args.precisions:
+    # Then the bar's rows for every model and precision (the whole job next to PyTorch's loop), so
+    # that a run stopped by its time limit has them; the diagnostic rows after.
+    for precision in args.precisions:
+        for model in args.models:
+            data, names = inputs[model]
             onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
             add({"model": model, "side": "shardscore", "precision": precision,
                  **run_shardscore(model, onnx_path, data, names, precision, work)})
+            add({"model": model, "side": side_name(model, False), "precision": precision,
+                 **run_torch(model, data, names, precision, False)})
+    for precision in args.precisions:
+        for model in args.models:
+            data, names = inputs[model]
+            onnx_path = cpu_bench.OUT / cpu_bench.MODELS[model][0]
             add({"model": model, "side": "shardscore engine only (no I/O)", "precision": precision,
                  **run_engine_only(model, onnx_path, precision, work)})
+            add({"model": model, "side": side_name(model, False) + ", model only (no I/O)", "precision": precision,
+                 **run_torch_model_only(model, precision)})
             if model == "resnet50":  # the convolutions in NHWC (SHARDSCORE_CUDA_NHWC=1, off by default): A/B
                 add({"model": model, "side": "shardscore engine only, NHWC convs", "precision": precision,
                      **run_engine_only(model, onnx_path, precision, work, nhwc=True)})
@@ -419,10 +437,6 @@ def main() -> None:
             if model == "bert-base" and precision == "fp16":  # the bias broadcast path, for the A/B of cuBLASLt's epilogue
                 add({"model": model, "side": "shardscore engine only, bias broadcast (no cuBLASLt bias)", "precision": precision,
                      **run_engine_only(model, onnx_path, precision, work, lt_bias=False)})
-            add({"model": model, "side": side_name(model, False), "precision": precision,
-                 **run_torch(model, data, names, precision, False)})
-            add({"model": model, "side": side_name(model, False) + ", model only (no I/O)", "precision": precision,
-                 **run_torch_model_only(model, precision)})
             if model == "resnet50" and precision == "fp16":  # two ranks share the GPU: is one rank's host side the limit?
                 add({"model": model, "side": "shardscore, 2 ranks on the one GPU", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work, ranks=2)})
