@@ -33,7 +33,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                next to PyTorch's model alone (random inputs on the device, best of 3 x 10 batches)
   2 ranks      ResNet-50 at fp16 also at `mpirun -np 2` sharing the GPU: more than one rank's host side
   switches     ResNet-50 at fp16 also with SHARDSCORE_CUDA_NHWC=1 and SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 (engine
-               alone and whole job): what making them the default would give; BERT-base at fp16 also with
+               alone and whole job): what making them the default would give, and with SHARDSCORE_CUDA_LANES=3
+               (fewer lanes, fewer warm-up batches); BERT-base at fp16 also with
                SHARDSCORE_CUDA_CUBLASLT_BIAS=0 (engine alone): what cuBLASLt's bias epilogue gains
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
 """
@@ -119,7 +120,8 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
                    ranks: int = 1, switches: dict | None = None) -> dict:
     """The whole job; `switches`: SHARDSCORE_CUDA_* variables for it (the measuring switches)."""
     rows, batch, shard, _ = SIZES[model]
-    tag = f"{model}_{precision}" + (f"_np{ranks}" if ranks > 1 else "") + ("_switches" if switches else "")
+    tag = f"{model}_{precision}" + (f"_np{ranks}" if ranks > 1 else "") + "".join(
+        f"_{k.removeprefix('SHARDSCORE_CUDA_').lower()}{v}" for k, v in (switches or {}).items())
     out = work / f"{tag}.h5"
     job = {
         "input": {"path": str(data), **({"datasets": names} if len(names) > 1 else {"dataset": next(iter(names.values()))})},
@@ -440,6 +442,10 @@ def main() -> None:
             if model == "resnet50" and precision == "fp16":  # two ranks share the GPU: is one rank's host side the limit?
                 add({"model": model, "side": "shardscore, 2 ranks on the one GPU", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work, ranks=2)})
+                # Three lanes instead of eight: fewer warm-up batches (three per lane) in a short run.
+                add({"model": model, "side": "shardscore, 3 lanes", "precision": precision,
+                     **run_shardscore(model, onnx_path, data, names, precision, work,
+                                      switches={"SHARDSCORE_CUDA_LANES": "3"})})
                 # The whole job with both measuring switches: what making them the default would give.
                 add({"model": model, "side": "shardscore, NHWC convs + cuDNN epilogue", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work,

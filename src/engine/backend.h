@@ -36,6 +36,10 @@ struct CudaBackendOptions {
   // A Gemm's bias row through cuBLASLt's bias epilogue (the default), or broadcast into Y first;
   // SHARDSCORE_CUDA_CUBLASLT_BIAS=0 turns it off (for an A/B, or should a GPU show it wrong).
   bool cublaslt_bias = true;
+  // Lanes (stream, handles, staging, device memory) created on demand, at most this many (1-64);
+  // each runs its first batches of a shape unplanned, recording, capturing. Also set by
+  // SHARDSCORE_CUDA_LANES=N.
+  int max_lanes = 8;
 };
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.
 // SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).

@@ -14,6 +14,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "engine/engine.h"
 #include "engine/onnx_builder.h"
@@ -471,6 +472,34 @@ TEST(Engine, CudaNhwcConvsMatchCpu) {
       ASSERT_TRUE(st.ok()) << st.message();
       EXPECT_LE(compare_outputs(got16, want), 2e-2) << rows << " rows, fp16";
     }
+  }
+}
+
+// CudaBackendOptions::max_lanes: with one lane, batches from four threads wait for it in turn and
+// every one still gets the CPU backend's outputs.
+TEST(Engine, CudaOneLaneServesConcurrentBatches) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
+  auto cpu = Engine::load(model, "cpu");
+  EngineOptions options;
+  options.cuda.max_lanes = 1;
+  auto gpu = Engine::load(model, "cuda", options);
+  ASSERT_TRUE(cpu.ok() && gpu.ok());
+  std::vector<std::vector<Tensor>> in(4), want(4), got(4);
+  std::vector<Status> st(4);
+  for (int t = 0; t < 4; ++t) {
+    in[t] = random_inputs(**cpu, 3 + t, static_cast<uint32_t>(100 + t));
+    ASSERT_TRUE((*cpu)->run(in[t], &want[t]).ok());
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 3 && st[t].ok(); ++r) st[t] = (*gpu)->run(in[t], &got[t]);
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) {
+    ASSERT_TRUE(st[t].ok()) << st[t].message();
+    EXPECT_LE(compare_outputs(got[t], want[t]), 1e-4) << "thread " << t;
   }
 }
 

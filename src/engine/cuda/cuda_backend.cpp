@@ -132,13 +132,15 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never a
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue, bool cublaslt_bias)
+  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue, bool cublaslt_bias,
+              std::size_t max_lanes)
       : device_(device),
         precision_(precision),
         graphs_(graphs && !profile),
         profile_(profile),
         cudnn_epilogue_(cudnn_epilogue),
-        cublaslt_bias_(cublaslt_bias) {}
+        cublaslt_bias_(cublaslt_bias),
+        max_lanes_(max_lanes) {}
   ~CudaBackend() override {
     cudaSetDevice(device_);
     if (profile_) log_profile();
@@ -186,7 +188,6 @@ class CudaBackend final : public Backend {
  private:
   // A job sees a handful of batch shapes (full batches, shard tails); more run unplanned.
   static constexpr std::size_t kMaxPlannedShapes = 16;
-  static constexpr std::size_t kMaxLanes = 8;
 
   struct ShapeMemory {
     std::mutex mutex;
@@ -205,7 +206,7 @@ class CudaBackend final : public Backend {
           return ok_status();
         }
       }
-      if (lanes_.size() < kMaxLanes) break;
+      if (lanes_.size() < max_lanes_) break;
       lanes_cv_.wait(lock);
     }
     auto lane = std::make_unique<Lane>();
@@ -591,6 +592,7 @@ class CudaBackend final : public Backend {
   const bool profile_;
   const bool cudnn_epilogue_;
   const bool cublaslt_bias_;
+  const std::size_t max_lanes_;
 
   // SHARDSCORE_CUDA_PROFILE: per op type (or "(copy in)" / "(copy out)"), milliseconds and calls.
   mutable std::mutex profile_mutex_;
@@ -674,8 +676,19 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   const bool cudnn_epilogue = options.cudnn_epilogue || (epilogue_env && std::string(epilogue_env) == "1");
   const char* lt_env = std::getenv("SHARDSCORE_CUDA_CUBLASLT_BIAS");
   const bool cublaslt_bias = options.cublaslt_bias && !(lt_env && std::string(lt_env) == "0");
+  int max_lanes = options.max_lanes;
+  if (const char* lanes_env = std::getenv("SHARDSCORE_CUDA_LANES"); lanes_env && *lanes_env) {
+    char* end = nullptr;
+    const long v = std::strtol(lanes_env, &end, 10);
+    if (*end != '\0' || v < 1 || v > 64) {
+      return invalid_argument("SHARDSCORE_CUDA_LANES='" + std::string(lanes_env) + "' is not a number of lanes from 1 to 64");
+    }
+    max_lanes = static_cast<int>(v);
+  }
+  if (max_lanes < 1 || max_lanes > 64) return invalid_argument("max_lanes " + std::to_string(max_lanes) + " is not from 1 to 64");
   SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue, cublaslt_bias);
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue, cublaslt_bias,
+                                               static_cast<std::size_t>(max_lanes));
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }
