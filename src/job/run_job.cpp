@@ -227,7 +227,7 @@ int job_threads_per_rank(int64_t requested, MPI_Comm comm, std::string* binding_
     binding_note->clear();
     if (affinity < wanted) {
       *binding_note = "this rank may run on " + std::to_string(affinity) + " of the node's " + std::to_string(cores) +
-                      " cores (CPU binding by the launcher), so it runs " + std::to_string(threads) + " thread(s), not " +
+                      " cores (its CPU affinity: the launcher's binding, taskset or a cpuset), so it runs " + std::to_string(threads) + " thread(s), not " +
                       std::to_string(wanted) + "; for more, start it with mpirun --bind-to none (or --map-by slot:PE=" +
                       std::to_string(wanted) + ") or srun --cpus-per-task=" + std::to_string(wanted);
     }

@@ -30,7 +30,7 @@ std::string job_formats();
 
 // Threads for this rank: `requested` (0 = as many as fit), capped so that the ranks on this node
 // times threads never exceed the node's cores or this rank's CPU affinity. Collective. When the
-// affinity (the launcher's CPU binding), not the node's cores per rank, is what leaves this rank
+// affinity (the launcher's CPU binding, taskset, a cpuset), not the node's cores per rank, is what leaves this rank
 // fewer threads than requested or than its share of the node, *binding_note says so and how to
 // change it (mpirun binds one or two ranks to one core each by default); otherwise it is cleared.
 int job_threads_per_rank(int64_t requested, MPI_Comm comm, std::string* binding_note = nullptr);

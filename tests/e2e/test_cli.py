@@ -54,7 +54,8 @@ def test_singleton_without_mpirun(e2e, tmp_path, seed):
     assert rep["ranks"] == 1 and rep["status"] == "passed" and rep["exit_code"] == 0
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to bind a rank to fewer than it could use")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or len(os.sched_getaffinity(0)) != os.cpu_count(),
+                    reason="needs 2 cores or more, all of them usable (not restricted by a cpuset or taskset)")
 def test_launcher_binding_that_limits_threads_is_named(e2e, tmp_path, seed):
     """mpirun binds a lone rank to one core by default: the job then runs one thread, and says why and how to get
     more; started unbound it runs one thread per core, and says nothing about binding."""
@@ -66,7 +67,7 @@ def test_launcher_binding_that_limits_threads_is_named(e2e, tmp_path, seed):
         p = e2e.run_job(1, ["run", "--job", job], cwd=tmp_path, mpirun_args=("--bind-to", bind))
         assert p.returncode == 0, p.stderr
         assert e2e.read_report(out)["threads_per_rank"] == threads
-        notes = [ln for ln in p.stderr.splitlines() if "CPU binding" in ln]
+        notes = [ln for ln in p.stderr.splitlines() if "CPU affinity" in ln]
         if bind == "core":
             assert len(notes) == 1, p.stderr
             assert f"may run on 1 of the node's {os.cpu_count()} cores" in notes[0], notes[0]
