@@ -78,15 +78,13 @@ def make_data(model: str, path: Path, rows: int, chunk: int) -> dict[str, str]:
         names = {"X": "/features"}
     if path.exists():
         return names
+    if model == "resnet50":  # the layout and recipe of job_pipeline.py's images
+        job_pipeline.make_images(path, rows, chunk)
+        return names
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with h5py.File(tmp, "w") as f:
-        if model == "resnet50":
-            d = f.create_dataset("images", (rows, 224, 224, 3), dtype=np.uint8, chunks=(chunk, 224, 224, 3))
-            for r in range(0, rows, 1024):
-                n = min(1024, rows - r)
-                d[r:r + n] = rng.integers(0, 256, size=(n, 224, 224, 3), dtype=np.uint8)
-        elif model == "bert-base":
+        if model == "bert-base":
             f.create_dataset("input_ids", data=rng.integers(0, 1000, size=(rows, 128)), chunks=(chunk, 128))
             f.create_dataset("attention_mask", data=np.ones((rows, 128), np.int64), chunks=(chunk, 128))
             f.create_dataset("token_type_ids", data=np.zeros((rows, 128), np.int64), chunks=(chunk, 128))

@@ -46,5 +46,14 @@ struct CudaBackendOptions {
 StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions& options);
 // Devices visible to this process (honours CUDA_VISIBLE_DEVICES); 0 in a build without CUDA.
 int cuda_visible_devices();
+// The CUDA backend's fused library paths, in this process so far: how many operations ran cuDNN's
+// fused convolution epilogue (CudaBackendOptions::cudnn_epilogue) and cuBLASLt's bias epilogue
+// (cublaslt_bias), and how many asked and were refused (they then took the backend's own path).
+// So that a test of either option cannot pass on the path it replaces. Zeros without CUDA.
+struct CudaFusedPaths {
+  int64_t cudnn_epilogue_runs = 0, cudnn_epilogue_refused = 0;
+  int64_t cublaslt_bias_runs = 0, cublaslt_bias_refused = 0;
+};
+CudaFusedPaths cuda_fused_paths();
 
 }  // namespace shardscore

@@ -13,6 +13,7 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   return unimplemented("this build has no CUDA backend (built without nvcc)");
 }
 int cuda_visible_devices() { return 0; }
+CudaFusedPaths cuda_fused_paths() { return {}; }
 #endif
 
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,

@@ -738,19 +738,13 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
     n.domain = "shardscore";
     n.opset = 1;
     n.inputs = {r.name};
-    auto attr_int = [&](const char* key, int64_t v) {
-      Attribute a;
-      a.type = Attribute::Type::kInt;
-      a.i = v;
-      n.attrs[key] = a;
-    };
     auto attr_floats = [&](const char* key, const std::vector<float>& v) {
       Attribute a;
       a.type = Attribute::Type::kFloats;
       a.floats = v;
       n.attrs[key] = a;
     };
-    attr_int("nhwc", r.nhwc ? 1 : 0);
+    n.attrs["nhwc"] = int_attr(r.nhwc ? 1 : 0);
     Attribute scale;
     scale.type = Attribute::Type::kFloat;
     scale.f = r.scale;
@@ -770,12 +764,12 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
                            : nullptr;
     const int64_t cast_to = cast ? cast->attr_int("to", 0) : 0;
     if (cast_to == kOnnxFloat16 || cast_to == kOnnxBFloat16) {
-      attr_int("to", cast_to);
+      n.attrs["to"] = int_attr(cast_to);
       n.outputs = {cast->outputs[0]};
       folded_casts.insert(cast->outputs[0]);
     } else {
       // Every reader of the input now reads the converted value.
-      attr_int("to", kOnnxFloat32);
+      n.attrs["to"] = int_attr(kOnnxFloat32);
       n.outputs = {fresh(r.name + "::from_raw")};
       rename_reads(g, r.name, n.outputs[0]);
     }

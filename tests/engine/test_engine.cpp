@@ -522,9 +522,14 @@ TEST(Engine, CudaCublasLtBiasMatchesCpu) {
         auto gpu = Engine::load(source_path(rel), "cuda", options);
         ASSERT_TRUE(gpu.ok()) << gpu.status().message();
         std::vector<Tensor> got;
+        const CudaFusedPaths before = cuda_fused_paths();
         const Status st = (*gpu)->run(in, &got);
         ASSERT_TRUE(st.ok()) << st.message();
         EXPECT_LE(compare_outputs(got, want), std::string(precision) == "fp32" ? 1e-4 : 2e-2);
+        const CudaFusedPaths after = cuda_fused_paths();
+        EXPECT_EQ(after.cublaslt_bias_refused, before.cublaslt_bias_refused) << "cuBLASLt had no algorithm: C was broadcast";
+        if (lt) EXPECT_GT(after.cublaslt_bias_runs, before.cublaslt_bias_runs) << "no product went through cuBLASLt";
+        else EXPECT_EQ(after.cublaslt_bias_runs, before.cublaslt_bias_runs) << "the switch did not turn cuBLASLt off";
       }
     }
   }
@@ -554,8 +559,12 @@ TEST(Engine, CudaCudnnEpilogueMatchesCpu) {
         if (nan) in[0].data<float>()[in[0].numel() / 4 + 5] = std::numeric_limits<float>::quiet_NaN();  // image 1
         ASSERT_TRUE((*cpu)->run(in, &want).ok());
         if (nan) ASSERT_TRUE(std::isnan(want[0].data<float>()[want[0].numel() / 4])) << "the CPU reference lost the NaN";
+        const CudaFusedPaths before = cuda_fused_paths();
         const Status st = (*gpu)->run(in, &got);
         ASSERT_TRUE(st.ok()) << st.message();
+        EXPECT_GT(cuda_fused_paths().cudnn_epilogue_runs, before.cudnn_epilogue_runs) << "the fused call never ran";
+        EXPECT_EQ(cuda_fused_paths().cudnn_epilogue_refused, before.cudnn_epilogue_refused)
+            << "cuDNN refused the fused call: our own pass ran";
         EXPECT_LE(compare_outputs(got, want), tol) << (nan ? "with a NaN pixel (1e9: NaN where the CPU has none, or none where it has)" : "");
       }
     }

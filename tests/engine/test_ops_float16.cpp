@@ -22,19 +22,13 @@ Tensor make_half(Shape shape, const std::vector<uint16_t>& bits) {
   return Tensor::copy_of(DType::kFloat16, std::move(shape), bits.data());
 }
 
-std::vector<double> half_doubles(const Tensor& t) {
-  std::vector<double> out(static_cast<std::size_t>(t.numel()));
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = half_to_double(t.data<uint16_t>()[i]);
-  return out;
-}
-
 // Asserts a float16 output of `shape` and |got - ref| <= ulps * 2^-10 * max(1, |ref|) (ulps of
 // float16 at 1.0); ref is rounded to float16 first, so 0 ulps demands the correctly rounded value.
 void expect_half_near(const Tensor& out, const Shape& shape, const std::vector<double>& ref, double ulps) {
   ASSERT_FALSE(out.empty());
   ASSERT_EQ(out.dtype(), DType::kFloat16) << "got " << dtype_name(out.dtype());
   ASSERT_EQ(out.shape(), shape);
-  const std::vector<double> got = half_doubles(out);
+  const std::vector<double> got = to_doubles(out);
   int bad = 0;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     const double want = half_to_double(double_to_half(ref[i]));

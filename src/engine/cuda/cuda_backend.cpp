@@ -667,15 +667,16 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   else if (options.precision == "fp16") precision = CudaPrecision::kFp16;
   else if (options.precision == "bf16") precision = CudaPrecision::kBf16;  // the engine converts the graph
   else if (options.precision != "fp32") return invalid_argument("precision '" + options.precision + "' is not one of fp32, tf32, fp16, bf16");
-  const char* graphs_env = std::getenv("SHARDSCORE_CUDA_GRAPHS");
-  const bool graphs = !(graphs_env && std::string(graphs_env) == "0");
-  const char* profile_env = std::getenv("SHARDSCORE_CUDA_PROFILE");
-  const bool profile = profile_env && std::string(profile_env) == "1";
+  // The measuring switches: SHARDSCORE_CUDA_<name> set to exactly `value`.
+  auto env_is = [](const char* name, const char* value) {
+    const char* v = std::getenv(name);
+    return v && std::strcmp(v, value) == 0;
+  };
+  const bool graphs = !env_is("SHARDSCORE_CUDA_GRAPHS", "0");
+  const bool profile = env_is("SHARDSCORE_CUDA_PROFILE", "1");
   if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
-  const char* epilogue_env = std::getenv("SHARDSCORE_CUDA_CUDNN_EPILOGUE");
-  const bool cudnn_epilogue = options.cudnn_epilogue || (epilogue_env && std::string(epilogue_env) == "1");
-  const char* lt_env = std::getenv("SHARDSCORE_CUDA_CUBLASLT_BIAS");
-  const bool cublaslt_bias = options.cublaslt_bias && !(lt_env && std::string(lt_env) == "0");
+  const bool cudnn_epilogue = options.cudnn_epilogue || env_is("SHARDSCORE_CUDA_CUDNN_EPILOGUE", "1");
+  const bool cublaslt_bias = options.cublaslt_bias && !env_is("SHARDSCORE_CUDA_CUBLASLT_BIAS", "0");
   int max_lanes = options.max_lanes;
   if (const char* lanes_env = std::getenv("SHARDSCORE_CUDA_LANES"); lanes_env && *lanes_env) {
     char* end = nullptr;

@@ -1,6 +1,7 @@
 // Products and convolutions on CUDA: cuBLAS for Gemm, MatMul and FusedGemm, cuDNN for Conv and
 // FusedConv, with the element-wise epilogues in kernels/gemm_conv.cu. Checks, types, shapes and
 // plans from engine/op_plans_nn.h, shared with the CPU functions (src/engine/cpu/gemm.cpp, nn.cpp).
+#include <atomic>
 #include <climits>
 #include <map>
 #include <mutex>
@@ -8,6 +9,7 @@
 #include <tuple>
 
 #include "common/log.h"
+#include "engine/backend.h"
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cuda/cuda_ops.h"
@@ -20,6 +22,18 @@ namespace shardscore {
 namespace {
 
 std::string str(int64_t v) { return std::to_string(v); }
+
+// A fused library path (cuda_fused_paths): its runs and refusals counted, the first refusal logged.
+struct FusedPath {
+  std::atomic<int64_t> runs{0}, refused{0};
+  std::once_flag logged;
+  void ran() { runs.fetch_add(1, std::memory_order_relaxed); }
+  void refuse(const std::string& message) {
+    refused.fetch_add(1, std::memory_order_relaxed);
+    std::call_once(logged, [&] { log_line(message); });
+  }
+};
+FusedPath g_cudnn_epilogue, g_cublaslt_bias;
 
 // One strided batch of row-major products: Y_i[m x n] = alpha * op(A_i)[m x k] * op(B_i)[k x n] + beta * Y_i.
 // cuBLAS is column-major, so it computes Y^T = op(B)^T op(A)^T on the same memory.
@@ -127,17 +141,16 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
                                                 sizeof reduction)) &&
       step(cublasLtMatmulAlgoGetHeuristic(ctx.lane.cublaslt, d.op, d.a, d.b, d.y, d.y, d.pref, 1, &found, &count));
   if (!ready || count == 0) {
-    static std::once_flag logged;
-    std::call_once(logged, [&] {
-      log_line("cuda: cuBLASLt has no bias-epilogue algorithm for " + ctx.node.describe() + " (" +
-               cublasGetStatusString(st) + ", " + std::to_string(count) + " found); such products broadcast the bias first");
-    });
+    g_cublaslt_bias.refuse("cuda: cuBLASLt has no bias-epilogue algorithm for " + ctx.node.describe() + " (" +
+                                  cublasGetStatusString(st) + ", " + std::to_string(count) +
+                                  " found); such products broadcast the bias first");
     return false;
   }
   void* workspace = found.workspaceSize ? ctx.scratch(found.workspaceSize) : nullptr;
   const float alpha = static_cast<float>(g.alpha), beta = 0.0f;
   SS_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(ctx.lane.cublaslt, d.op, &alpha, g.b, d.a, g.a, d.b, &beta, g.y, d.y, g.y, d.y,
                                            &found.algo, workspace, found.workspaceSize, ctx.lane.stream));
+  g_cublaslt_bias.ran();
   return true;
 }
 
@@ -312,14 +325,12 @@ StatusOr<bool> conv_cudnn_epilogue(CudaOpContext& ctx, const ConvDescriptors& d,
       ctx.lane.cudnn, &one, d.x, src.raw(), d.w, w.raw(), d.conv, algo.algo, workspace, algo.workspace, &alpha2, d.y,
       residual ? residual->raw() : y.raw(), e.bias, b, e.act, d.y, y.raw());
   if (st == CUDNN_STATUS_NOT_SUPPORTED || st == CUDNN_STATUS_BAD_PARAM) {
-    static std::once_flag logged;
-    std::call_once(logged, [&] {
-      log_line("cuda: cuDNN refused its fused bias/residual/Relu for " + ctx.node.describe() + " (" +
-               cudnnGetErrorString(st) + "); such convolutions keep the backend's own pass");
-    });
+    g_cudnn_epilogue.refuse("cuda: cuDNN refused its fused bias/residual/Relu for " + ctx.node.describe() + " (" +
+                                   cudnnGetErrorString(st) + "); such convolutions keep the backend's own pass");
     return false;
   }
   SS_CUDNN_RETURN_IF_ERROR(st);
+  g_cudnn_epilogue.ran();
   return true;
 }
 
@@ -444,6 +455,11 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
 }
 
 }  // namespace
+
+CudaFusedPaths cuda_fused_paths() {
+  return {g_cudnn_epilogue.runs.load(), g_cudnn_epilogue.refused.load(), g_cublaslt_bias.runs.load(),
+          g_cublaslt_bias.refused.load()};
+}
 
 Status cuda_gemm(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(GemmPlan p, gemm_plan(ctx.node, ctx.inputs));
