@@ -20,8 +20,10 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
                load, cuDNN and cuBLAS start-up included)
   PyTorch      a hand-written loop: h5py reads each batch, pinned host memory, copy to the GPU, normalize
                there (images: /255, ImageNet mean/std, channels_last), the model in eval / inference_mode, the
-               outputs copied back; the model in float16 (eager, channels_last for ResNet-50) or float32, and
-               torch.compile where it works; items/s = rows / wall time of the loop after warm-up batches
+               outputs copied back; the model in float16 (eager, channels_last for ResNet-50) or float32 (TF32
+               off for convolutions and products alike, as shardscore's fp32; `--precisions tf32` compares
+               with TF32 on both sides), BERT with transformers' default attention (SDPA where the installed
+               version has it; the table names it), and torch.compile where it works; items/s = rows / wall time of the loop after warm-up batches
                (PyTorch's own models: torchvision's ResNet-50, transformers' BertModel, the same MLP, random
                weights; the same architectures as the ONNX files, compared on throughput)
   mlp          also the raw HDF5 read rate of the same file (h5py, the same batches): the ceiling a job that
@@ -210,12 +212,27 @@ def torch_model(model: str, onnx_name: str):
         return torchvision.models.resnet50(weights=None)
     if model == "bert-base":
         from transformers import BertConfig, BertModel
-        try:
-            return BertModel(BertConfig(attn_implementation="eager"))
-        except TypeError:
-            return BertModel(BertConfig())
+        # transformers' default attention (SDPA where this version has it): what a user's script runs. The
+        # ONNX file was exported with the eager attention, the same function written out op by op.
+        return BertModel(BertConfig())
     return torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 512), torch.nn.ReLU(),
                                torch.nn.Linear(512, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+
+
+def torch_precision(precision: str):
+    """The dtype of PyTorch's side, and its TF32 switches set to match shardscore's precision: float32 means
+    float32 on both sides (torch.backends.cudnn.allow_tf32 is on by default, so PyTorch's "fp32" convolutions
+    would otherwise run on TF32 tensor cores), and --precision tf32 is compared with TF32 on."""
+    import torch
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+
+
+def torch_notes(model: str, net) -> dict:
+    """What the table should say about PyTorch's side: BERT's attention implementation."""
+    attn = getattr(getattr(net, "config", None), "_attn_implementation", None)
+    return {"torch_note": f"attention: {attn}"} if model == "bert-base" and attn else {}
 
 
 def run_torch(model: str, data: Path, names: dict, precision: str, compiled: bool) -> dict:
@@ -230,9 +247,9 @@ def _run_torch(model: str, data: Path, names: dict, precision: str, compiled: bo
     import torch
     rows, batch, _, _ = SIZES[model]
     net = torch_model(model, "").eval().cuda()
-    dtype = torch.float16 if precision == "fp16" else torch.float32
-    if precision == "fp16":
-        net = net.half()
+    notes = torch_notes(model, net)
+    dtype = torch_precision(precision)
+    net = net.to(dtype)
     if model == "resnet50":
         net = net.to(memory_format=torch.channels_last)
     if compiled:
@@ -272,7 +289,7 @@ def _run_torch(model: str, data: Path, names: dict, precision: str, compiled: bo
             wall = time.perf_counter() - t0
     except Exception as e:  # noqa: BLE001
         return {"error": f"{type(e).__name__}: {e}"}
-    return {"wall_s": wall, "items_per_s": rows / wall}
+    return {"wall_s": wall, "items_per_s": rows / wall, **notes}
 
 
 def run_torch_model_only(model: str, precision: str) -> dict:
@@ -282,9 +299,9 @@ def run_torch_model_only(model: str, precision: str) -> dict:
         import torch
         _, batch, _, _ = SIZES[model]
         net = torch_model(model, "").eval().cuda()
-        dtype = torch.float16 if precision == "fp16" else torch.float32
-        if precision == "fp16":
-            net = net.half()
+        notes = torch_notes(model, net)
+        dtype = torch_precision(precision)
+        net = net.to(dtype)
         with torch.inference_mode():
             if model == "resnet50":
                 net = net.to(memory_format=torch.channels_last)
@@ -307,7 +324,7 @@ def run_torch_model_only(model: str, precision: str) -> dict:
                     call()
                 torch.cuda.synchronize()
                 best = min(best, time.perf_counter() - t0)
-        return {"items_per_s": 10 * batch / best}
+        return {"items_per_s": 10 * batch / best, **notes}
     except Exception as e:  # noqa: BLE001
         return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
 
@@ -343,11 +360,11 @@ def write_tables(out: Path, gpu: str, torch_version: str, results: list) -> list
              "| model | precision | side | items/s | note |", "|---|---|---|---:|---|"]
     # Grouped by model and precision for reading (rows are measured bar-first, diagnostics after).
     models = list(SIZES)
-    order = {"-": 0, "fp16": 1, "fp32": 2}
+    order = {"-": 0, "fp16": 1, "bf16": 2, "tf32": 3, "fp32": 4}
     ranked = sorted(results, key=lambda r: (models.index(r["model"]) if r["model"] in models else len(models),
-                                            order.get(r["precision"], 3)))
+                                            order.get(r["precision"], 5)))
     for r in ranked:
-        note = r.get("error", "")
+        note = r.get("error", r.get("torch_note", ""))
         if "items_per_s_wall" in r:
             note = (f"{r['threads']} thread(s); " if r.get("threads") else "") + \
                 f"whole process incl. start-up: {r['items_per_s_wall']:,.0f}/s"
