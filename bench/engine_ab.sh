@@ -5,6 +5,9 @@
 #
 #   bench/engine_ab.sh [--rounds N] BIN_A BIN_B -- ENGINE_BENCH_ARGS...
 #
+# BIN_A and BIN_B are commands split on spaces, so one may set a switch for the same binary:
+#   bench/engine_ab.sh "env SHARDSCORE_FUSE_ATTENTION=0 build/bench/engine_bench" build/bench/engine_bench -- ...
+#
 # Example (a binary of the previous commit kept in /tmp):
 #   git stash; make -C build engine_bench; cp build/bench/engine_bench /tmp/engine_bench_before; git stash pop
 #   make -C build engine_bench
@@ -14,7 +17,7 @@ set -euo pipefail
 rounds=4
 if [[ ${1:-} == --rounds ]]; then rounds=$2; shift 2; fi
 if (($# < 3)) || [[ $3 != -- ]]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,15p' "$0" >&2
   exit 2
 fi
 a=$1 b=$2
@@ -22,7 +25,8 @@ shift 3
 declare -A runs
 for ((r = 1; r <= rounds; ++r)); do
   for bin in "$a" "$b"; do
-    line=$("$bin" "$@" 2>&1 | tail -n 1)
+    # shellcheck disable=SC2086  # a command with its own words (env VAR=value binary)
+    line=$($bin "$@" 2>&1 | tail -n 1)
     ips=$(sed -n 's/.*-> \([0-9.e+]*\) items\/s.*/\1/p' <<<"$line")
     if [[ -z $ips ]]; then
       echo "engine_ab: $bin printed no items/s: $line" >&2

@@ -42,16 +42,15 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "engine/cpu/onednn.h"
 #include "engine/engine.h"
 #include "engine/graph.h"
 #include "engine/op_registry.h"
-#include "engine/passes.h"
 #include "engine/plan.h"
 #include "engine/tensor.h"
 
@@ -254,13 +253,12 @@ void dump(const std::string& dir, const ss::Graph& g, const std::vector<ss::Tens
 }
 
 // One batch through the plan, op by op (the CPU backend's loop, with a clock around each op),
-// seconds summed per op type. Uses the same passes and plan as Engine::load.
+// seconds summed per op type. The graph is the CPU engine's own (Engine::load: the same passes and
+// switches, SHARDSCORE_FUSE_ATTENTION included), planned the same way.
 ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
-  SS_ASSIGN_OR_RETURN(ss::Graph g, ss::graph_load_onnx(a.model));
-  SS_RETURN_IF_ERROR(ss::pass_float32_boundary(&g));
-  ss::PassStats ps;
-  SS_RETURN_IF_ERROR(ss::graph_optimize(&g, &ps, ss::onednn_channel_block()));
-  SS_ASSIGN_OR_RETURN(ss::Plan plan, ss::plan_build(g));
+  SS_ASSIGN_OR_RETURN(std::unique_ptr<ss::Engine> engine, ss::Engine::load(a.model, "cpu"));
+  const ss::PassStats& ps = engine->pass_stats();
+  SS_ASSIGN_OR_RETURN(ss::Plan plan, ss::plan_build(engine->graph()));
   using clock = std::chrono::steady_clock;
   std::map<std::string, std::pair<double, int>> per_op;
   double total = 0;
@@ -291,9 +289,9 @@ ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
   std::sort(rows.begin(), rows.end(), [](auto& x, auto& y) { return x.second.first > y.second.first; });
   std::fprintf(stderr, "profile: one batch of %lld, single thread, %.4f s in ops (%s)\n",
                static_cast<long long>(a.batch), total, ps.describe().c_str());
-  std::fprintf(stderr, "  %-28s %6s %10s %7s\n", "op", "nodes", "seconds", "share");
+  std::fprintf(stderr, "  %-36s %6s %10s %7s\n", "op", "nodes", "seconds", "share");
   for (const auto& [op, v] : rows) {
-    std::fprintf(stderr, "  %-28s %6d %10.4f %6.1f%%\n", op.c_str(), v.second, v.first,
+    std::fprintf(stderr, "  %-36s %6d %10.4f %6.1f%%\n", op.c_str(), v.second, v.first,
                  total > 0 ? 100.0 * v.first / total : 0.0);
   }
   return ss::ok_status();

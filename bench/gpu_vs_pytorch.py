@@ -37,7 +37,8 @@ Each side reads the HDF5 file, preprocesses, runs the model and hands back the o
   switches     ResNet-50 at fp16 also with SHARDSCORE_CUDA_NHWC=1 and SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 (engine
                alone and whole job): what making them the default would give, and with SHARDSCORE_CUDA_LANES=3
                (fewer lanes, fewer warm-up batches); BERT-base at fp16 also with
-               SHARDSCORE_CUDA_CUBLASLT_BIAS=0 (engine alone): what cuBLASLt's bias epilogue gains
+               SHARDSCORE_CUDA_CUBLASLT_BIAS=0 and with SHARDSCORE_FUSE_ATTENTION=0 (engine alone): what
+               cuBLASLt's bias epilogue and the fused attention gain
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
 """
 from __future__ import annotations
@@ -156,7 +157,7 @@ def run_shardscore(model: str, onnx_path: Path, data: Path, names: dict, precisi
 
 def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, threads: int, warmup: int, repeats: int,
                  nhwc: bool, profile: bool = False, json_out: bool = False, cudnn_epilogue: bool = False,
-                 lt_bias: bool = True):
+                 lt_bias: bool = True, fuse_attention: bool = True):
     """bench/engine_bench on the CUDA backend at the model's batch size; stdout and stderr into `log`. Returns
     (command, completed process), or (command, None) when the program cannot be started."""
     _, batch, _, _ = SIZES[model]
@@ -164,7 +165,8 @@ def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, thre
            str(warmup), "--repeats", str(repeats), "--backend", "cuda", "--precision", precision] + (["--json"] if json_out else [])
     env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0",
                SHARDSCORE_CUDA_CUDNN_EPILOGUE="1" if cudnn_epilogue else "0",
-               SHARDSCORE_CUDA_CUBLASLT_BIAS="1" if lt_bias else "0")
+               SHARDSCORE_CUDA_CUBLASLT_BIAS="1" if lt_bias else "0",
+               SHARDSCORE_FUSE_ATTENTION="1" if fuse_attention else "0")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
@@ -175,14 +177,14 @@ def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, thre
 
 
 def run_engine_only(model: str, onnx_path: Path, precision: str, work: Path, nhwc: bool = False,
-                    cudnn_epilogue: bool = False, lt_bias: bool = True) -> dict:
+                    cudnn_epilogue: bool = False, lt_bias: bool = True, fuse_attention: bool = True) -> dict:
     """The engine alone on the GPU (bench/engine_bench --backend cuda): no reading, preprocessing or writing, 4
     batches in flight (4 lanes), random inputs of the model's types; items/s over the median repeat. Tells the
     engine's rate from the whole job's."""
     log = work / (f"{model}_{precision}_engine{'_nhwc' if nhwc else ''}{'_cudnn_epilogue' if cudnn_epilogue else ''}"
-                  f"{'' if lt_bias else '_no_lt_bias'}.log")
+                  f"{'' if lt_bias else '_no_lt_bias'}{'' if fuse_attention else '_unfused_attention'}.log")
     cmd, p = engine_bench(model, onnx_path, precision, log, threads=4, warmup=2, repeats=5, nhwc=nhwc, json_out=True,
-                          cudnn_epilogue=cudnn_epilogue, lt_bias=lt_bias)
+                          cudnn_epilogue=cudnn_epilogue, lt_bias=lt_bias, fuse_attention=fuse_attention)
     if p is None:
         return {"error": log.read_text().strip()}
     try:
@@ -454,6 +456,9 @@ def main() -> None:
             if model == "bert-base" and precision == "fp16":  # the bias broadcast path, for the A/B of cuBLASLt's epilogue
                 add({"model": model, "side": "shardscore engine only, bias broadcast (no cuBLASLt bias)", "precision": precision,
                      **run_engine_only(model, onnx_path, precision, work, lt_bias=False)})
+                # ... and attention as the model's op chain (SHARDSCORE_FUSE_ATTENTION=0): what the fusion gains
+                add({"model": model, "side": "shardscore engine only, attention unfused", "precision": precision,
+                     **run_engine_only(model, onnx_path, precision, work, fuse_attention=False)})
             if model == "resnet50" and precision == "fp16":  # two ranks share the GPU: is one rank's host side the limit?
                 add({"model": model, "side": "shardscore, 2 ranks on the one GPU", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work, ranks=2)})

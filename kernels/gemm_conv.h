@@ -25,4 +25,13 @@ cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels,
 cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pt,
                                int64_t pb, int64_t pl, int64_t pr, cudaStream_t stream);
 
+// The pointer arrays of Attention's two batched products (cublasGemmBatchedEx), one entry per
+// (batch, head) pair bh = b * heads + h, in `ptrs` [5 * batch * heads]: [0, n) Q's head (b, h) of
+// Q [batch, q_len, heads, head_dim], [n, 2n) K's of [batch, kv_len, heads, head_dim], [2n, 3n) V's
+// of [batch, kv_len, heads, v_dim], [3n, 4n) the scores' matrix bh of [batch * heads, q_len,
+// kv_len], [4n, 5n) Y's head of [batch, q_len, heads, v_dim]; elements of `elem_bytes` bytes.
+cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
+                                      void* y, int64_t batch, int64_t heads, int64_t q_len, int64_t kv_len,
+                                      int64_t head_dim, int64_t v_dim, void** ptrs, cudaStream_t stream);
+
 }  // namespace shardscore::kernels

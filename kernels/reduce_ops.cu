@@ -313,9 +313,41 @@ __global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ 
   }
 }
 
-// Contiguous rows, TPR threads per row.
-template <class T, int TPR>
-__global__ void softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+// The values softmax_rows_kernel normalizes, row by row: Softmax's rows as they are.
+struct PlainRows {
+  struct Row {
+    template <class M>
+    __device__ __forceinline__ M operator()(int64_t, M v) const {
+      return v;
+    }
+  };
+  __device__ __forceinline__ Row row(int64_t) const { return {}; }
+};
+
+// Attention's scores: rows r of [batch, heads, q_len], each value plus the mask's value at
+// (b, h, i, j) through its strides (0 where broadcast), added in the compute type; no mask: as is.
+template <class T>
+struct MaskedRows {
+  const T* mask = nullptr;
+  int64_t heads = 1, q_len = 1, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  struct Row {
+    const T* m;
+    int64_t s3;
+    __device__ __forceinline__ math_t<T> operator()(int64_t j, math_t<T> v) const {
+      return m ? add_rn(v, load(m, j * s3)) : v;
+    }
+  };
+  __device__ __forceinline__ Row row(int64_t r) const {
+    if (!mask) return {nullptr, 0};
+    const int64_t i = r % q_len, bh = r / q_len;
+    return {mask + (bh / heads) * s0 + (bh % heads) * s1 + i * s2, s3};
+  }
+};
+
+// Contiguous rows, TPR threads per row. x may be y (Attention normalizes its scores in place):
+// each element is read and written by the one thread that owns it.
+template <class T, int TPR, class Rows>
+__global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, Rows values) {
   using M = math_t<T>;
   __shared__ M smax[kWarps];
   __shared__ double ssum[kWarps];
@@ -326,23 +358,24 @@ __global__ void softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, 
     const int64_t r = r0 + threadIdx.x / TPR;
     const bool live = r < rows;
     const T* p = x + (live ? r : 0) * n;
+    const auto v = values.row(live ? r : 0);
     M mx = -std::numeric_limits<M>::infinity();
     if (live)
-      for (int64_t j = lane; j < n; j += TPR) mx = MaxNoNanOp{}(mx, load(p, j));
+      for (int64_t j = lane; j < n; j += TPR) mx = MaxNoNanOp{}(mx, v(j, load(p, j)));
     mx = row_allreduce<TPR>(mx, MaxNoNanOp{}, smax);
     // The CPU's running std::max skips NaNs except a NaN first element, which it keeps.
     if (live) {
-      const M first = load(p, 0);
+      const M first = v(0, load(p, 0));
       if (first != first) mx = first;
     }
     double sum = 0;
     if (live)
-      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(exp_t(sub_rn(load(p, j), mx)));
+      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(exp_t(sub_rn(v(j, load(p, j)), mx)));
     sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
     const M inv = static_cast<M>(1.0 / sum);
     if (live) {
       T* q = y + r * n;
-      for (int64_t j = lane; j < n; j += TPR) store(q, j, mul_rn(exp_t(sub_rn(load(p, j), mx)), inv));
+      for (int64_t j = lane; j < n; j += TPR) store(q, j, mul_rn(exp_t(sub_rn(v(j, load(p, j)), mx)), inv));
     }
   }
 }
@@ -387,10 +420,16 @@ __device__ __forceinline__ double operand_at(const NormOperand& op, int64_t o, i
 template <class T>
 using stat_t = std::conditional_t<kIs16BitFloat<T>, T, float>;
 
+// X's value j of a row: x's, or x's plus x2's (AddLayerNormalization) added in the compute type.
+template <class T>
+__device__ __forceinline__ double norm_input(const T* p, const T* p2, int64_t j) {
+  return static_cast<double>(p2 ? add_rn(load(p, j), load(p2, j)) : load(p, j));
+}
+
 template <class T, int TPR>
-__global__ void layer_norm_kernel(const T* __restrict__ x, NormOperand scale, NormOperand bias, T* __restrict__ y,
-                                  stat_t<T>* __restrict__ mean_out, stat_t<T>* __restrict__ inv_out, int64_t rows,
-                                  int64_t n, double eps) {
+__global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__ x2, NormOperand scale, NormOperand bias,
+                                  T* __restrict__ y, stat_t<T>* __restrict__ mean_out, stat_t<T>* __restrict__ inv_out,
+                                  int64_t rows, int64_t n, double eps) {
   __shared__ double smem[kWarps];
   constexpr int kRowsPerBlock = kBlock / TPR;
   const int lane = threadIdx.x % TPR;
@@ -399,15 +438,16 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, NormOperand scale, No
     const int64_t r = r0 + threadIdx.x / TPR;
     const bool live = r < rows;
     const T* p = x + (live ? r : 0) * n;
+    const T* p2 = x2 ? x2 + (live ? r : 0) * n : nullptr;
     double sum = 0;
     if (live)
-      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(load(p, j));
+      for (int64_t j = lane; j < n; j += TPR) sum += norm_input(p, p2, j);
     sum = row_allreduce<TPR>(sum, AddOp{}, smem);
     const double mean = sum / static_cast<double>(n);
     double sq = 0;
     if (live)
       for (int64_t j = lane; j < n; j += TPR) {
-        const double d = __dsub_rn(static_cast<double>(load(p, j)), mean);
+        const double d = __dsub_rn(norm_input(p, p2, j), mean);
         sq = __dadd_rn(sq, __dmul_rn(d, d));
       }
     sq = row_allreduce<TPR>(sq, AddOp{}, smem);
@@ -415,7 +455,7 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, NormOperand scale, No
     if (!live) continue;
     T* q = y + r * n;
     for (int64_t j = lane; j < n; j += TPR) {
-      double v = __dmul_rn(__dmul_rn(__dsub_rn(static_cast<double>(load(p, j)), mean), inv),
+      double v = __dmul_rn(__dmul_rn(__dsub_rn(norm_input(p, p2, j), mean), inv),
                            operand_at<T>(scale, r, j, n));
       if (bias.data) v = __dadd_rn(v, operand_at<T>(bias, r, j, n));
       store_double(q, j, v);
@@ -574,11 +614,37 @@ cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int
     const T* px = static_cast<const T*>(x);
     T* py = static_cast<T*>(y);
     if (inner == 1 && dim > 1024) {
-      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim);
+      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim, PlainRows{});
     } else if (inner == 1 && dim >= 32) {
-      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim);
+      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, PlainRows{});
     } else {
       softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
+    }
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
+                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4],
+                                     cudaStream_t stream) {
+  const int64_t rows = batch * heads * q_len;
+  if (rows == 0 || kv_len == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* s = static_cast<T*>(scores);
+    MaskedRows<T> values;
+    values.mask = static_cast<const T*>(mask);
+    values.heads = heads;
+    values.q_len = q_len;
+    values.s0 = mask_strides[0];
+    values.s1 = mask_strides[1];
+    values.s2 = mask_strides[2];
+    values.s3 = mask_strides[3];
+    if (kv_len > 1024) {
+      softmax_rows_kernel<T, kBlock><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, values);
+    } else {
+      softmax_rows_kernel<T, 32><<<grid_for(rows, kWarps), kBlock, 0, stream>>>(s, s, rows, kv_len, values);
     }
   });
   if (!known) return cudaErrorInvalidValue;
@@ -597,23 +663,24 @@ cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, i
   return cudaGetLastError();
 }
 
-cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale, const NormOperand& bias, void* y,
-                              void* mean, void* inv_std_dev, int64_t outer, int64_t inner, double eps,
-                              cudaStream_t stream) {
+cudaError_t launch_layer_norm(Elem elem, const void* x, const void* x2, const NormOperand& scale,
+                              const NormOperand& bias, void* y, void* mean, void* inv_std_dev, int64_t outer,
+                              int64_t inner, double eps, cudaStream_t stream) {
   if (outer == 0 || (inner == 0 && !mean && !inv_std_dev)) return cudaSuccess;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using S = stat_t<T>;
     const T* px = static_cast<const T*>(x);
+    const T* px2 = static_cast<const T*>(x2);
     T* py = static_cast<T*>(y);
     S* pm = static_cast<S*>(mean);
     S* pi = static_cast<S*>(inv_std_dev);
     if (inner > 1024) {
-      layer_norm_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, scale, bias, py, pm, pi, outer,
+      layer_norm_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, px2, scale, bias, py, pm, pi, outer,
                                                                              inner, eps);
     } else {
-      layer_norm_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, scale, bias, py, pm, pi, outer,
-                                                                              inner, eps);
+      layer_norm_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, px2, scale, bias, py, pm, pi,
+                                                                              outer, inner, eps);
     }
   });
   if (!known) return cudaErrorInvalidValue;

@@ -38,6 +38,14 @@ cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, co
 cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
                            cudaStream_t stream);
 
+// Attention's scores [batch, heads, q_len, kv_len] (contiguous, float types) normalized in place
+// along the last axis, each first plus the mask's value at (b, h, i, j): mask[b * s0 + h * s1 +
+// i * s2 + j * s3] with mask_strides {s0, s1, s2, s3} (0 where the mask is broadcast; mask of the
+// scores' type, nullptr for none), added in float32 (double for float64); then as launch_softmax.
+cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
+                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4],
+                                     cudaStream_t stream);
+
 // Index of the largest element of x viewed as [outer, dim, inner] along dim (dim >= 1), the
 // first among ties (or the last with select_last), NaN compared as the CPU compares it
 // (`>` / `!(<)`). Any Elem; y is int64 [outer * inner].
@@ -54,12 +62,14 @@ struct NormOperand {
 };
 
 // LayerNormalization over the rows of x [outer, inner] (float32, float16, bfloat16, float64; scale
-// and bias of the same type): mean, variance and y in double. mean / inv_std_dev (one per row,
-// nullptr to skip) are float32, float16 when elem is float16, bfloat16 when elem is bfloat16; they
-// are written also when inner is 0.
-cudaError_t launch_layer_norm(Elem elem, const void* x, const NormOperand& scale, const NormOperand& bias, void* y,
-                              void* mean, void* inv_std_dev, int64_t outer, int64_t inner, double eps,
-                              cudaStream_t stream);
+// and bias of the same type): mean, variance and y in double. With x2 (of x's type and layout; nullptr
+// for none) the rows normalized are x + x2, each sum taken once in the compute type (float32 for
+// float16 and bfloat16; AddLayerNormalization): an Add's output never written. mean / inv_std_dev
+// (one per row, nullptr to skip) are float32, float16 when elem is float16, bfloat16 when elem is
+// bfloat16; they are written also when inner is 0.
+cudaError_t launch_layer_norm(Elem elem, const void* x, const void* x2, const NormOperand& scale,
+                              const NormOperand& bias, void* y, void* mean, void* inv_std_dev, int64_t outer,
+                              int64_t inner, double eps, cudaStream_t stream);
 
 // Bytes of device scratch launch_batch_norm needs for c channels.
 inline int64_t batch_norm_scratch_bytes(int64_t c) { return 2 * c * static_cast<int64_t>(sizeof(double)); }

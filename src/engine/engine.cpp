@@ -17,7 +17,11 @@ CudaFusedPaths cuda_fused_paths() { return {}; }
 #endif
 
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
-                                               const EngineOptions& options) {
+                                               const EngineOptions& given) {
+  EngineOptions options = given;
+  if (const char* fuse = std::getenv("SHARDSCORE_FUSE_ATTENTION"); fuse && std::string(fuse) == "0") {
+    options.fuse_attention = false;
+  }
   if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
   // --precision fp16 / bf16: the graph in that type (pass_to_half).
   EngineOptions cuda_options = options;
@@ -52,7 +56,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
   const int64_t conv_block = backend->name() == "cpu" && !options.nhwc_convs ? onednn_channel_block() : 0;
-  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block));
+  if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block, options.fuse_attention));
   if (options.optimize && options.nhwc_convs) SS_RETURN_IF_ERROR(pass_nhwc_convs(&e->graph_, &e->pass_stats_));
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   e->backend_ = std::move(backend);

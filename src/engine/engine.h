@@ -24,6 +24,9 @@ struct EngineOptions {
   // backend by SHARDSCORE_CUDA_NHWC=1 (off by default until a GPU run has measured it), and run on
   // the CPU backend too (as a reference, slowly) when set, instead of oneDNN's blocked layout.
   bool nhwc_convs = false;
+  // Attention chains as one shardscore.Attention (pass_fuse_attention), on every backend; off by
+  // SHARDSCORE_FUSE_ATTENTION=0 (what the fusion gains, measured on the GPU by bench/gpu_vs_pytorch.py).
+  bool fuse_attention = true;
   // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
   // each retry is logged.
   int64_t min_retry_rows = 1;

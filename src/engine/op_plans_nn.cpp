@@ -505,4 +505,54 @@ StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs) {
   return matmul_shape_plan(a->shape(), b->shape());
 }
 
+// ---- shardscore.Attention ----
+
+StatusOr<AttentionPlan> attention_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* q, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* k, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* v, plan_required_input(inputs, 2));
+  const Tensor* mask = inputs.size() > 3 ? inputs[3] : nullptr;
+  if (k->dtype() != q->dtype() || v->dtype() != q->dtype() || (mask && mask->dtype() != q->dtype())) {
+    return invalid_argument("input types differ");
+  }
+  if (plan_dtype(q->dtype()) != DType::kFloat32) return unimplemented("Attention runs float32 only");
+  if (q->rank() != 4 || k->rank() != 4 || v->rank() != 4) {
+    return invalid_argument("Attention takes Q, K, V of rank 4 ([batch, sequence, heads, head size]), got " +
+                            shape_to_string(q->shape()) + ", " + shape_to_string(k->shape()) + ", " +
+                            shape_to_string(v->shape()));
+  }
+  AttentionPlan p;
+  p.batch = q->dim(0);
+  p.q_len = q->dim(1);
+  p.heads = q->dim(2);
+  p.head_dim = q->dim(3);
+  p.kv_len = k->dim(1);
+  p.v_dim = v->dim(3);
+  if (k->dim(0) != p.batch || k->dim(2) != p.heads || k->dim(3) != p.head_dim || v->dim(0) != p.batch ||
+      v->dim(1) != p.kv_len || v->dim(2) != p.heads) {
+    return invalid_argument("Q " + shape_to_string(q->shape()) + ", K " + shape_to_string(k->shape()) + " and V " +
+                            shape_to_string(v->shape()) + " do not agree on batch, heads, head size and sequence");
+  }
+  p.scale = node.attr_float("scale", 1.0f);
+  p.divide = node.attr_int("scale_divides", 0) != 0;
+  if (mask) {
+    const Shape full{p.batch, p.heads, p.q_len, p.kv_len};
+    const Shape& ms = mask->shape();
+    if (ms.size() > 4) return invalid_argument("mask " + shape_to_string(ms) + " has rank above 4");
+    int64_t stride = 1;
+    for (std::size_t i = ms.size(); i-- > 0;) {
+      const std::size_t at = 4 - ms.size() + i;
+      if (ms[i] != 1 && ms[i] != full[at]) {
+        return invalid_argument("mask " + shape_to_string(ms) + " does not broadcast to the scores " +
+                                shape_to_string(full));
+      }
+      p.mask_strides[at] = ms[i] == 1 ? 0 : stride;
+      stride *= ms[i];
+    }
+    p.has_mask = true;
+  }
+  p.out_shape = {p.batch, p.q_len, p.heads, p.v_dim};
+  return p;
+}
+
 }  // namespace shardscore

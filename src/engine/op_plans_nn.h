@@ -181,4 +181,21 @@ StatusOr<MatMulPlan> matmul_shape_plan(const Shape& a, const Shape& b);
 // MatMul: inputs A, B (required) of one float type.
 StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs);
 
+// ---- shardscore.Attention (pass_fuse_attention) ----
+
+// Y[b, i, h, :] = sum_j P[b, h, i, j] V[b, j, h, :], P[b, h, i, :] = Softmax_j(S[b, h, i, j] + M[b, h, i, j]),
+// S[b, h, i, j] = (Q[b, i, h, :] . K[b, j, h, :]) / scale (attribute scale_divides 1) or * scale (0).
+// Inputs Q [B, Sq, H, D], K [B, Sk, H, D], V [B, Sk, H, Dv] (the heads not yet transposed out, as a
+// model's Reshape makes them), optional mask M broadcasting to [B, H, Sq, Sk] (numpy rules, right
+// aligned); one float type. Y is [B, Sq, H, Dv]: the graph's Transpose back, done.
+struct AttentionPlan {
+  int64_t batch = 0, heads = 0, q_len = 0, kv_len = 0, head_dim = 0, v_dim = 0;
+  float scale = 1;
+  bool divide = false;
+  bool has_mask = false;
+  int64_t mask_strides[4] = {0, 0, 0, 0};  // in elements, over [B, H, Sq, Sk]; 0 where broadcast
+  Shape out_shape;
+};
+StatusOr<AttentionPlan> attention_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 }  // namespace shardscore

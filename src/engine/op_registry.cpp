@@ -61,6 +61,8 @@ constexpr OpEntry kOps[] = {
     {"shardscore", "FromBlocked", 1, 1, cpu_from_blocked, SS_CUDA(from_blocked), kAsStored},
     {"shardscore", "BlockedMaxPool", 1, 1, cpu_blocked_max_pool, SS_CUDA(blocked_max_pool)},
     {"shardscore", "RawInput", 1, 1, cpu_raw_input, SS_CUDA(raw_input)},
+    {"shardscore", "Attention", 1, 1, cpu_attention, SS_CUDA(attention)},
+    {"shardscore", "AddLayerNormalization", 1, 1, cpu_add_layer_normalization, SS_CUDA(add_layer_normalization)},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization, SS_CUDA(batch_normalization)},

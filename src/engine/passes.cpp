@@ -4,6 +4,7 @@
 #include <cstring>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "engine/cpu/float16.h"
@@ -14,7 +15,9 @@ namespace shardscore {
 std::string PassStats::describe() const {
   return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
          " BatchNormalization folded into Conv, " + std::to_string(fused_gelus) + " Gelu chain(s) fused, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
-         std::to_string(fused_convs) + " Conv fused, " + std::to_string(blocked_convs) + " Conv on oneDNN, " +
+         std::to_string(fused_convs) + " Conv fused, " +
+         (fused_attentions ? std::to_string(fused_attentions) + " attention(s) fused, " : std::string()) +
+         (fused_add_layer_norms ? std::to_string(fused_add_layer_norms) + " Add+LayerNormalization fused, " : std::string()) + std::to_string(blocked_convs) + " Conv on oneDNN, " +
          (nhwc_convs ? std::to_string(nhwc_convs) + " Conv in NHWC, " : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
@@ -111,6 +114,13 @@ Attribute int_attr(int64_t v) {
   Attribute a;
   a.type = Attribute::Type::kInt;
   a.i = v;
+  return a;
+}
+
+Attribute float_attr(float v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloat;
+  a.f = v;
   return a;
 }
 
@@ -328,6 +338,132 @@ Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats) {
     for (std::size_t k = 0; k + 1 < absorbed.size(); ++k) dead.insert(absorbed[k]);
     *absorbed.back() = std::move(fused);
     ++stats->fused_convs;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
+Status pass_fuse_attention(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  auto is = [](const Node* n, const char* op, std::size_t inputs) {
+    return n && n->domain.empty() && n->op_type == op && n->inputs.size() == inputs;
+  };
+  // The input of the Transpose with permutation `perm` that makes `value`, or "" when none does.
+  auto transposed_from = [&](const std::string& value, const std::vector<int64_t>& perm) -> std::string {
+    const Node* t = producer_of(g, value);
+    if (!is(t, "Transpose", 1)) return "";
+    const Attribute* a = t->attr("perm");
+    return a && a->ints == perm ? t->inputs[0] : "";
+  };
+  // A float32 scalar initializer's value (a float16 model rounds after each op: left alone).
+  auto scalar = [&](const std::string& name, float* v) {
+    const Tensor* t = initializer(*g, name);
+    if (!t || t->dtype() != DType::kFloat32 || t->numel() != 1) return false;
+    *v = t->data<float>()[0];
+    return true;
+  };
+  const std::vector<int64_t> heads_out{0, 2, 1, 3}, keys_out{0, 2, 3, 1};
+  // The scaled scores: Div or Mul by a float32 scalar initializer of MatMul(Q's heads, K's heads^T).
+  struct Scaled {
+    Node* node = nullptr;
+    Node* qk = nullptr;
+    std::string q, k;
+    float scale = 1;
+    bool divide = false;
+  };
+  auto scaled_scores = [&](Node* n) -> std::optional<Scaled> {
+    if (!is(n, "Div", 2) && !is(n, "Mul", 2)) return std::nullopt;
+    Scaled sc;
+    sc.node = n;
+    sc.divide = n->op_type == "Div";
+    std::string scores;
+    if (scalar(n->inputs[1], &sc.scale)) scores = n->inputs[0];
+    else if (!sc.divide && scalar(n->inputs[0], &sc.scale)) scores = n->inputs[1];
+    else return std::nullopt;
+    sc.qk = producer_of(g, scores);
+    if (!is(sc.qk, "MatMul", 2) || sole_reader(g, scores, readers, dead) != n) return std::nullopt;
+    sc.q = transposed_from(sc.qk->inputs[0], heads_out);
+    sc.k = transposed_from(sc.qk->inputs[1], keys_out);
+    if (sc.q.empty() || sc.k.empty()) return std::nullopt;
+    return sc;
+  };
+  for (auto& sm : g->nodes) {
+    // Softmax along the last of four axes (the rank is the transposes' above; before opset 13,
+    // axis 3 of 4 flattens nothing).
+    if (dead.count(&sm) || !is(&sm, "Softmax", 1)) continue;
+    if (const int64_t axis = sm.attr_int("axis", sm.opset < 13 ? 1 : -1); axis != -1 && axis != 3) continue;
+    Node* logits = producer_of(g, sm.inputs[0]);
+    Node* add = nullptr;
+    std::string mask;
+    std::optional<Scaled> sc;
+    if (is(logits, "Add", 2)) {  // the mask, on either side of the scaled scores (a mask may be a Mul too)
+      for (std::size_t side : {0u, 1u}) {
+        if ((sc = scaled_scores(producer_of(g, logits->inputs[side])))) {
+          add = logits;
+          mask = logits->inputs[1 - side];
+          break;
+        }
+      }
+    } else {
+      sc = scaled_scores(logits);
+    }
+    if (!sc) continue;
+    Node* scaled = sc->node;
+    // Each intermediate read by the next step alone.
+    if (sole_reader(g, scaled->outputs[0], readers, dead) != (add ? add : &sm)) continue;
+    if (add && sole_reader(g, add->outputs[0], readers, dead) != &sm) continue;
+    Node* pv = sole_reader(g, sm.outputs[0], readers, dead);
+    if (!is(pv, "MatMul", 2) || pv->inputs[0] != sm.outputs[0]) continue;
+    const std::string v = transposed_from(pv->inputs[1], heads_out);
+    if (v.empty()) continue;
+    Node* back = sole_reader(g, pv->outputs[0], readers, dead);
+    if (!is(back, "Transpose", 1) || !back->attr("perm") || back->attr("perm")->ints != heads_out) continue;
+    Node fused;
+    fused.domain = "shardscore";
+    fused.op_type = "Attention";
+    fused.opset = 1;
+    fused.name = sm.name + "/attention";
+    fused.inputs = {sc->q, sc->k, v};
+    if (add) fused.inputs.push_back(mask);
+    fused.outputs = back->outputs;
+    fused.attrs["scale"] = float_attr(sc->scale);
+    fused.attrs["scale_divides"] = int_attr(sc->divide ? 1 : 0);
+    // In the last node's place: Q, K, V and the mask are made before it, its readers come after.
+    // The head transposes stay for any other reader (pass_remove_dead_nodes drops them otherwise).
+    for (Node* n : {sc->qk, scaled, add, &sm, pv})
+      if (n) dead.insert(n);
+    *back = std::move(fused);
+    ++stats->fused_attentions;
+  }
+  erase_marked(g, dead);
+  return ok_status();
+}
+
+Status pass_fuse_add_layer_norm(Graph* g, PassStats* stats) {
+  auto readers = count_readers(*g);
+  std::set<const Node*> dead;
+  for (auto& ln : g->nodes) {
+    if (dead.count(&ln) || !ln.domain.empty() || ln.op_type != "LayerNormalization" || ln.inputs.size() < 2) continue;
+    // Y only (the fused op makes no Mean or InvStdDev), float32 Scale (a float16 model rounds the sum).
+    if (std::any_of(ln.outputs.begin() + 1, ln.outputs.end(), [](const std::string& o) { return !o.empty(); })) continue;
+    const Tensor* scale = initializer(*g, ln.inputs[1]);
+    if (!scale || scale->dtype() != DType::kFloat32) continue;
+    Node* add = producer_of(g, ln.inputs[0]);
+    if (!add || dead.count(add) || !add->domain.empty() || add->op_type != "Add" || add->inputs.size() != 2) continue;
+    if (sole_reader(g, add->outputs[0], readers, dead) != &ln) continue;
+    Node fused;
+    fused.domain = "shardscore";
+    fused.op_type = "AddLayerNormalization";
+    fused.opset = 1;
+    fused.name = ln.name + "/add";
+    fused.attrs = ln.attrs;
+    fused.inputs = {add->inputs[0], add->inputs[1], ln.inputs[1]};
+    if (ln.inputs.size() > 2 && !ln.inputs[2].empty()) fused.inputs.push_back(ln.inputs[2]);
+    fused.outputs = {ln.outputs[0]};
+    dead.insert(add);
+    ln = std::move(fused);  // in the LayerNormalization's place: the operands come before, readers after
+    ++stats->fused_add_layer_norms;
   }
   erase_marked(g, dead);
   return ok_status();
@@ -603,12 +739,14 @@ Status pass_to_half(Graph* g, DType half) {
   return pass_float32_boundary(g);
 }
 
-Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block) {
+Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block, bool fuse_attention) {
   SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));
   SS_RETURN_IF_ERROR(pass_fold_batchnorm_into_conv(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gelu(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gemm_activation(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_conv_residual_activation(g, stats));
+  if (fuse_attention) SS_RETURN_IF_ERROR(pass_fuse_attention(g, stats));
+  SS_RETURN_IF_ERROR(pass_fuse_add_layer_norm(g, stats));
   SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));
   SS_RETURN_IF_ERROR(pass_blocked_conv_layout(g, conv_block, stats));
   return check_still_sorted(*g);

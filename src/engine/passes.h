@@ -7,8 +7,10 @@
 //   3. fuse torch's exact-GELU chain into one Gelu; fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh|
 //      Gelu] and Gemm [+ activation] into shardscore.FusedGemm;
 //   4. fuse Conv [+ Add(residual)] [+ Relu] into shardscore.FusedConv;
-//   5. remove nodes no graph output depends on;
-//   6. (CPU backend) give convolutions to oneDNN, in its blocked channel layout where they chain.
+//   5. fuse scaled dot-product attention into shardscore.Attention (unless asked not to), and a
+//      residual Add into the LayerNormalization after it (shardscore.AddLayerNormalization);
+//   6. remove nodes no graph output depends on;
+//   7. (CPU backend) give convolutions to oneDNN, in its blocked channel layout where they chain.
 #include <string>
 #include <vector>
 
@@ -23,6 +25,8 @@ struct PassStats {
   int fused_gelus = 0;
   int fused_gemms = 0;
   int fused_convs = 0;
+  int fused_attentions = 0;
+  int fused_add_layer_norms = 0;
   int blocked_convs = 0;
   int nhwc_convs = 0;
   int removed_nodes = 0;
@@ -36,6 +40,20 @@ Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
 Status pass_fuse_gelu(Graph* g, PassStats* stats);
 Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
 Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
+// Attention as transformers export it (BERT, by torch.onnx's TorchScript and dynamo exporters):
+//   Transpose(Q, [0,2,1,3]) -> MatMul <- Transpose(K, [0,2,3,1]); -> Div or Mul by a float32 scalar
+//   initializer -> [Add(mask), either side] -> Softmax(last axis) -> MatMul(., Transpose(V, [0,2,1,3]))
+//   -> Transpose([0,2,1,3])
+// becomes one shardscore.Attention(Q, K, V[, mask]) (engine/op_plans_nn.h, attention_plan) when every
+// intermediate value has that one reader: the scores are never written out between the steps and
+// the heads never transposed. The same function, up to float rounding.
+Status pass_fuse_attention(Graph* g, PassStats* stats);
+// LayerNormalization(Add(A, B)) with the sum read by nothing else (a transformer's residual, or its
+// embeddings' last sum) becomes shardscore.AddLayerNormalization(A, B, Scale[, B]) with the
+// LayerNormalization's attributes, when the LayerNormalization has only its Y output and a float32
+// Scale: on the GPU the sum of same-shape operands is never written out. The same function, bit for
+// bit on the CPU.
+Status pass_fuse_add_layer_norm(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 
 // The CPU backend's convolution layout (block 0 = off): every Conv / FusedConv with constant
@@ -58,9 +76,10 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 // values with no transpose between them. The same function of the inputs, up to summation order.
 Status pass_nhwc_convs(Graph* g, PassStats* stats);
 
-// All of the above, in order, then the convolution layout for a channel block of `conv_block`
-// (the CPU backend's onednn_channel_block(); 0 leaves convolutions to the im2col code).
-Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0);
+// All of the above, in order (pass_fuse_attention only with fuse_attention), then the convolution
+// layout for a channel block of `conv_block` (the CPU backend's onednn_channel_block(); 0 leaves
+// convolutions to the im2col code).
+Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool fuse_attention = true);
 
 // Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and
 // outputs become float32 (data files hold float32), with a Cast to float16 after each such input

@@ -161,6 +161,48 @@ const char* const kFixtures[] = {"tests/fixtures/resnet_tiny.onnx", "tests/fixtu
                                  "tests/fixtures/bert_tiny_dynamo.onnx", "tests/fixtures/resnet_tiny_dynamo.onnx",
                                  "data/demo_mlp.onnx"};
 
+// Every attention of the exported BERT fixtures (TorchScript and dynamo exporters, dynamic sequence)
+// becomes one shardscore.Attention and every LayerNormalization an AddLayerNormalization, and the
+// float16 model's stay op chains (it rounds after each op); the values are held to ONNX Runtime by
+// the e2e tests, and to the unfused attention here.
+TEST(Engine, BertFixturesFuseEveryAttention) {
+  for (const auto& [rel, fused] : std::vector<std::pair<const char*, bool>>{{"tests/fixtures/bert_tiny.onnx", true},
+                                                                            {"tests/fixtures/bert_tiny_dynamo.onnx", true},
+                                                                            {"tests/fixtures/bert_tiny_dynseq.onnx", true},
+                                                                            {"tests/fixtures/bert_tiny_fp16.onnx", false}}) {
+    SCOPED_TRACE(rel);
+    auto plain = Engine::load(source_path(rel), "cpu", EngineOptions{.optimize = false});
+    auto on = Engine::load(source_path(rel), "cpu");
+    auto off = Engine::load(source_path(rel), "cpu", EngineOptions{.fuse_attention = false});
+    ASSERT_TRUE(plain.ok() && on.ok() && off.ok());
+    int softmaxes = 0, left = 0, norms = 0, norms_left = 0;
+    for (const auto& n : (*plain)->graph().nodes) softmaxes += n.op_type == "Softmax", norms += n.op_type == "LayerNormalization";
+    for (const auto& n : (*on)->graph().nodes) left += n.op_type == "Softmax", norms_left += n.op_type == "LayerNormalization";
+    ASSERT_GT(softmaxes, 0);
+    EXPECT_EQ((*on)->pass_stats().fused_attentions, fused ? softmaxes : 0);
+    EXPECT_EQ(left, fused ? 0 : softmaxes);
+    // ... and every LayerNormalization takes the residual (or embedding) Add before it.
+    EXPECT_EQ((*on)->pass_stats().fused_add_layer_norms, fused ? norms : 0);
+    EXPECT_EQ(norms_left, fused ? 0 : norms);
+    EXPECT_EQ((*off)->pass_stats().fused_attentions, 0);
+    // Rows with keys masked out (row r keeps its first length - 2r tokens): the op and the chain agree.
+    std::vector<Tensor> inputs = random_inputs(**on, 3, 11);
+    bool masked = false;
+    for (std::size_t k = 0; k < inputs.size(); ++k) {
+      Tensor& t = inputs[k];
+      if ((*on)->graph().inputs[k].name != "attention_mask" || t.rank() != 2) continue;
+      for (int64_t r = 0; r < t.dim(0); ++r)
+        for (int64_t j = 0; j < t.dim(1); ++j) t.data<int64_t>()[r * t.dim(1) + j] = j < std::max<int64_t>(1, t.dim(1) - 2 * r);
+      masked = true;
+    }
+    EXPECT_TRUE(masked) << "no attention_mask input";
+    std::vector<Tensor> a, b;
+    ASSERT_TRUE((*on)->run(inputs, &a).ok());
+    ASSERT_TRUE((*off)->run(inputs, &b).ok());
+    EXPECT_LE(compare_outputs(a, b), 1e-5);
+  }
+}
+
 // Whole fixture models on the GPU against the CPU backend (itself held to ONNX Runtime by the
 // e2e tests): float32 within 1e-4, float16 models and --precision fp16 within 1e-2; each shape
 // run several times so the planned, captured and replayed batches are all compared.

@@ -441,6 +441,127 @@ TEST_P(OpTest, FusedGemm_3DInput_BiasAndEachActivation) {
     expect_near(out, DType::kFloat32, {b0, b1, n}, ref, kTolReduce);
   }
 }
+// shardscore.Attention (made by pass_fuse_attention): per (batch, head), Softmax(Q K^T / scale (or *
+// scale) + mask) V, Q, K, V and Y in [batch, sequence, heads, head size].
+struct AttentionCase {
+  int64_t b, sq, sk, h, d, dv;
+  float scale = 2;
+  bool divide = true;
+  std::optional<Shape> mask;  // broadcasting to [b, h, sq, sk]
+};
+std::vector<double> ref_attention(const AttentionCase& c, const std::vector<float>& q, const std::vector<float>& k,
+                                  const std::vector<float>& v, const std::vector<float>& mask) {
+  std::vector<double> out(static_cast<std::size_t>(c.b * c.sq * c.h * c.dv), 0.0);
+  std::vector<double> s(static_cast<std::size_t>(c.sk));
+  for (int64_t b = 0; b < c.b; ++b)
+    for (int64_t h = 0; h < c.h; ++h)
+      for (int64_t i = 0; i < c.sq; ++i) {
+        double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+        for (int64_t j = 0; j < c.sk; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < c.d; ++e)
+            dot += double{q[((b * c.sq + i) * c.h + h) * c.d + e]} * double{k[((b * c.sk + j) * c.h + h) * c.d + e]};
+          s[j] = c.divide ? dot / c.scale : dot * c.scale;
+          if (c.mask) s[j] += mask[broadcast_flat({b, h, i, j}, *c.mask)];
+          mx = std::max(mx, s[j]);
+        }
+        for (int64_t j = 0; j < c.sk; ++j) sum += (s[j] = std::exp(s[j] - mx));
+        for (int64_t e = 0; e < c.dv; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < c.sk; ++j) acc += s[j] / sum * double{v[((b * c.sk + j) * c.h + h) * c.dv + e]};
+          out[((b * c.sq + i) * c.h + h) * c.dv + e] = acc;
+        }
+      }
+  return out;
+}
+Attrs attention_attrs(const AttentionCase& c) { return {{"scale", a_float(c.scale)}, {"scale_divides", a_int(c.divide)}}; }
+
+TEST_P(OpTest, Attention_MasksOfEveryBroadcastAndBothScales) {
+  // Cross-attention lengths (5 queries, 7 keys), head sizes differing between K and V.
+  const int64_t b = 2, sq = 5, sk = 7, h = 3, d = 4, dv = 6;
+  const std::vector<std::optional<Shape>> masks{std::nullopt, Shape{b, 1, 1, sk}, Shape{b, 1, sq, sk},
+                                                Shape{1, h, sq, sk}, Shape{sk}, Shape{b, h, sq, sk}};
+  for (const auto& mask_shape : masks) {
+    for (const bool divide : {true, false}) {
+      AttentionCase c{b, sq, sk, h, d, dv, divide ? 2.0f : 0.35f, divide, mask_shape};
+      SCOPED_TRACE((mask_shape ? "mask " + shape_to_string(*mask_shape) : std::string("no mask")) +
+                   (divide ? ", Div" : ", Mul"));
+      const auto q = rand_f32(b * sq * h * d, -2, 2), k = rand_f32(b * sk * h * d, -2, 2),
+                 v = rand_f32(b * sk * h * dv, -2, 2);
+      std::vector<float> mask;
+      std::vector<Tensor> inputs{make<float>({b, sq, h, d}, q), make<float>({b, sk, h, d}, k), make<float>({b, sk, h, dv}, v)};
+      if (mask_shape) {
+        mask = rand_f32(numel_of(*mask_shape), -3, 0);
+        for (std::size_t i = 0; i < mask.size(); i += 3) mask[i] = -10000.0f;  // keys masked out, as BERT's mask does
+        inputs.push_back(make<float>(*mask_shape, mask));
+      }
+      Tensor out = run1("Attention", inputs, attention_attrs(c), 1, "shardscore");
+      expect_near(out, DType::kFloat32, {b, sq, h, dv}, ref_attention(c, q, k, v, mask), kTolReduce);
+    }
+  }
+}
+TEST_P(OpTest, Attention_LongAndShortRowsWideHeads) {
+  // Rows of keys shorter than a warp, and longer than 1024 (the CUDA softmax's block-per-row path).
+  for (const int64_t sk : {1, 19, 1100}) {
+    SCOPED_TRACE(std::to_string(sk) + " keys");
+    AttentionCase c{1, 3, sk, 2, 64, 64, 8.0f, true, Shape{1, 1, 1, sk}};
+    const auto q = rand_f32(3 * 2 * 64), k = rand_f32(sk * 2 * 64), v = rand_f32(sk * 2 * 64), mask = rand_f32(sk, -1, 0);
+    Tensor out = run1("Attention",
+                      {make<float>({1, 3, 2, 64}, q), make<float>({1, sk, 2, 64}, k), make<float>({1, sk, 2, 64}, v),
+                       make<float>({1, 1, 1, sk}, mask)},
+                      attention_attrs(c), 1, "shardscore");
+    expect_near(out, DType::kFloat32, {1, 3, 2, 64}, ref_attention(c, q, k, v, mask), kTolReduce);
+  }
+}
+TEST_P(OpTest, Attention_ExampleIndependentOfBatch) {
+  // Each example alone gives its rows of the whole batch: bit for bit on the CPU (one product per
+  // example and head), within tolerance where the library picks kernels by batch size.
+  const int64_t b = 4, s = 9, h = 2, d = 8;
+  AttentionCase c{b, s, s, h, d, d, 2.828427f, true, Shape{b, 1, 1, s}};
+  const auto q = rand_f32(b * s * h * d), k = rand_f32(b * s * h * d), v = rand_f32(b * s * h * d), mask = rand_f32(b * s, -2, 0);
+  Tensor whole = run1("Attention",
+                      {make<float>({b, s, h, d}, q), make<float>({b, s, h, d}, k), make<float>({b, s, h, d}, v),
+                       make<float>({b, 1, 1, s}, mask)},
+                      attention_attrs(c), 1, "shardscore");
+  ASSERT_EQ(whole.shape(), (Shape{b, s, h, d}));
+  const int64_t per = s * h * d;
+  for (int64_t e = 0; e < b; ++e) {
+    auto slice = [&](const std::vector<float>& x, int64_t n) { return std::vector<float>(x.begin() + e * n, x.begin() + (e + 1) * n); };
+    Tensor one = run1("Attention",
+                      {make<float>({1, s, h, d}, slice(q, per)), make<float>({1, s, h, d}, slice(k, per)),
+                       make<float>({1, s, h, d}, slice(v, per)), make<float>({1, 1, 1, s}, slice(mask, s))},
+                      attention_attrs(c), 1, "shardscore");
+    ASSERT_EQ(one.shape(), (Shape{1, s, h, d}));
+    const float* got = one.data<float>();
+    const float* want = whole.data<float>() + e * per;
+    if (products_bitwise_across_batches()) {
+      EXPECT_EQ(std::memcmp(got, want, static_cast<std::size_t>(per) * sizeof(float)), 0) << "example " << e;
+    } else {
+      expect_elements_near(got, want, per, kTolReduce, "example " + std::to_string(e));
+    }
+  }
+}
+TEST_P(OpTest, Attention_NoKeys_GivesZeros) {
+  AttentionCase c{2, 3, 0, 2, 4, 5};
+  Tensor out = run1("Attention",
+                    {make<float>({2, 3, 2, 4}, rand_f32(48)), make<float>({2, 0, 2, 4}, {}), make<float>({2, 0, 2, 5}, {})},
+                    attention_attrs(c), 1, "shardscore");
+  expect_near(out, DType::kFloat32, {2, 3, 2, 5}, std::vector<double>(60, 0.0), kExact);
+}
+TEST_P(OpTest, Attention_Errors) {
+  auto t = [&](Shape s) { return make<float>(s, rand_f32(numel_of(s))); };
+  const Attrs attrs{{"scale", a_float(2)}, {"scale_divides", a_int(1)}};
+  expect_error(StatusCode::kInvalidArgument, "rank 4", "Attention", {t({2, 3, 8}), t({2, 3, 2, 4}), t({2, 3, 2, 4})}, attrs,
+               1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "do not agree", "Attention", {t({2, 3, 2, 4}), t({2, 3, 4, 2}), t({2, 3, 2, 4})},
+               attrs, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "do not agree", "Attention", {t({2, 3, 2, 4}), t({2, 5, 2, 4}), t({2, 3, 2, 4})},
+               attrs, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "Attention",
+               {t({2, 3, 2, 4}), t({2, 3, 2, 4}), t({2, 3, 2, 4}), t({2, 1, 1, 4})}, attrs, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "input types differ", "Attention",
+               {t({2, 3, 2, 4}), t({2, 3, 2, 4}), t({2, 3, 2, 4}), make<double>({1}, {0.0})}, attrs, 1, "shardscore");
+}
 TEST_P(OpTest, FusedGemm_UnknownActivation_Error) {
   Attribute at;
   at.type = Attribute::Type::kString;

@@ -84,6 +84,62 @@ TEST_P(OpTest, Float16_SoftmaxAndErf) {
   expect_half_near(e, s, ref, 1);
 }
 
+TEST_P(OpTest, Float16_AttentionComputesInFloat32) {
+  // BERT-base's head size at float16: the CPU computes in float32 and rounds once (1 ulp); the GPU
+  // also rounds the scores and the softmax weights to float16 on the way, as its MatMul and Softmax
+  // would, which moves the result by a few ulps.
+  const int64_t b = 2, s = 24, h = 2, d = 64;
+  const auto q = rand_half(rng_, b * s * h * d, -1, 1), k = rand_half(rng_, b * s * h * d, -1, 1),
+             v = rand_half(rng_, b * s * h * d, -1, 1), mask = rand_half(rng_, b * s, -4, 0);
+  Attrs attrs{{"scale", a_float(8)}, {"scale_divides", a_int(1)}};
+  Tensor out = run1("Attention",
+                    {make_half({b, s, h, d}, q), make_half({b, s, h, d}, k), make_half({b, s, h, d}, v),
+                     make_half({b, 1, 1, s}, mask)},
+                    attrs, 1, "shardscore");
+  std::vector<double> ref(static_cast<std::size_t>(b * s * h * d));
+  std::vector<double> p(static_cast<std::size_t>(s));
+  for (int64_t n = 0; n < b; ++n)
+    for (int64_t hh = 0; hh < h; ++hh)
+      for (int64_t i = 0; i < s; ++i) {
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < s; ++j) {
+          double dot = 0;
+          for (int64_t e = 0; e < d; ++e)
+            dot += half_to_double(q[((n * s + i) * h + hh) * d + e]) * half_to_double(k[((n * s + j) * h + hh) * d + e]);
+          p[j] = dot / 8 + half_to_double(mask[n * s + j]);
+          mx = std::max(mx, p[j]);
+        }
+        for (int64_t j = 0; j < s; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        for (int64_t e = 0; e < d; ++e) {
+          double acc = 0;
+          for (int64_t j = 0; j < s; ++j) acc += p[j] / sum * half_to_double(v[((n * s + j) * h + hh) * d + e]);
+          ref[((n * s + i) * h + hh) * d + e] = acc;
+        }
+      }
+  expect_half_near(out, {b, s, h, d}, ref, GetParam() == "cpu" ? 1 : 8);
+}
+
+TEST_P(OpTest, Float16_AddLayerNormalizationSumsInFloat32) {
+  // The residual's sum is not rounded to float16 before the normalization (one rounding, of Y).
+  const int64_t rows = 6, n = 96;
+  const auto a = rand_half(rng_, rows * n, -3, 3), b = rand_half(rng_, rows * n, -3, 3), sc = rand_half(rng_, n, 0.5f, 2),
+             bias = rand_half(rng_, n, -1, 1);
+  Tensor out = run1("AddLayerNormalization",
+                    {make_half({rows, n}, a), make_half({rows, n}, b), make_half({n}, sc), make_half({n}, bias)}, {}, 1,
+                    "shardscore");
+  std::vector<double> ref(static_cast<std::size_t>(rows * n));
+  for (int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    std::vector<double> x(static_cast<std::size_t>(n));
+    for (int64_t j = 0; j < n; ++j) mean += (x[j] = half_to_double(a[r * n + j]) + half_to_double(b[r * n + j]));
+    mean /= n;
+    for (int64_t j = 0; j < n; ++j) var += (x[j] - mean) * (x[j] - mean);
+    const double inv = 1.0 / std::sqrt(var / n + 1e-5);
+    for (int64_t j = 0; j < n; ++j) ref[r * n + j] = (x[j] - mean) * inv * half_to_double(sc[j]) + half_to_double(bias[j]);
+  }
+  expect_half_near(out, {rows, n}, ref, 1);
+}
+
 TEST_P(OpTest, Float16_ComparisonsGiveBool) {
   const std::vector<uint16_t> a{float_to_half(1.5f), float_to_half(-2.0f), float_to_half(0.1f)};
   const std::vector<uint16_t> b{float_to_half(1.5f), float_to_half(2.0f), float_to_half(0.1f)};

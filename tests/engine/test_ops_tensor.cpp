@@ -1036,5 +1036,56 @@ TEST_P(OpTest, LayerNormalization_Errors) {
                {make<int64_t>({2}, {1, 2}), make<int64_t>({2}, {1, 1})});
 }
 
+// shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization(A + B).
+TEST_P(OpTest, AddLayerNormalization_SameShapesAndBroadcasts) {
+  // A transformer's residual (same shapes: the fused kernel on CUDA), then BERT's embeddings
+  // (positions [1, S, H] added to tokens, either side), and an axis before the last.
+  struct Case {
+    Shape as, bs;
+    int64_t axis;
+  };
+  for (const Case& c : {Case{{3, 5, 16}, {3, 5, 16}, -1}, Case{{3, 5, 16}, {1, 5, 16}, -1}, Case{{5, 16}, {3, 5, 16}, -1},
+                        Case{{2, 3, 4, 6}, {2, 3, 4, 6}, 2}}) {
+    SCOPED_TRACE(shape_to_string(c.as) + " + " + shape_to_string(c.bs) + ", axis " + std::to_string(c.axis));
+    const Shape xs = numel_of(c.as) >= numel_of(c.bs) ? c.as : c.bs;
+    const int64_t axis = c.axis < 0 ? static_cast<int64_t>(xs.size()) + c.axis : c.axis;
+    const Shape ss(xs.begin() + axis, xs.end());
+    auto a = rand_f32(numel_of(c.as), -3, 3), b = rand_f32(numel_of(c.bs), -3, 3), sc = rand_f32(numel_of(ss), 0.5f, 2),
+         bias = rand_f32(numel_of(ss));
+    std::vector<double> sum(static_cast<std::size_t>(numel_of(xs)));
+    for (int64_t i = 0; i < numel_of(xs); ++i) {
+      const auto idx = unravel(i, xs);
+      sum[i] = double{a[broadcast_flat(idx, c.as)]} + double{b[broadcast_flat(idx, c.bs)]};
+    }
+    const auto bd = as_doubles(bias);
+    const auto ref = ref_layer_norm(sum, xs, axis, as_doubles(sc), ss, &bd, ss, 1e-5);
+    expect_near(run1("AddLayerNormalization", {make(c.as, a), make(c.bs, b), make(ss, sc), make(ss, bias)},
+                     {{"axis", a_int(c.axis)}}, 1, "shardscore"),
+                DType::kFloat32, xs, ref, kTolReduce);
+  }
+}
+TEST_P(OpTest, AddLayerNormalization_BitsOfAddThenLayerNormalization) {
+  // On the CPU the same operations in the same order as the two ops; on CUDA as well (float32 sum,
+  // then the same kernel), so the bits match there too.
+  const Shape xs = {7, 3, 40}, ss = {40};
+  const auto a = rand_f32(numel_of(xs), -3, 3), b = rand_f32(numel_of(xs), -3, 3), sc = rand_f32(40, 0.5f, 2),
+             bias = rand_f32(40);
+  Tensor fused = run1("AddLayerNormalization", {make(xs, a), make(xs, b), make(ss, sc), make(ss, bias)},
+                      {{"epsilon", a_float(1e-12f)}}, 1, "shardscore");
+  Tensor sum = run1("Add", {make(xs, a), make(xs, b)});
+  Tensor two = run1("LayerNormalization", {sum, make(ss, sc), make(ss, bias)}, {{"epsilon", a_float(1e-12f)}});
+  ASSERT_EQ(fused.shape(), xs);
+  ASSERT_EQ(two.shape(), xs);
+  EXPECT_EQ(std::memcmp(fused.raw(), two.raw(), fused.nbytes()), 0);
+}
+TEST_P(OpTest, AddLayerNormalization_Errors) {
+  auto t = [&](Shape s) { return make<float>(s, rand_f32(numel_of(s))); };
+  expect_error(StatusCode::kInvalidArgument, "broadcast", "AddLayerNormalization", {t({3, 4}), t({2, 4}), t({4})}, {}, 1,
+               "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "does not broadcast", "AddLayerNormalization", {t({3, 4}), t({3, 4}), t({3})},
+               {}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "missing", "AddLayerNormalization", {t({3, 4})}, {}, 1, "shardscore");
+}
+
 }  // namespace
 }  // namespace shardscore

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -296,6 +297,166 @@ TEST_F(Passes, ConstantsFoldAndDeadNodesGo) {
   EXPECT_EQ(optimized_->graph().nodes[0].op_type, "Mul");
   EXPECT_FALSE(optimized_->graph().initializers.count("K")) << "inputs of folded nodes nobody reads are dropped";
   expect_same_outputs({5, 3}, 0);
+}
+
+}  // namespace
+}  // namespace shardscore
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+// One self-attention block as transformers export it: X [N, 6, 8] projected to Q, K, V, split into
+// 2 heads of 4 by Reshape, Transpose(Q) x Transpose(K), scaled, masked, Softmax, x Transpose(V),
+// Transpose back, Reshape to [N, 6, 8].
+struct AttentionBlock {
+  bool divide = true;          // Div(scores, 2) or Mul(0.5, scores) (the scalar on the left)
+  bool mask = true;            // Add a [1, 1, 1, 6] mask (keys 3 and 5 masked out)
+  bool mask_left = false;      // Add(mask, scores)
+  bool probs_output = false;   // the softmax's result is a graph output too
+  bool mask_by_mul = false;    // the mask computed from X by a Mul of its own (BERT's (1 - m) * -big)
+};
+
+class AttentionPasses : public Passes {
+ protected:
+  onnx::ModelProto block(const AttentionBlock& spec) {
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 6, 8});
+    auto ints = [&](const std::string& name, const std::vector<int64_t>& v) {
+      auto* t = m.mutable_graph()->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto_DataType_INT64);
+      t->add_dims(static_cast<int64_t>(v.size()));
+      for (int64_t x : v) t->add_int64_data(x);
+    };
+    ints("heads_shape", {0, 6, 2, 4});
+    ints("flat_shape", {0, 6, 8});
+    for (const char* w : {"Wq", "Wk", "Wv"}) add_float_tensor(&m, w, {8, 8}, random(64, -0.7f, 0.7f));
+    add_float_tensor(&m, "scale", {}, {spec.divide ? 2.0f : 0.5f});
+    add_float_tensor(&m, "mask", {1, 1, 1, 6}, {0, 0, 0, -10000, 0, -10000});
+    for (const char* p : {"q", "k", "v"}) {
+      const std::string s(p);
+      add_node(&m, "MatMul", {"X", "W" + s}, {s + "2"}, s + "_proj");
+      add_node(&m, "Reshape", {s + "2", "heads_shape"}, {s + "4"}, s + "_heads");
+      set_ints_attr(add_node(&m, "Transpose", {s + "4"}, {s + "t"}, s + "_t"), "perm",
+                    s == "k" ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{0, 2, 1, 3});
+    }
+    add_node(&m, "MatMul", {"qt", "kt"}, {"scores"}, "qk");
+    if (spec.divide) add_node(&m, "Div", {"scores", "scale"}, {"scaled"}, "scale");
+    else add_node(&m, "Mul", {"scale", "scores"}, {"scaled"}, "scale");
+    std::string logits = "scaled", mask = "mask";
+    if (spec.mask_by_mul) {
+      ints("mask_shape", {0, 1, 1, 6});
+      add_float_tensor(&m, "mask_scale", {}, {-3.0f});
+      auto* mean = add_node(&m, "ReduceMean", {"X"}, {"x_mean"}, "x_mean");
+      set_ints_attr(mean, "axes", {2});
+      add_node(&m, "Reshape", {"x_mean", "mask_shape"}, {"mask_raw"}, "mask_reshape");
+      add_node(&m, "Mul", {"mask_raw", "mask_scale"}, {"mask_mul"}, "mask_mul");
+      mask = "mask_mul";
+    }
+    if (spec.mask) {
+      add_node(&m, "Add", spec.mask_left ? std::vector<std::string>{mask, "scaled"} : std::vector<std::string>{"scaled", mask},
+               {"masked"}, "mask_add");
+      logits = "masked";
+    }
+    set_int_attr(add_node(&m, "Softmax", {logits}, {"probs"}, "softmax"), "axis", -1);
+    add_node(&m, "MatMul", {"probs", "vt"}, {"context"}, "pv");
+    set_ints_attr(add_node(&m, "Transpose", {"context"}, {"context_t"}, "back"), "perm", {0, 2, 1, 3});
+    add_node(&m, "Reshape", {"context_t", "flat_shape"}, {"Y"}, "merge_heads");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 6, 8});
+    if (spec.probs_output) add_output(&m, "probs", onnx::TensorProto_DataType_FLOAT, {-1, 2, 6, 6});
+    return m;
+  }
+};
+
+TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
+  for (const AttentionBlock spec : {AttentionBlock{}, AttentionBlock{.divide = false, .mask_left = true},
+                                    AttentionBlock{.mask = false}, AttentionBlock{.mask_left = true, .mask_by_mul = true}}) {
+    SCOPED_TRACE(std::string(spec.divide ? "Div" : "Mul") + (spec.mask ? (spec.mask_left ? ", mask left" : ", mask") : ", no mask") +
+                 (spec.mask_by_mul ? " made by a Mul" : ""));
+    load_both(block(spec));
+    EXPECT_EQ(optimized_->pass_stats().fused_attentions, 1);
+    EXPECT_EQ(count("Attention"), 1);
+    for (const char* gone : {"Softmax", "Transpose", "Div", "Add"}) EXPECT_EQ(count(gone), 0) << gone;
+    EXPECT_EQ(count("Mul"), spec.mask_by_mul ? 1 : 0) << "only the mask's own Mul stays";
+    EXPECT_EQ(count("MatMul"), 3) << "the three projections stay";
+    const Node* att = nullptr;
+    for (const auto& n : optimized_->graph().nodes)
+      if (n.op_type == "Attention") att = &n;
+    ASSERT_NE(att, nullptr);
+    EXPECT_EQ(att->domain, "shardscore");
+    EXPECT_EQ(att->inputs.size(), spec.mask ? 4u : 3u);
+    EXPECT_EQ(att->attr_int("scale_divides", -1), spec.divide ? 1 : 0);
+    EXPECT_EQ(att->attr_float("scale", 0), spec.divide ? 2.0f : 0.5f);
+    expect_same_outputs({3, 6, 8}, 1e-5);
+  }
+}
+
+TEST_F(AttentionPasses, AttentionWhoseProbabilitiesAreReadElsewhereIsLeftAlone) {
+  load_both(block({.probs_output = true}));
+  EXPECT_EQ(optimized_->pass_stats().fused_attentions, 0);
+  EXPECT_EQ(count("Attention"), 0);
+  EXPECT_EQ(count("Softmax"), 1);
+  expect_same_outputs({2, 6, 8}, 1e-6);
+}
+
+TEST_F(AttentionPasses, FuseAttentionOffKeepsTheChain) {
+  const auto m = block({});
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("shardscore_attention_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto off = Engine::load(path, "cpu", EngineOptions{.fuse_attention = false});
+  ::setenv("SHARDSCORE_FUSE_ATTENTION", "0", 1);
+  auto env_off = Engine::load(path, "cpu");
+  ::unsetenv("SHARDSCORE_FUSE_ATTENTION");
+  auto on = Engine::load(path, "cpu");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(off.ok() && env_off.ok() && on.ok());
+  EXPECT_EQ((*off)->pass_stats().fused_attentions, 0);
+  EXPECT_EQ((*env_off)->pass_stats().fused_attentions, 0) << "SHARDSCORE_FUSE_ATTENTION=0";
+  EXPECT_EQ((*on)->pass_stats().fused_attentions, 1);
+}
+
+}  // namespace
+}  // namespace shardscore
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+// A transformer's sublayer output: LayerNormalization(MatMul(X, W) + bias + X), the sum also a
+// graph output when `sum_output`.
+onnx::ModelProto residual_block(const std::function<std::vector<float>(std::size_t)>& random, bool sum_output) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 5, 16});
+  add_float_tensor(&m, "W", {16, 16}, random(256));
+  add_float_tensor(&m, "B", {16}, random(16));
+  add_float_tensor(&m, "gamma", {16}, random(16));
+  add_float_tensor(&m, "beta", {16}, random(16));
+  add_node(&m, "MatMul", {"X", "W"}, {"h"}, "dense");
+  add_node(&m, "Add", {"h", "B"}, {"hb"}, "bias");
+  add_node(&m, "Add", {"hb", "X"}, {"sum"}, "residual");
+  set_int_attr(add_node(&m, "LayerNormalization", {"sum", "gamma", "beta"}, {"Y"}, "norm"), "axis", -1);
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 5, 16});
+  if (sum_output) add_output(&m, "sum", onnx::TensorProto_DataType_FLOAT, {-1, 5, 16});
+  return m;
+}
+
+TEST_F(Passes, ResidualAddJoinsTheLayerNormalizationBitForBit) {
+  load_both(residual_block([&](std::size_t n) { return random(n); }, false));
+  EXPECT_EQ(optimized_->pass_stats().fused_add_layer_norms, 1);
+  EXPECT_EQ(count("AddLayerNormalization"), 1);
+  EXPECT_EQ(count("LayerNormalization"), 0);
+  EXPECT_EQ(count("Add"), 0);
+  EXPECT_EQ(count("FusedGemm"), 1) << "the bias Add went into the product, the residual one here";
+  expect_same_outputs({4, 5, 16}, 0.0);
+}
+
+TEST_F(Passes, ResidualSumReadElsewhereStaysAnAdd) {
+  load_both(residual_block([&](std::size_t n) { return random(n); }, true));
+  EXPECT_EQ(optimized_->pass_stats().fused_add_layer_norms, 0);
+  EXPECT_EQ(count("LayerNormalization"), 1);
+  expect_same_outputs({2, 5, 16}, 0.0);
 }
 
 }  // namespace

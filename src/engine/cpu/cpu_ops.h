@@ -21,10 +21,15 @@ Status cpu_sigmoid(OpContext& ctx);
 Status cpu_tanh(OpContext& ctx);
 // softmax.cpp
 Status cpu_softmax(OpContext& ctx);
+// Softmax of each of `rows` contiguous float32 rows of `dim` values (attention scores; y == x
+// allowed): the row's maximum subtracted, exp through the vector library, the sum in double over
+// four fixed interleaved partial sums. Shared by Softmax along the last axis and Attention.
+void cpu_softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t dim);
 // gemm.cpp — matrix products through BLAS
 Status cpu_gemm(OpContext& ctx);
 Status cpu_matmul(OpContext& ctx);
 Status cpu_fused_gemm(OpContext& ctx);  // shardscore.FusedGemm, made by the fusion pass
+Status cpu_attention(OpContext& ctx);   // shardscore.Attention, made by pass_fuse_attention
 // shape_ops.cpp
 Status cpu_flatten(OpContext& ctx);
 Status cpu_reshape(OpContext& ctx);

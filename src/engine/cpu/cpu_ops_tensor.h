@@ -29,5 +29,6 @@ Status cpu_reduce_max(OpContext& ctx);   // axes attribute before 18, optional i
 
 // normalization.cpp
 Status cpu_layer_normalization(OpContext& ctx);  // opset 17: axis, epsilon, Scale, optional B; Mean/InvStdDev too
+Status cpu_add_layer_normalization(OpContext& ctx);  // shardscore.AddLayerNormalization: LayerNormalization(A + B)
 
 }  // namespace shardscore

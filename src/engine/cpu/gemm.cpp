@@ -178,4 +178,56 @@ Status cpu_matmul(OpContext& ctx) {
   return ok_status();
 }
 
+// shardscore.Attention (attention_plan): per (batch, head), the scores Q K^T through BLAS straight
+// from the [B, S, H, D] layout (leading dimension H * D: the heads are never transposed out),
+// scaled and masked as the graph did (Div or Mul, then Add), a softmax along each row, and P V
+// written into Y's [B, Sq, H, Dv] layout. One (batch, head) per product: a row's result depends on
+// its own example only, whatever the batch.
+Status cpu_attention(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(AttentionPlan p, attention_plan(ctx.node, ctx.inputs));
+  const Tensor* q = ctx.inputs[0];
+  if (q->dtype() != DType::kFloat32) return unsupported_element_type(q->dtype());  // float16 not widened by op_run_cpu
+  const int64_t heads = p.heads, sq = p.q_len, sk = p.kv_len, d = p.head_dim, dv = p.v_dim;
+  Tensor y(DType::kFloat32, p.out_shape);
+  float* py = y.data<float>();
+  if (y.numel() == 0 || sk == 0) {  // no keys: empty sums (MatMul's zeros)
+    std::fill(py, py + y.numel(), 0.0f);
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  const float* pq = q->data<float>();
+  const float* pk = ctx.inputs[1]->data<float>();
+  const float* pv = ctx.inputs[2]->data<float>();
+  const float* pm = p.has_mask ? ctx.inputs[3]->data<float>() : nullptr;
+  std::vector<float> scores(static_cast<std::size_t>(sq * sk));
+  float* s = scores.data();
+  for (int64_t b = 0; b < p.batch; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      if (d > 0) {
+        blas_gemm(true, sq, sk, d, 1.0f, pq + (b * sq * heads + h) * d, heads * d, pk + (b * sk * heads + h) * d,
+                  heads * d, 0.0f, s, sk);
+      } else {
+        std::fill(s, s + sq * sk, 0.0f);
+      }
+      for (int64_t i = 0; i < sq; ++i) {
+        float* row = s + i * sk;
+        if (p.divide) {
+          for (int64_t j = 0; j < sk; ++j) row[j] = row[j] / p.scale;
+        } else {
+          for (int64_t j = 0; j < sk; ++j) row[j] = row[j] * p.scale;
+        }
+        if (pm) {
+          const float* m = pm + b * p.mask_strides[0] + h * p.mask_strides[1] + i * p.mask_strides[2];
+          for (int64_t j = 0; j < sk; ++j) row[j] = row[j] + m[j * p.mask_strides[3]];
+        }
+      }
+      cpu_softmax_rows_f32(s, s, sq, sk);
+      blas_gemm(false, sq, dv, sk, 1.0f, s, sk, pv + (b * sk * heads + h) * dv, heads * dv, 0.0f,
+                py + (b * sq * heads + h) * dv, heads * dv);
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 }  // namespace shardscore

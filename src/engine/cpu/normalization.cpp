@@ -126,4 +126,19 @@ Status cpu_layer_normalization(OpContext& ctx) {
   return ok_status();
 }
 
+// shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): A + B as Add computes it (over a dying
+// operand where allowed), then LayerNormalization of the sum with this node's attributes and Scale
+// (input 2) and B (input 3): the same bits as the two ops. The fusion is the CUDA kernel's, which
+// never writes the sum.
+Status cpu_add_layer_normalization(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, cpu_required_input(ctx, 1));
+  OpContext add{ctx.node, {a, b}, {Tensor()}, ctx.reusable & 0b11u, ctx.batch};
+  SS_RETURN_IF_ERROR(cpu_add(add));
+  OpContext norm{ctx.node, {&add.outputs[0], ctx.input(2), ctx.input(3)}, {Tensor()}, 0, ctx.batch};
+  SS_RETURN_IF_ERROR(cpu_layer_normalization(norm));
+  ctx.outputs[0] = std::move(norm.outputs[0]);
+  return ok_status();
+}
+
 }  // namespace shardscore

@@ -41,9 +41,9 @@ float max_f32(const float* x, int64_t n) {
   return mx;
 }
 
-// float32 along the last axis (attention scores): exp through the vector library, the sum in
-// double over four fixed interleaved partial sums.
-void softmax_last_axis_f32(const float* x, float* y, int64_t rows, int64_t dim) {
+}  // namespace
+
+void cpu_softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t dim) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* px = x + r * dim;
     float* py = y + r * dim;
@@ -59,7 +59,6 @@ void softmax_last_axis_f32(const float* x, float* y, int64_t rows, int64_t dim) 
     for (int64_t k = 0; k < dim; ++k) py[k] *= inv;
   }
 }
-}  // namespace
 
 // Axis, extents and checks: softmax_plan (engine/op_plans_nn.h).
 Status cpu_softmax(OpContext& ctx) {
@@ -68,7 +67,7 @@ Status cpu_softmax(OpContext& ctx) {
   const int64_t outer = p.outer, dim = p.dim, inner = p.inner;
   Tensor y(x->dtype(), x->shape());
   if (x->numel() > 0) {
-    if (x->dtype() == DType::kFloat32 && inner == 1) softmax_last_axis_f32(x->data<float>(), y.data<float>(), outer, dim);
+    if (x->dtype() == DType::kFloat32 && inner == 1) cpu_softmax_rows_f32(x->data<float>(), y.data<float>(), outer, dim);
     else if (x->dtype() == DType::kFloat32) softmax_rows(x->data<float>(), y.data<float>(), outer, dim, inner);
     else if (x->dtype() == DType::kFloat64) softmax_rows(x->data<double>(), y.data<double>(), outer, dim, inner);
     else return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu

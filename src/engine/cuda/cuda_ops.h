@@ -60,6 +60,7 @@ Status cuda_resize(CudaOpContext& ctx);
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
 Status cuda_softmax(CudaOpContext& ctx);
 Status cuda_layer_normalization(CudaOpContext& ctx);
+Status cuda_add_layer_normalization(CudaOpContext& ctx);  // shardscore.AddLayerNormalization
 Status cuda_reduce_mean(CudaOpContext& ctx);
 Status cuda_reduce_sum(CudaOpContext& ctx);
 Status cuda_reduce_max(CudaOpContext& ctx);
@@ -73,6 +74,7 @@ Status cuda_global_average_pool(CudaOpContext& ctx);
 Status cuda_gemm(CudaOpContext& ctx);
 Status cuda_matmul(CudaOpContext& ctx);
 Status cuda_fused_gemm(CudaOpContext& ctx);
+Status cuda_attention(CudaOpContext& ctx);  // shardscore.Attention (pass_fuse_attention)
 Status cuda_conv(CudaOpContext& ctx);
 Status cuda_fused_conv(CudaOpContext& ctx);
 

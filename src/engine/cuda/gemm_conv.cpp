@@ -17,6 +17,7 @@
 #include "engine/cuda/cuda_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_conv.h"
+#include "kernels/reduce_ops.h"
 
 namespace shardscore {
 namespace {
@@ -528,6 +529,66 @@ Status cuda_fused_conv(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const bool relu, fused_conv_relu(ctx.node));
   if (ctx.node.attr("dst_layout")) return unimplemented("FusedConv in the CPU backend's blocked layout");
   return conv(ctx, ctx.input(3), relu);
+}
+
+// shardscore.Attention (attention_plan): the scores of every (batch, head) by one batched cuBLAS
+// product that reads Q and K in their [B, S, H, D] layout through pointer arrays (leading
+// dimension H * D: the heads are never transposed out), scaled by the product's alpha (in float32,
+// before the scores are rounded to the compute type; a Div's scale as its reciprocal), the mask and
+// the softmax in one pass over the scores in place, and P V by a second batched product writing
+// Y's [B, Sq, H, Dv] layout. The scores and the pointer arrays are the op's scratch.
+Status cuda_attention(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(AttentionPlan p, attention_plan(ctx.node, ctx.inputs));
+  const Tensor* q = ctx.inputs[0];
+  const Tensor* mask = p.has_mask ? ctx.inputs[3] : nullptr;
+  const DType t = q->dtype();
+  cudaDataType_t dt;
+  switch (t) {
+    case DType::kFloat32: dt = CUDA_R_32F; break;
+    case DType::kFloat16: dt = CUDA_R_16F; break;
+    case DType::kBFloat16: dt = CUDA_R_16BF; break;
+    default: return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
+  }
+  Tensor y(t, p.out_shape);
+  const int64_t n = p.batch * p.heads, ldq = p.heads * p.head_dim, ldv = p.heads * p.v_dim;
+  if (y.numel() == 0 || p.kv_len == 0) {  // no keys: empty sums (MatMul's zeros)
+    if (y.numel() > 0) SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  for (int64_t v : {n, p.q_len, p.kv_len, p.head_dim, p.v_dim, ldq, ldv}) {
+    if (v > INT_MAX) return unimplemented("an attention dimension of " + str(v) + " is above cuBLAS's int range");
+  }
+  const std::size_t es = dtype_size(t);
+  void* scores = ctx.scratch(static_cast<std::size_t>(n * p.q_len * p.kv_len) * es);
+  void** ptrs = static_cast<void**>(ctx.scratch(static_cast<std::size_t>(5 * n) * sizeof(void*)));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_pointers(static_cast<int>(es), q->raw(), ctx.inputs[1]->raw(),
+                                                               ctx.inputs[2]->raw(), scores, y.raw(), p.batch, p.heads,
+                                                               p.q_len, p.kv_len, p.head_dim, p.v_dim, ptrs,
+                                                               ctx.lane.stream));
+  const float alpha = p.divide ? 1.0f / p.scale : p.scale, one = 1.0f, zero = 0.0f;
+  const int in = static_cast<int>(n), sq = static_cast<int>(p.q_len), sk = static_cast<int>(p.kv_len);
+  if (p.head_dim == 0) {  // empty dot products (cuBLAS rejects a leading dimension of 0)
+    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(scores, 0, static_cast<std::size_t>(n * p.q_len * p.kv_len) * es,
+                                            ctx.lane.stream));
+  } else {
+    // Column-major: S_bh^T [Sk x Sq] = (K_bh stored [D x Sk])^T * (Q_bh stored [D x Sq]). float32 at
+    // --precision tf32: tensor cores through the handle's math mode (set per lane).
+    SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_T, CUBLAS_OP_N, sk, sq,
+                                                  static_cast<int>(p.head_dim), &alpha, ptrs + n, dt,
+                                                  static_cast<int>(ldq), ptrs, dt, static_cast<int>(ldq), &zero,
+                                                  ptrs + 3 * n, dt, sk, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_softmax(cuda_elem(t), scores, p.batch, p.heads, p.q_len, p.kv_len,
+                                                              mask ? mask->raw() : nullptr, p.mask_strides,
+                                                              ctx.lane.stream));
+  // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]).
+  SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
+                                                sk, &one, ptrs + 2 * n, dt, static_cast<int>(ldv), ptrs + 3 * n, dt, sk,
+                                                &zero, ptrs + 4 * n, dt, static_cast<int>(ldv), in, CUBLAS_COMPUTE_32F,
+                                                CUBLAS_GEMM_DEFAULT));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
 }
 
 }  // namespace shardscore

@@ -171,17 +171,22 @@ Status cuda_softmax(CudaOpContext& ctx) {
   return ok_status();
 }
 
-Status cuda_layer_normalization(CudaOpContext& ctx) {
+namespace {
+// LayerNormalization of ctx's inputs (X, Scale, B), or of X + x2 when x2 (X's type and shape) is
+// given: the sum taken in the kernel, never written.
+Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
   SS_ASSIGN_OR_RETURN(LayerNormPlan p, layer_norm_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
   const Tensor* scale_t = ctx.inputs[1];
   const Tensor* bias_t = ctx.input(2);
   const bool mixed = mixed_half({x, scale_t, bias_t});
   const void* px = x->raw();
+  const void* px2 = x2 ? x2->raw() : nullptr;
   SS_ASSIGN_OR_RETURN(kernels::NormOperand scale, norm_operand(scale_t, p.scale, *x));
   SS_ASSIGN_OR_RETURN(kernels::NormOperand bias, norm_operand(bias_t, p.bias, *x));
   if (mixed) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
+    if (x2) SS_RETURN_IF_ERROR(widen_if_half(ctx, x2, &px2));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
     if (bias_t) SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
   }
@@ -194,7 +199,7 @@ Status cuda_layer_normalization(CudaOpContext& ctx) {
   void* pi = inv.empty() ? nullptr : mixed ? result_buffer(ctx, inv) : inv.raw();
   const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
   SS_LAUNCH_RETURN_IF_ERROR(
-      kernels::launch_layer_norm(e, px, scale, bias, py, pm, pi, p.outer, p.inner, p.eps, ctx.lane.stream));
+      kernels::launch_layer_norm(e, px, px2, scale, bias, py, pm, pi, p.outer, p.inner, p.eps, ctx.lane.stream));
   if (mixed) {
     SS_RETURN_IF_ERROR(narrow(ctx, py, y));
     if (pm) SS_RETURN_IF_ERROR(narrow(ctx, pm, mean));
@@ -203,6 +208,32 @@ Status cuda_layer_normalization(CudaOpContext& ctx) {
   ctx.outputs[0] = std::move(y);
   if (!mean.empty()) ctx.outputs[1] = std::move(mean);
   if (!inv.empty()) ctx.outputs[2] = std::move(inv);
+  return ok_status();
+}
+}  // namespace
+
+Status cuda_layer_normalization(CudaOpContext& ctx) { return layer_norm(ctx, nullptr); }
+
+// shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization of A + B. Operands
+// of one shape go to the kernel together; a broadcast (BERT's embeddings: positions [1, S, H] plus
+// tokens) is summed first, as Add sums it.
+Status cuda_add_layer_normalization(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
+  CudaOpContext norm(ctx.node, ctx.lane);
+  norm.outputs.resize(1);
+  CudaOpContext add(ctx.node, ctx.lane);  // outlives the kernels enqueued on its sum (stream order)
+  if (a->shape() == b->shape() && a->dtype() == b->dtype()) {
+    norm.inputs = {a, ctx.input(2), ctx.input(3)};
+    SS_RETURN_IF_ERROR(layer_norm(norm, b));
+  } else {
+    add.inputs = {a, b};
+    add.outputs.resize(1);
+    SS_RETURN_IF_ERROR(cuda_add(add));
+    norm.inputs = {&add.outputs[0], ctx.input(2), ctx.input(3)};
+    SS_RETURN_IF_ERROR(layer_norm(norm, nullptr));
+  }
+  ctx.outputs[0] = std::move(norm.outputs[0]);
   return ok_status();
 }
 
