@@ -55,5 +55,12 @@ struct CudaFusedPaths {
   int64_t cublaslt_bias_runs = 0, cublaslt_bias_refused = 0;
 };
 CudaFusedPaths cuda_fused_paths();
+// The CUDA backend's graph captures, in this process so far: batch shapes captured as a CUDA graph
+// (then replayed), and those whose capture failed (they run step by step, logged once). So that a
+// test of replays cannot pass with every batch running step by step. Zeros without CUDA.
+struct CudaGraphCounts {
+  int64_t captured = 0, refused = 0;
+};
+CudaGraphCounts cuda_graph_counts();
 
 }  // namespace shardscore

@@ -14,6 +14,7 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
 }
 int cuda_visible_devices() { return 0; }
 CudaFusedPaths cuda_fused_paths() { return {}; }
+CudaGraphCounts cuda_graph_counts() { return {}; }
 #endif
 
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,

@@ -249,6 +249,7 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
   if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
   auto e = Engine::load(source_path("tests/fixtures/bert_tiny.onnx"), "cuda");
   ASSERT_TRUE(e.ok()) << e.status().message();
+  const CudaGraphCounts before = cuda_graph_counts();
   std::vector<Tensor> in = random_inputs(**e, 6, 5), first;
   ASSERT_TRUE((*e)->run(in, &first).ok());
   for (int i = 0; i < 6; ++i) {
@@ -257,6 +258,10 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
     for (std::size_t k = 0; k < first.size(); ++k)
       EXPECT_EQ(0, std::memcmp(first[k].raw(), again[k].raw(), first[k].nbytes())) << "run " << i << " output " << k;
   }
+  // The later batches were replays of a captured graph (fused attention included), not step by step.
+  const CudaGraphCounts after = cuda_graph_counts();
+  EXPECT_GE(after.captured - before.captured, 1);
+  EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
 #ifdef SHARDSCORE_HAVE_CUDA
@@ -267,12 +272,17 @@ TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {
   ASSERT_TRUE(e.ok()) << e.status().message();
   std::vector<Tensor> full = random_inputs(**e, 16, 1), tail = random_inputs(**e, 5, 2), out;
   std::size_t free_after_warmup = 0, free_at_end = 0, total = 0;
+  const CudaGraphCounts before = cuda_graph_counts();
   for (int i = 0; i < 1000; ++i) {
     ASSERT_TRUE((*e)->run(i % 10 == 9 ? tail : full, &out).ok()) << "batch " << i;
     if (i == 49) ASSERT_EQ(cudaMemGetInfo(&free_after_warmup, &total), cudaSuccess);
   }
   ASSERT_EQ(cudaMemGetInfo(&free_at_end, &total), cudaSuccess);
   EXPECT_EQ(free_at_end, free_after_warmup) << "device memory changed between batch 50 and batch 1000";
+  // Both shapes (full batches and tails) replayed as graphs, as the bar's ResNet-50 batches are.
+  const CudaGraphCounts after = cuda_graph_counts();
+  EXPECT_GE(after.captured - before.captured, 2);
+  EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 #endif
 

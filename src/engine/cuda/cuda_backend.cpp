@@ -18,6 +18,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +36,9 @@
 
 namespace shardscore {
 namespace {
+
+// cuda_graph_counts(): batch shapes captured as graphs, and those that could not be.
+std::atomic<int64_t> g_graphs_captured{0}, g_graphs_refused{0};
 
 // Thrown by the device allocator (Tensor's constructor cannot return a Status); caught per step.
 struct DeviceOutOfMemory : std::bad_alloc {};
@@ -325,8 +329,10 @@ class CudaBackend final : public Backend {
       Status st = run_batch(b, inputs, outputs, &allocator);
       if (!b.capture_failed) {
         if (!allocator.followed_plan()) drop_graph(*ls);  // its addresses are not all the arena's
+        (ls->graph ? g_graphs_captured : g_graphs_refused).fetch_add(1, std::memory_order_relaxed);
         return st;
       }
+      g_graphs_refused.fetch_add(1, std::memory_order_relaxed);
       // Whatever went wrong under capture (a step that needs the host to wait for the device, or an
       // error), the batch runs again step by step: a real error then shows as itself.
       log_line("cuda: batch shape " + key.substr(key.find('|') + 1) +
@@ -693,6 +699,8 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }
+
+CudaGraphCounts cuda_graph_counts() { return {g_graphs_captured.load(), g_graphs_refused.load()}; }
 
 int cuda_visible_devices() {
   int count = 0;
