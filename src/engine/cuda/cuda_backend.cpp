@@ -328,7 +328,11 @@ class CudaBackend final : public Backend {
       ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
       Status st = run_batch(b, inputs, outputs, &allocator);
       if (!b.capture_failed) {
-        if (!allocator.followed_plan()) drop_graph(*ls);  // its addresses are not all the arena's
+        if (!allocator.followed_plan()) {  // its addresses are not all the arena's
+          drop_graph(*ls);
+          log_line("cuda: batch shape " + key.substr(key.find('|') + 1) +
+                   " allocated outside its memory plan while captured; it runs step by step");
+        }
         (ls->graph ? g_graphs_captured : g_graphs_refused).fetch_add(1, std::memory_order_relaxed);
         return st;
       }
