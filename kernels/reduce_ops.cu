@@ -386,6 +386,9 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, R
       for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(Rows::exp(sub_rn(v(j, load(p, j)), mx)));
     sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
     const M inv = static_cast<M>(1.0 / sum);
+    // In place, every lane has read the row's first element (above) before any lane writes it: a
+    // shuffle orders execution, not memory; a row of a whole block has row_allreduce's barriers.
+    if constexpr (TPR == 32) __syncwarp();
     if (live) {
       T* q = y + r * n;
       for (int64_t j = lane; j < n; j += TPR) store(q, j, mul_rn(Rows::exp(sub_rn(v(j, load(p, j)), mx)), inv));

@@ -120,24 +120,30 @@ TEST_P(OpTest, Float16_AttentionComputesInFloat32) {
 }
 
 TEST_P(OpTest, Float16_AddLayerNormalizationSumsInFloat32) {
-  // The residual's sum is not rounded to float16 before the normalization (one rounding, of Y).
+  // The residual's sum is not rounded to float16 before the normalization (one rounding, of Y),
+  // whether B has A's shape or is broadcast along the rows.
   const int64_t rows = 6, n = 96;
-  const auto a = rand_half(rng_, rows * n, -3, 3), b = rand_half(rng_, rows * n, -3, 3), sc = rand_half(rng_, n, 0.5f, 2),
-             bias = rand_half(rng_, n, -1, 1);
-  Tensor out = run1("AddLayerNormalization",
-                    {make_half({rows, n}, a), make_half({rows, n}, b), make_half({n}, sc), make_half({n}, bias)}, {}, 1,
-                    "shardscore");
-  std::vector<double> ref(static_cast<std::size_t>(rows * n));
-  for (int64_t r = 0; r < rows; ++r) {
-    double mean = 0, var = 0;
-    std::vector<double> x(static_cast<std::size_t>(n));
-    for (int64_t j = 0; j < n; ++j) mean += (x[j] = half_to_double(a[r * n + j]) + half_to_double(b[r * n + j]));
-    mean /= n;
-    for (int64_t j = 0; j < n; ++j) var += (x[j] - mean) * (x[j] - mean);
-    const double inv = 1.0 / std::sqrt(var / n + 1e-5);
-    for (int64_t j = 0; j < n; ++j) ref[r * n + j] = (x[j] - mean) * inv * half_to_double(sc[j]) + half_to_double(bias[j]);
+  for (const bool broadcast : {false, true}) {
+    SCOPED_TRACE(broadcast ? "B broadcast" : "B of A's shape");
+    const Shape bs = broadcast ? Shape{n} : Shape{rows, n};
+    const auto a = rand_half(rng_, rows * n, -3, 3), b = rand_half(rng_, numel_of(bs), -3, 3),
+               sc = rand_half(rng_, n, 0.5f, 2), bias = rand_half(rng_, n, -1, 1);
+    Tensor out = run1("AddLayerNormalization",
+                      {make_half({rows, n}, a), make_half(bs, b), make_half({n}, sc), make_half({n}, bias)}, {}, 1,
+                      "shardscore");
+    std::vector<double> ref(static_cast<std::size_t>(rows * n));
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      std::vector<double> x(static_cast<std::size_t>(n));
+      for (int64_t j = 0; j < n; ++j)
+        mean += (x[j] = half_to_double(a[r * n + j]) + half_to_double(b[(broadcast ? 0 : r * n) + j]));
+      mean /= n;
+      for (int64_t j = 0; j < n; ++j) var += (x[j] - mean) * (x[j] - mean);
+      const double inv = 1.0 / std::sqrt(var / n + 1e-5);
+      for (int64_t j = 0; j < n; ++j) ref[r * n + j] = (x[j] - mean) * inv * half_to_double(sc[j]) + half_to_double(bias[j]);
+    }
+    expect_half_near(out, {rows, n}, ref, 1);
   }
-  expect_half_near(out, {rows, n}, ref, 1);
 }
 
 TEST_P(OpTest, Float16_ComparisonsGiveBool) {

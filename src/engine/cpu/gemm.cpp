@@ -1,6 +1,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -188,6 +189,9 @@ Status cpu_attention(OpContext& ctx) {
   const Tensor* q = ctx.inputs[0];
   if (q->dtype() != DType::kFloat32) return unsupported_element_type(q->dtype());  // float16 not widened by op_run_cpu
   const int64_t heads = p.heads, sq = p.q_len, sk = p.kv_len, d = p.head_dim, dv = p.v_dim;
+  for (int64_t v : {sq, sk, heads * d, heads * dv}) {
+    if (v > INT_MAX) return unimplemented("an attention dimension of " + std::to_string(v) + " is above BLAS's int range");
+  }
   Tensor y(DType::kFloat32, p.out_shape);
   float* py = y.data<float>();
   if (y.numel() == 0 || sk == 0) {  // no keys: empty sums (MatMul's zeros)

@@ -566,6 +566,7 @@ Status cuda_attention(CudaOpContext& ctx) {
                                                                ctx.inputs[2]->raw(), scores, y.raw(), p.batch, p.heads,
                                                                p.q_len, p.kv_len, p.head_dim, p.v_dim, ptrs,
                                                                ctx.lane.stream));
+  // A Div's scale as its reciprocal: within an ulp of dividing (exact for BERT's sqrt(64) = 8).
   const float alpha = p.divide ? 1.0f / p.scale : p.scale, one = 1.0f, zero = 0.0f;
   const int in = static_cast<int>(n), sq = static_cast<int>(p.q_len), sk = static_cast<int>(p.kv_len);
   if (p.head_dim == 0) {  // empty dot products (cuBLAS rejects a leading dimension of 0)

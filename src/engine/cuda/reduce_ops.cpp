@@ -18,7 +18,9 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
+#include "engine/op_plans_elementwise.h"
 #include "kernels/reduce_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace shardscore {
 namespace {
@@ -214,25 +216,29 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
 
 Status cuda_layer_normalization(CudaOpContext& ctx) { return layer_norm(ctx, nullptr); }
 
-// shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization of A + B. Operands
-// of one shape go to the kernel together; a broadcast (BERT's embeddings: positions [1, S, H] plus
-// tokens) is summed first, as Add sums it.
+// shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization of A + B, both
+// read by the kernel, which sums them in the compute type (float32 for the 2-byte types, as the CPU
+// does: the sum is never rounded to them). An operand broadcast to the other's shape (BERT's
+// embeddings: positions [1, S, H] plus tokens) is first copied out to that shape.
 Status cuda_add_layer_normalization(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
+  SS_ASSIGN_OR_RETURN(BinaryPlan sum, arith_binary_plan({a, b}));  // Add's checks and messages
   CudaOpContext norm(ctx.node, ctx.lane);
   norm.outputs.resize(1);
-  CudaOpContext add(ctx.node, ctx.lane);  // outlives the kernels enqueued on its sum (stream order)
-  if (a->shape() == b->shape() && a->dtype() == b->dtype()) {
-    norm.inputs = {a, ctx.input(2), ctx.input(3)};
-    SS_RETURN_IF_ERROR(layer_norm(norm, b));
-  } else {
-    add.inputs = {a, b};
-    add.outputs.resize(1);
-    SS_RETURN_IF_ERROR(cuda_add(add));
-    norm.inputs = {&add.outputs[0], ctx.input(2), ctx.input(3)};
-    SS_RETURN_IF_ERROR(layer_norm(norm, nullptr));
+  Tensor full[2];  // operands copied out to the sum's shape; alive until the kernel is enqueued
+  const Tensor* operand[2] = {a, b};
+  for (int k = 0; k < 2; ++k) {
+    if (operand[k]->shape() == sum.shape) continue;
+    SS_ASSIGN_OR_RETURN(kernels::StridedIndex ix, cuda_strided_index(operand[k]->shape(), sum.shape));
+    full[k] = Tensor(operand[k]->dtype(), sum.shape);
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_strided_copy(static_cast<int>(dtype_size(full[k].dtype())),
+                                                           operand[k]->raw(), 0, ix, full[k].raw(), full[k].numel(),
+                                                           ctx.lane.stream));
+    operand[k] = &full[k];
   }
+  norm.inputs = {operand[0], ctx.input(2), ctx.input(3)};
+  SS_RETURN_IF_ERROR(layer_norm(norm, operand[1]));
   ctx.outputs[0] = std::move(norm.outputs[0]);
   return ok_status();
 }
