@@ -183,30 +183,29 @@ cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int
 }
 
 namespace {
-__global__ void attention_pointers_kernel(const char* q, const char* k, const char* v, char* s, char* y, int64_t n,
-                                          int64_t heads, int64_t q_len, int64_t kv_len, int64_t q_row, int64_t v_row,
-                                          int64_t score_matrix, void** ptrs) {
+__global__ void attention_pointers_kernel(const char* q, const char* k, const char* v, char* s, char* y, AttentionShape a,
+                                          int64_t elem_bytes, void** ptrs) {
+  const int64_t n = a.batch * a.heads;
   SS_GRID_STRIDE_LOOP(bh, n) {
-    const int64_t b = bh / heads, h = bh - b * heads;
-    ptrs[bh] = const_cast<char*>(q + (b * q_len * heads + h) * q_row);
-    ptrs[n + bh] = const_cast<char*>(k + (b * kv_len * heads + h) * q_row);
-    ptrs[2 * n + bh] = const_cast<char*>(v + (b * kv_len * heads + h) * v_row);
-    ptrs[3 * n + bh] = s + bh * score_matrix;
-    ptrs[4 * n + bh] = y + (b * q_len * heads + h) * v_row;
+    const int64_t b = bh / a.heads, h = bh - b * a.heads;
+    const int64_t bk = a.k_batch == 1 ? 0 : b, hk = a.k_heads == 1 ? 0 : h;
+    const int64_t bv = a.v_batch == 1 ? 0 : b, hv = a.v_heads == 1 ? 0 : h;
+    ptrs[bh] = const_cast<char*>(q + (b * a.q_len * a.heads + h) * a.head_dim * elem_bytes);
+    ptrs[n + bh] = const_cast<char*>(k + (bk * a.kv_len * a.k_heads + hk) * a.head_dim * elem_bytes);
+    ptrs[2 * n + bh] = const_cast<char*>(v + (bv * a.kv_len * a.v_heads + hv) * a.v_dim * elem_bytes);
+    ptrs[3 * n + bh] = s + bh * a.q_len * a.kv_len * elem_bytes;
+    ptrs[4 * n + bh] = y + (b * a.q_len * a.heads + h) * a.v_dim * elem_bytes;
   }
 }
 }  // namespace
 
 cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
-                                      void* y, int64_t batch, int64_t heads, int64_t q_len, int64_t kv_len,
-                                      int64_t head_dim, int64_t v_dim, void** ptrs, cudaStream_t stream) {
-  const int64_t n = batch * heads;
+                                      void* y, const AttentionShape& s, void** ptrs, cudaStream_t stream) {
+  const int64_t n = s.batch * s.heads;
   if (n == 0) return cudaSuccess;
-  // Byte sizes of one head's row (Q and K: head_dim values, V and Y: v_dim) and of one score matrix.
   attention_pointers_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(
       static_cast<const char*>(q), static_cast<const char*>(k), static_cast<const char*>(v), static_cast<char*>(scores),
-      static_cast<char*>(y), n, heads, q_len, kv_len, head_dim * elem_bytes, v_dim * elem_bytes,
-      q_len * kv_len * elem_bytes, ptrs);
+      static_cast<char*>(y), s, elem_bytes, ptrs);
   return cudaGetLastError();
 }
 

@@ -25,13 +25,19 @@ cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels,
 cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pt,
                                int64_t pb, int64_t pl, int64_t pr, cudaStream_t stream);
 
+// Attention's operands: Q [batch, q_len, heads, head_dim], K [k_batch, kv_len, k_heads, head_dim],
+// V [v_batch, kv_len, v_heads, v_dim] (k_batch, v_batch 1 or batch; k_heads, v_heads 1 or heads: shared
+// across the batch or the heads), Y [batch, q_len, heads, v_dim].
+struct AttentionShape {
+  int64_t batch = 0, heads = 0, q_len = 0, kv_len = 0, head_dim = 0, v_dim = 0;
+  int64_t k_batch = 0, k_heads = 0, v_batch = 0, v_heads = 0;
+};
+
 // The pointer arrays of Attention's two batched products (cublasGemmBatchedEx), one entry per
-// (batch, head) pair bh = b * heads + h, in `ptrs` [5 * batch * heads]: [0, n) Q's head (b, h) of
-// Q [batch, q_len, heads, head_dim], [n, 2n) K's of [batch, kv_len, heads, head_dim], [2n, 3n) V's
-// of [batch, kv_len, heads, v_dim], [3n, 4n) the scores' matrix bh of [batch * heads, q_len,
-// kv_len], [4n, 5n) Y's head of [batch, q_len, heads, v_dim]; elements of `elem_bytes` bytes.
+// (batch, head) pair bh = b * heads + h, in `ptrs` [5 * batch * heads]: [0, n) Q's head (b, h),
+// [n, 2n) K's, [2n, 3n) V's (head 0 / batch 0 where shared), [3n, 4n) the scores' matrix bh of
+// [batch * heads, q_len, kv_len], [4n, 5n) Y's head; elements of `elem_bytes` bytes.
 cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
-                                      void* y, int64_t batch, int64_t heads, int64_t q_len, int64_t kv_len,
-                                      int64_t head_dim, int64_t v_dim, void** ptrs, cudaStream_t stream);
+                                      void* y, const AttentionShape& s, void** ptrs, cudaStream_t stream);
 
 }  // namespace shardscore::kernels

@@ -186,15 +186,31 @@ StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs);
 // Y[b, i, h, :] = sum_j P[b, h, i, j] V[b, j, h, :], P[b, h, i, :] = Softmax_j(S[b, h, i, j] + M[b, h, i, j]),
 // S[b, h, i, j] = (Q[b, i, h, :] . K[b, j, h, :]) / scale (attribute scale_divides 1) or * scale (0).
 // Inputs Q [B, Sq, H, D], K [B, Sk, H, D], V [B, Sk, H, Dv] (the heads not yet transposed out, as a
-// model's Reshape makes them), optional mask M broadcasting to [B, H, Sq, Sk] (numpy rules, right
-// aligned); one float type. Y is [B, Sq, H, Dv]: the graph's Transpose back, done.
+// model's Reshape makes them), where K and V may have 1 for B or H (shared across the batch or the
+// heads, as MatMul broadcasts them: multi-query attention), optional mask M broadcasting to
+// [B, H, Sq, Sk] (numpy rules, right aligned); one float type. Y is [B, Sq, H, Dv]: the graph's
+// Transpose back, done.
 struct AttentionPlan {
   int64_t batch = 0, heads = 0, q_len = 0, kv_len = 0, head_dim = 0, v_dim = 0;
+  int64_t k_batch = 0, k_heads = 0, v_batch = 0, v_heads = 0;  // K's and V's own: 1, or B (resp. H)
   float scale = 1;
   bool divide = false;
   bool has_mask = false;
   int64_t mask_strides[4] = {0, 0, 0, 0};  // in elements, over [B, H, Sq, Sk]; 0 where broadcast
   Shape out_shape;
+  // Element offset of head (b, h)'s first row in each operand; rows follow at the leading dimension.
+  int64_t q_offset(int64_t b, int64_t h) const { return (b * q_len * heads + h) * head_dim; }
+  int64_t k_offset(int64_t b, int64_t h) const {
+    return ((k_batch == 1 ? 0 : b) * kv_len * k_heads + (k_heads == 1 ? 0 : h)) * head_dim;
+  }
+  int64_t v_offset(int64_t b, int64_t h) const {
+    return ((v_batch == 1 ? 0 : b) * kv_len * v_heads + (v_heads == 1 ? 0 : h)) * v_dim;
+  }
+  int64_t y_offset(int64_t b, int64_t h) const { return (b * q_len * heads + h) * v_dim; }
+  int64_t ld_q() const { return heads * head_dim; }
+  int64_t ld_k() const { return k_heads * head_dim; }
+  int64_t ld_v() const { return v_heads * v_dim; }
+  int64_t ld_y() const { return heads * v_dim; }
 };
 StatusOr<AttentionPlan> attention_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 

@@ -448,6 +448,9 @@ struct AttentionCase {
   float scale = 2;
   bool divide = true;
   std::optional<Shape> mask;  // broadcasting to [b, h, sq, sk]
+  bool kv_one_batch = false, kv_one_head = false;  // K and V shared across the batch / the heads
+  int64_t kb() const { return kv_one_batch ? 1 : b; }
+  int64_t kh() const { return kv_one_head ? 1 : h; }
 };
 std::vector<double> ref_attention(const AttentionCase& c, const std::vector<float>& q, const std::vector<float>& k,
                                   const std::vector<float>& v, const std::vector<float>& mask) {
@@ -460,7 +463,8 @@ std::vector<double> ref_attention(const AttentionCase& c, const std::vector<floa
         for (int64_t j = 0; j < c.sk; ++j) {
           double dot = 0;
           for (int64_t e = 0; e < c.d; ++e)
-            dot += double{q[((b * c.sq + i) * c.h + h) * c.d + e]} * double{k[((b * c.sk + j) * c.h + h) * c.d + e]};
+            dot += double{q[((b * c.sq + i) * c.h + h) * c.d + e]} *
+                   double{k[(((c.kv_one_batch ? 0 : b) * c.sk + j) * c.kh() + (c.kv_one_head ? 0 : h)) * c.d + e]};
           s[j] = c.divide ? dot / c.scale : dot * c.scale;
           if (c.mask) s[j] += mask[broadcast_flat({b, h, i, j}, *c.mask)];
           mx = std::max(mx, s[j]);
@@ -468,7 +472,9 @@ std::vector<double> ref_attention(const AttentionCase& c, const std::vector<floa
         for (int64_t j = 0; j < c.sk; ++j) sum += (s[j] = std::exp(s[j] - mx));
         for (int64_t e = 0; e < c.dv; ++e) {
           double acc = 0;
-          for (int64_t j = 0; j < c.sk; ++j) acc += s[j] / sum * double{v[((b * c.sk + j) * c.h + h) * c.dv + e]};
+          for (int64_t j = 0; j < c.sk; ++j)
+            acc += s[j] / sum *
+                   double{v[(((c.kv_one_batch ? 0 : b) * c.sk + j) * c.kh() + (c.kv_one_head ? 0 : h)) * c.dv + e]};
           out[((b * c.sq + i) * c.h + h) * c.dv + e] = acc;
         }
       }
@@ -498,6 +504,20 @@ TEST_P(OpTest, Attention_MasksOfEveryBroadcastAndBothScales) {
       Tensor out = run1("Attention", inputs, attention_attrs(c), 1, "shardscore");
       expect_near(out, DType::kFloat32, {b, sq, h, dv}, ref_attention(c, q, k, v, mask), kTolReduce);
     }
+  }
+}
+TEST_P(OpTest, Attention_KeysAndValuesSharedAcrossBatchOrHeads) {
+  // K and V of one example, or of one head (multi-query attention), broadcast as MatMul would.
+  for (const auto& [one_batch, one_head] : {std::pair{true, false}, std::pair{false, true}, std::pair{true, true}}) {
+    AttentionCase c{3, 4, 6, 2, 5, 3, 2.236068f, true, Shape{3, 1, 1, 6}, one_batch, one_head};
+    SCOPED_TRACE(std::string(one_batch ? "one example" : "every example") + ", " + (one_head ? "one head" : "every head"));
+    const auto q = rand_f32(c.b * c.sq * c.h * c.d, -2, 2), k = rand_f32(c.kb() * c.sk * c.kh() * c.d, -2, 2),
+               v = rand_f32(c.kb() * c.sk * c.kh() * c.dv, -2, 2), mask = rand_f32(c.b * c.sk, -2, 0);
+    Tensor out = run1("Attention",
+                      {make<float>({c.b, c.sq, c.h, c.d}, q), make<float>({c.kb(), c.sk, c.kh(), c.d}, k),
+                       make<float>({c.kb(), c.sk, c.kh(), c.dv}, v), make<float>(*c.mask, mask)},
+                      attention_attrs(c), 1, "shardscore");
+    expect_near(out, DType::kFloat32, {c.b, c.sq, c.h, c.dv}, ref_attention(c, q, k, v, mask), kTolReduce);
   }
 }
 TEST_P(OpTest, Attention_LongAndShortRowsWideHeads) {

@@ -182,14 +182,14 @@ Status cpu_matmul(OpContext& ctx) {
 // shardscore.Attention (attention_plan): per (batch, head), the scores Q K^T through BLAS straight
 // from the [B, S, H, D] layout (leading dimension H * D: the heads are never transposed out),
 // scaled and masked as the graph did (Div or Mul, then Add), a softmax along each row, and P V
-// written into Y's [B, Sq, H, Dv] layout. One (batch, head) per product: a row's result depends on
+// written into Y's [B, Sq, H, Dv] layout; K and V shared across the batch or heads read in place. One (batch, head) per product: a row's result depends on
 // its own example only, whatever the batch.
 Status cpu_attention(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(AttentionPlan p, attention_plan(ctx.node, ctx.inputs));
   const Tensor* q = ctx.inputs[0];
   if (q->dtype() != DType::kFloat32) return unsupported_element_type(q->dtype());  // float16 not widened by op_run_cpu
   const int64_t heads = p.heads, sq = p.q_len, sk = p.kv_len, d = p.head_dim, dv = p.v_dim;
-  for (int64_t v : {sq, sk, heads * d, heads * dv}) {
+  for (int64_t v : {sq, sk, p.ld_q(), p.ld_y()}) {
     if (v > INT_MAX) return unimplemented("an attention dimension of " + std::to_string(v) + " is above BLAS's int range");
   }
   Tensor y(DType::kFloat32, p.out_shape);
@@ -208,8 +208,7 @@ Status cpu_attention(OpContext& ctx) {
   for (int64_t b = 0; b < p.batch; ++b) {
     for (int64_t h = 0; h < heads; ++h) {
       if (d > 0) {
-        blas_gemm(true, sq, sk, d, 1.0f, pq + (b * sq * heads + h) * d, heads * d, pk + (b * sk * heads + h) * d,
-                  heads * d, 0.0f, s, sk);
+        blas_gemm(true, sq, sk, d, 1.0f, pq + p.q_offset(b, h), p.ld_q(), pk + p.k_offset(b, h), p.ld_k(), 0.0f, s, sk);
       } else {
         std::fill(s, s + sq * sk, 0.0f);
       }
@@ -226,8 +225,7 @@ Status cpu_attention(OpContext& ctx) {
         }
       }
       cpu_softmax_rows_f32(s, s, sq, sk);
-      blas_gemm(false, sq, dv, sk, 1.0f, s, sk, pv + (b * sk * heads + h) * dv, heads * dv, 0.0f,
-                py + (b * sq * heads + h) * dv, heads * dv);
+      blas_gemm(false, sq, dv, sk, 1.0f, s, sk, pv + p.v_offset(b, h), p.ld_v(), 0.0f, py + p.y_offset(b, h), p.ld_y());
     }
   }
   ctx.outputs[0] = std::move(y);

@@ -550,21 +550,22 @@ Status cuda_attention(CudaOpContext& ctx) {
     default: return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
   }
   Tensor y(t, p.out_shape);
-  const int64_t n = p.batch * p.heads, ldq = p.heads * p.head_dim, ldv = p.heads * p.v_dim;
+  const int64_t n = p.batch * p.heads, ldq = p.ld_q(), ldk = p.ld_k(), ldv = p.ld_v(), ldy = p.ld_y();
   if (y.numel() == 0 || p.kv_len == 0) {  // no keys: empty sums (MatMul's zeros)
     if (y.numel() > 0) SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
     ctx.outputs[0] = std::move(y);
     return ok_status();
   }
-  for (int64_t v : {n, p.q_len, p.kv_len, p.head_dim, p.v_dim, ldq, ldv}) {
+  for (int64_t v : {n, p.q_len, p.kv_len, p.head_dim, p.v_dim, ldq, ldk, ldv, ldy}) {
     if (v > INT_MAX) return unimplemented("an attention dimension of " + str(v) + " is above cuBLAS's int range");
   }
   const std::size_t es = dtype_size(t);
   void* scores = ctx.scratch(static_cast<std::size_t>(n * p.q_len * p.kv_len) * es);
   void** ptrs = static_cast<void**>(ctx.scratch(static_cast<std::size_t>(5 * n) * sizeof(void*)));
+  const kernels::AttentionShape shape{p.batch,   p.heads,   p.q_len,   p.kv_len,  p.head_dim,
+                                      p.v_dim,   p.k_batch, p.k_heads, p.v_batch, p.v_heads};
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_pointers(static_cast<int>(es), q->raw(), ctx.inputs[1]->raw(),
-                                                               ctx.inputs[2]->raw(), scores, y.raw(), p.batch, p.heads,
-                                                               p.q_len, p.kv_len, p.head_dim, p.v_dim, ptrs,
+                                                               ctx.inputs[2]->raw(), scores, y.raw(), shape, ptrs,
                                                                ctx.lane.stream));
   // A Div's scale as its reciprocal: within an ulp of dividing (exact for BERT's sqrt(64) = 8).
   const float alpha = p.divide ? 1.0f / p.scale : p.scale, one = 1.0f, zero = 0.0f;
@@ -577,7 +578,7 @@ Status cuda_attention(CudaOpContext& ctx) {
     // --precision tf32: tensor cores through the handle's math mode (set per lane).
     SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_T, CUBLAS_OP_N, sk, sq,
                                                   static_cast<int>(p.head_dim), &alpha, ptrs + n, dt,
-                                                  static_cast<int>(ldq), ptrs, dt, static_cast<int>(ldq), &zero,
+                                                  static_cast<int>(ldk), ptrs, dt, static_cast<int>(ldq), &zero,
                                                   ptrs + 3 * n, dt, sk, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_softmax(cuda_elem(t), scores, p.batch, p.heads, p.q_len, p.kv_len,
@@ -586,7 +587,7 @@ Status cuda_attention(CudaOpContext& ctx) {
   // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]).
   SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
                                                 sk, &one, ptrs + 2 * n, dt, static_cast<int>(ldv), ptrs + 3 * n, dt, sk,
-                                                &zero, ptrs + 4 * n, dt, static_cast<int>(ldv), in, CUBLAS_COMPUTE_32F,
+                                                &zero, ptrs + 4 * n, dt, static_cast<int>(ldy), in, CUBLAS_COMPUTE_32F,
                                                 CUBLAS_GEMM_DEFAULT));
   ctx.outputs[0] = std::move(y);
   return ok_status();
