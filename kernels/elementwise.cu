@@ -274,6 +274,14 @@ __global__ void cast_to_bool_kernel(const S* in, uint8_t* out, int64_t n) {
   }
 }
 
+template <typename S>
+__global__ void isnan_kernel(const S* in, uint8_t* out, int64_t n) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const auto v = load(in[i]);  // float16 and bfloat16 widen exactly, NaN staying NaN
+    out[i] = v != v ? 1 : 0;
+  }
+}
+
 }  // namespace
 
 int coalesce_strided_pair(StridedIndex* a, StridedIndex* b) {
@@ -409,6 +417,20 @@ cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, co
     case Elem::kI8: case Elem::kU8: case Elem::kBool: return launch(uint8_t{});
   }
   return cudaErrorInvalidValue;
+}
+
+cudaError_t launch_isnan(Elem elem, const void* x, uint8_t* y, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  switch (elem) {
+    case Elem::kF32: isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const float*>(x), y, n); break;
+    case Elem::kF64: isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const double*>(x), y, n); break;
+    case Elem::kF16: isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(x), y, n); break;
+    case Elem::kBF16:
+      isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), y, n);
+      break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 cudaError_t launch_cast(Elem from, Elem to, const void* in, void* out, int64_t n, cudaStream_t stream) {

@@ -47,6 +47,9 @@ cudaError_t launch_clip(Elem elem, const void* x, void* y, int64_t n, const void
 cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, const void* x, const StridedIndex& xi,
                          const void* y, const StridedIndex& yi, void* out, int64_t n, cudaStream_t stream);
 
+// y[i] = x[i] is NaN (bool), x float32, float16, bfloat16 or float64 (IsNaN).
+cudaError_t launch_isnan(Elem elem, const void* x, uint8_t* y, int64_t n, cudaStream_t stream);
+
 // out[i] = static_cast<to>(in[i]) with ONNX's rules (float to bool: != 0; float16 and
 // bfloat16 round once to nearest even from the exact source value).
 cudaError_t launch_cast(Elem from, Elem to, const void* in, void* out, int64_t n, cudaStream_t stream);

@@ -82,6 +82,7 @@ constexpr OpEntry kOps[] = {
     {"", "Pow", 7, 21, cpu_pow, SS_CUDA(pow)},
     {"", "Neg", 6, 21, cpu_neg, SS_CUDA(neg)},
     {"", "Not", 1, 21, cpu_not, SS_CUDA(not)},
+    {"", "IsNaN", 9, 21, cpu_isnan, SS_CUDA(isnan)},  // 20 adds only float8 types (refused)
     {"", "Equal", 7, 21, cpu_equal, SS_CUDA(equal)},
     {"", "And", 7, 21, cpu_and, SS_CUDA(and)},
     {"", "Or", 7, 21, cpu_or, SS_CUDA(or)},

@@ -1251,6 +1251,22 @@ TEST_P(OpTest, Not_Bool) {
   expect_near(out, DType::kBool, {3, 4}, ref, kExact);
   expect_error(StatusCode::kInvalidArgument, "bool", "Not", {make<float>({2}, rand_f32(2))});
 }
+TEST_P(OpTest, IsNaN_FloatTypes) {
+  // NaN (quiet, signalling, negative) against infinities, zeros, subnormals and ordinary values.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> x{nan, 1.0f, -inf, inf, 0.0f, -0.0f, std::numeric_limits<float>::signaling_NaN(), -nan,
+                             std::numeric_limits<float>::denorm_min(), -3.5f, 1e38f, nan};
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::isnan(x[i]) ? 1 : 0;
+  expect_near(run1("IsNaN", {make<float>({3, 4}, x)}, {}, 20), DType::kBool, {3, 4}, ref, kExact);
+  const std::vector<double> xd(x.begin(), x.end());
+  expect_near(run1("IsNaN", {make<double>({12}, xd)}, {}, 9), DType::kBool, {12}, ref, kExact);
+  // The float16 model's (widened on the CPU, read as stored on CUDA): the same answers.
+  std::vector<uint16_t> h(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) h[i] = float_to_half(x[i]);
+  expect_near(run1("IsNaN", {Tensor::copy_of(DType::kFloat16, {12}, h.data())}, {}, 13), DType::kBool, {12}, ref, kExact);
+  expect_error(StatusCode::kUnimplemented, "not supported", "IsNaN", {make<int64_t>({2}, {1, 2})}, {}, 13);
+}
 TEST_P(OpTest, Equal_Float32_Broadcast) {
   // Values from a small set so that equal pairs occur.
   auto a = rand_int<int>(12, 0, 2), b = rand_int<int>(4, 0, 2);

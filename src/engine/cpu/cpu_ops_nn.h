@@ -38,6 +38,7 @@ Status cpu_sqrt(OpContext& ctx);
 Status cpu_pow(OpContext& ctx);
 Status cpu_neg(OpContext& ctx);
 Status cpu_not(OpContext& ctx);
+Status cpu_isnan(OpContext& ctx);  // float to bool
 Status cpu_equal(OpContext& ctx);
 Status cpu_and(OpContext& ctx);  // And / Or / Xor (opsets 7-21): bool, broadcasting
 Status cpu_or(OpContext& ctx);

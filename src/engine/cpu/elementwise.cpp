@@ -291,6 +291,24 @@ Status cpu_neg(OpContext& ctx) {
   return ok_status();
 }
 
+// IsNaN: float32 and float64 (float16 and bfloat16 widened by op_run_cpu, NaN staying NaN) to bool.
+Status cpu_isnan(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
+  Tensor out(DType::kBool, x->shape());
+  uint8_t* po = out.data<uint8_t>();
+  if (x->dtype() == DType::kFloat32) {
+    const float* px = x->data<float>();
+    for (int64_t i = 0; i < x->numel(); ++i) po[i] = std::isnan(px[i]) ? 1 : 0;
+  } else if (x->dtype() == DType::kFloat64) {
+    const double* px = x->data<double>();
+    for (int64_t i = 0; i < x->numel(); ++i) po[i] = std::isnan(px[i]) ? 1 : 0;
+  } else {
+    return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
 Status cpu_not(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, not_plan(ctx.inputs));
   Tensor out(DType::kBool, x->shape());

@@ -24,6 +24,7 @@ Status cuda_max(CudaOpContext& ctx);
 Status cuda_min(CudaOpContext& ctx);
 Status cuda_where(CudaOpContext& ctx);
 Status cuda_not(CudaOpContext& ctx);
+Status cuda_isnan(CudaOpContext& ctx);
 Status cuda_neg(CudaOpContext& ctx);
 Status cuda_sqrt(CudaOpContext& ctx);
 Status cuda_erf(CudaOpContext& ctx);

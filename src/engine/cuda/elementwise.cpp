@@ -131,6 +131,15 @@ Status cuda_not(CudaOpContext& ctx) {
   return launch_unary_op(ctx, UnaryOp::kNot, *x);
 }
 
+Status cuda_isnan(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
+  Tensor y(DType::kBool, x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_isnan(cuda_elem(x->dtype()), x->raw(), y.data<uint8_t>(), x->numel(), ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 Status cuda_neg(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
   return launch_unary_op(ctx, UnaryOp::kNeg, *x);
