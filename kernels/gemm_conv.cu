@@ -191,7 +191,9 @@ __global__ void attention_pointers_kernel(const char* q, const char* k, const ch
     const int64_t bk = a.k_batch == 1 ? 0 : b, hk = a.k_heads == 1 ? 0 : h;
     const int64_t bv = a.v_batch == 1 ? 0 : b, hv = a.v_heads == 1 ? 0 : h;
     ptrs[bh] = const_cast<char*>(q + (b * a.q_len * a.heads + h) * a.head_dim * elem_bytes);
-    ptrs[n + bh] = const_cast<char*>(k + (bk * a.kv_len * a.k_heads + hk) * a.head_dim * elem_bytes);
+    const int64_t k_off = a.keys_transposed ? (bk * a.k_heads + hk) * a.head_dim * a.kv_len
+                                            : (bk * a.kv_len * a.k_heads + hk) * a.head_dim;
+    ptrs[n + bh] = const_cast<char*>(k + k_off * elem_bytes);
     ptrs[2 * n + bh] = const_cast<char*>(v + (bv * a.kv_len * a.v_heads + hv) * a.v_dim * elem_bytes);
     ptrs[3 * n + bh] = s + bh * a.q_len * a.kv_len * elem_bytes;
     ptrs[4 * n + bh] = y + (b * a.q_len * a.heads + h) * a.v_dim * elem_bytes;

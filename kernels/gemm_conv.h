@@ -25,12 +25,14 @@ cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels,
 cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pt,
                                int64_t pb, int64_t pl, int64_t pr, cudaStream_t stream);
 
-// Attention's operands: Q [batch, q_len, heads, head_dim], K [k_batch, kv_len, k_heads, head_dim],
-// V [v_batch, kv_len, v_heads, v_dim] (k_batch, v_batch 1 or batch; k_heads, v_heads 1 or heads: shared
-// across the batch or the heads), Y [batch, q_len, heads, v_dim].
+// Attention's operands: Q [batch, q_len, heads, head_dim], K [k_batch, kv_len, k_heads, head_dim]
+// (keys_transposed: K^T [k_batch, k_heads, head_dim, kv_len]), V [v_batch, kv_len, v_heads, v_dim]
+// (k_batch, v_batch 1 or batch; k_heads, v_heads 1 or heads: shared across the batch or the heads),
+// Y [batch, q_len, heads, v_dim].
 struct AttentionShape {
   int64_t batch = 0, heads = 0, q_len = 0, kv_len = 0, head_dim = 0, v_dim = 0;
   int64_t k_batch = 0, k_heads = 0, v_batch = 0, v_heads = 0;
+  bool keys_transposed = false;
 };
 
 // The pointer arrays of Attention's two batched products (cublasGemmBatchedEx), one entry per

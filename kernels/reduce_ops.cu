@@ -327,6 +327,10 @@ struct PlainRows {
   __device__ __forceinline__ static M exp(M v) {
     return exp_t(v);
   }
+  template <class M>
+  __device__ __forceinline__ M result(M v) const {
+    return v;
+  }
 };
 
 // Attention's scores: rows r of [batch, heads, q_len], each value plus the mask's value at
@@ -338,6 +342,7 @@ template <class T>
 struct MaskedRows {
   const T* mask = nullptr;
   int64_t heads = 1, q_len = 1, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  bool nan_to_zero = false;
   struct Row {
     const T* m;
     int64_t s3;
@@ -354,6 +359,10 @@ struct MaskedRows {
   __device__ __forceinline__ static M exp(M v) {
     if constexpr (std::is_same_v<M, float>) return expf(v);
     else return exp_t(v);
+  }
+  template <class M>
+  __device__ __forceinline__ M result(M v) const {
+    return nan_to_zero && v != v ? M(0) : v;
   }
 };
 
@@ -391,7 +400,7 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, R
     if constexpr (TPR == 32) __syncwarp();
     if (live) {
       T* q = y + r * n;
-      for (int64_t j = lane; j < n; j += TPR) store(q, j, mul_rn(Rows::exp(sub_rn(v(j, load(p, j)), mx)), inv));
+      for (int64_t j = lane; j < n; j += TPR) store(q, j, values.result(mul_rn(Rows::exp(sub_rn(v(j, load(p, j)), mx)), inv)));
     }
   }
 }
@@ -642,7 +651,7 @@ cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int
 }
 
 cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
-                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4],
+                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4], bool nan_to_zero,
                                      cudaStream_t stream) {
   const int64_t rows = batch * heads * q_len;
   if (rows == 0 || kv_len == 0) return cudaSuccess;
@@ -657,6 +666,7 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
     values.s1 = mask_strides[1];
     values.s2 = mask_strides[2];
     values.s3 = mask_strides[3];
+    values.nan_to_zero = nan_to_zero;
     if (kv_len > 1024) {
       softmax_rows_kernel<T, kBlock><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, values);
     } else {

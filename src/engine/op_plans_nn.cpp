@@ -526,14 +526,17 @@ StatusOr<AttentionPlan> attention_plan(const Node& node, const std::vector<const
   p.q_len = q->dim(1);
   p.heads = q->dim(2);
   p.head_dim = q->dim(3);
-  p.kv_len = k->dim(1);
+  p.keys_transposed = node.attr_int("keys_transposed", 0) != 0;
+  p.nan_to_zero = node.attr_int("nan_to_zero", 0) != 0;
+  p.kv_len = k->dim(p.keys_transposed ? 3 : 1);
   p.v_dim = v->dim(3);
   p.k_batch = k->dim(0);
-  p.k_heads = k->dim(2);
+  p.k_heads = k->dim(p.keys_transposed ? 1 : 2);
   p.v_batch = v->dim(0);
   p.v_heads = v->dim(2);
+  const int64_t k_head_dim = k->dim(p.keys_transposed ? 2 : 3);
   auto shared = [](int64_t own, int64_t q) { return own == q || own == 1; };
-  if (!shared(p.k_batch, p.batch) || !shared(p.k_heads, p.heads) || k->dim(3) != p.head_dim ||
+  if (!shared(p.k_batch, p.batch) || !shared(p.k_heads, p.heads) || k_head_dim != p.head_dim ||
       !shared(p.v_batch, p.batch) || v->dim(1) != p.kv_len || !shared(p.v_heads, p.heads)) {
     return invalid_argument("Q " + shape_to_string(q->shape()) + ", K " + shape_to_string(k->shape()) + " and V " +
                             shape_to_string(v->shape()) + " do not agree on batch, heads, head size and sequence");

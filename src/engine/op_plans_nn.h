@@ -189,10 +189,13 @@ StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs);
 // model's Reshape makes them), where K and V may have 1 for B or H (shared across the batch or the
 // heads, as MatMul broadcasts them: multi-query attention), optional mask M broadcasting to
 // [B, H, Sq, Sk] (numpy rules, right aligned); one float type. Y is [B, Sq, H, Dv]: the graph's
-// Transpose back, done.
+// Transpose back, done. With attribute keys_transposed 1, K is given as K^T per head, [B, H, D, Sk]
+// (as SDPA's export makes it); with nan_to_zero 1, a NaN in P becomes 0 (SDPA's Where(IsNaN(P), 0, P):
+// a row whose keys are all masked out gives zeros).
 struct AttentionPlan {
   int64_t batch = 0, heads = 0, q_len = 0, kv_len = 0, head_dim = 0, v_dim = 0;
   int64_t k_batch = 0, k_heads = 0, v_batch = 0, v_heads = 0;  // K's and V's own: 1, or B (resp. H)
+  bool keys_transposed = false, nan_to_zero = false;
   float scale = 1;
   bool divide = false;
   bool has_mask = false;
@@ -201,14 +204,15 @@ struct AttentionPlan {
   // Element offset of head (b, h)'s first row in each operand; rows follow at the leading dimension.
   int64_t q_offset(int64_t b, int64_t h) const { return (b * q_len * heads + h) * head_dim; }
   int64_t k_offset(int64_t b, int64_t h) const {
-    return ((k_batch == 1 ? 0 : b) * kv_len * k_heads + (k_heads == 1 ? 0 : h)) * head_dim;
+    const int64_t bk = k_batch == 1 ? 0 : b, hk = k_heads == 1 ? 0 : h;
+    return keys_transposed ? (bk * k_heads + hk) * head_dim * kv_len : (bk * kv_len * k_heads + hk) * head_dim;
   }
   int64_t v_offset(int64_t b, int64_t h) const {
     return ((v_batch == 1 ? 0 : b) * kv_len * v_heads + (v_heads == 1 ? 0 : h)) * v_dim;
   }
   int64_t y_offset(int64_t b, int64_t h) const { return (b * q_len * heads + h) * v_dim; }
   int64_t ld_q() const { return heads * head_dim; }
-  int64_t ld_k() const { return k_heads * head_dim; }
+  int64_t ld_k() const { return keys_transposed ? kv_len : k_heads * head_dim; }  // K's rows ([Sk] x D or D x [Sk])
   int64_t ld_v() const { return v_heads * v_dim; }
   int64_t ld_y() const { return heads * v_dim; }
 };

@@ -364,15 +364,39 @@ Status pass_fuse_attention(Graph* g, PassStats* stats) {
     return true;
   };
   const std::vector<int64_t> heads_out{0, 2, 1, 3}, keys_out{0, 2, 3, 1};
-  // The scaled scores: Div or Mul by a float32 scalar initializer of MatMul(Q's heads, K's heads^T).
+  // The scaled scores, in either of two forms:
+  //   eager: Div or Mul by a float32 scalar initializer of MatMul(Q's heads, K's heads^T);
+  //   SDPA's export: MatMul(Mul(Q's heads, s1), Mul(K^T, s2)), s1 and s2 float32 scalar initializers
+  //   (scale s1 * s2), K^T taken as the graph makes it ([B, H, D, Sk]: keys_transposed).
   struct Scaled {
-    Node* node = nullptr;
+    Node* node = nullptr;  // the node making the scaled scores
     Node* qk = nullptr;
     std::string q, k;
     float scale = 1;
-    bool divide = false;
+    bool divide = false, keys_transposed = false;
+  };
+  // The operand of Mul(x, scalar) (either side) and the scalar, or "".
+  auto scaled_operand = [&](const std::string& value, float* v) -> std::string {
+    const Node* m = producer_of(g, value);
+    if (!is(m, "Mul", 2)) return "";
+    if (scalar(m->inputs[1], v)) return m->inputs[0];
+    if (scalar(m->inputs[0], v)) return m->inputs[1];
+    return "";
   };
   auto scaled_scores = [&](Node* n) -> std::optional<Scaled> {
+    if (is(n, "MatMul", 2)) {
+      Scaled sc;
+      sc.node = sc.qk = n;
+      float s1 = 1, s2 = 1;
+      const std::string qt = scaled_operand(n->inputs[0], &s1), kt = scaled_operand(n->inputs[1], &s2);
+      if (qt.empty() || kt.empty()) return std::nullopt;
+      sc.q = transposed_from(qt, heads_out);
+      if (sc.q.empty()) return std::nullopt;
+      sc.k = kt;
+      sc.scale = s1 * s2;
+      sc.keys_transposed = true;
+      return sc;
+    }
     if (!is(n, "Div", 2) && !is(n, "Mul", 2)) return std::nullopt;
     Scaled sc;
     sc.node = n;
@@ -413,8 +437,25 @@ Status pass_fuse_attention(Graph* g, PassStats* stats) {
     // Each intermediate read by the next step alone.
     if (sole_reader(g, scaled->outputs[0], readers, dead) != (add ? add : &sm)) continue;
     if (add && sole_reader(g, add->outputs[0], readers, dead) != &sm) continue;
-    Node* pv = sole_reader(g, sm.outputs[0], readers, dead);
-    if (!is(pv, "MatMul", 2) || pv->inputs[0] != sm.outputs[0]) continue;
+    // P read by the product, or (SDPA's export) by Where(IsNaN(P), 0, P) and the product reading that.
+    std::string probs = sm.outputs[0];
+    Node* isnan = nullptr;
+    Node* where = nullptr;
+    if (auto it = readers.find(probs); it != readers.end() && it->second == 2) {
+      for (auto& n : g->nodes) {
+        if (dead.count(&n)) continue;
+        if (is(&n, "IsNaN", 1) && n.inputs[0] == probs) isnan = &n;
+        if (is(&n, "Where", 3) && n.inputs[2] == probs) where = &n;
+      }
+      float zero = 1;
+      if (!isnan || !where || where->inputs[0] != isnan->outputs[0] || !scalar(where->inputs[1], &zero) || zero != 0 ||
+          sole_reader(g, isnan->outputs[0], readers, dead) != where) {
+        continue;
+      }
+      probs = where->outputs[0];
+    }
+    Node* pv = sole_reader(g, probs, readers, dead);
+    if (!is(pv, "MatMul", 2) || pv->inputs[0] != probs) continue;
     const std::string v = transposed_from(pv->inputs[1], heads_out);
     if (v.empty()) continue;
     Node* back = sole_reader(g, pv->outputs[0], readers, dead);
@@ -429,9 +470,12 @@ Status pass_fuse_attention(Graph* g, PassStats* stats) {
     fused.outputs = back->outputs;
     fused.attrs["scale"] = float_attr(sc->scale);
     fused.attrs["scale_divides"] = int_attr(sc->divide ? 1 : 0);
+    if (sc->keys_transposed) fused.attrs["keys_transposed"] = int_attr(1);
+    if (where) fused.attrs["nan_to_zero"] = int_attr(1);
     // In the last node's place: Q, K, V and the mask are made before it, its readers come after.
-    // The head transposes stay for any other reader (pass_remove_dead_nodes drops them otherwise).
-    for (Node* n : {sc->qk, scaled, add, &sm, pv})
+    // The head transposes (and SDPA's Muls) stay for any other reader (pass_remove_dead_nodes drops
+    // them otherwise).
+    for (Node* n : {sc->qk, scaled, add, &sm, isnan, where, pv})
       if (n) dead.insert(n);
     *back = std::move(fused);
     ++stats->fused_attentions;

@@ -44,6 +44,9 @@ Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);
 //   Transpose(Q, [0,2,1,3]) -> MatMul <- Transpose(K, [0,2,3,1]); -> Div or Mul by a float32 scalar
 //   initializer -> [Add(mask), either side] -> Softmax(last axis) -> MatMul(., Transpose(V, [0,2,1,3]))
 //   -> Transpose([0,2,1,3])
+// and as its SDPA attention exports (dynamo exporter): MatMul(Mul(Transpose(Q, [0,2,1,3]), s1),
+//   Mul(K^T, s2)) -> [Add(mask)] -> Softmax -> Where(IsNaN(P), 0, P) -> MatMul(., Transpose(V)) ->
+//   Transpose back, K^T taken as the graph makes it (keys_transposed) and NaN made 0 (nan_to_zero),
 // becomes one shardscore.Attention(Q, K, V[, mask]) (engine/op_plans_nn.h, attention_plan) when every
 // intermediate value has that one reader: the scores are never written out between the steps and
 // the heads never transposed. The same function, up to float rounding.

@@ -165,8 +165,8 @@ const char* const kFixtures[] = {"tests/fixtures/resnet_tiny.onnx", "tests/fixtu
 // Every attention of the exported BERT fixtures (TorchScript and dynamo exporters, dynamic sequence)
 // becomes one shardscore.Attention and every LayerNormalization an AddLayerNormalization, and the
 // float16 model's stay op chains (it rounds after each op); the values are held to ONNX Runtime by
-// the e2e tests, and to the unfused attention here. SDPA's export (Q and K scaled apart, K transposed
-// through a flatten, NaN rows zeroed) is not the pattern: its attention runs op by op.
+// the e2e tests, and to the unfused attention here. SDPA's export too (Q and K scaled apart, K^T
+// made by the graph, NaN rows zeroed by Where(IsNaN)).
 TEST(Engine, BertFixturesFuseEveryAttention) {
   struct Case {
     const char* rel;
@@ -175,7 +175,7 @@ TEST(Engine, BertFixturesFuseEveryAttention) {
   for (const auto& [rel, fused, attention] : {Case{"tests/fixtures/bert_tiny.onnx", true, true},
                                               Case{"tests/fixtures/bert_tiny_dynamo.onnx", true, true},
                                               Case{"tests/fixtures/bert_tiny_dynseq.onnx", true, true},
-                                              Case{"tests/fixtures/bert_tiny_sdpa.onnx", true, false},
+                                              Case{"tests/fixtures/bert_tiny_sdpa.onnx", true, true},
                                               Case{"tests/fixtures/bert_tiny_fp16.onnx", false, false}}) {
     SCOPED_TRACE(rel);
     auto plain = Engine::load(source_path(rel), "cpu", EngineOptions{.optimize = false});

@@ -482,6 +482,34 @@ std::vector<double> ref_attention(const AttentionCase& c, const std::vector<floa
 }
 Attrs attention_attrs(const AttentionCase& c) { return {{"scale", a_float(c.scale)}, {"scale_divides", a_int(c.divide)}}; }
 
+TEST_P(OpTest, Attention_KeysTransposedAndNanRowsToZero) {
+  // SDPA's export: K^T given per head ([B, H, D, Sk]), and P's NaN (a query row whose keys are all
+  // masked with -inf) made 0, so that row's output is 0 instead of NaN.
+  const int64_t b = 2, sq = 3, sk = 5, h = 2, d = 4;
+  AttentionCase c{b, sq, sk, h, d, d, 0.5f, false, Shape{b, 1, sq, sk}};
+  const auto q = rand_f32(b * sq * h * d, -2, 2), k = rand_f32(b * sk * h * d, -2, 2), v = rand_f32(b * sk * h * d, -2, 2);
+  auto mask = rand_f32(b * sq * sk, -2, 0);
+  for (int64_t j = 0; j < sk; ++j) mask[(0 * sq + 1) * sk + j] = -std::numeric_limits<float>::infinity();  // b 0, row 1
+  std::vector<float> kt(k.size());  // [b, h, d, sk] from [b, sk, h, d]
+  for (int64_t n = 0; n < b; ++n)
+    for (int64_t j = 0; j < sk; ++j)
+      for (int64_t hh = 0; hh < h; ++hh)
+        for (int64_t e = 0; e < d; ++e) kt[((n * h + hh) * d + e) * sk + j] = k[((n * sk + j) * h + hh) * d + e];
+  Attrs attrs = attention_attrs(c);
+  attrs["keys_transposed"] = a_int(1);
+  attrs["nan_to_zero"] = a_int(1);
+  Tensor out = run1("Attention",
+                    {make<float>({b, sq, h, d}, q), make<float>({b, h, d, sk}, kt), make<float>({b, sk, h, d}, v),
+                     make<float>({b, 1, sq, sk}, mask)},
+                    attrs, 1, "shardscore");
+  std::vector<double> ref = ref_attention(c, q, k, v, mask);
+  int zeroed = 0;
+  for (double& r : ref)
+    if (std::isnan(r)) r = 0, ++zeroed;
+  EXPECT_EQ(zeroed, h * d) << "test bug: the masked row should be NaN before Where(IsNaN)";
+  expect_near(out, DType::kFloat32, {b, sq, h, d}, ref, kTolReduce);
+}
+
 TEST_P(OpTest, Attention_MasksOfEveryBroadcastAndBothScales) {
   // Cross-attention lengths (5 queries, 7 keys), head sizes differing between K and V.
   const int64_t b = 2, sq = 5, sk = 7, h = 3, d = 4, dv = 6;

@@ -315,6 +315,7 @@ struct AttentionBlock {
   bool mask_left = false;      // Add(mask, scores)
   bool probs_output = false;   // the softmax's result is a graph output too
   bool mask_by_mul = false;    // the mask computed from X by a Mul of its own (BERT's (1 - m) * -big)
+  bool sdpa = false;           // as SDPA exports: Q and K^T each scaled by sqrt(0.5), P through Where(IsNaN(P), 0, P)
 };
 
 class AttentionPasses : public Passes {
@@ -341,9 +342,17 @@ class AttentionPasses : public Passes {
       set_ints_attr(add_node(&m, "Transpose", {s + "4"}, {s + "t"}, s + "_t"), "perm",
                     s == "k" ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{0, 2, 1, 3});
     }
-    add_node(&m, "MatMul", {"qt", "kt"}, {"scores"}, "qk");
-    if (spec.divide) add_node(&m, "Div", {"scores", "scale"}, {"scaled"}, "scale");
-    else add_node(&m, "Mul", {"scale", "scores"}, {"scaled"}, "scale");
+    if (spec.sdpa) {
+      add_float_tensor(&m, "sqrt_scale", {}, {0.70710677f});
+      add_float_tensor(&m, "zero", {}, {0.0f});
+      add_node(&m, "Mul", {"qt", "sqrt_scale"}, {"qs"}, "q_scale");
+      add_node(&m, "Mul", {"sqrt_scale", "kt"}, {"ks"}, "k_scale");
+      add_node(&m, "MatMul", {"qs", "ks"}, {"scaled"}, "qk");
+    } else {
+      add_node(&m, "MatMul", {"qt", "kt"}, {"scores"}, "qk");
+      if (spec.divide) add_node(&m, "Div", {"scores", "scale"}, {"scaled"}, "scale");
+      else add_node(&m, "Mul", {"scale", "scores"}, {"scaled"}, "scale");
+    }
     std::string logits = "scaled", mask = "mask";
     if (spec.mask_by_mul) {
       ints("mask_shape", {0, 1, 1, 6});
@@ -360,7 +369,13 @@ class AttentionPasses : public Passes {
       logits = "masked";
     }
     set_int_attr(add_node(&m, "Softmax", {logits}, {"probs"}, "softmax"), "axis", -1);
-    add_node(&m, "MatMul", {"probs", "vt"}, {"context"}, "pv");
+    std::string probs = "probs";
+    if (spec.sdpa) {
+      add_node(&m, "IsNaN", {"probs"}, {"probs_nan"}, "isnan");
+      add_node(&m, "Where", {"probs_nan", "zero", "probs"}, {"probs_clean"}, "nan_to_zero");
+      probs = "probs_clean";
+    }
+    add_node(&m, "MatMul", {probs, "vt"}, {"context"}, "pv");
     set_ints_attr(add_node(&m, "Transpose", {"context"}, {"context_t"}, "back"), "perm", {0, 2, 1, 3});
     add_node(&m, "Reshape", {"context_t", "flat_shape"}, {"Y"}, "merge_heads");
     add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 6, 8});
@@ -371,13 +386,15 @@ class AttentionPasses : public Passes {
 
 TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
   for (const AttentionBlock spec : {AttentionBlock{}, AttentionBlock{.divide = false, .mask_left = true},
-                                    AttentionBlock{.mask = false}, AttentionBlock{.mask_left = true, .mask_by_mul = true}}) {
+                                    AttentionBlock{.mask = false}, AttentionBlock{.mask_left = true, .mask_by_mul = true},
+                                    AttentionBlock{.sdpa = true}}) {
     SCOPED_TRACE(std::string(spec.divide ? "Div" : "Mul") + (spec.mask ? (spec.mask_left ? ", mask left" : ", mask") : ", no mask") +
-                 (spec.mask_by_mul ? " made by a Mul" : ""));
+                 (spec.mask_by_mul ? " made by a Mul" : "") + (spec.sdpa ? ", SDPA's form" : ""));
     load_both(block(spec));
     EXPECT_EQ(optimized_->pass_stats().fused_attentions, 1);
     EXPECT_EQ(count("Attention"), 1);
-    for (const char* gone : {"Softmax", "Transpose", "Div", "Add"}) EXPECT_EQ(count(gone), 0) << gone;
+    for (const char* gone : {"Softmax", "Div", "Add", "IsNaN", "Where"}) EXPECT_EQ(count(gone), 0) << gone;
+    EXPECT_EQ(count("Transpose"), spec.sdpa ? 1 : 0) << "SDPA's form: the op reads the graph's own K^T";
     EXPECT_EQ(count("Mul"), spec.mask_by_mul ? 1 : 0) << "only the mask's own Mul stays";
     EXPECT_EQ(count("MatMul"), 3) << "the three projections stay";
     const Node* att = nullptr;
@@ -386,8 +403,10 @@ TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
     ASSERT_NE(att, nullptr);
     EXPECT_EQ(att->domain, "shardscore");
     EXPECT_EQ(att->inputs.size(), spec.mask ? 4u : 3u);
-    EXPECT_EQ(att->attr_int("scale_divides", -1), spec.divide ? 1 : 0);
-    EXPECT_EQ(att->attr_float("scale", 0), spec.divide ? 2.0f : 0.5f);
+    EXPECT_EQ(att->attr_int("scale_divides", -1), spec.divide && !spec.sdpa ? 1 : 0);
+    EXPECT_EQ(att->attr_float("scale", 0), spec.sdpa ? 0.70710677f * 0.70710677f : spec.divide ? 2.0f : 0.5f);
+    EXPECT_EQ(att->attr_int("keys_transposed", 0), spec.sdpa ? 1 : 0);
+    EXPECT_EQ(att->attr_int("nan_to_zero", 0), spec.sdpa ? 1 : 0);
     expect_same_outputs({3, 6, 8}, 1e-5);
   }
 }

@@ -208,7 +208,8 @@ Status cpu_attention(OpContext& ctx) {
   for (int64_t b = 0; b < p.batch; ++b) {
     for (int64_t h = 0; h < heads; ++h) {
       if (d > 0) {
-        blas_gemm(true, sq, sk, d, 1.0f, pq + p.q_offset(b, h), p.ld_q(), pk + p.k_offset(b, h), p.ld_k(), 0.0f, s, sk);
+        blas_gemm(!p.keys_transposed, sq, sk, d, 1.0f, pq + p.q_offset(b, h), p.ld_q(), pk + p.k_offset(b, h), p.ld_k(),
+                  0.0f, s, sk);
       } else {
         std::fill(s, s + sq * sk, 0.0f);
       }
@@ -225,6 +226,9 @@ Status cpu_attention(OpContext& ctx) {
         }
       }
       cpu_softmax_rows_f32(s, s, sq, sk);
+      if (p.nan_to_zero) {
+        for (int64_t i = 0; i < sq * sk; ++i) s[i] = std::isnan(s[i]) ? 0.0f : s[i];
+      }
       blas_gemm(false, sq, dv, sk, 1.0f, s, sk, pv + p.v_offset(b, h), p.ld_v(), 0.0f, py + p.y_offset(b, h), p.ld_y());
     }
   }

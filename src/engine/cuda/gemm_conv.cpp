@@ -562,8 +562,8 @@ Status cuda_attention(CudaOpContext& ctx) {
   const std::size_t es = dtype_size(t);
   void* scores = ctx.scratch(static_cast<std::size_t>(n * p.q_len * p.kv_len) * es);
   void** ptrs = static_cast<void**>(ctx.scratch(static_cast<std::size_t>(5 * n) * sizeof(void*)));
-  const kernels::AttentionShape shape{p.batch,   p.heads,   p.q_len,   p.kv_len,  p.head_dim,
-                                      p.v_dim,   p.k_batch, p.k_heads, p.v_batch, p.v_heads};
+  const kernels::AttentionShape shape{p.batch,   p.heads,   p.q_len,   p.kv_len,  p.head_dim,         p.v_dim,
+                                      p.k_batch, p.k_heads, p.v_batch, p.v_heads, p.keys_transposed};
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_pointers(static_cast<int>(es), q->raw(), ctx.inputs[1]->raw(),
                                                                ctx.inputs[2]->raw(), scores, y.raw(), shape, ptrs,
                                                                ctx.lane.stream));
@@ -574,16 +574,18 @@ Status cuda_attention(CudaOpContext& ctx) {
     SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(scores, 0, static_cast<std::size_t>(n * p.q_len * p.kv_len) * es,
                                             ctx.lane.stream));
   } else {
-    // Column-major: S_bh^T [Sk x Sq] = (K_bh stored [D x Sk])^T * (Q_bh stored [D x Sq]). float32 at
-    // --precision tf32: tensor cores through the handle's math mode (set per lane).
-    SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_T, CUBLAS_OP_N, sk, sq,
+    // Column-major: S_bh^T [Sk x Sq] = (K_bh stored [D x Sk])^T * (Q_bh stored [D x Sq]); K^T given
+    // (keys_transposed) is stored [Sk x D] column-major, taken as it is. float32 at --precision tf32:
+    // tensor cores through the handle's math mode (set per lane).
+    SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, p.keys_transposed ? CUBLAS_OP_N : CUBLAS_OP_T,
+                                                  CUBLAS_OP_N, sk, sq,
                                                   static_cast<int>(p.head_dim), &alpha, ptrs + n, dt,
                                                   static_cast<int>(ldk), ptrs, dt, static_cast<int>(ldq), &zero,
                                                   ptrs + 3 * n, dt, sk, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_softmax(cuda_elem(t), scores, p.batch, p.heads, p.q_len, p.kv_len,
                                                               mask ? mask->raw() : nullptr, p.mask_strides,
-                                                              ctx.lane.stream));
+                                                              p.nan_to_zero, ctx.lane.stream));
   // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]).
   SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
                                                 sk, &one, ptrs + 2 * n, dt, static_cast<int>(ldv), ptrs + 3 * n, dt, sk,
