@@ -41,6 +41,10 @@ struct CudaBackendOptions {
   // SHARDSCORE_CUDA_LANES=N.
   int max_lanes = 8;
 };
+// Whether environment variable `name` is set to exactly `value`: how the measuring switches
+// (SHARDSCORE_FUSE_ATTENTION, SHARDSCORE_CUDA_*) are read.
+bool env_is(const char* name, const char* value);
+
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.
 // SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).
 StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions& options);

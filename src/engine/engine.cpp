@@ -17,16 +17,19 @@ CudaFusedPaths cuda_fused_paths() { return {}; }
 CudaGraphCounts cuda_graph_counts() { return {}; }
 #endif
 
+bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, value) == 0;
+}
+
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
                                                const EngineOptions& given) {
   EngineOptions options = given;
-  if (const char* fuse = std::getenv("SHARDSCORE_FUSE_ATTENTION"); fuse && std::string(fuse) == "0") {
-    options.fuse_attention = false;
-  }
+  if (env_is("SHARDSCORE_FUSE_ATTENTION", "0")) options.fuse_attention = false;
   if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
   // --precision fp16 / bf16: the graph in that type (pass_to_half).
   EngineOptions cuda_options = options;
-  if (const char* nhwc = std::getenv("SHARDSCORE_CUDA_NHWC"); nhwc && std::string(nhwc) == "1") cuda_options.nhwc_convs = true;
+  if (env_is("SHARDSCORE_CUDA_NHWC", "1")) cuda_options.nhwc_convs = true;
   if (options.cuda.precision == "fp16") cuda_options.compute = DType::kFloat16;
   if (options.cuda.precision == "bf16") cuda_options.compute = DType::kBFloat16;
   if (backend == "cuda") {

@@ -72,7 +72,7 @@ StatusOr<WherePlan> where_plan(const std::vector<const Tensor*>& inputs);
 // ---- unary ops ------------------------------------------------------------------------------
 
 // Sqrt, Erf, Relu, Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish, Gelu: input 0 required and
-// float (float32/16/64); the output has its type and shape.
+// float (float32/16/64); the output has its type and shape. IsNaN: the same check, a bool output.
 StatusOr<const Tensor*> float_unary_plan(const std::vector<const Tensor*>& inputs);
 // Not: input 0 required and bool (InvalidArgument otherwise).
 StatusOr<const Tensor*> not_plan(const std::vector<const Tensor*>& inputs);

@@ -180,10 +180,11 @@ Status cpu_matmul(OpContext& ctx) {
 }
 
 // shardscore.Attention (attention_plan): per (batch, head), the scores Q K^T through BLAS straight
-// from the [B, S, H, D] layout (leading dimension H * D: the heads are never transposed out),
-// scaled and masked as the graph did (Div or Mul, then Add), a softmax along each row, and P V
-// written into Y's [B, Sq, H, Dv] layout; K and V shared across the batch or heads read in place. One (batch, head) per product: a row's result depends on
-// its own example only, whatever the batch.
+// from the [B, S, H, D] layout (leading dimension H * D: the heads are never transposed out; K^T
+// as given with keys_transposed; K and V shared across the batch or heads read in place), scaled
+// and masked as the graph did (Div or Mul, then Add), a softmax along each row (NaN made 0 with
+// nan_to_zero), and P V written into Y's [B, Sq, H, Dv] layout. One (batch, head) per product: a
+// row's result depends on its own example only, whatever the batch.
 Status cpu_attention(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(AttentionPlan p, attention_plan(ctx.node, ctx.inputs));
   const Tensor* q = ctx.inputs[0];

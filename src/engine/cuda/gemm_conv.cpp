@@ -36,6 +36,17 @@ struct FusedPath {
 };
 FusedPath g_cudnn_epilogue, g_cublaslt_bias;
 
+// cuBLAS's type of float32, float16 and bfloat16 elements (the types it multiplies with float32
+// accumulation), or false for any other.
+bool cublas_float_type(DType t, cudaDataType_t* dt) {
+  switch (t) {
+    case DType::kFloat32: *dt = CUDA_R_32F; return true;
+    case DType::kFloat16: *dt = CUDA_R_16F; return true;
+    case DType::kBFloat16: *dt = CUDA_R_16BF; return true;
+    default: return false;
+  }
+}
+
 // One strided batch of row-major products: Y_i[m x n] = alpha * op(A_i)[m x k] * op(B_i)[k x n] + beta * Y_i.
 // cuBLAS is column-major, so it computes Y^T = op(B)^T op(A)^T on the same memory.
 struct RowMajorGemm {
@@ -60,17 +71,15 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   double ad = g.alpha, bd = g.beta;
   const void* alpha = &af;
   const void* beta = &bf;
-  switch (t) {
-    case DType::kFloat32: dt = CUDA_R_32F; ct = CUBLAS_COMPUTE_32F; break;
-    case DType::kFloat16: dt = CUDA_R_16F; ct = CUBLAS_COMPUTE_32F; break;
-    case DType::kBFloat16: dt = CUDA_R_16BF; ct = CUBLAS_COMPUTE_32F; break;
-    case DType::kFloat64:
-      dt = CUDA_R_64F;
-      ct = CUBLAS_COMPUTE_64F;
-      alpha = &ad;
-      beta = &bd;
-      break;
-    default: return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
+  if (cublas_float_type(t, &dt)) {
+    ct = CUBLAS_COMPUTE_32F;
+  } else if (t == DType::kFloat64) {
+    dt = CUDA_R_64F;
+    ct = CUBLAS_COMPUTE_64F;
+    alpha = &ad;
+    beta = &bd;
+  } else {
+    return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
   }
   // float32 at --precision tf32: tensor cores through the handle's math mode (set per lane).
   SS_CUBLAS_RETURN_IF_ERROR(cublasGemmStridedBatchedEx(
@@ -88,12 +97,7 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
 // offers no algorithm (logged once): the caller broadcasts C instead.
 StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, const void* bias) {
   cudaDataType_t dt;
-  switch (t) {
-    case DType::kFloat32: dt = CUDA_R_32F; break;
-    case DType::kFloat16: dt = CUDA_R_16F; break;
-    case DType::kBFloat16: dt = CUDA_R_16BF; break;
-    default: return false;
-  }
+  if (!cublas_float_type(t, &dt)) return false;
   if (g.batch != 1) return false;
   const int64_t lda = g.trans_a ? g.m : g.k, ldb = g.trans_b ? g.k : g.n;
   for (int64_t v : {g.m, g.n, g.k, lda, ldb}) {
@@ -543,12 +547,7 @@ Status cuda_attention(CudaOpContext& ctx) {
   const Tensor* mask = p.has_mask ? ctx.inputs[3] : nullptr;
   const DType t = q->dtype();
   cudaDataType_t dt;
-  switch (t) {
-    case DType::kFloat32: dt = CUDA_R_32F; break;
-    case DType::kFloat16: dt = CUDA_R_16F; break;
-    case DType::kBFloat16: dt = CUDA_R_16BF; break;
-    default: return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
-  }
+  if (!cublas_float_type(t, &dt)) return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
   Tensor y(t, p.out_shape);
   const int64_t n = p.batch * p.heads, ldq = p.ld_q(), ldk = p.ld_k(), ldv = p.ld_v(), ldy = p.ld_y();
   if (y.numel() == 0 || p.kv_len == 0) {  // no keys: empty sums (MatMul's zeros)
