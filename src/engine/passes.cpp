@@ -211,26 +211,56 @@ Status pass_fuse_gelu(Graph* g, PassStats* stats) {
   auto readers = count_readers(*g);
   std::set<const Node*> dead;
   auto is = [](const Node* n, const char* op) { return n && n->domain.empty() && n->op_type == op && n->inputs.size() == 2; };
-  for (auto& div : g->nodes) {
-    if (dead.count(&div) || !is(&div, "Div") || !scalar_is(*g, div.inputs[1], 1.41421354f)) continue;
-    const std::string& x = div.inputs[0];
-    Node* erf = sole_reader(g, div.outputs[0], readers, dead);
-    if (!erf || erf->op_type != "Erf" || !erf->domain.empty()) continue;
-    Node* add = sole_reader(g, erf->outputs[0], readers, dead);
-    if (!is(add, "Add") || !scalar_is(*g, other_input(*add, erf->outputs[0]), 1.0f)) continue;
-    Node* mul = sole_reader(g, add->outputs[0], readers, dead);
-    if (!is(mul, "Mul") || other_input(*mul, add->outputs[0]) != x) continue;
-    Node* half = sole_reader(g, mul->outputs[0], readers, dead);
-    if (!is(half, "Mul") || !scalar_is(*g, other_input(*half, mul->outputs[0]), 0.5f)) continue;
+  // Mul n reads `value` and, as its other operand, the scalar v.
+  auto times = [&](const Node* n, const std::string& value, float v) {
+    return is(n, "Mul") && scalar_is(*g, other_input(*n, value), v);
+  };
+  for (auto& erf : g->nodes) {
+    if (dead.count(&erf) || erf.op_type != "Erf" || !erf.domain.empty() || erf.inputs.size() != 1) continue;
+    Node* arg = producer_of(g, erf.inputs[0]);
+    if (!arg || readers[erf.inputs[0]] != 1 || dead.count(arg)) continue;
+    std::string x;
+    if (is(arg, "Div") && scalar_is(*g, arg->inputs[1], 1.41421354f)) {
+      x = arg->inputs[0];
+    } else if (is(arg, "Mul") && scalar_is(*g, arg->inputs[1], 0.707106769f)) {
+      x = arg->inputs[0];
+    } else if (is(arg, "Mul") && scalar_is(*g, arg->inputs[0], 0.707106769f)) {
+      x = arg->inputs[1];
+    } else {
+      continue;
+    }
+    Node* add = sole_reader(g, erf.outputs[0], readers, dead);
+    if (!is(add, "Add") || !scalar_is(*g, other_input(*add, erf.outputs[0]), 1.0f)) continue;
+    const std::string& s = add->outputs[0];
+    Node* first = sole_reader(g, s, readers, dead);  // the Mul that reads 1 + erf
+    if (!is(first, "Mul")) continue;
+    const std::string& other = other_input(*first, s);
+    Node* last = nullptr;  // the chain's last node: its output is the GELU
+    Node* half_x = nullptr;  // (x * 0.5), in the third order
+    if (other == x) {  // (x * s) * 0.5
+      last = sole_reader(g, first->outputs[0], readers, dead);
+      if (!times(last, first->outputs[0], 0.5f)) continue;
+    } else if (scalar_is(*g, other, 0.5f)) {  // x * (0.5 * s)
+      last = sole_reader(g, first->outputs[0], readers, dead);
+      if (!is(last, "Mul") || other_input(*last, first->outputs[0]) != x) continue;
+    } else {  // (x * 0.5) * s
+      half_x = producer_of(g, other);
+      if (!half_x || dead.count(half_x) || readers[other] != 1 || !is(half_x, "Mul") ||
+          !(half_x->inputs[0] == x || half_x->inputs[1] == x) || !times(half_x, x, 0.5f)) {
+        continue;
+      }
+      last = first;
+    }
     Node gelu;
-    gelu.name = div.name + "/gelu";
+    gelu.name = erf.name + "/gelu";
     gelu.domain = "com.microsoft";
     gelu.op_type = "Gelu";
     gelu.opset = 1;
     gelu.inputs = {x};
-    gelu.outputs = {half->outputs[0]};
-    for (Node* n : {&div, erf, add, mul}) dead.insert(n);
-    *half = std::move(gelu);  // in the last node's place: x is made before, readers come after
+    gelu.outputs = {last->outputs[0]};
+    for (Node* n : {arg, &erf, add, first, half_x})
+      if (n && n != last) dead.insert(n);
+    *last = std::move(gelu);  // in the last node's place: x is made before, readers come after
     ++stats->fused_gelus;
   }
   erase_marked(g, dead);

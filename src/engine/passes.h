@@ -35,8 +35,12 @@ struct PassStats {
 
 Status pass_fold_constants(Graph* g, PassStats* stats);
 Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
-// The exact GELU as torch exports it, Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5, becomes
-// one com.microsoft Gelu computing the same float32 operations in one pass.
+// The exact GELU written out, 0.5 * x * (1 + erf(x / sqrt 2)), becomes one com.microsoft Gelu: the
+// argument Div(x, sqrt 2) or Mul(x, 1 / sqrt 2), then Erf, Add 1, and the product of x, 0.5 and that
+// sum in any of the orders exporters write it: (x * s) * 0.5 (TorchScript), x * (0.5 * s) (dynamo),
+// (x * 0.5) * s. Every intermediate must have that one reader. Gelu computes (x * s) * 0.5 with
+// x / sqrt 2: the same float32 bits as each order (halving is exact) where no product overflows or
+// turns subnormal; within an ulp of erf's argument for the Mul form.
 Status pass_fuse_gelu(Graph* g, PassStats* stats);
 Status pass_fuse_gemm_activation(Graph* g, PassStats* stats);
 Status pass_fuse_conv_residual_activation(Graph* g, PassStats* stats);

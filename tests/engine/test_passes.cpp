@@ -166,16 +166,39 @@ TEST_F(Passes, ConvolutionsChainInTheBlockedLayout) {
 }
 
 namespace {
-// torch's exact GELU: Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5, on value `x`, giving `y`.
-void add_gelu_chain(onnx::ModelProto* m, const std::string& x, const std::string& y, const std::string& p) {
+// How an exporter writes the exact GELU 0.5 * x * (1 + erf(x / sqrt 2)).
+enum class GeluOrder {
+  kTorchScript,   // Div(x, sqrt 2) -> Erf -> Add 1 -> Mul x -> Mul 0.5
+  kDynamo,        // ... Add 1 -> Mul(0.5, .) -> Mul(x, .)
+  kHalfXFirst,    // Mul(x, 0.5) times (Add 1), the argument as Mul(x, 1 / sqrt 2)
+};
+// The chain on value `x`, giving `y`; node and constant names start with p.
+void add_gelu_chain(onnx::ModelProto* m, const std::string& x, const std::string& y, const std::string& p,
+                    GeluOrder order = GeluOrder::kTorchScript) {
   add_float_tensor(m, p + "sqrt2", {}, {1.41421354f});
+  add_float_tensor(m, p + "rsqrt2", {1}, {0.707106769f});
   add_float_tensor(m, p + "one", {}, {1.0f});
   add_float_tensor(m, p + "half", {}, {0.5f});
-  add_node(m, "Div", {x, p + "sqrt2"}, {p + "d"}, p + "div");
+  if (order == GeluOrder::kHalfXFirst)
+    add_node(m, "Mul", {p + "rsqrt2", x}, {p + "d"}, p + "div");
+  else
+    add_node(m, "Div", {x, p + "sqrt2"}, {p + "d"}, p + "div");
   add_node(m, "Erf", {p + "d"}, {p + "e"}, p + "erf");
-  add_node(m, "Add", {p + "e", p + "one"}, {p + "a"}, p + "add");
-  add_node(m, "Mul", {x, p + "a"}, {p + "m"}, p + "mul");
-  add_node(m, "Mul", {p + "m", p + "half"}, {y}, p + "mul_half");
+  add_node(m, "Add", {p + "one", p + "e"}, {p + "a"}, p + "add");
+  switch (order) {
+    case GeluOrder::kTorchScript:
+      add_node(m, "Mul", {x, p + "a"}, {p + "m"}, p + "mul");
+      add_node(m, "Mul", {p + "m", p + "half"}, {y}, p + "mul_half");
+      break;
+    case GeluOrder::kDynamo:
+      add_node(m, "Mul", {p + "half", p + "a"}, {p + "m"}, p + "mul_half");
+      add_node(m, "Mul", {x, p + "m"}, {y}, p + "mul");
+      break;
+    case GeluOrder::kHalfXFirst:
+      add_node(m, "Mul", {x, p + "half"}, {p + "hx"}, p + "mul_half");
+      add_node(m, "Mul", {p + "a", p + "hx"}, {y}, p + "mul");
+      break;
+  }
 }
 }  // namespace
 
@@ -189,6 +212,40 @@ TEST_F(Passes, TorchGeluChainBecomesOneGeluBitForBit) {
   EXPECT_EQ(count("Gelu"), 1);
   EXPECT_EQ(optimized_->graph().nodes.size(), 1u);
   expect_same_outputs({7, 300}, 0.0);  // the same float32 operations in the same order
+}
+
+TEST_F(Passes, GeluChainInEveryExportersOrderBecomesOneGelu) {
+  // torch's dynamo exporter (torch 2.11) writes x * (0.5 * (1 + erf)); others (0.5 * x) * (1 + erf).
+  for (GeluOrder order : {GeluOrder::kDynamo, GeluOrder::kHalfXFirst}) {
+    SCOPED_TRACE(order == GeluOrder::kDynamo ? "dynamo" : "half x first");
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 300});
+    add_gelu_chain(&m, "X", "Y", "g_", order);
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 300});
+    load_both(m);
+    EXPECT_EQ(optimized_->pass_stats().fused_gelus, 1);
+    EXPECT_EQ(count("Gelu"), 1);
+    EXPECT_EQ(optimized_->graph().nodes.size(), 1u);
+    // Halving is exact: the same bits in either order. Mul by 1 / sqrt 2 rounds erf's argument
+    // differently from the Div the fused op does (an ulp at most).
+    expect_same_outputs({7, 300}, order == GeluOrder::kDynamo ? 0.0 : 1e-6);
+  }
+}
+
+TEST_F(Passes, GeluChainWhoseHalfIsReadElsewhereIsLeftAlone) {
+  // The intermediate (0.5 * (1 + erf)) or (0.5 * x) is also a graph output: the chain must stay.
+  for (GeluOrder order : {GeluOrder::kDynamo, GeluOrder::kHalfXFirst}) {
+    SCOPED_TRACE(order == GeluOrder::kDynamo ? "dynamo" : "half x first");
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 8});
+    add_gelu_chain(&m, "X", "Y", "g_", order);
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 8});
+    add_output(&m, order == GeluOrder::kDynamo ? "g_m" : "g_hx", onnx::TensorProto_DataType_FLOAT, {-1, 8});
+    load_both(m);
+    EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
+    EXPECT_EQ(count("Erf"), 1);
+    expect_same_outputs({4, 8}, 0.0);
+  }
 }
 
 TEST_F(Passes, GeluJoinsTheMatMulBeforeIt) {
