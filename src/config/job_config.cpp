@@ -33,6 +33,7 @@ constexpr KeySpec kKeys[] = {
     {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet or / (appears at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
     {"output", "overwrite", Kind::kBool, "false", "replace an existing output file"},
+    {"output", "outputs", Kind::kStrings, "(all)", "model outputs to write, by name; the others are not computed"},
     {"run", "batch_size", Kind::kInt, "4096", "rows per inference batch"},
     {"run", "shard_rows", Kind::kInt, "65536", "rows per shard, rounded down to whole HDF5 chunks"},
     {"run", "threads", Kind::kInt, "0", "threads per rank; 0 = cores on the node / ranks on the node"},
@@ -267,6 +268,9 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.output.path = string_or(root, "output", "path", "");
   c.output.report = string_or(root, "output", "report", "");
   c.output.overwrite = root["output"]["overwrite"].value_or(false);
+  if (const toml::array* a = root["output"]["outputs"].as_array()) {
+    for (const auto& e : *a) c.output.outputs.push_back(*e.value<std::string>());
+  }
   c.run.batch_size = root["run"]["batch_size"].value_or(c.run.batch_size);
   c.run.shard_rows = root["run"]["shard_rows"].value_or(c.run.shard_rows);
   c.run.threads = root["run"]["threads"].value_or(c.run.threads);
@@ -321,6 +325,13 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
     std::sort(sorted.begin(), sorted.end());
     auto dup = std::adjacent_find(sorted.begin(), sorted.end());
     if (dup != sorted.end()) return invalid_argument("job key 'input.columns' lists column '" + *dup + "' twice");
+  }
+  {
+    std::vector<std::string> sorted = c.output.outputs;
+    std::sort(sorted.begin(), sorted.end());
+    auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    if (dup != sorted.end()) return invalid_argument("job key 'output.outputs' lists output '" + *dup + "' twice");
+    if (!sorted.empty() && sorted.front().empty()) return invalid_argument("job key 'output.outputs' holds an empty name");
   }
   for (double s : c.preprocess.std) {
     if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");

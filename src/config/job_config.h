@@ -36,6 +36,9 @@ struct JobConfig {
     std::string path;
     std::string report;  // empty: <output path>.report.json
     bool overwrite = false;
+    // The model outputs written, by name, in this order; empty: every output of the model. The
+    // others, and whatever only they need, are not computed.
+    std::vector<std::string> outputs;
   } output;
   struct Run {
     int64_t batch_size = 4096;

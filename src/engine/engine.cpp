@@ -57,6 +57,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
+  if (!options.outputs.empty()) SS_RETURN_IF_ERROR(pass_select_outputs(&e->graph_, options.outputs, &e->pass_stats_));
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
   const int64_t conv_block = backend->name() == "cpu" && !options.nhwc_convs ? onednn_channel_block() : 0;

@@ -27,6 +27,9 @@ struct EngineOptions {
   // Attention chains as one shardscore.Attention (pass_fuse_attention), on every backend; off by
   // SHARDSCORE_FUSE_ATTENTION=0 (what the fusion gains, measured on the GPU by bench/gpu_vs_pytorch.py).
   bool fuse_attention = true;
+  // The model outputs the engine computes and returns, by name, in this order (pass_select_outputs);
+  // empty: all of the model's. Nodes that only the others need are dropped before the passes run.
+  std::vector<std::string> outputs;
   // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
   // each retry is logged.
   int64_t min_retry_rows = 1;

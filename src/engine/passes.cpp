@@ -564,6 +564,23 @@ Status pass_remove_dead_nodes(Graph* g, PassStats* stats) {
   return ok_status();
 }
 
+Status pass_select_outputs(Graph* g, const std::vector<std::string>& names, PassStats* stats) {
+  std::vector<ValueInfo> kept;
+  for (const auto& name : names) {
+    auto it = std::find_if(g->outputs.begin(), g->outputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+    if (it == g->outputs.end()) {
+      std::string all;
+      for (const auto& v : g->outputs) all += (all.empty() ? "" : ", ") + v.name;
+      return invalid_argument("model '" + g->source + "' has no output '" + name + "' (its outputs: " + all + ")");
+    }
+    if (std::any_of(kept.begin(), kept.end(), [&](const ValueInfo& v) { return v.name == name; }))
+      return invalid_argument("output '" + name + "' of model '" + g->source + "' is asked for twice");
+    kept.push_back(*it);
+  }
+  g->outputs = std::move(kept);
+  return pass_remove_dead_nodes(g, stats);
+}
+
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
   if (block <= 0) return ok_status();
   // oneDNN's fast kernels take and give the blocked layout; mixing layouts (or a residual in

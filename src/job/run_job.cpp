@@ -254,6 +254,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // (ranks then share them round-robin) or, under Slurm's GPU binding, its own.
   engine_options.cuda.device = job_node_local_rank(comm);
   engine_options.cuda.precision = job.run.precision;
+  engine_options.outputs = job.output.outputs;
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
   SS_RETURN_IF_ERROR(mpi_agree(engine_or.status(), comm));
   Engine& engine = *engine_or.value();

@@ -27,6 +27,7 @@ TEST(JobConfig, DefaultsApplyToAMinimalJob) {
   EXPECT_EQ(c->run.threads, 0);
   EXPECT_EQ(c->run.backend, "cpu");
   EXPECT_FALSE(c->output.overwrite);
+  EXPECT_TRUE(c->output.outputs.empty());  // every output of the model
   EXPECT_EQ(c->report_path(), "out.h5.report.json");
   EXPECT_TRUE(c->preprocess.mean.empty());
   EXPECT_EQ(c->preprocess.where, "auto");
@@ -81,6 +82,15 @@ TEST(JobConfig, OverridesWinInOrderAndAreRecordedInTheJobAsRun) {
   EXPECT_EQ(again->run.batch_size, 9);
 }
 
+TEST(JobConfig, OutputsToWriteInTheirOrder) {
+  auto c = job_config_parse(kMinimal, "job.toml", {"output.outputs=[\"probabilities\", \"label\"]"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->output.outputs, std::vector<std::string>({"probabilities", "label"}));
+  auto again = job_config_parse(c->toml_text, "as-run", {});  // kept in the job as run
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->output.outputs, c->output.outputs);
+}
+
 TEST(JobConfig, UnknownKeysAreErrorsThatNameTheKey) {
   auto a = job_config_parse(std::string(kMinimal) + "[run]\nbogus_key = 1\n", "job.toml", {});
   EXPECT_EQ(a.status().code(), StatusCode::kInvalidArgument);
@@ -113,6 +123,10 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
       {"[preprocess]\nmean = [1, \"a\"]\n", {}, "preprocess.mean"},
       {"[checks]\nmax_missing_fraction = 1.5\n", {}, "checks.max_missing_fraction"},
       {"", {"output.overwrite=yes"}, "output.overwrite"},
+      {"", {"output.outputs=\"label\""}, "output.outputs"},
+      {"", {"output.outputs=[1, 2]"}, "output.outputs"},
+      {"", {"output.outputs=[\"label\", \"probabilities\", \"label\"]"}, "output.outputs"},
+      {"", {"output.outputs=[\"\"]"}, "output.outputs"},
       {"", {"noequals"}, "noequals"},
       {"", {"run=1"}, "run"},
   };

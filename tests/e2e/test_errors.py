@@ -134,6 +134,17 @@ def case_dataset_not_numeric(e2e, tmp_path, seed, rng):
     return {"input": inp}, [], ["/features"], []
 
 
+def case_unknown_output(e2e, tmp_path, seed, rng):
+    # The message names the wrong output and lists the model's own.
+    return {"input": _good_input(e2e, tmp_path, seed)}, ["--set", 'output.outputs=["probabilities", "scores"]'], \
+        ["'scores'", "label, probabilities"], []
+
+
+def case_output_twice(e2e, tmp_path, seed, rng):
+    return {"input": _good_input(e2e, tmp_path, seed), "job_extra": {"output": {"outputs": ["label", "label"]}}}, [], \
+        ["output.outputs", "'label'"], []
+
+
 CASES = {
     "missing_input": (case_missing_input, 3),
     "wrong_dataset": (case_wrong_dataset, 2),
@@ -152,6 +163,8 @@ CASES = {
     "wrong_array_length": (case_wrong_array_length, 3),
     "dataset_not_2d": (case_dataset_not_2d, 2),
     "dataset_not_numeric": (case_dataset_not_numeric, 2),
+    "unknown_output": (case_unknown_output, 3),
+    "output_twice": (case_output_twice, 1),
 }
 
 

@@ -261,6 +261,27 @@ def test_single_input_through_datasets_table(e2e, tmp_path, seed):
     run_and_check(e2e, tmp_path, name, {"/my_table": feeds["X"]}, feeds, job, rows, shard)
 
 
+def test_only_the_outputs_asked_for(e2e, tmp_path, seed):
+    """output.outputs = ["probabilities"]: the file and the report hold that output (and row_index) only, with ONNX
+    Runtime's values (that `label`'s nodes are not run is tests/engine's Engine.SelectedOutputsOnly)."""
+    name = "mlp_classifier"
+    rows, bs, shard = 800, 64, 200
+    feeds = make_inputs(name, rows, np.random.default_rng(seed))
+    job = fixture_job(name, tmp_path / "in.h5", tmp_path / "out" / "scores.h5", batch_size=bs, shard_rows=shard)
+    job["output"]["outputs"] = ["probabilities"]
+    write_h5(Path(job["input"]["path"]), {i["dataset"]: feeds[i["name"]] for i in MANIFEST[name]["inputs"]})
+    out = Path(job["output"]["path"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    datasets, _ = e2e.read_output(out)
+    expected = ort_outputs(e2e, name, feeds)
+    compare_outputs(name, datasets, {"probabilities": expected["probabilities"]}, rows)
+    report = e2e.read_report(out)
+    assert report["status"] == "passed", report.get("failures")
+    assert all([o["name"] for o in s["outputs"]] == ["probabilities"] for s in report["shards"]), report["shards"][0]
+
+
 @pytest.mark.parametrize("name", ["mlp_classifier", "mlp_regressor"])
 def test_tabular_raw_scale_with_standardization(e2e, tmp_path, seed, name):
     """Raw-scale float64 features standardized by [preprocess] mean/std from the manifest (the models were

@@ -162,6 +162,49 @@ const char* const kFixtures[] = {"tests/fixtures/resnet_tiny.onnx", "tests/fixtu
                                  "tests/fixtures/bert_tiny_sdpa.onnx", "tests/fixtures/bert_tiny_dynamo17.onnx",
                                  "data/demo_mlp.onnx"};
 
+// EngineOptions::outputs: only those outputs, in that order, with the values the whole model gives
+// them (the whole model is held to ONNX Runtime by the e2e tests); what only the others need is gone.
+TEST(Engine, SelectedOutputsOnly) {
+  const std::string model = source_path("data/demo_mlp.onnx");  // outputs: label (ArgMax), probabilities
+  auto all = Engine::load(model, "cpu");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ((*all)->graph().outputs.size(), 2u);
+  std::vector<Tensor> inputs = random_inputs(**all, 37, 5), want;
+  ASSERT_TRUE((*all)->run(inputs, &want).ok());
+  auto count = [](const Engine& e, const char* op) {
+    return std::count_if(e.graph().nodes.begin(), e.graph().nodes.end(), [&](const Node& n) { return n.op_type == op; });
+  };
+  EXPECT_EQ(count(**all, "ArgMax"), 1);
+  for (bool optimize : {true, false}) {
+    SCOPED_TRACE(optimize ? "optimized" : "not optimized");
+    auto swapped = Engine::load(model, "cpu", EngineOptions{.optimize = optimize, .outputs = {"probabilities", "label"}});
+    ASSERT_TRUE(swapped.ok()) << swapped.status().message();
+    ASSERT_EQ((*swapped)->graph().outputs.size(), 2u);
+    EXPECT_EQ((*swapped)->graph().outputs[0].name, "probabilities");
+    std::vector<Tensor> got;
+    ASSERT_TRUE((*swapped)->run(inputs, &got).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_LE(compare_outputs({got[1], got[0]}, want), 1e-6);
+
+    auto one = Engine::load(model, "cpu", EngineOptions{.optimize = optimize, .outputs = {"probabilities"}});
+    ASSERT_TRUE(one.ok()) << one.status().message();
+    ASSERT_EQ((*one)->graph().outputs.size(), 1u);
+    EXPECT_EQ(count(**one, "ArgMax"), 0) << "the label's ArgMax still runs";
+    EXPECT_LT((*one)->graph().nodes.size(), (*swapped)->graph().nodes.size());
+    ASSERT_TRUE((*one)->run(inputs, &got).ok());
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_LE(compare_outputs(got, {want[1]}), 1e-6);
+  }
+  auto bad = Engine::load(model, "cpu", EngineOptions{.outputs = {"probabilities", "scores"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("has no output 'scores' (its outputs: label, probabilities)"), std::string::npos)
+      << bad.status().message();
+  auto twice = Engine::load(model, "cpu", EngineOptions{.outputs = {"label", "label"}});
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("asked for twice"), std::string::npos) << twice.status().message();
+}
+
 // Every attention of the exported BERT fixtures (TorchScript and dynamo exporters, dynamic sequence)
 // becomes one shardscore.Attention, every LayerNormalization an AddLayerNormalization and every GELU
 // chain one Gelu, and the float16 model's stay op chains (it rounds after each op); the values are
