@@ -2,6 +2,7 @@
 //
 //   engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]
 //                [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision fp32|tf32|fp16|bf16]
+//                [--outputs NAME[,NAME...]]
 //
 // --backend cuda (default cpu) runs the CUDA backend at --precision (default fp32): T batches in
 // flight take T lanes (streams), as a job's T threads do; the engine alone, without the job's
@@ -14,6 +15,9 @@
 // oneTBB threads. So one repeat = T batches of B items run concurrently (one per TBB thread,
 // each on its own copy of the inputs), and items/s = T * B / wall time of the repeat. The figure
 // reported is the median over R repeats (min and max as well), after W warmup repeats.
+//
+// --outputs keeps only those model outputs (a job's output.outputs: EngineOptions::outputs), e.g.
+// BERT's pooler_output without its 393 KB-a-row last_hidden_state copied back.
 //
 // Inputs are random, built from each graph input's declared type and shape: the first dimension
 // is B when symbolic, other symbolic dimensions are S (--seq); float inputs are standard normal;
@@ -71,12 +75,14 @@ struct Args {
   std::string dump;
   std::string backend = "cpu";
   std::string precision = "fp32";
+  std::vector<std::string> outputs;  // empty: all
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "engine_bench: " << why << "\n"
             << "usage: engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]\n"
-            << "                    [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision P]\n";
+            << "                    [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision P]\n"
+            << "                    [--outputs NAME[,NAME...]]\n";
   std::exit(2);
 }
 
@@ -107,6 +113,14 @@ Args parse(int argc, char** argv) {
     else if (f == "--dump") a.dump = val();
     else if (f == "--backend") a.backend = val();
     else if (f == "--precision") a.precision = val();
+    else if (f == "--outputs") {
+      std::string list = val();
+      for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        a.outputs.push_back(list.substr(at, comma - at));
+        at = comma + 1;
+      }
+    }
     else if (f == "--help" || f == "-h") usage("help");
     else usage("unknown argument '" + f + "'");
   }
@@ -256,7 +270,7 @@ void dump(const std::string& dir, const ss::Graph& g, const std::vector<ss::Tens
 // seconds summed per op type. The graph is the CPU engine's own (Engine::load: the same passes and
 // switches, SHARDSCORE_FUSE_ATTENTION included), planned the same way.
 ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
-  SS_ASSIGN_OR_RETURN(std::unique_ptr<ss::Engine> engine, ss::Engine::load(a.model, "cpu"));
+  SS_ASSIGN_OR_RETURN(std::unique_ptr<ss::Engine> engine, ss::Engine::load(a.model, "cpu", ss::EngineOptions{.outputs = a.outputs}));
   const ss::PassStats& ps = engine->pass_stats();
   SS_ASSIGN_OR_RETURN(ss::Plan plan, ss::plan_build(engine->graph()));
   using clock = std::chrono::steady_clock;
@@ -321,6 +335,7 @@ int main(int argc, char** argv) {
   auto t_load = clock::now();
   ss::EngineOptions options;
   options.cuda.precision = a.precision;
+  options.outputs = a.outputs;
   auto loaded = ss::Engine::load(a.model, a.backend, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ss::Engine& engine = *loaded.value();

@@ -168,6 +168,8 @@ def engine_bench(model: str, onnx_path: Path, precision: str, log: Path, *, thre
     _, batch, _, _ = SIZES[model]
     cmd = [ENGINE_BENCH, "--model", str(onnx_path), "--batch", str(batch), "--threads", str(threads), "--warmup",
            str(warmup), "--repeats", str(repeats), "--backend", "cuda", "--precision", precision] + (["--json"] if json_out else [])
+    if model == "bert-base":
+        cmd += ["--outputs", "pooler_output"]  # as the job keeps (run_shardscore)
     env = dict(os.environ, SHARDSCORE_CUDA_NHWC="1" if nhwc else "0", SHARDSCORE_CUDA_PROFILE="1" if profile else "0",
                SHARDSCORE_CUDA_CUDNN_EPILOGUE="1" if cudnn_epilogue else "0",
                SHARDSCORE_CUDA_CUBLASLT_BIAS="1" if lt_bias else "0",
