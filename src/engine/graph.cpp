@@ -334,10 +334,21 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     }
   }
 
+  auto note_external = [&g](const onnx::TensorProto& p) {
+    if (p.data_location() != onnx::TensorProto_DataLocation_EXTERNAL) return;
+    for (const auto& kv : p.external_data()) {
+      if (kv.key() == "location" && std::find(g.external_data.begin(), g.external_data.end(), kv.value()) == g.external_data.end())
+        g.external_data.push_back(kv.value());
+    }
+  };
   for (const auto& init : gp.initializer()) {
     SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, "model '" + source + "': initializer '" + init.name() + "'", model_dir));
     g.initializers[init.name()] = std::move(t);
+    note_external(init);
   }
+  for (const auto& np : gp.node())
+    for (const auto& a : np.attribute())
+      if (a.has_t()) note_external(a.t());
   for (const auto& in : gp.input())
     if (!g.initializers.count(in.name())) g.inputs.push_back(value_info_from_proto(in));
   for (const auto& out : gp.output()) g.outputs.push_back(value_info_from_proto(out));

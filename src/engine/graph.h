@@ -59,6 +59,10 @@ struct Graph {
   std::vector<ValueInfo> outputs;
   std::map<std::string, Tensor> initializers;
   std::vector<Node> nodes;  // topological order
+  // The files holding the model's external data (initializers and tensor attributes stored beside
+  // the model, as torch's dynamo exporter writes them), as the model names them (relative to its
+  // folder), each once, in the order first named. Provenance hashes them with the model file.
+  std::vector<std::string> external_data;
 };
 
 StatusOr<Graph> graph_load_onnx(const std::string& path);

@@ -282,14 +282,28 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
   const std::vector<OutputColumn>& columns = columns_or.value();
 
-  std::string sha = "";
+  // The model's SHA-256, and its external data files' (the weights, when the exporter put them
+  // beside the model) in sha256sum's format ("<hash>  <file>" lines, files as the model names
+  // them), so that `sha256sum -c` in the model's folder checks them.
+  std::string sha = "", data_sums = "";
+  std::vector<std::pair<std::string, std::string>> data_shas;  // rank 0's, for the report
   if (rank == 0) {
     auto sha_or = sha256_file_hex(job.model.path);
     st = sha_or.status();
     if (st.ok()) sha = sha_or.value();
+    const std::filesystem::path dir = std::filesystem::path(job.model.path).parent_path();
+    for (const auto& file : engine.graph().external_data) {
+      if (!st.ok()) break;  // the model's own hash failed
+      auto data_or = sha256_file_hex((dir / file).string());
+      st = data_or.status();
+      if (!st.ok()) break;
+      data_shas.emplace_back(file, data_or.value());
+      data_sums += data_or.value() + "  " + file + "\n";
+    }
   }
   SS_RETURN_IF_ERROR(mpi_agree(rank == 0 ? st : ok_status(), comm));
   sha = mpi_bcast_string(sha, 0, comm);
+  data_sums = mpi_bcast_string(data_sums, 0, comm);
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);
 
@@ -322,6 +336,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   sink_spec.columns = columns;
   sink_spec.plan = &plan;
   sink_spec.provenance = {{"model_sha256", sha},
+                          {"model_external_data_sha256", data_sums},
                           {"model_path", job.model.path},
                           {"input_path", job.input.path},
                           {"input_dataset", inputs[0].dataset},
@@ -557,6 +572,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.backend = std::string(engine.backend_name());
       info.model_path = job.model.path;
       info.model_sha256 = sha;
+      info.model_external_data = data_shas;
       info.input_path = job.input.path;
       info.input_dataset = inputs[0].dataset;
       info.input_dtype = std::string(dtype_name(first.dtype()));

@@ -114,6 +114,8 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   for (const auto& b : info.input_bindings) {
     bindings.push_back({{"model_input", b.model_input}, {"dataset", b.dataset}, {"dtype", b.dtype}, {"row_shape", b.row_shape}});
   }
+  json external = json::array();
+  for (const auto& [file, sha] : info.model_external_data) external.push_back({{"file", file}, {"sha256", sha}});
   const bool passed = failures.empty();
   json r = {
       {"shardscore_version", info.version},
@@ -122,7 +124,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"ranks", info.ranks},
       {"threads_per_rank", info.threads_per_rank},
       {"backend", info.backend},
-      {"model", {{"path", info.model_path}, {"sha256", info.model_sha256}}},
+      {"model", {{"path", info.model_path}, {"sha256", info.model_sha256}, {"external_data", external}}},
       {"input", {{"path", info.input_path}, {"dataset", info.input_dataset}, {"rows", info.input_rows},
                  {"features", info.input_features}, {"dtype", info.input_dtype}, {"datasets", bindings}}},
       {"output", {{"path", info.output_path}, {"format", info.output_format}, {"datasets", info.output_datasets}}},

@@ -15,6 +15,8 @@ struct RunInfo {
   int ranks = 1;
   std::string backend;
   std::string model_path, model_sha256;
+  // The model's external data files (as the model names them) and their SHA-256; empty without.
+  std::vector<std::pair<std::string, std::string>> model_external_data;
   std::string input_path, input_dataset, input_dtype;
   int64_t input_rows = 0, input_features = 0;
   struct Binding {

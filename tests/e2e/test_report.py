@@ -1,6 +1,7 @@
 """The run report (JSON), quality checks (exit 3) and output provenance attributes."""
 import datetime
 import re
+import subprocess
 import tomllib
 
 import numpy as np
@@ -122,6 +123,7 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     for key in ("model_sha256", "job_toml", "shardscore_version", "num_ranks", "backend", "created_utc"):
         assert key in attrs, f"output attribute {key} missing (have {sorted(attrs)})"
     assert attrs["model_sha256"] == model_sha
+    assert attrs["model_external_data_sha256"] == "" and rep["model"]["external_data"] == []  # weights inside
     assert isinstance(attrs["num_ranks"], (int, np.integer)), type(attrs["num_ranks"])
     assert int(attrs["num_ranks"]) == np_
     assert attrs["backend"] == "cpu"
@@ -137,6 +139,52 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert recorded["input"]["path"] == str(inp)
     assert recorded["run"]["shard_rows"] == 4500 and recorded["run"]["batch_size"] == 777
     assert set(recorded) <= {"input", "model", "output", "run", "preprocess", "checks"}
+
+
+def test_external_data_is_hashed_with_the_model(e2e, tmp_path, seed):
+    """Weights beside the model (torch's dynamo exporter writes them so): the output and the report record each
+    external data file's SHA-256 next to the model file's, and `sha256sum -c` in the model's folder accepts them."""
+    import onnx
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    model = model_dir / "demo.onnx"
+    m = onnx.load(str(e2e.DEMO_MODEL))
+    for t in m.graph.initializer:  # into raw_data, which is what onnx moves out
+        t.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t), t.name))
+    onnx.save_model(m, str(model), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="demo.onnx.data", size_threshold=0)
+    data = model_dir / "demo.onnx.data"
+    assert data.stat().st_size > 10_000 and model.stat().st_size < 10_000, "the weights did not move out"
+    rows = 3_000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=500, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, model_path=model, run={"shard_rows": 1000})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, attrs = e2e.read_output(out)
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
+    assert attrs["model_sha256"] == e2e.sha256_file(model)
+    assert attrs["model_external_data_sha256"] == f"{e2e.sha256_file(data)}  demo.onnx.data\n"
+    rep = e2e.read_report(out)
+    assert rep["model"]["sha256"] == e2e.sha256_file(model)
+    assert rep["model"]["external_data"] == [{"file": "demo.onnx.data", "sha256": e2e.sha256_file(data)}]
+    check = subprocess.run(["sha256sum", "-c", "-"], input=attrs["model_external_data_sha256"], text=True,
+                           capture_output=True, cwd=model_dir)
+    assert check.returncode == 0 and "demo.onnx.data: OK" in check.stdout, check.stdout + check.stderr
+    # A changed weight file changes the recorded hash: the provenance covers the weights.
+    with open(data, "r+b") as f:
+        f.seek(100)
+        b = f.read(1)
+        f.seek(100)
+        f.write(bytes([b[0] ^ 1]))
+    out2 = tmp_path / "out" / "scores2.h5"
+    job2 = e2e.make_job(tmp_path / "job2.toml", inp, out2, model_path=model, run={"shard_rows": 1000})
+    p = e2e.run_job(1, ["run", "--job", job2], cwd=tmp_path)
+    assert p.returncode in (0, 3), p.stderr
+    _, attrs2 = e2e.read_output(out2)
+    assert attrs2["model_sha256"] == attrs["model_sha256"]
+    assert attrs2["model_external_data_sha256"] != attrs["model_external_data_sha256"]
 
 
 def test_quality_check_fails_with_exit_3(e2e, tmp_path, seed, rng):

@@ -436,6 +436,7 @@ TEST_F(ExternalData, BesideTheModelLoads) {
   ASSERT_EQ(w.numel(), 6);
   EXPECT_EQ(w.data<float>()[0], 1.0f);
   EXPECT_EQ(w.data<float>()[5], 6.0f);
+  EXPECT_EQ(g->external_data, std::vector<std::string>({"w.bin"}));  // named once, as the model names it
   // And the model runs with it.
   auto e = Engine::load((dir_ / "model" / "m.onnx").string(), "cpu");
   ASSERT_TRUE(e.ok()) << e.status().message();
