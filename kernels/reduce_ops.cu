@@ -530,11 +530,12 @@ struct PoolIndex {
         d{static_cast<I>(g.d[0]), static_cast<I>(g.d[1])} {}
 };
 
-// Whether the pool's every index, and a grid stride past the last, fits in 32 bits.
+// Whether the pool's every index, and a grid stride past the last, fits in 32 bits. An empty input
+// axis counts as 1: the kernels still form plane * h offsets (padding-only windows read nothing).
 bool pool_fits_32(const PoolGeometry& g) {
   constexpr int64_t kLimit = (int64_t{1} << 31) - (int64_t{1} << 28);
   const int64_t window = std::max((g.k[0] - 1) * g.d[0], (g.k[1] - 1) * g.d[1]) + std::max(g.pb[0], g.pb[1]);
-  return g.planes * g.oh * g.ow < kLimit && g.planes * g.h * g.w < kLimit &&
+  return g.planes * g.oh * g.ow < kLimit && g.planes * std::max<int64_t>(g.h, 1) * std::max<int64_t>(g.w, 1) < kLimit &&
          std::max(g.oh * g.s[0], g.ow * g.s[1]) + window < kLimit;
 }
 

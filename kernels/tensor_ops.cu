@@ -171,8 +171,8 @@ cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out
   return cudaGetLastError();
 }
 
-// GatherND in units U: slice_u units per row, offsets scaled from elements by unit_per_elem =
-// elem_bytes / sizeof(U) (>= 1), or elem_per_unit when a unit spans several elements.
+// GatherND in units U: slice_u units per row; an offset in elements becomes off * elem_bytes /
+// sizeof(U) units, exact because every offset is a multiple of the slice, whose bytes U divides.
 template <typename U>
 __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __restrict__ indices, U* __restrict__ out,
                                  int64_t per_batch, int64_t slice_u, int64_t batch_stride, GatherNdIndex nd,
