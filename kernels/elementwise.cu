@@ -157,7 +157,10 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
   } else if constexpr (kOp == UnaryOp::kHardSigmoid || kOp == UnaryOp::kHardSwish) {
     const C a = kOp == UnaryOp::kHardSwish ? C(1) / C(6) : alpha;
     const C b = kOp == UnaryOp::kHardSwish ? C(0.5) : beta;
-    const C t = a * v + b;
+    C p;  // rounded on its own, as on the CPU: nvcc would contract a * v + b into an FMA
+    if constexpr (std::is_same_v<C, float>) p = __fmul_rn(a, v);
+    else p = __dmul_rn(a, v);
+    const C t = p + b;
     const C h = t < C(0) ? C(0) : (t > C(1) ? C(1) : t);
     return kOp == UnaryOp::kHardSwish ? v * h : h;
   } else if constexpr (kOp == UnaryOp::kGelu) {

@@ -184,7 +184,7 @@ cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int
 
 namespace {
 __global__ void attention_pointers_kernel(const char* q, const char* k, const char* v, char* s, char* y, AttentionShape a,
-                                          int64_t elem_bytes, void** ptrs) {
+                                          int64_t elem_bytes, int64_t score_pitch, void** ptrs, int64_t stride) {
   const int64_t n = a.batch * a.heads;
   SS_GRID_STRIDE_LOOP(bh, n) {
     const int64_t b = bh / a.heads, h = bh - b * a.heads;
@@ -193,21 +193,23 @@ __global__ void attention_pointers_kernel(const char* q, const char* k, const ch
     ptrs[bh] = const_cast<char*>(q + (b * a.q_len * a.heads + h) * a.head_dim * elem_bytes);
     const int64_t k_off = a.keys_transposed ? (bk * a.k_heads + hk) * a.head_dim * a.kv_len
                                             : (bk * a.kv_len * a.k_heads + hk) * a.head_dim;
-    ptrs[n + bh] = const_cast<char*>(k + k_off * elem_bytes);
-    ptrs[2 * n + bh] = const_cast<char*>(v + (bv * a.kv_len * a.v_heads + hv) * a.v_dim * elem_bytes);
-    ptrs[3 * n + bh] = s + bh * a.q_len * a.kv_len * elem_bytes;
-    ptrs[4 * n + bh] = y + (b * a.q_len * a.heads + h) * a.v_dim * elem_bytes;
+    ptrs[stride + bh] = const_cast<char*>(k + k_off * elem_bytes);
+    ptrs[2 * stride + bh] = const_cast<char*>(v + (bv * a.kv_len * a.v_heads + hv) * a.v_dim * elem_bytes);
+    ptrs[3 * stride + bh] = s + bh * a.q_len * score_pitch * elem_bytes;
+    ptrs[4 * stride + bh] = y + (b * a.q_len * a.heads + h) * a.v_dim * elem_bytes;
   }
 }
 }  // namespace
 
 cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
-                                      void* y, const AttentionShape& s, void** ptrs, cudaStream_t stream) {
+                                      void* y, const AttentionShape& s, int64_t score_pitch, void** ptrs, int64_t stride,
+                                      cudaStream_t stream) {
   const int64_t n = s.batch * s.heads;
   if (n == 0) return cudaSuccess;
+  if (stride < n || score_pitch < s.kv_len) return cudaErrorInvalidValue;
   attention_pointers_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(
       static_cast<const char*>(q), static_cast<const char*>(k), static_cast<const char*>(v), static_cast<char*>(scores),
-      static_cast<char*>(y), s, elem_bytes, ptrs);
+      static_cast<char*>(y), s, elem_bytes, score_pitch, ptrs, stride);
   return cudaGetLastError();
 }
 

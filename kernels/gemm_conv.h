@@ -36,10 +36,14 @@ struct AttentionShape {
 };
 
 // The pointer arrays of Attention's two batched products (cublasGemmBatchedEx), one entry per
-// (batch, head) pair bh = b * heads + h, in `ptrs` [5 * batch * heads]: [0, n) Q's head (b, h),
-// [n, 2n) K's, [2n, 3n) V's (head 0 / batch 0 where shared), [3n, 4n) the scores' matrix bh of
-// [batch * heads, q_len, kv_len], [4n, 5n) Y's head; elements of `elem_bytes` bytes.
+// (batch, head) pair bh = b * heads + h < n = batch * heads, five arrays of `stride` entries each
+// in `ptrs` [5 * stride] (stride >= n, even, so that every array is 16-byte aligned as cuBLAS
+// checks): Q's head (b, h), K's, V's (head 0 / batch 0 where shared), the scores' matrix bh of
+// [batch * heads, q_len, score_pitch] (score_pitch >= kv_len elements a row, so that every matrix
+// starts 16-byte aligned, as cuBLAS needs of 2-byte and TF32 operands), Y's head; elements of
+// `elem_bytes` bytes.
 cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
-                                      void* y, const AttentionShape& s, void** ptrs, cudaStream_t stream);
+                                      void* y, const AttentionShape& s, int64_t score_pitch, void** ptrs, int64_t stride,
+                                      cudaStream_t stream);
 
 }  // namespace shardscore::kernels

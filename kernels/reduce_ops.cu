@@ -369,7 +369,7 @@ struct MaskedRows {
 // Contiguous rows, TPR threads per row. x may be y (Attention normalizes its scores in place):
 // each element is read and written by the one thread that owns it.
 template <class T, int TPR, class Rows>
-__global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, Rows values) {
+__global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, int64_t pitch, Rows values) {
   using M = math_t<T>;
   __shared__ M smax[kWarps];
   __shared__ double ssum[kWarps];
@@ -379,7 +379,7 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, R
        r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
     const int64_t r = r0 + threadIdx.x / TPR;
     const bool live = r < rows;
-    const T* p = x + (live ? r : 0) * n;
+    const T* p = x + (live ? r : 0) * pitch;
     const auto v = values.row(live ? r : 0);
     M mx = -std::numeric_limits<M>::infinity();
     if (live)
@@ -399,7 +399,7 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, R
     // shuffle orders execution, not memory; a row of a whole block has row_allreduce's barriers.
     if constexpr (TPR == 32) __syncwarp();
     if (live) {
-      T* q = y + r * n;
+      T* q = y + r * pitch;
       for (int64_t j = lane; j < n; j += TPR) store(q, j, values.result(mul_rn(Rows::exp(sub_rn(v(j, load(p, j)), mx)), inv)));
     }
   }
@@ -640,9 +640,9 @@ cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int
     const T* px = static_cast<const T*>(x);
     T* py = static_cast<T*>(y);
     if (inner == 1 && dim > 1024) {
-      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim, PlainRows{});
+      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
     } else if (inner == 1 && dim >= 32) {
-      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, PlainRows{});
+      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
     } else {
       softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
     }
@@ -652,10 +652,11 @@ cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int
 }
 
 cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
-                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4], bool nan_to_zero,
-                                     cudaStream_t stream) {
+                                     int64_t kv_len, int64_t pitch, const void* mask, const int64_t mask_strides[4],
+                                     bool nan_to_zero, cudaStream_t stream) {
   const int64_t rows = batch * heads * q_len;
   if (rows == 0 || kv_len == 0) return cudaSuccess;
+  if (pitch < kv_len) return cudaErrorInvalidValue;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* s = static_cast<T*>(scores);
@@ -669,9 +670,9 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
     values.s3 = mask_strides[3];
     values.nan_to_zero = nan_to_zero;
     if (kv_len > 1024) {
-      softmax_rows_kernel<T, kBlock><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, values);
+      softmax_rows_kernel<T, kBlock><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
     } else {
-      softmax_rows_kernel<T, 32><<<grid_for(rows, kWarps), kBlock, 0, stream>>>(s, s, rows, kv_len, values);
+      softmax_rows_kernel<T, 32><<<grid_for(rows, kWarps), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
     }
   });
   if (!known) return cudaErrorInvalidValue;

@@ -38,14 +38,14 @@ cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, co
 cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
                            cudaStream_t stream);
 
-// Attention's scores [batch, heads, q_len, kv_len] (contiguous, float types) normalized in place
-// along the last axis, each first plus the mask's value at (b, h, i, j): mask[b * s0 + h * s1 +
+// Attention's scores [batch, heads, q_len, kv_len] (float types; row r at r * pitch elements,
+// pitch >= kv_len) normalized in place along the last axis, each first plus the mask's value at (b, h, i, j): mask[b * s0 + h * s1 +
 // i * s2 + j * s3] with mask_strides {s0, s1, s2, s3} (0 where the mask is broadcast; mask of the
 // scores' type, nullptr for none), added in float32 (double for float64); then as launch_softmax,
 // with CUDA's expf; nan_to_zero: a NaN result is written as 0 (SDPA's Where(IsNaN(P), 0, P)).
 cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
-                                     int64_t kv_len, const void* mask, const int64_t mask_strides[4], bool nan_to_zero,
-                                     cudaStream_t stream);
+                                     int64_t kv_len, int64_t pitch, const void* mask, const int64_t mask_strides[4],
+                                     bool nan_to_zero, cudaStream_t stream);
 
 // Index of the largest element of x viewed as [outer, dim, inner] along dim (dim >= 1), the
 // first among ties (or the last with select_last), NaN compared as the CPU compares it

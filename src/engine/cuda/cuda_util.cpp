@@ -31,8 +31,10 @@ Status cublas_status(cublasStatus_t e, const char* call) {
 
 Status cudnn_status(cudnnStatus_t e, const char* call) {
   std::string m = std::string(call) + " failed: " + cudnnGetErrorString(e);
-  if (e == CUDNN_STATUS_ALLOC_FAILED) return resource_exhausted(m);
-  if (e == CUDNN_STATUS_NOT_SUPPORTED) return unimplemented(m);
+  // cuDNN 9's codes are categories with sub-codes (CUDNN_STATUS_NOT_SUPPORTED_SHAPE, ...).
+  if (e == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED || e == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED)
+    return resource_exhausted(m);
+  if (CUDNN_STATUS_CATEGORY(e) == CUDNN_STATUS_NOT_SUPPORTED) return unimplemented(m);
   return internal_error(m);
 }
 

@@ -123,6 +123,15 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
   const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
   const uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
   const uint64_t workspace_limit = 32u << 20;
+  // cuBLASLt's heuristic assumes 256-byte aligned matrices unless told; arena buffers are 64-byte
+  // aligned. Capped at 64 so that the first batch (fresh allocations) and the arena's batches of a
+  // shape choose the same algorithm, hence the same bits.
+  auto alignment = [](const void* p) {
+    uint32_t a = 64;
+    while (a > 1 && reinterpret_cast<uintptr_t>(p) % a != 0) a /= 2;
+    return a;
+  };
+  const uint32_t align_a = alignment(g.b), align_b = alignment(g.a), align_y = alignment(g.y);
   // A setting this cuBLASLt refuses, like no algorithm, sends the product down the other path.
   cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
   auto step = [&](cublasStatus_t s) { return (st = s) == CUBLAS_STATUS_SUCCESS; };
@@ -144,6 +153,14 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
                                                 sizeof workspace_limit)) &&
       step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction,
                                                 sizeof reduction)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                                sizeof align_a)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                                sizeof align_b)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_y,
+                                                sizeof align_y)) &&
+      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_y,
+                                                sizeof align_y)) &&
       step(cublasLtMatmulAlgoGetHeuristic(ctx.lane.cublaslt, d.op, d.a, d.b, d.y, d.y, d.pref, 1, &found, &count));
   if (!ready || count == 0) {
     g_cublaslt_bias.refuse("cuda: cuBLASLt has no bias-epilogue algorithm for " + ctx.node.describe() + " (" +
@@ -151,10 +168,20 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
                                   " found); such products broadcast the bias first");
     return false;
   }
-  void* workspace = found.workspaceSize ? ctx.scratch(found.workspaceSize) : nullptr;
+  void* workspace = nullptr;  // cublasLtMatmul wants it 256-byte aligned; scratch is 64-byte aligned
+  if (found.workspaceSize) {
+    const auto raw = reinterpret_cast<uintptr_t>(ctx.scratch(found.workspaceSize + 255));
+    workspace = reinterpret_cast<void*>((raw + 255) & ~uintptr_t{255});
+  }
   const float alpha = static_cast<float>(g.alpha), beta = 0.0f;
-  SS_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(ctx.lane.cublaslt, d.op, &alpha, g.b, d.a, g.a, d.b, &beta, g.y, d.y, g.y, d.y,
-                                           &found.algo, workspace, found.workspaceSize, ctx.lane.stream));
+  st = cublasLtMatmul(ctx.lane.cublaslt, d.op, &alpha, g.b, d.a, g.a, d.b, &beta, g.y, d.y, g.y, d.y, &found.algo,
+                      workspace, found.workspaceSize, ctx.lane.stream);
+  if (st == CUBLAS_STATUS_NOT_SUPPORTED) {  // nothing was launched: the other path computes Y
+    g_cublaslt_bias.refuse("cuda: cublasLtMatmul refused the bias epilogue for " + ctx.node.describe() +
+                           " (" + cublasGetStatusString(st) + "); such products broadcast the bias first");
+    return false;
+  }
+  SS_CUBLAS_RETURN_IF_ERROR(st);
   g_cublaslt_bias.ran();
   return true;
 }
@@ -329,7 +356,8 @@ StatusOr<bool> conv_cudnn_epilogue(CudaOpContext& ctx, const ConvDescriptors& d,
   const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
       ctx.lane.cudnn, &one, d.x, src.raw(), d.w, w.raw(), d.conv, algo.algo, workspace, algo.workspace, &alpha2, d.y,
       residual ? residual->raw() : y.raw(), e.bias, b, e.act, d.y, y.raw());
-  if (st == CUDNN_STATUS_NOT_SUPPORTED || st == CUDNN_STATUS_BAD_PARAM) {
+  // cuDNN 9 answers with sub-codes (CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, ...): compared by category.
+  if (CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED || CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_BAD_PARAM) {
     g_cudnn_epilogue.refuse("cuda: cuDNN refused its fused bias/residual/Relu for " + ctx.node.describe() + " (" +
                                    cudnnGetErrorString(st) + "); such convolutions keep the backend's own pass");
     return false;
@@ -559,36 +587,42 @@ Status cuda_attention(CudaOpContext& ctx) {
     if (v > INT_MAX) return unimplemented("an attention dimension of " + str(v) + " is above cuBLAS's int range");
   }
   const std::size_t es = dtype_size(t);
-  void* scores = ctx.scratch(static_cast<std::size_t>(n * p.q_len * p.kv_len) * es);
-  void** ptrs = static_cast<void**>(ctx.scratch(static_cast<std::size_t>(5 * n) * sizeof(void*)));
+  // cuBLAS's batched products with 2-byte (or TF32) operands want every matrix 16-byte aligned, and
+  // every pointer array too: score rows padded to 16 bytes, pointer arrays to an even length.
+  const int64_t per16 = std::max<int64_t>(1, 16 / static_cast<int64_t>(es));
+  const int64_t pitch = (p.kv_len + per16 - 1) / per16 * per16, stride = (n + 1) / 2 * 2;
+  if (pitch > INT_MAX) return unimplemented("an attention dimension of " + str(pitch) + " is above cuBLAS's int range");
+  const std::size_t score_bytes = static_cast<std::size_t>(n * p.q_len * pitch) * es;
+  void* scores = ctx.scratch(score_bytes);
+  void** ptrs = static_cast<void**>(ctx.scratch(static_cast<std::size_t>(5 * stride) * sizeof(void*)));
   const kernels::AttentionShape shape{p.batch,   p.heads,   p.q_len,   p.kv_len,  p.head_dim,         p.v_dim,
                                       p.k_batch, p.k_heads, p.v_batch, p.v_heads, p.keys_transposed};
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_pointers(static_cast<int>(es), q->raw(), ctx.inputs[1]->raw(),
-                                                               ctx.inputs[2]->raw(), scores, y.raw(), shape, ptrs,
-                                                               ctx.lane.stream));
+                                                               ctx.inputs[2]->raw(), scores, y.raw(), shape, pitch,
+                                                               ptrs, stride, ctx.lane.stream));
   // A Div's scale as its reciprocal: within an ulp of dividing (exact for BERT's sqrt(64) = 8).
   const float alpha = p.divide ? 1.0f / p.scale : p.scale, one = 1.0f, zero = 0.0f;
-  const int in = static_cast<int>(n), sq = static_cast<int>(p.q_len), sk = static_cast<int>(p.kv_len);
+  const int in = static_cast<int>(n), sq = static_cast<int>(p.q_len), sk = static_cast<int>(p.kv_len),
+            ls = static_cast<int>(pitch);
   if (p.head_dim == 0) {  // empty dot products (cuBLAS rejects a leading dimension of 0)
-    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(scores, 0, static_cast<std::size_t>(n * p.q_len * p.kv_len) * es,
-                                            ctx.lane.stream));
+    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(scores, 0, score_bytes, ctx.lane.stream));
   } else {
     // Column-major: S_bh^T [Sk x Sq] = (K_bh stored [D x Sk])^T * (Q_bh stored [D x Sq]); K^T given
     // (keys_transposed) is stored [Sk x D] column-major, taken as it is. float32 at --precision tf32:
     // tensor cores through the handle's math mode (set per lane).
     SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, p.keys_transposed ? CUBLAS_OP_N : CUBLAS_OP_T,
                                                   CUBLAS_OP_N, sk, sq,
-                                                  static_cast<int>(p.head_dim), &alpha, ptrs + n, dt,
+                                                  static_cast<int>(p.head_dim), &alpha, ptrs + stride, dt,
                                                   static_cast<int>(ldk), ptrs, dt, static_cast<int>(ldq), &zero,
-                                                  ptrs + 3 * n, dt, sk, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                                                  ptrs + 3 * stride, dt, ls, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_softmax(cuda_elem(t), scores, p.batch, p.heads, p.q_len, p.kv_len,
-                                                              mask ? mask->raw() : nullptr, p.mask_strides,
+                                                              pitch, mask ? mask->raw() : nullptr, p.mask_strides,
                                                               p.nan_to_zero, ctx.lane.stream));
   // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]).
   SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
-                                                sk, &one, ptrs + 2 * n, dt, static_cast<int>(ldv), ptrs + 3 * n, dt, sk,
-                                                &zero, ptrs + 4 * n, dt, static_cast<int>(ldy), in, CUBLAS_COMPUTE_32F,
+                                                sk, &one, ptrs + 2 * stride, dt, static_cast<int>(ldv), ptrs + 3 * stride, dt,
+                                                ls, &zero, ptrs + 4 * stride, dt, static_cast<int>(ldy), in, CUBLAS_COMPUTE_32F,
                                                 CUBLAS_GEMM_DEFAULT));
   ctx.outputs[0] = std::move(y);
   return ok_status();
