@@ -119,11 +119,18 @@ const OpEntry* op_registry_find(std::string_view domain, std::string_view op_typ
 std::span<const OpEntry> op_registry_all() { return kOps; }
 
 Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
-  // The 2-byte float type of the inputs (float16 or bfloat16), if any.
-  DType half = DType::kUndefined;
-  for (const Tensor* t : ctx.inputs)
-    if (t && dtype_is_half(t->dtype()) && half == DType::kUndefined) half = t->dtype();
-  if (op.float16_as_stored || half == DType::kUndefined) return op.cpu(ctx);
+  // Whether any input is a 2-byte float (float16 or bfloat16), and the type of the first float input:
+  // the op's T, which its float outputs take (Pow's float32 base with a float16 exponent gives
+  // float32, as ONNX types it).
+  bool any_half = false;
+  DType first_float = DType::kUndefined;
+  for (const Tensor* t : ctx.inputs) {
+    if (!t) continue;
+    any_half |= dtype_is_half(t->dtype());
+    if (first_float == DType::kUndefined && dtype_is_float(t->dtype())) first_float = t->dtype();
+  }
+  if (op.float16_as_stored || !any_half) return op.cpu(ctx);
+  const DType half = dtype_is_half(first_float) ? first_float : DType::kUndefined;  // outputs rounded to it
   ctx.reusable = 0;  // the op sees widened copies, not the values' own tensors
   std::vector<Tensor> widened(ctx.inputs.size());
   const std::vector<const Tensor*> original = ctx.inputs;
@@ -140,7 +147,7 @@ Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
   ctx.inputs = original;
   SS_RETURN_IF_ERROR(st);
   for (auto& out : ctx.outputs) {
-    if (out.empty() || out.dtype() != DType::kFloat32) continue;
+    if (half == DType::kUndefined || out.empty() || out.dtype() != DType::kFloat32) continue;
     Tensor h(half, out.shape());
     const float* src = out.data<float>();
     uint16_t* dst = h.data<uint16_t>();

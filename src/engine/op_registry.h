@@ -88,7 +88,8 @@ std::span<const OpEntry> op_registry_all();
 
 // Runs `op`'s CPU function on ctx. Ops that compute (float16_as_stored false) never see float16:
 // float16 inputs are widened to float32 (exactly), the op runs in float32, and its float32
-// outputs are rounded back to float16 (to nearest even) - so float16 models give float16 results
+// outputs are rounded back to float16 (to nearest even) when the op's first float input is float16
+// (its T; a float32 first input keeps float32 outputs) - so float16 models give float16 results
 // rounded once per op, as ONNX Runtime's CPU provider computes them. Constant folding and the CPU
 // backend both run ops through here.
 [[nodiscard]] Status op_run_cpu(const OpEntry& op, OpContext& ctx);

@@ -86,6 +86,22 @@ TEST_P(OpTest, Float16_SoftmaxAndErf) {
   expect_half_near(e, s, ref, 1);
 }
 
+TEST_P(OpTest, Float16_PowTakesItsBasesType) {
+  // Pow(T base, T1 exponent): the output is the base's type. A float32 base with a float16 exponent
+  // gives float32 (not rounded to float16), a float16 base with a float32 exponent float16.
+  const auto base = rand_f32(12, 0.5f, 3);
+  const auto exp_bits = rand_half(rng_, 12, -2, 2);
+  Tensor out = run1("Pow", {make<float>({12}, base), make_half({12}, exp_bits)});
+  std::vector<double> ref(12);
+  for (std::size_t i = 0; i < 12; ++i) ref[i] = std::pow(double{base[i]}, half_to_double(exp_bits[i]));
+  expect_near(out, DType::kFloat32, {12}, ref, kTolElementwise);
+  const auto base_bits = rand_half(rng_, 12, 0.5f, 3);
+  const auto exps = rand_f32(12, -2, 2);
+  out = run1("Pow", {make_half({12}, base_bits), make<float>({12}, exps)});
+  for (std::size_t i = 0; i < 12; ++i) ref[i] = std::pow(half_to_double(base_bits[i]), double{exps[i]});
+  expect_half_near(out, {12}, ref, 1);
+}
+
 TEST_P(OpTest, Float16_AttentionComputesInFloat32) {
   // BERT-base's head size at float16: the CPU computes in float32 and rounds once (1 ulp); the GPU
   // also rounds the scores and the softmax weights to float16 on the way, as its MatMul and Softmax
