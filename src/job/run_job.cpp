@@ -142,9 +142,15 @@ class TempFileGuard {
  public:
   TempFileGuard(std::string path, bool owner) : path_(std::move(path)), owner_(owner) {}
   ~TempFileGuard() {
-    if (owner_ && !released_) {
+    if (!owner_ || released_) return;
+    // Other ranks may be removing their own unfinished Parquet part files from the folder at the
+    // same time, and remove_all gives up at the first entry that vanishes under it: so again,
+    // until the folder is gone (a few tries: nothing new is written into it once a run failed).
+    for (int attempt = 0; attempt < 50; ++attempt) {
       std::error_code ec;
       std::filesystem::remove_all(path_, ec);
+      if (!std::filesystem::exists(path_, ec) && !ec) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
   void release() { released_ = true; }
