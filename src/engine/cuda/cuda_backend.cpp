@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ std::atomic<int64_t> g_graphs_captured{0}, g_graphs_refused{0};
 
 // Thrown by the device allocator (Tensor's constructor cannot return a Status); caught per step.
 struct DeviceOutOfMemory : std::bad_alloc {};
+// Any other failure of cudaMallocAsync (a sticky error after a kernel fault): not out of memory, so
+// that the engine does not retry in halves on a broken context and the error names itself.
+struct DeviceAllocFailed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // Stream-ordered device memory on one lane's stream.
 class DeviceAllocator final : public TensorAllocator {
@@ -49,9 +55,10 @@ class DeviceAllocator final : public TensorAllocator {
   explicit DeviceAllocator(cudaStream_t stream) : stream_(stream) {}
   std::shared_ptr<std::byte> allocate(std::size_t bytes) override {
     void* p = nullptr;
-    if (cudaMallocAsync(&p, std::max<std::size_t>(bytes, 256), stream_) != cudaSuccess) {
+    if (const cudaError_t e = cudaMallocAsync(&p, std::max<std::size_t>(bytes, 256), stream_); e != cudaSuccess) {
       (void)cudaGetLastError();
-      throw DeviceOutOfMemory();
+      if (e == cudaErrorMemoryAllocation) throw DeviceOutOfMemory();
+      throw DeviceAllocFailed(std::string("cudaMallocAsync failed: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
     }
     cudaStream_t s = stream_;
     // A failed free must not stay the thread's last error: the next launch check would report it.
@@ -102,6 +109,9 @@ struct LaneShape {
   // arena or constant address), or, where the output never reaches the device (a shape-only
   // result), the host value itself (fixed for this input shape).
   std::vector<Tensor> outputs;
+  // Shape-only results that device steps read as data (BERT's position ids), uploaded once before
+  // the capture: the graph copies them device to device, as a capture cannot copy pageable memory.
+  std::map<int, Tensor> folded_dev;
   ~LaneShape() {
     if (graph) cudaGraphExecDestroy(graph);
   }
@@ -179,6 +189,9 @@ class CudaBackend final : public Backend {
     } catch (const std::bad_alloc&) {
       (void)cudaStreamSynchronize(lane->h.stream);
       return resource_exhausted("out of host memory");
+    } catch (const DeviceAllocFailed& e) {
+      (void)cudaStreamSynchronize(lane->h.stream);
+      return internal_error(e.what());
     }
   }
 
@@ -260,6 +273,9 @@ class CudaBackend final : public Backend {
       if (t.nbytes()) SS_CUDA_RETURN_IF_ERROR(cudaMemcpy(p, t.raw(), t.nbytes(), cudaMemcpyHostToDevice));
       dev.emplace_back(slot, Tensor::wrap(t.dtype(), t.shape(), std::move(buf), true));
     }
+    // cudaMemcpy from pageable memory may return before the DMA lands, and the lanes' streams are
+    // non-blocking (no implicit order with the legacy stream): wait for the uploads.
+    SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(cudaStreamLegacy));
     return &constants_.emplace(plan.id, std::move(dev)).first->second;
   }
 
@@ -324,6 +340,7 @@ class CudaBackend final : public Backend {
     }
     if (graphs_ && !ls->capture_tried) {
       ls->capture_tried = true;
+      upload_folded(lane, plan, memory->folded, *ls);
       b.capture = ls.get();
       ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
       Status st = run_batch(b, inputs, outputs, &allocator);
@@ -346,6 +363,31 @@ class CudaBackend final : public Backend {
     }
     ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
     return run_batch(b, std::move(inputs), outputs, &allocator);
+  }
+
+  // Uploads the shape-only results that a device step reads as data into ls.folded_dev (outside the
+  // batch's memory plan). One that cannot be uploaded is left out: the capture then refuses.
+  static void upload_folded(Lane& lane, const Plan& plan, const std::vector<std::pair<int, Tensor>>& folded,
+                            LaneShape& ls) {
+    ScopedTensorAllocator device(lane.allocator.get());
+    for (const auto& step : plan.steps) {
+      if (step.shape_only) continue;
+      for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+        const int s = step.inputs[k];
+        if (s < 0 || (k < 32 && (step.op->cuda_host_inputs >> k) & 1u) || ls.folded_dev.count(s)) continue;
+        auto f = std::find_if(folded.begin(), folded.end(), [&](const auto& e) { return e.first == s; });
+        if (f == folded.end() || f->second.empty()) continue;
+        try {
+          Tensor d(f->second.dtype(), f->second.shape());
+          if (cudaMemcpyAsync(d.raw(), f->second.raw(), f->second.nbytes(), cudaMemcpyHostToDevice, lane.h.stream) != cudaSuccess) {
+            (void)cudaGetLastError();
+            continue;
+          }
+          ls.folded_dev.emplace(s, std::move(d));
+        } catch (const std::exception&) {
+        }
+      }
+    }
   }
 
   static void drop_graph(LaneShape& ls) {
@@ -430,6 +472,9 @@ class CudaBackend final : public Backend {
         st = run_steps(b, dev, host, capturing);
       } catch (const std::bad_alloc&) {
         st = resource_exhausted("out of memory");
+      } catch (const std::exception& e) {
+        if (!capturing) throw;
+        st = internal_error(std::string("under graph capture: ") + e.what());
       }
       if (capturing) {
         cudaGraph_t graph = nullptr;
@@ -495,6 +540,10 @@ class CudaBackend final : public Backend {
           }
           const bool on_host = k < 32 && (step.op->cuda_host_inputs >> k) & 1u;
           if (on_host) {
+            // A graph input deciding a launch (a Reshape's shape fed by the job) differs from batch
+            // to batch: a graph would replay the captured batch's launch.
+            if (capturing && std::find(b.plan.input_slots.begin(), b.plan.input_slots.end(), s) != b.plan.input_slots.end())
+              return unavailable(step.node->describe() + " reads a graph input on the host");
             if (host[s].empty() && !dev[s].empty()) {
               // A value computed on the device decides a launch: wait for it (cannot be captured).
               if (capturing) return unavailable(step.node->describe() + " reads device data on the host");
@@ -507,12 +556,19 @@ class CudaBackend final : public Backend {
             ctx.inputs.push_back(host[s].empty() ? nullptr : &host[s]);
           } else {
             if (dev[s].empty() && !host[s].empty()) {
-              // A shape-only result read as data (rare: e.g. a Shape result multiplied). Its copy
-              // is from pageable memory, which a capture cannot take.
-              if (capturing) return unavailable(step.node->describe() + " reads a shape-only result as device data");
+              // A shape-only result read as data (BERT's position ids: Gather of a constant table
+              // at Range(Shape)). From pageable memory, which a capture cannot copy; under capture
+              // from the copy uploaded before it (upload_folded), into the buffer the plan gives.
+              const Tensor* up = nullptr;
+              if (b.capture) {
+                auto f = b.capture->folded_dev.find(s);
+                if (f != b.capture->folded_dev.end()) up = &f->second;
+              }
+              if (capturing && !up) return unavailable(step.node->describe() + " reads a shape-only result as device data");
               try {
                 Tensor d(host[s].dtype(), host[s].shape());
-                SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), host[s].raw(), host[s].nbytes(), cudaMemcpyHostToDevice, stream));
+                SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), up ? up->raw() : host[s].raw(), host[s].nbytes(),
+                                                        up ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice, stream));
                 dev[s] = std::move(d);
               } catch (const DeviceOutOfMemory&) {
                 return resource_exhausted(step.node->describe() + ": out of device memory");
