@@ -34,11 +34,12 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     if constexpr (std::is_integral_v<T>) {
       return int_pow_wrapping<T>(a, static_cast<int64_t>(b));  // src/common/int_pow.h, as the CPU
     } else {
-      // In double, as the CPU backend (std::pow on doubles), then rounded once (float16 and
-      // bfloat16 straight from double: through float they would be rounded twice).
+      // In double, as the CPU backend (std::pow on doubles), rounded to the type the CPU computes
+      // in: float16 and bfloat16 through float32 (the CPU's op runner widens them, computes in
+      // float32 and rounds the float32 result), so the same two roundings.
       const double r = pow(static_cast<double>(load(a)), static_cast<double>(load(b)));
-      if constexpr (std::is_same_v<T, __half>) return __double2half(r);
-      else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bf16_like_cpu(r);
+      if constexpr (std::is_same_v<T, __half>) return __float2half_rn(__double2float_rn(r));
+      else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bf16_like_cpu(__double2float_rn(r));
       else return static_cast<T>(r);
     }
   } else {
