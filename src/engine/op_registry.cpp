@@ -20,8 +20,8 @@ constexpr bool kAsStored = true;
 constexpr bool kComputes = false;
 
 // Inputs the CUDA function reads on the host (OpEntry::cuda_host_inputs).
-constexpr uint32_t kHost0 = 1u << 0, kHost1 = 1u << 1, kHost12 = 0b110, kHost012 = 0b111, kHost123 = 0b1110,
-                   kHost1234 = 0b11110;
+constexpr uint32_t kHost0 = 1u << 0, kHost1 = 1u << 1, kHost12 = 0b110, kHost012 = 0b111, kHost23 = 0b1100,
+                   kHost123 = 0b1110, kHost1234 = 0b11110;
 
 // The CUDA column: cuda_<op> from src/engine/cuda/cuda_ops.h in a CUDA build (where an op without
 // a CUDA function yet is a null constant there), nullptr otherwise.
@@ -70,7 +70,7 @@ constexpr OpEntry kOps[] = {
     {"", "AveragePool", 1, 21, cpu_average_pool, SS_CUDA(average_pool)},
     {"", "GlobalAveragePool", 1, 21, cpu_global_average_pool, SS_CUDA(global_average_pool)},
     {"", "Pad", 2, 21, cpu_pad, SS_CUDA(pad), kComputes, kHost123},
-    {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost123},
+    {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost23},  // roi is never read
     {"", "Clip", 6, 21, cpu_clip, SS_CUDA(clip), kComputes, kHost12},
     {"", "LeakyRelu", 6, 21, cpu_leaky_relu, SS_CUDA(leaky_relu)},
     {"", "HardSigmoid", 6, 21, cpu_hard_sigmoid, SS_CUDA(hard_sigmoid)},
