@@ -298,8 +298,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     st = sha_or.status();
     if (st.ok()) sha = sha_or.value();
     const std::filesystem::path dir = std::filesystem::path(job.model.path).parent_path();
-    for (const auto& file : engine.graph().external_data) {
-      if (!st.ok()) break;  // the model's own hash failed
+    for (std::size_t i = 0; st.ok() && i < engine.graph().external_data.size(); ++i) {
+      const std::string& file = engine.graph().external_data[i];
       auto data_or = sha256_file_hex((dir / file).string());
       st = data_or.status();
       if (!st.ok()) break;

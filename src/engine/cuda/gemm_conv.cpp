@@ -135,6 +135,9 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
   // A setting this cuBLASLt refuses, like no algorithm, sends the product down the other path.
   cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
   auto step = [&](cublasStatus_t s) { return (st = s) == CUBLAS_STATUS_SUCCESS; };
+  auto prefer = [&](cublasLtMatmulPreferenceAttributes_t attr, const auto& value) {
+    return step(cublasLtMatmulPreferenceSetAttribute(d.pref, attr, &value, sizeof value));
+  };
   cublasLtMatmulHeuristicResult_t found{};
   int count = 0;
   const bool ready =
@@ -149,18 +152,12 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
                                       static_cast<uint64_t>(tb == CUBLAS_OP_N ? g.m : g.k), lda)) &&
       step(cublasLtMatrixLayoutCreate(&d.y, dt, static_cast<uint64_t>(g.n), static_cast<uint64_t>(g.m), g.n)) &&
       step(cublasLtMatmulPreferenceCreate(&d.pref)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_limit,
-                                                sizeof workspace_limit)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reduction,
-                                                sizeof reduction)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
-                                                sizeof align_a)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
-                                                sizeof align_b)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_y,
-                                                sizeof align_y)) &&
-      step(cublasLtMatmulPreferenceSetAttribute(d.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_y,
-                                                sizeof align_y)) &&
+      prefer(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, workspace_limit) &&
+      prefer(CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, reduction) &&
+      prefer(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a) &&
+      prefer(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b) &&
+      prefer(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_y) &&
+      prefer(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_y) &&
       step(cublasLtMatmulAlgoGetHeuristic(ctx.lane.cublaslt, d.op, d.a, d.b, d.y, d.y, d.pref, 1, &found, &count));
   if (!ready || count == 0) {
     g_cublaslt_bias.refuse("cuda: cuBLASLt has no bias-epilogue algorithm for " + ctx.node.describe() + " (" +
