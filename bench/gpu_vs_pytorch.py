@@ -31,8 +31,9 @@ the PyTorch loop would only copy to host memory while the job writes it to disk)
                weights; the same architectures as the ONNX files, compared on throughput)
   mlp          also the raw HDF5 read rate of the same file (h5py, the same batches): the ceiling a job that
                reads its input can reach
-  resnet50     also the host's ceiling (bench/job_pipeline.py on the same file): the job with a model that costs
-               nothing (uint8 rows to a first-pixel Slice, CPU backend), and h5py reading into one reused buffer
+  resnet50,    also the host's ceiling (bench/job_pipeline.py on the same file): the job with a model that costs
+  mlp          nothing (uint8 rows to a first-pixel Slice, or float32 rows to their first 10 features, CPU backend),
+               and h5py reading into one reused buffer
   engine only  bench/engine_bench --backend cuda (SHARDSCORE_ENGINE_BENCH): the engine alone, 4 batches in flight,
                random inputs, no file; and at fp16 a per-op profile (SHARDSCORE_CUDA_PROFILE=1) into the logs;
                next to PyTorch's model alone (random inputs on the device, best of 3 x 10 batches)
@@ -84,21 +85,15 @@ def make_data(model: str, path: Path, rows: int, chunk: int) -> dict[str, str]:
         names = {"X": "/features"}
     if path.exists():
         return names
-    if model == "resnet50":  # the layout and recipe of job_pipeline.py's images
-        job_pipeline.make_images(path, rows, chunk)
+    if model in ("resnet50", "mlp"):  # the layouts and recipes of job_pipeline.py's images and features
+        job_pipeline.make_data(path, rows, "images" if model == "resnet50" else "features", chunk)
         return names
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with h5py.File(tmp, "w") as f:
-        if model == "bert-base":
-            f.create_dataset("input_ids", data=rng.integers(0, 1000, size=(rows, 128)), chunks=(chunk, 128))
-            f.create_dataset("attention_mask", data=np.ones((rows, 128), np.int64), chunks=(chunk, 128))
-            f.create_dataset("token_type_ids", data=np.zeros((rows, 128), np.int64), chunks=(chunk, 128))
-        else:
-            d = f.create_dataset("features", (rows, 256), dtype=np.float32, chunks=(chunk, 256))
-            for r in range(0, rows, 1 << 20):
-                n = min(1 << 20, rows - r)
-                d[r:r + n] = rng.standard_normal((n, 256), dtype=np.float32)
+        f.create_dataset("input_ids", data=rng.integers(0, 1000, size=(rows, 128)), chunks=(chunk, 128))
+        f.create_dataset("attention_mask", data=np.ones((rows, 128), np.int64), chunks=(chunk, 128))
+        f.create_dataset("token_type_ids", data=np.zeros((rows, 128), np.int64), chunks=(chunk, 128))
     tmp.rename(path)
     # Flushed before anything is timed: the kernel writing the new file back to disk while a side
     # reads it slowed the first reader to half its rate on the build machine.
@@ -350,14 +345,15 @@ def raw_read(data: Path, names: dict, model: str) -> dict:
     return {"wall_s": wall, "items_per_s": rows / wall}
 
 
-def host_ceiling(data: Path, work: Path, side: str) -> dict:
-    """bench/job_pipeline.py's sides on the ResNet-50 file: how fast this machine's host side moves its images."""
+def host_ceiling(model: str, data: Path, work: Path, side: str) -> dict:
+    """bench/job_pipeline.py's sides on the ResNet-50 or MLP file: how fast this machine's host side moves its rows."""
+    shape = "images" if model == "resnet50" else "features"
     try:
         if side == "job":
-            r = job_pipeline.run_job(data, os.cpu_count() or 1, work)
+            r = job_pipeline.run_job(data, os.cpu_count() or 1, work, shape)
             return {"items_per_s": r["rows_per_s"], "items_per_s_wall": r["rows_per_s_whole_job"],
                     "threads": r["threads"], "command": r["command"]}
-        return {"items_per_s": job_pipeline.read_one_buffer(data, SIZES["resnet50"][0])["rows_per_s"]}
+        return {"items_per_s": job_pipeline.read_one_buffer(data, SIZES[model][0], shape)["rows_per_s"]}
     except Exception as e:  # noqa: BLE001
         return {"error": f"{type(e).__name__}: {str(e)[:300]}"}
 
@@ -429,13 +425,13 @@ def main() -> None:
         names = inputs[model][1]
         if model == "mlp":
             add({"model": model, "side": "raw HDF5 read (h5py)", "precision": "-", **raw_read(data, names, model)})
-        if model == "resnet50":
+        if model in ("resnet50", "mlp"):
             # The plain read first: a first pass over a new file can be slower, and the job should not
             # be the one to pay for it.
             add({"model": model, "side": "host ceiling: h5py into one buffer", "precision": "-",
-                 **host_ceiling(data, work, "read")})
+                 **host_ceiling(model, data, work, "read")})
             add({"model": model, "side": "host ceiling: shardscore, a model that costs nothing (CPU)", "precision": "-",
-                 **host_ceiling(data, work, "job")})
+                 **host_ceiling(model, data, work, "job")})
     # Then the bar's rows for every model and precision (the whole job next to PyTorch's loop), so
     # that a run stopped by its time limit has them; the diagnostic rows after.
     for precision in args.precisions:

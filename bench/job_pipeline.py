@@ -2,18 +2,23 @@
 """How fast the job moves rows when the model costs nothing: shardscore's host pipeline next to a plain read of the
 same HDF5 file, in the same run.
 
-    python3 bench/job_pipeline.py [--rows 8192] [--threads 1 2] [--repeats 3] [--out DIR] [--data DIR] [--bin PATH]
+    python3 bench/job_pipeline.py [--shape images|features] [--rows N] [--threads 1 2] [--repeats 3] [--out DIR]
+                                  [--data DIR] [--bin PATH]
 
-Data: uint8 images N x 224 x 224 x 3 (/images, chunks of 64 rows), the layout bench/gpu_vs_pytorch.py writes for
-ResNet-50; written once into --data. Model: `images` uint8 [N, 224, 224, 3] -> Slice (one pixel) -> Cast -> Reshape
-[N, 3], on the CPU backend. The rows reach the engine as stored, the bytes a CUDA job with preprocess.where = backend
-hands its GPU, and the engine's work is nil: what is timed is reading, batching, handing over and the collective
-write of the outputs, the part of a job that the GPU cannot speed up.
+Data, in the layouts bench/gpu_vs_pytorch.py writes, written once into --data:
+  images    (default) uint8 images N x 224 x 224 x 3 (/images, chunks of 64 rows, batches of 256): ResNet-50's.
+            Model: `images` uint8 [N, 224, 224, 3] -> Slice (one pixel) -> Cast -> Reshape [N, 3]. The rows reach
+            the engine as stored, the bytes a CUDA job with preprocess.where = backend hands its GPU.
+  features  float32 rows of 256 features (/features, chunks and batches of 65,536 rows): the tabular MLP's.
+            Model: `X` float32 [N, 256] -> Slice (the first 10 features, the MLP's output size). The rows go
+            through the host's preprocessing (the NaN and Inf counts of the quality checks), as on a GPU.
+The model runs on the CPU backend and its work is nil: what is timed is reading, preprocessing, batching, handing
+over and the collective write of the outputs, the part of a job that the GPU cannot speed up.
 
 Sides, alternating, --repeats of each; medians with the slowest and fastest repeat:
-  shardscore, T threads  `mpirun --bind-to none -np 1 shardscore run` with run.threads = T, batch 256;
+  shardscore, T threads  `mpirun --bind-to none -np 1 shardscore run` with run.threads = T;
                          rows / the report's scoring_seconds (and rows / its seconds: the whole job, start-up included)
-  h5py, new arrays       dataset[r:r + 256] for each batch: what a hand-written script does
+  h5py, new arrays       dataset[r:r + batch] for each batch: what a hand-written script does
   h5py, one buffer       read_direct into one reused array: the rate at which this machine reads the file
 Writes DIR/job_pipeline.md (the table, with the machine, date and command) and DIR/job_pipeline.json.
 """
@@ -36,31 +41,57 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = os.environ.get("SHARDSCORE_BIN", str(ROOT / "build" / "shardscore"))
-ROW_BYTES = 224 * 224 * 3
-BATCH = 256
+# shape -> dataset, row shape, dtype, chunk rows, batch rows, shard rows
+SHAPES = {
+    "images": ("images", (224, 224, 3), np.uint8, 64, 256, 4096),
+    "features": ("features", (256,), np.float32, 65536, 65536, 524288),
+}
+
+
+def row_bytes(shape: str) -> int:
+    _, row, dtype, *_ = SHAPES[shape]
+    return int(np.prod(row)) * np.dtype(dtype).itemsize
 
 
 def make_images(path: Path, rows: int, chunk: int = 64) -> None:
     """`rows` random uint8 images, written once."""
+    make_data(path, rows, "images", chunk)
+
+
+def make_data(path: Path, rows: int, shape: str, chunk: int | None = None) -> None:
+    """`rows` random rows of `shape` (uint8 images uniform in [0, 256), float32 features standard normal), written once."""
     import h5py
     if path.exists():
         return
+    name, row, dtype, default_chunk, _, _ = SHAPES[shape]
+    chunk = min(chunk or default_chunk, rows)
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     tmp = path.with_suffix(".tmp")
+    step = max(1, (1 << 28) // row_bytes(shape))  # about 256 MB at a time
     with h5py.File(tmp, "w") as f:
-        d = f.create_dataset("images", (rows, 224, 224, 3), dtype=np.uint8, chunks=(chunk, 224, 224, 3))
-        for r in range(0, rows, 1024):
-            n = min(1024, rows - r)
-            d[r:r + n] = rng.integers(0, 256, size=(n, 224, 224, 3), dtype=np.uint8)
+        d = f.create_dataset(name, (rows, *row), dtype=dtype, chunks=(chunk, *row))
+        for r in range(0, rows, step):
+            n = min(step, rows - r)
+            if dtype == np.uint8:
+                d[r:r + n] = rng.integers(0, 256, size=(n, *row), dtype=np.uint8)
+            else:
+                d[r:r + n] = rng.standard_normal((n, *row), dtype=np.float32)
     tmp.rename(path)
     os.sync()  # flushed before anything is timed (the first reader of a file still being written back is slower)
 
 
-def nil_model(path: Path) -> None:
-    """uint8 images [N, 224, 224, 3] -> their first pixel as float32 [N, 3]."""
+def nil_model(path: Path, shape: str = "images") -> None:
+    """A model that costs nothing: an image's first pixel as float32 [N, 3], or a row's first 10 features."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
+    if shape == "features":
+        consts = [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in (("starts", [0]), ("ends", [10]), ("axes", [1]))]
+        nodes = [helper.make_node("Slice", ["X", "starts", "ends", "axes"], ["Y"])]
+        graph = helper.make_graph(nodes, "nil", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 256])],
+                                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 10])], consts)
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return
     consts = [numpy_helper.from_array(np.array(v, np.int64), n)
               for n, v in (("starts", [0, 0]), ("ends", [1, 1]), ("axes", [1, 2]), ("shape", [-1, 3]))]
     nodes = [helper.make_node("Slice", ["images", "starts", "ends", "axes"], ["pixel"]),
@@ -71,16 +102,17 @@ def nil_model(path: Path) -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
-def run_job(data: Path, threads: int, work: Path) -> dict:
+def run_job(data: Path, threads: int, work: Path, shape: str = "images") -> dict:
     """One shardscore job over the file; rows/s from its report."""
-    model = work / "nil.onnx"
+    name, _, _, _, batch, shard = SHAPES[shape]
+    model = work / f"nil_{shape}.onnx"
     if not model.exists():
-        nil_model(model)
-    out = work / f"nil_t{threads}.h5"
-    job = work / f"nil_t{threads}.toml"
-    job.write_text(f'[input]\npath = "{data}"\ndataset = "/images"\n[model]\npath = "{model}"\n'
+        nil_model(model, shape)
+    out = work / f"nil_{shape}_t{threads}.h5"
+    job = work / f"nil_{shape}_t{threads}.toml"
+    job.write_text(f'[input]\npath = "{data}"\ndataset = "/{name}"\n[model]\npath = "{model}"\n'
                    f'[output]\npath = "{out}"\noverwrite = true\n'
-                   f'[run]\nbatch_size = {BATCH}\nshard_rows = 4096\nthreads = {threads}\nbackend = "cpu"\n')
+                   f'[run]\nbatch_size = {batch}\nshard_rows = {shard}\nthreads = {threads}\nbackend = "cpu"\n')
     cmd = ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "1", BIN, "run", "--job", str(job)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -95,35 +127,37 @@ def run_job(data: Path, threads: int, work: Path) -> dict:
             "threads": report["threads_per_rank"], "command": shlex.join(cmd)}
 
 
-def read_new_arrays(data: Path, rows: int) -> dict:
+def read_new_arrays(data: Path, rows: int, shape: str = "images") -> dict:
     import h5py
+    name, _, _, _, batch, _ = SHAPES[shape]
     with h5py.File(data, "r") as f:
-        d = f["images"]
+        d = f[name]
         t0 = time.perf_counter()
-        for r in range(0, rows, BATCH):
-            d[r:min(rows, r + BATCH)]
+        for r in range(0, rows, batch):
+            d[r:min(rows, r + batch)]
         wall = time.perf_counter() - t0
     return {"rows": rows, "rows_per_s": rows / wall}
 
 
-def read_one_buffer(data: Path, rows: int) -> dict:
+def read_one_buffer(data: Path, rows: int, shape: str = "images") -> dict:
     import h5py
-    buf = np.empty((BATCH, 224, 224, 3), np.uint8)
+    name, row, dtype, _, batch, _ = SHAPES[shape]
+    buf = np.empty((batch, *row), dtype)
     with h5py.File(data, "r") as f:
-        d = f["images"]
+        d = f[name]
         t0 = time.perf_counter()
-        for r in range(0, rows, BATCH):
-            n = min(rows, r + BATCH) - r
+        for r in range(0, rows, batch):
+            n = min(rows, r + batch) - r
             d.read_direct(buf, np.s_[r:r + n], np.s_[0:n])
         wall = time.perf_counter() - t0
     return {"rows": rows, "rows_per_s": rows / wall}
 
 
-def measure(data: Path, rows: int, threads: list[int], repeats: int, work: Path) -> list[dict]:
+def measure(data: Path, rows: int, threads: list[int], repeats: int, work: Path, shape: str = "images") -> list[dict]:
     """Every side `repeats` times, alternating; one row per side: median, slowest and fastest rows/s."""
-    sides = [(f"shardscore, {t} thread(s)", lambda t=t: run_job(data, t, work)) for t in threads]
-    sides += [("h5py, new arrays", lambda: read_new_arrays(data, rows)),
-              ("h5py, one buffer", lambda: read_one_buffer(data, rows))]
+    sides = [(f"shardscore, {t} thread(s)", lambda t=t: run_job(data, t, work, shape)) for t in threads]
+    sides += [("h5py, new arrays", lambda: read_new_arrays(data, rows, shape)),
+              ("h5py, one buffer", lambda: read_one_buffer(data, rows, shape))]
     runs: dict[str, list[dict]] = {name: [] for name, _ in sides}
     for _ in range(repeats):
         for name, fn in sides:
@@ -134,7 +168,7 @@ def measure(data: Path, rows: int, threads: list[int], repeats: int, work: Path)
         row = {"side": name, "rows": rows}
         if rates:
             row.update(median=statistics.median(rates), min=min(rates), max=max(rates),
-                       gb_per_s=statistics.median(rates) * ROW_BYTES / 1e9)
+                       gb_per_s=statistics.median(rates) * row_bytes(shape) / 1e9)
         whole = [r["rows_per_s_whole_job"] for r in runs[name] if "rows_per_s_whole_job" in r]
         if whole:
             row["median_whole_job"] = statistics.median(whole)
@@ -158,7 +192,8 @@ def table(results: list[dict]) -> list[str]:
 def main() -> None:
     global BIN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=8192)
+    ap.add_argument("--shape", choices=list(SHAPES), default="images")
+    ap.add_argument("--rows", type=int, default=0, help="rows in the file (default: 8192 images, 1,048,576 feature rows)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
@@ -166,15 +201,17 @@ def main() -> None:
     ap.add_argument("--bin", default=BIN, help="the shardscore binary (default: build/shardscore or $SHARDSCORE_BIN)")
     args = ap.parse_args()
     BIN = args.bin
-    data = Path(args.data) / f"images_{args.rows}.h5"
-    make_images(data, args.rows)
+    rows = args.rows or (8192 if args.shape == "images" else 1 << 20)
+    data = Path(args.data) / f"{args.shape}_{rows}.h5"
+    make_data(data, rows, args.shape)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = sorted(set(args.threads))
     with tempfile.TemporaryDirectory(dir=args.data) as work:
-        results = measure(data, args.rows, threads, args.repeats, Path(work))
+        results = measure(data, rows, threads, args.repeats, Path(work), args.shape)
+    what = "uint8 images 224x224x3" if args.shape == "images" else "float32 rows of 256 features"
     head = (f"{platform.node()}, {os.cpu_count()} CPUs; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} "
-            f"UTC; {args.rows} uint8 images 224x224x3 ({args.rows * ROW_BYTES / 1e9:.2f} GB), batch {BATCH}; "
+            f"UTC; {rows} {what} ({rows * row_bytes(args.shape) / 1e9:.2f} GB), batch {SHAPES[args.shape][4]}; "
             f"command: {shlex.join(sys.argv)}")
     lines = [head, ""] + table(results)
     (out / "job_pipeline.md").write_text("\n".join(lines) + "\n")

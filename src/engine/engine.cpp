@@ -72,6 +72,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
       return unimplemented("backend '" + std::string(e->backend_->name()) + "' cannot run " + step.node->describe());
     }
   }
+  tensor_heap_release_kept();  // the passes' temporaries (weights before folding)
   return e;
 }
 

@@ -48,11 +48,20 @@ std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes) {
   // oneTBB's allocator keeps freed large blocks for reuse: a job allocates the same batch-sized
   // buffers over and over, and glibc returns blocks over 32 MB to the kernel at once (mmap), so
   // that every batch paid for page faults and zeroing of fresh pages (measured: bench/job_pipeline.py).
+  // Blocks of 64 MiB and more it keeps only when told to, and smaller ones it may return between two
+  // batches: a batch of 65,536 rows of 256 float32 features (64 MiB) faulted in its two buffers page
+  // by page, at a quarter of the job's rate now (docs/benchmarks.md). So blocks from 8 MiB up are
+  // kept until tensor_heap_release_kept(); the price is one kept block per large size in use (about
+  // 75 MB more peak memory for ResNet-50 at batch 8 on the CPU backend).
+  static const bool kept_large = (scalable_allocation_mode(TBBMALLOC_SET_HUGE_SIZE_THRESHOLD, 8 << 20), true);
+  (void)kept_large;
   auto* p = static_cast<std::byte*>(scalable_aligned_malloc(bytes, 64));
   if (!p) throw std::bad_alloc();
   g_heap_allocations.fetch_add(1, std::memory_order_relaxed);
   return std::shared_ptr<std::byte>(p, [](std::byte* q) { scalable_aligned_free(q); });
 }
+
+void tensor_heap_release_kept() { scalable_allocation_command(TBBMALLOC_CLEAN_ALL_BUFFERS, nullptr); }
 
 void TensorAllocator::fill(void* p, int byte, std::size_t bytes) { std::memset(p, byte, bytes); }
 

@@ -41,8 +41,12 @@ class ScopedTensorAllocator {
   TensorAllocator* previous_;
 };
 
-// A 64-byte-aligned heap buffer (at least one cache line).
+// A 64-byte-aligned heap buffer (at least one cache line). Freed buffers of 8 MiB and more are kept
+// by the allocator for the next of their size (a job's batches) until tensor_heap_release_kept().
 std::shared_ptr<std::byte> tensor_heap_buffer(std::size_t bytes);
+// Returns the freed buffers the allocator keeps to the system (after a model's load, whose
+// temporaries are never asked for again).
+void tensor_heap_release_kept();
 // How many heap buffers this process has allocated so far (for tests of memory planning).
 int64_t tensor_heap_allocations();
 // Tests: fill every new Tensor buffer with `byte` (0xFF makes floats NaN and integers -1), so an

@@ -33,6 +33,12 @@ std::string input_binding_describe(const InputBinding& b) {
          (b.on_backend ? ", preprocessed on the backend" : "") + ")";
 }
 
+bool input_read_into_tensor(const InputBinding& b) {
+  if (b.on_backend) return true;
+  if (b.preprocessed) return !b.nhwc && b.reader->dtype() == DType::kFloat32 && b.model_dtype == DType::kFloat32;
+  return b.reader->dtype() == b.model_dtype;
+}
+
 StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& job, Engine& engine,
                                                             std::vector<InputBinding>& inputs) {
   const std::string& where = job.preprocess.where;

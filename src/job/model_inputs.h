@@ -56,6 +56,12 @@ bool job_input_is_parquet(const std::string& path);
 // Parquet output: a path ending in ".parquet" or "/", or an existing folder. Everything else is HDF5.
 bool job_output_is_parquet(const std::string& path);
 
+// Whether the rows are read straight into the tensor the engine is fed: stored as the model takes
+// them, handed to the backend as stored (on_backend), or stored as float32 for the host chain, which
+// then runs in place (preprocess_rows_in_place). Otherwise they are read into a buffer of the stored
+// type and converted into the tensor.
+bool input_read_into_tensor(const InputBinding& b);
+
 // Human description for logs and the report: "input_ids <- /input_ids (int64 [16])".
 std::string input_binding_describe(const InputBinding& b);
 

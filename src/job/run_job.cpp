@@ -42,7 +42,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct BatchWork {
   Batch batch;
   // One per model input: the rows as stored, for an input that the host converts (raw), or read
-  // straight into the tensor the engine is fed (xs) when they need no conversion.
+  // straight into the tensor the engine is fed (xs: input_read_into_tensor).
   std::vector<std::shared_ptr<std::byte>> raw;
   std::vector<Tensor> xs;
   std::shared_ptr<RowIds> ids;               // Parquet id column -> Parquet output only
@@ -442,7 +442,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                 const InputBinding& b = inputs[k];
                 RowReader& r = *b.reader;
                 std::byte* dst = nullptr;
-                if (b.on_backend || (!b.preprocessed && r.dtype() == b.model_dtype)) {
+                if (input_read_into_tensor(b)) {
                   Shape shape{w->batch.rows()};
                   shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
                   w->xs[k] = Tensor(b.model_dtype, shape);
@@ -475,7 +475,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   std::vector<Tensor> xs;
                   for (std::size_t k = 0; k < inputs.size(); ++k) {
                     const InputBinding& b = inputs[k];
-                    if (!w->raw[k]) {  // read as the model takes it (on the backend: the model converts it)
+                    if (!w->raw[k]) {  // read into the tensor (on the backend: the model converts it)
+                      if (b.preprocessed && !b.on_backend) {
+                        preprocess_rows_in_place(w->xs[k].data<float>(), rows, b.features, b.spec,
+                                                 w->stats.feature_nan.data() + b.feature_offset,
+                                                 w->stats.feature_inf.data() + b.feature_offset, b.inner);
+                      }
                       xs.push_back(std::move(w->xs[k]));
                       continue;
                     }

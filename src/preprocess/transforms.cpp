@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 namespace shardscore {
@@ -64,19 +65,45 @@ void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n,
   });
 }
 
+namespace {
+
+// Whether any of x[0, n) is NaN or +-Inf (exponent bits all ones). Branch-free, so the compiler
+// vectorizes it; the per-feature count of 2-D rows (one value per feature a row) cannot be, and ran
+// at a third of a plain copy's speed on data that is almost always all finite.
+bool any_nonfinite(const float* x, int64_t n) {
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t any = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    any |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+  }
+  return any != 0;
+}
+
+}  // namespace
+
 void preprocess_count_nonfinite(const float* x, int64_t rows, int64_t features, int64_t* nan, int64_t* inf,
                                 int64_t inner) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < features; ++j) {
-      const float* p = x + (r * features + j) * inner;
-      int64_t n = 0, i = 0;
-      for (int64_t k = 0; k < inner; ++k) {
-        n += std::isnan(p[k]) ? 1 : 0;
-        i += std::isinf(p[k]) ? 1 : 0;
+  const int64_t row = features * inner;
+  // Blocks of whole rows, about 16 K values each: only a block holding a non-finite value is counted
+  // feature by feature.
+  const int64_t block = std::max<int64_t>(1, 16384 / std::max<int64_t>(row, 1));
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t r1 = std::min(rows, r0 + block);
+    if (!any_nonfinite(x + r0 * row, (r1 - r0) * row)) continue;
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t j = 0; j < features; ++j) {
+        const float* p = x + (r * features + j) * inner;
+        int64_t n = 0, i = 0;
+        for (int64_t k = 0; k < inner; ++k) {
+          n += std::isnan(p[k]) ? 1 : 0;
+          i += std::isinf(p[k]) ? 1 : 0;
+        }
+        nan[j] += n;
+        inf[j] += i;
       }
-      nan[j] += n;
-      inf[j] += i;
-    }
+  }
 }
 
 void preprocess_impute(float* x, int64_t rows, int64_t features, const std::vector<float>& value, int64_t inner) {
@@ -137,11 +164,16 @@ void preprocess_rows(const std::byte* raw, DType raw_type, int64_t rows, int64_t
   } else {
     preprocess_cast_to_float32(raw, raw_type, n, out);
   }
-  preprocess_count_nonfinite(out, rows, features, nan, inf, inner);
-  preprocess_impute(out, rows, features, spec.impute, inner);
-  preprocess_scale(out, n, spec.scale);
-  preprocess_standardize(out, rows, features, spec.mean, spec.std, inner);
-  preprocess_clip(out, rows, features, spec.clip_min, spec.clip_max, inner);
+  preprocess_rows_in_place(out, rows, features, spec, nan, inf, inner);
+}
+
+void preprocess_rows_in_place(float* x, int64_t rows, int64_t features, const PreprocessSpec& spec, int64_t* nan,
+                              int64_t* inf, int64_t inner) {
+  preprocess_count_nonfinite(x, rows, features, nan, inf, inner);
+  preprocess_impute(x, rows, features, spec.impute, inner);
+  preprocess_scale(x, rows * features * inner, spec.scale);
+  preprocess_standardize(x, rows, features, spec.mean, spec.std, inner);
+  preprocess_clip(x, rows, features, spec.clip_min, spec.clip_max, inner);
 }
 
 }  // namespace shardscore

@@ -53,4 +53,9 @@ void preprocess_nhwc_to_nchw(const float* src, int64_t rows, int64_t hw, int64_t
 void preprocess_rows(const std::byte* raw, DType raw_type, int64_t rows, int64_t features, const PreprocessSpec& spec,
                      float* out, int64_t* nan, int64_t* inf, int64_t inner = 1, bool nhwc = false);
 
+// The chain after the cast, on float32 rows in place (features-first layout): what rows stored as
+// float32 go through once read straight into the model's input tensor.
+void preprocess_rows_in_place(float* x, int64_t rows, int64_t features, const PreprocessSpec& spec, int64_t* nan,
+                              int64_t* inf, int64_t inner = 1);
+
 }  // namespace shardscore

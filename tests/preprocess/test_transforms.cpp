@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <vector>
 
 namespace shardscore {
 namespace {
@@ -37,6 +40,57 @@ TEST(Preprocess, CountsNonFinitePerFeature) {
   EXPECT_EQ(inf[0], 0);
   EXPECT_EQ(inf[1], 1);
   EXPECT_EQ(inf[2], 1);
+}
+
+// Counted against a plain per-element count, over many blocks of rows, for 2-D rows (inner = 1) and
+// images (inner > 1): non-finite values alone, at the first and last element and at block edges, and
+// finite values whose bits come close (FLT_MAX, subnormals, -0) that must not be counted.
+TEST(Preprocess, CountsNonFiniteInEveryBlockAndLayout) {
+  std::random_device rd;
+  const unsigned seed = rd();
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  std::mt19937 gen(seed);
+  struct Layout { int64_t rows, features, inner; };
+  for (const Layout l : {Layout{5000, 7, 1}, Layout{9000, 256, 1}, Layout{300, 3, 50}, Layout{3, 2, 20000}}) {
+    const int64_t n = l.rows * l.features * l.inner;
+    std::vector<float> x(static_cast<std::size_t>(n));
+    std::normal_distribution<float> normal;
+    for (auto& v : x) v = normal(gen);
+    const float specials[] = {FLT_MAX, -FLT_MAX, FLT_MIN / 4, -0.0f, NAN, INFINITY, -INFINITY};
+    std::uniform_int_distribution<int64_t> at(0, n - 1);
+    for (int k = 0; k < 40; ++k) x[at(gen)] = specials[k % 7];
+    x[0] = NAN;
+    x[n - 1] = -INFINITY;
+    x[16384] = INFINITY;  // where a block of 16 K values may begin
+    std::vector<int64_t> nan(l.features, 0), inf(l.features, 0), want_nan(l.features, 0), want_inf(l.features, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t j = i / l.inner % l.features;
+      want_nan[j] += std::isnan(x[i]) ? 1 : 0;
+      want_inf[j] += std::isinf(x[i]) ? 1 : 0;
+    }
+    preprocess_count_nonfinite(x.data(), l.rows, l.features, nan.data(), inf.data(), l.inner);
+    EXPECT_EQ(nan, want_nan) << l.rows << " x " << l.features << " x " << l.inner;
+    EXPECT_EQ(inf, want_inf) << l.rows << " x " << l.features << " x " << l.inner;
+  }
+}
+
+// Rows stored as float32 are read into the model's tensor and go through the chain in place: the
+// same values and counts as the chain from a separate buffer.
+TEST(Preprocess, InPlaceChainMatchesTheChainFromABuffer) {
+  const int64_t rows = 40, features = 3;
+  std::vector<float> raw(static_cast<std::size_t>(rows * features));
+  for (std::size_t i = 0; i < raw.size(); ++i) raw[i] = i % 11 == 0 ? NAN : i % 17 == 0 ? INFINITY : 0.37f * i - 9;
+  auto spec = preprocess_spec_make({1.5}, {0.5, 1, 2}, {3}, {-4}, {4}, features).value();
+  spec.scale = 0.25f;
+  std::vector<float> out(raw.size()), in_place = raw;
+  std::vector<int64_t> nan(features, 0), inf(features, 0), nan2(features, 0), inf2(features, 0);
+  preprocess_rows(reinterpret_cast<const std::byte*>(raw.data()), DType::kFloat32, rows, features, spec, out.data(),
+                  nan.data(), inf.data());
+  preprocess_rows_in_place(in_place.data(), rows, features, spec, nan2.data(), inf2.data());
+  EXPECT_EQ(0, std::memcmp(out.data(), in_place.data(), out.size() * sizeof(float)));
+  EXPECT_EQ(nan, nan2);
+  EXPECT_EQ(inf, inf2);
+  EXPECT_GT(nan[0] + nan[1] + nan[2], 0);
 }
 
 TEST(Preprocess, ImputeReplacesOnlyNaNWithTheFeaturesValue) {
