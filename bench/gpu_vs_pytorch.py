@@ -39,8 +39,9 @@ the PyTorch loop would only copy to host memory while the job writes it to disk)
                next to PyTorch's model alone (random inputs on the device, best of 3 x 10 batches)
   2 ranks      ResNet-50 at fp16 also at `mpirun -np 2` sharing the GPU: more than one rank's host side
   switches     ResNet-50 at fp16 also with SHARDSCORE_CUDA_NHWC=1 and SHARDSCORE_CUDA_CUDNN_EPILOGUE=1 (engine
-               alone and whole job): what making them the default would give, and with SHARDSCORE_CUDA_LANES=3
-               (fewer lanes, fewer warm-up batches); BERT-base at fp16 also with
+               alone and whole job): what making them the default would give, with SHARDSCORE_CUDA_LANES=3
+               (fewer lanes, fewer warm-up batches), and with SHARDSCORE_HDF5_DIRECT=0 (its images read through
+               H5Dread on one thread, not with pread on all); BERT-base at fp16 also with
                SHARDSCORE_CUDA_CUBLASLT_BIAS=0 and with SHARDSCORE_FUSE_ATTENTION=0 (engine alone): what
                cuBLASLt's bias epilogue and the fused attention gain
 Writes DIR/gpu_vs_pytorch.md (table with the GPU, versions, date, command) and DIR/gpu_vs_pytorch.json.
@@ -469,6 +470,10 @@ def main() -> None:
                 add({"model": model, "side": "shardscore, 3 lanes", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work,
                                       switches={"SHARDSCORE_CUDA_LANES": "3"})})
+                # Rows read through H5Dread on one thread (SHARDSCORE_HDF5_DIRECT=0) instead of pread on all.
+                add({"model": model, "side": "shardscore, HDF5 reads through H5Dread", "precision": precision,
+                     **run_shardscore(model, onnx_path, data, names, precision, work,
+                                      switches={"SHARDSCORE_HDF5_DIRECT": "0"})})
                 # The whole job with both measuring switches: what making them the default would give.
                 add({"model": model, "side": "shardscore, NHWC convs + cuDNN epilogue", "precision": precision,
                      **run_shardscore(model, onnx_path, data, names, precision, work,

@@ -3,7 +3,7 @@
 same HDF5 file, in the same run.
 
     python3 bench/job_pipeline.py [--shape images|features] [--rows N] [--threads 1 2] [--repeats 3] [--out DIR]
-                                  [--data DIR] [--bin PATH]
+                                  [--data DIR] [--bin PATH] [--ab-direct]
 
 Data, in the layouts bench/gpu_vs_pytorch.py writes, written once into --data:
   images    (default) uint8 images N x 224 x 224 x 3 (/images, chunks of 64 rows, batches of 256): ResNet-50's.
@@ -16,7 +16,8 @@ The model runs on the CPU backend and its work is nil: what is timed is reading,
 over and the collective write of the outputs, the part of a job that the GPU cannot speed up.
 
 Sides, alternating, --repeats of each; medians with the slowest and fastest repeat:
-  shardscore, T threads  `mpirun --bind-to none -np 1 shardscore run` with run.threads = T;
+  shardscore, T threads  `mpirun --bind-to none -np 1 shardscore run` with run.threads = T (--ab-direct: also with
+                         SHARDSCORE_HDF5_DIRECT=0, its rows read through H5Dread instead of pread on its threads);
                          rows / the report's scoring_seconds (and rows / its seconds: the whole job, start-up included)
   h5py, new arrays       dataset[r:r + batch] for each batch: what a hand-written script does
   h5py, one buffer       read_direct into one reused array: the rate at which this machine reads the file
@@ -102,8 +103,8 @@ def nil_model(path: Path, shape: str = "images") -> None:
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
 
 
-def run_job(data: Path, threads: int, work: Path, shape: str = "images") -> dict:
-    """One shardscore job over the file; rows/s from its report."""
+def run_job(data: Path, threads: int, work: Path, shape: str = "images", env: dict | None = None) -> dict:
+    """One shardscore job over the file; rows/s from its report. `env`: variables for it (switches)."""
     name, _, _, _, batch, shard = SHAPES[shape]
     model = work / f"nil_{shape}.onnx"
     if not model.exists():
@@ -114,7 +115,7 @@ def run_job(data: Path, threads: int, work: Path, shape: str = "images") -> dict
                    f'[output]\npath = "{out}"\noverwrite = true\n'
                    f'[run]\nbatch_size = {batch}\nshard_rows = {shard}\nthreads = {threads}\nbackend = "cpu"\n')
     cmd = ["mpirun", "--allow-run-as-root", "--bind-to", "none", "-np", "1", BIN, "run", "--job", str(job)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if p.returncode != 0:
         errors = [ln for ln in p.stderr.splitlines() if "error" in ln]
         raise RuntimeError(f"{shlex.join(cmd)}: exit {p.returncode}: {errors[0] if errors else p.stderr[-300:]}")
@@ -153,9 +154,13 @@ def read_one_buffer(data: Path, rows: int, shape: str = "images") -> dict:
     return {"rows": rows, "rows_per_s": rows / wall}
 
 
-def measure(data: Path, rows: int, threads: list[int], repeats: int, work: Path, shape: str = "images") -> list[dict]:
+def measure(data: Path, rows: int, threads: list[int], repeats: int, work: Path, shape: str = "images",
+            ab_direct: bool = False) -> list[dict]:
     """Every side `repeats` times, alternating; one row per side: median, slowest and fastest rows/s."""
     sides = [(f"shardscore, {t} thread(s)", lambda t=t: run_job(data, t, work, shape)) for t in threads]
+    if ab_direct:  # the same binary reading through H5Dread (one thread reads) instead of pread on all of them
+        sides += [(f"shardscore, {t} thread(s), SHARDSCORE_HDF5_DIRECT=0",
+                   lambda t=t: run_job(data, t, work, shape, {"SHARDSCORE_HDF5_DIRECT": "0"})) for t in threads]
     sides += [("h5py, new arrays", lambda: read_new_arrays(data, rows, shape)),
               ("h5py, one buffer", lambda: read_one_buffer(data, rows, shape))]
     runs: dict[str, list[dict]] = {name: [] for name, _ in sides}
@@ -198,6 +203,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "bench" / "out"))
     ap.add_argument("--data", default=str(ROOT / "bench" / "out" / "job_pipeline"))
+    ap.add_argument("--ab-direct", action="store_true",
+                    help="also run the job with SHARDSCORE_HDF5_DIRECT=0 (reads through H5Dread, not pread)")
     ap.add_argument("--bin", default=BIN, help="the shardscore binary (default: build/shardscore or $SHARDSCORE_BIN)")
     args = ap.parse_args()
     BIN = args.bin
@@ -208,7 +215,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     threads = sorted(set(args.threads))
     with tempfile.TemporaryDirectory(dir=args.data) as work:
-        results = measure(data, rows, threads, args.repeats, Path(work), args.shape)
+        results = measure(data, rows, threads, args.repeats, Path(work), args.shape, args.ab_direct)
     what = "uint8 images 224x224x3" if args.shape == "images" else "float32 rows of 256 features"
     head = (f"{platform.node()}, {os.cpu_count()} CPUs; {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} "
             f"UTC; {rows} {what} ({rows * row_bytes(args.shape) / 1e9:.2f} GB), batch {SHAPES[args.shape][4]}; "

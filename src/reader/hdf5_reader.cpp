@@ -1,6 +1,18 @@
 #include "reader/hdf5_reader.h"
 
+#include <fcntl.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 
 namespace shardscore {
 
@@ -64,7 +76,125 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
   }
   r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
+  r->plan_direct_reads(dcpl.get(), type.get(), dims);
+  H5Eclear2(H5E_DEFAULT);  // a refused direct read is not an error
   return r;
+}
+
+void Hdf5Reader::plan_direct_reads(hid_t dcpl, hid_t file_type, const std::vector<hsize_t>& dims) {
+  auto through_hdf5 = [this](const std::string& why) { read_mode_ = "read through HDF5 (" + why + ")"; };
+  if (const char* env = std::getenv("SHARDSCORE_HDF5_DIRECT"); env && std::strcmp(env, "0") == 0) {
+    return through_hdf5("SHARDSCORE_HDF5_DIRECT=0");
+  }
+  // The bytes are the values only in the machine's own type and byte order, and only where the
+  // file's addresses start at byte 0 (no userblock) and the data is in this file.
+  if (H5Tequal(file_type, hdf5_native_type(dtype_)) <= 0) return through_hdf5("stored in another byte order or type");
+  if (H5Pget_external_count(dcpl) != 0) return through_hdf5("stored in external files");
+  H5Id fcpl(H5Fget_create_plist(file_.get()), H5Pclose);
+  hsize_t userblock = 1;
+  if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) {
+    return through_hdf5("the file has a userblock");
+  }
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  if (layout == H5D_CONTIGUOUS) {
+    const haddr_t addr = H5Dget_offset(dset_.get());
+    if (addr == HADDR_UNDEF) return through_hdf5("never written: its fill value");
+    contiguous_addr_ = addr;
+  } else if (layout == H5D_CHUNKED) {
+    // Chunks of whole rows (a chunk is then chunk_rows_ consecutive rows), stored as they are.
+    std::vector<hsize_t> chunk(dims.size());
+    if (H5Pget_nfilters(dcpl) != 0) return through_hdf5("compressed or filtered chunks");
+    if (H5Pget_chunk(dcpl, static_cast<int>(dims.size()), chunk.data()) < 0 || chunk_rows_ <= 0) {
+      return through_hdf5("chunk shape unreadable");
+    }
+    for (std::size_t d = 1; d < dims.size(); ++d)
+      if (chunk[d] != dims[d]) return through_hdf5("chunks split rows");
+    chunk_addr_.assign(static_cast<std::size_t>((rows_ + chunk_rows_ - 1) / chunk_rows_), 0);
+  } else {
+    return through_hdf5("compact or virtual layout");
+  }
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return through_hdf5(std::string("open: ") + std::strerror(errno));
+  read_mode_ = "direct reads (pread)";
+}
+
+bool Hdf5Reader::direct_extents(int64_t row_begin, int64_t count, std::vector<Extent>* extents) {
+  const uint64_t row_bytes = static_cast<uint64_t>(row_elements_) * dtype_size(dtype_);
+  if (chunk_addr_.empty()) {
+    extents->push_back({contiguous_addr_ + static_cast<uint64_t>(row_begin) * row_bytes, 0,
+                        static_cast<std::size_t>(count * row_bytes)});
+    return true;
+  }
+  const int rank = static_cast<int>(row_shape_.size()) + 1;
+  for (int64_t r = row_begin, end = row_begin + count; r < end;) {
+    const int64_t k = r / chunk_rows_, first = k * chunk_rows_, stop = std::min(first + chunk_rows_, end);
+    uint64_t& addr = chunk_addr_[static_cast<std::size_t>(k)];
+    if (addr == 0) {
+      std::vector<hsize_t> offset(static_cast<std::size_t>(rank), 0);
+      offset[0] = static_cast<hsize_t>(first);
+      unsigned filters = 0;
+      haddr_t a = HADDR_UNDEF;
+      hsize_t size = 0;
+      const herr_t rc = H5Dget_chunk_info_by_coord(dset_.get(), offset.data(), &filters, &a, &size);
+      // A chunk never written has size 0; an unfiltered chunk holds all its rows, at the edge too.
+      const bool plain = rc >= 0 && a != HADDR_UNDEF && size == static_cast<hsize_t>(chunk_rows_) * row_bytes;
+      addr = plain ? a : HADDR_UNDEF;
+    }
+    if (addr == HADDR_UNDEF) return false;
+    const uint64_t file = addr + static_cast<uint64_t>(r - first) * row_bytes;
+    const std::size_t dst = static_cast<std::size_t>((r - row_begin) * row_bytes);
+    const std::size_t bytes = static_cast<std::size_t>((stop - r) * row_bytes);
+    if (!extents->empty() && extents->back().file + extents->back().bytes == file) {
+      extents->back().bytes += bytes;  // chunks written one after the other: one read
+    } else {
+      extents->push_back({file, dst, bytes});
+    }
+    r = stop;
+  }
+  return true;
+}
+
+Status Hdf5Reader::read_extents(const std::vector<Extent>& extents, int64_t row_begin, int64_t count,
+                                std::byte* dst) const {
+  // Pieces of at most 4 MiB, so that a batch spreads over the threads.
+  constexpr std::size_t kPiece = std::size_t{4} << 20;
+  std::vector<Extent> pieces;
+  for (const Extent& e : extents)
+    for (std::size_t o = 0; o < e.bytes; o += kPiece) pieces.push_back({e.file + o, e.dst + o, std::min(kPiece, e.bytes - o)});
+  std::atomic<bool> failed{false};
+  std::mutex why_mutex;
+  std::string why;
+  // Isolated: while it waits, the reading thread takes only these pieces, not another batch's
+  // forward pass, which would hold up the pipeline's serial read stage.
+  tbb::this_task_arena::isolate([&] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, pieces.size()), [&](const tbb::blocked_range<std::size_t>& range) {
+      for (std::size_t i = range.begin(); i != range.end() && !failed.load(std::memory_order_relaxed); ++i) {
+        std::byte* p = dst + pieces[i].dst;
+        uint64_t at = pieces[i].file;
+        std::size_t left = pieces[i].bytes;
+        while (left > 0) {
+          const ssize_t n = ::pread(fd_, p, left, static_cast<off_t>(at));
+          if (n < 0 && errno == EINTR) continue;
+          if (n <= 0) {
+            const int err = errno;
+            std::lock_guard lock(why_mutex);
+            if (!failed.exchange(true)) {
+              why = n == 0 ? "the file ends at byte " + std::to_string(at) + " (truncated?)" : std::string(std::strerror(err));
+            }
+            return;
+          }
+          p += n;
+          at += static_cast<uint64_t>(n);
+          left -= static_cast<std::size_t>(n);
+        }
+      }
+    });
+  });
+  if (failed.load()) {
+    return data_loss("reading rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
+                     ") of dataset '" + dataset_ + "' in '" + path_ + "' failed: " + why);
+  }
+  return ok_status();
 }
 
 Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
@@ -72,6 +202,16 @@ Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
   if (row_begin < 0 || row_begin + count > rows_) {
     return internal_error("read of rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
                           ") is outside dataset '" + dataset_ + "' with " + std::to_string(rows_) + " rows");
+  }
+  if (fd_ >= 0) {
+    std::vector<Extent> extents;
+    bool direct;
+    {
+      std::lock_guard lock(hdf5_mutex());
+      direct = direct_extents(row_begin, count, &extents);
+      H5Eclear2(H5E_DEFAULT);
+    }
+    if (direct) return read_extents(extents, row_begin, count, dst);
   }
   std::lock_guard lock(hdf5_mutex());
   H5Id file_space(H5Scopy(space_.get()), H5Sclose);
@@ -90,6 +230,7 @@ Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
 }
 
 Hdf5Reader::~Hdf5Reader() {
+  if (fd_ >= 0) ::close(fd_);
   std::lock_guard lock(hdf5_mutex());
   dxpl_.reset();
   space_.reset();

@@ -5,6 +5,14 @@
 // open() is collective over `comm` (every rank opens the same file). read_rows() is independent:
 // each rank reads only its own shards' hyperslabs, in the file's own element type (conversion to
 // float32 is a preprocessing step). Thread-safe: calls take the process-wide HDF5 lock.
+//
+// Direct reads: HDF5 serializes every call in the process behind that lock, so one thread copies
+// all of a rank's input. When a dataset's rows lie in the file as plain bytes of the machine's own
+// type (contiguous, or chunked by whole rows with no filter; no userblock, no external file),
+// read_rows() asks HDF5 only where they are (H5Dget_offset, H5Dget_chunk_info_by_coord) and reads
+// them with pread() on the job's threads. Anything else (compressed or partial-row chunks, chunks
+// never written, which read as the fill value, another byte order) goes through H5Dread.
+// SHARDSCORE_HDF5_DIRECT=0 turns direct reads off.
 #include <mpi.h>
 
 #include <cstddef>
@@ -33,6 +41,10 @@ class Hdf5Reader : public RowReader {
   DType dtype() const override { return dtype_; }
   // Rows per chunk for a chunked dataset; 0 for contiguous storage.
   int64_t chunk_rows() const { return chunk_rows_; }
+  // Whether read_rows() may read the file's bytes itself (see above).
+  bool direct_reads() const { return fd_ >= 0; }
+  // "direct reads (pread)", or "read through HDF5 (why not directly)".
+  std::string read_mode() const override { return read_mode_; }
   const std::string& path() const override { return path_; }
   const std::string& dataset() const { return dataset_; }
 
@@ -43,10 +55,27 @@ class Hdf5Reader : public RowReader {
   ~Hdf5Reader() override;
 
  private:
+  // One piece of a direct read: `bytes` at file offset `file` go to dst + `dst`.
+  struct Extent {
+    uint64_t file;
+    std::size_t dst, bytes;
+  };
   Hdf5Reader() = default;
+  // Under the HDF5 lock, from open(): sets fd_ when the dataset allows direct reads.
+  void plan_direct_reads(hid_t dcpl, hid_t file_type, const std::vector<hsize_t>& dims);
+  // The file extents of rows [row_begin, row_begin + count); false when some of them are not
+  // plain bytes in the file (a chunk never written): H5Dread reads those rows.
+  bool direct_extents(int64_t row_begin, int64_t count, std::vector<Extent>* extents);
+  Status read_extents(const std::vector<Extent>& extents, int64_t row_begin, int64_t count, std::byte* dst) const;
+
   std::string path_, dataset_;
   H5Id file_, dset_, space_, dxpl_;
   int64_t rows_ = 0, row_elements_ = 1, chunk_rows_ = 0;
+  std::string read_mode_;
+  int fd_ = -1;                          // the file, read-only, for direct reads
+  uint64_t contiguous_addr_ = 0;         // contiguous layout: the data's file offset
+  std::vector<uint64_t> chunk_addr_;     // chunked layout: each chunk's file offset once looked up
+                                         // (0: not yet; HADDR_UNDEF: read through H5Dread)
   std::vector<int64_t> row_shape_;
   DType dtype_ = DType::kUndefined;
 };

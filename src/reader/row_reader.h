@@ -25,6 +25,8 @@ class RowReader {
   // Element type of the rows read_rows() delivers.
   virtual DType dtype() const = 0;
   virtual const std::string& path() const = 0;
+  // How rows are read, for the job's log ("" when there is nothing to say).
+  virtual std::string read_mode() const { return {}; }
   // Reads rows [row_begin, row_begin + count) into dst: count * row_elements() elements of
   // dtype(), row-major. DataLoss names the file and rows when the input cannot deliver them.
   virtual Status read_rows(int64_t row_begin, int64_t count, std::byte* dst) = 0;
