@@ -41,7 +41,8 @@ struct AttentionShape {
 // checks): Q's head (b, h), K's, V's (head 0 / batch 0 where shared), the scores' matrix bh of
 // [batch * heads, q_len, score_pitch] (score_pitch >= kv_len elements a row, so that every matrix
 // starts 16-byte aligned, as cuBLAS needs of 2-byte and TF32 operands), Y's head; elements of
-// `elem_bytes` bytes.
+// `elem_bytes` bytes. V's and Y's heads start every v_dim elements, aligned or not: the caller
+// checks before using them.
 cudaError_t launch_attention_pointers(int elem_bytes, const void* q, const void* k, const void* v, void* scores,
                                       void* y, const AttentionShape& s, int64_t score_pitch, void** ptrs, int64_t stride,
                                       cudaStream_t stream);

@@ -98,10 +98,13 @@ class PinnedBuffer {
   std::size_t size_ = 0;
 };
 
+// Captures tried per lane and input shape before it runs step by step for good.
+constexpr int kCaptureAttempts = 2;
+
 // What a lane keeps per input shape once that shape's memory is planned.
 struct LaneShape {
   std::shared_ptr<Arena> arena;
-  bool capture_tried = false;
+  int capture_attempts = 0;  // of kCaptureAttempts
   cudaGraphExec_t graph = nullptr;
   // Where the captured graph reads its inputs and leaves its outputs (arena addresses).
   std::vector<void*> input_ptrs;
@@ -192,6 +195,11 @@ class CudaBackend final : public Backend {
     } catch (const DeviceAllocFailed& e) {
       (void)cudaStreamSynchronize(lane->h.stream);
       return internal_error(e.what());
+    } catch (const std::exception& e) {
+      // Nothing of the batch may still run when the lane goes back: the next batch on it reuses
+      // its staging buffers.
+      (void)cudaStreamSynchronize(lane->h.stream);
+      return internal_error(std::string("CUDA backend: ") + e.what());
     }
   }
 
@@ -338,12 +346,16 @@ class CudaBackend final : public Backend {
       }
       return st;
     }
-    if (graphs_ && !ls->capture_tried) {
-      ls->capture_tried = true;
+    if (graphs_ && ls->capture_attempts < kCaptureAttempts) {
+      ++ls->capture_attempts;
       upload_folded(lane, plan, memory->folded, *ls);
       b.capture = ls.get();
       ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
       Status st = run_batch(b, inputs, outputs, &allocator);
+      if (!st.ok() && !b.capture_failed && !ls->graph) {
+        --ls->capture_attempts;  // it failed before its capture began (staging, input memory)
+        return st;
+      }
       if (!b.capture_failed) {
         if (!allocator.followed_plan()) {  // its addresses are not all the arena's
           drop_graph(*ls);
@@ -355,9 +367,13 @@ class CudaBackend final : public Backend {
       }
       g_graphs_refused.fetch_add(1, std::memory_order_relaxed);
       // Whatever went wrong under capture (a step that needs the host to wait for the device, or an
-      // error), the batch runs again step by step: a real error then shows as itself.
-      log_line("cuda: batch shape " + key.substr(key.find('|') + 1) +
-               " cannot be captured as a CUDA graph; it runs step by step (" + b.capture_error + ")");
+      // error), the batch runs again step by step: a real error then shows as itself. A later batch
+      // of the shape tries once more (what went wrong may have been passing: memory for an upload,
+      // another thread's call).
+      if (ls->capture_attempts == kCaptureAttempts) {
+        log_line("cuda: batch shape " + key.substr(key.find('|') + 1) +
+                 " cannot be captured as a CUDA graph; it runs step by step (" + b.capture_error + ")");
+      }
       drop_graph(*ls);
       b.capture = nullptr;
     }
@@ -395,6 +411,7 @@ class CudaBackend final : public Backend {
     ls.graph = nullptr;
     ls.input_ptrs.clear();
     ls.outputs.clear();
+    ls.folded_dev.clear();  // stream-ordered frees: after anything of the graph still running
   }
 
   struct Batch {

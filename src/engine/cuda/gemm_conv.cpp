@@ -616,11 +616,31 @@ Status cuda_attention(CudaOpContext& ctx) {
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_attention_softmax(cuda_elem(t), scores, p.batch, p.heads, p.q_len, p.kv_len,
                                                               pitch, mask ? mask->raw() : nullptr, p.mask_strides,
                                                               p.nan_to_zero, ctx.lane.stream));
-  // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]).
-  SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
-                                                sk, &one, ptrs + 2 * stride, dt, static_cast<int>(ldv), ptrs + 3 * stride, dt,
-                                                ls, &zero, ptrs + 4 * stride, dt, static_cast<int>(ldy), in, CUBLAS_COMPUTE_32F,
-                                                CUBLAS_GEMM_DEFAULT));
+  // Y_bh^T [Dv x Sq] = (V_bh stored [Dv x Sk]) * (P_bh stored [Sk x Sq]). cuBLAS cannot see the
+  // matrices behind a pointer array and wants each aligned as the inner dimension (Sk) allows: 16
+  // bytes when it is a multiple of 8, 4 when even. V's and Y's heads start every Dv values, which a
+  // small head in float16 may not give (Q and K's heads, every D values with D the inner dimension of
+  // the first product, always do). Such heads go per example, one strided product over the heads,
+  // whose strides cuBLAS sees and fits its kernel to.
+  const int64_t head_bytes = p.v_dim * static_cast<int64_t>(es);
+  if ((p.kv_len % 8 != 0 || head_bytes % 16 == 0) && (p.kv_len % 2 != 0 || head_bytes % 4 == 0)) {
+    SS_CUBLAS_RETURN_IF_ERROR(cublasGemmBatchedEx(ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq,
+                                                  sk, &one, ptrs + 2 * stride, dt, static_cast<int>(ldv), ptrs + 3 * stride,
+                                                  dt, ls, &zero, ptrs + 4 * stride, dt, static_cast<int>(ldy), in,
+                                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  } else {
+    const auto* v_base = static_cast<const char*>(ctx.inputs[2]->raw());
+    for (int64_t b = 0; b < p.batch; ++b) {  // the offsets of attention_pointers_kernel
+      const int64_t bv = p.v_batch == 1 ? 0 : b;
+      const char* v = v_base + bv * p.kv_len * p.v_heads * head_bytes;
+      const char* pb = static_cast<const char*>(scores) + b * p.heads * p.q_len * pitch * static_cast<int64_t>(es);
+      char* yb = static_cast<char*>(y.raw()) + b * p.q_len * p.heads * head_bytes;
+      SS_CUBLAS_RETURN_IF_ERROR(cublasGemmStridedBatchedEx(
+          ctx.lane.cublas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(p.v_dim), sq, sk, &one, v, dt, static_cast<int>(ldv),
+          p.v_heads == 1 ? 0 : p.v_dim, pb, dt, ls, p.q_len * pitch, &zero, yb, dt, static_cast<int>(ldy), p.v_dim,
+          static_cast<int>(p.heads), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+  }
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
