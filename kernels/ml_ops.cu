@@ -77,9 +77,10 @@ __device__ __forceinline__ float cpu_logistic(float v) {
 
 // ---- table upload ----
 
-// Read straight from the parameter space (no per-thread local copy: the chunk is never written).
+// Read straight from the parameter space: __grid_constant__ forbids the per-thread local copy that
+// taking a parameter's address otherwise allows (CUDA C++ Programming Guide, sm_70 and newer).
 // 8-byte words where dst allows (chunk.data is 8-aligned), then the tail bytes.
-__global__ void write_table_chunk_kernel(const TableChunk chunk, unsigned char* __restrict__ dst) {
+__global__ void write_table_chunk_kernel(const __grid_constant__ TableChunk chunk, unsigned char* __restrict__ dst) {
   int64_t head = 0;
   if (reinterpret_cast<uintptr_t>(dst) % 8 == 0) {
     head = chunk.bytes / 8 * 8;

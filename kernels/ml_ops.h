@@ -38,8 +38,9 @@ enum class MlPostTransform { kNone, kLogistic, kSoftmax, kSoftmaxZero };
 // LinearClassifier's labels and probabilities from the raw scores [rows, targets] (float32), one
 // thread per row. two_from_one (targets == 1, two labels): label = raw > 0 ? labels[1] : labels[0],
 // z = [-raw, raw] (kNone) or [1 - p, p] with p = logistic(raw) (kLogistic; other transforms are
-// refused on the host). Otherwise label = labels[argmax] (first maximum; NaN never wins) and
-// z = post(raw) per row. `labels` is device int64 (null when there are none: labels are then 0);
+// refused on the host). Otherwise label = labels[argmax] (first maximum by >, as the CPU: a NaN
+// never displaces an earlier column, and one in column 0 is never displaced) and z = post(raw) per
+// row. `labels` is device int64 (null when there are none: labels are then 0);
 // `z` (of z_elem: kF32, kF16 or kBF16) may be null when the node has no Z output.
 cudaError_t launch_linear_classifier_finish(const float* raw, int64_t rows, int64_t targets, bool two_from_one,
                                             MlPostTransform post, const int64_t* labels, int64_t* y, Elem z_elem,

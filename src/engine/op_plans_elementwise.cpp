@@ -264,7 +264,7 @@ StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::
   if (!labels_attr || !p.coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
   p.labels = &labels_attr->ints;
   const int64_t features = p.xr.features;
-  if (features == 0 || static_cast<int64_t>(p.coef->size()) % features != 0) {
+  if (features == 0 || p.coef->empty() || static_cast<int64_t>(p.coef->size()) % features != 0) {
     return invalid_argument(std::to_string(p.coef->size()) + " coefficients do not fit " + std::to_string(features) +
                             " features");
   }

@@ -1299,6 +1299,13 @@ TEST_P(OpTest, LinearClassifier_StringLabels_Error) {
                {{"coefficients", a_floats(rand_f32(4))}, {"classlabels_strings", labels}}, 1, "ai.onnx.ml");
 }
 
+// No coefficients means no score column to take a label from: refused, not a read of labels[0].
+TEST_P(OpTest, LinearClassifier_NoCoefficients_Error) {
+  expect_error(StatusCode::kInvalidArgument, "0 coefficients do not fit 2 features", "LinearClassifier",
+               {make<float>({2, 2}, rand_f32(4))}, {{"coefficients", a_floats({})}, {"classlabels_ints", a_ints({})}},
+               1, "ai.onnx.ml");
+}
+
 TEST_P(OpTest, LinearRegressor_TwoTargets) {
   const int64_t rows = 6, f = 3, t = 2;
   const auto x = rand_f32(rows * f, -2, 2), w = rand_f32(t * f, -2, 2), b = rand_f32(t);
