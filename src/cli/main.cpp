@@ -11,6 +11,7 @@
 #include "config/job_config.h"
 #include "engine/cpu/vector_math.h"
 #include "engine/graph.h"
+#include "hdf5/hdf5_util.h"
 #include "job/run_job.h"
 #include "shardscore/version.h"
 #ifdef SHARDSCORE_HAVE_CUDA
@@ -168,6 +169,7 @@ Outcome inspect_command(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  hdf5_start_before_mpi();
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_SERIALIZED, &provided);
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
   std::fflush(stderr);
+  hdf5_finish();
   MPI_Finalize();
   return outcome.exit_code;
 }

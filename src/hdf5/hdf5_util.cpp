@@ -1,5 +1,7 @@
 #include "hdf5/hdf5_util.h"
 
+#include <atomic>
+
 namespace shardscore {
 
 std::mutex& hdf5_mutex() {
@@ -13,17 +15,43 @@ void hdf5_silence_errors() {
 }
 
 namespace {
-herr_t keep_innermost(unsigned n, const H5E_error2_t* err, void* out) {
-  // The stack walks from the innermost frame outward; frame 0 is the most specific.
-  if (n == 0 && err->desc) *static_cast<std::string*>(out) = err->desc;
+std::atomic<bool> g_file_close_failed{false};
+
+struct Frames {
+  std::string api, innermost;
+};
+herr_t keep_ends(unsigned n, const H5E_error2_t* err, void* out) {
+  // Walking downward: frame 0 is the API call, the last frame the innermost.
+  auto* f = static_cast<Frames*>(out);
+  if (!err->desc) return 0;
+  if (n == 0) f->api = err->desc;
+  f->innermost = err->desc;
   return 0;
 }
 }  // namespace
 
+void hdf5_start_before_mpi() {
+  std::lock_guard lock(hdf5_mutex());
+  H5dont_atexit();
+  H5open();
+}
+
+void hdf5_finish() {
+  std::lock_guard lock(hdf5_mutex());
+  if (!g_file_close_failed.load()) H5close();
+}
+
+herr_t hdf5_close_file(hid_t file) {
+  const herr_t rc = H5Fclose(file);
+  if (rc < 0) g_file_close_failed = true;
+  return rc;
+}
+
 std::string hdf5_last_error() {
-  std::string desc;
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_innermost, &desc);
-  return desc.empty() ? "no HDF5 detail" : desc;
+  Frames f;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, keep_ends, &f);
+  if (f.api.empty()) return f.innermost.empty() ? "no HDF5 detail" : f.innermost;
+  return f.innermost.empty() || f.innermost == f.api ? f.api : f.api + ": " + f.innermost;
 }
 
 hid_t hdf5_native_type(DType t) {

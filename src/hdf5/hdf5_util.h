@@ -20,7 +20,20 @@ std::mutex& hdf5_mutex();
 // Turns off HDF5's automatic error-stack printing (we report errors ourselves, once).
 void hdf5_silence_errors();
 
-// The innermost message on HDF5's current error stack ("" when empty): the most specific reason.
+// The process's HDF5 library lifetime, for a program that also uses MPI. hdf5_start_before_mpi()
+// goes before MPI_Init: it opens the library with HDF5's own exit-time close turned off (once
+// opened under MPI, HDF5 closes itself inside MPI_Finalize, out of the program's hands).
+// hdf5_finish() goes before MPI_Finalize: it closes the library, unless a file failed to close
+// (hdf5_close_file): HDF5 1.10 then keeps the identifier of a file it has already freed, and
+// closing the library would crash on it, so the process leaves it.
+void hdf5_start_before_mpi();
+void hdf5_finish();
+
+// H5Fclose, remembering a failure for hdf5_finish(). The closer for every file H5Id.
+herr_t hdf5_close_file(hid_t file);
+
+// HDF5's reason for the last failure: the API call's message, then the innermost frame's where
+// it differs (the most specific: "file write failed", an errno text); "no HDF5 detail" when empty.
 std::string hdf5_last_error();
 
 // Owns one HDF5 identifier and closes it with the matching H5*close.

@@ -573,9 +573,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(total_rows) + " rows in " +
                           std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
     }
-    if (st.ok()) st = sink.commit(output_path);
     if (st.ok()) {
-      guard.release();
       RunInfo info;
       info.version = SHARDSCORE_VERSION;
       info.ranks = size;
@@ -599,7 +597,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.scoring_seconds = scoring_seconds;
       info.collective_writes = collective;
       for (const auto& v : verdicts) exit_code = v.passed() ? exit_code : 3;
-      st = report_write_file(job.report_path(), report_json(info, verdicts));
+      // The report is written before the output moves into place, so that a report that cannot
+      // be written (a full disk) leaves no output that looks complete.
+      st = report_write_temp(job.report_path(), report_json(info, verdicts));
+      if (st.ok()) st = sink.commit(output_path);
+      if (st.ok()) {
+        guard.release();
+        st = report_commit(job.report_path());
+      } else {
+        report_discard(job.report_path());
+      }
       if (st.ok() && !options.quiet) std::fputs(report_summary(info, verdicts, job.report_path()).c_str(), stdout);
       std::fflush(stdout);
     }

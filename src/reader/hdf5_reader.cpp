@@ -35,7 +35,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
   H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   SS_H5_CHECK(fapl.get(), "creating file access list for " + what);
   SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
-  r->file_ = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  r->file_ = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), hdf5_close_file);
   if (!r->file_.valid()) {
     return data_loss("input file '" + path + "' cannot be opened as HDF5 (corrupt or truncated?): " + hdf5_last_error());
   }

@@ -1,9 +1,10 @@
 #include "report/report.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -140,19 +141,34 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   return r.dump(2) + "\n";
 }
 
-Status report_write_file(const std::string& path, const std::string& text) {
+Status report_write_temp(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return unavailable("cannot write report '" + tmp + "'");
-    out << text;
-    out.flush();
-    if (!out) return unavailable("writing report '" + tmp + "' failed (disk full?)");
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return unavailable("cannot write report '" + tmp + "': " + std::strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const int err = errno;
+  if (std::fclose(f) != 0 || !written) {
+    report_discard(path);
+    return unavailable("writing report '" + tmp + "' failed: " + std::strerror(written ? errno : err));
   }
+  return ok_status();
+}
+
+Status report_commit(const std::string& path) {
   std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
+  std::filesystem::rename(path + ".tmp", path, ec);
   if (ec) return unavailable("cannot rename report to '" + path + "': " + ec.message());
   return ok_status();
+}
+
+void report_discard(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove(path + ".tmp", ec);
+}
+
+Status report_write_file(const std::string& path, const std::string& text) {
+  SS_RETURN_IF_ERROR(report_write_temp(path, text));
+  return report_commit(path);
 }
 
 std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>& shards, const std::string& report_path) {

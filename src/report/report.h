@@ -45,7 +45,13 @@ StatusOr<std::vector<ShardStats>> report_decode_shards(const std::string& text);
 
 // Whole report as JSON text (shards in id order).
 std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& shards);
-// Writes text to path via a temporary file and a rename.
+// Writes text to `path`.tmp and flushes it; removes it again when that fails (a full disk).
+Status report_write_temp(const std::string& path, const std::string& text);
+// Moves `path`.tmp to `path`.
+Status report_commit(const std::string& path);
+// Removes `path`.tmp, if there is one.
+void report_discard(const std::string& path);
+// Writes text to path via a temporary file and a rename (report_write_temp, report_commit).
 Status report_write_file(const std::string& path, const std::string& text);
 // A few lines for stdout: totals, throughput, verdict, and each failed check.
 std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>& shards, const std::string& report_path);

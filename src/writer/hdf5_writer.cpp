@@ -1,8 +1,60 @@
 #include "writer/hdf5_writer.h"
 
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <numeric>
 
+#include "mpi/mpi_util.h"
+
 namespace shardscore {
+
+namespace {
+std::string mib_text(double bytes) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));
+  return text;
+}
+
+// Bytes free to this user on the file system of `path`'s folder; -1 when it cannot be read.
+double free_bytes(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return -1;
+  return static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
+}
+
+// What a failed write may be short of ("" when it cannot be read): MPI-IO reports only "file
+// write failed".
+std::string space_note(const std::string& path) {
+  const double avail = free_bytes(path);
+  if (avail < 0) return "";
+  return " (" + mib_text(avail) + " free on the file system of '" +
+         std::filesystem::absolute(path).parent_path().string() + "')";
+}
+
+// Reserves the blocks of bytes [0, bytes) of `path` without changing its size (fallocate with
+// FALLOC_FL_KEEP_SIZE). Where the file system cannot reserve, checks its free space instead.
+// Returns 0, or the errno that refuses the reservation (ENOSPC, EDQUOT, ...).
+int reserve_file_space(const std::string& path, uint64_t bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = 0;
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) != 0) err = errno;
+  ::close(fd);
+  if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
+    const double avail = free_bytes(path);
+    err = avail >= 0 && avail < static_cast<double>(bytes) ? ENOSPC : 0;
+  }
+  return err;
+}
+}  // namespace
 
 StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path, int64_t total_rows,
                                                          const std::vector<OutputColumn>& columns, MPI_Comm comm) {
@@ -19,7 +71,7 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   // Metadata reads and writes collective too: no rank touches metadata on its own.
   SS_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), "setting collective metadata for " + what);
   SS_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), "setting collective metadata writes for " + what);
-  w->file_ = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  w->file_ = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), hdf5_close_file);
   if (!w->file_.valid()) {
     return unavailable("cannot create output file '" + path + "' (folder missing or not writable?): " + hdf5_last_error());
   }
@@ -41,10 +93,43 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   }
   w->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
   SS_H5_CHECK(H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE), "setting collective transfers for " + what);
+
+  // The whole file's space, reserved before any row is scored. A file system that fills up
+  // during the run is not reliably reported by MPI-IO's collective writes (Open MPI 4.1's OMPIO
+  // printed ENOSPC and returned success, leaving holes; ROMIO hung at 3 ranks), so it must not
+  // fill up then. The datasets are allocated at creation (parallel HDF5 allocates early), so the
+  // end of the last one bounds the rows; the margin is for the metadata written at close.
+  // Rank 0 decides and tells the others: every rank fails here, or none.
+  constexpr uint64_t kMetadataMargin = uint64_t{1} << 20;
+  constexpr long long kNoStorage = -1;
+  long long decision[2] = {0, 0};  // errno (or kNoStorage), bytes
+  int rank = 0;
+  SS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
+  const char* reserve = std::getenv("SHARDSCORE_OUTPUT_RESERVE");
+  if (rank == 0 && !(reserve && std::strcmp(reserve, "0") == 0)) {
+    uint64_t bytes = kMetadataMargin;
+    for (const auto& ds : w->datasets_) {
+      const haddr_t at = H5Dget_offset(ds.get());
+      if (at == HADDR_UNDEF) decision[0] = kNoStorage;
+      bytes = std::max<uint64_t>(bytes, static_cast<uint64_t>(at) + H5Dget_storage_size(ds.get()) + kMetadataMargin);
+    }
+    decision[1] = static_cast<long long>(bytes);
+    if (decision[0] == 0) decision[0] = reserve_file_space(path, bytes);
+  }
+  SS_MPI_CHECK(MPI_Bcast(decision, 2, MPI_LONG_LONG, 0, comm));
+  if (decision[0] == kNoStorage) return internal_error("a dataset of " + what + " has no storage after its creation");
+  if (decision[0] != 0) {
+    return unavailable("cannot reserve the " + mib_text(static_cast<double>(decision[1])) + " that " + what +
+                       " needs: " + std::strerror(static_cast<int>(decision[0])) + space_note(path));
+  }
   return w;
 }
 
 Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers) {
+  // Every H5Dwrite is collective, and one can fail on some ranks only (a full disk under one
+  // rank's stripe): the others go on to the next dataset's write, so a rank whose write failed
+  // takes part in the rest of the round too, and returns its first failure after it.
+  Status first_failure;
   for (std::size_t k = 0; k < columns_.size(); ++k) {
     const OutputColumn& c = columns_[k];
     const std::string what = "writing dataset '" + c.name + "' of '" + path_ + "'";
@@ -67,13 +152,16 @@ Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::v
     }
     static const int64_t kNoData = 0;
     const void* buf = rows > 0 ? buffers[k] : &kNoData;
-    SS_H5_CHECK(H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_space.get(), file_space.get(), dxpl_.get(), buf),
-                what);
+    if (H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_space.get(), file_space.get(), dxpl_.get(), buf) < 0) {
+      if (first_failure.ok()) first_failure = unavailable(what + " failed: " + hdf5_last_error() + space_note(path_));
+      H5Eclear2(H5E_DEFAULT);
+      continue;
+    }
     uint32_t local_cause = 0, global_cause = 0;
     SS_H5_CHECK(H5Pget_mpio_no_collective_cause(dxpl_.get(), &local_cause, &global_cause), what);
     non_collective_cause_ |= global_cause;
   }
-  return ok_status();
+  return first_failure;
 }
 
 Status Hdf5Writer::write_rows(int64_t row_begin, int64_t rows, const std::vector<Tensor>& outputs) {
@@ -131,7 +219,7 @@ Status Hdf5Writer::close() {
   std::lock_guard lock(hdf5_mutex());
   datasets_.clear();
   dxpl_.reset();
-  if (!file_.close()) return unavailable("closing output '" + path_ + "' failed (disk full?): " + hdf5_last_error());
+  if (!file_.close()) return unavailable("closing output '" + path_ + "' failed: " + hdf5_last_error() + space_note(path_));
   return ok_status();
 }
 

@@ -158,7 +158,7 @@ Status ParquetPartWriter::append(int64_t row_begin, int64_t rows, const std::vec
 
 Status ParquetPartWriter::close() {
   if (!writer_) return internal_error("output file '" + path_ + "' closed before any rows were written");
-  const std::string what = "finishing output file '" + temp_path_ + "' (disk full?)";
+  const std::string what = "finishing output file '" + temp_path_ + "'";
   try {
     SS_ARROW_CHECK(writer_->Close(), StatusCode::kUnavailable, what);
   } catch (const std::exception& e) {

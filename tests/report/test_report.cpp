@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -88,6 +89,26 @@ TEST(Report, WritesTheFileAtomically) {
   EXPECT_EQ(text.str(), "{\"a\": 1}\n");
   EXPECT_FALSE(std::ifstream(path + ".tmp").good());
   EXPECT_FALSE(report_write_file("/nonexistent-dir/x.json", "{}").ok());
+}
+
+// The job writes the report under its temporary name before it moves the output into place, and
+// moves or discards it after.
+TEST(Report, TemporaryFileIsCommittedOrDiscarded) {
+  const std::string path = ::testing::TempDir() + "/report_temp_test.json";
+  std::remove(path.c_str());  // an earlier run's
+  ASSERT_TRUE(report_write_temp(path, "{\"b\": 2}\n").ok());
+  EXPECT_TRUE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(std::ifstream(path).good()) << "written under its final name before the commit";
+  report_discard(path);
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+
+  ASSERT_TRUE(report_write_temp(path, "{\"b\": 2}\n").ok());
+  ASSERT_TRUE(report_commit(path).ok());
+  std::stringstream text;
+  text << std::ifstream(path).rdbuf();
+  EXPECT_EQ(text.str(), "{\"b\": 2}\n");
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(report_commit(::testing::TempDir() + "/no_such_report.json").ok());
 }
 
 }  // namespace
