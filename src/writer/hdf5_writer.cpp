@@ -108,10 +108,12 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   const char* reserve = std::getenv("SHARDSCORE_OUTPUT_RESERVE");
   if (rank == 0 && !(reserve && std::strcmp(reserve, "0") == 0)) {
     uint64_t bytes = kMetadataMargin;
-    for (const auto& ds : w->datasets_) {
-      const haddr_t at = H5Dget_offset(ds.get());
+    for (std::size_t k = 0; k < w->datasets_.size(); ++k) {
+      if (total_rows * shape_numel(w->columns_[k].row_shape) == 0) continue;  // no elements, no storage
+      const haddr_t at = H5Dget_offset(w->datasets_[k].get());
       if (at == HADDR_UNDEF) decision[0] = kNoStorage;
-      bytes = std::max<uint64_t>(bytes, static_cast<uint64_t>(at) + H5Dget_storage_size(ds.get()) + kMetadataMargin);
+      const uint64_t end = static_cast<uint64_t>(at) + H5Dget_storage_size(w->datasets_[k].get());
+      bytes = std::max<uint64_t>(bytes, end + kMetadataMargin);
     }
     decision[1] = static_cast<long long>(bytes);
     if (decision[0] == 0) decision[0] = reserve_file_space(path, bytes);

@@ -138,3 +138,21 @@ def test_tiny_input_more_ranks_than_shards(e2e, tmp_path, seed):
     rep = e2e.read_report(out)
     assert [(s["row_begin"], s["row_end"]) for s in sorted(rep["shards"], key=lambda s: s["row_begin"])] == \
         [(0, 2), (2, 4), (4, 6), (6, 7)]
+
+
+@pytest.mark.parametrize("np_", [1, 2])
+def test_empty_input_gives_an_empty_output(e2e, tmp_path, np_):
+    """0 rows: exit 0, every output dataset with 0 rows in its shape, a report of 0 rows in 0 shards (the
+    output's space reservation has nothing to reserve for empty datasets)."""
+    inp = tmp_path / "in.h5"
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/features", shape=(0, 30), maxshape=(None, 30), chunks=(16, 30), dtype="f8")
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, _ = e2e.read_output(out)
+    assert {k: v.shape for k, v in datasets.items()} == {"label": (0,), "probabilities": (0, 2), "row_index": (0,)}
+    rep = e2e.read_report(out)
+    assert (rep["rows_scored"], rep["shards"]) == (0, [])
