@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -112,6 +113,18 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   if (fs::absolute(path, ec) == fs::absolute(job.input.path, ec)) {
     return invalid_argument("output '" + job.output.path + "' is the input");
   }
+  // The report is written last: a folder that is not there would otherwise fail the job only
+  // after every row was scored.
+  const fs::path report(job.report_path());
+  const fs::path report_dir = report.has_parent_path() ? report.parent_path() : fs::path(".");
+  if (!fs::is_directory(report_dir, ec)) {
+    return not_found("report folder '" + report_dir.string() + "' (output.report) does not exist");
+  }
+  if (::access(report_dir.c_str(), W_OK) != 0) {
+    return invalid_argument("report folder '" + report_dir.string() + "' (output.report) is not writable: " +
+                            std::strerror(errno));
+  }
+  if (fs::is_directory(report, ec)) return invalid_argument("report '" + report.string() + "' is a directory");
   return ok_status();
 }
 

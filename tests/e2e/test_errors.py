@@ -145,6 +145,13 @@ def case_output_twice(e2e, tmp_path, seed, rng):
         ["output.outputs", "'label'"], []
 
 
+def case_report_folder_missing(e2e, tmp_path, seed, rng):
+    # Found before any row is scored, not when the report is written at the end.
+    missing = tmp_path / "no_such_folder"
+    return {"input": _good_input(e2e, tmp_path, seed)}, ["--set", f'output.report="{missing / "r.json"}"'], \
+        [str(missing), "output.report"], []
+
+
 CASES = {
     "missing_input": (case_missing_input, 3),
     "wrong_dataset": (case_wrong_dataset, 2),
@@ -165,6 +172,7 @@ CASES = {
     "dataset_not_numeric": (case_dataset_not_numeric, 2),
     "unknown_output": (case_unknown_output, 3),
     "output_twice": (case_output_twice, 1),
+    "report_folder_missing": (case_report_folder_missing, 2),
 }
 
 
