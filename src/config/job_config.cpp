@@ -32,7 +32,7 @@ constexpr KeySpec kKeys[] = {
     {"model", "path", Kind::kString, "(required)", "ONNX model file"},
     {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet or / (appears at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
-    {"output", "overwrite", Kind::kBool, "false", "replace an existing output file"},
+    {"output", "overwrite", Kind::kBool, "false", "replace an existing output and report"},
     {"output", "outputs", Kind::kStrings, "(all)", "model outputs to write, by name; the others are not computed"},
     {"run", "batch_size", Kind::kInt, "4096", "rows per inference batch"},
     {"run", "shard_rows", Kind::kInt, "65536", "rows per shard, rounded down to whole HDF5 chunks"},

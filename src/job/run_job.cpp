@@ -125,6 +125,25 @@ Status check_output_path(const JobConfig& job, bool parquet) {
                             std::strerror(errno));
   }
   if (fs::is_directory(report, ec)) return invalid_argument("report '" + report.string() + "' is a directory");
+  // The report is moved into place over whatever has its name: never the job's own files.
+  const auto within = [](const fs::path& p, const fs::path& base) {
+    std::error_code e;
+    const fs::path a = fs::weakly_canonical(p, e), b = fs::weakly_canonical(base, e);
+    const auto rel = a.lexically_relative(b);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  const std::pair<std::string, std::string> own[] = {
+      {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path}};
+  for (const auto& [what, other] : own) {
+    if (!other.empty() && within(report, other)) {
+      return invalid_argument("report '" + report.string() + "' (output.report) would overwrite " + what + " '" +
+                              other + "'");
+    }
+  }
+  if (fs::exists(report, ec) && !job.output.overwrite) {
+    return already_exists("report '" + report.string() +
+                          "' exists; set output.overwrite = true (or --set output.overwrite=true) to replace it");
+  }
   return ok_status();
 }
 

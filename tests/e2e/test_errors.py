@@ -215,6 +215,41 @@ def test_existing_output_without_overwrite(e2e, tmp_path, seed):
     assert e2e.listing(out_dir) == [out.name], f"output folder now holds {e2e.listing(out_dir)}"
 
 
+@pytest.mark.parametrize("target", ["output", "input", "model"])
+def test_report_never_replaces_the_jobs_own_files(e2e, tmp_path, seed, target):
+    """output.report naming the output, the input or the model: refused before scoring (it used to be moved
+    over them at the end: the input file became the JSON report), every file as it was."""
+    inp = _good_input(e2e, tmp_path, seed)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(e2e.DEMO_MODEL.read_bytes())
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.h5"
+    if target == "output":
+        out.write_bytes(b"an earlier output")  # overwrite = true: the output may be replaced, by an output
+    report = {"output": out, "input": inp, "model": model}[target]
+    before = {p: e2e.sha256_file(p) for p in (inp, model, *([out] if out.exists() else []))}
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, model)
+    p = e2e.run_job(2, ["run", "--job", job, "--set", f'output.report="{report}"'], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, str(report), f"would overwrite the {target}")
+    assert {p: e2e.sha256_file(p) for p in before} == before, "a file of the job was modified"
+
+
+def test_existing_report_without_overwrite(e2e, tmp_path, seed):
+    inp = _good_input(e2e, tmp_path, seed)
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    report = e2e.report_path(out)
+    report.write_text("an earlier run's report")
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(1, ["run", "--job", job, "--set", "output.overwrite=false"], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, str(report), "output.overwrite")
+    assert report.read_text() == "an earlier run's report"
+    assert e2e.listing(out.parent) == [report.name]
+
+
 def test_overwrite_replaces_existing_output(e2e, tmp_path, seed):
     inp = _good_input(e2e, tmp_path, seed)
     out = tmp_path / "out" / "scores.h5"
