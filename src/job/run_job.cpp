@@ -110,9 +110,17 @@ Status check_output_path(const JobConfig& job, bool parquet) {
                               "' is a folder that is not a finished Parquet output (no _SUCCESS); not replacing it");
     }
   }
-  if (fs::absolute(path, ec) == fs::absolute(job.input.path, ec)) {
-    return invalid_argument("output '" + job.output.path + "' is the input");
-  }
+  // Whether `p` is `base` or lies inside it (symbolic links and relative paths resolved).
+  const auto within = [](const fs::path& p, const fs::path& base) {
+    std::error_code e;
+    const fs::path a = fs::weakly_canonical(p, e), b = fs::weakly_canonical(base, e);
+    const auto rel = a.lexically_relative(b);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  // The finished output is moved over its path (a folder removed whole first): never over the
+  // job's own input or model.
+  if (within(job.input.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the input");
+  if (within(job.model.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the model");
   // The report is written last: a folder that is not there would otherwise fail the job only
   // after every row was scored.
   const fs::path report(job.report_path());
@@ -126,12 +134,6 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   }
   if (fs::is_directory(report, ec)) return invalid_argument("report '" + report.string() + "' is a directory");
   // The report is moved into place over whatever has its name: never the job's own files.
-  const auto within = [](const fs::path& p, const fs::path& base) {
-    std::error_code e;
-    const fs::path a = fs::weakly_canonical(p, e), b = fs::weakly_canonical(base, e);
-    const auto rel = a.lexically_relative(b);
-    return !rel.empty() && *rel.begin() != "..";
-  };
   const std::pair<std::string, std::string> own[] = {
       {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path}};
   for (const auto& [what, other] : own) {

@@ -236,6 +236,31 @@ def test_report_never_replaces_the_jobs_own_files(e2e, tmp_path, seed, target):
     assert {p: e2e.sha256_file(p) for p in before} == before, "a file of the job was modified"
 
 
+@pytest.mark.parametrize("case", ["output_is_input", "output_is_model", "output_folder_holds_input"])
+def test_output_never_replaces_the_input_or_model(e2e, tmp_path, seed, case):
+    """With output.overwrite = true, an output path naming the input or the model, or a finished Parquet
+    output folder holding the input, is refused before scoring (the model used to be replaced by the
+    output, and the folder would have been removed whole with the input in it)."""
+    model = tmp_path / "model.onnx"
+    model.write_bytes(e2e.DEMO_MODEL.read_bytes())
+    if case == "output_folder_holds_input":
+        folder = tmp_path / "earlier.parquet"
+        folder.mkdir()
+        (folder / "_SUCCESS").write_bytes(b"")
+        inp = e2e.make_input(folder / "features.h5", ROWS, chunk_rows=1000, seed=seed)
+        out, what = folder, "holds the input"
+    else:
+        inp = _good_input(e2e, tmp_path, seed)
+        out, what = (inp, "the input") if case == "output_is_input" else (model, "the model")
+    before = {p: e2e.sha256_file(p) for p in (inp, model)}
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, model, output={"report": str(tmp_path / "r.json")})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, str(out), what)
+    assert {p: e2e.sha256_file(p) for p in before} == before, "the input or the model was modified"
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_existing_report_without_overwrite(e2e, tmp_path, seed):
     inp = _good_input(e2e, tmp_path, seed)
     out = tmp_path / "out" / "scores.h5"
