@@ -1,6 +1,9 @@
 // shardscore: the command line. Parses arguments on every rank, runs the job, reports once.
 #include <mpi.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +25,24 @@ namespace po = boost::program_options;
 using namespace shardscore;
 
 namespace {
+
+// The signal that asked the job to stop (0: none). Written by the handler, read by the job.
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler stores to it");
+
+void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+
+// SIGTERM (Slurm's time limit and scancel, mpirun's kill) and SIGINT (Ctrl-C) stop the job at its
+// next write round, which removes the unfinished output; a second one ends the process at once
+// (SA_RESETHAND restores the default action).
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
 
 const char* kUsage =
     "shardscore " SHARDSCORE_VERSION " - score a large dataset with an ONNX model across MPI ranks\n"
@@ -128,7 +149,11 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   if (!job.ok()) return {exit_code_for(job.status()), job.status().message(), ""};
   JobOptions options;
   options.quiet = vm["quiet"].as<bool>();
+  options.stop_signal = &g_stop_signal;
+  install_stop_handlers();
   auto result = job_run(job.value(), comm, options);
+  // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT).
+  if (!result.ok() && g_stop_signal.load() != 0) return {128 + g_stop_signal.load(), result.status().message(), ""};
   if (!result.ok()) return {exit_code_for(result.status()), result.status().message(), ""};
   return {result.value(), "", ""};
 }

@@ -417,6 +417,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   }
   Progress progress(talk, total_rows, job.run.progress_interval);
   std::atomic<bool> stop{false};
+  // A signal the caller caught (SIGTERM, SIGINT): the next write round stops every rank.
+  const auto signalled = [&] { return options.stop_signal && options.stop_signal->load() != 0; };
   bool collectives_over = false;  // set on every rank in the same round once any rank failed
   Status first_error;             // this rank's own first failure
   int64_t rounds_done = 0, rows_done_global = 0;
@@ -425,6 +427,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   auto round = [&](BatchWork* w) {
     if (collectives_over) return;
     Status mine = first_error.ok() && w ? w->status : first_error;
+    if (mine.ok() && signalled()) {
+      const int sig = options.stop_signal->load();
+      mine = Status(StatusCode::kUnavailable, std::string("stopped by SIG") + sigabbrev_np(sig) + " (a time limit, scancel, kill or Ctrl-C) after " +
+                                                  std::to_string(rows_done_global) + " of " + std::to_string(total_rows) +
+                                                  " rows; nothing written");
+    }
     if (!mine.ok() && first_error.ok()) first_error = mine;
     long long local[2] = {mine.ok() ? 0 : 1, w && mine.ok() ? w->batch.rows() : 0};
     long long global[2] = {0, 0};
@@ -462,7 +470,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       tbb::make_filter<void, std::shared_ptr<BatchWork>>(
           tbb::filter_mode::serial_in_order,
           [&](tbb::flow_control& fc) -> std::shared_ptr<BatchWork> {
-            if (next >= my_batches.size() || stop) {
+            if (next >= my_batches.size() || stop || signalled()) {
               fc.stop();
               return nullptr;
             }

@@ -10,6 +10,8 @@
 // (written under a temporary name in the same folder, renamed by rank 0 once every rank is done).
 #include <mpi.h>
 
+#include <atomic>
+
 #include <string>
 
 #include "common/status.h"
@@ -19,6 +21,10 @@ namespace shardscore {
 
 struct JobOptions {
   bool quiet = false;  // no progress or summary (errors still reported by the caller)
+  // Set to a signal's number by the caller's handler (SIGTERM, SIGINT): the job stops at its next
+  // write round on every rank, as after any failure (nothing written), with a status naming the
+  // signal. Null: no signal stops it.
+  const std::atomic<int>* stop_signal = nullptr;
 };
 
 // Returns 0 (all checks passed) or 3 (a quality check failed; output and report written), or the
