@@ -1,5 +1,7 @@
 #include "report/report.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -141,8 +143,10 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   return r.dump(2) + "\n";
 }
 
+std::string report_temp_path(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+
 Status report_write_temp(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = report_temp_path(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return unavailable("cannot write report '" + tmp + "': " + std::strerror(errno));
   const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
@@ -156,14 +160,14 @@ Status report_write_temp(const std::string& path, const std::string& text) {
 
 Status report_commit(const std::string& path) {
   std::error_code ec;
-  std::filesystem::rename(path + ".tmp", path, ec);
+  std::filesystem::rename(report_temp_path(path), path, ec);
   if (ec) return unavailable("cannot rename report to '" + path + "': " + ec.message());
   return ok_status();
 }
 
 void report_discard(const std::string& path) {
   std::error_code ec;
-  std::filesystem::remove(path + ".tmp", ec);
+  std::filesystem::remove(report_temp_path(path), ec);
 }
 
 Status report_write_file(const std::string& path, const std::string& text) {

@@ -45,11 +45,15 @@ StatusOr<std::vector<ShardStats>> report_decode_shards(const std::string& text);
 
 // Whole report as JSON text (shards in id order).
 std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& shards);
-// Writes text to `path`.tmp and flushes it; removes it again when that fails (a full disk).
+// `path`.tmp-<pid>: this process's temporary name for the report (two jobs writing the same
+// report path at once never share one).
+std::string report_temp_path(const std::string& path);
+// Writes text to report_temp_path(path) and flushes it; removes it again when that fails (a full
+// disk).
 Status report_write_temp(const std::string& path, const std::string& text);
-// Moves `path`.tmp to `path`.
+// Moves report_temp_path(path) to `path`.
 Status report_commit(const std::string& path);
-// Removes `path`.tmp, if there is one.
+// Removes report_temp_path(path), if there is one.
 void report_discard(const std::string& path);
 // Writes text to path via a temporary file and a rename (report_write_temp, report_commit).
 Status report_write_file(const std::string& path, const std::string& text);

@@ -1,6 +1,7 @@
 #include "report/report.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -87,7 +88,7 @@ TEST(Report, WritesTheFileAtomically) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "{\"a\": 1}\n");
-  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(std::ifstream(report_temp_path(path)).good());
   EXPECT_FALSE(report_write_file("/nonexistent-dir/x.json", "{}").ok());
 }
 
@@ -96,18 +97,20 @@ TEST(Report, WritesTheFileAtomically) {
 TEST(Report, TemporaryFileIsCommittedOrDiscarded) {
   const std::string path = ::testing::TempDir() + "/report_temp_test.json";
   std::remove(path.c_str());  // an earlier run's
+  // Per process: two jobs writing one report path at once never write into the same file.
+  EXPECT_EQ(report_temp_path(path), path + ".tmp-" + std::to_string(::getpid()));
   ASSERT_TRUE(report_write_temp(path, "{\"b\": 2}\n").ok());
-  EXPECT_TRUE(std::ifstream(path + ".tmp").good());
+  EXPECT_TRUE(std::ifstream(report_temp_path(path)).good());
   EXPECT_FALSE(std::ifstream(path).good()) << "written under its final name before the commit";
   report_discard(path);
-  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(std::ifstream(report_temp_path(path)).good());
 
   ASSERT_TRUE(report_write_temp(path, "{\"b\": 2}\n").ok());
   ASSERT_TRUE(report_commit(path).ok());
   std::stringstream text;
   text << std::ifstream(path).rdbuf();
   EXPECT_EQ(text.str(), "{\"b\": 2}\n");
-  EXPECT_FALSE(std::ifstream(path + ".tmp").good());
+  EXPECT_FALSE(std::ifstream(report_temp_path(path)).good());
   EXPECT_FALSE(report_commit(::testing::TempDir() + "/no_such_report.json").ok());
 }
 
