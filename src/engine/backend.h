@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 #include "engine/plan.h"
 #include "engine/tensor.h"
@@ -41,9 +42,6 @@ struct CudaBackendOptions {
   // SHARDSCORE_CUDA_LANES=N.
   int max_lanes = 8;
 };
-// Whether environment variable `name` is set to exactly `value`: how the measuring switches
-// (SHARDSCORE_FUSE_ATTENTION, SHARDSCORE_CUDA_*) are read.
-bool env_is(const char* name, const char* value);
 
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.
 // SHARDSCORE_CUDA_GRAPHS=0 turns CUDA graph capture off (for debugging and profiling).

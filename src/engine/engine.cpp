@@ -17,11 +17,6 @@ CudaFusedPaths cuda_fused_paths() { return {}; }
 CudaGraphCounts cuda_graph_counts() { return {}; }
 #endif
 
-bool env_is(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v && std::strcmp(v, value) == 0;
-}
-
 StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, const std::string& backend,
                                                const EngineOptions& given) {
   EngineOptions options = given;

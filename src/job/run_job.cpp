@@ -429,9 +429,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     Status mine = first_error.ok() && w ? w->status : first_error;
     if (mine.ok() && signalled()) {
       const int sig = options.stop_signal->load();
-      mine = Status(StatusCode::kUnavailable, std::string("stopped by SIG") + sigabbrev_np(sig) + " (a time limit, scancel, kill or Ctrl-C) after " +
-                                                  std::to_string(rows_done_global) + " of " + std::to_string(total_rows) +
-                                                  " rows; nothing written");
+      mine = unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) +
+                         " (a time limit, scancel, kill or Ctrl-C) after " + std::to_string(rows_done_global) +
+                         " of " + std::to_string(total_rows) + " rows; nothing written");
     }
     if (!mine.ok() && first_error.ok()) first_error = mine;
     long long local[2] = {mine.ok() ? 0 : 1, w && mine.ok() ? w->batch.rows() : 0};

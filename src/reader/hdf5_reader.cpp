@@ -9,10 +9,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+
+#include "common/env.h"
 
 namespace shardscore {
 
@@ -83,7 +84,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
 
 void Hdf5Reader::plan_direct_reads(hid_t dcpl, hid_t file_type, const std::vector<hsize_t>& dims) {
   auto through_hdf5 = [this](const std::string& why) { read_mode_ = "read through HDF5 (" + why + ")"; };
-  if (const char* env = std::getenv("SHARDSCORE_HDF5_DIRECT"); env && std::strcmp(env, "0") == 0) {
+  if (env_is("SHARDSCORE_HDF5_DIRECT", "0")) {
     return through_hdf5("SHARDSCORE_HDF5_DIRECT=0");
   }
   // The bytes are the values only in the machine's own type and byte order, and only where the

@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
 
+#include "common/env.h"
 #include "mpi/mpi_util.h"
 
 namespace shardscore {
@@ -22,9 +22,10 @@ std::string mib_text(double bytes) {
   return text;
 }
 
-// Bytes free to this user on the file system of `path`'s folder; -1 when it cannot be read.
-double free_bytes(const std::string& path) {
-  const std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
+std::filesystem::path folder_of(const std::string& path) { return std::filesystem::absolute(path).parent_path(); }
+
+// Bytes free to this user on the file system of `dir`; -1 when it cannot be read.
+double free_bytes(const std::filesystem::path& dir) {
   struct statvfs fs {};
   if (::statvfs(dir.c_str(), &fs) != 0) return -1;
   return static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize);
@@ -33,10 +34,10 @@ double free_bytes(const std::string& path) {
 // What a failed write may be short of ("" when it cannot be read): MPI-IO reports only "file
 // write failed".
 std::string space_note(const std::string& path) {
-  const double avail = free_bytes(path);
+  const std::filesystem::path dir = folder_of(path);
+  const double avail = free_bytes(dir);
   if (avail < 0) return "";
-  return " (" + mib_text(avail) + " free on the file system of '" +
-         std::filesystem::absolute(path).parent_path().string() + "')";
+  return " (" + mib_text(avail) + " free on the file system of '" + dir.string() + "')";
 }
 
 // Reserves the blocks of bytes [0, bytes) of `path` without changing its size (fallocate with
@@ -49,7 +50,7 @@ int reserve_file_space(const std::string& path, uint64_t bytes) {
   if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes)) != 0) err = errno;
   ::close(fd);
   if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) {
-    const double avail = free_bytes(path);
+    const double avail = free_bytes(folder_of(path));
     err = avail >= 0 && avail < static_cast<double>(bytes) ? ENOSPC : 0;
   }
   return err;
@@ -105,8 +106,7 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   long long decision[2] = {0, 0};  // errno (or kNoStorage), bytes
   int rank = 0;
   SS_MPI_CHECK(MPI_Comm_rank(comm, &rank));
-  const char* reserve = std::getenv("SHARDSCORE_OUTPUT_RESERVE");
-  if (rank == 0 && !(reserve && std::strcmp(reserve, "0") == 0)) {
+  if (rank == 0 && !env_is("SHARDSCORE_OUTPUT_RESERVE", "0")) {
     uint64_t bytes = kMetadataMargin;
     for (std::size_t k = 0; k < w->datasets_.size(); ++k) {
       if (total_rows * shape_numel(w->columns_[k].row_shape) == 0) continue;  // no elements, no storage
@@ -154,7 +154,8 @@ Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::v
     }
     static const int64_t kNoData = 0;
     const void* buf = rows > 0 ? buffers[k] : &kNoData;
-    if (H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_space.get(), file_space.get(), dxpl_.get(), buf) < 0) {
+    const hid_t mem_type = hdf5_native_type(c.dtype);
+    if (H5Dwrite(datasets_[k].get(), mem_type, mem_space.get(), file_space.get(), dxpl_.get(), buf) < 0) {
       if (first_failure.ok()) first_failure = unavailable(what + " failed: " + hdf5_last_error() + space_note(path_));
       H5Eclear2(H5E_DEFAULT);
       continue;
@@ -221,7 +222,9 @@ Status Hdf5Writer::close() {
   std::lock_guard lock(hdf5_mutex());
   datasets_.clear();
   dxpl_.reset();
-  if (!file_.close()) return unavailable("closing output '" + path_ + "' failed: " + hdf5_last_error() + space_note(path_));
+  if (!file_.close()) {
+    return unavailable("closing output '" + path_ + "' failed: " + hdf5_last_error() + space_note(path_));
+  }
   return ok_status();
 }
 

@@ -750,7 +750,7 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   else if (options.precision == "fp16") precision = CudaPrecision::kFp16;
   else if (options.precision == "bf16") precision = CudaPrecision::kBf16;  // the engine converts the graph
   else if (options.precision != "fp32") return invalid_argument("precision '" + options.precision + "' is not one of fp32, tf32, fp16, bf16");
-  // The measuring switches: SHARDSCORE_CUDA_<name> set to exactly `value` (env_is, engine/backend.h).
+  // The measuring switches: SHARDSCORE_CUDA_<name> set to exactly `value` (env_is, common/env.h).
   const bool graphs = !env_is("SHARDSCORE_CUDA_GRAPHS", "0");
   const bool profile = env_is("SHARDSCORE_CUDA_PROFILE", "1");
   if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
