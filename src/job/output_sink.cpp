@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "common/durable.h"
 #include "common/sha256.h"
 #include "writer/hdf5_writer.h"
 #if SHARDSCORE_HAVE_PARQUET
@@ -29,10 +30,11 @@ class Hdf5Sink : public OutputSink {
   }
   bool all_writes_collective() const override { return collective_; }
   Status commit(const std::string& final_path) override {
+    SS_RETURN_IF_ERROR(sync_path(spec_.temp_path));
     std::error_code ec;
     fs::rename(spec_.temp_path, final_path, ec);
     if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
-    return ok_status();
+    return sync_parent_folder(final_path);
   }
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
@@ -89,7 +91,7 @@ class ParquetSink : public OutputSink {
     if (ec) return unavailable("cannot remove the old output '" + final_path + "': " + ec.message());
     fs::rename(spec_.temp_path, final_path, ec);
     if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
-    return ok_status();
+    return sync_parent_folder(final_path);
   }
   std::vector<std::string> names() const override {
     std::vector<std::string> out{spec_.id_name};

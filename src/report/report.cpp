@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include "common/durable.h"
 
 namespace shardscore {
 
@@ -149,7 +150,8 @@ Status report_write_temp(const std::string& path, const std::string& text) {
   const std::string tmp = report_temp_path(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) return unavailable("cannot write report '" + tmp + "': " + std::strerror(errno));
-  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
+                       ::fsync(::fileno(f)) == 0;
   const int err = errno;
   if (std::fclose(f) != 0 || !written) {
     report_discard(path);
@@ -162,7 +164,7 @@ Status report_commit(const std::string& path) {
   std::error_code ec;
   std::filesystem::rename(report_temp_path(path), path, ec);
   if (ec) return unavailable("cannot rename report to '" + path + "': " + ec.message());
-  return ok_status();
+  return sync_parent_folder(path);
 }
 
 void report_discard(const std::string& path) {

@@ -48,10 +48,10 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
 // `path`.tmp-<pid>: this process's temporary name for the report (two jobs writing the same
 // report path at once never share one).
 std::string report_temp_path(const std::string& path);
-// Writes text to report_temp_path(path) and flushes it; removes it again when that fails (a full
-// disk).
+// Writes text to report_temp_path(path) and flushes it to disk (fsync); removes it again when that
+// fails (a full disk).
 Status report_write_temp(const std::string& path, const std::string& text);
-// Moves report_temp_path(path) to `path`.
+// Moves report_temp_path(path) to `path` and syncs its folder (common/durable.h).
 Status report_commit(const std::string& path);
 // Removes report_temp_path(path), if there is one.
 void report_discard(const std::string& path);

@@ -13,6 +13,7 @@
 #include <numeric>
 
 #include "arrowio/arrow_util.h"
+#include "common/durable.h"
 #include "reader/parquet_reader.h"
 
 namespace shardscore {
@@ -165,6 +166,7 @@ Status ParquetPartWriter::close() {
     return unavailable(what + ": " + e.what());
   }
   SS_ARROW_CHECK(out_->Close(), StatusCode::kUnavailable, what);
+  SS_RETURN_IF_ERROR(sync_path(temp_path_));  // by the rank that wrote it; rank 0 syncs the folder
   std::error_code ec;
   fs::rename(temp_path_, path_, ec);
   if (ec) return unavailable("cannot move '" + temp_path_ + "' to '" + path_ + "': " + ec.message());
@@ -196,15 +198,16 @@ Status parquet_folder_finish(const std::string& folder, const std::vector<Parque
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << manifest.dump(2) << "\n";
     out.close();
-    if (!out) return unavailable("cannot write '" + tmp.string() + "' (disk full?)");
+    if (!out) return unavailable("cannot write '" + tmp.string() + "': " + std::strerror(errno));
   }
+  SS_RETURN_IF_ERROR(sync_path(tmp.string()));
   std::error_code ec;
   fs::rename(tmp, dir / "_manifest.json", ec);
   if (ec) return unavailable("cannot move the manifest into '" + folder + "': " + ec.message());
   std::ofstream ok(dir / "_SUCCESS", std::ios::binary | std::ios::trunc);
   ok.close();
-  if (!ok) return unavailable("cannot write '" + (dir / "_SUCCESS").string() + "'");
-  return ok_status();
+  if (!ok) return unavailable("cannot write '" + (dir / "_SUCCESS").string() + "': " + std::strerror(errno));
+  return sync_path(folder);  // the parts' renames, the manifest and _SUCCESS
 }
 
 }  // namespace shardscore

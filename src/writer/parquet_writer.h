@@ -53,7 +53,8 @@ class ParquetPartWriter {
   // ids (null: write row_begin, row_begin + 1, ...) holds `rows` ids, of the same type every call.
   // The file is created by the first call. Unavailable names the file on I/O failure.
   Status append(int64_t row_begin, int64_t rows, const std::vector<Tensor>& outputs, const RowIds* ids);
-  // Writes the footer, closes, renames the file into place. At least one append must have come.
+  // Writes the footer, closes, flushes the file to disk (fsync), renames it into place. At least one
+  // append must have come.
   Status close();
   const std::string& path() const { return path_; }
   int64_t rows() const { return rows_; }
@@ -81,7 +82,8 @@ struct ParquetPart {
 };
 
 // Writes _manifest.json (through a temporary name) and then _SUCCESS into `folder`, which already
-// holds every part. `columns`: the column names in file order.
+// holds every part, then syncs the folder (its entries reach the disk). `columns`: the column names
+// in file order.
 Status parquet_folder_finish(const std::string& folder, const std::vector<ParquetPart>& parts,
                              const std::vector<std::string>& columns, int64_t total_rows, const Provenance& provenance);
 

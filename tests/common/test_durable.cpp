@@ -1,0 +1,44 @@
+#include "common/durable.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace shardscore {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_folder() {
+  const fs::path dir = fs::temp_directory_path() / ("shardscore-durable-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+TEST(Durable, SyncsFilesAndFolders) {
+  const fs::path dir = fresh_folder();
+  std::ofstream(dir / "out.h5") << "rows";
+  EXPECT_TRUE(sync_path((dir / "out.h5").string()).ok());
+  EXPECT_TRUE(sync_path(dir.string()).ok());
+  EXPECT_TRUE(sync_parent_folder((dir / "out.h5").string()).ok());
+  EXPECT_TRUE(sync_parent_folder("out.h5").ok()) << "a bare name's folder is the working directory";
+  fs::remove_all(dir);
+}
+
+TEST(Durable, AMissingPathIsAnErrorNamingIt) {
+  const fs::path dir = fresh_folder();
+  const std::string missing = (dir / "gone.h5").string();
+  const Status s = sync_path(missing);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find(missing), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("No such file"), std::string::npos) << s.message();
+  const Status p = sync_parent_folder((dir / "no-such-folder" / "out.h5").string());
+  EXPECT_EQ(p.code(), StatusCode::kUnavailable) << p.message();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace shardscore

@@ -1,0 +1,81 @@
+"""A finished output reaches the disk before its final name appears (common/durable.h): a node that
+crashes (power loss, kernel panic) just after the rename must not leave a complete-looking output or
+report whose blocks never left the page cache. Watched with strace: each file is fsync'ed before it
+is renamed into place, and its folder after."""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+TRACE = re.compile(r'^\d+\s+(?P<call>fsync|fdatasync|rename|renameat|renameat2)\((?P<args>.*)\)\s+= 0')
+FD_PATH = re.compile(r"^\d+<(?P<path>[^>]*)>")
+QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def traced_run(e2e, tmp_path, job) -> list[tuple[str, tuple[str, ...]]]:
+    """Runs the job (one process) under strace; its successful fsync/rename calls in order, as
+    ("fsync", (path,)) and ("rename", (from, to))."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (scripts/setup.sh installs it)")
+    trace = tmp_path / "strace.txt"
+    cmd = [strace, "-f", "-y", "-qq", "-e", "signal=none", "-s", "4096",
+           "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", "-o", str(trace),
+           str(e2e.BIN), "run", "--job", str(job)]
+    if e2e.BACKEND:
+        cmd += ["--backend", e2e.BACKEND]
+    p = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=e2e.TIMEOUT_S)
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-4000:]}"
+    calls = []
+    for line in trace.read_text().splitlines():
+        m = TRACE.match(line)
+        if not m:
+            continue
+        if m["call"] in ("fsync", "fdatasync"):
+            calls.append(("fsync", (FD_PATH.match(m["args"])["path"],)))
+        else:
+            calls.append(("rename", tuple(QUOTED.findall(m["args"]))))
+    print("\n".join(f"{c} {a}" for c, a in calls))
+    return calls
+
+
+def assert_flushed_then_moved(calls, final: str) -> None:
+    """Some file was fsync'ed, then renamed to `final`, then `final`'s folder was fsync'ed."""
+    final = str(final)
+    moves = [i for i, (c, a) in enumerate(calls) if c == "rename" and a[-1] == final]
+    assert moves, f"no rename to {final}"
+    i = moves[-1]
+    source = calls[i][1][0]
+    assert ("fsync", (source,)) in calls[:i], f"{source} was renamed to {final} without an fsync before"
+    folder = final.rsplit("/", 1)[0]
+    assert ("fsync", (folder,)) in calls[i + 1:], f"the folder {folder} was not synced after the rename to {final}"
+
+
+def test_hdf5_output_and_report_are_flushed_before_their_rename(e2e, tmp_path, seed):
+    inp = e2e.make_input(tmp_path / "in.h5", 20_000, chunk_rows=4096, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    calls = traced_run(e2e, tmp_path, job)
+    assert_flushed_then_moved(calls, out)
+    assert_flushed_then_moved(calls, e2e.report_path(out))
+    e2e.assert_matches_demo_oracle(e2e.read_output(out)[0], e2e.read_input(inp))
+
+
+def test_parquet_parts_manifest_and_folder_are_flushed(e2e, tmp_path, seed):
+    inp = e2e.make_input(tmp_path / "in.h5", 20_000, chunk_rows=4096, seed=seed)
+    out = tmp_path / "out" / "scores.parquet"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192})
+    calls = traced_run(e2e, tmp_path, job)
+    # The parts and the manifest were synced, and moved, inside the temporary folder; the folder was
+    # synced after its last entry (_SUCCESS) and before it moved to its final name.
+    temp_folder = next(a[0] for c, a in calls if c == "rename" and a[-1] == str(out))
+    parts = sorted(a[-1].rsplit("/", 1)[1] for c, a in calls if c == "rename" and a[-1].endswith(".parquet")
+                   and a[-1].startswith(temp_folder + "/"))
+    assert parts == [n for n in e2e.listing(out) if n.endswith(".parquet")] and len(parts) == 3, (parts, e2e.listing(out))
+    for name in [*parts, "_manifest.json"]:
+        assert_flushed_then_moved(calls, f"{temp_folder}/{name}")
+    i_move = next(i for i, (c, a) in enumerate(calls) if c == "rename" and a[-1] == str(out))
+    assert ("fsync", (temp_folder,)) in calls[:i_move], "the output folder was not synced before its move"
+    assert_flushed_then_moved(calls, out)
+    assert_flushed_then_moved(calls, e2e.report_path(out))
