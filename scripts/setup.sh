@@ -20,8 +20,9 @@ apt_packages=(
   libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
   clang libclang-rt-14-dev
   # The Slurm template's test runs a one-node cluster of its own (tests/e2e/test_slurm.py); strace
-  # watches the output reach the disk before its rename (tests/e2e/test_durable_output.py).
-  slurm-wlm munge strace
+  # watches the output reach the disk before its rename (tests/e2e/test_durable_output.py); the
+  # metrics are pushed to a real Pushgateway (tests/e2e/test_metrics.py).
+  slurm-wlm munge strace prometheus-pushgateway
   python3 python3-venv python3-pip
 )
 

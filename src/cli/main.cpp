@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -11,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "config/job_config.h"
 #include "engine/cpu/vector_math.h"
 #include "engine/graph.h"
 #include "hdf5/hdf5_util.h"
 #include "job/run_job.h"
+#include "report/metrics.h"
 #include "shardscore/version.h"
 #ifdef SHARDSCORE_HAVE_CUDA
 #include "kernels/cuda_runtime_info.h"
@@ -120,6 +123,33 @@ struct Outcome {
   std::string message;  // stdout text (help, version), printed by rank 0
 };
 
+// Rank 0: the run's outcome to the job's Prometheus Pushgateway, when it names one. A push that
+// fails is a warning: the run's own exit code stands (its output is as good as without metrics).
+void push_metrics(const JobConfig& job, const JobTally& tally, int exit_code, std::chrono::duration<double> took,
+                  MPI_Comm comm, bool quiet) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  if (rank != 0 || job.metrics.pushgateway.empty()) return;
+  JobMetrics m;
+  m.exit_code = exit_code;
+  m.finished_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  m.seconds = took.count();
+  m.ranks = size;
+  m.input_rows = tally.input_rows;
+  m.rows_scored = tally.rows_scored;
+  m.rows_written = tally.rows_written;
+  m.shards = tally.shards;
+  m.shards_failed_checks = tally.shards_failed_checks;
+  const std::string group = metrics_group_path(job.metrics.job, job.metrics.instance);
+  const Status st = metrics_push(job.metrics.pushgateway, group, metrics_text(m), 10.0);
+  if (!st.ok()) {
+    std::fprintf(stderr, "shardscore: warning: %s (the run's exit code %d stands)\n", st.message().c_str(), exit_code);
+  } else if (!quiet) {
+    log_line("metrics pushed to " + job.metrics.pushgateway + group);
+  }
+}
+
 Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   po::options_description opts = run_options();
   po::variables_map vm;
@@ -150,14 +180,19 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   auto job = job_config_load(vm["job"].as<std::string>(), overrides);
   if (!job.ok()) return {exit_code_for(job.status()), job.status().message(), ""};
   JobOptions options;
+  JobTally tally;
   options.quiet = vm["quiet"].as<bool>();
   options.stop_signal = &g_stop_signal;
+  options.tally = &tally;
   install_stop_handlers();
+  const auto t0 = std::chrono::steady_clock::now();
   auto result = job_run(job.value(), comm, options);
+  Outcome outcome{result.ok() ? result.value() : exit_code_for(result.status()),
+                  result.ok() ? "" : result.status().message(), ""};
   // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT).
-  if (!result.ok() && g_stop_signal.load() != 0) return {128 + g_stop_signal.load(), result.status().message(), ""};
-  if (!result.ok()) return {exit_code_for(result.status()), result.status().message(), ""};
-  return {result.value(), "", ""};
+  if (!result.ok() && g_stop_signal.load() != 0) outcome.exit_code = 128 + g_stop_signal.load();
+  push_metrics(job.value(), tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
+  return outcome;
 }
 
 Outcome inspect_command(const std::vector<std::string>& args) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <toml++/toml.h>
@@ -52,6 +53,9 @@ constexpr KeySpec kKeys[] = {
     {"checks", "max_inf_fraction", Kind::kFloat, "0.0", "largest +-Inf share a feature may have in a shard"},
     {"checks", "allow_nan_outputs", Kind::kBool, "false", "accept NaN in model outputs"},
     {"checks", "allow_inf_outputs", Kind::kBool, "false", "accept +-Inf in model outputs"},
+    {"metrics", "pushgateway", Kind::kString, "(off)", "Prometheus Pushgateway URL (http://host:9091, plain HTTP): rank 0 pushes the run's outcome when it ends"},
+    {"metrics", "job", Kind::kString, "\"shardscore\"", "job label of the pushed metrics"},
+    {"metrics", "instance", Kind::kString, "<job file name>", "instance label of the pushed metrics (default: the job file's name without .toml)"},
 };
 
 const char* kind_name(Kind k) {
@@ -286,6 +290,10 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.checks.max_inf_fraction = root["checks"]["max_inf_fraction"].value_or(c.checks.max_inf_fraction);
   c.checks.allow_nan_outputs = root["checks"]["allow_nan_outputs"].value_or(false);
   c.checks.allow_inf_outputs = root["checks"]["allow_inf_outputs"].value_or(false);
+  c.metrics.pushgateway = string_or(root, "metrics", "pushgateway", "");
+  c.metrics.job = string_or(root, "metrics", "job", c.metrics.job);
+  const std::string stem = std::filesystem::path(source).stem().string();
+  c.metrics.instance = string_or(root, "metrics", "instance", stem.empty() ? "shardscore" : stem);
 
   SS_RETURN_IF_ERROR(require(c.input.path, "input.path", source));
   SS_RETURN_IF_ERROR(require(c.model.path, "model.path", source));
@@ -301,6 +309,14 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
     return invalid_argument("job key 'run.precision' is '" + c.run.precision + "': fp32, tf32, fp16 or bf16");
   }
   if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
+  if (!c.metrics.pushgateway.empty() &&
+      (c.metrics.pushgateway.rfind("http://", 0) != 0 || c.metrics.pushgateway.size() == 7 ||
+       c.metrics.pushgateway[7] == '/' || c.metrics.pushgateway[7] == ':')) {
+    return invalid_argument("job key 'metrics.pushgateway' is '" + c.metrics.pushgateway +
+                            "': an http:// URL with a host (e.g. http://pushgateway:9091; https is not supported)");
+  }
+  if (c.metrics.job.empty()) return invalid_argument("job key 'metrics.job' must not be empty");
+  if (c.metrics.instance.empty()) return invalid_argument("job key 'metrics.instance' must not be empty");
   if (c.preprocess.layout != "nchw" && c.preprocess.layout != "nhwc") {
     return invalid_argument("job key 'preprocess.layout' is '" + c.preprocess.layout + "': nchw or nhwc");
   }

@@ -69,6 +69,12 @@ struct JobConfig {
     bool allow_nan_outputs = false;
     bool allow_inf_outputs = false;
   } checks;
+  // Prometheus Pushgateway (report/metrics.h): empty URL = no push.
+  struct Metrics {
+    std::string pushgateway;
+    std::string job = "shardscore";
+    std::string instance;  // default: the job file's name without its extension ("nightly")
+  } metrics;
 
   std::string source;     // where the job came from (file path), for messages
   std::string toml_text;  // the job as run: the file with every override applied

@@ -347,8 +347,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);
 
+  if (options.tally && rank == 0) options.tally->input_rows = total_rows;
+
   // ---- plan ----
   SS_ASSIGN_OR_RETURN(ShardPlan plan, plan_shards(first, job, size));
+  if (options.tally && rank == 0) options.tally->shards = static_cast<int64_t>(plan.shards.size());
   const std::vector<Shard> my_shards = shard_plan_for_rank(plan, rank);
   const std::vector<Batch> my_batches = shard_plan_batches(my_shards, job.run.batch_size);
   const int64_t rounds = shard_plan_max_batches(plan, job.run.batch_size);
@@ -459,6 +462,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       ss.seconds = std::chrono::duration<double>(Clock::now() - it->second).count();
     }
     rows_done_global += global[1];
+    if (options.tally && rank == 0) options.tally->rows_scored = rows_done_global;
     progress.update(rows_done_global);
   };
 
@@ -645,6 +649,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       if (st.ok()) st = sink.commit(output_path);
       if (st.ok()) {
         guard.release();
+        if (options.tally) {
+          options.tally->rows_written = total_rows;
+          for (const auto& v : verdicts) options.tally->shards_failed_checks += v.passed() ? 0 : 1;
+        }
         st = report_commit(job.report_path());
       } else {
         report_discard(job.report_path());

@@ -19,12 +19,23 @@
 
 namespace shardscore {
 
+// How far the job got, for the metrics pushed when it ends (report/metrics.h): rank 0's view,
+// filled in as the job goes, so that a failed job leaves what it had reached (-1: not reached).
+struct JobTally {
+  int64_t input_rows = -1;
+  int64_t shards = -1;
+  int64_t rows_scored = 0;   // rows through the write rounds, on all ranks
+  int64_t rows_written = 0;  // rows in the output moved into place: all or none
+  int64_t shards_failed_checks = 0;
+};
+
 struct JobOptions {
   bool quiet = false;  // no progress or summary (errors still reported by the caller)
   // Set to a signal's number by the caller's handler (SIGTERM, SIGINT): the job stops at its next
   // write round on every rank, as after any failure (nothing written), with a status naming the
   // signal. Null: no signal stops it.
   const std::atomic<int>* stop_signal = nullptr;
+  JobTally* tally = nullptr;  // filled on rank 0 when given
 };
 
 // Returns 0 (all checks passed) or 3 (a quality check failed; output and report written), or the

@@ -127,6 +127,13 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
       {"", {"output.outputs=[1, 2]"}, "output.outputs"},
       {"", {"output.outputs=[\"label\", \"probabilities\", \"label\"]"}, "output.outputs"},
       {"", {"output.outputs=[\"\"]"}, "output.outputs"},
+      {"", {"metrics.pushgateway=\"https://gw:9091\""}, "metrics.pushgateway"},
+      {"", {"metrics.pushgateway=\"pushgateway:9091\""}, "metrics.pushgateway"},
+      {"", {"metrics.pushgateway=\"http://\""}, "metrics.pushgateway"},
+      {"", {"metrics.pushgateway=\"http://:9091\""}, "metrics.pushgateway"},
+      {"", {"metrics.job=\"\""}, "metrics.job"},
+      {"", {"metrics.instance=\"\""}, "metrics.instance"},
+      {"", {"metrics.push=1"}, "metrics.push"},
       {"", {"noequals"}, "noequals"},
       {"", {"run=1"}, "run"},
   };
@@ -210,10 +217,24 @@ TEST(JobConfig, LoadsFromFileAndReportsAMissingOne) {
   EXPECT_NE(missing.status().message().find(path), std::string::npos);
 }
 
+TEST(JobConfig, MetricsAreOffByDefaultAndLabelledByTheJobFile) {
+  auto c = job_config_parse(kMinimal, "jobs/nightly.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_TRUE(c->metrics.pushgateway.empty());
+  EXPECT_EQ(c->metrics.job, "shardscore");
+  EXPECT_EQ(c->metrics.instance, "nightly");
+  c = job_config_parse(std::string(kMinimal) + "[metrics]\npushgateway = \"http://gw.example:9091/prefix\"\n"
+                       "job = \"scoring\"\ninstance = \"eu-west\"\n", "jobs/nightly.toml", {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->metrics.pushgateway, "http://gw.example:9091/prefix");
+  EXPECT_EQ(c->metrics.job, "scoring");
+  EXPECT_EQ(c->metrics.instance, "eu-west");
+}
+
 TEST(JobConfig, DescribeKeysListsEverySection) {
   std::string d = job_config_describe_keys();
   for (const char* k : {"input.path", "input.dataset", "model.path", "output.overwrite", "run.batch_size",
-                        "preprocess.impute", "checks.max_missing_fraction"}) {
+                        "preprocess.impute", "checks.max_missing_fraction", "metrics.pushgateway"}) {
     EXPECT_NE(d.find(k), std::string::npos) << k;
   }
 }
