@@ -87,38 +87,43 @@ Status metrics_push(const std::string& gateway, const std::string& group_path, c
   if (bracketed && host.size() >= 2) host = host.substr(1, host.size() - 2);
   const std::string target = prefix + group_path;
   const std::string what = "pushing metrics to http://" + authority + target;
-  try {
-    boost::asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
-    stream.expires_after(timeout);
-    stream.connect(resolver.resolve(host, port));
-    http::request<http::string_body> req{http::verb::post, target, 11};
-    req.set(http::field::host, authority);
-    req.set(http::field::user_agent, "shardscore");
-    req.set(http::field::content_type, "text/plain; version=0.0.4");
-    req.body() = text;
-    req.prepare_payload();
-    stream.expires_after(timeout);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    if (res.result_int() < 200 || res.result_int() > 299) {
-      std::string body = res.body();
-      while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
-      if (body.size() > 200) body = body.substr(0, 200) + "...";
-      return unavailable(what + ": the gateway answered HTTP " + std::to_string(res.result_int()) +
-                         (body.empty() ? "" : ": " + body));
-    }
-  } catch (const boost::system::system_error& e) {
-    // Asio's and Beast's failures (resolve, connect, timeout, a broken answer) come as exceptions.
-    return unavailable(what + ": " + (e.code() == beast::error::timeout
-                                          ? "no answer within " + std::to_string(static_cast<int>(timeout_seconds)) + " s"
-                                          : e.code().message()));
+  boost::asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::error_code ec;
+  const auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return unavailable(what + ": cannot resolve '" + host + "': " + ec.message());
+  // Asynchronous, because only asynchronous operations honour the stream's deadline: one deadline
+  // for connecting, sending and reading the answer together.
+  beast::tcp_stream stream(io);
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, authority);
+  req.set(http::field::user_agent, "shardscore");
+  req.set(http::field::content_type, "text/plain; version=0.0.4");
+  req.body() = text;
+  req.prepare_payload();
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  stream.expires_after(std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
+  stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) {
+    if ((ec = e)) return;
+    http::async_write(stream, req, [&](beast::error_code e2, std::size_t) {
+      if ((ec = e2)) return;
+      http::async_read(stream, buffer, res, [&](beast::error_code e3, std::size_t) { ec = e3; });
+    });
+  });
+  io.run();
+  if (ec == beast::error::timeout) {
+    return unavailable(what + ": no answer within " + std::to_string(static_cast<int>(timeout_seconds)) + " s");
+  }
+  if (ec) return unavailable(what + ": " + ec.message());
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  if (res.result_int() < 200 || res.result_int() > 299) {
+    std::string body = res.body();
+    while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.pop_back();
+    if (body.size() > 200) body = body.substr(0, 200) + "...";
+    return unavailable(what + ": the gateway answered HTTP " + std::to_string(res.result_int()) +
+                       (body.empty() ? "" : ": " + body));
   }
   return ok_status();
 }

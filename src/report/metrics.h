@@ -37,7 +37,7 @@ std::string metrics_group_path(const std::string& job, const std::string& instan
 // POSTs `text` to `gateway` (http://host[:port][/path prefix]; port 80 by default) + `group_path`
 // over HTTP/1.1 (Boost.Beast). Fails (kUnavailable) naming the URL and the network error, or the
 // HTTP status and the start of the gateway's answer when it is not 2xx; gives up after
-// `timeout_seconds` on the connection, the request or the answer. Plain HTTP only: the process
+// `timeout_seconds` for the connection, the request and the answer together. Plain HTTP only: the process
 // carries two OpenSSL builds (the system's, and the one pyarrow's libparquet exports), and libssl
 // initialised among them crashed in CRYPTO_THREAD_run_once.
 [[nodiscard]] Status metrics_push(const std::string& gateway, const std::string& group_path, const std::string& text,

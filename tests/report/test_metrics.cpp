@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -93,6 +94,28 @@ TEST(Metrics, PushToAClosedPortFailsNamingTheUrl) {
   EXPECT_NE(st.message().find("http://127.0.0.1:" + std::to_string(port) + "/prefix/metrics/job/j/instance/i"),
             std::string::npos) << st.message();
   EXPECT_NE(st.message().find("refused"), std::string::npos) << st.message();
+}
+
+TEST(Metrics, AGatewayThatNeverAnswersTimesOut) {
+  // Listening, so the connection is made (by the kernel), but never accepted nor answered.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  const Status st = metrics_push("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "/metrics/job/j/instance/i",
+                                 "x 1\n", 1.0);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ::close(fd);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  EXPECT_NE(st.message().find("no answer within 1 s"), std::string::npos) << st.message();
+  EXPECT_GE(took, 0.9);
+  EXPECT_LT(took, 5.0);
 }
 
 }  // namespace
