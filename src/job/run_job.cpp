@@ -270,6 +270,10 @@ int job_threads_per_rank(int64_t requested, MPI_Comm comm, std::string* binding_
                       " cores (its CPU affinity: the launcher's binding, taskset or a cpuset), so it runs " + std::to_string(threads) + " thread(s), not " +
                       std::to_string(wanted) + "; for more, start it with mpirun --bind-to none (or --map-by slot:PE=" +
                       std::to_string(wanted) + ") or srun --cpus-per-task=" + std::to_string(wanted);
+    } else if (requested > share) {
+      *binding_note = "run.threads = " + std::to_string(requested) + " is more than this rank's share of the node (" +
+                      std::to_string(cores) + " cores / " + std::to_string(local_ranks) +
+                      " rank(s) on it), so it runs " + std::to_string(threads) + " thread(s)";
     }
   }
   return threads;

@@ -49,7 +49,8 @@ std::string job_formats();
 // times threads never exceed the node's cores or this rank's CPU affinity. Collective. When the
 // affinity (the launcher's CPU binding, taskset, a cpuset), not the node's cores per rank, is what leaves this rank
 // fewer threads than requested or than its share of the node, *binding_note says so and how to
-// change it (mpirun binds one or two ranks to one core each by default); otherwise it is cleared.
+// change it (mpirun binds one or two ranks to one core each by default); when `requested` is more
+// than the rank's share of the node's cores, it says so; otherwise it is cleared.
 int job_threads_per_rank(int64_t requested, MPI_Comm comm, std::string* binding_note = nullptr);
 // This rank's index among the ranks on its node (MPI_COMM_TYPE_SHARED): its GPU, modulo the
 // devices it sees.

@@ -76,6 +76,21 @@ def test_launcher_binding_that_limits_threads_is_named(e2e, tmp_path, seed):
             assert notes == [], p.stderr
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) != os.cpu_count(),
+                    reason="needs every core usable (not restricted by a cpuset or taskset)")
+def test_more_threads_than_cores_is_capped_and_said(e2e, tmp_path, seed):
+    inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=512, seed=seed)
+    out = tmp_path / "out.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"threads": 500})
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    cores = os.cpu_count()
+    assert e2e.read_report(out)["threads_per_rank"] == cores
+    notes = [ln for ln in p.stderr.splitlines() if "run.threads = 500" in ln]
+    assert len(notes) == 1, p.stderr
+    assert f"({cores} cores / 1 rank(s) on it), so it runs {cores} thread(s)" in notes[0], notes[0]
+
+
 def test_inspect_demo_model(e2e):
     p = e2e.run_job(None, ["inspect", e2e.DEMO_MODEL])
     assert p.returncode == 0, p.stderr
