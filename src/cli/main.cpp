@@ -71,6 +71,8 @@ const char* kUsage =
     "  --precision fp32|tf32|fp16|bf16\n"
     "                             short forms of the job keys input.path, output.path, ...\n"
     "  --set section.key=VALUE    override any job key (repeatable)\n"
+    "  --dry-run                  check the job, model, inputs and paths and print the plan;\n"
+    "                             score and write nothing (exit 0 when the job would start)\n"
     "  --quiet                    errors only\n";
 
 po::options_description run_options() {
@@ -88,6 +90,9 @@ po::options_description run_options() {
        "override run.precision (cuda): fp32, tf32, fp16 or bf16; inputs and outputs stay float32")
       ("set,s", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
        "override any job key, e.g. --set run.threads=4 (repeatable; the value is read as TOML, bare words as strings)")
+      ("dry-run", po::bool_switch(),
+       "check the job, the model and its ops, the inputs and the output and report paths, print the plan, and "
+       "score and write nothing: exit 0 when the job would start (free space is checked only by a real run)")
       ("quiet,q", po::bool_switch(), "no progress lines or summary; errors only");
   return o;
 }
@@ -144,7 +149,7 @@ void push_metrics(const JobConfig& job, const JobTally& tally, int exit_code, st
   const std::string group = metrics_group_path(job.metrics.job, job.metrics.instance);
   const Status st = metrics_push(job.metrics.pushgateway, group, metrics_text(m), 10.0);
   if (!st.ok()) {
-    std::fprintf(stderr, "shardscore: warning: %s (the run's exit code %d stands)\n", st.message().c_str(), exit_code);
+    log_warning(st.message() + " (the run's exit code " + std::to_string(exit_code) + " stands)");
   } else if (!quiet) {
     log_line("metrics pushed to " + job.metrics.pushgateway + group);
   }
@@ -184,6 +189,7 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   options.quiet = vm["quiet"].as<bool>();
   options.stop_signal = &g_stop_signal;
   options.tally = &tally;
+  options.dry_run = vm["dry-run"].as<bool>();
   install_stop_handlers();
   const auto t0 = std::chrono::steady_clock::now();
   auto result = job_run(job.value(), comm, options);
@@ -191,7 +197,9 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
                   result.ok() ? "" : result.status().message(), ""};
   // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT).
   if (!result.ok() && g_stop_signal.load() != 0) outcome.exit_code = 128 + g_stop_signal.load();
-  push_metrics(job.value(), tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
+  if (!options.dry_run) {  // a check is not a run: nothing to alert on
+    push_metrics(job.value(), tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
+  }
   return outcome;
 }
 

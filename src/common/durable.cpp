@@ -1,27 +1,55 @@
 #include "common/durable.h"
 
+#include "common/log.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 namespace shardscore {
 
 Status sync_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return unavailable("cannot open '" + path + "' to flush it to disk: " + std::strerror(errno));
+  std::error_code ec;
+  const bool folder = std::filesystem::is_directory(path, ec);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (folder ? O_DIRECTORY : 0));
+  if (fd < 0) {
+    // A folder one may write into but not list (mode 0333, a drop box) cannot be opened to sync.
+    if (folder && errno == EACCES) return ok_status();
+    return unavailable("cannot open '" + path + "' to flush it to disk: " + std::strerror(errno));
+  }
   int err = 0;
   if (::fsync(fd) != 0) err = errno;
   ::close(fd);
-  if (err == 0 || ((err == EINVAL || err == ENOTSUP) && std::filesystem::is_directory(path))) return ok_status();
+  if (err == 0 || (folder && (err == EINVAL || err == ENOTSUP))) return ok_status();
   return unavailable("flushing '" + path + "' to disk failed: " + std::strerror(err));
+}
+
+Status write_file_synced(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) return unavailable("cannot write '" + path + "': " + std::strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
+                       ::fsync(::fileno(f)) == 0;
+  const int err = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (written && closed) return ok_status();
+  const int why = written ? errno : err;
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  return unavailable("writing '" + path + "' failed: " + std::strerror(why));
 }
 
 Status sync_parent_folder(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   return sync_path(parent.empty() ? std::string(".") : parent.string());
+}
+
+void sync_parent_folder_or_warn(const std::string& path) {
+  const Status st = sync_parent_folder(path);
+  if (!st.ok()) log_warning(st.message() + " ('" + path + "' is in place, but a crash of the node soon after may lose it)");
 }
 
 }  // namespace shardscore

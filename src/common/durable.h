@@ -10,11 +10,21 @@ namespace shardscore {
 
 // fsync(2) of the file or folder at `path`: its data and metadata (for a folder, its entries, such
 // as a rename into it) are on stable storage when this returns OK. A folder whose file system
-// cannot sync folders (EINVAL, ENOTSUP: some network and FUSE file systems) counts as synced.
-// Errors (kUnavailable) name the path and the errno text.
+// cannot sync folders (EINVAL, ENOTSUP: some network and FUSE file systems), or that this process
+// may not read (EACCES), counts as synced: nothing better can be done there. Errors
+// (kUnavailable) name the path and the errno text.
 [[nodiscard]] Status sync_path(const std::string& path);
+
+// Writes `text` to a new file `path` (replacing one there) and flushes it to disk. On failure
+// (kUnavailable, naming the path and the errno text: a full disk) the file is removed again.
+[[nodiscard]] Status write_file_synced(const std::string& path, const std::string& text);
 
 // sync_path of the folder that holds `path` ("." for a bare name).
 [[nodiscard]] Status sync_parent_folder(const std::string& path);
+
+// After `path` was renamed into place: sync_parent_folder, and a failure is a warning (log_warning),
+// not an error: the move has happened, and failing the run would call "nothing written" an output
+// that is there.
+void sync_parent_folder_or_warn(const std::string& path);
 
 }  // namespace shardscore

@@ -28,6 +28,14 @@ void log_line(const std::string& message) {
   std::fflush(stderr);
 }
 
+void log_warning(const std::string& message) {
+  std::lock_guard lock(g_log_mutex);
+  if (g_live_open) std::fputc('\n', stderr);
+  g_live_open = false;
+  std::fprintf(stderr, "shardscore: warning: %s\n", message.c_str());
+  std::fflush(stderr);
+}
+
 void log_live(const std::string& message) {
   std::lock_guard lock(g_log_mutex);
   // \r plus clear-to-end-of-line keeps one live line on a terminal.

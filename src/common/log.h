@@ -6,6 +6,9 @@
 namespace shardscore {
 
 void log_line(const std::string& message);
+// "shardscore: warning: message" on stderr: something the user should know that does not change the
+// run's outcome (a metrics push that failed, an output whose folder could not be flushed to disk).
+void log_warning(const std::string& message);
 // Overwrites the current terminal line (progress on a TTY); ends with log_line or log_end_live.
 void log_live(const std::string& message);
 void log_end_live();

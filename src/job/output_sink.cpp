@@ -34,7 +34,8 @@ class Hdf5Sink : public OutputSink {
     std::error_code ec;
     fs::rename(spec_.temp_path, final_path, ec);
     if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
-    return sync_parent_folder(final_path);
+    sync_parent_folder_or_warn(final_path);
+    return ok_status();
   }
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
@@ -91,7 +92,8 @@ class ParquetSink : public OutputSink {
     if (ec) return unavailable("cannot remove the old output '" + final_path + "': " + ec.message());
     fs::rename(spec_.temp_path, final_path, ec);
     if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
-    return sync_parent_folder(final_path);
+    sync_parent_folder_or_warn(final_path);
+    return ok_status();
   }
   std::vector<std::string> names() const override {
     std::vector<std::string> out{spec_.id_name};

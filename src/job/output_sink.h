@@ -48,7 +48,8 @@ class OutputSink {
   // Rank 0, after every rank's close(): completes the output (Parquet: manifest with checksums,
   // _SUCCESS) and moves it to `final_path`, replacing what is there (checked beforehand). The
   // output is flushed to disk (fsync) before the move and its folder after, so a node that crashes
-  // after the move cannot leave `final_path` naming blocks that never reached the disk.
+  // after the move cannot leave `final_path` naming blocks that never reached the disk (a folder
+  // that cannot be flushed after the move is a warning: the output is there).
   virtual Status commit(const std::string& final_path) = 0;
   // The datasets / columns written, for the report.
   virtual std::vector<std::string> names() const = 0;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -374,6 +375,15 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
              std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
              std::to_string(job.run.batch_size) + " rows");
+  }
+  if (options.dry_run) {
+    if (rank == 0 && !options.quiet) {
+      std::printf("dry run: the job is ready to run: %lld rows in %zu shards on %d rank(s) -> %s (nothing was "
+                  "scored or written; free space is checked when the output is created)\n",
+                  static_cast<long long>(total_rows), plan.shards.size(), size, output_path.c_str());
+      std::fflush(stdout);
+    }
+    return 0;
   }
 
   // ---- create the output under its temporary name ----

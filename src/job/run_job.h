@@ -36,6 +36,9 @@ struct JobOptions {
   // signal. Null: no signal stops it.
   const std::atomic<int>* stop_signal = nullptr;
   JobTally* tally = nullptr;  // filled on rank 0 when given
+  // Check everything a run checks before its first row (job, model and its ops, inputs and their
+  // shapes, output and report paths, the plan), print the plan, and return 0 with nothing created.
+  bool dry_run = false;
 };
 
 // Returns 0 (all checks passed) or 3 (a quality check failed; output and report written), or the

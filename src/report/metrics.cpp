@@ -29,7 +29,7 @@ void gauge(std::ostringstream& out, const char* name, const char* help, double v
 double known(int64_t v) { return v < 0 ? std::nan("") : static_cast<double>(v); }
 
 std::string label_segment(const std::string& name, const std::string& value) {
-  bool plain = !value.empty();
+  bool plain = !value.empty() && value != "." && value != "..";  // a path would lose those
   for (char c : value) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
   if (plain) return "/" + name + "/" + value;
   // base64 (OpenSSL), then its URL-safe alphabet; an empty value is "=", as the Pushgateway wants.

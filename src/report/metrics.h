@@ -30,8 +30,9 @@ struct JobMetrics {
 std::string metrics_text(const JobMetrics& m);
 
 // The Pushgateway path of the group: "/metrics/job/<job>/instance/<instance>". A value that is not
-// made of [A-Za-z0-9_.-] only is written base64url-encoded ("job@base64/<value>"), as the
-// Pushgateway reads it: a '/' or a space could not be in the path otherwise.
+// made of [A-Za-z0-9_.-] only, or is "." or "..", is written base64url-encoded
+// ("job@base64/<value>"), as the Pushgateway reads it: a '/' or a space could not be in the path
+// otherwise, and a path would resolve the dots away.
 std::string metrics_group_path(const std::string& job, const std::string& instance);
 
 // POSTs `text` to `gateway` (http://host[:port][/path prefix]; port 80 by default) + `group_path`

@@ -147,24 +147,15 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
 std::string report_temp_path(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
 
 Status report_write_temp(const std::string& path, const std::string& text) {
-  const std::string tmp = report_temp_path(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return unavailable("cannot write report '" + tmp + "': " + std::strerror(errno));
-  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 &&
-                       ::fsync(::fileno(f)) == 0;
-  const int err = errno;
-  if (std::fclose(f) != 0 || !written) {
-    report_discard(path);
-    return unavailable("writing report '" + tmp + "' failed: " + std::strerror(written ? errno : err));
-  }
-  return ok_status();
+  return write_file_synced(report_temp_path(path), text).with_context("report: ");
 }
 
 Status report_commit(const std::string& path) {
   std::error_code ec;
   std::filesystem::rename(report_temp_path(path), path, ec);
   if (ec) return unavailable("cannot rename report to '" + path + "': " + ec.message());
-  return sync_parent_folder(path);
+  sync_parent_folder_or_warn(path);
+  return ok_status();
 }
 
 void report_discard(const std::string& path) {

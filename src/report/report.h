@@ -51,7 +51,7 @@ std::string report_temp_path(const std::string& path);
 // Writes text to report_temp_path(path) and flushes it to disk (fsync); removes it again when that
 // fails (a full disk).
 Status report_write_temp(const std::string& path, const std::string& text);
-// Moves report_temp_path(path) to `path` and syncs its folder (common/durable.h).
+// Moves report_temp_path(path) to `path` and syncs its folder (sync_parent_folder_or_warn).
 Status report_commit(const std::string& path);
 // Removes report_temp_path(path), if there is one.
 void report_discard(const std::string& path);

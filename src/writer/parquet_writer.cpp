@@ -194,19 +194,11 @@ Status parquet_folder_finish(const std::string& folder, const std::vector<Parque
                                    {"files", files}, {"provenance", prov}};
   const fs::path dir(folder);
   const fs::path tmp = dir / "._manifest.json.tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << manifest.dump(2) << "\n";
-    out.close();
-    if (!out) return unavailable("cannot write '" + tmp.string() + "': " + std::strerror(errno));
-  }
-  SS_RETURN_IF_ERROR(sync_path(tmp.string()));
+  SS_RETURN_IF_ERROR(write_file_synced(tmp.string(), manifest.dump(2) + "\n"));
   std::error_code ec;
   fs::rename(tmp, dir / "_manifest.json", ec);
   if (ec) return unavailable("cannot move the manifest into '" + folder + "': " + ec.message());
-  std::ofstream ok(dir / "_SUCCESS", std::ios::binary | std::ios::trunc);
-  ok.close();
-  if (!ok) return unavailable("cannot write '" + (dir / "_SUCCESS").string() + "': " + std::strerror(errno));
+  SS_RETURN_IF_ERROR(write_file_synced((dir / "_SUCCESS").string(), ""));
   return sync_path(folder);  // the parts' renames, the manifest and _SUCCESS
 }
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace shardscore {
 namespace {
@@ -37,6 +38,22 @@ TEST(Durable, AMissingPathIsAnErrorNamingIt) {
   EXPECT_NE(s.message().find("No such file"), std::string::npos) << s.message();
   const Status p = sync_parent_folder((dir / "no-such-folder" / "out.h5").string());
   EXPECT_EQ(p.code(), StatusCode::kUnavailable) << p.message();
+  fs::remove_all(dir);
+}
+
+TEST(Durable, WritesAFileOrLeavesNone) {
+  const fs::path dir = fresh_folder();
+  const std::string path = (dir / "report.json").string();
+  ASSERT_TRUE(write_file_synced(path, "{\"rows\": 3}\n").ok());
+  std::ifstream in(path);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "{\"rows\": 3}\n");
+  ASSERT_TRUE(write_file_synced(path, "").ok()) << "replaces what is there";
+  EXPECT_EQ(fs::file_size(path), 0u);
+  const std::string nowhere = (dir / "missing" / "report.json").string();
+  const Status s = write_file_synced(nowhere, "x");
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find(nowhere), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("No such file"), std::string::npos) << s.message();
   fs::remove_all(dir);
 }
 

@@ -176,8 +176,10 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_exits_2(e2e, tmp_path, seed, rng, case):
+def test_bad_input_exits_2(e2e, tmp_path, seed, rng, case, dry_run):
+    """Each case fails the same way as a run and as a dry run (--dry-run: checked, nothing scored)."""
     build, np_ = CASES[case]
     spec, extra_args, needles, patterns = build(e2e, tmp_path, seed, rng)
     out_dir = tmp_path / "out"
@@ -188,7 +190,7 @@ def test_bad_input_exits_2(e2e, tmp_path, seed, rng, case):
         job[section].update(updates)
     job_path = spec.get("job_path") or e2e.write_job(tmp_path / "job.toml", job)
 
-    p = e2e.run_job(np_, ["run", "--job", job_path, *extra_args], cwd=tmp_path)
+    p = e2e.run_job(np_, ["run", "--job", job_path, *extra_args, *(["--dry-run"] if dry_run else [])], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
     line = e2e.assert_single_error(p, *needles)
     if patterns:  # numbers: ignore digits that are part of the test's own paths
@@ -197,6 +199,27 @@ def test_bad_input_exits_2(e2e, tmp_path, seed, rng, case):
             assert re.search(pat, stripped), f"error line does not match {pat!r}: {line!r}"
     assert not out.exists(), "output file written despite the error"
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+
+@pytest.mark.parametrize("np_", [None, 2])
+def test_dry_run_checks_and_writes_nothing(e2e, tmp_path, seed, np_):
+    """A good job: exit 0, the plan printed, and the earlier output (overwrite = true) and report untouched."""
+    rows = 23_000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=1000, seed=seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.h5"
+    out.write_bytes(b"earlier output")
+    e2e.report_path(out).write_text("{}")
+    before = {n: e2e.sha256_file(out_dir / n) for n in e2e.listing(out_dir)}
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 5000}, output={"overwrite": True})
+    p = e2e.run_job(np_, ["run", "--job", job, "--dry-run"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert not e2e.error_lines(p.stderr)
+    ranks = np_ or 1
+    assert f"dry run: the job is ready to run: {rows} rows in 5 shards on {ranks} rank(s) -> {out}" in p.stdout, p.stdout
+    assert f"{ranks} rank(s) x " in p.stderr and "5 shards of 5000 rows" in p.stderr, p.stderr
+    assert {n: e2e.sha256_file(out_dir / n) for n in e2e.listing(out_dir)} == before
 
 
 def test_existing_output_without_overwrite(e2e, tmp_path, seed):

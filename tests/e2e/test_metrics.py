@@ -27,6 +27,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _start(exe, log):
+    """The gateway on a free loopback port: (process, url); tried again on another port when the
+    port was taken between choosing it and the gateway binding it."""
+    for _ in range(3):
+        port = _free_port()
+        with open(log, "w") as f:
+            # Loopback only, nothing persisted.
+            p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"], stdout=f, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url + "/-/ready", timeout=2)
+                return p, url
+            except OSError:
+                time.sleep(0.2)
+        p.kill()
+        p.wait()
+    pytest.fail(f"the pushgateway did not start:\n{log.read_text()}")
+
+
 class Gateway:
     def __init__(self, url: str):
         self.url = url
@@ -51,22 +72,8 @@ def gateway(tmp_path_factory):
     exe = shutil.which("prometheus-pushgateway")
     if exe is None:
         pytest.skip("prometheus-pushgateway is not installed (scripts/setup.sh installs it)")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("pushgateway") / "pushgateway.log"
-    with open(log, "w") as f:
-        # Loopback only, nothing persisted.
-        p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"], stdout=f, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    p, url = _start(exe, tmp_path_factory.mktemp("pushgateway") / "pushgateway.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/ready", timeout=2)
-                break
-            except OSError:
-                if p.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the pushgateway did not start:\n{log.read_text()}")
-                time.sleep(0.2)
         yield Gateway(url)
     finally:
         p.terminate()
@@ -157,7 +164,12 @@ def test_sigterm_pushes_143_and_the_rows_done(e2e, tmp_path, gateway, seed):
                 break
         assert any(" scored " in ln for ln in seen), "".join(seen)
         os.kill(p.pid, signal.SIGTERM)
-        _, rest = p.communicate(timeout=60)
+        try:
+            _, rest = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            pytest.fail("the job did not end within 60 s of SIGTERM")
     assert p.returncode == 143, "".join(seen) + rest
     line = next(ln for ln in rest.splitlines() if "stopped by SIGTERM" in ln)
     done = int(line.split(" after ")[1].split(" of ")[0])
@@ -173,8 +185,10 @@ def test_an_unreachable_gateway_is_a_warning(e2e, tmp_path, seed):
     inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=1000, seed=seed)
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out)
-    url = f"http://127.0.0.1:{_free_port()}"  # nobody listens there
-    p = e2e.run_job(None, ["run", "--job", job, "--set", f'metrics.pushgateway="{url}"'], cwd=tmp_path)
+    with socket.socket() as held:  # bound, not listening: connections are refused while it is held
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        p = e2e.run_job(None, ["run", "--job", job, "--set", f'metrics.pushgateway="{url}"'], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     warnings = [ln for ln in p.stderr.splitlines() if ln.startswith("shardscore: warning:")]
     assert len(warnings) == 1 and url in warnings[0] and "refused" in warnings[0], p.stderr

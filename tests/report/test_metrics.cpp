@@ -74,10 +74,12 @@ TEST(Metrics, GroupPathEncodesValuesThatCannotBeInAPath) {
   EXPECT_EQ(metrics_group_path("a b/c", "x"), "/metrics/job@base64/YSBiL2M=/instance/x");
   EXPECT_EQ(metrics_group_path("j", ">>>?"), "/metrics/job/j/instance@base64/Pj4-Pw==");
   EXPECT_EQ(metrics_group_path("j", ""), "/metrics/job/j/instance@base64/=");
+  EXPECT_EQ(metrics_group_path("j", ".."), "/metrics/job/j/instance@base64/Li4=");
+  EXPECT_EQ(metrics_group_path("j", "."), "/metrics/job/j/instance@base64/Lg==");
 }
 
 TEST(Metrics, PushToAClosedPortFailsNamingTheUrl) {
-  // A port nobody listens on: bind one, note it, close it.
+  // A port bound but not listening, held for the whole test: connections to it are refused.
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   sockaddr_in a{};
@@ -87,9 +89,9 @@ TEST(Metrics, PushToAClosedPortFailsNamingTheUrl) {
   socklen_t len = sizeof a;
   ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
   const int port = ntohs(a.sin_port);
-  ::close(fd);
   const std::string gw = "http://127.0.0.1:" + std::to_string(port) + "/prefix/";
   const Status st = metrics_push(gw, "/metrics/job/j/instance/i", "x 1\n", 5.0);
+  ::close(fd);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_NE(st.message().find("http://127.0.0.1:" + std::to_string(port) + "/prefix/metrics/job/j/instance/i"),
             std::string::npos) << st.message();
