@@ -22,7 +22,7 @@ apt_packages=(
   # The Slurm template's test runs a one-node cluster of its own (tests/e2e/test_slurm.py); strace
   # watches the output reach the disk before its rename (tests/e2e/test_durable_output.py); the
   # metrics are pushed to a real Pushgateway (tests/e2e/test_metrics.py).
-  slurm-wlm munge strace prometheus-pushgateway
+  slurm-wlm munge iproute2 strace prometheus-pushgateway
   python3 python3-venv python3-pip
 )
 

@@ -7,7 +7,7 @@ progress lines land in shardscore-<jobid>.log, srun starts one MPI rank per task
 The cluster is this module's own: its daemons run in a network namespace of their own with only a
 loopback (nothing outside this machine can reach their ports, which Slurm binds on every address), with
 their own munge key, configuration, spool and logs in a temporary folder, and are stopped by pid at the
-end. Skipped where Slurm or munge is not installed (scripts/setup.sh installs both) or where this is not
+end. Skipped where Slurm, munge or iproute2 is not installed (scripts/setup.sh installs them) or where this is not
 root (slurmd must be) or a network namespace cannot be made.
 """
 from __future__ import annotations
@@ -150,7 +150,7 @@ class Cluster:
 def slurm():
     missing = [n for n in DAEMONS + CLIENTS if _which(n) is None]
     if missing:
-        pytest.skip(f"not installed: {', '.join(missing)} (scripts/setup.sh installs slurm-wlm and munge)")
+        pytest.skip(f"not installed: {', '.join(missing)} (scripts/setup.sh installs slurm-wlm, munge and iproute2)")
     if os.geteuid() != 0:
         pytest.skip("slurmd must run as root")
     netns = f"shardscore-slurm-{os.getpid()}"
