@@ -165,6 +165,47 @@ StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int si
   return shard_plan_make(r.rows(), chunk_rows, job.run.shard_rows, size);
 }
 
+// Rank 0: what earlier runs of this output left because they were killed before they could clean up
+// (SIGKILL after Slurm's KillWait, the OOM killer, a lost node): their temporary output and report.
+// Only said, never removed: another run may be writing this output right now, from another node.
+void warn_leftovers(const JobConfig& job, const std::string& output_path) {
+  namespace fs = std::filesystem;
+  const auto folder_of = [](const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); };
+  const fs::path out(output_path), report(job.report_path());
+  const std::pair<fs::path, std::string> patterns[] = {
+      {folder_of(out), "." + out.filename().string() + ".partial-"}, {folder_of(report), report.filename().string() + ".tmp-"}};
+  std::string list;
+  int count = 0;
+  uintmax_t total = 0;
+  const auto now = fs::file_time_type::clock::now();
+  for (const auto& [dir, prefix] : patterns) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      uintmax_t bytes = 0;
+      std::error_code e;
+      if (it->is_directory(e)) {
+        for (fs::recursive_directory_iterator r(it->path(), e), rend; !e && r != rend; r.increment(e))
+          if (r->is_regular_file(e)) bytes += r->file_size(e);
+      } else {
+        bytes = it->file_size(e);
+      }
+      const auto age = std::chrono::duration<double, std::ratio<3600>>(now - it->last_write_time(e)).count();
+      char detail[64];
+      std::snprintf(detail, sizeof detail, " (%.1f MiB, %.1f h old)", static_cast<double>(bytes) / (1 << 20), age);
+      list += (count ? ", " : "") + it->path().string() + detail;
+      total += bytes;
+      ++count;
+    }
+  }
+  if (count == 0) return;
+  char sum[32];
+  std::snprintf(sum, sizeof sum, "%.1f MiB", static_cast<double>(total) / (1 << 20));
+  log_warning(std::to_string(count) + " file(s) left by earlier runs of this output that were killed before they could " +
+              "clean up, " + sum + " in all: " + list + "; remove them once no other run is writing this output");
+}
+
 std::string temp_path_for(const std::string& output) {
   namespace fs = std::filesystem;
   fs::path out(output);
@@ -325,6 +366,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   Status st = columns_or.status();
   if (st.ok() && rank == 0) st = check_output_path(job, parquet_out);
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
+  if (talk) warn_leftovers(job, output_path);
   const std::vector<OutputColumn>& columns = columns_or.value();
 
   // The model's SHA-256, and its external data files' (the weights, when the exporter put them

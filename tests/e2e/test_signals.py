@@ -48,3 +48,31 @@ def test_sigterm_stops_cleanly(e2e, tmp_path, seed, ranks):
     done = int(line.split(" after ")[1].split(" of ")[0])
     assert 0 <= done < ROWS, line
     assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
+
+
+def test_a_killed_runs_leftovers_are_named_by_the_next_run(e2e, tmp_path, seed):
+    """SIGKILL (Slurm after KillWait, the OOM killer) leaves the hidden partial output: the next run of the
+    same output names it with its size in one warning line, and leaves it alone (another run may own it)."""
+    inp = e2e.make_input(tmp_path / "in.h5", ROWS, chunk_rows=10_000, seed=seed)
+    out_dir = tmp_path / "out"
+    out = out_dir / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 1, "progress_interval": 0.2})
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, env={**os.environ, **e2e.MPI_ENV},
+                          start_new_session=True) as p:
+        for line in p.stderr:
+            if " scored " in line:
+                break
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate(timeout=60)
+    left = e2e.listing(out_dir)
+    assert len(left) == 1 and left[0].startswith(".scores.h5.partial-"), left
+    size = (out_dir / left[0]).stat().st_size
+
+    proc = e2e.run_job(None, ["run", "--job", job, "--set", "run.batch_size=4096"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("shardscore: warning:")]
+    assert len(warnings) == 1, proc.stderr
+    assert str(out_dir / left[0]) in warnings[0] and f"({size / 2**20:.1f} MiB, " in warnings[0], warnings[0]
+    assert sorted(e2e.listing(out_dir)) == sorted([left[0], out.name, e2e.report_path(out).name])
+    e2e.assert_matches_demo_oracle(e2e.read_output(out)[0], e2e.read_input(inp))
