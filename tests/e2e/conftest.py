@@ -109,6 +109,34 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def signal_mid_run(cmd, sig, *, cwd, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Start `cmd` (a job that prints progress lines) in a process group of its own, wait for its first
+    progress line (it is then scoring), send `sig` to the whole group, as Slurm does, and wait for the end.
+    Fails the test when no progress line comes or the job does not end within `timeout` s of the signal."""
+    cmd = [str(c) for c in cmd]
+    with subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **MPI_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, errors="replace", start_new_session=True) as p:
+        seen = []
+        for line in p.stderr:  # ends early at the first progress line, or at the end of the job
+            seen.append(line)
+            if " scored " in line:
+                break
+        if not any(" scored " in ln for ln in seen):
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            pytest.fail(f"no progress line from {shlex.join(cmd)}:\n{''.join(seen)[-4000:]}")
+        os.killpg(p.pid, sig)
+        try:
+            out, rest = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            pytest.fail(f"the job did not end within {timeout} s of signal {sig}")
+    proc = subprocess.CompletedProcess(cmd, p.returncode, out, "".join(seen) + rest)
+    print(f"$ {shlex.join(cmd)}\n-> signal {sig}, exit {p.returncode}\n--- stderr\n{proc.stderr[-4000:]}---")
+    return proc
+
+
 # ---- job files ----------------------------------------------------------------------------------
 
 def load_demo_job() -> dict:

@@ -5,7 +5,6 @@ is what Prometheus would scrape. Values are checked against the report and the i
 from __future__ import annotations
 
 import math
-import os
 import re
 import shutil
 import signal
@@ -154,24 +153,9 @@ def test_sigterm_pushes_143_and_the_rows_done(e2e, tmp_path, gateway, seed):
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 1, "progress_interval": 0.2},
                        metrics={"pushgateway": gateway.url, "job": "signals"})
-    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env={**os.environ, **e2e.MPI_ENV},
-                          start_new_session=True) as p:
-        seen = []
-        for line in p.stderr:
-            seen.append(line)
-            if " scored " in line:
-                break
-        assert any(" scored " in ln for ln in seen), "".join(seen)
-        os.kill(p.pid, signal.SIGTERM)
-        try:
-            _, rest = p.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.communicate()
-            pytest.fail("the job did not end within 60 s of SIGTERM")
-    assert p.returncode == 143, "".join(seen) + rest
-    line = next(ln for ln in rest.splitlines() if "stopped by SIGTERM" in ln)
+    p = e2e.signal_mid_run([e2e.BIN, "run", "--job", job], signal.SIGTERM, cwd=tmp_path)
+    assert p.returncode == 143, p.stderr
+    line = next(ln for ln in p.stderr.splitlines() if "stopped by SIGTERM" in ln)
     done = int(line.split(" after ")[1].split(" of ")[0])
     g = gateway.group("signals", "job")  # instance: the job file's name
     assert g["shardscore_exit_code"] == 143

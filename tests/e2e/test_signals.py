@@ -1,10 +1,7 @@
 """SIGTERM mid-run (a Slurm time limit, scancel, mpirun's kill): the job stops at its next write round on
 every rank, prints one error line naming the signal and the rows done, exits 143 (128 + SIGTERM) and
 leaves nothing in the output folder (it used to die at once, silently, leaving its partial file)."""
-import os
 import signal
-import subprocess
-import time
 
 import pytest
 
@@ -20,26 +17,7 @@ def test_sigterm_stops_cleanly(e2e, tmp_path, seed, ranks):
     cmd = [str(e2e.BIN), "run", "--job", str(job)]
     if ranks is not None:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
-    env = {**os.environ, **e2e.MPI_ENV}
-    with subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True) as p:
-        seen = []
-        deadline = time.monotonic() + 60
-        for line in p.stderr:  # wait for the first progress line: the job is scoring
-            seen.append(line)
-            if " scored " in line or time.monotonic() > deadline:
-                break
-        assert any(" scored " in ln for ln in seen), "".join(seen)
-        # As Slurm does: the signal to every process of the job (here: its process group).
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            out_text, err_rest = p.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.communicate()
-            pytest.fail("the job did not stop within 60 s of SIGTERM")
-    proc = subprocess.CompletedProcess(cmd, p.returncode, out_text, "".join(seen) + err_rest)
-    print(proc.stderr[-4000:])
+    proc = e2e.signal_mid_run(cmd, signal.SIGTERM, cwd=tmp_path)
     if ranks is None:
         assert proc.returncode == 128 + signal.SIGTERM, f"exit {proc.returncode}, want 143"
     else:
@@ -57,14 +35,7 @@ def test_a_killed_runs_leftovers_are_named_by_the_next_run(e2e, tmp_path, seed):
     out_dir = tmp_path / "out"
     out = out_dir / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 1, "progress_interval": 0.2})
-    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env={**os.environ, **e2e.MPI_ENV},
-                          start_new_session=True) as p:
-        for line in p.stderr:
-            if " scored " in line:
-                break
-        os.killpg(p.pid, signal.SIGKILL)
-        p.communicate(timeout=60)
+    e2e.signal_mid_run([e2e.BIN, "run", "--job", job], signal.SIGKILL, cwd=tmp_path)
     left = e2e.listing(out_dir)
     assert len(left) == 1 and left[0].startswith(".scores.h5.partial-"), left
     size = (out_dir / left[0]).stat().st_size

@@ -78,42 +78,45 @@ TEST(Metrics, GroupPathEncodesValuesThatCannotBeInAPath) {
   EXPECT_EQ(metrics_group_path("j", "."), "/metrics/job/j/instance@base64/Lg==");
 }
 
+// A TCP socket on 127.0.0.1 with a port of its own, closed at the end of the scope: listening
+// (connections are made by the kernel and never answered) or only bound (connections are refused).
+struct LoopbackPort {
+  explicit LoopbackPort(bool listening) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && (!listening || ::listen(fd, 4) == 0) &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+  }
+  ~LoopbackPort() {
+    if (fd >= 0) ::close(fd);
+  }
+  int fd = -1;
+  int port = 0;  // 0: no socket
+};
+
 TEST(Metrics, PushToAClosedPortFailsNamingTheUrl) {
-  // A port bound but not listening, held for the whole test: connections to it are refused.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  const int port = ntohs(a.sin_port);
-  const std::string gw = "http://127.0.0.1:" + std::to_string(port) + "/prefix/";
+  const LoopbackPort closed(false);
+  ASSERT_GT(closed.port, 0);
+  const std::string gw = "http://127.0.0.1:" + std::to_string(closed.port) + "/prefix/";
   const Status st = metrics_push(gw, "/metrics/job/j/instance/i", "x 1\n", 5.0);
-  ::close(fd);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
-  EXPECT_NE(st.message().find("http://127.0.0.1:" + std::to_string(port) + "/prefix/metrics/job/j/instance/i"),
+  EXPECT_NE(st.message().find("http://127.0.0.1:" + std::to_string(closed.port) + "/prefix/metrics/job/j/instance/i"),
             std::string::npos) << st.message();
   EXPECT_NE(st.message().find("refused"), std::string::npos) << st.message();
 }
 
 TEST(Metrics, AGatewayThatNeverAnswersTimesOut) {
-  // Listening, so the connection is made (by the kernel), but never accepted nor answered.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const LoopbackPort silent(true);
+  ASSERT_GT(silent.port, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  const Status st = metrics_push("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "/metrics/job/j/instance/i",
+  const Status st = metrics_push("http://127.0.0.1:" + std::to_string(silent.port), "/metrics/job/j/instance/i",
                                  "x 1\n", 1.0);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ::close(fd);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_NE(st.message().find("no answer within 1 s"), std::string::npos) << st.message();
   EXPECT_GE(took, 0.9);
