@@ -141,11 +141,7 @@ void push_metrics(const JobConfig& job, const JobTally& tally, int exit_code, st
   m.finished_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   m.seconds = took.count();
   m.ranks = size;
-  m.input_rows = tally.input_rows;
-  m.rows_scored = tally.rows_scored;
-  m.rows_written = tally.rows_written;
-  m.shards = tally.shards;
-  m.shards_failed_checks = tally.shards_failed_checks;
+  m.tally = tally;
   const std::string group = metrics_group_path(job.metrics.job, job.metrics.instance);
   const Status st = metrics_push(job.metrics.pushgateway, group, metrics_text(m), 10.0);
   if (!st.ok()) {

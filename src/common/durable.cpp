@@ -42,10 +42,9 @@ Status write_file_synced(const std::string& path, const std::string& text) {
   return unavailable("writing '" + path + "' failed: " + std::strerror(why));
 }
 
-Status sync_parent_folder(const std::string& path) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  return sync_path(parent.empty() ? std::string(".") : parent.string());
-}
+std::filesystem::path folder_of(const std::string& path) { return std::filesystem::absolute(path).parent_path(); }
+
+Status sync_parent_folder(const std::string& path) { return sync_path(folder_of(path).string()); }
 
 void sync_parent_folder_or_warn(const std::string& path) {
   const Status st = sync_parent_folder(path);

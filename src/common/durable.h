@@ -2,6 +2,7 @@
 // Making finished files survive a crash of the node (power loss, kernel panic) once their final
 // names are visible: a file is flushed before it is renamed into place, and the folder after.
 
+#include <filesystem>
 #include <string>
 
 #include "common/status.h"
@@ -19,7 +20,10 @@ namespace shardscore {
 // (kUnavailable, naming the path and the errno text: a full disk) the file is removed again.
 [[nodiscard]] Status write_file_synced(const std::string& path, const std::string& text);
 
-// sync_path of the folder that holds `path` ("." for a bare name).
+// The folder that holds `path`, made absolute (the working directory for a bare name).
+std::filesystem::path folder_of(const std::string& path);
+
+// sync_path of folder_of(path).
 [[nodiscard]] Status sync_parent_folder(const std::string& path);
 
 // After `path` was renamed into place: sync_parent_folder, and a failure is a warning (log_warning),

@@ -18,22 +18,26 @@ std::string clock_prefix() {
   std::strftime(buf, sizeof buf, "%H:%M:%S", &tm);
   return std::string("[shardscore ") + buf + "] ";
 }
-}  // namespace
 
-void log_line(const std::string& message) {
+// One whole line, after ending a live line if one is open.
+void emit_line(const std::string& prefix, const std::string& message) {
   std::lock_guard lock(g_log_mutex);
   if (g_live_open) std::fputc('\n', stderr);
   g_live_open = false;
-  std::fprintf(stderr, "%s%s\n", clock_prefix().c_str(), message.c_str());
+  std::fprintf(stderr, "%s%s\n", prefix.c_str(), message.c_str());
   std::fflush(stderr);
 }
 
-void log_warning(const std::string& message) {
-  std::lock_guard lock(g_log_mutex);
-  if (g_live_open) std::fputc('\n', stderr);
-  g_live_open = false;
-  std::fprintf(stderr, "shardscore: warning: %s\n", message.c_str());
-  std::fflush(stderr);
+}  // namespace
+
+void log_line(const std::string& message) { emit_line(clock_prefix(), message); }
+
+void log_warning(const std::string& message) { emit_line("shardscore: warning: ", message); }
+
+std::string mib_text(double bytes) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));
+  return text;
 }
 
 void log_live(const std::string& message) {

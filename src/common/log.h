@@ -12,6 +12,8 @@ void log_warning(const std::string& message);
 // Overwrites the current terminal line (progress on a TTY); ends with log_line or log_end_live.
 void log_live(const std::string& message);
 void log_end_live();
+// "12.3 MiB": a size in messages.
+std::string mib_text(double bytes);
 // Current UTC time as ISO 8601 ("2026-11-26T17:33:08Z").
 std::string utc_now_iso8601();
 

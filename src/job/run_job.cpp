@@ -17,6 +17,7 @@
 #include <map>
 #include <thread>
 
+#include "common/durable.h"
 #include "common/log.h"
 #include "common/sha256.h"
 #include "engine/engine.h"
@@ -170,10 +171,10 @@ StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int si
 // Only said, never removed: another run may be writing this output right now, from another node.
 void warn_leftovers(const JobConfig& job, const std::string& output_path) {
   namespace fs = std::filesystem;
-  const auto folder_of = [](const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); };
   const fs::path out(output_path), report(job.report_path());
   const std::pair<fs::path, std::string> patterns[] = {
-      {folder_of(out), "." + out.filename().string() + ".partial-"}, {folder_of(report), report.filename().string() + ".tmp-"}};
+      {folder_of(output_path), "." + out.filename().string() + ".partial-"},
+      {folder_of(job.report_path()), report.filename().string() + ".tmp-"}};
   std::string list;
   int count = 0;
   uintmax_t total = 0;
@@ -192,18 +193,17 @@ void warn_leftovers(const JobConfig& job, const std::string& output_path) {
         bytes = it->file_size(e);
       }
       const auto age = std::chrono::duration<double, std::ratio<3600>>(now - it->last_write_time(e)).count();
-      char detail[64];
-      std::snprintf(detail, sizeof detail, " (%.1f MiB, %.1f h old)", static_cast<double>(bytes) / (1 << 20), age);
-      list += (count ? ", " : "") + it->path().string() + detail;
+      char hours[32];
+      std::snprintf(hours, sizeof hours, "%.1f h old", age);
+      list += (count ? ", " : "") + it->path().string() + " (" + mib_text(static_cast<double>(bytes)) + ", " + hours + ")";
       total += bytes;
       ++count;
     }
   }
   if (count == 0) return;
-  char sum[32];
-  std::snprintf(sum, sizeof sum, "%.1f MiB", static_cast<double>(total) / (1 << 20));
   log_warning(std::to_string(count) + " file(s) left by earlier runs of this output that were killed before they could " +
-              "clean up, " + sum + " in all: " + list + "; remove them once no other run is writing this output");
+              "clean up, " + mib_text(static_cast<double>(total)) + " in all: " + list +
+              "; remove them once no other run is writing this output");
 }
 
 std::string temp_path_for(const std::string& output) {
@@ -327,6 +327,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   const bool talk = rank == 0 && !options.quiet;
+  JobTally unused;
+  JobTally& tally = options.tally ? *options.tally : unused;  // every rank keeps its own; rank 0's is pushed
 
   std::string binding_note;
   const int threads = job_threads_per_rank(job.run.threads, comm, &binding_note);
@@ -394,11 +396,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);
 
-  if (options.tally && rank == 0) options.tally->input_rows = total_rows;
+  tally.input_rows = total_rows;
 
   // ---- plan ----
   SS_ASSIGN_OR_RETURN(ShardPlan plan, plan_shards(first, job, size));
-  if (options.tally && rank == 0) options.tally->shards = static_cast<int64_t>(plan.shards.size());
+  tally.shards = static_cast<int64_t>(plan.shards.size());
   const std::vector<Shard> my_shards = shard_plan_for_rank(plan, rank);
   const std::vector<Batch> my_batches = shard_plan_batches(my_shards, job.run.batch_size);
   const int64_t rounds = shard_plan_max_batches(plan, job.run.batch_size);
@@ -518,7 +520,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       ss.seconds = std::chrono::duration<double>(Clock::now() - it->second).count();
     }
     rows_done_global += global[1];
-    if (options.tally && rank == 0) options.tally->rows_scored = rows_done_global;
+    tally.rows_scored = rows_done_global;
     progress.update(rows_done_global);
   };
 
@@ -698,17 +700,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.seconds = seconds_since(t0);
       info.scoring_seconds = scoring_seconds;
       info.collective_writes = collective;
-      for (const auto& v : verdicts) exit_code = v.passed() ? exit_code : 3;
+      const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
+      if (failed > 0) exit_code = 3;
       // The report is written before the output moves into place, so that a report that cannot
       // be written (a full disk) leaves no output that looks complete.
       st = report_write_temp(job.report_path(), report_json(info, verdicts));
       if (st.ok()) st = sink.commit(output_path);
       if (st.ok()) {
         guard.release();
-        if (options.tally) {
-          options.tally->rows_written = total_rows;
-          for (const auto& v : verdicts) options.tally->shards_failed_checks += v.passed() ? 0 : 1;
-        }
+        tally.rows_written = total_rows;
+        tally.shards_failed_checks = failed;
         st = report_commit(job.report_path());
       } else {
         report_discard(job.report_path());

@@ -16,18 +16,9 @@
 
 #include "common/status.h"
 #include "config/job_config.h"
+#include "report/metrics.h"
 
 namespace shardscore {
-
-// How far the job got, for the metrics pushed when it ends (report/metrics.h): rank 0's view,
-// filled in as the job goes, so that a failed job leaves what it had reached (-1: not reached).
-struct JobTally {
-  int64_t input_rows = -1;
-  int64_t shards = -1;
-  int64_t rows_scored = 0;   // rows through the write rounds, on all ranks
-  int64_t rows_written = 0;  // rows in the output moved into place: all or none
-  int64_t shards_failed_checks = 0;
-};
 
 struct JobOptions {
   bool quiet = false;  // no progress or summary (errors still reported by the caller)
@@ -35,7 +26,7 @@ struct JobOptions {
   // write round on every rank, as after any failure (nothing written), with a status naming the
   // signal. Null: no signal stops it.
   const std::atomic<int>* stop_signal = nullptr;
-  JobTally* tally = nullptr;  // filled on rank 0 when given
+  JobTally* tally = nullptr;  // how far the job got (report/metrics.h), filled in as it goes when given
   // Check everything a run checks before its first row (job, model and its ops, inputs and their
   // shapes, output and report paths, the plan), print the plan, and return 0 with nothing created.
   bool dry_run = false;

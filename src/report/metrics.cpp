@@ -54,13 +54,13 @@ std::string metrics_text(const JobMetrics& m) {
   }
   gauge(out, "shardscore_duration_seconds", "Wall time of the last run.", m.seconds);
   gauge(out, "shardscore_ranks", "MPI ranks of the last run.", m.ranks);
-  gauge(out, "shardscore_input_rows", "Rows in the last run's input (NaN: not known).", known(m.input_rows));
-  gauge(out, "shardscore_rows_scored", "Rows the last run scored before it ended.", static_cast<double>(m.rows_scored));
+  gauge(out, "shardscore_input_rows", "Rows in the last run's input (NaN: not known).", known(m.tally.input_rows));
+  gauge(out, "shardscore_rows_scored", "Rows the last run scored before it ended.", static_cast<double>(m.tally.rows_scored));
   gauge(out, "shardscore_rows_written", "Rows in the output the last run left (0 when it left none).",
-        static_cast<double>(m.rows_written));
-  gauge(out, "shardscore_shards", "Shards of the last run (NaN: not known).", known(m.shards));
+        static_cast<double>(m.tally.rows_written));
+  gauge(out, "shardscore_shards", "Shards of the last run (NaN: not known).", known(m.tally.shards));
   gauge(out, "shardscore_shards_failed_checks", "Shards of the last run that failed a quality check.",
-        static_cast<double>(m.shards_failed_checks));
+        static_cast<double>(m.tally.shards_failed_checks));
   return out.str();
 }
 

@@ -13,16 +13,22 @@
 
 namespace shardscore {
 
+// How far the job got, filled in by the job as it goes (job_run's JobOptions::tally), so that a
+// failed job leaves what it had reached.
+struct JobTally {
+  int64_t input_rows = -1;      // -1: not known (the run failed before it opened the input)
+  int64_t shards = -1;          // -1: not known (failed before the plan)
+  int64_t rows_scored = 0;      // rows that went through the write rounds, on all ranks
+  int64_t rows_written = 0;     // rows in the output that was moved into place: all or none
+  int64_t shards_failed_checks = 0;
+};
+
 struct JobMetrics {
   int exit_code = 0;
   double finished_unix = 0;     // seconds since the epoch, when the job ended
   double seconds = 0;           // the whole run
   int ranks = 0;
-  int64_t input_rows = -1;      // -1: not known (the run failed before it opened the input)
-  int64_t rows_scored = 0;      // rows that went through the write rounds (all of them on success)
-  int64_t rows_written = 0;     // rows in the output that was moved into place (0 when none was)
-  int64_t shards = -1;          // -1: not known (failed before the plan)
-  int64_t shards_failed_checks = 0;
+  JobTally tally;
 };
 
 // The metrics in the Prometheus text format (0.0.4), each with HELP and TYPE (gauge). An unknown

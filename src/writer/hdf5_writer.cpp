@@ -10,20 +10,14 @@
 #include <filesystem>
 #include <numeric>
 
+#include "common/durable.h"
 #include "common/env.h"
+#include "common/log.h"
 #include "mpi/mpi_util.h"
 
 namespace shardscore {
 
 namespace {
-std::string mib_text(double bytes) {
-  char text[64];
-  std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));
-  return text;
-}
-
-std::filesystem::path folder_of(const std::string& path) { return std::filesystem::absolute(path).parent_path(); }
-
 // Bytes free to this user on the file system of `dir`; -1 when it cannot be read.
 double free_bytes(const std::filesystem::path& dir) {
   struct statvfs fs {};

@@ -56,9 +56,9 @@ TEST(Metrics, ASuccessfulRunPushesItsSuccessTime) {
   JobMetrics m;
   m.exit_code = 0;
   m.finished_unix = 1796513524.5;
-  m.input_rows = 1000000;
-  m.rows_scored = m.rows_written = 1000000;
-  m.shards = 16;
+  m.tally.input_rows = 1000000;
+  m.tally.rows_scored = m.tally.rows_written = 1000000;
+  m.tally.shards = 16;
   const auto s = samples(metrics_text(m));
   EXPECT_EQ(s.at("shardscore_last_success_timestamp_seconds"), "1796513524.5");
   EXPECT_EQ(s.at("shardscore_input_rows"), "1000000");
