@@ -63,19 +63,30 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
 
 // kDense: both operands laid out as the output. Otherwise a_dense / b_dense say which one is (a
 // uniform branch): only a broadcast operand pays for the divisions of strided_offset.
+// The values an integer Div or Pow computes as 0 where the CPU function fails are recorded in
+// `fault` at the output position, the CPU's loop order.
 template <BinaryOp kOp, typename T, typename E, typename O, bool kDense>
 __global__ void binary_kernel(const T* a, StridedIndex ai, bool a_dense, const E* b, StridedIndex bi, bool b_dense, O* out,
-                              int64_t n) {
+                              int64_t n, FaultSink fault) {
   SS_GRID_STRIDE_LOOP(i, n) {
     const int64_t ia = kDense || a_dense ? i : strided_offset(i, ai);
     const int64_t ib = kDense || b_dense ? i : strided_offset(i, bi);
-    out[i] = apply_binary<kOp>(a[ia], b[ib]);
+    const T x = a[ia];
+    const E y = b[ib];
+    if constexpr (kOp == BinaryOp::kDiv && std::is_integral_v<T>) {
+      if (y == 0) report_fault(fault, FaultKind::kDivisionByZero, static_cast<unsigned long long>(i), 0, 0, 0);
+    } else if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
+      if (x == 0 && y < 0) {
+        report_fault(fault, FaultKind::kZeroToNegativePower, static_cast<unsigned long long>(i), static_cast<long long>(y), 0, 0);
+      }
+    }
+    out[i] = apply_binary<kOp>(x, y);
   }
 }
 
 template <BinaryOp kOp, typename T, typename E>
 cudaError_t binary_typed(const void* a, const StridedIndex& ai_in, const void* b, const StridedIndex& bi_in, void* out,
-                         int64_t n, cudaStream_t s) {
+                         int64_t n, const FaultSink& fault, cudaStream_t s) {
   constexpr bool kBoolOut = kOp == BinaryOp::kEqual || kOp == BinaryOp::kAnd || kOp == BinaryOp::kOr ||
                             kOp == BinaryOp::kXor;
   using O = std::conditional_t<kBoolOut, uint8_t, T>;
@@ -84,10 +95,10 @@ cudaError_t binary_typed(const void* a, const StridedIndex& ai_in, const void* b
   const bool a_dense = strided_is_dense(ai), b_dense = strided_is_dense(bi);
   if (a_dense && b_dense) {
     binary_kernel<kOp, T, E, O, true><<<grid_for(n, kBlock), kBlock, 0, s>>>(
-        static_cast<const T*>(a), ai, true, static_cast<const E*>(b), bi, true, static_cast<O*>(out), n);
+        static_cast<const T*>(a), ai, true, static_cast<const E*>(b), bi, true, static_cast<O*>(out), n, fault);
   } else {
     binary_kernel<kOp, T, E, O, false><<<grid_for(n, kBlock), kBlock, 0, s>>>(
-        static_cast<const T*>(a), ai, a_dense, static_cast<const E*>(b), bi, b_dense, static_cast<O*>(out), n);
+        static_cast<const T*>(a), ai, a_dense, static_cast<const E*>(b), bi, b_dense, static_cast<O*>(out), n, fault);
   }
   return cudaGetLastError();
 }
@@ -128,9 +139,9 @@ bool dispatch_arith(Elem e, F&& f) {
 
 template <BinaryOp kOp>
 cudaError_t binary_op(Elem ae, const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
-                      int64_t n, cudaStream_t s) {
+                      int64_t n, const FaultSink& fault, cudaStream_t s) {
   cudaError_t err = cudaErrorInvalidValue;
-  dispatch_arith(ae, [&](auto zero) { err = binary_typed<kOp, decltype(zero), decltype(zero)>(a, ai, b, bi, out, n, s); });
+  dispatch_arith(ae, [&](auto zero) { err = binary_typed<kOp, decltype(zero), decltype(zero)>(a, ai, b, bi, out, n, fault, s); });
   return err;
 }
 
@@ -314,29 +325,29 @@ int coalesce_strided_pair(StridedIndex* a, StridedIndex* b) {
 }
 
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai, const void* b,
-                          const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream) {
+                          const StridedIndex& bi, void* out, int64_t n, const FaultSink& fault, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   switch (op) {
-    case BinaryOp::kAdd: return binary_op<BinaryOp::kAdd>(a_elem, a, ai, b, bi, out, n, stream);
-    case BinaryOp::kSub: return binary_op<BinaryOp::kSub>(a_elem, a, ai, b, bi, out, n, stream);
-    case BinaryOp::kMul: return binary_op<BinaryOp::kMul>(a_elem, a, ai, b, bi, out, n, stream);
-    case BinaryOp::kDiv: return binary_op<BinaryOp::kDiv>(a_elem, a, ai, b, bi, out, n, stream);
-    case BinaryOp::kMax: return binary_op<BinaryOp::kMax>(a_elem, a, ai, b, bi, out, n, stream);
-    case BinaryOp::kMin: return binary_op<BinaryOp::kMin>(a_elem, a, ai, b, bi, out, n, stream);
+    case BinaryOp::kAdd: return binary_op<BinaryOp::kAdd>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kSub: return binary_op<BinaryOp::kSub>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kMul: return binary_op<BinaryOp::kMul>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kDiv: return binary_op<BinaryOp::kDiv>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kMax: return binary_op<BinaryOp::kMax>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kMin: return binary_op<BinaryOp::kMin>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kAnd:
-      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kAnd, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kAnd, uint8_t, uint8_t>(a, ai, b, bi, out, n, fault, stream)
                                    : cudaErrorInvalidValue;
     case BinaryOp::kOr:
-      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kOr, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kOr, uint8_t, uint8_t>(a, ai, b, bi, out, n, fault, stream)
                                    : cudaErrorInvalidValue;
     case BinaryOp::kXor:
-      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kXor, uint8_t, uint8_t>(a, ai, b, bi, out, n, stream)
+      return a_elem == Elem::kBool ? binary_typed<BinaryOp::kXor, uint8_t, uint8_t>(a, ai, b, bi, out, n, fault, stream)
                                    : cudaErrorInvalidValue;
     case BinaryOp::kEqual: {
       cudaError_t err = cudaErrorInvalidValue;
       dispatch_all(a_elem, [&](auto zero) {
         using T = decltype(zero);
-        err = binary_typed<BinaryOp::kEqual, T, T>(a, ai, b, bi, out, n, stream);
+        err = binary_typed<BinaryOp::kEqual, T, T>(a, ai, b, bi, out, n, fault, stream);
       });
       return err;
     }
@@ -349,7 +360,7 @@ cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, 
           if constexpr (std::is_integral_v<B> && !std::is_integral_v<E>) {
             err = cudaErrorInvalidValue;  // the CPU backend refuses these too
           } else {
-            err = binary_typed<BinaryOp::kPow, B, E>(a, ai, b, bi, out, n, stream);
+            err = binary_typed<BinaryOp::kPow, B, E>(a, ai, b, bi, out, n, fault, stream);
           }
         });
       });

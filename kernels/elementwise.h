@@ -12,11 +12,12 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMa
 // operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
 // kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
 // Arithmetic (kMax and kMin too, NaN winning): float32, float16, bfloat16, float64, int32, int64;
-// kEqual: every type; kAnd, kOr, kXor: bool (output bool). Integer division by
-// zero gives 0 and an integer 0 to a negative power gives 0 (the CPU backend reports both as
-// errors; a kernel cannot without stopping the stream).
+// kEqual: every type; kAnd, kOr, kXor: bool (output bool). An integer division by zero and an
+// integer 0 to a negative power give 0 and are recorded in `fault` (kDivisionByZero,
+// kZeroToNegativePower at output position i), so the batch fails with the CPU op's error.
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
-                          const void* b, const StridedIndex& bi, void* out, int64_t n, cudaStream_t stream);
+                          const void* b, const StridedIndex& bi, void* out, int64_t n, const FaultSink& fault,
+                          cudaStream_t stream);
 
 // Host, used by launch_binary: two operand indexes over the same output dimensions, with the
 // size-1 dimensions dropped and each pair of neighbouring dimensions that both operands walk as

@@ -39,4 +39,32 @@ struct StridedIndex {
   int64_t strides[kMaxRank] = {};  // the operand's element strides, 0 along broadcast dimensions
 };
 
+// A value only a kernel sees that makes its op fail on the CPU backend (an index out of range, an
+// integer division by zero): the kernel records it here instead of stopping, and the backend reads
+// the record with the batch's outputs and fails the batch with the CPU's error (cuda_backend.cpp).
+// One record per lane, zeroed at the start of every batch (a memset node in a captured graph).
+enum class FaultKind : int {
+  kNone = 0,
+  kIndexOutOfRange = 1,     // Gather: value, the index; extent, the axis' size; where, the axis
+  kNdIndexOutOfRange = 2,   // GatherND: as kIndexOutOfRange; where, the dimension of data
+  kDivisionByZero = 3,      // an integer Div with a divisor of 0
+  kZeroToNegativePower = 4, // integer Pow of 0; value: the exponent
+};
+struct DeviceFault {
+  unsigned int tag;        // FaultSink::tag of the first failing step of the batch; 0: none
+  unsigned int lock;       // held while one thread writes the fields below
+  int kind;                // FaultKind
+  int where;
+  unsigned long long pos1;  // 1 + the lowest failing position of that step, in the CPU op's loop order
+  long long value;
+  long long extent;
+};
+// What a launcher that can fault is given. record == nullptr: nothing is recorded (the kernel
+// still writes its documented fallback: a zero slice, 0).
+struct FaultSink {
+  DeviceFault* record = nullptr;
+  unsigned int tag = 0;  // which step this is (1 + its index in the plan)
+  int where = 0;         // added to the kernel's own dimension number (GatherND: batch_dims)
+};
+
 }  // namespace shardscore::kernels

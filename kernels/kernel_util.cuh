@@ -60,6 +60,34 @@ __device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(double d) {
   return __double2bfloat16(d);
 }
 
+// Records a failing value for the host (kernel_types.h, DeviceFault). Deterministic: of the steps
+// of a batch, the first that fails owns the record (steps run in stream order, so a later step
+// sees the tag already set and records nothing), and of its failing positions the lowest wins,
+// whatever order threads get here - the same position the CPU function reports first. Only failing
+// threads get here, so a batch without one pays nothing but the test that led here.
+__device__ inline void report_fault(const FaultSink& s, FaultKind kind, unsigned long long pos, long long value,
+                                    long long extent, int where) {
+  DeviceFault* r = s.record;
+  if (r == nullptr) return;
+  const unsigned int owner = atomicCAS(&r->tag, 0u, s.tag);
+  if (owner != 0u && owner != s.tag) return;  // an earlier step of the batch failed first
+  volatile DeviceFault* v = r;
+  if (v->pos1 != 0ull && v->pos1 <= pos + 1) return;  // a lower position is already recorded
+  // The fields go together, so one writer at a time (sm_70+ schedules threads of a warp
+  // independently: a spin lock cannot starve the thread that holds it).
+  while (atomicCAS(&r->lock, 0u, 1u) != 0u) __nanosleep(64);
+  __threadfence();
+  if (v->pos1 == 0ull || pos + 1 < v->pos1) {
+    v->kind = static_cast<int>(kind);
+    v->where = s.where + where;
+    v->value = value;
+    v->extent = extent;
+    v->pos1 = pos + 1;
+  }
+  __threadfence();
+  atomicExch(&r->lock, 0u);
+}
+
 // Loads and stores in the compute type: float16 and bfloat16 widen to float and round back once.
 template <typename T> struct Compute { using type = T; };
 template <> struct Compute<__half> { using type = float; };

@@ -146,27 +146,30 @@ cudaError_t transpose_as(const void* src, void* dst, int64_t batches, int64_t ro
 
 template <typename U, typename I>
 __global__ void gather_kernel(const U* __restrict__ data, const I* __restrict__ indices, U* __restrict__ out,
-                              int64_t dim, int64_t nidx, int64_t inner, int64_t n) {
+                              int64_t dim, int64_t nidx, int64_t inner, int64_t n, FaultSink fault) {
   SS_GRID_LOOP(i, n) {
     const int64_t t = i / inner, r = i - t * inner;
     const int64_t o = t / nidx, j = t - o * nidx;
-    int64_t idx = static_cast<int64_t>(indices[j]);
-    if (idx < 0) idx += dim;
-    out[i] = idx >= 0 && idx < dim ? data[(o * dim + idx) * inner + r] : U{};
+    const int64_t given = static_cast<int64_t>(indices[j]);
+    const int64_t idx = given < 0 ? given + dim : given;
+    const bool inside = idx >= 0 && idx < dim;
+    // One thread per index reports it (the one writing its first unit); the CPU's order is j's.
+    if (!inside && o == 0 && r == 0) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
+    out[i] = inside ? data[(o * dim + idx) * inner + r] : U{};
   }
 }
 
 template <typename U>
 cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out, int64_t outer, int64_t dim,
-                      int64_t nidx, int64_t inner_bytes, cudaStream_t stream) {
+                      int64_t nidx, int64_t inner_bytes, const FaultSink& fault, cudaStream_t stream) {
   const int64_t inner = inner_bytes / static_cast<int64_t>(sizeof(U));
   const int64_t n = outer * nidx * inner;
   if (i64) {
     gather_kernel<U, int64_t><<<blocks_for(n), kThreads, 0, stream>>>(
-        static_cast<const U*>(data), static_cast<const int64_t*>(indices), static_cast<U*>(out), dim, nidx, inner, n);
+        static_cast<const U*>(data), static_cast<const int64_t*>(indices), static_cast<U*>(out), dim, nidx, inner, n, fault);
   } else {
     gather_kernel<U, int32_t><<<blocks_for(n), kThreads, 0, stream>>>(
-        static_cast<const U*>(data), static_cast<const int32_t*>(indices), static_cast<U*>(out), dim, nidx, inner, n);
+        static_cast<const U*>(data), static_cast<const int32_t*>(indices), static_cast<U*>(out), dim, nidx, inner, n, fault);
   }
   return cudaGetLastError();
 }
@@ -176,15 +179,21 @@ cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out
 template <typename U>
 __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __restrict__ indices, U* __restrict__ out,
                                  int64_t per_batch, int64_t slice_u, int64_t batch_stride, GatherNdIndex nd,
-                                 int64_t elem_bytes, int64_t n) {
+                                 int64_t elem_bytes, int64_t n, FaultSink fault) {
   SS_GRID_LOOP(i, n) {
     const int64_t row = i / slice_u, r = i - row * slice_u;
     int64_t off = (row / per_batch) * batch_stride;  // elements
     bool inside = true;
     for (int k = 0; k < nd.m; ++k) {
-      int64_t v = indices[row * nd.m + k];
-      if (v < 0) v += nd.dims[k];
-      inside = inside && v >= 0 && v < nd.dims[k];
+      const int64_t given = indices[row * nd.m + k];
+      const int64_t v = given < 0 ? given + nd.dims[k] : given;
+      const bool ok = v >= 0 && v < nd.dims[k];
+      // The row's first bad index, reported by the thread writing the row's first unit; the
+      // CPU's order is row * m + k.
+      if (!ok && inside && r == 0) {
+        report_fault(fault, FaultKind::kNdIndexOutOfRange, static_cast<unsigned long long>(row * nd.m + k), given, nd.dims[k], k);
+      }
+      inside = inside && ok;
       off += v * nd.strides[k];
     }
     // Every offset is a whole number of slices, so of units: exact in bytes.
@@ -195,11 +204,11 @@ __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __re
 template <typename U>
 cudaError_t gather_nd_as(const void* data, const int64_t* indices, void* out, int64_t rows, int64_t per_batch,
                          int64_t slice_bytes, int64_t batch_stride, const GatherNdIndex& nd, int elem_bytes,
-                         cudaStream_t stream) {
+                         const FaultSink& fault, cudaStream_t stream) {
   const int64_t slice_u = slice_bytes / static_cast<int64_t>(sizeof(U));
   const int64_t n = rows * slice_u;
   gather_nd_kernel<U><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const U*>(data), indices, static_cast<U*>(out),
-                                                              per_batch, slice_u, batch_stride, nd, elem_bytes, n);
+                                                              per_batch, slice_u, batch_stride, nd, elem_bytes, n, fault);
   return cudaGetLastError();
 }
 
@@ -560,34 +569,35 @@ cudaError_t launch_strided_copy(int elem_bytes, const void* src, int64_t base, c
 }
 
 cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
-                          int64_t outer, int64_t dim, int64_t nidx, int64_t inner, cudaStream_t stream) {
+                          int64_t outer, int64_t dim, int64_t nidx, int64_t inner, const FaultSink& fault,
+                          cudaStream_t stream) {
   const int64_t inner_bytes = inner * elem_bytes;
   if (outer <= 0 || nidx <= 0 || inner_bytes <= 0) return cudaSuccess;
   int64_t unit = 16;
   while (unit > 1 && !(inner_bytes % unit == 0 && aligned(data, unit) && aligned(out, unit))) unit /= 2;
   switch (unit) {
-    case 16: return gather_as<uint4>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
-    case 8: return gather_as<uint64_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
-    case 4: return gather_as<uint32_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
-    case 2: return gather_as<uint16_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
-    default: return gather_as<uint8_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, stream);
+    case 16: return gather_as<uint4>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, fault, stream);
+    case 8: return gather_as<uint64_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, fault, stream);
+    case 4: return gather_as<uint32_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, fault, stream);
+    case 2: return gather_as<uint16_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, fault, stream);
+    default: return gather_as<uint8_t>(data, indices, indices_int64, out, outer, dim, nidx, inner_bytes, fault, stream);
   }
 }
 
 cudaError_t launch_gather_nd(int elem_bytes, const void* data, const int64_t* indices, void* out, int64_t batches,
                              int64_t per_batch, int64_t slice, int64_t batch_stride, const GatherNdIndex& nd,
-                             cudaStream_t stream) {
+                             const FaultSink& fault, cudaStream_t stream) {
   const int64_t rows = batches * per_batch, slice_bytes = slice * elem_bytes;
   if (rows <= 0 || slice_bytes <= 0) return cudaSuccess;
   if (nd.m < 1 || nd.m > kMaxRank || per_batch <= 0) return cudaErrorInvalidValue;
   int64_t unit = 16;
   while (unit > 1 && !(slice_bytes % unit == 0 && aligned(data, unit) && aligned(out, unit))) unit /= 2;
   switch (unit) {
-    case 16: return gather_nd_as<uint4>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
-    case 8: return gather_nd_as<uint64_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
-    case 4: return gather_nd_as<uint32_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
-    case 2: return gather_nd_as<uint16_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
-    default: return gather_nd_as<uint8_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, stream);
+    case 16: return gather_nd_as<uint4>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, fault, stream);
+    case 8: return gather_nd_as<uint64_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, fault, stream);
+    case 4: return gather_nd_as<uint32_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, fault, stream);
+    case 2: return gather_nd_as<uint16_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, fault, stream);
+    default: return gather_nd_as<uint8_t>(data, indices, out, rows, per_batch, slice_bytes, batch_stride, nd, elem_bytes, fault, stream);
   }
 }
 

@@ -26,15 +26,18 @@ cudaError_t launch_strided_copy(int elem_bytes, const void* src, int64_t base, c
 
 // out[o][j][r] = data[o][idx(j)][r] for o < outer, j < nidx, r < inner (elements of elem_bytes);
 // idx(j) = indices[j] (int64 when indices_int64, else int32), plus dim when negative.
-// An index outside [-dim, dim) cannot be reported from the device: its slice is written as zeros
-// (the CPU op returns InvalidArgument instead).
+// An index outside [-dim, dim) gets a zero slice and is recorded in `fault` (kIndexOutOfRange,
+// position j, where 0: the host names the axis), so the batch fails with the CPU op's error.
+// With outer == 0 nothing runs, so nothing is checked.
 cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
-                          int64_t outer, int64_t dim, int64_t nidx, int64_t inner, cudaStream_t stream);
+                          int64_t outer, int64_t dim, int64_t nidx, int64_t inner, const FaultSink& fault,
+                          cudaStream_t stream);
 
 // GatherND: out row `row` (row < batches * per_batch, slice elements each) is the slice of data at
 // element offset (row / per_batch) * batch_stride + sum_k idx_k * nd.strides[k], with idx_k =
 // indices[row * nd.m + k] (+ nd.dims[k] when negative), k < nd.m <= kMaxRank. As launch_gather, an
-// index outside [-dims[k], dims[k]) gives a zero slice (the CPU op returns InvalidArgument).
+// index outside [-dims[k], dims[k]) gives a zero slice and is recorded in `fault` (kNdIndexOutOfRange, position
+// row * nd.m + k, where fault.where + k).
 struct GatherNdIndex {
   int m = 0;
   int64_t dims[kMaxRank] = {};
@@ -42,7 +45,7 @@ struct GatherNdIndex {
 };
 cudaError_t launch_gather_nd(int elem_bytes, const void* data, const int64_t* indices, void* out, int64_t batches,
                              int64_t per_batch, int64_t slice, int64_t batch_stride, const GatherNdIndex& nd,
-                             cudaStream_t stream);
+                             const FaultSink& fault, cudaStream_t stream);
 
 // n elements of elem_bytes (1, 2, 4, 8), each the low elem_bytes bytes of `value` (little-endian).
 cudaError_t launch_fill(int elem_bytes, uint64_t value, void* dst, int64_t n, cudaStream_t stream);

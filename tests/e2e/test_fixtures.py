@@ -250,6 +250,27 @@ def test_bert_integer_inputs_cast_from_narrow_types(e2e, tmp_path, seed):
     run_and_check(e2e, tmp_path, name, h5, feeds, job, rows, shard)
 
 
+def test_token_id_outside_the_vocabulary_fails_the_job(e2e, tmp_path, seed):
+    """Token ids past bert_tiny's vocabulary (1000 entries) in one row of the last rank's shards: the job stops
+    with exit 2 and one error naming the embedding's Gather and the first bad id in the row, and leaves neither
+    output nor report. Under SHARDSCORE_E2E_BACKEND=cuda the ids are only seen by the Gather kernel, which records
+    them for the batch to fail with the CPU's error instead of embedding zeros."""
+    name = "bert_tiny"
+    rows, bs, shard = 451, 50, 100
+    feeds = make_inputs(name, rows, np.random.default_rng(seed))
+    feeds["input_ids"][400, 3] = 1000
+    feeds["input_ids"][400, 5] = -1001
+    job = fixture_job(name, tmp_path / "in.h5", tmp_path / "out" / "scores.h5", batch_size=bs, shard_rows=shard)
+    write_h5(Path(job["input"]["path"]), {i["dataset"]: feeds[i["name"]] for i in MANIFEST[name]["inputs"]})
+    out = Path(job["output"]["path"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    e2e.assert_single_error(p, "word_embeddings/Gather' (Gather)", "index 1000 is out of range for axis 0 of size 1000",
+                            strict=False)
+    assert e2e.listing(out.parent) == [], e2e.listing(out.parent)
+
+
 def test_single_input_through_datasets_table(e2e, tmp_path, seed):
     """A single-input model named in `datasets` (input name -> dataset) instead of `dataset`."""
     name = "mlp_classifier"

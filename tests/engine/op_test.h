@@ -315,10 +315,6 @@ class OpTest : public ::testing::TestWithParam<std::string> {
   }
   // For tests of the CPU backend's own machinery (oneDNN's blocked layout).
   bool cpu_only() const { return GetParam() == "cpu"; }
-  // Values a kernel reads on the device cannot fail the op there: an out-of-range index gives a
-  // zero slice, an integer division by zero or 0 to a negative power gives 0 (kernels/*.h). Tests
-  // of those errors expect that instead on such a backend.
-  bool values_checked_on_host() const { return GetParam() == "cpu"; }
   // Whether a matrix product's row, or a convolution's image, comes out bit-identical whatever
   // else shares its batch. The CPU backend's do (fixed row tiles, one image per product); cuBLAS
   // and cuDNN choose their kernels by shape, so on CUDA the results agree across batch sizes

@@ -325,6 +325,52 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
+// A token id outside the vocabulary fails its batch with the CPU function's error naming the
+// embedding's Gather, on every batch stage (first run, recording, planned, captured and replayed
+// graph on CUDA, where only the kernel sees the id), and the engine's next batch runs with the bits
+// the same batch gave before: nothing of the failed batch stays behind.
+void check_bad_token_id_fails_its_batch(const std::string& backend) {
+  auto e = Engine::load(source_path("tests/fixtures/bert_tiny.onnx"), backend);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const std::vector<Tensor> good = random_inputs(**e, 6, 11);
+  std::vector<Tensor> bad = good;
+  ASSERT_EQ((*e)->graph().inputs[0].name, "input_ids");
+  bad[0] = Tensor::copy_of(good[0].dtype(), good[0].shape(), good[0].raw());
+  auto* ids = bad[0].data<int64_t>();
+  const int64_t seq = bad[0].dim(1);
+  ids[0 * seq + 1] = -1000;  // the vocabulary's first entry, counted from the end: valid
+  ids[1 * seq + 0] = -1001;  // the first bad id in index order
+  ids[4 * seq + 3] = 1000;
+  std::vector<Tensor> first;
+  ASSERT_TRUE((*e)->run(good, &first).ok());
+  for (int stage = 0; stage < 6; ++stage) {
+    SCOPED_TRACE("batch " + std::to_string(2 * stage + 1) + " on " + backend);
+    std::vector<Tensor> out;
+    const Status st = (*e)->run(bad, &out);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+    EXPECT_NE(st.message().find("node '/m/bert/embeddings/word_embeddings/Gather' (Gather): index -1001 is out of range "
+                                "for axis 0 of size 1000"),
+              std::string::npos)
+        << st.message();
+    std::vector<Tensor> again;
+    ASSERT_TRUE((*e)->run(good, &again).ok());
+    ASSERT_EQ(again.size(), first.size());
+    for (std::size_t k = 0; k < first.size(); ++k)
+      EXPECT_EQ(0, std::memcmp(first[k].raw(), again[k].raw(), first[k].nbytes())) << "output " << k;
+  }
+}
+
+TEST(Engine, BadTokenIdFailsItsBatchCpu) { check_bad_token_id_fails_its_batch("cpu"); }
+
+TEST(Engine, CudaBadTokenIdFailsItsBatch) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  const CudaGraphCounts before = cuda_graph_counts();
+  check_bad_token_id_fails_its_batch("cuda");
+  // The good batches were captured and replayed, so a replayed graph zeroed the record too.
+  EXPECT_GE(cuda_graph_counts().captured - before.captured, 1);
+}
+
 #ifdef SHARDSCORE_HAVE_CUDA
 // Device memory planned once per shape: after warm-up, 1000 batches allocate nothing more.
 TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {

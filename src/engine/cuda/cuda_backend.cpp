@@ -12,6 +12,10 @@
 // * With the arena's addresses fixed, the third batch of a shape on a lane is captured as a CUDA
 //   graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
 //   cannot be captured (an op that reads device data on the host) simply keeps running step by step.
+// * A value only a kernel sees that fails the op on the CPU (an index out of range, an integer
+//   division by zero) is recorded in the lane's fault record (kernels/kernel_types.h), zeroed at
+//   the start of each batch and read back with its outputs: the batch then fails with the CPU
+//   function's error, naming the node, instead of scoring with a zero slice.
 // * SHARDSCORE_CUDA_PROFILE=1: where a batch's time goes. Graphs are off, every step and the
 //   copies in and out are timed with events (the host waits after each), summed per op type, and
 //   the table is logged when the backend goes away. For finding the slow part, not for rates.
@@ -126,6 +130,7 @@ struct Lane {
   CudaLane h;
   std::unique_ptr<DeviceAllocator> allocator;
   PinnedBuffer staging_in, staging_out;
+  kernels::DeviceFault* fault_host = nullptr;  // pinned: h.fault's copy, read after a synchronize
   void* cublas_workspace = nullptr;
   std::map<std::string, std::unique_ptr<LaneShape>> shapes;
   ~Lane() {
@@ -138,6 +143,8 @@ struct Lane {
     if (h.cublas) cublasDestroy(h.cublas);
     if (h.stream) (void)cudaStreamSynchronize(h.stream);
     if (cublas_workspace) cudaFree(cublas_workspace);
+    if (h.fault) cudaFree(h.fault);
+    if (fault_host) cudaFreeHost(fault_host);
     if (h.stream) cudaStreamDestroy(h.stream);
     (void)cudaGetLastError();
   }
@@ -244,6 +251,8 @@ class CudaBackend final : public Backend {
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
     SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane->cublas_workspace, kCublasWorkspace));
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane->h.cublas, lane->cublas_workspace, kCublasWorkspace));
+    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(reinterpret_cast<void**>(&lane->h.fault), sizeof(kernels::DeviceFault)));
+    SS_CUDA_RETURN_IF_ERROR(cudaHostAlloc(reinterpret_cast<void**>(&lane->fault_host), sizeof(kernels::DeviceFault), cudaHostAllocDefault));
     // float32 means float32: TF32 tensor cores only when asked for (--precision tf32). float16
     // and bfloat16 products accumulate in float32, split-K reductions included (cuBLAS may
     // otherwise reduce the partial sums in the output type).
@@ -339,7 +348,7 @@ class CudaBackend final : public Backend {
     }
     auto& ls = it->second;
     if (ls->graph) {
-      Status st = replay(lane, *ls, std::move(inputs), outputs);
+      Status st = replay(lane, plan, *ls, std::move(inputs), outputs);
       if (!st.ok()) {
         (void)cudaStreamSynchronize(lane.h.stream);  // the staging buffers are reused next batch
         (void)cudaGetLastError();
@@ -519,7 +528,7 @@ class CudaBackend final : public Backend {
         outs.push_back(dev[s].empty() ? nullptr : &dev[s]);
         host_outs.push_back(&host[s]);
       }
-      SS_RETURN_IF_ERROR(copy_out(lane, outs, host_outs, outputs));
+      SS_RETURN_IF_ERROR(copy_out(lane, plan, outs, host_outs, outputs));
     }
     return ok_status();
   }
@@ -528,7 +537,10 @@ class CudaBackend final : public Backend {
   // wait for device data fails (the caller then runs the batch again without capturing).
   Status run_steps(Batch& b, std::vector<Tensor>& dev, std::vector<Tensor>& host, bool capturing) const {
     const cudaStream_t stream = b.lane.h.stream;
-    for (const auto& step : b.plan.steps) {
+    // A captured graph zeroes it too (a memset node), so every replay starts with a clean record.
+    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(b.lane.h.fault, 0, sizeof(kernels::DeviceFault), stream));
+    for (std::size_t step_index = 0; step_index < b.plan.steps.size(); ++step_index) {
+      const auto& step = b.plan.steps[step_index];
       if (step.shape_only && b.folded) {
         for (int s : step.free_after) dev[s] = host[s] = Tensor();
         continue;
@@ -548,7 +560,7 @@ class CudaBackend final : public Backend {
           if (b.keep_folded) b.keep_folded->emplace_back(step.outputs[k], host[step.outputs[k]]);
         }
       } else {
-        CudaOpContext ctx(*step.node, b.lane.h);
+        CudaOpContext ctx(*step.node, b.lane.h, step_index);
         for (std::size_t k = 0; k < step.inputs.size(); ++k) {
           const int s = step.inputs[k];
           if (s < 0) {
@@ -567,7 +579,7 @@ class CudaBackend final : public Backend {
               ScopedTensorAllocator heap(nullptr);
               Tensor h(dev[s].dtype(), dev[s].shape());
               SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h.raw(), dev[s].raw(), dev[s].nbytes(), cudaMemcpyDeviceToHost, stream));
-              SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+              SS_RETURN_IF_ERROR(read_fault_after_sync(b.lane, b.plan));  // a zero slice must not decide a launch
               host[s] = std::move(h);
             }
             ctx.inputs.push_back(host[s].empty() ? nullptr : &host[s]);
@@ -618,9 +630,22 @@ class CudaBackend final : public Backend {
     return ok_status();
   }
 
+  // Synchronizes the lane's stream with its fault record copied back, and fails as the CPU
+  // function of the first failing step would have (a node's error, InvalidArgument).
+  static Status read_fault_after_sync(Lane& lane, const Plan& plan) {
+    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lane.fault_host, lane.h.fault, sizeof(kernels::DeviceFault),
+                                            cudaMemcpyDeviceToHost, lane.h.stream));
+    SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(lane.h.stream));
+    const kernels::DeviceFault f = *lane.fault_host;
+    if (f.tag == 0) return ok_status();
+    const std::size_t step = f.tag - 1;
+    const std::string node = step < plan.steps.size() ? plan.steps[step].node->describe() : "step " + std::to_string(step);
+    return device_fault_status(f).with_context(node + ": ");
+  }
+
   // Device outputs to host tensors through pinned staging; one synchronization per batch.
-  Status copy_out(Lane& lane, const std::vector<const Tensor*>& dev_outs, const std::vector<const Tensor*>& host_outs,
-                  std::vector<Tensor>* outputs) const {
+  Status copy_out(Lane& lane, const Plan& plan, const std::vector<const Tensor*>& dev_outs,
+                  const std::vector<const Tensor*>& host_outs, std::vector<Tensor>* outputs) const {
     std::size_t bytes = 0;
     for (const Tensor* t : dev_outs)
       if (t) bytes += (t->nbytes() + 255) / 256 * 256;
@@ -634,7 +659,7 @@ class CudaBackend final : public Backend {
       }
       return ok_status();
     }));
-    SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(lane.h.stream));
+    SS_RETURN_IF_ERROR(read_fault_after_sync(lane, plan));
     outputs->clear();
     off = 0;
     ScopedTensorAllocator heap(nullptr);
@@ -649,7 +674,8 @@ class CudaBackend final : public Backend {
     return ok_status();
   }
 
-  Status replay(Lane& lane, LaneShape& ls, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
+  Status replay(Lane& lane, const Plan& plan, LaneShape& ls, std::vector<Tensor> inputs,
+                std::vector<Tensor>* outputs) const {
     std::size_t in_bytes = 0;
     for (const auto& t : inputs) in_bytes += (t.nbytes() + 255) / 256 * 256;
     SS_RETURN_IF_ERROR(lane.staging_in.reserve(in_bytes));
@@ -666,7 +692,7 @@ class CudaBackend final : public Backend {
       outs.push_back(t.on_device() ? &t : nullptr);
       host_outs.push_back(&t);
     }
-    return copy_out(lane, outs, host_outs, outputs);
+    return copy_out(lane, plan, outs, host_outs, outputs);
   }
 
   const int device_;

@@ -7,6 +7,10 @@
 // outputs with Tensor(dtype, shape) - device memory, from the batch's planned arena - and enqueues
 // its kernels and library calls on ctx.lane.stream. It never synchronizes: everything a batch does
 // is ordered by its lane's stream, and the backend copies the outputs back at the end.
+//
+// A value that only a kernel reads and that makes the CPU function fail (an index out of range, an
+// integer division by zero) is passed to the kernel's FaultSink (ctx.fault()): the backend reads
+// the lane's record with the outputs and fails the batch with the CPU's error, naming the node.
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -19,6 +23,7 @@
 #include "common/status.h"
 #include "engine/op_registry.h"
 #include "engine/tensor.h"
+#include "kernels/kernel_types.h"
 
 namespace shardscore {
 
@@ -36,12 +41,14 @@ struct CudaLane {
   cublasLtHandle_t cublaslt = nullptr;
   cudnnHandle_t cudnn = nullptr;
   CudaPrecision precision = CudaPrecision::kFp32;
+  kernels::DeviceFault* fault = nullptr;  // device memory: the batch's fault record
   bool cudnn_epilogue = false;  // CudaBackendOptions::cudnn_epilogue
   bool cublaslt_bias = true;    // CudaBackendOptions::cublaslt_bias
 };
 
 struct CudaOpContext {
-  CudaOpContext(const Node& n, CudaLane& l) : node(n), lane(l) {}
+  // step: the node's position in the plan, which a fault record names.
+  CudaOpContext(const Node& n, CudaLane& l, std::size_t step) : node(n), lane(l), step_(step) {}
 
   const Node& node;
   // Device tensors, except at the registry entry's cuda_host_inputs, which are host tensors.
@@ -51,6 +58,12 @@ struct CudaOpContext {
   CudaLane& lane;
 
   const Tensor* input(std::size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // Where this step's kernels record a failing value; `where` is added to the dimension a kernel
+  // reports (GatherND: batch_dims).
+  kernels::FaultSink fault(int where = 0) const {
+    return {lane.fault, static_cast<unsigned int>(step_ + 1), where};
+  }
+  std::size_t step() const { return step_; }
   // `bytes` of device scratch that lives until the op returns (stream order keeps it valid for
   // the kernels the op enqueued: memory is reused only by work enqueued after them).
   void* scratch(std::size_t bytes) {
@@ -59,6 +72,7 @@ struct CudaOpContext {
   }
 
  private:
+  std::size_t step_;
   std::vector<Tensor> scratch_;
 };
 
@@ -67,6 +81,9 @@ struct CudaOpContext {
 Status cuda_status(cudaError_t e, const char* call);
 Status cublas_status(cublasStatus_t e, const char* call);
 Status cudnn_status(cudnnStatus_t e, const char* call);
+// A kernel's fault record (tag != 0) as the error the CPU function gives for the same value, less
+// what only the CPU knows (the data shape); the backend prefixes the node.
+Status device_fault_status(const kernels::DeviceFault& f);
 
 }  // namespace shardscore
 

@@ -23,6 +23,22 @@ Status cuda_status(cudaError_t e, const char* call) {
   return internal_error(m);
 }
 
+Status device_fault_status(const kernels::DeviceFault& f) {
+  switch (static_cast<kernels::FaultKind>(f.kind)) {
+    case kernels::FaultKind::kIndexOutOfRange:
+    case kernels::FaultKind::kNdIndexOutOfRange:
+      // Gather names its axis, GatherND the dimension of data an index picks (cpu/tensor_ops.cpp).
+      return invalid_argument("index " + std::to_string(f.value) + " is out of range for " +
+                              (f.kind == static_cast<int>(kernels::FaultKind::kIndexOutOfRange) ? "axis " : "dimension ") +
+                              std::to_string(f.where) + " of size " + std::to_string(f.extent));
+    case kernels::FaultKind::kDivisionByZero: return invalid_argument("integer division by zero");
+    case kernels::FaultKind::kZeroToNegativePower:
+      return invalid_argument("integer 0 raised to the negative power " + std::to_string(f.value));
+    case kernels::FaultKind::kNone: break;
+  }
+  return internal_error("a kernel recorded a fault of unknown kind " + std::to_string(f.kind));
+}
+
 Status cublas_status(cublasStatus_t e, const char* call) {
   std::string m = std::string(call) + " failed: " + cublasGetStatusName(e) + " (" + cublasGetStatusString(e) + ")";
   if (e == CUBLAS_STATUS_ALLOC_FAILED) return resource_exhausted(m);

@@ -20,7 +20,7 @@ Status launch_binary_op(CudaOpContext& ctx, BinaryOp op, const BinaryPlan& p) {
   SS_ASSIGN_OR_RETURN(kernels::StridedIndex ai, cuda_strided_index(p.a->shape(), p.shape));
   SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(p.b->shape(), p.shape));
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_binary(op, cuda_elem(p.a->dtype()), cuda_elem(p.b->dtype()), p.a->raw(), ai,
-                                                   p.b->raw(), bi, out.raw(), out.numel(), ctx.lane.stream));
+                                                   p.b->raw(), bi, out.raw(), out.numel(), ctx.fault(), ctx.lane.stream));
   ctx.outputs[0] = std::move(out);
   return ok_status();
 }
@@ -99,7 +99,8 @@ Status min_max(CudaOpContext& ctx, BinaryOp op) {
     const kernels::StridedIndex& ai = k == 1 ? first : dense;
     SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(p.xs[k]->shape(), p.shape));
     SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_binary(op, e, e, a->raw(), ai, p.xs[k]->raw(), bi, out.raw(), out.numel(), ctx.lane.stream));
+        kernels::launch_binary(op, e, e, a->raw(), ai, p.xs[k]->raw(), bi, out.raw(), out.numel(), ctx.fault(),
+                               ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(out);
   return ok_status();

@@ -471,7 +471,8 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
     SS_ASSIGN_OR_RETURN(kernels::StridedIndex yi, cuda_strided_index(y.shape(), shape));
     SS_ASSIGN_OR_RETURN(kernels::StridedIndex ri, cuda_strided_index(residual->shape(), shape));
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_binary(kernels::BinaryOp::kAdd, cuda_elem(y.dtype()), cuda_elem(y.dtype()),
-                                                     y.raw(), yi, residual->raw(), ri, sum.raw(), sum.numel(), ctx.lane.stream));
+                                                     y.raw(), yi, residual->raw(), ri, sum.raw(), sum.numel(), ctx.fault(),
+                                                     ctx.lane.stream));
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_epilogue(cuda_elem(sum.dtype()), sum.raw(), 1, 1, sum.numel(), nullptr, nullptr,
                                                        act, ctx.lane.stream));
     ctx.outputs[0] = std::move(sum);

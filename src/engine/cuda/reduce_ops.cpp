@@ -224,7 +224,7 @@ Status cuda_add_layer_normalization(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* a, cuda_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, cuda_required_input(ctx, 1));
   SS_ASSIGN_OR_RETURN(BinaryPlan sum, arith_binary_plan({a, b}));  // Add's checks and messages
-  CudaOpContext norm(ctx.node, ctx.lane);
+  CudaOpContext norm(ctx.node, ctx.lane, ctx.step());
   norm.outputs.resize(1);
   Tensor full[2];  // operands copied out to the sum's shape; alive until the kernel is enqueued
   const Tensor* operand[2] = {a, b};
