@@ -17,6 +17,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // The hardware it runs on, for errors and logs: "" for the host's CPU; CUDA: "GPU <ordinal>
+  // (<name>, PCI <bus id>)", which tells an administrator which card of which node it was.
+  virtual std::string device() const { return ""; }
   // Whether this backend has a function for the op (asked for every node at load time).
   virtual bool supports(const OpEntry& op) const = 0;
   // Runs the plan. `inputs` in graph-input order; `outputs` receives the graph outputs in order.

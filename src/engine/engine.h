@@ -48,6 +48,7 @@ class Engine {
   const Graph& graph() const { return graph_; }
   const PassStats& pass_stats() const { return pass_stats_; }
   std::string_view backend_name() const { return backend_->name(); }
+  std::string backend_device() const { return backend_->device(); }  // Backend::device()
 
   // Checks inputs against the graph's declared types and fixed dimensions, then runs. A batch
   // the backend reports ResourceExhausted for is split in two along the first dimension and each

@@ -344,8 +344,17 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   engine_options.cuda.precision = job.run.precision;
   engine_options.outputs = job.output.outputs;
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
-  SS_RETURN_IF_ERROR(mpi_agree(engine_or.status(), comm));
+  // Where this rank runs: a failure that only its node or GPU explains names them.
+  const std::string place = mpi_rank_place(comm);
+  Status loaded = engine_or.status();
+  if (const StatusCode c = loaded.code();
+      c == StatusCode::kUnavailable || c == StatusCode::kInternal || c == StatusCode::kResourceExhausted) {
+    loaded = loaded.with_context(place + ": ");  // the device, not the model (which every rank reads alike)
+  }
+  SS_RETURN_IF_ERROR(mpi_agree(loaded, comm));
   Engine& engine = *engine_or.value();
+  const std::string device = engine.backend_device();
+  const std::string scoring_place = place + (device.empty() ? "" : ", " + device) + ": ";
   auto inputs_or = job_bind_inputs(job, engine.graph(), comm);
   SS_RETURN_IF_ERROR(mpi_agree(inputs_or.status(), comm));
   std::vector<InputBinding>& inputs = inputs_or.value();
@@ -411,9 +420,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
              std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
              std::string(engine.backend_name()) +
-             (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + ", rank 0 on device " +
-                                                    std::to_string(engine_options.cuda.device % std::max(1, cuda_visible_devices())) + " of " +
-                                                    std::to_string(cuda_visible_devices()) + " visible)"
+             (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + "; " + place + ": " + device +
+                                                    ", of " + std::to_string(cuda_visible_devices()) + " visible)"
                                               : std::string()));
     log_line("graph passes: " + engine.pass_stats().describe());
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
@@ -606,8 +614,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   w->stats.rows_read = rows;
                   Status s = engine.run(std::move(xs), &w->outputs);
                   if (!s.ok()) {
-                    w->status = s.with_context("scoring rows [" + std::to_string(w->batch.row_begin) + ", " +
-                                               std::to_string(w->batch.row_end) + "): ");
+                    w->status = s.with_context(scoring_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
+                                               ", " + std::to_string(w->batch.row_end) + "): ");
                     return w;
                   }
                   for (std::size_t k = 0; k < w->outputs.size(); ++k) {

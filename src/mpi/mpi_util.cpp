@@ -27,6 +27,14 @@ Status mpi_agree(const Status& local, MPI_Comm comm) {
   return Status(static_cast<StatusCode>(code), message);
 }
 
+std::string mpi_rank_place(MPI_Comm comm) {
+  int rank = 0, len = 0;
+  MPI_Comm_rank(comm, &rank);
+  char name[MPI_MAX_PROCESSOR_NAME] = {};
+  if (MPI_Get_processor_name(name, &len) != MPI_SUCCESS || len <= 0) return "rank " + std::to_string(rank);
+  return "rank " + std::to_string(rank) + " on " + std::string(name, static_cast<std::size_t>(len));
+}
+
 std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);

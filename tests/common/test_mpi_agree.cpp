@@ -1,4 +1,8 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <climits>
+#include <string>
 
 #include "common/mpi_test_util.h"
 #include "mpi/mpi_util.h"
@@ -27,6 +31,12 @@ TEST(MpiAgree, BroadcastsStrings) {
   std::string s = world_rank() == 0 ? std::string(100000, 'x') + "end" : "other";
   EXPECT_EQ(mpi_bcast_string(s, 0, MPI_COMM_WORLD), std::string(100000, 'x') + "end");
   EXPECT_EQ(mpi_bcast_string(world_rank() == 0 ? "" : "nonempty", 0, MPI_COMM_WORLD), "");
+}
+
+TEST(MpiRankPlace, NamesTheRankAndItsHost) {
+  char host[HOST_NAME_MAX + 1] = {};
+  ASSERT_EQ(gethostname(host, sizeof host), 0);
+  EXPECT_EQ(mpi_rank_place(MPI_COMM_WORLD), "rank " + std::to_string(world_rank()) + " on " + host);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 """Bad inputs: exit 2, one error line naming the culprit, nothing written to the output folder."""
 import os
 import re
+import socket
 import subprocess
 
 import numpy as np
@@ -357,7 +358,8 @@ def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_pa
     job = e2e.make_job(tmp_path / "job.toml", inp, out)
     p = e2e.run_job(2, ["run", "--job", job, "--backend", "cuda"], cwd=tmp_path)
     assert p.returncode == 1, f"exit {p.returncode}, want 1\n{p.stderr}"
-    e2e.assert_single_error(p, "CUDA")
+    # The device is the rank's node's: the error names the node (the lowest failing rank's).
+    e2e.assert_single_error(p, "CUDA", f"rank 0 on {socket.gethostname()}: ")
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
     p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto"], cwd=tmp_path)

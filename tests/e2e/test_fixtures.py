@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 
 import h5py
@@ -252,9 +253,10 @@ def test_bert_integer_inputs_cast_from_narrow_types(e2e, tmp_path, seed):
 
 def test_token_id_outside_the_vocabulary_fails_the_job(e2e, tmp_path, seed):
     """Token ids past bert_tiny's vocabulary (1000 entries) in one row of the last rank's shards: the job stops
-    with exit 2 and one error naming the embedding's Gather and the first bad id in the row, and leaves neither
-    output nor report. Under SHARDSCORE_E2E_BACKEND=cuda the ids are only seen by the Gather kernel, which records
-    them for the batch to fail with the CPU's error instead of embedding zeros."""
+    with exit 2 and one error naming the rank and host that scored the rows (and its GPU on CUDA), the rows, the
+    embedding's Gather and the first bad id in the row, and leaves neither output nor report. Under
+    SHARDSCORE_E2E_BACKEND=cuda the ids are only seen by the Gather kernel, which records them for the batch to
+    fail with the CPU's error instead of embedding zeros."""
     name = "bert_tiny"
     rows, bs, shard = 451, 50, 100
     feeds = make_inputs(name, rows, np.random.default_rng(seed))
@@ -266,8 +268,12 @@ def test_token_id_outside_the_vocabulary_fails_the_job(e2e, tmp_path, seed):
     out.parent.mkdir(parents=True, exist_ok=True)
     p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
-    e2e.assert_single_error(p, "word_embeddings/Gather' (Gather)", "index 1000 is out of range for axis 0 of size 1000",
-                            strict=False)
+    # 5 shards of 100 rows over 2 ranks in contiguous blocks: rows [300, 451) are the last rank's.
+    line = e2e.assert_single_error(p, "word_embeddings/Gather' (Gather)",
+                                   "index 1000 is out of range for axis 0 of size 1000", strict=False)
+    where = f"rank {NP - 1} on {socket.gethostname()}" + (", GPU " if ON_CUDA else ": ")
+    assert f"shardscore: error: {where}" in line, line
+    assert "scoring rows [400, 450): node" in line, line
     assert e2e.listing(out.parent) == [], e2e.listing(out.parent)
 
 

@@ -361,6 +361,25 @@ void check_bad_token_id_fails_its_batch(const std::string& backend) {
   }
 }
 
+// What errors name as the hardware: nothing for the CPU; the card's ordinal, name and PCI bus id
+// (which physical GPU of the node) for CUDA.
+TEST(Engine, CpuBackendNamesNoDevice) {
+  auto cpu = Engine::load(source_path("data/demo_mlp.onnx"), "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status().message();
+  EXPECT_EQ((*cpu)->backend_device(), "");
+}
+
+TEST(Engine, CudaBackendDeviceNamesTheCard) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  EngineOptions options;
+  options.cuda.device = cuda_visible_devices() - 1;
+  auto gpu = Engine::load(source_path("data/demo_mlp.onnx"), "cuda", options);
+  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+  const std::string d = (*gpu)->backend_device();
+  EXPECT_EQ(d.rfind("GPU " + std::to_string(options.cuda.device) + " (", 0), 0u) << d;
+  EXPECT_NE(d.find(", PCI "), std::string::npos) << d;
+}
+
 TEST(Engine, BadTokenIdFailsItsBatchCpu) { check_bad_token_id_fails_its_batch("cpu"); }
 
 TEST(Engine, CudaBadTokenIdFailsItsBatch) {

@@ -177,6 +177,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string_view name() const override { return "cuda"; }
+  std::string device() const override { return device_text_; }
   bool supports(const OpEntry& op) const override { return op.cuda != nullptr; }
 
   Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const override {
@@ -696,12 +697,27 @@ class CudaBackend final : public Backend {
   }
 
   const int device_;
+  const std::string device_text_ = describe_device(device_);
   const CudaPrecision precision_;
   const bool graphs_;
   const bool profile_;
   const bool cudnn_epilogue_;
   const bool cublaslt_bias_;
   const std::size_t max_lanes_;
+
+  static std::string describe_device(int device) {
+    std::string text = "GPU " + std::to_string(device);
+    cudaDeviceProp prop{};
+    char bus[32] = {};
+    const bool named = cudaGetDeviceProperties(&prop, device) == cudaSuccess;
+    const bool placed = cudaDeviceGetPCIBusId(bus, sizeof bus, device) == cudaSuccess;
+    (void)cudaGetLastError();
+    if (named || placed) {
+      text += " (" + std::string(named ? prop.name : "") + (named && placed ? ", " : "") +
+              (placed ? "PCI " + std::string(bus) : std::string()) + ")";
+    }
+    return text;
+  }
 
   // SHARDSCORE_CUDA_PROFILE: per op type (or "(copy in)" / "(copy out)"), milliseconds and calls.
   mutable std::mutex profile_mutex_;
