@@ -7,6 +7,7 @@
 
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_runtime_info.h"
+#include "kernels/kernel_util.cuh"
 
 namespace shardscore::cuda {
 
@@ -31,6 +32,34 @@ RuntimeInfo runtime_info() {
     cudaGetLastError();  // clear the sticky-free error so later calls start clean
   }
   return info;
+}
+
+namespace {
+__global__ void fault_probe_kernel(kernels::FaultSink sink, int n, bool reversed) {
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+    const long long pos = reversed ? n - 1 - i : 0;
+    kernels::report_fault(sink, kernels::FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(pos), 1000 + pos, 7,
+                          static_cast<int>(pos % 3));
+  }
+}
+}  // namespace
+
+bool fault_record_self_check(int n, kernels::DeviceFault* out) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    cudaGetLastError();
+    return false;
+  }
+  kernels::DeviceFault* d = nullptr;
+  SS_CUDA_OR(cudaMalloc(&d, sizeof *d), return false);
+  bool ok = cudaMemset(d, 0, sizeof *d) == cudaSuccess;
+  if (ok) {
+    fault_probe_kernel<<<(n + 255) / 256, 256>>>(kernels::FaultSink{d, 1u, 0}, n, true);
+    fault_probe_kernel<<<(n + 255) / 256, 256>>>(kernels::FaultSink{d, 2u, 0}, n, false);
+    ok = cudaGetLastError() == cudaSuccess && cudaMemcpy(out, d, sizeof *d, cudaMemcpyDeviceToHost) == cudaSuccess;
+  }
+  cudaFree(d);
+  return ok;
 }
 
 double saxpy_self_check(int n) {

@@ -159,6 +159,17 @@ __global__ void gather_kernel(const U* __restrict__ data, const I* __restrict__ 
   }
 }
 
+// Nothing to copy (no outer rows, or empty slices), but the CPU still refuses a bad index: the
+// indices alone are checked.
+template <typename I>
+__global__ void gather_check_kernel(const I* __restrict__ indices, int64_t dim, int64_t nidx, FaultSink fault) {
+  SS_GRID_LOOP(j, nidx) {
+    const int64_t given = static_cast<int64_t>(indices[j]);
+    const int64_t idx = given < 0 ? given + dim : given;
+    if (idx < 0 || idx >= dim) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
+  }
+}
+
 template <typename U>
 cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out, int64_t outer, int64_t dim,
                       int64_t nidx, int64_t inner_bytes, const FaultSink& fault, cudaStream_t stream) {
@@ -198,6 +209,22 @@ __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __re
     }
     // Every offset is a whole number of slices, so of units: exact in bytes.
     out[i] = inside ? data[off * elem_bytes / static_cast<int64_t>(sizeof(U)) + r] : U{};
+  }
+}
+
+// As gather_check_kernel: empty slices, every row's indices checked.
+__global__ void gather_nd_check_kernel(const int64_t* __restrict__ indices, int64_t rows, GatherNdIndex nd,
+                                       FaultSink fault) {
+  SS_GRID_LOOP(row, rows) {
+    for (int k = 0; k < nd.m; ++k) {
+      const int64_t given = indices[row * nd.m + k];
+      const int64_t v = given < 0 ? given + nd.dims[k] : given;
+      if (v < 0 || v >= nd.dims[k]) {
+        report_fault(fault, FaultKind::kNdIndexOutOfRange, static_cast<unsigned long long>(row * nd.m + k), given,
+                     nd.dims[k], k);
+        break;
+      }
+    }
   }
 }
 
@@ -572,7 +599,15 @@ cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices,
                           int64_t outer, int64_t dim, int64_t nidx, int64_t inner, const FaultSink& fault,
                           cudaStream_t stream) {
   const int64_t inner_bytes = inner * elem_bytes;
-  if (outer <= 0 || nidx <= 0 || inner_bytes <= 0) return cudaSuccess;
+  if (nidx <= 0) return cudaSuccess;
+  if (outer <= 0 || inner_bytes <= 0) {
+    if (indices_int64) {
+      gather_check_kernel<<<blocks_for(nidx), kThreads, 0, stream>>>(static_cast<const int64_t*>(indices), dim, nidx, fault);
+    } else {
+      gather_check_kernel<<<blocks_for(nidx), kThreads, 0, stream>>>(static_cast<const int32_t*>(indices), dim, nidx, fault);
+    }
+    return cudaGetLastError();
+  }
   int64_t unit = 16;
   while (unit > 1 && !(inner_bytes % unit == 0 && aligned(data, unit) && aligned(out, unit))) unit /= 2;
   switch (unit) {
@@ -588,8 +623,12 @@ cudaError_t launch_gather_nd(int elem_bytes, const void* data, const int64_t* in
                              int64_t per_batch, int64_t slice, int64_t batch_stride, const GatherNdIndex& nd,
                              const FaultSink& fault, cudaStream_t stream) {
   const int64_t rows = batches * per_batch, slice_bytes = slice * elem_bytes;
-  if (rows <= 0 || slice_bytes <= 0) return cudaSuccess;
+  if (rows <= 0) return cudaSuccess;
   if (nd.m < 1 || nd.m > kMaxRank || per_batch <= 0) return cudaErrorInvalidValue;
+  if (slice_bytes <= 0) {
+    gather_nd_check_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(indices, rows, nd, fault);
+    return cudaGetLastError();
+  }
   int64_t unit = 16;
   while (unit > 1 && !(slice_bytes % unit == 0 && aligned(data, unit) && aligned(out, unit))) unit /= 2;
   switch (unit) {

@@ -27,8 +27,8 @@ cudaError_t launch_strided_copy(int elem_bytes, const void* src, int64_t base, c
 // out[o][j][r] = data[o][idx(j)][r] for o < outer, j < nidx, r < inner (elements of elem_bytes);
 // idx(j) = indices[j] (int64 when indices_int64, else int32), plus dim when negative.
 // An index outside [-dim, dim) gets a zero slice and is recorded in `fault` (kIndexOutOfRange,
-// position j, where 0: the host names the axis), so the batch fails with the CPU op's error.
-// With outer == 0 nothing runs, so nothing is checked.
+// position j, where 0: the host names the axis), so the batch fails with the CPU op's error; with
+// nothing to copy (outer or inner 0, or an axis of size 0) the indices are still checked.
 cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
                           int64_t outer, int64_t dim, int64_t nidx, int64_t inner, const FaultSink& fault,
                           cudaStream_t stream);
@@ -37,7 +37,7 @@ cudaError_t launch_gather(int elem_bytes, const void* data, const void* indices,
 // element offset (row / per_batch) * batch_stride + sum_k idx_k * nd.strides[k], with idx_k =
 // indices[row * nd.m + k] (+ nd.dims[k] when negative), k < nd.m <= kMaxRank. As launch_gather, an
 // index outside [-dims[k], dims[k]) gives a zero slice and is recorded in `fault` (kNdIndexOutOfRange, position
-// row * nd.m + k, where fault.where + k).
+// row * nd.m + k, where fault.where + k), empty slices included.
 struct GatherNdIndex {
   int m = 0;
   int64_t dims[kMaxRank] = {};

@@ -326,9 +326,10 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
 }
 
 // A token id outside the vocabulary fails its batch with the CPU function's error naming the
-// embedding's Gather, on every batch stage (first run, recording, planned, captured and replayed
-// graph on CUDA, where only the kernel sees the id), and the engine's next batch runs with the bits
-// the same batch gave before: nothing of the failed batch stays behind.
+// embedding's Gather, at every stage a batch shape goes through (first run, memory recording,
+// planned arena; on CUDA also the graph capture and its replays, where only the kernel sees the
+// id), and the engine's next batch runs with the bits the same batch gave before: nothing of the
+// failed batch stays behind.
 void check_bad_token_id_fails_its_batch(const std::string& backend) {
   auto e = Engine::load(source_path("tests/fixtures/bert_tiny.onnx"), backend);
   ASSERT_TRUE(e.ok()) << e.status().message();
@@ -342,9 +343,8 @@ void check_bad_token_id_fails_its_batch(const std::string& backend) {
   ids[1 * seq + 0] = -1001;  // the first bad id in index order
   ids[4 * seq + 3] = 1000;
   std::vector<Tensor> first;
-  ASSERT_TRUE((*e)->run(good, &first).ok());
-  for (int stage = 0; stage < 6; ++stage) {
-    SCOPED_TRACE("batch " + std::to_string(2 * stage + 1) + " on " + backend);
+  for (int stage = 0; stage < 7; ++stage) {
+    SCOPED_TRACE("bad batch " + std::to_string(stage + 1) + " on " + backend);
     std::vector<Tensor> out;
     const Status st = (*e)->run(bad, &out);
     ASSERT_FALSE(st.ok());
@@ -355,29 +355,14 @@ void check_bad_token_id_fails_its_batch(const std::string& backend) {
         << st.message();
     std::vector<Tensor> again;
     ASSERT_TRUE((*e)->run(good, &again).ok());
+    if (stage == 0) {
+      first = again;
+      continue;
+    }
     ASSERT_EQ(again.size(), first.size());
     for (std::size_t k = 0; k < first.size(); ++k)
       EXPECT_EQ(0, std::memcmp(first[k].raw(), again[k].raw(), first[k].nbytes())) << "output " << k;
   }
-}
-
-// What errors name as the hardware: nothing for the CPU; the card's ordinal, name and PCI bus id
-// (which physical GPU of the node) for CUDA.
-TEST(Engine, CpuBackendNamesNoDevice) {
-  auto cpu = Engine::load(source_path("data/demo_mlp.onnx"), "cpu");
-  ASSERT_TRUE(cpu.ok()) << cpu.status().message();
-  EXPECT_EQ((*cpu)->backend_device(), "");
-}
-
-TEST(Engine, CudaBackendDeviceNamesTheCard) {
-  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
-  EngineOptions options;
-  options.cuda.device = cuda_visible_devices() - 1;
-  auto gpu = Engine::load(source_path("data/demo_mlp.onnx"), "cuda", options);
-  ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-  const std::string d = (*gpu)->backend_device();
-  EXPECT_EQ(d.rfind("GPU " + std::to_string(options.cuda.device) + " (", 0), 0u) << d;
-  EXPECT_NE(d.find(", PCI "), std::string::npos) << d;
 }
 
 TEST(Engine, BadTokenIdFailsItsBatchCpu) { check_bad_token_id_fails_its_batch("cpu"); }
@@ -386,8 +371,62 @@ TEST(Engine, CudaBadTokenIdFailsItsBatch) {
   if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
   const CudaGraphCounts before = cuda_graph_counts();
   check_bad_token_id_fails_its_batch("cuda");
-  // The good batches were captured and replayed, so a replayed graph zeroed the record too.
+  // Batches were captured and replayed, so a replayed graph zeroed the record too.
   EXPECT_GE(cuda_graph_counts().captured - before.captured, 1);
+  // And step by step in the planned arena (no graphs).
+  ASSERT_EQ(setenv("SHARDSCORE_CUDA_GRAPHS", "0", 1), 0);
+  check_bad_token_id_fails_its_batch("cuda");
+  unsetenv("SHARDSCORE_CUDA_GRAPHS");
+}
+
+// Two steps of one batch with values only kernels see: an out-of-range Gather index and, after
+// it, an integer division by zero. The first step's error is the batch's, as on the CPU, which
+// stops there; the second shows when the first is clean.
+void check_first_failing_step_names_the_batch(const std::string& backend) {
+  using namespace onnx_builder;
+  onnx::ModelProto m = new_model();
+  add_input(&m, "ids", onnx::TensorProto_DataType_INT64, {-1, 2});
+  add_input(&m, "d", onnx::TensorProto_DataType_INT64, {-1, 2});
+  add_output(&m, "q", onnx::TensorProto_DataType_INT64, {-1, 2});
+  auto* table = m.mutable_graph()->add_initializer();
+  table->set_name("table");
+  table->set_data_type(onnx::TensorProto_DataType_INT64);
+  table->add_dims(5);
+  for (int64_t v : {10, 20, 30, 40, 50}) table->add_int64_data(v);
+  add_node(&m, "Gather", {"table", "ids"}, {"g"}, "lookup");
+  add_node(&m, "Div", {"g", "d"}, {"q"}, "divide");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("shardscore_test_engine_steps_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path.string(), backend);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto tensor = [](std::vector<int64_t> v) {
+    return Tensor::copy_of(DType::kInt64, Shape{static_cast<int64_t>(v.size() / 2), 2}, v.data());
+  };
+  const Tensor good_ids = tensor({0, 1, 2, 3, 4, -5}), bad_ids = tensor({0, 1, 2, 7, 4, 9});
+  const Tensor good_d = tensor({1, 2, 3, 4, 5, 6}), zero_d = tensor({1, 0, 3, 4, 5, 6});
+  for (int round = 0; round < 4; ++round) {  // every stage of a batch shape
+    SCOPED_TRACE(backend + ", round " + std::to_string(round));
+    std::vector<Tensor> out;
+    Status st = (*e)->run({bad_ids, zero_d}, &out);
+    EXPECT_NE(st.message().find("node 'lookup' (Gather): index 7 is out of range for axis 0 of size 5"), std::string::npos)
+        << st.message();
+    st = (*e)->run({good_ids, zero_d}, &out);
+    EXPECT_NE(st.message().find("node 'divide' (Div): integer division by zero"), std::string::npos) << st.message();
+    st = (*e)->run({good_ids, good_d}, &out);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(out.size(), 1u);
+    const std::vector<int64_t> want = {10, 10, 10, 10, 10, 1};  // -5 is the first entry: 10 / 6
+    EXPECT_EQ(std::vector<int64_t>(out[0].data<int64_t>(), out[0].data<int64_t>() + 6), want);
+  }
+}
+
+TEST(Engine, FirstFailingStepNamesTheBatchCpu) { check_first_failing_step_names_the_batch("cpu"); }
+
+TEST(Engine, CudaFirstFailingStepNamesTheBatch) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  check_first_failing_step_names_the_batch("cuda");
 }
 
 #ifdef SHARDSCORE_HAVE_CUDA

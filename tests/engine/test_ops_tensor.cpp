@@ -148,6 +148,13 @@ TEST_P(OpTest, Gather_IndexOutOfRange_Error) {
   // Indices on a later axis repeat for every outer row: still one index, one message.
   expect_error(StatusCode::kInvalidArgument, "index -3 is out of range for axis 1 of size 2", "Gather",
                {data, i64({1, -3, 0, 2})}, {{"axis", a_int(1)}});
+  // Nothing to copy (an empty axis, empty slices, no outer rows): the indices are still checked.
+  expect_error(StatusCode::kInvalidArgument, "index 0 is out of range for axis 0 of size 0", "Gather",
+               {make<float>({0, 2}, {}), i64({0})});
+  expect_error(StatusCode::kInvalidArgument, "index 5 is out of range for axis 0 of size 2", "Gather",
+               {make<float>({2, 0}, {}), i64({1, 5})});
+  expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for axis 1 of size 3", "Gather",
+               {make<float>({0, 3}, {}), i64({3})}, {{"axis", a_int(1)}});
 }
 TEST_P(OpTest, Gather_BadAxisOrIndexType_Error) {
   auto data = make<float>({5, 2}, rand_f32(10));
@@ -246,6 +253,11 @@ TEST_P(OpTest, GatherND_Errors) {
   // The first bad (row, index) in the CPU's order: row 1's second index before row 2's first.
   expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for dimension 1 of size 3", "GatherND",
                {data, make<int64_t>({3, 2}, {0, 0, 1, 3, 9, 9})});
+  // Empty slices: the indices are still checked.
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4", "GatherND",
+               {make<float>({4, 0}, {}), make<int64_t>({2, 1}, {1, 4})});
+  expect_error(StatusCode::kInvalidArgument, "index 0 is out of range for dimension 1 of size 0", "GatherND",
+               {make<float>({4, 0}, {}), make<int64_t>({1, 2}, {1, 0})});
   // batch_dims 1: the indexed dimension is data's second.
   expect_error(StatusCode::kInvalidArgument, "index 5 is out of range for dimension 1 of size 3", "GatherND",
                {data, make<int64_t>({4, 1}, {0, 2, 5, 1})}, {{"batch_dims", a_int(1)}});

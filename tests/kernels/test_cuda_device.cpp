@@ -21,5 +21,21 @@ TEST(CudaDevice, SaxpyKernelRunsOnDevice0) {
   EXPECT_EQ(err, 0.0);
 }
 
+// Every thread of a 65536-thread step reports, the lowest position last; a later step reports
+// position 0 afterwards: the record holds the first step's lowest position, whole, lock released.
+TEST(CudaDevice, FaultRecordKeepsTheFirstStepsLowestPosition) {
+  RuntimeInfo info = runtime_info();
+  if (info.device_count == 0) GTEST_SKIP() << "no CUDA device visible (" << info.device_error << ")";
+  kernels::DeviceFault f{};
+  ASSERT_TRUE(fault_record_self_check(1 << 16, &f)) << "kernel launch or copy failed";
+  EXPECT_EQ(f.tag, 1u);
+  EXPECT_EQ(f.kind, static_cast<int>(kernels::FaultKind::kIndexOutOfRange));
+  EXPECT_EQ(f.pos1, 1u);
+  EXPECT_EQ(f.value, 1000);
+  EXPECT_EQ(f.extent, 7);
+  EXPECT_EQ(f.where, 0);
+  EXPECT_EQ(f.lock, 0u);
+}
+
 }  // namespace
 }  // namespace shardscore::cuda

@@ -522,7 +522,12 @@ class CudaBackend final : public Backend {
         for (int s : plan.output_slots) b.capture->outputs.push_back(dev[s].empty() ? host[s] : dev[s]);
         SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(b.capture->graph, stream));
       }
-      if (!st.ok()) return st;  // run_batch waits for what was enqueued
+      if (!st.ok()) {
+        // A step that failed on the host may come after one whose kernel recorded a bad value: the
+        // CPU would have stopped at that earlier one, so its error wins (run_batch waits anyway).
+        if (const Status fault = read_fault_after_sync(lane, plan); fault.code() == StatusCode::kInvalidArgument) return fault;
+        return st;
+      }
       std::vector<const Tensor*> outs;
       std::vector<const Tensor*> host_outs;
       for (int s : plan.output_slots) {

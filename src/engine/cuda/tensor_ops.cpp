@@ -185,13 +185,8 @@ Status cuda_gather(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const GatherPlan p, gather_plan(ctx.node, ctx.inputs));
   const Tensor* data = ctx.inputs[0];
   const Tensor* ind = ctx.inputs[1];
-  // The indices are on the device: the kernel records an out-of-range one (ctx.fault()) and the
-  // batch fails with the CPU's error when its outputs come back. An empty axis, where every index
-  // is out of range, is known here.
-  if (p.dim == 0 && p.nidx > 0) {
-    return invalid_argument("every index is out of range for axis " + std::to_string(p.axis) + " of size 0 (data shape " +
-                            shape_to_string(data->shape()) + ")");
-  }
+  // The indices are on the device: the kernel records an out-of-range one (ctx.fault()), an empty
+  // axis included, and the batch fails with the CPU's error when its outputs come back.
   Tensor y(data->dtype(), p.shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather(static_cast<int>(dtype_size(data->dtype())), data->raw(), ind->raw(),
                                                    ind->dtype() == DType::kInt64, y.raw(), p.outer, p.dim, p.nidx,
@@ -204,15 +199,8 @@ Status cuda_gather_nd(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const GatherNdPlan p, gather_nd_plan(ctx.node, ctx.inputs));
   const Tensor* data = ctx.inputs[0];
   if (p.m > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(p.m));
-  // As Gather: the kernel records an out-of-range index; an empty indexed dimension, where every
-  // index is out of range, is known here.
+  // As Gather: the kernel records an out-of-range index, an empty indexed dimension included.
   Tensor y(data->dtype(), p.shape);
-  for (int64_t k = 0; k < p.m; ++k) {
-    if (p.dims[k] == 0 && y.numel() > 0) {
-      return invalid_argument("every index is out of range for dimension " + std::to_string(p.batch_dims + k) +
-                              " of size 0 (data shape " + shape_to_string(data->shape()) + ")");
-    }
-  }
   kernels::GatherNdIndex nd;
   nd.m = static_cast<int>(p.m);
   for (int64_t k = 0; k < p.m; ++k) {
