@@ -422,6 +422,55 @@ void check_first_failing_step_names_the_batch(const std::string& backend) {
   }
 }
 
+// A bad index in a Gather whose result a later step reads on the host (a Reshape's shape): on CUDA
+// the host waits for that value mid-batch, and must find the Gather's record then, before the
+// zeros it wrote decide the Reshape (here they would make a shape error of their own).
+void check_bad_value_read_on_the_host(const std::string& backend) {
+  using namespace onnx_builder;
+  onnx::ModelProto m = new_model();
+  add_input(&m, "x", onnx::TensorProto_DataType_FLOAT, {-1, 4});
+  add_input(&m, "pick", onnx::TensorProto_DataType_INT64, {2});
+  add_output(&m, "y", onnx::TensorProto_DataType_FLOAT, {-1, -1});
+  auto* table = m.mutable_graph()->add_initializer();
+  table->set_name("shapes");
+  table->set_data_type(onnx::TensorProto_DataType_INT64);
+  table->add_dims(4);
+  for (int64_t v : {-1, 4, 2, 8}) table->add_int64_data(v);
+  add_node(&m, "Gather", {"shapes", "pick"}, {"shape"}, "choose_shape");
+  add_node(&m, "Reshape", {"x", "shape"}, {"y"}, "reshape");
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("shardscore_test_engine_host_read_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path.string(), backend);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<float> xv(16);
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(i);
+  const Tensor x = Tensor::copy_of(DType::kFloat32, Shape{4, 4}, xv.data());
+  auto pick = [](std::vector<int64_t> v) { return Tensor::copy_of(DType::kInt64, Shape{2}, v.data()); };
+  for (int round = 0; round < 4; ++round) {
+    SCOPED_TRACE(backend + ", round " + std::to_string(round));
+    std::vector<Tensor> out;
+    Status st = (*e)->run({x, pick({0, 9})}, &out);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.message();
+    EXPECT_NE(st.message().find("node 'choose_shape' (Gather): index 9 is out of range for axis 0 of size 4"),
+              std::string::npos)
+        << st.message();
+    st = (*e)->run({x, pick({2, 3})}, &out);  // shape [2, 8]
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].shape(), (Shape{2, 8}));
+    EXPECT_EQ(0, std::memcmp(out[0].raw(), xv.data(), xv.size() * sizeof(float)));
+  }
+}
+
+TEST(Engine, BadValueReadOnTheHostCpu) { check_bad_value_read_on_the_host("cpu"); }
+
+TEST(Engine, CudaBadValueReadOnTheHost) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  check_bad_value_read_on_the_host("cuda");
+}
+
 TEST(Engine, FirstFailingStepNamesTheBatchCpu) { check_first_failing_step_names_the_batch("cpu"); }
 
 TEST(Engine, CudaFirstFailingStepNamesTheBatch) {
