@@ -66,15 +66,23 @@ inline std::string bytes_of(const onnx::ModelProto& m) {
   return s;
 }
 
-// A float initializer of any shape holding `values` (row-major).
-inline onnx::TensorProto* add_float_tensor(onnx::ModelProto* m, const std::string& name, const std::vector<int64_t>& dims,
-                                           const std::vector<float>& values) {
+// An initializer of any shape and type holding `bytes` bytes of raw (little-endian, row-major) data.
+inline onnx::TensorProto* add_raw_tensor(onnx::ModelProto* m, const std::string& name, int32_t data_type,
+                                         const std::vector<int64_t>& dims, const void* data, std::size_t bytes) {
   auto* t = m->mutable_graph()->add_initializer();
   t->set_name(name);
-  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  t->set_data_type(data_type);
   for (int64_t d : dims) t->add_dims(d);
-  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  t->set_raw_data(std::string(static_cast<const char*>(data), bytes));
   return t;
+}
+inline onnx::TensorProto* add_float_tensor(onnx::ModelProto* m, const std::string& name, const std::vector<int64_t>& dims,
+                                           const std::vector<float>& values) {
+  return add_raw_tensor(m, name, onnx::TensorProto_DataType_FLOAT, dims, values.data(), values.size() * sizeof(float));
+}
+inline onnx::TensorProto* add_int64_tensor(onnx::ModelProto* m, const std::string& name, const std::vector<int64_t>& dims,
+                                           const std::vector<int64_t>& values) {
+  return add_raw_tensor(m, name, onnx::TensorProto_DataType_INT64, dims, values.data(), values.size() * sizeof(int64_t));
 }
 
 inline void set_int_attr(onnx::NodeProto* n, const std::string& name, int64_t v) {

@@ -325,6 +325,16 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
+// Loads a model built in the test (onnx_builder) through a temporary file, as a job loads one.
+StatusOr<std::unique_ptr<Engine>> load_built(const onnx::ModelProto& m, const std::string& backend) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("shardscore_test_engine_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << onnx_builder::bytes_of(m);
+  auto e = Engine::load(path.string(), backend);
+  std::filesystem::remove(path);
+  return e;
+}
+
 // A token id outside the vocabulary fails its batch with the CPU function's error naming the
 // embedding's Gather, at every stage a batch shape goes through (first run, memory recording,
 // planned arena; on CUDA also the graph capture and its replays, where only the kernel sees the
@@ -388,18 +398,10 @@ void check_first_failing_step_names_the_batch(const std::string& backend) {
   add_input(&m, "ids", onnx::TensorProto_DataType_INT64, {-1, 2});
   add_input(&m, "d", onnx::TensorProto_DataType_INT64, {-1, 2});
   add_output(&m, "q", onnx::TensorProto_DataType_INT64, {-1, 2});
-  auto* table = m.mutable_graph()->add_initializer();
-  table->set_name("table");
-  table->set_data_type(onnx::TensorProto_DataType_INT64);
-  table->add_dims(5);
-  for (int64_t v : {10, 20, 30, 40, 50}) table->add_int64_data(v);
+  add_int64_tensor(&m, "table", {5}, {10, 20, 30, 40, 50});
   add_node(&m, "Gather", {"table", "ids"}, {"g"}, "lookup");
   add_node(&m, "Div", {"g", "d"}, {"q"}, "divide");
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("shardscore_test_engine_steps_" + std::to_string(::getpid()) + ".onnx");
-  std::ofstream(path, std::ios::binary) << bytes_of(m);
-  auto e = Engine::load(path.string(), backend);
-  std::filesystem::remove(path);
+  auto e = load_built(m, backend);
   ASSERT_TRUE(e.ok()) << e.status().message();
   auto tensor = [](std::vector<int64_t> v) {
     return Tensor::copy_of(DType::kInt64, Shape{static_cast<int64_t>(v.size() / 2), 2}, v.data());
@@ -431,18 +433,10 @@ void check_bad_value_read_on_the_host(const std::string& backend) {
   add_input(&m, "x", onnx::TensorProto_DataType_FLOAT, {-1, 4});
   add_input(&m, "pick", onnx::TensorProto_DataType_INT64, {2});
   add_output(&m, "y", onnx::TensorProto_DataType_FLOAT, {-1, -1});
-  auto* table = m.mutable_graph()->add_initializer();
-  table->set_name("shapes");
-  table->set_data_type(onnx::TensorProto_DataType_INT64);
-  table->add_dims(4);
-  for (int64_t v : {-1, 4, 2, 8}) table->add_int64_data(v);
+  add_int64_tensor(&m, "shapes", {4}, {-1, 4, 2, 8});
   add_node(&m, "Gather", {"shapes", "pick"}, {"shape"}, "choose_shape");
   add_node(&m, "Reshape", {"x", "shape"}, {"y"}, "reshape");
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("shardscore_test_engine_host_read_" + std::to_string(::getpid()) + ".onnx");
-  std::ofstream(path, std::ios::binary) << bytes_of(m);
-  auto e = Engine::load(path.string(), backend);
-  std::filesystem::remove(path);
+  auto e = load_built(m, backend);
   ASSERT_TRUE(e.ok()) << e.status().message();
   std::vector<float> xv(16);
   for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(i);
@@ -560,10 +554,7 @@ TEST(Engine, NaNMadeBeforeTheConvolutionsReachesTheOutput) {
   add_node(&m, "Sqrt", {"X"}, {"S"});
   set_ints_attr(add_node(&m, "Conv", {"S", "W", "B"}, {"C"}), "pads", {1, 1, 1, 1});
   add_node(&m, "Relu", {"C"}, {"Y"});
-  const auto path = std::filesystem::temp_directory_path() / ("shardscore_test_engine_" + std::to_string(::getpid()) + ".onnx");
-  std::ofstream(path, std::ios::binary) << bytes_of(m);
-  auto e = Engine::load(path.string(), "cpu");
-  std::filesystem::remove(path);
+  auto e = load_built(m, "cpu");
   ASSERT_TRUE(e.ok()) << e.status().message();
   int on_onednn = 0;
   for (const auto& n : (*e)->graph().nodes) on_onednn += n.op_type == "FusedConv" && n.attr("dst_layout") != nullptr;
