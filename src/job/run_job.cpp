@@ -652,20 +652,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // ---- gather statistics to rank 0 ----
   std::vector<ShardStats> mine;
   for (auto& [id, s] : shard_stats) mine.push_back(s);
-  const std::string wire = report_encode_shards(mine);
-  int len = static_cast<int>(wire.size());
-  std::vector<int> lens(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
-  SS_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, comm));
-  std::string all;
-  if (rank == 0) {
-    int total = 0;
-    for (int r = 0; r < size; ++r) {
-      displs[r] = total;
-      total += lens[r];
-    }
-    all.resize(static_cast<std::size_t>(total));
-  }
-  SS_MPI_CHECK(MPI_Gatherv(wire.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0, comm));
+  SS_ASSIGN_OR_RETURN(const std::vector<std::string> wires, mpi_gather_strings(report_encode_shards(mine), 0, comm));
+  // Where each rank ran (host, and the card on CUDA): a shard's numbers lead back to its hardware.
+  SS_ASSIGN_OR_RETURN(const std::vector<std::string> places,
+                      mpi_gather_strings(mpi_host_name() + '\n' + (device.empty() ? "cpu" : device), 0, comm));
 
   // ---- rank 0: verdicts, rename, report ----
   int exit_code = 0;
@@ -673,7 +663,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   if (rank == 0) {
     std::vector<ShardVerdict> verdicts;
     for (int r = 0; r < size && st.ok(); ++r) {
-      auto part = report_decode_shards(all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(lens[r])));
+      auto part = report_decode_shards(wires[static_cast<std::size_t>(r)]);
       st = part.status();
       if (st.ok())
         for (auto& s : part.value()) verdicts.push_back({s, quality_evaluate(s, job.checks)});
@@ -708,6 +698,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.seconds = seconds_since(t0);
       info.scoring_seconds = scoring_seconds;
       info.collective_writes = collective;
+      for (int r = 0; r < size; ++r) {
+        const std::string& p = places[static_cast<std::size_t>(r)];
+        const std::size_t nl = p.find('\n');
+        info.placement.push_back({r, p.substr(0, nl), nl == std::string::npos ? "" : p.substr(nl + 1)});
+      }
       const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
       if (failed > 0) exit_code = 3;
       // The report is written before the output moves into place, so that a report that cannot

@@ -27,12 +27,41 @@ Status mpi_agree(const Status& local, MPI_Comm comm) {
   return Status(static_cast<StatusCode>(code), message);
 }
 
-std::string mpi_rank_place(MPI_Comm comm) {
-  int rank = 0, len = 0;
-  MPI_Comm_rank(comm, &rank);
+std::string mpi_host_name() {
+  int len = 0;
   char name[MPI_MAX_PROCESSOR_NAME] = {};
-  if (MPI_Get_processor_name(name, &len) != MPI_SUCCESS || len <= 0) return "rank " + std::to_string(rank);
-  return "rank " + std::to_string(rank) + " on " + std::string(name, static_cast<std::size_t>(len));
+  if (MPI_Get_processor_name(name, &len) != MPI_SUCCESS || len <= 0) return "";
+  return std::string(name, static_cast<std::size_t>(len));
+}
+
+std::string mpi_rank_place(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const std::string host = mpi_host_name();
+  return "rank " + std::to_string(rank) + (host.empty() ? "" : " on " + host);
+}
+
+StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int root, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const int len = static_cast<int>(s.size());
+  std::vector<int> lens(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
+  SS_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm));
+  std::string all;
+  if (rank == root) {
+    int total = 0;  // shard statistics and placements: kilobytes per rank
+    for (int r = 0; r < size; ++r) {
+      displs[r] = total;
+      total += lens[r];
+    }
+    all.resize(static_cast<std::size_t>(total));
+  }
+  SS_MPI_CHECK(MPI_Gatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root, comm));
+  std::vector<std::string> out;
+  if (rank == root)
+    for (int r = 0; r < size; ++r) out.push_back(all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(lens[r])));
+  return out;
 }
 
 std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm) {

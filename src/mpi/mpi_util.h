@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -26,9 +27,14 @@ std::string mpi_error_string(int code);
 // collective that a failed rank would skip, so no rank fails alone and none hangs.
 Status mpi_agree(const Status& local, MPI_Comm comm);
 
-// "rank <r> on <node>", the node as MPI names it (MPI_Get_processor_name: the host name): for
-// errors that only one rank's hardware or node explains, so the user knows which node to look at.
+// This rank's node as MPI names it (MPI_Get_processor_name: the host name); "" when MPI cannot say.
+std::string mpi_host_name();
+// "rank <r> on <node>": for errors that only one rank's hardware or node explains, so the user
+// knows which node to look at.
 std::string mpi_rank_place(MPI_Comm comm);
+
+// Collective: every rank's string, in rank order, on `root` (an empty vector elsewhere).
+StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int root, MPI_Comm comm);
 
 // Collective: rank `root`'s string on every rank.
 std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm);

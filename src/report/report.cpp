@@ -120,6 +120,8 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   }
   json external = json::array();
   for (const auto& [file, sha] : info.model_external_data) external.push_back({{"file", file}, {"sha256", sha}});
+  json placement = json::array();
+  for (const auto& p : info.placement) placement.push_back({{"rank", p.rank}, {"host", p.host}, {"device", p.device}});
   const bool passed = failures.empty();
   json r = {
       {"shardscore_version", info.version},
@@ -128,6 +130,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"ranks", info.ranks},
       {"threads_per_rank", info.threads_per_rank},
       {"backend", info.backend},
+      {"placement", placement},
       {"model", {{"path", info.model_path}, {"sha256", info.model_sha256}, {"external_data", external}}},
       {"input", {{"path", info.input_path}, {"dataset", info.input_dataset}, {"rows", info.input_rows},
                  {"features", info.input_features}, {"dtype", info.input_dtype}, {"datasets", bindings}}},

@@ -31,6 +31,13 @@ struct RunInfo {
   double scoring_seconds = 0;  // the pipeline alone on rank 0: first read to last collective write
   bool collective_writes = true;
   int threads_per_rank = 1;
+  // Where each rank ran, in rank order: its host and what scored there ("cpu", or the GPU as
+  // Backend::device() names it).
+  struct Placement {
+    int rank = 0;
+    std::string host, device;
+  };
+  std::vector<Placement> placement;
 };
 
 struct ShardVerdict {

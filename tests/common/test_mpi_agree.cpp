@@ -27,6 +27,24 @@ TEST(MpiAgree, EveryRankGetsTheLowestFailingRanksError) {
   EXPECT_EQ(agreed_many.message(), "rank " + std::to_string(size / 2));
 }
 
+TEST(MpiGatherStrings, EveryRanksStringInRankOrderOnTheRoot) {
+  const int rank = world_rank(), size = world_size();
+  const std::string mine = rank == 1 ? "" : std::string(static_cast<std::size_t>(rank) * 1000 + 3, static_cast<char>('a' + rank));
+  for (int root : {0, size - 1}) {
+    auto got = mpi_gather_strings(mine, root, MPI_COMM_WORLD);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    if (rank != root) {
+      EXPECT_TRUE(got->empty());
+      continue;
+    }
+    ASSERT_EQ(got->size(), static_cast<std::size_t>(size));
+    for (int r = 0; r < size; ++r) {
+      const std::string want = r == 1 ? "" : std::string(static_cast<std::size_t>(r) * 1000 + 3, static_cast<char>('a' + r));
+      EXPECT_EQ((*got)[static_cast<std::size_t>(r)], want) << "rank " << r;
+    }
+  }
+}
+
 TEST(MpiAgree, BroadcastsStrings) {
   std::string s = world_rank() == 0 ? std::string(100000, 'x') + "end" : "other";
   EXPECT_EQ(mpi_bcast_string(s, 0, MPI_COMM_WORLD), std::string(100000, 'x') + "end");

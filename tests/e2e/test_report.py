@@ -1,13 +1,14 @@
 """The run report (JSON), quality checks (exit 3) and output provenance attributes."""
 import datetime
 import re
+import socket
 import subprocess
 import tomllib
 
 import numpy as np
 import pytest
 
-TOP_KEYS = {"shardscore_version", "status", "exit_code", "ranks", "backend", "model", "input", "output",
+TOP_KEYS = {"shardscore_version", "status", "exit_code", "ranks", "backend", "placement", "model", "input", "output",
             "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}
 SHARD_KEYS = {"id", "rank", "row_begin", "row_end", "rows_read", "rows_scored", "seconds", "verdict",
               "features", "outputs", "checks"}
@@ -29,6 +30,8 @@ def check_report_schema(rep, *, rows, features, np_, out, inp, model_sha):
     assert re.fullmatch(r"\d+\.\d+\.\d+", rep["shardscore_version"])
     assert rep["ranks"] == np_
     assert rep["backend"] == "cpu"
+    # Every rank ran on this machine, on its CPU.
+    assert rep["placement"] == [{"rank": r, "host": socket.gethostname(), "device": "cpu"} for r in range(np_)]
     _has_keys(rep["model"], {"path", "sha256"}, "report.model")
     assert rep["model"]["sha256"] == model_sha
     _has_keys(rep["input"], {"path", "dataset", "rows", "features", "dtype"}, "report.input")

@@ -54,11 +54,16 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   info.output_datasets = {"probabilities", "row_index"};
   info.seconds = 2;
   info.scoring_seconds = 1.5;
+  info.placement = {{0, "node-a", "cpu"}, {1, "node-b", "GPU 1 (Some GPU, PCI 0000:4C:00.0)"}};
   auto j = nlohmann::json::parse(report_json(info, v));
-  for (const char* key : {"shardscore_version", "status", "exit_code", "ranks", "backend", "model", "input", "output",
+  for (const char* key : {"shardscore_version", "status", "exit_code", "ranks", "backend", "placement", "model", "input", "output",
                           "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
+  const auto want_placement = nlohmann::json::array(
+      {{{"rank", 0}, {"host", "node-a"}, {"device", "cpu"}},
+       {{"rank", 1}, {"host", "node-b"}, {"device", "GPU 1 (Some GPU, PCI 0000:4C:00.0)"}}});
+  EXPECT_EQ(j["placement"], want_placement);
   EXPECT_EQ(j["status"], "checks_failed");
   EXPECT_EQ(j["exit_code"], 3);
   EXPECT_EQ(j["rows_scored"], 150);
