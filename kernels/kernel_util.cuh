@@ -65,8 +65,9 @@ __device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(double d) {
 // sees the tag already set and records nothing), and of its failing positions the lowest wins,
 // whatever order threads get here - the same position the CPU function reports first. Only failing
 // threads get here, so a batch without one pays nothing but the test that led here (out of line,
-// so the hot loops that call it keep their registers).
-__device__ __noinline__ inline void report_fault(const FaultSink& s, FaultKind kind, unsigned long long pos, long long value,
+// so the hot loops that call it keep their registers; the sink by value, as a kernel parameter's
+// address would need a local copy).
+__device__ __noinline__ inline void report_fault(FaultSink s, FaultKind kind, unsigned long long pos, long long value,
                                     long long extent, int where) {
   DeviceFault* r = s.record;
   if (r == nullptr) return;
