@@ -344,19 +344,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   engine_options.cuda.precision = job.run.precision;
   engine_options.outputs = job.output.outputs;
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
-  // Where this rank runs: a failure that only its node or GPU explains names them.
-  const std::string place = mpi_rank_place(comm);
-  Status loaded = engine_or.status();
-  if (const StatusCode c = loaded.code();
-      c == StatusCode::kUnavailable || c == StatusCode::kInternal || c == StatusCode::kResourceExhausted) {
-    loaded = loaded.with_context(place + ": ");  // the device, not the model (which every rank reads alike)
-  }
-  SS_RETURN_IF_ERROR(mpi_agree(loaded, comm));
+  // A failure on some ranks only (no GPU on one node, a model or input missing from a node-local
+  // disk) names the rank and its node; one that every rank hits reads as itself.
+  SS_RETURN_IF_ERROR(mpi_agree_where(engine_or.status(), comm));
   Engine& engine = *engine_or.value();
+  // Where this rank runs: an error of one of its batches says so (and which GPU, on CUDA).
+  const std::string place = mpi_rank_place(comm);
   const std::string device = engine.backend_device();
-  const std::string scoring_place = place + (device.empty() ? "" : ", " + device) + ": ";
+  const std::string batch_place = place + (device.empty() ? "" : ", " + device) + ": ";
   auto inputs_or = job_bind_inputs(job, engine.graph(), comm);
-  SS_RETURN_IF_ERROR(mpi_agree(inputs_or.status(), comm));
+  SS_RETURN_IF_ERROR(mpi_agree_where(inputs_or.status(), comm));
   std::vector<InputBinding>& inputs = inputs_or.value();
   auto moved_or = job_preprocess_on_backend(job, engine, inputs);
   SS_RETURN_IF_ERROR(mpi_agree(moved_or.status(), comm));
@@ -565,6 +562,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                 }
                 w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), dst);
               }
+              if (!w->status.ok()) w->status = w->status.with_context(batch_place);
 #if SHARDSCORE_HAVE_PARQUET
               if (id_source && w->status.ok()) {
                 w->ids = std::make_shared<RowIds>();
@@ -572,7 +570,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
               }
 #endif
             } catch (const std::exception& e) {
-              w->status = internal_error(std::string("reading a batch: ") + e.what());
+              w->status = internal_error(batch_place + "reading a batch: " + e.what());
             }
             return w;
           }) &
@@ -614,7 +612,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   w->stats.rows_read = rows;
                   Status s = engine.run(std::move(xs), &w->outputs);
                   if (!s.ok()) {
-                    w->status = s.with_context(scoring_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
+                    w->status = s.with_context(batch_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
                                                ", " + std::to_string(w->batch.row_end) + "): ");
                     return w;
                   }
@@ -622,7 +620,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     const Tensor& o = w->outputs[k];
                     if (o.dtype() != columns[k].dtype || o.rank() < 1 || o.dim(0) != rows ||
                         o.numel() != rows * shape_numel(columns[k].row_shape)) {
-                      w->status = internal_error("model output '" + columns[k].name + "' changed shape to " +
+                      w->status = internal_error(batch_place + "model output '" + columns[k].name + "' changed shape to " +
                                                  shape_to_string(o.shape()) + " for a batch of " + std::to_string(rows) + " rows");
                       return w;
                     }
@@ -632,7 +630,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   }
                   w->stats.rows_scored = rows;
                 } catch (const std::exception& e) {
-                  w->status = internal_error(std::string("scoring a batch: ") + e.what());
+                  w->status = internal_error(batch_place + "scoring a batch: " + e.what());
                 }
                 return w;
               }) &
@@ -652,18 +650,24 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // ---- gather statistics to rank 0 ----
   std::vector<ShardStats> mine;
   for (auto& [id, s] : shard_stats) mine.push_back(s);
-  SS_ASSIGN_OR_RETURN(const std::vector<std::string> wires, mpi_gather_strings(report_encode_shards(mine), 0, comm));
-  // Where each rank ran (host, and the card on CUDA): a shard's numbers lead back to its hardware.
-  SS_ASSIGN_OR_RETURN(const std::vector<std::string> places,
-                      mpi_gather_strings(mpi_host_name() + '\n' + (device.empty() ? "cpu" : device), 0, comm));
+  // With where the rank ran (host, and the card on CUDA), so that a shard's numbers lead back to
+  // its hardware: "<host>\t<device>\n<shards>" (neither name holds a tab or a newline).
+  SS_ASSIGN_OR_RETURN(const std::vector<std::string> wires,
+                      mpi_gather_strings(mpi_host_name() + '\t' + (device.empty() ? "cpu" : device) + '\n' +
+                                             report_encode_shards(mine),
+                                         0, comm));
 
   // ---- rank 0: verdicts, rename, report ----
   int exit_code = 0;
   st = ok_status();
   if (rank == 0) {
     std::vector<ShardVerdict> verdicts;
+    std::vector<RunInfo::Placement> placement;
     for (int r = 0; r < size && st.ok(); ++r) {
-      auto part = report_decode_shards(wires[static_cast<std::size_t>(r)]);
+      const std::string& wire = wires[static_cast<std::size_t>(r)];
+      const std::size_t nl = std::min(wire.find('\n'), wire.size()), tab = std::min(wire.find('\t'), nl);
+      placement.push_back({r, wire.substr(0, tab), tab < nl ? wire.substr(tab + 1, nl - tab - 1) : ""});
+      auto part = report_decode_shards(nl < wire.size() ? wire.substr(nl + 1) : "");
       st = part.status();
       if (st.ok())
         for (auto& s : part.value()) verdicts.push_back({s, quality_evaluate(s, job.checks)});
@@ -698,11 +702,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.seconds = seconds_since(t0);
       info.scoring_seconds = scoring_seconds;
       info.collective_writes = collective;
-      for (int r = 0; r < size; ++r) {
-        const std::string& p = places[static_cast<std::size_t>(r)];
-        const std::size_t nl = p.find('\n');
-        info.placement.push_back({r, p.substr(0, nl), nl == std::string::npos ? "" : p.substr(nl + 1)});
-      }
+      info.placement = std::move(placement);
       const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
       if (failed > 0) exit_code = 3;
       // The report is written before the output moves into place, so that a report that cannot

@@ -1,5 +1,8 @@
 #include "mpi/mpi_util.h"
 
+#include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <vector>
 
 namespace shardscore {
@@ -27,6 +30,16 @@ Status mpi_agree(const Status& local, MPI_Comm comm) {
   return Status(static_cast<StatusCode>(code), message);
 }
 
+Status mpi_agree_where(const Status& local, MPI_Comm comm) {
+  int size = 1;
+  MPI_Comm_size(comm, &size);
+  int failed_here = local.ok() ? 0 : 1, failed = 0;
+  if (MPI_Allreduce(&failed_here, &failed, 1, MPI_INT, MPI_SUM, comm) != MPI_SUCCESS) {
+    return unavailable("MPI_Allreduce failed while ranks agreed on an error");
+  }
+  return mpi_agree(!local.ok() && failed < size ? local.with_context(mpi_rank_place(comm) + ": ") : local, comm);
+}
+
 std::string mpi_host_name() {
   int len = 0;
   char name[MPI_MAX_PROCESSOR_NAME] = {};
@@ -45,18 +58,28 @@ StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int 
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  const int len = static_cast<int>(s.size());
+  const int64_t len64 = static_cast<int64_t>(s.size());
+  std::vector<int64_t> lens64(static_cast<std::size_t>(size));
+  SS_MPI_CHECK(MPI_Gather(&len64, 1, MPI_INT64_T, lens64.data(), 1, MPI_INT64_T, root, comm));
+  // MPI_Gatherv counts and displacements are ints: the root decides for everyone whether they fit,
+  // so that no rank returns alone and leaves the others in the next collective.
+  int64_t total = 0;
+  for (int64_t l : lens64) total += l;
+  int fits = rank != root || total <= INT_MAX ? 1 : 0;
+  SS_MPI_CHECK(MPI_Bcast(&fits, 1, MPI_INT, root, comm));
+  if (!fits) return unavailable("gathering the ranks' statistics to rank 0: more than 2 GiB");
   std::vector<int> lens(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
-  SS_MPI_CHECK(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, root, comm));
   std::string all;
   if (rank == root) {
-    int total = 0;  // shard statistics and placements: kilobytes per rank
+    int off = 0;
     for (int r = 0; r < size; ++r) {
-      displs[r] = total;
-      total += lens[r];
+      lens[r] = static_cast<int>(lens64[r]);
+      displs[r] = off;
+      off += lens[r];
     }
     all.resize(static_cast<std::size_t>(total));
   }
+  const int len = static_cast<int>(std::min<int64_t>(len64, INT_MAX));
   SS_MPI_CHECK(MPI_Gatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root, comm));
   std::vector<std::string> out;
   if (rank == root)

@@ -27,13 +27,19 @@ std::string mpi_error_string(int code);
 // collective that a failed rank would skip, so no rank fails alone and none hangs.
 Status mpi_agree(const Status& local, MPI_Comm comm);
 
+// Collective: as mpi_agree, but when some ranks failed and others did not, the message names the
+// lowest failing rank and its node (mpi_rank_place): what only one node explains (a file missing
+// from its local disk, its GPU) points there, and what every rank hits alike reads as itself.
+Status mpi_agree_where(const Status& local, MPI_Comm comm);
+
 // This rank's node as MPI names it (MPI_Get_processor_name: the host name); "" when MPI cannot say.
 std::string mpi_host_name();
 // "rank <r> on <node>": for errors that only one rank's hardware or node explains, so the user
 // knows which node to look at.
 std::string mpi_rank_place(MPI_Comm comm);
 
-// Collective: every rank's string, in rank order, on `root` (an empty vector elsewhere).
+// Collective: every rank's string, in rank order, on `root` (an empty vector elsewhere). Every rank
+// returns the same error when the strings together exceed MPI's int counts (2 GiB).
 StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int root, MPI_Comm comm);
 
 // Collective: rank `root`'s string on every rank.

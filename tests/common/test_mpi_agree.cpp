@@ -51,6 +51,22 @@ TEST(MpiAgree, BroadcastsStrings) {
   EXPECT_EQ(mpi_bcast_string(world_rank() == 0 ? "" : "nonempty", 0, MPI_COMM_WORLD), "");
 }
 
+// Some ranks fail: the lowest failing one's rank and host lead its message; all fail: the message
+// alone (what every rank hits is not about a node).
+TEST(MpiAgreeWhere, NamesTheFailingRankOnlyWhenOthersDidNotFail) {
+  const int rank = world_rank(), size = world_size();
+  char host[HOST_NAME_MAX + 1] = {};
+  ASSERT_EQ(gethostname(host, sizeof host), 0);
+  const Status some = mpi_agree_where(rank == size - 1 ? not_found("no model here") : ok_status(), MPI_COMM_WORLD);
+  EXPECT_EQ(some.code(), StatusCode::kNotFound);
+  EXPECT_EQ(some.message(), size == 1 ? std::string("no model here")
+                                      : "rank " + std::to_string(size - 1) + " on " + host + ": no model here");
+  const Status all = mpi_agree_where(unavailable("no CUDA device is visible"), MPI_COMM_WORLD);
+  EXPECT_EQ(all.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(all.message(), "no CUDA device is visible");
+  EXPECT_TRUE(mpi_agree_where(ok_status(), MPI_COMM_WORLD).ok());
+}
+
 TEST(MpiRankPlace, NamesTheRankAndItsHost) {
   char host[HOST_NAME_MAX + 1] = {};
   ASSERT_EQ(gethostname(host, sizeof host), 0);

@@ -1,6 +1,7 @@
 """Bad inputs: exit 2, one error line naming the culprit, nothing written to the output folder."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 
@@ -340,16 +341,41 @@ def test_corrupt_chunk_mid_run_leaves_nothing(e2e, tmp_path, seed, rng):
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
 
-def _gpu_visible(e2e) -> bool:
+def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed):
+    """A model that only some ranks can open (as on a node-local disk; here a relative model path and each rank
+    its own working folder, mpirun's MPMD form): exit 2, one error naming the rank that could not and its host,
+    nothing written. A failure that every rank has names no rank (the --backend cuda test below)."""
+    here, there = tmp_path / "node_a", tmp_path / "node_b"
+    here.mkdir()
+    there.mkdir()
+    shutil.copy(e2e.DEMO_MODEL, here / "model.onnx")
+    inp = tmp_path / "in.h5"
+    e2e.make_input(str(inp), rows=500, seed=seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5", model_path="model.onnx")
+    prog = [str(e2e.BIN), "run", "--job", str(job)] + (["--backend", e2e.BACKEND] if e2e.BACKEND else [])
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "1", "--wdir", str(here), *prog,
+           ":", "-np", "1", "--wdir", str(there), *prog]
+    p = subprocess.run(cmd, env={**os.environ, **e2e.MPI_ENV}, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
+    line = e2e.assert_single_error(p, "model.onnx", strict=False)
+    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
+    assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
+
+
+def _cuda_version_line(e2e) -> str:
     v = subprocess.run([str(e2e.BIN), "--version"], capture_output=True, text=True).stdout
-    return "0 device(s) visible" not in v and "cuda: not built" not in v
+    return next((ln for ln in v.splitlines() if ln.startswith("cuda:")), "")
 
 
 def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_path, seed, rng):
     """--backend cuda where no GPU is visible: one error line naming the cause, exit 1, nothing written, at
     2 ranks; --backend auto scores on the CPU and says so in the report."""
-    if e2e.BACKEND or _gpu_visible(e2e):
-        pytest.skip("a GPU is visible (or the suite runs on one backend): nothing to fall back from")
+    cuda = _cuda_version_line(e2e)
+    if e2e.BACKEND or "0 device(s) visible" not in cuda:
+        pytest.skip(f"not a CUDA build without a visible GPU ({cuda or 'no cuda line'}), or the suite runs on one "
+                    "backend: nothing to fall back from")
     inp = tmp_path / "in.h5"
     e2e.make_input(str(inp), rows=500, seed=seed)
     out_dir = tmp_path / "out"
@@ -358,8 +384,9 @@ def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_pa
     job = e2e.make_job(tmp_path / "job.toml", inp, out)
     p = e2e.run_job(2, ["run", "--job", job, "--backend", "cuda"], cwd=tmp_path)
     assert p.returncode == 1, f"exit {p.returncode}, want 1\n{p.stderr}"
-    # The device is the rank's node's: the error names the node (the lowest failing rank's).
-    e2e.assert_single_error(p, "CUDA", f"rank 0 on {socket.gethostname()}: ")
+    # Every rank failed alike (one machine): the error is the cause alone, not one rank's node.
+    line = e2e.assert_single_error(p, "CUDA")
+    assert " on " + socket.gethostname() + ":" not in line, line
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
     p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto"], cwd=tmp_path)

@@ -268,7 +268,7 @@ def test_token_id_outside_the_vocabulary_fails_the_job(e2e, tmp_path, seed):
     out.parent.mkdir(parents=True, exist_ok=True)
     p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
-    # 5 shards of 100 rows over 2 ranks in contiguous blocks: rows [300, 451) are the last rank's.
+    # 5 shards of 100 rows over 2 ranks in contiguous blocks: row 400 is the last rank's.
     line = e2e.assert_single_error(p, "word_embeddings/Gather' (Gather)",
                                    "index 1000 is out of range for axis 0 of size 1000", strict=False)
     where = f"rank {NP - 1} on {socket.gethostname()}" + (", GPU " if ON_CUDA else ": ")
