@@ -4,6 +4,7 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/kernel_util.cuh"
+#include "src/common/float_to_int.h"
 #include "src/common/int_pow.h"
 
 namespace shardscore::kernels {
@@ -266,10 +267,10 @@ __device__ __forceinline__ D convert(S v) {
     // Likewise one rounding from the exact source value; a NaN keeps its sign and top payload bits.
     if constexpr (std::is_same_v<S, __nv_bfloat16>) return v;
     else return bf16_like_cpu(source_double(v));
-  } else if constexpr (std::is_same_v<S, __half>) {
-    return static_cast<D>(__half2float(v));
-  } else if constexpr (std::is_same_v<S, __nv_bfloat16>) {
-    return static_cast<D>(__bfloat162float(v));
+  } else if constexpr (std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>) {
+    return convert<float, D>(static_cast<float>(load(v)));  // widening is exact
+  } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
+    return float_to_int<D>(v);  // NaN and out-of-range values as the CPU gives them (src/common/float_to_int.h)
   } else {
     return static_cast<D>(v);
   }

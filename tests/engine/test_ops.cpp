@@ -1021,6 +1021,45 @@ TEST_P(OpTest, Cast_Float32ToInt64_Truncates) {
   for (std::size_t i = 0; i < x.size(); ++i) ref[i] = static_cast<int64_t>(std::trunc(double{x[i]}));
   expect_equal<int64_t>(out, {5, 6}, ref);
 }
+// NaN, infinities and values outside the target's range, which C++ and ONNX leave undefined: both
+// backends saturate to the range's nearest end and give 0 for NaN (src/common/float_to_int.h), so
+// they agree bit for bit. The reference clamps the truncated double against 2^digits.
+template <typename D>
+std::vector<D> saturated_ref(const std::vector<double>& x) {
+  std::vector<D> ref;
+  const double lo = static_cast<double>(std::numeric_limits<D>::min());
+  const double past_hi = std::ldexp(1.0, std::numeric_limits<D>::digits);
+  for (double v : x) {
+    const double t = std::trunc(v);
+    ref.push_back(std::isnan(v) ? D(0) : t <= lo ? std::numeric_limits<D>::min()
+                                       : t >= past_hi ? std::numeric_limits<D>::max() : static_cast<D>(t));
+  }
+  return ref;
+}
+TEST_P(OpTest, Cast_FloatToIntegers_SaturatesOutOfRangeAndNaNIsZero) {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  const std::vector<double> x = {nan,  inf,   -inf,  3e9,  -3e9,    2147483648.0, -2147483648.0, 2147483520.0,
+                                 300.7, -1.5, -0.9,  255.9, 127.9, -128.9, 65535.5, 1e19,  -1e19, 2e19,  4294967296.0,
+                                 -4294967296.5, 12.5, -12.5, 0.0, 9.2233720368547758e18};
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> xf;
+  for (double v : x) xf.push_back(static_cast<float>(v));
+  std::vector<double> xf_exact(xf.begin(), xf.end());  // what the float32 input really holds
+  auto check = [&](auto zero, int64_t onnx_type) {
+    using D = decltype(zero);
+    SCOPED_TRACE("to " + std::string(dtype_name(dtype_of<D>())));
+    expect_equal<D>(run1("Cast", {make<double>({n}, x)}, {{"to", a_int(onnx_type)}}), {n}, saturated_ref<D>(x));
+    expect_equal<D>(run1("Cast", {make<float>({n}, xf)}, {{"to", a_int(onnx_type)}}), {n}, saturated_ref<D>(xf_exact));
+  };
+  check(int8_t{}, 3);
+  check(uint8_t{}, 2);
+  check(int16_t{}, 5);
+  check(uint16_t{}, 4);
+  check(int32_t{}, kOnnxInt32);
+  check(uint32_t{}, 12);
+  check(int64_t{}, kOnnxInt64);
+  check(uint64_t{}, 13);
+}
 TEST_P(OpTest, Cast_Int64ToFloat32) {
   auto x = rand_int<int64_t>(12, -(int64_t{1} << 40), int64_t{1} << 40);
   Tensor out = run1("Cast", {make<int64_t>({12}, x)}, {{"to", a_int(kOnnxFloat)}});

@@ -1563,6 +1563,11 @@ TEST_P(OpTest, Cast_Float16ToFloat64_And_Int64) {
   expect_near(out, DType::kFloat64, {8}, ref, kExact);
   out = run1("Cast", {make_half({3}, {0x4500, 0xc500, 0x3800})}, {{"to", a_int(7)}});  // 5, -5, 0.5
   expect_equal<int64_t>(out, {3}, {5, -5, 0});
+  // +-inf, NaN and 65504 saturate as from float32 (Cast_FloatToIntegers_SaturatesOutOfRangeAndNaNIsZero).
+  const Tensor special = make_half({4}, {0x7c00, 0xfc00, 0x7e00, 0x7bff});
+  expect_equal<int64_t>(run1("Cast", {special}, {{"to", a_int(7)}}), {4},
+                        {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(), 0, 65504});
+  expect_equal<int8_t>(run1("Cast", {special}, {{"to", a_int(3)}}), {4}, {127, -128, 0, 127});
 }
 TEST_P(OpTest, Cast_Int64ToFloat16) {
   std::vector<int64_t> x = {0, 1, -2, 2049, 2051, 65504, 65520, 100000, -70000};
