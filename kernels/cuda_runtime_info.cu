@@ -36,7 +36,7 @@ RuntimeInfo runtime_info() {
 
 namespace {
 __global__ void fault_probe_kernel(kernels::FaultSink sink, int n, bool reversed) {
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x) {
+  SS_GRID_STRIDE_LOOP(i, n) {
     const long long pos = reversed ? n - 1 - i : 0;
     kernels::report_fault(sink, kernels::FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(pos), 1000 + pos, 7,
                           static_cast<int>(pos % 3));

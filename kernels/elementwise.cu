@@ -268,11 +268,9 @@ __device__ __forceinline__ D convert(S v) {
     if constexpr (std::is_same_v<S, __nv_bfloat16>) return v;
     else return bf16_like_cpu(source_double(v));
   } else if constexpr (std::is_same_v<S, __half> || std::is_same_v<S, __nv_bfloat16>) {
-    return convert<float, D>(static_cast<float>(load(v)));  // widening is exact
-  } else if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
-    return float_to_int<D>(v);  // NaN and out-of-range values as the CPU gives them (src/common/float_to_int.h)
+    return cast_number<D>(static_cast<float>(load(v)));  // widening is exact
   } else {
-    return static_cast<D>(v);
+    return cast_number<D>(v);  // NaN and out-of-range values as the CPU gives them (src/common/float_to_int.h)
   }
 }
 

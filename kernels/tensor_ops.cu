@@ -144,6 +144,13 @@ cudaError_t transpose_as(const void* src, void* dst, int64_t batches, int64_t ro
 
 // ---- gather ----
 
+// An index into an axis of `dim` entries, negative counting from the end: its place in [0, dim), or
+// -1 where the CPU function refuses it (outside [-dim, dim)).
+__device__ __forceinline__ int64_t wrap_index(int64_t given, int64_t dim) {
+  const int64_t v = given < 0 ? given + dim : given;
+  return v >= 0 && v < dim ? v : -1;
+}
+
 template <typename U, typename I>
 __global__ void gather_kernel(const U* __restrict__ data, const I* __restrict__ indices, U* __restrict__ out,
                               int64_t dim, int64_t nidx, int64_t inner, int64_t n, FaultSink fault) {
@@ -151,11 +158,10 @@ __global__ void gather_kernel(const U* __restrict__ data, const I* __restrict__ 
     const int64_t t = i / inner, r = i - t * inner;
     const int64_t o = t / nidx, j = t - o * nidx;
     const int64_t given = static_cast<int64_t>(indices[j]);
-    const int64_t idx = given < 0 ? given + dim : given;
-    const bool inside = idx >= 0 && idx < dim;
+    const int64_t idx = wrap_index(given, dim);
     // One thread per index reports it (the one writing its first unit); the CPU's order is j's.
-    if (!inside && o == 0 && r == 0) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
-    out[i] = inside ? data[(o * dim + idx) * inner + r] : U{};
+    if (idx < 0 && o == 0 && r == 0) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
+    out[i] = idx >= 0 ? data[(o * dim + idx) * inner + r] : U{};
   }
 }
 
@@ -165,8 +171,7 @@ template <typename I>
 __global__ void gather_check_kernel(const I* __restrict__ indices, int64_t dim, int64_t nidx, FaultSink fault) {
   SS_GRID_LOOP(j, nidx) {
     const int64_t given = static_cast<int64_t>(indices[j]);
-    const int64_t idx = given < 0 ? given + dim : given;
-    if (idx < 0 || idx >= dim) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
+    if (wrap_index(given, dim) < 0) report_fault(fault, FaultKind::kIndexOutOfRange, j, given, dim, 0);
   }
 }
 
@@ -185,6 +190,22 @@ cudaError_t gather_as(const void* data, const void* indices, bool i64, void* out
   return cudaGetLastError();
 }
 
+// Row `row` of GatherND's indices: adds the element offset they pick to *off and returns -1, or
+// records the row's first index out of range (position row * m + k, the CPU's order) and returns k.
+__device__ __forceinline__ int gather_nd_row(const int64_t* __restrict__ indices, int64_t row, const GatherNdIndex& nd,
+                                             FaultSink fault, int64_t* off) {
+  for (int k = 0; k < nd.m; ++k) {
+    const int64_t given = indices[row * nd.m + k];
+    const int64_t v = wrap_index(given, nd.dims[k]);
+    if (v < 0) {
+      report_fault(fault, FaultKind::kNdIndexOutOfRange, static_cast<unsigned long long>(row * nd.m + k), given, nd.dims[k], k);
+      return k;
+    }
+    *off += v * nd.strides[k];
+  }
+  return -1;
+}
+
 // GatherND in units U: slice_u units per row; an offset in elements becomes off * elem_bytes /
 // sizeof(U) units, exact because every offset is a multiple of the slice, whose bytes U divides.
 template <typename U>
@@ -194,19 +215,8 @@ __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __re
   SS_GRID_LOOP(i, n) {
     const int64_t row = i / slice_u, r = i - row * slice_u;
     int64_t off = (row / per_batch) * batch_stride;  // elements
-    bool inside = true;
-    for (int k = 0; k < nd.m; ++k) {
-      const int64_t given = indices[row * nd.m + k];
-      const int64_t v = given < 0 ? given + nd.dims[k] : given;
-      const bool ok = v >= 0 && v < nd.dims[k];
-      // The row's first bad index, reported by the thread writing the row's first unit; the
-      // CPU's order is row * m + k.
-      if (!ok && inside && r == 0) {
-        report_fault(fault, FaultKind::kNdIndexOutOfRange, static_cast<unsigned long long>(row * nd.m + k), given, nd.dims[k], k);
-      }
-      inside = inside && ok;
-      off += v * nd.strides[k];
-    }
+    // Only the thread writing the row's first unit records a bad index.
+    const bool inside = gather_nd_row(indices, row, nd, r == 0 ? fault : FaultSink{}, &off) < 0;
     // Every offset is a whole number of slices, so of units: exact in bytes.
     out[i] = inside ? data[off * elem_bytes / static_cast<int64_t>(sizeof(U)) + r] : U{};
   }
@@ -216,15 +226,8 @@ __global__ void gather_nd_kernel(const U* __restrict__ data, const int64_t* __re
 __global__ void gather_nd_check_kernel(const int64_t* __restrict__ indices, int64_t rows, GatherNdIndex nd,
                                        FaultSink fault) {
   SS_GRID_LOOP(row, rows) {
-    for (int k = 0; k < nd.m; ++k) {
-      const int64_t given = indices[row * nd.m + k];
-      const int64_t v = given < 0 ? given + nd.dims[k] : given;
-      if (v < 0 || v >= nd.dims[k]) {
-        report_fault(fault, FaultKind::kNdIndexOutOfRange, static_cast<unsigned long long>(row * nd.m + k), given,
-                     nd.dims[k], k);
-        break;
-      }
-    }
+    int64_t off = 0;
+    (void)gather_nd_row(indices, row, nd, fault, &off);
   }
 }
 

@@ -1,7 +1,5 @@
 #include "common/durable.h"
 
-#include "common/log.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+
+#include "common/log.h"
 
 namespace shardscore {
 

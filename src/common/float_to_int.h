@@ -28,4 +28,16 @@ SS_HOST_DEVICE inline D float_to_int(S v) {
   return static_cast<D>(v);
 }
 
+// One number as ONNX's Cast converts it between C++ types (float16 and bfloat16 are the callers'
+// business): floating point to an integer other than bool through float_to_int, the rest as C++
+// converts.
+template <typename D, typename S>
+SS_HOST_DEVICE inline D cast_number(S v) {
+  if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
+    return float_to_int<D>(v);
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
 }  // namespace shardscore

@@ -1,6 +1,5 @@
 #include "mpi/mpi_util.h"
 
-#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <vector>
@@ -67,7 +66,7 @@ StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int 
   for (int64_t l : lens64) total += l;
   int fits = rank != root || total <= INT_MAX ? 1 : 0;
   SS_MPI_CHECK(MPI_Bcast(&fits, 1, MPI_INT, root, comm));
-  if (!fits) return unavailable("gathering the ranks' statistics to rank 0: more than 2 GiB");
+  if (!fits) return unavailable("gathering strings to rank " + std::to_string(root) + ": more than MPI's int counts (2 GiB)");
   std::vector<int> lens(static_cast<std::size_t>(size)), displs(static_cast<std::size_t>(size));
   std::string all;
   if (rank == root) {
@@ -79,8 +78,7 @@ StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int 
     }
     all.resize(static_cast<std::size_t>(total));
   }
-  const int len = static_cast<int>(std::min<int64_t>(len64, INT_MAX));
-  SS_MPI_CHECK(MPI_Gatherv(s.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root, comm));
+  SS_MPI_CHECK(MPI_Gatherv(s.data(), static_cast<int>(len64), MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, root, comm));
   std::vector<std::string> out;
   if (rank == root)
     for (int r = 0; r < size; ++r) out.push_back(all.substr(static_cast<std::size_t>(displs[r]), static_cast<std::size_t>(lens[r])));

@@ -1,5 +1,4 @@
 #include <cstring>
-#include <type_traits>
 
 #include "common/float_to_int.h"
 #include "engine/cpu/cpu_ops.h"
@@ -87,19 +86,6 @@ DType dtype_from_onnx_code(int64_t t) {
   }
 }
 
-namespace {
-// One element as ONNX's Cast converts it; floating point to integer through float_to_int (defined
-// for NaN and out-of-range values, as the CUDA kernel computes it).
-template <typename D, typename S>
-D cast_value(S v) {
-  if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D> && !std::is_same_v<D, bool>) {
-    return float_to_int<D>(v);
-  } else {
-    return static_cast<D>(v);
-  }
-}
-}  // namespace
-
 Status cpu_cast(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(CastPlan p, cast_plan(ctx.node, ctx.inputs));
   const Tensor* x = p.x;
@@ -124,7 +110,7 @@ Status cpu_cast(OpContext& ctx) {
     const bool ok = dtype_dispatch(to, [&](auto dst_zero) {
       using D = decltype(dst_zero);
       D* pd = y.data<D>();
-      for (int64_t i = 0; i < n; ++i) pd[i] = cast_value<D>(half_bits_to_float(x->dtype(), ph[i]));
+      for (int64_t i = 0; i < n; ++i) pd[i] = cast_number<D>(half_bits_to_float(x->dtype(), ph[i]));
     });
     if (!ok) {
       return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " to " + std::string(dtype_name(to)) +
@@ -154,7 +140,7 @@ Status cpu_cast(OpContext& ctx) {
     dtype_dispatch(to, [&](auto dst_zero) {
       using D = decltype(dst_zero);
       D* pd = y.data<D>();
-      for (int64_t i = 0; i < n; ++i) pd[i] = cast_value<D>(ps[i]);
+      for (int64_t i = 0; i < n; ++i) pd[i] = cast_number<D>(ps[i]);
     });
   });
   if (!ok) return unimplemented("cast from " + std::string(dtype_name(x->dtype())) + " is not supported");
