@@ -15,7 +15,7 @@ enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMa
 // kEqual: every type; kAnd, kOr, kXor: bool (output bool). An integer division by zero and an
 // integer 0 to a negative power give 0 and are recorded in `fault` (kDivisionByZero,
 // kZeroToNegativePower at output position i), so the batch fails with the CPU op's error. With an
-// empty output nothing runs, so a 0 in a divisor broadcast over it is not seen (the CPU scans b).
+// empty output nothing is divided and nothing is recorded, on the CPU too.
 cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, const StridedIndex& ai,
                           const void* b, const StridedIndex& bi, void* out, int64_t n, const FaultSink& fault,
                           cudaStream_t stream);

@@ -189,6 +189,14 @@ TEST_P(OpTest, Div_Int32_ByZero_Error) {
                {make<int32_t>({2, 3}, a), make<int32_t>({}, std::vector<int32_t>{0})});
 }
 
+TEST_P(OpTest, Div_Int32_EmptyOutputDividesNothing) {
+  // A 0 in a divisor broadcast over an empty output is divided by nothing: no error on any backend.
+  Tensor out = run1("Div", {make<int32_t>({0, 3}, std::vector<int32_t>{}), make<int32_t>({3}, std::vector<int32_t>{4, 0, 2})});
+  expect_equal<int32_t>(out, {0, 3}, {});
+  out = run1("Div", {make<int64_t>({3, 0}, std::vector<int64_t>{}), make<int64_t>({3, 1}, std::vector<int64_t>{0, 1, 0})});
+  expect_equal<int64_t>(out, {3, 0}, {});
+}
+
 TEST_P(OpTest, Div_Int32_MinByMinusOne_Wraps) {
   // INT32_MIN / -1 overflows; it must not kill the process (SIGFPE) — it wraps as numpy does.
   const int32_t lo = std::numeric_limits<int32_t>::min();
