@@ -441,10 +441,6 @@ __device__ __forceinline__ double operand_at(const NormOperand& op, int64_t o, i
   return static_cast<double>(load(p, off));
 }
 
-// Mean / inv_std_dev: float16 for float16, bfloat16 for bfloat16, float32 otherwise.
-template <class T>
-using stat_t = std::conditional_t<kIs16BitFloat<T>, T, float>;
-
 // X's value j of a row: x's, or x's plus x2's (AddLayerNormalization) added in the compute type.
 template <class T>
 __device__ __forceinline__ double norm_input(const T* p, const T* p2, int64_t j) {
@@ -453,7 +449,7 @@ __device__ __forceinline__ double norm_input(const T* p, const T* p2, int64_t j)
 
 template <class T, int TPR>
 __global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__ x2, NormOperand scale, NormOperand bias,
-                                  T* __restrict__ y, stat_t<T>* __restrict__ mean_out, stat_t<T>* __restrict__ inv_out,
+                                  T* __restrict__ y, float* __restrict__ mean_out, float* __restrict__ inv_out,
                                   int64_t rows, int64_t n, double eps) {
   __shared__ double smem[kWarps];
   constexpr int kRowsPerBlock = kBlock / TPR;
@@ -697,12 +693,11 @@ cudaError_t launch_layer_norm(Elem elem, const void* x, const void* x2, const No
   if (outer == 0 || (inner == 0 && !mean && !inv_std_dev)) return cudaSuccess;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using S = stat_t<T>;
     const T* px = static_cast<const T*>(x);
     const T* px2 = static_cast<const T*>(x2);
     T* py = static_cast<T*>(y);
-    S* pm = static_cast<S*>(mean);
-    S* pi = static_cast<S*>(inv_std_dev);
+    float* pm = static_cast<float*>(mean);
+    float* pi = static_cast<float*>(inv_std_dev);
     if (inner > 1024) {
       layer_norm_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, px2, scale, bias, py, pm, pi, outer,
                                                                              inner, eps);

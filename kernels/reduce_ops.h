@@ -66,8 +66,8 @@ struct NormOperand {
 // and bias of the same type): mean, variance and y in double. With x2 (of x's type and layout; nullptr
 // for none) the rows normalized are x + x2, each sum taken once in the compute type (float32 for
 // float16 and bfloat16; AddLayerNormalization): an Add's output never written. mean / inv_std_dev
-// (one per row, nullptr to skip) are float32, float16 when elem is float16, bfloat16 when elem is
-// bfloat16; they are written also when inner is 0.
+// (one per row, nullptr to skip) are float32 whatever elem is (ONNX's U at stash_type 1); they are
+// written also when inner is 0.
 cudaError_t launch_layer_norm(Elem elem, const void* x, const void* x2, const NormOperand& scale,
                               const NormOperand& bias, void* y, void* mean, void* inv_std_dev, int64_t outer,
                               int64_t inner, double eps, cudaStream_t stream);

@@ -121,7 +121,7 @@ StatusOr<LayerNormPlan> layer_norm_plan(const Node& node, const std::vector<cons
   // The operand checks above made every input's plan_dtype X's: float32 whenever one is float16.
   const DType half = any_half({x, scale, bias});
   p.y_dtype = half != DType::kUndefined ? half : x->dtype();
-  p.stat_dtype = half != DType::kUndefined ? half : DType::kFloat32;
+  p.stat_dtype = DType::kFloat32;  // U by stash_type 1, whatever X is
   p.stat_shape = x->shape();
   for (int64_t k = p.axis; k < x->rank(); ++k) p.stat_shape[k] = 1;
   return p;
@@ -425,7 +425,7 @@ StatusOr<FusedGemmPlan> fused_gemm_plan(const Node& node, const std::vector<cons
   SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
   const Tensor* c = inputs.size() > 2 ? inputs[2] : nullptr;
-  if (a->rank() < 2 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 2 and a 2-D B");
+  if (a->rank() < 1 || b->rank() != 2) return invalid_argument("FusedGemm takes A of rank >= 1 and a 2-D B");
   if (plan_dtype(a->dtype()) != DType::kFloat32 || b->dtype() != a->dtype()) {
     return unimplemented("FusedGemm runs float32 only");
   }
@@ -443,6 +443,9 @@ StatusOr<FusedGemmPlan> fused_gemm_plan(const Node& node, const std::vector<cons
   SS_ASSIGN_OR_RETURN(p.gemm, gemm_shape_plan(node, p.a2_shape, b->shape(), c));
   p.out_shape = lead;
   p.out_shape.push_back(p.gemm.n);
+  // A 1-D A is MatMul's row vector (the fusion pass cannot see ranks): MatMul gives [N], and the
+  // Add fused after it broadcasts that with the bias, [N] or [1, N].
+  if (a->rank() == 1 && c && c->rank() == 2) p.out_shape.insert(p.out_shape.begin(), 1);
   return p;
 }
 

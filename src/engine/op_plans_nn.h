@@ -54,7 +54,7 @@ struct LayerNormPlan {
   double eps = 1e-5;
   NormOperandPlan scale, bias;
   DType y_dtype = DType::kUndefined;     // X's, float16 when any input is float16
-  DType stat_dtype = DType::kUndefined;  // Mean / InvStdDev (outputs 1, 2): float32 (stash_type 1), or float16 as Y
+  DType stat_dtype = DType::kUndefined;  // Mean / InvStdDev (outputs 1, 2): float32 (stash_type 1), whatever X is
   Shape stat_shape;                      // X's shape with the normalized dimensions set to 1
 };
 // inputs: X, Scale (required), B (optional).
@@ -158,10 +158,11 @@ enum class GemmActivation { kNone, kRelu, kSigmoid, kTanh, kGelu };
 struct FusedGemmPlan {
   GemmPlan gemm;    // of A folded to [rows, K]
   Shape a2_shape;   // [rows, K]
-  Shape out_shape;  // A's leading dimensions, then N
+  Shape out_shape;  // A's leading dimensions, then N (1-D A: see fused_gemm_plan)
   GemmActivation activation = GemmActivation::kNone;
 };
-// shardscore.FusedGemm: A of rank >= 2 (leading dimensions folded into rows), 2-D B, C
+// shardscore.FusedGemm: A of rank >= 2 (leading dimensions folded into rows), or 1-D (one row, as
+// MatMul takes it: Y is [N], or [1, N] with a 2-D C, as Add broadcasts them), 2-D B, C
 // broadcasting to [rows, N]; float32 (float16 as float32).
 StatusOr<FusedGemmPlan> fused_gemm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 

@@ -105,7 +105,7 @@ constexpr OpEntry kOps[] = {
     {"", "ReduceMean", 1, 21, cpu_reduce_mean, SS_CUDA(reduce_mean), kComputes, kHost1},
     {"", "ReduceSum", 1, 21, cpu_reduce_sum, SS_CUDA(reduce_sum), kComputes, kHost1},
     {"", "ReduceMax", 1, 21, cpu_reduce_max, SS_CUDA(reduce_max), kComputes, kHost1},
-    {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization)},
+    {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
 };
 
 }  // namespace
@@ -146,8 +146,10 @@ Status op_run_cpu(const OpEntry& op, OpContext& ctx) {
   Status st = op.cpu(ctx);
   ctx.inputs = original;
   SS_RETURN_IF_ERROR(st);
-  for (auto& out : ctx.outputs) {
+  for (std::size_t k = 0; k < ctx.outputs.size(); ++k) {
+    Tensor& out = ctx.outputs[k];
     if (half == DType::kUndefined || out.empty() || out.dtype() != DType::kFloat32) continue;
+    if (k < 32 && (op.float32_outputs >> k & 1u)) continue;
     Tensor h(half, out.shape());
     const float* src = out.data<float>();
     uint16_t* dst = h.data<uint16_t>();

@@ -80,6 +80,9 @@ struct OpEntry {
   // Bit k set: the CUDA function reads input k on the host (shapes, axes, pads, sizes: small
   // tensors that decide the launch, as ONNX Runtime's CUDA provider keeps them on the CPU).
   uint32_t cuda_host_inputs = 0;
+  // Bit k set: output k is float32 whatever the op's T (LayerNormalization's Mean and InvStdDev:
+  // U, by stash_type), so op_run_cpu leaves it unrounded.
+  uint32_t float32_outputs = 0;
 };
 
 // The entry for an op at the model's opset of its domain, or nullptr when the build cannot run it.
@@ -89,7 +92,7 @@ std::span<const OpEntry> op_registry_all();
 // Runs `op`'s CPU function on ctx. Ops that compute (float16_as_stored false) never see float16:
 // float16 inputs are widened to float32 (exactly), the op runs in float32, and its float32
 // outputs are rounded back to float16 (to nearest even) when the op's first float input is float16
-// (its T; a float32 first input keeps float32 outputs) - so float16 models give float16 results
+// (its T; a float32 first input keeps float32 outputs; OpEntry::float32_outputs stay float32) - so float16 models give float16 results
 // rounded once per op, as ONNX Runtime's CPU provider computes them. Constant folding and the CPU
 // backend both run ops through here.
 [[nodiscard]] Status op_run_cpu(const OpEntry& op, OpContext& ctx);

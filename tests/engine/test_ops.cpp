@@ -445,6 +445,24 @@ TEST_P(OpTest, FusedGemm_3DInput_BiasAndEachActivation) {
     expect_near(out, DType::kFloat32, {b0, b1, n}, ref, kTolReduce);
   }
 }
+// A 1-D A is MatMul's row vector (the pass fuses MatMul + Add without knowing A's rank): Y is
+// MatMul's [N] broadcast with the bias as Add does, [N] for a bias [N] and [1, N] for [1, N].
+TEST_P(OpTest, FusedGemm_VectorInput_ShapedAsMatMulThenAdd) {
+  const int64_t k = 6, n = 3;
+  const auto a = rand_f32(k, -2, 2), w = rand_f32(k * n, -2, 2), c = rand_f32(n, -2, 2);
+  std::vector<double> ref(static_cast<std::size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    double v = c[j];
+    for (int64_t q = 0; q < k; ++q) v += double{a[q]} * double{w[q * n + j]};
+    ref[j] = v;
+  }
+  for (const Shape& cs : {Shape{n}, Shape{1, n}}) {
+    SCOPED_TRACE("bias " + shape_to_string(cs));
+    Tensor out = run1("FusedGemm", {make<float>({k}, a), make<float>({k, n}, w), make<float>(cs, c)}, {}, 1, "shardscore");
+    expect_near(out, DType::kFloat32, cs, ref, kTolReduce);
+  }
+}
+
 // shardscore.Attention (made by pass_fuse_attention): per (batch, head), Softmax(Q K^T / scale (or *
 // scale) + mask) V, Q, K, V and Y in [batch, sequence, heads, head size].
 struct AttentionCase {

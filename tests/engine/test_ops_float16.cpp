@@ -173,6 +173,34 @@ TEST_P(OpTest, Float16_AddLayerNormalizationSumsInFloat32) {
   }
 }
 
+TEST_P(OpTest, Float16_LayerNormalizationMeanAndInvStdDevAreFloat32) {
+  // ONNX types Mean and InvStdDev U (float or bfloat16) by stash_type, 1 (float32) by default, not
+  // X's T: a float16 X gives float16 Y and float32 statistics, unrounded to float16.
+  const int64_t rows = 4, n = 40;
+  const auto x = rand_half(rng_, rows * n, -3, 3), sc = rand_half(rng_, n, 0.5f, 2), bias = rand_half(rng_, n, -1, 1);
+  std::vector<Tensor> outs;
+  const Status st = run_node(*backend_, "LayerNormalization", {make_half({rows, n}, x), make_half({n}, sc), make_half({n}, bias)},
+                             3, &outs, {}, 17);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 3u);
+  std::vector<double> y(static_cast<std::size_t>(rows * n)), mean(rows), inv(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    double m = 0, var = 0;
+    for (int64_t j = 0; j < n; ++j) m += half_to_double(x[r * n + j]);
+    m /= n;
+    for (int64_t j = 0; j < n; ++j) var += (half_to_double(x[r * n + j]) - m) * (half_to_double(x[r * n + j]) - m);
+    mean[r] = m;
+    inv[r] = 1.0 / std::sqrt(var / n + 1e-5);
+    for (int64_t j = 0; j < n; ++j)
+      y[r * n + j] = (half_to_double(x[r * n + j]) - m) * inv[r] * half_to_double(sc[j]) + half_to_double(bias[j]);
+  }
+  expect_half_near(outs[0], {rows, n}, y, GetParam() == "cpu" ? 1 : 8);
+  // float32's precision: a float16 rounding of a statistic is off by up to 2^-11 relative, far
+  // outside 1e-6.
+  expect_near(outs[1], DType::kFloat32, {rows, 1}, mean, 1e-6);
+  expect_near(outs[2], DType::kFloat32, {rows, 1}, inv, 1e-6);
+}
+
 TEST_P(OpTest, Float16_ComparisonsGiveBool) {
   const std::vector<uint16_t> a{float_to_half(1.5f), float_to_half(-2.0f), float_to_half(0.1f)};
   const std::vector<uint16_t> b{float_to_half(1.5f), float_to_half(2.0f), float_to_half(0.1f)};

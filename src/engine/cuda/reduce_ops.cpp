@@ -197,15 +197,13 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
   if (ctx.outputs.size() > 1) mean = Tensor(p.stat_dtype, p.stat_shape);
   if (ctx.outputs.size() > 2) inv = Tensor(p.stat_dtype, p.stat_shape);
   void* py = mixed ? result_buffer(ctx, y) : y.raw();
-  void* pm = mean.empty() ? nullptr : mixed ? result_buffer(ctx, mean) : mean.raw();
-  void* pi = inv.empty() ? nullptr : mixed ? result_buffer(ctx, inv) : inv.raw();
+  void* pm = mean.empty() ? nullptr : mean.raw();  // float32 whatever X is
+  void* pi = inv.empty() ? nullptr : inv.raw();
   const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
   SS_LAUNCH_RETURN_IF_ERROR(
       kernels::launch_layer_norm(e, px, px2, scale, bias, py, pm, pi, p.outer, p.inner, p.eps, ctx.lane.stream));
   if (mixed) {
     SS_RETURN_IF_ERROR(narrow(ctx, py, y));
-    if (pm) SS_RETURN_IF_ERROR(narrow(ctx, pm, mean));
-    if (pi) SS_RETURN_IF_ERROR(narrow(ctx, pi, inv));
   }
   ctx.outputs[0] = std::move(y);
   if (!mean.empty()) ctx.outputs[1] = std::move(mean);
