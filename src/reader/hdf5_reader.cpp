@@ -16,6 +16,18 @@
 #include "common/env.h"
 
 namespace shardscore {
+namespace {
+
+// The name of the file holding object `id`, as it was opened ("" when HDF5 cannot say).
+std::string hdf5_file_name(hid_t id) {
+  const ssize_t n = H5Fget_name(id, nullptr, 0);
+  if (n <= 0) return "";
+  std::string name(static_cast<std::size_t>(n), '\0');
+  H5Fget_name(id, name.data(), name.size() + 1);
+  return name;
+}
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, const std::string& dataset,
                                                        MPI_Comm comm) {
@@ -91,6 +103,10 @@ void Hdf5Reader::plan_direct_reads(hid_t dcpl, hid_t file_type, const std::vecto
   // file's addresses start at byte 0 (no userblock) and the data is in this file.
   if (H5Tequal(file_type, hdf5_native_type(dtype_)) <= 0) return through_hdf5("stored in another byte order or type");
   if (H5Pget_external_count(dcpl) != 0) return through_hdf5("stored in external files");
+  // An external link on the dataset's path puts it in another file, whose addresses these are not.
+  if (const std::string here = hdf5_file_name(file_.get()); here.empty() || hdf5_file_name(dset_.get()) != here) {
+    return through_hdf5("in another file, by an external link");
+  }
   H5Id fcpl(H5Fget_create_plist(file_.get()), H5Pclose);
   hsize_t userblock = 1;
   if (!fcpl.valid() || H5Pget_userblock(fcpl.get(), &userblock) < 0 || userblock != 0) {

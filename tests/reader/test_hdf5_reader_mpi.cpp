@@ -136,6 +136,7 @@ class Hdf5ReaderDirect : public ::testing::Test {
     hdf5_silence_errors();
     path_ = shared_temp_path("direct.h5");
     userblock_path_ = shared_temp_path("direct_ub.h5");
+    link_path_ = shared_temp_path("direct_link.h5");
     if (world_rank() == 0) {
       std::vector<float> f32(kRows * kCols);
       for (std::size_t i = 0; i < f32.size(); ++i) f32[i] = value(static_cast<int64_t>(i));
@@ -192,6 +193,12 @@ class Hdf5ReaderDirect : public ::testing::Test {
       H5Sclose(space);
       H5Fclose(u);
       H5Pclose(fcpl);
+
+      // An index file whose dataset is an external link to path_'s (a common layout): the
+      // addresses HDF5 gives are path_'s, not this file's.
+      hid_t l = H5Fcreate(link_path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+      H5Lcreate_external(path_.c_str(), "/contiguous", l, "linked", H5P_DEFAULT, H5P_DEFAULT);
+      H5Fclose(l);
     }
     MPI_Barrier(MPI_COMM_WORLD);
   }
@@ -200,6 +207,7 @@ class Hdf5ReaderDirect : public ::testing::Test {
     if (world_rank() == 0) {
       std::remove(path_.c_str());
       std::remove(userblock_path_.c_str());
+      std::remove(link_path_.c_str());
     }
   }
   // Row ranges every rank reads: inside one chunk, across chunk edges, the edge chunk, everything.
@@ -207,7 +215,7 @@ class Hdf5ReaderDirect : public ::testing::Test {
     const int64_t r = world_rank();
     return {{5 + r, 3}, {30 + r, 60}, {36, 2}, {0, 37}, {963, 37}, {999, 1}, {0, 1000}, {101 + 17 * r, 290}};
   }
-  std::string path_, userblock_path_;
+  std::string path_, userblock_path_, link_path_;
 };
 
 TEST_F(Hdf5ReaderDirect, ReadsEveryLayoutAsWrittenAndReadsDirectlyOnlyWhereTheBytesAreTheValues) {
@@ -221,7 +229,8 @@ TEST_F(Hdf5ReaderDirect, ReadsEveryLayoutAsWrittenAndReadsDirectlyOnlyWhereTheBy
                              {path_, "/partial_chunks", false, "chunks split rows"},
                              {path_, "/big_endian", false, "byte order"},
                              {path_, "/holes", true, ""},
-                             {userblock_path_, "/contiguous", false, "userblock"}};
+                             {userblock_path_, "/contiguous", false, "userblock"},
+                             {link_path_, "/linked", false, "external link"}};
   if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) cases.push_back({path_, "/deflate", false, "compressed"});
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file + ":" + c.dataset);
