@@ -4,6 +4,13 @@
 #include <string>
 
 namespace shardscore {
+namespace {
+int rank_of_shard(int64_t i, int64_t n, int num_ranks) {
+  // Contiguous blocks: rank r owns shards [floor(r*n/size), floor((r+1)*n/size)).
+  // Inverting that: the rank of shard i is the largest r with floor(r*n/size) <= i.
+  return static_cast<int>(((i + 1) * num_ranks - 1) / n);
+}
+}  // namespace
 
 StatusOr<ShardPlan> shard_plan_make(int64_t rows, int64_t chunk_rows, int64_t target_shard_rows, int num_ranks) {
   if (rows < 0) return invalid_argument("shard plan: negative row count " + std::to_string(rows));
@@ -15,28 +22,19 @@ StatusOr<ShardPlan> shard_plan_make(int64_t rows, int64_t chunk_rows, int64_t ta
   plan.total_rows = rows;
   plan.num_ranks = num_ranks;
   plan.shard_rows = std::max<int64_t>(1, target_shard_rows / chunk_rows) * chunk_rows;
-  const int64_t n = (rows + plan.shard_rows - 1) / plan.shard_rows;
+  // Sizes up to INT64_MAX are a user's "no limit": no sum here may pass it.
+  const int64_t n = rows / plan.shard_rows + (rows % plan.shard_rows != 0 ? 1 : 0);
   plan.shards.reserve(static_cast<std::size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     Shard s;
     s.id = i;
     s.row_begin = i * plan.shard_rows;
-    s.row_end = std::min(rows, s.row_begin + plan.shard_rows);
-    // Contiguous blocks: rank r owns shards [floor(r*n/size), floor((r+1)*n/size)).
-    // Inverting that: the rank of shard i is the largest r with floor(r*n/size) <= i.
-    s.rank = static_cast<int>(((i + 1) * num_ranks - 1) / n);
+    s.row_end = s.row_begin + std::min(plan.shard_rows, rows - s.row_begin);
+    s.rank = rank_of_shard(i, n, num_ranks);
     plan.shards.push_back(s);
   }
   return plan;
 }
-
-namespace {
-int rank_of_shard(int64_t i, int64_t n, int num_ranks) {
-  // Contiguous blocks: rank r owns shards [floor(r*n/size), floor((r+1)*n/size)).
-  // Inverting that: the rank of shard i is the largest r with floor(r*n/size) <= i.
-  return static_cast<int>(((i + 1) * num_ranks - 1) / n);
-}
-}  // namespace
 
 StatusOr<ShardPlan> shard_plan_make_blocks(const std::vector<ShardBlock>& blocks, int64_t target_shard_rows, int num_ranks) {
   if (target_shard_rows < 1) return invalid_argument("shard plan: shard rows must be >= 1");
@@ -76,8 +74,10 @@ std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank) {
 std::vector<Batch> shard_plan_batches(const std::vector<Shard>& shards, int64_t batch_size) {
   std::vector<Batch> out;
   for (const auto& s : shards) {
-    for (int64_t b = s.row_begin; b < s.row_end; b += batch_size) {
-      out.push_back(Batch{s.id, b, std::min(s.row_end, b + batch_size)});
+    for (int64_t b = s.row_begin; b < s.row_end;) {
+      const int64_t end = b + std::min(batch_size, s.row_end - b);  // no overflow at batch_size INT64_MAX
+      out.push_back(Batch{s.id, b, end});
+      b = end;
     }
   }
   return out;

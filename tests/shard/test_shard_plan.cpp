@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 namespace shardscore {
@@ -76,6 +77,22 @@ TEST(ShardPlan, EdgeCases) {
   check_plan(23457, 1000, 5000, 3);
   check_plan(1000, 1000, 1000, 2);
   check_plan(999, 7, 50, 5);
+}
+
+TEST(ShardPlan, SizesUpToInt64MaxMeanNoLimit) {
+  // A user's "no limit" (run.shard_rows or run.batch_size = 9223372036854775807) once overflowed
+  // rows + shard_rows - 1 (no shards: nothing scored) and b + batch_size (a negative batch end).
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  check_plan(1000, 1, kMax, 2);
+  check_plan(1000, 64, kMax - 1, 3);
+  auto plan = shard_plan_make(1000, 10, kMax, 1);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan.value().shards.size(), 1u);
+  const auto batches = shard_plan_batches(plan.value().shards, kMax);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].row_begin, 0);
+  EXPECT_EQ(batches[0].row_end, 1000);
+  EXPECT_EQ(shard_plan_max_batches(plan.value(), kMax), 1);
 }
 
 TEST(ShardPlan, RandomizedProperties) {
