@@ -336,6 +336,15 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
       return invalid_argument("job key 'input.categories' lists '" + *dup + "' twice in the vocabulary of '" + name + "'");
     }
   }
+  if (!c.input.datasets.empty() && root["input"]["dataset"]) {
+    return invalid_argument("job keys 'input.dataset' and 'input.datasets' are both set: one model input or several, "
+                            "not both");
+  }
+  if (!c.input.label_column.empty() &&
+      std::find(c.input.columns.begin(), c.input.columns.end(), c.input.label_column) != c.input.columns.end()) {
+    return invalid_argument("job key 'input.label_column' ('" + c.input.label_column +
+                            "') is also listed in 'input.columns': a label is never a feature");
+  }
   {
     std::vector<std::string> sorted = c.input.columns;
     std::sort(sorted.begin(), sorted.end());
@@ -348,6 +357,17 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
     auto dup = std::adjacent_find(sorted.begin(), sorted.end());
     if (dup != sorted.end()) return invalid_argument("job key 'output.outputs' lists output '" + *dup + "' twice");
     if (!sorted.empty() && sorted.front().empty()) return invalid_argument("job key 'output.outputs' holds an empty name");
+  }
+  // NaN would make a step a no-op (impute), every value NaN (mean) or the bound vanish (clip).
+  for (const auto& [key, values] : {std::pair<const char*, const std::vector<double>*>{"impute", &c.preprocess.impute},
+                                    {"mean", &c.preprocess.mean}, {"clip_min", &c.preprocess.clip_min},
+                                    {"clip_max", &c.preprocess.clip_max}}) {
+    for (double v : *values) {
+      if (std::isnan(v) || (std::isinf(v) && (key == std::string("impute") || key == std::string("mean")))) {
+        return invalid_argument(std::string("job key 'preprocess.") + key + "' must hold " +
+                                (key[0] == 'c' ? "numbers, not NaN" : "finite numbers"));
+      }
+    }
   }
   for (double s : c.preprocess.std) {
     if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");

@@ -121,6 +121,13 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
       {"", {"preprocess.where=gpu"}, "preprocess.where"},
       {"[preprocess]\nstd = [1, 0]\n", {}, "preprocess.std"},
       {"[preprocess]\nmean = [1, \"a\"]\n", {}, "preprocess.mean"},
+      {"", {"preprocess.mean=nan"}, "preprocess.mean"},
+      {"", {"preprocess.mean=[0, inf]"}, "preprocess.mean"},
+      {"", {"preprocess.impute=nan"}, "preprocess.impute"},
+      {"", {"preprocess.impute=-inf"}, "preprocess.impute"},
+      {"", {"preprocess.clip_min=nan"}, "preprocess.clip_min"},
+      {"", {"preprocess.clip_max=[1, nan]"}, "preprocess.clip_max"},
+      {"", {"input.dataset=\"/x\"", "input.datasets={ a = \"/a\" }"}, "input.datasets"},
       {"[checks]\nmax_missing_fraction = 1.5\n", {}, "checks.max_missing_fraction"},
       {"", {"output.overwrite=yes"}, "output.overwrite"},
       {"", {"output.outputs=\"label\""}, "output.outputs"},
@@ -141,7 +148,9 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
     auto r = job_config_parse(std::string(kMinimal) + c.extra, "job.toml", c.overrides);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.key;
     EXPECT_NE(r.status().message().find(c.key), std::string::npos) << r.status().message();
-  }
+  }  // An infinite clip bound is no bound, not an error; one dataset key alone is fine.
+  EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"preprocess.clip_min=-inf", "preprocess.clip_max=inf"}).ok());
+  EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"input.datasets={ a = \"/a\" }"}).ok());
 }
 
 TEST(JobConfig, ReadsTheParquetInputKeys) {
@@ -185,6 +194,7 @@ path = "out.parquet"
       {{"input.categories={ c = [\"red\", \"red\"] }"}, "input.categories"},
       {{"input.unknown_category=1.5"}, "input.unknown_category"},
       {{"input.id_columns=x"}, "input.id_columns"},
+      {{"input.columns=[\"a\", \"churned\"]", "input.label_column=\"churned\""}, "input.label_column"},
   };
   for (const auto& c : bad) {
     auto e = job_config_parse(kMinimal, "job.toml", c.overrides);
