@@ -519,18 +519,21 @@ __global__ void batch_norm_apply_kernel(const T* __restrict__ x, T* __restrict__
 template <class I>
 struct PoolIndex {
   I planes, h, w, oh, ow, k[2], s[2], pb[2], d[2];
+  I padded[2];  // h and w with both pads: a window's taps below it count for count_include_pad
   explicit PoolIndex(const PoolGeometry& g)
       : planes(static_cast<I>(g.planes)), h(static_cast<I>(g.h)), w(static_cast<I>(g.w)), oh(static_cast<I>(g.oh)),
         ow(static_cast<I>(g.ow)), k{static_cast<I>(g.k[0]), static_cast<I>(g.k[1])},
         s{static_cast<I>(g.s[0]), static_cast<I>(g.s[1])}, pb{static_cast<I>(g.pb[0]), static_cast<I>(g.pb[1])},
-        d{static_cast<I>(g.d[0]), static_cast<I>(g.d[1])} {}
+        d{static_cast<I>(g.d[0]), static_cast<I>(g.d[1])},
+        padded{static_cast<I>(g.h + g.pb[0] + g.pe[0]), static_cast<I>(g.w + g.pb[1] + g.pe[1])} {}
 };
 
 // Whether the pool's every index, and a grid stride past the last, fits in 32 bits. An empty input
 // axis counts as 1: the kernels still form plane * h offsets (padding-only windows read nothing).
 bool pool_fits_32(const PoolGeometry& g) {
   constexpr int64_t kLimit = (int64_t{1} << 31) - (int64_t{1} << 28);
-  const int64_t window = std::max((g.k[0] - 1) * g.d[0], (g.k[1] - 1) * g.d[1]) + std::max(g.pb[0], g.pb[1]);
+  const int64_t window = std::max((g.k[0] - 1) * g.d[0], (g.k[1] - 1) * g.d[1]) + std::max(g.pb[0], g.pb[1]) +
+                       std::max(g.pe[0], g.pe[1]);
   return g.planes * g.oh * g.ow < kLimit && g.planes * std::max<int64_t>(g.h, 1) * std::max<int64_t>(g.w, 1) < kLimit &&
          std::max(g.oh * g.s[0], g.ow * g.s[1]) + window < kLimit;
 }
@@ -566,15 +569,15 @@ __global__ void max_pool_kernel(const T* __restrict__ x, T* __restrict__ y, Pool
 
 template <class T, class I>
 __global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, PoolIndex<I> g, bool include_pad) {
-  const double full = static_cast<double>(g.k[0]) * static_cast<double>(g.k[1]);
   const I n = g.planes * g.oh * g.ow;
   for (I i = static_cast<I>(blockIdx.x) * static_cast<I>(blockDim.x) + static_cast<I>(threadIdx.x); i < n;
        i += static_cast<I>(blockDim.x) * static_cast<I>(gridDim.x)) {
     const I ox = i % g.ow, t = i / g.ow, oy = t % g.oh, pl = t / g.oh;
     const T* xp = x + pl * g.h * g.w;
     double sum = 0;
-    int64_t count = 0;
+    int64_t count = 0, rows_padded = 0, cols_padded = 0;
     for (I a = 0; a < g.k[0]; ++a) {
+      rows_padded += oy * g.s[0] + a * g.d[0] < g.padded[0] ? 1 : 0;
       const I iy = oy * g.s[0] - g.pb[0] + a * g.d[0];
       if (iy < 0 || iy >= g.h) continue;
       for (I b = 0; b < g.k[1]; ++b) {
@@ -584,7 +587,9 @@ __global__ void average_pool_kernel(const T* __restrict__ x, T* __restrict__ y, 
         ++count;
       }
     }
-    store_double(y, i, sum / (include_pad ? full : static_cast<double>(count)));
+    if (include_pad)
+      for (I b = 0; b < g.k[1]; ++b) cols_padded += ox * g.s[1] + b * g.d[1] < g.padded[1] ? 1 : 0;
+    store_double(y, i, sum / static_cast<double>(include_pad ? rows_padded * cols_padded : count));
   }
 }
 

@@ -83,10 +83,11 @@ cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const
                               void* scratch, cudaStream_t stream);
 
 // A 2-D pooling window over `planes` planes of h x w, giving oh x ow: kernel k, strides s,
-// dilations d, begin pads pb (end pads only shape oh / ow, decided by the caller).
+// dilations d, begin pads pb and end pads pe (oh / ow decided by the caller; pe bounds only
+// count_include_pad's divisor).
 struct PoolGeometry {
   int64_t planes = 0, h = 0, w = 0, oh = 0, ow = 0;
-  int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0};
+  int64_t k[2] = {1, 1}, s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0}, pe[2] = {0, 0};
 };
 
 // MaxPool (float32, float16, bfloat16, float64): the largest tap, starting from the type's lowest finite
@@ -94,7 +95,8 @@ struct PoolGeometry {
 cudaError_t launch_max_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, cudaStream_t stream);
 
 // AveragePool (float32, float16, bfloat16, float64): the double sum of the taps inside the input divided
-// by their count, or by k[0] * k[1] with count_include_pad.
+// by their count, or with count_include_pad by the count of taps inside the padded input (pads
+// included; a ceil_mode window's taps past the end pad are not, as in PyTorch and ONNX Runtime).
 cudaError_t launch_average_pool(Elem elem, const void* x, void* y, const PoolGeometry& g, bool count_include_pad,
                                 cudaStream_t stream);
 

@@ -349,17 +349,20 @@ std::vector<double> pool_ref(const PoolCase& c, const std::vector<T>& x, bool is
     for (int64_t oy = 0; oy < oh; ++oy)
       for (int64_t ox = 0; ox < ow; ++ox) {
         double mx = -std::numeric_limits<double>::infinity(), sum = 0;
-        int64_t count = 0;
+        int64_t count = 0, padded = 0;
         for (int64_t i = 0; i < c.k[0]; ++i)
           for (int64_t j = 0; j < c.k[1]; ++j) {
             const int64_t iy = oy * c.s[0] - c.pads[0] + i * c.d[0], ix = ox * c.s[1] - c.pads[1] + j * c.d[1];
+            // count_include_pad's divisor: the taps inside the padded input (a ceil_mode window's
+            // taps past the end pad are not counted, as in PyTorch and ONNX Runtime 1.23).
+            if (iy < h + c.pads[2] && ix < w + c.pads[3]) ++padded;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
             const double v = static_cast<double>(x[(p * h + iy) * w + ix]);
             mx = std::max(mx, v);
             sum += v;
             ++count;
           }
-        y[(p * oh + oy) * ow + ox] = is_max ? mx : sum / (c.include_pad ? double(c.k[0] * c.k[1]) : double(count));
+        y[(p * oh + oy) * ow + ox] = is_max ? mx : sum / double(c.include_pad ? padded : count);
       }
   return y;
 }
@@ -556,7 +559,8 @@ TEST_P(OpTest, AveragePool_CountIncludePad) {
 }
 TEST_P(OpTest, AveragePool_CeilMode) {
   // (6 + 2 - 3) / 2 = 2.5 -> 4 windows; the last one reaches past the end padding. With
-  // count_include_pad it still divides by 9 (ONNX's reference and ONNX Runtime).
+  // count_include_pad it divides by the taps inside the padded input: 6 on the last row and
+  // column, 4 in their corner (PyTorch's rule, and ONNX Runtime 1.23's; 1.19 divided by 9).
   check_pool("AveragePool",
              {.xs = {1, 2, 6, 6},
               .k = {3, 3},

@@ -206,9 +206,14 @@ void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_p
   const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), wd = x.dim(3), oh = g.out[0], ow = g.out[1];
   const T* px = x.data<T>();
   T* py = y->data<T>();
-  // count_include_pad divides by the whole kernel, also where a ceil_mode window reaches past the
-  // end padding (ONNX's reference implementation and ONNX Runtime agree on this).
-  const double full = static_cast<double>(g.k[0] * g.k[1]);
+  // count_include_pad counts the taps inside the padded input, not those of a ceil_mode window past
+  // the end padding (PyTorch's rule; ONNX Runtime 1.23 follows it, 1.19 divided by the whole kernel).
+  auto padded_taps = [&g](int axis, int64_t o, int64_t in) {
+    int64_t n = 0;
+    for (int64_t a = 0; a < g.k[axis]; ++a)
+      n += o * g.s[axis] + a * g.d[axis] < in + g.pb[axis] + g.pe[axis] ? 1 : 0;
+    return n;
+  };
   for (int64_t pl = 0; pl < planes; ++pl) {
     const T* xp = px + pl * h * wd;
     T* yp = py + pl * oh * ow;
@@ -220,7 +225,8 @@ void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_p
           sum += static_cast<double>(xp[iy * wd + ix]);
           ++count;
         });
-        yp[oy * ow + ox] = static_cast<T>(sum / (count_include_pad ? full : static_cast<double>(count)));
+        const int64_t divisor = count_include_pad ? padded_taps(0, oy, h) * padded_taps(1, ox, wd) : count;
+        yp[oy * ow + ox] = static_cast<T>(sum / static_cast<double>(divisor));
       }
     }
   }

@@ -140,6 +140,7 @@ Status pool(CudaOpContext& ctx, bool is_max) {
     g.s[i] = p.g.s[i];
     g.d[i] = p.g.d[i];
     g.pb[i] = p.g.pb[i];
+    g.pe[i] = p.g.pe[i];
   }
   g.oh = p.g.out[0];
   g.ow = p.g.out[1];
