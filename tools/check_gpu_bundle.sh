@@ -5,8 +5,8 @@
 # and cuDNN only as PyTorch's nvidia-* wheels lay them out (site-packages/nvidia/*/lib, copied from this
 # machine's CUDA toolkit). There it runs tools/gpu_check.sh on the CPU: the CUDA test binaries start
 # and skip, the engine tests pass, and the fixture suite runs through the bundle's relocated Open MPI
-# at 1, 2 and 3 ranks (GPU_CHECK_E2E_BACKEND=cpu). What fails here would fail on the GPU machine before
-# its first kernel.
+# at 1, 2 and 3 ranks (GPU_CHECK_E2E_BACKEND=cpu), as do the single-op cases against ONNX Runtime through
+# the bundle's engine_bench. What fails here would fail on the GPU machine before its first kernel.
 #
 #   tools/check_gpu_bundle.sh [BUNDLE.tar.xz]     default: gpu-bundle.tar.xz (make it first)
 #   CHECK_ROOT=/tmp/shardscore-bare-root          the root, made once (about 1 minute and 1.5 GB) and reused
@@ -57,7 +57,7 @@ mount --rbind /dev "$R/dev" && mounted+=("$R/dev")
 
 rc=0
 chroot "$R" env -i HOME=/root PATH=/opt/torch/.venv/bin:/usr/local/bin:/usr/bin:/bin OUT=/out \
-  GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS="cuda-device op-tests engine e2e" \
+  GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS="cuda-device op-tests engine e2e ops-vs-ort" \
   bash /repo/tools/gpu_check.sh /repo/gpu-bundle.tar.xz || rc=$?
 # shardscore alone (an MPI singleton) in the bare root, as the device step runs it.
 chroot "$R" env -i PATH=/usr/bin:/bin bash -c 'd=$(mktemp -d) && tar -C "$d" -xJf /repo/gpu-bundle.tar.xz &&

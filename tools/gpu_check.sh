@@ -12,6 +12,9 @@
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
 #                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
 #                 with numpy, h5py, onnx, onnxruntime and pytest)
+#   ops-vs-ort    every standard op on CUDA against ONNX Runtime, 682 single-op cases
+#                 (tests/e2e/test_ops_vs_onnxruntime.py; the same python3), at most
+#                 GPU_CHECK_OPS_SECONDS (120)
 #   cudnn-layouts bench/cudnn_conv_layouts when GPU_CHECK_BENCH=1: ResNet-50's convolutions in cuDNN,
 #                 NCHW (as the backend runs them) against NHWC, fp16, batch 256
 #   bench         bench/gpu_vs_pytorch.py when GPU_CHECK_BENCH=1 (needs PyTorch), its torch.compile
@@ -44,7 +47,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/gpu-bundle.tar.xz}"
 out="${OUT:-$root/gpu-check-out}"
-steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e cudnn-layouts bench memcheck}"
+steps="${GPU_CHECK_STEPS:-device cuda-device op-tests engine e2e ops-vs-ort cudnn-layouts bench memcheck}"
 deadline="${GPU_CHECK_DEADLINE:-570}"
 step_limit="${GPU_CHECK_STEP_TIMEOUT:-420}"
 mkdir -p "$out"
@@ -137,6 +140,10 @@ run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
 run_step engine test_engine --gtest_brief=1
 if command -v python3 >/dev/null; then
   run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
+  # Capped: a case that fails in a shared model reruns its group one model at a time (one CUDA
+  # start each), which must not eat the benchmark's time.
+  run_step ops-vs-ort timeout --kill-after=5 "${GPU_CHECK_OPS_SECONDS:-120}" env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" \
+    python3 -m pytest -q -p no:cacheprovider -rfE "$root/tests/e2e/test_ops_vs_onnxruntime.py"
 fi
 if [[ ${GPU_CHECK_BENCH:-0} == 1 ]]; then
   # ResNet-50's convolutions in cuDNN, NCHW (as the backend runs them) against NHWC: seconds.
