@@ -379,10 +379,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
 
   // The model's SHA-256, and its external data files' (the weights, when the exporter put them
   // beside the model) in sha256sum's format ("<hash>  <file>" lines, files as the model names
-  // them), so that `sha256sum -c` in the model's folder checks them.
+  // them), so that `sha256sum -c` in the model's folder checks them. Every rank hashes the files it
+  // loaded, so that the ranks can check they run one model.
   std::string sha = "", data_sums = "";
-  std::vector<std::pair<std::string, std::string>> data_shas;  // rank 0's, for the report
-  if (rank == 0) {
+  std::vector<std::pair<std::string, std::string>> data_shas;  // for the report
+  {
     auto sha_or = sha256_file_hex(job.model.path);
     st = sha_or.status();
     if (st.ok()) sha = sha_or.value();
@@ -396,9 +397,17 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       data_sums += data_or.value() + "  " + file + "\n";
     }
   }
-  SS_RETURN_IF_ERROR(mpi_agree(rank == 0 ? st : ok_status(), comm));
-  sha = mpi_bcast_string(sha, 0, comm);
-  data_sums = mpi_bcast_string(data_sums, 0, comm);
+  SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
+  // The rows are split by what rank 0 sees; a rank that sees another job file, input or model would
+  // plan other rounds of collective writes (and wait forever) or score with another model.
+  std::vector<std::pair<std::string, std::string>> facts = {{"job file (with its overrides)", job.toml_text}};
+  for (const auto& b : inputs) {
+    facts.emplace_back("input '" + b.model_input + "'", b.dataset + ": " + std::to_string(b.reader->rows()) + " rows of " +
+                                                            std::string(dtype_name(b.reader->dtype())) + " " +
+                                                            shape_to_string(b.reader->row_shape()));
+  }
+  facts.emplace_back("model (SHA-256 of the model and its external data)", sha + (data_sums.empty() ? "" : "\n" + data_sums));
+  SS_RETURN_IF_ERROR(mpi_agree_same(facts, comm));
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);
 

@@ -1,5 +1,6 @@
 #include "mpi/mpi_util.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <vector>
@@ -37,6 +38,62 @@ Status mpi_agree_where(const Status& local, MPI_Comm comm) {
     return unavailable("MPI_Allreduce failed while ranks agreed on an error");
   }
   return mpi_agree(!local.ok() && failed < size ? local.with_context(mpi_rank_place(comm) + ": ") : local, comm);
+}
+
+namespace {
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// a and b, or their first differing line when either is long or spans lines.
+std::string differing_part(const std::string& a, const std::string& b) {
+  auto quoted = [](const std::string& s) { return "'" + (s.size() > 160 ? s.substr(0, 160) + "..." : s) + "'"; };
+  if (a.size() <= 160 && b.size() <= 160 && a.find('\n') == std::string::npos && b.find('\n') == std::string::npos) {
+    return quoted(a) + " where rank 0 has " + quoted(b);
+  }
+  auto lines = [](const std::string& s) {
+    std::vector<std::string> out;
+    for (std::size_t p = 0;;) {
+      const std::size_t e = s.find('\n', p);
+      out.push_back(s.substr(p, e == std::string::npos ? std::string::npos : e - p));
+      if (e == std::string::npos) return out;
+      p = e + 1;
+    }
+  };
+  const std::vector<std::string> la = lines(a), lb = lines(b);
+  for (std::size_t i = 0; i < std::max(la.size(), lb.size()); ++i) {
+    const std::string x = i < la.size() ? la[i] : "(no such line)", y = i < lb.size() ? lb[i] : "(no such line)";
+    if (x != y) return "line " + std::to_string(i + 1) + " " + quoted(x) + " where rank 0 has " + quoted(y);
+  }
+  return quoted(a) + " where rank 0 has " + quoted(b);
+}
+
+}  // namespace
+
+Status mpi_agree_same(const std::vector<std::pair<std::string, std::string>>& facts, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  std::vector<uint64_t> mine(facts.size()), root(facts.size());
+  for (std::size_t k = 0; k < facts.size(); ++k) mine[k] = root[k] = fnv1a(facts[k].second);
+  SS_MPI_CHECK(MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_UINT64_T, 0, comm));
+  int first_fact = static_cast<int>(facts.size());
+  for (std::size_t k = 0; k < facts.size() && first_fact == static_cast<int>(facts.size()); ++k)
+    if (mine[k] != root[k]) first_fact = static_cast<int>(k);
+  int differs_here = first_fact < static_cast<int>(facts.size()) ? rank : size, lowest = size;
+  SS_MPI_CHECK(MPI_Allreduce(&differs_here, &lowest, 1, MPI_INT, MPI_MIN, comm));
+  if (lowest == size) return ok_status();
+  SS_MPI_CHECK(MPI_Bcast(&first_fact, 1, MPI_INT, lowest, comm));
+  const auto k = static_cast<std::size_t>(first_fact);
+  const std::string place = mpi_bcast_string(mpi_rank_place(comm), lowest, comm);
+  const std::string theirs = mpi_bcast_string(facts[k].second, lowest, comm);
+  const std::string rank0s = mpi_bcast_string(facts[k].second, 0, comm);
+  return invalid_argument("the ranks do not see the same job: " + place + " has another " + facts[k].first + " than rank 0: " +
+                          differing_part(theirs, rank0s) +
+                          " (a node-local copy that differs from the others', or ranks started with different job files?)");
 }
 
 std::string mpi_host_name() {

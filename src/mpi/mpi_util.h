@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -31,6 +32,15 @@ Status mpi_agree(const Status& local, MPI_Comm comm);
 // lowest failing rank and its node (mpi_rank_place): what only one node explains (a file missing
 // from its local disk, its GPU) points there, and what every rank hits alike reads as itself.
 Status mpi_agree_where(const Status& local, MPI_Comm comm);
+
+// Collective: whether every rank sees the same facts of the job (name and value pairs, the same
+// names in the same order on every rank: the job file as run, each input's rows and row shape, the
+// model's SHA-256). OK when they agree; otherwise every rank returns the same InvalidArgument naming
+// the lowest rank that differs from rank 0, its node, the first fact it differs in and both values
+// (their first differing line, for long ones). Ranks that read different files under one name (a
+// stale copy on one node's local disk, other job files) would otherwise split the rows differently
+// and wait in different collectives, or mix two models' scores silently.
+Status mpi_agree_same(const std::vector<std::pair<std::string, std::string>>& facts, MPI_Comm comm);
 
 // This rank's node as MPI names it (MPI_Get_processor_name: the host name); "" when MPI cannot say.
 std::string mpi_host_name();

@@ -67,6 +67,32 @@ TEST(MpiAgreeWhere, NamesTheFailingRankOnlyWhenOthersDidNotFail) {
   EXPECT_TRUE(mpi_agree_where(ok_status(), MPI_COMM_WORLD).ok());
 }
 
+TEST(MpiAgreeSame, NamesTheLowestRankThatSeesOtherwiseAndWhat) {
+  const int rank = world_rank(), size = world_size();
+  char host[HOST_NAME_MAX + 1] = {};
+  ASSERT_EQ(gethostname(host, sizeof host), 0);
+  const std::string job = "[input]\npath = \"in.h5\"\n[run]\nbatch_size = 64\n";
+  EXPECT_TRUE(mpi_agree_same({{"job file", job}, {"input 'X'", "/features: 1000 rows"}}, MPI_COMM_WORLD).ok());
+  EXPECT_TRUE(mpi_agree_same({}, MPI_COMM_WORLD).ok());
+  if (size < 2) return;
+  // Ranks 1.. see another input (a stale node-local copy); the last rank's job file differs too,
+  // but rank 1 is the lowest that differs and its first differing fact is the input.
+  const bool last = rank == size - 1;
+  Status st = mpi_agree_same({{"job file", last ? job + "[checks]\n" : job},
+                              {"input 'X'", rank == 0 ? "/features: 1000 rows" : "/features: 1200 rows"}},
+                             MPI_COMM_WORLD);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "the ranks do not see the same job: rank 1 on " + std::string(host) +
+                " has another input 'X' than rank 0: '/features: 1200 rows' where rank 0 has '/features: 1000 rows' (a "
+                "node-local copy that differs from the others', or ranks started with different job files?)");
+  // A long value is shown by its first differing line.
+  st = mpi_agree_same({{"job file", rank == 0 ? job : "[input]\npath = \"in.h5\"\n[run]\nbatch_size = 32\n"}}, MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("has another job file than rank 0: line 4 'batch_size = 32' where rank 0 has 'batch_size = 64'"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST(MpiRankPlace, NamesTheRankAndItsHost) {
   char host[HOST_NAME_MAX + 1] = {};
   ASSERT_EQ(gethostname(host, sizeof host), 0);
