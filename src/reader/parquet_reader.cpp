@@ -10,6 +10,7 @@
 #include <parquet/schema.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -63,7 +64,32 @@ struct StringHash {
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
+// A data file's name: *.parquet or *.pq in any case, not hidden or a marker (_SUCCESS, .crc).
+bool is_data_name(const fs::path& p) {
+  const std::string name = p.filename().string();
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return !name.empty() && name[0] != '_' && name[0] != '.' && (ext == ".parquet" || ext == ".pq");
+}
+
+// Whether a data file lies anywhere under folder `dir` (its hidden and marker folders aside).
+bool holds_data(const fs::path& dir) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && (name[0] == '_' || name[0] == '.')) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (is_data_name(it->path()) && it->is_regular_file(ec)) return true;
+  }
+  return false;
+}
+
 // The Parquet files of `path`, sorted by name: the file itself, or the data files of a folder.
+// What a folder holds that looks like data but would not be read is an error, never skipped:
+// a link to a file that is gone, a folder of Parquet files inside it.
 StatusOr<std::vector<std::string>> list_files(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return not_found("input '" + path + "' does not exist");
@@ -71,9 +97,26 @@ StatusOr<std::vector<std::string>> list_files(const std::string& path) {
   std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(path, ec)) {
     const std::string name = entry.path().filename().string();
-    const std::string ext = entry.path().extension().string();
-    if (name.empty() || name[0] == '_' || name[0] == '.' || (ext != ".parquet" && ext != ".pq")) continue;
-    if (entry.is_regular_file(ec)) files.push_back(entry.path().string());
+    if (name.empty() || name[0] == '_' || name[0] == '.') continue;
+    std::error_code e2;
+    if (entry.is_directory(e2)) {
+      if (holds_data(entry.path())) {
+        return invalid_argument("input folder '" + path + "' holds the folder '" + name +
+                                "' with Parquet files in it, which would not be read: shardscore reads the files of "
+                                "one folder, not of the folders inside it (Hive partitions, a table Spark wrote as a "
+                                "folder); give that folder as input.path, or move its files up");
+      }
+      continue;
+    }
+    if (!is_data_name(entry.path())) continue;
+    if (entry.is_regular_file(e2)) {
+      files.push_back(entry.path().string());
+    } else if (entry.is_symlink(e2)) {
+      return not_found("input folder '" + path + "' holds '" + name + "', a link to '" +
+                       fs::read_symlink(entry.path(), e2).string() + "', which does not exist");
+    } else {
+      return invalid_argument("input folder '" + path + "' holds '" + name + "', which is not a regular file");
+    }
   }
   if (ec) return unavailable("cannot list input folder '" + path + "': " + ec.message());
   if (files.empty()) return not_found("input folder '" + path + "' holds no Parquet files (*.parquet, *.pq)");

@@ -137,6 +137,47 @@ TEST_F(ParquetReaderTest, FolderReadsDataFilesByNameAndSkipsMarkers) {
   EXPECT_EQ(read_all(reader, 4, 3), (std::vector<float>{4, 10, 11}));  // across files
 }
 
+TEST_F(ParquetReaderTest, FolderTakesEveryCaseOfTheExtensionAndRefusesWhatItCannotRead) {
+  // An upper-case extension is a data file too.
+  fs::create_directories(dir_ / "upper");
+  write_parquet(path("upper/a.parquet"), {{"x", json_array(arrow::int32(), "[1, 2]")}}, 2);
+  write_parquet(path("upper/b.PARQUET"), {{"x", json_array(arrow::int32(), "[3]")}}, 2);
+  write_parquet(path("upper/c.Pq"), {{"x", json_array(arrow::int32(), "[4]")}}, 2);
+  fs::create_directories(dir_ / "upper/_temporary/0");  // Spark's leftovers, and a folder of no data: skipped
+  write_parquet(path("upper/_temporary/0/part.parquet"), {{"x", json_array(arrow::int32(), "[9]")}}, 2);
+  fs::create_directories(dir_ / "upper/logs");
+  std::ofstream(path("upper/logs/run.txt")) << "not parquet";
+  auto r = ParquetReader::open(path("upper"), {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value()->files().size(), 3u);
+  EXPECT_EQ(read_all(*r.value(), 0, 4), (std::vector<float>{1, 2, 3, 4}));
+
+  // Rows that would not be read are an error naming the entry, never skipped: a link whose file is
+  // gone (purged scratch), a folder of Parquet files inside (Spark's table folder, Hive partitions).
+  struct Case {
+    std::string folder, entry, says;
+    StatusCode code;
+  };
+  for (const Case& c : {Case{"link", "b.parquet", "which does not exist", StatusCode::kNotFound},
+                        Case{"spark", "b.parquet", "would not be read", StatusCode::kInvalidArgument},
+                        Case{"hive", "date=2", "would not be read", StatusCode::kInvalidArgument}}) {
+    SCOPED_TRACE(c.folder);
+    fs::create_directories(dir_ / c.folder);
+    write_parquet(path(c.folder + "/a.parquet"), {{"x", json_array(arrow::int32(), "[1, 2]")}}, 2);
+    if (c.folder == "link") {
+      fs::create_symlink(dir_ / "gone.parquet", dir_ / c.folder / c.entry);
+    } else {
+      fs::create_directories(dir_ / c.folder / c.entry / "sub");
+      write_parquet(path(c.folder + "/" + c.entry + "/sub/part-0.parquet"), {{"x", json_array(arrow::int32(), "[3]")}}, 2);
+    }
+    auto e = ParquetReader::open(path(c.folder), {});
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.status().code(), c.code) << e.status().message();
+    EXPECT_TRUE(contains(e.status().message(), "'" + c.entry + "'")) << e.status().message();
+    EXPECT_TRUE(contains(e.status().message(), c.says)) << e.status().message();
+  }
+}
+
 TEST_F(ParquetReaderTest, SelectedColumnsComeInTheGivenOrderAndOthersAreNeverRead) {
   write_parquet(path("a.parquet"),
                 {{"a", json_array(arrow::float32(), "[1, 2, 3]")},
