@@ -611,8 +611,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                                       w->stats.feature_nan.data() + b.feature_offset,
                                       w->stats.feature_inf.data() + b.feature_offset, b.inner, b.nhwc);
                     } else {
-                      preprocess_cast(w->raw[k].get(), b.reader->dtype(), x.numel(), static_cast<std::byte*>(x.raw()),
-                                      b.model_dtype);
+                      const Status cast = preprocess_cast(w->raw[k].get(), b.reader->dtype(), rows, x.numel() / std::max<int64_t>(rows, 1),
+                                                          static_cast<std::byte*>(x.raw()), b.model_dtype, w->batch.row_begin);
+                      if (!cast.ok()) {
+                        w->status = cast.with_context(batch_place + "input '" + b.model_input + "' (" + b.dataset + "): ");
+                        return w;
+                      }
                     }
                     xs.push_back(std::move(x));
                   }

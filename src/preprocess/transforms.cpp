@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace shardscore {
 namespace {
@@ -45,16 +47,32 @@ StatusOr<PreprocessSpec> preprocess_spec_make(const std::vector<double>& impute,
   return s;
 }
 
-void preprocess_cast(const std::byte* src, DType src_type, int64_t n, std::byte* dst, DType dst_type) {
+Status preprocess_cast(const std::byte* src, DType src_type, int64_t rows, int64_t row_elements, std::byte* dst,
+                       DType dst_type, int64_t first_row) {
+  const int64_t n = rows * row_elements;
+  Status st = ok_status();
   dtype_dispatch(src_type, [&](auto src_zero) {
     using S = decltype(src_zero);
     const S* s = reinterpret_cast<const S*>(src);
     dtype_dispatch(dst_type, [&](auto dst_zero) {
       using D = decltype(dst_zero);
       D* d = reinterpret_cast<D*>(dst);
-      for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+      if constexpr (std::is_integral_v<S> && std::is_integral_v<D> && !std::is_same_v<D, bool> && !std::is_same_v<S, bool>) {
+        for (int64_t i = 0; i < n; ++i) {
+          if (!std::in_range<D>(s[i])) {
+            st = invalid_argument("row " + std::to_string(first_row + i / std::max<int64_t>(row_elements, 1)) + " holds " +
+                                  std::to_string(s[i]) + ", which the model's " + std::string(dtype_name(dst_type)) +
+                                  " input cannot hold");
+            return;
+          }
+          d[i] = static_cast<D>(s[i]);
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+      }
     });
   });
+  return st;
 }
 
 void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n, float* dst) {

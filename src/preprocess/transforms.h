@@ -28,8 +28,12 @@ StatusOr<PreprocessSpec> preprocess_spec_make(const std::vector<double>& impute,
                                               const std::vector<double>& std, const std::vector<double>& clip_min,
                                               const std::vector<double>& clip_max, int64_t features);
 
-// dst[i] = dst_type(src[i]) for n elements (integer model inputs: token ids, masks).
-void preprocess_cast(const std::byte* src, DType src_type, int64_t n, std::byte* dst, DType dst_type);
+// dst[i] = dst_type(src[i]) for the rows x row_elements elements of an integer model input (token ids,
+// masks). An integer that the destination integer type cannot hold is InvalidArgument naming it
+// and its row (first_row + its row here), never wrapped: a wrapped token id would pick another
+// embedding row silently. A bool destination takes any non-zero value as true.
+[[nodiscard]] Status preprocess_cast(const std::byte* src, DType src_type, int64_t rows, int64_t row_elements,
+                                     std::byte* dst, DType dst_type, int64_t first_row);
 
 // dst[i] = float(src[i]) for n elements of type src_type.
 void preprocess_cast_to_float32(const std::byte* src, DType src_type, int64_t n, float* dst);

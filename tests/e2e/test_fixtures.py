@@ -277,6 +277,28 @@ def test_token_id_outside_the_vocabulary_fails_the_job(e2e, tmp_path, seed):
     assert e2e.listing(out.parent) == [], e2e.listing(out.parent)
 
 
+def test_token_id_the_models_type_cannot_hold_fails_the_job(e2e, tmp_path, seed):
+    """An id stored as uint64 past int64's range (2^64 - 1, which a cast would wrap to -1: the vocabulary's last
+    row, scored without a word) in bert_tiny's int64 input_ids: exit 2, one error naming the input, its
+    dataset, the row and the value, nothing written."""
+    name = "bert_tiny"
+    rows, bs, shard = 300, 50, 100
+    feeds = make_inputs(name, rows, np.random.default_rng(seed))
+    ids = feeds["input_ids"].astype(np.uint64)
+    ids[217, 4] = np.iinfo(np.uint64).max
+    feeds["input_ids"] = ids
+    job = fixture_job(name, tmp_path / "in.h5", tmp_path / "out" / "scores.h5", batch_size=bs, shard_rows=shard)
+    inputs = {i["name"]: i["dataset"] for i in MANIFEST[name]["inputs"]}
+    write_h5(Path(job["input"]["path"]), {ds: feeds[n] for n, ds in inputs.items()})
+    out = Path(job["output"]["path"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    e2e.assert_single_error(p, f"input 'input_ids' ({inputs['input_ids']}): row 217 holds 18446744073709551615, "
+                               "which the model's int64 input cannot hold", strict=False)
+    assert e2e.listing(out.parent) == [], e2e.listing(out.parent)
+
+
 def test_single_input_through_datasets_table(e2e, tmp_path, seed):
     """A single-input model named in `datasets` (input name -> dataset) instead of `dataset`."""
     name = "mlp_classifier"

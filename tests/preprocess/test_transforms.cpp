@@ -30,6 +30,33 @@ TEST(Preprocess, CastsEveryNumericTypeToFloat32) {
   EXPECT_TRUE(std::isnan(out[2]));
 }
 
+TEST(Preprocess, IntegerInputsCastExactlyOrNameTheValueTheModelCannotHold) {
+  auto bytes = [](const auto* p) { return reinterpret_cast<const std::byte*>(p); };
+  // Rows of 2: in range, every value as it is.
+  const int64_t ids[] = {0, 999, -5, int64_t{1} << 30};
+  int32_t out32[4] = {};
+  ASSERT_TRUE(preprocess_cast(bytes(ids), DType::kInt64, 2, 2, reinterpret_cast<std::byte*>(out32), DType::kInt32, 100).ok());
+  EXPECT_EQ(std::vector<int32_t>(out32, out32 + 4), (std::vector<int32_t>{0, 999, -5, 1 << 30}));
+  // 2^32 + 5 would wrap to 5 (another token): an error naming the row (first_row + 1) and the value.
+  const int64_t big[] = {1, 2, 3, (int64_t{1} << 32) + 5};
+  Status st = preprocess_cast(bytes(big), DType::kInt64, 2, 2, reinterpret_cast<std::byte*>(out32), DType::kInt32, 100);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(), "row 101 holds 4294967301, which the model's int32 input cannot hold");
+  // uint64 past int64, and a negative value into an unsigned type.
+  const uint64_t u64[] = {7, UINT64_MAX};
+  int64_t out64[2] = {};
+  st = preprocess_cast(bytes(u64), DType::kUInt64, 2, 1, reinterpret_cast<std::byte*>(out64), DType::kInt64, 0);
+  EXPECT_EQ(st.message(), "row 1 holds 18446744073709551615, which the model's int64 input cannot hold");
+  const int16_t neg[] = {-1};
+  uint8_t out8[1] = {};
+  EXPECT_FALSE(preprocess_cast(bytes(neg), DType::kInt16, 1, 1, reinterpret_cast<std::byte*>(out8), DType::kUInt8, 0).ok());
+  // A bool input takes any non-zero as true.
+  const int32_t mask[] = {0, 1, 2, -3};
+  bool outb[4] = {};
+  ASSERT_TRUE(preprocess_cast(bytes(mask), DType::kInt32, 1, 4, reinterpret_cast<std::byte*>(outb), DType::kBool, 0).ok());
+  EXPECT_EQ(std::vector<bool>(outb, outb + 4), (std::vector<bool>{false, true, true, true}));
+}
+
 TEST(Preprocess, CountsNonFinitePerFeature) {
   const float x[] = {NAN, 1, INFINITY, NAN, -INFINITY, 2, 0, NAN, 3};  // 3 rows x 3 features
   int64_t nan[3] = {0, 0, 0}, inf[3] = {0, 0, 0};
