@@ -1,5 +1,6 @@
 #include "job/output_sink.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/durable.h"
@@ -108,6 +109,28 @@ class ParquetSink : public OutputSink {
 #endif
 
 }  // namespace
+
+Status output_sink_check_columns(bool parquet, const std::vector<OutputColumn>& columns, const std::string& id_name) {
+  const std::string format = parquet ? "Parquet" : "HDF5";
+  const std::string fix = " (choose the outputs to write with output.outputs)";
+  std::vector<std::string> seen{parquet ? id_name : std::string("row_index")};
+  for (const OutputColumn& c : columns) {
+    const std::string what = "model output '" + c.name + "' cannot be written to the " + format + " output: ";
+    if (c.name.empty() || c.name == "." || (!parquet && c.name.find('/') != std::string::npos)) {
+      return invalid_argument(what + "its name is not a valid " + std::string(parquet ? "column" : "dataset") + " name" + fix);
+    }
+    if (std::find(seen.begin(), seen.end(), c.name) != seen.end()) {
+      return invalid_argument(what + (c.name == seen.front() ? "the " + std::string(parquet && id_name != "row_index" ? "id column" : "row index") +
+                                                                   " is written under that name"
+                                                             : "another output has that name") + fix);
+    }
+    seen.push_back(c.name);
+    if (shape_numel(c.row_shape) == 0) {
+      return invalid_argument(what + "its rows are " + shape_to_string(c.row_shape) + ", no values" + fix);
+    }
+  }
+  return ok_status();
+}
 
 StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm) {
   if (!parquet) {

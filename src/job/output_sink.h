@@ -55,6 +55,13 @@ class OutputSink {
   virtual std::vector<std::string> names() const = 0;
 };
 
+// Whether the model outputs `columns` can be written as they are named and shaped, checked before
+// any row is scored: a name the format cannot take (empty, '.', HDF5 names with '/'), one used twice
+// or taken by the row index or id column (`id_name`: "row_index", or the Parquet input's id
+// column), rows with no values (a dimension of 0). InvalidArgument naming the output.
+[[nodiscard]] Status output_sink_check_columns(bool parquet, const std::vector<OutputColumn>& columns,
+                                               const std::string& id_name);
+
 // Collective over comm (HDF5 creates the file together; for Parquet rank 0 makes the folder).
 StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm);
 

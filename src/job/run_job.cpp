@@ -372,6 +372,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
 
   auto columns_or = probe_outputs(engine, inputs);
   Status st = columns_or.status();
+  if (st.ok()) {
+    st = output_sink_check_columns(parquet_out, columns_or.value(),
+                                   job.input.id_column.empty() ? std::string("row_index") : job.input.id_column);
+  }
   if (st.ok() && rank == 0) st = check_output_path(job, parquet_out);
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
   if (talk) warn_leftovers(job, output_path);

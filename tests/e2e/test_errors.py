@@ -154,6 +154,39 @@ def case_report_folder_missing(e2e, tmp_path, seed, rng):
         [str(missing), "output.report"], []
 
 
+def _matmul_model(path, rng, output, width):
+    # X [N, 30] times a [30, width] weight, output named `output` (ONNX Runtime runs each of these).
+    w = rng.standard_normal((30, width)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], [output])], "outputs_graph",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 30])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", width])],
+        initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(exist_ok=True)
+    onnx.save(model, path)
+    return path
+
+
+def case_output_named_row_index(e2e, tmp_path, seed, rng):
+    # Found before any row is scored (it failed when the output was created, after the dry run said yes).
+    model = _matmul_model(tmp_path / "model" / "m.onnx", rng, "row_index", 2)
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["'row_index'", "row index"], []
+
+
+def case_output_name_with_slash(e2e, tmp_path, seed, rng):
+    model = _matmul_model(tmp_path / "model" / "m.onnx", rng, "head/probs", 2)
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["'head/probs'", "HDF5"], []
+
+
+def case_output_without_values(e2e, tmp_path, seed, rng):
+    # Rows of shape [0] failed in HDF5's internals ('addr overflow') with exit 1.
+    model = _matmul_model(tmp_path / "model" / "m.onnx", rng, "empty", 0)
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["'empty'", "[0]"], []
+
+
 CASES = {
     "missing_input": (case_missing_input, 3),
     "wrong_dataset": (case_wrong_dataset, 2),
@@ -175,6 +208,9 @@ CASES = {
     "unknown_output": (case_unknown_output, 3),
     "output_twice": (case_output_twice, 1),
     "report_folder_missing": (case_report_folder_missing, 2),
+    "output_named_row_index": (case_output_named_row_index, 2),
+    "output_name_with_slash": (case_output_name_with_slash, 1),
+    "output_without_values": (case_output_without_values, 2),
 }
 
 

@@ -304,6 +304,19 @@ def case_missing_id_column(e2e, tmp_path, rng, seed):
     return path, {"id_column": "customer"}, [str(path), "customer"]
 
 
+def case_id_column_named_like_an_output(e2e, tmp_path, rng, seed):
+    # The output would hold two 'label' columns, which no Parquet reader can unify (it was written, exit 0).
+    path = _one_file(e2e, tmp_path, rng, seed, label=pa.array(np.arange(600)))
+    return path, {"id_column": "label"}, ["'label'", "id column"]
+
+
+def case_folder_with_a_dangling_link(e2e, tmp_path, rng, seed):
+    # Half the rows behind a link whose file is gone (purged scratch): they were skipped, exit 0.
+    path = _one_file(e2e, tmp_path, rng, seed)
+    (path.parent / "more.parquet").symlink_to(tmp_path / "purged.parquet")
+    return path.parent, {}, ["more.parquet", "does not exist"]
+
+
 def case_empty_folder(e2e, tmp_path, rng, seed):
     folder = tmp_path / "in" / "empty"
     folder.mkdir(parents=True)
@@ -319,6 +332,8 @@ CASES = {
     "string_without_vocabulary": case_string_without_vocabulary,
     "missing_id_column": case_missing_id_column,
     "empty_folder": case_empty_folder,
+    "id_column_named_like_an_output": case_id_column_named_like_an_output,
+    "folder_with_a_dangling_link": case_folder_with_a_dangling_link,
 }
 
 
