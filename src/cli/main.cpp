@@ -33,11 +33,17 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler stores to it");
 
-void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+// A warning signal received (SIGUSR1, SIGUSR2; 0: none), said once in the log.
+std::atomic<int> g_notice_signal{0};
 
-// SIGTERM (Slurm's time limit and scancel, mpirun's kill) and SIGINT (Ctrl-C) stop the job at its
-// next write round, which removes the unfinished output; a second one ends the process at once
-// (SA_RESETHAND restores the default action).
+void on_stop_signal(int sig) { g_stop_signal.store(sig); }
+void on_notice_signal(int sig) { g_notice_signal.store(sig); }
+
+// SIGTERM (Slurm's time limit and scancel, mpirun's kill), SIGINT (Ctrl-C) and SIGHUP (a closed
+// terminal or ssh session) stop the job at its next write round, which removes the unfinished
+// output; a second one ends the process at once (SA_RESETHAND restores the default action).
+// SIGUSR1 and SIGUSR2, whose default action kills the process too, only warn (Slurm's --signal
+// before a time limit): the job goes on and says so.
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -45,6 +51,13 @@ void install_stop_handlers() {
   sa.sa_flags = SA_RESETHAND | SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+  struct sigaction note {};
+  note.sa_handler = on_notice_signal;
+  sigemptyset(&note.sa_mask);
+  note.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &note, nullptr);
+  sigaction(SIGUSR2, &note, nullptr);
 }
 
 const char* kUsage =
@@ -62,8 +75,9 @@ const char* kUsage =
     "            report beside it\n"
     "\n"
     "Exit codes: 0 success; 2 bad usage, job file or input (nothing written); 3 a quality check\n"
-    "failed (output and report written); 1 any other failure (nothing written); 143 / 130 stopped\n"
-    "by SIGTERM (time limit, scancel) / SIGINT (nothing written).\n"
+    "failed (output and report written); 1 any other failure (nothing written); 143 / 130 / 129\n"
+    "stopped by SIGTERM (time limit, scancel) / SIGINT / SIGHUP (nothing written). SIGUSR1 and\n"
+    "SIGUSR2 (Slurm's --signal) only warn: the job goes on.\n"
     "\n"
     "Options of 'run' (details and every job file key: 'shardscore run --help'):\n"
     "  --job FILE                 the job file (TOML)\n"
@@ -184,6 +198,7 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   JobTally tally;
   options.quiet = vm["quiet"].as<bool>();
   options.stop_signal = &g_stop_signal;
+  options.notice_signal = &g_notice_signal;
   options.tally = &tally;
   options.dry_run = vm["dry-run"].as<bool>();
   install_stop_handlers();

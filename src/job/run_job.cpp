@@ -502,14 +502,23 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   Status first_error;             // this rank's own first failure
   int64_t rounds_done = 0, rows_done_global = 0;
 
+  bool notice_said = false;
   // One collective write round; `w` is null for a rank that has run out of batches.
   auto round = [&](BatchWork* w) {
     if (collectives_over) return;
     Status mine = first_error.ok() && w ? w->status : first_error;
+    if (options.notice_signal && !notice_said && options.notice_signal->load() != 0) {
+      notice_said = true;
+      if (talk) {
+        log_line(std::string("received SIG") + sigabbrev_np(options.notice_signal->load()) +
+                 " (Slurm's --signal warning?): the job goes on (it cannot checkpoint) and stops cleanly, writing "
+                 "nothing, on SIGTERM");
+      }
+    }
     if (mine.ok() && signalled()) {
       const int sig = options.stop_signal->load();
       mine = unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) +
-                         " (a time limit, scancel, kill or Ctrl-C) after " + std::to_string(rows_done_global) +
+                         " (a time limit, scancel, kill, Ctrl-C or a closed terminal) after " + std::to_string(rows_done_global) +
                          " of " + std::to_string(total_rows) + " rows; nothing written");
     }
     if (!mine.ok() && first_error.ok()) first_error = mine;

@@ -26,6 +26,10 @@ struct JobOptions {
   // write round on every rank, as after any failure (nothing written), with a status naming the
   // signal. Null: no signal stops it.
   const std::atomic<int>* stop_signal = nullptr;
+  // Set to a signal's number by the caller's handler for a signal that only warns (SIGUSR1 or
+  // SIGUSR2: Slurm's --signal before the time limit): rank 0 says once that the job goes on (it
+  // cannot checkpoint) and stops cleanly on SIGTERM. Null: none.
+  const std::atomic<int>* notice_signal = nullptr;
   JobTally* tally = nullptr;  // how far the job got (report/metrics.h), filled in as it goes when given
   // Check everything a run checks before its first row (job, model and its ops, inputs and their
   // shapes, output and report paths, the plan), print the plan, and return 0 with nothing created.

@@ -28,6 +28,36 @@ def test_sigterm_stops_cleanly(e2e, tmp_path, seed, ranks):
     assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
 
 
+def test_sighup_stops_cleanly(e2e, tmp_path, seed):
+    """SIGHUP (the terminal or ssh session that started the job went away) stops the job like SIGTERM: exit 129,
+    one error line, nothing left (its default action killed the process and left the partial output)."""
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=10_000, seed=seed)
+    out_dir = tmp_path / "out"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5", run={"batch_size": 1, "progress_interval": 0.2})
+    proc = e2e.signal_mid_run([e2e.BIN, "run", "--job", job], signal.SIGHUP, cwd=tmp_path)
+    assert proc.returncode == 128 + signal.SIGHUP, f"exit {proc.returncode}, want 129"
+    e2e.assert_single_error(proc, "stopped by SIGHUP", f"of {ROWS} rows; nothing written", strict=False)
+    assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
+
+
+@pytest.mark.parametrize("ranks", [None, 2])
+def test_sigusr1_only_warns(e2e, tmp_path, seed, ranks):
+    """SIGUSR1 (what Slurm's --signal=USR1@T sends before a time limit) used to kill the ranks outright, leaving
+    the partial output: the job now says it goes on, finishes, and writes every row."""
+    rows = 60_000
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=10_000, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 4, "progress_interval": 0.2})
+    cmd = [str(e2e.BIN), "run", "--job", str(job)]
+    if ranks is not None:
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(ranks), *cmd]
+    proc = e2e.signal_mid_run(cmd, signal.SIGUSR1, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    assert "received SIGUSR1" in proc.stderr and "the job goes on" in proc.stderr, proc.stderr[-3000:]
+    report = e2e.read_report(out)
+    assert report["rows_scored"] == rows and report["exit_code"] == 0, report
+
+
 def test_a_killed_runs_leftovers_are_named_by_the_next_run(e2e, tmp_path, seed):
     """SIGKILL (Slurm after KillWait, the OOM killer) leaves the hidden partial output: the next run of the
     same output names it with its size in one warning line, and leaves it alone (another run may own it)."""
