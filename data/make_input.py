@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-DTYPES = ("float64", "float32", "int32", "int64", "int16", "uint8")
+DTYPES = ("float64", "float32", "float16", "int32", "int64", "int16", "uint8")
 DEMO_FEATURES = 30
 BLOCK_ROWS = 100_000
 

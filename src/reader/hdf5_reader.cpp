@@ -18,6 +18,25 @@
 namespace shardscore {
 namespace {
 
+// "float of 10 bytes", "compound of 24 bytes", ...: what a dataset holds, for an error.
+std::string hdf5_type_text(hid_t type) {
+  const char* cls = "another class";
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: cls = "integer"; break;
+    case H5T_FLOAT: cls = "float"; break;
+    case H5T_STRING: cls = "string"; break;
+    case H5T_BITFIELD: cls = "bitfield"; break;
+    case H5T_OPAQUE: cls = "opaque"; break;
+    case H5T_COMPOUND: cls = "compound"; break;
+    case H5T_REFERENCE: cls = "reference"; break;
+    case H5T_ENUM: cls = "enum"; break;
+    case H5T_VLEN: cls = "variable-length"; break;
+    case H5T_ARRAY: cls = "array"; break;
+    default: break;
+  }
+  return std::string(cls) + " of " + std::to_string(H5Tget_size(type)) + " bytes";
+}
+
 // The name of the file holding object `id`, as it was opened ("" when HDF5 cannot say).
 std::string hdf5_file_name(hid_t id) {
   const ssize_t n = H5Fget_name(id, nullptr, 0);
@@ -77,12 +96,32 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
   H5Id type(H5Dget_type(r->dset_.get()), H5Tclose);
   SS_H5_CHECK(type.get(), "reading the element type of '" + dataset + "' in " + what);
   r->dtype_ = hdf5_dtype_of(type.get());
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  // float16 (numpy's, h5py writes it as a 2-byte IEEE float): HDF5 converts it to float32 as it reads.
+  if (r->dtype_ == DType::kUndefined && type_class == H5T_FLOAT && H5Tget_size(type.get()) == 2) r->dtype_ = DType::kFloat32;
   if (r->dtype_ == DType::kUndefined) {
-    return invalid_argument("dataset '" + dataset + "' in '" + path +
-                            "' does not hold numbers (integer or float); its HDF5 type class is not numeric");
+    return invalid_argument("dataset '" + dataset + "' in '" + path + "' does not hold numbers shardscore reads (integers of " +
+                            "1 to 8 bytes, float16, float32, float64): its HDF5 type is " + hdf5_type_text(type.get()));
   }
 
   H5Id dcpl(H5Dget_create_plist(r->dset_.get()), H5Pclose);
+  // What parallel HDF5 cannot read fails here, not after the first rows are scored.
+  if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
+    return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a virtual dataset (VDS), which parallel HDF5 " +
+                            "cannot read: copy its rows into a plain dataset first");
+  }
+  for (int k = 0, n = H5Pget_nfilters(dcpl.get()); k < n; ++k) {
+    unsigned flags = 0, config = 0;
+    std::size_t nvalues = 0;
+    char name[128] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &nvalues, nullptr, sizeof name, name, &config);
+    if (id >= 0 && H5Zfilter_avail(id) <= 0) {
+      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is stored with HDF5 filter " + std::to_string(id) +
+                              (name[0] ? " ('" + std::string(name) + "')" : std::string()) +
+                              ", which this build's HDF5 cannot decode: install the filter's plugin in a folder named by "
+                              "HDF5_PLUGIN_PATH, or rewrite the dataset without it (h5repack -f NONE)");
+    }
+  }
   if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
     std::vector<hsize_t> chunk(static_cast<std::size_t>(ndims));
     if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);

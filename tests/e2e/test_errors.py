@@ -154,6 +154,30 @@ def case_report_folder_missing(e2e, tmp_path, seed, rng):
         [str(missing), "output.report"], []
 
 
+def case_filter_not_in_this_hdf5(e2e, tmp_path, seed, rng):
+    # h5py's own LZF filter: HDF5 opened the file, and the first read failed naming the plugin folder.
+    inp = tmp_path / "in" / "lzf.h5"
+    inp.parent.mkdir()
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/features", data=rng.standard_normal((1000, 30)), chunks=(100, 30), compression="lzf")
+    return {"input": inp}, [], ["/features", "filter 32000", "lzf"], []
+
+
+def case_virtual_dataset(e2e, tmp_path, seed, rng):
+    # Parallel HDF5 cannot read a VDS; the first read failed.
+    inp = tmp_path / "in" / "vds.h5"
+    inp.parent.mkdir()
+    layout = e2e.h5py.VirtualLayout(shape=(1000, 30), dtype="f8")
+    for k in range(2):
+        part = tmp_path / "in" / f"part{k}.h5"
+        with e2e.h5py.File(part, "w") as f:
+            f.create_dataset("x", data=rng.standard_normal((500, 30)))
+        layout[k * 500:(k + 1) * 500] = e2e.h5py.VirtualSource(str(part), "x", shape=(500, 30))
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_virtual_dataset("/features", layout)
+    return {"input": inp}, [], ["/features", "virtual dataset"], []
+
+
 def _matmul_model(path, rng, output, width):
     # X [N, 30] times a [30, width] weight, output named `output` (ONNX Runtime runs each of these).
     w = rng.standard_normal((30, width)).astype(np.float32)
@@ -211,6 +235,8 @@ CASES = {
     "output_named_row_index": (case_output_named_row_index, 2),
     "output_name_with_slash": (case_output_name_with_slash, 1),
     "output_without_values": (case_output_without_values, 2),
+    "filter_not_in_this_hdf5": (case_filter_not_in_this_hdf5, 2),
+    "virtual_dataset": (case_virtual_dataset, 2),
 }
 
 
