@@ -112,6 +112,13 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
       if (b->model_row_shape.size() == 1 && in.dims.size() == 2) {
         msg = "input " + where + " has " + std::to_string(b->model_row_shape[0]) + " features but model '" +
               job.model.path + "' input '" + in.name + "' expects shape " + shape_to_string(in.dims);
+#if SHARDSCORE_HAVE_PARQUET
+        if (const auto* pq = dynamic_cast<const ParquetReader*>(&r); pq && !pq->left_out_columns().empty()) {
+          msg += "; left out of the default features (neither numbers nor strings with a vocabulary in "
+                 "input.categories): ";
+          for (std::size_t k = 0; k < pq->left_out_columns().size(); ++k) msg += (k ? ", " : "") + pq->left_out_columns()[k];
+        }
+#endif
       }
       return invalid_argument(msg);
     }

@@ -191,7 +191,11 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
         for (const auto& field : schema->fields()) {
           const std::string& n = field->name();
           if (n == spec.id_column || n == spec.label_column) continue;
-          if (kind_of(*field->type()) == ColumnKind::kNumber || vocab_columns.count(n)) r->feature_names_.push_back(n);
+          if (kind_of(*field->type()) == ColumnKind::kNumber || vocab_columns.count(n)) {
+            r->feature_names_.push_back(n);
+          } else {
+            r->left_out_.push_back(n + " (" + field->type()->ToString() + ")");
+          }
         }
         if (r->feature_names_.empty()) {
           return invalid_argument("input file '" + file +
@@ -206,6 +210,10 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
     }
 
     auto field_of = [&](const std::string& name, const char* role) -> StatusOr<std::shared_ptr<arrow::Field>> {
+      if (const auto n = schema->GetAllFieldIndices(name).size(); n > 1) {
+        return invalid_argument("input file '" + file + "' has " + std::to_string(n) + " columns named '" + name + "' (" +
+                                role + "): which one is meant cannot be told");
+      }
       auto field = schema->GetFieldByName(name);
       if (!field) return not_found("input file '" + file + "' has no column '" + name + "' (" + role + ")");
       if (leaves.ColumnIndex(name) < 0) {

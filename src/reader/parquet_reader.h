@@ -70,6 +70,9 @@ class ParquetReader : public RowReader {
   const std::vector<std::string>& files() const { return files_; }
   const std::vector<ParquetRowGroup>& row_groups() const { return groups_; }
   const std::vector<std::string>& feature_columns() const { return feature_names_; }
+  // Without input.columns: the first file's columns that are not features ("name (type)"), being
+  // neither numbers nor strings with a vocabulary (the id and label columns aside).
+  const std::vector<std::string>& left_out_columns() const { return left_out_; }
   // "a, b, c (3 columns)" for logs and provenance.
   std::string describe_columns() const;
   bool has_ids() const { return !id_column_.empty(); }
@@ -89,7 +92,7 @@ class ParquetReader : public RowReader {
   std::vector<std::string> files_;
   std::vector<ParquetRowGroup> groups_;
   std::vector<std::unique_ptr<Feature>> features_;
-  std::vector<std::string> feature_names_;
+  std::vector<std::string> feature_names_, left_out_;
   std::string id_column_, label_column_;
   std::vector<int64_t> row_shape_;
   int64_t rows_ = 0;

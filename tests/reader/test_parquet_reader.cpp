@@ -214,6 +214,21 @@ TEST_F(ParquetReaderTest, DefaultFeaturesAreTheNumberColumnsExceptIdAndLabel) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r.value()->feature_columns(), (std::vector<std::string>{"f1", "flag"}));
   EXPECT_EQ(read_all(*r.value(), 0, 2), (std::vector<float>{0.5f, 1, 1.5f, 0}));
+  // What is left out is named with its type, for the error when the feature count is off.
+  EXPECT_EQ(r.value()->left_out_columns(), (std::vector<std::string>{"name (string)"}));
+}
+
+TEST_F(ParquetReaderTest, AColumnNameTwiceIsAnErrorNotAMissingColumn) {
+  write_parquet(path("dup.parquet"),
+                {{"f1", json_array(arrow::float64(), "[0.5, 1.5]")}, {"f1", json_array(arrow::float64(), "[2, 3]")}}, 2);
+  for (const bool named : {true, false}) {
+    ParquetInputSpec spec;
+    if (named) spec.columns = {"f1"};
+    auto r = ParquetReader::open(path("dup.parquet"), spec);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << r.status().message();
+    EXPECT_TRUE(contains(r.status().message(), "has 2 columns named 'f1'")) << r.status().message();
+  }
 }
 
 TEST_F(ParquetReaderTest, IntegerFloatAndBoolColumnsConvertToFloat32) {
