@@ -189,8 +189,21 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   if (vm.count("batch-size")) overrides.push_back("run.batch_size=" + std::to_string(vm["batch-size"].as<long long>()));
   if (vm.count("backend")) overrides.push_back("run.backend=" + vm["backend"].as<std::string>());
   if (vm.count("precision")) overrides.push_back("run.precision=" + vm["precision"].as<std::string>());
-  if (vm.count("set"))
-    for (const auto& s : vm["set"].as<std::vector<std::string>>()) overrides.push_back(s);
+  // A key given by a short form and by --set too is ambiguous (which one the user meant cannot be
+  // told: --set won, whatever the order); --set twice is not, the later one wins (documented).
+  const std::size_t short_forms = overrides.size();
+  if (vm.count("set")) {
+    for (const auto& s : vm["set"].as<std::vector<std::string>>()) {
+      const std::string key = s.substr(0, s.find('='));
+      for (std::size_t k = 0; k < short_forms; ++k) {
+        if (overrides[k].substr(0, overrides[k].find('=')) == key) {
+          return {2, "job key '" + key + "' is given twice, by a short option (" + overrides[k] + ") and by --set " + s +
+                         ": give it once", ""};
+        }
+      }
+      overrides.push_back(s);
+    }
+  }
 
   auto job = job_config_load(vm["job"].as<std::string>(), overrides);
   if (!job.ok()) return {exit_code_for(job.status()), job.status().message(), ""};

@@ -1,6 +1,7 @@
 """CLI basics: --help, --version, and a plain singleton run (no mpirun)."""
 import os
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -37,6 +38,15 @@ def test_unknown_option_is_usage_error(e2e, tmp_path):
     assert p.returncode == 2, f"exit {p.returncode}, want 2 (bad usage)"
     e2e.assert_single_error(p, "--no-such-flag")
     assert e2e.listing(tmp_path) == ["job.toml"]
+
+
+@pytest.mark.parametrize("args", [["--batch-size", "6", "--set", "run.batch_size=5"],
+                                  ["--set", "input.path=other.h5", "--input", "in.h5"]])
+def test_a_key_given_by_a_short_option_and_by_set_is_a_usage_error(e2e, tmp_path, args):
+    """--set used to win whatever the order; which one the user meant cannot be told."""
+    p = subprocess.run([str(e2e.BIN), "run", "--job", "job.toml", *args], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 2, p.stderr
+    e2e.assert_single_error(p, "is given twice, by a short option", "give it once")
 
 
 def test_singleton_without_mpirun(e2e, tmp_path, seed):
