@@ -87,6 +87,23 @@ class ParquetSink : public OutputSink {
       SS_ASSIGN_OR_RETURN(p.sha256, sha256_file_hex((fs::path(spec_.temp_path) / p.file).string()));
       parts.push_back(std::move(p));
     }
+    if (parts.empty()) {
+      // No rows: one file of none, so that the folder still has the columns and their types for a
+      // reader (ids without rows to tell their type are int64).
+      ParquetPart p{parquet_part_name(0), 0, 0, 0, ""};
+      const std::string file = (fs::path(spec_.temp_path) / p.file).string();
+      ParquetPartWriter w(file, spec_.columns, spec_.id_name, spec_.provenance);
+      std::vector<Tensor> none;
+      for (const auto& c : spec_.columns) {
+        Shape s{0};
+        s.insert(s.end(), c.row_shape.begin(), c.row_shape.end());
+        none.emplace_back(c.dtype, s);
+      }
+      SS_RETURN_IF_ERROR(w.append(0, 0, none, nullptr));
+      SS_RETURN_IF_ERROR(w.close());
+      SS_ASSIGN_OR_RETURN(p.sha256, sha256_file_hex(file));
+      parts.push_back(std::move(p));
+    }
     SS_RETURN_IF_ERROR(parquet_folder_finish(spec_.temp_path, parts, names(), spec_.total_rows, spec_.provenance));
     std::error_code ec;
     if (fs::exists(final_path, ec)) fs::remove_all(final_path, ec);  // overwrite: checked before the run

@@ -142,18 +142,27 @@ def test_tiny_input_more_ranks_than_shards(e2e, tmp_path, seed):
 
 
 @pytest.mark.parametrize("np_", [1, 2])
-def test_empty_input_gives_an_empty_output(e2e, tmp_path, np_):
+@pytest.mark.parametrize("out_name", ["scores.h5", "scores.parquet"])
+def test_empty_input_gives_an_empty_output(e2e, tmp_path, np_, out_name):
     """0 rows: exit 0, every output dataset with 0 rows in its shape, a report of 0 rows in 0 shards (the
-    output's space reservation has nothing to reserve for empty datasets)."""
+    output's space reservation has nothing to reserve for empty datasets). A Parquet output holds one file of no
+    rows with the columns and their types (it held none, and a reader saw no columns)."""
     inp = tmp_path / "in.h5"
     with e2e.h5py.File(inp, "w") as f:
         f.create_dataset("/features", shape=(0, 30), maxshape=(None, 30), chunks=(16, 30), dtype="f8")
-    out = tmp_path / "out" / "scores.h5"
+    out = tmp_path / "out" / out_name
     out.parent.mkdir()
     job = e2e.make_job(tmp_path / "job.toml", inp, out)
     p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    datasets, _ = e2e.read_output(out)
-    assert {k: v.shape for k, v in datasets.items()} == {"label": (0,), "probabilities": (0, 2), "row_index": (0,)}
+    if out_name.endswith(".parquet"):
+        pq = pytest.importorskip("pyarrow.parquet")
+        table = pq.read_table(out)
+        assert table.num_rows == 0
+        assert [(f.name, str(f.type)) for f in table.schema] == [
+            ("row_index", "int64"), ("label", "int64"), ("probabilities", "fixed_size_list<element: float>[2]")], table.schema
+    else:
+        datasets, _ = e2e.read_output(out)
+        assert {k: v.shape for k, v in datasets.items()} == {"label": (0,), "probabilities": (0, 2), "row_index": (0,)}
     rep = e2e.read_report(out)
     assert (rep["rows_scored"], rep["shards"]) == (0, [])
