@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "common/durable.h"
 
@@ -23,13 +25,29 @@ namespace {
 // JSON has no NaN/Inf: non-finite numbers are written as null.
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
+// Between ranks a statistic keeps its value whatever it is: a non-finite one (the std accumulator
+// of float64 outputs near 1e200 overflows) travels as "inf", "-inf" or "nan".
+json wire_number(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
+double number_from_wire(const json& v) {
+  if (!v.is_string()) return v.get<double>();
+  const std::string s = v.get<std::string>();
+  if (s == "inf") return HUGE_VAL;
+  if (s == "-inf") return -HUGE_VAL;
+  if (s == "nan") return std::nan("");
+  throw std::invalid_argument("not a number: '" + s + "'");
+}
+
 json stats_to_wire(const ShardStats& s) {
   json o = {{"id", s.id}, {"row_begin", s.row_begin}, {"row_end", s.row_end}, {"rank", s.rank},
-            {"rows_read", s.rows_read}, {"rows_scored", s.rows_scored}, {"seconds", s.seconds},
+            {"rows_read", s.rows_read}, {"rows_scored", s.rows_scored}, {"seconds", wire_number(s.seconds)},
             {"nan", s.feature_nan}, {"inf", s.feature_inf}, {"outputs", json::array()}};
   for (const auto& x : s.outputs) {
     o["outputs"].push_back({{"name", x.name}, {"count", x.count}, {"nan", x.nan}, {"inf", x.inf},
-                            {"min", x.min}, {"max", x.max}, {"mean", x.mean}, {"m2", x.m2}});
+                            {"min", wire_number(x.min)}, {"max", wire_number(x.max)}, {"mean", wire_number(x.mean)},
+                            {"m2", wire_number(x.m2)}});
   }
   return o;
 }
@@ -42,7 +60,7 @@ ShardStats stats_from_wire(const json& o) {
   s.rank = o.at("rank");
   s.rows_read = o.at("rows_read");
   s.rows_scored = o.at("rows_scored");
-  s.seconds = o.at("seconds");
+  s.seconds = number_from_wire(o.at("seconds"));
   s.feature_nan = o.at("nan").get<std::vector<int64_t>>();
   s.feature_inf = o.at("inf").get<std::vector<int64_t>>();
   for (const auto& x : o.at("outputs")) {
@@ -51,10 +69,10 @@ ShardStats stats_from_wire(const json& o) {
     os.count = x.at("count");
     os.nan = x.at("nan");
     os.inf = x.at("inf");
-    os.min = x.at("min");
-    os.max = x.at("max");
-    os.mean = x.at("mean");
-    os.m2 = x.at("m2");
+    os.min = number_from_wire(x.at("min"));
+    os.max = number_from_wire(x.at("max"));
+    os.mean = number_from_wire(x.at("mean"));
+    os.m2 = number_from_wire(x.at("m2"));
     s.outputs.push_back(os);
   }
   return s;

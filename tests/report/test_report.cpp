@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -39,6 +40,29 @@ TEST(Report, ShardStatisticsSurviveTheTripToRankZero) {
   EXPECT_DOUBLE_EQ((*out)[1].outputs[0].mean, 0.5);
   EXPECT_DOUBLE_EQ((*out)[1].outputs[0].m2, in[1].outputs[0].m2);
   EXPECT_FALSE(report_decode_shards("{not json").ok());
+}
+
+TEST(Report, NonFiniteStatisticsSurviveTheTripToRankZero) {
+  // float64 outputs near +-1e200 are finite, but their std accumulator overflows to Inf; the trip
+  // to rank 0 failed ('type must be number, but is null') and the job with it.
+  ShardStats s = sample_shard(0, 0, 2, 0);
+  OutputStats o{"big"};
+  const double v[] = {1e200, -1e200};
+  o.add(Tensor::copy_of(DType::kFloat64, {2}, v));
+  ASSERT_TRUE(std::isinf(o.m2));
+  s.outputs = {o};
+  s.outputs.push_back(OutputStats{"none"});  // no finite value: its min, max and mean as they start
+  auto out = report_decode_shards(report_encode_shards({s}));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const OutputStats& back = (*out)[0].outputs[0];
+  EXPECT_EQ(back.min, -1e200);
+  EXPECT_EQ(back.max, 1e200);
+  EXPECT_TRUE(std::isinf(back.m2) && back.m2 > 0);
+  const OutputStats& none = (*out)[0].outputs[1];
+  const OutputStats fresh{"none"};
+  for (const auto& [got, want] : {std::pair{none.min, fresh.min}, {none.max, fresh.max}, {none.mean, fresh.mean}}) {
+    EXPECT_TRUE(got == want || (std::isnan(got) && std::isnan(want))) << got << " vs " << want;
+  }
 }
 
 TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
