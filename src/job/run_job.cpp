@@ -369,6 +369,17 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const int64_t total_rows = first.rows();
   int64_t num_features = 0;
   for (const auto& b : inputs) num_features += b.preprocessed ? b.features : 0;
+  // The checked features, in the statistics' order (feature_offset), with their values per row.
+  int preprocessed_inputs = 0;
+  for (const auto& b : inputs) preprocessed_inputs += b.preprocessed ? 1 : 0;
+  std::vector<FeatureInfo> features;
+  for (const auto& b : inputs) {
+    for (int64_t f = 0; b.preprocessed && f < b.features; ++f) {
+      std::string name = "feature " + std::to_string(features.size());
+      if (preprocessed_inputs > 1) name += " (input '" + b.model_input + "', its feature " + std::to_string(f) + ")";
+      features.push_back({std::move(name), b.inner});
+    }
+  }
 
   auto columns_or = probe_outputs(engine, inputs);
   Status st = columns_or.status();
@@ -696,7 +707,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       auto part = report_decode_shards(nl < wire.size() ? wire.substr(nl + 1) : "");
       st = part.status();
       if (st.ok())
-        for (auto& s : part.value()) verdicts.push_back({s, quality_evaluate(s, job.checks)});
+        for (auto& s : part.value()) verdicts.push_back({s, quality_evaluate(s, job.checks, features)});
     }
     std::sort(verdicts.begin(), verdicts.end(), [](const ShardVerdict& a, const ShardVerdict& b) { return a.stats.id < b.stats.id; });
     int64_t scored = 0;
@@ -719,6 +730,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.input_dtype = std::string(dtype_name(first.dtype()));
       info.input_rows = total_rows;
       info.input_features = num_features;
+      info.features = features;
       for (const auto& b : inputs) {
         info.input_bindings.push_back({b.model_input, b.dataset, std::string(dtype_name(b.reader->dtype())), b.reader->row_shape()});
       }

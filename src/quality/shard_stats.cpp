@@ -67,16 +67,21 @@ void ShardStats::merge(const ShardStats& b) {
   }
 }
 
-std::vector<CheckResult> quality_evaluate(const ShardStats& s, const JobConfig::Checks& c) {
+std::vector<CheckResult> quality_evaluate(const ShardStats& s, const JobConfig::Checks& c,
+                                          const std::vector<FeatureInfo>& features) {
   std::vector<CheckResult> out;
-  const double rows = static_cast<double>(std::max<int64_t>(s.rows_read, 1));
+  auto name = [&](std::size_t j) { return j < features.size() ? features[j].name : "feature " + std::to_string(j); };
+  auto share = [&](int64_t count, std::size_t j) {
+    const int64_t per_row = j < features.size() ? features[j].values_per_row : 1;
+    return static_cast<double>(count) / static_cast<double>(std::max<int64_t>(s.rows_read * per_row, 1));
+  };
   for (std::size_t j = 0; j < s.feature_nan.size(); ++j) {
-    double f = static_cast<double>(s.feature_nan[j]) / rows;
-    out.push_back({"max_missing_fraction", "feature " + std::to_string(j), f, c.max_missing_fraction, f <= c.max_missing_fraction});
+    const double f = share(s.feature_nan[j], j);
+    out.push_back({"max_missing_fraction", name(j), f, c.max_missing_fraction, f <= c.max_missing_fraction});
   }
   for (std::size_t j = 0; j < s.feature_inf.size(); ++j) {
-    double f = static_cast<double>(s.feature_inf[j]) / rows;
-    out.push_back({"max_inf_fraction", "feature " + std::to_string(j), f, c.max_inf_fraction, f <= c.max_inf_fraction});
+    const double f = share(s.feature_inf[j], j);
+    out.push_back({"max_inf_fraction", name(j), f, c.max_inf_fraction, f <= c.max_inf_fraction});
   }
   for (const auto& o : s.outputs) {
     if (!c.allow_nan_outputs) out.push_back({"allow_nan_outputs", o.name, static_cast<double>(o.nan), 0, o.nan == 0});

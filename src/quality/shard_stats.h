@@ -49,7 +49,18 @@ struct CheckResult {
   bool passed = true;
 };
 
-// Runs every check of the job on one shard; one result per (check, target).
-std::vector<CheckResult> quality_evaluate(const ShardStats& shard, const JobConfig::Checks& checks);
+// What one input feature is, for its checks: how its target reads ("feature 7", or with several
+// inputs "feature 7 (input 'B', its feature 2)") and how many values it has per row (1 for a
+// column of a 2-D dataset; H x W for an image channel; every value for a row of other shape).
+struct FeatureInfo {
+  std::string name;
+  int64_t values_per_row = 1;
+};
+
+// Runs every check of the job on one shard; one result per (check, target). A feature's missing
+// and Inf shares are of its values: rows_read x values_per_row. `features` may be empty (every
+// feature "feature j", one value per row).
+std::vector<CheckResult> quality_evaluate(const ShardStats& shard, const JobConfig::Checks& checks,
+                                          const std::vector<FeatureInfo>& features = {});
 
 }  // namespace shardscore

@@ -24,6 +24,7 @@ struct RunInfo {
     std::vector<int64_t> row_shape;
   };
   std::vector<Binding> input_bindings;  // one per model input
+  std::vector<FeatureInfo> features;    // per checked input feature (quality/shard_stats.h); may be empty
   std::string output_path;
   std::string output_format = "hdf5";  // "hdf5" (one file) or "parquet" (a folder)
   std::vector<std::string> output_datasets;

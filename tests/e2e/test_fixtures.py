@@ -299,6 +299,32 @@ def test_token_id_the_models_type_cannot_hold_fails_the_job(e2e, tmp_path, seed)
     assert e2e.listing(out.parent) == [], e2e.listing(out.parent)
 
 
+def test_image_channel_missing_share_is_of_its_pixels(e2e, tmp_path, seed):
+    """max_missing_fraction on an image is per channel, of the channel's values (rows x H x W): NaN pixels in one
+    channel of resnet_tiny's images are reported with numpy's share and pass a threshold they are far below, and
+    fail one they exceed. The share was divided by the rows: 2 NaN pixels in 20 images read 0.1 and failed 0.01."""
+    name = "resnet_tiny"
+    rows = 20
+    feeds = make_inputs(name, rows, np.random.default_rng(seed))
+    x = feeds[MANIFEST[name]["inputs"][0]["name"]]
+    x[0, 2, 0, 0:2] = np.nan
+    x[5:, 1] = np.nan  # 15 of 20 images: a share of 0.75 of channel 1
+    ds = MANIFEST[name]["inputs"][0]["dataset"]
+    for threshold, code in ((0.8, 0), (0.5, 3)):
+        job = fixture_job(name, tmp_path / "in.h5", tmp_path / "out" / "scores.h5", batch_size=8, shard_rows=rows,
+                          preprocess={"impute": 0.0})
+        job["checks"] = {"max_missing_fraction": threshold}
+        write_h5(Path(job["input"]["path"]), {ds: x})
+        out = Path(job["output"]["path"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        p = e2e.run_job(1, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+        assert p.returncode == code, f"exit {p.returncode}, want {code}\n{p.stderr[-3000:]}"
+        rep = e2e.read_report(out)
+        fractions = [f["missing_fraction"] for f in rep["shards"][0]["features"]]
+        assert fractions == pytest.approx([float(np.isnan(x[:, c]).mean()) for c in range(x.shape[1])], rel=1e-12), fractions
+        assert [f["target"] for f in rep["failures"]] == ([] if code == 0 else ["feature 1"]), rep["failures"]
+
+
 def test_single_input_through_datasets_table(e2e, tmp_path, seed):
     """A single-input model named in `datasets` (input name -> dataset) instead of `dataset`."""
     name = "mlp_classifier"

@@ -85,6 +85,29 @@ TEST(QualityChecks, ThresholdsComeFromTheJob) {
   EXPECT_TRUE(find(r, "allow_nan_outputs", "probabilities")->passed);
 }
 
+TEST(QualityChecks, SharesAreOfAFeaturesValuesNotItsRows) {
+  // An image channel of 32 x 32 in 20 rows has 20480 values: 2 NaN are 2 / 20480 of them (they were
+  // taken as 2 / 20 = 0.1 and failed a 0.01 threshold). Targets carry the names given.
+  JobConfig::Checks checks;
+  checks.max_missing_fraction = 0.01;
+  checks.max_inf_fraction = 1.0 / 64;
+  const std::vector<FeatureInfo> features = {{"feature 0 (input 'images', its feature 0)", 1024},
+                                             {"feature 1 (input 'B', its feature 0)", 12}};
+  auto r = quality_evaluate(shard_with(20, {2, 3}, {320, 4}, 0), checks, features);
+  const CheckResult* image = find(r, "max_missing_fraction", "feature 0 (input 'images', its feature 0)");
+  ASSERT_NE(image, nullptr);
+  EXPECT_DOUBLE_EQ(image->value, 2.0 / 20480);
+  EXPECT_TRUE(image->passed);
+  const CheckResult* inf = find(r, "max_inf_fraction", "feature 0 (input 'images', its feature 0)");
+  ASSERT_NE(inf, nullptr);
+  EXPECT_DOUBLE_EQ(inf->value, 320.0 / 20480);  // exactly the threshold: passes
+  EXPECT_TRUE(inf->passed);
+  const CheckResult* b = find(r, "max_missing_fraction", "feature 1 (input 'B', its feature 0)");
+  ASSERT_NE(b, nullptr);
+  EXPECT_DOUBLE_EQ(b->value, 3.0 / 240);
+  EXPECT_FALSE(b->passed);
+}
+
 TEST(QualityChecks, NonFiniteOutputsAndInputsFailByDefault) {
   JobConfig::Checks checks;  // defaults
   auto r = quality_evaluate(shard_with(10, {0}, {1}, 2), checks);
