@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
+#include <cstdio>  // renameat2, RENAME_NOREPLACE (glibc 2.28+, _GNU_SOURCE)
 #include <cstring>
 #include <filesystem>
 
@@ -40,6 +40,33 @@ Status write_file_synced(const std::string& path, const std::string& text) {
   std::error_code ec;
   std::filesystem::remove(path, ec);
   return unavailable("writing '" + path + "' failed: " + std::strerror(why));
+}
+
+Status move_into_place(const std::string& from, const std::string& to, bool replace, const std::string& what) {
+  std::error_code ec;
+  if (replace) {
+    // A file replaces a file in one rename; a folder, or anything where a folder goes, is removed first.
+    std::error_code probe;  // a path that is not there is no folder
+    const bool folders = std::filesystem::is_directory(from, probe) || std::filesystem::is_directory(to, probe);
+    if (folders && std::filesystem::exists(to, probe)) {
+      std::filesystem::remove_all(to, ec);
+      if (ec) return unavailable("cannot remove the old " + what + " '" + to + "': " + ec.message());
+    }
+    std::filesystem::rename(from, to, ec);
+    if (ec) return unavailable("cannot move the finished " + what + " to '" + to + "': " + ec.message());
+    return ok_status();
+  }
+  int err = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0 ? 0 : errno;
+  if (err == EINVAL || err == ENOSYS || err == ENOTSUP) {  // a file system without it (some NFS, FUSE)
+    err = std::filesystem::exists(to, ec) ? EEXIST : (::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno);
+  }
+  if (err == 0) return ok_status();
+  if (err == EEXIST || err == ENOTEMPTY) {
+    return already_exists(what + " '" + to + "' appeared while this job ran (another job writing the same " + what +
+                          "?): it is left as it is and this job's " + what + " is not written; set output.overwrite = "
+                          "true to replace it");
+  }
+  return unavailable("cannot move the finished " + what + " to '" + to + "': " + std::strerror(err));
 }
 
 std::filesystem::path folder_of(const std::string& path) { return std::filesystem::absolute(path).parent_path(); }

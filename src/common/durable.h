@@ -26,6 +26,13 @@ std::filesystem::path folder_of(const std::string& path);
 // sync_path of folder_of(path).
 [[nodiscard]] Status sync_parent_folder(const std::string& path);
 
+// Renames `from` to `to` (a file or a folder). replace: what is at `to` is replaced (a folder there
+// is removed first). Otherwise `to` must not exist when the rename happens, checked by the rename
+// itself (renameat2 RENAME_NOREPLACE, or a check just before it where the file system lacks that):
+// kAlreadyExists when it does (another job wrote it meanwhile), leaving both as they are. `what`
+// ("output", "report") starts the messages.
+[[nodiscard]] Status move_into_place(const std::string& from, const std::string& to, bool replace, const std::string& what);
+
 // After `path` was renamed into place: sync_parent_folder, and a failure is a warning (log_warning),
 // not an error: the move has happened, and failing the run would call "nothing written" an output
 // that is there.

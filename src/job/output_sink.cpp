@@ -30,11 +30,9 @@ class Hdf5Sink : public OutputSink {
     return writer_->close();
   }
   bool all_writes_collective() const override { return collective_; }
-  Status commit(const std::string& final_path) override {
+  Status commit(const std::string& final_path, bool replace) override {
     SS_RETURN_IF_ERROR(sync_path(spec_.temp_path));
-    std::error_code ec;
-    fs::rename(spec_.temp_path, final_path, ec);
-    if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
+    SS_RETURN_IF_ERROR(move_into_place(spec_.temp_path, final_path, replace, "output"));
     sync_parent_folder_or_warn(final_path);
     return ok_status();
   }
@@ -79,7 +77,7 @@ class ParquetSink : public OutputSink {
     return ok_status();
   }
   bool all_writes_collective() const override { return true; }
-  Status commit(const std::string& final_path) override {
+  Status commit(const std::string& final_path, bool replace) override {
     std::vector<ParquetPart> parts;
     for (const auto& s : spec_.plan->shards) {
       ParquetPart p{parquet_part_name(s.id), s.id, s.row_begin, s.rows(), ""};
@@ -105,11 +103,7 @@ class ParquetSink : public OutputSink {
       parts.push_back(std::move(p));
     }
     SS_RETURN_IF_ERROR(parquet_folder_finish(spec_.temp_path, parts, names(), spec_.total_rows, spec_.provenance));
-    std::error_code ec;
-    if (fs::exists(final_path, ec)) fs::remove_all(final_path, ec);  // overwrite: checked before the run
-    if (ec) return unavailable("cannot remove the old output '" + final_path + "': " + ec.message());
-    fs::rename(spec_.temp_path, final_path, ec);
-    if (ec) return unavailable("cannot move the finished output to '" + final_path + "': " + ec.message());
+    SS_RETURN_IF_ERROR(move_into_place(spec_.temp_path, final_path, replace, "output"));
     sync_parent_folder_or_warn(final_path);
     return ok_status();
   }

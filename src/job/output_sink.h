@@ -50,7 +50,9 @@ class OutputSink {
   // output is flushed to disk (fsync) before the move and its folder after, so a node that crashes
   // after the move cannot leave `final_path` naming blocks that never reached the disk (a folder
   // that cannot be flushed after the move is a warning: the output is there).
-  virtual Status commit(const std::string& final_path) = 0;
+  // replace: output.overwrite (else an output that appeared meanwhile, another job's, is kept and
+  // this one fails with kAlreadyExists: move_into_place).
+  virtual Status commit(const std::string& final_path, bool replace) = 0;
   // The datasets / columns written, for the report.
   virtual std::vector<std::string> names() const = 0;
 };

@@ -746,12 +746,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       // The report is written before the output moves into place, so that a report that cannot
       // be written (a full disk) leaves no output that looks complete.
       st = report_write_temp(job.report_path(), report_json(info, verdicts));
-      if (st.ok()) st = sink.commit(output_path);
+      if (st.ok()) st = sink.commit(output_path, job.output.overwrite);
       if (st.ok()) {
         guard.release();
         tally.rows_written = total_rows;
         tally.shards_failed_checks = failed;
-        st = report_commit(job.report_path());
+        st = report_commit(job.report_path(), job.output.overwrite);
       } else {
         report_discard(job.report_path());
       }

@@ -172,10 +172,8 @@ Status report_write_temp(const std::string& path, const std::string& text) {
   return write_file_synced(report_temp_path(path), text).with_context("report: ");
 }
 
-Status report_commit(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::rename(report_temp_path(path), path, ec);
-  if (ec) return unavailable("cannot rename report to '" + path + "': " + ec.message());
+Status report_commit(const std::string& path, bool replace) {
+  SS_RETURN_IF_ERROR(move_into_place(report_temp_path(path), path, replace, "report"));
   sync_parent_folder_or_warn(path);
   return ok_status();
 }

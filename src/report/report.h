@@ -60,7 +60,8 @@ std::string report_temp_path(const std::string& path);
 // fails (a full disk).
 Status report_write_temp(const std::string& path, const std::string& text);
 // Moves report_temp_path(path) to `path` and syncs its folder (sync_parent_folder_or_warn).
-Status report_commit(const std::string& path);
+// replace: output.overwrite (else a report that appeared meanwhile is kept: kAlreadyExists).
+Status report_commit(const std::string& path, bool replace = true);
 // Removes report_temp_path(path), if there is one.
 void report_discard(const std::string& path);
 // Writes text to path via a temporary file and a rename (report_write_temp, report_commit).

@@ -57,5 +57,43 @@ TEST(Durable, WritesAFileOrLeavesNone) {
   fs::remove_all(dir);
 }
 
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Durable, MovesIntoPlaceWithoutReplacingWhatAppeared) {
+  const fs::path dir = fresh_folder();
+  // Nothing there: moved.
+  std::ofstream(dir / ".tmp-a") << "mine";
+  ASSERT_TRUE(move_into_place((dir / ".tmp-a").string(), (dir / "out.h5").string(), false, "output").ok());
+  EXPECT_EQ(read(dir / "out.h5"), "mine");
+  // Another job's file or folder there, no replace: both left as they are, AlreadyExists naming it.
+  std::ofstream(dir / ".tmp-b") << "late";
+  Status st = move_into_place((dir / ".tmp-b").string(), (dir / "out.h5").string(), false, "output");
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(st.message().find("output '" + (dir / "out.h5").string() + "' appeared while this job ran"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(read(dir / "out.h5"), "mine");
+  EXPECT_EQ(read(dir / ".tmp-b"), "late");
+  fs::create_directories(dir / ".tmp-c");
+  std::ofstream(dir / ".tmp-c" / "part-00000.parquet") << "p";
+  fs::create_directories(dir / "out.parquet");
+  std::ofstream(dir / "out.parquet" / "other") << "theirs";
+  EXPECT_EQ(move_into_place((dir / ".tmp-c").string(), (dir / "out.parquet").string(), false, "output").code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(read(dir / "out.parquet" / "other"), "theirs");
+  // Replace: a file over a file, a folder over a folder, a folder over a file.
+  ASSERT_TRUE(move_into_place((dir / ".tmp-b").string(), (dir / "out.h5").string(), true, "output").ok());
+  EXPECT_EQ(read(dir / "out.h5"), "late");
+  ASSERT_TRUE(move_into_place((dir / ".tmp-c").string(), (dir / "out.parquet").string(), true, "output").ok());
+  EXPECT_FALSE(fs::exists(dir / "out.parquet" / "other"));
+  EXPECT_EQ(read(dir / "out.parquet" / "part-00000.parquet"), "p");
+  fs::create_directories(dir / ".tmp-d");
+  ASSERT_TRUE(move_into_place((dir / ".tmp-d").string(), (dir / "out.h5").string(), true, "output").ok());
+  EXPECT_TRUE(fs::is_directory(dir / "out.h5"));
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace shardscore

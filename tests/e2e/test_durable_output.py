@@ -79,3 +79,41 @@ def test_parquet_parts_manifest_and_folder_are_flushed(e2e, tmp_path, seed):
     assert ("fsync", (temp_folder,)) in calls[:i_move], "the output folder was not synced before its move"
     assert_flushed_then_moved(calls, out)
     assert_flushed_then_moved(calls, e2e.report_path(out))
+
+
+@pytest.mark.parametrize("out_name", ["scores.h5", "scores.parquet"])
+def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_name):
+    """Without output.overwrite, an output that another job writes while this one runs (two nightly jobs given the
+    same output path) is left as it is: this job exits 2 naming it, writes neither output nor report. Both jobs
+    exited 0 and the later one's output silently replaced the earlier one's."""
+    import os
+    import signal
+    rows = 300_000
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=10_000, seed=seed)
+    out = tmp_path / "out" / out_name
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 2, "progress_interval": 0.2},
+                       output={"overwrite": False})
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, env={**os.environ, **e2e.MPI_ENV},
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as p:
+        seen = []
+        for line in p.stderr:  # scoring: the output check at start has passed
+            seen.append(line)
+            if " scored " in line:
+                break
+        assert any(" scored " in ln for ln in seen), "".join(seen)
+        if out_name.endswith(".parquet"):
+            out.mkdir()
+            (out / "theirs.txt").write_text("another job's output")
+        else:
+            out.write_text("another job's output")
+        try:
+            _, rest = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise
+    proc = subprocess.CompletedProcess(p.args, p.returncode, "", "".join(seen) + rest)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    e2e.assert_single_error(proc, f"output '{out}' appeared while this job ran", "set output.overwrite = true", strict=False)
+    kept = out / "theirs.txt" if out_name.endswith(".parquet") else out
+    assert kept.read_text() == "another job's output"
+    assert sorted(x.name for x in out.parent.iterdir()) == [out_name], list(out.parent.iterdir())
