@@ -44,20 +44,21 @@ void on_notice_signal(int sig) { g_notice_signal.store(sig); }
 // output; a second one ends the process at once (SA_RESETHAND restores the default action).
 // SIGUSR1 and SIGUSR2, whose default action kills the process too, only warn (Slurm's --signal
 // before a time limit): the job goes on and says so.
-void install_stop_handlers() {
+// A signal the process was started ignoring stays ignored: `nohup` ignores SIGHUP, a shell's
+// background job SIGINT, and the user asked for that.
+void install_unless_ignored(int sig, void (*handler)(int), int flags) {
+  struct sigaction old {};
+  if (sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) return;
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-  struct sigaction note {};
-  note.sa_handler = on_notice_signal;
-  sigemptyset(&note.sa_mask);
-  note.sa_flags = SA_RESTART;
-  sigaction(SIGUSR1, &note, nullptr);
-  sigaction(SIGUSR2, &note, nullptr);
+  sa.sa_flags = flags;
+  sigaction(sig, &sa, nullptr);
+}
+
+void install_stop_handlers() {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) install_unless_ignored(sig, on_stop_signal, SA_RESETHAND | SA_RESTART);
+  for (int sig : {SIGUSR1, SIGUSR2}) install_unless_ignored(sig, on_notice_signal, SA_RESTART);
 }
 
 const char* kUsage =

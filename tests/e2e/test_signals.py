@@ -40,6 +40,18 @@ def test_sighup_stops_cleanly(e2e, tmp_path, seed):
     assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
 
 
+def test_sighup_is_ignored_under_nohup(e2e, tmp_path, seed):
+    """Started under nohup (SIGHUP ignored), the job keeps ignoring it and finishes: the handler that stops on
+    SIGHUP must not undo what the user asked for."""
+    rows = 60_000
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=10_000, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 4, "progress_interval": 0.2})
+    proc = e2e.signal_mid_run(["nohup", e2e.BIN, "run", "--job", job], signal.SIGHUP, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    assert e2e.read_report(out)["rows_scored"] == rows
+
+
 @pytest.mark.parametrize("ranks", [None, 2])
 def test_sigusr1_only_warns(e2e, tmp_path, seed, ranks):
     """SIGUSR1 (what Slurm's --signal=USR1@T sends before a time limit) used to kill the ranks outright, leaving
