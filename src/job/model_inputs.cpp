@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <set>
 
+#include "mpi/mpi_util.h"
 #include "reader/hdf5_reader.h"
 #if SHARDSCORE_HAVE_PARQUET
 #include "reader/parquet_reader.h"
@@ -210,14 +211,17 @@ StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const 
     InputBinding b;
     b.model_input = wanted[k].first;
     b.dataset = wanted[k].second;
-    SS_ASSIGN_OR_RETURN(auto reader, Hdf5Reader::open(job.input.path, b.dataset, comm));
+    SS_ASSIGN_OR_RETURN(auto reader, Hdf5Reader::open(job.input.path, b.dataset, comm));  // agreed inside
     b.reader = std::move(reader);
-    SS_RETURN_IF_ERROR(bind_one(job, graph.inputs[k], &b));
-    if (!out.empty() && b.reader->rows() != out[0].reader->rows()) {
-      return invalid_argument("datasets '" + out[0].dataset + "' and '" + b.dataset + "' in '" + job.input.path + "' have " +
-                              std::to_string(out[0].reader->rows()) + " and " + std::to_string(b.reader->rows()) +
-                              " rows; every model input needs one row per input row");
+    // What the file holds decides these, and a node-local copy may differ: agreed before the next
+    // collective open (or the return that closes the files), which every rank must reach together.
+    Status st = bind_one(job, graph.inputs[k], &b);
+    if (st.ok() && !out.empty() && b.reader->rows() != out[0].reader->rows()) {
+      st = invalid_argument("datasets '" + out[0].dataset + "' and '" + b.dataset + "' in '" + job.input.path + "' have " +
+                            std::to_string(out[0].reader->rows()) + " and " + std::to_string(b.reader->rows()) +
+                            " rows; every model input needs one row per input row");
     }
+    SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
     b.feature_offset = offset;
     if (b.preprocessed) offset += b.features;
     out.push_back(std::move(b));

@@ -335,6 +335,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   if (talk && !binding_note.empty()) log_line("note: rank 0: " + binding_note);
   tbb::global_control thread_cap(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
 
+  // Ranks started with other job files would open other datasets, or as many in another order,
+  // in the collective opens below: compared first.
+  SS_RETURN_IF_ERROR(mpi_agree_same({{"job file (with its overrides)", job.toml_text}}, comm));
+
   // ---- load the model, bind its inputs to datasets: every rank, then agree ----
   hdf5_silence_errors();
   EngineOptions engine_options;
@@ -348,6 +352,55 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // disk) names the rank and its node; one that every rank hits reads as itself.
   SS_RETURN_IF_ERROR(mpi_agree_where(engine_or.status(), comm));
   Engine& engine = *engine_or.value();
+  // The model's SHA-256, and its external data files' (the weights, when the exporter put them
+  // beside the model) in sha256sum's format ("<hash>  <file>" lines, files as the model names
+  // them), so that `sha256sum -c` in the model's folder checks them. One rank per node and model
+  // file hashes them (the ranks of a node that load the same file, by its resolved path: a
+  // node-local copy may differ) and tells the others, so that the ranks can check they run one
+  // model without every rank reading the weights again.
+  Status st = ok_status();
+  std::string sha = "", data_sums = "";
+  std::vector<std::pair<std::string, std::string>> data_shas;  // node-local rank 0's (rank 0's for the report)
+  MPI_Comm node = MPI_COMM_NULL, same_file = MPI_COMM_NULL;
+  SS_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node));
+  {
+    std::error_code ec;
+    const std::string real = std::filesystem::weakly_canonical(job.model.path, ec).string();
+    const int color = static_cast<int>(std::hash<std::string>{}(ec ? job.model.path : real) & 0x7fffffff);
+    SS_MPI_CHECK(MPI_Comm_split(node, color, rank, &same_file));
+    MPI_Comm_free(&node);
+    node = same_file;
+  }
+  int node_rank = 0;
+  MPI_Comm_rank(node, &node_rank);
+  if (node_rank == 0) {
+    auto sha_or = sha256_file_hex(job.model.path);
+    st = sha_or.status();
+    if (st.ok()) sha = sha_or.value();
+    const std::filesystem::path dir = std::filesystem::path(job.model.path).parent_path();
+    for (std::size_t i = 0; st.ok() && i < engine.graph().external_data.size(); ++i) {
+      const std::string& file = engine.graph().external_data[i];
+      auto data_or = sha256_file_hex((dir / file).string());
+      st = data_or.status();
+      if (!st.ok()) break;
+      data_shas.emplace_back(file, data_or.value());
+      data_sums += data_or.value() + "  " + file + "\n";
+    }
+  }
+  {
+    int code = static_cast<int>(st.code());
+    MPI_Bcast(&code, 1, MPI_INT, 0, node);
+    const std::string message = mpi_bcast_string(st.message(), 0, node);
+    st = Status(static_cast<StatusCode>(code), message);
+    sha = mpi_bcast_string(sha, 0, node);
+    data_sums = mpi_bcast_string(data_sums, 0, node);
+    MPI_Comm_free(&node);
+  }
+  SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
+  // One model on every rank: another one under the same name (a node-local copy) would score some
+  // shards differently without a word, and bind other inputs in other collective opens.
+  SS_RETURN_IF_ERROR(mpi_agree_same(
+      {{"model (SHA-256 of the model and its external data)", sha + (data_sums.empty() ? "" : "\n" + data_sums)}}, comm));
   // Where this rank runs: an error of one of its batches says so (and which GPU, on CUDA).
   const std::string place = mpi_rank_place(comm);
   const std::string device = engine.backend_device();
@@ -382,7 +435,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   }
 
   auto columns_or = probe_outputs(engine, inputs);
-  Status st = columns_or.status();
+  st = columns_or.status();
   if (st.ok()) {
     st = output_sink_check_columns(parquet_out, columns_or.value(),
                                    job.input.id_column.empty() ? std::string("row_index") : job.input.id_column);
@@ -392,36 +445,14 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   if (talk) warn_leftovers(job, output_path);
   const std::vector<OutputColumn>& columns = columns_or.value();
 
-  // The model's SHA-256, and its external data files' (the weights, when the exporter put them
-  // beside the model) in sha256sum's format ("<hash>  <file>" lines, files as the model names
-  // them), so that `sha256sum -c` in the model's folder checks them. Every rank hashes the files it
-  // loaded, so that the ranks can check they run one model.
-  std::string sha = "", data_sums = "";
-  std::vector<std::pair<std::string, std::string>> data_shas;  // for the report
-  {
-    auto sha_or = sha256_file_hex(job.model.path);
-    st = sha_or.status();
-    if (st.ok()) sha = sha_or.value();
-    const std::filesystem::path dir = std::filesystem::path(job.model.path).parent_path();
-    for (std::size_t i = 0; st.ok() && i < engine.graph().external_data.size(); ++i) {
-      const std::string& file = engine.graph().external_data[i];
-      auto data_or = sha256_file_hex((dir / file).string());
-      st = data_or.status();
-      if (!st.ok()) break;
-      data_shas.emplace_back(file, data_or.value());
-      data_sums += data_or.value() + "  " + file + "\n";
-    }
-  }
-  SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
   // The rows are split by what rank 0 sees; a rank that sees another job file, input or model would
   // plan other rounds of collective writes (and wait forever) or score with another model.
-  std::vector<std::pair<std::string, std::string>> facts = {{"job file (with its overrides)", job.toml_text}};
+  std::vector<std::pair<std::string, std::string>> facts;
   for (const auto& b : inputs) {
     facts.emplace_back("input '" + b.model_input + "'", b.dataset + ": " + std::to_string(b.reader->rows()) + " rows of " +
                                                             std::string(dtype_name(b.reader->dtype())) + " " +
                                                             shape_to_string(b.reader->row_shape()));
   }
-  facts.emplace_back("model (SHA-256 of the model and its external data)", sha + (data_sums.empty() ? "" : "\n" + data_sums));
   SS_RETURN_IF_ERROR(mpi_agree_same(facts, comm));
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);

@@ -77,22 +77,30 @@ Status mpi_agree_same(const std::vector<std::pair<std::string, std::string>>& fa
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  std::vector<uint64_t> mine(facts.size()), root(facts.size());
-  for (std::size_t k = 0; k < facts.size(); ++k) mine[k] = root[k] = fnv1a(facts[k].second);
-  SS_MPI_CHECK(MPI_Bcast(root.data(), static_cast<int>(root.size()), MPI_UINT64_T, 0, comm));
-  int first_fact = static_cast<int>(facts.size());
-  for (std::size_t k = 0; k < facts.size() && first_fact == static_cast<int>(facts.size()); ++k)
+  // Ranks may hold different numbers of facts (job files that bind other inputs): every rank
+  // compares as many, a fact it lacks counting as one of its own, so every call below has the
+  // same counts on every rank.
+  long long here = static_cast<long long>(facts.size()), most = 0;
+  SS_MPI_CHECK(MPI_Allreduce(&here, &most, 1, MPI_LONG_LONG, MPI_MAX, comm));
+  const auto n = static_cast<std::size_t>(most);
+  auto name_of = [&](std::size_t k) { return k < facts.size() ? facts[k].first : std::string(); };
+  auto value_of = [&](std::size_t k) { return k < facts.size() ? facts[k].second : std::string("(nothing)"); };
+  std::vector<uint64_t> mine(n), root(n);
+  for (std::size_t k = 0; k < n; ++k) mine[k] = root[k] = k < facts.size() ? fnv1a("+" + facts[k].second) : fnv1a("-");
+  SS_MPI_CHECK(MPI_Bcast(root.data(), static_cast<int>(n), MPI_UINT64_T, 0, comm));
+  int first_fact = static_cast<int>(n);
+  for (std::size_t k = 0; k < n && first_fact == static_cast<int>(n); ++k)
     if (mine[k] != root[k]) first_fact = static_cast<int>(k);
-  int differs_here = first_fact < static_cast<int>(facts.size()) ? rank : size, lowest = size;
+  int differs_here = first_fact < static_cast<int>(n) ? rank : size, lowest = size;
   SS_MPI_CHECK(MPI_Allreduce(&differs_here, &lowest, 1, MPI_INT, MPI_MIN, comm));
   if (lowest == size) return ok_status();
   SS_MPI_CHECK(MPI_Bcast(&first_fact, 1, MPI_INT, lowest, comm));
   const auto k = static_cast<std::size_t>(first_fact);
   const std::string place = mpi_bcast_string(mpi_rank_place(comm), lowest, comm);
-  const std::string theirs = mpi_bcast_string(facts[k].second, lowest, comm);
-  const std::string rank0s = mpi_bcast_string(facts[k].second, 0, comm);
-  return invalid_argument("the ranks do not see the same job: " + place + " has another " + facts[k].first + " than rank 0: " +
-                          differing_part(theirs, rank0s) +
+  const std::string their_name = mpi_bcast_string(name_of(k), lowest, comm), rank0_name = mpi_bcast_string(name_of(k), 0, comm);
+  const std::string theirs = mpi_bcast_string(value_of(k), lowest, comm), rank0s = mpi_bcast_string(value_of(k), 0, comm);
+  return invalid_argument("the ranks do not see the same job: " + place + " has another " +
+                          (their_name.empty() ? rank0_name : their_name) + " than rank 0: " + differing_part(theirs, rank0s) +
                           " (a node-local copy that differs from the others', or ranks started with different job files?)");
 }
 

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "common/env.h"
+#include "mpi/mpi_util.h"
 
 namespace shardscore {
 namespace {
@@ -55,81 +56,92 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
   r->dataset_ = dataset;
   const std::string what = "input '" + path + "'";
 
+  // H5Fopen and H5Fclose over MPI-IO are collective: every rank checks what it can, and the ranks
+  // agree before the open and after it, so that no rank returns (closing its file alone) while the
+  // others wait in the next collective call. A file missing or different on one node's disk names
+  // that rank and node (mpi_agree_where).
   // Checked before HDF5 so the message is plain; HDF5's own would be "unable to open file".
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return not_found("input file '" + path + "' does not exist");
-  if (std::filesystem::is_directory(path, ec)) return invalid_argument("input '" + path + "' is a directory, not an HDF5 file");
-
   std::lock_guard lock(hdf5_mutex());
-  if (H5Fis_hdf5(path.c_str()) <= 0) {
-    return data_loss("input file '" + path + "' is not an HDF5 file or is corrupt (no valid HDF5 signature)");
-  }
-  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  SS_H5_CHECK(fapl.get(), "creating file access list for " + what);
-  SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
-  r->file_ = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), hdf5_close_file);
-  if (!r->file_.valid()) {
-    return data_loss("input file '" + path + "' cannot be opened as HDF5 (corrupt or truncated?): " + hdf5_last_error());
-  }
-  if (H5Lexists(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0 ||
-      H5Oexists_by_name(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0) {
-    return not_found("input file '" + path + "' has no dataset '" + dataset + "'");
-  }
-  r->dset_ = H5Id(H5Dopen2(r->file_.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!r->dset_.valid()) {
-    return data_loss("dataset '" + dataset + "' in '" + path + "' cannot be opened: " + hdf5_last_error());
-  }
-  r->space_ = H5Id(H5Dget_space(r->dset_.get()), H5Sclose);
-  SS_H5_CHECK(r->space_.get(), "reading the dataspace of '" + dataset + "' in " + what);
-  const int ndims = H5Sget_simple_extent_ndims(r->space_.get());
-  if (ndims < 1) {
-    return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a scalar; shardscore reads datasets whose first dimension is rows");
-  }
-  std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
-  H5Sget_simple_extent_dims(r->space_.get(), dims.data(), nullptr);
-  r->rows_ = static_cast<int64_t>(dims[0]);
-  for (int d = 1; d < ndims; ++d) {
-    r->row_shape_.push_back(static_cast<int64_t>(dims[d]));
-    r->row_elements_ *= static_cast<int64_t>(dims[d]);
-  }
-
-  H5Id type(H5Dget_type(r->dset_.get()), H5Tclose);
-  SS_H5_CHECK(type.get(), "reading the element type of '" + dataset + "' in " + what);
-  r->dtype_ = hdf5_dtype_of(type.get());
-  const H5T_class_t type_class = H5Tget_class(type.get());
-  // float16 (numpy's, h5py writes it as a 2-byte IEEE float): HDF5 converts it to float32 as it reads.
-  if (r->dtype_ == DType::kUndefined && type_class == H5T_FLOAT && H5Tget_size(type.get()) == 2) r->dtype_ = DType::kFloat32;
-  if (r->dtype_ == DType::kUndefined) {
-    return invalid_argument("dataset '" + dataset + "' in '" + path + "' does not hold numbers shardscore reads (integers of " +
-                            "1 to 8 bytes, float16, float32, float64): its HDF5 type is " + hdf5_type_text(type.get()));
-  }
-
-  H5Id dcpl(H5Dget_create_plist(r->dset_.get()), H5Pclose);
-  // What parallel HDF5 cannot read fails here, not after the first rows are scored.
-  if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
-    return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a virtual dataset (VDS), which parallel HDF5 " +
-                            "cannot read: copy its rows into a plain dataset first");
-  }
-  for (int k = 0, n = H5Pget_nfilters(dcpl.get()); k < n; ++k) {
-    unsigned flags = 0, config = 0;
-    std::size_t nvalues = 0;
-    char name[128] = {};
-    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &nvalues, nullptr, sizeof name, name, &config);
-    if (id >= 0 && H5Zfilter_avail(id) <= 0) {
-      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is stored with HDF5 filter " + std::to_string(id) +
-                              (name[0] ? " ('" + std::string(name) + "')" : std::string()) +
-                              ", which this build's HDF5 cannot decode: install the filter's plugin in a folder named by "
-                              "HDF5_PLUGIN_PATH, or rewrite the dataset without it (h5repack -f NONE)");
+  const Status found = [&]() -> Status {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return not_found("input file '" + path + "' does not exist");
+    if (std::filesystem::is_directory(path, ec)) return invalid_argument("input '" + path + "' is a directory, not an HDF5 file");
+    if (H5Fis_hdf5(path.c_str()) <= 0) {
+      return data_loss("input file '" + path + "' is not an HDF5 file or is corrupt (no valid HDF5 signature)");
     }
-  }
-  if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
-    std::vector<hsize_t> chunk(static_cast<std::size_t>(ndims));
-    if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
-  }
-  r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
-  r->plan_direct_reads(dcpl.get(), type.get(), dims);
-  H5Eclear2(H5E_DEFAULT);  // a refused direct read is not an error
+    return ok_status();
+  }();
+  SS_RETURN_IF_ERROR(mpi_agree_where(found, comm));
+  const Status opened = [&]() -> Status {
+    H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    SS_H5_CHECK(fapl.get(), "creating file access list for " + what);
+    SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
+    r->file_ = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), hdf5_close_file);
+    if (!r->file_.valid()) {
+      return data_loss("input file '" + path + "' cannot be opened as HDF5 (corrupt or truncated?): " + hdf5_last_error());
+    }
+    if (H5Lexists(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0 ||
+        H5Oexists_by_name(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0) {
+      return not_found("input file '" + path + "' has no dataset '" + dataset + "'");
+    }
+    r->dset_ = H5Id(H5Dopen2(r->file_.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!r->dset_.valid()) {
+      return data_loss("dataset '" + dataset + "' in '" + path + "' cannot be opened: " + hdf5_last_error());
+    }
+    r->space_ = H5Id(H5Dget_space(r->dset_.get()), H5Sclose);
+    SS_H5_CHECK(r->space_.get(), "reading the dataspace of '" + dataset + "' in " + what);
+    const int ndims = H5Sget_simple_extent_ndims(r->space_.get());
+    if (ndims < 1) {
+      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a scalar; shardscore reads datasets whose first dimension is rows");
+    }
+    std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
+    H5Sget_simple_extent_dims(r->space_.get(), dims.data(), nullptr);
+    r->rows_ = static_cast<int64_t>(dims[0]);
+    for (int d = 1; d < ndims; ++d) {
+      r->row_shape_.push_back(static_cast<int64_t>(dims[d]));
+      r->row_elements_ *= static_cast<int64_t>(dims[d]);
+    }
+
+    H5Id type(H5Dget_type(r->dset_.get()), H5Tclose);
+    SS_H5_CHECK(type.get(), "reading the element type of '" + dataset + "' in " + what);
+    r->dtype_ = hdf5_dtype_of(type.get());
+    const H5T_class_t type_class = H5Tget_class(type.get());
+    // float16 (numpy's, h5py writes it as a 2-byte IEEE float): HDF5 converts it to float32 as it reads.
+    if (r->dtype_ == DType::kUndefined && type_class == H5T_FLOAT && H5Tget_size(type.get()) == 2) r->dtype_ = DType::kFloat32;
+    if (r->dtype_ == DType::kUndefined) {
+      return invalid_argument("dataset '" + dataset + "' in '" + path + "' does not hold numbers shardscore reads (integers of " +
+                              "1 to 8 bytes, float16, float32, float64): its HDF5 type is " + hdf5_type_text(type.get()));
+    }
+
+    H5Id dcpl(H5Dget_create_plist(r->dset_.get()), H5Pclose);
+    // What parallel HDF5 cannot read fails here, not after the first rows are scored.
+    if (H5Pget_layout(dcpl.get()) == H5D_VIRTUAL) {
+      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a virtual dataset (VDS), which parallel HDF5 " +
+                              "cannot read: copy its rows into a plain dataset first");
+    }
+    for (int k = 0, n = H5Pget_nfilters(dcpl.get()); k < n; ++k) {
+      unsigned flags = 0, config = 0;
+      std::size_t nvalues = 0;
+      char name[128] = {};
+      const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &nvalues, nullptr, sizeof name, name, &config);
+      if (id >= 0 && H5Zfilter_avail(id) <= 0) {
+        return invalid_argument("dataset '" + dataset + "' in '" + path + "' is stored with HDF5 filter " + std::to_string(id) +
+                                (name[0] ? " ('" + std::string(name) + "')" : std::string()) +
+                                ", which this build's HDF5 cannot decode: install the filter's plugin in a folder named by "
+                                "HDF5_PLUGIN_PATH, or rewrite the dataset without it (h5repack -f NONE)");
+      }
+    }
+    if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
+      std::vector<hsize_t> chunk(static_cast<std::size_t>(ndims));
+      if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
+    }
+    r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+    SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
+    r->plan_direct_reads(dcpl.get(), type.get(), dims);
+    H5Eclear2(H5E_DEFAULT);  // a refused direct read is not an error
+    return ok_status();
+  }();
+  SS_RETURN_IF_ERROR(mpi_agree_where(opened, comm));
   return r;
 }
 

@@ -86,6 +86,22 @@ TEST(MpiAgreeSame, NamesTheLowestRankThatSeesOtherwiseAndWhat) {
             "the ranks do not see the same job: rank 1 on " + std::string(host) +
                 " has another input 'X' than rank 0: '/features: 1200 rows' where rank 0 has '/features: 1000 rows' (a "
                 "node-local copy that differs from the others', or ranks started with different job files?)");
+  // Different numbers of facts (another job file binds another input): no collective mismatch, the
+  // missing fact is '(nothing)'.
+  std::vector<std::pair<std::string, std::string>> facts = {{"job file", job}};
+  if (rank == 0) facts.emplace_back("input 'mask'", "/mask: 1000 rows");
+  st = mpi_agree_same(facts, MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("rank 1 on " + std::string(host) + " has another input 'mask' than rank 0: '(nothing)' where "
+                              "rank 0 has '/mask: 1000 rows'"),
+            std::string::npos)
+      << st.message();
+  facts.resize(1);
+  if (rank == size - 1) facts.emplace_back("input 'extra'", "/extra: 1000 rows");
+  st = mpi_agree_same(facts, MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("rank " + std::to_string(size - 1) + " on " + std::string(host) +
+                              " has another input 'extra' than rank 0: '/extra: 1000 rows' where rank 0 has '(nothing)'"),
+            std::string::npos)
+      << st.message();
   // A long value is shown by its first differing line.
   st = mpi_agree_same({{"job file", rank == 0 ? job : "[input]\npath = \"in.h5\"\n[run]\nbatch_size = 32\n"}}, MPI_COMM_WORLD);
   EXPECT_NE(st.message().find("has another job file than rank 0: line 4 'batch_size = 32' where rank 0 has 'batch_size = 64'"),

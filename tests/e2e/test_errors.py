@@ -426,19 +426,25 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
     assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
 
 
-@pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file"])
+@pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing"])
 def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_path, seed, differs):
     """Ranks that read different files under one name (a stale node-local copy of the input or the model, here
     each rank its own working folder in mpirun's MPMD form) or were started with different job files: exit 2,
     one error naming rank 1, its host and what it sees otherwise, nothing written. Rows of two sizes hung (the
-    ranks planned different rounds of collective writes); two models' scores were mixed in one output."""
+    ranks planned different rounds of collective writes); two models' scores were mixed in one output. A file or
+    dataset missing on one node hung in the collective open (the others waited in it)."""
     a, b = tmp_path / "node_a", tmp_path / "node_b"
     for node, rows, dtype, model in ((a, 500, "float64", e2e.DEMO_MODEL),
                                      (b, 600 if differs == "input_rows" else 500,
                                       "float32" if differs == "input_type" else "float64",
                                       e2e.REPO / "tests" / "fixtures" / "logreg.onnx" if differs == "model" else e2e.DEMO_MODEL)):
         node.mkdir()
-        e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed)
+        if node == b and differs == "file_missing":
+            pass
+        elif node == b and differs == "dataset_missing":
+            e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed, dataset="/other")
+        else:
+            e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed)
         shutil.copy(model, node / "model.onnx")
     out_dir = tmp_path / "out"
     jobs = [e2e.make_job(tmp_path / "job.toml", "in.h5", out_dir / "scores.h5", model_path="model.onnx")]
@@ -452,9 +458,13 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
     what = {"input_rows": "another input 'X' than rank 0: '/features: 600 rows of float64 [30]' where rank 0 has "
                           "'/features: 500 rows of float64 [30]'",
             "input_type": "another input 'X' than rank 0: '/features: 500 rows of float32 [30]'",
-            "model": "another model (SHA-256", "job_file": "another job file (with its overrides) than rank 0: line"}[differs]
+            "model": "another model (SHA-256", "job_file": "another job file (with its overrides) than rank 0: line",
+            "dataset_missing": "has no dataset '/features'", "file_missing": "input file 'in.h5' does not exist"}[differs]
     line = e2e.assert_single_error(p, what)
-    assert f"the ranks do not see the same job: rank 1 on {socket.gethostname()} has " in line, line
+    if differs.endswith("_missing"):  # found at the collective open, which every rank leaves together
+        assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
+    else:
+        assert f"the ranks do not see the same job: rank 1 on {socket.gethostname()} has " in line, line
     assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
 
 
