@@ -72,18 +72,21 @@ bool is_data_name(const fs::path& p) {
   return !name.empty() && name[0] != '_' && name[0] != '.' && (ext == ".parquet" || ext == ".pq");
 }
 
-// Whether a data file lies anywhere under folder `dir` (its hidden and marker folders aside).
-bool holds_data(const fs::path& dir) {
+// Whether a data file lies anywhere under folder `dir` (its hidden and marker folders aside); a
+// folder that cannot be searched (permissions) is an error: it may hold data.
+StatusOr<bool> holds_data(const fs::path& dir) {
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
     const std::string name = it->path().filename().string();
+    std::error_code e2;
     if (!name.empty() && (name[0] == '_' || name[0] == '.')) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
+      if (it->is_directory(e2)) it.disable_recursion_pending();
       continue;
     }
-    if (is_data_name(it->path()) && it->is_regular_file(ec)) return true;
+    if (is_data_name(it->path()) && it->is_regular_file(e2)) return true;
   }
+  if (ec) return invalid_argument("cannot search '" + dir.string() + "' for Parquet files: " + ec.message());
   return false;
 }
 
@@ -100,7 +103,8 @@ StatusOr<std::vector<std::string>> list_files(const std::string& path) {
     if (name.empty() || name[0] == '_' || name[0] == '.') continue;
     std::error_code e2;
     if (entry.is_directory(e2)) {
-      if (holds_data(entry.path())) {
+      SS_ASSIGN_OR_RETURN(const bool data, holds_data(entry.path()));
+      if (data) {
         return invalid_argument("input folder '" + path + "' holds the folder '" + name +
                                 "' with Parquet files in it, which would not be read: shardscore reads the files of "
                                 "one folder, not of the folders inside it (Hive partitions, a table Spark wrote as a "
@@ -112,8 +116,12 @@ StatusOr<std::vector<std::string>> list_files(const std::string& path) {
     if (entry.is_regular_file(e2)) {
       files.push_back(entry.path().string());
     } else if (entry.is_symlink(e2)) {
+      std::error_code why;
+      fs::status(entry.path(), why);
       return not_found("input folder '" + path + "' holds '" + name + "', a link to '" +
-                       fs::read_symlink(entry.path(), e2).string() + "', which does not exist");
+                       fs::read_symlink(entry.path(), e2).string() + "', " +
+                       (!why || why == std::errc::no_such_file_or_directory ? std::string("which does not exist")
+                                                                            : "which cannot be followed: " + why.message()));
     } else {
       return invalid_argument("input folder '" + path + "' holds '" + name + "', which is not a regular file");
     }

@@ -159,6 +159,8 @@ TEST_F(ParquetReaderTest, FolderTakesEveryCaseOfTheExtensionAndRefusesWhatItCann
     StatusCode code;
   };
   for (const Case& c : {Case{"link", "b.parquet", "which does not exist", StatusCode::kNotFound},
+                        Case{"loop", "c.parquet", "which cannot be followed: Too many levels of symbolic links",
+                             StatusCode::kNotFound},
                         Case{"spark", "b.parquet", "would not be read", StatusCode::kInvalidArgument},
                         Case{"hive", "date=2", "would not be read", StatusCode::kInvalidArgument}}) {
     SCOPED_TRACE(c.folder);
@@ -166,6 +168,8 @@ TEST_F(ParquetReaderTest, FolderTakesEveryCaseOfTheExtensionAndRefusesWhatItCann
     write_parquet(path(c.folder + "/a.parquet"), {{"x", json_array(arrow::int32(), "[1, 2]")}}, 2);
     if (c.folder == "link") {
       fs::create_symlink(dir_ / "gone.parquet", dir_ / c.folder / c.entry);
+    } else if (c.folder == "loop") {
+      fs::create_symlink(dir_ / c.folder / c.entry, dir_ / c.folder / c.entry);
     } else {
       fs::create_directories(dir_ / c.folder / c.entry / "sub");
       write_parquet(path(c.folder + "/" + c.entry + "/sub/part-0.parquet"), {{"x", json_array(arrow::int32(), "[3]")}}, 2);
