@@ -87,7 +87,7 @@ class ParquetSink : public OutputSink {
     }
     if (parts.empty()) {
       // No rows: one file of none, so that the folder still has the columns and their types for a
-      // reader (ids without rows to tell their type are int64).
+      // reader (the ids' as the input's id column has them).
       ParquetPart p{parquet_part_name(0), 0, 0, 0, ""};
       const std::string file = (fs::path(spec_.temp_path) / p.file).string();
       ParquetPartWriter w(file, spec_.columns, spec_.id_name, spec_.provenance);
@@ -97,7 +97,7 @@ class ParquetSink : public OutputSink {
         s.insert(s.end(), c.row_shape.begin(), c.row_shape.end());
         none.emplace_back(c.dtype, s);
       }
-      SS_RETURN_IF_ERROR(w.append(0, 0, none, nullptr));
+      SS_RETURN_IF_ERROR(w.append(0, 0, none, spec_.no_ids.get()));
       SS_RETURN_IF_ERROR(w.close());
       SS_ASSIGN_OR_RETURN(p.sha256, sha256_file_hex(file));
       parts.push_back(std::move(p));

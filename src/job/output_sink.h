@@ -32,6 +32,9 @@ struct OutputSinkSpec {
   // Provenance (HDF5 root attributes; Parquet schema metadata and manifest), the same on every rank.
   std::vector<std::pair<std::string, std::string>> provenance;
   std::string id_name = "row_index";  // Parquet output's first column
+  // Parquet output with the input's ids: none of them, in their column's type, for the file that an
+  // input of no rows still gets (null: the row index, int64).
+  std::shared_ptr<const RowIds> no_ids;
 };
 
 class OutputSink {

@@ -512,6 +512,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   if (auto* pq = dynamic_cast<ParquetReader*>(inputs[0].reader.get()); pq && pq->has_ids() && parquet_out) {
     id_source = pq;
     sink_spec.id_name = pq->id_column();
+    auto none = std::make_shared<RowIds>();
+    const Status ids = pq->read_ids(0, 0, none.get());
+    SS_RETURN_IF_ERROR(mpi_agree(ids, comm));
+    sink_spec.no_ids = std::move(none);
   }
 #endif
   if (parquet_out) {

@@ -256,6 +256,7 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
                                 "' but " + field->type()->ToString() + " in '" + file + "'");
       }
       id_type = field->type();
+      r->id_type_ = id_type;
     }
     if (!spec.label_column.empty()) SS_RETURN_IF_ERROR(field_of(spec.label_column, "input.label_column").status());
 
@@ -462,6 +463,11 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
 
 Status ParquetReader::read_ids(int64_t row_begin, int64_t count, RowIds* out) {
   if (!has_ids()) return internal_error("read_ids without an id column");
+  if (count == 0) {  // of the column's type also when there are no rows at all
+    SS_ARROW_ASSIGN_OR_RETURN(out->values, arrow::MakeEmptyArray(id_type_), StatusCode::kInternal,
+                              "making no ids of column '" + id_column_ + "'");
+    return ok_status();
+  }
   arrow::ArrayVector pieces;
   while (count > 0) {
     const std::size_t g = group_of(row_begin);

@@ -94,6 +94,7 @@ class ParquetReader : public RowReader {
   std::vector<std::unique_ptr<Feature>> features_;
   std::vector<std::string> feature_names_, left_out_;
   std::string id_column_, label_column_;
+  std::shared_ptr<arrow::DataType> id_type_;  // the id column's (has_ids())
   std::vector<int64_t> row_shape_;
   int64_t rows_ = 0;
 

@@ -383,3 +383,20 @@ def test_existing_parquet_output_without_overwrite(e2e, tmp_path, rng, seed):
     assert p.returncode == 2, p.stderr
     e2e.assert_single_error(p, str(out))
     assert e2e.listing(out) == ["keep.txt"] and e2e.listing(out.parent) == ["scores.parquet"]
+
+
+def test_empty_parquet_input_keeps_its_id_type(e2e, tmp_path):
+    """A Parquet input of no rows with a string id column: the output's one file of no rows has the id column as
+    a string, as a run with rows writes it, so that outputs of several runs can be read together (it was int64)."""
+    cols = {name(j): pa.array([], pa.float64()) for j in range(FEATURES)}
+    cols["customer_id"] = pa.array([], pa.string())
+    inp = tmp_path / "in" / "empty.parquet"
+    inp.parent.mkdir(parents=True)
+    pq.write_table(pa.table(cols), inp)
+    out = tmp_path / "out" / "scores.parquet"
+    job_path, _ = parquet_job(e2e, tmp_path, inp, out, {"id_column": "customer_id"})
+    p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    table, manifest = read_folder(out)
+    assert table.num_rows == 0 and manifest["rows"] == 0
+    assert (table.schema.field(0).name, str(table.schema.field(0).type)) == ("customer_id", "string"), table.schema
