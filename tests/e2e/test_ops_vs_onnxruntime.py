@@ -494,7 +494,7 @@ def gen_conv():
 
 
 AVG_CEIL_WHY = ("AveragePool with ceil_mode and count_include_pad: ONNX Runtime 1.19 divides a last window that "
-                "reaches past the end padding by the whole kernel; ONNX Runtime 1.23 and "
+                "reaches past the end padding by the whole kernel; ONNX Runtime 1.32, onnx 1.23.2's reference and "
                 "PyTorch count only the taps inside the padded input (the ones a pad could cover). So does the spec's "
                 "formula in numpy (spec_pool), the oracle here")
 CEIL_WHY = ("ceil_mode: ONNX Runtime 1.19 adds output windows that start in the right padding (values -FLT_MAX, "

@@ -340,7 +340,7 @@ struct PoolCase {
 };
 
 // Max or mean over each window's positions inside the input; with include_pad the mean divides
-// by the whole kernel.
+// by the window's positions inside the padded input.
 template <typename T>
 std::vector<double> pool_ref(const PoolCase& c, const std::vector<T>& x, bool is_max) {
   const int64_t planes = c.xs[0] * c.xs[1], h = c.xs[2], w = c.xs[3], oh = c.ys[2], ow = c.ys[3];
@@ -354,7 +354,7 @@ std::vector<double> pool_ref(const PoolCase& c, const std::vector<T>& x, bool is
           for (int64_t j = 0; j < c.k[1]; ++j) {
             const int64_t iy = oy * c.s[0] - c.pads[0] + i * c.d[0], ix = ox * c.s[1] - c.pads[1] + j * c.d[1];
             // count_include_pad's divisor: the taps inside the padded input (a ceil_mode window's
-            // taps past the end pad are not counted, as in PyTorch and ONNX Runtime 1.23).
+            // taps past the end pad are not counted, as in PyTorch, ONNX Runtime 1.32 and onnx 1.23).
             if (iy < h + c.pads[2] && ix < w + c.pads[3]) ++padded;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
             const double v = static_cast<double>(x[(p * h + iy) * w + ix]);
@@ -560,7 +560,7 @@ TEST_P(OpTest, AveragePool_CountIncludePad) {
 TEST_P(OpTest, AveragePool_CeilMode) {
   // (6 + 2 - 3) / 2 = 2.5 -> 4 windows; the last one reaches past the end padding. With
   // count_include_pad it divides by the taps inside the padded input: 6 on the last row and
-  // column, 4 in their corner (PyTorch's rule, and ONNX Runtime 1.23's; 1.19 divided by 9).
+  // column, 4 in their corner (PyTorch's rule, ONNX Runtime 1.32's and onnx 1.23's; ORT 1.19 divided by 9).
   check_pool("AveragePool",
              {.xs = {1, 2, 6, 6},
               .k = {3, 3},

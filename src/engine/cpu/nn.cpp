@@ -207,7 +207,8 @@ void average_pool_typed(const Tensor& x, const Window2d& g, bool count_include_p
   const T* px = x.data<T>();
   T* py = y->data<T>();
   // count_include_pad counts the taps inside the padded input, not those of a ceil_mode window past
-  // the end padding (PyTorch's rule; ONNX Runtime 1.23 follows it, 1.19 divided by the whole kernel).
+  // the end padding: PyTorch's rule, and that of ONNX Runtime 1.32 and onnx 1.23's reference (ONNX
+  // Runtime 1.19 and onnx 1.16 divided by the whole kernel).
   auto padded_taps = [&g](int axis, int64_t o, int64_t in) {
     int64_t n = 0;
     for (int64_t a = 0; a < g.k[axis]; ++a)
