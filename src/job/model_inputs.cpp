@@ -114,7 +114,9 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
         msg = "input " + where + " has " + std::to_string(b->model_row_shape[0]) + " features but model '" +
               job.model.path + "' input '" + in.name + "' expects shape " + shape_to_string(in.dims);
 #if SHARDSCORE_HAVE_PARQUET
-        if (const auto* pq = dynamic_cast<const ParquetReader*>(&r); pq && !pq->left_out_columns().empty()) {
+        // Too few features: say which columns were left out of them.
+        if (const auto* pq = dynamic_cast<const ParquetReader*>(&r);
+            pq && !pq->left_out_columns().empty() && in.dims[1] > b->model_row_shape[0]) {
           msg += "; left out of the default features (neither numbers nor strings with a vocabulary in "
                  "input.categories): ";
           for (std::size_t k = 0; k < pq->left_out_columns().size(); ++k) msg += (k ? ", " : "") + pq->left_out_columns()[k];

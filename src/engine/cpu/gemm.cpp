@@ -124,8 +124,8 @@ Status cpu_gemm(OpContext& ctx) {
 }
 
 // shardscore.FusedGemm: Y = act(alpha * A' * op(B) + beta * C), made by the fusion pass from
-// MatMul + Add (+ activation) and Gemm (+ activation). A may have any rank >= 2: its leading
-// dimensions are rows (as MatMul folds them); B is 2-D; C broadcasts to [rows, N].
+// MatMul + Add (+ activation) and Gemm (+ activation). A may have any rank >= 1: its leading
+// dimensions are rows (as MatMul folds them; a 1-D A is one row); B is 2-D; C broadcasts to [rows, N].
 Status cpu_fused_gemm(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(FusedGemmPlan plan, fused_gemm_plan(ctx.node, ctx.inputs));
   const Tensor* a = ctx.inputs[0];
