@@ -420,8 +420,6 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   const bool parquet_out = job_output_is_parquet(job.output.path);
   const std::string output_path = output_path_of(job);
   const int64_t total_rows = first.rows();
-  int64_t num_features = 0;
-  for (const auto& b : inputs) num_features += b.preprocessed ? b.features : 0;
   // The checked features, in the statistics' order (feature_offset), with their values per row.
   int preprocessed_inputs = 0;
   for (const auto& b : inputs) preprocessed_inputs += b.preprocessed ? 1 : 0;
@@ -433,6 +431,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       features.push_back({std::move(name), b.inner});
     }
   }
+  const auto num_features = static_cast<int64_t>(features.size());
 
   auto columns_or = probe_outputs(engine, inputs);
   st = columns_or.status();

@@ -67,14 +67,16 @@ void ShardStats::merge(const ShardStats& b) {
   }
 }
 
+double feature_share(const ShardStats& s, int64_t count, const std::vector<FeatureInfo>& features, std::size_t j) {
+  const int64_t per_row = j < features.size() ? features[j].values_per_row : 1;
+  return static_cast<double>(count) / static_cast<double>(std::max<int64_t>(s.rows_read * per_row, 1));
+}
+
 std::vector<CheckResult> quality_evaluate(const ShardStats& s, const JobConfig::Checks& c,
                                           const std::vector<FeatureInfo>& features) {
   std::vector<CheckResult> out;
   auto name = [&](std::size_t j) { return j < features.size() ? features[j].name : "feature " + std::to_string(j); };
-  auto share = [&](int64_t count, std::size_t j) {
-    const int64_t per_row = j < features.size() ? features[j].values_per_row : 1;
-    return static_cast<double>(count) / static_cast<double>(std::max<int64_t>(s.rows_read * per_row, 1));
-  };
+  auto share = [&](int64_t count, std::size_t j) { return feature_share(s, count, features, j); };
   for (std::size_t j = 0; j < s.feature_nan.size(); ++j) {
     const double f = share(s.feature_nan[j], j);
     out.push_back({"max_missing_fraction", name(j), f, c.max_missing_fraction, f <= c.max_missing_fraction});

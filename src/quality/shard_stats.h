@@ -57,6 +57,10 @@ struct FeatureInfo {
   int64_t values_per_row = 1;
 };
 
+// A count of feature j's values (NaN, Inf) as a share of its values in the shard: rows_read x
+// values_per_row (1 where `features` does not say).
+double feature_share(const ShardStats& shard, int64_t count, const std::vector<FeatureInfo>& features, std::size_t j);
+
 // Runs every check of the job on one shard; one result per (check, target). A feature's missing
 // and Inf shares are of its values: rows_read x values_per_row. `features` may be empty (every
 // feature "feature j", one value per row).

@@ -105,11 +105,8 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
     rows_scored += s.rows_scored;
     json features = json::array();
     for (std::size_t j = 0; j < s.feature_nan.size(); ++j) {
-      // Of the feature's values: an image channel has H x W a row.
-      const int64_t per_row = j < info.features.size() ? info.features[j].values_per_row : 1;
-      const double n = static_cast<double>(std::max<int64_t>(s.rows_read * per_row, 1));
       features.push_back({{"index", j}, {"nan", s.feature_nan[j]}, {"inf", s.feature_inf[j]},
-                          {"missing_fraction", static_cast<double>(s.feature_nan[j]) / n}});
+                          {"missing_fraction", feature_share(s, s.feature_nan[j], info.features, j)}});
     }
     json outputs = json::array();
     for (const auto& o : s.outputs) {
