@@ -64,10 +64,10 @@ const char* kind_name(Kind k) {
     case Kind::kInt: return "an integer";
     case Kind::kFloat: return "a number";
     case Kind::kBool: return "true or false";
-    case Kind::kFloats: return "a number or an array of numbers";
-    case Kind::kStringTable: return "a table of strings ({ name = \"value\", ... })";
-    case Kind::kStrings: return "an array of strings";
-    case Kind::kStringListTable: return "a table of string arrays ({ name = [\"a\", \"b\"], ... })";
+    case Kind::kFloats: return "a number or a non-empty array of numbers";
+    case Kind::kStringTable: return "a non-empty table of strings ({ name = \"value\", ... })";
+    case Kind::kStrings: return "a non-empty array of strings";
+    case Kind::kStringListTable: return "a non-empty table of non-empty string arrays ({ name = [\"a\", \"b\"], ... })";
   }
   return "?";
 }

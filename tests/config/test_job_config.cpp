@@ -201,6 +201,11 @@ path = "out.parquet"
     EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument) << c.key;
     EXPECT_NE(e.status().message().find(c.key), std::string::npos) << e.status().message();
   }
+  // An empty list is refused for being empty, which the message says (not only "an array").
+  for (const char* o : {"input.columns=[]", "output.outputs=[]"}) {
+    auto e = job_config_parse(kMinimal, "job.toml", {o});
+    EXPECT_NE(e.status().message().find("non-empty array of strings"), std::string::npos) << e.status().message();
+  }
 }
 
 TEST(JobConfig, RequiredKeysAndSyntaxErrors) {
