@@ -753,6 +753,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     if (st.ok()) {
       RunInfo info;
       info.version = SHARDSCORE_VERSION;
+      std::error_code cwd_error;
+      info.working_directory = std::filesystem::current_path(cwd_error).string();
       info.ranks = size;
       info.threads_per_rank = threads;
       info.backend = std::string(engine.backend_name());

@@ -143,6 +143,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
       {"shardscore_version", info.version},
       {"status", passed ? "passed" : "checks_failed"},
       {"exit_code", passed ? 0 : 3},
+      {"working_directory", info.working_directory},
       {"ranks", info.ranks},
       {"threads_per_rank", info.threads_per_rank},
       {"backend", info.backend},

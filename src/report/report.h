@@ -12,6 +12,9 @@ namespace shardscore {
 
 struct RunInfo {
   std::string version;
+  // Rank 0's working directory: the paths below are recorded as the job gave them, and a relative
+  // one is relative to it.
+  std::string working_directory;
   int ranks = 1;
   std::string backend;
   std::string model_path, model_sha256;

@@ -1,5 +1,6 @@
 """The run report (JSON), quality checks (exit 3) and output provenance attributes."""
 import datetime
+import os
 import re
 import socket
 import subprocess
@@ -8,7 +9,7 @@ import tomllib
 import numpy as np
 import pytest
 
-TOP_KEYS = {"shardscore_version", "status", "exit_code", "ranks", "backend", "placement", "model", "input", "output",
+TOP_KEYS = {"shardscore_version", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
             "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}
 SHARD_KEYS = {"id", "rank", "row_begin", "row_end", "rows_read", "rows_scored", "seconds", "verdict",
               "features", "outputs", "checks"}
@@ -25,8 +26,10 @@ def _has_keys(obj, keys, what):
     assert not missing, f"{what} lacks {sorted(missing)} (has {sorted(obj)})"
 
 
-def check_report_schema(rep, *, rows, features, np_, out, inp, model_sha):
+def check_report_schema(rep, *, rows, features, np_, out, inp, model_sha, cwd):
     _has_keys(rep, TOP_KEYS, "report")
+    # The recorded paths are as given; a relative one is relative to rank 0's working directory.
+    assert os.path.realpath(rep["working_directory"]) == os.path.realpath(cwd)
     assert re.fullmatch(r"\d+\.\d+\.\d+", rep["shardscore_version"])
     assert rep["ranks"] == np_
     assert rep["backend"] == "cpu"
@@ -95,7 +98,7 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
 
     model_sha = e2e.sha256_file(e2e.DEMO_MODEL)
     rep = e2e.read_report(out)
-    check_report_schema(rep, rows=rows, features=30, np_=np_, out=out, inp=inp, model_sha=model_sha)
+    check_report_schema(rep, rows=rows, features=30, np_=np_, out=out, inp=inp, model_sha=model_sha, cwd=tmp_path)
     assert rep["status"] == "passed" and rep["exit_code"] == 0 and rep["failures"] == []
     shards = check_shard_cover(rep, rows, chunk_rows=chunk)
     assert len(shards) >= 3
@@ -210,7 +213,7 @@ def test_quality_check_fails_with_exit_3(e2e, tmp_path, seed, rng):
 
     rep = e2e.read_report(out)
     check_report_schema(rep, rows=rows, features=30, np_=np_, out=out, inp=inp,
-                        model_sha=e2e.sha256_file(e2e.DEMO_MODEL))
+                        model_sha=e2e.sha256_file(e2e.DEMO_MODEL), cwd=tmp_path)
     assert rep["status"] == "checks_failed" and rep["exit_code"] == 3
     shards = check_shard_cover(rep, rows, chunk_rows=chunk)
     assert rep["failures"], "no failures listed"

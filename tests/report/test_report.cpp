@@ -78,9 +78,10 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   info.output_datasets = {"probabilities", "row_index"};
   info.seconds = 2;
   info.scoring_seconds = 1.5;
+  info.working_directory = "/scratch/run7";
   info.placement = {{0, "node-a", "cpu"}, {1, "node-b", "GPU 1 (Some GPU, PCI 0000:4C:00.0)"}};
   auto j = nlohmann::json::parse(report_json(info, v));
-  for (const char* key : {"shardscore_version", "status", "exit_code", "ranks", "backend", "placement", "model", "input", "output",
+  for (const char* key : {"shardscore_version", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
                           "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
@@ -90,6 +91,7 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   EXPECT_EQ(j["placement"], want_placement);
   EXPECT_EQ(j["status"], "checks_failed");
   EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["working_directory"], "/scratch/run7");
   EXPECT_EQ(j["rows_scored"], 150);
   EXPECT_DOUBLE_EQ(j["rows_per_second"].get<double>(), 75.0);
   EXPECT_DOUBLE_EQ(j["scoring_seconds"].get<double>(), 1.5);
