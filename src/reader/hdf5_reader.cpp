@@ -47,6 +47,36 @@ std::string hdf5_file_name(hid_t id) {
   return name;
 }
 
+// Checks that `dataset` names an object in `file`, one link at a time: H5Lexists fails (rather than
+// answering no) where a group on the way is missing or is a dataset, and a failure that is not
+// such a "no" means the file's groups could not be read (corrupt after an intact superblock, which
+// in parallel only rank 0 reads): DataLoss, not NotFound.
+Status find_dataset(hid_t file, const std::string& path, const std::string& dataset) {
+  const auto corrupt = [&] {
+    return data_loss("input file '" + path + "' cannot be read where dataset '" + dataset +
+                     "' should be (corrupt or truncated?): " + hdf5_last_error());
+  };
+  const std::string missing = "input file '" + path + "' has no dataset '" + dataset + "'";
+  for (std::size_t at = 0; at != std::string::npos;) {
+    at = dataset.find('/', at + 1);
+    const std::string prefix = dataset.substr(0, at);
+    if (prefix.empty() || prefix.back() == '/') continue;  // "//x", "/x/": an empty name between slashes
+    const htri_t link = H5Lexists(file, prefix.c_str(), H5P_DEFAULT);
+    if (link < 0) return corrupt();
+    if (link == 0) return not_found(missing);
+    const htri_t object = H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT);
+    if (object < 0) return corrupt();
+    if (object == 0) return not_found(missing + " ('" + prefix + "' is a link to nothing)");
+    if (at == std::string::npos || dataset.find_first_not_of('/', at) == std::string::npos) break;
+    const hid_t o = H5Oopen(file, prefix.c_str(), H5P_DEFAULT);
+    if (o < 0) return corrupt();
+    const H5I_type_t type = H5Iget_type(o);
+    H5Oclose(o);
+    if (type != H5I_GROUP) return not_found(missing + " ('" + prefix + "' is not a group)");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, const std::string& dataset,
@@ -80,10 +110,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     if (!r->file_.valid()) {
       return data_loss("input file '" + path + "' cannot be opened as HDF5 (corrupt or truncated?): " + hdf5_last_error());
     }
-    if (H5Lexists(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0 ||
-        H5Oexists_by_name(r->file_.get(), dataset.c_str(), H5P_DEFAULT) <= 0) {
-      return not_found("input file '" + path + "' has no dataset '" + dataset + "'");
-    }
+    SS_RETURN_IF_ERROR(find_dataset(r->file_.get(), path, dataset));
     r->dset_ = H5Id(H5Dopen2(r->file_.get(), dataset.c_str(), H5P_DEFAULT), H5Dclose);
     if (!r->dset_.valid()) {
       return data_loss("dataset '" + dataset + "' in '" + path + "' cannot be opened: " + hdf5_last_error());

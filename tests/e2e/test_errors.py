@@ -451,7 +451,8 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
     assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
 
 
-@pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing"])
+@pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
+                                     "file_corrupt"])
 def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_path, seed, differs):
     """Ranks that read different files under one name (a stale node-local copy of the input or the model, here
     each rank its own working folder in mpirun's MPMD form) or were started with different job files: exit 2,
@@ -470,6 +471,9 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
             e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed, dataset="/other")
         else:
             e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed)
+        if node == b and differs == "file_corrupt":  # garbage after an intact superblock, which only rank 0 reads
+            data = (node / "in.h5").read_bytes()
+            (node / "in.h5").write_bytes(data[:96] + b"\xff" * (len(data) - 96))
         shutil.copy(model, node / "model.onnx")
     out_dir = tmp_path / "out"
     jobs = [e2e.make_job(tmp_path / "job.toml", "in.h5", out_dir / "scores.h5", model_path="model.onnx")]
@@ -484,9 +488,10 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
                           "'/features: 500 rows of float64 [30]'",
             "input_type": "another input 'X' than rank 0: '/features: 500 rows of float32 [30]'",
             "model": "another model (SHA-256", "job_file": "another job file (with its overrides) than rank 0: line",
-            "dataset_missing": "has no dataset '/features'", "file_missing": "input file 'in.h5' does not exist"}[differs]
+            "dataset_missing": "has no dataset '/features'", "file_missing": "input file 'in.h5' does not exist",
+            "file_corrupt": "input file 'in.h5' cannot be read where dataset '/features' should be (corrupt"}[differs]
     line = e2e.assert_single_error(p, what)
-    if differs.endswith("_missing"):  # found at the collective open, which every rank leaves together
+    if differs.startswith("file_") or differs == "dataset_missing":  # found at the collective open, which every rank leaves together
         assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
     else:
         assert f"the ranks do not see the same job: rank 1 on {socket.gethostname()} has " in line, line

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -49,6 +51,7 @@ class Hdf5ReaderMpi : public ::testing::Test {
       hid_t s0 = H5Screate(H5S_SCALAR);
       hid_t scalar = H5Dcreate2(f, "/scalar", H5T_NATIVE_FLOAT, s0, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
       H5Dclose(scalar);
+      H5Lcreate_soft("/nowhere", f, "/dangling", H5P_DEFAULT, H5P_DEFAULT);
       H5Sclose(s0);
       H5Sclose(s3);
       H5Pclose(dcpl);
@@ -95,6 +98,15 @@ TEST_F(Hdf5ReaderMpi, ErrorsNameTheFileAndTheDataset) {
 
   auto deep = Hdf5Reader::open(path_, "/nogroup/deeper/x", MPI_COMM_WORLD);
   EXPECT_EQ(deep.status().code(), StatusCode::kNotFound) << deep.status().message();
+  EXPECT_NE(deep.status().message().find("has no dataset '/nogroup/deeper/x'"), std::string::npos) << deep.status().message();
+
+  // H5Lexists fails on these rather than answering no; they are still a missing dataset, not a corrupt file.
+  auto below = Hdf5Reader::open(path_, "/group/x/y", MPI_COMM_WORLD);
+  EXPECT_EQ(below.status().code(), StatusCode::kNotFound) << below.status().message();
+  EXPECT_NE(below.status().message().find("'/group/x' is not a group"), std::string::npos) << below.status().message();
+  auto dangling = Hdf5Reader::open(path_, "/dangling", MPI_COMM_WORLD);
+  EXPECT_EQ(dangling.status().code(), StatusCode::kNotFound) << dangling.status().message();
+  EXPECT_NE(dangling.status().message().find("link to nothing"), std::string::npos) << dangling.status().message();
 
   auto scalar = Hdf5Reader::open(path_, "/scalar", MPI_COMM_WORLD);
   EXPECT_EQ(scalar.status().code(), StatusCode::kInvalidArgument);
@@ -119,6 +131,27 @@ TEST_F(Hdf5ReaderMpi, ACorruptFileIsDataLoss) {
   auto r = Hdf5Reader::open(bad, "/group/x", MPI_COMM_WORLD);
   EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(r.status().message().find(bad), std::string::npos);
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (world_rank() == 0) std::remove(bad.c_str());
+}
+
+TEST_F(Hdf5ReaderMpi, GroupsThatOneRankCannotReadAreDataLossNotAMissingDataset) {
+  // A node-local copy that is garbage after its superblock, on every rank but 0. In parallel only
+  // rank 0 reads the superblock and the root group's header, so the other ranks' open succeeds and
+  // their lookup of the dataset fails: that used to read as "has no dataset".
+  if (world_size() == 1) GTEST_SKIP() << "needs ranks that see another file than rank 0";
+  const std::string bad = path_ + ".groups";
+  if (world_rank() == 0) {
+    std::ifstream in(path_, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::fill(bytes.begin() + 96, bytes.end(), '\xff');
+    std::ofstream(bad, std::ios::binary) << bytes;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  auto r = Hdf5Reader::open(world_rank() == 0 ? path_ : bad, "/group/x", MPI_COMM_WORLD);
+  EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status().message();
+  EXPECT_NE(r.status().message().find("cannot be read where dataset '/group/x' should be"), std::string::npos)
+      << r.status().message();
   MPI_Barrier(MPI_COMM_WORLD);
   if (world_rank() == 0) std::remove(bad.c_str());
 }
