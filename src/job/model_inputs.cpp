@@ -170,11 +170,10 @@ StatusOr<std::vector<InputBinding>> bind_parquet(const JobConfig& job, const Gra
 #endif
 }
 
-// Two inputs that name the same symbolic dimension (BERT's ids and mask, both [N, "sequence"]) must
-// be fed the same size there: otherwise the model fails deep inside (a broadcast in its attention)
-// with nothing that names the datasets.
-Status check_shared_dims(const JobConfig& job, const Graph& graph, const std::vector<InputBinding>& bound,
-                         const ValueInfo& in, const InputBinding& b) {
+// Where `b` is fed another size than an input bound before it in a dimension both name alike:
+// "datasets 'A' and 'B' give model inputs ... sizes 24 and 16 in dimension 'S'", or "".
+std::string shared_dim_mismatch(const Graph& graph, const std::vector<InputBinding>& bound, const ValueInfo& in,
+                                const InputBinding& b) {
   for (std::size_t d = 1; d < in.dim_params.size() && d <= b.model_row_shape.size(); ++d) {
     if (in.dim_params[d].empty()) continue;
     for (const InputBinding& o : bound) {
@@ -182,15 +181,14 @@ Status check_shared_dims(const JobConfig& job, const Graph& graph, const std::ve
       if (other == graph.inputs.end()) continue;
       for (std::size_t e = 1; e < other->dim_params.size() && e <= o.model_row_shape.size(); ++e) {
         if (other->dim_params[e] != in.dim_params[d] || o.model_row_shape[e - 1] == b.model_row_shape[d - 1]) continue;
-        return invalid_argument("datasets '" + o.dataset + "' and '" + b.dataset + "' in '" + job.input.path +
-                                "' give model inputs '" + o.model_input + "' and '" + in.name + "' sizes " +
-                                std::to_string(o.model_row_shape[e - 1]) + " and " + std::to_string(b.model_row_shape[d - 1]) +
-                                " in dimension '" + in.dim_params[d] + "', which model '" + job.model.path +
-                                "' declares the same for both");
+        return "datasets '" + o.dataset + "' and '" + b.dataset + "' give model inputs '" + o.model_input + "' and '" +
+               in.name + "' sizes " + std::to_string(o.model_row_shape[e - 1]) + " and " +
+               std::to_string(b.model_row_shape[d - 1]) + " in dimension '" + in.dim_params[d] +
+               "', which the model names alike";
       }
     }
   }
-  return ok_status();
+  return "";
 }
 
 }  // namespace
@@ -246,7 +244,7 @@ StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const 
                             std::to_string(out[0].reader->rows()) + " and " + std::to_string(b.reader->rows()) +
                             " rows; every model input needs one row per input row");
     }
-    if (st.ok()) st = check_shared_dims(job, graph, out, graph.inputs[k], b);
+    if (st.ok()) b.shared_dim_mismatch = shared_dim_mismatch(graph, out, graph.inputs[k], b);
     SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
     b.feature_offset = offset;
     if (b.preprocessed) offset += b.features;

@@ -36,6 +36,11 @@ struct InputBinding {
   int64_t inner = 1;           // elements per feature per row (H * W for images)
   int64_t feature_offset = 0;  // its first feature's index in the shard statistics
   PreprocessSpec spec;
+  // Fed another size than an earlier input in a dimension both name alike (BERT's ids and mask,
+  // [N, "sequence"]): what differs, else "". Not an error by itself: some converters give every
+  // unknown dimension one name, and ONNX Runtime runs such models. It is the cause named when the
+  // model then fails on the rows.
+  std::string shared_dim_mismatch;
 };
 
 // Opens one reader per model input (collective over comm: every rank gets the same result) and

@@ -67,7 +67,12 @@ StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, const st
   }
   std::vector<Tensor> outs;
   Status st = engine.run(xs, &outs);
-  if (!st.ok()) return st.with_context("model '" + engine.graph().source + "' cannot run on the input's rows: ");
+  if (!st.ok()) {
+    std::string cause;
+    for (const auto& b : inputs)
+      if (!b.shared_dim_mismatch.empty()) cause = " (" + b.shared_dim_mismatch + ")";
+    return st.with_context("model '" + engine.graph().source + "' cannot run on the input's rows" + cause + ": ");
+  }
   std::vector<OutputColumn> cols;
   for (std::size_t k = 0; k < outs.size(); ++k) {
     const std::string& name = engine.graph().outputs[k].name;
