@@ -495,6 +495,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   }
 
   // ---- create the output under its temporary name ----
+  // The paths are recorded as the job gave them; a relative one is relative to this.
+  std::error_code cwd_error;
+  const std::string working_directory = std::filesystem::current_path(cwd_error).string();
   OutputSinkSpec sink_spec;
   sink_spec.temp_path = temp_path;
   sink_spec.total_rows = total_rows;
@@ -505,6 +508,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                           {"model_path", job.model.path},
                           {"input_path", job.input.path},
                           {"input_dataset", inputs[0].dataset},
+                          {"working_directory", working_directory},
                           {"job_toml", job.toml_text},
                           {"shardscore_version", SHARDSCORE_VERSION},
                           {"backend", std::string(engine.backend_name())},
@@ -758,8 +762,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     if (st.ok()) {
       RunInfo info;
       info.version = SHARDSCORE_VERSION;
-      std::error_code cwd_error;
-      info.working_directory = std::filesystem::current_path(cwd_error).string();
+      info.working_directory = working_directory;
       info.ranks = size;
       info.threads_per_rank = threads;
       info.backend = std::string(engine.backend_name());

@@ -126,9 +126,11 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert sum(s["rows_scored"] for s in shards) == rows
 
     # Provenance attributes on the output file.
-    for key in ("model_sha256", "job_toml", "shardscore_version", "num_ranks", "backend", "created_utc"):
+    for key in ("model_sha256", "job_toml", "shardscore_version", "num_ranks", "backend", "created_utc",
+                "working_directory"):
         assert key in attrs, f"output attribute {key} missing (have {sorted(attrs)})"
     assert attrs["model_sha256"] == model_sha
+    assert attrs["working_directory"] == rep["working_directory"]
     assert attrs["model_external_data_sha256"] == "" and rep["model"]["external_data"] == []  # weights inside
     assert isinstance(attrs["num_ranks"], (int, np.integer)), type(attrs["num_ranks"])
     assert int(attrs["num_ranks"]) == np_
