@@ -171,6 +171,25 @@ StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int si
   return shard_plan_make(r.rows(), chunk_rows, job.run.shard_rows, size);
 }
 
+// What plan_shards splits by, one line per Parquet file ("part-0.parquet: row groups of 10, 10, 4
+// rows") or the HDF5 chunking: ranks that see other layouts under one name (a node-local copy
+// exported or compacted otherwise) would plan other shards and lose or repeat rows.
+std::string plan_layout(const RowReader& r) {
+#if SHARDSCORE_HAVE_PARQUET
+  if (const auto* pq = dynamic_cast<const ParquetReader*>(&r)) {
+    std::vector<std::string> lines(pq->files().size());
+    for (std::size_t f = 0; f < lines.size(); ++f) lines[f] = std::filesystem::path(pq->files()[f]).filename().string() + ": row groups of";
+    for (const auto& g : pq->row_groups()) lines[static_cast<std::size_t>(g.file)].append(" ").append(std::to_string(g.rows));
+    std::string text;
+    for (const auto& line : lines) text += line + " rows\n";
+    return text;
+  }
+#endif
+  const auto* h5 = dynamic_cast<const Hdf5Reader*>(&r);
+  if (!h5 || h5->chunk_rows() <= 0) return "contiguous";
+  return "chunks of " + std::to_string(h5->chunk_rows()) + " rows";
+}
+
 // Rank 0: what earlier runs of this output left because they were killed before they could clean up
 // (SIGKILL after Slurm's KillWait, the OOM killer, a lost node): their temporary output and report.
 // Only said, never removed: another run may be writing this output right now, from another node.
@@ -449,14 +468,16 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   if (talk) warn_leftovers(job, output_path);
   const std::vector<OutputColumn>& columns = columns_or.value();
 
-  // The rows are split by what rank 0 sees; a rank that sees another job file, input or model would
-  // plan other rounds of collective writes (and wait forever) or score with another model.
+  // Every rank plans the shards from what it sees; a rank that sees another job file, input, layout
+  // or model would plan other shards or rounds of collective writes (rows lost or repeated, or a wait
+  // forever) or score with another model.
   std::vector<std::pair<std::string, std::string>> facts;
   for (const auto& b : inputs) {
     facts.emplace_back("input '" + b.model_input + "'", b.dataset + ": " + std::to_string(b.reader->rows()) + " rows of " +
                                                             std::string(dtype_name(b.reader->dtype())) + " " +
                                                             shape_to_string(b.reader->row_shape()));
   }
+  facts.emplace_back("layout of the input's rows (what the shards follow)", plan_layout(first));
   SS_RETURN_IF_ERROR(mpi_agree_same(facts, comm));
   const std::string created = mpi_bcast_string(utc_now_iso8601(), 0, comm);
   const std::string temp_path = mpi_bcast_string(temp_path_for(output_path), 0, comm);

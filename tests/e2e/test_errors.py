@@ -7,6 +7,8 @@ import subprocess
 
 import numpy as np
 import onnx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -481,7 +483,7 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
 
 
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
-                                     "file_corrupt"])
+                                     "file_corrupt", "hdf5_chunks", "parquet_row_groups"])
 def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_path, seed, differs):
     """Ranks that read different files under one name (a stale node-local copy of the input or the model, here
     each rank its own working folder in mpirun's MPMD form) or were started with different job files: exit 2,
@@ -498,6 +500,15 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
             pass
         elif node == b and differs == "dataset_missing":
             e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed, dataset="/other")
+        elif differs == "hdf5_chunks":  # the same rows, chunked otherwise: shards of other rows (rows lost, repeated)
+            e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed, chunk_rows=50 if node == b else 100)
+        elif differs == "parquet_row_groups":  # the same rows in other row groups (another export or a compaction)
+            e2e.make_input(str(tmp_path / "rows.h5"), rows=rows, seed=seed)
+            x = e2e.read_input(tmp_path / "rows.h5")
+            table = pa.table({f"f{j}": x[:, j] for j in range(x.shape[1])})
+            (node / "in.h5").mkdir()  # a folder: read as Parquet
+            pq.write_table(table.slice(0, 200), node / "in.h5" / "part-0.parquet", row_group_size=100)
+            pq.write_table(table.slice(200), node / "in.h5" / "part-1.parquet", row_group_size=70 if node == b else 150)
         else:
             e2e.make_input(str(node / "in.h5"), rows=rows, dtype=dtype, seed=seed)
         if node == b and differs == "file_corrupt":  # garbage after an intact superblock, which only rank 0 reads
@@ -518,7 +529,12 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
             "input_type": "another input 'X' than rank 0: '/features: 500 rows of float32 [30]'",
             "model": "another model (SHA-256", "job_file": "another job file (with its overrides) than rank 0: line",
             "dataset_missing": "has no dataset '/features'", "file_missing": "input file 'in.h5' does not exist",
-            "file_corrupt": "input file 'in.h5' cannot be read where dataset '/features' should be (corrupt"}[differs]
+            "file_corrupt": "input file 'in.h5' cannot be read where dataset '/features' should be (corrupt",
+            "hdf5_chunks": "another layout of the input's rows (what the shards follow) than rank 0: 'chunks of 50 rows' "
+                           "where rank 0 has 'chunks of 100 rows'",
+            "parquet_row_groups": "another layout of the input's rows (what the shards follow) than rank 0: line 2 "
+                                  "'part-1.parquet: row groups of 70 70 70 70 20 rows' where rank 0 has "
+                                  "'part-1.parquet: row groups of 150 150 rows'"}[differs]
     line = e2e.assert_single_error(p, what)
     if differs.startswith("file_") or differs == "dataset_missing":  # found at the collective open, which every rank leaves together
         assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
