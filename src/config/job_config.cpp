@@ -207,13 +207,25 @@ Status apply_override(toml::table& root, const std::string& assignment) {
   return ok_status();
 }
 
+// A number key's value as a double. toml++'s value<double>() gives nothing for an integer that a
+// double cannot hold exactly (2^53 + 1), which value_or then replaced by the default.
+double number_of(const toml::node& node) {
+  if (const auto* i = node.as_integer()) return static_cast<double>(i->get());
+  return node.value<double>().value();
+}
+
+double number_or(const toml::table& root, const char* section, const char* key, double fallback) {
+  const toml::node* n = root[section][key].node();
+  return n && n->is_number() ? number_of(*n) : fallback;
+}
+
 std::vector<double> floats_of(const toml::node* node) {
   std::vector<double> out;
   if (!node) return out;
   if (node->is_number()) {
-    out.push_back(node->value<double>().value());
+    out.push_back(number_of(*node));
   } else if (const toml::array* a = node->as_array()) {
-    for (const auto& e : *a) out.push_back(e.value<double>().value());
+    for (const auto& e : *a) out.push_back(number_of(e));
   }
   return out;
 }
@@ -266,7 +278,7 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   }
   if (auto u = root["input"]["unknown_category"].value<int64_t>()) c.input.unknown_category = *u;
   c.preprocess.layout = string_or(root, "preprocess", "layout", c.preprocess.layout);
-  c.preprocess.scale = root["preprocess"]["scale"].value_or(c.preprocess.scale);
+  c.preprocess.scale = number_or(root, "preprocess", "scale", c.preprocess.scale);
   c.preprocess.where = string_or(root, "preprocess", "where", c.preprocess.where);
   c.model.path = string_or(root, "model", "path", "");
   c.output.path = string_or(root, "output", "path", "");
@@ -280,14 +292,14 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.run.threads = root["run"]["threads"].value_or(c.run.threads);
   c.run.backend = string_or(root, "run", "backend", c.run.backend);
   c.run.precision = string_or(root, "run", "precision", c.run.precision);
-  c.run.progress_interval = root["run"]["progress_interval"].value_or(c.run.progress_interval);
+  c.run.progress_interval = number_or(root, "run", "progress_interval", c.run.progress_interval);
   c.preprocess.impute = floats_of(root["preprocess"]["impute"].node());
   c.preprocess.mean = floats_of(root["preprocess"]["mean"].node());
   c.preprocess.std = floats_of(root["preprocess"]["std"].node());
   c.preprocess.clip_min = floats_of(root["preprocess"]["clip_min"].node());
   c.preprocess.clip_max = floats_of(root["preprocess"]["clip_max"].node());
-  c.checks.max_missing_fraction = root["checks"]["max_missing_fraction"].value_or(c.checks.max_missing_fraction);
-  c.checks.max_inf_fraction = root["checks"]["max_inf_fraction"].value_or(c.checks.max_inf_fraction);
+  c.checks.max_missing_fraction = number_or(root, "checks", "max_missing_fraction", c.checks.max_missing_fraction);
+  c.checks.max_inf_fraction = number_or(root, "checks", "max_inf_fraction", c.checks.max_inf_fraction);
   c.checks.allow_nan_outputs = root["checks"]["allow_nan_outputs"].value_or(false);
   c.checks.allow_inf_outputs = root["checks"]["allow_inf_outputs"].value_or(false);
   c.metrics.pushgateway = string_or(root, "metrics", "pushgateway", "");
@@ -323,8 +335,12 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   if (c.preprocess.where != "auto" && c.preprocess.where != "backend" && c.preprocess.where != "host") {
     return invalid_argument("job key 'preprocess.where' is '" + c.preprocess.where + "': auto, backend or host");
   }
-  if (!std::isfinite(c.preprocess.scale) || c.preprocess.scale == 0) {
-    return invalid_argument("job key 'preprocess.scale' must be a finite, non-zero number");
+  // Preprocessing computes in float32: a value float32 rounds to 0 or Inf would zero or overflow
+  // every feature as silently as a 0 or an Inf in the job file.
+  const auto as_float = [](double v) { return static_cast<float>(v); };
+  if (!std::isfinite(as_float(c.preprocess.scale)) || as_float(c.preprocess.scale) == 0) {
+    return invalid_argument("job key 'preprocess.scale' must be a number that float32, where preprocessing computes, "
+                            "holds as finite and non-zero (magnitudes from about 1.4e-45 to 3.4e38)");
   }
   for (const auto& [name, ds] : c.input.datasets)
     if (ds.empty()) return invalid_argument("job key 'input.datasets' maps '" + name + "' to an empty dataset path");
@@ -363,14 +379,17 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
                                     {"mean", &c.preprocess.mean}, {"clip_min", &c.preprocess.clip_min},
                                     {"clip_max", &c.preprocess.clip_max}}) {
     for (double v : *values) {
-      if (std::isnan(v) || (std::isinf(v) && (key == std::string("impute") || key == std::string("mean")))) {
+      if (std::isnan(v) || (std::isinf(as_float(v)) && (key == std::string("impute") || key == std::string("mean")))) {
         return invalid_argument(std::string("job key 'preprocess.") + key + "' must hold " +
-                                (key[0] == 'c' ? "numbers, not NaN" : "finite numbers"));
+                                (key[0] == 'c' ? "numbers, not NaN" : "numbers finite in float32 (below 3.4e38 in magnitude)"));
       }
     }
   }
   for (double s : c.preprocess.std) {
-    if (!(s > 0) || !std::isfinite(s)) return invalid_argument("job key 'preprocess.std' must hold finite values > 0");
+    if (!(as_float(s) > 0) || !std::isfinite(as_float(s))) {
+      return invalid_argument("job key 'preprocess.std' must hold values > 0 that float32, where preprocessing computes, "
+                              "holds as finite and non-zero (about 1.4e-45 to 3.4e38)");
+    }
   }
   auto frac_ok = [](double f) { return f >= 0 && f <= 1; };
   if (!frac_ok(c.checks.max_missing_fraction))

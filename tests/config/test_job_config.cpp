@@ -143,6 +143,15 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
       {"", {"metrics.push=1"}, "metrics.push"},
       {"", {"noequals"}, "noequals"},
       {"", {"run=1"}, "run"},
+      // Preprocessing computes in float32: these would be 0 or Inf there.
+      {"", {"preprocess.scale=1e-46"}, "preprocess.scale"},
+      {"", {"preprocess.scale=1e39"}, "preprocess.scale"},
+      {"", {"preprocess.std=[1, 1e-46]"}, "preprocess.std"},
+      {"", {"preprocess.std=1e39"}, "preprocess.std"},
+      {"", {"preprocess.mean=1e39"}, "preprocess.mean"},
+      {"", {"preprocess.impute=[0, -1e39]"}, "preprocess.impute"},
+      // An integer a double cannot hold exactly (2^53 + 1) is read as a number, not dropped.
+      {"", {"checks.max_missing_fraction=9007199254740993"}, "checks.max_missing_fraction"},
   };
   for (const auto& c : cases) {
     auto r = job_config_parse(std::string(kMinimal) + c.extra, "job.toml", c.overrides);
@@ -151,6 +160,13 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
   }  // An infinite clip bound is no bound, not an error; one dataset key alone is fine.
   EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"preprocess.clip_min=-inf", "preprocess.clip_max=inf"}).ok());
   EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"input.datasets={ a = \"/a\" }"}).ok());
+  // Big integers are numbers (toml++ gave no double for them: the default stood in, or the job crashed).
+  auto big = job_config_parse(kMinimal, "job.toml", {"preprocess.scale=9007199254740993", "preprocess.mean=[9007199254740993, 1]"});
+  ASSERT_TRUE(big.ok()) << big.status().message();
+  EXPECT_EQ(big.value().preprocess.scale, 9007199254740992.0);
+  EXPECT_EQ(big.value().preprocess.mean, (std::vector<double>{9007199254740992.0, 1.0}));
+  // A float32 subnormal is still a finite, non-zero divisor.
+  EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"preprocess.std=1e-40"}).ok());
 }
 
 TEST(JobConfig, ReadsTheParquetInputKeys) {
