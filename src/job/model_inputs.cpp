@@ -29,7 +29,7 @@ bool job_output_is_parquet(const std::string& path) {
 }
 
 std::string input_binding_describe(const InputBinding& b) {
-  return b.model_input + " <- " + b.dataset + " (" + std::string(dtype_name(b.reader->dtype())) + " " +
+  return b.model_input + " <- " + b.dataset + " (" + b.reader->stored_type() + " " +
          shape_to_string(b.reader->row_shape()) + (b.nhwc ? ", NHWC -> NCHW" : "") +
          (b.on_backend ? ", preprocessed on the backend" : "") +
          (b.reader->read_mode().empty() ? "" : ", " + b.reader->read_mode()) + ")";

@@ -474,7 +474,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   std::vector<std::pair<std::string, std::string>> facts;
   for (const auto& b : inputs) {
     facts.emplace_back("input '" + b.model_input + "'", b.dataset + ": " + std::to_string(b.reader->rows()) + " rows of " +
-                                                            std::string(dtype_name(b.reader->dtype())) + " " +
+                                                            b.reader->stored_type() + " " +
                                                             shape_to_string(b.reader->row_shape()));
   }
   facts.emplace_back("layout of the input's rows (what the shards follow)", plan_layout(first));
@@ -792,12 +792,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       info.model_external_data = data_shas;
       info.input_path = job.input.path;
       info.input_dataset = inputs[0].dataset;
-      info.input_dtype = std::string(dtype_name(first.dtype()));
+      info.input_dtype = first.stored_type();
       info.input_rows = total_rows;
       info.input_features = num_features;
       info.features = features;
       for (const auto& b : inputs) {
-        info.input_bindings.push_back({b.model_input, b.dataset, std::string(dtype_name(b.reader->dtype())), b.reader->row_shape()});
+        info.input_bindings.push_back({b.model_input, b.dataset, b.reader->stored_type(), b.reader->row_shape()});
       }
       info.output_path = job.output.path;
       info.output_format = parquet_out ? "parquet" : "hdf5";

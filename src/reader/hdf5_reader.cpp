@@ -134,7 +134,10 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     r->dtype_ = hdf5_dtype_of(type.get());
     const H5T_class_t type_class = H5Tget_class(type.get());
     // float16 (numpy's, h5py writes it as a 2-byte IEEE float): HDF5 converts it to float32 as it reads.
-    if (r->dtype_ == DType::kUndefined && type_class == H5T_FLOAT && H5Tget_size(type.get()) == 2) r->dtype_ = DType::kFloat32;
+    if (r->dtype_ == DType::kUndefined && type_class == H5T_FLOAT && H5Tget_size(type.get()) == 2) {
+      r->dtype_ = DType::kFloat32;
+      r->float16_ = true;
+    }
     if (r->dtype_ == DType::kUndefined) {
       return invalid_argument("dataset '" + dataset + "' in '" + path + "' does not hold numbers shardscore reads (integers of " +
                               "1 to 8 bytes, float16, float32, float64): its HDF5 type is " + hdf5_type_text(type.get()));

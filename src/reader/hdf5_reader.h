@@ -39,6 +39,7 @@ class Hdf5Reader : public RowReader {
   const std::vector<int64_t>& row_shape() const override { return row_shape_; }
   int64_t row_elements() const override { return row_elements_; }
   DType dtype() const override { return dtype_; }
+  std::string stored_type() const override { return float16_ ? "float16" : RowReader::stored_type(); }
   // Rows per chunk for a chunked dataset; 0 for contiguous storage.
   int64_t chunk_rows() const { return chunk_rows_; }
   // Whether read_rows() may read the file's bytes itself (see above).
@@ -78,6 +79,7 @@ class Hdf5Reader : public RowReader {
                                          // (0: not yet; HADDR_UNDEF: read through H5Dread)
   std::vector<int64_t> row_shape_;
   DType dtype_ = DType::kUndefined;
+  bool float16_ = false;  // stored as float16, read as float32
 };
 
 }  // namespace shardscore

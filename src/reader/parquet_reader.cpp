@@ -117,7 +117,7 @@ StatusOr<std::vector<std::string>> list_files(const std::string& path) {
       files.push_back(entry.path().string());
     } else if (entry.is_symlink(e2)) {
       std::error_code why;
-      fs::status(entry.path(), why);
+      (void)fs::status(entry.path(), why);  // only for why it cannot be followed
       return not_found("input folder '" + path + "' holds '" + name + "', a link to '" +
                        fs::read_symlink(entry.path(), e2).string() + "', " +
                        (!why || why == std::errc::no_such_file_or_directory ? std::string("which does not exist")

@@ -24,6 +24,9 @@ class RowReader {
   virtual int64_t row_elements() const = 0;
   // Element type of the rows read_rows() delivers.
   virtual DType dtype() const = 0;
+  // The type as stored, for logs, the report and the ranks' comparison of inputs: dtype()'s name,
+  // unless the reader converts as it reads (an HDF5 float16 dataset, delivered as float32).
+  virtual std::string stored_type() const { return std::string(dtype_name(dtype())); }
   virtual const std::string& path() const = 0;
   // How rows are read, for the job's log ("" when there is nothing to say).
   virtual std::string read_mode() const { return {}; }

@@ -91,6 +91,9 @@ def test_input_types(e2e, tmp_path, seed, dtype, chunk_rows, rows, np_):
     e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
     rep = e2e.read_report(out)
     assert rep["input"]["rows"] == rows and rep["input"]["features"] == 30
+    # The type as stored (float16 was reported as float32, the type HDF5 converts it to).
+    assert rep["input"]["dtype"] == dtype and rep["input"]["datasets"][0]["dtype"] == dtype
+    assert f"X <- /features ({dtype} [30]" in p.stderr
 
 
 def _variant(name, demo_pp, rng):
