@@ -195,14 +195,16 @@ Status Hdf5Writer::write_attributes(const std::vector<std::pair<std::string, std
   std::lock_guard lock(hdf5_mutex());
   const std::string what = "writing attributes of '" + path_ + "'";
   H5Id scalar(H5Screate(H5S_SCALAR), H5Sclose);
+  // Variable-length strings (as h5py writes a str): the text lives in the global heap, so a long
+  // one (a job file with a large vocabulary) does not meet the 64 KiB limit of an object header.
+  H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  SS_H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), what);
+  SS_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), what);
   for (const auto& [name, value] : strings) {
-    H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
-    SS_H5_CHECK(H5Tset_size(type.get(), std::max<std::size_t>(value.size(), 1)), what);
-    SS_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), what);
     H5Id attr(H5Acreate2(file_.get(), name.c_str(), type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     SS_H5_CHECK(attr.get(), what + " (" + name + ")");
-    std::string padded = value.empty() ? std::string(1, '\0') : value;
-    SS_H5_CHECK(H5Awrite(attr.get(), type.get(), padded.data()), what + " (" + name + ")");
+    const char* text = value.c_str();
+    SS_H5_CHECK(H5Awrite(attr.get(), type.get(), &text), what + " (" + name + ")");
   }
   for (const auto& [name, value] : ints) {
     H5Id attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_INT64, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);

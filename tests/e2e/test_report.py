@@ -149,6 +149,21 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert set(recorded) <= {"input", "model", "output", "run", "preprocess", "checks"}
 
 
+def test_provenance_longer_than_an_hdf5_object_header(e2e, tmp_path, seed):
+    """A job file of more than 64 KiB (a large vocabulary, a long list) is recorded whole in job_toml. It
+    failed with exit 1 after every row was scored: a fixed-length string attribute must fit in the file's
+    object header."""
+    inp = e2e.make_input(tmp_path / "in.h5", 900, chunk_rows=300, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    long_name = "node-" + "x" * 70_000
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 300}, metrics={"instance": long_name})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    _, attrs = e2e.read_output(out)
+    assert len(attrs["job_toml"]) > 70_000 and long_name in attrs["job_toml"]
+    assert attrs["input_path"] == str(inp)
+
+
 def test_external_data_is_hashed_with_the_model(e2e, tmp_path, seed):
     """Weights beside the model (torch's dynamo exporter writes them so): the output and the report record each
     external data file's SHA-256 next to the model file's, and `sha256sum -c` in the model's folder accepts them."""
