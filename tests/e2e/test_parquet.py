@@ -247,6 +247,22 @@ def test_hdf5_to_parquet(e2e, tmp_path, rng, seed):
     assert all(f["rows"] == 700 for f in manifest["files"][:-1])  # whole chunks of 100
 
 
+def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed):
+    """One file named IN.PARQUET is read as Parquet and SCORES.Parquet written as a Parquet folder, as the files of
+    an input folder match in any case: they were read as HDF5 ('not an HDF5 file') and written as an HDF5 file."""
+    x = _base(e2e, tmp_path, 600, seed)
+    inp = tmp_path / "in" / "IN.PARQUET"
+    inp.parent.mkdir(parents=True)
+    pq.write_table(pa.table({name(j): pa.array(x[:, j]) for j in range(FEATURES)}), inp, row_group_size=100)
+    out = tmp_path / "out" / "SCORES.Parquet"
+    job_path, job = parquet_job(e2e, tmp_path, inp, out)
+    p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    table, _ = read_folder(out)
+    assert table.column("row_index").to_numpy().tolist() == list(range(600))
+    e2e.assert_matches_demo_oracle(outputs_of(table), x, job)
+
+
 # ---- bad Parquet input: exit 2, one error line naming the culprit, nothing written --------------------------
 
 def _one_file(e2e, tmp_path, rng, seed, **extra_cols):
