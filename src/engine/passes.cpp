@@ -588,6 +588,24 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
   // here runs blocked -> blocked, except a stem with fewer input channels than kStemChannels,
   // which oneDNN reads straight from NCHW.
   constexpr int64_t kStemChannels = 4;
+  std::map<std::string, int64_t> blocked;  // blocked value -> its channel count
+  // A residual's channel count where it is known: a blocked value's, a convolution's (its W's
+  // output channels), or a graph input's fixed one.
+  std::map<std::string, int64_t> conv_channels;
+  for (const auto& n : g->nodes) {
+    const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "shardscore");
+    const Tensor* w = conv && n.inputs.size() > 1 ? initializer(*g, n.inputs[1]) : nullptr;
+    // (a residual with more channels broadcasts a 1-channel convolution up: then it is not known)
+    const bool residual = n.inputs.size() > 3 && !n.inputs[3].empty();
+    if (w && w->rank() == 4 && !n.outputs.empty() && (w->dim(0) > 1 || !residual)) conv_channels[n.outputs[0]] = w->dim(0);
+  }
+  auto known_channels = [&](const std::string& v) -> int64_t {
+    if (auto it = blocked.find(v); it != blocked.end()) return it->second;
+    if (auto it = conv_channels.find(v); it != conv_channels.end()) return it->second;
+    for (const auto& in : g->inputs)
+      if (in.name == v && in.dims.size() == 4 && in.dims[1] > 0) return in.dims[1];
+    return -1;
+  };
   auto eligible = [&](const Node& n) {
     const bool conv = (n.op_type == "Conv" && n.domain.empty()) || (n.op_type == "FusedConv" && n.domain == "shardscore");
     if (!conv || n.attr("dst_layout") || n.inputs.size() < 2) return false;
@@ -599,12 +617,16 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
       const Tensor* b = initializer(*g, n.inputs[2]);
       if (!b || b->dtype() != DType::kFloat32) return false;
     }
+    // A residual in the blocked layout must have the output's channels: one with fewer (a [N, 1, H, W]
+    // broadcast over the channels) has the same blocked shape as the output when they fit one block,
+    // and would be added to the first channel only. Where its channels are not known, the
+    // convolution stays in NCHW, where Add broadcasts.
+    if (n.inputs.size() > 3 && !n.inputs[3].empty() && known_channels(n.inputs[3]) != w->dim(0)) return false;
     const Attribute* act = n.attr("activation");
     return !act || act->s.empty() || act->s == "Relu";
   };
   // A MaxPool reading a blocked value pools it in place (lanes are channels), and its output stays
   // blocked: the stem's pool then needs no layout change on either side.
-  std::map<std::string, int64_t> blocked;  // blocked value -> its channel count
   std::set<const Node*> pools;
   for (const auto& n : g->nodes) {
     if (eligible(n)) {

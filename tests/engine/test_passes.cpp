@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +164,39 @@ TEST_F(Passes, ConvolutionsChainInTheBlockedLayout) {
     EXPECT_EQ(n.attr("dst_layout")->s, "blocked") << n.name;
   }
   expect_same_outputs({3, 16, 8, 8}, 1e-5);
+}
+
+TEST_F(Passes, AResidualBroadcastOverChannelsKeepsItsConvolutionInNchw) {
+  // relu(conv(X) + mean over X's channels): the residual is [N, 1, H, W]. In the blocked layout it
+  // had the output's shape where the output's channels fit one block (16 on AVX-512) and was added
+  // to the first channel only; with more channels the batch was refused. Both convolutions (16 and
+  // 32 output channels) stay in NCHW, where Add broadcasts; the one with a full residual is blocked.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 16, 6, 6});
+  for (int64_t out : {16, 32}) {
+    const std::string k = std::to_string(out);
+    add_float_tensor(&m, "W" + k, {out, 16, 1, 1}, random(static_cast<std::size_t>(out) * 16, -0.3f, 0.3f));
+    add_node(&m, "Conv", {"X", "W" + k}, {"c" + k}, "conv" + k);
+    add_node(&m, "Add", {"c" + k, "xm"}, {"s" + k}, "add" + k);
+    add_node(&m, "Relu", {"s" + k}, {"Y" + k}, "relu" + k);
+    add_output(&m, "Y" + k, onnx::TensorProto_DataType_FLOAT, {-1, out, 6, 6});
+  }
+  auto* mean = add_node(&m, "ReduceMean", {"X"}, {"xm"}, "mean");
+  auto* axes = mean->add_attribute();
+  axes->set_name("axes");
+  axes->set_type(onnx::AttributeProto_AttributeType_INTS);
+  axes->add_ints(1);
+  // Topological order: the mean before its readers.
+  auto* nodes = m.mutable_graph()->mutable_node();
+  std::rotate(nodes->begin(), nodes->end() - 1, nodes->end());
+  add_float_tensor(&m, "Wf", {16, 16, 1, 1}, random(16 * 16, -0.3f, 0.3f));
+  add_node(&m, "Conv", {"X", "Wf"}, {"cf"}, "full");
+  add_node(&m, "Add", {"cf", "X"}, {"Yf"}, "full_add");
+  add_output(&m, "Yf", onnx::TensorProto_DataType_FLOAT, {-1, 16, 6, 6});
+  load_both(m);
+  EXPECT_EQ(count("FusedConv"), 3);
+  EXPECT_EQ(optimized_->pass_stats().blocked_convs, 1) << "only the convolution whose residual has its channels";
+  expect_same_outputs({2, 16, 6, 6}, 1e-5);
 }
 
 namespace {
