@@ -151,6 +151,9 @@ Status pass_fold_constants(Graph* g, PassStats* stats) {
 Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats) {
   auto readers = count_readers(*g);
   std::set<const Node*> dead;
+  // The folded weights' names must be free: a node named like another's generated name ("Conv_2"),
+  // or an initializer already called "conv/bn_folded_W", would have one fold overwrite the other.
+  FreshNames fresh(*g);
   for (auto& bn : g->nodes) {
     if (bn.op_type != "BatchNormalization" || !bn.domain.empty() || bn.inputs.size() < 5) continue;
     if (bn.outputs.size() > 1 && std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](auto& o) { return !o.empty(); })) continue;
@@ -181,7 +184,7 @@ Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats) {
       const double bias = b ? b->data<float>()[o] : 0.0;
       nb.data<float>()[o] = static_cast<float>((bias - mean->data<float>()[o]) * f + shift->data<float>()[o]);
     }
-    const std::string wname = conv->name + "/bn_folded_W", bname = conv->name + "/bn_folded_B";
+    const std::string wname = fresh(conv->name + "/bn_folded_W"), bname = fresh(conv->name + "/bn_folded_B");
     g->initializers[wname] = nw;
     g->initializers[bname] = nb;
     conv->inputs.resize(3);
@@ -196,10 +199,11 @@ Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats) {
 }
 
 namespace {
-// A float32 scalar initializer equal to `v`.
+// A float32 scalar initializer equal to `v`, of rank 0 or 1: one of higher rank ([1, 1, 1]) would
+// raise the rank of what it multiplies, which the fused op would not.
 bool scalar_is(const Graph& g, const std::string& name, float v) {
   const Tensor* t = initializer(g, name);
-  return t && t->dtype() == DType::kFloat32 && t->numel() == 1 && t->data<float>()[0] == v;
+  return t && t->dtype() == DType::kFloat32 && t->numel() == 1 && t->rank() <= 1 && t->data<float>()[0] == v;
 }
 // The input of binary node n that is not `value` (n must read `value`).
 const std::string& other_input(const Node& n, const std::string& value) {
@@ -654,7 +658,15 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
   for (const auto& o : g->outputs)
     if (blocked.count(o.name)) plain_wanted.insert(o.name);
 
-  auto blocked_name = [](const std::string& v) { return v + "::blocked"; };
+  // New values' names are free ones (a model may have its own "x::blocked"); nodes are copied into
+  // `out`, so that FreshNames sees the whole graph until it is replaced.
+  FreshNames fresh(*g);
+  std::map<std::string, std::string> blocked_names;  // blocked value -> the name of its blocked form
+  auto blocked_name = [&](const std::string& v) {
+    auto it = blocked_names.find(v);
+    if (it == blocked_names.end()) it = blocked_names.emplace(v, fresh(v + "::blocked")).first;
+    return it->second;
+  };
   std::map<std::string, std::string> to_blocked_made;  // NCHW value -> its blocked copy
   std::vector<Node> out;
   out.reserve(g->nodes.size() * 2);
@@ -669,7 +681,7 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
       t.op_type = "ToBlocked";
       t.opset = 1;
       t.inputs = {v};
-      t.outputs = {v + "::to_blocked"};
+      t.outputs = {fresh(v + "::to_blocked")};
       t.attrs["block"] = int_attr(block);
       it = to_blocked_made.emplace(v, t.outputs[0]).first;
       out.push_back(std::move(t));
@@ -688,9 +700,9 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {
     f.attrs["channels"] = int_attr(blocked.at(y));
     out.push_back(std::move(f));
   };
-  for (auto& n : g->nodes) {
+  for (const auto& n : g->nodes) {
     if (!blocked.count(n.outputs[0])) {
-      out.push_back(std::move(n));
+      out.push_back(n);
       continue;
     }
     if (pools.count(&n)) {

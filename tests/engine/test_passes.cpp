@@ -256,6 +256,61 @@ TEST_F(Passes, GeluChainInEveryExportersOrderBecomesOneGelu) {
   }
 }
 
+TEST_F(Passes, GeluChainWhoseConstantsRaiseTheRankIsLeftAlone) {
+  // Constants of shape [1, 1, 1] broadcast X [N, 5] to [1, N, 5]: a fused Gelu kept X's shape.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 5});
+  add_float_tensor(&m, "c_sqrt2", {1, 1, 1}, {1.41421354f});
+  add_float_tensor(&m, "c_one", {1, 1, 1}, {1.0f});
+  add_float_tensor(&m, "c_half", {1, 1, 1}, {0.5f});
+  add_node(&m, "Div", {"X", "c_sqrt2"}, {"d"}, "div");
+  add_node(&m, "Erf", {"d"}, {"e"}, "erf");
+  add_node(&m, "Add", {"c_one", "e"}, {"a"}, "add");
+  add_node(&m, "Mul", {"X", "a"}, {"mm"}, "mul");
+  add_node(&m, "Mul", {"mm", "c_half"}, {"Y"}, "mul_half");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {1, -1, 5});
+  load_both(m);
+  EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
+  expect_same_outputs({3, 5}, 0.0);  // shapes included: [1, 3, 5]
+}
+
+TEST_F(Passes, FoldedBatchNormWeightsTakeFreeNames) {
+  // Conv "c1" + BN writes its folded weights under a new name: one that an initializer of the model
+  // already had ("c1/bn_folded_W", read by conv c2) was overwritten, and c2 computed with c1's.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
+  add_float_tensor(&m, "W1", {4, 4, 1, 1}, random(16, -0.5f, 0.5f));
+  add_float_tensor(&m, "c1/bn_folded_W", {4, 4, 1, 1}, random(16, -0.5f, 0.5f));
+  for (const char* p : {"scale", "shift", "mean"}) add_float_tensor(&m, p, {4}, random(4));
+  add_float_tensor(&m, "var", {4}, random(4, 0.5f, 2.0f));
+  add_node(&m, "Conv", {"X", "W1"}, {"a"}, "c1");
+  add_node(&m, "BatchNormalization", {"a", "scale", "shift", "mean", "var"}, {"Y1"}, "bn");
+  add_node(&m, "Conv", {"X", "c1/bn_folded_W"}, {"Y2"}, "c2");
+  add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
+  add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
+  load_both(m);
+  EXPECT_EQ(optimized_->pass_stats().folded_batchnorms, 1);
+  expect_same_outputs({2, 4, 5, 5}, 1e-5);
+}
+
+TEST_F(Passes, BlockedLayoutValuesTakeFreeNames) {
+  // The blocked pass names X's blocked copy "X::to_blocked" and a convolution's blocked output
+  // "<y>::blocked": a model with values of those names must keep its own.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  add_float_tensor(&m, "W", {16, 16, 1, 1}, random(256, -0.3f, 0.3f));
+  add_float_tensor(&m, "X::to_blocked", {16, 4, 4}, random(256));
+  add_float_tensor(&m, "c::blocked", {16, 4, 4}, random(256));
+  add_node(&m, "Conv", {"X", "W"}, {"c"}, "conv");
+  add_node(&m, "Add", {"c", "X"}, {"Y1"}, "residual");
+  add_node(&m, "Add", {"X", "X::to_blocked"}, {"Y2"}, "own1");
+  add_node(&m, "Add", {"Y1", "c::blocked"}, {"Y3"}, "own2");
+  add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  add_output(&m, "Y3", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
+  load_both(m);
+  expect_same_outputs({2, 16, 4, 4}, 1e-5);
+}
+
 TEST_F(Passes, GeluChainWhoseHalfIsReadElsewhereIsLeftAlone) {
   // The intermediate (0.5 * (1 + erf)) or (0.5 * x) is also a graph output: the chain must stay.
   for (GeluOrder order : {GeluOrder::kDynamo, GeluOrder::kHalfXFirst}) {
