@@ -4,6 +4,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/float16.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/arrow/schema.h>
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
@@ -132,6 +133,14 @@ StatusOr<std::vector<std::string>> list_files(const std::string& path) {
   return files;
 }
 
+// The leaf column of top-level field `name`, or -1 where it is nested or absent. By the field, not
+// by parquet's dotted path, which a flat column named "a.b" shares with field b of a struct a.
+int flat_column_index(const parquet::arrow::FileReader& reader, const std::string& name) {
+  for (const auto& f : reader.manifest().schema_fields)
+    if (f.field && f.field->name() == name) return f.is_leaf() ? f.column_index : -1;
+  return -1;
+}
+
 StatusOr<std::unique_ptr<parquet::arrow::FileReader>> open_parquet(const std::string& file) {
   SS_ARROW_ASSIGN_OR_RETURN(auto in, arrow::io::ReadableFile::Open(file), StatusCode::kNotFound,
                             "input file '" + file + "' cannot be opened");
@@ -189,7 +198,6 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
     } catch (const std::exception& e) {
       return data_loss("input file '" + file + "' has an unreadable schema: " + e.what());
     }
-    const parquet::SchemaDescriptor& leaves = *meta->schema();
 
     // Feature columns come from the first file (by name, or every number column).
     if (f == 0) {
@@ -224,7 +232,7 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
       }
       auto field = schema->GetFieldByName(name);
       if (!field) return not_found("input file '" + file + "' has no column '" + name + "' (" + role + ")");
-      if (leaves.ColumnIndex(name) < 0) {
+      if (flat_column_index(*reader, name) < 0) {
         return invalid_argument("column '" + name + "' in '" + file + "' is nested (" + field->type()->ToString() +
                                 "); shardscore reads flat columns");
       }
@@ -314,9 +322,8 @@ Status ParquetReader::load_group(std::size_t g) {
   if (has_ids()) names.push_back(id_column_);
   std::shared_ptr<arrow::Table> table;
   try {
-    const parquet::SchemaDescriptor& leaves = *file_reader_->parquet_reader()->metadata()->schema();
     std::vector<int> indices;
-    for (const auto& n : names) indices.push_back(leaves.ColumnIndex(n));
+    for (const auto& n : names) indices.push_back(flat_column_index(*file_reader_, n));
     std::sort(indices.begin(), indices.end());
     indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
     SS_ARROW_CHECK(file_reader_->ReadRowGroup(rg.index, indices, &table), StatusCode::kDataLoss, what);

@@ -263,6 +263,24 @@ def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed):
     e2e.assert_matches_demo_oracle(outputs_of(table), x, job)
 
 
+def test_flat_column_named_like_a_struct_field(e2e, tmp_path, rng, seed):
+    """A flat column literally named 'a.b' beside a struct 'a' with field 'b': the flat one is read (Parquet's
+    dotted column path matched both, and the job failed mid-run with 'column missing from the rows read')."""
+    x = _base(e2e, tmp_path, 300, seed)
+    cols = {name(j): pa.array(x[:, j]) for j in range(FEATURES)}
+    cols["a.b"] = cols.pop(name(0))
+    cols["a"] = pa.array([{"b": 1000.0 + i} for i in range(300)])
+    inp = tmp_path / "in" / "data.parquet"
+    inp.parent.mkdir(parents=True)
+    pq.write_table(pa.table(cols), inp, row_group_size=100)
+    out = tmp_path / "out" / "scores.h5"
+    job_path, job = parquet_job(e2e, tmp_path, inp, out, {"columns": ["a.b"] + [name(j) for j in range(1, FEATURES)]})
+    p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_matches_demo_oracle(datasets, x, job)
+
+
 # ---- bad Parquet input: exit 2, one error line naming the culprit, nothing written --------------------------
 
 def _one_file(e2e, tmp_path, rng, seed, **extra_cols):
