@@ -223,6 +223,20 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
           return invalid_argument("job key 'input.categories' names column '" + name + "', which is not a feature column");
         }
       }
+    } else if (spec.columns.empty()) {
+      // The default features are the first file's: a feature column only a later file has would be
+      // left out of every row without a word.
+      for (const auto& field : schema->fields()) {
+        const std::string& n = field->name();
+        if (n == spec.id_column || n == spec.label_column) continue;
+        if ((kind_of(*field->type()) == ColumnKind::kNumber || vocab_columns.count(n)) &&
+            std::find(r->feature_names_.begin(), r->feature_names_.end(), n) == r->feature_names_.end()) {
+          return invalid_argument("input file '" + file + "' has column '" + n + "' (" + field->type()->ToString() +
+                                  ") that the first file '" + r->files_[0] +
+                                  "' lacks: the default features are the first file's number columns; name the features in "
+                                  "input.columns");
+        }
+      }
     }
 
     auto field_of = [&](const std::string& name, const char* role) -> StatusOr<std::shared_ptr<arrow::Field>> {

@@ -358,7 +358,16 @@ def case_empty_folder(e2e, tmp_path, rng, seed):
     return folder, {}, [str(folder)]
 
 
+def case_feature_only_in_a_later_file(e2e, tmp_path, rng, seed):
+    # The default features are the first file's number columns: a later file's own was dropped, exit 0.
+    path = _one_file(e2e, tmp_path, rng, seed)
+    x = pq.read_table(path)
+    pq.write_table(x.append_column("extra", pa.array(np.ones(x.num_rows))), path.parent / "data2.parquet")
+    return path.parent, {}, ["data2.parquet", "'extra'", "input.columns"]
+
+
 CASES = {
+    "feature_only_in_a_later_file": case_feature_only_in_a_later_file,
     "truncated": case_truncated,
     "corrupt_footer": case_corrupt_footer,
     "not_parquet": case_not_parquet,
