@@ -131,6 +131,18 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
     }
   }
   if (b->preprocessed) {
+    const Shape& rs = r.row_shape();
+    if (rs.size() != 1 && rs.size() != 3) {
+      // Rows of another rank have no features: their values take one preprocessing value each.
+      for (const auto* v : {&job.preprocess.impute, &job.preprocess.mean, &job.preprocess.std, &job.preprocess.clip_min,
+                            &job.preprocess.clip_max}) {
+        if (v->size() > 1) {
+          return invalid_argument(where + " has rows of shape " + shape_to_string(rs) +
+                                  ": preprocess values are per feature for rows of one dimension and per channel for "
+                                  "images (rows [C, H, W]); for other rows give one value for every element");
+        }
+      }
+    }
     SS_ASSIGN_OR_RETURN(b->spec, preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std,
                                                       job.preprocess.clip_min, job.preprocess.clip_max, b->features));
     b->spec.scale = static_cast<float>(job.preprocess.scale);

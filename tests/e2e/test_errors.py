@@ -122,6 +122,23 @@ def case_wrong_array_length(e2e, tmp_path, seed, rng):
         ["preprocess.mean"], [r"\b29\b", r"\b30\b"]
 
 
+def case_per_feature_values_for_rows_of_2_dims(e2e, tmp_path, seed, rng):
+    # Rows [5, 6] have no features: the job's 30 per-feature means were refused as "the input has 1 features".
+    inp = tmp_path / "in" / "seq.h5"
+    inp.parent.mkdir()
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("features", data=rng.standard_normal((200, 5, 6)).astype(np.float32))
+    axes = numpy_helper.from_array(np.array([1, 2], dtype=np.int64), "axes")
+    graph = helper.make_graph([helper.make_node("ReduceSum", ["X", "axes"], ["y"], keepdims=0)], "sum",
+                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 5, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N"])], initializer=[axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "model").mkdir()
+    onnx.save(model, tmp_path / "model" / "sum.onnx")
+    return {"input": inp, "model": tmp_path / "model" / "sum.onnx"}, [], ["'/features'", "[5, 6]", "one value"], []
+
+
 def case_dataset_not_2d(e2e, tmp_path, seed, rng):
     inp = tmp_path / "in" / "one_d.h5"
     inp.parent.mkdir()
@@ -282,6 +299,7 @@ CASES = {
     "wrong_value_type": (case_wrong_value_type, 2),
     "wrong_array_length": (case_wrong_array_length, 3),
     "dataset_not_2d": (case_dataset_not_2d, 2),
+    "per_feature_values_for_rows_of_2_dims": (case_per_feature_values_for_rows_of_2_dims, 2),
     "dataset_not_numeric": (case_dataset_not_numeric, 2),
     "unknown_output": (case_unknown_output, 3),
     "output_twice": (case_output_twice, 1),
