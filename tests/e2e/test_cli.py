@@ -114,7 +114,29 @@ def test_inspect_demo_model(e2e):
     assert f"parameters: {params} " in out, out
     assert f"nodes:      {len(m.graph.node)}" in out, out
     assert re.search(r"^\s+MatMul 3$", out, re.M) and "ai.onnx.ml:ArrayFeatureExtractor 1" in out, out
-    assert "this build can run every op" in out
+    assert "this build can run every op of this model, and ran it on two rows of zeros" in out
+
+
+def test_inspect_runs_the_model_on_two_rows_as_a_job_would(e2e, tmp_path):
+    """Every op is there but one refuses its attributes (a classifier with string labels): inspect said it could
+    run the model (exit 0) where a job fails when it probes the model. A model whose rows' shape only the data
+    decides is not tried, and says so."""
+    from onnx import TensorProto, helper
+    import onnx
+    node = helper.make_node("LinearClassifier", ["X"], ["label", "scores"], domain="ai.onnx.ml",
+                            coefficients=[0.1, 0.2, 0.3, -0.1, -0.2, -0.3], intercepts=[0.0, 0.0],
+                            classlabels_strings=["no", "yes"])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
+                              [helper.make_tensor_value_info("label", TensorProto.STRING, ["N"]),
+                               helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "strings.onnx")
+    p = e2e.run_job(None, ["inspect", tmp_path / "strings.onnx"])
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "cannot run it on two rows of zeros" in p.stdout and "string class labels" in p.stdout, p.stdout
+    p = e2e.run_job(None, ["inspect", e2e.REPO / "tests" / "fixtures" / "bert_tiny_dynseq.onnx"])
+    assert p.returncode == 0 and "not tried on rows: input 'input_ids'" in p.stdout, p.stdout
 
 
 def test_inspect_lists_what_this_build_cannot_run(e2e, tmp_path):
