@@ -26,7 +26,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-enum class ColumnKind { kNumber, kString, kUnsupported };
+// kNull: Arrow's null type, a column with no value at all (pandas writes an all-None column so): as a
+// feature, every value missing, whatever the column holds in other files.
+enum class ColumnKind { kNumber, kString, kNull, kUnsupported };
 
 bool is_string_type(const arrow::DataType& t) {
   return t.id() == arrow::Type::STRING || t.id() == arrow::Type::LARGE_STRING;
@@ -50,6 +52,8 @@ ColumnKind kind_of(const arrow::DataType& t) {
     case arrow::Type::STRING:
     case arrow::Type::LARGE_STRING:
       return ColumnKind::kString;
+    case arrow::Type::NA:
+      return ColumnKind::kNull;
     case arrow::Type::DICTIONARY:
       return is_string_type(*static_cast<const arrow::DictionaryType&>(t).value_type()) ? ColumnKind::kString
                                                                                        : ColumnKind::kUnsupported;
@@ -436,6 +440,9 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
           }
           case arrow::Type::FLOAT: convert_numbers<arrow::FloatType>(a, start, len, out, stride); break;
           case arrow::Type::DOUBLE: convert_numbers<arrow::DoubleType>(a, start, len, out, stride); break;
+          case arrow::Type::NA:
+            for (int64_t i = 0; i < len; ++i) out[i * stride] = kNaN;
+            break;
           case arrow::Type::STRING:
             convert_strings<arrow::StringArray>(a, start, len, out, stride, [&](std::string_view v) { return feat.code_of(v); });
             break;

@@ -263,6 +263,29 @@ def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed):
     e2e.assert_matches_demo_oracle(outputs_of(table), x, job)
 
 
+def test_all_null_column_of_a_later_file_is_missing_values(e2e, tmp_path, rng, seed):
+    """pandas writes a column with no value at all as Arrow's null type: as a feature its values are missing (NaN),
+    counted by the checks (exit 3 here, the share is 1), where the job refused the file ('type null')."""
+    x = _base(e2e, tmp_path, 400, seed)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cols = {name(j): pa.array(x[:, j]) for j in range(FEATURES)}
+    pq.write_table(pa.table(cols).slice(0, 300), folder / "a.parquet", row_group_size=100)
+    later = {k: v[300:] for k, v in cols.items()}
+    later[name(0)] = pa.nulls(100)
+    pq.write_table(pa.table(later), folder / "b.parquet")
+    x[300:, 0] = np.nan
+    out = tmp_path / "out" / "scores.h5"
+    job_path, job = parquet_job(e2e, tmp_path, folder, out)
+    p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
+    assert p.returncode == 3, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_matches_demo_oracle(datasets, x, job)
+    rep = e2e.read_report(out)
+    last = [s for s in rep["shards"] if s["row_begin"] == 300]
+    assert len(last) == 1 and last[0]["features"][0]["nan"] == 100 and last[0]["verdict"] == "fail", last
+
+
 def test_flat_column_named_like_a_struct_field(e2e, tmp_path, rng, seed):
     """A flat column literally named 'a.b' beside a struct 'a' with field 'b': the flat one is read (Parquet's
     dotted column path matched both, and the job failed mid-run with 'column missing from the rows read')."""
