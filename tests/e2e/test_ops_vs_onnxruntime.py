@@ -1075,7 +1075,9 @@ def gen_edges():
     # K = 0 products: an empty sum is 0 (Gemm: beta * C)
     add("MatMul", 13, [N("MatMul", ["x", "B"])], [("x", FLOAT, [3, 0])], tag="K=0", inits=[T("B", np.zeros([0, 4], np.float32))])
     add("MatMul", 13, [N("MatMul", ["x", "B"])], [("x", FLOAT, [2, 3, 0])], tag="K=0,batched_B",
-        inits=[T("B", np.zeros([2, 0, 4], np.float32))])
+        inits=[T("B", np.zeros([2, 0, 4], np.float32))], oracle="reference",
+        why="ONNX Runtime 1.19 gave NaN in this batched K = 0 product once in a full run of this file (an output "
+            "left unwritten; alone it gives zeros): the spec's empty sum is 0")
     add("Gemm", 13, [N("Gemm", ["x", "B", "C"], beta=0.5)], [("x", FLOAT, [3, 0])], tag="K=0,beta=0.5",
         inits=[T("B", np.zeros([0, 4], np.float32)), T("C", r.standard_normal([4]).astype(np.float32))],
         oracle="reference", why="ONNX Runtime 1.19 refuses K = 0 (GemmHelper: K_ > 0); the spec's product is "
