@@ -171,7 +171,7 @@ StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int si
   return shard_plan_make(r.rows(), chunk_rows, job.run.shard_rows, size);
 }
 
-// What plan_shards splits by, one line per Parquet file ("part-0.parquet: row groups of 10, 10, 4
+// What plan_shards splits by, one line per Parquet file ("part-0.parquet: row groups of 10 10 4
 // rows") or the HDF5 chunking: ranks that see other layouts under one name (a node-local copy
 // exported or compacted otherwise) would plan other shards and lose or repeat rows.
 std::string plan_layout(const RowReader& r) {
