@@ -161,6 +161,8 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
                                 "HDF5_PLUGIN_PATH, or rewrite the dataset without it (h5repack -f NONE)");
       }
     }
+    H5D_fill_time_t fill_time = H5D_FILL_TIME_IFSET;
+    r->fill_never_ = H5Pget_fill_time(dcpl.get(), &fill_time) >= 0 && fill_time == H5D_FILL_TIME_NEVER;
     if (H5Pget_layout(dcpl.get()) == H5D_CHUNKED) {
       std::vector<hsize_t> chunk(static_cast<std::size_t>(ndims));
       if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
@@ -207,6 +209,15 @@ void Hdf5Reader::plan_direct_reads(hid_t dcpl, hid_t file_type, const std::vecto
     }
     for (std::size_t d = 1; d < dims.size(); ++d)
       if (chunk[d] != dims[d]) return through_hdf5("chunks split rows");
+    // HDF5 1.10 looks a chunk up by walking the dataset's whole chunk index (about 10 ns a chunk,
+    // measured), so n lookups cost n^2 steps: direct reads only where that is small against the
+    // bytes read (a chunk of at least 256 bytes per chunk in the dataset, or few chunks).
+    const uint64_t chunks = (static_cast<uint64_t>(rows_) + static_cast<uint64_t>(chunk_rows_) - 1) / static_cast<uint64_t>(chunk_rows_);
+    const uint64_t chunk_bytes = static_cast<uint64_t>(chunk_rows_) * static_cast<uint64_t>(row_elements_) * dtype_size(dtype_);
+    if (chunks > kDirectChunksAlways && chunk_bytes < 256 * chunks) {
+      return through_hdf5(std::to_string(chunks) + " chunks of " + std::to_string(chunk_bytes) +
+                          " bytes: finding each in the file would cost more than reading it");
+    }
     chunk_addr_.assign(static_cast<std::size_t>((rows_ + chunk_rows_ - 1) / chunk_rows_), 0);
   } else {
     return through_hdf5("compact or virtual layout");
@@ -312,6 +323,7 @@ Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
     if (direct) return read_extents(extents, row_begin, count, dst);
   }
   std::lock_guard lock(hdf5_mutex());
+  if (fill_never_) std::memset(dst, 0, static_cast<std::size_t>(count * row_elements_) * dtype_size(dtype_));
   H5Id file_space(H5Scopy(space_.get()), H5Sclose);
   std::vector<hsize_t> start(row_shape_.size() + 1, 0), block{static_cast<hsize_t>(count)};
   start[0] = static_cast<hsize_t>(row_begin);

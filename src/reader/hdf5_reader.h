@@ -11,8 +11,11 @@
 // type (contiguous, or chunked by whole rows with no filter; no userblock, no external file),
 // read_rows() asks HDF5 only where they are (H5Dget_offset, H5Dget_chunk_info_by_coord) and reads
 // them with pread() on the job's threads. Anything else (compressed or partial-row chunks, chunks
-// never written, which read as the fill value, another byte order) goes through H5Dread.
-// SHARDSCORE_HDF5_DIRECT=0 turns direct reads off.
+// never written, which read as the fill value, another byte order) goes through H5Dread; so do
+// small chunks in numbers (HDF5 1.10 finds a chunk by walking its whole index, so looking up each
+// of many small chunks costs more than reading them). SHARDSCORE_HDF5_DIRECT=0 turns direct reads
+// off. Rows in chunks never written of a dataset whose fill time is "never" read as 0, as with the
+// default fill value (HDF5 leaves the buffer as it was).
 #include <mpi.h>
 
 #include <cstddef>
@@ -75,11 +78,14 @@ class Hdf5Reader : public RowReader {
   std::string read_mode_;
   int fd_ = -1;                          // the file, read-only, for direct reads
   uint64_t contiguous_addr_ = 0;         // contiguous layout: the data's file offset
+  // Chunked datasets of at most this many chunks are read directly whatever their chunks' size.
+  static constexpr uint64_t kDirectChunksAlways = 4096;
   std::vector<uint64_t> chunk_addr_;     // chunked layout: each chunk's file offset once looked up
                                          // (0: not yet; HADDR_UNDEF: read through H5Dread)
   std::vector<int64_t> row_shape_;
   DType dtype_ = DType::kUndefined;
   bool float16_ = false;  // stored as float16, read as float32
+  bool fill_never_ = false;  // H5D_FILL_TIME_NEVER: H5Dread writes nothing for chunks never written
 };
 
 }  // namespace shardscore

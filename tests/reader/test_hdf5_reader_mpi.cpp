@@ -205,15 +205,25 @@ class Hdf5ReaderDirect : public ::testing::Test {
       const float fill = -7.0f;
       make("holes", H5T_NATIVE_FLOAT, 2, dims2, rows_chunk,
            [&](hid_t dcpl) { H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &fill); }, H5T_NATIVE_FLOAT, nullptr);
-      hid_t d = H5Dopen2(f, "holes", H5P_DEFAULT);
-      hid_t fs = H5Dget_space(d);
-      const hsize_t start[2] = {100, 0}, count[2] = {300, kCols};
-      H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr);
-      hid_t ms = H5Screate_simple(2, count, nullptr);
-      H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, f32.data() + 100 * kCols);
-      H5Sclose(ms);
-      H5Sclose(fs);
-      H5Dclose(d);
+      // The same with fill time "never": HDF5 leaves the buffer as it was for chunks never written.
+      make("holes_fill_never", H5T_NATIVE_FLOAT, 2, dims2, rows_chunk,
+           [&](hid_t dcpl) { H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER); }, H5T_NATIVE_FLOAT, nullptr);
+      for (const char* name : {"holes", "holes_fill_never"}) {
+        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+        hid_t fs = H5Dget_space(d);
+        const hsize_t start[2] = {100, 0}, count[2] = {300, kCols};
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr);
+        hid_t ms = H5Screate_simple(2, count, nullptr);
+        H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, f32.data() + 100 * kCols);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        H5Dclose(d);
+      }
+      // 5,000 chunks of one 4-byte value: looking each up in HDF5 1.10 walks the whole index.
+      const hsize_t tiny_dims[2] = {5000, 1}, tiny_chunk[2] = {1, 1};
+      std::vector<float> tiny(5000);
+      for (std::size_t i = 0; i < tiny.size(); ++i) tiny[i] = value(static_cast<int64_t>(i));
+      make("tiny_chunks", H5T_NATIVE_FLOAT, 2, tiny_dims, tiny_chunk, nullptr, H5T_NATIVE_FLOAT, tiny.data());
       H5Fclose(f);
 
       hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
@@ -262,6 +272,7 @@ TEST_F(Hdf5ReaderDirect, ReadsEveryLayoutAsWrittenAndReadsDirectlyOnlyWhereTheBy
                              {path_, "/partial_chunks", false, "chunks split rows"},
                              {path_, "/big_endian", false, "byte order"},
                              {path_, "/holes", true, ""},
+                             {path_, "/holes_fill_never", true, ""},
                              {userblock_path_, "/contiguous", false, "userblock"},
                              {link_path_, "/linked", false, "external link"}};
   if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) cases.push_back({path_, "/deflate", false, "compressed"});
@@ -286,6 +297,7 @@ TEST_F(Hdf5ReaderDirect, ReadsEveryLayoutAsWrittenAndReadsDirectlyOnlyWhereTheBy
           continue;
         }
         if (c.dataset == "/holes" && (row < 100 || row >= 400)) want = -7.0f;  // the fill value
+        if (c.dataset == "/holes_fill_never" && (row < 100 || row >= 400)) want = 0.0f;  // not the buffer's 12345
         ASSERT_EQ(buf[i], want) << "element " << flat;
       }
     }
@@ -303,6 +315,16 @@ TEST_F(Hdf5ReaderDirect, ImagesChunkedByWholeRowsReadDirectly) {
       ASSERT_EQ(buf[i], static_cast<uint8_t>((begin * 24 + i) * 7 % 251)) << "rows from " << begin << ", byte " << i;
     }
   }
+}
+
+TEST_F(Hdf5ReaderDirect, ManySmallChunksAreReadThroughHdf5) {
+  auto r = Hdf5Reader::open(path_, "/tiny_chunks", MPI_COMM_WORLD);
+  ASSERT_TRUE(all_ranks(r.ok())) << r.status().message();
+  EXPECT_FALSE(r.value()->direct_reads());
+  EXPECT_NE(r.value()->read_mode().find("5000 chunks of 4 bytes"), std::string::npos) << r.value()->read_mode();
+  std::vector<float> buf(5000);
+  ASSERT_TRUE(r.value()->read_rows(0, 5000, reinterpret_cast<std::byte*>(buf.data())).ok());
+  for (int64_t i = 0; i < 5000; ++i) ASSERT_EQ(buf[static_cast<std::size_t>(i)], value(i)) << "row " << i;
 }
 
 TEST_F(Hdf5ReaderDirect, TheSwitchTurnsDirectReadsOff) {
