@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "common/env.h"
@@ -77,6 +78,31 @@ Status find_dataset(hid_t file, const std::string& path, const std::string& data
   return ok_status();
 }
 
+// A file whose superblock (version 2 or later) still says it is open for writing: its writer is
+// running, or died before closing it, and what it left may be incomplete. Serial HDF5 refuses such
+// a file; opened over MPI-IO it was read without a word. The superblock lies at 0, or after a
+// userblock at 512, 1024, 2048, ... bytes; its consistency flags are byte 11 (bit 0: open for
+// writing, bit 2: for SWMR writing).
+Status check_closed_by_writer(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  static constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  for (std::streamoff at = 0; in; at = at == 0 ? 512 : at * 2) {
+    unsigned char head[12] = {};
+    in.seekg(at);
+    if (!in.read(reinterpret_cast<char*>(head), sizeof head)) break;
+    if (std::memcmp(head, kSignature, sizeof kSignature) != 0) continue;
+    if (head[8] >= 2 && (head[11] & 0x05) != 0) {
+      return invalid_argument("input file '" + path + "' is marked open for writing by another program (" +
+                              std::string(head[11] & 0x04 ? "a SWMR writer" : "a writer") +
+                              " still running, or one that died before closing it): its contents may be incomplete. "
+                              "Wait for the writer to finish; if you know the file is complete, clear the mark with "
+                              "'h5clear -s " + path + "'");
+    }
+    break;
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, const std::string& dataset,
@@ -99,7 +125,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     if (H5Fis_hdf5(path.c_str()) <= 0) {
       return data_loss("input file '" + path + "' is not an HDF5 file or is corrupt (no valid HDF5 signature)");
     }
-    return ok_status();
+    return check_closed_by_writer(path);
   }();
   SS_RETURN_IF_ERROR(mpi_agree_where(found, comm));
   const Status opened = [&]() -> Status {

@@ -4,6 +4,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -137,6 +138,21 @@ def case_per_feature_values_for_rows_of_2_dims(e2e, tmp_path, seed, rng):
     (tmp_path / "model").mkdir()
     onnx.save(model, tmp_path / "model" / "sum.onnx")
     return {"input": inp, "model": tmp_path / "model" / "sum.onnx"}, [], ["'/features'", "[5, 6]", "one value"], []
+
+
+def case_open_for_writing(e2e, tmp_path, seed, rng):
+    # A SWMR writer that died before closing its file leaves it marked open for writing; serial HDF5 refuses
+    # it, over MPI-IO it was read without a word.
+    inp = tmp_path / "in" / "swmr.h5"
+    inp.parent.mkdir()
+    writer = ("import h5py, numpy as np, os, sys\n"
+              "f = h5py.File(sys.argv[1], 'w', libver='latest')\n"
+              "d = f.create_dataset('features', data=np.ones((100, 30)), maxshape=(None, 30), chunks=(10, 30))\n"
+              "f.swmr_mode = True\n"
+              "d.flush()\n"
+              "os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", writer, str(inp)], check=True)
+    return {"input": inp}, [], [str(inp), "marked open for writing", "h5clear -s"], []
 
 
 def case_dataset_not_2d(e2e, tmp_path, seed, rng):
@@ -299,6 +315,7 @@ CASES = {
     "wrong_value_type": (case_wrong_value_type, 2),
     "wrong_array_length": (case_wrong_array_length, 3),
     "dataset_not_2d": (case_dataset_not_2d, 2),
+    "open_for_writing": (case_open_for_writing, 2),
     "per_feature_values_for_rows_of_2_dims": (case_per_feature_values_for_rows_of_2_dims, 2),
     "dataset_not_numeric": (case_dataset_not_numeric, 2),
     "unknown_output": (case_unknown_output, 3),
