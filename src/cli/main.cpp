@@ -43,7 +43,10 @@ void on_notice_signal(int sig) { g_notice_signal.store(sig); }
 
 // SIGTERM (Slurm's time limit and scancel, mpirun's kill), SIGINT (Ctrl-C) and SIGHUP (a closed
 // terminal or ssh session) stop the job at its next write round, which removes the unfinished
-// output; a second one ends the process at once (SA_RESETHAND restores the default action).
+// output. A second Ctrl-C ends the process at once (SA_RESETHAND restores the default action);
+// SIGTERM and SIGHUP keep the handler: at a time limit Slurm sends SIGTERM twice within
+// milliseconds, and the second one killed the process before it could stop cleanly (SIGKILL,
+// after Slurm's KillWait, ends it at once).
 // SIGUSR1 and SIGUSR2, whose default action kills the process too, only warn (Slurm's --signal
 // before a time limit): the job goes on and says so.
 // A signal the process was started ignoring stays ignored: `nohup` ignores SIGHUP, a shell's
@@ -59,7 +62,8 @@ void install_unless_ignored(int sig, void (*handler)(int), int flags) {
 }
 
 void install_stop_handlers() {
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) install_unless_ignored(sig, on_stop_signal, SA_RESETHAND | SA_RESTART);
+  for (int sig : {SIGTERM, SIGHUP}) install_unless_ignored(sig, on_stop_signal, SA_RESTART);
+  install_unless_ignored(SIGINT, on_stop_signal, SA_RESETHAND | SA_RESTART);
   for (int sig : {SIGUSR1, SIGUSR2}) install_unless_ignored(sig, on_notice_signal, SA_RESTART);
 }
 
@@ -147,24 +151,24 @@ struct Outcome {
 
 // Rank 0: the run's outcome to the job's Prometheus Pushgateway, when it names one. A push that
 // fails is a warning: the run's own exit code stands (its output is as good as without metrics).
-void push_metrics(const JobConfig& job, const JobTally& tally, int exit_code, std::chrono::duration<double> took,
+void push_metrics(const JobConfig::Metrics& to, const JobTally& tally, int exit_code, std::chrono::duration<double> took,
                   MPI_Comm comm, bool quiet) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  if (rank != 0 || job.metrics.pushgateway.empty()) return;
+  if (rank != 0 || to.pushgateway.empty()) return;
   JobMetrics m;
   m.exit_code = exit_code;
   m.finished_unix = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   m.seconds = took.count();
   m.ranks = size;
   m.tally = tally;
-  const std::string group = metrics_group_path(job.metrics.job, job.metrics.instance);
-  const Status st = metrics_push(job.metrics.pushgateway, group, metrics_text(m), 10.0);
+  const std::string group = metrics_group_path(to.job, to.instance);
+  const Status st = metrics_push(to.pushgateway, group, metrics_text(m), 10.0);
   if (!st.ok()) {
     log_warning(st.message() + " (the run's exit code " + std::to_string(exit_code) + " stands)");
   } else if (!quiet) {
-    log_line("metrics pushed to " + job.metrics.pushgateway + group);
+    log_line("metrics pushed to " + to.pushgateway + group);
   }
 }
 
@@ -209,7 +213,16 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   }
 
   auto job = job_config_load(vm["job"].as<std::string>(), overrides);
-  if (!job.ok()) return {exit_code_for(job.status()), job.status().message(), ""};
+  if (!job.ok()) {
+    // A job file that names a gateway and fails to load is a failed night like any other: pushed,
+    // so that an alert on the exit code fires (a dry run is a check, not a run).
+    const Outcome failed{exit_code_for(job.status()), job.status().message(), ""};
+    if (!vm["dry-run"].as<bool>()) {
+      push_metrics(job_config_metrics_of_failed(vm["job"].as<std::string>(), overrides), JobTally{}, failed.exit_code,
+                   std::chrono::duration<double>(0), comm, vm["quiet"].as<bool>());
+    }
+    return failed;
+  }
   JobOptions options;
   JobTally tally;
   options.quiet = vm["quiet"].as<bool>();
@@ -225,7 +238,7 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT).
   if (!result.ok() && g_stop_signal.load() != 0) outcome.exit_code = 128 + g_stop_signal.load();
   if (!options.dry_run) {  // a check is not a run: nothing to alert on
-    push_metrics(job.value(), tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
+    push_metrics(job.value().metrics, tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
   }
   return outcome;
 }

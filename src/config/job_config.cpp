@@ -235,6 +235,20 @@ std::string string_or(const toml::table& root, const char* section, const char* 
   return fallback;
 }
 
+bool pushgateway_url_ok(const std::string& url) {
+  return url.rfind("http://", 0) == 0 && url.size() > 7 && url[7] != '/' && url[7] != ':';
+}
+
+// [metrics] of a parsed job file, with its defaults (the instance: the job file's name).
+JobConfig::Metrics metrics_of(const toml::table& root, const std::string& source) {
+  JobConfig::Metrics m;
+  m.pushgateway = string_or(root, "metrics", "pushgateway", "");
+  m.job = string_or(root, "metrics", "job", m.job);
+  const std::string stem = std::filesystem::path(source).stem().string();
+  m.instance = string_or(root, "metrics", "instance", stem.empty() ? "shardscore" : stem);
+  return m;
+}
+
 Status require(const std::string& value, const char* key, const std::string& source) {
   if (!value.empty()) return ok_status();
   return invalid_argument(std::string("job key '") + key + "' is required (set it in " + source +
@@ -302,10 +316,7 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.checks.max_inf_fraction = number_or(root, "checks", "max_inf_fraction", c.checks.max_inf_fraction);
   c.checks.allow_nan_outputs = root["checks"]["allow_nan_outputs"].value_or(false);
   c.checks.allow_inf_outputs = root["checks"]["allow_inf_outputs"].value_or(false);
-  c.metrics.pushgateway = string_or(root, "metrics", "pushgateway", "");
-  c.metrics.job = string_or(root, "metrics", "job", c.metrics.job);
-  const std::string stem = std::filesystem::path(source).stem().string();
-  c.metrics.instance = string_or(root, "metrics", "instance", stem.empty() ? "shardscore" : stem);
+  c.metrics = metrics_of(root, source);
 
   SS_RETURN_IF_ERROR(require(c.input.path, "input.path", source));
   SS_RETURN_IF_ERROR(require(c.model.path, "model.path", source));
@@ -321,9 +332,7 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
     return invalid_argument("job key 'run.precision' is '" + c.run.precision + "': fp32, tf32, fp16 or bf16");
   }
   if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
-  if (!c.metrics.pushgateway.empty() &&
-      (c.metrics.pushgateway.rfind("http://", 0) != 0 || c.metrics.pushgateway.size() == 7 ||
-       c.metrics.pushgateway[7] == '/' || c.metrics.pushgateway[7] == ':')) {
+  if (!c.metrics.pushgateway.empty() && !pushgateway_url_ok(c.metrics.pushgateway)) {
     return invalid_argument("job key 'metrics.pushgateway' is '" + c.metrics.pushgateway +
                             "': an http:// URL with a host (e.g. http://pushgateway:9091; https is not supported)");
   }
@@ -409,6 +418,27 @@ StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<s
   std::ostringstream text;
   text << in.rdbuf();
   return job_config_parse(text.str(), path, overrides);
+}
+
+JobConfig::Metrics job_config_metrics_of_failed(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  toml::table root;
+  try {
+    root = toml::parse(text.str(), path);
+  } catch (const toml::parse_error&) {
+    root = toml::table{};  // only the overrides, then
+  }
+  for (const auto& o : overrides)
+    if (o.rfind("metrics.", 0) == 0) (void)apply_override(root, o);  // a bad one is the job's error already
+  for (const char* key : {"pushgateway", "job", "instance"}) {
+    const toml::node* n = root["metrics"][key].node();
+    if (n && !n->is_string()) return {};
+  }
+  JobConfig::Metrics m = metrics_of(root, path);
+  if (!pushgateway_url_ok(m.pushgateway) || m.job.empty() || m.instance.empty()) m.pushgateway.clear();
+  return m;
 }
 
 std::string job_config_describe_keys() {

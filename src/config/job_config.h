@@ -94,6 +94,11 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
 // Reads the file, then as job_config_parse. A missing or unreadable file is NotFound.
 StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<std::string>& overrides);
 
+// Where a job that failed to load (an unknown key, a bad value, a syntax error elsewhere) pushes
+// its failure: [metrics] of the file and the metrics.* overrides, read on their own. The pushgateway
+// is empty where they name none or a bad one (or the file cannot be read or parsed).
+JobConfig::Metrics job_config_metrics_of_failed(const std::string& path, const std::vector<std::string>& overrides);
+
 // One line per key: "section.key  type  default  meaning" (for --help and the README).
 std::string job_config_describe_keys();
 

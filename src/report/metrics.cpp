@@ -46,7 +46,7 @@ std::string label_segment(const std::string& name, const std::string& value) {
 std::string metrics_text(const JobMetrics& m) {
   std::ostringstream out;
   gauge(out, "shardscore_exit_code", "Exit code of the last run: 0 ok, 3 a quality check failed, 2 bad job or input, "
-        "1 other failure, 143/130 stopped by SIGTERM/SIGINT.", m.exit_code);
+        "1 other failure, 143/130/129 stopped by SIGTERM/SIGINT/SIGHUP.", m.exit_code);
   gauge(out, "shardscore_last_run_timestamp_seconds", "When the last run ended (Unix time).", m.finished_unix);
   if (m.exit_code == 0) {
     gauge(out, "shardscore_last_success_timestamp_seconds", "When the last run that exited 0 ended (Unix time).",

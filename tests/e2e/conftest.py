@@ -111,8 +111,9 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
 
 def signal_mid_run(cmd, sig, *, cwd, timeout: float = 60) -> subprocess.CompletedProcess:
     """Start `cmd` (a job that prints progress lines) in a process group of its own, wait for its first
-    progress line (it is then scoring), send `sig` to the whole group, as Slurm does, and wait for the end.
-    Fails the test when no progress line comes or the job does not end within `timeout` s of the signal."""
+    progress line (it is then scoring), send `sig` (or each of a list of signals, back to back) to the whole
+    group, as Slurm does (20 ms apart), and wait for the end. Fails the test when no progress line comes or the job does
+    not end within `timeout` s of the signal."""
     cmd = [str(c) for c in cmd]
     with subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **MPI_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, errors="replace", start_new_session=True) as p:
@@ -125,7 +126,10 @@ def signal_mid_run(cmd, sig, *, cwd, timeout: float = 60) -> subprocess.Complete
             os.killpg(p.pid, signal.SIGKILL)
             p.communicate()
             pytest.fail(f"no progress line from {shlex.join(cmd)}:\n{''.join(seen)[-4000:]}")
-        os.killpg(p.pid, sig)
+        for k, s in enumerate(sig if isinstance(sig, (list, tuple)) else [sig]):
+            if k:
+                time.sleep(0.02)  # delivered one by one (a signal still pending would merge with the next)
+            os.killpg(p.pid, s)
         try:
             out, rest = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:

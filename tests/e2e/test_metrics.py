@@ -32,8 +32,10 @@ def _start(exe, log):
     for _ in range(3):
         port = _free_port()
         with open(log, "w") as f:
-            # Loopback only, nothing persisted.
-            p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"], stdout=f, stderr=subprocess.STDOUT)
+            # Loopback only, nothing persisted (Debian's default persistence file would carry groups from
+            # one test run into the next).
+            p = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="],
+                                 stdout=f, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while p.poll() is None and time.monotonic() < deadline:
@@ -126,6 +128,29 @@ def test_a_run_pushes_its_outcome(e2e, tmp_path, gateway, seed):
     assert g["shardscore_rows_scored"] == 0 and g["shardscore_rows_written"] == 0
     assert t0 - 1 <= g["shardscore_last_run_timestamp_seconds"] <= t1 + 1
     assert g["shardscore_last_success_timestamp_seconds"] == success_time
+
+
+def test_a_job_file_that_fails_to_load_pushes_exit_2(e2e, tmp_path, gateway, seed):
+    """A nightly job file with a typo in a key, or a bad --set value, names its gateway: the failure is pushed
+    (it pushed nothing, and the gateway kept the last night's exit code 0 for an alert to see)."""
+    inp = e2e.make_input(tmp_path / "in.h5", 2000, chunk_rows=1000, seed=seed)
+    job = e2e.make_job(tmp_path / "typo.toml", inp, tmp_path / "out" / "scores.h5",
+                       metrics={"pushgateway": gateway.url, "job": "loading"})
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert gateway.group("loading", "typo")["shardscore_exit_code"] == 0
+    text = job.read_text().replace("max_inf_fraction", "max_inf_fracton")
+    job.write_text(text)
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    e2e.assert_single_error(p, "max_inf_fracton", strict=False)
+    g = gateway.group("loading", "typo")
+    assert g["shardscore_exit_code"] == 2 and math.isnan(g["shardscore_input_rows"]), g
+    assert "shardscore_last_success_timestamp_seconds" in g, "the last success is kept"
+    # The pushgateway and labels given by --set, the error elsewhere in the file: pushed too.
+    p = run_with_metrics(e2e, tmp_path, gateway, job, "typo via set")[0]
+    assert p.returncode == 2, p.stderr
+    assert gateway.group("loading", "typo via set")["shardscore_exit_code"] == 2
 
 
 def test_a_failed_check_pushes_exit_3(e2e, tmp_path, gateway, seed, rng):

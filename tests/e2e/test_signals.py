@@ -28,6 +28,20 @@ def test_sigterm_stops_cleanly(e2e, tmp_path, seed, ranks):
     assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
 
 
+def test_repeated_sigterm_stops_cleanly(e2e, tmp_path, seed):
+    """At a time limit Slurm sends SIGTERM, SIGCONT and SIGTERM again within milliseconds: the second SIGTERM
+    killed the process at once (the handler reset itself), leaving the partial output and pushing nothing.
+    Repeated SIGTERMs are one request: the job stops at its next write round, exit 143, nothing left. (mpirun
+    itself ends its job at once on a second SIGTERM; test_slurm.py has the time limit under srun.)"""
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=10_000, seed=seed)
+    out_dir = tmp_path / "out"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5", run={"batch_size": 1, "progress_interval": 0.2})
+    proc = e2e.signal_mid_run([e2e.BIN, "run", "--job", job], [signal.SIGTERM, signal.SIGCONT, signal.SIGTERM], cwd=tmp_path)
+    assert proc.returncode == 128 + signal.SIGTERM, f"exit {proc.returncode}, want 143"
+    e2e.assert_single_error(proc, "stopped by SIGTERM", f"of {ROWS} rows; nothing written", strict=False)
+    assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
+
+
 def test_sighup_stops_cleanly(e2e, tmp_path, seed):
     """SIGHUP (the terminal or ssh session that started the job went away) stops the job like SIGTERM: exit 129,
     one error line, nothing left (its default action killed the process and left the partial output)."""

@@ -296,3 +296,27 @@ def test_scancel_stops_the_job_with_no_output(e2e, slurm, tmp_path, seed):
     errs = [ln for ln in log.splitlines() if ln.startswith(e2e.ERROR_PREFIX)]
     assert errs and all("stopped by SIGTERM" in ln and "nothing written" in ln for ln in errs), log
     assert e2e.listing(out.parent) == [], f"left in the output folder: {e2e.listing(out.parent)}"
+
+
+def test_time_limit_stops_the_job_with_no_output(e2e, slurm, tmp_path, seed):
+    """At its time limit (--time=1) Slurm sends each task SIGTERM, SIGCONT and SIGTERM again within
+    milliseconds: the second SIGTERM killed the process at once (its handler reset itself), leaving the
+    partial output at its full reserved size and pushing nothing. The job stops at its next write round."""
+    rows = 1_200_000  # at batch size 1, minutes: past the one-minute limit
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=20_000, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 1, "progress_interval": 1.0})
+    job_id, _ = submit(e2e, slurm, job, "--time=1", wait=False)
+    deadline = time.monotonic() + 240
+    state = ""
+    while time.monotonic() < deadline:
+        state = slurm.job_field(job_id, "JobState")
+        if state not in ("RUNNING", "COMPLETING", "PENDING", "CONFIGURING"):
+            break
+        time.sleep(1)
+    log = job_log(slurm, job_id)
+    print(log[-4000:])
+    assert state == "TIMEOUT", f"job state {state}, want TIMEOUT\n{log[-3000:]}"
+    errs = [ln for ln in log.splitlines() if ln.startswith(e2e.ERROR_PREFIX)]
+    assert errs and all("stopped by SIGTERM" in ln and "nothing written" in ln for ln in errs), log[-3000:]
+    assert e2e.listing(out.parent) == [], f"left in the output folder: {e2e.listing(out.parent)}"
