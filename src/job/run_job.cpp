@@ -171,6 +171,34 @@ StatusOr<ShardPlan> plan_shards(const RowReader& r, const JobConfig& job, int si
   return shard_plan_make(r.rows(), chunk_rows, job.run.shard_rows, size);
 }
 
+// output.overwrite, once the job is about to write (rank 0): the earlier run's output and report go
+// now, not only when this run's replace them, as Spark's overwrite mode does. A run that fails after
+// this leaves nothing at the paths, where it left the earlier output and its report ("status":
+// "passed") looking like its own. check_output_path has refused what must not be removed.
+Status remove_earlier_output(const JobConfig& job, const std::string& output_path, bool talk) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  for (const auto& [what, path] : {std::pair<std::string, std::string>{"output", output_path}, {"report", job.report_path()}}) {
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) continue;
+    if (fs::is_directory(fs::symlink_status(path, ec))) {
+      fs::remove_all(path, ec);
+    } else {
+      fs::remove(path, ec);
+    }
+    if (ec) {
+      return internal_error("output.overwrite: the earlier " + what + " '" + path + "' cannot be removed: " + ec.message());
+    }
+    removed.push_back(what + " '" + path + "'");
+  }
+  if (talk && !removed.empty()) {
+    std::string line = "output.overwrite: removed the earlier ";
+    for (std::size_t k = 0; k < removed.size(); ++k) line += (k ? " and " : "") + removed[k];
+    log_line(line);
+  }
+  return ok_status();
+}
+
 // What plan_shards splits by, one line per Parquet file ("part-0.parquet: row groups of 10 10 4
 // rows") or the HDF5 chunking: ranks that see other layouts under one name (a node-local copy
 // exported or compacted otherwise) would plan other shards and lose or repeat rows.
@@ -513,6 +541,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       std::fflush(stdout);
     }
     return 0;
+  }
+  if (job.output.overwrite) {
+    const Status removed = rank == 0 ? remove_earlier_output(job, output_path, talk) : ok_status();
+    SS_RETURN_IF_ERROR(mpi_agree(removed, comm));
   }
 
   // ---- create the output under its temporary name ----

@@ -42,6 +42,23 @@ def test_repeated_sigterm_stops_cleanly(e2e, tmp_path, seed):
     assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
 
 
+def test_a_stopped_overwrite_leaves_no_earlier_output(e2e, tmp_path, seed):
+    """With output.overwrite the earlier run's output and report go when the job starts writing: a run that
+    then fails leaves nothing, where it left the earlier output and its report ("status": "passed"), which
+    looked like its own."""
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=10_000, seed=seed)
+    out_dir = tmp_path / "out"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5",
+                       run={"batch_size": 1, "progress_interval": 0.2}, output={"overwrite": True})
+    p = e2e.run_job(None, ["run", "--job", job, "--batch-size", "65536"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert sorted(e2e.listing(out_dir)) == ["scores.h5", "scores.h5.report.json"]
+    proc = e2e.signal_mid_run([e2e.BIN, "run", "--job", job], signal.SIGTERM, cwd=tmp_path)
+    assert proc.returncode == 128 + signal.SIGTERM, f"exit {proc.returncode}, want 143"
+    assert f"output.overwrite: removed the earlier output '{out_dir / 'scores.h5'}'" in proc.stderr, proc.stderr
+    assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
+
+
 def test_sighup_stops_cleanly(e2e, tmp_path, seed):
     """SIGHUP (the terminal or ssh session that started the job went away) stops the job like SIGTERM: exit 129,
     one error line, nothing left (its default action killed the process and left the partial output)."""
