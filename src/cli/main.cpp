@@ -64,6 +64,9 @@ void install_unless_ignored(int sig, void (*handler)(int), int flags) {
 void install_stop_handlers() {
   for (int sig : {SIGTERM, SIGHUP}) install_unless_ignored(sig, on_stop_signal, SA_RESTART);
   install_unless_ignored(SIGINT, on_stop_signal, SA_RESETHAND | SA_RESTART);
+  // A log pipe that closes (`| head`, a log shipper that died) must not kill the job half way,
+  // leaving its partial output: its log lines are lost (EPIPE), the job finishes.
+  signal(SIGPIPE, SIG_IGN);
   for (int sig : {SIGUSR1, SIGUSR2}) install_unless_ignored(sig, on_notice_signal, SA_RESTART);
 }
 
@@ -235,8 +238,12 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   auto result = job_run(job.value(), comm, options);
   Outcome outcome{result.ok() ? result.value() : exit_code_for(result.status()),
                   result.ok() ? "" : result.status().message(), ""};
-  // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT).
-  if (!result.ok() && g_stop_signal.load() != 0) outcome.exit_code = 128 + g_stop_signal.load();
+  // Stopped by a signal: the shell's code for it (128 + its number: 143 for SIGTERM, 130 for SIGINT),
+  // on every rank, whichever got it (rank 0 pushes the metrics). Every rank is here: job_run's
+  // failures are agreed.
+  int signalled = g_stop_signal.load(), any_signal = 0;
+  if (MPI_Allreduce(&signalled, &any_signal, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS) any_signal = signalled;
+  if (!result.ok() && any_signal != 0) outcome.exit_code = 128 + any_signal;
   if (!options.dry_run) {  // a check is not a run: nothing to alert on
     push_metrics(job.value().metrics, tally, outcome.exit_code, std::chrono::steady_clock::now() - t0, comm, options.quiet);
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -534,6 +535,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
              std::to_string(job.run.batch_size) + " rows");
   }
   if (options.dry_run) {
+    // It has no write rounds to stop at: a signal during it (absorbed by the handler) is said here,
+    // not "ready to run".
+    const int sig = options.stop_signal ? options.stop_signal->load() : 0;
+    SS_RETURN_IF_ERROR(mpi_agree(sig == 0 ? ok_status()
+                                          : unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) + " during the dry run"),
+                                 comm));
     if (rank == 0 && !options.quiet) {
       std::printf("dry run: the job is ready to run: %lld rows in %zu shards on %d rank(s) -> %s (nothing was "
                   "scored or written; free space is checked when the output is created)\n",
@@ -624,8 +631,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     }
     if (mine.ok() && signalled()) {
       const int sig = options.stop_signal->load();
-      mine = unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) +
-                         " (a time limit, scancel, kill, Ctrl-C or a closed terminal) after " + std::to_string(rows_done_global) +
+      const char* why = sig == SIGINT ? "Ctrl-C" : sig == SIGHUP ? "the terminal or ssh session closed" : "a time limit, scancel or kill";
+      mine = unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) + " (" + why + ") after " + std::to_string(rows_done_global) +
                          " of " + std::to_string(total_rows) + " rows; nothing written");
     }
     if (!mine.ok() && first_error.ok()) first_error = mine;

@@ -5,6 +5,7 @@ is what Prometheus would scrape. Values are checked against the report and the i
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import signal
@@ -187,6 +188,41 @@ def test_sigterm_pushes_143_and_the_rows_done(e2e, tmp_path, gateway, seed):
     assert g["shardscore_input_rows"] == rows
     assert g["shardscore_rows_scored"] == done and 0 < done < rows
     assert g["shardscore_rows_written"] == 0
+
+
+def test_sigterm_to_one_rank_pushes_143(e2e, tmp_path, gateway, seed):
+    """SIGTERM to rank 1 alone (a node's own kill): every rank stops, and rank 0 pushes 143, where it pushed 1
+    (only rank 1 had seen the signal)."""
+    rows = 300_000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=10_000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5",
+                       run={"batch_size": 1, "progress_interval": 0.2}, metrics={"pushgateway": gateway.url, "job": "one rank"})
+    cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "2", str(e2e.BIN), "run", "--job", str(job)]
+    with subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, **e2e.MPI_ENV}, start_new_session=True) as p:
+        for line in p.stderr:
+            if " scored " in line:
+                break
+        rank1 = [pid for pid in _children(p.pid) if _env_of(pid).get("OMPI_COMM_WORLD_RANK") == "1"]
+        assert len(rank1) == 1, f"rank 1's process not found among {_children(p.pid)}"
+        os.kill(rank1[0], signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+    assert p.returncode != 0, err
+    assert "stopped by SIGTERM" in err, err[-3000:]
+    assert gateway.group("one rank", "job")["shardscore_exit_code"] == 143
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def _env_of(pid: int) -> dict[str, str]:
+    try:
+        raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    except OSError:
+        return {}
+    return dict(kv.decode(errors="replace").split("=", 1) for kv in raw if b"=" in kv)
 
 
 def test_an_unreachable_gateway_is_a_warning(e2e, tmp_path, seed):

@@ -1,7 +1,10 @@
 """SIGTERM mid-run (a Slurm time limit, scancel, mpirun's kill): the job stops at its next write round on
 every rank, prints one error line naming the signal and the rows done, exits 143 (128 + SIGTERM) and
 leaves nothing in the output folder (it used to die at once, silently, leaving its partial file)."""
+import os
 import signal
+import subprocess
+import time
 
 import pytest
 
@@ -120,3 +123,50 @@ def test_a_killed_runs_leftovers_are_named_by_the_next_run(e2e, tmp_path, seed):
     assert str(out_dir / left[0]) in warnings[0] and f"({size / 2**20:.1f} MiB, " in warnings[0], warnings[0]
     assert sorted(e2e.listing(out_dir)) == sorted([left[0], out.name, e2e.report_path(out).name])
     e2e.assert_matches_demo_oracle(e2e.read_output(out)[0], e2e.read_input(inp))
+
+
+def _handles(pid: int, sig: int) -> bool | None:
+    """Whether process `pid` has a handler for `sig` (/proc's SigCgt mask); None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        return None
+    return False
+
+
+def test_sigterm_during_a_dry_run_is_not_ready(e2e, tmp_path, seed):
+    """A dry run does not stop at write rounds: a SIGTERM (or Ctrl-C) during it was absorbed by the handler and
+    the dry run said the job was ready, exit 0. It now ends with the signal's code and says so."""
+    inp = e2e.make_input(tmp_path / "in.h5", 1000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5")
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job), "--dry-run"], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env={**os.environ, **e2e.MPI_ENV}) as p:
+        deadline = time.monotonic() + 30
+        while (h := _handles(p.pid, signal.SIGTERM)) is False and time.monotonic() < deadline:
+            time.sleep(0.0005)  # the handler goes in just before the job's checks, which take far longer
+        assert h, "the dry run ended before its SIGTERM handler was seen"
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + signal.SIGTERM, f"exit {p.returncode}\n{err}"
+    assert "stopped by SIGTERM during the dry run" in err and "ready to run" not in out, (out, err)
+
+
+def test_a_closed_log_pipe_does_not_kill_the_job(e2e, tmp_path, seed):
+    """The log's pipe closes mid-run (`| head`, a log shipper that died): SIGPIPE killed the job (exit 141, no
+    error line, its partial output left). The job now finishes, its log lines lost."""
+    rows = 60_000
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=10_000, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 8, "progress_interval": 0.05})
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env={**os.environ, **e2e.MPI_ENV}) as p:
+        p.stderr.readline()
+        p.stderr.close()  # the reader goes away; the job's next log line meets a closed pipe
+        p.stdout.close()
+        rc = p.wait(timeout=120)
+    assert rc == 0, f"exit {rc}"
+    assert e2e.read_report(out)["rows_scored"] == rows
+    e2e.assert_row_index(e2e.read_output(out)[0], rows)
