@@ -24,6 +24,7 @@ class Hdf5Sink : public OutputSink {
     return writer_->write_rows(b.row_begin, b.rows(), outputs);
   }
   Status write_nothing() override { return writer_->write_nothing(); }
+  void add_provenance(const std::string& key, const std::string& value) override { spec_.provenance.emplace_back(key, value); }
   Status close() override {
     SS_RETURN_IF_ERROR(writer_->write_attributes(spec_.provenance, {{"num_ranks", ranks_}, {"num_rows", spec_.total_rows}}));
     collective_ = writer_->all_writes_collective();
@@ -72,6 +73,9 @@ class ParquetSink : public OutputSink {
     return ok_status();
   }
   Status write_nothing() override { return ok_status(); }
+  void add_provenance(const std::string& key, const std::string& value) override {
+    manifest_only_.emplace_back(key, value);
+  }
   Status close() override {
     if (part_) return internal_error("output file '" + part_->path() + "' is unfinished at the end of the run");
     return ok_status();
@@ -102,7 +106,9 @@ class ParquetSink : public OutputSink {
       SS_ASSIGN_OR_RETURN(p.sha256, sha256_file_hex(file));
       parts.push_back(std::move(p));
     }
-    SS_RETURN_IF_ERROR(parquet_folder_finish(spec_.temp_path, parts, names(), spec_.total_rows, spec_.provenance));
+    Provenance provenance = spec_.provenance;
+    provenance.insert(provenance.end(), manifest_only_.begin(), manifest_only_.end());
+    SS_RETURN_IF_ERROR(parquet_folder_finish(spec_.temp_path, parts, names(), spec_.total_rows, provenance));
     SS_RETURN_IF_ERROR(move_into_place(spec_.temp_path, final_path, replace, "output"));
     sync_parent_folder_or_warn(final_path);
     return ok_status();
@@ -115,6 +121,7 @@ class ParquetSink : public OutputSink {
 
  private:
   OutputSinkSpec spec_;
+  Provenance manifest_only_;  // add_provenance's, after the part files' metadata was written
   std::unique_ptr<ParquetPartWriter> part_;  // the shard being written
 };
 #endif

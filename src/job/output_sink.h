@@ -44,6 +44,10 @@ class OutputSink {
   virtual Status write(const Batch& batch, const std::vector<Tensor>& outputs, const RowIds* ids) = 0;
   // One write round without data (collective formats need every rank in every round).
   virtual Status write_nothing() = 0;
+  // One more provenance entry, known only once every row is scored (the checks' outcome), before
+  // close(): every rank with the same value. HDF5: a root attribute; Parquet: in the manifest (the
+  // part files' metadata is written as each is opened).
+  virtual void add_provenance(const std::string& key, const std::string& value) = 0;
   // Collective: everything of this rank is on disk (HDF5: provenance attributes written, file closed).
   virtual Status close() = 0;
   // False when HDF5 did any write independently (see Hdf5Writer); true for Parquet (nothing shared).

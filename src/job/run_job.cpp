@@ -782,11 +782,6 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
 
   SS_RETURN_IF_ERROR(mpi_agree(first_error, comm));
 
-  // ---- provenance, close ----
-  SS_RETURN_IF_ERROR(mpi_agree(sink.close(), comm));
-  const bool collective = sink.all_writes_collective();
-  progress.update(rows_done_global, true);
-
   // ---- gather statistics to rank 0 ----
   std::vector<ShardStats> mine;
   for (auto& [id, s] : shard_stats) mine.push_back(s);
@@ -797,12 +792,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                                              report_encode_shards(mine),
                                          0, comm));
 
-  // ---- rank 0: verdicts, rename, report ----
-  int exit_code = 0;
+  // ---- rank 0: verdicts ----
   st = ok_status();
+  std::vector<ShardVerdict> verdicts;
+  std::vector<RunInfo::Placement> placement;
+  std::string quality;  // the output's own record of the checks (its consumers may not read the report)
   if (rank == 0) {
-    std::vector<ShardVerdict> verdicts;
-    std::vector<RunInfo::Placement> placement;
     for (int r = 0; r < size && st.ok(); ++r) {
       const std::string& wire = wires[static_cast<std::size_t>(r)];
       const std::size_t nl = std::min(wire.find('\n'), wire.size()), tab = std::min(wire.find('\t'), nl);
@@ -819,7 +814,22 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(total_rows) + " rows in " +
                           std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
     }
-    if (st.ok()) {
+    const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
+    quality = failed == 0 ? "passed" : "checks_failed (" + std::to_string(failed) + " of " + std::to_string(verdicts.size()) +
+                                           " shards; the report names them)";
+  }
+  SS_RETURN_IF_ERROR(mpi_agree(st, comm));
+  sink.add_provenance("quality_status", mpi_bcast_string(quality, 0, comm));
+
+  // ---- provenance, close ----
+  SS_RETURN_IF_ERROR(mpi_agree(sink.close(), comm));
+  const bool collective = sink.all_writes_collective();
+  progress.update(rows_done_global, true);
+
+  // ---- rank 0: rename, report ----
+  int exit_code = 0;
+  if (rank == 0) {
+    {
       RunInfo info;
       info.version = SHARDSCORE_VERSION;
       info.working_directory = working_directory;

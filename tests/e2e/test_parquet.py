@@ -185,6 +185,10 @@ def test_mixed_parquet_scored_against_onnxruntime(e2e, tmp_path, rng, seed, np_)
     assert meta[b"num_rows"].decode() == str(len(ids)) and meta[b"num_ranks"].decode() == str(np_)
     assert manifest["provenance"]["model_sha256"] == e2e.sha256_file(e2e.DEMO_MODEL)
     assert meta[b"working_directory"].decode() == manifest["provenance"]["working_directory"] == str(tmp_path)
+    # The checks' outcome, known only at the end: in the manifest (exit 3 still writes _SUCCESS: complete).
+    report_ = json.loads(Path(str(out) + ".report.json").read_text())
+    want = "passed" if p.returncode == 0 else "checks_failed"
+    assert manifest["provenance"]["quality_status"].startswith(want) and report_["status"] == want, manifest["provenance"]
     report = json.loads(Path(str(out) + ".report.json").read_text())
     assert report["output"]["format"] == "parquet" and report["rows_scored"] == len(ids)
     assert len(report["shards"]) == len(manifest["files"])

@@ -131,6 +131,7 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
         assert key in attrs, f"output attribute {key} missing (have {sorted(attrs)})"
     assert attrs["model_sha256"] == model_sha
     assert attrs["working_directory"] == rep["working_directory"]
+    assert attrs["quality_status"] == "passed"
     assert attrs["model_external_data_sha256"] == "" and rep["model"]["external_data"] == []  # weights inside
     assert isinstance(attrs["num_ranks"], (int, np.integer)), type(attrs["num_ranks"])
     assert int(attrs["num_ranks"]) == np_
@@ -232,6 +233,9 @@ def test_quality_check_fails_with_exit_3(e2e, tmp_path, seed, rng):
     check_report_schema(rep, rows=rows, features=30, np_=np_, out=out, inp=inp,
                         model_sha=e2e.sha256_file(e2e.DEMO_MODEL), cwd=tmp_path)
     assert rep["status"] == "checks_failed" and rep["exit_code"] == 3
+    # The output says so itself, for whoever reads it without the report.
+    failed = sum(s["verdict"] == "fail" for s in rep["shards"])
+    assert attrs["quality_status"] == f"checks_failed ({failed} of {len(rep['shards'])} shards; the report names them)"
     shards = check_shard_cover(rep, rows, chunk_rows=chunk)
     assert rep["failures"], "no failures listed"
     by_shard = {f["shard"]: f for f in rep["failures"]}
