@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -234,6 +235,47 @@ std::string supported_ops_list() {
   return out;
 }
 
+// The model's graph with its nodes in an order where each reads only what is made before it, for
+// ONNX's checker, which refuses a graph out of order (onnxruntime's float16 converter with
+// keep_io_types appends its input Casts last; ONNX Runtime sorts and runs it, as shardscore does).
+// Null when the graph is in order already (no copy of its weights). Call after sort_topologically
+// has found every input made and no cycle.
+std::unique_ptr<onnx::GraphProto> graph_in_order(const onnx::GraphProto& graph) {
+  std::set<std::string> made{""};
+  for (const auto& in : graph.input()) made.insert(in.name());
+  for (const auto& t : graph.initializer()) made.insert(t.name());
+  const auto ready = [&](const onnx::NodeProto& n) {
+    return std::all_of(n.input().begin(), n.input().end(), [&](const std::string& i) { return made.count(i) > 0; });
+  };
+  bool in_order = true;
+  for (const auto& n : graph.node()) {
+    if (!ready(n)) {
+      in_order = false;
+      break;
+    }
+    made.insert(n.output().begin(), n.output().end());
+  }
+  if (in_order) return nullptr;
+  made.clear();
+  made.insert("");
+  for (const auto& in : graph.input()) made.insert(in.name());
+  for (const auto& t : graph.initializer()) made.insert(t.name());
+  auto sorted = std::make_unique<onnx::GraphProto>(graph);
+  sorted->clear_node();
+  std::vector<bool> done(static_cast<std::size_t>(graph.node_size()), false);
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (int k = 0; k < graph.node_size(); ++k) {
+      if (done[static_cast<std::size_t>(k)] || !ready(graph.node(k))) continue;
+      *sorted->add_node() = graph.node(k);
+      made.insert(graph.node(k).output().begin(), graph.node(k).output().end());
+      done[static_cast<std::size_t>(k)] = true;
+      progress = true;
+    }
+  }
+  return sorted;
+}
+
 // Kahn's algorithm; reports dangling inputs and cycles by node name.
 Status sort_topologically(Graph* g) {
   std::set<std::string> available;
@@ -391,7 +433,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     ctx.set_opset_imports(imports);
     ctx.set_model_dir(model_dir);
     onnx::checker::LexicalScopeContext lex;
-    onnx::checker::check_graph(model.graph(), ctx, lex);
+    const std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
+    onnx::checker::check_graph(sorted ? *sorted : model.graph(), ctx, lex);
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');  // one line, keeping the node the checker names

@@ -365,6 +365,22 @@ TEST(GraphParse, Cycle_Rejected) {
   EXPECT_FALSE(contains(msg, "\n")) << "message is not one line: " << msg;
 }
 
+TEST(GraphParse, NodesOutOfOrderAreSortedNotRefused) {
+  // onnxruntime's float16 converter with keep_io_types appends the input Cast after the nodes that
+  // read it; ONNX Runtime runs such a model, and ONNX's checker refused it ("must be topologically
+  // sorted"). It loads, sorted, and runs.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_node(&m, "Neg", {"x_relu"}, {"Y"}, "second");
+  add_node(&m, "Relu", {"X"}, {"x_relu"}, "first");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto g = graph_parse_onnx(bytes_of(m), "unsorted.onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  ASSERT_EQ(g->nodes.size(), 2u);
+  EXPECT_EQ(g->nodes[0].name, "first");
+  EXPECT_EQ(g->nodes[1].name, "second");
+}
+
 TEST(GraphParse, ShortRawData_DataLoss) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
