@@ -21,6 +21,7 @@
 #include "hdf5/hdf5_util.h"
 #include "job/run_job.h"
 #include "report/metrics.h"
+#include "shardscore/source_id.h"
 #include "shardscore/version.h"
 #ifdef SHARDSCORE_HAVE_CUDA
 #include "kernels/cuda_runtime_info.h"
@@ -122,7 +123,7 @@ po::options_description run_options() {
 }
 
 std::string version_text() {
-  std::string out = "shardscore " SHARDSCORE_VERSION "\nbackends: cpu (oneDNN, OpenBLAS, oneTBB; instruction set " +
+  std::string out = "shardscore " SHARDSCORE_VERSION " (commit " SHARDSCORE_COMMIT ")\nbackends: cpu (oneDNN, OpenBLAS, oneTBB; instruction set " +
                     std::string(cpu_isa_name(cpu_isa())) + ", SHARDSCORE_CPU_ISA caps it)\n";
 #ifdef SHARDSCORE_HAVE_CUDA
   // The CUDA backend's kernels are not wired into the engine yet; this reports what the build links.

@@ -34,6 +34,7 @@
 #endif
 #include "report/report.h"
 #include "shard/shard_plan.h"
+#include "shardscore/source_id.h"
 #include "shardscore/version.h"
 
 namespace shardscore {
@@ -571,6 +572,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                           {"working_directory", working_directory},
                           {"job_toml", job.toml_text},
                           {"shardscore_version", SHARDSCORE_VERSION},
+                          {"shardscore_commit", SHARDSCORE_COMMIT},
                           {"backend", std::string(engine.backend_name())},
                           {"precision", engine.backend_name() == "cuda" ? job.run.precision : std::string("fp32")},
                           {"created_utc", created}};
@@ -832,6 +834,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     {
       RunInfo info;
       info.version = SHARDSCORE_VERSION;
+      info.commit = SHARDSCORE_COMMIT;
       info.working_directory = working_directory;
       info.ranks = size;
       info.threads_per_rank = threads;

@@ -141,6 +141,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   const bool passed = failures.empty();
   json r = {
       {"shardscore_version", info.version},
+      {"shardscore_commit", info.commit},
       {"status", passed ? "passed" : "checks_failed"},
       {"exit_code", passed ? 0 : 3},
       {"working_directory", info.working_directory},

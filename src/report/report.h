@@ -12,6 +12,7 @@ namespace shardscore {
 
 struct RunInfo {
   std::string version;
+  std::string commit;  // the sources' commit (SHARDSCORE_COMMIT): which build wrote the output
   // Rank 0's working directory: the paths below are recorded as the job gave them, and a relative
   // one is relative to it.
   std::string working_directory;

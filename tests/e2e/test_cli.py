@@ -20,7 +20,12 @@ def test_version(e2e):
     p = e2e.run_job(None, ["--version"])
     assert p.returncode == 0, p.stderr
     first, *details = p.stdout.splitlines()
-    assert re.fullmatch(r"shardscore \d+\.\d+\.\d+", first), f"--version printed {p.stdout!r}"
+    m = re.fullmatch(r"shardscore \d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(?:-modified)?|unknown)\)", first)
+    assert m, f"--version printed {p.stdout!r}"
+    # The commit the build's sources were at (the version number stays the same between commits).
+    head = subprocess.run(["git", "-C", str(e2e.REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and e2e.BIN.resolve().is_relative_to(e2e.REPO.resolve()):
+        assert m[1].split("-")[0] == head.stdout.strip(), (first, head.stdout)
     # Then what the build has: the CPU backend always, and whether CUDA was built.
     assert any(line.startswith("backends: cpu") for line in details), p.stdout
     assert any(line.startswith("cuda: ") for line in details), p.stdout

@@ -9,7 +9,7 @@ import tomllib
 import numpy as np
 import pytest
 
-TOP_KEYS = {"shardscore_version", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
+TOP_KEYS = {"shardscore_version", "shardscore_commit", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
             "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}
 SHARD_KEYS = {"id", "rank", "row_begin", "row_end", "rows_read", "rows_scored", "seconds", "verdict",
               "features", "outputs", "checks"}
@@ -138,7 +138,8 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert attrs["backend"] == "cpu"
     assert attrs["shardscore_version"] == rep["shardscore_version"]
     v = e2e.run_job(None, ["--version"])
-    assert v.stdout.splitlines()[0] == f"shardscore {attrs['shardscore_version']}"
+    assert attrs["shardscore_commit"] == rep["shardscore_commit"]
+    assert v.stdout.splitlines()[0] == f"shardscore {attrs['shardscore_version']} (commit {attrs['shardscore_commit']})"
     created = datetime.datetime.fromisoformat(attrs["created_utc"])
     if created.tzinfo is None:
         created = created.replace(tzinfo=datetime.timezone.utc)

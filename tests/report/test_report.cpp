@@ -81,7 +81,7 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   info.working_directory = "/scratch/run7";
   info.placement = {{0, "node-a", "cpu"}, {1, "node-b", "GPU 1 (Some GPU, PCI 0000:4C:00.0)"}};
   auto j = nlohmann::json::parse(report_json(info, v));
-  for (const char* key : {"shardscore_version", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
+  for (const char* key : {"shardscore_version", "shardscore_commit", "status", "exit_code", "working_directory", "ranks", "backend", "placement", "model", "input", "output",
                           "rows_read", "rows_scored", "seconds", "rows_per_second", "scoring_seconds", "io", "shards", "failures"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
