@@ -42,6 +42,15 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
         log_line("backend auto: " + b.status().message() + "; using the CPU backend");
       }
     }
+#if SHARDSCORE_HAVE_CUDA
+    else {
+      // Why none is visible (no driver, one too old for this build, CUDA_VISIBLE_DEVICES) is what
+      // someone who expected a GPU needs; creating the backend says it.
+      const StatusOr<std::unique_ptr<Backend>> b = backend_cuda_create(options.cuda);
+      log_line("backend auto: " + (b.ok() ? std::string("no CUDA device visible") : b.status().message()) +
+               "; using the CPU backend");
+    }
+#endif
     return load_with(model_path, backend_cpu_create(), options);
   }
   return invalid_argument("backend '" + backend + "' is not one of cpu, cuda, auto");

@@ -606,3 +606,5 @@ def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_pa
     p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto"], cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert e2e.read_report(out)["backend"] == "cpu"
+    # And why, which someone who expected a GPU needs (the log said only "backend cpu").
+    assert re.search(r"backend auto: no CUDA device is visible \(.+\); using the CPU backend", p.stderr), p.stderr
