@@ -534,6 +534,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
              std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
              std::to_string(job.run.batch_size) + " rows");
+    if (plan.shards.size() < static_cast<std::size_t>(size)) {
+      log_line("note: " + std::to_string(size - static_cast<int>(plan.shards.size())) + " of " + std::to_string(size) +
+               " ranks have no shard and only take part in the collective writes (run.shard_rows " +
+               std::to_string(job.run.shard_rows) + " makes " + std::to_string(plan.shards.size()) +
+               " shards; a smaller value spreads the rows)");
+    }
   }
   if (options.dry_run) {
     // It has no write rounds to stop at: a signal during it (absorbed by the handler) is said here,

@@ -91,6 +91,9 @@ def test_input_types(e2e, tmp_path, seed, dtype, chunk_rows, rows, np_):
     e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
     rep = e2e.read_report(out)
     assert rep["input"]["rows"] == rows and rep["input"]["features"] == 30
+    # Ranks left without a shard are said (the plan line only counted them).
+    idle = np_ - len(rep["shards"])
+    assert (f"note: {idle} of {np_} ranks have no shard" in p.stderr) == (idle > 0), p.stderr
     # The type as stored (float16 was reported as float32, the type HDF5 converts it to).
     assert rep["input"]["dtype"] == dtype and rep["input"]["datasets"][0]["dtype"] == dtype
     assert f"X <- /features ({dtype} [30]" in p.stderr
@@ -169,3 +172,15 @@ def test_empty_input_gives_an_empty_output(e2e, tmp_path, np_, out_name):
         assert {k: v.shape for k, v in datasets.items()} == {"label": (0,), "probabilities": (0, 2), "row_index": (0,)}
     rep = e2e.read_report(out)
     assert (rep["rows_scored"], rep["shards"]) == (0, [])
+
+
+def test_ranks_without_a_shard_are_said(e2e, tmp_path, seed):
+    """Three ranks and one shard: the two idle ranks are said, with what would spread the rows (they did
+    nothing without a word)."""
+    inp = e2e.make_input(tmp_path / "in.h5", 1000, chunk_rows=100, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(3, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert len(e2e.read_report(out)["shards"]) == 1
+    assert "note: 2 of 3 ranks have no shard" in p.stderr and "run.shard_rows" in p.stderr, p.stderr
