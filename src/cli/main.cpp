@@ -66,8 +66,10 @@ void install_stop_handlers() {
   for (int sig : {SIGTERM, SIGHUP}) install_unless_ignored(sig, on_stop_signal, SA_RESTART);
   install_unless_ignored(SIGINT, on_stop_signal, SA_RESETHAND | SA_RESTART);
   // A log pipe that closes (`| head`, a log shipper that died) must not kill the job half way,
-  // leaving its partial output: its log lines are lost (EPIPE), the job finishes.
+  // leaving its partial output: its log lines are lost (EPIPE), the job finishes. A file-size limit
+  // (ulimit -f) reached by the output: the write fails (EFBIG) and the job with it, cleanly.
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   for (int sig : {SIGUSR1, SIGUSR2}) install_unless_ignored(sig, on_notice_signal, SA_RESTART);
 }
 
@@ -126,11 +128,12 @@ std::string version_text() {
   std::string out = "shardscore " SHARDSCORE_VERSION " (commit " SHARDSCORE_COMMIT ")\nbackends: cpu (oneDNN, OpenBLAS, oneTBB; instruction set " +
                     std::string(cpu_isa_name(cpu_isa())) + ", SHARDSCORE_CPU_ISA caps it)\n";
 #ifdef SHARDSCORE_HAVE_CUDA
-  // The CUDA backend's kernels are not wired into the engine yet; this reports what the build links.
+  // What the build links, and the devices this process sees (and why none, when none).
   const cuda::RuntimeInfo info = cuda::runtime_info();
   out += "cuda: built for sm_80/sm_90 (runtime " + std::to_string(info.runtime_version) + ", cuBLAS " +
          std::to_string(info.cublas_major) + "." + std::to_string(info.cublas_minor) + ", cuDNN " +
-         std::to_string(info.cudnn_version) + "), " + std::to_string(info.device_count) + " device(s) visible\n";
+         std::to_string(info.cudnn_version) + "), " + std::to_string(info.device_count) + " device(s) visible" +
+         (info.device_count == 0 && !info.device_error.empty() ? " (" + info.device_error + ")" : std::string()) + "\n";
 #else
   out += "cuda: not built\n";
 #endif

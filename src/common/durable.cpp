@@ -7,10 +7,23 @@
 #include <cstdio>  // renameat2, RENAME_NOREPLACE (glibc 2.28+, _GNU_SOURCE)
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "common/log.h"
 
 namespace shardscore {
+
+const std::string& process_unique_suffix() {
+  static const std::string suffix = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "host");
+    std::random_device rd;
+    char tail[16];
+    std::snprintf(tail, sizeof tail, "%08x", static_cast<unsigned>(rd()));
+    return std::string(host) + "-" + std::to_string(::getpid()) + "-" + tail;
+  }();
+  return suffix;
+}
 
 Status sync_path(const std::string& path) {
   std::error_code ec;

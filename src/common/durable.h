@@ -20,6 +20,11 @@ namespace shardscore {
 // (kUnavailable, naming the path and the errno text: a full disk) the file is removed again.
 [[nodiscard]] Status write_file_synced(const std::string& path, const std::string& text);
 
+// "<host>-<pid>-<8 hex digits>", the same for the whole process: what makes a temporary name this
+// process's own. The pid alone is not: in containers, or on two nodes over one shared file system,
+// two runs of one output can have the same pid (both 1), and wrote into one temporary file.
+const std::string& process_unique_suffix();
+
 // The folder that holds `path`, made absolute (the working directory for a bare name).
 std::filesystem::path folder_of(const std::string& path);
 

@@ -435,6 +435,9 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     onnx::checker::LexicalScopeContext lex;
     const std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
     onnx::checker::check_graph(sorted ? *sorted : model.graph(), ctx, lex);
+  } catch (const std::bad_alloc&) {
+    // The machine's memory, not the model: no "bad model" exit code for an operator to believe.
+    return resource_exhausted("out of memory while checking model '" + source + "'");
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');  // one line, keeping the node the checker names

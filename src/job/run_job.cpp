@@ -107,6 +107,14 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   }
 #endif
   if (!fs::is_directory(dir, ec)) return not_found("output folder '" + dir.string() + "' does not exist");
+  // Only files (and a Parquet output's folder) are replaced: overwrite once put a report over the
+  // system's /dev/full, and a FIFO or socket there is someone's, not an earlier output.
+  for (const auto& [what, p] : {std::pair<std::string, fs::path>{"output", out}, {"report", fs::path(job.report_path())}}) {
+    const fs::file_status s = fs::status(p, ec);
+    if (fs::exists(s) && !fs::is_regular_file(s) && !fs::is_directory(s)) {
+      return invalid_argument(what + " '" + p.string() + "' is a device, FIFO or socket, not a file; not writing over it");
+    }
+  }
   if (fs::exists(out, ec)) {
     if (!parquet && fs::is_directory(out, ec)) return invalid_argument("output '" + job.output.path + "' is a directory");
     if (!job.output.overwrite) {
@@ -264,7 +272,7 @@ std::string temp_path_for(const std::string& output) {
   namespace fs = std::filesystem;
   fs::path out(output);
   fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  return (dir / ("." + out.filename().string() + ".partial-" + std::to_string(::getpid()))).string();
+  return (dir / ("." + out.filename().string() + ".partial-" + process_unique_suffix())).string();
 }
 
 // Removes the temporary output on rank 0 unless released: a failed run leaves nothing behind.
@@ -804,6 +812,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   st = ok_status();
   std::vector<ShardVerdict> verdicts;
   std::vector<RunInfo::Placement> placement;
+  int64_t failed = 0;   // shards that failed a check
   std::string quality;  // the output's own record of the checks (its consumers may not read the report)
   if (rank == 0) {
     for (int r = 0; r < size && st.ok(); ++r) {
@@ -822,7 +831,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       st = internal_error("scored " + std::to_string(scored) + " of " + std::to_string(total_rows) + " rows in " +
                           std::to_string(verdicts.size()) + " of " + std::to_string(plan.shards.size()) + " shards");
     }
-    const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
+    failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
     quality = failed == 0 ? "passed" : "checks_failed (" + std::to_string(failed) + " of " + std::to_string(verdicts.size()) +
                                            " shards; the report names them)";
   }
@@ -837,50 +846,47 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // ---- rank 0: rename, report ----
   int exit_code = 0;
   if (rank == 0) {
-    {
-      RunInfo info;
-      info.version = SHARDSCORE_VERSION;
-      info.commit = SHARDSCORE_COMMIT;
-      info.working_directory = working_directory;
-      info.ranks = size;
-      info.threads_per_rank = threads;
-      info.backend = std::string(engine.backend_name());
-      info.model_path = job.model.path;
-      info.model_sha256 = sha;
-      info.model_external_data = data_shas;
-      info.input_path = job.input.path;
-      info.input_dataset = inputs[0].dataset;
-      info.input_dtype = first.stored_type();
-      info.input_rows = total_rows;
-      info.input_features = num_features;
-      info.features = features;
-      for (const auto& b : inputs) {
-        info.input_bindings.push_back({b.model_input, b.dataset, b.reader->stored_type(), b.reader->row_shape()});
-      }
-      info.output_path = job.output.path;
-      info.output_format = parquet_out ? "parquet" : "hdf5";
-      info.output_datasets = sink.names();
-      info.seconds = seconds_since(t0);
-      info.scoring_seconds = scoring_seconds;
-      info.collective_writes = collective;
-      info.placement = std::move(placement);
-      const auto failed = std::count_if(verdicts.begin(), verdicts.end(), [](const ShardVerdict& v) { return !v.passed(); });
-      if (failed > 0) exit_code = 3;
-      // The report is written before the output moves into place, so that a report that cannot
-      // be written (a full disk) leaves no output that looks complete.
-      st = report_write_temp(job.report_path(), report_json(info, verdicts));
-      if (st.ok()) st = sink.commit(output_path, job.output.overwrite);
-      if (st.ok()) {
-        guard.release();
-        tally.rows_written = total_rows;
-        tally.shards_failed_checks = failed;
-        st = report_commit(job.report_path(), job.output.overwrite);
-      } else {
-        report_discard(job.report_path());
-      }
-      if (st.ok() && !options.quiet) std::fputs(report_summary(info, verdicts, job.report_path()).c_str(), stdout);
-      std::fflush(stdout);
+    RunInfo info;
+    info.version = SHARDSCORE_VERSION;
+    info.commit = SHARDSCORE_COMMIT;
+    info.working_directory = working_directory;
+    info.ranks = size;
+    info.threads_per_rank = threads;
+    info.backend = std::string(engine.backend_name());
+    info.model_path = job.model.path;
+    info.model_sha256 = sha;
+    info.model_external_data = data_shas;
+    info.input_path = job.input.path;
+    info.input_dataset = inputs[0].dataset;
+    info.input_dtype = first.stored_type();
+    info.input_rows = total_rows;
+    info.input_features = num_features;
+    info.features = features;
+    for (const auto& b : inputs) {
+      info.input_bindings.push_back({b.model_input, b.dataset, b.reader->stored_type(), b.reader->row_shape()});
     }
+    info.output_path = job.output.path;
+    info.output_format = parquet_out ? "parquet" : "hdf5";
+    info.output_datasets = sink.names();
+    info.seconds = seconds_since(t0);
+    info.scoring_seconds = scoring_seconds;
+    info.collective_writes = collective;
+    info.placement = std::move(placement);
+    if (failed > 0) exit_code = 3;
+    // The report is written before the output moves into place, so that a report that cannot
+    // be written (a full disk) leaves no output that looks complete.
+    st = report_write_temp(job.report_path(), report_json(info, verdicts));
+    if (st.ok()) st = sink.commit(output_path, job.output.overwrite);
+    if (st.ok()) {
+      guard.release();
+      tally.rows_written = total_rows;
+      tally.shards_failed_checks = failed;
+      st = report_commit(job.report_path(), job.output.overwrite);
+    } else {
+      report_discard(job.report_path());
+    }
+    if (st.ok() && !options.quiet) std::fputs(report_summary(info, verdicts, job.report_path()).c_str(), stdout);
+    std::fflush(stdout);
   }
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));
   SS_MPI_CHECK(MPI_Bcast(&exit_code, 1, MPI_INT, 0, comm));

@@ -122,6 +122,15 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return not_found("input file '" + path + "' does not exist");
     if (std::filesystem::is_directory(path, ec)) return invalid_argument("input '" + path + "' is a directory, not an HDF5 file");
+    // Opened once first, so that what stops a process opening files (too many open, permissions)
+    // is named as itself, not as a corrupt file.
+    if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
+      const int err = errno;
+      return (err == EMFILE || err == ENFILE || err == ENOMEM ? internal_error : invalid_argument)(
+          "input file '" + path + "' cannot be opened: " + std::strerror(err));
+    } else {
+      ::close(fd);
+    }
     if (H5Fis_hdf5(path.c_str()) <= 0) {
       return data_loss("input file '" + path + "' is not an HDF5 file or is corrupt (no valid HDF5 signature)");
     }
@@ -195,6 +204,8 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     }
     r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
     SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
+    std::error_code size_error;
+    r->opened_size_ = std::filesystem::file_size(path, size_error);
     r->plan_direct_reads(dcpl.get(), type.get(), dims);
     H5Eclear2(H5E_DEFAULT);  // a refused direct read is not an error
     return ok_status();
@@ -361,6 +372,13 @@ Status Hdf5Reader::read_rows(int64_t row_begin, int64_t count, std::byte* dst) {
     return data_loss("reading rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
                      ") of dataset '" + dataset_ + "' in '" + path_ + "' failed (corrupt or truncated file?): " +
                      hdf5_last_error());
+  }
+  std::error_code size_error;
+  const uintmax_t now = std::filesystem::file_size(path_, size_error);
+  if (!size_error && now < opened_size_) {
+    return data_loss("reading rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
+                     ") of dataset '" + dataset_ + "' in '" + path_ + "': the file was cut short while the job ran (" +
+                     std::to_string(now) + " bytes, " + std::to_string(opened_size_) + " when opened)");
   }
   return ok_status();
 }

@@ -86,6 +86,9 @@ class Hdf5Reader : public RowReader {
   DType dtype_ = DType::kUndefined;
   bool float16_ = false;  // stored as float16, read as float32
   bool fill_never_ = false;  // H5D_FILL_TIME_NEVER: H5Dread writes nothing for chunks never written
+  // The file's size when opened: MPI-IO reads past the end of a file cut short while the job runs
+  // as zeros, which H5Dread then returns as rows (direct reads see the short read themselves).
+  uint64_t opened_size_ = 0;
 };
 
 }  // namespace shardscore

@@ -165,7 +165,7 @@ std::string report_json(const RunInfo& info, const std::vector<ShardVerdict>& sh
   return r.dump(2) + "\n";
 }
 
-std::string report_temp_path(const std::string& path) { return path + ".tmp-" + std::to_string(::getpid()); }
+std::string report_temp_path(const std::string& path) { return path + ".tmp-" + process_unique_suffix(); }
 
 Status report_write_temp(const std::string& path, const std::string& text) {
   return write_file_synced(report_temp_path(path), text).with_context("report: ");

@@ -1,8 +1,10 @@
 """Bad inputs: exit 2, one error line naming the culprit, nothing written to the output folder."""
 import os
 import re
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 
@@ -437,6 +439,39 @@ def test_output_never_replaces_the_input_or_model(e2e, tmp_path, seed, case):
     e2e.assert_single_error(p, str(out), what)
     assert {p: e2e.sha256_file(p) for p in before} == before, "the input or the model was modified"
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("target", ["output", "report"])
+def test_overwrite_never_replaces_a_fifo_or_device(e2e, tmp_path, seed, target):
+    """output.overwrite replaced whatever was at the path: a report pointed at /dev/full (as root) replaced the
+    system's device with a JSON file. Only files (and a Parquet output's folder) are replaced."""
+    inp = e2e.make_input(tmp_path / "in.h5", 500, seed=seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    fifo = out_dir / "node"
+    os.mkfifo(fifo)
+    out = fifo if target == "output" else out_dir / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, output={"overwrite": True, **({"report": str(fifo)} if target == "report" else {})})
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    e2e.assert_single_error(p, f"{target} '{fifo}' is a device, FIFO or socket")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and e2e.listing(out_dir) == ["node"], e2e.listing(out_dir)
+
+
+def test_a_file_size_limit_fails_the_job_cleanly(e2e, tmp_path, seed):
+    """ulimit -f below the output's size: SIGXFSZ killed the job (exit 153, no error line, its partial output
+    left). The write now fails (EFBIG): one error line, exit 1, nothing left."""
+    inp = e2e.make_input(tmp_path / "in.h5", 200_000, chunk_rows=20_000, seed=seed)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5")
+    # 4 MiB: above what MPI's start-up writes, below the output's 6.4 MB.
+    cmd = f"ulimit -f 4096; exec {shlex.quote(str(e2e.BIN))} run --job {shlex.quote(str(job))}"
+    p = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, **e2e.MPI_ENV})
+    assert p.returncode == 1, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    e2e.assert_single_error(p, strict=False)
+    assert e2e.listing(out_dir) == [], f"left in the output folder: {e2e.listing(out_dir)}"
 
 
 def test_existing_report_without_overwrite(e2e, tmp_path, seed):

@@ -2,7 +2,9 @@
 every rank, prints one error line naming the signal and the rows done, exits 143 (128 + SIGTERM) and
 leaves nothing in the output folder (it used to die at once, silently, leaving its partial file)."""
 import os
+import re
 import signal
+import socket
 import subprocess
 import time
 
@@ -114,6 +116,9 @@ def test_a_killed_runs_leftovers_are_named_by_the_next_run(e2e, tmp_path, seed):
     e2e.signal_mid_run([e2e.BIN, "run", "--job", job], signal.SIGKILL, cwd=tmp_path)
     left = e2e.listing(out_dir)
     assert len(left) == 1 and left[0].startswith(".scores.h5.partial-"), left
+    # Named for this process by host, pid and a random part: by pid alone, two runs in containers (both pid 1)
+    # or on two nodes of one file system wrote into one temporary file, and one exited 0 with the other's rows.
+    assert re.fullmatch(rf"\.scores\.h5\.partial-{re.escape(socket.gethostname())}-\d+-[0-9a-f]{{8}}", left[0]), left
     size = (out_dir / left[0]).stat().st_size
 
     proc = e2e.run_job(None, ["run", "--job", job, "--set", "run.batch_size=4096"], cwd=tmp_path)

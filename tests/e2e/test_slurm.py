@@ -302,10 +302,22 @@ def test_time_limit_stops_the_job_with_no_output(e2e, slurm, tmp_path, seed):
     """At its time limit (--time=1) Slurm sends each task SIGTERM, SIGCONT and SIGTERM again within
     milliseconds: the second SIGTERM killed the process at once (its handler reset itself), leaving the
     partial output at its full reserved size and pushing nothing. The job stops at its next write round."""
-    rows = 1_200_000  # at batch size 1, minutes: past the one-minute limit
+    # A model slow by its node count (8,000 Sigmoids: some 2 ms a batch of one row, whatever the CPU's
+    # speed), so that the rows take minutes: past the one-minute limit.
+    import onnx
+    from onnx import TensorProto, helper
+    n = 8000
+    nodes = [helper.make_node("Sigmoid", ["X" if i == 0 else f"v{i - 1}"], [f"v{i}" if i < n - 1 else "Y"]) for i in range(n)]
+    graph = helper.make_graph(nodes, "slow", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 30])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 30])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "slow.onnx")
+    rows = 200_000
     inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=20_000, seed=seed)
     out = tmp_path / "out" / "scores.h5"
-    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 1, "progress_interval": 1.0})
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, model_path=tmp_path / "slow.onnx",
+                       run={"batch_size": 1, "progress_interval": 1.0})
     job_id, _ = submit(e2e, slurm, job, "--time=1", wait=False)
     deadline = time.monotonic() + 240
     state = ""

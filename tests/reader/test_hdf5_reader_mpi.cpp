@@ -338,6 +338,25 @@ TEST_F(Hdf5ReaderDirect, TheSwitchTurnsDirectReadsOff) {
   EXPECT_EQ(buf.back(), value(1000 * kCols - 1));
 }
 
+// The same read through HDF5: MPI-IO gives zeros past the end of the file, which H5Dread returned as
+// rows (exit 0, the rest of the input scored as zeros); the size the file had when opened catches it.
+TEST_F(Hdf5ReaderDirect, AFileTruncatedAfterOpenIsDataLossThroughHdf5Too) {
+  const std::string mine = path_ + ".hdf5.rank" + std::to_string(world_rank());
+  std::filesystem::copy_file(path_, mine, std::filesystem::copy_options::overwrite_existing);
+  setenv("SHARDSCORE_HDF5_DIRECT", "0", 1);
+  auto r = Hdf5Reader::open(mine, "/contiguous", MPI_COMM_SELF);
+  unsetenv("SHARDSCORE_HDF5_DIRECT");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_FALSE(r.value()->direct_reads());
+  const auto offset = std::filesystem::file_size(mine);
+  ASSERT_EQ(0, truncate(mine.c_str(), static_cast<off_t>(offset / 2)));
+  std::vector<float> buf(100 * kCols);
+  const Status st = r.value()->read_rows(900, 100, reinterpret_cast<std::byte*>(buf.data()));
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.message();
+  EXPECT_NE(st.message().find(mine), std::string::npos) << st.message();
+  std::filesystem::remove(mine);
+}
+
 // A file cut short after it was opened: the direct read names the file and the rows, and fails.
 TEST_F(Hdf5ReaderDirect, AFileTruncatedAfterOpenIsDataLossNamingTheRows) {
   const std::string mine = path_ + ".rank" + std::to_string(world_rank());
