@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 namespace shardscore {
@@ -128,8 +129,15 @@ TEST(Report, WritesTheFileAtomically) {
 TEST(Report, TemporaryFileIsCommittedOrDiscarded) {
   const std::string path = ::testing::TempDir() + "/report_temp_test.json";
   std::remove(path.c_str());  // an earlier run's
-  // Per process: two jobs writing one report path at once never write into the same file.
-  EXPECT_EQ(report_temp_path(path), path + ".tmp-" + std::to_string(::getpid()));
+  // Per process: two jobs writing one report path at once never write into the same file, even with
+  // one pid (both pid 1 in containers, or on two nodes): host, pid and a random part.
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  const std::string suffix = report_temp_path(path).substr(path.size());
+  EXPECT_TRUE(std::regex_match(suffix, std::regex("\\.tmp-" + std::string(host) + "-" + std::to_string(::getpid()) +
+                                                  "-[0-9a-f]{8}")))
+      << suffix;
+  EXPECT_EQ(report_temp_path(path), report_temp_path(path)) << "the same name for the whole process";
   ASSERT_TRUE(report_write_temp(path, "{\"b\": 2}\n").ok());
   EXPECT_TRUE(std::ifstream(report_temp_path(path)).good());
   EXPECT_FALSE(std::ifstream(path).good()) << "written under its final name before the commit";
