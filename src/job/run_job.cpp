@@ -190,8 +190,9 @@ Status remove_earlier_output(const JobConfig& job, const std::string& output_pat
   std::vector<std::string> removed;
   for (const auto& [what, path] : {std::pair<std::string, std::string>{"output", output_path}, {"report", job.report_path()}}) {
     std::error_code ec;
-    if (!fs::exists(fs::symlink_status(path, ec))) continue;
-    if (fs::is_directory(fs::symlink_status(path, ec))) {
+    const fs::file_status s = fs::symlink_status(path, ec);
+    if (!fs::exists(s)) continue;
+    if (fs::is_directory(s)) {
       fs::remove_all(path, ec);
     } else {
       fs::remove(path, ec);
@@ -449,15 +450,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       data_sums += data_or.value() + "  " + file + "\n";
     }
   }
-  {
-    int code = static_cast<int>(st.code());
-    MPI_Bcast(&code, 1, MPI_INT, 0, node);
-    const std::string message = mpi_bcast_string(st.message(), 0, node);
-    st = Status(static_cast<StatusCode>(code), message);
-    sha = mpi_bcast_string(sha, 0, node);
-    data_sums = mpi_bcast_string(data_sums, 0, node);
-    MPI_Comm_free(&node);
-  }
+  st = mpi_agree(st, node);  // the hashing rank's outcome, on the ranks of its node and file
+  sha = mpi_bcast_string(sha, 0, node);
+  data_sums = mpi_bcast_string(data_sums, 0, node);
+  MPI_Comm_free(&node);
   SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
   // One model on every rank: another one under the same name (a node-local copy) would score some
   // shards differently without a word, and bind other inputs in other collective opens.

@@ -190,6 +190,12 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
 
   std::set<std::string> vocab_columns;
   for (const auto& [name, values] : spec.categories) vocab_columns.insert(name);
+  // Without input.columns, what makes a column a feature: a number, or a string with a vocabulary
+  // (never the id or the label).
+  const auto default_feature = [&](const arrow::Field& field) {
+    const std::string& n = field.name();
+    return n != spec.id_column && n != spec.label_column && (kind_of(*field.type()) == ColumnKind::kNumber || vocab_columns.count(n));
+  };
   std::shared_ptr<arrow::DataType> id_type;
   for (std::size_t f = 0; f < r->files_.size(); ++f) {
     const std::string& file = r->files_[f];
@@ -211,7 +217,7 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
         for (const auto& field : schema->fields()) {
           const std::string& n = field->name();
           if (n == spec.id_column || n == spec.label_column) continue;
-          if (kind_of(*field->type()) == ColumnKind::kNumber || vocab_columns.count(n)) {
+          if (default_feature(*field)) {
             r->feature_names_.push_back(n);
           } else {
             r->left_out_.push_back(n + " (" + field->type()->ToString() + ")");
@@ -232,9 +238,7 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
       // left out of every row without a word.
       for (const auto& field : schema->fields()) {
         const std::string& n = field->name();
-        if (n == spec.id_column || n == spec.label_column) continue;
-        if ((kind_of(*field->type()) == ColumnKind::kNumber || vocab_columns.count(n)) &&
-            std::find(r->feature_names_.begin(), r->feature_names_.end(), n) == r->feature_names_.end()) {
+        if (default_feature(*field) && std::find(r->feature_names_.begin(), r->feature_names_.end(), n) == r->feature_names_.end()) {
           return invalid_argument("input file '" + file + "' has column '" + n + "' (" + field->type()->ToString() +
                                   ") that the first file '" + r->files_[0] +
                                   "' lacks: the default features are the first file's number columns; name the features in "
