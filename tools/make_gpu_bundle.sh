@@ -13,7 +13,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SHARDSCORE_BUILD_DIR:-$root/build}"
 out="${1:-$root/gpu-bundle.tar.xz}"
-bins=(shardscore tests/test_ops tests/test_engine tests/test_cuda_device bench/engine_bench bench/cudnn_conv_layouts)
+bins=(shardscore tests/test_ops tests/test_engine tests/test_cuda_device tests/test_onnx_node_conformance bench/engine_bench
+      bench/cudnn_conv_layouts)
 for b in "${bins[@]}"; do
   [[ -x $build/$b ]] || { echo "make_gpu_bundle: $build/$b is missing: build with CUDA first (scripts/setup.sh)" >&2; exit 2; }
 done
@@ -26,6 +27,14 @@ for x in "${bins[@]}"; do
   cp "$build/$x" "$b/bin/"
   strip --strip-unneeded "$b/bin/$(basename "$x")"
 done
+
+# ONNX's node test data (the pinned onnx wheel's) for test_onnx_node_conformance: the folders it
+# runs, the ones whose ops are in the op table (about 1 MB compressed).
+mkdir -p "$b/onnx-node"
+node_dir="$("$root/.venv/bin/python" -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))')"
+"$build/tests/test_onnx_node_conformance" --gtest_list_tests |
+  sed -n 's/^  MatchesOnnxReference\/cpu_\(test_[^ ]*\).*/\1/p' | while read -r t; do cp -r "$node_dir/$t" "$b/onnx-node/"; done
+[[ -n $(ls "$b/onnx-node") ]] || { echo "make_gpu_bundle: no ONNX node test folders listed" >&2; exit 2; }
 
 # Open MPI 4.1 (Debian's prefix is /usr) and its PMIx, laid out under mpi/usr.
 ompi=/usr/lib/x86_64-linux-gnu/openmpi

@@ -54,6 +54,21 @@ DType dtype_from_onnx(int32_t t) {
   }
 }
 
+// ONNX's name of an element type, also for the types newer than this build's libonnx.
+std::string onnx_type_name(int32_t t) {
+  if (onnx::TensorProto_DataType_IsValid(t)) return onnx::TensorProto_DataType_Name(t);
+  switch (t) {  // onnx.proto of ONNX 1.14 - 1.16
+    case 17: return "FLOAT8E4M3FN";
+    case 18: return "FLOAT8E4M3FNUZ";
+    case 19: return "FLOAT8E5M2";
+    case 20: return "FLOAT8E5M2FNUZ";
+    case 21: return "UINT4";
+    case 22: return "INT4";
+    case 23: return "FLOAT4E2M1";
+    default: return "number " + std::to_string(t);
+  }
+}
+
 template <typename Dst, typename Field>
 void copy_field(const Field& field, Tensor* t) {
   Dst* d = t->data<Dst>();
@@ -329,6 +344,15 @@ Status sort_topologically(Graph* g) {
 
 }  // namespace
 
+StatusOr<Tensor> tensor_parse_onnx(const std::string& bytes, const std::string& what) {
+  onnx::TensorProto p;
+  if (!p.ParseFromString(bytes)) return data_loss(what + " is not a serialized ONNX tensor (protobuf parse failed)");
+  if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL) {
+    return unimplemented(what + " keeps its data in an external file");
+  }
+  return tensor_from_proto(p, what, "");
+}
+
 StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes)) {
@@ -394,6 +418,31 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   for (const auto& in : gp.input())
     if (!g.initializers.count(in.name())) g.inputs.push_back(value_info_from_proto(in));
   for (const auto& out : gp.output()) g.outputs.push_back(value_info_from_proto(out));
+  // A value of a type the engine has no tensors for (strings, float8, int4, sequences, optionals)
+  // is refused here, by name, rather than failing the first batch with a message about its op.
+  for (const auto* list : {&gp.input(), &gp.output()}) {
+    const bool inputs = list == &gp.input();
+    for (const auto& v : *list) {
+      if (inputs && g.initializers.count(v.name())) continue;
+      std::string what = "model '" + source + "': graph " + (inputs ? "input" : "output") + " '" + v.name() + "'";
+      for (int k = 0; k < gp.node_size(); ++k) {  // the node that makes it, or the first that reads it
+        const auto& names = inputs ? gp.node(k).input() : gp.node(k).output();
+        if (std::find(names.begin(), names.end(), v.name()) == names.end()) continue;
+        const auto& np = gp.node(k);
+        what += std::string(inputs ? " (read by" : " (made by") + " node '" +
+                (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" + np.op_type() + "))";
+        break;
+      }
+      if (!v.has_type()) continue;  // the checker and the ops speak for untyped values
+      if (!v.type().has_tensor_type()) {
+        return unimplemented(what + " is not a tensor (a sequence, map or optional value); shardscore runs tensors only");
+      }
+      const int32_t et = v.type().tensor_type().elem_type();
+      if (et != onnx::TensorProto_DataType_UNDEFINED && dtype_from_onnx(et) == DType::kUndefined) {
+        return unimplemented(what + " has element type " + onnx_type_name(et) + ", which shardscore does not support");
+      }
+    }
+  }
   if (g.inputs.empty()) return invalid_argument("model '" + source + "' has no graph inputs");
   if (g.outputs.empty()) return invalid_argument("model '" + source + "' has no graph outputs");
 

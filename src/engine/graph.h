@@ -68,6 +68,10 @@ struct Graph {
 StatusOr<Graph> graph_load_onnx(const std::string& path);
 // As graph_load_onnx, from the serialized bytes; `source` names the model in messages.
 StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source);
+// One serialized ONNX TensorProto (a .pb file of ONNX's backend test data) as a Tensor; `what`
+// names it in messages. DataLoss for bytes that do not parse or hold the wrong amount of data,
+// Unimplemented for an element type shardscore does not support; external data is refused.
+StatusOr<Tensor> tensor_parse_onnx(const std::string& bytes, const std::string& what);
 
 // What `shardscore inspect` shows: a model's interface and contents, whether or not this build can
 // run it. Only a file that is not an ONNX model at all is an error.

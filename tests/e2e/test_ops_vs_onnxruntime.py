@@ -379,7 +379,7 @@ def gen_cast():
     for mid in (F16, TP.BFLOAT16, DOUBLE):
         add("Cast", 13, [N("Cast", ["x"], ["h"], to=mid), N("Cast", ["h"], to=FLOAT)], [("x", FLOAT, [3, 7])],
             tag=f"float_{TP.DataType.Name(mid).lower()}_float")
-    add("Cast", 13, [N("Cast", ["x"], to=TP.STRING)], [("x", FLOAT, [2, 3])], tag="to_string", refuse="cast to ONNX type")
+    add("Cast", 13, [N("Cast", ["x"], to=TP.STRING)], [("x", FLOAT, [2, 3])], tag="to_string", refuse="element type STRING")
 
 
 def gen_concat():

@@ -287,6 +287,46 @@ TEST(GraphParse, UnsupportedOp_Unimplemented) {
   EXPECT_TRUE(contains(msg, "einsum.onnx")) << msg;
 }
 
+// Values the engine has no tensors for are refused at load, naming the value and its type, not
+// at the first batch with a message about the op that reads them.
+TEST(GraphParse, InputsAndOutputsOfUnsupportedTypes_Unimplemented) {
+  {
+    auto m = new_model();
+    add_input(&m, "text", onnx::TensorProto_DataType_STRING, {2});
+    add_input(&m, "other", onnx::TensorProto_DataType_STRING, {2});
+    add_node(&m, "Equal", {"text", "other"}, {"Y"});
+    add_output(&m, "Y", onnx::TensorProto_DataType_BOOL, {2});
+    auto g = graph_parse_onnx(bytes_of(m), "strings.onnx");
+    ASSERT_FALSE(g.ok());
+    EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << g.status().message();
+    EXPECT_TRUE(contains(g.status().message(), "graph input 'text' (read by node 'Equal_0' (Equal)) has element type STRING"))
+        << g.status().message();
+  }
+  {
+    auto m = relu_model();
+    m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(17);  // FLOAT8E4M3FN
+    auto g = graph_parse_onnx(bytes_of(m), "f8.onnx");
+    ASSERT_FALSE(g.ok());
+    EXPECT_TRUE(contains(g.status().message(), "graph output 'Y' (made by node 'relu' (Relu)) has element type FLOAT8E4M3FN")) << g.status().message();
+  }
+  {
+    auto m = relu_model();
+    m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(22);  // INT4 (ONNX 1.16)
+    auto g = graph_parse_onnx(bytes_of(m), "i4.onnx");
+    ASSERT_FALSE(g.ok());
+    EXPECT_TRUE(contains(g.status().message(), "graph input 'X' (read by node 'relu' (Relu)) has element type INT4")) << g.status().message();
+  }
+  {
+    auto m = relu_model();
+    auto* t = m.mutable_graph()->mutable_input(0)->mutable_type();
+    t->clear_tensor_type();
+    t->mutable_sequence_type()->mutable_elem_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_FLOAT);
+    auto g = graph_parse_onnx(bytes_of(m), "seq.onnx");
+    ASSERT_FALSE(g.ok());
+    EXPECT_TRUE(contains(g.status().message(), "graph input 'X' (read by node 'relu' (Relu)) is not a tensor")) << g.status().message();
+  }
+}
+
 TEST(GraphParse, UnsupportedOp_UnnamedNodeGetsIndexName) {
   auto m = relu_model();
   add_node(&m, "Einsum", {"Y"}, {"Z"});  // node index 1, no name
