@@ -534,6 +534,20 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
     if (!op_registry_find(domain, np.op_type(), opset)) {
       ++unsupported[np.op_type() + " (" + domain_display(domain) + ", opset " + std::to_string(opset) + ")"];
     }
+    // Values a model keeps in attributes are parameters too: tensors (Constant nodes, as some
+    // exporters store weights) and the ai.onnx.ml ops' float arrays (coefficients, intercepts,
+    // scales, tree thresholds and leaf weights).
+    for (const auto& a : np.attribute()) {
+      if (a.has_t()) {
+        int64_t n = 1;
+        for (int64_t d : a.t().dims()) n *= d;
+        m.parameters += n;
+        m.parameter_bytes += n * static_cast<int64_t>(dtype_size(dtype_from_onnx(a.t().data_type())));
+      } else if (domain == "ai.onnx.ml" && a.floats_size() > 0) {
+        m.parameters += a.floats_size();
+        m.parameter_bytes += a.floats_size() * static_cast<int64_t>(sizeof(float));
+      }
+    }
   }
   for (const auto& [op, count] : unsupported) m.unsupported.push_back(op + ": " + std::to_string(count) + " node(s)");
   return m;

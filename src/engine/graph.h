@@ -83,7 +83,8 @@ struct ModelSummary {
   std::vector<ValueInfo> inputs, outputs;    // inputs exclude initializers
   std::map<std::string, int64_t> op_counts;  // "Conv", or "domain:Op" outside the default domain
   int64_t nodes = 0;
-  int64_t parameters = 0;       // elements in all initializers
+  // Elements in all initializers, Constant nodes' tensors and the ai.onnx.ml ops' float arrays.
+  int64_t parameters = 0;
   int64_t parameter_bytes = 0;  // their size as stored (external data included)
   // Ops this build cannot run, as "Op (domain, opset N): K nodes".
   std::vector<std::string> unsupported;

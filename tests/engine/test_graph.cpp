@@ -551,6 +551,41 @@ TEST(GraphInspect, SummarizesEvenModelsThisBuildCannotRun) {
   EXPECT_EQ(graph_inspect_onnx("/nonexistent.onnx").status().code(), StatusCode::kNotFound);
 }
 
+// Parameters kept in attributes count: a Constant node's tensor (as some exporters store weights)
+// and an ai.onnx.ml op's float arrays (a Scaler's offset and scale here); an initializer too.
+TEST(GraphInspect, CountsParametersKeptInAttributes) {
+  auto m = new_model();
+  auto* ml = m.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(3);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_float_initializer(&m, "W", 24);  // [2, 3]: 6
+  auto* scaler = add_node(&m, "Scaler", {"X"}, {"S"}, "scaler");
+  scaler->set_domain("ai.onnx.ml");
+  for (const char* name : {"offset", "scale"}) {
+    auto* a = scaler->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto_AttributeType_FLOATS);
+    for (float v : {1.f, 2.f, 3.f}) a->add_floats(v);
+  }
+  auto* c = add_node(&m, "Constant", {}, {"B"}, "bias");
+  auto* value = c->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto_AttributeType_TENSOR);
+  value->mutable_t()->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  value->mutable_t()->add_dims(4);
+  value->mutable_t()->set_raw_data(std::string(16, '\0'));
+  add_node(&m, "Relu", {"S"}, {"Z"}, "r1");
+  add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_inspect_attrs_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto s = graph_inspect_onnx(path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->parameters, 6 + 3 + 3 + 4);
+  EXPECT_EQ(s->parameter_bytes, (6 + 3 + 3 + 4) * 4);
+}
+
 TEST(GraphParse, MlOpWithoutMlDomainImport_Rejected) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 5});
