@@ -348,12 +348,13 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     // Not agreed with the other ranks: the only safe way out is to take the whole job down.
-    std::fprintf(stderr, "shardscore: error: rank %d: unexpected failure: %s\n", rank, e.what());
+    log_error("rank " + std::to_string(rank) + ": unexpected failure: " + e.what());
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
   if (rank == 0) {
+    log_end_live();  // a progress line left open on a terminal
     if (!outcome.message.empty()) std::fputs(outcome.message.c_str(), outcome.error.empty() ? stdout : stderr);
-    if (!outcome.error.empty()) std::fprintf(stderr, "shardscore: error: %s\n", outcome.error.c_str());
+    if (!outcome.error.empty()) log_error(outcome.error);
   }
   std::fflush(stdout);
   std::fflush(stderr);

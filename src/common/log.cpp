@@ -34,6 +34,8 @@ void log_line(const std::string& message) { emit_line(clock_prefix(), message); 
 
 void log_warning(const std::string& message) { emit_line("shardscore: warning: ", message); }
 
+void log_error(const std::string& message) { emit_line("shardscore: error: ", message); }
+
 std::string mib_text(double bytes) {
   char text[64];
   std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1 << 20));

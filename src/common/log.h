@@ -9,6 +9,8 @@ void log_line(const std::string& message);
 // "shardscore: warning: message" on stderr: something the user should know that does not change the
 // run's outcome (a metrics push that failed, an output whose folder could not be flushed to disk).
 void log_warning(const std::string& message);
+// "shardscore: error: message" on stderr, on a line of its own (after a live progress line).
+void log_error(const std::string& message);
 // Overwrites the current terminal line (progress on a TTY); ends with log_line or log_end_live.
 void log_live(const std::string& message);
 void log_end_live();

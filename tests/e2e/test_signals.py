@@ -175,3 +175,39 @@ def test_a_closed_log_pipe_does_not_kill_the_job(e2e, tmp_path, seed):
     assert rc == 0, f"exit {rc}"
     assert e2e.read_report(out)["rows_scored"] == rows
     e2e.assert_row_index(e2e.read_output(out)[0], rows)
+
+
+def test_on_a_terminal_the_error_line_starts_a_line_of_its_own(e2e, tmp_path, seed):
+    """On a terminal the progress is one live line, rewritten in place ("\\r" and no newline). A job stopped
+    mid-run printed its error line at the end of that progress line ("... ETA 3 sshardscore: error: ..."):
+    the error now starts a line of its own."""
+    import pty
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=10_000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5", run={"batch_size": 1})
+    leader, follower = pty.openpty()
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, **e2e.MPI_ENV},
+                          start_new_session=True) as p:
+        os.close(follower)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b" scored " not in seen and time.monotonic() < deadline:  # the first live progress line
+            seen += os.read(leader, 4096)
+        assert b" scored " in seen, seen[-2000:]
+        os.killpg(p.pid, signal.SIGTERM)
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the job closed the terminal's last end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        rc = p.wait(timeout=60)
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert rc == 128 + signal.SIGTERM, f"exit {rc}\n{text[-2000:]}"
+    assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
+    errors = [m.start() for m in re.finditer("shardscore: error:", text)]
+    assert len(errors) == 1, repr(text[-2000:])
+    assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"
