@@ -195,8 +195,12 @@ std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>&
     failed += v.passed() ? 0 : 1;
   }
   std::ostringstream out;
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.1f s, %.0f rows/s", info.seconds, info.seconds > 0 ? rows / info.seconds : 0.0);
+  // Both rates: the whole job's (the report's rows_per_second) and the scoring pipeline's, which
+  // is what the progress lines showed.
+  char rate[128];
+  std::snprintf(rate, sizeof rate, "%.1f s, %.0f rows/s; scoring %.1f s, %.0f rows/s", info.seconds,
+                info.seconds > 0 ? rows / info.seconds : 0.0, info.scoring_seconds,
+                info.scoring_seconds > 0 ? rows / info.scoring_seconds : 0.0);
   out << "shardscore " << info.version << ": scored " << rows << " of " << info.input_rows << " rows in "
       << shards.size() << " shards on " << info.ranks << " rank(s), backend " << info.backend << " (" << rate << ")\n";
   out << "output: " << info.output_path << "\nreport: " << report_path << "\n";
