@@ -57,7 +57,7 @@ mount --rbind /dev "$R/dev" && mounted+=("$R/dev")
 
 rc=0
 chroot "$R" env -i HOME=/root PATH=/opt/torch/.venv/bin:/usr/local/bin:/usr/bin:/bin OUT=/out \
-  GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS="cuda-device op-tests onnx-node engine e2e ops-vs-ort" \
+  GPU_CHECK_E2E_BACKEND=cpu GPU_CHECK_STEPS="cuda-device op-tests onnx-data engine e2e ops-vs-ort" \
   bash /repo/tools/gpu_check.sh /repo/gpu-bundle.tar.xz || rc=$?
 # shardscore alone (an MPI singleton) in the bare root, as the device step runs it.
 chroot "$R" env -i PATH=/usr/bin:/bin bash -c 'd=$(mktemp -d) && tar -C "$d" -xJf /repo/gpu-bundle.tar.xz &&

@@ -7,8 +7,8 @@
 #   device        nvidia-smi, and `shardscore --version` (what the bundle's build sees)
 #   cuda-device   the CUDA runtime probe (tests/kernels)
 #   op-tests      every op test on the CUDA backend, against float64 references (tests/engine)
-#   onnx-node     ONNX's own test data for every op in the table on the CUDA backend (the folders
-#                 of onnx/backend/test/data/node in scope; tests/engine/test_onnx_node_conformance.cpp)
+#   onnx-data     ONNX's own test data on the CUDA backend: single ops, PyTorch layers, small models
+#                 (the folders of onnx/backend/test/data in scope; tests/engine/test_onnx_node_conformance.cpp)
 #   engine        whole fixture models on CUDA vs the CPU backend, bit-identical replays, device
 #                 memory flat over 1000 batches (tests/engine/test_engine.cpp)
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
@@ -49,7 +49,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="${1:-$root/gpu-bundle.tar.xz}"
 out="${OUT:-$root/gpu-check-out}"
-steps="${GPU_CHECK_STEPS:-device cuda-device op-tests onnx-node engine e2e ops-vs-ort cudnn-layouts bench memcheck}"
+steps="${GPU_CHECK_STEPS:-device cuda-device op-tests onnx-data engine e2e ops-vs-ort cudnn-layouts bench memcheck}"
 deadline="${GPU_CHECK_DEADLINE:-570}"
 step_limit="${GPU_CHECK_STEP_TIMEOUT:-420}"
 mkdir -p "$out"
@@ -139,7 +139,7 @@ run_step() {  # name, command... (the command may read STEP_SECONDS: the time it
 run_step device bash -c 'set -e; cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -E "not found|cublas|cudnn|cudart|stdc"; ! LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -q "not found"' "$B" "$libs"
 run_step cuda-device test_cuda_device
 run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
-run_step onnx-node env SHARDSCORE_ONNX_NODE_DIR="$B/onnx-node" test_onnx_node_conformance --gtest_filter='*/cuda_*:OnnxNodeData.*' --gtest_brief=1
+run_step onnx-data env SHARDSCORE_ONNX_TEST_DATA="$B/onnx-data" test_onnx_node_conformance --gtest_filter='*/cuda__*:OnnxNodeData.*' --gtest_brief=1
 run_step engine test_engine --gtest_brief=1
 if command -v python3 >/dev/null; then
   run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"

@@ -28,13 +28,16 @@ for x in "${bins[@]}"; do
   strip --strip-unneeded "$b/bin/$(basename "$x")"
 done
 
-# ONNX's node test data (the pinned onnx wheel's) for test_onnx_node_conformance: the folders it
-# runs, the ones whose ops are in the op table (about 1 MB compressed).
-mkdir -p "$b/onnx-node"
-node_dir="$("$root/.venv/bin/python" -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))')"
+# ONNX's test data (the pinned onnx wheel's) for test_onnx_node_conformance: the folders it runs,
+# those whose ops are in the op table (about 1.5 MB compressed), as <data set>/<folder>.
+mkdir -p "$b/onnx-data"
+data_dir="$("$root/.venv/bin/python" -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data"))')"
 "$build/tests/test_onnx_node_conformance" --gtest_list_tests |
-  sed -n 's/^  MatchesOnnxReference\/cpu_\(test_[^ ]*\).*/\1/p' | while read -r t; do cp -r "$node_dir/$t" "$b/onnx-node/"; done
-[[ -n $(ls "$b/onnx-node") ]] || { echo "make_gpu_bundle: no ONNX node test folders listed" >&2; exit 2; }
+  sed -n 's/^  MatchesOnnxReference\/cpu__\([a-z_]*\)__\(test_[^ ]*\).*/\1 \2/p' | while read -r set t; do
+    set="${set//_/-}"
+    mkdir -p "$b/onnx-data/$set" && cp -r "$data_dir/$set/$t" "$b/onnx-data/$set/"
+  done
+[[ -d $b/onnx-data/node ]] || { echo "make_gpu_bundle: no ONNX test data folders listed" >&2; exit 2; }
 
 # Open MPI 4.1 (Debian's prefix is /usr) and its PMIx, laid out under mpi/usr.
 ompi=/usr/lib/x86_64-linux-gnu/openmpi

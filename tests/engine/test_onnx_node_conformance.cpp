@@ -1,16 +1,18 @@
-// ONNX's own conformance data for single ops, through the Engine, on every backend.
+// ONNX's own test data, through the Engine, on every backend.
 //
-// The oracle: onnx/backend/test/data/node of the pinned onnx wheel (scripts/requirements.txt), the
-// test data ONNX ships for its backend test suite. Each folder holds a one-op model (model.onnx),
-// its inputs (test_data_set_*/input_*.pb) and the spec's outputs (output_*.pb), computed by ONNX's
-// reference implementation. The folder is found at configure time (SHARDSCORE_ONNX_NODE_DIR) or
-// named by the environment variable of the same name (tools/gpu_check.sh).
+// The oracle: onnx/backend/test/data of the pinned onnx wheel (scripts/requirements.txt), the test
+// data ONNX ships for its backend test suite: node/ (one op per model, attribute by attribute),
+// pytorch-converted/ and pytorch-operator/ (PyTorch layers and functions as torch exported them)
+// and simple/ (small hand-made models). Each folder holds a model (model.onnx), its inputs
+// (test_data_set_*/input_*.pb) and the expected outputs (output_*.pb): ONNX's reference
+// implementation's, or PyTorch's. The data is found at configure time (SHARDSCORE_ONNX_TEST_DATA)
+// or named by the environment variable of the same name (tools/gpu_check.sh).
 //
 // Which folders: every one whose ops the engine claims to run (graph_inspect_onnx lists nothing as
 // unsupported), so a new op is held to ONNX's data the day its table row lands. A folder in scope
-// either matches ONNX's outputs, or is refused with a clear error listed in kRefused below (an
-// element type or a form shardscore does not support, with the text its error must contain). A
-// refusal not listed fails, and so does a listed one that now loads and runs: the list stays true.
+// either matches the expected outputs, or is refused with a clear error listed in kRefused below
+// (an element type or a form shardscore does not support, with the text its error must contain).
+// A refusal not listed fails, and so does a listed one that now loads and runs: the list stays true.
 //
 // How outputs are compared: shapes and element types exactly; integers and bools exactly; floats
 // within |got - want| <= tol * max(1, |want|) per element, NaN where ONNX has NaN. tol: 1e-5 for
@@ -52,69 +54,75 @@ struct Refusal {
 };
 constexpr Refusal kRefused[] = {
     // Element types outside what each op computes in (float32/64, int32/64; bool for logic ops).
-    {"test_add_uint8", "element type uint8 is not supported"},
-    {"test_sub_uint8", "element type uint8 is not supported"},
-    {"test_mul_uint8", "element type uint8 is not supported"},
-    {"test_div_uint8", "element type uint8 is not supported"},
-    {"test_clip_default_int8_inbounds", "element type int8 is not supported"},
-    {"test_clip_default_int8_max", "element type int8 is not supported"},
-    {"test_clip_default_int8_min", "element type int8 is not supported"},
-    {"test_max_int8", "element type int8 is not supported"},
-    {"test_max_int16", "element type int16 is not supported"},
-    {"test_max_uint*", "is not supported"},
-    {"test_min_int8", "element type int8 is not supported"},
-    {"test_min_int16", "element type int16 is not supported"},
-    {"test_min_uint*", "is not supported"},
-    {"test_maxpool_2d_uint8", "element type uint8 is not supported"},
-    {"test_pow_types_float32_uint*", "exponent type uint"},
-    {"test_pow_types_int32_float32", "integer base with a float exponent is not supported"},
-    {"test_pow_types_int64_float32", "integer base with a float exponent is not supported"},
+    {"node/test_add_uint8", "element type uint8 is not supported"},
+    {"node/test_sub_uint8", "element type uint8 is not supported"},
+    {"node/test_mul_uint8", "element type uint8 is not supported"},
+    {"node/test_div_uint8", "element type uint8 is not supported"},
+    {"node/test_clip_default_int8_inbounds", "element type int8 is not supported"},
+    {"node/test_clip_default_int8_max", "element type int8 is not supported"},
+    {"node/test_clip_default_int8_min", "element type int8 is not supported"},
+    {"node/test_max_int8", "element type int8 is not supported"},
+    {"node/test_max_int16", "element type int16 is not supported"},
+    {"node/test_max_uint*", "is not supported"},
+    {"node/test_min_int8", "element type int8 is not supported"},
+    {"node/test_min_int16", "element type int16 is not supported"},
+    {"node/test_min_uint*", "is not supported"},
+    {"node/test_maxpool_2d_uint8", "element type uint8 is not supported"},
+    {"node/test_pow_types_float32_uint*", "exponent type uint"},
+    {"node/test_pow_types_int32_float32", "integer base with a float exponent is not supported"},
+    {"node/test_pow_types_int64_float32", "integer base with a float exponent is not supported"},
     // Graph inputs and outputs the engine has no tensors for: refused at load, by name.
-    {"test_cast_FLOAT16_to_FLOAT8*", "which shardscore does not support"},
-    {"test_cast_FLOAT16_to_INT4", "element type INT4"},
-    {"test_cast_FLOAT16_to_UINT4", "element type UINT4"},
-    {"test_cast_FLOAT8*", "which shardscore does not support"},
-    {"test_cast_FLOAT_to_FLOAT8*", "which shardscore does not support"},
-    {"test_cast_FLOAT_to_INT4", "element type INT4"},
-    {"test_cast_FLOAT_to_UINT4", "element type UINT4"},
-    {"test_cast_FLOAT_to_STRING", "element type STRING"},
-    {"test_cast_INT4*", "element type INT4"},
-    {"test_cast_UINT4*", "element type UINT4"},
-    {"test_cast_STRING*", "element type STRING"},
-    {"test_cast_no_saturate*", "which shardscore does not support"},
-    {"test_castlike_FLOAT8*", "which shardscore does not support"},
-    {"test_castlike_FLOAT_to_FLOAT8*", "which shardscore does not support"},
-    {"test_castlike_FLOAT_to_STRING*", "element type STRING"},
-    {"test_castlike_STRING*", "element type STRING"},
-    {"test_equal_string*", "element type STRING"},
-    {"test_identity_opt", "is not a tensor"},
-    {"test_identity_sequence", "is not a tensor"},
+    {"node/test_cast_FLOAT16_to_FLOAT8*", "which shardscore does not support"},
+    {"node/test_cast_FLOAT16_to_INT4", "element type INT4"},
+    {"node/test_cast_FLOAT16_to_UINT4", "element type UINT4"},
+    {"node/test_cast_FLOAT8*", "which shardscore does not support"},
+    {"node/test_cast_FLOAT_to_FLOAT8*", "which shardscore does not support"},
+    {"node/test_cast_FLOAT_to_INT4", "element type INT4"},
+    {"node/test_cast_FLOAT_to_UINT4", "element type UINT4"},
+    {"node/test_cast_FLOAT_to_STRING", "element type STRING"},
+    {"node/test_cast_INT4*", "element type INT4"},
+    {"node/test_cast_UINT4*", "element type UINT4"},
+    {"node/test_cast_STRING*", "element type STRING"},
+    {"node/test_cast_no_saturate*", "which shardscore does not support"},
+    {"node/test_castlike_FLOAT8*", "which shardscore does not support"},
+    {"node/test_castlike_FLOAT_to_FLOAT8*", "which shardscore does not support"},
+    {"node/test_castlike_FLOAT_to_STRING*", "element type STRING"},
+    {"node/test_castlike_STRING*", "element type STRING"},
+    {"node/test_equal_string*", "element type STRING"},
+    {"node/test_identity_opt", "is not a tensor"},
+    {"node/test_identity_sequence", "is not a tensor"},
     // Models a scoring job cannot take: no input rows; only the ai.onnx.ml domain declared.
-    {"test_constant", "has no graph inputs"},
-    {"test_ai_onnx_ml_array_feature_extractor", "declares no opset for the default ONNX domain"},
+    {"node/test_constant", "has no graph inputs"},
+    {"node/test_ai_onnx_ml_array_feature_extractor", "declares no opset for the default ONNX domain"},
     // Forms of supported ops that are refused: pooling over other than 2 spatial dimensions,
     // MaxPool's Indices, BatchNormalization in training mode, and Resize's cubic mode, antialias,
     // axes, half_pixel_symmetric and tf_crop_and_resize.
-    {"test_averagepool_1d*", "runs on 4-D NCHW input only"},
-    {"test_averagepool_3d*", "runs on 4-D NCHW input only"},
-    {"test_maxpool_1d*", "runs on 4-D NCHW input only"},
-    {"test_maxpool_3d*", "runs on 4-D NCHW input only"},
-    {"test_maxpool_with_argmax*", "second output (Indices) is not supported"},
-    {"test_batchnorm_epsilon_training_mode", "training_mode=1 is not supported"},
-    {"test_batchnorm_example_training_mode", "training_mode=1 is not supported"},
-    {"test_resize_downsample_scales_cubic*", "mode 'cubic' is not supported"},
-    {"test_resize_downsample_sizes_cubic*", "mode 'cubic' is not supported"},
-    {"test_resize_upsample_scales_cubic*", "mode 'cubic' is not supported"},
-    {"test_resize_upsample_sizes_cubic*", "mode 'cubic' is not supported"},
-    {"test_resize_downsample_scales_linear_antialias", "antialias=1 is not supported"},
-    {"test_resize_downsample_sizes_linear_antialias", "antialias=1 is not supported"},
-    {"test_resize_downsample_scales_linear_half_pixel_symmetric", "'half_pixel_symmetric' is not supported"},
-    {"test_resize_upsample_scales_linear_half_pixel_symmetric", "'half_pixel_symmetric' is not supported"},
-    {"test_resize_tf_crop_and_resize*", "'tf_crop_and_resize' is not supported"},
-    {"test_resize_downsample_sizes_nearest_not_*", "the axes attribute is not supported"},
-    {"test_resize_upsample_sizes_nearest_not_larger", "the axes attribute is not supported"},
-    {"test_resize_upsample_scales_nearest_axes_*", "the axes attribute is not supported"},
-    {"test_resize_upsample_sizes_nearest_axes_*", "the axes attribute is not supported"},
+    {"node/test_averagepool_1d*", "runs on 4-D NCHW input only"},
+    {"node/test_averagepool_3d*", "runs on 4-D NCHW input only"},
+    {"node/test_maxpool_1d*", "runs on 4-D NCHW input only"},
+    {"node/test_maxpool_3d*", "runs on 4-D NCHW input only"},
+    {"node/test_maxpool_with_argmax*", "second output (Indices) is not supported"},
+    {"pytorch-converted/test_AvgPool3d*", "runs on 4-D NCHW input only"},
+    {"pytorch-converted/test_Conv1d*", "runs on 4-D NCHW input only"},
+    {"pytorch-converted/test_Conv3d*", "runs on 4-D NCHW input only"},
+    {"pytorch-converted/test_MaxPool1d*", "runs on 4-D NCHW input only"},
+    {"pytorch-converted/test_MaxPool3d*", "runs on 4-D NCHW input only"},
+    {"pytorch-operator/test_operator_maxpool", "runs on 4-D NCHW input only"},
+    {"node/test_batchnorm_epsilon_training_mode", "training_mode=1 is not supported"},
+    {"node/test_batchnorm_example_training_mode", "training_mode=1 is not supported"},
+    {"node/test_resize_downsample_scales_cubic*", "mode 'cubic' is not supported"},
+    {"node/test_resize_downsample_sizes_cubic*", "mode 'cubic' is not supported"},
+    {"node/test_resize_upsample_scales_cubic*", "mode 'cubic' is not supported"},
+    {"node/test_resize_upsample_sizes_cubic*", "mode 'cubic' is not supported"},
+    {"node/test_resize_downsample_scales_linear_antialias", "antialias=1 is not supported"},
+    {"node/test_resize_downsample_sizes_linear_antialias", "antialias=1 is not supported"},
+    {"node/test_resize_downsample_scales_linear_half_pixel_symmetric", "'half_pixel_symmetric' is not supported"},
+    {"node/test_resize_upsample_scales_linear_half_pixel_symmetric", "'half_pixel_symmetric' is not supported"},
+    {"node/test_resize_tf_crop_and_resize*", "'tf_crop_and_resize' is not supported"},
+    {"node/test_resize_downsample_sizes_nearest_not_*", "the axes attribute is not supported"},
+    {"node/test_resize_upsample_sizes_nearest_not_larger", "the axes attribute is not supported"},
+    {"node/test_resize_upsample_scales_nearest_axes_*", "the axes attribute is not supported"},
+    {"node/test_resize_upsample_sizes_nearest_axes_*", "the axes attribute is not supported"},
 };
 
 // Folders where ONNX's reference implementation departs from ONNX Runtime, and shardscore follows
@@ -125,31 +133,45 @@ struct Skip {
   const char* why;
 };
 constexpr Skip kSkipped[] = {
-    {"test_resize_downsample_scales_linear_align_corners",
+    {"node/test_resize_downsample_scales_linear_align_corners",
      "align_corners with a fractional output length (4 x 0.6 = 2.4): the spec's length_resized is the "
      "resized tensor's length (2), as ONNX Runtime takes it (output [1, 4]); ONNX's reference divides by "
      "2.4 - 1 instead (output [1, 3.142857])"},
 };
 
-std::string node_dir() {
-  if (const char* e = std::getenv("SHARDSCORE_ONNX_NODE_DIR"); e && *e) return e;
-#ifdef SHARDSCORE_ONNX_NODE_DIR
-  return SHARDSCORE_ONNX_NODE_DIR;
+// The folder holding ONNX's test data sets (node/, pytorch-converted/, ...).
+std::string data_dir() {
+  if (const char* e = std::getenv("SHARDSCORE_ONNX_TEST_DATA"); e && *e) return e;
+#ifdef SHARDSCORE_ONNX_TEST_DATA
+  return SHARDSCORE_ONNX_TEST_DATA;
 #else
   return "";
 #endif
 }
 
-// The folders in scope, sorted; empty when the data is not there (the test then fails, below).
+// The data sets run here: single ops (node), PyTorch layers and functions as torch exported them
+// (pytorch-converted, pytorch-operator), and small hand-made models (simple).
+constexpr const char* kDataSets[] = {"node", "pytorch-converted", "pytorch-operator", "simple"};
+// Not light/: its whole CNNs have every weight made by ConstantOfShape (one value per tensor), so
+// their expected outputs are constants (ResNet-50's: 0.001 for each of the 1,000 classes) that a
+// wrong convolution, pooling or input would give as well: no oracle.
+
+fs::path model_path(const std::string& id) { return fs::path(data_dir()) / id / "model.onnx"; }
+
+// The folders in scope as "<data set>/<folder>", sorted; empty when the data is not there (the
+// test then fails, below).
 std::vector<std::string> cases_in_scope() {
   std::vector<std::string> out;
-  const std::string root = node_dir();
   std::error_code ec;
-  if (root.empty() || !fs::is_directory(root, ec)) return out;
-  for (const auto& e : fs::directory_iterator(root, ec)) {
-    if (!e.is_directory() || !fs::exists(e.path() / "model.onnx")) continue;
-    StatusOr<ModelSummary> s = graph_inspect_onnx((e.path() / "model.onnx").string());
-    if (s.ok() && s->unsupported.empty()) out.push_back(e.path().filename().string());
+  for (const char* set : kDataSets) {
+    const fs::path root = fs::path(data_dir()) / set;
+    if (data_dir().empty() || !fs::is_directory(root, ec)) continue;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      const std::string id = std::string(set) + "/" + e.path().filename().string();
+      if (!e.is_directory() || !fs::exists(e.path() / "model.onnx")) continue;
+      StatusOr<ModelSummary> s = graph_inspect_onnx(model_path(id).string());
+      if (s.ok() && s->unsupported.empty()) out.push_back(id);
+    }
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -214,6 +236,15 @@ StatusOr<std::vector<NamedTensor>> read_set(const fs::path& dir, const std::stri
   return out;
 }
 
+// Data set `k` of a case: its inputs and expected outputs, in file order. False when there is none.
+StatusOr<bool> read_data_set(const std::string& id, int k, std::vector<NamedTensor>* ins, std::vector<NamedTensor>* wants) {
+  const fs::path data = fs::path(data_dir()) / id / ("test_data_set_" + std::to_string(k));
+  if (!fs::is_directory(data)) return false;
+  SS_ASSIGN_OR_RETURN(*ins, read_set(data, "input"));
+  SS_ASSIGN_OR_RETURN(*wants, read_set(data, "output"));
+  return true;
+}
+
 double element(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
     case DType::kFloat32: return t.data<float>()[i];
@@ -269,26 +300,25 @@ class OnnxNodeTest : public ::testing::TestWithParam<std::tuple<std::string, std
 TEST_P(OnnxNodeTest, MatchesOnnxReference) {
   const auto& [backend, name] = GetParam();
   if (backend == "cuda" && cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
-  const fs::path dir = fs::path(node_dir()) / name;
   for (const Skip& k : kSkipped)
     if (name == k.name) GTEST_SKIP() << k.why;
   const Refusal* refused = refusal_for(name);
   // The model file's own types of its inputs and outputs (the engine's are float32 for halves).
-  StatusOr<ModelSummary> declared = graph_inspect_onnx((dir / "model.onnx").string());
+  StatusOr<ModelSummary> declared = graph_inspect_onnx(model_path(name).string());
   ASSERT_TRUE(declared.ok()) << declared.status().message();
 
   std::string error;  // the engine's refusal, at load or at run
-  StatusOr<std::unique_ptr<Engine>> engine = Engine::load((dir / "model.onnx").string(), backend);
+  StatusOr<std::unique_ptr<Engine>> engine = Engine::load(model_path(name).string(), backend);
   if (!engine.ok()) error = engine.status().message();
 
   bool ran_any = false;
   for (int set = 0; error.empty(); ++set) {
-    const fs::path data = dir / ("test_data_set_" + std::to_string(set));
-    if (!fs::is_directory(data)) break;
-    StatusOr<std::vector<NamedTensor>> ins = read_set(data, "input");
-    StatusOr<std::vector<NamedTensor>> wants = read_set(data, "output");
-    ASSERT_TRUE(ins.ok()) << ins.status().message();
-    ASSERT_TRUE(wants.ok()) << wants.status().message();
+    std::vector<NamedTensor> ins_, wants_;
+    StatusOr<bool> more = read_data_set(name, set, &ins_, &wants_);
+    ASSERT_TRUE(more.ok()) << more.status().message();
+    if (!*more) break;
+    const auto* ins = &ins_;
+    const auto* wants = &wants_;
     const Graph& g = (*engine)->graph();
     // input_k.pb is the model's k-th graph input (not an initializer), as ONNX's runner feeds them.
     ASSERT_EQ(ins->size(), g.inputs.size()) << "inputs of " << name;
@@ -332,8 +362,13 @@ std::vector<std::string> backends() {
 #endif
 }
 
+// "cpu__node__test_add", "cuda__pytorch_converted__test_Conv1d" (tools/make_gpu_bundle.sh reads
+// the folders back from these names).
 std::string case_name(const ::testing::TestParamInfo<OnnxNodeTest::ParamType>& info) {
-  return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+  std::string id = std::get<1>(info.param);
+  for (char& c : id) c = c == '-' ? '_' : c;
+  const std::size_t slash = id.find('/');
+  return std::get<0>(info.param) + "__" + id.substr(0, slash) + "__" + id.substr(slash + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Node, OnnxNodeTest,
@@ -344,9 +379,13 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OnnxNodeTest);
 // The data must be there, and the op table must reach most of it: a loader or inspect regression
 // that took folders out of scope would otherwise shrink the suite silently.
 TEST(OnnxNodeData, IsThereAndInScope) {
-  ASSERT_FALSE(node_dir().empty()) << "no SHARDSCORE_ONNX_NODE_DIR (configure with the venv: scripts/setup.sh)";
-  ASSERT_TRUE(fs::is_directory(node_dir())) << node_dir();
-  EXPECT_GE(all_cases().size(), 450u) << "folders in scope";
+  ASSERT_FALSE(data_dir().empty()) << "no SHARDSCORE_ONNX_TEST_DATA (configure with the venv: scripts/setup.sh)";
+  ASSERT_TRUE(fs::is_directory(fs::path(data_dir()) / "node")) << data_dir();
+  const auto in_set = [](const char* set) {
+    return std::count_if(all_cases().begin(), all_cases().end(),
+                         [&](const std::string& c) { return c.rfind(std::string(set) + "/", 0) == 0; });
+  };
+  EXPECT_GE(in_set("node"), 450) << "node folders in scope";
   for (const Skip& k : kSkipped)
     EXPECT_NE(std::find(all_cases().begin(), all_cases().end(), k.name), all_cases().end())
         << "kSkipped entry '" << k.name << "' is no folder in scope: take it off the list";
