@@ -940,6 +940,208 @@ TEST_P(OpTest, ReduceMax_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ReduceMin / ReduceProd / ReduceL1 / ReduceL2 / ReduceSumSquare / ReduceLogSum / ReduceLogSumExp
+
+// Each output's group of x (axes normalized, any order; none: all), in row-major order; out_shape
+// follows keepdims.
+std::vector<std::vector<double>> ref_groups(const std::vector<double>& x, const Shape& xs, std::vector<int64_t> axes,
+                                            bool keepdims, Shape* out_shape) {
+  const int64_t r = static_cast<int64_t>(xs.size());
+  if (axes.empty())
+    for (int64_t k = 0; k < r; ++k) axes.push_back(k);
+  std::vector<bool> red(xs.size(), false);
+  for (int64_t a : axes) red[a < 0 ? a + r : a] = true;
+  Shape kept, os;
+  for (int64_t k = 0; k < r; ++k) {
+    if (!red[k]) kept.push_back(xs[k]);
+    if (!red[k]) os.push_back(xs[k]);
+    else if (keepdims) os.push_back(1);
+  }
+  *out_shape = os;
+  std::vector<std::vector<double>> groups(static_cast<std::size_t>(numel_of(kept)));
+  for (int64_t i = 0; i < numel_of(xs); ++i) {
+    auto idx = unravel(i, xs);
+    std::vector<int64_t> kidx;
+    for (int64_t k = 0; k < r; ++k)
+      if (!red[k]) kidx.push_back(idx[k]);
+    groups[flat_of(kidx, kept)].push_back(x[i]);
+  }
+  return groups;
+}
+
+// The seven reductions straight from their ONNX definitions, over a group (empty included).
+double ref_reduce_op(const std::string& op, const std::vector<double>& g) {
+  double acc = op == "ReduceMin" ? INFINITY : op == "ReduceProd" ? 1.0 : 0.0;
+  for (double v : g) {
+    if (op == "ReduceMin") acc = std::isnan(v) || std::isnan(acc) ? NAN : std::min(acc, v);
+    else if (op == "ReduceProd") acc *= v;
+    else if (op == "ReduceL1") acc += std::fabs(v);
+    else if (op == "ReduceL2" || op == "ReduceSumSquare") acc += v * v;
+    else if (op == "ReduceLogSum") acc += v;
+    else acc += std::exp(v);  // ReduceLogSumExp: the inputs of these tests do not overflow exp in double
+  }
+  if (op == "ReduceL2") return std::sqrt(acc);
+  if (op == "ReduceLogSum" || op == "ReduceLogSumExp") return std::log(acc);
+  return acc;
+}
+
+// op over random float32 x in [lo, hi]. Axes in the attribute (attr) or as input 1.
+void check_reduce_more(const std::string& op, std::mt19937& rng, const Shape& xs,
+                       std::optional<std::vector<int64_t>> axes, bool attr, std::optional<int64_t> keepdims,
+                       int64_t opset, const Backend& be, float lo = -2, float hi = 2) {
+  SCOPED_TRACE(op + " opset " + std::to_string(opset) + " on " + shape_to_string(xs));
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(xs)));
+  for (auto& v : x) v = d(rng);
+  Attrs attrs;
+  if (keepdims) attrs["keepdims"] = a_int(*keepdims);
+  std::vector<Tensor> in = {make(xs, x)};
+  if (axes && attr) attrs["axes"] = a_ints(*axes);
+  if (axes && !attr) in.push_back(i64(*axes));
+  std::vector<Tensor> outs;
+  Status st = run_node(be, op, std::move(in), 1, &outs, std::move(attrs), opset);
+  ASSERT_TRUE(st.ok()) << st.message();
+  Shape os;
+  auto groups = ref_groups(as_doubles(x), xs, axes.value_or(std::vector<int64_t>{}), keepdims.value_or(1) != 0, &os);
+  std::vector<double> ref;
+  for (const auto& g : groups) ref.push_back(ref_reduce_op(op, g));
+  expect_near(outs.at(0), DType::kFloat32, os, ref, op == "ReduceMin" ? kExact : kTolReduce);
+}
+
+// The forms every one of the seven takes: axes attribute (opset 13), axes input (18), all axes,
+// keepdims 0 and 1, and rows long enough for the CUDA backend's warp and block row kernels.
+void check_reduce_forms(const std::string& op, std::mt19937& rng, const Backend& be, float lo, float hi) {
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{-1}, true, 0, 13, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{0, 2}, true, std::nullopt, 11, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::nullopt, true, 1, 13, be, lo, hi);  // all axes
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{1}, false, 1, 18, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{2, -3}, false, 0, 18, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::nullopt, false, 0, 18, be, lo, hi);  // all axes
+  check_reduce_more(op, rng, {3, 70}, std::vector<int64_t>{1}, false, 0, 18, be, lo, hi);    // a warp per row
+  check_reduce_more(op, rng, {2, 1500}, std::vector<int64_t>{-1}, false, 1, 18, be, lo, hi);  // a block per row
+}
+
+// The value of op over an empty group: the reduced axis of size 0.
+void check_reduce_empty(const std::string& op, const Backend& be, double want) {
+  SCOPED_TRACE(op + " over nothing");
+  std::vector<Tensor> outs;
+  Status st = run_node(be, op, {make<float>({2, 0}, {}), i64({1})}, 1, &outs, {}, 18);
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_near(outs.at(0), DType::kFloat32, {2, 1}, {want, want}, kExact);
+}
+
+// noop_with_empty_axes from opset 18: Y is X.
+void check_reduce_noop(const std::string& op, const Backend& be, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(0.5f, 2);
+  std::vector<float> x(12);
+  for (auto& v : x) v = d(rng);
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(run_node(be, op, {make<float>({3, 4}, x)}, 1, &outs, {{"noop_with_empty_axes", a_int(1)}}, 18).ok());
+  expect_near(outs.at(0), DType::kFloat32, {3, 4}, as_doubles(x), kExact);
+}
+
+TEST_P(OpTest, ReduceMin_AxesAttributeAndInput) { check_reduce_forms("ReduceMin", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceMin_EmptyIsInfinity_NoopAndNaN) {
+  check_reduce_empty("ReduceMin", *backend_, INFINITY);
+  check_reduce_noop("ReduceMin", *backend_, rng_);
+  auto x = rand_f32(8);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  Tensor out = run1("ReduceMin", {make<float>({2, 4}, x)}, {{"axes", a_ints({1})}}, 13);
+  ASSERT_EQ(out.shape(), (Shape{2, 1}));
+  EXPECT_EQ(out.data<float>()[0], std::min({x[0], x[1], x[2], x[3]}));
+  EXPECT_TRUE(std::isnan(out.data<float>()[1]));
+}
+TEST_P(OpTest, ReduceMin_Int64_Int32_Bool_Float64) {
+  const Shape xs = {3, 5};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  std::vector<int64_t> ref(3, kI64Max);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) ref[r] = std::min(ref[r], x[r * 5 + c]);
+  expect_equal<int64_t>(run1("ReduceMin", {make(xs, x), i64({1})}, {{"keepdims", a_int(0)}}, 18), {3}, ref);
+  // int32 over nothing: the type's largest value.
+  expect_equal<int32_t>(run1("ReduceMin", {make<int32_t>({2, 0}, {}), i64({1})}, {{"keepdims", a_int(0)}}, 18), {2},
+                        {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::max()});
+  // Bool (opset 20): all().
+  auto b = rand_bools(rng_, numel_of(xs));
+  for (int c = 0; c < 5; ++c) b[c] = 1;
+  std::vector<double> refb(3, 1.0);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) refb[r] = std::min(refb[r], static_cast<double>(b[r * 5 + c]));
+  expect_near(run1("ReduceMin", {make_bool(xs, b), i64({-1})}, {}, 20), DType::kBool, {3, 1}, refb, kExact);
+  auto d = rand_f64(numel_of(xs));
+  Shape os;
+  auto groups = ref_groups(d, xs, {0}, true, &os);
+  std::vector<double> refd;
+  for (const auto& g : groups) refd.push_back(ref_reduce_op("ReduceMin", g));
+  expect_near(run1("ReduceMin", {make(xs, d)}, {{"axes", a_ints({0})}}, 13), DType::kFloat64, os, refd, kExact);
+}
+
+TEST_P(OpTest, ReduceProd_AxesAttributeAndInput) { check_reduce_forms("ReduceProd", rng_, *backend_, 0.8f, 1.25f); }
+TEST_P(OpTest, ReduceProd_EmptyIsOne_Noop_Int64Wraps) {
+  check_reduce_empty("ReduceProd", *backend_, 1.0);
+  check_reduce_noop("ReduceProd", *backend_, rng_);
+  // int64 products wrap modulo 2^64: 2^40 * 2^30 = 2^70 -> 0; 3^41 wraps to a known value.
+  std::vector<int64_t> x = {int64_t{1} << 40, int64_t{1} << 30, -7, 5, 3, 1};
+  uint64_t p3 = 1;
+  for (int k = 0; k < 41; ++k) p3 *= 3u;
+  std::vector<int64_t> y(41, 3);
+  expect_equal<int64_t>(run1("ReduceProd", {make<int64_t>({3, 2}, x), i64({1})}, {{"keepdims", a_int(0)}}, 18), {3},
+                        {0, -35, 3});
+  expect_equal<int64_t>(run1("ReduceProd", {make<int64_t>({41}, y)}, {{"keepdims", a_int(0)}}, 13), {},
+                        {static_cast<int64_t>(p3)});
+}
+
+TEST_P(OpTest, ReduceL1_AxesAttributeAndInput) { check_reduce_forms("ReduceL1", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceL1_EmptyIsZero_Noop_Int32) {
+  check_reduce_empty("ReduceL1", *backend_, 0.0);
+  check_reduce_noop("ReduceL1", *backend_, rng_);
+  expect_equal<int32_t>(run1("ReduceL1", {make<int32_t>({2, 3}, {-1, 2, -3, 4, -5, 6}), i64({1})}, {}, 18), {2, 1},
+                        {6, 15});
+}
+
+TEST_P(OpTest, ReduceL2_AxesAttributeAndInput) { check_reduce_forms("ReduceL2", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceL2_EmptyIsZero_Noop_IntegersRefused) {
+  check_reduce_empty("ReduceL2", *backend_, 0.0);
+  check_reduce_noop("ReduceL2", *backend_, rng_);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceL2", {make<int64_t>({2}, {3, 4})}, {}, 18);
+}
+
+TEST_P(OpTest, ReduceSumSquare_AxesAttributeAndInput) { check_reduce_forms("ReduceSumSquare", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceSumSquare_EmptyIsZero_Noop_Int64) {
+  check_reduce_empty("ReduceSumSquare", *backend_, 0.0);
+  check_reduce_noop("ReduceSumSquare", *backend_, rng_);
+  expect_equal<int64_t>(run1("ReduceSumSquare", {make<int64_t>({2, 2}, {-3, 4, 1000000, -1}), i64({-1})},
+                             {{"keepdims", a_int(0)}}, 18),
+                        {2}, {25, 1000000000001});
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceSumSquare", {make_bool({2}, {1, 0})}, {}, 18);
+}
+
+TEST_P(OpTest, ReduceLogSum_AxesAttributeAndInput) { check_reduce_forms("ReduceLogSum", rng_, *backend_, 0.1f, 3); }
+TEST_P(OpTest, ReduceLogSum_EmptyIsMinusInfinity_Noop) {
+  check_reduce_empty("ReduceLogSum", *backend_, -INFINITY);
+  check_reduce_noop("ReduceLogSum", *backend_, rng_);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceLogSum", {make<int32_t>({2}, {1, 2})}, {}, 13);
+}
+
+TEST_P(OpTest, ReduceLogSumExp_AxesAttributeAndInput) {
+  check_reduce_forms("ReduceLogSumExp", rng_, *backend_, -5, 5);
+}
+TEST_P(OpTest, ReduceLogSumExp_LargeInputs_NoOverflow_EmptyAndInfinities) {
+  check_reduce_empty("ReduceLogSumExp", *backend_, -INFINITY);
+  check_reduce_noop("ReduceLogSumExp", *backend_, rng_);
+  // exp(1000) overflows float32 and float64: the max-shifted form gives 1000 + log(1 + e^-1 + e^-2).
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor out = run1("ReduceLogSumExp", {make<float>({3, 3}, {1000, 999, 998, -1000, -1001, -inf, -inf, -inf, -inf}),
+                                        i64({1})},
+                    {{"keepdims", a_int(0)}}, 18);
+  const double tail = std::log1p(std::exp(-1.0) + std::exp(-2.0));
+  expect_near(out, DType::kFloat32, {3}, {1000 + tail, -1000 + std::log1p(std::exp(-1.0)), -INFINITY}, kTolReduce);
+  Tensor big = run1("ReduceLogSumExp", {make<float>({1, 2}, {inf, 3})}, {{"axes", a_ints({1})}}, 13);
+  expect_near(big, DType::kFloat32, {1, 1}, {INFINITY}, kExact);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceLogSumExp", {make<int64_t>({2}, {1, 2})}, {}, 18);
+}
+
+// ---------------------------------------------------------------------------------------------
 // LayerNormalization
 
 // x viewed as [outer, inner]; scale/bias read at broadcast_flat(idx, their shape) against x's shape.

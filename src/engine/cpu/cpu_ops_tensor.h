@@ -26,6 +26,13 @@ Status cpu_split(OpContext& ctx);             // split attribute before 13, inpu
 Status cpu_reduce_mean(OpContext& ctx);  // axes attribute before 18, optional input from 18
 Status cpu_reduce_sum(OpContext& ctx);   // axes attribute before 13, optional input from 13
 Status cpu_reduce_max(OpContext& ctx);   // axes attribute before 18, optional input from 18
+Status cpu_reduce_min(OpContext& ctx);         // axes attribute before 18, optional input from 18
+Status cpu_reduce_prod(OpContext& ctx);        // likewise; numeric types
+Status cpu_reduce_l1(OpContext& ctx);          // likewise; numeric types
+Status cpu_reduce_l2(OpContext& ctx);          // likewise; float types
+Status cpu_reduce_sum_square(OpContext& ctx);  // likewise; numeric types
+Status cpu_reduce_log_sum(OpContext& ctx);     // likewise; float types
+Status cpu_reduce_log_sum_exp(OpContext& ctx); // likewise; float types, max-shifted
 
 // normalization.cpp
 Status cpu_layer_normalization(OpContext& ctx);  // opset 17: axis, epsilon, Scale, optional B; Mean/InvStdDev too
