@@ -554,6 +554,34 @@ __global__ void log_softmax_rows_kernel(const T* __restrict__ x, T* __restrict__
   }
 }
 
+// ---- CumSum ----
+
+// One thread per (outer, inner) line, along dim in the CPU's order: floats summed in double (each
+// output rounded once), integers wrapping modulo 2^64 (then to their width).
+template <class T>
+__global__ void cumsum_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim, int64_t inner,
+                              bool exclusive, bool reverse) {
+  using Acc = std::conditional_t<kIsFloat<T>, double, uint64_t>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    Acc acc = 0;
+    for (int64_t s = 0; s < dim; ++s) {
+      const int64_t d = reverse ? dim - 1 - s : s;
+      const int64_t at = (o * dim + d) * inner + in;
+      if (exclusive) {
+        if constexpr (kIsFloat<T>) store_double(y, at, acc);
+        else y[at] = static_cast<T>(acc);
+      }
+      if constexpr (kIsFloat<T>) acc = __dadd_rn(acc, static_cast<double>(to_math(x[at])));
+      else acc += static_cast<uint64_t>(x[at]);
+      if (!exclusive) {
+        if constexpr (kIsFloat<T>) store_double(y, at, acc);
+        else y[at] = static_cast<T>(acc);
+      }
+    }
+  }
+}
+
 // ---- ArgMax ----
 
 template <class T>
@@ -918,6 +946,24 @@ cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, i
                                                                              inner, select_last);
   });
   if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_cumsum(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool exclusive,
+                          bool reverse, cudaStream_t stream) {
+  if (outer * dim * inner == 0) return cudaSuccess;
+  bool supported = true;
+  const bool known = with_any(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsFloat<T> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
+                  std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
+      cumsum_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                               outer, dim, inner, exclusive, reverse);
+    } else {
+      supported = false;
+    }
+  });
+  if (!known || !supported) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
 

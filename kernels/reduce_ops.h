@@ -67,6 +67,13 @@ cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, i
 cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream);
 
+// CumSum of x viewed as [outer, dim, inner] along dim into y (x's type: float32, float64,
+// float16, bfloat16, int32, int64, uint32, uint64): running sums from the start (or the end with
+// reverse), each without its own element with exclusive (the first 0); floats summed in double
+// and each output rounded once, integers wrapping. cudaErrorInvalidValue for other types.
+cudaError_t launch_cumsum(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool exclusive,
+                          bool reverse, cudaStream_t stream);
+
 // Scale or B of LayerNormalization: element (row o, column j) of X viewed as [outer, inner] is
 // data[j] when per_column, else data at `index` (the operand's strides in X's index space) of
 // o * inner + j. data == nullptr: absent (B only).

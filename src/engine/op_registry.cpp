@@ -115,6 +115,12 @@ constexpr OpEntry kOps[] = {
     {"", "ReduceLogSumExp", 1, 21, cpu_reduce_log_sum_exp, SS_CUDA(reduce_log_sum_exp), kComputes, kHost1},
     {"", "ArgMin", 1, 21, cpu_argmin, SS_CUDA(argmin)},
     {"", "LogSoftmax", 1, 21, cpu_log_softmax, SS_CUDA(log_softmax)},
+    {"", "Tile", 6, 21, cpu_tile, SS_CUDA(tile), kAsStored, kHost1},  // 1's tiles/axis form: not supported
+    {"", "Trilu", 14, 21, cpu_trilu, SS_CUDA(trilu), kAsStored, kHost1},
+    {"", "CumSum", 11, 21, cpu_cumsum, SS_CUDA(cumsum), kComputes, kHost1},
+    {"", "GatherElements", 11, 21, cpu_gather_elements, SS_CUDA(gather_elements), kAsStored},
+    // kComputes: the CPU adds / multiplies float16 updates in float32 (op_run_cpu).
+    {"", "ScatterND", 11, 21, cpu_scatter_nd, SS_CUDA(scatter_nd), kComputes},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
 };
 

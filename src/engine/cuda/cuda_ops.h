@@ -57,6 +57,10 @@ Status cuda_transpose(CudaOpContext& ctx);
 Status cuda_expand(CudaOpContext& ctx);
 Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);
+Status cuda_tile(CudaOpContext& ctx);
+Status cuda_trilu(CudaOpContext& ctx);
+Status cuda_gather_elements(CudaOpContext& ctx);
+Status cuda_scatter_nd(CudaOpContext& ctx);
 
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
 Status cuda_softmax(CudaOpContext& ctx);
@@ -75,6 +79,7 @@ Status cuda_reduce_log_sum(CudaOpContext& ctx);
 Status cuda_reduce_log_sum_exp(CudaOpContext& ctx);
 Status cuda_argmax(CudaOpContext& ctx);
 Status cuda_argmin(CudaOpContext& ctx);
+Status cuda_cumsum(CudaOpContext& ctx);
 Status cuda_batch_normalization(CudaOpContext& ctx);
 Status cuda_max_pool(CudaOpContext& ctx);
 Status cuda_average_pool(CudaOpContext& ctx);

@@ -19,6 +19,7 @@
 #include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_tensor.h"
 #include "kernels/reduce_ops.h"
 #include "kernels/tensor_ops.h"
 
@@ -285,6 +286,16 @@ Status cuda_argmin(CudaOpContext& ctx) {
   Tensor y(DType::kInt64, p.out_shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_argmin(cuda_elem(x->dtype()), x->raw(), y.data<int64_t>(), p.outer, p.dim,
                                                    p.inner, p.select_last, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_cumsum(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const CumSumPlan p, cumsum_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_cumsum(cuda_elem(x->dtype()), x->raw(), y.raw(), p.outer, p.dim, p.inner,
+                                                   p.exclusive, p.reverse, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
