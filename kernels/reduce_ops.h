@@ -1,6 +1,7 @@
 #pragma once
 // Reductions, normalization and pooling kernels: ReduceSum/Mean/Max, ArgMax, Softmax,
-// LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW).
+// LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW); ReduceMin/Prod/
+// L1/L2/SumSquare/LogSum/LogSumExp, ArgMin, LogSoftmax, CumSum.
 //
 // Each output is computed from its own group of inputs in an order fixed by the group's size
 // alone (one thread, one warp or one block per group; no atomics), so a row's result is

@@ -1,6 +1,7 @@
 #pragma once
 // Data-movement and shape kernels: row copies (Concat, Split), strided copies (Transpose, Expand,
-// Slice), Gather, fills (ConstantOfShape, Constant), Shape, Range, Pad and Resize.
+// Slice, Tile), Gather, fills (ConstantOfShape, Constant), Shape, Range, Pad and Resize; GatherElements,
+// ScatterND and Trilu.
 // Movement kernels copy elements as stored, by their byte size (1, 2, 4 or 8; wider units where
 // sizes and addresses allow), so they are exact for every element type, float16 included.
 // Source and destination never overlap.

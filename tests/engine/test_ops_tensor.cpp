@@ -1,6 +1,8 @@
 // Op tests of the tensor-manipulation, reduction and normalization ops (cpu_ops_tensor.h):
 // Gather, GatherND, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape, ConstantOfShape, Range, Split,
-// ReduceMean, ReduceSum, ReduceMax, LayerNormalization. Conventions: tests/engine/op_test.h.
+// ReduceMean, ReduceSum, ReduceMax, LayerNormalization; ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+// ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, Tile, Trilu, CumSum, GatherElements, ScatterND.
+// Conventions: tests/engine/op_test.h.
 // The references below are plain index loops (float64 for numerics), never the code under test.
 #include <functional>
 #include <type_traits>

@@ -1,5 +1,5 @@
 // Tensor-manipulation ops: Gather, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape,
-// ConstantOfShape, Range, Split. The data-movement ops copy dtype_size() bytes per element, so
+// ConstantOfShape, Range, Split; Tile, Trilu, CumSum, GatherElements, ScatterND. The data-movement ops copy dtype_size() bytes per element, so
 // they work on every element type (bool included).
 #include <algorithm>
 #include <cmath>
