@@ -1129,6 +1129,18 @@ TEST_P(OpTest, ReduceLogSum_EmptyIsMinusInfinity_Noop) {
 TEST_P(OpTest, ReduceLogSumExp_AxesAttributeAndInput) {
   check_reduce_forms("ReduceLogSumExp", rng_, *backend_, -5, 5);
 }
+TEST_P(OpTest, ReduceMin_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceMin", {}, {i64({-1})}, 18, rng_);
+}
+TEST_P(OpTest, ReduceL2_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceL2", {}, {i64({-1})}, 18, rng_);
+}
+TEST_P(OpTest, ReduceLogSumExp_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceLogSumExp", {{"axes", a_ints({1})}}, {}, 13, rng_);
+}
+TEST_P(OpTest, LogSoftmax_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "LogSoftmax", {}, {}, 13, rng_);
+}
 TEST_P(OpTest, ReduceLogSumExp_LargeInputs_NoOverflow_EmptyAndInfinities) {
   check_reduce_empty("ReduceLogSumExp", *backend_, -INFINITY);
   check_reduce_noop("ReduceLogSumExp", *backend_, rng_);
@@ -1443,6 +1455,9 @@ TEST_P(OpTest, CumSum_Int64_Int32_Float64) {
   auto d = rand_f64(20);
   expect_near(run1("CumSum", {make<double>({4, 5}, d), i64_scalar(-2)}, {}, 14), DType::kFloat64, {4, 5},
               ref_cumsum(d, {4, 5}, 0, false, false), 1e-12);
+}
+TEST_P(OpTest, CumSum_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "CumSum", {{"reverse", a_int(1)}}, {i64_scalar(1)}, 14, rng_);
 }
 TEST_P(OpTest, CumSum_Errors) {
   auto x = make<float>({2, 3}, rand_f32(6));
