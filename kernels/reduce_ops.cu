@@ -185,6 +185,15 @@ struct MaxOp {
     return b > a ? b : a;
   }
 };
+// The smaller, NaN winning (ReduceMin).
+struct MinOp {
+  template <class A>
+  __device__ __forceinline__ A operator()(A a, A b) const {
+    if (a != a) return a;
+    if (b != b) return b;
+    return b < a ? b : a;
+  }
+};
 // The larger, NaN ignored (Softmax's running max).
 struct MaxNoNanOp {
   template <class A>
@@ -195,33 +204,63 @@ struct MaxNoNanOp {
 
 template <class T, ReduceKind K>
 struct ReduceTraits {
-  // Max: small integer types in int (what shuffles move), float16 and bfloat16 in float.
+  static constexpr bool kMinMax = K == ReduceKind::kMax || K == ReduceKind::kMin;
+  // Max, Min: small integer types in int (what shuffles move), float16 and bfloat16 in float.
   using MaxAcc = std::conditional_t<
       kIs16BitFloat<T>, float,
       std::conditional_t<(std::is_integral_v<T> && sizeof(T) < 4), int, T>>;
-  using Acc = std::conditional_t<K == ReduceKind::kMax, MaxAcc, std::conditional_t<kIsFloat<T>, double, uint64_t>>;
+  using Acc = std::conditional_t<kMinMax, MaxAcc, std::conditional_t<kIsFloat<T>, double, uint64_t>>;
 
   __device__ static Acc init() {
-    if constexpr (K != ReduceKind::kMax) return Acc{0};
-    else if constexpr (kIsFloat<T>) return -std::numeric_limits<Acc>::infinity();
-    else if constexpr (std::is_same_v<T, bool>) return Acc{0};
-    else return static_cast<Acc>(std::numeric_limits<T>::lowest());
+    if constexpr (K == ReduceKind::kMax) {
+      if constexpr (kIsFloat<T>) return -std::numeric_limits<Acc>::infinity();
+      else if constexpr (std::is_same_v<T, bool>) return Acc{0};
+      else return static_cast<Acc>(std::numeric_limits<T>::lowest());
+    } else if constexpr (K == ReduceKind::kMin) {
+      if constexpr (kIsFloat<T>) return std::numeric_limits<Acc>::infinity();
+      else if constexpr (std::is_same_v<T, bool>) return Acc{1};
+      else return static_cast<Acc>(std::numeric_limits<T>::max());
+    } else if constexpr (K == ReduceKind::kProd) {
+      return Acc{1};
+    } else {
+      return Acc{0};
+    }
   }
   __device__ static Acc step(Acc a, T v) {
     if constexpr (K == ReduceKind::kMax) return MaxOp{}(a, static_cast<Acc>(to_math(v)));
-    else if constexpr (kIsFloat<T>) return a + static_cast<double>(to_math(v));
-    else return a + static_cast<uint64_t>(v);
+    else if constexpr (K == ReduceKind::kMin) return MinOp{}(a, static_cast<Acc>(to_math(v)));
+    else if constexpr (kIsFloat<T>) {
+      const double d = static_cast<double>(to_math(v));
+      if constexpr (K == ReduceKind::kProd) return __dmul_rn(a, d);
+      else if constexpr (K == ReduceKind::kL1) return __dadd_rn(a, fabs(d));
+      else if constexpr (K == ReduceKind::kL2 || K == ReduceKind::kSumSquare) return __dadd_rn(a, __dmul_rn(d, d));
+      else return a + d;
+    } else {
+      // Integers wrap modulo 2^64, as the CPU's do.
+      const uint64_t u = static_cast<uint64_t>(v);
+      if constexpr (K == ReduceKind::kProd) return a * u;
+      else if constexpr (K == ReduceKind::kL1) {
+        if constexpr (std::is_signed_v<T>) return a + (v < T{0} ? uint64_t{0} - u : u);
+        else return a + u;
+      } else if constexpr (K == ReduceKind::kSumSquare) return a + u * u;
+      else return a + u;
+    }
   }
   __device__ static Acc combine(Acc a, Acc b) {
     if constexpr (K == ReduceKind::kMax) return MaxOp{}(a, b);
+    else if constexpr (K == ReduceKind::kMin) return MinOp{}(a, b);
+    else if constexpr (K == ReduceKind::kProd) return a * b;
     else return a + b;
   }
   __device__ static void finish(T* y, int64_t o, Acc a, int64_t count) {
-    if constexpr (K == ReduceKind::kMax) {
+    if constexpr (kMinMax) {
       if constexpr (kIs16BitFloat<T>) y[o] = narrow_like_cpu<T>(a);
       else y[o] = static_cast<T>(a);
     } else if constexpr (kIsFloat<T>) {
-      store_double(y, o, K == ReduceKind::kMean ? a / static_cast<double>(count) : a);
+      if constexpr (K == ReduceKind::kMean) store_double(y, o, a / static_cast<double>(count));
+      else if constexpr (K == ReduceKind::kL2) store_double(y, o, sqrt(a));
+      else if constexpr (K == ReduceKind::kLogSum) store_double(y, o, log(a));  // log(0) = -inf: an empty group
+      else store_double(y, o, a);
     } else {
       y[o] = static_cast<T>(a);
     }
@@ -286,6 +325,56 @@ void reduce_typed(const T* x, T* y, const ReduceGeometry& g, int64_t n_out, int6
     reduce_rows_kernel<T, K, 32><<<grid_for(n_out, kWarps), kBlock, 0, stream>>>(x, y, n_out, n_red);
   } else {
     reduce_generic_kernel<T, K><<<grid_for(n_out, kBlock), kBlock, 0, stream>>>(x, y, g, n_out, n_red);
+  }
+}
+
+// ReduceLogSumExp (float types): one thread per output, two passes over the group in the CPU's
+// order: max + log(sum exp(x - max)) in double; a NaN gives NaN, a max of +-inf (an empty group:
+// -inf) gives that max.
+template <class T>
+__global__ void reduce_log_sum_exp_kernel(const T* __restrict__ x, T* __restrict__ y, ReduceGeometry g, int64_t n_out,
+                                          int64_t n_red) {
+  const int64_t inner_n = g.red_rank ? g.red_dims[g.red_rank - 1] : 1;
+  const int64_t inner_s = g.red_rank ? g.red_strides[g.red_rank - 1] : 0;
+  const int64_t outer_n = inner_n ? n_red / inner_n : 0;
+  SS_GRID_STRIDE(o, n_out) {
+    int64_t base = 0, rem = o;
+    for (int k = g.kept_rank - 1; k >= 0; --k) {
+      base += (rem % g.kept_dims[k]) * g.kept_strides[k];
+      rem /= g.kept_dims[k];
+    }
+    double mx = -std::numeric_limits<double>::infinity();
+    bool nan = false;
+    for (int64_t q = 0; q < outer_n; ++q) {
+      int64_t off = base, r = q;
+      for (int k = g.red_rank - 2; k >= 0; --k) {
+        off += (r % g.red_dims[k]) * g.red_strides[k];
+        r /= g.red_dims[k];
+      }
+      for (int64_t j = 0; j < inner_n; ++j) {
+        const double v = static_cast<double>(to_math(x[off + j * inner_s]));
+        nan = nan || v != v;
+        if (v > mx) mx = v;
+      }
+    }
+    double acc = 0;
+    if (nan) {
+      acc = __longlong_as_double(0x7ff8000000000000ll);
+    } else if (isinf(mx)) {
+      acc = mx;
+    } else {
+      for (int64_t q = 0; q < outer_n; ++q) {
+        int64_t off = base, r = q;
+        for (int k = g.red_rank - 2; k >= 0; --k) {
+          off += (r % g.red_dims[k]) * g.red_strides[k];
+          r /= g.red_dims[k];
+        }
+        for (int64_t j = 0; j < inner_n; ++j)
+          acc = __dadd_rn(acc, exp(__dsub_rn(static_cast<double>(to_math(x[off + j * inner_s])), mx)));
+      }
+      acc = __dadd_rn(mx, log(acc));
+    }
+    store_double(y, o, acc);
   }
 }
 
@@ -405,6 +494,94 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, i
   }
 }
 
+// ---- LogSoftmax ----
+
+// One thread per (outer, inner) position, in the CPU's sequential order: y = (x - max) - log(sum),
+// x - max in the compute type, the sum of exp_t in double, the difference in double, rounded once.
+template <class T>
+__global__ void log_softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim,
+                                           int64_t inner) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    const T* p = x + o * dim * inner + in;
+    T* q = y + o * dim * inner + in;
+    M mx = load(p, 0);
+    for (int64_t d = 1; d < dim; ++d) {
+      const M v = load(p, d * inner);
+      mx = mx < v ? v : mx;  // std::max
+    }
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
+    const double lse = log(sum);
+    for (int64_t d = 0; d < dim; ++d)
+      store_double(q, d * inner, __dsub_rn(static_cast<double>(sub_rn(load(p, d * inner), mx)), lse));
+  }
+}
+
+// Contiguous rows, TPR threads per row (softmax_rows_kernel's scheme, without the in-place case).
+template <class T, int TPR>
+__global__ void log_softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
+  using M = math_t<T>;
+  __shared__ M smax[kWarps];
+  __shared__ double ssum[kWarps];
+  constexpr int kRowsPerBlock = kBlock / TPR;
+  const int lane = threadIdx.x % TPR;
+  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; r0 < rows;
+       r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
+    const int64_t r = r0 + threadIdx.x / TPR;
+    const bool live = r < rows;
+    const T* p = x + (live ? r : 0) * n;
+    M mx = -std::numeric_limits<M>::infinity();
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) mx = MaxNoNanOp{}(mx, load(p, j));
+    mx = row_allreduce<TPR>(mx, MaxNoNanOp{}, smax);
+    // The CPU's running std::max skips NaNs except a NaN first element, which it keeps.
+    if (live) {
+      const M first = load(p, 0);
+      if (first != first) mx = first;
+    }
+    double sum = 0;
+    if (live)
+      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(exp_t(sub_rn(load(p, j), mx)));
+    sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
+    if (live) {
+      const double lse = log(sum);
+      T* q = y + r * n;
+      for (int64_t j = lane; j < n; j += TPR)
+        store_double(q, j, __dsub_rn(static_cast<double>(sub_rn(load(p, j), mx)), lse));
+    }
+  }
+}
+
+// ---- CumSum ----
+
+// One thread per (outer, inner) line, along dim in the CPU's order: floats summed in double (each
+// output rounded once), integers wrapping modulo 2^64 (then to their width).
+template <class T>
+__global__ void cumsum_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim, int64_t inner,
+                              bool exclusive, bool reverse) {
+  using Acc = std::conditional_t<kIsFloat<T>, double, uint64_t>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    Acc acc = 0;
+    for (int64_t s = 0; s < dim; ++s) {
+      const int64_t d = reverse ? dim - 1 - s : s;
+      const int64_t at = (o * dim + d) * inner + in;
+      if (exclusive) {
+        if constexpr (kIsFloat<T>) store_double(y, at, acc);
+        else y[at] = static_cast<T>(acc);
+      }
+      if constexpr (kIsFloat<T>) acc = __dadd_rn(acc, static_cast<double>(to_math(x[at])));
+      else acc += static_cast<uint64_t>(x[at]);
+      if (!exclusive) {
+        if constexpr (kIsFloat<T>) store_double(y, at, acc);
+        else y[at] = static_cast<T>(acc);
+      }
+    }
+  }
+}
+
 // ---- ArgMax ----
 
 template <class T>
@@ -419,6 +596,27 @@ __global__ void argmax_kernel(const T* __restrict__ x, int64_t* __restrict__ y, 
     for (int64_t d = 1; d < dim; ++d) {
       const M v = load(p, d * inner);
       if (last ? !(v < best_v) : v > best_v) {
+        best = d;
+        best_v = v;
+      }
+    }
+    y[i] = best;
+  }
+}
+
+// ArgMin: argmax_kernel with the comparisons turned round, as the CPU's cpu_argmin.
+template <class T>
+__global__ void argmin_kernel(const T* __restrict__ x, int64_t* __restrict__ y, int64_t outer, int64_t dim,
+                              int64_t inner, bool last) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    const T* p = x + o * dim * inner + in;
+    M best_v = load(p, 0);
+    int64_t best = 0;
+    for (int64_t d = 1; d < dim; ++d) {
+      const M v = load(p, d * inner);
+      if (last ? !(v > best_v) : v < best_v) {
         best = d;
         best_v = v;
       }
@@ -627,6 +825,34 @@ cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, co
         if constexpr (kIsFloat<T>) reduce_typed<T, ReduceKind::kMean>(px, py, g, n_out, n_red, stream);
         else supported = false;
         break;
+      case ReduceKind::kMin: reduce_typed<T, ReduceKind::kMin>(px, py, g, n_out, n_red, stream); break;
+      case ReduceKind::kProd:
+        if constexpr (!std::is_same_v<T, bool>) reduce_typed<T, ReduceKind::kProd>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kL1:
+        if constexpr (!std::is_same_v<T, bool>) reduce_typed<T, ReduceKind::kL1>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kSumSquare:
+        if constexpr (!std::is_same_v<T, bool>) reduce_typed<T, ReduceKind::kSumSquare>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kL2:
+        if constexpr (kIsFloat<T>) reduce_typed<T, ReduceKind::kL2>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kLogSum:
+        if constexpr (kIsFloat<T>) reduce_typed<T, ReduceKind::kLogSum>(px, py, g, n_out, n_red, stream);
+        else supported = false;
+        break;
+      case ReduceKind::kLogSumExp:
+        if constexpr (kIsFloat<T>) {
+          reduce_log_sum_exp_kernel<T><<<grid_for(n_out, kBlock), kBlock, 0, stream>>>(px, py, g, n_out, n_red);
+        } else {
+          supported = false;
+        }
+        break;
     }
   });
   if (!known || !supported) return cudaErrorInvalidValue;
@@ -646,6 +872,25 @@ cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int
       softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
     } else {
       softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
+    }
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_log_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                               cudaStream_t stream) {
+  if (outer * dim * inner == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = static_cast<const T*>(x);
+    T* py = static_cast<T*>(y);
+    if (inner == 1 && dim > 1024) {
+      log_softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim);
+    } else if (inner == 1 && dim >= 32) {
+      log_softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim);
+    } else {
+      log_softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
     }
   });
   if (!known) return cudaErrorInvalidValue;
@@ -689,6 +934,36 @@ cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, i
                                                                              inner, select_last);
   });
   if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
+                          bool select_last, cudaStream_t stream) {
+  if (outer * inner == 0 || dim <= 0) return cudaSuccess;
+  const bool known = with_any(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    argmin_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), y, outer, dim,
+                                                                             inner, select_last);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_cumsum(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool exclusive,
+                          bool reverse, cudaStream_t stream) {
+  if (outer * dim * inner == 0) return cudaSuccess;
+  bool supported = true;
+  const bool known = with_any(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (kIsFloat<T> || std::is_same_v<T, int32_t> || std::is_same_v<T, int64_t> ||
+                  std::is_same_v<T, uint32_t> || std::is_same_v<T, uint64_t>) {
+      cumsum_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y),
+                                                                               outer, dim, inner, exclusive, reverse);
+    } else {
+      supported = false;
+    }
+  });
+  if (!known || !supported) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
 

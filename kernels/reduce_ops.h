@@ -1,6 +1,7 @@
 #pragma once
 // Reductions, normalization and pooling kernels: ReduceSum/Mean/Max, ArgMax, Softmax,
-// LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW).
+// LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW); ReduceMin/Prod/
+// L1/L2/SumSquare/LogSum/LogSumExp, ArgMin, LogSoftmax, CumSum.
 //
 // Each output is computed from its own group of inputs in an order fixed by the group's size
 // alone (one thread, one warp or one block per group; no atomics), so a row's result is
@@ -11,7 +12,7 @@
 
 namespace shardscore::kernels {
 
-enum class ReduceKind { kSum, kMean, kMax };
+enum class ReduceKind { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 
 // x seen as two index spaces: the kept dimensions (the output's, row-major) and the reduced
 // dimensions, each with x's element strides. Size-1 dimensions may be left out; an empty list
@@ -29,6 +30,11 @@ struct ReduceGeometry {
 // wrapping modulo 2^64; kMean: the double sum / group size (float types only; an empty group
 // gives NaN); kMax: a NaN in the group gives NaN, an empty group -inf (floats) or the type's
 // lowest value (integers, bool).
+// kMin: as kMax with the smaller winning (empty: +inf, the type's largest value, true);
+// kProd, kL1, kSumSquare: floats in double, integers (not bool) wrapping modulo 2^64 (empty: 1,
+// 0, 0); kL2 (sqrt of the double sum of squares), kLogSum (log of the double sum), kLogSumExp
+// (max + log(sum exp(x - max)) in double, one thread per output): float types only (empty: 0,
+// -inf, -inf).
 cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, const ReduceGeometry& g,
                           cudaStream_t stream);
 
@@ -37,6 +43,12 @@ cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, co
 // subtracted, exp in the element type, sum in double, y = e * (T)(1 / sum).
 cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
                            cudaStream_t stream);
+
+// LogSoftmax of x viewed as [outer, dim, inner] along dim (the same types): y = (x - max) -
+// log(sum exp(x - max)), x - max in the element's compute type, the sum in double, the difference
+// in double rounded once.
+cudaError_t launch_log_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                               cudaStream_t stream);
 
 // Attention's scores [batch, heads, q_len, kv_len] (float types; row r at r * pitch elements,
 // pitch >= kv_len) normalized in place along the last axis, each first plus the mask's value at (b, h, i, j): mask[b * s0 + h * s1 +
@@ -52,6 +64,16 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
 // (`>` / `!(<)`). Any Elem; y is int64 [outer * inner].
 cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream);
+// ArgMin: the same with the smallest element (`<` / `!(>)`).
+cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
+                          bool select_last, cudaStream_t stream);
+
+// CumSum of x viewed as [outer, dim, inner] along dim into y (x's type: float32, float64,
+// float16, bfloat16, int32, int64, uint32, uint64): running sums from the start (or the end with
+// reverse), each without its own element with exclusive (the first 0); floats summed in double
+// and each output rounded once, integers wrapping. cudaErrorInvalidValue for other types.
+cudaError_t launch_cumsum(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool exclusive,
+                          bool reverse, cudaStream_t stream);
 
 // Scale or B of LayerNormalization: element (row o, column j) of X viewed as [outer, inner] is
 // data[j] when per_column, else data at `index` (the operand's strides in X's index space) of

@@ -242,6 +242,95 @@ cudaError_t gather_nd_as(const void* data, const int64_t* indices, void* out, in
   return cudaGetLastError();
 }
 
+// ---- GatherElements, ScatterND, Trilu ----
+
+// GatherElements: out[i] = data[strided_offset(i, ix) + idx * axis_stride], idx = indices[i] (+ dim
+// when negative); a bad index gives U{} and is recorded (position i, the CPU's order).
+template <typename U, typename I>
+__global__ void gather_elements_kernel(const U* __restrict__ data, const I* __restrict__ indices, U* __restrict__ out,
+                                       StridedIndex ix, int64_t axis_stride, int64_t dim, int64_t n, FaultSink fault) {
+  SS_GRID_LOOP(i, n) {
+    const int64_t given = static_cast<int64_t>(indices[i]);
+    const int64_t idx = wrap_index(given, dim);
+    if (idx < 0) report_fault(fault, FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(i), given, dim, 0);
+    out[i] = idx >= 0 ? data[strided_offset(i, ix) + idx * axis_stride] : U{};
+  }
+}
+
+template <typename U>
+cudaError_t gather_elements_as(const void* data, const void* indices, bool i64, void* out, const StridedIndex& ix,
+                               int64_t axis_stride, int64_t dim, int64_t n, const FaultSink& fault, cudaStream_t stream) {
+  if (i64) {
+    gather_elements_kernel<U, int64_t><<<blocks_for(n), kThreads, 0, stream>>>(
+        static_cast<const U*>(data), static_cast<const int64_t*>(indices), static_cast<U*>(out), ix, axis_stride, dim, n,
+        fault);
+  } else {
+    gather_elements_kernel<U, int32_t><<<blocks_for(n), kThreads, 0, stream>>>(
+        static_cast<const U*>(data), static_cast<const int32_t*>(indices), static_cast<U*>(out), ix, axis_stride, dim, n,
+        fault);
+  }
+  return cudaGetLastError();
+}
+
+// ScatterND, one thread per slice element r: every row in order (the CPU's order, so a slice
+// named twice ends as the CPU leaves it), its offset from gather_nd_row (a bad row is recorded by
+// the thread of r == 0 and skipped). out already holds data.
+template <typename U>
+__global__ void scatter_nd_kernel(U* __restrict__ out, const int64_t* __restrict__ indices, const U* __restrict__ updates,
+                                  int64_t rows, int64_t slice, GatherNdIndex nd, FaultSink fault) {
+  SS_GRID_LOOP(r, slice) {
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t off = 0;
+      if (gather_nd_row(indices, row, nd, r == 0 ? fault : FaultSink{}, &off) >= 0) continue;
+      out[off + r] = updates[row * slice + r];
+    }
+  }
+}
+
+// An update combined with a data element in the compute type (integers wrap; max / min as the
+// CPU's std::max / std::min, which keep the data element unless the update compares past it).
+template <typename C>
+__device__ __forceinline__ C scatter_combine(ScatterOp op, C a, C b) {
+  switch (op) {
+    case ScatterOp::kAdd:
+      if constexpr (std::is_integral_v<C>) return static_cast<C>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+      else return a + b;
+    case ScatterOp::kMul:
+      if constexpr (std::is_integral_v<C>) return static_cast<C>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+      else return a * b;
+    case ScatterOp::kMax: return a < b ? b : a;
+    case ScatterOp::kMin: return b < a ? b : a;
+    case ScatterOp::kNone: break;
+  }
+  return b;
+}
+
+template <typename T>
+__global__ void scatter_nd_reduce_kernel(T* __restrict__ out, const int64_t* __restrict__ indices,
+                                         const T* __restrict__ updates, int64_t rows, int64_t slice, GatherNdIndex nd,
+                                         ScatterOp op, FaultSink fault) {
+  using C = typename Compute<T>::type;
+  SS_GRID_LOOP(r, slice) {
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t off = 0;
+      if (gather_nd_row(indices, row, nd, r == 0 ? fault : FaultSink{}, &off) >= 0) continue;
+      const C v = scatter_combine<C>(op, load(out[off + r]), load(updates[row * slice + r]));
+      out[off + r] = store<T, C>(v);
+    }
+  }
+}
+
+// Trilu: element (r, c) of each [rows, cols] matrix kept where c - r >= k (upper) or <= k.
+template <typename U>
+__global__ void trilu_kernel(const U* __restrict__ x, U* __restrict__ y, int64_t rows, int64_t cols, int64_t k,
+                             bool upper, int64_t n) {
+  SS_GRID_LOOP(i, n) {
+    const int64_t c = i % cols, r = (i / cols) % rows;
+    const int64_t diff = c - r;
+    y[i] = (upper ? diff >= k : diff <= k) ? x[i] : U{};
+  }
+}
+
 // ---- fill, Shape, Range ----
 
 template <typename U>
@@ -749,6 +838,88 @@ cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const voi
     return resize_linear_as<__nv_bfloat16, __nv_bfloat16>(coord, x, y, a, n, stream);
   }
   return cudaErrorInvalidValue;
+}
+
+// ---- GatherElements, ScatterND, Trilu ----
+
+cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
+                                   const StridedIndex& ix, int64_t axis_stride, int64_t dim, int64_t n,
+                                   const FaultSink& fault, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  if (ix.rank < 1 || ix.rank > kMaxRank) return cudaErrorInvalidValue;
+  switch (elem_bytes) {
+    case 8: return gather_elements_as<uint64_t>(data, indices, indices_int64, out, ix, axis_stride, dim, n, fault, stream);
+    case 4: return gather_elements_as<uint32_t>(data, indices, indices_int64, out, ix, axis_stride, dim, n, fault, stream);
+    case 2: return gather_elements_as<uint16_t>(data, indices, indices_int64, out, ix, axis_stride, dim, n, fault, stream);
+    case 1: return gather_elements_as<uint8_t>(data, indices, indices_int64, out, ix, axis_stride, dim, n, fault, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t launch_scatter_nd(ScatterOp op, Elem elem, void* out, const int64_t* indices, const void* updates,
+                              int64_t rows, int64_t slice, const GatherNdIndex& nd, const FaultSink& fault,
+                              cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  if (nd.m < 1 || nd.m > kMaxRank) return cudaErrorInvalidValue;
+  if (slice <= 0) {  // nothing moves, but the CPU still refuses a bad index
+    gather_nd_check_kernel<<<blocks_for(rows), kThreads, 0, stream>>>(indices, rows, nd, fault);
+    return cudaGetLastError();
+  }
+  if (op == ScatterOp::kNone) {
+    switch (elem_size_bytes(elem)) {
+      case 8:
+        scatter_nd_kernel<uint64_t><<<blocks_for(slice), kThreads, 0, stream>>>(
+            static_cast<uint64_t*>(out), indices, static_cast<const uint64_t*>(updates), rows, slice, nd, fault);
+        break;
+      case 4:
+        scatter_nd_kernel<uint32_t><<<blocks_for(slice), kThreads, 0, stream>>>(
+            static_cast<uint32_t*>(out), indices, static_cast<const uint32_t*>(updates), rows, slice, nd, fault);
+        break;
+      case 2:
+        scatter_nd_kernel<uint16_t><<<blocks_for(slice), kThreads, 0, stream>>>(
+            static_cast<uint16_t*>(out), indices, static_cast<const uint16_t*>(updates), rows, slice, nd, fault);
+        break;
+      case 1:
+        scatter_nd_kernel<uint8_t><<<blocks_for(slice), kThreads, 0, stream>>>(
+            static_cast<uint8_t*>(out), indices, static_cast<const uint8_t*>(updates), rows, slice, nd, fault);
+        break;
+      default: return cudaErrorInvalidValue;
+    }
+    return cudaGetLastError();
+  }
+  const bool known = dispatch_numeric(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    scatter_nd_reduce_kernel<T><<<blocks_for(slice), kThreads, 0, stream>>>(
+        static_cast<T*>(out), indices, static_cast<const T*>(updates), rows, slice, nd, op, fault);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches, int64_t rows, int64_t cols, int64_t k,
+                         bool upper, cudaStream_t stream) {
+  const int64_t n = batches * rows * cols;
+  if (n <= 0) return cudaSuccess;
+  switch (elem_bytes) {
+    case 8:
+      trilu_kernel<uint64_t><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint64_t*>(x),
+                                                                     static_cast<uint64_t*>(y), rows, cols, k, upper, n);
+      break;
+    case 4:
+      trilu_kernel<uint32_t><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint32_t*>(x),
+                                                                     static_cast<uint32_t*>(y), rows, cols, k, upper, n);
+      break;
+    case 2:
+      trilu_kernel<uint16_t><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint16_t*>(x),
+                                                                     static_cast<uint16_t*>(y), rows, cols, k, upper, n);
+      break;
+    case 1:
+      trilu_kernel<uint8_t><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const uint8_t*>(x),
+                                                                    static_cast<uint8_t*>(y), rows, cols, k, upper, n);
+      break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
 }
 
 }  // namespace shardscore::kernels

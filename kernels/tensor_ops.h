@@ -1,6 +1,7 @@
 #pragma once
 // Data-movement and shape kernels: row copies (Concat, Split), strided copies (Transpose, Expand,
-// Slice), Gather, fills (ConstantOfShape, Constant), Shape, Range, Pad and Resize.
+// Slice, Tile), Gather, fills (ConstantOfShape, Constant), Shape, Range, Pad and Resize; GatherElements,
+// ScatterND and Trilu.
 // Movement kernels copy elements as stored, by their byte size (1, 2, 4 or 8; wider units where
 // sizes and addresses allow), so they are exact for every element type, float16 included.
 // Source and destination never overlap.
@@ -97,5 +98,35 @@ cudaError_t launch_resize_nearest(ResizeCoord coord, ResizeNearest nearest, Elem
                                   const ResizeGeometry& g, int64_t n, cudaStream_t stream);
 cudaError_t launch_resize_linear(ResizeCoord coord, Elem in, Elem out, const void* x, void* y, const ResizeGeometry& g,
                                  int64_t n, cudaStream_t stream);
+
+// ---- GatherElements, ScatterND, Trilu ----
+
+// GatherElements: out[i] (n elements of elem_bytes 1, 2, 4 or 8; i over ix.dims, indices' shape)
+// = data[strided_offset(i, ix) + idx * axis_stride], ix.strides being data's strides with 0 on
+// the axis, idx = indices[i] (int64 when indices_int64, else int32), + dim when negative. As
+// launch_gather, an index outside [-dim, dim) gives 0 and is recorded in `fault`
+// (kIndexOutOfRange, position i, where 0: the host names the axis).
+cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void* indices, bool indices_int64, void* out,
+                                   const StridedIndex& ix, int64_t axis_stride, int64_t dim, int64_t n,
+                                   const FaultSink& fault, cudaStream_t stream);
+
+// ScatterND into out (which already holds data): for each row j < rows in order, the slice
+// (slice elements) at element offset sum_k idx_k * nd.strides[k] (idx_k = indices[j * nd.m + k],
+// + nd.dims[k] when negative) takes updates' row j: replaced (kNone, any type, moved as stored) or
+// combined in the compute type (float16 / bfloat16 in float32, rounded once per update; integers
+// wrapping; kMax / kMin keep the element unless the update compares past it). One thread per slice
+// element walks every row, so a slice named twice ends as the CPU leaves it (kNone: the last row
+// wins), and rows apply one after another (slow for many rows of small slices). An index out of
+// range is recorded in `fault` (kNdIndexOutOfRange, position j * nd.m + k, where fault.where + k)
+// and its row skipped; with empty slices the indices are still checked.
+enum class ScatterOp { kNone = 0, kAdd = 1, kMul = 2, kMax = 3, kMin = 4 };
+cudaError_t launch_scatter_nd(ScatterOp op, Elem elem, void* out, const int64_t* indices, const void* updates,
+                              int64_t rows, int64_t slice, const GatherNdIndex& nd, const FaultSink& fault,
+                              cudaStream_t stream);
+
+// Trilu of x [batches, rows, cols] (elements of elem_bytes 1, 2, 4 or 8) into y: element (r, c)
+// copied where c - r >= k (upper) or c - r <= k (!upper), else all bits zero.
+cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches, int64_t rows, int64_t cols, int64_t k,
+                         bool upper, cudaStream_t stream);
 
 }  // namespace shardscore::kernels

@@ -133,9 +133,12 @@ StatusOr<ReducePlan> reduce_plan(const Node& n, const std::vector<const Tensor*>
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   const DType dt = plan_dtype(x->dtype());
   const bool is_float = dt == DType::kFloat32 || dt == DType::kFloat64;
-  const bool supported = op == ReduceOp::kMean  ? is_float
-                         : op == ReduceOp::kSum ? dt != DType::kBool && dt != DType::kFloat16
-                                                : dt != DType::kFloat16;
+  const bool float_only = op == ReduceOp::kMean || op == ReduceOp::kL2 || op == ReduceOp::kLogSum ||
+                          op == ReduceOp::kLogSumExp;
+  const bool any_type = op == ReduceOp::kMax || op == ReduceOp::kMin;
+  const bool supported = float_only ? is_float
+                         : any_type ? dt != DType::kFloat16
+                                    : dt != DType::kBool && dt != DType::kFloat16;
   if (!supported || dt == DType::kUndefined) return plan_unsupported_type(x->dtype());
 
   const int axes_input_from = op == ReduceOp::kSum ? 13 : 18;
@@ -180,7 +183,7 @@ StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x) {
   p.select_last = node.attr_int("select_last_index", 0) != 0;
   p.dim = x.dim(p.axis);
   split_at_axis(x.shape(), p.axis, &p.outer, &p.inner);
-  if (p.dim == 0) return invalid_argument("ArgMax over an empty axis");
+  if (p.dim == 0) return invalid_argument(node.op_type + " over an empty axis");
   for (int64_t k = 0; k < x.rank(); ++k) {
     if (k != p.axis) p.out_shape.push_back(x.dim(k));
     else if (keepdims) p.out_shape.push_back(1);

@@ -60,21 +60,27 @@ struct LayerNormPlan {
 // inputs: X, Scale (required), B (optional).
 StatusOr<LayerNormPlan> layer_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
-// ---- ReduceMean / ReduceSum / ReduceMax ----
+// ---- ReduceMean / ReduceSum / ReduceMax (and ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+// ReduceSumSquare, ReduceLogSum, ReduceLogSumExp) ----
 
-enum class ReduceOp { kMean, kSum, kMax };
+// The ops after kMax: Min as Max (any type but float16; an empty group gives +inf or the type's
+// largest value, true for bool); Prod, L1, SumSquare on any numeric type (integers wrap modulo
+// 2^64 as Sum's do; empty: 1, 0, 0); L2, LogSum, LogSumExp on float types only (empty: 0, -inf,
+// -inf; LogSumExp is max + log(sum exp(x - max)), so it does not overflow).
+enum class ReduceOp { kMean, kSum, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
 struct ReducePlan {
   bool noop = false;          // noop_with_empty_axes with no axes: Y is X (nothing else is set)
   std::vector<bool> reduced;  // per dimension of X
   Shape out_shape;            // keepdims applied
 };
 // Axes from the attribute before the opset that made them input 1 (ReduceSum 13, the others 18),
-// normalized and unique; no axes: all. Checks X's dtype for the op (Mean: float; Sum: not bool;
-// Max: any). inputs: X (required), axes.
+// normalized and unique; no axes: all. Checks X's dtype for the op (Mean, L2, LogSum, LogSumExp:
+// float; Sum, Prod, L1, SumSquare: not bool; Max, Min: any). inputs: X (required), axes.
 StatusOr<ReducePlan> reduce_plan(const Node& node, const std::vector<const Tensor*>& inputs, ReduceOp op);
 
-// ---- ArgMax ----
+// ---- ArgMax, ArgMin ----
 
+// ArgMin uses the same plan (its messages name node.op_type).
 struct ArgMaxPlan {
   int64_t axis = 0, outer = 1, dim = 1, inner = 1;
   bool select_last = false;

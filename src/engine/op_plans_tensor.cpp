@@ -707,4 +707,148 @@ StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tenso
   return p;
 }
 
+// ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
+
+namespace {
+// A host scalar input (0-D or one element) of int32 or int64, as int64.
+StatusOr<int64_t> host_int_scalar(const Tensor& t, const char* what) {
+  if (t.numel() != 1 || t.rank() > 1) {
+    return invalid_argument(std::string(what) + " must be a scalar, got shape " + shape_to_string(t.shape()));
+  }
+  if (t.dtype() == DType::kInt64) return t.data<int64_t>()[0];
+  if (t.dtype() == DType::kInt32) return static_cast<int64_t>(t.data<int32_t>()[0]);
+  return invalid_argument(std::string(what) + " must be int32 or int64, got " + std::string(dtype_name(t.dtype())));
+}
+}  // namespace
+
+StatusOr<TilePlan> tile_plan(const Node&, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* rep, plan_required_input(inputs, 1));  // a host tensor in both backends
+  if (rep->dtype() != DType::kInt64 || rep->rank() != 1 || rep->numel() != x->rank()) {
+    return invalid_argument("repeats must be a 1-D int64 tensor of " + str(x->rank()) + " values (the input's rank), got " +
+                            std::string(dtype_name(rep->dtype())) + " " + shape_to_string(rep->shape()));
+  }
+  TilePlan p;
+  const std::vector<int64_t> st = row_major_strides(x->shape());
+  for (int64_t k = 0; k < x->rank(); ++k) {
+    const int64_t r = rep->data<int64_t>()[k];
+    if (r < 0) return invalid_argument("repeats " + shape_to_string(std::vector<int64_t>(rep->data<int64_t>(), rep->data<int64_t>() + rep->numel())) + " has a negative value");
+    p.shape.push_back(x->dim(k) * r);
+    p.copy_shape.push_back(r);
+    p.copy_shape.push_back(x->dim(k));
+    p.copy_strides.push_back(0);
+    p.copy_strides.push_back(st[k]);
+  }
+  SS_RETURN_IF_ERROR(check_output_bytes(p.shape, x->dtype()));
+  return p;
+}
+
+StatusOr<TriluPlan> trilu_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (x->rank() < 2) return invalid_argument("Trilu needs input of rank >= 2, got " + shape_to_string(x->shape()));
+  TriluPlan p;
+  p.upper = node.attr_int("upper", 1) != 0;
+  if (const Tensor* k = input_at(inputs, 1)) {  // a host tensor in both backends
+    SS_ASSIGN_OR_RETURN(p.k, host_int_scalar(*k, "k"));
+    if (k->dtype() != DType::kInt64) return invalid_argument("k must be int64, got " + std::string(dtype_name(k->dtype())));
+  }
+  p.rows = x->dim(x->rank() - 2);
+  p.cols = x->dim(x->rank() - 1);
+  for (int64_t d = 0; d + 2 < x->rank(); ++d) p.batches *= x->dim(d);
+  return p;
+}
+
+StatusOr<CumSumPlan> cumsum_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 1));  // a host tensor in both backends
+  const DType dt = plan_dtype(x->dtype());
+  if (dt != DType::kFloat32 && dt != DType::kFloat64 && dt != DType::kInt32 && dt != DType::kInt64 &&
+      dt != DType::kUInt32 && dt != DType::kUInt64) {
+    return unsupported_element_type(dt);
+  }
+  if (x->rank() == 0) return invalid_argument("CumSum needs input of rank >= 1, got a scalar");
+  CumSumPlan p;
+  SS_ASSIGN_OR_RETURN(const int64_t axis, host_int_scalar(*a, "axis"));
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(axis, x->rank()));
+  p.exclusive = node.attr_int("exclusive", 0) != 0;
+  p.reverse = node.attr_int("reverse", 0) != 0;
+  for (int64_t k = 0; k < x->rank(); ++k) {
+    if (k < p.axis) p.outer *= x->dim(k);
+    else if (k == p.axis) p.dim = x->dim(k);
+    else p.inner *= x->dim(k);
+  }
+  return p;
+}
+
+StatusOr<GatherElementsPlan> gather_elements_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
+  if (data->rank() == 0) return invalid_argument("GatherElements needs data of rank >= 1, got a scalar");
+  if (ind->dtype() != DType::kInt32 && ind->dtype() != DType::kInt64) {
+    return invalid_argument("indices must be int32 or int64, got " + std::string(dtype_name(ind->dtype())));
+  }
+  GatherElementsPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), data->rank()));
+  bool fits = ind->rank() == data->rank();
+  for (int64_t k = 0; fits && k < data->rank(); ++k) fits = k == p.axis || ind->dim(k) <= data->dim(k);
+  if (!fits) {
+    return invalid_argument("indices " + shape_to_string(ind->shape()) + " must have data's rank and, off axis " +
+                            str(p.axis) + ", dimensions no larger than data's " + shape_to_string(data->shape()));
+  }
+  p.dim = data->dim(p.axis);
+  p.shape = ind->shape();
+  p.data_strides = row_major_strides(data->shape());
+  return p;
+}
+
+StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* upd, plan_required_input(inputs, 2));
+  if (ind->dtype() != DType::kInt64) {
+    return invalid_argument("indices must be int64, got " + std::string(dtype_name(ind->dtype())));
+  }
+  ScatterNdPlan p;
+  std::string red = "none";
+  if (const Attribute* a = node.attr("reduction"); a && node.opset >= 16) red = a->s;
+  if (red == "none") p.reduction = ScatterReduction::kNone;
+  else if (red == "add") p.reduction = ScatterReduction::kAdd;
+  else if (red == "mul") p.reduction = ScatterReduction::kMul;
+  else if (red == "max" && node.opset >= 18) p.reduction = ScatterReduction::kMax;
+  else if (red == "min" && node.opset >= 18) p.reduction = ScatterReduction::kMin;
+  else return invalid_argument("reduction '" + red + "' is not one of none, add, mul" + (node.opset >= 18 ? ", max, min" : ""));
+  if (plan_dtype(upd->dtype()) != plan_dtype(data->dtype())) {
+    return invalid_argument("updates are " + std::string(dtype_name(plan_dtype(upd->dtype()))) + " but data is " +
+                            std::string(dtype_name(plan_dtype(data->dtype()))));
+  }
+  if (p.reduction != ScatterReduction::kNone && data->dtype() == DType::kBool) {
+    return unimplemented("reduction '" + red + "' on bool is not supported");
+  }
+  const int64_t r = data->rank(), q = ind->rank();
+  if (r < 1 || q < 1) return invalid_argument("data and indices need rank >= 1");
+  p.m = ind->dim(q - 1);
+  if (p.m < 1 || p.m > r) {
+    return invalid_argument("indices' last dimension is " + str(p.m) + "; it must be in [1, " + str(r) + "] for data " +
+                            shape_to_string(data->shape()));
+  }
+  Shape want(ind->shape().begin(), ind->shape().end() - 1);
+  for (int64_t k = p.m; k < r; ++k) want.push_back(data->dim(k));
+  if (upd->shape() != want) {
+    return invalid_argument("updates " + shape_to_string(upd->shape()) + " must have shape " + shape_to_string(want) +
+                            " (indices " + shape_to_string(ind->shape()) + ", data " + shape_to_string(data->shape()) + ")");
+  }
+  p.rows = 1;
+  for (int64_t k = 0; k + 1 < q; ++k) p.rows *= ind->dim(k);
+  for (int64_t k = p.m; k < r; ++k) p.slice *= data->dim(k);
+  p.dims.resize(static_cast<std::size_t>(p.m));
+  p.strides.resize(static_cast<std::size_t>(p.m));
+  int64_t stride = p.slice;
+  for (int64_t k = p.m; k-- > 0;) {
+    p.dims[k] = data->dim(k);
+    p.strides[k] = stride;
+    stride *= p.dims[k];
+  }
+  return p;
+}
+
 }  // namespace shardscore

@@ -234,4 +234,68 @@ struct ResizePlan {
 // Reads inputs 2-3 (scales, sizes); roi is ignored.
 StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
+
+// Tile (opset 6 on): output dimension k is input dimension k times repeats[k] (input 1, int64,
+// one value >= 0 per dimension; read on the host). The copy: the output seen as copy_shape =
+// [repeats[0], dims[0], repeats[1], dims[1], ...] (2 * rank dimensions, row-major in the output's
+// own order) reads input element sum copy_strides[j] * i_j, copy_strides = [0, s0, 0, s1, ...]
+// (s: the input's row-major strides). Output dtype = input 0's.
+struct TilePlan {
+  Shape shape;
+  Shape copy_shape;
+  std::vector<int64_t> copy_strides;
+};
+StatusOr<TilePlan> tile_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// Trilu (opset 14): x (rank >= 2) as [batches, rows, cols]; element (r, c) is kept where
+// c - r >= k (upper, the default) or c - r <= k (upper = 0), else 0 (all bits zero). k: input 1
+// (an int64 scalar or one-element tensor, read on the host), default 0. Output dtype = x's.
+struct TriluPlan {
+  bool upper = true;
+  int64_t k = 0;
+  int64_t batches = 1, rows = 0, cols = 0;
+};
+StatusOr<TriluPlan> trilu_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// CumSum (opset 11 on): x viewed as [outer, dim, inner], running sums along dim (reverse: from the
+// end; exclusive: each sum without its own element, the first 0). axis: input 1 (int32 or int64
+// scalar or one-element tensor, read on the host), negative counting from the end. Types:
+// float32, float64 (float16 / bfloat16 as float32: a computing op), int32, int64, uint32, uint64;
+// floats summed in double, integers wrapping. Output dtype and shape = x's.
+struct CumSumPlan {
+  int64_t axis = 0, outer = 1, dim = 1, inner = 1;
+  bool exclusive = false, reverse = false;
+};
+StatusOr<CumSumPlan> cumsum_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// GatherElements (opset 11 on): out has indices' shape; out[i] = data[i with i[axis] replaced by
+// idx], idx = indices[i] (int32 or int64), + dim when negative. indices has data's rank and, off
+// the axis, dimensions no larger than data's. Validates shapes and types only: the index VALUES
+// are the backend's to check (out of [-dim, dim): "index v is out of range for axis a of size d",
+// Gather's message; the first in indices' row-major order).
+struct GatherElementsPlan {
+  int64_t axis = 0;
+  int64_t dim = 0;                    // data's size along axis
+  Shape shape;                        // indices' (the output's)
+  std::vector<int64_t> data_strides;  // data's row-major element strides
+};
+StatusOr<GatherElementsPlan> gather_elements_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ScatterND (opset 11 on): out = data, then for each row j < rows of indices (int64, its last
+// dimension m <= data's rank), in order, the slice of data at element offset
+// sum_k idx_k * strides[k] (idx_k = indices[j * m + k], + dims[k] when negative) takes updates'
+// row j (slice elements): replaced (reduction none) or combined with it (add, mul from opset 16;
+// max, min from 18; numeric types only). Rows that name one slice twice apply in order, so with
+// reduction none the last wins (ONNX leaves that undefined; ONNX Runtime's CPU provider does the
+// same). updates must have shape indices.shape[:-1] + data.shape[m:] and data's type. Validates
+// shapes and types only: the index VALUES are the backend's to check (GatherND's message).
+enum class ScatterReduction { kNone = 0, kAdd = 1, kMul = 2, kMax = 3, kMin = 4 };
+struct ScatterNdPlan {
+  ScatterReduction reduction = ScatterReduction::kNone;
+  int64_t m = 0, rows = 0, slice = 1;
+  std::vector<int64_t> dims, strides;  // m each; strides in elements
+};
+StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 }  // namespace shardscore

@@ -105,6 +105,22 @@ constexpr OpEntry kOps[] = {
     {"", "ReduceMean", 1, 21, cpu_reduce_mean, SS_CUDA(reduce_mean), kComputes, kHost1},
     {"", "ReduceSum", 1, 21, cpu_reduce_sum, SS_CUDA(reduce_sum), kComputes, kHost1},
     {"", "ReduceMax", 1, 21, cpu_reduce_max, SS_CUDA(reduce_max), kComputes, kHost1},
+    // ReduceMin 20 adds only bool (supported); 18 moved axes to input 1 for all seven.
+    {"", "ReduceMin", 1, 21, cpu_reduce_min, SS_CUDA(reduce_min), kComputes, kHost1},
+    {"", "ReduceProd", 1, 21, cpu_reduce_prod, SS_CUDA(reduce_prod), kComputes, kHost1},
+    {"", "ReduceL1", 1, 21, cpu_reduce_l1, SS_CUDA(reduce_l1), kComputes, kHost1},
+    {"", "ReduceL2", 1, 21, cpu_reduce_l2, SS_CUDA(reduce_l2), kComputes, kHost1},
+    {"", "ReduceSumSquare", 1, 21, cpu_reduce_sum_square, SS_CUDA(reduce_sum_square), kComputes, kHost1},
+    {"", "ReduceLogSum", 1, 21, cpu_reduce_log_sum, SS_CUDA(reduce_log_sum), kComputes, kHost1},
+    {"", "ReduceLogSumExp", 1, 21, cpu_reduce_log_sum_exp, SS_CUDA(reduce_log_sum_exp), kComputes, kHost1},
+    {"", "ArgMin", 1, 21, cpu_argmin, SS_CUDA(argmin)},
+    {"", "LogSoftmax", 1, 21, cpu_log_softmax, SS_CUDA(log_softmax)},
+    {"", "Tile", 6, 21, cpu_tile, SS_CUDA(tile), kAsStored, kHost1},  // 1's tiles/axis form: not supported
+    {"", "Trilu", 14, 21, cpu_trilu, SS_CUDA(trilu), kAsStored, kHost1},
+    {"", "CumSum", 11, 21, cpu_cumsum, SS_CUDA(cumsum), kComputes, kHost1},
+    {"", "GatherElements", 11, 21, cpu_gather_elements, SS_CUDA(gather_elements), kAsStored},
+    // kComputes: the CPU adds / multiplies float16 updates in float32 (op_run_cpu).
+    {"", "ScatterND", 11, 21, cpu_scatter_nd, SS_CUDA(scatter_nd), kComputes},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
 };
 

@@ -1288,9 +1288,215 @@ def gen_half():
         add(op, 13, h + [N(op, ["h"], **attrs)], [("x", FLOAT, [1, 2, 5, 4])], tag="float16", tol=HALF_TOL)
 
 
+# -- ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ArgMin, LogSoftmax
+# (appended after the generators above, so that their case ids stay as they were) --
+
+REDUCE_MORE = ("ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp")
+
+
+def gen_reduce_more():
+    for op in REDUCE_MORE:
+        r = rng_for(op)
+        # ReduceLogSum of x * x: a sum that is not negative (log of a negative sum is NaN on both sides;
+        # opset 1 has no Mul that ONNX Runtime runs, so there it is x, NaN where the sum is negative).
+        for opset in (1, 11, 13, 18) + ((20,) if op == "ReduceMin" else ()):
+            pre = [N("Mul", ["x", "x"], ["t"])] if op == "ReduceLogSum" and opset >= 7 else []
+            src = "t" if pre else "x"
+            for _ in range(2):
+                rank = int(r.integers(1, 5))
+                x = rshape(r, rank, 1, 5)
+                lo = -rank if opset >= 11 else 0
+                k = int(r.integers(0, rank + 1))
+                axes = [int(a) for a in r.choice(np.arange(lo, rank), size=min(k, rank), replace=False)]
+                axes = [a for i, a in enumerate(axes) if (a % rank) not in [b % rank for b in axes[:i]]]
+                kd = int(r.integers(0, 2)) if r.random() < 0.7 else None
+                attrs = {"keepdims": kd}
+                if opset >= 18:
+                    inits = [T("ax", np.array(axes, np.int64))] if axes or r.random() < 0.5 else []
+                    attrs = {k2: v for k2, v in attrs.items() if v is not None}
+                    add(op, opset, pre + [N(op, [src, *(["ax"] if inits else [])], **attrs)], [("x", FLOAT, x)],
+                        tag=f"x={shp(x)},axes_input={fmt(axes) if inits else 'absent'},keepdims={fmt(kd)}", inits=inits)
+                else:
+                    attrs = {k2: v for k2, v in {"axes": axes or None, **attrs}.items() if v is not None}
+                    add(op, opset, pre + [N(op, [src], **attrs)], [("x", FLOAT, x)],
+                        tag=f"x={shp(x)},axes_attr={fmt(axes) if axes else 'absent'},keepdims={fmt(kd)}")
+        add(op, 18, pre + [N(op, [src, "ax"], noop_with_empty_axes=1)], [("x", FLOAT, [2, 3, 4])],
+            tag="empty_axes_input,noop=1", inits=[T("ax", np.zeros([0], np.int64))])
+        add(op, 18, pre + [N(op, [src, "ax"], keepdims=0)], [("x", FLOAT, [2, 3, 4])],
+            tag="empty_axes_input,noop=0,keepdims=0", inits=[T("ax", np.zeros([0], np.int64))])
+        # A row long enough for the CUDA backend's block-per-row kernel.
+        add(op, 18, pre + [N(op, [src, "ax"], keepdims=0)], [("x", FLOAT, [2, 1500])], tag="x=2x1500,axes=[-1]",
+            inits=[T("ax", np.array([-1], np.int64))])
+        if op in ("ReduceMin", "ReduceProd", "ReduceL1", "ReduceSumSquare"):
+            one(op, 18, [3, 4], {"keepdims": 0}, inits=[T("ax", np.array([-1], np.int64))], extra_ins=["ax"],
+                x_type=I64, x_name="input_ids", tag="int64,axes=[-1],keepdims=0")
+            one(op, 18, [3, 4], inits=[T("ax", np.array([0], np.int64))], extra_ins=["ax"],
+                x_type=I32, x_name="input_ids", tag="int32,axes=[0]")
+        if op in ("ReduceL2", "ReduceLogSum", "ReduceLogSumExp"):
+            one(op, 18, [3, 4], inits=[T("ax", np.array([1], np.int64))], extra_ins=["ax"],
+                x_type=I64, x_name="input_ids", tag="int64_refused", refuse="not supported")  # float types only
+    # LogSumExp without overflow: x * 1000.
+    add("ReduceLogSumExp", 18, [N("Mul", ["x", "k"], ["t"]), N("ReduceLogSumExp", ["t", "ax"])],
+        [("x", FLOAT, [3, 7])], tag="x*1000,axes=[1]", inits=[T("k", np.float32(1000)), T("ax", np.array([1], np.int64))])
+    # float16 through Cast, as gen_half.
+    for op in REDUCE_MORE:
+        pre = [N("Cast", ["x"], ["h"], to=F16)] + ([N("Mul", ["h", "h"], ["t"])] if op == "ReduceLogSum" else [])
+        add(op, 18, pre + [N(op, ["t" if op == "ReduceLogSum" else "h", "ax"], keepdims=0)], [("x", FLOAT, [3, 5])],
+            tag="float16,axes=[1]", inits=[T("ax", np.array([1], np.int64))], tol=HALF_TOL)
+
+
+def gen_argmin():
+    r = rng_for("ArgMin")
+    for opset in (1, 11, 12, 13):
+        for _ in range(2):
+            rank = int(r.integers(1, 5))
+            x = rshape(r, rank, 1, 5)
+            lo = -rank if opset >= 11 else 0
+            attrs = {"axis": int(r.integers(lo, rank)) if r.random() < 0.8 else None,
+                     "keepdims": int(r.integers(0, 2)) if r.random() < 0.7 else None}
+            if opset >= 12:
+                attrs["select_last_index"] = int(r.integers(0, 2))
+            one("ArgMin", opset, x, attrs)
+    for last in (0, 1):
+        add("ArgMin", 12, [N("Cast", ["x"], ["t"], to=I32), N("ArgMin", ["t"], axis=1, keepdims=0, select_last_index=last)],
+            [("x", FLOAT, [4, 9])], tag=f"int32_ties,axis=1,keepdims=0,select_last_index={last}")
+        add("ArgMin", 13, [N("Cast", ["x"], ["t"], to=I32), N("ArgMin", ["t"], axis=-1, select_last_index=last)],
+            [("x", FLOAT, [3, 2, 7])], tag=f"int32_ties,axis=-1,select_last_index={last}")
+    add("ArgMin", 13, [N("Cast", ["x"], ["h"], to=F16), N("ArgMin", ["h"], axis=1)], [("x", FLOAT, [3, 5])],
+        tag="float16,axis=1")
+
+
+def gen_log_softmax():
+    r = rng_for("LogSoftmax")
+    for opset in (1, 11, 13):
+        for _ in range(2):
+            rank = int(r.integers(2, 5))
+            x = rshape(r, rank, 2, 5)
+            axis = int(r.integers(-rank, rank)) if r.random() < 0.8 else None
+            one("LogSoftmax", opset, x, {"axis": axis})
+    one("LogSoftmax", 11, [2, 3, 4])  # default axis 1, flattening [3, 4]
+    one("LogSoftmax", 13, [2, 3, 4])  # default axis -1
+    one("LogSoftmax", 13, [2, 3, 4], {"axis": 0})
+    one("LogSoftmax", 13, [2, 1500])  # a block per row on CUDA
+    add("LogSoftmax", 13, [N("Mul", ["x", "k"], ["t"]), N("LogSoftmax", ["t"], axis=1)], [("x", FLOAT, [2, 40, 3])],
+        tag="x*500,axis=1,inner=3", inits=[T("k", np.float32(500))])
+    add("LogSoftmax", 13, [N("Mul", ["x", "k"], ["t"]), N("LogSoftmax", ["t"])], [("x", FLOAT, [2, 40])],
+        tag="x*500,axis=-1", inits=[T("k", np.float32(500))])
+    add("LogSoftmax", 13, [N("Cast", ["x"], ["h"], to=F16), N("LogSoftmax", ["h"])], [("x", FLOAT, [3, 5])],
+        tag="float16,axis=-1", tol=HALF_TOL)
+
+
 for _gen in (gen_binary, gen_unary, gen_softmax, gen_gemm, gen_matmul, gen_flatten_reshape_identity, gen_constant,
              gen_cast, gen_concat, gen_argmax, gen_conv, gen_pool, gen_batchnorm, gen_pad, gen_resize, gen_clip, gen_pow,
              gen_equal_minmax_where, gen_gather, gen_layout, gen_reduce, gen_layernorm, gen_ml, gen_edges, gen_half):
+    _gen()
+
+# -- Tile, Trilu, CumSum, GatherElements, ScatterND (appended, as above) --
+
+def gen_tile():
+    r = rng_for("Tile")
+    for opset in (6, 13):
+        for _ in range(3):
+            rank = int(r.integers(1, 5))
+            x = rshape(r, rank, 1, 4)
+            reps = [int(v) for v in r.integers(0 if r.random() < 0.2 else 1, 4, size=rank)]
+            one("Tile", opset, x, inits=[T("rep", np.array(reps, np.int64))], extra_ins=["rep"],
+                tag=f"x={shp(x)},repeats={fmt(reps)}")
+    add("Tile", 13, [N("Cast", ["x"], ["t"], to=I64), N("Tile", ["t", "rep"])], [("x", FLOAT, [2, 3])],
+        tag="int64,repeats=[2,2]", inits=[T("rep", np.array([2, 2], np.int64))])
+    add("Tile", 13, [N("Cast", ["x"], ["h"], to=F16), N("Tile", ["h", "rep"])], [("x", FLOAT, [2, 3])],
+        tag="float16,repeats=[1,3]", inits=[T("rep", np.array([1, 3], np.int64))])
+    one("Tile", 13, [2, 3], inits=[T("rep", np.array([2], np.int64))], extra_ins=["rep"], tag="repeats_too_short_refused",
+        refuse="repeats")
+
+
+def gen_trilu():
+    r = rng_for("Trilu")
+    for _ in range(6):
+        rank = int(r.integers(2, 5))
+        x = rshape(r, rank, 1, 6)
+        upper = int(r.integers(0, 2)) if r.random() < 0.7 else None
+        k = int(r.integers(-4, 5)) if r.random() < 0.8 else None
+        inits = [T("k", np.array(k, np.int64))] if k is not None else []
+        one("Trilu", 14, x, {"upper": upper}, inits=inits, extra_ins=["k"] if inits else [],
+            tag=f"x={shp(x)},upper={fmt(upper)},k={fmt(k)}")
+    for k in (-100, 100):
+        one("Trilu", 14, [3, 4], {"upper": 0}, inits=[T("k", np.array(k, np.int64))], extra_ins=["k"], tag=f"lower,k={k}")
+    add("Trilu", 14, [N("Cast", ["x"], ["t"], to=I64), N("Trilu", ["t"], upper=0)], [("x", FLOAT, [2, 4, 4])],
+        tag="int64,lower")
+
+
+def gen_cumsum():
+    r = rng_for("CumSum")
+    for opset in (11, 14):
+        for _ in range(4):
+            rank = int(r.integers(1, 4))
+            x = rshape(r, rank, 1, 5)
+            axis = int(r.integers(-rank, rank))
+            it = np.int64 if r.random() < 0.6 else np.int32
+            attrs = {"exclusive": int(r.integers(0, 2)) if r.random() < 0.7 else None,
+                     "reverse": int(r.integers(0, 2)) if r.random() < 0.7 else None}
+            one("CumSum", opset, x, attrs, inits=[T("ax", np.array(axis, it))], extra_ins=["ax"],
+                tag=f"x={shp(x)},axis={axis}:{np.dtype(it).name}," + ",".join(f"{k}={fmt(v)}" for k, v in attrs.items()))
+    for cast in (I32, I64):
+        add("CumSum", 14, [N("Cast", ["x"], ["t"], to=cast), N("CumSum", ["t", "ax"], exclusive=1, reverse=1)],
+            [("x", FLOAT, [3, 6])], tag=f"{'int32' if cast == I32 else 'int64'},exclusive,reverse",
+            inits=[T("ax", np.array(1, np.int64))])
+    one("CumSum", 14, [2, 2000], inits=[T("ax", np.array(-1, np.int64))], extra_ins=["ax"], tag="x=2x2000,axis=-1")
+    add("CumSum", 14, [N("Cast", ["x"], ["h"], to=F16), N("CumSum", ["h", "ax"])], [("x", FLOAT, [3, 5])],
+        tag="float16,axis=1", inits=[T("ax", np.array(1, np.int64))], tol=HALF_TOL)
+
+
+def gen_gather_elements():
+    r = rng_for("GatherElements")
+    for opset in (11, 13):
+        for _ in range(4):
+            rank = int(r.integers(1, 4))
+            x = rshape(r, rank, 1, 5)
+            axis = int(r.integers(-rank, rank))
+            a = axis % rank
+            ishape = [int(r.integers(1, d + 1)) if k != a else int(r.integers(1, 6)) for k, d in enumerate(x)]
+            idx = r.integers(-x[a], x[a], size=ishape)
+            it = np.int64 if r.random() < 0.7 else np.int32
+            one("GatherElements", opset, x, {"axis": axis}, inits=[T("i", np.asarray(idx, it))], extra_ins=["i"],
+                tag=f"x={shp(x)},axis={axis},indices={shp(ishape)}:{np.dtype(it).name}")
+    one("GatherElements", 13, [3, 4], {"axis": 1}, inits=[T("i", np.array([[0, 4]] * 3, np.int64))], extra_ins=["i"],
+        tag="index_out_of_range_refused", refuse="out of range")
+    add("GatherElements", 13, [N("Cast", ["x"], ["h"], to=F16), N("GatherElements", ["h", "i"], axis=0)],
+        [("x", FLOAT, [3, 4])], tag="float16,axis=0", inits=[T("i", np.array([[2, -1, 0, 1]], np.int64))])
+
+
+def gen_scatter_nd():
+    r = rng_for("ScatterND")
+    for opset, xs, ind, red in (
+            (11, [4, 3], [[1], [-1]], None),
+            (11, [4, 3, 2], [[0, 2], [3, -3], [1, 1]], None),
+            (13, [5, 4], [[0, 0], [4, 3], [-2, 1], [2, -4]], None),
+            (13, [3, 2, 4], [[[1, 1, 3]], [[0, 0, 0]]], None),
+            (16, [4, 3], [[1], [3], [1]], "add"),
+            (16, [4, 3], [[0], [0], [2]], "mul"),
+            (18, [4, 3], [[2], [1], [2]], "max"),
+            (18, [4, 3], [[3], [-1], [0]], "min"),
+            (18, [4, 3], [[0], [2]], "none")):
+        ind = np.array(ind, np.int64)
+        m = ind.shape[-1]
+        ushape = list(ind.shape[:-1]) + xs[m:]
+        upd = r.standard_normal(ushape).astype(np.float32)
+        one("ScatterND", opset, xs, {"reduction": red}, inits=[T("i", ind), T("u", upd)], extra_ins=["i", "u"],
+            tag=f"x={shp(xs)},indices={shp(ind.shape)},reduction={fmt(red)}")
+    add("ScatterND", 16, [N("Cast", ["x"], ["t"], to=I64), N("ScatterND", ["t", "i", "u"], reduction="add")],
+        [("x", FLOAT, [3, 4])], tag="int64,add", inits=[T("i", np.array([[1], [1]], np.int64)),
+                                                         T("u", np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.int64))])
+    add("ScatterND", 16, [N("Cast", ["x"], ["h"], to=F16), N("ScatterND", ["h", "i", "u"])],
+        [("x", FLOAT, [3, 4])], tag="float16,none", tol=HALF_TOL,
+        inits=[T("i", np.array([[2, 1], [0, 3]], np.int64)), T("u", np.array([0.5, -1.25], np.float16))])
+    one("ScatterND", 13, [4, 3], inits=[T("i", np.array([[4]], np.int64)), T("u", np.ones([1, 3], np.float32))],
+        extra_ins=["i", "u"], tag="index_out_of_range_refused", refuse="out of range")
+
+
+for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
+    _gen()
+for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd):
     _gen()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test

@@ -361,6 +361,64 @@ TEST_P(OpTest, Softmax_BadAxis_Error) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// LogSoftmax
+
+// log of ref_softmax, computed as (x - max) - log(sum exp(x - max)) in double.
+std::vector<double> ref_log_softmax(const std::vector<float>& x, int64_t outer, int64_t dim, int64_t inner) {
+  std::vector<double> y(x.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      auto at = [&](int64_t d) { return static_cast<std::size_t>((o * dim + d) * inner + i); };
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t d = 0; d < dim; ++d) mx = std::max(mx, double{x[at(d)]});
+      double sum = 0;
+      for (int64_t d = 0; d < dim; ++d) sum += std::exp(double{x[at(d)]} - mx);
+      for (int64_t d = 0; d < dim; ++d) y[at(d)] = double{x[at(d)]} - mx - std::log(sum);
+    }
+  return y;
+}
+
+TEST_P(OpTest, LogSoftmax_Opset11_Flattens_DefaultAxis1) {
+  // Opset < 13: [2,3,4] at axis 1 (the default) is 2 rows of 12.
+  auto x = rand_f32(24, -5, 5);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {}, 11), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 2, 12, 1), kTolReduce);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(2)}}, 1), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 6, 4, 1), kTolReduce);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(0)}}, 11), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 1, 24, 1), kTolReduce);
+}
+TEST_P(OpTest, LogSoftmax_Opset13_OneAxis_DefaultLast) {
+  auto x = rand_f32(24, -5, 5);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {}, 13), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 6, 4, 1), kTolReduce);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(1)}}, 13), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 2, 3, 4), kTolReduce);
+  expect_near(run1("LogSoftmax", {make<float>({2, 3, 4}, x)}, {{"axis", a_int(-3)}}, 13), DType::kFloat32, {2, 3, 4},
+              ref_log_softmax(x, 1, 2, 12), kTolReduce);
+}
+TEST_P(OpTest, LogSoftmax_LongRows_LargeInputs_NoOverflow_Float64) {
+  // Rows for the CUDA backend's warp (>= 32) and block (> 1024) kernels; values near 1000, where
+  // exp overflows without the max subtracted, and one far below, whose log-probability is finite.
+  for (const int64_t dim : {5, 40, 1500}) {
+    SCOPED_TRACE("rows of " + std::to_string(dim));
+    auto x = rand_f32(3 * dim, 900, 1000);
+    x[1] = -1000.0f;
+    Tensor out = run1("LogSoftmax", {make<float>({3, dim}, x)}, {}, 13);
+    expect_near(out, DType::kFloat32, {3, dim}, ref_log_softmax(x, 3, dim, 1), kTolReduce);
+  }
+  auto d = rand_f64(12, -3, 3);
+  std::vector<float> df(d.begin(), d.end());
+  Tensor out = run1("LogSoftmax", {make<double>({3, 4}, d)}, {}, 13);
+  // The reference from float32 copies: tolerance for that rounding.
+  expect_near(out, DType::kFloat64, {3, 4}, ref_log_softmax(df, 3, 4, 1), 1e-6);
+}
+TEST_P(OpTest, LogSoftmax_BadAxis_Error) {
+  expect_error(StatusCode::kInvalidArgument, "out of range", "LogSoftmax", {make<float>({2, 3}, rand_f32(6))},
+               {{"axis", a_int(-3)}}, 13);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Gemm
 
 // Y[i,j] = alpha * sum_k A'[i,k] B'[k,j] + beta * C[i,j] (C broadcast), in double.
@@ -1271,6 +1329,56 @@ TEST_P(OpTest, ArgMax_Int64) {
   Tensor out = run1("ArgMax", {make<int64_t>({3, 4}, x)}, {{"axis", a_int(1)}, {"keepdims", a_int(0)}});
   std::vector<float> xf(x.begin(), x.end());  // exact: small integers
   expect_equal<int64_t>(out, {3}, ref_argmax(xf, 3, 4, 1, false));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ArgMin
+
+// x viewed as [outer, dim, inner]: the index along dim of the smallest value, the first (or the
+// last, select_last_index) among ties.
+std::vector<int64_t> ref_argmin(const std::vector<float>& x, int64_t outer, int64_t dim, int64_t inner, bool last) {
+  std::vector<int64_t> y(static_cast<std::size_t>(outer * inner));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      double best = x[o * dim * inner + i];
+      int64_t at = 0;
+      for (int64_t d = 1; d < dim; ++d) {
+        const double v = x[(o * dim + d) * inner + i];
+        if (v < best || (last && v == best)) best = v, at = d;
+      }
+      y[o * inner + i] = at;
+    }
+  return y;
+}
+
+TEST_P(OpTest, ArgMin_Axes_KeepDims) {
+  auto x = rand_f32(2 * 5 * 3);
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({2, 5, 3}, x)}), {1, 5, 3}, ref_argmin(x, 1, 2, 15, false));
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({2, 5, 3}, x)}, {{"axis", a_int(1)}}), {2, 1, 3},
+                        ref_argmin(x, 2, 5, 3, false));
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({2, 5, 3}, x)}, {{"axis", a_int(-1)}, {"keepdims", a_int(0)}}),
+                        {2, 5}, ref_argmin(x, 10, 3, 1, false));
+}
+TEST_P(OpTest, ArgMin_SelectLastIndex_Ties_Int64) {
+  auto ints = rand_int<int>(8 * 6, 0, 2);
+  std::vector<float> x(ints.begin(), ints.end());
+  for (int j = 0; j < 6; ++j) x[j] = 0.0f, x[6 + j] = (j % 2 ? 0.0f : 1.0f);  // ties in rows 0, 1
+  auto first = ref_argmin(x, 8, 6, 1, false), last = ref_argmin(x, 8, 6, 1, true);
+  ASSERT_NE(first, last) << "test bug: no ties";
+  const Attrs base = {{"axis", a_int(1)}, {"keepdims", a_int(0)}};
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({8, 6}, x)}, base), {8}, first);
+  Attrs with_last = base;
+  with_last["select_last_index"] = a_int(1);
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({8, 6}, x)}, with_last), {8}, last);
+  expect_equal<int64_t>(run1("ArgMin", {make<float>({8, 6}, x)}, {{"axis", a_int(0)}, {"select_last_index", a_int(1)}}),
+                        {1, 6}, ref_argmin(x, 1, 8, 6, true));
+  std::vector<int64_t> xi(ints.begin(), ints.end());
+  expect_equal<int64_t>(run1("ArgMin", {make<int64_t>({8, 6}, xi)}, with_last), {8},
+                        ref_argmin(std::vector<float>(xi.begin(), xi.end()), 8, 6, 1, true));
+}
+TEST_P(OpTest, ArgMin_EmptyAxis_Error) {
+  expect_error(StatusCode::kInvalidArgument, "ArgMin over an empty axis", "ArgMin", {make<float>({2, 0}, {})},
+               {{"axis", a_int(1)}});
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -339,5 +339,61 @@ TEST_P(OpTest, BFloat16_DataMovementKeepsTheBits) {
     for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(t.data<uint16_t>()[j * 2 + i], x[i * 3 + j]) << i << "," << j;
 }
 
+// The ops added with ReduceMin ... ScatterND: the computing ones round once, the moving ones keep
+// the bits.
+TEST_P(OpTest, Float16_ReduceMinL2LogSumExpLogSoftmaxCumSumScatterNDRoundOnce) {
+  const Shape s{3, 7};
+  const auto x = rand_half(rng_, 21, -3, 3);
+  std::vector<double> xd(21);
+  for (int i = 0; i < 21; ++i) xd[i] = half_to_double(x[i]);
+  const Tensor axes = Tensor::copy_of(DType::kInt64, {1}, std::vector<int64_t>{1}.data());
+  std::vector<double> mn(3, INFINITY), l2(3, 0), lse(3, 0), ls(21), cs(21);
+  for (int r = 0; r < 3; ++r) {
+    double mx = -INFINITY, sum = 0, run = 0;
+    for (int j = 0; j < 7; ++j) mx = std::max(mx, xd[r * 7 + j]), mn[r] = std::min(mn[r], xd[r * 7 + j]);
+    for (int j = 0; j < 7; ++j) l2[r] += xd[r * 7 + j] * xd[r * 7 + j], sum += std::exp(xd[r * 7 + j] - mx);
+    l2[r] = std::sqrt(l2[r]);
+    lse[r] = mx + std::log(sum);
+    for (int j = 0; j < 7; ++j) ls[r * 7 + j] = xd[r * 7 + j] - mx - std::log(sum), cs[r * 7 + j] = run += xd[r * 7 + j];
+  }
+  expect_half_near(run1("ReduceMin", {make_half(s, x), axes}, {{"keepdims", a_int(0)}}, 18), {3}, mn, 0);
+  expect_half_near(run1("ReduceL2", {make_half(s, x), axes}, {{"keepdims", a_int(0)}}, 18), {3}, l2, 1);
+  expect_half_near(run1("ReduceLogSumExp", {make_half(s, x), axes}, {{"keepdims", a_int(0)}}, 18), {3}, lse, 1);
+  expect_half_near(run1("LogSoftmax", {make_half(s, x)}, {}, 13), s, ls, 1);
+  expect_half_near(run1("CumSum", {make_half(s, x), Tensor::copy_of(DType::kInt64, {}, std::vector<int64_t>{1}.data())},
+                        {}, 14),
+                   s, cs, 1);
+  // ScatterND add: row 1 plus updates, rounded once.
+  const auto u = rand_half(rng_, 7, -3, 3);
+  std::vector<double> sc = xd;
+  for (int j = 0; j < 7; ++j) sc[7 + j] += half_to_double(u[j]);
+  Attribute add;
+  add.type = Attribute::Type::kString;
+  add.s = "add";
+  expect_half_near(run1("ScatterND", {make_half(s, x), Tensor::copy_of(DType::kInt64, {1, 1}, std::vector<int64_t>{1}.data()),
+                                      make_half({1, 7}, u)},
+                        {{"reduction", add}}, 16),
+                   s, sc, 1);
+}
+
+TEST_P(OpTest, Float16_TileTriluGatherElementsKeepTheBits) {
+  std::vector<uint16_t> x = rand_half(rng_, 6, -3, 3);
+  x[0] = 0x7e01;  // a NaN with payload
+  x[4] = 0x8000;  // -0
+  Tensor t = run1("Tile", {make_half({2, 3}, x), Tensor::copy_of(DType::kInt64, {2}, std::vector<int64_t>{1, 2}.data())});
+  ASSERT_EQ(t.dtype(), DType::kFloat16);
+  ASSERT_EQ(t.shape(), (Shape{2, 6}));
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(t.data<uint16_t>()[i], x[(i / 6) * 3 + i % 3]) << i;
+  Tensor tr = run1("Trilu", {make_half({2, 3}, x)}, {}, 14);  // upper, k 0: keeps 0, 1, 2, 4, 5
+  ASSERT_EQ(tr.dtype(), DType::kFloat16);
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(tr.data<uint16_t>()[i], i == 3 ? uint16_t{0} : x[i]) << i;
+  Tensor g = run1("GatherElements",
+                  {make_half({2, 3}, x), Tensor::copy_of(DType::kInt64, {1, 3}, std::vector<int64_t>{0, 1, -1}.data())});
+  ASSERT_EQ(g.dtype(), DType::kFloat16);
+  EXPECT_EQ(g.data<uint16_t>()[0], x[0]);
+  EXPECT_EQ(g.data<uint16_t>()[1], x[4]);
+  EXPECT_EQ(g.data<uint16_t>()[2], x[5]);
+}
+
 }  // namespace
 }  // namespace shardscore::op_test

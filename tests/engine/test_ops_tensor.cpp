@@ -1,7 +1,10 @@
 // Op tests of the tensor-manipulation, reduction and normalization ops (cpu_ops_tensor.h):
 // Gather, GatherND, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape, ConstantOfShape, Range, Split,
-// ReduceMean, ReduceSum, ReduceMax, LayerNormalization. Conventions: tests/engine/op_test.h.
+// ReduceMean, ReduceSum, ReduceMax, LayerNormalization; ReduceMin, ReduceProd, ReduceL1, ReduceL2,
+// ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, Tile, Trilu, CumSum, GatherElements, ScatterND.
+// Conventions: tests/engine/op_test.h.
 // The references below are plain index loops (float64 for numerics), never the code under test.
+#include <functional>
 #include <type_traits>
 
 #include "engine/op_test.h"
@@ -940,6 +943,220 @@ TEST_P(OpTest, ReduceMax_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ReduceMin / ReduceProd / ReduceL1 / ReduceL2 / ReduceSumSquare / ReduceLogSum / ReduceLogSumExp
+
+// Each output's group of x (axes normalized, any order; none: all), in row-major order; out_shape
+// follows keepdims.
+std::vector<std::vector<double>> ref_groups(const std::vector<double>& x, const Shape& xs, std::vector<int64_t> axes,
+                                            bool keepdims, Shape* out_shape) {
+  const int64_t r = static_cast<int64_t>(xs.size());
+  if (axes.empty())
+    for (int64_t k = 0; k < r; ++k) axes.push_back(k);
+  std::vector<bool> red(xs.size(), false);
+  for (int64_t a : axes) red[a < 0 ? a + r : a] = true;
+  Shape kept, os;
+  for (int64_t k = 0; k < r; ++k) {
+    if (!red[k]) kept.push_back(xs[k]);
+    if (!red[k]) os.push_back(xs[k]);
+    else if (keepdims) os.push_back(1);
+  }
+  *out_shape = os;
+  std::vector<std::vector<double>> groups(static_cast<std::size_t>(numel_of(kept)));
+  for (int64_t i = 0; i < numel_of(xs); ++i) {
+    auto idx = unravel(i, xs);
+    std::vector<int64_t> kidx;
+    for (int64_t k = 0; k < r; ++k)
+      if (!red[k]) kidx.push_back(idx[k]);
+    groups[flat_of(kidx, kept)].push_back(x[i]);
+  }
+  return groups;
+}
+
+// The seven reductions straight from their ONNX definitions, over a group (empty included).
+double ref_reduce_op(const std::string& op, const std::vector<double>& g) {
+  double acc = op == "ReduceMin" ? INFINITY : op == "ReduceProd" ? 1.0 : 0.0;
+  for (double v : g) {
+    if (op == "ReduceMin") acc = std::isnan(v) || std::isnan(acc) ? NAN : std::min(acc, v);
+    else if (op == "ReduceProd") acc *= v;
+    else if (op == "ReduceL1") acc += std::fabs(v);
+    else if (op == "ReduceL2" || op == "ReduceSumSquare") acc += v * v;
+    else if (op == "ReduceLogSum") acc += v;
+    else acc += std::exp(v);  // ReduceLogSumExp: the inputs of these tests do not overflow exp in double
+  }
+  if (op == "ReduceL2") return std::sqrt(acc);
+  if (op == "ReduceLogSum" || op == "ReduceLogSumExp") return std::log(acc);
+  return acc;
+}
+
+// op over random float32 x in [lo, hi]. Axes in the attribute (attr) or as input 1.
+void check_reduce_more(const std::string& op, std::mt19937& rng, const Shape& xs,
+                       std::optional<std::vector<int64_t>> axes, bool attr, std::optional<int64_t> keepdims,
+                       int64_t opset, const Backend& be, float lo = -2, float hi = 2) {
+  SCOPED_TRACE(op + " opset " + std::to_string(opset) + " on " + shape_to_string(xs));
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(xs)));
+  for (auto& v : x) v = d(rng);
+  Attrs attrs;
+  if (keepdims) attrs["keepdims"] = a_int(*keepdims);
+  std::vector<Tensor> in = {make(xs, x)};
+  if (axes && attr) attrs["axes"] = a_ints(*axes);
+  if (axes && !attr) in.push_back(i64(*axes));
+  std::vector<Tensor> outs;
+  Status st = run_node(be, op, std::move(in), 1, &outs, std::move(attrs), opset);
+  ASSERT_TRUE(st.ok()) << st.message();
+  Shape os;
+  auto groups = ref_groups(as_doubles(x), xs, axes.value_or(std::vector<int64_t>{}), keepdims.value_or(1) != 0, &os);
+  std::vector<double> ref;
+  for (const auto& g : groups) ref.push_back(ref_reduce_op(op, g));
+  expect_near(outs.at(0), DType::kFloat32, os, ref, op == "ReduceMin" ? kExact : kTolReduce);
+}
+
+// The forms every one of the seven takes: axes attribute (opset 13), axes input (18), all axes,
+// keepdims 0 and 1, and rows long enough for the CUDA backend's warp and block row kernels.
+void check_reduce_forms(const std::string& op, std::mt19937& rng, const Backend& be, float lo, float hi) {
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{-1}, true, 0, 13, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{0, 2}, true, std::nullopt, 11, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::nullopt, true, 1, 13, be, lo, hi);  // all axes
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{1}, false, 1, 18, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::vector<int64_t>{2, -3}, false, 0, 18, be, lo, hi);
+  check_reduce_more(op, rng, {4, 5, 6}, std::nullopt, false, 0, 18, be, lo, hi);  // all axes
+  check_reduce_more(op, rng, {3, 70}, std::vector<int64_t>{1}, false, 0, 18, be, lo, hi);    // a warp per row
+  check_reduce_more(op, rng, {2, 1500}, std::vector<int64_t>{-1}, false, 1, 18, be, lo, hi);  // a block per row
+}
+
+// The value of op over an empty group: the reduced axis of size 0.
+void check_reduce_empty(const std::string& op, const Backend& be, double want) {
+  SCOPED_TRACE(op + " over nothing");
+  std::vector<Tensor> outs;
+  Status st = run_node(be, op, {make<float>({2, 0}, {}), i64({1})}, 1, &outs, {}, 18);
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_near(outs.at(0), DType::kFloat32, {2, 1}, {want, want}, kExact);
+}
+
+// noop_with_empty_axes from opset 18: Y is X.
+void check_reduce_noop(const std::string& op, const Backend& be, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(0.5f, 2);
+  std::vector<float> x(12);
+  for (auto& v : x) v = d(rng);
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(run_node(be, op, {make<float>({3, 4}, x)}, 1, &outs, {{"noop_with_empty_axes", a_int(1)}}, 18).ok());
+  expect_near(outs.at(0), DType::kFloat32, {3, 4}, as_doubles(x), kExact);
+}
+
+TEST_P(OpTest, ReduceMin_AxesAttributeAndInput) { check_reduce_forms("ReduceMin", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceMin_EmptyIsInfinity_NoopAndNaN) {
+  check_reduce_empty("ReduceMin", *backend_, INFINITY);
+  check_reduce_noop("ReduceMin", *backend_, rng_);
+  auto x = rand_f32(8);
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  Tensor out = run1("ReduceMin", {make<float>({2, 4}, x)}, {{"axes", a_ints({1})}}, 13);
+  ASSERT_EQ(out.shape(), (Shape{2, 1}));
+  EXPECT_EQ(out.data<float>()[0], std::min({x[0], x[1], x[2], x[3]}));
+  EXPECT_TRUE(std::isnan(out.data<float>()[1]));
+}
+TEST_P(OpTest, ReduceMin_Int64_Int32_Bool_Float64) {
+  const Shape xs = {3, 5};
+  auto x = rand_int<int64_t>(numel_of(xs), kI64Min, kI64Max);
+  std::vector<int64_t> ref(3, kI64Max);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) ref[r] = std::min(ref[r], x[r * 5 + c]);
+  expect_equal<int64_t>(run1("ReduceMin", {make(xs, x), i64({1})}, {{"keepdims", a_int(0)}}, 18), {3}, ref);
+  // int32 over nothing: the type's largest value.
+  expect_equal<int32_t>(run1("ReduceMin", {make<int32_t>({2, 0}, {}), i64({1})}, {{"keepdims", a_int(0)}}, 18), {2},
+                        {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::max()});
+  // Bool (opset 20): all().
+  auto b = rand_bools(rng_, numel_of(xs));
+  for (int c = 0; c < 5; ++c) b[c] = 1;
+  std::vector<double> refb(3, 1.0);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t c = 0; c < 5; ++c) refb[r] = std::min(refb[r], static_cast<double>(b[r * 5 + c]));
+  expect_near(run1("ReduceMin", {make_bool(xs, b), i64({-1})}, {}, 20), DType::kBool, {3, 1}, refb, kExact);
+  auto d = rand_f64(numel_of(xs));
+  Shape os;
+  auto groups = ref_groups(d, xs, {0}, true, &os);
+  std::vector<double> refd;
+  for (const auto& g : groups) refd.push_back(ref_reduce_op("ReduceMin", g));
+  expect_near(run1("ReduceMin", {make(xs, d)}, {{"axes", a_ints({0})}}, 13), DType::kFloat64, os, refd, kExact);
+}
+
+TEST_P(OpTest, ReduceProd_AxesAttributeAndInput) { check_reduce_forms("ReduceProd", rng_, *backend_, 0.8f, 1.25f); }
+TEST_P(OpTest, ReduceProd_EmptyIsOne_Noop_Int64Wraps) {
+  check_reduce_empty("ReduceProd", *backend_, 1.0);
+  check_reduce_noop("ReduceProd", *backend_, rng_);
+  // int64 products wrap modulo 2^64: 2^40 * 2^30 = 2^70 -> 0; 3^41 wraps to a known value.
+  std::vector<int64_t> x = {int64_t{1} << 40, int64_t{1} << 30, -7, 5, 3, 1};
+  uint64_t p3 = 1;
+  for (int k = 0; k < 41; ++k) p3 *= 3u;
+  std::vector<int64_t> y(41, 3);
+  expect_equal<int64_t>(run1("ReduceProd", {make<int64_t>({3, 2}, x), i64({1})}, {{"keepdims", a_int(0)}}, 18), {3},
+                        {0, -35, 3});
+  expect_equal<int64_t>(run1("ReduceProd", {make<int64_t>({41}, y)}, {{"keepdims", a_int(0)}}, 13), {},
+                        {static_cast<int64_t>(p3)});
+}
+
+TEST_P(OpTest, ReduceL1_AxesAttributeAndInput) { check_reduce_forms("ReduceL1", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceL1_EmptyIsZero_Noop_Int32) {
+  check_reduce_empty("ReduceL1", *backend_, 0.0);
+  check_reduce_noop("ReduceL1", *backend_, rng_);
+  expect_equal<int32_t>(run1("ReduceL1", {make<int32_t>({2, 3}, {-1, 2, -3, 4, -5, 6}), i64({1})}, {}, 18), {2, 1},
+                        {6, 15});
+}
+
+TEST_P(OpTest, ReduceL2_AxesAttributeAndInput) { check_reduce_forms("ReduceL2", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceL2_EmptyIsZero_Noop_IntegersRefused) {
+  check_reduce_empty("ReduceL2", *backend_, 0.0);
+  check_reduce_noop("ReduceL2", *backend_, rng_);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceL2", {make<int64_t>({2}, {3, 4})}, {}, 18);
+}
+
+TEST_P(OpTest, ReduceSumSquare_AxesAttributeAndInput) { check_reduce_forms("ReduceSumSquare", rng_, *backend_, -2, 2); }
+TEST_P(OpTest, ReduceSumSquare_EmptyIsZero_Noop_Int64) {
+  check_reduce_empty("ReduceSumSquare", *backend_, 0.0);
+  check_reduce_noop("ReduceSumSquare", *backend_, rng_);
+  expect_equal<int64_t>(run1("ReduceSumSquare", {make<int64_t>({2, 2}, {-3, 4, 1000000, -1}), i64({-1})},
+                             {{"keepdims", a_int(0)}}, 18),
+                        {2}, {25, 1000000000001});
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceSumSquare", {make_bool({2}, {1, 0})}, {}, 18);
+}
+
+TEST_P(OpTest, ReduceLogSum_AxesAttributeAndInput) { check_reduce_forms("ReduceLogSum", rng_, *backend_, 0.1f, 3); }
+TEST_P(OpTest, ReduceLogSum_EmptyIsMinusInfinity_Noop) {
+  check_reduce_empty("ReduceLogSum", *backend_, -INFINITY);
+  check_reduce_noop("ReduceLogSum", *backend_, rng_);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceLogSum", {make<int32_t>({2}, {1, 2})}, {}, 13);
+}
+
+TEST_P(OpTest, ReduceLogSumExp_AxesAttributeAndInput) {
+  check_reduce_forms("ReduceLogSumExp", rng_, *backend_, -5, 5);
+}
+TEST_P(OpTest, ReduceMin_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceMin", {}, {i64({-1})}, 18, rng_);
+}
+TEST_P(OpTest, ReduceL2_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceL2", {}, {i64({-1})}, 18, rng_);
+}
+TEST_P(OpTest, ReduceLogSumExp_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "ReduceLogSumExp", {{"axes", a_ints({1})}}, {}, 13, rng_);
+}
+TEST_P(OpTest, LogSoftmax_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "LogSoftmax", {}, {}, 13, rng_);
+}
+TEST_P(OpTest, ReduceLogSumExp_LargeInputs_NoOverflow_EmptyAndInfinities) {
+  check_reduce_empty("ReduceLogSumExp", *backend_, -INFINITY);
+  check_reduce_noop("ReduceLogSumExp", *backend_, rng_);
+  // exp(1000) overflows float32 and float64: the max-shifted form gives 1000 + log(1 + e^-1 + e^-2).
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor out = run1("ReduceLogSumExp", {make<float>({3, 3}, {1000, 999, 998, -1000, -1001, -inf, -inf, -inf, -inf}),
+                                        i64({1})},
+                    {{"keepdims", a_int(0)}}, 18);
+  const double tail = std::log1p(std::exp(-1.0) + std::exp(-2.0));
+  expect_near(out, DType::kFloat32, {3}, {1000 + tail, -1000 + std::log1p(std::exp(-1.0)), -INFINITY}, kTolReduce);
+  Tensor big = run1("ReduceLogSumExp", {make<float>({1, 2}, {inf, 3})}, {{"axes", a_ints({1})}}, 13);
+  expect_near(big, DType::kFloat32, {1, 1}, {INFINITY}, kExact);
+  expect_error(StatusCode::kUnimplemented, "not supported", "ReduceLogSumExp", {make<int64_t>({2}, {1, 2})}, {}, 18);
+}
+
+// ---------------------------------------------------------------------------------------------
 // LayerNormalization
 
 // x viewed as [outer, inner]; scale/bias read at broadcast_flat(idx, their shape) against x's shape.
@@ -1104,6 +1321,325 @@ TEST_P(OpTest, AddLayerNormalization_Errors) {
   expect_error(StatusCode::kInvalidArgument, "does not broadcast", "AddLayerNormalization", {t({3, 4}), t({3, 4}), t({3})},
                {}, 1, "shardscore");
   expect_error(StatusCode::kInvalidArgument, "missing", "AddLayerNormalization", {t({3, 4})}, {}, 1, "shardscore");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tile
+
+TEST_P(OpTest, Tile_Float32_Int64_Bool_RepeatsOfOneAndZero) {
+  const Shape xs = {2, 3, 2};
+  auto x = rand_f32(numel_of(xs));
+  for (const std::vector<int64_t>& reps : {std::vector<int64_t>{2, 1, 3}, std::vector<int64_t>{1, 1, 1},
+                                           std::vector<int64_t>{3, 2, 1}, std::vector<int64_t>{1, 0, 2}}) {
+    SCOPED_TRACE("repeats " + shape_to_string(reps));
+    Shape os;
+    for (std::size_t k = 0; k < xs.size(); ++k) os.push_back(xs[k] * reps[k]);
+    auto ref = remap(as_doubles(x), os, [&](const std::vector<int64_t>& idx) {
+      std::vector<int64_t> src(idx.size());
+      for (std::size_t k = 0; k < idx.size(); ++k) src[k] = idx[k] % xs[k];
+      return flat_of(src, xs);
+    });
+    expect_near(run1("Tile", {make(xs, x), i64(reps)}, {}, 13), DType::kFloat32, os, ref, kExact);
+  }
+  auto xi = rand_int<int64_t>(6, kI64Min, kI64Max);
+  auto refi = remap(xi, {4, 9}, [](const std::vector<int64_t>& idx) { return (idx[0] % 2) * 3 + idx[1] % 3; });
+  expect_equal<int64_t>(run1("Tile", {make<int64_t>({2, 3}, xi), i64({2, 3})}, {}, 6), {4, 9}, refi);
+  auto b = rand_bools(rng_, 3);
+  b[0] = 1;
+  std::vector<double> refb;
+  for (int r = 0; r < 4; ++r)
+    for (uint8_t v : b) refb.push_back(v);
+  expect_near(run1("Tile", {make_bool({3}, b), i64({4})}), DType::kBool, {12}, refb, kExact);
+}
+TEST_P(OpTest, Tile_Errors) {
+  auto x = make<float>({2, 3}, rand_f32(6));
+  expect_error(StatusCode::kInvalidArgument, "2 values", "Tile", {x, i64({2})});
+  expect_error(StatusCode::kInvalidArgument, "negative", "Tile", {x, i64({2, -1})});
+  expect_error(StatusCode::kInvalidArgument, "int64", "Tile", {x, make<int32_t>({2}, {1, 1})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trilu
+
+std::vector<double> ref_trilu(const std::vector<double>& x, const Shape& xs, bool upper, int64_t k) {
+  const int64_t rows = xs[xs.size() - 2], cols = xs.back();
+  std::vector<double> y(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const int64_t c = static_cast<int64_t>(i) % cols, r = static_cast<int64_t>(i) / cols % rows;
+    y[i] = (upper ? c - r >= k : c - r <= k) ? x[i] : 0.0;
+  }
+  return y;
+}
+
+TEST_P(OpTest, Trilu_UpperLower_K_Batched) {
+  const Shape xs = {2, 4, 5};
+  auto x = rand_f32(numel_of(xs), 0.5f, 2);
+  for (int64_t upper : {1, 0})
+    for (int64_t k : {int64_t{0}, int64_t{1}, int64_t{-2}, int64_t{4}, int64_t{-9}, int64_t{7}, kI64Max, kI64Min}) {
+      SCOPED_TRACE("upper " + std::to_string(upper) + ", k " + std::to_string(k));
+      auto ref = ref_trilu(as_doubles(x), xs, upper != 0, k);
+      expect_near(run1("Trilu", {make(xs, x), i64_scalar(k)}, {{"upper", a_int(upper)}}, 14), DType::kFloat32, xs, ref,
+                  kExact);
+    }
+  // Default: upper, k 0 (k omitted).
+  expect_near(run1("Trilu", {make(xs, x)}, {}, 14), DType::kFloat32, xs, ref_trilu(as_doubles(x), xs, true, 0), kExact);
+  auto xi = rand_int<int64_t>(12, 1, 100);
+  std::vector<double> xid(xi.begin(), xi.end());
+  Tensor out = run1("Trilu", {make<int64_t>({4, 3}, xi), i64_scalar(-1)}, {{"upper", a_int(0)}}, 14);
+  expect_near(out, DType::kInt64, {4, 3}, ref_trilu(xid, {4, 3}, false, -1), kExact);
+}
+TEST_P(OpTest, Trilu_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "rank >= 2", "Trilu", {make<float>({3}, rand_f32(3))}, {}, 14);
+  expect_error(StatusCode::kInvalidArgument, "scalar", "Trilu", {make<float>({2, 2}, rand_f32(4)), i64({1, 2})}, {}, 14);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CumSum
+
+std::vector<double> ref_cumsum(const std::vector<double>& x, const Shape& xs, int64_t axis, bool exclusive, bool reverse) {
+  std::vector<double> y(x.size());
+  const int64_t r = static_cast<int64_t>(xs.size());
+  if (axis < 0) axis += r;
+  for (int64_t i = 0; i < numel_of(xs); ++i) {
+    auto idx = unravel(i, xs);
+    double acc = 0;
+    for (int64_t d = 0; d < xs[axis]; ++d) {
+      const bool before = reverse ? d > idx[axis] : d < idx[axis];
+      if (before || (!exclusive && d == idx[axis])) {
+        auto j = idx;
+        j[axis] = d;
+        acc += x[flat_of(j, xs)];
+      }
+    }
+    y[i] = acc;
+  }
+  return y;
+}
+
+TEST_P(OpTest, CumSum_Axes_Exclusive_Reverse) {
+  const Shape xs = {3, 4, 5};
+  auto x = rand_f32(numel_of(xs), -2, 2);
+  for (int64_t axis : {0, 1, -1})
+    for (int64_t exclusive : {0, 1})
+      for (int64_t reverse : {0, 1}) {
+        SCOPED_TRACE("axis " + std::to_string(axis) + " exclusive " + std::to_string(exclusive) + " reverse " +
+                     std::to_string(reverse));
+        auto ref = ref_cumsum(as_doubles(x), xs, axis, exclusive != 0, reverse != 0);
+        expect_near(run1("CumSum", {make(xs, x), i64_scalar(axis)},
+                         {{"exclusive", a_int(exclusive)}, {"reverse", a_int(reverse)}}, 14),
+                    DType::kFloat32, xs, ref, kTolReduce);
+      }
+  // Rows long enough that float32 running sums would drift (summed in double).
+  auto long_x = rand_f32(2 * 3000, 0, 1);
+  expect_near(run1("CumSum", {make<float>({2, 3000}, long_x), make<int32_t>({}, {1})}, {}, 11), DType::kFloat32,
+              {2, 3000}, ref_cumsum(as_doubles(long_x), {2, 3000}, 1, false, false), kTolReduce);
+}
+TEST_P(OpTest, CumSum_Int64_Int32_Float64) {
+  auto xi = rand_int<int64_t>(12, -1000000, 1000000);
+  std::vector<int64_t> refi(12);
+  for (int64_t r = 0; r < 3; ++r) {
+    int64_t acc = 0;
+    for (int64_t c = 3; c >= 0; --c) {
+      refi[r * 4 + c] = acc;  // exclusive, reverse
+      acc += xi[r * 4 + c];
+    }
+  }
+  expect_equal<int64_t>(run1("CumSum", {make<int64_t>({3, 4}, xi), i64_scalar(1)},
+                             {{"exclusive", a_int(1)}, {"reverse", a_int(1)}}, 14),
+                        {3, 4}, refi);
+  // int32 wraps.
+  expect_equal<int32_t>(run1("CumSum", {make<int32_t>({3}, {std::numeric_limits<int32_t>::max(), 1, 1}), i64_scalar(0)},
+                             {}, 14),
+                        {3}, {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(),
+                              std::numeric_limits<int32_t>::min() + 1});
+  auto d = rand_f64(20);
+  expect_near(run1("CumSum", {make<double>({4, 5}, d), i64_scalar(-2)}, {}, 14), DType::kFloat64, {4, 5},
+              ref_cumsum(d, {4, 5}, 0, false, false), 1e-12);
+}
+TEST_P(OpTest, CumSum_RowsIndependentOfBatch_Bitwise) {
+  check_rows_independent(*backend_, "CumSum", {{"reverse", a_int(1)}}, {i64_scalar(1)}, 14, rng_);
+}
+TEST_P(OpTest, CumSum_Errors) {
+  auto x = make<float>({2, 3}, rand_f32(6));
+  expect_error(StatusCode::kInvalidArgument, "out of range", "CumSum", {x, i64_scalar(2)}, {}, 14);
+  expect_error(StatusCode::kInvalidArgument, "scalar", "CumSum", {x, i64({0, 1})}, {}, 14);
+  expect_error(StatusCode::kUnimplemented, "not supported", "CumSum", {make<int16_t>({2}, {1, 2}), i64_scalar(0)}, {}, 14);
+}
+
+// ---------------------------------------------------------------------------------------------
+// GatherElements
+
+template <typename T>
+std::vector<T> ref_gather_elements(const std::vector<T>& data, const Shape& ds, int64_t axis,
+                                   const std::vector<int64_t>& ind, const Shape& is) {
+  return remap(data, is, [&](const std::vector<int64_t>& idx) {
+    auto src = idx;
+    int64_t v = ind[flat_of(idx, is)];
+    src[axis] = v < 0 ? v + ds[axis] : v;
+    return flat_of(src, ds);
+  });
+}
+
+TEST_P(OpTest, GatherElements_Axes_NegativeIndices_SmallerIndices) {
+  const Shape ds = {3, 4, 5};
+  auto data = rand_f32(numel_of(ds));
+  for (int64_t axis : {0, 1, 2, -1}) {
+    const int64_t a = axis < 0 ? axis + 3 : axis;
+    for (const Shape& is : {Shape{3, 4, 5}, Shape{2, 3, 4}, Shape{3, 6, 2}}) {
+      Shape isa = is;
+      if (isa[a] > 6) isa[a] = 6;
+      SCOPED_TRACE("axis " + std::to_string(axis) + ", indices " + shape_to_string(isa));
+      auto ind = rand_int<int64_t>(numel_of(isa), -ds[a], ds[a] - 1);
+      // Off the axis indices may not be larger than data: shrink those dimensions.
+      bool fits = true;
+      for (int k = 0; k < 3; ++k) fits = fits && (k == a || isa[k] <= ds[k]);
+      if (!fits) continue;
+      auto ref = ref_gather_elements(as_doubles(data), ds, a, ind, isa);
+      expect_near(run1("GatherElements", {make(ds, data), make(isa, ind)}, {{"axis", a_int(axis)}}, 13),
+                  DType::kFloat32, isa, ref, kExact);
+    }
+  }
+  // int32 indices, int64 data, bool data.
+  auto di = rand_int<int64_t>(6, kI64Min, kI64Max);
+  std::vector<int32_t> ind32 = {1, -3, 2, 0};
+  expect_equal<int64_t>(run1("GatherElements", {make<int64_t>({2, 3}, di), make<int32_t>({2, 2}, ind32)},
+                             {{"axis", a_int(1)}}, 11),
+                        {2, 2}, {di[1], di[0], di[5], di[3]});
+  auto b = rand_bools(rng_, 4);
+  b[3] = 1;
+  expect_near(run1("GatherElements", {make_bool({4}, b), i64({3, 3, 0})}), DType::kBool, {3},
+              {double(b[3]), double(b[3]), double(b[0])}, kExact);
+}
+TEST_P(OpTest, GatherElements_IndexOutOfRange_Error) {
+  auto data = make<float>({3, 4}, rand_f32(12));
+  // On a device the kernel records the index and the batch fails with the CPU's error.
+  expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for axis 0 of size 3", "GatherElements",
+               {data, make<int64_t>({2, 2}, {0, 1, 2, 3})});
+  expect_error(StatusCode::kInvalidArgument, "index -5 is out of range for axis 1 of size 4", "GatherElements",
+               {data, make<int32_t>({1, 3}, {0, -5, 9})}, {{"axis", a_int(1)}});
+  // Several bad indices: the first in indices' order is named.
+  std::vector<int64_t> many(3 * 1000, 1);
+  for (std::size_t j = 5; j < many.size(); j += 11) many[j] = 2000 + static_cast<int64_t>(j);
+  many[2999] = -1001;
+  expect_error(StatusCode::kInvalidArgument, "index 2005 is out of range for axis 1 of size 1000", "GatherElements",
+               {make<float>({3, 1000}, rand_f32(3000)), make<int64_t>({3, 1000}, many)}, {{"axis", a_int(1)}});
+  expect_error(StatusCode::kInvalidArgument, "index 0 is out of range for axis 1 of size 0", "GatherElements",
+               {make<float>({2, 0}, {}), make<int64_t>({2, 1}, {0, 0})}, {{"axis", a_int(1)}});
+  expect_error(StatusCode::kInvalidArgument, "dimensions no larger", "GatherElements",
+               {data, make<int64_t>({4, 1}, {0, 0, 0, 0})}, {{"axis", a_int(1)}});
+  expect_error(StatusCode::kInvalidArgument, "int32 or int64", "GatherElements", {data, make<float>({1, 1}, {0.0f})});
+}
+
+// ---------------------------------------------------------------------------------------------
+// ScatterND
+
+Attribute a_str(std::string v) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+// Applies the rows in order, as the spec's reference implementation does.
+template <typename T, typename F>
+std::vector<T> ref_scatter_nd(std::vector<T> data, const Shape& ds, const std::vector<int64_t>& ind, const Shape& is,
+                              const std::vector<T>& upd, F combine) {
+  const int64_t m = is.back(), rows = numel_of(is) / m;
+  int64_t slice = 1;
+  for (std::size_t k = static_cast<std::size_t>(m); k < ds.size(); ++k) slice *= ds[k];
+  for (int64_t j = 0; j < rows; ++j) {
+    std::vector<int64_t> at(ds.size(), 0);
+    for (int64_t k = 0; k < m; ++k) {
+      int64_t v = ind[j * m + k];
+      at[k] = v < 0 ? v + ds[k] : v;
+    }
+    const int64_t off = flat_of(at, ds);
+    for (int64_t r = 0; r < slice; ++r) data[off + r] = combine(data[off + r], upd[j * slice + r]);
+  }
+  return data;
+}
+
+TEST_P(OpTest, ScatterND_Slices_Elements_NegativeIndices) {
+  const Shape ds = {4, 3, 5};
+  auto data = rand_f32(numel_of(ds));
+  const auto replace = [](float, float u) { return u; };
+  // m = 1 (rows of [3, 5]), 2 (rows of 5), 3 (single elements); distinct targets.
+  struct Case {
+    Shape is;
+    std::vector<int64_t> ind;
+  };
+  for (const Case& c : {Case{{2, 1}, {1, -1}}, Case{{3, 2}, {0, 0, -1, 2, 2, -2}},
+                        Case{{2, 2, 3}, {0, 0, 0, 3, 2, 4, -4, -3, -5, 1, 1, 1}}}) {
+    SCOPED_TRACE("indices " + shape_to_string(c.is));
+    Shape us(c.is.begin(), c.is.end() - 1);
+    for (std::size_t k = static_cast<std::size_t>(c.is.back()); k < ds.size(); ++k) us.push_back(ds[k]);
+    auto upd = rand_f32(numel_of(us), 5, 6);
+    auto ref = ref_scatter_nd(data, ds, c.ind, c.is, upd, replace);
+    expect_near(run1("ScatterND", {make(ds, data), make(c.is, c.ind), make(us, upd)}, {}, 11), DType::kFloat32, ds,
+                as_doubles(ref), kExact);
+  }
+  // Duplicate targets with reduction none: the last update wins, on every backend.
+  auto upd = rand_f32(3 * 5, 5, 6);
+  std::vector<int64_t> dup = {1, 2, 3, 0, 1, 2};
+  auto ref = ref_scatter_nd(data, ds, dup, {3, 2}, upd, replace);
+  expect_near(run1("ScatterND", {make(ds, data), make<int64_t>({3, 2}, dup), make<float>({3, 5}, upd)}, {}, 16),
+              DType::kFloat32, ds, as_doubles(ref), kExact);
+  // int64 and bool data.
+  auto di = rand_int<int64_t>(6, kI64Min, kI64Max);
+  std::vector<int64_t> ui = {7, 8, 9};
+  expect_equal<int64_t>(run1("ScatterND", {make<int64_t>({2, 3}, di), make<int64_t>({1, 1}, {-1}),
+                                           make<int64_t>({1, 3}, ui)}, {}, 13),
+                        {2, 3}, {di[0], di[1], di[2], 7, 8, 9});
+  expect_near(run1("ScatterND", {make_bool({3}, {1, 1, 0}), make<int64_t>({2, 1}, {0, 2}), make_bool({2}, {0, 1})}, {}, 13),
+              DType::kBool, {3}, {0, 1, 1}, kExact);
+}
+TEST_P(OpTest, ScatterND_Reductions_DuplicatesAccumulate) {
+  const Shape ds = {4, 6};
+  auto data = rand_f32(numel_of(ds), 0.5f, 2);
+  auto upd = rand_f32(4 * 6, 0.5f, 2);
+  std::vector<int64_t> ind = {1, 3, 1, -3};  // row 1 three times, row 3... -3 is row 1 too
+  const std::map<std::string, std::function<float(float, float)>> ops = {
+      {"add", [](float a, float b) { return a + b; }},
+      {"mul", [](float a, float b) { return a * b; }},
+      {"max", [](float a, float b) { return std::max(a, b); }},
+      {"min", [](float a, float b) { return std::min(a, b); }}};
+  for (const auto& [name, fn] : ops) {
+    SCOPED_TRACE("reduction " + name);
+    auto ref = ref_scatter_nd(data, ds, ind, {4, 1}, upd, fn);
+    expect_near(run1("ScatterND", {make(ds, data), make<int64_t>({4, 1}, ind), make<float>({4, 6}, upd)},
+                     {{"reduction", a_str(name)}}, 18),
+                DType::kFloat32, ds, as_doubles(ref), kTolElementwise);
+  }
+  // int32 add wraps.
+  expect_equal<int32_t>(run1("ScatterND", {make<int32_t>({2}, {std::numeric_limits<int32_t>::max(), 5}),
+                                           make<int64_t>({2, 1}, {0, 0}), make<int32_t>({2}, {1, 2})},
+                             {{"reduction", a_str("add")}}, 16),
+                        {2}, {std::numeric_limits<int32_t>::min() + 2, 5});
+}
+TEST_P(OpTest, ScatterND_Errors) {
+  auto data = make<float>({4, 3}, rand_f32(12));
+  auto upd2 = make<float>({2, 3}, rand_f32(6));
+  // On a device the kernel records the index and the batch fails with the CPU's error.
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4", "ScatterND",
+               {data, make<int64_t>({2, 1}, {0, 4}), upd2});
+  expect_error(StatusCode::kInvalidArgument, "index -4 is out of range for dimension 1 of size 3", "ScatterND",
+               {data, make<int64_t>({2, 2}, {0, 1, 0, -4}), make<float>({2}, {1, 2})});
+  // The first bad (row, index) in the CPU's order.
+  expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for dimension 1 of size 3", "ScatterND",
+               {data, make<int64_t>({3, 2}, {0, 0, 1, 3, 9, 9}), make<float>({3}, {1, 2, 3})});
+  // Empty slices: the indices are still checked.
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4", "ScatterND",
+               {make<float>({4, 0}, {}), make<int64_t>({2, 1}, {1, 4}), make<float>({2, 0}, {})});
+  expect_error(StatusCode::kInvalidArgument, "must have shape [2, 3]", "ScatterND",
+               {data, make<int64_t>({2, 1}, {0, 1}), make<float>({2, 2}, rand_f32(4))});
+  expect_error(StatusCode::kInvalidArgument, "int64", "ScatterND", {data, make<int32_t>({2, 1}, {0, 1}), upd2});
+  expect_error(StatusCode::kInvalidArgument, "last dimension is 3", "ScatterND",
+               {data, make<int64_t>({1, 3}, {0, 0, 0}), make<float>({1}, {1})});
+  expect_error(StatusCode::kInvalidArgument, "reduction 'max'", "ScatterND", {data, make<int64_t>({2, 1}, {0, 1}), upd2},
+               {{"reduction", a_str("max")}}, 16);
+  expect_error(StatusCode::kUnimplemented, "on bool", "ScatterND",
+               {make_bool({2}, {0, 1}), make<int64_t>({1, 1}, {0}), make_bool({1}, {1})}, {{"reduction", a_str("add")}},
+               16);
 }
 
 }  // namespace

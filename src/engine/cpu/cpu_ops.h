@@ -21,6 +21,7 @@ Status cpu_sigmoid(OpContext& ctx);
 Status cpu_tanh(OpContext& ctx);
 // softmax.cpp
 Status cpu_softmax(OpContext& ctx);
+Status cpu_log_softmax(OpContext& ctx);  // Softmax's plan: flattened before 13, one axis from 13
 // Softmax of each of `rows` contiguous float32 rows of `dim` values (attention scores; y == x
 // allowed): the row's maximum subtracted, exp through the vector library, the sum in double over
 // four fixed interleaved partial sums. Shared by Softmax along the last axis and Attention.
@@ -39,6 +40,7 @@ Status cpu_cast(OpContext& ctx);
 Status cpu_concat(OpContext& ctx);
 // reduce.cpp
 Status cpu_argmax(OpContext& ctx);
+Status cpu_argmin(OpContext& ctx);  // ArgMax's plan: keepdims, select_last_index
 // ml_ops.cpp — ai.onnx.ml domain
 Status cpu_array_feature_extractor(OpContext& ctx);
 Status cpu_linear_classifier(OpContext& ctx);

@@ -21,11 +21,23 @@ Status cpu_shape(OpContext& ctx);             // start/end attributes from 15
 Status cpu_constant_of_shape(OpContext& ctx); // value attribute (default float32 0)
 Status cpu_range(OpContext& ctx);             // float32/float64/int16/int32/int64
 Status cpu_split(OpContext& ctx);             // split attribute before 13, input from 13, num_outputs from 18
+Status cpu_tile(OpContext& ctx);              // opsets 6-21: repeats input (host)
+Status cpu_trilu(OpContext& ctx);             // opset 14-21: upper, k input (host)
+Status cpu_cumsum(OpContext& ctx);            // opsets 11-21: exclusive, reverse, axis input (host)
+Status cpu_gather_elements(OpContext& ctx);   // opsets 11-21: negative indices, int32/int64 indices
+Status cpu_scatter_nd(OpContext& ctx);        // opsets 11-21: reduction none/add/mul (16), max/min (18)
 
 // reduce.cpp (also cpu_argmax, declared in cpu_ops.h)
 Status cpu_reduce_mean(OpContext& ctx);  // axes attribute before 18, optional input from 18
 Status cpu_reduce_sum(OpContext& ctx);   // axes attribute before 13, optional input from 13
 Status cpu_reduce_max(OpContext& ctx);   // axes attribute before 18, optional input from 18
+Status cpu_reduce_min(OpContext& ctx);         // axes attribute before 18, optional input from 18
+Status cpu_reduce_prod(OpContext& ctx);        // likewise; numeric types
+Status cpu_reduce_l1(OpContext& ctx);          // likewise; numeric types
+Status cpu_reduce_l2(OpContext& ctx);          // likewise; float types
+Status cpu_reduce_sum_square(OpContext& ctx);  // likewise; numeric types
+Status cpu_reduce_log_sum(OpContext& ctx);     // likewise; float types
+Status cpu_reduce_log_sum_exp(OpContext& ctx); // likewise; float types, max-shifted
 
 // normalization.cpp
 Status cpu_layer_normalization(OpContext& ctx);  // opset 17: axis, epsilon, Scale, optional B; Mean/InvStdDev too

@@ -33,6 +33,33 @@ Status cpu_argmax(OpContext& ctx) {
   return ok_status();
 }
 
+// ArgMin: ArgMax's plan and loop with the comparisons turned round (the first smallest, or with
+// select_last_index the last; NaN compared as ArgMax compares it).
+Status cpu_argmin(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(ArgMaxPlan p, argmax_plan(ctx.node, *x));
+  const int64_t outer = p.outer, dim = p.dim, inner = p.inner;
+  const bool last = p.select_last;
+  Tensor y(DType::kInt64, p.out_shape);
+  int64_t* py = y.data<int64_t>();
+  bool ok = dtype_dispatch(x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        const T* p = px + o * dim * inner + in;
+        int64_t best = 0;
+        for (int64_t d = 1; d < dim; ++d) {
+          if (last ? !(p[d * inner] > p[best * inner]) : p[d * inner] < p[best * inner]) best = d;
+        }
+        py[o * inner + in] = best;
+      }
+  });
+  if (!ok) return unsupported_element_type(x->dtype());
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 }  // namespace shardscore
 
 // ---------------------------------------------------------------------------------------------
@@ -70,8 +97,89 @@ ReduceOffsets reduce_offsets(const Tensor& x, const std::vector<bool>& reduced) 
   return p;
 }
 
+// ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp
+// (reduce_plan admits only float types for L2, LogSum and LogSumExp, and bool only for Min).
+template <typename T>
+void reduce_more_typed(ReduceOp kind, const ReduceOffsets& p, const Tensor& x, Tensor* y) {
+  const T* px = x.data<T>();
+  T* py = y->data<T>();
+  const std::size_t m = p.red_offs.size();
+  for (std::size_t o = 0; o < p.out_offs.size(); ++o) {
+    const T* g = px + p.out_offs[o];
+    if (kind == ReduceOp::kMin) {
+      T best;
+      if constexpr (std::is_floating_point_v<T>) best = std::numeric_limits<T>::infinity();
+      else best = std::numeric_limits<T>::max();  // true for bool
+      for (std::size_t j = 0; j < m; ++j) {
+        const T v = g[p.red_offs[j]];
+        if constexpr (std::is_floating_point_v<T>) {
+          if (std::isnan(v)) {
+            best = v;  // NaN propagates, as in numpy
+            break;
+          }
+        }
+        if (v < best) best = v;
+      }
+      py[o] = best;
+    } else if constexpr (std::is_floating_point_v<T>) {
+      double acc = kind == ReduceOp::kProd ? 1.0 : 0.0;
+      if (kind == ReduceOp::kLogSumExp) {
+        // max + log(sum exp(x - max)): no overflow. All -inf (or nothing): -inf; a +inf: +inf; NaN: NaN.
+        double mx = -std::numeric_limits<double>::infinity();
+        bool nan = false;
+        for (std::size_t j = 0; j < m; ++j) {
+          const double v = static_cast<double>(g[p.red_offs[j]]);
+          nan = nan || std::isnan(v);
+          if (v > mx) mx = v;
+        }
+        if (nan) acc = std::numeric_limits<double>::quiet_NaN();
+        else if (std::isinf(mx)) acc = mx;
+        else {
+          for (std::size_t j = 0; j < m; ++j) acc += std::exp(static_cast<double>(g[p.red_offs[j]]) - mx);
+          acc = mx + std::log(acc);
+        }
+        py[o] = static_cast<T>(acc);
+        continue;
+      }
+      for (std::size_t j = 0; j < m; ++j) {
+        const double v = static_cast<double>(g[p.red_offs[j]]);
+        switch (kind) {
+          case ReduceOp::kProd: acc *= v; break;
+          case ReduceOp::kL1: acc += std::fabs(v); break;
+          case ReduceOp::kL2:
+          case ReduceOp::kSumSquare: acc += v * v; break;
+          default: acc += v; break;  // kLogSum
+        }
+      }
+      if (kind == ReduceOp::kL2) acc = std::sqrt(acc);
+      if (kind == ReduceOp::kLogSum) acc = std::log(acc);  // log(0) = -inf over an empty group
+      py[o] = static_cast<T>(acc);
+    } else if constexpr (!std::is_same_v<T, bool>) {
+      // Integers wrap around on overflow (two's complement), as ReduceSum's do.
+      uint64_t acc = kind == ReduceOp::kProd ? 1 : 0;
+      for (std::size_t j = 0; j < m; ++j) {
+        const T v = g[p.red_offs[j]];
+        const uint64_t u = static_cast<uint64_t>(v);
+        switch (kind) {
+          case ReduceOp::kProd: acc *= u; break;
+          case ReduceOp::kL1:
+            if constexpr (std::is_signed_v<T>) acc += v < T{0} ? uint64_t{0} - u : u;
+            else acc += u;
+            break;
+          default: acc += u * u; break;  // kSumSquare
+        }
+      }
+      py[o] = static_cast<T>(acc);
+    }
+  }
+}
+
 template <typename T>
 void reduce_typed(ReduceOp kind, const ReduceOffsets& p, const Tensor& x, Tensor* y) {
+  if (kind != ReduceOp::kMean && kind != ReduceOp::kSum && kind != ReduceOp::kMax) {
+    reduce_more_typed<T>(kind, p, x, y);
+    return;
+  }
   const T* px = x.data<T>();
   T* py = y->data<T>();
   const std::size_t m = p.red_offs.size();
@@ -129,5 +237,12 @@ Status reduce(OpContext& ctx, ReduceOp kind) {
 Status cpu_reduce_mean(OpContext& ctx) { return reduce(ctx, ReduceOp::kMean); }
 Status cpu_reduce_sum(OpContext& ctx) { return reduce(ctx, ReduceOp::kSum); }
 Status cpu_reduce_max(OpContext& ctx) { return reduce(ctx, ReduceOp::kMax); }
+Status cpu_reduce_min(OpContext& ctx) { return reduce(ctx, ReduceOp::kMin); }
+Status cpu_reduce_prod(OpContext& ctx) { return reduce(ctx, ReduceOp::kProd); }
+Status cpu_reduce_l1(OpContext& ctx) { return reduce(ctx, ReduceOp::kL1); }
+Status cpu_reduce_l2(OpContext& ctx) { return reduce(ctx, ReduceOp::kL2); }
+Status cpu_reduce_sum_square(OpContext& ctx) { return reduce(ctx, ReduceOp::kSumSquare); }
+Status cpu_reduce_log_sum(OpContext& ctx) { return reduce(ctx, ReduceOp::kLogSum); }
+Status cpu_reduce_log_sum_exp(OpContext& ctx) { return reduce(ctx, ReduceOp::kLogSumExp); }
 
 }  // namespace shardscore

@@ -41,6 +41,24 @@ float max_f32(const float* x, int64_t n) {
   return mx;
 }
 
+// LogSoftmax: y = (x - max) - log(sum exp(x - max)): x - max in T, the sum in double, the
+// difference in double, rounded once. Never overflows; a row holding a NaN comes out all NaN.
+template <typename T>
+void log_softmax_rows(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t in = 0; in < inner; ++in) {
+      const T* px = x + o * dim * inner + in;
+      T* py = y + o * dim * inner + in;
+      T mx = px[0];
+      for (int64_t d = 1; d < dim; ++d) mx = std::max(mx, px[d * inner]);
+      double sum = 0;
+      for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(std::exp(static_cast<T>(px[d * inner] - mx)));
+      const double lse = std::log(sum);
+      for (int64_t d = 0; d < dim; ++d) py[d * inner] = static_cast<T>(static_cast<double>(px[d * inner] - mx) - lse);
+    }
+  }
+}
+
 }  // namespace
 
 void cpu_softmax_rows_f32(const float* x, float* y, int64_t rows, int64_t dim) {
@@ -70,6 +88,21 @@ Status cpu_softmax(OpContext& ctx) {
     if (x->dtype() == DType::kFloat32 && inner == 1) cpu_softmax_rows_f32(x->data<float>(), y.data<float>(), outer, dim);
     else if (x->dtype() == DType::kFloat32) softmax_rows(x->data<float>(), y.data<float>(), outer, dim, inner);
     else if (x->dtype() == DType::kFloat64) softmax_rows(x->data<double>(), y.data<double>(), outer, dim, inner);
+    else return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// LogSoftmax: Softmax's plan (opset < 13 flattens to 2-D at axis, default 1; opset >= 13 one axis,
+// default -1).
+Status cpu_log_softmax(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(SoftmaxPlan p, softmax_plan(ctx.node, *x));
+  Tensor y(x->dtype(), x->shape());
+  if (x->numel() > 0) {
+    if (x->dtype() == DType::kFloat32) log_softmax_rows(x->data<float>(), y.data<float>(), p.outer, p.dim, p.inner);
+    else if (x->dtype() == DType::kFloat64) log_softmax_rows(x->data<double>(), y.data<double>(), p.outer, p.dim, p.inner);
     else return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
   }
   ctx.outputs[0] = std::move(y);

@@ -1,5 +1,5 @@
 // Tensor-manipulation ops: Gather, Transpose, Expand, Slice, Squeeze, Unsqueeze, Shape,
-// ConstantOfShape, Range, Split. The data-movement ops copy dtype_size() bytes per element, so
+// ConstantOfShape, Range, Split; Tile, Trilu, CumSum, GatherElements, ScatterND. The data-movement ops copy dtype_size() bytes per element, so
 // they work on every element type (bool included).
 #include <algorithm>
 #include <cmath>
@@ -306,6 +306,159 @@ Status cpu_range(OpContext& ctx) {
 
 Status cpu_split(OpContext& ctx) {
   return run_split_plan(ctx, split_plan(ctx.node, ctx.inputs, ctx.outputs.size()), host_copy_rows);
+}
+
+// ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
+
+Status cpu_tile(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TilePlan p, tile_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), p.copy_shape);
+  strided_copy(*x, 0, p.copy_strides, &y);
+  ctx.outputs[0] = y.reshaped(p.shape);
+  return ok_status();
+}
+
+Status cpu_trilu(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TriluPlan p, trilu_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), x->shape());
+  const int64_t es = static_cast<int64_t>(dtype_size(x->dtype()));
+  const auto* src = static_cast<const std::byte*>(x->raw());
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (int64_t b = 0; b < p.batches; ++b)
+    for (int64_t r = 0; r < p.rows; ++r) {
+      // Columns c with c - r >= k (upper) or c - r <= k (lower) are kept: [lo, hi).
+      const int64_t row = (b * p.rows + r) * p.cols;
+      int64_t lo = 0, hi = p.cols;
+      if (p.upper) lo = std::clamp<int64_t>(p.k > p.cols ? p.cols : r + p.k, 0, p.cols);
+      else hi = std::clamp<int64_t>(p.k > p.cols ? p.cols : r + p.k + 1, 0, p.cols);
+      std::memset(dst + row * es, 0, static_cast<std::size_t>(p.cols * es));
+      if (hi > lo) std::memcpy(dst + (row + lo) * es, src + (row + lo) * es, static_cast<std::size_t>((hi - lo) * es));
+    }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+namespace {
+template <typename T>
+void cumsum_typed(const CumSumPlan& p, const T* x, T* y) {
+  using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t in = 0; in < p.inner; ++in) {
+      Acc acc = 0;
+      for (int64_t s = 0; s < p.dim; ++s) {
+        const int64_t d = p.reverse ? p.dim - 1 - s : s;
+        const int64_t at = (o * p.dim + d) * p.inner + in;
+        if (p.exclusive) y[at] = static_cast<T>(acc);
+        acc += static_cast<Acc>(x[at]);  // integers wrap (two's complement)
+        if (!p.exclusive) y[at] = static_cast<T>(acc);
+      }
+    }
+}
+}  // namespace
+
+Status cpu_cumsum(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const CumSumPlan p, cumsum_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), x->shape());
+  switch (x->dtype()) {
+    case DType::kFloat32: cumsum_typed(p, x->data<float>(), y.data<float>()); break;
+    case DType::kFloat64: cumsum_typed(p, x->data<double>(), y.data<double>()); break;
+    case DType::kInt32: cumsum_typed(p, x->data<int32_t>(), y.data<int32_t>()); break;
+    case DType::kInt64: cumsum_typed(p, x->data<int64_t>(), y.data<int64_t>()); break;
+    case DType::kUInt32: cumsum_typed(p, x->data<uint32_t>(), y.data<uint32_t>()); break;
+    case DType::kUInt64: cumsum_typed(p, x->data<uint64_t>(), y.data<uint64_t>()); break;
+    default: return unsupported_element_type(x->dtype());  // float16 not widened by op_run_cpu
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_gather_elements(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const GatherElementsPlan p, gather_elements_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const Tensor* ind = ctx.inputs[1];
+  Tensor y(data->dtype(), p.shape);
+  const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
+  const auto* src = static_cast<const std::byte*>(data->raw());
+  auto* dst = static_cast<std::byte*>(y.raw());
+  const int64_t r = static_cast<int64_t>(p.shape.size());
+  std::vector<int64_t> idx(static_cast<std::size_t>(r), 0);
+  for (int64_t i = 0, n = ind->numel(); i < n; ++i) {
+    const int64_t v = ind->dtype() == DType::kInt64 ? ind->data<int64_t>()[i] : ind->data<int32_t>()[i];
+    if (v < -p.dim || v >= p.dim) {
+      return invalid_argument("index " + std::to_string(v) + " is out of range for axis " + std::to_string(p.axis) +
+                              " of size " + std::to_string(p.dim) + " (data shape " + shape_to_string(data->shape()) + ")");
+    }
+    int64_t off = 0;
+    for (int64_t k = 0; k < r; ++k) off += (k == p.axis ? (v < 0 ? v + p.dim : v) : idx[k]) * p.data_strides[k];
+    std::memcpy(dst + i * es, src + off * es, static_cast<std::size_t>(es));
+    for (int64_t k = r; k-- > 0;) {
+      if (++idx[k] < p.shape[k]) break;
+      idx[k] = 0;
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+namespace {
+// One update combined into a data element by a ScatterND reduction (integers wrap).
+template <typename T>
+T scatter_combine(ScatterReduction red, T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return b;  // scatter_nd_plan refuses reductions on bool
+  } else {
+    switch (red) {
+      case ScatterReduction::kAdd:
+        if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+        else return a + b;
+      case ScatterReduction::kMul:
+        if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+        else return a * b;
+      case ScatterReduction::kMax: return std::max(a, b);
+      case ScatterReduction::kMin: return std::min(a, b);
+      case ScatterReduction::kNone: break;
+    }
+    return b;
+  }
+}
+}  // namespace
+
+Status cpu_scatter_nd(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ScatterNdPlan p, scatter_nd_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const int64_t* ind = ctx.inputs[1]->data<int64_t>();
+  const Tensor* upd = ctx.inputs[2];
+  Tensor y = Tensor::copy_of(data->dtype(), data->shape(), data->raw());
+  const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
+  auto* dst = static_cast<std::byte*>(y.raw());
+  const auto* src = static_cast<const std::byte*>(upd->raw());
+  for (int64_t row = 0; row < p.rows; ++row) {
+    int64_t off = 0;
+    for (int64_t k = 0; k < p.m; ++k) {
+      const int64_t v = ind[row * p.m + k], dim = p.dims[k];
+      if (v < -dim || v >= dim) {
+        return invalid_argument("index " + std::to_string(v) + " is out of range for dimension " + std::to_string(k) +
+                                " of size " + std::to_string(dim) + " (data shape " + shape_to_string(data->shape()) + ")");
+      }
+      off += (v < 0 ? v + dim : v) * p.strides[k];
+    }
+    if (p.reduction == ScatterReduction::kNone) {
+      std::memcpy(dst + off * es, src + row * p.slice * es, static_cast<std::size_t>(p.slice * es));
+      continue;
+    }
+    const bool ok = dtype_dispatch(data->dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      T* d = y.data<T>() + off;
+      const T* u = upd->data<T>() + row * p.slice;
+      for (int64_t r = 0; r < p.slice; ++r) d[r] = scatter_combine<T>(p.reduction, d[r], u[r]);
+    });
+    if (!ok) return unsupported_element_type(data->dtype());  // float16 not widened by op_run_cpu
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
 }
 
 }  // namespace shardscore

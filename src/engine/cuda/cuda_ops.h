@@ -57,15 +57,29 @@ Status cuda_transpose(CudaOpContext& ctx);
 Status cuda_expand(CudaOpContext& ctx);
 Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);
+Status cuda_tile(CudaOpContext& ctx);
+Status cuda_trilu(CudaOpContext& ctx);
+Status cuda_gather_elements(CudaOpContext& ctx);
+Status cuda_scatter_nd(CudaOpContext& ctx);
 
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
 Status cuda_softmax(CudaOpContext& ctx);
+Status cuda_log_softmax(CudaOpContext& ctx);
 Status cuda_layer_normalization(CudaOpContext& ctx);
 Status cuda_add_layer_normalization(CudaOpContext& ctx);  // shardscore.AddLayerNormalization
 Status cuda_reduce_mean(CudaOpContext& ctx);
 Status cuda_reduce_sum(CudaOpContext& ctx);
 Status cuda_reduce_max(CudaOpContext& ctx);
+Status cuda_reduce_min(CudaOpContext& ctx);
+Status cuda_reduce_prod(CudaOpContext& ctx);
+Status cuda_reduce_l1(CudaOpContext& ctx);
+Status cuda_reduce_l2(CudaOpContext& ctx);
+Status cuda_reduce_sum_square(CudaOpContext& ctx);
+Status cuda_reduce_log_sum(CudaOpContext& ctx);
+Status cuda_reduce_log_sum_exp(CudaOpContext& ctx);
 Status cuda_argmax(CudaOpContext& ctx);
+Status cuda_argmin(CudaOpContext& ctx);
+Status cuda_cumsum(CudaOpContext& ctx);
 Status cuda_batch_normalization(CudaOpContext& ctx);
 Status cuda_max_pool(CudaOpContext& ctx);
 Status cuda_average_pool(CudaOpContext& ctx);

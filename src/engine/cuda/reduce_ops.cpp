@@ -19,6 +19,7 @@
 #include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_tensor.h"
 #include "kernels/reduce_ops.h"
 #include "kernels/tensor_ops.h"
 
@@ -174,6 +175,18 @@ Status cuda_softmax(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_log_softmax(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(SoftmaxPlan p, softmax_plan(ctx.node, *x));
+  Tensor y(x->dtype(), x->shape());
+  if (x->numel() > 0) {
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_log_softmax(cuda_elem(x->dtype()), x->raw(), y.raw(), p.outer, p.dim, p.inner, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 namespace {
 // LayerNormalization of ctx's inputs (X, Scale, B), or of X + x2 when x2 (X's type and shape) is
 // given: the sum taken in the kernel, never written.
@@ -245,6 +258,17 @@ Status cuda_add_layer_normalization(CudaOpContext& ctx) {
 Status cuda_reduce_mean(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kMean, kernels::ReduceKind::kMean); }
 Status cuda_reduce_sum(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kSum, kernels::ReduceKind::kSum); }
 Status cuda_reduce_max(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kMax, kernels::ReduceKind::kMax); }
+Status cuda_reduce_min(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kMin, kernels::ReduceKind::kMin); }
+Status cuda_reduce_prod(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kProd, kernels::ReduceKind::kProd); }
+Status cuda_reduce_l1(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kL1, kernels::ReduceKind::kL1); }
+Status cuda_reduce_l2(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kL2, kernels::ReduceKind::kL2); }
+Status cuda_reduce_sum_square(CudaOpContext& ctx) {
+  return reduce(ctx, ReduceOp::kSumSquare, kernels::ReduceKind::kSumSquare);
+}
+Status cuda_reduce_log_sum(CudaOpContext& ctx) { return reduce(ctx, ReduceOp::kLogSum, kernels::ReduceKind::kLogSum); }
+Status cuda_reduce_log_sum_exp(CudaOpContext& ctx) {
+  return reduce(ctx, ReduceOp::kLogSumExp, kernels::ReduceKind::kLogSumExp);
+}
 
 Status cuda_argmax(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
@@ -252,6 +276,26 @@ Status cuda_argmax(CudaOpContext& ctx) {
   Tensor y(DType::kInt64, p.out_shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_argmax(cuda_elem(x->dtype()), x->raw(), y.data<int64_t>(), p.outer, p.dim,
                                                    p.inner, p.select_last, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_argmin(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(ArgMaxPlan p, argmax_plan(ctx.node, *x));
+  Tensor y(DType::kInt64, p.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_argmin(cuda_elem(x->dtype()), x->raw(), y.data<int64_t>(), p.outer, p.dim,
+                                                   p.inner, p.select_last, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_cumsum(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const CumSumPlan p, cumsum_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_cumsum(cuda_elem(x->dtype()), x->raw(), y.raw(), p.outer, p.dim, p.inner,
+                                                   p.exclusive, p.reverse, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }

@@ -293,4 +293,81 @@ Status cuda_resize(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// ---- Tile, Trilu, GatherElements, ScatterND ----
+
+Status cuda_tile(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TilePlan p, tile_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), p.copy_shape);  // the output as [repeats[0], dims[0], ...]: one strided copy
+  SS_RETURN_IF_ERROR(strided_copy(ctx, *x, 0, p.copy_strides, &y));
+  ctx.outputs[0] = y.reshaped(p.shape);
+  return ok_status();
+}
+
+Status cuda_trilu(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TriluPlan p, trilu_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_trilu(static_cast<int>(dtype_size(x->dtype())), x->raw(), y.raw(), p.batches,
+                                                  p.rows, p.cols, p.k, p.upper, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_gather_elements(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const GatherElementsPlan p, gather_elements_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const Tensor* ind = ctx.inputs[1];
+  if (p.shape.size() > static_cast<std::size_t>(kernels::kMaxRank)) return rank_limit_error(p.shape.size());
+  kernels::StridedIndex ix;
+  ix.rank = static_cast<int>(p.shape.size());
+  for (int k = 0; k < ix.rank; ++k) {
+    ix.dims[k] = p.shape[static_cast<std::size_t>(k)];
+    ix.strides[k] = k == p.axis ? 0 : p.data_strides[static_cast<std::size_t>(k)];
+  }
+  // As Gather: the indices are on the device, the kernel records an out-of-range one.
+  Tensor y(data->dtype(), p.shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather_elements(
+      static_cast<int>(dtype_size(data->dtype())), data->raw(), ind->raw(), ind->dtype() == DType::kInt64, y.raw(), ix,
+      p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, y.numel(), ctx.fault(static_cast<int>(p.axis)),
+      ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+static_assert(static_cast<int>(kernels::ScatterOp::kNone) == static_cast<int>(ScatterReduction::kNone) &&
+              static_cast<int>(kernels::ScatterOp::kAdd) == static_cast<int>(ScatterReduction::kAdd) &&
+              static_cast<int>(kernels::ScatterOp::kMul) == static_cast<int>(ScatterReduction::kMul) &&
+              static_cast<int>(kernels::ScatterOp::kMax) == static_cast<int>(ScatterReduction::kMax) &&
+              static_cast<int>(kernels::ScatterOp::kMin) == static_cast<int>(ScatterReduction::kMin));
+
+Status cuda_scatter_nd(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ScatterNdPlan p, scatter_nd_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const Tensor* upd = ctx.inputs[2];
+  if (p.m > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(p.m));
+  if (data->dtype() != upd->dtype()) {
+    // float16 beside float32 passes the plan (the CPU widens both); here the kernel needs one type.
+    return unimplemented("updates of type " + std::string(dtype_name(upd->dtype())) + " into data of type " +
+                         std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
+  }
+  Tensor y(data->dtype(), data->shape());
+  const int64_t bytes = static_cast<int64_t>(y.nbytes());
+  if (bytes > 0) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y.raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
+  }
+  kernels::GatherNdIndex nd;
+  nd.m = static_cast<int>(p.m);
+  for (int64_t k = 0; k < p.m; ++k) {
+    nd.dims[k] = p.dims[k];
+    nd.strides[k] = p.strides[k];
+  }
+  // As GatherND: the kernel records an out-of-range index, empty slices included.
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(static_cast<kernels::ScatterOp>(p.reduction),
+                                                       cuda_elem(data->dtype()), y.raw(), ctx.inputs[1]->data<int64_t>(),
+                                                       upd->raw(), p.rows, p.slice, nd, ctx.fault(0), ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 }  // namespace shardscore
