@@ -17,6 +17,14 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
   using C = typename Compute<T>::type;
   if constexpr (kOp == BinaryOp::kEqual) {
     return static_cast<uint8_t>(load(a) == load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kLess) {
+    return static_cast<uint8_t>(load(a) < load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kGreater) {
+    return static_cast<uint8_t>(load(a) > load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kLessOrEqual) {
+    return static_cast<uint8_t>(load(a) <= load(b) ? 1 : 0);
+  } else if constexpr (kOp == BinaryOp::kGreaterOrEqual) {
+    return static_cast<uint8_t>(load(a) >= load(b) ? 1 : 0);
   } else if constexpr (kOp == BinaryOp::kAnd) {
     return static_cast<uint8_t>(a != 0 && b != 0 ? 1 : 0);
   } else if constexpr (kOp == BinaryOp::kOr) {
@@ -49,7 +57,19 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     if constexpr (kOp == BinaryOp::kAdd) r = x + y;
     else if constexpr (kOp == BinaryOp::kSub) r = x - y;
     else if constexpr (kOp == BinaryOp::kMul) r = x * y;
-    else {
+    else if constexpr (kOp == BinaryOp::kMod || kOp == BinaryOp::kFmod) {
+      if constexpr (std::is_integral_v<C>) {
+        // As the CPU's int_mod: a zero divisor gives 0 (recorded as a fault), MIN mod -1 is 0.
+        if (y == 0 || (std::is_signed_v<C> && y == C(-1))) {
+          r = 0;
+        } else {
+          r = static_cast<C>(x % y);
+          if (kOp == BinaryOp::kMod && r != 0 && ((r < 0) != (y < 0))) r = static_cast<C>(r + y);
+        }
+      } else {
+        r = fmod(x, y);
+      }
+    } else {
       if constexpr (std::is_integral_v<C>) {
         if (y == 0) r = 0;
         else if (std::is_signed_v<C> && y == C(-1)) r = static_cast<C>(C(0) - static_cast<std::make_unsigned_t<C>>(x));
@@ -74,7 +94,7 @@ __global__ void binary_kernel(const T* a, StridedIndex ai, bool a_dense, const E
     const int64_t ib = kDense || b_dense ? i : strided_offset(i, bi);
     const T x = a[ia];
     const E y = b[ib];
-    if constexpr (kOp == BinaryOp::kDiv && std::is_integral_v<T>) {
+    if constexpr ((kOp == BinaryOp::kDiv || kOp == BinaryOp::kMod || kOp == BinaryOp::kFmod) && std::is_integral_v<T>) {
       if (y == 0) report_fault(fault, FaultKind::kDivisionByZero, static_cast<unsigned long long>(i), 0, 0, 0);
     } else if constexpr (kOp == BinaryOp::kPow && std::is_integral_v<T>) {
       if (x == 0 && y < 0) {
@@ -89,7 +109,8 @@ template <BinaryOp kOp, typename T, typename E>
 cudaError_t binary_typed(const void* a, const StridedIndex& ai_in, const void* b, const StridedIndex& bi_in, void* out,
                          int64_t n, const FaultSink& fault, cudaStream_t s) {
   constexpr bool kBoolOut = kOp == BinaryOp::kEqual || kOp == BinaryOp::kAnd || kOp == BinaryOp::kOr ||
-                            kOp == BinaryOp::kXor;
+                            kOp == BinaryOp::kXor || kOp == BinaryOp::kLess || kOp == BinaryOp::kGreater ||
+                            kOp == BinaryOp::kLessOrEqual || kOp == BinaryOp::kGreaterOrEqual;
   using O = std::conditional_t<kBoolOut, uint8_t, T>;
   StridedIndex ai = ai_in, bi = bi_in;
   coalesce_strided_pair(&ai, &bi);
@@ -146,6 +167,16 @@ cudaError_t binary_op(Elem ae, const void* a, const StridedIndex& ai, const void
   return err;
 }
 
+// Less / Greater / LessOrEqual / GreaterOrEqual: every type but bool (whose uint8_t would compare too).
+template <BinaryOp kOp>
+cudaError_t compare_op(Elem ae, const void* a, const StridedIndex& ai, const void* b, const StridedIndex& bi, void* out,
+                       int64_t n, const FaultSink& fault, cudaStream_t s) {
+  if (ae == Elem::kBool) return cudaErrorInvalidValue;
+  cudaError_t err = cudaErrorInvalidValue;
+  dispatch_all(ae, [&](auto zero) { err = binary_typed<kOp, decltype(zero), decltype(zero)>(a, ai, b, bi, out, n, fault, s); });
+  return err;
+}
+
 // ---- unary ----
 
 template <UnaryOp kOp, typename C>
@@ -186,6 +217,40 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
   } else if constexpr (kOp == UnaryOp::kGeluTanh) {
     const double x = static_cast<double>(v);
     return static_cast<C>(0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x))));
+  } else if constexpr (kOp == UnaryOp::kExp) {
+    return exp(v);
+  } else if constexpr (kOp == UnaryOp::kLog) {
+    return log(v);
+  } else if constexpr (kOp == UnaryOp::kReciprocal) {
+    return C(1) / v;
+  } else if constexpr (kOp == UnaryOp::kFloor) {
+    return floor(v);
+  } else if constexpr (kOp == UnaryOp::kCeil) {
+    return ceil(v);
+  } else if constexpr (kOp == UnaryOp::kRound) {
+    return rint(v);  // round-to-nearest-even, as the CPU's nearbyint
+  } else if constexpr (kOp == UnaryOp::kSin) {
+    return sin(v);
+  } else if constexpr (kOp == UnaryOp::kCos) {
+    return cos(v);
+  } else if constexpr (kOp == UnaryOp::kSoftplus) {
+    return v > C(0) ? v + log1p(exp(-v)) : log1p(exp(v));
+  } else if constexpr (kOp == UnaryOp::kSoftsign) {
+    return v / (C(1) + fabs(v));
+  } else if constexpr (kOp == UnaryOp::kElu) {
+    return v >= C(0) ? v : alpha * expm1(v);
+  } else if constexpr (kOp == UnaryOp::kSelu) {
+    return beta * (v > C(0) ? v : alpha * expm1(v));
+  } else if constexpr (kOp == UnaryOp::kAbs) {
+    if constexpr (std::is_integral_v<C>) {
+      return v < C(0) ? static_cast<C>(std::make_unsigned_t<C>(0) - static_cast<std::make_unsigned_t<C>>(v)) : v;
+    } else {
+      return fabs(v);
+    }
+  } else if constexpr (kOp == UnaryOp::kSign) {
+    return v > C(0) ? C(1) : v < C(0) ? C(-1) : v == C(0) ? C(0) : v;  // NaN stays NaN
+  } else if constexpr (kOp == UnaryOp::kDivideBy) {
+    return v / alpha;
   } else {
     return v;
   }
@@ -216,7 +281,7 @@ cudaError_t unary_op(Elem e, const void* x, void* y, int64_t n, double alpha, do
     case Elem::kBF16: return launch(__nv_bfloat16{});
     default: break;
   }
-  if constexpr (kOp == UnaryOp::kNeg) {
+  if constexpr (kOp == UnaryOp::kNeg || kOp == UnaryOp::kAbs || kOp == UnaryOp::kSign) {
     switch (e) {
       case Elem::kI8: return launch(int8_t{});
       case Elem::kI16: return launch(int16_t{});
@@ -333,6 +398,13 @@ cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, 
     case BinaryOp::kDiv: return binary_op<BinaryOp::kDiv>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kMax: return binary_op<BinaryOp::kMax>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kMin: return binary_op<BinaryOp::kMin>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kMod: return binary_op<BinaryOp::kMod>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kFmod: return binary_op<BinaryOp::kFmod>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kLess: return compare_op<BinaryOp::kLess>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kGreater: return compare_op<BinaryOp::kGreater>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kLessOrEqual: return compare_op<BinaryOp::kLessOrEqual>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kGreaterOrEqual:
+      return compare_op<BinaryOp::kGreaterOrEqual>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kAnd:
       return a_elem == Elem::kBool ? binary_typed<BinaryOp::kAnd, uint8_t, uint8_t>(a, ai, b, bi, out, n, fault, stream)
                                    : cudaErrorInvalidValue;
@@ -384,6 +456,21 @@ cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t 
     case UnaryOp::kHardSwish: return unary_op<UnaryOp::kHardSwish>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kGelu: return unary_op<UnaryOp::kGelu>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kGeluTanh: return unary_op<UnaryOp::kGeluTanh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kExp: return unary_op<UnaryOp::kExp>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kLog: return unary_op<UnaryOp::kLog>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kReciprocal: return unary_op<UnaryOp::kReciprocal>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kFloor: return unary_op<UnaryOp::kFloor>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kCeil: return unary_op<UnaryOp::kCeil>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kRound: return unary_op<UnaryOp::kRound>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSin: return unary_op<UnaryOp::kSin>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kCos: return unary_op<UnaryOp::kCos>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSoftplus: return unary_op<UnaryOp::kSoftplus>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSoftsign: return unary_op<UnaryOp::kSoftsign>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kElu: return unary_op<UnaryOp::kElu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSelu: return unary_op<UnaryOp::kSelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAbs: return unary_op<UnaryOp::kAbs>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSign: return unary_op<UnaryOp::kSign>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kDivideBy: return unary_op<UnaryOp::kDivideBy>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kNot:
       if (elem != Elem::kBool) return cudaErrorInvalidValue;
       not_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y), n);

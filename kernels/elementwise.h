@@ -6,13 +6,20 @@
 
 namespace shardscore::kernels {
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMax, kMin };
+enum class BinaryOp {
+  kAdd, kSub, kMul, kDiv, kPow, kEqual, kAnd, kOr, kXor, kMax, kMin,
+  kLess, kGreater, kLessOrEqual, kGreaterOrEqual,  // every type but bool (output bool)
+  kMod,   // integers: the remainder takes the divisor's sign (Mod fmod=0)
+  kFmod,  // the dividend's sign (Mod fmod=1; C's fmod for floats)
+};
 
 // out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the
 // operands' strides in the output's index space). `a_elem` is the type of a, b and (except for
 // kEqual, whose output is bool) out; kPow's exponent b may be another type (`b_elem`).
 // Arithmetic (kMax and kMin too, NaN winning): float32, float16, bfloat16, float64, int32, int64;
-// kEqual: every type; kAnd, kOr, kXor: bool (output bool). An integer division by zero and an
+// kEqual: every type; kAnd, kOr, kXor: bool (output bool); kLess, kGreater, kLessOrEqual,
+// kGreaterOrEqual: every type but bool (output bool, NaN compares false); kMod, kFmod: arithmetic
+// types (kMod integers only). An integer division (Div, Mod) by zero and an
 // integer 0 to a negative power give 0 and are recorded in `fault` (kDivisionByZero,
 // kZeroToNegativePower at output position i), so the batch fails with the CPU op's error. With an
 // empty output nothing is divided and nothing is recorded, on the CPU too.
@@ -33,10 +40,18 @@ enum class UnaryOp {
   kHardSwish,
   kGelu,         // exact (erf) form
   kGeluTanh,     // tanh approximation
+  kExp, kLog, kReciprocal, kFloor, kCeil,
+  kRound,        // halves to even
+  kSin, kCos, kSoftplus,
+  kSoftsign,     // x / (1 + |x|) as written: +-inf gives NaN
+  kElu,          // alpha
+  kSelu,         // alpha, beta = gamma
+  kAbs, kSign,   // also signed integers; Sign(NaN) = NaN
+  kDivideBy,     // x / alpha (Mean's last step)
 };
 
-// y[i] = f(x[i]) for n elements of type `elem`: float32, float16, bfloat16, float64; kNeg also signed
-// integers, kNot bool. NaN passes through every op.
+// y[i] = f(x[i]) for n elements of type `elem`: float32, float16, bfloat16, float64; kNeg, kAbs and
+// kSign also signed integers, kNot bool. NaN passes through every op. In place (x == y) allowed.
 cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t n, double alpha, double beta,
                          cudaStream_t stream);
 

@@ -47,7 +47,7 @@ enum class FaultKind : int {
   kNone = 0,
   kIndexOutOfRange = 1,     // Gather: value, the index; extent, the axis' size; where, the axis
   kNdIndexOutOfRange = 2,   // GatherND: as kIndexOutOfRange; where, the dimension of data
-  kDivisionByZero = 3,      // an integer Div with a divisor of 0
+  kDivisionByZero = 3,      // an integer Div or Mod with a divisor of 0
   kZeroToNegativePower = 4, // integer Pow of 0; value: the exponent
 };
 struct DeviceFault {

@@ -240,6 +240,72 @@ StatusOr<RawInputPlan> raw_input_plan(const Node& node, const std::vector<const 
   return p;
 }
 
+// ---- math ops: rounding, exponentials, trigonometry, comparisons, Mod, Sum / Mean, Dropout ----
+
+ActivationParams elu_params(const Node& node) { return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0}; }
+
+ActivationParams selu_params(const Node& node) {
+  return {static_cast<double>(node.attr_float("alpha", 1.67326319217681884765625f)),
+          static_cast<double>(node.attr_float("gamma", 1.05070102214813232421875f))};
+}
+
+StatusOr<BinaryPlan> compare_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, same_type_operands(inputs));
+  if (p.a->dtype() == DType::kUndefined || p.a->dtype() == DType::kBool) return unsupported_element_type(p.a->dtype());
+  p.out = DType::kBool;
+  return p;
+}
+
+StatusOr<ModPlan> mod_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  ModPlan p;
+  SS_ASSIGN_OR_RETURN(p.b, arith_binary_plan(inputs));
+  const int64_t fmod = node.attr_int("fmod", 0);
+  if (fmod != 0 && fmod != 1) return invalid_argument("fmod " + std::to_string(fmod) + " is not 0 or 1");
+  p.fmod = fmod == 1;
+  if (!p.fmod && plan_is_float(p.b.a->dtype())) {
+    return invalid_argument("fmod=0 is not defined for float inputs (" + name_of(p.b.a->dtype()) +
+                            "); the spec requires fmod=1");
+  }
+  return p;
+}
+
+StatusOr<MinMaxPlan> sum_mean_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(MinMaxPlan p, min_max_plan(inputs));
+  if (!plan_is_float(p.xs[0]->dtype())) return unsupported_element_type(p.xs[0]->dtype());
+  return p;
+}
+
+StatusOr<DropoutPlan> dropout_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  DropoutPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  if (!plan_is_float(p.x->dtype())) return unsupported_element_type(p.x->dtype());
+  p.want_mask = node.outputs.size() > 1 && !node.outputs[1].empty();
+  p.mask_dtype = node.opset < 10 ? p.x->dtype() : DType::kBool;
+  const Tensor* training = node.opset >= 12 && inputs.size() > 2 ? inputs[2] : nullptr;  // host tensors (kHost12)
+  if (!training) return p;
+  if (training->dtype() != DType::kBool) {
+    return invalid_argument("training_mode must be bool; got " + name_of(training->dtype()));
+  }
+  if (training->numel() != 1) {
+    return invalid_argument("training_mode " + shape_to_string(training->shape()) + " must be a scalar");
+  }
+  if (training->data<uint8_t>()[0] == 0) return p;
+  double ratio = 0.5;
+  if (const Tensor* r = inputs.size() > 1 ? inputs[1] : nullptr) {
+    if (!plan_is_float(r->dtype())) return invalid_argument("ratio must be a float; got " + name_of(r->dtype()));
+    if (r->numel() != 1) return invalid_argument("ratio " + shape_to_string(r->shape()) + " must be a scalar");
+    if (r->dtype() == DType::kFloat32) ratio = r->data<float>()[0];
+    else if (r->dtype() == DType::kFloat64) ratio = r->data<double>()[0];
+    else ratio = half_bits_to_float(r->dtype(), r->data<uint16_t>()[0]);
+  }
+  // With ratio 0 training drops nothing: the inference result, exactly.
+  if (ratio != 0) {
+    return unimplemented("Dropout with training_mode=true and ratio " + std::to_string(ratio) +
+                         " is not supported (inference only: a random mask would make the scores differ run to run)");
+  }
+  return p;
+}
+
 // ---- ai.onnx.ml ----
 
 StatusOr<MlRows> ml_rows_plan(const Tensor& x) {

@@ -131,6 +131,43 @@ struct CastPlan {
 };
 StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// ---- math ops: rounding, exponentials, trigonometry, comparisons, Mod, Sum / Mean, Dropout -----
+
+// Exp, Log, Reciprocal, Floor, Ceil, Round, Sin, Cos, Softplus, Softsign, Elu, Selu: float_unary_plan.
+// Abs and Sign: neg_plan (float or int8/16/32/64; unsigned integers are Unimplemented).
+ActivationParams elu_params(const Node& node);   // alpha (1.0)
+ActivationParams selu_params(const Node& node);  // alpha (1.67326319...), gamma (1.05070102...) as beta
+
+// Less / Greater / LessOrEqual / GreaterOrEqual: inputs 0 and 1 required, of one type
+// (InvalidArgument "input types differ"), broadcastable, any numeric type (bool: Unimplemented
+// "element type bool is not supported"); out = bool.
+StatusOr<BinaryPlan> compare_plan(const std::vector<const Tensor*>& inputs);
+
+// Mod: as arith_binary_plan (float32/16/64, int32, int64; out = a's type) and the fmod attribute
+// (0 or 1, InvalidArgument otherwise). fmod 0 (integers only): the remainder takes the divisor's sign
+// (Python's %); fmod 1: the dividend's (C's fmod / %). A float input with fmod 0 is InvalidArgument, as
+// the spec requires fmod 1 there. An integer divisor of 0 fails the op ("integer division by zero").
+struct ModPlan {
+  BinaryPlan b;
+  bool fmod = false;
+};
+StatusOr<ModPlan> mod_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// Sum / Mean: min_max_plan's checks (one or more inputs of one type, broadcast together), float
+// types only (the spec's T; int32 / int64: Unimplemented "element type ... is not supported").
+StatusOr<MinMaxPlan> sum_mean_plan(const std::vector<const Tensor*>& inputs);
+
+// Dropout in inference: output = data (a float type, as stored); the optional mask is all ones
+// ("nothing dropped"): bool from opset 10, data's type before. From opset 12 training_mode (input 2,
+// a bool scalar read on the host) may be true only with a ratio (input 1, a float scalar read on
+// the host; default 0.5) of 0: anything else is Unimplemented (inference only).
+struct DropoutPlan {
+  const Tensor* x = nullptr;
+  bool want_mask = false;  // the node names output 1
+  DType mask_dtype = DType::kBool;
+};
+StatusOr<DropoutPlan> dropout_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- ai.onnx.ml -----------------------------------------------------------------------------
 
 // X as rows: 1-D or 2-D (InvalidArgument "X must be 1-D or 2-D"), any numeric type but bool

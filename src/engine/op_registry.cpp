@@ -90,6 +90,29 @@ constexpr OpEntry kOps[] = {
     {"", "Max", 8, 21, cpu_max, SS_CUDA(max)},
     {"", "Min", 8, 21, cpu_min, SS_CUDA(min)},
     {"", "Where", 9, 21, cpu_where, SS_CUDA(where), kAsStored},
+    // math: rounding, exponentials, trigonometry, comparisons, Mod, Sum / Mean, Dropout (cpu_ops_nn.h)
+    {"", "Exp", 6, 21, cpu_exp, SS_CUDA(exp)},
+    {"", "Log", 6, 21, cpu_log, SS_CUDA(log)},
+    {"", "Abs", 6, 21, cpu_abs, SS_CUDA(abs)},  // float, int8/16/32/64 (unsigned refused)
+    {"", "Reciprocal", 6, 21, cpu_reciprocal, SS_CUDA(reciprocal)},
+    {"", "Floor", 6, 21, cpu_floor, SS_CUDA(floor)},
+    {"", "Ceil", 6, 21, cpu_ceil, SS_CUDA(ceil)},
+    {"", "Round", 11, 21, cpu_round, SS_CUDA(round)},
+    {"", "Sin", 7, 21, cpu_sin, SS_CUDA(sin)},
+    {"", "Cos", 7, 21, cpu_cos, SS_CUDA(cos)},
+    {"", "Sign", 9, 21, cpu_sign, SS_CUDA(sign)},  // float, int8/16/32/64 (unsigned refused)
+    {"", "Softplus", 1, 21, cpu_softplus, SS_CUDA(softplus)},
+    {"", "Softsign", 1, 21, cpu_softsign, SS_CUDA(softsign)},
+    {"", "Elu", 6, 21, cpu_elu, SS_CUDA(elu)},
+    {"", "Selu", 6, 21, cpu_selu, SS_CUDA(selu)},
+    {"", "Less", 7, 21, cpu_less, SS_CUDA(less)},
+    {"", "Greater", 7, 21, cpu_greater, SS_CUDA(greater)},
+    {"", "LessOrEqual", 12, 21, cpu_less_or_equal, SS_CUDA(less_or_equal)},
+    {"", "GreaterOrEqual", 12, 21, cpu_greater_or_equal, SS_CUDA(greater_or_equal)},
+    {"", "Mod", 10, 21, cpu_mod, SS_CUDA(mod)},
+    {"", "Sum", 6, 21, cpu_sum, SS_CUDA(sum)},  // 6 and 7 require one shape: broadcasting is the superset
+    {"", "Mean", 6, 21, cpu_mean, SS_CUDA(mean)},
+    {"", "Dropout", 7, 21, cpu_dropout, SS_CUDA(dropout), kAsStored, kHost12},  // inference only
     // ---- tensor, reduction and normalization ops (cpu_ops_tensor.h) ----
     {"", "Gather", 1, 21, cpu_gather, SS_CUDA(gather), kAsStored},
     {"", "GatherND", 11, 21, cpu_gather_nd, SS_CUDA(gather_nd), kAsStored},

@@ -1386,9 +1386,164 @@ def gen_log_softmax():
         tag="float16,axis=-1", tol=HALF_TOL)
 
 
+# -- math ops: Exp ... Selu, Abs / Sign, comparisons, Mod, Sum / Mean, Dropout (appended: earlier ids stay) --
+
+# Edge values, fed to an op as rows Concat-ed under the random x (so that they run on the backend, not folded).
+MATH_EDGES = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 1e-3, -1e-3, 30, -30, 100,
+                       -100, 3.75], np.float32)
+
+
+def with_edges(op, opset, attrs=None, tag="edges", x_type=FLOAT, **kw):
+    """op(Concat(x, edges) along axis 0), x [3, len(edges)], computed in x_type (a Cast first when not float)."""
+    cast = [] if x_type == FLOAT else [N("Cast", ["t0"], ["t"], to=x_type)]
+    src = "t0" if x_type == FLOAT else "t"
+    add(op, opset, [N("Concat", ["x", "e"], ["t0"], axis=0)] + cast + [N(op, [src], **(attrs or {}))],
+        [("x", FLOAT, [3, len(MATH_EDGES)])], tag=tag, inits=[T("e", MATH_EDGES.reshape(1, -1))], **kw)
+
+
+# ONNX Runtime 1.19 has no float64 kernel for these: the spec's reference (onnx.reference) is the oracle there.
+NO_ORT_FLOAT64 = ("Cos", "Softplus", "Softsign", "Elu", "Selu")
+
+
+def all_pairs(op, **attrs):
+    """op(a, b) for every pair of edge values (and the random rows): Concat(x, e) [N+1, 1, E] against e^T [E, 1]."""
+    return [N("Concat", ["x", "e"], ["t"], axis=0), N("Unsqueeze", ["t", "ax"], ["t3"]), N("Transpose", ["e"], ["et"]),
+            N(op, ["t3", "et"], **attrs)]
+
+
+def dropout_opset7_oracle(feeds):
+    # Dropout-7's mask has X's type; nothing is dropped in inference, so it is all ones (ONNX Runtime 1.19 gives
+    # zeros, and onnx.reference a bool mask: neither is the spec's T).
+    x = feeds["x"]
+    return {"y": x, "mask": np.ones_like(x)}
+
+
+def gen_math():
+    r = rng_for("math")
+    for op, opsets, attr_sets in (
+            ("Exp", (6, 13), [{}]), ("Log", (6, 13), [{}]), ("Abs", (6, 13), [{}]), ("Reciprocal", (6, 13), [{}]),
+            ("Floor", (6, 13), [{}]), ("Ceil", (6, 13), [{}]), ("Round", (11,), [{}]), ("Sin", (7,), [{}]),
+            ("Cos", (7,), [{}]), ("Sign", (9, 13), [{}]), ("Softplus", (1, 13), [{}]), ("Softsign", (1, 13), [{}]),
+            ("Elu", (6,), [{}, {"alpha": 0.3}]), ("Selu", (6,), [{}, {"alpha": 2.0, "gamma": 0.5}])):
+        for opset in opsets:
+            for attrs in attr_sets:
+                one(op, opset, rshape(r, int(r.integers(1, 5)), 1, 5), attrs)
+        attrs = attr_sets[-1]
+        with_edges(op, 13, attrs)
+        with_edges(op, 13, attrs, tag="edges,float64", x_type=DOUBLE,
+                   **(dict(oracle="reference", why=f"ONNX Runtime 1.19 has no float64 {op} kernel")
+                      if op in NO_ORT_FLOAT64 else {}))
+        with_edges(op, 13, attrs, tag="edges,float16", x_type=F16, tol=HALF_TOL,
+                   **(dict(oracle="reference", why="ONNX Runtime 1.19's float16 Sign gives 0 for NaN (its float32 and "
+                                                   "float64 Sign keep NaN, as the spec's reference does)")
+                      if op == "Sign" else {}))
+        # a wide range of values: x * 30 (Log and friends of negatives: NaN)
+        add(op, 13, [N("Mul", ["x", "k"], ["t"]), N(op, ["t"], **attrs)], [("x", FLOAT, [4, 64])], tag="x=4x64,times30",
+            inits=[T("k", np.float32(30))])
+    # Round: halves to even, including large ones
+    add("Round", 11, [N("Add", ["x", "h"], ["t"]), N("Floor", ["t"], ["f"]), N("Add", ["f", "h"], ["g"]),
+                      N("Round", ["g"])], [("x", FLOAT, [4, 16])], tag="halves", inits=[T("h", np.float32(0.5))])
+    # Abs / Sign of integers: input_ids - 500 has both signs
+    for op in ("Abs", "Sign"):
+        for it, name in ((I64, "int64"), (I32, "int32")):
+            c = np.array(500, np.int64 if it == I64 else np.int32)
+            add(op, 13, [N("Sub", ["input_ids", "c"], ["t"]), N(op, ["t"])], [("input_ids", it, [3, 6])], tag=name,
+                inits=[T("c", c)])
+    # comparisons
+    for op, opsets in (("Less", (7, 9, 13)), ("Greater", (7, 9, 13)), ("LessOrEqual", (12, 16)),
+                       ("GreaterOrEqual", (12, 16))):
+        rr = rng_for(op)
+        for opset in opsets:
+            x = rshape(rr, 3, 2, 4)
+            s1 = [d if rr.random() < 0.5 else 1 for d in x]
+            a = np.round(rr.standard_normal(s1)).astype(np.float32)
+            if opset >= 11:  # Round(x) against integers: ties
+                add(op, opset, [N("Round", ["x"], ["t"]), N(op, ["t", "a"])], [("x", FLOAT, x)],
+                    tag=f"x={shp(x)},a={shp(s1)},ties", inits=[T("a", a)])
+            else:
+                one(op, opset, x, inits=[T("a", a)], extra_ins=["a"], tag=f"x={shp(x)},a={shp(s1)}")
+        last = opsets[-1]
+        add(op, last, [N(op, ["a", "x"])], [("x", FLOAT, [2, 1, 4])], tag="a_first_broadcast_up",
+            inits=[T("a", rr.standard_normal([3, 1]).astype(np.float32))])
+        add(op, last, [N("Concat", ["x", "e"], ["t"], axis=0), N(op, ["t", "e"])],
+            [("x", FLOAT, [3, len(MATH_EDGES)])], tag="edges", inits=[T("e", MATH_EDGES.reshape(1, -1))])
+        add(op, last, all_pairs(op), [("x", FLOAT, [3, len(MATH_EDGES)])], tag="edges_all_pairs",
+            inits=[T("e", MATH_EDGES.reshape(1, -1)), T("ax", np.array([1], np.int64))])
+        if last >= 9:
+            add(op, last, [N(op, ["input_ids", "c"])], [("input_ids", I64, [4, 6])], tag="int64_vs_row",
+                inits=[T("c", np.array([0, 500, 10, 999, 3, 7], np.int64))])
+            add(op, last, [N("Cast", ["x"], ["t"], to=I32), N(op, ["t", "c"])], [("x", FLOAT, [3, 1, 5])],
+                tag="int32_broadcast_up", inits=[T("c", np.array([[0], [1], [-1]], np.int32))])
+        for dt, name in ((DOUBLE, "float64"), (F16, "float16")):
+            add(op, last, [N("Cast", ["x"], ["t"], to=dt), N("Cast", ["c"], ["ct"], to=dt), N(op, ["t", "ct"])],
+                [("x", FLOAT, [3, 4])], tag=name, inits=[T("c", rr.standard_normal([4]).astype(np.float32))])
+    # Dropout (inference): Y = X, the mask all ones
+    for opset in (7, 10, 12, 13):
+        attrs = {"ratio": 0.3} if opset < 12 else {}
+        one("Dropout", opset, [3, 4], attrs)
+        one("Dropout", opset, [2, 3, 4], attrs, outs=("y", "mask"), outputs=("y", "mask"), tag="with_mask",
+            **(dict(oracle="reference" if opset >= 10 else dropout_opset7_oracle,
+                    why="the mask of inference Dropout before opset 12: ONNX Runtime 1.19 fills it with zeros (opset "
+                        "7, float) or false (opset 10); the spec's reference, and ORT itself from opset 12, give ones: "
+                        "nothing is dropped") if opset < 12 else {}))
+    for opset in (12, 13):
+        one("Dropout", opset, [3, 4], extra_ins=["r", "tm"], inits=[T("r", np.float32(0.5)), T("tm", np.array(False))],
+            tag="training_mode=false,mask", outs=("y", "mask"), outputs=("y", "mask"))
+        one("Dropout", opset, [3, 4], extra_ins=["r", "tm"], inits=[T("r", np.float32(0.0)), T("tm", np.array(True))],
+            tag="training_mode=true,ratio=0", outs=("y", "mask"), outputs=("y", "mask"))
+        one("Dropout", opset, [3, 4], extra_ins=["r", "tm"], inits=[T("r", np.float32(0.25)), T("tm", np.array(True))],
+            tag="training_mode=true,ratio=0.25", refuse="training_mode")
+        one("Dropout", opset, [3, 4], extra_ins=["", "tm"], inits=[T("tm", np.array(True))],
+            tag="training_mode=true,default_ratio", refuse="training_mode")
+    add("Dropout", 13, [N("Cast", ["x"], ["h"], to=F16), N("Dropout", ["h"], ["y", "mask"])], [("x", FLOAT, [3, 5])],
+        tag="float16,mask", outputs=("y", "mask"))
+    # Sum / Mean
+    for op in ("Sum", "Mean"):
+        rr = rng_for(op)
+        for opset in (6, 8, 13):
+            one(op, opset, [3, 4], tag="single_input")
+            one(op, opset, [3, 4], inits=[T("a", rr.standard_normal([3, 4]).astype(np.float32))], extra_ins=["a"],
+                tag="same_shape")
+            if opset >= 8:
+                x = rshape(rr, 3, 2, 4)
+                s2, s3 = [2, 1, 1, x[-1]], [x[-2], 1]
+                add(op, opset, [N(op, ["a", "x", "b"])], [("x", FLOAT, x)],
+                    tag=f"three,a={shp(s2)},x={shp(x)},b={shp(s3)}",
+                    inits=[T("a", rr.standard_normal(s2).astype(np.float32)),
+                           T("b", rr.standard_normal(s3).astype(np.float32))])
+        add(op, 13, [N("Concat", ["x", "e"], ["t"], axis=0), N(op, ["t", "e", "t"])], [("x", FLOAT, [3, len(MATH_EDGES)])],
+            tag="edges", inits=[T("e", MATH_EDGES.reshape(1, -1))])
+        for dt, name, tol in ((DOUBLE, "float64", 1e-5), (F16, "float16", HALF_TOL)):
+            no_ort = op == "Mean" and dt == DOUBLE
+            add(op, 13, [N("Cast", ["x"], ["t"], to=dt), N("Cast", ["c"], ["ct"], to=dt), N(op, ["t", "ct", "t"])],
+                [("x", FLOAT, [3, 4])], tag=name, tol=tol, inits=[T("c", rr.standard_normal([4]).astype(np.float32))],
+                **(dict(oracle="reference", why="ONNX Runtime 1.19 has no float64 Mean kernel") if no_ort else {}))
+    # Mod
+    r = rng_for("Mod")
+    for opset in (10, 13):
+        for fmod in (0, 1):
+            for it, name in ((I64, "int64"), (I32, "int32")):
+                npt = np.int64 if it == I64 else np.int32
+                add("Mod", opset, [N("Sub", ["input_ids", "c"], ["t"]), N("Mod", ["t", "d"], fmod=fmod)],
+                    [("input_ids", it, [4, 6])], tag=f"{name},fmod={fmod}",
+                    inits=[T("c", np.array(500, npt)), T("d", np.array([7, -7, 3, -3, 1000, -1], npt))])
+        one("Mod", opset, [3, 4], {"fmod": 1}, inits=[T("d", r.uniform(0.5, 2, [4]).astype(np.float32) *
+                                                          np.array([1, -1, 1, -1], np.float32))], extra_ins=["d"],
+            tag="float,fmod=1")
+    add("Mod", 13, all_pairs("Mod", fmod=1), [("x", FLOAT, [3, len(MATH_EDGES)])], tag="float_edges_all_pairs,fmod=1",
+        inits=[T("e", MATH_EDGES.reshape(1, -1)), T("ax", np.array([1], np.int64))])
+    for dt, name, tol in ((DOUBLE, "float64", 1e-5), (F16, "float16", HALF_TOL)):
+        add("Mod", 13, [N("Mul", ["x", "k"], ["x3"]), N("Cast", ["x3"], ["t"], to=dt), N("Cast", ["c"], ["ct"], to=dt),
+                        N("Mod", ["t", "ct"], fmod=1)],
+            [("x", FLOAT, [3, 4])], tag=f"{name},fmod=1", tol=tol,
+            inits=[T("k", np.float32(5)), T("c", r.uniform(0.5, 2, [4]).astype(np.float32))])
+    one("Mod", 13, [3, 4], inits=[T("d", np.float32(1.5))], extra_ins=["d"], tag="float,fmod=0_refused", refuse="fmod=0")
+
+
 for _gen in (gen_binary, gen_unary, gen_softmax, gen_gemm, gen_matmul, gen_flatten_reshape_identity, gen_constant,
              gen_cast, gen_concat, gen_argmax, gen_conv, gen_pool, gen_batchnorm, gen_pad, gen_resize, gen_clip, gen_pow,
-             gen_equal_minmax_where, gen_gather, gen_layout, gen_reduce, gen_layernorm, gen_ml, gen_edges, gen_half):
+             gen_equal_minmax_where, gen_gather, gen_layout, gen_reduce, gen_layernorm, gen_ml, gen_edges, gen_half,
+             gen_math):
     _gen()
 
 # -- Tile, Trilu, CumSum, GatherElements, ScatterND (appended, as above) --

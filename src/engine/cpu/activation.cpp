@@ -119,4 +119,73 @@ Status cpu_gelu(OpContext& ctx) {
   });
 }
 
+// ---- Exp, Log, Reciprocal, Floor, Ceil, Round, Sin, Cos, Softplus, Softsign, Elu, Selu ----
+
+Status cpu_exp(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::exp(v); });
+}
+
+Status cpu_log(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::log(v); });
+}
+
+Status cpu_reciprocal(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return decltype(v)(1) / v; });
+}
+
+Status cpu_floor(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::floor(v); });
+}
+
+Status cpu_ceil(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::ceil(v); });
+}
+
+Status cpu_round(OpContext& ctx) {
+  // Halves to even, as the spec says (std::round would take them away from zero): nearbyint in the
+  // default rounding mode, which nothing here changes.
+  return cpu_unary_float(ctx, [](auto v) { return std::nearbyint(v); });
+}
+
+Status cpu_sin(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::sin(v); });
+}
+
+Status cpu_cos(OpContext& ctx) {
+  return cpu_unary_float(ctx, [](auto v) { return std::cos(v); });
+}
+
+Status cpu_softplus(OpContext& ctx) {
+  // log(1 + e^x) with e's argument non-positive: no overflow for large x (x + log1p(e^-x)).
+  return cpu_unary_float(ctx, [](auto v) {
+    using T = decltype(v);
+    return v > T(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+  });
+}
+
+Status cpu_softsign(OpContext& ctx) {
+  // The spec's formula as written: +-inf gives NaN (inf / inf), as in ONNX Runtime and onnx.reference.
+  return cpu_unary_float(ctx, [](auto v) {
+    using T = decltype(v);
+    return v / (T(1) + std::fabs(v));
+  });
+}
+
+Status cpu_elu(OpContext& ctx) {
+  const double alpha = elu_params(ctx.node).alpha;
+  return cpu_unary_float(ctx, [alpha](auto v) {
+    using T = decltype(v);
+    return v >= T(0) ? v : static_cast<T>(alpha) * std::expm1(v);
+  });
+}
+
+Status cpu_selu(OpContext& ctx) {
+  const auto params = selu_params(ctx.node);
+  const double alpha = params.alpha, gamma = params.beta;
+  return cpu_unary_float(ctx, [alpha, gamma](auto v) {
+    using T = decltype(v);
+    return static_cast<T>(gamma) * (v > T(0) ? v : static_cast<T>(alpha) * std::expm1(v));
+  });
+}
+
 }  // namespace shardscore

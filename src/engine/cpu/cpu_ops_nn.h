@@ -47,4 +47,31 @@ Status cpu_max(OpContext& ctx);  // Max / Min (opsets 8-21): variadic, broadcast
 Status cpu_min(OpContext& ctx);
 Status cpu_where(OpContext& ctx);
 
+// activation.cpp — float32 / float64 (float16 widened by op_run_cpu); NaN passes through
+Status cpu_exp(OpContext& ctx);
+Status cpu_log(OpContext& ctx);
+Status cpu_reciprocal(OpContext& ctx);
+Status cpu_floor(OpContext& ctx);
+Status cpu_ceil(OpContext& ctx);
+Status cpu_round(OpContext& ctx);  // halves to even
+Status cpu_sin(OpContext& ctx);
+Status cpu_cos(OpContext& ctx);
+Status cpu_softplus(OpContext& ctx);
+Status cpu_softsign(OpContext& ctx);
+Status cpu_elu(OpContext& ctx);
+Status cpu_selu(OpContext& ctx);
+
+// elementwise.cpp — Abs and Sign (float, int8/16/32/64), comparisons (any numeric type to bool),
+// Mod, Sum / Mean (variadic, broadcasting), Dropout (inference: the input as is, a mask of ones)
+Status cpu_abs(OpContext& ctx);
+Status cpu_sign(OpContext& ctx);
+Status cpu_less(OpContext& ctx);
+Status cpu_greater(OpContext& ctx);
+Status cpu_less_or_equal(OpContext& ctx);
+Status cpu_greater_or_equal(OpContext& ctx);
+Status cpu_mod(OpContext& ctx);
+Status cpu_sum(OpContext& ctx);
+Status cpu_mean(OpContext& ctx);
+Status cpu_dropout(OpContext& ctx);
+
 }  // namespace shardscore

@@ -7,6 +7,7 @@
 
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/cpu/unary.h"
 #include "common/int_pow.h"
 #include "engine/op_plans_elementwise.h"
@@ -414,6 +415,192 @@ Status cpu_where(OpContext& ctx) {
     std::memcpy(po + i * static_cast<int64_t>(es), src, es);
   });
   ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Abs, Sign, Less / Greater / LessOrEqual / GreaterOrEqual, Mod, Sum / Mean, Dropout.
+
+namespace {
+
+// y = f(x) for a float or signed integer x (neg_plan's types); y has x's type and shape.
+template <typename F>
+Status signed_unary(OpContext& ctx, F f) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
+  Tensor out(x->dtype(), x->shape());
+  bool ok = false;
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* po = out.data<T>();
+    for (int64_t i = 0; i < x->numel(); ++i) po[i] = f(px[i]);
+    ok = true;
+  };
+  switch (x->dtype()) {
+    case DType::kFloat32: run(float{}); break;
+    case DType::kFloat64: run(double{}); break;
+    case DType::kInt8: run(int8_t{}); break;
+    case DType::kInt16: run(int16_t{}); break;
+    case DType::kInt32: run(int32_t{}); break;
+    case DType::kInt64: run(int64_t{}); break;
+    default: break;
+  }
+  if (!ok) return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+enum class CompareOp { kLess, kGreater, kLessOrEqual, kGreaterOrEqual };
+
+// NaN compares false every way, as IEEE (and ONNX Runtime) have it.
+template <CompareOp kOp>
+Status compare(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan in, compare_plan(ctx.inputs));
+  const Tensor *a = in.a, *b = in.b;
+  Tensor out(DType::kBool, in.shape);
+  uint8_t* po = out.data<uint8_t>();
+  const bool ok = dtype_dispatch(a->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* pa = a->data<T>();
+    const T* pb = b->data<T>();
+    broadcast_each<2>({&a->shape(), &b->shape()}, in.shape, [&](int64_t i, const std::array<int64_t, 2>& o) {
+      const T x = pa[o[0]], y = pb[o[1]];
+      bool r;
+      if constexpr (kOp == CompareOp::kLess) r = x < y;
+      else if constexpr (kOp == CompareOp::kGreater) r = x > y;
+      else if constexpr (kOp == CompareOp::kLessOrEqual) r = x <= y;
+      else r = x >= y;
+      po[i] = r ? 1 : 0;
+    });
+  });
+  if (!ok) return unsupported_element_type(a->dtype());  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+// x mod y for integers: fmod, the sign of x (C's %); otherwise the sign of y (Python's %). y != 0
+// (checked before); MIN mod -1 is 0 (C's % of it traps on x86).
+template <typename T>
+T int_mod(T x, T y, bool fmod) {
+  if (y == T(-1)) return T(0);
+  T r = static_cast<T>(x % y);
+  if (!fmod && r != 0 && ((r < 0) != (y < 0))) r = static_cast<T>(r + y);
+  return r;
+}
+
+template <typename T>
+Status mod_typed(const ModPlan& p, Tensor* out) {
+  const Tensor &a = *p.b.a, &b = *p.b.b;
+  if constexpr (std::is_integral_v<T>) {
+    // An error only where a division by zero happens, as Div (none with an empty output).
+    const T* pb = b.data<T>();
+    for (int64_t i = 0; out->numel() > 0 && i < b.numel(); ++i)
+      if (pb[i] == 0) return invalid_argument("integer division by zero");
+    const bool fmod = p.fmod;
+    binary_loop<T>(a, b, out, [fmod](T x, T y) { return int_mod<T>(x, y, fmod); });
+  } else {
+    binary_loop<T>(a, b, out, [](T x, T y) { return std::fmod(x, y); });  // mod_plan: fmod=1 for floats
+  }
+  return ok_status();
+}
+
+// Sum (kMean false) or Mean of the inputs, folded in order into the output in T (float32 for
+// float16, as op_run_cpu widens it); Mean divides the sum by the count last.
+template <bool kMean>
+Status sum_mean(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(MinMaxPlan p, sum_mean_plan(ctx.inputs));
+  const DType t = p.xs[0]->dtype();
+  Tensor out(t, p.shape);
+  auto run = [&](auto zero) {
+    using T = decltype(zero);
+    T* po = out.data<T>();
+    const T* p0 = p.xs[0]->data<T>();
+    if (p.xs.size() == 1) {
+      std::copy(p0, p0 + out.numel(), po);
+    } else {
+      const T* p1 = p.xs[1]->data<T>();
+      broadcast_each<2>({&p.xs[0]->shape(), &p.xs[1]->shape()}, p.shape,
+                        [&](int64_t i, const std::array<int64_t, 2>& o) { po[i] = p0[o[0]] + p1[o[1]]; });
+      for (std::size_t k = 2; k < p.xs.size(); ++k) {
+        const T* pk = p.xs[k]->data<T>();
+        broadcast_each<2>({&p.shape, &p.xs[k]->shape()}, p.shape,
+                          [&](int64_t i, const std::array<int64_t, 2>& o) { po[i] = po[i] + pk[o[1]]; });
+      }
+    }
+    if (kMean) {
+      const T n = static_cast<T>(p.xs.size());
+      for (int64_t i = 0; i < out.numel(); ++i) po[i] = po[i] / n;
+    }
+  };
+  if (t == DType::kFloat32) run(float{});
+  else if (t == DType::kFloat64) run(double{});
+  else return unsupported_element_type(t);  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+}  // namespace
+
+Status cpu_abs(OpContext& ctx) {
+  return signed_unary(ctx, [](auto v) {
+    using T = decltype(v);
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;
+      return v < 0 ? static_cast<T>(U(0) - static_cast<U>(v)) : v;  // MIN wraps to itself, as numpy
+    } else {
+      return std::fabs(v);
+    }
+  });
+}
+
+Status cpu_sign(OpContext& ctx) {
+  // NaN stays NaN (as numpy and onnx.reference): a missing value must not turn into 0.
+  return signed_unary(ctx, [](auto v) {
+    using T = decltype(v);
+    return v > T(0) ? T(1) : v < T(0) ? T(-1) : v == T(0) ? T(0) : v;
+  });
+}
+
+Status cpu_less(OpContext& ctx) { return compare<CompareOp::kLess>(ctx); }
+Status cpu_greater(OpContext& ctx) { return compare<CompareOp::kGreater>(ctx); }
+Status cpu_less_or_equal(OpContext& ctx) { return compare<CompareOp::kLessOrEqual>(ctx); }
+Status cpu_greater_or_equal(OpContext& ctx) { return compare<CompareOp::kGreaterOrEqual>(ctx); }
+
+Status cpu_mod(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ModPlan p, mod_plan(ctx.node, ctx.inputs));
+  Tensor out(p.b.out, p.b.shape);
+  Status st = ok_status();
+  switch (p.b.out) {
+    case DType::kFloat32: st = mod_typed<float>(p, &out); break;
+    case DType::kFloat64: st = mod_typed<double>(p, &out); break;
+    case DType::kInt32: st = mod_typed<int32_t>(p, &out); break;
+    case DType::kInt64: st = mod_typed<int64_t>(p, &out); break;
+    default: return unsupported_element_type(p.b.out);  // float16: widened by op_run_cpu before this
+  }
+  SS_RETURN_IF_ERROR(st);
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
+Status cpu_sum(OpContext& ctx) { return sum_mean<false>(ctx); }
+Status cpu_mean(OpContext& ctx) { return sum_mean<true>(ctx); }
+
+Status cpu_dropout(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(DropoutPlan p, dropout_plan(ctx.node, ctx.inputs));
+  ctx.outputs[0] = *p.x;  // as Identity: the same buffer
+  if (p.want_mask && ctx.outputs.size() > 1) {
+    Tensor mask(p.mask_dtype, p.x->shape());
+    const int64_t n = mask.numel();
+    switch (p.mask_dtype) {
+      case DType::kBool: std::fill(mask.data<uint8_t>(), mask.data<uint8_t>() + n, uint8_t{1}); break;
+      case DType::kFloat32: std::fill(mask.data<float>(), mask.data<float>() + n, 1.0f); break;
+      case DType::kFloat64: std::fill(mask.data<double>(), mask.data<double>() + n, 1.0); break;
+      default:  // float16 / bfloat16 as stored (Dropout moves elements: op_run_cpu does not widen it)
+        std::fill(mask.data<uint16_t>(), mask.data<uint16_t>() + n, double_to_half_bits(p.mask_dtype, 1.0));
+        break;
+    }
+    ctx.outputs[1] = std::move(mask);
+  }
   return ok_status();
 }
 

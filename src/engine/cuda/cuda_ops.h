@@ -37,6 +37,28 @@ Status cuda_hard_swish(CudaOpContext& ctx);
 Status cuda_gelu(CudaOpContext& ctx);
 Status cuda_clip(CudaOpContext& ctx);
 Status cuda_cast(CudaOpContext& ctx);
+Status cuda_exp(CudaOpContext& ctx);
+Status cuda_log(CudaOpContext& ctx);
+Status cuda_reciprocal(CudaOpContext& ctx);
+Status cuda_floor(CudaOpContext& ctx);
+Status cuda_ceil(CudaOpContext& ctx);
+Status cuda_round(CudaOpContext& ctx);
+Status cuda_sin(CudaOpContext& ctx);
+Status cuda_cos(CudaOpContext& ctx);
+Status cuda_softplus(CudaOpContext& ctx);
+Status cuda_softsign(CudaOpContext& ctx);
+Status cuda_elu(CudaOpContext& ctx);
+Status cuda_selu(CudaOpContext& ctx);
+Status cuda_abs(CudaOpContext& ctx);
+Status cuda_sign(CudaOpContext& ctx);
+Status cuda_less(CudaOpContext& ctx);
+Status cuda_greater(CudaOpContext& ctx);
+Status cuda_less_or_equal(CudaOpContext& ctx);
+Status cuda_greater_or_equal(CudaOpContext& ctx);
+Status cuda_mod(CudaOpContext& ctx);
+Status cuda_sum(CudaOpContext& ctx);
+Status cuda_mean(CudaOpContext& ctx);
+Status cuda_dropout(CudaOpContext& ctx);
 
 // ---- data movement and shapes: src/engine/cuda/tensor_ops.cpp, kernels/tensor_ops.cu ----
 Status cuda_flatten(CudaOpContext& ctx);

@@ -1,13 +1,16 @@
 // Element-wise ops on CUDA. Checks, types, shapes and attributes come from the plans shared with
 // the CPU functions (src/engine/op_plans_elementwise.h); kernels in kernels/elementwise.cu.
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cpu/float16.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
 #include "kernels/elementwise.h"
+#include "kernels/tensor_ops.h"  // launch_fill (Dropout's mask)
 
 namespace shardscore {
 namespace {
@@ -196,6 +199,125 @@ Status cuda_cast(CudaOpContext& ctx) {
   SS_LAUNCH_RETURN_IF_ERROR(
       kernels::launch_cast(cuda_elem(p.x->dtype()), cuda_elem(p.to), p.x->raw(), y.raw(), p.x->numel(), ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---- Exp ... Selu, Abs, Sign, comparisons, Mod, Sum / Mean, Dropout ----
+
+Status cuda_exp(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kExp); }
+Status cuda_log(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kLog); }
+Status cuda_reciprocal(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kReciprocal); }
+Status cuda_floor(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kFloor); }
+Status cuda_ceil(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCeil); }
+Status cuda_round(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kRound); }
+Status cuda_sin(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSin); }
+Status cuda_cos(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCos); }
+Status cuda_softplus(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftplus); }
+Status cuda_softsign(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftsign); }
+Status cuda_elu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kElu, elu_params(ctx.node).alpha); }
+
+Status cuda_selu(CudaOpContext& ctx) {
+  const ActivationParams a = selu_params(ctx.node);
+  return unary_float(ctx, UnaryOp::kSelu, a.alpha, a.beta);
+}
+
+Status cuda_abs(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
+  return launch_unary_op(ctx, UnaryOp::kAbs, *x);
+}
+
+Status cuda_sign(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
+  return launch_unary_op(ctx, UnaryOp::kSign, *x);
+}
+
+namespace {
+Status compare(CudaOpContext& ctx, BinaryOp op) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, compare_plan(ctx.inputs));
+  return launch_binary_op(ctx, op, p);
+}
+}  // namespace
+
+Status cuda_less(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kLess); }
+Status cuda_greater(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kGreater); }
+Status cuda_less_or_equal(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kLessOrEqual); }
+Status cuda_greater_or_equal(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kGreaterOrEqual); }
+
+Status cuda_mod(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ModPlan p, mod_plan(ctx.node, ctx.inputs));
+  // An integer divisor of 0 is recorded by the kernel (kDivisionByZero): the batch fails as on the CPU.
+  return launch_binary_op(ctx, p.fmod ? BinaryOp::kFmod : BinaryOp::kMod, p.b);
+}
+
+namespace {
+// Sum / Mean folded over the inputs in order, as on the CPU: acc = x0 + x1, then acc = acc + xk in
+// place; Mean then divides by the count. float16 and bfloat16 inputs are widened to float32 first
+// and the float32 result rounded once at the end, as the CPU's op runner computes them (a fold in
+// the stored type would round after every addition).
+Status sum_mean(CudaOpContext& ctx, bool mean) {
+  SS_ASSIGN_OR_RETURN(MinMaxPlan p, sum_mean_plan(ctx.inputs));
+  const DType t = p.xs[0]->dtype();
+  const bool half = dtype_is_half(t);
+  Tensor out(t, p.shape);
+  const int64_t n = out.numel();
+  const kernels::Elem e = half ? kernels::Elem::kF32 : cuda_elem(t);
+  std::vector<const void*> xs;
+  for (const Tensor* x : p.xs) {
+    if (!half || x->numel() == 0) {
+      xs.push_back(x->raw());
+      continue;
+    }
+    void* w = ctx.scratch(static_cast<std::size_t>(x->numel()) * sizeof(float));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_cast(cuda_elem(t), kernels::Elem::kF32, x->raw(), w, x->numel(), ctx.lane.stream));
+    xs.push_back(w);
+  }
+  void* acc = half && n > 0 ? ctx.scratch(static_cast<std::size_t>(n) * sizeof(float)) : out.raw();
+  if (xs.size() == 1) {
+    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(acc, xs[0], static_cast<std::size_t>(n) * dtype_size(half ? DType::kFloat32 : t),
+                                            cudaMemcpyDeviceToDevice, ctx.lane.stream));
+  } else {
+    SS_ASSIGN_OR_RETURN(kernels::StridedIndex first, cuda_strided_index(p.xs[0]->shape(), p.shape));
+    SS_ASSIGN_OR_RETURN(kernels::StridedIndex dense, cuda_strided_index(p.shape, p.shape));
+    for (std::size_t k = 1; k < xs.size(); ++k) {
+      SS_ASSIGN_OR_RETURN(kernels::StridedIndex bi, cuda_strided_index(p.xs[k]->shape(), p.shape));
+      SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_binary(BinaryOp::kAdd, e, e, k == 1 ? xs[0] : acc, k == 1 ? first : dense,
+                                                       xs[k], bi, acc, n, ctx.fault(), ctx.lane.stream));
+    }
+  }
+  if (mean && xs.size() > 1) {
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_unary(UnaryOp::kDivideBy, e, acc, acc, n, static_cast<double>(xs.size()), 0, ctx.lane.stream));
+  }
+  if (acc != out.raw()) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_cast(kernels::Elem::kF32, cuda_elem(t), acc, out.raw(), n, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+}  // namespace
+
+Status cuda_sum(CudaOpContext& ctx) { return sum_mean(ctx, false); }
+Status cuda_mean(CudaOpContext& ctx) { return sum_mean(ctx, true); }
+
+Status cuda_dropout(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(DropoutPlan p, dropout_plan(ctx.node, ctx.inputs));
+  ctx.outputs[0] = *p.x;  // as Identity: the same buffer
+  if (p.want_mask && ctx.outputs.size() > 1) {
+    Tensor mask(p.mask_dtype, p.x->shape());
+    uint64_t one = 1;  // bool
+    if (p.mask_dtype == DType::kFloat32) {
+      const float f = 1.0f;
+      std::memcpy(&one, &f, sizeof f);
+    } else if (p.mask_dtype == DType::kFloat64) {
+      const double d = 1.0;
+      std::memcpy(&one, &d, sizeof d);
+    } else if (dtype_is_half(p.mask_dtype)) {
+      one = double_to_half_bits(p.mask_dtype, 1.0);
+    }
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_fill(static_cast<int>(dtype_size(p.mask_dtype)), one, mask.raw(),
+                                                   mask.numel(), ctx.lane.stream));
+    ctx.outputs[1] = std::move(mask);
+  }
   return ok_status();
 }
 
