@@ -69,6 +69,9 @@ constexpr Refusal kRefused[] = {
     {"node/test_min_uint*", "is not supported"},
     {"node/test_maxpool_2d_uint8", "element type uint8 is not supported"},
     {"node/test_pow_types_float32_uint*", "exponent type uint"},
+    {"node/test_mod_mixed_sign_int8", "element type int8 is not supported"},
+    {"node/test_mod_mixed_sign_int16", "element type int16 is not supported"},
+    {"node/test_mod_uint*", "is not supported"},
     {"node/test_pow_types_int32_float32", "integer base with a float exponent is not supported"},
     {"node/test_pow_types_int64_float32", "integer base with a float exponent is not supported"},
     // Graph inputs and outputs the engine has no tensors for: refused at load, by name.
@@ -95,8 +98,9 @@ constexpr Refusal kRefused[] = {
     {"node/test_constant", "has no graph inputs"},
     {"node/test_ai_onnx_ml_array_feature_extractor", "declares no opset for the default ONNX domain"},
     // Forms of supported ops that are refused: pooling over other than 2 spatial dimensions,
-    // MaxPool's Indices, BatchNormalization in training mode, and Resize's cubic mode, antialias,
-    // axes, half_pixel_symmetric and tf_crop_and_resize.
+    // MaxPool's Indices, Dropout in training mode (its random mask would make scores differ run to
+    // run), BatchNormalization in training mode, and Resize's cubic mode, antialias, axes,
+    // half_pixel_symmetric and tf_crop_and_resize.
     {"node/test_averagepool_1d*", "runs on 4-D NCHW input only"},
     {"node/test_averagepool_3d*", "runs on 4-D NCHW input only"},
     {"node/test_maxpool_1d*", "runs on 4-D NCHW input only"},
@@ -108,6 +112,7 @@ constexpr Refusal kRefused[] = {
     {"pytorch-converted/test_MaxPool1d*", "runs on 4-D NCHW input only"},
     {"pytorch-converted/test_MaxPool3d*", "runs on 4-D NCHW input only"},
     {"pytorch-operator/test_operator_maxpool", "runs on 4-D NCHW input only"},
+    {"node/test_training_dropout*", "training_mode=true and ratio"},
     {"node/test_batchnorm_epsilon_training_mode", "training_mode=1 is not supported"},
     {"node/test_batchnorm_example_training_mode", "training_mode=1 is not supported"},
     {"node/test_resize_downsample_scales_cubic*", "mode 'cubic' is not supported"},
