@@ -14,7 +14,7 @@
 #   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
 #                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
 #                 with numpy, h5py, onnx, onnxruntime and pytest)
-#   ops-vs-ort    every standard op on CUDA against ONNX Runtime, 682 single-op cases
+#   ops-vs-ort    every standard op on CUDA against ONNX Runtime, some 1,000 single-op cases
 #                 (tests/e2e/test_ops_vs_onnxruntime.py; the same python3), at most
 #                 GPU_CHECK_OPS_SECONDS (120)
 #   cudnn-layouts bench/cudnn_conv_layouts when GPU_CHECK_BENCH=1: ResNet-50's convolutions in cuDNN,
