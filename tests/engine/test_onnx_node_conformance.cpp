@@ -92,13 +92,11 @@ constexpr Refusal kRefused[] = {
     // Models a scoring job cannot take: no input rows; only the ai.onnx.ml domain declared.
     {"test_constant", "has no graph inputs"},
     {"test_ai_onnx_ml_array_feature_extractor", "declares no opset for the default ONNX domain"},
-    // Forms of supported ops that are refused: pooling over other than 2 spatial dimensions,
-    // MaxPool's Indices, BatchNormalization in training mode, and Resize's cubic mode, antialias,
-    // axes, half_pixel_symmetric and tf_crop_and_resize.
-    {"test_averagepool_1d*", "runs on 4-D NCHW input only"},
-    {"test_averagepool_3d*", "runs on 4-D NCHW input only"},
-    {"test_maxpool_1d*", "runs on 4-D NCHW input only"},
-    {"test_maxpool_3d*", "runs on 4-D NCHW input only"},
+    // Forms of supported ops that are refused: pooling over 3 spatial dimensions (1-D pools run
+    // as 2-D ones), MaxPool's Indices, BatchNormalization in training mode, and Resize's cubic
+    // mode, antialias, axes, half_pixel_symmetric and tf_crop_and_resize.
+    {"test_averagepool_3d*", "runs on 1-D and 2-D spatial input only"},
+    {"test_maxpool_3d*", "runs on 1-D and 2-D spatial input only"},
     {"test_maxpool_with_argmax*", "second output (Indices) is not supported"},
     {"test_batchnorm_epsilon_training_mode", "training_mode=1 is not supported"},
     {"test_batchnorm_example_training_mode", "training_mode=1 is not supported"},
