@@ -718,6 +718,24 @@ TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
       ASSERT_TRUE(st.ok()) << st.message();
       expect_near_all(out.at(0), y_shape, want, 1e-5);
     }
+    // The CUDA backend's layouts, run on the CPU: NHWC convolutions (pass_nhwc_convs) and float16
+    // compute (pass_to_half, after the rewrite: the 4-D W becomes float16 too).
+    const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_passes_1d_" + std::to_string(::getpid()) + ".onnx")).string();
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    EngineOptions nhwc, half;
+    nhwc.nhwc_convs = true;
+    half.compute = DType::kFloat16;
+    for (const auto& [options, tol] : {std::pair{nhwc, 1e-5}, std::pair{half, 1e-2}}) {
+      SCOPED_TRACE(options.nhwc_convs ? "NHWC" : "float16");
+      auto e = Engine::load(path, "cpu", options);
+      ASSERT_TRUE(e.ok()) << e.status().message();
+      EXPECT_EQ((*e)->pass_stats().nhwc_convs, options.nhwc_convs && s.group == 1 && s.c >= 8 && s.auto_pad.empty() && s.pb == s.pe ? 1 : 0);
+      std::vector<Tensor> out;
+      Status st = (*e)->run({Tensor::copy_of(DType::kFloat32, {n, s.c, l}, x.data())}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_near_all(out.at(0), y_shape, want, tol);
+    }
+    std::filesystem::remove(path);
   }
 }
 
