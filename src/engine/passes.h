@@ -46,8 +46,8 @@ struct PassStats {
 // ceil_mode, count_include_pad kept: SAME_* pads nothing on an axis of size 1) -> Squeeze(axis 2).
 // An initializer W [M, C/group, K] becomes one [M, C/group, 1, K] (sharing its buffer); any other W
 // is unsqueezed in the graph; B is unchanged. A BatchNormalization or Relu reading such an output,
-// and an Add of two such values, run on the 2-D values too, and a 1-D op reading a 2-D value
-// takes it as it is: Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d -> Conv1d chains stay 2-D from end
+// and an Add of such an output and another value with a 2-D form (a residual), run on the 2-D
+// values too (each such output is one again), and a 1-D op reading a 2-D value takes it as it is: Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d -> Conv1d chains stay 2-D from end
 // to end, and the later passes fold, fuse and block them as they do 2-D ones. A Squeeze back to the
 // model's value is kept only where something else (or a graph output) reads it. New values take
 // free names. InvalidArgument (naming the node) for a 1-D node whose attributes or W disagree on
