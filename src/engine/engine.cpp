@@ -65,6 +65,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
   const int64_t conv_block = backend->name() == "cpu" && !options.nhwc_convs ? onednn_channel_block() : 0;
+  SS_RETURN_IF_ERROR(pass_spatial_1d_as_2d(&e->graph_, &e->pass_stats_));  // the backends' convolutions are 2-D
   if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block, options.fuse_attention));
   if (options.optimize && options.nhwc_convs) SS_RETURN_IF_ERROR(pass_nhwc_convs(&e->graph_, &e->pass_stats_));
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));

@@ -235,11 +235,19 @@ StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<cons
 
 Status require_nchw(const Tensor& x, const char* what) {
   if (x.rank() == 4) return ok_status();
-  if (x.rank() == 3 || x.rank() == 5) {
-    return unimplemented(std::string(what) + " runs on 4-D NCHW input only (2-D spatial); got " +
+  // 1-D forms run as 2-D ones, rewritten at load (passes.h, pass_spatial_1d_as_2d): a 3-D X here
+  // belongs to a node whose rank the graph did not show.
+  if (x.rank() == 3) {
+    return unimplemented(std::string(what) + " on 3-D input " + shape_to_string(x.shape()) +
+                         " runs as 1-D only where the model shows that rank at load: a kernel_shape, strides, "
+                         "dilations or pads attribute, or a W of known rank (an initializer, once constants are folded, "
+                         "or a graph input)");
+  }
+  if (x.rank() == 5) {
+    return unimplemented(std::string(what) + " runs on 1-D and 2-D spatial input only ([N, C, L] or NCHW); got " +
                          shape_to_string(x.shape()));
   }
-  return invalid_argument(std::string(what) + " needs 4-D NCHW input; got " + shape_to_string(x.shape()));
+  return invalid_argument(std::string(what) + " needs 3-D [N, C, L] or 4-D NCHW input; got " + shape_to_string(x.shape()));
 }
 
 Status plan_require_float(const Tensor& x, const char* what) {

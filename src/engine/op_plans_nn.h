@@ -100,7 +100,8 @@ StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<cons
 
 // ---- pools and Conv (2-D spatial, NCHW; window geometry: cpu_ops_nn.h's window_geometry) ----
 
-// InvalidArgument / Unimplemented unless x is 4-D NCHW; `what` names the op.
+// InvalidArgument / Unimplemented unless x is 4-D NCHW; `what` names the op. (1-D forms reach the
+// plans as 2-D ones: passes.h, pass_spatial_1d_as_2d.)
 Status require_nchw(const Tensor& x, const char* what);
 // Unimplemented("<what> element type ... is not supported") unless x is float (float16 included).
 Status plan_require_float(const Tensor& x, const char* what);

@@ -13,7 +13,8 @@
 namespace shardscore {
 
 std::string PassStats::describe() const {
-  return std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
+  return (spatial_1d_as_2d ? std::to_string(spatial_1d_as_2d) + " 1-D Conv/pool(s) run as 2-D, " : std::string()) +
+         std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
          " BatchNormalization folded into Conv, " + std::to_string(fused_gelus) + " Gelu chain(s) fused, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
          std::to_string(fused_convs) + " Conv fused, " +
          (fused_attentions ? std::to_string(fused_attentions) + " attention(s) fused, " : std::string()) +
@@ -125,6 +126,142 @@ Attribute float_attr(float v) {
 }
 
 }  // namespace
+
+namespace {
+// The number of spatial axes of a Conv / MaxPool / AveragePool as far as the graph shows it at load
+// (pass_spatial_1d_as_2d), or -1 where nothing does.
+int64_t window_spatial_rank(const Graph& g, const Node& n) {
+  if (const Attribute* k = n.attr("kernel_shape")) return static_cast<int64_t>(k->ints.size());
+  if (n.op_type == "Conv" && n.inputs.size() > 1) {
+    if (const Tensor* w = initializer(g, n.inputs[1])) return w->rank() - 2;
+    for (const auto& in : g.inputs)
+      if (in.name == n.inputs[1] && !in.dims.empty()) return static_cast<int64_t>(in.dims.size()) - 2;
+  }
+  if (const Attribute* a = n.attr("strides")) return static_cast<int64_t>(a->ints.size());
+  if (const Attribute* a = n.attr("dilations")) return static_cast<int64_t>(a->ints.size());
+  if (const Attribute* a = n.attr("pads")) return static_cast<int64_t>(a->ints.size() / 2);
+  return -1;
+}
+}  // namespace
+
+Status pass_spatial_1d_as_2d(Graph* g, PassStats* stats) {
+  FreshNames fresh(*g);
+  // A 3-D value -> its values as [N, C, 1, L] (made by a 2-D node, or by an Unsqueeze).
+  std::map<std::string, std::string> twin;
+  std::set<std::string> made_2d;        // values whose twin a rewritten or lifted node makes
+  std::set<std::string> squeezed;       // the model's values now made by a Squeeze of their twin
+  std::set<std::string> replaced;       // 3-D initializers (W) replaced by 4-D ones
+  std::string axis_2;                   // the int64 initializer {2}: Unsqueeze's and Squeeze's axes
+  std::vector<Node> out;
+  out.reserve(g->nodes.size());
+  int rewritten = 0;
+  auto reshape_node = [&](const char* op, const std::string& from, const std::string& to) {
+    if (axis_2.empty()) {
+      axis_2 = fresh("shardscore_spatial_axis_2");
+      Tensor a(DType::kInt64, {1});
+      a.data<int64_t>()[0] = 2;
+      g->initializers.emplace(axis_2, std::move(a));
+    }
+    Node r;
+    r.name = "shardscore_" + to + "_" + op;
+    r.op_type = op;
+    r.opset = 13;  // axes as an input
+    r.inputs = {from, axis_2};
+    r.outputs = {to};
+    return r;
+  };
+  auto to_2d = [&](const std::string& v) -> std::string {
+    if (v.empty()) return v;
+    if (auto it = twin.find(v); it != twin.end()) return it->second;
+    std::string t;
+    if (const Tensor* w = initializer(*g, v); w && w->rank() == 3) {
+      t = fresh(v + "::2d");
+      g->initializers.emplace(t, w->reshaped({w->dim(0), w->dim(1), 1, w->dim(2)}));
+      replaced.insert(v);
+    } else {
+      t = fresh(v + "::2d");
+      out.push_back(reshape_node("Unsqueeze", v, t));
+    }
+    twin[v] = t;
+    return t;
+  };
+  // The node, on 2-D values now, goes in; each output's model name is a Squeeze of its twin.
+  auto emit_2d = [&](Node n) {
+    std::vector<Node> squeezes;
+    for (auto& o : n.outputs) {
+      if (o.empty()) continue;
+      const std::string t = fresh(o + "::2d");
+      squeezes.push_back(reshape_node("Squeeze", t, o));
+      squeezed.insert(o);
+      twin[o] = t;
+      made_2d.insert(o);
+      o = t;
+    }
+    out.push_back(std::move(n));
+    for (auto& s : squeezes) out.push_back(std::move(s));
+  };
+  auto widen = [](Node* n, const char* name, std::vector<int64_t> (*f)(const std::vector<int64_t>&)) {
+    if (auto it = n->attrs.find(name); it != n->attrs.end()) it->second.ints = f(it->second.ints);
+  };
+  // Nodes are copied into `out`, so that FreshNames sees every value of the graph until it is replaced.
+  for (const Node& node : g->nodes) {
+    Node n = node;
+    const bool window = n.domain.empty() && (n.op_type == "Conv" || n.op_type == "MaxPool" || n.op_type == "AveragePool");
+    if (window && !n.inputs.empty() && window_spatial_rank(*g, n) == 1) {
+      // Every attribute and W must agree that the op is 1-D.
+      for (const auto& [name, len] : {std::pair<const char*, std::size_t>{"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 2}}) {
+        const Attribute* a = n.attr(name);
+        if (a && a->ints.size() != len) {
+          return invalid_argument(n.describe() + ": " + name + " " + shape_to_string(a->ints) + " has " +
+                                  std::to_string(a->ints.size()) + " values; a 1-D window needs " + std::to_string(len));
+        }
+      }
+      if (n.op_type == "Conv" && n.inputs.size() > 1) {
+        const Tensor* w = initializer(*g, n.inputs[1]);
+        if (w && w->rank() != 3) {
+          return invalid_argument(n.describe() + ": W " + shape_to_string(w->shape()) + " must be 3-D [M, C/group, K] for a 1-D convolution");
+        }
+      }
+      widen(&n, "kernel_shape", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
+      widen(&n, "strides", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
+      widen(&n, "dilations", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
+      widen(&n, "pads", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{0, v[0], 0, v[1]}; });
+      n.inputs[0] = to_2d(n.inputs[0]);
+      if (n.op_type == "Conv" && n.inputs.size() > 1) n.inputs[1] = to_2d(n.inputs[1]);
+      emit_2d(std::move(n));
+      ++rewritten;
+      continue;
+    }
+    // Per-channel and element-wise ops after a rewritten one follow it into 2-D, so that the fusions
+    // find the convolution right before them: BatchNormalization (Y only) and Relu of its output,
+    // and an Add of it and another value known to be 3-D (a residual).
+    const bool lifted =
+        n.domain.empty() && !n.inputs.empty() && !n.outputs.empty() &&
+        std::all_of(n.outputs.begin() + 1, n.outputs.end(), [](const std::string& o) { return o.empty(); }) &&
+        ((n.op_type == "Relu" && made_2d.count(n.inputs[0])) ||
+         (n.op_type == "BatchNormalization" && made_2d.count(n.inputs[0])) ||
+         (n.op_type == "Add" && n.inputs.size() == 2 && (made_2d.count(n.inputs[0]) || made_2d.count(n.inputs[1])) &&
+          twin.count(n.inputs[0]) && twin.count(n.inputs[1])));
+    if (lifted) {
+      n.inputs[0] = twin.at(n.inputs[0]);
+      if (n.op_type == "Add") n.inputs[1] = twin.at(n.inputs[1]);
+      emit_2d(std::move(n));
+      continue;
+    }
+    out.push_back(std::move(n));
+  }
+  g->nodes = std::move(out);
+  if (rewritten == 0) return ok_status();
+  // A Squeeze nothing reads goes (its value was read only in 2-D), and so does a replaced weight.
+  const auto readers = count_readers(*g);
+  std::erase_if(g->nodes, [&](const Node& n) {
+    return n.op_type == "Squeeze" && squeezed.count(n.outputs[0]) && !readers.count(n.outputs[0]);
+  });
+  for (const auto& w : replaced)
+    if (!readers.count(w)) g->initializers.erase(w);
+  if (stats) stats->spatial_1d_as_2d += rewritten;
+  return ok_status();
+}
 
 Status pass_fold_constants(Graph* g, PassStats* stats) {
   std::set<const Node*> folded;
@@ -866,6 +1003,8 @@ Status pass_to_half(Graph* g, DType half) {
 
 Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block, bool fuse_attention) {
   SS_RETURN_IF_ERROR(pass_fold_constants(g, stats));
+  // Again: a W that folding just made an initializer shows a 1-D convolution's rank now.
+  SS_RETURN_IF_ERROR(pass_spatial_1d_as_2d(g, stats));
   SS_RETURN_IF_ERROR(pass_fold_batchnorm_into_conv(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gelu(g, stats));
   SS_RETURN_IF_ERROR(pass_fuse_gemm_activation(g, stats));

@@ -1,8 +1,11 @@
 #pragma once
 // Load-time graph rewrites. Each keeps the graph's outputs the same (up to float rounding for the
-// fusions) and leaves the nodes topologically sorted. Run in this order by graph_optimize():
+// fusions) and leaves the nodes topologically sorted. Before them, whatever the options,
+// pass_spatial_1d_as_2d gives 1-D convolutions and pools their 2-D form, so that every later pass
+// (and every backend) sees only 2-D ones. Run in this order by graph_optimize():
 //   1. fold constants: nodes whose inputs are all initializers are evaluated once (with the CPU
-//      functions) and become initializers — Constant nodes, weight transposes and casts, ...;
+//      functions) and become initializers — Constant nodes, weight transposes and casts, ...; then
+//      pass_spatial_1d_as_2d again, for a 1-D convolution whose W only folding made constant;
 //   2. fold BatchNormalization into the Conv before it (inference: new weights and bias);
 //   3. fuse torch's exact-GELU chain into one Gelu; fuse MatMul + Add(bias) [+ Relu|Sigmoid|Tanh|
 //      Gelu] and Gemm [+ activation] into shardscore.FusedGemm;
@@ -30,9 +33,26 @@ struct PassStats {
   int blocked_convs = 0;
   int nhwc_convs = 0;
   int removed_nodes = 0;
+  int spatial_1d_as_2d = 0;  // 1-D Conv / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
 };
 
+// Not an optimization, and run whatever the options (before graph_optimize): the backends run Conv,
+// MaxPool and AveragePool on 2 spatial axes only, and a 1-D one (X [N, C, L]) is the 2-D one on
+// [N, C, 1, L]. Each such node (its spatial rank shown at load by a kernel_shape attribute, or by
+// W's rank where W is an initializer or a graph input of known rank, or by the length of strides,
+// dilations or pads) becomes Unsqueeze(X, axis 2) -> the same op with 1 prepended to kernel_shape,
+// strides and dilations and 0 to each half of pads ([b, e] -> [0, b, 0, e]; auto_pad, group,
+// ceil_mode, count_include_pad kept: SAME_* pads nothing on an axis of size 1) -> Squeeze(axis 2).
+// An initializer W [M, C/group, K] becomes one [M, C/group, 1, K] (sharing its buffer); any other W
+// is unsqueezed in the graph; B is unchanged. A BatchNormalization or Relu reading such an output,
+// and an Add of such an output and another value with a 2-D form (a residual), run on the 2-D
+// values too (each such output is one again), and a 1-D op reading a 2-D value takes it as it is: Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d -> Conv1d chains stay 2-D from end
+// to end, and the later passes fold, fuse and block them as they do 2-D ones. A Squeeze back to the
+// model's value is kept only where something else (or a graph output) reads it. New values take
+// free names. InvalidArgument (naming the node) for a 1-D node whose attributes or W disagree on
+// the rank; 2-D nodes are left alone, and so are 3-D ones (refused by the plan).
+Status pass_spatial_1d_as_2d(Graph* g, PassStats* stats);
 Status pass_fold_constants(Graph* g, PassStats* stats);
 Status pass_fold_batchnorm_into_conv(Graph* g, PassStats* stats);
 // The exact GELU written out, 0.5 * x * (1 + erf(x / sqrt 2)), becomes one com.microsoft Gelu: the

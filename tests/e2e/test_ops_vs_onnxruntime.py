@@ -44,6 +44,7 @@ differ from the expectation (all with -v; --single runs every case in a model of
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -488,9 +489,58 @@ def gen_conv():
     add("Conv", 12, [N("Conv", ["x", "W", "B"], ["c"]),
                      N("MaxPool", ["c"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)],
         [("x", FLOAT, [1, 3, 8, 8])], tag="then_MaxPool2x2s2_ceil,m=16", inits=[T("W", w), T("B", b)])
-    # 1-D and 3-D convolutions: refused (4-D NCHW only)
-    one("Conv", 11, [2, 3, 8], inits=[T("W", r.standard_normal([4, 3, 3]).astype(np.float32))], extra_ins=["W"],
-        tag="conv1d_refused", refuse="4-D NCHW")
+    # 1-D convolutions (X [N, C, L]: audio, text, temporal nets), run as 2-D ones on [N, C, 1, L] (a graph pass);
+    # their own generator, so that the 2-D cases above keep their ids.
+    r = rng_for("Conv1d")
+    specs = [
+        dict(c=3, m=4, k=3),
+        dict(c=2, m=3, k=3, strides=[2], pads=[1, 2]),
+        dict(c=4, m=6, k=3, group=2, dilations=[2], pads=[2, 1]),
+        dict(c=4, m=4, k=5, group=4, strides=[2], pads=[2, 2]),                # depthwise
+        dict(c=3, m=6, k=3, group=3, dilations=[3], pads=[0, 3]),              # depthwise multiplier 2
+        dict(c=3, m=5, k=4, auto_pad="SAME_UPPER", strides=[2]),
+        dict(c=3, m=5, k=4, auto_pad="SAME_LOWER", strides=[3]),
+        dict(c=3, m=5, k=2, auto_pad="SAME_LOWER"),
+        dict(c=4, m=4, k=3, auto_pad="SAME_UPPER", group=4, strides=[2]),
+        dict(c=3, m=5, k=3, auto_pad="VALID", strides=[2]),
+        dict(c=2, m=3, k=1, bias=False, kernel_shape=True),
+        dict(c=2, m=3, k=3, strides=[2], dilations=[2], kernel_shape=True),
+        dict(c=1, m=16, k=10, strides=[5]),                                    # a raw-audio stem (wav2vec2's first layer)
+        dict(c=16, m=16, k=3, pads=[1, 1]),                                    # oneDNN blocked
+        dict(c=16, m=32, k=3, strides=[2], dilations=[2], pads=[0, 1]),
+        dict(c=16, m=16, k=4, auto_pad="SAME_LOWER", strides=[2]),
+    ]
+    for i, s in enumerate(specs):
+        x = [int(r.integers(1, 3)), s["c"], int(r.integers(10, 17))]
+        g = s.get("group", 1)
+        w = (r.standard_normal([s["m"], s["c"] // g, s["k"]]) * 0.5).astype(np.float32)
+        inits, ins = [T("W", w)], ["W"]
+        if s.get("bias", True):
+            inits.append(T("B", r.standard_normal([s["m"]]).astype(np.float32)))
+            ins.append("B")
+        attrs = {"strides": s.get("strides"), "pads": s.get("pads"), "dilations": s.get("dilations"),
+                 "group": s.get("group"), "auto_pad": s.get("auto_pad"),
+                 "kernel_shape": [s["k"]] if s.get("kernel_shape") else None}
+        one("Conv", (1, 11)[i % 2], x, attrs, inits=inits, extra_ins=ins,
+            tag=f"1d,x={shp(x)},W={shp(w.shape)}," + ",".join(f"{k}={fmt(v)}" for k, v in attrs.items() if v is not None))
+    # Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d (one FusedConv on oneDNN, then a blocked pool); a residual block
+    # (Conv1d -> BatchNorm1d -> ReLU -> Conv1d -> + x -> ReLU) ending in AvgPool1d.
+    w1 = (r.standard_normal([16, 16, 3]) * 0.3).astype(np.float32)
+    w2 = (r.standard_normal([16, 16, 3]) * 0.3).astype(np.float32)
+    bn1 = [T("s", r.uniform(0.5, 2, 16).astype(np.float32)), T("bb", r.standard_normal(16).astype(np.float32)),
+           T("mu", r.standard_normal(16).astype(np.float32)), T("var", r.uniform(0.1, 3, 16).astype(np.float32))]
+    add("Conv", 11, [N("Conv", ["x", "W"], ["c"], pads=[1, 1]), N("BatchNormalization", ["c", "s", "bb", "mu", "var"], ["n"]),
+                     N("Relu", ["n"], ["r"]), N("MaxPool", ["r"], kernel_shape=[3], strides=[2], pads=[1, 1])],
+        [("x", FLOAT, [2, 16, 15])], tag="1d,then_BatchNormalization_Relu_MaxPool,m=16", inits=[T("W", w1), *bn1])
+    add("Conv", 11, [N("Conv", ["x", "W", "B"], ["c"], pads=[2, 2], dilations=[2]),
+                     N("BatchNormalization", ["c", "s", "bb", "mu", "var"], ["n"]), N("Relu", ["n"], ["r"]),
+                     N("Conv", ["r", "W2"], ["c2"], pads=[1, 1]), N("Add", ["c2", "x"], ["a"]), N("Relu", ["a"], ["r2"]),
+                     N("AveragePool", ["r2"], kernel_shape=[2], strides=[2], ceil_mode=1)],
+        [("x", FLOAT, [2, 16, 13])], tag="1d,residual_block_then_AveragePool_ceil,m=16",
+        inits=[T("W", w1), T("B", r.standard_normal(16).astype(np.float32)), *bn1, T("W2", w2)])
+    # 3-D convolutions: refused (1-D and 2-D spatial only)
+    one("Conv", 11, [1, 2, 4, 4, 4], inits=[T("W", r.standard_normal([3, 2, 2, 2, 2]).astype(np.float32))],
+        extra_ins=["W"], tag="conv3d_refused", refuse="1-D and 2-D spatial")
 
 
 AVG_CEIL_WHY = ("AveragePool with ceil_mode and count_include_pad: ONNX Runtime 1.19 divides a last window that "
@@ -511,14 +561,18 @@ def pool_out(n, k, s, pb, pe, d):
     return out
 
 
-def spec_pool(op, kernel_shape, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), auto_pad="NOTSET", ceil_mode=0,
+def spec_pool(op, kernel_shape, strides=None, dilations=None, pads=None, auto_pad="NOTSET", ceil_mode=0,
               count_include_pad=0, **_):
-    """MaxPool / AveragePool of 4-D input 'x' by the spec's text, in float64: an oracle where ORT departs from it."""
+    """MaxPool / AveragePool of input 'x' (any number of spatial axes) by the spec's text, in float64: an oracle
+    where ORT departs from it."""
+    nd = len(kernel_shape)
+    strides, dilations, pads = strides or [1] * nd, dilations or [1] * nd, pads or [0] * (2 * nd)
+
     def run(feeds):
         x = feeds["x"].astype(np.float64)
-        n, c, h, w = x.shape
+        sizes = x.shape[2:]
         out, pb, pe = [], [], []
-        for a, size in enumerate((h, w)):
+        for a, size in enumerate(sizes):
             k, s, d = kernel_shape[a], strides[a], dilations[a]
             dk = d * (k - 1) + 1
             if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
@@ -529,23 +583,21 @@ def spec_pool(op, kernel_shape, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0,
             elif auto_pad == "VALID":
                 out.append(-(-(size - dk + 1) // s)), pb.append(0), pe.append(0)
             else:
-                o = (pool_out(size, k, s, pads[a], pads[a + 2], d) if ceil_mode
-                     else (size + pads[a] + pads[a + 2] - dk) // s + 1)
-                out.append(o), pb.append(pads[a]), pe.append(pads[a + 2])
-        y = np.zeros([n, c, *out])
-        for oy in range(out[0]):
-            for ox in range(out[1]):
-                taps, inside_pad = [], 0
-                for i in range(kernel_shape[0]):
-                    for j in range(kernel_shape[1]):
-                        iy = oy * strides[0] - pb[0] + i * dilations[0]
-                        ix = ox * strides[1] - pb[1] + j * dilations[1]
-                        if -pb[0] <= iy < h + pe[0] and -pb[1] <= ix < w + pe[1]:
-                            inside_pad += 1
-                        if 0 <= iy < h and 0 <= ix < w:
-                            taps.append(x[:, :, iy, ix])
-                t = np.stack(taps)
-                y[:, :, oy, ox] = t.max(0) if op == "MaxPool" else t.sum(0) / (inside_pad if count_include_pad else len(taps))
+                o = (pool_out(size, k, s, pads[a], pads[a + nd], d) if ceil_mode
+                     else (size + pads[a] + pads[a + nd] - dk) // s + 1)
+                out.append(o), pb.append(pads[a]), pe.append(pads[a + nd])
+        y = np.zeros([*x.shape[:2], *out])
+        for o in itertools.product(*(range(v) for v in out)):
+            taps, inside_pad = [], 0
+            for j in itertools.product(*(range(v) for v in kernel_shape)):
+                at = [o[a] * strides[a] - pb[a] + j[a] * dilations[a] for a in range(nd)]
+                if all(-pb[a] <= at[a] < sizes[a] + pe[a] for a in range(nd)):
+                    inside_pad += 1
+                if all(0 <= at[a] < sizes[a] for a in range(nd)):
+                    taps.append(x[(slice(None), slice(None), *at)])
+            t = np.stack(taps)
+            y[(slice(None), slice(None), *o)] = (t.max(0) if op == "MaxPool"
+                                                 else t.sum(0) / (inside_pad if count_include_pad else len(taps)))
         return {"y": y.astype(np.float32)}
     run.__name__ = f"spec_pool({op})"
     return run
@@ -553,6 +605,7 @@ def spec_pool(op, kernel_shape, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0,
 
 def gen_pool():
     r = rng_for("Pool")
+    r1 = rng_for("Pool1d")  # the 1-D cases' own generator, so that the 2-D cases keep their ids
     for op in ("MaxPool", "AveragePool"):
         specs = [dict(k=[2, 2]), dict(k=[3, 3], strides=[2, 2]), dict(k=[3, 2], strides=[2, 1], pads=[1, 0, 1, 1]),
                  dict(k=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
@@ -562,33 +615,53 @@ def gen_pool():
                  dict(k=[4, 4], strides=[1, 1], auto_pad="SAME_UPPER"), dict(k=[3, 3], strides=[2, 2], auto_pad="VALID"),
                  dict(k=[2, 2], dilations=[2, 2]), dict(k=[3, 2], dilations=[1, 2], strides=[2, 1], pads=[1, 1, 0, 1]),
                  dict(k=[2, 2], dilations=[2, 1], strides=[2, 2], ceil_mode=1)]
-        for i, s in enumerate(specs):
-            x = [int(r.integers(1, 3)), int(r.integers(1, 4)), int(r.integers(5, 10)), int(r.integers(5, 10))]
+        # 1-D (X [N, C, L]), run as 2-D on [N, C, 1, L] by a graph pass.
+        specs_1d = [dict(k=[2]), dict(k=[3], strides=[2]), dict(k=[3], strides=[2], pads=[1, 0]),
+                    dict(k=[3], strides=[2], pads=[1, 1]), dict(k=[5], strides=[1], pads=[2, 2]),
+                    dict(k=[2], strides=[2], ceil_mode=1), dict(k=[3], strides=[2], ceil_mode=1, pads=[1, 1]),
+                    dict(k=[3], strides=[3], ceil_mode=1, pads=[0, 2]),
+                    dict(k=[3], strides=[2], auto_pad="SAME_UPPER"), dict(k=[2], strides=[2], auto_pad="SAME_LOWER"),
+                    dict(k=[4], strides=[1], auto_pad="SAME_UPPER"), dict(k=[4], strides=[3], auto_pad="SAME_LOWER"),
+                    dict(k=[3], strides=[2], auto_pad="VALID"),
+                    dict(k=[2], dilations=[2]), dict(k=[3], dilations=[2], strides=[2], pads=[1, 1]),
+                    dict(k=[2], dilations=[3], strides=[2], ceil_mode=1)]
+        for i, s in [*enumerate(specs), *enumerate(specs_1d)]:
+            nd = len(s["k"])
+            if nd == 2:
+                x = [int(r.integers(1, 3)), int(r.integers(1, 4)), int(r.integers(5, 10)), int(r.integers(5, 10))]
+            else:
+                x = [int(r1.integers(1, 3)), int(r1.integers(1, 5)), int(r1.integers(6, 16))]
             attrs = {"kernel_shape": s["k"], "strides": s.get("strides"), "pads": s.get("pads"),
                      "auto_pad": s.get("auto_pad"), "ceil_mode": s.get("ceil_mode"), "dilations": s.get("dilations")}
-            if s.get("k") == [3, 3] and s.get("pads") == [0, 0, 2, 2]:
-                x[2], x[3] = 6, 8  # the last ceil window would start in the right padding on both axes
+            if s.get("ceil_mode") and s.get("pads") in ([0, 0, 2, 2], [0, 2]):
+                x[2:] = [6, 8][:nd]  # the last ceil window would start in the right padding (on both axes)
+            tag = None if nd == 2 else "1d," + ",".join([f"x={shp(x)}"] + [f"{k}={fmt(v)}" for k, v in attrs.items() if v is not None])
             crop = None
             if s.get("ceil_mode"):
-                crop = (x[0], x[1], *(pool_out(x[2 + a], s["k"][a], s.get("strides", [1, 1])[a], s.get("pads", [0] * 4)[a],
-                                               s.get("pads", [0] * 4)[a + 2], s.get("dilations", [1, 1])[a])
-                                      for a in range(2)))
+                crop = (x[0], x[1], *(pool_out(x[2 + a], s["k"][a], s.get("strides", [1] * nd)[a],
+                                               s.get("pads", [0] * 2 * nd)[a], s.get("pads", [0] * 2 * nd)[a + nd],
+                                               s.get("dilations", [1] * nd)[a])
+                                      for a in range(nd)))
             kw = dict(crop=crop, why=CEIL_WHY) if crop else {}
             if op == "MaxPool":
                 opset = 12 if ("dilations" in s or "ceil_mode" in s) else (8, 12)[i % 2]
                 if i % 3 == 0 and opset >= 8:
                     attrs["storage_order"] = 0
-                one(op, opset, x, attrs, **kw)
+                one(op, opset, x, attrs, tag=tag, **kw)
             else:
                 opset = 19 if "dilations" in s else (11 if "ceil_mode" in s else (7, 11)[i % 2])
                 pads_given = "pads" in s or "auto_pad" in s or "ceil_mode" in s
                 attrs["count_include_pad"] = i % 2 if pads_given else None
                 if s.get("ceil_mode") and attrs["count_include_pad"]:
                     kw = dict(oracle=spec_pool(op, **{k: v for k, v in attrs.items() if v is not None}), why=AVG_CEIL_WHY)
-                one(op, opset, x, attrs, **kw)
-        one(op, 12, [2, 3, 8], {"kernel_shape": [2]}, tag="1d_refused", refuse="4-D NCHW")
+                if tag is not None and attrs["count_include_pad"] is not None:
+                    tag += f",count_include_pad={attrs['count_include_pad']}"
+                one(op, opset, x, attrs, tag=tag, **kw)
+        one(op, 12, [1, 2, 4, 4, 4], {"kernel_shape": [2, 2, 2]}, tag="3d_refused", refuse="1-D and 2-D spatial")
     one("MaxPool", 12, [1, 2, 6, 6], {"kernel_shape": [2, 2]}, outs=("y", "idx"), outputs=("y", "idx"),
         tag="indices_output_refused", refuse="Indices")
+    one("MaxPool", 12, [1, 2, 6], {"kernel_shape": [2]}, outs=("y", "idx"), outputs=("y", "idx"),
+        tag="1d,indices_output_refused", refuse="Indices")
     for x in ([2, 3, 5], [2, 3, 4, 5], [1, 2, 3, 2, 4]):
         one("GlobalAveragePool", 1, x)
 
@@ -1286,6 +1359,11 @@ def gen_half():
     for op in ("MaxPool", "AveragePool", "GlobalAveragePool"):
         attrs = {} if op.startswith("Global") else {"kernel_shape": [2, 2], "strides": [2, 2]}
         add(op, 13, h + [N(op, ["h"], **attrs)], [("x", FLOAT, [1, 2, 5, 4])], tag="float16", tol=HALF_TOL)
+    # 1-D: the float16 W [M, C, K] becomes [M, C, 1, K] at load, as stored
+    add("Conv", 11, h + [N("Conv", ["h", "w"], pads=[1, 1], strides=[2])], [("x", FLOAT, [1, 3, 9])], tag="float16,1d,k3",
+        tol=HALF_TOL, inits=[c16("w", r.standard_normal([4, 3, 3]) * 0.3)])
+    add("MaxPool", 13, h + [N("MaxPool", ["h"], kernel_shape=[3], strides=[2])], [("x", FLOAT, [1, 2, 7])],
+        tag="float16,1d", tol=HALF_TOL)
 
 
 # -- ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp, ArgMin, LogSoftmax

@@ -308,7 +308,11 @@ TEST_P(OpTest, Conv_ImageIndependentOfBatch_Bitwise) {
 }
 TEST_P(OpTest, Conv_Errors) {
   auto w = make<float>({2, 3, 3, 3}, rand_f32(54));
-  expect_error(StatusCode::kUnimplemented, "4-D", "Conv", {make<float>({1, 3, 8}, rand_f32(24)), w});
+  // 1-D runs only as rewritten to 2-D at load (pass_spatial_1d_as_2d); 3-D not at all.
+  expect_error(StatusCode::kUnimplemented, "3-D input [1, 3, 8] runs as 1-D only where", "Conv",
+               {make<float>({1, 3, 8}, rand_f32(24)), w});
+  expect_error(StatusCode::kUnimplemented, "runs on 1-D and 2-D spatial input only", "Conv",
+               {make<float>({1, 3, 2, 2, 2}, rand_f32(24)), make<float>({2, 3, 2, 2, 2}, rand_f32(48))});
   expect_error(StatusCode::kInvalidArgument, "4-D", "Conv", {make<float>({3, 8}, rand_f32(24)), w});
   expect_error(StatusCode::kInvalidArgument, "group", "Conv", {make<float>({1, 4, 5, 5}, rand_f32(100)), w});
   expect_error(StatusCode::kInvalidArgument, "group", "Conv", {make<float>({1, 3, 5, 5}, rand_f32(75)), w},
@@ -521,8 +525,10 @@ TEST_P(OpTest, MaxPool_Errors) {
   auto x = make<float>({1, 2, 5, 5}, rand_f32(50));
   expect_error(StatusCode::kInvalidArgument, "kernel_shape", "MaxPool", {x});
   expect_error(StatusCode::kInvalidArgument, "kernel_shape", "MaxPool", {x}, {{"kernel_shape", a_ints({2})}});
-  expect_error(StatusCode::kUnimplemented, "4-D", "MaxPool", {make<float>({1, 2, 5}, rand_f32(10))},
-               {{"kernel_shape", a_ints({2})}});
+  expect_error(StatusCode::kUnimplemented, "3-D input [1, 2, 5] runs as 1-D only where", "MaxPool",
+               {make<float>({1, 2, 5}, rand_f32(10))}, {{"kernel_shape", a_ints({2})}});
+  expect_error(StatusCode::kUnimplemented, "runs on 1-D and 2-D spatial input only", "MaxPool",
+               {make<float>({1, 2, 2, 2, 2}, rand_f32(16))}, {{"kernel_shape", a_ints({2, 2, 2})}});
   expect_error(StatusCode::kInvalidArgument, "auto_pad 'same'", "MaxPool", {x},
                {{"kernel_shape", a_ints({2, 2})}, {"auto_pad", a_string("same")}});
   expect_error(StatusCode::kInvalidArgument, "dilations", "MaxPool", {x},

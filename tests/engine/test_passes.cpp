@@ -614,5 +614,334 @@ TEST_F(Passes, ResidualSumReadElsewhereStaysAnAdd) {
   expect_same_outputs({2, 5, 16}, 0.0);
 }
 
+// ---- 1-D convolutions and pools as 2-D ones (pass_spatial_1d_as_2d) ----
+
+struct Conv1dSpec {
+  int64_t c, m, k, group = 1, stride = 1, dilation = 1, pb = 0, pe = 0;
+  std::string auto_pad;  // "" = NOTSET, with pads [pb, pe]
+  bool bias = true;
+};
+
+// Conv1d in float64 by the spec's formulas: X [n, c, l], W [m, c/group, k], B [m] or empty.
+// Returns Y [n, m, lout] and its shape.
+std::vector<float> conv1d_reference(const Conv1dSpec& s, const std::vector<float>& x, const std::vector<float>& w,
+                                    const std::vector<float>& b, int64_t n, int64_t l, Shape* y_shape) {
+  const int64_t dk = s.dilation * (s.k - 1) + 1;
+  int64_t pb = s.pb, pe = s.pe, lout = 0;
+  if (s.auto_pad == "SAME_UPPER" || s.auto_pad == "SAME_LOWER") {
+    lout = (l + s.stride - 1) / s.stride;
+    const int64_t total = std::max<int64_t>(0, (lout - 1) * s.stride + dk - l);
+    pb = s.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+  } else {
+    if (s.auto_pad == "VALID") pb = pe = 0;
+    lout = (l + pb + pe - dk) / s.stride + 1;
+  }
+  const int64_t cg = s.c / s.group, mg = s.m / s.group;
+  std::vector<float> y(static_cast<std::size_t>(n * s.m * lout));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t o = 0; o < s.m; ++o)
+      for (int64_t t = 0; t < lout; ++t) {
+        double acc = b.empty() ? 0.0 : b[o];
+        for (int64_t ci = 0; ci < cg; ++ci)
+          for (int64_t j = 0; j < s.k; ++j) {
+            const int64_t at = t * s.stride - pb + j * s.dilation;
+            if (at < 0 || at >= l) continue;
+            const int64_t ch = (o / mg) * cg + ci;
+            acc += static_cast<double>(x[(i * s.c + ch) * l + at]) * w[(o * cg + ci) * s.k + j];
+          }
+        y[(i * s.m + o) * lout + t] = static_cast<float>(acc);
+      }
+  *y_shape = {n, s.m, lout};
+  return y;
+}
+
+onnx::NodeProto* add_conv1d(onnx::ModelProto* m, const Conv1dSpec& s, const std::string& x, const std::string& w,
+                            const std::string& b, const std::string& y, const std::string& name) {
+  auto* n = add_node(m, "Conv", b.empty() ? std::vector<std::string>{x, w} : std::vector<std::string>{x, w, b}, {y}, name);
+  if (s.group != 1) set_int_attr(n, "group", s.group);
+  if (s.stride != 1) set_ints_attr(n, "strides", {s.stride});
+  if (s.dilation != 1) set_ints_attr(n, "dilations", {s.dilation});
+  if (s.auto_pad.empty()) {
+    if (s.pb || s.pe) set_ints_attr(n, "pads", {s.pb, s.pe});
+  } else {
+    auto* a = n->add_attribute();
+    a->set_name("auto_pad");
+    a->set_type(onnx::AttributeProto_AttributeType_STRING);
+    a->set_s(s.auto_pad);
+  }
+  return n;
+}
+
+void expect_near_all(const Tensor& got, const Shape& shape, const std::vector<float>& want, double tol) {
+  ASSERT_EQ(got.shape(), shape);
+  bool any_nonzero = false;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    any_nonzero |= want[i] != 0;
+    ASSERT_NEAR(got.data<float>()[i], want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
+  }
+  EXPECT_TRUE(any_nonzero) << "test too weak: the reference is all zeros";
+}
+
+TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
+  // Strides, dilations, asymmetric pads, groups (depthwise too), auto_pad SAME_UPPER / SAME_LOWER /
+  // VALID, no bias, and 16 channels (oneDNN, blocked): optimized and not, against float64.
+  const std::vector<Conv1dSpec> specs = {
+      {.c = 4, .m = 6, .k = 3, .group = 2, .stride = 2, .dilation = 2, .pb = 1, .pe = 2},
+      {.c = 3, .m = 5, .k = 4, .stride = 2, .auto_pad = "SAME_UPPER"},
+      {.c = 3, .m = 5, .k = 4, .stride = 3, .auto_pad = "SAME_LOWER"},
+      {.c = 2, .m = 3, .k = 2, .auto_pad = "SAME_LOWER", .bias = false},
+      {.c = 4, .m = 4, .k = 3, .group = 4, .dilation = 3, .auto_pad = "VALID"},
+      {.c = 16, .m = 16, .k = 5, .pb = 2, .pe = 2},
+      {.c = 16, .m = 32, .k = 3, .stride = 2, .pb = 0, .pe = 1},
+  };
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const Conv1dSpec& s = specs[i];
+    SCOPED_TRACE("spec " + std::to_string(i) + ", seed " + std::to_string(seed_));
+    const int64_t n = 2, l = 11;
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, s.c, l});
+    const auto w = random(static_cast<std::size_t>(s.m * (s.c / s.group) * s.k), -0.5f, 0.5f);
+    const auto b = s.bias ? random(static_cast<std::size_t>(s.m)) : std::vector<float>{};
+    add_float_tensor(&m, "W", {s.m, s.c / s.group, s.k}, w);
+    if (s.bias) add_float_tensor(&m, "B", {s.m}, b);
+    add_conv1d(&m, s, "X", "W", s.bias ? "B" : "", "Y", "conv");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, s.m, -1});
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
+    EXPECT_EQ(optimized_->pass_stats().spatial_1d_as_2d, 1);
+    EXPECT_EQ(plain_->pass_stats().spatial_1d_as_2d, 1) << "the rewrite runs unoptimized too: nothing else runs 1-D";
+    const auto x = random(static_cast<std::size_t>(n * s.c * l));
+    Shape y_shape;
+    const auto want = conv1d_reference(s, x, w, b, n, l, &y_shape);
+    for (Engine* e : {optimized_.get(), plain_.get()}) {
+      std::vector<Tensor> out;
+      Status st = e->run({Tensor::copy_of(DType::kFloat32, {n, s.c, l}, x.data())}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_near_all(out.at(0), y_shape, want, 1e-5);
+    }
+    // The CUDA backend's layouts, run on the CPU: NHWC convolutions (pass_nhwc_convs) and float16
+    // compute (pass_to_half, after the rewrite: the 4-D W becomes float16 too).
+    const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_passes_1d_" + std::to_string(::getpid()) + ".onnx")).string();
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    EngineOptions nhwc, half;
+    nhwc.nhwc_convs = true;
+    half.compute = DType::kFloat16;
+    for (const auto& [options, tol] : {std::pair{nhwc, 1e-5}, std::pair{half, 1e-2}}) {
+      SCOPED_TRACE(options.nhwc_convs ? "NHWC" : "float16");
+      auto e = Engine::load(path, "cpu", options);
+      ASSERT_TRUE(e.ok()) << e.status().message();
+      EXPECT_EQ((*e)->pass_stats().nhwc_convs, options.nhwc_convs && s.group == 1 && s.c >= 8 && s.auto_pad.empty() && s.pb == s.pe ? 1 : 0);
+      std::vector<Tensor> out;
+      Status st = (*e)->run({Tensor::copy_of(DType::kFloat32, {n, s.c, l}, x.data())}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_near_all(out.at(0), y_shape, want, tol);
+    }
+    std::filesystem::remove(path);
+  }
+}
+
+TEST_F(Passes, Conv1dBatchNormReluChainFusesLike2d) {
+  // X [N, 16, L] -> Conv1d -> BatchNorm1d -> ReLU -> r1 -> Conv1d (dilated) -> + r1 -> ReLU ->
+  // MaxPool1d -> AvgPool1d -> Y1, and MaxPool1d(X) -> Y2: both convolutions end as FusedConv (the
+  // first with the BatchNormalization folded in and the Relu, the second with the residual Add and
+  // the Relu), on oneDNN in the blocked layout with the pool after them; no Squeeze / Unsqueeze
+  // between the 1-D nodes: one Unsqueeze of X (for conv1 and the pool of X), a Squeeze per output.
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 16, 12});
+  add_float_tensor(&m, "W1", {16, 16, 3}, random(16 * 16 * 3, -0.3f, 0.3f));
+  add_float_tensor(&m, "B1", {16}, random(16));
+  for (const char* p : {"scale", "shift", "mean"}) add_float_tensor(&m, p, {16}, random(16));
+  add_float_tensor(&m, "var", {16}, random(16, 0.5f, 2.0f));
+  add_float_tensor(&m, "W2", {16, 16, 3}, random(16 * 16 * 3, -0.3f, 0.3f));
+  set_ints_attr(add_node(&m, "Conv", {"X", "W1", "B1"}, {"c1"}, "conv1"), "pads", {1, 1});
+  add_node(&m, "BatchNormalization", {"c1", "scale", "shift", "mean", "var"}, {"bn"}, "bn");
+  add_node(&m, "Relu", {"bn"}, {"r1"}, "relu1");
+  auto* c2 = add_node(&m, "Conv", {"r1", "W2"}, {"c2"}, "conv2");
+  set_ints_attr(c2, "pads", {2, 2});
+  set_ints_attr(c2, "dilations", {2});
+  add_node(&m, "Add", {"c2", "r1"}, {"s2"}, "residual");
+  add_node(&m, "Relu", {"s2"}, {"r2"}, "relu2");
+  auto* pool = add_node(&m, "MaxPool", {"r2"}, {"p2"}, "pool");
+  set_ints_attr(pool, "kernel_shape", {2});
+  set_ints_attr(pool, "strides", {2});
+  auto* avg = add_node(&m, "AveragePool", {"p2"}, {"Y1"}, "avg");
+  set_ints_attr(avg, "kernel_shape", {3});
+  set_ints_attr(avg, "pads", {1, 1});
+  set_int_attr(avg, "count_include_pad", 1);
+  auto* xpool = add_node(&m, "MaxPool", {"X"}, {"Y2"}, "xpool");
+  set_ints_attr(xpool, "kernel_shape", {3});
+  set_ints_attr(xpool, "pads", {1, 1});
+  add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {-1, 16, 6});
+  add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 16, 12});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  const PassStats& st = optimized_->pass_stats();
+  EXPECT_EQ(st.spatial_1d_as_2d, 5) << st.describe();
+  EXPECT_EQ(st.folded_batchnorms, 1) << st.describe();
+  EXPECT_EQ(st.fused_convs, 2) << st.describe();
+  EXPECT_EQ(st.blocked_convs, 2) << st.describe();
+  EXPECT_EQ(count("FusedConv"), 2);
+  EXPECT_EQ(count("Conv") + count("BatchNormalization") + count("Relu") + count("Add"), 0);
+  EXPECT_EQ(count("BlockedMaxPool"), 1);
+  EXPECT_EQ(count("Unsqueeze"), 1) << "X, once, for conv1 and xpool";
+  EXPECT_EQ(count("Squeeze"), 2) << "Y1's and Y2's only";
+  for (const auto& n : optimized_->graph().nodes) {
+    if (n.op_type == "FusedConv") {
+      ASSERT_NE(n.attr("dst_layout"), nullptr) << n.name;
+      EXPECT_EQ(n.attr("dst_layout")->s, "blocked") << n.name;
+    }
+    if (n.op_type == "AveragePool") {
+      ASSERT_NE(n.attr("kernel_shape"), nullptr);
+      ASSERT_NE(n.attr("pads"), nullptr);
+      EXPECT_EQ(n.attr("kernel_shape")->ints, (std::vector<int64_t>{1, 3}));
+      EXPECT_EQ(n.attr("pads")->ints, (std::vector<int64_t>{0, 1, 0, 1}));
+      EXPECT_EQ(n.attr_int("count_include_pad", 0), 1);
+    }
+  }
+  expect_same_outputs({3, 16, 12}, 1e-5);
+}
+
+TEST_F(Passes, SpatialOneDValuesTakeFreeNames) {
+  // The pass names a value's 2-D form "<v>::2d" and its axes "shardscore_spatial_axis_2": a model
+  // with values of those names keeps its own (every output checked against float64 here, since
+  // both engines run the pass).
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 7});
+  const Conv1dSpec s{.c = 3, .m = 4, .k = 3, .pb = 1, .pe = 1, .bias = false};
+  const auto wa = random(36, -0.5f, 0.5f), wb = random(36, -0.5f, 0.5f);
+  add_float_tensor(&m, "W", {4, 3, 3}, wa);
+  add_float_tensor(&m, "W::2d", {4, 3, 3}, wb);  // another 1-D convolution's weights
+  add_int64_tensor(&m, "shardscore_spatial_axis_2", {1}, {1});
+  add_conv1d(&m, s, "X", "W", "", "c", "conv_a");
+  add_conv1d(&m, s, "X", "W::2d", "", "c::2d", "conv_b");
+  add_node(&m, "Relu", {"X"}, {"X::2d"}, "relu");
+  add_node(&m, "Unsqueeze", {"c", "shardscore_spatial_axis_2"}, {"u"}, "unsqueeze");
+  add_output(&m, "c", onnx::TensorProto_DataType_FLOAT, {-1, 4, 7});
+  add_output(&m, "c::2d", onnx::TensorProto_DataType_FLOAT, {-1, 4, 7});
+  add_output(&m, "X::2d", onnx::TensorProto_DataType_FLOAT, {-1, 3, 7});
+  add_output(&m, "u", onnx::TensorProto_DataType_FLOAT, {-1, 1, 4, 7});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  const int64_t n = 2, l = 7;
+  const auto x = random(static_cast<std::size_t>(n * 3 * l));
+  Shape shape;
+  const auto ya = conv1d_reference(s, x, wa, {}, n, l, &shape), yb = conv1d_reference(s, x, wb, {}, n, l, &shape);
+  std::vector<float> relu(x);
+  for (auto& v : relu) v = std::max(v, 0.0f);
+  for (Engine* e : {optimized_.get(), plain_.get()}) {
+    SCOPED_TRACE(e == plain_.get() ? "unoptimized" : "optimized");
+    EXPECT_EQ(e->pass_stats().spatial_1d_as_2d, 2);
+    std::vector<Tensor> out;
+    Status st = e->run({Tensor::copy_of(DType::kFloat32, {n, 3, l}, x.data())}, &out);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(out.size(), 4u);
+    expect_near_all(out[0], shape, ya, 1e-5);
+    expect_near_all(out[1], shape, yb, 1e-5);
+    expect_near_all(out[2], {n, 3, l}, relu, 0.0);
+    expect_near_all(out[3], {n, 1, 4, l}, ya, 1e-5);
+  }
+}
+
+TEST_F(Passes, Conv1dWeightsMadeInTheGraphAreUnsqueezedThere) {
+  // W as a graph input of known rank: unsqueezed in the graph (run with the second input); W made
+  // by a node with no kernel_shape (an Identity of an initializer, as weight normalization computes
+  // one): its rank shows once constants are folded, so the optimized graph runs it, and the
+  // unoptimized one refuses it with a message saying why.
+  const Conv1dSpec s{.c = 4, .m = 2, .k = 3, .group = 2, .stride = 2, .pb = 1, .pe = 0};
+  const int64_t n = 3, l = 9;
+  const auto w = random(static_cast<std::size_t>(2 * 2 * 3), -0.5f, 0.5f), b = random(2);
+  const auto x = random(static_cast<std::size_t>(n * 4 * l));
+  Shape shape;
+  const auto want = conv1d_reference(s, x, w, b, n, l, &shape);
+  {
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 4, l});
+    add_input(&m, "W", onnx::TensorProto_DataType_FLOAT, {2, 2, 3});
+    add_float_tensor(&m, "B", {2}, b);
+    add_conv1d(&m, s, "X", "W", "B", "Y", "conv");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2, -1});
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
+    EXPECT_EQ(count("Unsqueeze"), 2) << "X and W";
+    for (Engine* e : {optimized_.get(), plain_.get()}) {
+      std::vector<Tensor> out;
+      Status st = e->run({Tensor::copy_of(DType::kFloat32, {n, 4, l}, x.data()), Tensor::copy_of(DType::kFloat32, {2, 2, 3}, w.data())}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_near_all(out.at(0), shape, want, 1e-5);
+    }
+  }
+  {
+    const Conv1dSpec plain_spec{.c = 4, .m = 2, .k = 3, .group = 2};  // no attribute that shows the rank
+    const auto want_plain = conv1d_reference(plain_spec, x, w, b, n, l, &shape);
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 4, l});
+    add_float_tensor(&m, "W0", {2, 2, 3}, w);
+    add_float_tensor(&m, "B", {2}, b);
+    add_node(&m, "Identity", {"W0"}, {"W"}, "weight");
+    add_conv1d(&m, plain_spec, "X", "W", "B", "Y", "conv");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2, -1});
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
+    EXPECT_EQ(optimized_->pass_stats().spatial_1d_as_2d, 1);
+    EXPECT_EQ(plain_->pass_stats().spatial_1d_as_2d, 0);
+    std::vector<Tensor> out;
+    Status st = optimized_->run({Tensor::copy_of(DType::kFloat32, {n, 4, l}, x.data())}, &out);
+    ASSERT_TRUE(st.ok()) << st.message();
+    expect_near_all(out.at(0), shape, want_plain, 1e-5);
+    st = plain_->run({Tensor::copy_of(DType::kFloat32, {n, 4, l}, x.data())}, &out);
+    EXPECT_EQ(st.code(), StatusCode::kUnimplemented) << st.message();
+    EXPECT_NE(st.message().find("runs as 1-D only where the model shows that rank at load"), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(Passes, TwoDWindowsAreLeftAloneAndThreeDStaysRefused) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 6, 6});
+  add_float_tensor(&m, "W", {4, 3, 3, 3}, random(4 * 27, -0.5f, 0.5f));
+  set_ints_attr(add_node(&m, "Conv", {"X", "W"}, {"c"}, "conv"), "pads", {1, 1, 1, 1});
+  set_ints_attr(add_node(&m, "MaxPool", {"c"}, {"Y"}, "pool"), "kernel_shape", {2, 2});
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  EXPECT_EQ(optimized_->pass_stats().spatial_1d_as_2d, 0);
+  EXPECT_EQ(count("Unsqueeze") + count("Squeeze"), 0);
+  EXPECT_EQ(optimized_->graph().initializers.count("shardscore_spatial_axis_2"), 0u);
+  expect_same_outputs({2, 3, 6, 6}, 1e-5);
+
+  for (const char* op : {"Conv", "MaxPool", "AveragePool"}) {
+    SCOPED_TRACE(op);
+    auto m3 = new_model();
+    add_input(&m3, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2, 4, 4, 4});
+    onnx::NodeProto* node = nullptr;
+    if (std::string(op) == "Conv") {
+      add_float_tensor(&m3, "W", {2, 2, 2, 2, 2}, random(32));
+      node = add_node(&m3, op, {"X", "W"}, {"Y"}, "n3d");
+    } else {
+      node = add_node(&m3, op, {"X"}, {"Y"}, "n3d");
+    }
+    set_ints_attr(node, "kernel_shape", {2, 2, 2});
+    add_output(&m3, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2, 3, 3, 3});
+    ASSERT_NO_FATAL_FAILURE(load_both(m3));
+    EXPECT_EQ(optimized_->pass_stats().spatial_1d_as_2d, 0);
+    EXPECT_EQ(count("Unsqueeze") + count("Squeeze"), 0);
+    std::vector<Tensor> out;
+    const auto x = random(2 * 2 * 64);
+    Status st = optimized_->run({Tensor::copy_of(DType::kFloat32, {2, 2, 4, 4, 4}, x.data())}, &out);
+    EXPECT_EQ(st.code(), StatusCode::kUnimplemented) << st.message();
+    EXPECT_NE(st.message().find(std::string(op) + " runs on 1-D and 2-D spatial input only"), std::string::npos) << st.message();
+  }
+}
+
+TEST_F(Passes, OneDNodeWhoseAttributesDisagreeIsRefusedAtLoad) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 8});
+  add_float_tensor(&m, "W", {4, 3, 3}, random(36));
+  set_ints_attr(add_node(&m, "Conv", {"X", "W"}, {"Y"}, "conv1d"), "strides", {1, 2});
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 4, 6});
+  const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_passes_bad_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path, "cpu");
+  std::filesystem::remove(path);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(e.status().message().find("node 'conv1d' (Conv): strides [1, 2] has 2 values; a 1-D window needs 1"),
+            std::string::npos)
+      << e.status().message();
+}
+
 }  // namespace
 }  // namespace shardscore
