@@ -52,7 +52,12 @@ Node* producer_of(Graph* g, const std::string& value) {
 // before (a pass builds its nodes before they join the graph). A taken name gets primes appended.
 class FreshNames {
  public:
-  explicit FreshNames(const Graph& g) : g_(g) {}
+  // Every name the graph has now counts as taken for the object's life, also once its node has
+  // been moved out of g.nodes (a pass that rebuilds the node list); names added later count too.
+  explicit FreshNames(const Graph& g) : g_(g) {
+    for (const auto& in : g.inputs) given_.insert(in.name);
+    for (const auto& n : g.nodes) given_.insert(n.outputs.begin(), n.outputs.end());
+  }
   std::string operator()(std::string name) {
     while (taken(name)) name += "'";
     given_.insert(name);

@@ -151,7 +151,7 @@ TEST_F(Passes, ConvolutionsChainInTheBlockedLayout) {
   add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
   add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 32, 7, 7});
   add_output(&m, "Y3", onnx::TensorProto_DataType_FLOAT, {-1, 16, 8, 8});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   // 16 and 32 channels are whole blocks of 8 or 16: every convolution goes to oneDNN.
   EXPECT_EQ(optimized_->pass_stats().blocked_convs, 5);
   EXPECT_EQ(count("FusedConv"), 5);
@@ -193,7 +193,7 @@ TEST_F(Passes, AResidualBroadcastOverChannelsKeepsItsConvolutionInNchw) {
   add_node(&m, "Conv", {"X", "Wf"}, {"cf"}, "full");
   add_node(&m, "Add", {"cf", "X"}, {"Yf"}, "full_add");
   add_output(&m, "Yf", onnx::TensorProto_DataType_FLOAT, {-1, 16, 6, 6});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(count("FusedConv"), 3);
   EXPECT_EQ(optimized_->pass_stats().blocked_convs, 1) << "only the convolution whose residual has its channels";
   expect_same_outputs({2, 16, 6, 6}, 1e-5);
@@ -245,7 +245,7 @@ TEST_F(Passes, GeluChainInEveryExportersOrderBecomesOneGelu) {
     add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 300});
     add_gelu_chain(&m, "X", "Y", "g_", order);
     add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 300});
-    load_both(m);
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
     EXPECT_EQ(optimized_->pass_stats().fused_gelus, 1);
     EXPECT_EQ(count("Gelu"), 1);
     EXPECT_EQ(optimized_->graph().nodes.size(), 1u);
@@ -269,7 +269,7 @@ TEST_F(Passes, GeluChainWhoseConstantsRaiseTheRankIsLeftAlone) {
   add_node(&m, "Mul", {"X", "a"}, {"mm"}, "mul");
   add_node(&m, "Mul", {"mm", "c_half"}, {"Y"}, "mul_half");
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {1, -1, 5});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
   expect_same_outputs({3, 5}, 0.0);  // shapes included: [1, 3, 5]
 }
@@ -288,7 +288,7 @@ TEST_F(Passes, FoldedBatchNormWeightsTakeFreeNames) {
   add_node(&m, "Conv", {"X", "c1/bn_folded_W"}, {"Y2"}, "c2");
   add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
   add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 4, 5, 5});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(optimized_->pass_stats().folded_batchnorms, 1);
   expect_same_outputs({2, 4, 5, 5}, 1e-5);
 }
@@ -307,7 +307,7 @@ TEST_F(Passes, BlockedLayoutValuesTakeFreeNames) {
   add_node(&m, "Add", {"Y1", "c::blocked"}, {"Y3"}, "own2");
   add_output(&m, "Y2", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
   add_output(&m, "Y3", onnx::TensorProto_DataType_FLOAT, {-1, 16, 4, 4});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   expect_same_outputs({2, 16, 4, 4}, 1e-5);
 }
 
@@ -320,7 +320,7 @@ TEST_F(Passes, GeluChainWhoseHalfIsReadElsewhereIsLeftAlone) {
     add_gelu_chain(&m, "X", "Y", "g_", order);
     add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 8});
     add_output(&m, order == GeluOrder::kDynamo ? "g_m" : "g_hx", onnx::TensorProto_DataType_FLOAT, {-1, 8});
-    load_both(m);
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
     EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
     EXPECT_EQ(count("Erf"), 1);
     expect_same_outputs({4, 8}, 0.0);
@@ -337,7 +337,7 @@ TEST_F(Passes, GeluJoinsTheMatMulBeforeIt) {
   add_node(&m, "Add", {"mm", "B"}, {"h"}, "bias");
   add_gelu_chain(&m, "h", "Y", "g_");
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3, 40});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   ASSERT_EQ(optimized_->graph().nodes.size(), 1u);
   const Node& n = optimized_->graph().nodes[0];
   EXPECT_EQ(n.op_type, "FusedGemm");
@@ -356,7 +356,7 @@ TEST_F(Passes, GeluChainWithOtherConstantsIsLeftAlone) {
       t.set_raw_data(std::string(reinterpret_cast<const char*>(&v), sizeof v));
     }
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 8});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(optimized_->pass_stats().fused_gelus, 0);
   EXPECT_EQ(count("Erf"), 1);
   expect_same_outputs({4, 8}, 0.0);
@@ -393,7 +393,7 @@ TEST_F(Passes, MatMulAddActivationChainsFuse) {
   nodes->Clear();
   for (auto& n : order) *nodes->Add() = n;
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(count("FusedGemm"), 2);
   EXPECT_EQ(count("Tanh") + count("Relu") + count("Add") + count("Gemm") + count("MatMul"), 0);
   EXPECT_EQ(count("Constant"), 0) << "the Constant was folded";
@@ -409,7 +409,7 @@ TEST_F(Passes, NothingFusesAcrossAValueSomeoneElseReads) {
   add_node(&m, "Add", {"mm", "B"}, {"Y"}, "add");
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
   add_output(&m, "mm", onnx::TensorProto_DataType_FLOAT, {-1, 3});  // the product is an output too
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(count("FusedGemm"), 0);
   EXPECT_EQ(count("MatMul"), 1);
   expect_same_outputs({4, 3}, 0);
@@ -426,7 +426,7 @@ TEST_F(Passes, ConstantsFoldAndDeadNodesGo) {
   add_node(&m, "Mul", {"X", "K32"}, {"Y"}, "mul");
   add_node(&m, "Sigmoid", {"X"}, {"unused"}, "dead_branch");
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
-  load_both(m);
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
   EXPECT_EQ(optimized_->pass_stats().folded_constants, 2);
   EXPECT_EQ(optimized_->pass_stats().removed_nodes, 1);
   ASSERT_EQ(optimized_->graph().nodes.size(), 1u);
@@ -526,7 +526,7 @@ TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
                                     AttentionBlock{.sdpa = true}}) {
     SCOPED_TRACE(std::string(spec.divide ? "Div" : "Mul") + (spec.mask ? (spec.mask_left ? ", mask left" : ", mask") : ", no mask") +
                  (spec.mask_by_mul ? " made by a Mul" : "") + (spec.sdpa ? ", SDPA's form" : ""));
-    load_both(block(spec));
+    ASSERT_NO_FATAL_FAILURE(load_both(block(spec)));
     EXPECT_EQ(optimized_->pass_stats().fused_attentions, 1);
     EXPECT_EQ(count("Attention"), 1);
     for (const char* gone : {"Softmax", "Div", "Add", "IsNaN", "Where"}) EXPECT_EQ(count(gone), 0) << gone;
@@ -548,7 +548,7 @@ TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
 }
 
 TEST_F(AttentionPasses, AttentionWhoseProbabilitiesAreReadElsewhereIsLeftAlone) {
-  load_both(block({.probs_output = true}));
+  ASSERT_NO_FATAL_FAILURE(load_both(block({.probs_output = true})));
   EXPECT_EQ(optimized_->pass_stats().fused_attentions, 0);
   EXPECT_EQ(count("Attention"), 0);
   EXPECT_EQ(count("Softmax"), 1);
@@ -598,7 +598,7 @@ onnx::ModelProto residual_block(const std::function<std::vector<float>(std::size
 }
 
 TEST_F(Passes, ResidualAddJoinsTheLayerNormalizationBitForBit) {
-  load_both(residual_block([&](std::size_t n) { return random(n); }, false));
+  ASSERT_NO_FATAL_FAILURE(load_both(residual_block([&](std::size_t n) { return random(n); }, false)));
   EXPECT_EQ(optimized_->pass_stats().fused_add_layer_norms, 1);
   EXPECT_EQ(count("AddLayerNormalization"), 1);
   EXPECT_EQ(count("LayerNormalization"), 0);
@@ -608,7 +608,7 @@ TEST_F(Passes, ResidualAddJoinsTheLayerNormalizationBitForBit) {
 }
 
 TEST_F(Passes, ResidualSumReadElsewhereStaysAnAdd) {
-  load_both(residual_block([&](std::size_t n) { return random(n); }, true));
+  ASSERT_NO_FATAL_FAILURE(load_both(residual_block([&](std::size_t n) { return random(n); }, true)));
   EXPECT_EQ(optimized_->pass_stats().fused_add_layer_norms, 0);
   EXPECT_EQ(count("LayerNormalization"), 1);
   expect_same_outputs({2, 5, 16}, 0.0);
@@ -737,6 +737,38 @@ TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
     }
     std::filesystem::remove(path);
   }
+}
+
+TEST_F(Passes, NhwcConvsTakeFreshNamesPastNodesAlreadyMoved) {
+  // A value the model itself names "Y::nhwc", made before the convolution whose NHWC twin would
+  // take that name: pass_nhwc_convs had already moved its node out of the list when it asked for
+  // a fresh name, got "Y::nhwc" again, and the Add read the twin ([N, H, W, C]: "cannot be
+  // broadcast").
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 8, 4, 4});
+  add_float_tensor(&m, "W", {8, 8, 3, 3}, random(8 * 8 * 9, -0.3f, 0.3f));
+  add_node(&m, "Relu", {"X"}, {"Y::nhwc"}, "relu");
+  set_ints_attr(add_node(&m, "Conv", {"X", "W"}, {"Y"}, "conv"), "pads", {1, 1, 1, 1});
+  add_node(&m, "Add", {"Y", "Y::nhwc"}, {"Z"}, "add");
+  add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 8, 4, 4});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_passes_nhwc_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  EngineOptions nhwc;
+  nhwc.nhwc_convs = true;
+  auto e = Engine::load(path, "cpu", nhwc);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ((*e)->pass_stats().nhwc_convs, 1);
+  const auto x = random(2 * 8 * 4 * 4);
+  std::vector<Tensor> got, want;
+  Status st = (*e)->run({Tensor::copy_of(DType::kFloat32, {2, 8, 4, 4}, x.data())}, &got);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(plain_->run({Tensor::copy_of(DType::kFloat32, {2, 8, 4, 4}, x.data())}, &want).ok());
+  ASSERT_EQ(got.at(0).shape(), want.at(0).shape());
+  for (int64_t i = 0; i < want[0].numel(); ++i)
+    ASSERT_NEAR(got[0].data<float>()[i], want[0].data<float>()[i], 1e-5 * std::max(1.0f, std::fabs(want[0].data<float>()[i])))
+        << "element " << i;
 }
 
 TEST_F(Passes, Conv1dBatchNormReluChainFusesLike2d) {
