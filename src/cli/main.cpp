@@ -293,12 +293,14 @@ Outcome inspect_command(const std::vector<std::string>& args) {
       return {0, "", out.str()};
     }
     Status tried = [&]() -> Status {
-      SS_ASSIGN_OR_RETURN(auto engine, Engine::load(args[0], "cpu"));
+      EngineOptions as_a_job;
+      as_a_job.fixed_batch_in_runs = true;
+      SS_ASSIGN_OR_RETURN(auto engine, Engine::load(args[0], "cpu", as_a_job));
       std::vector<Tensor> xs, ys;
       for (const auto& v : engine->graph().inputs) {
         Shape shape = v.dims;
         if (shape.empty()) return invalid_argument("input '" + v.name + "' is a scalar, not rows");
-        if (shape[0] < 0) shape[0] = 2;
+        shape[0] = 2;  // a fixed first dimension too: the job runs such a model its rows at a time
         Tensor x(v.dtype, shape);
         std::memset(x.raw(), 0, x.nbytes());
         xs.push_back(std::move(x));

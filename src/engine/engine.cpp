@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -62,6 +63,10 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   e->options_ = options;
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
   if (!options.outputs.empty()) SS_RETURN_IF_ERROR(pass_select_outputs(&e->graph_, options.outputs, &e->pass_stats_));
+  for (const ValueInfo& out : e->graph_.outputs) {
+    auto bad = e->graph_.unsupported_outputs.find(out.name);
+    if (bad != e->graph_.unsupported_outputs.end()) return unimplemented(bad->second);
+  }
   SS_RETURN_IF_ERROR(pass_float32_boundary(&e->graph_));
   // oneDNN's blocked layout is the CPU backend's; other backends take plain NCHW convolutions.
   const int64_t conv_block = backend->name() == "cpu" && !options.nhwc_convs ? onednn_channel_block() : 0;
@@ -97,10 +102,29 @@ Status Engine::take_raw_inputs(const std::vector<RawInput>& raw) {
   return ok_status();
 }
 
+int64_t Engine::fixed_batch() const {
+  int64_t batch = -1;
+  for (const ValueInfo& vi : graph_.inputs) {
+    if (vi.dims.empty() || vi.dims[0] < 0 || (batch >= 0 && vi.dims[0] != batch)) return -1;
+    batch = vi.dims[0];
+  }
+  return batch;
+}
+
 Status Engine::run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
   if (inputs.size() != graph_.inputs.size()) {
     return invalid_argument("model '" + graph_.source + "' takes " + std::to_string(graph_.inputs.size()) +
                             " inputs, got " + std::to_string(inputs.size()));
+  }
+  if (options_.fixed_batch_in_runs) {
+    const int64_t batch = fixed_batch();
+    int64_t rows = -1;
+    bool host_rows = true;  // host tensors with one first dimension
+    for (const Tensor& t : inputs) {
+      host_rows = host_rows && t.rank() > 0 && !t.on_device() && (rows < 0 || t.dim(0) == rows);
+      if (t.rank() > 0) rows = t.dim(0);
+    }
+    if (host_rows && batch > 0 && rows > 0 && rows != batch) return run_in_fixed_batches(inputs, batch, outputs);
   }
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const ValueInfo& vi = graph_.inputs[k];
@@ -131,7 +155,52 @@ Tensor rows_of(const Tensor& t, int64_t first, int64_t count) {
   return Tensor::copy_of(t.dtype(), s, static_cast<const std::byte*>(t.raw()) + first * row_bytes);
 }
 
+// Rows [first, first + count) of a host tensor, followed by rows of zeros up to `rows` rows.
+Tensor rows_padded(const Tensor& t, int64_t first, int64_t count, int64_t rows) {
+  Shape s = t.shape();
+  const std::size_t row_bytes = t.nbytes() / static_cast<std::size_t>(s[0]);
+  s[0] = rows;
+  Tensor out(t.dtype(), s);
+  std::memcpy(out.raw(), static_cast<const std::byte*>(t.raw()) + first * row_bytes, count * row_bytes);
+  std::memset(static_cast<std::byte*>(out.raw()) + count * row_bytes, 0, (rows - count) * row_bytes);
+  return out;
+}
+
 }  // namespace
+
+Status Engine::run_in_fixed_batches(const std::vector<Tensor>& inputs, int64_t batch, std::vector<Tensor>* outputs) const {
+  const int64_t rows = inputs[0].dim(0);
+  std::vector<std::vector<Tensor>> parts;  // per output, the runs' rows in order
+  for (int64_t first = 0; first < rows; first += batch) {
+    const int64_t count = std::min(batch, rows - first);
+    std::vector<Tensor> run_inputs, run_outputs;
+    for (const Tensor& t : inputs) run_inputs.push_back(rows_padded(t, first, count, batch));
+    SS_RETURN_IF_ERROR(run(std::move(run_inputs), &run_outputs));
+    parts.resize(run_outputs.size());
+    for (std::size_t k = 0; k < run_outputs.size(); ++k) {
+      const Tensor& y = run_outputs[k];
+      if (y.rank() == 0 || y.dim(0) != batch) {
+        return unimplemented("model '" + graph_.source + "' takes " + std::to_string(batch) +
+                             " rows a run (its inputs fix their first dimension), but its output '" + graph_.outputs[k].name +
+                             "' has shape " + shape_to_string(y.shape()) + ", not one entry per row");
+      }
+      parts[k].push_back(count == batch ? y : rows_of(y, 0, count));
+    }
+  }
+  outputs->clear();
+  for (auto& runs : parts) {
+    Shape s = runs[0].shape();
+    s[0] = rows;
+    Tensor joined(runs[0].dtype(), s);
+    std::size_t at = 0;
+    for (const Tensor& y : runs) {
+      std::memcpy(static_cast<std::byte*>(joined.raw()) + at, y.raw(), y.nbytes());
+      at += y.nbytes();
+    }
+    outputs->push_back(std::move(joined));
+  }
+  return ok_status();
+}
 
 Status Engine::run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
   std::vector<Tensor> kept = inputs;  // shares the buffers: a retry needs them

@@ -33,6 +33,12 @@ struct EngineOptions {
   // A batch that runs out of (device) memory is retried as two halves, down to this many rows;
   // each retry is logged.
   int64_t min_retry_rows = 1;
+  // A model whose inputs all fix their first dimension at B (torch.onnx.export without a dynamic
+  // batch axis: B = 1) takes exactly B rows a run. Set, run() takes any number of rows instead and
+  // runs them B at a time, the last run filled up with rows of zeros whose outputs are dropped
+  // (rows are scored independently: what the job assumes of every model); every output must then
+  // have B rows a run. Off: such a model takes B rows only.
+  bool fixed_batch_in_runs = false;
 };
 
 class Engine {
@@ -49,6 +55,9 @@ class Engine {
   const PassStats& pass_stats() const { return pass_stats_; }
   std::string_view backend_name() const { return backend_->name(); }
   std::string backend_device() const { return backend_->device(); }  // Backend::device()
+  // B when every graph input fixes its first dimension at the same B rows, else -1 (a dynamic or
+  // no batch dimension).
+  int64_t fixed_batch() const;
 
   // Checks inputs against the graph's declared types and fixed dimensions, then runs. A batch
   // the backend reports ResourceExhausted for is split in two along the first dimension and each
@@ -67,6 +76,7 @@ class Engine {
  private:
   Engine() = default;
   Status run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
+  Status run_in_fixed_batches(const std::vector<Tensor>& inputs, int64_t batch, std::vector<Tensor>* outputs) const;
   EngineOptions options_;
   Graph graph_;
   PassStats pass_stats_;

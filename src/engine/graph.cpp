@@ -434,13 +434,16 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
         break;
       }
       if (!v.has_type()) continue;  // the checker and the ops speak for untyped values
+      std::string why;
       if (!v.type().has_tensor_type()) {
-        return unimplemented(what + " is not a tensor (a sequence, map or optional value); shardscore runs tensors only");
+        why = what + " is not a tensor (a sequence, map or optional value); shardscore runs tensors only";
+      } else if (const int32_t et = v.type().tensor_type().elem_type();
+                 et != onnx::TensorProto_DataType_UNDEFINED && dtype_from_onnx(et) == DType::kUndefined) {
+        why = what + " has element type " + onnx_type_name(et) + ", which shardscore does not support";
       }
-      const int32_t et = v.type().tensor_type().elem_type();
-      if (et != onnx::TensorProto_DataType_UNDEFINED && dtype_from_onnx(et) == DType::kUndefined) {
-        return unimplemented(what + " has element type " + onnx_type_name(et) + ", which shardscore does not support");
-      }
+      if (why.empty()) continue;
+      if (inputs) return unimplemented(why);
+      g.unsupported_outputs[v.name()] = why;  // refused by Engine::load unless left out (EngineOptions::outputs)
     }
   }
   if (g.inputs.empty()) return invalid_argument("model '" + source + "' has no graph inputs");

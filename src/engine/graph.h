@@ -3,8 +3,10 @@
 //
 // graph_load_onnx() parses the file with libonnx's protobuf classes and refuses, each with one
 // message naming the culprit: a missing file (NotFound), bytes that are not an ONNX model
-// (DataLoss), an op this build cannot run (Unimplemented: op type, node name, domain, opset),
-// a model failing ONNX's checker, dangling inputs and cycles (InvalidArgument).
+// (DataLoss), an op this build cannot run (Unimplemented: op type, node name, domain, opset), a
+// graph input of a type the engine has no tensors for (Unimplemented: strings, float8, int4,
+// sequences, ...; such outputs are noted in Graph::unsupported_outputs), a model failing ONNX's
+// checker, dangling inputs and cycles (InvalidArgument).
 #include <cstdint>
 #include <map>
 #include <string>
@@ -63,6 +65,10 @@ struct Graph {
   // the model, as torch's dynamo exporter writes them), as the model names them (relative to its
   // folder), each once, in the order first named. Provenance hashes them with the model file.
   std::vector<std::string> external_data;
+  // Graph outputs of a type the engine has no tensors for (strings, float8, sequences, ...): name
+  // -> the message that names it, its type and the node that makes it. Engine::load refuses the
+  // ones it is asked to compute. (Such graph inputs are refused by the loader.)
+  std::map<std::string, std::string> unsupported_outputs;
 };
 
 StatusOr<Graph> graph_load_onnx(const std::string& path);

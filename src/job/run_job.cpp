@@ -410,6 +410,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   engine_options.cuda.device = job_node_local_rank(comm);
   engine_options.cuda.precision = job.run.precision;
   engine_options.outputs = job.output.outputs;
+  engine_options.fixed_batch_in_runs = true;  // a model exported without a dynamic batch axis still scores
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
   // A failure on some ranks only (no GPU on one node, a model or input missing from a node-local
   // disk) names the rank and its node; one that every rank hits reads as itself.
@@ -538,6 +539,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
              std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
              std::to_string(job.run.batch_size) + " rows");
+    if (const int64_t fixed = engine.fixed_batch(); fixed > 0 && fixed != job.run.batch_size) {
+      log_line("note: the model takes exactly " + std::to_string(fixed) +
+               " row(s) a run (its inputs fix their first dimension), so each batch runs " + std::to_string(fixed) +
+               " row(s) at a time; a model exported with a dynamic batch dimension runs whole batches, faster "
+               "(torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}}))");
+    }
     if (plan.shards.size() < static_cast<std::size_t>(size)) {
       log_line("note: " + std::to_string(size - static_cast<int>(plan.shards.size())) + " of " + std::to_string(size) +
                " ranks have no shard and only take part in the collective writes (run.shard_rows " +

@@ -184,3 +184,44 @@ def test_ranks_without_a_shard_are_said(e2e, tmp_path, seed):
     assert p.returncode == 0, p.stderr
     assert len(e2e.read_report(out)["shards"]) == 1
     assert "note: 2 of 3 ranks have no shard" in p.stderr and "run.shard_rows" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("fixed", [1, 4])
+def test_a_model_with_a_fixed_batch_dimension_scores(e2e, tmp_path, seed, rng, fixed):
+    """torch.onnx.export without dynamic_axes fixes the batch dimension (at 1 row): the job probed such a
+    model on 2 rows and refused it ("expects shape [1, 30], got [2, 30]"), even at --batch-size 1, while
+    `inspect` said it ran. The job now runs each batch `fixed` rows at a time (the last run filled up with
+    rows of zeros whose outputs are dropped), says so once, and matches ONNX Runtime row by row."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    rows = 1003  # not a multiple of the batch (100) nor of `fixed`
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=256, missing_fraction=0.0, seed=seed)
+    w = rng.standard_normal((30, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["H"]), helper.make_node("Tanh", ["H"], ["Y"])], "fixed_batch",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [fixed, 30])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [fixed, 3])], initializer=[numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    model_path = tmp_path / "fixed.onnx"
+    onnx.save(model, model_path)
+
+    p = e2e.run_job(None, ["inspect", model_path])
+    assert p.returncode == 0 and "ran it on two rows of zeros" in p.stdout, p.stdout + p.stderr
+
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.demo_job(inp, out, model_path, run={"batch_size": 100, "shard_rows": 256})
+    job.pop("preprocess", None)
+    out.parent.mkdir()
+    p = e2e.run_job(2, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count(f"the model takes exactly {fixed} row(s) a run") == 1, p.stderr
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_row_index(datasets, rows)
+    x = e2e.read_input(inp).astype(np.float32)
+    padded = np.zeros(((rows + fixed - 1) // fixed * fixed, 30), np.float32)
+    padded[:rows] = x
+    sess = e2e.ort_session(model_path)
+    want = np.concatenate([sess.run(None, {"X": padded[i:i + fixed]})[0] for i in range(0, len(padded), fixed)])[:rows]
+    assert datasets["Y"].shape == (rows, 3)
+    assert np.max(np.abs(datasets["Y"] - want)) <= 1e-5, np.max(np.abs(datasets["Y"] - want))

@@ -205,6 +205,61 @@ TEST(Engine, SelectedOutputsOnly) {
   EXPECT_NE(twice.status().message().find("asked for twice"), std::string::npos) << twice.status().message();
 }
 
+// A model whose input fixes the batch at B rows (torch.onnx.export without a dynamic axis): with
+// fixed_batch_in_runs any number of rows runs, B at a time, the last run filled up with zero rows
+// whose outputs are dropped; each row's result is the float64 reference's. Off, B rows only. An
+// output without one entry per row (B > 1) cannot be cut into rows: refused, naming it.
+TEST(Engine, FixedBatchModelRunsAnyRowCountInRuns) {
+  using namespace onnx_builder;
+  for (int64_t b : {1, 4}) {
+    SCOPED_TRACE("fixed batch " + std::to_string(b));
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {b, 3});
+    const std::vector<float> w = {0.5f, -1.f, 2.f, 0.25f, 1.5f, -0.75f};
+    add_float_tensor(&m, "W", {3, 2}, w);
+    add_node(&m, "MatMul", {"X", "W"}, {"Y"});
+    add_node(&m, "ReduceSum", {"X"}, {"S"});  // every element of the run: not one per row
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {b, 2});
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("shardscore_fixed_" + std::to_string(::getpid()) + ".onnx")).string();
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    add_output(&m, "S", onnx::TensorProto_DataType_FLOAT, {1, 1});
+    const std::string path_s = path + ".s.onnx";
+    std::ofstream(path_s, std::ios::binary) << bytes_of(m);
+    auto strict = Engine::load(path, "cpu");
+    auto runs = Engine::load(path, "cpu", EngineOptions{.fixed_batch_in_runs = true});
+    auto with_sum = Engine::load(path_s, "cpu", EngineOptions{.fixed_batch_in_runs = true});
+    std::filesystem::remove(path);
+    std::filesystem::remove(path_s);
+    ASSERT_TRUE(strict.ok() && runs.ok() && with_sum.ok()) << runs.status().message() << with_sum.status().message();
+    EXPECT_EQ((*runs)->fixed_batch(), b);
+    for (int64_t rows : {b, 7 * b + 1, int64_t{2}}) {
+      SCOPED_TRACE(std::to_string(rows) + " rows");
+      std::vector<float> x(static_cast<std::size_t>(rows * 3));
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 11) - 4.5f;
+      const Tensor xt = Tensor::copy_of(DType::kFloat32, {rows, 3}, x.data());
+      std::vector<Tensor> out;
+      Status st = (*runs)->run({xt}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      ASSERT_EQ(out.at(0).shape(), (Shape{rows, 2}));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < 2; ++j) {
+          double want = 0;
+          for (int64_t k = 0; k < 3; ++k) want += static_cast<double>(x[r * 3 + k]) * w[k * 2 + j];
+          EXPECT_NEAR(out[0].data<float>()[r * 2 + j], want, 1e-5) << "row " << r;
+        }
+      Status plain = (*strict)->run({xt}, &out);
+      EXPECT_EQ(plain.ok(), rows == b) << plain.message();
+      if (rows != b) EXPECT_NE(plain.message().find("expects shape"), std::string::npos) << plain.message();
+      // (At B = 1 the sum over a run is its row's: [1, 1] is one entry per row.)
+      Status cut = (*with_sum)->run({xt}, &out);
+      EXPECT_EQ(cut.ok(), rows == b || b == 1) << cut.message();
+      if (rows != b && b > 1)
+        EXPECT_NE(cut.message().find("its output 'S' has shape [1, 1], not one entry per row"), std::string::npos) << cut.message();
+    }
+  }
+}
+
 // Every attention of the exported BERT fixtures (TorchScript and dynamo exporters, dynamic sequence)
 // becomes one shardscore.Attention, every LayerNormalization an AddLayerNormalization and every GELU
 // chain one Gelu, and the float16 model's stay op chains (it rounds after each op); the values are

@@ -303,11 +303,26 @@ TEST(GraphParse, InputsAndOutputsOfUnsupportedTypes_Unimplemented) {
         << g.status().message();
   }
   {
+    // An output: refused when the engine is to compute it, not when the job leaves it out.
     auto m = relu_model();
     m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->set_elem_type(17);  // FLOAT8E4M3FN
+    add_node(&m, "Neg", {"X"}, {"Z"}, "neg");
+    add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 3});
     auto g = graph_parse_onnx(bytes_of(m), "f8.onnx");
-    ASSERT_FALSE(g.ok());
-    EXPECT_TRUE(contains(g.status().message(), "graph output 'Y' (made by node 'relu' (Relu)) has element type FLOAT8E4M3FN")) << g.status().message();
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    ASSERT_EQ(g->unsupported_outputs.count("Y"), 1u);
+    EXPECT_TRUE(contains(g->unsupported_outputs.at("Y"), "graph output 'Y' (made by node 'relu' (Relu)) has element type FLOAT8E4M3FN"))
+        << g->unsupported_outputs.at("Y");
+    const auto path = std::filesystem::temp_directory_path() / ("shardscore_f8_" + std::to_string(::getpid()) + ".onnx");
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    auto all = Engine::load(path.string(), "cpu");
+    auto z_only = Engine::load(path.string(), "cpu", EngineOptions{.outputs = {"Z"}});
+    std::filesystem::remove(path);
+    ASSERT_FALSE(all.ok());
+    EXPECT_EQ(all.status().code(), StatusCode::kUnimplemented);
+    EXPECT_TRUE(contains(all.status().message(), "graph output 'Y' (made by node 'relu' (Relu)) has element type FLOAT8E4M3FN"))
+        << all.status().message();
+    EXPECT_TRUE(z_only.ok()) << z_only.status().message();
   }
   {
     auto m = relu_model();
