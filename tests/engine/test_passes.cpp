@@ -742,14 +742,14 @@ TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
 TEST_F(Passes, NhwcConvsTakeFreshNamesPastNodesAlreadyMoved) {
   // A value the model itself names "Y::nhwc", made before the convolution whose NHWC twin would
   // take that name: pass_nhwc_convs had already moved its node out of the list when it asked for
-  // a fresh name, got "Y::nhwc" again, and the Add read the twin ([N, H, W, C]: "cannot be
+  // a fresh name, got "Y::nhwc" again, and the Mul read the twin ([N, H, W, C]: "cannot be
   // broadcast").
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 8, 4, 4});
   add_float_tensor(&m, "W", {8, 8, 3, 3}, random(8 * 8 * 9, -0.3f, 0.3f));
   add_node(&m, "Relu", {"X"}, {"Y::nhwc"}, "relu");
   set_ints_attr(add_node(&m, "Conv", {"X", "W"}, {"Y"}, "conv"), "pads", {1, 1, 1, 1});
-  add_node(&m, "Add", {"Y", "Y::nhwc"}, {"Z"}, "add");
+  add_node(&m, "Mul", {"Y", "Y::nhwc"}, {"Z"}, "mul");  // not fused into the convolution
   add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 8, 4, 4});
   ASSERT_NO_FATAL_FAILURE(load_both(m));
   const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_passes_nhwc_" + std::to_string(::getpid()) + ".onnx")).string();
