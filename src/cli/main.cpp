@@ -316,6 +316,7 @@ Outcome inspect_command(const std::vector<std::string>& args) {
   }
   out << "this build cannot run:\n";
   for (const auto& u : m->unsupported) out << "  " << u << "\n";
+  if (!m->hint.empty()) out << m->hint << "\n";
   // The summary is the answer; the exit code says it cannot run.
   return {2, "", out.str()};
 }

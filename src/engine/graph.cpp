@@ -69,6 +69,17 @@ std::string onnx_type_name(int32_t t) {
   }
 }
 
+// Whether the model defines the op a node calls as a function of its own (ModelProto.functions).
+bool defines_function(const onnx::ModelProto& model, const onnx::NodeProto& node) {
+  for (const auto& f : model.functions())
+    if (f.name() == node.op_type() && f.domain() == node.domain()) return true;
+  return false;
+}
+
+constexpr const char* kInlineHint =
+    "Inline them into plain ONNX ops first, with onnx 1.16 or later: python -c \"import onnx, onnx.inliner; "
+    "onnx.save(onnx.inliner.inline_local_functions(onnx.load('MODEL.onnx')), 'MODEL-inlined.onnx')\"";
+
 template <typename Dst, typename Field>
 void copy_field(const Field& field, Tensor* t) {
   Dst* d = t->data<Dst>();
@@ -386,6 +397,11 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
                        domain_display(domain) + "', which the model does not import");
     }
     if (!op_registry_find(domain, np.op_type(), it->second)) {
+      if (defines_function(model, np)) {
+        return unimplemented("model '" + source + "': node '" + name + "' calls '" + np.op_type() + "' (domain '" +
+                             domain_display(domain) + "'), a function the model defines itself (torch's dynamo exporter "
+                             "writes them); shardscore does not expand model-local functions. " + kInlineHint);
+      }
       // An op this build has at other opsets: say which, rather than list it among the ops it runs.
       std::string ranges;
       for (const auto& e : op_registry_all()) {
@@ -535,7 +551,9 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
     auto it = m.opsets.find(domain);
     const int64_t opset = it == m.opsets.end() ? 0 : it->second;
     if (!op_registry_find(domain, np.op_type(), opset)) {
-      ++unsupported[np.op_type() + " (" + domain_display(domain) + ", opset " + std::to_string(opset) + ")"];
+      ++unsupported[np.op_type() + " (" + domain_display(domain) +
+                    (defines_function(model, np) ? ", a function the model defines)" : ", opset " + std::to_string(opset) + ")")];
+      if (defines_function(model, np)) m.hint = std::string("The model calls functions it defines itself. ") + kInlineHint;
     }
     // Values a model keeps in attributes are parameters too: tensors (Constant nodes, as some
     // exporters store weights) and the ai.onnx.ml ops' float arrays (coefficients, intercepts,

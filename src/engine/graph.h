@@ -94,6 +94,8 @@ struct ModelSummary {
   int64_t parameter_bytes = 0;  // their size as stored (external data included)
   // Ops this build cannot run, as "Op (domain, opset N): K nodes".
   std::vector<std::string> unsupported;
+  // How to make the model runnable, when that is known (functions the model defines: inline them).
+  std::string hint;
 };
 StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path);
 

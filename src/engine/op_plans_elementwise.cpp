@@ -199,6 +199,10 @@ StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>&
 
 StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (node.op_type == "CastLike") {  // only target_type's element type is read, never its values
+    SS_ASSIGN_OR_RETURN(const Tensor* like, plan_required_input(inputs, 1));
+    return CastPlan{x, like->dtype(), like->dtype() == x->dtype()};
+  }
   const int64_t to_code = node.attr_int("to", 0);
   const DType to = dtype_from_onnx_code(to_code);
   if (to == DType::kUndefined) return unimplemented("cast to ONNX type " + std::to_string(to_code) + " is not supported");

@@ -123,7 +123,8 @@ bool clip_dispatch(DType t, F&& f) {
 }
 
 // Cast: input 0 required; `to` from the attribute (Unimplemented "cast to ONNX type N is not
-// supported" when unknown). identity: to is X's type (the output is X itself).
+// supported" when unknown). CastLike: `to` is input 1's element type (its values are not read).
+// identity: to is X's type (the output is X itself).
 struct CastPlan {
   const Tensor* x = nullptr;
   DType to = DType::kUndefined;

@@ -48,6 +48,7 @@ constexpr OpEntry kOps[] = {
     {"", "Identity", 1, 21, cpu_identity, SS_CUDA(identity), kAsStored},
     {"", "Constant", 9, 21, cpu_constant, SS_CUDA(constant), kAsStored},
     {"", "Cast", 6, 21, cpu_cast, SS_CUDA(cast), kAsStored},  // 19 and 21 add only float8 / int4 types (refused)
+    {"", "CastLike", 15, 21, cpu_cast, SS_CUDA(cast), kAsStored},  // Cast to input 1's type (cast_plan)
     {"", "Concat", 4, 21, cpu_concat, SS_CUDA(concat), kAsStored},
     {"", "ArgMax", 1, 21, cpu_argmax, SS_CUDA(argmax)},
     {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor, SS_CUDA(array_feature_extractor), kComputes, kHost1},

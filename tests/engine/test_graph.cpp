@@ -342,6 +342,46 @@ TEST(GraphParse, InputsAndOutputsOfUnsupportedTypes_Unimplemented) {
   }
 }
 
+// torch's dynamo exporter writes ops as functions the model defines (pkg.onnxscript.torch_lib):
+// the error says so and how to inline them, rather than list them among unknown ops.
+TEST(GraphParse, ModelLocalFunctionCallNamesTheFunctionAndTheFix) {
+  auto m = new_model();
+  auto* imp = m.add_opset_import();
+  imp->set_domain("pkg.onnxscript.torch_lib");
+  imp->set_version(1);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_node(&m, "aten_relu", {"X"}, {"Y"}, "call")->set_domain("pkg.onnxscript.torch_lib");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto* f = m.add_functions();
+  f->set_name("aten_relu");
+  f->set_domain("pkg.onnxscript.torch_lib");
+  f->add_input("self");
+  f->add_output("out");
+  auto* body = f->add_node();
+  body->set_op_type("Relu");
+  body->add_input("self");
+  body->add_output("out");
+  auto* fi = f->add_opset_import();
+  fi->set_domain("");
+  fi->set_version(17);
+  auto g = graph_parse_onnx(bytes_of(m), "dynamo.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
+  const std::string& msg = g.status().message();
+  EXPECT_TRUE(contains(msg, "node 'call' calls 'aten_relu' (domain 'pkg.onnxscript.torch_lib'), a function the model defines"))
+      << msg;
+  EXPECT_TRUE(contains(msg, "onnx.inliner.inline_local_functions")) << msg;
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_fn_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto s = graph_inspect_onnx(path.string());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  ASSERT_EQ(s->unsupported.size(), 1u);
+  EXPECT_TRUE(contains(s->unsupported[0], "aten_relu (pkg.onnxscript.torch_lib, a function the model defines): 1 node"))
+      << s->unsupported[0];
+  EXPECT_TRUE(contains(s->hint, "onnx.inliner.inline_local_functions")) << s->hint;
+}
+
 TEST(GraphParse, UnsupportedOp_UnnamedNodeGetsIndexName) {
   auto m = relu_model();
   add_node(&m, "Einsum", {"Y"}, {"Z"});  // node index 1, no name

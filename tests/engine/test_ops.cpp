@@ -1144,6 +1144,21 @@ TEST_P(OpTest, Cast_FloatToIntegers_SaturatesOutOfRangeAndNaNIsZero) {
   check(int64_t{}, kOnnxInt64);
   check(uint64_t{}, 13);
 }
+// CastLike: Cast to target_type's element type; target_type's values (and shape) play no part.
+TEST_P(OpTest, CastLike_TakesTheTypeOfTargetType) {
+  auto x = rand_f32(12, -50, 50);
+  x[0] = 2.7f;
+  x[1] = -2.7f;
+  Tensor out = run1("CastLike", {make<float>({3, 4}, x), make<int32_t>({1}, {7})});
+  std::vector<int32_t> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = static_cast<int32_t>(std::trunc(double{x[i]}));
+  expect_equal<int32_t>(out, {3, 4}, ref);
+  Tensor same = run1("CastLike", {make<float>({3, 4}, x), make<float>({2}, {0.f, 0.f})});
+  expect_equal<float>(same, {3, 4}, x);
+  Tensor wide = run1("CastLike", {make<int32_t>({3, 4}, ref), make<double>({0}, {})});
+  expect_near(wide, DType::kFloat64, {3, 4}, std::vector<double>(ref.begin(), ref.end()), kExact);
+}
+
 TEST_P(OpTest, Cast_Int64ToFloat32) {
   auto x = rand_int<int64_t>(12, -(int64_t{1} << 40), int64_t{1} << 40);
   Tensor out = run1("Cast", {make<int64_t>({12}, x)}, {{"to", a_int(kOnnxFloat)}});
