@@ -231,6 +231,38 @@ StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<cons
   return p;
 }
 
+// ---- InstanceNormalization ----
+
+StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  if (x->rank() < 3) {
+    return invalid_argument("X " + shape_to_string(x->shape()) +
+                            " must have at least 3 dimensions [N, C, D1, ...] (a 2-D X has no spatial elements)");
+  }
+  InstanceNormPlan p;
+  p.n = x->dim(0);
+  p.c = x->dim(1);
+  for (int64_t k = 2; k < x->rank(); ++k) p.spatial *= x->dim(k);
+  const char* names[] = {"scale", "B"};
+  DType half = dtype_is_half(x->dtype()) ? x->dtype() : DType::kUndefined;
+  for (std::size_t i = 0; i < 2; ++i) {
+    SS_ASSIGN_OR_RETURN(const Tensor* t, plan_required_input(inputs, i + 1));
+    if (t->rank() != 1 || t->dim(0) != p.c) {
+      return invalid_argument(std::string(names[i]) + " " + shape_to_string(t->shape()) + " must be 1-D with " +
+                              str(p.c) + " values (one per channel)");
+    }
+    if (plan_dtype(t->dtype()) != plan_dtype(x->dtype())) {
+      return invalid_argument(std::string(names[i]) + " is " + seen_name(t->dtype()) + " but X is " +
+                              seen_name(x->dtype()));
+    }
+    if (half == DType::kUndefined && dtype_is_half(t->dtype())) half = t->dtype();
+  }
+  p.eps = static_cast<double>(node.attr_float("epsilon", 1e-5f));
+  p.y_dtype = half != DType::kUndefined ? half : x->dtype();
+  return p;
+}
+
 // ---- windows, pools, Conv ----
 
 Status require_nchw(const Tensor& x, const char* what) {

@@ -88,6 +88,18 @@ struct ArgMaxPlan {
 };
 StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x);
 
+// ---- InstanceNormalization (opsets 6..21) ----
+
+// LayerNormalization's computation per (n, c) over the spatial elements, with scale and B per
+// channel: X [N, C, D1, ...] viewed as rows [N * C, spatial]; row r's scale and B are [r % C].
+struct InstanceNormPlan {
+  int64_t n = 0, c = 0, spatial = 1;  // X as [N, C, spatial]
+  double eps = 1e-5;
+  DType y_dtype = DType::kUndefined;  // X's, float16 when any input is float16
+};
+// inputs: X (rank >= 3), scale, B (all required; scale and B 1-D with C values).
+StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- BatchNormalization (inference) ----
 
 struct BatchNormPlan {

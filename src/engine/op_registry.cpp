@@ -146,6 +146,7 @@ constexpr OpEntry kOps[] = {
     // kComputes: the CPU adds / multiplies float16 updates in float32 (op_run_cpu).
     {"", "ScatterND", 11, 21, cpu_scatter_nd, SS_CUDA(scatter_nd), kComputes},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
+    {"", "InstanceNormalization", 6, 21, cpu_instance_normalization, SS_CUDA(instance_normalization), kComputes},
 };
 
 }  // namespace

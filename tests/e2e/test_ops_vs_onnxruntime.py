@@ -1727,10 +1727,44 @@ def gen_scatter_nd():
         extra_ins=["i", "u"], tag="index_out_of_range_refused", refuse="out of range")
 
 
+def gen_instance_norm():
+    r = rng_for("InstanceNormalization")
+    for opset, x, eps in ((6, [2, 3, 5], None), (17, [2, 4, 3, 5], 1e-3), (21, [1, 3, 2, 3, 4], None),
+                          (17, [3, 2, 1, 1], None), (17, [2, 16, 64], 1e-5)):
+        c = x[1]
+        inits = [T("s", r.uniform(0.5, 2, c).astype(np.float32)), T("b", r.standard_normal(c).astype(np.float32))]
+        one("InstanceNormalization", opset, x, {"epsilon": eps}, inits=inits, extra_ins=["s", "b"])
+    # A large common offset (x + 1000, std about 1): statistics that lose the variance in float32 fail here.
+    # ONNX Runtime 1.19 is off by 2e-5 relative on it (its float32 statistics): the oracle is the spec in
+    # float64 on the float32 sum.
+    s_off, b_off = r.uniform(0.5, 2, 3).astype(np.float32), r.standard_normal(3).astype(np.float32)
+
+    def offset_oracle(feeds, s_off=s_off, b_off=b_off):
+        t = (feeds["x"] + np.float32(1000)).astype(np.float64)
+        mean = t.mean(axis=(2, 3), keepdims=True)
+        var = ((t - mean) ** 2).mean(axis=(2, 3), keepdims=True)
+        y = (t - mean) / np.sqrt(var + np.float64(np.float32(1e-5)))
+        return {"y": (y * s_off.astype(np.float64)[:, None, None] + b_off.astype(np.float64)[:, None, None]).astype(np.float32)}
+    add("InstanceNormalization", 17, [N("Add", ["x", "k"], ["t"]), N("InstanceNormalization", ["t", "s", "b"])],
+        [("x", FLOAT, [2, 3, 8, 8])], tag="x=2x3x8x8,offset_1000", oracle=offset_oracle,
+        why="ONNX Runtime's float32 statistics are off by 2e-5 relative at a common offset of 1000",
+        inits=[T("k", np.float32(1000)), T("s", s_off), T("b", b_off)])
+    add("InstanceNormalization", 17, [N("Cast", ["x"], ["h"], to=F16), N("InstanceNormalization", ["h", "s", "b"])],
+        [("x", FLOAT, [2, 3, 4, 5])], tag="float16", tol=HALF_TOL,
+        inits=[T("s", r.uniform(0.5, 2, 3).astype(np.float16)), T("b", r.standard_normal(3).astype(np.float16))])
+    add("InstanceNormalization", 17, [N("Cast", ["x"], ["d"], to=DOUBLE), N("InstanceNormalization", ["d", "s", "b"])],
+        [("x", FLOAT, [2, 3, 7])], tag="float64", oracle="reference",
+        why="ONNX Runtime 1.19 has no float64 InstanceNormalization kernel (NOT_IMPLEMENTED); the spec allows it",
+        inits=[T("s", r.uniform(0.5, 2, 3).astype(np.float64)), T("b", r.standard_normal(3).astype(np.float64))])
+    one("InstanceNormalization", 17, [4, 3], inits=[T("s", np.ones(3, np.float32)), T("b", np.zeros(3, np.float32))],
+        extra_ins=["s", "b"], tag="x=4x3_refused", refuse="at least 3 dimensions")
+
+
 for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
     _gen()
 for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd):
     _gen()
+gen_instance_norm()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:

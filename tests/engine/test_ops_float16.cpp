@@ -173,6 +173,25 @@ TEST_P(OpTest, Float16_AddLayerNormalizationSumsInFloat32) {
   }
 }
 
+TEST_P(OpTest, Float16_InstanceNormalizationRoundsOnce) {
+  // float16 X, scale and B: statistics and Y computed in float32 or wider, Y rounded to float16 once.
+  const Shape xs = {2, 4, 3, 5};
+  const int64_t c = 4, inner = 15;
+  const auto x = rand_half(rng_, numel_of(xs), -3, 3), sc = rand_half(rng_, c, 0.5f, 2), bias = rand_half(rng_, c, -1, 1);
+  Tensor out = run1("InstanceNormalization", {make_half(xs, x), make_half({c}, sc), make_half({c}, bias)});
+  std::vector<double> ref(x.size());
+  for (int64_t r = 0; r < 2 * c; ++r) {
+    double m = 0, var = 0;
+    for (int64_t j = 0; j < inner; ++j) m += half_to_double(x[r * inner + j]);
+    m /= inner;
+    for (int64_t j = 0; j < inner; ++j) var += (half_to_double(x[r * inner + j]) - m) * (half_to_double(x[r * inner + j]) - m);
+    const double inv = 1.0 / std::sqrt(var / inner + double{1e-5f});
+    for (int64_t j = 0; j < inner; ++j)
+      ref[r * inner + j] = (half_to_double(x[r * inner + j]) - m) * inv * half_to_double(sc[r % c]) + half_to_double(bias[r % c]);
+  }
+  expect_half_near(out, xs, ref, 1);
+}
+
 TEST_P(OpTest, Float16_LayerNormalizationMeanAndInvStdDevAreFloat32) {
   // ONNX types Mean and InvStdDev U (float or bfloat16) by stash_type, 1 (float32) by default, not
   // X's T: a float16 X gives float16 Y and float32 statistics, unrounded to float16.

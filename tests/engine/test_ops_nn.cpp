@@ -689,6 +689,87 @@ TEST_P(OpTest, BatchNormalization_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// InstanceNormalization
+
+// y = (x - mean) / sqrt(var + eps) * sc[c] + b[c], mean and biased var over the spatial elements
+// of each (n, c), two passes in double.
+std::vector<double> instnorm_ref(const std::vector<double>& x, const Shape& xs, const std::vector<double>& sc,
+                                 const std::vector<double>& b, double eps) {
+  const int64_t n = xs[0], c = xs[1], inner = numel_of(xs) / (n * c);
+  std::vector<double> y(x.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ci = 0; ci < c; ++ci) {
+      const int64_t at = (i * c + ci) * inner;
+      double mean = 0, var = 0;
+      for (int64_t q = 0; q < inner; ++q) mean += x[at + q];
+      mean /= static_cast<double>(inner);
+      for (int64_t q = 0; q < inner; ++q) var += (x[at + q] - mean) * (x[at + q] - mean);
+      var /= static_cast<double>(inner);
+      for (int64_t q = 0; q < inner; ++q) y[at + q] = (x[at + q] - mean) / std::sqrt(var + eps) * sc[ci] + b[ci];
+    }
+  return y;
+}
+
+TEST_P(OpTest, InstanceNormalization_Rank4) {
+  const Shape xs = {2, 3, 4, 5};
+  auto x = rand_f32(numel_of(xs), -3, 3), sc = rand_f32(3, 0.5f, 2), b = rand_f32(3);
+  Tensor out = run1("InstanceNormalization", {make(xs, x), make<float>({3}, sc), make<float>({3}, b)});
+  expect_near(out, DType::kFloat32, xs, instnorm_ref(as_doubles(x), xs, as_doubles(sc), as_doubles(b), double{1e-5f}),
+              kTolReduce);
+}
+TEST_P(OpTest, InstanceNormalization_Rank3_Rank5_Epsilon_Opset6) {
+  // wav2vec2's GroupNorm(512, 512) on [N, C, T]; a 3-D UNet's [N, C, D, H, W]; epsilon read; opset 6.
+  for (const Shape& xs : {Shape{3, 4, 37}, Shape{2, 3, 2, 3, 4}}) {
+    SCOPED_TRACE(shape_to_string(xs));
+    const int64_t c = xs[1];
+    auto x = rand_f32(numel_of(xs), -3, 3), sc = rand_f32(c, -2, 2), b = rand_f32(c);
+    Tensor out = run1("InstanceNormalization", {make(xs, x), make<float>({c}, sc), make<float>({c}, b)},
+                      {{"epsilon", a_float(1e-2f)}}, 6);
+    expect_near(out, DType::kFloat32, xs, instnorm_ref(as_doubles(x), xs, as_doubles(sc), as_doubles(b), double{1e-2f}),
+                kTolReduce);
+  }
+}
+TEST_P(OpTest, InstanceNormalization_LargeCommonOffset) {
+  // Mean 1000, std 1: E[x^2] - E[x]^2 in float32 loses every digit of the variance here.
+  const Shape xs = {2, 4, 16, 16};
+  auto x = rand_f32(numel_of(xs), 1000 - 1.7320508f, 1000 + 1.7320508f), sc = rand_f32(4, 0.5f, 2), b = rand_f32(4);
+  Tensor out = run1("InstanceNormalization", {make(xs, x), make<float>({4}, sc), make<float>({4}, b)});
+  expect_near(out, DType::kFloat32, xs, instnorm_ref(as_doubles(x), xs, as_doubles(sc), as_doubles(b), double{1e-5f}),
+              kTolReduce);
+}
+TEST_P(OpTest, InstanceNormalization_SingleSpatialElement_GivesB) {
+  // One element per (n, c): x - mean is exactly 0, so Y = B whatever scale and epsilon.
+  const Shape xs = {2, 3, 1, 1};
+  auto x = rand_f32(6, -3, 3), sc = rand_f32(3, 0.5f, 2), b = rand_f32(3);
+  std::vector<double> ref;
+  for (int i = 0; i < 2; ++i)
+    for (float v : b) ref.push_back(v);
+  expect_near(run1("InstanceNormalization", {make(xs, x), make<float>({3}, sc), make<float>({3}, b)}), DType::kFloat32,
+              xs, ref, kExact);
+}
+TEST_P(OpTest, InstanceNormalization_Float64) {
+  const Shape xs = {2, 5, 3, 7};
+  auto x = rand_f64(numel_of(xs), -3, 3), sc = rand_f64(5), b = rand_f64(5);
+  Tensor out = run1("InstanceNormalization", {make(xs, x), make<double>({5}, sc), make<double>({5}, b)},
+                    {{"epsilon", a_float(1e-3f)}}, 21);
+  expect_near(out, DType::kFloat64, xs, instnorm_ref(x, xs, sc, b, double{1e-3f}), 1e-12);
+}
+TEST_P(OpTest, InstanceNormalization_Errors) {
+  auto p3 = [&] { return make<float>({3}, rand_f32(3)); };
+  expect_error(StatusCode::kInvalidArgument, "at least 3 dimensions", "InstanceNormalization",
+               {make<float>({2, 3}, rand_f32(6)), p3(), p3()});
+  expect_error(StatusCode::kInvalidArgument, "one per channel", "InstanceNormalization",
+               {make<float>({2, 3, 4}, rand_f32(24)), make<float>({4}, rand_f32(4)), p3()});
+  expect_error(StatusCode::kInvalidArgument, "one per channel", "InstanceNormalization",
+               {make<float>({2, 3, 4}, rand_f32(24)), p3(), make<float>({1, 3}, rand_f32(3))});
+  expect_error(StatusCode::kInvalidArgument, "missing", "InstanceNormalization", {make<float>({2, 3, 4}, rand_f32(24)), p3()});
+  expect_error(StatusCode::kInvalidArgument, "B is float64 but X is float32", "InstanceNormalization",
+               {make<float>({2, 3, 4}, rand_f32(24)), p3(), make<double>({3}, rand_f64(3))});
+  expect_error(StatusCode::kUnimplemented, "not supported", "InstanceNormalization",
+               {make<int64_t>({1, 2, 2}, {1, 2, 3, 4}), make<int64_t>({2}, {1, 1}), make<int64_t>({2}, {0, 0})});
+}
+
+// ---------------------------------------------------------------------------------------------
 // Pad
 
 // Input coordinate of output coordinate o along an axis of length len padded by pb before, or

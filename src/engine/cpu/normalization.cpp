@@ -1,6 +1,9 @@
-// LayerNormalization (opset 17). Each normalized group (one "row": the dimensions from `axis` on)
-// is reduced in a fixed order in double (eight interleaved partial sums), so a row's result never
-// depends on the batch around it.
+// LayerNormalization (opset 17) and InstanceNormalization (opsets 6..21: the same rows, one per
+// (n, c) over the spatial elements, with scale and B per channel). Each normalized group (one
+// "row": the dimensions from `axis` on) is reduced in a fixed order in double (eight interleaved
+// partial sums; mean first, then the squared deviations from it), so a row's result never depends
+// on the batch around it.
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -15,6 +18,7 @@ namespace {
 struct Operand {
   const Tensor* t = nullptr;
   bool per_column = false;          // its element is simply [j]
+  int64_t per_row = 0;              // > 0: its element is [o % per_row] (InstanceNormalization's per channel)
   std::vector<int64_t> strides;     // else: broadcast strides against X's shape
 };
 
@@ -49,6 +53,7 @@ void layer_norm_typed(const Tensor& x, const Operand& scale, const Operand& bias
   // chains the CPU can overlap (and vectorize), the same order for every row.
   constexpr int kLanes = 8;
   const bool plain_operands = scale.per_column && (!bias.t || bias.per_column);
+  const bool row_operands = scale.per_row > 0 && (!bias.t || bias.per_row > 0);
   for (int64_t o = 0; o < outer; ++o) {
     const T* row = px + o * inner;
     double part[kLanes] = {};
@@ -72,6 +77,16 @@ void layer_norm_typed(const Tensor& x, const Operand& scale, const Operand& bias
     double sq = 0;
     for (double v : sqp) sq += v;
     const double inv = 1.0 / std::sqrt(sq / static_cast<double>(inner) + eps);
+    if (row_operands) {
+      // One scale and B for the whole row (InstanceNormalization's channel).
+      const double s = static_cast<double>(scale.t->data<T>()[o % scale.per_row]);
+      const double b = bias.t ? static_cast<double>(bias.t->data<T>()[o % bias.per_row]) : 0.0;
+      T* out = py + o * inner;
+      for (int64_t j = 0; j < inner; ++j) out[j] = static_cast<T>((static_cast<double>(row[j]) - mean) * inv * s + b);
+      if (mean_out) mean_out[o] = static_cast<float>(mean);
+      if (inv_out) inv_out[o] = static_cast<float>(inv);
+      continue;
+    }
     if (plain_operands) {
       // Scale and B per column (the usual [inner] vectors): a loop the compiler vectorizes.
       const T* ps = scale.t->data<T>();
@@ -123,6 +138,28 @@ Status cpu_layer_normalization(OpContext& ctx) {
   ctx.outputs[0] = std::move(y);
   if (!mean.empty()) ctx.outputs[1] = std::move(mean);
   if (!inv.empty()) ctx.outputs[2] = std::move(inv);
+  return ok_status();
+}
+
+// InstanceNormalization: X [N, C, spatial...] as N * C rows of the spatial elements, normalized as
+// LayerNormalization's rows are, with scale[c] and B[c] for row n * C + c.
+Status cpu_instance_normalization(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(InstanceNormPlan p, instance_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  if ((x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64) || p.y_dtype != x->dtype()) {
+    return unsupported_element_type(p.y_dtype);  // float16 not widened by op_run_cpu
+  }
+  Operand scale, bias;
+  scale.t = ctx.inputs[1];
+  bias.t = ctx.inputs[2];
+  scale.per_row = bias.per_row = std::max<int64_t>(p.c, 1);
+  Tensor y(p.y_dtype, x->shape());
+  if (x->dtype() == DType::kFloat32) {
+    layer_norm_typed<float>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
+  } else {
+    layer_norm_typed<double>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
+  }
+  ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 

@@ -228,6 +228,39 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
 
 Status cuda_layer_normalization(CudaOpContext& ctx) { return layer_norm(ctx, nullptr); }
 
+// InstanceNormalization: LayerNormalization's kernel over the N * C rows of the spatial elements
+// (statistics in double), scale and B read per row through a strided index of X viewed as
+// [N, C, spatial] (strides 0, 1, 0: element c of row n * C + c).
+Status cuda_instance_normalization(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(InstanceNormPlan p, instance_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* scale_t = ctx.inputs[1];
+  const Tensor* bias_t = ctx.inputs[2];
+  const bool mixed = mixed_half({x, scale_t, bias_t});
+  const void* px = x->raw();
+  SS_ASSIGN_OR_RETURN(kernels::StridedIndex per_channel, cuda_strided_index(Shape{1, p.c, 1}, Shape{p.n, p.c, p.spatial}));
+  kernels::NormOperand scale, bias;
+  scale.data = scale_t->raw();
+  bias.data = bias_t->raw();
+  scale.per_column = bias.per_column = false;
+  scale.index = bias.index = per_channel;
+  if (mixed) {
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
+  }
+  Tensor y(p.y_dtype, x->shape());
+  void* py = mixed ? result_buffer(ctx, y) : y.raw();
+  const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, p.n * p.c,
+                                                       p.spatial, p.eps, ctx.lane.stream));
+  if (mixed) {
+    SS_RETURN_IF_ERROR(narrow(ctx, py, y));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization of A + B, both
 // read by the kernel, which sums them in the compute type (float32 for the 2-byte types, as the CPU
 // does: the sum is never rounded to them). An operand broadcast to the other's shape (BERT's
