@@ -263,7 +263,11 @@ Status cpu_pow(OpContext& ctx) {
   return ok_status();
 }
 
-Status cpu_neg(OpContext& ctx) {
+namespace {
+
+// y = f(x) for a float or signed integer x (neg_plan's types); y has x's type and shape.
+template <typename F>
+Status signed_unary(OpContext& ctx, F f) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
   Tensor out(x->dtype(), x->shape());
   bool ok = false;
@@ -271,13 +275,7 @@ Status cpu_neg(OpContext& ctx) {
     using T = decltype(zero);
     const T* px = x->data<T>();
     T* po = out.data<T>();
-    for (int64_t i = 0; i < x->numel(); ++i) {
-      if constexpr (std::is_integral_v<T>) {
-        po[i] = static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(px[i]));  // MIN wraps
-      } else {
-        po[i] = -px[i];
-      }
-    }
+    for (int64_t i = 0; i < x->numel(); ++i) po[i] = f(px[i]);
     ok = true;
   };
   switch (x->dtype()) {
@@ -289,9 +287,22 @@ Status cpu_neg(OpContext& ctx) {
     case DType::kInt64: run(int64_t{}); break;
     default: break;
   }
-  if (!ok) return unsupported_element_type(x->dtype());
+  if (!ok) return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
   ctx.outputs[0] = std::move(out);
   return ok_status();
+}
+
+}  // namespace
+
+Status cpu_neg(OpContext& ctx) {
+  return signed_unary(ctx, [](auto v) {
+    using T = decltype(v);
+    if constexpr (std::is_integral_v<T>) {
+      return static_cast<T>(std::make_unsigned_t<T>(0) - static_cast<std::make_unsigned_t<T>>(v));  // MIN wraps
+    } else {
+      return -v;
+    }
+  });
 }
 
 // IsNaN: float32 and float64 (float16 and bfloat16 widened by op_run_cpu, NaN staying NaN) to bool.
@@ -422,33 +433,6 @@ Status cpu_where(OpContext& ctx) {
 // Abs, Sign, Less / Greater / LessOrEqual / GreaterOrEqual, Mod, Sum / Mean, Dropout.
 
 namespace {
-
-// y = f(x) for a float or signed integer x (neg_plan's types); y has x's type and shape.
-template <typename F>
-Status signed_unary(OpContext& ctx, F f) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
-  Tensor out(x->dtype(), x->shape());
-  bool ok = false;
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    const T* px = x->data<T>();
-    T* po = out.data<T>();
-    for (int64_t i = 0; i < x->numel(); ++i) po[i] = f(px[i]);
-    ok = true;
-  };
-  switch (x->dtype()) {
-    case DType::kFloat32: run(float{}); break;
-    case DType::kFloat64: run(double{}); break;
-    case DType::kInt8: run(int8_t{}); break;
-    case DType::kInt16: run(int16_t{}); break;
-    case DType::kInt32: run(int32_t{}); break;
-    case DType::kInt64: run(int64_t{}); break;
-    default: break;
-  }
-  if (!ok) return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
-  ctx.outputs[0] = std::move(out);
-  return ok_status();
-}
 
 enum class CompareOp { kLess, kGreater, kLessOrEqual, kGreaterOrEqual };
 

@@ -8,7 +8,12 @@
 
 namespace shardscore {
 
-Status cpu_argmax(OpContext& ctx) {
+namespace {
+
+// ArgMax (kMin false) and ArgMin: the first largest (smallest) along the axis, or with
+// select_last_index the last; NaN compared as the comparisons take it.
+template <bool kMin>
+Status arg_extreme(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   SS_ASSIGN_OR_RETURN(ArgMaxPlan p, argmax_plan(ctx.node, *x));
   const int64_t outer = p.outer, dim = p.dim, inner = p.inner;
@@ -17,13 +22,14 @@ Status cpu_argmax(OpContext& ctx) {
   int64_t* py = y.data<int64_t>();
   bool ok = dtype_dispatch(x->dtype(), [&](auto zero) {
     using T = decltype(zero);
+    const auto beyond = [](T a, T b) { return kMin ? a < b : a > b; };  // a strictly past b
     const T* px = x->data<T>();
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t in = 0; in < inner; ++in) {
         const T* p = px + o * dim * inner + in;
         int64_t best = 0;
         for (int64_t d = 1; d < dim; ++d) {
-          if (last ? !(p[d * inner] < p[best * inner]) : p[d * inner] > p[best * inner]) best = d;
+          if (last ? !beyond(p[best * inner], p[d * inner]) : beyond(p[d * inner], p[best * inner])) best = d;
         }
         py[o * inner + in] = best;
       }
@@ -33,32 +39,11 @@ Status cpu_argmax(OpContext& ctx) {
   return ok_status();
 }
 
-// ArgMin: ArgMax's plan and loop with the comparisons turned round (the first smallest, or with
-// select_last_index the last; NaN compared as ArgMax compares it).
-Status cpu_argmin(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(ArgMaxPlan p, argmax_plan(ctx.node, *x));
-  const int64_t outer = p.outer, dim = p.dim, inner = p.inner;
-  const bool last = p.select_last;
-  Tensor y(DType::kInt64, p.out_shape);
-  int64_t* py = y.data<int64_t>();
-  bool ok = dtype_dispatch(x->dtype(), [&](auto zero) {
-    using T = decltype(zero);
-    const T* px = x->data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t in = 0; in < inner; ++in) {
-        const T* p = px + o * dim * inner + in;
-        int64_t best = 0;
-        for (int64_t d = 1; d < dim; ++d) {
-          if (last ? !(p[d * inner] > p[best * inner]) : p[d * inner] < p[best * inner]) best = d;
-        }
-        py[o * inner + in] = best;
-      }
-  });
-  if (!ok) return unsupported_element_type(x->dtype());
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
-}
+}  // namespace
+
+Status cpu_argmax(OpContext& ctx) { return arg_extreme<false>(ctx); }
+
+Status cpu_argmin(OpContext& ctx) { return arg_extreme<true>(ctx); }
 
 }  // namespace shardscore
 
