@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -186,6 +187,44 @@ __global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t featur
   }
 }
 
+// ---- Normalizer ----
+
+template <class T, class O>
+__global__ void normalizer_kernel(const T* __restrict__ x, int64_t rows, int64_t features, int norm,
+                                  O* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const T* xr = x + r * features;
+    O* yr = y + r * features;
+    if (norm == 0) {
+      float mx = -FLT_MAX;
+      for (int64_t f = 0; f < features; ++f) {
+        const float v = to_float(xr[f]);
+        mx = mx < v ? v : mx;  // std::max(mx, v): a NaN never replaces mx
+      }
+      for (int64_t f = 0; f < features; ++f) {
+        const float v = to_float(xr[f]);
+        yr[f] = from_float<O>(mx != 0 ? __fdiv_rn(v, mx) : v);
+      }
+      continue;
+    }
+    double sum = 0;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = static_cast<double>(to_float(xr[f]));
+      sum = __dadd_rn(sum, norm == 1 ? fabs(d) : __dmul_rn(d, d));
+    }
+    for (int64_t f = 0; f < features; ++f) {
+      const float v = to_float(xr[f]);
+      if (sum == 0) {
+        yr[f] = from_float<O>(v);
+        continue;
+      }
+      const double d = static_cast<double>(v);
+      const double q = norm == 1 ? __ddiv_rn(d, sum) : copysign(sqrt(__ddiv_rn(__dmul_rn(d, d), sum)), d);
+      yr[f] = from_float<O>(__double2float_rn(q));
+    }
+  }
+}
+
 // ---- RawInput ----
 
 // One thread per element of y; x read through the NHWC -> NCHW move when nhwc. Explicitly rounded
@@ -283,6 +322,22 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
       using O = typename decltype(ot)::type;
       scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
           static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_normalizer(Elem x_elem, const void* x, int64_t rows, int64_t features, int norm, Elem y_elem, void* y,
+                              cudaStream_t stream) {
+  if (rows * features <= 0) return cudaSuccess;
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(y_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      normalizer_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows, features,
+                                                                              norm, static_cast<O*>(y));
     });
   });
   if (!ok) return cudaErrorInvalidValue;

@@ -53,6 +53,14 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
                           int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
                           cudaStream_t stream);
 
+// Normalizer, one thread per row of x [rows, features] (x_elem as launch_linear_scores), y of
+// y_elem (kF32, kF16, kBF16), as the CPU computes it: norm 0 (MAX): y = v / max(v) in float32
+// (max over float(x), unchanged when it is 0); 1 (L1): y = float(double(v) / sum |v|); 2 (L2):
+// y = float(copysign(sqrt(v^2 / sum v^2), v)); sums in double in the row's order, a row whose sum
+// is 0 unchanged.
+cudaError_t launch_normalizer(Elem x_elem, const void* x, int64_t rows, int64_t features, int norm, Elem y_elem, void* y,
+                              cudaStream_t stream);
+
 // shardscore.RawInput (engine/op_plans_elementwise.h): y [outer, channels, inner] from integer x
 // (kU8, kI8, kU16 or kI16) laid out as y, or [outer, inner, channels] when nhwc; v = float(x),
 // v * scale unless scale is 1, then (v - mean[c]) / std[c] when mean is not null (device tables of

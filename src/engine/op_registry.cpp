@@ -54,6 +54,7 @@ constexpr OpEntry kOps[] = {
     {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier, SS_CUDA(linear_classifier)},
     {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},
     {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler, SS_CUDA(scaler)},
+    {"ai.onnx.ml", "Normalizer", 1, 5, cpu_normalizer, SS_CUDA(normalizer)},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm, SS_CUDA(fused_gemm)},
     {"shardscore", "FusedConv", 1, 1, cpu_fused_conv, SS_CUDA(fused_conv)},

@@ -1137,6 +1137,16 @@ def gen_ml():
         [("x", FLOAT, [4, 3])], tag="per_feature", extra_opsets=ml)
     add("Scaler", 13, [N("Scaler", ["x"], ["y"], domain="ai.onnx.ml", offset=[0.5], scale=[3.0])],
         [("x", FLOAT, [4, 3])], tag="one_value", extra_opsets=ml)
+    for norm in ("MAX", "L1", "L2"):
+        add("Normalizer", 13, [N("Normalizer", ["x"], ["y"], domain="ai.onnx.ml", norm=norm)],
+            [("x", FLOAT, [6, 4])], tag=f"norm={norm}", extra_opsets=ml)
+    # all-negative rows: MAX divides by the largest value (ONNX Runtime), not the largest magnitude
+    add("Normalizer", 13, [N("Abs", ["x"], ["a"]), N("Neg", ["a"], ["n"]),
+                           N("Normalizer", ["n"], ["y"], domain="ai.onnx.ml", norm="MAX")],
+        [("x", FLOAT, [6, 4])], tag="negative_rows,norm=MAX", extra_opsets=ml)
+    for et, name in ((DOUBLE, "double"), (I64, "int64"), (I32, "int32")):
+        add("Normalizer", 13, [N("Normalizer", ["x"], ["y"], domain="ai.onnx.ml", norm="L2")],
+            [("x", et, [5, 3])], tag=f"x={name},norm=L2", extra_opsets=ml)
     add("ArrayFeatureExtractor", 13, [N("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")],
         [("x", FLOAT, [4, 5])], tag="x=4x5,indices=[3,0,3]", inits=[T("i", np.array([3, 0, 3], np.int64))], extra_opsets=ml)
 
@@ -1791,7 +1801,8 @@ def _ort_rank(model, name):
     sess = ort.InferenceSession(m.SerializeToString(), _ort_options(), providers=["CPUExecutionProvider"])
     feeds = {}
     for i in sess.get_inputs():
-        dt = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]
+        dt = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32}[i.type]
         feeds[i.name] = np.zeros([d if isinstance(d, int) else 1 for d in i.shape], dt)
     out = sess.run([name], feeds)[0]
     return onnx.helper.np_dtype_to_tensor_dtype(out.dtype), out.ndim

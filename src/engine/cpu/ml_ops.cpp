@@ -1,5 +1,6 @@
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
@@ -152,6 +153,35 @@ Status cpu_scaler(OpContext& ctx) {
       p[r * features + f] = (p[r * features + f] - o) * s;
     }
   ctx.outputs[0] = plan.x->rank() == 1 ? x.reshaped(plan.out_shape) : x;
+  return ok_status();
+}
+
+// ai.onnx.ml Normalizer: each row divided by its MAX / L1 / L2 norm as ONNX Runtime computes it
+// (op_plans_elementwise.h); sums in double, in the row's order.
+Status cpu_normalizer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(NormalizerPlan p, normalizer_plan(ctx.node, ctx.inputs));
+  SS_ASSIGN_OR_RETURN(Tensor x, ml_input_as_float_rows(*p.x, p.xr));
+  const int64_t features = p.xr.features;
+  float* v = x.data<float>();
+  for (int64_t r = 0; r < p.xr.rows; ++r) {
+    float* row = v + r * features;
+    if (p.norm == NormalizerNorm::kMax) {
+      float mx = std::numeric_limits<float>::lowest();
+      for (int64_t f = 0; f < features; ++f) mx = std::max(mx, row[f]);
+      if (mx != 0)
+        for (int64_t f = 0; f < features; ++f) row[f] = row[f] / mx;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t f = 0; f < features; ++f)
+      sum += p.norm == NormalizerNorm::kL1 ? std::fabs(double{row[f]}) : double{row[f]} * double{row[f]};
+    if (sum == 0) continue;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = row[f];
+      row[f] = static_cast<float>(p.norm == NormalizerNorm::kL1 ? d / sum : std::copysign(std::sqrt(d * d / sum), d));
+    }
+  }
+  ctx.outputs[0] = x.reshaped(p.out_shape);
   return ok_status();
 }
 

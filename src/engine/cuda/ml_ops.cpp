@@ -143,6 +143,20 @@ Status cuda_scaler(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// ai.onnx.ml Normalizer: each row divided by its MAX / L1 / L2 norm as the CPU computes it
+// (op_plans_elementwise.h), one thread per row.
+Status cuda_normalizer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(NormalizerPlan p, normalizer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.xr.float_out, p.out_shape);
+  if (y.numel() > 0) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_normalizer(cuda_elem(p.x->dtype()), p.x->raw(), p.xr.rows, p.xr.features,
+                                                         static_cast<int>(p.norm), cuda_elem(p.xr.float_out), y.raw(),
+                                                         ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // shardscore.RawInput: the stored integer rows (a quarter of float32's bytes for uint8 images) to the
 // model's float input in one kernel; mean and std travel as device tables.
 Status cuda_raw_input(CudaOpContext& ctx) {
