@@ -19,13 +19,14 @@ ROWS, FEATURES, CHUNK_ROWS, BATCH, SHARD_ROWS = 1237, 6, 100, 96, 200
 
 def skl2onnx_export(model, x: np.ndarray):
     """skl2onnx.to_onnx with zipmap off. skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
-    nodes_missing_value_tracks_true, which newer protobuf refuses; they are passed on as ints here."""
+    nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
+    refuses; they are passed on as ints here."""
     skl2onnx = pytest.importorskip("skl2onnx")
     import skl2onnx.common._container as container
     make_node = container.make_node
 
     def ints_not_bools(*args, **kw):
-        kw = {k: [int(e) for e in v] if isinstance(v, list) and v and all(isinstance(e, (bool, np.bool_)) for e in v)
+        kw = {k: [int(e) for e in v] if isinstance(v, list) and any(isinstance(e, (bool, np.bool_)) for e in v)
               else v for k, v in kw.items()}
         return make_node(*args, **kw)
 
@@ -33,7 +34,7 @@ def skl2onnx_export(model, x: np.ndarray):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False})
+            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3})
     finally:
         container.make_node = make_node
 
@@ -99,3 +100,16 @@ def test_logistic_regression_multiclass_matches_onnxruntime(e2e, tmp_path, seed,
     assert "Normalizer" in [n.op_type for n in onx.graph.node]
     got = score_and_compare(e2e, tmp_path, onx, x)
     assert len(np.unique(got["label"])) == 3
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_gradient_boosting_classifier_matches_onnxruntime(e2e, tmp_path, seed, classes):
+    """skl2onnx writes one TreeEnsembleClassifier: one weight column and LOGISTIC for two classes (ONNX Runtime's
+    two-score convention), one column per class and SOFTMAX for three."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    x, y = data(seed, classes)
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=seed % 1000).fit(x, y)
+    onx = skl2onnx_export(model, x)
+    assert "TreeEnsembleClassifier" in [n.op_type for n in onx.graph.node]
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == classes
