@@ -1,6 +1,8 @@
 #include "engine/op_plans_trees.h"
 
+#include <climits>
 #include <cmath>
+#include <memory>
 #include <map>
 #include <string>
 #include <utility>
@@ -50,8 +52,10 @@ StatusOr<TreePost> post_of(const Node& n) {
 }
 
 // The nodes_* attributes and the leaf weights (`prefix`: "target" or "class") as the flat array,
-// checked. Fills p.nodes, p.roots, p.weights; `targets` bounds the weights' ids.
-Status build_trees(const Node& n, const char* prefix, int64_t targets, TreeEnsemblePlan& p) {
+// checked (all but the feature ids against X's width); `targets` bounds the weights' ids.
+StatusOr<std::shared_ptr<const TreeEnsembleFlat>> build_trees(const Node& n, const char* prefix, int64_t targets) {
+  auto flat = std::make_shared<TreeEnsembleFlat>();
+  TreeEnsembleFlat& p = *flat;
   for (const auto& [name, attr] : n.attrs)
     if (name.size() > 10 && name.compare(name.size() - 10, 10, "_as_tensor") == 0) {
       return unimplemented("attribute " + name + " is not supported (the float attributes only)");
@@ -92,7 +96,6 @@ Status build_trees(const Node& n, const char* prefix, int64_t targets, TreeEnsem
       }
       flat_of[i] = next++;
     }
-  const int64_t width = p.xr.features;
   for (std::size_t i = 0; i < count; ++i) {
     const int64_t tree = (*tree_ids)[i], id = (*node_ids)[i];
     TreeNodeFlat& f = p.nodes[flat_of[i]];
@@ -101,11 +104,14 @@ Status build_trees(const Node& n, const char* prefix, int64_t targets, TreeEnsem
     f.missing_true = missing && !missing->empty() && (*missing)[i] != 0;
     if (mode == TreeMode::kLeaf) continue;
     const int64_t feature = (*features)[i];
-    if (feature < 0 || feature >= width) {
-      return invalid_argument(at(tree, id) + ": feature " + std::to_string(feature) + " is not a column of X (" +
-                              std::to_string(width) + " features)");
+    if (feature < 0 || feature > INT32_MAX) {
+      return invalid_argument(at(tree, id) + ": feature " + std::to_string(feature) + " is not a column of X");
     }
     f.feature = static_cast<int32_t>(feature);
+    if (feature > p.max_feature) {
+      p.max_feature = feature;
+      p.max_feature_at = at(tree, id);
+    }
     f.threshold = values ? static_cast<double>((*values)[i]) : 0.0;
     for (const bool is_true : {true, false}) {
       const int64_t child = is_true ? (*true_ids)[i] : (*false_ids)[i];
@@ -171,11 +177,23 @@ Status build_trees(const Node& n, const char* prefix, int64_t targets, TreeEnsem
     }
     per_node[it->second].push_back({static_cast<int32_t>(target), (*w_values)[k]});
     if ((*w_values)[k] < 0) p.weights_all_positive = false;
+    p.ids_all_zero &= target == 0;
+    p.ids_all_one &= target == 1;
   }
   for (std::size_t i = 0; i < count; ++i) {
     p.nodes[i].weights_begin = static_cast<int32_t>(p.weights.size());
     p.nodes[i].weights_count = static_cast<int32_t>(per_node[i].size());
     p.weights.insert(p.weights.end(), per_node[i].begin(), per_node[i].end());
+  }
+  return std::shared_ptr<const TreeEnsembleFlat>(std::move(flat));
+}
+
+// p.flat from the node's cache (built on its first run), its feature ids checked against X.
+Status take_trees(const Node& n, const char* prefix, TreeEnsemblePlan& p) {
+  SS_ASSIGN_OR_RETURN(p.flat, n.cache.get_or_make<TreeEnsembleFlat>([&] { return build_trees(n, prefix, p.targets); }));
+  if (p.flat->max_feature >= p.xr.features) {
+    return invalid_argument(p.flat->max_feature_at + ": feature " + std::to_string(p.flat->max_feature) +
+                            " is not a column of X (" + std::to_string(p.xr.features) + " features)");
   }
   return ok_status();
 }
@@ -205,7 +223,7 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_regressor_plan(const Node& n, const std
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   p.targets = n.attr_int("n_targets", 1);
   if (p.targets < 1) return invalid_argument("n_targets " + std::to_string(p.targets) + " must be at least 1");
-  SS_RETURN_IF_ERROR(build_trees(n, "target", p.targets, p));
+  SS_RETURN_IF_ERROR(take_trees(n, "target", p));
   const std::string agg = string_of(n, "aggregate_function", "SUM");
   if (agg == "SUM") p.aggregate = TreeAggregate::kSum;
   else if (agg == "AVERAGE") p.aggregate = TreeAggregate::kAverage;
@@ -248,15 +266,11 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_classifier_plan(const Node& n, const st
   } else {
     return invalid_argument("needs classlabels_int64s or classlabels_strings");
   }
-  SS_RETURN_IF_ERROR(build_trees(n, "class", p.targets, p));
+  SS_RETURN_IF_ERROR(take_trees(n, "class", p));
   SS_RETURN_IF_ERROR(take_base(n, p));
   SS_ASSIGN_OR_RETURN(p.post, post_of(n));
-  bool ids_zero = true, ids_one = true;
-  for (const TreeWeightFlat& w : p.weights) {
-    ids_zero &= w.target == 0;
-    ids_one &= w.target == 1;
-  }
-  if (p.targets == 2 && !p.weights.empty() && (ids_zero || ids_one)) {
+  const bool ids_zero = p.flat->ids_all_zero, ids_one = p.flat->ids_all_one;
+  if (p.targets == 2 && !p.flat->weights.empty() && (ids_zero || ids_one)) {
     if (ids_one) return unimplemented("a binary classifier whose weights are all for class 1 is not supported (class 0)");
     if (p.base.size() > 1) {
       return unimplemented("two base_values for a binary classifier with one weight column are not supported");

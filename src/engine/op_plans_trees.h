@@ -2,7 +2,8 @@
 // Plans of the ai.onnx.ml tree ensembles (TreeEnsembleRegressor, TreeEnsembleClassifier, opsets 1
 // to 4 of ai.onnx.ml): the node attributes checked and laid out as one flat array that both
 // backends walk (CPU: src/engine/cpu/ml_ops.cpp; CUDA: src/engine/cuda/ml_ops.cpp with
-// kernels/ml_ops.cu).
+// kernels/ml_ops.cu). The array is built on the node's first run and kept in its NodeCache; each
+// run checks only X against it (its width covers every feature id).
 //
 // Semantics, as ONNX Runtime 1.19 computes them where the spec is silent:
 //   * a branch compares double(x[feature]) with double(threshold) (float32 X: the float32 compare;
@@ -34,6 +35,8 @@
 // branch child that is not in its tree, a cycle, a feature id outside X's columns, a weight on a
 // node that is not a leaf or a target / class id out of range.
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -67,12 +70,22 @@ struct TreeWeightFlat {
 };
 static_assert(sizeof(TreeWeightFlat) == 8);
 
-struct TreeEnsemblePlan {
-  const Tensor* x = nullptr;
-  MlRows xr;
+// The checked trees of one node, built from its attributes on the node's first run and kept in
+// its NodeCache (a large forest's build costs far more than a batch's walk).
+struct TreeEnsembleFlat {
   std::vector<TreeNodeFlat> nodes;  // tree by tree (ascending tree id), each tree's nodes in attribute order
   std::vector<int32_t> roots;       // per tree, its node 0's index in `nodes`
   std::vector<TreeWeightFlat> weights;
+  bool weights_all_positive = true;
+  bool ids_all_zero = true, ids_all_one = true;  // every weight's target / class id is 0 (1)
+  int64_t max_feature = -1;                      // over the branches, and the first branch that reads it
+  std::string max_feature_at;
+};
+
+struct TreeEnsemblePlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  std::shared_ptr<const TreeEnsembleFlat> flat;
   int64_t targets = 0;  // regressor: n_targets; classifier: classes (accumulator columns)
   TreeAggregate aggregate = TreeAggregate::kSum;
   std::vector<float> base;  // empty or one per target
@@ -80,7 +93,6 @@ struct TreeEnsemblePlan {
   // Classifier only.
   const std::vector<int64_t>* labels = nullptr;  // null: string labels and no label output
   bool binary_one_column = false;
-  bool weights_all_positive = true;
   bool want_scores = false;  // the node names output 1 (Z)
   int64_t cols = 0;          // Z's columns: 2 in the binary one-column form, else targets
 };

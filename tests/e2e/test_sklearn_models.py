@@ -39,10 +39,12 @@ def skl2onnx_export(model, x: np.ndarray):
         container.make_node = make_node
 
 
-def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray) -> dict:
-    """Runs a job over x at NP ranks and compares its outputs with ONNX Runtime's; returns the output datasets."""
+def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None) -> dict:
+    """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
+    returns the output datasets."""
     import h5py
     import onnxruntime as ort
+    tmp_path.mkdir(parents=True, exist_ok=True)
     model_path = tmp_path / "model.onnx"
     model_path.write_bytes(onnx_model.SerializeToString())
     inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
@@ -52,6 +54,8 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray) -> dict:
     job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
            "output": {"path": str(out), "overwrite": True},
            "run": {"batch_size": BATCH, "shard_rows": SHARD_ROWS}, "checks": {"max_missing_fraction": 1.0}}
+    if outputs:
+        job["output"]["outputs"] = outputs
     p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
     assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
     assert not e2e.error_lines(p.stderr), p.stderr
@@ -61,8 +65,8 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray) -> dict:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(onnx_model.SerializeToString(), so, providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    ref = dict(zip(names, sess.run(None, {sess.get_inputs()[0].name: x})))
+    names = outputs or [o.name for o in sess.get_outputs()]
+    ref = dict(zip(names, sess.run(names, {sess.get_inputs()[0].name: x})))
     assert set(datasets) == set(names) | {"row_index"}, f"outputs {sorted(datasets)}, want {names} and row_index"
     proba = ref["probabilities"].astype(np.float64)
     got_p = datasets["probabilities"].astype(np.float64)
@@ -70,6 +74,8 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray) -> dict:
     err = np.abs(got_p - proba).max(axis=1)
     bound = 1e-5 * np.maximum(1.0, np.abs(proba).max(axis=1))
     assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
+    if "label" not in names:
+        return datasets
     labels, want = datasets["label"], ref["label"]
     assert labels.dtype == want.dtype == np.int64 and labels.shape == want.shape
     diff = labels != want
@@ -113,3 +119,23 @@ def test_gradient_boosting_classifier_matches_onnxruntime(e2e, tmp_path, seed, c
     assert "TreeEnsembleClassifier" in [n.op_type for n in onx.graph.node]
     got = score_and_compare(e2e, tmp_path, onx, x)
     assert len(np.unique(got["label"])) == classes
+
+
+def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
+    """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
+    naming the label output and its type) rather than failing mid-job."""
+    from sklearn.ensemble import RandomForestClassifier
+    x, y = data(seed, 3)
+    names = np.array(["low", "mid", "high"])[y]
+    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed % 1000).fit(x, names)
+    onx = skl2onnx_export(model, x)
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(onx.SerializeToString())
+    import h5py
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f.create_dataset("/X", data=x[:100])
+    job = {"input": {"path": str(tmp_path / "in.h5"), "dataset": "/X"}, "model": {"path": str(model_path)},
+           "output": {"path": str(tmp_path / "out.h5"), "overwrite": True}, "run": {"batch_size": 50}}
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    e2e.assert_single_error(p, "'label'", "STRING")

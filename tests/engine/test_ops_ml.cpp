@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -467,6 +468,31 @@ TEST_P(OpTest, TreeEnsembleClassifier_Refusals_Error) {
   attrs["post_transform"] = ml_string("LOGISTIC");
   expect_error(StatusCode::kUnimplemented, "post_transform LOGISTIC with one target", "TreeEnsembleRegressor", {x},
                attrs, 1, "ai.onnx.ml");
+}
+
+// The tree ops keep their checked arrays in the node's cache: built once, kept by a moved node,
+// not shared with a copy (whose attributes a pass may edit).
+TEST(NodeCache, BuiltOnceMovedKeptCopiedEmpty) {
+  Node n;
+  int builds = 0;
+  auto make = [&]() -> StatusOr<std::shared_ptr<const int>> {
+    ++builds;
+    return std::make_shared<const int>(builds);
+  };
+  auto got = [&](const Node& node) {
+    StatusOr<std::shared_ptr<const int>> r = node.cache.get_or_make<int>(make);
+    return r.ok() ? *r.value() : -1;
+  };
+  ASSERT_EQ(got(n), 1);
+  ASSERT_EQ(got(n), 1);
+  Node copy = n;
+  EXPECT_EQ(got(copy), 2);
+  Node moved = std::move(n);
+  EXPECT_EQ(got(moved), 1);
+  auto fails = []() -> StatusOr<std::shared_ptr<const int>> { return invalid_argument("no"); };
+  Node other;
+  EXPECT_FALSE(other.cache.get_or_make<int>(fails).ok());  // a failure is not kept
+  EXPECT_EQ(got(other), 3);
 }
 
 }  // namespace

@@ -193,8 +193,9 @@ template <class T>
 void tree_accumulate(const TreeEnsemblePlan& p, const T* row, double* acc, uint8_t* has) {
   std::fill(acc, acc + p.targets, 0.0);
   std::fill(has, has + p.targets, uint8_t{0});
-  const TreeNodeFlat* nodes = p.nodes.data();
-  for (const int32_t root : p.roots) {
+  const TreeNodeFlat* nodes = p.flat->nodes.data();
+  const TreeWeightFlat* weights = p.flat->weights.data();
+  for (const int32_t root : p.flat->roots) {
     const TreeNodeFlat* f = nodes + root;
     while (f->mode != static_cast<uint8_t>(TreeMode::kLeaf)) {
       const double v = static_cast<double>(row[f->feature]);
@@ -215,7 +216,7 @@ void tree_accumulate(const TreeEnsemblePlan& p, const T* row, double* acc, uint8
       f = nodes + (go ? f->true_next : f->false_next);
     }
     for (int32_t k = f->weights_begin; k < f->weights_begin + f->weights_count; ++k) {
-      const TreeWeightFlat& w = p.weights[k];
+      const TreeWeightFlat& w = weights[k];
       double& a = acc[w.target];
       const double v = w.value;
       switch (p.aggregate) {
@@ -232,8 +233,9 @@ void tree_accumulate(const TreeEnsemblePlan& p, const T* row, double* acc, uint8
 void tree_finish_row(const TreeEnsemblePlan& p, const double* acc, const uint8_t* has, float* z, int64_t* label) {
   if (p.binary_one_column) {
     const float s = static_cast<float>(acc[0] + (p.base.empty() ? 0.0 : double{p.base[0]}));
-    if (label) *label = (p.weights_all_positive ? s > 0.5f : s > 0) ? (*p.labels)[1] : (*p.labels)[0];
-    if (p.weights_all_positive) {
+    const bool probabilities = p.flat->weights_all_positive;
+    if (label) *label = (probabilities ? s > 0.5f : s > 0) ? (*p.labels)[1] : (*p.labels)[0];
+    if (probabilities) {
       z[0] = 1.0f - s;
       z[1] = s;
     } else if (p.post == TreePost::kLogistic) {
@@ -246,7 +248,7 @@ void tree_finish_row(const TreeEnsemblePlan& p, const double* acc, const uint8_t
     return;
   }
   const int64_t n = p.targets;
-  const double trees = static_cast<double>(p.roots.size());
+  const double trees = static_cast<double>(p.flat->roots.size());
   for (int64_t t = 0; t < n; ++t) {
     double v = acc[t];
     if (p.aggregate == TreeAggregate::kAverage) v = v / trees;

@@ -181,20 +181,21 @@ Status cuda_tree_ensemble_run(CudaOpContext& ctx, const TreeEnsemblePlan& p, Ten
   const int64_t rows = p.xr.rows;
   if (rows == 0) return ok_status();
   kernels::TreeEnsembleArgs a;
-  SS_ASSIGN_OR_RETURN(const void* nodes, upload_table(ctx, p.nodes.data(), p.nodes.size() * sizeof(TreeNodeFlat)));
+  const TreeEnsembleFlat& f = *p.flat;
+  SS_ASSIGN_OR_RETURN(const void* nodes, upload_table(ctx, f.nodes.data(), f.nodes.size() * sizeof(TreeNodeFlat)));
   SS_ASSIGN_OR_RETURN(const void* weights,
-                      upload_table(ctx, p.weights.data(), p.weights.size() * sizeof(TreeWeightFlat)));
+                      upload_table(ctx, f.weights.data(), f.weights.size() * sizeof(TreeWeightFlat)));
   a.nodes = static_cast<const kernels::TreeNode*>(nodes);
   a.weights = static_cast<const kernels::TreeWeight*>(weights);
-  SS_ASSIGN_OR_RETURN(a.roots, upload_vector(ctx, &p.roots));
-  a.trees = static_cast<int64_t>(p.roots.size());
+  SS_ASSIGN_OR_RETURN(a.roots, upload_vector(ctx, &f.roots));
+  a.trees = static_cast<int64_t>(f.roots.size());
   a.targets = p.targets;
   a.cols = p.cols;
   a.aggregate = static_cast<int>(p.aggregate);
   a.post = static_cast<int>(p.post);
   SS_ASSIGN_OR_RETURN(a.base, upload_vector(ctx, &p.base));
   a.binary_one_column = p.binary_one_column;
-  a.weights_all_positive = p.weights_all_positive;
+  a.weights_all_positive = f.weights_all_positive;
   if (y) {
     SS_ASSIGN_OR_RETURN(a.labels, upload_vector(ctx, p.labels));
   }
