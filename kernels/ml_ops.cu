@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -186,6 +187,160 @@ __global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t featur
   }
 }
 
+// ---- Normalizer ----
+
+template <class T, class O>
+__global__ void normalizer_kernel(const T* __restrict__ x, int64_t rows, int64_t features, int norm,
+                                  O* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const T* xr = x + r * features;
+    O* yr = y + r * features;
+    if (norm == 0) {
+      float mx = -FLT_MAX;
+      for (int64_t f = 0; f < features; ++f) {
+        const float v = to_float(xr[f]);
+        mx = mx < v ? v : mx;  // std::max(mx, v): a NaN never replaces mx
+      }
+      for (int64_t f = 0; f < features; ++f) {
+        const float v = to_float(xr[f]);
+        yr[f] = from_float<O>(mx != 0 ? __fdiv_rn(v, mx) : v);
+      }
+      continue;
+    }
+    double sum = 0;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = static_cast<double>(to_float(xr[f]));
+      sum = __dadd_rn(sum, norm == 1 ? fabs(d) : __dmul_rn(d, d));
+    }
+    for (int64_t f = 0; f < features; ++f) {
+      const float v = to_float(xr[f]);
+      if (sum == 0) {
+        yr[f] = from_float<O>(v);
+        continue;
+      }
+      const double d = static_cast<double>(v);
+      const double q = norm == 1 ? __ddiv_rn(d, sum) : copysign(sqrt(__ddiv_rn(__dmul_rn(d, d), sum)), d);
+      yr[f] = from_float<O>(__double2float_rn(q));
+    }
+  }
+}
+
+// ---- TreeEnsembleRegressor / TreeEnsembleClassifier ----
+
+template <class T>
+__device__ __forceinline__ double to_double(T v) {
+  return static_cast<double>(v);
+}
+__device__ __forceinline__ double to_double(__half v) { return static_cast<double>(__half2float(v)); }
+__device__ __forceinline__ double to_double(__nv_bfloat16 v) { return static_cast<double>(__bfloat162float(v)); }
+
+// The CPU's tree_probit (ONNX Runtime's ErfInv approximation) in float32, each step rounded.
+__device__ __forceinline__ float tree_probit_like_cpu(float v) {
+  float x = __fsub_rn(__fmul_rn(2.0f, v), 1.0f);
+  const float sgn = x < 0 ? -1.0f : 1.0f;
+  x = __fmul_rn(__fsub_rn(1.0f, x), __fadd_rn(1.0f, x));
+  const float lg = __double2float_rn(log(static_cast<double>(x)));
+  const float a = __fadd_rn(2.0f / (3.14159f * 0.147f), __fmul_rn(0.5f, lg));
+  const float b = __fmul_rn(1.0f / 0.147f, lg);
+  const float c = __fadd_rn(-a, __fsqrt_rn(__fsub_rn(__fmul_rn(a, a), b)));
+  return __fmul_rn(1.41421356f, __fmul_rn(sgn, __fsqrt_rn(c)));
+}
+
+template <class T, class O>
+__global__ void tree_ensemble_kernel(const T* __restrict__ x, int64_t rows, int64_t features, TreeEnsembleArgs a,
+                                     double* __restrict__ acc_all, unsigned char* __restrict__ has_all,
+                                     float* __restrict__ zf_all, int64_t* __restrict__ y, O* __restrict__ z) {
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const T* row = x + r * features;
+    double* acc = acc_all + r * a.targets;
+    unsigned char* has = has_all + r * a.targets;
+    float* zf = zf_all + r * a.cols;
+    for (int64_t t = 0; t < a.targets; ++t) {
+      acc[t] = 0;
+      has[t] = 0;
+    }
+    for (int64_t k = 0; k < a.trees; ++k) {
+      const TreeNode* f = a.nodes + a.roots[k];
+      while (f->mode != 6) {
+        const double v = to_double(row[f->feature]);
+        const double th = f->threshold;
+        bool go;
+        if (f->missing_true && isnan(v)) {
+          go = true;
+        } else {
+          switch (f->mode) {
+            case 0: go = v <= th; break;
+            case 1: go = v < th; break;
+            case 2: go = v >= th; break;
+            case 3: go = v > th; break;
+            case 4: go = v == th; break;
+            default: go = v != th; break;
+          }
+        }
+        f = a.nodes + (go ? f->true_next : f->false_next);
+      }
+      for (int32_t w = f->weights_begin; w < f->weights_begin + f->weights_count; ++w) {
+        const TreeWeight tw = a.weights[w];
+        const double v = static_cast<double>(tw.value);
+        double& s = acc[tw.target];
+        if (a.aggregate == 2) s = !has[tw.target] || v < s ? v : s;
+        else if (a.aggregate == 3) s = !has[tw.target] || v > s ? v : s;
+        else s = __dadd_rn(s, v);
+        has[tw.target] = 1;
+      }
+    }
+    if (a.binary_one_column) {
+      const float s = __double2float_rn(__dadd_rn(acc[0], a.base ? static_cast<double>(a.base[0]) : 0.0));
+      if (y) y[r] = (a.weights_all_positive ? s > 0.5f : s > 0) ? a.labels[1] : a.labels[0];
+      if (a.weights_all_positive) {
+        zf[0] = __fsub_rn(1.0f, s);
+        zf[1] = s;
+      } else if (a.post == 1) {
+        zf[0] = cpu_logistic(-s);
+        zf[1] = cpu_logistic(s);
+      } else {
+        zf[0] = -s;
+        zf[1] = s;
+      }
+    } else {
+      const int64_t n = a.targets;
+      for (int64_t t = 0; t < n; ++t) {
+        double v = acc[t];
+        if (a.aggregate == 1) v = __ddiv_rn(v, static_cast<double>(a.trees));
+        if (!has[t]) v = 0;
+        if (a.base) v = __dadd_rn(v, static_cast<double>(a.base[t]));
+        zf[t] = __double2float_rn(v);
+      }
+      if (y) {
+        int64_t best = -1;
+        for (int64_t t = 0; t < n; ++t)
+          if ((has[t] || a.base) && (best < 0 || zf[t] > zf[best])) best = t;
+        y[r] = a.labels[best < 0 ? 0 : best];
+      }
+      if (a.post == 1) {
+        for (int64_t t = 0; t < n; ++t) zf[t] = cpu_logistic(zf[t]);
+      } else if (a.post == 2 || a.post == 3) {
+        // The CPU's apply_post_transform on one row.
+        const bool skip_zero = a.post == 3;
+        float mx = -INFINITY;
+        for (int64_t t = 0; t < n; ++t)
+          if (!(skip_zero && zf[t] == 0)) mx = mx < zf[t] ? zf[t] : mx;
+        double sum = 0;
+        for (int64_t t = 0; t < n; ++t) {
+          zf[t] = skip_zero && zf[t] == 0 ? 0.0f : cpu_expf(__fsub_rn(zf[t], mx));
+          sum = __dadd_rn(sum, static_cast<double>(zf[t]));
+        }
+        for (int64_t t = 0; t < n; ++t)
+          zf[t] = sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(zf[t]), sum)) : zf[t];
+      } else if (a.post == 4) {
+        for (int64_t t = 0; t < n; ++t) zf[t] = tree_probit_like_cpu(zf[t]);
+      }
+    }
+    if (z)
+      for (int64_t c = 0; c < a.cols; ++c) z[r * a.cols + c] = from_float<O>(zf[c]);
+  }
+}
+
 // ---- RawInput ----
 
 // One thread per element of y; x read through the NHWC -> NCHW move when nhwc. Explicitly rounded
@@ -283,6 +438,39 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
       using O = typename decltype(ot)::type;
       scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
           static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_normalizer(Elem x_elem, const void* x, int64_t rows, int64_t features, int norm, Elem y_elem, void* y,
+                              cudaStream_t stream) {
+  if (rows * features <= 0) return cudaSuccess;
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(y_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      normalizer_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows, features,
+                                                                              norm, static_cast<O*>(y));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_tree_ensemble(Elem x_elem, const void* x, int64_t rows, int64_t features, const TreeEnsembleArgs& a,
+                                 double* acc, unsigned char* has, float* zf, int64_t* y, Elem z_elem, void* z,
+                                 cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(z_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      tree_ensemble_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), rows, features, a, acc, has, zf, y, static_cast<O*>(z));
     });
   });
   if (!ok) return cudaErrorInvalidValue;

@@ -53,6 +53,62 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
                           int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
                           cudaStream_t stream);
 
+// Normalizer, one thread per row of x [rows, features] (x_elem as launch_linear_scores), y of
+// y_elem (kF32, kF16, kBF16), as the CPU computes it: norm 0 (MAX): y = v / max(v) in float32
+// (max over float(x), unchanged when it is 0); 1 (L1): y = float(double(v) / sum |v|); 2 (L2):
+// y = float(copysign(sqrt(v^2 / sum v^2), v)); sums in double in the row's order, a row whose sum
+// is 0 unchanged.
+cudaError_t launch_normalizer(Elem x_elem, const void* x, int64_t rows, int64_t features, int norm, Elem y_elem, void* y,
+                              cudaStream_t stream);
+
+// ---- TreeEnsembleRegressor / TreeEnsembleClassifier (engine/op_plans_trees.h) ----
+
+// One node of the flat tree array, laid out as engine/op_plans_trees.h's TreeNodeFlat (the host
+// checks the layout). mode: 0 BRANCH_LEQ, 1 LT, 2 GTE, 3 GT, 4 EQ, 5 NEQ, 6 LEAF.
+struct TreeNode {
+  double threshold;
+  int32_t feature;
+  int32_t true_next;
+  int32_t false_next;
+  int32_t weights_begin;
+  int32_t weights_count;
+  uint8_t mode;
+  uint8_t missing_true;
+  uint8_t pad[2];
+};
+struct TreeWeight {
+  int32_t target;
+  float value;
+};
+
+// What launch_tree_ensemble reads besides x: device tables (null where absent) and the plan's
+// choices (aggregate: 0 SUM, 1 AVERAGE, 2 MIN, 3 MAX; post: 0 NONE, 1 LOGISTIC, 2 SOFTMAX,
+// 3 SOFTMAX_ZERO, 4 PROBIT).
+struct TreeEnsembleArgs {
+  const TreeNode* nodes = nullptr;
+  const int32_t* roots = nullptr;
+  int64_t trees = 0;
+  const TreeWeight* weights = nullptr;
+  int64_t targets = 0;  // accumulator columns
+  int64_t cols = 0;     // z's columns
+  int aggregate = 0;
+  int post = 0;
+  const float* base = nullptr;  // null or `targets` values
+  bool binary_one_column = false;
+  bool weights_all_positive = true;
+  const int64_t* labels = nullptr;  // null: no label output
+};
+
+// One thread per row, as the CPU's tree_accumulate / tree_finish_row: the trees in order, each
+// walked from its root comparing double(x) with the double threshold, leaf weights accumulated in
+// double (acc / has: device scratch of rows x targets, each row's slice its own thread's), the
+// scores rounded to float32 into zf (device scratch, rows x cols), post-transformed there with the
+// CPU's float32 formulas, then written to z (z_elem kF32, kF16 or kBF16; null: not wanted) and the
+// labels to y (null: not wanted). x as launch_linear_scores.
+cudaError_t launch_tree_ensemble(Elem x_elem, const void* x, int64_t rows, int64_t features, const TreeEnsembleArgs& a,
+                                 double* acc, unsigned char* has, float* zf, int64_t* y, Elem z_elem, void* z,
+                                 cudaStream_t stream);
+
 // shardscore.RawInput (engine/op_plans_elementwise.h): y [outer, channels, inner] from integer x
 // (kU8, kI8, kU16 or kI16) laid out as y, or [outer, inner, channels] when nhwc; v = float(x),
 // v * scale unless scale is 1, then (v - mean[c]) / std[c] when mean is not null (device tables of

@@ -9,7 +9,10 @@
 // checker, dangling inputs and cycles (InvalidArgument).
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -29,6 +32,42 @@ struct Attribute {
   std::vector<std::string> strings;
 };
 
+// What an op derives from its node's attributes once and reuses on every batch (the tree
+// ensembles' checked flat node arrays). Thread-safe. A copied Node starts with an empty cache (a
+// pass may edit the copy's attributes); a moved one keeps it. Attributes must not change once an
+// op has filled it (passes run before any batch).
+class NodeCache {
+ public:
+  NodeCache() = default;
+  NodeCache(const NodeCache&) {}
+  NodeCache& operator=(const NodeCache&) {
+    state_ = std::make_shared<State>();
+    return *this;
+  }
+  NodeCache(NodeCache&&) noexcept = default;
+  NodeCache& operator=(NodeCache&&) noexcept = default;
+
+  // The value stored by an earlier call, else make() (a StatusOr<std::shared_ptr<const T>>),
+  // stored when it succeeds. Concurrent first calls build it once. T must be the same type on
+  // every call for a node (one op per node).
+  template <class T, class F>
+  StatusOr<std::shared_ptr<const T>> get_or_make(F&& make) const {
+    if (!state_) return make();  // a moved-from Node
+    std::lock_guard lock(state_->mutex);
+    if (state_->value) return std::static_pointer_cast<const T>(state_->value);
+    StatusOr<std::shared_ptr<const T>> made = make();
+    if (made.ok()) state_->value = *made;
+    return made;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::shared_ptr<const void> value;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 struct Node {
   std::string name;     // as in the model, or "<op_type>_<index>" when the model has none
   std::string op_type;
@@ -37,6 +76,7 @@ struct Node {
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attrs;
+  NodeCache cache;  // derived from attrs by the node's op on its first run
 
   const Attribute* attr(const std::string& name) const;
   int64_t attr_int(const std::string& name, int64_t fallback) const;

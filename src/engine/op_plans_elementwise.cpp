@@ -406,6 +406,19 @@ StatusOr<ScalerPlan> scaler_plan(const Node& n, const std::vector<const Tensor*>
   return p;
 }
 
+StatusOr<NormalizerPlan> normalizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  NormalizerPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
+  const std::string norm = string_attr_or(n, "norm", "MAX");
+  if (norm == "MAX") p.norm = NormalizerNorm::kMax;
+  else if (norm == "L1") p.norm = NormalizerNorm::kL1;
+  else if (norm == "L2") p.norm = NormalizerNorm::kL2;
+  else return invalid_argument("norm '" + norm + "' is not one of MAX, L1, L2");
+  p.out_shape = p.x->shape();
+  return p;
+}
+
 StatusOr<ArrayFeatureExtractorPlan> array_feature_extractor_plan(const std::vector<const Tensor*>& inputs) {
   ArrayFeatureExtractorPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));

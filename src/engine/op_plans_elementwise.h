@@ -219,6 +219,22 @@ struct ScalerPlan {
 };
 StatusOr<ScalerPlan> scaler_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
+// (the spec's formulas are looser): MAX divides by the row's largest value (not its largest
+// magnitude), L1 by the sum of magnitudes, L2 gives sign(x) * sqrt(x^2 / sum(x^2)); a row whose
+// divisor is 0 comes out as X. X converts to float32 first (float32 / float64 / int32 / int64 per
+// the spec; other numeric types as ml_rows_plan admits them); Y has X's shape, float32 (float16 for
+// a float16 X, as the other ai.onnx.ml ops). norm: "MAX" (default), "L1" or "L2"; anything else is
+// InvalidArgument naming it.
+enum class NormalizerNorm { kMax, kL1, kL2 };
+struct NormalizerPlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  NormalizerNorm norm = NormalizerNorm::kMax;
+  Shape out_shape;
+};
+StatusOr<NormalizerPlan> normalizer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // shardscore.RawInput, made by pass_raw_inputs (never by exporters): a graph input fed as stored
 // (int8, uint8, int16 or uint16 rows) converted in one pass as the job's host chain converts it
 // (preprocess_rows): v = float(x); v = v * scale (scale != 1); v = v - mean[c]; v = v / std[c]

@@ -55,6 +55,10 @@ constexpr OpEntry kOps[] = {
     {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier, SS_CUDA(linear_classifier)},
     {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},
     {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler, SS_CUDA(scaler)},
+    {"ai.onnx.ml", "Normalizer", 1, 5, cpu_normalizer, SS_CUDA(normalizer)},
+    // Deprecated at ai.onnx.ml 5 (for TreeEnsemble); 3 adds the *_as_tensor forms (refused).
+    {"ai.onnx.ml", "TreeEnsembleRegressor", 1, 4, cpu_tree_ensemble_regressor, SS_CUDA(tree_ensemble_regressor)},
+    {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 4, cpu_tree_ensemble_classifier, SS_CUDA(tree_ensemble_classifier)},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm, SS_CUDA(fused_gemm)},
     {"shardscore", "FusedConv", 1, 1, cpu_fused_conv, SS_CUDA(fused_conv)},

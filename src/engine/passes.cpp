@@ -724,7 +724,18 @@ Status pass_select_outputs(Graph* g, const std::vector<std::string>& names, Pass
     kept.push_back(*it);
   }
   g->outputs = std::move(kept);
-  return pass_remove_dead_nodes(g, stats);
+  SS_RETURN_IF_ERROR(pass_remove_dead_nodes(g, stats));
+  // A tree classifier's label output that nothing reads any more becomes unnamed: with string
+  // labels (which the engine has no tensors for) its op then computes the scores alone.
+  std::set<std::string> read;
+  for (const auto& v : g->outputs) read.insert(v.name);
+  for (const auto& n : g->nodes) read.insert(n.inputs.begin(), n.inputs.end());
+  for (auto& n : g->nodes)
+    if (n.op_type == "TreeEnsembleClassifier" && n.domain == "ai.onnx.ml" && !n.outputs.empty() &&
+        !read.count(n.outputs[0])) {
+      n.outputs[0].clear();
+    }
+  return ok_status();
 }
 
 Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats) {

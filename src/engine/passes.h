@@ -83,7 +83,9 @@ Status pass_fuse_attention(Graph* g, PassStats* stats);
 Status pass_fuse_add_layer_norm(Graph* g, PassStats* stats);
 Status pass_remove_dead_nodes(Graph* g, PassStats* stats);
 // Keeps only the named graph outputs, in that order, then drops the nodes (and initializers) nothing
-// kept reads. InvalidArgument naming the model's outputs when a name is not one of them (or repeats).
+// kept reads, and unnames a TreeEnsembleClassifier's label output that nothing reads (so that its
+// string labels are no reason to refuse it). InvalidArgument naming the model's outputs when a name
+// is not one of them (or repeats).
 [[nodiscard]] Status pass_select_outputs(Graph* g, const std::vector<std::string>& names, PassStats* stats);
 
 // The CPU backend's convolution layout (block 0 = off): every Conv / FusedConv with constant

@@ -1137,8 +1137,165 @@ def gen_ml():
         [("x", FLOAT, [4, 3])], tag="per_feature", extra_opsets=ml)
     add("Scaler", 13, [N("Scaler", ["x"], ["y"], domain="ai.onnx.ml", offset=[0.5], scale=[3.0])],
         [("x", FLOAT, [4, 3])], tag="one_value", extra_opsets=ml)
+    for norm in ("MAX", "L1", "L2"):
+        add("Normalizer", 13, [N("Normalizer", ["x"], ["y"], domain="ai.onnx.ml", norm=norm)],
+            [("x", FLOAT, [6, 4])], tag=f"norm={norm}", extra_opsets=ml)
+    # all-negative rows: MAX divides by the largest value (ONNX Runtime), not the largest magnitude
+    add("Normalizer", 13, [N("Abs", ["x"], ["a"]), N("Neg", ["a"], ["n"]),
+                           N("Normalizer", ["n"], ["y"], domain="ai.onnx.ml", norm="MAX")],
+        [("x", FLOAT, [6, 4])], tag="negative_rows,norm=MAX", extra_opsets=ml)
+    for et, name in ((DOUBLE, "double"), (I64, "int64"), (I32, "int32")):
+        add("Normalizer", 13, [N("Normalizer", ["x"], ["y"], domain="ai.onnx.ml", norm="L2")],
+            [("x", et, [5, 3])], tag=f"x={name},norm=L2", extra_opsets=ml)
     add("ArrayFeatureExtractor", 13, [N("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")],
         [("x", FLOAT, [4, 5])], tag="x=4x5,indices=[3,0,3]", inits=[T("i", np.array([3, 0, 3], np.int64))], extra_opsets=ml)
+
+
+# -- ai.onnx.ml tree ensembles --
+
+def skl2onnx_export(model, x):
+    """skl2onnx.to_onnx with zipmap off. skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
+    nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
+    refuses; they are passed on as ints here."""
+    import warnings
+    import skl2onnx
+    import skl2onnx.common._container as container
+    make_node = container.make_node
+
+    def ints_not_bools(*args, **kw):
+        kw = {k: [int(e) for e in v] if isinstance(v, list) and any(isinstance(e, (bool, np.bool_)) for e in v)
+              else v for k, v in kw.items()}
+        return make_node(*args, **kw)
+
+    container.make_node = ints_not_bools
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opts = {"zipmap": False} if hasattr(model, "predict_proba") else None
+            return skl2onnx.to_onnx(model, x[:1], options=opts, target_opset={"": 17, "ai.onnx.ml": 3})
+    finally:
+        container.make_node = make_node
+
+
+def tree_attrs(trees, prefix):
+    """Attributes of hand-built trees: {tree id: [(node id, mode, feature, value, true id, false id, missing,
+    [(target, weight), ...]), ...]} (the lists in the order given)."""
+    a = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_modes", "nodes_featureids", "nodes_values",
+                         "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+                         f"{prefix}_treeids", f"{prefix}_nodeids", f"{prefix}_ids", f"{prefix}_weights")}
+    for t, nodes in trees.items():
+        for nid, mode, feat, val, yes, no, miss, votes in nodes:
+            for k, v in zip(("nodes_treeids", "nodes_nodeids", "nodes_modes", "nodes_featureids", "nodes_values",
+                             "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true"),
+                            (t, nid, mode, feat, val, yes, no, miss)):
+                a[k].append(v)
+            for target, w in votes:
+                a[f"{prefix}_treeids"].append(t), a[f"{prefix}_nodeids"].append(nid)
+                a[f"{prefix}_ids"].append(target), a[f"{prefix}_weights"].append(w)
+    return a
+
+
+def random_trees(r, n_trees, depth, features, targets, positive=False, modes=("BRANCH_LEQ",)):
+    trees = {}
+    for t in range(n_trees):
+        branches = 2 ** depth - 1
+        nodes = []
+        for nid in range(2 * branches + 1):
+            if nid < branches:
+                nodes.append((nid, str(r.choice(modes)), int(r.integers(features)), float(r.standard_normal()),
+                              2 * nid + 1, 2 * nid + 2, int(r.integers(2)), []))
+            else:
+                votes = [(c, float(r.uniform(0, 0.5) if positive else r.standard_normal()))
+                         for c in range(targets) if r.random() < 0.8]
+                nodes.append((nid, "LEAF", 0, 0.0, 0, 0, 0, votes))
+        trees[t] = nodes
+    return trees
+
+
+def gen_trees():
+    r = rng_for("trees")
+    ml = {"ai.onnx.ml": 3}
+    modes = ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ")
+    # Hand-built: every mode, NaN (Sqrt of the negative half of x) with and without missing_value_tracks_true.
+    for agg in ("SUM", "AVERAGE", "MIN", "MAX"):
+        a = tree_attrs(random_trees(r, 4, 3, 4, 2, modes=modes), "target")
+        add("TreeEnsembleRegressor", 13, [N("Sqrt", ["x"], ["s"]),
+                                          N("TreeEnsembleRegressor", ["s"], ["y"], domain="ai.onnx.ml", n_targets=2,
+                                            aggregate_function=agg, base_values=[0.5, -0.25], **a)],
+            [("x", FLOAT, [16, 4])], tag=f"modes,nan,aggregate={agg}", extra_opsets=ml)
+    for post in ("LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"):
+        a = tree_attrs(random_trees(r, 3, 2, 4, 3, positive=True), "target")
+        add("TreeEnsembleRegressor", 13, [N("TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=3,
+                                            aggregate_function="AVERAGE", post_transform=post, **a)],
+            [("x", FLOAT, [16, 4])], tag=f"3_targets,post={post}", extra_opsets=ml)
+    a = tree_attrs(random_trees(r, 3, 2, 4, 1), "target")
+    add("TreeEnsembleRegressor", 13, [N("TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1, **a)],
+        [("x", DOUBLE, [16, 4])], tag="x=double", extra_opsets=ml)
+    for post in ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"):
+        a = tree_attrs(random_trees(r, 4, 3, 5, 4, modes=modes), "class")
+        add("TreeEnsembleClassifier", 13, [N("Sqrt", ["x"], ["s"]),
+                                           N("TreeEnsembleClassifier", ["s"], ["label", "scores"], domain="ai.onnx.ml",
+                                             classlabels_int64s=[3, 1, 4, 9], base_values=[0.1, 0.2, -0.1, 0.0],
+                                             post_transform=post, **a)],
+            [("x", FLOAT, [16, 5])], tag=f"4_classes,modes,nan,post={post}", outputs=("label", "scores"),
+            extra_opsets=ml)
+    for positive in (True, False):
+        for post in ("NONE", "LOGISTIC"):
+            a = tree_attrs(random_trees(r, 3, 2, 4, 1, positive=positive), "class")
+            if not positive:
+                a["class_weights"][0] = -abs(a["class_weights"][0]) - 0.01
+            base = {} if positive else {"base_values": [0.2]}
+            add("TreeEnsembleClassifier", 13, [N("TreeEnsembleClassifier", ["x"], ["label", "scores"],
+                                                 domain="ai.onnx.ml", classlabels_int64s=[0, 1], post_transform=post,
+                                                 **base, **a)],
+                [("x", FLOAT, [16, 4])], tag=f"binary_one_column,{'probabilities' if positive else 'margins'},"
+                f"post={post}", outputs=("label", "scores"), extra_opsets=ml)
+    # Refused: two classes with weights on both; string labels asked for.
+    a = tree_attrs(random_trees(r, 2, 2, 4, 2, positive=True), "class")
+    add("TreeEnsembleClassifier", 13, [N("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
+                                         classlabels_int64s=[0, 1], **a)],
+        [("x", FLOAT, [8, 4])], tag="binary_two_columns", outputs=("label", "scores"), extra_opsets=ml,
+        refuse="two classes with weights on both")
+
+    # scikit-learn models exported by skl2onnx here (nothing committed).
+    try:
+        import sklearn  # noqa: F401
+        import skl2onnx  # noqa: F401
+    except ImportError:
+        return
+    from sklearn import ensemble, tree
+    x = r.standard_normal((400, 5)).astype(np.float32)
+    target = x[:, 0] + 0.5 * x[:, 1] * x[:, 2] - 0.3 * x[:, 3] ** 2
+    y2 = (target > np.median(target)).astype(np.int64)
+    y3 = np.digitize(target, np.quantile(target, [1 / 3, 2 / 3]))
+    models = [
+        ("DecisionTreeRegressor", tree.DecisionTreeRegressor(max_depth=5), target),
+        ("RandomForestRegressor", ensemble.RandomForestRegressor(n_estimators=8, max_depth=4, random_state=0), target),
+        ("GradientBoostingRegressor", ensemble.GradientBoostingRegressor(n_estimators=10, max_depth=3), target),
+        ("HistGradientBoostingRegressor", ensemble.HistGradientBoostingRegressor(max_iter=10), target),
+    ]
+    for k, y in ((2, y2), (3, y3)):
+        models += [
+            (f"DecisionTreeClassifier-{k}", tree.DecisionTreeClassifier(max_depth=5), y),
+            (f"RandomForestClassifier-{k}", ensemble.RandomForestClassifier(n_estimators=8, max_depth=4,
+                                                                             random_state=0), y),
+            (f"GradientBoostingClassifier-{k}", ensemble.GradientBoostingClassifier(n_estimators=10, max_depth=3), y),
+            (f"HistGradientBoostingClassifier-{k}", ensemble.HistGradientBoostingClassifier(max_iter=10), y),
+        ]
+    for name, model, y in models:
+        model.fit(x, y)
+        onx = skl2onnx_export(model, x)
+        g = onx.graph
+        inp = g.input[0].name
+        nodes = []
+        for nd in g.node:
+            nd2 = onnx.NodeProto()
+            nd2.CopyFrom(nd)
+            nd2.input[:] = ["x" if i == inp else i for i in nd.input]
+            nodes.append(nd2)
+        op = next(nd.op_type for nd in g.node if nd.op_type.startswith("TreeEnsemble"))
+        add(op, 17, nodes, [("x", FLOAT, [32, 5])], tag=f"sklearn_{name}", inits=list(g.initializer),
+            outputs=tuple(o.name for o in g.output), extra_opsets=ml)
 
 
 # -- edges: empty tensors, NaN, refusals of forms outside the supported opsets --
@@ -1762,7 +1919,7 @@ def gen_instance_norm():
 
 for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
     _gen()
-for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd):
+for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd, gen_trees):
     _gen()
 gen_instance_norm()
 
@@ -1825,7 +1982,8 @@ def _ort_rank(model, name):
     sess = ort.InferenceSession(m.SerializeToString(), _ort_options(), providers=["CPUExecutionProvider"])
     feeds = {}
     for i in sess.get_inputs():
-        dt = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]
+        dt = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+              "tensor(int32)": np.int32}[i.type]
         feeds[i.name] = np.zeros([d if isinstance(d, int) else 1 for d in i.shape], dt)
     out = sess.run([name], feeds)[0]
     return onnx.helper.np_dtype_to_tensor_dtype(out.dtype), out.ndim

@@ -249,8 +249,10 @@ struct GemmCase {
 // Runs one node with `num_outputs` outputs through `backend` the way the engine runs a model
 // (Graph -> plan_build -> Backend::run). An empty Tensor input is an omitted optional input. The
 // node is named "test_<op_type>"; its outputs "out" (one) or "out0", "out1", ... (several).
+// unnamed_output0: the node's output 0 is "" (not asked for) and `outputs` gets the others.
 inline Status run_node(const Backend& backend, const std::string& op_type, std::vector<Tensor> inputs, int num_outputs,
-                       std::vector<Tensor>* outputs, Attrs attrs = {}, int64_t opset = 17, const std::string& domain = "") {
+                       std::vector<Tensor>* outputs, Attrs attrs = {}, int64_t opset = 17, const std::string& domain = "",
+                       bool unnamed_output0 = false) {
   Graph g;
   g.source = "test_ops";
   g.ir_version = 8;
@@ -280,6 +282,10 @@ inline Status run_node(const Backend& backend, const std::string& op_type, std::
   for (int k = 0; k < num_outputs; ++k) {
     ValueInfo out;
     out.name = num_outputs == 1 ? "out" : "out" + std::to_string(k);
+    if (k == 0 && unnamed_output0) {
+      n.outputs.push_back("");
+      continue;
+    }
     n.outputs.push_back(out.name);
     g.outputs.push_back(out);
   }

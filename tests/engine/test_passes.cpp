@@ -977,3 +977,46 @@ TEST_F(Passes, OneDNodeWhoseAttributesDisagreeIsRefusedAtLoad) {
 
 }  // namespace
 }  // namespace shardscore
+
+namespace shardscore {
+namespace {
+
+// output.outputs leaving out a tree classifier's labels (string labels, which the engine has no
+// tensors for): the node's label output, read by nothing kept, becomes unnamed, so the op computes
+// the scores alone rather than refusing its labels.
+TEST(SelectOutputs, UnreadTreeClassifierLabelsBecomeUnnamed) {
+  auto graph = [] {
+    Graph g;
+    g.opsets[""] = 17;
+    g.opsets["ai.onnx.ml"] = 1;
+    g.inputs.push_back(ValueInfo{"X", DType::kFloat32, {-1, 3}, {"N", ""}});
+    Node tree;
+    tree.name = "tree";
+    tree.op_type = "TreeEnsembleClassifier";
+    tree.domain = "ai.onnx.ml";
+    tree.opset = 1;
+    tree.inputs = {"X"};
+    tree.outputs = {"label", "scores"};
+    Node id;
+    id.name = "id";
+    id.op_type = "Identity";
+    id.opset = 17;
+    id.inputs = {"label"};
+    id.outputs = {"label_out"};
+    g.nodes = {tree, id};
+    g.outputs = {ValueInfo{"label_out", DType::kInt64, {-1}, {"N"}}, ValueInfo{"scores", DType::kFloat32, {-1, 2}, {"N", ""}}};
+    return g;
+  };
+  PassStats stats;
+  Graph only_scores = graph();
+  ASSERT_TRUE(pass_select_outputs(&only_scores, {"scores"}, &stats).ok());
+  ASSERT_EQ(only_scores.nodes.size(), 1u);
+  EXPECT_EQ(only_scores.nodes[0].outputs, (std::vector<std::string>{"", "scores"}));
+  Graph both = graph();
+  ASSERT_TRUE(pass_select_outputs(&both, {"label_out", "scores"}, &stats).ok());
+  ASSERT_EQ(both.nodes.size(), 2u);
+  EXPECT_EQ(both.nodes[0].outputs, (std::vector<std::string>{"label", "scores"}));
+}
+
+}  // namespace
+}  // namespace shardscore

@@ -46,6 +46,9 @@ Status cpu_array_feature_extractor(OpContext& ctx);
 Status cpu_linear_classifier(OpContext& ctx);
 Status cpu_linear_regressor(OpContext& ctx);
 Status cpu_scaler(OpContext& ctx);
+Status cpu_normalizer(OpContext& ctx);
+Status cpu_tree_ensemble_regressor(OpContext& ctx);
+Status cpu_tree_ensemble_classifier(OpContext& ctx);
 Status cpu_raw_input(OpContext& ctx);  // shardscore.RawInput, made by pass_raw_inputs
 
 // Shared by the op files.

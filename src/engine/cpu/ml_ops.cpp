@@ -1,9 +1,11 @@
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_trees.h"
 
 namespace shardscore {
 
@@ -152,6 +154,167 @@ Status cpu_scaler(OpContext& ctx) {
       p[r * features + f] = (p[r * features + f] - o) * s;
     }
   ctx.outputs[0] = plan.x->rank() == 1 ? x.reshaped(plan.out_shape) : x;
+  return ok_status();
+}
+
+// ai.onnx.ml Normalizer: each row divided by its MAX / L1 / L2 norm as ONNX Runtime computes it
+// (op_plans_elementwise.h); sums in double, in the row's order.
+Status cpu_normalizer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(NormalizerPlan p, normalizer_plan(ctx.node, ctx.inputs));
+  SS_ASSIGN_OR_RETURN(Tensor x, ml_input_as_float_rows(*p.x, p.xr));
+  const int64_t features = p.xr.features;
+  float* v = x.data<float>();
+  for (int64_t r = 0; r < p.xr.rows; ++r) {
+    float* row = v + r * features;
+    if (p.norm == NormalizerNorm::kMax) {
+      float mx = std::numeric_limits<float>::lowest();
+      for (int64_t f = 0; f < features; ++f) mx = std::max(mx, row[f]);
+      if (mx != 0)
+        for (int64_t f = 0; f < features; ++f) row[f] = row[f] / mx;
+      continue;
+    }
+    double sum = 0;
+    for (int64_t f = 0; f < features; ++f)
+      sum += p.norm == NormalizerNorm::kL1 ? std::fabs(double{row[f]}) : double{row[f]} * double{row[f]};
+    if (sum == 0) continue;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = row[f];
+      row[f] = static_cast<float>(p.norm == NormalizerNorm::kL1 ? d / sum : std::copysign(std::sqrt(d * d / sum), d));
+    }
+  }
+  ctx.outputs[0] = x.reshaped(p.out_shape);
+  return ok_status();
+}
+
+namespace {
+
+// Row `row`'s accumulators (op_plans_trees.h): each tree walked from its root, in order.
+template <class T>
+void tree_accumulate(const TreeEnsemblePlan& p, const T* row, double* acc, uint8_t* has) {
+  std::fill(acc, acc + p.targets, 0.0);
+  std::fill(has, has + p.targets, uint8_t{0});
+  const TreeNodeFlat* nodes = p.flat->nodes.data();
+  const TreeWeightFlat* weights = p.flat->weights.data();
+  for (const int32_t root : p.flat->roots) {
+    const TreeNodeFlat* f = nodes + root;
+    while (f->mode != static_cast<uint8_t>(TreeMode::kLeaf)) {
+      const double v = static_cast<double>(row[f->feature]);
+      const double t = f->threshold;
+      bool go = false;
+      if (f->missing_true && std::isnan(v)) {
+        go = true;
+      } else {
+        switch (static_cast<TreeMode>(f->mode)) {
+          case TreeMode::kLeq: go = v <= t; break;
+          case TreeMode::kLt: go = v < t; break;
+          case TreeMode::kGte: go = v >= t; break;
+          case TreeMode::kGt: go = v > t; break;
+          case TreeMode::kEq: go = v == t; break;
+          default: go = v != t; break;  // kNeq
+        }
+      }
+      f = nodes + (go ? f->true_next : f->false_next);
+    }
+    for (int32_t k = f->weights_begin; k < f->weights_begin + f->weights_count; ++k) {
+      const TreeWeightFlat& w = weights[k];
+      double& a = acc[w.target];
+      const double v = w.value;
+      switch (p.aggregate) {
+        case TreeAggregate::kMin: a = !has[w.target] || v < a ? v : a; break;
+        case TreeAggregate::kMax: a = !has[w.target] || v > a ? v : a; break;
+        default: a += v; break;  // kSum, kAverage
+      }
+      has[w.target] = 1;
+    }
+  }
+}
+
+// A row's scores z[cols] (float32) and label from its accumulators (op_plans_trees.h).
+void tree_finish_row(const TreeEnsemblePlan& p, const double* acc, const uint8_t* has, float* z, int64_t* label) {
+  if (p.binary_one_column) {
+    const float s = static_cast<float>(acc[0] + (p.base.empty() ? 0.0 : double{p.base[0]}));
+    const bool probabilities = p.flat->weights_all_positive;
+    if (label) *label = (probabilities ? s > 0.5f : s > 0) ? (*p.labels)[1] : (*p.labels)[0];
+    if (probabilities) {
+      z[0] = 1.0f - s;
+      z[1] = s;
+    } else if (p.post == TreePost::kLogistic) {
+      z[0] = logistic(-s);
+      z[1] = logistic(s);
+    } else {
+      z[0] = -s;
+      z[1] = s;
+    }
+    return;
+  }
+  const int64_t n = p.targets;
+  const double trees = static_cast<double>(p.flat->roots.size());
+  for (int64_t t = 0; t < n; ++t) {
+    double v = acc[t];
+    if (p.aggregate == TreeAggregate::kAverage) v = v / trees;
+    if (!has[t]) v = 0;
+    if (!p.base.empty()) v += double{p.base[t]};
+    z[t] = static_cast<float>(v);
+  }
+  if (label) {
+    int64_t best = -1;
+    for (int64_t t = 0; t < n; ++t)
+      if ((has[t] || !p.base.empty()) && (best < 0 || z[t] > z[best])) best = t;
+    *label = (*p.labels)[best < 0 ? 0 : best];
+  }
+  switch (p.post) {
+    case TreePost::kNone: break;
+    case TreePost::kLogistic: apply_post_transform(MlPost::kLogistic, z, 1, n); break;
+    case TreePost::kSoftmax: apply_post_transform(MlPost::kSoftmax, z, 1, n); break;
+    case TreePost::kSoftmaxZero: apply_post_transform(MlPost::kSoftmaxZero, z, 1, n); break;
+    case TreePost::kProbit:
+      for (int64_t t = 0; t < n; ++t) z[t] = tree_probit(z[t]);
+      break;
+  }
+}
+
+// Scores [rows, cols] and (classifier with labels) labels [rows], one row at a time.
+Status tree_ensemble_run(const TreeEnsemblePlan& p, Tensor* z, Tensor* y) {
+  const int64_t rows = p.xr.rows, features = p.xr.features;
+  std::vector<double> acc(static_cast<std::size_t>(p.targets));
+  std::vector<uint8_t> has(static_cast<std::size_t>(p.targets));
+  std::vector<float> row_z(static_cast<std::size_t>(p.cols));
+  float* pz = z ? z->data<float>() : nullptr;
+  int64_t* py = y ? y->data<int64_t>() : nullptr;
+  const bool ok = dtype_dispatch(p.x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = p.x->data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      tree_accumulate(p, x + r * features, acc.data(), has.data());
+      tree_finish_row(p, acc.data(), has.data(), row_z.data(), py ? py + r : nullptr);
+      if (pz) std::copy(row_z.begin(), row_z.end(), pz + r * p.cols);
+    }
+  });
+  if (!ok) return unimplemented("X of type " + std::string(dtype_name(p.x->dtype())));  // float16: widened before this
+  return ok_status();
+}
+
+}  // namespace
+
+// ai.onnx.ml TreeEnsembleRegressor: Y [rows, n_targets] float32 (op_plans_trees.h).
+Status cpu_tree_ensemble_regressor(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TreeEnsemblePlan p, tree_ensemble_regressor_plan(ctx.node, ctx.inputs));
+  Tensor z(DType::kFloat32, {p.xr.rows, p.cols});
+  SS_RETURN_IF_ERROR(tree_ensemble_run(p, &z, nullptr));
+  ctx.outputs[0] = std::move(z);
+  return ok_status();
+}
+
+// ai.onnx.ml TreeEnsembleClassifier: Y labels [rows] int64, Z scores [rows, cols] float32
+// (op_plans_trees.h). With string labels (no label output) only Z.
+Status cpu_tree_ensemble_classifier(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TreeEnsemblePlan p, tree_ensemble_classifier_plan(ctx.node, ctx.inputs));
+  Tensor z(DType::kFloat32, {p.xr.rows, p.cols});
+  Tensor y;
+  if (p.labels) y = Tensor(DType::kInt64, {p.xr.rows});
+  SS_RETURN_IF_ERROR(tree_ensemble_run(p, &z, p.labels ? &y : nullptr));
+  if (p.labels) ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(z);
   return ok_status();
 }
 

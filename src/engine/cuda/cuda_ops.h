@@ -120,6 +120,9 @@ Status cuda_fused_conv(CudaOpContext& ctx);
 Status cuda_linear_classifier(CudaOpContext& ctx);
 Status cuda_linear_regressor(CudaOpContext& ctx);
 Status cuda_scaler(CudaOpContext& ctx);
+Status cuda_normalizer(CudaOpContext& ctx);
+Status cuda_tree_ensemble_regressor(CudaOpContext& ctx);
+Status cuda_tree_ensemble_classifier(CudaOpContext& ctx);
 Status cuda_raw_input(CudaOpContext& ctx);  // shardscore.RawInput (pass_raw_inputs): the job's preprocessing
 Status cuda_array_feature_extractor(CudaOpContext& ctx);
 

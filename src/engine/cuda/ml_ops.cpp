@@ -15,6 +15,7 @@
 // batch of a model with a large table fall back from graph replay - and outside capture it may
 // block the host until the lane's stream reaches it.)
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_trees.h"
 #include "kernels/ml_ops.h"
 
 namespace shardscore {
@@ -140,6 +142,93 @@ Status cuda_scaler(CudaOpContext& ctx) {
         d_scale, d_scale ? static_cast<int64_t>(scale->size()) : 0, cuda_elem(xr.float_out), y.raw(), ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml Normalizer: each row divided by its MAX / L1 / L2 norm as the CPU computes it
+// (op_plans_elementwise.h), one thread per row.
+Status cuda_normalizer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(NormalizerPlan p, normalizer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.xr.float_out, p.out_shape);
+  if (y.numel() > 0) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_normalizer(cuda_elem(p.x->dtype()), p.x->raw(), p.xr.rows, p.xr.features,
+                                                         static_cast<int>(p.norm), cuda_elem(p.xr.float_out), y.raw(),
+                                                         ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---- tree ensembles ----
+
+static_assert(sizeof(kernels::TreeNode) == sizeof(TreeNodeFlat) &&
+              offsetof(kernels::TreeNode, threshold) == offsetof(TreeNodeFlat, threshold) &&
+              offsetof(kernels::TreeNode, feature) == offsetof(TreeNodeFlat, feature) &&
+              offsetof(kernels::TreeNode, true_next) == offsetof(TreeNodeFlat, true_next) &&
+              offsetof(kernels::TreeNode, false_next) == offsetof(TreeNodeFlat, false_next) &&
+              offsetof(kernels::TreeNode, weights_begin) == offsetof(TreeNodeFlat, weights_begin) &&
+              offsetof(kernels::TreeNode, weights_count) == offsetof(TreeNodeFlat, weights_count) &&
+              offsetof(kernels::TreeNode, mode) == offsetof(TreeNodeFlat, mode) &&
+              offsetof(kernels::TreeNode, missing_true) == offsetof(TreeNodeFlat, missing_true));
+static_assert(sizeof(kernels::TreeWeight) == sizeof(TreeWeightFlat) &&
+              offsetof(kernels::TreeWeight, value) == offsetof(TreeWeightFlat, value));
+
+namespace {
+
+// Both tree ops: the flat arrays travel as tables (upload_table: captured in a CUDA graph with
+// their contents), one thread per row walks every tree. y: labels to fill or null; z: scores.
+Status cuda_tree_ensemble_run(CudaOpContext& ctx, const TreeEnsemblePlan& p, Tensor* y, Tensor* z) {
+  const int64_t rows = p.xr.rows;
+  if (rows == 0) return ok_status();
+  kernels::TreeEnsembleArgs a;
+  const TreeEnsembleFlat& f = *p.flat;
+  SS_ASSIGN_OR_RETURN(const void* nodes, upload_table(ctx, f.nodes.data(), f.nodes.size() * sizeof(TreeNodeFlat)));
+  SS_ASSIGN_OR_RETURN(const void* weights,
+                      upload_table(ctx, f.weights.data(), f.weights.size() * sizeof(TreeWeightFlat)));
+  a.nodes = static_cast<const kernels::TreeNode*>(nodes);
+  a.weights = static_cast<const kernels::TreeWeight*>(weights);
+  SS_ASSIGN_OR_RETURN(a.roots, upload_vector(ctx, &f.roots));
+  a.trees = static_cast<int64_t>(f.roots.size());
+  a.targets = p.targets;
+  a.cols = p.cols;
+  a.aggregate = static_cast<int>(p.aggregate);
+  a.post = static_cast<int>(p.post);
+  SS_ASSIGN_OR_RETURN(a.base, upload_vector(ctx, &p.base));
+  a.binary_one_column = p.binary_one_column;
+  a.weights_all_positive = f.weights_all_positive;
+  if (y) {
+    SS_ASSIGN_OR_RETURN(a.labels, upload_vector(ctx, p.labels));
+  }
+  auto* acc = static_cast<double*>(ctx.scratch(static_cast<std::size_t>(rows * p.targets) * sizeof(double)));
+  auto* has = static_cast<unsigned char*>(ctx.scratch(static_cast<std::size_t>(rows * p.targets)));
+  auto* zf = static_cast<float*>(ctx.scratch(static_cast<std::size_t>(rows * p.cols) * sizeof(float)));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_tree_ensemble(
+      cuda_elem(p.x->dtype()), p.x->raw(), rows, p.xr.features, a, acc, has, zf, y ? y->data<int64_t>() : nullptr,
+      cuda_elem(p.xr.float_out), z ? z->raw() : nullptr, ctx.lane.stream));
+  return ok_status();
+}
+
+}  // namespace
+
+// ai.onnx.ml TreeEnsembleRegressor: Y [rows, n_targets] (op_plans_trees.h).
+Status cuda_tree_ensemble_regressor(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TreeEnsemblePlan p, tree_ensemble_regressor_plan(ctx.node, ctx.inputs));
+  Tensor z(p.xr.float_out, {p.xr.rows, p.cols});
+  SS_RETURN_IF_ERROR(cuda_tree_ensemble_run(ctx, p, nullptr, &z));
+  ctx.outputs[0] = std::move(z);
+  return ok_status();
+}
+
+// ai.onnx.ml TreeEnsembleClassifier: Y labels [rows] int64, Z scores [rows, cols] (op_plans_trees.h).
+Status cuda_tree_ensemble_classifier(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const TreeEnsemblePlan p, tree_ensemble_classifier_plan(ctx.node, ctx.inputs));
+  const bool want_z = ctx.outputs.size() > 1;
+  Tensor y, z;
+  if (p.labels) y = Tensor(DType::kInt64, {p.xr.rows});
+  if (want_z) z = Tensor(p.xr.float_out, {p.xr.rows, p.cols});
+  SS_RETURN_IF_ERROR(cuda_tree_ensemble_run(ctx, p, p.labels ? &y : nullptr, want_z ? &z : nullptr));
+  if (p.labels) ctx.outputs[0] = std::move(y);
+  if (want_z) ctx.outputs[1] = std::move(z);
   return ok_status();
 }
 

@@ -1,0 +1,141 @@
+"""scikit-learn models exported by skl2onnx at test time (nothing committed), scored end to end at 2 ranks vs ONNX Runtime.
+
+Each test fits a small model on seeded random data, exports it with skl2onnx (options {'zipmap': False}: labels and
+a probability matrix, no ZipMap), writes the model and an HDF5 input to tmp_path, runs the real binary under
+`mpirun -np 2` and compares every output dataset with ONNX Runtime on the same rows, as test_fixtures.py does:
+labels exactly (except rows where ORT's own probabilities tie), probabilities within 1e-5 per row.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+NP = 2
+ROWS, FEATURES, CHUNK_ROWS, BATCH, SHARD_ROWS = 1237, 6, 100, 96, 200
+
+
+def skl2onnx_export(model, x: np.ndarray):
+    """skl2onnx.to_onnx with zipmap off. skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
+    nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
+    refuses; they are passed on as ints here."""
+    skl2onnx = pytest.importorskip("skl2onnx")
+    import skl2onnx.common._container as container
+    make_node = container.make_node
+
+    def ints_not_bools(*args, **kw):
+        kw = {k: [int(e) for e in v] if isinstance(v, list) and any(isinstance(e, (bool, np.bool_)) for e in v)
+              else v for k, v in kw.items()}
+        return make_node(*args, **kw)
+
+    container.make_node = ints_not_bools
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3})
+    finally:
+        container.make_node = make_node
+
+
+def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None) -> dict:
+    """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
+    returns the output datasets."""
+    import h5py
+    import onnxruntime as ort
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(onnx_model.SerializeToString())
+    inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=x, chunks=(CHUNK_ROWS, x.shape[1]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
+           "output": {"path": str(out), "overwrite": True},
+           "run": {"batch_size": BATCH, "shard_rows": SHARD_ROWS}, "checks": {"max_missing_fraction": 1.0}}
+    if outputs:
+        job["output"]["outputs"] = outputs
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    assert not e2e.error_lines(p.stderr), p.stderr
+    datasets, attrs = e2e.read_output(out)
+    assert int(attrs["num_ranks"]) == NP and int(attrs["num_rows"]) == x.shape[0]
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(onnx_model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = outputs or [o.name for o in sess.get_outputs()]
+    ref = dict(zip(names, sess.run(names, {sess.get_inputs()[0].name: x})))
+    assert set(datasets) == set(names) | {"row_index"}, f"outputs {sorted(datasets)}, want {names} and row_index"
+    proba = ref["probabilities"].astype(np.float64)
+    got_p = datasets["probabilities"].astype(np.float64)
+    assert got_p.shape == proba.shape and datasets["probabilities"].dtype == np.float32
+    err = np.abs(got_p - proba).max(axis=1)
+    bound = 1e-5 * np.maximum(1.0, np.abs(proba).max(axis=1))
+    assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
+    if "label" not in names:
+        return datasets
+    labels, want = datasets["label"], ref["label"]
+    assert labels.dtype == want.dtype == np.int64 and labels.shape == want.shape
+    diff = labels != want
+    if diff.any():  # a row whose top two probabilities tie within the tolerance may go either way
+        top2 = np.sort(proba, axis=1)[:, -2:]
+        diff &= (top2[:, 1] - top2[:, 0]) > 1e-5
+    assert not diff.any(), f"labels differ in {int(diff.sum())} rows: {np.flatnonzero(diff)[:10].tolist()}"
+    return datasets
+
+
+def data(seed: int, classes: int):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((ROWS, FEATURES)).astype(np.float32)
+    score = x[:, 0] + 0.5 * x[:, 1] - 0.3 * x[:, 2] ** 2 + 0.3 * rng.standard_normal(ROWS)
+    y = np.digitize(score, np.quantile(score, np.linspace(0, 1, classes + 1)[1:-1]))
+    return x, y
+
+
+@pytest.mark.parametrize("multi_class", ["auto", "ovr"])
+def test_logistic_regression_multiclass_matches_onnxruntime(e2e, tmp_path, seed, multi_class):
+    """skl2onnx writes LinearClassifier (SOFTMAX, or LOGISTIC for one-vs-rest) and then Normalizer L1."""
+    from sklearn.linear_model import LogisticRegression
+    x, y = data(seed, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # multi_class is deprecated in scikit-learn 1.5
+        model = LogisticRegression(multi_class=multi_class, max_iter=500).fit(x, y)
+    onx = skl2onnx_export(model, x)
+    assert "Normalizer" in [n.op_type for n in onx.graph.node]
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == 3
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_gradient_boosting_classifier_matches_onnxruntime(e2e, tmp_path, seed, classes):
+    """skl2onnx writes one TreeEnsembleClassifier: one weight column and LOGISTIC for two classes (ONNX Runtime's
+    two-score convention), one column per class and SOFTMAX for three."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    x, y = data(seed, classes)
+    model = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=seed % 1000).fit(x, y)
+    onx = skl2onnx_export(model, x)
+    assert "TreeEnsembleClassifier" in [n.op_type for n in onx.graph.node]
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == classes
+
+
+def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
+    """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
+    naming the label output and its type) rather than failing mid-job."""
+    from sklearn.ensemble import RandomForestClassifier
+    x, y = data(seed, 3)
+    names = np.array(["low", "mid", "high"])[y]
+    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed % 1000).fit(x, names)
+    onx = skl2onnx_export(model, x)
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(onx.SerializeToString())
+    import h5py
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f.create_dataset("/X", data=x[:100])
+    job = {"input": {"path": str(tmp_path / "in.h5"), "dataset": "/X"}, "model": {"path": str(model_path)},
+           "output": {"path": str(tmp_path / "out.h5"), "overwrite": True}, "run": {"batch_size": 50}}
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    e2e.assert_single_error(p, "'label'", "STRING")

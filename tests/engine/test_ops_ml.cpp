@@ -1,0 +1,499 @@
+// Op tests of the ai.onnx.ml ops Normalizer, TreeEnsembleRegressor and TreeEnsembleClassifier, each
+// against a float64 reference written out here. The fixture and its helpers are in op_test.h.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/op_test.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::op_test;
+
+Attribute ml_floats(std::vector<float> v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+Attribute ml_string(std::string v) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+Attribute ml_strings(std::vector<std::string> v) {
+  Attribute a;
+  a.type = Attribute::Type::kStrings;
+  a.strings = std::move(v);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalizer: ONNX Runtime's formulas (MAX by the largest value, L1 by the sum of magnitudes, L2
+// with the sign kept), a zero divisor leaving the row as it is.
+
+std::vector<double> ref_normalize(const std::vector<double>& x, int64_t rows, int64_t f, const std::string& norm) {
+  std::vector<double> y(x);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double* row = x.data() + r * f;
+    double div = 0;
+    if (norm == "MAX") {
+      div = row[0];
+      for (int64_t j = 1; j < f; ++j) div = std::max(div, row[j]);
+    } else {
+      for (int64_t j = 0; j < f; ++j) div += norm == "L1" ? std::fabs(row[j]) : row[j] * row[j];
+    }
+    if (div == 0) continue;
+    for (int64_t j = 0; j < f; ++j)
+      y[r * f + j] = norm == "L2" ? std::copysign(std::sqrt(row[j] * row[j] / div), row[j]) : row[j] / div;
+  }
+  return y;
+}
+
+TEST_P(OpTest, Normalizer_Float32_AllNorms) {
+  const int64_t rows = 7, f = 5;
+  auto x = rand_f32(rows * f, -3, 3);
+  for (int64_t j = 0; j < f; ++j) x[2 * f + j] = 0;   // a zero row: unchanged (0)
+  for (int64_t j = 0; j < f; ++j) x[3 * f + j] = -1.0f - j;  // all negative: MAX divides by -1
+  for (const char* norm : {"MAX", "L1", "L2"}) {
+    SCOPED_TRACE(norm);
+    Tensor out = run1("Normalizer", {make<float>({rows, f}, x)}, {{"norm", ml_string(norm)}}, 1, "ai.onnx.ml");
+    expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(x), rows, f, norm), kTolElementwise);
+  }
+}
+
+TEST_P(OpTest, Normalizer_Float64AndInts_ToFloat32) {
+  const int64_t rows = 4, f = 3;
+  const auto xd = rand_f64(rows * f, -4, 4);
+  std::vector<float> xf(xd.begin(), xd.end());  // the op converts X to float32 first
+  Tensor out = run1("Normalizer", {make<double>({rows, f}, xd)}, {{"norm", ml_string("L2")}}, 1, "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(xf), rows, f, "L2"), kTolElementwise);
+  const auto xi = rand_int<int64_t>(rows * f, -9, 9);
+  out = run1("Normalizer", {make<int64_t>({rows, f}, xi)}, {{"norm", ml_string("L1")}}, 1, "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(xi), rows, f, "L1"), kTolElementwise);
+  const auto x32 = rand_int<int32_t>(rows * f, -9, 9);
+  out = run1("Normalizer", {make<int32_t>({rows, f}, x32)}, {}, 1, "ai.onnx.ml");  // MAX by default
+  expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(x32), rows, f, "MAX"), kTolElementwise);
+}
+
+TEST_P(OpTest, Normalizer_1D_IsOneRow) {
+  const auto x = rand_f32(6, 0.5f, 3);
+  Tensor out = run1("Normalizer", {make<float>({6}, x)}, {{"norm", ml_string("L1")}}, 1, "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {6}, ref_normalize(as_doubles(x), 1, 6, "L1"), kTolElementwise);
+}
+
+TEST_P(OpTest, Normalizer_UnknownNorm_Error) {
+  expect_error(StatusCode::kInvalidArgument, "norm 'L3' is not one of MAX, L1, L2", "Normalizer",
+               {make<float>({2, 2}, rand_f32(4))}, {{"norm", ml_string("L3")}}, 1, "ai.onnx.ml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// TreeEnsembleRegressor / TreeEnsembleClassifier: hand-built trees as attribute lists, and a
+// reference that walks them by (tree id, node id) in double, independently of the op's flat array.
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+struct Ensemble {
+  std::vector<int64_t> tree, node, feature, true_id, false_id, missing;
+  std::vector<std::string> mode;
+  std::vector<float> value;
+  std::vector<int64_t> w_tree, w_node, w_id;
+  std::vector<float> w_value;
+
+  void branch(int64_t t, int64_t n, const std::string& m, int64_t f, float v, int64_t yes, int64_t no, bool miss = false) {
+    tree.push_back(t), node.push_back(n), mode.push_back(m), feature.push_back(f), value.push_back(v);
+    true_id.push_back(yes), false_id.push_back(no), missing.push_back(miss ? 1 : 0);
+  }
+  void leaf(int64_t t, int64_t n, std::vector<std::pair<int64_t, float>> votes) {
+    tree.push_back(t), node.push_back(n), mode.push_back("LEAF"), feature.push_back(0), value.push_back(0);
+    true_id.push_back(0), false_id.push_back(0), missing.push_back(0);
+    for (auto [id, w] : votes) w_tree.push_back(t), w_node.push_back(n), w_id.push_back(id), w_value.push_back(w);
+  }
+  // prefix: "target" or "class".
+  Attrs attrs(const std::string& prefix) const {
+    return {{"nodes_treeids", a_ints(tree)},      {"nodes_nodeids", a_ints(node)},
+            {"nodes_featureids", a_ints(feature)}, {"nodes_values", ml_floats(value)},
+            {"nodes_modes", ml_strings(mode)},     {"nodes_truenodeids", a_ints(true_id)},
+            {"nodes_falsenodeids", a_ints(false_id)}, {"nodes_missing_value_tracks_true", a_ints(missing)},
+            {prefix + "_treeids", a_ints(w_tree)}, {prefix + "_nodeids", a_ints(w_node)},
+            {prefix + "_ids", a_ints(w_id)},       {prefix + "_weights", ml_floats(w_value)}};
+  }
+  std::size_t find(int64_t t, int64_t n) const {
+    for (std::size_t i = 0; i < tree.size(); ++i)
+      if (tree[i] == t && node[i] == n) return i;
+    ADD_FAILURE() << "test bug: no node " << n << " in tree " << t;
+    return 0;
+  }
+  std::vector<int64_t> tree_ids() const {
+    std::vector<int64_t> ids(tree);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+  }
+  // Per target: the aggregate of the weights of the leaves `row` reaches, and whether any did.
+  void accumulate(const double* row, int64_t targets, const std::string& agg, std::vector<double>* acc,
+                  std::vector<bool>* has) const {
+    acc->assign(targets, 0.0);
+    has->assign(targets, false);
+    for (int64_t t : tree_ids()) {
+      std::size_t i = find(t, 0);
+      while (mode[i] != "LEAF") {
+        const double x = row[feature[i]], v = value[i];
+        bool go;
+        if (std::isnan(x) && missing[i]) go = true;
+        else if (mode[i] == "BRANCH_LEQ") go = x <= v;
+        else if (mode[i] == "BRANCH_LT") go = x < v;
+        else if (mode[i] == "BRANCH_GTE") go = x >= v;
+        else if (mode[i] == "BRANCH_GT") go = x > v;
+        else if (mode[i] == "BRANCH_EQ") go = x == v;
+        else go = x != v;
+        i = find(t, go ? true_id[i] : false_id[i]);
+      }
+      for (std::size_t k = 0; k < w_tree.size(); ++k) {
+        if (w_tree[k] != t || w_node[k] != node[i]) continue;
+        double& a = (*acc)[w_id[k]];
+        const bool first = !(*has)[w_id[k]];
+        if (agg == "MIN") a = first ? w_value[k] : std::min(a, double{w_value[k]});
+        else if (agg == "MAX") a = first ? w_value[k] : std::max(a, double{w_value[k]});
+        else a += w_value[k];
+        (*has)[w_id[k]] = true;
+      }
+    }
+    if (agg == "AVERAGE")
+      for (double& a : *acc) a /= static_cast<double>(tree_ids().size());
+  }
+};
+
+// A complete tree of `depth` levels of branches (node ids in breadth-first order, listed in a
+// shuffled order), random features, thresholds and modes, each leaf voting for some targets.
+void add_random_tree(Ensemble& e, int64_t t, int depth, int64_t features, int64_t targets, std::mt19937& rng,
+                     bool positive = false) {
+  const int64_t branches = (int64_t{1} << depth) - 1, all = 2 * branches + 1;
+  std::vector<int64_t> order(all);
+  for (int64_t i = 0; i < all; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng);
+  const char* modes[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"};
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int64_t n : order) {
+    if (n < branches) {
+      e.branch(t, n, modes[rng() % 4], static_cast<int64_t>(rng() % features), u(rng), 2 * n + 1, 2 * n + 2, rng() % 2);
+    } else {
+      std::vector<std::pair<int64_t, float>> votes;
+      for (int64_t c = 0; c < targets; ++c)
+        if (rng() % 4 != 0) votes.emplace_back(c, positive ? (u(rng) + 1) / 4 : u(rng));
+      e.leaf(t, n, votes);
+    }
+  }
+}
+
+double ref_logistic(double v) { return 1.0 / (1.0 + std::exp(-v)); }
+double ref_probit(double v) {  // ONNX Runtime's erfinv approximation (what PROBIT means there)
+  double x = 2 * v - 1;
+  const double sgn = x < 0 ? -1 : 1;
+  x = (1 - x) * (1 + x);
+  const double lg = std::log(x), a = 2 / (3.14159 * 0.147) + 0.5 * lg, b = 1 / 0.147 * lg;
+  return std::sqrt(2.0) * sgn * std::sqrt(-a + std::sqrt(a * a - b));
+}
+void ref_post(const std::string& post, std::vector<double>& z) {
+  if (post == "LOGISTIC") {
+    for (double& v : z) v = ref_logistic(v);
+  } else if (post == "PROBIT") {
+    for (double& v : z) v = ref_probit(v);
+  } else if (post == "SOFTMAX" || post == "SOFTMAX_ZERO") {
+    const bool zero = post == "SOFTMAX_ZERO";
+    double sum = 0;
+    for (double v : z) sum += zero && v == 0 ? 0 : std::exp(v);
+    for (double& v : z) v = zero && v == 0 ? 0 : std::exp(v) / sum;
+  }
+}
+
+std::vector<double> rows_with_nan(std::vector<double> x, int64_t every) {
+  for (std::size_t i = 0; i < x.size(); i += every) x[i] = kNaN;
+  return x;
+}
+
+TEST_P(OpTest, TreeEnsembleRegressor_EveryModeAndMissing) {
+  // Tree k decides on feature k with mode k; target k gets 1 on the true side, 2 on the false side;
+  // trees 0, 3 and 5 send a NaN to the true side. Values include the thresholds themselves.
+  const char* modes[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"};
+  const float th[] = {0.25f, -0.5f, 0.125f, 0.0f, 0.75f, -0.25f};
+  Ensemble e;
+  for (int64_t k = 0; k < 6; ++k) {
+    e.leaf(k, 2, {{k, 2.0f}});  // listed before its root: order in the attributes does not matter
+    e.branch(k, 0, modes[k], k, th[k], 1, 2, k == 0 || k == 3 || k == 5);
+    e.leaf(k, 1, {{k, 1.0f}});
+  }
+  const int64_t rows = 12, f = 6;
+  std::vector<double> x(rows * f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < f; ++k) x[r * f + k] = r % 3 == 0 ? th[k] : r % 3 == 1 ? rand_f64(1)[0] : kNaN;
+  std::vector<float> xf(x.begin(), x.end());
+  Attrs attrs = e.attrs("target");
+  attrs["n_targets"] = a_int(6);
+  Tensor out = run1("TreeEnsembleRegressor", {make<float>({rows, f}, xf)}, attrs, 3, "ai.onnx.ml");
+  std::vector<double> ref;
+  std::vector<double> acc;
+  std::vector<bool> has;
+  for (int64_t r = 0; r < rows; ++r) {
+    e.accumulate(x.data() + r * f, 6, "SUM", &acc, &has);
+    ref.insert(ref.end(), acc.begin(), acc.end());
+  }
+  expect_near(out, DType::kFloat32, {rows, 6}, ref, kExact);
+}
+
+TEST_P(OpTest, TreeEnsembleRegressor_AggregatesAndBaseValues) {
+  const int64_t rows = 40, f = 5, targets = 2;
+  Ensemble e;
+  for (int64_t t = 0; t < 7; ++t) add_random_tree(e, t * 3 + 1, 3, f, targets, rng_);  // tree ids need not be dense
+  const auto x = rows_with_nan(rand_f64(rows * f, -1.2, 1.2), 7);
+  std::vector<float> xf(x.begin(), x.end());
+  const std::vector<double> xd(xf.begin(), xf.end());
+  for (const char* agg : {"SUM", "AVERAGE", "MIN", "MAX"}) {
+    SCOPED_TRACE(agg);
+    Attrs attrs = e.attrs("target");
+    attrs["n_targets"] = a_int(targets);
+    attrs["aggregate_function"] = ml_string(agg);
+    attrs["base_values"] = ml_floats({0.5f, -1.5f});
+    Tensor out = run1("TreeEnsembleRegressor", {make<float>({rows, f}, xf)}, attrs, 1, "ai.onnx.ml");
+    std::vector<double> ref, acc;
+    std::vector<bool> has;
+    for (int64_t r = 0; r < rows; ++r) {
+      e.accumulate(xd.data() + r * f, targets, agg, &acc, &has);
+      ref.push_back(acc[0] + 0.5), ref.push_back(acc[1] - 1.5);
+    }
+    expect_near(out, DType::kFloat32, {rows, targets}, ref, kTolReduce);
+  }
+}
+
+TEST_P(OpTest, TreeEnsembleRegressor_PostTransformsOverTargets) {
+  const int64_t rows = 20, f = 4, targets = 3;
+  Ensemble e;
+  for (int64_t t = 0; t < 4; ++t) add_random_tree(e, t, 2, f, targets, rng_, /*positive=*/true);
+  const auto x = rand_f64(rows * f, -1, 1);
+  std::vector<float> xf(x.begin(), x.end());
+  const std::vector<double> xd(xf.begin(), xf.end());
+  for (const char* post : {"LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT"}) {
+    SCOPED_TRACE(post);
+    Attrs attrs = e.attrs("target");
+    attrs["n_targets"] = a_int(targets);
+    attrs["aggregate_function"] = ml_string("AVERAGE");  // scores in (0, 0.5]: PROBIT's domain
+    attrs["post_transform"] = ml_string(post);
+    Tensor out = run1("TreeEnsembleRegressor", {make<float>({rows, f}, xf)}, attrs, 1, "ai.onnx.ml");
+    std::vector<double> ref, acc;
+    std::vector<bool> has;
+    for (int64_t r = 0; r < rows; ++r) {
+      e.accumulate(xd.data() + r * f, targets, "AVERAGE", &acc, &has);
+      ref_post(post, acc);
+      ref.insert(ref.end(), acc.begin(), acc.end());
+    }
+    expect_near(out, DType::kFloat32, {rows, targets}, ref, kTolReduce);
+  }
+}
+
+TEST_P(OpTest, TreeEnsembleRegressor_Float64ComparesInDouble) {
+  // x just above float(0.1) compares above the threshold as a double; as a float32 it would be equal.
+  Ensemble e;
+  e.branch(0, 0, "BRANCH_LEQ", 0, 0.1f, 1, 2);
+  e.leaf(0, 1, {{0, 1.0f}});
+  e.leaf(0, 2, {{0, 2.0f}});
+  const double t = 0.1f;
+  Tensor out = run1("TreeEnsembleRegressor", {make<double>({3, 1}, {t, t + 1e-12, t - 1e-12})}, e.attrs("target"), 1,
+                    "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {3, 1}, {1, 2, 1}, kExact);
+  // int64 X: converted, compared with the threshold.
+  out = run1("TreeEnsembleRegressor", {make<int64_t>({2, 1}, {0, 1})}, e.attrs("target"), 1, "ai.onnx.ml");
+  expect_near(out, DType::kFloat32, {2, 1}, {1, 2}, kExact);
+}
+
+TEST_P(OpTest, TreeEnsembleClassifier_MulticlassPostTransforms) {
+  const int64_t rows = 30, f = 5, classes = 3;
+  Ensemble e;
+  for (int64_t t = 0; t < 5; ++t) add_random_tree(e, t, 3, f, classes, rng_);
+  const auto x = rows_with_nan(rand_f64(rows * f, -1.2, 1.2), 11);
+  std::vector<float> xf(x.begin(), x.end());
+  const std::vector<double> xd(xf.begin(), xf.end());
+  const std::vector<float> base = {0.1f, -0.2f, 0.3f};
+  for (const char* post : {"NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"}) {
+    SCOPED_TRACE(post);
+    Attrs attrs = e.attrs("class");
+    attrs["classlabels_int64s"] = a_ints({7, 8, 9});
+    attrs["base_values"] = ml_floats(base);
+    attrs["post_transform"] = ml_string(post);
+    std::vector<Tensor> outs;
+    ASSERT_TRUE(run_node(*backend_, "TreeEnsembleClassifier", {make<float>({rows, f}, xf)}, 2, &outs, attrs, 1,
+                         "ai.onnx.ml").ok());
+    std::vector<double> ref, acc;
+    std::vector<bool> has;
+    std::vector<int64_t> labels;
+    for (int64_t r = 0; r < rows; ++r) {
+      e.accumulate(xd.data() + r * f, classes, "SUM", &acc, &has);
+      for (int64_t c = 0; c < classes; ++c) acc[c] += base[c];
+      labels.push_back(7 + (std::max_element(acc.begin(), acc.end()) - acc.begin()));
+      ref_post(post, acc);
+      ref.insert(ref.end(), acc.begin(), acc.end());
+    }
+    expect_equal<int64_t>(outs[0], {rows}, labels);
+    expect_near(outs[1], DType::kFloat32, {rows, classes}, ref, kTolReduce);
+  }
+}
+
+TEST_P(OpTest, TreeEnsembleClassifier_BinaryOneColumn) {
+  const int64_t rows = 30, f = 4;
+  const auto x = rand_f64(rows * f, -1, 1);
+  std::vector<float> xf(x.begin(), x.end());
+  const std::vector<double> xd(xf.begin(), xf.end());
+  for (const bool positive : {true, false}) {
+    Ensemble e;  // every weight for class 0: one score column
+    for (int64_t t = 0; t < 3; ++t) add_random_tree(e, t, 2, f, 1, rng_, positive);
+    if (!positive) e.w_value[0] = -std::fabs(e.w_value[0]) - 0.01f;  // surely mixed signs
+    for (const char* post : {"NONE", "LOGISTIC"}) {
+      SCOPED_TRACE(std::string(post) + (positive ? ", probabilities" : ", margins"));
+      Attrs attrs = e.attrs("class");
+      attrs["classlabels_int64s"] = a_ints({4, 6});
+      attrs["post_transform"] = ml_string(post);
+      if (!positive) attrs["base_values"] = ml_floats({0.25f});
+      std::vector<Tensor> outs;
+      ASSERT_TRUE(run_node(*backend_, "TreeEnsembleClassifier", {make<float>({rows, f}, xf)}, 2, &outs, attrs, 1,
+                           "ai.onnx.ml").ok());
+      std::vector<double> ref, acc;
+      std::vector<bool> has;
+      std::vector<int64_t> labels;
+      for (int64_t r = 0; r < rows; ++r) {
+        e.accumulate(xd.data() + r * f, 1, "SUM", &acc, &has);
+        const double s = acc[0] + (positive ? 0.0 : 0.25);
+        labels.push_back((positive ? s > 0.5 : s > 0) ? 6 : 4);
+        if (positive) ref.push_back(1 - s), ref.push_back(s);  // probabilities: post_transform not applied
+        else if (std::string(post) == "LOGISTIC") ref.push_back(ref_logistic(-s)), ref.push_back(ref_logistic(s));
+        else ref.push_back(-s), ref.push_back(s);
+      }
+      expect_equal<int64_t>(outs[0], {rows}, labels);
+      expect_near(outs[1], DType::kFloat32, {rows, 2}, ref, kTolReduce);
+    }
+  }
+}
+
+TEST_P(OpTest, TreeEnsembleClassifier_StringLabelsScoresOnly) {
+  Ensemble e;
+  add_random_tree(e, 0, 2, 3, 3, rng_);
+  Attrs attrs = e.attrs("class");
+  attrs["classlabels_strings"] = ml_strings({"a", "b", "c"});
+  const auto x = rand_f32(5 * 3);
+  expect_error(StatusCode::kUnimplemented, "string class labels", "TreeEnsembleClassifier", {make<float>({5, 3}, x)},
+               attrs, 1, "ai.onnx.ml");
+  // Without the label output the scores are computed.
+  std::vector<Tensor> outs;
+  const Status st = run_node(*backend_, "TreeEnsembleClassifier", {make<float>({5, 3}, x)}, 2, &outs, attrs, 1,
+                             "ai.onnx.ml", /*unnamed_output0=*/true);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 1u);
+  std::vector<double> ref, acc;
+  std::vector<bool> has;
+  for (int64_t r = 0; r < 5; ++r) {
+    const std::vector<double> row(x.begin() + r * 3, x.begin() + r * 3 + 3);
+    e.accumulate(row.data(), 3, "SUM", &acc, &has);
+    ref.insert(ref.end(), acc.begin(), acc.end());
+  }
+  expect_near(outs[0], DType::kFloat32, {5, 3}, ref, kTolReduce);
+}
+
+TEST_P(OpTest, TreeEnsembleRegressor_BadStructure_Error) {
+  const Tensor x = make<float>({2, 2}, rand_f32(4));
+  auto check = [&](const Ensemble& e, const std::string& what) {
+    SCOPED_TRACE(what);
+    expect_error(StatusCode::kInvalidArgument, what, "TreeEnsembleRegressor", {x}, e.attrs("target"), 1, "ai.onnx.ml");
+  };
+  Ensemble cycle;
+  cycle.branch(0, 0, "BRANCH_LEQ", 0, 0.f, 1, 2);
+  cycle.branch(0, 1, "BRANCH_LEQ", 1, 0.f, 2, 0);
+  cycle.leaf(0, 2, {{0, 1.f}});
+  check(cycle, "tree 0 node 1: its children lead back to it (a cycle)");
+  Ensemble missing_child;
+  missing_child.branch(0, 0, "BRANCH_LEQ", 0, 0.f, 1, 5);
+  missing_child.leaf(0, 1, {{0, 1.f}});
+  check(missing_child, "tree 0 node 0: its false child 5 is not a node of the tree");
+  Ensemble twice;
+  twice.leaf(3, 0, {{0, 1.f}});
+  twice.leaf(3, 0, {{0, 1.f}});
+  check(twice, "tree 3 node 0 appears twice");
+  Ensemble no_root;
+  no_root.leaf(1, 4, {{0, 1.f}});
+  check(no_root, "tree 1 has no node 0 (its root)");
+  Ensemble feature;
+  feature.branch(0, 0, "BRANCH_LT", 2, 0.f, 1, 2);
+  feature.leaf(0, 1, {{0, 1.f}});
+  feature.leaf(0, 2, {{0, 1.f}});
+  check(feature, "tree 0 node 0: feature 2 is not a column of X (2 features)");
+  Ensemble on_branch = feature;
+  on_branch.feature[0] = 1;
+  on_branch.w_tree.push_back(0), on_branch.w_node.push_back(0), on_branch.w_id.push_back(0), on_branch.w_value.push_back(1);
+  check(on_branch, "a weight names tree 0 node 0, which is not a leaf");
+  Ensemble target = feature;
+  target.feature[0] = 1;
+  target.w_id[0] = 1;
+  check(target, "tree 0 node 1: target id 1 is out of range for 1 targets");
+  Ensemble mode = feature;
+  mode.feature[0] = 1;
+  mode.mode[0] = "BRANCH_XX";
+  check(mode, "tree 0 node 0: mode 'BRANCH_XX' is not one of");
+}
+
+TEST_P(OpTest, TreeEnsembleClassifier_Refusals_Error) {
+  const Tensor x = make<float>({2, 2}, rand_f32(4));
+  Ensemble both;  // two classes, weights on both
+  both.leaf(0, 0, {{0, 0.4f}, {1, 0.6f}});
+  Attrs attrs = both.attrs("class");
+  attrs["classlabels_int64s"] = a_ints({0, 1});
+  expect_error(StatusCode::kUnimplemented, "two classes with weights on both", "TreeEnsembleClassifier", {x}, attrs, 1,
+               "ai.onnx.ml");
+  Ensemble one;
+  one.leaf(0, 0, {{0, 0.4f}});
+  attrs = one.attrs("class");
+  attrs["classlabels_int64s"] = a_ints({0, 1});
+  attrs["post_transform"] = ml_string("PROBIT");
+  expect_error(StatusCode::kUnimplemented, "post_transform PROBIT for a binary classifier with one weight column",
+               "TreeEnsembleClassifier", {x}, attrs, 1, "ai.onnx.ml");
+  attrs = one.attrs("class");
+  attrs["classlabels_int64s"] = a_ints({0, 1});
+  Attribute t;
+  t.type = Attribute::Type::kTensor;
+  t.t = make<double>({1}, {0.5});
+  attrs["base_values_as_tensor"] = t;
+  expect_error(StatusCode::kUnimplemented, "base_values_as_tensor is not supported", "TreeEnsembleClassifier", {x},
+               attrs, 3, "ai.onnx.ml");
+  attrs = one.attrs("target");
+  attrs["post_transform"] = ml_string("LOGISTIC");
+  expect_error(StatusCode::kUnimplemented, "post_transform LOGISTIC with one target", "TreeEnsembleRegressor", {x},
+               attrs, 1, "ai.onnx.ml");
+}
+
+// The tree ops keep their checked arrays in the node's cache: built once, kept by a moved node,
+// not shared with a copy (whose attributes a pass may edit).
+TEST(NodeCache, BuiltOnceMovedKeptCopiedEmpty) {
+  Node n;
+  int builds = 0;
+  auto make = [&]() -> StatusOr<std::shared_ptr<const int>> {
+    ++builds;
+    return std::make_shared<const int>(builds);
+  };
+  auto got = [&](const Node& node) {
+    StatusOr<std::shared_ptr<const int>> r = node.cache.get_or_make<int>(make);
+    return r.ok() ? *r.value() : -1;
+  };
+  ASSERT_EQ(got(n), 1);
+  ASSERT_EQ(got(n), 1);
+  Node copy = n;
+  EXPECT_EQ(got(copy), 2);
+  Node moved = std::move(n);
+  EXPECT_EQ(got(moved), 1);
+  auto fails = []() -> StatusOr<std::shared_ptr<const int>> { return invalid_argument("no"); };
+  Node other;
+  EXPECT_FALSE(other.cache.get_or_make<int>(fails).ok());  // a failure is not kept
+  EXPECT_EQ(got(other), 3);
+}
+
+}  // namespace
+}  // namespace shardscore
