@@ -381,9 +381,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
     g.opsets[d] = op.version();
   }
-  if (!g.opsets.count("")) {
-    return data_loss("model file '" + source + "' declares no opset for the default ONNX domain");
-  }
+  // A model of ai.onnx.ml ops alone need not import the default domain (onnxmltools' XGBoost
+  // export does not); a default-domain node without it is refused below, naming the node.
 
   const auto& gp = model.graph();
   // Unsupported ops first: it is the most useful thing to tell a user whose model will not run.

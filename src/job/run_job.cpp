@@ -529,8 +529,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     const Graph& g = engine.graph();
     log_line("job " + job.source + ": " + std::to_string(total_rows) + " rows from " + job.input.path);
     for (const auto& b : inputs) log_line("  " + input_binding_describe(b));
-    log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", opset " +
-             std::to_string(g.opsets.at("")) + ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
+    std::string opsets;  // "opset 17", and the other domains' ("ai.onnx.ml 3") where there are any
+    for (const auto& [domain, version] : g.opsets)
+      opsets += (opsets.empty() ? "" : ", ") + (domain.empty() ? "opset" : domain) + " " + std::to_string(version);
+    log_line("model " + job.model.path + " (" + (g.producer.empty() ? "unknown producer" : g.producer) + ", " + opsets +
+             ", " + std::to_string(g.nodes.size()) + " nodes), backend " +
              std::string(engine.backend_name()) +
              (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + "; " + place + ": " + device +
                                                     ", of " + std::to_string(cuda_visible_devices()) + " visible)"

@@ -669,7 +669,9 @@ TEST(GraphParse, MlOpWithoutMlDomainImport_Rejected) {
   EXPECT_EQ(g2->nodes.at(0).opset, 3);
 }
 
-TEST(GraphParse, NoDefaultOpset_DataLoss) {
+// Without an import of the default domain a default-domain node is refused, naming it; a model of
+// ai.onnx.ml ops alone loads (onnxmltools' XGBoost export imports ai.onnx.ml only).
+TEST(GraphParse, NoDefaultOpset_RefusedOnlyForDefaultDomainNodes) {
   auto m = relu_model();
   m.clear_opset_import();
   auto* ml = m.add_opset_import();
@@ -678,6 +680,35 @@ TEST(GraphParse, NoDefaultOpset_DataLoss) {
   auto g = graph_parse_onnx(bytes_of(m), "noopset.onnx");
   ASSERT_FALSE(g.ok());
   EXPECT_TRUE(contains(g.status().message(), "noopset.onnx")) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "node 'relu' (Relu) uses domain 'ai.onnx', which the model does not import"))
+      << g.status().message();
+
+  auto only_ml = new_model();
+  only_ml.clear_opset_import();
+  auto* imp = only_ml.add_opset_import();
+  imp->set_domain("ai.onnx.ml");
+  imp->set_version(1);
+  add_input(&only_ml, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2});
+  auto* scaler = add_node(&only_ml, "Scaler", {"X"}, {"Y"}, "scaler");
+  scaler->set_domain("ai.onnx.ml");
+  for (const char* name : {"offset", "scale"}) {
+    auto* a = scaler->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto_AttributeType_FLOATS);
+    a->add_floats(1.f);
+    a->add_floats(2.f);
+  }
+  add_output(&only_ml, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2});
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_mlonly_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(only_ml);
+  auto e = Engine::load(path.string(), "cpu");
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const float x[] = {3.f, 5.f, -1.f, 0.f};
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*e)->run({Tensor::copy_of(DType::kFloat32, {2, 2}, x)}, &out).ok());
+  const float want[] = {(3.f - 1.f) * 1.f, (5.f - 2.f) * 2.f, (-1.f - 1.f) * 1.f, (0.f - 2.f) * 2.f};  // (x - offset) * scale
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(out.at(0).data<float>()[i], want[i]) << i;
 }
 
 }  // namespace

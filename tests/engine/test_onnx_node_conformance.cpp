@@ -94,9 +94,8 @@ constexpr Refusal kRefused[] = {
     {"node/test_equal_string*", "element type STRING"},
     {"node/test_identity_opt", "is not a tensor"},
     {"node/test_identity_sequence", "is not a tensor"},
-    // Models a scoring job cannot take: no input rows; only the ai.onnx.ml domain declared.
+    // Models a scoring job cannot take: no input rows.
     {"node/test_constant", "has no graph inputs"},
-    {"node/test_ai_onnx_ml_array_feature_extractor", "declares no opset for the default ONNX domain"},
     // Forms of supported ops that are refused: convolution and pooling over 3 spatial dimensions,
     // MaxPool's Indices, Dropout in training mode (its random mask would make scores differ run to
     // run), BatchNormalization in training mode, and Resize's cubic mode, antialias, axes,
