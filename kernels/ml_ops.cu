@@ -291,8 +291,8 @@ __global__ void tree_ensemble_kernel(const T* __restrict__ x, int64_t rows, int6
     }
     if (a.binary_one_column) {
       const float s = __double2float_rn(__dadd_rn(acc[0], a.base ? static_cast<double>(a.base[0]) : 0.0));
-      if (y) y[r] = (a.weights_all_positive ? s > 0.5f : s > 0) ? a.labels[1] : a.labels[0];
-      if (a.weights_all_positive) {
+      if (y) y[r] = (a.binary_probability ? s > 0.5f : s > 0) ? a.labels[1] : a.labels[0];
+      if (a.binary_probability) {
         zf[0] = __fsub_rn(1.0f, s);
         zf[1] = s;
       } else if (a.post == 1) {

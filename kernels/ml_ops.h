@@ -95,7 +95,7 @@ struct TreeEnsembleArgs {
   int post = 0;
   const float* base = nullptr;  // null or `targets` values
   bool binary_one_column = false;
-  bool weights_all_positive = true;
+  bool binary_probability = true;  // binary one-column: s is a probability (weights >= 0, post NONE)
   const int64_t* labels = nullptr;  // null: no label output
 };
 

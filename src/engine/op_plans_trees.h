@@ -21,10 +21,11 @@
 //     largest score among the classes a leaf or a base value reached, Z = post(scores);
 //   * classifier, binary with one weight column (two labels, every class_id 0; what exporters write
 //     for sklearn, XGBoost and LightGBM binary models): s = sum + base_values[0] (one base value or
-//     none); Y = labels[1] when s > 0.5 (all class_weights >= 0: s is a probability) or s > 0
-//     (mixed signs: s is a margin), else labels[0]; Z = [1 - s, s] (weights all >= 0, whatever
-//     post_transform, as ONNX Runtime), or [logistic(-s), logistic(s)] (mixed signs, LOGISTIC), or
-//     [-s, s] (mixed signs, NONE).
+//     none); Y = labels[1] when s > 0.5 (all class_weights >= 0 and post_transform NONE: s is a
+//     probability) or s > 0 (s is a margin), else labels[0]; Z = [1 - s, s] (a probability), or
+//     [logistic(-s), logistic(s)] (LOGISTIC, whatever the weights' signs: as the ONNX reference
+//     and ONNX Runtime from 1.2x; 1.19 skipped LOGISTIC when every weight was >= 0), or [-s, s]
+//     (mixed signs, NONE).
 // Refused with Unimplemented, naming what: the *_as_tensor attributes, string class labels when
 // the node asks for its label output, PROBIT / SOFTMAX / SOFTMAX_ZERO / two base values /
 // class_id 1 in the binary one-column form, two classes with weights on both (ONNX Runtime labels

@@ -1212,6 +1212,20 @@ def random_trees(r, n_trees, depth, features, targets, positive=False, modes=("B
     return trees
 
 
+def logistic_of_probabilities(case_none: "Case"):
+    """The oracle of a binary one-column tree classifier with weights >= 0 and LOGISTIC: ONNX Runtime runs the
+    same trees with post NONE ([1 - s, s]), and s goes through LOGISTIC as the ONNX reference applies it."""
+    def oracle(feeds):
+        import onnxruntime as ort
+        sess = ort.InferenceSession(build_model(case_none).SerializeToString(), _ort_options(),
+                                    providers=["CPUExecutionProvider"])
+        _, scores = sess.run(None, feeds)
+        s = scores[:, 1].astype(np.float32)
+        z = np.stack([1 / (1 + np.exp(s)), 1 / (1 + np.exp(-s))], axis=1).astype(np.float32)
+        return {"label": np.where(s > 0, 1, 0).astype(np.int64), "scores": z}
+    return oracle
+
+
 def gen_trees():
     r = rng_for("trees")
     ml = {"ai.onnx.ml": 3}
@@ -1249,7 +1263,15 @@ def gen_trees():
                                                  domain="ai.onnx.ml", classlabels_int64s=[0, 1], post_transform=post,
                                                  **base, **a)],
                 [("x", FLOAT, [16, 4])], tag=f"binary_one_column,{'probabilities' if positive else 'margins'},"
-                f"post={post}", outputs=("label", "scores"), extra_opsets=ml)
+                f"post={post}", outputs=("label", "scores"), extra_opsets=ml,
+                **(dict(oracle=logistic_of_probabilities(Case(
+                    "none", 13, [N("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
+                                   classlabels_int64s=[0, 1], **a)], [("x", FLOAT, [16, 4])], op="TreeEnsembleClassifier",
+                    outputs=("label", "scores"), extra_opsets=ml)),
+                        why="weights >= 0 with LOGISTIC: ONNX Runtime 1.19 skips LOGISTIC and writes [1 - s, s]; the "
+                            "ONNX reference (in onnx 1.18), ONNX Runtime 1.2x and shardscore write [logistic(-s), "
+                            "logistic(s)]: the oracle is ONNX Runtime's s (post NONE) put through LOGISTIC")
+                   if positive and post == "LOGISTIC" else {}))
     # Refused: two classes with weights on both; string labels asked for.
     a = tree_attrs(random_trees(r, 2, 2, 4, 2, positive=True), "class")
     add("TreeEnsembleClassifier", 13, [N("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
@@ -1555,8 +1577,14 @@ def gen_reduce_more():
                     attrs = {k2: v for k2, v in {"axes": axes or None, **attrs}.items() if v is not None}
                     add(op, opset, pre + [N(op, [src], **attrs)], [("x", FLOAT, x)],
                         tag=f"x={shp(x)},axes_attr={fmt(axes) if axes else 'absent'},keepdims={fmt(kd)}")
+        # The spec: "the output tensor would be equivalent to input tensor", as ONNX Runtime 1.19 and the
+        # ONNX reference from 1.18 have it (1.16's gives shape [1, 1, 1]; ONNX Runtime 1.2x applies the
+        # op's element-wise part: |x|, x^2, log x): the input itself is the oracle.
         add(op, 18, pre + [N(op, [src, "ax"], noop_with_empty_axes=1)], [("x", FLOAT, [2, 3, 4])],
-            tag="empty_axes_input,noop=1", inits=[T("ax", np.zeros([0], np.int64))])
+            tag="empty_axes_input,noop=1", inits=[T("ax", np.zeros([0], np.int64))],
+            oracle=(lambda feeds: {"y": feeds["x"] * feeds["x"]}) if pre else (lambda feeds: {"y": feeds["x"]}),
+            why="noop_with_empty_axes=1 without axes: the output is the input (the spec's text); ONNX Runtime "
+                "1.2x applies the element-wise part, onnx 1.16's reference gives shape [1, 1, 1]")
         add(op, 18, pre + [N(op, [src, "ax"], keepdims=0)], [("x", FLOAT, [2, 3, 4])],
             tag="empty_axes_input,noop=0,keepdims=0", inits=[T("ax", np.zeros([0], np.int64))])
         # A row long enough for the CUDA backend's block-per-row kernel.

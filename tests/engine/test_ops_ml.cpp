@@ -365,8 +365,11 @@ TEST_P(OpTest, TreeEnsembleClassifier_BinaryOneColumn) {
       for (int64_t r = 0; r < rows; ++r) {
         e.accumulate(xd.data() + r * f, 1, "SUM", &acc, &has);
         const double s = acc[0] + (positive ? 0.0 : 0.25);
-        labels.push_back((positive ? s > 0.5 : s > 0) ? 6 : 4);
-        if (positive) ref.push_back(1 - s), ref.push_back(s);  // probabilities: post_transform not applied
+        // Weights >= 0 and NONE: s is a probability. LOGISTIC applies whatever the signs (the ONNX
+        // reference, ONNX Runtime 1.2x; 1.19 skipped it when every weight was >= 0).
+        const bool probability = positive && std::string(post) == "NONE";
+        labels.push_back((probability ? s > 0.5 : s > 0) ? 6 : 4);
+        if (probability) ref.push_back(1 - s), ref.push_back(s);
         else if (std::string(post) == "LOGISTIC") ref.push_back(ref_logistic(-s)), ref.push_back(ref_logistic(s));
         else ref.push_back(-s), ref.push_back(s);
       }

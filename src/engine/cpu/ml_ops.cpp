@@ -233,7 +233,7 @@ void tree_accumulate(const TreeEnsemblePlan& p, const T* row, double* acc, uint8
 void tree_finish_row(const TreeEnsemblePlan& p, const double* acc, const uint8_t* has, float* z, int64_t* label) {
   if (p.binary_one_column) {
     const float s = static_cast<float>(acc[0] + (p.base.empty() ? 0.0 : double{p.base[0]}));
-    const bool probabilities = p.flat->weights_all_positive;
+    const bool probabilities = p.flat->weights_all_positive && p.post == TreePost::kNone;
     if (label) *label = (probabilities ? s > 0.5f : s > 0) ? (*p.labels)[1] : (*p.labels)[0];
     if (probabilities) {
       z[0] = 1.0f - s;

@@ -195,7 +195,7 @@ Status cuda_tree_ensemble_run(CudaOpContext& ctx, const TreeEnsemblePlan& p, Ten
   a.post = static_cast<int>(p.post);
   SS_ASSIGN_OR_RETURN(a.base, upload_vector(ctx, &p.base));
   a.binary_one_column = p.binary_one_column;
-  a.weights_all_positive = f.weights_all_positive;
+  a.binary_probability = f.weights_all_positive && p.post == TreePost::kNone;  // s is a probability
   if (y) {
     SS_ASSIGN_OR_RETURN(a.labels, upload_vector(ctx, p.labels));
   }
