@@ -82,6 +82,26 @@ ReduceOffsets reduce_offsets(const Tensor& x, const std::vector<bool>& reduced) 
   return p;
 }
 
+// ReduceMin (kMin) or ReduceMax of one group: NaN propagates, as in numpy; an empty group gives
+// the type's identity (+inf / max, -inf / lowest; true / false for bool).
+template <bool kMin, typename T>
+T extreme_of(const T* g, const std::vector<int64_t>& offs) {
+  T best;
+  if constexpr (std::is_floating_point_v<T>) {
+    best = kMin ? std::numeric_limits<T>::infinity() : -std::numeric_limits<T>::infinity();
+  } else {
+    best = kMin ? std::numeric_limits<T>::max() : std::numeric_limits<T>::lowest();
+  }
+  for (int64_t off : offs) {
+    const T v = g[off];
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(v)) return v;
+    }
+    if (kMin ? v < best : v > best) best = v;
+  }
+  return best;
+}
+
 // ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp
 // (reduce_plan admits only float types for L2, LogSum and LogSumExp, and bool only for Min).
 template <typename T>
@@ -92,20 +112,7 @@ void reduce_more_typed(ReduceOp kind, const ReduceOffsets& p, const Tensor& x, T
   for (std::size_t o = 0; o < p.out_offs.size(); ++o) {
     const T* g = px + p.out_offs[o];
     if (kind == ReduceOp::kMin) {
-      T best;
-      if constexpr (std::is_floating_point_v<T>) best = std::numeric_limits<T>::infinity();
-      else best = std::numeric_limits<T>::max();  // true for bool
-      for (std::size_t j = 0; j < m; ++j) {
-        const T v = g[p.red_offs[j]];
-        if constexpr (std::is_floating_point_v<T>) {
-          if (std::isnan(v)) {
-            best = v;  // NaN propagates, as in numpy
-            break;
-          }
-        }
-        if (v < best) best = v;
-      }
-      py[o] = best;
+      py[o] = extreme_of<true>(g, p.red_offs);
     } else if constexpr (std::is_floating_point_v<T>) {
       double acc = kind == ReduceOp::kProd ? 1.0 : 0.0;
       if (kind == ReduceOp::kLogSumExp) {
@@ -171,20 +178,7 @@ void reduce_typed(ReduceOp kind, const ReduceOffsets& p, const Tensor& x, Tensor
   for (std::size_t o = 0; o < p.out_offs.size(); ++o) {
     const T* g = px + p.out_offs[o];
     if (kind == ReduceOp::kMax) {
-      T best;
-      if constexpr (std::is_floating_point_v<T>) best = -std::numeric_limits<T>::infinity();
-      else best = std::numeric_limits<T>::lowest();  // false for bool
-      for (std::size_t j = 0; j < m; ++j) {
-        const T v = g[p.red_offs[j]];
-        if constexpr (std::is_floating_point_v<T>) {
-          if (std::isnan(v)) {
-            best = v;  // NaN propagates, as in numpy
-            break;
-          }
-        }
-        if (v > best) best = v;
-      }
-      py[o] = best;
+      py[o] = extreme_of<false>(g, p.red_offs);
     } else if constexpr (std::is_floating_point_v<T>) {
       double acc = 0;
       for (std::size_t j = 0; j < m; ++j) acc += static_cast<double>(g[p.red_offs[j]]);
