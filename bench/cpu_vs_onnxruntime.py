@@ -161,11 +161,26 @@ def export_models(names, reexport: bool) -> None:
 
     def export(model, args, path, input_names, output_names, axes):
         import warnings
+        import inspect
+        kw = dict(input_names=input_names, output_names=output_names, dynamic_axes=axes, opset_version=17,
+                  do_constant_folding=True)
+        # The TorchScript exporter (dynamo=False): the graph these benchmarks were written for. PyTorch 2.9 made
+        # the dynamo exporter the default; it is the fallback where the TorchScript one is gone or fails.
+        has_dynamo = "dynamo" in inspect.signature(torch.onnx.export).parameters
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, args, str(path), input_names=input_names, output_names=output_names,
-                              dynamic_axes=axes, opset_version=17, do_constant_folding=True)
-        print(f"exported {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB)", flush=True)
+            try:
+                torch.onnx.export(model, args, str(path), **kw, **({"dynamo": False} if has_dynamo else {}))
+                how = "TorchScript exporter"
+            except Exception as e:  # noqa: BLE001
+                if not has_dynamo:
+                    raise
+                print(f"the TorchScript exporter failed ({type(e).__name__}: {str(e)[:200]}); trying dynamo=True",
+                      flush=True)
+                torch.onnx.export(model, args, str(path), **kw, dynamo=True)
+                how = "dynamo exporter"
+        print(f"exported {path.relative_to(ROOT)} ({path.stat().st_size / 1e6:.1f} MB, {how}, "
+              f"torch {torch.__version__})", flush=True)
 
     if "resnet50" in todo:
         class Bottleneck(nn.Module):  # torchvision.models.resnet.Bottleneck (stride on the 3x3, "v1.5")
