@@ -709,6 +709,25 @@ __global__ void batch_norm_apply_kernel(const T* __restrict__ x, T* __restrict__
   }
 }
 
+// One thread per element: its window's channels are `spatial` apart.
+template <class T>
+__global__ void lrn_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t total, int64_t c, int64_t spatial,
+                           int64_t before, int64_t after, double alpha_over_size, double beta, double bias) {
+  SS_GRID_STRIDE(i, total) {
+    const int64_t ci = (i / spatial) % c;
+    const int64_t first = i - ci * spatial;  // element (n, 0, s)
+    const int64_t lo = ci - before < 0 ? 0 : ci - before;
+    const int64_t hi = ci + after > c - 1 ? c - 1 : ci + after;
+    double sq = 0;
+    for (int64_t k = lo; k <= hi; ++k) {
+      const double v = static_cast<double>(load(x, first + k * spatial));
+      sq = __dadd_rn(sq, __dmul_rn(v, v));
+    }
+    const double d = pow(__dadd_rn(bias, __dmul_rn(alpha_over_size, sq)), beta);
+    store_double(y, i, static_cast<double>(load(x, i)) / d);
+  }
+}
+
 // ---- pools ----
 
 // The pools' geometry in the index type I of their kernel: int32_t where every index fits (the
@@ -1006,6 +1025,19 @@ cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const
     batch_norm_apply_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x),
                                                                                static_cast<T*>(y), mul, add, total, c,
                                                                                inner);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_lrn(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t spatial, int64_t before,
+                       int64_t after, double alpha_over_size, double beta, double bias, cudaStream_t stream) {
+  const int64_t total = n * c * spatial;
+  if (total == 0) return cudaSuccess;
+  const bool known = with_float(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    lrn_kernel<T><<<grid_for(total, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), total, c,
+                                                                  spatial, before, after, alpha_over_size, beta, bias);
   });
   if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();

@@ -1,7 +1,7 @@
 #pragma once
 // Reductions, normalization and pooling kernels: ReduceSum/Mean/Max, ArgMax, Softmax,
 // LayerNormalization, BatchNormalization (inference), MaxPool/AveragePool (2-D NCHW); ReduceMin/Prod/
-// L1/L2/SumSquare/LogSum/LogSumExp, ArgMin, LogSoftmax, CumSum.
+// L1/L2/SumSquare/LogSum/LogSumExp, ArgMin, LogSoftmax, CumSum; LRN.
 //
 // Each output is computed from its own group of inputs in an order fixed by the group's size
 // alone (one thread, one warp or one block per group; no atomics), so a row's result is
@@ -103,6 +103,13 @@ inline int64_t batch_norm_scratch_bytes(int64_t c) { return 2 * c * static_cast<
 cudaError_t launch_batch_norm(Elem elem, const void* x, const void* scale, const void* bias, const void* mean,
                               const void* var, void* y, int64_t n, int64_t c, int64_t inner, double eps,
                               void* scratch, cudaStream_t stream);
+
+// LRN of x [n, c, spatial] (float32, float16, bfloat16, float64): y = x / (bias + alpha_over_size *
+// s)^beta, s the double sum of the squares of channels max(0, c - before) .. min(C - 1, c + after)
+// from the lowest up, as the CPU sums them; the quotient in double, rounded once (through float32
+// for the 2-byte types).
+cudaError_t launch_lrn(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t spatial, int64_t before,
+                       int64_t after, double alpha_over_size, double beta, double bias, cudaStream_t stream);
 
 // A 2-D pooling window over `planes` planes of h x w, giving oh x ow: kernel k, strides s,
 // dilations d, begin pads pb and end pads pe (oh / ow decided by the caller; pe bounds only

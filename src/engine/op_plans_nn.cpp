@@ -263,6 +263,30 @@ StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vecto
   return p;
 }
 
+// ---- LRN ----
+
+StatusOr<LrnPlan> lrn_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  if (x->rank() < 2) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
+  }
+  const Attribute* size = node.attr("size");
+  if (!size || size->type != Attribute::Type::kInt) return invalid_argument("attribute 'size' (an int) is required");
+  if (size->i < 1) return invalid_argument("size " + str(size->i) + " must be at least 1");
+  LrnPlan p;
+  p.n = x->dim(0);
+  p.c = x->dim(1);
+  for (int64_t k = 2; k < x->rank(); ++k) p.spatial *= x->dim(k);
+  p.before = (size->i - 1) / 2;
+  p.after = size->i / 2;  // ceil((size - 1) / 2)
+  p.alpha_over_size = static_cast<double>(node.attr_float("alpha", 1e-4f)) / static_cast<double>(size->i);
+  p.beta = static_cast<double>(node.attr_float("beta", 0.75f));
+  p.bias = static_cast<double>(node.attr_float("bias", 1.0f));
+  p.y_dtype = x->dtype();
+  return p;
+}
+
 // ---- windows, pools, Conv ----
 
 Status require_nchw(const Tensor& x, const char* what) {

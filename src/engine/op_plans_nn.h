@@ -100,6 +100,20 @@ struct InstanceNormPlan {
 // inputs: X (rank >= 3), scale, B (all required; scale and B 1-D with C values).
 StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// ---- LRN (opsets 1, 13: the same op) ----
+
+// Local response normalization across channels: X [N, C, D1, ...] (rank >= 2) viewed as
+// [N, C, spatial]; y = x / (bias + alpha / size * square_sum)^beta, square_sum over the channels
+// c - before .. c + after that exist (before = floor((size - 1) / 2), after = ceil((size - 1) / 2)).
+struct LrnPlan {
+  int64_t n = 0, c = 0, spatial = 1;  // X as [N, C, spatial]
+  int64_t before = 0, after = 0;      // the window's channels below and above c
+  double alpha_over_size = 0, beta = 0, bias = 0;  // the float attributes widened; alpha / size in double
+  DType y_dtype = DType::kUndefined;  // X's
+};
+// inputs: X (a float type, rank >= 2); attribute size >= 1 required.
+StatusOr<LrnPlan> lrn_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- BatchNormalization (inference) ----
 
 struct BatchNormPlan {

@@ -151,6 +151,7 @@ constexpr OpEntry kOps[] = {
     {"", "ScatterND", 11, 21, cpu_scatter_nd, SS_CUDA(scatter_nd), kComputes},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
     {"", "InstanceNormalization", 6, 21, cpu_instance_normalization, SS_CUDA(instance_normalization), kComputes},
+    {"", "LRN", 1, 21, cpu_lrn, SS_CUDA(lrn), kComputes},
 };
 
 }  // namespace

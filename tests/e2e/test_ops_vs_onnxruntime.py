@@ -1945,11 +1945,47 @@ def gen_instance_norm():
         extra_ins=["s", "b"], tag="x=4x3_refused", refuse="at least 3 dimensions")
 
 
+def lrn_oracle(size, alpha=1e-4, beta=0.75, bias=1.0, pre=lambda x: x):
+    """The spec's LRN in float64 on pre(x) (the graph's ops before LRN), rounded to their type: channels
+    max(0, c - floor((size - 1) / 2)) .. min(C - 1, c + ceil((size - 1) / 2)). ONNX's reference (1.16) is
+    no oracle here: its loop runs over the batch, not the channels."""
+    down, up = (size - 1) // 2, size // 2
+
+    def oracle(feeds):
+        x = pre(feeds["x"])
+        t = x.astype(np.float64)
+        sq = np.zeros_like(t)
+        for c in range(t.shape[1]):
+            sq[:, c] = (t[:, max(0, c - down):min(t.shape[1], c + up + 1)] ** 2).sum(axis=1)
+        a, b, k = (float(np.float32(v)) for v in (alpha, beta, bias))
+        return {"y": (t / (k + a / size * sq) ** b).astype(x.dtype)}
+    return oracle
+
+
+def gen_lrn():
+    # AlexNet's and GoogLeNet's size 5 with the defaults; size 1; a window wider than C; other alpha,
+    # beta and bias; opset 1.
+    for opset, x, attrs in ((13, [2, 7, 3, 4], {"size": 5}), (1, [2, 3, 4, 4], {"size": 1, "alpha": 0.5}),
+                            (13, [1, 4, 3, 3], {"size": 7, "alpha": 0.2, "beta": 1.5, "bias": 2.0})):
+        one("LRN", opset, x, attrs)
+    # Even sizes (one channel more above c than below it), which ONNX Runtime refuses: the spec in float64.
+    for x, attrs in (([1, 6, 5, 5], {"size": 4, "alpha": 0.3, "beta": 1.5, "bias": 2.0}), ([2, 8, 3, 3], {"size": 2, "beta": 0.5})):
+        one("LRN", 13, x, attrs, oracle=lrn_oracle(**attrs), why="ONNX Runtime refuses an even size (size % 2 == 1)")
+    add("LRN", 13, [N("Mul", ["x", "k"], ["t"]), N("LRN", ["t"], size=3)], [("x", FLOAT, [2, 5, 4, 4])],
+        tag="large_activations", inits=[T("k", np.float32(40))])
+    add("LRN", 13, [N("Cast", ["x"], ["h"], to=F16), N("LRN", ["h"], size=5, alpha=0.01)], [("x", FLOAT, [2, 6, 3, 3])],
+        tag="float16", tol=HALF_TOL)
+    add("LRN", 13, [N("Cast", ["x"], ["d"], to=DOUBLE), N("LRN", ["d"], size=3, alpha=0.5)], [("x", FLOAT, [2, 5, 3, 3])],
+        tag="float64", oracle=lrn_oracle(3, alpha=0.5, pre=lambda x: x.astype(np.float64)),
+        why="ONNX Runtime has no float64 LRN kernel, and ONNX's reference sums the wrong axis")
+
+
 for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
     _gen()
 for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd, gen_trees):
     _gen()
 gen_instance_norm()
+gen_lrn()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:

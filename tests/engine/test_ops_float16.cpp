@@ -192,6 +192,28 @@ TEST_P(OpTest, Float16_InstanceNormalizationRoundsOnce) {
   expect_half_near(out, xs, ref, 1);
 }
 
+TEST_P(OpTest, Float16_LRNRoundsOnce) {
+  // float16 X: the window's squares summed and the quotient taken in float32 or wider, Y rounded to
+  // float16 once.
+  const Shape xs = {2, 6, 3, 2};
+  const int64_t c = 6, inner = 6;
+  const auto x = rand_half(rng_, numel_of(xs), -30, 30);
+  Tensor out = run1("LRN", {make_half(xs, x)}, {{"size", a_int(4)}, {"alpha", a_float(0.01f)}});
+  std::vector<double> ref(x.size());
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t q = 0; q < inner; ++q) {
+        double sq = 0;
+        for (int64_t k = std::max<int64_t>(0, ci - 1); k <= std::min<int64_t>(c - 1, ci + 2); ++k) {
+          const double v = half_to_double(x[(i * c + k) * inner + q]);
+          sq += v * v;
+        }
+        ref[(i * c + ci) * inner + q] =
+            half_to_double(x[(i * c + ci) * inner + q]) / std::pow(1.0 + double{0.01f} / 4 * sq, double{0.75f});
+      }
+  expect_half_near(out, xs, ref, 1);
+}
+
 TEST_P(OpTest, Float16_LayerNormalizationMeanAndInvStdDevAreFloat32) {
   // ONNX types Mean and InvStdDev U (float or bfloat16) by stash_type, 1 (float32) by default, not
   // X's T: a float16 X gives float16 Y and float32 statistics, unrounded to float16.

@@ -770,6 +770,70 @@ TEST_P(OpTest, InstanceNormalization_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// LRN
+
+// The spec's formula in double: channels max(0, c - floor((size - 1) / 2)) .. min(C - 1, c +
+// ceil((size - 1) / 2)), written from the spec, not from lrn_plan.
+std::vector<double> lrn_ref(const std::vector<double>& x, const Shape& xs, int64_t size, double alpha, double beta,
+                            double bias) {
+  const int64_t n = xs[0], c = xs[1], inner = numel_of(xs) / (n * c);
+  const int64_t down = static_cast<int64_t>(std::floor((size - 1) / 2.0)), up = static_cast<int64_t>(std::ceil((size - 1) / 2.0));
+  std::vector<double> y(x.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ci = 0; ci < c; ++ci)
+      for (int64_t q = 0; q < inner; ++q) {
+        double sq = 0;
+        for (int64_t k = std::max<int64_t>(0, ci - down); k <= std::min(c - 1, ci + up); ++k) {
+          sq += x[(i * c + k) * inner + q] * x[(i * c + k) * inner + q];
+        }
+        y[(i * c + ci) * inner + q] = x[(i * c + ci) * inner + q] / std::pow(bias + alpha / static_cast<double>(size) * sq, beta);
+      }
+  return y;
+}
+
+TEST_P(OpTest, LRN_AlexNetDefaults) {
+  // AlexNet's and GoogLeNet's LRN: size 5, the default alpha, beta and bias; large activations so
+  // the denominator is far from 1.
+  const Shape xs = {2, 7, 3, 4};
+  auto x = rand_f32(numel_of(xs), -40, 40);
+  Tensor out = run1("LRN", {make(xs, x)}, {{"size", a_int(5)}});
+  expect_near(out, DType::kFloat32, xs, lrn_ref(as_doubles(x), xs, 5, double{1e-4f}, double{0.75f}, 1.0), kTolReduce);
+}
+TEST_P(OpTest, LRN_EvenAndOddSizes_Attributes_Ranks) {
+  // An even size has one channel more above c than below it; size 1 is each element alone; sizes
+  // past C take every channel. Rank 2 (no spatial elements), 3 and 5; opsets 1 and 13.
+  struct Case {
+    Shape xs;
+    int64_t size;
+    int opset;
+  };
+  for (const Case& k : {Case{{2, 6, 5}, 4, 13}, Case{{1, 5, 2, 3}, 2, 1}, Case{{3, 4}, 3, 13}, Case{{2, 3, 2, 2, 2}, 1, 13},
+                        Case{{1, 3, 4, 4}, 9, 13}, Case{{2, 8, 3, 3}, 6, 13}}) {
+    SCOPED_TRACE(shape_to_string(k.xs) + " size " + std::to_string(k.size));
+    auto x = rand_f32(numel_of(k.xs), -3, 3);
+    Tensor out = run1("LRN", {make(k.xs, x)},
+                      {{"size", a_int(k.size)}, {"alpha", a_float(0.3f)}, {"beta", a_float(1.5f)}, {"bias", a_float(2.0f)}},
+                      k.opset);
+    expect_near(out, DType::kFloat32, k.xs, lrn_ref(as_doubles(x), k.xs, k.size, double{0.3f}, 1.5, 2.0), kTolReduce);
+  }
+}
+TEST_P(OpTest, LRN_Float64) {
+  const Shape xs = {2, 5, 3, 3};
+  auto x = rand_f64(numel_of(xs), -5, 5);
+  Tensor out = run1("LRN", {make(xs, x)}, {{"size", a_int(3)}, {"alpha", a_float(0.5f)}}, 13);
+  expect_near(out, DType::kFloat64, xs, lrn_ref(x, xs, 3, double{0.5f}, double{0.75f}, 1.0), 1e-12);
+}
+TEST_P(OpTest, LRN_Errors) {
+  auto x4 = [&] { return make<float>({1, 3, 2, 2}, rand_f32(12)); };
+  expect_error(StatusCode::kInvalidArgument, "attribute 'size' (an int) is required", "LRN", {x4()});
+  expect_error(StatusCode::kInvalidArgument, "size 0 must be at least 1", "LRN", {x4()}, {{"size", a_int(0)}});
+  expect_error(StatusCode::kInvalidArgument, "at least 2 dimensions", "LRN", {make<float>({3}, rand_f32(3))},
+               {{"size", a_int(3)}});
+  expect_error(StatusCode::kUnimplemented, "not supported", "LRN", {make<int64_t>({1, 2, 2}, {1, 2, 3, 4})},
+               {{"size", a_int(3)}});
+}
+
+// ---------------------------------------------------------------------------------------------
 // Pad
 
 // Input coordinate of output coordinate o along an axis of length len padded by pb before, or

@@ -2,7 +2,7 @@
 // (n, c) over the spatial elements, with scale and B per channel). Each normalized group (one
 // "row": the dimensions from `axis` on) is reduced in a fixed order in double (eight interleaved
 // partial sums; mean first, then the squared deviations from it), so a row's result never depends
-// on the batch around it.
+// on the batch around it. LRN (at the end) normalizes across channels.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -158,6 +158,49 @@ Status cpu_instance_normalization(OpContext& ctx) {
     layer_norm_typed<float>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
   } else {
     layer_norm_typed<double>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// LRN: for each (n, c), the squares of the window's channels summed in double from the lowest
+// channel up, then x / (bias + alpha / size * sum)^beta in double, rounded once (the CUDA kernel's
+// order). Rows of the spatial elements, so the inner loops run over contiguous memory.
+template <class T>
+void lrn_typed(const T* x, T* y, const LrnPlan& p) {
+  std::vector<double> sq(static_cast<std::size_t>(p.spatial));
+  for (int64_t n = 0; n < p.n; ++n) {
+    const T* xn = x + n * p.c * p.spatial;
+    T* yn = y + n * p.c * p.spatial;
+    for (int64_t c = 0; c < p.c; ++c) {
+      const int64_t lo = std::max<int64_t>(0, c - p.before), hi = std::min<int64_t>(p.c - 1, c + p.after);
+      std::fill(sq.begin(), sq.end(), 0.0);
+      for (int64_t k = lo; k <= hi; ++k) {
+        const T* row = xn + k * p.spatial;
+        for (int64_t s = 0; s < p.spatial; ++s) {
+          const double v = static_cast<double>(row[s]);
+          sq[s] += v * v;
+        }
+      }
+      const T* row = xn + c * p.spatial;
+      T* out = yn + c * p.spatial;
+      for (int64_t s = 0; s < p.spatial; ++s) {
+        out[s] = static_cast<T>(static_cast<double>(row[s]) / std::pow(p.bias + p.alpha_over_size * sq[s], p.beta));
+      }
+    }
+  }
+}
+
+Status cpu_lrn(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(LrnPlan p, lrn_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(p.y_dtype, x->shape());
+  if (x->dtype() == DType::kFloat32) {
+    lrn_typed(x->data<float>(), y.data<float>(), p);
+  } else if (x->dtype() == DType::kFloat64) {
+    lrn_typed(x->data<double>(), y.data<double>(), p);
+  } else {
+    return unsupported_element_type(x->dtype());  // float16 and bfloat16 arrive widened (kComputes)
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();

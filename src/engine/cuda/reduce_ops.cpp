@@ -261,6 +261,18 @@ Status cuda_instance_normalization(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// LRN: one kernel, every float type as stored (float16 and bfloat16 loaded into double, rounded
+// through float32 as the CPU's widened float32 result is).
+Status cuda_lrn(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(LrnPlan p, lrn_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(p.y_dtype, x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_lrn(cuda_elem(x->dtype()), x->raw(), y.raw(), p.n, p.c, p.spatial, p.before,
+                                                p.after, p.alpha_over_size, p.beta, p.bias, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // shardscore.AddLayerNormalization (pass_fuse_add_layer_norm): LayerNormalization of A + B, both
 // read by the kernel, which sums them in the compute type (float32 for the 2-byte types, as the CPU
 // does: the sum is never rounded to them). An operand broadcast to the other's shape (BERT's
