@@ -41,7 +41,7 @@ std::string input_binding_describe(const InputBinding& b) {
 
 bool input_read_into_tensor(const InputBinding& b) {
   if (b.on_backend) return true;
-  if (b.preprocessed) return !b.nhwc && b.reader->dtype() == DType::kFloat32 && b.model_dtype == DType::kFloat32;
+  if (b.preprocessed) return !b.nhwc && b.reader->dtype() == b.model_dtype;  // float32 or float64 rows
   return b.reader->dtype() == b.model_dtype;
 }
 
@@ -56,7 +56,9 @@ StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& jo
     const bool small_int = t == DType::kUInt8 || t == DType::kInt8 || t == DType::kUInt16 || t == DType::kInt16;
     // Images and 1-D rows: their features are the model input's dimension 1, where mean / std go.
     const std::size_t rank = b.reader->row_shape().size();
-    if (!b.preprocessed || !small_int || !b.spec.impute.empty() || !b.spec.clip_min.empty() || (rank != 1 && rank != 3)) {
+    // The model's RawInput gives float32: a float64 model input stays on the host.
+    if (!b.preprocessed || b.model_dtype != DType::kFloat32 || !small_int || !b.spec.impute.empty() ||
+        !b.spec.clip_min.empty() || (rank != 1 && rank != 3)) {
       continue;
     }
     raw.push_back({b.model_input, t, b.nhwc, b.spec.scale, b.spec.mean, b.spec.std});
@@ -83,7 +85,7 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
   const std::string where = "dataset '" + b->dataset + "' in '" + job.input.path + "' (model input '" + in.name + "')";
   b->model_dtype = in.dtype;
   b->model_row_shape = r.row_shape();
-  if (in.dtype == DType::kFloat32) {
+  if (in.dtype == DType::kFloat32 || in.dtype == DType::kFloat64) {
     b->preprocessed = true;
     const Shape& rs = r.row_shape();
     if (rs.size() == 3) {  // an image
@@ -104,7 +106,7 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
     }
   } else {
     return unimplemented("model '" + job.model.path + "' input '" + in.name + "' takes " + std::string(dtype_name(in.dtype)) +
-                         "; this version feeds float32 and integer inputs");
+                         "; this version feeds float32, float64 and integer inputs");
   }
   if (!in.dims.empty()) {
     bool fits = in.dims.size() == b->model_row_shape.size() + 1;
@@ -143,9 +145,15 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
         }
       }
     }
-    SS_ASSIGN_OR_RETURN(b->spec, preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std,
-                                                      job.preprocess.clip_min, job.preprocess.clip_max, b->features));
-    b->spec.scale = static_cast<float>(job.preprocess.scale);
+    if (b->model_dtype == DType::kFloat64) {
+      SS_ASSIGN_OR_RETURN(b->spec64, preprocess_spec_make64(job.preprocess.impute, job.preprocess.mean, job.preprocess.std,
+                                                            job.preprocess.clip_min, job.preprocess.clip_max, b->features));
+      b->spec64.scale = job.preprocess.scale;
+    } else {
+      SS_ASSIGN_OR_RETURN(b->spec, preprocess_spec_make(job.preprocess.impute, job.preprocess.mean, job.preprocess.std,
+                                                        job.preprocess.clip_min, job.preprocess.clip_max, b->features));
+      b->spec.scale = static_cast<float>(job.preprocess.scale);
+    }
   }
   return ok_status();
 }
@@ -170,6 +178,8 @@ StatusOr<std::vector<InputBinding>> bind_parquet(const JobConfig& job, const Gra
   spec.label_column = job.input.label_column;
   spec.categories = job.input.categories;
   spec.unknown_code = job.input.unknown_category;
+  // A float64 model input is fed float64 rows: double columns exactly, not through float32.
+  if (graph.inputs[0].dtype == DType::kFloat64) spec.dtype = DType::kFloat64;
   SS_ASSIGN_OR_RETURN(auto reader, ParquetReader::open(job.input.path, spec));
   InputBinding b;
   b.model_input = graph.inputs[0].name;

@@ -27,7 +27,7 @@ struct InputBinding {
   std::unique_ptr<RowReader> reader;
   DType model_dtype = DType::kUndefined;
   Shape model_row_shape;       // what one row is for the model (after NHWC -> NCHW)
-  bool preprocessed = false;   // float input: the preprocessing chain applies
+  bool preprocessed = false;   // float32 or float64 input: the preprocessing chain applies
   // The chain runs in the model, on the backend (job_preprocess_on_backend): the engine is fed the
   // stored rows, and model_dtype / model_row_shape are the stored type and row shape.
   bool on_backend = false;
@@ -35,7 +35,8 @@ struct InputBinding {
   int64_t features = 0;        // preprocessing features (channels for images)
   int64_t inner = 1;           // elements per feature per row (H * W for images)
   int64_t feature_offset = 0;  // its first feature's index in the shard statistics
-  PreprocessSpec spec;
+  PreprocessSpec spec;      // the chain's values for a float32 model input
+  PreprocessSpec64 spec64;  // ... and for a float64 one (the job's values as given)
   // Fed another size than an earlier input in a dimension both name alike (BERT's ids and mask,
   // [N, "sequence"]): what differs, else "". Not an error by itself: some converters give every
   // unknown dimension one name, and ONNX Runtime runs such models. It is the cause named when the
@@ -62,9 +63,9 @@ bool job_input_is_parquet(const std::string& path);
 bool job_output_is_parquet(const std::string& path);
 
 // Whether the rows are read straight into the tensor the engine is fed: stored as the model takes
-// them, handed to the backend as stored (on_backend), or stored as float32 for the host chain, which
-// then runs in place (preprocess_rows_in_place). Otherwise they are read into a buffer of the stored
-// type and converted into the tensor.
+// them, handed to the backend as stored (on_backend), or stored as the model's float type (float32
+// or float64) for the host chain, which then runs in place (preprocess_rows_in_place). Otherwise
+// they are read into a buffer of the stored type and converted into the tensor.
 bool input_read_into_tensor(const InputBinding& b);
 
 // Human description for logs and the report: "input_ids <- /input_ids (int64 [16])".

@@ -745,9 +745,13 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     const InputBinding& b = inputs[k];
                     if (!w->raw[k]) {  // read into the tensor (on the backend: the model converts it)
                       if (b.preprocessed && !b.on_backend) {
-                        preprocess_rows_in_place(w->xs[k].data<float>(), rows, b.features, b.spec,
-                                                 w->stats.feature_nan.data() + b.feature_offset,
-                                                 w->stats.feature_inf.data() + b.feature_offset, b.inner);
+                        int64_t* nan = w->stats.feature_nan.data() + b.feature_offset;
+                        int64_t* inf = w->stats.feature_inf.data() + b.feature_offset;
+                        if (b.model_dtype == DType::kFloat64) {
+                          preprocess_rows_in_place(w->xs[k].data<double>(), rows, b.features, b.spec64, nan, inf, b.inner);
+                        } else {
+                          preprocess_rows_in_place(w->xs[k].data<float>(), rows, b.features, b.spec, nan, inf, b.inner);
+                        }
                       }
                       xs.push_back(std::move(w->xs[k]));
                       continue;
@@ -756,9 +760,15 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
                     Tensor x(b.model_dtype, shape);
                     if (b.preprocessed) {
-                      preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(),
-                                      w->stats.feature_nan.data() + b.feature_offset,
-                                      w->stats.feature_inf.data() + b.feature_offset, b.inner, b.nhwc);
+                      int64_t* nan = w->stats.feature_nan.data() + b.feature_offset;
+                      int64_t* inf = w->stats.feature_inf.data() + b.feature_offset;
+                      if (b.model_dtype == DType::kFloat64) {
+                        preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec64, x.data<double>(),
+                                        nan, inf, b.inner, b.nhwc);
+                      } else {
+                        preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(), nan,
+                                        inf, b.inner, b.nhwc);
+                      }
                     } else {
                       const Status cast = preprocess_cast(w->raw[k].get(), b.reader->dtype(), rows, x.numel() / std::max<int64_t>(rows, 1),
                                                           static_cast<std::byte*>(x.raw()), b.model_dtype, w->batch.row_begin);

@@ -186,6 +186,10 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
   r->path_ = path;
   r->id_column_ = spec.id_column;
   r->label_column_ = spec.label_column;
+  if (spec.dtype != DType::kFloat32 && spec.dtype != DType::kFloat64) {
+    return internal_error("Parquet rows are float32 or float64, not " + std::string(dtype_name(spec.dtype)));
+  }
+  r->dtype_ = spec.dtype;
   SS_ASSIGN_OR_RETURN(r->files_, list_files(path));
 
   std::set<std::string> vocab_columns;
@@ -366,7 +370,7 @@ Status ParquetReader::load_group(std::size_t g) {
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();  // a vocabulary's null code
 
 // Calls f(chunk, start in chunk, count, rows done before) for the pieces of rows [off, off + n).
 template <typename F>
@@ -384,21 +388,24 @@ void for_each_piece(const arrow::ChunkedArray& c, int64_t off, int64_t n, F&& f)
   }
 }
 
-template <typename ArrowType>
-void convert_numbers(const arrow::Array& a, int64_t start, int64_t n, float* dst, int64_t stride) {
+template <typename ArrowType, typename T>
+void convert_numbers(const arrow::Array& a, int64_t start, int64_t n, T* dst, int64_t stride) {
   const auto& arr = static_cast<const arrow::NumericArray<ArrowType>&>(a);
   const auto* v = arr.raw_values() + start;
   if (arr.null_count() == 0) {
-    for (int64_t i = 0; i < n; ++i) dst[i * stride] = static_cast<float>(v[i]);
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = static_cast<T>(v[i]);
   } else {
-    for (int64_t i = 0; i < n; ++i) dst[i * stride] = arr.IsNull(start + i) ? kNaN : static_cast<float>(v[i]);
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = arr.IsNull(start + i) ? nan : static_cast<T>(v[i]);
   }
 }
 
-template <typename StringArrayType, typename Lookup>
-void convert_strings(const arrow::Array& a, int64_t start, int64_t n, float* dst, int64_t stride, Lookup&& code_of) {
+template <typename StringArrayType, typename T, typename Lookup>
+void convert_strings(const arrow::Array& a, int64_t start, int64_t n, T* dst, int64_t stride, Lookup&& code_of) {
   const auto& arr = static_cast<const StringArrayType&>(a);
-  for (int64_t i = 0; i < n; ++i) dst[i * stride] = arr.IsNull(start + i) ? kNaN : code_of(arr.GetView(start + i));
+  for (int64_t i = 0; i < n; ++i) {
+    dst[i * stride] = arr.IsNull(start + i) ? std::numeric_limits<T>::quiet_NaN() : static_cast<T>(code_of(arr.GetView(start + i)));
+  }
 }
 
 }  // namespace
@@ -409,7 +416,13 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
     return internal_error("read of rows [" + std::to_string(row_begin) + ", " + std::to_string(row_begin + count) +
                           ") is outside the " + std::to_string(rows_) + " rows of '" + path_ + "'");
   }
-  float* dst = reinterpret_cast<float*>(dst_bytes);
+  if (dtype_ == DType::kFloat64) return read_rows_as(row_begin, count, reinterpret_cast<double*>(dst_bytes));
+  return read_rows_as(row_begin, count, reinterpret_cast<float*>(dst_bytes));
+}
+
+template <class T>
+Status ParquetReader::read_rows_as(int64_t row_begin, int64_t count, T* dst) {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
   const int64_t stride = static_cast<int64_t>(features_.size());
   while (count > 0) {
     const std::size_t g = group_of(row_begin);
@@ -420,11 +433,11 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
       Feature& feat = *features_[j];
       bool supported = true;
       for_each_piece(*loaded_[j], off, n, [&](const arrow::Array& a, int64_t start, int64_t len, int64_t done) {
-        float* out = dst + done * stride + static_cast<int64_t>(j);
+        T* out = dst + done * stride + static_cast<int64_t>(j);
         switch (a.type_id()) {
           case arrow::Type::BOOL: {
             const auto& b = static_cast<const arrow::BooleanArray&>(a);
-            for (int64_t i = 0; i < len; ++i) out[i * stride] = b.IsNull(start + i) ? kNaN : (b.Value(start + i) ? 1.0f : 0.0f);
+            for (int64_t i = 0; i < len; ++i) out[i * stride] = b.IsNull(start + i) ? nan : (b.Value(start + i) ? T{1} : T{0});
             break;
           }
           case arrow::Type::INT8: convert_numbers<arrow::Int8Type>(a, start, len, out, stride); break;
@@ -438,14 +451,14 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
           case arrow::Type::HALF_FLOAT: {  // raw values are the IEEE half bits
             const auto& h = static_cast<const arrow::HalfFloatArray&>(a);
             for (int64_t i = 0; i < len; ++i) {
-              out[i * stride] = h.IsNull(start + i) ? kNaN : arrow::util::Float16::FromBits(h.Value(start + i)).ToFloat();
+              out[i * stride] = h.IsNull(start + i) ? nan : static_cast<T>(arrow::util::Float16::FromBits(h.Value(start + i)).ToFloat());
             }
             break;
           }
           case arrow::Type::FLOAT: convert_numbers<arrow::FloatType>(a, start, len, out, stride); break;
           case arrow::Type::DOUBLE: convert_numbers<arrow::DoubleType>(a, start, len, out, stride); break;
           case arrow::Type::NA:
-            for (int64_t i = 0; i < len; ++i) out[i * stride] = kNaN;
+            for (int64_t i = 0; i < len; ++i) out[i * stride] = nan;
             break;
           case arrow::Type::STRING:
             convert_strings<arrow::StringArray>(a, start, len, out, stride, [&](std::string_view v) { return feat.code_of(v); });
@@ -471,8 +484,9 @@ Status ParquetReader::read_rows(int64_t row_begin, int64_t count, std::byte* dst
               feat.dictionary = d.dictionary();
             }
             for (int64_t i = 0; i < len; ++i) {
-              out[i * stride] = d.IsNull(start + i) ? kNaN
-                                                    : feat.dictionary_codes[static_cast<std::size_t>(d.GetValueIndex(start + i))];
+              out[i * stride] = d.IsNull(start + i)
+                                    ? nan
+                                    : static_cast<T>(feat.dictionary_codes[static_cast<std::size_t>(d.GetValueIndex(start + i))]);
             }
             break;
           }

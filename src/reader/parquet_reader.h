@@ -5,7 +5,7 @@
 //
 // Feature columns are chosen by name, or default to every integer, float and boolean column (and
 // every column with a vocabulary) except the id and label columns. read_rows() delivers float32
-// rows, features in the chosen order: numbers and booleans (0/1) converted, nulls as NaN (missing,
+// rows (float64 where ParquetInputSpec::dtype asks), features in the chosen order: numbers and booleans (0/1) converted, nulls as NaN (missing,
 // for imputation and the missing-value check), string and dictionary-of-string columns mapped to
 // their code in the column's vocabulary (position in the list; values not in it -> the unknown
 // code). Only the row groups asked for and only the needed columns are read.
@@ -37,6 +37,7 @@ struct ParquetInputSpec {
   // Vocabulary per string/dictionary column: value -> its index in the list.
   std::vector<std::pair<std::string, std::vector<std::string>>> categories;
   std::optional<int64_t> unknown_code;  // code of values outside the vocabulary; default: its size
+  DType dtype = DType::kFloat32;        // the rows' type: kFloat32, or kFloat64 (a float64 model input)
 };
 
 // One row group of one file, placed in the global row order.
@@ -63,7 +64,7 @@ class ParquetReader : public RowReader {
   int64_t rows() const override { return rows_; }
   const std::vector<int64_t>& row_shape() const override { return row_shape_; }
   int64_t row_elements() const override { return static_cast<int64_t>(features_.size()); }
-  DType dtype() const override { return DType::kFloat32; }
+  DType dtype() const override { return dtype_; }
   const std::string& path() const override { return path_; }
   Status read_rows(int64_t row_begin, int64_t count, std::byte* dst) override;
 
@@ -86,6 +87,8 @@ class ParquetReader : public RowReader {
   struct Feature;
   ParquetReader() = default;
   Status load_group(std::size_t g);
+  template <class T>
+  Status read_rows_as(int64_t row_begin, int64_t count, T* dst);
   std::size_t group_of(int64_t row) const;
 
   std::string path_;
@@ -97,6 +100,7 @@ class ParquetReader : public RowReader {
   std::shared_ptr<arrow::DataType> id_type_;  // the id column's (has_ids())
   std::vector<int64_t> row_shape_;
   int64_t rows_ = 0;
+  DType dtype_ = DType::kFloat32;  // ParquetInputSpec::dtype
 
   // The row group read last: its columns (features, then the id column if any).
   int open_file_ = -1;

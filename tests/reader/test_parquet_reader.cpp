@@ -261,6 +261,44 @@ TEST_F(ParquetReaderTest, IntegerFloatAndBoolColumnsConvertToFloat32) {
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << "element " << i;
 }
 
+// A float64 model input (ParquetInputSpec::dtype kFloat64): every column converted to double, a
+// double column exactly (0.1 and 2^53 + 1's neighbours are not floats), nulls NaN, vocabulary codes.
+TEST_F(ParquetReaderTest, Float64RowsKeepDoubleColumnsExact) {
+  write_parquet(path("a.parquet"),
+                {{"f64", json_array(arrow::float64(), "[0.1, null, 9007199254740992, -1e-300]")},
+                 {"i64", json_array(arrow::int64(), "[9007199254740993, -3, null, 0]")},
+                 {"f32", json_array(arrow::float32(), "[0.25, 1e30, -2.5, null]")},
+                 {"b", json_array(arrow::boolean(), "[true, false, null, true]")},
+                 {"s", json_array(arrow::utf8(), R"(["x", "y", null, "zz"])")}},
+                3);
+  ParquetInputSpec spec;
+  spec.categories = {{"s", {"y", "x"}}};
+  spec.dtype = DType::kFloat64;
+  auto r = ParquetReader::open(path("a.parquet"), spec);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r.value()->dtype(), DType::kFloat64);
+  ASSERT_EQ(r.value()->row_elements(), 5);
+  std::vector<double> got(20, -12345.0);
+  ASSERT_TRUE(r.value()->read_rows(0, 4, reinterpret_cast<std::byte*>(got.data())).ok());
+  const double nan = NAN;
+  // Rows of f64, i64 (2^53 + 1 rounds to 2^53, as a double holds it), f32, b, s (codes: y 0, x 1, unknown 2).
+  const std::vector<double> want = {0.1,     9007199254740992.0, 0.25,  1,   1,    //
+                                    nan,     -3,                 1e30f, 0,   0,    //
+                                    0x1p53,  nan,                -2.5,  nan, nan,  //
+                                    -1e-300, 0,                  nan,   1,   2};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got[i])) << "element " << i << " is " << got[i];
+    } else {
+      EXPECT_EQ(got[i], want[i]) << "element " << i;
+    }
+  }
+  EXPECT_NE(got[0], static_cast<double>(0.1f)) << "0.1 went through float32";
+  ParquetInputSpec bad;
+  bad.dtype = DType::kInt32;
+  EXPECT_FALSE(ParquetReader::open(path("a.parquet"), bad).ok());
+}
+
 // Half-precision floats (Parquet's FLOAT16 logical type; what our writer makes of float16 outputs).
 TEST_F(ParquetReaderTest, Float16ColumnsConvertToFloat32) {
   // 1.0, -2.0, null, 0.5, 65504 (the largest half), as bits.
