@@ -436,5 +436,26 @@ TEST_P(OpTest, Float16_TileTriluGatherElementsKeepTheBits) {
   EXPECT_EQ(g.data<uint16_t>()[2], x[5]);
 }
 
+// ScatterND add with one element named by several rows: the CPU sums every row in float32 and
+// rounds once, so the small updates add up (a rounding after each row would leave 2048 + 1 at 2048
+// in float16, 256 + 1 at 256 in bfloat16, and the element unchanged).
+TEST_P(OpTest, Float16_ScatterNDAddDuplicatesRoundOnce) {
+  const Tensor ind = Tensor::copy_of(DType::kInt64, {4, 1}, std::vector<int64_t>{0, 0, 1, 0}.data());
+  Attribute add;
+  add.type = Attribute::Type::kString;
+  add.s = "add";
+  const std::vector<uint16_t> one(4, float_to_half(1.0f));
+  Tensor h = run1("ScatterND", {make_half({2}, {float_to_half(2048.0f), float_to_half(0.0f)}), ind, make_half({4}, one)},
+                  {{"reduction", add}}, 16);
+  expect_half_near(h, {2}, {2051.0, 1.0}, 0);  // 2051 rounds to 2052 (spacing 2)
+  const std::vector<uint16_t> one_b(4, float_to_bfloat16(1.0f));
+  Tensor b = run1("ScatterND",
+                  {make_bf16({2}, {float_to_bfloat16(256.0f), float_to_bfloat16(0.0f)}), ind, make_bf16({4}, one_b)},
+                  {{"reduction", add}}, 16);
+  ASSERT_EQ(b.dtype(), DType::kBFloat16);
+  EXPECT_EQ(bfloat16_to_float(b.data<uint16_t>()[0]), 260.0f);  // 259 rounds to 260 (spacing 2)
+  EXPECT_EQ(bfloat16_to_float(b.data<uint16_t>()[1]), 1.0f);
+}
+
 }  // namespace
 }  // namespace shardscore::op_test

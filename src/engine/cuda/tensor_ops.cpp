@@ -17,6 +17,7 @@
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_tensor.h"
 #include "kernels/ml_ops.h"  // TableChunk uploads (Constant)
+#include "kernels/reduce_ops.h"  // float16 widening and narrowing (ScatterND reductions)
 #include "kernels/tensor_ops.h"
 
 namespace shardscore {
@@ -352,8 +353,14 @@ Status cuda_scatter_nd(CudaOpContext& ctx) {
                          std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
   }
   Tensor y(data->dtype(), data->shape());
+  // A reduction on float16 / bfloat16 combines in float32 and rounds once at the end, as the CPU
+  // does (op_run_cpu widens data and updates, the CPU function accumulates every row in float32,
+  // the output is rounded once): float32 copies of both go through the kernel, then are narrowed
+  // into y. Rounding after each row instead would lose what duplicate rows add up to (2048 plus
+  // four 1s stays 2048 in float16, where the CPU gives 2052).
+  const bool widen = dtype_is_half(data->dtype()) && p.reduction != ScatterReduction::kNone;
   const int64_t bytes = static_cast<int64_t>(y.nbytes());
-  if (bytes > 0) {
+  if (bytes > 0 && !widen) {
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y.raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
   }
   kernels::GatherNdIndex nd;
@@ -362,10 +369,25 @@ Status cuda_scatter_nd(CudaOpContext& ctx) {
     nd.dims[k] = p.dims[k];
     nd.strides[k] = p.strides[k];
   }
+  void* target = y.raw();
+  const void* updates = upd->raw();
+  if (widen) {
+    target = ctx.scratch(static_cast<std::size_t>(y.numel()) * sizeof(float));
+    void* upd_wide = ctx.scratch(static_cast<std::size_t>(upd->numel()) * sizeof(float));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(data->dtype()), data->raw(), target, y.numel(), ctx.lane.stream));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(upd->dtype()), upd->raw(), upd_wide, upd->numel(), ctx.lane.stream));
+    updates = upd_wide;
+  }
   // As GatherND: the kernel records an out-of-range index, empty slices included.
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(static_cast<kernels::ScatterOp>(p.reduction),
-                                                       cuda_elem(data->dtype()), y.raw(), ctx.inputs[1]->data<int64_t>(),
-                                                       upd->raw(), p.rows, p.slice, nd, ctx.fault(0), ctx.lane.stream));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(
+      static_cast<kernels::ScatterOp>(p.reduction), widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), target,
+      ctx.inputs[1]->data<int64_t>(), updates, p.rows, p.slice, nd, ctx.fault(0), ctx.lane.stream));
+  if (widen) {
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_narrow_f32_to(cuda_elem(y.dtype()), target, y.raw(), y.numel(), ctx.lane.stream));
+  }
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
