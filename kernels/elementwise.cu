@@ -47,7 +47,7 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
       // in: float16 and bfloat16 through float32 (the CPU's op runner widens them, computes in
       // float32 and rounds the float32 result), so the same two roundings.
       const double r = pow(static_cast<double>(load(a)), static_cast<double>(load(b)));
-      if constexpr (std::is_same_v<T, __half>) return __float2half_rn(__double2float_rn(r));
+      if constexpr (std::is_same_v<T, __half>) return f16_like_cpu(__double2float_rn(r));
       else if constexpr (std::is_same_v<T, __nv_bfloat16>) return bf16_like_cpu(__double2float_rn(r));
       else return static_cast<T>(r);
     }
@@ -327,7 +327,7 @@ __device__ __forceinline__ D convert(S v) {
   if constexpr (std::is_same_v<D, __half>) {
     // One rounding from the exact source value, as the CPU backend (through double).
     if constexpr (std::is_same_v<S, __half>) return v;
-    else return __double2half(source_double(v));
+    else return f16_like_cpu(source_double(v));  // a NaN keeps its sign and top payload bits
   } else if constexpr (std::is_same_v<D, __nv_bfloat16>) {
     // Likewise one rounding from the exact source value; a NaN keeps its sign and top payload bits.
     if constexpr (std::is_same_v<S, __nv_bfloat16>) return v;

@@ -60,6 +60,25 @@ __device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(double d) {
   return __double2bfloat16(d);
 }
 
+// float32 -> float16 as the CPU's float_to_half: nearest even, overflow to inf, and a NaN stays a
+// quiet NaN with its sign and top payload bits (__float2half_rn alone gives the canonical NaN 0x7fff,
+// losing the sign: the float16 twin of bf16_like_cpu above).
+__device__ __forceinline__ __half f16_like_cpu(float f) {
+  const uint32_t b = __float_as_uint(f);
+  if ((b & 0x7fffffffu) > 0x7f800000u) {
+    return __ushort_as_half(static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13)));
+  }
+  return __float2half_rn(f);
+}
+// double -> float16 in one rounding (as the CPU's double_to_half); NaN as above.
+__device__ __forceinline__ __half f16_like_cpu(double d) {
+  const auto b = static_cast<unsigned long long>(__double_as_longlong(d));
+  if ((b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) {
+    return __ushort_as_half(static_cast<unsigned short>(((b >> 48) & 0x8000u) | 0x7e00u | ((b >> 42) & 0x3ffu)));
+  }
+  return __double2half(d);
+}
+
 // Records a failing value for the host (kernel_types.h, DeviceFault). Deterministic: of the steps
 // of a batch, the first that fails owns the record (steps run in stream order, so a later step
 // sees the tag already set and records nothing), and of its failing positions the lowest wins,
@@ -100,7 +119,7 @@ __device__ __forceinline__ float load(__half v) { return __half2float(v); }
 __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename T, typename C> __device__ __forceinline__ T store(C v) { return static_cast<T>(v); }
-template <> __device__ __forceinline__ __half store<__half, float>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __half store<__half, float>(float v) { return f16_like_cpu(v); }
 template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return bf16_like_cpu(v); }
 
 }  // namespace shardscore::kernels

@@ -346,6 +346,24 @@ TEST_P(OpTest, BFloat16_CastRoundsOnceToNearestEven) {
   }
 }
 
+TEST_P(OpTest, Float16_CastOfANaNKeepsItsSignAndPayload) {
+  // A float64 NaN narrows as engine/cpu/float16.h narrows it: quiet, with its sign and top payload
+  // bits (a GPU's own conversion gives the canonical 0x7fff, sign lost). Sources: -NaN with payload
+  // bits 51 and 42, a signalling NaN, the default quiet NaN.
+  const std::vector<uint64_t> bits{0xfff8040000000000ull, 0x7ff0000000000001ull, 0x7ff8000000000000ull};
+  std::vector<double> x;
+  for (uint64_t b : bits) x.push_back(std::bit_cast<double>(b));
+  const Shape s{3};
+  Tensor h = run1("Cast", {make(s, x)}, {{"to", a_int(10)}});
+  ASSERT_EQ(h.dtype(), DType::kFloat16);
+  EXPECT_EQ(std::vector<uint16_t>(h.data<uint16_t>(), h.data<uint16_t>() + 3),
+            (std::vector<uint16_t>{0xfe01, 0x7e00, 0x7e00}));
+  Tensor b = run1("Cast", {make(s, x)}, {{"to", a_int(16)}});
+  ASSERT_EQ(b.dtype(), DType::kBFloat16);
+  EXPECT_EQ(std::vector<uint16_t>(b.data<uint16_t>(), b.data<uint16_t>() + 3),
+            (std::vector<uint16_t>{0xffc0, 0x7fc0, 0x7fc0}));
+}
+
 TEST_P(OpTest, BFloat16_AddRoundsTheExactSumOnce) {
   // Magnitudes within 2^7 of each other: the float32 sum is exact, so one rounding is the answer.
   const Shape sa{3, 4}, sb{4};
