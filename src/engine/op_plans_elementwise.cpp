@@ -178,6 +178,12 @@ StatusOr<ClipPlan> clip_plan(const Node& node, const std::vector<const Tensor*>&
   ClipPlan p;
   p.x = x;
   if (node.opset < 11) {
+    // Float attributes bound float types only: an integer X (outside Clip-6's types) would take
+    // +-FLT_MAX converted to an integer, which is undefined.
+    if (!dtype_is_float(x->dtype())) {
+      return invalid_argument("Clip before opset 11 takes float inputs (its min and max are float attributes), not " +
+                              name_of(x->dtype()));
+    }
     p.lo.kind = p.hi.kind = ClipBound::kFloat;
     p.lo.f = node.attr_float("min", -std::numeric_limits<float>::max());
     p.hi.f = node.attr_float("max", std::numeric_limits<float>::max());

@@ -1208,6 +1208,11 @@ TEST_P(OpTest, Clip_Opset6_Attributes) {
   for (std::size_t i = 0; i < 16; ++i) ref[i] = std::min(2.0, std::max(-0.5, double{x[i]}));
   expect_near(out, DType::kFloat32, {4, 4}, ref, kExact);
 }
+TEST_P(OpTest, Clip_Opset6_IntegerInput_Error) {
+  expect_error(StatusCode::kInvalidArgument, "Clip before opset 11 takes float inputs", "Clip",
+               {make<int64_t>({3}, {-5, 0, 5})}, {{"min", a_float(-1.0f)}}, 6);
+  expect_error(StatusCode::kInvalidArgument, "not int32", "Clip", {make<int32_t>({2}, {1, 2})}, {}, 6);
+}
 TEST_P(OpTest, Clip_BoundNotScalar_Error) {
   expect_error(StatusCode::kInvalidArgument, "must be a scalar", "Clip",
                {make<float>({4}, rand_f32(4)), make<float>({2}, rand_f32(2)), Tensor()});
