@@ -355,6 +355,16 @@ TEST_P(OpTest, Softmax_LargeInputs_NoOverflow) {
   expect_near(out, DType::kFloat32, {4, 10}, ref_softmax(x, 4, 10, 1), kTolReduce);
   expect_groups_sum_to_one(out, 4, 10, 1);
 }
+// Rows longer than 1024: the CUDA backend's block-per-row kernel (a warp per row up to 1024, one
+// thread per row below 32), with the largest value late in a row.
+TEST_P(OpTest, Softmax_LongRows_BlockPerRow) {
+  const int64_t rows = 3, dim = 1500;
+  auto x = rand_f32(rows * dim, -5, 5);
+  x[static_cast<std::size_t>(dim + 1400)] = 40.0f;
+  Tensor out = run1("Softmax", {make<float>({rows, dim}, x)}, {}, 13);
+  expect_near(out, DType::kFloat32, {rows, dim}, ref_softmax(x, rows, dim, 1), kTolReduce);
+  expect_groups_sum_to_one(out, rows, dim, 1);
+}
 TEST_P(OpTest, Softmax_BadAxis_Error) {
   expect_error(StatusCode::kInvalidArgument, "out of range", "Softmax", {make<float>({2, 3}, rand_f32(6))},
                {{"axis", a_int(2)}}, 13);

@@ -242,6 +242,40 @@ TEST_P(OpTest, Float16_LayerNormalizationMeanAndInvStdDevAreFloat32) {
   expect_near(outs[2], DType::kFloat32, {rows, 1}, inv, 1e-6);
 }
 
+TEST_P(OpTest, Float16_BatchNormalizationTakesXsType) {
+  // BatchNormalization 15 types X and Y T, scale and B T1, input_mean and input_var T2 (each free):
+  // float32 X with float16 parameters gives float32 Y, float16 X with float32 parameters float16.
+  const Shape xs{2, 3, 4};
+  const auto sc = rand_half(rng_, 3, 0.5f, 2), b = rand_half(rng_, 3, -1, 1), m = rand_half(rng_, 3, -1, 1),
+             v = rand_half(rng_, 3, 0.5f, 2);
+  auto ref_of = [&](const std::vector<double>& xd) {
+    std::vector<double> y(xd.size());
+    for (std::size_t i = 0; i < xd.size(); ++i) {
+      const std::size_t c = (i / 4) % 3;
+      y[i] = (xd[i] - half_to_double(m[c])) / std::sqrt(half_to_double(v[c]) + double{1e-5f}) * half_to_double(sc[c]) +
+             half_to_double(b[c]);
+    }
+    return y;
+  };
+  const auto x = rand_f32(24, -3, 3);
+  Tensor out = run1("BatchNormalization", {make<float>(xs, x), make_half({3}, sc), make_half({3}, b), make_half({3}, m),
+                                           make_half({3}, v)},
+                    {}, 15);
+  expect_near(out, DType::kFloat32, xs, ref_of(as_doubles(x)), kTolReduce);
+  const auto xh = rand_half(rng_, 24, -3, 3);
+  std::vector<double> xhd(24);
+  std::vector<float> scf(3), bf(3), mf(3), vf(3);
+  for (std::size_t i = 0; i < 24; ++i) xhd[i] = half_to_double(xh[i]);
+  for (std::size_t c = 0; c < 3; ++c) {
+    scf[c] = static_cast<float>(half_to_double(sc[c])), bf[c] = static_cast<float>(half_to_double(b[c]));
+    mf[c] = static_cast<float>(half_to_double(m[c])), vf[c] = static_cast<float>(half_to_double(v[c]));
+  }
+  out = run1("BatchNormalization", {make_half(xs, xh), make<float>({3}, scf), make<float>({3}, bf), make<float>({3}, mf),
+                                    make<float>({3}, vf)},
+             {}, 15);
+  expect_half_near(out, xs, ref_of(xhd), 1);
+}
+
 TEST_P(OpTest, Float16_ComparisonsGiveBool) {
   const std::vector<uint16_t> a{float_to_half(1.5f), float_to_half(-2.0f), float_to_half(0.1f)};
   const std::vector<uint16_t> b{float_to_half(1.5f), float_to_half(2.0f), float_to_half(0.1f)};

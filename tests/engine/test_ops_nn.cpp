@@ -717,6 +717,14 @@ TEST_P(OpTest, InstanceNormalization_Rank4) {
   expect_near(out, DType::kFloat32, xs, instnorm_ref(as_doubles(x), xs, as_doubles(sc), as_doubles(b), double{1e-5f}),
               kTolReduce);
 }
+// 64 x 64 planes: more than 1024 spatial elements, the CUDA backend's block-per-row kernel.
+TEST_P(OpTest, InstanceNormalization_LargePlanes_BlockPerRow) {
+  const Shape xs = {2, 3, 64, 64};
+  auto x = rand_f32(numel_of(xs), -3, 3), sc = rand_f32(3, 0.5f, 2), b = rand_f32(3);
+  Tensor out = run1("InstanceNormalization", {make(xs, x), make<float>({3}, sc), make<float>({3}, b)});
+  expect_near(out, DType::kFloat32, xs, instnorm_ref(as_doubles(x), xs, as_doubles(sc), as_doubles(b), double{1e-5f}),
+              kTolReduce);
+}
 TEST_P(OpTest, InstanceNormalization_Rank3_Rank5_Epsilon_Opset6) {
   // wav2vec2's GroupNorm(512, 512) on [N, C, T]; a 3-D UNet's [N, C, D, H, W]; epsilon read; opset 6.
   for (const Shape& xs : {Shape{3, 4, 37}, Shape{2, 3, 2, 3, 4}}) {

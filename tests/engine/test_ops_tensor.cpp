@@ -1254,6 +1254,24 @@ TEST_P(OpTest, LayerNormalization_MeanAndInvStdDevOutputs) {
   expect_near(outs[1], DType::kFloat32, {3, 1, 1}, mean, kTolReduce);
   expect_near(outs[2], DType::kFloat32, {3, 1, 1}, inv, kTolReduce);
 }
+// Rows longer than 1024 (the CUDA backend's block-per-row kernel; a warp per row up to 1024), with
+// a common offset and the Mean and InvStdDev outputs.
+TEST_P(OpTest, LayerNormalization_LongRows_BlockPerRow_MeanAndInvStdDev) {
+  const Shape xs = {3, 1500}, ss = {1500};
+  auto x = rand_f32(numel_of(xs), -3, 3), s = rand_f32(1500, 0.5f, 2), b = rand_f32(1500);
+  for (auto& v : x) v += 100.0f;
+  const auto bd = as_doubles(b);
+  std::vector<double> mean, inv;
+  auto ref = ref_layer_norm(as_doubles(x), xs, 1, as_doubles(s), ss, &bd, ss, 1e-5, &mean, &inv);
+  std::vector<Tensor> outs;
+  Status st = run_node(*backend_, "LayerNormalization", {make(xs, x), make(ss, s), make(ss, b)}, 3, &outs,
+                        {{"axis", a_int(-1)}}, 17);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 3u);
+  expect_near(outs[0], DType::kFloat32, xs, ref, kTolReduce);
+  expect_near(outs[1], DType::kFloat32, {3, 1}, mean, kTolReduce);
+  expect_near(outs[2], DType::kFloat32, {3, 1}, inv, kTolReduce);
+}
 TEST_P(OpTest, LayerNormalization_RowsIndependentOfBatch_Bitwise) {
   std::vector<float> s(301), b(301);
   for (std::size_t j = 0; j < s.size(); ++j) s[j] = 0.5f + static_cast<float>(j) / 301.0f, b[j] = static_cast<float>(j) / 1000.0f;

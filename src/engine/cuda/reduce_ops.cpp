@@ -3,9 +3,10 @@
 // functions (src/engine/cpu/softmax.cpp, normalization.cpp, reduce.cpp, nn.cpp).
 //
 // The CPU runs these ops on float16 through op_run_cpu: float16 inputs widened to float32, float32
-// outputs rounded back to float16. So here a float16 input validates as float32, outputs are
-// float16 whenever an input is, and an op that mixes float16 with float32 inputs widens the
-// float16 ones and narrows its results (a rare case; all-float16 runs the kernels on float16).
+// outputs rounded back to float16 when the op's first float input (X, its T) is float16. So here a
+// float16 input validates as float32, Y takes X's type, and an op that mixes float16 with float32
+// inputs widens the float16 ones and narrows its results when X is float16 (a rare case;
+// all-float16 runs the kernels on float16).
 // bfloat16 goes exactly the same way (dtype_is_half: float16 or bfloat16).
 #include <algorithm>
 #include <cmath>
@@ -206,7 +207,7 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
     if (bias_t) SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
   }
-  Tensor y(p.y_dtype, x->shape());
+  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it; not plan.y_dtype
   Tensor mean, inv;
   if (ctx.outputs.size() > 1) mean = Tensor(p.stat_dtype, p.stat_shape);
   if (ctx.outputs.size() > 2) inv = Tensor(p.stat_dtype, p.stat_shape);
@@ -249,7 +250,7 @@ Status cuda_instance_normalization(CudaOpContext& ctx) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
   }
-  Tensor y(p.y_dtype, x->shape());
+  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it; not plan.y_dtype
   void* py = mixed ? result_buffer(ctx, y) : y.raw();
   const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, p.n * p.c,
@@ -351,7 +352,7 @@ Status cuda_batch_normalization(CudaOpContext& ctx) {
   const Tensor* const* p = &ctx.inputs[1];  // scale, B, input_mean, input_var
   const int64_t n = plan.n, c = plan.c, inner = plan.inner;
   const bool mixed = mixed_half({x, p[0], p[1], p[2], p[3]});
-  Tensor y(plan.y_dtype, x->shape());
+  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it; not plan.y_dtype
   if (y.numel() > 0) {
     const void* px = x->raw();
     const void* pp[4] = {p[0]->raw(), p[1]->raw(), p[2]->raw(), p[3]->raw()};
