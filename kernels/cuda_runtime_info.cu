@@ -77,11 +77,11 @@ double saxpy_self_check(int n) {
   float *dx = nullptr, *dy = nullptr;
   SS_CUDA_OR(cudaMalloc(&dx, n * sizeof(float)), return -2.0);
   SS_CUDA_OR(cudaMalloc(&dy, n * sizeof(float)), cudaFree(dx); return -2.0);
-  SS_CUDA_OR(cudaMemcpy(dx, x.data(), n * sizeof(float), cudaMemcpyHostToDevice), return -2.0);
-  SS_CUDA_OR(cudaMemcpy(dy, y.data(), n * sizeof(float), cudaMemcpyHostToDevice), return -2.0);
+  SS_CUDA_OR(cudaMemcpy(dx, x.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaFree(dx); cudaFree(dy); return -2.0);
+  SS_CUDA_OR(cudaMemcpy(dy, y.data(), n * sizeof(float), cudaMemcpyHostToDevice), cudaFree(dx); cudaFree(dy); return -2.0);
   saxpy_kernel<<<(n + 255) / 256, 256>>>(n, 3.0f, dx, dy);
-  SS_CUDA_OR(cudaGetLastError(), return -2.0);
-  SS_CUDA_OR(cudaMemcpy(y.data(), dy, n * sizeof(float), cudaMemcpyDeviceToHost), return -2.0);
+  SS_CUDA_OR(cudaGetLastError(), cudaFree(dx); cudaFree(dy); return -2.0);
+  SS_CUDA_OR(cudaMemcpy(y.data(), dy, n * sizeof(float), cudaMemcpyDeviceToHost), cudaFree(dx); cudaFree(dy); return -2.0);
   cudaFree(dx);
   cudaFree(dy);
   double worst = 0;

@@ -364,6 +364,7 @@ class CudaBackend final : public Backend {
       Status st = run_batch(b, inputs, outputs, &allocator);
       if (!st.ok() && !b.capture_failed && !ls->graph) {
         --ls->capture_attempts;  // it failed before its capture began (staging, input memory)
+        ls->input_ptrs.clear();  // the inputs copied before the failure: the next attempt records them all again
         return st;
       }
       if (!b.capture_failed) {
