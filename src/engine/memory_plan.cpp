@@ -7,7 +7,11 @@
 namespace shardscore {
 
 namespace {
-std::size_t round64(std::size_t b) { return std::max<std::size_t>(64, (b + 63) / 64 * 64); }
+// Places in the arena keep cudaMalloc's 256-byte alignment: cuBLAS and cuDNN may choose their kernels
+// by how the pointers they are given are aligned, and a batch replayed in the arena must run the
+// kernels its recording (on fresh allocations) ran, for the same bits.
+constexpr std::size_t kPlace = 256;
+std::size_t round_to_place(std::size_t b) { return std::max<std::size_t>(kPlace, (b + kPlace - 1) / kPlace * kPlace); }
 std::shared_ptr<std::byte> base_allocate(TensorAllocator* base, std::size_t bytes) {
   return base ? base->allocate(bytes) : tensor_heap_buffer(bytes);
 }
@@ -26,7 +30,7 @@ std::shared_ptr<std::byte> RecordingAllocator::allocate(std::size_t bytes) {
   {
     std::lock_guard lock(state_->mutex);
     index = state_->events.size();
-    state_->events.push_back({round64(bytes), state_->clock++});
+    state_->events.push_back({round_to_place(bytes), state_->clock++});
   }
   // The deleter notes when the last reference (the tensor or any view of it) went away.
   std::shared_ptr<State> state = state_;
@@ -77,7 +81,7 @@ Arena::Arena(std::size_t bytes, TensorAllocator* base) : data_(base_allocate(bas
 
 std::shared_ptr<std::byte> ArenaAllocator::allocate(std::size_t bytes) {
   const std::size_t i = next_++;
-  if (!diverged_ && (i >= plan_.sizes.size() || round64(bytes) != plan_.sizes[i])) diverged_ = true;
+  if (!diverged_ && (i >= plan_.sizes.size() || round_to_place(bytes) != plan_.sizes[i])) diverged_ = true;
   if (diverged_ || plan_.offsets[i] < 0) return base_allocate(base_, bytes);
   // The buffer holds the arena: the backend reuses an arena only when nothing else holds it, so a
   // tensor outliving its batch (never planned so) can never see its memory reused under it.

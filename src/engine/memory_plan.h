@@ -22,7 +22,7 @@
 namespace shardscore {
 
 struct MemoryPlan {
-  std::vector<std::size_t> sizes;     // per allocation, in order (rounded to 64 bytes)
+  std::vector<std::size_t> sizes;     // per allocation, in order (rounded up to 256 bytes: offsets keep cudaMalloc's alignment)
   std::vector<int64_t> offsets;       // arena offset per allocation; -1: heap
   std::size_t arena_bytes = 0;
   std::size_t heap_bytes = 0;         // what stays on the heap per batch (outputs)
