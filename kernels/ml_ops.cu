@@ -187,6 +187,44 @@ __global__ void scaler_kernel(const T* __restrict__ x, int64_t n, int64_t featur
   }
 }
 
+// ---- Imputer, Binarizer ----
+
+template <class T>
+__global__ void imputer_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, int64_t features,
+                               const float* __restrict__ floats, const int64_t* __restrict__ ints, int64_t count,
+                               float replaced_float, int64_t replaced_int) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const int64_t k = count == 1 ? 0 : i % features;
+    const T v = x[i];
+    if constexpr (std::is_floating_point_v<T>) {
+      const bool hit = isnan(replaced_float) ? isnan(v) : v == static_cast<T>(replaced_float);
+      y[i] = hit ? static_cast<T>(floats[k]) : v;
+    } else {
+      y[i] = static_cast<int64_t>(v) == replaced_int ? static_cast<T>(ints[k]) : v;
+    }
+  }
+}
+
+template <class T>
+__global__ void binarizer_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, double threshold) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const double v = static_cast<double>(x[i]);
+    y[i] = isnan(v) ? x[i] : static_cast<T>(v > threshold ? 1 : 0);
+  }
+}
+
+// Calls f(ElemTag<T>{}) for Imputer's and Binarizer's four types; false for others.
+template <class F>
+bool with_imputer_type(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(ElemTag<float>{}); return true;
+    case Elem::kF64: f(ElemTag<double>{}); return true;
+    case Elem::kI32: f(ElemTag<int32_t>{}); return true;
+    case Elem::kI64: f(ElemTag<int64_t>{}); return true;
+    default: return false;
+  }
+}
+
 // ---- Normalizer ----
 
 template <class T, class O>
@@ -439,6 +477,31 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
       scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
           static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
     });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_imputer(Elem x_elem, const void* x, void* y, int64_t n, int64_t features, const float* floats,
+                           const int64_t* ints, int64_t count, float replaced_float, int64_t replaced_int,
+                           cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  const bool ok = with_imputer_type(x_elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    imputer_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n,
+                                                                  features > 0 ? features : 1, floats, ints, count,
+                                                                  replaced_float, replaced_int);
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_binarizer(Elem x_elem, const void* x, void* y, int64_t n, double threshold, cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  const bool ok = with_imputer_type(x_elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    binarizer_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n,
+                                                                   threshold);
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();

@@ -1,6 +1,7 @@
 #pragma once
 // ai.onnx.ml (scikit-learn) kernels: LinearClassifier, LinearRegressor, Scaler,
-// ArrayFeatureExtractor, and the by-value upload of the small attribute tables they read.
+// ArrayFeatureExtractor, and the by-value upload of the small attribute tables they read; Imputer
+// and Binarizer, which keep X's type (no float32 conversion).
 //
 // Numerics follow the CPU functions (src/engine/cpu/ml_ops.cpp) step by step: X converts to
 // float32 first (static_cast, as ml_input_as_float_rows does; float16 and bfloat16 widen exactly), products
@@ -52,6 +53,18 @@ cudaError_t launch_linear_classifier_finish(const float* raw, int64_t rows, int6
 cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t features, const float* offset,
                           int64_t offset_count, const float* scale, int64_t scale_count, Elem y_elem, void* y,
                           cudaStream_t stream);
+
+// Imputer over x's n elements (element i is feature i % features): x_elem kF32 / kF64 compare with
+// replaced_float (a NaN: every NaN) and take floats[f'] (f' = 0 for a one-value table, else the
+// feature), widened; kI32 / kI64 compare with replaced_int and take ints[f']. y has x's type.
+// Device tables; cudaErrorInvalidValue for another Elem.
+cudaError_t launch_imputer(Elem x_elem, const void* x, void* y, int64_t n, int64_t features, const float* floats,
+                           const int64_t* ints, int64_t count, float replaced_float, int64_t replaced_int,
+                           cudaStream_t stream);
+
+// Binarizer: y = 1 where x > threshold (compared as a double), else 0, a NaN kept; x_elem kF32,
+// kF64, kI32 or kI64, y of x's type.
+cudaError_t launch_binarizer(Elem x_elem, const void* x, void* y, int64_t n, double threshold, cudaStream_t stream);
 
 // Normalizer, one thread per row of x [rows, features] (x_elem as launch_linear_scores), y of
 // y_elem (kF32, kF16, kBF16), as the CPU computes it: norm 0 (MAX): y = v / max(v) in float32

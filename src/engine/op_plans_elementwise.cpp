@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "engine/cpu/broadcast.h"
 #include "engine/cpu/cpu_ops.h"
@@ -409,6 +410,47 @@ StatusOr<ScalerPlan> scaler_plan(const Node& n, const std::vector<const Tensor*>
                               " features");
     }
   p.out_shape = p.x->rank() == 1 ? Shape{features} : Shape{p.xr.rows, features};
+  return p;
+}
+
+StatusOr<ImputerPlan> imputer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  ImputerPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  const DType t = p.x->dtype();
+  if (t != DType::kFloat32 && t != DType::kFloat64 && t != DType::kInt32 && t != DType::kInt64) {
+    return unsupported_element_type(t);
+  }
+  SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
+  p.is_float = dtype_is_float(t);
+  p.floats = floats_attr(n, "imputed_value_floats");
+  const Attribute* ints = n.attr("imputed_value_int64s");
+  if (ints && ints->type == Attribute::Type::kInts && !ints->ints.empty()) p.ints = &ints->ints;
+  if (p.floats && p.floats->empty()) p.floats = nullptr;
+  if (p.floats && p.ints) return invalid_argument("imputed_value_floats and imputed_value_int64s are both given (one only)");
+  if (p.is_float && !p.floats) return invalid_argument("a " + name_of(t) + " X needs imputed_value_floats");
+  if (!p.is_float && !p.ints) return invalid_argument("an " + name_of(t) + " X needs imputed_value_int64s");
+  p.count = static_cast<int64_t>(p.is_float ? p.floats->size() : p.ints->size());
+  if (p.count != 1 && p.count != p.xr.features) {
+    return invalid_argument(std::to_string(p.count) + " imputed values for " + std::to_string(p.xr.features) +
+                            " features (give 1 or " + std::to_string(p.xr.features) + ")");
+  }
+  if (t == DType::kInt32) {
+    for (int64_t v : *p.ints)
+      if (!std::in_range<int32_t>(v)) return invalid_argument("imputed value " + std::to_string(v) + " does not fit int32 X");
+  }
+  p.replaced_float = n.attr_float("replaced_value_float", 0.0f);
+  p.replaced_int = n.attr_int("replaced_value_int64", 0);
+  return p;
+}
+
+StatusOr<BinarizerPlan> binarizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  BinarizerPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  const DType t = p.x->dtype();
+  if (t != DType::kFloat32 && t != DType::kFloat64 && t != DType::kInt32 && t != DType::kInt64) {
+    return unsupported_element_type(t);
+  }
+  p.threshold = static_cast<double>(n.attr_float("threshold", 0.0f));
   return p;
 }
 

@@ -219,6 +219,32 @@ struct ScalerPlan {
 };
 StatusOr<ScalerPlan> scaler_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// Imputer: Y = X with each element of feature f that equals the replaced value (a NaN replaced
+// value: each NaN) replaced by imputed[f] (a one-value table broadcasts). float32 / float64 X take
+// imputed_value_floats and replaced_value_float (default 0), int32 / int64 X imputed_value_int64s
+// and replaced_value_int64 (default 0); Y has X's type and shape (1-D or 2-D; a 1-D X's elements
+// are its features).
+struct ImputerPlan {
+  const Tensor* x = nullptr;
+  MlRows xr;
+  bool is_float = true;
+  const std::vector<float>* floats = nullptr;    // is_float
+  const std::vector<int64_t>* ints = nullptr;    // !is_float
+  float replaced_float = 0;
+  int64_t replaced_int = 0;
+  int64_t count = 0;  // imputed values: 1 or xr.features
+};
+StatusOr<ImputerPlan> imputer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// Binarizer: Y = 1 where X > threshold, else 0, in X's type (float32, float64, int32, int64; an
+// integer compared as a double); a NaN stays NaN (ONNX Runtime fails on it, ONNX's reference
+// gives 0: missing data stays visible to the output checks).
+struct BinarizerPlan {
+  const Tensor* x = nullptr;
+  double threshold = 0;
+};
+StatusOr<BinarizerPlan> binarizer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
 // (the spec's formulas are looser): MAX divides by the row's largest value (not its largest
 // magnitude), L1 by the sum of magnitudes, L2 gives sign(x) * sqrt(x^2 / sum(x^2)); a row whose

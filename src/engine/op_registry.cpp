@@ -56,6 +56,10 @@ constexpr OpEntry kOps[] = {
     {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},
     {"ai.onnx.ml", "Scaler", 1, 5, cpu_scaler, SS_CUDA(scaler)},
     {"ai.onnx.ml", "Normalizer", 1, 5, cpu_normalizer, SS_CUDA(normalizer)},
+    // kAsStored: float16 X reaches the plans, which refuse it (the spec's types are float32,
+    // float64, int32 and int64), rather than being widened.
+    {"ai.onnx.ml", "Imputer", 1, 5, cpu_imputer, SS_CUDA(imputer), kAsStored},
+    {"ai.onnx.ml", "Binarizer", 1, 5, cpu_binarizer, SS_CUDA(binarizer), kAsStored},
     // Deprecated at ai.onnx.ml 5 (for TreeEnsemble); 3 adds the *_as_tensor forms (refused).
     {"ai.onnx.ml", "TreeEnsembleRegressor", 1, 4, cpu_tree_ensemble_regressor, SS_CUDA(tree_ensemble_regressor)},
     {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 4, cpu_tree_ensemble_classifier, SS_CUDA(tree_ensemble_classifier)},

@@ -1149,6 +1149,24 @@ def gen_ml():
             [("x", et, [5, 3])], tag=f"x={name},norm=L2", extra_opsets=ml)
     add("ArrayFeatureExtractor", 13, [N("ArrayFeatureExtractor", ["x", "i"], ["y"], domain="ai.onnx.ml")],
         [("x", FLOAT, [4, 5])], tag="x=4x5,indices=[3,0,3]", inits=[T("i", np.array([3, 0, 3], np.int64))], extra_opsets=ml)
+    # Imputer: NaN holes made in the graph (x > 0.6 becomes NaN), per feature and one value; zeros (the default
+    # replaced value) from Relu; int64 zeros.
+    holes = [N("Greater", ["x", "c"], ["m"]), N("Where", ["m", "nan", "x"], ["t"])]
+    hole_inits = [T("c", np.float32(0.6)), T("nan", np.float32(np.nan))]
+    for tag, vals in (("nan_per_feature", [1.5, -2.0, 3.25, 0.0]), ("nan_one_value", [9.0])):
+        add("Imputer", 13, holes + [N("Imputer", ["t"], ["y"], domain="ai.onnx.ml", imputed_value_floats=vals,
+                                      replaced_value_float=float("nan"))],
+            [("x", FLOAT, [6, 4])], tag=tag, inits=hole_inits, extra_opsets=ml)
+    add("Imputer", 13, [N("Relu", ["x"], ["t"]), N("Imputer", ["t"], ["y"], domain="ai.onnx.ml", imputed_value_floats=[7.0, 8.0, 9.0])],
+        [("x", FLOAT, [5, 3])], tag="zeros,default_replaced_value", extra_opsets=ml)
+    add("Imputer", 13, [N("Mul", ["x", "k"], ["s"]), N("Relu", ["s"], ["r"]), N("Cast", ["r"], ["i"], to=I64),
+                        N("Imputer", ["i"], ["y"], domain="ai.onnx.ml", imputed_value_int64s=[-1, -2, -3], replaced_value_int64=0)],
+        [("x", FLOAT, [5, 3])], tag="int64", inits=[T("k", np.float32(3))], extra_opsets=ml)
+    # (float64 and int32 X: op tests only; ONNX Runtime has no kernel for them, nor for Binarizer's.)
+    add("Binarizer", 13, [N("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.3)],
+        [("x", FLOAT, [6, 4])], tag="threshold=0.3", extra_opsets=ml)
+    add("Binarizer", 13, [N("Binarizer", ["x"], ["y"], domain="ai.onnx.ml")], [("x", FLOAT, [6, 4])], tag="default_threshold",
+        extra_opsets=ml)
 
 
 # -- ai.onnx.ml tree ensembles --

@@ -121,6 +121,27 @@ def test_gradient_boosting_classifier_matches_onnxruntime(e2e, tmp_path, seed, c
     assert len(np.unique(got["label"])) == classes
 
 
+def test_imputer_scaler_binarizer_pipeline_matches_onnxruntime(e2e, tmp_path, seed):
+    """The everyday tabular pipeline: SimpleImputer (skl2onnx writes Imputer), StandardScaler (Scaler), one
+    Binarizer-ed feature joined back (Binarizer, Concat), LogisticRegression; rows with missing values."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Binarizer, StandardScaler
+    x, y = data(seed, 3)
+    x[np.random.default_rng(seed).random(x.shape) < 0.05] = np.nan
+    features = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+    cols = ColumnTransformer([("num", features, list(range(FEATURES))),
+                              ("bin", make_pipeline(SimpleImputer(), Binarizer(threshold=0.2)), [0, 3])])
+    model = make_pipeline(cols, LogisticRegression(max_iter=500)).fit(x, y)
+    onx = skl2onnx_export(model, x)
+    ops = {n.op_type for n in onx.graph.node}
+    assert {"Imputer", "Scaler", "Binarizer"} <= ops, sorted(ops)
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == 3
+
+
 def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
     """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
     naming the label output and its type) rather than failing mid-job."""

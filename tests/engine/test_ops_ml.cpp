@@ -1,5 +1,5 @@
-// Op tests of the ai.onnx.ml ops Normalizer, TreeEnsembleRegressor and TreeEnsembleClassifier, each
-// against a float64 reference written out here. The fixture and its helpers are in op_test.h.
+// Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, TreeEnsembleRegressor and
+// TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -30,6 +30,88 @@ Attribute ml_strings(std::vector<std::string> v) {
   a.type = Attribute::Type::kStrings;
   a.strings = std::move(v);
   return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Imputer and Binarizer: X's type kept; the rule written out per element here.
+
+// Exact, a NaN where the reference has one (expect_near takes no NaN).
+void expect_same(const Tensor& out, DType dtype, const Shape& shape, const std::vector<double>& ref) {
+  ASSERT_EQ(out.dtype(), dtype);
+  ASSERT_EQ(out.shape(), shape);
+  const std::vector<double> got = to_doubles(out);
+  ASSERT_EQ(got.size(), ref.size());
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    EXPECT_TRUE(std::isnan(ref[i]) ? std::isnan(got[i]) : got[i] == ref[i]) << "element " << i << ": got " << got[i]
+                                                                             << ", want " << ref[i];
+  }
+}
+
+TEST_P(OpTest, Imputer_NaNPerFeature_And_OneValue) {
+  // scikit-learn's SimpleImputer: replaced_value_float NaN, one value per feature; Inf is no NaN.
+  const int64_t rows = 9, f = 4;
+  auto x = rand_f32(rows * f, -3, 3);
+  for (int64_t i = 0; i < rows * f; i += 3) x[static_cast<std::size_t>(i)] = NAN;
+  x[5] = INFINITY;
+  const std::vector<float> vals = {10, 20, 30, 40};
+  Tensor out = run1("Imputer", {make<float>({rows, f}, x)},
+                    {{"imputed_value_floats", ml_floats(vals)}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::isnan(x[i]) ? vals[i % f] : x[i];
+  expect_same(out, DType::kFloat32, {rows, f}, ref);
+  // One value for every feature, and the default replaced value 0 (zeros replaced; NaN kept).
+  std::vector<float> z = {0, 1, NAN, 0, -2, 0};
+  out = run1("Imputer", {make<float>({3, 2}, z)}, {{"imputed_value_floats", ml_floats({7})}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {3, 2}, {7, 1, NAN, 7, -2, 7});
+  // A 1-D X: its elements are its features.
+  out = run1("Imputer", {make<float>({3}, {NAN, 1, NAN})},
+             {{"imputed_value_floats", ml_floats({7, 8, 9})}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {3}, {7, 1, 9});
+}
+TEST_P(OpTest, Imputer_Float64_Int64_Int32) {
+  Tensor out = run1("Imputer", {make<double>({2, 2}, {0.1, NAN, NAN, -1e300})},
+                    {{"imputed_value_floats", ml_floats({0.5f, 0.25f})}, {"replaced_value_float", a_float(NAN)}}, 1,
+                    "ai.onnx.ml");
+  expect_same(out, DType::kFloat64, {2, 2}, {0.1, 0.25, 0.5, -1e300});
+  out = run1("Imputer", {make<int64_t>({2, 3}, {1, -1, 5, -1, -1, 9000000000})},
+             {{"imputed_value_int64s", a_ints({7, 8, 9000000001})}, {"replaced_value_int64", a_int(-1)}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {2, 3}, {1, 8, 5, 7, 8, 9000000000.0});
+  out = run1("Imputer", {make<int32_t>({3}, {0, 4, 0})}, {{"imputed_value_int64s", a_ints({-3})}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kInt32, {3}, {-3, 4, -3});
+}
+TEST_P(OpTest, Imputer_Errors) {
+  auto x = [&] { return make<float>({2, 3}, rand_f32(6)); };
+  expect_error(StatusCode::kInvalidArgument, "2 imputed values for 3 features", "Imputer", {x()},
+               {{"imputed_value_floats", ml_floats({1, 2})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "needs imputed_value_floats", "Imputer", {x()},
+               {{"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "both given", "Imputer", {x()},
+               {{"imputed_value_floats", ml_floats({1})}, {"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "needs imputed_value_int64s", "Imputer", {make<int64_t>({2}, {1, 0})},
+               {{"imputed_value_floats", ml_floats({1})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "does not fit int32", "Imputer", {make<int32_t>({2}, {1, 0})},
+               {{"imputed_value_int64s", a_ints({4000000000})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "1-D or 2-D", "Imputer", {make<float>({1, 2, 3}, rand_f32(6))},
+               {{"imputed_value_floats", ml_floats({1})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "not supported", "Imputer", {make<uint8_t>({2}, {1, 0})},
+               {{"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+}
+TEST_P(OpTest, Binarizer_AllTypes_NaNKept) {
+  auto x = rand_f32(40, -2, 2);
+  x[3] = 0.5f;  // equal to the threshold: 0 (strictly greater gives 1)
+  x[7] = NAN;
+  x[9] = INFINITY;
+  Tensor out = run1("Binarizer", {make<float>({8, 5}, x)}, {{"threshold", a_float(0.5f)}}, 1, "ai.onnx.ml");
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::isnan(x[i]) ? NAN : (x[i] > 0.5f ? 1 : 0);
+  expect_same(out, DType::kFloat32, {8, 5}, ref);
+  out = run1("Binarizer", {make<double>({3}, {1e-300, -0.0, NAN})}, {}, 1, "ai.onnx.ml");  // threshold 0
+  expect_same(out, DType::kFloat64, {3}, {1, 0, NAN});
+  out = run1("Binarizer", {make<int64_t>({4}, {-5, 0, 1, 3})}, {{"threshold", a_float(0.5f)}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {4}, {0, 0, 1, 1});
+  out = run1("Binarizer", {make<int32_t>({2}, {2, 3})}, {{"threshold", a_float(2.5f)}}, 1, "ai.onnx.ml");
+  expect_same(out, DType::kInt32, {2}, {0, 1});
+  expect_error(StatusCode::kUnimplemented, "not supported", "Binarizer", {make<uint8_t>({2}, {1, 0})}, {}, 1, "ai.onnx.ml");
 }
 
 // ---------------------------------------------------------------------------------------------

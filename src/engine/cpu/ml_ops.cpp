@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
@@ -154,6 +156,48 @@ Status cpu_scaler(OpContext& ctx) {
       p[r * features + f] = (p[r * features + f] - o) * s;
     }
   ctx.outputs[0] = plan.x->rank() == 1 ? x.reshaped(plan.out_shape) : x;
+  return ok_status();
+}
+
+// ai.onnx.ml Imputer (op_plans_elementwise.h): element i is feature i % features.
+Status cpu_imputer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ImputerPlan p, imputer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.x->dtype(), p.x->shape());
+  const int64_t n = p.x->numel(), features = std::max<int64_t>(p.xr.features, 1);
+  dtype_dispatch(p.x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = p.x->data<T>();
+    T* out = y.data<T>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t k = p.count == 1 ? 0 : i % features;
+      if constexpr (std::is_floating_point_v<T>) {
+        const bool hit = std::isnan(p.replaced_float) ? std::isnan(x[i]) : x[i] == static_cast<T>(p.replaced_float);
+        out[i] = hit ? static_cast<T>((*p.floats)[static_cast<std::size_t>(k)]) : x[i];
+      } else {
+        const bool hit = static_cast<int64_t>(x[i]) == p.replaced_int;
+        out[i] = hit ? static_cast<T>((*p.ints)[static_cast<std::size_t>(k)]) : x[i];
+      }
+    }
+  });
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml Binarizer (op_plans_elementwise.h).
+Status cpu_binarizer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinarizerPlan p, binarizer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.x->dtype(), p.x->shape());
+  const int64_t n = p.x->numel();
+  dtype_dispatch(p.x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = p.x->data<T>();
+    T* out = y.data<T>();
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = static_cast<double>(x[i]);
+      out[i] = std::isnan(v) ? x[i] : static_cast<T>(v > p.threshold ? 1 : 0);
+    }
+  });
+  ctx.outputs[0] = std::move(y);
   return ok_status();
 }
 

@@ -145,6 +145,31 @@ Status cuda_scaler(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// ai.onnx.ml Imputer (op_plans_elementwise.h): one kernel, the imputed values as a table.
+Status cuda_imputer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ImputerPlan p, imputer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.x->dtype(), p.x->shape());
+  if (y.numel() > 0) {
+    SS_ASSIGN_OR_RETURN(const float* floats, upload_vector(ctx, p.floats));
+    SS_ASSIGN_OR_RETURN(const int64_t* ints, upload_vector(ctx, p.ints));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_imputer(cuda_elem(p.x->dtype()), p.x->raw(), y.raw(), y.numel(),
+                                                      p.xr.features, floats, ints, p.count, p.replaced_float,
+                                                      p.replaced_int, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml Binarizer (op_plans_elementwise.h).
+Status cuda_binarizer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinarizerPlan p, binarizer_plan(ctx.node, ctx.inputs));
+  Tensor y(p.x->dtype(), p.x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_binarizer(cuda_elem(p.x->dtype()), p.x->raw(), y.raw(), y.numel(), p.threshold, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // ai.onnx.ml Normalizer: each row divided by its MAX / L1 / L2 norm as the CPU computes it
 // (op_plans_elementwise.h), one thread per row.
 Status cuda_normalizer(CudaOpContext& ctx) {
