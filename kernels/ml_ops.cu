@@ -225,6 +225,44 @@ bool with_imputer_type(Elem e, F&& f) {
   }
 }
 
+// ---- OneHotEncoder ----
+
+template <class T>
+__device__ __forceinline__ bool one_hot_category(T v, int64_t* c) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!(v >= T(-9223372036854775808.0) && v < T(9223372036854775808.0))) return false;
+  }
+  *c = static_cast<int64_t>(v);
+  return true;
+}
+
+// One thread per element of x: its row of y written whole (count values).
+template <class T>
+__global__ void one_hot_encoder_kernel(const T* __restrict__ x, int64_t n, const int64_t* __restrict__ cats,
+                                       const int64_t* __restrict__ index, int64_t count, bool fail_unknown,
+                                       FaultSink fault, float* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    int64_t c = 0;
+    int64_t hit = -1;
+    const bool has = one_hot_category(x[i], &c);
+    if (has) {
+      int64_t lo = 0, hi = count;  // first cats[j] >= c
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (cats[mid] < c) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < count && cats[lo] == c) hit = index[lo];
+    }
+    float* row = y + i * count;
+    for (int64_t k = 0; k < count; ++k) row[k] = k == hit ? 1.0f : 0.0f;
+    if (hit < 0 && fail_unknown) {
+      report_fault(fault, FaultKind::kUnknownCategory, static_cast<unsigned long long>(i),
+                   has ? c : static_cast<long long>(INT64_MIN), count, 0);
+    }
+  }
+}
+
 // ---- Normalizer ----
 
 template <class T, class O>
@@ -502,6 +540,19 @@ cudaError_t launch_binarizer(Elem x_elem, const void* x, void* y, int64_t n, dou
     using T = typename decltype(tag)::type;
     binarizer_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n,
                                                                    threshold);
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_one_hot_encoder(Elem x_elem, const void* x, int64_t n, const int64_t* sorted_cats,
+                                   const int64_t* index, int64_t count, bool fail_unknown, const FaultSink& fault,
+                                   float* y, cudaStream_t stream) {
+  if (n <= 0 || count <= 0) return cudaSuccess;
+  const bool ok = with_imputer_type(x_elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    one_hot_encoder_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), n, sorted_cats,
+                                                                          index, count, fail_unknown, fault, y);
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();

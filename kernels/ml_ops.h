@@ -66,6 +66,14 @@ cudaError_t launch_imputer(Elem x_elem, const void* x, void* y, int64_t n, int64
 // kF64, kI32 or kI64, y of x's type.
 cudaError_t launch_binarizer(Elem x_elem, const void* x, void* y, int64_t n, double threshold, cudaStream_t stream);
 
+// OneHotEncoder: y [n, count] float32 zeroed, then y[i, index[j]] = 1 where x[i]'s category (int32 /
+// int64 as is, float32 / float64 truncated toward zero; NaN, Inf and values beyond int64 none) is
+// sorted_cats[j] (ascending; device tables). A value in no category leaves its row zero and, with
+// fail_unknown, is recorded in `fault` (kUnknownCategory, position i, extent count).
+cudaError_t launch_one_hot_encoder(Elem x_elem, const void* x, int64_t n, const int64_t* sorted_cats,
+                                   const int64_t* index, int64_t count, bool fail_unknown, const FaultSink& fault,
+                                   float* y, cudaStream_t stream);
+
 // Normalizer, one thread per row of x [rows, features] (x_elem as launch_linear_scores), y of
 // y_elem (kF32, kF16, kBF16), as the CPU computes it: norm 0 (MAX): y = v / max(v) in float32
 // (max over float(x), unchanged when it is 0); 1 (L1): y = float(double(v) / sum |v|); 2 (L2):

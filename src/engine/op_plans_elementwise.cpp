@@ -443,6 +443,37 @@ StatusOr<ImputerPlan> imputer_plan(const Node& n, const std::vector<const Tensor
   return p;
 }
 
+StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  OneHotEncoderPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  const DType t = p.x->dtype();
+  if (t != DType::kFloat32 && t != DType::kFloat64 && t != DType::kInt32 && t != DType::kInt64) {
+    return unsupported_element_type(t);
+  }
+  if (const Attribute* s = n.attr("cats_strings"); s && !s->strings.empty()) {
+    return unimplemented("string categories (cats_strings) are not supported (int64 categories, cats_int64s, only)");
+  }
+  const Attribute* cats = n.attr("cats_int64s");
+  if (!cats || cats->type != Attribute::Type::kInts || cats->ints.empty()) {
+    return invalid_argument("cats_int64s (the categories) is required");
+  }
+  p.cats = &cats->ints;
+  std::vector<int64_t> sorted = *p.cats;
+  std::sort(sorted.begin(), sorted.end());
+  if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end()) {
+    return invalid_argument("category " + std::to_string(*d) + " appears twice in cats_int64s");
+  }
+  p.zeros = n.attr_int("zeros", 1) != 0;
+  p.out_shape = p.x->shape();
+  p.out_shape.push_back(static_cast<int64_t>(p.cats->size()));
+  return p;
+}
+
+std::string one_hot_unknown_message(int64_t category, int64_t count) {
+  return (category == kOneHotNoCategory ? std::string("a NaN, Inf or value beyond int64") : "value " + std::to_string(category)) +
+         " is not one of the " + std::to_string(count) + " categories (cats_int64s), and zeros is 0";
+}
+
 StatusOr<BinarizerPlan> binarizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
   BinarizerPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));

@@ -15,6 +15,7 @@
 //    float32 by op_run_cpu, the CUDA backend sees it as is.
 //  - Pointers in a plan point into the node's attributes or the inputs: valid while they are.
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -244,6 +245,23 @@ struct BinarizerPlan {
   double threshold = 0;
 };
 StatusOr<BinarizerPlan> binarizer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// OneHotEncoder: Y [X's shape..., C] float32, Y[..., k] = 1 where X's value is cats_int64s[k], else
+// 0. X int32 / int64, or float32 / float64 truncated toward zero as ONNX Runtime casts them (a NaN,
+// an Inf or a value beyond int64 matches no category). A value in no category gives zeros, or with
+// zeros = 0 fails the batch (one_hot_unknown_message). cats_strings is refused (no string
+// tensors), as are repeated categories.
+struct OneHotEncoderPlan {
+  const Tensor* x = nullptr;
+  const std::vector<int64_t>* cats = nullptr;
+  bool zeros = true;
+  Shape out_shape;
+};
+StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// The category of a float X value (truncated), or kOneHotNoCategory for NaN, Inf and values beyond int64.
+inline constexpr int64_t kOneHotNoCategory = std::numeric_limits<int64_t>::min();
+// The error for a value in no category when zeros is 0, the same on every backend.
+std::string one_hot_unknown_message(int64_t category, int64_t count);
 
 // Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
 // (the spec's formulas are looser): MAX divides by the row's largest value (not its largest

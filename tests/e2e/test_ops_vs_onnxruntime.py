@@ -1163,6 +1163,14 @@ def gen_ml():
                         N("Imputer", ["i"], ["y"], domain="ai.onnx.ml", imputed_value_int64s=[-1, -2, -3], replaced_value_int64=0)],
         [("x", FLOAT, [5, 3])], tag="int64", inits=[T("k", np.float32(3))], extra_opsets=ml)
     # (float64 and int32 X: op tests only; ONNX Runtime has no kernel for them, nor for Binarizer's.)
+    # OneHotEncoder: x * 2 holds values from about -4 to 4; floats are truncated toward zero, values outside
+    # the categories give zeros.
+    add("OneHotEncoder", 13, [N("Mul", ["x", "k"], ["s"]), N("OneHotEncoder", ["s"], ["y"], domain="ai.onnx.ml",
+                                                         cats_int64s=[-2, -1, 0, 1, 2, 5])],
+        [("x", FLOAT, [6, 3])], tag="float,truncated", inits=[T("k", np.float32(2))], extra_opsets=ml)
+    add("OneHotEncoder", 13, [N("Mul", ["x", "k"], ["s"]), N("Cast", ["s"], ["i"], to=I64),
+                              N("OneHotEncoder", ["i"], ["y"], domain="ai.onnx.ml", cats_int64s=[3, 0, -2, 1])],
+        [("x", FLOAT, [5, 2])], tag="int64,unsorted_cats", inits=[T("k", np.float32(2))], extra_opsets=ml)
     add("Binarizer", 13, [N("Binarizer", ["x"], ["y"], domain="ai.onnx.ml", threshold=0.3)],
         [("x", FLOAT, [6, 4])], tag="threshold=0.3", extra_opsets=ml)
     add("Binarizer", 13, [N("Binarizer", ["x"], ["y"], domain="ai.onnx.ml")], [("x", FLOAT, [6, 4])], tag="default_threshold",

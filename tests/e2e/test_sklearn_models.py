@@ -142,6 +142,28 @@ def test_imputer_scaler_binarizer_pipeline_matches_onnxruntime(e2e, tmp_path, se
     assert len(np.unique(got["label"])) == 3
 
 
+def test_one_hot_encoded_categories_match_onnxruntime(e2e, tmp_path, seed):
+    """Integer-coded categorical columns one-hot encoded (skl2onnx writes Gather, Cast, one OneHotEncoder per column,
+    Concat), next to scaled numeric columns, then LogisticRegression; categories unseen in training give zeros
+    (handle_unknown='ignore')."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    x, y = data(seed, 3)
+    rng = np.random.default_rng(seed)
+    x[:, 4] = rng.integers(0, 5, ROWS)
+    x[:, 5] = rng.integers(10, 13, ROWS)
+    cols = ColumnTransformer([("num", StandardScaler(), [0, 1, 2, 3]),
+                              ("cat", OneHotEncoder(handle_unknown="ignore"), [4, 5])])
+    model = make_pipeline(cols, LogisticRegression(max_iter=500)).fit(x[: ROWS // 2], y[: ROWS // 2])
+    x[-7:, 4] = 9  # a category the encoder never saw
+    onx = skl2onnx_export(model, x)
+    assert "OneHotEncoder" in {n.op_type for n in onx.graph.node}
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == 3
+
+
 def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
     """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
     naming the label output and its type) rather than failing mid-job."""

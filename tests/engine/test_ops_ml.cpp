@@ -1,5 +1,5 @@
-// Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, TreeEnsembleRegressor and
-// TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
+// Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, OneHotEncoder, TreeEnsembleRegressor
+// and TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -112,6 +112,48 @@ TEST_P(OpTest, Binarizer_AllTypes_NaNKept) {
   out = run1("Binarizer", {make<int32_t>({2}, {2, 3})}, {{"threshold", a_float(2.5f)}}, 1, "ai.onnx.ml");
   expect_same(out, DType::kInt32, {2}, {0, 1});
   expect_error(StatusCode::kUnimplemented, "not supported", "Binarizer", {make<uint8_t>({2}, {1, 0})}, {}, 1, "ai.onnx.ml");
+}
+
+// OneHotEncoder: Y[..., k] = 1 where X's value is cats[k]; written out per element here.
+std::vector<double> one_hot_ref(const std::vector<double>& cat_of, const std::vector<int64_t>& cats) {
+  std::vector<double> y;
+  for (double c : cat_of)
+    for (int64_t k : cats) y.push_back(c == static_cast<double>(k) ? 1 : 0);
+  return y;
+}
+TEST_P(OpTest, OneHotEncoder_Int64_Int32_Float_Double) {
+  const std::vector<int64_t> cats = {7, -1, 3, 1000000000000};
+  const Attrs a = {{"cats_int64s", a_ints(cats)}};
+  Tensor out = run1("OneHotEncoder", {make<int64_t>({2, 3}, {7, 3, 5, -1, 1000000000000, 7})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 3, 4}, one_hot_ref({7, 3, 5, -1, 1e12, 7}, cats));
+  out = run1("OneHotEncoder", {make<int32_t>({3}, {3, 3, 0})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {3, 4}, one_hot_ref({3, 3, 0}, cats));
+  // Floats are truncated toward zero (ONNX Runtime's cast): 3.9 is 3, -1.5 is -1; NaN and Inf are
+  // in no category.
+  out = run1("OneHotEncoder", {make<float>({2, 3}, {3.9f, -1.5f, NAN, INFINITY, 7.0f, 2.5f})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 3, 4}, one_hot_ref({3, -1, 0.5, 0.5, 7, 2}, cats));
+  out = run1("OneHotEncoder", {make<double>({2}, {1e12 + 0.5, -1e300})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 4}, one_hot_ref({1e12, 0.5}, cats));
+}
+TEST_P(OpTest, OneHotEncoder_ZerosZeroFailsOnAnUnknownValue) {
+  const Attrs a = {{"cats_int64s", a_ints({1, 2})}, {"zeros", a_int(0)}};
+  Tensor out = run1("OneHotEncoder", {make<int64_t>({2}, {2, 1})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 2}, {0, 1, 1, 0});
+  expect_error(StatusCode::kInvalidArgument, "value 5 is not one of the 2 categories (cats_int64s), and zeros is 0",
+               "OneHotEncoder", {make<int64_t>({3}, {1, 5, 9})}, a, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "a NaN, Inf or value beyond int64 is not one of the 2 categories",
+               "OneHotEncoder", {make<float>({2}, {1, NAN})}, a, 1, "ai.onnx.ml");
+}
+TEST_P(OpTest, OneHotEncoder_Errors) {
+  auto x = [&] { return make<int64_t>({2}, {1, 2}); };
+  expect_error(StatusCode::kInvalidArgument, "cats_int64s (the categories) is required", "OneHotEncoder", {x()}, {}, 1,
+               "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "category 2 appears twice", "OneHotEncoder", {x()},
+               {{"cats_int64s", a_ints({2, 1, 2})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "string categories", "OneHotEncoder", {x()},
+               {{"cats_strings", ml_strings({"a", "b"})}}, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "not supported", "OneHotEncoder", {make<uint8_t>({2}, {1, 0})},
+               {{"cats_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
 }
 
 // ---------------------------------------------------------------------------------------------

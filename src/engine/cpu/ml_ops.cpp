@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <unordered_map>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
@@ -179,6 +180,46 @@ Status cpu_imputer(OpContext& ctx) {
       }
     }
   });
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// The category a float value names: truncated toward zero (ONNX Runtime's cast), none for NaN, Inf
+// and values beyond int64. The CUDA kernel computes the same.
+template <class T>
+int64_t one_hot_category(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    // [-2^63, 2^63): the doubles whose truncation fits int64.
+    if (!(v >= T(-9223372036854775808.0) && v < T(9223372036854775808.0))) return kOneHotNoCategory;
+  }
+  return static_cast<int64_t>(v);
+}
+
+// ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): one row of C per element of X.
+Status cpu_one_hot_encoder(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(OneHotEncoderPlan p, one_hot_encoder_plan(ctx.node, ctx.inputs));
+  const auto count = static_cast<int64_t>(p.cats->size());
+  std::unordered_map<int64_t, int64_t> index;
+  for (int64_t k = 0; k < count; ++k) index.emplace((*p.cats)[static_cast<std::size_t>(k)], k);
+  Tensor y(DType::kFloat32, p.out_shape);
+  float* out = y.data<float>();
+  std::fill(out, out + y.numel(), 0.0f);
+  Status st = ok_status();
+  dtype_dispatch(p.x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* x = p.x->data<T>();
+    for (int64_t i = 0; i < p.x->numel(); ++i) {
+      const int64_t c = one_hot_category(x[i]);
+      const auto it = c == kOneHotNoCategory ? index.end() : index.find(c);
+      if (it != index.end()) {
+        out[i * count + it->second] = 1.0f;
+      } else if (!p.zeros) {
+        st = invalid_argument(one_hot_unknown_message(c, count));
+        return;
+      }
+    }
+  });
+  SS_RETURN_IF_ERROR(st);
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -155,6 +156,30 @@ Status cuda_imputer(CudaOpContext& ctx) {
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_imputer(cuda_elem(p.x->dtype()), p.x->raw(), y.raw(), y.numel(),
                                                       p.xr.features, floats, ints, p.count, p.replaced_float,
                                                       p.replaced_int, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): the categories sorted with their positions, a
+// binary search per element; a value in no category with zeros 0 is a fault record.
+Status cuda_one_hot_encoder(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(OneHotEncoderPlan p, one_hot_encoder_plan(ctx.node, ctx.inputs));
+  const auto count = static_cast<int64_t>(p.cats->size());
+  std::vector<int64_t> order(static_cast<std::size_t>(count));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return (*p.cats)[static_cast<std::size_t>(a)] < (*p.cats)[static_cast<std::size_t>(b)];
+  });
+  std::vector<int64_t> sorted(order.size());
+  for (std::size_t j = 0; j < order.size(); ++j) sorted[j] = (*p.cats)[static_cast<std::size_t>(order[j])];
+  Tensor y(DType::kFloat32, p.out_shape);
+  if (y.numel() > 0) {
+    SS_ASSIGN_OR_RETURN(const int64_t* d_cats, upload_vector(ctx, &sorted));
+    SS_ASSIGN_OR_RETURN(const int64_t* d_index, upload_vector(ctx, &order));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_one_hot_encoder(cuda_elem(p.x->dtype()), p.x->raw(), p.x->numel(), d_cats,
+                                                              d_index, count, !p.zeros, ctx.fault(), y.data<float>(),
+                                                              ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
