@@ -263,6 +263,43 @@ __global__ void one_hot_encoder_kernel(const T* __restrict__ x, int64_t n, const
   }
 }
 
+// ---- LabelEncoder ----
+
+template <class X, class Y>
+__global__ void label_encoder_kernel(const X* __restrict__ x, int64_t n, const int64_t* __restrict__ ikeys,
+                                     const double* __restrict__ fkeys, int64_t keys, bool nan_key,
+                                     const int64_t* __restrict__ ivalues, const double* __restrict__ fvalues,
+                                     int64_t idefault, double fdefault, Y* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    int64_t j = -1;
+    if constexpr (std::is_same_v<X, int64_t>) {
+      const int64_t v = x[i];
+      int64_t lo = 0, hi = keys;
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (ikeys[mid] < v) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo < keys && ikeys[lo] == v) j = lo;
+    } else {
+      const double v = static_cast<double>(x[i]);
+      if (isnan(v)) {
+        if (nan_key) j = keys;
+      } else {
+        int64_t lo = 0, hi = keys;
+        while (lo < hi) {
+          const int64_t mid = lo + (hi - lo) / 2;
+          if (fkeys[mid] < v) lo = mid + 1;
+          else hi = mid;
+        }
+        if (lo < keys && fkeys[lo] == v) j = lo;
+      }
+    }
+    if constexpr (std::is_same_v<Y, int64_t>) y[i] = j < 0 ? idefault : ivalues[j];
+    else y[i] = static_cast<Y>(j < 0 ? fdefault : fvalues[j]);
+  }
+}
+
 // ---- Normalizer ----
 
 template <class T, class O>
@@ -553,6 +590,33 @@ cudaError_t launch_one_hot_encoder(Elem x_elem, const void* x, int64_t n, const 
     using T = typename decltype(tag)::type;
     one_hot_encoder_kernel<T><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), n, sorted_cats,
                                                                           index, count, fail_unknown, fault, y);
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_label_encoder(Elem x_elem, const void* x, int64_t n, const int64_t* ikeys, const double* fkeys,
+                                 int64_t keys, bool nan_key, Elem y_elem, const int64_t* ivalues,
+                                 const double* fvalues, int64_t idefault, double fdefault, void* y,
+                                 cudaStream_t stream) {
+  if (n <= 0) return cudaSuccess;
+  auto numeric3 = [](Elem e, auto&& f) {
+    switch (e) {
+      case Elem::kF32: f(ElemTag<float>{}); return true;
+      case Elem::kF64: f(ElemTag<double>{}); return true;
+      case Elem::kI64: f(ElemTag<int64_t>{}); return true;
+      default: return false;
+    }
+  };
+  bool ok = false;
+  numeric3(x_elem, [&](auto xt) {
+    using X = typename decltype(xt)::type;
+    ok = numeric3(y_elem, [&](auto yt) {
+      using Y = typename decltype(yt)::type;
+      label_encoder_kernel<X, Y><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+          static_cast<const X*>(x), n, ikeys, fkeys, keys, nan_key, ivalues, fvalues, idefault, fdefault,
+          static_cast<Y*>(y));
+    });
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();

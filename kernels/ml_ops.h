@@ -74,6 +74,15 @@ cudaError_t launch_one_hot_encoder(Elem x_elem, const void* x, int64_t n, const 
                                    const int64_t* index, int64_t count, bool fail_unknown, const FaultSink& fault,
                                    float* y, cudaStream_t stream);
 
+// LabelEncoder with numbers: y[i] = values[j] where x[i] is key j (a binary search of the ascending
+// keys: int64 ikeys for a kI64 x, else double fkeys for kF32 / kF64 x; a NaN x is key `keys`, the
+// last value, when nan_key), else the default. Values and default as double (kF32 / kF64 y) or int64
+// (kI64 y). Device tables.
+cudaError_t launch_label_encoder(Elem x_elem, const void* x, int64_t n, const int64_t* ikeys, const double* fkeys,
+                                 int64_t keys, bool nan_key, Elem y_elem, const int64_t* ivalues,
+                                 const double* fvalues, int64_t idefault, double fdefault, void* y,
+                                 cudaStream_t stream);
+
 // Normalizer, one thread per row of x [rows, features] (x_elem as launch_linear_scores), y of
 // y_elem (kF32, kF16, kBF16), as the CPU computes it: norm 0 (MAX): y = v / max(v) in float32
 // (max over float(x), unchanged when it is 0); 1 (L1): y = float(double(v) / sum |v|); 2 (L2):

@@ -1,8 +1,10 @@
 #include "engine/op_plans_elementwise.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -472,6 +474,115 @@ StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vecto
 std::string one_hot_unknown_message(int64_t category, int64_t count) {
   return (category == kOneHotNoCategory ? std::string("a NaN, Inf or value beyond int64") : "value " + std::to_string(category)) +
          " is not one of the " + std::to_string(count) + " categories (cats_int64s), and zeros is 0";
+}
+
+namespace {
+
+// An attribute list or a tensor attribute (opset 4) as doubles or int64s: which, and the values.
+struct LabelList {
+  DType type = DType::kUndefined;
+  std::vector<double> f;
+  std::vector<int64_t> i;
+  std::size_t size() const { return type == DType::kInt64 ? i.size() : f.size(); }
+};
+
+Status label_list(const Node& n, const char* floats, const char* ints, const char* strings, const char* tensor,
+                  LabelList* out) {
+  if (const Attribute* s = n.attr(strings); s && !s->strings.empty()) {
+    return unimplemented(std::string(strings) + ": string keys and values are not supported (numbers only)");
+  }
+  if (const Attribute* a = n.attr(floats); a && !a->floats.empty()) {
+    out->type = DType::kFloat32;
+    out->f.assign(a->floats.begin(), a->floats.end());
+  }
+  if (const Attribute* a = n.attr(ints); a && !a->ints.empty()) {
+    if (out->type != DType::kUndefined) return invalid_argument(std::string(floats) + " and " + ints + " are both given");
+    out->type = DType::kInt64;
+    out->i = a->ints;
+  }
+  if (const Attribute* a = n.attr(tensor); a && a->type == Attribute::Type::kTensor) {
+    if (out->type != DType::kUndefined) return invalid_argument(std::string(tensor) + " is given with another list");
+    const Tensor& t = a->t;
+    out->type = t.dtype();
+    if (t.dtype() == DType::kFloat32) out->f.assign(t.data<float>(), t.data<float>() + t.numel());
+    else if (t.dtype() == DType::kFloat64) out->f.assign(t.data<double>(), t.data<double>() + t.numel());
+    else if (t.dtype() == DType::kInt64) out->i.assign(t.data<int64_t>(), t.data<int64_t>() + t.numel());
+    else return unimplemented(std::string(tensor) + " of type " + name_of(t.dtype()) + " (float, double and int64 only)");
+  }
+  if (out->type == DType::kUndefined) {
+    return invalid_argument(std::string("no ") + floats + ", " + ints + " or " + tensor + " is given");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  LabelEncoderPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  LabelList keys, values;
+  SS_RETURN_IF_ERROR(label_list(n, "keys_floats", "keys_int64s", "keys_strings", "keys_tensor", &keys));
+  SS_RETURN_IF_ERROR(label_list(n, "values_floats", "values_int64s", "values_strings", "values_tensor", &values));
+  if (keys.size() != values.size()) {
+    return invalid_argument(std::to_string(keys.size()) + " keys but " + std::to_string(values.size()) + " values");
+  }
+  if (p.x->dtype() != keys.type) {
+    return invalid_argument("X is " + name_of(p.x->dtype()) + " but the keys are " + name_of(keys.type));
+  }
+  p.y_dtype = values.type;
+  p.int_keys = keys.type == DType::kInt64;
+  p.int_values = values.type == DType::kInt64;
+  if (const Attribute* d = n.attr("default_tensor"); d && d->type == Attribute::Type::kTensor) {
+    const Tensor& t = d->t;
+    if (t.numel() != 1 || t.dtype() != values.type) {
+      return invalid_argument("default_tensor must be one value of the values' type (" + name_of(values.type) + ")");
+    }
+    if (t.dtype() == DType::kFloat32) p.fdefault = t.data<float>()[0];
+    else if (t.dtype() == DType::kFloat64) p.fdefault = t.data<double>()[0];
+    else p.idefault = t.data<int64_t>()[0];
+  } else {
+    p.fdefault = static_cast<double>(n.attr_float("default_float", -0.0f));
+    p.idefault = n.attr_int("default_int64", -1);
+  }
+  // Keys sorted (stable: the first of equal keys first), each kept once with its first value.
+  std::vector<std::size_t> order(keys.size());
+  for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+  const bool nan_matches = n.opset >= 4;
+  std::optional<std::size_t> nan_at;
+  if (!p.int_keys) {
+    std::vector<std::size_t> finite;
+    for (std::size_t j : order) {
+      if (std::isnan(keys.f[j])) {
+        if (!nan_at) nan_at = j;
+      } else {
+        finite.push_back(j);
+      }
+    }
+    order = std::move(finite);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return p.int_keys ? keys.i[a] < keys.i[b] : keys.f[a] < keys.f[b];
+  });
+  auto push_value = [&](std::size_t j) {
+    if (p.int_values) p.ivalues.push_back(values.i[j]);
+    else p.fvalues.push_back(values.f[j]);
+  };
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    const std::size_t j = order[k];
+    if (p.int_keys) {
+      if (!p.ikeys.empty() && p.ikeys.back() == keys.i[j]) continue;
+      p.ikeys.push_back(keys.i[j]);
+    } else {
+      if (!p.fkeys.empty() && p.fkeys.back() == keys.f[j]) continue;  // 0.0 and -0.0 too, as a float map
+      p.fkeys.push_back(keys.f[j]);
+    }
+    push_value(j);
+  }
+  if (nan_at && nan_matches) {
+    p.nan_key = true;
+    push_value(*nan_at);
+  }
+  return p;
 }
 
 StatusOr<BinarizerPlan> binarizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {

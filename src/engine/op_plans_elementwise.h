@@ -263,6 +263,29 @@ inline constexpr int64_t kOneHotNoCategory = std::numeric_limits<int64_t>::min()
 // The error for a value in no category when zeros is 0, the same on every backend.
 std::string one_hot_unknown_message(int64_t category, int64_t count);
 
+// LabelEncoder with numbers (ai.onnx.ml 1-4): Y = the value of X's key, else the default, Y of the
+// values' type. Keys float32 (keys_floats, or keys_tensor), float64 or int64 (keys_int64s, or
+// keys_tensor), of X's type; values float32 (values_floats; default_float, default -0.0), float64 or
+// int64 (values_int64s; default_int64, default -1), or values_tensor and default_tensor (opset 4).
+// A key given twice keeps its first value (ONNX Runtime's map); a NaN key matches NaN from opset 4
+// on (before it, as in ONNX Runtime, NaN never matches). Strings are refused (no string tensors).
+struct LabelEncoderPlan {
+  const Tensor* x = nullptr;
+  DType y_dtype = DType::kUndefined;
+  bool int_keys = false;
+  std::vector<double> fkeys;   // !int_keys: ascending, each once, no NaN
+  std::vector<int64_t> ikeys;  // int_keys: ascending, each once
+  bool int_values = false;
+  // Value of sorted key j at [j]; with nan_key, the NaN key's value last.
+  std::vector<double> fvalues;
+  std::vector<int64_t> ivalues;
+  bool nan_key = false;
+  double fdefault = -0.0;
+  int64_t idefault = -1;
+  int64_t keys() const { return static_cast<int64_t>(int_keys ? ikeys.size() : fkeys.size()); }
+};
+StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
 // (the spec's formulas are looser): MAX divides by the row's largest value (not its largest
 // magnitude), L1 by the sum of magnitudes, L2 gives sign(x) * sqrt(x^2 / sum(x^2)); a row whose

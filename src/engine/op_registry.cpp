@@ -61,6 +61,7 @@ constexpr OpEntry kOps[] = {
     {"ai.onnx.ml", "Imputer", 1, 5, cpu_imputer, SS_CUDA(imputer), kAsStored},
     {"ai.onnx.ml", "Binarizer", 1, 5, cpu_binarizer, SS_CUDA(binarizer), kAsStored},
     {"ai.onnx.ml", "OneHotEncoder", 1, 5, cpu_one_hot_encoder, SS_CUDA(one_hot_encoder), kAsStored},
+    {"ai.onnx.ml", "LabelEncoder", 1, 5, cpu_label_encoder, SS_CUDA(label_encoder), kAsStored},
     // Deprecated at ai.onnx.ml 5 (for TreeEnsemble); 3 adds the *_as_tensor forms (refused).
     {"ai.onnx.ml", "TreeEnsembleRegressor", 1, 4, cpu_tree_ensemble_regressor, SS_CUDA(tree_ensemble_regressor)},
     {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 4, cpu_tree_ensemble_classifier, SS_CUDA(tree_ensemble_classifier)},

@@ -1163,6 +1163,15 @@ def gen_ml():
                         N("Imputer", ["i"], ["y"], domain="ai.onnx.ml", imputed_value_int64s=[-1, -2, -3], replaced_value_int64=0)],
         [("x", FLOAT, [5, 3])], tag="int64", inits=[T("k", np.float32(3))], extra_opsets=ml)
     # (float64 and int32 X: op tests only; ONNX Runtime has no kernel for them, nor for Binarizer's.)
+    # LabelEncoder: x * 2 rounded gives small integers; keys as floats (OrdinalEncoder's form) and as int64.
+    rnd = [N("Mul", ["x", "k"], ["s"]), N("Round", ["s"], ["r"])]
+    add("LabelEncoder", 13, rnd + [N("LabelEncoder", ["r"], ["y"], domain="ai.onnx.ml", keys_floats=[-1.0, 0.0, 1.0, 2.0],
+                                     values_int64s=[5, 6, 7, 8])],
+        [("x", FLOAT, [6, 3])], tag="float_keys,int64_values", inits=[T("k", np.float32(2))], extra_opsets=ml)
+    add("LabelEncoder", 13, rnd + [N("Cast", ["r"], ["i"], to=I64),
+                                   N("LabelEncoder", ["i"], ["y"], domain="ai.onnx.ml", keys_int64s=[1, -1, 0],
+                                     values_floats=[0.5, -1.5, 2.25], default_float=9.0)],
+        [("x", FLOAT, [6, 3])], tag="int64_keys,float_values,default", inits=[T("k", np.float32(2))], extra_opsets=ml)
     # OneHotEncoder: x * 2 holds values from about -4 to 4; floats are truncated toward zero, values outside
     # the categories give zeros.
     add("OneHotEncoder", 13, [N("Mul", ["x", "k"], ["s"]), N("OneHotEncoder", ["s"], ["y"], domain="ai.onnx.ml",

@@ -164,6 +164,26 @@ def test_one_hot_encoded_categories_match_onnxruntime(e2e, tmp_path, seed):
     assert len(np.unique(got["label"])) == 3
 
 
+def test_ordinal_encoded_categories_match_onnxruntime(e2e, tmp_path, seed):
+    """OrdinalEncoder on integer-coded columns (skl2onnx writes ArrayFeatureExtractor and a LabelEncoder per column,
+    float keys to int64 codes, then Concat and Cast), scaled columns beside them, then a gradient-boosted classifier."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OrdinalEncoder, StandardScaler
+    x, y = data(seed, 3)
+    rng = np.random.default_rng(seed)
+    x[:, 4] = rng.choice([3.0, 7.0, 11.0, 40.0], ROWS)
+    x[:, 5] = rng.choice([-1.0, 0.5, 2.0], ROWS)
+    cols = ColumnTransformer([("num", StandardScaler(), [0, 1, 2, 3]), ("cat", OrdinalEncoder(), [4, 5])])
+    model = make_pipeline(cols, GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=seed % 1000))
+    model.fit(x, y)
+    onx = skl2onnx_export(model, x)
+    assert "LabelEncoder" in {n.op_type for n in onx.graph.node}
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == 3
+
+
 def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
     """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
     naming the label output and its type) rather than failing mid-job."""

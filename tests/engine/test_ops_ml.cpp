@@ -1,5 +1,5 @@
-// Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, OneHotEncoder, TreeEnsembleRegressor
-// and TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
+// Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, OneHotEncoder, LabelEncoder,
+// TreeEnsembleRegressor and TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -154,6 +154,56 @@ TEST_P(OpTest, OneHotEncoder_Errors) {
                {{"cats_strings", ml_strings({"a", "b"})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "not supported", "OneHotEncoder", {make<uint8_t>({2}, {1, 0})},
                {{"cats_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+}
+
+// LabelEncoder with numbers: the mapping written out per element here.
+TEST_P(OpTest, LabelEncoder_FloatKeys_Int64Values_FirstOfARepeatedKey) {
+  // scikit-learn's OrdinalEncoder through skl2onnx: keys_floats -> values_int64s; -0.0 is key 0.0;
+  // 2.5 appears twice (its first value, 20, holds); the default is -1; NaN is no key before opset 4.
+  const Attrs a = {{"keys_floats", ml_floats({0.0f, 2.5f, 1e-3f, 2.5f, NAN})}, {"values_int64s", a_ints({10, 20, 30, 40, 50})}};
+  Tensor out = run1("LabelEncoder", {make<float>({2, 3}, {2.5f, -0.0f, 7.0f, 1e-3f, NAN, 0.0f})}, a, 2, "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {2, 3}, {20, 10, -1, 30, -1, 10});
+  // From opset 4 a NaN key matches NaN.
+  out = run1("LabelEncoder", {make<float>({2}, {NAN, 2.5f})}, a, 4, "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {2}, {50, 20});
+}
+TEST_P(OpTest, LabelEncoder_Int64Keys_FloatValues_Defaults_Tensors) {
+  Tensor out = run1("LabelEncoder", {make<int64_t>({4}, {3, 5, -9000000000, 4})},
+                    {{"keys_int64s", a_ints({4, -9000000000, 3})}, {"values_floats", ml_floats({0.5f, -2, 8})}}, 2,
+                    "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {4}, {8, -0.0, -2, 0.5});
+  ASSERT_TRUE(std::signbit(out.data<float>()[1])) << "default_float is -0.0";
+  out = run1("LabelEncoder", {make<int64_t>({3}, {1, 2, 3})},
+             {{"keys_int64s", a_ints({1, 3})}, {"values_int64s", a_ints({7, 9})}, {"default_int64", a_int(99)}}, 2,
+             "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {3}, {7, 99, 9});
+  // Opset 4's tensor attributes: float64 keys, int64 values, a default_tensor.
+  out = run1("LabelEncoder", {make<double>({3}, {0.1, 0.2, 0.30000000000000004})},
+             {{"keys_tensor", a_tensor(make<double>({2}, {0.30000000000000004, 0.1}))},
+              {"values_tensor", a_tensor(make<int64_t>({2}, {3, 1}))},
+              {"default_tensor", a_tensor(make<int64_t>({1}, {-5}))}},
+             4, "ai.onnx.ml");
+  expect_same(out, DType::kInt64, {3}, {1, -5, 3});
+}
+TEST_P(OpTest, LabelEncoder_Errors) {
+  auto x = [&] { return make<float>({2}, {1, 2}); };
+  expect_error(StatusCode::kInvalidArgument, "2 keys but 1 values", "LabelEncoder", {x()},
+               {{"keys_floats", ml_floats({1, 2})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "X is float32 but the keys are int64", "LabelEncoder", {x()},
+               {{"keys_int64s", a_ints({1})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "string keys and values are not supported", "LabelEncoder", {x()},
+               {{"keys_strings", ml_strings({"a"})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "string keys and values are not supported", "LabelEncoder", {x()},
+               {{"keys_floats", ml_floats({1})}, {"values_strings", ml_strings({"a"})}}, 2, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "both given", "LabelEncoder", {x()},
+               {{"keys_floats", ml_floats({1})}, {"keys_int64s", a_ints({1})}, {"values_int64s", a_ints({1})}}, 2,
+               "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "no values_floats", "LabelEncoder", {x()}, {{"keys_floats", ml_floats({1})}}, 2,
+               "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "default_tensor must be one value", "LabelEncoder", {x()},
+               {{"keys_floats", ml_floats({1})}, {"values_int64s", a_ints({1})},
+                {"default_tensor", a_tensor(make<float>({1}, {0}))}},
+               4, "ai.onnx.ml");
 }
 
 // ---------------------------------------------------------------------------------------------

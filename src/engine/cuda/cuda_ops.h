@@ -125,6 +125,7 @@ Status cuda_normalizer(CudaOpContext& ctx);
 Status cuda_imputer(CudaOpContext& ctx);
 Status cuda_binarizer(CudaOpContext& ctx);
 Status cuda_one_hot_encoder(CudaOpContext& ctx);
+Status cuda_label_encoder(CudaOpContext& ctx);
 Status cuda_tree_ensemble_regressor(CudaOpContext& ctx);
 Status cuda_tree_ensemble_classifier(CudaOpContext& ctx);
 Status cuda_raw_input(CudaOpContext& ctx);  // shardscore.RawInput (pass_raw_inputs): the job's preprocessing
