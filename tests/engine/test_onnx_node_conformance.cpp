@@ -92,6 +92,8 @@ constexpr Refusal kRefused[] = {
     {"node/test_castlike_FLOAT_to_STRING*", "element type STRING"},
     {"node/test_castlike_STRING*", "element type STRING"},
     {"node/test_equal_string*", "element type STRING"},
+    {"node/test_ai_onnx_ml_label_encoder_string*", "element type STRING"},
+    {"node/test_ai_onnx_ml_label_encoder_tensor*", "element type STRING"},
     {"node/test_identity_opt", "is not a tensor"},
     {"node/test_identity_sequence", "is not a tensor"},
     // Models a scoring job cannot take: no input rows.
