@@ -215,8 +215,12 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
       return C(0.5) * v * (C(1) + erf(v * C(0.70710678118654752440)));
     }
   } else if constexpr (kOp == UnaryOp::kGeluTanh) {
+    // The CPU's expression in its order, each step rounded (no FMA contraction, which the CPU's
+    // build does not do).
     const double x = static_cast<double>(v);
-    return static_cast<C>(0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x))));
+    const double cube = __dmul_rn(__dmul_rn(__dmul_rn(0.044715, x), x), x);
+    const double inner = __dmul_rn(0.79788456080286535588, __dadd_rn(x, cube));
+    return static_cast<C>(__dmul_rn(__dmul_rn(0.5, x), __dadd_rn(1.0, tanh(inner))));
   } else if constexpr (kOp == UnaryOp::kExp) {
     return exp(v);
   } else if constexpr (kOp == UnaryOp::kLog) {
