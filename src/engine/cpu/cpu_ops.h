@@ -49,6 +49,9 @@ Status cpu_scaler(OpContext& ctx);
 Status cpu_normalizer(OpContext& ctx);
 Status cpu_imputer(OpContext& ctx);    // ai.onnx.ml Imputer: X's type (float32, float64, int32, int64)
 Status cpu_binarizer(OpContext& ctx);  // ai.onnx.ml Binarizer: X's type, NaN stays NaN
+// quantize.cpp — QuantizeLinear / DequantizeLinear (op_plans_elementwise.h)
+Status cpu_quantize_linear(OpContext& ctx);
+Status cpu_dequantize_linear(OpContext& ctx);
 Status cpu_tree_ensemble_regressor(OpContext& ctx);
 Status cpu_tree_ensemble_classifier(OpContext& ctx);
 Status cpu_raw_input(OpContext& ctx);  // shardscore.RawInput, made by pass_raw_inputs
