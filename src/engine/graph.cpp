@@ -172,7 +172,7 @@ void copy_typed_field(const onnx::TensorProto& p, Tensor* t) {
 StatusOr<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& what, const std::string& model_dir) {
   DType dt = dtype_from_onnx(p.data_type());
   if (dt == DType::kUndefined) {
-    return unimplemented(what + " has ONNX element type " + std::to_string(p.data_type()) + ", which shardscore does not support");
+    return unimplemented(what + " has ONNX element type " + onnx_type_name(p.data_type()) + ", which shardscore does not support");
   }
   Shape shape;
   constexpr int64_t kMaxElements = int64_t{1} << 40;  // beyond any real model
@@ -423,7 +423,18 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     }
   };
   for (const auto& init : gp.initializer()) {
-    SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, "model '" + source + "': initializer '" + init.name() + "'", model_dir));
+    std::string what = "model '" + source + "': initializer '" + init.name() + "'";
+    if (dtype_from_onnx(init.data_type()) == DType::kUndefined) {
+      // A type the engine has no tensors for (a float8 or int4 zero point): name the node that reads it.
+      for (int k = 0; k < gp.node_size(); ++k) {
+        const auto& np = gp.node(k);
+        if (std::find(np.input().begin(), np.input().end(), init.name()) == np.input().end()) continue;
+        what += " (read by node '" + (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" +
+                np.op_type() + "))";
+        break;
+      }
+    }
+    SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, what, model_dir));
     g.initializers[init.name()] = std::move(t);
     note_external(init);
   }

@@ -596,6 +596,144 @@ StatusOr<BinarizerPlan> binarizer_plan(const Node& n, const std::vector<const Te
   return p;
 }
 
+namespace {
+
+bool is_quant_int(DType t) {
+  return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16;
+}
+
+// ONNX's name of a quantized type this engine has no tensors for (float8, 4-bit), or "".
+std::string unsupported_quant_type_name(int64_t onnx_type) {
+  switch (onnx_type) {
+    case 17: return "FLOAT8E4M3FN";
+    case 18: return "FLOAT8E4M3FNUZ";
+    case 19: return "FLOAT8E5M2";
+    case 20: return "FLOAT8E5M2FNUZ";
+    case 21: return "UINT4";
+    case 22: return "INT4";
+    case 23: return "FLOAT4E2M1";
+    default: return "";
+  }
+}
+
+// The checks and geometry QuantizeLinear and DequantizeLinear share (scale, zero point, axis,
+// block_size); x, scale and the zero point's presence are already set in p.
+Status quant_granularity(const Node& n, QuantizeLinearPlan& p, const char* scale_name, const char* zp_name) {
+  const DType st = p.scale->dtype();
+  if (st != DType::kFloat32 && st != DType::kFloat16 && st != DType::kBFloat16) {
+    return invalid_argument(std::string(scale_name) + " of type " + name_of(st) +
+                            " is not supported (float32, float16 or bfloat16)");
+  }
+  if (p.zero_point && p.zero_point->shape() != p.scale->shape() &&
+      !(p.scale->numel() == 1 && p.zero_point->numel() == 1 && p.scale->shape().size() <= 1 &&
+        p.zero_point->shape().size() <= 1)) {
+    return invalid_argument(std::string(zp_name) + " " + shape_to_string(p.zero_point->shape()) + " differs from " +
+                            scale_name + "'s shape " + shape_to_string(p.scale->shape()));
+  }
+  const int64_t block_size = n.opset >= 21 ? n.attr_int("block_size", 0) : 0;
+  if (block_size < 0) return invalid_argument("block_size " + std::to_string(block_size) + " must be >= 0");
+  const Shape& xs = p.x->shape();
+  const Shape& ss = p.scale->shape();
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  if (block_size == 0 && p.scale->numel() == 1 && ss.size() <= 1) return ok_status();  // per-tensor
+  if (n.opset < 13) {
+    return invalid_argument(std::string(scale_name) + " " + shape_to_string(ss) +
+                            " must be a scalar before opset 13 (per-axis scales came with opset 13)");
+  }
+  int64_t axis = n.attr_int("axis", 1);
+  if (axis < -rank || axis >= rank) {
+    return invalid_argument("axis " + std::to_string(axis) + " is out of range for x of rank " + std::to_string(rank));
+  }
+  if (axis < 0) axis += rank;
+  p.dim = xs[static_cast<std::size_t>(axis)];
+  p.inner = 1;
+  for (int64_t k = axis + 1; k < rank; ++k) p.inner *= xs[static_cast<std::size_t>(k)];
+  if (block_size == 0) {
+    if (ss.size() != 1 || ss[0] != p.dim) {
+      return invalid_argument(std::string(scale_name) + " " + shape_to_string(ss) + " must be a scalar or 1-D of " +
+                              std::to_string(p.dim) + " elements (x's dimension " + std::to_string(axis) +
+                              ", axis) for per-axis quantization");
+    }
+    p.scale_axis = 1;
+    return ok_status();
+  }
+  // Blocked (opset 21): x's shape but ceil(D / block_size) along axis.
+  const int64_t blocks = (p.dim + block_size - 1) / block_size;
+  bool fits = static_cast<int64_t>(ss.size()) == rank;
+  for (int64_t k = 0; fits && k < rank; ++k) {
+    fits = ss[static_cast<std::size_t>(k)] == (k == axis ? blocks : xs[static_cast<std::size_t>(k)]);
+  }
+  if (!fits) {
+    Shape want = xs;
+    want[static_cast<std::size_t>(axis)] = blocks;
+    return invalid_argument(std::string(scale_name) + " " + shape_to_string(ss) + " must be " + shape_to_string(want) +
+                            " for blocked quantization of x " + shape_to_string(xs) + " along axis " +
+                            std::to_string(axis) + " with block_size " + std::to_string(block_size));
+  }
+  p.block = block_size;
+  p.scale_inner = 1;
+  p.scale_axis = p.inner;
+  p.scale_outer = blocks * p.inner;
+  return ok_status();
+}
+
+}  // namespace
+
+StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  QuantizeLinearPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.scale, plan_required_input(inputs, 1));
+  p.zero_point = inputs.size() > 2 ? inputs[2] : nullptr;
+  const DType xt = p.x->dtype();
+  if (xt == DType::kInt32) return unimplemented("QuantizeLinear of an int32 x is not supported (float32, float16, bfloat16)");
+  if (xt != DType::kFloat32 && xt != DType::kFloat16 && xt != DType::kBFloat16) return unsupported_element_type(xt);
+  const int64_t output_dtype = n.opset >= 21 ? n.attr_int("output_dtype", 0) : 0;
+  if (const std::string t = unsupported_quant_type_name(output_dtype); !t.empty()) {
+    return unimplemented("output_dtype " + t + " is not supported (float8 and 4-bit types; int8, uint8, int16, uint16 are)");
+  }
+  DType from_attr = DType::kUndefined;
+  switch (output_dtype) {
+    case 0: break;
+    case 2: from_attr = DType::kUInt8; break;
+    case 3: from_attr = DType::kInt8; break;
+    case 4: from_attr = DType::kUInt16; break;
+    case 5: from_attr = DType::kInt16; break;
+    default: return invalid_argument("output_dtype " + std::to_string(output_dtype) + " is not a quantized type");
+  }
+  if (p.zero_point) {
+    p.y_dtype = p.zero_point->dtype();
+    if (!is_quant_int(p.y_dtype)) {
+      return invalid_argument("y_zero_point of type " + name_of(p.y_dtype) +
+                              " is not supported (int8, uint8, int16, uint16; float8 and int4 are not)");
+    }
+    if (from_attr != DType::kUndefined && from_attr != p.y_dtype) {
+      return invalid_argument("output_dtype " + name_of(from_attr) + " differs from y_zero_point's type " + name_of(p.y_dtype));
+    }
+  } else {
+    p.y_dtype = from_attr != DType::kUndefined ? from_attr : DType::kUInt8;
+  }
+  SS_RETURN_IF_ERROR(quant_granularity(n, p, "y_scale", "y_zero_point"));
+  return p;
+}
+
+StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  QuantizeLinearPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.scale, plan_required_input(inputs, 1));
+  p.zero_point = inputs.size() > 2 ? inputs[2] : nullptr;
+  const DType xt = p.x->dtype();
+  if (!is_quant_int(xt) && xt != DType::kInt32) {
+    return unimplemented("DequantizeLinear of a " + name_of(xt) +
+                         " x is not supported (int8, uint8, int16, uint16, int32; float8 and int4 are not)");
+  }
+  if (p.zero_point && p.zero_point->dtype() != xt) {
+    return invalid_argument("x_zero_point of type " + name_of(p.zero_point->dtype()) + " differs from x's type " + name_of(xt));
+  }
+  SS_RETURN_IF_ERROR(quant_granularity(n, p, "x_scale", "x_zero_point"));
+  p.y_dtype = p.scale->dtype();
+  return p;
+}
+
 StatusOr<NormalizerPlan> normalizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
   NormalizerPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));

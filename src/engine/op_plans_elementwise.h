@@ -286,6 +286,33 @@ struct LabelEncoderPlan {
 };
 StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// QuantizeLinear and DequantizeLinear (opsets 10 to 21; src/common/quantize.h computes one
+// element). QuantizeLinear: x float32 / float16 / bfloat16, y_scale float32 / float16 /
+// bfloat16, y_zero_point (optional) int8 / uint8 / int16 / uint16, which gives y's type; without
+// one, opset 21's output_dtype does, else uint8 (zero point 0). DequantizeLinear: x int8 / uint8 /
+// int16 / uint16 / int32, x_scale as above, x_zero_point (optional) of x's type; y takes the
+// scale's type (float32 as the CPU sees it). Refused with a message: float8 and int4 types
+// (Unimplemented, by name: they fail at load already when a tensor has them, here when
+// output_dtype asks for them), QuantizeLinear of an int32 x (Unimplemented), a zero point of
+// another type or shape than the scale's (InvalidArgument), a scale of another type
+// (InvalidArgument). int16 / uint16 are taken at every opset (ONNX adds them at 21).
+// Granularity by the scale's shape: one element (a scalar, or [1]) is per-tensor; a 1-D scale of
+// x.shape[axis] elements is per-axis (opset >= 13, axis default 1, negative counts from the end);
+// block_size > 0 (opset 21) is blocked: the scale has x's rank, x's dimensions except along axis,
+// where it has ceil(D / block_size), element d of the axis using scale element d / block_size.
+// The scale (and zero point) element of x's element i, with i = (o * dim + d) * inner + k:
+// o * scale_outer + (d / block) * scale_axis + k * scale_inner.
+struct QuantizeLinearPlan {
+  const Tensor* x = nullptr;
+  const Tensor* scale = nullptr;
+  const Tensor* zero_point = nullptr;  // nullptr: 0
+  DType y_dtype = DType::kUndefined;
+  int64_t dim = 1, inner = 1, block = 1;  // x as [outer, dim, inner] around axis (per-tensor: 1, 1)
+  int64_t scale_outer = 0, scale_axis = 0, scale_inner = 0;
+};
+StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
 // (the spec's formulas are looser): MAX divides by the row's largest value (not its largest
 // magnitude), L1 by the sum of magnitudes, L2 gives sign(x) * sqrt(x^2 / sum(x^2)); a row whose

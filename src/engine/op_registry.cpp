@@ -124,6 +124,12 @@ constexpr OpEntry kOps[] = {
     {"", "Sum", 6, 21, cpu_sum, SS_CUDA(sum)},  // 6 and 7 require one shape: broadcasting is the superset
     {"", "Mean", 6, 21, cpu_mean, SS_CUDA(mean)},
     {"", "Dropout", 7, 21, cpu_dropout, SS_CUDA(dropout), kAsStored, kHost12},  // inference only
+    // QDQ quantization (op_plans_elementwise.h): kComputes, so float16 / bfloat16 x and scales reach
+    // the CPU widened to float32 (exactly) and DequantizeLinear's float32 y is rounded once to a
+    // 16-bit scale's type; QuantizeLinear's integer y is never rounded. Opset 19 and 21 add float8
+    // and int4 (refused by name), 21 blocked quantization (done) and output_dtype.
+    {"", "QuantizeLinear", 10, 21, cpu_quantize_linear, SS_CUDA(quantize_linear)},
+    {"", "DequantizeLinear", 10, 21, cpu_dequantize_linear, SS_CUDA(dequantize_linear)},
     // ---- tensor, reduction and normalization ops (cpu_ops_tensor.h) ----
     {"", "Gather", 1, 21, cpu_gather, SS_CUDA(gather), kAsStored},
     {"", "GatherND", 11, 21, cpu_gather_nd, SS_CUDA(gather_nd), kAsStored},

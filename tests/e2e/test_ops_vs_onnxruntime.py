@@ -2015,6 +2015,73 @@ def gen_lrn():
         why="ONNX Runtime has no float64 LRN kernel, and ONNX's reference sums the wrong axis")
 
 
+# -- QuantizeLinear / DequantizeLinear (QDQ) --
+
+def half_quant_oracle(feeds):
+    """QuantizeLinear then DequantizeLinear of float16 (x * 60) with the float16 scale 0.37 and zero point 3: the
+    division in float32, round half to even, saturation to int8; the product in float32 rounded to float16."""
+    h = (feeds["x"] * np.float32(60)).astype(np.float16)
+    s = np.float32(np.float16(0.37))
+    q = np.clip(np.rint(h.astype(np.float32) / s) + 3, -128, 127)
+    return {"y": ((q - 3).astype(np.float32) * s).astype(np.float16)}
+
+
+def gen_quant():
+    Q, DQ = "QuantizeLinear", "DequantizeLinear"
+    k = T("k", np.float32(60))  # spreads x over the 8-bit range and past it (saturation)
+    # Per-tensor, every opset, uint8 and int8 zero points; no zero point (uint8).
+    for opset in (10, 13, 19, 21):
+        for zt, z in ((np.uint8, 128), (np.int8, -3)):
+            add(Q, opset, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"])], [("x", FLOAT, [4, 6])],
+                tag=f"per_tensor,{np.dtype(zt).name}", inits=[k, T("s", np.float32(0.37)), T("z", z, zt)])
+        add(Q, opset, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s"])], [("x", FLOAT, [4, 6])], tag="no_zero_point",
+            inits=[k, T("s", np.float32(0.21))])
+        # Exact ties: t = (floor(60 x) + 1/2) / 2, quantized with scale 1/2, is an odd number of halves.
+        add(Q, opset, [N("Mul", ["x", "k"], ["a"]), N("Floor", ["a"], ["b"]), N("Add", ["b", "h"], ["c"]),
+                       N("Mul", ["c", "h"], ["t"]), N(Q, ["t", "h", "z"])], [("x", FLOAT, [4, 8])],
+            tag="ties_to_even", inits=[k, T("h", np.float32(0.5)), T("z", np.int8(0))])
+        # Dequantize of the quantized values (a QDQ pair), and of an int32 x (a bias) with no zero point.
+        add(DQ, opset, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"], ["q"]), N(DQ, ["q", "s2", "z"])],
+            [("x", FLOAT, [4, 6])], tag="qdq_pair,uint8", inits=[k, T("s", np.float32(0.37)), T("s2", np.float32(0.011)),
+                                                                  T("z", np.uint8(100))])
+        add(DQ, opset, [N("Mul", ["x", "k2"], ["t"]), N("Cast", ["t"], ["q"], to=I32), N(DQ, ["q", "s"])],
+            [("x", FLOAT, [4, 6])], tag="int32_no_zero_point", inits=[T("k2", np.float32(1e5)), T("s", np.float32(0.0007))])
+    # Per-axis (opset 13 on): axis 1 (default), -1, 0.
+    r = rng_for("quant")
+    for opset in (13, 19, 21):
+        for axis, dim in ((None, 3), (-1, 5), (0, 2)):
+            sc = (r.uniform(0.05, 0.6, dim)).astype(np.float32)
+            zp = r.integers(-20, 20, dim).astype(np.int8)
+            attrs = {} if axis is None else {"axis": axis}
+            add(Q, opset, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"], **attrs)], [("x", FLOAT, [2, 3, 4, 5])],
+                tag=f"per_axis,axis={fmt(axis)}", inits=[k, T("s", sc), T("z", zp)], fixed0=True)
+            add(DQ, opset, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"], ["q"], **attrs), N(DQ, ["q", "s", "z"], **attrs)],
+                [("x", FLOAT, [2, 3, 4, 5])], tag=f"per_axis,axis={fmt(axis)}", inits=[k, T("s", sc), T("z", zp)], fixed0=True)
+    # int16 / uint16 (opset 21).
+    for zt, z in ((np.int16, -300), (np.uint16, 30000)):
+        add(Q, 21, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"], ["q"]), N(DQ, ["q", "s", "z"], ["y"])],
+            [("x", FLOAT, [4, 6])], tag=f"qdq_pair,{np.dtype(zt).name}", inits=[k, T("s", np.float32(0.003)), T("z", z, zt)])
+    # float16 scale (opset 19): DequantizeLinear's y is float16, the float32 product rounded once.
+    add(DQ, 19, [N("Mul", ["x", "k"], ["t"]), N(Q, ["t", "s", "z"], ["q"]), N(DQ, ["q", "s16", "z"], ["y"])],
+        [("x", FLOAT, [4, 6])], tag="float16_scale", inits=[k, T("s", np.float32(0.37)), T("s16", np.float16(0.37)),
+                                                          T("z", np.int8(3))], tol=HALF_TOL)
+    # float16 x and scale (opset 19): the spec's formula with the division in float32 (both widen exactly).
+    add(Q, 19, [N("Mul", ["x", "k"], ["t"]), N("Cast", ["t"], ["h"], to=F16), N(Q, ["h", "s", "z"], ["q"]),
+                N(DQ, ["q", "s", "z"], ["y"])], [("x", FLOAT, [4, 6])], tag="float16",
+        inits=[k, T("s", np.float16(0.37)), T("z", np.int8(3))], tol=HALF_TOL, oracle=half_quant_oracle,
+        why="ONNX Runtime 1.19's float16 QuantizeLinear truncates x / scale toward zero (19.83 / 0.37 = 53.58 gives 53, "
+            "measured on 20000 values: all agree with truncation) instead of rounding half to even; ONNX's reference "
+            "divides in float16, rounding the quotient before rounding it to an integer. shardscore divides in float32, "
+            "as ONNX Runtime does for float16 apart from its truncation")
+    # Refused by name: float8 output (output_dtype FLOAT8E4M3FN).
+    add(Q, 21, [N(Q, ["x", "s"], output_dtype=17)], [("x", FLOAT, [2, 3])], tag="float8_refused",
+        inits=[T("s", np.float32(0.1))], refuse="FLOAT8E4M3FN")
+    # A float8 zero point (opset 19's way to ask for float8): the initializer is refused at load, by name.
+    add(Q, 19, [N(Q, ["x", "s", "z"])], [("x", FLOAT, [2, 3])], tag="float8_zero_point_refused",
+        inits=[T("s", np.float32(0.1)), helper.make_tensor("z", TP.FLOAT8E4M3FN, [], [0.0])], refuse="FLOAT8E4M3FN")
+
+
+gen_quant()
 for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
     _gen()
 for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd, gen_trees):

@@ -79,6 +79,16 @@ constexpr Refusal kRefused[] = {
     {"node/test_cast_FLOAT16_to_INT4", "element type INT4"},
     {"node/test_cast_FLOAT16_to_UINT4", "element type UINT4"},
     {"node/test_cast_FLOAT8*", "which shardscore does not support"},
+    // QuantizeLinear / DequantizeLinear to and from float8 and 4-bit types (their tensors are refused
+    // at load, by name; the 8- and 16-bit folders, per-axis and blocked, run).
+    {"node/test_dequantizelinear_e4m3fn*", "element type FLOAT8E4M3FN"},
+    {"node/test_dequantizelinear_e5m2", "element type FLOAT8E5M2"},
+    {"node/test_dequantizelinear_int4", "element type INT4"},
+    {"node/test_dequantizelinear_uint4", "element type UINT4"},
+    {"node/test_quantizelinear_e4m3fn", "element type FLOAT8E4M3FN"},
+    {"node/test_quantizelinear_e5m2", "element type FLOAT8E5M2"},
+    {"node/test_quantizelinear_int4", "element type INT4"},
+    {"node/test_quantizelinear_uint4", "element type UINT4"},
     {"node/test_cast_FLOAT_to_FLOAT8*", "which shardscore does not support"},
     {"node/test_cast_FLOAT_to_INT4", "element type INT4"},
     {"node/test_cast_FLOAT_to_UINT4", "element type UINT4"},

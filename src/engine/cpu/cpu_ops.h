@@ -51,6 +51,9 @@ Status cpu_imputer(OpContext& ctx);    // ai.onnx.ml Imputer: X's type (float32,
 Status cpu_binarizer(OpContext& ctx);  // ai.onnx.ml Binarizer: X's type, NaN stays NaN
 Status cpu_one_hot_encoder(OpContext& ctx);  // ai.onnx.ml OneHotEncoder: int64 categories
 Status cpu_label_encoder(OpContext& ctx);    // ai.onnx.ml LabelEncoder: numeric keys and values
+// quantize.cpp — QuantizeLinear / DequantizeLinear (op_plans_elementwise.h)
+Status cpu_quantize_linear(OpContext& ctx);
+Status cpu_dequantize_linear(OpContext& ctx);
 Status cpu_tree_ensemble_regressor(OpContext& ctx);
 Status cpu_tree_ensemble_classifier(OpContext& ctx);
 Status cpu_raw_input(OpContext& ctx);  // shardscore.RawInput, made by pass_raw_inputs

@@ -126,6 +126,8 @@ Status cuda_imputer(CudaOpContext& ctx);
 Status cuda_binarizer(CudaOpContext& ctx);
 Status cuda_one_hot_encoder(CudaOpContext& ctx);
 Status cuda_label_encoder(CudaOpContext& ctx);
+Status cuda_quantize_linear(CudaOpContext& ctx);    // elementwise.cpp, kernels/quantize.cu
+Status cuda_dequantize_linear(CudaOpContext& ctx);
 Status cuda_tree_ensemble_regressor(CudaOpContext& ctx);
 Status cuda_tree_ensemble_classifier(CudaOpContext& ctx);
 Status cuda_raw_input(CudaOpContext& ctx);  // shardscore.RawInput (pass_raw_inputs): the job's preprocessing

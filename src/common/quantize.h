@@ -1,0 +1,51 @@
+#pragma once
+// One element of ONNX's QuantizeLinear and DequantizeLinear, shared by the CPU functions
+// (src/engine/cpu/quantize.cpp) and the CUDA kernels (kernels/quantize.cu), so both give the same
+// bits. Plain C++; callable from device code when compiled by nvcc.
+//
+// QuantizeLinear: y = saturate(round_half_to_even(x / scale) + zero_point), the division in
+// float32 (the spec's x / y_scale, not x * (1 / y_scale): they differ in the last bit, which moves
+// halves), rounded by rintf (the default rounding mode: to nearest, ties to even), the zero point
+// added in float32 (exact: a rounded value beyond 2^24 saturates whatever is added), then clamped
+// to Q's range. A NaN gives Q's minimum (ONNX leaves it open; ONNX Runtime's CPU provider gives
+// the minimum: 0 for uint8, -128 for int8).
+// DequantizeLinear: y = float32(x - zero_point) * scale, the difference exact in int64, converted
+// once (to nearest even: exact for 8- and 16-bit x, rounded for int32 beyond 2^24), one product.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "int_pow.h"  // SS_HOST_DEVICE (same folder: the kernels include src/common/ by path)
+
+namespace shardscore {
+
+template <typename Q>
+SS_HOST_DEVICE inline Q quantize_linear_value(float x, float scale, int32_t zero_point) {
+  static_assert(std::is_integral_v<Q> && sizeof(Q) <= 2);
+  constexpr float lo = static_cast<float>(std::numeric_limits<Q>::min());
+  constexpr float hi = static_cast<float>(std::numeric_limits<Q>::max());
+#ifdef __CUDA_ARCH__
+  const float q = __fdiv_rn(x, scale);  // IEEE division, whatever the compiler's flags
+  float v = __fadd_rn(rintf(q), static_cast<float>(zero_point));
+#else
+  const float q = x / scale;
+  float v = std::nearbyint(q) + static_cast<float>(zero_point);
+#endif
+  if (!(v == v)) return std::numeric_limits<Q>::min();
+  v = v < lo ? lo : (v > hi ? hi : v);
+  return static_cast<Q>(v);
+}
+
+template <typename X>
+SS_HOST_DEVICE inline float dequantize_linear_value(X x, float scale, int64_t zero_point) {
+  static_assert(std::is_integral_v<X>);
+  const float d = static_cast<float>(static_cast<int64_t>(x) - zero_point);
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(d, scale);
+#else
+  return d * scale;
+#endif
+}
+
+}  // namespace shardscore

@@ -1,0 +1,158 @@
+"""QDQ-quantized models (what onnxruntime.quantization.quantize_static writes by default) scored end to end at 2 ranks
+vs ONNX Runtime.
+
+Each test builds a small float model with onnx.helper (a Gemm MLP, a Conv net; seeded random weights, nothing
+committed), quantizes it with quantize_static in QDQ format over a calibration reader of random rows (per-tensor, and
+per-channel weights), runs the real binary under `mpirun -np 2` on an HDF5 input and compares every output with ONNX
+Runtime run with graph optimizations DISABLED (ORT_DISABLE_ALL): that runs the QuantizeLinear / DequantizeLinear
+pairs as float ops, exactly what shardscore does, rather than fusing them into integer kernels (QLinearConv,
+MatMulInteger), whose results differ from the QDQ float graph by design.
+
+Tolerance: the float ops between the Q/DQ pairs (Gemm, Conv) sum in another order than ONNX Runtime's MLAS, so an
+activation within a rounding error of a quantization tie may round to the neighbouring level, which moves an output
+by about one activation quantization step. So 99% of the elements must agree to 1e-5 and every one within 2 steps
+(the largest activation scale). On the CPU today every element agrees exactly, at several seeds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+NP = 2
+ROWS, CHUNK_ROWS, BATCH, SHARD_ROWS = 1000, 100, 64, 250
+
+
+def mlp(rng, features: int) -> "onnx.ModelProto":
+    """X [N, features] -> Gemm(16) -> Relu -> Gemm(8) -> Relu -> Gemm(3) -> Softmax."""
+    nodes, inits, prev, width = [], [], "X", features
+    for k, out in enumerate((16, 8, 3)):
+        inits += [numpy_helper.from_array((rng.standard_normal((width, out)) / np.sqrt(width)).astype(np.float32), f"W{k}"),
+                  numpy_helper.from_array((0.1 * rng.standard_normal(out)).astype(np.float32), f"B{k}")]
+        nodes.append(helper.make_node("Gemm", [prev, f"W{k}", f"B{k}"], [f"g{k}"]))
+        prev = f"g{k}"
+        if out != 3:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{k}"]))
+            prev, width = f"r{k}", out
+    nodes.append(helper.make_node("Softmax", [prev], ["probabilities"], axis=1))
+    return model_of(nodes, inits, features, 3)
+
+
+def convnet(rng, features: int) -> "onnx.ModelProto":
+    """X [N, 36] -> Reshape [N, 1, 6, 6] -> Conv(4, 3x3, pad 1) -> Relu -> Conv(6, 3x3, stride 2) -> Relu
+    -> Flatten -> Gemm(5)."""
+    inits = [numpy_helper.from_array(np.array([-1, 1, 6, 6], np.int64), "shape"),
+             numpy_helper.from_array((rng.standard_normal((4, 1, 3, 3)) / 3).astype(np.float32), "C0"),
+             numpy_helper.from_array((0.1 * rng.standard_normal(4)).astype(np.float32), "D0"),
+             numpy_helper.from_array((rng.standard_normal((6, 4, 3, 3)) / 6).astype(np.float32), "C1"),
+             numpy_helper.from_array((0.1 * rng.standard_normal(6)).astype(np.float32), "D1"),
+             numpy_helper.from_array((rng.standard_normal((24, 5)) / 5).astype(np.float32), "W"),
+             numpy_helper.from_array((0.1 * rng.standard_normal(5)).astype(np.float32), "B")]
+    nodes = [helper.make_node("Reshape", ["X", "shape"], ["img"]),
+             helper.make_node("Conv", ["img", "C0", "D0"], ["c0"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c0"], ["r0"]),
+             helper.make_node("Conv", ["r0", "C1", "D1"], ["c1"], strides=[2, 2]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Flatten", ["r1"], ["f"]),
+             helper.make_node("Gemm", ["f", "W", "B"], ["scores"])]
+    assert features == 36
+    return model_of(nodes, inits, features, 5, output="scores")
+
+
+def model_of(nodes, inits, features, outputs, output="probabilities"):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", features])],
+                          [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", outputs])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    return m
+
+
+def quantize(tmp_path: Path, model, x: np.ndarray, per_channel: bool):
+    """quantize_static in QDQ format (its default), calibrated on the first 200 rows."""
+    import onnx
+    q = pytest.importorskip("onnxruntime.quantization")
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self):
+            self.rows = iter(x[i:i + 20] for i in range(0, 200, 20))
+
+        def get_next(self):
+            b = next(self.rows, None)
+            return None if b is None else {"X": b}
+
+    src, dst = tmp_path / "float.onnx", tmp_path / "qdq.onnx"
+    src.write_bytes(model.SerializeToString())
+    q.quantize_static(str(src), str(dst), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=per_channel)
+    return onnx.load(str(dst))
+
+
+def score_and_compare(e2e, tmp_path: Path, qmodel, x: np.ndarray) -> np.ndarray:
+    import h5py
+    import onnxruntime as ort
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(qmodel.SerializeToString())
+    inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=x, chunks=(CHUNK_ROWS, x.shape[1]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
+           "output": {"path": str(out), "overwrite": True},
+           "run": {"batch_size": BATCH, "shard_rows": SHARD_ROWS}, "checks": {"max_missing_fraction": 1.0}}
+    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    assert not e2e.error_lines(p.stderr), p.stderr
+    datasets, attrs = e2e.read_output(out)
+    assert int(attrs["num_ranks"]) == NP and int(attrs["num_rows"]) == x.shape[0]
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # QDQ as float ops, unfused
+    sess = ort.InferenceSession(qmodel.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    name = sess.get_outputs()[0].name
+    want = sess.run([name], {"X": x})[0].astype(np.float64)
+    got = datasets[name]
+    assert got.dtype == np.float32 and got.shape == want.shape
+    return got.astype(np.float64), want
+
+
+def activation_step(qmodel) -> float:
+    """The largest quantization step of an activation: the scale of a DequantizeLinear fed by a QuantizeLinear."""
+    inits = {t.name: numpy_helper.to_array(t) for t in qmodel.graph.initializer}
+    quantized = {n.output[0] for n in qmodel.graph.node if n.op_type == "QuantizeLinear"}
+    return max(float(np.max(inits[n.input[1]])) for n in qmodel.graph.node
+               if n.op_type == "DequantizeLinear" and n.input[0] in quantized)
+
+
+def check(got, want, step, what):
+    err = np.abs(got - want)
+    exact = err <= 1e-5 * np.maximum(1.0, np.abs(want))
+    assert exact.mean() >= 0.99, f"{what}: only {exact.mean():.3%} of the elements agree to 1e-5"
+    assert err.max() <= 2 * step, f"{what}: worst {err.max():.3g} beyond 2 quantization steps ({step:.3g})"
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
+def test_qdq_mlp_matches_onnxruntime(e2e, tmp_path, seed, per_channel):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((ROWS, 10)).astype(np.float32)
+    q = quantize(tmp_path, mlp(rng, 10), x, per_channel)
+    ops = [n.op_type for n in q.graph.node]
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops, ops
+    if per_channel:  # per-axis weight scales
+        inits = {t.name: t for t in q.graph.initializer}
+        assert any(n.op_type == "DequantizeLinear" and len(inits[n.input[1]].dims) == 1 and inits[n.input[1]].dims[0] > 1
+                   for n in q.graph.node if n.input[1] in inits)
+    got, want = score_and_compare(e2e, tmp_path, q, x)
+    check(got, want, activation_step(q), "probabilities")
+
+
+@pytest.mark.parametrize("per_channel", [False, True], ids=["per_tensor", "per_channel"])
+def test_qdq_convnet_matches_onnxruntime(e2e, tmp_path, seed, per_channel):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((ROWS, 36)).astype(np.float32)
+    q = quantize(tmp_path, convnet(rng, 36), x, per_channel)
+    ops = [n.op_type for n in q.graph.node]
+    assert ops.count("QuantizeLinear") >= 3 and "Conv" in ops, ops
+    got, want = score_and_compare(e2e, tmp_path, q, x)
+    check(got, want, activation_step(q), "scores")

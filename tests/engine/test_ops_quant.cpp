@@ -1,0 +1,302 @@
+// Op tests of QuantizeLinear and DequantizeLinear against the ONNX spec's formulas written out here
+// (a float32 division x / scale, rounding half to even by hand, saturation to the type's range;
+// (x - zero_point) * scale), never the engine's own output. The fixture is in op_test.h.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/op_test.h"
+
+namespace shardscore {
+namespace {
+using namespace shardscore::op_test;
+
+// Round half to even, by hand (no rint / nearbyint: those are what the code uses).
+double round_half_even(double q) {
+  const double f = std::floor(q);
+  const double frac = q - f;
+  if (frac < 0.5) return f;
+  if (frac > 0.5) return f + 1;
+  return std::fmod(f, 2.0) == 0 ? f : f + 1;
+}
+
+// The spec's QuantizeLinear of one element into [lo, hi]: the division in float32 (x / y_scale,
+// both float32 here), then rounding, the zero point and saturation in double. NaN: the minimum
+// (ONNX Runtime's choice; the spec leaves it open).
+double quantize_ref(float x, float s, double zp, double lo, double hi) {
+  const float q = x / s;  // float32 division: the spec's x / y_scale
+  if (std::isnan(q)) return lo;
+  const double v = round_half_even(static_cast<double>(q)) + zp;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+template <typename Q>
+double lo_of() {
+  return static_cast<double>(std::numeric_limits<Q>::min());
+}
+template <typename Q>
+double hi_of() {
+  return static_cast<double>(std::numeric_limits<Q>::max());
+}
+
+// Values around the rounding ties of scale s: (k + 1/2) * s and their float32 neighbours, exact
+// ties (s a power of two), the range's ends and beyond, zeros, infinities.
+std::vector<float> tie_values(float s, int lo_k, int hi_k) {
+  std::vector<float> v;
+  for (int k = lo_k; k <= hi_k; ++k) {
+    const float t = static_cast<float>((k + 0.5) * static_cast<double>(s));
+    v.push_back(t);
+    v.push_back(std::nextafter(t, INFINITY));
+    v.push_back(std::nextafter(t, -INFINITY));
+  }
+  for (float e : {0.0f, -0.0f, INFINITY, -INFINITY, 1e30f, -1e30f}) v.push_back(e);
+  return v;
+}
+
+// Quantizes tie_values(s) with zero point zp through run(inputs, attributes, opset).
+template <typename Q, typename F>
+void check_quantize_per_tensor(F&& run, float s, Q zp, int64_t opset) {
+  const std::vector<float> x = tie_values(s, -300, 300);
+  const int64_t n = static_cast<int64_t>(x.size());
+  Tensor out = run({make<float>({n}, x), make<float>({}, {s}), make<Q>({}, {zp})}, {}, opset);
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = quantize_ref(x[i], s, zp, lo_of<Q>(), hi_of<Q>());
+  expect_near(out, dtype_of<Q>(), {n}, ref, kExact);
+}
+
+TEST_P(OpTest, QuantizeLinear_PerTensorHalvesToEvenAndSaturates) {
+  auto run = [&](std::vector<Tensor> in, Attrs a, int64_t opset) { return run1("QuantizeLinear", std::move(in), a, opset); };
+  for (int64_t opset : {10, 13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    // 0.5: exact ties (0.25 / 0.5 = 0.5 rounds to 0, 0.75 / 0.5 = 1.5 to 2); 0.1 and 0.3: ties of
+    // the float32 quotient that x * (1 / s) would move.
+    for (float s : {0.5f, 0.1f, 0.3f, 0.0123f}) {
+      check_quantize_per_tensor<uint8_t>(run, s, 128, opset);
+      check_quantize_per_tensor<int8_t>(run, s, -3, opset);
+      check_quantize_per_tensor<uint8_t>(run, s, 0, opset);
+    }
+  }
+  for (float s : {0.5f, 0.1f, 0.3f}) {  // int16 / uint16 (ONNX: opset 21)
+    check_quantize_per_tensor<int16_t>(run, s, 7, 21);
+    check_quantize_per_tensor<uint16_t>(run, s, 40000, 21);
+  }
+}
+
+TEST_P(OpTest, QuantizeLinear_DividesRatherThanMultipliesByTheReciprocal) {
+  // x / s and x * (1 / s) round to different halves here (found with numpy): -29.949999f / 0.1f is
+  // -299.49997 (to -299), while -29.949999f * (1 / 0.1f) is -299.5 (to -300); -74.25f / 0.3f is
+  // -247.49998 (to -247), the product -247.5 (to -248).
+  const float x0 = -29.949998856f, x1 = -74.25f;
+  ASSERT_EQ(std::nearbyint(x0 / 0.1f), -299.0f);  // the test's premise, on this machine's float32
+  ASSERT_EQ(std::nearbyint(x0 * (1.0f / 0.1f)), -300.0f);
+  Tensor a = run1("QuantizeLinear", {make<float>({1}, {x0}), make<float>({}, {0.1f}), make<int16_t>({}, {0})}, {}, 21);
+  expect_near(a, DType::kInt16, {1}, {-299}, kExact);
+  Tensor b = run1("QuantizeLinear", {make<float>({1}, {x1}), make<float>({}, {0.3f}), make<int16_t>({}, {0})}, {}, 21);
+  expect_near(b, DType::kInt16, {1}, {-247}, kExact);
+}
+
+TEST_P(OpTest, QuantizeLinear_NoZeroPointGivesUint8_NaNGivesTheMinimum) {
+  const std::vector<float> x = {-1.0f, 0.0f, 0.5f, 1.5f, 2.5f, 127.4f, 300.0f, NAN, -NAN};
+  for (int64_t opset : {10, 13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    Tensor out = run1("QuantizeLinear", {make<float>({3, 3}, x), make<float>({}, {1.0f})}, {}, opset);
+    expect_near(out, DType::kUInt8, {3, 3}, {0, 0, 0, 2, 2, 127, 255, 0, 0}, kExact);
+  }
+  Tensor i8 = run1("QuantizeLinear", {make<float>({3, 3}, x), make<float>({}, {1.0f}), make<int8_t>({}, {0})}, {}, 13);
+  expect_near(i8, DType::kInt8, {3, 3}, {-1, 0, 0, 2, 2, 127, 127, -128, -128}, kExact);
+  // Opset 21's output_dtype chooses the type without a zero point (INT8 = 3, UINT16 = 4).
+  Tensor o8 = run1("QuantizeLinear", {make<float>({3, 3}, x), make<float>({}, {1.0f})}, {{"output_dtype", a_int(3)}}, 21);
+  expect_near(o8, DType::kInt8, {3, 3}, {-1, 0, 0, 2, 2, 127, 127, -128, -128}, kExact);
+  Tensor o16 = run1("QuantizeLinear", {make<float>({3, 3}, x), make<float>({}, {1.0f})}, {{"output_dtype", a_int(4)}}, 21);
+  expect_near(o16, DType::kUInt16, {3, 3}, {0, 0, 0, 2, 2, 127, 300, 0, 0}, kExact);
+}
+
+TEST_P(OpTest, QuantizeLinear_PerAxis_NegativeAxis_Blocked) {
+  const Shape shape{2, 3, 4};
+  const auto x = rand_f32(24, -40, 40);
+  const std::vector<float> s1 = {0.25f, 0.1f, 0.7f};          // along axis 1 (3)
+  const std::vector<int8_t> z1 = {-5, 0, 9};
+  const std::vector<float> s2 = {0.5f, 0.3f, 0.2f, 1.1f};     // along axis -1 (4)
+  const std::vector<uint8_t> z2 = {0, 128, 10, 255};
+  std::vector<double> r1(24), r2(24);
+  for (int64_t i = 0; i < 24; ++i) {
+    const auto idx = unravel(i, shape);
+    r1[i] = quantize_ref(x[i], s1[idx[1]], z1[idx[1]], -128, 127);
+    r2[i] = quantize_ref(x[i], s2[idx[2]], z2[idx[2]], 0, 255);
+  }
+  for (int64_t opset : {13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    // axis defaults to 1
+    expect_near(run1("QuantizeLinear", {make<float>(shape, x), make<float>({3}, s1), make<int8_t>({3}, z1)}, {}, opset),
+                DType::kInt8, shape, r1, kExact);
+    expect_near(run1("QuantizeLinear", {make<float>(shape, x), make<float>({3}, s1), make<int8_t>({3}, z1)},
+                     {{"axis", a_int(-2)}}, opset),
+                DType::kInt8, shape, r1, kExact);
+    expect_near(run1("QuantizeLinear", {make<float>(shape, x), make<float>({4}, s2), make<uint8_t>({4}, z2)},
+                     {{"axis", a_int(-1)}}, opset),
+                DType::kUInt8, shape, r2, kExact);
+  }
+  // Blocked (opset 21): axis 2 (4 elements) in blocks of 3: scale [2, 3, 2], element d uses block d / 3.
+  const auto sb = rand_f32(12, 0.05f, 0.5f);
+  const auto zb = rand_int<int>(12, -20, 20);
+  std::vector<int8_t> zb8(zb.begin(), zb.end());
+  std::vector<double> rb(24);
+  for (int64_t i = 0; i < 24; ++i) {
+    const auto idx = unravel(i, shape);
+    const int64_t j = (idx[0] * 3 + idx[1]) * 2 + idx[2] / 3;
+    rb[i] = quantize_ref(x[i], sb[j], zb8[j], -128, 127);
+  }
+  expect_near(run1("QuantizeLinear", {make<float>(shape, x), make<float>({2, 3, 2}, sb), make<int8_t>({2, 3, 2}, zb8)},
+                   {{"axis", a_int(-1)}, {"block_size", a_int(3)}}, 21),
+              DType::kInt8, shape, rb, kExact);
+}
+
+TEST_P(OpTest, QuantizeLinear_Float16XAndScale) {
+  // float16 x and scale (opset 19): both widen exactly, then the float32 division as for float32.
+  const std::vector<float> xf = {0.25f, 0.75f, -0.75f, 1.25f, 3.0f, -100.0f, 63.5f, 0.1f};
+  std::vector<uint16_t> xh;
+  for (float v : xf) xh.push_back(float_to_half(v));
+  const uint16_t sh = float_to_half(0.5f);
+  Tensor out = run1("QuantizeLinear",
+                    {Tensor::copy_of(DType::kFloat16, {8}, xh.data()), Tensor::copy_of(DType::kFloat16, {}, &sh),
+                     make<int8_t>({}, {1})},
+                    {}, 19);
+  std::vector<double> ref;
+  for (uint16_t h : xh) ref.push_back(quantize_ref(static_cast<float>(half_to_double(h)), 0.5f, 1, -128, 127));
+  expect_near(out, DType::kInt8, {8}, ref, kExact);
+}
+
+template <typename X>
+std::vector<double> dequantize_ref(const std::vector<X>& x, float s, int64_t zp) {
+  std::vector<double> r;
+  // The spec's (x - zero_point) * scale, rounded to float32 once (exact below 2^24 before the product).
+  for (X v : x) r.push_back(static_cast<double>(static_cast<float>(static_cast<double>(v) - static_cast<double>(zp)) * s));
+  return r;
+}
+
+TEST_P(OpTest, DequantizeLinear_EveryTypePerTensor) {
+  for (int64_t opset : {10, 13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    const std::vector<uint8_t> u8 = {0, 1, 127, 128, 254, 255};
+    expect_near(run1("DequantizeLinear", {make<uint8_t>({2, 3}, u8), make<float>({}, {0.37f}), make<uint8_t>({}, {128})},
+                     {}, opset),
+                DType::kFloat32, {2, 3}, dequantize_ref<uint8_t>(u8, 0.37f, 128), kExact);
+    const std::vector<int8_t> i8 = {-128, -127, -1, 0, 1, 127};
+    expect_near(run1("DequantizeLinear", {make<int8_t>({6}, i8), make<float>({}, {0.02f}), make<int8_t>({}, {-7})}, {},
+                     opset),
+                DType::kFloat32, {6}, dequantize_ref<int8_t>(i8, 0.02f, -7), kExact);
+    // No zero point: 0. int32 x (a bias), no zero point.
+    expect_near(run1("DequantizeLinear", {make<int8_t>({6}, i8), make<float>({}, {1.5f})}, {}, opset), DType::kFloat32,
+                {6}, dequantize_ref<int8_t>(i8, 1.5f, 0), kExact);
+    const std::vector<int32_t> i32 = {-2147483647 - 1, -100000, -1, 0, 3, 16777217, 2147483647};
+    expect_near(run1("DequantizeLinear", {make<int32_t>({7}, i32), make<float>({}, {0.001f})}, {}, opset),
+                DType::kFloat32, {7}, dequantize_ref<int32_t>(i32, 0.001f, 0), kExact);
+  }
+  const std::vector<int16_t> i16 = {-32768, -5, 0, 9, 32767};
+  expect_near(run1("DequantizeLinear", {make<int16_t>({5}, i16), make<float>({}, {0.5f}), make<int16_t>({}, {-32768})}, {},
+                   21),
+              DType::kFloat32, {5}, dequantize_ref<int16_t>(i16, 0.5f, -32768), kExact);
+  const std::vector<uint16_t> u16 = {0, 1, 40000, 65535};
+  expect_near(run1("DequantizeLinear", {make<uint16_t>({4}, u16), make<float>({}, {0.25f}), make<uint16_t>({}, {65535})},
+                   {}, 21),
+              DType::kFloat32, {4}, dequantize_ref<uint16_t>(u16, 0.25f, 65535), kExact);
+  // An int32 zero point of an int32 x.
+  const std::vector<int32_t> b = {5, -5, 1000};
+  expect_near(run1("DequantizeLinear", {make<int32_t>({3}, b), make<float>({}, {2.0f}), make<int32_t>({}, {3})}, {}, 13),
+              DType::kFloat32, {3}, {4, -16, 1994}, kExact);
+}
+
+TEST_P(OpTest, DequantizeLinear_PerAxisNegativeAxisAndBlocked) {
+  const Shape shape{3, 2, 4};
+  const auto xi = rand_int<int>(24, -128, 127);
+  std::vector<int8_t> x(xi.begin(), xi.end());
+  const std::vector<float> s0 = {0.1f, 0.02f, 3.0f};  // axis 0 (= -3)
+  const std::vector<int8_t> z0 = {1, -2, 100};
+  const std::vector<float> s1 = {0.5f, 0.25f};        // axis 1 (default; = -2)
+  const std::vector<int8_t> z1 = {-128, 127};
+  std::vector<double> r0(24), r1(24), rb(24);
+  for (int64_t i = 0; i < 24; ++i) {
+    const auto idx = unravel(i, shape);
+    r0[i] = static_cast<float>(static_cast<double>(x[i]) - z0[idx[0]]) * s0[idx[0]];
+    r1[i] = static_cast<float>(static_cast<double>(x[i]) - z1[idx[1]]) * s1[idx[1]];
+  }
+  for (int64_t opset : {13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    expect_near(run1("DequantizeLinear", {make<int8_t>(shape, x), make<float>({3}, s0), make<int8_t>({3}, z0)},
+                     {{"axis", a_int(-3)}}, opset),
+                DType::kFloat32, shape, r0, kExact);
+    expect_near(run1("DequantizeLinear", {make<int8_t>(shape, x), make<float>({2}, s1), make<int8_t>({2}, z1)}, {}, opset),
+                DType::kFloat32, shape, r1, kExact);
+  }
+  // Blocked (opset 21) along axis 2 (4) in blocks of 3: scale [3, 2, 2]; no zero point.
+  const auto sbl = rand_f32(12, 0.01f, 2.0f);
+  for (int64_t i = 0; i < 24; ++i) {
+    const auto idx = unravel(i, shape);
+    rb[i] = static_cast<float>(x[i]) * sbl[(idx[0] * 2 + idx[1]) * 2 + idx[2] / 3];
+  }
+  expect_near(run1("DequantizeLinear", {make<int8_t>(shape, x), make<float>({3, 2, 2}, sbl)},
+                   {{"axis", a_int(2)}, {"block_size", a_int(3)}}, 21),
+              DType::kFloat32, shape, rb, kExact);
+}
+
+TEST_P(OpTest, DequantizeLinear_Float16ScaleGivesFloat16) {
+  // y takes the scale's type: the float32 product rounded once to float16.
+  const std::vector<uint8_t> x = {0, 3, 100, 200, 255};
+  const uint16_t sh = float_to_half(0.0123f);
+  Tensor out = run1("DequantizeLinear", {make<uint8_t>({5}, x), Tensor::copy_of(DType::kFloat16, {}, &sh),
+                                         make<uint8_t>({}, {3})},
+                    {}, 19);
+  ASSERT_EQ(out.dtype(), DType::kFloat16);
+  const float s = static_cast<float>(half_to_double(sh));
+  const std::vector<double> got = to_doubles(out);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const float p = static_cast<float>(static_cast<int>(x[i]) - 3) * s;
+    EXPECT_EQ(got[i], half_to_double(double_to_half(p))) << "element " << i;
+  }
+}
+
+TEST_P(OpTest, QuantizeLinear_Errors) {
+  const Tensor x = make<float>({2, 3}, rand_f32(6));
+  // A zero point of another shape than the scale's; a per-axis scale of the wrong length; a
+  // per-axis scale before opset 13; axis out of range.
+  expect_error(StatusCode::kInvalidArgument, "differs from y_scale's shape", "QuantizeLinear",
+               {x, make<float>({3}, {1, 1, 1}), make<uint8_t>({2}, {0, 0})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "for per-axis quantization", "QuantizeLinear",
+               {x, make<float>({2}, {1, 1}), make<uint8_t>({2}, {0, 0})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "must be a scalar before opset 13", "QuantizeLinear",
+               {x, make<float>({3}, {1, 1, 1}), make<uint8_t>({3}, {0, 0, 0})}, {}, 10);
+  expect_error(StatusCode::kInvalidArgument, "axis 2 is out of range", "QuantizeLinear",
+               {x, make<float>({3}, {1, 1, 1})}, {{"axis", a_int(2)}}, 13);
+  // float8 / int4 output types by name; output_dtype against the zero point's type.
+  expect_error(StatusCode::kUnimplemented, "FLOAT8E4M3FN", "QuantizeLinear", {x, make<float>({}, {1})},
+               {{"output_dtype", a_int(17)}}, 21);
+  expect_error(StatusCode::kUnimplemented, "INT4", "QuantizeLinear", {x, make<float>({}, {1})},
+               {{"output_dtype", a_int(22)}}, 21);
+  expect_error(StatusCode::kInvalidArgument, "differs from y_zero_point's type", "QuantizeLinear",
+               {x, make<float>({}, {1}), make<uint8_t>({}, {0})}, {{"output_dtype", a_int(3)}}, 21);
+  // Types: an int32 zero point, a float64 scale, an int32 x.
+  expect_error(StatusCode::kInvalidArgument, "y_zero_point of type int32", "QuantizeLinear",
+               {x, make<float>({}, {1}), make<int32_t>({}, {0})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "y_scale of type float64", "QuantizeLinear", {x, make<double>({}, {1})}, {}, 13);
+  expect_error(StatusCode::kUnimplemented, "int32 x", "QuantizeLinear", {make<int32_t>({2}, {1, 2}), make<float>({}, {1})},
+               {}, 13);
+  // Blocked: the scale's shape must follow x's.
+  expect_error(StatusCode::kInvalidArgument, "for blocked quantization", "QuantizeLinear",
+               {x, make<float>({2, 3}, {1, 1, 1, 1, 1, 1})}, {{"block_size", a_int(2)}}, 21);
+  expect_error(StatusCode::kInvalidArgument, "block_size -1", "QuantizeLinear", {x, make<float>({}, {1})},
+               {{"block_size", a_int(-1)}}, 21);
+}
+
+TEST_P(OpTest, DequantizeLinear_Errors) {
+  expect_error(StatusCode::kInvalidArgument, "x_zero_point of type int8 differs from x's type uint8", "DequantizeLinear",
+               {make<uint8_t>({2}, {1, 2}), make<float>({}, {1}), make<int8_t>({}, {0})}, {}, 13);
+  expect_error(StatusCode::kUnimplemented, "DequantizeLinear of a float32 x", "DequantizeLinear",
+               {make<float>({2}, {1, 2}), make<float>({}, {1})}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "x_scale [2, 1]", "DequantizeLinear",
+               {make<uint8_t>({2, 2}, {1, 2, 3, 4}), make<float>({2, 1}, {1, 1})}, {}, 13);
+}
+
+}  // namespace
+}  // namespace shardscore
