@@ -454,6 +454,190 @@ __global__ void tree_ensemble_kernel(const T* __restrict__ x, int64_t rows, int6
   }
 }
 
+// ---- SVMRegressor / SVMClassifier: one thread per row, as the CPU's functions ----
+
+// The CPU's svm_kernel: K(x, v) in double, x rounded to float32 first.
+template <class T>
+__device__ double svm_kernel_dev(const SvmArgs& a, const T* __restrict__ x, const float* __restrict__ v,
+                                 int64_t features) {
+  if (a.kernel == 2) {  // RBF
+    double s = 0;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = __dsub_rn(static_cast<double>(to_float(x[f])), static_cast<double>(v[f]));
+      s = __dadd_rn(s, __dmul_rn(d, d));
+    }
+    return exp(-a.gamma * s);
+  }
+  double dot = 0;
+  for (int64_t f = 0; f < features; ++f)
+    dot = __dadd_rn(dot, __dmul_rn(static_cast<double>(to_float(x[f])), static_cast<double>(v[f])));
+  if (a.kernel == 1) return pow(__dadd_rn(__dmul_rn(a.gamma, dot), a.coef0), a.degree);  // POLY
+  if (a.kernel == 3) return tanh(__dadd_rn(__dmul_rn(a.gamma, dot), a.coef0));           // SIGMOID
+  return dot;                                                                            // LINEAR
+}
+
+// The CPU's apply_post_transform on one row of n float32 scores.
+__device__ void svm_post_row(MlPostTransform post, float* s, int64_t n) {
+  if (post == MlPostTransform::kNone) return;
+  if (post == MlPostTransform::kLogistic) {
+    for (int64_t c = 0; c < n; ++c) s[c] = cpu_logistic(s[c]);
+    return;
+  }
+  const bool skip_zero = post == MlPostTransform::kSoftmaxZero;
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < n; ++c)
+    if (!(skip_zero && s[c] == 0)) mx = mx < s[c] ? s[c] : mx;
+  double sum = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    s[c] = skip_zero && s[c] == 0 ? 0.0f : cpu_expf(__fsub_rn(s[c], mx));
+    sum = __dadd_rn(sum, static_cast<double>(s[c]));
+  }
+  for (int64_t c = 0; c < n; ++c) s[c] = sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(s[c]), sum)) : s[c];
+}
+
+// The CPU's svm_one_minus_logistic.
+__device__ __forceinline__ double svm_one_minus_logistic_dev(double v) {
+  if (v >= 0) {
+    const double e = exp(-v);
+    return __ddiv_rn(e, __dadd_rn(1.0, e));
+  }
+  return __ddiv_rn(1.0, __dadd_rn(1.0, exp(v)));
+}
+
+// The CPU's svm_couple (libsvm's pairwise coupling as ONNX Runtime iterates it), in double.
+__device__ void svm_couple_dev(int64_t k, const double* r, double* q, double* qp, double* p) {
+  for (int64_t i = 0; i < k * k; ++i) q[i] = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    p[i] = __ddiv_rn(1.0, static_cast<double>(k));
+    for (int64_t j = 0; j < k; ++j) {
+      if (j == i) continue;
+      q[i * k + i] = __dadd_rn(q[i * k + i], __dmul_rn(r[j * k + i], r[j * k + i]));
+      q[i * k + j] = j < i ? q[j * k + i] : -__dmul_rn(r[j * k + i], r[i * k + j]);
+    }
+  }
+  const double eps = __ddiv_rn(0.005, static_cast<double>(k));
+  for (int round = 0; round < 100; ++round) {
+    double pqp = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      qp[i] = 0;
+      for (int64_t j = 0; j < k; ++j) qp[i] = __dadd_rn(qp[i], __dmul_rn(q[i * k + j], p[j]));
+      pqp = __dadd_rn(pqp, __dmul_rn(p[i], qp[i]));
+    }
+    double max_error = 0;
+    for (int64_t i = 0; i < k; ++i) max_error = fmax(max_error, fabs(__dsub_rn(qp[i], pqp)));
+    if (max_error < eps) break;
+    for (int64_t i = 0; i < k; ++i) {
+      const double diff = __ddiv_rn(__dsub_rn(pqp, qp[i]), q[i * k + i]);
+      const double one_diff = __dadd_rn(1.0, diff);
+      p[i] = __dadd_rn(p[i], diff);
+      pqp = __ddiv_rn(__ddiv_rn(__dadd_rn(pqp, __dmul_rn(diff, __dadd_rn(__dmul_rn(diff, q[i * k + i]),
+                                                                           __dmul_rn(2.0, qp[i])))),
+                                one_diff),
+                      one_diff);
+      for (int64_t j = 0; j < k; ++j) {
+        qp[j] = __ddiv_rn(__dadd_rn(qp[j], __dmul_rn(diff, q[i * k + j])), one_diff);
+        p[j] = __ddiv_rn(p[j], one_diff);
+      }
+    }
+  }
+}
+
+template <class T, class O>
+__global__ void svm_regressor_kernel(const T* __restrict__ x, int64_t rows, int64_t features, SvmArgs a,
+                                     O* __restrict__ y) {
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const T* row = x + r * features;
+    double s = 0;
+    if (a.vectors > 0) {
+      for (int64_t v = 0; v < a.vectors; ++v)
+        s = __dadd_rn(s, __dmul_rn(static_cast<double>(a.coef[v]), svm_kernel_dev(a, row, a.sv + v * features, features)));
+    } else {
+      s = svm_kernel_dev(a, row, a.coef, features);  // the linear form: a.kernel is LINEAR
+    }
+    s = __dadd_rn(s, a.rho0);
+    if (a.one_class) s = s > 0 ? 1.0 : -1.0;
+    y[r] = from_float<O>(__double2float_rn(s));
+  }
+}
+
+template <class T, class O>
+__global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int64_t features, SvmArgs a,
+                                      double* __restrict__ work_all, int64_t* __restrict__ votes_all,
+                                      float* __restrict__ zf_all, int64_t* __restrict__ y, O* __restrict__ z) {
+  const int64_t k = a.classes, V = a.vectors;
+  SS_GRID_STRIDE_LOOP(r, rows) {
+    const T* row = x + r * features;
+    float* zf = zf_all + r * a.cols;
+    if (V == 0) {  // the linear form
+      for (int64_t c = 0; c < k; ++c)
+        zf[c] = __double2float_rn(
+            __dadd_rn(svm_kernel_dev(a, row, a.coef + c * features, features), static_cast<double>(a.rho[0])));
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; ++c)
+        if (zf[best] < zf[c]) best = c;
+      const float top = zf[best];
+      int64_t label = a.labels[best];
+      if (k == 2 && !a.have_proba && ((a.all_positive && top >= 0.5f) || (!a.all_positive && top > 0)))
+        label = a.labels[1];
+      y[r] = label;
+      svm_post_row(a.post, zf, a.cols);
+    } else {
+      double* kv = work_all + r * a.work_per_row;
+      double* d = kv + V;
+      double* rr = d + a.pairs;
+      double* q = rr + k * k;
+      double* qp = q + k * k;
+      double* prob = qp + k;
+      int64_t* votes = votes_all + r * k;
+      for (int64_t v = 0; v < V; ++v) kv[v] = svm_kernel_dev(a, row, a.sv + v * features, features);
+      for (int64_t c = 0; c < k; ++c) votes[c] = 0;
+      int64_t pair = 0;
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = i + 1; j < k; ++j, ++pair) {
+          double s = 0;
+          for (int64_t m = 0; m < a.counts[i]; ++m) {
+            const int64_t v = a.starts[i] + m;
+            s = __dadd_rn(s, __dmul_rn(static_cast<double>(a.coef[(j - 1) * V + v]), kv[v]));
+          }
+          for (int64_t m = 0; m < a.counts[j]; ++m) {
+            const int64_t v = a.starts[j] + m;
+            s = __dadd_rn(s, __dmul_rn(static_cast<double>(a.coef[i * V + v]), kv[v]));
+          }
+          s = __dadd_rn(s, static_cast<double>(a.rho[pair]));
+          d[pair] = s;
+          ++votes[s > 0 ? i : j];
+        }
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; ++c)
+        if (votes[best] < votes[c]) best = c;
+      y[r] = a.labels[best];
+      if (a.have_proba) {
+        pair = 0;
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = i + 1; j < k; ++j, ++pair) {
+            double v = svm_one_minus_logistic_dev(__dadd_rn(__dmul_rn(d[pair], static_cast<double>(a.prob_a[pair])),
+                                                            static_cast<double>(a.prob_b[pair])));
+            v = fmin(fmax(v, 1e-7), 1 - 1e-7);
+            rr[i * k + j] = v;
+            rr[j * k + i] = __dsub_rn(1.0, v);
+          }
+        svm_couple_dev(k, rr, q, qp, prob);
+        for (int64_t c = 0; c < k; ++c) zf[c] = __double2float_rn(prob[c]);
+        svm_post_row(a.post, zf, a.cols);
+      } else if (k > 2) {
+        for (int64_t c = 0; c < a.pairs; ++c) zf[c] = __double2float_rn(d[c]);
+        svm_post_row(a.post, zf, a.cols);
+      } else {
+        const float s = __double2float_rn(d[0]);
+        zf[0] = a.post == MlPostTransform::kNone ? -s : __fsub_rn(1.0f, s);
+        zf[1] = s;
+      }
+    }
+    if (z)
+      for (int64_t c = 0; c < a.cols; ++c) z[r * a.cols + c] = from_float<O>(zf[c]);
+  }
+}
+
 // ---- RawInput ----
 
 // One thread per element of y; x read through the NHWC -> NCHW move when nhwc. Explicitly rounded
@@ -713,6 +897,39 @@ cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t row
       break;
     default: return cudaErrorInvalidValue;
   }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_svm_regressor(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,
+                                 Elem y_elem, void* y, cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(y_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      svm_regressor_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows,
+                                                                                features, a, static_cast<O*>(y));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_svm_classifier(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,
+                                  double* work, int64_t* votes, float* zf, int64_t* y, Elem z_elem, void* z,
+                                  cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) {
+    using T = typename decltype(xt)::type;
+    ok = with_out(z_elem, [&](auto ot) {
+      using O = typename decltype(ot)::type;
+      svm_classifier_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
+          static_cast<const T*>(x), rows, features, a, work, votes, zf, y, static_cast<O*>(z));
+    });
+  });
+  if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// ai.onnx.ml (scikit-learn) kernels: LinearClassifier, LinearRegressor, Scaler,
+// ai.onnx.ml (scikit-learn) kernels: LinearClassifier, LinearRegressor, Scaler, SVMRegressor, SVMClassifier,
 // ArrayFeatureExtractor, and the by-value upload of the small attribute tables they read; Imputer
 // and Binarizer, which keep X's type (no float32 conversion).
 //
@@ -151,5 +151,49 @@ cudaError_t launch_raw_input(Elem x_elem, const void* x, int64_t outer, int64_t 
 // [0, last) - which the host cannot see when the indices are device data - writes zero bits.
 cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t rows, int64_t last,
                                            const int64_t* indices, int64_t k, void* z, cudaStream_t stream);
+
+// ---- SVMRegressor / SVMClassifier (engine/op_plans_svm.h) ----
+
+// What the SVM kernels read besides x: device tables (null where absent) and the plan's choices.
+// kernel: 0 LINEAR, 1 POLY, 2 RBF, 3 SIGMOID.
+struct SvmArgs {
+  int kernel = 0;
+  double gamma = 0, coef0 = 0, degree = 0;
+  const float* sv = nullptr;      // [vectors, features]; null in the linear form
+  const float* coef = nullptr;    // regressor: [vectors] or [features]; classifier: [classes - 1, vectors] or [classes, features]
+  const float* rho = nullptr;     // classifier: [pairs] (SVC form) or rho[0] (linear form)
+  const float* prob_a = nullptr;  // classifier: [pairs] or null
+  const float* prob_b = nullptr;
+  const int64_t* labels = nullptr;  // classifier: [classes]
+  const int64_t* starts = nullptr;  // classifier, SVC form: first vector of each class
+  const int64_t* counts = nullptr;  // classifier, SVC form: vectors of each class
+  int64_t vectors = 0;              // 0: the linear form
+  int64_t classes = 0, pairs = 0, cols = 0;
+  double rho0 = 0;                  // regressor
+  bool one_class = false;           // regressor
+  bool have_proba = false, all_positive = false;
+  MlPostTransform post = MlPostTransform::kNone;
+  int64_t work_per_row = 0;         // classifier: svm_classifier_work_per_row(*this), set by the host
+};
+
+// Doubles of per-row scratch launch_svm_classifier needs: vectors + pairs + 2 classes^2 + 2 classes.
+inline int64_t svm_classifier_work_per_row(const SvmArgs& a) {
+  return a.vectors + a.pairs + 2 * a.classes * a.classes + 2 * a.classes;
+}
+
+// One thread per row, as the CPU's cpu_svm_regressor: y[r] = float(sum_v coef[v] K(x_r, sv_v) +
+// rho0) (or x_r . coef + rho0 in the linear form), +-1 with one_class; in double. y of y_elem (kF32,
+// kF16 or kBF16). x as launch_linear_scores.
+cudaError_t launch_svm_regressor(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,
+                                 Elem y_elem, void* y, cudaStream_t stream);
+
+// One thread per row, as the CPU's cpu_svm_classifier step by step: kernel values, pair scores and
+// votes, Platt probabilities and their coupling in double (work: device scratch of rows x
+// svm_classifier_work_per_row doubles, votes: rows x classes int64), scores rounded to float32 into
+// zf (rows x cols) and post-transformed there with the CPU's float32 formulas, then written to z
+// (z_elem kF32, kF16 or kBF16; null: not wanted) and the labels to y.
+cudaError_t launch_svm_classifier(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,
+                                  double* work, int64_t* votes, float* zf, int64_t* y, Elem z_elem, void* z,
+                                  cudaStream_t stream);
 
 }  // namespace shardscore::kernels

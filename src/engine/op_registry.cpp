@@ -65,6 +65,8 @@ constexpr OpEntry kOps[] = {
     // Deprecated at ai.onnx.ml 5 (for TreeEnsemble); 3 adds the *_as_tensor forms (refused).
     {"ai.onnx.ml", "TreeEnsembleRegressor", 1, 4, cpu_tree_ensemble_regressor, SS_CUDA(tree_ensemble_regressor)},
     {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 4, cpu_tree_ensemble_classifier, SS_CUDA(tree_ensemble_classifier)},
+    {"ai.onnx.ml", "SVMRegressor", 1, 5, cpu_svm_regressor, SS_CUDA(svm_regressor)},
+    {"ai.onnx.ml", "SVMClassifier", 1, 5, cpu_svm_classifier, SS_CUDA(svm_classifier)},
     // shardscore's own ops, made by the graph passes (src/engine/passes.cpp), never by exporters.
     {"shardscore", "FusedGemm", 1, 1, cpu_fused_gemm, SS_CUDA(fused_gemm)},
     {"shardscore", "FusedConv", 1, 1, cpu_fused_conv, SS_CUDA(fused_conv)},

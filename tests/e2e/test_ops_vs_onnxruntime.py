@@ -2082,12 +2082,86 @@ def gen_quant():
 
 
 gen_quant()
+
+# -- ai.onnx.ml support vector machines --
+
+def svm_tables(r, classes, per_class, features, proba):
+    """Random SVMClassifier tables in libsvm's layout: support vectors grouped by class, (classes - 1) x V
+    dual coefficients, one rho per pair, and Platt's A < 0 / B per pair when `proba`."""
+    v = sum(per_class)
+    t = dict(vectors_per_class=list(per_class), classlabels_ints=list(range(10, 10 + classes)),
+             support_vectors=r.standard_normal(v * features).astype(np.float32).tolist(),
+             coefficients=r.uniform(-1.5, 1.5, (classes - 1) * v).astype(np.float32).tolist(),
+             rho=r.uniform(-0.5, 0.5, classes * (classes - 1) // 2).astype(np.float32).tolist())
+    if proba:
+        pairs = classes * (classes - 1) // 2
+        t["prob_a"] = r.uniform(-3, -0.5, pairs).astype(np.float32).tolist()
+        t["prob_b"] = r.uniform(-0.3, 0.3, pairs).astype(np.float32).tolist()
+    return t
+
+
+def gen_svm():
+    r = rng_for("svm")
+    ml = {"ai.onnx.ml": 3}
+    kernels = {"LINEAR": [0.0, 0.0, 0.0], "POLY": [0.3, 0.5, 3.0], "RBF": [0.25, 0.0, 0.0], "SIGMOID": [0.2, -0.1, 0.0]}
+    f = 4
+    for kernel, params in kernels.items():
+        add("SVMRegressor", 13, [N("SVMRegressor", ["x"], ["y"], domain="ai.onnx.ml", kernel_type=kernel,
+                                   kernel_params=params, n_supports=5,
+                                   support_vectors=r.standard_normal(5 * f).astype(np.float32).tolist(),
+                                   coefficients=r.uniform(-1, 1, 5).astype(np.float32).tolist(), rho=[0.3])],
+            [("x", FLOAT, [7, f])], tag=f"kernel={kernel}", extra_opsets=ml)
+    # ONNX Runtime requires kernel_params even here (shardscore defaults them to 0, 0, 0).
+    add("SVMRegressor", 13, [N("SVMRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_supports=0, kernel_type="RBF",
+                               kernel_params=[0.5, 0.0, 0.0], coefficients=r.standard_normal(f).astype(np.float32).tolist(), rho=[-0.4])],
+        [("x", FLOAT, [6, f])], tag="linear_form", extra_opsets=ml)
+    add("SVMRegressor", 13, [N("SVMRegressor", ["x"], ["y"], domain="ai.onnx.ml", kernel_type="RBF", kernel_params=[0.5, 0, 0],
+                               n_supports=6, one_class=1, support_vectors=r.standard_normal(6 * f).astype(np.float32).tolist(),
+                               coefficients=r.uniform(0, 1, 6).astype(np.float32).tolist(), rho=[-0.6])],
+        [("x", FLOAT, [9, f])], tag="one_class", extra_opsets=ml)
+    add("SVMRegressor", 13, [N("SVMRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_supports=0, post_transform="LOGISTIC",
+                               coefficients=[1.0] * f, rho=[0.0])],
+        [("x", FLOAT, [2, f])], tag="post=LOGISTIC_refused", extra_opsets=ml, refuse="post_transform 'LOGISTIC'")
+
+    def clf(tag, t, kernel="RBF", params=(0.3, 0.2, 2.0), post="NONE", x_type=FLOAT, rows=8, **kw):
+        add("SVMClassifier", 13, [N("SVMClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml", kernel_type=kernel,
+                                    kernel_params=list(params), post_transform=post, **t)],
+            [("x", x_type, [rows, f])], tag=tag, outputs=("label", "scores"), extra_opsets=ml, **kw)
+
+    for kernel in kernels:
+        clf(f"3_classes,kernel={kernel}", svm_tables(r, 3, [2, 3, 2], f, False), kernel=kernel, params=kernels[kernel])
+    clf("3_classes,proba", svm_tables(r, 3, [3, 2, 4], f, True), rows=12)
+    clf("4_classes,proba,POLY", svm_tables(r, 4, [2, 2, 3, 2], f, True), kernel="POLY", params=kernels["POLY"], rows=12)
+    clf("2_classes", svm_tables(r, 2, [3, 4], f, False), rows=10)
+    clf("2_classes,proba", svm_tables(r, 2, [3, 4], f, True), rows=10)
+    for post in ("LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"):
+        clf(f"3_classes,post={post}", svm_tables(r, 3, [2, 2, 2], f, False), post=post)
+    clf("2_classes,post=LOGISTIC", svm_tables(r, 2, [2, 3], f, False), post="LOGISTIC")
+    clf("3_classes,proba,post=SOFTMAX", svm_tables(r, 3, [2, 2, 2], f, True), post="SOFTMAX")
+    clf("3_classes,x=double", svm_tables(r, 3, [2, 1, 2], f, False), x_type=DOUBLE)
+    # The linear form (no support vectors): coefficients [classes, features], rho[0] for all.
+    clf("linear_form,3_classes", dict(classlabels_ints=[1, 2, 3], coefficients=r.standard_normal(3 * f).astype(np.float32).tolist(),
+                                      rho=[0.1]))
+    clf("linear_form,2_classes_mixed", dict(classlabels_ints=[0, 1], coefficients=r.standard_normal(2 * f).astype(np.float32).tolist(),
+                                            rho=[0.2]))
+    clf("linear_form,2_classes_positive", dict(classlabels_ints=[0, 1], coefficients=r.uniform(0, 0.3, 2 * f).astype(np.float32).tolist(),
+                                               rho=[0.1]))
+    t = svm_tables(r, 3, [1, 1, 1], f, False)
+    t["classlabels_strings"] = ["a", "b", "c"]
+    del t["classlabels_ints"]
+    add("SVMClassifier", 13, [N("SVMClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml", kernel_type="RBF", **t)],
+        [("x", FLOAT, [3, f])], tag="string_labels_refused", outputs=("label", "scores"), extra_opsets=ml,
+        refuse="string class labels")
+    clf("post=PROBIT_refused", svm_tables(r, 3, [1, 1, 1], f, False), post="PROBIT", refuse="post_transform 'PROBIT'")
+
+
 for _gen in (gen_reduce_more, gen_argmin, gen_log_softmax):
     _gen()
 for _gen in (gen_tile, gen_trilu, gen_cumsum, gen_gather_elements, gen_scatter_nd, gen_trees):
     _gen()
 gen_instance_norm()
 gen_lrn()
+gen_svm()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:

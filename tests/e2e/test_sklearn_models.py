@@ -17,8 +17,9 @@ NP = 2
 ROWS, FEATURES, CHUNK_ROWS, BATCH, SHARD_ROWS = 1237, 6, 100, 96, 200
 
 
-def skl2onnx_export(model, x: np.ndarray):
-    """skl2onnx.to_onnx with zipmap off. skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
+def skl2onnx_export(model, x: np.ndarray, options: dict | None = None):
+    """skl2onnx.to_onnx with zipmap off (`options` instead when given: {} for a regressor, which has no zipmap
+    option). skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
     nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
     refuses; they are passed on as ints here."""
     skl2onnx = pytest.importorskip("skl2onnx")
@@ -34,14 +35,15 @@ def skl2onnx_export(model, x: np.ndarray):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3})
+            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False} if options is None else options,
+                                    target_opset={"": 17, "ai.onnx.ml": 3})
     finally:
         container.make_node = make_node
 
 
-def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None) -> dict:
-    """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
-    returns the output datasets."""
+def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None):
+    """Runs a job over x at NP ranks (writing `outputs`, default all) and ONNX Runtime on the same rows; returns
+    (the job's output datasets, ONNX Runtime's outputs by name, the output names)."""
     import h5py
     import onnxruntime as ort
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,13 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: l
     names = outputs or [o.name for o in sess.get_outputs()]
     ref = dict(zip(names, sess.run(names, {sess.get_inputs()[0].name: x})))
     assert set(datasets) == set(names) | {"row_index"}, f"outputs {sorted(datasets)}, want {names} and row_index"
+    return datasets, ref, names
+
+
+def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None) -> dict:
+    """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
+    returns the output datasets."""
+    datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onnx_model, x, outputs)
     proba = ref["probabilities"].astype(np.float64)
     got_p = datasets["probabilities"].astype(np.float64)
     assert got_p.shape == proba.shape and datasets["probabilities"].dtype == np.float32
@@ -261,3 +270,37 @@ def test_float64_model_is_fed_the_stored_float64_values(e2e, tmp_path, seed, fmt
     for s in shards:
         want = np.isnan(x[s["row_begin"]:s["row_end"]]).sum(axis=0)
         assert [f["nan"] for f in s["features"]] == want.tolist(), f"shard {s['id']}"
+
+
+@pytest.mark.parametrize("kind,probability", [("SVC", True), ("SVC", False), ("NuSVC", True)])
+def test_svm_svc_matches_onnxruntime(e2e, tmp_path, seed, kind, probability):
+    """skl2onnx writes SVMClassifier (RBF). probability=True: prob_a / prob_b, Platt probabilities coupled over
+    the 3 classes' pairs; probability=False: the one-vs-one scores, turned into scikit-learn's one-vs-rest
+    decision_function by ordinary ops after it."""
+    from sklearn import svm
+    x, y = data(seed, 3)
+    model = getattr(svm, kind)(probability=probability, random_state=seed % 1000).fit(x[:400], y[:400])
+    onx = skl2onnx_export(model, x)
+    nodes = [n for n in onx.graph.node if n.op_type == "SVMClassifier"]
+    assert len(nodes) == 1 and any(a.name == "prob_a" for a in nodes[0].attribute) == probability
+    got = score_and_compare(e2e, tmp_path, onx, x)
+    assert len(np.unique(got["label"])) == 3
+
+
+@pytest.mark.parametrize("kind", ["SVR", "NuSVR"])
+def test_svm_svr_matches_onnxruntime(e2e, tmp_path, seed, kind):
+    """skl2onnx writes SVMRegressor (RBF); its output 'variable' [rows, 1] within 1e-5 of ONNX Runtime's."""
+    from sklearn import svm
+    x, _ = data(seed, 3)
+    target = x[:, 0] - 0.5 * x[:, 1] ** 2 + 0.1 * x[:, 2]
+    model = getattr(svm, kind)(C=2.0).fit(x[:400], target[:400])
+    onx = skl2onnx_export(model, x, options={})
+    assert [n.op_type for n in onx.graph.node].count("SVMRegressor") == 1
+    datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onx, x)
+    assert names == ["variable"]
+    got, want = datasets["variable"], ref["variable"]
+    assert got.dtype == np.float32 and got.shape == want.shape == (x.shape[0], 1)
+    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
+    bound = 1e-5 * np.maximum(1.0, np.abs(want.astype(np.float64)))
+    assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
+    assert np.std(got) > 0.1  # a real regression, not a constant

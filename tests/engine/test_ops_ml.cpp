@@ -1,5 +1,6 @@
 // Op tests of the ai.onnx.ml ops Normalizer, Imputer, Binarizer, OneHotEncoder, LabelEncoder,
-// TreeEnsembleRegressor and TreeEnsembleClassifier, each against a float64 reference written out here. The fixture and its helpers are in op_test.h.
+// TreeEnsembleRegressor, TreeEnsembleClassifier, SVMRegressor and SVMClassifier, each against a
+// float64 reference written out here. The fixture and its helpers are in op_test.h.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -645,6 +646,335 @@ TEST_P(OpTest, TreeEnsembleClassifier_Refusals_Error) {
   attrs["post_transform"] = ml_string("LOGISTIC");
   expect_error(StatusCode::kUnimplemented, "post_transform LOGISTIC with one target", "TreeEnsembleRegressor", {x},
                attrs, 1, "ai.onnx.ml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// SVMRegressor and SVMClassifier: the ai.onnx.ml spec's kernels and libsvm's one-vs-one decision
+// functions, with ONNX Runtime's choices where the spec is silent (pair order, the two-class Z,
+// Platt probabilities coupled by libsvm's iteration), all in double here.
+
+struct SvmRef {
+  std::string kernel = "RBF";
+  double gamma = 0.3, coef0 = 0.2, degree = 2;
+  int64_t f = 3;
+  std::vector<float> sv;
+
+  double k(const float* x, int64_t v) const {
+    const float* s = sv.data() + v * f;
+    double dot = 0, dist = 0;
+    for (int64_t i = 0; i < f; ++i) {
+      dot += double{x[i]} * s[i];
+      dist += (double{x[i]} - s[i]) * (double{x[i]} - s[i]);
+    }
+    if (kernel == "LINEAR") return dot;
+    if (kernel == "POLY") return std::pow(gamma * dot + coef0, degree);
+    if (kernel == "RBF") return std::exp(-gamma * dist);
+    return std::tanh(gamma * dot + coef0);
+  }
+  Attrs attrs() const {
+    Attrs a;
+    a["kernel_type"] = ml_string(kernel);
+    a["kernel_params"] = ml_floats({static_cast<float>(gamma), static_cast<float>(coef0), static_cast<float>(degree)});
+    a["support_vectors"] = ml_floats(sv);
+    return a;
+  }
+};
+
+// Wu, Lin and Weng's second coupling method as libsvm (and ONNX Runtime) iterate it: minimize
+// p'Qp over the simplex, Q_ii = sum_{j != i} r_ji^2, Q_ij = -r_ji r_ij; start uniform, at most 100
+// sweeps, stop when max_i |(Qp)_i - p'Qp| < 0.005 / k.
+std::vector<double> ref_couple(const std::vector<std::vector<double>>& r) {
+  const std::size_t k = r.size();
+  std::vector<std::vector<double>> Q(k, std::vector<double>(k, 0));
+  for (std::size_t i = 0; i < k; ++i)
+    for (std::size_t j = 0; j < k; ++j)
+      if (i != j) {
+        Q[i][i] += r[j][i] * r[j][i];
+        Q[i][j] = -r[j][i] * r[i][j];
+      }
+  std::vector<double> p(k, 1.0 / k), Qp(k);
+  for (int it = 0; it < 100; ++it) {
+    double pQp = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      Qp[i] = 0;
+      for (std::size_t j = 0; j < k; ++j) Qp[i] += Q[i][j] * p[j];
+      pQp += p[i] * Qp[i];
+    }
+    double err = 0;
+    for (std::size_t i = 0; i < k; ++i) err = std::max(err, std::fabs(Qp[i] - pQp));
+    if (err < 0.005 / k) break;
+    for (std::size_t t = 0; t < k; ++t) {
+      const double diff = (-Qp[t] + pQp) / Q[t][t];
+      p[t] += diff;
+      pQp = (pQp + diff * (diff * Q[t][t] + 2 * Qp[t])) / (1 + diff) / (1 + diff);
+      for (std::size_t j = 0; j < k; ++j) {
+        Qp[j] = (Qp[j] + diff * Q[t][j]) / (1 + diff);
+        p[j] /= (1 + diff);
+      }
+    }
+  }
+  return p;
+}
+
+TEST_P(OpTest, SVMRegressor_EveryKernel_LinearForm_OneClass) {
+  const int64_t rows = 11, f = 3, nsv = 5;
+  const auto x = rand_f32(rows * f, -2, 2);
+  for (const char* kernel : {"LINEAR", "POLY", "RBF", "SIGMOID"}) {
+    SCOPED_TRACE(kernel);
+    SvmRef m;
+    m.kernel = kernel;
+    m.degree = 3;
+    m.sv = rand_f32(nsv * f, -1.5f, 1.5f);
+    const auto coef = rand_f32(nsv, -1, 1);
+    for (const int one_class : {0, 1}) {
+      Attrs a = m.attrs();
+      a["n_supports"] = a_int(nsv);
+      a["coefficients"] = ml_floats(coef);
+      a["rho"] = ml_floats({-0.25f});
+      a["one_class"] = a_int(one_class);
+      Tensor out = run1("SVMRegressor", {make<float>({rows, f}, x)}, a, 1, "ai.onnx.ml");
+      std::vector<double> ref;
+      for (int64_t r = 0; r < rows; ++r) {
+        double s = -0.25;
+        for (int64_t v = 0; v < nsv; ++v) s += coef[v] * m.k(x.data() + r * f, v);
+        ref.push_back(one_class ? (s > 0 ? 1.0 : -1.0) : s);
+      }
+      expect_near(out, DType::kFloat32, {rows, 1}, ref, kTolReduce);
+    }
+  }
+  // n_supports 0: the coefficients are the weights of a linear model, whatever kernel_type says.
+  const auto w = rand_f32(f, -1, 1);
+  Attrs a;
+  a["kernel_type"] = ml_string("RBF");
+  a["coefficients"] = ml_floats(w);
+  a["rho"] = ml_floats({0.5f});
+  const auto xd = rand_f64(2 * f, -3, 3);
+  Tensor out = run1("SVMRegressor", {make<double>({2, f}, xd)}, a, 1, "ai.onnx.ml");
+  std::vector<double> ref;
+  for (int64_t r = 0; r < 2; ++r) {
+    double s = 0.5;
+    for (int64_t i = 0; i < f; ++i) s += double{static_cast<float>(xd[r * f + i])} * w[i];
+    ref.push_back(s);
+  }
+  expect_near(out, DType::kFloat32, {2, 1}, ref, kTolReduce);
+}
+
+// One-vs-one scores d_ij (pairs (0,1), (0,2), ..., (1,2), ...), as libsvm lays out the dual
+// coefficients: class i's vectors use row j - 1, class j's vectors row i.
+std::vector<double> ref_pair_scores(const SvmRef& m, const float* x, const std::vector<int64_t>& per_class,
+                                    const std::vector<float>& coef, const std::vector<float>& rho) {
+  const int64_t k = static_cast<int64_t>(per_class.size());
+  std::vector<int64_t> start(k, 0);
+  for (int64_t c = 1; c < k; ++c) start[c] = start[c - 1] + per_class[c - 1];
+  const int64_t V = start[k - 1] + per_class[k - 1];
+  std::vector<double> d;
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = i + 1; j < k; ++j) {
+      double s = rho[d.size()];
+      for (int64_t v = start[i]; v < start[i] + per_class[i]; ++v) s += coef[(j - 1) * V + v] * m.k(x, v);
+      for (int64_t v = start[j]; v < start[j] + per_class[j]; ++v) s += coef[i * V + v] * m.k(x, v);
+      d.push_back(s);
+    }
+  return d;
+}
+
+int64_t ref_vote(const std::vector<double>& d, int64_t k) {
+  std::vector<int> votes(k, 0);
+  std::size_t n = 0;
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = i + 1; j < k; ++j) ++votes[d[n++] > 0 ? i : j];
+  return std::max_element(votes.begin(), votes.end()) - votes.begin();  // the first with the most votes
+}
+
+TEST_P(OpTest, SVMClassifier_OneVsOne_ScoresAndProbabilities) {
+  const int64_t rows = 25, f = 3;
+  const std::vector<int64_t> per_class = {2, 3, 1, 2};
+  const int64_t k = 4, V = 8, pairs = 6;
+  const std::vector<int64_t> labels = {5, 7, 9, 11};
+  const auto x = rand_f32(rows * f, -2, 2);
+  for (const char* kernel : {"RBF", "POLY", "LINEAR", "SIGMOID"}) {
+    SvmRef m;
+    m.kernel = kernel;
+    m.sv = rand_f32(V * f, -1.5f, 1.5f);
+    const auto coef = rand_f32((k - 1) * V, -1.5f, 1.5f);
+    const auto rho = rand_f32(pairs, -0.5f, 0.5f);
+    const auto pa = rand_f32(pairs, -3, -0.5f), pb = rand_f32(pairs, -0.3f, 0.3f);
+    for (const bool proba : {false, true})
+      for (const char* post : {"NONE", "SOFTMAX", "LOGISTIC"}) {
+        SCOPED_TRACE(std::string(kernel) + (proba ? ", probabilities, " : ", scores, ") + post);
+        Attrs a = m.attrs();
+        a["vectors_per_class"] = a_ints(per_class);
+        a["coefficients"] = ml_floats(coef);
+        a["rho"] = ml_floats(rho);
+        a["classlabels_ints"] = a_ints(labels);
+        a["post_transform"] = ml_string(post);
+        if (proba) a["prob_a"] = ml_floats(pa), a["prob_b"] = ml_floats(pb);
+        std::vector<Tensor> outs;
+        const Status st = run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml");
+        ASSERT_TRUE(st.ok()) << st.message();
+        std::vector<int64_t> want_labels;
+        std::vector<double> ref;
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<double> d = ref_pair_scores(m, x.data() + r * f, per_class, coef, rho);
+          want_labels.push_back(labels[ref_vote(d, k)]);  // votes, with or without probabilities
+          if (proba) {
+            std::vector<std::vector<double>> rr(k, std::vector<double>(k, 0));
+            std::size_t n = 0;
+            for (int64_t i = 0; i < k; ++i)
+              for (int64_t j = i + 1; j < k; ++j, ++n) {
+                const double p = std::clamp(1.0 / (1.0 + std::exp(d[n] * pa[n] + pb[n])), 1e-7, 1 - 1e-7);
+                rr[i][j] = p;
+                rr[j][i] = 1 - p;
+              }
+            d = ref_couple(rr);
+          }
+          ref_post(post, d);
+          ref.insert(ref.end(), d.begin(), d.end());
+        }
+        expect_equal<int64_t>(outs[0], {rows}, want_labels);
+        expect_near(outs[1], DType::kFloat32, {rows, proba ? k : pairs}, ref, kTolReduce);
+      }
+  }
+}
+
+TEST_P(OpTest, SVMClassifier_TwoClasses) {
+  const int64_t rows = 20, f = 3;
+  SvmRef m;
+  m.sv = rand_f32(5 * f, -1.5f, 1.5f);
+  const std::vector<int64_t> per_class = {2, 3};
+  const auto coef = rand_f32(5, -1.5f, 1.5f);
+  const std::vector<float> rho = {0.1f};
+  const auto x = rand_f32(rows * f, -2, 2);
+  for (const bool proba : {false, true})
+    for (const char* post : {"NONE", "LOGISTIC"}) {
+      SCOPED_TRACE(std::string(proba ? "probabilities, " : "scores, ") + post);
+      Attrs a = m.attrs();
+      a["vectors_per_class"] = a_ints(per_class);
+      a["coefficients"] = ml_floats(coef);
+      a["rho"] = ml_floats(rho);
+      a["classlabels_ints"] = a_ints({0, 1});
+      a["post_transform"] = ml_string(post);
+      if (proba) a["prob_a"] = ml_floats({-1.7f}), a["prob_b"] = ml_floats({0.05f});
+      std::vector<Tensor> outs;
+      ASSERT_TRUE(run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml").ok());
+      std::vector<int64_t> want_labels;
+      std::vector<double> ref;
+      for (int64_t r = 0; r < rows; ++r) {
+        const double d = ref_pair_scores(m, x.data() + r * f, per_class, coef, rho)[0];
+        want_labels.push_back(d > 0 ? 0 : 1);  // d > 0 votes for the first class
+        std::vector<double> z;
+        if (proba) {
+          const double p = std::clamp(1.0 / (1.0 + std::exp(d * -1.7 + 0.05)), 1e-7, 1 - 1e-7);
+          z = ref_couple({{0, p}, {1 - p, 0}});
+          ref_post(post, z);
+        } else if (std::string(post) == "NONE") {
+          z = {-d, d};
+        } else {
+          z = {1 - d, d};  // ONNX Runtime: no transform on the one score, its complement written
+        }
+        ref.insert(ref.end(), z.begin(), z.end());
+      }
+      expect_equal<int64_t>(outs[0], {rows}, want_labels);
+      expect_near(outs[1], DType::kFloat32, {rows, 2}, ref, kTolReduce);
+    }
+}
+
+TEST_P(OpTest, SVMClassifier_LinearForm) {
+  const int64_t rows = 30, f = 3;
+  const auto x = rand_f32(rows * f, -2, 2);
+  for (const int64_t k : {3, 2})
+    for (const bool positive : {false, true}) {
+      SCOPED_TRACE("classes " + std::to_string(k) + (positive ? ", weights >= 0" : ", mixed weights"));
+      const auto w = positive ? rand_f32(k * f, 0, 0.4f) : rand_f32(k * f, -1, 1);
+      const float rho = positive ? 0.05f : 0.2f;
+      std::vector<int64_t> labels;
+      for (int64_t c = 0; c < k; ++c) labels.push_back(c + 3);
+      Attrs a;
+      a["kernel_type"] = ml_string("RBF");  // ignored without support vectors
+      a["coefficients"] = ml_floats(w);
+      a["rho"] = ml_floats({rho});
+      a["classlabels_ints"] = a_ints(labels);
+      std::vector<Tensor> outs;
+      ASSERT_TRUE(run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml").ok());
+      std::vector<int64_t> want_labels;
+      std::vector<double> ref;
+      for (int64_t r = 0; r < rows; ++r) {
+        std::vector<double> s(k, rho);
+        for (int64_t c = 0; c < k; ++c)
+          for (int64_t i = 0; i < f; ++i) s[c] += double{x[r * f + i]} * w[c * f + i];
+        const int64_t best = std::max_element(s.begin(), s.end()) - s.begin();
+        int64_t label = labels[best];
+        // Two classes (ONNX Runtime): the second label when every weight is >= 0 and the top score
+        // reaches 0.5, or some weight is negative and the top score is > 0.
+        if (k == 2 && ((positive && s[best] >= 0.5) || (!positive && s[best] > 0))) label = labels[1];
+        want_labels.push_back(label);
+        ref.insert(ref.end(), s.begin(), s.end());
+      }
+      expect_equal<int64_t>(outs[0], {rows}, want_labels);
+      expect_near(outs[1], DType::kFloat32, {rows, k}, ref, kTolReduce);
+    }
+}
+
+TEST_P(OpTest, SVM_Refusals_Error) {
+  const Tensor x = make<float>({2, 3}, rand_f32(6));
+  SvmRef m;
+  m.sv = rand_f32(3 * 3);
+  auto clf = [&]() {
+    Attrs a = m.attrs();
+    a["vectors_per_class"] = a_ints({1, 1, 1});
+    a["coefficients"] = ml_floats(rand_f32(6));
+    a["rho"] = ml_floats({0.f, 0.f, 0.f});
+    a["classlabels_ints"] = a_ints({0, 1, 2});
+    return a;
+  };
+  Attrs a = clf();
+  a.erase("classlabels_ints");
+  a["classlabels_strings"] = ml_strings({"a", "b", "c"});
+  expect_error(StatusCode::kUnimplemented, "string class labels", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["post_transform"] = ml_string("PROBIT");
+  expect_error(StatusCode::kUnimplemented, "post_transform 'PROBIT'", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["coefficients"] = ml_floats(rand_f32(5));
+  expect_error(StatusCode::kInvalidArgument, "5 coefficients for 2 rows x 3 support vectors", "SVMClassifier", {x}, a,
+               1, "ai.onnx.ml");
+  a = clf();
+  a["rho"] = ml_floats({0.f});
+  expect_error(StatusCode::kInvalidArgument, "1 rho values for 3 class pairs", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["prob_a"] = ml_floats({1.f, 1.f, 1.f});
+  expect_error(StatusCode::kInvalidArgument, "3 prob_a and 0 prob_b values", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["support_vectors"] = ml_floats(rand_f32(8));
+  expect_error(StatusCode::kInvalidArgument, "8 support_vectors values do not fit 3 vectors", "SVMClassifier", {x}, a, 1,
+               "ai.onnx.ml");
+  a = clf();
+  a["vectors_per_class"] = a_ints({1, 2});
+  expect_error(StatusCode::kInvalidArgument, "2 vectors_per_class entries for 3 class labels", "SVMClassifier", {x}, a,
+               1, "ai.onnx.ml");
+  a = clf();
+  a["kernel_type"] = ml_string("CUBIC");
+  expect_error(StatusCode::kInvalidArgument, "kernel_type 'CUBIC'", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["kernel_params"] = ml_floats({0.5f});
+  expect_error(StatusCode::kInvalidArgument, "kernel_params has 1 values", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  a = clf();
+  a["classlabels_ints"] = a_ints({4});
+  expect_error(StatusCode::kInvalidArgument, "at least 2 classes", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+
+  Attrs r;
+  r["coefficients"] = ml_floats(rand_f32(2));
+  r["rho"] = ml_floats({0.f});
+  expect_error(StatusCode::kInvalidArgument, "2 coefficients (the linear form, n_supports 0) for 3 features",
+               "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
+  r["coefficients"] = ml_floats(rand_f32(3));
+  r["post_transform"] = ml_string("LOGISTIC");
+  expect_error(StatusCode::kUnimplemented, "post_transform 'LOGISTIC'", "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
+  r.erase("post_transform");
+  r["n_supports"] = a_int(2);
+  r["support_vectors"] = ml_floats(rand_f32(6));
+  r["coefficients"] = ml_floats(rand_f32(3));
+  expect_error(StatusCode::kInvalidArgument, "3 coefficients for n_supports 2", "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
 }
 
 // The tree ops keep their checked arrays in the node's cache: built once, kept by a moved node,

@@ -56,6 +56,8 @@ Status cpu_quantize_linear(OpContext& ctx);
 Status cpu_dequantize_linear(OpContext& ctx);
 Status cpu_tree_ensemble_regressor(OpContext& ctx);
 Status cpu_tree_ensemble_classifier(OpContext& ctx);
+Status cpu_svm_regressor(OpContext& ctx);   // ai.onnx.ml SVMRegressor (op_plans_svm.h)
+Status cpu_svm_classifier(OpContext& ctx);  // ai.onnx.ml SVMClassifier (op_plans_svm.h)
 Status cpu_raw_input(OpContext& ctx);  // shardscore.RawInput, made by pass_raw_inputs
 
 // Shared by the op files.

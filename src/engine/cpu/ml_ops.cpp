@@ -8,6 +8,7 @@
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_svm.h"
 #include "engine/op_plans_trees.h"
 
 namespace shardscore {
@@ -474,6 +475,178 @@ Status cpu_raw_input(OpContext& ctx) {
     default: convert(int16_t{}); break;  // the plan admits these four
   }
   ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---- SVMRegressor / SVMClassifier (semantics: engine/op_plans_svm.h) ----
+
+namespace {
+
+// K(x, v) over `features` values, in double (x already rounded to float32).
+double svm_kernel(const SvmKernelParams& k, const float* x, const float* v, int64_t features) {
+  if (k.kernel == SvmKernel::kRbf) {
+    double s = 0;
+    for (int64_t f = 0; f < features; ++f) {
+      const double d = double{x[f]} - double{v[f]};
+      s += d * d;
+    }
+    return std::exp(-k.gamma * s);
+  }
+  double dot = 0;
+  for (int64_t f = 0; f < features; ++f) dot += double{x[f]} * double{v[f]};
+  switch (k.kernel) {
+    case SvmKernel::kPoly: return std::pow(k.gamma * dot + k.coef0, k.degree);
+    case SvmKernel::kSigmoid: return std::tanh(k.gamma * dot + k.coef0);
+    default: return dot;  // kLinear
+  }
+}
+
+// 1 - logistic(v) = 1 / (1 + e^v), in the form that cannot overflow.
+double svm_one_minus_logistic(double v) {
+  if (v >= 0) {
+    const double e = std::exp(-v);
+    return e / (1.0 + e);
+  }
+  return 1.0 / (1.0 + std::exp(v));
+}
+
+// libsvm's pairwise coupling (Wu, Lin and Weng 2004, method 2) of the k x k pairwise
+// probabilities r (r[i k + j]: class i against class j; the diagonal unused) into p[k]: the
+// iteration ONNX Runtime runs (p starts uniform, at most 100 rounds, stopping once every
+// |(Q p)_i - p'Q p| < 0.005 / k), in double. q: k x k scratch, qp: k scratch.
+void svm_couple(int64_t k, const double* r, double* q, double* qp, double* p) {
+  for (int64_t i = 0; i < k * k; ++i) q[i] = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    p[i] = 1.0 / static_cast<double>(k);
+    for (int64_t j = 0; j < k; ++j) {
+      if (j == i) continue;
+      q[i * k + i] += r[j * k + i] * r[j * k + i];
+      q[i * k + j] = j < i ? q[j * k + i] : -r[j * k + i] * r[i * k + j];
+    }
+  }
+  const double eps = 0.005 / static_cast<double>(k);
+  for (int round = 0; round < 100; ++round) {
+    double pqp = 0;
+    for (int64_t i = 0; i < k; ++i) {
+      qp[i] = 0;
+      for (int64_t j = 0; j < k; ++j) qp[i] += q[i * k + j] * p[j];
+      pqp += p[i] * qp[i];
+    }
+    double max_error = 0;
+    for (int64_t i = 0; i < k; ++i) max_error = std::max(max_error, std::fabs(qp[i] - pqp));
+    if (max_error < eps) break;
+    for (int64_t i = 0; i < k; ++i) {
+      const double diff = (pqp - qp[i]) / q[i * k + i];
+      p[i] += diff;
+      pqp = (pqp + diff * (diff * q[i * k + i] + 2 * qp[i])) / (1 + diff) / (1 + diff);
+      for (int64_t j = 0; j < k; ++j) {
+        qp[j] = (qp[j] + diff * q[i * k + j]) / (1 + diff);
+        p[j] /= (1 + diff);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// ai.onnx.ml SVMRegressor: Y[rows, 1] (float32), see op_plans_svm.h.
+Status cpu_svm_regressor(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(SvmRegressorPlan p, svm_regressor_plan(ctx.node, ctx.inputs));
+  SS_ASSIGN_OR_RETURN(Tensor x, ml_input_as_float_rows(*p.x, p.xr));
+  const int64_t rows = p.xr.rows, features = p.xr.features;
+  const float* px = x.data<float>();
+  const std::vector<float>& coef = *p.coef;
+  Tensor y(DType::kFloat32, {rows, 1});
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = px + r * features;
+    double s = 0;
+    if (p.vectors > 0) {
+      for (int64_t v = 0; v < p.vectors; ++v) s += double{coef[v]} * svm_kernel(p.k, xr, p.sv->data() + v * features, features);
+    } else {
+      s = svm_kernel(p.k, xr, coef.data(), features);  // the linear form: k.kernel is kLinear
+    }
+    s += p.rho;
+    if (p.one_class) s = s > 0 ? 1.0 : -1.0;
+    y.data<float>()[r] = static_cast<float>(s);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml SVMClassifier: Y[rows] int64 labels, Z[rows, cols] float32, see op_plans_svm.h.
+Status cpu_svm_classifier(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(SvmClassifierPlan p, svm_classifier_plan(ctx.node, ctx.inputs));
+  SS_ASSIGN_OR_RETURN(Tensor x, ml_input_as_float_rows(*p.x, p.xr));
+  const int64_t rows = p.xr.rows, features = p.xr.features, k = p.classes, V = p.vectors, cols = p.cols;
+  const float* px = x.data<float>();
+  const std::vector<float>& coef = *p.coef;
+  const std::vector<int64_t>& labels = *p.labels;
+  Tensor y(DType::kInt64, {rows});
+  Tensor z(DType::kFloat32, {rows, cols});
+  std::vector<double> kv(static_cast<std::size_t>(V)), d(static_cast<std::size_t>(p.pairs));
+  std::vector<double> rr(static_cast<std::size_t>(k * k)), q(rr.size()), qp(static_cast<std::size_t>(k)), prob(qp.size());
+  std::vector<int64_t> votes(static_cast<std::size_t>(k));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = px + r * features;
+    float* zr = z.data<float>() + r * cols;
+    if (p.linear) {
+      for (int64_t c = 0; c < k; ++c)
+        zr[c] = static_cast<float>(svm_kernel(p.k, xr, coef.data() + c * features, features) + double{(*p.rho)[0]});
+      int64_t best = 0;
+      for (int64_t c = 1; c < k; ++c)
+        if (zr[best] < zr[c]) best = c;
+      const float top = zr[best];
+      int64_t label = labels[best];
+      if (k == 2 && !p.have_proba && ((p.all_positive && top >= 0.5f) || (!p.all_positive && top > 0))) label = labels[1];
+      y.data<int64_t>()[r] = label;
+      apply_post_transform(p.post, zr, 1, cols);
+      continue;
+    }
+    for (int64_t v = 0; v < V; ++v) kv[v] = svm_kernel(p.k, xr, p.sv->data() + v * features, features);
+    std::fill(votes.begin(), votes.end(), 0);
+    int64_t pair = 0;
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = i + 1; j < k; ++j, ++pair) {
+        double s = 0;
+        for (int64_t m = 0; m < p.counts[i]; ++m) {
+          const int64_t v = p.starts[i] + m;
+          s += double{coef[(j - 1) * V + v]} * kv[v];
+        }
+        for (int64_t m = 0; m < p.counts[j]; ++m) {
+          const int64_t v = p.starts[j] + m;
+          s += double{coef[i * V + v]} * kv[v];
+        }
+        s += double{(*p.rho)[pair]};
+        d[pair] = s;
+        ++votes[s > 0 ? i : j];
+      }
+    int64_t best = 0;
+    for (int64_t c = 1; c < k; ++c)
+      if (votes[best] < votes[c]) best = c;
+    y.data<int64_t>()[r] = labels[best];
+    if (p.have_proba) {
+      pair = 0;
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = i + 1; j < k; ++j, ++pair) {
+          double v = svm_one_minus_logistic(d[pair] * double{(*p.prob_a)[pair]} + double{(*p.prob_b)[pair]});
+          v = std::min(std::max(v, 1e-7), 1 - 1e-7);
+          rr[i * k + j] = v;
+          rr[j * k + i] = 1 - v;
+        }
+      svm_couple(k, rr.data(), q.data(), qp.data(), prob.data());
+      for (int64_t c = 0; c < k; ++c) zr[c] = static_cast<float>(prob[c]);
+      apply_post_transform(p.post, zr, 1, cols);
+    } else if (k > 2) {
+      for (int64_t c = 0; c < p.pairs; ++c) zr[c] = static_cast<float>(d[c]);
+      apply_post_transform(p.post, zr, 1, cols);
+    } else {
+      const float s = static_cast<float>(d[0]);
+      zr[0] = p.post == MlPost::kNone ? -s : 1.0f - s;
+      zr[1] = s;
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(z);
   return ok_status();
 }
 

@@ -130,6 +130,8 @@ Status cuda_quantize_linear(CudaOpContext& ctx);    // elementwise.cpp, kernels/
 Status cuda_dequantize_linear(CudaOpContext& ctx);
 Status cuda_tree_ensemble_regressor(CudaOpContext& ctx);
 Status cuda_tree_ensemble_classifier(CudaOpContext& ctx);
+Status cuda_svm_regressor(CudaOpContext& ctx);
+Status cuda_svm_classifier(CudaOpContext& ctx);
 Status cuda_raw_input(CudaOpContext& ctx);  // shardscore.RawInput (pass_raw_inputs): the job's preprocessing
 Status cuda_array_feature_extractor(CudaOpContext& ctx);
 

@@ -24,6 +24,7 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_util.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_svm.h"
 #include "engine/op_plans_trees.h"
 #include "kernels/ml_ops.h"
 
@@ -296,6 +297,78 @@ Status cuda_tree_ensemble_classifier(CudaOpContext& ctx) {
   if (want_z) z = Tensor(p.xr.float_out, {p.xr.rows, p.cols});
   SS_RETURN_IF_ERROR(cuda_tree_ensemble_run(ctx, p, p.labels ? &y : nullptr, want_z ? &z : nullptr));
   if (p.labels) ctx.outputs[0] = std::move(y);
+  if (want_z) ctx.outputs[1] = std::move(z);
+  return ok_status();
+}
+
+namespace {
+
+void svm_kernel_args(const SvmKernelParams& k, kernels::SvmArgs* a) {
+  a->kernel = static_cast<int>(k.kernel);
+  a->gamma = k.gamma;
+  a->coef0 = k.coef0;
+  a->degree = k.degree;
+}
+
+}  // namespace
+
+// ai.onnx.ml SVMRegressor: Y [rows, 1] (op_plans_svm.h); one thread per row.
+Status cuda_svm_regressor(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const SvmRegressorPlan p, svm_regressor_plan(ctx.node, ctx.inputs));
+  const int64_t rows = p.xr.rows;
+  Tensor y(p.xr.float_out, {rows, 1});
+  if (rows > 0) {
+    kernels::SvmArgs a;
+    svm_kernel_args(p.k, &a);
+    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.vectors > 0 ? p.sv : nullptr));
+    SS_ASSIGN_OR_RETURN(a.coef, upload_vector(ctx, p.coef));
+    a.vectors = p.vectors;
+    a.rho0 = p.rho;
+    a.one_class = p.one_class;
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_svm_regressor(cuda_elem(p.x->dtype()), p.x->raw(), rows, p.xr.features,
+                                                            a, cuda_elem(p.xr.float_out), y.raw(), ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ai.onnx.ml SVMClassifier: Y labels [rows] int64, Z scores [rows, cols] (op_plans_svm.h); one
+// thread per row, its kernel values, pair scores and coupling matrices in the op's scratch.
+Status cuda_svm_classifier(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const SvmClassifierPlan p, svm_classifier_plan(ctx.node, ctx.inputs));
+  const int64_t rows = p.xr.rows;
+  const bool want_z = ctx.outputs.size() > 1;
+  Tensor y(DType::kInt64, {rows});
+  Tensor z;
+  if (want_z) z = Tensor(p.xr.float_out, {rows, p.cols});
+  if (rows > 0) {
+    kernels::SvmArgs a;
+    svm_kernel_args(p.k, &a);
+    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.linear ? nullptr : p.sv));
+    SS_ASSIGN_OR_RETURN(a.coef, upload_vector(ctx, p.coef));
+    SS_ASSIGN_OR_RETURN(a.rho, upload_vector(ctx, p.rho));
+    SS_ASSIGN_OR_RETURN(a.prob_a, upload_vector(ctx, p.have_proba ? p.prob_a : nullptr));
+    SS_ASSIGN_OR_RETURN(a.prob_b, upload_vector(ctx, p.have_proba ? p.prob_b : nullptr));
+    SS_ASSIGN_OR_RETURN(a.labels, upload_vector(ctx, p.labels));
+    SS_ASSIGN_OR_RETURN(a.starts, upload_vector(ctx, &p.starts));
+    SS_ASSIGN_OR_RETURN(a.counts, upload_vector(ctx, &p.counts));
+    a.vectors = p.linear ? 0 : p.vectors;
+    a.classes = p.classes;
+    a.pairs = p.pairs;
+    a.cols = p.cols;
+    a.have_proba = p.have_proba;
+    a.all_positive = p.all_positive;
+    a.post = kernel_post(p.post);
+    const int64_t per_row = kernels::svm_classifier_work_per_row(a);
+    a.work_per_row = per_row;
+    auto* work = static_cast<double*>(ctx.scratch(static_cast<std::size_t>(rows * per_row) * sizeof(double)));
+    auto* votes = static_cast<int64_t*>(ctx.scratch(static_cast<std::size_t>(rows * p.classes) * sizeof(int64_t)));
+    auto* zf = static_cast<float*>(ctx.scratch(static_cast<std::size_t>(rows * p.cols) * sizeof(float)));
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_svm_classifier(
+        cuda_elem(p.x->dtype()), p.x->raw(), rows, p.xr.features, a, work, votes, zf, y.data<int64_t>(),
+        cuda_elem(p.xr.float_out), want_z ? z.raw() : nullptr, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
   if (want_z) ctx.outputs[1] = std::move(z);
   return ok_status();
 }
