@@ -298,9 +298,19 @@ def test_svm_svr_matches_onnxruntime(e2e, tmp_path, seed, kind):
     assert [n.op_type for n in onx.graph.node].count("SVMRegressor") == 1
     datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onx, x)
     assert names == ["variable"]
-    got, want = datasets["variable"], ref["variable"]
-    assert got.dtype == np.float32 and got.shape == want.shape == (x.shape[0], 1)
-    err = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    bound = 1e-5 * np.maximum(1.0, np.abs(want.astype(np.float64)))
-    assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
+    got, ort_y = datasets["variable"], ref["variable"]
+    assert got.dtype == np.float32 and got.shape == ort_y.shape == (x.shape[0], 1)
+    # The oracle: the node's own tables evaluated in float64 here (RBF: sum_i c_i exp(-gamma |x - sv_i|^2) + rho).
+    # ONNX Runtime sums in float32, some 1e-5 off over hundreds of support vectors, so it is held to 1e-4 only.
+    from onnx import helper
+    node = next(n for n in onx.graph.node if n.op_type == "SVMRegressor")
+    a = {t.name: helper.get_attribute_value(t) for t in node.attribute}
+    assert a["kernel_type"] == b"RBF"
+    sv = np.asarray(a["support_vectors"], np.float64).reshape(int(a["n_supports"]), -1)
+    d2 = ((x.astype(np.float64)[:, None, :] - sv[None, :, :]) ** 2).sum(axis=2)
+    want = np.exp(-float(a["kernel_params"][0]) * d2) @ np.asarray(a["coefficients"], np.float64) + float(a["rho"][0])
+    for name, other, tol in (("the float64 oracle", want[:, None], 1e-6), ("ONNX Runtime", ort_y, 1e-4)):
+        err = np.abs(got.astype(np.float64) - other.astype(np.float64))
+        bound = tol * np.maximum(1.0, np.abs(other.astype(np.float64)))
+        assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond {tol} of {name}, worst {float(err.max()):.3g}"
     assert np.std(got) > 0.1  # a real regression, not a constant
