@@ -54,21 +54,6 @@ DType dtype_from_onnx(int32_t t) {
   }
 }
 
-// ONNX's name of an element type, also for the types newer than this build's libonnx.
-std::string onnx_type_name(int32_t t) {
-  if (onnx::TensorProto_DataType_IsValid(t)) return onnx::TensorProto_DataType_Name(t);
-  switch (t) {  // onnx.proto of ONNX 1.14 - 1.16
-    case 17: return "FLOAT8E4M3FN";
-    case 18: return "FLOAT8E4M3FNUZ";
-    case 19: return "FLOAT8E5M2";
-    case 20: return "FLOAT8E5M2FNUZ";
-    case 21: return "UINT4";
-    case 22: return "INT4";
-    case 23: return "FLOAT4E2M1";
-    default: return "number " + std::to_string(t);
-  }
-}
-
 // Whether the model defines the op a node calls as a function of its own (ModelProto.functions).
 bool defines_function(const onnx::ModelProto& model, const onnx::NodeProto& node) {
   for (const auto& f : model.functions())
@@ -354,6 +339,20 @@ Status sort_topologically(Graph* g) {
 }
 
 }  // namespace
+
+std::string onnx_type_name(int32_t t) {
+  if (onnx::TensorProto_DataType_IsValid(t)) return onnx::TensorProto_DataType_Name(t);
+  switch (t) {  // onnx.proto of ONNX 1.14 - 1.16
+    case 17: return "FLOAT8E4M3FN";
+    case 18: return "FLOAT8E4M3FNUZ";
+    case 19: return "FLOAT8E5M2";
+    case 20: return "FLOAT8E5M2FNUZ";
+    case 21: return "UINT4";
+    case 22: return "INT4";
+    case 23: return "FLOAT4E2M1";
+    default: return "number " + std::to_string(t);
+  }
+}
 
 StatusOr<Tensor> tensor_parse_onnx(const std::string& bytes, const std::string& what) {
   onnx::TensorProto p;

@@ -112,6 +112,9 @@ struct Graph {
 };
 
 StatusOr<Graph> graph_load_onnx(const std::string& path);
+// ONNX's name of an element type code (TensorProto.DataType), also for the types newer than this
+// build's libonnx (float8, 4-bit); "number N" for a code ONNX does not define.
+std::string onnx_type_name(int32_t t);
 // As graph_load_onnx, from the serialized bytes; `source` names the model in messages.
 StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source);
 // One serialized ONNX TensorProto (a .pb file of ONNX's backend test data) as a Tensor; `what`

@@ -604,16 +604,7 @@ bool is_quant_int(DType t) {
 
 // ONNX's name of a quantized type this engine has no tensors for (float8, 4-bit), or "".
 std::string unsupported_quant_type_name(int64_t onnx_type) {
-  switch (onnx_type) {
-    case 17: return "FLOAT8E4M3FN";
-    case 18: return "FLOAT8E4M3FNUZ";
-    case 19: return "FLOAT8E5M2";
-    case 20: return "FLOAT8E5M2FNUZ";
-    case 21: return "UINT4";
-    case 22: return "INT4";
-    case 23: return "FLOAT4E2M1";
-    default: return "";
-  }
+  return onnx_type >= 17 && onnx_type <= 23 ? onnx_type_name(static_cast<int32_t>(onnx_type)) : "";
 }
 
 // The checks and geometry QuantizeLinear and DequantizeLinear share (scale, zero point, axis,
