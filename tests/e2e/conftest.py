@@ -365,6 +365,32 @@ def assert_single_error(proc: subprocess.CompletedProcess, *needles: str, patter
     return line
 
 
+def score_rows(tmp_path, onnx_model, x, ranks: int, batch: int, shard_rows: int, chunk_rows: int,
+               outputs: list | None = None) -> dict:
+    """Scores the rows x (one 2-D HDF5 dataset, /X) with onnx_model through the whole job at `ranks` ranks, writing
+    `outputs` (default all); asserts that it succeeded without an error line and covered every row; returns the
+    output datasets by name. For tests that then compare them with an oracle of their own."""
+    tmp_path = Path(tmp_path)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    model_path = tmp_path / "model.onnx"
+    model_path.write_bytes(onnx_model.SerializeToString())
+    inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=x, chunks=(chunk_rows, x.shape[1]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
+           "output": {"path": str(out), "overwrite": True},
+           "run": {"batch_size": batch, "shard_rows": shard_rows}, "checks": {"max_missing_fraction": 1.0}}
+    if outputs:
+        job["output"]["outputs"] = outputs
+    p = run_job(ranks, ["run", "--job", write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
+    assert not error_lines(p.stderr), p.stderr
+    datasets, attrs = read_output(out)
+    assert int(attrs["num_ranks"]) == ranks and int(attrs["num_rows"]) == x.shape[0]
+    return datasets
+
+
 # ---- the helpers as one fixture (tests use e2e.<helper>, no conftest imports) -------------------
 
 @pytest.fixture(scope="session")

@@ -89,23 +89,8 @@ def quantize(tmp_path: Path, model, x: np.ndarray, per_channel: bool):
 
 
 def score_and_compare(e2e, tmp_path: Path, qmodel, x: np.ndarray) -> np.ndarray:
-    import h5py
     import onnxruntime as ort
-    model_path = tmp_path / "model.onnx"
-    model_path.write_bytes(qmodel.SerializeToString())
-    inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
-    with h5py.File(inp, "w") as f:
-        f.create_dataset("/X", data=x, chunks=(CHUNK_ROWS, x.shape[1]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
-           "output": {"path": str(out), "overwrite": True},
-           "run": {"batch_size": BATCH, "shard_rows": SHARD_ROWS}, "checks": {"max_missing_fraction": 1.0}}
-    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
-    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
-    assert not e2e.error_lines(p.stderr), p.stderr
-    datasets, attrs = e2e.read_output(out)
-    assert int(attrs["num_ranks"]) == NP and int(attrs["num_rows"]) == x.shape[0]
-
+    datasets = e2e.score_rows(tmp_path, qmodel, x, NP, BATCH, SHARD_ROWS, CHUNK_ROWS)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # QDQ as float ops, unfused

@@ -44,26 +44,8 @@ def skl2onnx_export(model, x: np.ndarray, options: dict | None = None):
 def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None):
     """Runs a job over x at NP ranks (writing `outputs`, default all) and ONNX Runtime on the same rows; returns
     (the job's output datasets, ONNX Runtime's outputs by name, the output names)."""
-    import h5py
     import onnxruntime as ort
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    model_path = tmp_path / "model.onnx"
-    model_path.write_bytes(onnx_model.SerializeToString())
-    inp, out = tmp_path / "in.h5", tmp_path / "out" / "scores.h5"
-    with h5py.File(inp, "w") as f:
-        f.create_dataset("/X", data=x, chunks=(CHUNK_ROWS, x.shape[1]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model_path)},
-           "output": {"path": str(out), "overwrite": True},
-           "run": {"batch_size": BATCH, "shard_rows": SHARD_ROWS}, "checks": {"max_missing_fraction": 1.0}}
-    if outputs:
-        job["output"]["outputs"] = outputs
-    p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
-    assert p.returncode == 0, f"exit {p.returncode}\n{p.stderr[-3000:]}"
-    assert not e2e.error_lines(p.stderr), p.stderr
-    datasets, attrs = e2e.read_output(out)
-    assert int(attrs["num_ranks"]) == NP and int(attrs["num_rows"]) == x.shape[0]
-
+    datasets = e2e.score_rows(tmp_path, onnx_model, x, NP, BATCH, SHARD_ROWS, CHUNK_ROWS, outputs)
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(onnx_model.SerializeToString(), so, providers=["CPUExecutionProvider"])
