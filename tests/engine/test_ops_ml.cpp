@@ -879,6 +879,31 @@ TEST_P(OpTest, SVMClassifier_TwoClasses) {
     }
 }
 
+// A NaN in a row makes every pair score NaN: each pair votes for its second class (d > 0 is
+// false), and the Platt probabilities stay NaN through the clamp (std::min / std::max keep a NaN
+// first argument), so the coupling stops at once on its uniform start (max_error stays 0). CUDA
+// clamped with fmin / fmax, which turn a NaN into 1e-7, and then coupled real numbers.
+TEST_P(OpTest, SVMClassifier_NaNRowWithProbabilities) {
+  const int64_t f = 3;
+  SvmRef m;
+  m.sv = rand_f32(8 * f, -1.5f, 1.5f);
+  const std::vector<int64_t> per_class = {2, 3, 1, 2};
+  Attrs a = m.attrs();
+  a["vectors_per_class"] = a_ints(per_class);
+  a["coefficients"] = ml_floats(rand_f32(3 * 8, -1.5f, 1.5f));
+  a["rho"] = ml_floats(rand_f32(6, -0.5f, 0.5f));
+  a["classlabels_ints"] = a_ints({5, 7, 9, 11});
+  a["prob_a"] = ml_floats(rand_f32(6, -3, -0.5f));
+  a["prob_b"] = ml_floats(rand_f32(6, -0.3f, 0.3f));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<Tensor> outs;
+  const Status st =
+      run_node(*backend_, "SVMClassifier", {make<float>({1, f}, {0.5f, nan, -0.25f})}, 2, &outs, a, 1, "ai.onnx.ml");
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_equal<int64_t>(outs[0], {1}, {11});
+  expect_near(outs[1], DType::kFloat32, {1, 4}, {0.25, 0.25, 0.25, 0.25}, 0.0);
+}
+
 TEST_P(OpTest, SVMClassifier_LinearForm) {
   const int64_t rows = 30, f = 3;
   const auto x = rand_f32(rows * f, -2, 2);
