@@ -136,6 +136,17 @@ TEST_P(OpTest, OneHotEncoder_Int64_Int32_Float_Double) {
   out = run1("OneHotEncoder", {make<double>({2}, {1e12 + 0.5, -1e300})}, a, 1, "ai.onnx.ml");
   expect_same(out, DType::kFloat32, {2, 4}, one_hot_ref({1e12, 0.5}, cats));
 }
+// INT64_MIN is a category like any other (ONNX Runtime finds it): an int64 X of INT64_MIN, or a
+// float64 X of -2^63 (which truncates to it), is one. The CPU took INT64_MIN for its "no category"
+// sentinel and gave a zero row; the CUDA kernel keeps a flag and found it.
+TEST_P(OpTest, OneHotEncoder_Int64MinIsACategory) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  const Attrs a = {{"cats_int64s", a_ints({4, kMin})}, {"zeros", a_int(0)}};
+  Tensor out = run1("OneHotEncoder", {make<int64_t>({2}, {kMin, 4})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 2}, {0, 1, 1, 0});
+  out = run1("OneHotEncoder", {make<double>({2}, {-9223372036854775808.0, 4.5})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 2}, {0, 1, 1, 0});
+}
 TEST_P(OpTest, OneHotEncoder_ZerosZeroFailsOnAnUnknownValue) {
   const Attrs a = {{"cats_int64s", a_ints({1, 2})}, {"zeros", a_int(0)}};
   Tensor out = run1("OneHotEncoder", {make<int64_t>({2}, {2, 1})}, a, 1, "ai.onnx.ml");
