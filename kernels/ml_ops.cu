@@ -617,7 +617,10 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
           for (int64_t j = i + 1; j < k; ++j, ++pair) {
             double v = svm_one_minus_logistic_dev(__dadd_rn(__dmul_rn(d[pair], static_cast<double>(a.prob_a[pair])),
                                                             static_cast<double>(a.prob_b[pair])));
-            v = fmin(fmax(v, 1e-7), 1 - 1e-7);
+            // std::min(std::max(v, 1e-7), 1 - 1e-7) as the CPU writes it: a NaN (from a NaN in x)
+            // stays NaN, where fmax / fmin would turn it into 1e-7.
+            v = v < 1e-7 ? 1e-7 : v;
+            v = 1 - 1e-7 < v ? 1 - 1e-7 : v;
             rr[i * k + j] = v;
             rr[j * k + i] = __dsub_rn(1.0, v);
           }

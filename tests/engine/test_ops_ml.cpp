@@ -136,6 +136,17 @@ TEST_P(OpTest, OneHotEncoder_Int64_Int32_Float_Double) {
   out = run1("OneHotEncoder", {make<double>({2}, {1e12 + 0.5, -1e300})}, a, 1, "ai.onnx.ml");
   expect_same(out, DType::kFloat32, {2, 4}, one_hot_ref({1e12, 0.5}, cats));
 }
+// INT64_MIN is a category like any other (ONNX Runtime finds it): an int64 X of INT64_MIN, or a
+// float64 X of -2^63 (which truncates to it), is one. The CPU took INT64_MIN for its "no category"
+// sentinel and gave a zero row; the CUDA kernel keeps a flag and found it.
+TEST_P(OpTest, OneHotEncoder_Int64MinIsACategory) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  const Attrs a = {{"cats_int64s", a_ints({4, kMin})}, {"zeros", a_int(0)}};
+  Tensor out = run1("OneHotEncoder", {make<int64_t>({2}, {kMin, 4})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 2}, {0, 1, 1, 0});
+  out = run1("OneHotEncoder", {make<double>({2}, {-9223372036854775808.0, 4.5})}, a, 1, "ai.onnx.ml");
+  expect_same(out, DType::kFloat32, {2, 2}, {0, 1, 1, 0});
+}
 TEST_P(OpTest, OneHotEncoder_ZerosZeroFailsOnAnUnknownValue) {
   const Attrs a = {{"cats_int64s", a_ints({1, 2})}, {"zeros", a_int(0)}};
   Tensor out = run1("OneHotEncoder", {make<int64_t>({2}, {2, 1})}, a, 1, "ai.onnx.ml");
@@ -877,6 +888,31 @@ TEST_P(OpTest, SVMClassifier_TwoClasses) {
       expect_equal<int64_t>(outs[0], {rows}, want_labels);
       expect_near(outs[1], DType::kFloat32, {rows, 2}, ref, kTolReduce);
     }
+}
+
+// A NaN in a row makes every pair score NaN: each pair votes for its second class (d > 0 is
+// false), and the Platt probabilities stay NaN through the clamp (std::min / std::max keep a NaN
+// first argument), so the coupling stops at once on its uniform start (max_error stays 0). CUDA
+// clamped with fmin / fmax, which turn a NaN into 1e-7, and then coupled real numbers.
+TEST_P(OpTest, SVMClassifier_NaNRowWithProbabilities) {
+  const int64_t f = 3;
+  SvmRef m;
+  m.sv = rand_f32(8 * f, -1.5f, 1.5f);
+  const std::vector<int64_t> per_class = {2, 3, 1, 2};
+  Attrs a = m.attrs();
+  a["vectors_per_class"] = a_ints(per_class);
+  a["coefficients"] = ml_floats(rand_f32(3 * 8, -1.5f, 1.5f));
+  a["rho"] = ml_floats(rand_f32(6, -0.5f, 0.5f));
+  a["classlabels_ints"] = a_ints({5, 7, 9, 11});
+  a["prob_a"] = ml_floats(rand_f32(6, -3, -0.5f));
+  a["prob_b"] = ml_floats(rand_f32(6, -0.3f, 0.3f));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<Tensor> outs;
+  const Status st =
+      run_node(*backend_, "SVMClassifier", {make<float>({1, f}, {0.5f, nan, -0.25f})}, 2, &outs, a, 1, "ai.onnx.ml");
+  ASSERT_TRUE(st.ok()) << st.message();
+  expect_equal<int64_t>(outs[0], {1}, {11});
+  expect_near(outs[1], DType::kFloat32, {1, 4}, {0.25, 0.25, 0.25, 0.25}, 0.0);
 }
 
 TEST_P(OpTest, SVMClassifier_LinearForm) {

@@ -185,15 +185,17 @@ Status cpu_imputer(OpContext& ctx) {
   return ok_status();
 }
 
-// The category a float value names: truncated toward zero (ONNX Runtime's cast), none for NaN, Inf
-// and values beyond int64. The CUDA kernel computes the same.
+// The category a float value names: truncated toward zero (ONNX Runtime's cast), none (false) for
+// NaN, Inf and values beyond int64. A flag, not the kOneHotNoCategory sentinel: INT64_MIN (an
+// int64 X, or a float X of -2^63) is a category like any other. The CUDA kernel computes the same.
 template <class T>
-int64_t one_hot_category(T v) {
+bool one_hot_category(T v, int64_t* c) {
   if constexpr (std::is_floating_point_v<T>) {
     // [-2^63, 2^63): the doubles whose truncation fits int64.
-    if (!(v >= T(-9223372036854775808.0) && v < T(9223372036854775808.0))) return kOneHotNoCategory;
+    if (!(v >= T(-9223372036854775808.0) && v < T(9223372036854775808.0))) return false;
   }
-  return static_cast<int64_t>(v);
+  *c = static_cast<int64_t>(v);
+  return true;
 }
 
 // ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): one row of C per element of X.
@@ -210,12 +212,13 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
     using T = decltype(zero);
     const T* x = p.x->data<T>();
     for (int64_t i = 0; i < p.x->numel(); ++i) {
-      const int64_t c = one_hot_category(x[i]);
-      const auto it = c == kOneHotNoCategory ? index.end() : index.find(c);
+      int64_t c = 0;
+      const bool has = one_hot_category(x[i], &c);
+      const auto it = has ? index.find(c) : index.end();
       if (it != index.end()) {
         out[i * count + it->second] = 1.0f;
       } else if (!p.zeros) {
-        st = invalid_argument(one_hot_unknown_message(c, count));
+        st = invalid_argument(one_hot_unknown_message(has ? c : kOneHotNoCategory, count));
         return;
       }
     }
