@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/kernel_types.h"
+#include "kernels/round_like_cpu.cuh"
 
 namespace shardscore::kernels {
 
@@ -40,44 +41,6 @@ inline unsigned grid_for(int64_t n, int block) {
 
 #define SS_GRID_STRIDE_LOOP(i, n) \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
-
-// float32 -> bfloat16 as the CPU rounds: nearest even, overflow to inf, and a NaN stays a quiet
-// NaN with its sign and top payload bits (the bfloat16 twin of reduce_ops.cu's half_like_cpu;
-// __float2bfloat16_rn alone would give the canonical NaN).
-__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(float f) {
-  const uint32_t b = __float_as_uint(f);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(static_cast<unsigned short>((b >> 16) | 0x0040u));
-  return __float2bfloat16_rn(f);
-}
-// double -> bfloat16 in one rounding from the exact value (no double rounding through float);
-// NaN as above.
-__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(double d) {
-  const auto b = static_cast<unsigned long long>(__double_as_longlong(d));
-  if ((b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) {
-    return __ushort_as_bfloat16(
-        static_cast<unsigned short>(((b >> 48) & 0x8000u) | 0x7fc0u | ((b >> 45) & 0x7fu)));
-  }
-  return __double2bfloat16(d);
-}
-
-// float32 -> float16 as the CPU's float_to_half: nearest even, overflow to inf, and a NaN stays a
-// quiet NaN with its sign and top payload bits (__float2half_rn alone gives the canonical NaN 0x7fff,
-// losing the sign: the float16 twin of bf16_like_cpu above).
-__device__ __forceinline__ __half f16_like_cpu(float f) {
-  const uint32_t b = __float_as_uint(f);
-  if ((b & 0x7fffffffu) > 0x7f800000u) {
-    return __ushort_as_half(static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13)));
-  }
-  return __float2half_rn(f);
-}
-// double -> float16 in one rounding (as the CPU's double_to_half); NaN as above.
-__device__ __forceinline__ __half f16_like_cpu(double d) {
-  const auto b = static_cast<unsigned long long>(__double_as_longlong(d));
-  if ((b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull) {
-    return __ushort_as_half(static_cast<unsigned short>(((b >> 48) & 0x8000u) | 0x7e00u | ((b >> 42) & 0x3ffu)));
-  }
-  return __double2half(d);
-}
 
 // Records a failing value for the host (kernel_types.h, DeviceFault). Deterministic: of the steps
 // of a batch, the first that fails owns the record (steps run in stream order, so a later step

@@ -38,17 +38,6 @@ __device__ __forceinline__ float to_float(T v) {
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
-// float32 -> float16 as the CPU's float_to_half: nearest even, overflow to inf, and a NaN stays a
-// quiet NaN with its sign and top payload bits (where __float2half_rn would make it canonical).
-__device__ __forceinline__ __half half_like_cpu(float f) {
-  if (isnan(f)) {
-    const uint32_t b = __float_as_uint(f);
-    const auto h = static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13));
-    return __ushort_as_half(h);
-  }
-  return __float2half_rn(f);
-}
-
 template <class T>
 __device__ __forceinline__ T from_float(float v);
 template <>
@@ -57,7 +46,7 @@ __device__ __forceinline__ float from_float<float>(float v) {
 }
 template <>
 __device__ __forceinline__ __half from_float<__half>(float v) {
-  return half_like_cpu(v);
+  return f16_like_cpu(v);  // kernel_util.cuh: the CPU's rounding, NaN kept
 }
 // bfloat16 likewise (kernel_util.cuh's bf16_like_cpu).
 template <>

@@ -9,6 +9,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/round_like_cpu.cuh"
+
 namespace shardscore::kernels {
 namespace {
 
@@ -93,27 +95,10 @@ __device__ __forceinline__ T to_math(T v) {
 __device__ __forceinline__ float to_math(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_math(__nv_bfloat16 v) { return __bfloat162float(v); }
 
-// float32 -> float16 as the CPU's float_to_half: nearest even, and a NaN keeps its sign and top
-// payload bits, quieted (__float2half_rn alone gives the canonical NaN 0x7fff).
-__device__ __forceinline__ __half half_like_cpu(float f) {
-  const uint32_t b = __float_as_uint(f);
-  if ((b & 0x7fffffffu) > 0x7f800000u) {
-    return __ushort_as_half(static_cast<unsigned short>(((b >> 16) & 0x8000u) | 0x7e00u | ((b & 0x7fffffu) >> 13)));
-  }
-  return __float2half_rn(f);
-}
-
-// The bfloat16 twin: nearest even, and a NaN keeps its sign and top payload bits, quieted.
-__device__ __forceinline__ __nv_bfloat16 bf16_like_cpu(float f) {
-  const uint32_t b = __float_as_uint(f);
-  if ((b & 0x7fffffffu) > 0x7f800000u) return __ushort_as_bfloat16(static_cast<unsigned short>((b >> 16) | 0x0040u));
-  return __float2bfloat16_rn(f);
-}
-
-// Either, by the stored type.
+// float32 -> float16 or bfloat16 by the stored type, as the CPU rounds (kernel_util.cuh).
 template <class T>
 __device__ __forceinline__ T narrow_like_cpu(float f) {
-  if constexpr (std::is_same_v<T, __half>) return half_like_cpu(f);
+  if constexpr (std::is_same_v<T, __half>) return f16_like_cpu(f);
   else return bf16_like_cpu(f);
 }
 
@@ -121,7 +106,7 @@ template <class T>
 __device__ __forceinline__ void store(T* p, int64_t i, math_t<T> v) {
   p[i] = v;
 }
-__device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = half_like_cpu(v); }
+__device__ __forceinline__ void store(__half* p, int64_t i, float v) { p[i] = f16_like_cpu(v); }
 __device__ __forceinline__ void store(__nv_bfloat16* p, int64_t i, float v) { p[i] = bf16_like_cpu(v); }
 
 // A double result: rounded to float first for float16 / bfloat16, as the CPU rounds float32 then
