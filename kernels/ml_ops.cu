@@ -30,6 +30,15 @@ bool with_out(Elem e, F&& f) {
   }
 }
 
+// Calls f(ElemTag<T>{}, ElemTag<O>{}) for X of any numeric type T and an output type O that with_out
+// takes; false when either is another type.
+template <class F>
+bool with_x_and_out(Elem x_elem, Elem out_elem, F&& f) {
+  bool ok = false;
+  dispatch_numeric(x_elem, [&](auto xt) { ok = with_out(out_elem, [&](auto ot) { f(xt, ot); }); });
+  return ok;
+}
+
 // static_cast<float>(v), as the CPU converts X (float16 and bfloat16 widen exactly).
 template <class T>
 __device__ __forceinline__ float to_float(T v) {
@@ -689,14 +698,11 @@ cudaError_t launch_linear_scores(Elem x_elem, const void* x, int64_t rows, int64
                                  cudaStream_t stream) {
   const int64_t n = rows * targets;
   if (n <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, out_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(out_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      linear_scores_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
-          static_cast<const T*>(x), rows, features, coef, intercepts, targets, static_cast<O*>(out));
-    });
+    using O = typename decltype(ot)::type;
+    linear_scores_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+        static_cast<const T*>(x), rows, features, coef, intercepts, targets, static_cast<O*>(out));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -720,14 +726,11 @@ cudaError_t launch_scaler(Elem x_elem, const void* x, int64_t rows, int64_t feat
                           cudaStream_t stream) {
   const int64_t n = rows * features;
   if (n <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, y_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(y_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
-          static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
-    });
+    using O = typename decltype(ot)::type;
+    scaler_kernel<T, O><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
+        static_cast<const T*>(x), n, features, offset, offset_count, scale, scale_count, static_cast<O*>(y));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -801,14 +804,11 @@ cudaError_t launch_label_encoder(Elem x_elem, const void* x, int64_t n, const in
 cudaError_t launch_normalizer(Elem x_elem, const void* x, int64_t rows, int64_t features, int norm, Elem y_elem, void* y,
                               cudaStream_t stream) {
   if (rows * features <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, y_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(y_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      normalizer_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows, features,
-                                                                              norm, static_cast<O*>(y));
-    });
+    using O = typename decltype(ot)::type;
+    normalizer_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows, features,
+                                                                            norm, static_cast<O*>(y));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -818,14 +818,11 @@ cudaError_t launch_tree_ensemble(Elem x_elem, const void* x, int64_t rows, int64
                                  double* acc, unsigned char* has, float* zf, int64_t* y, Elem z_elem, void* z,
                                  cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, z_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(z_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      tree_ensemble_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
-          static_cast<const T*>(x), rows, features, a, acc, has, zf, y, static_cast<O*>(z));
-    });
+    using O = typename decltype(ot)::type;
+    tree_ensemble_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
+        static_cast<const T*>(x), rows, features, a, acc, has, zf, y, static_cast<O*>(z));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -895,14 +892,11 @@ cudaError_t launch_array_feature_extractor(Elem elem, const void* x, int64_t row
 cudaError_t launch_svm_regressor(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,
                                  Elem y_elem, void* y, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, y_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(y_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      svm_regressor_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows,
-                                                                                features, a, static_cast<O*>(y));
-    });
+    using O = typename decltype(ot)::type;
+    svm_regressor_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(static_cast<const T*>(x), rows,
+                                                                              features, a, static_cast<O*>(y));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
@@ -912,14 +906,11 @@ cudaError_t launch_svm_classifier(Elem x_elem, const void* x, int64_t rows, int6
                                   double* work, int64_t* votes, float* zf, int64_t* y, Elem z_elem, void* z,
                                   cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) {
+  const bool ok = with_x_and_out(x_elem, z_elem, [&](auto xt, auto ot) {
     using T = typename decltype(xt)::type;
-    ok = with_out(z_elem, [&](auto ot) {
-      using O = typename decltype(ot)::type;
-      svm_classifier_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
-          static_cast<const T*>(x), rows, features, a, work, votes, zf, y, static_cast<O*>(z));
-    });
+    using O = typename decltype(ot)::type;
+    svm_classifier_kernel<T, O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
+        static_cast<const T*>(x), rows, features, a, work, votes, zf, y, static_cast<O*>(z));
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();

@@ -29,6 +29,18 @@ float Node::attr_float(const std::string& n, float fallback) const {
   const Attribute* a = attr(n);
   return a && a->type == Attribute::Type::kFloat ? a->f : fallback;
 }
+const std::vector<float>* Node::attr_floats(const std::string& n) const {
+  const Attribute* a = attr(n);
+  return a && a->type == Attribute::Type::kFloats ? &a->floats : nullptr;
+}
+const std::vector<int64_t>* Node::attr_ints(const std::string& n) const {
+  const Attribute* a = attr(n);
+  return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
+}
+std::string Node::attr_string(const std::string& n, const std::string& fallback) const {
+  const Attribute* a = attr(n);
+  return a && a->type == Attribute::Type::kString ? a->s : fallback;
+}
 std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
 
 std::string domain_display(const std::string& domain) { return domain.empty() ? "ai.onnx" : domain; }

@@ -81,6 +81,10 @@ struct Node {
   const Attribute* attr(const std::string& name) const;
   int64_t attr_int(const std::string& name, int64_t fallback) const;
   float attr_float(const std::string& name, float fallback) const;
+  // A list or string attribute of that type, else nullptr / the fallback.
+  const std::vector<float>* attr_floats(const std::string& name) const;
+  const std::vector<int64_t>* attr_ints(const std::string& name) const;
+  std::string attr_string(const std::string& name, const std::string& fallback) const;
   // "node 'name' (OpType)" for messages.
   std::string describe() const;
 };

@@ -20,15 +20,6 @@ std::string name_of(DType t) { return std::string(dtype_name(t)); }
 // float16 as float32: the type the CPU op sees after op_run_cpu's widening.
 DType as_cpu_sees(DType t) { return plan_dtype(t); }
 
-const std::vector<float>* floats_attr(const Node& n, const char* name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kFloats ? &a->floats : nullptr;
-}
-
-std::string string_attr_or(const Node& n, const char* name, const std::string& fallback) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kString ? a->s : fallback;
-}
 
 // Inputs 0 and 1, of one type, and their broadcast shape (out left to the caller).
 StatusOr<BinaryPlan> same_type_operands(const std::vector<const Tensor*>& inputs) {
@@ -338,8 +329,8 @@ StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
   const Attribute* labels_attr = n.attr("classlabels_ints");
-  p.coef = floats_attr(n, "coefficients");
-  p.intercepts = floats_attr(n, "intercepts");
+  p.coef = n.attr_floats("coefficients");
+  p.intercepts = n.attr_floats("intercepts");
   if (!labels_attr || !p.coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
   p.labels = &labels_attr->ints;
   const int64_t features = p.xr.features;
@@ -359,31 +350,34 @@ StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::
   }
   p.cols = p.two_from_one ? 2 : p.targets;
 
-  const std::string post = string_attr_or(n, "post_transform", "NONE");
+  const std::string post = n.attr_string("post_transform", "NONE");
   if (p.two_from_one) {
     if (post == "LOGISTIC") {
       p.post = MlPost::kLogistic;
     } else if (post != "NONE" && p.xr.rows > 0) {  // refused per row: no rows, no refusal
       return unimplemented("post_transform '" + post + "' with one score column is not supported (NONE, LOGISTIC)");
     }
-  } else if (post == "LOGISTIC") {
-    p.post = MlPost::kLogistic;
-  } else if (post == "SOFTMAX") {
-    p.post = MlPost::kSoftmax;
-  } else if (post == "SOFTMAX_ZERO") {
-    p.post = MlPost::kSoftmaxZero;
-  } else if (post != "NONE") {
-    return unimplemented("post_transform '" + post + "' is not supported (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO)");
+  } else {
+    SS_ASSIGN_OR_RETURN(p.post, ml_post_plan(n));
   }
   return p;
+}
+
+StatusOr<MlPost> ml_post_plan(const Node& n) {
+  const std::string post = n.attr_string("post_transform", "NONE");
+  if (post == "NONE") return MlPost::kNone;
+  if (post == "LOGISTIC") return MlPost::kLogistic;
+  if (post == "SOFTMAX") return MlPost::kSoftmax;
+  if (post == "SOFTMAX_ZERO") return MlPost::kSoftmaxZero;
+  return unimplemented("post_transform '" + post + "' is not supported (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO)");
 }
 
 StatusOr<LinearRegressorPlan> linear_regressor_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
   LinearRegressorPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
-  p.coef = floats_attr(n, "coefficients");
-  p.intercepts = floats_attr(n, "intercepts");
+  p.coef = n.attr_floats("coefficients");
+  p.intercepts = n.attr_floats("intercepts");
   p.targets = n.attr_int("targets", 1);
   const int64_t features = p.xr.features;
   if (!p.coef || p.targets < 1 || static_cast<int64_t>(p.coef->size()) != p.targets * features) {
@@ -394,7 +388,7 @@ StatusOr<LinearRegressorPlan> linear_regressor_plan(const Node& n, const std::ve
     return invalid_argument(std::to_string(p.intercepts->size()) + " intercepts for " + std::to_string(p.targets) +
                             " targets");
   }
-  const std::string post = string_attr_or(n, "post_transform", "NONE");
+  const std::string post = n.attr_string("post_transform", "NONE");
   if (post != "NONE") return unimplemented("post_transform '" + post + "' is not supported for LinearRegressor (NONE)");
   return p;
 }
@@ -404,8 +398,8 @@ StatusOr<ScalerPlan> scaler_plan(const Node& n, const std::vector<const Tensor*>
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   const int64_t features = p.xr.features;
-  p.offset = floats_attr(n, "offset");
-  p.scale = floats_attr(n, "scale");
+  p.offset = n.attr_floats("offset");
+  p.scale = n.attr_floats("scale");
   for (const auto* v : {p.offset, p.scale})
     if (v && v->size() != 1 && static_cast<int64_t>(v->size()) != features) {
       return invalid_argument(std::to_string(v->size()) + " offset/scale values for " + std::to_string(features) +
@@ -424,7 +418,7 @@ StatusOr<ImputerPlan> imputer_plan(const Node& n, const std::vector<const Tensor
   }
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   p.is_float = dtype_is_float(t);
-  p.floats = floats_attr(n, "imputed_value_floats");
+  p.floats = n.attr_floats("imputed_value_floats");
   const Attribute* ints = n.attr("imputed_value_int64s");
   if (ints && ints->type == Attribute::Type::kInts && !ints->ints.empty()) p.ints = &ints->ints;
   if (p.floats && p.floats->empty()) p.floats = nullptr;
@@ -729,7 +723,7 @@ StatusOr<NormalizerPlan> normalizer_plan(const Node& n, const std::vector<const 
   NormalizerPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
-  const std::string norm = string_attr_or(n, "norm", "MAX");
+  const std::string norm = n.attr_string("norm", "MAX");
   if (norm == "MAX") p.norm = NormalizerNorm::kMax;
   else if (norm == "L1") p.norm = NormalizerNorm::kL1;
   else if (norm == "L2") p.norm = NormalizerNorm::kL2;

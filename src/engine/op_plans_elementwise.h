@@ -183,6 +183,8 @@ struct MlRows {
 StatusOr<MlRows> ml_rows_plan(const Tensor& x);
 
 enum class MlPost { kNone, kLogistic, kSoftmax, kSoftmaxZero };
+// A classifier's post_transform attribute (default NONE); Unimplemented for PROBIT and others.
+StatusOr<MlPost> ml_post_plan(const Node& node);
 
 // LinearClassifier: Y = labels [rows] int64, Z = post(X * coef^T + intercepts) [rows, cols].
 // two_from_one: one score column and two labels (Z gets two columns, negative class first); its

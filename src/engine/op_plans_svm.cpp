@@ -7,21 +7,17 @@
 namespace shardscore {
 namespace {
 
+// A float list attribute that is given and not empty, else nullptr (an empty table is an absent one).
 const std::vector<float>* svm_floats(const Node& n, const char* name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kFloats && !a->floats.empty() ? &a->floats : nullptr;
-}
-
-std::string svm_string_or(const Node& n, const char* name, const std::string& fallback) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kString ? a->s : fallback;
+  const std::vector<float>* v = n.attr_floats(name);
+  return v && !v->empty() ? v : nullptr;
 }
 
 std::string count(std::size_t n) { return std::to_string(n); }
 
 StatusOr<SvmKernelParams> svm_kernel_params(const Node& n, bool linear_form) {
   SvmKernelParams k;
-  const std::string type = svm_string_or(n, "kernel_type", "LINEAR");
+  const std::string type = n.attr_string("kernel_type", "LINEAR");
   if (type == "LINEAR") k.kernel = SvmKernel::kLinear;
   else if (type == "POLY") k.kernel = SvmKernel::kPoly;
   else if (type == "RBF") k.kernel = SvmKernel::kRbf;
@@ -69,7 +65,7 @@ StatusOr<SvmRegressorPlan> svm_regressor_plan(const Node& n, const std::vector<c
                             std::to_string(features) + " features of X");
   }
   p.one_class = n.attr_int("one_class", 0) != 0;
-  const std::string post = svm_string_or(n, "post_transform", "NONE");
+  const std::string post = n.attr_string("post_transform", "NONE");
   if (post != "NONE") return unimplemented("post_transform '" + post + "' is not supported for SVMRegressor (NONE)");
   return p;
 }
@@ -142,12 +138,7 @@ StatusOr<SvmClassifierPlan> svm_classifier_plan(const Node& n, const std::vector
     p.cols = p.have_proba ? p.classes : (p.classes > 2 ? p.pairs : 2);
   }
 
-  const std::string post = svm_string_or(n, "post_transform", "NONE");
-  if (post == "NONE") p.post = MlPost::kNone;
-  else if (post == "LOGISTIC") p.post = MlPost::kLogistic;
-  else if (post == "SOFTMAX") p.post = MlPost::kSoftmax;
-  else if (post == "SOFTMAX_ZERO") p.post = MlPost::kSoftmaxZero;
-  else return unimplemented("post_transform '" + post + "' is not supported for SVMClassifier (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO)");
+  SS_ASSIGN_OR_RETURN(p.post, ml_post_plan(n));
   return p;
 }
 

@@ -12,18 +12,6 @@
 namespace shardscore {
 namespace {
 
-const std::vector<int64_t>* ints_of(const Node& n, const char* name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
-}
-const std::vector<float>* floats_of(const Node& n, const char* name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kFloats ? &a->floats : nullptr;
-}
-std::string string_of(const Node& n, const char* name, const std::string& fallback) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kString ? a->s : fallback;
-}
 
 std::string at(int64_t tree, int64_t node) {
   return "tree " + std::to_string(tree) + " node " + std::to_string(node);
@@ -42,7 +30,7 @@ StatusOr<TreeMode> mode_of(const std::string& s, int64_t tree, int64_t node) {
 }
 
 StatusOr<TreePost> post_of(const Node& n) {
-  const std::string s = string_of(n, "post_transform", "NONE");
+  const std::string s = n.attr_string("post_transform", "NONE");
   if (s == "NONE") return TreePost::kNone;
   if (s == "LOGISTIC") return TreePost::kLogistic;
   if (s == "SOFTMAX") return TreePost::kSoftmax;
@@ -60,13 +48,13 @@ StatusOr<std::shared_ptr<const TreeEnsembleFlat>> build_trees(const Node& n, con
     if (name.size() > 10 && name.compare(name.size() - 10, 10, "_as_tensor") == 0) {
       return unimplemented("attribute " + name + " is not supported (the float attributes only)");
     }
-  const std::vector<int64_t>* tree_ids = ints_of(n, "nodes_treeids");
-  const std::vector<int64_t>* node_ids = ints_of(n, "nodes_nodeids");
-  const std::vector<int64_t>* features = ints_of(n, "nodes_featureids");
-  const std::vector<float>* values = floats_of(n, "nodes_values");
-  const std::vector<int64_t>* true_ids = ints_of(n, "nodes_truenodeids");
-  const std::vector<int64_t>* false_ids = ints_of(n, "nodes_falsenodeids");
-  const std::vector<int64_t>* missing = ints_of(n, "nodes_missing_value_tracks_true");
+  const std::vector<int64_t>* tree_ids = n.attr_ints("nodes_treeids");
+  const std::vector<int64_t>* node_ids = n.attr_ints("nodes_nodeids");
+  const std::vector<int64_t>* features = n.attr_ints("nodes_featureids");
+  const std::vector<float>* values = n.attr_floats("nodes_values");
+  const std::vector<int64_t>* true_ids = n.attr_ints("nodes_truenodeids");
+  const std::vector<int64_t>* false_ids = n.attr_ints("nodes_falsenodeids");
+  const std::vector<int64_t>* missing = n.attr_ints("nodes_missing_value_tracks_true");
   const Attribute* modes = n.attr("nodes_modes");
   if (!tree_ids || !node_ids || !features || !true_ids || !false_ids || !modes ||
       modes->type != Attribute::Type::kStrings) {
@@ -154,10 +142,10 @@ StatusOr<std::shared_ptr<const TreeEnsembleFlat>> build_trees(const Node& n, con
 
   // Leaf weights, grouped by leaf in attribute order.
   const std::string pre = prefix;
-  const std::vector<int64_t>* w_trees = ints_of(n, (pre + "_treeids").c_str());
-  const std::vector<int64_t>* w_nodes = ints_of(n, (pre + "_nodeids").c_str());
-  const std::vector<int64_t>* w_ids = ints_of(n, (pre + "_ids").c_str());
-  const std::vector<float>* w_values = floats_of(n, (pre + "_weights").c_str());
+  const std::vector<int64_t>* w_trees = n.attr_ints((pre + "_treeids").c_str());
+  const std::vector<int64_t>* w_nodes = n.attr_ints((pre + "_nodeids").c_str());
+  const std::vector<int64_t>* w_ids = n.attr_ints((pre + "_ids").c_str());
+  const std::vector<float>* w_values = n.attr_floats((pre + "_weights").c_str());
   const std::size_t wn = w_trees ? w_trees->size() : 0;
   if (!w_nodes || !w_ids || !w_values || w_nodes->size() != wn || w_ids->size() != wn || w_values->size() != wn) {
     return invalid_argument(pre + "_treeids, " + pre + "_nodeids, " + pre + "_ids and " + pre +
@@ -199,7 +187,7 @@ Status take_trees(const Node& n, const char* prefix, TreeEnsemblePlan& p) {
 }
 
 Status take_base(const Node& n, TreeEnsemblePlan& p) {
-  if (const std::vector<float>* base = floats_of(n, "base_values")) p.base = *base;
+  if (const std::vector<float>* base = n.attr_floats("base_values")) p.base = *base;
   return ok_status();
 }
 
@@ -224,7 +212,7 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_regressor_plan(const Node& n, const std
   p.targets = n.attr_int("n_targets", 1);
   if (p.targets < 1) return invalid_argument("n_targets " + std::to_string(p.targets) + " must be at least 1");
   SS_RETURN_IF_ERROR(take_trees(n, "target", p));
-  const std::string agg = string_of(n, "aggregate_function", "SUM");
+  const std::string agg = n.attr_string("aggregate_function", "SUM");
   if (agg == "SUM") p.aggregate = TreeAggregate::kSum;
   else if (agg == "AVERAGE") p.aggregate = TreeAggregate::kAverage;
   else if (agg == "MIN") p.aggregate = TreeAggregate::kMin;
@@ -237,7 +225,7 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_regressor_plan(const Node& n, const std
   }
   SS_ASSIGN_OR_RETURN(p.post, post_of(n));
   if (p.targets == 1 && p.post != TreePost::kNone && p.post != TreePost::kProbit) {
-    return unimplemented("post_transform " + string_of(n, "post_transform", "") +
+    return unimplemented("post_transform " + n.attr_string("post_transform", "") +
                          " with one target is not supported (NONE, PROBIT): ONNX Runtime leaves the value as it "
                          "is, the spec transforms it");
   }
@@ -252,7 +240,7 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_classifier_plan(const Node& n, const st
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   const bool want_label = !n.outputs.empty() && !n.outputs[0].empty();
   p.want_scores = n.outputs.size() > 1 && !n.outputs[1].empty();
-  const std::vector<int64_t>* ints = ints_of(n, "classlabels_int64s");
+  const std::vector<int64_t>* ints = n.attr_ints("classlabels_int64s");
   const Attribute* strings = n.attr("classlabels_strings");
   if (strings && strings->type == Attribute::Type::kStrings && !strings->strings.empty()) {
     if (want_label) {
@@ -276,7 +264,7 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_classifier_plan(const Node& n, const st
       return unimplemented("two base_values for a binary classifier with one weight column are not supported");
     }
     if (p.post != TreePost::kNone && p.post != TreePost::kLogistic) {
-      return unimplemented("post_transform " + string_of(n, "post_transform", "") +
+      return unimplemented("post_transform " + n.attr_string("post_transform", "") +
                            " for a binary classifier with one weight column is not supported (NONE, LOGISTIC)");
     }
     p.binary_one_column = true;

@@ -60,6 +60,7 @@ import onnx
 import pytest
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
+from skl2onnx_export import skl2onnx_export
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("SHARDSCORE_BIN", str(REPO / "build" / "shardscore"))).resolve()
@@ -1188,28 +1189,6 @@ def gen_ml():
 
 # -- ai.onnx.ml tree ensembles --
 
-def skl2onnx_export(model, x):
-    """skl2onnx.to_onnx with zipmap off. skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
-    nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
-    refuses; they are passed on as ints here."""
-    import warnings
-    import skl2onnx
-    import skl2onnx.common._container as container
-    make_node = container.make_node
-
-    def ints_not_bools(*args, **kw):
-        kw = {k: [int(e) for e in v] if isinstance(v, list) and any(isinstance(e, (bool, np.bool_)) for e in v)
-              else v for k, v in kw.items()}
-        return make_node(*args, **kw)
-
-    container.make_node = ints_not_bools
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            opts = {"zipmap": False} if hasattr(model, "predict_proba") else None
-            return skl2onnx.to_onnx(model, x[:1], options=opts, target_opset={"": 17, "ai.onnx.ml": 3})
-    finally:
-        container.make_node = make_node
 
 
 def tree_attrs(trees, prefix):

@@ -12,33 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from skl2onnx_export import skl2onnx_export
 
 NP = 2
 ROWS, FEATURES, CHUNK_ROWS, BATCH, SHARD_ROWS = 1237, 6, 100, 96, 200
 
 
-def skl2onnx_export(model, x: np.ndarray, options: dict | None = None):
-    """skl2onnx.to_onnx with zipmap off (`options` instead when given: {} for a regressor, which has no zipmap
-    option). skl2onnx 1.17 hands onnx.helper lists of bools for the tree ops'
-    nodes_missing_value_tracks_true (bools, with numpy ints for HistGradientBoosting), which newer protobuf
-    refuses; they are passed on as ints here."""
-    skl2onnx = pytest.importorskip("skl2onnx")
-    import skl2onnx.common._container as container
-    make_node = container.make_node
-
-    def ints_not_bools(*args, **kw):
-        kw = {k: [int(e) for e in v] if isinstance(v, list) and any(isinstance(e, (bool, np.bool_)) for e in v)
-              else v for k, v in kw.items()}
-        return make_node(*args, **kw)
-
-    container.make_node = ints_not_bools
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return skl2onnx.to_onnx(model, x[:1], options={"zipmap": False} if options is None else options,
-                                    target_opset={"": 17, "ai.onnx.ml": 3})
-    finally:
-        container.make_node = make_node
 
 
 def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None):
@@ -276,7 +255,7 @@ def test_svm_svr_matches_onnxruntime(e2e, tmp_path, seed, kind):
     x, _ = data(seed, 3)
     target = x[:, 0] - 0.5 * x[:, 1] ** 2 + 0.1 * x[:, 2]
     model = getattr(svm, kind)(C=2.0).fit(x[:400], target[:400])
-    onx = skl2onnx_export(model, x, options={})
+    onx = skl2onnx_export(model, x)
     assert [n.op_type for n in onx.graph.node].count("SVMRegressor") == 1
     datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onx, x)
     assert names == ["variable"]

@@ -109,6 +109,24 @@ inline Attribute a_tensor(Tensor t) {
   a.t = std::move(t);
   return a;
 }
+inline Attribute a_floats(std::vector<float> v) {
+  Attribute a;
+  a.type = Attribute::Type::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+inline Attribute a_string(std::string v) {
+  Attribute a;
+  a.type = Attribute::Type::kString;
+  a.s = std::move(v);
+  return a;
+}
+inline Attribute a_strings(std::vector<std::string> v) {
+  Attribute a;
+  a.type = Attribute::Type::kStrings;
+  a.strings = std::move(v);
+  return a;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tensors and index arithmetic for the references.

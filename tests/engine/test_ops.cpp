@@ -781,12 +781,6 @@ TEST_P(OpTest, Gemm_CNotBroadcastable_Error) {
                {make<float>({3, 4}, rand_f32(12)), make<float>({4, 2}, rand_f32(8)), make<float>({2, 2}, rand_f32(4))});
 }
 
-Attribute a_tensorless_string(const std::string& v) {
-  Attribute at;
-  at.type = Attribute::Type::kString;
-  at.s = v;
-  return at;
-}
 
 // Bitwise: a row's result does not depend on which other rows share its batch. This is what makes
 // shardscore's output identical for any batch size and any number of ranks. With bitwise false
@@ -850,7 +844,7 @@ TEST_P(OpTest, FusedGemm_OnednnRowsIndependentOfBatch_Bitwise) {
     SCOPED_TRACE(std::string(trans_b ? "transB" : "B as given") + ", K " + std::to_string(k));
     auto a = rand_f32(m * k), b = rand_f32(n * k), c = rand_f32(n);
     a[5 * k + 3] = std::numeric_limits<float>::quiet_NaN();  // row 5 comes out NaN, through the Relu
-    Attrs attrs = {{"activation", a_tensorless_string("Relu")}};
+    Attrs attrs = {{"activation", a_string("Relu")}};
     if (trans_b) attrs["transB"] = a_int(1);
     const Tensor w = trans_b ? make<float>({n, k}, b) : make<float>({k, n}, b);
     Tensor whole = run1("FusedGemm", {make<float>({m, k}, a), w, make<float>({n}, c)}, attrs, 1, "shardscore");
@@ -1410,18 +1404,6 @@ TEST_P(OpTest, ArgMin_EmptyAxis_Error) {
 // ArrayFeatureExtractor (ai.onnx.ml)
 
 // ai.onnx.ml linear models, against plain float64 formulas.
-Attribute a_floats(std::vector<float> v) {
-  Attribute a;
-  a.type = Attribute::Type::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
-Attribute a_string(std::string v) {
-  Attribute a;
-  a.type = Attribute::Type::kString;
-  a.s = std::move(v);
-  return a;
-}
 std::vector<double> ref_linear(const std::vector<float>& x, int64_t rows, int64_t f, const std::vector<float>& w,
                                const std::vector<float>& b, int64_t t) {
   std::vector<double> s(static_cast<std::size_t>(rows * t));

@@ -14,25 +14,6 @@ namespace shardscore {
 namespace {
 using namespace shardscore::op_test;
 
-Attribute ml_floats(std::vector<float> v) {
-  Attribute a;
-  a.type = Attribute::Type::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
-Attribute ml_string(std::string v) {
-  Attribute a;
-  a.type = Attribute::Type::kString;
-  a.s = std::move(v);
-  return a;
-}
-Attribute ml_strings(std::vector<std::string> v) {
-  Attribute a;
-  a.type = Attribute::Type::kStrings;
-  a.strings = std::move(v);
-  return a;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Imputer and Binarizer: X's type kept; the rule written out per element here.
 
@@ -56,22 +37,22 @@ TEST_P(OpTest, Imputer_NaNPerFeature_And_OneValue) {
   x[5] = INFINITY;
   const std::vector<float> vals = {10, 20, 30, 40};
   Tensor out = run1("Imputer", {make<float>({rows, f}, x)},
-                    {{"imputed_value_floats", ml_floats(vals)}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
+                    {{"imputed_value_floats", a_floats(vals)}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
   std::vector<double> ref(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) ref[i] = std::isnan(x[i]) ? vals[i % f] : x[i];
   expect_same(out, DType::kFloat32, {rows, f}, ref);
   // One value for every feature, and the default replaced value 0 (zeros replaced; NaN kept).
   std::vector<float> z = {0, 1, NAN, 0, -2, 0};
-  out = run1("Imputer", {make<float>({3, 2}, z)}, {{"imputed_value_floats", ml_floats({7})}}, 1, "ai.onnx.ml");
+  out = run1("Imputer", {make<float>({3, 2}, z)}, {{"imputed_value_floats", a_floats({7})}}, 1, "ai.onnx.ml");
   expect_same(out, DType::kFloat32, {3, 2}, {7, 1, NAN, 7, -2, 7});
   // A 1-D X: its elements are its features.
   out = run1("Imputer", {make<float>({3}, {NAN, 1, NAN})},
-             {{"imputed_value_floats", ml_floats({7, 8, 9})}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
+             {{"imputed_value_floats", a_floats({7, 8, 9})}, {"replaced_value_float", a_float(NAN)}}, 1, "ai.onnx.ml");
   expect_same(out, DType::kFloat32, {3}, {7, 1, 9});
 }
 TEST_P(OpTest, Imputer_Float64_Int64_Int32) {
   Tensor out = run1("Imputer", {make<double>({2, 2}, {0.1, NAN, NAN, -1e300})},
-                    {{"imputed_value_floats", ml_floats({0.5f, 0.25f})}, {"replaced_value_float", a_float(NAN)}}, 1,
+                    {{"imputed_value_floats", a_floats({0.5f, 0.25f})}, {"replaced_value_float", a_float(NAN)}}, 1,
                     "ai.onnx.ml");
   expect_same(out, DType::kFloat64, {2, 2}, {0.1, 0.25, 0.5, -1e300});
   out = run1("Imputer", {make<int64_t>({2, 3}, {1, -1, 5, -1, -1, 9000000000})},
@@ -83,17 +64,17 @@ TEST_P(OpTest, Imputer_Float64_Int64_Int32) {
 TEST_P(OpTest, Imputer_Errors) {
   auto x = [&] { return make<float>({2, 3}, rand_f32(6)); };
   expect_error(StatusCode::kInvalidArgument, "2 imputed values for 3 features", "Imputer", {x()},
-               {{"imputed_value_floats", ml_floats({1, 2})}}, 1, "ai.onnx.ml");
+               {{"imputed_value_floats", a_floats({1, 2})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "needs imputed_value_floats", "Imputer", {x()},
                {{"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "both given", "Imputer", {x()},
-               {{"imputed_value_floats", ml_floats({1})}, {"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+               {{"imputed_value_floats", a_floats({1})}, {"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "needs imputed_value_int64s", "Imputer", {make<int64_t>({2}, {1, 0})},
-               {{"imputed_value_floats", ml_floats({1})}}, 1, "ai.onnx.ml");
+               {{"imputed_value_floats", a_floats({1})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "does not fit int32", "Imputer", {make<int32_t>({2}, {1, 0})},
                {{"imputed_value_int64s", a_ints({4000000000})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "1-D or 2-D", "Imputer", {make<float>({1, 2, 3}, rand_f32(6))},
-               {{"imputed_value_floats", ml_floats({1})}}, 1, "ai.onnx.ml");
+               {{"imputed_value_floats", a_floats({1})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "not supported", "Imputer", {make<uint8_t>({2}, {1, 0})},
                {{"imputed_value_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
 }
@@ -163,7 +144,7 @@ TEST_P(OpTest, OneHotEncoder_Errors) {
   expect_error(StatusCode::kInvalidArgument, "category 2 appears twice", "OneHotEncoder", {x()},
                {{"cats_int64s", a_ints({2, 1, 2})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "string categories", "OneHotEncoder", {x()},
-               {{"cats_strings", ml_strings({"a", "b"})}}, 1, "ai.onnx.ml");
+               {{"cats_strings", a_strings({"a", "b"})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "not supported", "OneHotEncoder", {make<uint8_t>({2}, {1, 0})},
                {{"cats_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
 }
@@ -172,7 +153,7 @@ TEST_P(OpTest, OneHotEncoder_Errors) {
 TEST_P(OpTest, LabelEncoder_FloatKeys_Int64Values_FirstOfARepeatedKey) {
   // scikit-learn's OrdinalEncoder through skl2onnx: keys_floats -> values_int64s; -0.0 is key 0.0;
   // 2.5 appears twice (its first value, 20, holds); the default is -1; NaN is no key before opset 4.
-  const Attrs a = {{"keys_floats", ml_floats({0.0f, 2.5f, 1e-3f, 2.5f, NAN})}, {"values_int64s", a_ints({10, 20, 30, 40, 50})}};
+  const Attrs a = {{"keys_floats", a_floats({0.0f, 2.5f, 1e-3f, 2.5f, NAN})}, {"values_int64s", a_ints({10, 20, 30, 40, 50})}};
   Tensor out = run1("LabelEncoder", {make<float>({2, 3}, {2.5f, -0.0f, 7.0f, 1e-3f, NAN, 0.0f})}, a, 2, "ai.onnx.ml");
   expect_same(out, DType::kInt64, {2, 3}, {20, 10, -1, 30, -1, 10});
   // From opset 4 a NaN key matches NaN.
@@ -181,7 +162,7 @@ TEST_P(OpTest, LabelEncoder_FloatKeys_Int64Values_FirstOfARepeatedKey) {
 }
 TEST_P(OpTest, LabelEncoder_Int64Keys_FloatValues_Defaults_Tensors) {
   Tensor out = run1("LabelEncoder", {make<int64_t>({4}, {3, 5, -9000000000, 4})},
-                    {{"keys_int64s", a_ints({4, -9000000000, 3})}, {"values_floats", ml_floats({0.5f, -2, 8})}}, 2,
+                    {{"keys_int64s", a_ints({4, -9000000000, 3})}, {"values_floats", a_floats({0.5f, -2, 8})}}, 2,
                     "ai.onnx.ml");
   expect_same(out, DType::kFloat32, {4}, {8, -0.0, -2, 0.5});
   ASSERT_TRUE(std::signbit(out.data<float>()[1])) << "default_float is -0.0";
@@ -200,20 +181,20 @@ TEST_P(OpTest, LabelEncoder_Int64Keys_FloatValues_Defaults_Tensors) {
 TEST_P(OpTest, LabelEncoder_Errors) {
   auto x = [&] { return make<float>({2}, {1, 2}); };
   expect_error(StatusCode::kInvalidArgument, "2 keys but 1 values", "LabelEncoder", {x()},
-               {{"keys_floats", ml_floats({1, 2})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
+               {{"keys_floats", a_floats({1, 2})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "X is float32 but the keys are int64", "LabelEncoder", {x()},
                {{"keys_int64s", a_ints({1})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "string keys and values are not supported", "LabelEncoder", {x()},
-               {{"keys_strings", ml_strings({"a"})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
+               {{"keys_strings", a_strings({"a"})}, {"values_int64s", a_ints({1})}}, 2, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "string keys and values are not supported", "LabelEncoder", {x()},
-               {{"keys_floats", ml_floats({1})}, {"values_strings", ml_strings({"a"})}}, 2, "ai.onnx.ml");
+               {{"keys_floats", a_floats({1})}, {"values_strings", a_strings({"a"})}}, 2, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "both given", "LabelEncoder", {x()},
-               {{"keys_floats", ml_floats({1})}, {"keys_int64s", a_ints({1})}, {"values_int64s", a_ints({1})}}, 2,
+               {{"keys_floats", a_floats({1})}, {"keys_int64s", a_ints({1})}, {"values_int64s", a_ints({1})}}, 2,
                "ai.onnx.ml");
-  expect_error(StatusCode::kInvalidArgument, "no values_floats", "LabelEncoder", {x()}, {{"keys_floats", ml_floats({1})}}, 2,
+  expect_error(StatusCode::kInvalidArgument, "no values_floats", "LabelEncoder", {x()}, {{"keys_floats", a_floats({1})}}, 2,
                "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "default_tensor must be one value", "LabelEncoder", {x()},
-               {{"keys_floats", ml_floats({1})}, {"values_int64s", a_ints({1})},
+               {{"keys_floats", a_floats({1})}, {"values_int64s", a_ints({1})},
                 {"default_tensor", a_tensor(make<float>({1}, {0}))}},
                4, "ai.onnx.ml");
 }
@@ -247,7 +228,7 @@ TEST_P(OpTest, Normalizer_Float32_AllNorms) {
   for (int64_t j = 0; j < f; ++j) x[3 * f + j] = -1.0f - j;  // all negative: MAX divides by -1
   for (const char* norm : {"MAX", "L1", "L2"}) {
     SCOPED_TRACE(norm);
-    Tensor out = run1("Normalizer", {make<float>({rows, f}, x)}, {{"norm", ml_string(norm)}}, 1, "ai.onnx.ml");
+    Tensor out = run1("Normalizer", {make<float>({rows, f}, x)}, {{"norm", a_string(norm)}}, 1, "ai.onnx.ml");
     expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(x), rows, f, norm), kTolElementwise);
   }
 }
@@ -256,10 +237,10 @@ TEST_P(OpTest, Normalizer_Float64AndInts_ToFloat32) {
   const int64_t rows = 4, f = 3;
   const auto xd = rand_f64(rows * f, -4, 4);
   std::vector<float> xf(xd.begin(), xd.end());  // the op converts X to float32 first
-  Tensor out = run1("Normalizer", {make<double>({rows, f}, xd)}, {{"norm", ml_string("L2")}}, 1, "ai.onnx.ml");
+  Tensor out = run1("Normalizer", {make<double>({rows, f}, xd)}, {{"norm", a_string("L2")}}, 1, "ai.onnx.ml");
   expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(xf), rows, f, "L2"), kTolElementwise);
   const auto xi = rand_int<int64_t>(rows * f, -9, 9);
-  out = run1("Normalizer", {make<int64_t>({rows, f}, xi)}, {{"norm", ml_string("L1")}}, 1, "ai.onnx.ml");
+  out = run1("Normalizer", {make<int64_t>({rows, f}, xi)}, {{"norm", a_string("L1")}}, 1, "ai.onnx.ml");
   expect_near(out, DType::kFloat32, {rows, f}, ref_normalize(as_doubles(xi), rows, f, "L1"), kTolElementwise);
   const auto x32 = rand_int<int32_t>(rows * f, -9, 9);
   out = run1("Normalizer", {make<int32_t>({rows, f}, x32)}, {}, 1, "ai.onnx.ml");  // MAX by default
@@ -268,13 +249,13 @@ TEST_P(OpTest, Normalizer_Float64AndInts_ToFloat32) {
 
 TEST_P(OpTest, Normalizer_1D_IsOneRow) {
   const auto x = rand_f32(6, 0.5f, 3);
-  Tensor out = run1("Normalizer", {make<float>({6}, x)}, {{"norm", ml_string("L1")}}, 1, "ai.onnx.ml");
+  Tensor out = run1("Normalizer", {make<float>({6}, x)}, {{"norm", a_string("L1")}}, 1, "ai.onnx.ml");
   expect_near(out, DType::kFloat32, {6}, ref_normalize(as_doubles(x), 1, 6, "L1"), kTolElementwise);
 }
 
 TEST_P(OpTest, Normalizer_UnknownNorm_Error) {
   expect_error(StatusCode::kInvalidArgument, "norm 'L3' is not one of MAX, L1, L2", "Normalizer",
-               {make<float>({2, 2}, rand_f32(4))}, {{"norm", ml_string("L3")}}, 1, "ai.onnx.ml");
+               {make<float>({2, 2}, rand_f32(4))}, {{"norm", a_string("L3")}}, 1, "ai.onnx.ml");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,11 +283,11 @@ struct Ensemble {
   // prefix: "target" or "class".
   Attrs attrs(const std::string& prefix) const {
     return {{"nodes_treeids", a_ints(tree)},      {"nodes_nodeids", a_ints(node)},
-            {"nodes_featureids", a_ints(feature)}, {"nodes_values", ml_floats(value)},
-            {"nodes_modes", ml_strings(mode)},     {"nodes_truenodeids", a_ints(true_id)},
+            {"nodes_featureids", a_ints(feature)}, {"nodes_values", a_floats(value)},
+            {"nodes_modes", a_strings(mode)},     {"nodes_truenodeids", a_ints(true_id)},
             {"nodes_falsenodeids", a_ints(false_id)}, {"nodes_missing_value_tracks_true", a_ints(missing)},
             {prefix + "_treeids", a_ints(w_tree)}, {prefix + "_nodeids", a_ints(w_node)},
-            {prefix + "_ids", a_ints(w_id)},       {prefix + "_weights", ml_floats(w_value)}};
+            {prefix + "_ids", a_ints(w_id)},       {prefix + "_weights", a_floats(w_value)}};
   }
   std::size_t find(int64_t t, int64_t n) const {
     for (std::size_t i = 0; i < tree.size(); ++i)
@@ -442,8 +423,8 @@ TEST_P(OpTest, TreeEnsembleRegressor_AggregatesAndBaseValues) {
     SCOPED_TRACE(agg);
     Attrs attrs = e.attrs("target");
     attrs["n_targets"] = a_int(targets);
-    attrs["aggregate_function"] = ml_string(agg);
-    attrs["base_values"] = ml_floats({0.5f, -1.5f});
+    attrs["aggregate_function"] = a_string(agg);
+    attrs["base_values"] = a_floats({0.5f, -1.5f});
     Tensor out = run1("TreeEnsembleRegressor", {make<float>({rows, f}, xf)}, attrs, 1, "ai.onnx.ml");
     std::vector<double> ref, acc;
     std::vector<bool> has;
@@ -466,8 +447,8 @@ TEST_P(OpTest, TreeEnsembleRegressor_PostTransformsOverTargets) {
     SCOPED_TRACE(post);
     Attrs attrs = e.attrs("target");
     attrs["n_targets"] = a_int(targets);
-    attrs["aggregate_function"] = ml_string("AVERAGE");  // scores in (0, 0.5]: PROBIT's domain
-    attrs["post_transform"] = ml_string(post);
+    attrs["aggregate_function"] = a_string("AVERAGE");  // scores in (0, 0.5]: PROBIT's domain
+    attrs["post_transform"] = a_string(post);
     Tensor out = run1("TreeEnsembleRegressor", {make<float>({rows, f}, xf)}, attrs, 1, "ai.onnx.ml");
     std::vector<double> ref, acc;
     std::vector<bool> has;
@@ -507,8 +488,8 @@ TEST_P(OpTest, TreeEnsembleClassifier_MulticlassPostTransforms) {
     SCOPED_TRACE(post);
     Attrs attrs = e.attrs("class");
     attrs["classlabels_int64s"] = a_ints({7, 8, 9});
-    attrs["base_values"] = ml_floats(base);
-    attrs["post_transform"] = ml_string(post);
+    attrs["base_values"] = a_floats(base);
+    attrs["post_transform"] = a_string(post);
     std::vector<Tensor> outs;
     ASSERT_TRUE(run_node(*backend_, "TreeEnsembleClassifier", {make<float>({rows, f}, xf)}, 2, &outs, attrs, 1,
                          "ai.onnx.ml").ok());
@@ -540,8 +521,8 @@ TEST_P(OpTest, TreeEnsembleClassifier_BinaryOneColumn) {
       SCOPED_TRACE(std::string(post) + (positive ? ", probabilities" : ", margins"));
       Attrs attrs = e.attrs("class");
       attrs["classlabels_int64s"] = a_ints({4, 6});
-      attrs["post_transform"] = ml_string(post);
-      if (!positive) attrs["base_values"] = ml_floats({0.25f});
+      attrs["post_transform"] = a_string(post);
+      if (!positive) attrs["base_values"] = a_floats({0.25f});
       std::vector<Tensor> outs;
       ASSERT_TRUE(run_node(*backend_, "TreeEnsembleClassifier", {make<float>({rows, f}, xf)}, 2, &outs, attrs, 1,
                            "ai.onnx.ml").ok());
@@ -569,7 +550,7 @@ TEST_P(OpTest, TreeEnsembleClassifier_StringLabelsScoresOnly) {
   Ensemble e;
   add_random_tree(e, 0, 2, 3, 3, rng_);
   Attrs attrs = e.attrs("class");
-  attrs["classlabels_strings"] = ml_strings({"a", "b", "c"});
+  attrs["classlabels_strings"] = a_strings({"a", "b", "c"});
   const auto x = rand_f32(5 * 3);
   expect_error(StatusCode::kUnimplemented, "string class labels", "TreeEnsembleClassifier", {make<float>({5, 3}, x)},
                attrs, 1, "ai.onnx.ml");
@@ -642,7 +623,7 @@ TEST_P(OpTest, TreeEnsembleClassifier_Refusals_Error) {
   one.leaf(0, 0, {{0, 0.4f}});
   attrs = one.attrs("class");
   attrs["classlabels_int64s"] = a_ints({0, 1});
-  attrs["post_transform"] = ml_string("PROBIT");
+  attrs["post_transform"] = a_string("PROBIT");
   expect_error(StatusCode::kUnimplemented, "post_transform PROBIT for a binary classifier with one weight column",
                "TreeEnsembleClassifier", {x}, attrs, 1, "ai.onnx.ml");
   attrs = one.attrs("class");
@@ -654,7 +635,7 @@ TEST_P(OpTest, TreeEnsembleClassifier_Refusals_Error) {
   expect_error(StatusCode::kUnimplemented, "base_values_as_tensor is not supported", "TreeEnsembleClassifier", {x},
                attrs, 3, "ai.onnx.ml");
   attrs = one.attrs("target");
-  attrs["post_transform"] = ml_string("LOGISTIC");
+  attrs["post_transform"] = a_string("LOGISTIC");
   expect_error(StatusCode::kUnimplemented, "post_transform LOGISTIC with one target", "TreeEnsembleRegressor", {x},
                attrs, 1, "ai.onnx.ml");
 }
@@ -684,9 +665,9 @@ struct SvmRef {
   }
   Attrs attrs() const {
     Attrs a;
-    a["kernel_type"] = ml_string(kernel);
-    a["kernel_params"] = ml_floats({static_cast<float>(gamma), static_cast<float>(coef0), static_cast<float>(degree)});
-    a["support_vectors"] = ml_floats(sv);
+    a["kernel_type"] = a_string(kernel);
+    a["kernel_params"] = a_floats({static_cast<float>(gamma), static_cast<float>(coef0), static_cast<float>(degree)});
+    a["support_vectors"] = a_floats(sv);
     return a;
   }
 };
@@ -740,8 +721,8 @@ TEST_P(OpTest, SVMRegressor_EveryKernel_LinearForm_OneClass) {
     for (const int one_class : {0, 1}) {
       Attrs a = m.attrs();
       a["n_supports"] = a_int(nsv);
-      a["coefficients"] = ml_floats(coef);
-      a["rho"] = ml_floats({-0.25f});
+      a["coefficients"] = a_floats(coef);
+      a["rho"] = a_floats({-0.25f});
       a["one_class"] = a_int(one_class);
       Tensor out = run1("SVMRegressor", {make<float>({rows, f}, x)}, a, 1, "ai.onnx.ml");
       std::vector<double> ref;
@@ -756,9 +737,9 @@ TEST_P(OpTest, SVMRegressor_EveryKernel_LinearForm_OneClass) {
   // n_supports 0: the coefficients are the weights of a linear model, whatever kernel_type says.
   const auto w = rand_f32(f, -1, 1);
   Attrs a;
-  a["kernel_type"] = ml_string("RBF");
-  a["coefficients"] = ml_floats(w);
-  a["rho"] = ml_floats({0.5f});
+  a["kernel_type"] = a_string("RBF");
+  a["coefficients"] = a_floats(w);
+  a["rho"] = a_floats({0.5f});
   const auto xd = rand_f64(2 * f, -3, 3);
   Tensor out = run1("SVMRegressor", {make<double>({2, f}, xd)}, a, 1, "ai.onnx.ml");
   std::vector<double> ref;
@@ -815,11 +796,11 @@ TEST_P(OpTest, SVMClassifier_OneVsOne_ScoresAndProbabilities) {
         SCOPED_TRACE(std::string(kernel) + (proba ? ", probabilities, " : ", scores, ") + post);
         Attrs a = m.attrs();
         a["vectors_per_class"] = a_ints(per_class);
-        a["coefficients"] = ml_floats(coef);
-        a["rho"] = ml_floats(rho);
+        a["coefficients"] = a_floats(coef);
+        a["rho"] = a_floats(rho);
         a["classlabels_ints"] = a_ints(labels);
-        a["post_transform"] = ml_string(post);
-        if (proba) a["prob_a"] = ml_floats(pa), a["prob_b"] = ml_floats(pb);
+        a["post_transform"] = a_string(post);
+        if (proba) a["prob_a"] = a_floats(pa), a["prob_b"] = a_floats(pb);
         std::vector<Tensor> outs;
         const Status st = run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml");
         ASSERT_TRUE(st.ok()) << st.message();
@@ -861,11 +842,11 @@ TEST_P(OpTest, SVMClassifier_TwoClasses) {
       SCOPED_TRACE(std::string(proba ? "probabilities, " : "scores, ") + post);
       Attrs a = m.attrs();
       a["vectors_per_class"] = a_ints(per_class);
-      a["coefficients"] = ml_floats(coef);
-      a["rho"] = ml_floats(rho);
+      a["coefficients"] = a_floats(coef);
+      a["rho"] = a_floats(rho);
       a["classlabels_ints"] = a_ints({0, 1});
-      a["post_transform"] = ml_string(post);
-      if (proba) a["prob_a"] = ml_floats({-1.7f}), a["prob_b"] = ml_floats({0.05f});
+      a["post_transform"] = a_string(post);
+      if (proba) a["prob_a"] = a_floats({-1.7f}), a["prob_b"] = a_floats({0.05f});
       std::vector<Tensor> outs;
       ASSERT_TRUE(run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml").ok());
       std::vector<int64_t> want_labels;
@@ -901,11 +882,11 @@ TEST_P(OpTest, SVMClassifier_NaNRowWithProbabilities) {
   const std::vector<int64_t> per_class = {2, 3, 1, 2};
   Attrs a = m.attrs();
   a["vectors_per_class"] = a_ints(per_class);
-  a["coefficients"] = ml_floats(rand_f32(3 * 8, -1.5f, 1.5f));
-  a["rho"] = ml_floats(rand_f32(6, -0.5f, 0.5f));
+  a["coefficients"] = a_floats(rand_f32(3 * 8, -1.5f, 1.5f));
+  a["rho"] = a_floats(rand_f32(6, -0.5f, 0.5f));
   a["classlabels_ints"] = a_ints({5, 7, 9, 11});
-  a["prob_a"] = ml_floats(rand_f32(6, -3, -0.5f));
-  a["prob_b"] = ml_floats(rand_f32(6, -0.3f, 0.3f));
+  a["prob_a"] = a_floats(rand_f32(6, -3, -0.5f));
+  a["prob_b"] = a_floats(rand_f32(6, -0.3f, 0.3f));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<Tensor> outs;
   const Status st =
@@ -926,9 +907,9 @@ TEST_P(OpTest, SVMClassifier_LinearForm) {
       std::vector<int64_t> labels;
       for (int64_t c = 0; c < k; ++c) labels.push_back(c + 3);
       Attrs a;
-      a["kernel_type"] = ml_string("RBF");  // ignored without support vectors
-      a["coefficients"] = ml_floats(w);
-      a["rho"] = ml_floats({rho});
+      a["kernel_type"] = a_string("RBF");  // ignored without support vectors
+      a["coefficients"] = a_floats(w);
+      a["rho"] = a_floats({rho});
       a["classlabels_ints"] = a_ints(labels);
       std::vector<Tensor> outs;
       ASSERT_TRUE(run_node(*backend_, "SVMClassifier", {make<float>({rows, f}, x)}, 2, &outs, a, 1, "ai.onnx.ml").ok());
@@ -958,30 +939,30 @@ TEST_P(OpTest, SVM_Refusals_Error) {
   auto clf = [&]() {
     Attrs a = m.attrs();
     a["vectors_per_class"] = a_ints({1, 1, 1});
-    a["coefficients"] = ml_floats(rand_f32(6));
-    a["rho"] = ml_floats({0.f, 0.f, 0.f});
+    a["coefficients"] = a_floats(rand_f32(6));
+    a["rho"] = a_floats({0.f, 0.f, 0.f});
     a["classlabels_ints"] = a_ints({0, 1, 2});
     return a;
   };
   Attrs a = clf();
   a.erase("classlabels_ints");
-  a["classlabels_strings"] = ml_strings({"a", "b", "c"});
+  a["classlabels_strings"] = a_strings({"a", "b", "c"});
   expect_error(StatusCode::kUnimplemented, "string class labels", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
-  a["post_transform"] = ml_string("PROBIT");
+  a["post_transform"] = a_string("PROBIT");
   expect_error(StatusCode::kUnimplemented, "post_transform 'PROBIT'", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
-  a["coefficients"] = ml_floats(rand_f32(5));
+  a["coefficients"] = a_floats(rand_f32(5));
   expect_error(StatusCode::kInvalidArgument, "5 coefficients for 2 rows x 3 support vectors", "SVMClassifier", {x}, a,
                1, "ai.onnx.ml");
   a = clf();
-  a["rho"] = ml_floats({0.f});
+  a["rho"] = a_floats({0.f});
   expect_error(StatusCode::kInvalidArgument, "1 rho values for 3 class pairs", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
-  a["prob_a"] = ml_floats({1.f, 1.f, 1.f});
+  a["prob_a"] = a_floats({1.f, 1.f, 1.f});
   expect_error(StatusCode::kInvalidArgument, "3 prob_a and 0 prob_b values", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
-  a["support_vectors"] = ml_floats(rand_f32(8));
+  a["support_vectors"] = a_floats(rand_f32(8));
   expect_error(StatusCode::kInvalidArgument, "8 support_vectors values do not fit 3 vectors", "SVMClassifier", {x}, a, 1,
                "ai.onnx.ml");
   a = clf();
@@ -989,27 +970,27 @@ TEST_P(OpTest, SVM_Refusals_Error) {
   expect_error(StatusCode::kInvalidArgument, "2 vectors_per_class entries for 3 class labels", "SVMClassifier", {x}, a,
                1, "ai.onnx.ml");
   a = clf();
-  a["kernel_type"] = ml_string("CUBIC");
+  a["kernel_type"] = a_string("CUBIC");
   expect_error(StatusCode::kInvalidArgument, "kernel_type 'CUBIC'", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
-  a["kernel_params"] = ml_floats({0.5f});
+  a["kernel_params"] = a_floats({0.5f});
   expect_error(StatusCode::kInvalidArgument, "kernel_params has 1 values", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
   a["classlabels_ints"] = a_ints({4});
   expect_error(StatusCode::kInvalidArgument, "at least 2 classes", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
 
   Attrs r;
-  r["coefficients"] = ml_floats(rand_f32(2));
-  r["rho"] = ml_floats({0.f});
+  r["coefficients"] = a_floats(rand_f32(2));
+  r["rho"] = a_floats({0.f});
   expect_error(StatusCode::kInvalidArgument, "2 coefficients (the linear form, n_supports 0) for 3 features",
                "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
-  r["coefficients"] = ml_floats(rand_f32(3));
-  r["post_transform"] = ml_string("LOGISTIC");
+  r["coefficients"] = a_floats(rand_f32(3));
+  r["post_transform"] = a_string("LOGISTIC");
   expect_error(StatusCode::kUnimplemented, "post_transform 'LOGISTIC'", "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
   r.erase("post_transform");
   r["n_supports"] = a_int(2);
-  r["support_vectors"] = ml_floats(rand_f32(6));
-  r["coefficients"] = ml_floats(rand_f32(3));
+  r["support_vectors"] = a_floats(rand_f32(6));
+  r["coefficients"] = a_floats(rand_f32(3));
   expect_error(StatusCode::kInvalidArgument, "3 coefficients for n_supports 2", "SVMRegressor", {x}, r, 1, "ai.onnx.ml");
 }
 

@@ -13,13 +13,6 @@ namespace shardscore {
 namespace {
 using namespace shardscore::op_test;
 
-Attribute a_string(std::string v) {
-  Attribute a;
-  a.type = Attribute::Type::kString;
-  a.s = std::move(v);
-  return a;
-}
-
 template <typename T>
 Tensor scalar(T v) {
   return Tensor::copy_of(dtype_of<T>(), {}, &v);

@@ -1551,12 +1551,6 @@ TEST_P(OpTest, GatherElements_IndexOutOfRange_Error) {
 // ---------------------------------------------------------------------------------------------
 // ScatterND
 
-Attribute a_str(std::string v) {
-  Attribute a;
-  a.type = Attribute::Type::kString;
-  a.s = std::move(v);
-  return a;
-}
 
 // Applies the rows in order, as the spec's reference implementation does.
 template <typename T, typename F>
@@ -1625,13 +1619,13 @@ TEST_P(OpTest, ScatterND_Reductions_DuplicatesAccumulate) {
     SCOPED_TRACE("reduction " + name);
     auto ref = ref_scatter_nd(data, ds, ind, {4, 1}, upd, fn);
     expect_near(run1("ScatterND", {make(ds, data), make<int64_t>({4, 1}, ind), make<float>({4, 6}, upd)},
-                     {{"reduction", a_str(name)}}, 18),
+                     {{"reduction", a_string(name)}}, 18),
                 DType::kFloat32, ds, as_doubles(ref), kTolElementwise);
   }
   // int32 add wraps.
   expect_equal<int32_t>(run1("ScatterND", {make<int32_t>({2}, {std::numeric_limits<int32_t>::max(), 5}),
                                            make<int64_t>({2, 1}, {0, 0}), make<int32_t>({2}, {1, 2})},
-                             {{"reduction", a_str("add")}}, 16),
+                             {{"reduction", a_string("add")}}, 16),
                         {2}, {std::numeric_limits<int32_t>::min() + 2, 5});
 }
 TEST_P(OpTest, ScatterND_Errors) {
@@ -1654,9 +1648,9 @@ TEST_P(OpTest, ScatterND_Errors) {
   expect_error(StatusCode::kInvalidArgument, "last dimension is 3", "ScatterND",
                {data, make<int64_t>({1, 3}, {0, 0, 0}), make<float>({1}, {1})});
   expect_error(StatusCode::kInvalidArgument, "reduction 'max'", "ScatterND", {data, make<int64_t>({2, 1}, {0, 1}), upd2},
-               {{"reduction", a_str("max")}}, 16);
+               {{"reduction", a_string("max")}}, 16);
   expect_error(StatusCode::kUnimplemented, "on bool", "ScatterND",
-               {make_bool({2}, {0, 1}), make<int64_t>({1, 1}, {0}), make_bool({1}, {1})}, {{"reduction", a_str("add")}},
+               {make_bool({2}, {0, 1}), make<int64_t>({1, 1}, {0}), make_bool({1}, {1})}, {{"reduction", a_string("add")}},
                16);
 }
 
