@@ -509,20 +509,16 @@ Status label_list(const Node& n, const char* floats, const char* ints, const cha
   return ok_status();
 }
 
-}  // namespace
-
-StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
-  LabelEncoderPlan p;
-  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+StatusOr<std::shared_ptr<const LabelTables>> label_tables(const Node& n) {
+  auto out = std::make_shared<LabelTables>();
+  LabelTables& p = *out;
   LabelList keys, values;
   SS_RETURN_IF_ERROR(label_list(n, "keys_floats", "keys_int64s", "keys_strings", "keys_tensor", &keys));
   SS_RETURN_IF_ERROR(label_list(n, "values_floats", "values_int64s", "values_strings", "values_tensor", &values));
   if (keys.size() != values.size()) {
     return invalid_argument(std::to_string(keys.size()) + " keys but " + std::to_string(values.size()) + " values");
   }
-  if (p.x->dtype() != keys.type) {
-    return invalid_argument("X is " + name_of(p.x->dtype()) + " but the keys are " + name_of(keys.type));
-  }
+  p.key_type = keys.type;
   p.y_dtype = values.type;
   p.int_keys = keys.type == DType::kInt64;
   p.int_values = values.type == DType::kInt64;
@@ -575,6 +571,18 @@ StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& n, const std::vector<c
   if (nan_at && nan_matches) {
     p.nan_key = true;
     push_value(*nan_at);
+  }
+  return std::shared_ptr<const LabelTables>(std::move(out));
+}
+
+}  // namespace
+
+StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
+  LabelEncoderPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(p.tables, n.cache.get_or_make<LabelTables>([&] { return label_tables(n); }));
+  if (p.x->dtype() != p.t().key_type) {
+    return invalid_argument("X is " + name_of(p.x->dtype()) + " but the keys are " + name_of(p.t().key_type));
   }
   return p;
 }

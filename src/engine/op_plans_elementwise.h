@@ -16,6 +16,7 @@
 //  - Pointers in a plan point into the node's attributes or the inputs: valid while they are.
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -271,8 +272,10 @@ std::string one_hot_unknown_message(int64_t category, int64_t count);
 // int64 (values_int64s; default_int64, default -1), or values_tensor and default_tensor (opset 4).
 // A key given twice keeps its first value (ONNX Runtime's map); a NaN key matches NaN from opset 4
 // on (before it, as in ONNX Runtime, NaN never matches). Strings are refused (no string tensors).
-struct LabelEncoderPlan {
-  const Tensor* x = nullptr;
+// The tables, built once per node (NodeCache) from its attributes: sorting the keys is no work for
+// every batch.
+struct LabelTables {
+  DType key_type = DType::kUndefined;  // X must be of it
   DType y_dtype = DType::kUndefined;
   bool int_keys = false;
   std::vector<double> fkeys;   // !int_keys: ascending, each once, no NaN
@@ -285,6 +288,11 @@ struct LabelEncoderPlan {
   double fdefault = -0.0;
   int64_t idefault = -1;
   int64_t keys() const { return static_cast<int64_t>(int_keys ? ikeys.size() : fkeys.size()); }
+};
+struct LabelEncoderPlan {
+  const Tensor* x = nullptr;
+  std::shared_ptr<const LabelTables> tables;
+  const LabelTables& t() const { return *tables; }
 };
 StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 

@@ -232,7 +232,7 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
 // per element, as the CUDA kernel does.
 Status cpu_label_encoder(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(LabelEncoderPlan p, label_encoder_plan(ctx.node, ctx.inputs));
-  Tensor y(p.y_dtype, p.x->shape());
+  Tensor y(p.t().y_dtype, p.x->shape());
   const int64_t n = p.x->numel();
   std::vector<int64_t> at(static_cast<std::size_t>(n));  // value index, -1: the default
   dtype_dispatch(p.x->dtype(), [&](auto zero) {
@@ -240,26 +240,26 @@ Status cpu_label_encoder(OpContext& ctx) {
     const T* x = p.x->data<T>();
     for (int64_t i = 0; i < n; ++i) {
       int64_t j = -1;
-      if (p.int_keys) {
-        const auto it = std::lower_bound(p.ikeys.begin(), p.ikeys.end(), static_cast<int64_t>(x[i]));
-        if (it != p.ikeys.end() && *it == static_cast<int64_t>(x[i])) j = it - p.ikeys.begin();
+      if (p.t().int_keys) {
+        const auto it = std::lower_bound(p.t().ikeys.begin(), p.t().ikeys.end(), static_cast<int64_t>(x[i]));
+        if (it != p.t().ikeys.end() && *it == static_cast<int64_t>(x[i])) j = it - p.t().ikeys.begin();
       } else if (std::isnan(static_cast<double>(x[i]))) {
-        if (p.nan_key) j = p.keys();
+        if (p.t().nan_key) j = p.t().keys();
       } else {
         const double v = static_cast<double>(x[i]);
-        const auto it = std::lower_bound(p.fkeys.begin(), p.fkeys.end(), v);
-        if (it != p.fkeys.end() && *it == v) j = it - p.fkeys.begin();
+        const auto it = std::lower_bound(p.t().fkeys.begin(), p.t().fkeys.end(), v);
+        if (it != p.t().fkeys.end() && *it == v) j = it - p.t().fkeys.begin();
       }
       at[static_cast<std::size_t>(i)] = j;
     }
   });
-  dtype_dispatch(p.y_dtype, [&](auto zero) {
+  dtype_dispatch(p.t().y_dtype, [&](auto zero) {
     using Y = decltype(zero);
     Y* out = y.data<Y>();
     for (int64_t i = 0; i < n; ++i) {
       const int64_t j = at[static_cast<std::size_t>(i)];
-      if (p.int_values) out[i] = static_cast<Y>(j < 0 ? p.idefault : p.ivalues[static_cast<std::size_t>(j)]);
-      else out[i] = static_cast<Y>(j < 0 ? p.fdefault : p.fvalues[static_cast<std::size_t>(j)]);
+      if (p.t().int_values) out[i] = static_cast<Y>(j < 0 ? p.t().idefault : p.t().ivalues[static_cast<std::size_t>(j)]);
+      else out[i] = static_cast<Y>(j < 0 ? p.t().fdefault : p.t().fvalues[static_cast<std::size_t>(j)]);
     }
   });
   ctx.outputs[0] = std::move(y);

@@ -190,15 +190,15 @@ Status cuda_one_hot_encoder(CudaOpContext& ctx) {
 // search per element.
 Status cuda_label_encoder(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(LabelEncoderPlan p, label_encoder_plan(ctx.node, ctx.inputs));
-  Tensor y(p.y_dtype, p.x->shape());
+  Tensor y(p.t().y_dtype, p.x->shape());
   if (y.numel() > 0) {
-    SS_ASSIGN_OR_RETURN(const int64_t* ikeys, upload_vector(ctx, &p.ikeys));
-    SS_ASSIGN_OR_RETURN(const double* fkeys, upload_vector(ctx, &p.fkeys));
-    SS_ASSIGN_OR_RETURN(const int64_t* ivalues, upload_vector(ctx, &p.ivalues));
-    SS_ASSIGN_OR_RETURN(const double* fvalues, upload_vector(ctx, &p.fvalues));
+    SS_ASSIGN_OR_RETURN(const int64_t* ikeys, upload_vector(ctx, &p.t().ikeys));
+    SS_ASSIGN_OR_RETURN(const double* fkeys, upload_vector(ctx, &p.t().fkeys));
+    SS_ASSIGN_OR_RETURN(const int64_t* ivalues, upload_vector(ctx, &p.t().ivalues));
+    SS_ASSIGN_OR_RETURN(const double* fvalues, upload_vector(ctx, &p.t().fvalues));
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_label_encoder(
-        cuda_elem(p.x->dtype()), p.x->raw(), y.numel(), ikeys, fkeys, p.keys(), p.nan_key, cuda_elem(p.y_dtype), ivalues,
-        fvalues, p.idefault, p.fdefault, y.raw(), ctx.lane.stream));
+        cuda_elem(p.x->dtype()), p.x->raw(), y.numel(), ikeys, fkeys, p.t().keys(), p.t().nan_key, cuda_elem(p.t().y_dtype), ivalues,
+        fvalues, p.t().idefault, p.t().fdefault, y.raw(), ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
