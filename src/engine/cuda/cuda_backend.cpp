@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -95,6 +96,7 @@ class PinnedBuffer {
     size_ = bytes;
     return ok_status();
   }
+  bool fits(std::size_t bytes) const { return std::max<std::size_t>(bytes, 256) <= size_; }
   std::byte* data() { return static_cast<std::byte*>(p_); }
 
  private:
@@ -229,45 +231,75 @@ class CudaBackend final : public Backend {
     MemoryPlan plan;
   };
 
+  // A free lane, or a new one while there are fewer than the limit. Where a new lane cannot be
+  // made (device memory for its cuBLAS workspace, a handle) and others exist, the limit drops to the
+  // lanes there are and the call waits for one of them: a job that already runs loses overlap, not
+  // a batch. Only the first lane's failure is the caller's.
   Status acquire_lane(Lane** out) const {
     std::unique_lock lock(lanes_mutex_);
     for (;;) {
-      for (auto& l : lanes_) {
-        if (!busy_[l.get()]) {
-          busy_[l.get()] = true;
-          *out = l.get();
-          return ok_status();
+      for (;;) {
+        for (auto& l : lanes_) {
+          if (!busy_[l.get()]) {
+            busy_[l.get()] = true;
+            *out = l.get();
+            return ok_status();
+          }
         }
+        if (lanes_.size() < lane_limit_) break;
+        lanes_cv_.wait(lock);
       }
-      if (lanes_.size() < max_lanes_) break;
-      lanes_cv_.wait(lock);
+      auto lane = std::make_unique<Lane>();
+      std::unique_lock device_wide(capture_mutex_);
+      Status st = init_lane(*lane);
+      if (!st.ok()) lane.reset();  // releases what it got
+      device_wide.unlock();
+      if (st.ok()) {
+        busy_[lane.get()] = true;
+        *out = lane.get();
+        lanes_.push_back(std::move(lane));
+        return ok_status();
+      }
+      (void)cudaGetLastError();
+      if (lanes_.empty()) return st;
+      lane_limit_ = lanes_.size();
+      log_line("cuda: lane " + std::to_string(lanes_.size() + 1) + " could not be made (" + st.message() +
+               "); the device runs " + std::to_string(lane_limit_) + " lane(s)");
     }
-    auto lane = std::make_unique<Lane>();
-    lane->h.device = device_;
-    lane->h.precision = precision_;
-    lane->h.cudnn_epilogue = cudnn_epilogue_;
-    lane->h.cublaslt_bias = cublaslt_bias_;
-    SS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&lane->h.stream, cudaStreamNonBlocking));
-    SS_CUBLAS_RETURN_IF_ERROR(cublasCreate(&lane->h.cublas));
-    SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane->h.cublas, lane->h.stream));
-    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane->cublas_workspace, kCublasWorkspace));
-    SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane->h.cublas, lane->cublas_workspace, kCublasWorkspace));
-    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(reinterpret_cast<void**>(&lane->h.fault), sizeof(kernels::DeviceFault)));
-    SS_CUDA_RETURN_IF_ERROR(cudaHostAlloc(reinterpret_cast<void**>(&lane->fault_host), sizeof(kernels::DeviceFault), cudaHostAllocDefault));
+  }
+
+  // A lane's stream, handles and buffers; on failure the lane holds what it got (its destructor
+  // releases it).
+  Status init_lane(Lane& lane) const {
+    lane.h.device = device_;
+    lane.h.precision = precision_;
+    lane.h.cudnn_epilogue = cudnn_epilogue_;
+    lane.h.cublaslt_bias = cublaslt_bias_;
+    SS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&lane.h.stream, cudaStreamNonBlocking));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasCreate(&lane.h.cublas));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasSetStream(lane.h.cublas, lane.h.stream));
+    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&lane.cublas_workspace, kCublasWorkspace));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasSetWorkspace(lane.h.cublas, lane.cublas_workspace, kCublasWorkspace));
+    SS_CUDA_RETURN_IF_ERROR(cudaMalloc(reinterpret_cast<void**>(&lane.h.fault), sizeof(kernels::DeviceFault)));
+    SS_CUDA_RETURN_IF_ERROR(cudaHostAlloc(reinterpret_cast<void**>(&lane.fault_host), sizeof(kernels::DeviceFault), cudaHostAllocDefault));
     // float32 means float32: TF32 tensor cores only when asked for (--precision tf32). float16
     // and bfloat16 products accumulate in float32, split-K reductions included (cuBLAS may
     // otherwise reduce the partial sums in the output type).
     const cublasMath_t math = precision_ == CudaPrecision::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH;
     SS_CUBLAS_RETURN_IF_ERROR(cublasSetMathMode(
-        lane->h.cublas, static_cast<cublasMath_t>(math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
-    SS_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lane->h.cublaslt));
-    SS_CUDNN_RETURN_IF_ERROR(cudnnCreate(&lane->h.cudnn));
-    SS_CUDNN_RETURN_IF_ERROR(cudnnSetStream(lane->h.cudnn, lane->h.stream));
-    lane->allocator = std::make_unique<DeviceAllocator>(lane->h.stream);
-    busy_[lane.get()] = true;
-    *out = lane.get();
-    lanes_.push_back(std::move(lane));
+        lane.h.cublas, static_cast<cublasMath_t>(math | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
+    SS_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lane.h.cublaslt));
+    SS_CUDNN_RETURN_IF_ERROR(cudnnCreate(&lane.h.cudnn));
+    SS_CUDNN_RETURN_IF_ERROR(cudnnSetStream(lane.h.cudnn, lane.h.stream));
+    lane.allocator = std::make_unique<DeviceAllocator>(lane.h.stream);
     return ok_status();
+  }
+
+  // Grows a lane's pinned staging outside any capture (cudaFreeHost synchronizes the device).
+  Status reserve_staging(PinnedBuffer& buffer, std::size_t bytes) const {
+    if (buffer.fits(bytes)) return ok_status();
+    std::unique_lock device_wide(capture_mutex_);
+    return buffer.reserve(bytes);
   }
 
   void release_lane(Lane* lane) const {
@@ -284,6 +316,7 @@ class CudaBackend final : public Backend {
     auto it = constants_.find(plan.id);
     if (it != constants_.end()) return &it->second;
     std::vector<std::pair<int, Tensor>> dev;
+    std::unique_lock device_wide(capture_mutex_);
     for (const auto& [slot, t] : plan.constants) {
       void* p = nullptr;
       SS_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, std::max<std::size_t>(t.nbytes(), 256)));
@@ -349,12 +382,20 @@ class CudaBackend final : public Backend {
     }
     auto& ls = it->second;
     if (ls->graph) {
-      Status st = replay(lane, plan, *ls, std::move(inputs), outputs);
+      bool launch_failed = false;
+      Status st = replay(lane, plan, *ls, inputs, outputs, &launch_failed);
       if (!st.ok()) {
         (void)cudaStreamSynchronize(lane.h.stream);  // the staging buffers are reused next batch
         (void)cudaGetLastError();
       }
-      return st;
+      if (!launch_failed) return st;
+      // The graph would not start (nothing of it ran): this shape runs step by step from now on,
+      // this batch included, where a real error shows as itself.
+      log_line("cuda: batch shape " + key.substr(key.find('|') + 1) + " stops replaying its CUDA graph (" +
+               st.message() + "); it runs step by step");
+      drop_graph(*ls);
+      ls->capture_attempts = kCaptureAttempts;
+      g_graphs_refused.fetch_add(1, std::memory_order_relaxed);
     }
     if (graphs_ && ls->capture_attempts < kCaptureAttempts) {
       ++ls->capture_attempts;
@@ -466,7 +507,7 @@ class CudaBackend final : public Backend {
       // Copy in: through pinned staging, so the copy is asynchronous and overlaps other lanes.
       std::size_t in_bytes = 0;
       for (const auto& t : inputs) in_bytes += (t.nbytes() + 255) / 256 * 256;
-      SS_RETURN_IF_ERROR(lane.staging_in.reserve(in_bytes));
+      SS_RETURN_IF_ERROR(reserve_staging(lane.staging_in, in_bytes));
       // The previous batch's copy in on this lane finished: run_batch synchronizes before returning.
       std::size_t off = 0;
       for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -488,6 +529,8 @@ class CudaBackend final : public Backend {
         dev[plan.input_slots[k]] = std::move(d);
       }
 
+      std::shared_lock capture_lock(capture_mutex_, std::defer_lock);
+      if (b.capture) capture_lock.lock();
       bool capturing = b.capture && cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
       if (b.capture && !capturing) {
         b.capture_failed = true;
@@ -507,6 +550,7 @@ class CudaBackend final : public Backend {
       if (capturing) {
         cudaGraph_t graph = nullptr;
         const cudaError_t end = cudaStreamEndCapture(stream, &graph);  // always: ends even an invalidated capture
+        capture_lock.unlock();
         cudaError_t inst = cudaErrorUnknown;
         if (st.ok() && end == cudaSuccess && graph) inst = cudaGraphInstantiate(&b.capture->graph, graph, 0);
         if (graph) cudaGraphDestroy(graph);
@@ -521,7 +565,13 @@ class CudaBackend final : public Backend {
         // A graph output that never reached the device (a shape-only result) is fixed for this
         // input shape: replay hands out the host value.
         for (int s : plan.output_slots) b.capture->outputs.push_back(dev[s].empty() ? host[s] : dev[s]);
-        SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(b.capture->graph, stream));
+        if (const cudaError_t e = cudaGraphLaunch(b.capture->graph, stream); e != cudaSuccess) {
+          // A graph that cannot start is not kept: the batch runs again step by step, where a real
+          // error shows as itself (run_on_lane drops the graph).
+          b.capture_failed = true;
+          b.capture_error = std::string("cudaGraphLaunch: ") + cudaGetErrorString(e);
+          return ok_status();
+        }
       }
       if (!st.ok()) {
         // A step that failed on the host may come after one whose kernel recorded a bad value: the
@@ -656,7 +706,7 @@ class CudaBackend final : public Backend {
     std::size_t bytes = 0;
     for (const Tensor* t : dev_outs)
       if (t) bytes += (t->nbytes() + 255) / 256 * 256;
-    SS_RETURN_IF_ERROR(lane.staging_out.reserve(bytes));
+    SS_RETURN_IF_ERROR(reserve_staging(lane.staging_out, bytes));
     std::size_t off = 0;
     SS_RETURN_IF_ERROR(timed(lane.h.stream, "(copy out)", [&]() -> Status {
       for (const Tensor* t : dev_outs) {
@@ -681,11 +731,13 @@ class CudaBackend final : public Backend {
     return ok_status();
   }
 
-  Status replay(Lane& lane, const Plan& plan, LaneShape& ls, std::vector<Tensor> inputs,
-                std::vector<Tensor>* outputs) const {
+  // Copies the inputs in, launches the shape's graph and copies the outputs out. *launch_failed
+  // says the graph itself would not start (the error is cudaGraphLaunch's).
+  Status replay(Lane& lane, const Plan& plan, LaneShape& ls, const std::vector<Tensor>& inputs,
+                std::vector<Tensor>* outputs, bool* launch_failed) const {
     std::size_t in_bytes = 0;
     for (const auto& t : inputs) in_bytes += (t.nbytes() + 255) / 256 * 256;
-    SS_RETURN_IF_ERROR(lane.staging_in.reserve(in_bytes));
+    SS_RETURN_IF_ERROR(reserve_staging(lane.staging_in, in_bytes));
     std::size_t off = 0;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
       std::memcpy(lane.staging_in.data() + off, inputs[k].raw(), inputs[k].nbytes());
@@ -693,7 +745,10 @@ class CudaBackend final : public Backend {
                                               cudaMemcpyHostToDevice, lane.h.stream));
       off += (inputs[k].nbytes() + 255) / 256 * 256;
     }
-    SS_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(ls.graph, lane.h.stream));
+    if (const cudaError_t e = cudaGraphLaunch(ls.graph, lane.h.stream); e != cudaSuccess) {
+      *launch_failed = true;
+      return cuda_status(e, "cudaGraphLaunch(ls.graph, lane.h.stream)");
+    }
     std::vector<const Tensor*> outs, host_outs;
     for (const auto& t : ls.outputs) {
       outs.push_back(t.on_device() ? &t : nullptr);
@@ -773,10 +828,17 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // Held shared while a lane's stream captures a graph, and exclusive around the calls that may
+  // synchronize the whole device (cudaMalloc / cudaFree, cudaHostAlloc / cudaFreeHost, copies from
+  // pageable memory): CUDA refuses those while any stream of the context captures, and one made by
+  // another lane's thread would invalidate that capture. Taken after lanes_mutex_ and
+  // constants_mutex_, never the other way round.
+  mutable std::shared_mutex capture_mutex_;
   mutable std::mutex lanes_mutex_;
   mutable std::condition_variable lanes_cv_;
   mutable std::vector<std::unique_ptr<Lane>> lanes_;
   mutable std::map<const Lane*, bool> busy_;
+  mutable std::size_t lane_limit_ = max_lanes_;  // lowered where a lane could not be made
 
   mutable std::mutex constants_mutex_;
   mutable std::map<uint64_t, std::vector<std::pair<int, Tensor>>> constants_;
