@@ -49,8 +49,9 @@ enum class FaultKind : int {
   kNdIndexOutOfRange = 2,   // GatherND: as kIndexOutOfRange; where, the dimension of data
   kDivisionByZero = 3,      // an integer Div or Mod with a divisor of 0
   kZeroToNegativePower = 4, // integer Pow of 0; value: the exponent
-  kUnknownCategory = 5,     // OneHotEncoder with zeros 0: value, the category (kOneHotNoCategory for
-                            // NaN / Inf / beyond int64); extent, the number of categories
+  kUnknownCategory = 5,     // OneHotEncoder with zeros 0: value, the category; extent, the number
+                            // of categories; where, 1 for a value that names none (NaN / Inf /
+                            // beyond int64), else 0
 };
 struct DeviceFault {
   unsigned int tag;        // FaultSink::tag of the first failing step of the batch; 0: none

@@ -255,8 +255,8 @@ __global__ void one_hot_encoder_kernel(const T* __restrict__ x, int64_t n, const
     float* row = y + i * count;
     for (int64_t k = 0; k < count; ++k) row[k] = k == hit ? 1.0f : 0.0f;
     if (hit < 0 && fail_unknown) {
-      report_fault(fault, FaultKind::kUnknownCategory, static_cast<unsigned long long>(i),
-                   has ? c : static_cast<long long>(INT64_MIN), count, 0);
+      report_fault(fault, FaultKind::kUnknownCategory, static_cast<unsigned long long>(i), has ? c : 0, count,
+                   has ? 0 : 1);
     }
   }
 }

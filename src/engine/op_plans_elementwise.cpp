@@ -465,8 +465,8 @@ StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vecto
   return p;
 }
 
-std::string one_hot_unknown_message(int64_t category, int64_t count) {
-  return (category == kOneHotNoCategory ? std::string("a NaN, Inf or value beyond int64") : "value " + std::to_string(category)) +
+std::string one_hot_unknown_message(bool has_category, int64_t category, int64_t count) {
+  return (has_category ? "value " + std::to_string(category) : std::string("a NaN, Inf or value beyond int64")) +
          " is not one of the " + std::to_string(count) + " categories (cats_int64s), and zeros is 0";
 }
 

@@ -261,10 +261,10 @@ struct OneHotEncoderPlan {
   Shape out_shape;
 };
 StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
-// The category of a float X value (truncated), or kOneHotNoCategory for NaN, Inf and values beyond int64.
-inline constexpr int64_t kOneHotNoCategory = std::numeric_limits<int64_t>::min();
-// The error for a value in no category when zeros is 0, the same on every backend.
-std::string one_hot_unknown_message(int64_t category, int64_t count);
+// The error for a value in no category when zeros is 0, the same on every backend: has_category
+// false for a value that names none (NaN, Inf, beyond int64), else category is the value's
+// (a float truncated toward zero).
+std::string one_hot_unknown_message(bool has_category, int64_t category, int64_t count);
 
 // LabelEncoder with numbers (ai.onnx.ml 1-4): Y = the value of X's key, else the default, Y of the
 // values' type. Keys float32 (keys_floats, or keys_tensor), float64 or int64 (keys_int64s, or

@@ -136,6 +136,11 @@ TEST_P(OpTest, OneHotEncoder_ZerosZeroFailsOnAnUnknownValue) {
                "OneHotEncoder", {make<int64_t>({3}, {1, 5, 9})}, a, 1, "ai.onnx.ml");
   expect_error(StatusCode::kInvalidArgument, "a NaN, Inf or value beyond int64 is not one of the 2 categories",
                "OneHotEncoder", {make<float>({2}, {1, NAN})}, a, 1, "ai.onnx.ml");
+  // INT64_MIN is a value like any other, also in the message (it was taken for "names none").
+  expect_error(StatusCode::kInvalidArgument, "value -9223372036854775808 is not one of the 2 categories",
+               "OneHotEncoder", {make<int64_t>({2}, {1, std::numeric_limits<int64_t>::min()})}, a, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kInvalidArgument, "value -9223372036854775808 is not one of the 2 categories",
+               "OneHotEncoder", {make<double>({1}, {-9223372036854775808.0})}, a, 1, "ai.onnx.ml");
 }
 TEST_P(OpTest, OneHotEncoder_Errors) {
   auto x = [&] { return make<int64_t>({2}, {1, 2}); };

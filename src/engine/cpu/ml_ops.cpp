@@ -186,8 +186,8 @@ Status cpu_imputer(OpContext& ctx) {
 }
 
 // The category a float value names: truncated toward zero (ONNX Runtime's cast), none (false) for
-// NaN, Inf and values beyond int64. A flag, not the kOneHotNoCategory sentinel: INT64_MIN (an
-// int64 X, or a float X of -2^63) is a category like any other. The CUDA kernel computes the same.
+// NaN, Inf and values beyond int64. A flag, not a sentinel value: INT64_MIN (an int64 X, or a float
+// X of -2^63) is a category like any other. The CUDA kernel computes the same.
 template <class T>
 bool one_hot_category(T v, int64_t* c) {
   if constexpr (std::is_floating_point_v<T>) {
@@ -218,7 +218,7 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
       if (it != index.end()) {
         out[i * count + it->second] = 1.0f;
       } else if (!p.zeros) {
-        st = invalid_argument(one_hot_unknown_message(has ? c : kOneHotNoCategory, count));
+        st = invalid_argument(one_hot_unknown_message(has, c, count));
         return;
       }
     }

@@ -35,7 +35,7 @@ Status device_fault_status(const kernels::DeviceFault& f) {
     case kernels::FaultKind::kDivisionByZero: return invalid_argument("integer division by zero");
     case kernels::FaultKind::kZeroToNegativePower:
       return invalid_argument("integer 0 raised to the negative power " + std::to_string(f.value));
-    case kernels::FaultKind::kUnknownCategory: return invalid_argument(one_hot_unknown_message(f.value, f.extent));
+    case kernels::FaultKind::kUnknownCategory: return invalid_argument(one_hot_unknown_message(f.where == 0, f.value, f.extent));
     case kernels::FaultKind::kNone: break;
   }
   return internal_error("a kernel recorded a fault of unknown kind " + std::to_string(f.kind));
