@@ -61,6 +61,8 @@ struct DeviceFault {
   unsigned long long pos1;  // 1 + the lowest failing position of that step, in the CPU op's loop order
   long long value;
   long long extent;
+  int data_rank;                  // FaultSink's, for the message: the indexed data's shape
+  long long data_dims[kMaxRank];  // (0: not given)
 };
 // What a launcher that can fault is given. record == nullptr: nothing is recorded (the kernel
 // still writes its documented fallback: a zero slice, 0).
@@ -68,6 +70,8 @@ struct FaultSink {
   DeviceFault* record = nullptr;
   unsigned int tag = 0;  // which step this is (1 + its index in the plan)
   int where = 0;         // added to the kernel's own dimension number (GatherND: batch_dims)
+  int data_rank = 0;     // the indexed data's shape, copied into the record (index kinds' messages
+  long long data_dims[kMaxRank] = {};  // name it as the CPU's do); 0: none
 };
 
 }  // namespace shardscore::kernels

@@ -66,6 +66,8 @@ __device__ __noinline__ inline void report_fault(FaultSink s, FaultKind kind, un
     v->where = s.where + where;
     v->value = value;
     v->extent = extent;
+    v->data_rank = s.data_rank;
+    for (int k = 0; k < s.data_rank && k < kMaxRank; ++k) v->data_dims[k] = s.data_dims[k];
     v->pos1 = pos + 1;
   }
   __threadfence();

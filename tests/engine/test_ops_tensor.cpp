@@ -136,7 +136,8 @@ TEST_P(OpTest, Gather_Float64_3D_Axis2) {
 TEST_P(OpTest, Gather_IndexOutOfRange_Error) {
   auto data = make<float>({5, 2}, rand_f32(10));
   // On a device the kernel records the index and the batch fails with the CPU's error.
-  expect_error(StatusCode::kInvalidArgument, "index 5 is out of range for axis 0 of size 5", "Gather", {data, i64({0, 5})});
+  expect_error(StatusCode::kInvalidArgument, "index 5 is out of range for axis 0 of size 5 (data shape [5, 2])", "Gather",
+               {data, i64({0, 5})});
   expect_error(StatusCode::kInvalidArgument, "index -6 is out of range for axis 0 of size 5", "Gather", {data, i64({-6})});
   expect_error(StatusCode::kInvalidArgument, "index 2 is out of range for axis 1 of size 2", "Gather",
                {data, make<int32_t>({1}, {2})}, {{"axis", a_int(1)}});
@@ -249,8 +250,8 @@ TEST_P(OpTest, GatherND_BatchDims2_Float64_Int64Data) {
 TEST_P(OpTest, GatherND_Errors) {
   auto data = make<float>({4, 3}, rand_f32(12));
   // On a device the kernel records the index and the batch fails with the CPU's error.
-  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4", "GatherND",
-               {data, make<int64_t>({2, 1}, {0, 4})});
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4 (data shape [4, 3])",
+               "GatherND", {data, make<int64_t>({2, 1}, {0, 4})});
   expect_error(StatusCode::kInvalidArgument, "index -4 is out of range for dimension 1 of size 3", "GatherND",
                {data, make<int64_t>({1, 2}, {0, -4})});
   // The first bad (row, index) in the CPU's order: row 1's second index before row 2's first.
@@ -1531,7 +1532,7 @@ TEST_P(OpTest, GatherElements_Axes_NegativeIndices_SmallerIndices) {
 TEST_P(OpTest, GatherElements_IndexOutOfRange_Error) {
   auto data = make<float>({3, 4}, rand_f32(12));
   // On a device the kernel records the index and the batch fails with the CPU's error.
-  expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for axis 0 of size 3", "GatherElements",
+  expect_error(StatusCode::kInvalidArgument, "index 3 is out of range for axis 0 of size 3 (data shape [3, 4])", "GatherElements",
                {data, make<int64_t>({2, 2}, {0, 1, 2, 3})});
   expect_error(StatusCode::kInvalidArgument, "index -5 is out of range for axis 1 of size 4", "GatherElements",
                {data, make<int32_t>({1, 3}, {0, -5, 9})}, {{"axis", a_int(1)}});
@@ -1632,8 +1633,8 @@ TEST_P(OpTest, ScatterND_Errors) {
   auto data = make<float>({4, 3}, rand_f32(12));
   auto upd2 = make<float>({2, 3}, rand_f32(6));
   // On a device the kernel records the index and the batch fails with the CPU's error.
-  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4", "ScatterND",
-               {data, make<int64_t>({2, 1}, {0, 4}), upd2});
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for dimension 0 of size 4 (data shape [4, 3])",
+               "ScatterND", {data, make<int64_t>({2, 1}, {0, 4}), upd2});
   expect_error(StatusCode::kInvalidArgument, "index -4 is out of range for dimension 1 of size 3", "ScatterND",
                {data, make<int64_t>({2, 2}, {0, 1, 0, -4}), make<float>({2}, {1, 2})});
   // The first bad (row, index) in the CPU's order.

@@ -59,9 +59,14 @@ struct CudaOpContext {
 
   const Tensor* input(std::size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
   // Where this step's kernels record a failing value; `where` is added to the dimension a kernel
-  // reports (GatherND: batch_dims).
-  kernels::FaultSink fault(int where = 0) const {
-    return {lane.fault, static_cast<unsigned int>(step_ + 1), where};
+  // reports (GatherND: batch_dims). An indexing op passes its data, whose shape the error names.
+  kernels::FaultSink fault(int where = 0, const Tensor* data = nullptr) const {
+    kernels::FaultSink s{lane.fault, static_cast<unsigned int>(step_ + 1), where};
+    if (data && data->rank() <= kernels::kMaxRank) {
+      s.data_rank = static_cast<int>(data->rank());
+      for (int k = 0; k < s.data_rank; ++k) s.data_dims[k] = data->dim(k);
+    }
+    return s;
   }
   std::size_t step() const { return step_; }
   // `bytes` of device scratch that lives until the op returns (stream order keeps it valid for

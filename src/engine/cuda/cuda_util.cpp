@@ -31,7 +31,9 @@ Status device_fault_status(const kernels::DeviceFault& f) {
       // Gather names its axis, GatherND the dimension of data an index picks (cpu/tensor_ops.cpp).
       return invalid_argument("index " + std::to_string(f.value) + " is out of range for " +
                               (f.kind == static_cast<int>(kernels::FaultKind::kIndexOutOfRange) ? "axis " : "dimension ") +
-                              std::to_string(f.where) + " of size " + std::to_string(f.extent));
+                              std::to_string(f.where) + " of size " + std::to_string(f.extent) +
+                              (f.data_rank > 0 ? " (data shape " + shape_to_string(Shape(f.data_dims, f.data_dims + f.data_rank)) + ")"
+                                               : std::string()));
     case kernels::FaultKind::kDivisionByZero: return invalid_argument("integer division by zero");
     case kernels::FaultKind::kZeroToNegativePower:
       return invalid_argument("integer 0 raised to the negative power " + std::to_string(f.value));

@@ -191,7 +191,7 @@ Status cuda_gather(CudaOpContext& ctx) {
   Tensor y(data->dtype(), p.shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather(static_cast<int>(dtype_size(data->dtype())), data->raw(), ind->raw(),
                                                    ind->dtype() == DType::kInt64, y.raw(), p.outer, p.dim, p.nidx,
-                                                   p.inner, ctx.fault(static_cast<int>(p.axis)), ctx.lane.stream));
+                                                   p.inner, ctx.fault(static_cast<int>(p.axis), data), ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
@@ -211,7 +211,7 @@ Status cuda_gather_nd(CudaOpContext& ctx) {
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather_nd(static_cast<int>(dtype_size(data->dtype())), data->raw(),
                                                       ctx.inputs[1]->data<int64_t>(), y.raw(), p.batches, p.per_batch,
                                                       p.slice, p.batch_stride, nd,
-                                                      ctx.fault(static_cast<int>(p.batch_dims)), ctx.lane.stream));
+                                                      ctx.fault(static_cast<int>(p.batch_dims), data), ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
@@ -330,7 +330,7 @@ Status cuda_gather_elements(CudaOpContext& ctx) {
   Tensor y(data->dtype(), p.shape);
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_gather_elements(
       static_cast<int>(dtype_size(data->dtype())), data->raw(), ind->raw(), ind->dtype() == DType::kInt64, y.raw(), ix,
-      p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, y.numel(), ctx.fault(static_cast<int>(p.axis)),
+      p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, y.numel(), ctx.fault(static_cast<int>(p.axis), data),
       ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -383,7 +383,7 @@ Status cuda_scatter_nd(CudaOpContext& ctx) {
   // As GatherND: the kernel records an out-of-range index, empty slices included.
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(
       static_cast<kernels::ScatterOp>(p.reduction), widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), target,
-      ctx.inputs[1]->data<int64_t>(), updates, p.rows, p.slice, nd, ctx.fault(0), ctx.lane.stream));
+      ctx.inputs[1]->data<int64_t>(), updates, p.rows, p.slice, nd, ctx.fault(0, data), ctx.lane.stream));
   if (widen) {
     SS_LAUNCH_RETURN_IF_ERROR(
         kernels::launch_narrow_f32_to(cuda_elem(y.dtype()), target, y.raw(), y.numel(), ctx.lane.stream));
