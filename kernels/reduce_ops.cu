@@ -363,32 +363,17 @@ __global__ void reduce_log_sum_exp_kernel(const T* __restrict__ x, T* __restrict
   }
 }
 
-// ---- Softmax ----
+// ---- Softmax and LogSoftmax ----
+//
+// One set of kernels for both: the same max (the CPU's running std::max), the same sum of exp_t(x -
+// max) in double, in the same order, and then each op's own last step (SoftmaxOut / LogSoftmaxOut):
+//   Softmax:    y = exp(x - max) * inv, inv = 1 / sum rounded to the compute type, the product
+//               rounded once to it (then stored as the element type);
+//   LogSoftmax: y = (x - max) - log(sum), x - max in the compute type, the difference in double,
+//               rounded once (store_double).
 
-// One thread per (outer, inner) position, in the CPU's sequential order.
-template <class T>
-__global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim,
-                                       int64_t inner) {
-  using M = math_t<T>;
-  SS_GRID_STRIDE(i, outer * inner) {
-    const int64_t o = i / inner, in = i % inner;
-    const T* p = x + o * dim * inner + in;
-    T* q = y + o * dim * inner + in;
-    M mx = load(p, 0);
-    for (int64_t d = 1; d < dim; ++d) {
-      const M v = load(p, d * inner);
-      mx = mx < v ? v : mx;  // std::max
-    }
-    double sum = 0;
-    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
-    const M inv = static_cast<M>(1.0 / sum);
-    // e recomputed (identically) rather than kept in y, which may be float16 or bfloat16.
-    for (int64_t d = 0; d < dim; ++d) store(q, d * inner, mul_rn(exp_t(sub_rn(load(p, d * inner), mx)), inv));
-  }
-}
-
-// The values softmax_rows_kernel normalizes, row by row, and its exp: Softmax's rows as they are,
-// with the CPU's exp (exp_t).
+// The values softmax_rows_kernel normalizes, row by row, and its exp: Softmax's and LogSoftmax's
+// rows as they are, with the CPU's exp (exp_t).
 struct PlainRows {
   struct Row {
     template <class M>
@@ -406,6 +391,55 @@ struct PlainRows {
     return v;
   }
 };
+
+// Softmax's last step from a row's sum: element i of q from d = x - max (with the rows' exp and
+// result; PlainRows: exp_t, as is).
+template <class M>
+struct SoftmaxOut {
+  M inv;
+  __device__ __forceinline__ explicit SoftmaxOut(double sum) : inv(static_cast<M>(1.0 / sum)) {}
+  template <class T, class Rows>
+  __device__ __forceinline__ void put(T* q, int64_t i, M d, const Rows& values) const {
+    store(q, i, values.result(mul_rn(Rows::exp(d), inv)));
+  }
+};
+
+// LogSoftmax's last step from a row's sum (PlainRows only: no exp, no result).
+template <class M>
+struct LogSoftmaxOut {
+  double lse;
+  __device__ __forceinline__ explicit LogSoftmaxOut(double sum) : lse(log(sum)) {}
+  template <class T>
+  __device__ __forceinline__ void put(T* q, int64_t i, M d, const PlainRows&) const {
+    store_double(q, i, __dsub_rn(static_cast<double>(d), lse));
+  }
+};
+
+template <bool kLog, class M>
+using SoftmaxOutOf = std::conditional_t<kLog, LogSoftmaxOut<M>, SoftmaxOut<M>>;
+
+// One thread per (outer, inner) position, in the CPU's sequential order.
+template <class T, bool kLog>
+__global__ void softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim,
+                                       int64_t inner) {
+  using M = math_t<T>;
+  SS_GRID_STRIDE(i, outer * inner) {
+    const int64_t o = i / inner, in = i % inner;
+    const T* p = x + o * dim * inner + in;
+    T* q = y + o * dim * inner + in;
+    M mx = load(p, 0);
+    for (int64_t d = 1; d < dim; ++d) {
+      const M v = load(p, d * inner);
+      mx = mx < v ? v : mx;  // std::max
+    }
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
+    const SoftmaxOutOf<kLog, M> out(sum);
+    // x - max (and Softmax's e) recomputed (identically) rather than kept in y, which may be
+    // float16 or bfloat16.
+    for (int64_t d = 0; d < dim; ++d) out.put(q, d * inner, sub_rn(load(p, d * inner), mx), PlainRows{});
+  }
+}
 
 // Attention's scores: rows r of [batch, heads, q_len], each value plus the mask's value at
 // (b, h, i, j) through its strides (0 where broadcast), added in the compute type; no mask: as is.
@@ -441,9 +475,11 @@ struct MaskedRows {
 };
 
 // Contiguous rows, TPR threads per row. x may be y (Attention normalizes its scores in place):
-// each element is read and written by the one thread that owns it.
-template <class T, int TPR, class Rows>
+// each element is read and written by the one thread that owns it. LogSoftmax (kLog) takes
+// PlainRows only.
+template <class T, int TPR, bool kLog, class Rows>
 __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, int64_t pitch, Rows values) {
+  static_assert(!kLog || std::is_same_v<Rows, PlainRows>, "LogSoftmax normalizes rows as they are");
   using M = math_t<T>;
   __shared__ M smax[kWarps];
   __shared__ double ssum[kWarps];
@@ -468,73 +504,13 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t n, i
     if (live)
       for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(Rows::exp(sub_rn(v(j, load(p, j)), mx)));
     sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
-    const M inv = static_cast<M>(1.0 / sum);
+    const SoftmaxOutOf<kLog, M> out(sum);
     // In place, every lane has read the row's first element (above) before any lane writes it: a
     // shuffle orders execution, not memory; a row of a whole block has row_allreduce's barriers.
     if constexpr (TPR == 32) __syncwarp();
     if (live) {
       T* q = y + r * pitch;
-      for (int64_t j = lane; j < n; j += TPR) store(q, j, values.result(mul_rn(Rows::exp(sub_rn(v(j, load(p, j)), mx)), inv)));
-    }
-  }
-}
-
-// ---- LogSoftmax ----
-
-// One thread per (outer, inner) position, in the CPU's sequential order: y = (x - max) - log(sum),
-// x - max in the compute type, the sum of exp_t in double, the difference in double, rounded once.
-template <class T>
-__global__ void log_softmax_strided_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t outer, int64_t dim,
-                                           int64_t inner) {
-  using M = math_t<T>;
-  SS_GRID_STRIDE(i, outer * inner) {
-    const int64_t o = i / inner, in = i % inner;
-    const T* p = x + o * dim * inner + in;
-    T* q = y + o * dim * inner + in;
-    M mx = load(p, 0);
-    for (int64_t d = 1; d < dim; ++d) {
-      const M v = load(p, d * inner);
-      mx = mx < v ? v : mx;  // std::max
-    }
-    double sum = 0;
-    for (int64_t d = 0; d < dim; ++d) sum += static_cast<double>(exp_t(sub_rn(load(p, d * inner), mx)));
-    const double lse = log(sum);
-    for (int64_t d = 0; d < dim; ++d)
-      store_double(q, d * inner, __dsub_rn(static_cast<double>(sub_rn(load(p, d * inner), mx)), lse));
-  }
-}
-
-// Contiguous rows, TPR threads per row (softmax_rows_kernel's scheme, without the in-place case).
-template <class T, int TPR>
-__global__ void log_softmax_rows_kernel(const T* __restrict__ x, T* __restrict__ y, int64_t rows, int64_t n) {
-  using M = math_t<T>;
-  __shared__ M smax[kWarps];
-  __shared__ double ssum[kWarps];
-  constexpr int kRowsPerBlock = kBlock / TPR;
-  const int lane = threadIdx.x % TPR;
-  for (int64_t r0 = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock; r0 < rows;
-       r0 += static_cast<int64_t>(gridDim.x) * kRowsPerBlock) {
-    const int64_t r = r0 + threadIdx.x / TPR;
-    const bool live = r < rows;
-    const T* p = x + (live ? r : 0) * n;
-    M mx = -std::numeric_limits<M>::infinity();
-    if (live)
-      for (int64_t j = lane; j < n; j += TPR) mx = MaxNoNanOp{}(mx, load(p, j));
-    mx = row_allreduce<TPR>(mx, MaxNoNanOp{}, smax);
-    // The CPU's running std::max skips NaNs except a NaN first element, which it keeps.
-    if (live) {
-      const M first = load(p, 0);
-      if (first != first) mx = first;
-    }
-    double sum = 0;
-    if (live)
-      for (int64_t j = lane; j < n; j += TPR) sum += static_cast<double>(exp_t(sub_rn(load(p, j), mx)));
-    sum = row_allreduce<TPR>(sum, AddOp{}, ssum);
-    if (live) {
-      const double lse = log(sum);
-      T* q = y + r * n;
-      for (int64_t j = lane; j < n; j += TPR)
-        store_double(q, j, __dsub_rn(static_cast<double>(sub_rn(load(p, j), mx)), lse));
+      for (int64_t j = lane; j < n; j += TPR) out.put(q, j, sub_rn(v(j, load(p, j)), mx), values);
     }
   }
 }
@@ -863,42 +839,38 @@ cudaError_t launch_reduce(ReduceKind kind, Elem elem, const void* x, void* y, co
   return cudaGetLastError();
 }
 
-cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
-                           cudaStream_t stream) {
+namespace {
+// Softmax (kLog false) or LogSoftmax (kLog true) of x viewed as [outer, dim, inner] along dim: a
+// block per row over 1024 elements, a warp per row from 32, else a thread per (outer, inner).
+template <bool kLog>
+cudaError_t launch_softmax_like(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                                cudaStream_t stream) {
   if (outer * dim * inner == 0) return cudaSuccess;
   const bool known = with_float(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* px = static_cast<const T*>(x);
     T* py = static_cast<T*>(y);
     if (inner == 1 && dim > 1024) {
-      softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
+      softmax_rows_kernel<T, kBlock, kLog><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
     } else if (inner == 1 && dim >= 32) {
-      softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
+      softmax_rows_kernel<T, 32, kLog><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim, dim, PlainRows{});
     } else {
-      softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
+      softmax_strided_kernel<T, kLog><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
     }
   });
   if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();
 }
+}  // namespace
+
+cudaError_t launch_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
+                           cudaStream_t stream) {
+  return launch_softmax_like<false>(elem, x, y, outer, dim, inner, stream);
+}
 
 cudaError_t launch_log_softmax(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner,
                                cudaStream_t stream) {
-  if (outer * dim * inner == 0) return cudaSuccess;
-  const bool known = with_float(elem, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* px = static_cast<const T*>(x);
-    T* py = static_cast<T*>(y);
-    if (inner == 1 && dim > 1024) {
-      log_softmax_rows_kernel<T, kBlock><<<grid_for(outer, 1), kBlock, 0, stream>>>(px, py, outer, dim);
-    } else if (inner == 1 && dim >= 32) {
-      log_softmax_rows_kernel<T, 32><<<grid_for(outer, kWarps), kBlock, 0, stream>>>(px, py, outer, dim);
-    } else {
-      log_softmax_strided_kernel<T><<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(px, py, outer, dim, inner);
-    }
-  });
-  if (!known) return cudaErrorInvalidValue;
-  return cudaGetLastError();
+  return launch_softmax_like<true>(elem, x, y, outer, dim, inner, stream);
 }
 
 cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int64_t heads, int64_t q_len,
@@ -920,9 +892,9 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
     values.s3 = mask_strides[3];
     values.nan_to_zero = nan_to_zero;
     if (kv_len > 1024) {
-      softmax_rows_kernel<T, kBlock><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
+      softmax_rows_kernel<T, kBlock, false><<<grid_for(rows, 1), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
     } else {
-      softmax_rows_kernel<T, 32><<<grid_for(rows, kWarps), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
+      softmax_rows_kernel<T, 32, false><<<grid_for(rows, kWarps), kBlock, 0, stream>>>(s, s, rows, kv_len, pitch, values);
     }
   });
   if (!known) return cudaErrorInvalidValue;
