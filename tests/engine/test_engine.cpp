@@ -815,6 +815,49 @@ TEST(Engine, CudaOneLaneServesConcurrentBatches) {
   }
 }
 
+#ifdef SHARDSCORE_HAVE_CUDA
+// A lane that cannot be made (here: no device memory left for its cuBLAS workspace) while another
+// exists does not fail its batch: the backend keeps the lane it has and the batches wait for it.
+TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
+  auto cpu = Engine::load(model, "cpu");
+  EngineOptions options;
+  options.cuda.max_lanes = 4;
+  auto gpu = Engine::load(model, "cuda", options);
+  ASSERT_TRUE(cpu.ok() && gpu.ok());
+  const std::vector<Tensor> in = random_inputs(**cpu, 4, 7);
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*cpu)->run(in, &want).ok());
+  // One lane, its memory planned and its graph captured for this shape, before memory runs out.
+  for (int r = 0; r < 4; ++r) {
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*gpu)->run(in, &out).ok());
+  }
+  std::size_t free_bytes = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
+  constexpr std::size_t kLeft = 8u << 20;  // below a lane's 32 MiB cuBLAS workspace
+  void* filler = nullptr;
+  if (free_bytes <= kLeft || cudaMalloc(&filler, free_bytes - kLeft) != cudaSuccess) {
+    (void)cudaGetLastError();
+    GTEST_SKIP() << "could not take the device's free memory (" << free_bytes << " bytes)";
+  }
+  std::vector<std::vector<Tensor>> got(4);
+  std::vector<Status> st(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 3 && st[t].ok(); ++r) st[t] = (*gpu)->run(in, &got[t]);
+    });
+  for (auto& th : threads) th.join();
+  cudaFree(filler);
+  for (int t = 0; t < 4; ++t) {
+    ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
+    EXPECT_LE(compare_outputs(got[t], want), 1e-4) << "thread " << t;
+  }
+}
+#endif
+
 // CudaBackendOptions::cublaslt_bias: products with a bias row through cuBLASLt's bias epilogue
 // (the default) and through the broadcast of C both match the CPU backend, at fp32 and fp16.
 TEST(Engine, CudaCublasLtBiasMatchesCpu) {
