@@ -588,16 +588,24 @@ __global__ void argmin_kernel(const T* __restrict__ x, int64_t* __restrict__ y, 
 
 // ---- LayerNormalization ----
 
+// Element (o, j) of a kPerColumn or kStrided operand; a kPerRow one is read once per row (row_operand).
 template <class T>
 __device__ __forceinline__ double operand_at(const NormOperand& op, int64_t o, int64_t j, int64_t inner) {
   const T* p = static_cast<const T*>(op.data);
-  if (op.per_column) return static_cast<double>(load(p, j));
+  if (op.layout == NormLayout::kPerColumn) return static_cast<double>(load(p, j));
   int64_t flat = o * inner + j, off = 0;
   for (int k = op.index.rank - 1; k >= 0; --k) {
     off += (flat % op.index.dims[k]) * op.index.strides[k];
     flat /= op.index.dims[k];
   }
   return static_cast<double>(load(p, off));
+}
+
+// Row o's value of a kPerRow operand (one division per row, not per element); 0 for the others.
+template <class T>
+__device__ __forceinline__ double row_operand(const NormOperand& op, int64_t o) {
+  if (op.layout != NormLayout::kPerRow || !op.data) return 0;
+  return static_cast<double>(load(static_cast<const T*>(op.data), o % op.period));
 }
 
 // X's value j of a row: x's, or x's plus x2's (AddLayerNormalization) added in the compute type.
@@ -634,10 +642,12 @@ __global__ void layer_norm_kernel(const T* __restrict__ x, const T* __restrict__
     const double inv = 1.0 / sqrt(__dadd_rn(sq / static_cast<double>(n), eps));
     if (!live) continue;
     T* q = y + r * n;
+    const bool scale_row = scale.layout == NormLayout::kPerRow, bias_row = bias.layout == NormLayout::kPerRow;
+    const double scale_r = row_operand<T>(scale, r), bias_r = row_operand<T>(bias, r);
     for (int64_t j = lane; j < n; j += TPR) {
       double v = __dmul_rn(__dmul_rn(__dsub_rn(norm_input(p, p2, j), mean), inv),
-                           operand_at<T>(scale, r, j, n));
-      if (bias.data) v = __dadd_rn(v, operand_at<T>(bias, r, j, n));
+                           scale_row ? scale_r : operand_at<T>(scale, r, j, n));
+      if (bias.data) v = __dadd_rn(v, bias_row ? bias_r : operand_at<T>(bias, r, j, n));
       store_double(q, j, v);
     }
     if (lane == 0) {

@@ -75,13 +75,19 @@ cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, i
 cudaError_t launch_cumsum(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, bool exclusive,
                           bool reverse, cudaStream_t stream);
 
-// Scale or B of LayerNormalization: element (row o, column j) of X viewed as [outer, inner] is
-// data[j] when per_column, else data at `index` (the operand's strides in X's index space) of
-// o * inner + j. data == nullptr: absent (B only).
+// How a NormOperand's element for (row o, column j) of X viewed as [outer, inner] is found.
+enum class NormLayout {
+  kPerColumn,  // data[j]
+  kPerRow,     // data[o % period], found once per row (InstanceNormalization: period C)
+  kStrided,    // data at `index` (the operand's strides in X's index space) of o * inner + j
+};
+
+// Scale or B of LayerNormalization. data == nullptr: absent (B only).
 struct NormOperand {
   const void* data = nullptr;
-  bool per_column = true;
-  StridedIndex index;
+  NormLayout layout = NormLayout::kPerColumn;
+  int64_t period = 1;  // kPerRow
+  StridedIndex index;  // kStrided
 };
 
 // LayerNormalization over the rows of x [outer, inner] (float32, float16, bfloat16, float64; scale

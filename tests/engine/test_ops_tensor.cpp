@@ -1370,6 +1370,39 @@ TEST_P(OpTest, Tile_Float32_Int64_Bool_RepeatsOfOneAndZero) {
     for (uint8_t v : b) refb.push_back(v);
   expect_near(run1("Tile", {make_bool({3}, b), i64({4})}), DType::kBool, {12}, refb, kExact);
 }
+TEST_P(OpTest, Tile_Rank5And6_RepeatsOnEveryAxis) {
+  // More dimensions than one strided copy takes on CUDA (its copy is [repeats[0], dims[0], ...],
+  // 10 and 12 dimensions here, 9 in the third case once its first axis merges): tiled in stages.
+  struct Case {
+    Shape xs;
+    std::vector<int64_t> reps;
+  };
+  for (const Case& c : {Case{{2, 3, 2, 2, 3}, {2, 2, 3, 2, 2}}, Case{{2, 2, 3, 2, 2, 2}, {3, 2, 2, 2, 2, 2}},
+                        Case{{3, 2, 2, 2, 2}, {1, 2, 3, 2, 2}}}) {
+    SCOPED_TRACE("input " + shape_to_string(c.xs) + ", repeats " + shape_to_string(c.reps));
+    const int64_t rank = static_cast<int64_t>(c.xs.size());
+    Shape os;
+    for (int64_t k = 0; k < rank; ++k) os.push_back(c.xs[k] * c.reps[k]);
+    // Reference: every output element from its multi-index, each coordinate modulo the input's dimension.
+    auto ref_of = [&](const auto& x) {
+      std::vector<std::decay_t<decltype(x[0])>> y(static_cast<std::size_t>(numel_of(os)));
+      for (int64_t i = 0; i < numel_of(os); ++i) {
+        int64_t rest = i, src = 0, stride = 1;
+        for (int64_t k = rank - 1; k >= 0; --k) {
+          src += rest % os[k] % c.xs[k] * stride;
+          rest /= os[k];
+          stride *= c.xs[k];
+        }
+        y[i] = x[src];
+      }
+      return y;
+    };
+    const auto x = rand_f32(numel_of(c.xs));
+    expect_near(run1("Tile", {make(c.xs, x), i64(c.reps)}, {}, 13), DType::kFloat32, os, as_doubles(ref_of(x)), kExact);
+    const auto xi = rand_int<int64_t>(numel_of(c.xs), kI64Min, kI64Max);
+    expect_equal<int64_t>(run1("Tile", {make<int64_t>(c.xs, xi), i64(c.reps)}, {}, 13), os, ref_of(xi));
+  }
+}
 TEST_P(OpTest, Tile_Errors) {
   auto x = make<float>({2, 3}, rand_f32(6));
   expect_error(StatusCode::kInvalidArgument, "2 values", "Tile", {x, i64({2})});

@@ -123,8 +123,8 @@ StatusOr<kernels::NormOperand> norm_operand(const Tensor* t, const NormOperandPl
   kernels::NormOperand op;
   if (!t) return op;
   op.data = t->raw();
-  op.per_column = plan.per_column;
-  if (!op.per_column) {
+  op.layout = plan.per_column ? kernels::NormLayout::kPerColumn : kernels::NormLayout::kStrided;
+  if (!plan.per_column) {
     SS_ASSIGN_OR_RETURN(op.index, cuda_strided_index(t->shape(), x.shape()));
   }
   return op;
@@ -230,8 +230,8 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
 Status cuda_layer_normalization(CudaOpContext& ctx) { return layer_norm(ctx, nullptr); }
 
 // InstanceNormalization: LayerNormalization's kernel over the N * C rows of the spatial elements
-// (statistics in double), scale and B read per row through a strided index of X viewed as
-// [N, C, spatial] (strides 0, 1, 0: element c of row n * C + c).
+// (statistics in double), scale and B read once per row: element c of row n * C + c (kPerRow,
+// period C).
 Status cuda_instance_normalization(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(InstanceNormPlan p, instance_norm_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
@@ -239,12 +239,11 @@ Status cuda_instance_normalization(CudaOpContext& ctx) {
   const Tensor* bias_t = ctx.inputs[2];
   const bool mixed = mixed_half({x, scale_t, bias_t});
   const void* px = x->raw();
-  SS_ASSIGN_OR_RETURN(kernels::StridedIndex per_channel, cuda_strided_index(Shape{1, p.c, 1}, Shape{p.n, p.c, p.spatial}));
   kernels::NormOperand scale, bias;
   scale.data = scale_t->raw();
   bias.data = bias_t->raw();
-  scale.per_column = bias.per_column = false;
-  scale.index = bias.index = per_channel;
+  scale.layout = bias.layout = kernels::NormLayout::kPerRow;
+  scale.period = bias.period = p.c;
   if (mixed) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));

@@ -296,11 +296,69 @@ Status cuda_resize(CudaOpContext& ctx) {
 
 // ---- Tile, Trilu, GatherElements, ScatterND ----
 
+namespace {
+// Tile of a tensor of shape `in`, reps[k] times along axis k, as one strided copy (tile_plan's
+// geometry): the output viewed as [reps[0], in[0], reps[1], in[1], ...], strides 0 and in's.
+struct TileCopy {
+  Shape dims;
+  std::vector<int64_t> strides;
+  Shape out;  // the output's shape, in[k] * reps[k]
+};
+TileCopy tile_copy(const Shape& in, const std::vector<int64_t>& reps) {
+  TileCopy c;
+  const std::vector<int64_t> st = row_major_strides(in);
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    c.dims.insert(c.dims.end(), {reps[k], in[k]});
+    c.strides.insert(c.strides.end(), {0, st[k]});
+    c.out.push_back(in[k] * reps[k]);
+  }
+  return c;
+}
+
+// How many dimensions strided_copy launches a copy with (after coalesce_strided).
+int copy_rank(Shape dims, std::vector<int64_t> strides) {
+  return kernels::coalesce_strided(static_cast<int>(dims.size()), dims.data(), strides.data());
+}
+}  // namespace
+
+// Tile: one strided copy over [repeats[0], dims[0], ...] when that coalesces to kMaxRank dimensions
+// or fewer. Otherwise (repeats > 1 on five or more axes, or four after an unrepeated one) in
+// stages, Tile being separable: each stage tiles the next axes, in order, that still fit one copy,
+// into a temporary that the next stage reads; the last writes y. Any rank: one axis always fits.
 Status cuda_tile(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const TilePlan p, tile_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
-  Tensor y(x->dtype(), p.copy_shape);  // the output as [repeats[0], dims[0], ...]: one strided copy
-  SS_RETURN_IF_ERROR(strided_copy(ctx, *x, 0, p.copy_strides, &y));
+  Tensor y(x->dtype(), p.copy_shape);  // the output as [repeats[0], dims[0], ...]
+  if (y.numel() == 0 || copy_rank(p.copy_shape, p.copy_strides) <= kernels::kMaxRank) {
+    SS_RETURN_IF_ERROR(strided_copy(ctx, *x, 0, p.copy_strides, &y));
+    ctx.outputs[0] = y.reshaped(p.shape);
+    return ok_status();
+  }
+  const std::size_t rank = x->shape().size();
+  std::vector<int64_t> stage(rank, 1);  // the repeats of the stage being gathered
+  const Tensor* src = x;
+  Tensor part;  // the last stage's output (freed in stream order when the next replaces it)
+  for (std::size_t k = 0; k < rank; ++k) {
+    const int64_t r = p.copy_shape[2 * k];
+    if (r == 1) continue;
+    std::vector<int64_t> more = stage;
+    more[k] = r;
+    const TileCopy wider = tile_copy(src->shape(), more);
+    if (copy_rank(wider.dims, wider.strides) <= kernels::kMaxRank) {
+      stage = std::move(more);
+      continue;
+    }
+    const TileCopy c = tile_copy(src->shape(), stage);
+    Tensor t(x->dtype(), c.dims);
+    SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.strides, &t));
+    part = t.reshaped(c.out);
+    src = &part;
+    stage.assign(rank, 1);
+    stage[k] = r;
+  }
+  const TileCopy c = tile_copy(src->shape(), stage);
+  Tensor last = y.reshaped(c.dims);  // as many elements: src's times the stage's repeats
+  SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.strides, &last));
   ctx.outputs[0] = y.reshaped(p.shape);
   return ok_status();
 }
