@@ -787,6 +787,20 @@ TEST(Engine, CudaNhwcConvsMatchCpu) {
   }
 }
 
+// Thread t runs in[t] three times, all threads at once: (*st)[t] is its first failure (or ok),
+// (*got)[t] its last outputs.
+void run_from_threads(const Engine& e, const std::vector<std::vector<Tensor>>& in, std::vector<std::vector<Tensor>>* got,
+                      std::vector<Status>* st) {
+  got->assign(in.size(), {});
+  st->assign(in.size(), ok_status());
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < in.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 3 && (*st)[t].ok(); ++r) (*st)[t] = e.run(in[t], &(*got)[t]);
+    });
+  for (auto& th : threads) th.join();
+}
+
 // CudaBackendOptions::max_lanes: with one lane, batches from four threads wait for it in turn and
 // every one still gets the CPU backend's outputs.
 TEST(Engine, CudaOneLaneServesConcurrentBatches) {
@@ -797,18 +811,13 @@ TEST(Engine, CudaOneLaneServesConcurrentBatches) {
   options.cuda.max_lanes = 1;
   auto gpu = Engine::load(model, "cuda", options);
   ASSERT_TRUE(cpu.ok() && gpu.ok());
-  std::vector<std::vector<Tensor>> in(4), want(4), got(4);
-  std::vector<Status> st(4);
+  std::vector<std::vector<Tensor>> in(4), want(4), got;
+  std::vector<Status> st;
   for (int t = 0; t < 4; ++t) {
     in[t] = random_inputs(**cpu, 3 + t, static_cast<uint32_t>(100 + t));
     ASSERT_TRUE((*cpu)->run(in[t], &want[t]).ok());
   }
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] {
-      for (int r = 0; r < 3 && st[t].ok(); ++r) st[t] = (*gpu)->run(in[t], &got[t]);
-    });
-  for (auto& th : threads) th.join();
+  run_from_threads(**gpu, in, &got, &st);
   for (int t = 0; t < 4; ++t) {
     ASSERT_TRUE(st[t].ok()) << st[t].message();
     EXPECT_LE(compare_outputs(got[t], want[t]), 1e-4) << "thread " << t;
@@ -842,14 +851,9 @@ TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
     (void)cudaGetLastError();
     GTEST_SKIP() << "could not take the device's free memory (" << free_bytes << " bytes)";
   }
-  std::vector<std::vector<Tensor>> got(4);
-  std::vector<Status> st(4);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] {
-      for (int r = 0; r < 3 && st[t].ok(); ++r) st[t] = (*gpu)->run(in, &got[t]);
-    });
-  for (auto& th : threads) th.join();
+  std::vector<std::vector<Tensor>> got;
+  std::vector<Status> st;
+  run_from_threads(**gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st);
   cudaFree(filler);
   for (int t = 0; t < 4; ++t) {
     ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
