@@ -1,5 +1,6 @@
 #include "job/run_job.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -277,27 +278,55 @@ std::string temp_path_for(const std::string& output) {
   return (dir / ("." + out.filename().string() + ".partial-" + process_unique_suffix())).string();
 }
 
+// One file descriptor held from the start of a run, and given up for the removal of its temporary
+// output when it fails: a Parquet folder is removed through an open directory, and a run that failed
+// because the process ran out of file descriptors (EMFILE: a part file could not be created) still
+// holds them all then. Without it the removal failed too, and the empty temporary folder stayed.
+class ReservedFd {
+ public:
+  ReservedFd() : fd_(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+  ReservedFd(const ReservedFd&) = delete;
+  ReservedFd& operator=(const ReservedFd&) = delete;
+  ~ReservedFd() { give_up(); }
+  void give_up() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
 // Removes the temporary output on rank 0 unless released: a failed run leaves nothing behind.
 class TempFileGuard {
  public:
-  TempFileGuard(std::string path, bool owner) : path_(std::move(path)), owner_(owner) {}
+  TempFileGuard(std::string path, bool owner, ReservedFd& reserve) : path_(std::move(path)), owner_(owner), reserve_(reserve) {}
+  TempFileGuard(const TempFileGuard&) = delete;
+  TempFileGuard& operator=(const TempFileGuard&) = delete;
   ~TempFileGuard() {
     if (!owner_ || released_) return;
+    reserve_.give_up();
     // Other ranks may be removing their own unfinished Parquet part files from the folder at the
     // same time, and remove_all gives up at the first entry that vanishes under it: so again,
     // until the folder is gone (a few tries: nothing new is written into it once a run failed).
+    std::error_code ec;
     for (int attempt = 0; attempt < 50; ++attempt) {
-      std::error_code ec;
+      ec.clear();
       std::filesystem::remove_all(path_, ec);
-      if (!std::filesystem::exists(path_, ec) && !ec) return;
+      std::error_code gone;
+      if (ec) std::filesystem::remove(path_, gone);  // an empty folder goes without opening it
+      if (!std::filesystem::exists(path_, gone) && !gone) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    log_warning("could not remove the unfinished output '" + path_ + "'" + (ec ? ": " + ec.message() : std::string()) +
+                "; remove it by hand");
   }
   void release() { released_ = true; }
 
  private:
   std::string path_;
   bool owner_;
+  ReservedFd& reserve_;
   bool released_ = false;
 };
 
@@ -391,6 +420,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   const bool talk = rank == 0 && !options.quiet;
+  ReservedFd reserved_fd;  // for the removal of the temporary output, should the run fail (TempFileGuard)
   JobTally unused;
   JobTally& tally = options.tally ? *options.tally : unused;  // every rank keeps its own; rank 0's is pushed
 
@@ -614,7 +644,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     sink_spec.provenance.push_back({"num_rows", std::to_string(total_rows)});
   }
   auto sink_or = output_sink_create(parquet_out, sink_spec, comm);
-  TempFileGuard guard(temp_path, rank == 0);
+  TempFileGuard guard(temp_path, rank == 0, reserved_fd);
   SS_RETURN_IF_ERROR(mpi_agree(sink_or.status(), comm));
   OutputSink& sink = *sink_or.value();
 
