@@ -1,10 +1,12 @@
 #include "job/run_job.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_pipeline.h>
+#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -276,27 +278,55 @@ std::string temp_path_for(const std::string& output) {
   return (dir / ("." + out.filename().string() + ".partial-" + process_unique_suffix())).string();
 }
 
+// One file descriptor held from the start of a run, and given up for the removal of its temporary
+// output when it fails: a Parquet folder is removed through an open directory, and a run that failed
+// because the process ran out of file descriptors (EMFILE: a part file could not be created) still
+// holds them all then. Without it the removal failed too, and the empty temporary folder stayed.
+class ReservedFd {
+ public:
+  ReservedFd() : fd_(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+  ReservedFd(const ReservedFd&) = delete;
+  ReservedFd& operator=(const ReservedFd&) = delete;
+  ~ReservedFd() { give_up(); }
+  void give_up() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
 // Removes the temporary output on rank 0 unless released: a failed run leaves nothing behind.
 class TempFileGuard {
  public:
-  TempFileGuard(std::string path, bool owner) : path_(std::move(path)), owner_(owner) {}
+  TempFileGuard(std::string path, bool owner, ReservedFd& reserve) : path_(std::move(path)), owner_(owner), reserve_(reserve) {}
+  TempFileGuard(const TempFileGuard&) = delete;
+  TempFileGuard& operator=(const TempFileGuard&) = delete;
   ~TempFileGuard() {
     if (!owner_ || released_) return;
+    reserve_.give_up();
     // Other ranks may be removing their own unfinished Parquet part files from the folder at the
     // same time, and remove_all gives up at the first entry that vanishes under it: so again,
     // until the folder is gone (a few tries: nothing new is written into it once a run failed).
+    std::error_code ec;
     for (int attempt = 0; attempt < 50; ++attempt) {
-      std::error_code ec;
+      ec.clear();
       std::filesystem::remove_all(path_, ec);
-      if (!std::filesystem::exists(path_, ec) && !ec) return;
+      std::error_code gone;
+      if (ec) std::filesystem::remove(path_, gone);  // an empty folder goes without opening it
+      if (!std::filesystem::exists(path_, gone) && !gone) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    log_warning("could not remove the unfinished output '" + path_ + "'" + (ec ? ": " + ec.message() : std::string()) +
+                "; remove it by hand");
   }
   void release() { released_ = true; }
 
  private:
   std::string path_;
   bool owner_;
+  ReservedFd& reserve_;
   bool released_ = false;
 };
 
@@ -390,6 +420,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   const bool talk = rank == 0 && !options.quiet;
+  ReservedFd reserved_fd;  // for the removal of the temporary output, should the run fail (TempFileGuard)
   JobTally unused;
   JobTally& tally = options.tally ? *options.tally : unused;  // every rank keeps its own; rank 0's is pushed
 
@@ -613,7 +644,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     sink_spec.provenance.push_back({"num_rows", std::to_string(total_rows)});
   }
   auto sink_or = output_sink_create(parquet_out, sink_spec, comm);
-  TempFileGuard guard(temp_path, rank == 0);
+  TempFileGuard guard(temp_path, rank == 0, reserved_fd);
   SS_RETURN_IF_ERROR(mpi_agree(sink_or.status(), comm));
   OutputSink& sink = *sink_or.value();
 
@@ -690,124 +721,135 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   std::size_t next = 0;
   const auto t_scoring = Clock::now();
   const std::size_t tokens = static_cast<std::size_t>(2 * threads + 1);
-  tbb::parallel_pipeline(
-      tokens,
-      tbb::make_filter<void, std::shared_ptr<BatchWork>>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> std::shared_ptr<BatchWork> {
-            if (next >= my_batches.size() || stop || signalled()) {
-              fc.stop();
-              return nullptr;
-            }
-            auto w = std::make_shared<BatchWork>();
-            w->batch = my_batches[next++];
-            w->started = Clock::now();
-            try {
-              w->raw.resize(inputs.size());
-              w->xs.resize(inputs.size());
-              for (std::size_t k = 0; k < inputs.size() && w->status.ok(); ++k) {
-                const InputBinding& b = inputs[k];
-                RowReader& r = *b.reader;
-                std::byte* dst = nullptr;
-                if (input_read_into_tensor(b)) {
-                  Shape shape{w->batch.rows()};
-                  shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
-                  w->xs[k] = Tensor(b.model_dtype, shape);
-                  dst = static_cast<std::byte*>(w->xs[k].raw());
-                } else {
-                  w->raw[k] = tensor_heap_buffer(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
-                  dst = w->raw[k].get();
+  // The pipeline (and the readers' parallel_for within it) runs in an arena of its own, of the
+  // rank's threads, ended before thread_cap is: at run.threads = 1 it has no worker slot, so no
+  // worker is ever asked for. In the calling thread's implicit arena, the pipeline left a demand
+  // for workers that the cap of 0 workers never met; when thread_cap went out of scope, oneTBB
+  // raised the limit and started a worker for that demand after the run, and a pthread_create
+  // refused then (ulimit -u, a cgroup's pids.max) threw from global_control's destructor:
+  // std::terminate, exit 134 after the output was committed. An ended arena asks for nothing.
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        tokens,
+        tbb::make_filter<void, std::shared_ptr<BatchWork>>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control& fc) -> std::shared_ptr<BatchWork> {
+              if (next >= my_batches.size() || stop || signalled()) {
+                fc.stop();
+                return nullptr;
+              }
+              auto w = std::make_shared<BatchWork>();
+              w->batch = my_batches[next++];
+              w->started = Clock::now();
+              try {
+                w->raw.resize(inputs.size());
+                w->xs.resize(inputs.size());
+                for (std::size_t k = 0; k < inputs.size() && w->status.ok(); ++k) {
+                  const InputBinding& b = inputs[k];
+                  RowReader& r = *b.reader;
+                  std::byte* dst = nullptr;
+                  if (input_read_into_tensor(b)) {
+                    Shape shape{w->batch.rows()};
+                    shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
+                    w->xs[k] = Tensor(b.model_dtype, shape);
+                    dst = static_cast<std::byte*>(w->xs[k].raw());
+                  } else {
+                    w->raw[k] = tensor_heap_buffer(static_cast<std::size_t>(w->batch.rows() * r.row_elements()) * dtype_size(r.dtype()));
+                    dst = w->raw[k].get();
+                  }
+                  w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), dst);
                 }
-                w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), dst);
+                if (!w->status.ok()) w->status = w->status.with_context(batch_place);
+  #if SHARDSCORE_HAVE_PARQUET
+                if (id_source && w->status.ok()) {
+                  w->ids = std::make_shared<RowIds>();
+                  w->status = static_cast<ParquetReader*>(id_source)->read_ids(w->batch.row_begin, w->batch.rows(), w->ids.get());
+                }
+  #endif
+              } catch (const std::exception& e) {
+                w->status = internal_error(batch_place + "reading a batch: " + e.what());
               }
-              if (!w->status.ok()) w->status = w->status.with_context(batch_place);
-#if SHARDSCORE_HAVE_PARQUET
-              if (id_source && w->status.ok()) {
-                w->ids = std::make_shared<RowIds>();
-                w->status = static_cast<ParquetReader*>(id_source)->read_ids(w->batch.row_begin, w->batch.rows(), w->ids.get());
-              }
-#endif
-            } catch (const std::exception& e) {
-              w->status = internal_error(batch_place + "reading a batch: " + e.what());
-            }
-            return w;
-          }) &
-          tbb::make_filter<std::shared_ptr<BatchWork>, std::shared_ptr<BatchWork>>(
-              tbb::filter_mode::parallel,
-              [&](std::shared_ptr<BatchWork> w) {
-                if (!w->status.ok() || stop) return w;
-                try {
-                  const int64_t rows = w->batch.rows();
-                  w->stats.feature_nan.assign(static_cast<std::size_t>(num_features), 0);
-                  w->stats.feature_inf.assign(static_cast<std::size_t>(num_features), 0);
-                  std::vector<Tensor> xs;
-                  for (std::size_t k = 0; k < inputs.size(); ++k) {
-                    const InputBinding& b = inputs[k];
-                    if (!w->raw[k]) {  // read into the tensor (on the backend: the model converts it)
-                      if (b.preprocessed && !b.on_backend) {
+              return w;
+            }) &
+            tbb::make_filter<std::shared_ptr<BatchWork>, std::shared_ptr<BatchWork>>(
+                tbb::filter_mode::parallel,
+                [&](std::shared_ptr<BatchWork> w) {
+                  if (!w->status.ok() || stop) return w;
+                  try {
+                    const int64_t rows = w->batch.rows();
+                    w->stats.feature_nan.assign(static_cast<std::size_t>(num_features), 0);
+                    w->stats.feature_inf.assign(static_cast<std::size_t>(num_features), 0);
+                    std::vector<Tensor> xs;
+                    for (std::size_t k = 0; k < inputs.size(); ++k) {
+                      const InputBinding& b = inputs[k];
+                      if (!w->raw[k]) {  // read into the tensor (on the backend: the model converts it)
+                        if (b.preprocessed && !b.on_backend) {
+                          int64_t* nan = w->stats.feature_nan.data() + b.feature_offset;
+                          int64_t* inf = w->stats.feature_inf.data() + b.feature_offset;
+                          if (b.model_dtype == DType::kFloat64) {
+                            preprocess_rows_in_place(w->xs[k].data<double>(), rows, b.features, b.spec64, nan, inf, b.inner);
+                          } else {
+                            preprocess_rows_in_place(w->xs[k].data<float>(), rows, b.features, b.spec, nan, inf, b.inner);
+                          }
+                        }
+                        xs.push_back(std::move(w->xs[k]));
+                        continue;
+                      }
+                      Shape shape{rows};
+                      shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
+                      Tensor x(b.model_dtype, shape);
+                      if (b.preprocessed) {
                         int64_t* nan = w->stats.feature_nan.data() + b.feature_offset;
                         int64_t* inf = w->stats.feature_inf.data() + b.feature_offset;
                         if (b.model_dtype == DType::kFloat64) {
-                          preprocess_rows_in_place(w->xs[k].data<double>(), rows, b.features, b.spec64, nan, inf, b.inner);
+                          preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec64, x.data<double>(),
+                                          nan, inf, b.inner, b.nhwc);
                         } else {
-                          preprocess_rows_in_place(w->xs[k].data<float>(), rows, b.features, b.spec, nan, inf, b.inner);
+                          preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(), nan,
+                                          inf, b.inner, b.nhwc);
+                        }
+                      } else {
+                        const Status cast = preprocess_cast(w->raw[k].get(), b.reader->dtype(), rows, x.numel() / std::max<int64_t>(rows, 1),
+                                                            static_cast<std::byte*>(x.raw()), b.model_dtype, w->batch.row_begin);
+                        if (!cast.ok()) {
+                          w->status = cast.with_context(batch_place + "input '" + b.model_input + "' (" + b.dataset + "): ");
+                          return w;
                         }
                       }
-                      xs.push_back(std::move(w->xs[k]));
-                      continue;
+                      xs.push_back(std::move(x));
                     }
-                    Shape shape{rows};
-                    shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
-                    Tensor x(b.model_dtype, shape);
-                    if (b.preprocessed) {
-                      int64_t* nan = w->stats.feature_nan.data() + b.feature_offset;
-                      int64_t* inf = w->stats.feature_inf.data() + b.feature_offset;
-                      if (b.model_dtype == DType::kFloat64) {
-                        preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec64, x.data<double>(),
-                                        nan, inf, b.inner, b.nhwc);
-                      } else {
-                        preprocess_rows(w->raw[k].get(), b.reader->dtype(), rows, b.features, b.spec, x.data<float>(), nan,
-                                        inf, b.inner, b.nhwc);
-                      }
-                    } else {
-                      const Status cast = preprocess_cast(w->raw[k].get(), b.reader->dtype(), rows, x.numel() / std::max<int64_t>(rows, 1),
-                                                          static_cast<std::byte*>(x.raw()), b.model_dtype, w->batch.row_begin);
-                      if (!cast.ok()) {
-                        w->status = cast.with_context(batch_place + "input '" + b.model_input + "' (" + b.dataset + "): ");
-                        return w;
-                      }
-                    }
-                    xs.push_back(std::move(x));
-                  }
-                  w->raw = {};
-                  w->xs = {};
-                  w->stats.rows_read = rows;
-                  Status s = engine.run(std::move(xs), &w->outputs);
-                  if (!s.ok()) {
-                    w->status = s.with_context(batch_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
-                                               ", " + std::to_string(w->batch.row_end) + "): ");
-                    return w;
-                  }
-                  for (std::size_t k = 0; k < w->outputs.size(); ++k) {
-                    const Tensor& o = w->outputs[k];
-                    if (o.dtype() != columns[k].dtype || o.rank() < 1 || o.dim(0) != rows ||
-                        o.numel() != rows * shape_numel(columns[k].row_shape)) {
-                      w->status = internal_error(batch_place + "model output '" + columns[k].name + "' changed shape to " +
-                                                 shape_to_string(o.shape()) + " for a batch of " + std::to_string(rows) + " rows");
+                    w->raw = {};
+                    w->xs = {};
+                    w->stats.rows_read = rows;
+                    Status s = engine.run(std::move(xs), &w->outputs);
+                    if (!s.ok()) {
+                      w->status = s.with_context(batch_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
+                                                 ", " + std::to_string(w->batch.row_end) + "): ");
                       return w;
                     }
-                    OutputStats os{columns[k].name};
-                    os.add(o);
-                    w->stats.outputs.push_back(os);
+                    for (std::size_t k = 0; k < w->outputs.size(); ++k) {
+                      const Tensor& o = w->outputs[k];
+                      if (o.dtype() != columns[k].dtype || o.rank() < 1 || o.dim(0) != rows ||
+                          o.numel() != rows * shape_numel(columns[k].row_shape)) {
+                        w->status = internal_error(batch_place + "model output '" + columns[k].name + "' changed shape to " +
+                                                   shape_to_string(o.shape()) + " for a batch of " + std::to_string(rows) + " rows");
+                        return w;
+                      }
+                      OutputStats os{columns[k].name};
+                      os.add(o);
+                      w->stats.outputs.push_back(os);
+                    }
+                    w->stats.rows_scored = rows;
+                  } catch (const std::exception& e) {
+                    w->status = internal_error(batch_place + "scoring a batch: " + e.what());
                   }
-                  w->stats.rows_scored = rows;
-                } catch (const std::exception& e) {
-                  w->status = internal_error(batch_place + "scoring a batch: " + e.what());
-                }
-                return w;
-              }) &
-          tbb::make_filter<std::shared_ptr<BatchWork>, void>(tbb::filter_mode::serial_in_order,
-                                                            [&](std::shared_ptr<BatchWork> w) { round(w.get()); }));
+                  return w;
+                }) &
+            tbb::make_filter<std::shared_ptr<BatchWork>, void>(tbb::filter_mode::serial_in_order,
+                                                              [&](std::shared_ptr<BatchWork> w) { round(w.get()); }));
+  });
+  arena.terminate();
   // Ranks with fewer batches keep taking part until every rank has written its last one.
   while (!collectives_over && rounds_done < rounds) round(nullptr);
   const double scoring_seconds = seconds_since(t_scoring);

@@ -5,6 +5,11 @@
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -104,7 +109,23 @@ Status ParquetPartWriter::open(const RowIds* ids) {
     }
   }
   auto schema = arrow::schema(fields)->WithMetadata(arrow::key_value_metadata(keys, values));
-  SS_ARROW_ASSIGN_OR_RETURN(out_, arrow::io::FileOutputStream::Open(temp_path_), StatusCode::kUnavailable, what);
+  // Created here rather than by Arrow, so that the failure (too many open files, permissions, a
+  // missing folder) reads as the errno it is, the file named once.
+  const int fd = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    const int err = errno;
+    std::string why = std::strerror(err);
+    if (struct rlimit lim; err == EMFILE && ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+      why += " (this process may have " + std::to_string(lim.rlim_cur) + " files open: ulimit -n)";
+    }
+    return unavailable("cannot create output file '" + temp_path_ + "': " + why);
+  }
+  auto stream = arrow::io::FileOutputStream::Open(fd);  // owns fd once it succeeds (closes it on Close())
+  if (!stream.ok()) {
+    ::close(fd);
+    return arrow_to_status(stream.status(), StatusCode::kUnavailable, what);
+  }
+  out_ = std::move(stream).ValueUnsafe();
   auto props = parquet::WriterProperties::Builder().compression(parquet::Compression::SNAPPY)->build();
   // Stores the Arrow schema too, so readers get the same types (fixed-size lists, dictionaries) back.
   auto arrow_props = parquet::ArrowWriterProperties::Builder().store_schema()->build();

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -471,3 +473,40 @@ def test_empty_parquet_input_keeps_its_id_type(e2e, tmp_path):
     table, manifest = read_folder(out)
     assert table.num_rows == 0 and manifest["rows"] == 0
     assert (table.schema.field(0).name, str(table.schema.field(0).type)) == ("customer_id", "string"), table.schema
+
+
+@pytest.mark.parametrize("np_", [1, 2])
+def test_part_file_that_cannot_be_created_leaves_nothing(e2e, tmp_path, seed, np_):
+    """Each rank under a lower open file limit (prlimit --nofile, mpirun left alone), from one at which the job
+    cannot start to the first at which it succeeds: exit 0 with a complete folder, or a non-zero exit with nothing
+    beside the input. Where the limit stops a part file's creation (EMFILE), the job fails with one error naming
+    that file and the errno; the empty temporary folder stayed (its removal needed a file descriptor too)."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    inp = e2e.make_input(tmp_path / "in" / "features.h5", 20_000, chunk_rows=4096, seed=seed)
+    out = tmp_path / "out" / "scores.parquet"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192, "batch_size": 2048})
+    part_failures = []
+    for limit in range(8, 65):
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_), "prlimit", f"--nofile={limit}",
+               str(e2e.BIN), "run", "--job", str(job)] + (["--backend", e2e.BACKEND] if e2e.BACKEND else [])
+        p = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, **e2e.MPI_ENV}, capture_output=True, text=True,
+                           errors="replace", timeout=120)
+        left = e2e.listing(out.parent)
+        print(f"--- limit {limit}: exit {p.returncode}, left {left}\n{p.stderr[-1500:]}")
+        if p.returncode == 0:
+            assert left == ["scores.parquet", "scores.parquet.report.json"], left
+            table, manifest = read_folder(out)
+            assert table.num_rows == manifest["rows"] == 20_000
+            break
+        assert left == [], f"limit {limit}: exit {p.returncode} left {left}:\n{p.stderr[-3000:]}"
+        if "cannot create output file" in p.stderr:
+            assert p.returncode == 1, p.returncode
+            line = e2e.assert_single_error(p, "Too many open files", "ulimit -n", strict=False)
+            assert re.search(r"'[^']*/\.scores\.parquet\.partial-[^/']*/\.part-\d{5}\.parquet\.tmp'", line), line
+            part_failures.append(limit)
+    else:
+        pytest.fail("the job did not succeed under any open file limit up to 64")
+    if not part_failures:
+        pytest.skip("no limit stopped a part file's creation alone here (the job needed its last descriptors "
+                    "elsewhere first)")

@@ -5,7 +5,9 @@
 #include <arrow/io/file.h>
 #include <arrow/ipc/json_simple.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <parquet/arrow/reader.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -289,6 +291,37 @@ TEST_F(ParquetWriterTest, MismatchedOrUnwritableOutputsAreErrors) {
   Status st = w3.append(0, 2, batch_outputs(0, 2), nullptr);
   EXPECT_EQ(st.code(), StatusCode::kUnavailable);
   EXPECT_NE(st.message().find("part-00000.parquet"), std::string::npos) << st.message();
+}
+
+TEST_F(ParquetWriterTest, PartThatCannotBeCreatedForLackOfFileDescriptorsIsOneClearError) {
+  // The process's open file limit lowered to the descriptors it holds: the part file's open() gets
+  // EMFILE. One Unavailable naming the file and the errno (once), and nothing left in the folder.
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  std::vector<int> fds;  // fill every descriptor below the lowered limit, wherever the gaps are
+  struct rlimit low = old;
+  low.rlim_cur = 64;
+  if (low.rlim_max != RLIM_INFINITY && low.rlim_max < low.rlim_cur) GTEST_SKIP() << "hard limit below 64";
+  ParquetPartWriter w(path("part-00009.parquet"), kColumns, "row_index", {});
+  std::vector<Tensor> outputs = batch_outputs(0, 4);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fds.push_back(fd);
+  const int err = errno;
+  const Status st = w.append(0, 4, outputs, nullptr);
+  for (int fd : fds) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_EQ(err, EMFILE);
+  EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+  const std::string file = path(".part-00009.parquet.tmp");
+  EXPECT_NE(st.message().find("cannot create output file '" + file + "'"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find(file), st.message().rfind(file)) << "names the file once: " << st.message();
+  EXPECT_NE(st.message().find(std::strerror(EMFILE)), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("ulimit -n"), std::string::npos) << st.message();
+  EXPECT_TRUE(listing().empty());
+  // Descriptors back: the same writer creates its file.
+  ASSERT_TRUE(w.append(0, 4, outputs, nullptr).ok());
+  ASSERT_TRUE(w.close().ok());
+  EXPECT_EQ(listing(), std::vector<std::string>{"part-00009.parquet"});
 }
 
 TEST_F(ParquetWriterTest, FolderFinishWritesTheManifestThenSuccess) {

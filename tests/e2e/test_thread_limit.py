@@ -1,0 +1,131 @@
+"""A cap on the threads a job may start (ulimit -u, a cgroup's pids.max): the exit code tells the truth.
+A job that committed its output exits 0 (it aborted with 134 at run.threads = 1 when oneTBB started a
+worker at teardown and pthread_create was refused); a job that could not run exits non-zero and leaves
+no output or report.
+
+The cap is RLIMIT_NPROC, which counts every task of the user and which root ignores: the job runs as an
+otherwise unused uid (setpriv, needs root), in a folder it may write, under each limit from a few tasks
+up to the first one at which it succeeds. OpenMP and OpenBLAS are held to one thread, so that the job's
+own threads (MPI's, oneTBB's) decide where that is. Skipped where the mechanism is missing or the limit
+is not enforced."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROWS = 20_000
+FIRST_LIMIT, LAST_LIMIT = 2, 40
+BASE_UID = 47_000      # uids BASE_UID + limit: no task of theirs but the job's counts against the limit
+TIMEOUT_S = 120
+
+
+def _uid_busy(uid: int) -> bool:
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.stat(f"/proc/{d}").st_uid == uid:
+                    return True
+            except FileNotFoundError:
+                pass
+    return False
+
+
+@pytest.fixture
+def shared_dir(e2e):
+    """A folder that an unprivileged uid may read and write (pytest's tmp_path is root's alone)."""
+    if os.geteuid() != 0:
+        pytest.skip("running the job as another uid under RLIMIT_NPROC needs root (setpriv)")
+    for tool in ("setpriv", "prlimit"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} (util-linux) is not installed")
+    if os.stat(e2e.BIN).st_mode & 0o005 != 0o005:
+        pytest.skip("the shardscore binary is not readable and executable by other users")
+    d = Path(tempfile.mkdtemp(prefix="shardscore-nproc-"))
+    d.chmod(0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _run_limited(e2e, job_path, limit: int) -> subprocess.CompletedProcess:
+    uid = BASE_UID + limit
+    for _ in range(50):  # a job of this uid from an earlier run may still be ending
+        if not _uid_busy(uid):
+            break
+        time.sleep(0.1)
+    cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "prlimit", f"--nproc={limit}",
+           str(e2e.BIN), "run", "--job", str(job_path)]
+    if e2e.BACKEND:
+        cmd += ["--backend", e2e.BACKEND]
+    env = {**os.environ, **e2e.MPI_ENV, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "TMPDIR": str(Path(job_path).parent)}
+    p = subprocess.run(cmd, cwd=Path(job_path).parent, env=env, capture_output=True, text=True, errors="replace",
+                       timeout=TIMEOUT_S)
+    print(f"--- limit {limit}: exit {p.returncode}\n{p.stderr[-1500:]}")
+    return p
+
+
+def _job(e2e, d: Path, threads: int, seed: int) -> tuple[Path, Path]:
+    e2e.make_input(d / "in.h5", ROWS, chunk_rows=4096, seed=seed)
+    out = d / "out" / "scores.h5"
+    job = e2e.make_job(d / "job.toml", d / "in.h5", out,
+                       run={"threads": threads, "shard_rows": 8192, "batch_size": 1024})
+    for p in (d / "in.h5", job):
+        p.chmod(0o644)
+    out.parent.chmod(0o777)
+    return job, out
+
+
+def _scan(e2e, d: Path, threads: int, seed: int) -> list[tuple[int, subprocess.CompletedProcess]]:
+    """Runs the job at each limit, from one at which it cannot start to the first at which it succeeds;
+    asserts at each: exit 0 with a complete output, or non-zero with nothing in the output folder (never a
+    committed output and an abort). Returns the failed runs (limit, process)."""
+    job, out = _job(e2e, d, threads, seed)
+    first = _run_limited(e2e, job, FIRST_LIMIT)
+    if first.returncode == 0:
+        pytest.skip(f"RLIMIT_NPROC={FIRST_LIMIT} is not enforced here: the job ran anyway")
+    failures = []
+    for limit in range(FIRST_LIMIT, LAST_LIMIT + 1):
+        p = first if limit == FIRST_LIMIT else _run_limited(e2e, job, limit)
+        left = e2e.listing(out.parent)
+        if p.returncode == 0:
+            assert left == sorted([out.name, e2e.report_path(out).name]), left
+            datasets, attrs = e2e.read_output(out)
+            assert int(attrs["num_rows"]) == ROWS
+            e2e.assert_matches_demo_oracle(datasets, e2e.read_input(d / "in.h5"))
+            assert e2e.read_report(out)["exit_code"] == 0
+            assert "terminate called" not in p.stderr and "pthread_create" not in p.stderr, p.stderr[-3000:]
+            break
+        assert p.returncode not in (134, -6) and "terminate called" not in p.stderr, (
+            f"limit {limit}: the job aborted (exit {p.returncode}):\n{p.stderr[-3000:]}")
+        assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}"
+        failures.append((limit, p))
+    else:
+        pytest.fail(f"the job did not succeed under any limit up to {LAST_LIMIT} tasks")
+    assert failures, "no limit made the job fail"
+    return failures
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_exit_code_agrees_with_output_under_a_thread_limit(e2e, shared_dir, seed, threads):
+    """Whatever the limit, a committed output means exit 0 and a non-zero exit means no output. At
+    run.threads = 1 the job needs no oneTBB worker, and asks for none at teardown either."""
+    _scan(e2e, shared_dir, threads, seed)
+
+
+def test_refused_worker_thread_fails_the_job(e2e, shared_dir, seed):
+    """At run.threads = 2 on a machine of 2 cores or more, a limit that lets the job start but refuses its
+    oneTBB worker is a real failure: exit 1, one error line naming pthread_create, nothing written."""
+    if (os.cpu_count() or 1) < 2 or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the job runs one thread and has no worker to be refused")
+    failures = _scan(e2e, shared_dir, 2, seed)
+    refused = [(limit, p) for limit, p in failures if "pthread_create" in p.stderr]
+    if not refused:
+        pytest.skip("no limit refused the worker alone (MPI or another library needed the last task): "
+                    f"failed at {[limit for limit, _ in failures]}")
+    for limit, p in refused:
+        assert p.returncode == 1, f"limit {limit}: exit {p.returncode}"
+        e2e.assert_single_error(p, "pthread_create", strict=False)
