@@ -761,12 +761,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   w->status = r.read_rows(w->batch.row_begin, w->batch.rows(), dst);
                 }
                 if (!w->status.ok()) w->status = w->status.with_context(batch_place);
-  #if SHARDSCORE_HAVE_PARQUET
+#if SHARDSCORE_HAVE_PARQUET
                 if (id_source && w->status.ok()) {
                   w->ids = std::make_shared<RowIds>();
                   w->status = static_cast<ParquetReader*>(id_source)->read_ids(w->batch.row_begin, w->batch.rows(), w->ids.get());
                 }
-  #endif
+#endif
               } catch (const std::exception& e) {
                 w->status = internal_error(batch_place + "reading a batch: " + e.what());
               }
