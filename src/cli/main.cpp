@@ -261,7 +261,12 @@ Outcome inspect_command(const std::vector<std::string>& args) {
                      "parameters, and the ops this build cannot run; with every op there and fixed row\n"
                      "shapes, it runs the model on two rows of zeros (CPU), as a job does before scoring.\n"
                      "Exit code 0 when this build can run the model, 2 when it cannot (or the file is not\n"
-                     "an ONNX model).\n"};
+                     "an ONNX model).\n\n"
+                     "Parameters: the elements of the initializers and of tensor attributes (Constant\n"
+                     "nodes), and the numbers in the ai.onnx.ml ops' float and int attribute arrays\n"
+                     "(coefficients, intercepts, support vectors, tree node and leaf tables, scaler and\n"
+                     "encoder values, class labels). Single-number settings (a Binarizer's threshold,\n"
+                     "n_targets) and the standard ops' attributes (kernel_shape, pads) are not counted.\n"};
     }
     return {2, "usage: shardscore inspect MODEL.onnx", ""};
   }
@@ -276,7 +281,8 @@ Outcome inspect_command(const std::vector<std::string>& args) {
   for (const auto& v : m->inputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
   out << "outputs:\n";
   for (const auto& v : m->outputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
-  out << "parameters: " << m->parameters << " (" << m->parameter_bytes << " bytes)\n";
+  out << "parameters: " << m->parameters << " (" << m->parameter_bytes
+      << " bytes; initializers, tensor attributes and ai.onnx.ml attribute arrays)\n";
   out << "nodes:      " << m->nodes << "\n";
   for (const auto& [op, count] : m->op_counts) out << "  " << op << " " << count << "\n";
   if (m->unsupported.empty()) {

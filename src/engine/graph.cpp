@@ -577,17 +577,21 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
       if (defines_function(model, np)) m.hint = std::string("The model calls functions it defines itself. ") + kInlineHint;
     }
     // Values a model keeps in attributes are parameters too: tensors (Constant nodes, as some
-    // exporters store weights) and the ai.onnx.ml ops' float arrays (coefficients, intercepts,
-    // scales, tree thresholds and leaf weights).
+    // exporters store weights; the ai.onnx.ml ops' *_as_tensor tables) and the ai.onnx.ml ops'
+    // number arrays, float and int64 (coefficients, intercepts, scales, support vectors, tree
+    // node tables and leaf weights, encoder categories, class labels). Single numbers (a
+    // Binarizer's threshold, n_targets) are settings, and so are the standard ops' int arrays
+    // (kernel_shape, pads, axes): not counted.
     for (const auto& a : np.attribute()) {
       if (a.has_t()) {
         int64_t n = 1;
         for (int64_t d : a.t().dims()) n *= d;
         m.parameters += n;
         m.parameter_bytes += n * static_cast<int64_t>(dtype_size(dtype_from_onnx(a.t().data_type())));
-      } else if (domain == "ai.onnx.ml" && a.floats_size() > 0) {
-        m.parameters += a.floats_size();
-        m.parameter_bytes += a.floats_size() * static_cast<int64_t>(sizeof(float));
+      } else if (domain == "ai.onnx.ml") {
+        m.parameters += a.floats_size() + a.ints_size();
+        m.parameter_bytes += a.floats_size() * static_cast<int64_t>(sizeof(float)) +
+                             a.ints_size() * static_cast<int64_t>(sizeof(int64_t));
       }
     }
   }

@@ -136,7 +136,9 @@ struct ModelSummary {
   std::vector<ValueInfo> inputs, outputs;    // inputs exclude initializers
   std::map<std::string, int64_t> op_counts;  // "Conv", or "domain:Op" outside the default domain
   int64_t nodes = 0;
-  // Elements in all initializers, Constant nodes' tensors and the ai.onnx.ml ops' float arrays.
+  // Elements in all initializers, tensor attributes (Constant nodes') and the ai.onnx.ml ops'
+  // float and int arrays (coefficients, tree tables, categories, labels); not single-number
+  // attributes, nor the standard ops' int arrays (kernel_shape, pads).
   int64_t parameters = 0;
   int64_t parameter_bytes = 0;  // their size as stored (external data included)
   // Ops this build cannot run, as "Op (domain, opset N): K nodes".

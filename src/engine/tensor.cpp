@@ -9,6 +9,8 @@
 
 #include <oneapi/tbb/scalable_allocator.h>
 
+#include "common/log.h"
+
 namespace shardscore {
 
 int64_t shape_numel(const Shape& s) {
@@ -82,7 +84,8 @@ Tensor Tensor::copy_of(DType dtype, Shape shape, const void* data) {
   Tensor t(dtype, std::move(shape));
   if (t.on_device_) {
     // A host function ran under a device allocator: a backend bug, never an input's fault.
-    std::fprintf(stderr, "shardscore: internal error: Tensor::copy_of under a device allocator\n");
+    // Through the logger, which ends a live progress line first (a terminal).
+    log_error("internal error: Tensor::copy_of under a device allocator");
     std::abort();
   }
   if (t.nbytes()) std::memcpy(t.raw(), data, t.nbytes());

@@ -195,10 +195,11 @@ std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>&
     failed += v.passed() ? 0 : 1;
   }
   std::ostringstream out;
-  // Both rates: the whole job's (the report's rows_per_second) and the scoring pipeline's, which
-  // is what the progress lines showed.
+  // Both rates, each named: the whole job's (the report's seconds and rows_per_second, model load
+  // and set-up included) and the scoring pipeline's (scoring_seconds), which the last progress
+  // line gives in the same words.
   char rate[128];
-  std::snprintf(rate, sizeof rate, "%.1f s, %.0f rows/s; scoring %.1f s, %.0f rows/s", info.seconds,
+  std::snprintf(rate, sizeof rate, "job %.1f s, %.0f rows/s; scoring %.1f s, %.0f rows/s", info.seconds,
                 info.seconds > 0 ? rows / info.seconds : 0.0, info.scoring_seconds,
                 info.scoring_seconds > 0 ? rows / info.scoring_seconds : 0.0);
   out << "shardscore " << info.version << ": scored " << rows << " of " << info.input_rows << " rows in "

@@ -122,6 +122,47 @@ def test_inspect_demo_model(e2e):
     assert "this build can run every op of this model, and ran it on two rows of zeros" in out
 
 
+@pytest.mark.parametrize("kind", ["trees", "svm", "linear", "encoder"])
+def test_inspect_counts_the_parameters_ai_onnx_ml_ops_keep_in_attributes(e2e, tmp_path, seed, kind):
+    """ai.onnx.ml ops keep their parameters in attributes, not initializers: inspect counted only their float
+    arrays, so a tree ensemble's node tables (nodes_featureids, nodes_truenodeids, class_ids ...: ints) were left
+    out. Counted now: the numbers in the ai.onnx.ml nodes' array and tensor attributes, with the initializers
+    and Constant tensors; the count here is ONNX's own reading of the exported model."""
+    import onnx
+    from skl2onnx_export import skl2onnx_export
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, 5)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    if kind == "trees":
+        from sklearn.ensemble import GradientBoostingClassifier
+        model = GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(x, y)
+    elif kind == "svm":
+        from sklearn.svm import SVC
+        model = SVC(kernel="rbf").fit(x, y)
+    elif kind == "linear":
+        from sklearn.linear_model import LogisticRegression
+        model = LogisticRegression().fit(x, y)
+    else:
+        from sklearn.preprocessing import OneHotEncoder
+        x = rng.integers(0, 4, size=(200, 3)).astype(np.int64)
+        model = OneHotEncoder(sparse_output=False).fit(x)
+    onx = skl2onnx_export(model, x)
+    path = tmp_path / f"{kind}.onnx"
+    onnx.save(onx, path)
+    expected = sum(int(np.prod(t.dims)) for t in onx.graph.initializer)
+    for node in onx.graph.node:
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.TENSOR:
+                expected += int(np.prod(a.t.dims))
+            elif node.domain == "ai.onnx.ml":
+                expected += len(a.floats) + len(a.ints)
+    if kind == "linear":  # the coefficients and intercepts, as sklearn holds them, are among them
+        assert expected >= model.coef_.size + model.intercept_.size
+    p = e2e.run_job(None, ["inspect", path])
+    assert re.search(rf"^parameters: {expected} \(", p.stdout, re.M), f"expected {expected}:\n{p.stdout}{p.stderr}"
+    assert "ai.onnx.ml attribute arrays" in p.stdout, p.stdout
+
+
 def test_inspect_runs_the_model_on_two_rows_as_a_job_would(e2e, tmp_path):
     """Every op is there but one refuses its attributes (a classifier with string labels): inspect said it could
     run the model (exit 0) where a job fails when it probes the model. A model whose rows' shape only the data

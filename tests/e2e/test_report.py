@@ -151,6 +151,29 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert set(recorded) <= {"input", "model", "output", "run", "preprocess", "checks"}
 
 
+def test_last_progress_line_and_summary_give_the_same_rate(e2e, tmp_path, seed):
+    """A Slurm log showed two rates for one run: the last progress line's rows/s was taken from the progress
+    object's creation to after the output was closed, the summary's over the scoring pipeline alone (and the
+    whole job's). The last progress line now states the scoring span and rate, the same numbers as the summary's
+    "scoring" part, and the summary labels the whole job's."""
+    rows = 60_000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=5_000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out.h5", run={"batch_size": 500})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    progress = [ln for ln in p.stderr.splitlines() if " scored " in ln]
+    assert progress, p.stderr
+    last = re.search(r"\] scored (\d+) / (\d+) rows \(100\.0%\): scoring (\d+\.\d) s, (\d+) rows/s$", progress[-1])
+    assert last, progress[-1]
+    assert int(last[1]) == int(last[2]) == rows, progress[-1]
+    summary = re.search(r"\(job (\d+\.\d) s, (\d+) rows/s; scoring (\d+\.\d) s, (\d+) rows/s\)", p.stdout)
+    assert summary, p.stdout
+    assert (last[3], last[4]) == (summary[3], summary[4]), f"{progress[-1]}\n{p.stdout}"
+    rep = e2e.read_report(tmp_path / "out.h5")
+    assert int(last[4]) == pytest.approx(rows / rep["scoring_seconds"], abs=1), (progress[-1], rep["scoring_seconds"])
+    assert int(summary[2]) == pytest.approx(rep["rows_per_second"], abs=1), (p.stdout, rep["rows_per_second"])
+
+
 def test_provenance_longer_than_an_hdf5_object_header(e2e, tmp_path, seed):
     """A job file of more than 64 KiB (a large vocabulary, a long list) is recorded whole in job_toml. It
     failed with exit 1 after every row was scored: a fixed-length string attribute must fit in the file's

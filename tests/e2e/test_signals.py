@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 ROWS = 300_000   # at batch size 1 the job takes several seconds: long enough to be caught mid-run
@@ -210,4 +211,54 @@ def test_on_a_terminal_the_error_line_starts_a_line_of_its_own(e2e, tmp_path, se
     assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
     errors = [m.start() for m in re.finditer("shardscore: error:", text)]
     assert len(errors) == 1, repr(text[-2000:])
+    assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"
+
+
+def test_on_a_terminal_an_error_from_the_rows_starts_a_line_of_its_own(e2e, tmp_path):
+    """As above, for an error the rows raise mid-run (not a signal): a model whose Gather takes its index from a
+    feature, out of range from row 60,000 on. The live progress line is ended before the error line."""
+    import pty
+    import h5py
+    import onnx
+    from onnx import TensorProto, helper
+    rows, bad_from = 80_000, 60_000
+    x = np.zeros((rows, 1), dtype=np.float32)
+    x[bad_from:] = 99  # index 99 into a table of 4
+    inp = tmp_path / "in.h5"
+    with h5py.File(inp, "w") as f:
+        f.create_dataset("features", data=x, chunks=(10_000, 1))
+    nodes = [helper.make_node("Cast", ["X"], ["I"], to=TensorProto.INT64),
+             helper.make_node("Gather", ["T", "I"], ["Y"], axis=0)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor("T", TensorProto.FLOAT, [4], [0.5, 1.5, 2.5, 3.5])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "gather.onnx")
+    (tmp_path / "out").mkdir()
+    job = e2e.demo_job(inp, tmp_path / "out" / "scores.h5", model_path=tmp_path / "gather.onnx", run={"batch_size": 1})
+    job.pop("preprocess", None)  # the demo's 30-feature preprocessing
+    job = e2e.write_job(tmp_path / "job.toml", job)
+    leader, follower = pty.openpty()
+    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, **e2e.MPI_ENV},
+                          start_new_session=True) as p:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the job closed the terminal's last end
+                break
+            if not chunk:
+                break
+            seen += chunk
+        rc = p.wait(timeout=120)
+    os.close(leader)
+    text = seen.decode(errors="replace")
+    assert rc not in (0, 3), f"exit {rc}\n{text[-2000:]}"
+    assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
+    errors = [m.start() for m in re.finditer("shardscore: error:", text)]
+    assert len(errors) == 1, repr(text[-2000:])
+    assert "99" in text[errors[0]:], repr(text[errors[0]:])
     assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"

@@ -607,7 +607,8 @@ TEST(GraphInspect, SummarizesEvenModelsThisBuildCannotRun) {
 }
 
 // Parameters kept in attributes count: a Constant node's tensor (as some exporters store weights)
-// and an ai.onnx.ml op's float arrays (a Scaler's offset and scale here); an initializer too.
+// and an ai.onnx.ml op's float and int arrays (a Scaler's offset and scale, a LabelEncoder's keys
+// and values here); an initializer too.
 TEST(GraphInspect, CountsParametersKeptInAttributes) {
   auto m = new_model();
   auto* ml = m.add_opset_import();
@@ -630,6 +631,23 @@ TEST(GraphInspect, CountsParametersKeptInAttributes) {
   value->mutable_t()->set_data_type(onnx::TensorProto_DataType_FLOAT);
   value->mutable_t()->add_dims(4);
   value->mutable_t()->set_raw_data(std::string(16, '\0'));
+  // An ai.onnx.ml op's int arrays count too (a LabelEncoder's keys: 2, with its 2 float values);
+  // a standard op's int arrays are settings (Transpose's perm): not counted.
+  auto* encoder = add_node(&m, "LabelEncoder", {"K"}, {"V"}, "encoder");
+  encoder->set_domain("ai.onnx.ml");
+  auto* keys = encoder->add_attribute();
+  keys->set_name("keys_int64s");
+  keys->set_type(onnx::AttributeProto_AttributeType_INTS);
+  for (int64_t k : {3, 7}) keys->add_ints(k);
+  auto* values = encoder->add_attribute();
+  values->set_name("values_floats");
+  values->set_type(onnx::AttributeProto_AttributeType_FLOATS);
+  for (float v : {0.5f, 1.5f}) values->add_floats(v);
+  auto* transpose = add_node(&m, "Transpose", {"S"}, {"T"}, "t1");
+  auto* perm = transpose->add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto_AttributeType_INTS);
+  for (int64_t k : {1, 0}) perm->add_ints(k);
   add_node(&m, "Relu", {"S"}, {"Z"}, "r1");
   add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 3});
   const auto path = std::filesystem::temp_directory_path() / ("shardscore_inspect_attrs_" + std::to_string(::getpid()) + ".onnx");
@@ -637,8 +655,8 @@ TEST(GraphInspect, CountsParametersKeptInAttributes) {
   auto s = graph_inspect_onnx(path.string());
   std::filesystem::remove(path);
   ASSERT_TRUE(s.ok()) << s.status().message();
-  EXPECT_EQ(s->parameters, 6 + 3 + 3 + 4);
-  EXPECT_EQ(s->parameter_bytes, (6 + 3 + 3 + 4) * 4);
+  EXPECT_EQ(s->parameters, 6 + 3 + 3 + 4 + 2 + 2);
+  EXPECT_EQ(s->parameter_bytes, (6 + 3 + 3 + 4 + 2) * 4 + 2 * 8);
 }
 
 TEST(GraphParse, MlOpWithoutMlDomainImport_Rejected) {

@@ -111,7 +111,7 @@ TEST(Report, JsonFollowsTheDocumentedSchemaAndNamesFailures) {
   std::string summary = report_summary(info, v, "r.json");
   EXPECT_NE(summary.find("1 of 2 shards FAILED"), std::string::npos) << summary;
   // The whole job's rate and the scoring pipeline's (the progress lines' rate), each named.
-  EXPECT_NE(summary.find("(2.0 s, 75 rows/s; scoring 1.5 s, 100 rows/s)"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("(job 2.0 s, 75 rows/s; scoring 1.5 s, 100 rows/s)"), std::string::npos) << summary;
   EXPECT_NE(summary.find("max_missing_fraction on feature 0"), std::string::npos) << summary;
 }
 
