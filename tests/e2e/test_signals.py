@@ -178,6 +178,27 @@ def test_a_closed_log_pipe_does_not_kill_the_job(e2e, tmp_path, seed):
     e2e.assert_row_index(e2e.read_output(out)[0], rows)
 
 
+def _read_to_close(leader: int, seen: bytes) -> bytes:
+    """What the job writes to its terminal after `seen`, until it closes the terminal's last end."""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO: the job closed the terminal's last end
+            return seen
+        if not chunk:
+            return seen
+        seen += chunk
+
+
+def _assert_one_error_line_after_live_progress(text: str) -> int:
+    """A live progress line was drawn, and the one error line starts a line: where it starts."""
+    assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
+    errors = [m.start() for m in re.finditer("shardscore: error:", text)]
+    assert len(errors) == 1, repr(text[-2000:])
+    assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"
+    return errors[0]
+
+
 def test_on_a_terminal_the_error_line_starts_a_line_of_its_own(e2e, tmp_path, seed):
     """On a terminal the progress is one live line, rewritten in place ("\\r" and no newline). A job stopped
     mid-run printed its error line at the end of that progress line ("... ETA 3 sshardscore: error: ..."):
@@ -196,22 +217,12 @@ def test_on_a_terminal_the_error_line_starts_a_line_of_its_own(e2e, tmp_path, se
             seen += os.read(leader, 4096)
         assert b" scored " in seen, seen[-2000:]
         os.killpg(p.pid, signal.SIGTERM)
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO: the job closed the terminal's last end
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = _read_to_close(leader, seen)
         rc = p.wait(timeout=60)
     os.close(leader)
     text = seen.decode(errors="replace")
     assert rc == 128 + signal.SIGTERM, f"exit {rc}\n{text[-2000:]}"
-    assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
-    errors = [m.start() for m in re.finditer("shardscore: error:", text)]
-    assert len(errors) == 1, repr(text[-2000:])
-    assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"
+    _assert_one_error_line_after_live_progress(text)
 
 
 def test_on_a_terminal_an_error_from_the_rows_starts_a_line_of_its_own(e2e, tmp_path):
@@ -244,21 +255,10 @@ def test_on_a_terminal_an_error_from_the_rows_starts_a_line_of_its_own(e2e, tmp_
                           stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, **e2e.MPI_ENV},
                           start_new_session=True) as p:
         os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO: the job closed the terminal's last end
-                break
-            if not chunk:
-                break
-            seen += chunk
+        seen = _read_to_close(leader, b"")
         rc = p.wait(timeout=120)
     os.close(leader)
     text = seen.decode(errors="replace")
     assert rc not in (0, 3), f"exit {rc}\n{text[-2000:]}"
-    assert "\r\x1b[K" in text, f"no live progress line on the terminal:\n{text[-2000:]!r}"
-    errors = [m.start() for m in re.finditer("shardscore: error:", text)]
-    assert len(errors) == 1, repr(text[-2000:])
-    assert "99" in text[errors[0]:], repr(text[errors[0]:])
-    assert text[errors[0] - 1] == "\n", f"the error line does not start a line: {text[max(0, errors[0] - 200):]!r}"
+    error = _assert_one_error_line_after_live_progress(text)
+    assert "99" in text[error:], repr(text[error:])
