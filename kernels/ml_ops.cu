@@ -630,8 +630,9 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
         svm_post_row(a.post, zf, a.cols);
       } else {
         const float s = __double2float_rn(d[0]);
-        zf[0] = a.post == MlPostTransform::kNone ? -s : __fsub_rn(1.0f, s);
+        zf[0] = -s;
         zf[1] = s;
+        svm_post_row(a.post, zf, a.cols);
       }
     }
     if (z)

@@ -19,7 +19,9 @@
 //     (V: all support vectors) votes for i when d > 0, else for j; Y = the label of the first
 //     class with the most votes (with or without probabilities). Z, without prob_a / prob_b:
 //     the pair scores [rows, pairs] for more than two classes, with post_transform over them; two
-//     classes: [-d, d] (NONE) or [1 - d, d] (any other post_transform, as ONNX Runtime writes it).
+//     classes: post_transform over [-d, d] (LOGISTIC: [logistic(-d), logistic(d)]), as ONNX's
+//     reference implementation and ONNX Runtime 1.32 write it for LOGISTIC (1.19 wrote [1 - d, d]
+//     for every post_transform but NONE; 1.32 still does for SOFTMAX and SOFTMAX_ZERO).
 //     With prob_a / prob_b (one per pair): r_ij = 1 - logistic(d * A + B), clamped to
 //     [1e-7, 1 - 1e-7], r_ji = 1 - r_ij, coupled into class probabilities by libsvm's iterative
 //     method (at most 100 rounds, stopping when the error is below 0.005 / classes), Z [rows,

@@ -843,7 +843,7 @@ TEST_P(OpTest, SVMClassifier_TwoClasses) {
   const std::vector<float> rho = {0.1f};
   const auto x = rand_f32(rows * f, -2, 2);
   for (const bool proba : {false, true})
-    for (const char* post : {"NONE", "LOGISTIC"}) {
+    for (const char* post : {"NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"}) {
       SCOPED_TRACE(std::string(proba ? "probabilities, " : "scores, ") + post);
       Attrs a = m.attrs();
       a["vectors_per_class"] = a_ints(per_class);
@@ -864,10 +864,11 @@ TEST_P(OpTest, SVMClassifier_TwoClasses) {
           const double p = std::clamp(1.0 / (1.0 + std::exp(d * -1.7 + 0.05)), 1e-7, 1 - 1e-7);
           z = ref_couple({{0, p}, {1 - p, 0}});
           ref_post(post, z);
-        } else if (std::string(post) == "NONE") {
-          z = {-d, d};
         } else {
-          z = {1 - d, d};  // ONNX Runtime: no transform on the one score, its complement written
+          // The one score as two columns, then post_transform over them: ONNX's reference
+          // (LOGISTIC: [logistic(-d), logistic(d)], as ONNX Runtime 1.32 too; 1.19 wrote [1 - d, d]).
+          z = {-d, d};
+          ref_post(post, z);
         }
         ref.insert(ref.end(), z.begin(), z.end());
       }

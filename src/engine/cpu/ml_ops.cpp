@@ -644,8 +644,9 @@ Status cpu_svm_classifier(OpContext& ctx) {
       apply_post_transform(p.post, zr, 1, cols);
     } else {
       const float s = static_cast<float>(d[0]);
-      zr[0] = p.post == MlPost::kNone ? -s : 1.0f - s;
+      zr[0] = -s;
       zr[1] = s;
+      apply_post_transform(p.post, zr, 1, cols);
     }
   }
   ctx.outputs[0] = std::move(y);
