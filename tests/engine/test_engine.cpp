@@ -801,23 +801,32 @@ void run_from_threads(const Engine& e, const std::vector<std::vector<Tensor>>& i
   for (auto& th : threads) th.join();
 }
 
+// resnet_tiny on the CPU backend and on CUDA with at most max_lanes lanes.
+void load_resnet_tiny_on_cpu_and_cuda(int max_lanes, std::unique_ptr<Engine>* cpu, std::unique_ptr<Engine>* gpu) {
+  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
+  auto c = Engine::load(model, "cpu");
+  EngineOptions options;
+  options.cuda.max_lanes = max_lanes;
+  auto g = Engine::load(model, "cuda", options);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  *cpu = std::move(*c);
+  *gpu = std::move(*g);
+}
+
 // CudaBackendOptions::max_lanes: with one lane, batches from four threads wait for it in turn and
 // every one still gets the CPU backend's outputs.
 TEST(Engine, CudaOneLaneServesConcurrentBatches) {
   if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
-  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
-  auto cpu = Engine::load(model, "cpu");
-  EngineOptions options;
-  options.cuda.max_lanes = 1;
-  auto gpu = Engine::load(model, "cuda", options);
-  ASSERT_TRUE(cpu.ok() && gpu.ok());
+  std::unique_ptr<Engine> cpu, gpu;
+  ASSERT_NO_FATAL_FAILURE(load_resnet_tiny_on_cpu_and_cuda(1, &cpu, &gpu));
   std::vector<std::vector<Tensor>> in(4), want(4), got;
   std::vector<Status> st;
   for (int t = 0; t < 4; ++t) {
-    in[t] = random_inputs(**cpu, 3 + t, static_cast<uint32_t>(100 + t));
-    ASSERT_TRUE((*cpu)->run(in[t], &want[t]).ok());
+    in[t] = random_inputs(*cpu, 3 + t, static_cast<uint32_t>(100 + t));
+    ASSERT_TRUE(cpu->run(in[t], &want[t]).ok());
   }
-  run_from_threads(**gpu, in, &got, &st);
+  run_from_threads(*gpu, in, &got, &st);
   for (int t = 0; t < 4; ++t) {
     ASSERT_TRUE(st[t].ok()) << st[t].message();
     EXPECT_LE(compare_outputs(got[t], want[t]), 1e-4) << "thread " << t;
@@ -829,19 +838,15 @@ TEST(Engine, CudaOneLaneServesConcurrentBatches) {
 // exists does not fail its batch: the backend keeps the lane it has and the batches wait for it.
 TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
   if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
-  const std::string model = source_path("tests/fixtures/resnet_tiny.onnx");
-  auto cpu = Engine::load(model, "cpu");
-  EngineOptions options;
-  options.cuda.max_lanes = 4;
-  auto gpu = Engine::load(model, "cuda", options);
-  ASSERT_TRUE(cpu.ok() && gpu.ok());
-  const std::vector<Tensor> in = random_inputs(**cpu, 4, 7);
+  std::unique_ptr<Engine> cpu, gpu;
+  ASSERT_NO_FATAL_FAILURE(load_resnet_tiny_on_cpu_and_cuda(4, &cpu, &gpu));
+  const std::vector<Tensor> in = random_inputs(*cpu, 4, 7);
   std::vector<Tensor> want;
-  ASSERT_TRUE((*cpu)->run(in, &want).ok());
+  ASSERT_TRUE(cpu->run(in, &want).ok());
   // One lane, its memory planned and its graph captured for this shape, before memory runs out.
   for (int r = 0; r < 4; ++r) {
     std::vector<Tensor> out;
-    ASSERT_TRUE((*gpu)->run(in, &out).ok());
+    ASSERT_TRUE(gpu->run(in, &out).ok());
   }
   std::size_t free_bytes = 0, total = 0;
   ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
@@ -853,7 +858,7 @@ TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
   }
   std::vector<std::vector<Tensor>> got;
   std::vector<Status> st;
-  run_from_threads(**gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st);
+  run_from_threads(*gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st);
   cudaFree(filler);
   for (int t = 0; t < 4; ++t) {
     ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
