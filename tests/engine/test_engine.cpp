@@ -787,16 +787,16 @@ TEST(Engine, CudaNhwcConvsMatchCpu) {
   }
 }
 
-// Thread t runs in[t] three times, all threads at once: (*st)[t] is its first failure (or ok),
+// Thread t runs in[t] `runs` times, all threads at once: (*st)[t] is its first failure (or ok),
 // (*got)[t] its last outputs.
 void run_from_threads(const Engine& e, const std::vector<std::vector<Tensor>>& in, std::vector<std::vector<Tensor>>* got,
-                      std::vector<Status>* st) {
+                      std::vector<Status>* st, int runs = 3) {
   got->assign(in.size(), {});
   st->assign(in.size(), ok_status());
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < in.size(); ++t)
     threads.emplace_back([&, t] {
-      for (int r = 0; r < 3 && (*st)[t].ok(); ++r) (*st)[t] = e.run(in[t], &(*got)[t]);
+      for (int r = 0; r < runs && (*st)[t].ok(); ++r) (*st)[t] = e.run(in[t], &(*got)[t]);
     });
   for (auto& th : threads) th.join();
 }
@@ -858,8 +858,12 @@ TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
   }
   std::vector<std::vector<Tensor>> got;
   std::vector<Status> st;
-  run_from_threads(*gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st);
+  // Enough batches that the threads overlap and a second lane is asked for (the log says it failed).
+  testing::internal::CaptureStderr();
+  run_from_threads(*gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st, 50);
+  const std::string log = testing::internal::GetCapturedStderr();
   cudaFree(filler);
+  EXPECT_NE(log.find("could not be made"), std::string::npos) << "no lane creation failed:\n" << log;
   for (int t = 0; t < 4; ++t) {
     ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
     EXPECT_LE(compare_outputs(got[t], want), 1e-4) << "thread " << t;

@@ -87,8 +87,8 @@ class PinnedBuffer {
   // At least 256 bytes: data() is never null after a reserve, so a batch of empty tensors copies
   // zero bytes from a real address.
   Status reserve(std::size_t bytes) {
+    if (fits(bytes)) return ok_status();
     bytes = std::max<std::size_t>(bytes, 256);
-    if (bytes <= size_) return ok_status();
     if (p_) cudaFreeHost(p_);
     p_ = nullptr;
     size_ = 0;
@@ -395,7 +395,6 @@ class CudaBackend final : public Backend {
                st.message() + "); it runs step by step");
       drop_graph(*ls);
       ls->capture_attempts = kCaptureAttempts;
-      g_graphs_refused.fetch_add(1, std::memory_order_relaxed);
     }
     if (graphs_ && ls->capture_attempts < kCaptureAttempts) {
       ++ls->capture_attempts;
@@ -418,6 +417,7 @@ class CudaBackend final : public Backend {
         return st;
       }
       g_graphs_refused.fetch_add(1, std::memory_order_relaxed);
+      if (b.launch_failed) ls->capture_attempts = kCaptureAttempts;  // as a replay's launch failure
       // Whatever went wrong under capture (a step that needs the host to wait for the device, or an
       // error), the batch runs again step by step: a real error then shows as itself. A later batch
       // of the shape tries once more (what went wrong may have been passing: memory for an upload,
@@ -435,9 +435,10 @@ class CudaBackend final : public Backend {
 
   // Uploads the shape-only results that a device step reads as data into ls.folded_dev (outside the
   // batch's memory plan). One that cannot be uploaded is left out: the capture then refuses.
-  static void upload_folded(Lane& lane, const Plan& plan, const std::vector<std::pair<int, Tensor>>& folded,
-                            LaneShape& ls) {
+  void upload_folded(Lane& lane, const Plan& plan, const std::vector<std::pair<int, Tensor>>& folded,
+                     LaneShape& ls) const {
     ScopedTensorAllocator device(lane.allocator.get());
+    std::unique_lock device_wide(capture_mutex_);  // copies from pageable memory
     for (const auto& step : plan.steps) {
       if (step.shape_only) continue;
       for (std::size_t k = 0; k < step.inputs.size(); ++k) {
@@ -475,6 +476,7 @@ class CudaBackend final : public Backend {
     std::vector<std::pair<int, Tensor>>* keep_folded = nullptr;   // record shape-only results here
     LaneShape* capture = nullptr;                       // capture the steps as this shape's graph
     bool capture_failed = false;
+    bool launch_failed = false;  // the captured graph would not launch: the shape stops capturing
     std::string capture_error;
   };
 
@@ -568,7 +570,7 @@ class CudaBackend final : public Backend {
         if (const cudaError_t e = cudaGraphLaunch(b.capture->graph, stream); e != cudaSuccess) {
           // A graph that cannot start is not kept: the batch runs again step by step, where a real
           // error shows as itself (run_on_lane drops the graph).
-          b.capture_failed = true;
+          b.capture_failed = b.launch_failed = true;
           b.capture_error = std::string("cudaGraphLaunch: ") + cudaGetErrorString(e);
           return ok_status();
         }
@@ -831,8 +833,8 @@ class CudaBackend final : public Backend {
   // Held shared while a lane's stream captures a graph, and exclusive around the calls that may
   // synchronize the whole device (cudaMalloc / cudaFree, cudaHostAlloc / cudaFreeHost, copies from
   // pageable memory): CUDA refuses those while any stream of the context captures, and one made by
-  // another lane's thread would invalidate that capture. Taken after lanes_mutex_ and
-  // constants_mutex_, never the other way round.
+  // another lane's thread would invalidate that capture. Taken after lanes_mutex_,
+  // constants_mutex_ and a ShapeMemory's mutex, never the other way round.
   mutable std::shared_mutex capture_mutex_;
   mutable std::mutex lanes_mutex_;
   mutable std::condition_variable lanes_cv_;
