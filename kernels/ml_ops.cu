@@ -55,9 +55,9 @@ __device__ __forceinline__ float from_float<float>(float v) {
 }
 template <>
 __device__ __forceinline__ __half from_float<__half>(float v) {
-  return f16_like_cpu(v);  // kernel_util.cuh: the CPU's rounding, NaN kept
+  return f16_like_cpu(v);  // round_like_cpu.cuh: the CPU's rounding, NaN kept
 }
-// bfloat16 likewise (kernel_util.cuh's bf16_like_cpu).
+// bfloat16 likewise (round_like_cpu.cuh's bf16_like_cpu).
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
   return bf16_like_cpu(v);
@@ -223,6 +223,19 @@ bool with_imputer_type(Elem e, F&& f) {
   }
 }
 
+// The index of v in keys[0..n) (sorted ascending, no NaN), or -1: a lower bound, as
+// std::lower_bound in the CPU functions.
+template <class K>
+__device__ __forceinline__ int64_t find_key(const K* __restrict__ keys, int64_t n, K v) {
+  int64_t lo = 0, hi = n;  // first keys[j] >= v
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (keys[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < n && keys[lo] == v ? lo : -1;
+}
+
 // ---- OneHotEncoder ----
 
 template <class T>
@@ -244,13 +257,8 @@ __global__ void one_hot_encoder_kernel(const T* __restrict__ x, int64_t n, const
     int64_t hit = -1;
     const bool has = one_hot_category(x[i], &c);
     if (has) {
-      int64_t lo = 0, hi = count;  // first cats[j] >= c
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (cats[mid] < c) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo < count && cats[lo] == c) hit = index[lo];
+      const int64_t at = find_key(cats, count, c);
+      if (at >= 0) hit = index[at];
     }
     float* row = y + i * count;
     for (int64_t k = 0; k < count; ++k) row[k] = k == hit ? 1.0f : 0.0f;
@@ -271,26 +279,13 @@ __global__ void label_encoder_kernel(const X* __restrict__ x, int64_t n, const i
   SS_GRID_STRIDE_LOOP(i, n) {
     int64_t j = -1;
     if constexpr (std::is_same_v<X, int64_t>) {
-      const int64_t v = x[i];
-      int64_t lo = 0, hi = keys;
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (ikeys[mid] < v) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo < keys && ikeys[lo] == v) j = lo;
+      j = find_key(ikeys, keys, x[i]);
     } else {
       const double v = static_cast<double>(x[i]);
       if (isnan(v)) {
         if (nan_key) j = keys;
       } else {
-        int64_t lo = 0, hi = keys;
-        while (lo < hi) {
-          const int64_t mid = lo + (hi - lo) / 2;
-          if (fkeys[mid] < v) lo = mid + 1;
-          else hi = mid;
-        }
-        if (lo < keys && fkeys[lo] == v) j = lo;
+        j = find_key(fkeys, keys, v);
       }
     }
     if constexpr (std::is_same_v<Y, int64_t>) y[i] = j < 0 ? idefault : ivalues[j];
@@ -355,6 +350,25 @@ __device__ __forceinline__ float tree_probit_like_cpu(float v) {
   const float b = __fmul_rn(1.0f / 0.147f, lg);
   const float c = __fadd_rn(-a, __fsqrt_rn(__fsub_rn(__fmul_rn(a, a), b)));
   return __fmul_rn(1.41421356f, __fmul_rn(sgn, __fsqrt_rn(c)));
+}
+
+// The CPU's apply_post_transform on one row of n float32 scores.
+__device__ void ml_post_row(MlPostTransform post, float* s, int64_t n) {
+  if (post == MlPostTransform::kNone) return;
+  if (post == MlPostTransform::kLogistic) {
+    for (int64_t c = 0; c < n; ++c) s[c] = cpu_logistic(s[c]);
+    return;
+  }
+  const bool skip_zero = post == MlPostTransform::kSoftmaxZero;
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < n; ++c)
+    if (!(skip_zero && s[c] == 0)) mx = mx < s[c] ? s[c] : mx;
+  double sum = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    s[c] = skip_zero && s[c] == 0 ? 0.0f : cpu_expf(__fsub_rn(s[c], mx));
+    sum = __dadd_rn(sum, static_cast<double>(s[c]));
+  }
+  for (int64_t c = 0; c < n; ++c) s[c] = sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(s[c]), sum)) : s[c];
 }
 
 template <class T, class O>
@@ -428,21 +442,8 @@ __global__ void tree_ensemble_kernel(const T* __restrict__ x, int64_t rows, int6
           if ((has[t] || a.base) && (best < 0 || zf[t] > zf[best])) best = t;
         y[r] = a.labels[best < 0 ? 0 : best];
       }
-      if (a.post == 1) {
-        for (int64_t t = 0; t < n; ++t) zf[t] = cpu_logistic(zf[t]);
-      } else if (a.post == 2 || a.post == 3) {
-        // The CPU's apply_post_transform on one row.
-        const bool skip_zero = a.post == 3;
-        float mx = -INFINITY;
-        for (int64_t t = 0; t < n; ++t)
-          if (!(skip_zero && zf[t] == 0)) mx = mx < zf[t] ? zf[t] : mx;
-        double sum = 0;
-        for (int64_t t = 0; t < n; ++t) {
-          zf[t] = skip_zero && zf[t] == 0 ? 0.0f : cpu_expf(__fsub_rn(zf[t], mx));
-          sum = __dadd_rn(sum, static_cast<double>(zf[t]));
-        }
-        for (int64_t t = 0; t < n; ++t)
-          zf[t] = sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(zf[t]), sum)) : zf[t];
+      if (a.post >= 1 && a.post <= 3) {  // LOGISTIC, SOFTMAX, SOFTMAX_ZERO: MlPostTransform's values
+        ml_post_row(static_cast<MlPostTransform>(a.post), zf, n);
       } else if (a.post == 4) {
         for (int64_t t = 0; t < n; ++t) zf[t] = tree_probit_like_cpu(zf[t]);
       }
@@ -472,25 +473,6 @@ __device__ double svm_kernel_dev(const SvmArgs& a, const T* __restrict__ x, cons
   if (a.kernel == 1) return pow(__dadd_rn(__dmul_rn(a.gamma, dot), a.coef0), a.degree);  // POLY
   if (a.kernel == 3) return tanh(__dadd_rn(__dmul_rn(a.gamma, dot), a.coef0));           // SIGMOID
   return dot;                                                                            // LINEAR
-}
-
-// The CPU's apply_post_transform on one row of n float32 scores.
-__device__ void svm_post_row(MlPostTransform post, float* s, int64_t n) {
-  if (post == MlPostTransform::kNone) return;
-  if (post == MlPostTransform::kLogistic) {
-    for (int64_t c = 0; c < n; ++c) s[c] = cpu_logistic(s[c]);
-    return;
-  }
-  const bool skip_zero = post == MlPostTransform::kSoftmaxZero;
-  float mx = -INFINITY;
-  for (int64_t c = 0; c < n; ++c)
-    if (!(skip_zero && s[c] == 0)) mx = mx < s[c] ? s[c] : mx;
-  double sum = 0;
-  for (int64_t c = 0; c < n; ++c) {
-    s[c] = skip_zero && s[c] == 0 ? 0.0f : cpu_expf(__fsub_rn(s[c], mx));
-    sum = __dadd_rn(sum, static_cast<double>(s[c]));
-  }
-  for (int64_t c = 0; c < n; ++c) s[c] = sum > 0 ? __double2float_rn(__ddiv_rn(static_cast<double>(s[c]), sum)) : s[c];
 }
 
 // The CPU's svm_one_minus_logistic.
@@ -578,7 +560,7 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
       if (k == 2 && !a.have_proba && ((a.all_positive && top >= 0.5f) || (!a.all_positive && top > 0)))
         label = a.labels[1];
       y[r] = label;
-      svm_post_row(a.post, zf, a.cols);
+      ml_post_row(a.post, zf, a.cols);
     } else {
       double* kv = work_all + r * a.work_per_row;
       double* d = kv + V;
@@ -624,15 +606,15 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
           }
         svm_couple_dev(k, rr, q, qp, prob);
         for (int64_t c = 0; c < k; ++c) zf[c] = __double2float_rn(prob[c]);
-        svm_post_row(a.post, zf, a.cols);
+        ml_post_row(a.post, zf, a.cols);
       } else if (k > 2) {
         for (int64_t c = 0; c < a.pairs; ++c) zf[c] = __double2float_rn(d[c]);
-        svm_post_row(a.post, zf, a.cols);
+        ml_post_row(a.post, zf, a.cols);
       } else {
         const float s = __double2float_rn(d[0]);
         zf[0] = -s;
         zf[1] = s;
-        svm_post_row(a.post, zf, a.cols);
+        ml_post_row(a.post, zf, a.cols);
       }
     }
     if (z)

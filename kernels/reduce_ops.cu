@@ -95,7 +95,7 @@ __device__ __forceinline__ T to_math(T v) {
 __device__ __forceinline__ float to_math(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_math(__nv_bfloat16 v) { return __bfloat162float(v); }
 
-// float32 -> float16 or bfloat16 by the stored type, as the CPU rounds (kernel_util.cuh).
+// float32 -> float16 or bfloat16 by the stored type, as the CPU rounds (round_like_cpu.cuh).
 template <class T>
 __device__ __forceinline__ T narrow_like_cpu(float f) {
   if constexpr (std::is_same_v<T, __half>) return f16_like_cpu(f);

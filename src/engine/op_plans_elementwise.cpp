@@ -419,8 +419,8 @@ StatusOr<ImputerPlan> imputer_plan(const Node& n, const std::vector<const Tensor
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   p.is_float = dtype_is_float(t);
   p.floats = n.attr_floats("imputed_value_floats");
-  const Attribute* ints = n.attr("imputed_value_int64s");
-  if (ints && ints->type == Attribute::Type::kInts && !ints->ints.empty()) p.ints = &ints->ints;
+  p.ints = n.attr_ints("imputed_value_int64s");
+  if (p.ints && p.ints->empty()) p.ints = nullptr;
   if (p.floats && p.floats->empty()) p.floats = nullptr;
   if (p.floats && p.ints) return invalid_argument("imputed_value_floats and imputed_value_int64s are both given (one only)");
   if (p.is_float && !p.floats) return invalid_argument("a " + name_of(t) + " X needs imputed_value_floats");
@@ -449,11 +449,8 @@ StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vecto
   if (const Attribute* s = n.attr("cats_strings"); s && !s->strings.empty()) {
     return unimplemented("string categories (cats_strings) are not supported (int64 categories, cats_int64s, only)");
   }
-  const Attribute* cats = n.attr("cats_int64s");
-  if (!cats || cats->type != Attribute::Type::kInts || cats->ints.empty()) {
-    return invalid_argument("cats_int64s (the categories) is required");
-  }
-  p.cats = &cats->ints;
+  p.cats = n.attr_ints("cats_int64s");
+  if (!p.cats || p.cats->empty()) return invalid_argument("cats_int64s (the categories) is required");
   std::vector<int64_t> sorted = *p.cats;
   std::sort(sorted.begin(), sorted.end());
   if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end()) {

@@ -15,7 +15,6 @@
 //    float32 by op_run_cpu, the CUDA backend sees it as is.
 //  - Pointers in a plan point into the node's attributes or the inputs: valid while they are.
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>

@@ -75,18 +75,17 @@ StatusOr<SvmClassifierPlan> svm_classifier_plan(const Node& n, const std::vector
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
-  const Attribute* labels = n.attr("classlabels_ints");
-  if (!labels || labels->ints.size() < 2) {
+  p.labels = n.attr_ints("classlabels_ints");
+  if (!p.labels || p.labels->size() < 2) {
     return invalid_argument("SVMClassifier needs classlabels_ints with at least 2 classes, got " +
-                            count(labels ? labels->ints.size() : 0));
+                            count(p.labels ? p.labels->size() : 0));
   }
-  p.labels = &labels->ints;
   p.classes = static_cast<int64_t>(p.labels->size());
   p.pairs = p.classes * (p.classes - 1) / 2;
   const int64_t features = p.xr.features;
 
-  const Attribute* per_class = n.attr("vectors_per_class");
-  p.linear = !per_class || per_class->ints.empty();
+  const std::vector<int64_t>* per_class = n.attr_ints("vectors_per_class");
+  p.linear = !per_class || per_class->empty();
   SS_ASSIGN_OR_RETURN(p.k, svm_kernel_params(n, p.linear));
   p.coef = svm_floats(n, "coefficients");
   p.rho = svm_floats(n, "rho");
@@ -108,11 +107,11 @@ StatusOr<SvmClassifierPlan> svm_classifier_plan(const Node& n, const std::vector
     p.all_positive = true;
     for (float c : *p.coef) p.all_positive = p.all_positive && c >= 0;
   } else {
-    if (static_cast<int64_t>(per_class->ints.size()) != p.classes) {
-      return invalid_argument(count(per_class->ints.size()) + " vectors_per_class entries for " +
+    if (static_cast<int64_t>(per_class->size()) != p.classes) {
+      return invalid_argument(count(per_class->size()) + " vectors_per_class entries for " +
                               std::to_string(p.classes) + " class labels");
     }
-    for (int64_t c : per_class->ints) {
+    for (int64_t c : *per_class) {
       if (c < 0) return invalid_argument("vectors_per_class has a negative count " + std::to_string(c));
       p.starts.push_back(p.vectors);
       p.counts.push_back(c);

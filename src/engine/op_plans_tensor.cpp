@@ -21,12 +21,6 @@ const Tensor* input_at(const std::vector<const Tensor*>& inputs, std::size_t i) 
   return i < inputs.size() ? inputs[i] : nullptr;
 }
 
-// The ints attribute `name`, or nullptr when absent.
-const std::vector<int64_t>* ints_attr(const Node& n, const std::string& name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
-}
-
 // The float16 / bfloat16 type of the inputs, or kUndefined.
 DType any_half(const std::vector<const Tensor*>& inputs) { return plan_half_type(inputs); }
 
@@ -85,7 +79,7 @@ StatusOr<StridedPlan> transpose_plan(const Node& node, const std::vector<const T
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   const int64_t r = x->rank();
   std::vector<int64_t> perm;
-  if (const std::vector<int64_t>* p = ints_attr(node, "perm")) {
+  if (const std::vector<int64_t>* p = node.attr_ints("perm")) {
     perm = *p;
     std::vector<bool> seen(static_cast<std::size_t>(r), false);
     bool ok = static_cast<int64_t>(perm.size()) == r;
@@ -298,7 +292,7 @@ StatusOr<SplitPlan> split_plan(const Node& node, const std::vector<const Tensor*
       SS_ASSIGN_OR_RETURN(sizes, cpu_read_ints(*s, "split"));
       given = true;
     }
-  } else if (const std::vector<int64_t>* s = ints_attr(node, "split")) {
+  } else if (const std::vector<int64_t>* s = node.attr_ints("split")) {
     sizes = *s;
     given = true;
   }
@@ -728,18 +722,22 @@ StatusOr<TilePlan> tile_plan(const Node&, const std::vector<const Tensor*>& inpu
     return invalid_argument("repeats must be a 1-D int64 tensor of " + str(x->rank()) + " values (the input's rank), got " +
                             std::string(dtype_name(rep->dtype())) + " " + shape_to_string(rep->shape()));
   }
-  TilePlan p;
-  const std::vector<int64_t> st = row_major_strides(x->shape());
-  for (int64_t k = 0; k < x->rank(); ++k) {
-    const int64_t r = rep->data<int64_t>()[k];
-    if (r < 0) return invalid_argument("repeats " + shape_to_string(std::vector<int64_t>(rep->data<int64_t>(), rep->data<int64_t>() + rep->numel())) + " has a negative value");
-    p.shape.push_back(x->dim(k) * r);
-    p.copy_shape.push_back(r);
-    p.copy_shape.push_back(x->dim(k));
-    p.copy_strides.push_back(0);
-    p.copy_strides.push_back(st[k]);
-  }
+  const std::vector<int64_t> reps(rep->data<int64_t>(), rep->data<int64_t>() + rep->numel());
+  for (int64_t r : reps)
+    if (r < 0) return invalid_argument("repeats " + shape_to_string(reps) + " has a negative value");
+  TilePlan p = tile_geometry(x->shape(), reps);
   SS_RETURN_IF_ERROR(check_output_bytes(p.shape, x->dtype()));
+  return p;
+}
+
+TilePlan tile_geometry(const Shape& in, const std::vector<int64_t>& reps) {
+  TilePlan p;
+  const std::vector<int64_t> st = row_major_strides(in);
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    p.shape.push_back(in[k] * reps[k]);
+    p.copy_shape.insert(p.copy_shape.end(), {reps[k], in[k]});
+    p.copy_strides.insert(p.copy_strides.end(), {0, st[k]});
+  }
   return p;
 }
 

@@ -247,6 +247,10 @@ struct TilePlan {
   std::vector<int64_t> copy_strides;
 };
 StatusOr<TilePlan> tile_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// Tile of a tensor of shape `in`, reps[k] times along axis k, as one strided copy: shape is the
+// output's (in[k] * reps[k]), copy_shape [reps[0], in[0], reps[1], in[1], ...] with copy_strides
+// 0 and in's row-major strides. tile_plan's geometry; the CUDA launcher's stages use it too.
+TilePlan tile_geometry(const Shape& in, const std::vector<int64_t>& reps);
 
 // Trilu (opset 14): x (rank >= 2) as [batches, rows, cols]; element (r, c) is kept where
 // c - r >= k (upper, the default) or c - r <= k (upper = 0), else 0 (all bits zero). k: input 1

@@ -12,7 +12,6 @@
 namespace shardscore {
 namespace {
 
-
 std::string at(int64_t tree, int64_t node) {
   return "tree " + std::to_string(tree) + " node " + std::to_string(node);
 }

@@ -29,12 +29,6 @@ StatusOr<std::vector<int64_t>> cpu_read_ints(const Tensor& t, const std::string&
 
 namespace {
 
-// The ints attribute `name`, or nullptr when absent.
-const std::vector<int64_t>* ints_attr(const Node& n, const std::string& name) {
-  const Attribute* a = n.attr(name);
-  return a && a->type == Attribute::Type::kInts ? &a->ints : nullptr;
-}
-
 template <typename U>
 void copy_run_typed(std::byte* dst, const std::byte* src, int64_t off, int64_t stride, int64_t n) {
   U* d = reinterpret_cast<U*>(dst);
@@ -211,7 +205,7 @@ Status cpu_squeeze(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   std::vector<int64_t> axes_raw;
   if (ctx.node.opset < 13) {
-    if (const std::vector<int64_t>* a = ints_attr(ctx.node, "axes")) axes_raw = *a;
+    if (const std::vector<int64_t>* a = ctx.node.attr_ints("axes")) axes_raw = *a;
   } else if (const Tensor* a = ctx.input(1)) {
     if (a->dtype() != DType::kInt64) return invalid_argument("axes must be int64");
     SS_ASSIGN_OR_RETURN(axes_raw, cpu_read_ints(*a, "axes"));
@@ -242,7 +236,7 @@ Status cpu_unsqueeze(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
   std::vector<int64_t> axes_raw;
   if (ctx.node.opset < 13) {
-    const std::vector<int64_t>* a = ints_attr(ctx.node, "axes");
+    const std::vector<int64_t>* a = ctx.node.attr_ints("axes");
     if (!a) return invalid_argument("Unsqueeze requires the 'axes' attribute before opset 13");
     axes_raw = *a;
   } else {

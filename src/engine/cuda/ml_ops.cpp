@@ -320,7 +320,7 @@ Status cuda_svm_regressor(CudaOpContext& ctx) {
   if (rows > 0) {
     kernels::SvmArgs a;
     svm_kernel_args(p.k, &a);
-    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.vectors > 0 ? p.sv : nullptr));
+    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.sv));  // null without support vectors
     SS_ASSIGN_OR_RETURN(a.coef, upload_vector(ctx, p.coef));
     a.vectors = p.vectors;
     a.rho0 = p.rho;
@@ -344,15 +344,15 @@ Status cuda_svm_classifier(CudaOpContext& ctx) {
   if (rows > 0) {
     kernels::SvmArgs a;
     svm_kernel_args(p.k, &a);
-    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.linear ? nullptr : p.sv));
+    SS_ASSIGN_OR_RETURN(a.sv, upload_vector(ctx, p.sv));  // null in the linear form
     SS_ASSIGN_OR_RETURN(a.coef, upload_vector(ctx, p.coef));
     SS_ASSIGN_OR_RETURN(a.rho, upload_vector(ctx, p.rho));
-    SS_ASSIGN_OR_RETURN(a.prob_a, upload_vector(ctx, p.have_proba ? p.prob_a : nullptr));
-    SS_ASSIGN_OR_RETURN(a.prob_b, upload_vector(ctx, p.have_proba ? p.prob_b : nullptr));
+    SS_ASSIGN_OR_RETURN(a.prob_a, upload_vector(ctx, p.prob_a));  // both null without probabilities
+    SS_ASSIGN_OR_RETURN(a.prob_b, upload_vector(ctx, p.prob_b));
     SS_ASSIGN_OR_RETURN(a.labels, upload_vector(ctx, p.labels));
     SS_ASSIGN_OR_RETURN(a.starts, upload_vector(ctx, &p.starts));
     SS_ASSIGN_OR_RETURN(a.counts, upload_vector(ctx, &p.counts));
-    a.vectors = p.linear ? 0 : p.vectors;
+    a.vectors = p.vectors;  // 0 in the linear form
     a.classes = p.classes;
     a.pairs = p.pairs;
     a.cols = p.cols;

@@ -297,24 +297,6 @@ Status cuda_resize(CudaOpContext& ctx) {
 // ---- Tile, Trilu, GatherElements, ScatterND ----
 
 namespace {
-// Tile of a tensor of shape `in`, reps[k] times along axis k, as one strided copy (tile_plan's
-// geometry): the output viewed as [reps[0], in[0], reps[1], in[1], ...], strides 0 and in's.
-struct TileCopy {
-  Shape dims;
-  std::vector<int64_t> strides;
-  Shape out;  // the output's shape, in[k] * reps[k]
-};
-TileCopy tile_copy(const Shape& in, const std::vector<int64_t>& reps) {
-  TileCopy c;
-  const std::vector<int64_t> st = row_major_strides(in);
-  for (std::size_t k = 0; k < in.size(); ++k) {
-    c.dims.insert(c.dims.end(), {reps[k], in[k]});
-    c.strides.insert(c.strides.end(), {0, st[k]});
-    c.out.push_back(in[k] * reps[k]);
-  }
-  return c;
-}
-
 // How many dimensions strided_copy launches a copy with (after coalesce_strided).
 int copy_rank(Shape dims, std::vector<int64_t> strides) {
   return kernels::coalesce_strided(static_cast<int>(dims.size()), dims.data(), strides.data());
@@ -343,22 +325,22 @@ Status cuda_tile(CudaOpContext& ctx) {
     if (r == 1) continue;
     std::vector<int64_t> more = stage;
     more[k] = r;
-    const TileCopy wider = tile_copy(src->shape(), more);
-    if (copy_rank(wider.dims, wider.strides) <= kernels::kMaxRank) {
+    const TilePlan wider = tile_geometry(src->shape(), more);
+    if (copy_rank(wider.copy_shape, wider.copy_strides) <= kernels::kMaxRank) {
       stage = std::move(more);
       continue;
     }
-    const TileCopy c = tile_copy(src->shape(), stage);
-    Tensor t(x->dtype(), c.dims);
-    SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.strides, &t));
-    part = t.reshaped(c.out);
+    const TilePlan c = tile_geometry(src->shape(), stage);
+    Tensor t(x->dtype(), c.copy_shape);
+    SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.copy_strides, &t));
+    part = t.reshaped(c.shape);
     src = &part;
     stage.assign(rank, 1);
     stage[k] = r;
   }
-  const TileCopy c = tile_copy(src->shape(), stage);
-  Tensor last = y.reshaped(c.dims);  // as many elements: src's times the stage's repeats
-  SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.strides, &last));
+  const TilePlan c = tile_geometry(src->shape(), stage);
+  Tensor last = y.reshaped(c.copy_shape);  // as many elements: src's times the stage's repeats
+  SS_RETURN_IF_ERROR(strided_copy(ctx, *src, 0, c.copy_strides, &last));
   ctx.outputs[0] = y.reshaped(p.shape);
   return ok_status();
 }
