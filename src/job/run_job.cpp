@@ -314,7 +314,6 @@ class TempFileGuard {
       ec.clear();
       std::filesystem::remove_all(path_, ec);
       std::error_code gone;
-      if (ec) std::filesystem::remove(path_, gone);  // an empty folder goes without opening it
       if (!std::filesystem::exists(path_, gone) && !gone) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -434,7 +433,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   const bool talk = rank == 0 && !options.quiet;
-  ReservedFd reserved_fd;  // for the removal of the temporary output, should the run fail (TempFileGuard)
+  // For rank 0's removal of the temporary output, should the run fail. Every rank holds one, so all
+  // run out of descriptors at the same point (with one rank short of the others, a limit was found at
+  // which Open MPI's shared file pointer failed on one rank only and the job hung).
+  ReservedFd reserved_fd;
   JobTally unused;
   JobTally& tally = options.tally ? *options.tally : unused;  // every rank keeps its own; rank 0's is pushed
 

@@ -227,12 +227,13 @@ def test_on_a_terminal_the_error_line_starts_a_line_of_its_own(e2e, tmp_path, se
 
 def test_on_a_terminal_an_error_from_the_rows_starts_a_line_of_its_own(e2e, tmp_path):
     """As above, for an error the rows raise mid-run (not a signal): a model whose Gather takes its index from a
-    feature, out of range from row 60,000 on. The live progress line is ended before the error line."""
+    feature, out of range from row 240,000 on (a second or more of batches of one row, so that a live line is
+    drawn first: it waits 0.25 s). The live progress line is ended before the error line."""
     import pty
     import h5py
     import onnx
     from onnx import TensorProto, helper
-    rows, bad_from = 80_000, 60_000
+    rows, bad_from = 250_000, 240_000
     x = np.zeros((rows, 1), dtype=np.float32)
     x[bad_from:] = 99  # index 99 into a table of 4
     inp = tmp_path / "in.h5"

@@ -18,8 +18,6 @@ NP = 2
 ROWS, FEATURES, CHUNK_ROWS, BATCH, SHARD_ROWS = 1237, 6, 100, 96, 200
 
 
-
-
 def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None):
     """Runs a job over x at NP ranks (writing `outputs`, default all) and ONNX Runtime on the same rows; returns
     (the job's output datasets, ONNX Runtime's outputs by name, the output names)."""
@@ -250,7 +248,8 @@ def test_svm_svc_matches_onnxruntime(e2e, tmp_path, seed, kind, probability):
 
 @pytest.mark.parametrize("kind", ["SVR", "NuSVR"])
 def test_svm_svr_matches_onnxruntime(e2e, tmp_path, seed, kind):
-    """skl2onnx writes SVMRegressor (RBF); its output 'variable' [rows, 1] within 1e-5 of ONNX Runtime's."""
+    """skl2onnx writes SVMRegressor (RBF); its output 'variable' [rows, 1] within 1e-6 of a float64 evaluation of
+    the node's tables, and within 1e-4 of ONNX Runtime's."""
     from sklearn import svm
     x, _ = data(seed, 3)
     target = x[:, 0] - 0.5 * x[:, 1] ** 2 + 0.1 * x[:, 2]
