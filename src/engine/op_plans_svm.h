@@ -3,7 +3,7 @@
 // the attributes checked against X, shared by the CPU (src/engine/cpu/ml_ops.cpp) and CUDA
 // (src/engine/cuda/ml_ops.cpp with kernels/ml_ops.cu) functions.
 //
-// Semantics, as ONNX Runtime 1.19 computes them (the spec is terse), everything in double here
+// Semantics, as ONNX Runtime (1.19 and 1.32) computes them (the spec is terse), everything in double here
 // (ONNX Runtime computes in float32; results agree to about 1e-6 relative):
 //   * X converts to float32 first (as ONNX Runtime casts it), then to double;
 //   * kernel K(x, v) from kernel_type and kernel_params [gamma, coef0, degree] (default 0, 0, 0):

@@ -5,7 +5,7 @@
 // kernels/ml_ops.cu). The array is built on the node's first run and kept in its NodeCache; each
 // run checks only X against it (its width covers every feature id).
 //
-// Semantics, as ONNX Runtime 1.19 computes them where the spec is silent:
+// Semantics, as ONNX Runtime (1.19 and 1.32) computes them where the spec is silent:
 //   * a branch compares double(x[feature]) with double(threshold) (float32 X: the float32 compare;
 //     float64 X: compared as stored; integer X converted): BRANCH_LEQ x <= t, LT x < t, GTE x >= t,
 //     GT x > t, EQ x == t, NEQ x != t goes to the true child, otherwise the false child; a NaN goes
@@ -22,10 +22,11 @@
 //   * classifier, binary with one weight column (two labels, every class_id 0; what exporters write
 //     for sklearn, XGBoost and LightGBM binary models): s = sum + base_values[0] (one base value or
 //     none); Y = labels[1] when s > 0.5 (all class_weights >= 0 and post_transform NONE: s is a
-//     probability) or s > 0 (s is a margin), else labels[0]; Z = [1 - s, s] (a probability), or
-//     [logistic(-s), logistic(s)] (LOGISTIC, whatever the weights' signs: as the ONNX reference
-//     and ONNX Runtime from 1.2x; 1.19 skipped LOGISTIC when every weight was >= 0), or [-s, s]
-//     (mixed signs, NONE).
+//     probability) or s > 0 (s is a margin, or LOGISTIC: the larger score's, as the ONNX reference;
+//     ONNX Runtime 1.32 labels by s > 0.5 there when every weight is >= 0), else labels[0];
+//     Z = [1 - s, s] (a probability), or [logistic(-s), logistic(s)] (LOGISTIC, whatever the
+//     weights' signs: as the ONNX reference and ONNX Runtime from 1.2x; 1.19 skipped LOGISTIC when
+//     every weight was >= 0), or [-s, s] (mixed signs, NONE).
 // Refused with Unimplemented, naming what: the *_as_tensor attributes, string class labels when
 // the node asks for its label output, PROBIT / SOFTMAX / SOFTMAX_ZERO / two base values /
 // class_id 1 in the binary one-column form, two classes with weights on both (ONNX Runtime labels
