@@ -5,7 +5,7 @@
 # and cuDNN only as PyTorch's nvidia-* wheels lay them out (site-packages/nvidia/*/lib, copied from this
 # machine's CUDA toolkit). There it runs tools/gpu_check.sh on the CPU: the CUDA test binaries start
 # and skip, the engine tests pass, and the fixture suite runs through the bundle's relocated Open MPI
-# at 1, 2 and 3 ranks (GPU_CHECK_E2E_BACKEND=cpu), as do the single-op cases against ONNX Runtime through
+# at 2 ranks, and at 1, 2 and 3 for two fixtures (GPU_CHECK_E2E_BACKEND=cpu), as do the single-op cases against ONNX Runtime through
 # the bundle's engine_bench. What fails here would fail on the GPU machine before its first kernel.
 #
 #   tools/check_gpu_bundle.sh [BUNDLE.tar.xz]     default: gpu-bundle.tar.xz (make it first)

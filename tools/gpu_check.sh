@@ -11,8 +11,8 @@
 #                 (the folders of onnx/backend/test/data in scope; tests/engine/test_onnx_node_conformance.cpp)
 #   engine        whole fixture models on CUDA vs the CPU backend, bit-identical replays, device
 #                 memory flat over 1000 batches (tests/engine/test_engine.cpp)
-#   e2e           the fixture models through the whole job (HDF5 in and out) at 1, 2 and 3 ranks
-#                 on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
+#   e2e           the fixture models through the whole job (HDF5 in and out) at 2 ranks, two of
+#                 them byte-identical at 1, 2 and 3, on --backend cuda against ONNX Runtime (tests/e2e/test_fixtures.py; needs python3
 #                 with numpy, h5py, onnx, onnxruntime and pytest)
 #   ops-vs-ort    every standard op on CUDA against ONNX Runtime, some 1,000 single-op cases
 #                 (tests/e2e/test_ops_vs_onnxruntime.py; the same python3), at most

@@ -116,7 +116,8 @@ po::options_description run_options() {
       ("precision", po::value<std::string>()->value_name("P"),
        "override run.precision (cuda): fp32, tf32, fp16 or bf16; inputs and outputs stay float32")
       ("set,s", po::value<std::vector<std::string>>()->value_name("KEY=VALUE")->composing(),
-       "override any job key, e.g. --set run.threads=4 (repeatable; the value is read as TOML, bare words as strings)")
+       "override any job key, e.g. --set run.threads=4 (repeatable; a string key takes the value as written, "
+       "quotes optional; other keys read it as TOML)")
       ("dry-run", po::bool_switch(),
        "check the job, the model and its ops, the inputs and the output and report paths, print the plan, and "
        "score and write nothing: exit 0 when the job would start (free space is checked only by a real run)")

@@ -20,7 +20,7 @@ struct KeySpec {
   const char* help;
 };
 
-// The schema. Every key a job may hold; the README's table is printed from this.
+// The schema. Every key a job may hold (run --help prints it; the README's table says the same by hand).
 constexpr KeySpec kKeys[] = {
     {"input", "path", Kind::kString, "(required)", "HDF5 file, or Parquet file or folder (*.parquet, *.pq, or a directory)"},
     {"input", "dataset", Kind::kString, "\"/features\"", "dataset of a one-input model: rows x ..., any numeric type"},

@@ -99,7 +99,7 @@ StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<s
 // is empty where they name none or a bad one (or the file cannot be read or parsed).
 JobConfig::Metrics job_config_metrics_of_failed(const std::string& path, const std::vector<std::string>& overrides);
 
-// One line per key: "section.key  type  default  meaning" (for --help and the README).
+// One line per key: "section.key  type  default  meaning" (for run --help).
 std::string job_config_describe_keys();
 
 }  // namespace shardscore
