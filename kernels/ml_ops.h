@@ -176,9 +176,12 @@ struct SvmArgs {
   int64_t work_per_row = 0;         // classifier: svm_classifier_work_per_row(*this), set by the host
 };
 
-// Doubles of per-row scratch launch_svm_classifier needs: vectors + pairs + 2 classes^2 + 2 classes.
+// Doubles of per-row scratch launch_svm_classifier needs: vectors + pairs (kernel values, pair
+// scores), and the pairwise coupling's 2 classes^2 + 2 classes only where it runs (SVC form with
+// prob_a / prob_b).
 inline int64_t svm_classifier_work_per_row(const SvmArgs& a) {
-  return a.vectors + a.pairs + 2 * a.classes * a.classes + 2 * a.classes;
+  const bool couple = a.vectors > 0 && a.have_proba;
+  return a.vectors + a.pairs + (couple ? 2 * a.classes * a.classes + 2 * a.classes : 0);
 }
 
 // One thread per row, as the CPU's cpu_svm_regressor: y[r] = float(sum_v coef[v] K(x_r, sv_v) +

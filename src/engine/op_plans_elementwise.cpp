@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <utility>
@@ -439,6 +440,35 @@ StatusOr<ImputerPlan> imputer_plan(const Node& n, const std::vector<const Tensor
   return p;
 }
 
+int64_t OneHotTables::column(int64_t c) const {
+  const auto it = std::lower_bound(sorted.begin(), sorted.end(), c);
+  return it != sorted.end() && *it == c ? index[static_cast<std::size_t>(it - sorted.begin())] : -1;
+}
+
+namespace {
+
+StatusOr<std::shared_ptr<const OneHotTables>> one_hot_tables(const Node& n) {
+  if (const Attribute* s = n.attr("cats_strings"); s && !s->strings.empty()) {
+    return unimplemented("string categories (cats_strings) are not supported (int64 categories, cats_int64s, only)");
+  }
+  const std::vector<int64_t>* cats = n.attr_ints("cats_int64s");
+  if (!cats || cats->empty()) return invalid_argument("cats_int64s (the categories) is required");
+  auto out = std::make_shared<OneHotTables>();
+  out->index.resize(cats->size());
+  std::iota(out->index.begin(), out->index.end(), int64_t{0});
+  std::sort(out->index.begin(), out->index.end(), [&](int64_t a, int64_t b) {
+    return (*cats)[static_cast<std::size_t>(a)] < (*cats)[static_cast<std::size_t>(b)];
+  });
+  out->sorted.reserve(cats->size());
+  for (const int64_t k : out->index) out->sorted.push_back((*cats)[static_cast<std::size_t>(k)]);
+  if (auto d = std::adjacent_find(out->sorted.begin(), out->sorted.end()); d != out->sorted.end()) {
+    return invalid_argument("category " + std::to_string(*d) + " appears twice in cats_int64s");
+  }
+  return std::shared_ptr<const OneHotTables>(std::move(out));
+}
+
+}  // namespace
+
 StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
   OneHotEncoderPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
@@ -446,19 +476,10 @@ StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& n, const std::vecto
   if (t != DType::kFloat32 && t != DType::kFloat64 && t != DType::kInt32 && t != DType::kInt64) {
     return unsupported_element_type(t);
   }
-  if (const Attribute* s = n.attr("cats_strings"); s && !s->strings.empty()) {
-    return unimplemented("string categories (cats_strings) are not supported (int64 categories, cats_int64s, only)");
-  }
-  p.cats = n.attr_ints("cats_int64s");
-  if (!p.cats || p.cats->empty()) return invalid_argument("cats_int64s (the categories) is required");
-  std::vector<int64_t> sorted = *p.cats;
-  std::sort(sorted.begin(), sorted.end());
-  if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end()) {
-    return invalid_argument("category " + std::to_string(*d) + " appears twice in cats_int64s");
-  }
+  SS_ASSIGN_OR_RETURN(p.tables, n.cache.get_or_make<OneHotTables>([&] { return one_hot_tables(n); }));
   p.zeros = n.attr_int("zeros", 1) != 0;
   p.out_shape = p.x->shape();
-  p.out_shape.push_back(static_cast<int64_t>(p.cats->size()));
+  p.out_shape.push_back(p.t().count());
   return p;
 }
 

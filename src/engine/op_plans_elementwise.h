@@ -253,11 +253,21 @@ StatusOr<BinarizerPlan> binarizer_plan(const Node& node, const std::vector<const
 // an Inf or a value beyond int64 matches no category). A value in no category gives zeros, or with
 // zeros = 0 fails the batch (one_hot_unknown_message). cats_strings is refused (no string
 // tensors), as are repeated categories.
+// The categories sorted, built once per node (NodeCache) as LabelEncoder's tables are: a binary
+// search per element on both backends, no sorting or hashing per batch.
+struct OneHotTables {
+  std::vector<int64_t> sorted;  // cats_int64s ascending (each once: repeats are refused)
+  std::vector<int64_t> index;   // index[j]: the position in cats_int64s of sorted[j] (Y's column)
+  int64_t count() const { return static_cast<int64_t>(sorted.size()); }
+  // Y's column of category c, or -1 when c is none of them.
+  int64_t column(int64_t c) const;
+};
 struct OneHotEncoderPlan {
   const Tensor* x = nullptr;
-  const std::vector<int64_t>* cats = nullptr;
+  std::shared_ptr<const OneHotTables> tables;
   bool zeros = true;
   Shape out_shape;
+  const OneHotTables& t() const { return *tables; }
 };
 StatusOr<OneHotEncoderPlan> one_hot_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // The error for a value in no category when zeros is 0, the same on every backend: has_category

@@ -84,6 +84,9 @@ struct SvmClassifierPlan {
   int64_t cols = 0;     // Z's columns
   bool linear = false;
   bool have_proba = false;
+  // The pairwise coupling runs (the SVC form with prob_a / prob_b): only then do the backends
+  // reserve its classes x classes matrices.
+  bool couple = false;
   bool all_positive = false;  // every coefficient >= 0 (the linear two-class label rule)
   MlPost post = MlPost::kNone;
 };

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_svm.h"
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -152,6 +154,80 @@ TEST_P(OpTest, OneHotEncoder_Errors) {
                {{"cats_strings", a_strings({"a", "b"})}}, 1, "ai.onnx.ml");
   expect_error(StatusCode::kUnimplemented, "not supported", "OneHotEncoder", {make<uint8_t>({2}, {1, 0})},
                {{"cats_int64s", a_ints({1})}}, 1, "ai.onnx.ml");
+}
+
+// One plan run batch after batch, as the engine runs a model: OneHotEncoder's sorted categories
+// come from the node's cache after the first batch (op_plans_elementwise.h), so every later batch,
+// of another size and other values, and one after a batch that failed (zeros 0), must still find
+// each category in its own column. The categories are unsorted, so a table that lost the
+// positions (a column by sorted rank) would put the ones elsewhere.
+TEST_P(OpTest, OneHotEncoder_BatchesShareTheNodesTable) {
+  const std::vector<int64_t> cats = {40, -3, 7, 12, 0, -100, 9};
+  Graph g;
+  g.source = "test_ops";
+  g.ir_version = 8;
+  g.opsets[""] = 17;
+  g.opsets["ai.onnx.ml"] = 1;
+  Node n;
+  n.name = "test_OneHotEncoder";
+  n.op_type = "OneHotEncoder";
+  n.domain = "ai.onnx.ml";
+  n.opset = 1;
+  n.attrs = {{"cats_int64s", a_ints(cats)}, {"zeros", a_int(0)}};
+  n.inputs = {"in0"};
+  n.outputs = {"out"};
+  ValueInfo vi;
+  vi.name = "in0";
+  vi.dtype = DType::kInt64;
+  vi.dims = {-1};
+  vi.dim_params = {"N"};
+  g.inputs.push_back(vi);
+  ValueInfo out;
+  out.name = "out";
+  g.outputs.push_back(out);
+  g.nodes.push_back(std::move(n));
+  auto plan = plan_build(g);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  for (const int64_t rows : {5, 1, 17, 64, 3}) {
+    SCOPED_TRACE("batch of " + std::to_string(rows));
+    std::vector<int64_t> x;
+    for (const int64_t k : rand_int<int64_t>(rows, 0, static_cast<int64_t>(cats.size()) - 1)) x.push_back(cats[k]);
+    std::vector<Tensor> outs;
+    const Status st = backend_->run(*plan, {make<int64_t>({rows}, x)}, &outs);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(outs.size(), 1u);
+    expect_same(outs[0], DType::kFloat32, {rows, static_cast<int64_t>(cats.size())},
+                one_hot_ref(std::vector<double>(x.begin(), x.end()), cats));
+    if (rows == 17) {  // a failing batch between good ones
+      outs.clear();
+      const Status bad = backend_->run(*plan, {make<int64_t>({3}, {40, 8, -3})}, &outs);
+      ASSERT_FALSE(bad.ok());
+      EXPECT_NE(bad.message().find("value 8 is not one of the 7 categories"), std::string::npos) << bad.message();
+    }
+  }
+}
+// The table itself: built once per node (every plan of the node shares it), the categories
+// ascending with their positions in cats_int64s.
+TEST(OneHotTables, BuiltOncePerNodeSortedWithPositions) {
+  Node n;
+  n.name = "test_OneHotEncoder";
+  n.op_type = "OneHotEncoder";
+  n.domain = "ai.onnx.ml";
+  n.opset = 1;
+  n.attrs = {{"cats_int64s", a_ints({40, -3, 7, 12, 0, -100, 9})}};
+  const Tensor x = make<int64_t>({2}, {7, 1});
+  const Tensor xf = make<double>({1}, {12.5});
+  StatusOr<OneHotEncoderPlan> a = one_hot_encoder_plan(n, {&x});
+  StatusOr<OneHotEncoderPlan> b = one_hot_encoder_plan(n, {&xf});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->tables.get(), b->tables.get());
+  EXPECT_EQ(a->t().sorted, (std::vector<int64_t>{-100, -3, 0, 7, 9, 12, 40}));
+  EXPECT_EQ(a->t().index, (std::vector<int64_t>{5, 1, 4, 2, 6, 3, 0}));
+  EXPECT_EQ(a->t().column(12), 3);
+  EXPECT_EQ(a->t().column(-100), 5);
+  EXPECT_EQ(a->t().column(8), -1);
+  EXPECT_EQ(a->out_shape, (Shape{2, 7}));
+  EXPECT_EQ(b->out_shape, (Shape{1, 7}));
 }
 
 // LabelEncoder with numbers: the mapping written out per element here.
@@ -937,6 +1013,47 @@ TEST_P(OpTest, SVMClassifier_LinearForm) {
       expect_equal<int64_t>(outs[0], {rows}, want_labels);
       expect_near(outs[1], DType::kFloat32, {rows, k}, ref, kTolReduce);
     }
+}
+
+// The pairwise coupling's matrices are reserved only where the coupling runs: the SVC form with
+// prob_a / prob_b, not the SVC form without them, nor the linear form (which ignores them).
+TEST(SvmClassifierPlan, CouplesOnlyInTheSvcFormWithProbabilities) {
+  const Tensor x = make<float>({2, 3}, {0.5f, -1, 2, 0, 0.25f, 1});
+  Node n;
+  n.name = "test_SVMClassifier";
+  n.op_type = "SVMClassifier";
+  n.domain = "ai.onnx.ml";
+  n.opset = 1;
+  SvmRef m;
+  m.sv = std::vector<float>(5 * 3, 0.5f);
+  n.attrs = m.attrs();
+  n.attrs["vectors_per_class"] = a_ints({2, 3});
+  n.attrs["coefficients"] = a_floats(std::vector<float>(5, 0.25f));
+  n.attrs["rho"] = a_floats({0.1f});
+  n.attrs["classlabels_ints"] = a_ints({0, 1});
+  StatusOr<SvmClassifierPlan> p = svm_classifier_plan(n, {&x});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_FALSE(p->have_proba);
+  EXPECT_FALSE(p->couple);
+  n.attrs["prob_a"] = a_floats({-1.7f});
+  n.attrs["prob_b"] = a_floats({0.05f});
+  p = svm_classifier_plan(n, {&x});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_TRUE(p->couple);
+  Node linear;
+  linear.name = "test_SVMClassifier";
+  linear.op_type = "SVMClassifier";
+  linear.domain = "ai.onnx.ml";
+  linear.opset = 1;
+  linear.attrs["coefficients"] = a_floats(std::vector<float>(2 * 3, 0.25f));
+  linear.attrs["rho"] = a_floats({0.1f});
+  linear.attrs["classlabels_ints"] = a_ints({0, 1});
+  linear.attrs["prob_a"] = a_floats({-1.7f});
+  linear.attrs["prob_b"] = a_floats({0.05f});
+  p = svm_classifier_plan(linear, {&x});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_TRUE(p->have_proba);
+  EXPECT_FALSE(p->couple);
 }
 
 TEST_P(OpTest, SVM_Refusals_Error) {

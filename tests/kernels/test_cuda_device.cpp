@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/cuda_runtime_info.h"
+#include "kernels/ml_ops.h"
 
 namespace shardscore::cuda {
 namespace {
@@ -35,6 +36,20 @@ TEST(CudaDevice, FaultRecordKeepsTheFirstStepsLowestPosition) {
   EXPECT_EQ(f.extent, 7);
   EXPECT_EQ(f.where, 0);
   EXPECT_EQ(f.lock, 0u);
+}
+
+// launch_svm_classifier's per-row scratch holds the pairwise coupling's 2 k^2 + 2 k doubles only
+// where the coupling runs: the SVC form with probabilities (host arithmetic, no device needed).
+TEST(SvmClassifierWork, CouplingMatricesOnlyWithProbabilities) {
+  kernels::SvmArgs a;
+  a.vectors = 8;
+  a.classes = 4;
+  a.pairs = 6;
+  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 8 + 6);
+  a.have_proba = true;
+  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 8 + 6 + 2 * 16 + 2 * 4);
+  a.vectors = 0;  // the linear form ignores prob_a / prob_b
+  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 6);
 }
 
 }  // namespace

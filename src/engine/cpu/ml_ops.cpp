@@ -3,7 +3,6 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
-#include <unordered_map>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/float16.h"
@@ -201,9 +200,7 @@ bool one_hot_category(T v, int64_t* c) {
 // ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): one row of C per element of X.
 Status cpu_one_hot_encoder(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(OneHotEncoderPlan p, one_hot_encoder_plan(ctx.node, ctx.inputs));
-  const auto count = static_cast<int64_t>(p.cats->size());
-  std::unordered_map<int64_t, int64_t> index;
-  for (int64_t k = 0; k < count; ++k) index.emplace((*p.cats)[static_cast<std::size_t>(k)], k);
+  const int64_t count = p.t().count();
   Tensor y(DType::kFloat32, p.out_shape);
   float* out = y.data<float>();
   std::fill(out, out + y.numel(), 0.0f);
@@ -214,9 +211,9 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
     for (int64_t i = 0; i < p.x->numel(); ++i) {
       int64_t c = 0;
       const bool has = one_hot_category(x[i], &c);
-      const auto it = has ? index.find(c) : index.end();
-      if (it != index.end()) {
-        out[i * count + it->second] = 1.0f;
+      const int64_t column = has ? p.t().column(c) : -1;
+      if (column >= 0) {
+        out[i * count + column] = 1.0f;
       } else if (!p.zeros) {
         st = invalid_argument(one_hot_unknown_message(has, c, count));
         return;
@@ -228,39 +225,54 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
   return ok_status();
 }
 
+namespace {
+
+// Calls f(T{}) for LabelEncoder's key and value types (float32, float64, int64: label_tables admits
+// no other); false for others.
+template <typename F>
+bool label_dispatch(DType t, F&& f) {
+  switch (t) {
+    case DType::kFloat32: f(float{}); return true;
+    case DType::kFloat64: f(double{}); return true;
+    case DType::kInt64: f(int64_t{}); return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 // ai.onnx.ml LabelEncoder with numbers (op_plans_elementwise.h): a binary search of the sorted keys
-// per element, as the CUDA kernel does.
+// per element, as the CUDA kernel does, and its value written at once.
 Status cpu_label_encoder(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(LabelEncoderPlan p, label_encoder_plan(ctx.node, ctx.inputs));
-  Tensor y(p.t().y_dtype, p.x->shape());
+  const LabelTables& t = p.t();
+  Tensor y(t.y_dtype, p.x->shape());
   const int64_t n = p.x->numel();
-  std::vector<int64_t> at(static_cast<std::size_t>(n));  // value index, -1: the default
-  dtype_dispatch(p.x->dtype(), [&](auto zero) {
-    using T = decltype(zero);
+  label_dispatch(p.x->dtype(), [&](auto x_zero) {
+    using T = decltype(x_zero);
     const T* x = p.x->data<T>();
-    for (int64_t i = 0; i < n; ++i) {
-      int64_t j = -1;
-      if (p.t().int_keys) {
-        const auto it = std::lower_bound(p.t().ikeys.begin(), p.t().ikeys.end(), static_cast<int64_t>(x[i]));
-        if (it != p.t().ikeys.end() && *it == static_cast<int64_t>(x[i])) j = it - p.t().ikeys.begin();
-      } else if (std::isnan(static_cast<double>(x[i]))) {
-        if (p.t().nan_key) j = p.t().keys();
-      } else {
-        const double v = static_cast<double>(x[i]);
-        const auto it = std::lower_bound(p.t().fkeys.begin(), p.t().fkeys.end(), v);
-        if (it != p.t().fkeys.end() && *it == v) j = it - p.t().fkeys.begin();
+    label_dispatch(t.y_dtype, [&](auto y_zero) {
+      using Y = decltype(y_zero);
+      Y* out = y.data<Y>();
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t j = -1;  // value index, -1: the default
+        if constexpr (std::is_same_v<T, int64_t>) {  // X has the keys' type
+          const auto it = std::lower_bound(t.ikeys.begin(), t.ikeys.end(), x[i]);
+          if (it != t.ikeys.end() && *it == x[i]) j = it - t.ikeys.begin();
+        } else if (std::isnan(static_cast<double>(x[i]))) {
+          if (t.nan_key) j = t.keys();
+        } else {
+          const double v = static_cast<double>(x[i]);
+          const auto it = std::lower_bound(t.fkeys.begin(), t.fkeys.end(), v);
+          if (it != t.fkeys.end() && *it == v) j = it - t.fkeys.begin();
+        }
+        if constexpr (std::is_same_v<Y, int64_t>) {  // the values' type
+          out[i] = j < 0 ? t.idefault : t.ivalues[static_cast<std::size_t>(j)];
+        } else {
+          out[i] = static_cast<Y>(j < 0 ? t.fdefault : t.fvalues[static_cast<std::size_t>(j)]);
+        }
       }
-      at[static_cast<std::size_t>(i)] = j;
-    }
-  });
-  dtype_dispatch(p.t().y_dtype, [&](auto zero) {
-    using Y = decltype(zero);
-    Y* out = y.data<Y>();
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t j = at[static_cast<std::size_t>(i)];
-      if (p.t().int_values) out[i] = static_cast<Y>(j < 0 ? p.t().idefault : p.t().ivalues[static_cast<std::size_t>(j)]);
-      else out[i] = static_cast<Y>(j < 0 ? p.t().fdefault : p.t().fvalues[static_cast<std::size_t>(j)]);
-    }
+    });
   });
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -587,7 +599,13 @@ Status cpu_svm_classifier(OpContext& ctx) {
   Tensor y(DType::kInt64, {rows});
   Tensor z(DType::kFloat32, {rows, cols});
   std::vector<double> kv(static_cast<std::size_t>(V)), d(static_cast<std::size_t>(p.pairs));
-  std::vector<double> rr(static_cast<std::size_t>(k * k)), q(rr.size()), qp(static_cast<std::size_t>(k)), prob(qp.size());
+  std::vector<double> rr, q, qp, prob;
+  if (p.couple) {
+    rr.resize(static_cast<std::size_t>(k * k));
+    q.resize(rr.size());
+    qp.resize(static_cast<std::size_t>(k));
+    prob.resize(qp.size());
+  }
   std::vector<int64_t> votes(static_cast<std::size_t>(k));
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = px + r * features;
@@ -627,7 +645,7 @@ Status cpu_svm_classifier(OpContext& ctx) {
     for (int64_t c = 1; c < k; ++c)
       if (votes[best] < votes[c]) best = c;
     y.data<int64_t>()[r] = labels[best];
-    if (p.have_proba) {
+    if (p.couple) {
       pair = 0;
       for (int64_t i = 0; i < k; ++i)
         for (int64_t j = i + 1; j < k; ++j, ++pair) {

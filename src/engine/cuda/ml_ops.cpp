@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -162,25 +161,17 @@ Status cuda_imputer(CudaOpContext& ctx) {
   return ok_status();
 }
 
-// ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): the categories sorted with their positions, a
-// binary search per element; a value in no category with zeros 0 is a fault record.
+// ai.onnx.ml OneHotEncoder (op_plans_elementwise.h): the plan's sorted categories with their
+// positions, a binary search per element; a value in no category with zeros 0 is a fault record.
 Status cuda_one_hot_encoder(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(OneHotEncoderPlan p, one_hot_encoder_plan(ctx.node, ctx.inputs));
-  const auto count = static_cast<int64_t>(p.cats->size());
-  std::vector<int64_t> order(static_cast<std::size_t>(count));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return (*p.cats)[static_cast<std::size_t>(a)] < (*p.cats)[static_cast<std::size_t>(b)];
-  });
-  std::vector<int64_t> sorted(order.size());
-  for (std::size_t j = 0; j < order.size(); ++j) sorted[j] = (*p.cats)[static_cast<std::size_t>(order[j])];
   Tensor y(DType::kFloat32, p.out_shape);
   if (y.numel() > 0) {
-    SS_ASSIGN_OR_RETURN(const int64_t* d_cats, upload_vector(ctx, &sorted));
-    SS_ASSIGN_OR_RETURN(const int64_t* d_index, upload_vector(ctx, &order));
+    SS_ASSIGN_OR_RETURN(const int64_t* d_cats, upload_vector(ctx, &p.t().sorted));
+    SS_ASSIGN_OR_RETURN(const int64_t* d_index, upload_vector(ctx, &p.t().index));
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_one_hot_encoder(cuda_elem(p.x->dtype()), p.x->raw(), p.x->numel(), d_cats,
-                                                              d_index, count, !p.zeros, ctx.fault(), y.data<float>(),
-                                                              ctx.lane.stream));
+                                                              d_index, p.t().count(), !p.zeros, ctx.fault(),
+                                                              y.data<float>(), ctx.lane.stream));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -333,7 +324,8 @@ Status cuda_svm_regressor(CudaOpContext& ctx) {
 }
 
 // ai.onnx.ml SVMClassifier: Y labels [rows] int64, Z scores [rows, cols] (op_plans_svm.h); one
-// thread per row, its kernel values, pair scores and coupling matrices in the op's scratch.
+// thread per row, its kernel values, pair scores and (with probabilities) coupling matrices in the
+// op's scratch.
 Status cuda_svm_classifier(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const SvmClassifierPlan p, svm_classifier_plan(ctx.node, ctx.inputs));
   const int64_t rows = p.xr.rows;
