@@ -85,9 +85,11 @@ def rng(seed) -> np.random.Generator:
 # ---- running the binary -------------------------------------------------------------------------
 
 def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None,
-            mpirun_args=()) -> subprocess.CompletedProcess:
-    """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None."""
-    cmd = [str(BIN), *map(str, args)]
+            mpirun_args=(), prefix=()) -> subprocess.CompletedProcess:
+    """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None.
+    prefix: a command the binary runs under (e.g. prlimit --nofile=16), on each rank after mpirun's own arguments,
+    so mpirun itself is left out of it; env: variables added to the environment."""
+    cmd = [*map(str, prefix), str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
     if np_ is not None:

@@ -488,12 +488,9 @@ def test_part_file_that_cannot_be_created_leaves_nothing(e2e, tmp_path, seed, np
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192, "batch_size": 2048})
     part_failures = []
     for limit in range(8, 65):
-        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(np_), "prlimit", f"--nofile={limit}",
-               str(e2e.BIN), "run", "--job", str(job)] + (["--backend", e2e.BACKEND] if e2e.BACKEND else [])
-        p = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, **e2e.MPI_ENV}, capture_output=True, text=True,
-                           errors="replace", timeout=120)
+        p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path, timeout=120, prefix=["prlimit", f"--nofile={limit}"])
         left = e2e.listing(out.parent)
-        print(f"--- limit {limit}: exit {p.returncode}, left {left}\n{p.stderr[-1500:]}")
+        print(f"--- limit {limit}: exit {p.returncode}, left {left}")
         if p.returncode == 0:
             assert left == ["scores.parquet", "scores.parquet.report.json"], left
             table, manifest = read_folder(out)
