@@ -61,4 +61,11 @@ bool dtype_dispatch(DType t, F&& f) {
   }
 }
 
+// Calls f(T{}) with T the one of Ts whose dtype is t (an op's own short list of types, so that a
+// nested dispatch instantiates only the pairs it can meet). Returns false when t is none of them.
+template <typename... Ts, typename F>
+bool dtype_dispatch_among(DType t, F&& f) {
+  return ((t == dtype_of<Ts>() ? (f(Ts{}), true) : false) || ...);
+}
+
 }  // namespace shardscore

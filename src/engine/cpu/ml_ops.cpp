@@ -225,22 +225,6 @@ Status cpu_one_hot_encoder(OpContext& ctx) {
   return ok_status();
 }
 
-namespace {
-
-// Calls f(T{}) for LabelEncoder's key and value types (float32, float64, int64: label_tables admits
-// no other); false for others.
-template <typename F>
-bool label_dispatch(DType t, F&& f) {
-  switch (t) {
-    case DType::kFloat32: f(float{}); return true;
-    case DType::kFloat64: f(double{}); return true;
-    case DType::kInt64: f(int64_t{}); return true;
-    default: return false;
-  }
-}
-
-}  // namespace
-
 // ai.onnx.ml LabelEncoder with numbers (op_plans_elementwise.h): a binary search of the sorted keys
 // per element, as the CUDA kernel does, and its value written at once.
 Status cpu_label_encoder(OpContext& ctx) {
@@ -248,10 +232,11 @@ Status cpu_label_encoder(OpContext& ctx) {
   const LabelTables& t = p.t();
   Tensor y(t.y_dtype, p.x->shape());
   const int64_t n = p.x->numel();
-  label_dispatch(p.x->dtype(), [&](auto x_zero) {
+  // Keys and values: float32, float64 or int64 (label_tables admits no other).
+  dtype_dispatch_among<float, double, int64_t>(p.x->dtype(), [&](auto x_zero) {
     using T = decltype(x_zero);
     const T* x = p.x->data<T>();
-    label_dispatch(t.y_dtype, [&](auto y_zero) {
+    dtype_dispatch_among<float, double, int64_t>(t.y_dtype, [&](auto y_zero) {
       using Y = decltype(y_zero);
       Y* out = y.data<Y>();
       for (int64_t i = 0; i < n; ++i) {
