@@ -119,6 +119,19 @@ bool dispatch_numeric(Elem e, F&& f) {
   }
 }
 
+// Calls f(ElemTag<T>{}) for float32, float16 (__half) and bfloat16 (__nv_bfloat16): the types a
+// float result is stored in (16-bit ones rounded once from float32) or a float scale is read in;
+// false for the others.
+template <class F>
+bool dispatch_float32_or_half(Elem e, F&& f) {
+  switch (e) {
+    case Elem::kF32: f(ElemTag<float>{}); return true;
+    case Elem::kF16: f(ElemTag<__half>{}); return true;
+    case Elem::kBF16: f(ElemTag<__nv_bfloat16>{}); return true;
+    default: return false;
+  }
+}
+
 // Bytes of one element of type e (0 for an unknown value).
 __host__ __device__ inline int elem_size_bytes(Elem e) {
   switch (e) {

@@ -19,23 +19,13 @@ constexpr int kBlock = 256;
 // (every numeric type but bool; float16 and bfloat16 reach the CPU already widened, here they widen
 // in the load).
 
-// Calls f(ElemTag<T>{}) for a result type: float32, or float16 / bfloat16 (rounded once from float32).
-template <class F>
-bool with_out(Elem e, F&& f) {
-  switch (e) {
-    case Elem::kF32: f(ElemTag<float>{}); return true;
-    case Elem::kF16: f(ElemTag<__half>{}); return true;
-    case Elem::kBF16: f(ElemTag<__nv_bfloat16>{}); return true;
-    default: return false;
-  }
-}
-
-// Calls f(ElemTag<T>{}, ElemTag<O>{}) for X of any numeric type T and an output type O that with_out
-// takes; false when either is another type.
+// Calls f(ElemTag<T>{}, ElemTag<O>{}) for X of any numeric type T and a result type O: float32, or
+// float16 / bfloat16 rounded once from float32 (dispatch_float32_or_half); false when either is
+// another type.
 template <class F>
 bool with_x_and_out(Elem x_elem, Elem out_elem, F&& f) {
   bool ok = false;
-  dispatch_numeric(x_elem, [&](auto xt) { ok = with_out(out_elem, [&](auto ot) { f(xt, ot); }); });
+  dispatch_numeric(x_elem, [&](auto xt) { ok = dispatch_float32_or_half(out_elem, [&](auto ot) { f(xt, ot); }); });
   return ok;
 }
 
@@ -697,7 +687,7 @@ cudaError_t launch_linear_classifier_finish(const float* raw, int64_t rows, int6
                                             MlPostTransform post, const int64_t* labels, int64_t* y, Elem z_elem,
                                             void* z, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  const bool ok = with_out(z_elem, [&](auto ot) {
+  const bool ok = dispatch_float32_or_half(z_elem, [&](auto ot) {
     using O = typename decltype(ot)::type;
     linear_classifier_finish_kernel<O><<<grid_for(rows, kBlock), kBlock, 0, stream>>>(
         raw, rows, targets, two_from_one, post, labels, y, static_cast<O*>(z));
@@ -820,7 +810,7 @@ cudaError_t launch_raw_input(Elem x_elem, const void* x, int64_t outer, int64_t 
   bool ok = false;
   auto go = [&](auto xt) {
     using T = typename decltype(xt)::type;
-    ok = with_out(y_elem, [&](auto ot) {
+    ok = dispatch_float32_or_half(y_elem, [&](auto ot) {
       using O = typename decltype(ot)::type;
       const unsigned grid = grid_for(n, kBlock);
       if (n < (int64_t{1} << 31)) {

@@ -1,11 +1,13 @@
 #pragma once
-// One element of ONNX's QuantizeLinear and DequantizeLinear, shared by the CPU functions
-// (src/engine/cpu/quantize.cpp) and the CUDA kernels (kernels/quantize.cu), so both give the same
-// bits. Plain C++; callable from device code when compiled by nvcc.
+// One element of ONNX's QuantizeLinear and DequantizeLinear, and which scale element it uses
+// (QuantGeometry), shared by the CPU functions (src/engine/cpu/quantize.cpp) and the CUDA kernels
+// (kernels/quantize.cu), so both give the same bits. Plain C++; callable from device code when
+// compiled by nvcc.
 //
-// QuantizeLinear: y = saturate(round_half_to_even(x / scale) + zero_point), the division in
-// float32 (the spec's x / y_scale, not x * (1 / y_scale): they differ in the last bit, which moves
-// halves), rounded by rintf (the default rounding mode: to nearest, ties to even), the zero point
+// QuantizeLinear: y = saturate(round_half_to_even(x / scale) + zero_point), x and the scale as
+// float32 (callers convert: float16 and bfloat16 exactly, an int32 x to nearest, exact up to 2^24),
+// the division in float32 (the spec's x / y_scale, not x * (1 / y_scale): they differ in the last
+// bit, which moves halves), rounded by rintf (the default rounding mode: to nearest, ties to even), the zero point
 // added in float32 (exact: a rounded value beyond 2^24 saturates whatever is added), then clamped
 // to Q's range. A NaN gives Q's minimum (ONNX leaves it open; ONNX Runtime's CPU provider gives
 // the minimum: 0 for uint8, -128 for int8).
@@ -19,6 +21,26 @@
 #include "int_pow.h"  // SS_HOST_DEVICE (same folder: the kernels include src/common/ by path)
 
 namespace shardscore {
+
+// Where x's element i finds its scale and zero-point element: the one statement of the
+// quantization granularity, computed by the plan (QuantizeLinearPlan,
+// src/engine/op_plans_elementwise.h) from the scale's shape, axis and block_size, and read as it is
+// by the CPU functions and the CUDA kernels (passed to them by value). x is seen as
+// [outer, dim, inner] around the axis; its element i = (o * dim + d) * inner + k uses element
+// o * scale_outer + (d / block) * scale_axis + k * scale_inner. Per-tensor: the defaults (every
+// stride 0, so element 0); per-axis: scale_axis 1; blocked: scale_inner 1, scale_axis inner,
+// scale_outer ceil(dim / block) * inner.
+struct QuantGeometry {
+  int64_t dim = 1, inner = 1, block = 1;
+  int64_t scale_outer = 0, scale_axis = 0, scale_inner = 0;
+
+  SS_HOST_DEVICE bool per_tensor() const { return scale_outer == 0 && scale_axis == 0 && scale_inner == 0; }
+  SS_HOST_DEVICE int64_t param_index(int64_t i) const {
+    const int64_t k = i % inner, rest = i / inner;
+    const int64_t d = rest % dim, o = rest / dim;
+    return o * scale_outer + (d / block) * scale_axis + k * scale_inner;
+  }
+};
 
 template <typename Q>
 SS_HOST_DEVICE inline Q quantize_linear_value(float x, float scale, int32_t zero_point) {

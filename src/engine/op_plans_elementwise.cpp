@@ -656,20 +656,21 @@ Status quant_granularity(const Node& n, QuantizeLinearPlan& p, const char* scale
     return invalid_argument("axis " + std::to_string(axis) + " is out of range for x of rank " + std::to_string(rank));
   }
   if (axis < 0) axis += rank;
-  p.dim = xs[static_cast<std::size_t>(axis)];
-  p.inner = 1;
-  for (int64_t k = axis + 1; k < rank; ++k) p.inner *= xs[static_cast<std::size_t>(k)];
+  QuantGeometry& g = p.geom;
+  g.dim = xs[static_cast<std::size_t>(axis)];
+  g.inner = 1;
+  for (int64_t k = axis + 1; k < rank; ++k) g.inner *= xs[static_cast<std::size_t>(k)];
   if (block_size == 0) {
-    if (ss.size() != 1 || ss[0] != p.dim) {
+    if (ss.size() != 1 || ss[0] != g.dim) {
       return invalid_argument(std::string(scale_name) + " " + shape_to_string(ss) + " must be a scalar or 1-D of " +
-                              std::to_string(p.dim) + " elements (x's dimension " + std::to_string(axis) +
+                              std::to_string(g.dim) + " elements (x's dimension " + std::to_string(axis) +
                               ", axis) for per-axis quantization");
     }
-    p.scale_axis = 1;
+    g.scale_axis = 1;
     return ok_status();
   }
   // Blocked (opset 21): x's shape but ceil(D / block_size) along axis.
-  const int64_t blocks = (p.dim + block_size - 1) / block_size;
+  const int64_t blocks = (g.dim + block_size - 1) / block_size;
   bool fits = static_cast<int64_t>(ss.size()) == rank;
   for (int64_t k = 0; fits && k < rank; ++k) {
     fits = ss[static_cast<std::size_t>(k)] == (k == axis ? blocks : xs[static_cast<std::size_t>(k)]);
@@ -681,10 +682,10 @@ Status quant_granularity(const Node& n, QuantizeLinearPlan& p, const char* scale
                             " for blocked quantization of x " + shape_to_string(xs) + " along axis " +
                             std::to_string(axis) + " with block_size " + std::to_string(block_size));
   }
-  p.block = block_size;
-  p.scale_inner = 1;
-  p.scale_axis = p.inner;
-  p.scale_outer = blocks * p.inner;
+  g.block = block_size;
+  g.scale_inner = 1;
+  g.scale_axis = g.inner;
+  g.scale_outer = blocks * g.inner;
   return ok_status();
 }
 
@@ -696,26 +697,30 @@ StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& n, const std::vect
   SS_ASSIGN_OR_RETURN(p.scale, plan_required_input(inputs, 1));
   p.zero_point = inputs.size() > 2 ? inputs[2] : nullptr;
   const DType xt = p.x->dtype();
-  if (xt == DType::kInt32) return unimplemented("QuantizeLinear of an int32 x is not supported (float32, float16, bfloat16)");
-  if (xt != DType::kFloat32 && xt != DType::kFloat16 && xt != DType::kBFloat16) return unsupported_element_type(xt);
+  if (xt != DType::kFloat32 && xt != DType::kFloat16 && xt != DType::kBFloat16 && xt != DType::kInt32) {
+    return unsupported_element_type(xt);
+  }
   const int64_t output_dtype = n.opset >= 21 ? n.attr_int("output_dtype", 0) : 0;
   if (const std::string t = unsupported_quant_type_name(output_dtype); !t.empty()) {
     return unimplemented("output_dtype " + t + " is not supported (float8 and 4-bit types; int8, uint8, int16, uint16 are)");
   }
   DType from_attr = DType::kUndefined;
-  switch (output_dtype) {
-    case 0: break;
-    case 2: from_attr = DType::kUInt8; break;
-    case 3: from_attr = DType::kInt8; break;
-    case 4: from_attr = DType::kUInt16; break;
-    case 5: from_attr = DType::kInt16; break;
-    default: return invalid_argument("output_dtype " + std::to_string(output_dtype) + " is not a quantized type");
+  if (output_dtype != 0) {
+    from_attr = dtype_from_onnx_code(output_dtype);
+    if (!is_quant_int(from_attr)) {
+      return invalid_argument("output_dtype " + std::to_string(output_dtype) + " is not a quantized type");
+    }
   }
   if (p.zero_point) {
     p.y_dtype = p.zero_point->dtype();
     if (!is_quant_int(p.y_dtype)) {
       return invalid_argument("y_zero_point of type " + name_of(p.y_dtype) +
                               " is not supported (int8, uint8, int16, uint16; float8 and int4 are not)");
+    }
+    // Only the zero point can ask for 16 bits before opset 21: output_dtype is read from 21 on.
+    if ((p.y_dtype == DType::kInt16 || p.y_dtype == DType::kUInt16) && n.opset < 21) {
+      return invalid_argument("y_zero_point of type " + name_of(p.y_dtype) + " needs opset 21, not " +
+                              std::to_string(n.opset) + " (QuantizeLinear quantizes to int16 and uint16 from opset 21)");
     }
     if (from_attr != DType::kUndefined && from_attr != p.y_dtype) {
       return invalid_argument("output_dtype " + name_of(from_attr) + " differs from y_zero_point's type " + name_of(p.y_dtype));

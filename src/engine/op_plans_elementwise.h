@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/quantize.h"
 #include "common/status.h"
 #include "engine/graph.h"
 #include "engine/op_plans.h"
@@ -306,28 +307,27 @@ struct LabelEncoderPlan {
 StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
 // QuantizeLinear and DequantizeLinear (opsets 10 to 21; src/common/quantize.h computes one
-// element). QuantizeLinear: x float32 / float16 / bfloat16, y_scale float32 / float16 /
-// bfloat16, y_zero_point (optional) int8 / uint8 / int16 / uint16, which gives y's type; without
-// one, opset 21's output_dtype does, else uint8 (zero point 0). DequantizeLinear: x int8 / uint8 /
-// int16 / uint16 / int32, x_scale as above, x_zero_point (optional) of x's type; y takes the
-// scale's type (float32 as the CPU sees it). Refused with a message: float8 and int4 types
-// (Unimplemented, by name: they fail at load already when a tensor has them, here when
-// output_dtype asks for them), QuantizeLinear of an int32 x (Unimplemented), a zero point of
-// another type or shape than the scale's (InvalidArgument), a scale of another type
-// (InvalidArgument). int16 / uint16 are taken at every opset (ONNX adds them at 21).
+// element). QuantizeLinear: x float32 / float16 / bfloat16 / int32, y_scale float32 / float16 /
+// bfloat16, y_zero_point (optional) int8 / uint8, and from opset 21 int16 / uint16, which gives y's
+// type; without one, opset 21's output_dtype does, else uint8 (zero point 0). DequantizeLinear: x
+// int8 / uint8 / int16 / uint16 / int32, x_scale as above, x_zero_point (optional) of x's type; y
+// takes the scale's type (float32 as the CPU sees it). Refused with a message: float8 and int4
+// types (Unimplemented, by name: they fail at load already when a tensor has them, here when
+// output_dtype asks for them), a QuantizeLinear zero point of int16 / uint16 before opset 21
+// (InvalidArgument, naming the opset), a zero point of another type or shape than the scale's
+// (InvalidArgument), a scale of another type (InvalidArgument: so opset 19 and 21's int32 y_scale
+// for an int32 x too). DequantizeLinear takes int16 / uint16 at every opset (ONNX adds them at 21).
 // Granularity by the scale's shape: one element (a scalar, or [1]) is per-tensor; a 1-D scale of
 // x.shape[axis] elements is per-axis (opset >= 13, axis default 1, negative counts from the end);
 // block_size > 0 (opset 21) is blocked: the scale has x's rank, x's dimensions except along axis,
 // where it has ceil(D / block_size), element d of the axis using scale element d / block_size.
-// The scale (and zero point) element of x's element i, with i = (o * dim + d) * inner + k:
-// o * scale_outer + (d / block) * scale_axis + k * scale_inner.
+// `geom` says which scale (and zero point) element each element of x uses; both backends read it.
 struct QuantizeLinearPlan {
   const Tensor* x = nullptr;
   const Tensor* scale = nullptr;
   const Tensor* zero_point = nullptr;  // nullptr: 0
   DType y_dtype = DType::kUndefined;
-  int64_t dim = 1, inner = 1, block = 1;  // x as [outer, dim, inner] around axis (per-tensor: 1, 1)
-  int64_t scale_outer = 0, scale_axis = 0, scale_inner = 0;
+  QuantGeometry geom;
 };
 StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);

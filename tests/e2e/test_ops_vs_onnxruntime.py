@@ -1998,6 +1998,24 @@ def gen_quant():
     add(Q, 19, [N("Mul", ["x", "k"], ["t"]), N("Cast", ["t"], ["h"], to=F16), N(Q, ["h", "s", "z"], ["q"]),
                 N(DQ, ["q", "s", "z"], ["y"])], [("x", FLOAT, [4, 6])], tag="float16",
         inits=[k, T("s", np.float16(0.37)), T("z", np.int8(3))], tol=HALF_TOL)
+    # int32 x (ONNX's T1 since opset 10) with a float32 scale, the types opsets 10 and 13 give (19 and 21 type
+    # y_scale as x: int32, refused below). x = trunc(1000 x) spans past the 8-bit range; scale 2 makes odd x ties.
+    ort_int32 = dict(oracle="reference", why="ONNX Runtime 1.19 has no int32 QuantizeLinear kernel (NOT_IMPLEMENTED)")
+    for opset in (10, 13):
+        for zt, z, sc in ((np.int8, 3, 7.0), (np.uint8, 128, 2.0)):
+            add(Q, opset, [N("Mul", ["x", "k3"], ["t"]), N("Cast", ["t"], ["i"], to=I32), N(Q, ["i", "s", "z"])],
+                [("x", FLOAT, [4, 6])], tag=f"int32_x,{np.dtype(zt).name}",
+                inits=[T("k3", np.float32(1000)), T("s", np.float32(sc)), T("z", z, zt)], **ort_int32)
+        add(Q, opset, [N("Mul", ["x", "k3"], ["t"]), N("Cast", ["t"], ["i"], to=I32), N(Q, ["i", "s"])],
+            [("x", FLOAT, [4, 6])], tag="int32_x,no_zero_point",
+            inits=[T("k3", np.float32(1000)), T("s", np.float32(3.0))], **ort_int32)
+    add(Q, 19, [N("Cast", ["x"], ["i"], to=I32), N(Q, ["i", "s", "z"])], [("x", FLOAT, [2, 3])],
+        tag="int32_scale_refused", inits=[T("s", np.int32(2)), T("z", np.int8(0))], refuse="y_scale of type int32")
+    # int16 / uint16 before opset 21: refused, naming the opset (ONNX adds them at 21).
+    for opset in (13, 19):
+        for zt in (np.int16, np.uint16):
+            add(Q, opset, [N(Q, ["x", "s", "z"])], [("x", FLOAT, [2, 3])], tag=f"{np.dtype(zt).name}_refused",
+                inits=[T("s", np.float32(0.1)), T("z", 0, zt)], refuse="needs opset 21")
     # Refused by name: float8 output (output_dtype FLOAT8E4M3FN).
     add(Q, 21, [N(Q, ["x", "s"], output_dtype=17)], [("x", FLOAT, [2, 3])], tag="float8_refused",
         inits=[T("s", np.float32(0.1))], refuse="FLOAT8E4M3FN")

@@ -168,6 +168,42 @@ TEST_P(OpTest, QuantizeLinear_Float16XAndScale) {
   expect_near(out, DType::kInt8, {8}, ref, kExact);
 }
 
+TEST_P(OpTest, QuantizeLinear_Int32X) {
+  // An int32 x (every opset: ONNX's T1 has int32 since opset 10) with a float32 scale: x converted
+  // to the nearest float32 (exact up to 2^24), then the float32 division as for float32. Scale 2:
+  // odd x are exact ties; 2^24 + 1 converts to 2^24; the ends saturate.
+  const std::vector<int32_t> x = {-7, -5, -3, -1, 0, 1, 3, 5, 7, 255, 256, 257, -257, 16777217, -16777217,
+                                  std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()};
+  const int64_t n = static_cast<int64_t>(x.size());
+  for (int64_t opset : {10, 13, 19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    for (float s : {2.0f, 0.3f, 1e-6f}) {
+      std::vector<double> r8, ru8;
+      for (int32_t v : x) {
+        r8.push_back(quantize_ref(static_cast<float>(v), s, -3, -128, 127));
+        ru8.push_back(quantize_ref(static_cast<float>(v), s, 0, 0, 255));
+      }
+      expect_near(
+          run1("QuantizeLinear", {make<int32_t>({n}, x), make<float>({}, {s}), make<int8_t>({}, {-3})}, {}, opset),
+          DType::kInt8, {n}, r8, kExact);
+      expect_near(run1("QuantizeLinear", {make<int32_t>({n}, x), make<float>({}, {s})}, {}, opset), DType::kUInt8, {n},
+                  ru8, kExact);
+    }
+  }
+  // int16 (opset 21) and per-axis (axis 0 of [2, n]: the second row's scale and zero point).
+  std::vector<int32_t> x2 = x;
+  x2.insert(x2.end(), x.begin(), x.end());
+  std::vector<double> r16;
+  for (int64_t i = 0; i < 2 * n; ++i) {
+    const bool second = i >= n;
+    r16.push_back(quantize_ref(static_cast<float>(x2[i]), second ? 0.5f : 3.0f, second ? 100 : -7, -32768, 32767));
+  }
+  expect_near(run1("QuantizeLinear",
+                   {make<int32_t>({2, n}, x2), make<float>({2}, {3.0f, 0.5f}), make<int16_t>({2}, {-7, 100})},
+                   {{"axis", a_int(0)}}, 21),
+              DType::kInt16, {2, n}, r16, kExact);
+}
+
 template <typename X>
 std::vector<double> dequantize_ref(const std::vector<X>& x, float s, int64_t zp) {
   std::vector<double> r;
@@ -276,12 +312,20 @@ TEST_P(OpTest, QuantizeLinear_Errors) {
                {{"output_dtype", a_int(22)}}, 21);
   expect_error(StatusCode::kInvalidArgument, "differs from y_zero_point's type", "QuantizeLinear",
                {x, make<float>({}, {1}), make<uint8_t>({}, {0})}, {{"output_dtype", a_int(3)}}, 21);
-  // Types: an int32 zero point, a float64 scale, an int32 x.
+  // Types: an int32 zero point, a float64 scale, an int64 x.
   expect_error(StatusCode::kInvalidArgument, "y_zero_point of type int32", "QuantizeLinear",
                {x, make<float>({}, {1}), make<int32_t>({}, {0})}, {}, 13);
   expect_error(StatusCode::kInvalidArgument, "y_scale of type float64", "QuantizeLinear", {x, make<double>({}, {1})}, {}, 13);
-  expect_error(StatusCode::kUnimplemented, "int32 x", "QuantizeLinear", {make<int32_t>({2}, {1, 2}), make<float>({}, {1})},
+  expect_error(StatusCode::kUnimplemented, "int64", "QuantizeLinear", {make<int64_t>({2}, {1, 2}), make<float>({}, {1})},
                {}, 13);
+  // int16 / uint16 y before opset 21 (ONNX adds them at 21).
+  for (int64_t opset : {10, 13, 19}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    expect_error(StatusCode::kInvalidArgument, "y_zero_point of type int16 needs opset 21, not " + std::to_string(opset),
+                 "QuantizeLinear", {x, make<float>({}, {1}), make<int16_t>({}, {0})}, {}, opset);
+    expect_error(StatusCode::kInvalidArgument, "y_zero_point of type uint16 needs opset 21", "QuantizeLinear",
+                 {x, make<float>({}, {1}), make<uint16_t>({}, {0})}, {}, opset);
+  }
   // Blocked: the scale's shape must follow x's.
   expect_error(StatusCode::kInvalidArgument, "for blocked quantization", "QuantizeLinear",
                {x, make<float>({2, 3}, {1, 1, 1, 1, 1, 1})}, {{"block_size", a_int(2)}}, 21);

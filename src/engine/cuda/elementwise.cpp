@@ -322,27 +322,15 @@ Status cuda_dropout(CudaOpContext& ctx) {
   return ok_status();
 }
 
-namespace {
-kernels::QuantParams quant_params(const QuantizeLinearPlan& p) {
-  kernels::QuantParams q;
-  q.dim = p.dim;
-  q.inner = p.inner;
-  q.block = p.block;
-  q.scale_outer = p.scale_outer;
-  q.scale_axis = p.scale_axis;
-  q.scale_inner = p.scale_inner;
-  return q;
-}
-}  // namespace
-
 // QuantizeLinear (op_plans_elementwise.h): one kernel, x and the scale read as stored (float16 and
-// bfloat16 widened in the kernel, as op_run_cpu widens them for the CPU), scale and zero point device tensors.
+// bfloat16 widened in the kernel, as op_run_cpu widens them for the CPU; an int32 x converted there
+// as the CPU converts it), scale and zero point device tensors.
 Status cuda_quantize_linear(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(QuantizeLinearPlan p, quantize_linear_plan(ctx.node, ctx.inputs));
   Tensor y(p.y_dtype, p.x->shape());
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_quantize_linear(
       cuda_elem(p.x->dtype()), p.x->raw(), cuda_elem(p.scale->dtype()), p.scale->raw(),
-      p.zero_point ? p.zero_point->raw() : nullptr, cuda_elem(p.y_dtype), y.raw(), y.numel(), quant_params(p),
+      p.zero_point ? p.zero_point->raw() : nullptr, cuda_elem(p.y_dtype), y.raw(), y.numel(), p.geom,
       ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
@@ -355,7 +343,7 @@ Status cuda_dequantize_linear(CudaOpContext& ctx) {
   Tensor y(p.y_dtype, p.x->shape());
   SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_dequantize_linear(
       cuda_elem(p.x->dtype()), p.x->raw(), p.zero_point ? p.zero_point->raw() : nullptr, cuda_elem(p.scale->dtype()),
-      p.scale->raw(), y.raw(), y.numel(), quant_params(p), ctx.lane.stream));
+      p.scale->raw(), y.raw(), y.numel(), p.geom, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
