@@ -2000,7 +2000,7 @@ def gen_quant():
         inits=[k, T("s", np.float16(0.37)), T("z", np.int8(3))], tol=HALF_TOL)
     # int32 x (ONNX's T1 since opset 10) with a float32 scale, the types opsets 10 and 13 give (19 and 21 type
     # y_scale as x: int32, refused below). x = trunc(1000 x) spans past the 8-bit range; scale 2 makes odd x ties.
-    ort_int32 = dict(oracle="reference", why="ONNX Runtime 1.19 has no int32 QuantizeLinear kernel (NOT_IMPLEMENTED)")
+    ort_int32 = dict(oracle="reference", why="ONNX Runtime has no int32 QuantizeLinear kernel (NOT_IMPLEMENTED)")
     for opset in (10, 13):
         for zt, z, sc in ((np.int8, 3, 7.0), (np.uint8, 128, 2.0)):
             add(Q, opset, [N("Mul", ["x", "k3"], ["t"]), N("Cast", ["t"], ["i"], to=I32), N(Q, ["i", "s", "z"])],

@@ -12,22 +12,6 @@
 namespace shardscore {
 namespace {
 
-// Calls f(T{}) for the integer types the plans admit: int8, uint8, int16, uint16 and, with
-// kWithInt32, int32 (DequantizeLinear's x; never QuantizeLinear's y).
-template <bool kWithInt32, typename F>
-void quant_dispatch(DType t, F&& f) {
-  switch (t) {
-    case DType::kInt8: f(int8_t{}); break;
-    case DType::kUInt8: f(uint8_t{}); break;
-    case DType::kInt16: f(int16_t{}); break;
-    case DType::kUInt16: f(uint16_t{}); break;
-    case DType::kInt32:
-      if constexpr (kWithInt32) f(int32_t{});
-      break;
-    default: break;
-  }
-}
-
 // out[i] = f(x[i], s[j], z ? z[j] : 0) for every element i of x, j its scale / zero-point element.
 // Per-tensor apart, s[0] and z[0] read once into locals: no index arithmetic, and nothing the
 // stores to out could be taken to change.
@@ -51,7 +35,8 @@ Status cpu_quantize_linear(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(QuantizeLinearPlan p, quantize_linear_plan(ctx.node, ctx.inputs));
   Tensor y(p.y_dtype, p.x->shape());
   const float* s = p.scale->data<float>();
-  quant_dispatch<false>(p.y_dtype, [&](auto q_zero) {
+  // y: the integer types the plan admits (int8, uint8, int16, uint16).
+  dtype_dispatch_among<int8_t, uint8_t, int16_t, uint16_t>(p.y_dtype, [&](auto q_zero) {
     using Q = decltype(q_zero);
     const Q* z = p.zero_point ? p.zero_point->data<Q>() : nullptr;
     auto q = [](auto x, float scale, Q zero) {
@@ -71,7 +56,8 @@ Status cpu_dequantize_linear(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(QuantizeLinearPlan p, dequantize_linear_plan(ctx.node, ctx.inputs));
   Tensor y(DType::kFloat32, p.x->shape());
   const float* s = p.scale->data<float>();
-  quant_dispatch<true>(p.x->dtype(), [&](auto x_zero) {
+  // x: those and int32 (a bias).
+  dtype_dispatch_among<int8_t, uint8_t, int16_t, uint16_t, int32_t>(p.x->dtype(), [&](auto x_zero) {
     using X = decltype(x_zero);
     map_elements(p.geom, p.x->numel(), p.x->data<X>(), s, p.zero_point ? p.zero_point->data<X>() : nullptr,
                  y.data<float>(), [](X x, float scale, X zero) {
