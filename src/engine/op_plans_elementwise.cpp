@@ -742,6 +742,10 @@ StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& n, const std::ve
     return unimplemented("DequantizeLinear of a " + name_of(xt) +
                          " x is not supported (int8, uint8, int16, uint16, int32; float8 and int4 are not)");
   }
+  if ((xt == DType::kInt16 || xt == DType::kUInt16) && n.opset < 21) {
+    return invalid_argument("x of type " + name_of(xt) + " needs opset 21, not " + std::to_string(n.opset) +
+                            " (DequantizeLinear takes int16 and uint16 from opset 21)");
+  }
   if (p.zero_point && p.zero_point->dtype() != xt) {
     return invalid_argument("x_zero_point of type " + name_of(p.zero_point->dtype()) + " differs from x's type " + name_of(xt));
   }

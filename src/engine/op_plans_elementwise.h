@@ -313,10 +313,10 @@ StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vecto
 // int8 / uint8 / int16 / uint16 / int32, x_scale as above, x_zero_point (optional) of x's type; y
 // takes the scale's type (float32 as the CPU sees it). Refused with a message: float8 and int4
 // types (Unimplemented, by name: they fail at load already when a tensor has them, here when
-// output_dtype asks for them), a QuantizeLinear zero point of int16 / uint16 before opset 21
-// (InvalidArgument, naming the opset), a zero point of another type or shape than the scale's
-// (InvalidArgument), a scale of another type (InvalidArgument: so opset 19 and 21's int32 y_scale
-// for an int32 x too). DequantizeLinear takes int16 / uint16 at every opset (ONNX adds them at 21).
+// output_dtype asks for them), int16 / uint16 before opset 21, where ONNX adds them (a
+// QuantizeLinear zero point, a DequantizeLinear x: InvalidArgument, naming the opset), a zero
+// point of another type or shape than the scale's (InvalidArgument), a scale of another type
+// (InvalidArgument: so opset 19 and 21's int32 y_scale for an int32 x too).
 // Granularity by the scale's shape: one element (a scalar, or [1]) is per-tensor; a 1-D scale of
 // x.shape[axis] elements is per-axis (opset >= 13, axis default 1, negative counts from the end);
 // block_size > 0 (opset 21) is blocked: the scale has x's rank, x's dimensions except along axis,

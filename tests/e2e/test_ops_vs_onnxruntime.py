@@ -2016,6 +2016,9 @@ def gen_quant():
         for zt in (np.int16, np.uint16):
             add(Q, opset, [N(Q, ["x", "s", "z"])], [("x", FLOAT, [2, 3])], tag=f"{np.dtype(zt).name}_refused",
                 inits=[T("s", np.float32(0.1)), T("z", 0, zt)], refuse="needs opset 21")
+            add(DQ, opset, [N("Cast", ["x"], ["q"], to=I16 if zt is np.int16 else TP.UINT16), N(DQ, ["q", "s"])],
+                [("x", FLOAT, [2, 3])], tag=f"{np.dtype(zt).name}_refused", inits=[T("s", np.float32(0.1))],
+                refuse="needs opset 21")
     # Refused by name: float8 output (output_dtype FLOAT8E4M3FN).
     add(Q, 21, [N(Q, ["x", "s"], output_dtype=17)], [("x", FLOAT, [2, 3])], tag="float8_refused",
         inits=[T("s", np.float32(0.1))], refuse="FLOAT8E4M3FN")

@@ -334,6 +334,14 @@ TEST_P(OpTest, QuantizeLinear_Errors) {
 }
 
 TEST_P(OpTest, DequantizeLinear_Errors) {
+  // int16 / uint16 x before opset 21 (ONNX adds them at 21).
+  for (int64_t opset : {10, 13, 19}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    expect_error(StatusCode::kInvalidArgument, "x of type int16 needs opset 21, not " + std::to_string(opset),
+                 "DequantizeLinear", {make<int16_t>({2}, {1, 2}), make<float>({}, {1})}, {}, opset);
+    expect_error(StatusCode::kInvalidArgument, "x of type uint16 needs opset 21", "DequantizeLinear",
+                 {make<uint16_t>({2}, {1, 2}), make<float>({}, {1}), make<uint16_t>({}, {0})}, {}, opset);
+  }
   expect_error(StatusCode::kInvalidArgument, "x_zero_point of type int8 differs from x's type uint8", "DequantizeLinear",
                {make<uint8_t>({2}, {1, 2}), make<float>({}, {1}), make<int8_t>({}, {0})}, {}, 13);
   expect_error(StatusCode::kUnimplemented, "DequantizeLinear of a float32 x", "DequantizeLinear",
