@@ -433,18 +433,22 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
         g.external_data.push_back(kv.value());
     }
   };
+  // " (read by node 'N' (Op))", the first node that reads `value`, or with reads false " (made by
+  // node 'N' (Op))", the node that makes it; "" where there is none.
+  auto node_of = [&gp](const std::string& value, bool reads) -> std::string {
+    for (int k = 0; k < gp.node_size(); ++k) {
+      const auto& np = gp.node(k);
+      const auto& names = reads ? np.input() : np.output();
+      if (std::find(names.begin(), names.end(), value) == names.end()) continue;
+      return std::string(reads ? " (read by" : " (made by") + " node '" +
+             (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" + np.op_type() + "))";
+    }
+    return "";
+  };
   for (const auto& init : gp.initializer()) {
     std::string what = "model '" + source + "': initializer '" + init.name() + "'";
-    if (dtype_from_onnx(init.data_type()) == DType::kUndefined) {
-      // A type the engine has no tensors for (a float8 or int4 zero point): name the node that reads it.
-      for (int k = 0; k < gp.node_size(); ++k) {
-        const auto& np = gp.node(k);
-        if (std::find(np.input().begin(), np.input().end(), init.name()) == np.input().end()) continue;
-        what += " (read by node '" + (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" +
-                np.op_type() + "))";
-        break;
-      }
-    }
+    // A type the engine has no tensors for (a float8 or int4 zero point): name the node that reads it.
+    if (dtype_from_onnx(init.data_type()) == DType::kUndefined) what += node_of(init.name(), true);
     SS_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(init, what, model_dir));
     g.initializers[init.name()] = std::move(t);
     note_external(init);
@@ -461,15 +465,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     const bool inputs = list == &gp.input();
     for (const auto& v : *list) {
       if (inputs && g.initializers.count(v.name())) continue;
-      std::string what = "model '" + source + "': graph " + (inputs ? "input" : "output") + " '" + v.name() + "'";
-      for (int k = 0; k < gp.node_size(); ++k) {  // the node that makes it, or the first that reads it
-        const auto& names = inputs ? gp.node(k).input() : gp.node(k).output();
-        if (std::find(names.begin(), names.end(), v.name()) == names.end()) continue;
-        const auto& np = gp.node(k);
-        what += std::string(inputs ? " (read by" : " (made by") + " node '" +
-                (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" + np.op_type() + "))";
-        break;
-      }
+      const std::string what = "model '" + source + "': graph " + (inputs ? "input" : "output") + " '" + v.name() +
+                               "'" + node_of(v.name(), inputs);
       if (!v.has_type()) continue;  // the checker and the ops speak for untyped values
       std::string why;
       if (!v.type().has_tensor_type()) {
