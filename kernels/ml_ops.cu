@@ -552,8 +552,9 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
       y[r] = label;
       ml_post_row(a.post, zf, a.cols);
     } else {
-      double* kv = work_all + r * a.work_per_row;
-      double* d = kv + V;
+      const SvmRowScratch w = svm_row_scratch(a);
+      double* kv = work_all + r * a.work_per_row + w.kv;
+      double* d = work_all + r * a.work_per_row + w.d;
       int64_t* votes = votes_all + r * k;
       for (int64_t v = 0; v < V; ++v) kv[v] = svm_kernel_dev(a, row, a.sv + v * features, features);
       for (int64_t c = 0; c < k; ++c) votes[c] = 0;
@@ -577,13 +578,11 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
       for (int64_t c = 1; c < k; ++c)
         if (votes[best] < votes[c]) best = c;
       y[r] = a.labels[best];
-      if (a.have_proba) {
-        // The coupling's matrices follow the pair scores (svm_classifier_work_per_row counts them
-        // only with probabilities).
-        double* rr = d + a.pairs;
-        double* q = rr + k * k;
-        double* qp = q + k * k;
-        double* prob = qp + k;
+      if (a.couple) {
+        double* rr = work_all + r * a.work_per_row + w.rr;
+        double* q = work_all + r * a.work_per_row + w.q;
+        double* qp = work_all + r * a.work_per_row + w.qp;
+        double* prob = work_all + r * a.work_per_row + w.prob;
         pair = 0;
         for (int64_t i = 0; i < k; ++i)
           for (int64_t j = i + 1; j < k; ++j, ++pair) {

@@ -622,6 +622,13 @@ bool is_quant_int(DType t) {
   return t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16 || t == DType::kUInt16;
 }
 
+// ONNX's QuantizeLinear and DequantizeLinear take int16 and uint16 from opset 21 on.
+Status check_16_bit_opset(const Node& n, const std::string& what, DType t) {
+  if ((t != DType::kInt16 && t != DType::kUInt16) || n.opset >= 21) return ok_status();
+  return invalid_argument(what + " of type " + name_of(t) + " needs opset 21, not " + std::to_string(n.opset) + " (" +
+                          n.op_type + " takes int16 and uint16 from opset 21)");
+}
+
 // ONNX's name of a quantized type this engine has no tensors for (float8, 4-bit), or "".
 std::string unsupported_quant_type_name(int64_t onnx_type) {
   return onnx_type >= 17 && onnx_type <= 23 ? onnx_type_name(static_cast<int32_t>(onnx_type)) : "";
@@ -700,6 +707,12 @@ StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& n, const std::vect
   if (xt != DType::kFloat32 && xt != DType::kFloat16 && xt != DType::kBFloat16 && xt != DType::kInt32) {
     return unsupported_element_type(xt);
   }
+  // From opset 19 ONNX types y_scale as x: an int32 x then comes with an int32 y_scale, which
+  // quant_granularity refuses by its type; a float one is not a valid model there.
+  if (xt == DType::kInt32 && n.opset >= 19 && p.scale->dtype() != DType::kInt32) {
+    return invalid_argument("y_scale of type " + name_of(p.scale->dtype()) + " with an int32 x is ONNX's at opsets 10 "
+                            "to 18 only (from opset 19 y_scale has x's type), not at " + std::to_string(n.opset));
+  }
   const int64_t output_dtype = n.opset >= 21 ? n.attr_int("output_dtype", 0) : 0;
   if (const std::string t = unsupported_quant_type_name(output_dtype); !t.empty()) {
     return unimplemented("output_dtype " + t + " is not supported (float8 and 4-bit types; int8, uint8, int16, uint16 are)");
@@ -718,10 +731,7 @@ StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& n, const std::vect
                               " is not supported (int8, uint8, int16, uint16; float8 and int4 are not)");
     }
     // Only the zero point can ask for 16 bits before opset 21: output_dtype is read from 21 on.
-    if ((p.y_dtype == DType::kInt16 || p.y_dtype == DType::kUInt16) && n.opset < 21) {
-      return invalid_argument("y_zero_point of type " + name_of(p.y_dtype) + " needs opset 21, not " +
-                              std::to_string(n.opset) + " (QuantizeLinear quantizes to int16 and uint16 from opset 21)");
-    }
+    SS_RETURN_IF_ERROR(check_16_bit_opset(n, "y_zero_point", p.y_dtype));
     if (from_attr != DType::kUndefined && from_attr != p.y_dtype) {
       return invalid_argument("output_dtype " + name_of(from_attr) + " differs from y_zero_point's type " + name_of(p.y_dtype));
     }
@@ -742,10 +752,7 @@ StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& n, const std::ve
     return unimplemented("DequantizeLinear of a " + name_of(xt) +
                          " x is not supported (int8, uint8, int16, uint16, int32; float8 and int4 are not)");
   }
-  if ((xt == DType::kInt16 || xt == DType::kUInt16) && n.opset < 21) {
-    return invalid_argument("x of type " + name_of(xt) + " needs opset 21, not " + std::to_string(n.opset) +
-                            " (DequantizeLinear takes int16 and uint16 from opset 21)");
-  }
+  SS_RETURN_IF_ERROR(check_16_bit_opset(n, "x", xt));
   if (p.zero_point && p.zero_point->dtype() != xt) {
     return invalid_argument("x_zero_point of type " + name_of(p.zero_point->dtype()) + " differs from x's type " + name_of(xt));
   }

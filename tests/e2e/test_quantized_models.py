@@ -157,9 +157,9 @@ def test_qdq_model_matches_onnxruntime(e2e, tmp_path, seed, net, per_channel):
     step = activation_step(q)
     want = ort_outputs(q, x)
 
-    weights = {n.input[1] for n in q.graph.node if n.op_type in ("Gemm", "Conv")}  # their weights' DQ outputs
     per_axis = per_axis_scales(q)
     if per_channel:
+        weights = {n.input[1] for n in q.graph.node if n.op_type in ("Gemm", "Conv")}  # their weights' DQ outputs
         # Every weight is dequantized per output channel, and the comparison below tells that from one scale for
         # all channels: ONNX Runtime's own output for the model with each per-axis scale collapsed is out of
         # tolerance, so a scorer that dropped the per-axis index fails this test.

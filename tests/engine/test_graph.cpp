@@ -332,6 +332,19 @@ TEST(GraphParse, InputsAndOutputsOfUnsupportedTypes_Unimplemented) {
     EXPECT_TRUE(contains(g.status().message(), "graph input 'X' (read by node 'relu' (Relu)) has element type INT4")) << g.status().message();
   }
   {
+    // An initializer of such a type (a float8 zero point): named with the node that reads it.
+    auto m = relu_model();
+    add_node(&m, "Add", {"X", "W8"}, {"Z"}, "add8");
+    onnx::TensorProto* w = m.mutable_graph()->add_initializer();
+    w->set_name("W8");
+    w->set_data_type(17);  // FLOAT8E4M3FN
+    w->add_dims(1);
+    w->set_raw_data(std::string(1, '\0'));
+    auto g = graph_parse_onnx(bytes_of(m), "w8.onnx");
+    ASSERT_FALSE(g.ok());
+    EXPECT_TRUE(contains(g.status().message(), "initializer 'W8' (read by node 'add8' (Add))")) << g.status().message();
+  }
+  {
     auto m = relu_model();
     auto* t = m.mutable_graph()->mutable_input(0)->mutable_type();
     t->clear_tensor_type();

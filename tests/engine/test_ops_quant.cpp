@@ -169,13 +169,14 @@ TEST_P(OpTest, QuantizeLinear_Float16XAndScale) {
 }
 
 TEST_P(OpTest, QuantizeLinear_Int32X) {
-  // An int32 x (every opset: ONNX's T1 has int32 since opset 10) with a float32 scale: x converted
-  // to the nearest float32 (exact up to 2^24), then the float32 division as for float32. Scale 2:
-  // odd x are exact ties; 2^24 + 1 converts to 2^24; the ends saturate.
+  // An int32 x (ONNX's T1 has int32 since opset 10) with a float32 scale (opsets 10 to 18; from 19
+  // the scale has x's type): x converted to the nearest float32 (exact up to 2^24), then the
+  // float32 division as for float32. Scale 2: odd x are exact ties; 2^24 + 1 converts to 2^24; the
+  // ends saturate.
   const std::vector<int32_t> x = {-7, -5, -3, -1, 0, 1, 3, 5, 7, 255, 256, 257, -257, 16777217, -16777217,
                                   std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min()};
   const int64_t n = static_cast<int64_t>(x.size());
-  for (int64_t opset : {10, 13, 19, 21}) {
+  for (int64_t opset : {10, 13, 18}) {
     SCOPED_TRACE("opset " + std::to_string(opset));
     for (float s : {2.0f, 0.3f, 1e-6f}) {
       std::vector<double> r8, ru8;
@@ -190,18 +191,27 @@ TEST_P(OpTest, QuantizeLinear_Int32X) {
                   ru8, kExact);
     }
   }
-  // int16 (opset 21) and per-axis (axis 0 of [2, n]: the second row's scale and zero point).
+  // Per-axis (opset 13; axis 0 of [2, n]: the second row's scale and zero point).
   std::vector<int32_t> x2 = x;
   x2.insert(x2.end(), x.begin(), x.end());
-  std::vector<double> r16;
+  std::vector<double> r2;
   for (int64_t i = 0; i < 2 * n; ++i) {
     const bool second = i >= n;
-    r16.push_back(quantize_ref(static_cast<float>(x2[i]), second ? 0.5f : 3.0f, second ? 100 : -7, -32768, 32767));
+    r2.push_back(quantize_ref(static_cast<float>(x2[i]), second ? 0.5f : 3.0f, second ? 100 : -7, -128, 127));
   }
   expect_near(run1("QuantizeLinear",
-                   {make<int32_t>({2, n}, x2), make<float>({2}, {3.0f, 0.5f}), make<int16_t>({2}, {-7, 100})},
-                   {{"axis", a_int(0)}}, 21),
-              DType::kInt16, {2, n}, r16, kExact);
+                   {make<int32_t>({2, n}, x2), make<float>({2}, {3.0f, 0.5f}), make<int8_t>({2}, {-7, 100})},
+                   {{"axis", a_int(0)}}, 13),
+              DType::kInt8, {2, n}, r2, kExact);
+  // From opset 19 a float scale with an int32 x is no valid model (and an int32 scale is refused).
+  for (int64_t opset : {19, 21}) {
+    SCOPED_TRACE("opset " + std::to_string(opset));
+    expect_error(StatusCode::kInvalidArgument, "y_scale of type float32 with an int32 x is ONNX's at opsets 10 to 18 "
+                 "only (from opset 19 y_scale has x's type), not at " + std::to_string(opset), "QuantizeLinear",
+                 {make<int32_t>({n}, x), make<float>({}, {2.0f})}, {}, opset);
+    expect_error(StatusCode::kInvalidArgument, "y_scale of type int32", "QuantizeLinear",
+                 {make<int32_t>({n}, x), make<int32_t>({}, {2})}, {}, opset);
+  }
 }
 
 template <typename X>

@@ -1,6 +1,9 @@
 // Runs without a GPU: the library checks are real; the device checks say they skipped.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <utility>
+
 #include "kernels/cuda_runtime_info.h"
 #include "kernels/ml_ops.h"
 
@@ -38,18 +41,31 @@ TEST(CudaDevice, FaultRecordKeepsTheFirstStepsLowestPosition) {
   EXPECT_EQ(f.lock, 0u);
 }
 
-// launch_svm_classifier's per-row scratch holds the pairwise coupling's 2 k^2 + 2 k doubles only
-// where the coupling runs: the SVC form with probabilities (host arithmetic, no device needed).
-TEST(SvmClassifierWork, CouplingMatricesOnlyWithProbabilities) {
-  kernels::SvmArgs a;
-  a.vectors = 8;
-  a.classes = 4;
-  a.pairs = 6;
-  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 8 + 6);
-  a.have_proba = true;
-  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 8 + 6 + 2 * 16 + 2 * 4);
-  a.vectors = 0;  // the linear form ignores prob_a / prob_b
-  EXPECT_EQ(kernels::svm_classifier_work_per_row(a), 6);
+// launch_svm_classifier's per-row scratch (svm_row_scratch, which the kernel takes its pointers
+// from): each piece as long as the kernel writes it, none overlapping, all inside the row's size;
+// the coupling's four only where it runs (host arithmetic, no device needed).
+TEST(SvmRowScratch, PiecesFitTheRowWithoutOverlap) {
+  for (const bool couple : {false, true}) {
+    SCOPED_TRACE(couple ? "coupling" : "no coupling");
+    kernels::SvmArgs a;
+    a.vectors = 8;
+    a.classes = 4;
+    a.pairs = 6;
+    a.have_proba = couple;
+    a.couple = couple;
+    const kernels::SvmRowScratch w = kernels::svm_row_scratch(a);
+    const int64_t k = couple ? a.classes : 0;
+    // {offset, length} in the order the kernel lays them out.
+    const std::pair<int64_t, int64_t> pieces[] = {{w.kv, a.vectors}, {w.d, a.pairs}, {w.rr, k * k},
+                                                  {w.q, k * k},      {w.qp, k},        {w.prob, k}};
+    int64_t end = 0;
+    for (const auto& [offset, length] : pieces) {
+      EXPECT_GE(offset, end) << "a piece overlaps the one before";
+      end = offset + length;
+    }
+    EXPECT_EQ(w.size, end) << "the row holds exactly its pieces";
+    EXPECT_EQ(w.size, a.vectors + a.pairs + (couple ? 2 * 16 + 2 * 4 : 0));
+  }
 }
 
 }  // namespace

@@ -349,9 +349,10 @@ Status cuda_svm_classifier(CudaOpContext& ctx) {
     a.pairs = p.pairs;
     a.cols = p.cols;
     a.have_proba = p.have_proba;
+    a.couple = p.couple;
     a.all_positive = p.all_positive;
     a.post = kernel_post(p.post);
-    const int64_t per_row = kernels::svm_classifier_work_per_row(a);
+    const int64_t per_row = kernels::svm_row_scratch(a).size;
     a.work_per_row = per_row;
     auto* work = static_cast<double*>(ctx.scratch(static_cast<std::size_t>(rows * per_row) * sizeof(double)));
     auto* votes = static_cast<int64_t*>(ctx.scratch(static_cast<std::size_t>(rows * p.classes) * sizeof(int64_t)));
