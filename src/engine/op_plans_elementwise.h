@@ -307,8 +307,8 @@ struct LabelEncoderPlan {
 StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
 // QuantizeLinear and DequantizeLinear (opsets 10 to 21; src/common/quantize.h computes one
-// element). QuantizeLinear: x float32 / float16 / bfloat16 / int32, y_scale float32 / float16 /
-// bfloat16, y_zero_point (optional) int8 / uint8, and from opset 21 int16 / uint16, which gives y's
+// element). QuantizeLinear: x float32 / float16 / bfloat16 / int32 (int32 at opsets 10 to 18, with
+// a float y_scale), y_scale float32 / float16 / bfloat16, y_zero_point (optional) int8 / uint8, and from opset 21 int16 / uint16, which gives y's
 // type; without one, opset 21's output_dtype does, else uint8 (zero point 0). DequantizeLinear: x
 // int8 / uint8 / int16 / uint16 / int32, x_scale as above, x_zero_point (optional) of x's type; y
 // takes the scale's type (float32 as the CPU sees it). Refused with a message: float8 and int4
@@ -316,7 +316,8 @@ StatusOr<LabelEncoderPlan> label_encoder_plan(const Node& node, const std::vecto
 // output_dtype asks for them), int16 / uint16 before opset 21, where ONNX adds them (a
 // QuantizeLinear zero point, a DequantizeLinear x: InvalidArgument, naming the opset), a zero
 // point of another type or shape than the scale's (InvalidArgument), a scale of another type
-// (InvalidArgument: so opset 19 and 21's int32 y_scale for an int32 x too).
+// (InvalidArgument: so opset 19 and 21's int32 y_scale for an int32 x too, and a float y_scale
+// with an int32 x there, which ONNX does not type).
 // Granularity by the scale's shape: one element (a scalar, or [1]) is per-tensor; a 1-D scale of
 // x.shape[axis] elements is per-axis (opset >= 13, axis default 1, negative counts from the end);
 // block_size > 0 (opset 21) is blocked: the scale has x's rank, x's dimensions except along axis,
