@@ -119,17 +119,34 @@ bool dispatch_numeric(Elem e, F&& f) {
   }
 }
 
-// Calls f(ElemTag<T>{}) for float32, float16 (__half) and bfloat16 (__nv_bfloat16): the types a
-// float result is stored in (16-bit ones rounded once from float32) or a float scale is read in;
-// false for the others.
+// The Elem of a stored C++ type (float16 as __half, bfloat16 as __nv_bfloat16; bool has none: its
+// tensors are read as uint8_t where a kernel takes them).
+template <class T> constexpr Elem elem_of();
+template <> constexpr Elem elem_of<float>() { return Elem::kF32; }
+template <> constexpr Elem elem_of<double>() { return Elem::kF64; }
+template <> constexpr Elem elem_of<__half>() { return Elem::kF16; }
+template <> constexpr Elem elem_of<__nv_bfloat16>() { return Elem::kBF16; }
+template <> constexpr Elem elem_of<int8_t>() { return Elem::kI8; }
+template <> constexpr Elem elem_of<int16_t>() { return Elem::kI16; }
+template <> constexpr Elem elem_of<int32_t>() { return Elem::kI32; }
+template <> constexpr Elem elem_of<int64_t>() { return Elem::kI64; }
+template <> constexpr Elem elem_of<uint8_t>() { return Elem::kU8; }
+template <> constexpr Elem elem_of<uint16_t>() { return Elem::kU16; }
+template <> constexpr Elem elem_of<uint32_t>() { return Elem::kU32; }
+template <> constexpr Elem elem_of<uint64_t>() { return Elem::kU64; }
+
+// Calls f(ElemTag<T>{}) with T the one of Ts whose Elem is e (an op's own short list of types, so
+// that a kernel is instantiated only for the types it can meet); false when e is none of them.
+template <class... Ts, class F>
+bool dispatch_elem_among(Elem e, F&& f) {
+  return ((e == elem_of<Ts>() ? (f(ElemTag<Ts>{}), true) : false) || ...);
+}
+
+// float32, float16 and bfloat16: the types a float result is stored in (16-bit ones rounded once
+// from float32) or a float scale is read in.
 template <class F>
 bool dispatch_float32_or_half(Elem e, F&& f) {
-  switch (e) {
-    case Elem::kF32: f(ElemTag<float>{}); return true;
-    case Elem::kF16: f(ElemTag<__half>{}); return true;
-    case Elem::kBF16: f(ElemTag<__nv_bfloat16>{}); return true;
-    default: return false;
-  }
+  return dispatch_elem_among<float, __half, __nv_bfloat16>(e, static_cast<F&&>(f));
 }
 
 // Bytes of one element of type e (0 for an unknown value).

@@ -204,13 +204,7 @@ __global__ void binarizer_kernel(const T* __restrict__ x, T* __restrict__ y, int
 // Calls f(ElemTag<T>{}) for Imputer's and Binarizer's four types; false for others.
 template <class F>
 bool with_imputer_type(Elem e, F&& f) {
-  switch (e) {
-    case Elem::kF32: f(ElemTag<float>{}); return true;
-    case Elem::kF64: f(ElemTag<double>{}); return true;
-    case Elem::kI32: f(ElemTag<int32_t>{}); return true;
-    case Elem::kI64: f(ElemTag<int64_t>{}); return true;
-    default: return false;
-  }
+  return dispatch_elem_among<float, double, int32_t, int64_t>(e, static_cast<F&&>(f));
 }
 
 // The index of v in keys[0..n) (sorted ascending, no NaN), or -1: a lower bound, as

@@ -32,29 +32,17 @@ __global__ void dequantize_linear_kernel(const X* __restrict__ x, const X* __res
 // Calls f(ElemTag<T>{}) for QuantizeLinear's x: the float types and int32; false for others.
 template <class F>
 bool with_quantize_x(Elem e, F&& f) {
-  if (e == Elem::kI32) {
-    f(ElemTag<int32_t>{});
-    return true;
-  }
-  return dispatch_float32_or_half(e, static_cast<F&&>(f));
+  return dispatch_elem_among<float, __half, __nv_bfloat16, int32_t>(e, static_cast<F&&>(f));
 }
 
 // Calls f(ElemTag<T>{}) for int8, uint8, int16, uint16 (and int32 when kWithInt32: DequantizeLinear's
 // x); false for others.
 template <bool kWithInt32, class F>
 bool with_quant_int(Elem e, F&& f) {
-  switch (e) {
-    case Elem::kI8: f(ElemTag<int8_t>{}); return true;
-    case Elem::kU8: f(ElemTag<uint8_t>{}); return true;
-    case Elem::kI16: f(ElemTag<int16_t>{}); return true;
-    case Elem::kU16: f(ElemTag<uint16_t>{}); return true;
-    case Elem::kI32:
-      if constexpr (kWithInt32) {
-        f(ElemTag<int32_t>{});
-        return true;
-      }
-      return false;
-    default: return false;
+  if constexpr (kWithInt32) {
+    return dispatch_elem_among<int8_t, uint8_t, int16_t, uint16_t, int32_t>(e, static_cast<F&&>(f));
+  } else {
+    return dispatch_elem_among<int8_t, uint8_t, int16_t, uint16_t>(e, static_cast<F&&>(f));
   }
 }
 
