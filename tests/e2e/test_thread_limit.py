@@ -24,16 +24,17 @@ BASE_UID = 47_000      # uids BASE_UID + limit: no task of theirs but the job's 
 TIMEOUT_S = 120
 
 
-def _closed_to_others(path: Path) -> str | None:
-    """Why a user neither owner nor in the group (the job's uid) cannot read `path`: the first folder on its way
-    that others may not enter, or the file itself not readable by others; None when they can."""
+def _closed_to_others(path: Path, run: bool = False) -> str | None:
+    """Why a user neither owner nor in the group (the job's uid) cannot read (run: and execute) `path`: the first
+    folder on its way that others may not enter, or the file's own mode; None when they can."""
     for folder in reversed(path.parents):
         mode = folder.stat().st_mode
         if not mode & 0o001:
             return f"others may not enter {folder} (mode {stat.filemode(mode)})"
     mode = path.stat().st_mode
-    if not mode & 0o004:
-        return f"others may not read {path} (mode {stat.filemode(mode)})"
+    need = 0o005 if run else 0o004
+    if mode & need != need:
+        return f"others may not {'read and execute' if run else 'read'} {path} (mode {stat.filemode(mode)})"
     return None
 
 
@@ -60,14 +61,13 @@ def shared_dir(e2e):
     for tool in ("setpriv", "prlimit"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} (util-linux) is not installed")
-    if os.stat(e2e.BIN).st_mode & 0o005 != 0o005:
-        pytest.skip("the shardscore binary is not readable and executable by other users")
-    for path, what in ((e2e.BIN, "run the shardscore binary"), (e2e.DEMO_MODEL, "read the model")):
-        blocked = _closed_to_others(Path(path))
+    for path, what, run in ((e2e.BIN, "run the shardscore binary", True), (e2e.DEMO_MODEL, "read the model", False)):
+        blocked = _closed_to_others(Path(path), run)
         if blocked:
             pytest.fail(f"the job runs as an unprivileged uid (root is not held to RLIMIT_NPROC), which cannot {what} "
-                        f"{path}: {blocked}. Let other users enter the folders on the way (chmod o+x) or check the "
-                        f"repository out where they may; else every limit fails alike and the scan proves nothing")
+                        f"{path}: {blocked}. Let other users in (chmod o+x on the folders, o+r on the model, o+rx on the binary) "
+                        f"or check the repository out where they may; else every limit fails alike and the scan "
+                        f"proves nothing")
     p = e2e.run_job(None, ["--version"], prefix=_as_uid(BASE_UID))  # its libraries too (.venv's pyarrow)
     if p.returncode != 0:
         pytest.fail(f"the job runs as an unprivileged uid (root is not held to RLIMIT_NPROC), which cannot start "
