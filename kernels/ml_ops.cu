@@ -547,8 +547,9 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
       ml_post_row(a.post, zf, a.cols);
     } else {
       const SvmRowScratch w = svm_row_scratch(a);
-      double* kv = work_all + r * a.work_per_row + w.kv;
-      double* d = work_all + r * a.work_per_row + w.d;
+      double* const row_work = work_all + r * w.size;
+      double* kv = row_work + w.kv;
+      double* d = row_work + w.d;
       int64_t* votes = votes_all + r * k;
       for (int64_t v = 0; v < V; ++v) kv[v] = svm_kernel_dev(a, row, a.sv + v * features, features);
       for (int64_t c = 0; c < k; ++c) votes[c] = 0;
@@ -572,11 +573,11 @@ __global__ void svm_classifier_kernel(const T* __restrict__ x, int64_t rows, int
       for (int64_t c = 1; c < k; ++c)
         if (votes[best] < votes[c]) best = c;
       y[r] = a.labels[best];
-      if (a.couple) {
-        double* rr = work_all + r * a.work_per_row + w.rr;
-        double* q = work_all + r * a.work_per_row + w.q;
-        double* qp = work_all + r * a.work_per_row + w.qp;
-        double* prob = work_all + r * a.work_per_row + w.prob;
+      if (a.have_proba) {  // the SVC form: the coupling runs (w holds its pieces)
+        double* rr = row_work + w.rr;
+        double* q = row_work + w.q;
+        double* qp = row_work + w.qp;
+        double* prob = row_work + w.prob;
         pair = 0;
         for (int64_t i = 0; i < k; ++i)
           for (int64_t j = i + 1; j < k; ++j, ++pair) {
@@ -747,18 +748,10 @@ cudaError_t launch_label_encoder(Elem x_elem, const void* x, int64_t n, const in
                                  const double* fvalues, int64_t idefault, double fdefault, void* y,
                                  cudaStream_t stream) {
   if (n <= 0) return cudaSuccess;
-  auto numeric3 = [](Elem e, auto&& f) {
-    switch (e) {
-      case Elem::kF32: f(ElemTag<float>{}); return true;
-      case Elem::kF64: f(ElemTag<double>{}); return true;
-      case Elem::kI64: f(ElemTag<int64_t>{}); return true;
-      default: return false;
-    }
-  };
   bool ok = false;
-  numeric3(x_elem, [&](auto xt) {
+  dispatch_elem_among<float, double, int64_t>(x_elem, [&](auto xt) {
     using X = typename decltype(xt)::type;
-    ok = numeric3(y_elem, [&](auto yt) {
+    ok = dispatch_elem_among<float, double, int64_t>(y_elem, [&](auto yt) {
       using Y = typename decltype(yt)::type;
       label_encoder_kernel<X, Y><<<grid_for(n, kBlock), kBlock, 0, stream>>>(
           static_cast<const X*>(x), n, ikeys, fkeys, keys, nan_key, ivalues, fvalues, idefault, fdefault,

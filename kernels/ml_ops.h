@@ -172,16 +172,15 @@ struct SvmArgs {
   double rho0 = 0;                  // regressor
   bool one_class = false;           // regressor
   bool have_proba = false, all_positive = false;
-  bool couple = false;              // classifier: the plan's SvmClassifierPlan::couple
   MlPostTransform post = MlPostTransform::kNone;
-  int64_t work_per_row = 0;         // classifier: svm_row_scratch(*this).size, set by the host
 };
 
 // One row's scratch of launch_svm_classifier (SVC form), offsets in doubles from the row's start:
 // the kernel values [vectors], the pair scores [pairs], then only where the pairwise coupling runs
-// (a.couple) r [classes^2], Q [classes^2], Qp [classes] and the probabilities [classes] (else those
-// offsets are size, and nothing is there). The kernel takes its pointers from it and the host sizes
-// the scratch by it, so the two cannot disagree.
+// (vectors > 0 and have_proba, as SvmClassifierPlan::couple) r [classes^2], Q [classes^2], Qp
+// [classes] and the probabilities [classes] (else those offsets are size, and nothing is there).
+// The kernel takes its pointers from it and the host sizes the scratch by it, so the two cannot
+// disagree.
 struct SvmRowScratch {
   int64_t kv = 0, d = 0, rr = 0, q = 0, qp = 0, prob = 0, size = 0;
 };
@@ -189,7 +188,7 @@ __host__ __device__ inline SvmRowScratch svm_row_scratch(const SvmArgs& a) {
   SvmRowScratch w;
   w.d = w.kv + a.vectors;
   w.rr = w.d + a.pairs;
-  const int64_t k = a.couple ? a.classes : 0;
+  const int64_t k = a.vectors > 0 && a.have_proba ? a.classes : 0;
   w.q = w.rr + k * k;
   w.qp = w.q + k * k;
   w.prob = w.qp + k;
@@ -205,7 +204,7 @@ cudaError_t launch_svm_regressor(Elem x_elem, const void* x, int64_t rows, int64
 
 // One thread per row, as the CPU's cpu_svm_classifier step by step: kernel values, pair scores and
 // votes, Platt probabilities and their coupling in double (work: device scratch of rows x
-// a.work_per_row = svm_row_scratch(a).size doubles, votes: rows x classes int64), scores rounded to float32 into
+// svm_row_scratch(a).size doubles, votes: rows x classes int64), scores rounded to float32 into
 // zf (rows x cols) and post-transformed there with the CPU's float32 formulas, then written to z
 // (z_elem kF32, kF16 or kBF16; null: not wanted) and the labels to y.
 cudaError_t launch_svm_classifier(Elem x_elem, const void* x, int64_t rows, int64_t features, const SvmArgs& a,

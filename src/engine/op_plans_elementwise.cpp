@@ -329,11 +329,10 @@ StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
   if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
-  const Attribute* labels_attr = n.attr("classlabels_ints");
+  p.labels = n.attr_ints("classlabels_ints");
   p.coef = n.attr_floats("coefficients");
   p.intercepts = n.attr_floats("intercepts");
-  if (!labels_attr || !p.coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
-  p.labels = &labels_attr->ints;
+  if (!p.labels || !p.coef) return invalid_argument("LinearClassifier needs coefficients and classlabels_ints");
   const int64_t features = p.xr.features;
   if (features == 0 || p.coef->empty() || static_cast<int64_t>(p.coef->size()) % features != 0) {
     return invalid_argument(std::to_string(p.coef->size()) + " coefficients do not fit " + std::to_string(features) +
@@ -503,14 +502,14 @@ Status label_list(const Node& n, const char* floats, const char* ints, const cha
   if (const Attribute* s = n.attr(strings); s && !s->strings.empty()) {
     return unimplemented(std::string(strings) + ": string keys and values are not supported (numbers only)");
   }
-  if (const Attribute* a = n.attr(floats); a && !a->floats.empty()) {
+  if (const std::vector<float>* v = n.attr_floats(floats); v && !v->empty()) {
     out->type = DType::kFloat32;
-    out->f.assign(a->floats.begin(), a->floats.end());
+    out->f.assign(v->begin(), v->end());
   }
-  if (const Attribute* a = n.attr(ints); a && !a->ints.empty()) {
+  if (const std::vector<int64_t>* v = n.attr_ints(ints); v && !v->empty()) {
     if (out->type != DType::kUndefined) return invalid_argument(std::string(floats) + " and " + ints + " are both given");
     out->type = DType::kInt64;
-    out->i = a->ints;
+    out->i = *v;
   }
   if (const Attribute* a = n.attr(tensor); a && a->type == Attribute::Type::kTensor) {
     if (out->type != DType::kUndefined) return invalid_argument(std::string(tensor) + " is given with another list");

@@ -134,7 +134,6 @@ StatusOr<SvmClassifierPlan> svm_classifier_plan(const Node& n, const std::vector
     if (p.have_proba && static_cast<int64_t>(na) != p.pairs) {
       return invalid_argument(count(na) + " prob_a / prob_b values for " + std::to_string(p.pairs) + " class pairs");
     }
-    p.couple = p.have_proba;
     p.cols = p.have_proba ? p.classes : (p.classes > 2 ? p.pairs : 2);
   }
 

@@ -86,7 +86,7 @@ struct SvmClassifierPlan {
   bool have_proba = false;
   // The pairwise coupling runs (the SVC form with prob_a / prob_b): only then do the backends
   // reserve its classes x classes matrices.
-  bool couple = false;
+  bool couple() const { return have_proba && !linear; }
   bool all_positive = false;  // every coefficient >= 0 (the linear two-class label rule)
   MlPost post = MlPost::kNone;
 };

@@ -187,6 +187,12 @@ Status report_write_file(const std::string& path, const std::string& text) {
   return report_commit(path);
 }
 
+std::string span_and_rate(double rows, double seconds) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.1f s, %.0f rows/s", seconds, seconds > 0 ? rows / seconds : 0.0);
+  return text;
+}
+
 std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>& shards, const std::string& report_path) {
   int64_t rows = 0;
   int failed = 0;
@@ -198,10 +204,8 @@ std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>&
   // Both rates, each named: the whole job's (the report's seconds and rows_per_second, model load
   // and set-up included) and the scoring pipeline's (scoring_seconds), which the last progress
   // line gives in the same words.
-  char rate[128];
-  std::snprintf(rate, sizeof rate, "job %.1f s, %.0f rows/s; scoring %.1f s, %.0f rows/s", info.seconds,
-                info.seconds > 0 ? rows / info.seconds : 0.0, info.scoring_seconds,
-                info.scoring_seconds > 0 ? rows / info.scoring_seconds : 0.0);
+  const std::string rate = "job " + span_and_rate(static_cast<double>(rows), info.seconds) + "; scoring " +
+                           span_and_rate(static_cast<double>(rows), info.scoring_seconds);
   out << "shardscore " << info.version << ": scored " << rows << " of " << info.input_rows << " rows in "
       << shards.size() << " shards on " << info.ranks << " rank(s), backend " << info.backend << " (" << rate << ")\n";
   out << "output: " << info.output_path << "\nreport: " << report_path << "\n";

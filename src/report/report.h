@@ -73,4 +73,8 @@ Status report_write_file(const std::string& path, const std::string& text);
 // A few lines for stdout: totals, throughput, verdict, and each failed check.
 std::string report_summary(const RunInfo& info, const std::vector<ShardVerdict>& shards, const std::string& report_path);
 
+// "1.5 s, 100 rows/s": a span and its rate (0 rows/s for a span of 0), as the summary gives the
+// job's and the scoring pipeline's and the last progress line the scoring pipeline's.
+std::string span_and_rate(double rows, double seconds);
+
 }  // namespace shardscore

@@ -97,7 +97,7 @@ class Case:
     # spec's own Python implementation) or a function feeds -> {output: array}; `why` says why.
     oracle: object = "ort"
     why: str = ""
-    crop: tuple | None = None    # compare with ORT's output cut to this shape (ORT adds bogus windows)
+    crop: tuple | None = None    # compare with ORT's output cut to this shape (where ORT's is larger than the spec's)
 
     @property
     def batch(self) -> int:

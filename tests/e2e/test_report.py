@@ -87,6 +87,23 @@ def check_shard_cover(rep, rows, chunk_rows=None):
     return shards
 
 
+def check_progress_and_summary_rates(p, rows: int, rep: dict):
+    """A Slurm log showed two rates for one run: the last progress line's rows/s was taken from the progress
+    object's creation to after the output was closed, the summary's over the scoring pipeline alone (and the
+    whole job's). The last progress line states the scoring span and rate, the summary's "scoring" part the same
+    numbers, both as the report's scoring_seconds gives them, and the summary labels the whole job's."""
+    progress = [ln for ln in p.stderr.splitlines() if " scored " in ln]
+    assert progress, p.stderr
+    last = re.search(r"\] scored (\d+) / (\d+) rows \(100\.0%\): scoring (\d+\.\d) s, (\d+) rows/s$", progress[-1])
+    assert last, progress[-1]
+    assert int(last[1]) == int(last[2]) == rows, progress[-1]
+    summary = re.search(r"\(job (\d+\.\d) s, (\d+) rows/s; scoring (\d+\.\d) s, (\d+) rows/s\)", p.stdout)
+    assert summary, p.stdout
+    assert (last[3], last[4]) == (summary[3], summary[4]), f"{progress[-1]}\n{p.stdout}"
+    assert int(last[4]) == pytest.approx(rows / rep["scoring_seconds"], abs=1), (progress[-1], rep["scoring_seconds"])
+    assert int(summary[2]) == pytest.approx(rep["rows_per_second"], abs=1), (p.stdout, rep["rows_per_second"])
+
+
 def test_report_and_provenance(e2e, tmp_path, seed, rng):
     np_, rows, chunk = 3, 12_345, 1000
     inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=chunk, missing_fraction=0.004, seed=seed)
@@ -98,6 +115,7 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
 
     model_sha = e2e.sha256_file(e2e.DEMO_MODEL)
     rep = e2e.read_report(out)
+    check_progress_and_summary_rates(p, rows, rep)
     check_report_schema(rep, rows=rows, features=30, np_=np_, out=out, inp=inp, model_sha=model_sha, cwd=tmp_path)
     assert rep["status"] == "passed" and rep["exit_code"] == 0 and rep["failures"] == []
     shards = check_shard_cover(rep, rows, chunk_rows=chunk)
@@ -149,29 +167,6 @@ def test_report_and_provenance(e2e, tmp_path, seed, rng):
     assert recorded["input"]["path"] == str(inp)
     assert recorded["run"]["shard_rows"] == 4500 and recorded["run"]["batch_size"] == 777
     assert set(recorded) <= {"input", "model", "output", "run", "preprocess", "checks"}
-
-
-def test_last_progress_line_and_summary_give_the_same_rate(e2e, tmp_path, seed):
-    """A Slurm log showed two rates for one run: the last progress line's rows/s was taken from the progress
-    object's creation to after the output was closed, the summary's over the scoring pipeline alone (and the
-    whole job's). The last progress line now states the scoring span and rate, the same numbers as the summary's
-    "scoring" part, and the summary labels the whole job's."""
-    rows = 60_000
-    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=5_000, seed=seed)
-    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out.h5", run={"batch_size": 500})
-    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
-    progress = [ln for ln in p.stderr.splitlines() if " scored " in ln]
-    assert progress, p.stderr
-    last = re.search(r"\] scored (\d+) / (\d+) rows \(100\.0%\): scoring (\d+\.\d) s, (\d+) rows/s$", progress[-1])
-    assert last, progress[-1]
-    assert int(last[1]) == int(last[2]) == rows, progress[-1]
-    summary = re.search(r"\(job (\d+\.\d) s, (\d+) rows/s; scoring (\d+\.\d) s, (\d+) rows/s\)", p.stdout)
-    assert summary, p.stdout
-    assert (last[3], last[4]) == (summary[3], summary[4]), f"{progress[-1]}\n{p.stdout}"
-    rep = e2e.read_report(tmp_path / "out.h5")
-    assert int(last[4]) == pytest.approx(rows / rep["scoring_seconds"], abs=1), (progress[-1], rep["scoring_seconds"])
-    assert int(summary[2]) == pytest.approx(rep["rows_per_second"], abs=1), (p.stdout, rep["rows_per_second"])
 
 
 def test_provenance_longer_than_an_hdf5_object_header(e2e, tmp_path, seed):

@@ -133,7 +133,6 @@ def _scan(e2e, d: Path, threads: int, seed: int) -> list[tuple[int, subprocess.C
         why = (f"it fails without a limit too (exit {free.returncode}): {free.stderr.strip()[-1500:]}"
                if free.returncode else "it succeeds without a limit")
         pytest.fail(f"the job did not succeed under any limit up to {LAST_LIMIT} tasks; {why}")
-    assert failures, "no limit made the job fail"
     return failures
 
 

@@ -1034,12 +1034,12 @@ TEST(SvmClassifierPlan, CouplesOnlyInTheSvcFormWithProbabilities) {
   StatusOr<SvmClassifierPlan> p = svm_classifier_plan(n, {&x});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_FALSE(p->have_proba);
-  EXPECT_FALSE(p->couple);
+  EXPECT_FALSE(p->couple());
   n.attrs["prob_a"] = a_floats({-1.7f});
   n.attrs["prob_b"] = a_floats({0.05f});
   p = svm_classifier_plan(n, {&x});
   ASSERT_TRUE(p.ok()) << p.status().message();
-  EXPECT_TRUE(p->couple);
+  EXPECT_TRUE(p->couple());
   Node linear;
   linear.name = "test_SVMClassifier";
   linear.op_type = "SVMClassifier";
@@ -1053,7 +1053,7 @@ TEST(SvmClassifierPlan, CouplesOnlyInTheSvcFormWithProbabilities) {
   p = svm_classifier_plan(linear, {&x});
   ASSERT_TRUE(p.ok()) << p.status().message();
   EXPECT_TRUE(p->have_proba);
-  EXPECT_FALSE(p->couple);
+  EXPECT_FALSE(p->couple());
 }
 
 TEST_P(OpTest, SVM_Refusals_Error) {

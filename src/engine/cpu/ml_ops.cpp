@@ -585,7 +585,7 @@ Status cpu_svm_classifier(OpContext& ctx) {
   Tensor z(DType::kFloat32, {rows, cols});
   std::vector<double> kv(static_cast<std::size_t>(V)), d(static_cast<std::size_t>(p.pairs));
   std::vector<double> rr, q, qp, prob;
-  if (p.couple) {
+  if (p.couple()) {
     rr.resize(static_cast<std::size_t>(k * k));
     q.resize(rr.size());
     qp.resize(static_cast<std::size_t>(k));
@@ -630,7 +630,7 @@ Status cpu_svm_classifier(OpContext& ctx) {
     for (int64_t c = 1; c < k; ++c)
       if (votes[best] < votes[c]) best = c;
     y.data<int64_t>()[r] = labels[best];
-    if (p.couple) {
+    if (p.couple()) {
       pair = 0;
       for (int64_t i = 0; i < k; ++i)
         for (int64_t j = i + 1; j < k; ++j, ++pair) {

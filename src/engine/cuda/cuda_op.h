@@ -86,8 +86,8 @@ struct CudaOpContext {
 Status cuda_status(cudaError_t e, const char* call);
 Status cublas_status(cublasStatus_t e, const char* call);
 Status cudnn_status(cudnnStatus_t e, const char* call);
-// A kernel's fault record (tag != 0) as the error the CPU function gives for the same value, less
-// what only the CPU knows (the data shape); the backend prefixes the node.
+// A kernel's fault record (tag != 0) as the error the CPU function gives for the same value (the
+// data shape too, carried in the record); the backend prefixes the node.
 Status device_fault_status(const kernels::DeviceFault& f);
 
 }  // namespace shardscore

@@ -252,6 +252,11 @@ Status cuda_tree_ensemble_run(CudaOpContext& ctx, const TreeEnsemblePlan& p, Ten
   a.targets = p.targets;
   a.cols = p.cols;
   a.aggregate = static_cast<int>(p.aggregate);
+  // The kernel hands 1 to 3 to ml_post_row as MlPostTransform and runs 4 (PROBIT) itself.
+  static_assert(static_cast<int>(TreePost::kLogistic) == static_cast<int>(kernels::MlPostTransform::kLogistic) &&
+                static_cast<int>(TreePost::kSoftmax) == static_cast<int>(kernels::MlPostTransform::kSoftmax) &&
+                static_cast<int>(TreePost::kSoftmaxZero) == static_cast<int>(kernels::MlPostTransform::kSoftmaxZero) &&
+                static_cast<int>(TreePost::kProbit) == 4);
   a.post = static_cast<int>(p.post);
   SS_ASSIGN_OR_RETURN(a.base, upload_vector(ctx, &p.base));
   a.binary_one_column = p.binary_one_column;
@@ -349,11 +354,9 @@ Status cuda_svm_classifier(CudaOpContext& ctx) {
     a.pairs = p.pairs;
     a.cols = p.cols;
     a.have_proba = p.have_proba;
-    a.couple = p.couple;
     a.all_positive = p.all_positive;
     a.post = kernel_post(p.post);
     const int64_t per_row = kernels::svm_row_scratch(a).size;
-    a.work_per_row = per_row;
     auto* work = static_cast<double*>(ctx.scratch(static_cast<std::size_t>(rows * per_row) * sizeof(double)));
     auto* votes = static_cast<int64_t*>(ctx.scratch(static_cast<std::size_t>(rows * p.classes) * sizeof(int64_t)));
     auto* zf = static_cast<float*>(ctx.scratch(static_cast<std::size_t>(rows * p.cols) * sizeof(float)));
