@@ -23,6 +23,7 @@
 #include "common/durable.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/threads.h"
 #include "engine/engine.h"
 #include "job/model_inputs.h"
 #include "job/output_sink.h"
@@ -594,6 +595,18 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                std::to_string(job.run.shard_rows) + " makes " + std::to_string(plan.shards.size()) +
                " shards; a smaller value spreads the rows)");
     }
+  }
+  // The pipeline's oneTBB workers (threads - 1 of them) start when it does; a worker that oneTBB
+  // could not start from another worker would abort the job (common/threads.h).
+  {
+    Status st = check_threads_can_start(threads - 1);
+    if (!st.ok()) {
+      st = unavailable("cannot start this rank's " + std::to_string(threads - 1) + " oneTBB worker thread(s) (it runs " +
+                       std::to_string(threads) + " threads): " + st.message() +
+                       "; the limit on this user's tasks (ulimit -u, or a cgroup's pids.max) is too low: lower run.threads "
+                       "(--set run.threads=N) or raise the limit");
+    }
+    SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
   }
   if (options.dry_run) {
     // It has no write rounds to stop at: a signal during it (absorbed by the handler) is said here,

@@ -1,0 +1,135 @@
+#include "common/threads.h"
+
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+namespace shardscore {
+namespace {
+
+// Uids that run nothing else here, one per test (ctest runs tests side by side): RLIMIT_NPROC counts
+// every task of the user, and root ignores it.
+constexpr uid_t kExactUid = 47'990, kTbbUid = 47'991;
+
+struct Child {
+  int exit_code = -1;  // -1: ended by a signal
+  int signal = 0;
+  std::string said;    // what `body` returned
+};
+
+// Runs `body` in a child process as `uid` under RLIMIT_NPROC = `limit`: the child itself is one task,
+// so it may start limit - 1 threads. Its exit code is `body`'s unless it dies. quiet: its stderr
+// goes to /dev/null (std::terminate's lines, when an abort is expected).
+Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, std::string>()>& body, bool quiet = false) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (quiet && !std::freopen("/dev/null", "w", stderr)) _exit(97);
+    const rlimit rl{limit, limit};
+    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0 || setrlimit(RLIMIT_NPROC, &rl) != 0) _exit(99);
+    auto [code, text] = body();
+    if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
+    _exit(code);
+  }
+  close(fds[1]);
+  Child c;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) c.said.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
+  EXPECT_NE(c.exit_code, 99) << "the child could not become uid " << uid << " under RLIMIT_NPROC " << limit;
+  return c;
+}
+
+std::pair<int, std::string> check(int count) {
+  const Status s = check_threads_can_start(count);
+  return {s.ok() ? 0 : 10, s.ok() ? "" : s.message()};
+}
+
+void skip_unless_root() {
+  if (geteuid() != 0) GTEST_SKIP() << "RLIMIT_NPROC on a uid of its own needs root (setuid); as another user it counts that user's other tasks";
+}
+
+TEST(CheckThreadsCanStart, NoThreadsAlwaysStart) {
+  EXPECT_TRUE(check_threads_can_start(0).ok());
+  EXPECT_TRUE(check_threads_can_start(2).ok());
+}
+
+TEST(CheckThreadsCanStart, StartsExactlyWhatTheTaskLimitLeaves) {
+  skip_unless_root();
+  for (rlim_t limit : {1, 2, 4}) {
+    const int free = static_cast<int>(limit) - 1;
+    const Child fits = run_limited(kExactUid, limit, [&] { return check(free); });
+    EXPECT_EQ(fits.exit_code, 0) << "limit " << limit << ": " << fits.said;
+    const Child over = run_limited(kExactUid, limit, [&] { return check(free + 1); });
+    EXPECT_EQ(over.exit_code, 10) << "limit " << limit;
+    EXPECT_EQ(over.said, "could start only " + std::to_string(free) + " of " + std::to_string(free + 1) +
+                             " threads at once (pthread_create: Resource temporarily unavailable)");
+  }
+}
+
+// What the job relies on: at every task limit, either the check refuses oneTBB's workers or oneTBB
+// starts them all. An arena of 4 has 3 workers, and oneTBB starts some of them from a worker, where
+// a refusal aborts the process; shown first without the check.
+TEST(CheckThreadsCanStart, RefusesEveryLimitAtWhichOneTbbWouldAbort) {
+  skip_unless_root();
+  constexpr int kThreads = 4;
+  const auto tbb_work = [] {
+    tbb::global_control cap(tbb::global_control::max_allowed_parallelism, kThreads);
+    tbb::task_arena arena(kThreads);
+    std::atomic<long> odd{0};
+    try {
+      arena.execute([&] {
+        for (int rep = 0; rep < 20; ++rep) tbb::parallel_for(0, 100'000, [&](int i) { odd += i & 1; });
+      });
+    } catch (const std::exception& e) {
+      return std::pair<int, std::string>{20, e.what()};  // refused in the calling thread: an error, not an abort
+    }
+    return std::pair<int, std::string>{odd == 20 * 50'000 ? 0 : 30, ""};
+  };
+  std::vector<rlim_t> aborted;
+  for (rlim_t limit = 1; limit <= kThreads + 2; ++limit) {
+    for (int attempt = 0; attempt < 5; ++attempt) {  // which thread starts which worker is a race
+      if (run_limited(kTbbUid, limit, tbb_work, /*quiet=*/true).signal == SIGABRT) {
+        aborted.push_back(limit);
+        break;
+      }
+    }
+  }
+  for (rlim_t limit = 1; limit <= kThreads + 2; ++limit) {
+    const Child c = run_limited(kTbbUid, limit, [&] {
+      auto refused = check(kThreads - 1);
+      return refused.first != 0 ? refused : tbb_work();
+    });
+    EXPECT_EQ(c.signal, 0) << "limit " << limit << ": the check let oneTBB start and the process died of signal " << c.signal;
+    if (limit >= kThreads) {
+      EXPECT_EQ(c.exit_code, 0) << "limit " << limit << " leaves room for every worker: " << c.said;
+    } else {
+      EXPECT_EQ(c.exit_code, 10) << "limit " << limit << " leaves room for " << limit - 1 << " of " << kThreads - 1
+                                 << " workers, and the check should have said so: " << c.said;
+    }
+  }
+  if (aborted.empty()) GTEST_SKIP() << "this oneTBB aborted at no limit without the check either: the check passed, but proved little";
+  std::printf("without the check, oneTBB aborted at task limit(s):");
+  for (rlim_t l : aborted) std::printf(" %llu", static_cast<unsigned long long>(l));
+  std::printf("\n");
+}
+
+}  // namespace
+}  // namespace shardscore
