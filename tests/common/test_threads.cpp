@@ -125,7 +125,7 @@ TEST(CheckThreadsCanStart, RefusesEveryLimitAtWhichOneTbbWouldAbort) {
                                  << " workers, and the check should have said so: " << c.said;
     }
   }
-  if (aborted.empty()) GTEST_SKIP() << "this oneTBB aborted at no limit without the check either: the check passed, but proved little";
+  if (aborted.empty()) GTEST_SKIP() << "this oneTBB aborted at no limit without the check either (five tries at each): the check passed, but proved little";
   std::printf("without the check, oneTBB aborted at task limit(s):");
   for (rlim_t l : aborted) std::printf(" %llu", static_cast<unsigned long long>(l));
   std::printf("\n");
