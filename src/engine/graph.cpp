@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -599,8 +600,14 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
 StatusOr<Graph> graph_load_onnx(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return not_found("model file '" + path + "' cannot be read");
+  if (!in) {
+    const int err = errno;  // what refused the open (a permission, too many open files)
+    const std::string why = err != 0 ? std::string(": ") + std::strerror(err) : std::string();
+    if (err == EMFILE || err == ENFILE || err == ENOMEM) return unavailable("model file '" + path + "' cannot be opened" + why);
+    return not_found("model file '" + path + "' cannot be read" + why);
+  }
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return graph_parse_onnx(bytes.str(), path);

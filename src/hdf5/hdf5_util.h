@@ -29,6 +29,12 @@ void hdf5_silence_errors();
 void hdf5_start_before_mpi();
 void hdf5_finish();
 
+// File descriptors each rank needs free for one collective open or create over MPI-IO, checked
+// (check_free_descriptors, common/process_limits.h) and agreed on before it: the file's own and,
+// while it opens, Open MPI's shared file pointer's (OMPIO's sm component maps a file of its own):
+// 2 with Debian 12's Open MPI 4.1, measured; the rest is room for other components.
+inline constexpr int kMpioOpenDescriptors = 4;
+
 // H5Fclose, remembering a failure for hdf5_finish(). The closer for every file H5Id.
 herr_t hdf5_close_file(hid_t file);
 

@@ -23,7 +23,7 @@
 #include "common/durable.h"
 #include "common/log.h"
 #include "common/sha256.h"
-#include "common/threads.h"
+#include "common/process_limits.h"
 #include "engine/engine.h"
 #include "job/model_inputs.h"
 #include "job/output_sink.h"
@@ -597,7 +597,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     }
   }
   // The pipeline's oneTBB workers (threads - 1 of them) start when it does; a worker that oneTBB
-  // could not start from another worker would abort the job (common/threads.h).
+  // could not start from another worker would abort the job (common/process_limits.h).
   {
     Status st = check_threads_can_start(threads - 1);
     if (!st.ok()) {

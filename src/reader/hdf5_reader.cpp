@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "common/env.h"
+#include "common/process_limits.h"
 #include "mpi/mpi_util.h"
 
 namespace shardscore {
@@ -130,6 +131,9 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
           "input file '" + path + "' cannot be opened: " + std::strerror(err));
     } else {
       ::close(fd);
+    }
+    if (const Status fds = check_free_descriptors(kMpioOpenDescriptors); !fds.ok()) {
+      return fds.with_context("opening input file '" + path + "' over MPI-IO: ");
     }
     if (H5Fis_hdf5(path.c_str()) <= 0) {
       return data_loss("input file '" + path + "' is not an HDF5 file or is corrupt (no valid HDF5 signature)");

@@ -13,6 +13,7 @@
 #include "common/durable.h"
 #include "common/env.h"
 #include "common/log.h"
+#include "common/process_limits.h"
 #include "mpi/mpi_util.h"
 
 namespace shardscore {
@@ -61,6 +62,8 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   const std::string what = "output '" + path + "'";
 
   std::lock_guard lock(hdf5_mutex());
+  SS_RETURN_IF_ERROR(mpi_agree_where(
+      check_free_descriptors(kMpioOpenDescriptors).with_context("creating output file '" + path + "' over MPI-IO: "), comm));
   H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
   // Metadata reads and writes collective too: no rank touches metadata on its own.

@@ -85,14 +85,19 @@ def rng(seed) -> np.random.Generator:
 # ---- running the binary -------------------------------------------------------------------------
 
 def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None,
-            mpirun_args=(), prefix=()) -> subprocess.CompletedProcess:
+            mpirun_args=(), prefix=(), rank0_prefix=()) -> subprocess.CompletedProcess:
     """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None.
     prefix: a command the binary runs under (e.g. prlimit --nofile=16), on each rank after mpirun's own arguments,
-    so mpirun itself is left out of it; env: variables added to the environment."""
+    so mpirun itself is left out of it; rank0_prefix: one that rank 0 alone runs under, before prefix (mpirun's
+    MPMD form, np_ >= 2); env: variables added to the environment. A run past `timeout` s fails the test."""
     cmd = [*map(str, prefix), str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
-    if np_ is not None:
+    if rank0_prefix:
+        assert np_ is not None and np_ >= 2, "rank0_prefix needs mpirun and a second rank"
+        cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *mpirun_args, "-np", "1", *map(str, rank0_prefix), *cmd,
+               ":", "-np", str(np_ - 1), *cmd]
+    elif np_ is not None:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *mpirun_args, "-np", str(np_), *cmd]
     full_env = {**os.environ, **MPI_ENV, **(env or {})}
     t0 = time.monotonic()

@@ -552,6 +552,39 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
     assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
 
 
+def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp_path, seed):
+    """Rank 0 alone under a lower open file limit (prlimit --nofile, mpirun's MPMD form; rank 1 keeps the usual
+    one), from a limit at which it cannot start to the first at which the job succeeds. Open MPI does not agree on
+    a failed collective file open: rank 0 failed inside MPI_File_open (its shared file pointer's file) while rank 1
+    waited there, and the job hung (here at 19 open files, opening the input, and at 21, creating the output). Now
+    every run ends: exit 0 with the whole output, or non-zero with nothing left; where rank 0 is short of
+    descriptors for a collective open, one error names rank 0 and its host, MPI-IO and ulimit -n."""
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    inp = e2e.make_input(tmp_path / "in.h5", 20_000, chunk_rows=4096, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192, "batch_size": 2048})
+    short = []
+    for limit in range(8, 65):
+        p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60, rank0_prefix=["prlimit", f"--nofile={limit}"])
+        left = e2e.listing(out.parent)
+        print(f"--- limit {limit}: exit {p.returncode}, left {left}")
+        if p.returncode == 0:
+            assert left == [out.name, e2e.report_path(out).name], left
+            datasets, attrs = e2e.read_output(out)
+            assert int(attrs["num_rows"]) == 20_000
+            e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
+            break
+        assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}:\n{p.stderr[-3000:]}"
+        if "file descriptors it needs are free" in p.stderr:
+            assert p.returncode == 1, p.returncode
+            e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
+            short.append(limit)
+    else:
+        pytest.fail("the job did not succeed under any open file limit up to 64 on rank 0")
+    assert short, "no limit left rank 0 short of descriptors for a collective open: the check was not reached"
+
+
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
                                      "file_corrupt", "hdf5_chunks", "parquet_row_groups"])
 def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_path, seed, differs):

@@ -169,7 +169,7 @@ def test_refused_worker_thread_fails_the_job(e2e, shared_dir, scan_once, seed):
     oneTBB worker is a real failure: exit 1, one error line naming pthread_create, the limit and the key that
     lowers the threads, nothing written. (The job checks that the workers can start before the pipeline:
     with three workers or more, oneTBB starts some from a worker, where a refusal aborts. This machine's
-    cores may not allow that many; tests/common/test_threads.cpp shows the check against oneTBB itself.)"""
+    cores may not allow that many; tests/common/test_process_limits.cpp shows the check against oneTBB itself.)"""
     if (os.cpu_count() or 1) < 2 or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core: the job runs one thread and has no worker to be refused")
     failures = scan_once(e2e, shared_dir, 2, seed)

@@ -1,6 +1,6 @@
 #pragma once
-// Whether a process may start the threads it is about to need, asked before a library that cannot
-// fail cleanly starts them.
+// Whether this process may get what it is about to need (threads, file descriptors), asked before a
+// library that cannot fail cleanly, or cannot fail alone, asks for it.
 
 #include "common/status.h"
 
@@ -17,5 +17,16 @@ namespace shardscore {
 // instead. It is a check, not a reservation: threads started meanwhile (by another process of the
 // same user) can still take what it found free.
 [[nodiscard]] Status check_threads_can_start(int count);
+
+// Opens `count` file descriptors (of /dev/null) and closes them again: OK when `count` more could
+// be open at once. Otherwise kUnavailable naming how many were free, the open ones and the limit
+// (ulimit -n) and the errno text (EMFILE).
+//
+// Why: a collective MPI-IO open needs descriptors on every rank, and Open MPI does not agree on
+// their failure: a rank short of them failed inside MPI_File_open (the shared file pointer's file)
+// while the others waited for it there, and the job hung. Checked on every rank and agreed on
+// first, such a rank fails the job instead. File descriptors are the process's own, so nothing
+// outside it can take them between the check and the open.
+[[nodiscard]] Status check_free_descriptors(int count);
 
 }  // namespace shardscore

@@ -1,5 +1,6 @@
-#include "common/threads.h"
+#include "common/process_limits.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <oneapi/tbb/global_control.h>
@@ -9,10 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace shardscore {
 namespace {
@@ -129,6 +133,41 @@ TEST(CheckThreadsCanStart, RefusesEveryLimitAtWhichOneTbbWouldAbort) {
   std::printf("without the check, oneTBB aborted at task limit(s):");
   for (rlim_t l : aborted) std::printf(" %llu", static_cast<unsigned long long>(l));
   std::printf("\n");
+}
+
+
+// The open descriptors of this process, by number.
+std::vector<int> open_descriptors() {
+  std::vector<int> listed;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) listed.push_back(std::stoi(e.path().filename().string()));
+  std::vector<int> open;  // less the listing's own, closed by now
+  for (int fd : listed) {
+    if (fcntl(fd, F_GETFD) != -1) open.push_back(fd);
+  }
+  return open;
+}
+
+TEST(CheckFreeDescriptors, OpensExactlyWhatTheLimitLeaves) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const std::vector<int> open = open_descriptors();
+  const int highest = *std::max_element(open.begin(), open.end());
+  for (int spare : {1, 3}) {
+    // Descriptors are numbered below the limit: the free ones are the numbers below it not taken.
+    const rlim_t limit = static_cast<rlim_t>(highest + 1 + spare);
+    const int free = static_cast<int>(limit) - static_cast<int>(open.size());
+    const rlimit lowered{limit, saved.rlim_max};
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+    const Status fits = check_free_descriptors(free);
+    const Status over = check_free_descriptors(free + 1);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    EXPECT_TRUE(fits.ok()) << "limit " << limit << ": " << fits.message();
+    EXPECT_EQ(over.code(), StatusCode::kUnavailable);
+    EXPECT_EQ(over.message(), "only " + std::to_string(free) + " of the " + std::to_string(free + 1) +
+                                  " file descriptors it needs are free (Too many open files; " + std::to_string(open.size()) +
+                                  " open, ulimit -n " + std::to_string(limit) + ")");
+  }
+  EXPECT_EQ(open_descriptors(), open) << "the check closes what it opened";
 }
 
 }  // namespace
