@@ -22,8 +22,8 @@
 
 #include "common/durable.h"
 #include "common/log.h"
-#include "common/sha256.h"
 #include "common/process_limits.h"
+#include "common/sha256.h"
 #include "engine/engine.h"
 #include "job/model_inputs.h"
 #include "job/output_sink.h"

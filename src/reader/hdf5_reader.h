@@ -35,6 +35,8 @@ class Hdf5Reader : public RowReader {
  public:
   // Errors: NotFound (no file / no dataset), DataLoss (not HDF5 or corrupt),
   // InvalidArgument (a scalar dataset, not a numeric type). Each names the file and the dataset.
+  // Before the collective open the ranks agree that each may open the file and has
+  // kMpioOpenDescriptors file descriptors free (Unavailable naming the rank short of them).
   static StatusOr<std::unique_ptr<Hdf5Reader>> open(const std::string& path, const std::string& dataset, MPI_Comm comm);
 
   int64_t rows() const override { return rows_; }

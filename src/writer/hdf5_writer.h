@@ -24,7 +24,9 @@ namespace shardscore {
 
 class Hdf5Writer {
  public:
-  // Creates (truncating) `path` with the datasets for `total_rows` rows.
+  // Creates (truncating) `path` with the datasets for `total_rows` rows. First the ranks agree that
+  // each has kMpioOpenDescriptors file descriptors free: Unavailable naming the rank short of them
+  // (its ulimit -n), rather than a failure inside the collective create on that rank alone.
   static StatusOr<std::unique_ptr<Hdf5Writer>> create(const std::string& path, int64_t total_rows,
                                                       const std::vector<OutputColumn>& columns, MPI_Comm comm);
 

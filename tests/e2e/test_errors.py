@@ -557,8 +557,9 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
     one), from a limit at which it cannot start to the first at which the job succeeds. Open MPI does not agree on
     a failed collective file open: rank 0 failed inside MPI_File_open (its shared file pointer's file) while rank 1
     waited there, and the job hung (here at 19 open files, opening the input, and at 21, creating the output). Now
-    every run ends: exit 0 with the whole output, or non-zero with nothing left; where rank 0 is short of
-    descriptors for a collective open, one error names rank 0 and its host, MPI-IO and ulimit -n."""
+    every run ends: exit 0 with the whole output, or non-zero with nothing left; the job's own errors name the
+    errno (a model file that could not be opened said only 'cannot be read'); where rank 0 is short of descriptors
+    for a collective open, one error names rank 0 and its host, MPI-IO and ulimit -n."""
     if shutil.which("prlimit") is None:
         pytest.skip("prlimit (util-linux) is not installed")
     inp = e2e.make_input(tmp_path / "in.h5", 20_000, chunk_rows=4096, seed=seed)
@@ -576,6 +577,8 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
             e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
             break
         assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}:\n{p.stderr[-3000:]}"
+        for line in e2e.error_lines(p.stderr):  # the job's own errors (not MPI's start-up ones) say why
+            assert "Too many open files" in line, f"limit {limit}: {line}"
         if "file descriptors it needs are free" in p.stderr:
             assert p.returncode == 1, p.returncode
             e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
