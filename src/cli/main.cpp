@@ -20,6 +20,7 @@
 #include "engine/graph.h"
 #include "hdf5/hdf5_util.h"
 #include "job/run_job.h"
+#include "mpi/mpi_util.h"
 #include "report/metrics.h"
 #include "shardscore/source_id.h"
 #include "shardscore/version.h"
@@ -221,13 +222,17 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   }
 
   auto job = job_config_load(vm["job"].as<std::string>(), overrides);
-  if (!job.ok()) {
+  // Every rank reads the job file itself. A rank that cannot (a file on the first node's own disk,
+  // a relative path from another working directory) fails every rank, naming itself and its node;
+  // alone, it left the others waiting in the job's first collective.
+  const Status loaded = mpi_agree_where(job.status(), comm);
+  if (!loaded.ok()) {
     // A job file that names a gateway and fails to load is a failed night like any other: pushed,
     // so that an alert on the exit code fires (a dry run is a check, not a run).
-    const Outcome failed{exit_code_for(job.status()), job.status().message(), ""};
+    const Outcome failed{exit_code_for(loaded), loaded.message(), ""};
     if (!vm["dry-run"].as<bool>()) {
-      push_metrics(job_config_metrics_of_failed(vm["job"].as<std::string>(), overrides), JobTally{}, failed.exit_code,
-                   std::chrono::duration<double>(0), comm, vm["quiet"].as<bool>());
+      push_metrics(job.ok() ? job.value().metrics : job_config_metrics_of_failed(vm["job"].as<std::string>(), overrides),
+                   JobTally{}, failed.exit_code, std::chrono::duration<double>(0), comm, vm["quiet"].as<bool>());
     }
     return failed;
   }

@@ -22,14 +22,19 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 }  // namespace
 
-bool job_input_is_parquet(const std::string& path) {
+namespace {
+// Rank 0's `local` on every rank.
+bool rank0_says(bool local, MPI_Comm comm) { return mpi_bcast_string(local ? "1" : "0", 0, comm) == "1"; }
+}  // namespace
+
+bool job_input_is_parquet(const std::string& path, MPI_Comm comm) {
   std::error_code ec;
-  return ends_with(path, ".parquet") || ends_with(path, ".pq") || std::filesystem::is_directory(path, ec);
+  return rank0_says(ends_with(path, ".parquet") || ends_with(path, ".pq") || std::filesystem::is_directory(path, ec), comm);
 }
 
-bool job_output_is_parquet(const std::string& path) {
+bool job_output_is_parquet(const std::string& path, MPI_Comm comm) {
   std::error_code ec;
-  return ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec);
+  return rank0_says(ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec), comm);
 }
 
 std::string input_binding_describe(const InputBinding& b) {
@@ -220,7 +225,7 @@ std::string shared_dim_mismatch(const Graph& graph, const std::vector<InputBindi
 }  // namespace
 
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm) {
-  if (job_input_is_parquet(job.input.path)) return bind_parquet(job, graph);
+  if (job_input_is_parquet(job.input.path, comm)) return bind_parquet(job, graph);
   if (!job.input.columns.empty() || !job.input.id_column.empty() || !job.input.label_column.empty() ||
       !job.input.categories.empty()) {
     return invalid_argument("job keys input.columns, input.id_column, input.label_column and input.categories are for "

@@ -58,9 +58,13 @@ StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& jo
                                                             std::vector<InputBinding>& inputs);
 
 // Parquet input: a folder, or a file named *.parquet / *.pq. Everything else is read as HDF5.
-bool job_input_is_parquet(const std::string& path);
+// Collective: rank 0 looks for the folder and every rank goes by what it saw, so that all read
+// (and fail) alike where a folder is missing on some node: ranks that took different formats made
+// different collective calls and hung.
+bool job_input_is_parquet(const std::string& path, MPI_Comm comm);
 // Parquet output: a path ending in ".parquet" or "/", or an existing folder. Everything else is HDF5.
-bool job_output_is_parquet(const std::string& path);
+// Collective, as job_input_is_parquet.
+bool job_output_is_parquet(const std::string& path, MPI_Comm comm);
 
 // Whether the rows are read straight into the tensor the engine is fed: stored as the model takes
 // them, handed to the backend as stored (on_backend), or stored as the model's float type (float32

@@ -72,6 +72,12 @@ class OutputSink {
                                                const std::string& id_name);
 
 // Collective over comm (HDF5 creates the file together; for Parquet rank 0 makes the folder).
+// First every rank checks that it sees the output's folder as rank 0 does: rank 0 writes a file
+// beside the temporary output (`temp_path` + ".shared"), every rank reads it back, rank 0 removes it.
+// A rank on another node that does not see it (a node-local folder: /tmp, local scratch) fails the
+// job on every rank, InvalidArgument naming that rank and its node, before anything collective
+// touches the output: an HDF5 output hung (that rank's part of the collective create failed alone),
+// a Parquet one failed on a part file with only 'No such file or directory'.
 StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm);
 
 }  // namespace shardscore

@@ -517,7 +517,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     }
   }
   const RowReader& first = *inputs[0].reader;
-  const bool parquet_out = job_output_is_parquet(job.output.path);
+  const bool parquet_out = job_output_is_parquet(job.output.path, comm);
   const std::string output_path = output_path_of(job);
   const int64_t total_rows = first.rows();
   // The checked features, in the statistics' order (feature_offset), with their values per row.
@@ -631,7 +631,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // ---- create the output under its temporary name ----
   // The paths are recorded as the job gave them; a relative one is relative to this.
   std::error_code cwd_error;
-  const std::string working_directory = std::filesystem::current_path(cwd_error).string();
+  // Rank 0's: the provenance is one value, and collective metadata writes need it the same on every
+  // rank (HDF5 kept the last rank's where the ranks' differed).
+  const std::string working_directory = mpi_bcast_string(std::filesystem::current_path(cwd_error).string(), 0, comm);
   OutputSinkSpec sink_spec;
   sink_spec.temp_path = temp_path;
   sink_spec.total_rows = total_rows;
@@ -665,8 +667,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     sink_spec.provenance.push_back({"num_ranks", std::to_string(size)});
     sink_spec.provenance.push_back({"num_rows", std::to_string(total_rows)});
   }
-  auto sink_or = output_sink_create(parquet_out, sink_spec, comm);
+  // Before the sink, so destroyed after it: on a failure every rank closes the HDF5 file (collective)
+  // before rank 0 removes it, rather than rank 0 removing a file the ranks still have open.
   TempFileGuard guard(temp_path, rank == 0, reserved_fd);
+  auto sink_or = output_sink_create(parquet_out, sink_spec, comm);
   SS_RETURN_IF_ERROR(mpi_agree(sink_or.status(), comm));
   OutputSink& sink = *sink_or.value();
 

@@ -184,6 +184,22 @@ def test_provenance_longer_than_an_hdf5_object_header(e2e, tmp_path, seed):
     assert attrs["input_path"] == str(inp)
 
 
+def test_working_directory_is_rank_0s_when_ranks_start_in_other_folders(e2e, tmp_path, seed):
+    """Ranks started in other working folders (mpirun --wdir per program; on a cluster, automounted homes under
+    other names): the output's working_directory, which a relative path in the job is relative to, is rank 0's, as
+    the report's is. Each rank's own went into the collective attribute write, and the file kept rank 1's."""
+    here, there = tmp_path / "rank0", tmp_path / "rank1"
+    here.mkdir()
+    there.mkdir()
+    inp = e2e.make_input(tmp_path / "in.h5", 900, chunk_rows=300, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 300})
+    p = e2e.run_job(2, ["run", "--job", job], wdirs=[here, there])
+    assert p.returncode == 0, p.stderr
+    _, attrs = e2e.read_output(out)
+    assert attrs["working_directory"] == e2e.read_report(out)["working_directory"] == str(here)
+
+
 def test_external_data_is_hashed_with_the_model(e2e, tmp_path, seed):
     """Weights beside the model (torch's dynamo exporter writes them so): the output and the report record each
     external data file's SHA-256 next to the model file's, and `sha256sum -c` in the model's folder accepts them."""
