@@ -537,6 +537,15 @@ def _two_nodes(tmp_path):
     return here, there
 
 
+def _rank_1_failed_every_rank(e2e, p, *needles, empty=()):
+    """Exit 2 and one error naming rank 1, its host and every needle; nothing in the `empty` folders."""
+    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
+    line = e2e.assert_single_error(p, *needles, strict=False)
+    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
+    for d in empty:
+        assert e2e.listing(d) == [], (d, e2e.listing(d))
+
+
 def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed):
     """A model that only some ranks can open (as on a node-local disk; here a relative model path and each rank
     its own working folder, mpirun's MPMD form): exit 2, one error naming the rank that could not and its host,
@@ -549,10 +558,7 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
     out_dir.mkdir()
     job = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5", model_path="model.onnx")
     p = e2e.run_job(2, ["run", "--job", job], wdirs=[here, there], timeout=120)
-    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
-    line = e2e.assert_single_error(p, "model.onnx", strict=False)
-    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
-    assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
+    _rank_1_failed_every_rank(e2e, p, "model.onnx", empty=(out_dir,))
 
 
 def test_job_file_missing_on_one_node_fails_every_rank(e2e, tmp_path, seed):
@@ -565,10 +571,7 @@ def test_job_file_missing_on_one_node_fails_every_rank(e2e, tmp_path, seed):
     out_dir.mkdir()
     e2e.make_job(here / "job.toml", inp, out_dir / "scores.h5")
     p = e2e.run_job(2, ["run", "--job", "job.toml"], wdirs=[here, there], timeout=60)
-    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
-    line = e2e.assert_single_error(p, "job.toml", strict=False)
-    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
-    assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
+    _rank_1_failed_every_rank(e2e, p, "job.toml", empty=(out_dir,))
 
 
 @pytest.mark.parametrize("output", ["scores.h5", "scores.parquet"])
@@ -585,10 +588,7 @@ def test_output_folder_on_one_node_only_fails_every_rank(e2e, tmp_path, seed, ou
     inp = e2e.make_input(tmp_path / "in.h5", rows=5_000, chunk_rows=1000, seed=seed)
     job = e2e.make_job(tmp_path / "job.toml", inp, f"out/{output}", run={"shard_rows": 2000, "batch_size": 500})
     p = e2e.run_job(2, ["run", "--job", job], wdirs=[here, there], timeout=60)
-    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
-    line = e2e.assert_single_error(p, "every rank shares", str(there / "out"), strict=False)
-    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
-    assert e2e.listing(here / "out") == [] and e2e.listing(there / "out") == [], (e2e.listing(here / "out"), e2e.listing(there / "out"))
+    _rank_1_failed_every_rank(e2e, p, "every rank shares", str(there / "out"), empty=(here / "out", there / "out"))
 
 
 def test_parquet_input_folder_missing_on_one_node_fails_every_rank(e2e, tmp_path, seed):
@@ -609,10 +609,7 @@ def test_parquet_input_folder_missing_on_one_node_fails_every_rank(e2e, tmp_path
     job["input"].pop("dataset", None)
     job_path = e2e.write_job(tmp_path / "job.toml", job)
     p = e2e.run_job(2, ["run", "--job", job_path], wdirs=[here, there], timeout=60)
-    assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
-    line = e2e.assert_single_error(p, "features", strict=False)
-    assert f"shardscore: error: rank 1 on {socket.gethostname()}: " in line, line
-    assert e2e.listing(out_dir) == [], e2e.listing(out_dir)
+    _rank_1_failed_every_rank(e2e, p, "features", empty=(out_dir,))
 
 
 def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp_path, seed):
