@@ -6,10 +6,11 @@
 
 namespace shardscore {
 
-// Starts `count` threads that only wait, until all run or one is refused, then ends and joins them:
-// OK when all `count` could run at once, besides the threads already running. Otherwise
-// kUnavailable naming how many started and the refusal ("pthread_create: Resource temporarily
-// unavailable": the limit on the user's tasks, ulimit -u, or a cgroup's pids.max).
+// Starts `count` threads that only wait, until all run or one is refused, then ends and joins them
+// (and waits, up to 100 ms, until they no longer count against the limit): OK when all `count` could
+// run at once, besides the threads already running. Otherwise kUnavailable naming how many started
+// and the refusal ("pthread_create: Resource temporarily unavailable; ulimit -u N": the limit on
+// the user's tasks, ulimit -u, or a cgroup's pids.max).
 //
 // Why: oneTBB starts its workers when work first asks for them, some of them from workers it has
 // just started, and a worker whose pthread_create is refused ends the process (std::terminate:
@@ -19,14 +20,15 @@ namespace shardscore {
 [[nodiscard]] Status check_threads_can_start(int count);
 
 // Opens `count` file descriptors (of /dev/null) and closes them again: OK when `count` more could
-// be open at once. Otherwise kUnavailable naming how many were free, the open ones and the limit
-// (ulimit -n) and the errno text (EMFILE).
+// be open at once. Otherwise kUnavailable naming how many were free, the errno text (EMFILE), the
+// open ones where they can be counted and the limit (ulimit -n).
 //
 // Why: a collective MPI-IO open needs descriptors on every rank, and Open MPI does not agree on
 // their failure: a rank short of them failed inside MPI_File_open (the shared file pointer's file)
 // while the others waited for it there, and the job hung. Checked on every rank and agreed on
-// first, such a rank fails the job instead. File descriptors are the process's own, so nothing
-// outside it can take them between the check and the open.
+// first, such a rank fails the job instead. File descriptors are the process's own: no other
+// process can take them between the check and the open, and a margin in `count` covers this
+// process's own other threads (MPI's, the CUDA runtime's).
 [[nodiscard]] Status check_free_descriptors(int count);
 
 }  // namespace shardscore

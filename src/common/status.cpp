@@ -1,5 +1,8 @@
 #include "common/status.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace shardscore {
 
 const char* status_code_name(StatusCode code) {
@@ -31,6 +34,21 @@ int exit_code_for(const Status& status) {
     case StatusCode::kUnimplemented:
     case StatusCode::kAlreadyExists: return 2;
     default: return 1;
+  }
+}
+
+Status open_error(int err, const std::string& what) {
+  const std::string m = what + ": " + std::strerror(err);
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR: return not_found(m);
+    case EMFILE: return unavailable(m + " (ulimit -n)");
+    case EACCES:
+    case EPERM:
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG: return invalid_argument(m);
+    default: return unavailable(m);
   }
 }
 

@@ -57,6 +57,12 @@ inline Status resource_exhausted(std::string m) { return {StatusCode::kResourceE
 // Process exit code for a failed status: 2 for bad usage/config/input, 1 for everything else.
 int exit_code_for(const Status& status);
 
+// A file that could not be opened, as "<what>: <errno text>": NotFound where it is not there
+// (ENOENT, ENOTDIR); Unavailable where the process or the system ran short (EMFILE and ENFILE, saying
+// ulimit -n for the first; ENOMEM, EIO and the like), which another run may not meet; InvalidArgument
+// otherwise (a permission, a folder).
+Status open_error(int err, const std::string& what);
+
 template <typename T>
 class [[nodiscard]] StatusOr {
  public:

@@ -603,10 +603,8 @@ StatusOr<Graph> graph_load_onnx(const std::string& path) {
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    const int err = errno;  // what refused the open (a permission, too many open files)
-    const std::string why = err != 0 ? std::string(": ") + std::strerror(err) : std::string();
-    if (err == EMFILE || err == ENFILE || err == ENOMEM) return unavailable("model file '" + path + "' cannot be opened" + why);
-    return not_found("model file '" + path + "' cannot be read" + why);
+    if (errno == 0) return not_found("model file '" + path + "' cannot be read");
+    return open_error(errno, "model file '" + path + "' cannot be opened");  // a permission, too many open files
   }
   std::ostringstream bytes;
   bytes << in.rdbuf();

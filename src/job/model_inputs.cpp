@@ -22,19 +22,14 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 }  // namespace
 
-namespace {
-// Rank 0's `local` on every rank.
-bool rank0_says(bool local, MPI_Comm comm) { return mpi_bcast_string(local ? "1" : "0", 0, comm) == "1"; }
-}  // namespace
-
 bool job_input_is_parquet(const std::string& path, MPI_Comm comm) {
   std::error_code ec;
-  return rank0_says(ends_with(path, ".parquet") || ends_with(path, ".pq") || std::filesystem::is_directory(path, ec), comm);
+  return mpi_bcast_bool(ends_with(path, ".parquet") || ends_with(path, ".pq") || std::filesystem::is_directory(path, ec), 0, comm);
 }
 
 bool job_output_is_parquet(const std::string& path, MPI_Comm comm) {
   std::error_code ec;
-  return rank0_says(ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec), comm);
+  return mpi_bcast_bool(ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec), 0, comm);
 }
 
 std::string input_binding_describe(const InputBinding& b) {

@@ -1,11 +1,14 @@
 #include "job/output_sink.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/durable.h"
+#include "common/log.h"
 #include "common/sha256.h"
 #include "mpi/mpi_util.h"
 #include "writer/hdf5_writer.h"
@@ -153,29 +156,30 @@ Status output_sink_check_columns(bool parquet, const std::vector<OutputColumn>& 
   return ok_status();
 }
 
-namespace {
-
-// output_sink_create's first step (output_sink.h). The file holds the temporary path, which is this
-// run's own (it names rank 0's host and pid), so that an older file of that name cannot pass.
-Status check_folder_shared(const std::string& temp_path, MPI_Comm comm) {
+// The file holds the temporary path, which is this run's own (it names rank 0's host and pid), so
+// that an older file of that name cannot pass.
+Status output_folder_check_shared(const std::string& temp_path, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
   const std::string probe = temp_path + ".shared";
   const std::string folder = folder_of(temp_path).string();
   Status made = ok_status();
-  if (rank == 0) {
-    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
-    out << temp_path;
-    out.close();
-    if (!out) made = unavailable("cannot write a file in the output folder '" + folder + "' ('" + probe + "')");
+  if (rank == 0) {  // write_file_synced removes what it could not finish
+    made = write_file_synced(probe, temp_path).with_context("checking that every rank shares the output folder: ");
   }
   SS_RETURN_IF_ERROR(mpi_agree(made, comm));
   Status seen = ok_status();
   if (rank != 0) {
-    std::ifstream in(probe, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in || text.str() != temp_path) {
+    std::string text;
+    const int fd = ::open(probe.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char buf[4096];
+      for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+      ::close(fd);
+    }
+    if (fd < 0 && errno != ENOENT) {
+      seen = open_error(errno, "checking that this rank shares the output folder: '" + probe + "'");
+    } else if (text != temp_path) {
       seen = invalid_argument("the output folder '" + folder + "' is not the one rank 0 writes to: rank 0 wrote '" + probe +
                               "' there and this rank does not see it (a folder on a node's own disk, such as /tmp or "
                               "local scratch?); the output must be on a file system that every rank shares");
@@ -184,15 +188,12 @@ Status check_folder_shared(const std::string& temp_path, MPI_Comm comm) {
   seen = mpi_agree_where(seen, comm);  // every rank has read it: rank 0 may remove it
   if (rank == 0) {
     std::error_code ec;
-    fs::remove(probe, ec);
+    if (!fs::remove(probe, ec) && ec) log_warning("could not remove '" + probe + "': " + ec.message());
   }
   return seen;
 }
 
-}  // namespace
-
 StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm) {
-  SS_RETURN_IF_ERROR(check_folder_shared(spec.temp_path, comm));
   if (!parquet) {
     SS_ASSIGN_OR_RETURN(auto writer, Hdf5Writer::create(spec.temp_path, spec.total_rows, spec.columns, comm));
     int size = 1;

@@ -71,13 +71,17 @@ class OutputSink {
 [[nodiscard]] Status output_sink_check_columns(bool parquet, const std::vector<OutputColumn>& columns,
                                                const std::string& id_name);
 
+// Collective: whether every rank sees the output's folder as rank 0 does. Rank 0 writes a file
+// beside the temporary output (`temp_path` + ".shared"), every rank reads it back, rank 0 removes
+// it. A rank that does not find it there (a folder on its node's own disk: /tmp, local scratch)
+// fails every rank: InvalidArgument naming that rank and its node. Without it, an HDF5 output hung
+// (that rank's part of the collective create failed alone) and a Parquet one failed on a part file
+// with only 'No such file or directory'. Another failure to write or read the file (too many open
+// files, a full disk) is Unavailable with its errno text. Call before output_sink_create, and
+// before anything is removed or written.
+[[nodiscard]] Status output_folder_check_shared(const std::string& temp_path, MPI_Comm comm);
+
 // Collective over comm (HDF5 creates the file together; for Parquet rank 0 makes the folder).
-// First every rank checks that it sees the output's folder as rank 0 does: rank 0 writes a file
-// beside the temporary output (`temp_path` + ".shared"), every rank reads it back, rank 0 removes it.
-// A rank on another node that does not see it (a node-local folder: /tmp, local scratch) fails the
-// job on every rank, InvalidArgument naming that rank and its node, before anything collective
-// touches the output: an HDF5 output hung (that rank's part of the collective create failed alone),
-// a Parquet one failed on a part file with only 'No such file or directory'.
 StatusOr<std::unique_ptr<OutputSink>> output_sink_create(bool parquet, const OutputSinkSpec& spec, MPI_Comm comm);
 
 }  // namespace shardscore

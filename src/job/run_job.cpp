@@ -608,6 +608,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     }
     SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
   }
+  // Before the dry run's end and before an earlier output is removed (output.overwrite): a folder
+  // that some rank does not share must not cost last night's output.
+  SS_RETURN_IF_ERROR(output_folder_check_shared(temp_path, comm));
   if (options.dry_run) {
     // It has no write rounds to stop at: a signal during it (absorbed by the handler) is said here,
     // not "ready to run".

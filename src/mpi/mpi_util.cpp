@@ -161,4 +161,10 @@ std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm) {
   return std::string(buf.begin(), buf.end());
 }
 
+bool mpi_bcast_bool(bool b, int root, MPI_Comm comm) {
+  int v = b ? 1 : 0;
+  MPI_Bcast(&v, 1, MPI_INT, root, comm);
+  return v != 0;
+}
+
 }  // namespace shardscore

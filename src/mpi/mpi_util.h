@@ -54,5 +54,7 @@ StatusOr<std::vector<std::string>> mpi_gather_strings(const std::string& s, int 
 
 // Collective: rank `root`'s string on every rank.
 std::string mpi_bcast_string(const std::string& s, int root, MPI_Comm comm);
+// Collective: rank `root`'s flag on every rank.
+bool mpi_bcast_bool(bool b, int root, MPI_Comm comm);
 
 }  // namespace shardscore

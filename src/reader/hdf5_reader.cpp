@@ -126,9 +126,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     // Opened once first, so that what stops a process opening files (too many open, permissions)
     // is named as itself, not as a corrupt file.
     if (const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); fd < 0) {
-      const int err = errno;
-      return (err == EMFILE || err == ENFILE || err == ENOMEM ? internal_error : invalid_argument)(
-          "input file '" + path + "' cannot be opened: " + std::strerror(err));
+      return open_error(errno, "input file '" + path + "' cannot be opened");
     } else {
       ::close(fd);
     }

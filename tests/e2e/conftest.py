@@ -7,6 +7,7 @@ Seeds: fresh per session; set SHARDSCORE_E2E_SEED=<n> to repeat a run (each test
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -120,6 +121,21 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
     print(f"$ {shlex.join(cmd)}\n-> exit {p.returncode} in {dt:.1f} s\n"
           f"--- stdout\n{out[-4000:]}--- stderr\n{err[-4000:]}---")
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def rank_folders(tmp_path, ranks: int = 2) -> list[Path]:
+    """A working folder for each rank (run_job's wdirs), as if each ran on a node of its own: a relative path
+    names another file on each."""
+    folders = [Path(tmp_path) / f"node_{r}" for r in range(ranks)]
+    for f in folders:
+        f.mkdir()
+    return folders
+
+
+@functools.cache
+def has_parquet() -> bool:
+    """Whether this build reads and writes Parquet (its --version lists it)."""
+    return "parquet" in run_job(None, ["--version"]).stdout
 
 
 def signal_mid_run(cmd, sig, *, cwd, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -529,14 +529,6 @@ def test_corrupt_chunk_mid_run_leaves_nothing(e2e, tmp_path, seed, rng):
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
 
-def _two_nodes(tmp_path):
-    """Each rank's working folder, as if on a node of its own (relative paths name other files on each)."""
-    here, there = tmp_path / "node_a", tmp_path / "node_b"
-    here.mkdir()
-    there.mkdir()
-    return here, there
-
-
 def _rank_1_failed_every_rank(e2e, p, *needles, empty=()):
     """Exit 2 and one error naming rank 1, its host and every needle; nothing in the `empty` folders."""
     assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr}"
@@ -550,7 +542,7 @@ def test_model_missing_on_one_node_names_that_rank_and_host(e2e, tmp_path, seed)
     """A model that only some ranks can open (as on a node-local disk; here a relative model path and each rank
     its own working folder, mpirun's MPMD form): exit 2, one error naming the rank that could not and its host,
     nothing written. A failure that every rank has names no rank (the --backend cuda test below)."""
-    here, there = _two_nodes(tmp_path)
+    here, there = e2e.rank_folders(tmp_path)
     shutil.copy(e2e.DEMO_MODEL, here / "model.onnx")
     inp = tmp_path / "in.h5"
     e2e.make_input(str(inp), rows=500, seed=seed)
@@ -565,7 +557,7 @@ def test_job_file_missing_on_one_node_fails_every_rank(e2e, tmp_path, seed):
     """A job file that only rank 0 can read (a relative path, or a file written to the first node's own /tmp by the
     batch script): rank 1 returned at once and rank 0 waited for it in the job's first collective until the time
     limit, saying nothing. Now: exit 2, one error naming rank 1, its host and the file, nothing written."""
-    here, there = _two_nodes(tmp_path)
+    here, there = e2e.rank_folders(tmp_path)
     inp = e2e.make_input(tmp_path / "in.h5", rows=500, seed=seed)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
@@ -580,9 +572,9 @@ def test_output_folder_on_one_node_only_fails_every_rank(e2e, tmp_path, seed, ou
     could not open the file that rank 0 created, and an HDF5 output hung in the collective create; a Parquet one
     failed on a part file with only 'No such file or directory'. Now: exit 2, one error naming rank 1, its host
     and a file system that every rank shares, and nothing left in either folder."""
-    if output.endswith(".parquet") and "parquet" not in e2e.run_job(None, ["--version"]).stdout:
+    if output.endswith(".parquet") and not e2e.has_parquet():
         pytest.skip("this build has no Parquet support")
-    here, there = _two_nodes(tmp_path)
+    here, there = e2e.rank_folders(tmp_path)
     for d in (here, there):
         (d / "out").mkdir()
     inp = e2e.make_input(tmp_path / "in.h5", rows=5_000, chunk_rows=1000, seed=seed)
@@ -595,11 +587,11 @@ def test_parquet_input_folder_missing_on_one_node_fails_every_rank(e2e, tmp_path
     """A Parquet input folder named without a suffix, missing from one node's disk: that rank took the input for
     HDF5 (no folder there), made other collective calls than the others, and hung after the error. Now rank 0
     decides the format for all: exit 2, one error naming rank 1, its host and the folder."""
-    if "parquet" not in e2e.run_job(None, ["--version"]).stdout:
+    if not e2e.has_parquet():
         pytest.skip("this build has no Parquet support")
     import pyarrow as pa
     import pyarrow.parquet as pq
-    here, there = _two_nodes(tmp_path)
+    here, there = e2e.rank_folders(tmp_path)
     x = e2e.read_input(e2e.make_input(tmp_path / "in.h5", rows=500, seed=seed))
     (here / "features").mkdir()
     pq.write_table(pa.table({f"f{j:02d}": x[:, j] for j in range(x.shape[1])}), here / "features" / "part-0.parquet")

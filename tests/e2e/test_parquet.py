@@ -499,6 +499,8 @@ def test_part_file_that_cannot_be_created_leaves_nothing(e2e, tmp_path, rng, see
             assert table.num_rows == manifest["rows"] == 20_000
             break
         assert left == [], f"limit {limit}: exit {p.returncode} left {left}:\n{p.stderr[-3000:]}"
+        for line in e2e.error_lines(p.stderr):  # the job's own errors (not MPI's start-up ones) say why
+            assert "Too many open files" in line, f"limit {limit}: {line}"
         if "cannot create output file" in p.stderr:
             assert p.returncode == 1, p.returncode
             line = e2e.assert_single_error(p, "Too many open files", "ulimit -n", strict=False)

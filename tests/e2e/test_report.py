@@ -188,9 +188,7 @@ def test_working_directory_is_rank_0s_when_ranks_start_in_other_folders(e2e, tmp
     """Ranks started in other working folders (mpirun --wdir per program; on a cluster, automounted homes under
     other names): the output's working_directory, which a relative path in the job is relative to, is rank 0's, as
     the report's is. Each rank's own went into the collective attribute write, and the file kept rank 1's."""
-    here, there = tmp_path / "rank0", tmp_path / "rank1"
-    here.mkdir()
-    there.mkdir()
+    here, there = e2e.rank_folders(tmp_path)
     inp = e2e.make_input(tmp_path / "in.h5", 900, chunk_rows=300, seed=seed)
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 300})
