@@ -123,6 +123,25 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
     return subprocess.CompletedProcess(cmd, p.returncode, out, err)
 
 
+def raise_limit_until_success(limits, run, out_folder, errno_text=None):
+    """Runs the job under each limit in turn (run(limit) -> CompletedProcess), from one at which it cannot start to
+    the first at which it succeeds, and returns (that run, [(limit, run) of each failure]). A failed run must leave
+    nothing in `out_folder`, and each error line of the job's own (not MPI's start-up ones) must name `errno_text`
+    when given. Fails the test when no limit lets the job succeed."""
+    failures = []
+    for limit in limits:
+        p = run(limit)
+        left = listing(out_folder)
+        print(f"--- limit {limit}: exit {p.returncode}, left {left}")
+        if p.returncode == 0:
+            return p, failures
+        assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}:\n{p.stderr[-3000:]}"
+        for line in error_lines(p.stderr) if errno_text else ():
+            assert errno_text in line, f"limit {limit}: {line}"
+        failures.append((limit, p))
+    pytest.fail(f"the job did not succeed under any limit up to {limits[-1]}")
+
+
 def rank_folders(tmp_path, ranks: int = 2) -> list[Path]:
     """A working folder for each rank (run_job's wdirs), as if each ran on a node of its own: a relative path
     names another file on each."""

@@ -617,27 +617,19 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
     inp = e2e.make_input(tmp_path / "in.h5", 20_000, chunk_rows=4096, seed=seed)
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192, "batch_size": 2048})
-    short = []
-    for limit in range(8, 65):
-        p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60, rank0_prefix=["prlimit", f"--nofile={limit}"])
-        left = e2e.listing(out.parent)
-        print(f"--- limit {limit}: exit {p.returncode}, left {left}")
-        if p.returncode == 0:
-            assert left == [out.name, e2e.report_path(out).name], left
-            datasets, attrs = e2e.read_output(out)
-            assert int(attrs["num_rows"]) == 20_000
-            e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
-            break
-        assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}:\n{p.stderr[-3000:]}"
-        for line in e2e.error_lines(p.stderr):  # the job's own errors (not MPI's start-up ones) say why
-            assert "Too many open files" in line, f"limit {limit}: {line}"
-        if "file descriptors it needs are free" in p.stderr:
-            assert p.returncode == 1, p.returncode
-            e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
-            short.append(limit)
-    else:
-        pytest.fail("the job did not succeed under any open file limit up to 64 on rank 0")
+    _, failures = e2e.raise_limit_until_success(
+        range(8, 65), lambda limit: e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
+                                                rank0_prefix=["prlimit", f"--nofile={limit}"]),
+        out.parent, errno_text="Too many open files")
+    assert e2e.listing(out.parent) == [out.name, e2e.report_path(out).name]
+    datasets, attrs = e2e.read_output(out)
+    assert int(attrs["num_rows"]) == 20_000
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
+    short = [(limit, p) for limit, p in failures if "file descriptors it needs are free" in p.stderr]
     assert short, "no limit left rank 0 short of descriptors for a collective open: the check was not reached"
+    for limit, p in short:
+        assert p.returncode == 1, (limit, p.returncode)
+        e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
 
 
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
