@@ -21,9 +21,10 @@
 namespace shardscore {
 namespace {
 
-// Uids that run nothing else here, one per test (ctest runs tests side by side): RLIMIT_NPROC counts
+// Uids that run nothing else here, one per test and one for the skip's probe (ctest runs tests side
+// by side, and a probe as another test's uid counted against that test's limit): RLIMIT_NPROC counts
 // every task of the user, and root ignores it.
-constexpr uid_t kExactUid = 47'990, kTbbUid = 47'991;
+constexpr uid_t kExactUid = 47'990, kTbbUid = 47'991, kProbeUid = 47'992;
 
 struct Child {
   int exit_code = -1;  // -1: ended by a signal
@@ -61,10 +62,10 @@ Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, st
   return c;
 }
 
-// A child that only becomes kExactUid: 0 when it could.
+// A child that only becomes kProbeUid: 0 when it could.
 int become_uid_in_child() {
   const pid_t pid = fork();
-  if (pid == 0) _exit(setgroups(0, nullptr) == 0 && setgid(kExactUid) == 0 && setuid(kExactUid) == 0 ? 0 : 1);
+  if (pid == 0) _exit(setgroups(0, nullptr) == 0 && setgid(kProbeUid) == 0 && setuid(kProbeUid) == 0 ? 0 : 1);
   int status = 0;
   return waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
