@@ -177,7 +177,7 @@ Status output_folder_check_shared(const std::string& temp_path, MPI_Comm comm) {
       for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
       ::close(fd);
     }
-    if (fd < 0 && errno != ENOENT) {
+    if (fd < 0 && errno != ENOENT && errno != ENOTDIR) {  // those two: not there, as below
       seen = open_error(errno, "checking that this rank shares the output folder: '" + probe + "'");
     } else if (text != temp_path) {
       seen = invalid_argument("the output folder '" + folder + "' is not the one rank 0 writes to: rank 0 wrote '" + probe +

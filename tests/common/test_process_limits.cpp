@@ -26,6 +26,9 @@ namespace {
 // every task of the user, and root ignores it.
 constexpr uid_t kExactUid = 47'990, kTbbUid = 47'991, kProbeUid = 47'992;
 
+// Makes this process `uid` (and its group), with no other groups; false when refused.
+bool become(uid_t uid) { return setgroups(0, nullptr) == 0 && setgid(uid) == 0 && setuid(uid) == 0; }
+
 struct Child {
   int exit_code = -1;  // -1: ended by a signal
   int signal = 0;
@@ -44,7 +47,7 @@ Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, st
     close(fds[0]);
     if (quiet && !std::freopen("/dev/null", "w", stderr)) _exit(97);
     const rlimit rl{limit, limit};
-    if (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0 || setrlimit(RLIMIT_NPROC, &rl) != 0) _exit(99);
+    if (!become(uid) || setrlimit(RLIMIT_NPROC, &rl) != 0) _exit(99);
     auto [code, text] = body();
     if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
     _exit(code);
@@ -65,7 +68,7 @@ Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, st
 // A child that only becomes kProbeUid: 0 when it could.
 int become_uid_in_child() {
   const pid_t pid = fork();
-  if (pid == 0) _exit(setgroups(0, nullptr) == 0 && setgid(kProbeUid) == 0 && setuid(kProbeUid) == 0 ? 0 : 1);
+  if (pid == 0) _exit(become(kProbeUid) ? 0 : 1);
   int status = 0;
   return waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
