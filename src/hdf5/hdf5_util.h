@@ -25,7 +25,8 @@ void hdf5_silence_errors();
 // opened under MPI, HDF5 closes itself inside MPI_Finalize, out of the program's hands).
 // hdf5_finish() goes before MPI_Finalize: it closes the library, unless a file failed to close
 // (hdf5_close_file): HDF5 1.10 then keeps the identifier of a file it has already freed, and
-// closing the library would crash on it, so the process leaves it.
+// closing the library would crash on it, so the process leaves it; or a file was left open
+// (hdf5_leave_open).
 void hdf5_start_before_mpi();
 void hdf5_finish();
 
@@ -37,6 +38,9 @@ inline constexpr int kMpioOpenDescriptors = 4;
 
 // H5Fclose, remembering a failure for hdf5_finish(). The closer for every file H5Id.
 herr_t hdf5_close_file(hid_t file);
+// For a file that this process leaves open on purpose (its identifier released, never closed):
+// hdf5_finish() then leaves the library open too, as closing it would close the file.
+void hdf5_leave_open();
 
 // HDF5's reason for the last failure: the API call's message, then the innermost frame's where
 // it differs (the most specific: "file write failed", an errno text); "no HDF5 detail" when empty.
@@ -70,6 +74,8 @@ class H5Id {
     return rc >= 0;
   }
   void reset() { close(); }
+  // Forgets the identifier without closing it (see hdf5_leave_open).
+  void release() { id_ = H5I_INVALID_HID; }
 
  private:
   hid_t id_ = H5I_INVALID_HID;

@@ -32,9 +32,12 @@ class Hdf5Sink : public OutputSink {
   Status write_nothing() override { return writer_->write_nothing(); }
   void add_provenance(const std::string& key, const std::string& value) override { spec_.provenance.emplace_back(key, value); }
   Status close() override {
-    SS_RETURN_IF_ERROR(writer_->write_attributes(spec_.provenance, {{"num_ranks", ranks_}, {"num_rows", spec_.total_rows}}));
+    // Closing is collective: a rank whose attributes failed closes with the others.
+    const Status attributes =
+        writer_->write_attributes(spec_.provenance, {{"num_ranks", ranks_}, {"num_rows", spec_.total_rows}});
     collective_ = writer_->all_writes_collective();
-    return writer_->close();
+    const Status closed = writer_->close();
+    return attributes.ok() ? closed : attributes;
   }
   bool all_writes_collective() const override { return collective_; }
   Status commit(const std::string& final_path, bool replace) override {

@@ -926,7 +926,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   sink.add_provenance("quality_status", mpi_bcast_string(quality, 0, comm));
 
   // ---- provenance, close ----
-  SS_RETURN_IF_ERROR(mpi_agree(sink.close(), comm));
+  SS_RETURN_IF_ERROR(mpi_agree_where(sink.close(), comm));
   const bool collective = sink.all_writes_collective();
   progress.finish(rows_done_global, scoring_seconds);
 

@@ -61,36 +61,59 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   w->columns_.push_back({"row_index", DType::kInt64, {}});
   const std::string what = "output '" + path + "'";
 
+  w->comm_ = comm;
   std::lock_guard lock(hdf5_mutex());
-  SS_RETURN_IF_ERROR(mpi_agree_where(
-      check_free_descriptors(kMpioOpenDescriptors).with_context("creating output file '" + path + "' over MPI-IO: "), comm));
-  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
-  // Metadata reads and writes collective too: no rank touches metadata on its own.
-  SS_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), "setting collective metadata for " + what);
-  SS_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), "setting collective metadata writes for " + what);
+  // What may fail on one rank alone is agreed before each collective call that rank would skip.
+  H5Id fapl;
+  Status ready = [&]() -> Status {
+    SS_RETURN_IF_ERROR(
+        check_free_descriptors(kMpioOpenDescriptors).with_context("creating output file '" + path + "' over MPI-IO: "));
+    fapl = H5Id(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    SS_H5_CHECK(fapl.get(), "making the file access properties of " + what);
+    SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
+    // Metadata reads and writes collective too: no rank touches metadata on its own.
+    SS_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), "setting collective metadata for " + what);
+    SS_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), "setting collective metadata writes for " + what);
+    return ok_status();
+  }();
+  SS_RETURN_IF_ERROR(mpi_agree_where(ready, comm));
+  // Not agreed: a create that fails on some ranks only has failed inside its collective calls,
+  // and no agreement after it could bring the ranks together again.
   w->file_ = H5Id(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), hdf5_close_file);
   if (!w->file_.valid()) {
     return unavailable("cannot create output file '" + path + "' (folder missing or not writable?): " + hdf5_last_error());
   }
+  // The datasets change the file's metadata alike on every rank: a rank whose call failed makes
+  // the others' calls all the same, and the ranks agree at the end (then closing the file, all
+  // together, as the writer goes).
+  Status made;
+  auto failed = [&](Status s) {
+    if (made.ok()) made = std::move(s);
+    H5Eclear2(H5E_DEFAULT);
+  };
   H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  SS_H5_CHECK(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER), "setting fill time for " + what);
+  if (!dcpl.valid() || H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) < 0) {
+    failed(unavailable("setting the fill time for " + what + " failed: " + hdf5_last_error()));
+  }
   for (const auto& c : w->columns_) {
     std::vector<hsize_t> dims{static_cast<hsize_t>(total_rows)};
     for (int64_t d : c.row_shape) dims.push_back(static_cast<hsize_t>(d));
     H5Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-    SS_H5_CHECK(space.get(), "creating the dataspace of '" + c.name + "' in " + what);
+    if (!space.valid()) failed(unavailable("creating the dataspace of '" + c.name + "' in " + what + " failed: " + hdf5_last_error()));
     H5Id ds(H5Dcreate2(w->file_.get(), c.name.c_str(), hdf5_native_type(c.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
                        H5P_DEFAULT),
             H5Dclose);
     if (!ds.valid()) {
-      return invalid_argument("cannot create dataset '" + c.name + "' in " + what + " (is the output name valid?): " +
-                              hdf5_last_error());
+      failed(invalid_argument("cannot create dataset '" + c.name + "' in " + what + " (is the output name valid?): " +
+                              hdf5_last_error()));
     }
     w->datasets_.push_back(std::move(ds));
   }
   w->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  SS_H5_CHECK(H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE), "setting collective transfers for " + what);
+  if (!w->dxpl_.valid() || H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE) < 0) {
+    failed(unavailable("setting collective transfers for " + what + " failed: " + hdf5_last_error()));
+  }
+  SS_RETURN_IF_ERROR(w->agree_on_metadata(made));
 
   // The whole file's space, reserved before any row is scored. A file system that fills up
   // during the run is not reliably reported by MPI-IO's collective writes (Open MPI 4.1's OMPIO
@@ -124,101 +147,154 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   return w;
 }
 
-Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers) {
-  // Every H5Dwrite is collective, and one can fail on some ranks only (a full disk under one
-  // rank's stripe): the others go on to the next dataset's write, so a rank whose write failed
-  // takes part in the rest of the round too, and returns its first failure after it.
+Status Hdf5Writer::select_rows(std::size_t k, int64_t row_begin, int64_t rows, H5Id* file_space, H5Id* mem_space) const {
+  const OutputColumn& c = columns_[k];
+  const std::string what = "selecting rows of dataset '" + c.name + "' of '" + path_ + "'";
+  *file_space = H5Id(H5Dget_space(datasets_[k].get()), H5Sclose);
+  SS_H5_CHECK(file_space->get(), what);
+  std::vector<hsize_t> start{static_cast<hsize_t>(row_begin)}, count{static_cast<hsize_t>(rows)};
+  for (int64_t d : c.row_shape) {
+    start.push_back(0);
+    count.push_back(static_cast<hsize_t>(d));
+  }
+  if (rows > 0) {
+    SS_H5_CHECK(H5Sselect_hyperslab(file_space->get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), what);
+    *mem_space = H5Id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    SS_H5_CHECK(mem_space->get(), what);
+  } else {
+    SS_H5_CHECK(H5Sselect_none(file_space->get()), what);
+    hsize_t one = 1;
+    *mem_space = H5Id(H5Screate_simple(1, &one, nullptr), H5Sclose);
+    SS_H5_CHECK(mem_space->get(), what);
+    SS_H5_CHECK(H5Sselect_none(mem_space->get()), what);
+  }
+  return ok_status();
+}
+
+Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers, Status ready) {
+  // Every H5Dwrite is collective. What may fail on one rank before them (the caller's checks,
+  // this rank's dataspaces and selections) is agreed first: a rank that left the round there
+  // would leave the others waiting in an H5Dwrite.
+  std::vector<H5Id> file_spaces(columns_.size()), mem_spaces(columns_.size());
+  for (std::size_t k = 0; k < columns_.size() && ready.ok(); ++k) {
+    ready = select_rows(k, row_begin, rows, &file_spaces[k], &mem_spaces[k]);
+  }
+  SS_RETURN_IF_ERROR(mpi_agree_where(ready, comm_));
+  // A write can still fail on some ranks only (a full disk under one rank's stripe): the others
+  // go on to the next dataset's write, so a rank whose write failed takes part in the rest of the
+  // round too, and returns its first failure after it.
   Status first_failure;
   for (std::size_t k = 0; k < columns_.size(); ++k) {
     const OutputColumn& c = columns_[k];
     const std::string what = "writing dataset '" + c.name + "' of '" + path_ + "'";
-    H5Id file_space(H5Dget_space(datasets_[k].get()), H5Sclose);
-    SS_H5_CHECK(file_space.get(), what);
-    std::vector<hsize_t> start{static_cast<hsize_t>(row_begin)}, count{static_cast<hsize_t>(rows)};
-    for (int64_t d : c.row_shape) {
-      start.push_back(0);
-      count.push_back(static_cast<hsize_t>(d));
-    }
-    H5Id mem_space;
-    if (rows > 0) {
-      SS_H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), what);
-      mem_space = H5Id(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
-    } else {
-      SS_H5_CHECK(H5Sselect_none(file_space.get()), what);
-      hsize_t one = 1;
-      mem_space = H5Id(H5Screate_simple(1, &one, nullptr), H5Sclose);
-      SS_H5_CHECK(H5Sselect_none(mem_space.get()), what);
-    }
     static const int64_t kNoData = 0;
     const void* buf = rows > 0 ? buffers[k] : &kNoData;
-    const hid_t mem_type = hdf5_native_type(c.dtype);
-    if (H5Dwrite(datasets_[k].get(), mem_type, mem_space.get(), file_space.get(), dxpl_.get(), buf) < 0) {
+    if (H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_spaces[k].get(), file_spaces[k].get(), dxpl_.get(),
+                 buf) < 0) {
       if (first_failure.ok()) first_failure = unavailable(what + " failed: " + hdf5_last_error() + space_note(path_));
       H5Eclear2(H5E_DEFAULT);
       continue;
     }
     uint32_t local_cause = 0, global_cause = 0;
-    SS_H5_CHECK(H5Pget_mpio_no_collective_cause(dxpl_.get(), &local_cause, &global_cause), what);
+    if (H5Pget_mpio_no_collective_cause(dxpl_.get(), &local_cause, &global_cause) < 0) {
+      if (first_failure.ok()) first_failure = unavailable(what + ": cannot read whether it was collective: " + hdf5_last_error());
+      H5Eclear2(H5E_DEFAULT);
+      continue;
+    }
     non_collective_cause_ |= global_cause;
   }
   return first_failure;
 }
 
 Status Hdf5Writer::write_rows(int64_t row_begin, int64_t rows, const std::vector<Tensor>& outputs) {
-  if (outputs.size() + 1 != columns_.size()) {
-    return internal_error("writer got " + std::to_string(outputs.size()) + " outputs for " +
-                          std::to_string(columns_.size() - 1) + " datasets");
-  }
-  if (row_begin < 0 || row_begin + rows > total_rows_) {
-    return internal_error("write of rows outside the output's " + std::to_string(total_rows_) + " rows");
-  }
-  std::vector<int64_t> row_index(static_cast<std::size_t>(rows));
-  std::iota(row_index.begin(), row_index.end(), row_begin);
+  // A batch that fails these checks still takes part in the round (see write_selection).
+  Status ready;
+  std::vector<int64_t> row_index;
   std::vector<const void*> buffers;
-  for (std::size_t k = 0; k < outputs.size(); ++k) {
+  if (outputs.size() + 1 != columns_.size()) {
+    ready = internal_error("writer got " + std::to_string(outputs.size()) + " outputs for " +
+                           std::to_string(columns_.size() - 1) + " datasets");
+  } else if (row_begin < 0 || row_begin + rows > total_rows_) {
+    ready = internal_error("write of rows outside the output's " + std::to_string(total_rows_) + " rows");
+  }
+  for (std::size_t k = 0; k < outputs.size() && ready.ok(); ++k) {
     const int64_t want = rows * shape_numel(columns_[k].row_shape);
     if (outputs[k].dtype() != columns_[k].dtype || outputs[k].numel() != want) {
-      return internal_error("output '" + columns_[k].name + "' has " + std::to_string(outputs[k].numel()) + " " +
-                            std::string(dtype_name(outputs[k].dtype())) + " values for " + std::to_string(rows) + " rows");
+      ready = internal_error("output '" + columns_[k].name + "' has " + std::to_string(outputs[k].numel()) + " " +
+                             std::string(dtype_name(outputs[k].dtype())) + " values for " + std::to_string(rows) + " rows");
     }
     buffers.push_back(outputs[k].raw());
   }
-  buffers.push_back(row_index.data());
+  if (ready.ok()) {
+    row_index.resize(static_cast<std::size_t>(rows));
+    std::iota(row_index.begin(), row_index.end(), row_begin);
+    buffers.push_back(row_index.data());
+  } else {
+    rows = 0;
+  }
   std::lock_guard lock(hdf5_mutex());
-  return write_selection(row_begin, rows, buffers);
+  return write_selection(row_begin, rows, buffers, ready);
 }
 
 Status Hdf5Writer::write_nothing() {
   std::lock_guard lock(hdf5_mutex());
-  return write_selection(0, 0, std::vector<const void*>(columns_.size(), nullptr));
+  return write_selection(0, 0, std::vector<const void*>(columns_.size(), nullptr), ok_status());
 }
 
 Status Hdf5Writer::write_attributes(const std::vector<std::pair<std::string, std::string>>& strings,
                                     const std::vector<std::pair<std::string, int64_t>>& ints) {
   std::lock_guard lock(hdf5_mutex());
   const std::string what = "writing attributes of '" + path_ + "'";
+  // Creating an attribute changes the file's metadata, which every rank must change alike: a rank
+  // whose call failed goes on with the others' calls and returns its first failure at the end.
+  Status first_failure;
+  auto check = [&](auto result, const std::string& name) {
+    if (result >= 0) return true;
+    if (first_failure.ok()) first_failure = unavailable(what + " (" + name + ") failed: " + hdf5_last_error());
+    H5Eclear2(H5E_DEFAULT);
+    return false;
+  };
   H5Id scalar(H5Screate(H5S_SCALAR), H5Sclose);
+  check(scalar.get(), "a scalar dataspace");
   // Variable-length strings (as h5py writes a str): the text lives in the global heap, so a long
   // one (a job file with a large vocabulary) does not meet the 64 KiB limit of an object header.
   H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
-  SS_H5_CHECK(H5Tset_size(type.get(), H5T_VARIABLE), what);
-  SS_H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8), what);
+  check(type.get(), "a string type") && check(H5Tset_size(type.get(), H5T_VARIABLE), "a string type") &&
+      check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "a string type");
+  auto write_one = [&](const std::string& name, hid_t file_type, hid_t mem_type, const void* value) {
+    H5Id attr(H5Acreate2(file_.get(), name.c_str(), file_type, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (check(attr.get(), name)) check(H5Awrite(attr.get(), mem_type, value), name);
+  };
   for (const auto& [name, value] : strings) {
-    H5Id attr(H5Acreate2(file_.get(), name.c_str(), type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    SS_H5_CHECK(attr.get(), what + " (" + name + ")");
     const char* text = value.c_str();
-    SS_H5_CHECK(H5Awrite(attr.get(), type.get(), &text), what + " (" + name + ")");
+    write_one(name, type.get(), type.get(), &text);
   }
-  for (const auto& [name, value] : ints) {
-    H5Id attr(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_INT64, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    SS_H5_CHECK(attr.get(), what + " (" + name + ")");
-    SS_H5_CHECK(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), what + " (" + name + ")");
-  }
-  return ok_status();
+  for (const auto& [name, value] : ints) write_one(name, H5T_NATIVE_INT64, H5T_NATIVE_INT64, &value);
+  return agree_on_metadata(first_failure);
+}
+
+Status Hdf5Writer::agree_on_metadata(const Status& local) {
+  int size = 1, failed_here = local.ok() ? 0 : 1, failed = 0;
+  SS_MPI_CHECK(MPI_Comm_size(comm_, &size));
+  SS_MPI_CHECK(MPI_Allreduce(&failed_here, &failed, 1, MPI_INT, MPI_SUM, comm_));
+  Status agreed = mpi_agree_where(local, comm_);
+  if (failed == 0 || failed == size) return agreed;
+  // Not closed: nor are its datasets, whose closing may write their metadata too. The library
+  // stays open at exit (hdf5_leave_open); the file itself is removed as any failed job's is.
+  for (H5Id& ds : datasets_) ds.release();
+  dxpl_.reset();
+  file_.release();
+  hdf5_leave_open();
+  left_open_ = true;
+  // Unavailable whatever the failure said: what fails on one rank alone is that rank's trouble
+  // (memory), not the job's (a dataset name is the same on every rank).
+  return unavailable(agreed.message() + " (the ranks' views of the output's metadata now differ, so no rank can "
+                                        "close it: it is left open and removed)");
 }
 
 Status Hdf5Writer::close() {
   std::lock_guard lock(hdf5_mutex());
+  if (left_open_) return ok_status();
   datasets_.clear();
   dxpl_.reset();
   if (!file_.close()) {

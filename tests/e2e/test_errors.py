@@ -632,6 +632,50 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
         e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
 
 
+# The HDF5 calls a job makes that tests/e2e/hdf5_fault.cpp can make fail, each on rank 0 alone: its reader's and
+# writer's dataspaces and selections, the output's datasets and attributes (changes to the file's metadata), and
+# the collective transfers (H5Dwrite fails after taking its part, as a transfer that failed on one rank does).
+HDF5_FAULT_CALLS = ["H5Dget_space", "H5Screate_simple", "H5Sselect_hyperslab", "H5Dcreate2", "H5Acreate2", "H5Awrite",
+                    "H5Dwrite"]
+
+
+@pytest.mark.parametrize("call", HDF5_FAULT_CALLS)
+def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path, seed, call):
+    """Each call of `call` that rank 0 makes, in turn, fails on rank 0 alone (hdf5_fault.cpp, preloaded into rank 0
+    only, in mpirun's MPMD form): an allocation failure inside HDF5, or a transfer failing under one rank's part of
+    the file. Every run must end within 60 s, non-zero, with nothing at the output and the injected failure in the
+    job's error. Before, a writer's selection that failed on one rank left the others waiting in the round's
+    H5Dwrite, and a dataset or attribute that one rank failed to make left the ranks' metadata differing, so the
+    collective close never ended: the job hung."""
+    lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
+    if not os.path.isfile(lib):
+        pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
+    inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=500, seed=seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000, "batch_size": 1000})
+    count_file = tmp_path / "calls"
+
+    def run(nth):
+        return e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
+                           rank0_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_HDF5_FAULT={call}:{nth}",
+                                         f"SHARDSCORE_TEST_HDF5_FAULT_COUNT={count_file}"])
+
+    counted = run(0)
+    assert counted.returncode == 0, counted.stderr[-3000:]
+    datasets, _ = e2e.read_output(out)
+    e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
+    calls = int(count_file.read_text())
+    assert calls >= 1, f"rank 0 made no {call} call: the test would test nothing"
+    out.unlink()
+    e2e.report_path(out).unlink()
+    for nth in range(1, calls + 1):
+        p = run(nth)
+        assert p.returncode in (1, 2), f"call {nth} of {calls}: exit {p.returncode}\n{p.stderr[-3000:]}"
+        assert e2e.listing(out.parent) == [], f"call {nth} of {calls}: left {e2e.listing(out.parent)}"
+        injected = f"fault injected by the test (call {nth} of {call})"
+        assert any(injected in line for line in e2e.error_lines(p.stderr)), f"call {nth}: {p.stderr[-3000:]}"
+
+
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
                                      "file_corrupt", "hdf5_chunks", "parquet_row_groups"])
 def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_path, seed, differs):
