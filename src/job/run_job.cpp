@@ -966,9 +966,20 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     if (st.ok()) st = sink.commit(output_path, job.output.overwrite);
     if (st.ok()) {
       guard.release();
+      st = report_commit(job.report_path(), job.output.overwrite);
+      if (!st.ok()) {
+        // The output is in place without its report (another job's report appeared there): a
+        // failed job leaves no output that looks complete, so this one is taken back.
+        std::error_code ec;
+        std::filesystem::remove_all(output_path, ec);
+        st = Status(st.code(), st.message() + (ec ? "; this job's output '" + output_path + "' is in place but could not be removed: " +
+                                                        ec.message()
+                                                  : "; this job's output is removed again"));
+      }
+    }
+    if (st.ok()) {
       tally.rows_written = total_rows;
       tally.shards_failed_checks = failed;
-      st = report_commit(job.report_path(), job.output.overwrite);
     } else {
       report_discard(job.report_path());
     }

@@ -81,11 +81,14 @@ def test_parquet_parts_manifest_and_folder_are_flushed(e2e, tmp_path, seed):
     assert_flushed_then_moved(calls, e2e.report_path(out))
 
 
+@pytest.mark.parametrize("appears", ["output", "report"])
 @pytest.mark.parametrize("out_name", ["scores.h5", "scores.parquet"])
-def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_name):
-    """Without output.overwrite, an output that another job writes while this one runs (two nightly jobs given the
-    same output path) is left as it is: this job exits 2 naming it, writes neither output nor report. Both jobs
-    exited 0 and the later one's output silently replaced the earlier one's."""
+def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_name, appears):
+    """Without output.overwrite, an output or report that another job writes while this one runs (two nightly jobs
+    given the same output path) is left as it is: this job exits 2 naming it, and leaves neither output nor report
+    nor a temporary file. Both jobs exited 0 and the later one's output silently replaced the earlier one's; and
+    where only the report had appeared, the job exited 2 but left its whole output in place (a Parquet folder
+    with _SUCCESS) beside the other job's report, and its report's temporary file."""
     import os
     import signal
     rows = 300_000
@@ -101,7 +104,9 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
             if " scored " in line:
                 break
         assert any(" scored " in ln for ln in seen), "".join(seen)
-        if out_name.endswith(".parquet"):
+        if appears == "report":
+            e2e.report_path(out).write_text("another job's report")
+        elif out_name.endswith(".parquet"):
             out.mkdir()
             (out / "theirs.txt").write_text("another job's output")
         else:
@@ -113,6 +118,13 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
             raise
     proc = subprocess.CompletedProcess(p.args, p.returncode, "", "".join(seen) + rest)
     assert proc.returncode == 2, proc.stderr[-3000:]
+    if appears == "report":
+        report = e2e.report_path(out)
+        e2e.assert_single_error(proc, f"report '{report}' appeared while this job ran",
+                                "this job's output is removed again", strict=False)
+        assert report.read_text() == "another job's report"
+        assert sorted(x.name for x in out.parent.iterdir()) == [report.name], list(out.parent.iterdir())
+        return
     e2e.assert_single_error(proc, f"output '{out}' appeared while this job ran", "set output.overwrite = true", strict=False)
     kept = out / "theirs.txt" if out_name.endswith(".parquet") else out
     assert kept.read_text() == "another job's output"
