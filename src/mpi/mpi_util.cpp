@@ -64,11 +64,24 @@ std::string differing_part(const std::string& a, const std::string& b) {
     }
   };
   const std::vector<std::string> la = lines(a), lb = lines(b);
-  for (std::size_t i = 0; i < std::max(la.size(), lb.size()); ++i) {
-    const std::string x = i < la.size() ? la[i] : "(no such line)", y = i < lb.size() ? lb[i] : "(no such line)";
-    if (x != y) return "line " + std::to_string(i + 1) + " " + quoted(x) + " where rank 0 has " + quoted(y);
-  }
-  return quoted(a) + " where rank 0 has " + quoted(b);
+  // The lines between the two texts' common first and last lines differ; of those, the first
+  // that says something on each side (a line only one text has, as an override appended to a job
+  // file, sits after a blank one).
+  std::size_t head = 0, tail = 0;
+  while (head < la.size() && head < lb.size() && la[head] == lb[head]) ++head;
+  while (tail < la.size() - head && tail < lb.size() - head && la[la.size() - 1 - tail] == lb[lb.size() - 1 - tail]) ++tail;
+  auto first_said = [&](const std::vector<std::string>& l) -> std::size_t {
+    const std::size_t end = l.size() - tail;
+    for (std::size_t i = head; i < end; ++i)
+      if (l[i].find_first_not_of(" \t\r") != std::string::npos) return i;
+    return head < end ? head : std::string::npos;
+  };
+  const std::size_t ia = first_said(la), ib = first_said(lb);
+  if (ia == std::string::npos && ib == std::string::npos) return quoted(a) + " where rank 0 has " + quoted(b);
+  const std::string x = ia == std::string::npos ? "(no such line)" : la[ia], y = ib == std::string::npos ? "(no such line)" : lb[ib];
+  const std::size_t at = std::min(ia, ib);
+  return "line " + std::to_string(at + 1) + " " + quoted(x) + " where rank 0 has " +
+         (ib != std::string::npos && ib != at ? "line " + std::to_string(ib + 1) + " " : "") + quoted(y);
 }
 
 }  // namespace

@@ -107,6 +107,14 @@ TEST(MpiAgreeSame, NamesTheLowestRankThatSeesOtherwiseAndWhat) {
   EXPECT_NE(st.message().find("has another job file than rank 0: line 4 'batch_size = 32' where rank 0 has 'batch_size = 64'"),
             std::string::npos)
       << st.message();
+  // Lines that one text has and the other has not (an override appended after a blank line): the
+  // first that says something, not the blank one before it.
+  st = mpi_agree_same({{"job file", rank == 0 ? job + "\n\nthreads = 1\n" : job}}, MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("has another job file than rank 0: line 7 '(no such line)' where rank 0 has 'threads = 1'"),
+            std::string::npos)
+      << st.message();
+  st = mpi_agree_same({{"job file", rank == 0 ? job : job + "[checks]\n\nmax_missing_fraction = 0.5\n"}}, MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("line 5 '[checks]' where rank 0 has '(no such line)'"), std::string::npos) << st.message();
 }
 
 TEST(MpiRankPlace, NamesTheRankAndItsHost) {
