@@ -64,18 +64,20 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   w->comm_ = comm;
   std::lock_guard lock(hdf5_mutex());
   // What may fail on one rank alone is agreed before each collective call that rank would skip.
-  H5Id fapl;
-  Status ready = [&]() -> Status {
-    SS_RETURN_IF_ERROR(
-        check_free_descriptors(kMpioOpenDescriptors).with_context("creating output file '" + path + "' over MPI-IO: "));
-    fapl = H5Id(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    SS_H5_CHECK(fapl.get(), "making the file access properties of " + what);
-    SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
+  SS_RETURN_IF_ERROR(mpi_agree_where(
+      check_free_descriptors(kMpioOpenDescriptors).with_context("creating output file '" + path + "' over MPI-IO: "), comm));
+  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  SS_RETURN_IF_ERROR(mpi_agree_where(
+      fapl.valid() ? ok_status() : unavailable("making the file access properties of " + what + " failed: " + hdf5_last_error()),
+      comm));
+  // Collective (it duplicates the communicator), so made by every rank before the next agreement.
+  Status ready;
+  if (H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL) < 0) {
+    ready = unavailable("selecting MPI-IO for " + what + " failed: " + hdf5_last_error());
+  } else if (H5Pset_all_coll_metadata_ops(fapl.get(), true) < 0 || H5Pset_coll_metadata_write(fapl.get(), true) < 0) {
     // Metadata reads and writes collective too: no rank touches metadata on its own.
-    SS_H5_CHECK(H5Pset_all_coll_metadata_ops(fapl.get(), true), "setting collective metadata for " + what);
-    SS_H5_CHECK(H5Pset_coll_metadata_write(fapl.get(), true), "setting collective metadata writes for " + what);
-    return ok_status();
-  }();
+    ready = unavailable("setting collective metadata for " + what + " failed: " + hdf5_last_error());
+  }
   SS_RETURN_IF_ERROR(mpi_agree_where(ready, comm));
   // Not agreed: a create that fails on some ranks only has failed inside its collective calls,
   // and no agreement after it could bring the ranks together again.
