@@ -181,11 +181,36 @@ void push_metrics(const JobConfig::Metrics& to, const JobTally& tally, int exit_
   }
 }
 
+// A word of the command line that is neither an option nor an option's value ("", none): the usage
+// error that names it, and what it may have been meant as.
+std::string stray_word_error(const po::parsed_options& parsed, const po::options_description& opts) {
+  for (const auto& o : parsed.options) {
+    // Boost keeps such words as options without a name (position_key >= 0); store() drops them.
+    if (o.position_key < 0 || o.original_tokens.empty()) continue;
+    const std::string& word = o.original_tokens.front();
+    std::string hint;
+    if (opts.find_nothrow(word, false, false, false) != nullptr) {
+      hint = ": did you mean --" + word + "?";
+    } else if (word.size() > 5 && word.compare(word.size() - 5, 5, ".toml") == 0) {
+      hint = ": did you mean --job " + word + "?";
+    } else if (word.find('=') != std::string::npos && word.substr(0, word.find('=')).find('.') != std::string::npos) {
+      hint = ": it looks like a job key; --set takes one section.key=VALUE, give --set again for each (--set " + word + ")";
+    } else {
+      hint = ": each option takes one value (quote a value that holds spaces)";
+    }
+    return "unexpected word '" + word + "' on the command line: not an option or an option's value" + hint +
+           " (see 'shardscore run --help')";
+  }
+  return "";
+}
+
 Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
   po::options_description opts = run_options();
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    const po::parsed_options parsed = po::command_line_parser(args).options(opts).run();
+    if (std::string stray = stray_word_error(parsed, opts); !stray.empty()) return {2, stray, ""};
+    po::store(parsed, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return {2, std::string(e.what()) + " (see 'shardscore run --help')", ""};
@@ -273,6 +298,10 @@ Outcome inspect_command(const std::vector<std::string>& args) {
                      "(coefficients, intercepts, support vectors, tree node and leaf tables, scaler and\n"
                      "encoder values, class labels). Single-number settings (a Binarizer's threshold,\n"
                      "n_targets) and the standard ops' attributes (kernel_shape, pads) are not counted.\n"};
+    }
+    if (args.size() > 1) {
+      return {2, "unexpected word '" + args[1] + "' on the command line: 'shardscore inspect' takes one MODEL.onnx and no "
+                 "options (usage: shardscore inspect MODEL.onnx)", ""};
     }
     return {2, "usage: shardscore inspect MODEL.onnx", ""};
   }

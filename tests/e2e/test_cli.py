@@ -46,6 +46,27 @@ def test_unknown_option_is_usage_error(e2e, tmp_path):
     assert e2e.listing(tmp_path) == ["job.toml"]
 
 
+@pytest.mark.parametrize("words, needles", [
+    (["dry-run"], ["'dry-run'", "did you mean --dry-run?"]),
+    (["--set", "run.batch_size=5", "run.bogus=1"], ["'run.bogus=1'", "give --set again for each"]),
+    (["-o", "out/x.h5", "out/y.h5"], ["'out/y.h5'", "each option takes one value"])])
+def test_a_word_that_is_not_an_option_or_its_value_is_a_usage_error(e2e, tmp_path, seed, words, needles):
+    """Boost kept such words aside and the run went on without them: a mistyped --dry-run scored and wrote for
+    real (exit 0), a second value of --set or -o was dropped."""
+    inp = e2e.make_input(tmp_path / "in.h5", 200, chunk_rows=100, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5")
+    p = e2e.run_job(None, ["run", "--job", job, *words], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2 (bad usage)\n{p.stderr}"
+    e2e.assert_single_error(p, "unexpected word", *needles)
+    assert e2e.listing(tmp_path / "out") == []
+
+
+def test_inspect_names_a_word_it_does_not_take(e2e):
+    p = e2e.run_job(None, ["inspect", e2e.DEMO_MODEL, "other.onnx"])
+    assert p.returncode == 2, p.stdout + p.stderr
+    e2e.assert_single_error(p, "unexpected word 'other.onnx'", "takes one MODEL.onnx")
+
+
 @pytest.mark.parametrize("args", [["--batch-size", "6", "--set", "run.batch_size=5"],
                                   ["--set", "input.path=other.h5", "--input", "in.h5"]])
 def test_a_key_given_by_a_short_option_and_by_set_is_a_usage_error(e2e, tmp_path, args):
