@@ -313,9 +313,12 @@ Outcome inspect_command(const std::vector<std::string>& args) {
   out << "opsets:    ";
   for (const auto& [domain, version] : m->opsets) out << " " << domain_display(domain) << " " << version;
   out << "\ninputs:\n";
-  for (const auto& v : m->inputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
+  const auto value_line = [](const ValueInfo& v) {
+    return "  " + v.name + "  " + value_info_type_name(v) + (v.tensor ? " " + dims_text(v) : std::string()) + "\n";
+  };
+  for (const auto& v : m->inputs) out << value_line(v);
   out << "outputs:\n";
-  for (const auto& v : m->outputs) out << "  " << v.name << "  " << dtype_name(v.dtype) << " " << dims_text(v) << "\n";
+  for (const auto& v : m->outputs) out << value_line(v);
   out << "parameters: " << m->parameters << " (" << m->parameter_bytes
       << " bytes; initializers, tensor attributes and ai.onnx.ml attribute arrays)\n";
   out << "nodes:      " << m->nodes << "\n";

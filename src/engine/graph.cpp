@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -233,12 +234,35 @@ StatusOr<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const st
   return out;
 }
 
+std::string lower_onnx_type_name(int32_t t) {
+  std::string s = onnx_type_name(t);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// ONNX's own spelling of a type ("tensor(string)", "seq(map(int64,tensor(float)))").
+std::string onnx_type_text(const onnx::TypeProto& t) {
+  if (t.has_tensor_type()) return "tensor(" + lower_onnx_type_name(t.tensor_type().elem_type()) + ")";
+  if (t.has_sparse_tensor_type()) return "sparse_tensor(" + lower_onnx_type_name(t.sparse_tensor_type().elem_type()) + ")";
+  if (t.has_sequence_type()) return "seq(" + onnx_type_text(t.sequence_type().elem_type()) + ")";
+  if (t.has_map_type()) {
+    return "map(" + lower_onnx_type_name(t.map_type().key_type()) + "," + onnx_type_text(t.map_type().value_type()) + ")";
+  }
+  if (t.has_optional_type()) return "optional(" + onnx_type_text(t.optional_type().elem_type()) + ")";
+  return "undefined";
+}
+
 ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v) {
   ValueInfo out;
   out.name = v.name();
+  if (v.has_type() && !v.type().has_tensor_type()) {
+    out.tensor = false;
+    out.other_type = onnx_type_text(v.type());
+  }
   if (v.type().has_tensor_type()) {
     const auto& tt = v.type().tensor_type();
     out.dtype = dtype_from_onnx(tt.elem_type());
+    if (out.dtype == DType::kUndefined) out.other_type = lower_onnx_type_name(tt.elem_type());
     if (tt.has_shape()) {
       for (const auto& d : tt.shape().dim()) {
         out.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
@@ -352,6 +376,11 @@ Status sort_topologically(Graph* g) {
 }
 
 }  // namespace
+
+std::string value_info_type_name(const ValueInfo& v) {
+  if (v.dtype != DType::kUndefined) return std::string(dtype_name(v.dtype));
+  return v.other_type.empty() ? "undefined" : v.other_type;
+}
 
 std::string onnx_type_name(int32_t t) {
   if (onnx::TensorProto_DataType_IsValid(t)) return onnx::TensorProto_DataType_Name(t);

@@ -94,7 +94,15 @@ struct ValueInfo {
   DType dtype = DType::kUndefined;
   Shape dims;  // -1 where the dimension is symbolic or unknown
   std::vector<std::string> dim_params;  // symbolic names ("N", "batch"), "" where fixed
+  // The declared type where dtype cannot say it (kUndefined): for a tensor, ONNX's element type
+  // name in lower case ("string", "complex64", "float8e4m3fn"; "undefined" where the model gives
+  // none); otherwise the type as ONNX writes one ("seq(map(int64,tensor(float)))"). Empty for a
+  // DType, and for a value declared without any type.
+  std::string other_type;
+  bool tensor = true;  // false for sequences, maps, optionals and sparse tensors (dims then empty)
 };
+// The value's type as inspect prints it: dtype_name, or other_type ("undefined" where neither).
+std::string value_info_type_name(const ValueInfo& v);
 
 struct Graph {
   std::string source;  // the model path

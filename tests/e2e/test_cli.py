@@ -238,8 +238,33 @@ def test_inspect_runs_the_model_on_two_rows_as_a_job_would(e2e, tmp_path):
     assert p.returncode == 2, p.stdout + p.stderr
     assert "cannot run it on two rows of zeros" in p.stdout and "'label'" in p.stdout and "element type STRING" in p.stdout, \
         p.stdout
+    assert re.search(r"^\s+label\s+string \[N\]$", p.stdout, re.M), p.stdout  # it said 'undefined'
     p = e2e.run_job(None, ["inspect", e2e.REPO / "tests" / "fixtures" / "bert_tiny_dynseq.onnx"])
     assert p.returncode == 0 and "not tried on rows: input 'input_ids'" in p.stdout, p.stdout
+
+
+def test_inspect_names_the_types_it_has_no_tensors_for(e2e, tmp_path):
+    """Inputs and outputs of a type without a DType of shardscore's were listed as 'undefined': each is named as
+    ONNX names it (element types in lower case; other types as ONNX writes them, without dimensions)."""
+    from onnx import TensorProto, helper
+    import onnx
+    types = {"S": TensorProto.STRING, "C": TensorProto.COMPLEX64, "D": TensorProto.COMPLEX128, "F8": 17, "U4": 21}
+    names = {"S": "string", "C": "complex64", "D": "complex128", "F8": "float8e4m3fn", "U4": "uint4"}
+    inputs = [helper.make_tensor_value_info(n, t, ["N", 2]) for n, t in types.items()]
+    inputs.append(helper.make_tensor_sequence_value_info("Q", TensorProto.FLOAT, None))
+    outputs = [helper.make_tensor_value_info(n + "_out", t, ["N", 2]) for n, t in types.items()]
+    outputs.append(helper.make_tensor_sequence_value_info("Q_out", TensorProto.FLOAT, None))
+    nodes = [helper.make_node("Identity", [v.name], [v.name + "_out"]) for v in inputs]
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs), opset_imports=[helper.make_opsetid("", 21)])
+    onnx.save(model, tmp_path / "types.onnx")
+    p = e2e.run_job(None, ["inspect", tmp_path / "types.onnx"])
+    assert p.returncode == 2, p.stdout + p.stderr  # listed, then refused: the engine has no such tensors
+    assert "undefined" not in p.stdout, p.stdout
+    for n, name in names.items():
+        for v in (n, n + "_out"):
+            assert re.search(rf"^\s+{v}\s+{name} \[N, 2\]$", p.stdout, re.M), p.stdout
+    for v in ("Q", "Q_out"):
+        assert re.search(rf"^\s+{v}\s+seq\(tensor\(float\)\)$", p.stdout, re.M), p.stdout
 
 
 def test_inspect_lists_what_this_build_cannot_run(e2e, tmp_path):
