@@ -18,18 +18,19 @@ struct KeySpec {
   Kind kind;
   const char* default_text;
   const char* help;
+  std::optional<InputFormat> only_for = std::nullopt;  // a key of one input format's (run --help says which)
 };
 
 // The schema. Every key a job may hold (run --help prints it; the README's table says the same by hand).
 constexpr KeySpec kKeys[] = {
     {"input", "path", Kind::kString, "(required)", "HDF5 file, or Parquet file or folder (*.parquet, *.pq, or a directory)"},
-    {"input", "dataset", Kind::kString, "\"/features\"", "dataset of a one-input model: rows x ..., any numeric type"},
-    {"input", "datasets", Kind::kStringTable, "(one input)", "several model inputs: { input_name = \"/dataset\", ... }"},
-    {"input", "columns", Kind::kStrings, "(all numeric)", "Parquet: feature columns, in the model's order"},
-    {"input", "id_column", Kind::kString, "(row index)", "Parquet: column written to Parquet output before the predictions"},
-    {"input", "label_column", Kind::kString, "(none)", "Parquet: label column, never a feature"},
-    {"input", "categories", Kind::kStringListTable, "(none)", "Parquet: vocabulary per string column { col = [\"a\", \"b\"] }: value -> index"},
-    {"input", "unknown_category", Kind::kInt, "(vocabulary size)", "Parquet: code of string values not in the vocabulary"},
+    {"input", "dataset", Kind::kString, "\"/features\"", "dataset of a one-input model: rows x ..., any numeric type", InputFormat::kHdf5},
+    {"input", "datasets", Kind::kStringTable, "(one input)", "several model inputs: { input_name = \"/dataset\", ... }", InputFormat::kHdf5},
+    {"input", "columns", Kind::kStrings, "(all numeric)", "feature columns, in the model's order", InputFormat::kParquet},
+    {"input", "id_column", Kind::kString, "(row index)", "column written to Parquet output before the predictions", InputFormat::kParquet},
+    {"input", "label_column", Kind::kString, "(none)", "label column, never a feature", InputFormat::kParquet},
+    {"input", "categories", Kind::kStringListTable, "(none)", "vocabulary per string column { col = [\"a\", \"b\"] }: value -> index", InputFormat::kParquet},
+    {"input", "unknown_category", Kind::kInt, "(vocabulary size)", "code of string values not in the vocabulary", InputFormat::kParquet},
     {"model", "path", Kind::kString, "(required)", "ONNX model file"},
     {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet or / (appears at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
@@ -57,6 +58,8 @@ constexpr KeySpec kKeys[] = {
     {"metrics", "job", Kind::kString, "\"shardscore\"", "job label of the pushed metrics"},
     {"metrics", "instance", Kind::kString, "<job file name>", "instance label of the pushed metrics (default: the job file's name without .toml)"},
 };
+
+const char* format_name(InputFormat f) { return f == InputFormat::kParquet ? "Parquet" : "HDF5"; }
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -317,6 +320,8 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   c.checks.allow_nan_outputs = root["checks"]["allow_nan_outputs"].value_or(false);
   c.checks.allow_inf_outputs = root["checks"]["allow_inf_outputs"].value_or(false);
   c.metrics = metrics_of(root, source);
+  for (const auto& k : kKeys)
+    if (root[k.section][k.key]) c.keys_set.push_back(std::string(k.section) + "." + k.key);
 
   SS_RETURN_IF_ERROR(require(c.input.path, "input.path", source));
   SS_RETURN_IF_ERROR(require(c.model.path, "model.path", source));
@@ -441,13 +446,20 @@ JobConfig::Metrics job_config_metrics_of_failed(const std::string& path, const s
   return m;
 }
 
+std::vector<std::string> job_config_keys_only_for(InputFormat format) {
+  std::vector<std::string> out;
+  for (const auto& k : kKeys)
+    if (k.only_for == format) out.push_back(std::string(k.section) + "." + k.key);
+  return out;
+}
+
 std::string job_config_describe_keys() {
   std::ostringstream out;
   for (const auto& k : kKeys) {
     std::string name = std::string(k.section) + "." + k.key;
     out << "  " << name << std::string(name.size() < 28 ? 28 - name.size() : 1, ' ') << k.default_text
         << std::string(std::string_view(k.default_text).size() < 22 ? 22 - std::string_view(k.default_text).size() : 1, ' ')
-        << k.help << "\n";
+        << (k.only_for ? std::string(format_name(*k.only_for)) + " input: " : std::string()) << k.help << "\n";
   }
   return out.str();
 }

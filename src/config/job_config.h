@@ -15,6 +15,8 @@
 
 namespace shardscore {
 
+enum class InputFormat { kHdf5, kParquet };
+
 struct JobConfig {
   struct Input {
     std::string path;
@@ -77,6 +79,9 @@ struct JobConfig {
   } metrics;
 
   std::string source;     // where the job came from (file path), for messages
+  // Every key the job sets ("input.columns"), in the schema's order: a key set to its default
+  // counts, which the values above cannot tell (job_config_keys_only_for).
+  std::vector<std::string> keys_set;
   std::string toml_text;  // the job as run: the file with every override applied
   // Report path with the default applied.
   // Beside the output: a Parquet folder "out.parquet/" gets "out.parquet.report.json".
@@ -99,7 +104,12 @@ StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<s
 // is empty where they name none or a bad one (or the file cannot be read or parsed).
 JobConfig::Metrics job_config_metrics_of_failed(const std::string& path, const std::vector<std::string>& overrides);
 
-// One line per key: "section.key  type  default  meaning" (for run --help).
+// The keys that apply to input of `format` only ("input.columns", ... for Parquet; "input.dataset",
+// "input.datasets" for HDF5), in the schema's order: the format of the input decides, when the job
+// runs, whether the ones set are refused.
+std::vector<std::string> job_config_keys_only_for(InputFormat format);
+
+// One line per key: "section.key  default  meaning" (for run --help).
 std::string job_config_describe_keys();
 
 }  // namespace shardscore

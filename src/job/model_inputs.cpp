@@ -162,11 +162,32 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
 
 namespace {
 
+// The keys the job sets that are for the other format's input: refused, as every key the job does
+// not use is, rather than left without effect.
+Status check_input_format_keys(const JobConfig& job, bool parquet) {
+  const InputFormat other = parquet ? InputFormat::kHdf5 : InputFormat::kParquet;
+  const std::vector<std::string> others = job_config_keys_only_for(other);
+  std::vector<std::string> set;
+  for (const auto& key : job.keys_set)
+    if (std::find(others.begin(), others.end(), key) != others.end()) set.push_back("'" + key + "'");
+  if (set.empty()) return ok_status();
+  const auto list = [](const std::vector<std::string>& keys) {
+    std::string out;
+    for (std::size_t k = 0; k < keys.size(); ++k) out += (k ? (k + 1 == keys.size() ? " and " : ", ") : "") + keys[k];
+    return out;
+  };
+  std::string all;
+  for (const auto& key : others) all += (all.empty() ? "" : ", ") + key;
+  return invalid_argument(std::string(set.size() == 1 ? "job key " : "job keys ") + list(set) + (set.size() == 1 ? " is" : " are") +
+                          " for " + (parquet ? "HDF5" : "Parquet") + " input, but '" + job.input.path + "' is read as " +
+                          (parquet ? "Parquet (a *.parquet or *.pq file, or a folder), which feeds one model input from "
+                                     "its columns"
+                                   : "HDF5 (Parquet input is a *.parquet or *.pq file, or a folder)") +
+                          "; remove " + (set.size() == 1 ? "it" : "them") + " (the keys for " + (parquet ? "HDF5" : "Parquet") +
+                          " input only: " + all + ")");
+}
+
 StatusOr<std::vector<InputBinding>> bind_parquet(const JobConfig& job, const Graph& graph) {
-  if (!job.input.datasets.empty()) {
-    return invalid_argument("job key 'input.datasets' is for HDF5 input; Parquet input '" + job.input.path +
-                            "' feeds one model input from input.columns");
-  }
   if (graph.inputs.size() != 1) {
     return invalid_argument("model '" + job.model.path + "' has " + std::to_string(graph.inputs.size()) +
                             " inputs; Parquet input feeds models with one (float) input");
@@ -220,12 +241,10 @@ std::string shared_dim_mismatch(const Graph& graph, const std::vector<InputBindi
 }  // namespace
 
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm) {
-  if (job_input_is_parquet(job.input.path, comm)) return bind_parquet(job, graph);
-  if (!job.input.columns.empty() || !job.input.id_column.empty() || !job.input.label_column.empty() ||
-      !job.input.categories.empty()) {
-    return invalid_argument("job keys input.columns, input.id_column, input.label_column and input.categories are for "
-                            "Parquet input; '" + job.input.path + "' is read as HDF5 (use input.dataset)");
-  }
+  // Every rank has the same job (agreed before) and, from rank 0, the same format: all refuse alike.
+  const bool parquet = job_input_is_parquet(job.input.path, comm);
+  SS_RETURN_IF_ERROR(check_input_format_keys(job, parquet));
+  if (parquet) return bind_parquet(job, graph);
   std::vector<std::pair<std::string, std::string>> wanted;  // model input -> dataset
   if (job.input.datasets.empty()) {
     if (graph.inputs.size() != 1) {

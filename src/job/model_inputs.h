@@ -46,7 +46,8 @@ struct InputBinding {
 
 // Opens one reader per model input (collective over comm: every rank gets the same result) and
 // checks each dataset against the model input's type and fixed dimensions, and that all datasets
-// have the same number of rows. Errors name the dataset and the model input.
+// have the same number of rows. Errors name the dataset and the model input. A key the job sets
+// that is for the other format's input (job_config_keys_only_for) is InvalidArgument naming it.
 StatusOr<std::vector<InputBinding>> job_bind_inputs(const JobConfig& job, const Graph& graph, MPI_Comm comm);
 
 // preprocess.where: moves the preprocessing chain of every input that allows it (stored as an 8- or

@@ -224,6 +224,21 @@ path = "out.parquet"
   }
 }
 
+TEST(JobConfig, KeysOfOneInputFormatAndTheKeysAJobSets) {
+  EXPECT_EQ(job_config_keys_only_for(InputFormat::kParquet),
+            (std::vector<std::string>{"input.columns", "input.id_column", "input.label_column", "input.categories",
+                                      "input.unknown_category"}));
+  EXPECT_EQ(job_config_keys_only_for(InputFormat::kHdf5), (std::vector<std::string>{"input.dataset", "input.datasets"}));
+  // A key set to its default is set all the same (the values cannot tell): the schema's order.
+  auto c = job_config_parse(kMinimal, "job.toml", {"run.batch_size=4096", "input.dataset=/features"});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->keys_set, (std::vector<std::string>{"input.path", "input.dataset", "model.path", "output.path",
+                                                   "run.batch_size"}));
+  const std::string d = job_config_describe_keys();
+  EXPECT_NE(d.find("Parquet input: code of string values"), std::string::npos) << d;
+  EXPECT_NE(d.find("HDF5 input: dataset of a one-input model"), std::string::npos) << d;
+}
+
 TEST(JobConfig, RequiredKeysAndSyntaxErrors) {
   auto a = job_config_parse("[input]\npath = \"x\"\n", "job.toml", {});
   EXPECT_NE(a.status().message().find("model.path"), std::string::npos) << a.status().message();

@@ -710,9 +710,15 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
             (node / "in.h5").write_bytes(data[:96] + b"\xff" * (len(data) - 96))
         shutil.copy(model, node / "model.onnx")
     out_dir = tmp_path / "out"
-    jobs = [e2e.make_job(tmp_path / "job.toml", "in.h5", out_dir / "scores.h5", model_path="model.onnx")]
-    jobs.append(e2e.make_job(tmp_path / "job_b.toml", "in.h5", out_dir / "scores.h5", model_path="model.onnx",
-                             run={"shard_rows": 100}) if differs == "job_file" else jobs[0])
+
+    def job_file(path, **sections):
+        job = e2e.demo_job("in.h5", out_dir / "scores.h5", "model.onnx", **sections)
+        if differs == "parquet_row_groups":
+            job["input"].pop("dataset")  # a key for HDF5 input, which Parquet input refuses
+        out_dir.mkdir(exist_ok=True)
+        return e2e.write_job(path, job)
+    jobs = [job_file(tmp_path / "job.toml")]
+    jobs.append(job_file(tmp_path / "job_b.toml", run={"shard_rows": 100}) if differs == "job_file" else jobs[0])
     progs = [[str(e2e.BIN), "run", "--job", str(j)] + (["--backend", e2e.BACKEND] if e2e.BACKEND else []) for j in jobs]
     cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "1", "--wdir", str(a), *progs[0],
            ":", "-np", "1", "--wdir", str(b), *progs[1]]

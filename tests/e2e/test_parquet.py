@@ -423,6 +423,33 @@ def test_bad_parquet_exits_2(e2e, tmp_path, rng, seed, case, out_name):
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
 
+PARQUET_KEYS = "input.columns, input.id_column, input.label_column, input.categories, input.unknown_category"
+
+
+@pytest.mark.parametrize("fmt, overrides, named", [
+    ("h5", ["input.unknown_category=-1"], "job key 'input.unknown_category' is"),
+    ("h5", ['input.columns=["f00"]', "input.id_column=id"], "job keys 'input.columns' and 'input.id_column' are"),
+    ("parquet", ["input.dataset=/x"], "job key 'input.dataset' is"),
+    ("parquet", ["input.datasets={ X = \"/x\" }"], "job key 'input.datasets' is")])
+def test_a_key_for_the_other_input_format_is_refused(e2e, tmp_path, rng, seed, fmt, overrides, named):
+    """An HDF5 input took input.unknown_category without a word while the other Parquet keys were refused (by a
+    list without unknown_category), and a Parquet input ignored input.dataset. Now each format refuses the other's
+    keys alike: exit 2, naming the keys set, the input's format and every key of the other format."""
+    out_dir = tmp_path / "out"
+    if fmt == "h5":
+        inp = e2e.make_input(tmp_path / "in.h5", 300, chunk_rows=100, seed=seed)
+        job_path = e2e.make_job(tmp_path / "job.toml", inp, out_dir / "scores.h5")
+        needles = ["for Parquet input", f"'{inp}' is read as HDF5", f"only: {PARQUET_KEYS})"]
+    else:
+        inp = _one_file(e2e, tmp_path, rng, seed)
+        job_path, _ = parquet_job(e2e, tmp_path, inp, out_dir / "scores.h5")
+        needles = ["for HDF5 input", f"'{inp}' is read as Parquet", "only: input.dataset, input.datasets)"]
+    p = e2e.run_job(2, ["run", "--job", job_path, *[a for o in overrides for a in ("--set", o)]], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, named, *needles)
+    assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
+
+
 def test_corrupt_row_group_mid_run_leaves_nothing(e2e, tmp_path, rng, seed):
     """Footers intact, one column chunk of the last file overwritten: ranks that own earlier shards have
     already written their part files when the failure comes; the run fails and the output folder is gone."""
