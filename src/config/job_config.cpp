@@ -1,6 +1,7 @@
 #include "config/job_config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -252,10 +253,33 @@ JobConfig::Metrics metrics_of(const toml::table& root, const std::string& source
   return m;
 }
 
-Status require(const std::string& value, const char* key, const std::string& source) {
-  if (!value.empty()) return ok_status();
-  return invalid_argument(std::string("job key '") + key + "' is required (set it in " + source +
-                          " or on the command line)");
+Status require(const toml::table& root, const char* section, const char* key, const std::string& source) {
+  const std::string name = std::string(section) + "." + key;
+  if (!root[section][key]) {
+    return invalid_argument("job key '" + name + "' is required (set it in " + source + " or on the command line)");
+  }
+  if (root[section][key].value_or(std::string()).empty()) {
+    return invalid_argument("job key '" + name + "' is empty (in " + source + " or on the command line); it is required");
+  }
+  return ok_status();
+}
+
+// A number as the job wrote it: the fewest digits that read back as the same double ("0.1", "1e-50").
+std::string number_text(double v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+std::string number_text(int64_t v) { return std::to_string(v); }
+
+// The error of a number key whose value is out of its range, naming the value given: "job key
+// 'run.batch_size' must be at least 1, not 0". For one value of a list, `values` is the list's size
+// and `index` the value's.
+template <typename T>
+Status key_out_of_range(const char* key, T value, const std::string& need, std::size_t index = 0, std::size_t values = 1) {
+  return invalid_argument(std::string("job key '") + key + "' must " + need + ", not " + number_text(value) +
+                          (values > 1 ? " (its value " + std::to_string(index + 1) + " of " + std::to_string(values) + ")"
+                                      : std::string()));
 }
 
 }  // namespace
@@ -323,20 +347,20 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   for (const auto& k : kKeys)
     if (root[k.section][k.key]) c.keys_set.push_back(std::string(k.section) + "." + k.key);
 
-  SS_RETURN_IF_ERROR(require(c.input.path, "input.path", source));
-  SS_RETURN_IF_ERROR(require(c.model.path, "model.path", source));
-  SS_RETURN_IF_ERROR(require(c.output.path, "output.path", source));
+  SS_RETURN_IF_ERROR(require(root, "input", "path", source));
+  SS_RETURN_IF_ERROR(require(root, "model", "path", source));
+  SS_RETURN_IF_ERROR(require(root, "output", "path", source));
   if (c.input.dataset.empty()) return invalid_argument("job key 'input.dataset' must not be empty");
-  if (c.run.batch_size < 1) return invalid_argument("job key 'run.batch_size' must be at least 1");
-  if (c.run.shard_rows < 1) return invalid_argument("job key 'run.shard_rows' must be at least 1");
-  if (c.run.threads < 0) return invalid_argument("job key 'run.threads' must be 0 (auto) or more");
+  if (c.run.batch_size < 1) return key_out_of_range("run.batch_size", c.run.batch_size, "be at least 1");
+  if (c.run.shard_rows < 1) return key_out_of_range("run.shard_rows", c.run.shard_rows, "be at least 1");
+  if (c.run.threads < 0) return key_out_of_range("run.threads", c.run.threads, "be 0 (auto) or more");
   if (c.run.backend != "cpu" && c.run.backend != "cuda" && c.run.backend != "auto") {
     return invalid_argument("job key 'run.backend' is '" + c.run.backend + "': cpu, cuda or auto");
   }
   if (c.run.precision != "fp32" && c.run.precision != "tf32" && c.run.precision != "fp16" && c.run.precision != "bf16") {
     return invalid_argument("job key 'run.precision' is '" + c.run.precision + "': fp32, tf32, fp16 or bf16");
   }
-  if (!(c.run.progress_interval > 0)) return invalid_argument("job key 'run.progress_interval' must be > 0");
+  if (!(c.run.progress_interval > 0)) return key_out_of_range("run.progress_interval", c.run.progress_interval, "be > 0");
   if (!c.metrics.pushgateway.empty() && !pushgateway_url_ok(c.metrics.pushgateway)) {
     return invalid_argument("job key 'metrics.pushgateway' is '" + c.metrics.pushgateway +
                             "': an http:// URL with a host (e.g. http://pushgateway:9091; https is not supported)");
@@ -353,8 +377,9 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   // every feature as silently as a 0 or an Inf in the job file.
   const auto as_float = [](double v) { return static_cast<float>(v); };
   if (!std::isfinite(as_float(c.preprocess.scale)) || as_float(c.preprocess.scale) == 0) {
-    return invalid_argument("job key 'preprocess.scale' must be a number that float32, where preprocessing computes, "
-                            "holds as finite and non-zero (magnitudes from about 1.4e-45 to 3.4e38)");
+    return key_out_of_range("preprocess.scale", c.preprocess.scale,
+                            "be a number that float32, where preprocessing computes, holds as finite and non-zero "
+                            "(magnitudes from about 1.4e-45 to 3.4e38)");
   }
   for (const auto& [name, ds] : c.input.datasets)
     if (ds.empty()) return invalid_argument("job key 'input.datasets' maps '" + name + "' to an empty dataset path");
@@ -392,24 +417,29 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
   for (const auto& [key, values] : {std::pair<const char*, const std::vector<double>*>{"impute", &c.preprocess.impute},
                                     {"mean", &c.preprocess.mean}, {"clip_min", &c.preprocess.clip_min},
                                     {"clip_max", &c.preprocess.clip_max}}) {
-    for (double v : *values) {
+    for (std::size_t i = 0; i < values->size(); ++i) {
+      const double v = (*values)[i];
       if (std::isnan(v) || (std::isinf(as_float(v)) && (key == std::string("impute") || key == std::string("mean")))) {
-        return invalid_argument(std::string("job key 'preprocess.") + key + "' must hold " +
-                                (key[0] == 'c' ? "numbers, not NaN" : "numbers finite in float32 (below 3.4e38 in magnitude)"));
+        return key_out_of_range((std::string("preprocess.") + key).c_str(), v,
+                                key[0] == 'c' ? "hold numbers" : "hold numbers finite in float32 (below 3.4e38 in magnitude)",
+                                i, values->size());
       }
     }
   }
-  for (double s : c.preprocess.std) {
+  for (std::size_t i = 0; i < c.preprocess.std.size(); ++i) {
+    const double s = c.preprocess.std[i];
     if (!(as_float(s) > 0) || !std::isfinite(as_float(s))) {
-      return invalid_argument("job key 'preprocess.std' must hold values > 0 that float32, where preprocessing computes, "
-                              "holds as finite and non-zero (about 1.4e-45 to 3.4e38)");
+      return key_out_of_range("preprocess.std", s,
+                              "hold values > 0 that float32, where preprocessing computes, holds as finite and non-zero "
+                              "(about 1.4e-45 to 3.4e38)",
+                              i, c.preprocess.std.size());
     }
   }
   auto frac_ok = [](double f) { return f >= 0 && f <= 1; };
   if (!frac_ok(c.checks.max_missing_fraction))
-    return invalid_argument("job key 'checks.max_missing_fraction' must be between 0 and 1");
+    return key_out_of_range("checks.max_missing_fraction", c.checks.max_missing_fraction, "be between 0 and 1");
   if (!frac_ok(c.checks.max_inf_fraction))
-    return invalid_argument("job key 'checks.max_inf_fraction' must be between 0 and 1");
+    return key_out_of_range("checks.max_inf_fraction", c.checks.max_inf_fraction, "be between 0 and 1");
 
   std::ostringstream normalized;
   normalized << root;

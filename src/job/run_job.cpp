@@ -97,6 +97,25 @@ std::string output_path_of(const JobConfig& job) {
   return p;
 }
 
+// Whether `dir` can hold a new file: NotFound where it is missing, InvalidArgument where it, or a
+// folder above it, is a file. `what` names it in messages ("report folder 'r' (output.report)").
+Status check_folder(const std::filesystem::path& dir, const std::string& what, const std::string& note = "") {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return ok_status();
+  const std::string named = what + " '" + dir.string() + "'" + note;
+  for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
+    const fs::file_status s = fs::status(p, ec);
+    if (fs::exists(s)) {
+      if (fs::is_directory(s)) break;
+      if (p == dir) return invalid_argument(named + " is a file, not a folder");
+      return invalid_argument(named + " does not exist: '" + p.string() + "' is a file, not a folder");
+    }
+    if (p == p.parent_path()) break;
+  }
+  return not_found(named + " does not exist");
+}
+
 Status check_output_path(const JobConfig& job, bool parquet) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -109,7 +128,7 @@ Status check_output_path(const JobConfig& job, bool parquet) {
                          "(built without Apache Arrow C++; run scripts/setup.sh, which installs it, and rebuild)");
   }
 #endif
-  if (!fs::is_directory(dir, ec)) return not_found("output folder '" + dir.string() + "' does not exist");
+  SS_RETURN_IF_ERROR(check_folder(dir, "output folder"));
   // Only files (and a Parquet output's folder) are replaced: overwrite once put a report over the
   // system's /dev/full, and a FIFO or socket there is someone's, not an earlier output.
   for (const auto& [what, p] : {std::pair<std::string, fs::path>{"output", out}, {"report", fs::path(job.report_path())}}) {
@@ -145,9 +164,7 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   // after every row was scored.
   const fs::path report(job.report_path());
   const fs::path report_dir = report.has_parent_path() ? report.parent_path() : fs::path(".");
-  if (!fs::is_directory(report_dir, ec)) {
-    return not_found("report folder '" + report_dir.string() + "' (output.report) does not exist");
-  }
+  SS_RETURN_IF_ERROR(check_folder(report_dir, "report folder", " (output.report)"));
   if (::access(report_dir.c_str(), W_OK) != 0) {
     return invalid_argument("report folder '" + report_dir.string() + "' (output.report) is not writable: " +
                             std::strerror(errno));

@@ -169,6 +169,41 @@ TEST(JobConfig, WrongTypesAndBadValuesNameTheKey) {
   EXPECT_TRUE(job_config_parse(kMinimal, "job.toml", {"preprocess.std=1e-40"}).ok());
 }
 
+TEST(JobConfig, NumbersOutOfRangeAreNamedWithTheValueGiven) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"run.batch_size=0", "job key 'run.batch_size' must be at least 1, not 0"},
+      {"run.shard_rows=-5", "job key 'run.shard_rows' must be at least 1, not -5"},
+      {"run.threads=-1", "job key 'run.threads' must be 0 (auto) or more, not -1"},
+      {"run.progress_interval=0", "job key 'run.progress_interval' must be > 0, not 0"},
+      {"run.progress_interval=-0.25", "job key 'run.progress_interval' must be > 0, not -0.25"},
+      {"checks.max_missing_fraction=1.5", "job key 'checks.max_missing_fraction' must be between 0 and 1, not 1.5"},
+      {"checks.max_inf_fraction=-0.1", "job key 'checks.max_inf_fraction' must be between 0 and 1, not -0.1"},
+      {"preprocess.scale=1e-46", "(magnitudes from about 1.4e-45 to 3.4e38), not 1e-46"},
+      {"preprocess.std=-1", "(about 1.4e-45 to 3.4e38), not -1"},
+      {"preprocess.std=[1, 0, 2]", "(about 1.4e-45 to 3.4e38), not 0 (its value 2 of 3)"},
+      {"preprocess.mean=[0, inf]", "job key 'preprocess.mean' must hold numbers finite in float32 (below 3.4e38 in "
+                                   "magnitude), not inf (its value 2 of 2)"},
+      {"preprocess.clip_max=[1, nan]", "job key 'preprocess.clip_max' must hold numbers, not nan (its value 2 of 2)"},
+  };
+  for (const auto& [override_, message] : cases) {
+    auto r = job_config_parse(kMinimal, "job.toml", {override_});
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << override_;
+    const std::string got = r.status().message(), want = message;
+    EXPECT_TRUE(got.size() >= want.size() && got.compare(got.size() - want.size(), want.size(), want) == 0)
+        << override_ << ": " << got;
+  }
+}
+
+TEST(JobConfig, ARequiredKeySetEmptyIsCalledEmpty) {
+  auto e = job_config_parse(kMinimal, "job.toml", {"input.path="});
+  EXPECT_EQ(e.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(e.status().message(), "job key 'input.path' is empty (in job.toml or on the command line); it is required");
+  e = job_config_parse(kMinimal, "job.toml", {"output.path=\"\""});
+  EXPECT_EQ(e.status().message(), "job key 'output.path' is empty (in job.toml or on the command line); it is required");
+  e = job_config_parse("[input]\npath = \"in.h5\"\n[output]\npath = \"o.h5\"\n", "job.toml", {});
+  EXPECT_EQ(e.status().message(), "job key 'model.path' is required (set it in job.toml or on the command line)");
+}
+
 TEST(JobConfig, ReadsTheParquetInputKeys) {
   const std::string job = R"(
 [input]

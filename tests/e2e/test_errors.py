@@ -416,6 +416,20 @@ def test_report_never_replaces_the_jobs_own_files(e2e, tmp_path, seed, target):
     assert {p: e2e.sha256_file(p) for p in before} == before, "a file of the job was modified"
 
 
+@pytest.mark.parametrize("args, message", [
+    (["-o", "in.h5/x.h5"], "output folder 'in.h5' is a file, not a folder"),
+    (["-o", "in.h5/sub/x.h5"], "output folder 'in.h5/sub' does not exist: 'in.h5' is a file, not a folder"),
+    (["--set", "output.report=in.h5/r.json"], "report folder 'in.h5' (output.report) is a file, not a folder")])
+def test_an_output_folder_that_is_a_file_is_called_so(e2e, tmp_path, seed, args, message):
+    """A folder named by a path through a regular file was said not to exist."""
+    e2e.make_input(tmp_path / "in.h5", ROWS, chunk_rows=1000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", "in.h5", tmp_path / "out" / "scores.h5")
+    p = e2e.run_job(None, ["run", "--job", job, *args], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, message)
+    assert e2e.listing(tmp_path / "out") == []
+
+
 @pytest.mark.parametrize("case", ["output_is_input", "output_is_model", "output_folder_holds_input"])
 def test_output_never_replaces_the_input_or_model(e2e, tmp_path, seed, case):
     """With output.overwrite = true, an output path naming the input or the model, or a finished Parquet
