@@ -598,7 +598,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                                               : std::string()));
     log_line("graph passes: " + engine.pass_stats().describe());
     log_line(std::to_string(size) + " rank(s) x " + std::to_string(threads) + " thread(s); " +
-             std::to_string(plan.shards.size()) + " shards of " + std::to_string(plan.shard_rows) + " rows; batch " +
+             shard_plan_describe(plan) + "; batch " +
              std::to_string(job.run.batch_size) + " rows");
     if (const int64_t fixed = engine.fixed_batch(); fixed > 0 && fixed != job.run.batch_size) {
       log_line("note: the model takes exactly " + std::to_string(fixed) +
@@ -636,9 +636,10 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                                           : unavailable(std::string("stopped by SIG") + sigabbrev_np(sig) + " during the dry run"),
                                  comm));
     if (rank == 0 && !options.quiet) {
-      std::printf("dry run: the job is ready to run: %lld rows in %zu shards on %d rank(s) -> %s (nothing was "
+      std::printf("dry run: the job is ready to run: %lld rows in %zu %s on %d rank(s) -> %s (nothing was "
                   "scored or written; free space is checked when the output is created)\n",
-                  static_cast<long long>(total_rows), plan.shards.size(), size, output_path.c_str());
+                  static_cast<long long>(total_rows), plan.shards.size(), plan.shards.size() == 1 ? "shard" : "shards",
+                  size, output_path.c_str());
       std::fflush(stdout);
     }
     return 0;

@@ -64,6 +64,21 @@ StatusOr<ShardPlan> shard_plan_make_blocks(const std::vector<ShardBlock>& blocks
   return plan;
 }
 
+std::string shard_plan_describe(const ShardPlan& plan) {
+  const auto& shards = plan.shards;
+  if (shards.empty()) return "no shards (no rows)";
+  const auto [lo, hi] = std::minmax_element(shards.begin(), shards.end(),
+                                            [](const Shard& a, const Shard& b) { return a.rows() < b.rows(); });
+  const std::string count = std::to_string(shards.size()) + (shards.size() == 1 ? " shard of " : " shards of ");
+  if (lo->rows() == hi->rows()) return count + std::to_string(lo->rows()) + " rows";
+  // HDF5's usual plan: every shard the planned size but the last, which holds what is left.
+  const bool all_but_last = std::all_of(shards.begin(), shards.end() - 1, [&](const Shard& s) { return s.rows() == hi->rows(); });
+  if (all_but_last && shards.back().rows() < hi->rows()) {
+    return count + std::to_string(hi->rows()) + " rows (the last of " + std::to_string(shards.back().rows()) + ")";
+  }
+  return count + std::to_string(lo->rows()) + " to " + std::to_string(hi->rows()) + " rows";
+}
+
 std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank) {
   std::vector<Shard> out;
   for (const auto& s : plan.shards)

@@ -7,6 +7,7 @@
 // number of ranks; shards are handed to ranks in contiguous blocks, as evenly as counts allow.
 // A batch is a run of rows inside one shard (batches never span shards).
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -51,6 +52,10 @@ struct ShardBlock {
 // of its own). Rows are numbered through the blocks in order. Like shard_plan_make, boundaries do
 // not depend on num_ranks and ranks get contiguous blocks of shards. plan.shard_rows is the target.
 StatusOr<ShardPlan> shard_plan_make_blocks(const std::vector<ShardBlock>& blocks, int64_t target_shard_rows, int num_ranks);
+
+// The plan in words, for the job's log: "1 shard of 10000 rows", "5 shards of 5000 rows (the last of
+// 3000)", "12 shards of 100 to 300 rows" (sizes as planned, not the target), "no shards (no rows)".
+std::string shard_plan_describe(const ShardPlan& plan);
 
 // The shards of one rank, in row order.
 std::vector<Shard> shard_plan_for_rank(const ShardPlan& plan, int rank);

@@ -76,6 +76,19 @@ def test_a_key_given_by_a_short_option_and_by_set_is_a_usage_error(e2e, tmp_path
     e2e.assert_single_error(p, "is given twice, by a short option", "give it once")
 
 
+def test_the_log_states_the_shard_plan_not_the_setting(e2e, tmp_path, seed):
+    """10,000 rows under the default run.shard_rows (65536) were logged as '1 shards of 65536 rows'."""
+    inp = e2e.make_input(tmp_path / "in.h5", 10_000, chunk_rows=1000, seed=seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5")
+    p = e2e.run_job(None, ["run", "--job", job, "--dry-run"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"1 rank\(s\) x \d+ thread\(s\); 1 shard of 10000 rows; batch 4096 rows$", p.stderr, re.M), p.stderr
+    assert "ready to run: 10000 rows in 1 shard on 1 rank(s)" in p.stdout, p.stdout
+    p = e2e.run_job(None, ["run", "--job", job, "--dry-run", "--set", "run.shard_rows=3000"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "; 4 shards of 3000 rows (the last of 1000); batch" in p.stderr, p.stderr
+
+
 def test_singleton_without_mpirun(e2e, tmp_path, seed):
     """Run the binary directly (MPI singleton): scores, 1 rank, matches ONNX Runtime."""
     inp = e2e.make_input(tmp_path / "in.h5", 5_000, chunk_rows=1024, missing_fraction=0.002, seed=seed)

@@ -423,6 +423,22 @@ def test_bad_parquet_exits_2(e2e, tmp_path, rng, seed, case, out_name):
     assert e2e.listing(out_dir) == [], f"files left in the output folder: {e2e.listing(out_dir)}"
 
 
+def test_the_log_states_the_shard_plan_of_row_groups(e2e, tmp_path, rng, seed):
+    """Row groups of 300 rows and of 100 under run.shard_rows = 100: shards of 300 and of 100 rows, which the log
+    gave as '12 shards of 100 rows' (the setting)."""
+    x = _base(e2e, tmp_path, 1800, seed)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k, (part, group) in enumerate(((x[:900], 300), (x[900:], 100))):
+        pq.write_table(pa.table({name(j): pa.array(part[:, j]) for j in range(FEATURES)}), folder / f"part-{k}.parquet",
+                       row_group_size=group)
+    job_path, _ = parquet_job(e2e, tmp_path, folder, tmp_path / "out" / "scores.h5")
+    p = e2e.run_job(None, ["run", "--job", job_path, "--dry-run", "--set", "run.shard_rows=100"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"1 rank\(s\) x \d+ thread\(s\); 12 shards of 100 to 300 rows; batch 128 rows$", p.stderr, re.M), \
+        p.stderr
+
+
 PARQUET_KEYS = "input.columns, input.id_column, input.label_column, input.categories, input.unknown_category"
 
 

@@ -132,5 +132,19 @@ TEST(ShardPlan, RejectsNonsense) {
   EXPECT_FALSE(shard_plan_make(10, 1, 1, 0).ok());
 }
 
+TEST(ShardPlan, DescribeStatesThePlanNotTheTarget) {
+  const auto described = [](StatusOr<ShardPlan> plan) { return shard_plan_describe(plan.value()); };
+  EXPECT_EQ(described(shard_plan_make(10000, 1000, 65536, 2)), "1 shard of 10000 rows");  // the target: 65536
+  EXPECT_EQ(described(shard_plan_make(20000, 1000, 5000, 3)), "4 shards of 5000 rows");
+  EXPECT_EQ(described(shard_plan_make(23000, 1000, 5000, 1)), "5 shards of 5000 rows (the last of 3000)");
+  EXPECT_EQ(described(shard_plan_make(0, 1000, 5000, 1)), "no shards (no rows)");
+  // Row groups of 300 in one file and of 100 in another, target 100: each group a shard.
+  std::vector<ShardBlock> groups;
+  for (int k = 0; k < 3; ++k) groups.push_back({300, 0});
+  for (int k = 0; k < 9; ++k) groups.push_back({100, 1});
+  EXPECT_EQ(described(shard_plan_make_blocks(groups, 100, 2)), "12 shards of 100 to 300 rows");
+  EXPECT_EQ(described(shard_plan_make_blocks({{250, 0}}, 100, 1)), "1 shard of 250 rows");
+}
+
 }  // namespace
 }  // namespace shardscore
