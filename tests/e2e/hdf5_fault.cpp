@@ -1,9 +1,11 @@
-// A test's fault in one HDF5 call, LD_PRELOADed into one rank of a job (tests/e2e/test_hdf5_faults.py):
-// the real library does everything else. SHARDSCORE_TEST_HDF5_FAULT=FUNCTION:N makes the N-th call of
-// FUNCTION in this process fail, with "fault injected by the test" on HDF5's error stack; N = 0 only
-// counts the calls, and SHARDSCORE_TEST_HDF5_FAULT_COUNT=FILE gets the count at exit. A function in
-// kFailsAfter runs first and then reports the failure, as a collective transfer that failed on one
-// rank does; the others fail without calling the library, as an allocation failure does.
+// A test's fault in one HDF5 call, LD_PRELOADed into one rank of a job (test_errors.py's
+// test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank): the real library does everything
+// else. SHARDSCORE_TEST_HDF5_FAULT=FUNCTION:N makes the N-th call of FUNCTION in this process fail,
+// with "fault injected by the test (call N of FUNCTION)" on HDF5's error stack; N = 0 only counts the
+// calls, and SHARDSCORE_TEST_HDF5_FAULT_COUNT=FILE gets the count at exit. A function made with
+// SS_FAIL_AFTER runs first and then reports the failure, as a collective transfer that failed on one
+// rank does; those made with SS_FAIL_BEFORE fail without calling the library, as an allocation
+// failure does.
 #include <hdf5.h>
 #include <dlfcn.h>
 
