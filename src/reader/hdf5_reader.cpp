@@ -139,10 +139,15 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     return check_closed_by_writer(path);
   }();
   SS_RETURN_IF_ERROR(mpi_agree_where(found, comm));
+  H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  SS_RETURN_IF_ERROR(mpi_agree_where(
+      fapl.valid() ? ok_status() : unavailable("creating file access list for " + what + " failed: " + hdf5_last_error()), comm));
+  // Collective (it duplicates the communicator): made by every rank, then agreed before the open.
+  SS_RETURN_IF_ERROR(mpi_agree_where(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL) < 0
+                                         ? unavailable("selecting MPI-IO for " + what + " failed: " + hdf5_last_error())
+                                         : ok_status(),
+                                     comm));
   const Status opened = [&]() -> Status {
-    H5Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-    SS_H5_CHECK(fapl.get(), "creating file access list for " + what);
-    SS_H5_CHECK(H5Pset_fapl_mpio(fapl.get(), comm, MPI_INFO_NULL), "selecting MPI-IO for " + what);
     r->file_ = H5Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), hdf5_close_file);
     if (!r->file_.valid()) {
       return data_loss("input file '" + path + "' cannot be opened as HDF5 (corrupt or truncated?): " + hdf5_last_error());
@@ -205,6 +210,7 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
       if (H5Pget_chunk(dcpl.get(), ndims, chunk.data()) == ndims) r->chunk_rows_ = static_cast<int64_t>(chunk[0]);
     }
     r->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+    SS_H5_CHECK(r->dxpl_.get(), "making the transfer properties for " + what);
     SS_H5_CHECK(H5Pset_dxpl_mpio(r->dxpl_.get(), H5FD_MPIO_INDEPENDENT), "setting independent reads for " + what);
     std::error_code size_error;
     r->opened_size_ = std::filesystem::file_size(path, size_error);

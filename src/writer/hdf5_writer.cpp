@@ -193,7 +193,10 @@ Status Hdf5Writer::write_selection(int64_t row_begin, int64_t rows, const std::v
     const void* buf = rows > 0 ? buffers[k] : &kNoData;
     if (H5Dwrite(datasets_[k].get(), hdf5_native_type(c.dtype), mem_spaces[k].get(), file_spaces[k].get(), dxpl_.get(),
                  buf) < 0) {
-      if (first_failure.ok()) first_failure = unavailable(what + " failed: " + hdf5_last_error() + space_note(path_));
+      // Not agreed (the others have made their part of it): named by its rank, which may be alone.
+      if (first_failure.ok()) {
+        first_failure = unavailable(mpi_rank_place(comm_) + ": " + what + " failed: " + hdf5_last_error() + space_note(path_));
+      }
       H5Eclear2(H5E_DEFAULT);
       continue;
     }

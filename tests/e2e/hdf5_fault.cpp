@@ -73,6 +73,7 @@ F real(const char* name) {
     return done;                                                     \
   }
 
+SS_FAIL_BEFORE(H5Pcreate, hid_t, (hid_t cls), (cls))
 SS_FAIL_BEFORE(H5Dget_space, hid_t, (hid_t dset), (dset))
 SS_FAIL_BEFORE(H5Screate_simple, hid_t, (int rank, const hsize_t* dims, const hsize_t* maxdims), (rank, dims, maxdims))
 SS_FAIL_BEFORE(H5Sselect_hyperslab, herr_t,

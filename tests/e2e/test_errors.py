@@ -646,11 +646,12 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
         e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
 
 
-# The HDF5 calls a job makes that tests/e2e/hdf5_fault.cpp can make fail, each on rank 0 alone: its reader's and
-# writer's dataspaces and selections, the output's datasets and attributes (changes to the file's metadata), and
-# the collective transfers (H5Dwrite fails after taking its part, as a transfer that failed on one rank does).
-HDF5_FAULT_CALLS = ["H5Dget_space", "H5Screate_simple", "H5Sselect_hyperslab", "H5Dcreate2", "H5Acreate2", "H5Awrite",
-                    "H5Dwrite"]
+# The HDF5 calls a job makes that tests/e2e/hdf5_fault.cpp can make fail, each on rank 0 alone: property lists,
+# the reader's and writer's dataspaces and selections, the output's datasets and attributes (changes to the
+# file's metadata), and the collective transfers (H5Dwrite fails after taking its part, as a transfer that failed
+# on one rank does).
+HDF5_FAULT_CALLS = ["H5Pcreate", "H5Dget_space", "H5Screate_simple", "H5Sselect_hyperslab", "H5Dcreate2", "H5Acreate2",
+                    "H5Awrite", "H5Dwrite"]
 
 
 @pytest.mark.parametrize("call", HDF5_FAULT_CALLS)
@@ -660,7 +661,7 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
     the file. Every run must end within 60 s, non-zero, with nothing at the output and the injected failure in the
     job's error. Before, a writer's selection that failed on one rank left the others waiting in the round's
     H5Dwrite, and a dataset or attribute that one rank failed to make left the ranks' metadata differing, so the
-    collective close never ended: the job hung."""
+    collective close never ended: the job hung. Every error names rank 0 and its host."""
     lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
     if not os.path.isfile(lib):
         pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
@@ -687,7 +688,8 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
         assert p.returncode in (1, 2), f"call {nth} of {calls}: exit {p.returncode}\n{p.stderr[-3000:]}"
         assert e2e.listing(out.parent) == [], f"call {nth} of {calls}: left {e2e.listing(out.parent)}"
         injected = f"fault injected by the test (call {nth} of {call})"
-        assert any(injected in line for line in e2e.error_lines(p.stderr)), f"call {nth}: {p.stderr[-3000:]}"
+        assert any(injected in line and f"rank 0 on {socket.gethostname()}: " in line for line in e2e.error_lines(p.stderr)), \
+            f"call {nth}: {p.stderr[-3000:]}"
 
 
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
