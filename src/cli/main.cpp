@@ -286,25 +286,27 @@ Outcome run_command(const std::vector<std::string>& args, MPI_Comm comm) {
 }
 
 Outcome inspect_command(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0] == "--help" || args[0] == "-h") {
-    if (args.size() == 1) {
-      return {0, "", "Usage: shardscore inspect MODEL.onnx\n\nShows the model's inputs and outputs, opsets, op counts and\n"
-                     "parameters, and the ops this build cannot run; with every op there and fixed row\n"
-                     "shapes, it runs the model on two rows of zeros (CPU), as a job does before scoring.\n"
-                     "Exit code 0 when this build can run the model, 2 when it cannot (or the file is not\n"
-                     "an ONNX model).\n\n"
-                     "Parameters: the elements of the initializers and of tensor attributes (Constant\n"
-                     "nodes), and the numbers in the ai.onnx.ml ops' float and int attribute arrays\n"
-                     "(coefficients, intercepts, support vectors, tree node and leaf tables, scaler and\n"
-                     "encoder values, class labels). Single-number settings (a Binarizer's threshold,\n"
-                     "n_targets) and the standard ops' attributes (kernel_shape, pads) are not counted.\n"};
-    }
-    if (args.size() > 1) {
-      return {2, "unexpected word '" + args[1] + "' on the command line: 'shardscore inspect' takes one MODEL.onnx and no "
-                 "options (usage: shardscore inspect MODEL.onnx)", ""};
-    }
-    return {2, "usage: shardscore inspect MODEL.onnx", ""};
+  const auto usage_error = [](const std::string& why) {
+    return Outcome{2, why + ": 'shardscore inspect' takes one MODEL.onnx and no options but --help (usage: shardscore "
+                              "inspect MODEL.onnx)", ""};
+  };
+  if (std::find(args.begin(), args.end(), "--help") != args.end() || std::find(args.begin(), args.end(), "-h") != args.end()) {
+    return {0, "", "Usage: shardscore inspect MODEL.onnx\n\nShows the model's inputs and outputs, opsets, op counts and\n"
+                   "parameters, and the ops this build cannot run; with every op there and fixed row\n"
+                   "shapes, it runs the model on two rows of zeros (CPU), as a job does before scoring.\n"
+                   "Exit code 0 when this build can run the model, 2 when it cannot (or the file is not\n"
+                   "an ONNX model).\n\n"
+                   "Parameters: the elements of the initializers and of tensor attributes (Constant\n"
+                   "nodes), and the numbers in the ai.onnx.ml ops' float and int attribute arrays\n"
+                   "(coefficients, intercepts, support vectors, tree node and leaf tables, scaler and\n"
+                   "encoder values, class labels). Single-number settings (a Binarizer's threshold,\n"
+                   "n_targets) and the standard ops' attributes (kernel_shape, pads) are not counted.\n"};
   }
+  // An option is named before a second word: "inspect -x m.onnx" is about -x.
+  for (const auto& a : args)
+    if (a.size() > 1 && a[0] == '-') return usage_error("unknown option '" + a + "'");
+  if (args.size() > 1) return usage_error("unexpected word '" + args[1] + "' on the command line");
+  if (args.empty()) return {2, "usage: shardscore inspect MODEL.onnx", ""};
   auto m = graph_inspect_onnx(args[0]);
   if (!m.ok()) return {exit_code_for(m.status()), m.status().message(), ""};
   std::ostringstream out;

@@ -78,10 +78,11 @@ std::string differing_part(const std::string& a, const std::string& b) {
   };
   const std::size_t ia = first_said(la), ib = first_said(lb);
   if (ia == std::string::npos && ib == std::string::npos) return quoted(a) + " where rank 0 has " + quoted(b);
+  // Each side's line by its own number; one number where they are the same line, or one side has none.
   const std::string x = ia == std::string::npos ? "(no such line)" : la[ia], y = ib == std::string::npos ? "(no such line)" : lb[ib];
-  const std::size_t at = std::min(ia, ib);
-  return "line " + std::to_string(at + 1) + " " + quoted(x) + " where rank 0 has " +
-         (ib != std::string::npos && ib != at ? "line " + std::to_string(ib + 1) + " " : "") + quoted(y);
+  const bool both = ia != std::string::npos && ib != std::string::npos;
+  return "line " + std::to_string((both ? ia : std::min(ia, ib)) + 1) + " " + quoted(x) + " where rank 0 has " +
+         (both && ia != ib ? "line " + std::to_string(ib + 1) + " " : "") + quoted(y);
 }
 
 }  // namespace

@@ -78,6 +78,14 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
     // Metadata reads and writes collective too: no rank touches metadata on its own.
     ready = unavailable("setting collective metadata for " + what + " failed: " + hdf5_last_error());
   }
+  H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (ready.ok() && (!dcpl.valid() || H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) < 0)) {
+    ready = unavailable("setting the fill time for " + what + " failed: " + hdf5_last_error());
+  }
+  w->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  if (ready.ok() && (!w->dxpl_.valid() || H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE) < 0)) {
+    ready = unavailable("setting collective transfers for " + what + " failed: " + hdf5_last_error());
+  }
   SS_RETURN_IF_ERROR(mpi_agree_where(ready, comm));
   // Not agreed: a create that fails on some ranks only has failed inside its collective calls,
   // and no agreement after it could bring the ranks together again.
@@ -85,37 +93,29 @@ StatusOr<std::unique_ptr<Hdf5Writer>> Hdf5Writer::create(const std::string& path
   if (!w->file_.valid()) {
     return unavailable("cannot create output file '" + path + "' (folder missing or not writable?): " + hdf5_last_error());
   }
-  // The datasets change the file's metadata alike on every rank: a rank whose call failed makes
-  // the others' calls all the same, and the ranks agree at the end (then closing the file, all
-  // together, as the writer goes).
+  // The datasets change the file's metadata, which every rank must change alike: a rank whose call
+  // failed makes the others' calls all the same, and the ranks agree at the end.
   Status made;
-  auto failed = [&](Status s) {
-    if (made.ok()) made = std::move(s);
-    H5Eclear2(H5E_DEFAULT);
-  };
-  H5Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-  if (!dcpl.valid() || H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_NEVER) < 0) {
-    failed(unavailable("setting the fill time for " + what + " failed: " + hdf5_last_error()));
-  }
+  MetadataTrail trail;
   for (const auto& c : w->columns_) {
     std::vector<hsize_t> dims{static_cast<hsize_t>(total_rows)};
     for (int64_t d : c.row_shape) dims.push_back(static_cast<hsize_t>(d));
     H5Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-    if (!space.valid()) failed(unavailable("creating the dataspace of '" + c.name + "' in " + what + " failed: " + hdf5_last_error()));
+    if (!space.valid() && made.ok()) {
+      made = unavailable("creating the dataspace of '" + c.name + "' in " + what + " failed: " + hdf5_last_error());
+    }
     H5Id ds(H5Dcreate2(w->file_.get(), c.name.c_str(), hdf5_native_type(c.dtype), space.get(), H5P_DEFAULT, dcpl.get(),
                        H5P_DEFAULT),
             H5Dclose);
-    if (!ds.valid()) {
-      failed(invalid_argument("cannot create dataset '" + c.name + "' in " + what + " (is the output name valid?): " +
-                              hdf5_last_error()));
+    trail.add(ds.valid());
+    if (!ds.valid() && made.ok()) {
+      made = invalid_argument("cannot create dataset '" + c.name + "' in " + what + " (is the output name valid?): " +
+                              hdf5_last_error());
     }
+    H5Eclear2(H5E_DEFAULT);
     w->datasets_.push_back(std::move(ds));
   }
-  w->dxpl_ = H5Id(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
-  if (!w->dxpl_.valid() || H5Pset_dxpl_mpio(w->dxpl_.get(), H5FD_MPIO_COLLECTIVE) < 0) {
-    failed(unavailable("setting collective transfers for " + what + " failed: " + hdf5_last_error()));
-  }
-  SS_RETURN_IF_ERROR(w->agree_on_metadata(made));
+  SS_RETURN_IF_ERROR(w->agree_on_metadata(made, trail));
 
   // The whole file's space, reserved before any row is scored. A file system that fills up
   // during the run is not reliably reported by MPI-IO's collective writes (Open MPI 4.1's OMPIO
@@ -266,24 +266,27 @@ Status Hdf5Writer::write_attributes(const std::vector<std::pair<std::string, std
   H5Id type(H5Tcopy(H5T_C_S1), H5Tclose);
   check(type.get(), "a string type") && check(H5Tset_size(type.get(), H5T_VARIABLE), "a string type") &&
       check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "a string type");
+  MetadataTrail trail;
   auto write_one = [&](const std::string& name, hid_t file_type, hid_t mem_type, const void* value) {
     H5Id attr(H5Acreate2(file_.get(), name.c_str(), file_type, scalar.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    if (check(attr.get(), name)) check(H5Awrite(attr.get(), mem_type, value), name);
+    const bool created = check(attr.get(), name);
+    trail.add(created);
+    if (created) trail.add(check(H5Awrite(attr.get(), mem_type, value), name));
   };
   for (const auto& [name, value] : strings) {
     const char* text = value.c_str();
     write_one(name, type.get(), type.get(), &text);
   }
   for (const auto& [name, value] : ints) write_one(name, H5T_NATIVE_INT64, H5T_NATIVE_INT64, &value);
-  return agree_on_metadata(first_failure);
+  return agree_on_metadata(first_failure, trail);
 }
 
-Status Hdf5Writer::agree_on_metadata(const Status& local) {
-  int size = 1, failed_here = local.ok() ? 0 : 1, failed = 0;
-  SS_MPI_CHECK(MPI_Comm_size(comm_, &size));
-  SS_MPI_CHECK(MPI_Allreduce(&failed_here, &failed, 1, MPI_INT, MPI_SUM, comm_));
+Status Hdf5Writer::agree_on_metadata(const Status& local, const MetadataTrail& trail) {
+  // The smallest and the largest trail in one reduction: alike when they are the same.
+  unsigned long long mine[2] = {trail.hash, ~trail.hash}, least[2] = {0, 0};
+  SS_MPI_CHECK(MPI_Allreduce(mine, least, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm_));
   Status agreed = mpi_agree_where(local, comm_);
-  if (failed == 0 || failed == size) return agreed;
+  if (least[0] == ~least[1]) return agreed;
   // Not closed: nor are its datasets, whose closing may write their metadata too. The library
   // stays open at exit (hdf5_leave_open); the file itself is removed as any failed job's is.
   for (H5Id& ds : datasets_) ds.release();

@@ -57,11 +57,18 @@ class Hdf5Writer {
   // One collective round: writes buffers[k] to rows [row_begin, row_begin + rows) of dataset k,
   // none when rows = 0; writes nothing on any rank when `ready` or a selection failed on any rank.
   Status write_selection(int64_t row_begin, int64_t rows, const std::vector<const void*>& buffers, Status ready);
-  // Collective: the ranks' agreed status of a change to the file's metadata (datasets, attributes)
-  // that failed on `local`'s rank or not. Where it failed on some ranks only, their views of the
-  // metadata differ and closing the file (a collective flush) would wait forever: every rank then
-  // leaves the file open, unclosed (close() and the destructor do nothing), and the status says so.
-  Status agree_on_metadata(const Status& local);
+  // Which calls of a run of changes to the file's metadata succeeded on this rank, in order, as one
+  // number that ranks compare.
+  struct MetadataTrail {
+    unsigned long long hash = 1469598103934665603ull;  // FNV-1a over one byte per call
+    void add(bool done) { hash = (hash ^ (done ? 1u : 2u)) * 1099511628211ull; }
+  };
+  // Collective: the ranks' agreed status of a run of changes to the file's metadata (datasets,
+  // attributes), each rank passing its first failure and its trail. Where the trails differ (some
+  // calls failed on some ranks only), the ranks' views of the metadata differ and closing the file
+  // (a collective flush) would wait forever: every rank then leaves the file open, unclosed (close()
+  // and the destructor do nothing), and the status, Unavailable, says so.
+  Status agree_on_metadata(const Status& local, const MetadataTrail& trail);
   // Dataset k's file and memory dataspaces for those rows (none selected when rows = 0).
   Status select_rows(std::size_t k, int64_t row_begin, int64_t rows, H5Id* file_space, H5Id* mem_space) const;
 

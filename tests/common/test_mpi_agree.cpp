@@ -115,6 +115,10 @@ TEST(MpiAgreeSame, NamesTheLowestRankThatSeesOtherwiseAndWhat) {
       << st.message();
   st = mpi_agree_same({{"job file", rank == 0 ? job : job + "[checks]\n\nmax_missing_fraction = 0.5\n"}}, MPI_COMM_WORLD);
   EXPECT_NE(st.message().find("line 5 '[checks]' where rank 0 has '(no such line)'"), std::string::npos) << st.message();
+  // Each side's first line that says something, by its own number.
+  st = mpi_agree_same({{"job file", rank == 0 ? "[run]\nbatch = 1\nthreads = 2\n" : "[run]\nbatch = 1\n\n[x]\nk = 1\n"}},
+                      MPI_COMM_WORLD);
+  EXPECT_NE(st.message().find("line 4 '[x]' where rank 0 has line 3 'threads = 2'"), std::string::npos) << st.message();
 }
 
 TEST(MpiRankPlace, NamesTheRankAndItsHost) {

@@ -61,10 +61,15 @@ def test_a_word_that_is_not_an_option_or_its_value_is_a_usage_error(e2e, tmp_pat
     assert e2e.listing(tmp_path / "out") == []
 
 
-def test_inspect_names_a_word_it_does_not_take(e2e):
-    p = e2e.run_job(None, ["inspect", e2e.DEMO_MODEL, "other.onnx"])
+@pytest.mark.parametrize("words, needle", [(["{model}", "other.onnx"], "unexpected word 'other.onnx'"),
+                                           (["--bogus"], "unknown option '--bogus'"),
+                                           (["-x", "{model}"], "unknown option '-x'")])
+def test_inspect_names_a_word_it_does_not_take(e2e, words, needle):
+    """An option was taken as the model's path ("'--bogus' does not exist"), and with two words the second one was
+    named even when the first was the option."""
+    p = e2e.run_job(None, ["inspect", *(w.format(model=e2e.DEMO_MODEL) for w in words)])
     assert p.returncode == 2, p.stdout + p.stderr
-    e2e.assert_single_error(p, "unexpected word 'other.onnx'", "takes one MODEL.onnx")
+    e2e.assert_single_error(p, needle, "takes one MODEL.onnx")
 
 
 @pytest.mark.parametrize("args", [["--batch-size", "6", "--set", "run.batch_size=5"],
