@@ -14,30 +14,38 @@ std::string mpi_error_string(int code) {
   return std::string(buf, len);
 }
 
-Status mpi_agree(const Status& local, MPI_Comm comm) {
+namespace {
+
+// Collective: agrees on `local`, the failing one (or the lowest of several) saying `named(local)`
+// where some rank did not fail. One reduction when every rank is OK, as most calls are: a write
+// round of the HDF5 writer makes one.
+template <typename Named>
+Status agree(const Status& local, MPI_Comm comm, Named named) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  int mine = local.ok() ? size : rank;
-  int first_failed = size;
-  if (MPI_Allreduce(&mine, &first_failed, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+  // The lowest failing rank (size: none), and whether any rank is OK (-1) or none (0).
+  int mine[2] = {local.ok() ? size : rank, local.ok() ? -1 : 0}, least[2] = {size, 0};
+  if (MPI_Allreduce(mine, least, 2, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
     return unavailable("MPI_Allreduce failed while ranks agreed on an error");
   }
+  const int first_failed = least[0];
   if (first_failed == size) return ok_status();
-  int code = static_cast<int>(local.code());
+  const Status said = rank == first_failed && least[1] == -1 ? named(local) : local;
+  int code = static_cast<int>(said.code());
   MPI_Bcast(&code, 1, MPI_INT, first_failed, comm);
-  std::string message = mpi_bcast_string(local.message(), first_failed, comm);
+  std::string message = mpi_bcast_string(said.message(), first_failed, comm);
   return Status(static_cast<StatusCode>(code), message);
 }
 
+}  // namespace
+
+Status mpi_agree(const Status& local, MPI_Comm comm) {
+  return agree(local, comm, [](const Status& s) { return s; });
+}
+
 Status mpi_agree_where(const Status& local, MPI_Comm comm) {
-  int size = 1;
-  MPI_Comm_size(comm, &size);
-  int failed_here = local.ok() ? 0 : 1, failed = 0;
-  if (MPI_Allreduce(&failed_here, &failed, 1, MPI_INT, MPI_SUM, comm) != MPI_SUCCESS) {
-    return unavailable("MPI_Allreduce failed while ranks agreed on an error");
-  }
-  return mpi_agree(!local.ok() && failed < size ? local.with_context(mpi_rank_place(comm) + ": ") : local, comm);
+  return agree(local, comm, [comm](const Status& s) { return s.with_context(mpi_rank_place(comm) + ": "); });
 }
 
 namespace {
