@@ -46,6 +46,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// "[begin, end)", as batch errors name their rows.
+std::string batch_rows(const Batch& b) {
+  return "[" + std::to_string(b.row_begin) + ", " + std::to_string(b.row_end) + ")";
+}
+
+// A batch's allocation refused (std::bad_alloc) on the host: what the user can change. Unavailable
+// (exit 1): another run, or another node, may have the memory.
+constexpr const char* kOutOfMemory =
+    "out of host memory; lower run.batch_size (--set run.batch_size=N), or run fewer ranks per node";
+
 // Everything one batch carries through the pipeline.
 struct BatchWork {
   Batch batch;
@@ -98,7 +108,8 @@ std::string output_path_of(const JobConfig& job) {
 }
 
 // Whether `dir` can hold a new file: NotFound where it is missing, InvalidArgument where it, or a
-// folder above it, is a file. `what` names it in messages ("report folder 'r' (output.report)").
+// folder above it, is not a folder; open_error's code where a folder above it cannot be searched.
+// `what` names it in messages ("report folder 'r' (output.report)").
 Status check_folder(const std::filesystem::path& dir, const std::string& what, const std::string& note = "") {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -108,8 +119,14 @@ Status check_folder(const std::filesystem::path& dir, const std::string& what, c
     const fs::file_status s = fs::status(p, ec);
     if (fs::exists(s)) {
       if (fs::is_directory(s)) break;
-      if (p == dir) return invalid_argument(named + " is a file, not a folder");
-      return invalid_argument(named + " does not exist: '" + p.string() + "' is a file, not a folder");
+      const std::string kind = fs::is_regular_file(s) ? "a file" : "a device, FIFO or socket";
+      if (p == dir) return invalid_argument(named + " is " + kind + ", not a folder");
+      return invalid_argument(named + " does not exist: '" + p.string() + "' is " + kind + ", not a folder");
+    }
+    // stat refused for another reason than absence (EACCES: a folder above cannot be searched):
+    // whether it exists is unknown, and "does not exist" would send the user looking for a typo.
+    if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
+      return open_error(ec.value(), named + " cannot be reached: '" + p.string() + "'");
     }
     if (p == p.parent_path()) break;
   }
@@ -814,6 +831,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                   w->status = static_cast<ParquetReader*>(id_source)->read_ids(w->batch.row_begin, w->batch.rows(), w->ids.get());
                 }
 #endif
+              } catch (const std::bad_alloc&) {
+                w->status = unavailable(batch_place + "reading rows " + batch_rows(w->batch) + ": " + kOutOfMemory);
               } catch (const std::exception& e) {
                 w->status = internal_error(batch_place + "reading a batch: " + e.what());
               }
@@ -871,8 +890,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     w->stats.rows_read = rows;
                     Status s = engine.run(std::move(xs), &w->outputs);
                     if (!s.ok()) {
-                      w->status = s.with_context(batch_place + "scoring rows [" + std::to_string(w->batch.row_begin) +
-                                                 ", " + std::to_string(w->batch.row_end) + "): ");
+                      w->status = s.with_context(batch_place + "scoring rows " + batch_rows(w->batch) + ": ");
                       return w;
                     }
                     for (std::size_t k = 0; k < w->outputs.size(); ++k) {
@@ -888,6 +906,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                       w->stats.outputs.push_back(os);
                     }
                     w->stats.rows_scored = rows;
+                  } catch (const std::bad_alloc&) {
+                    w->status = unavailable(batch_place + "scoring rows " + batch_rows(w->batch) + ": " + kOutOfMemory);
                   } catch (const std::exception& e) {
                     w->status = internal_error(batch_place + "scoring a batch: " + e.what());
                   }

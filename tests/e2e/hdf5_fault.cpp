@@ -6,6 +6,9 @@
 // SS_FAIL_AFTER runs first and then reports the failure, as a collective transfer that failed on one
 // rank does; those made with SS_FAIL_BEFORE fail without calling the library, as an allocation
 // failure does.
+//
+// SHARDSCORE_TEST_ALLOC_FAULT_BYTES=B refuses every scalable_aligned_malloc (oneTBB's allocator,
+// which holds the job's batches and tensors) of exactly B bytes, as a node out of memory does.
 #include <hdf5.h>
 #include <dlfcn.h>
 
@@ -87,3 +90,13 @@ SS_FAIL_BEFORE(H5Acreate2, hid_t, (hid_t loc, const char* name, hid_t type, hid_
 SS_FAIL_BEFORE(H5Awrite, herr_t, (hid_t attr, hid_t type, const void* buf), (attr, type, buf))
 SS_FAIL_AFTER(H5Dwrite, (hid_t dset, hid_t mem_type, hid_t mem_space, hid_t file_space, hid_t dxpl, const void* buf),
               (dset, mem_type, mem_space, file_space, dxpl, buf))
+
+extern "C" void* scalable_aligned_malloc(size_t size, size_t alignment) {
+  static const auto next = real<void* (*)(size_t, size_t)>("scalable_aligned_malloc");
+  static const long refused = [] {
+    const char* b = std::getenv("SHARDSCORE_TEST_ALLOC_FAULT_BYTES");
+    return b == nullptr ? -1L : std::strtol(b, nullptr, 10);
+  }();
+  if (refused >= 0 && size == static_cast<size_t>(refused)) return nullptr;
+  return next(size, alignment);
+}

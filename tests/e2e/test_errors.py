@@ -419,10 +419,17 @@ def test_report_never_replaces_the_jobs_own_files(e2e, tmp_path, seed, target):
 @pytest.mark.parametrize("args, message", [
     (["-o", "in.h5/x.h5"], "output folder 'in.h5' is a file, not a folder"),
     (["-o", "in.h5/sub/x.h5"], "output folder 'in.h5/sub' does not exist: 'in.h5' is a file, not a folder"),
-    (["--set", "output.report=in.h5/r.json"], "report folder 'in.h5' (output.report) is a file, not a folder")])
+    (["--set", "output.report=in.h5/r.json"], "report folder 'in.h5' (output.report) is a file, not a folder"),
+    (["-o", "fifo/x.h5"], "output folder 'fifo' is a device, FIFO or socket, not a folder"),
+    (["-o", "loop/sub/x.h5"],
+     "output folder 'loop/sub' cannot be reached: 'loop/sub': Too many levels of symbolic links")])
 def test_an_output_folder_that_is_a_file_is_called_so(e2e, tmp_path, seed, args, message):
-    """A folder named by a path through a regular file was said not to exist."""
+    """A folder named by a path through a regular file was said not to exist; so were a FIFO and a folder
+    whose path stat refuses for another reason than absence (a symbolic link loop here; EACCES, which root
+    does not meet, takes the same branch)."""
     e2e.make_input(tmp_path / "in.h5", ROWS, chunk_rows=1000, seed=seed)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "loop").symlink_to("loop")
     job = e2e.make_job(tmp_path / "job.toml", "in.h5", tmp_path / "out" / "scores.h5")
     p = e2e.run_job(None, ["run", "--job", job, *args], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
@@ -689,6 +696,26 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
         assert e2e.listing(out.parent) == [], f"call {nth} of {calls}: left {e2e.listing(out.parent)}"
         e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", f"fault injected by the test (call {nth} of {call})",
                                 strict=False)
+
+
+def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_path, seed):
+    """A batch whose buffer the allocator refuses on rank 0 (hdf5_fault.cpp refuses every block of the batch's
+    size, as a node out of memory does): exit 1, nothing at the output, one error naming rank 0, the rows and
+    run.batch_size. It read "reading a batch: std::bad_alloc"."""
+    lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
+    if not os.path.isfile(lib):
+        pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
+    inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=500, seed=seed)
+    x = e2e.read_input(inp)
+    assert x.dtype == np.float64 and x.shape[1] == 30, "the refused size below is that of this input's batch"
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000, "batch_size": 1000})
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
+                    rank0_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_ALLOC_FAULT_BYTES={1000 * 30 * 8}"])
+    assert p.returncode == 1, f"exit {p.returncode}, want 1\n{p.stderr[-3000:]}"
+    assert e2e.listing(out.parent) == [], f"left {e2e.listing(out.parent)}"
+    e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}", "reading rows [0, 1000): out of host memory; lower "
+                            "run.batch_size (--set run.batch_size=N)", strict=False)
 
 
 @pytest.mark.parametrize("differs", ["input_rows", "input_type", "model", "job_file", "dataset_missing", "file_missing",
