@@ -32,15 +32,24 @@ def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs
     return datasets, ref, names
 
 
-def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None) -> dict:
+def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None,
+                      either: dict | None = None) -> dict:
     """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
-    returns the output datasets."""
+    returns the output datasets. `either`: {row: [probability vectors]} for rows whose answer an iteration's
+    stopping rule makes depend on rounding; there, the job and ONNX Runtime may each give any of them (within 1e-5)
+    instead of each other's."""
     datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onnx_model, x, outputs)
     proba = ref["probabilities"].astype(np.float64)
     got_p = datasets["probabilities"].astype(np.float64)
     assert got_p.shape == proba.shape and datasets["probabilities"].dtype == np.float32
     err = np.abs(got_p - proba).max(axis=1)
     bound = 1e-5 * np.maximum(1.0, np.abs(proba).max(axis=1))
+    for row, choices in (either or {}).items():
+        if err[row] > bound[row]:
+            for who, p in (("the job", got_p[row]), ("ONNX Runtime", proba[row])):
+                off = min(float(np.abs(p - c).max()) for c in choices)
+                assert off <= 1e-5, f"row {row}: {who}'s {p.tolist()} is {off:.3g} from the oracle's answers {choices}"
+            err[row] = 0
     assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
     if "label" not in names:
         return datasets
@@ -242,8 +251,70 @@ def test_svm_svc_matches_onnxruntime(e2e, tmp_path, seed, kind, probability):
     onx = skl2onnx_export(model, x)
     nodes = [n for n in onx.graph.node if n.op_type == "SVMClassifier"]
     assert len(nodes) == 1 and any(a.name == "prob_a" for a in nodes[0].attribute) == probability
-    got = score_and_compare(e2e, tmp_path, onx, x)
+    either = svc_coupling_at_its_threshold(nodes[0], x) if probability else None
+    got = score_and_compare(e2e, tmp_path, onx, x, either=either)
     assert len(np.unique(got["label"])) == 3
+
+
+def svc_coupling_at_its_threshold(node, x: np.ndarray, margin: float = 1e-3) -> dict:
+    """{row: [probability vectors]} for the rows of x whose probabilities the SVMClassifier `node` (RBF, prob_a /
+    prob_b) gives differently under other rounding, from a float64 evaluation of its tables here: libsvm's
+    pairwise coupling iterates until every |(Qp)_t - p'Qp| < 0.005 / k, and where a round's largest one is within
+    `margin` of that bound, float32 arithmetic (ONNX Runtime's) may stop a round sooner or later than float64 (the
+    job's) and answer up to about the bound apart (seen: 1.3e-3 in one row of 1237). The vectors: the answer with
+    each such check decided the other way."""
+    from onnx import helper
+    a = {t.name: helper.get_attribute_value(t) for t in node.attribute}
+    assert a["kernel_type"] == b"RBF"
+    k = len(a["classlabels_ints"])
+    counts = np.asarray(a["vectors_per_class"], np.int64)
+    sv = np.asarray(a["support_vectors"], np.float64).reshape(int(counts.sum()), -1)
+    coef = np.asarray(a["coefficients"], np.float64).reshape(k - 1, -1)
+    kv = np.exp(-float(a["kernel_params"][0]) * ((x.astype(np.float64)[:, None, :] - sv[None, :, :]) ** 2).sum(axis=2))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    # Pair (i, j): class i's vectors weighted by coefficient row j - 1, class j's by row i (libsvm's layout).
+    own = [slice(starts[c], starts[c] + counts[c]) for c in range(k)]
+    d = np.stack([kv[:, own[i]] @ coef[j - 1, own[i]] + kv[:, own[j]] @ coef[i, own[j]] for i, j in pairs], axis=1)
+    d += np.asarray(a["rho"], np.float64)
+    r_pair = 1.0 / (1.0 + np.exp(d * np.asarray(a["prob_a"], np.float64) + np.asarray(a["prob_b"], np.float64)))
+    r_pair = np.clip(r_pair, 1e-7, 1 - 1e-7)
+
+    def couple(r, flip: int | None):
+        """The coupling, with check number `flip` decided the other way; (p, the checks near the bound)."""
+        q = np.zeros((k, k))
+        for t in range(k):
+            for j in range(k):
+                if j != t:
+                    q[t, t] += r[j, t] ** 2
+                    q[t, j] = -r[j, t] * r[t, j]
+        p, eps, near = np.full(k, 1.0 / k), 0.005 / k, []
+        for check in range(100):
+            qp = q @ p
+            pqp = p @ qp
+            worst = np.abs(qp - pqp).max()
+            if abs(worst - eps) < margin * eps:
+                near.append(check)
+            if (worst < eps) != (check == flip):
+                break
+            for t in range(k):
+                diff = (pqp - qp[t]) / q[t, t]
+                p[t] += diff
+                pqp = (pqp + diff * (diff * q[t, t] + 2 * qp[t])) / (1 + diff) / (1 + diff)
+                qp = (qp + diff * q[t]) / (1 + diff)
+                p /= 1 + diff
+        return p, near
+
+    either = {}
+    for row in range(x.shape[0]):
+        r = np.zeros((k, k))
+        for (i, j), v in zip(pairs, r_pair[row]):
+            r[i, j], r[j, i] = v, 1 - v
+        p, near = couple(r, None)
+        if near:
+            either[row] = [p] + [couple(r, c)[0] for c in near]
+    assert len(either) <= max(3, x.shape[0] // 100), f"{len(either)} rows at the threshold: the oracle is suspect"
+    return either
 
 
 @pytest.mark.parametrize("kind", ["SVR", "NuSVR"])
