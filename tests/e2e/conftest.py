@@ -93,20 +93,23 @@ def rng(seed) -> np.random.Generator:
 # ---- running the binary -------------------------------------------------------------------------
 
 def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None,
-            mpirun_args=(), prefix=(), rank0_prefix=(), wdirs=()) -> subprocess.CompletedProcess:
+            mpirun_args=(), prefix=(), rank_prefix=(), prefixed_rank: int = 0, wdirs=()) -> subprocess.CompletedProcess:
     """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None.
     prefix: a command the binary runs under (e.g. prlimit --nofile=16), on each rank after mpirun's own arguments,
-    so mpirun itself is left out of it; rank0_prefix: one that rank 0 alone runs under, before prefix; wdirs: each
+    so mpirun itself is left out of it; rank_prefix: one that rank `prefixed_rank` alone runs under, before prefix; wdirs: each
     rank's own working folder (np_ of them; relative paths then name other files on each rank, as a node's own disk
     does). Both use mpirun's MPMD form (np_ >= 2). env: variables added to the environment (every rank's: mpirun's
     -x would reach only the first of the MPMD programs). A run past `timeout` s fails the test."""
     cmd = [*map(str, prefix), str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
-    if rank0_prefix or wdirs:
+    if rank_prefix or wdirs:
         assert np_ is not None and np_ >= 2 and len(wdirs) in (0, np_), "the MPMD form needs mpirun, 2 ranks or more, a folder each"
-        groups = [(r, 1) for r in range(np_)] if wdirs else [(0, 1), (1, np_ - 1)]  # (first rank, ranks)
-        apps = [["-np", str(n), *(["--wdir", str(wdirs[r])] if wdirs else []), *(map(str, rank0_prefix) if r == 0 else []), *cmd]
+        assert 0 <= prefixed_rank < np_
+        pr = prefixed_rank
+        groups = ([(r, 1) for r in range(np_)] if wdirs else  # (first rank, ranks)
+                  [(f, n) for f, n in ((0, pr), (pr, 1), (pr + 1, np_ - pr - 1)) if n > 0])
+        apps = [["-np", str(n), *(["--wdir", str(wdirs[r])] if wdirs else []), *(map(str, rank_prefix) if r == pr else []), *cmd]
                 for r, n in groups]
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *mpirun_args, *apps[0]]
         for app in apps[1:]:

@@ -640,7 +640,7 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 8192, "batch_size": 2048})
     _, failures = e2e.raise_limit_until_success(
         range(8, 65), lambda limit: e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
-                                                rank0_prefix=["prlimit", f"--nofile={limit}"]),
+                                                rank_prefix=["prlimit", f"--nofile={limit}"]),
         out.parent, errno_text="Too many open files")
     assert e2e.listing(out.parent) == [out.name, e2e.report_path(out).name]
     datasets, attrs = e2e.read_output(out)
@@ -661,14 +661,17 @@ HDF5_FAULT_CALLS = ["H5Pcreate", "H5Dget_space", "H5Screate_simple", "H5Sselect_
                     "H5Awrite", "H5Dwrite"]
 
 
+@pytest.mark.parametrize("rank", [0, 1])
 @pytest.mark.parametrize("call", HDF5_FAULT_CALLS)
-def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path, seed, call):
-    """Each call of `call` that rank 0 makes, in turn, fails on rank 0 alone (hdf5_fault.cpp, preloaded into rank 0
-    only, in mpirun's MPMD form): an allocation failure inside HDF5, or a transfer failing under one rank's part of
-    the file. Every run must end within 60 s, non-zero, with nothing at the output and the injected failure in the
-    job's error. Before, a writer's selection that failed on one rank left the others waiting in the round's
+def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path, seed, call, rank):
+    """Each call of `call` that rank `rank` makes, in turn, fails on that rank alone (hdf5_fault.cpp, preloaded into
+    it only, in mpirun's MPMD form): an allocation failure inside HDF5, or a transfer failing under one rank's part
+    of the file. Every run must end within 60 s, non-zero, with nothing at the output and the injected failure in
+    the job's error. Before, a writer's selection that failed on one rank left the others waiting in the round's
     H5Dwrite, and a dataset or attribute that one rank failed to make left the ranks' metadata differing, so the
-    collective close never ended: the job hung. Every error names rank 0 and its host."""
+    collective close never ended: the job hung. Every error names the failing rank and its host. Rank 0 (which
+    removes the temporary output and prints the error) takes every call; rank 1, whose failure rank 0 must learn
+    and report, its first, middle and last."""
     lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
     if not os.path.isfile(lib):
         pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
@@ -678,24 +681,24 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
     count_file = tmp_path / "calls"
 
     def run(nth):
-        return e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
-                           rank0_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_HDF5_FAULT={call}:{nth}",
-                                         f"SHARDSCORE_TEST_HDF5_FAULT_COUNT={count_file}"])
+        return e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60, prefixed_rank=rank,
+                           rank_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_HDF5_FAULT={call}:{nth}",
+                                        f"SHARDSCORE_TEST_HDF5_FAULT_COUNT={count_file}"])
 
     counted = run(0)
     assert counted.returncode == 0, counted.stderr[-3000:]
     datasets, _ = e2e.read_output(out)
     e2e.assert_matches_demo_oracle(datasets, e2e.read_input(inp))
     calls = int(count_file.read_text())
-    assert calls >= 1, f"rank 0 made no {call} call: the test would test nothing"
+    assert calls >= 1, f"rank {rank} made no {call} call: the test would test nothing"
     out.unlink()
     e2e.report_path(out).unlink()
-    for nth in range(1, calls + 1):
+    for nth in range(1, calls + 1) if rank == 0 else sorted({1, (calls + 1) // 2, calls}):
         p = run(nth)
         assert p.returncode in (1, 2), f"call {nth} of {calls}: exit {p.returncode}\n{p.stderr[-3000:]}"
         assert e2e.listing(out.parent) == [], f"call {nth} of {calls}: left {e2e.listing(out.parent)}"
-        e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", f"fault injected by the test (call {nth} of {call})",
-                                strict=False)
+        e2e.assert_single_error(p, f"rank {rank} on {socket.gethostname()}: ",
+                                f"fault injected by the test (call {nth} of {call})", strict=False)
 
 
 def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_path, seed):
@@ -711,7 +714,7 @@ def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_pa
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000, "batch_size": 1000})
     p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
-                    rank0_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_ALLOC_FAULT_BYTES={1000 * 30 * 8}"])
+                    rank_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_ALLOC_FAULT_BYTES={1000 * 30 * 8}"])
     assert p.returncode == 1, f"exit {p.returncode}, want 1\n{p.stderr[-3000:]}"
     assert e2e.listing(out.parent) == [], f"left {e2e.listing(out.parent)}"
     e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}", "reading rows [0, 1000): out of host memory; lower "
