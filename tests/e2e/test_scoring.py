@@ -224,4 +224,10 @@ def test_a_model_with_a_fixed_batch_dimension_scores(e2e, tmp_path, seed, rng, f
     sess = e2e.ort_session(model_path)
     want = np.concatenate([sess.run(None, {"X": padded[i:i + fixed]})[0] for i in range(0, len(padded), fixed)])[:rows]
     assert datasets["Y"].shape == (rows, 3)
-    assert np.max(np.abs(datasets["Y"] - want)) <= 1e-5, np.max(np.abs(datasets["Y"] - want))
+    # The features are of breast-cancer scale (up to thousands): a float32 sum of 30 such products keeps about
+    # 4 float32 epsilons of its sum of magnitudes, whose order (the BLAS's) need not be ONNX Runtime's; Tanh moves
+    # no value more than its argument moved.
+    magnitude = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64))
+    bound = 1e-5 + 4 * np.finfo(np.float32).eps * magnitude
+    err = np.abs(datasets["Y"].astype(np.float64) - want)
+    assert (err <= bound).all(), f"{int((err > bound).sum())} values beyond the bound, worst {float(err.max()):.3g}"

@@ -33,17 +33,21 @@ def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs
 
 
 def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None,
-                      either: dict | None = None) -> dict:
+                      either: dict | None = None, vote_ties=(), vote_scores: bool = False) -> dict:
     """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
     returns the output datasets. `either`: {row: [probability vectors]} for rows whose answer an iteration's
     stopping rule makes depend on rounding; there, the job and ONNX Runtime may each give any of them (within 1e-5)
-    instead of each other's."""
+    instead of each other's. `vote_ties`: rows where a one-vs-one vote may go either way (a pairwise decision value
+    within rounding of 0): their labels, and their scores when `vote_scores` (scores built from the votes), are not
+    compared."""
     datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onnx_model, x, outputs)
     proba = ref["probabilities"].astype(np.float64)
     got_p = datasets["probabilities"].astype(np.float64)
     assert got_p.shape == proba.shape and datasets["probabilities"].dtype == np.float32
     err = np.abs(got_p - proba).max(axis=1)
     bound = 1e-5 * np.maximum(1.0, np.abs(proba).max(axis=1))
+    if vote_scores:
+        err[list(vote_ties)] = 0
     for row, choices in (either or {}).items():
         if err[row] > bound[row]:
             for who, p in (("the job", got_p[row]), ("ONNX Runtime", proba[row])):
@@ -59,6 +63,7 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: l
     if diff.any():  # a row whose top two probabilities tie within the tolerance may go either way
         top2 = np.sort(proba, axis=1)[:, -2:]
         diff &= (top2[:, 1] - top2[:, 0]) > 1e-5
+    diff[list(vote_ties)] = False
     assert not diff.any(), f"labels differ in {int(diff.sum())} rows: {np.flatnonzero(diff)[:10].tolist()}"
     return datasets
 
@@ -251,18 +256,20 @@ def test_svm_svc_matches_onnxruntime(e2e, tmp_path, seed, kind, probability):
     onx = skl2onnx_export(model, x)
     nodes = [n for n in onx.graph.node if n.op_type == "SVMClassifier"]
     assert len(nodes) == 1 and any(a.name == "prob_a" for a in nodes[0].attribute) == probability
-    either = svc_coupling_at_its_threshold(nodes[0], x) if probability else None
-    got = score_and_compare(e2e, tmp_path, onx, x, either=either)
+    d = svc_pairwise_decisions(nodes[0], x)
+    # ONNX Runtime sums d in float32 (1.5e-7 from float64 on average, 1.3e-6 at most over 140 seeds): a vote
+    # whose d is nearer 0 than 1e-5 may go either way.
+    ties = np.flatnonzero((np.abs(d) < 1e-5).any(axis=1))
+    assert len(ties) <= 3, f"{len(ties)} rows with a pairwise decision value within 1e-5 of 0: the oracle is suspect"
+    either = svc_coupling_at_its_threshold(nodes[0], d) if probability else None
+    got = score_and_compare(e2e, tmp_path, onx, x, either=either, vote_ties=ties, vote_scores=not probability)
     assert len(np.unique(got["label"])) == 3
 
 
-def svc_coupling_at_its_threshold(node, x: np.ndarray, margin: float = 1e-3) -> dict:
-    """{row: [probability vectors]} for the rows of x whose probabilities the SVMClassifier `node` (RBF, prob_a /
-    prob_b) gives differently under other rounding, from a float64 evaluation of its tables here: libsvm's
-    pairwise coupling iterates until every |(Qp)_t - p'Qp| < 0.005 / k, and where a round's largest one is within
-    `margin` of that bound, float32 arithmetic (ONNX Runtime's) may stop a round sooner or later than float64 (the
-    job's) and answer up to about the bound apart (seen: 1.3e-3 in one row of 1237). The vectors: the answer with
-    each such check decided the other way."""
+def svc_pairwise_decisions(node, x: np.ndarray) -> np.ndarray:
+    """The SVMClassifier `node`'s (RBF) one-vs-one decision values d [rows, pairs] for x, from its tables in float64:
+    pair (i, j) sums class i's support vectors weighted by coefficient row j - 1 and class j's by row i (libsvm's
+    layout), plus rho; d > 0 votes for class i."""
     from onnx import helper
     a = {t.name: helper.get_attribute_value(t) for t in node.attribute}
     assert a["kernel_type"] == b"RBF"
@@ -272,11 +279,23 @@ def svc_coupling_at_its_threshold(node, x: np.ndarray, margin: float = 1e-3) -> 
     coef = np.asarray(a["coefficients"], np.float64).reshape(k - 1, -1)
     kv = np.exp(-float(a["kernel_params"][0]) * ((x.astype(np.float64)[:, None, :] - sv[None, :, :]) ** 2).sum(axis=2))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
-    # Pair (i, j): class i's vectors weighted by coefficient row j - 1, class j's by row i (libsvm's layout).
     own = [slice(starts[c], starts[c] + counts[c]) for c in range(k)]
-    d = np.stack([kv[:, own[i]] @ coef[j - 1, own[i]] + kv[:, own[j]] @ coef[i, own[j]] for i, j in pairs], axis=1)
-    d += np.asarray(a["rho"], np.float64)
+    d = np.stack([kv[:, own[i]] @ coef[j - 1, own[i]] + kv[:, own[j]] @ coef[i, own[j]]
+                  for i in range(k) for j in range(i + 1, k)], axis=1)
+    return d + np.asarray(a["rho"], np.float64)
+
+
+def svc_coupling_at_its_threshold(node, d: np.ndarray, margin: float = 1e-3) -> dict:
+    """{row: [probability vectors]} for the rows whose probabilities the SVMClassifier `node` (RBF, prob_a / prob_b)
+    gives differently under other rounding, from its decision values d in float64 (svc_pairwise_decisions):
+    libsvm's pairwise coupling iterates until every |(Qp)_t - p'Qp| < 0.005 / k, and where a round's largest one is
+    within `margin` of that bound, float32 arithmetic (ONNX Runtime's) may stop a round sooner or later than float64
+    (the job's) and answer up to about the bound apart (seen: 1.3e-3 in one row of 1237). The vectors: the answer
+    with each such check decided the other way."""
+    from onnx import helper
+    a = {t.name: helper.get_attribute_value(t) for t in node.attribute}
+    k = len(a["classlabels_ints"])
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
     r_pair = 1.0 / (1.0 + np.exp(d * np.asarray(a["prob_a"], np.float64) + np.asarray(a["prob_b"], np.float64)))
     r_pair = np.clip(r_pair, 1e-7, 1 - 1e-7)
 
@@ -306,14 +325,14 @@ def svc_coupling_at_its_threshold(node, x: np.ndarray, margin: float = 1e-3) -> 
         return p, near
 
     either = {}
-    for row in range(x.shape[0]):
+    for row in range(d.shape[0]):
         r = np.zeros((k, k))
         for (i, j), v in zip(pairs, r_pair[row]):
             r[i, j], r[j, i] = v, 1 - v
         p, near = couple(r, None)
         if near:
             either[row] = [p] + [couple(r, c)[0] for c in near]
-    assert len(either) <= max(3, x.shape[0] // 100), f"{len(either)} rows at the threshold: the oracle is suspect"
+    assert len(either) <= max(3, d.shape[0] // 100), f"{len(either)} rows at the threshold: the oracle is suspect"
     return either
 
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/test_seed.h"
 #include "engine/engine.h"
 #include "engine/graph.h"
 #include "engine/onnx_builder.h"
@@ -140,8 +141,8 @@ std::vector<double> demo_reference_p1(const Graph& g, const std::vector<float>& 
 
 TEST(EngineLoad, DemoModel_RunsOnCpu) {
   REQUIRE_DEMO_PATH(path);
-  const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE("random seed " + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 rng(seed);
   auto engine = Engine::load(path, "cpu");
   ASSERT_TRUE(engine.ok()) << engine.status().message();
@@ -213,8 +214,8 @@ TEST(GraphLoad, MissingFile_NotFound) {
 }
 
 TEST(GraphLoad, GarbageBytes_DataLoss) {
-  const uint32_t seed = std::random_device{}();
-  SCOPED_TRACE("random seed " + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 rng(seed);
   std::string bytes(4096, '\0');
   for (auto& c : bytes) c = static_cast<char>(rng());

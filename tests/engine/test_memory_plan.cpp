@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/test_seed.h"
 #include "engine/engine.h"
 
 namespace shardscore {
@@ -111,7 +112,9 @@ std::string source_dir() {
 TEST(MemoryPlan, SteadyStateBatchesAllocateOnlyTheirOutputs) {
   auto engine = Engine::load(source_dir() + "/data/demo_mlp.onnx", "cpu", EngineOptions{.optimize = false});
   ASSERT_TRUE(engine.ok()) << engine.status().message();
-  std::mt19937 gen(std::random_device{}());
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
+  std::mt19937 gen(seed);
   std::normal_distribution<float> normal;
   std::vector<float> x(100 * 30);
   for (auto& v : x) v = normal(gen);
@@ -125,7 +128,9 @@ TEST(MemoryPlan, SteadyStateBatchesAllocateOnlyTheirOutputs) {
 TEST(MemoryPlan, ShapeChainsAreComputedOncePerInputShape) {
   auto engine = Engine::load(source_dir() + "/tests/fixtures/bert_tiny.onnx", "cpu");
   ASSERT_TRUE(engine.ok()) << engine.status().message();
-  std::mt19937 gen(std::random_device{}());
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
+  std::mt19937 gen(seed);
   std::uniform_int_distribution<int64_t> token(0, 999);
   std::vector<int64_t> ids(6 * 16), mask(6 * 16, 1), types(6 * 16, 0);
   for (auto& v : ids) v = token(gen);

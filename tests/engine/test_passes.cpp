@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 
+#include "common/test_seed.h"
 #include "engine/engine.h"
 #include "engine/onnx_builder.h"
 #include "engine/passes.h"
@@ -23,7 +24,7 @@ using namespace shardscore::onnx_builder;
 class Passes : public ::testing::Test {
  protected:
   void SetUp() override {
-    seed_ = std::random_device{}();
+    seed_ = test_seed();
     rng_.seed(seed_);
   }
   std::vector<float> random(std::size_t n, float lo = -2, float hi = 2) {
@@ -51,7 +52,7 @@ class Passes : public ::testing::Test {
   }
   // Runs both engines on the same random input and compares every output.
   void expect_same_outputs(const Shape& input_shape, double tol) {
-    SCOPED_TRACE("seed " + std::to_string(seed_));
+    SCOPED_TRACE(seed_trace(seed_));
     auto x = random(static_cast<std::size_t>(shape_numel(input_shape)));
     Tensor in = Tensor::copy_of(DType::kFloat32, input_shape, x.data());
     std::vector<Tensor> a, b;
@@ -696,7 +697,7 @@ TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
   };
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const Conv1dSpec& s = specs[i];
-    SCOPED_TRACE("spec " + std::to_string(i) + ", seed " + std::to_string(seed_));
+    SCOPED_TRACE("spec " + std::to_string(i) + ", " + seed_trace(seed_));
     const int64_t n = 2, l = 11;
     auto m = new_model();
     add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, s.c, l});

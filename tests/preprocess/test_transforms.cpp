@@ -8,6 +8,8 @@
 #include <random>
 #include <vector>
 
+#include "common/test_seed.h"
+
 namespace shardscore {
 namespace {
 
@@ -73,9 +75,8 @@ TEST(Preprocess, CountsNonFinitePerFeature) {
 // images (inner > 1): non-finite values alone, at the first and last element and at block edges, and
 // finite values whose bits come close (FLT_MAX, subnormals, -0) that must not be counted.
 TEST(Preprocess, CountsNonFiniteInEveryBlockAndLayout) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 gen(seed);
   struct Layout { int64_t rows, features, inner; };
   for (const Layout l : {Layout{5000, 7, 1}, Layout{9000, 256, 1}, Layout{300, 3, 50}, Layout{3, 2, 20000}}) {
@@ -153,9 +154,8 @@ TEST(Preprocess, SpecExpandsScalarsAndRejectsWrongLengths) {
 
 // The whole chain against a float64 reference of the documented formula.
 TEST(Preprocess, ChainMatchesFloat64Reference) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 gen(seed);
   std::normal_distribution<double> normal(3.0, 10.0);
   const int64_t rows = 257, features = 5;

@@ -5,15 +5,16 @@
 #include <cmath>
 #include <random>
 
+#include "common/test_seed.h"
+
 namespace shardscore {
 namespace {
 
 Tensor floats(const std::vector<float>& v) { return Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(v.size())}, v.data()); }
 
 TEST(OutputStats, MatchesATwoPassFloat64ReferenceAcrossBatches) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 gen(seed);
   std::normal_distribution<float> normal(100.0f, 3.0f);
   std::vector<float> all;

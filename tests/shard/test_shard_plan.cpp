@@ -5,6 +5,8 @@
 #include <limits>
 #include <random>
 
+#include "common/test_seed.h"
+
 namespace shardscore {
 namespace {
 
@@ -96,9 +98,8 @@ TEST(ShardPlan, SizesUpToInt64MaxMeanNoLimit) {
 }
 
 TEST(ShardPlan, RandomizedProperties) {
-  std::random_device rd;
-  const unsigned seed = rd();
-  SCOPED_TRACE("seed=" + std::to_string(seed));
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
   std::mt19937 gen(seed);
   for (int i = 0; i < 200; ++i) {
     int64_t rows = std::uniform_int_distribution<int64_t>(0, 20000)(gen);

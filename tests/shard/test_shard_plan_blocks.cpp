@@ -3,6 +3,7 @@
 
 #include <random>
 
+#include "common/test_seed.h"
 #include "shard/shard_plan.h"
 
 namespace shardscore {
@@ -72,7 +73,9 @@ TEST(ShardPlanBlocks, RowGroupsOfSeveralFiles) {
 }
 
 TEST(ShardPlanBlocks, BoundariesDoNotDependOnRanks) {
-  std::mt19937_64 gen(std::random_device{}());
+  const uint32_t seed = test_seed();
+  SCOPED_TRACE(seed_trace(seed));
+  std::mt19937_64 gen(seed);
   for (int trial = 0; trial < 50; ++trial) {
     std::vector<ShardBlock> blocks;
     int64_t group = 0;
