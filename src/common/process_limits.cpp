@@ -57,8 +57,13 @@ Status check_threads_can_start(int count) {
   }
   if (refused.empty()) return ok_status();
   std::string detail = refused;
-  if (rlimit rl{}; limit && ::getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-    detail += "; ulimit -u " + std::to_string(rl.rlim_cur);
+  if (limit) {  // EAGAIN: a limit on tasks, or no memory for the thread's stack; the limits that are set
+    if (rlimit rl{}; ::getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      detail += "; ulimit -u " + std::to_string(rl.rlim_cur);
+    }
+    if (rlimit rl{}; ::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      detail += "; ulimit -v " + std::to_string(rl.rlim_cur / 1024);
+    }
   }
   return unavailable("could start only " + std::to_string(started.size()) + " of " + std::to_string(count) +
                      " threads at once (pthread_create: " + detail + ")");

@@ -9,8 +9,9 @@ namespace shardscore {
 // Starts `count` threads that only wait, until all run or one is refused, then ends and joins them
 // (and waits, up to 100 ms, until they no longer count against the limit): OK when all `count` could
 // run at once, besides the threads already running. Otherwise kUnavailable naming how many started
-// and the refusal ("pthread_create: Resource temporarily unavailable; ulimit -u N": the limit on
-// the user's tasks, ulimit -u, or a cgroup's pids.max).
+// and the refusal with the process's limits that are set ("pthread_create: Resource temporarily
+// unavailable; ulimit -u N; ulimit -v KiB"): EAGAIN is a limit on the user's tasks (ulimit -u, or a
+// cgroup's pids.max, not named) or no memory for a thread's stack (ulimit -v).
 //
 // Why: oneTBB starts its workers when work first asks for them, some of them from workers it has
 // just started, and a worker whose pthread_create is refused ends the process (std::terminate:

@@ -637,8 +637,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
     if (!st.ok()) {
       st = unavailable("cannot start this rank's " + std::to_string(threads - 1) + " oneTBB worker thread(s) (it runs " +
                        std::to_string(threads) + " threads): " + st.message() +
-                       "; the limit on this user's tasks (ulimit -u, or a cgroup's pids.max) is too low: lower run.threads "
-                       "(--set run.threads=N) or raise the limit");
+                       "; a limit on this user's tasks (ulimit -u, a cgroup's pids.max) or on its memory (ulimit -v) "
+                       "is too low: lower run.threads (--set run.threads=N) or raise the limit");
     }
     SS_RETURN_IF_ERROR(mpi_agree_where(st, comm));
   }

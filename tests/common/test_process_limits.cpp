@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -103,6 +104,48 @@ TEST(CheckThreadsCanStart, StartsExactlyWhatTheTaskLimitLeaves) {
                              " threads at once (pthread_create: Resource temporarily unavailable; ulimit -u " +
                              std::to_string(limit) + ")");
   }
+}
+
+// pthread_create's EAGAIN is also its answer when a thread's stack cannot be mapped: the refusal
+// names the address-space limit (ulimit -v), not only the task limit. In a child, with 1 MiB of
+// address space left, less than a default thread stack (ulimit -s, 8 MiB here), asking for 16: the
+// first few may reuse the stacks of threads this process joined before (glibc keeps up to 40 MiB).
+TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
+  long vm_kib = 0;
+  {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmSize:", 0) == 0) vm_kib = std::stol(line.substr(7));
+    }
+  }
+  ASSERT_GT(vm_kib, 0);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    const rlim_t cap = static_cast<rlim_t>(vm_kib + 1024) * 1024;
+    const rlimit rl{cap, cap};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(99);
+    const Status st = check_threads_can_start(16);
+    const std::string text = st.ok() ? "" : st.message();
+    if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
+    _exit(st.ok() ? 0 : 10);
+  }
+  close(fds[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  ASSERT_EQ(WEXITSTATUS(status), 10) << "16 threads started with 1 MiB of address space left";
+  EXPECT_EQ(said.rfind("could start only ", 0), 0u) << said;
+  EXPECT_NE(said.find(" of 16 threads at once (pthread_create: Resource temporarily unavailable; "), std::string::npos)
+      << said;
+  EXPECT_NE(said.find("; ulimit -v " + std::to_string(vm_kib + 1024) + ")"), std::string::npos) << said;
 }
 
 // What the job relies on: at every task limit, either the check refuses oneTBB's workers or oneTBB
