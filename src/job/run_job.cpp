@@ -1010,6 +1010,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
         // failed job leaves no output that looks complete, so this one is taken back.
         std::error_code ec;
         std::filesystem::remove_all(output_path, ec);
+        // Synced as the move was, so that a crash after the error does not bring the output back.
+        if (!ec) sync_parent_folder(output_path).ignore();
         st = Status(st.code(), st.message() + (ec ? "; this job's output '" + output_path + "' is in place but could not be removed: " +
                                                         ec.message()
                                                   : "; this job's output is removed again"));

@@ -96,7 +96,12 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
     out = tmp_path / "out" / out_name
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 2, "progress_interval": 0.2},
                        output={"overwrite": False})
-    with subprocess.Popen([str(e2e.BIN), "run", "--job", str(job)], cwd=tmp_path, env={**os.environ, **e2e.MPI_ENV},
+    cmd = [str(e2e.BIN), "run", "--job", str(job)]
+    trace = tmp_path / "strace.txt"
+    if appears == "report" and shutil.which("strace"):  # the removal of this job's output, and the folder's sync
+        cmd = [shutil.which("strace"), "-f", "--seccomp-bpf", "-y", "-qq", "-e", "signal=none", "-s", "4096",
+               "-e", "trace=fsync,unlink,unlinkat,rmdir", "-o", str(trace), *cmd]
+    with subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, **e2e.MPI_ENV},
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as p:
         seen = []
         for line in p.stderr:  # scoring: the output check at start has passed
@@ -124,6 +129,13 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
                                 "this job's output is removed again", strict=False)
         assert report.read_text() == "another job's report"
         assert sorted(x.name for x in out.parent.iterdir()) == [report.name], list(out.parent.iterdir())
+        if trace.exists():  # removed, then its folder synced: a crash after the error does not bring it back
+            calls = [ln for ln in trace.read_text().splitlines() if re.search(r"\)\s+= 0$", ln)]
+            removed = [i for i, ln in enumerate(calls) if re.search(r"\b(unlink|unlinkat|rmdir)\(", ln)
+                       and str(out) in QUOTED.findall(ln) + [f"{d}/{n}" for d, n in re.findall(r'<([^>]*)>, "([^"]*)"', ln)]]
+            assert removed, "\n".join(calls)
+            assert any(re.search(r"\bfsync\(\d+<" + re.escape(str(out.parent)) + r">\)", ln) for ln in calls[removed[-1]:]), \
+                f"the folder {out.parent} was not synced after the output's removal\n" + "\n".join(calls[removed[-1]:])
         return
     e2e.assert_single_error(proc, f"output '{out}' appeared while this job ran", "set output.overwrite = true", strict=False)
     kept = out / "theirs.txt" if out_name.endswith(".parquet") else out
