@@ -12,6 +12,8 @@ Status arrow_to_status(const arrow::Status& s, StatusCode code, const std::strin
   for (char& c : reason)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   while (!reason.empty() && reason.back() == ' ') reason.pop_back();
+  // Arrow's own allocation refused: not what the caller expected (a corrupt file is not the cause).
+  if (s.IsOutOfMemory()) code = StatusCode::kResourceExhausted;
   return Status(code, what + ": " + reason);
 }
 

@@ -13,7 +13,8 @@
 
 namespace shardscore {
 
-// Status(code, what + ": " + Arrow's message).
+// Status(code, what + ": " + Arrow's message); ResourceExhausted instead of `code` where Arrow ran out
+// of memory.
 Status arrow_to_status(const arrow::Status& s, StatusCode code, const std::string& what);
 
 // The Arrow release this binary was built against ("17.0.0").

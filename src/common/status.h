@@ -21,7 +21,7 @@ enum class StatusCode : int {
   kAlreadyExists = 5,    // the output exists and overwrite is off
   kUnavailable = 6,      // environment failure that may pass on retry (I/O, MPI)
   kInternal = 7,         // a bug
-  kResourceExhausted = 8,  // out of (device) memory for this batch; the engine retries smaller batches
+  kResourceExhausted = 8,  // out of host or device memory for this batch; the engine retries smaller batches
 };
 
 const char* status_code_name(StatusCode code);

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <thread>
 
 #include "common/durable.h"
@@ -51,10 +52,9 @@ std::string batch_rows(const Batch& b) {
   return "[" + std::to_string(b.row_begin) + ", " + std::to_string(b.row_end) + ")";
 }
 
-// A batch's allocation refused (std::bad_alloc) on the host: what the user can change. Unavailable
-// (exit 1): another run, or another node, may have the memory.
-constexpr const char* kOutOfMemory =
-    "out of host memory; lower run.batch_size (--set run.batch_size=N), or run fewer ranks per node";
+// What the user can change when a batch ran out of memory (ResourceExhausted, exit 1: another run,
+// or another node, may have it): the engine's split batches too, or run_job's own buffers.
+constexpr const char* kLessMemory = "lower run.batch_size (--set run.batch_size=N), or run fewer ranks per node";
 
 // Everything one batch carries through the pipeline.
 struct BatchWork {
@@ -126,7 +126,7 @@ Status check_folder(const std::filesystem::path& dir, const std::string& what, c
     // stat refused for another reason than absence (EACCES: a folder above cannot be searched):
     // whether it exists is unknown, and "does not exist" would send the user looking for a typo.
     if (ec && ec != std::errc::no_such_file_or_directory && ec != std::errc::not_a_directory) {
-      return open_error(ec.value(), named + " cannot be reached: '" + p.string() + "'");
+      return open_error(ec.value(), named + " cannot be reached" + (p == dir ? "" : ": '" + p.string() + "'"));
     }
     if (p == p.parent_path()) break;
   }
@@ -832,7 +832,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                 }
 #endif
               } catch (const std::bad_alloc&) {
-                w->status = unavailable(batch_place + "reading rows " + batch_rows(w->batch) + ": " + kOutOfMemory);
+                w->status = resource_exhausted(batch_place + "reading rows " + batch_rows(w->batch) +
+                                               ": out of host memory; " + kLessMemory);
               } catch (const std::exception& e) {
                 w->status = internal_error(batch_place + "reading a batch: " + e.what());
               }
@@ -891,6 +892,9 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     Status s = engine.run(std::move(xs), &w->outputs);
                     if (!s.ok()) {
                       w->status = s.with_context(batch_place + "scoring rows " + batch_rows(w->batch) + ": ");
+                      if (s.code() == StatusCode::kResourceExhausted) {
+                        w->status = Status(s.code(), w->status.message() + "; " + kLessMemory);
+                      }
                       return w;
                     }
                     for (std::size_t k = 0; k < w->outputs.size(); ++k) {
@@ -907,7 +911,8 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                     }
                     w->stats.rows_scored = rows;
                   } catch (const std::bad_alloc&) {
-                    w->status = unavailable(batch_place + "scoring rows " + batch_rows(w->batch) + ": " + kOutOfMemory);
+                    w->status = resource_exhausted(batch_place + "scoring rows " + batch_rows(w->batch) +
+                                                   ": out of host memory; " + kLessMemory);
                   } catch (const std::exception& e) {
                     w->status = internal_error(batch_place + "scoring a batch: " + e.what());
                   }

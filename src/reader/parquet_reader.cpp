@@ -153,6 +153,8 @@ StatusOr<std::unique_ptr<parquet::arrow::FileReader>> open_parquet(const std::st
     SS_ARROW_CHECK(parquet::arrow::OpenFile(in, arrow::default_memory_pool(), &reader), StatusCode::kDataLoss,
                    "input file '" + file + "' is not a Parquet file or is truncated or corrupt");
     return reader;
+  } catch (const std::bad_alloc&) {
+    return resource_exhausted("input file '" + file + "': out of host memory reading its footer");
   } catch (const std::exception& e) {
     return data_loss("input file '" + file + "' is not a Parquet file or is truncated or corrupt: " + e.what());
   }
@@ -209,6 +211,8 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
     try {
       SS_ARROW_CHECK(reader->GetSchema(&schema), StatusCode::kDataLoss, "input file '" + file + "' has an unreadable schema");
       meta = reader->parquet_reader()->metadata();
+    } catch (const std::bad_alloc&) {
+      return resource_exhausted("input file '" + file + "': out of host memory reading its schema");
     } catch (const std::exception& e) {
       return data_loss("input file '" + file + "' has an unreadable schema: " + e.what());
     }
@@ -298,6 +302,8 @@ StatusOr<std::unique_ptr<ParquetReader>> ParquetReader::open(const std::string& 
       int64_t n = 0;
       try {
         n = meta->RowGroup(g)->num_rows();
+      } catch (const std::bad_alloc&) {
+        return resource_exhausted("input file '" + file + "': out of host memory reading row group " + std::to_string(g));
       } catch (const std::exception& e) {
         return data_loss("input file '" + file + "' has a corrupt row group " + std::to_string(g) + ": " + e.what());
       }
@@ -353,6 +359,8 @@ Status ParquetReader::load_group(std::size_t g) {
     std::sort(indices.begin(), indices.end());
     indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
     SS_ARROW_CHECK(file_reader_->ReadRowGroup(rg.index, indices, &table), StatusCode::kDataLoss, what);
+  } catch (const std::bad_alloc&) {
+    throw;  // out of memory, not a corrupt file: run_job names the rows and what to lower
   } catch (const std::exception& e) {
     return data_loss(what + ": " + e.what());
   }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <numeric>
 
 #include "common/durable.h"
@@ -231,12 +232,16 @@ Status Hdf5Writer::write_rows(int64_t row_begin, int64_t rows, const std::vector
     buffers.push_back(outputs[k].raw());
   }
   if (ready.ok()) {
-    row_index.resize(static_cast<std::size_t>(rows));
-    std::iota(row_index.begin(), row_index.end(), row_begin);
-    buffers.push_back(row_index.data());
-  } else {
-    rows = 0;
+    try {
+      row_index.resize(static_cast<std::size_t>(rows));
+      std::iota(row_index.begin(), row_index.end(), row_begin);
+      buffers.push_back(row_index.data());
+    } catch (const std::bad_alloc&) {  // agreed like the checks above, not thrown past the round
+      ready = resource_exhausted("the row index of " + std::to_string(rows) + " rows for '" + path_ +
+                                 "': out of host memory");
+    }
   }
+  if (!ready.ok()) rows = 0;
   std::lock_guard lock(hdf5_mutex());
   return write_selection(row_begin, rows, buffers, ready);
 }

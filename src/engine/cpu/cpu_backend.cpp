@@ -118,7 +118,7 @@ class CpuBackend final : public Backend {
       try {
         st = op_run_cpu(*step.op, ctx);
       } catch (const std::bad_alloc&) {
-        st = unavailable("out of memory");
+        st = resource_exhausted("out of host memory");  // Engine::run splits the batch and retries
       }
       if (!st.ok()) return st.with_context(step.node->describe() + ": ");
       for (std::size_t k = 0; k < step.outputs.size(); ++k) {
