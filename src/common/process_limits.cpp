@@ -34,7 +34,7 @@ Status check_threads_can_start(int count) {
   started.reserve(static_cast<std::size_t>(std::max(count, 0)));
   std::latch release(1);
   std::string refused;
-  bool limit = false;  // EAGAIN: the limit on tasks
+  bool limit = false;  // EAGAIN: a limit on tasks, or no memory for a stack
   for (int i = 0; i < count; ++i) {
     try {
       started.emplace_back([&release] { release.wait(); });

@@ -108,8 +108,8 @@ TEST(CheckThreadsCanStart, StartsExactlyWhatTheTaskLimitLeaves) {
 
 // pthread_create's EAGAIN is also its answer when a thread's stack cannot be mapped: the refusal
 // names the address-space limit (ulimit -v), not only the task limit. In a child, with 1 MiB of
-// address space left, less than a default thread stack (ulimit -s, 8 MiB here), asking for 16: the
-// first few may reuse the stacks of threads this process joined before (glibc keeps up to 40 MiB).
+// address space left, less than a thread's stack (ulimit -s), asking for enough threads that glibc's
+// cache of joined threads' stacks (up to 40 MiB) cannot hold them all.
 TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
   long vm_kib = 0;
   {
@@ -119,6 +119,13 @@ TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
     }
   }
   ASSERT_GT(vm_kib, 0);
+  // glibc's stacks are ulimit -s (2 MiB where it is unlimited), at least 16 KiB.
+  rlimit stack{};
+  ASSERT_EQ(getrlimit(RLIMIT_STACK, &stack), 0);
+  const rlim_t stack_bytes =
+      stack.rlim_cur == RLIM_INFINITY ? rlim_t{2} << 20 : std::max<rlim_t>(stack.rlim_cur, rlim_t{16} << 10);
+  ASSERT_GT(stack_bytes, rlim_t{1} << 20) << "stacks of ulimit -s fit in the 1 MiB left: nothing to refuse";
+  const int threads = static_cast<int>((rlim_t{40} << 20) / stack_bytes) + 2;
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::fflush(nullptr);
@@ -128,7 +135,7 @@ TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
     const rlim_t cap = static_cast<rlim_t>(vm_kib + 1024) * 1024;
     const rlimit rl{cap, cap};
     if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(99);
-    const Status st = check_threads_can_start(16);
+    const Status st = check_threads_can_start(threads);
     const std::string text = st.ok() ? "" : st.message();
     if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
     _exit(st.ok() ? 0 : 10);
@@ -141,9 +148,10 @@ TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
-  ASSERT_EQ(WEXITSTATUS(status), 10) << "16 threads started with 1 MiB of address space left";
+  ASSERT_EQ(WEXITSTATUS(status), 10) << threads << " threads started with 1 MiB of address space left";
   EXPECT_EQ(said.rfind("could start only ", 0), 0u) << said;
-  EXPECT_NE(said.find(" of 16 threads at once (pthread_create: Resource temporarily unavailable; "), std::string::npos)
+  EXPECT_NE(said.find(" of " + std::to_string(threads) + " threads at once (pthread_create: Resource temporarily unavailable; "),
+            std::string::npos)
       << said;
   EXPECT_NE(said.find("; ulimit -v " + std::to_string(vm_kib + 1024) + ")"), std::string::npos) << said;
 }

@@ -38,10 +38,10 @@ TIMEOUT_S = 300
 MPI_ENV = {"OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
 # For run_job's jobs, which nobody signals: at a rank's non-zero exit, Open MPI 4.1's mpirun sends the ranks it
 # has not yet reaped SIGCONT, sleeps odls_base_sigkill_timeout seconds (default 1), sends SIGTERM, sleeps again,
-# then SIGKILL: 2 s idle per failing job, two thirds of test_errors.py's time, although shardscore's ranks have
-# all ended by then (MPI_Finalize, a fence, precedes every exit). At 0 a rank still at work when another exits is
-# killed at once, so these runs also show that no rank's cleanup relies on that grace. Runs that signal mpirun
-# keep the default: on SIGTERM it ends the job the same way, and the ranks' clean stop needs the grace.
+# then SIGKILL: 2 s idle per failing job, two thirds of test_errors.py's time. A job's agreed failure ends every
+# rank after MPI_Finalize, a fence that each rank reaches after its cleanup, so no rank is still at work by then;
+# at 0, one that were (an MPI_Abort, a crash) would be killed at once rather than a second later. Runs that signal
+# mpirun keep the default: on SIGTERM it ends the job the same way, and the ranks' clean stop needs the grace.
 NO_KILL_GRACE = {"OMPI_MCA_odls_base_sigkill_timeout": "0"}
 ERROR_PREFIX = "shardscore: error:"
 DEMO_OUTPUTS = ("label", "probabilities")
@@ -103,6 +103,7 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
     cmd = [*map(str, prefix), str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
+    assert rank_prefix or prefixed_rank == 0, "prefixed_rank without a rank_prefix"
     if rank_prefix or wdirs:
         assert np_ is not None and np_ >= 2 and len(wdirs) in (0, np_), "the MPMD form needs mpirun, 2 ranks or more, a folder each"
         assert 0 <= prefixed_rank < np_

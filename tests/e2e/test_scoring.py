@@ -196,11 +196,18 @@ def test_a_model_with_a_fixed_batch_dimension_scores(e2e, tmp_path, seed, rng, f
     from onnx import TensorProto, helper, numpy_helper
     rows = 1003  # not a multiple of the batch (100) nor of `fixed`
     inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=256, missing_fraction=0.0, seed=seed)
-    w = rng.standard_normal((30, 3)).astype(np.float32)
+    x = e2e.read_input(inp).astype(np.float32)
+    # Weights scaled to the features (some in the thousands) and a bias that centres them: Y spreads over (-1, 1),
+    # so a row out of place or a padded row kept shows (unscaled, Tanh saturated nearly every value to +-1).
+    mean, std = x.astype(np.float64).mean(axis=0), x.astype(np.float64).std(axis=0) + 1e-12
+    w = (rng.standard_normal((30, 3)) / (std[:, None] * np.sqrt(30))).astype(np.float32)
+    b = (-(mean @ w.astype(np.float64))).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["X", "W"], ["H"]), helper.make_node("Tanh", ["H"], ["Y"])], "fixed_batch",
+        [helper.make_node("MatMul", ["X", "W"], ["P"]), helper.make_node("Add", ["P", "B"], ["H"]),
+         helper.make_node("Tanh", ["H"], ["Y"])], "fixed_batch",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, [fixed, 30])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [fixed, 3])], initializer=[numpy_helper.from_array(w, "W")])
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [fixed, 3])],
+        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     model_path = tmp_path / "fixed.onnx"
@@ -218,16 +225,15 @@ def test_a_model_with_a_fixed_batch_dimension_scores(e2e, tmp_path, seed, rng, f
     assert p.stderr.count(f"the model takes exactly {fixed} row(s) a run") == 1, p.stderr
     datasets, _ = e2e.read_output(out)
     e2e.assert_row_index(datasets, rows)
-    x = e2e.read_input(inp).astype(np.float32)
     padded = np.zeros(((rows + fixed - 1) // fixed * fixed, 30), np.float32)
     padded[:rows] = x
     sess = e2e.ort_session(model_path)
     want = np.concatenate([sess.run(None, {"X": padded[i:i + fixed]})[0] for i in range(0, len(padded), fixed)])[:rows]
     assert datasets["Y"].shape == (rows, 3)
-    # The features are of breast-cancer scale (up to thousands): a float32 sum of 30 such products keeps about
-    # 4 float32 epsilons of its sum of magnitudes, whose order (the BLAS's) need not be ONNX Runtime's; Tanh moves
-    # no value more than its argument moved.
-    magnitude = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64))
+    assert (np.abs(want) < 0.9).mean() > 0.5, "Y saturated: the test could not see a row out of place"
+    # A float32 sum of 30 products keeps about 4 float32 epsilons of its sum of magnitudes, whose order (the
+    # BLAS's) need not be ONNX Runtime's; Tanh moves no value more than its argument moved.
+    magnitude = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)) + np.abs(b.astype(np.float64))
     bound = 1e-5 + 4 * np.finfo(np.float32).eps * magnitude
     err = np.abs(datasets["Y"].astype(np.float64) - want)
     assert (err <= bound).all(), f"{int((err > bound).sum())} values beyond the bound, worst {float(err.max()):.3g}"

@@ -33,26 +33,29 @@ def run_with_onnxruntime(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs
 
 
 def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: list | None = None,
-                      either: dict | None = None, vote_ties=(), vote_scores: bool = False) -> dict:
+                      either: dict | None = None, vote_ties: dict | None = None, vote_scores: bool = False) -> dict:
     """Runs a job over x at NP ranks (writing `outputs`, default all) and compares its outputs with ONNX Runtime's;
-    returns the output datasets. `either`: {row: [probability vectors]} for rows whose answer an iteration's
-    stopping rule makes depend on rounding; there, the job and ONNX Runtime may each give any of them (within 1e-5)
-    instead of each other's. `vote_ties`: rows where a one-vs-one vote may go either way (a pairwise decision value
-    within rounding of 0): their labels, and their scores when `vote_scores` (scores built from the votes), are not
-    compared."""
+    returns the output datasets. The job computes in float64, as the oracles below do; ONNX Runtime in float32.
+    `either`: {row: [probability vectors, the float64 one first]} for rows whose answer an iteration's stopping rule
+    makes depend on rounding: there the job must give the first (within 1e-5), ONNX Runtime any of them.
+    `vote_ties`: {row: the label of the float64 votes} for rows where a one-vs-one vote may go either way in float32
+    (a pairwise decision value within 1e-5 of 0): there the job's label must be that one, ONNX Runtime's may differ,
+    and when `vote_scores` (scores built from the votes) the scores are not compared."""
     datasets, ref, names = run_with_onnxruntime(e2e, tmp_path, onnx_model, x, outputs)
     proba = ref["probabilities"].astype(np.float64)
     got_p = datasets["probabilities"].astype(np.float64)
     assert got_p.shape == proba.shape and datasets["probabilities"].dtype == np.float32
     err = np.abs(got_p - proba).max(axis=1)
     bound = 1e-5 * np.maximum(1.0, np.abs(proba).max(axis=1))
+    vote_ties = vote_ties or {}
     if vote_scores:
         err[list(vote_ties)] = 0
     for row, choices in (either or {}).items():
+        off = float(np.abs(got_p[row] - choices[0]).max())
+        assert off <= 1e-5, f"row {row}: the job's {got_p[row].tolist()} is {off:.3g} from the float64 {choices[0]}"
         if err[row] > bound[row]:
-            for who, p in (("the job", got_p[row]), ("ONNX Runtime", proba[row])):
-                off = min(float(np.abs(p - c).max()) for c in choices)
-                assert off <= 1e-5, f"row {row}: {who}'s {p.tolist()} is {off:.3g} from the oracle's answers {choices}"
+            off = min(float(np.abs(proba[row] - c).max()) for c in choices)
+            assert off <= 1e-5, f"row {row}: ONNX Runtime's {proba[row].tolist()} is {off:.3g} from each of {choices}"
             err[row] = 0
     assert (err <= bound).all(), f"{int((err > bound).sum())} rows beyond 1e-5, worst {float(err.max()):.3g}"
     if "label" not in names:
@@ -63,7 +66,9 @@ def score_and_compare(e2e, tmp_path: Path, onnx_model, x: np.ndarray, outputs: l
     if diff.any():  # a row whose top two probabilities tie within the tolerance may go either way
         top2 = np.sort(proba, axis=1)[:, -2:]
         diff &= (top2[:, 1] - top2[:, 0]) > 1e-5
-    diff[list(vote_ties)] = False
+    for row, label in vote_ties.items():
+        assert labels[row] == label, f"row {row}: the job's label {labels[row]}, the float64 votes' {label}"
+        diff[row] = False
     assert not diff.any(), f"labels differ in {int(diff.sum())} rows: {np.flatnonzero(diff)[:10].tolist()}"
     return datasets
 
@@ -259,7 +264,7 @@ def test_svm_svc_matches_onnxruntime(e2e, tmp_path, seed, kind, probability):
     d = svc_pairwise_decisions(nodes[0], x)
     # ONNX Runtime sums d in float32 (1.5e-7 from float64 on average, 1.3e-6 at most over 140 seeds): a vote
     # whose d is nearer 0 than 1e-5 may go either way.
-    ties = np.flatnonzero((np.abs(d) < 1e-5).any(axis=1))
+    ties = {int(r): svc_vote_label(nodes[0], d[r]) for r in np.flatnonzero((np.abs(d) < 1e-5).any(axis=1))}
     assert len(ties) <= 3, f"{len(ties)} rows with a pairwise decision value within 1e-5 of 0: the oracle is suspect"
     either = svc_coupling_at_its_threshold(nodes[0], d) if probability else None
     got = score_and_compare(e2e, tmp_path, onx, x, either=either, vote_ties=ties, vote_scores=not probability)
@@ -283,6 +288,18 @@ def svc_pairwise_decisions(node, x: np.ndarray) -> np.ndarray:
     d = np.stack([kv[:, own[i]] @ coef[j - 1, own[i]] + kv[:, own[j]] @ coef[i, own[j]]
                   for i in range(k) for j in range(i + 1, k)], axis=1)
     return d + np.asarray(a["rho"], np.float64)
+
+
+def svc_vote_label(node, d_row: np.ndarray) -> int:
+    """The label that one row's decision values d_row elect: d > 0 votes for pair (i, j)'s class i, else j; the
+    first class with the most votes."""
+    from onnx import helper
+    labels = next(helper.get_attribute_value(t) for t in node.attribute if t.name == "classlabels_ints")
+    k = len(labels)
+    votes = np.zeros(k, np.int64)
+    for (i, j), v in zip([(i, j) for i in range(k) for j in range(i + 1, k)], d_row):
+        votes[i if v > 0 else j] += 1
+    return int(labels[int(np.argmax(votes))])
 
 
 def svc_coupling_at_its_threshold(node, d: np.ndarray, margin: float = 1e-3) -> dict:

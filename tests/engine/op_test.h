@@ -198,12 +198,12 @@ inline std::string index_string(int64_t flat, const Shape& s) {
   return os.str();
 }
 
-// Asserts dtype, shape and "not all zeros" (unless the reference is), then compares
-// every element: |got - ref| <= tol * max(1, |ref|). tol 0 demands equality.
-// As expect_near below, with slack[i] allowed at element i on top of the tolerance (empty: none): the
-// rounding that float32 cannot avoid there and the float64 reference does not meet, as the reference
-// knows it (a long sum that cancels: its sum of magnitudes; an ill-conditioned formula: how much the
-// rounding of its input moves it).
+// Asserts dtype, shape and "not all zeros" (unless the reference is), then compares every element:
+// |got - ref| <= tol * max(1, |ref|) + slack[i]. Without slack (the overload below, or an empty one),
+// tol 0 demands equality. slack[i]: what element i may be off beyond the tolerance, the rounding that
+// float32 cannot avoid there and the float64 reference does not meet, as the reference knows it (a
+// long sum that cancels: its sum of magnitudes; an ill-conditioned formula: how far the rounding of
+// its input moves it).
 inline void expect_near(const Tensor& out, DType dtype, const Shape& shape, const std::vector<double>& ref, double tol,
                         const std::vector<double>& slack) {
   ASSERT_FALSE(out.empty()) << "the backend returned no tensor for the output";

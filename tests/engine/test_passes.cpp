@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "common/test_seed.h"
@@ -26,7 +27,9 @@ class Passes : public ::testing::Test {
   void SetUp() override {
     seed_ = test_seed();
     rng_.seed(seed_);
+    trace_.emplace(__FILE__, __LINE__, seed_trace(seed_));  // every failure of the test prints it
   }
+  void TearDown() override { trace_.reset(); }
   std::vector<float> random(std::size_t n, float lo = -2, float hi = 2) {
     std::uniform_real_distribution<float> d(lo, hi);
     std::vector<float> v(n);
@@ -52,7 +55,6 @@ class Passes : public ::testing::Test {
   }
   // Runs both engines on the same random input and compares every output.
   void expect_same_outputs(const Shape& input_shape, double tol) {
-    SCOPED_TRACE(seed_trace(seed_));
     auto x = random(static_cast<std::size_t>(shape_numel(input_shape)));
     Tensor in = Tensor::copy_of(DType::kFloat32, input_shape, x.data());
     std::vector<Tensor> a, b;
@@ -76,6 +78,7 @@ class Passes : public ::testing::Test {
     }
   }
   uint32_t seed_ = 0;
+  std::optional<::testing::ScopedTrace> trace_;
   std::mt19937 rng_;
   std::string path_;
   std::unique_ptr<Engine> optimized_, plain_;
@@ -697,7 +700,7 @@ TEST_F(Passes, Conv1dMatchesTheSpecAsA2dConvolution) {
   };
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const Conv1dSpec& s = specs[i];
-    SCOPED_TRACE("spec " + std::to_string(i) + ", " + seed_trace(seed_));
+    SCOPED_TRACE("spec " + std::to_string(i));
     const int64_t n = 2, l = 11;
     auto m = new_model();
     add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, s.c, l});
