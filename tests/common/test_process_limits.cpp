@@ -36,10 +36,11 @@ struct Child {
   std::string said;    // what `body` returned
 };
 
-// Runs `body` in a child process as `uid` under RLIMIT_NPROC = `limit`: the child itself is one task,
-// so it may start limit - 1 threads. Its exit code is `body`'s unless it dies. quiet: its stderr
-// goes to /dev/null (std::terminate's lines, when an abort is expected).
-Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, std::string>()>& body, bool quiet = false) {
+// Runs `body` in a child process after `prepare` (false: the child could not be made, exit 99). Its
+// exit code is `body`'s unless it dies. quiet: its stderr goes to /dev/null (std::terminate's lines,
+// when an abort is expected).
+Child run_in_child(const std::function<bool()>& prepare, const std::function<std::pair<int, std::string>()>& body,
+                   bool quiet = false) {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   std::fflush(nullptr);
@@ -47,8 +48,7 @@ Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, st
   if (pid == 0) {
     close(fds[0]);
     if (quiet && !std::freopen("/dev/null", "w", stderr)) _exit(97);
-    const rlimit rl{limit, limit};
-    if (!become(uid) || setrlimit(RLIMIT_NPROC, &rl) != 0) _exit(99);
+    if (!prepare()) _exit(99);
     auto [code, text] = body();
     if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
     _exit(code);
@@ -62,6 +62,14 @@ Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, st
   EXPECT_EQ(waitpid(pid, &status, 0), pid);
   if (WIFEXITED(status)) c.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) c.signal = WTERMSIG(status);
+  return c;
+}
+
+// run_in_child as `uid` under RLIMIT_NPROC = `limit`: the child itself is one task, so it may start
+// limit - 1 threads.
+Child run_limited(uid_t uid, rlim_t limit, const std::function<std::pair<int, std::string>()>& body, bool quiet = false) {
+  const rlimit rl{limit, limit};
+  const Child c = run_in_child([&] { return become(uid) && setrlimit(RLIMIT_NPROC, &rl) == 0; }, body, quiet);
   EXPECT_NE(c.exit_code, 99) << "the child could not become uid " << uid << " under RLIMIT_NPROC " << limit;
   return c;
 }
@@ -126,29 +134,12 @@ TEST(CheckThreadsCanStart, ARefusalForLackOfMemoryNamesUlimitV) {
       stack.rlim_cur == RLIM_INFINITY ? rlim_t{2} << 20 : std::max<rlim_t>(stack.rlim_cur, rlim_t{16} << 10);
   ASSERT_GT(stack_bytes, rlim_t{1} << 20) << "stacks of ulimit -s fit in the 1 MiB left: nothing to refuse";
   const int threads = static_cast<int>((rlim_t{40} << 20) / stack_bytes) + 2;
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    const rlim_t cap = static_cast<rlim_t>(vm_kib + 1024) * 1024;
-    const rlimit rl{cap, cap};
-    if (setrlimit(RLIMIT_AS, &rl) != 0) _exit(99);
-    const Status st = check_threads_can_start(threads);
-    const std::string text = st.ok() ? "" : st.message();
-    if (write(fds[1], text.data(), text.size()) < 0) _exit(98);
-    _exit(st.ok() ? 0 : 10);
-  }
-  close(fds[1]);
-  std::string said;
-  char buf[512];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) said.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
-  ASSERT_EQ(WEXITSTATUS(status), 10) << threads << " threads started with 1 MiB of address space left";
+  const rlim_t cap = static_cast<rlim_t>(vm_kib + 1024) * 1024;
+  const rlimit rl{cap, cap};
+  const Child c = run_in_child([&] { return setrlimit(RLIMIT_AS, &rl) == 0; }, [&] { return check(threads); });
+  ASSERT_EQ(c.signal, 0) << "the child died of signal " << c.signal;
+  ASSERT_EQ(c.exit_code, 10) << threads << " threads started with 1 MiB of address space left";
+  const std::string& said = c.said;
   EXPECT_EQ(said.rfind("could start only ", 0), 0u) << said;
   EXPECT_NE(said.find(" of " + std::to_string(threads) + " threads at once (pthread_create: Resource temporarily unavailable; "),
             std::string::npos)
