@@ -31,7 +31,9 @@ class RowReader {
   // How rows are read, for the job's log ("" when there is nothing to say).
   virtual std::string read_mode() const { return {}; }
   // Reads rows [row_begin, row_begin + count) into dst: count * row_elements() elements of
-  // dtype(), row-major. DataLoss names the file and rows when the input cannot deliver them.
+  // dtype(), row-major. DataLoss names the file and rows when the input cannot deliver them. An
+  // allocation refused on the way throws std::bad_alloc: out of memory is no fault of the file,
+  // and the caller names the rows and what to lower.
   virtual Status read_rows(int64_t row_begin, int64_t count, std::byte* dst) = 0;
 };
 
