@@ -129,13 +129,16 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
                                 "this job's output is removed again", strict=False)
         assert report.read_text() == "another job's report"
         assert sorted(x.name for x in out.parent.iterdir()) == [report.name], list(out.parent.iterdir())
-        if trace.exists():  # removed, then its folder synced: a crash after the error does not bring it back
-            calls = [ln for ln in trace.read_text().splitlines() if re.search(r"\)\s+= 0$", ln)]
-            removed = [i for i, ln in enumerate(calls) if re.search(r"\b(unlink|unlinkat|rmdir)\(", ln)
-                       and str(out) in QUOTED.findall(ln) + [f"{d}/{n}" for d, n in re.findall(r'<([^>]*)>, "([^"]*)"', ln)]]
-            assert removed, "\n".join(calls)
-            assert any(re.search(r"\bfsync\(\d+<" + re.escape(str(out.parent)) + r">\)", ln) for ln in calls[removed[-1]:]), \
-                f"the folder {out.parent} was not synced after the output's removal\n" + "\n".join(calls[removed[-1]:])
+        if not trace.exists():  # said, not passed over: the sync below is what this case adds
+            pytest.skip("strace is not installed (scripts/setup.sh installs it): the folder's sync after the "
+                        "output's removal is not checked")
+        # Removed, then its folder synced: a crash after the error does not bring it back.
+        calls = [ln for ln in trace.read_text().splitlines() if re.search(r"\)\s+= 0$", ln)]
+        removed = [i for i, ln in enumerate(calls) if re.search(r"\b(unlink|unlinkat|rmdir)\(", ln)
+                   and str(out) in QUOTED.findall(ln) + [f"{d}/{n}" for d, n in re.findall(r'<([^>]*)>, "([^"]*)"', ln)]]
+        assert removed, "\n".join(calls)
+        assert any(re.search(r"\bfsync\(\d+<" + re.escape(str(out.parent)) + r">\)", ln) for ln in calls[removed[-1]:]), \
+            f"the folder {out.parent} was not synced after the output's removal\n" + "\n".join(calls[removed[-1]:])
         return
     e2e.assert_single_error(proc, f"output '{out}' appeared while this job ran", "set output.overwrite = true", strict=False)
     kept = out / "theirs.txt" if out_name.endswith(".parquet") else out

@@ -653,6 +653,15 @@ def test_one_rank_short_of_file_descriptors_fails_the_job_on_every_rank(e2e, tmp
         e2e.assert_single_error(p, f"rank 0 on {socket.gethostname()}: ", "over MPI-IO", "ulimit -n", strict=False)
 
 
+@pytest.fixture
+def fault_lib(e2e) -> str:
+    """tests/e2e/hdf5_fault.cpp, built (target shardscore_hdf5_fault), for LD_PRELOAD into one rank."""
+    lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
+    if not os.path.isfile(lib):
+        pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
+    return lib
+
+
 # The HDF5 calls a job makes that tests/e2e/hdf5_fault.cpp can make fail, each on rank 0 alone: property lists,
 # the reader's and writer's dataspaces and selections, the output's datasets and attributes (changes to the
 # file's metadata), and the collective transfers (H5Dwrite fails after taking its part, as a transfer that failed
@@ -663,7 +672,7 @@ HDF5_FAULT_CALLS = ["H5Pcreate", "H5Dget_space", "H5Screate_simple", "H5Sselect_
 
 @pytest.mark.parametrize("rank", [0, 1])
 @pytest.mark.parametrize("call", HDF5_FAULT_CALLS)
-def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path, seed, call, rank):
+def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path, seed, call, rank, fault_lib):
     """Each call of `call` that rank `rank` makes, in turn, fails on that rank alone (hdf5_fault.cpp, preloaded into
     it only, in mpirun's MPMD form): an allocation failure inside HDF5, or a transfer failing under one rank's part
     of the file. Every run must end within 60 s, non-zero, with nothing at the output and the injected failure in
@@ -672,9 +681,6 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
     collective close never ended: the job hung. Every error names the failing rank and its host. Rank 0 (which
     removes the temporary output and prints the error) takes every call; rank 1, whose failure rank 0 must learn
     and report, its first, middle and last."""
-    lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
-    if not os.path.isfile(lib):
-        pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
     inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=500, seed=seed)
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000, "batch_size": 1000})
@@ -682,7 +688,7 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
 
     def run(nth):
         return e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60, prefixed_rank=rank,
-                           rank_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_HDF5_FAULT={call}:{nth}",
+                           rank_prefix=["env", f"LD_PRELOAD={fault_lib}", f"SHARDSCORE_TEST_HDF5_FAULT={call}:{nth}",
                                         f"SHARDSCORE_TEST_HDF5_FAULT_COUNT={count_file}"])
 
     counted = run(0)
@@ -702,15 +708,12 @@ def test_one_rank_failing_an_hdf5_call_fails_the_job_on_every_rank(e2e, tmp_path
 
 
 @pytest.mark.parametrize("where", ["reading", "scoring", "op"])
-def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_path, seed, where):
+def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_path, seed, where, fault_lib):
     """A batch whose buffer the allocator refuses on rank 0 (hdf5_fault.cpp refuses every block of one size, as a
     node out of memory does): the rows read (float64), the float32 tensor the model is fed, or the output of the
     model's first layer (64 wide), inside an op. The first two: exit 1, nothing at the output, one error naming
     rank 0, the rows and run.batch_size (it read "reading a batch: std::bad_alloc"). Inside an op the engine
     splits the batch and retries (the halves' blocks are of another size), and the job succeeds, saying so."""
-    lib = os.environ.get("SHARDSCORE_TEST_HDF5_FAULT_LIB", str(e2e.BIN.parent / "tests" / "libshardscore_hdf5_fault.so"))
-    if not os.path.isfile(lib):
-        pytest.skip(f"the fault library {lib} is not built (target shardscore_hdf5_fault)")
     inp = e2e.make_input(tmp_path / "in.h5", 2_000, chunk_rows=500, seed=seed)
     x = e2e.read_input(inp)
     assert x.dtype == np.float64 and x.shape[1] == 30, "the refused sizes below are those of this input's batch"
@@ -718,7 +721,7 @@ def test_a_batch_refused_its_memory_names_the_rows_and_what_to_lower(e2e, tmp_pa
     out = tmp_path / "out" / "scores.h5"
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000, "batch_size": 1000})
     p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, timeout=60,
-                    rank_prefix=["env", f"LD_PRELOAD={lib}", f"SHARDSCORE_TEST_ALLOC_FAULT_BYTES={refused}"])
+                    rank_prefix=["env", f"LD_PRELOAD={fault_lib}", f"SHARDSCORE_TEST_ALLOC_FAULT_BYTES={refused}"])
     if where == "op":
         assert p.returncode == 0, p.stderr[-3000:]
         assert "engine: a batch of 1000 rows ran out of memory" in p.stderr and "retrying as 500 + 500 rows" in p.stderr, \

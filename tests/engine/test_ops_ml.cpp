@@ -439,12 +439,21 @@ void add_random_tree(Ensemble& e, int64_t t, int depth, int64_t features, int64_
 }
 
 double ref_logistic(double v) { return 1.0 / (1.0 + std::exp(-v)); }
-double ref_probit(double v) {  // ONNX Runtime's erfinv approximation (what PROBIT means there)
+// ONNX Runtime's erfinv approximation (what PROBIT means there) at score v, in double, in parts:
+// probit = sqrt(2) * sgn * sqrt(c), c = -a + sqrt(a^2 - b).
+struct ProbitParts {
+  double sgn, a, c;
+};
+ProbitParts probit_parts(double v) {
   double x = 2 * v - 1;
   const double sgn = x < 0 ? -1 : 1;
   x = (1 - x) * (1 + x);
   const double lg = std::log(x), a = 2 / (3.14159 * 0.147) + 0.5 * lg, b = 1 / 0.147 * lg;
-  return std::sqrt(2.0) * sgn * std::sqrt(-a + std::sqrt(a * a - b));
+  return {sgn, a, -a + std::sqrt(a * a - b)};
+}
+double ref_probit(double v) {
+  const ProbitParts p = probit_parts(v);
+  return std::sqrt(2.0) * p.sgn * std::sqrt(p.c);
 }
 // What ONNX Runtime's PROBIT formula, in float32, may be off from ref_probit at a score v, beyond
 // the tolerance: float32 loses what the double reference keeps in two places. 2v - 1 rounds to
@@ -456,9 +465,8 @@ double probit_slack(double v) {
   const double d = 0x1p-25;
   double s = std::fabs(ref_probit(v + d) - ref_probit(v));
   if (v > d) s = std::max(s, std::fabs(ref_probit(v - d) - ref_probit(v)));
-  const double x = 2 * v - 1, lg = std::log((1 - x) * (1 + x));
-  const double a = 2 / (3.14159 * 0.147) + 0.5 * lg, c = -a + std::sqrt(a * a - 1 / 0.147 * lg);
-  return s + std::sqrt(2.0) * (std::sqrt(c + 0x1p-21 * std::fabs(a)) - std::sqrt(c));
+  const ProbitParts p = probit_parts(v);
+  return s + std::sqrt(2.0) * (std::sqrt(p.c + 0x1p-21 * std::fabs(p.a)) - std::sqrt(p.c));
 }
 
 void ref_post(const std::string& post, std::vector<double>& z) {
