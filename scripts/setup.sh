@@ -18,6 +18,8 @@ apt_packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   # ocl-icd-opencl-dev: Debian's dnnl-config.cmake requires OpenCL, which libdnnl-dev only recommends.
   libopenblas-dev libdnnl-dev ocl-icd-opencl-dev libtomlplusplus-dev nlohmann-json3-dev libssl-dev
+  # OpenBLAS built without threads, which the binaries run with (CMakeLists.txt says why).
+  libopenblas0-serial
   clang libclang-rt-14-dev
   # The Slurm template's test runs a one-node cluster of its own (tests/e2e/test_slurm.py); strace
   # watches the output reach the disk before its rename (tests/e2e/test_durable_output.py); the

@@ -92,14 +92,15 @@ def rng(seed) -> np.random.Generator:
 
 # ---- running the binary -------------------------------------------------------------------------
 
-def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None,
+def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=None, unset=(),
             mpirun_args=(), prefix=(), rank_prefix=(), prefixed_rank: int = 0, wdirs=()) -> subprocess.CompletedProcess:
     """Run `shardscore <args>` under `mpirun [mpirun_args] -np np_`, or directly (MPI singleton) when np_ is None.
     prefix: a command the binary runs under (e.g. prlimit --nofile=16), on each rank after mpirun's own arguments,
     so mpirun itself is left out of it; rank_prefix: one that rank `prefixed_rank` alone runs under, before prefix; wdirs: each
     rank's own working folder (np_ of them; relative paths then name other files on each rank, as a node's own disk
     does). Both use mpirun's MPMD form (np_ >= 2). env: variables added to the environment (every rank's: mpirun's
-    -x would reach only the first of the MPMD programs). A run past `timeout` s fails the test."""
+    -x would reach only the first of the MPMD programs); unset: variables taken out of it. A run past `timeout` s
+    fails the test."""
     cmd = [*map(str, prefix), str(BIN), *map(str, args)]
     if BACKEND and list(map(str, args))[:1] == ["run"]:
         cmd += ["--backend", BACKEND]
@@ -118,6 +119,8 @@ def run_job(np_: int | None, args, *, cwd=None, timeout: float = TIMEOUT_S, env=
     elif np_ is not None:
         cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", *mpirun_args, "-np", str(np_), *cmd]
     full_env = {**os.environ, **MPI_ENV, **NO_KILL_GRACE, **(env or {})}
+    for name in unset:
+        full_env.pop(name, None)
     t0 = time.monotonic()
     with subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, encoding="utf-8", errors="replace", start_new_session=True) as p:

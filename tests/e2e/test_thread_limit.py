@@ -6,8 +6,8 @@ no output or report.
 The cap is RLIMIT_NPROC, which counts every task of the user and which root ignores: the job runs as an
 otherwise unused uid (setpriv, needs root), in a folder it may write, under each limit from a few tasks
 up to the first one at which it succeeds. OpenMP and OpenBLAS are held to one thread, so that the job's
-own threads (MPI's, oneTBB's) decide where that is. Skipped where the mechanism is missing or the limit
-is not enforced."""
+own threads (MPI's, oneTBB's) decide where that is, except in one scan that leaves the environment as a
+user's is. Skipped where the mechanism is missing or the limit is not enforced."""
 import os
 import shutil
 import stat
@@ -78,8 +78,9 @@ def shared_dir(e2e):
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _run_limited(e2e, job_path, limit: int) -> subprocess.CompletedProcess:
-    """The job as uid BASE_UID + limit under RLIMIT_NPROC = limit (limit 0: that uid, no limit)."""
+def _run_limited(e2e, job_path, limit: int, caps: bool = True) -> subprocess.CompletedProcess:
+    """The job as uid BASE_UID + limit under RLIMIT_NPROC = limit (limit 0: that uid, no limit); caps: with
+    OMP_NUM_THREADS and OPENBLAS_NUM_THREADS at 1."""
     uid = BASE_UID + limit
     for _ in range(50):  # a job of this uid from an earlier run may still be ending
         if not _uid_busy(uid):
@@ -88,7 +89,8 @@ def _run_limited(e2e, job_path, limit: int) -> subprocess.CompletedProcess:
     d = Path(job_path).parent
     p = e2e.run_job(None, ["run", "--job", job_path], cwd=d, timeout=TIMEOUT_S,
                     prefix=_as_uid(uid) + (["prlimit", f"--nproc={limit}"] if limit else []),
-                    env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "TMPDIR": str(d)})
+                    env={"TMPDIR": str(d), **({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"} if caps else {})},
+                    unset=() if caps else ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
     print(f"--- limit {limit or 'none'}: exit {p.returncode}")
     return p
 
@@ -104,17 +106,17 @@ def _job(e2e, d: Path, threads: int, seed: int) -> tuple[Path, Path]:
     return job, out
 
 
-def _scan(e2e, d: Path, threads: int, seed: int) -> list[tuple[int, subprocess.CompletedProcess]]:
+def _scan(e2e, d: Path, threads: int, seed: int, caps: bool = True) -> list[tuple[int, subprocess.CompletedProcess]]:
     """Runs the job at each limit, from one at which it cannot start to the first at which it succeeds;
     asserts at each: exit 0 with a complete output, or non-zero with nothing in the output folder (never a
-    committed output and an abort). Returns the failed runs (limit, process)."""
+    committed output and an abort, nor an exit that reads as Ctrl-C). Returns the failed runs (limit, process)."""
     job, out = _job(e2e, d, threads, seed)
-    first = _run_limited(e2e, job, FIRST_LIMIT)
+    first = _run_limited(e2e, job, FIRST_LIMIT, caps)
     if first.returncode == 0:
         pytest.skip(f"RLIMIT_NPROC={FIRST_LIMIT} is not enforced here: the job ran anyway")
     failures = []
     for limit in range(FIRST_LIMIT, LAST_LIMIT + 1):
-        p = first if limit == FIRST_LIMIT else _run_limited(e2e, job, limit)
+        p = first if limit == FIRST_LIMIT else _run_limited(e2e, job, limit, caps)
         left = e2e.listing(out.parent)
         if p.returncode == 0:
             assert left == sorted([out.name, e2e.report_path(out).name]), left
@@ -127,9 +129,13 @@ def _scan(e2e, d: Path, threads: int, seed: int) -> list[tuple[int, subprocess.C
         assert p.returncode not in (134, -6) and "terminate called" not in p.stderr, (
             f"limit {limit}: the job aborted (exit {p.returncode}):\n{p.stderr[-3000:]}")
         assert left == [], f"limit {limit}: exit {p.returncode} but the output folder holds {left}"
+        # OpenBLAS's pthread build raises SIGINT when its pool (started as the library loads) is refused a
+        # thread: the job ended as if interrupted (130), or went on and crashed. The binaries run its serial build.
+        assert p.returncode not in (130, -2, 139, -11) and "blas_thread_init" not in p.stderr, (
+            f"limit {limit}: exit {p.returncode}, as if interrupted or crashed:\n{p.stderr[-3000:]}")
         failures.append((limit, p))
     else:
-        free = _run_limited(e2e, job, 0)
+        free = _run_limited(e2e, job, 0, caps)
         why = (f"it fails without a limit too (exit {free.returncode}): {free.stderr.strip()[-1500:]}"
                if free.returncode else "it succeeds without a limit")
         pytest.fail(f"the job did not succeed under any limit up to {LAST_LIMIT} tasks; {why}")
@@ -142,15 +148,15 @@ def scan_once():
     of jobs), and the second one takes the first one's result, or what ended it (a failure, a skip) again."""
     done: dict = {}
 
-    def scan(e2e, d: Path, threads: int, seed: int):
-        if threads in done:
+    def scan(e2e, d: Path, threads: int, seed: int, caps: bool = True):
+        if (threads, caps) in done:
             print(f"the scan at run.threads = {threads} already ran in this module: its result is used")
         else:
             try:
-                done[threads] = (True, _scan(e2e, d, threads, seed))
+                done[threads, caps] = (True, _scan(e2e, d, threads, seed, caps))
             except (Exception, pytest.skip.Exception, pytest.fail.Exception) as e:
-                done[threads] = (False, e)
-        ok, value = done[threads]
+                done[threads, caps] = (False, e)
+        ok, value = done[threads, caps]
         if not ok:
             raise value
         return value
@@ -162,6 +168,13 @@ def test_exit_code_agrees_with_output_under_a_thread_limit(e2e, shared_dir, scan
     """Whatever the limit, a committed output means exit 0 and a non-zero exit means no output. At
     run.threads = 1 the job needs no oneTBB worker, and asks for none at teardown either."""
     scan_once(e2e, shared_dir, threads, seed)
+
+
+def test_libraries_refused_a_thread_never_read_as_ctrl_c(e2e, shared_dir, scan_once, seed):
+    """With the environment a user has (OpenMP and OpenBLAS free to size their pools), a limit that refuses some
+    library its thread fails the job with an exit that says so, never 130 as if someone pressed Ctrl-C (the
+    scan asserts it at every limit): OpenBLAS's pthread build raises SIGINT then, from the moment it loads."""
+    scan_once(e2e, shared_dir, 1, seed, caps=False)
 
 
 def test_refused_worker_thread_fails_the_job(e2e, shared_dir, scan_once, seed):
