@@ -162,10 +162,21 @@ StatusOr<std::shared_ptr<const TreeEnsembleFlat>> build_trees(const Node& n, con
       return invalid_argument(at(tree, id) + ": " + pre + " id " + std::to_string(target) + " is out of range for " +
                               std::to_string(targets) + (pre == "class" ? " classes" : " targets"));
     }
+    // One target: a leaf's value is its first weight, as ONNX Runtime reads it (what skl2onnx's
+    // decision_leaf output relies on: the leaf's id, once per class). ONNX's reference adds them all.
+    if (targets == 1 && !per_node[it->second].empty()) continue;
     per_node[it->second].push_back({static_cast<int32_t>(target), (*w_values)[k]});
     if ((*w_values)[k] < 0) p.weights_all_positive = false;
     p.ids_all_zero &= target == 0;
     p.ids_all_one &= target == 1;
+  }
+  // One target: a leaf without a weight counts its nodes_values entry (0 as converters write it), so
+  // MIN and MAX take it in, as ONNX Runtime does.
+  for (std::size_t i = 0; targets == 1 && i < count; ++i) {
+    if (p.nodes[flat_of[i]].mode == static_cast<uint8_t>(TreeMode::kLeaf) && per_node[flat_of[i]].empty()) {
+      per_node[flat_of[i]].push_back({0, values ? (*values)[i] : 0.0f});
+      if (values && (*values)[i] < 0) p.weights_all_positive = false;
+    }
   }
   for (std::size_t i = 0; i < count; ++i) {
     p.nodes[i].weights_begin = static_cast<int32_t>(p.weights.size());

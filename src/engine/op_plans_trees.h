@@ -17,6 +17,10 @@
 //     base_values added; the result rounded to float32, then post_transform (float32, as the
 //     LinearClassifier's; PROBIT is ONNX Runtime's sqrt(2) * erfinv(2p - 1) with its erfinv
 //     approximation). A row's result never depends on its batch.
+//   * one target or class (n_targets = 1): a leaf's value is its first weight only, and a leaf
+//     without a weight counts its nodes_values entry (0 as converters write it; MIN and MAX take it
+//     in). skl2onnx's decision_leaf output lists each leaf's id once per class: ONNX Runtime gives
+//     the id, as scikit-learn's apply() does, where the ONNX reference adds the repeats;
 //   * classifier, several score columns (more than two classes): Y = the label of the first
 //     largest score among the classes a leaf or a base value reached, Z = post(scores);
 //   * classifier, binary with one weight column (two labels, every class_id 0; what exporters write

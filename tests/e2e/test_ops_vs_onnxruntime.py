@@ -1250,6 +1250,20 @@ def gen_trees():
                             "probability; 1.19 also skipped LOGISTIC); the reference and shardscore label by the larger "
                             "score, s > 0: the oracle is ONNX Runtime's s (post NONE) put through LOGISTIC")
                    if positive and post == "LOGISTIC" else {}))
+    # One target: a leaf's value is its first weight, and a leaf without one counts its nodes_values entry, as
+    # ONNX Runtime reads them (skl2onnx's decision_leaf output repeats each leaf's id once per class); every
+    # aggregate, since MIN and MAX take in the leaves without weights.
+    for agg in ("SUM", "AVERAGE", "MIN", "MAX"):
+        trees = random_trees(r, 3, 2, 4, 1)
+        for nodes in trees.values():
+            for i, (nid, mode, feat, val, yes, no, miss, votes) in enumerate(nodes):
+                if mode == "LEAF":
+                    nodes[i] = (nid, mode, feat, float(r.standard_normal()), yes, no, miss,
+                                [(0, float(r.standard_normal())) for _ in range(int(r.integers(3)))])
+        a = tree_attrs(trees, "target")
+        add("TreeEnsembleRegressor", 13, [N("TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", n_targets=1,
+                                            aggregate_function=agg, **a)],
+            [("x", FLOAT, [16, 4])], tag=f"1_target,leaves_with_0_1_2_weights,aggregate={agg}", extra_opsets=ml)
     # Refused: two classes with weights on both; string labels asked for.
     a = tree_attrs(random_trees(r, 2, 2, 4, 2, positive=True), "class")
     add("TreeEnsembleClassifier", 13, [N("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
@@ -1282,9 +1296,13 @@ def gen_trees():
             (f"GradientBoostingClassifier-{k}", ensemble.GradientBoostingClassifier(n_estimators=10, max_depth=3), y),
             (f"HistGradientBoostingClassifier-{k}", ensemble.HistGradientBoostingClassifier(max_iter=10), y),
         ]
+    # decision_leaf: each row's leaf id in every tree, a one-target TreeEnsembleRegressor per tree that lists the
+    # leaf's id once per class.
+    models.append(("RandomForestClassifier-3-decision_leaf",
+                   ensemble.RandomForestClassifier(n_estimators=3, max_depth=4, random_state=0), y3))
     for name, model, y in models:
         model.fit(x, y)
-        onx = skl2onnx_export(model, x)
+        onx = skl2onnx_export(model, x, {"zipmap": False, "decision_leaf": True} if name.endswith("decision_leaf") else None)
         g = onx.graph
         inp = g.input[0].name
         nodes = []
