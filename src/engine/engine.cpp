@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "engine/cpu/onednn.h"
+#include "engine/cpu/vector_math.h"
 
 namespace shardscore {
 
@@ -22,6 +23,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
                                                const EngineOptions& given) {
   EngineOptions options = given;
   if (env_is("SHARDSCORE_FUSE_ATTENTION", "0")) options.fuse_attention = false;
+  SS_RETURN_IF_ERROR(cpu_isa_env_check());  // the host's own work and the CPU backend follow it
   if (backend == "cpu") return load_with(model_path, backend_cpu_create(), options);
   // --precision fp16 / bf16: the graph in that type (pass_to_half).
   EngineOptions cuda_options = options;
@@ -33,14 +35,15 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
     return load_with(model_path, std::move(b), cuda_options);
   }
   if (backend == "auto") {
+    std::string why_cpu;
     if (cuda_visible_devices() > 0) {
       StatusOr<std::unique_ptr<Backend>> b = backend_cuda_create(options.cuda);
       if (b.ok()) {
         StatusOr<std::unique_ptr<Engine>> e = load_with(model_path, std::move(*b), cuda_options);
         if (e.ok() || e.status().code() != StatusCode::kUnimplemented) return e;
-        log_line("backend auto: CUDA cannot run this model (" + e.status().message() + "); using the CPU backend");
+        why_cpu = "CUDA cannot run this model (" + e.status().message() + ")";
       } else {
-        log_line("backend auto: " + b.status().message() + "; using the CPU backend");
+        why_cpu = b.status().message();
       }
     }
 #if SHARDSCORE_HAVE_CUDA
@@ -48,11 +51,12 @@ StatusOr<std::unique_ptr<Engine>> Engine::load(const std::string& model_path, co
       // Why none is visible (no driver, one too old for this build, CUDA_VISIBLE_DEVICES) is what
       // someone who expected a GPU needs; creating the backend says it.
       const StatusOr<std::unique_ptr<Backend>> b = backend_cuda_create(options.cuda);
-      log_line("backend auto: " + (b.ok() ? std::string("no CUDA device visible") : b.status().message()) +
-               "; using the CPU backend");
+      why_cpu = b.ok() ? std::string("no CUDA device visible") : b.status().message();
     }
 #endif
-    return load_with(model_path, backend_cpu_create(), options);
+    StatusOr<std::unique_ptr<Engine>> e = load_with(model_path, backend_cpu_create(), options);
+    if (e.ok() && !why_cpu.empty()) (*e)->backend_note_ = "backend auto: " + why_cpu + "; using the CPU backend";
+    return e;
   }
   return invalid_argument("backend '" + backend + "' is not one of cpu, cuda, auto");
 }

@@ -55,6 +55,9 @@ class Engine {
   const PassStats& pass_stats() const { return pass_stats_; }
   std::string_view backend_name() const { return backend_->name(); }
   std::string backend_device() const { return backend_->device(); }  // Backend::device()
+  // Why backend "auto" chose the CPU where CUDA was built in ("" otherwise): the caller decides who
+  // logs it (the engine knows nothing of ranks).
+  const std::string& backend_note() const { return backend_note_; }
   // B when every graph input fixes its first dimension at the same B rows, else -1 (a dynamic or
   // no batch dimension).
   int64_t fixed_batch() const;
@@ -82,6 +85,7 @@ class Engine {
   PassStats pass_stats_;
   Plan plan_;
   std::unique_ptr<Backend> backend_;
+  std::string backend_note_;
 };
 
 }  // namespace shardscore

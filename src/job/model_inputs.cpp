@@ -29,7 +29,9 @@ bool job_input_is_parquet(const std::string& path, MPI_Comm comm) {
 
 bool job_output_is_parquet(const std::string& path, MPI_Comm comm) {
   std::error_code ec;
-  return mpi_bcast_bool(ends_with(path, ".parquet") || ends_with(path, "/") || std::filesystem::is_directory(path, ec), 0, comm);
+  return mpi_bcast_bool(ends_with(path, ".parquet") || ends_with(path, ".pq") || ends_with(path, "/") ||
+                            std::filesystem::is_directory(path, ec),
+                        0, comm);
 }
 
 std::string input_binding_describe(const InputBinding& b) {

@@ -63,7 +63,8 @@ StatusOr<std::vector<std::string>> job_preprocess_on_backend(const JobConfig& jo
 // (and fail) alike where a folder is missing on some node: ranks that took different formats made
 // different collective calls and hung.
 bool job_input_is_parquet(const std::string& path, MPI_Comm comm);
-// Parquet output: a path ending in ".parquet" or "/", or an existing folder. Everything else is HDF5.
+// Parquet output: a path ending in ".parquet" or ".pq" (in any case, as an input's) or "/", or an
+// existing folder. Everything else is HDF5.
 // Collective, as job_input_is_parquet.
 bool job_output_is_parquet(const std::string& path, MPI_Comm comm);
 

@@ -146,6 +146,11 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   }
 #endif
   SS_RETURN_IF_ERROR(check_folder(dir, "output folder"));
+  // Checked here, before any row is read: otherwise only making the temporary output would find it,
+  // and a report folder that defaults to this one would be named for it.
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return invalid_argument("output folder '" + dir.string() + "' is not writable: " + std::strerror(errno));
+  }
   // Only files (and a Parquet output's folder) are replaced: overwrite once put a report over the
   // system's /dev/full, and a FIFO or socket there is someone's, not an earlier output.
   for (const auto& [what, p] : {std::pair<std::string, fs::path>{"output", out}, {"report", fs::path(job.report_path())}}) {
@@ -177,6 +182,10 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   // job's own input or model.
   if (within(job.input.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the input");
   if (within(job.model.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the model");
+  // Nor over the job file, which the next night's run reads again.
+  if (fs::is_regular_file(job.source, ec) && within(job.source, path)) {
+    return invalid_argument("output '" + job.output.path + "' is or holds the job file");
+  }
   // The report is written last: a folder that is not there would otherwise fail the job only
   // after every row was scored.
   const fs::path report(job.report_path());
@@ -189,7 +198,8 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   if (fs::is_directory(report, ec)) return invalid_argument("report '" + report.string() + "' is a directory");
   // The report is moved into place over whatever has its name: never the job's own files.
   const std::pair<std::string, std::string> own[] = {
-      {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path}};
+      {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path},
+      {"the job file", fs::is_regular_file(job.source, ec) ? job.source : std::string()}};
   for (const auto& [what, other] : own) {
     if (!other.empty() && within(report, other)) {
       return invalid_argument("report '" + report.string() + "' (output.report) would overwrite " + what + " '" +
@@ -491,6 +501,21 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // disk) names the rank and its node; one that every rank hits reads as itself.
   SS_RETURN_IF_ERROR(mpi_agree_where(engine_or.status(), comm));
   Engine& engine = *engine_or.value();
+  // One backend and precision on every rank: under run.backend = auto, a node whose GPU is missing
+  // would score its shards on the CPU, other bits mixed into one output without a word.
+  {
+    const std::string backend = std::string(engine.backend_name()) +
+                                (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + ")" : "");
+    SS_RETURN_IF_ERROR(mpi_agree_same(
+        {{job.run.backend == "auto" ? "backend (run.backend = auto: set cpu or cuda to choose one for every rank)" : "backend",
+          backend}},
+        comm));
+  }
+  if (talk && !engine.backend_note().empty()) log_line(engine.backend_note());
+  if (talk && engine.backend_name() == "cpu" && job.run.precision != "fp32") {
+    log_line("note: run.precision = " + job.run.precision +
+             " applies on the CUDA backend only; the CPU backend computes in the model's own types");
+  }
   // The model's SHA-256, and its external data files' (the weights, when the exporter put them
   // beside the model) in sha256sum's format ("<hash>  <file>" lines, files as the model names
   // them), so that `sha256sum -c` in the model's folder checks them. One rank per node and model
@@ -623,12 +648,17 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                " row(s) at a time; a model exported with a dynamic batch dimension runs whole batches, faster "
                "(torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}}))");
     }
-    if (plan.shards.size() < static_cast<std::size_t>(size)) {
+    if (plan.shards.size() < static_cast<std::size_t>(size) && total_rows > 0) {
       log_line("note: " + std::to_string(size - static_cast<int>(plan.shards.size())) + " of " + std::to_string(size) +
                " ranks have no shard and only take part in the collective writes (run.shard_rows " +
                std::to_string(job.run.shard_rows) + " makes " + std::to_string(plan.shards.size()) +
                " shards; a smaller value spreads the rows)");
     }
+  }
+  // A run that scores nothing passes (there is nothing to check), but a nightly input left empty
+  // upstream is rarely meant: said even under --quiet, as the warnings are.
+  if (rank == 0 && total_rows == 0) {
+    log_warning("input '" + job.input.path + "' has no rows: the output will have none, and the job passes");
   }
   // The pipeline's oneTBB workers (threads - 1 of them) start when it does; a worker that oneTBB
   // could not start from another worker would abort the job (common/process_limits.h).
@@ -1029,6 +1059,11 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
       report_discard(job.report_path());
     }
     if (st.ok() && !options.quiet) std::fputs(report_summary(info, verdicts, job.report_path()).c_str(), stdout);
+    // --quiet keeps errors: a run that ends with exit 3 says why in one line.
+    if (st.ok() && options.quiet && failed > 0) {
+      log_error("quality checks failed on " + std::to_string(failed) + " of " + std::to_string(verdicts.size()) +
+                " shards (exit 3); the output is written and the report '" + job.report_path() + "' names them");
+    }
     std::fflush(stdout);
   }
   SS_RETURN_IF_ERROR(mpi_agree(st, comm));

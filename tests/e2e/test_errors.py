@@ -7,6 +7,8 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -437,11 +439,67 @@ def test_an_output_folder_that_is_a_file_is_called_so(e2e, tmp_path, seed, args,
     assert e2e.listing(tmp_path / "out") == []
 
 
-@pytest.mark.parametrize("case", ["output_is_input", "output_is_model", "output_folder_holds_input"])
+def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
+    """An output folder the job may not write was found only when the temporary output was made, and a report
+    folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the
+    user never set). Run as an unprivileged uid (root writes anywhere) in a folder of root's, mode 0755."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("running the job as another uid needs root and setpriv (util-linux)")
+    if not os.stat(e2e.BIN).st_mode & 0o001:
+        pytest.skip(f"others may not run {e2e.BIN}")
+    d = Path(tempfile.mkdtemp(prefix="shardscore-rofolder-"))
+    try:
+        d.chmod(0o755)
+        inp = e2e.make_input(d / "in.h5", 500, seed=seed)
+        model = d / "model.onnx"
+        model.write_bytes(e2e.DEMO_MODEL.read_bytes())
+        job = e2e.make_job(d / "job.toml", inp, d / "out" / "scores.h5", model)
+        for f in (inp, model, job):
+            f.chmod(0o644)
+        (d / "out").chmod(0o755)
+        p = e2e.run_job(None, ["run", "--job", job], cwd=d,
+                        prefix=["setpriv", "--reuid=47100", "--regid=47100", "--clear-groups"])
+        if "cannot open shared object" in p.stderr or "Permission denied" in p.stderr and "not writable" not in p.stderr:
+            pytest.skip(f"the unprivileged uid cannot start the job here: {p.stderr.strip()[-500:]}")
+        assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+        e2e.assert_single_error(p, f"output folder '{d / 'out'}' is not writable: Permission denied")
+        assert e2e.listing(d / "out") == []
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("value", ["avx3", "AVX-2"])
+def test_an_unknown_cpu_isa_cap_is_refused(e2e, tmp_path, seed, value):
+    """SHARDSCORE_CPU_ISA with a typo left the cap off without a word, where the nodes that were to agree bit for
+    bit then did not. Upper case is taken (AVX2 caps as avx2)."""
+    inp = _good_input(e2e, tmp_path, seed)
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5")
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path, env={"SHARDSCORE_CPU_ISA": value})
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, f"SHARDSCORE_CPU_ISA is '{value}', not one of avx512, avx2, baseline")
+    assert e2e.listing(tmp_path / "out") == []
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path, env={"SHARDSCORE_CPU_ISA": "AVX2"})
+    assert p.returncode == 0, p.stderr
+
+
+def test_a_precision_the_cpu_backend_does_not_take_is_said(e2e, tmp_path, seed):
+    """--precision fp16 on the CPU backend was ignored without a word (the output records fp32, rightly)."""
+    inp = _good_input(e2e, tmp_path, seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(2, ["run", "--job", job, "--backend", "cpu", "--precision", "fp16"], cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.count("note: run.precision = fp16 applies on the CUDA backend only") == 1, p.stderr
+    assert e2e.read_output(out)[1]["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("case", ["output_is_input", "output_is_model", "output_folder_holds_input", "output_is_job",
+                                  "report_is_job"])
 def test_output_never_replaces_the_input_or_model(e2e, tmp_path, seed, case):
-    """With output.overwrite = true, an output path naming the input or the model, or a finished Parquet
-    output folder holding the input, is refused before scoring (the model used to be replaced by the
-    output, and the folder would have been removed whole with the input in it)."""
+    """With output.overwrite = true, an output path naming the input, the model or the job file, or a finished
+    Parquet output folder holding the input, is refused before scoring (the model used to be replaced by the
+    output, and the folder would have been removed whole with the input in it); a report naming the job file too
+    (the job file became an HDF5 file, and the next night's run failed)."""
     model = tmp_path / "model.onnx"
     model.write_bytes(e2e.DEMO_MODEL.read_bytes())
     if case == "output_folder_holds_input":
@@ -452,13 +510,16 @@ def test_output_never_replaces_the_input_or_model(e2e, tmp_path, seed, case):
         out, what = folder, "holds the input"
     else:
         inp = _good_input(e2e, tmp_path, seed)
-        out, what = (inp, "the input") if case == "output_is_input" else (model, "the model")
-    before = {p: e2e.sha256_file(p) for p in (inp, model)}
-    job = e2e.make_job(tmp_path / "job.toml", inp, out, model, output={"report": str(tmp_path / "r.json")})
+        out, what = {"output_is_input": (inp, "the input"), "output_is_model": (model, "the model"),
+                     "output_is_job": (tmp_path / "job.toml", "is or holds the job file"),
+                     "report_is_job": (tmp_path / "out" / "scores.h5", "would overwrite the job file")}[case]
+    report = tmp_path / ("job.toml" if case == "report_is_job" else "r.json")
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, model, output={"report": str(report)})
+    before = {p: e2e.sha256_file(p) for p in (inp, model, job)}
     p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
-    e2e.assert_single_error(p, str(out), what)
-    assert {p: e2e.sha256_file(p) for p in before} == before, "the input or the model was modified"
+    e2e.assert_single_error(p, str(report if case == "report_is_job" else out), what)
+    assert {p: e2e.sha256_file(p) for p in before} == before, "the input, the model or the job file was modified"
     assert not (tmp_path / "r.json").exists()
 
 
@@ -830,4 +891,7 @@ def test_backend_cuda_without_a_gpu_fails_loudly_and_auto_falls_back(e2e, tmp_pa
     assert p.returncode == 0, p.stderr
     assert e2e.read_report(out)["backend"] == "cpu"
     # And why, which someone who expected a GPU needs (the log said only "backend cpu").
-    assert re.search(r"backend auto: no CUDA device is visible \(.+\); using the CPU backend", p.stderr), p.stderr
+    # Once, by rank 0 (every rank said it), and not under --quiet.
+    assert len(re.findall(r"backend auto: no CUDA device is visible \(.+\); using the CPU backend", p.stderr)) == 1, p.stderr
+    p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto", "--quiet"], cwd=tmp_path)
+    assert p.returncode == 0 and "backend auto" not in p.stderr, p.stderr

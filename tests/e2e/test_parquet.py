@@ -253,14 +253,17 @@ def test_hdf5_to_parquet(e2e, tmp_path, rng, seed):
     assert all(f["rows"] == 700 for f in manifest["files"][:-1])  # whole chunks of 100
 
 
-def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed):
+@pytest.mark.parametrize("in_name, out_name", [("IN.PARQUET", "SCORES.Parquet"), ("in.pq", "scores.PQ")])
+def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed, in_name, out_name):
     """One file named IN.PARQUET is read as Parquet and SCORES.Parquet written as a Parquet folder, as the files of
-    an input folder match in any case: they were read as HDF5 ('not an HDF5 file') and written as an HDF5 file."""
+    an input folder match in any case: they were read as HDF5 ('not an HDF5 file') and written as an HDF5 file.
+    An output ending in .pq is a Parquet folder as an input of that name is Parquet (it was written as HDF5, and
+    the next job could not read it as its input)."""
     x = _base(e2e, tmp_path, 600, seed)
-    inp = tmp_path / "in" / "IN.PARQUET"
+    inp = tmp_path / "in" / in_name
     inp.parent.mkdir(parents=True)
     pq.write_table(pa.table({name(j): pa.array(x[:, j]) for j in range(FEATURES)}), inp, row_group_size=100)
-    out = tmp_path / "out" / "SCORES.Parquet"
+    out = tmp_path / "out" / out_name
     job_path, job = parquet_job(e2e, tmp_path, inp, out)
     p = e2e.run_job(2, ["run", "--job", job_path], cwd=tmp_path)
     assert p.returncode == 0, p.stderr

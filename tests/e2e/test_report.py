@@ -286,6 +286,23 @@ def test_quality_check_fails_with_exit_3(e2e, tmp_path, seed, rng):
         assert [(c["check"], c["target"]) for c in failed] == [("max_missing_fraction", "feature 3")], failed
 
 
+@pytest.mark.parametrize("np_", [1, 2])
+def test_quiet_run_that_fails_its_checks_says_so_once(e2e, tmp_path, seed, np_):
+    """--quiet keeps the errors: exit 3 comes with one error line that names the failed shards' count and the
+    report (it printed nothing, and a nightly log showed no trace of the failed checks)."""
+    rows = 2000
+    inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=500, missing_fraction=0.0, seed=seed)
+    with e2e.h5py.File(inp, "r+") as f:
+        f["/features"][0:10, 3] = np.nan  # the first shard's 10 of 1000 rows: 1% missing
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"shard_rows": 1000})
+    p = e2e.run_job(np_, ["run", "--job", job, "--quiet", "--set", "checks.max_missing_fraction=0.005"], cwd=tmp_path)
+    assert p.returncode == 3, f"exit {p.returncode}, want 3\n{p.stderr}"
+    assert p.stdout == "", p.stdout
+    e2e.assert_single_error(p, "quality checks failed on 1 of 2 shards", "exit 3", str(e2e.report_path(out)))
+    assert e2e.read_report(out)["status"] == "checks_failed"
+
+
 def test_inf_check_names_only_the_bad_shard(e2e, tmp_path, seed, rng):
     np_, rows, chunk = 2, 15_000, 1000
     inp = e2e.make_input(tmp_path / "in.h5", rows, chunk_rows=chunk, missing_fraction=0.001, seed=seed)

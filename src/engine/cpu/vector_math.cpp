@@ -3,12 +3,19 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <string>
 
 namespace shardscore {
 namespace {
+
+std::string lowercase(const char* s) {
+  std::string v = s;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return v;
+}
 
 // libmvec's entry points (the x86_64 vector function ABI names of erff and expf).
 extern "C" __m512 _ZGVeN16v_erff(__m512);
@@ -51,13 +58,22 @@ CpuIsa cpu_isa() {
                                                                                               : CpuIsa::kBaseline;
     CpuIsa cap = CpuIsa::kAvx512;
     if (const char* e = std::getenv("SHARDSCORE_CPU_ISA")) {
-      const std::string v = e;
+      const std::string v = lowercase(e);
       if (v == "avx2") cap = CpuIsa::kAvx2;
       else if (v == "baseline") cap = CpuIsa::kBaseline;
     }
     return std::min(have, cap);
   }();
   return isa;
+}
+
+Status cpu_isa_env_check() {
+  const char* e = std::getenv("SHARDSCORE_CPU_ISA");
+  if (e == nullptr) return ok_status();
+  const std::string v = lowercase(e);
+  if (v == "avx512" || v == "avx2" || v == "baseline") return ok_status();
+  return invalid_argument("environment variable SHARDSCORE_CPU_ISA is '" + std::string(e) +
+                          "', not one of avx512, avx2, baseline (or unset: all the CPU has)");
 }
 
 const char* cpu_isa_name(CpuIsa isa) {

@@ -7,16 +7,21 @@
 // In place (y == x) is allowed.
 #include <cstdint>
 
+#include "common/status.h"
+
 namespace shardscore {
 
 // The widest x86 instruction set the CPU backend uses: what the CPU has, capped by the environment
-// variable SHARDSCORE_CPU_ISA ("avx512", "avx2" or "baseline"; unset: no cap). The cap also
+// variable SHARDSCORE_CPU_ISA ("avx512", "avx2" or "baseline", in any case; unset: no cap). The cap also
 // limits oneDNN (its max CPU ISA) and sets the blocked layout's channel block (16 with AVX-512, 8
 // below). So a cluster of mixed CPUs that must agree bit for bit runs at the lowest level all its
 // nodes have (with OPENBLAS_CORETYPE set alike for OpenBLAS, which picks its kernels itself at
 // load). Read once.
 enum class CpuIsa { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
 CpuIsa cpu_isa();
+// InvalidArgument naming SHARDSCORE_CPU_ISA when it is set to anything else: a typo would leave the
+// cap off, and the nodes that were to agree bit for bit would not.
+Status cpu_isa_env_check();
 const char* cpu_isa_name(CpuIsa isa);
 
 void vector_erf_f32(const float* x, float* y, int64_t n);
