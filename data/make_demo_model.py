@@ -28,7 +28,8 @@ JOB_TEMPLATE = """\
 
 [input]
 path = "build/demo/demo_input.h5"      # 2-D HDF5 dataset rows x features, any numeric type
-dataset = "/features"
+# dataset = "/features"   (the default; a key for HDF5 input only, so left unset here: then
+#                         --input scores.parquet switches this job to Parquet input as it is)
 
 [model]
 path = "data/demo_mlp.onnx"

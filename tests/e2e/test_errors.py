@@ -833,7 +833,7 @@ def test_ranks_that_see_another_job_fail_together_naming_what_differs(e2e, tmp_p
     def job_file(path, **sections):
         job = e2e.demo_job("in.h5", out_dir / "scores.h5", "model.onnx", **sections)
         if differs == "parquet_row_groups":
-            job["input"].pop("dataset")  # a key for HDF5 input, which Parquet input refuses
+            job["input"].pop("dataset", None)  # a key for HDF5 input, which Parquet input refuses
         out_dir.mkdir(exist_ok=True)
         return e2e.write_job(path, job)
     jobs = [job_file(tmp_path / "job.toml")]

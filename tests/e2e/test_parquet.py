@@ -272,6 +272,21 @@ def test_parquet_extensions_in_any_case(e2e, tmp_path, rng, seed, in_name, out_n
     e2e.assert_matches_demo_oracle(outputs_of(table), x, job)
 
 
+def test_the_demo_job_takes_a_parquet_input_from_the_command_line(e2e, tmp_path, seed):
+    """jobs/demo.toml as shipped, switched to a Parquet input and output by --input and --output alone (it set
+    input.dataset, a key Parquet input refuses, which no option could unset)."""
+    x = _base(e2e, tmp_path, 300, seed)
+    inp = tmp_path / "in.parquet"
+    pq.write_table(pa.table({name(j): pa.array(x[:, j]) for j in range(FEATURES)}), inp, row_group_size=100)
+    out = tmp_path / "out" / "scores.parquet"
+    out.parent.mkdir()
+    p = e2e.run_job(None, ["run", "--job", e2e.DEMO_JOB, "-i", inp, "-o", out, "--set", f"output.report={tmp_path / 'r.json'}"],
+                    cwd=e2e.DEMO_JOB.parent.parent)
+    assert p.returncode == 0, p.stderr
+    table, _ = read_folder(out)
+    assert table.num_rows == 300
+
+
 def test_all_null_column_of_a_later_file_is_missing_values(e2e, tmp_path, rng, seed):
     """pandas writes a column with no value at all as Arrow's null type: as a feature its values are missing (NaN),
     counted by the checks (exit 3 here, the share is 1), where the job refused the file ('type null')."""
