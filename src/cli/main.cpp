@@ -293,7 +293,8 @@ Outcome inspect_command(const std::vector<std::string>& args) {
   if (std::find(args.begin(), args.end(), "--help") != args.end() || std::find(args.begin(), args.end(), "-h") != args.end()) {
     return {0, "", "Usage: shardscore inspect MODEL.onnx\n\nShows the model's inputs and outputs, opsets, op counts and\n"
                    "parameters, and the ops this build cannot run; with every op there and fixed row\n"
-                   "shapes, it runs the model on two rows of zeros (CPU), as a job does before scoring.\n"
+                   "shapes, it runs the model on two rows of zeros (CPU), as a job does before scoring\n"
+                   "(then on three, to check that its rows are scored independently).\n"
                    "Exit code 0 when this build can run the model, 2 when it cannot (or the file is not\n"
                    "an ONNX model).\n\n"
                    "Parameters: the elements of the initializers and of tensor attributes (Constant\n"
@@ -342,19 +343,17 @@ Outcome inspect_command(const std::vector<std::string>& args) {
       EngineOptions as_a_job;
       as_a_job.fixed_batch_in_runs = true;
       SS_ASSIGN_OR_RETURN(auto engine, Engine::load(args[0], "cpu", as_a_job));
-      std::vector<Tensor> xs, ys;
+      std::vector<RowSpec> rows;
       for (const auto& v : engine->graph().inputs) {
-        Shape shape = v.dims;
-        if (shape.empty()) return invalid_argument("input '" + v.name + "' is a scalar, not rows");
-        shape[0] = 2;  // a fixed first dimension too: the job runs such a model its rows at a time
-        Tensor x(v.dtype, shape);
-        std::memset(x.raw(), 0, x.nbytes());
-        xs.push_back(std::move(x));
+        if (v.dims.empty()) return invalid_argument("input '" + v.name + "' is a scalar, not rows");
+        // A fixed first dimension too: the job runs such a model its rows at a time.
+        rows.push_back({v.dtype, Shape(v.dims.begin() + 1, v.dims.end())});
       }
-      return engine->run(std::move(xs), &ys);
+      return engine_probe_rows(*engine, rows).status();
     }();
     if (tried.ok()) {
-      out << "this build can run every op of this model, and ran it on two rows of zeros\n";
+      out << "this build can run every op of this model, and ran it on two rows of zeros (then three, its rows "
+             "independent)\n";
       return {0, "", out.str()};
     }
     out << "this build has every op of this model but cannot run it on two rows of zeros: " << tried.message() << "\n";

@@ -1,8 +1,10 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include "common/log.h"
 #include "engine/cpu/onednn.h"
@@ -244,6 +246,108 @@ Status Engine::run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* ou
     outputs->push_back(std::move(joined));
   }
   return ok_status();
+}
+
+namespace {
+
+// Rows of zeros of each input, the last `ones` of them ones.
+std::vector<Tensor> probe_inputs(const std::vector<RowSpec>& rows, int64_t count, int64_t ones) {
+  std::vector<Tensor> xs;
+  for (const RowSpec& r : rows) {
+    Shape shape{count};
+    shape.insert(shape.end(), r.row_shape.begin(), r.row_shape.end());
+    Tensor x(r.dtype, shape);
+    std::memset(x.raw(), 0, x.nbytes());
+    const int64_t per_row = count > 0 ? x.numel() / count : 0;
+    for (int64_t i = (count - ones) * per_row; i < x.numel(); ++i) {
+      auto* b = static_cast<std::byte*>(x.raw()) + static_cast<std::size_t>(i) * dtype_size(r.dtype);
+      switch (r.dtype) {
+        case DType::kFloat32: *reinterpret_cast<float*>(b) = 1.0f; break;
+        case DType::kFloat64: *reinterpret_cast<double*>(b) = 1.0; break;
+        case DType::kFloat16: *reinterpret_cast<uint16_t*>(b) = 0x3C00; break;
+        case DType::kBFloat16: *reinterpret_cast<uint16_t*>(b) = 0x3F80; break;
+        default: {  // integers and bool: 1 in the lowest byte (little-endian)
+          *b = std::byte{1};
+          break;
+        }
+      }
+    }
+    xs.push_back(std::move(x));
+  }
+  return xs;
+}
+
+// Element i as a double, for the types whose values compare with a tolerance; nullopt for the others
+// (compared bit for bit).
+std::optional<double> float_value(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case DType::kFloat32: return t.data<float>()[i];
+    case DType::kFloat64: return t.data<double>()[i];
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std::vector<RowSpec>& rows) {
+  std::vector<Tensor> two, three;
+  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 2, 0), &two));
+  const auto& outputs = engine.graph().outputs;
+  for (std::size_t k = 0; k < two.size(); ++k) {
+    if (two[k].rank() < 1 || two[k].dim(0) != 2) {
+      return unimplemented("model output '" + outputs[k].name + "' has shape " + shape_to_string(two[k].shape()) +
+                           " for 2 rows (the trial on rows of zeros before scoring); shardscore writes outputs "
+                           "with one entry per input row, in their first dimension");
+    }
+  }
+  bool compare = engine.run(probe_inputs(rows, 3, 1), &three).ok();
+  if (!compare) SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 3, 0), &three).with_context("3 rows of zeros: "));
+  for (std::size_t k = 0; k < three.size(); ++k) {
+    const Tensor& a = two[k];
+    const Tensor& b = three[k];
+    const Shape row(a.shape().begin() + 1, a.shape().end());
+    if (b.rank() < 1 || b.dim(0) != 3 || Shape(b.shape().begin() + 1, b.shape().end()) != row) {
+      return unimplemented("model output '" + outputs[k].name + "' has shape " + shape_to_string(b.shape()) +
+                           " for 3 rows and " + shape_to_string(a.shape()) +
+                           " for 2 (the trial on rows of zeros before scoring); shardscore writes outputs with one "
+                           "entry per input row, in their first dimension, of one shape whatever the rows");
+    }
+    if (!compare) continue;
+    // Rows 0 and 1 are zeros in both runs: their outputs may not move with row 2. The tolerance is
+    // the output's scale's: a row of ones moves a row it is mixed with by about that much.
+    const int64_t n = a.numel();
+    double scale = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (auto v = float_value(a, i); v && std::isfinite(*v)) scale = std::max(scale, std::fabs(*v));
+    for (int64_t i = 0; i < n; ++i) {
+      const auto va = float_value(a, i), vb = float_value(b, i);
+      bool same = false;
+      if (va && vb) {
+        same = (std::isnan(*va) && std::isnan(*vb)) || *va == *vb ||
+               std::fabs(*va - *vb) <= 1e-2 * (std::fabs(*va) + std::fabs(*vb) + scale);
+      } else {
+        const std::size_t size = dtype_size(a.dtype());
+        same = std::memcmp(static_cast<const std::byte*>(a.raw()) + i * size,
+                           static_cast<const std::byte*>(b.raw()) + i * size, size) == 0;
+      }
+      if (!same) {
+        const int64_t per_row = n / 2;
+        const auto text = [&](const std::optional<double>& v) {
+          if (!v) return std::string("another value");
+          std::ostringstream o;
+          o << *v;
+          return o.str();
+        };
+        return unimplemented("model output '" + outputs[k].name + "' mixes rows: row " + std::to_string(i / per_row) +
+                             "'s value " + (va && vb ? "changes from " + text(va) + " to " + text(vb) : "changes") +
+                             " when another row of its batch changes (the trial on rows of zeros, then one row of "
+                             "ones, before scoring); scored batch by batch, its values would follow run.batch_size "
+                             "and the rank count (a reduction or normalization across rows, or a Reshape that folds "
+                             "them together), so shardscore does not score it");
+      }
+    }
+  }
+  return two;
 }
 
 }  // namespace shardscore

@@ -88,4 +88,21 @@ class Engine {
   std::string backend_note_;
 };
 
+// One model input's rows, as a job feeds them: the element type and the shape of one row.
+struct RowSpec {
+  DType dtype = DType::kFloat32;
+  Shape row_shape;
+};
+
+// What a job checks of a model before it scores (and `shardscore inspect` too): runs it on 2 rows
+// of zeros, then on 3, the third of ones. OK, with the 2-row run's outputs, when every output has one
+// entry per row (its dimension 0) with one row shape at both counts, and rows 0 and 1 give the same
+// outputs beside row 2 as alone (within a float tolerance: another batch size may take another
+// kernel on CUDA). Unimplemented naming the output otherwise: scored batch by batch, its values
+// would follow run.batch_size and the rank count (a reduction or normalization across the batch
+// axis, a Reshape that folds rows together). The 2-row run's error as it is; the 3-row run's with
+// ones in it only decides the comparison (ones may be out of range for an index input), while one
+// on zeros is the model's error at 3 rows.
+StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std::vector<RowSpec>& rows);
+
 }  // namespace shardscore

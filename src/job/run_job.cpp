@@ -70,32 +70,23 @@ struct BatchWork {
   Clock::time_point started;
 };
 
-// Runs the model on two rows of zeros to learn each output's type and per-row shape.
+// Each output's type and per-row shape, from the model's trial on rows of zeros (engine_probe_rows).
 StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, const std::vector<InputBinding>& inputs) {
-  std::vector<Tensor> xs;
-  for (const auto& b : inputs) {
-    Shape shape{2};
-    shape.insert(shape.end(), b.model_row_shape.begin(), b.model_row_shape.end());
-    Tensor x(b.model_dtype, shape);
-    std::memset(x.raw(), 0, x.nbytes());
-    xs.push_back(x);
-  }
-  std::vector<Tensor> outs;
-  Status st = engine.run(xs, &outs);
-  if (!st.ok()) {
+  std::vector<RowSpec> rows;
+  for (const auto& b : inputs) rows.push_back({b.model_dtype, b.model_row_shape});
+  auto outs_or = engine_probe_rows(engine, rows);
+  if (!outs_or.ok()) {
+    const Status& st = outs_or.status();
+    if (st.code() == StatusCode::kUnimplemented && st.message().rfind("model output '", 0) == 0) return st;
     std::string cause;
     for (const auto& b : inputs)
       if (!b.shared_dim_mismatch.empty()) cause = " (" + b.shared_dim_mismatch + ")";
     return st.with_context("model '" + engine.graph().source + "' cannot run on the input's rows" + cause + ": ");
   }
+  const std::vector<Tensor>& outs = outs_or.value();
   std::vector<OutputColumn> cols;
   for (std::size_t k = 0; k < outs.size(); ++k) {
-    const std::string& name = engine.graph().outputs[k].name;
-    if (outs[k].rank() < 1 || outs[k].dim(0) != 2) {
-      return unimplemented("model output '" + name + "' has shape " + shape_to_string(outs[k].shape()) +
-                           " for 2 input rows; shardscore writes outputs with one entry per input row");
-    }
-    cols.push_back({name, outs[k].dtype(), Shape(outs[k].shape().begin() + 1, outs[k].shape().end())});
+    cols.push_back({engine.graph().outputs[k].name, outs[k].dtype(), Shape(outs[k].shape().begin() + 1, outs[k].shape().end())});
   }
   return cols;
 }

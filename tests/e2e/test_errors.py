@@ -439,6 +439,52 @@ def test_an_output_folder_that_is_a_file_is_called_so(e2e, tmp_path, seed, args,
     assert e2e.listing(tmp_path / "out") == []
 
 
+def _rows_model(kind: str) -> onnx.ModelProto:
+    """x [N, 2] -> y: a model whose output's rows are not the input's rows one by one."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])
+    if kind == "minus_column_sum":      # y = x - sum over the rows
+        nodes = [helper.make_node("ReduceSum", ["x"], ["s"], axes=[0], keepdims=1), helper.make_node("Sub", ["x", "s"], ["y"])]
+        y = ["N", 2]
+    elif kind == "softmax_over_rows":   # opset 11: one softmax over the whole [N, 2] (axis 0 flattens it)
+        nodes = [helper.make_node("Softmax", ["x"], ["y"], axis=0)]
+        y = ["N", 2]
+    else:                               # "rows_in_dimension_1": y = x transposed, [2, N]
+        nodes = [helper.make_node("Transpose", ["x"], ["y"], perm=[1, 0])]
+        y = [2, "N"]
+    g = helper.make_graph(nodes, "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, y)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("kind, needles", [
+    ("minus_column_sum", ["model output 'y' mixes rows: row 0's value changes from 0 to -1 when another row"]),
+    ("softmax_over_rows", ["model output 'y' mixes rows: row 0's value changes from 0.25 to 0.105971"]),
+    ("rows_in_dimension_1", ["model output 'y' has shape [2, 3] for 3 rows and [2, 2] for 2",
+                             "one entry per input row"])])
+@pytest.mark.parametrize("np_", [1, 2])
+def test_a_model_whose_rows_interact_is_refused_before_scoring(e2e, tmp_path, rng, kind, needles, np_):
+    """Scored batch by batch, a model whose outputs mix rows (a reduction or softmax across the batch axis) gave
+    values that followed run.batch_size and the rank count, exit 0; one whose rows sit in dimension 1 passed the
+    2-row trial (dimension 0 was 2 by chance) and failed mid-run with exit 1. The trial now runs 3 rows too, the
+    last of ones: exit 2 before scoring, naming the output, nothing written; `inspect` says the same."""
+    model = tmp_path / "m.onnx"
+    onnx.save(_rows_model(kind), model)
+    inp = tmp_path / "in.h5"
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=rng.standard_normal((1000, 2)).astype(np.float32), chunks=(100, 2))
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    job = e2e.write_job(tmp_path / "job.toml", {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model)},
+                                               "output": {"path": str(out)}, "run": {"batch_size": 100}})
+    p = e2e.run_job(np_, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, *needles)
+    assert e2e.listing(out.parent) == []
+    p = e2e.run_job(None, ["inspect", model])
+    assert p.returncode == 2 and all(n in p.stdout for n in needles), p.stdout + p.stderr
+
+
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
     """An output folder the job may not write was found only when the temporary output was made, and a report
     folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the

@@ -209,6 +209,59 @@ TEST(Engine, SelectedOutputsOnly) {
 // fixed_batch_in_runs any number of rows runs, B at a time, the last run filled up with zero rows
 // whose outputs are dropped; each row's result is the float64 reference's. Off, B rows only. An
 // output without one entry per row (B > 1) cannot be cut into rows: refused, naming it.
+// engine_probe_rows of a model, written to a temporary file and loaded on the CPU as a job does.
+StatusOr<std::vector<Tensor>> probe_model(onnx::ModelProto m, const std::vector<RowSpec>& rows) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("shardscore_probe_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << onnx_builder::bytes_of(m);
+  auto e = Engine::load(path, "cpu", EngineOptions{.fixed_batch_in_runs = true});
+  std::filesystem::remove(path);
+  if (!e.ok()) return e.status();
+  return engine_probe_rows(**e, rows);
+}
+
+TEST(Engine, ProbeRowsTakesRowsScoredApartAndRefusesRowsThatMix) {
+  using namespace onnx_builder;
+  const auto model = [](bool mix) {
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+    add_float_tensor(&m, "W", {3, 2}, {0.5f, -1.f, 2.f, 0.25f, 1.5f, -0.75f});
+    add_float_tensor(&m, "B", {2}, {0.125f, -3.f});
+    add_node(&m, "MatMul", {"X", "W"}, {"P"});
+    add_node(&m, "Add", {"P", "B"}, {mix ? "Q" : "Y"});
+    if (mix) {  // Y = Q - mean over the rows of Q: every row moves with the others
+      set_ints_attr(add_node(&m, "ReduceMean", {"Q"}, {"M"}), "axes", {0});
+      add_node(&m, "Sub", {"Q", "M"}, {"Y"});
+    }
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2});
+    return m;
+  };
+  auto apart = probe_model(model(false), {{DType::kFloat32, {3}}});
+  ASSERT_TRUE(apart.ok()) << apart.status().message();
+  ASSERT_EQ(apart->at(0).shape(), (Shape{2, 2}));  // the 2-row run's, of zeros: the bias
+  EXPECT_EQ(apart->at(0).data<float>()[0], 0.125f);
+  EXPECT_EQ(apart->at(0).data<float>()[3], -3.f);
+  auto mixed = probe_model(model(true), {{DType::kFloat32, {3}}});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(mixed.status().message().find("model output 'Y' mixes rows: row 0's value changes from 0 to -1.33333"),
+            std::string::npos) << mixed.status().message();
+}
+
+TEST(Engine, ProbeRowsComparesOnlyWhereARowOfOnesRuns) {
+  // Token ids into a table of one row: id 1 is out of range, so the run with a row of ones fails and
+  // the rows are not compared; 3 rows of zeros still check the output's shape.
+  using namespace onnx_builder;
+  auto m = new_model();
+  add_input(&m, "ids", onnx::TensorProto_DataType_INT64, {-1, 4});
+  add_float_tensor(&m, "T", {1, 2}, {0.5f, -1.5f});
+  add_node(&m, "Gather", {"T", "ids"}, {"Y"});
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 4, 2});
+  auto probed = probe_model(m, {{DType::kInt64, {4}}});
+  ASSERT_TRUE(probed.ok()) << probed.status().message();
+  EXPECT_EQ(probed->at(0).shape(), (Shape{2, 4, 2}));
+}
+
 TEST(Engine, FixedBatchModelRunsAnyRowCountInRuns) {
   using namespace onnx_builder;
   for (int64_t b : {1, 4}) {
