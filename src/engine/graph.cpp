@@ -449,10 +449,51 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
           ranges += (ranges.empty() ? "" : ", ") + std::to_string(e.min_opset) + "-" + std::to_string(e.max_opset);
         }
       }
+      // The newest opset this build runs any op of the domain at: a model past it was exported for
+      // an ONNX newer than this build's, whatever op is met first.
+      int64_t newest = 0;
+      for (const auto& e : op_registry_all())
+        if (e.domain == domain) newest = std::max<int64_t>(newest, e.max_opset);
+      std::string why;
+      if (newest > 0 && it->second > newest) {
+        why = "the model imports opset " + std::to_string(it->second) + " of domain '" + domain_display(domain) +
+              "', and this build runs ops up to opset " + std::to_string(newest) +
+              (ranges.empty() ? "" : " (" + np.op_type() + " at opsets " + ranges + ")") + ": export it at opset " +
+              std::to_string(newest) + " or below (torch.onnx.export(..., opset_version=" + std::to_string(newest) +
+              "), skl2onnx's target_opset)";
+      } else if (!ranges.empty()) {
+        why = "this build runs " + np.op_type() + " at opsets " + ranges + " only";
+      } else if (domain.empty() && (np.op_type() == "DynamicQuantizeLinear" || np.op_type() == "MatMulInteger" ||
+                                    np.op_type() == "ConvInteger" || np.op_type() == "QLinearMatMul" ||
+                                    np.op_type() == "QLinearConv")) {
+        why = "the model is quantized into integer ops (onnxruntime.quantization's quantize_dynamic, or its QOperator "
+              "format); this build runs QDQ models (quantize_static's default QuantizeLinear / DequantizeLinear "
+              "pairs) and float ones";
+      } else if (domain == "ai.onnx.ml" && np.op_type() == "ZipMap") {
+        why = "ZipMap turns the probabilities into a list of maps, which no file column holds; export the classifier "
+              "without it (skl2onnx: to_onnx(model, X, options={'zipmap': False})) to have them as a matrix";
+      } else {
+        why = "this build runs: " + supported_ops_list();
+      }
+      // The other ops it lacks, by type: the user's next question.
+      std::vector<std::string> others;
+      for (int j = k + 1; j < gp.node_size(); ++j) {
+        const auto& other = gp.node(j);
+        const std::string other_domain = other.domain() == "ai.onnx" ? "" : other.domain();
+        const auto opset = g.opsets.find(other_domain);
+        if (other.op_type() == np.op_type() || opset == g.opsets.end() ||
+            op_registry_find(other_domain, other.op_type(), opset->second) ||
+            std::find(others.begin(), others.end(), other.op_type()) != others.end()) {
+          continue;
+        }
+        others.push_back(other.op_type());
+      }
+      std::string also;
+      for (const auto& o : others) also += (also.empty() ? "" : ", ") + o;
+      if (!also.empty()) also = " (it lacks " + also + " too: 'shardscore inspect " + source + "' lists every node)";
       return unimplemented("model '" + source + "' uses unsupported op '" + np.op_type() + "' (node '" + name +
-                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) + "); " +
-                           (ranges.empty() ? "this build runs: " + supported_ops_list()
-                                           : "this build runs " + np.op_type() + " at opsets " + ranges + " only"));
+                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) + ")" +
+                           also + "; " + why);
     }
   }
 
@@ -504,6 +545,10 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
       } else if (const int32_t et = v.type().tensor_type().elem_type();
                  et != onnx::TensorProto_DataType_UNDEFINED && dtype_from_onnx(et) == DType::kUndefined) {
         why = what + " has element type " + onnx_type_name(et) + ", which shardscore does not support";
+        if (et == onnx::TensorProto_DataType_STRING && !inputs) {
+          why += " (a classifier's string labels: train it on integer-coded classes, scikit-learn's "
+                 "y = LabelEncoder().fit_transform(y), so that its labels are int64)";
+        }
       }
       if (why.empty()) continue;
       if (inputs) return unimplemented(why);

@@ -26,4 +26,9 @@ Status unsupported_element_type(DType t) {
   return unimplemented("element type " + std::string(dtype_name(t)) + " is not supported");
 }
 
+Status unsupported_string_labels(const std::string& what) {
+  return unimplemented(what + "; train the model on integer-coded classes (scikit-learn: "
+                              "y = LabelEncoder().fit_transform(y)) so that its labels are int64");
+}
+
 }  // namespace shardscore

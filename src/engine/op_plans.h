@@ -4,6 +4,7 @@
 // their messages, output dtypes and shapes, the geometry the compute needs); each backend's op
 // function takes its plan and does only its own compute.
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -23,5 +24,8 @@ DType plan_dtype(DType t);
 DType plan_half_type(const std::vector<const Tensor*>& inputs);
 // Unimplemented("element type <t> is not supported"), t as it is.
 Status unsupported_element_type(DType t);
+// Unimplemented for a classifier's string class labels (no string tensors), with `what` first
+// ("string class labels are not supported"), saying how to export int64 labels instead.
+Status unsupported_string_labels(const std::string& what);
 
 }  // namespace shardscore

@@ -328,7 +328,7 @@ StatusOr<LinearClassifierPlan> linear_classifier_plan(const Node& n, const std::
   LinearClassifierPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
-  if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
+  if (n.attr("classlabels_strings")) return unsupported_string_labels("string class labels are not supported (int64 labels only)");
   p.labels = n.attr_ints("classlabels_ints");
   p.coef = n.attr_floats("coefficients");
   p.intercepts = n.attr_floats("intercepts");

@@ -74,7 +74,7 @@ StatusOr<SvmClassifierPlan> svm_classifier_plan(const Node& n, const std::vector
   SvmClassifierPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(p.xr, ml_rows_plan(*p.x));
-  if (n.attr("classlabels_strings")) return unimplemented("string class labels are not supported (int64 labels only)");
+  if (n.attr("classlabels_strings")) return unsupported_string_labels("string class labels are not supported (int64 labels only)");
   p.labels = n.attr_ints("classlabels_ints");
   if (!p.labels || p.labels->size() < 2) {
     return invalid_argument("SVMClassifier needs classlabels_ints with at least 2 classes, got " +

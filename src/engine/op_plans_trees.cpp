@@ -254,8 +254,8 @@ StatusOr<TreeEnsemblePlan> tree_ensemble_classifier_plan(const Node& n, const st
   const Attribute* strings = n.attr("classlabels_strings");
   if (strings && strings->type == Attribute::Type::kStrings && !strings->strings.empty()) {
     if (want_label) {
-      return unimplemented("string class labels (classlabels_strings) are not supported: the engine has no string "
-                           "tensors (the scores output alone is)");
+      return unsupported_string_labels("string class labels (classlabels_strings) are not supported: the engine has "
+                                       "no string tensors (the scores output alone is)");
     }
     p.targets = static_cast<int64_t>(strings->strings.size());
   } else if (ints && !ints->empty()) {

@@ -485,6 +485,48 @@ def test_a_model_whose_rows_interact_is_refused_before_scoring(e2e, tmp_path, rn
     assert p.returncode == 2 and all(n in p.stdout for n in needles), p.stdout + p.stderr
 
 
+def _refused_model(kind: str) -> onnx.ModelProto:
+    """x [N, 2] float32 -> y through ops this build refuses, as exporters write them."""
+    inits = [numpy_helper.from_array(np.ones((2, 2), np.float32), "W"), numpy_helper.from_array(np.ones((2, 2), np.uint8), "Wq")]
+    opsets = [helper.make_opsetid("", 17)]
+    if kind == "opset_22":        # MatMul, unchanged since 13, in a model exported for a newer ONNX
+        nodes, opsets = [helper.make_node("MatMul", ["x", "W"], ["y"])], [helper.make_opsetid("", 22)]
+    elif kind == "zipmap":        # skl2onnx's default classifier export
+        nodes = [helper.make_node("ZipMap", ["x"], ["y"], domain="ai.onnx.ml", classlabels_int64s=[0, 1])]
+        opsets.append(helper.make_opsetid("ai.onnx.ml", 1))
+    else:                         # "quantize_dynamic": DynamicQuantizeLinear, MatMulInteger, Cast
+        nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
+                 helper.make_node("MatMulInteger", ["q", "Wq", "z"], ["i"]),
+                 helper.make_node("Cast", ["i"], ["y"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
+    m = helper.make_model(g, opset_imports=opsets)
+    m.ir_version = 8
+    return m
+
+
+@pytest.mark.parametrize("kind, needles", [
+    ("opset_22", ["uses unsupported op 'MatMul'", "the model imports opset 22 of domain 'ai.onnx', and this build runs "
+                  "ops up to opset 21 (MatMul at opsets 1-21): export it at opset 21 or below"]),
+    ("zipmap", ["uses unsupported op 'ZipMap'", "options={'zipmap': False}"]),
+    ("quantize_dynamic", ["uses unsupported op 'DynamicQuantizeLinear'", "(it lacks MatMulInteger too: 'shardscore "
+                          "inspect", "quantize_dynamic", "this build runs QDQ models"])])
+def test_an_unsupported_op_says_what_to_do_instead(e2e, tmp_path, kind, needles):
+    """What users meet first (helper-63's probe) said only that the op is unsupported, with ~115 op names: a model
+    exported at a newer opset (named MatMul, which has not changed since opset 13), skl2onnx's default ZipMap, a
+    quantize_dynamic model (named its first op alone). Each now says why and what to export instead."""
+    model = tmp_path / "m.onnx"
+    onnx.save(_refused_model(kind), model)
+    inp = tmp_path / "in.h5"
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=np.zeros((10, 2), np.float32))
+    job = e2e.write_job(tmp_path / "job.toml", {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(model)},
+                                               "output": {"path": str(tmp_path / "out.h5")}})
+    p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, *needles)
+
+
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
     """An output folder the job may not write was found only when the temporary output was made, and a report
     folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the

@@ -173,7 +173,7 @@ def test_ordinal_encoded_categories_match_onnxruntime(e2e, tmp_path, seed):
 
 def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
     """String class labels: the engine has no string tensors, so the model is refused at load (exit 2, one message
-    naming the label output and its type) rather than failing mid-job."""
+    naming the label output and its type, and how to have int64 labels) rather than failing mid-job."""
     from sklearn.ensemble import RandomForestClassifier
     x, y = data(seed, 3)
     names = np.array(["low", "mid", "high"])[y]
@@ -188,7 +188,7 @@ def test_string_labels_are_refused_clearly(e2e, tmp_path, seed):
            "output": {"path": str(tmp_path / "out.h5"), "overwrite": True}, "run": {"batch_size": 50}}
     p = e2e.run_job(NP, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}\n{p.stderr[-3000:]}"
-    e2e.assert_single_error(p, "'label'", "STRING")
+    e2e.assert_single_error(p, "'label'", "STRING", "LabelEncoder().fit_transform(y)")
 
 
 @pytest.mark.parametrize("fmt", ["hdf5", "parquet"])

@@ -422,7 +422,8 @@ TEST(GraphParse, UnsupportedOp_ListsTheOpsAModelMayUse) {
 
 TEST(GraphParse, SupportedOpAtUnsupportedOpset_Unimplemented) {
   // Cast is registered for opsets 6..21: at 22 the message names the opsets it runs at (not a list
-  // of every op, which would name Cast as supported).
+  // of every op, which would name Cast as supported), and, 22 being past every op's, the opset to
+  // export at.
   auto m = new_model(22);
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
   auto* n = add_node(&m, "Cast", {"X"}, {"Y"}, "cast");
@@ -435,7 +436,8 @@ TEST(GraphParse, SupportedOpAtUnsupportedOpset_Unimplemented) {
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << g.status().message();
   EXPECT_TRUE(contains(g.status().message(), "opset 22")) << g.status().message();
-  EXPECT_TRUE(contains(g.status().message(), "this build runs Cast at opsets 6-21 only")) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "this build runs ops up to opset 21 (Cast at opsets 6-21): export it at "
+                                             "opset 21 or below")) << g.status().message();
   EXPECT_FALSE(contains(g.status().message(), "Relu")) << g.status().message();
 }
 

@@ -659,7 +659,7 @@ TEST_P(OpTest, TreeEnsembleClassifier_StringLabelsScoresOnly) {
   Attrs attrs = e.attrs("class");
   attrs["classlabels_strings"] = a_strings({"a", "b", "c"});
   const auto x = rand_f32(5 * 3);
-  expect_error(StatusCode::kUnimplemented, "string class labels", "TreeEnsembleClassifier", {make<float>({5, 3}, x)},
+  expect_error(StatusCode::kUnimplemented, "string class labels (classlabels_strings) are not supported: the engine has no string tensors (the scores output alone is); train the model on integer-coded classes", "TreeEnsembleClassifier", {make<float>({5, 3}, x)},
                attrs, 1, "ai.onnx.ml");
   // Without the label output the scores are computed.
   std::vector<Tensor> outs;
@@ -1097,7 +1097,7 @@ TEST_P(OpTest, SVM_Refusals_Error) {
   Attrs a = clf();
   a.erase("classlabels_ints");
   a["classlabels_strings"] = a_strings({"a", "b", "c"});
-  expect_error(StatusCode::kUnimplemented, "string class labels", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
+  expect_error(StatusCode::kUnimplemented, "string class labels are not supported (int64 labels only); train the model on integer-coded classes (scikit-learn: y = LabelEncoder().fit_transform(y)) so that its labels are int64", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
   a = clf();
   a["post_transform"] = a_string("PROBIT");
   expect_error(StatusCode::kUnimplemented, "post_transform 'PROBIT'", "SVMClassifier", {x}, a, 1, "ai.onnx.ml");
