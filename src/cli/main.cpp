@@ -144,6 +144,7 @@ std::string version_text() {
 }
 
 std::string dims_text(const ValueInfo& v) {
+  if (!v.rank_known) return "(shape not given)";
   std::string out = "[";
   for (std::size_t k = 0; k < v.dims.size(); ++k) {
     if (k) out += ", ";

@@ -263,6 +263,7 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& v) {
     const auto& tt = v.type().tensor_type();
     out.dtype = dtype_from_onnx(tt.elem_type());
     if (out.dtype == DType::kUndefined) out.other_type = lower_onnx_type_name(tt.elem_type());
+    out.rank_known = tt.has_shape();
     if (tt.has_shape()) {
       for (const auto& d : tt.shape().dim()) {
         out.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
@@ -594,7 +595,22 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     ctx.set_opset_imports(imports);
     ctx.set_model_dir(model_dir);
     onnx::checker::LexicalScopeContext lex;
-    const std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
+    std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
+    // ONNX leaves a tensor's shape out where its rank is unknown (skl2onnx does for some outputs,
+    // and ONNX Runtime runs them), but Debian's libonnx 1.12 checker demands the field: it is given
+    // a shape of no dimensions there, which it does not look into further.
+    const auto shapeless = [](const onnx::ValueInfoProto& v) {
+      return v.type().has_tensor_type() && !v.type().tensor_type().has_shape();
+    };
+    const onnx::GraphProto& as_read = sorted ? *sorted : model.graph();
+    if (std::any_of(as_read.input().begin(), as_read.input().end(), shapeless) ||
+        std::any_of(as_read.output().begin(), as_read.output().end(), shapeless) ||
+        std::any_of(as_read.value_info().begin(), as_read.value_info().end(), shapeless)) {
+      if (!sorted) sorted = std::make_unique<onnx::GraphProto>(model.graph());
+      for (auto* list : {sorted->mutable_input(), sorted->mutable_output(), sorted->mutable_value_info()})
+        for (auto& v : *list)
+          if (shapeless(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
+    }
     onnx::checker::check_graph(sorted ? *sorted : model.graph(), ctx, lex);
   } catch (const std::bad_alloc&) {
     // The machine's memory, not the model: no "bad model" exit code for an operator to believe.

@@ -100,6 +100,7 @@ struct ValueInfo {
   // DType, and for a value declared without any type.
   std::string other_type;
   bool tensor = true;  // false for sequences, maps, optionals and sparse tensors (dims then empty)
+  bool rank_known = true;  // false for a tensor declared without a shape (dims then empty)
 };
 // The value's type as inspect prints it: dtype_name, or other_type ("undefined" where neither).
 std::string value_info_type_name(const ValueInfo& v);

@@ -114,10 +114,21 @@ Status bind_one(const JobConfig& job, const ValueInfo& in, InputBinding* b) {
     bool fits = in.dims.size() == b->model_row_shape.size() + 1;
     for (std::size_t d = 1; fits && d < in.dims.size(); ++d) fits = in.dims[d] < 0 || in.dims[d] == b->model_row_shape[d - 1];
     if (!fits) {
-      Shape got{r.rows()};
-      got.insert(got.end(), b->model_row_shape.begin(), b->model_row_shape.end());
-      std::string msg = where + " gives the model rows of shape " + shape_to_string(got) + " but the model expects " +
-                        shape_to_string(in.dims);
+      // A row's shape, beside the model's for one row: the dataset's own first dimension (its row
+      // count) is not what differs.
+      const Shape& row = b->model_row_shape;
+      const Shape want(in.dims.begin() + 1, in.dims.end());
+      std::string msg = where + " gives the model rows of shape " + shape_to_string(row) +
+                        (row.empty() ? " (a dataset of one dimension: one value a row)" : "") +
+                        " but the model expects rows of shape " + shape_to_string(want) + " (its input is " +
+                        shape_to_string(in.dims) + ")";
+      if (row.empty() && want == Shape{1}) {
+        msg += "; store the values as a dataset of [rows, 1] (numpy: x.reshape(-1, 1))";
+      } else if (const auto is = [](int64_t got, int64_t w) { return w < 0 || got == w; };
+                 !b->nhwc && row.size() == 3 && want.size() == 3 && is(row[2], want[0]) && is(row[0], want[1]) &&
+                 is(row[1], want[2])) {
+        msg += "; the rows look channels-last ([H, W, C]): set preprocess.layout = \"nhwc\"";
+      }
       if (b->model_row_shape.size() == 1 && in.dims.size() == 2) {
         msg = "input " + where + " has " + std::to_string(b->model_row_shape[0]) + " features but model '" +
               job.model.path + "' input '" + in.name + "' expects shape " + shape_to_string(in.dims);

@@ -527,6 +527,50 @@ def test_an_unsupported_op_says_what_to_do_instead(e2e, tmp_path, kind, needles)
     e2e.assert_single_error(p, *needles)
 
 
+@pytest.mark.parametrize("case", ["one_dimension", "channels_last"])
+def test_rows_of_another_shape_are_named_with_the_fix(e2e, tmp_path, rng, case):
+    """A dataset whose rows the model cannot take was named by the whole dataset's shape ('gives the model rows of
+    shape [3001]'). It now gives one row's shape beside the model's, with the fix where it is a common one: a 1-D
+    dataset for a model of [N, 1] rows, and channels-last images, which preprocess.layout = "nhwc" then scores.
+    Its output is declared without a shape, as skl2onnx writes some: ONNX Runtime runs such models, and Debian's
+    ONNX checker, which demanded the field, no longer refuses them ('Field shape of type is required')."""
+    inp = tmp_path / "in.h5"
+    if case == "one_dimension":
+        x, rows = rng.standard_normal(300).astype(np.float32), [1]
+        nodes = [helper.make_node("Identity", ["x"], ["y"])]
+        needles = ["gives the model rows of shape [] (a dataset of one dimension: one value a row) but the model expects "
+                   "rows of shape [1]", "x.reshape(-1, 1)"]
+    else:
+        x, rows = rng.integers(0, 256, (300, 8, 8, 3), dtype=np.uint8), [3, -1, -1]
+        nodes = [helper.make_node("GlobalAveragePool", ["x"], ["p"]), helper.make_node("Flatten", ["p"], ["y"])]
+        needles = ["gives the model rows of shape [8, 8, 3] but the model expects rows of shape [3, ?, ?] (its input is [?, 3, ?, ?])",
+                   "preprocess.layout = \"nhwc\""]
+    dims = ["N"] + [d if d > 0 else f"d{i}" for i, d in enumerate(rows)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "m.onnx")
+    with e2e.h5py.File(inp, "w") as f:
+        f.create_dataset("/X", data=x)
+    out = tmp_path / "out" / "scores.h5"
+    out.parent.mkdir()
+    job = {"input": {"path": str(inp), "dataset": "/X"}, "model": {"path": str(tmp_path / "m.onnx")},
+           "output": {"path": str(out)}}
+    p = e2e.run_job(2, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    line = e2e.assert_single_error(p, *needles)
+    assert "[300" not in line, line  # not the dataset's row count
+    if case == "channels_last":
+        job["preprocess"] = {"layout": "nhwc"}
+        p = e2e.run_job(2, ["run", "--job", e2e.write_job(tmp_path / "job.toml", job)], cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        got = e2e.read_output(out)[0]["y"]
+        np.testing.assert_allclose(got, x.astype(np.float64).mean(axis=(1, 2)), rtol=1e-5)
+        p = e2e.run_job(None, ["inspect", tmp_path / "m.onnx"])
+        assert p.returncode == 0 and "  y  float32 (shape not given)" in p.stdout, p.stdout + p.stderr
+
+
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
     """An output folder the job may not write was found only when the temporary output was made, and a report
     folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the
