@@ -448,6 +448,9 @@ StatusOr<JobConfig> job_config_parse(std::string_view toml_text, const std::stri
 }
 
 StatusOr<JobConfig> job_config_load(const std::string& path, const std::vector<std::string>& overrides) {
+  // A folder opens as an empty stream: its "job" lacked input.path, which sent the user to the keys.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return invalid_argument("job file '" + path + "' is a folder, not a TOML file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("job file '" + path + "' cannot be read (missing or no permission)");
   std::ostringstream text;

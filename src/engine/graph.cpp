@@ -376,6 +376,15 @@ Status sort_topologically(Graph* g) {
   return ok_status();
 }
 
+// NotFound for a model path with nothing there; InvalidArgument for a folder, which reads as no
+// bytes (the parse then called it 'not a valid ONNX model').
+Status model_file_is_there(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  if (std::filesystem::is_directory(path, ec)) return invalid_argument("model file '" + path + "' is a folder, not an ONNX model");
+  return ok_status();
+}
+
 }  // namespace
 
 std::string value_info_type_name(const ValueInfo& v) {
@@ -625,8 +634,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
 }
 
 StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  SS_RETURN_IF_ERROR(model_file_is_there(path));
   std::ifstream in(path, std::ios::binary);
   std::ostringstream bytes;
   bytes << in.rdbuf();
@@ -688,8 +696,7 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
 }
 
 StatusOr<Graph> graph_load_onnx(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return not_found("model file '" + path + "' does not exist");
+  SS_RETURN_IF_ERROR(model_file_is_there(path));
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -161,7 +161,10 @@ StatusOr<std::unique_ptr<Hdf5Reader>> Hdf5Reader::open(const std::string& path, 
     SS_H5_CHECK(r->space_.get(), "reading the dataspace of '" + dataset + "' in " + what);
     const int ndims = H5Sget_simple_extent_ndims(r->space_.get());
     if (ndims < 1) {
-      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is a scalar; shardscore reads datasets whose first dimension is rows");
+      // H5S_NULL (no elements, as h5py writes h5py.Empty) also has no dimensions, but is no scalar.
+      const bool null = H5Sget_simple_extent_type(r->space_.get()) == H5S_NULL;
+      return invalid_argument("dataset '" + dataset + "' in '" + path + "' is " + (null ? "empty (a null dataspace)" : "a scalar") +
+                              "; shardscore reads datasets whose first dimension is rows");
     }
     std::vector<hsize_t> dims(static_cast<std::size_t>(ndims));
     H5Sget_simple_extent_dims(r->space_.get(), dims.data(), nullptr);

@@ -571,6 +571,30 @@ def test_rows_of_another_shape_are_named_with_the_fix(e2e, tmp_path, rng, case):
         assert p.returncode == 0 and "  y  float32 (shape not given)" in p.stdout, p.stdout + p.stderr
 
 
+@pytest.mark.parametrize("case", ["job_is_a_folder", "model_is_a_folder", "inspect_a_folder", "null_dataspace"])
+def test_a_folder_or_an_empty_dataspace_is_called_so(e2e, tmp_path, seed, case):
+    """A job file that is a folder read as an empty job ('input.path is required'), a model that is a folder as
+    'not a valid ONNX model (protobuf parse failed)', and a dataset of a null dataspace (h5py.Empty) as 'a
+    scalar': each is now named as what it is (helper-64)."""
+    inp = _good_input(e2e, tmp_path, seed)
+    (tmp_path / "folder").mkdir()
+    job = e2e.make_job(tmp_path / "job.toml", inp, tmp_path / "out" / "scores.h5")
+    args, code, needle = {
+        "job_is_a_folder": (["run", "--job", tmp_path / "folder"], 2, f"job file '{tmp_path / 'folder'}' is a folder, not a TOML file"),
+        "model_is_a_folder": (["run", "--job", job, "-m", tmp_path / "folder"], 2,
+                              f"model file '{tmp_path / 'folder'}' is a folder, not an ONNX model"),
+        "inspect_a_folder": (["inspect", tmp_path / "folder"], 2, f"model file '{tmp_path / 'folder'}' is a folder, not an ONNX model"),
+        "null_dataspace": (["run", "--job", job, "--set", "input.dataset=/empty"], 2, "dataset '/empty' in '" + str(inp) +
+                           "' is empty (a null dataspace); shardscore reads datasets whose first dimension is rows"),
+    }[case]
+    if case == "null_dataspace":
+        with e2e.h5py.File(inp, "a") as f:
+            f.create_dataset("/empty", data=e2e.h5py.Empty("f4"))
+    p = e2e.run_job(2 if case != "inspect_a_folder" else None, args, cwd=tmp_path)
+    assert p.returncode == code, f"exit {p.returncode}, want {code}\n{p.stderr}"
+    e2e.assert_single_error(p, needle)
+
+
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
     """An output folder the job may not write was found only when the temporary output was made, and a report
     folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the
