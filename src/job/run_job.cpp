@@ -124,6 +124,14 @@ Status check_folder(const std::filesystem::path& dir, const std::string& what, c
   return not_found(named + " does not exist");
 }
 
+// Where the output is written until it is complete: a hidden name beside it, this process's own.
+std::string temp_path_for(const std::string& output) {
+  namespace fs = std::filesystem;
+  fs::path out(output);
+  fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  return (dir / ("." + out.filename().string() + ".partial-" + process_unique_suffix())).string();
+}
+
 Status check_output_path(const JobConfig& job, bool parquet) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -187,6 +195,22 @@ Status check_output_path(const JobConfig& job, bool parquet) {
                             std::strerror(errno));
   }
   if (fs::is_directory(report, ec)) return invalid_argument("report '" + report.string() + "' is a directory");
+  // The output and the report are written under temporary names first, longer than their own: a
+  // name that fits its folder but not with that failed only when it was made ("File name too long").
+  const std::pair<fs::path, fs::path> named[] = {{out, fs::path(temp_path_for(path))},
+                                                 {report, fs::path(report_temp_path(report.string()))}};
+  for (const auto& [final_path, temp] : named) {
+    const fs::path folder = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
+    const long name_max = ::pathconf(folder.c_str(), _PC_NAME_MAX);  // -1: no limit known
+    const std::string name = final_path.filename().string(), temp_name = temp.filename().string();
+    if (name_max > 0 && static_cast<long>(temp_name.size()) > name_max) {
+      return invalid_argument("the name '" + name + "' (" + (final_path == out ? "output" : "report") + ") is " +
+                              std::to_string(name.size()) + " bytes, and with the temporary name shardscore writes it "
+                              "under first (" + std::to_string(temp_name.size()) + " bytes) it passes the folder's "
+                              "limit of " + std::to_string(name_max) + ": shorten it by " +
+                              std::to_string(static_cast<long>(temp_name.size()) - name_max) + " bytes or more");
+    }
+  }
   // The report is moved into place over whatever has its name: never the job's own files.
   const std::pair<std::string, std::string> own[] = {
       {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path},
@@ -305,13 +329,6 @@ void warn_leftovers(const JobConfig& job, const std::string& output_path) {
   log_warning(std::to_string(count) + " file(s) left by earlier runs of this output that were killed before they could " +
               "clean up, " + mib_text(static_cast<double>(total)) + " in all: " + list +
               "; remove them once no other run is writing this output");
-}
-
-std::string temp_path_for(const std::string& output) {
-  namespace fs = std::filesystem;
-  fs::path out(output);
-  fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  return (dir / ("." + out.filename().string() + ".partial-" + process_unique_suffix())).string();
 }
 
 // One file descriptor held from the start of a run, and given up for the removal of its temporary

@@ -595,6 +595,23 @@ def test_a_folder_or_an_empty_dataspace_is_called_so(e2e, tmp_path, seed, case):
     e2e.assert_single_error(p, needle)
 
 
+@pytest.mark.parametrize("length, what", [(240, "output"), (246, "report")])
+def test_a_name_too_long_with_its_temporary_name_is_refused_first(e2e, tmp_path, seed, length, what):
+    """A legal output name that the temporary name (.<name>.partial-<host>-<pid>) takes past the folder's 255
+    bytes failed after the start with 'File name too long' (exit 1); a report name (output + .report.json, then
+    .tmp-<host>-<pid>) likewise. Now exit 2 before anything is read, naming the name and how much to cut."""
+    inp = _good_input(e2e, tmp_path, seed)
+    out = tmp_path / "out" / ("s" * (length - 3) + ".h5")
+    sections = {} if what == "output" else {"output": {"report": str(tmp_path / "out" / ("r" * length))}}
+    if what == "report":
+        out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out, **sections)
+    p = e2e.run_job(2, ["run", "--job", job], cwd=tmp_path)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, f"({what}) is {length} bytes, and with the temporary name", "passes the folder's limit of 255")
+    assert e2e.listing(tmp_path / "out") == []
+
+
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):
     """An output folder the job may not write was found only when the temporary output was made, and a report
     folder that defaults to it was named instead ('report folder ... (output.report) is not writable', a key the
