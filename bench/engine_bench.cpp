@@ -339,6 +339,7 @@ int main(int argc, char** argv) {
   auto loaded = ss::Engine::load(a.model, a.backend, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ss::Engine& engine = *loaded.value();
+  if (!engine.backend_note().empty()) std::fprintf(stderr, "%s\n", engine.backend_note().c_str());
   const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
 
   auto made = make_inputs(engine.graph(), a);

@@ -127,8 +127,10 @@ po::options_description run_options() {
 }
 
 std::string version_text() {
+  const Status isa = cpu_isa_env_check();
   std::string out = "shardscore " SHARDSCORE_VERSION " (commit " SHARDSCORE_COMMIT ")\nbackends: cpu (oneDNN, OpenBLAS, oneTBB; instruction set " +
-                    std::string(cpu_isa_name(cpu_isa())) + ", SHARDSCORE_CPU_ISA caps it)\n";
+                    std::string(cpu_isa_name(cpu_isa())) + ", SHARDSCORE_CPU_ISA caps it" +
+                    (isa.ok() ? std::string() : "; " + isa.message() + ", so a job refuses to run") + ")\n";
 #ifdef SHARDSCORE_HAVE_CUDA
   // What the build links, and the devices this process sees (and why none, when none).
   const cuda::RuntimeInfo info = cuda::runtime_info();
@@ -357,7 +359,11 @@ Outcome inspect_command(const std::vector<std::string>& args) {
              "independent)\n";
       return {0, "", out.str()};
     }
-    out << "this build has every op of this model but cannot run it on two rows of zeros: " << tried.message() << "\n";
+    // A refusal of what the trial found (rows that mix) came after the model ran.
+    const bool ran = engine_probe_refused(tried);
+    out << (ran ? "this build has every op of this model and ran it on rows of zeros, but refuses it: "
+                : "this build has every op of this model but cannot run it on two rows of zeros: ")
+        << tried.message() << "\n";
     return {2, "", out.str()};
   }
   out << "this build cannot run:\n";

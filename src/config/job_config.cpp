@@ -33,7 +33,7 @@ constexpr KeySpec kKeys[] = {
     {"input", "categories", Kind::kStringListTable, "(none)", "vocabulary per string column { col = [\"a\", \"b\"] }: value -> index", InputFormat::kParquet},
     {"input", "unknown_category", Kind::kInt, "(vocabulary size)", "code of string values not in the vocabulary", InputFormat::kParquet},
     {"model", "path", Kind::kString, "(required)", "ONNX model file"},
-    {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet or / (appears at the end)"},
+    {"output", "path", Kind::kString, "(required)", "HDF5 file, or Parquet folder when it ends in .parquet, .pq or / (appears at the end)"},
     {"output", "report", Kind::kString, "<output>.report.json", "JSON report path"},
     {"output", "overwrite", Kind::kBool, "false", "replace an existing output and report"},
     {"output", "outputs", Kind::kStrings, "(all)", "model outputs to write, by name; the others are not computed"},

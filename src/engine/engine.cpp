@@ -250,6 +250,9 @@ Status Engine::run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* ou
 
 namespace {
 
+// How engine_probe_rows' refusals begin (engine_probe_refused).
+const std::string kProbeRefusal = "model output '";
+
 // Rows of zeros of each input, the last `ones` of them ones.
 std::vector<Tensor> probe_inputs(const std::vector<RowSpec>& rows, int64_t count, int64_t ones) {
   std::vector<Tensor> xs;
@@ -289,62 +292,62 @@ std::optional<double> float_value(const Tensor& t, int64_t i) {
 
 }  // namespace
 
+bool engine_probe_refused(const Status& st) {
+  return st.code() == StatusCode::kUnimplemented && st.message().rfind(kProbeRefusal, 0) == 0;
+}
+
 StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std::vector<RowSpec>& rows) {
-  std::vector<Tensor> two, three;
-  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 2, 0), &two));
   const auto& outputs = engine.graph().outputs;
-  for (std::size_t k = 0; k < two.size(); ++k) {
-    if (two[k].rank() < 1 || two[k].dim(0) != 2) {
-      return unimplemented("model output '" + outputs[k].name + "' has shape " + shape_to_string(two[k].shape()) +
-                           " for 2 rows (the trial on rows of zeros before scoring); shardscore writes outputs "
-                           "with one entry per input row, in their first dimension");
+  // Every output's shape: `rows` entries in dimension 0, each of the 2-row run's row shape.
+  const auto check_shapes = [&](const std::vector<Tensor>& got, int64_t count, const std::vector<Tensor>* two,
+                                const char* how) -> Status {
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      const Tensor& t = got[k];
+      const bool rows_ok = t.rank() >= 1 && t.dim(0) == count;
+      if (rows_ok && (!two || Shape(t.shape().begin() + 1, t.shape().end()) ==
+                                  Shape((*two)[k].shape().begin() + 1, (*two)[k].shape().end()))) {
+        continue;
+      }
+      return unimplemented(kProbeRefusal + outputs[k].name + "' has shape " + shape_to_string(t.shape()) + " for " +
+                           std::to_string(count) + " rows" + how +
+                           (two ? " and " + shape_to_string((*two)[k].shape()) + " for 2" : std::string()) +
+                           " (the trial on rows of zeros before scoring); shardscore writes outputs with one entry "
+                           "per input row, in their first dimension, of one shape whatever the rows");
     }
-  }
-  bool compare = engine.run(probe_inputs(rows, 3, 1), &three).ok();
-  if (!compare) SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 3, 0), &three).with_context("3 rows of zeros: "));
-  for (std::size_t k = 0; k < three.size(); ++k) {
-    const Tensor& a = two[k];
-    const Tensor& b = three[k];
-    const Shape row(a.shape().begin() + 1, a.shape().end());
-    if (b.rank() < 1 || b.dim(0) != 3 || Shape(b.shape().begin() + 1, b.shape().end()) != row) {
-      return unimplemented("model output '" + outputs[k].name + "' has shape " + shape_to_string(b.shape()) +
-                           " for 3 rows and " + shape_to_string(a.shape()) +
-                           " for 2 (the trial on rows of zeros before scoring); shardscore writes outputs with one "
-                           "entry per input row, in their first dimension, of one shape whatever the rows");
-    }
-    if (!compare) continue;
-    // Rows 0 and 1 are zeros in both runs: their outputs may not move with row 2. The tolerance is
-    // the output's scale's: a row of ones moves a row it is mixed with by about that much.
-    const int64_t n = a.numel();
-    double scale = 0;
-    for (int64_t i = 0; i < n; ++i)
-      if (auto v = float_value(a, i); v && std::isfinite(*v)) scale = std::max(scale, std::fabs(*v));
-    for (int64_t i = 0; i < n; ++i) {
+    return ok_status();
+  };
+  std::vector<Tensor> two, zeros, ones;
+  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 2, 0), &two));
+  SS_RETURN_IF_ERROR(check_shapes(two, 2, nullptr, ""));
+  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 3, 0), &zeros).with_context("3 rows of zeros: "));
+  SS_RETURN_IF_ERROR(check_shapes(zeros, 3, &two, ""));
+  // The same 3 rows but the last, ones: the same shapes take the same kernels, so rows 0 and 1 of
+  // rows scored apart give the same bits. Where ones cannot run (an index out of range) nothing is
+  // compared. A model that fixes its batch at 1 or 2 rows runs row 2 apart: nothing can mix there.
+  if (!engine.run(probe_inputs(rows, 3, 1), &ones).ok()) return two;
+  SS_RETURN_IF_ERROR(check_shapes(ones, 3, &two, " (the last of ones)"));
+  for (std::size_t k = 0; k < zeros.size(); ++k) {
+    const Tensor& a = zeros[k];
+    const Tensor& b = ones[k];
+    const int64_t per_row = a.numel() / 3;
+    const std::size_t size = dtype_size(a.dtype());
+    for (int64_t i = 0; i < 2 * per_row; ++i) {
       const auto va = float_value(a, i), vb = float_value(b, i);
-      bool same = false;
-      if (va && vb) {
-        same = (std::isnan(*va) && std::isnan(*vb)) || *va == *vb ||
-               std::fabs(*va - *vb) <= 1e-2 * (std::fabs(*va) + std::fabs(*vb) + scale);
-      } else {
-        const std::size_t size = dtype_size(a.dtype());
-        same = std::memcmp(static_cast<const std::byte*>(a.raw()) + i * size,
-                           static_cast<const std::byte*>(b.raw()) + i * size, size) == 0;
-      }
-      if (!same) {
-        const int64_t per_row = n / 2;
-        const auto text = [&](const std::optional<double>& v) {
-          if (!v) return std::string("another value");
-          std::ostringstream o;
-          o << *v;
-          return o.str();
-        };
-        return unimplemented("model output '" + outputs[k].name + "' mixes rows: row " + std::to_string(i / per_row) +
-                             "'s value " + (va && vb ? "changes from " + text(va) + " to " + text(vb) : "changes") +
-                             " when another row of its batch changes (the trial on rows of zeros, then one row of "
-                             "ones, before scoring); scored batch by batch, its values would follow run.batch_size "
-                             "and the rank count (a reduction or normalization across rows, or a Reshape that folds "
-                             "them together), so shardscore does not score it");
-      }
+      const bool same = va && vb ? (*va == *vb || (std::isnan(*va) && std::isnan(*vb)))
+                                 : std::memcmp(static_cast<const std::byte*>(a.raw()) + i * size,
+                                               static_cast<const std::byte*>(b.raw()) + i * size, size) == 0;
+      if (same) continue;
+      const auto text = [](const std::optional<double>& v) {
+        std::ostringstream o;
+        o << *v;
+        return o.str();
+      };
+      return unimplemented(kProbeRefusal + outputs[k].name + "' mixes rows: row " + std::to_string(i / per_row) +
+                           "'s value " + (va && vb ? "changes from " + text(va) + " to " + text(vb) : "changes") +
+                           " when another row of its batch changes (the trial on rows of zeros, then one row of "
+                           "ones, before scoring); scored batch by batch, its values would follow run.batch_size "
+                           "and the rank count (a reduction or normalization across rows, or a Reshape that folds "
+                           "them together), so shardscore does not score it");
     }
   }
   return two;

@@ -387,6 +387,10 @@ Status model_file_is_there(const std::string& path) {
 
 }  // namespace
 
+const char* const kInt64LabelsAdvice =
+    "train the model on integer-coded classes (scikit-learn: y = LabelEncoder().fit_transform(y)) so that its "
+    "labels are int64";
+
 std::string value_info_type_name(const ValueInfo& v) {
   if (v.dtype != DType::kUndefined) return std::string(dtype_name(v.dtype));
   return v.other_type.empty() ? "undefined" : v.other_type;
@@ -437,74 +441,101 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
 
   const auto& gp = model.graph();
   // Unsupported ops first: it is the most useful thing to tell a user whose model will not run.
+  // A model past the newest opset this build runs a domain at was exported for a newer ONNX; its ops
+  // are judged at that newest opset too, so that an op this build lacks at every opset (a gap) is
+  // named before the opset, which is named alone only when nothing else stands in the way.
+  const auto newest_opset = [](const std::string& domain) {
+    int64_t newest = 0;
+    for (const auto& e : op_registry_all())
+      if (e.domain == domain) newest = std::max<int64_t>(newest, e.max_opset);
+    return newest;
+  };
+  const auto runs_below = [&](const std::string& domain, const std::string& op, int64_t opset) {
+    const int64_t newest = newest_opset(domain);
+    return newest > 0 && opset > newest && op_registry_find(domain, op, static_cast<int>(newest));
+  };
+  const auto domain_of = [](const onnx::NodeProto& np) { return np.domain() == "ai.onnx" ? std::string() : np.domain(); };
+  int first_gap = -1, first_past = -1;
   for (int k = 0; k < gp.node_size(); ++k) {
     const auto& np = gp.node(k);
-    std::string domain = np.domain() == "ai.onnx" ? "" : np.domain();
-    std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    const std::string domain = domain_of(np);
+    const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
     auto it = g.opsets.find(domain);
     if (it == g.opsets.end()) {
       return invalid_argument("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
                        domain_display(domain) + "', which the model does not import");
     }
-    if (!op_registry_find(domain, np.op_type(), it->second)) {
-      if (defines_function(model, np)) {
-        return unimplemented("model '" + source + "': node '" + name + "' calls '" + np.op_type() + "' (domain '" +
-                             domain_display(domain) + "'), a function the model defines itself (torch's dynamo exporter "
-                             "writes them); shardscore does not expand model-local functions. " + kInlineHint);
-      }
-      // An op this build has at other opsets: say which, rather than list it among the ops it runs.
-      std::string ranges;
-      for (const auto& e : op_registry_all()) {
-        if (e.domain == domain && e.op_type == np.op_type()) {
-          ranges += (ranges.empty() ? "" : ", ") + std::to_string(e.min_opset) + "-" + std::to_string(e.max_opset);
-        }
-      }
-      // The newest opset this build runs any op of the domain at: a model past it was exported for
-      // an ONNX newer than this build's, whatever op is met first.
-      int64_t newest = 0;
-      for (const auto& e : op_registry_all())
-        if (e.domain == domain) newest = std::max<int64_t>(newest, e.max_opset);
-      std::string why;
-      if (newest > 0 && it->second > newest) {
-        why = "the model imports opset " + std::to_string(it->second) + " of domain '" + domain_display(domain) +
-              "', and this build runs ops up to opset " + std::to_string(newest) +
-              (ranges.empty() ? "" : " (" + np.op_type() + " at opsets " + ranges + ")") + ": export it at opset " +
-              std::to_string(newest) + " or below (torch.onnx.export(..., opset_version=" + std::to_string(newest) +
-              "), skl2onnx's target_opset)";
-      } else if (!ranges.empty()) {
-        why = "this build runs " + np.op_type() + " at opsets " + ranges + " only";
-      } else if (domain.empty() && (np.op_type() == "DynamicQuantizeLinear" || np.op_type() == "MatMulInteger" ||
-                                    np.op_type() == "ConvInteger" || np.op_type() == "QLinearMatMul" ||
-                                    np.op_type() == "QLinearConv")) {
-        why = "the model is quantized into integer ops (onnxruntime.quantization's quantize_dynamic, or its QOperator "
-              "format); this build runs QDQ models (quantize_static's default QuantizeLinear / DequantizeLinear "
-              "pairs) and float ones";
-      } else if (domain == "ai.onnx.ml" && np.op_type() == "ZipMap") {
-        why = "ZipMap turns the probabilities into a list of maps, which no file column holds; export the classifier "
-              "without it (skl2onnx: to_onnx(model, X, options={'zipmap': False})) to have them as a matrix";
-      } else {
-        why = "this build runs: " + supported_ops_list();
-      }
-      // The other ops it lacks, by type: the user's next question.
-      std::vector<std::string> others;
-      for (int j = k + 1; j < gp.node_size(); ++j) {
-        const auto& other = gp.node(j);
-        const std::string other_domain = other.domain() == "ai.onnx" ? "" : other.domain();
-        const auto opset = g.opsets.find(other_domain);
-        if (other.op_type() == np.op_type() || opset == g.opsets.end() ||
-            op_registry_find(other_domain, other.op_type(), opset->second) ||
-            std::find(others.begin(), others.end(), other.op_type()) != others.end()) {
-          continue;
-        }
-        others.push_back(other.op_type());
-      }
-      std::string also;
-      for (const auto& o : others) also += (also.empty() ? "" : ", ") + o;
-      if (!also.empty()) also = " (it lacks " + also + " too: 'shardscore inspect " + source + "' lists every node)";
-      return unimplemented("model '" + source + "' uses unsupported op '" + np.op_type() + "' (node '" + name +
-                           "', domain '" + domain_display(domain) + "', opset " + std::to_string(it->second) + ")" +
-                           also + "; " + why);
+    if (op_registry_find(domain, np.op_type(), it->second)) continue;
+    if (runs_below(domain, np.op_type(), it->second)) {
+      if (first_past < 0) first_past = k;
+      continue;
     }
+    if (first_gap >= 0) continue;
+    if (defines_function(model, np)) {
+      return unimplemented("model '" + source + "': node '" + name + "' calls '" + np.op_type() + "' (domain '" +
+                           domain_display(domain) + "'), a function the model defines itself (torch's dynamo exporter "
+                           "writes them); shardscore does not expand model-local functions. " + kInlineHint);
+    }
+    first_gap = k;
+  }
+  if (first_gap >= 0 || first_past >= 0) {
+    const int k = first_gap >= 0 ? first_gap : first_past;
+    const auto& np = gp.node(k);
+    const std::string domain = domain_of(np);
+    const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    const int64_t opset = g.opsets[domain];
+    // An op this build has at other opsets: say which, rather than list it among the ops it runs.
+    std::string ranges;
+    for (const auto& e : op_registry_all()) {
+      if (e.domain == domain && e.op_type == np.op_type()) {
+        ranges += (ranges.empty() ? "" : ", ") + std::to_string(e.min_opset) + "-" + std::to_string(e.max_opset);
+      }
+    }
+    // "the model imports opset 22 of domain 'ai.onnx', and this build runs ops up to opset 21 ...: export ..."
+    const auto past = [&](const onnx::NodeProto& node, const std::string& op_ranges) {
+      const std::string d = domain_of(node);
+      const std::string newest = std::to_string(newest_opset(d));
+      return "the model imports opset " + std::to_string(g.opsets[d]) + " of domain '" + domain_display(d) +
+             "', and this build runs ops up to opset " + newest +
+             (op_ranges.empty() ? "" : " (" + node.op_type() + " at opsets " + op_ranges + ")") + ": export it at opset " +
+             newest + " or below (torch.onnx.export(..., opset_version=" + newest + "), skl2onnx's target_opset)";
+    };
+    std::string why;
+    if (first_gap < 0) {
+      why = past(np, ranges);
+    } else if (!ranges.empty()) {
+      why = "this build runs " + np.op_type() + " at opsets " + ranges + " only";
+    } else if (domain.empty() && (np.op_type() == "DynamicQuantizeLinear" || np.op_type() == "MatMulInteger" ||
+                                  np.op_type() == "ConvInteger" || np.op_type() == "QLinearMatMul" ||
+                                  np.op_type() == "QLinearConv")) {
+      why = "the model is quantized into integer ops (onnxruntime.quantization's quantize_dynamic, or its QOperator "
+            "format); this build runs QDQ models (quantize_static's default QuantizeLinear / DequantizeLinear "
+            "pairs) and float ones";
+    } else if (domain == "ai.onnx.ml" && np.op_type() == "ZipMap") {
+      why = "ZipMap turns the probabilities into a list of maps, which no file column holds; export the classifier "
+            "without it (skl2onnx: to_onnx(model, X, options={'zipmap': False})) to have them as a matrix";
+    } else {
+      why = "this build runs: " + supported_ops_list();
+    }
+    if (first_gap >= 0 && first_past >= 0) why += "; besides, " + past(gp.node(first_past), "");
+    // The other gaps, by op type: the user's next question.
+    std::vector<std::string> others;
+    for (int j = k + 1; j < gp.node_size(); ++j) {
+      const auto& other = gp.node(j);
+      const std::string d = domain_of(other);
+      if (other.op_type() == np.op_type() || op_registry_find(d, other.op_type(), g.opsets[d]) ||
+          runs_below(d, other.op_type(), g.opsets[d]) ||
+          std::find(others.begin(), others.end(), other.op_type()) != others.end()) {
+        continue;
+      }
+      others.push_back(other.op_type());
+    }
+    std::string also;
+    for (const auto& o : others) also += (also.empty() ? "" : ", ") + o;
+    if (!also.empty()) also = " (it lacks " + also + " too: 'shardscore inspect " + source + "' lists every node)";
+    return unimplemented("model '" + source + "' uses unsupported op '" + np.op_type() + "' (node '" + name +
+                         "', domain '" + domain_display(domain) + "', opset " + std::to_string(opset) + ")" + also +
+                         "; " + why);
   }
 
   auto note_external = [&g](const onnx::TensorProto& p) {
@@ -556,8 +587,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
                  et != onnx::TensorProto_DataType_UNDEFINED && dtype_from_onnx(et) == DType::kUndefined) {
         why = what + " has element type " + onnx_type_name(et) + ", which shardscore does not support";
         if (et == onnx::TensorProto_DataType_STRING && !inputs) {
-          why += " (a classifier's string labels: train it on integer-coded classes, scikit-learn's "
-                 "y = LabelEncoder().fit_transform(y), so that its labels are int64)";
+          why += std::string(" (a classifier's string labels: ") + kInt64LabelsAdvice + ")";
         }
       }
       if (why.empty()) continue;
@@ -604,22 +634,17 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     ctx.set_opset_imports(imports);
     ctx.set_model_dir(model_dir);
     onnx::checker::LexicalScopeContext lex;
-    std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
     // ONNX leaves a tensor's shape out where its rank is unknown (skl2onnx does for some outputs,
     // and ONNX Runtime runs them), but Debian's libonnx 1.12 checker demands the field: it is given
-    // a shape of no dimensions there, which it does not look into further.
-    const auto shapeless = [](const onnx::ValueInfoProto& v) {
-      return v.type().has_tensor_type() && !v.type().tensor_type().has_shape();
-    };
-    const onnx::GraphProto& as_read = sorted ? *sorted : model.graph();
-    if (std::any_of(as_read.input().begin(), as_read.input().end(), shapeless) ||
-        std::any_of(as_read.output().begin(), as_read.output().end(), shapeless) ||
-        std::any_of(as_read.value_info().begin(), as_read.value_info().end(), shapeless)) {
-      if (!sorted) sorted = std::make_unique<onnx::GraphProto>(model.graph());
-      for (auto* list : {sorted->mutable_input(), sorted->mutable_output(), sorted->mutable_value_info()})
-        for (auto& v : *list)
-          if (shapeless(v)) v.mutable_type()->mutable_tensor_type()->mutable_shape();
-    }
+    // a shape of no dimensions there (the model is this function's own copy), which it does not
+    // look into further.
+    for (auto* list : {model.mutable_graph()->mutable_input(), model.mutable_graph()->mutable_output(),
+                       model.mutable_graph()->mutable_value_info()})
+      for (auto& v : *list)
+        if (v.type().has_tensor_type() && !v.type().tensor_type().has_shape()) {
+          v.mutable_type()->mutable_tensor_type()->mutable_shape();
+        }
+    const std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(model.graph());
     onnx::checker::check_graph(sorted ? *sorted : model.graph(), ctx, lex);
   } catch (const std::bad_alloc&) {
     // The machine's memory, not the model: no "bad model" exit code for an operator to believe.

@@ -102,6 +102,10 @@ struct ValueInfo {
   bool tensor = true;  // false for sequences, maps, optionals and sparse tensors (dims then empty)
   bool rank_known = true;  // false for a tensor declared without a shape (dims then empty)
 };
+// How to have int64 class labels where a classifier has strings (the engine has no string tensors):
+// the advice of a STRING graph output and of the classifier plans' refusal alike.
+extern const char* const kInt64LabelsAdvice;
+
 // The value's type as inspect prints it: dtype_name, or other_type ("undefined" where neither).
 std::string value_info_type_name(const ValueInfo& v);
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/cpu/float16.h"
+#include "engine/graph.h"
 
 namespace shardscore {
 
@@ -27,8 +28,7 @@ Status unsupported_element_type(DType t) {
 }
 
 Status unsupported_string_labels(const std::string& what) {
-  return unimplemented(what + "; train the model on integer-coded classes (scikit-learn: "
-                              "y = LabelEncoder().fit_transform(y)) so that its labels are int64");
+  return unimplemented(what + "; " + kInt64LabelsAdvice);
 }
 
 }  // namespace shardscore

@@ -77,7 +77,7 @@ StatusOr<std::vector<OutputColumn>> probe_outputs(const Engine& engine, const st
   auto outs_or = engine_probe_rows(engine, rows);
   if (!outs_or.ok()) {
     const Status& st = outs_or.status();
-    if (st.code() == StatusCode::kUnimplemented && st.message().rfind("model output '", 0) == 0) return st;
+    if (engine_probe_refused(st)) return st;
     std::string cause;
     for (const auto& b : inputs)
       if (!b.shared_dim_mismatch.empty()) cause = " (" + b.shared_dim_mismatch + ")";
@@ -182,7 +182,8 @@ Status check_output_path(const JobConfig& job, bool parquet) {
   if (within(job.input.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the input");
   if (within(job.model.path, path)) return invalid_argument("output '" + job.output.path + "' is or holds the model");
   // Nor over the job file, which the next night's run reads again.
-  if (fs::is_regular_file(job.source, ec) && within(job.source, path)) {
+  const std::string job_file = fs::is_regular_file(job.source, ec) ? job.source : std::string();
+  if (!job_file.empty() && within(job_file, path)) {
     return invalid_argument("output '" + job.output.path + "' is or holds the job file");
   }
   // The report is written last: a folder that is not there would otherwise fail the job only
@@ -203,18 +204,21 @@ Status check_output_path(const JobConfig& job, bool parquet) {
     const fs::path folder = final_path.has_parent_path() ? final_path.parent_path() : fs::path(".");
     const long name_max = ::pathconf(folder.c_str(), _PC_NAME_MAX);  // -1: no limit known
     const std::string name = final_path.filename().string(), temp_name = temp.filename().string();
-    if (name_max > 0 && static_cast<long>(temp_name.size()) > name_max) {
+    // The temporary name holds this process's id: counted at its longest (7 digits, Linux's largest
+    // pid_max), so that the next run's does not pass the limit either.
+    const long longest = static_cast<long>(temp_name.size() + 7 - std::to_string(::getpid()).size());
+    if (name_max > 0 && longest > name_max) {
       return invalid_argument("the name '" + name + "' (" + (final_path == out ? "output" : "report") + ") is " +
                               std::to_string(name.size()) + " bytes, and with the temporary name shardscore writes it "
-                              "under first (" + std::to_string(temp_name.size()) + " bytes) it passes the folder's "
+                              "under first (up to " + std::to_string(longest) + " bytes) it passes the folder's "
                               "limit of " + std::to_string(name_max) + ": shorten it by " +
-                              std::to_string(static_cast<long>(temp_name.size()) - name_max) + " bytes or more");
+                              std::to_string(longest - name_max) + " bytes or more");
     }
   }
   // The report is moved into place over whatever has its name: never the job's own files.
   const std::pair<std::string, std::string> own[] = {
       {"the output", path}, {"the input", job.input.path}, {"the model", job.model.path},
-      {"the job file", fs::is_regular_file(job.source, ec) ? job.source : std::string()}};
+      {"the job file", job_file}};
   for (const auto& [what, other] : own) {
     if (!other.empty() && within(report, other)) {
       return invalid_argument("report '" + report.string() + "' (output.report) would overwrite " + what + " '" +
@@ -509,15 +513,22 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   // disk) names the rank and its node; one that every rank hits reads as itself.
   SS_RETURN_IF_ERROR(mpi_agree_where(engine_or.status(), comm));
   Engine& engine = *engine_or.value();
-  // One backend and precision on every rank: under run.backend = auto, a node whose GPU is missing
-  // would score its shards on the CPU, other bits mixed into one output without a word.
+  // One backend on every rank: under run.backend = auto, a node whose GPU is missing would score its
+  // shards on the CPU, other bits mixed into one output without a word. The error carries why auto
+  // chose as it did, on that rank and on rank 0 (each logs it only on agreement).
   {
-    const std::string backend = std::string(engine.backend_name()) +
-                                (engine.backend_name() == "cuda" ? " (precision " + job.run.precision + ")" : "");
-    SS_RETURN_IF_ERROR(mpi_agree_same(
-        {{job.run.backend == "auto" ? "backend (run.backend = auto: set cpu or cuda to choose one for every rank)" : "backend",
-          backend}},
-        comm));
+    const std::string mine(engine.backend_name());
+    const std::string why = engine.backend_note().empty() ? "" : " (" + engine.backend_note() + ")";
+    const std::string first = mpi_bcast_string(mine + "\n" + why, 0, comm);
+    const std::size_t cut = first.find('\n');
+    Status same = ok_status();
+    if (first.substr(0, cut) != mine) {
+      same = invalid_argument("it scores on the " + mine + " backend" + why + ", where rank 0 scores on the " +
+                              first.substr(0, cut) + " backend" + first.substr(cut + 1) +
+                              "; one output takes one backend's bits: run.backend = auto chooses on each node, so "
+                              "set cpu or cuda (--backend) for every rank");
+    }
+    SS_RETURN_IF_ERROR(mpi_agree_where(same, comm));
   }
   if (talk && !engine.backend_note().empty()) log_line(engine.backend_note());
   if (talk && engine.backend_name() == "cpu" && job.run.precision != "fp32") {

@@ -459,7 +459,7 @@ def _rows_model(kind: str) -> onnx.ModelProto:
 
 @pytest.mark.parametrize("kind, needles", [
     ("minus_column_sum", ["model output 'y' mixes rows: row 0's value changes from 0 to -1 when another row"]),
-    ("softmax_over_rows", ["model output 'y' mixes rows: row 0's value changes from 0.25 to 0.105971"]),
+    ("softmax_over_rows", ["model output 'y' mixes rows: row 0's value changes from 0.166667 to 0.105971"]),
     ("rows_in_dimension_1", ["model output 'y' has shape [2, 3] for 3 rows and [2, 2] for 2",
                              "one entry per input row"])])
 @pytest.mark.parametrize("np_", [1, 2])
@@ -489,8 +489,12 @@ def _refused_model(kind: str) -> onnx.ModelProto:
     """x [N, 2] float32 -> y through ops this build refuses, as exporters write them."""
     inits = [numpy_helper.from_array(np.ones((2, 2), np.float32), "W"), numpy_helper.from_array(np.ones((2, 2), np.uint8), "Wq")]
     opsets = [helper.make_opsetid("", 17)]
-    if kind == "opset_22":        # MatMul, unchanged since 13, in a model exported for a newer ONNX
-        nodes, opsets = [helper.make_node("MatMul", ["x", "W"], ["y"])], [helper.make_opsetid("", 22)]
+    if kind == "opset_22":        # MatMul, unchanged since 13, and Relu, in a model exported for a newer ONNX
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Relu", ["m"], ["y"])]
+        opsets = [helper.make_opsetid("", 22)]
+    elif kind == "opset_22_and_an_op_it_lacks":  # Einsum is in no opset of this build: it is named first
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Einsum", ["m"], ["y"], equation="ij->ji")]
+        opsets = [helper.make_opsetid("", 22)]
     elif kind == "zipmap":        # skl2onnx's default classifier export
         nodes = [helper.make_node("ZipMap", ["x"], ["y"], domain="ai.onnx.ml", classlabels_int64s=[0, 1])]
         opsets.append(helper.make_opsetid("ai.onnx.ml", 1))
@@ -506,15 +510,20 @@ def _refused_model(kind: str) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize("kind, needles", [
-    ("opset_22", ["uses unsupported op 'MatMul'", "the model imports opset 22 of domain 'ai.onnx', and this build runs "
-                  "ops up to opset 21 (MatMul at opsets 1-21): export it at opset 21 or below"]),
+    ("opset_22", ["uses unsupported op 'MatMul' (node 'MatMul_0', domain 'ai.onnx', opset 22); the model imports opset "
+                  "22 of domain 'ai.onnx', and this build runs ops up to opset 21 (MatMul at opsets 1-21): export it at "
+                  "opset 21 or below"]),
+    ("opset_22_and_an_op_it_lacks", ["uses unsupported op 'Einsum' (node 'Einsum_1', domain 'ai.onnx', opset 22); this "
+                                     "build runs: ", "; besides, the model imports opset 22 of domain 'ai.onnx', and "
+                                     "this build runs ops up to opset 21: export it at opset 21 or below"]),
     ("zipmap", ["uses unsupported op 'ZipMap'", "options={'zipmap': False}"]),
     ("quantize_dynamic", ["uses unsupported op 'DynamicQuantizeLinear'", "(it lacks MatMulInteger too: 'shardscore "
                           "inspect", "quantize_dynamic", "this build runs QDQ models"])])
 def test_an_unsupported_op_says_what_to_do_instead(e2e, tmp_path, kind, needles):
     """What users meet first (helper-63's probe) said only that the op is unsupported, with ~115 op names: a model
     exported at a newer opset (named MatMul, which has not changed since opset 13), skl2onnx's default ZipMap, a
-    quantize_dynamic model (named its first op alone). Each now says why and what to export instead."""
+    quantize_dynamic model (named its first op alone). Each now says why and what to export instead; an op this
+    build has at no opset is named before the opset, which a new export would not mend alone."""
     model = tmp_path / "m.onnx"
     onnx.save(_refused_model(kind), model)
     inp = tmp_path / "in.h5"
@@ -525,6 +534,8 @@ def test_an_unsupported_op_says_what_to_do_instead(e2e, tmp_path, kind, needles)
     p = e2e.run_job(None, ["run", "--job", job], cwd=tmp_path)
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
     e2e.assert_single_error(p, *needles)
+    if kind.startswith("opset_22"):
+        assert "it lacks" not in p.stderr, p.stderr  # nothing else the model lacks (not Relu or MatMul at opset 22)
 
 
 @pytest.mark.parametrize("case", ["one_dimension", "channels_last"])
@@ -610,6 +621,24 @@ def test_a_name_too_long_with_its_temporary_name_is_refused_first(e2e, tmp_path,
     assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
     e2e.assert_single_error(p, f"({what}) is {length} bytes, and with the temporary name", "passes the folder's limit of 255")
     assert e2e.listing(tmp_path / "out") == []
+
+
+def test_ranks_that_would_score_on_different_backends_fail_the_job(e2e, tmp_path, seed):
+    """run.backend = auto on a rank that sees a GPU and one that sees none: the job fails at start (exit 2) naming
+    the rank, its node, both backends and why the CPU was chosen, instead of mixing GPU and CPU bits in one output.
+    Needs a CUDA build and a visible GPU; rank 1 is hidden from it (CUDA_VISIBLE_DEVICES empty)."""
+    cuda = _cuda_version_line(e2e)
+    if e2e.BACKEND or not cuda or "0 device(s) visible" in cuda:
+        pytest.skip(f"needs a CUDA build and a visible GPU ({cuda or 'no cuda line'})")
+    inp = _good_input(e2e, tmp_path, seed)
+    out = tmp_path / "out" / "scores.h5"
+    job = e2e.make_job(tmp_path / "job.toml", inp, out)
+    p = e2e.run_job(2, ["run", "--job", job, "--backend", "auto"], cwd=tmp_path, rank_prefix=["env", "CUDA_VISIBLE_DEVICES="],
+                    prefixed_rank=1)
+    assert p.returncode == 2, f"exit {p.returncode}, want 2\n{p.stderr}"
+    e2e.assert_single_error(p, "rank 1 on ", "it scores on the cpu backend (backend auto: ", "where rank 0 scores on the "
+                            "cuda backend", "set cpu or cuda (--backend) for every rank")
+    assert e2e.listing(out.parent) == []
 
 
 def test_an_output_folder_the_user_cannot_write_is_named(e2e, tmp_path, seed):

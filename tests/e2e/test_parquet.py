@@ -284,7 +284,8 @@ def test_the_demo_job_takes_a_parquet_input_from_the_command_line(e2e, tmp_path,
                     cwd=e2e.DEMO_JOB.parent.parent)
     assert p.returncode == 0, p.stderr
     table, _ = read_folder(out)
-    assert table.num_rows == 300
+    assert table.column("row_index").to_numpy().tolist() == list(range(300))
+    e2e.assert_matches_demo_oracle(outputs_of(table), x, e2e.load_demo_job())
 
 
 def test_all_null_column_of_a_later_file_is_missing_values(e2e, tmp_path, rng, seed):

@@ -248,6 +248,68 @@ TEST(Engine, ProbeRowsTakesRowsScoredApartAndRefusesRowsThatMix) {
             std::string::npos) << mixed.status().message();
 }
 
+TEST(Engine, ProbeRowsTakesInputsAndOutputsOfEveryKind) {
+  // A float, an int64 and a bool input; an int64 label and a float per row ([N]), a float row and a
+  // bool row: rows scored apart, so none is refused (none of the comparisons may be loose).
+  using namespace onnx_builder;
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_input(&m, "ids", onnx::TensorProto_DataType_INT64, {-1, 4});
+  add_input(&m, "mask", onnx::TensorProto_DataType_BOOL, {-1, 4});
+  add_float_tensor(&m, "W", {3, 2}, {0.5f, -1.f, 2.f, 0.25f, 1.5f, -0.75f});
+  add_float_tensor(&m, "T", {3, 2}, {0.5f, -1.5f, 3.f, 0.25f, -2.f, 1.f});
+  add_node(&m, "MatMul", {"X", "W"}, {"P"});
+  auto* argmax = add_node(&m, "ArgMax", {"P"}, {"label"});
+  set_int_attr(argmax, "axis", 1);
+  set_int_attr(argmax, "keepdims", 0);
+  add_node(&m, "Gather", {"T", "ids"}, {"E"});  // [N, 4, 2]
+  set_int_attr(add_node(&m, "Cast", {"mask"}, {"maskf"}), "to", onnx::TensorProto_DataType_FLOAT);
+  auto* sum = add_node(&m, "ReduceMean", {"maskf"}, {"count"});
+  set_ints_attr(sum, "axes", {1});
+  set_int_attr(sum, "keepdims", 0);
+  add_node(&m, "Not", {"mask"}, {"unmasked"});
+  add_output(&m, "label", onnx::TensorProto_DataType_INT64, {-1});
+  add_output(&m, "E", onnx::TensorProto_DataType_FLOAT, {-1, 4, 2});
+  add_output(&m, "count", onnx::TensorProto_DataType_FLOAT, {-1});
+  add_output(&m, "unmasked", onnx::TensorProto_DataType_BOOL, {-1, 4});
+  auto probed = probe_model(m, {{DType::kFloat32, {3}}, {DType::kInt64, {4}}, {DType::kBool, {4}}});
+  ASSERT_TRUE(probed.ok()) << probed.status().message();
+  ASSERT_EQ(probed->size(), 4u);
+  EXPECT_EQ(probed->at(0).shape(), (Shape{2}));
+  EXPECT_EQ(probed->at(1).shape(), (Shape{2, 4, 2}));
+  EXPECT_EQ(probed->at(2).shape(), (Shape{2}));
+  EXPECT_EQ(probed->at(3).shape(), (Shape{2, 4}));
+}
+
+TEST(Engine, ProbeRowsOfAFixedBatchModel) {
+  // Fixed at 4 rows: the 3-row runs are filled up to 4, so rows that mix within a run are seen;
+  // fixed at 1, each row runs alone and nothing can mix (the mean over the run is the row's own).
+  using namespace onnx_builder;
+  for (const int64_t b : {int64_t{1}, int64_t{4}}) {
+    for (const bool mix : {false, true}) {
+      SCOPED_TRACE("fixed batch " + std::to_string(b) + (mix ? ", rows that mix" : ""));
+      auto m = new_model();
+      add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {b, 3});
+      add_float_tensor(&m, "W", {3, 2}, {0.5f, -1.f, 2.f, 0.25f, 1.5f, -0.75f});
+      add_node(&m, "MatMul", {"X", "W"}, {mix ? "P" : "Y"});
+      if (mix) {
+        set_ints_attr(add_node(&m, "ReduceMean", {"P"}, {"S"}), "axes", {0});
+        add_node(&m, "Sub", {"P", "S"}, {"Y"});
+      }
+      add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {b, 2});
+      auto probed = probe_model(m, {{DType::kFloat32, {3}}});
+      if (mix && b > 2) {
+        ASSERT_FALSE(probed.ok());
+        EXPECT_NE(probed.status().message().find("model output 'Y' mixes rows"), std::string::npos)
+            << probed.status().message();
+      } else {
+        ASSERT_TRUE(probed.ok()) << probed.status().message();
+        EXPECT_EQ(probed->at(0).shape(), (Shape{2, 2}));
+      }
+    }
+  }
+}
+
 TEST(Engine, ProbeRowsComparesOnlyWhereARowOfOnesRuns) {
   // Token ids into a table of one row: id 1 is out of range, so the run with a row of ones fails and
   // the rows are not compared; 3 rows of zeros still check the output's shape.

@@ -6,15 +6,22 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace shardscore {
 namespace {
 
-std::string lowercase(const char* s) {
-  std::string v = s;
+// SHARDSCORE_CPU_ISA's cap (any case); nullopt for a value that is none of them. Unset: no cap.
+std::optional<CpuIsa> isa_cap_from_env() {
+  const char* e = std::getenv("SHARDSCORE_CPU_ISA");
+  if (e == nullptr) return CpuIsa::kAvx512;
+  std::string v = e;
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return v;
+  if (v == "avx512") return CpuIsa::kAvx512;
+  if (v == "avx2") return CpuIsa::kAvx2;
+  if (v == "baseline") return CpuIsa::kBaseline;
+  return std::nullopt;
 }
 
 // libmvec's entry points (the x86_64 vector function ABI names of erff and expf).
@@ -56,23 +63,15 @@ CpuIsa cpu_isa() {
     const CpuIsa have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? CpuIsa::kAvx512
                         : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")   ? CpuIsa::kAvx2
                                                                                               : CpuIsa::kBaseline;
-    CpuIsa cap = CpuIsa::kAvx512;
-    if (const char* e = std::getenv("SHARDSCORE_CPU_ISA")) {
-      const std::string v = lowercase(e);
-      if (v == "avx2") cap = CpuIsa::kAvx2;
-      else if (v == "baseline") cap = CpuIsa::kBaseline;
-    }
+    const CpuIsa cap = isa_cap_from_env().value_or(CpuIsa::kAvx512);  // a bad value: cpu_isa_env_check
     return std::min(have, cap);
   }();
   return isa;
 }
 
 Status cpu_isa_env_check() {
-  const char* e = std::getenv("SHARDSCORE_CPU_ISA");
-  if (e == nullptr) return ok_status();
-  const std::string v = lowercase(e);
-  if (v == "avx512" || v == "avx2" || v == "baseline") return ok_status();
-  return invalid_argument("environment variable SHARDSCORE_CPU_ISA is '" + std::string(e) +
+  if (isa_cap_from_env()) return ok_status();
+  return invalid_argument("environment variable SHARDSCORE_CPU_ISA is '" + std::string(std::getenv("SHARDSCORE_CPU_ISA")) +
                           "', not one of avx512, avx2, baseline (or unset: all the CPU has)");
 }
 
