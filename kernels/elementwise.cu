@@ -55,6 +55,7 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
     const C x = load(a), y = load(static_cast<T>(b));
     C r;
     if constexpr (kOp == BinaryOp::kAdd) r = x + y;
+    else if constexpr (kOp == BinaryOp::kPRelu) r = x < C(0) ? y * x : x;
     else if constexpr (kOp == BinaryOp::kSub) r = x - y;
     else if constexpr (kOp == BinaryOp::kMul) r = x * y;
     else if constexpr (kOp == BinaryOp::kMod || kOp == BinaryOp::kFmod) {
@@ -404,6 +405,7 @@ cudaError_t launch_binary(BinaryOp op, Elem a_elem, Elem b_elem, const void* a, 
     case BinaryOp::kMin: return binary_op<BinaryOp::kMin>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kMod: return binary_op<BinaryOp::kMod>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kFmod: return binary_op<BinaryOp::kFmod>(a_elem, a, ai, b, bi, out, n, fault, stream);
+    case BinaryOp::kPRelu: return binary_op<BinaryOp::kPRelu>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kLess: return compare_op<BinaryOp::kLess>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kGreater: return compare_op<BinaryOp::kGreater>(a_elem, a, ai, b, bi, out, n, fault, stream);
     case BinaryOp::kLessOrEqual: return compare_op<BinaryOp::kLessOrEqual>(a_elem, a, ai, b, bi, out, n, fault, stream);

@@ -11,6 +11,7 @@ enum class BinaryOp {
   kLess, kGreater, kLessOrEqual, kGreaterOrEqual,  // every type but bool (output bool)
   kMod,   // integers: the remainder takes the divisor's sign (Mod fmod=0)
   kFmod,  // the dividend's sign (Mod fmod=1; C's fmod for floats)
+  kPRelu,  // a < 0 ? b * a : a (PRelu; b is the slope): float types
 };
 
 // out[i] = a[ia] op b[ib] for the n elements of the output, ia / ib from `ai` / `bi` (the

@@ -261,6 +261,16 @@ StatusOr<BinaryPlan> compare_plan(const std::vector<const Tensor*>& inputs) {
   return p;
 }
 
+StatusOr<BinaryPlan> prelu_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, arith_binary_plan(inputs));
+  if (!plan_is_float(p.a->dtype())) return unsupported_element_type(p.a->dtype());
+  if (p.shape != p.a->shape()) {
+    return invalid_argument("slope of shape " + shape_to_string(p.b->shape()) + " does not broadcast to X's shape " +
+                            shape_to_string(p.a->shape()) + " (PRelu broadcasts the slope to X, one way)");
+  }
+  return p;
+}
+
 StatusOr<ModPlan> mod_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   ModPlan p;
   SS_ASSIGN_OR_RETURN(p.b, arith_binary_plan(inputs));

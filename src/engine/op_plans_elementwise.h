@@ -43,6 +43,10 @@ struct BinaryPlan {
 // Add / Sub / Mul / Div: inputs 0 and 1 required, of one type (InvalidArgument "input types
 // differ"), broadcastable, of an arithmetic type (float32/16/64, int32, int64); out = a's type.
 StatusOr<BinaryPlan> arith_binary_plan(const std::vector<const Tensor*>& inputs);
+// PRelu: as arith_binary_plan, float types only, with the slope (input 1) broadcast one way to X's
+// shape (InvalidArgument naming both shapes otherwise); y = x < 0 ? slope * x : x, so NaN and -0
+// pass through.
+StatusOr<BinaryPlan> prelu_plan(const std::vector<const Tensor*>& inputs);
 // Equal: as arith_binary_plan but any numeric or bool type (not undefined); out = bool.
 StatusOr<BinaryPlan> equal_plan(const std::vector<const Tensor*>& inputs);
 // And / Or / Xor: inputs 0 and 1 required, both bool ("inputs must be bool"), broadcastable;

@@ -86,6 +86,7 @@ constexpr OpEntry kOps[] = {
     {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost23},  // roi is never read
     {"", "Clip", 6, 21, cpu_clip, SS_CUDA(clip), kComputes, kHost12},
     {"", "LeakyRelu", 6, 21, cpu_leaky_relu, SS_CUDA(leaky_relu)},
+    {"", "PRelu", 7, 21, cpu_prelu, SS_CUDA(prelu)},
     {"", "HardSigmoid", 6, 21, cpu_hard_sigmoid, SS_CUDA(hard_sigmoid)},
     {"", "HardSwish", 14, 21, cpu_hard_swish, SS_CUDA(hard_swish)},
     {"", "Erf", 9, 21, cpu_erf, SS_CUDA(erf)},

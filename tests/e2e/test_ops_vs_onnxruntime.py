@@ -210,6 +210,15 @@ def gen_unary():
     for opset in (6, 16):
         one("LeakyRelu", opset, [3, 7])
         one("LeakyRelu", opset, [2, 3, 4], {"alpha": float(np.float32(r.uniform(0, 1)))})
+    # PRelu: a slope per channel (torch's nn.PReLU(C)), one slope, a slope of X's shape; float64 from opset 9
+    for opset in (7, 9, 16):
+        one("PRelu", opset, [2, 3, 4, 4], inits=[T("s", r.uniform(-1, 1, [3, 1, 1]).astype(np.float32))], extra_ins=["s"],
+            tag="slope=3x1x1")
+    one("PRelu", 16, [5, 8], inits=[T("s", np.array([0.25], np.float32))], extra_ins=["s"], tag="slope=1")
+    one("PRelu", 16, [5, 8], inits=[T("s", r.uniform(-1, 1, [5, 8]).astype(np.float32))], extra_ins=["s"], tag="slope=x")
+    one("PRelu", 16, [4, 6], inits=[T("s", r.uniform(-1, 1, [6]))], extra_ins=["s"], x_type=DOUBLE, tag="float64")
+    one("PRelu", 16, [3], inits=[T("s", r.uniform(-1, 1, [2, 3]).astype(np.float32))], extra_ins=["s"],
+        tag="slope_beyond_x_refused", refuse="does not broadcast to X's shape")
     for opset in (6,):
         one("HardSigmoid", opset, [3, 7])
         one("HardSigmoid", opset, [3, 7], {"alpha": 0.5, "beta": 0.25})
@@ -1361,7 +1370,8 @@ def gen_edges():
         extra_ins=["scales"], tag="opset10_refused", refuse="opsets 11-21")
     one("Slice", 9, [4, 5], {"starts": [1], "ends": [3], "axes": [1]}, tag="attribute_form_refused", refuse="opsets 10-21")
     # NaN through ops that pick or compare: NaN from Sqrt of the negative half of x
-    for op, extra, attrs in (("Relu", [], {}), ("LeakyRelu", [], {}), ("Clip", ["lo", "hi"], {}), ("Max", ["c"], {}),
+    for op, extra, attrs in (("Relu", [], {}), ("LeakyRelu", [], {}), ("PRelu", ["c"], {}), ("Clip", ["lo", "hi"], {}),
+                             ("Max", ["c"], {}),
                              ("Min", ["c"], {}), ("ArgMax", [], {"axis": 1}),
                              ("Softmax", [], {"axis": 1}), ("HardSigmoid", [], {}), ("Sigmoid", [], {}), ("Tanh", [], {}),
                              ("Equal", ["s"], {}), ("IsNaN", [], {})):

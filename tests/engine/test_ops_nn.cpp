@@ -1254,6 +1254,42 @@ TEST_P(OpTest, LeakyRelu_Alpha_NaN_Float64) {
   for (std::size_t i = 0; i < 12; ++i) ref[i] = xd[i] < 0 ? double{0.01f} * xd[i] : xd[i];
   expect_near(out, DType::kFloat64, {12}, ref, 1e-15);
 }
+TEST_P(OpTest, PRelu_SlopeBroadcastOneWay) {
+  // y = x < 0 ? slope * x : x, the product in X's type: a slope per channel ([C, 1, 1] over [N, C, H, W],
+  // as torch's nn.PReLU(C) exports it), one slope, a slope of X's shape, and float64.
+  const Shape xs{2, 3, 4, 4};
+  auto x = rand_f32(numel_of(xs), -3, 3);
+  x[0] = -0.0f, x[1] = 0.0f, x[2] = -INFINITY, x[3] = INFINITY;
+  for (const Shape& ss : {Shape{3, 1, 1}, Shape{1}, xs}) {
+    SCOPED_TRACE("slope " + shape_to_string(ss));
+    const auto slope = rand_f32(numel_of(ss), -1, 1);
+    Tensor out = run1("PRelu", {make<float>(xs, x), make<float>(ss, slope)}, {}, 16);
+    std::vector<double> ref(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t c = (i / 16) % 3;
+      const float s = ss.size() == 1 ? slope[0] : ss.size() == 3 ? slope[c] : slope[i];
+      ref[i] = x[i] < 0 ? static_cast<double>(s * x[i]) : x[i];
+    }
+    expect_near(out, DType::kFloat32, xs, ref, 0);
+    EXPECT_TRUE(std::signbit(out.data<float>()[0])) << "-0 passes through";
+  }
+  Tensor nan = run1("PRelu", {make<float>({2}, std::vector<float>{NAN, -2.0f}), make<float>({1}, std::vector<float>{0.5f})}, {}, 9);
+  EXPECT_TRUE(std::isnan(nan.data<float>()[0]));
+  EXPECT_EQ(nan.data<float>()[1], -1.0f);
+  const auto xd = rand_f64(12, -3, 3);
+  Tensor d = run1("PRelu", {make<double>({3, 4}, xd), make<double>({4}, std::vector<double>{0.25, -0.5, 2.0, 0.0})});
+  std::vector<double> refd(12);
+  const double sd[4] = {0.25, -0.5, 2.0, 0.0};
+  for (std::size_t i = 0; i < 12; ++i) refd[i] = xd[i] < 0 ? sd[i % 4] * xd[i] : xd[i];
+  expect_near(d, DType::kFloat64, {3, 4}, refd, 0);
+}
+TEST_P(OpTest, PRelu_Errors) {
+  // The slope broadcast to a shape larger than X's: not PRelu's one-way broadcast.
+  expect_error(StatusCode::kInvalidArgument, "slope of shape [2, 3] does not broadcast to X's shape [3]", "PRelu",
+               {make<float>({3}, rand_f32(3)), make<float>({2, 3}, rand_f32(6))});
+  expect_error(StatusCode::kUnimplemented, "element type int64 is not supported", "PRelu",
+               {make<int64_t>({2}, std::vector<int64_t>{-1, 2}), make<int64_t>({1}, std::vector<int64_t>{3})});
+}
 TEST_P(OpTest, HardSigmoid_Default) {
   auto x = rand_f32(60, -6, 6);
   x[0] = -2.5f, x[1] = 2.5f, x[2] = 0;

@@ -28,6 +28,7 @@ Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear 
 // activation.cpp — float32 / float64 (Clip also integers); NaN passes through
 Status cpu_clip(OpContext& ctx);
 Status cpu_leaky_relu(OpContext& ctx);
+Status cpu_prelu(OpContext& ctx);  // elementwise.cpp
 Status cpu_hard_sigmoid(OpContext& ctx);
 Status cpu_hard_swish(OpContext& ctx);
 Status cpu_erf(OpContext& ctx);

@@ -550,6 +550,20 @@ Status cpu_greater(OpContext& ctx) { return compare<CompareOp::kGreater>(ctx); }
 Status cpu_less_or_equal(OpContext& ctx) { return compare<CompareOp::kLessOrEqual>(ctx); }
 Status cpu_greater_or_equal(OpContext& ctx) { return compare<CompareOp::kGreaterOrEqual>(ctx); }
 
+Status cpu_prelu(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, prelu_plan(ctx.inputs));
+  Tensor out(p.out, p.shape);
+  const auto run = [&](auto zero) {
+    using T = decltype(zero);
+    binary_loop<T>(*p.a, *p.b, &out, [](T x, T slope) { return x < T(0) ? slope * x : x; });
+  };
+  if (p.out == DType::kFloat32) run(float{});
+  else if (p.out == DType::kFloat64) run(double{});
+  else return unsupported_element_type(p.out);  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
 Status cpu_mod(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(ModPlan p, mod_plan(ctx.node, ctx.inputs));
   Tensor out(p.b.out, p.b.shape);

@@ -32,6 +32,7 @@ Status cuda_relu(CudaOpContext& ctx);
 Status cuda_sigmoid(CudaOpContext& ctx);
 Status cuda_tanh(CudaOpContext& ctx);
 Status cuda_leaky_relu(CudaOpContext& ctx);
+Status cuda_prelu(CudaOpContext& ctx);
 Status cuda_hard_sigmoid(CudaOpContext& ctx);
 Status cuda_hard_swish(CudaOpContext& ctx);
 Status cuda_gelu(CudaOpContext& ctx);

@@ -244,6 +244,11 @@ Status cuda_greater(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kGreater
 Status cuda_less_or_equal(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kLessOrEqual); }
 Status cuda_greater_or_equal(CudaOpContext& ctx) { return compare(ctx, BinaryOp::kGreaterOrEqual); }
 
+Status cuda_prelu(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(BinaryPlan p, prelu_plan(ctx.inputs));
+  return launch_binary_op(ctx, BinaryOp::kPRelu, p);
+}
+
 Status cuda_mod(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(ModPlan p, mod_plan(ctx.node, ctx.inputs));
   // An integer divisor of 0 is recorded by the kernel (kDivisionByZero): the batch fails as on the CPU.
