@@ -377,11 +377,11 @@ StatusOr<PoolPlan> pool_plan(const Node& node, const Tensor& x, bool is_max) {
   return p;
 }
 
-StatusOr<GlobalPoolPlan> global_average_pool_plan(const Tensor& x) {
+StatusOr<GlobalPoolPlan> global_pool_plan(const Tensor& x, const char* op) {
   if (x.rank() < 3) {
     return invalid_argument("X " + shape_to_string(x.shape()) + " must have at least 3 dimensions [N, C, spatial...]");
   }
-  SS_RETURN_IF_ERROR(plan_require_float(x, "GlobalAveragePool"));
+  SS_RETURN_IF_ERROR(plan_require_float(x, op));
   GlobalPoolPlan p;
   p.out_shape = x.shape();
   for (std::size_t k = 2; k < p.out_shape.size(); ++k) {

@@ -157,7 +157,8 @@ struct GlobalPoolPlan {
   Shape out_shape;                  // X's with the spatial dimensions 1
   int64_t planes = 0, inner = 1;    // N * C planes of `inner` values
 };
-StatusOr<GlobalPoolPlan> global_average_pool_plan(const Tensor& x);
+// GlobalAveragePool and GlobalMaxPool (`op` names it): float X of rank 3 or more.
+StatusOr<GlobalPoolPlan> global_pool_plan(const Tensor& x, const char* op);
 
 struct ConvPlan {
   int64_t n = 0, c = 0, m = 0, group = 1;

@@ -82,6 +82,7 @@ constexpr OpEntry kOps[] = {
     {"", "MaxPool", 1, 21, cpu_max_pool, SS_CUDA(max_pool)},
     {"", "AveragePool", 1, 21, cpu_average_pool, SS_CUDA(average_pool)},
     {"", "GlobalAveragePool", 1, 21, cpu_global_average_pool, SS_CUDA(global_average_pool)},
+    {"", "GlobalMaxPool", 1, 21, cpu_global_max_pool, SS_CUDA(global_max_pool)},
     {"", "Pad", 2, 21, cpu_pad, SS_CUDA(pad), kComputes, kHost123},
     {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost23},  // roi is never read
     {"", "Clip", 6, 21, cpu_clip, SS_CUDA(clip), kComputes, kHost12},

@@ -656,6 +656,7 @@ def gen_pool():
         tag="1d,indices_output_refused", refuse="Indices")
     for x in ([2, 3, 5], [2, 3, 4, 5], [1, 2, 3, 2, 4]):
         one("GlobalAveragePool", 1, x)
+        one("GlobalMaxPool", 1, x)
 
 
 def gen_batchnorm():

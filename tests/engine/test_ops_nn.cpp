@@ -638,6 +638,26 @@ TEST_P(OpTest, GlobalAveragePool_3D_Float64) {
   }
   expect_near(out, DType::kFloat64, {2, 4, 1}, ref, 1e-12);
 }
+TEST_P(OpTest, GlobalMaxPool_4D_NaN_Float64) {
+  // The largest value of each plane; a plane holding a NaN gives NaN, as ReduceMax.
+  auto x = rand_f32(2 * 3 * 5 * 7, -2, 2);
+  x[35 + 11] = NAN;  // plane 1
+  Tensor out = run1("GlobalMaxPool", {make<float>({2, 3, 5, 7}, x)});
+  ASSERT_EQ(out.shape(), (Shape{2, 3, 1, 1}));
+  for (int64_t p = 0; p < 6; ++p) {
+    if (p == 1) {
+      EXPECT_TRUE(std::isnan(out.data<float>()[p]));
+      continue;
+    }
+    EXPECT_EQ(out.data<float>()[p], *std::max_element(x.begin() + p * 35, x.begin() + (p + 1) * 35)) << "plane " << p;
+  }
+  auto xd = rand_f64(2 * 4 * 9);
+  Tensor d = run1("GlobalMaxPool", {make<double>({2, 4, 9}, xd)});
+  std::vector<double> ref(8);
+  for (int64_t p = 0; p < 8; ++p) ref[p] = *std::max_element(xd.begin() + p * 9, xd.begin() + (p + 1) * 9);
+  expect_near(d, DType::kFloat64, {2, 4, 1}, ref, 0);
+  expect_error(StatusCode::kInvalidArgument, "at least 3 dimensions", "GlobalMaxPool", {make<float>({2, 3}, rand_f32(6))});
+}
 TEST_P(OpTest, GlobalAveragePool_Rank2_Error) {
   expect_error(StatusCode::kInvalidArgument, "at least 3 dimensions", "GlobalAveragePool",
                {make<float>({2, 3}, rand_f32(6))});

@@ -22,6 +22,7 @@ Status cpu_batch_normalization(OpContext& ctx);   // inference mode only
 Status cpu_max_pool(OpContext& ctx);              // output Y only (no Indices)
 Status cpu_average_pool(OpContext& ctx);
 Status cpu_global_average_pool(OpContext& ctx);
+Status cpu_global_max_pool(OpContext& ctx);
 Status cpu_pad(OpContext& ctx);                   // constant / reflect / edge / wrap, any rank
 Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear (last two dims)
 

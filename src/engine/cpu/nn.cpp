@@ -605,20 +605,20 @@ Status cpu_blocked_max_pool(OpContext& ctx) {
 }
 Status cpu_average_pool(OpContext& ctx) { return pool(ctx, false); }
 
-Status cpu_global_average_pool(OpContext& ctx) {
+namespace {
+
+// Each plane of X to one value: `reduce` of its `inner` values (a double for the mean, T for the max).
+template <typename F>
+Status global_pool(OpContext& ctx, const char* op, F reduce) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_average_pool_plan(*x));
+  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_pool_plan(*x, op));
   const int64_t planes = plan.planes, inner = plan.inner;
   Tensor y(x->dtype(), plan.out_shape);
   auto run = [&](auto zero) {
     using T = decltype(zero);
     const T* px = x->data<T>();
     T* py = y.data<T>();
-    for (int64_t pl = 0; pl < planes; ++pl) {
-      double sum = 0;
-      for (int64_t q = 0; q < inner; ++q) sum += static_cast<double>(px[pl * inner + q]);
-      py[pl] = static_cast<T>(sum / static_cast<double>(inner));
-    }
+    for (int64_t pl = 0; pl < planes; ++pl) py[pl] = reduce(px + pl * inner, inner);
   };
   if (x->dtype() == DType::kFloat32) {
     run(float{});
@@ -629,6 +629,30 @@ Status cpu_global_average_pool(OpContext& ctx) {
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
+}
+
+}  // namespace
+
+Status cpu_global_average_pool(OpContext& ctx) {
+  return global_pool(ctx, "GlobalAveragePool", [](const auto* v, int64_t n) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    double sum = 0;
+    for (int64_t q = 0; q < n; ++q) sum += static_cast<double>(v[q]);
+    return static_cast<T>(sum / static_cast<double>(n));
+  });
+}
+
+Status cpu_global_max_pool(OpContext& ctx) {
+  // As ReduceMax: the first NaN wins; an empty plane gives -inf.
+  return global_pool(ctx, "GlobalMaxPool", [](const auto* v, int64_t n) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    T best = -std::numeric_limits<T>::infinity();
+    for (int64_t q = 0; q < n; ++q) {
+      if (std::isnan(v[q])) return v[q];
+      if (v[q] > best) best = v[q];
+    }
+    return best;
+  });
 }
 
 // Pad and Resize: validation, output shapes and modes come from pad_plan / resize_plan

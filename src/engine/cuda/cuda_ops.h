@@ -109,6 +109,7 @@ Status cuda_batch_normalization(CudaOpContext& ctx);
 Status cuda_max_pool(CudaOpContext& ctx);
 Status cuda_average_pool(CudaOpContext& ctx);
 Status cuda_global_average_pool(CudaOpContext& ctx);
+Status cuda_global_max_pool(CudaOpContext& ctx);
 
 // ---- products and convolutions (cuBLAS, cuDNN): src/engine/cuda/gemm_conv.cpp, kernels/gemm_conv.cu ----
 Status cuda_gemm(CudaOpContext& ctx);

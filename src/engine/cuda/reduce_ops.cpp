@@ -374,18 +374,27 @@ Status cuda_batch_normalization(CudaOpContext& ctx) {
 Status cuda_max_pool(CudaOpContext& ctx) { return pool(ctx, true); }
 Status cuda_average_pool(CudaOpContext& ctx) { return pool(ctx, false); }
 
-Status cuda_global_average_pool(CudaOpContext& ctx) {
+namespace {
+
+// The mean (GlobalAveragePool) or the largest value (GlobalMaxPool, NaN winning as in ReduceMax) of
+// each plane: a reduction over the trailing dimensions.
+Status global_pool(CudaOpContext& ctx, kernels::ReduceKind kind, const char* op) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
-  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_average_pool_plan(*x));
+  SS_ASSIGN_OR_RETURN(GlobalPoolPlan plan, global_pool_plan(*x, op));
   std::vector<bool> reduced(static_cast<std::size_t>(x->rank()), true);
   reduced[0] = reduced[1] = false;
-  // The mean of each plane: a ReduceMean over the trailing dimensions.
   SS_ASSIGN_OR_RETURN(kernels::ReduceGeometry g, reduce_geometry(x->shape(), reduced));
   Tensor y(x->dtype(), plan.out_shape);
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_reduce(kernels::ReduceKind::kMean, cuda_elem(x->dtype()), x->raw(),
-                                                   y.raw(), g, ctx.lane.stream));
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_reduce(kind, cuda_elem(x->dtype()), x->raw(), y.raw(), g, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
+
+}  // namespace
+
+Status cuda_global_average_pool(CudaOpContext& ctx) {
+  return global_pool(ctx, kernels::ReduceKind::kMean, "GlobalAveragePool");
+}
+Status cuda_global_max_pool(CudaOpContext& ctx) { return global_pool(ctx, kernels::ReduceKind::kMax, "GlobalMaxPool"); }
 
 }  // namespace shardscore
