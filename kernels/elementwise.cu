@@ -240,6 +240,8 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
     return cos(v);
   } else if constexpr (kOp == UnaryOp::kSoftplus) {
     return v > C(0) ? v + log1p(exp(-v)) : log1p(exp(v));
+  } else if constexpr (kOp == UnaryOp::kMish) {
+    return v * tanh(v > C(0) ? v + log1p(exp(-v)) : log1p(exp(v)));
   } else if constexpr (kOp == UnaryOp::kSoftsign) {
     return v / (C(1) + fabs(v));
   } else if constexpr (kOp == UnaryOp::kElu) {
@@ -471,6 +473,7 @@ cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t 
     case UnaryOp::kSin: return unary_op<UnaryOp::kSin>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kCos: return unary_op<UnaryOp::kCos>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kSoftplus: return unary_op<UnaryOp::kSoftplus>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kMish: return unary_op<UnaryOp::kMish>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kSoftsign: return unary_op<UnaryOp::kSoftsign>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kElu: return unary_op<UnaryOp::kElu>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kSelu: return unary_op<UnaryOp::kSelu>(elem, x, y, n, alpha, beta, stream);

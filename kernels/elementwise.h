@@ -45,6 +45,7 @@ enum class UnaryOp {
   kRound,        // halves to even
   kSin, kCos, kSoftplus,
   kSoftsign,     // x / (1 + |x|) as written: +-inf gives NaN
+  kMish,         // x * tanh(softplus(x)) as written: -inf gives NaN
   kElu,          // alpha
   kSelu,         // alpha, beta = gamma
   kAbs, kSign,   // also signed integers; Sign(NaN) = NaN

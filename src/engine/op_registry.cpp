@@ -117,6 +117,7 @@ constexpr OpEntry kOps[] = {
     {"", "Cos", 7, 21, cpu_cos, SS_CUDA(cos)},
     {"", "Sign", 9, 21, cpu_sign, SS_CUDA(sign)},  // float, int8/16/32/64 (unsigned refused)
     {"", "Softplus", 1, 21, cpu_softplus, SS_CUDA(softplus)},
+    {"", "Mish", 18, 21, cpu_mish, SS_CUDA(mish)},
     {"", "Softsign", 1, 21, cpu_softsign, SS_CUDA(softsign)},
     {"", "Elu", 6, 21, cpu_elu, SS_CUDA(elu)},
     {"", "Selu", 6, 21, cpu_selu, SS_CUDA(selu)},

@@ -1704,6 +1704,11 @@ def gen_math():
         # a wide range of values: x * 30 (Log and friends of negatives: NaN)
         add(op, 13, [N("Mul", ["x", "k"], ["t"]), N(op, ["t"], **attrs)], [("x", FLOAT, [4, 64])], tag="x=4x64,times30",
             inits=[T("k", np.float32(30))])
+    # Mish (opset 18): x * tanh(softplus(x)), with the edges and a wide range
+    one("Mish", 18, [3, 7])
+    with_edges("Mish", 18)
+    add("Mish", 18, [N("Mul", ["x", "k"], ["t"]), N("Mish", ["t"])], [("x", FLOAT, [4, 64])], tag="x=4x64,times30",
+        inits=[T("k", np.float32(30))])
     # Round: halves to even, including large ones
     add("Round", 11, [N("Add", ["x", "h"], ["t"]), N("Floor", ["t"], ["f"]), N("Add", ["f", "h"], ["g"]),
                       N("Round", ["g"])], [("x", FLOAT, [4, 16])], tag="halves", inits=[T("h", np.float32(0.5))])

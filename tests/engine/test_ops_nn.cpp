@@ -1358,6 +1358,23 @@ double gelu_tanh(double v) {
   return 0.5 * v * (1 + std::tanh(std::sqrt(2 / 3.14159265358979323846) * (v + 0.044715 * v * v * v)));
 }
 
+TEST_P(OpTest, Mish_Opset18) {
+  // x * tanh(ln(1 + e^x)) in double, beside the edges: large values (y = x), -inf (NaN, as written), NaN.
+  auto x = rand_f32(60, -8, 8);
+  x[0] = 30.f, x[1] = -30.f, x[2] = 0.f, x[3] = INFINITY;
+  Tensor out = run1("Mish", {make<float>({60}, x)}, {}, 18);
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i] * std::tanh(std::log1p(std::exp(double{x[i]})));
+  ref[3] = INFINITY;
+  expect_near(out, DType::kFloat32, {60}, ref, kTolElementwise);
+  Tensor edges = run1("Mish", {make<float>({2}, std::vector<float>{-INFINITY, NAN})}, {}, 18);
+  EXPECT_TRUE(std::isnan(edges.data<float>()[0]) && std::isnan(edges.data<float>()[1]));
+  const auto xd = rand_f64(20, -5, 5);
+  Tensor d = run1("Mish", {make<double>({20}, xd)}, {}, 18);
+  std::vector<double> refd(20);
+  for (std::size_t i = 0; i < 20; ++i) refd[i] = xd[i] * std::tanh(std::log1p(std::exp(xd[i])));
+  expect_near(d, DType::kFloat64, {20}, refd, 1e-14);
+}
 TEST_P(OpTest, Gelu_Opset20_Exact) {
   auto x = rand_f32(60, -6, 6);
   Tensor out = run1("Gelu", {make<float>({60}, x)}, {}, 20);

@@ -119,7 +119,7 @@ Status cpu_gelu(OpContext& ctx) {
   });
 }
 
-// ---- Exp, Log, Reciprocal, Floor, Ceil, Round, Sin, Cos, Softplus, Softsign, Elu, Selu ----
+// ---- Exp, Log, Reciprocal, Floor, Ceil, Round, Sin, Cos, Softplus, Mish, Softsign, Elu, Selu ----
 
 Status cpu_exp(OpContext& ctx) {
   return cpu_unary_float(ctx, [](auto v) { return std::exp(v); });
@@ -160,6 +160,15 @@ Status cpu_softplus(OpContext& ctx) {
   return cpu_unary_float(ctx, [](auto v) {
     using T = decltype(v);
     return v > T(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
+  });
+}
+
+Status cpu_mish(OpContext& ctx) {
+  // x * tanh(softplus(x)), softplus as above; the spec's formula as written: -inf gives NaN (-inf * 0),
+  // as in onnx.reference.
+  return cpu_unary_float(ctx, [](auto v) {
+    using T = decltype(v);
+    return v * std::tanh(v > T(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)));
   });
 }
 

@@ -59,6 +59,7 @@ Status cpu_round(OpContext& ctx);  // halves to even
 Status cpu_sin(OpContext& ctx);
 Status cpu_cos(OpContext& ctx);
 Status cpu_softplus(OpContext& ctx);
+Status cpu_mish(OpContext& ctx);
 Status cpu_softsign(OpContext& ctx);
 Status cpu_elu(OpContext& ctx);
 Status cpu_selu(OpContext& ctx);

@@ -47,6 +47,7 @@ Status cuda_round(CudaOpContext& ctx);
 Status cuda_sin(CudaOpContext& ctx);
 Status cuda_cos(CudaOpContext& ctx);
 Status cuda_softplus(CudaOpContext& ctx);
+Status cuda_mish(CudaOpContext& ctx);
 Status cuda_softsign(CudaOpContext& ctx);
 Status cuda_elu(CudaOpContext& ctx);
 Status cuda_selu(CudaOpContext& ctx);

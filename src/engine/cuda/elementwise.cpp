@@ -214,6 +214,7 @@ Status cuda_round(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kRound)
 Status cuda_sin(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSin); }
 Status cuda_cos(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCos); }
 Status cuda_softplus(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftplus); }
+Status cuda_mish(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kMish); }
 Status cuda_softsign(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftsign); }
 Status cuda_elu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kElu, elu_params(ctx.node).alpha); }
 
