@@ -253,7 +253,7 @@ namespace {
 // How engine_probe_rows' refusals begin (engine_probe_refused).
 const std::string kProbeRefusal = "model output '";
 
-// Rows of zeros of each input, the last `ones` of them ones.
+// `count` rows of zeros of each input, row `ones` of them ones (-1: none).
 std::vector<Tensor> probe_inputs(const std::vector<RowSpec>& rows, int64_t count, int64_t ones) {
   std::vector<Tensor> xs;
   for (const RowSpec& r : rows) {
@@ -262,7 +262,7 @@ std::vector<Tensor> probe_inputs(const std::vector<RowSpec>& rows, int64_t count
     Tensor x(r.dtype, shape);
     std::memset(x.raw(), 0, x.nbytes());
     const int64_t per_row = count > 0 ? x.numel() / count : 0;
-    for (int64_t i = (count - ones) * per_row; i < x.numel(); ++i) {
+    for (int64_t i = ones * per_row; ones >= 0 && i < (ones + 1) * per_row; ++i) {
       auto* b = static_cast<std::byte*>(x.raw()) + static_cast<std::size_t>(i) * dtype_size(r.dtype);
       switch (r.dtype) {
         case DType::kFloat32: *reinterpret_cast<float*>(b) = 1.0f; break;
@@ -316,39 +316,49 @@ StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std:
     }
     return ok_status();
   };
-  std::vector<Tensor> two, zeros, ones;
-  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 2, 0), &two));
-  SS_RETURN_IF_ERROR(check_shapes(two, 2, nullptr, ""));
-  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 3, 0), &zeros).with_context("3 rows of zeros: "));
-  SS_RETURN_IF_ERROR(check_shapes(zeros, 3, &two, ""));
-  // The same 3 rows but the last, ones: the same shapes take the same kernels, so rows 0 and 1 of
-  // rows scored apart give the same bits. Where ones cannot run (an index out of range) nothing is
-  // compared. A model that fixes its batch at 1 or 2 rows runs row 2 apart: nothing can mix there.
-  if (!engine.run(probe_inputs(rows, 3, 1), &ones).ok()) return two;
-  SS_RETURN_IF_ERROR(check_shapes(ones, 3, &two, " (the last of ones)"));
-  for (std::size_t k = 0; k < zeros.size(); ++k) {
-    const Tensor& a = zeros[k];
-    const Tensor& b = ones[k];
-    const int64_t per_row = a.numel() / 3;
-    const std::size_t size = dtype_size(a.dtype());
-    for (int64_t i = 0; i < 2 * per_row; ++i) {
-      const auto va = float_value(a, i), vb = float_value(b, i);
-      const bool same = va && vb ? (*va == *vb || (std::isnan(*va) && std::isnan(*vb)))
-                                 : std::memcmp(static_cast<const std::byte*>(a.raw()) + i * size,
-                                               static_cast<const std::byte*>(b.raw()) + i * size, size) == 0;
-      if (same) continue;
-      const auto text = [](const std::optional<double>& v) {
-        std::ostringstream o;
-        o << *v;
-        return o.str();
-      };
-      return unimplemented(kProbeRefusal + outputs[k].name + "' mixes rows: row " + std::to_string(i / per_row) +
-                           "'s value " + (va && vb ? "changes from " + text(va) + " to " + text(vb) : "changes") +
-                           " when another row of its batch changes (the trial on rows of zeros, then one row of "
-                           "ones, before scoring); scored batch by batch, its values would follow run.batch_size "
-                           "and the rank count (a reduction or normalization across rows, or a Reshape that folds "
-                           "them together), so shardscore does not score it");
+  // The rows other than `one_row` of the runs on zeros and with that row of ones: bit for bit.
+  const auto compare_rows = [&](const std::vector<Tensor>& zeros, const std::vector<Tensor>& ones, int64_t one_row) -> Status {
+    for (std::size_t k = 0; k < zeros.size(); ++k) {
+      const Tensor& a = zeros[k];
+      const Tensor& b = ones[k];
+      const int64_t per_row = a.numel() / 3;
+      const std::size_t size = dtype_size(a.dtype());
+      for (int64_t i = 0; i < a.numel(); ++i) {
+        if (i / per_row == one_row) continue;
+        const auto va = float_value(a, i), vb = float_value(b, i);
+        const bool same = va && vb ? (*va == *vb || (std::isnan(*va) && std::isnan(*vb)))
+                                   : std::memcmp(static_cast<const std::byte*>(a.raw()) + i * size,
+                                                 static_cast<const std::byte*>(b.raw()) + i * size, size) == 0;
+        if (same) continue;
+        const auto text = [](double v) {
+          std::ostringstream o;
+          o << v;
+          return o.str();
+        };
+        return unimplemented(kProbeRefusal + outputs[k].name + "' mixes rows: row " + std::to_string(i / per_row) +
+                             "'s value " + (va && vb ? "changes from " + text(*va) + " to " + text(*vb) : "changes") +
+                             " when row " + std::to_string(one_row) +
+                             " of its batch changes (the trial on rows of zeros, then one row of ones, before "
+                             "scoring); scored batch by batch, its values would follow run.batch_size and the rank "
+                             "count (a reduction, a cumulative sum or a normalization across rows, or a Reshape that "
+                             "folds them together), so shardscore does not score it");
+      }
     }
+    return ok_status();
+  };
+  std::vector<Tensor> two, zeros, ones;
+  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 2, -1), &two));
+  SS_RETURN_IF_ERROR(check_shapes(two, 2, nullptr, ""));
+  SS_RETURN_IF_ERROR(engine.run(probe_inputs(rows, 3, -1), &zeros).with_context("3 rows of zeros: "));
+  SS_RETURN_IF_ERROR(check_shapes(zeros, 3, &two, ""));
+  // The same 3 rows with row 2, then row 0, of ones: the same shapes take the same kernels, so the
+  // other rows, scored apart, keep their bits. Row 2 catches what looks at later rows, row 0 what
+  // looks at earlier ones (CumSum down the rows) and a model fixed at 2 rows, which runs rows 0 and 1
+  // together and row 2 apart. Where ones cannot run (an index out of range) nothing is compared.
+  for (const int64_t one_row : {int64_t{2}, int64_t{0}}) {
+    if (!engine.run(probe_inputs(rows, 3, one_row), &ones).ok()) return two;
+    SS_RETURN_IF_ERROR(check_shapes(ones, 3, &two, one_row == 2 ? " (the last of ones)" : " (the first of ones)"));
+    SS_RETURN_IF_ERROR(compare_rows(zeros, ones, one_row));
   }
   return two;
 }

@@ -95,14 +95,14 @@ struct RowSpec {
 };
 
 // What a job checks of a model before it scores (and `shardscore inspect` too): runs it on 2 rows
-// of zeros, then on 3 rows of zeros, then on the same 3 rows with the last of ones. OK, with the
-// 2-row run's outputs, when every output has one entry per row (its dimension 0) of one row shape in
-// every run, and rows 0 and 1 give the same bits whether row 2 is zeros or ones (one batch size, so
-// one choice of kernels). Unimplemented naming the output otherwise: scored batch by batch, its
-// values would follow run.batch_size and the rank count (a reduction or normalization across the
-// batch axis, a Reshape that folds rows together). The zero runs' errors as they are; the run with
-// ones only decides the comparison (ones may be out of range for an index input). A model that
-// fixes its batch at 1 or 2 rows runs row 2 apart, where nothing can mix.
+// of zeros, then on 3 rows of zeros, then on the same 3 rows with row 2, and then row 0, of ones. OK,
+// with the 2-row run's outputs, when every output has one entry per row (its dimension 0) of one row
+// shape in every run, and the rows of zeros give the same bits whatever the row of ones (one batch
+// size, so one choice of kernels). Unimplemented naming the output otherwise: scored batch by batch,
+// its values would follow run.batch_size and the rank count (a reduction, cumulative sum or
+// normalization across the batch axis, a Reshape that folds rows together). The zero runs' errors as
+// they are; a run with ones only decides the comparison (ones may be out of range for an index
+// input). A model that fixes its batch at 1 row runs each row alone, where nothing can mix.
 StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std::vector<RowSpec>& rows);
 // Whether engine_probe_rows' error is its refusal of what the runs gave (the model ran), not a run's.
 bool engine_probe_refused(const Status& st);

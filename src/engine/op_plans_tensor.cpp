@@ -75,6 +75,60 @@ StatusOr<std::vector<int64_t>> normalize_distinct_axes(const std::vector<int64_t
 
 // ---- Transpose, Expand, Slice ----
 
+namespace {
+
+// X seen as `view` (its elements in row-major order), copied in the order of `perm` over the view's
+// axes, and the result seen as `out_shape`.
+StridedPlan permuted_view(const Shape& view, const std::vector<int64_t>& perm, Shape out_shape) {
+  const auto st = row_major_strides(view);
+  StridedPlan p;
+  for (const int64_t k : perm) {
+    p.shape.push_back(view[static_cast<std::size_t>(k)]);
+    p.strides.push_back(st[static_cast<std::size_t>(k)]);
+  }
+  p.out_shape = std::move(out_shape);
+  return p;
+}
+
+// X [N, C, H, W] and blocksize (>= 1), checked.
+StatusOr<int64_t> block_of(const Node& node, const Tensor& x) {
+  if (x.rank() != 4) return invalid_argument("X " + shape_to_string(x.shape()) + " must be 4-D [N, C, H, W]");
+  const int64_t b = node.attr_int("blocksize", 0);
+  if (b < 1) return invalid_argument("blocksize " + std::to_string(b) + " must be given and at least 1");
+  return b;
+}
+
+}  // namespace
+
+StatusOr<StridedPlan> depth_to_space_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const int64_t b, block_of(node, *x));
+  const int64_t n = x->dim(0), c = x->dim(1), h = x->dim(2), w = x->dim(3);
+  if (c % (b * b) != 0) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + ": its " + std::to_string(c) +
+                            " channels are not a multiple of blocksize^2 (" + std::to_string(b * b) + ")");
+  }
+  const std::string mode = node.opset >= 11 ? node.attr_string("mode", "DCR") : "DCR";
+  const Shape out{n, c / (b * b), h * b, w * b};
+  // DCR: depth as [b, b, C'], the spec's reshape [N, b, b, C', H, W] and transpose [0, 3, 4, 1, 5, 2];
+  // CRD: as [C', b, b], reshape [N, C', b, b, H, W] and transpose [0, 1, 4, 2, 5, 3].
+  if (mode == "DCR") return permuted_view({n, b, b, c / (b * b), h, w}, {0, 3, 4, 1, 5, 2}, out);
+  if (mode == "CRD") return permuted_view({n, c / (b * b), b, b, h, w}, {0, 1, 4, 2, 5, 3}, out);
+  return invalid_argument("mode '" + mode + "' is not DCR or CRD");
+}
+
+StatusOr<StridedPlan> space_to_depth_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const int64_t b, block_of(node, *x));
+  const int64_t n = x->dim(0), c = x->dim(1), h = x->dim(2), w = x->dim(3);
+  if (h % b != 0 || w % b != 0) {
+    return invalid_argument("X " + shape_to_string(x->shape()) + ": its height and width are not multiples of blocksize " +
+                            std::to_string(b));
+  }
+  // The spec's reshape [N, C, H/b, b, W/b, b] and transpose [0, 3, 5, 1, 2, 4].
+  return permuted_view({n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4}, {n, c * b * b, h / b, w / b});
+}
+
 StatusOr<StridedPlan> transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   const int64_t r = x->rank();

@@ -50,8 +50,17 @@ struct StridedPlan {
   int64_t base = 0;
   std::vector<int64_t> strides;
   bool identity = false;  // Transpose by the identity permutation: the output is the input as is
+  // The output's shape where it is not `shape`, the copy's: the copied elements in row-major order
+  // seen so (DepthToSpace, SpaceToDepth move blocks through a 6-D copy). Empty: `shape`.
+  Shape out_shape;
 };
 StatusOr<StridedPlan> transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// DepthToSpace (blocksize; mode DCR, the default, or CRD from opset 11) and SpaceToDepth
+// (blocksize) on X [N, C, H, W] of any type, as the spec's reshape - transpose - reshape: one 6-D
+// strided copy. InvalidArgument for another rank, a blocksize below 1, a C (DepthToSpace) or an H or
+// W (SpaceToDepth) that the block does not divide, another mode.
+StatusOr<StridedPlan> depth_to_space_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+StatusOr<StridedPlan> space_to_depth_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // Reads input 1 (shape).
 StatusOr<StridedPlan> expand_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // Reads inputs 1-4 (starts, ends, axes, steps).
@@ -70,7 +79,7 @@ Status run_strided_plan(Ctx& ctx, StatusOr<StridedPlan> plan, Copy&& copy) {
   }
   Tensor y(x->dtype(), p.shape);
   SS_RETURN_IF_ERROR(copy(*x, p, &y));
-  ctx.outputs[0] = std::move(y);
+  ctx.outputs[0] = p.out_shape.empty() ? std::move(y) : y.reshaped(p.out_shape);
   return ok_status();
 }
 

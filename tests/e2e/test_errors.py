@@ -458,7 +458,7 @@ def _rows_model(kind: str) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize("kind, needles", [
-    ("minus_column_sum", ["model output 'y' mixes rows: row 0's value changes from 0 to -1 when another row"]),
+    ("minus_column_sum", ["model output 'y' mixes rows: row 0's value changes from 0 to -1 when row 2 of its batch changes"]),
     ("softmax_over_rows", ["model output 'y' mixes rows: row 0's value changes from 0.166667 to 0.105971"]),
     ("rows_in_dimension_1", ["model output 'y' has shape [2, 3] for 3 rows and [2, 2] for 2",
                              "one entry per input row"])])

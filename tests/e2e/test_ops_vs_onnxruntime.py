@@ -210,6 +210,11 @@ def gen_unary():
     for opset in (6, 16):
         one("LeakyRelu", opset, [3, 7])
         one("LeakyRelu", opset, [2, 3, 4], {"alpha": float(np.float32(r.uniform(0, 1)))})
+    # DepthToSpace (DCR, CRD) and SpaceToDepth: blocks of channels moved to space and back
+    for opset, attrs in ((1, {"blocksize": 2}), (13, {"blocksize": 3, "mode": "DCR"}), (13, {"blocksize": 2, "mode": "CRD"})):
+        one("DepthToSpace", opset, [2, 18 if attrs["blocksize"] == 3 else 8, 3, 5], attrs)
+    for opset, b in ((1, 2), (13, 3)):
+        one("SpaceToDepth", opset, [2, 3, 6, 12], {"blocksize": b})
     # PRelu: a slope per channel (torch's nn.PReLU(C)), one slope, a slope of X's shape; float64 from opset 9
     for opset in (7, 9, 16):
         one("PRelu", opset, [2, 3, 4, 4], inits=[T("s", r.uniform(-1, 1, [3, 1, 1]).astype(np.float32))], extra_ins=["s"],
@@ -217,6 +222,8 @@ def gen_unary():
     one("PRelu", 16, [5, 8], inits=[T("s", np.array([0.25], np.float32))], extra_ins=["s"], tag="slope=1")
     one("PRelu", 16, [5, 8], inits=[T("s", r.uniform(-1, 1, [5, 8]).astype(np.float32))], extra_ins=["s"], tag="slope=x")
     one("PRelu", 16, [4, 6], inits=[T("s", r.uniform(-1, 1, [6]))], extra_ins=["s"], x_type=DOUBLE, tag="float64")
+    add("PRelu", 16, [N("Cast", ["x"], ["h"], to=F16), N("PRelu", ["h", "s"], ["p"]), N("Cast", ["p"], ["y"], to=FLOAT)],
+        [("x", FLOAT, [4, 6])], inits=[T("s", r.uniform(-1, 1, [6]).astype(np.float16))], tol=HALF_TOL, tag="float16")
     one("PRelu", 16, [3], inits=[T("s", r.uniform(-1, 1, [2, 3]).astype(np.float32))], extra_ins=["s"],
         tag="slope_beyond_x_refused", refuse="does not broadcast to X's shape")
     for opset in (6,):

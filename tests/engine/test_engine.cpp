@@ -282,10 +282,11 @@ TEST(Engine, ProbeRowsTakesInputsAndOutputsOfEveryKind) {
 }
 
 TEST(Engine, ProbeRowsOfAFixedBatchModel) {
-  // Fixed at 4 rows: the 3-row runs are filled up to 4, so rows that mix within a run are seen;
-  // fixed at 1, each row runs alone and nothing can mix (the mean over the run is the row's own).
+  // Fixed at 4 rows: the 3-row runs are filled up to 4, so rows that mix within a run are seen; at 2,
+  // rows 0 and 1 run together (the row of ones in row 0 moves row 1); at 1, each row runs alone and
+  // nothing can mix (the mean over the run is the row's own).
   using namespace onnx_builder;
-  for (const int64_t b : {int64_t{1}, int64_t{4}}) {
+  for (const int64_t b : {int64_t{1}, int64_t{2}, int64_t{4}}) {
     for (const bool mix : {false, true}) {
       SCOPED_TRACE("fixed batch " + std::to_string(b) + (mix ? ", rows that mix" : ""));
       auto m = new_model();
@@ -298,7 +299,7 @@ TEST(Engine, ProbeRowsOfAFixedBatchModel) {
       }
       add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {b, 2});
       auto probed = probe_model(m, {{DType::kFloat32, {3}}});
-      if (mix && b > 2) {
+      if (mix && b >= 2) {
         ASSERT_FALSE(probed.ok());
         EXPECT_NE(probed.status().message().find("model output 'Y' mixes rows"), std::string::npos)
             << probed.status().message();
@@ -308,6 +309,22 @@ TEST(Engine, ProbeRowsOfAFixedBatchModel) {
       }
     }
   }
+}
+
+TEST(Engine, ProbeRowsRefusesACumulativeSumDownTheRows) {
+  // Row 2 depends on rows 0 and 1 and not the other way: only the row of ones in row 0 shows it.
+  using namespace onnx_builder;
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  add_int64_tensor(&m, "axis", {}, {0});
+  add_node(&m, "CumSum", {"X", "axis"}, {"Y"});
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  auto probed = probe_model(m, {{DType::kFloat32, {3}}});
+  ASSERT_FALSE(probed.ok());
+  EXPECT_NE(probed.status().message().find("model output 'Y' mixes rows: row 1's value changes from 0 to 1 when row 0 "
+                                           "of its batch changes"),
+            std::string::npos)
+      << probed.status().message();
 }
 
 TEST(Engine, ProbeRowsComparesOnlyWhereARowOfOnesRuns) {

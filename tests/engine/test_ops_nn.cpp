@@ -1282,7 +1282,8 @@ TEST_P(OpTest, PRelu_SlopeBroadcastOneWay) {
   x[0] = -0.0f, x[1] = 0.0f, x[2] = -INFINITY, x[3] = INFINITY;
   for (const Shape& ss : {Shape{3, 1, 1}, Shape{1}, xs}) {
     SCOPED_TRACE("slope " + shape_to_string(ss));
-    const auto slope = rand_f32(numel_of(ss), -1, 1);
+    auto slope = rand_f32(numel_of(ss), -1, 1);
+    slope[0] = -0.5f;  // element 0, -0, takes it: -0 * -0.5 would be +0, where -0 passes through
     Tensor out = run1("PRelu", {make<float>(xs, x), make<float>(ss, slope)}, {}, 16);
     std::vector<double> ref(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) {

@@ -288,6 +288,63 @@ std::vector<T> ref_transpose(const std::vector<T>& x, const Shape& xs, const std
   });
 }
 
+TEST_P(OpTest, DepthToSpace_DCR_CRD) {
+  // Each element where the spec's index rule puts it: y[n, c, h*b + i, w*b + j] = x[n, (i*b + j)*C' + c, h, w]
+  // for DCR, x[n, c*b*b + i*b + j, h, w] for CRD; on float32 and int64 (moved as stored), blocksizes 2, 3.
+  for (const int64_t b : {int64_t{2}, int64_t{3}}) {
+    const int64_t n = 2, cc = 2, c = cc * b * b, h = 3, w = 2;
+    std::vector<int64_t> x(static_cast<std::size_t>(n * c * h * w));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<int64_t>(i) - 7;
+    const auto at = [&](int64_t in, int64_t ic, int64_t ih, int64_t iw) { return x[((in * c + ic) * h + ih) * w + iw]; };
+    for (const std::string mode : {"DCR", "CRD"}) {
+      SCOPED_TRACE(mode + " blocksize " + std::to_string(b));
+      std::vector<int64_t> ref;
+      for (int64_t in = 0; in < n; ++in)
+        for (int64_t oc = 0; oc < cc; ++oc)
+          for (int64_t oh = 0; oh < h * b; ++oh)
+            for (int64_t ow = 0; ow < w * b; ++ow) {
+              const int64_t i = oh % b, j = ow % b;
+              ref.push_back(at(in, mode == "DCR" ? (i * b + j) * cc + oc : oc * b * b + i * b + j, oh / b, ow / b));
+            }
+      const Attrs attrs{{"blocksize", a_int(b)}, {"mode", a_string(mode)}};
+      expect_equal<int64_t>(run1("DepthToSpace", {make<int64_t>({n, c, h, w}, x)}, attrs, 13), {n, cc, h * b, w * b}, ref);
+      std::vector<float> xf(x.begin(), x.end());
+      std::vector<double> reff(ref.begin(), ref.end());
+      expect_near(run1("DepthToSpace", {make<float>({n, c, h, w}, xf)}, attrs, 13), DType::kFloat32, {n, cc, h * b, w * b},
+                  reff, 0);
+    }
+  }
+}
+TEST_P(OpTest, SpaceToDepth_BlocksToChannels) {
+  // y[n, (i*b + j)*C + c, h, w] = x[n, c, h*b + i, w*b + j], the inverse of DepthToSpace DCR.
+  const int64_t n = 2, c = 3, b = 2, h = 4, w = 6;
+  std::vector<float> x(static_cast<std::size_t>(n * c * h * w));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.5f - 20.f;
+  std::vector<double> ref;
+  for (int64_t in = 0; in < n; ++in)
+    for (int64_t oc = 0; oc < c * b * b; ++oc)
+      for (int64_t oh = 0; oh < h / b; ++oh)
+        for (int64_t ow = 0; ow < w / b; ++ow) {
+          const int64_t blk = oc / c, ic = oc % c, i = blk / b, j = blk % b;
+          ref.push_back(x[((in * c + ic) * h + oh * b + i) * w + ow * b + j]);
+        }
+  Tensor out = run1("SpaceToDepth", {make<float>({n, c, h, w}, x)}, {{"blocksize", a_int(b)}}, 13);
+  expect_near(out, DType::kFloat32, {n, c * b * b, h / b, w / b}, ref, 0);
+  Tensor back = run1("DepthToSpace", {out}, {{"blocksize", a_int(b)}}, 1);
+  expect_near(back, DType::kFloat32, {n, c, h, w}, std::vector<double>(x.begin(), x.end()), 0);
+}
+TEST_P(OpTest, DepthToSpace_SpaceToDepth_Errors) {
+  const auto x = make<float>({1, 8, 4, 4}, rand_f32(128));
+  expect_error(StatusCode::kInvalidArgument, "channels are not a multiple of blocksize^2 (9)", "DepthToSpace", {x},
+               {{"blocksize", a_int(3)}}, 13);
+  expect_error(StatusCode::kInvalidArgument, "mode 'XYZ' is not DCR or CRD", "DepthToSpace", {x},
+               {{"blocksize", a_int(2)}, {"mode", a_string("XYZ")}}, 13);
+  expect_error(StatusCode::kInvalidArgument, "blocksize 0 must be given and at least 1", "SpaceToDepth", {x}, {}, 13);
+  expect_error(StatusCode::kInvalidArgument, "height and width are not multiples of blocksize 3", "SpaceToDepth", {x},
+               {{"blocksize", a_int(3)}}, 13);
+  expect_error(StatusCode::kInvalidArgument, "must be 4-D [N, C, H, W]", "SpaceToDepth",
+               {make<float>({8, 4, 4}, rand_f32(128))}, {{"blocksize", a_int(2)}}, 13);
+}
 TEST_P(OpTest, Transpose_Perm_3D_Float32) {
   const Shape xs = {2, 3, 4};
   auto x = rand_f32(numel_of(xs));

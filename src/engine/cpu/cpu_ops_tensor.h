@@ -13,6 +13,8 @@ namespace shardscore {
 Status cpu_gather_nd(OpContext& ctx);         // opsets 11-21: batch_dims, negative indices, int64 indices
 Status cpu_gather(OpContext& ctx);            // opsets 1-21: any axis, negative indices, int32/int64 indices
 Status cpu_transpose(OpContext& ctx);         // opsets 1-21: perm (default reverses)
+Status cpu_depth_to_space(OpContext& ctx);    // opsets 1-21: blocksize, mode DCR / CRD (11+)
+Status cpu_space_to_depth(OpContext& ctx);    // opsets 1-21: blocksize
 Status cpu_expand(OpContext& ctx);            // opsets 8-21: bidirectional broadcast to the shape input
 Status cpu_slice(OpContext& ctx);             // opsets 10-21: starts/ends/axes/steps inputs
 Status cpu_squeeze(OpContext& ctx);           // axes attribute before 13, optional input from 13

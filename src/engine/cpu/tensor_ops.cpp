@@ -199,6 +199,12 @@ Status copy_strided(const Tensor& x, const StridedPlan& p, Tensor* y) {
 
 Status cpu_transpose(OpContext& ctx) { return run_strided_plan(ctx, transpose_plan(ctx.node, ctx.inputs), copy_strided); }
 Status cpu_expand(OpContext& ctx) { return run_strided_plan(ctx, expand_plan(ctx.node, ctx.inputs), copy_strided); }
+Status cpu_depth_to_space(OpContext& ctx) {
+  return run_strided_plan(ctx, depth_to_space_plan(ctx.node, ctx.inputs), copy_strided);
+}
+Status cpu_space_to_depth(OpContext& ctx) {
+  return run_strided_plan(ctx, space_to_depth_plan(ctx.node, ctx.inputs), copy_strided);
+}
 Status cpu_slice(OpContext& ctx) { return run_strided_plan(ctx, slice_plan(ctx.node, ctx.inputs), copy_strided); }
 
 Status cpu_squeeze(OpContext& ctx) {

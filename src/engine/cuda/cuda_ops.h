@@ -78,6 +78,8 @@ Status cuda_slice(CudaOpContext& ctx);
 Status cuda_gather(CudaOpContext& ctx);
 Status cuda_gather_nd(CudaOpContext& ctx);
 Status cuda_transpose(CudaOpContext& ctx);
+Status cuda_depth_to_space(CudaOpContext& ctx);
+Status cuda_space_to_depth(CudaOpContext& ctx);
 Status cuda_expand(CudaOpContext& ctx);
 Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);

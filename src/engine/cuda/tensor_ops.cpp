@@ -181,6 +181,8 @@ Status run_strided(CudaOpContext& ctx, StatusOr<StridedPlan> plan) {
 Status cuda_slice(CudaOpContext& ctx) { return run_strided(ctx, slice_plan(ctx.node, ctx.inputs)); }
 Status cuda_transpose(CudaOpContext& ctx) { return run_strided(ctx, transpose_plan(ctx.node, ctx.inputs)); }
 Status cuda_expand(CudaOpContext& ctx) { return run_strided(ctx, expand_plan(ctx.node, ctx.inputs)); }
+Status cuda_depth_to_space(CudaOpContext& ctx) { return run_strided(ctx, depth_to_space_plan(ctx.node, ctx.inputs)); }
+Status cuda_space_to_depth(CudaOpContext& ctx) { return run_strided(ctx, space_to_depth_plan(ctx.node, ctx.inputs)); }
 
 Status cuda_gather(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const GatherPlan p, gather_plan(ctx.node, ctx.inputs));
