@@ -280,8 +280,8 @@ std::vector<Tensor> probe_inputs(const std::vector<RowSpec>& rows, int64_t count
   return xs;
 }
 
-// Element i as a double, for the types whose values compare with a tolerance; nullopt for the others
-// (compared bit for bit).
+// Element i of a float32 / float64 tensor as a double, compared by value (any NaN equal to any
+// other, -0 to +0) and shown in the refusal; nullopt for the other types, compared bit for bit.
 std::optional<double> float_value(const Tensor& t, int64_t i) {
   switch (t.dtype()) {
     case DType::kFloat32: return t.data<float>()[i];
@@ -316,7 +316,7 @@ StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std:
     }
     return ok_status();
   };
-  // The rows other than `one_row` of the runs on zeros and with that row of ones: bit for bit.
+  // The rows other than `one_row` of the runs on zeros and with that row of ones: equal (float_value).
   const auto compare_rows = [&](const std::vector<Tensor>& zeros, const std::vector<Tensor>& ones, int64_t one_row) -> Status {
     for (std::size_t k = 0; k < zeros.size(); ++k) {
       const Tensor& a = zeros[k];

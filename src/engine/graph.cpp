@@ -376,6 +376,14 @@ Status sort_topologically(Graph* g) {
   return ok_status();
 }
 
+// ONNX's default domain, which models name "" or "ai.onnx", as "".
+std::string canonical_domain(const std::string& domain) { return domain == "ai.onnx" ? std::string() : domain; }
+
+// A node's name, or "<op type>_<k>" for an unnamed one (k: its position among the graph's nodes).
+std::string node_name(const onnx::NodeProto& np, int k) {
+  return np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+}
+
 // NotFound for a model path with nothing there; InvalidArgument for a folder, which reads as no
 // bytes (the parse then called it 'not a valid ONNX model').
 Status model_file_is_there(const std::string& path) {
@@ -433,7 +441,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   g.ir_version = model.ir_version();
   g.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
   for (const auto& op : model.opset_import()) {
-    std::string d = op.domain() == "ai.onnx" ? "" : op.domain();
+    const std::string d = canonical_domain(op.domain());
     g.opsets[d] = op.version();
   }
   // A model of ai.onnx.ml ops alone need not import the default domain (onnxmltools' XGBoost
@@ -454,12 +462,11 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     const int64_t newest = newest_opset(domain);
     return newest > 0 && opset > newest && op_registry_find(domain, op, static_cast<int>(newest));
   };
-  const auto domain_of = [](const onnx::NodeProto& np) { return np.domain() == "ai.onnx" ? std::string() : np.domain(); };
   int first_gap = -1, first_past = -1;
   for (int k = 0; k < gp.node_size(); ++k) {
     const auto& np = gp.node(k);
-    const std::string domain = domain_of(np);
-    const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    const std::string domain = canonical_domain(np.domain());
+    const std::string name = node_name(np, k);
     auto it = g.opsets.find(domain);
     if (it == g.opsets.end()) {
       return invalid_argument("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
@@ -481,8 +488,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   if (first_gap >= 0 || first_past >= 0) {
     const int k = first_gap >= 0 ? first_gap : first_past;
     const auto& np = gp.node(k);
-    const std::string domain = domain_of(np);
-    const std::string name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    const std::string domain = canonical_domain(np.domain());
+    const std::string name = node_name(np, k);
     const int64_t opset = g.opsets[domain];
     // An op this build has at other opsets: say which, rather than list it among the ops it runs.
     std::string ranges;
@@ -493,7 +500,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     }
     // "the model imports opset 22 of domain 'ai.onnx', and this build runs ops up to opset 21 ...: export ..."
     const auto past = [&](const onnx::NodeProto& node, const std::string& op_ranges) {
-      const std::string d = domain_of(node);
+      const std::string d = canonical_domain(node.domain());
       const std::string newest = std::to_string(newest_opset(d));
       return "the model imports opset " + std::to_string(g.opsets[d]) + " of domain '" + domain_display(d) +
              "', and this build runs ops up to opset " + newest +
@@ -522,7 +529,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     std::vector<std::string> others;
     for (int j = k + 1; j < gp.node_size(); ++j) {
       const auto& other = gp.node(j);
-      const std::string d = domain_of(other);
+      const std::string d = canonical_domain(other.domain());
       if (other.op_type() == np.op_type() || op_registry_find(d, other.op_type(), g.opsets[d]) ||
           runs_below(d, other.op_type(), g.opsets[d]) ||
           std::find(others.begin(), others.end(), other.op_type()) != others.end()) {
@@ -553,7 +560,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
       const auto& names = reads ? np.input() : np.output();
       if (std::find(names.begin(), names.end(), value) == names.end()) continue;
       return std::string(reads ? " (read by" : " (made by") + " node '" +
-             (np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name()) + "' (" + np.op_type() + "))";
+             node_name(np, k) + "' (" + np.op_type() + "))";
     }
     return "";
   };
@@ -602,8 +609,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     const auto& np = gp.node(k);
     Node n;
     n.op_type = np.op_type();
-    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
-    n.name = np.name().empty() ? n.op_type + "_" + std::to_string(k) : np.name();
+    n.domain = canonical_domain(np.domain());
+    n.name = node_name(np, k);
     n.opset = g.opsets[n.domain];
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
@@ -621,7 +628,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
   bool checker_knows_opsets = true;
   const auto& known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
   for (const auto& op : model.opset_import()) {
-    auto it = known.find(op.domain() == "ai.onnx" ? "" : op.domain());
+    auto it = known.find(canonical_domain(op.domain()));
     if (it != known.end() && op.version() > it->second.second) checker_knows_opsets = false;
   }
   if (checker_knows_opsets) try {
@@ -671,7 +678,7 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
   m.path = path;
   m.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
   m.ir_version = model.ir_version();
-  for (const auto& op : model.opset_import()) m.opsets[op.domain() == "ai.onnx" ? "" : op.domain()] = op.version();
+  for (const auto& op : model.opset_import()) m.opsets[canonical_domain(op.domain())] = op.version();
   const auto& gp = model.graph();
   std::set<std::string> init_names;
   for (const auto& init : gp.initializer()) {
@@ -687,7 +694,7 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
   for (const auto& out : gp.output()) m.outputs.push_back(value_info_from_proto(out));
   std::map<std::string, int64_t> unsupported;
   for (const auto& np : gp.node()) {
-    const std::string domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    const std::string domain = canonical_domain(np.domain());
     ++m.op_counts[domain.empty() ? np.op_type() : domain + ":" + np.op_type()];
     ++m.nodes;
     auto it = m.opsets.find(domain);
