@@ -183,6 +183,52 @@ cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int
 }
 
 namespace {
+// One thread per output: the taps reaching (oy, ox) are those with oy + pb - i * d a multiple of the
+// stride inside the input (gathered, not scattered, so that no two threads write one output).
+template <typename T, typename ColT>
+__global__ void conv_transpose_col2im_kernel(const ColT* col, const T* bias, T* y, ConvTransposeGeometry g) {
+  using C = typename Compute<T>::type;
+  const int64_t hw = g.h * g.w, mg = g.m / g.group, rows = mg * g.kh * g.kw;
+  SS_GRID_STRIDE_LOOP(idx, g.n * g.m * g.oh * g.ow) {
+    const int64_t ox = idx % g.ow;
+    int64_t t = idx / g.ow;
+    const int64_t oy = t % g.oh;
+    t /= g.oh;
+    const int64_t mo = t % g.m, n = t / g.m;
+    const int64_t gi = mo / mg, ml = mo - gi * mg;
+    const ColT* cb = col + ((n * g.group + gi) * rows + ml * g.kh * g.kw) * hw;
+    C acc = C(0);
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const int64_t ty = oy + g.pb[0] - i * g.d[0];
+      if (ty < 0 || ty % g.s[0] != 0 || ty / g.s[0] >= g.h) continue;
+      const int64_t iy = ty / g.s[0];
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t tx = ox + g.pb[1] - j * g.d[1];
+        if (tx < 0 || tx % g.s[1] != 0 || tx / g.s[1] >= g.w) continue;
+        acc += static_cast<C>(cb[(i * g.kw + j) * hw + iy * g.w + tx / g.s[1]]);
+      }
+    }
+    if (bias) acc += load(bias[mo]);
+    y[idx] = store<T, C>(acc);
+  }
+}
+}  // namespace
+
+cudaError_t launch_conv_transpose_col2im(Elem elem, const void* col, const void* bias, void* y,
+                                         const ConvTransposeGeometry& g, cudaStream_t stream) {
+  const int64_t total = g.n * g.m * g.oh * g.ow;
+  if (total == 0) return cudaSuccess;
+  if (g.group <= 0 || g.m % g.group != 0 || g.s[0] <= 0 || g.s[1] <= 0) return cudaErrorInvalidValue;
+  return dispatch_float(elem, [&](auto zero) {
+    using T = decltype(zero);
+    using ColT = std::conditional_t<sizeof(T) == 2, float, T>;
+    conv_transpose_col2im_kernel<T, ColT><<<grid_for(total, kBlock), kBlock, 0, stream>>>(
+        static_cast<const ColT*>(col), static_cast<const T*>(bias), static_cast<T*>(y), g);
+    return cudaGetLastError();
+  });
+}
+
+namespace {
 __global__ void attention_pointers_kernel(const char* q, const char* k, const char* v, char* s, char* y, AttentionShape a,
                                           int64_t elem_bytes, int64_t score_pitch, void** ptrs, int64_t stride) {
   const int64_t n = a.batch * a.heads;

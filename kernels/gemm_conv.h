@@ -25,6 +25,17 @@ cudaError_t launch_epilogue(Elem elem, void* y, int64_t outer, int64_t channels,
 cudaError_t launch_zero_pad_2d(Elem elem, const void* x, void* y, int64_t n, int64_t c, int64_t h, int64_t w, int64_t pt,
                                int64_t pb, int64_t pl, int64_t pr, cudaStream_t stream);
 
+// ConvTranspose's second half (src/engine/cuda/gemm_conv.cpp): y [n, m, oh, ow] = bias[m] + the
+// sum of the column entries that reach each output, taps in (kernel row, kernel column) order, as
+// the CPU function sums them. col holds, per image and group, the product W_g^T X_g as
+// [m/group * kh * kw, h * w]; float32 for float16 / bfloat16 y, y's type otherwise. bias optional.
+struct ConvTransposeGeometry {
+  int64_t n = 0, m = 0, group = 1, h = 0, w = 0, kh = 0, kw = 0, oh = 0, ow = 0;
+  int64_t s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0};
+};
+cudaError_t launch_conv_transpose_col2im(Elem elem, const void* col, const void* bias, void* y,
+                                         const ConvTransposeGeometry& g, cudaStream_t stream);
+
 // Attention's operands: Q [batch, q_len, heads, head_dim], K [k_batch, kv_len, k_heads, head_dim]
 // (keys_transposed: K^T [k_batch, k_heads, head_dim, kv_len]), V [v_batch, kv_len, v_heads, v_dim]
 // (k_batch, v_batch 1 or batch; k_heads, v_heads 1 or heads: shared across the batch or the heads),

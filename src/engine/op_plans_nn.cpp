@@ -437,6 +437,103 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
   return p;
 }
 
+StatusOr<ConvTransposePlan> conv_transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
+  const Tensor* b = inputs.size() > 2 ? inputs[2] : nullptr;
+  SS_RETURN_IF_ERROR(require_nchw(*x, "ConvTranspose"));
+  SS_RETURN_IF_ERROR(plan_require_float(*x, "ConvTranspose"));
+  if (w->rank() != 4) {
+    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [C, M/group, kH, kW] for 4-D X " +
+                            shape_to_string(x->shape()));
+  }
+  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
+  ConvTransposePlan p;
+  p.group = node.attr_int("group", 1);
+  if (p.group <= 0) return invalid_argument("group " + str(p.group) + " must be positive");
+  p.n = x->dim(0);
+  p.c = x->dim(1);
+  p.m = w->dim(1) * p.group;
+  if (w->dim(0) != p.c || p.c % p.group != 0) {
+    return invalid_argument("X has " + str(p.c) + " channels and W " + shape_to_string(w->shape()) +
+                            " is [C, M/group, kH, kW] for " + str(w->dim(0)) + " input channels, which does not fit group " +
+                            str(p.group));
+  }
+  if (const Attribute* ks = node.attr("kernel_shape")) {
+    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
+      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
+                              shape_to_string(w->shape()));
+    }
+  }
+  if (b && (b->rank() != 1 || b->dim(0) != p.m)) {
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(p.m) +
+                            " values (one per output channel)");
+  }
+  std::vector<int64_t> strides, dilations, pads, output_padding;
+  SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
+  SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));
+  SS_RETURN_IF_ERROR(ints_attr(node, "pads", 4, 0, &pads));
+  SS_RETURN_IF_ERROR(ints_attr(node, "output_padding", 2, 0, &output_padding));
+  SS_ASSIGN_OR_RETURN(AutoPad auto_pad, read_auto_pad(node));
+  const Attribute* output_shape = node.attr("output_shape");
+  if (output_shape && output_shape->ints.size() != 2) {
+    return invalid_argument("output_shape " + shape_to_string(output_shape->ints) +
+                            " must give the 2 spatial dimensions of the output");
+  }
+  const bool explicit_pads = auto_pad == AutoPad::kNotSet &&
+                             std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v != 0; });
+  if (output_shape && explicit_pads) {
+    return unimplemented("output_shape " + shape_to_string(output_shape->ints) + " together with pads " +
+                         shape_to_string(pads) + " (ONNX Runtime ignores the pads, the ONNX reference does not)");
+  }
+  for (int i = 0; i < 2; ++i) {
+    p.in[i] = x->dim(2 + i);
+    p.k[i] = w->dim(2 + i);
+    p.s[i] = strides[i];
+    p.d[i] = dilations[i];
+    if (p.k[i] <= 0) return invalid_argument("W " + shape_to_string(w->shape()) + " has an empty kernel");
+    if (p.s[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
+    if (p.d[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
+    if (pads[i] < 0 || pads[i + 2] < 0) return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
+    if (output_padding[i] < 0 || output_padding[i] >= std::max(p.s[i], p.d[i])) {
+      return invalid_argument("output_padding " + str(output_padding[i]) + " along spatial axis " + str(i) +
+                              " must be at least 0 and less than the stride (" + str(p.s[i]) + ") or the dilation (" +
+                              str(p.d[i]) + ")");
+    }
+    if (p.in[i] == 0) return invalid_argument("X " + shape_to_string(x->shape()) + " has an empty spatial dimension");
+    const int64_t full = p.s[i] * (p.in[i] - 1) + output_padding[i] + p.d[i] * (p.k[i] - 1) + 1;
+    if (output_shape || auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
+      p.out[i] = output_shape ? output_shape->ints[i] : p.in[i] * p.s[i];
+      if (p.out[i] <= 0) return invalid_argument("output_shape " + shape_to_string(output_shape->ints) + " must be positive");
+      const int64_t total = full - p.out[i];
+      if (total >= 0) {
+        p.pb[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      } else if (auto_pad != AutoPad::kNotSet) {
+        return unimplemented("auto_pad " + node.attr("auto_pad")->s + " with an output of " + str(p.out[i]) +
+                             " along spatial axis " + str(i) + ", beyond the transposed convolution's full size " +
+                             str(full) + " (ONNX Runtime and the ONNX spec disagree on such output; give pads and "
+                             "output_padding instead)");
+      } else if (const int64_t reach = p.s[i] * (p.in[i] - 1) + p.d[i] * (p.k[i] - 1) + 1; p.out[i] - reach >= p.s[i]) {
+        return invalid_argument("output_shape " + shape_to_string(output_shape->ints) + " asks for " + str(p.out[i]) +
+                                " along spatial axis " + str(i) + ", a stride (" + str(p.s[i]) +
+                                ") or more past the last value the transposed convolution reaches (" + str(reach) + ")");
+      } else {
+        p.pb[i] = 0;  // the extra at the end, as ONNX Runtime and the ONNX reference place it
+      }
+    } else {
+      p.pb[i] = auto_pad == AutoPad::kValid ? 0 : pads[i];
+      const int64_t pe = auto_pad == AutoPad::kValid ? 0 : pads[i + 2];
+      p.out[i] = full - p.pb[i] - pe;
+      if (p.out[i] <= 0) {
+        return invalid_argument("pads " + shape_to_string(pads) + " leave no output along spatial axis " + str(i) +
+                                " (the full size is " + str(full) + ")");
+      }
+    }
+  }
+  p.out_shape = {p.n, p.m, p.out[0], p.out[1]};
+  return p;
+}
+
 StatusOr<bool> fused_conv_relu(const Node& node) {
   const Attribute* act = node.attr("activation");
   const std::string kind = act ? act->s : "";

@@ -174,6 +174,29 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
 // FusedConv's activation attribute: true for "Relu", false for none, Unimplemented otherwise.
 StatusOr<bool> fused_conv_relu(const Node& node);
 
+// ConvTranspose (2-D; 1-D forms arrive as 2-D ones, passes.h): X [N, C, H, W], W [C, M/group,
+// kH, kW], B [M]. Each input pixel scatters its products into the output:
+//   Y[n, m, oy, ox] = B[m] + sum of X[n, c, iy, ix] * W[c, m % (M/group), i, j]
+// over c in m's group and the (iy, i), (ix, j) with iy * s0 + i * d0 - pb0 = oy (resp. ox).
+struct ConvTransposePlan {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  int64_t in[2] = {}, k[2] = {}, s[2] = {}, d[2] = {};
+  int64_t pb[2] = {};   // pads at the beginning of each spatial axis
+  int64_t out[2] = {};
+  Shape out_shape;      // [N, M, out H, out W], X's dtype
+};
+// The output size per axis, as the ONNX spec defines it: the full size s * (in - 1) +
+// output_padding + d * (k - 1) + 1, less the pads at both ends. With output_shape (its 2 spatial
+// values) or auto_pad SAME_UPPER / SAME_LOWER (output in * s) the pads share the difference by the
+// spec's rule (SAME_UPPER: the smaller half at the beginning; otherwise the larger); an
+// output_shape beyond the full size (by less than a stride) adds zeros (then B) at the end, as
+// ONNX Runtime and the ONNX reference do. Refused, as ONNX Runtime and PyTorch refuse them:
+// output_padding not below max(stride, dilation), an output_shape a stride or more beyond the last
+// input's reach. Refused where ONNX Runtime and the spec disagree: auto_pad SAME_* with an output
+// beyond the full size, output_shape together with non-zero pads (ONNX Runtime ignores the pads,
+// the reference does not). 3-D and non-float input are refused too.
+StatusOr<ConvTransposePlan> conv_transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- Gemm, FusedGemm, MatMul ----
 
 struct GemmPlan {

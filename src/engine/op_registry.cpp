@@ -78,6 +78,7 @@ constexpr OpEntry kOps[] = {
     {"shardscore", "AddLayerNormalization", 1, 1, cpu_add_layer_normalization, SS_CUDA(add_layer_normalization)},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
+    {"", "ConvTranspose", 1, 21, cpu_conv_transpose, SS_CUDA(conv_transpose)},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization, SS_CUDA(batch_normalization)},
     {"", "MaxPool", 1, 21, cpu_max_pool, SS_CUDA(max_pool)},
     {"", "AveragePool", 1, 21, cpu_average_pool, SS_CUDA(average_pool)},

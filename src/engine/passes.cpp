@@ -137,7 +137,7 @@ namespace {
 // (pass_spatial_1d_as_2d), or -1 where nothing does.
 int64_t window_spatial_rank(const Graph& g, const Node& n) {
   if (const Attribute* k = n.attr("kernel_shape")) return static_cast<int64_t>(k->ints.size());
-  if (n.op_type == "Conv" && n.inputs.size() > 1) {
+  if ((n.op_type == "Conv" || n.op_type == "ConvTranspose") && n.inputs.size() > 1) {
     if (const Tensor* w = initializer(g, n.inputs[1])) return w->rank() - 2;
     for (const auto& in : g.inputs)
       if (in.name == n.inputs[1] && !in.dims.empty()) return static_cast<int64_t>(in.dims.size()) - 2;
@@ -211,28 +211,33 @@ Status pass_spatial_1d_as_2d(Graph* g, PassStats* stats) {
   // Nodes are copied into `out`, so that FreshNames sees every value of the graph until it is replaced.
   for (const Node& node : g->nodes) {
     Node n = node;
-    const bool window = n.domain.empty() && (n.op_type == "Conv" || n.op_type == "MaxPool" || n.op_type == "AveragePool");
+    const bool conv = n.op_type == "Conv" || n.op_type == "ConvTranspose";
+    const bool window = n.domain.empty() && (conv || n.op_type == "MaxPool" || n.op_type == "AveragePool");
     if (window && !n.inputs.empty() && window_spatial_rank(*g, n) == 1) {
       // Every attribute and W must agree that the op is 1-D.
-      for (const auto& [name, len] : {std::pair<const char*, std::size_t>{"kernel_shape", 1}, {"strides", 1}, {"dilations", 1}, {"pads", 2}}) {
+      for (const auto& [name, len] : {std::pair<const char*, std::size_t>{"kernel_shape", 1}, {"strides", 1}, {"dilations", 1},
+                                      {"pads", 2}, {"output_padding", 1}, {"output_shape", 1}}) {
         const Attribute* a = n.attr(name);
         if (a && a->ints.size() != len) {
           return invalid_argument(n.describe() + ": " + name + " " + shape_to_string(a->ints) + " has " +
                                   std::to_string(a->ints.size()) + " values; a 1-D window needs " + std::to_string(len));
         }
       }
-      if (n.op_type == "Conv" && n.inputs.size() > 1) {
+      if (conv && n.inputs.size() > 1) {
         const Tensor* w = initializer(*g, n.inputs[1]);
         if (w && w->rank() != 3) {
-          return invalid_argument(n.describe() + ": W " + shape_to_string(w->shape()) + " must be 3-D [M, C/group, K] for a 1-D convolution");
+          return invalid_argument(n.describe() + ": W " + shape_to_string(w->shape()) + " must be 3-D " +
+                                  (n.op_type == "Conv" ? "[M, C/group, K]" : "[C, M/group, K]") + " for a 1-D convolution");
         }
       }
       widen(&n, "kernel_shape", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
       widen(&n, "strides", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
       widen(&n, "dilations", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
       widen(&n, "pads", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{0, v[0], 0, v[1]}; });
+      widen(&n, "output_padding", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{0, v[0]}; });
+      widen(&n, "output_shape", [](const std::vector<int64_t>& v) { return std::vector<int64_t>{1, v[0]}; });
       n.inputs[0] = to_2d(n.inputs[0]);
-      if (n.op_type == "Conv" && n.inputs.size() > 1) n.inputs[1] = to_2d(n.inputs[1]);
+      if (conv && n.inputs.size() > 1) n.inputs[1] = to_2d(n.inputs[1]);
       emit_2d(std::move(n));
       ++rewritten;
       continue;

@@ -33,18 +33,19 @@ struct PassStats {
   int blocked_convs = 0;
   int nhwc_convs = 0;
   int removed_nodes = 0;
-  int spatial_1d_as_2d = 0;  // 1-D Conv / MaxPool / AveragePool nodes given their 2-D form
+  int spatial_1d_as_2d = 0;  // 1-D Conv / ConvTranspose / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
 };
 
 // Not an optimization, and run whatever the options (before graph_optimize): the backends run Conv,
-// MaxPool and AveragePool on 2 spatial axes only, and a 1-D one (X [N, C, L]) is the 2-D one on
+// ConvTranspose, MaxPool and AveragePool on 2 spatial axes only, and a 1-D one (X [N, C, L]) is the 2-D one on
 // [N, C, 1, L]. Each such node (its spatial rank shown at load by a kernel_shape attribute, or by
 // W's rank where W is an initializer or a graph input of known rank, or by the length of strides,
 // dilations or pads) becomes Unsqueeze(X, axis 2) -> the same op with 1 prepended to kernel_shape,
-// strides and dilations and 0 to each half of pads ([b, e] -> [0, b, 0, e]; auto_pad, group,
-// ceil_mode, count_include_pad kept: SAME_* pads nothing on an axis of size 1) -> Squeeze(axis 2).
-// An initializer W [M, C/group, K] becomes one [M, C/group, 1, K] (sharing its buffer); any other W
+// strides and dilations and 0 to each half of pads ([b, e] -> [0, b, 0, e]; ConvTranspose's
+// output_padding gets 0 prepended and its output_shape 1; auto_pad, group, ceil_mode,
+// count_include_pad kept: SAME_* pads nothing on an axis of size 1) -> Squeeze(axis 2).
+// An initializer W ([M, C/group, K], ConvTranspose's [C, M/group, K]) gains an axis of 1 before K (sharing its buffer); any other W
 // is unsqueezed in the graph; B is unchanged. A BatchNormalization or Relu reading such an output,
 // and an Add of such an output and another value with a 2-D form (a residual), run on the 2-D
 // values too (each such output is one again), and a 1-D op reading a 2-D value takes it as it is: Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d -> Conv1d chains stay 2-D from end

@@ -2155,6 +2155,76 @@ gen_instance_norm()
 gen_lrn()
 gen_svm()
 
+
+# -- ConvTranspose (appended, as above) --
+
+def gen_conv_transpose():
+    r = rng_for("ConvTranspose")
+    specs = [
+        dict(c=3, m=4, k=(3, 3)),
+        dict(c=3, m=4, k=(3, 3), strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]),  # U-Net decoder
+        dict(c=4, m=2, k=(2, 2), strides=[2, 2]),                                            # no overlap
+        dict(c=4, m=6, k=(3, 2), group=2, strides=[1, 3], dilations=[2, 1], pads=[0, 1, 2, 0]),
+        dict(c=4, m=4, k=(3, 3), group=4, strides=[2, 2]),                                   # depthwise
+        dict(c=2, m=3, k=(3, 3), strides=[3, 2], output_shape=[10, 8]),
+        dict(c=2, m=3, k=(3, 3), strides=[3, 2], output_shape=[8, 6]),
+        dict(c=2, m=3, k=(3, 3), strides=[3, 2], output_shape=[10, 8], output_padding=[1, 1]),
+        dict(c=2, m=3, k=(3, 3), strides=[3, 2], output_shape=[11, 6]),
+        dict(c=2, m=3, k=(3, 3), auto_pad="SAME_UPPER", strides=[2, 2]),
+        dict(c=2, m=3, k=(4, 3), auto_pad="SAME_LOWER", strides=[2, 3]),
+        dict(c=2, m=3, k=(3, 3), auto_pad="VALID", strides=[2, 2], bias=False),
+        dict(c=3, m=2, k=(2, 2), bias=False, kernel_shape=True),
+    ]
+    for i, s in enumerate(specs):
+        n_img = int(r.integers(1, 3))
+        hw = [3, 3] if "output_shape" in s else [int(v) for v in r.integers(3, 6, size=2)]
+        x = [n_img, s["c"], *hw]
+        g = s.get("group", 1)
+        w = (r.standard_normal([s["c"], s["m"] // g, *s["k"]]) * 0.5).astype(np.float32)
+        inits, ins = [T("W", w)], ["W"]
+        if s.get("bias", True):
+            inits.append(T("B", r.standard_normal([s["m"]]).astype(np.float32)))
+            ins.append("B")
+        attrs = {k: s.get(k) for k in ("strides", "pads", "dilations", "group", "auto_pad", "output_padding", "output_shape")}
+        attrs["kernel_shape"] = list(s["k"]) if s.get("kernel_shape") else None
+        one("ConvTranspose", (1, 11)[i % 2], x, attrs, inits=inits, extra_ins=ins,
+            tag=f"x={shp(x)},W={shp(w.shape)}," + ",".join(f"{k}={fmt(v)}" for k, v in attrs.items() if v is not None))
+    # 1-D (ConvTranspose1d: audio decoders, vocoders), as 2-D on [N, C, 1, L]
+    for i, s in enumerate([dict(c=3, m=4, k=4, strides=[2], pads=[1, 1]),
+                           dict(c=4, m=4, k=3, group=2, strides=[3], output_padding=[1], dilations=[2]),
+                           dict(c=2, m=3, k=3, strides=[2], output_shape=[11])]):
+        x = [2, s["c"], 5]
+        w = (r.standard_normal([s["c"], s["m"] // s.get("group", 1), s["k"]]) * 0.5).astype(np.float32)
+        attrs = {k: s.get(k) for k in ("strides", "pads", "dilations", "group", "output_padding", "output_shape")}
+        one("ConvTranspose", 11, x, attrs, inits=[T("W", w), T("B", r.standard_normal([s["m"]]).astype(np.float32))],
+            extra_ins=["W", "B"], tag=f"1d,x={shp(x)},W={shp(w.shape)}," + ",".join(f"{k}={fmt(v)}" for k, v in attrs.items() if v is not None))
+    # A decoder stage: ConvTranspose -> Relu -> Conv (U-Net's up path), and float16 through Cast
+    add("ConvTranspose", 11, [N("ConvTranspose", ["x", "W", "B"], ["u"], strides=[2, 2]), N("Relu", ["u"], ["r"]),
+                              N("Conv", ["r", "W2"], pads=[1, 1, 1, 1])],
+        [("x", FLOAT, [2, 8, 4, 4])], tag="then_Relu_Conv",
+        inits=[T("W", (r.standard_normal([8, 16, 2, 2]) * 0.3).astype(np.float32)),
+               T("B", r.standard_normal([16]).astype(np.float32)),
+               T("W2", (r.standard_normal([4, 16, 3, 3]) * 0.2).astype(np.float32))])
+    add("ConvTranspose", 11, [N("Cast", ["x"], ["h"], to=F16), N("ConvTranspose", ["h", "w", "b"], strides=[2, 2])],
+        [("x", FLOAT, [1, 8, 3, 3])], tag="float16", tol=HALF_TOL,
+        inits=[T("w", np.asarray(r.standard_normal([8, 3, 3, 3]) * 0.3, np.float16)),
+               T("b", np.asarray(r.standard_normal(3), np.float16))])
+    # Refused: output before the first input's reach (ONNX Runtime and the spec differ), output_shape with pads, 3-D
+    w = (r.standard_normal([2, 3, 3, 3]) * 0.5).astype(np.float32)
+    one("ConvTranspose", 11, [1, 2, 3, 3], {"output_shape": [9, 5]}, inits=[T("W", w)], extra_ins=["W"],
+        tag="output_shape_too_large_refused", refuse="or more past the last value")
+    one("ConvTranspose", 11, [1, 2, 3, 3], {"auto_pad": "SAME_UPPER", "strides": [4, 4]}, inits=[T("W", w)], extra_ins=["W"],
+        tag="same_beyond_full_size_refused", refuse="ONNX Runtime and the ONNX spec disagree")
+    one("ConvTranspose", 11, [1, 2, 3, 3], {"output_padding": [2, 2], "strides": [2, 2]}, inits=[T("W", w)], extra_ins=["W"],
+        tag="output_padding_not_below_stride_refused", refuse="must be at least 0 and less than the stride (2) or the dilation (1)")
+    one("ConvTranspose", 11, [1, 2, 3, 3], {"output_shape": [6, 6], "pads": [1, 1, 1, 1]}, inits=[T("W", w)],
+        extra_ins=["W"], tag="output_shape_and_pads_refused", refuse="together with pads")
+    one("ConvTranspose", 11, [1, 2, 3, 3, 3], inits=[T("W", r.standard_normal([2, 3, 2, 2, 2]).astype(np.float32))],
+        extra_ins=["W"], tag="3d_refused", refuse="1-D and 2-D spatial")
+
+
+gen_conv_transpose()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

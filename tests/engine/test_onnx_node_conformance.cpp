@@ -112,6 +112,7 @@ constexpr Refusal kRefused[] = {
     // MaxPool's Indices, Dropout in training mode (its random mask would make scores differ run to
     // run), BatchNormalization in training mode, and Resize's cubic mode, antialias, axes,
     // half_pixel_symmetric and tf_crop_and_resize.
+    {"node/test_convtranspose_3d", "runs on 1-D and 2-D spatial input only"},
     {"node/test_averagepool_3d*", "runs on 1-D and 2-D spatial input only"},
     {"node/test_maxpool_3d*", "runs on 1-D and 2-D spatial input only"},
     {"node/test_maxpool_with_argmax*", "second output (Indices) is not supported"},

@@ -69,6 +69,27 @@ TEST_P(OpTest, Float16_MatMulAccumulatesInFloat32) {
   expect_half_near(out, {m, n}, ref, 1);
 }
 
+TEST_P(OpTest, Float16_ConvTransposeSumsInFloat32) {
+  // float16 X, W and B: the products and their sums in float32 (CUDA: float32 columns from cuBLAS),
+  // Y rounded once. Stride 2 with a 3x3 kernel: an output sums 1, 2 or 4 taps of 8 products.
+  const int64_t c = 8, m = 2, h = 3, w = 3, k = 3, oh = 7, ow = 7;
+  const auto x = rand_half(rng_, c * h * w, -1, 1), wt = rand_half(rng_, c * m * k * k, -1, 1), b = rand_half(rng_, m, -1, 1);
+  Tensor out = run1("ConvTranspose", {make_half({1, c, h, w}, x), make_half({c, m, k, k}, wt), make_half({m}, b)},
+                    {{"strides", a_ints({2, 2})}});
+  std::vector<double> ref(static_cast<std::size_t>(m * oh * ow), 0.0);
+  for (int64_t mo = 0; mo < m; ++mo)
+    for (int64_t q = 0; q < oh * ow; ++q) ref[mo * oh * ow + q] = half_to_double(b[mo]);
+  for (int64_t ci = 0; ci < c; ++ci)
+    for (int64_t iy = 0; iy < h; ++iy)
+      for (int64_t ix = 0; ix < w; ++ix)
+        for (int64_t mo = 0; mo < m; ++mo)
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t j = 0; j < k; ++j)
+              ref[(mo * oh + iy * 2 + i) * ow + ix * 2 + j] +=
+                  half_to_double(x[(ci * h + iy) * w + ix]) * half_to_double(wt[((ci * m + mo) * k + i) * k + j]);
+  expect_half_near(out, {1, m, oh, ow}, ref, 1);
+}
+
 TEST_P(OpTest, Float16_SoftmaxAndErf) {
   const Shape s{4, 9};
   const auto x = rand_half(rng_, 36, -4, 4);

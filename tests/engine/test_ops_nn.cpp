@@ -342,6 +342,213 @@ TEST_P(OpTest, Conv_Errors) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ConvTranspose
+
+// One ConvTranspose case: X, W [C, M/group, kH, kW], group; the strides, dilations and pads at the
+// beginning the reference uses; the attributes the node gets; the expected Y shape.
+struct ConvTransposeCase {
+  Shape xs, ws;
+  int64_t group = 1;
+  std::array<int64_t, 2> s{1, 1}, d{1, 1}, pb{0, 0};
+  bool bias = false;
+  Attrs attrs = {};
+  Shape ys = {};
+};
+
+// The spec's definition in double, scattered: every input pixel times every tap lands at
+// (iy * s + i * d - pb, ix * s + j * d - pb) of each output channel of its group, if inside.
+template <typename T>
+std::vector<double> conv_transpose_ref(const ConvTransposeCase& c, const std::vector<T>& x, const std::vector<T>& w,
+                                       const std::vector<T>& b, std::vector<double>* magnitude = nullptr) {
+  const int64_t n_img = c.xs[0], ch = c.xs[1], h = c.xs[2], wd = c.xs[3];
+  const int64_t mg = c.ws[1], kh = c.ws[2], kw = c.ws[3], cg = ch / c.group, m = mg * c.group;
+  const int64_t oh = c.ys[2], ow = c.ys[3];
+  std::vector<double> y(static_cast<std::size_t>(numel_of(c.ys)), 0.0), mag(y.size(), 0.0);
+  for (int64_t n = 0; n < n_img; ++n)
+    for (int64_t ci = 0; ci < ch; ++ci)
+      for (int64_t iy = 0; iy < h; ++iy)
+        for (int64_t ix = 0; ix < wd; ++ix)
+          for (int64_t ml = 0; ml < mg; ++ml)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t oy = iy * c.s[0] + i * c.d[0] - c.pb[0], ox = ix * c.s[1] + j * c.d[1] - c.pb[1];
+                if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+                const int64_t mo = (ci / cg) * mg + ml;
+                const double p = static_cast<double>(x[((n * ch + ci) * h + iy) * wd + ix]) *
+                                 static_cast<double>(w[((ci * mg + ml) * kh + i) * kw + j]);
+                const std::size_t at = static_cast<std::size_t>(((n * m + mo) * oh + oy) * ow + ox);
+                y[at] += p;
+                mag[at] += std::fabs(p);
+              }
+  if (!b.empty()) {
+    for (std::size_t at = 0; at < y.size(); ++at) {
+      const int64_t mo = static_cast<int64_t>(at) / (oh * ow) % m;
+      y[at] += static_cast<double>(b[mo]);
+      mag[at] += std::fabs(static_cast<double>(b[mo]));
+    }
+  }
+  if (magnitude) *magnitude = std::move(mag);
+  return y;
+}
+
+void check_conv_transpose(const ConvTransposeCase& c, std::mt19937& rng, const RunFn& run) {
+  SCOPED_TRACE("ConvTranspose X " + shape_to_string(c.xs) + " W " + shape_to_string(c.ws));
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> x(static_cast<std::size_t>(numel_of(c.xs))), w(static_cast<std::size_t>(numel_of(c.ws))), b;
+  for (auto& v : x) v = u(rng);
+  for (auto& v : w) v = u(rng);
+  std::vector<Tensor> in = {make(c.xs, x), make(c.ws, w)};
+  if (c.bias) {
+    b.resize(static_cast<std::size_t>(c.ws[1] * c.group));
+    for (auto& v : b) v = u(rng);
+    in.push_back(make<float>({c.ws[1] * c.group}, b));
+  }
+  Tensor out = run(in, c.attrs);
+  std::vector<double> magnitude;
+  const std::vector<double> ref = conv_transpose_ref(c, x, w, b, &magnitude);
+  expect_near(out, DType::kFloat32, c.ys, ref, kTolReduce, conv_slack(magnitude));
+}
+
+#define RUN_CONV_TRANSPOSE \
+  [&](std::vector<Tensor> in, Attrs at) { return run1("ConvTranspose", std::move(in), std::move(at)); }
+
+TEST_P(OpTest, ConvTranspose_Basic) {
+  // (4 - 1) + 3 = 6 rows, (5 - 1) + 3 = 7 columns; with and without B.
+  check_conv_transpose({.xs = {2, 3, 4, 5}, .ws = {3, 2, 3, 3}, .bias = true, .ys = {2, 2, 6, 7}}, rng_, RUN_CONV_TRANSPOSE);
+  check_conv_transpose({.xs = {1, 2, 3, 3}, .ws = {2, 4, 2, 2}, .ys = {1, 4, 4, 4}}, rng_, RUN_CONV_TRANSPOSE);
+}
+TEST_P(OpTest, ConvTranspose_StridePadsOutputPadding) {
+  // 2 * 3 + 1 + 3 - 2 = 8 rows, 2 * 4 + 1 + 3 - 2 = 10 columns (a U-Net decoder's upsampling).
+  check_conv_transpose({.xs = {2, 3, 4, 5},
+                        .ws = {3, 4, 3, 3},
+                        .s = {2, 2},
+                        .pb = {1, 1},
+                        .bias = true,
+                        .attrs = {{"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}, {"output_padding", a_ints({1, 1})}},
+                        .ys = {2, 4, 8, 10}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  // Stride 2, kernel 2 (no overlap): exactly twice the size.
+  check_conv_transpose({.xs = {1, 4, 3, 5}, .ws = {4, 3, 2, 2}, .s = {2, 2}, .bias = true,
+                        .attrs = {{"strides", a_ints({2, 2})}}, .ys = {1, 3, 6, 10}},
+                       rng_, RUN_CONV_TRANSPOSE);
+}
+TEST_P(OpTest, ConvTranspose_GroupsDilationsAsymmetricPads) {
+  // Rows: 1 * 2 + (2 * 2 + 1) - 0 - 2 = 5; columns: 3 * 3 + 2 - 1 - 0 = 10.
+  check_conv_transpose({.xs = {2, 4, 3, 4},
+                        .ws = {4, 3, 3, 2},
+                        .group = 2,
+                        .s = {1, 3},
+                        .d = {2, 1},
+                        .pb = {0, 1},
+                        .bias = true,
+                        .attrs = {{"group", a_int(2)}, {"strides", a_ints({1, 3})}, {"dilations", a_ints({2, 1})},
+                                  {"pads", a_ints({0, 1, 2, 0})}},
+                        .ys = {2, 6, 5, 10}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  // Depthwise (one filter per channel), stride 2.
+  check_conv_transpose({.xs = {1, 4, 3, 3},
+                        .ws = {4, 1, 3, 3},
+                        .group = 4,
+                        .s = {2, 2},
+                        .attrs = {{"group", a_int(4)}, {"strides", a_ints({2, 2})}},
+                        .ys = {1, 4, 7, 7}},
+                       rng_, RUN_CONV_TRANSPOSE);
+}
+TEST_P(OpTest, ConvTranspose_OutputShape) {
+  // Full size 3 * 2 + 3 = 9 rows, 2 * 2 + 3 = 7 columns; output_shape [10, 8] adds one of each at
+  // the end (total padding -1: 0 at the beginning), [8, 6] cuts one at the beginning (total 1,
+  // the larger half first).
+  check_conv_transpose({.xs = {1, 2, 3, 3}, .ws = {2, 2, 3, 3}, .s = {3, 2}, .bias = true,
+                        .attrs = {{"strides", a_ints({3, 2})}, {"output_shape", a_ints({10, 8})}}, .ys = {1, 2, 10, 8}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  check_conv_transpose({.xs = {1, 2, 3, 3}, .ws = {2, 2, 3, 3}, .s = {3, 2}, .pb = {1, 1},
+                        .attrs = {{"strides", a_ints({3, 2})}, {"output_shape", a_ints({8, 6})}}, .ys = {1, 2, 8, 6}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  // 11 rows at stride 3: two past the full size, still less than a stride.
+  check_conv_transpose({.xs = {1, 2, 3, 3}, .ws = {2, 2, 3, 3}, .s = {3, 2},
+                        .attrs = {{"strides", a_ints({3, 2})}, {"output_shape", a_ints({11, 7})}}, .ys = {1, 2, 11, 7}},
+                       rng_, RUN_CONV_TRANSPOSE);
+}
+TEST_P(OpTest, ConvTranspose_AutoPad) {
+  // SAME: the output is in * stride (6 x 8); total padding 2 * 2 + 3 - 6 = 1 rows, 2 * 3 + 3 - 8 = 1
+  // columns. SAME_UPPER puts the smaller half (0) first, SAME_LOWER the larger (1).
+  check_conv_transpose({.xs = {1, 2, 3, 4}, .ws = {2, 3, 3, 3}, .s = {2, 2}, .bias = true,
+                        .attrs = {{"auto_pad", a_string("SAME_UPPER")}, {"strides", a_ints({2, 2})}}, .ys = {1, 3, 6, 8}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  check_conv_transpose({.xs = {1, 2, 3, 4}, .ws = {2, 3, 3, 3}, .s = {2, 2}, .pb = {1, 1},
+                        .attrs = {{"auto_pad", a_string("SAME_LOWER")}, {"strides", a_ints({2, 2})}}, .ys = {1, 3, 6, 8}},
+                       rng_, RUN_CONV_TRANSPOSE);
+  // VALID: pads ignored, the full size.
+  check_conv_transpose({.xs = {1, 2, 3, 4}, .ws = {2, 3, 3, 3}, .s = {2, 2},
+                        .attrs = {{"auto_pad", a_string("VALID")}, {"strides", a_ints({2, 2})}, {"pads", a_ints({1, 1, 1, 1})}},
+                        .ys = {1, 3, 7, 9}},
+                       rng_, RUN_CONV_TRANSPOSE);
+}
+TEST_P(OpTest, ConvTranspose_Float64) {
+  ConvTransposeCase c{.xs = {2, 4, 3, 3},
+                      .ws = {4, 2, 3, 3},
+                      .group = 2,
+                      .s = {2, 1},
+                      .pb = {1, 0},
+                      .attrs = {{"group", a_int(2)}, {"strides", a_ints({2, 1})}, {"pads", a_ints({1, 0, 1, 0})}},
+                      .ys = {2, 4, 5, 5}};
+  auto x = rand_f64(numel_of(c.xs));
+  auto w = rand_f64(numel_of(c.ws));
+  auto b = rand_f64(4);
+  Tensor out = run1("ConvTranspose", {make(c.xs, x), make(c.ws, w), make<double>({4}, b)}, c.attrs);
+  expect_near(out, DType::kFloat64, c.ys, conv_transpose_ref(c, x, w, b), 1e-12);
+}
+TEST_P(OpTest, ConvTranspose_ImageIndependentOfBatch_Bitwise) {
+  // Image 2 of a batch of 4 is bit-identical to the same image alone (one product per image and
+  // group on the CPU; on CUDA a strided batch, the same within tolerance).
+  const Shape xs = {4, 6, 5, 5}, ws = {6, 4, 3, 3};
+  auto x = rand_f32(numel_of(xs));
+  auto w = rand_f32(numel_of(ws));
+  auto b = rand_f32(8);
+  const int64_t per = 6 * 5 * 5, out_per = 8 * 11 * 11;
+  std::vector<float> x2(x.begin() + 2 * per, x.begin() + 3 * per);
+  Attrs at = {{"strides", a_ints({2, 2})}, {"group", a_int(2)}};
+  Tensor all = run1("ConvTranspose", {make(xs, x), make(ws, w), make<float>({8}, b)}, at);
+  Tensor one = run1("ConvTranspose", {make<float>({1, 6, 5, 5}, x2), make(ws, w), make<float>({8}, b)}, at);
+  ASSERT_EQ(all.shape(), (Shape{4, 8, 11, 11}));
+  ASSERT_EQ(one.shape(), (Shape{1, 8, 11, 11}));
+  if (products_bitwise_across_batches()) {
+    EXPECT_EQ(std::memcmp(all.data<float>() + 2 * out_per, one.data<float>(), out_per * sizeof(float)), 0);
+  } else {
+    expect_elements_near(one.data<float>(), all.data<float>() + 2 * out_per, out_per, kTolReduce,
+                         "image 2 alone against the batch of 4");
+  }
+}
+TEST_P(OpTest, ConvTranspose_Errors) {
+  auto x = make<float>({1, 2, 3, 3}, rand_f32(18));
+  auto w = make<float>({2, 2, 3, 3}, rand_f32(36));
+  expect_error(StatusCode::kUnimplemented, "together with pads", "ConvTranspose", {x, w},
+               {{"output_shape", a_ints({6, 6})}, {"pads", a_ints({1, 1, 1, 1})}});
+  // Full size 5 at stride 1: an output of 6 is a stride past it (ONNX Runtime refuses it too).
+  expect_error(StatusCode::kInvalidArgument, "asks for 6 along spatial axis 0, a stride (1) or more past the last value",
+               "ConvTranspose", {x, w}, {{"output_shape", a_ints({6, 5})}});
+  // SAME at stride 4 asks for 12 of a full size of 11: ONNX Runtime gives 11, the spec 12.
+  expect_error(StatusCode::kUnimplemented, "auto_pad SAME_LOWER with an output of 12 along spatial axis 0", "ConvTranspose",
+               {x, w}, {{"auto_pad", a_string("SAME_LOWER")}, {"strides", a_ints({4, 4})}});
+  expect_error(StatusCode::kInvalidArgument, "output_padding 2 along spatial axis 0 must be at least 0 and less than the stride (2)",
+               "ConvTranspose", {x, w}, {{"output_padding", a_ints({2, 0})}, {"strides", a_ints({2, 2})}});
+  expect_error(StatusCode::kInvalidArgument, "does not fit group", "ConvTranspose",
+               {make<float>({1, 3, 3, 3}, rand_f32(27)), w});
+  expect_error(StatusCode::kInvalidArgument, "does not fit group", "ConvTranspose", {x, w}, {{"group", a_int(4)}});
+  expect_error(StatusCode::kInvalidArgument, "B [3] must be 1-D with 2 values", "ConvTranspose",
+               {x, w, make<float>({3}, rand_f32(3))});
+  expect_error(StatusCode::kInvalidArgument, "output_shape [1, 6, 6] must give the 2 spatial dimensions", "ConvTranspose",
+               {x, w}, {{"output_shape", a_ints({1, 6, 6})}});
+  expect_error(StatusCode::kInvalidArgument, "leave no output", "ConvTranspose", {x, w}, {{"pads", a_ints({3, 0, 2, 0})}});
+  expect_error(StatusCode::kInvalidArgument, "output_padding -1 along spatial axis 0 must be at least 0", "ConvTranspose", {x, w},
+               {{"output_padding", a_ints({-1, 0})}});
+  expect_error(StatusCode::kInvalidArgument, "kernel_shape [2, 2] does not match W", "ConvTranspose", {x, w},
+               {{"kernel_shape", a_ints({2, 2})}});
+  expect_error(StatusCode::kUnimplemented, "runs on 1-D and 2-D spatial input only", "ConvTranspose",
+               {make<float>({1, 2, 2, 2, 2}, rand_f32(16)), make<float>({2, 2, 2, 2, 2}, rand_f32(32))});
+}
+
+// ---------------------------------------------------------------------------------------------
 // MaxPool / AveragePool / GlobalAveragePool
 
 struct PoolCase {

@@ -962,6 +962,62 @@ TEST_F(Passes, TwoDWindowsAreLeftAloneAndThreeDStaysRefused) {
   }
 }
 
+TEST_F(Passes, ConvTranspose1dMatchesTheSpecAsA2dOne) {
+  // ConvTranspose1d (X [N, C, L], W [C, M/group, K]): strides, pads, output_padding, dilations,
+  // groups, then output_shape, each widened to the 2-D form; against the spec's scatter in float64.
+  struct Spec {
+    int64_t c, m, k, group, stride, dilation, pb, pe, output_padding, output_shape;  // output_shape 0: none
+  };
+  for (const Spec& s : {Spec{4, 6, 3, 2, 2, 1, 1, 0, 1, 0}, Spec{3, 2, 4, 1, 3, 2, 0, 0, 0, 20}}) {
+    SCOPED_TRACE("stride " + std::to_string(s.stride));
+    const int64_t n = 2, l = 6, cg = s.c / s.group, mg = s.m / s.group;
+    const int64_t full = s.stride * (l - 1) + s.output_padding + s.dilation * (s.k - 1) + 1;
+    const int64_t lout = s.output_shape ? s.output_shape : full - s.pb - s.pe;
+    const int64_t pb = s.output_shape ? std::max<int64_t>(0, full - lout - (full - lout) / 2) : s.pb;
+    auto m = new_model();
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, s.c, l});
+    const auto w = random(static_cast<std::size_t>(s.c * mg * s.k), -0.5f, 0.5f);
+    const auto b = random(static_cast<std::size_t>(s.m));
+    add_float_tensor(&m, "W", {s.c, mg, s.k}, w);
+    add_float_tensor(&m, "B", {s.m}, b);
+    auto* node = add_node(&m, "ConvTranspose", {"X", "W", "B"}, {"Y"}, "deconv1d");
+    set_int_attr(node, "group", s.group);
+    set_ints_attr(node, "strides", {s.stride});
+    set_ints_attr(node, "dilations", {s.dilation});
+    if (s.output_shape) {
+      set_ints_attr(node, "output_shape", {s.output_shape});
+    } else {
+      set_ints_attr(node, "pads", {s.pb, s.pe});
+      set_ints_attr(node, "output_padding", {s.output_padding});
+    }
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, s.m, -1});
+    ASSERT_NO_FATAL_FAILURE(load_both(m));
+    EXPECT_EQ(optimized_->pass_stats().spatial_1d_as_2d, 1);
+    const auto x = random(static_cast<std::size_t>(n * s.c * l));
+    std::vector<double> want(static_cast<std::size_t>(n * s.m * lout), 0.0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t o = 0; o < s.m; ++o)
+        for (int64_t t = 0; t < lout; ++t) want[(i * s.m + o) * lout + t] = b[o];
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ci = 0; ci < s.c; ++ci)
+        for (int64_t at = 0; at < l; ++at)
+          for (int64_t ml = 0; ml < mg; ++ml)
+            for (int64_t j = 0; j < s.k; ++j) {
+              const int64_t t = at * s.stride + j * s.dilation - pb;
+              if (t < 0 || t >= lout) continue;
+              want[(i * s.m + (ci / cg) * mg + ml) * lout + t] +=
+                  static_cast<double>(x[(i * s.c + ci) * l + at]) * w[(ci * mg + ml) * s.k + j];
+            }
+    const std::vector<float> wantf(want.begin(), want.end());
+    for (Engine* e : {optimized_.get(), plain_.get()}) {
+      std::vector<Tensor> out;
+      Status st = e->run({Tensor::copy_of(DType::kFloat32, {n, s.c, l}, x.data())}, &out);
+      ASSERT_TRUE(st.ok()) << st.message();
+      expect_near_all(out.at(0), {n, s.m, lout}, wantf, 1e-5);
+    }
+  }
+}
+
 TEST_F(Passes, OneDNodeWhoseAttributesDisagreeIsRefusedAtLoad) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 8});

@@ -18,6 +18,7 @@ void cpu_gelu_f32(const float* x, float* y, int64_t n);
 
 // nn.cpp — 2-D NCHW convolution and pooling, normalization, padding and resizing
 Status cpu_conv(OpContext& ctx);                  // im2col + BLAS, one image (and group) per product
+Status cpu_conv_transpose(OpContext& ctx);        // BLAS product per image and group, then col2im
 Status cpu_batch_normalization(OpContext& ctx);   // inference mode only
 Status cpu_max_pool(OpContext& ctx);              // output Y only (no Indices)
 Status cpu_average_pool(OpContext& ctx);

@@ -33,6 +33,15 @@ void blas_gemm(int64_t m, int64_t n, int64_t k, const double* a, const double* b
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
               1.0, a, static_cast<int>(k), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
 }
+// c[m x n] = a^T b, a stored as [k x m].
+void blas_gemm_tn(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              1.0f, a, static_cast<int>(m), b, static_cast<int>(n), 0.0f, c, static_cast<int>(n));
+}
+void blas_gemm_tn(int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c) {
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
+              1.0, a, static_cast<int>(m), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
+}
 
 // Window geometry (Conv, pools): window_geometry in engine/op_plans_nn.cpp.
 
@@ -534,6 +543,73 @@ Status conv(OpContext& ctx, const Tensor* residual, bool relu) {
   return ok_status();
 }
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ConvTranspose: per image and group one BLAS product col = W_g^T X_g ([M/group * kH * kW, H * W]),
+// then each column row scattered into the output plane it reaches. Every output sums its taps in
+// one order, (kernel row, kernel column) ascending, then adds the bias: the CUDA kernel's order.
+
+namespace {
+template <typename T>
+void conv_transpose_typed(const Tensor& x, const Tensor& w, const Tensor* bias, const ConvTransposePlan& p, Tensor* y) {
+  const int64_t h = p.in[0], wd = p.in[1], hw = h * wd, cg = p.c / p.group, mg = p.m / p.group;
+  const int64_t kh = p.k[0], kw = p.k[1], oh = p.out[0], ow = p.out[1];
+  const int64_t rows = mg * kh * kw;
+  std::vector<T> col(static_cast<std::size_t>(rows * hw));
+  const T* px = x.data<T>();
+  const T* pw = w.data<T>();
+  const T* pbias = bias ? bias->data<T>() : nullptr;
+  T* py = y->data<T>();
+  std::fill(py, py + y->numel(), T(0));
+  if (rows * hw == 0) return;
+  for (int64_t n = 0; n < p.n; ++n) {
+    for (int64_t gi = 0; gi < p.group; ++gi) {
+      if (cg == 0) {
+        std::fill(col.begin(), col.end(), T(0));
+      } else {
+        blas_gemm_tn(rows, hw, cg, pw + gi * cg * rows, px + (n * p.c + gi * cg) * hw, col.data());
+      }
+      for (int64_t ml = 0; ml < mg; ++ml) {
+        T* yp = py + (n * p.m + gi * mg + ml) * oh * ow;
+        for (int64_t i = 0; i < kh; ++i) {
+          for (int64_t j = 0; j < kw; ++j) {
+            const T* cr = col.data() + ((ml * kh + i) * kw + j) * hw;
+            const int64_t off = j * p.d[1] - p.pb[1];  // ox = ix * stride + off
+            const int64_t lo = std::min(off >= 0 ? 0 : (-off + p.s[1] - 1) / p.s[1], wd);
+            const int64_t hi = std::clamp<int64_t>(ow - 1 - off < 0 ? 0 : (ow - 1 - off) / p.s[1] + 1, lo, wd);
+            for (int64_t iy = 0; iy < h; ++iy) {
+              const int64_t oy = iy * p.s[0] + i * p.d[0] - p.pb[0];
+              if (oy < 0 || oy >= oh) continue;
+              T* yr = yp + oy * ow;
+              const T* xr = cr + iy * wd;
+              for (int64_t ix = lo; ix < hi; ++ix) yr[ix * p.s[1] + off] += xr[ix];
+            }
+          }
+        }
+        if (pbias) {
+          const T bv = pbias[gi * mg + ml];
+          for (int64_t q = 0; q < oh * ow; ++q) yp[q] += bv;
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+Status cpu_conv_transpose(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ConvTransposePlan p, conv_transpose_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  Tensor y(x->dtype(), p.out_shape);
+  if (x->dtype() == DType::kFloat32) {
+    conv_transpose_typed<float>(*x, *ctx.inputs[1], ctx.input(2), p, &y);
+  } else if (x->dtype() == DType::kFloat64) {
+    conv_transpose_typed<double>(*x, *ctx.inputs[1], ctx.input(2), p, &y);
+  } else {
+    return unsupported_element_type(x->dtype());  // float16 is widened by op_run_cpu
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
 
 Status cpu_batch_normalization(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(BatchNormPlan plan, batch_norm_plan(ctx.node, ctx.inputs));

@@ -120,6 +120,7 @@ Status cuda_matmul(CudaOpContext& ctx);
 Status cuda_fused_gemm(CudaOpContext& ctx);
 Status cuda_attention(CudaOpContext& ctx);  // shardscore.Attention (pass_fuse_attention)
 Status cuda_conv(CudaOpContext& ctx);
+Status cuda_conv_transpose(CudaOpContext& ctx);
 Status cuda_fused_conv(CudaOpContext& ctx);
 
 // ---- ai.onnx.ml (scikit-learn): src/engine/cuda/ml_ops.cpp, kernels/ml_ops.cu ----

@@ -1,6 +1,7 @@
 // Products and convolutions on CUDA: cuBLAS for Gemm, MatMul and FusedGemm, cuDNN for Conv and
 // FusedConv, with the element-wise epilogues in kernels/gemm_conv.cu. Checks, types, shapes and
 // plans from engine/op_plans_nn.h, shared with the CPU functions (src/engine/cpu/gemm.cpp, nn.cpp).
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <map>
@@ -57,6 +58,7 @@ struct RowMajorGemm {
   const void* b = nullptr;
   void* y = nullptr;
   int64_t batch = 1, stride_a = 0, stride_b = 0, stride_y = 0;  // in elements
+  bool y_float32 = false;  // Y stored as float32 for float16 / bfloat16 A and B (no rounding to 16 bits)
 };
 
 Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
@@ -73,7 +75,7 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   const void* beta = &bf;
   if (cublas_float_type(t, &dt)) {
     ct = CUBLAS_COMPUTE_32F;
-  } else if (t == DType::kFloat64) {
+  } else if (t == DType::kFloat64 && !g.y_float32) {
     dt = CUDA_R_64F;
     ct = CUBLAS_COMPUTE_64F;
     alpha = &ad;
@@ -85,7 +87,8 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   SS_CUBLAS_RETURN_IF_ERROR(cublasGemmStridedBatchedEx(
       ctx.lane.cublas, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(g.n),
       static_cast<int>(g.m), static_cast<int>(g.k), alpha, g.b, dt, static_cast<int>(ldb), g.stride_b, g.a, dt,
-      static_cast<int>(lda), g.stride_a, beta, g.y, dt, static_cast<int>(g.n), g.stride_y, static_cast<int>(g.batch), ct,
+      static_cast<int>(lda), g.stride_a, beta, g.y, g.y_float32 ? CUDA_R_32F : dt, static_cast<int>(g.n), g.stride_y,
+      static_cast<int>(g.batch), ct,
       CUBLAS_GEMM_DEFAULT));
   return ok_status();
 }
@@ -554,6 +557,72 @@ Status cuda_matmul(CudaOpContext& ctx) {
 }
 
 Status cuda_conv(CudaOpContext& ctx) { return conv(ctx, nullptr, false); }
+
+// ConvTranspose: per group, one strided batch of products col = W_g^T X_g over a chunk of images
+// (float32 columns for 16-bit types, so that the sums round once, as on the CPU), then
+// kernels::launch_conv_transpose_col2im gathers each output's taps and adds the bias.
+Status cuda_conv_transpose(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ConvTransposePlan p, conv_transpose_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* w = ctx.inputs[1];
+  const Tensor* b = ctx.input(2);
+  const DType t = x->dtype();
+  Tensor y(t, p.out_shape);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  const bool half = t == DType::kFloat16 || t == DType::kBFloat16;
+  const int64_t hw = p.in[0] * p.in[1], cg = p.c / p.group, mg = p.m / p.group, rows = mg * p.k[0] * p.k[1];
+  const int64_t col_bytes = half ? 4 : static_cast<int64_t>(dtype_size(t));
+  const int64_t per_image = p.group * rows * hw;  // column entries of one image
+  // Images a chunk: as many as 256 MiB of columns hold, at least one.
+  const int64_t chunk = std::clamp<int64_t>((int64_t{256} << 20) / std::max<int64_t>(1, per_image * col_bytes), 1, p.n);
+  char* col = static_cast<char*>(ctx.scratch(static_cast<std::size_t>(chunk * per_image * col_bytes)));
+  kernels::ConvTransposeGeometry geo;
+  geo.m = p.m;
+  geo.group = p.group;
+  geo.h = p.in[0];
+  geo.w = p.in[1];
+  geo.kh = p.k[0];
+  geo.kw = p.k[1];
+  geo.oh = p.out[0];
+  geo.ow = p.out[1];
+  for (int i = 0; i < 2; ++i) {
+    geo.s[i] = p.s[i];
+    geo.d[i] = p.d[i];
+    geo.pb[i] = p.pb[i];
+  }
+  const int64_t es = static_cast<int64_t>(dtype_size(t));
+  for (int64_t n0 = 0; n0 < p.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, p.n - n0);
+    if (cg == 0) {
+      SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(col, 0, static_cast<std::size_t>(nb * per_image * col_bytes), ctx.lane.stream));
+    }
+    for (int64_t gi = 0; gi < p.group && cg > 0; ++gi) {
+      RowMajorGemm g;
+      g.trans_a = true;  // W_g is stored [C/group, rows]
+      g.m = rows;
+      g.n = hw;
+      g.k = cg;
+      g.a = static_cast<const char*>(w->raw()) + gi * cg * rows * es;
+      g.b = static_cast<const char*>(x->raw()) + (n0 * p.c + gi * cg) * hw * es;
+      g.y = col + gi * rows * hw * col_bytes;
+      g.batch = nb;
+      g.stride_a = 0;
+      g.stride_b = p.c * hw;
+      g.stride_y = per_image;
+      g.y_float32 = half;
+      SS_RETURN_IF_ERROR(gemm_rowmajor(ctx, t, g));
+    }
+    geo.n = nb;
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_conv_transpose_col2im(cuda_elem(t), col, b ? b->raw() : nullptr,
+                                                                    static_cast<char*>(y.raw()) + n0 * p.m * p.out[0] * p.out[1] * es,
+                                                                    geo, ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
 
 Status cuda_fused_conv(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const bool relu, fused_conv_relu(ctx.node));
