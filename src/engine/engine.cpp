@@ -316,6 +316,17 @@ StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std:
     }
     return ok_status();
   };
+  // A recurrent op in layout 0 reads dimension 0 of its input as time: the likely cause, named.
+  std::string recurrent_hint;
+  for (const Node& n : engine.graph().nodes) {
+    if (n.domain.empty() && (n.op_type == "LSTM" || n.op_type == "GRU" || n.op_type == "RNN") &&
+        n.attr_int("layout", 0) == 0) {
+      recurrent_hint = "; " + n.describe() + " reads dimension 0 of its input as time (layout 0): a model for "
+                       "shardscore takes batch-major rows [batch, seq_length, ...] and transposes them for the op, as "
+                       "torch exports batch_first=True layers";
+      break;
+    }
+  }
   // The rows other than `one_row` of the runs on zeros and with that row of ones: equal (float_value).
   const auto compare_rows = [&](const std::vector<Tensor>& zeros, const std::vector<Tensor>& ones, int64_t one_row) -> Status {
     for (std::size_t k = 0; k < zeros.size(); ++k) {
@@ -341,7 +352,7 @@ StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std:
                              " of its batch changes (the trial on rows of zeros, then one row of ones, before "
                              "scoring); scored batch by batch, its values would follow run.batch_size and the rank "
                              "count (a reduction, a cumulative sum or a normalization across rows, or a Reshape that "
-                             "folds them together), so shardscore does not score it");
+                             "folds them together), so shardscore does not score it" + recurrent_hint);
       }
     }
     return ok_status();

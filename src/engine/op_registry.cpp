@@ -20,7 +20,7 @@ constexpr bool kAsStored = true;
 constexpr bool kComputes = false;
 
 // Inputs the CUDA function reads on the host (OpEntry::cuda_host_inputs).
-constexpr uint32_t kHost0 = 1u << 0, kHost1 = 1u << 1, kHost12 = 0b110, kHost012 = 0b111, kHost23 = 0b1100,
+constexpr uint32_t kHost0 = 1u << 0, kHost1 = 1u << 1, kHost4 = 1u << 4, kHost12 = 0b110, kHost012 = 0b111, kHost23 = 0b1100,
                    kHost123 = 0b1110, kHost1234 = 0b11110;
 
 // The CUDA column: cuda_<op> from src/engine/cuda/cuda_ops.h in a CUDA build (where an op without
@@ -79,6 +79,10 @@ constexpr OpEntry kOps[] = {
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
     {"", "ConvTranspose", 1, 21, cpu_conv_transpose, SS_CUDA(conv_transpose)},
+    // Recurrent ops (op_plans_rnn.h); 14 adds layout. sequence_lens is read on the host.
+    {"", "RNN", 7, 21, cpu_rnn, SS_CUDA(rnn), kComputes, kHost4},
+    {"", "GRU", 7, 21, cpu_gru, SS_CUDA(gru), kComputes, kHost4},
+    {"", "LSTM", 7, 21, cpu_lstm, SS_CUDA(lstm), kComputes, kHost4},
     {"", "BatchNormalization", 9, 21, cpu_batch_normalization, SS_CUDA(batch_normalization)},
     {"", "MaxPool", 1, 21, cpu_max_pool, SS_CUDA(max_pool)},
     {"", "AveragePool", 1, 21, cpu_average_pool, SS_CUDA(average_pool)},

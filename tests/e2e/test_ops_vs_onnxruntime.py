@@ -2225,6 +2225,116 @@ def gen_conv_transpose():
 
 gen_conv_transpose()
 
+
+# -- RNN, GRU, LSTM (appended, as above) --
+
+def gen_recurrent():
+    r = rng_for("recurrent")
+    gates = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+    def weights(op, dirs, n_in, hid, b=True, p=False):
+        g = gates[op]
+        inits = [T("W", (r.standard_normal([dirs, g * hid, n_in]) * 0.4).astype(np.float32)),
+                 T("R", (r.standard_normal([dirs, g * hid, hid]) * 0.4).astype(np.float32))]
+        if b:
+            inits.append(T("B", (r.standard_normal([dirs, 2 * g * hid]) * 0.3).astype(np.float32)))
+        if p:
+            inits.append(T("P", (r.standard_normal([dirs, 3 * hid]) * 0.3).astype(np.float32)))
+        return inits
+
+    def case(op, opset, x_shape, hid, attrs, outs=("y", "yh"), b=True, seq_lens=None, init_h=False, init_c=False,
+             p=False, tag="", **kw):
+        layout = attrs.get("layout", 0)
+        dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+        batch = x_shape[0] if layout else x_shape[1]
+        inits = weights(op, dirs, x_shape[2], hid, b, p)
+        names = ["x", "W", "R", "B" if b else ""]
+        if seq_lens is not None:
+            inits.append(T("sl", np.array(seq_lens, np.int32)))
+        names.append("sl" if seq_lens is not None else "")
+        state = [batch, dirs, hid] if layout else [dirs, batch, hid]
+        if init_h:
+            inits.append(T("h0", r.standard_normal(state).astype(np.float32)))
+        names.append("h0" if init_h else "")
+        if op == "LSTM":
+            if init_c:
+                inits.append(T("c0", r.standard_normal(state).astype(np.float32)))
+            names.append("c0" if init_c else "")
+            names.append("P" if p else "")
+        while names and names[-1] == "":
+            names.pop()
+        outs = list(outs)
+        node_outs = [o if o in outs else "" for o in (("y", "yh", "yc") if op == "LSTM" else ("y", "yh"))]
+        while node_outs and node_outs[-1] == "":
+            node_outs.pop()
+        if layout == 1 and "refuse" not in kw:
+            # ONNX Runtime 1.32 refuses layout 1 ("Batchwise recurrent operations ... are not supported"):
+            # the oracle is ONNX Runtime on the same op in layout 0, inputs and outputs transposed.
+            attrs0 = {k: v for k, v in attrs.items() if k != "layout"}
+            inits0 = [T(i.name, np.transpose(numpy_helper.to_array(i), (1, 0, 2))) if i.name in ("h0", "c0") else i
+                      for i in inits]
+            twin = Case("layout0", opset, [N(op, names, node_outs, hidden_size=hid, **attrs0)],
+                        [("x", FLOAT, [x_shape[1], x_shape[0], x_shape[2]])], inits=inits0, outputs=tuple(outs), op=op)
+
+            def oracle(feeds, twin=twin, outs=tuple(outs)):
+                import onnxruntime as ort
+                sess = ort.InferenceSession(build_model(twin).SerializeToString(), _ort_options(),
+                                            providers=["CPUExecutionProvider"])
+                got = dict(zip([o.name for o in sess.get_outputs()],
+                               sess.run(None, {"x": np.ascontiguousarray(np.transpose(feeds["x"], (1, 0, 2)))})))
+                return {o: np.transpose(got[o], (2, 0, 1, 3) if o == "y" else (1, 0, 2)) for o in outs}
+            kw.update(oracle=oracle, why="ONNX Runtime runs layout 0 only: its output for the transposed input, "
+                                         "transposed back")
+        add(op, opset, [N(op, names, node_outs, hidden_size=hid, **attrs)], [("x", FLOAT, list(x_shape))],
+            tag=tag or ",".join([f"x={shp(x_shape)},hidden={hid}"] + [f"{k}={fmt(v)}" for k, v in attrs.items()] +
+                                (["seq_lens"] if seq_lens is not None else []) + (["h0"] if init_h else []) +
+                                (["c0"] if init_c else []) + (["P"] if p else []) + ["outs=" + "+".join(outs)]),
+            inits=inits, outputs=tuple(outs), fixed0=seq_lens is not None or kw.pop("fixed0", False), **kw)
+
+    # layout 1 (opset 14; X [batch, seq, input]): the batch is dimension 0, as a job's rows are
+    for op in ("LSTM", "GRU", "RNN"):
+        outs = ("y", "yh", "yc") if op == "LSTM" else ("y", "yh")
+        case(op, 14, [3, 5, 4], 6, {"layout": 1}, outs=outs)
+        case(op, 14, [2, 4, 3], 5, {"layout": 1, "direction": "bidirectional"}, outs=outs, init_h=True, init_c=op == "LSTM")
+        case(op, 14, [2, 6, 3], 4, {"layout": 1, "direction": "reverse"}, outs=("yh",), b=False)
+        case(op, 14, [3, 5, 2], 4, {"layout": 1, "direction": "bidirectional"}, outs=outs, seq_lens=[5, 2, 3])
+    # layout 0 (X [seq, batch, input]), opset 7
+    case("LSTM", 7, [4, 3, 5], 3, {}, outs=("y", "yh", "yc"), fixed0=True)
+    case("GRU", 7, [4, 3, 5], 3, {"direction": "bidirectional"}, fixed0=True, init_h=True)
+    case("RNN", 7, [4, 3, 5], 3, {}, fixed0=True)
+    # LSTM peepholes, clip, input_forget; GRU linear_before_reset (as torch exports it); RNN Relu
+    case("LSTM", 14, [2, 5, 3], 4, {"layout": 1}, outs=("y", "yh", "yc"), p=True, init_c=True)
+    case("LSTM", 14, [2, 5, 3], 4, {"layout": 1, "clip": 0.7}, outs=("y", "yc"))
+    case("LSTM", 14, [2, 5, 3], 4, {"layout": 1, "input_forget": 1}, outs=("y", "yc"))
+    case("GRU", 14, [2, 5, 3], 4, {"layout": 1, "linear_before_reset": 1, "direction": "bidirectional"}, init_h=True)
+    case("GRU", 14, [2, 5, 3], 4, {"layout": 1, "clip": 0.5, "linear_before_reset": 1}, seq_lens=[4, 0])
+    case("RNN", 14, [2, 5, 3], 4, {"layout": 1, "activations": ["Relu"]})
+    case("LSTM", 14, [2, 4, 3], 4, {"layout": 1, "activations": ["Sigmoid", "Relu", "Tanh"]})
+    case("LSTM", 14, [3, 4, 3], 4, {"layout": 1}, outs=("yh",), seq_lens=[4, 0, 1], init_h=True, init_c=True)
+    # torch's export of batch_first=True: layout 0 between Transposes; a classifier head on the last state, and
+    # the per-step outputs of a bidirectional GRU (rows independent end to end)
+    hid = 6
+    add("LSTM", 14, [N("Transpose", ["x"], ["xt"], perm=[1, 0, 2]), N("LSTM", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=hid),
+                     N("Squeeze", ["yh", "ax0"], ["s"]), N("Gemm", ["s", "G"], ["y"], transB=1)],
+        [("x", FLOAT, [3, 7, 4])], tag="torch_batch_first_then_Gemm", inits=weights("LSTM", 1, 4, hid) + [
+            T("G", r.standard_normal([2, hid]).astype(np.float32)), T("ax0", np.array([0], np.int64))])
+    add("GRU", 14, [N("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                    N("GRU", ["xt", "W", "R", "B"], ["yt"], hidden_size=4, direction="bidirectional", linear_before_reset=1),
+                    N("Transpose", ["yt"], ["y"], perm=[2, 0, 1, 3])],
+        [("x", FLOAT, [3, 5, 2])], tag="torch_batch_first_bidirectional", inits=weights("GRU", 2, 2, 4))
+    add("GRU", 14, [N("Cast", ["x"], ["h"], to=F16), N("Transpose", ["h"], ["ht"], perm=[1, 0, 2]),
+                    N("GRU", ["ht", "W", "R", "B"], ["", "y"], hidden_size=4, linear_before_reset=1)],
+        [("x", FLOAT, [2, 5, 3])], tag="float16", tol=HALF_TOL,
+        inits=[T(i.name, numpy_helper.to_array(i).astype(np.float16)) for i in weights("GRU", 1, 3, 4)])
+    # Refused: activations with parameters, activation_alpha
+    case("LSTM", 14, [2, 4, 3], 4, {"layout": 1, "activations": ["HardSigmoid", "Tanh", "Tanh"]}, outs=("y",),
+         tag="HardSigmoid_refused", refuse="activation 'HardSigmoid' is not supported")
+    case("RNN", 14, [2, 4, 3], 4, {"layout": 1, "activations": ["Tanh"], "activation_alpha": [0.5]}, outs=("y",),
+         tag="activation_alpha_refused", refuse="activation_alpha / activation_beta are not supported")
+
+
+gen_recurrent()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

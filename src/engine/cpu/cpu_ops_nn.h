@@ -27,6 +27,11 @@ Status cpu_global_max_pool(OpContext& ctx);
 Status cpu_pad(OpContext& ctx);                   // constant / reflect / edge / wrap, any rank
 Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear (last two dims)
 
+// rnn.cpp — RNN, GRU, LSTM (engine/op_plans_rnn.h): one batch row at a time
+Status cpu_rnn(OpContext& ctx);
+Status cpu_gru(OpContext& ctx);
+Status cpu_lstm(OpContext& ctx);
+
 // activation.cpp — float32 / float64 (Clip also integers); NaN passes through
 Status cpu_clip(OpContext& ctx);
 Status cpu_leaky_relu(OpContext& ctx);

@@ -121,6 +121,10 @@ Status cuda_fused_gemm(CudaOpContext& ctx);
 Status cuda_attention(CudaOpContext& ctx);  // shardscore.Attention (pass_fuse_attention)
 Status cuda_conv(CudaOpContext& ctx);
 Status cuda_conv_transpose(CudaOpContext& ctx);
+// rnn.cpp, kernels/rnn.cu
+Status cuda_rnn(CudaOpContext& ctx);
+Status cuda_gru(CudaOpContext& ctx);
+Status cuda_lstm(CudaOpContext& ctx);
 Status cuda_fused_conv(CudaOpContext& ctx);
 
 // ---- ai.onnx.ml (scikit-learn): src/engine/cuda/ml_ops.cpp, kernels/ml_ops.cu ----

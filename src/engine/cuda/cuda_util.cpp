@@ -1,10 +1,12 @@
 #include "engine/cuda/cuda_util.h"
 
+#include <algorithm>
 #include <bit>
 #include <string>
 
 #include "engine/cpu/float16.h"
 #include "engine/op_plans_elementwise.h"
+#include "kernels/ml_ops.h"
 
 namespace shardscore {
 
@@ -88,6 +90,20 @@ StatusOr<const Tensor*> cuda_required_input(const CudaOpContext& ctx, std::size_
   const Tensor* t = ctx.input(i);
   if (!t) return invalid_argument("required input " + std::to_string(i) + " is missing");
   return t;
+}
+
+StatusOr<const void*> cuda_upload_table(CudaOpContext& ctx, const void* src, std::size_t bytes) {
+  if (bytes == 0) return static_cast<const void*>(nullptr);
+  void* dst = ctx.scratch(bytes);
+  const auto* from = static_cast<const unsigned char*>(src);
+  auto* to = static_cast<unsigned char*>(dst);
+  for (std::size_t off = 0; off < bytes; off += kernels::kTableChunkBytes) {
+    kernels::TableChunk chunk;
+    chunk.bytes = static_cast<int64_t>(std::min<std::size_t>(kernels::kTableChunkBytes, bytes - off));
+    std::copy(from + off, from + off + chunk.bytes, chunk.data);
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_write_table_chunk(chunk, to + off, ctx.lane.stream));
+  }
+  return static_cast<const void*>(dst);
 }
 
 }  // namespace shardscore

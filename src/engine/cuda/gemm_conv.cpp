@@ -48,18 +48,7 @@ bool cublas_float_type(DType t, cudaDataType_t* dt) {
   }
 }
 
-// One strided batch of row-major products: Y_i[m x n] = alpha * op(A_i)[m x k] * op(B_i)[k x n] + beta * Y_i.
-// cuBLAS is column-major, so it computes Y^T = op(B)^T op(A)^T on the same memory.
-struct RowMajorGemm {
-  bool trans_a = false, trans_b = false;
-  int64_t m = 0, n = 0, k = 0;
-  double alpha = 1, beta = 0;
-  const void* a = nullptr;
-  const void* b = nullptr;
-  void* y = nullptr;
-  int64_t batch = 1, stride_a = 0, stride_b = 0, stride_y = 0;  // in elements
-  bool y_float32 = false;  // Y stored as float32 for float16 / bfloat16 A and B (no rounding to 16 bits)
-};
+}  // namespace
 
 Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
   if (g.m == 0 || g.n == 0 || g.batch == 0) return ok_status();
@@ -92,6 +81,10 @@ Status gemm_rowmajor(CudaOpContext& ctx, DType t, const RowMajorGemm& g) {
       CUBLAS_GEMM_DEFAULT));
   return ok_status();
 }
+
+namespace {
+
+
 
 // Y = alpha * op(A) * op(B) + bias, bias a row of n (Gemm's C of one row, beta 1), through cuBLASLt's
 // bias epilogue: the bias joins the float32 accumulator and the sum is rounded once, as with C

@@ -32,26 +32,10 @@ namespace {
 
 using kernels::MlPostTransform;
 
-// `bytes` bytes of host memory at `src` as device memory in the op's scratch (nullptr for none).
-// The bytes travel in the launches' arguments, so `src` need not outlive the call.
-StatusOr<const void*> upload_table(CudaOpContext& ctx, const void* src, std::size_t bytes) {
-  if (bytes == 0) return static_cast<const void*>(nullptr);
-  void* dst = ctx.scratch(bytes);
-  const auto* from = static_cast<const unsigned char*>(src);
-  auto* to = static_cast<unsigned char*>(dst);
-  for (std::size_t off = 0; off < bytes; off += kernels::kTableChunkBytes) {
-    kernels::TableChunk chunk;
-    chunk.bytes = static_cast<int64_t>(std::min<std::size_t>(kernels::kTableChunkBytes, bytes - off));
-    std::copy(from + off, from + off + chunk.bytes, chunk.data);
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_write_table_chunk(chunk, to + off, ctx.lane.stream));
-  }
-  return static_cast<const void*>(dst);
-}
-
 template <typename T>
 StatusOr<const T*> upload_vector(CudaOpContext& ctx, const std::vector<T>* v) {
   if (!v || v->empty()) return static_cast<const T*>(nullptr);
-  SS_ASSIGN_OR_RETURN(const void* p, upload_table(ctx, v->data(), v->size() * sizeof(T)));
+  SS_ASSIGN_OR_RETURN(const void* p, cuda_upload_table(ctx, v->data(), v->size() * sizeof(T)));
   return static_cast<const T*>(p);
 }
 
@@ -235,16 +219,16 @@ static_assert(sizeof(kernels::TreeWeight) == sizeof(TreeWeightFlat) &&
 
 namespace {
 
-// Both tree ops: the flat arrays travel as tables (upload_table: captured in a CUDA graph with
+// Both tree ops: the flat arrays travel as tables (cuda_upload_table: captured in a CUDA graph with
 // their contents), one thread per row walks every tree. y: labels to fill or null; z: scores.
 Status cuda_tree_ensemble_run(CudaOpContext& ctx, const TreeEnsemblePlan& p, Tensor* y, Tensor* z) {
   const int64_t rows = p.xr.rows;
   if (rows == 0) return ok_status();
   kernels::TreeEnsembleArgs a;
   const TreeEnsembleFlat& f = *p.flat;
-  SS_ASSIGN_OR_RETURN(const void* nodes, upload_table(ctx, f.nodes.data(), f.nodes.size() * sizeof(TreeNodeFlat)));
+  SS_ASSIGN_OR_RETURN(const void* nodes, cuda_upload_table(ctx, f.nodes.data(), f.nodes.size() * sizeof(TreeNodeFlat)));
   SS_ASSIGN_OR_RETURN(const void* weights,
-                      upload_table(ctx, f.weights.data(), f.weights.size() * sizeof(TreeWeightFlat)));
+                      cuda_upload_table(ctx, f.weights.data(), f.weights.size() * sizeof(TreeWeightFlat)));
   a.nodes = static_cast<const kernels::TreeNode*>(nodes);
   a.weights = static_cast<const kernels::TreeWeight*>(weights);
   SS_ASSIGN_OR_RETURN(a.roots, upload_vector(ctx, &f.roots));
@@ -405,7 +389,7 @@ Status cuda_array_feature_extractor(CudaOpContext& ctx) {
     if (y->on_device()) {
       indices = y->data<int64_t>();
     } else {
-      SS_ASSIGN_OR_RETURN(const void* table, upload_table(ctx, y->raw(), y->nbytes()));
+      SS_ASSIGN_OR_RETURN(const void* table, cuda_upload_table(ctx, y->raw(), y->nbytes()));
       indices = static_cast<const int64_t*>(table);
     }
     SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_array_feature_extractor(cuda_elem(x->dtype()), x->raw(), rows, last,
