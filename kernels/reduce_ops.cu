@@ -911,6 +911,83 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
   return cudaGetLastError();
 }
 
+namespace {
+// Whether (va, a) comes before (vb, b) in TopK's order.
+template <class M>
+__device__ __forceinline__ bool topk_before(M va, int64_t a, M vb, int64_t b, bool largest) {
+  if constexpr (std::is_floating_point_v<M>) {
+    const bool na = isnan(va), nb = isnan(vb);
+    if (na || nb) return na && nb ? a < b : (largest ? na : nb);
+  }
+  if (va != vb) return largest ? va > vb : va < vb;
+  return a < b;
+}
+
+constexpr int kTopKBlock = 256;
+
+template <class T>
+__global__ void topk_kernel(const T* x, T* values, int64_t* indices, int64_t outer, int64_t dim, int64_t inner, int64_t k,
+                            bool largest) {
+  using M = math_t<T>;
+  __shared__ M best_v[kTopKBlock];
+  __shared__ int64_t best_i[kTopKBlock];
+  for (int64_t slice = blockIdx.x; slice < outer * inner; slice += gridDim.x) {
+    const int64_t o = slice / inner, in = slice - o * inner;
+    const T* v = x + o * dim * inner + in;
+    M prev_v = M(0);
+    int64_t prev_i = -1;  // none chosen yet
+    for (int64_t r = 0; r < k; ++r) {
+      // This thread's first element after (prev_v, prev_i) in the order, among its strided share.
+      M mv = M(0);
+      int64_t mi = -1;
+      for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
+        const M c = load(v, d * inner);
+        if (prev_i >= 0 && !topk_before(prev_v, prev_i, c, d, largest)) continue;
+        if (mi < 0 || topk_before(c, d, mv, mi, largest)) {
+          mv = c;
+          mi = d;
+        }
+      }
+      best_v[threadIdx.x] = mv;
+      best_i[threadIdx.x] = mi;
+      __syncthreads();
+      for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if (threadIdx.x < half) {
+          const int64_t oi = best_i[threadIdx.x + half];
+          if (oi >= 0 && (best_i[threadIdx.x] < 0 ||
+                          topk_before(best_v[threadIdx.x + half], oi, best_v[threadIdx.x], best_i[threadIdx.x], largest))) {
+            best_v[threadIdx.x] = best_v[threadIdx.x + half];
+            best_i[threadIdx.x] = oi;
+          }
+        }
+        __syncthreads();
+      }
+      prev_v = best_v[0];
+      prev_i = best_i[0];
+      if (threadIdx.x == 0) {
+        const int64_t at = (o * k + r) * inner + in;
+        values[at] = v[prev_i * inner];  // as stored
+        indices[at] = prev_i;
+      }
+      __syncthreads();  // best_* is rewritten by the next round
+    }
+  }
+}
+}  // namespace
+
+cudaError_t launch_topk(Elem elem, const void* x, void* values, int64_t* indices, int64_t outer, int64_t dim,
+                        int64_t inner, int64_t k, bool largest, cudaStream_t stream) {
+  if (outer * inner == 0 || k <= 0 || k > dim) return k > dim ? cudaErrorInvalidValue : cudaSuccess;
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(outer * inner, 65535 * 8));
+  const bool known = with_any(elem, [&](auto tag) {  // the plan admits float, int32 and int64 only
+    using T = typename decltype(tag)::type;
+    topk_kernel<T><<<blocks, kTopKBlock, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(values), indices, outer,
+                                                       dim, inner, k, largest);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
 cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream) {
   if (outer * inner == 0 || dim <= 0) return cudaSuccess;

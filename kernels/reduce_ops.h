@@ -64,6 +64,13 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
 // (`>` / `!(<)`). Any Elem; y is int64 [outer * inner].
 cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream);
+// TopK (op_plans_nn.h, TopKPlan): per slice of x viewed as [outer, dim, inner], the k first
+// elements along dim in the plan's total order (largest: descending, NaN first; else ascending,
+// NaN last; ties by lower index) into values ([outer, k, inner], x's type, the elements as stored)
+// and indices (int64). One block per slice, k rounds of a block-wide selection of the element that
+// follows the last one chosen. float32, float64, float16, bfloat16, int32, int64.
+cudaError_t launch_topk(Elem elem, const void* x, void* values, int64_t* indices, int64_t outer, int64_t dim,
+                        int64_t inner, int64_t k, bool largest, cudaStream_t stream);
 // ArgMin: the same with the smallest element (`<` / `!(>)`).
 cudaError_t launch_argmin(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream);

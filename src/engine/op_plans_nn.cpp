@@ -192,6 +192,39 @@ StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x) {
   return p;
 }
 
+// ---- TopK ----
+
+StatusOr<TopKPlan> topk_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const DType t = x->dtype();
+  if (!plan_is_float(t) && t != DType::kInt32 && t != DType::kInt64) return plan_unsupported_type(t);
+  if (x->rank() == 0) return invalid_argument("X must have at least 1 dimension; got a scalar");
+  TopKPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", -1), x->rank()));
+  if (node.opset < 10) {
+    const Attribute* k = node.attr("k");
+    if (!k) return invalid_argument("the k attribute is required before opset 10");
+    p.k = k->i;
+  } else {
+    SS_ASSIGN_OR_RETURN(const Tensor* k, plan_required_input(inputs, 1));
+    if (k->dtype() != DType::kInt64 || k->numel() != 1 || k->rank() > 1) {
+      return invalid_argument("K must be an int64 tensor of 1 value; got " + std::string(dtype_name(k->dtype())) + " " +
+                              shape_to_string(k->shape()));
+    }
+    p.k = k->data<int64_t>()[0];
+  }
+  p.largest = node.opset < 11 || node.attr_int("largest", 1) != 0;
+  p.dim = x->dim(p.axis);
+  if (p.k < 0 || p.k > p.dim) {
+    return invalid_argument("K = " + str(p.k) + " is outside [0, " + str(p.dim) + "], the size of axis " + str(p.axis) +
+                            " of X " + shape_to_string(x->shape()));
+  }
+  split_at_axis(x->shape(), p.axis, &p.outer, &p.inner);
+  p.out_shape = x->shape();
+  p.out_shape[static_cast<std::size_t>(p.axis)] = p.k;
+  return p;
+}
+
 // ---- BatchNormalization ----
 
 StatusOr<BatchNormPlan> batch_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {

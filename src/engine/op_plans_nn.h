@@ -88,6 +88,21 @@ struct ArgMaxPlan {
 };
 StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x);
 
+// ---- TopK ----
+
+// The k first elements along `axis` in the order: largest (default) by value descending, else
+// ascending; NaN after every number when ascending and before every number when descending (as
+// ONNX Runtime orders them); equal values (-0 and +0 included) by lower index. sorted = 0 leaves
+// the order to the implementation: both backends give the sorted one. K: attribute k (opsets
+// 1-9) or input 1, int64 [1] (a host tensor in both backends). X: float (float16 widened), int32,
+// int64. Outputs Values (X's type) and Indices (int64), X's shape with k along axis.
+struct TopKPlan {
+  int64_t axis = 0, outer = 1, dim = 0, inner = 1, k = 0;
+  bool largest = true;
+  Shape out_shape;
+};
+StatusOr<TopKPlan> topk_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- InstanceNormalization (opsets 6..21) ----
 
 // LayerNormalization's computation per (n, c) over the spatial elements, with scale and B per

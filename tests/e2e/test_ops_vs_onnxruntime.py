@@ -2335,6 +2335,52 @@ def gen_recurrent():
 
 gen_recurrent()
 
+
+# -- TopK (appended, as above) --
+
+def gen_topk():
+    r = rng_for("TopK")
+    for opset, shape, axis, k, largest in ((11, [3, 9], -1, 4, 1), (11, [3, 9], 1, 9, 0), (11, [2, 5, 4], 1, 2, 1),
+                                           (11, [2, 5, 4], -1, 3, 0), (11, [4, 6], 1, 0, 1), (10, [3, 7], 1, 3, None),
+                                           (1, [3, 7], -1, 2, None)):
+        attrs = {"axis": axis, **({"largest": largest} if largest is not None else {})}
+        tag = f"x={shp(shape)},axis={axis},k={k}" + (f",largest={largest}" if largest is not None else "")
+        if opset < 10:
+            add("TopK", opset, [N("TopK", ["x"], ["v", "i"], k=k, **attrs)], [("x", FLOAT, shape)], tag=tag,
+                outputs=("v", "i"))
+        else:
+            add("TopK", opset, [N("TopK", ["x", "k"], ["v", "i"], **attrs)], [("x", FLOAT, shape)], tag=tag,
+                inits=[T("k", np.array([k], np.int64))], outputs=("v", "i"))
+    # ties and NaN (rows of repeated values, NaN in some), int64 and int32 through Cast
+    add("TopK", 11, [N("Round", ["x"], ["q"]), N("Div", ["q", "z"], ["n"]), N("TopK", ["n", "k"], ["v", "i"])],
+        [("x", FLOAT, [4, 10])], tag="ties_and_nan(0/0)", inits=[T("k", np.array([6], np.int64)),
+                                                                 T("z", np.array([1, 1, 0, 1, 1, 1, 1, 0, 1, 1], np.float32))],
+        outputs=("v", "i"))
+    for to in (I64, I32):
+        add("TopK", 11, [N("Mul", ["x", "ten"], ["m"]), N("Cast", ["m"], ["c"], to=to), N("TopK", ["c", "k"], ["v", "i"], largest=0)],
+            [("x", FLOAT, [3, 8])], tag=f"{'int64' if to == I64 else 'int32'},smallest",
+            inits=[T("k", np.array([5], np.int64)), T("ten", np.float32(3))], outputs=("v", "i"))
+    # sorted = 0: any order is the spec's; shardscore gives the sorted one, so the oracle is ORT with sorted = 1
+    twin = Case("sorted1", 11, [N("TopK", ["x", "k"], ["v", "i"], sorted=1)], [("x", FLOAT, [3, 9])],
+                inits=[T("k", np.array([4], np.int64))], outputs=("v", "i"), op="TopK")
+
+    def sorted_oracle(feeds, twin=twin):
+        import onnxruntime as ort
+        sess = ort.InferenceSession(build_model(twin).SerializeToString(), _ort_options(), providers=["CPUExecutionProvider"])
+        return dict(zip(["v", "i"], sess.run(None, feeds)))
+    add("TopK", 11, [N("TopK", ["x", "k"], ["v", "i"], sorted=0)], [("x", FLOAT, [3, 9])], tag="sorted=0",
+        inits=[T("k", np.array([4], np.int64))], outputs=("v", "i"), oracle=sorted_oracle,
+        why="sorted=0 leaves the order open: shardscore sorts, so ONNX Runtime's sorted output is the oracle")
+    # the top 5 of a classifier's logits, as torch.topk exports it
+    add("TopK", 11, [N("Gemm", ["x", "w"], ["logits"], transB=1), N("TopK", ["logits", "k"], ["v", "i"])],
+        [("x", FLOAT, [6, 8])], tag="top5_of_Gemm", inits=[T("w", r.standard_normal([20, 8]).astype(np.float32)),
+                                                             T("k", np.array([5], np.int64))], outputs=("v", "i"))
+    one("TopK", 11, [2, 5], inits=[T("k", np.array([7], np.int64))], extra_ins=["k"], outs=("v", "i"), outputs=("v", "i"),
+        tag="k_beyond_axis_refused", refuse="K = 7 is outside [0, 5]")
+
+
+gen_topk()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

@@ -1279,6 +1279,106 @@ TEST_P(OpTest, Concat_MismatchedShapes_Error) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TopK
+
+// TopK by ranks: an element's place is the number of elements of its slice that come before it
+// (by value, largest or smallest first, NaN past every number, then by lower index); the first k
+// places are the output. Independent of any sort; x viewed as [outer, dim, inner].
+template <typename T>
+void ref_topk(const std::vector<T>& x, int64_t outer, int64_t dim, int64_t inner, int64_t k, bool largest,
+              std::vector<T>* values, std::vector<int64_t>* indices) {
+  values->assign(static_cast<std::size_t>(outer * k * inner), T(0));
+  indices->assign(values->size(), -1);
+  auto before = [&](T a, int64_t ia, T b, int64_t ib) {
+    const bool na = a != a, nb = b != b;  // NaN (never for integers)
+    if (na || nb) return na && nb ? ia < ib : (largest ? na : nb);
+    if (a != b) return largest ? a > b : a < b;
+    return ia < ib;
+  };
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i)
+      for (int64_t d = 0; d < dim; ++d) {
+        const T v = x[(o * dim + d) * inner + i];
+        int64_t place = 0;
+        for (int64_t e = 0; e < dim; ++e) place += before(x[(o * dim + e) * inner + i], e, v, d);
+        if (place < k) {
+          (*values)[(o * k + place) * inner + i] = v;
+          (*indices)[(o * k + place) * inner + i] = d;
+        }
+      }
+}
+
+// Runs TopK and checks both outputs exactly (values bit for bit: they are copies).
+template <typename T>
+void check_topk(OpTest& t, const Backend& backend, const Shape& xs, const std::vector<T>& x, int64_t axis, int64_t k,
+                bool largest, int64_t opset = 11) {
+  SCOPED_TRACE("TopK X " + shape_to_string(xs) + " axis " + std::to_string(axis) + " k " + std::to_string(k) +
+               (largest ? " largest" : " smallest") + " opset " + std::to_string(opset));
+  const int64_t ax = axis < 0 ? axis + static_cast<int64_t>(xs.size()) : axis;
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < ax; ++d) outer *= xs[d];
+  for (int64_t d = ax + 1; d < static_cast<int64_t>(xs.size()); ++d) inner *= xs[d];
+  std::vector<T> want_v;
+  std::vector<int64_t> want_i;
+  ref_topk(x, outer, xs[ax], inner, k, largest, &want_v, &want_i);
+  Attrs at = {{"axis", a_int(axis)}};
+  std::vector<Tensor> in = {make(xs, x)};
+  if (opset >= 10) in.push_back(make<int64_t>({1}, {k}));
+  else at["k"] = a_int(k);
+  if (opset >= 11) at["largest"] = a_int(largest ? 1 : 0);
+  std::vector<Tensor> outs;
+  const Status st = run_node(backend, "TopK", std::move(in), 2, &outs, at, opset);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(outs.size(), 2u);
+  Shape ys = xs;
+  ys[ax] = k;
+  ASSERT_EQ(outs[0].shape(), ys);
+  ASSERT_EQ(outs[0].dtype(), dtype_of<T>());
+  EXPECT_EQ(std::memcmp(outs[0].raw(), want_v.data(), want_v.size() * sizeof(T)), 0) << "values differ";
+  expect_equal<int64_t>(outs[1], ys, want_i);
+  (void)t;
+}
+
+TEST_P(OpTest, TopK_TiesNaNLargestSmallest) {
+  // Ties (3 three times, -0 and +0) by lower index; NaN before every number when largest, after when smallest.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {1, 3, 3, 2, 3, nan, -0.0f, 0.0f, nan, -5, 7, 0.0f};
+  for (bool largest : {true, false}) {
+    for (int64_t k : {0, 1, 4, 6}) check_topk<float>(*this, *backend_, {2, 6}, x, -1, k, largest);
+  }
+  // Hand-checked: the largest 4 of row 0 are NaN (5), 3 (1), 3 (2), 3 (4); of row 1 NaN (2), 7 (4), -0 (0), +0 (1).
+  std::vector<Tensor> outs;
+  ASSERT_TRUE(run_node(*backend_, "TopK", {make<float>({2, 6}, x), make<int64_t>({1}, {4})}, 2, &outs, {}, 11).ok());
+  expect_equal<int64_t>(outs[1], {2, 4}, {5, 1, 2, 4, 2, 4, 0, 1});
+}
+TEST_P(OpTest, TopK_AxesTypesOpsets) {
+  // A middle axis with inner elements, float64, int32 and int64 (values past 2^53), the k attribute of opset 1.
+  const Shape xs = {3, 7, 4};
+  auto xf = rand_f32(numel_of(xs));
+  for (std::size_t i = 0; i < xf.size(); i += 5) xf[i] = xf[i / 2];  // some ties
+  check_topk<float>(*this, *backend_, xs, xf, 1, 3, true);
+  check_topk<float>(*this, *backend_, xs, xf, -3, 2, false);
+  check_topk<float>(*this, *backend_, xs, xf, 1, 7, true, 1);
+  check_topk<double>(*this, *backend_, xs, rand_f64(numel_of(xs)), 2, 2, true, 10);
+  std::vector<int32_t> xi(static_cast<std::size_t>(numel_of(xs)));
+  for (std::size_t i = 0; i < xi.size(); ++i) xi[i] = static_cast<int32_t>((i * 7919) % 13) - 6;
+  check_topk<int32_t>(*this, *backend_, xs, xi, 1, 4, false);
+  std::vector<int64_t> xl(xi.begin(), xi.end());
+  for (auto& v : xl) v = v * (int64_t{1} << 54) + 1;
+  check_topk<int64_t>(*this, *backend_, xs, xl, 2, 3, true);
+}
+TEST_P(OpTest, TopK_Errors) {
+  auto x = make<float>({2, 5}, rand_f32(10));
+  expect_error(StatusCode::kInvalidArgument, "K = 6 is outside [0, 5], the size of axis 1 of X [2, 5]", "TopK",
+               {x, make<int64_t>({1}, {6})}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "K = -1 is outside", "TopK", {x, make<int64_t>({1}, {-1})}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "K must be an int64 tensor of 1 value; got int64 [2]", "TopK",
+               {x, make<int64_t>({2}, {1, 2})}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "the k attribute is required before opset 10", "TopK", {x}, {}, 1);
+  expect_error(StatusCode::kUnimplemented, "element type bool is not supported", "TopK",
+               {make_bool({4}, {1, 0, 1, 0}), make<int64_t>({1}, {1})}, {}, 11);
+}
+
 // ArgMax
 
 // ArgMax of x viewed as [outer, dim, inner] over `dim`, first or last index among ties.

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -44,6 +45,49 @@ Status arg_extreme(OpContext& ctx) {
 Status cpu_argmax(OpContext& ctx) { return arg_extreme<false>(ctx); }
 
 Status cpu_argmin(OpContext& ctx) { return arg_extreme<true>(ctx); }
+
+// TopK: per slice along the axis, a partial sort of its indices in the plan's total order (NaN
+// past every number, then lower index first), so equal inputs give equal outputs whatever the batch.
+Status cpu_topk(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(TopKPlan p, topk_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const DType t = x->dtype();
+  if (t != DType::kFloat32 && t != DType::kFloat64 && t != DType::kInt32 && t != DType::kInt64) {
+    return unsupported_element_type(t);  // float16 is widened by op_run_cpu
+  }
+  Tensor values(t, p.out_shape), indices(DType::kInt64, p.out_shape);
+  int64_t* pi = indices.data<int64_t>();
+  std::vector<int64_t> order(static_cast<std::size_t>(p.dim));
+  dtype_dispatch(t, [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* pv = values.data<T>();
+    for (int64_t o = 0; o < p.outer; ++o)
+      for (int64_t in = 0; in < p.inner; ++in) {
+        const T* v = px + o * p.dim * p.inner + in;
+        // a before b: by value (NaN past every number), then by index.
+        const auto before = [&](int64_t a, int64_t b) {
+          const T va = v[a * p.inner], vb = v[b * p.inner];
+          if constexpr (std::is_floating_point_v<T>) {
+            const bool na = std::isnan(va), nb = std::isnan(vb);
+            if (na || nb) return na && nb ? a < b : (p.largest ? na : nb);
+          }
+          if (va != vb) return p.largest ? va > vb : va < vb;
+          return a < b;
+        };
+        for (int64_t d = 0; d < p.dim; ++d) order[static_cast<std::size_t>(d)] = d;
+        std::partial_sort(order.begin(), order.begin() + p.k, order.end(), before);
+        for (int64_t r = 0; r < p.k; ++r) {
+          const int64_t at = (o * p.k + r) * p.inner + in;
+          pv[at] = v[order[static_cast<std::size_t>(r)] * p.inner];
+          pi[at] = order[static_cast<std::size_t>(r)];
+        }
+      }
+  });
+  ctx.outputs[0] = std::move(values);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(indices);
+  return ok_status();
+}
 
 }  // namespace shardscore
 

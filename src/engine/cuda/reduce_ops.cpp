@@ -335,6 +335,17 @@ Status cuda_argmin(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_topk(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(TopKPlan p, topk_plan(ctx.node, ctx.inputs));  // K (input 1) is a host tensor
+  const Tensor* x = ctx.inputs[0];
+  Tensor values(x->dtype(), p.out_shape), indices(DType::kInt64, p.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_topk(cuda_elem(x->dtype()), x->raw(), values.raw(), indices.data<int64_t>(),
+                                                 p.outer, p.dim, p.inner, p.k, p.largest, ctx.lane.stream));
+  ctx.outputs[0] = std::move(values);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(indices);
+  return ok_status();
+}
+
 Status cuda_cumsum(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const CumSumPlan p, cumsum_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
