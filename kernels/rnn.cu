@@ -58,7 +58,7 @@ __global__ void rnn_gates_kernel(RnnStep st, const C* xw, const C* hr, const C* 
       const C cn = fg * cp + ig * cand;
       const C og = rnn_activate(st.f, xt[hid + j] + hrow[hid + j] + bias(hid + j) + (peep ? peep[hid + j] * cn : C(0)), clip);
       c[i] = cn;
-      hn = og * rnn_activate(st.h, cn, clip);
+      hn = og * rnn_activate(st.h, cn, C(0));  // clip bounds the gates only
     } else if (st.cell == RnnCell::kGru) {
       const C zg = rnn_activate(st.f, xt[j] + hrow[j] + bias(j), clip);
       const C rg = rnn_activate(st.f, xt[hid + j] + hrow[hid + j] + bias(hid + j), clip);
@@ -97,11 +97,11 @@ __global__ void rnn_gru_reset_kernel(RnnStep st, const C* xw, const C* hr, const
 
 template <typename C>
 __global__ void rnn_state_kernel(C* buffer, C* tensor, int64_t batch, int64_t hidden, int64_t dir, int64_t dirs,
-                                 bool batch_first, bool to_tensor, const int32_t* lens) {
+                                 bool batch_first, bool to_tensor, const int32_t* lens, int64_t seq) {
   SS_GRID_STRIDE_LOOP(i, batch * hidden) {
     const int64_t b = i / hidden, j = i - b * hidden;
     const int64_t at = (batch_first ? b * dirs + dir : dir * batch + b) * hidden + j;
-    if (to_tensor) tensor[at] = lens && lens[b] == 0 ? C(0) : buffer[i];
+    if (to_tensor) tensor[at] = (lens ? lens[b] : seq) == 0 ? C(0) : buffer[i];
     else buffer[i] = tensor[at];
   }
 }
@@ -146,13 +146,14 @@ cudaError_t launch_rnn_gru_reset(Elem elem, const RnnStep& st, const void* xw, c
 }
 
 cudaError_t launch_rnn_state(Elem elem, void* buffer, void* tensor, int64_t batch, int64_t hidden, int64_t dir,
-                             int64_t dirs, bool batch_first, bool to_tensor, const int32_t* lens, cudaStream_t stream) {
+                             int64_t dirs, bool batch_first, bool to_tensor, const int32_t* lens, int64_t seq,
+                             cudaStream_t stream) {
   const int64_t n = batch * hidden;
   if (n == 0) return cudaSuccess;
   return dispatch_compute(elem, [&](auto zero) {
     using C = decltype(zero);
     rnn_state_kernel<C><<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<C*>(buffer), static_cast<C*>(tensor), batch,
-                                                                     hidden, dir, dirs, batch_first, to_tensor, lens);
+                                                                     hidden, dir, dirs, batch_first, to_tensor, lens, seq);
     return cudaGetLastError();
   });
 }

@@ -40,9 +40,10 @@ cudaError_t launch_rnn_gru_reset(Elem elem, const RnnStep& st, const void* xw, c
                                  const void* rb, const int32_t* lens, const void* h, void* rh, cudaStream_t stream);
 
 // Direction dir's state between a [batch, hidden] buffer and a state tensor ([dirs, batch, hidden],
-// or [batch, dirs, hidden] batch_first): to_tensor copies buffer -> tensor (0 for a row whose
-// length in lens is 0; lens null: none is), else tensor -> buffer.
+// or [batch, dirs, hidden] batch_first): to_tensor copies buffer -> tensor (0 for a row of length
+// 0: its lens entry, or seq where lens is null), else tensor -> buffer.
 cudaError_t launch_rnn_state(Elem elem, void* buffer, void* tensor, int64_t batch, int64_t hidden, int64_t dir,
-                             int64_t dirs, bool batch_first, bool to_tensor, const int32_t* lens, cudaStream_t stream);
+                             int64_t dirs, bool batch_first, bool to_tensor, const int32_t* lens, int64_t seq,
+                             cudaStream_t stream);
 
 }  // namespace shardscore::kernels

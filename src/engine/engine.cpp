@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <sstream>
 
 #include "common/log.h"
@@ -290,6 +291,25 @@ std::optional<double> float_value(const Tensor& t, int64_t i) {
   }
 }
 
+// A recurrent op in layout 0 whose input is a graph input (directly, or through Casts and the
+// job's RawInput): it reads the rows' dimension 0 as time, the likely cause of a refusal, named.
+std::string recurrent_time_major_hint(const Graph& g) {
+  std::set<std::string> from_inputs;
+  for (const auto& in : g.inputs) from_inputs.insert(in.name);
+  for (const Node& n : g.nodes) {
+    if (n.inputs.empty() || n.outputs.empty() || !from_inputs.count(n.inputs[0])) continue;
+    if ((n.op_type == "Cast" && n.domain.empty()) || (n.op_type == "RawInput" && n.domain == "shardscore")) {
+      from_inputs.insert(n.outputs[0]);
+    } else if (n.domain.empty() && (n.op_type == "LSTM" || n.op_type == "GRU" || n.op_type == "RNN") &&
+               n.attr_int("layout", 0) == 0) {
+      return "; " + n.describe() + " reads dimension 0 of the model's input as time (layout 0): a model for "
+             "shardscore takes batch-major rows [batch, seq_length, ...] and transposes them for the op, as torch "
+             "exports batch_first=True layers";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 bool engine_probe_refused(const Status& st) {
@@ -298,6 +318,7 @@ bool engine_probe_refused(const Status& st) {
 
 StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std::vector<RowSpec>& rows) {
   const auto& outputs = engine.graph().outputs;
+  const std::string recurrent_hint = recurrent_time_major_hint(engine.graph());
   // Every output's shape: `rows` entries in dimension 0, each of the 2-row run's row shape.
   const auto check_shapes = [&](const std::vector<Tensor>& got, int64_t count, const std::vector<Tensor>* two,
                                 const char* how) -> Status {
@@ -312,21 +333,10 @@ StatusOr<std::vector<Tensor>> engine_probe_rows(const Engine& engine, const std:
                            std::to_string(count) + " rows" + how +
                            (two ? " and " + shape_to_string((*two)[k].shape()) + " for 2" : std::string()) +
                            " (the trial on rows of zeros before scoring); shardscore writes outputs with one entry "
-                           "per input row, in their first dimension, of one shape whatever the rows");
+                           "per input row, in their first dimension, of one shape whatever the rows" + recurrent_hint);
     }
     return ok_status();
   };
-  // A recurrent op in layout 0 reads dimension 0 of its input as time: the likely cause, named.
-  std::string recurrent_hint;
-  for (const Node& n : engine.graph().nodes) {
-    if (n.domain.empty() && (n.op_type == "LSTM" || n.op_type == "GRU" || n.op_type == "RNN") &&
-        n.attr_int("layout", 0) == 0) {
-      recurrent_hint = "; " + n.describe() + " reads dimension 0 of its input as time (layout 0): a model for "
-                       "shardscore takes batch-major rows [batch, seq_length, ...] and transposes them for the op, as "
-                       "torch exports batch_first=True layers";
-      break;
-    }
-  }
   // The rows other than `one_row` of the runs on zeros and with that row of ones: equal (float_value).
   const auto compare_rows = [&](const std::vector<Tensor>& zeros, const std::vector<Tensor>& ones, int64_t one_row) -> Status {
     for (std::size_t k = 0; k < zeros.size(); ++k) {

@@ -528,10 +528,9 @@ StatusOr<ConvTransposePlan> conv_transpose_plan(const Node& node, const std::vec
     if (p.s[i] <= 0) return invalid_argument("strides " + shape_to_string(strides) + " must be positive");
     if (p.d[i] <= 0) return invalid_argument("dilations " + shape_to_string(dilations) + " must be positive");
     if (pads[i] < 0 || pads[i + 2] < 0) return invalid_argument("pads " + shape_to_string(pads) + " must not be negative");
-    if (output_padding[i] < 0 || output_padding[i] >= std::max(p.s[i], p.d[i])) {
+    if (output_padding[i] < 0 || output_padding[i] >= p.s[i]) {
       return invalid_argument("output_padding " + str(output_padding[i]) + " along spatial axis " + str(i) +
-                              " must be at least 0 and less than the stride (" + str(p.s[i]) + ") or the dilation (" +
-                              str(p.d[i]) + ")");
+                              " must be at least 0 and less than the stride (" + str(p.s[i]) + ")");
     }
     if (p.in[i] == 0) return invalid_argument("X " + shape_to_string(x->shape()) + " has an empty spatial dimension");
     const int64_t full = p.s[i] * (p.in[i] - 1) + output_padding[i] + p.d[i] * (p.k[i] - 1) + 1;

@@ -205,9 +205,9 @@ struct ConvTransposePlan {
 // values) or auto_pad SAME_UPPER / SAME_LOWER (output in * s) the pads share the difference by the
 // spec's rule (SAME_UPPER: the smaller half at the beginning; otherwise the larger); an
 // output_shape beyond the full size (by less than a stride) adds zeros (then B) at the end, as
-// ONNX Runtime and the ONNX reference do. Refused, as ONNX Runtime and PyTorch refuse them:
-// output_padding not below max(stride, dilation), an output_shape a stride or more beyond the last
-// input's reach. Refused where ONNX Runtime and the spec disagree: auto_pad SAME_* with an output
+// ONNX Runtime and the ONNX reference do. Refused, as ONNX Runtime refuses them: output_padding
+// not below the stride (PyTorch allows up to the dilation; ONNX Runtime and the reference do not),
+// an output_shape a stride or more beyond the last input's reach. Refused where ONNX Runtime and the spec disagree: auto_pad SAME_* with an output
 // beyond the full size, output_shape together with non-zero pads (ONNX Runtime ignores the pads,
 // the reference does not). 3-D and non-float input are refused too.
 StatusOr<ConvTransposePlan> conv_transpose_plan(const Node& node, const std::vector<const Tensor*>& inputs);

@@ -15,7 +15,8 @@
 //   LSTM: i = f(Xt Wi^T + H Ri^T + Pi . C + Wbi + Rbi), f_ = f(... f ... Pf . C ...) (1 - i with
 //         input_forget), c~ = g(Xt Wc^T + H Rc^T + Wbc + Rbc), C' = f_ . C + i . c~,
 //         o = f(Xt Wo^T + H Ro^T + Po . C' + Wbo + Rbo), H' = o . h(C')
-// clip (when given) bounds the input of every activation to [-clip, clip]. A batch row with
+// clip (when given) bounds the gates' inputs to [-clip, clip] (not C' before h, as ONNX Runtime
+// computes it; the spec's "input of activations" is read so). A batch row with
 // sequence_lens s runs steps 0 .. s-1 (the reverse direction s-1 down to 0); Y is 0 at its later
 // steps, Y_h / Y_c hold its state after its last step (0 when s is 0, as ONNX Runtime has it; the
 // spec is silent).

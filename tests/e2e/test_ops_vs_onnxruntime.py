@@ -2216,7 +2216,9 @@ def gen_conv_transpose():
     one("ConvTranspose", 11, [1, 2, 3, 3], {"auto_pad": "SAME_UPPER", "strides": [4, 4]}, inits=[T("W", w)], extra_ins=["W"],
         tag="same_beyond_full_size_refused", refuse="ONNX Runtime and the ONNX spec disagree")
     one("ConvTranspose", 11, [1, 2, 3, 3], {"output_padding": [2, 2], "strides": [2, 2]}, inits=[T("W", w)], extra_ins=["W"],
-        tag="output_padding_not_below_stride_refused", refuse="must be at least 0 and less than the stride (2) or the dilation (1)")
+        tag="output_padding_not_below_stride_refused", refuse="must be at least 0 and less than the stride (2)")
+    one("ConvTranspose", 11, [1, 2, 3, 3], {"output_padding": [1, 0], "dilations": [2, 2]}, inits=[T("W", w)], extra_ins=["W"],
+        tag="output_padding_not_below_stride_1_dilation_2_refused", refuse="less than the stride (1)")
     one("ConvTranspose", 11, [1, 2, 3, 3], {"output_shape": [6, 6], "pads": [1, 1, 1, 1]}, inits=[T("W", w)],
         extra_ins=["W"], tag="output_shape_and_pads_refused", refuse="together with pads")
     one("ConvTranspose", 11, [1, 2, 3, 3, 3], inits=[T("W", r.standard_normal([2, 3, 2, 2, 2]).astype(np.float32))],
@@ -2258,7 +2260,7 @@ def gen_recurrent():
         names.append("h0" if init_h else "")
         if op == "LSTM":
             if init_c:
-                inits.append(T("c0", r.standard_normal(state).astype(np.float32)))
+                inits.append(T("c0", (r.standard_normal(state) * kw.pop("c0_scale", 1)).astype(np.float32)))
             names.append("c0" if init_c else "")
             names.append("P" if p else "")
         while names and names[-1] == "":
@@ -2304,7 +2306,8 @@ def gen_recurrent():
     case("RNN", 7, [4, 3, 5], 3, {}, fixed0=True)
     # LSTM peepholes, clip, input_forget; GRU linear_before_reset (as torch exports it); RNN Relu
     case("LSTM", 14, [2, 5, 3], 4, {"layout": 1}, outs=("y", "yh", "yc"), p=True, init_c=True)
-    case("LSTM", 14, [2, 5, 3], 4, {"layout": 1, "clip": 0.7}, outs=("y", "yc"))
+    case("LSTM", 14, [2, 5, 3], 4, {"layout": 1, "clip": 0.3}, outs=("y", "yh", "yc"), init_h=True, init_c=True,
+         c0_scale=3)  # |C| beyond the clip: clip bounds the gates, not C before h
     case("LSTM", 14, [2, 5, 3], 4, {"layout": 1, "input_forget": 1}, outs=("y", "yc"))
     case("GRU", 14, [2, 5, 3], 4, {"layout": 1, "linear_before_reset": 1, "direction": "bidirectional"}, init_h=True)
     case("GRU", 14, [2, 5, 3], 4, {"layout": 1, "clip": 0.5, "linear_before_reset": 1}, seq_lens=[4, 0])

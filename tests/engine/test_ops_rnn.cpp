@@ -112,7 +112,7 @@ RnnRef rnn_ref(const RnnCase& c, const RnnInputs& in) {
             const double cc = act(a[1], xw[3 * hid + j] + hr[3 * hid + j], c.clip);
             cs[j] = f * cs[j] + i * cc;
             const double o = act(a[0], xw[hid + j] + hr[hid + j] + pe(1) * cs[j], c.clip);
-            hn[j] = o * act(a[2], cs[j], c.clip);
+            hn[j] = o * act(a[2], cs[j], 0.0);  // clip bounds the gates, not C before h (ONNX Runtime)
           }
         }
         h = hn;
@@ -208,6 +208,8 @@ TEST_P(OpTest, LSTM_BidirectionalLayout1SequenceLengths) {
                    rng_, kTolReduce);
 }
 TEST_P(OpTest, LSTM_ClipInputForgetActivations) {
+  // clip 0.3 with initial states: |C| passes the clip, which bounds the gates only.
+  check_rnn<float>(*backend_, {.op = "LSTM", .seq = 5, .clip = 0.3, .initial = true}, rng_, kTolReduce);
   check_rnn<float>(*backend_, {.op = "LSTM", .seq = 5, .clip = 0.3, .input_forget = true}, rng_, kTolReduce);
   check_rnn<float>(*backend_, {.op = "LSTM", .direction = "reverse", .acts = {"Sigmoid", "Relu", "Tanh"}}, rng_, kTolReduce);
 }

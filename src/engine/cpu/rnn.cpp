@@ -114,7 +114,7 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
             const T cand = activate(g, xt[3 * hid + j] + hr[3 * hid + j] + bias(3 * hid + j), clip);
             c[j] = fg * c[j] + ig * cand;
             const T og = activate(f, xt[hid + j] + hr[hid + j] + bias(hid + j) + (peep ? peep[hid + j] * c[j] : T(0)), clip);
-            h[j] = og * activate(ha, c[j], clip);
+            h[j] = og * activate(ha, c[j], T(0));  // clip bounds the gates only, as ONNX Runtime has it
           }
         } else if (p.kind == RnnKind::kGru) {
           if (gru_reset_first) {

@@ -95,7 +95,7 @@ Status rnn(RnnKind kind, CudaOpContext& ctx) {
     for (auto [from, buf] : {std::pair<const char*, char*>{h0, h}, {c0, c}}) {
       if (from) {
         SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_rnn_state(ce, buf, const_cast<char*>(from), p.batch, hid, d, p.dirs,
-                                                            p.batch_first, false, nullptr, stream));
+                                                            p.batch_first, false, nullptr, p.seq, stream));
       } else {
         SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(buf, 0, state_bytes, stream));
       }
@@ -147,11 +147,11 @@ Status rnn(RnnKind kind, CudaOpContext& ctx) {
     }
     if (dst[1]) {
       SS_LAUNCH_RETURN_IF_ERROR(
-          kernels::launch_rnn_state(ce, h, dst[1], p.batch, hid, d, p.dirs, p.batch_first, true, dlens, stream));
+          kernels::launch_rnn_state(ce, h, dst[1], p.batch, hid, d, p.dirs, p.batch_first, true, dlens, p.seq, stream));
     }
     if (dst[2]) {
       SS_LAUNCH_RETURN_IF_ERROR(
-          kernels::launch_rnn_state(ce, c, dst[2], p.batch, hid, d, p.dirs, p.batch_first, true, dlens, stream));
+          kernels::launch_rnn_state(ce, c, dst[2], p.batch, hid, d, p.dirs, p.batch_first, true, dlens, p.seq, stream));
     }
   }
   for (int k = 0; k < 3; ++k) {
