@@ -34,8 +34,15 @@ __device__ __forceinline__ auto apply_binary(T a, E b) {
   } else if constexpr (kOp == BinaryOp::kMax || kOp == BinaryOp::kMin) {
     const C x = load(a), y = load(b);
     if constexpr (!std::is_integral_v<C>) {
-      if (isnan(x)) return a;  // NaN wins, as on the CPU
-      if (isnan(y)) return b;
+      // NaN wins, as on the CPU, which widens 16-bit types to float32 and rounds back: a signalling
+      // NaN comes out quiet there, so here too (store rounds as the CPU does).
+      if constexpr (sizeof(T) == 2) {
+        if (isnan(x)) return store<T, C>(x);
+        if (isnan(y)) return store<T, C>(y);
+      } else {
+        if (isnan(x)) return a;
+        if (isnan(y)) return b;
+      }
     }
     if constexpr (kOp == BinaryOp::kMax) return x < y ? b : a;
     else return y < x ? b : a;

@@ -637,7 +637,10 @@ class CudaBackend final : public Backend {
               if (capturing) return unavailable(step.node->describe() + " reads device data on the host");
               ScopedTensorAllocator heap(nullptr);
               Tensor h(dev[s].dtype(), dev[s].shape());
-              SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h.raw(), dev[s].raw(), dev[s].nbytes(), cudaMemcpyDeviceToHost, stream));
+              {
+                std::unique_lock device_wide(capture_mutex_);  // into pageable memory (not capturing here)
+                SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h.raw(), dev[s].raw(), dev[s].nbytes(), cudaMemcpyDeviceToHost, stream));
+              }
               SS_RETURN_IF_ERROR(read_fault_after_sync(b.lane, b.plan));  // a zero slice must not decide a launch
               host[s] = std::move(h);
             }
@@ -655,6 +658,9 @@ class CudaBackend final : public Backend {
               if (capturing && !up) return unavailable(step.node->describe() + " reads a shape-only result as device data");
               try {
                 Tensor d(host[s].dtype(), host[s].shape());
+                // From pageable memory only where not capturing (so capture_mutex_ is not held shared here).
+                std::unique_lock device_wide(capture_mutex_, std::defer_lock);
+                if (!up) device_wide.lock();
                 SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(d.raw(), up ? up->raw() : host[s].raw(), host[s].nbytes(),
                                                         up ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice, stream));
                 dev[s] = std::move(d);
