@@ -265,6 +265,30 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
     return v > C(0) ? C(1) : v < C(0) ? C(-1) : v == C(0) ? C(0) : v;  // NaN stays NaN
   } else if constexpr (kOp == UnaryOp::kDivideBy) {
     return v / alpha;
+  } else if constexpr (kOp == UnaryOp::kTan) {
+    return tan(v);
+  } else if constexpr (kOp == UnaryOp::kAsin) {
+    return asin(v);
+  } else if constexpr (kOp == UnaryOp::kAcos) {
+    return acos(v);
+  } else if constexpr (kOp == UnaryOp::kAtan) {
+    return atan(v);
+  } else if constexpr (kOp == UnaryOp::kSinh) {
+    return sinh(v);
+  } else if constexpr (kOp == UnaryOp::kCosh) {
+    return cosh(v);
+  } else if constexpr (kOp == UnaryOp::kAsinh) {
+    return asinh(v);
+  } else if constexpr (kOp == UnaryOp::kAcosh) {
+    return acosh(v);
+  } else if constexpr (kOp == UnaryOp::kAtanh) {
+    return atanh(v);
+  } else if constexpr (kOp == UnaryOp::kCelu) {
+    return v > C(0) ? v : alpha * expm1(v / alpha);
+  } else if constexpr (kOp == UnaryOp::kThresholdedRelu) {
+    return v > alpha ? v : C(0);
+  } else if constexpr (kOp == UnaryOp::kShrink) {
+    return v < -alpha ? v + beta : v > alpha ? v - beta : C(0);
   } else {
     return v;
   }
@@ -364,6 +388,14 @@ __global__ void cast_to_bool_kernel(const S* in, uint8_t* out, int64_t n) {
     if constexpr (std::is_same_v<S, __half>) out[i] = __half2float(in[i]) != 0.0f ? 1 : 0;
     else if constexpr (std::is_same_v<S, __nv_bfloat16>) out[i] = __bfloat162float(in[i]) != 0.0f ? 1 : 0;
     else out[i] = in[i] != S(0) ? 1 : 0;
+  }
+}
+
+template <typename S>
+__global__ void isinf_kernel(const S* in, uint8_t* out, int64_t n, bool neg, bool pos) {
+  SS_GRID_STRIDE_LOOP(i, n) {
+    const auto v = load(in[i]);  // float16 and bfloat16 widen exactly, infinities staying so
+    out[i] = isinf(v) && (v > 0 ? pos : neg) ? 1 : 0;
   }
 }
 
@@ -484,6 +516,18 @@ cudaError_t launch_unary(UnaryOp op, Elem elem, const void* x, void* y, int64_t 
     case UnaryOp::kSoftsign: return unary_op<UnaryOp::kSoftsign>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kElu: return unary_op<UnaryOp::kElu>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kSelu: return unary_op<UnaryOp::kSelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kTan: return unary_op<UnaryOp::kTan>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAsin: return unary_op<UnaryOp::kAsin>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAcos: return unary_op<UnaryOp::kAcos>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAtan: return unary_op<UnaryOp::kAtan>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kSinh: return unary_op<UnaryOp::kSinh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kCosh: return unary_op<UnaryOp::kCosh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAsinh: return unary_op<UnaryOp::kAsinh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAcosh: return unary_op<UnaryOp::kAcosh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kAtanh: return unary_op<UnaryOp::kAtanh>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kCelu: return unary_op<UnaryOp::kCelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kThresholdedRelu: return unary_op<UnaryOp::kThresholdedRelu>(elem, x, y, n, alpha, beta, stream);
+    case UnaryOp::kShrink: return unary_op<UnaryOp::kShrink>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kAbs: return unary_op<UnaryOp::kAbs>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kSign: return unary_op<UnaryOp::kSign>(elem, x, y, n, alpha, beta, stream);
     case UnaryOp::kDivideBy: return unary_op<UnaryOp::kDivideBy>(elem, x, y, n, alpha, beta, stream);
@@ -544,6 +588,22 @@ cudaError_t launch_isnan(Elem elem, const void* x, uint8_t* y, int64_t n, cudaSt
     case Elem::kF16: isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(x), y, n); break;
     case Elem::kBF16:
       isnan_kernel<<<grid_for(n, kBlock), kBlock, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), y, n);
+      break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_isinf(Elem elem, const void* x, uint8_t* y, int64_t n, bool detect_negative, bool detect_positive,
+                         cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  const unsigned g = grid_for(n, kBlock);
+  switch (elem) {
+    case Elem::kF32: isinf_kernel<<<g, kBlock, 0, stream>>>(static_cast<const float*>(x), y, n, detect_negative, detect_positive); break;
+    case Elem::kF64: isinf_kernel<<<g, kBlock, 0, stream>>>(static_cast<const double*>(x), y, n, detect_negative, detect_positive); break;
+    case Elem::kF16: isinf_kernel<<<g, kBlock, 0, stream>>>(static_cast<const __half*>(x), y, n, detect_negative, detect_positive); break;
+    case Elem::kBF16:
+      isinf_kernel<<<g, kBlock, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), y, n, detect_negative, detect_positive);
       break;
     default: return cudaErrorInvalidValue;
   }

@@ -50,6 +50,10 @@ enum class UnaryOp {
   kSelu,         // alpha, beta = gamma
   kAbs, kSign,   // also signed integers; Sign(NaN) = NaN
   kDivideBy,     // x / alpha (Mean's last step)
+  kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh,
+  kCelu,             // alpha: x > 0 ? x : alpha * expm1(x / alpha)
+  kThresholdedRelu,  // alpha: x > alpha ? x : 0 (NaN gives 0)
+  kShrink,           // alpha = lambd, beta = bias: x < -lambd ? x + bias : x > lambd ? x - bias : 0
 };
 
 // y[i] = f(x[i]) for n elements of type `elem`: float32, float16, bfloat16, float64; kNeg, kAbs and
@@ -68,6 +72,9 @@ cudaError_t launch_where(Elem elem, const void* cond, const StridedIndex& ci, co
 
 // y[i] = x[i] is NaN (bool), x float32, float16, bfloat16 or float64 (IsNaN).
 cudaError_t launch_isnan(Elem elem, const void* x, uint8_t* y, int64_t n, cudaStream_t stream);
+// IsInf: y[i] = x[i] is +inf (with detect_positive) or -inf (with detect_negative). Float types.
+cudaError_t launch_isinf(Elem elem, const void* x, uint8_t* y, int64_t n, bool detect_negative, bool detect_positive,
+                         cudaStream_t stream);
 
 // out[i] = static_cast<to>(in[i]) with ONNX's rules (float to bool: != 0; float16 and
 // bfloat16 round once to nearest even from the exact source value).

@@ -249,6 +249,16 @@ StatusOr<RawInputPlan> raw_input_plan(const Node& node, const std::vector<const 
 
 ActivationParams elu_params(const Node& node) { return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0}; }
 
+ActivationParams celu_params(const Node& node) { return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0}; }
+
+ActivationParams thresholded_relu_params(const Node& node) {
+  return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0};
+}
+
+ActivationParams shrink_params(const Node& node) {
+  return {static_cast<double>(node.attr_float("lambd", 0.5f)), static_cast<double>(node.attr_float("bias", 0.0f))};
+}
+
 ActivationParams selu_params(const Node& node) {
   return {static_cast<double>(node.attr_float("alpha", 1.67326319217681884765625f)),
           static_cast<double>(node.attr_float("gamma", 1.05070102214813232421875f))};

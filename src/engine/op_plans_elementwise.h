@@ -144,6 +144,12 @@ StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>&
 // Abs and Sign: neg_plan (float or int8/16/32/64; unsigned integers are Unimplemented).
 ActivationParams elu_params(const Node& node);   // alpha (1.0)
 ActivationParams selu_params(const Node& node);  // alpha (1.67326319...), gamma (1.05070102...) as beta
+ActivationParams celu_params(const Node& node);  // alpha (1.0)
+ActivationParams thresholded_relu_params(const Node& node);  // alpha (1.0)
+ActivationParams shrink_params(const Node& node);  // lambd (0.5) as alpha, bias (0.0) as beta
+// Tan, Asin, Acos, Atan (opset 7), Sinh, Cosh, Asinh, Acosh, Atanh (9), Celu (12: float32 in the
+// spec, float64 too here), ThresholdedRelu (10), Shrink (9: float only here; the spec's integers
+// are refused), IsInf (10: detect_negative, detect_positive; bool out): float_unary_plan.
 
 // Less / Greater / LessOrEqual / GreaterOrEqual: inputs 0 and 1 required, of one type
 // (InvalidArgument "input types differ"), broadcastable, any numeric type (bool: Unimplemented

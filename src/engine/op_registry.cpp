@@ -104,6 +104,7 @@ constexpr OpEntry kOps[] = {
     {"", "Neg", 6, 21, cpu_neg, SS_CUDA(neg)},
     {"", "Not", 1, 21, cpu_not, SS_CUDA(not)},
     {"", "IsNaN", 9, 21, cpu_isnan, SS_CUDA(isnan)},  // 20 adds only float8 types (refused)
+    {"", "IsInf", 10, 21, cpu_isinf, SS_CUDA(isinf)},  // 20 adds only float8 types (refused)
     {"", "Equal", 7, 21, cpu_equal, SS_CUDA(equal)},
     {"", "And", 7, 21, cpu_and, SS_CUDA(and)},
     {"", "Or", 7, 21, cpu_or, SS_CUDA(or)},
@@ -127,6 +128,18 @@ constexpr OpEntry kOps[] = {
     {"", "Softsign", 1, 21, cpu_softsign, SS_CUDA(softsign)},
     {"", "Elu", 6, 21, cpu_elu, SS_CUDA(elu)},
     {"", "Selu", 6, 21, cpu_selu, SS_CUDA(selu)},
+    {"", "Tan", 7, 21, cpu_tan, SS_CUDA(tan)},
+    {"", "Asin", 7, 21, cpu_asin, SS_CUDA(asin)},
+    {"", "Acos", 7, 21, cpu_acos, SS_CUDA(acos)},
+    {"", "Atan", 7, 21, cpu_atan, SS_CUDA(atan)},
+    {"", "Sinh", 9, 21, cpu_sinh, SS_CUDA(sinh)},
+    {"", "Cosh", 9, 21, cpu_cosh, SS_CUDA(cosh)},
+    {"", "Asinh", 9, 21, cpu_asinh, SS_CUDA(asinh)},
+    {"", "Acosh", 9, 21, cpu_acosh, SS_CUDA(acosh)},
+    {"", "Atanh", 9, 21, cpu_atanh, SS_CUDA(atanh)},
+    {"", "Celu", 12, 21, cpu_celu, SS_CUDA(celu)},
+    {"", "ThresholdedRelu", 10, 21, cpu_thresholded_relu, SS_CUDA(thresholded_relu)},
+    {"", "Shrink", 9, 21, cpu_shrink, SS_CUDA(shrink)},  // float only (the spec's integers refused)
     {"", "Less", 7, 21, cpu_less, SS_CUDA(less)},
     {"", "Greater", 7, 21, cpu_greater, SS_CUDA(greater)},
     {"", "LessOrEqual", 12, 21, cpu_less_or_equal, SS_CUDA(less_or_equal)},

@@ -2384,6 +2384,36 @@ def gen_topk():
 
 gen_topk()
 
+
+# -- trigonometric and hyperbolic functions, Celu, ThresholdedRelu, Shrink, IsInf (appended, as above) --
+
+def gen_more_unary():
+    r = rng_for("more_unary")
+    for op, opset, lo, hi in (("Tan", 7, -1.5, 1.5), ("Asin", 7, -1, 1), ("Acos", 7, -1, 1), ("Atan", 7, -30, 30),
+                              ("Sinh", 9, -6, 6), ("Cosh", 9, -6, 6), ("Asinh", 9, -40, 40), ("Acosh", 9, 1, 40),
+                              ("Atanh", 9, -0.99, 0.99)):
+        add(op, opset, [N("Mul", ["x", "s"], ["m"]), N("Add", ["m", "o"], ["a"]), N(op, ["a"])], [("x", FLOAT, [3, 7])],
+            tag=f"range=[{lo},{hi}]", inits=[T("s", np.float32((hi - lo) / 6)), T("o", np.float32((hi + lo) / 2))])
+    for attrs in ({}, {"alpha": 0.3}, {"alpha": 2.5}):
+        one("Celu", 12, [3, 8], attrs)
+    for attrs in ({}, {"alpha": -0.5}, {"alpha": 0.25}):
+        one("ThresholdedRelu", 10, [3, 8], attrs)
+    for attrs in ({}, {"lambd": 1.0}, {"lambd": 0.25, "bias": 0.5}, {"bias": -1.5}):
+        one("Shrink", 9, [3, 8], attrs)
+    # edges: NaN and infinities through each (x / z with zeros in z), IsInf's detect flags
+    for op, opset in (("Tan", 7), ("Atan", 7), ("Sinh", 9), ("Asinh", 9), ("Celu", 12), ("ThresholdedRelu", 10),
+                      ("Shrink", 9)):
+        add(op, opset, [N("Div", ["x", "z"], ["d"]), N(op, ["d"])], [("x", FLOAT, [2, 6])], tag="nan_and_inf",
+            inits=[T("z", np.array([1, 0, 1, 0, 1, 0], np.float32))])
+    for neg, pos in ((1, 1), (0, 1), (1, 0)):
+        add("IsInf", 10, [N("Div", ["x", "z"], ["d"]), N("IsInf", ["d"], detect_negative=neg, detect_positive=pos)],
+            [("x", FLOAT, [3, 6])], tag=f"detect_negative={neg},detect_positive={pos}",
+            inits=[T("z", np.array([1, 0, 1, 0, 1, 0], np.float32))])
+    one("Shrink", 9, [2, 3], tag="int32_refused", x_type=I32, refuse="element type int32 is not supported")
+
+
+gen_more_unary()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

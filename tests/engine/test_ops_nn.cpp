@@ -1583,6 +1583,85 @@ TEST_P(OpTest, Mish_Opset18) {
   for (std::size_t i = 0; i < 20; ++i) refd[i] = xd[i] * std::tanh(std::log1p(std::exp(xd[i])));
   expect_near(d, DType::kFloat64, {20}, refd, 1e-14);
 }
+// A float unary op on float32 draws from [lo, hi] and float64 ones, against f in double; NaN
+// passes through (or becomes what nan_to gives: ThresholdedRelu and Shrink compare it away).
+Tensor run_one(const Backend& backend, const std::string& op, Tensor x, const Attrs& attrs, int64_t opset) {
+  std::vector<Tensor> outs;
+  const Status st = run_node(backend, op, {std::move(x)}, 1, &outs, attrs, opset);
+  EXPECT_TRUE(st.ok()) << op << " failed: " << st.message();
+  return outs.empty() ? Tensor() : outs[0];
+}
+void check_unary(const Backend& backend, std::mt19937& rng, const std::string& op, int64_t opset, double lo, double hi,
+                 double (*f)(double, const Attrs&), const Attrs& attrs = {}, double nan_to = NAN) {
+  SCOPED_TRACE(op);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<float> x(64);
+  for (auto& v : x) v = static_cast<float>(u(rng));
+  x[0] = NAN;
+  Tensor out = run_one(backend, op, make<float>({64}, x), attrs, opset);
+  ASSERT_FALSE(out.empty());
+  ASSERT_EQ(out.dtype(), DType::kFloat32);
+  EXPECT_EQ(std::isnan(out.data<float>()[0]), std::isnan(nan_to)) << op << "(NaN) = " << out.data<float>()[0];
+  if (!std::isnan(nan_to)) EXPECT_EQ(out.data<float>()[0], nan_to);
+  x[0] = static_cast<float>(lo);
+  out = run_one(backend, op, make<float>({64}, x), attrs, opset);
+  std::vector<double> ref(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) ref[i] = f(x[i], attrs);
+  expect_near(out, DType::kFloat32, {64}, ref, kTolElementwise);
+  std::vector<double> xd(16);
+  for (auto& v : xd) v = u(rng);
+  Tensor d = run_one(backend, op, make<double>({16}, xd), attrs, opset);
+  std::vector<double> refd(16);
+  for (std::size_t i = 0; i < 16; ++i) refd[i] = f(xd[i], attrs);
+  expect_near(d, DType::kFloat64, {16}, refd, 1e-14);
+}
+double attr_or(const Attrs& a, const char* name, double def) {
+  auto it = a.find(name);
+  return it == a.end() ? def : it->second.f;
+}
+
+TEST_P(OpTest, Tan_Opset7) { check_unary(*backend_, rng_, "Tan", 7, -1.5, 1.5, [](double v, const Attrs&) { return std::tan(v); }); }
+TEST_P(OpTest, Asin_Opset7) { check_unary(*backend_, rng_, "Asin", 7, -1, 1, [](double v, const Attrs&) { return std::asin(v); }); }
+TEST_P(OpTest, Acos_Opset7) { check_unary(*backend_, rng_, "Acos", 7, -1, 1, [](double v, const Attrs&) { return std::acos(v); }); }
+TEST_P(OpTest, Atan_Opset7) { check_unary(*backend_, rng_, "Atan", 7, -20, 20, [](double v, const Attrs&) { return std::atan(v); }); }
+TEST_P(OpTest, Sinh_Opset9) { check_unary(*backend_, rng_, "Sinh", 9, -5, 5, [](double v, const Attrs&) { return std::sinh(v); }); }
+TEST_P(OpTest, Cosh_Opset9) { check_unary(*backend_, rng_, "Cosh", 9, -5, 5, [](double v, const Attrs&) { return std::cosh(v); }); }
+TEST_P(OpTest, Asinh_Opset9) { check_unary(*backend_, rng_, "Asinh", 9, -50, 50, [](double v, const Attrs&) { return std::asinh(v); }); }
+TEST_P(OpTest, Acosh_Opset9) { check_unary(*backend_, rng_, "Acosh", 9, 1, 50, [](double v, const Attrs&) { return std::acosh(v); }); }
+TEST_P(OpTest, Atanh_Opset9) {
+  check_unary(*backend_, rng_, "Atanh", 9, -0.99, 0.99, [](double v, const Attrs&) { return std::atanh(v); });
+}
+TEST_P(OpTest, Celu_AlphaDefaultAndGiven) {
+  auto celu = [](double v, const Attrs& a) {
+    const double al = attr_or(a, "alpha", 1.0);
+    return std::max(0.0, v) + std::min(0.0, al * (std::exp(v / al) - 1));
+  };
+  check_unary(*backend_, rng_, "Celu", 12, -6, 6, celu);
+  check_unary(*backend_, rng_, "Celu", 12, -6, 6, celu, {{"alpha", a_float(2.5f)}});
+}
+TEST_P(OpTest, ThresholdedRelu_Alpha) {
+  auto f = [](double v, const Attrs& a) { return v > attr_or(a, "alpha", 1.0) ? v : 0.0; };
+  check_unary(*backend_, rng_, "ThresholdedRelu", 10, -3, 3, f, {}, 0.0);
+  check_unary(*backend_, rng_, "ThresholdedRelu", 10, -3, 3, f, {{"alpha", a_float(-0.5f)}}, 0.0);
+}
+TEST_P(OpTest, Shrink_LambdBias) {
+  auto f = [](double v, const Attrs& a) {
+    const double l = attr_or(a, "lambd", 0.5), b = attr_or(a, "bias", 0.0);
+    return v < -l ? v + b : v > l ? v - b : 0.0;
+  };
+  check_unary(*backend_, rng_, "Shrink", 9, -3, 3, f, {}, 0.0);
+  check_unary(*backend_, rng_, "Shrink", 9, -3, 3, f, {{"lambd", a_float(1.25f)}, {"bias", a_float(0.75f)}}, 0.0);
+}
+TEST_P(OpTest, IsInf_DetectSigns) {
+  const std::vector<float> x = {INFINITY, -INFINITY, NAN, 0.f, 3.4e38f, -1.f};
+  for (auto [neg, pos] : {std::pair<int64_t, int64_t>{1, 1}, {0, 1}, {1, 0}, {0, 0}}) {
+    SCOPED_TRACE("detect_negative " + std::to_string(neg) + ", detect_positive " + std::to_string(pos));
+    Tensor out = run1("IsInf", {make<float>({6}, x)}, {{"detect_negative", a_int(neg)}, {"detect_positive", a_int(pos)}}, 10);
+    expect_near(out, DType::kBool, {6}, {static_cast<double>(pos), static_cast<double>(neg), 0, 0, 0, 0}, kExact);
+  }
+  Tensor d = run1("IsInf", {make<double>({3}, std::vector<double>{-INFINITY, 1e308, INFINITY})}, {}, 10);
+  expect_near(d, DType::kBool, {3}, {1, 0, 1}, kExact);
+}
 TEST_P(OpTest, Gelu_Opset20_Exact) {
   auto x = rand_f32(60, -6, 6);
   Tensor out = run1("Gelu", {make<float>({60}, x)}, {}, 20);

@@ -197,4 +197,43 @@ Status cpu_selu(OpContext& ctx) {
   });
 }
 
+// ---- Tan, Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Celu, ThresholdedRelu, Shrink ----
+
+Status cpu_tan(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::tan(v); }); }
+Status cpu_asin(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::asin(v); }); }
+Status cpu_acos(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::acos(v); }); }
+Status cpu_atan(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::atan(v); }); }
+Status cpu_sinh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::sinh(v); }); }
+Status cpu_cosh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::cosh(v); }); }
+Status cpu_asinh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::asinh(v); }); }
+Status cpu_acosh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::acosh(v); }); }
+Status cpu_atanh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { return std::atanh(v); }); }
+
+Status cpu_celu(OpContext& ctx) {
+  // max(0, x) + min(0, alpha * (exp(x / alpha) - 1)): x where x > 0, else the second term.
+  const double alpha = celu_params(ctx.node).alpha;
+  return cpu_unary_float(ctx, [alpha](auto v) {
+    using T = decltype(v);
+    const T a = static_cast<T>(alpha);
+    return v > T(0) ? v : a * std::expm1(v / a);
+  });
+}
+
+Status cpu_thresholded_relu(OpContext& ctx) {
+  const double alpha = thresholded_relu_params(ctx.node).alpha;
+  return cpu_unary_float(ctx, [alpha](auto v) {
+    using T = decltype(v);
+    return v > static_cast<T>(alpha) ? v : T(0);  // NaN gives 0, as the spec's comparison does
+  });
+}
+
+Status cpu_shrink(OpContext& ctx) {
+  const auto params = shrink_params(ctx.node);
+  const double lambd = params.alpha, bias = params.beta;
+  return cpu_unary_float(ctx, [lambd, bias](auto v) {
+    using T = decltype(v);
+    return v < static_cast<T>(-lambd) ? v + static_cast<T>(bias) : v > static_cast<T>(lambd) ? v - static_cast<T>(bias) : T(0);
+  });
+}
+
 }  // namespace shardscore

@@ -47,6 +47,7 @@ Status cpu_pow(OpContext& ctx);
 Status cpu_neg(OpContext& ctx);
 Status cpu_not(OpContext& ctx);
 Status cpu_isnan(OpContext& ctx);  // float to bool
+Status cpu_isinf(OpContext& ctx);  // float to bool; detect_negative, detect_positive
 Status cpu_equal(OpContext& ctx);
 Status cpu_and(OpContext& ctx);  // And / Or / Xor (opsets 7-21): bool, broadcasting
 Status cpu_or(OpContext& ctx);
@@ -69,6 +70,18 @@ Status cpu_mish(OpContext& ctx);
 Status cpu_softsign(OpContext& ctx);
 Status cpu_elu(OpContext& ctx);
 Status cpu_selu(OpContext& ctx);
+Status cpu_tan(OpContext& ctx);
+Status cpu_asin(OpContext& ctx);
+Status cpu_acos(OpContext& ctx);
+Status cpu_atan(OpContext& ctx);
+Status cpu_sinh(OpContext& ctx);
+Status cpu_cosh(OpContext& ctx);
+Status cpu_asinh(OpContext& ctx);
+Status cpu_acosh(OpContext& ctx);
+Status cpu_atanh(OpContext& ctx);
+Status cpu_celu(OpContext& ctx);
+Status cpu_thresholded_relu(OpContext& ctx);
+Status cpu_shrink(OpContext& ctx);  // lambd, bias
 
 // elementwise.cpp — Abs and Sign (float, int8/16/32/64), comparisons (any numeric type to bool),
 // Mod, Sum / Mean (variadic, broadcasting), Dropout (inference: the input as is, a mask of ones)

@@ -323,6 +323,21 @@ Status cpu_isnan(OpContext& ctx) {
   return ok_status();
 }
 
+Status cpu_isinf(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
+  const bool neg = ctx.node.attr_int("detect_negative", 1) != 0, pos = ctx.node.attr_int("detect_positive", 1) != 0;
+  Tensor out(DType::kBool, x->shape());
+  uint8_t* po = out.data<uint8_t>();
+  const bool known = dtype_dispatch_among<float, double>(x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    for (int64_t i = 0; i < x->numel(); ++i) po[i] = std::isinf(px[i]) && (px[i] > 0 ? pos : neg) ? 1 : 0;
+  });
+  if (!known) return unsupported_element_type(x->dtype());  // float16: widened by op_run_cpu before this
+  ctx.outputs[0] = std::move(out);
+  return ok_status();
+}
+
 Status cpu_not(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, not_plan(ctx.inputs));
   Tensor out(DType::kBool, x->shape());

@@ -145,6 +145,16 @@ Status cuda_isnan(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_isinf(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, float_unary_plan(ctx.inputs));
+  Tensor y(DType::kBool, x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_isinf(cuda_elem(x->dtype()), x->raw(), y.data<uint8_t>(), x->numel(),
+                                                  ctx.node.attr_int("detect_negative", 1) != 0,
+                                                  ctx.node.attr_int("detect_positive", 1) != 0, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 Status cuda_neg(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, neg_plan(ctx.inputs));
   return launch_unary_op(ctx, UnaryOp::kNeg, *x);
@@ -215,6 +225,23 @@ Status cuda_sin(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSin); }
 Status cuda_cos(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCos); }
 Status cuda_softplus(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftplus); }
 Status cuda_mish(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kMish); }
+Status cuda_tan(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kTan); }
+Status cuda_asin(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAsin); }
+Status cuda_acos(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAcos); }
+Status cuda_atan(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAtan); }
+Status cuda_sinh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSinh); }
+Status cuda_cosh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCosh); }
+Status cuda_asinh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAsinh); }
+Status cuda_acosh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAcosh); }
+Status cuda_atanh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAtanh); }
+Status cuda_celu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCelu, celu_params(ctx.node).alpha); }
+Status cuda_thresholded_relu(CudaOpContext& ctx) {
+  return unary_float(ctx, UnaryOp::kThresholdedRelu, thresholded_relu_params(ctx.node).alpha);
+}
+Status cuda_shrink(CudaOpContext& ctx) {
+  const auto p = shrink_params(ctx.node);
+  return unary_float(ctx, UnaryOp::kShrink, p.alpha, p.beta);
+}
 Status cuda_softsign(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kSoftsign); }
 Status cuda_elu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kElu, elu_params(ctx.node).alpha); }
 
