@@ -912,6 +912,44 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
 }
 
 namespace {
+template <class T>
+__global__ void lp_norm_kernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner, int p) {
+  for (int64_t s = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; s < outer * inner;
+       s += static_cast<int64_t>(blockDim.x) * gridDim.x) {
+    const int64_t o = s / inner, in = s - o * inner;
+    const int64_t base = o * dim * inner + in;
+    double sum = 0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const double v = static_cast<double>(load(x, base + d * inner));
+      sum += p == 1 ? fabs(v) : v * v;
+    }
+    const double norm = p == 1 ? sum : sqrt(sum);
+    for (int64_t d = 0; d < dim; ++d) {
+      const int64_t at = base + d * inner;
+      const double q = norm == 0 ? 0.0 : static_cast<double>(load(x, at)) / norm;
+      if constexpr (kIs16BitFloat<T>) y[at] = narrow_like_cpu<T>(static_cast<float>(q));
+      else y[at] = static_cast<T>(q);
+    }
+  }
+}
+}  // namespace
+
+cudaError_t launch_lp_normalization(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, int p,
+                                    cudaStream_t stream) {
+  if (outer * inner * dim == 0) return cudaSuccess;
+  bool known = true;
+  switch (elem) {
+    case Elem::kF32: lp_norm_kernel<<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const float*>(x), static_cast<float*>(y), outer, dim, inner, p); break;
+    case Elem::kF64: lp_norm_kernel<<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const double*>(x), static_cast<double*>(y), outer, dim, inner, p); break;
+    case Elem::kF16: lp_norm_kernel<<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const __half*>(x), static_cast<__half*>(y), outer, dim, inner, p); break;
+    case Elem::kBF16: lp_norm_kernel<<<grid_for(outer * inner, kBlock), kBlock, 0, stream>>>(static_cast<const __nv_bfloat16*>(x), static_cast<__nv_bfloat16*>(y), outer, dim, inner, p); break;
+    default: known = false;
+  }
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+namespace {
 // Whether (va, a) comes before (vb, b) in TopK's order.
 template <class M>
 __device__ __forceinline__ bool topk_before(M va, int64_t a, M vb, int64_t b, bool largest) {

@@ -64,6 +64,11 @@ cudaError_t launch_attention_softmax(Elem elem, void* scores, int64_t batch, int
 // (`>` / `!(<)`). Any Elem; y is int64 [outer * inner].
 cudaError_t launch_argmax(Elem elem, const void* x, int64_t* y, int64_t outer, int64_t dim, int64_t inner,
                           bool select_last, cudaStream_t stream);
+// LpNormalization (op_plans_nn.h, LpNormPlan): x viewed as [outer, dim, inner], each slice along
+// dim divided by its L1 (p 1) or L2 (p 2) norm summed in double in index order, 0 where the norm is
+// 0. Float types (16-bit ones computed in float32 and rounded once).
+cudaError_t launch_lp_normalization(Elem elem, const void* x, void* y, int64_t outer, int64_t dim, int64_t inner, int p,
+                                    cudaStream_t stream);
 // TopK (op_plans_nn.h, TopKPlan): per slice of x viewed as [outer, dim, inner], the k first
 // elements along dim in the plan's total order (largest: descending, NaN first; else ascending,
 // NaN last; ties by lower index) into values ([outer, k, inner], x's type, the elements as stored)

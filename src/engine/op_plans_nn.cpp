@@ -192,6 +192,20 @@ StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x) {
   return p;
 }
 
+// ---- LpNormalization ----
+
+StatusOr<LpNormPlan> lp_norm_plan(const Node& node, const Tensor& x) {
+  SS_RETURN_IF_ERROR(plan_require_float(x, "LpNormalization"));
+  if (x.rank() == 0) return invalid_argument("X must have at least 1 dimension; got a scalar");
+  LpNormPlan p;
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", -1), x.rank()));
+  p.p = node.attr_int("p", 2);
+  if (p.p != 1 && p.p != 2) return invalid_argument("p " + str(p.p) + " is not 1 or 2");
+  p.dim = x.dim(p.axis);
+  split_at_axis(x.shape(), p.axis, &p.outer, &p.inner);
+  return p;
+}
+
 // ---- TopK ----
 
 StatusOr<TopKPlan> topk_plan(const Node& node, const std::vector<const Tensor*>& inputs) {

@@ -88,6 +88,16 @@ struct ArgMaxPlan {
 };
 StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x);
 
+// ---- LpNormalization ----
+
+// y = x / ||x||_p along `axis` (default -1), p 1 or 2 (default 2; others InvalidArgument): the norm
+// summed in double, and a slice whose norm is 0 gives 0 (as ONNX Runtime has it; the spec's formula
+// would give NaN). Float X (float16 widened); Y has X's shape and type.
+struct LpNormPlan {
+  int64_t axis = 0, outer = 1, dim = 0, inner = 1, p = 2;
+};
+StatusOr<LpNormPlan> lp_norm_plan(const Node& node, const Tensor& x);
+
 // ---- TopK ----
 
 // The k first elements along `axis` in the order: largest (default) by value descending, else

@@ -52,6 +52,7 @@ constexpr OpEntry kOps[] = {
     {"", "Concat", 4, 21, cpu_concat, SS_CUDA(concat), kAsStored},
     {"", "ArgMax", 1, 21, cpu_argmax, SS_CUDA(argmax)},
     {"", "TopK", 1, 21, cpu_topk, SS_CUDA(topk), kComputes, kHost1},  // K (opset 10+) read on the host
+    {"", "LpNormalization", 1, 21, cpu_lp_normalization, SS_CUDA(lp_normalization)},
     {"ai.onnx.ml", "ArrayFeatureExtractor", 1, 5, cpu_array_feature_extractor, SS_CUDA(array_feature_extractor), kComputes, kHost1},
     {"ai.onnx.ml", "LinearClassifier", 1, 5, cpu_linear_classifier, SS_CUDA(linear_classifier)},
     {"ai.onnx.ml", "LinearRegressor", 1, 5, cpu_linear_regressor, SS_CUDA(linear_regressor)},

@@ -2410,6 +2410,14 @@ def gen_more_unary():
             [("x", FLOAT, [3, 6])], tag=f"detect_negative={neg},detect_positive={pos}",
             inits=[T("z", np.array([1, 0, 1, 0, 1, 0], np.float32))])
     one("Shrink", 9, [2, 3], tag="int32_refused", x_type=I32, refuse="element type int32 is not supported")
+    # LpNormalization: each axis, p 1 and 2, a row of zeros (0 out, as ONNX Runtime has it), an embedding model's
+    # last step (Gemm, then L2 along the features)
+    for axis, p in ((-1, 2), (-1, 1), (1, 2), (1, 1), (2, 2)):
+        one("LpNormalization", 1, [2, 5, 4], {"axis": axis, "p": p})
+    add("LpNormalization", 13, [N("Mul", ["x", "mask"], ["m"]), N("LpNormalization", ["m"], axis=-1)], [("x", FLOAT, [3, 6])],
+        tag="zero_rows", inits=[T("mask", np.array([[1], [0], [1]], np.float32))], fixed0=True)
+    add("LpNormalization", 13, [N("Gemm", ["x", "w"], ["e"], transB=1), N("LpNormalization", ["e"], axis=1)],
+        [("x", FLOAT, [4, 8])], tag="embedding_l2", inits=[T("w", r.standard_normal([16, 8]).astype(np.float32))])
 
 
 gen_more_unary()

@@ -1379,6 +1379,51 @@ TEST_P(OpTest, TopK_Errors) {
                {make_bool({4}, {1, 0, 1, 0}), make<int64_t>({1}, {1})}, {}, 11);
 }
 
+// LpNormalization
+
+TEST_P(OpTest, LpNormalization_L1L2AxesAndZeroNorm) {
+  // x [2, 3, 4] along each axis, p 1 and 2, against double; a slice of zeros gives zeros (ONNX
+  // Runtime's rule), NaN spreads through its slice.
+  const Shape xs = {2, 3, 4};
+  auto x = rand_f32(24, -3, 3);
+  for (int i : {0, 4, 8}) x[i] = 0.f;  // [0, :, 0]: a zero slice along axis 1
+  for (int64_t axis : {-1, 1, 0}) {
+    for (int64_t pn : {1, 2}) {
+      SCOPED_TRACE("axis " + std::to_string(axis) + ", p " + std::to_string(pn));
+      const int64_t ax = axis < 0 ? axis + 3 : axis;
+      int64_t outer = 1, inner = 1;
+      for (int64_t d = 0; d < ax; ++d) outer *= xs[d];
+      for (int64_t d = ax + 1; d < 3; ++d) inner *= xs[d];
+      std::vector<double> ref(24);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t in = 0; in < inner; ++in) {
+          double n = 0;
+          for (int64_t d = 0; d < xs[ax]; ++d) {
+            const double v = x[(o * xs[ax] + d) * inner + in];
+            n += pn == 1 ? std::fabs(v) : v * v;
+          }
+          if (pn == 2) n = std::sqrt(n);
+          for (int64_t d = 0; d < xs[ax]; ++d) {
+            const int64_t at = (o * xs[ax] + d) * inner + in;
+            ref[at] = n == 0 ? 0.0 : x[at] / n;
+          }
+        }
+      Tensor out = run1("LpNormalization", {make<float>(xs, x)}, {{"axis", a_int(axis)}, {"p", a_int(pn)}}, 1);
+      expect_near(out, DType::kFloat32, xs, ref, kTolElementwise);
+      if (axis == 1) {
+        for (int i : {0, 4, 8}) EXPECT_EQ(out.data<float>()[i], 0.f) << "the zero slice";
+      }
+    }
+  }
+  Tensor nan = run1("LpNormalization", {make<double>({2, 2}, std::vector<double>{3, NAN, 3, 4})}, {}, 1);
+  ASSERT_FALSE(nan.empty());
+  EXPECT_TRUE(std::isnan(nan.data<double>()[0]) && std::isnan(nan.data<double>()[1]));
+  EXPECT_DOUBLE_EQ(nan.data<double>()[2], 0.6);
+  EXPECT_DOUBLE_EQ(nan.data<double>()[3], 0.8);
+  expect_error(StatusCode::kInvalidArgument, "p 3 is not 1 or 2", "LpNormalization", {make<float>({2, 2}, rand_f32(4))},
+               {{"p", a_int(3)}}, 1);
+}
+
 // ArgMax
 
 // ArgMax of x viewed as [outer, dim, inner] over `dim`, first or last index among ties.

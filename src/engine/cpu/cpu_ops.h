@@ -42,6 +42,7 @@ Status cpu_concat(OpContext& ctx);
 Status cpu_argmax(OpContext& ctx);
 Status cpu_argmin(OpContext& ctx);  // ArgMax's plan: keepdims, select_last_index
 Status cpu_topk(OpContext& ctx);    // op_plans_nn.h, TopKPlan; reduce.cpp
+Status cpu_lp_normalization(OpContext& ctx);  // op_plans_nn.h, LpNormPlan; reduce.cpp
 // ml_ops.cpp — ai.onnx.ml domain
 Status cpu_array_feature_extractor(OpContext& ctx);
 Status cpu_linear_classifier(OpContext& ctx);

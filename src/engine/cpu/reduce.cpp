@@ -46,6 +46,35 @@ Status cpu_argmax(OpContext& ctx) { return arg_extreme<false>(ctx); }
 
 Status cpu_argmin(OpContext& ctx) { return arg_extreme<true>(ctx); }
 
+// LpNormalization: per slice, the norm in double, then each element divided by it (0 for a zero norm).
+Status cpu_lp_normalization(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(LpNormPlan p, lp_norm_plan(ctx.node, *x));
+  Tensor y(x->dtype(), x->shape());
+  const bool known = dtype_dispatch_among<float, double>(x->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    const T* px = x->data<T>();
+    T* py = y.data<T>();
+    for (int64_t o = 0; o < p.outer; ++o)
+      for (int64_t in = 0; in < p.inner; ++in) {
+        const int64_t base = o * p.dim * p.inner + in;
+        double sum = 0;
+        for (int64_t d = 0; d < p.dim; ++d) {
+          const double v = px[base + d * p.inner];
+          sum += p.p == 1 ? std::fabs(v) : v * v;
+        }
+        const double norm = p.p == 1 ? sum : std::sqrt(sum);
+        for (int64_t d = 0; d < p.dim; ++d) {
+          const int64_t at = base + d * p.inner;
+          py[at] = norm == 0 ? T(0) : static_cast<T>(static_cast<double>(px[at]) / norm);
+        }
+      }
+  });
+  if (!known) return unsupported_element_type(x->dtype());  // float16 is widened by op_run_cpu
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // TopK: per slice along the axis, a partial sort of its indices in the plan's total order (NaN
 // past every number, then lower index first), so equal inputs give equal outputs whatever the batch.
 Status cpu_topk(OpContext& ctx) {

@@ -120,6 +120,7 @@ Status cuda_reduce_log_sum(CudaOpContext& ctx);
 Status cuda_reduce_log_sum_exp(CudaOpContext& ctx);
 Status cuda_argmax(CudaOpContext& ctx);
 Status cuda_topk(CudaOpContext& ctx);
+Status cuda_lp_normalization(CudaOpContext& ctx);
 Status cuda_argmin(CudaOpContext& ctx);
 Status cuda_cumsum(CudaOpContext& ctx);
 Status cuda_batch_normalization(CudaOpContext& ctx);

@@ -335,6 +335,16 @@ Status cuda_argmin(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_lp_normalization(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cuda_required_input(ctx, 0));
+  SS_ASSIGN_OR_RETURN(LpNormPlan p, lp_norm_plan(ctx.node, *x));
+  Tensor y(x->dtype(), x->shape());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_lp_normalization(cuda_elem(x->dtype()), x->raw(), y.raw(), p.outer, p.dim,
+                                                             p.inner, static_cast<int>(p.p), ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 Status cuda_topk(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(TopKPlan p, topk_plan(ctx.node, ctx.inputs));  // K (input 1) is a host tensor
   const Tensor* x = ctx.inputs[0];
