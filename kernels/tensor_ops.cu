@@ -922,4 +922,48 @@ cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches
   return cudaGetLastError();
 }
 
+
+namespace {
+template <typename T>
+__global__ void einsum_kernel(EinsumGeometry g, T* y, int64_t n) {
+  using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, double>;  // integers wrap
+  SS_GRID_STRIDE_LOOP(o, n) {
+    int64_t off[kEinsumOperands] = {};
+    for (int64_t rest = o, l = g.out_labels - 1; l >= 0; --l) {
+      const int64_t v = rest % g.size[l];
+      rest /= g.size[l];
+      for (int k = 0; k < g.operands; ++k) off[k] += v * g.stride[k][l];
+    }
+    int64_t idx[kEinsumLabels] = {};
+    int64_t sum_count = 1;
+    for (int l = g.out_labels; l < g.labels; ++l) sum_count *= g.size[l];
+    Acc acc = 0;
+    for (int64_t s = 0; s < sum_count; ++s) {
+      Acc prod = static_cast<Acc>(load(static_cast<const T*>(g.in[0])[off[0]]));
+      for (int k = 1; k < g.operands; ++k) prod *= static_cast<Acc>(load(static_cast<const T*>(g.in[k])[off[k]]));
+      acc += prod;
+      for (int l = g.labels - 1; l >= g.out_labels; --l) {
+        for (int k = 0; k < g.operands; ++k) off[k] += g.stride[k][l];
+        if (++idx[l] < g.size[l]) break;
+        for (int k = 0; k < g.operands; ++k) off[k] -= g.size[l] * g.stride[k][l];
+        idx[l] = 0;
+      }
+    }
+    if constexpr (std::is_integral_v<T>) y[o] = static_cast<T>(acc);
+    else y[o] = store<T, typename Compute<T>::type>(static_cast<typename Compute<T>::type>(acc));
+  }
+}
+}  // namespace
+
+cudaError_t launch_einsum(Elem elem, const EinsumGeometry& g, void* y, int64_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  if (g.operands < 1 || g.operands > kEinsumOperands || g.labels > kEinsumLabels) return cudaErrorInvalidValue;
+  const bool known = dispatch_elem_among<float, double, __half, __nv_bfloat16, int32_t, int64_t>(elem, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    einsum_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(g, static_cast<T*>(y), n);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
 }  // namespace shardscore::kernels

@@ -129,4 +129,18 @@ cudaError_t launch_scatter_nd(ScatterOp op, Elem elem, void* out, const int64_t*
 cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches, int64_t rows, int64_t cols, int64_t k,
                          bool upper, cudaStream_t stream);
 
+
+// Einsum (op_plans_tensor.h, EinsumPlan): y's elements, row-major over the first out_labels labels,
+// each the sum over the remaining labels (the last fastest) of the product of the operands' elements
+// at their strides; double for float types (16-bit ones widened, the result rounded once), wrapping
+// int64 for int32 / int64. One thread per output element.
+inline constexpr int kEinsumOperands = 4, kEinsumLabels = 16;
+struct EinsumGeometry {
+  int operands = 0, labels = 0, out_labels = 0;
+  int64_t size[kEinsumLabels] = {};
+  int64_t stride[kEinsumOperands][kEinsumLabels] = {};
+  const void* in[kEinsumOperands] = {};
+};
+cudaError_t launch_einsum(Elem elem, const EinsumGeometry& g, void* y, int64_t n, cudaStream_t stream);
+
 }  // namespace shardscore::kernels

@@ -2,6 +2,7 @@
 #include "engine/op_plans_tensor.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -899,6 +900,171 @@ StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<cons
     p.dims[k] = data->dim(k);
     p.strides[k] = stride;
     stride *= p.dims[k];
+  }
+  return p;
+}
+
+
+// ---- Einsum ----
+
+namespace {
+// One term of the equation: its labels in order, -1 where "..." stands (once at most).
+struct EinsumTerm {
+  std::vector<int> labels;  // 0-51 for a-z, A-Z; kEllipsis for "..."
+  bool has_ellipsis = false;
+};
+constexpr int kEllipsis = -1;
+// Label ids in ASCII order (A-Z, then a-z): an implicit output's order, as numpy sorts it.
+constexpr auto kImplicitOrder = [] {
+  std::array<int, 52> o{};
+  for (int i = 0; i < 26; ++i) o[static_cast<std::size_t>(i)] = 26 + i, o[static_cast<std::size_t>(26 + i)] = i;
+  return o;
+}();
+
+StatusOr<EinsumTerm> einsum_term(const std::string& t, const std::string& eq) {
+  EinsumTerm term;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == ' ') continue;
+    if (c == '.') {
+      if (t.compare(i, 3, "...") != 0 || term.has_ellipsis) {
+        return invalid_argument("equation '" + eq + "': '" + t + "' has a '.' outside one \"...\"");
+      }
+      term.has_ellipsis = true;
+      term.labels.push_back(kEllipsis);
+      i += 2;
+    } else if (c >= 'a' && c <= 'z') {
+      term.labels.push_back(c - 'a');
+    } else if (c >= 'A' && c <= 'Z') {
+      term.labels.push_back(26 + (c - 'A'));
+    } else {
+      return invalid_argument("equation '" + eq + "': '" + std::string(1, c) + "' is not a letter, \"...\", ',' or \"->\"");
+    }
+  }
+  return term;
+}
+}  // namespace
+
+StatusOr<EinsumPlan> einsum_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  const Attribute* a = node.attr("equation");
+  if (!a || a->s.empty()) return invalid_argument("the equation attribute is required");
+  const std::string eq = a->s;
+  EinsumPlan p;
+  p.operands = static_cast<int>(inputs.size());
+  if (p.operands == 0) return invalid_argument("Einsum needs at least one input");
+  if (p.operands > kEinsumMaxOperands) {
+    return unimplemented("Einsum of " + str(p.operands) + " operands (at most " + str(kEinsumMaxOperands) + ")");
+  }
+  for (int k = 0; k < p.operands; ++k) {
+    if (!inputs[static_cast<std::size_t>(k)]) return invalid_argument("input " + str(k) + " is missing");
+    const DType t = inputs[static_cast<std::size_t>(k)]->dtype();
+    if (k == 0) p.dtype = t;
+    else if (t != p.dtype) return invalid_argument("input types differ");
+  }
+  if (!plan_is_float(p.dtype) && p.dtype != DType::kInt32 && p.dtype != DType::kInt64) return plan_unsupported_type(p.dtype);
+  const std::size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  std::vector<EinsumTerm> terms;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = lhs.find(',', start);
+    SS_ASSIGN_OR_RETURN(EinsumTerm t, einsum_term(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start), eq));
+    terms.push_back(std::move(t));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (static_cast<int>(terms.size()) != p.operands) {
+    return invalid_argument("equation '" + eq + "' has " + str(static_cast<int64_t>(terms.size())) + " input terms for " +
+                            str(p.operands) + " inputs");
+  }
+  // The ellipsis' axes: as many as the most any operand gives it, broadcast right-aligned.
+  int64_t ell_rank = 0;
+  std::vector<int64_t> ell_count(terms.size(), 0);
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    const int64_t named = static_cast<int64_t>(terms[k].labels.size()) - (terms[k].has_ellipsis ? 1 : 0);
+    const int64_t rank = inputs[k]->rank();
+    if (terms[k].has_ellipsis ? rank < named : rank != named) {
+      return invalid_argument("input " + str(static_cast<int64_t>(k)) + " " + shape_to_string(inputs[k]->shape()) +
+                              " does not fit its term in equation '" + eq + "' (" + str(named) + " labels" +
+                              (terms[k].has_ellipsis ? " and \"...\")" : ")"));
+    }
+    ell_count[k] = rank - named;
+    ell_rank = std::max(ell_rank, ell_count[k]);
+  }
+  // Label ids: the 52 letters, then ellipsis axis e as 52 + e.
+  constexpr int kLetters = 52;
+  std::vector<int64_t> size(static_cast<std::size_t>(kLetters + ell_rank), -1);
+  std::vector<int> first_seen;  // label ids in order of first appearance
+  // Each operand's axes as label ids.
+  std::vector<std::vector<int>> axis_label(terms.size());
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    for (int l : terms[k].labels) {
+      if (l == kEllipsis) {
+        for (int64_t e = ell_rank - ell_count[k]; e < ell_rank; ++e) axis_label[k].push_back(kLetters + static_cast<int>(e));
+      } else {
+        axis_label[k].push_back(l);
+      }
+    }
+    for (std::size_t ax = 0; ax < axis_label[k].size(); ++ax) {
+      const int l = axis_label[k][ax];
+      const int64_t d = inputs[k]->dim(static_cast<int64_t>(ax));
+      auto& sz = size[static_cast<std::size_t>(l)];
+      if (sz < 0) first_seen.push_back(l);
+      if (sz < 0 || sz == 1) sz = d;
+      else if (d != 1 && d != sz) {
+        return invalid_argument("equation '" + eq + "': a label has sizes " + str(sz) + " and " + str(d) + " (input " +
+                                str(static_cast<int64_t>(k)) + " " + shape_to_string(inputs[k]->shape()) + ")");
+      }
+    }
+  }
+  // The output's labels.
+  std::vector<int> out;
+  if (arrow != std::string::npos) {
+    SS_ASSIGN_OR_RETURN(EinsumTerm t, einsum_term(eq.substr(arrow + 2), eq));
+    for (int l : t.labels) {
+      if (l == kEllipsis) {
+        for (int64_t e = 0; e < ell_rank; ++e) out.push_back(kLetters + static_cast<int>(e));
+        continue;
+      }
+      if (size[static_cast<std::size_t>(l)] < 0) {
+        return invalid_argument("equation '" + eq + "': an output label appears in no input term");
+      }
+      if (std::find(out.begin(), out.end(), l) != out.end()) {
+        return invalid_argument("equation '" + eq + "': an output label appears twice");
+      }
+      out.push_back(l);
+    }
+    if (!t.has_ellipsis && ell_rank > 0) {
+      return invalid_argument("equation '" + eq + "': the inputs' \"...\" axes need \"...\" in the output");
+    }
+  } else {
+    for (int64_t e = 0; e < ell_rank; ++e) out.push_back(kLetters + static_cast<int>(e));
+    // Letters appearing once in the whole equation, in ASCII order (upper case first), as numpy
+    // orders them.
+    for (int l : kImplicitOrder) {
+      int total = 0;
+      for (const auto& al : axis_label) total += static_cast<int>(std::count(al.begin(), al.end(), l));
+      if (total == 1) out.push_back(l);
+    }
+  }
+  std::vector<int> order = out;  // output labels, then the summed ones in order of first appearance
+  for (int l : first_seen)
+    if (std::find(out.begin(), out.end(), l) == out.end()) order.push_back(l);
+  if (static_cast<int>(order.size()) > kEinsumMaxLabels) {
+    return unimplemented("equation '" + eq + "' has " + str(static_cast<int64_t>(order.size())) + " labels (at most " +
+                         str(kEinsumMaxLabels) + ", the axes of \"...\" included)");
+  }
+  p.labels = static_cast<int>(order.size());
+  p.out_labels = static_cast<int>(out.size());
+  for (int i = 0; i < p.labels; ++i) p.size[i] = size[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];
+  for (int i = 0; i < p.out_labels; ++i) p.out_shape.push_back(p.size[i]);
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    int64_t st = 1;
+    for (int64_t ax = static_cast<int64_t>(axis_label[k].size()) - 1; ax >= 0; --ax) {
+      const int l = axis_label[k][static_cast<std::size_t>(ax)];
+      const int i = static_cast<int>(std::find(order.begin(), order.end(), l) - order.begin());
+      if (inputs[k]->dim(ax) != 1) p.stride[k][i] += st;
+      st *= inputs[k]->dim(ax);
+    }
   }
   return p;
 }

@@ -311,4 +311,28 @@ struct ScatterNdPlan {
 };
 StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// Einsum (opset 12): Y = the sum, over every label not in the output, of the product of the
+// operands' elements, each operand's axes named by its term's labels (a-z, A-Z; a label repeated in
+// one term takes its diagonal) and "..." standing for its remaining leading-or-middle axes,
+// broadcast across operands as numpy broadcasts them. Without "->" the output is the ellipsis'
+// axes, then every label that appears once, in ASCII order (upper case first, as numpy). A label's
+// axes must have one size, or size 1 (broadcast, as ONNX Runtime allows). Products and sums in
+// double (float types, float16 widened) or int64 (int32, int64; wrapping), summed over the labels
+// in their order of first appearance: a fixed order, so equal rows give equal outputs.
+// Unimplemented past kEinsumMaxOperands operands or kEinsumMaxLabels labels (ellipsis axes count).
+inline constexpr int kEinsumMaxOperands = 4;
+inline constexpr int kEinsumMaxLabels = 16;
+struct EinsumPlan {
+  int operands = 0;
+  int labels = 0;                 // output labels first (out_labels of them), then the summed ones
+  int out_labels = 0;
+  int64_t size[kEinsumMaxLabels] = {};
+  // stride[k][l]: operand k's element stride along label l (the sum of its axes' strides where a
+  // label repeats; 0 where the operand lacks it or broadcasts it).
+  int64_t stride[kEinsumMaxOperands][kEinsumMaxLabels] = {};
+  Shape out_shape;
+  DType dtype = DType::kUndefined;
+};
+StatusOr<EinsumPlan> einsum_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 }  // namespace shardscore

@@ -161,6 +161,7 @@ constexpr OpEntry kOps[] = {
     {"", "Transpose", 1, 21, cpu_transpose, SS_CUDA(transpose), kAsStored},
     {"", "DepthToSpace", 1, 21, cpu_depth_to_space, SS_CUDA(depth_to_space), kAsStored},
     {"", "SpaceToDepth", 1, 21, cpu_space_to_depth, SS_CUDA(space_to_depth), kAsStored},
+    {"", "Einsum", 12, 21, cpu_einsum, SS_CUDA(einsum)},
     {"", "Expand", 8, 21, cpu_expand, SS_CUDA(expand), kAsStored, kHost1},
     {"", "Slice", 10, 21, cpu_slice, SS_CUDA(slice), kAsStored, kHost1234},
     {"", "Squeeze", 1, 21, cpu_squeeze, SS_CUDA(squeeze), kAsStored, kHost1},

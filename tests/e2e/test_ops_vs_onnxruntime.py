@@ -2422,6 +2422,31 @@ def gen_more_unary():
 
 gen_more_unary()
 
+
+# -- Einsum (appended, as above) --
+
+def gen_einsum():
+    r = rng_for("Einsum")
+    for eq, shapes in (("bij,bjk->bik", [[2, 3, 4], [2, 4, 5]]), ("bhid,bhjd->bhij", [[2, 2, 3, 4], [2, 2, 5, 4]]),
+                       ("bhij,bhjd->bhid", [[2, 2, 3, 5], [2, 2, 5, 4]]), ("bij->bji", [[2, 3, 4]]),
+                       ("bii->bi", [[2, 4, 4]]), ("bij->b", [[2, 3, 4]]), ("bij,jk", [[2, 3, 4], [4, 5]]),
+                       ("b...j,jk->b...k", [[2, 3, 2, 4], [4, 5]]), ("...ij,...jk->...ik", [[2, 3, 4], [1, 4, 5]]),
+                       ("bi,bj->bij", [[2, 3], [2, 4]]), ("bij,jk,bkl->bil", [[2, 3, 4], [4, 2], [2, 2, 3]]),
+                       ("bi,bi->b", [[3, 5], [3, 5]]), ("bIj,jK->bIK", [[2, 3, 4], [4, 2]])):
+        names = [f"x{k}" for k in range(len(shapes))]
+        inits = [T(n, r.standard_normal(sh).astype(np.float32)) for n, sh in zip(names[1:], shapes[1:])]
+        add("Einsum", 12, [N("Einsum", names, equation=eq)], [("x0", FLOAT, shapes[0])], tag=eq.replace(",", ";"),
+            inits=inits)
+    add("Einsum", 12, [N("Cast", ["x"], ["c"], to=I64), N("Einsum", ["c", "w"], equation="bij,jk->bik")],
+        [("x", FLOAT, [2, 3, 4])], tag="int64", inits=[T("w", r.integers(-5, 5, [4, 3]).astype(np.int64))])
+    add("Einsum", 12, [N("Cast", ["x"], ["h"], to=F16), N("Einsum", ["h", "w"], equation="bij,jk->bik")],
+        [("x", FLOAT, [2, 3, 4])], tag="float16", tol=HALF_TOL, inits=[T("w", np.asarray(r.standard_normal([4, 3]), np.float16))])
+    one("Einsum", 12, [2, 3], {"equation": "ij,jk->ik"}, inits=[T("w", np.ones([2, 2], np.float32))], extra_ins=["w"],
+        tag="size_mismatch_refused", refuse="a label has sizes 3 and 2")
+
+
+gen_einsum()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

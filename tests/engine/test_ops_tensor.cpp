@@ -7,6 +7,8 @@
 #include <functional>
 #include <type_traits>
 
+#include <map>
+
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -315,6 +317,104 @@ TEST_P(OpTest, DepthToSpace_DCR_CRD) {
     }
   }
 }
+// Einsum by brute force over every label's values: `ref_eq` is explicit ("...->..."), letters only;
+// an axis of size 1 broadcasts. Independent of the plan's strides and odometer.
+std::vector<double> einsum_ref(const std::string& ref_eq, const std::vector<Shape>& shapes,
+                               const std::vector<std::vector<double>>& xs, Shape* out_shape) {
+  const std::size_t arrow = ref_eq.find("->");
+  std::vector<std::string> terms;
+  for (std::size_t start = 0;;) {
+    const std::size_t c = ref_eq.find(',', start);
+    terms.push_back(ref_eq.substr(start, (c == std::string::npos || c > arrow ? arrow : c) - start));
+    if (c == std::string::npos || c > arrow) break;
+    start = c + 1;
+  }
+  const std::string out = ref_eq.substr(arrow + 2);
+  std::map<char, int64_t> size;
+  for (std::size_t k = 0; k < terms.size(); ++k)
+    for (std::size_t a = 0; a < terms[k].size(); ++a) size[terms[k][a]] = std::max(size[terms[k][a]], shapes[k][a]);
+  std::vector<char> labels;
+  for (const auto& [c, n] : size) labels.push_back(c);
+  out_shape->clear();
+  for (char c : out) out_shape->push_back(size[c]);
+  std::vector<double> y(static_cast<std::size_t>(numel_of(*out_shape)), 0.0);
+  std::map<char, int64_t> v;
+  int64_t total = 1;
+  for (char c : labels) total *= size[c];
+  for (int64_t i = 0; i < total; ++i) {
+    for (int64_t rest = i, j = static_cast<int64_t>(labels.size()) - 1; j >= 0; --j) {
+      v[labels[j]] = rest % size[labels[j]];
+      rest /= size[labels[j]];
+    }
+    double prod = 1;
+    for (std::size_t k = 0; k < terms.size(); ++k) {
+      int64_t off = 0;
+      for (std::size_t a = 0; a < terms[k].size(); ++a) off = off * shapes[k][a] + (shapes[k][a] == 1 ? 0 : v[terms[k][a]]);
+      prod *= xs[k][static_cast<std::size_t>(off)];
+    }
+    int64_t at = 0;
+    for (char c : out) at = at * size[c] + v[c];
+    y[static_cast<std::size_t>(at)] += prod;
+  }
+  return y;
+}
+
+TEST_P(OpTest, Einsum_FormsAgainstBruteForce) {
+  struct Case {
+    std::string eq, ref_eq;  // the node's equation, and the explicit one the reference takes
+    std::vector<Shape> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"ij,jk->ik", "ij,jk->ik", {{3, 4}, {4, 5}}},
+      {"bhid,bhjd->bhij", "bhid,bhjd->bhij", {{2, 3, 4, 5}, {2, 3, 6, 5}}},
+      {"ij->ji", "ij->ji", {{3, 4}}},
+      {"ii->i", "ii->i", {{4, 4}}},
+      {"ii", "ii->", {{4, 4}}},
+      {"ij->i", "ij->i", {{3, 5}}},
+      {"ij,jk", "ij,jk->ik", {{3, 4}, {4, 2}}},
+      {"ba", "ba->ab", {{3, 2}}},
+      {"Ba,aC", "Ba,aC->BC", {{3, 2}, {2, 4}}},
+      {"...ij,...jk->...ik", "zij,zjk->zik", {{2, 3, 4}, {1, 4, 5}}},
+      {"...ij,jk->...ik", "yzij,jk->yzik", {{2, 3, 2, 4}, {4, 5}}},
+      {"i...,i...->...", "iyz,iyz->yz", {{3, 2, 4}, {3, 1, 4}}},
+      {"i,j->ij", "i,j->ij", {{3}, {4}}},
+      {"ij,jk,kl->il", "ij,jk,kl->il", {{2, 3}, {3, 4}, {4, 2}}},
+      {"ij,jk->ik", "ij,jk->ik", {{2, 1}, {3, 4}}},  // j broadcast, as ONNX Runtime allows
+      {"b i d, b j d -> b i j", "bid,bjd->bij", {{2, 3, 4}, {2, 5, 4}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.eq);
+    std::vector<Tensor> in;
+    std::vector<std::vector<double>> xs;
+    for (const Shape& sh : c.shapes) {
+      auto v = rand_f32(numel_of(sh));
+      in.push_back(make(sh, v));
+      xs.emplace_back(v.begin(), v.end());
+    }
+    Shape ys;
+    const auto ref = einsum_ref(c.ref_eq, c.shapes, xs, &ys);
+    expect_near(run1("Einsum", in, {{"equation", a_string(c.eq)}}, 12), DType::kFloat32, ys, ref, kTolReduce);
+  }
+  // int64 (exact) and float64
+  std::vector<int64_t> a = {1, -2, 3, 4, 5, -6}, b = {7, 8, -9, 10, 11, 12};
+  Tensor yi = run1("Einsum", {make<int64_t>({2, 3}, a), make<int64_t>({3, 2}, b)}, {{"equation", a_string("ij,jk->ik")}}, 12);
+  expect_equal<int64_t>(yi, {2, 2}, {1 * 7 - 2 * -9 + 3 * 11, 1 * 8 - 2 * 10 + 3 * 12, 4 * 7 + 5 * -9 - 6 * 11, 4 * 8 + 5 * 10 - 6 * 12});
+  auto d = rand_f64(12);
+  Shape ds;
+  const auto refd = einsum_ref("ij->j", {{3, 4}}, {d}, &ds);
+  expect_near(run1("Einsum", {make<double>({3, 4}, d)}, {{"equation", a_string("ij->j")}}, 12), DType::kFloat64, ds, refd, 1e-14);
+}
+TEST_P(OpTest, Einsum_Errors) {
+  auto x = make<float>({2, 3}, rand_f32(6));
+  expect_error(StatusCode::kInvalidArgument, "has 2 input terms for 1 inputs", "Einsum", {x}, {{"equation", a_string("ij,jk->ik")}}, 12);
+  expect_error(StatusCode::kInvalidArgument, "does not fit its term", "Einsum", {x}, {{"equation", a_string("ijk->i")}}, 12);
+  expect_error(StatusCode::kInvalidArgument, "a label has sizes 3 and 2", "Einsum", {x, x}, {{"equation", a_string("ij,jk->ik")}}, 12);
+  expect_error(StatusCode::kInvalidArgument, "an output label appears in no input term", "Einsum", {x},
+               {{"equation", a_string("ij->k")}}, 12);
+  expect_error(StatusCode::kInvalidArgument, "'1' is not a letter", "Einsum", {x}, {{"equation", a_string("i1->i")}}, 12);
+  expect_error(StatusCode::kInvalidArgument, "the equation attribute is required", "Einsum", {x}, {}, 12);
+}
+
 TEST_P(OpTest, SpaceToDepth_BlocksToChannels) {
   // y[n, (i*b + j)*C + c, h, w] = x[n, c, h*b + i, w*b + j], the inverse of DepthToSpace DCR.
   const int64_t n = 2, c = 3, b = 2, h = 4, w = 6;

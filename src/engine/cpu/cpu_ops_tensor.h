@@ -15,6 +15,7 @@ Status cpu_gather(OpContext& ctx);            // opsets 1-21: any axis, negative
 Status cpu_transpose(OpContext& ctx);         // opsets 1-21: perm (default reverses)
 Status cpu_depth_to_space(OpContext& ctx);    // opsets 1-21: blocksize, mode DCR / CRD (11+)
 Status cpu_space_to_depth(OpContext& ctx);    // opsets 1-21: blocksize
+Status cpu_einsum(OpContext& ctx);            // opsets 12-21: op_plans_tensor.h, EinsumPlan
 Status cpu_expand(OpContext& ctx);            // opsets 8-21: bidirectional broadcast to the shape input
 Status cpu_slice(OpContext& ctx);             // opsets 10-21: starts/ends/axes/steps inputs
 Status cpu_squeeze(OpContext& ctx);           // axes attribute before 13, optional input from 13

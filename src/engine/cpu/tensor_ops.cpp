@@ -461,4 +461,48 @@ Status cpu_scatter_nd(OpContext& ctx) {
   return ok_status();
 }
 
+
+// Einsum: per output element, the sum over the summed labels (odometer order, the last label
+// fastest) of the operands' product, in double (float types) or wrapping int64 (integers).
+Status cpu_einsum(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(EinsumPlan p, einsum_plan(ctx.node, ctx.inputs));
+  const DType t = p.dtype;
+  Tensor y(t, p.out_shape);
+  int64_t sum_count = 1;
+  for (int l = p.out_labels; l < p.labels; ++l) sum_count *= p.size[l];
+  const bool known = dtype_dispatch_among<float, double, int32_t, int64_t>(t, [&](auto zero) {
+    using T = decltype(zero);
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, uint64_t>;  // integers wrap
+    const T* in[kEinsumMaxOperands] = {};
+    for (int k = 0; k < p.operands; ++k) in[k] = ctx.inputs[static_cast<std::size_t>(k)]->data<T>();
+    T* py = y.data<T>();
+    int64_t idx[kEinsumMaxLabels] = {};
+    for (int64_t o = 0; o < y.numel(); ++o) {
+      int64_t off[kEinsumMaxOperands] = {};
+      for (int64_t rest = o, l = p.out_labels - 1; l >= 0; --l) {
+        const int64_t v = rest % p.size[l];
+        rest /= p.size[l];
+        for (int k = 0; k < p.operands; ++k) off[k] += v * p.stride[k][l];
+      }
+      for (int l = p.out_labels; l < p.labels; ++l) idx[l] = 0;
+      Acc acc = 0;
+      for (int64_t s = 0; s < sum_count; ++s) {
+        Acc prod = static_cast<Acc>(in[0][off[0]]);
+        for (int k = 1; k < p.operands; ++k) prod *= static_cast<Acc>(in[k][off[k]]);
+        acc += prod;
+        for (int l = p.labels - 1; l >= p.out_labels; --l) {  // next summed index, the last label fastest
+          for (int k = 0; k < p.operands; ++k) off[k] += p.stride[k][l];
+          if (++idx[l] < p.size[l]) break;
+          for (int k = 0; k < p.operands; ++k) off[k] -= p.size[l] * p.stride[k][l];
+          idx[l] = 0;
+        }
+      }
+      py[o] = static_cast<T>(acc);
+    }
+  });
+  if (!known) return unsupported_element_type(t);  // float16 is widened by op_run_cpu
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 }  // namespace shardscore

@@ -93,6 +93,7 @@ Status cuda_gather_nd(CudaOpContext& ctx);
 Status cuda_transpose(CudaOpContext& ctx);
 Status cuda_depth_to_space(CudaOpContext& ctx);
 Status cuda_space_to_depth(CudaOpContext& ctx);
+Status cuda_einsum(CudaOpContext& ctx);
 Status cuda_expand(CudaOpContext& ctx);
 Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);

@@ -434,4 +434,23 @@ Status cuda_scatter_nd(CudaOpContext& ctx) {
   return ok_status();
 }
 
+
+Status cuda_einsum(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(EinsumPlan p, einsum_plan(ctx.node, ctx.inputs));
+  static_assert(kEinsumMaxOperands == kernels::kEinsumOperands && kEinsumMaxLabels == kernels::kEinsumLabels);
+  kernels::EinsumGeometry g;
+  g.operands = p.operands;
+  g.labels = p.labels;
+  g.out_labels = p.out_labels;
+  for (int l = 0; l < p.labels; ++l) g.size[l] = p.size[l];
+  for (int k = 0; k < p.operands; ++k) {
+    g.in[k] = ctx.inputs[static_cast<std::size_t>(k)]->raw();
+    for (int l = 0; l < p.labels; ++l) g.stride[k][l] = p.stride[k][l];
+  }
+  Tensor y(p.dtype, p.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_einsum(cuda_elem(p.dtype), g, y.raw(), y.numel(), ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 }  // namespace shardscore
