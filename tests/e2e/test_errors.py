@@ -24,12 +24,13 @@ def _good_input(e2e, tmp_path, seed, **kw):
     return e2e.make_input(tmp_path / "in" / "features.h5", ROWS, chunk_rows=1000, seed=seed, **kw)
 
 
-def _einsum_model(path, rng):
+def _unsupported_op_model(path, rng):
+    """MatMul, then Hardmax (an op this build lacks): valid ONNX that ONNX Runtime runs."""
     w = rng.standard_normal((30, 2)).astype(np.float32)
-    node = helper.make_node("Einsum", ["X", "W"], ["probabilities"], name="my_einsum_node",
-                            equation="ij,jk->ik")
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["logits"]),
+             helper.make_node("Hardmax", ["logits"], ["probabilities"], name="my_hardmax_node", axis=-1)]
     graph = helper.make_graph(
-        [node], "einsum_graph",
+        nodes, "hardmax_graph",
         [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 30])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 2])],
         initializer=[numpy_helper.from_array(w, "W")])
@@ -83,13 +84,13 @@ def case_garbage_onnx(e2e, tmp_path, seed, rng):
 
 
 def case_unsupported_op(e2e, tmp_path, seed, rng):
-    model = tmp_path / "model" / "einsum.onnx"
+    model = tmp_path / "model" / "hardmax.onnx"
     model.parent.mkdir()
-    _einsum_model(model, rng)
+    _unsupported_op_model(model, rng)
     # The model is valid: ONNX Runtime runs it.
     x = rng.standard_normal((4, 30)).astype(np.float32)
     assert e2e.ort_session(model).run(None, {"X": x})[0].shape == (4, 2)
-    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["Einsum", "my_einsum_node"], []
+    return {"input": _good_input(e2e, tmp_path, seed), "model": model}, [], ["Hardmax", "my_hardmax_node"], []
 
 
 def case_unknown_key_set(e2e, tmp_path, seed, rng):
@@ -492,8 +493,8 @@ def _refused_model(kind: str) -> onnx.ModelProto:
     if kind == "opset_22":        # MatMul, unchanged since 13, and Relu, in a model exported for a newer ONNX
         nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Relu", ["m"], ["y"])]
         opsets = [helper.make_opsetid("", 22)]
-    elif kind == "opset_22_and_an_op_it_lacks":  # Einsum is in no opset of this build: it is named first
-        nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Einsum", ["m"], ["y"], equation="ij->ji")]
+    elif kind == "opset_22_and_an_op_it_lacks":  # Hardmax is in no opset of this build: it is named first
+        nodes = [helper.make_node("MatMul", ["x", "W"], ["m"]), helper.make_node("Hardmax", ["m"], ["y"])]
         opsets = [helper.make_opsetid("", 22)]
     elif kind == "zipmap":        # skl2onnx's default classifier export
         nodes = [helper.make_node("ZipMap", ["x"], ["y"], domain="ai.onnx.ml", classlabels_int64s=[0, 1])]
@@ -513,7 +514,7 @@ def _refused_model(kind: str) -> onnx.ModelProto:
     ("opset_22", ["uses unsupported op 'MatMul' (node 'MatMul_0', domain 'ai.onnx', opset 22); the model imports opset "
                   "22 of domain 'ai.onnx', and this build runs ops up to opset 21 (MatMul at opsets 1-21): export it at "
                   "opset 21 or below"]),
-    ("opset_22_and_an_op_it_lacks", ["uses unsupported op 'Einsum' (node 'Einsum_1', domain 'ai.onnx', opset 22); this "
+    ("opset_22_and_an_op_it_lacks", ["uses unsupported op 'Hardmax' (node 'Hardmax_1', domain 'ai.onnx', opset 22); this "
                                      "build runs: ", "; besides, the model imports opset 22 of domain 'ai.onnx', and "
                                      "this build runs ops up to opset 21: export it at opset 21 or below"]),
     ("zipmap", ["uses unsupported op 'ZipMap'", "options={'zipmap': False}"]),

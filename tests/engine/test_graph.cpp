@@ -272,20 +272,22 @@ TEST(GraphParse, HandBuiltModel_Loads) {
 TEST(GraphParse, UnsupportedOp_Unimplemented) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {2, 3});
-  auto* n = add_node(&m, "Einsum", {"X"}, {"Y"}, "my_einsum");
-  auto* eq = n->add_attribute();
-  eq->set_name("equation");
-  eq->set_type(onnx::AttributeProto_AttributeType_STRING);
-  eq->set_s("ij->ji");
+  auto* n = add_node(&m, "MaxUnpool", {"X", "I"}, {"Y"}, "my_unpool");
+  auto* ks = n->add_attribute();
+  ks->set_name("kernel_shape");
+  ks->set_type(onnx::AttributeProto_AttributeType_INTS);
+  ks->add_ints(2);
+  ks->add_ints(2);
+  add_input(&m, "I", onnx::TensorProto_DataType_INT64, {2, 3});
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {3, 2});
-  auto g = graph_parse_onnx(bytes_of(m), "einsum.onnx");
+  auto g = graph_parse_onnx(bytes_of(m), "unpool.onnx");
   ASSERT_FALSE(g.ok());
   const std::string& msg = g.status().message();
   EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented) << msg;
-  EXPECT_TRUE(contains(msg, "Einsum")) << msg;
-  EXPECT_TRUE(contains(msg, "my_einsum")) << msg;
+  EXPECT_TRUE(contains(msg, "MaxUnpool")) << msg;
+  EXPECT_TRUE(contains(msg, "my_unpool")) << msg;
   EXPECT_TRUE(contains(msg, "opset 17")) << msg;
-  EXPECT_TRUE(contains(msg, "einsum.onnx")) << msg;
+  EXPECT_TRUE(contains(msg, "unpool.onnx")) << msg;
 }
 
 // Values the engine has no tensors for are refused at load, naming the value and its type, not
@@ -398,18 +400,18 @@ TEST(GraphParse, ModelLocalFunctionCallNamesTheFunctionAndTheFix) {
 
 TEST(GraphParse, UnsupportedOp_UnnamedNodeGetsIndexName) {
   auto m = relu_model();
-  add_node(&m, "Einsum", {"Y"}, {"Z"});  // node index 1, no name
-  auto g = graph_parse_onnx(bytes_of(m), "einsum2.onnx");
+  add_node(&m, "MaxUnpool", {"Y"}, {"Z"});  // node index 1, no name
+  auto g = graph_parse_onnx(bytes_of(m), "unpool2.onnx");
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), StatusCode::kUnimplemented);
-  EXPECT_TRUE(contains(g.status().message(), "Einsum_1")) << g.status().message();
+  EXPECT_TRUE(contains(g.status().message(), "MaxUnpool_1")) << g.status().message();
 }
 
 TEST(GraphParse, UnsupportedOp_ListsTheOpsAModelMayUse) {
   // The list names ONNX ops, not the ops shardscore's passes make (FusedConv, RawInput, ...).
   auto m = relu_model();
-  add_node(&m, "Einsum", {"Y"}, {"Z"}, "einsum");
-  auto g = graph_parse_onnx(bytes_of(m), "einsum3.onnx");
+  add_node(&m, "MaxUnpool", {"Y"}, {"Z"}, "unpool");
+  auto g = graph_parse_onnx(bytes_of(m), "unpool3.onnx");
   ASSERT_FALSE(g.ok());
   const std::string msg = g.status().message();
   EXPECT_TRUE(contains(msg, "this build runs: ")) << msg;
@@ -603,7 +605,7 @@ TEST(GraphInspect, SummarizesEvenModelsThisBuildCannotRun) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
   add_float_initializer(&m, "W", 6);
-  add_node(&m, "Einsum", {"X", "W"}, {"Y"}, "e1");
+  add_node(&m, "MaxUnpool", {"X", "W"}, {"Y"}, "e1");
   add_node(&m, "Relu", {"Y"}, {"Z"}, "r1");
   add_output(&m, "Z", onnx::TensorProto_DataType_FLOAT, {-1, 2});
   const auto path = std::filesystem::temp_directory_path() / ("shardscore_inspect_" + std::to_string(::getpid()) + ".onnx");
@@ -612,13 +614,13 @@ TEST(GraphInspect, SummarizesEvenModelsThisBuildCannotRun) {
   std::filesystem::remove(path);
   ASSERT_TRUE(s.ok()) << s.status().message();
   EXPECT_EQ(s->nodes, 2);
-  EXPECT_EQ(s->op_counts.at("Einsum"), 1);
+  EXPECT_EQ(s->op_counts.at("MaxUnpool"), 1);
   EXPECT_EQ(s->op_counts.at("Relu"), 1);
   EXPECT_EQ(s->parameters, 6);
   ASSERT_EQ(s->inputs.size(), 1u) << "initializers are not inputs";
   EXPECT_EQ(s->inputs[0].dims, (Shape{-1, 3}));
   ASSERT_EQ(s->unsupported.size(), 1u);
-  EXPECT_TRUE(contains(s->unsupported[0], "Einsum (ai.onnx, opset 17): 1 node")) << s->unsupported[0];
+  EXPECT_TRUE(contains(s->unsupported[0], "MaxUnpool (ai.onnx, opset 17): 1 node")) << s->unsupported[0];
   EXPECT_EQ(graph_inspect_onnx("/nonexistent.onnx").status().code(), StatusCode::kNotFound);
 }
 
