@@ -1,37 +1,34 @@
-// RNN, GRU and LSTM on the CPU (equations and contracts: engine/op_plans_rnn.h). One batch row at a
-// time: a BLAS product of the row's steps by W^T, then per step a BLAS matrix-vector product of
-// the state by R^T and the gates; a row reads nothing of another row, so its outputs are
-// bit-identical for any batch it shares.
+// RNN, GRU and LSTM on the CPU (equations and contracts: engine/op_plans_rnn.h). Tiles of kRowTile
+// batch rows: per step, BLAS products of the tile's X rows by W^T and of its states by R^T, each of
+// exactly kRowTile rows, then the gates row by row. A row's products do not depend on the rows
+// beside it, so its outputs are bit-identical for any batch it shares.
 #include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/vector_math.h"
 #include "engine/op_plans_rnn.h"
 
 namespace shardscore {
 namespace {
 
-// c[m x n] = a[m x k, rows lda apart] * b^T, b [n x k] row-major.
-void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, float* c) {
+// c[m x n, rows ldc apart] = a[m x k, rows lda apart] * b^T, b [n x k] row-major.
+void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc = 0) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
-              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0f, c, static_cast<int>(n));
+              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0f, c, static_cast<int>(ldc ? ldc : n));
 }
-void gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, double* c) {
+void gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc = 0) {
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
-              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0, c, static_cast<int>(n));
+              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0, c, static_cast<int>(ldc ? ldc : n));
 }
-// y[m] = a[m x n] * x.
-void gemv(int64_t m, int64_t n, const float* a, const float* x, float* y) {
-  cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), 1.0f, a, static_cast<int>(n), x, 1,
-              0.0f, y, 1);
-}
-void gemv(int64_t m, int64_t n, const double* a, const double* x, double* y) {
-  cblas_dgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), 1.0, a, static_cast<int>(n), x, 1,
-              0.0, y, 1);
-}
+
+// Batch rows per product: every product has exactly this many rows (the last tile padded with rows
+// of zeros), so a row's result never depends on the rows beside it (as engine/cpu/gemm.cpp's tiles).
+constexpr int64_t kRowTile = 64;
 
 template <typename T>
 T activate(RnnActivation a, T v, T clip) {
@@ -47,6 +44,30 @@ T activate(RnnActivation a, T v, T clip) {
     case RnnActivation::kRelu: return v < T(0) ? T(0) : v;
   }
   return v;
+}
+
+// activate() over n values in place. float32 Sigmoid and Tanh go through libmvec's vector exp and
+// tanh (vector_math.h: every element alike, whatever its position), float64 through libm.
+template <typename T>
+void activate_all(RnnActivation a, T* v, int64_t n, T clip) {
+  if (clip > T(0))
+    for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(v[i], -clip, clip);  // NaN stays NaN
+  if constexpr (std::is_same_v<T, float>) {
+    if (a == RnnActivation::kTanh) return vector_tanh_f32(v, v, n);
+    if (a == RnnActivation::kSigmoid) {
+      // 1 / (1 + e) for v >= 0, e / (1 + e) below, with e = exp(-|v|): no overflow either side.
+      constexpr int64_t kChunk = 256;
+      alignas(64) float e[kChunk];
+      for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+        const int64_t m = std::min(kChunk, n - i0);
+        for (int64_t i = 0; i < m; ++i) e[i] = -std::fabs(v[i0 + i]);
+        vector_exp_f32(e, e, m);
+        for (int64_t i = 0; i < m; ++i) v[i0 + i] = v[i0 + i] >= 0.0f ? 1.0f / (1.0f + e[i]) : e[i] / (1.0f + e[i]);
+      }
+      return;
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) v[i] = activate(a, v[i], T(0));
 }
 
 template <typename T>
@@ -72,9 +93,14 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
     return (p.batch_first ? (b * seq + t) * dirs + d : (t * dirs + d) * batch + b) * hid;
   };
   auto state_row = [&](int64_t d, int64_t b) { return (p.batch_first ? b * dirs + d : d * batch + b) * hid; };
-  std::vector<T> xw(static_cast<std::size_t>(std::max<int64_t>(seq, 1) * gh)), hr(static_cast<std::size_t>(gh));
-  std::vector<T> h(static_cast<std::size_t>(hid)), c(static_cast<std::size_t>(hid)), rh(static_cast<std::size_t>(hid)),
-      hrh(static_cast<std::size_t>(hid));
+  // Per tile of kRowTile batch rows (the last one padded with rows of zeros) and step: the rows' X
+  // gathered (zeros for a row not running the step), X W^T and H R^T as two products of exactly
+  // kRowTile rows, then the gates row by row.
+  const int64_t tile = kRowTile;
+  std::vector<T> xg(static_cast<std::size_t>(tile * n_in)), xw(static_cast<std::size_t>(tile * gh)),
+      hr(static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()), rh(h.size()),
+      hrh(h.size()), g0(h.size()), g1(h.size()), g2(h.size()), g3(h.size());
+  std::vector<int64_t> t_of(static_cast<std::size_t>(tile));
   for (int64_t d = 0; d < dirs; ++d) {
     const T* w = pw + d * gh * n_in;
     const T* r = pr + d * gh * hid;
@@ -85,63 +111,125 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
     const RnnActivation g = per > 1 ? p.act[static_cast<std::size_t>(d * per + 1)] : f;
     const RnnActivation ha = per > 2 ? p.act[static_cast<std::size_t>(d * per + 2)] : f;
     const bool backward = p.reverse || d == 1;
+    const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
     auto bias = [&](int64_t k) { return pb ? wb[k] + rb[k] : T(0); };
-    for (int64_t b = 0; b < batch; ++b) {
-      const int64_t len = lens[static_cast<std::size_t>(b)];
-      if (ph0) std::copy(ph0 + state_row(d, b), ph0 + state_row(d, b) + hid, h.begin());
-      else std::fill(h.begin(), h.end(), T(0));
-      if (pc0) std::copy(pc0 + state_row(d, b), pc0 + state_row(d, b) + hid, c.begin());
-      else std::fill(c.begin(), c.end(), T(0));
-      if (len > 0 && n_in > 0) {
-        gemm_nt(len, gh, n_in, px + x_row(0, b), p.batch_first ? n_in : batch * n_in, w, xw.data());
-      } else {
-        std::fill(xw.begin(), xw.end(), T(0));
+    for (int64_t b0 = 0; b0 < batch; b0 += tile) {
+      const int64_t rows = std::min(tile, batch - b0);
+      std::fill(h.begin(), h.end(), T(0));
+      std::fill(c.begin(), c.end(), T(0));
+      int64_t steps = 0;
+      for (int64_t q = 0; q < rows; ++q) {
+        const int64_t b = b0 + q;
+        if (ph0) std::copy(ph0 + state_row(d, b), ph0 + state_row(d, b) + hid, h.begin() + q * hid);
+        if (pc0) std::copy(pc0 + state_row(d, b), pc0 + state_row(d, b) + hid, c.begin() + q * hid);
+        steps = std::max(steps, lens[static_cast<std::size_t>(b)]);
       }
-      for (int64_t s = 0; s < len; ++s) {
-        const int64_t t = backward ? len - 1 - s : s;
-        const T* xt = xw.data() + t * gh;
-        const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
-        if (hid > 0) gemv(gru_reset_first ? 2 * hid : gh, hid, r, h.data(), hr.data());
+      for (int64_t s = 0; s < steps; ++s) {
+        std::fill(xg.begin(), xg.end(), T(0));
+        for (int64_t q = 0; q < tile; ++q) {
+          const int64_t len = q < rows ? lens[static_cast<std::size_t>(b0 + q)] : 0;
+          t_of[static_cast<std::size_t>(q)] = s < len ? (backward ? len - 1 - s : s) : -1;
+          if (t_of[static_cast<std::size_t>(q)] >= 0) {
+            const T* xr = px + x_row(t_of[static_cast<std::size_t>(q)], b0 + q);
+            std::copy(xr, xr + n_in, xg.begin() + q * n_in);
+          }
+        }
+        if (n_in > 0) gemm_nt(tile, gh, n_in, xg.data(), n_in, w, xw.data());
+        else std::fill(xw.begin(), xw.end(), T(0));
+        if (hid > 0) gemm_nt(tile, gru_reset_first ? 2 * hid : gh, hid, h.data(), hid, r, hr.data(), gh);
+        if (p.kind == RnnKind::kGru) {
+          // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
+          for (int64_t q = 0; q < tile; ++q)
+            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
+          activate_all(f, g1.data(), tile * hid, clip);
+        }
+        if (gru_reset_first) {
+          for (int64_t i = 0; i < tile * hid; ++i) rh[i] = g1[i] * h[i];
+          if (hid > 0) gemm_nt(tile, hid, hid, rh.data(), hid, r + 2 * hid * hid, hrh.data(), hid);
+        }
+        // The gates of the whole tile, gate by gate: pre-activations, then one activate_all each. A row
+        // not running the step computes on its stale values and keeps nothing.
+        const int64_t n = rows * hid;
+        auto running = [&](int64_t q) { return t_of[static_cast<std::size_t>(q)] >= 0; };
+        auto pre = [&](T* dst, int64_t k) {  // x W_k^T + H R_k^T + Wb_k + Rb_k, row by row
+          for (int64_t q = 0; q < rows; ++q)
+            for (int64_t j = 0; j < hid; ++j) dst[q * hid + j] = xw[q * gh + k * hid + j] + hr[q * gh + k * hid + j] + bias(k * hid + j);
+        };
         if (p.kind == RnnKind::kLstm) {
-          for (int64_t j = 0; j < hid; ++j) {
-            // Gates i, o, f, c at 0, hid, 2 hid, 3 hid; peepholes i, o, f.
-            const T ig = activate(f, xt[j] + hr[j] + bias(j) + (peep ? peep[j] * c[j] : T(0)), clip);
-            const T fg = p.input_forget
-                             ? T(1) - ig
-                             : activate(f, xt[2 * hid + j] + hr[2 * hid + j] + bias(2 * hid + j) +
-                                               (peep ? peep[2 * hid + j] * c[j] : T(0)),
-                                        clip);
-            const T cand = activate(g, xt[3 * hid + j] + hr[3 * hid + j] + bias(3 * hid + j), clip);
-            c[j] = fg * c[j] + ig * cand;
-            const T og = activate(f, xt[hid + j] + hr[hid + j] + bias(hid + j) + (peep ? peep[hid + j] * c[j] : T(0)), clip);
-            h[j] = og * activate(ha, c[j], T(0));  // clip bounds the gates only, as ONNX Runtime has it
+          // Gates i, o, f, c at 0, hid, 2 hid, 3 hid; peepholes i, o, f.
+          pre(g0.data(), 0);
+          pre(g2.data(), 2);
+          pre(g3.data(), 3);
+          if (peep) {
+            for (int64_t q = 0; q < rows; ++q)
+              for (int64_t j = 0; j < hid; ++j) {
+                g0[q * hid + j] += peep[j] * c[q * hid + j];
+                g2[q * hid + j] += peep[2 * hid + j] * c[q * hid + j];
+              }
+          }
+          activate_all(f, g0.data(), n, clip);
+          if (!p.input_forget) activate_all(f, g2.data(), n, clip);
+          activate_all(g, g3.data(), n, clip);
+          std::vector<T>& cn = g1;  // C' of every row (a stopped row's is not kept)
+          for (int64_t i = 0; i < n; ++i) {
+            const T fg = p.input_forget ? T(1) - g0[i] : g2[i];
+            cn[i] = fg * c[i] + g0[i] * g3[i];
+          }
+          pre(g2.data(), 1);  // o
+          if (peep)
+            for (int64_t q = 0; q < rows; ++q)
+              for (int64_t j = 0; j < hid; ++j) g2[q * hid + j] += peep[hid + j] * cn[q * hid + j];
+          activate_all(f, g2.data(), n, clip);
+          std::copy(cn.begin(), cn.begin() + n, g3.begin());
+          activate_all(ha, g3.data(), n, T(0));  // clip bounds the gates only, as ONNX Runtime has it
+          for (int64_t q = 0; q < rows; ++q) {
+            if (!running(q)) continue;
+            for (int64_t j = 0; j < hid; ++j) {
+              c[q * hid + j] = cn[q * hid + j];
+              h[q * hid + j] = g2[q * hid + j] * g3[q * hid + j];
+            }
           }
         } else if (p.kind == RnnKind::kGru) {
-          if (gru_reset_first) {
-            // (r . H) Rh^T needs every r first.
-            for (int64_t j = 0; j < hid; ++j) rh[j] = activate(f, xt[hid + j] + hr[hid + j] + bias(hid + j), clip) * h[j];
-            if (hid > 0) gemv(hid, hid, r + 2 * hid * hid, rh.data(), hrh.data());
-          }
-          for (int64_t j = 0; j < hid; ++j) {
-            // Gates z, r, h at 0, hid, 2 hid.
-            const T zg = activate(f, xt[j] + hr[j] + bias(j), clip);
-            const T rg = activate(f, xt[hid + j] + hr[hid + j] + bias(hid + j), clip);
-            const T wbh = pb ? wb[2 * hid + j] : T(0), rbh = pb ? rb[2 * hid + j] : T(0);
-            const T cand = p.linear_before_reset ? activate(g, xt[2 * hid + j] + rg * (hr[2 * hid + j] + rbh) + wbh, clip)
-                                                 : activate(g, xt[2 * hid + j] + hrh[j] + rbh + wbh, clip);
-            h[j] = (T(1) - zg) * cand + zg * h[j];
+          // Gates z, r, h at 0, hid, 2 hid.
+          pre(g0.data(), 0);
+          activate_all(f, g0.data(), n, clip);
+          for (int64_t q = 0; q < rows; ++q)
+            for (int64_t j = 0; j < hid; ++j) {
+              const T wbh = pb ? wb[2 * hid + j] : T(0), rbh = pb ? rb[2 * hid + j] : T(0);
+              g2[q * hid + j] = p.linear_before_reset
+                                    ? xw[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
+                                    : xw[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
+            }
+          activate_all(g, g2.data(), n, clip);
+          for (int64_t q = 0; q < rows; ++q) {
+            if (!running(q)) continue;
+            for (int64_t j = 0; j < hid; ++j) {
+              const int64_t i = q * hid + j;
+              h[i] = (T(1) - g0[i]) * g2[i] + g0[i] * h[i];
+            }
           }
         } else {
-          for (int64_t j = 0; j < hid; ++j) h[j] = activate(f, xt[j] + hr[j] + bias(j), clip);
+          pre(g0.data(), 0);
+          activate_all(f, g0.data(), n, clip);
+          for (int64_t q = 0; q < rows; ++q)
+            if (running(q)) std::copy(g0.begin() + q * hid, g0.begin() + (q + 1) * hid, h.begin() + q * hid);
         }
-        if (py) std::copy(h.begin(), h.end(), py + y_row(t, d, b));
+        if (py) {
+          for (int64_t q = 0; q < rows; ++q)
+            if (running(q)) std::copy(h.begin() + q * hid, h.begin() + (q + 1) * hid, py + y_row(t_of[static_cast<std::size_t>(q)], d, b0 + q));
+        }
       }
-      if (len == 0) {  // no step: the final state is 0, whatever the initial one (as ONNX Runtime has it)
-        std::fill(h.begin(), h.end(), T(0));
-        std::fill(c.begin(), c.end(), T(0));
+      for (int64_t q = 0; q < rows; ++q) {
+        const int64_t b = b0 + q;
+        T* hs = h.data() + q * hid;
+        T* cs = c.data() + q * hid;
+        if (lens[static_cast<std::size_t>(b)] == 0) {  // no step: final states of 0, as ONNX Runtime has them
+          std::fill(hs, hs + hid, T(0));
+          std::fill(cs, cs + hid, T(0));
+        }
+        if (pyh) std::copy(hs, hs + hid, pyh + state_row(d, b));
+        if (pyc) std::copy(cs, cs + hid, pyc + state_row(d, b));
       }
-      if (pyh) std::copy(h.begin(), h.end(), pyh + state_row(d, b));
-      if (pyc) std::copy(c.begin(), c.end(), pyc + state_row(d, b));
     }
   }
 }

@@ -24,11 +24,13 @@ std::optional<CpuIsa> isa_cap_from_env() {
   return std::nullopt;
 }
 
-// libmvec's entry points (the x86_64 vector function ABI names of erff and expf).
+// libmvec's entry points (the x86_64 vector function ABI names of erff, expf and tanhf).
 extern "C" __m512 _ZGVeN16v_erff(__m512);
 extern "C" __m256 _ZGVdN8v_erff(__m256);
 extern "C" __m512 _ZGVeN16v_expf(__m512);
 extern "C" __m256 _ZGVdN8v_expf(__m256);
+extern "C" __m512 _ZGVeN16v_tanhf(__m512);  // glibc 2.35 and later
+extern "C" __m256 _ZGVdN8v_tanhf(__m256);
 
 int simd_level() { return static_cast<int>(cpu_isa()); }
 
@@ -93,6 +95,12 @@ void vector_exp_f32(const float* x, float* y, int64_t n) {
   if (simd_level() == 2) return apply_avx512<_ZGVeN16v_expf>(x, y, n);
   if (simd_level() == 1) return apply_avx2<_ZGVdN8v_expf>(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+void vector_tanh_f32(const float* x, float* y, int64_t n) {
+  if (simd_level() == 2) return apply_avx512<_ZGVeN16v_tanhf>(x, y, n);
+  if (simd_level() == 1) return apply_avx2<_ZGVdN8v_tanhf>(x, y, n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
 }
 
 }  // namespace shardscore

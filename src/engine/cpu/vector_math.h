@@ -1,5 +1,5 @@
 #pragma once
-// float32 erf and exp over arrays, through glibc's vector math library (libmvec: AVX-512 or AVX2
+// float32 erf, exp and tanh over arrays, through glibc's vector math library (libmvec: AVX-512 or AVX2
 // variants, a few ulp), with the scalar libm function where the CPU has neither.
 //
 // Every element goes through the same vector function - the tail in a zero-padded vector too - so
@@ -26,5 +26,6 @@ const char* cpu_isa_name(CpuIsa isa);
 
 void vector_erf_f32(const float* x, float* y, int64_t n);
 void vector_exp_f32(const float* x, float* y, int64_t n);
+void vector_tanh_f32(const float* x, float* y, int64_t n);
 
 }  // namespace shardscore
