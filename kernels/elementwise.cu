@@ -284,7 +284,7 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
   } else if constexpr (kOp == UnaryOp::kAtanh) {
     return atanh(v);
   } else if constexpr (kOp == UnaryOp::kCelu) {
-    return v > C(0) ? v : alpha * expm1(v / alpha);
+    return v > C(0) ? v : alpha * expm1(v / alpha) + C(0);  // Celu(-0) = +0, as on the CPU
   } else if constexpr (kOp == UnaryOp::kThresholdedRelu) {
     return v > alpha ? v : C(0);
   } else if constexpr (kOp == UnaryOp::kShrink) {

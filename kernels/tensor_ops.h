@@ -132,7 +132,8 @@ cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches
 
 // Einsum (op_plans_tensor.h, EinsumPlan): y's elements, row-major over the first out_labels labels,
 // each the sum over the remaining labels (the last fastest) of the product of the operands' elements
-// at their strides; double for float types (16-bit ones widened, the result rounded once), wrapping
+// at their strides; double for float types (16-bit ones widened; the result rounded to float32,
+// then to 16 bits, as the CPU's widening does), wrapping
 // int64 for int32 / int64. One thread per output element.
 inline constexpr int kEinsumOperands = 4, kEinsumLabels = 16;
 struct EinsumGeometry {

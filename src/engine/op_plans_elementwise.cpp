@@ -251,6 +251,11 @@ ActivationParams elu_params(const Node& node) { return {static_cast<double>(node
 
 ActivationParams celu_params(const Node& node) { return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0}; }
 
+Status celu_check(const Node& node) {
+  if (celu_params(node).alpha == 0) return invalid_argument("alpha must not be 0 (Celu divides by it)");
+  return ok_status();
+}
+
 ActivationParams thresholded_relu_params(const Node& node) {
   return {static_cast<double>(node.attr_float("alpha", 1.0f)), 0.0};
 }

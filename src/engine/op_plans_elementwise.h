@@ -145,6 +145,7 @@ StatusOr<CastPlan> cast_plan(const Node& node, const std::vector<const Tensor*>&
 ActivationParams elu_params(const Node& node);   // alpha (1.0)
 ActivationParams selu_params(const Node& node);  // alpha (1.67326319...), gamma (1.05070102...) as beta
 ActivationParams celu_params(const Node& node);  // alpha (1.0)
+Status celu_check(const Node& node);             // InvalidArgument for alpha 0
 ActivationParams thresholded_relu_params(const Node& node);  // alpha (1.0)
 ActivationParams shrink_params(const Node& node);  // lambd (0.5) as alpha, bias (0.0) as beta
 // Tan, Asin, Acos, Atan (opset 7), Sinh, Cosh, Asinh, Acosh, Atanh (9), Celu (12: float32 in the

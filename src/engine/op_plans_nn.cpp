@@ -221,8 +221,8 @@ StatusOr<TopKPlan> topk_plan(const Node& node, const std::vector<const Tensor*>&
     p.k = k->i;
   } else {
     SS_ASSIGN_OR_RETURN(const Tensor* k, plan_required_input(inputs, 1));
-    if (k->dtype() != DType::kInt64 || k->numel() != 1 || k->rank() > 1) {
-      return invalid_argument("K must be an int64 tensor of 1 value; got " + std::string(dtype_name(k->dtype())) + " " +
+    if (k->dtype() != DType::kInt64 || k->numel() != 1 || k->rank() != 1) {
+      return invalid_argument("K must be a 1-D int64 tensor of 1 value; got " + std::string(dtype_name(k->dtype())) + " " +
                               shape_to_string(k->shape()));
     }
     p.k = k->data<int64_t>()[0];

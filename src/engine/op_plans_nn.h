@@ -92,7 +92,9 @@ StatusOr<ArgMaxPlan> argmax_plan(const Node& node, const Tensor& x);
 
 // y = x / ||x||_p along `axis` (default -1), p 1 or 2 (default 2; others InvalidArgument): the norm
 // summed in double, and a slice whose norm is 0 gives 0 (as ONNX Runtime has it; the spec's formula
-// would give NaN). Float X (float16 widened); Y has X's shape and type.
+// would give NaN). ONNX Runtime sums in float32, so where the float32 norm overflows (values past
+// about 1.8e19 for p 2) or underflows to 0 it gives a row of zeros, where this gives the quotients.
+// Float X (float16 widened); Y has X's shape and type.
 struct LpNormPlan {
   int64_t axis = 0, outer = 1, dim = 0, inner = 1, p = 2;
 };

@@ -914,6 +914,12 @@ struct EinsumTerm {
   bool has_ellipsis = false;
 };
 constexpr int kEllipsis = -1;
+// A label id (0-25 a-z, 26-51 A-Z, 52 + e the ellipsis' axis e) as messages name it.
+std::string einsum_label_name(int l) {
+  if (l < 26) return "label '" + std::string(1, static_cast<char>('a' + l)) + "'";
+  if (l < 52) return "label '" + std::string(1, static_cast<char>('A' + l - 26)) + "'";
+  return "axis " + std::to_string(l - 52) + " of \"...\"";
+}
 // Label ids in ASCII order (A-Z, then a-z): an implicit output's order, as numpy sorts it.
 constexpr auto kImplicitOrder = [] {
   std::array<int, 52> o{};
@@ -938,7 +944,8 @@ StatusOr<EinsumTerm> einsum_term(const std::string& t, const std::string& eq) {
     } else if (c >= 'A' && c <= 'Z') {
       term.labels.push_back(26 + (c - 'A'));
     } else {
-      return invalid_argument("equation '" + eq + "': '" + std::string(1, c) + "' is not a letter, \"...\", ',' or \"->\"");
+      return invalid_argument("equation '" + eq + "': '" + std::string(1, c) + "' in term '" + t +
+                              "' is not a letter or \"...\"");
     }
   }
   return term;
@@ -959,7 +966,10 @@ StatusOr<EinsumPlan> einsum_plan(const Node& node, const std::vector<const Tenso
     if (!inputs[static_cast<std::size_t>(k)]) return invalid_argument("input " + str(k) + " is missing");
     const DType t = inputs[static_cast<std::size_t>(k)]->dtype();
     if (k == 0) p.dtype = t;
-    else if (t != p.dtype) return invalid_argument("input types differ");
+    else if (t != p.dtype) {
+      return invalid_argument("input types differ: input 0 is " + std::string(dtype_name(p.dtype)) + ", input " + str(k) +
+                              " " + std::string(dtype_name(t)));
+    }
   }
   if (!plan_is_float(p.dtype) && p.dtype != DType::kInt32 && p.dtype != DType::kInt64) return plan_unsupported_type(p.dtype);
   const std::size_t arrow = eq.find("->");
@@ -1007,12 +1017,21 @@ StatusOr<EinsumPlan> einsum_plan(const Node& node, const std::vector<const Tenso
     for (std::size_t ax = 0; ax < axis_label[k].size(); ++ax) {
       const int l = axis_label[k][ax];
       const int64_t d = inputs[k]->dim(static_cast<int64_t>(ax));
+      // A label repeated in one term (a diagonal) needs one size there, without broadcasting.
+      for (std::size_t prev = 0; prev < ax; ++prev) {
+        if (axis_label[k][prev] == l && inputs[k]->dim(static_cast<int64_t>(prev)) != d) {
+          return invalid_argument("equation '" + eq + "': " + einsum_label_name(l) + " repeats in input " +
+                                  str(static_cast<int64_t>(k)) + " " + shape_to_string(inputs[k]->shape()) +
+                                  " over axes of sizes " + str(inputs[k]->dim(static_cast<int64_t>(prev))) + " and " + str(d));
+        }
+      }
       auto& sz = size[static_cast<std::size_t>(l)];
       if (sz < 0) first_seen.push_back(l);
       if (sz < 0 || sz == 1) sz = d;
       else if (d != 1 && d != sz) {
-        return invalid_argument("equation '" + eq + "': a label has sizes " + str(sz) + " and " + str(d) + " (input " +
-                                str(static_cast<int64_t>(k)) + " " + shape_to_string(inputs[k]->shape()) + ")");
+        return invalid_argument("equation '" + eq + "': " + einsum_label_name(l) + " has sizes " + str(sz) + " and " +
+                                str(d) + " (input " + str(static_cast<int64_t>(k)) + " " +
+                                shape_to_string(inputs[k]->shape()) + ")");
       }
     }
   }
@@ -1026,10 +1045,10 @@ StatusOr<EinsumPlan> einsum_plan(const Node& node, const std::vector<const Tenso
         continue;
       }
       if (size[static_cast<std::size_t>(l)] < 0) {
-        return invalid_argument("equation '" + eq + "': an output label appears in no input term");
+        return invalid_argument("equation '" + eq + "': output " + einsum_label_name(l) + " appears in no input term");
       }
       if (std::find(out.begin(), out.end(), l) != out.end()) {
-        return invalid_argument("equation '" + eq + "': an output label appears twice");
+        return invalid_argument("equation '" + eq + "': output " + einsum_label_name(l) + " appears twice");
       }
       out.push_back(l);
     }

@@ -314,9 +314,11 @@ StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<cons
 // Einsum (opset 12): Y = the sum, over every label not in the output, of the product of the
 // operands' elements, each operand's axes named by its term's labels (a-z, A-Z; a label repeated in
 // one term takes its diagonal) and "..." standing for its remaining leading-or-middle axes,
-// broadcast across operands as numpy broadcasts them. Without "->" the output is the ellipsis'
-// axes, then every label that appears once, in ASCII order (upper case first, as numpy). A label's
-// axes must have one size, or size 1 (broadcast, as ONNX Runtime allows). Products and sums in
+// broadcast across operands as numpy broadcasts them (ONNX Runtime refuses "..." of different
+// ranks). Without "->" the output is the ellipsis' axes, then every label that appears once, in
+// ASCII order (upper case first, as numpy; ONNX Runtime refuses upper case there). A label's axes
+// across operands must have one size, or size 1 (broadcast, as ONNX Runtime allows); a label
+// repeated in one term (its diagonal) one size, without broadcasting. Products and sums in
 // double (float types, float16 widened) or int64 (int32, int64; wrapping), summed over the labels
 // in their order of first appearance: a fixed order, so equal rows give equal outputs.
 // Unimplemented past kEinsumMaxOperands operands or kEinsumMaxLabels labels (ellipsis axes count).

@@ -2378,6 +2378,8 @@ def gen_topk():
     add("TopK", 11, [N("Gemm", ["x", "w"], ["logits"], transB=1), N("TopK", ["logits", "k"], ["v", "i"])],
         [("x", FLOAT, [6, 8])], tag="top5_of_Gemm", inits=[T("w", r.standard_normal([20, 8]).astype(np.float32)),
                                                              T("k", np.array([5], np.int64))], outputs=("v", "i"))
+    add("TopK", 11, [N("Cast", ["x"], ["h"], to=F16), N("TopK", ["h", "k"], ["v", "i"], axis=1)], [("x", FLOAT, [3, 40])],
+        tag="float16", inits=[T("k", np.array([7], np.int64))], outputs=("v", "i"), tol=HALF_TOL)
     one("TopK", 11, [2, 5], inits=[T("k", np.array([7], np.int64))], extra_ins=["k"], outs=("v", "i"), outputs=("v", "i"),
         tag="k_beyond_axis_refused", refuse="K = 7 is outside [0, 5]")
 
@@ -2416,6 +2418,8 @@ def gen_more_unary():
         one("LpNormalization", 1, [2, 5, 4], {"axis": axis, "p": p})
     add("LpNormalization", 13, [N("Mul", ["x", "mask"], ["m"]), N("LpNormalization", ["m"], axis=-1)], [("x", FLOAT, [3, 6])],
         tag="zero_rows", inits=[T("mask", np.array([[1], [0], [1]], np.float32))], fixed0=True)
+    add("LpNormalization", 13, [N("Cast", ["x"], ["h"], to=F16), N("LpNormalization", ["h"], axis=-1, p=1)],
+        [("x", FLOAT, [3, 9])], tag="float16,p=1", tol=HALF_TOL)
     add("LpNormalization", 13, [N("Gemm", ["x", "w"], ["e"], transB=1), N("LpNormalization", ["e"], axis=1)],
         [("x", FLOAT, [4, 8])], tag="embedding_l2", inits=[T("w", r.standard_normal([16, 8]).astype(np.float32))])
 
@@ -2442,7 +2446,7 @@ def gen_einsum():
     add("Einsum", 12, [N("Cast", ["x"], ["h"], to=F16), N("Einsum", ["h", "w"], equation="bij,jk->bik")],
         [("x", FLOAT, [2, 3, 4])], tag="float16", tol=HALF_TOL, inits=[T("w", np.asarray(r.standard_normal([4, 3]), np.float16))])
     one("Einsum", 12, [2, 3], {"equation": "ij,jk->ik"}, inits=[T("w", np.ones([2, 2], np.float32))], extra_ins=["w"],
-        tag="size_mismatch_refused", refuse="a label has sizes 3 and 2")
+        tag="size_mismatch_refused", refuse="label 'j' has sizes 3 and 2")
 
 
 gen_einsum()

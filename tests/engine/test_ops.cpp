@@ -1366,14 +1366,24 @@ TEST_P(OpTest, TopK_AxesTypesOpsets) {
   std::vector<int64_t> xl(xi.begin(), xi.end());
   for (auto& v : xl) v = v * (int64_t{1} << 54) + 1;
   check_topk<int64_t>(*this, *backend_, xs, xl, 2, 3, true);
+  // A 700-long axis (several elements per CUDA thread), ties and a NaN among them.
+  auto xlong = rand_f32(2 * 700);
+  for (std::size_t i = 0; i < xlong.size(); i += 7) xlong[i] = xlong[i / 3];
+  xlong[350] = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t k : {1, 300, 700}) {
+    check_topk<float>(*this, *backend_, {2, 700}, xlong, 1, k, true);
+    check_topk<float>(*this, *backend_, {2, 700}, xlong, -1, k, false);
+  }
 }
 TEST_P(OpTest, TopK_Errors) {
   auto x = make<float>({2, 5}, rand_f32(10));
   expect_error(StatusCode::kInvalidArgument, "K = 6 is outside [0, 5], the size of axis 1 of X [2, 5]", "TopK",
                {x, make<int64_t>({1}, {6})}, {}, 11);
   expect_error(StatusCode::kInvalidArgument, "K = -1 is outside", "TopK", {x, make<int64_t>({1}, {-1})}, {}, 11);
-  expect_error(StatusCode::kInvalidArgument, "K must be an int64 tensor of 1 value; got int64 [2]", "TopK",
+  expect_error(StatusCode::kInvalidArgument, "K must be a 1-D int64 tensor of 1 value; got int64 [2]", "TopK",
                {x, make<int64_t>({2}, {1, 2})}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "K must be a 1-D int64 tensor of 1 value; got int64 []", "TopK",
+               {x, make<int64_t>({}, {1})}, {}, 11);
   expect_error(StatusCode::kInvalidArgument, "the k attribute is required before opset 10", "TopK", {x}, {}, 1);
   expect_error(StatusCode::kUnimplemented, "element type bool is not supported", "TopK",
                {make_bool({4}, {1, 0, 1, 0}), make<int64_t>({1}, {1})}, {}, 11);

@@ -1638,6 +1638,12 @@ TEST_P(OpTest, Celu_AlphaDefaultAndGiven) {
   };
   check_unary(*backend_, rng_, "Celu", 12, -6, 6, celu);
   check_unary(*backend_, rng_, "Celu", 12, -6, 6, celu, {{"alpha", a_float(2.5f)}});
+  // -0 gives +0, as the spec's max(0, x) + min(0, ...) does; alpha 0 would divide by 0.
+  Tensor z = run1("Celu", {make<float>({1}, std::vector<float>{-0.0f})}, {}, 12);
+  ASSERT_FALSE(z.empty());
+  EXPECT_FALSE(std::signbit(z.data<float>()[0]));
+  expect_error(StatusCode::kInvalidArgument, "alpha must not be 0", "Celu", {make<float>({2}, rand_f32(2))},
+               {{"alpha", a_float(0.0f)}}, 12);
 }
 TEST_P(OpTest, ThresholdedRelu_Alpha) {
   auto f = [](double v, const Attrs& a) { return v > attr_or(a, "alpha", 1.0) ? v : 0.0; };

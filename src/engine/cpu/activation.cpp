@@ -211,11 +211,12 @@ Status cpu_atanh(OpContext& ctx) { return cpu_unary_float(ctx, [](auto v) { retu
 
 Status cpu_celu(OpContext& ctx) {
   // max(0, x) + min(0, alpha * (exp(x / alpha) - 1)): x where x > 0, else the second term.
+  SS_RETURN_IF_ERROR(celu_check(ctx.node));
   const double alpha = celu_params(ctx.node).alpha;
   return cpu_unary_float(ctx, [alpha](auto v) {
     using T = decltype(v);
     const T a = static_cast<T>(alpha);
-    return v > T(0) ? v : a * std::expm1(v / a);
+    return v > T(0) ? v : a * std::expm1(v / a) + T(0);  // + 0: Celu(-0) is +0, as the spec's sum gives it
   });
 }
 

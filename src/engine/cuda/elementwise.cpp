@@ -234,7 +234,10 @@ Status cuda_cosh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCosh); 
 Status cuda_asinh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAsinh); }
 Status cuda_acosh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAcosh); }
 Status cuda_atanh(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kAtanh); }
-Status cuda_celu(CudaOpContext& ctx) { return unary_float(ctx, UnaryOp::kCelu, celu_params(ctx.node).alpha); }
+Status cuda_celu(CudaOpContext& ctx) {
+  SS_RETURN_IF_ERROR(celu_check(ctx.node));
+  return unary_float(ctx, UnaryOp::kCelu, celu_params(ctx.node).alpha);
+}
 Status cuda_thresholded_relu(CudaOpContext& ctx) {
   return unary_float(ctx, UnaryOp::kThresholdedRelu, thresholded_relu_params(ctx.node).alpha);
 }
