@@ -11,6 +11,10 @@ Models (random weights, exported by this script into bench/out/, reused on later
              random init, eager attention, sequence 128, inputs input_ids / attention_mask / token_type_ids,
              outputs last_hidden_state and pooler_output, dynamic batch, opset 17
   mlp        Linear+ReLU MLP 256-1024-512-256-10 (921,866 parameters), input [N, 256], opset 17
+  lstm       an LSTM sequence classifier as torch exports batch_first=True: input [N, 50, 32] transposed to time-major,
+             LSTM hidden 128, last state, Gemm to 10 classes; opset 14 (written with onnx.helper, no torch needed)
+  deconv     a U-Net decoder stage: input [N, 64, 32, 32], ConvTranspose 64->32 kernel 2 stride 2, Conv 3x3 32->32
+             pad 1, Relu; opset 13 (onnx.helper, no torch needed)
 
 For every model and thread count T (default 1 and 2), each side runs in its own process:
   shardscore    build/bench/engine_bench: T batches of B run at once, one per oneTBB thread, each batch
@@ -54,10 +58,14 @@ MODELS = {
     "resnet50": ("resnet50.onnx", 8, None, "ResNet-50, 3x224x224"),
     "bert-base": ("bert_base.onnx", 8, 128, "BERT-base, sequence 128"),
     "mlp": ("mlp_1m.onnx", 4096, None, "MLP 256-1024-512-256-10 (0.92 M params)"),
+    "lstm": ("lstm_classifier.onnx", 256, None, "LSTM hidden 128, 50 steps x 32 features"),
+    "deconv": ("unet_decoder.onnx", 16, None, "ConvTranspose 64->32 k2 s2 + Conv 3x3, 32x32 -> 64x64"),
 }
+# Models written here with onnx.helper (random weights, seeded): no torch needed for them.
+HELPER_MODELS = ("lstm", "deconv")
 # (warmup, repeats). At least 2 warmups: shardscore's CPU backend runs the first batch of a new input shape
 # unplanned and records the second one's allocations; from the third on it runs in a planned arena.
-DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15)}
+DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "deconv": (2, 5)}
 
 
 # ---- random inputs: the recipe engine_bench uses -------------------------------------------------------------
@@ -150,8 +158,49 @@ def cmd_check(args) -> None:
 
 # ---- export ------------------------------------------------------------------------------------------------
 
+def write_helper_model(name: str) -> None:
+    """The models of HELPER_MODELS, written with onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    r = np.random.default_rng(SEED)
+
+    def t(n, a):
+        return numpy_helper.from_array(np.asarray(a, np.float32), n)
+    if name == "lstm":
+        steps, feat, hid, classes = 50, 32, 128, 10
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+                 helper.make_node("LSTM", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=hid),
+                 helper.make_node("Squeeze", ["yh", "ax0"], ["h"]),
+                 helper.make_node("Gemm", ["h", "G", "gb"], ["logits"], transB=1)]
+        inits = [t("W", r.standard_normal([1, 4 * hid, feat]) * 0.1), t("R", r.standard_normal([1, 4 * hid, hid]) * 0.1),
+                 t("B", r.standard_normal([1, 8 * hid]) * 0.1), numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+                 t("G", r.standard_normal([classes, hid]) * 0.1), t("gb", r.standard_normal([classes]))]
+        ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", steps, feat])]
+        outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])]
+        opset = 14
+    else:  # deconv
+        cin, cout, hw = 64, 32, 32
+        nodes = [helper.make_node("ConvTranspose", ["x", "Wt", "bt"], ["u"], strides=[2, 2]),
+                 helper.make_node("Conv", ["u", "Wc", "bc"], ["c"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Relu", ["c"], ["y"])]
+        inits = [t("Wt", r.standard_normal([cin, cout, 2, 2]) * 0.1), t("bt", r.standard_normal([cout]) * 0.1),
+                 t("Wc", r.standard_normal([cout, cout, 3, 3]) * 0.1), t("bc", r.standard_normal([cout]) * 0.1)]
+        ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", cin, hw, hw])]
+        outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", cout, 2 * hw, 2 * hw])]
+        opset = 13
+    graph = helper.make_graph(nodes, name, ins, outs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(OUT / MODELS[name][0]))
+    print(f"wrote {OUT / MODELS[name][0]} (onnx.helper)", flush=True)
+
+
 def export_models(names, reexport: bool) -> None:
     todo = [n for n in names if reexport or not (OUT / MODELS[n][0]).exists()]
+    OUT.mkdir(parents=True, exist_ok=True)
+    for n in [n for n in todo if n in HELPER_MODELS]:
+        write_helper_model(n)
+    todo = [n for n in todo if n not in HELPER_MODELS]
     if not todo:
         return
     import torch
@@ -383,7 +432,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch", action="append", default=[], metavar="MODEL=B",
-                    help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096)")
+                    help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096, "
+                         "lstm 256, deconv 16)")
     ap.add_argument("--warmup", type=int, help="warmup repeats (default: 2, mlp 3)")
     ap.add_argument("--repeats", type=int, help="measured repeats (default: 5, mlp 15)")
     ap.add_argument("--rounds", type=int, default=2,
