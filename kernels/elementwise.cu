@@ -192,9 +192,7 @@ __device__ __forceinline__ C apply_unary(C v, C alpha, C beta) {
   if constexpr (kOp == UnaryOp::kRelu) {
     return v < C(0) ? C(0) : v;
   } else if constexpr (kOp == UnaryOp::kSigmoid) {
-    if (v >= C(0)) return C(1) / (C(1) + exp(-v));
-    const C e = exp(v);
-    return e / (C(1) + e);
+    return sigmoid_stable(v);
   } else if constexpr (kOp == UnaryOp::kTanh) {
     return tanh(v);
   } else if constexpr (kOp == UnaryOp::kNeg) {

@@ -46,12 +46,7 @@ template <typename C>
 __device__ __forceinline__ C activate(C v, Epilogue act) {
   switch (act) {
     case Epilogue::kRelu: return v < C(0) ? C(0) : v;
-    case Epilogue::kSigmoid:
-      if (v >= C(0)) return C(1) / (C(1) + exp(-v));
-      else {
-        const C e = exp(v);
-        return e / (C(1) + e);
-      }
+    case Epilogue::kSigmoid: return sigmoid_stable(v);
     case Epilogue::kTanh: return tanh(v);
     case Epilogue::kGelu:
       if constexpr (sizeof(C) == 4) return (v * (1.0f + erff(v / 1.41421354f))) * 0.5f;

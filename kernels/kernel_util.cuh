@@ -83,6 +83,13 @@ template <typename T> __device__ __forceinline__ typename Compute<T>::type load(
 __device__ __forceinline__ float load(__half v) { return __half2float(v); }
 __device__ __forceinline__ float load(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// 1 / (1 + e^-x), in two branches that keep exp's argument non-positive (the CPU's sigmoid_stable).
+template <typename C> __device__ __forceinline__ C sigmoid_stable(C v) {
+  if (v >= C(0)) return C(1) / (C(1) + exp(-v));
+  const C e = exp(v);
+  return e / (C(1) + e);
+}
+
 template <typename T, typename C> __device__ __forceinline__ T store(C v) { return static_cast<T>(v); }
 template <> __device__ __forceinline__ __half store<__half, float>(float v) { return f16_like_cpu(v); }
 template <> __device__ __forceinline__ __nv_bfloat16 store<__nv_bfloat16, float>(float v) { return bf16_like_cpu(v); }

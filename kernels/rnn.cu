@@ -11,12 +11,7 @@ template <typename C>
 __device__ __forceinline__ C rnn_activate(RnnAct a, C v, C clip) {
   if (clip > C(0)) v = v < -clip ? -clip : (clip < v ? clip : v);  // NaN stays NaN, as std::clamp
   switch (a) {
-    case RnnAct::kSigmoid:
-      if (v >= C(0)) return C(1) / (C(1) + exp(-v));
-      else {
-        const C e = exp(v);
-        return e / (C(1) + e);
-      }
+    case RnnAct::kSigmoid: return sigmoid_stable(v);
     case RnnAct::kTanh: return tanh(v);
     case RnnAct::kRelu: return v < C(0) ? C(0) : v;
   }

@@ -439,6 +439,24 @@ StatusOr<GlobalPoolPlan> global_pool_plan(const Tensor& x, const char* op) {
   return p;
 }
 
+namespace {
+// Conv's and ConvTranspose's shared checks: a kernel_shape attribute, where given, is W's spatial
+// dimensions (at wk, wk + 1), and B is 1-D with one value per output channel (m).
+Status conv_kernel_and_bias_check(const Node& node, const Tensor& w, int wk, const Tensor* b, int64_t m) {
+  if (const Attribute* ks = node.attr("kernel_shape")) {
+    if (ks->ints != std::vector<int64_t>{w.dim(wk), w.dim(wk + 1)}) {
+      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
+                              shape_to_string(w.shape()));
+    }
+  }
+  if (b && (b->rank() != 1 || b->dim(0) != m)) {
+    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(m) +
+                            " values (one per output channel)");
+  }
+  return ok_status();
+}
+}  // namespace
+
 StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
@@ -467,16 +485,7 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
                             " output channels of " + str(w->dim(wc)) +
                             " input channels each, which does not fit group " + str(p.group));
   }
-  if (const Attribute* ks = node.attr("kernel_shape")) {
-    if (ks->ints != std::vector<int64_t>{w->dim(wk), w->dim(wk + 1)}) {
-      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
-                              shape_to_string(w->shape()));
-    }
-  }
-  if (b && (b->rank() != 1 || b->dim(0) != p.m)) {
-    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(p.m) +
-                            " values (one per output channel)");
-  }
+  SS_RETURN_IF_ERROR(conv_kernel_and_bias_check(node, *w, wk, b, p.m));
   const int64_t in[2] = {x->dim(xs), x->dim(xs + 1)};
   const int64_t k[2] = {w->dim(wk), w->dim(wk + 1)};
   SS_RETURN_IF_ERROR(window_geometry(node, in, k, false, &p.g));
@@ -506,16 +515,7 @@ StatusOr<ConvTransposePlan> conv_transpose_plan(const Node& node, const std::vec
                             " is [C, M/group, kH, kW] for " + str(w->dim(0)) + " input channels, which does not fit group " +
                             str(p.group));
   }
-  if (const Attribute* ks = node.attr("kernel_shape")) {
-    if (ks->ints != std::vector<int64_t>{w->dim(2), w->dim(3)}) {
-      return invalid_argument("kernel_shape " + shape_to_string(ks->ints) + " does not match W " +
-                              shape_to_string(w->shape()));
-    }
-  }
-  if (b && (b->rank() != 1 || b->dim(0) != p.m)) {
-    return invalid_argument("B " + shape_to_string(b->shape()) + " must be 1-D with " + str(p.m) +
-                            " values (one per output channel)");
-  }
+  SS_RETURN_IF_ERROR(conv_kernel_and_bias_check(node, *w, 2, b, p.m));
   std::vector<int64_t> strides, dilations, pads, output_padding;
   SS_RETURN_IF_ERROR(ints_attr(node, "strides", 2, 1, &strides));
   SS_RETURN_IF_ERROR(ints_attr(node, "dilations", 2, 1, &dilations));

@@ -150,13 +150,7 @@ Status cpu_relu(OpContext& ctx) {
 }
 
 Status cpu_sigmoid(OpContext& ctx) {
-  // Two branches keep exp's argument non-positive: no overflow for large |x|.
-  return cpu_unary_float(ctx, [](auto v) {
-    using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    T e = std::exp(v);
-    return e / (T(1) + e);
-  });
+  return cpu_unary_float(ctx, [](auto v) { return sigmoid_stable(v); });
 }
 
 Status cpu_tanh(OpContext& ctx) {

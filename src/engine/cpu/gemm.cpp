@@ -1,11 +1,10 @@
-#include <cblas.h>
-
 #include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "engine/cpu/blas.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/onednn.h"
 
@@ -25,19 +24,6 @@ constexpr int64_t kBatchedRowTile = 64;
 // docs/benchmarks.md).
 constexpr RowTiles kOnednnRowTiles{.large = 256, .small = 64};
 
-void blas_gemm(bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-               const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-void blas_gemm(bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-               const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-
 // C[m x n] = alpha * A[m x k] * op(B) + beta * C, A row-major with leading dimension k.
 template <typename T>
 void gemm_row_tiled(int64_t tile, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, bool trans_b, T beta,
@@ -47,14 +33,14 @@ void gemm_row_tiled(int64_t tile, int64_t m, int64_t n, int64_t k, T alpha, cons
   for (int64_t r0 = 0; r0 < m; r0 += tile) {
     const int64_t rows = std::min(tile, m - r0);
     if (rows == tile) {
-      blas_gemm(trans_b, tile, n, k, alpha, a + r0 * k, k, b, ldb, beta, c + r0 * n, n);
+      blas_gemm(false, trans_b, tile, n, k, alpha, a + r0 * k, k, b, ldb, beta, c + r0 * n, n);
       continue;
     }
     pad_a.assign(static_cast<std::size_t>(tile * k), T(0));
     pad_c.assign(static_cast<std::size_t>(tile * n), T(0));
     std::copy(a + r0 * k, a + (r0 + rows) * k, pad_a.begin());
     std::copy(c + r0 * n, c + (r0 + rows) * n, pad_c.begin());
-    blas_gemm(trans_b, tile, n, k, alpha, pad_a.data(), k, b, ldb, beta, pad_c.data(), n);
+    blas_gemm(false, trans_b, tile, n, k, alpha, pad_a.data(), k, b, ldb, beta, pad_c.data(), n);
     std::copy(pad_c.begin(), pad_c.begin() + rows * n, c + r0 * n);
   }
 }
@@ -209,7 +195,7 @@ Status cpu_attention(OpContext& ctx) {
   for (int64_t b = 0; b < p.batch; ++b) {
     for (int64_t h = 0; h < heads; ++h) {
       if (d > 0) {
-        blas_gemm(!p.keys_transposed, sq, sk, d, 1.0f, pq + p.q_offset(b, h), p.ld_q(), pk + p.k_offset(b, h), p.ld_k(),
+        blas_gemm(false, !p.keys_transposed, sq, sk, d, 1.0f, pq + p.q_offset(b, h), p.ld_q(), pk + p.k_offset(b, h), p.ld_k(),
                   0.0f, s, sk);
       } else {
         std::fill(s, s + sq * sk, 0.0f);
@@ -230,7 +216,7 @@ Status cpu_attention(OpContext& ctx) {
       if (p.nan_to_zero) {
         for (int64_t i = 0; i < sq * sk; ++i) s[i] = std::isnan(s[i]) ? 0.0f : s[i];
       }
-      blas_gemm(false, sq, dv, sk, 1.0f, s, sk, pv + p.v_offset(b, h), p.ld_v(), 0.0f, py + p.y_offset(b, h), p.ld_y());
+      blas_gemm(false, false, sq, dv, sk, 1.0f, s, sk, pv + p.v_offset(b, h), p.ld_v(), 0.0f, py + p.y_offset(b, h), p.ld_y());
     }
   }
   ctx.outputs[0] = std::move(y);

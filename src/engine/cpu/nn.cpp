@@ -3,8 +3,6 @@
 // Conv is im2col + one BLAS product per image and group: the product's shape depends only on the
 // image, never on the batch, so every image's output is bit-identical for any batch size. Like
 // every op here it runs on its caller's thread (parallelism comes from batches).
-#include <cblas.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/cpu/blas.h"
 #include "engine/cpu/onednn.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/op_plans_tensor.h"
@@ -24,24 +23,6 @@ std::string str(int64_t v) { return std::to_string(v); }
 
 // ---------------------------------------------------------------------------------------------
 // BLAS
-
-void blas_gemm(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0f, a, static_cast<int>(k), b, static_cast<int>(n), 0.0f, c, static_cast<int>(n));
-}
-void blas_gemm(int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0, a, static_cast<int>(k), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
-}
-// c[m x n] = a^T b, a stored as [k x m].
-void blas_gemm_tn(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0f, a, static_cast<int>(m), b, static_cast<int>(n), 0.0f, c, static_cast<int>(n));
-}
-void blas_gemm_tn(int64_t m, int64_t n, int64_t k, const double* a, const double* b, double* c) {
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0, a, static_cast<int>(m), b, static_cast<int>(n), 0.0, c, static_cast<int>(n));
-}
 
 // Window geometry (Conv, pools): window_geometry in engine/op_plans_nn.cpp.
 
@@ -160,7 +141,7 @@ void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t gr
         src = col.data();
       }
       T* yg = py + (n * m + gi * mg) * p;
-      blas_gemm(mg, p, kk, pw + gi * mg * kk, src, yg);
+      blas_gemm(false, false, mg, p, kk, T(1), pw + gi * mg * kk, kk, src, p, T(0), yg, p);
       if (pbias) {
         for (int64_t mi = 0; mi < mg; ++mi) {
           const T bv = pbias[gi * mg + mi];
@@ -567,7 +548,8 @@ void conv_transpose_typed(const Tensor& x, const Tensor& w, const Tensor* bias, 
       if (cg == 0) {
         std::fill(col.begin(), col.end(), T(0));
       } else {
-        blas_gemm_tn(rows, hw, cg, pw + gi * cg * rows, px + (n * p.c + gi * cg) * hw, col.data());
+        blas_gemm(true, false, rows, hw, cg, T(1), pw + gi * cg * rows, rows, px + (n * p.c + gi * cg) * hw, hw, T(0),
+                  col.data(), hw);
       }
       for (int64_t ml = 0; ml < mg; ++ml) {
         T* yp = py + (n * p.m + gi * mg + ml) * oh * ow;

@@ -2,29 +2,19 @@
 // batch rows: per step, BLAS products of the tile's X rows by W^T and of its states by R^T, each of
 // exactly kRowTile rows, then the gates row by row. A row's products do not depend on the rows
 // beside it, so its outputs are bit-identical for any batch it shares.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/blas.h"
+#include "engine/cpu/unary.h"
 #include "engine/cpu/vector_math.h"
 #include "engine/op_plans_rnn.h"
 
 namespace shardscore {
 namespace {
-
-// c[m x n, rows ldc apart] = a[m x k, rows lda apart] * b^T, b [n x k] row-major.
-void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc = 0) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f,
-              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0f, c, static_cast<int>(ldc ? ldc : n));
-}
-void gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b, double* c, int64_t ldc = 0) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0,
-              a, static_cast<int>(lda), b, static_cast<int>(k), 0.0, c, static_cast<int>(ldc ? ldc : n));
-}
 
 // Batch rows per product: every product has exactly this many rows (the last tile padded with rows
 // of zeros), so a row's result never depends on the rows beside it (as engine/cpu/gemm.cpp's tiles).
@@ -34,12 +24,7 @@ template <typename T>
 T activate(RnnActivation a, T v, T clip) {
   if (clip > T(0)) v = std::clamp(v, -clip, clip);  // NaN stays NaN
   switch (a) {
-    case RnnActivation::kSigmoid:
-      if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-      else {
-        const T e = std::exp(v);
-        return e / (T(1) + e);
-      }
+    case RnnActivation::kSigmoid: return sigmoid_stable(v);
     case RnnActivation::kTanh: return std::tanh(v);
     case RnnActivation::kRelu: return v < T(0) ? T(0) : v;
   }
@@ -134,9 +119,9 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
             std::copy(xr, xr + n_in, xg.begin() + q * n_in);
           }
         }
-        if (n_in > 0) gemm_nt(tile, gh, n_in, xg.data(), n_in, w, xw.data());
+        if (n_in > 0) blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
         else std::fill(xw.begin(), xw.end(), T(0));
-        if (hid > 0) gemm_nt(tile, gru_reset_first ? 2 * hid : gh, hid, h.data(), hid, r, hr.data(), gh);
+        if (hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
@@ -145,7 +130,7 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         }
         if (gru_reset_first) {
           for (int64_t i = 0; i < tile * hid; ++i) rh[i] = g1[i] * h[i];
-          if (hid > 0) gemm_nt(tile, hid, hid, rh.data(), hid, r + 2 * hid * hid, hrh.data(), hid);
+          if (hid > 0) blas_gemm(false, true, tile, hid, hid, T(1), rh.data(), hid, r + 2 * hid * hid, hid, T(0), hrh.data(), hid);
         }
         // The gates of the whole tile, gate by gate: pre-activations, then one activate_all each. A row
         // not running the step computes on its stale values and keeps nothing.

@@ -1,12 +1,21 @@
 #pragma once
 // y = f(x), element by element, for float32 and float64 x (f is called with float or double).
 // Shared by the element-wise op files.
+#include <cmath>
 #include <string>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/op_plans_elementwise.h"
 
 namespace shardscore {
+
+// 1 / (1 + e^-x), in two branches that keep exp's argument non-positive: no overflow for large |x|.
+template <typename T>
+T sigmoid_stable(T v) {
+  if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
+  const T e = std::exp(v);
+  return e / (T(1) + e);
+}
 
 template <typename F>
 Status cpu_unary_float(OpContext& ctx, F f) {
