@@ -7,6 +7,7 @@
 #include "engine/cpu/blas.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/onednn.h"
+#include "engine/cpu/vector_math.h"
 
 namespace shardscore {
 namespace {
@@ -145,10 +146,10 @@ Status cpu_fused_gemm(OpContext& ctx) {
       for (int64_t i = 0; i < n; ++i) p[i] = p[i] < 0 ? 0.0f : p[i];
       break;
     case GemmActivation::kSigmoid:
-      for (int64_t i = 0; i < n; ++i) p[i] = p[i] >= 0 ? 1.0f / (1.0f + std::exp(-p[i])) : std::exp(p[i]) / (1.0f + std::exp(p[i]));
+      vector_sigmoid_f32(p, p, n);  // as the Sigmoid op
       break;
     case GemmActivation::kTanh:
-      for (int64_t i = 0; i < n; ++i) p[i] = std::tanh(p[i]);
+      vector_tanh_f32(p, p, n);  // as the Tanh op
       break;
     case GemmActivation::kGelu: cpu_gelu_f32(p, p, n); break;
   }

@@ -1,6 +1,6 @@
 // RNN, GRU and LSTM on the CPU (equations and contracts: engine/op_plans_rnn.h). Tiles of kRowTile
-// batch rows: per step, BLAS products of the tile's X rows by W^T and of its states by R^T, each of
-// exactly kRowTile rows, then the gates row by row. A row's products do not depend on the rows
+// batch rows: per step, BLAS products of exactly kRowTile rows (RNN and LSTM: one, [X H] [W R]^T;
+// GRU: X W^T and H R^T apart, since its r multiplies H or H Rh^T), then the gates row by row. A row's products do not depend on the rows
 // beside it, so its outputs are bit-identical for any batch it shares.
 #include <algorithm>
 #include <cmath>
@@ -39,18 +39,7 @@ void activate_all(RnnActivation a, T* v, int64_t n, T clip) {
     for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(v[i], -clip, clip);  // NaN stays NaN
   if constexpr (std::is_same_v<T, float>) {
     if (a == RnnActivation::kTanh) return vector_tanh_f32(v, v, n);
-    if (a == RnnActivation::kSigmoid) {
-      // 1 / (1 + e) for v >= 0, e / (1 + e) below, with e = exp(-|v|): no overflow either side.
-      constexpr int64_t kChunk = 256;
-      alignas(64) float e[kChunk];
-      for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
-        const int64_t m = std::min(kChunk, n - i0);
-        for (int64_t i = 0; i < m; ++i) e[i] = -std::fabs(v[i0 + i]);
-        vector_exp_f32(e, e, m);
-        for (int64_t i = 0; i < m; ++i) v[i0 + i] = v[i0 + i] >= 0.0f ? 1.0f / (1.0f + e[i]) : e[i] / (1.0f + e[i]);
-      }
-      return;
-    }
+    if (a == RnnActivation::kSigmoid) return vector_sigmoid_f32(v, v, n);
   }
   for (int64_t i = 0; i < n; ++i) v[i] = activate(a, v[i], T(0));
 }
@@ -79,10 +68,13 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
   };
   auto state_row = [&](int64_t d, int64_t b) { return (p.batch_first ? b * dirs + d : d * batch + b) * hid; };
   // Per tile of kRowTile batch rows (the last one padded with rows of zeros) and step: the rows' X
-  // gathered (zeros for a row not running the step), X W^T and H R^T as two products of exactly
-  // kRowTile rows, then the gates row by row.
+  // gathered (zeros for a row not running the step), then products of exactly kRowTile rows: RNN
+  // and LSTM one, [X H] [W R]^T (xg holds [X H], wr [W R]); GRU X W^T and H R^T apart. Then the gates.
   const int64_t tile = kRowTile;
-  std::vector<T> xg(static_cast<std::size_t>(tile * n_in)), xw(static_cast<std::size_t>(tile * gh)),
+  const bool joint = p.kind != RnnKind::kGru;
+  const int64_t kx = joint ? n_in + hid : n_in;  // xg's row length
+  std::vector<T> wr(joint ? static_cast<std::size_t>(gh * kx) : 0), bsum(static_cast<std::size_t>(gh));
+  std::vector<T> xg(static_cast<std::size_t>(tile * kx)), xw(static_cast<std::size_t>(tile * gh)),
       hr(static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()), rh(h.size()),
       hrh(h.size()), g0(h.size()), g1(h.size()), g2(h.size()), g3(h.size());
   std::vector<int64_t> t_of(static_cast<std::size_t>(tile));
@@ -97,7 +89,13 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
     const RnnActivation ha = per > 2 ? p.act[static_cast<std::size_t>(d * per + 2)] : f;
     const bool backward = p.reverse || d == 1;
     const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
-    auto bias = [&](int64_t k) { return pb ? wb[k] + rb[k] : T(0); };
+    for (int64_t k = 0; k < gh; ++k) bsum[static_cast<std::size_t>(k)] = pb ? wb[k] + rb[k] : T(0);
+    auto bias = [&](int64_t k) { return bsum[static_cast<std::size_t>(k)]; };
+    if (joint)
+      for (int64_t k = 0; k < gh; ++k) {
+        std::copy(w + k * n_in, w + (k + 1) * n_in, wr.begin() + k * kx);
+        std::copy(r + k * hid, r + (k + 1) * hid, wr.begin() + k * kx + n_in);
+      }
     for (int64_t b0 = 0; b0 < batch; b0 += tile) {
       const int64_t rows = std::min(tile, batch - b0);
       std::fill(h.begin(), h.end(), T(0));
@@ -116,12 +114,19 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
           t_of[static_cast<std::size_t>(q)] = s < len ? (backward ? len - 1 - s : s) : -1;
           if (t_of[static_cast<std::size_t>(q)] >= 0) {
             const T* xr = px + x_row(t_of[static_cast<std::size_t>(q)], b0 + q);
-            std::copy(xr, xr + n_in, xg.begin() + q * n_in);
+            std::copy(xr, xr + n_in, xg.begin() + q * kx);
           }
         }
-        if (n_in > 0) blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
-        else std::fill(xw.begin(), xw.end(), T(0));
-        if (hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
+        if (joint) {
+          for (int64_t q = 0; q < tile; ++q) std::copy(h.begin() + q * hid, h.begin() + (q + 1) * hid, xg.begin() + q * kx + n_in);
+          if (kx > 0) blas_gemm(false, true, tile, gh, kx, T(1), xg.data(), kx, wr.data(), kx, T(0), xw.data(), gh);
+          else std::fill(xw.begin(), xw.end(), T(0));
+        } else if (n_in > 0) {
+          blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
+        } else {
+          std::fill(xw.begin(), xw.end(), T(0));
+        }
+        if (!joint && hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
@@ -137,8 +142,17 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         const int64_t n = rows * hid;
         auto running = [&](int64_t q) { return t_of[static_cast<std::size_t>(q)] >= 0; };
         auto pre = [&](T* dst, int64_t k) {  // x W_k^T + H R_k^T + Wb_k + Rb_k, row by row
-          for (int64_t q = 0; q < rows; ++q)
-            for (int64_t j = 0; j < hid; ++j) dst[q * hid + j] = xw[q * gh + k * hid + j] + hr[q * gh + k * hid + j] + bias(k * hid + j);
+          const T* bk = bsum.data() + k * hid;
+          for (int64_t q = 0; q < rows; ++q) {
+            const T* a = xw.data() + q * gh + k * hid;
+            T* o = dst + q * hid;
+            if (joint) {
+              for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + bk[j];
+            } else {
+              const T* b = hr.data() + q * gh + k * hid;
+              for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + b[j] + bk[j];
+            }
+          }
         };
         if (p.kind == RnnKind::kLstm) {
           // Gates i, o, f, c at 0, hid, 2 hid, 3 hid; peepholes i, o, f.

@@ -58,6 +58,25 @@ __attribute__((target("avx2,fma"))) void apply_avx2(const float* x, float* y, in
   }
 }
 
+// Sigmoid through F = exp: e = F(-|x|), then (x >= 0 ? 1 : e) / (1 + e), a select and one division
+// (branch-free, so the loop stays vector-wide).
+template <__m512 (*F)(__m512)>
+__attribute__((target("avx512f"))) __m512 sigmoid16(__m512 x) {
+  const __m512 e = F(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+  const __mmask16 nonneg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);  // false for NaN
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return _mm512_div_ps(_mm512_mask_blend_ps(nonneg, e, one), _mm512_add_ps(one, e));
+}
+
+template <__m256 (*F)(__m256)>
+__attribute__((target("avx2,fma"))) __m256 sigmoid8(__m256 x) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 e = F(_mm256_or_ps(x, sign));  // -|x|
+  const __m256 nonneg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ);  // false for NaN
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(_mm256_blendv_ps(e, one, nonneg), _mm256_add_ps(one, e));
+}
+
 }  // namespace
 
 CpuIsa cpu_isa() {
@@ -101,6 +120,15 @@ void vector_tanh_f32(const float* x, float* y, int64_t n) {
   if (simd_level() == 2) return apply_avx512<_ZGVeN16v_tanhf>(x, y, n);
   if (simd_level() == 1) return apply_avx2<_ZGVdN8v_tanhf>(x, y, n);
   for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+}
+
+void vector_sigmoid_f32(const float* x, float* y, int64_t n) {
+  if (simd_level() == 2) return apply_avx512<sigmoid16<_ZGVeN16v_expf>>(x, y, n);
+  if (simd_level() == 1) return apply_avx2<sigmoid8<_ZGVdN8v_expf>>(x, y, n);
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = std::exp(-std::fabs(x[i]));
+    y[i] = (x[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
+  }
 }
 
 }  // namespace shardscore

@@ -27,5 +27,9 @@ const char* cpu_isa_name(CpuIsa isa);
 void vector_erf_f32(const float* x, float* y, int64_t n);
 void vector_exp_f32(const float* x, float* y, int64_t n);
 void vector_tanh_f32(const float* x, float* y, int64_t n);
+// The logistic sigmoid, overflow-free: 1 / (1 + e) for x >= 0, e / (1 + e) below (NaN too), with
+// e = exp(-|x|) from vector_exp_f32's function. The same bits as that exp followed by the scalar
+// division (IEEE division is exact at every width).
+void vector_sigmoid_f32(const float* x, float* y, int64_t n);
 
 }  // namespace shardscore
