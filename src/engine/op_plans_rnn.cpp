@@ -36,6 +36,11 @@ StatusOr<RnnPlan> rnn_plan(RnnKind kind, const Node& node, const std::vector<con
   const Tensor* h0 = opt(5);
   const Tensor* c0 = kind == RnnKind::kLstm ? opt(6) : nullptr;
   const Tensor* pp = kind == RnnKind::kLstm ? opt(7) : nullptr;
+  const Tensor* joint = kind != RnnKind::kGru && node.attr_int(kRecurrentJointAttr, 0) == 1 ? opt(kRecurrentJointInput) : nullptr;
+  if (inputs.size() > kRecurrentJointInput + (joint ? 1 : 0)) {
+    return invalid_argument(std::string(op) + " takes at most " + str(kRecurrentJointInput) + " inputs; the node has " +
+                            str(static_cast<int64_t>(inputs.size())));
+  }
   if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
   for (const Tensor* t : {w, r, b, h0, c0, pp}) {
     if (t && t->dtype() != x->dtype()) return invalid_argument("input types differ");
@@ -80,6 +85,12 @@ StatusOr<RnnPlan> rnn_plan(RnnKind kind, const Node& node, const std::vector<con
   if (h0) SS_RETURN_IF_ERROR(require_shape(h0, "initial_h", state, state_form));
   if (c0) SS_RETURN_IF_ERROR(require_shape(c0, "initial_c", state, state_form));
   if (pp) SS_RETURN_IF_ERROR(require_shape(pp, "P", {p.dirs, 3 * p.hidden}, "[num_directions, 3 * hidden_size]"));
+  if (joint) {
+    if (joint->dtype() != DType::kFloat32 || x->dtype() != DType::kFloat32) return invalid_argument("joint [W R] must be float32, as X");
+    SS_RETURN_IF_ERROR(require_shape(joint, "joint [W R]", {p.dirs, gh, p.input + p.hidden},
+                                     "[num_directions, gates * hidden_size, input_size + hidden_size]"));
+  }
+  p.has_joint = joint != nullptr;
   p.has_b = b != nullptr;
   p.has_seq_lens = seq_lens != nullptr;
   p.has_initial_h = h0 != nullptr;

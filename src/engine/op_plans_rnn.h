@@ -36,6 +36,12 @@
 namespace shardscore {
 
 enum class RnnKind { kRnn, kGru, kLstm };
+
+// The CPU backend's joint weights [W R] of an LSTM or RNN (pass_recurrent_joint_weights,
+// engine/passes.h): a ninth input, present only on a node carrying the attribute
+// kRecurrentJointAttr = 1; a model's node with more than 8 inputs is refused.
+inline constexpr std::size_t kRecurrentJointInput = 8;
+inline constexpr const char* kRecurrentJointAttr = "shardscore_joint_weights";
 enum class RnnActivation { kSigmoid, kTanh, kRelu };
 
 struct RnnPlan {
@@ -51,6 +57,7 @@ struct RnnPlan {
   bool input_forget = false;     // LSTM
   bool linear_before_reset = false;  // GRU
   bool has_b = false, has_seq_lens = false, has_initial_h = false, has_initial_c = false, has_p = false;
+  bool has_joint = false;        // input kRecurrentJointInput: [W R], float32 (LSTM, RNN)
   // Outputs 0 (Y), 1 (Y_h) and 2 (Y_c, LSTM only): their shapes (empty where the node does not
   // ask for the output).
   Shape y_shape, h_shape, c_shape;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/cpu/float16.h"
+#include "engine/op_plans_rnn.h"
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -20,6 +21,7 @@ std::string PassStats::describe() const {
          (fused_attentions ? std::to_string(fused_attentions) + " attention(s) fused, " : std::string()) +
          (fused_add_layer_norms ? std::to_string(fused_add_layer_norms) + " Add+LayerNormalization fused, " : std::string()) + std::to_string(blocked_convs) + " Conv on oneDNN, " +
          (nhwc_convs ? std::to_string(nhwc_convs) + " Conv in NHWC, " : std::string()) +
+         (joint_recurrent ? std::to_string(joint_recurrent) + " LSTM/RNN on oneDNN, " : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 
@@ -1208,6 +1210,35 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
     return node.op_type == "Cast" && node.outputs.size() == 1 && folded_casts.count(node.outputs[0]) > 0;
   });
   g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
+  return ok_status();
+}
+
+Status pass_recurrent_joint_weights(Graph* g, PassStats* stats) {
+  FreshNames fresh(*g);
+  for (auto& n : g->nodes) {
+    if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "RNN") || n.inputs.size() < 3 ||
+        n.inputs.size() > kRecurrentJointInput || n.attr(kRecurrentJointAttr)) {
+      continue;
+    }
+    const Tensor* w = initializer(*g, n.inputs[1]);
+    const Tensor* r = initializer(*g, n.inputs[2]);
+    if (!w || !r || w->dtype() != DType::kFloat32 || r->dtype() != DType::kFloat32 || w->rank() != 3 || r->rank() != 3 ||
+        w->dim(0) != r->dim(0) || w->dim(1) != r->dim(1)) {
+      continue;  // the plan names what is wrong with the shapes
+    }
+    const int64_t dirs = w->dim(0), gh = w->dim(1), n_in = w->dim(2), hid = r->dim(2), kx = n_in + hid;
+    Tensor joint(DType::kFloat32, {dirs, gh, kx});
+    for (int64_t row = 0; row < dirs * gh; ++row) {
+      std::copy(w->data<float>() + row * n_in, w->data<float>() + (row + 1) * n_in, joint.data<float>() + row * kx);
+      std::copy(r->data<float>() + row * hid, r->data<float>() + (row + 1) * hid, joint.data<float>() + row * kx + n_in);
+    }
+    const std::string name = fresh((n.name.empty() ? n.outputs.front() : n.name) + "/joint_WR");
+    g->initializers.emplace(name, std::move(joint));
+    n.inputs.resize(kRecurrentJointInput + 1);
+    n.inputs[kRecurrentJointInput] = name;
+    n.attrs[kRecurrentJointAttr] = int_attr(1);
+    ++stats->joint_recurrent;
+  }
   return ok_status();
 }
 

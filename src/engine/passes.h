@@ -32,6 +32,7 @@ struct PassStats {
   int fused_add_layer_norms = 0;
   int blocked_convs = 0;
   int nhwc_convs = 0;
+  int joint_recurrent = 0;  // LSTM / RNN nodes given [W R] (pass_recurrent_joint_weights)
   int removed_nodes = 0;
   int spatial_1d_as_2d = 0;  // 1-D Conv / ConvTranspose / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
@@ -108,6 +109,15 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 // and graph output (dropped when nothing reads it): convolutions feeding convolutions pass NHWC
 // values with no transpose between them. The same function of the inputs, up to summation order.
 Status pass_nhwc_convs(Graph* g, PassStats* stats);
+
+// The CPU backend's recurrent products (run after pass_to_half, so float32 models only): every LSTM
+// and RNN (default domain) whose W and R are float32 initializers gets one more, its input
+// kRecurrentJointInput (engine/op_plans_rnn.h): the initializer [W R], [num_directions, gates * hidden_size, input_size +
+// hidden_size], each direction's rows W's then R's, and the attribute kRecurrentJointAttr = 1. The
+// CPU function then computes [X H] [W R]^T per step with oneDNN's matmul, the weights packed once
+// (engine/cpu/onednn.h), instead of packing them in every OpenBLAS call. The same function, up to
+// summation order. Nodes with that input already are left alone (the model's, the plan refuses).
+Status pass_recurrent_joint_weights(Graph* g, PassStats* stats);
 
 // All of the above, in order (pass_fuse_attention only with fuse_attention), then the convolution
 // layout for a channel block of `conv_block` (the CPU backend's onednn_channel_block(); 0 leaves

@@ -107,6 +107,14 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::slice0(int64_t i) const {
+  Tensor t = *this;
+  t.shape_.erase(t.shape_.begin());
+  // An aliasing shared_ptr: the sub-tensor's address, the whole buffer's ownership.
+  t.buf_ = std::shared_ptr<std::byte>(buf_, buf_.get() + static_cast<std::size_t>(i) * t.nbytes());
+  return t;
+}
+
 bool float32_all_finite(const Tensor& t) {
   if (t.empty() || t.on_device() || t.dtype() != DType::kFloat32) return true;
   return float32_all_finite(t.data<float>(), t.numel());

@@ -83,6 +83,9 @@ class Tensor {
 
   // Same buffer, another shape with the same element count.
   Tensor reshaped(Shape shape) const;
+  // Index i of axis 0 (0 <= i < dim(0), rank >= 1): the sub-tensor of the other axes, a view into
+  // this buffer (which it keeps alive), at a fixed address for the buffer's life.
+  Tensor slice0(int64_t i) const;
   // A tensor over a buffer the caller owns (`buf` keeps it alive), in host or device memory.
   static Tensor wrap(DType dtype, Shape shape, std::shared_ptr<std::byte> buf, bool on_device);
 

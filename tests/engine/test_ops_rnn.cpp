@@ -3,6 +3,7 @@
 // over plain index loops. The fixture and its helpers are in op_test.h.
 #include <cstring>
 
+#include "engine/op_plans_rnn.h"
 #include "engine/op_test.h"
 
 namespace shardscore {
@@ -20,6 +21,7 @@ struct RnnCase {
   bool linear_before_reset = false, input_forget = false;
   bool bias = true, initial = false, peepholes = false;
   std::vector<int32_t> lens;  // empty: sequence_lens omitted
+  bool joint = false;         // the CPU graph pass's [W R] as input 8 (LSTM, RNN; float32)
 };
 
 int64_t gates_of(const std::string& op) { return op == "LSTM" ? 4 : op == "GRU" ? 3 : 1; }
@@ -132,10 +134,21 @@ std::vector<T> cast_all(const std::vector<double>& v) {
   return std::vector<T>(v.begin(), v.end());
 }
 
+// [W R] as pass_recurrent_joint_weights makes it: each row of W followed by the same row of R.
+Tensor joint_of(const Tensor& w, const Tensor& r) {
+  const int64_t rows = w.dim(0) * w.dim(1), n_in = w.dim(2), hid = r.dim(2);
+  std::vector<float> j;
+  for (int64_t row = 0; row < rows; ++row) {
+    j.insert(j.end(), w.data<float>() + row * n_in, w.data<float>() + (row + 1) * n_in);
+    j.insert(j.end(), r.data<float>() + row * hid, r.data<float>() + (row + 1) * hid);
+  }
+  return make<float>({w.dim(0), w.dim(1), n_in + hid}, j);
+}
+
 // Runs case c with inputs in T (float or double) against rnn_ref on the same values.
 template <typename T>
 void check_rnn(const Backend& backend, const RnnCase& c, std::mt19937& rng, double tol) {
-  SCOPED_TRACE(c.op + " " + c.direction + (c.batch_first ? " layout 1" : " layout 0"));
+  SCOPED_TRACE(c.op + " " + c.direction + (c.batch_first ? " layout 1" : " layout 0") + (c.joint ? " joint [W R]" : ""));
   const int64_t dirs = c.direction == "bidirectional" ? 2 : 1, gh = gates_of(c.op) * c.hidden;
   std::uniform_real_distribution<double> u(-0.8, 0.8);
   auto draw = [&](int64_t n) {
@@ -178,6 +191,11 @@ void check_rnn(const Backend& backend, const RnnCase& c, std::mt19937& rng, doub
   }
   while (!inputs.empty() && inputs.back().empty()) inputs.pop_back();
   Attrs attrs = {{"hidden_size", a_int(c.hidden)}, {"direction", a_string(c.direction)}};
+  if (c.joint) {
+    inputs.resize(kRecurrentJointInput);
+    inputs.push_back(joint_of(inputs[1], inputs[2]));
+    attrs[kRecurrentJointAttr] = a_int(1);
+  }
   if (c.batch_first) attrs["layout"] = a_int(1);
   if (!c.acts.empty()) attrs["activations"] = a_strings(c.acts);
   if (c.clip > 0) attrs["clip"] = a_float(static_cast<float>(c.clip));
@@ -214,31 +232,73 @@ TEST_P(OpTest, LSTM_ClipInputForgetActivations) {
   check_rnn<float>(*backend_, {.op = "LSTM", .direction = "reverse", .acts = {"Sigmoid", "Relu", "Tanh"}}, rng_, kTolReduce);
 }
 TEST_P(OpTest, LSTM_RowIndependentOfBatch_Bitwise) {
-  // Row 2 of a batch of 4 (layout 1) alone gives the same bits on the CPU (each row's products are
-  // its own); on CUDA, where the products run over the batch, the same within tolerance.
-  const int64_t seq = 5, n_in = 3, hid = 6, gh = 4 * hid;
-  auto x = rand_f32(4 * seq * n_in);
+  // Row 66 of a batch of 70 (layout 1; the second tile of 64 rows, padded) alone gives the same bits
+  // on the CPU (each row's products are its own), with OpenBLAS's products and with oneDNN's on the
+  // joint weights; on CUDA, where the products run over the batch, the same within tolerance.
+  const int64_t seq = 5, n_in = 3, hid = 6, gh = 4 * hid, rows = 70, pick = 66;
+  auto x = rand_f32(rows * seq * n_in);
   auto w = rand_f32(gh * n_in), r = rand_f32(gh * hid), b = rand_f32(2 * gh);
-  std::vector<float> x2(x.begin() + 2 * seq * n_in, x.begin() + 3 * seq * n_in);
-  Attrs at = {{"hidden_size", a_int(hid)}, {"layout", a_int(1)}};
-  auto run = [&](int64_t batch, const std::vector<float>& xv) {
-    std::vector<Tensor> out;
-    const Status st = run_node(*backend_, "LSTM",
-                               {make<float>({batch, seq, n_in}, xv), make<float>({1, gh, n_in}, w),
-                                make<float>({1, gh, hid}, r), make<float>({1, 2 * gh}, b)},
-                               2, &out, at, 14);
-    EXPECT_TRUE(st.ok()) << st.message();
-    return out.empty() ? Tensor() : out[0];
-  };
-  const Tensor all = run(4, x), one = run(1, x2);
-  ASSERT_EQ(all.shape(), (Shape{4, seq, 1, hid}));
-  ASSERT_EQ(one.shape(), (Shape{1, seq, 1, hid}));
-  const int64_t per = seq * hid;
-  if (products_bitwise_across_batches()) {
-    EXPECT_EQ(std::memcmp(all.data<float>() + 2 * per, one.data<float>(), per * sizeof(float)), 0);
-  } else {
-    expect_elements_near(one.data<float>(), all.data<float>() + 2 * per, per, kTolReduce, "row 2 alone against the batch of 4");
+  std::vector<float> x2(x.begin() + pick * seq * n_in, x.begin() + (pick + 1) * seq * n_in);
+  for (const bool joint : {false, true}) {
+    SCOPED_TRACE(joint ? "joint [W R]" : "W and R");
+    Attrs at = {{"hidden_size", a_int(hid)}, {"layout", a_int(1)}};
+    if (joint) at[kRecurrentJointAttr] = a_int(1);
+    auto run = [&](int64_t batch, const std::vector<float>& xv) {
+      std::vector<Tensor> in = {make<float>({batch, seq, n_in}, xv), make<float>({1, gh, n_in}, w), make<float>({1, gh, hid}, r),
+                                make<float>({1, 2 * gh}, b)};
+      if (joint) {
+        in.resize(kRecurrentJointInput);
+        in.push_back(joint_of(in[1], in[2]));
+      }
+      std::vector<Tensor> out;
+      const Status st = run_node(*backend_, "LSTM", std::move(in), 2, &out, at, 14);
+      EXPECT_TRUE(st.ok()) << st.message();
+      return out.empty() ? Tensor() : out[0];
+    };
+    const Tensor all = run(rows, x), one = run(1, x2);
+    ASSERT_EQ(all.shape(), (Shape{rows, seq, 1, hid}));
+    ASSERT_EQ(one.shape(), (Shape{1, seq, 1, hid}));
+    const int64_t per = seq * hid;
+    if (products_bitwise_across_batches()) {
+      EXPECT_EQ(std::memcmp(all.data<float>() + pick * per, one.data<float>(), per * sizeof(float)), 0);
+    } else {
+      expect_elements_near(one.data<float>(), all.data<float>() + pick * per, per, kTolReduce, "row 66 alone against the batch of 70");
+    }
   }
+}
+TEST_P(OpTest, LSTM_RNN_JointWeightsMatchTheEquations) {
+  // The joint weights (oneDNN's product on the CPU) over two row tiles, the second padded, with
+  // peepholes, initial states, both directions and rows that stop early or run no step.
+  std::vector<int32_t> lens(70);
+  for (std::size_t i = 0; i < lens.size(); ++i) lens[i] = static_cast<int32_t>(i % 7);
+  check_rnn<float>(*backend_,
+                   {.op = "LSTM", .seq = 6, .batch = 70, .input = 5, .hidden = 12, .direction = "bidirectional",
+                    .initial = true, .peepholes = true, .lens = lens, .joint = true},
+                   rng_, kTolReduce);
+  check_rnn<float>(*backend_, {.op = "LSTM", .seq = 3, .batch = 2, .input = 4, .hidden = 17, .bias = false, .joint = true}, rng_,
+                   kTolReduce);
+  check_rnn<float>(*backend_, {.op = "RNN", .seq = 4, .batch = 66, .direction = "reverse", .initial = true, .joint = true}, rng_,
+                   kTolReduce);
+}
+TEST_P(OpTest, LSTM_JointWeightsRefusedUnlessThePassMadeThem) {
+  // A model's node with a ninth input is refused; [W R] of the wrong shape, or (on the CPU, whose
+  // function reads it) not W's and R's rows, is named.
+  const int64_t hid = 2, gh = 4 * hid;
+  auto x = make<float>({3, 2, 4}, rand_f32(24));
+  auto w = make<float>({1, gh, 4}, rand_f32(gh * 4));
+  auto r = make<float>({1, gh, hid}, rand_f32(gh * hid));
+  std::vector<Tensor> in = {x, w, r, Tensor(), Tensor(), Tensor(), Tensor(), Tensor(), joint_of(w, r)};
+  expect_error(StatusCode::kInvalidArgument, "LSTM takes at most 8 inputs; the node has 9", "LSTM", in,
+               {{"hidden_size", a_int(hid)}}, 14);
+  Attrs at = {{"hidden_size", a_int(hid)}, {kRecurrentJointAttr, a_int(1)}};
+  std::vector<Tensor> other = in;
+  if (GetParam() == "cpu") {  // the CPU function reads them; CUDA's computes from W and R
+    other[8] = joint_of(w, make<float>({1, gh, hid}, rand_f32(gh * hid)));
+    expect_error(StatusCode::kInvalidArgument, "input 8 is not [W R]", "LSTM", other, at, 14);
+  }
+  other[8] = make<float>({1, gh, 5}, rand_f32(gh * 5));
+  expect_error(StatusCode::kInvalidArgument, "joint [W R] [1, 8, 5] must be [num_directions, gates * hidden_size, input_size + hidden_size] = [1, 8, 6]",
+               "LSTM", other, at, 14);
 }
 TEST_P(OpTest, GRU_ResetBeforeAndAfterTheProduct) {
   // linear_before_reset 0 (the spec's default: (r . H) Rh^T) and 1 (torch's export: r . (H Rh^T + Rbh)).

@@ -16,6 +16,7 @@
 #include "common/test_seed.h"
 #include "engine/engine.h"
 #include "engine/onnx_builder.h"
+#include "engine/op_plans_rnn.h"
 #include "engine/passes.h"
 
 namespace shardscore {
@@ -1044,6 +1045,76 @@ namespace {
 // output.outputs leaving out a tree classifier's labels (string labels, which the engine has no
 // tensors for): the node's label output, read by nothing kept, becomes unnamed, so the op computes
 // the scores alone rather than refusing its labels.
+TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
+  // A bidirectional LSTM and an RNN with initializer W and R each get [W R] (each direction's rows
+  // W's then R's) as input 8 and the attribute; a GRU, and an LSTM whose W is a graph input, are
+  // left alone. The outputs are the unoptimized engine's; at --precision fp16 no node gets them.
+  const int64_t seq = 4, n_in = 3, hid = 5, batch = 70;  // two row tiles of 64, the second padded
+  const auto wl = random(2 * 4 * hid * n_in, -0.5f, 0.5f), rl = random(2 * 4 * hid * hid, -0.5f, 0.5f);
+  const auto wr = random(hid * n_in, -0.5f, 0.5f), rr = random(hid * hid, -0.5f, 0.5f);
+  const auto wg = random(3 * hid * n_in, -0.5f, 0.5f), rg = random(3 * hid * hid, -0.5f, 0.5f);
+  const auto r4 = random(4 * hid * hid, -0.5f, 0.5f), w4 = random(4 * hid * n_in, -0.5f, 0.5f);
+  auto m = new_model(14);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {seq, -1, n_in});
+  add_input(&m, "W4", onnx::TensorProto_DataType_FLOAT, {1, 4 * hid, n_in});
+  add_float_tensor(&m, "Wl", {2, 4 * hid, n_in}, wl);
+  add_float_tensor(&m, "Rl", {2, 4 * hid, hid}, rl);
+  add_float_tensor(&m, "Wr", {1, hid, n_in}, wr);
+  add_float_tensor(&m, "Rr", {1, hid, hid}, rr);
+  add_float_tensor(&m, "Wg", {1, 3 * hid, n_in}, wg);
+  add_float_tensor(&m, "Rg", {1, 3 * hid, hid}, rg);
+  add_float_tensor(&m, "R4", {1, 4 * hid, hid}, r4);
+  onnx::NodeProto* lstm = add_node(&m, "LSTM", {"X", "Wl", "Rl"}, {"Y1"}, "lstm");
+  set_int_attr(lstm, "hidden_size", hid);
+  auto* dir = lstm->add_attribute();
+  dir->set_name("direction");
+  dir->set_type(onnx::AttributeProto::STRING);
+  dir->set_s("bidirectional");
+  set_int_attr(add_node(&m, "RNN", {"X", "Wr", "Rr"}, {"Y2"}, "rnn"), "hidden_size", hid);
+  set_int_attr(add_node(&m, "GRU", {"X", "Wg", "Rg"}, {"Y3"}, "gru"), "hidden_size", hid);
+  set_int_attr(add_node(&m, "LSTM", {"X", "W4", "R4"}, {"Y4"}, "lstm_w_input"), "hidden_size", hid);
+  add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {seq, 2, -1, hid});
+  for (const char* y : {"Y2", "Y3", "Y4"}) add_output(&m, y, onnx::TensorProto_DataType_FLOAT, {seq, 1, -1, hid});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  EXPECT_EQ(optimized_->pass_stats().joint_recurrent, 2);
+  EXPECT_EQ(plain_->pass_stats().joint_recurrent, 0);
+  for (const Node& n : optimized_->graph().nodes) {
+    SCOPED_TRACE(n.name);
+    const bool joint = n.name == "lstm" || n.name == "rnn";
+    EXPECT_EQ(n.attr_int(kRecurrentJointAttr, 0), joint ? 1 : 0);
+    ASSERT_EQ(n.inputs.size(), joint ? kRecurrentJointInput + 1 : 3);
+    if (!joint) continue;
+    const Tensor& j = optimized_->graph().initializers.at(n.inputs[kRecurrentJointInput]);
+    const std::vector<float>& w = n.name == "lstm" ? wl : wr;
+    const std::vector<float>& r = n.name == "lstm" ? rl : rr;
+    const int64_t dirs = n.name == "lstm" ? 2 : 1, gh = n.name == "lstm" ? 4 * hid : hid;
+    ASSERT_EQ(j.shape(), (Shape{dirs, gh, n_in + hid}));
+    for (int64_t row = 0; row < dirs * gh; ++row)
+      for (int64_t k = 0; k < n_in + hid; ++k) {
+        const float want = k < n_in ? w[static_cast<std::size_t>(row * n_in + k)] : r[static_cast<std::size_t>(row * hid + k - n_in)];
+        ASSERT_EQ(j.data<float>()[row * (n_in + hid) + k], want) << "row " << row << " column " << k;
+      }
+  }
+  const auto x = random(static_cast<std::size_t>(seq * batch * n_in));
+  const std::vector<Tensor> in = {Tensor::copy_of(DType::kFloat32, {seq, batch, n_in}, x.data()),
+                                  Tensor::copy_of(DType::kFloat32, {1, 4 * hid, n_in}, w4.data())};
+  std::vector<Tensor> a, b;
+  ASSERT_TRUE(optimized_->run(in, &a).ok());
+  ASSERT_TRUE(plain_->run(in, &b).ok());
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    ASSERT_EQ(a[k].shape(), b[k].shape());
+    expect_near_all(a[k], b[k].shape(), std::vector<float>(b[k].data<float>(), b[k].data<float>() + b[k].numel()), 1e-5);
+  }
+  path_ = (std::filesystem::temp_directory_path() / ("shardscore_passes_fp16_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path_, std::ios::binary) << bytes_of(m);
+  auto half = Engine::load(path_, "cpu", EngineOptions{.compute = DType::kFloat16});
+  std::filesystem::remove(path_);
+  ASSERT_TRUE(half.ok()) << half.status().message();
+  EXPECT_EQ((*half)->pass_stats().joint_recurrent, 0) << "float16 weights are widened per call: nothing to pack once";
+}
+
 TEST(SelectOutputs, UnreadTreeClassifierLabelsBecomeUnnamed) {
   auto graph = [] {
     Graph g;

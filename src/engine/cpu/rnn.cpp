@@ -1,14 +1,19 @@
 // RNN, GRU and LSTM on the CPU (equations and contracts: engine/op_plans_rnn.h). Tiles of kRowTile
-// batch rows: per step, BLAS products of exactly kRowTile rows (RNN and LSTM: one, [X H] [W R]^T;
-// GRU: X W^T and H R^T apart, since its r multiplies H or H Rh^T), then the gates row by row. A row's products do not depend on the rows
+// batch rows: per step, products of exactly kRowTile rows (RNN and LSTM: one, [X H] [W R]^T, by
+// oneDNN with [W R] packed once where the graph pass gave the node its joint weights (constant
+// float32 W and R), else by OpenBLAS; GRU: X W^T and H R^T apart by OpenBLAS, since its r
+// multiplies H or H Rh^T), then the gates row by row. A row's products do not depend on the rows
 // beside it, so its outputs are bit-identical for any batch it shares.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/blas.h"
+#include "engine/cpu/onednn.h"
 #include "engine/cpu/unary.h"
 #include "engine/cpu/vector_math.h"
 #include "engine/op_plans_rnn.h"
@@ -45,8 +50,8 @@ void activate_all(RnnActivation a, T* v, int64_t n, T clip) {
 }
 
 template <typename T>
-void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::vector<const Tensor*>& in,
-               std::vector<Tensor>& out) {
+Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::vector<const Tensor*>& in,
+                 std::vector<Tensor>& out) {
   const int64_t hid = p.hidden, gh = p.gates * hid, n_in = p.input, seq = p.seq, batch = p.batch, dirs = p.dirs;
   const int64_t per = p.kind == RnnKind::kLstm ? 3 : p.kind == RnnKind::kGru ? 2 : 1;
   const T* px = in[0]->data<T>();
@@ -73,7 +78,9 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
   const int64_t tile = kRowTile;
   const bool joint = p.kind != RnnKind::kGru;
   const int64_t kx = joint ? n_in + hid : n_in;  // xg's row length
-  std::vector<T> wr(joint ? static_cast<std::size_t>(gh * kx) : 0), bsum(static_cast<std::size_t>(gh));
+  // oneDNN's product: the joint weights' direction d, packed at its first use (a constant initializer).
+  const bool packed = joint && p.has_joint && std::is_same_v<T, float>;
+  std::vector<T> wr(joint && !packed ? static_cast<std::size_t>(gh * kx) : 0), bsum(static_cast<std::size_t>(gh));
   std::vector<T> xg(static_cast<std::size_t>(tile * kx)), xw(static_cast<std::size_t>(tile * gh)),
       hr(static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()), rh(h.size()),
       hrh(h.size()), g0(h.size()), g1(h.size()), g2(h.size()), g3(h.size());
@@ -91,7 +98,8 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
     const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
     for (int64_t k = 0; k < gh; ++k) bsum[static_cast<std::size_t>(k)] = pb ? wb[k] + rb[k] : T(0);
     auto bias = [&](int64_t k) { return bsum[static_cast<std::size_t>(k)]; };
-    if (joint)
+    Tensor wr_packed = packed ? in[kRecurrentJointInput]->slice0(d) : Tensor();
+    if (joint && !packed)
       for (int64_t k = 0; k < gh; ++k) {
         std::copy(w + k * n_in, w + (k + 1) * n_in, wr.begin() + k * kx);
         std::copy(r + k * hid, r + (k + 1) * hid, wr.begin() + k * kx + n_in);
@@ -108,6 +116,8 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         steps = std::max(steps, lens[static_cast<std::size_t>(b)]);
       }
       for (int64_t s = 0; s < steps; ++s) {
+        Tensor product;              // oneDNN's [X H] [W R]^T of this step, when packed
+        const T* xw_at = xw.data();  // the step's X W^T (+ H R^T when joint): xw or product
         std::fill(xg.begin(), xg.end(), T(0));
         for (int64_t q = 0; q < tile; ++q) {
           const int64_t len = q < rows ? lens[static_cast<std::size_t>(b0 + q)] : 0;
@@ -119,8 +129,18 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         }
         if (joint) {
           for (int64_t q = 0; q < tile; ++q) std::copy(h.begin() + q * hid, h.begin() + (q + 1) * hid, xg.begin() + q * kx + n_in);
-          if (kx > 0) blas_gemm(false, true, tile, gh, kx, T(1), xg.data(), kx, wr.data(), kx, T(0), xw.data(), gh);
-          else std::fill(xw.begin(), xw.end(), T(0));
+          if (packed && kx > 0) {
+            if constexpr (std::is_same_v<T, float>) {
+              const Tensor a = Tensor::wrap(DType::kFloat32, {tile, kx},
+                                            std::shared_ptr<std::byte>(reinterpret_cast<std::byte*>(xg.data()), [](std::byte*) {}), false);
+              SS_ASSIGN_OR_RETURN(product, onednn_matmul(a, wr_packed, true, nullptr, false, RowTiles{.large = 0, .small = tile}));
+              xw_at = product.data<float>();
+            }
+          } else if (kx > 0) {
+            blas_gemm(false, true, tile, gh, kx, T(1), xg.data(), kx, wr.data(), kx, T(0), xw.data(), gh);
+          } else {
+            std::fill(xw.begin(), xw.end(), T(0));
+          }
         } else if (n_in > 0) {
           blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
         } else {
@@ -130,7 +150,7 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
-            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
+            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw_at[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
           activate_all(f, g1.data(), tile * hid, clip);
         }
         if (gru_reset_first) {
@@ -144,7 +164,7 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
         auto pre = [&](T* dst, int64_t k) {  // x W_k^T + H R_k^T + Wb_k + Rb_k, row by row
           const T* bk = bsum.data() + k * hid;
           for (int64_t q = 0; q < rows; ++q) {
-            const T* a = xw.data() + q * gh + k * hid;
+            const T* a = xw_at + q * gh + k * hid;
             T* o = dst + q * hid;
             if (joint) {
               for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + bk[j];
@@ -196,8 +216,8 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
             for (int64_t j = 0; j < hid; ++j) {
               const T wbh = pb ? wb[2 * hid + j] : T(0), rbh = pb ? rb[2 * hid + j] : T(0);
               g2[q * hid + j] = p.linear_before_reset
-                                    ? xw[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
-                                    : xw[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
+                                    ? xw_at[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
+                                    : xw_at[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
             }
           activate_all(g, g2.data(), n, clip);
           for (int64_t q = 0; q < rows; ++q) {
@@ -231,11 +251,26 @@ void rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::ve
       }
     }
   }
+  return ok_status();
+}
+
+// Whether the joint weights hold W's and R's rows side by side, as the graph pass made them: a node
+// of the model's own with the pass's attribute and a ninth input gets no silently different function.
+bool joint_matches(const RnnPlan& p, const Tensor& joint, const Tensor& w, const Tensor& r) {
+  const int64_t rows = p.dirs * p.gates * p.hidden, n_in = p.input, hid = p.hidden, kx = n_in + hid;
+  const float *pj = joint.data<float>(), *pw = w.data<float>(), *pr = r.data<float>();
+  for (int64_t row = 0; row < rows; ++row) {
+    if (std::memcmp(pj + row * kx, pw + row * n_in, static_cast<std::size_t>(n_in) * sizeof(float)) != 0 ||
+        std::memcmp(pj + row * kx + n_in, pr + row * hid, static_cast<std::size_t>(hid) * sizeof(float)) != 0) {
+      return false;
+    }
+  }
+  return true;
 }
 
 Status rnn(RnnKind kind, OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(RnnPlan p, rnn_plan(kind, ctx.node, ctx.inputs));
-  std::vector<const Tensor*> in(8, nullptr);
+  std::vector<const Tensor*> in(kRecurrentJointInput + 1, nullptr);
   for (std::size_t i = 0; i < in.size() && i < ctx.inputs.size(); ++i) in[i] = ctx.inputs[i];
   SS_ASSIGN_OR_RETURN(std::vector<int64_t> lens, rnn_sequence_lengths(p, in[4]));
   const DType t = in[0]->dtype();
@@ -244,8 +279,12 @@ Status rnn(RnnKind kind, OpContext& ctx) {
   if (!p.y_shape.empty()) out[0] = Tensor(t, p.y_shape);
   if (!p.h_shape.empty()) out[1] = Tensor(t, p.h_shape);
   if (!p.c_shape.empty()) out[2] = Tensor(t, p.c_shape);
-  if (t == DType::kFloat32) rnn_typed<float>(p, lens, in, out);
-  else rnn_typed<double>(p, lens, in, out);
+  if (p.has_joint && !joint_matches(p, *in[kRecurrentJointInput], *in[1], *in[2])) {
+    return invalid_argument("input " + std::to_string(kRecurrentJointInput) + " is not [W R], the joint weights attribute " +
+                            kRecurrentJointAttr + " announces");
+  }
+  if (t == DType::kFloat32) SS_RETURN_IF_ERROR(rnn_typed<float>(p, lens, in, out));
+  else SS_RETURN_IF_ERROR(rnn_typed<double>(p, lens, in, out));
   for (std::size_t i = 0; i < ctx.outputs.size() && i < out.size(); ++i) ctx.outputs[i] = std::move(out[i]);
   return ok_status();
 }
