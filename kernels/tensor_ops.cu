@@ -320,6 +320,80 @@ __global__ void scatter_nd_reduce_kernel(T* __restrict__ out, const int64_t* __r
   }
 }
 
+// ScatterElements: one thread per lane, its elements in order along the axis (launch_scatter_elements).
+template <typename U, typename I>
+__global__ void scatter_elements_kernel(U* __restrict__ out, const I* __restrict__ indices, const U* __restrict__ updates,
+                                        StridedIndex lane_out, StridedIndex lane_in, int64_t lanes, int64_t len,
+                                        int64_t in_axis_stride, int64_t out_axis_stride, int64_t dim, FaultSink fault) {
+  SS_GRID_LOOP(l, lanes) {
+    const int64_t ob = strided_offset(l, lane_out), ib = strided_offset(l, lane_in);
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t pos = ib + j * in_axis_stride;
+      const int64_t given = static_cast<int64_t>(indices[pos]);
+      const int64_t idx = wrap_index(given, dim);
+      if (idx < 0) {
+        report_fault(fault, FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(pos), given, dim, 0);
+        continue;
+      }
+      out[ob + idx * out_axis_stride] = updates[pos];
+    }
+  }
+}
+
+template <typename T, typename I>
+__global__ void scatter_elements_reduce_kernel(T* __restrict__ out, const I* __restrict__ indices,
+                                               const T* __restrict__ updates, StridedIndex lane_out, StridedIndex lane_in,
+                                               int64_t lanes, int64_t len, int64_t in_axis_stride, int64_t out_axis_stride,
+                                               int64_t dim, ScatterOp op, FaultSink fault) {
+  using C = typename Compute<T>::type;
+  SS_GRID_LOOP(l, lanes) {
+    const int64_t ob = strided_offset(l, lane_out), ib = strided_offset(l, lane_in);
+    for (int64_t j = 0; j < len; ++j) {
+      const int64_t pos = ib + j * in_axis_stride;
+      const int64_t given = static_cast<int64_t>(indices[pos]);
+      const int64_t idx = wrap_index(given, dim);
+      if (idx < 0) {
+        report_fault(fault, FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(pos), given, dim, 0);
+        continue;
+      }
+      T& e = out[ob + idx * out_axis_stride];
+      e = store<T, C>(scatter_combine<C>(op, load(e), load(updates[pos])));
+    }
+  }
+}
+
+// OneHot's index value (the CPU's one_hot_index): floats truncated toward zero, kNoIndex where
+// nothing can match.
+constexpr int64_t kOneHotNoIndex = INT64_MIN;
+template <typename I>
+__device__ __forceinline__ int64_t one_hot_index(I raw) {
+  using C = typename Compute<I>::type;
+  const C v = load(raw);
+  if constexpr (std::is_floating_point_v<C>) {
+    return isfinite(v) && fabs(static_cast<double>(v)) < 4611686018427387904.0 ? static_cast<int64_t>(v) : kOneHotNoIndex;
+  } else if constexpr (std::is_same_v<C, uint64_t>) {
+    return v > static_cast<uint64_t>(INT64_MAX) ? kOneHotNoIndex : static_cast<int64_t>(v);
+  } else {
+    return static_cast<int64_t>(v);
+  }
+}
+
+template <typename U, typename I>
+__global__ void one_hot_kernel(const I* __restrict__ indices, const U* __restrict__ values, U* __restrict__ out,
+                               int64_t depth, int64_t inner, int64_t n) {
+  SS_GRID_LOOP(i, n) {
+    const int64_t in = i % inner, d = (i / inner) % depth, o = i / inner / depth;
+    int64_t v = one_hot_index(indices[o * inner + in]);
+    if (v != kOneHotNoIndex && v < 0) v += depth;
+    out[i] = v == d ? values[1] : values[0];
+  }
+}
+
+template <typename U>
+__global__ void eye_kernel(U* __restrict__ y, U one, int64_t cols, int64_t k, int64_t n) {
+  SS_GRID_LOOP(i, n) y[i] = i % cols - i / cols == k ? one : U{};
+}
+
 // Trilu: element (r, c) of each [rows, cols] matrix kept where c - r >= k (upper) or <= k.
 template <typename U>
 __global__ void trilu_kernel(const U* __restrict__ x, U* __restrict__ y, int64_t rows, int64_t cols, int64_t k,
@@ -961,6 +1035,79 @@ cudaError_t launch_einsum(Elem elem, const EinsumGeometry& g, void* y, int64_t n
   const bool known = dispatch_elem_among<float, double, __half, __nv_bfloat16, int32_t, int64_t>(elem, [&](auto tag) {
     using T = typename decltype(tag)::type;
     einsum_kernel<T><<<grid_for(n, 256), 256, 0, stream>>>(g, static_cast<T*>(y), n);
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+namespace {
+// Calls f(ElemTag<U>{}) with U the unsigned integer of elem_bytes bytes; false for another size.
+template <typename F>
+bool dispatch_bytes(int elem_bytes, F&& f) {
+  switch (elem_bytes) {
+    case 8: f(ElemTag<uint64_t>{}); return true;
+    case 4: f(ElemTag<uint32_t>{}); return true;
+    case 2: f(ElemTag<uint16_t>{}); return true;
+    case 1: f(ElemTag<uint8_t>{}); return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+cudaError_t launch_scatter_elements(ScatterOp op, Elem elem, void* out, const void* indices, bool indices_int64,
+                                    const void* updates, const StridedIndex& lane_out, const StridedIndex& lane_in,
+                                    int64_t lanes, int64_t len, int64_t in_axis_stride, int64_t out_axis_stride, int64_t dim,
+                                    const FaultSink& fault, cudaStream_t stream) {
+  if (lanes <= 0 || len <= 0) return cudaSuccess;
+  bool known = false;
+  auto with_index = [&](auto index_zero) {
+    using I = decltype(index_zero);
+    const I* ind = static_cast<const I*>(indices);
+    if (op == ScatterOp::kNone) {
+      known = dispatch_bytes(elem_size_bytes(elem), [&](auto tag) {
+        using U = typename decltype(tag)::type;
+        scatter_elements_kernel<U, I><<<blocks_for(lanes), kThreads, 0, stream>>>(
+            static_cast<U*>(out), ind, static_cast<const U*>(updates), lane_out, lane_in, lanes, len, in_axis_stride,
+            out_axis_stride, dim, fault);
+      });
+    } else {
+      known = dispatch_numeric(elem, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        scatter_elements_reduce_kernel<T, I><<<blocks_for(lanes), kThreads, 0, stream>>>(
+            static_cast<T*>(out), ind, static_cast<const T*>(updates), lane_out, lane_in, lanes, len, in_axis_stride,
+            out_axis_stride, dim, op, fault);
+      });
+    }
+  };
+  if (indices_int64) with_index(int64_t{});
+  else with_index(int32_t{});
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_one_hot(Elem index_elem, const void* indices, int elem_bytes, const void* values, void* out,
+                           int64_t outer, int64_t depth, int64_t inner, cudaStream_t stream) {
+  const int64_t n = outer * depth * inner;
+  if (n <= 0) return cudaSuccess;
+  bool known = false;
+  dispatch_numeric(index_elem, [&](auto itag) {
+    using I = typename decltype(itag)::type;
+    known = dispatch_bytes(elem_bytes, [&](auto tag) {
+      using U = typename decltype(tag)::type;
+      one_hot_kernel<U, I><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const I*>(indices), static_cast<const U*>(values),
+                                                                   static_cast<U*>(out), depth, inner, n);
+    });
+  });
+  if (!known) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+cudaError_t launch_eye(int elem_bytes, uint64_t one_bits, void* y, int64_t rows, int64_t cols, int64_t k, cudaStream_t stream) {
+  const int64_t n = rows * cols;
+  if (n <= 0) return cudaSuccess;
+  const bool known = dispatch_bytes(elem_bytes, [&](auto tag) {
+    using U = typename decltype(tag)::type;
+    eye_kernel<U><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<U*>(y), static_cast<U>(one_bits), cols, k, n);
   });
   if (!known) return cudaErrorInvalidValue;
   return cudaGetLastError();

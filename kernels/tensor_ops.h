@@ -124,6 +124,31 @@ cudaError_t launch_scatter_nd(ScatterOp op, Elem elem, void* out, const int64_t*
                               int64_t rows, int64_t slice, const GatherNdIndex& nd, const FaultSink& fault,
                               cudaStream_t stream);
 
+// ScatterElements into out (which already holds data). indices (int32 or int64) and updates share
+// a shape, seen as `lanes` lanes of `len` elements along the axis: lane l's first element sits at
+// strided_offset(l, lane_in) in indices / updates and at strided_offset(l, lane_out) in out
+// (lane_in / lane_out: indices' shape with the axis dimension 1, and indices' / data's strides).
+// Element j of a lane (at + j * in_axis_stride) moves to out at the lane's offset + idx *
+// out_axis_stride, idx = indices' value (+ dim when negative): replaced (kNone, moved as stored)
+// or combined in the compute type as launch_scatter_nd's. One thread per lane, its elements in
+// order (only a lane's elements can name the same output element, so every element takes its
+// updates in the CPU's order). An index outside [-dim, dim) is recorded (kIndexOutOfRange, its
+// position in indices) and skipped.
+cudaError_t launch_scatter_elements(ScatterOp op, Elem elem, void* out, const void* indices, bool indices_int64,
+                                    const void* updates, const StridedIndex& lane_out, const StridedIndex& lane_in,
+                                    int64_t lanes, int64_t len, int64_t in_axis_stride, int64_t out_axis_stride, int64_t dim,
+                                    const FaultSink& fault, cudaStream_t stream);
+
+// OneHot: out [outer, depth, inner] of values' type (elem_bytes 1, 2, 4 or 8; values: the device
+// pair [off, on]); element (o, d, i) is on where indices' element (o, i) (index_elem: any numeric
+// type; floats truncated toward zero, NaN / infinity / past 2^62 matching nothing), + depth when
+// negative, equals d; off otherwise.
+cudaError_t launch_one_hot(Elem index_elem, const void* indices, int elem_bytes, const void* values, void* out,
+                           int64_t outer, int64_t depth, int64_t inner, cudaStream_t stream);
+
+// EyeLike: y [rows, cols] of elem_bytes-byte elements, one_bits where column - row == k, else zero.
+cudaError_t launch_eye(int elem_bytes, uint64_t one_bits, void* y, int64_t rows, int64_t cols, int64_t k, cudaStream_t stream);
+
 // Trilu of x [batches, rows, cols] (elements of elem_bytes 1, 2, 4 or 8) into y: element (r, c)
 // copied where c - r >= k (upper) or c - r <= k (!upper), else all bits zero.
 cudaError_t launch_trilu(int elem_bytes, const void* x, void* y, int64_t batches, int64_t rows, int64_t cols, int64_t k,

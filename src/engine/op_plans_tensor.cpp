@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -904,6 +905,99 @@ StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<cons
   return p;
 }
 
+
+StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* upd, plan_required_input(inputs, 2));
+  if (data->rank() == 0) return invalid_argument("data must have rank >= 1, got a scalar");
+  if (ind->dtype() != DType::kInt32 && ind->dtype() != DType::kInt64) {
+    return invalid_argument("indices must be int32 or int64, got " + std::string(dtype_name(ind->dtype())));
+  }
+  ScatterElementsPlan p;
+  std::string red = "none";
+  if (const Attribute* a = node.attr("reduction"); a && node.opset >= 16) red = a->s;
+  if (red == "none") p.reduction = ScatterReduction::kNone;
+  else if (red == "add") p.reduction = ScatterReduction::kAdd;
+  else if (red == "mul") p.reduction = ScatterReduction::kMul;
+  else if (red == "max" && node.opset >= 18) p.reduction = ScatterReduction::kMax;
+  else if (red == "min" && node.opset >= 18) p.reduction = ScatterReduction::kMin;
+  else return invalid_argument("reduction '" + red + "' is not one of none, add, mul" + (node.opset >= 18 ? ", max, min" : ""));
+  if (plan_dtype(upd->dtype()) != plan_dtype(data->dtype())) {
+    return invalid_argument("updates are " + std::string(dtype_name(plan_dtype(upd->dtype()))) + " but data is " +
+                            std::string(dtype_name(plan_dtype(data->dtype()))));
+  }
+  if (p.reduction != ScatterReduction::kNone && data->dtype() == DType::kBool) {
+    return unimplemented("reduction '" + red + "' on bool is not supported");
+  }
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), data->rank()));
+  bool fits = ind->rank() == data->rank();
+  for (int64_t k = 0; fits && k < data->rank(); ++k) fits = ind->dim(k) <= data->dim(k);
+  if (!fits) {
+    return invalid_argument("indices " + shape_to_string(ind->shape()) + " must have data's rank and dimensions no larger than data's " +
+                            shape_to_string(data->shape()));
+  }
+  if (upd->shape() != ind->shape()) {
+    return invalid_argument("updates " + shape_to_string(upd->shape()) + " must have indices' shape " + shape_to_string(ind->shape()));
+  }
+  p.dim = data->dim(p.axis);
+  p.shape = ind->shape();
+  p.data_strides = row_major_strides(data->shape());
+  return p;
+}
+
+StatusOr<OneHotPlan> one_hot_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* depth, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* values, plan_required_input(inputs, 2));
+  if (ind->dtype() == DType::kBool) return plan_unsupported_type(ind->dtype());
+  if (depth->numel() != 1 || depth->rank() > 1 || depth->dtype() == DType::kBool) {
+    return invalid_argument("depth must be a numeric scalar or one-element tensor; got " + std::string(dtype_name(depth->dtype())) +
+                            " " + shape_to_string(depth->shape()));
+  }
+  if (values->rank() != 1 || values->numel() != 2) {
+    return invalid_argument("values must be [off_value, on_value], a 1-D tensor of 2 elements; got " +
+                            shape_to_string(values->shape()));
+  }
+  OneHotPlan p;
+  p.dtype = values->dtype();
+  double d = 0;
+  const bool ok = dtype_dispatch(depth->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    d = static_cast<double>(depth->data<T>()[0]);
+  });
+  if (!ok) {
+    if (!dtype_is_half(depth->dtype())) return plan_unsupported_type(depth->dtype());
+    d = half_bits_to_float(depth->dtype(), depth->data<uint16_t>()[0]);
+  }
+  if (!(d >= 1) || d > 1e15) return invalid_argument("depth " + std::to_string(d) + " must be at least 1 (and finite)");
+  p.depth = static_cast<int64_t>(d);  // toward zero
+  SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", -1), ind->rank() + 1));
+  for (int64_t k = 0; k < ind->rank(); ++k) (k < p.axis ? p.outer : p.inner) *= ind->dim(k);
+  p.out_shape = ind->shape();
+  p.out_shape.insert(p.out_shape.begin() + p.axis, p.depth);
+  SS_RETURN_IF_ERROR(check_output_bytes(p.out_shape, p.dtype));
+  return p;
+}
+
+StatusOr<EyeLikePlan> eye_like_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (x->rank() != 2) return invalid_argument("input must be 2-D; got " + shape_to_string(x->shape()));
+  EyeLikePlan p;
+  p.dtype = x->dtype();
+  if (const Attribute* a = node.attr("dtype")) {
+    p.dtype = dtype_from_onnx_code(a->i);
+    if (p.dtype == DType::kUndefined) return unimplemented("dtype " + str(a->i) + " is not supported");
+  }
+  p.rows = x->dim(0);
+  p.cols = x->dim(1);
+  p.k = node.attr_int("k", 0);
+  if (p.dtype == DType::kFloat32) p.one_bits = std::bit_cast<uint32_t>(1.0f);
+  else if (p.dtype == DType::kFloat64) p.one_bits = std::bit_cast<uint64_t>(1.0);
+  else if (dtype_is_half(p.dtype)) p.one_bits = double_to_half_bits(p.dtype, 1.0);
+  else p.one_bits = 1;  // integers and bool
+  return p;
+}
 
 // ---- Einsum ----
 

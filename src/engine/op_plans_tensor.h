@@ -19,6 +19,7 @@
 //     compute type (`dtype`) and the type of the output the CUDA backend writes (`out_dtype`:
 //     float16 where any input is float16 and the compute type is float32). On the CPU, which never
 //     sees float16 there, out_dtype == dtype.
+#include <climits>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -310,6 +311,49 @@ struct ScatterNdPlan {
   std::vector<int64_t> dims, strides;  // m each; strides in elements
 };
 StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// ScatterElements (opset 11 on) and Scatter (9, 10, the same op under its old name): out = data,
+// then for each element i of indices (int32 or int64; data's rank, each dimension no larger than
+// data's, updates of indices' shape and data's type), in row-major order, the element of data at i
+// with i[axis] replaced by idx = indices[i] (+ dim when negative) takes updates[i]: replaced
+// (reduction none) or combined with it (add, mul from opset 16; max, min from 18; numeric types
+// only), as ScatterND's rows (ScatterReduction): an element named twice takes its updates in that
+// order, so with none the last wins (ONNX leaves it undefined; ONNX Runtime's CPU provider does the
+// same). Validates shapes and types only: the index VALUES are the backend's to check
+// (GatherElements' message).
+struct ScatterElementsPlan {
+  ScatterReduction reduction = ScatterReduction::kNone;
+  int64_t axis = 0, dim = 0;          // dim: data's size along axis
+  Shape shape;                        // indices' (and updates')
+  std::vector<int64_t> data_strides;  // data's row-major element strides
+};
+StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// OneHot (opset 9 on): indices (any numeric type; a float one truncated toward zero), depth (a
+// numeric scalar or one-element tensor, read on the host, truncated likewise, at least 1) and
+// values ([off_value, on_value], any type: the output's). The output is indices' shape with depth
+// inserted at axis (default -1, counted in the output's rank): element (o, d, i) is on_value
+// where indices' element (o, i), + depth when negative, equals d, else off_value. An index outside
+// [-depth, depth) (a NaN or infinity too) gives a row of off_value, as ONNX Runtime has it.
+struct OneHotPlan {
+  int64_t axis = 0, depth = 1;
+  int64_t outer = 1, inner = 1;  // indices as [outer, inner], split at axis
+  Shape out_shape;
+  DType dtype = DType::kFloat32;  // values'
+};
+StatusOr<OneHotPlan> one_hot_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+// An index value as OneHot compares it: integers as they are, floats truncated toward zero, and
+// kOneHotNoIndex for a NaN, an infinity or a float past +-2^62 (no row is on).
+inline constexpr int64_t kOneHotNoIndex = INT64_MIN;
+
+// EyeLike (opset 9 on): a 2-D input's shape, type `dtype` (an ONNX type code; the input's when
+// absent): 1 where column - row == k, else 0. Numeric types and bool.
+struct EyeLikePlan {
+  DType dtype = DType::kFloat32;
+  int64_t rows = 0, cols = 0, k = 0;
+  uint64_t one_bits = 0;  // the bits of 1 in dtype (its dtype_size low bytes, little-endian)
+};
+StatusOr<EyeLikePlan> eye_like_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
 // Einsum (opset 12): Y = the sum, over every label not in the output, of the product of the
 // operands' elements, each operand's axes named by its term's labels (a-z, A-Z; a label repeated in

@@ -167,6 +167,7 @@ constexpr OpEntry kOps[] = {
     {"", "Squeeze", 1, 21, cpu_squeeze, SS_CUDA(squeeze), kAsStored, kHost1},
     {"", "Unsqueeze", 1, 21, cpu_unsqueeze, SS_CUDA(unsqueeze), kAsStored, kHost1},
     {"", "Shape", 1, 21, cpu_shape, SS_CUDA(shape), kAsStored},
+    {"", "Size", 1, 21, cpu_size, SS_CUDA(size), kAsStored},
     {"", "ConstantOfShape", 9, 21, cpu_constant_of_shape, SS_CUDA(constant_of_shape), kAsStored, kHost0},
     {"", "Range", 11, 21, cpu_range, SS_CUDA(range), kComputes, kHost012},
     {"", "Split", 2, 21, cpu_split, SS_CUDA(split), kAsStored, kHost1},
@@ -189,6 +190,10 @@ constexpr OpEntry kOps[] = {
     {"", "GatherElements", 11, 21, cpu_gather_elements, SS_CUDA(gather_elements), kAsStored},
     // kComputes: the CPU adds / multiplies float16 updates in float32 (op_run_cpu).
     {"", "ScatterND", 11, 21, cpu_scatter_nd, SS_CUDA(scatter_nd), kComputes},
+    {"", "ScatterElements", 11, 21, cpu_scatter_elements, SS_CUDA(scatter_elements), kComputes},
+    {"", "Scatter", 9, 10, cpu_scatter_elements, SS_CUDA(scatter_elements), kComputes},  // ScatterElements' old name
+    {"", "OneHot", 9, 21, cpu_one_hot, SS_CUDA(one_hot), kAsStored, kHost1},  // depth read on the host
+    {"", "EyeLike", 9, 21, cpu_eye_like, SS_CUDA(eye_like), kAsStored},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
     {"", "InstanceNormalization", 6, 21, cpu_instance_normalization, SS_CUDA(instance_normalization), kComputes},
     {"", "LRN", 1, 21, cpu_lrn, SS_CUDA(lrn), kComputes},

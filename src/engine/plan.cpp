@@ -34,13 +34,13 @@ StatusOr<Plan> plan_build(const Graph& g) {
   }
   for (const auto& out : g.outputs) p.output_slots.push_back(slot_of(out.name));
 
-  // Value dependence: graph inputs carry data; Shape's output depends on its input's shape only;
-  // any other node carries data if one of its inputs does.
+  // Value dependence: graph inputs carry data; Shape's and Size's outputs depend on their input's
+  // shape only; any other node carries data if one of its inputs does.
   std::vector<bool> carries_data(static_cast<std::size_t>(p.num_slots), false);
   for (int s : p.input_slots) carries_data[s] = true;
   for (auto& step : p.steps) {
     bool data = false;
-    if (!(step.node->op_type == "Shape" && step.node->domain.empty())) {
+    if (!((step.node->op_type == "Shape" || step.node->op_type == "Size") && step.node->domain.empty())) {
       for (int s : step.inputs) data = data || (s >= 0 && carries_data[s]);
     }
     // (A step reading only constants is constant too; the load-time folding normally took it.)

@@ -2451,6 +2451,72 @@ def gen_einsum():
 
 gen_einsum()
 
+
+# -- ScatterElements / Scatter, OneHot, EyeLike, Size (appended, as above) --
+
+def gen_scatter_elements():
+    r = rng_for("ScatterElements")
+    for opset, xs, ishape, axis, red in ((11, [4, 3], [2, 3], 0, None), (11, [4, 5, 2], [4, 3, 2], 1, None),
+                                         (13, [3, 4], [3, 2], -1, None), (16, [4, 3], [4, 3], 0, "add"),
+                                         (16, [4, 3], [3, 3], 0, "mul"), (18, [4, 3], [4, 2], 0, "max"),
+                                         (18, [4, 3], [4, 3], 1, "min"), (18, [5, 2], [5, 2], 0, "none")):
+        a = axis % len(xs)
+        idx = r.integers(-xs[a], xs[a], size=ishape)  # duplicates among them
+        it = np.int64 if r.random() < 0.7 else np.int32
+        upd = r.standard_normal(ishape).astype(np.float32)
+        if red in (None, "none"):  # distinct targets per lane (ONNX leaves duplicates undefined without a reduction)
+            idx = np.empty(ishape, np.int64)
+            for lane in np.ndindex(*[d for k, d in enumerate(ishape) if k != a]):
+                at = list(lane)
+                at.insert(a, slice(None))
+                idx[tuple(at)] = r.permutation(xs[a])[:ishape[a]]
+            idx = np.where(r.random(ishape) < 0.3, idx - xs[a], idx)  # some negative
+        one("ScatterElements", opset, xs, {"axis": axis, "reduction": red},
+            inits=[T("i", np.asarray(idx, it)), T("u", upd)], extra_ins=["i", "u"],
+            tag=f"x={shp(xs)},indices={shp(ishape)}:{np.dtype(it).name},axis={axis},reduction={fmt(red)}")
+    one("Scatter", 10, [3, 4], {"axis": 1}, inits=[T("i", np.array([[3, 0], [1, 2], [0, 3]], np.int64)),
+                                                   T("u", r.standard_normal([3, 2]).astype(np.float32))],
+        extra_ins=["i", "u"], tag="old_name,axis=1")
+    add("ScatterElements", 16, [N("Cast", ["x"], ["t"], to=I64), N("ScatterElements", ["t", "i", "u"], reduction="add")],
+        [("x", FLOAT, [3, 4])], tag="int64,add", inits=[T("i", np.array([[1, 0, 2, 2], [1, 1, 0, 0]], np.int64)),
+                                                         T("u", np.array([[1, 2, 3, 4], [5, 6, 7, 8]], np.int64))])
+    add("ScatterElements", 13, [N("Cast", ["x"], ["h"], to=F16), N("ScatterElements", ["h", "i", "u"], axis=1)],
+        [("x", FLOAT, [3, 4])], tag="float16,none", tol=HALF_TOL,
+        inits=[T("i", np.array([[2], [0], [3]], np.int64)), T("u", np.array([[0.5], [-1.25], [3]], np.float16))])
+    one("ScatterElements", 13, [4, 3], inits=[T("i", np.array([[4, 0, 0]], np.int64)), T("u", np.ones([1, 3], np.float32))],
+        extra_ins=["i", "u"], tag="index_out_of_range_refused", refuse="out of range")
+
+
+def gen_one_hot():
+    # Indices from the data: x * 3 cast to int64 (truncated), so negative and out-of-range ones occur.
+    for opset, axis, depth in ((9, None, 5), (11, 0, 4), (11, 1, 6), (11, -2, 3), (11, -1, 7)):
+        add("OneHot", opset, [N("Mul", ["x", "three"], ["m"]), N("Cast", ["m"], ["i"], to=I64),
+                              N("OneHot", ["i", "depth", "values"], **({} if axis is None else {"axis": axis}))],
+            [("x", FLOAT, [3, 4])], tag=f"x=[3,4],int64_indices,depth={depth},axis={fmt(axis)}",
+            inits=[T("three", np.float32(3)), T("depth", np.array(depth, np.int64)), T("values", np.array([-0.5, 2], np.float32))])
+    # float indices, depth and values (truncated toward zero), as ONNX Runtime registers them
+    add("OneHot", 11, [N("Mul", ["x", "three"], ["m"]), N("OneHot", ["m", "depth", "values"])],
+        [("x", FLOAT, [2, 5])], tag="float_indices_depth_values",
+        inits=[T("three", np.float32(3)), T("depth", np.array([4.0], np.float32)), T("values", np.array([0, 1], np.float32))])
+    add("OneHot", 11, [N("Mul", ["x", "three"], ["m"]), N("OneHot", ["m", "depth", "values"])],
+        [("x", FLOAT, [2, 5])], tag="float_indices,int64_values", outputs=("y",),
+        inits=[T("three", np.float32(3)), T("depth", np.array(3, np.int64)), T("values", np.array([7, -9], np.int64))])
+    add("OneHot", 11, [N("Cast", ["x"], ["i"], to=I64), N("OneHot", ["i", "depth", "values"])],
+        [("x", FLOAT, [2, 3])], tag="depth_0_refused", refuse="must be at least 1",
+        inits=[T("depth", np.array(0, np.int64)), T("values", np.array([0, 1], np.float32))])
+
+
+def gen_eye_like_size():
+    for k, dtype in ((0, None), (1, None), (-2, None), (5, None), (1, I64), (0, TP.DOUBLE)):
+        one("EyeLike", 9, [3, 4], {"k": k, "dtype": dtype}, fixed0=True)
+    add("Size", 13, [N("Size", ["x"])], [("x", FLOAT, [3, 4, 2])], tag="x=[3,4,2]")
+    add("Size", 1, [N("Size", ["x"])], [("x", FLOAT, [5])], tag="x=[5]")
+
+
+gen_scatter_elements()
+gen_one_hot()
+gen_eye_like_size()
+
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:
 # a 1-D MatMul operand fused with its Add into FusedGemm, float16 LayerNormalization's Mean / InvStdDev).

@@ -1850,5 +1850,194 @@ TEST_P(OpTest, ScatterND_Errors) {
                16);
 }
 
+// ---------------------------------------------------------------------------------------------
+// ScatterElements / Scatter
+
+// Applies indices' elements in row-major order, as the spec's reference implementation does.
+template <typename T, typename F>
+std::vector<T> ref_scatter_elements(std::vector<T> data, const Shape& ds, const std::vector<int64_t>& ind, const Shape& is,
+                                    const std::vector<T>& upd, int64_t axis, F combine) {
+  std::vector<int64_t> at(is.size(), 0);
+  for (std::size_t i = 0; i < ind.size(); ++i) {
+    std::vector<int64_t> to = at;
+    const int64_t v = ind[i];
+    to[static_cast<std::size_t>(axis)] = v < 0 ? v + ds[static_cast<std::size_t>(axis)] : v;
+    const int64_t off = flat_of(to, ds);
+    data[static_cast<std::size_t>(off)] = combine(data[static_cast<std::size_t>(off)], upd[i]);
+    for (std::size_t k = is.size(); k-- > 0;) {
+      if (++at[k] < is[k]) break;
+      at[k] = 0;
+    }
+  }
+  return data;
+}
+
+TEST_P(OpTest, ScatterElements_AxesNegativeIndicesDuplicatesLastWins) {
+  const Shape ds = {4, 5, 3}, is = {3, 5, 2};  // indices smaller than data off the axis
+  auto data = rand_f32(numel_of(ds));
+  const auto replace = [](auto, auto u) { return u; };
+  for (const int64_t axis : {0, 1, 2, -2}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    const int64_t a = axis < 0 ? axis + 3 : axis, dim = ds[static_cast<std::size_t>(a)];
+    auto ind = rand_int<int64_t>(numel_of(is), -dim, dim - 1);  // duplicates among them: the last wins
+    auto upd = rand_f32(numel_of(is), 5, 6);
+    auto ref = ref_scatter_elements(data, ds, ind, is, upd, a, replace);
+    expect_near(run1("ScatterElements", {make(ds, data), make(is, ind), make(is, upd)}, {{"axis", a_int(axis)}}, 11),
+                DType::kFloat32, ds, as_doubles(ref), kExact);
+    std::vector<int32_t> ind32(ind.begin(), ind.end());
+    expect_near(run1("ScatterElements", {make(ds, data), make(is, ind32), make(is, upd)}, {{"axis", a_int(axis)}}, 18),
+                DType::kFloat32, ds, as_doubles(ref), kExact);
+  }
+  // int64 and bool data.
+  auto di = rand_int<int64_t>(6, kI64Min, kI64Max);
+  expect_equal<int64_t>(run1("ScatterElements", {make<int64_t>({2, 3}, di), make<int64_t>({1, 2}, {2, 0}),
+                                                 make<int64_t>({1, 2}, {7, 8})},
+                             {{"axis", a_int(1)}}, 11),
+                        {2, 3}, {8, di[1], 7, di[3], di[4], di[5]});
+  expect_near(run1("ScatterElements", {make_bool({2, 2}, {1, 1, 0, 0}), make<int64_t>({1, 2}, {1, 0}), make_bool({1, 2}, {1, 0})},
+                   {}, 13),
+              DType::kBool, {2, 2}, {1, 0, 1, 0}, kExact);
+}
+TEST_P(OpTest, Scatter_Opsets9And10AreScatterElements) {
+  // Scatter, ScatterElements' name before opset 11: the same function (axis 0 and 1, int64 data).
+  auto di = rand_int<int64_t>(6, kI64Min, kI64Max);
+  expect_equal<int64_t>(run1("Scatter", {make<int64_t>({2, 3}, di), make<int64_t>({1, 2}, {2, 0}), make<int64_t>({1, 2}, {7, 8})},
+                             {{"axis", a_int(1)}}, 10),
+                        {2, 3}, {8, di[1], 7, di[3], di[4], di[5]});
+  expect_equal<int64_t>(run1("Scatter", {make<int64_t>({2, 3}, di), make<int32_t>({1, 3}, {1, 0, 1}), make<int64_t>({1, 3}, {4, 5, 6})},
+                             {}, 9),
+                        {2, 3}, {di[0], 5, di[2], 4, di[4], 6});
+  expect_error(StatusCode::kInvalidArgument, "index 2 is out of range for axis 0 of size 2", "Scatter",
+               {make<float>({2, 2}, rand_f32(4)), make<int64_t>({1, 2}, {0, 2}), make<float>({1, 2}, rand_f32(2))}, {}, 9);
+}
+TEST_P(OpTest, ScatterElements_ReductionsAccumulateInOrder) {
+  const Shape ds = {3, 4}, is = {3, 4};
+  auto data = rand_f32(numel_of(ds), 0.5f, 2);
+  auto upd = rand_f32(numel_of(is), 0.5f, 2);
+  const std::vector<int64_t> ind = {0, 1, 2, 0, 0, -3, 1, 1, 2, 2, 0, -1};  // axis 0: every column hit more than once
+  const std::map<std::string, std::function<float(float, float)>> ops = {
+      {"add", [](float a, float b) { return a + b; }},
+      {"mul", [](float a, float b) { return a * b; }},
+      {"max", [](float a, float b) { return std::max(a, b); }},
+      {"min", [](float a, float b) { return std::min(a, b); }}};
+  for (const auto& [name, fn] : ops) {
+    SCOPED_TRACE("reduction " + name);
+    auto ref = ref_scatter_elements(data, ds, ind, is, upd, 0, fn);
+    expect_near(run1("ScatterElements", {make(ds, data), make(is, ind), make(is, upd)}, {{"reduction", a_string(name)}}, 18),
+                DType::kFloat32, ds, as_doubles(ref), kTolElementwise);
+  }
+  // int32 add wraps; axis 1.
+  expect_equal<int32_t>(run1("ScatterElements", {make<int32_t>({1, 2}, {std::numeric_limits<int32_t>::max(), 5}),
+                                                 make<int64_t>({1, 2}, {0, 0}), make<int32_t>({1, 2}, {1, 2})},
+                             {{"reduction", a_string("add")}, {"axis", a_int(1)}}, 16),
+                        {1, 2}, {std::numeric_limits<int32_t>::min() + 2, 5});
+}
+TEST_P(OpTest, ScatterElements_Errors) {
+  auto data = make<float>({4, 3}, rand_f32(12));
+  auto upd = make<float>({2, 3}, rand_f32(6));
+  // The first bad index in indices' row-major order (on a device the kernel records it).
+  expect_error(StatusCode::kInvalidArgument, "index 4 is out of range for axis 0 of size 4 (data shape [4, 3])",
+               "ScatterElements", {data, make<int64_t>({2, 3}, {0, 1, 2, 3, 4, 9}), upd}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "index -4 is out of range for axis 1 of size 3", "ScatterElements",
+               {data, make<int32_t>({2, 3}, {0, 1, 2, -4, 0, 0}), upd}, {{"axis", a_int(1)}}, 11);
+  expect_error(StatusCode::kInvalidArgument, "updates [2, 2] must have indices' shape [2, 3]", "ScatterElements",
+               {data, make<int64_t>({2, 3}, {0, 0, 0, 1, 1, 1}), make<float>({2, 2}, rand_f32(4))}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "dimensions no larger than data's [4, 3]", "ScatterElements",
+               {data, make<int64_t>({1, 4}, {0, 0, 0, 0}), make<float>({1, 4}, rand_f32(4))}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "indices must be int32 or int64", "ScatterElements",
+               {data, make<float>({2, 3}, rand_f32(6)), upd}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "reduction 'max' is not one of none, add, mul", "ScatterElements",
+               {data, make<int64_t>({2, 3}, {0, 0, 0, 1, 1, 1}), upd}, {{"reduction", a_string("max")}}, 16);
+  expect_error(StatusCode::kUnimplemented, "on bool", "ScatterElements",
+               {make_bool({2}, {0, 1}), make<int64_t>({1}, {0}), make_bool({1}, {1})}, {{"reduction", a_string("add")}}, 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OneHot
+
+TEST_P(OpTest, OneHot_AxesNegativeAndOutOfRangeIndices) {
+  // indices [2, 3]: -1 is depth - 1; 5 and -6 are outside [-5, 5): their rows are all off.
+  const std::vector<int64_t> ind = {0, 4, -1, 5, -6, 2};
+  const int64_t depth = 5;
+  const std::vector<float> values = {0.5f, 7.0f};
+  for (const int64_t axis : {-1, 0, 1, 2, -3}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    const int64_t a = axis < 0 ? axis + 3 : axis;
+    Shape os = {2, 3};
+    os.insert(os.begin() + a, depth);
+    std::vector<double> ref(static_cast<std::size_t>(numel_of(os)));
+    for (int64_t e = 0; e < numel_of(os); ++e) {
+      // The output coordinate's depth position d and the indices' element it reads.
+      std::vector<int64_t> at(3);
+      int64_t rest = e;
+      for (int k = 2; k >= 0; --k) {
+        at[static_cast<std::size_t>(k)] = rest % os[static_cast<std::size_t>(k)];
+        rest /= os[static_cast<std::size_t>(k)];
+      }
+      const int64_t d = at[static_cast<std::size_t>(a)];
+      at.erase(at.begin() + a);
+      int64_t v = ind[static_cast<std::size_t>(at[0] * 3 + at[1])];
+      if (v < 0) v += depth;
+      ref[static_cast<std::size_t>(e)] = v == d ? 7.0 : 0.5;
+    }
+    expect_near(run1("OneHot", {make<int64_t>({2, 3}, ind), make<int64_t>({}, {depth}), make<float>({2}, values)},
+                     {{"axis", a_int(axis)}}, 11),
+                DType::kFloat32, os, ref, kExact);
+  }
+}
+TEST_P(OpTest, OneHot_FloatIndicesAndDepthTruncateIntValues) {
+  // Float indices truncate toward zero (2.9 -> 2, -1.5 -> -1 -> 3); NaN and infinity match
+  // nothing; a float depth of 4.7 is 4; int64 values; depth as a one-element tensor.
+  const std::vector<float> ind = {2.9f, -1.5f, NAN, INFINITY, 0.2f};
+  const auto out = run1("OneHot", {make<float>({5}, ind), make<double>({1}, {4.7}), make<int64_t>({2}, {-3, 9})}, {}, 9);
+  std::vector<int64_t> want(20, -3);
+  want[0 * 4 + 2] = 9;
+  want[1 * 4 + 3] = 9;
+  want[4 * 4 + 0] = 9;
+  expect_equal<int64_t>(out, {5, 4}, want);
+  // int32 indices, bool values.
+  expect_near(run1("OneHot", {make<int32_t>({2}, {1, 0}), make<int32_t>({}, {2}), make_bool({2}, {0, 1})}, {}, 11),
+              DType::kBool, {2, 2}, {0, 1, 1, 0}, kExact);
+}
+TEST_P(OpTest, OneHot_Errors) {
+  auto ind = make<int64_t>({3}, {0, 1, 2});
+  auto values = make<float>({2}, {0, 1});
+  expect_error(StatusCode::kInvalidArgument, "depth 0.000000 must be at least 1", "OneHot",
+               {ind, make<int64_t>({}, {0}), values}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "depth must be a numeric scalar or one-element tensor", "OneHot",
+               {ind, make<int64_t>({2}, {3, 4}), values}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "values must be [off_value, on_value]", "OneHot",
+               {ind, make<int64_t>({}, {3}), make<float>({3}, {0, 1, 2})}, {}, 11);
+  expect_error(StatusCode::kInvalidArgument, "axis 2 is out of range", "OneHot", {ind, make<int64_t>({}, {3}), values},
+               {{"axis", a_int(2)}}, 11);
+}
+
+// ---------------------------------------------------------------------------------------------
+// EyeLike / Size
+
+TEST_P(OpTest, EyeLike_DiagonalsAndTypes) {
+  auto x = make<float>({3, 4}, rand_f32(12));
+  for (const int64_t k : {0, 1, -2, 3, 4, -3}) {
+    SCOPED_TRACE("k " + std::to_string(k));
+    std::vector<double> ref(12, 0.0);
+    for (int64_t r = 0; r < 3; ++r)
+      if (r + k >= 0 && r + k < 4) ref[static_cast<std::size_t>(r * 4 + r + k)] = 1.0;
+    expect_near(run1("EyeLike", {x}, {{"k", a_int(k)}}, 9), DType::kFloat32, {3, 4}, ref, kExact);
+  }
+  // dtype int32 (ONNX 6) over a float input; an int64 input keeps its type; bool (9); float64 (11).
+  expect_equal<int32_t>(run1("EyeLike", {x}, {{"dtype", a_int(6)}, {"k", a_int(-1)}}, 9), {3, 4},
+                        {0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0});
+  expect_equal<int64_t>(run1("EyeLike", {make<int64_t>({2, 2}, {5, 6, 7, 8})}, {}, 9), {2, 2}, {1, 0, 0, 1});
+  expect_near(run1("EyeLike", {x}, {{"dtype", a_int(9)}}, 9), DType::kBool, {3, 4}, {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0},
+              kExact);
+  expect_near(run1("EyeLike", {make<float>({2, 1}, {1, 2})}, {{"dtype", a_int(11)}}, 9), DType::kFloat64, {2, 1}, {1, 0}, kExact);
+  expect_error(StatusCode::kInvalidArgument, "input must be 2-D; got [4]", "EyeLike", {make<float>({4}, rand_f32(4))}, {}, 9);
+}
+TEST_P(OpTest, Size_CountsElements) {
+  expect_equal<int64_t>(run1("Size", {make<float>({2, 3, 5}, rand_f32(30))}), {}, {30});
+  expect_equal<int64_t>(run1("Size", {make<float>({}, {1.0f})}), {}, {1});
+  expect_equal<int64_t>(run1("Size", {make_bool({0, 7}, {})}), {}, {0});
+}
+
 }  // namespace
 }  // namespace shardscore

@@ -29,6 +29,10 @@ Status cpu_trilu(OpContext& ctx);             // opset 14-21: upper, k input (ho
 Status cpu_cumsum(OpContext& ctx);            // opsets 11-21: exclusive, reverse, axis input (host)
 Status cpu_gather_elements(OpContext& ctx);   // opsets 11-21: negative indices, int32/int64 indices
 Status cpu_scatter_nd(OpContext& ctx);        // opsets 11-21: reduction none/add/mul (16), max/min (18)
+Status cpu_scatter_elements(OpContext& ctx);  // ScatterElements 11-21 (reductions as ScatterND), Scatter 9-10
+Status cpu_one_hot(OpContext& ctx);           // opsets 9-21
+Status cpu_eye_like(OpContext& ctx);          // opsets 9-21
+Status cpu_size(OpContext& ctx);              // opsets 1-21: the element count, int64 scalar (shape-only)
 
 // reduce.cpp (also cpu_argmax, declared in cpu_ops.h)
 Status cpu_reduce_mean(OpContext& ctx);  // axes attribute before 18, optional input from 18

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/float16.h"
 #include "engine/op_plans_tensor.h"
 
 namespace shardscore {
@@ -461,6 +462,118 @@ Status cpu_scatter_nd(OpContext& ctx) {
   return ok_status();
 }
 
+
+Status cpu_scatter_elements(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ScatterElementsPlan p, scatter_elements_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const Tensor* ind = ctx.inputs[1];
+  const Tensor* upd = ctx.inputs[2];
+  Tensor y = Tensor::copy_of(data->dtype(), data->shape(), data->raw());
+  const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
+  auto* dst = static_cast<std::byte*>(y.raw());
+  const auto* src = static_cast<const std::byte*>(upd->raw());
+  const int64_t r = static_cast<int64_t>(p.shape.size());
+  std::vector<int64_t> idx(static_cast<std::size_t>(r), 0);
+  // Element offsets into y, in indices' row-major order; every index checked before any is applied.
+  std::vector<int64_t> offs(static_cast<std::size_t>(ind->numel()));
+  for (int64_t i = 0, n = ind->numel(); i < n; ++i) {
+    const int64_t v = ind->dtype() == DType::kInt64 ? ind->data<int64_t>()[i] : ind->data<int32_t>()[i];
+    if (v < -p.dim || v >= p.dim) {
+      return invalid_argument("index " + std::to_string(v) + " is out of range for axis " + std::to_string(p.axis) +
+                              " of size " + std::to_string(p.dim) + " (data shape " + shape_to_string(data->shape()) + ")");
+    }
+    int64_t off = 0;
+    for (int64_t k = 0; k < r; ++k) off += (k == p.axis ? (v < 0 ? v + p.dim : v) : idx[k]) * p.data_strides[k];
+    offs[static_cast<std::size_t>(i)] = off;
+    for (int64_t k = r; k-- > 0;) {
+      if (++idx[k] < p.shape[k]) break;
+      idx[k] = 0;
+    }
+  }
+  if (p.reduction == ScatterReduction::kNone) {
+    for (std::size_t i = 0; i < offs.size(); ++i)
+      std::memcpy(dst + offs[i] * es, src + static_cast<int64_t>(i) * es, static_cast<std::size_t>(es));
+  } else {
+    const bool ok = dtype_dispatch(data->dtype(), [&](auto zero) {
+      using T = decltype(zero);
+      T* d = y.data<T>();
+      const T* u = upd->data<T>();
+      for (std::size_t i = 0; i < offs.size(); ++i) d[offs[i]] = scatter_combine<T>(p.reduction, d[offs[i]], u[i]);
+    });
+    if (!ok) return unsupported_element_type(data->dtype());  // float16 widened by op_run_cpu
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+namespace {
+// OneHot's index value (op_plans_tensor.h): integers as they are, floats truncated toward zero.
+template <typename T>
+int64_t one_hot_index(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    constexpr double kLimit = 4611686018427387904.0;  // 2^62
+    return std::isfinite(v) && std::fabs(static_cast<double>(v)) < kLimit ? static_cast<int64_t>(v) : kOneHotNoIndex;
+  } else if constexpr (std::is_same_v<T, uint64_t>) {
+    return v > static_cast<uint64_t>(INT64_MAX) ? kOneHotNoIndex : static_cast<int64_t>(v);
+  } else {
+    return static_cast<int64_t>(v);
+  }
+}
+}  // namespace
+
+Status cpu_one_hot(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const OneHotPlan p, one_hot_plan(ctx.node, ctx.inputs));
+  const Tensor* ind = ctx.inputs[0];
+  const Tensor* values = ctx.inputs[2];
+  std::vector<int64_t> at(static_cast<std::size_t>(ind->numel()));  // the row that is on, or -1
+  auto put = [&](std::size_t i, int64_t v) {
+    if (v != kOneHotNoIndex && v < 0) v += p.depth;
+    at[i] = v != kOneHotNoIndex && v >= 0 && v < p.depth ? v : -1;
+  };
+  const bool ok = dtype_dispatch(ind->dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    for (std::size_t i = 0; i < at.size(); ++i) put(i, one_hot_index(ind->data<T>()[i]));
+  });
+  if (!ok) {  // float16 / bfloat16 indices, as stored (the op moves its values' bytes)
+    if (!dtype_is_half(ind->dtype())) return unsupported_element_type(ind->dtype());
+    for (std::size_t i = 0; i < at.size(); ++i) put(i, one_hot_index(half_bits_to_float(ind->dtype(), ind->data<uint16_t>()[i])));
+  }
+  Tensor y(p.dtype, p.out_shape);
+  const std::size_t es = dtype_size(p.dtype);
+  const auto* off = static_cast<const std::byte*>(values->raw());
+  const std::byte* on = off + es;
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (int64_t o = 0; o < p.outer; ++o)
+    for (int64_t d = 0; d < p.depth; ++d)
+      for (int64_t i = 0; i < p.inner; ++i) {
+        const bool hot = at[static_cast<std::size_t>(o * p.inner + i)] == d;
+        std::memcpy(dst + static_cast<std::size_t>((o * p.depth + d) * p.inner + i) * es, hot ? on : off, es);
+      }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_eye_like(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const EyeLikePlan p, eye_like_plan(ctx.node, ctx.inputs));
+  Tensor y(p.dtype, {p.rows, p.cols});
+  const std::size_t es = dtype_size(p.dtype);
+  std::memset(y.raw(), 0, y.nbytes());
+  const uint64_t one = p.one_bits;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const int64_t c = r + p.k;
+    if (c >= 0 && c < p.cols) std::memcpy(static_cast<std::byte*>(y.raw()) + static_cast<std::size_t>(r * p.cols + c) * es, &one, es);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_size(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, cpu_required_input(ctx, 0));
+  Tensor y(DType::kInt64, {});
+  y.data<int64_t>()[0] = x->numel();
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
 
 // Einsum: per output element, the sum over the summed labels (odometer order, the last label
 // fastest) of the operands' product, in double (float types) or wrapping int64 (integers).

@@ -82,6 +82,7 @@ Status cuda_identity(CudaOpContext& ctx);
 Status cuda_squeeze(CudaOpContext& ctx);
 Status cuda_unsqueeze(CudaOpContext& ctx);
 Status cuda_shape(CudaOpContext& ctx);
+Status cuda_size(CudaOpContext& ctx);
 Status cuda_constant(CudaOpContext& ctx);
 Status cuda_constant_of_shape(CudaOpContext& ctx);
 Status cuda_range(CudaOpContext& ctx);
@@ -101,6 +102,9 @@ Status cuda_tile(CudaOpContext& ctx);
 Status cuda_trilu(CudaOpContext& ctx);
 Status cuda_gather_elements(CudaOpContext& ctx);
 Status cuda_scatter_nd(CudaOpContext& ctx);
+Status cuda_scatter_elements(CudaOpContext& ctx);
+Status cuda_one_hot(CudaOpContext& ctx);
+Status cuda_eye_like(CudaOpContext& ctx);
 
 // ---- reductions, normalization, pooling: src/engine/cuda/reduce_ops.cpp, kernels/reduce_ops.cu ----
 Status cuda_softmax(CudaOpContext& ctx);

@@ -81,6 +81,19 @@ Status cuda_shape(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// A shape-only step (plan.cpp) runs on the host with cpu_size; this is the table's CUDA column.
+Status cuda_size(CudaOpContext& ctx) {
+  const Tensor* x = ctx.inputs.empty() ? nullptr : ctx.inputs[0];
+  if (!x) return invalid_argument("input 0 is required");
+  Tensor y(DType::kInt64, {});
+  kernels::Int64Values v;
+  v.count = 1;
+  v.v[0] = x->numel();
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_write_int64s(v, y.data<int64_t>(), ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 namespace {
 // A device tensor holding the tensor's bytes copied from host (or device) memory at src. Host bytes
 // travel as kernel arguments (kernels::TableChunk), not through cudaMemcpyAsync from the attribute's
@@ -434,6 +447,79 @@ Status cuda_scatter_nd(CudaOpContext& ctx) {
   return ok_status();
 }
 
+Status cuda_scatter_elements(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ScatterElementsPlan p, scatter_elements_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  const Tensor* ind = ctx.inputs[1];
+  const Tensor* upd = ctx.inputs[2];
+  if (p.shape.size() > static_cast<std::size_t>(kernels::kMaxRank)) return rank_limit_error(p.shape.size());
+  if (data->dtype() != upd->dtype()) {
+    return unimplemented("updates of type " + std::string(dtype_name(upd->dtype())) + " into data of type " +
+                         std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
+  }
+  Tensor y(data->dtype(), data->shape());
+  // As ScatterND: a reduction on float16 / bfloat16 combines in float32 copies and rounds once.
+  const bool widen = dtype_is_half(data->dtype()) && p.reduction != ScatterReduction::kNone;
+  const int64_t bytes = static_cast<int64_t>(y.nbytes());
+  if (bytes > 0 && !widen) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y.raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
+  }
+  // Lanes: indices' shape with the axis dimension 1; offsets in out (data's strides) and in
+  // indices / updates (their own row-major strides).
+  const std::vector<int64_t> in_strides = row_major_strides(p.shape);
+  kernels::StridedIndex lane_out, lane_in;
+  lane_out.rank = lane_in.rank = static_cast<int>(p.shape.size());
+  int64_t lanes = 1;
+  for (int k = 0; k < lane_out.rank; ++k) {
+    const std::size_t uk = static_cast<std::size_t>(k);
+    lane_out.dims[k] = lane_in.dims[k] = k == p.axis ? 1 : p.shape[uk];
+    lane_out.strides[k] = p.data_strides[uk];
+    lane_in.strides[k] = in_strides[uk];
+    lanes *= lane_out.dims[k];
+  }
+  const int64_t len = p.shape[static_cast<std::size_t>(p.axis)];
+  void* target = y.raw();
+  const void* updates = upd->raw();
+  if (widen) {
+    target = ctx.scratch(static_cast<std::size_t>(y.numel()) * sizeof(float));
+    void* upd_wide = ctx.scratch(static_cast<std::size_t>(upd->numel()) * sizeof(float));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(data->dtype()), data->raw(), target, y.numel(), ctx.lane.stream));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(upd->dtype()), upd->raw(), upd_wide, upd->numel(), ctx.lane.stream));
+    updates = upd_wide;
+  }
+  // As GatherElements: the indices are on the device, the kernel records an out-of-range one.
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_elements(
+      static_cast<kernels::ScatterOp>(p.reduction), widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), target, ind->raw(),
+      ind->dtype() == DType::kInt64, updates, lane_out, lane_in, lanes, len, in_strides[static_cast<std::size_t>(p.axis)],
+      p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, ctx.fault(static_cast<int>(p.axis), data), ctx.lane.stream));
+  if (widen) {
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_narrow_f32_to(cuda_elem(y.dtype()), target, y.raw(), y.numel(), ctx.lane.stream));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_one_hot(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const OneHotPlan p, one_hot_plan(ctx.node, ctx.inputs));  // depth read on the host
+  const Tensor* ind = ctx.inputs[0];
+  Tensor y(p.dtype, p.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_one_hot(cuda_elem(ind->dtype()), ind->raw(), static_cast<int>(dtype_size(p.dtype)),
+                                                    ctx.inputs[2]->raw(), y.raw(), p.outer, p.depth, p.inner, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_eye_like(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const EyeLikePlan p, eye_like_plan(ctx.node, ctx.inputs));
+  Tensor y(p.dtype, {p.rows, p.cols});
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_eye(static_cast<int>(dtype_size(p.dtype)), p.one_bits, y.raw(), p.rows, p.cols,
+                                                p.k, ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
 
 Status cuda_einsum(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(EinsumPlan p, einsum_plan(ctx.node, ctx.inputs));
