@@ -1227,12 +1227,13 @@ Status pass_recurrent_joint_weights(Graph* g, PassStats* stats) {
       continue;  // the plan names what is wrong with the shapes
     }
     const int64_t dirs = w->dim(0), gh = w->dim(1), n_in = w->dim(2), hid = r->dim(2), kx = n_in + hid;
+    if (gh == 0 || kx == 0 || n.outputs.empty()) continue;  // nothing to multiply (hidden_size 0)
     Tensor joint(DType::kFloat32, {dirs, gh, kx});
     for (int64_t row = 0; row < dirs * gh; ++row) {
       std::copy(w->data<float>() + row * n_in, w->data<float>() + (row + 1) * n_in, joint.data<float>() + row * kx);
       std::copy(r->data<float>() + row * hid, r->data<float>() + (row + 1) * hid, joint.data<float>() + row * kx + n_in);
     }
-    const std::string name = fresh((n.name.empty() ? n.outputs.front() : n.name) + "/joint_WR");
+    const std::string name = fresh((n.name.empty() ? n.outputs.front() : n.name) + "/joint_WR");  // outputs: not empty (above)
     g->initializers.emplace(name, std::move(joint));
     n.inputs.resize(kRecurrentJointInput + 1);
     n.inputs[kRecurrentJointInput] = name;

@@ -1042,9 +1042,6 @@ TEST_F(Passes, OneDNodeWhoseAttributesDisagreeIsRefusedAtLoad) {
 namespace shardscore {
 namespace {
 
-// output.outputs leaving out a tree classifier's labels (string labels, which the engine has no
-// tensors for): the node's label output, read by nothing kept, becomes unnamed, so the op computes
-// the scores alone rather than refusing its labels.
 TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
   // A bidirectional LSTM and an RNN with initializer W and R each get [W R] (each direction's rows
   // W's then R's) as input 8 and the attribute; a GRU, and an LSTM whose W is a graph input, are
@@ -1115,6 +1112,28 @@ TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
   EXPECT_EQ((*half)->pass_stats().joint_recurrent, 0) << "float16 weights are widened per call: nothing to pack once";
 }
 
+TEST_F(Passes, RecurrentWithoutHiddenUnitsGetsNoJointWeights) {
+  // hidden_size 0: nothing to multiply, so no [W R] (oneDNN faults on a product of no columns); the
+  // outputs are empty.
+  const int64_t seq = 3, n_in = 4, batch = 5;
+  auto m = new_model(14);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {seq, -1, n_in});
+  add_float_tensor(&m, "W", {1, 0, n_in}, {});
+  add_float_tensor(&m, "R", {1, 0, 0}, {});
+  set_int_attr(add_node(&m, "LSTM", {"X", "W", "R"}, {"", "Y_h"}, "lstm"), "hidden_size", 0);
+  add_output(&m, "Y_h", onnx::TensorProto_DataType_FLOAT, {1, -1, 0});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  EXPECT_EQ(optimized_->pass_stats().joint_recurrent, 0);
+  const auto x = random(static_cast<std::size_t>(seq * batch * n_in));
+  std::vector<Tensor> out;
+  ASSERT_TRUE(optimized_->run({Tensor::copy_of(DType::kFloat32, {seq, batch, n_in}, x.data())}, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), (Shape{1, batch, 0}));
+}
+
+// output.outputs leaving out a tree classifier's labels (string labels, which the engine has no
+// tensors for): the node's label output, read by nothing kept, becomes unnamed, so the op computes
+// the scores alone rather than refusing its labels.
 TEST(SelectOutputs, UnreadTreeClassifierLabelsBecomeUnnamed) {
   auto graph = [] {
     Graph g;

@@ -148,12 +148,17 @@ Status make_primitive(const Tensor& w, bool has_bias, Residual residual, int64_t
   return ok_status();
 }
 
+}  // namespace
+
+// Declared in onednn.h (OnednnRowProduct holds one); used only here.
 struct MatmulPrimitive {
   Tensor weights;  // keeps the weights' address taken by the cache key
   dnnl::matmul prim;
-  memory packed_weights;
-  memory::desc src_md, dst_md, bias_md, scratch_md;
+  dnnl::memory packed_weights;
+  dnnl::memory::desc src_md, dst_md, bias_md, scratch_md;
 };
+
+namespace {
 
 std::mutex matmul_mutex;
 std::map<Key, std::shared_ptr<MatmulPrimitive>>& matmul_cache() {
@@ -181,22 +186,65 @@ Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, i
   return ok_status();
 }
 
+// The cached primitive for `rows`-row tiles of a [rows, k] by op(b) (n columns).
+StatusOr<std::shared_ptr<MatmulPrimitive>> matmul_primitive(const Tensor& b, bool trans_b, bool has_bias, int64_t rows,
+                                                            int64_t k, int64_t n) {
+  std::lock_guard lock(matmul_mutex);
+  Key key{b.raw(), {k, n, trans_b, has_bias, rows}};
+  auto it = matmul_cache().find(key);
+  if (it == matmul_cache().end()) {
+    auto made = std::make_shared<MatmulPrimitive>();
+    SS_RETURN_IF_ERROR(make_matmul(b, trans_b, has_bias, rows, k, n, made.get()));
+    it = matmul_cache().emplace(std::move(key), std::move(made)).first;
+  }
+  return it->second;
+}
+
 }  // namespace
+
+StatusOr<OnednnRowProduct> OnednnRowProduct::make(const Tensor& b, bool trans_b, int64_t rows) {
+  OnednnRowProduct p;
+  p.rows_ = rows;
+  p.k_ = trans_b ? b.dim(1) : b.dim(0);
+  p.n_ = trans_b ? b.dim(0) : b.dim(1);
+  if (rows <= 0 || p.k_ <= 0 || p.n_ <= 0) return p;  // run() writes zeros: oneDNN is never asked for an empty product
+  SS_ASSIGN_OR_RETURN(p.prim_, matmul_primitive(b, trans_b, false, rows, p.k_, p.n_));
+  p.scratch_ = Tensor(DType::kUInt8, {std::max<int64_t>(1, static_cast<int64_t>(p.prim_->scratch_md.get_size()))});
+  return p;
+}
+
+Status OnednnRowProduct::run(const float* a, float* y) const {
+  if (!prim_) {
+    std::fill(y, y + rows_ * n_, 0.0f);
+    return ok_status();
+  }
+  omp_set_num_threads(1);  // see onednn_conv
+  thread_local dnnl::stream strm(cpu_engine());
+  SS_DNNL_TRY("matmul", {
+    memory src(prim_->src_md, cpu_engine(), const_cast<float*>(a));
+    memory dst(prim_->dst_md, cpu_engine(), y);
+    memory scratch_mem(prim_->scratch_md, cpu_engine(), const_cast<void*>(scratch_.raw()));
+    prim_->prim.execute(strm, {{DNNL_ARG_SRC, src},
+                               {DNNL_ARG_WEIGHTS, prim_->packed_weights},
+                               {DNNL_ARG_DST, dst},
+                               {DNNL_ARG_SCRATCHPAD, scratch_mem}});
+    strm.wait();
+  });
+  return ok_status();
+}
 
 StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu,
                                const RowTiles& tiles) {
   const int64_t m = a.dim(0), k = a.dim(1), n = trans_b ? b.dim(0) : b.dim(1);
-  auto primitive_for = [&](int64_t rows) -> StatusOr<std::shared_ptr<MatmulPrimitive>> {
-    std::lock_guard lock(matmul_mutex);
-    Key key{b.raw(), {k, n, trans_b, bias != nullptr, rows}};
-    auto it = matmul_cache().find(key);
-    if (it == matmul_cache().end()) {
-      auto made = std::make_shared<MatmulPrimitive>();
-      SS_RETURN_IF_ERROR(make_matmul(b, trans_b, bias != nullptr, rows, k, n, made.get()));
-      it = matmul_cache().emplace(std::move(key), std::move(made)).first;
-    }
-    return it->second;
-  };
+  if (k == 0 || n == 0) {  // oneDNN is never asked for an empty product (it can fault on one): bias or zeros
+    Tensor y(DType::kFloat32, {m, n});
+    float* py = y.data<float>();
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) py[r * n + c] = bias ? bias->data<float>()[c] : 0.0f;
+    if (relu) relu_nan_preserving(py, m * n);
+    return y;
+  }
+  auto primitive_for = [&](int64_t rows) { return matmul_primitive(b, trans_b, bias != nullptr, rows, k, n); };
   // Large tiles while at least one is left (the weights stream from memory once per tile), then
   // small ones, the last zero-padded (a small batch pads little).
   const int64_t large_rows = tiles.large > 0 ? m / tiles.large * tiles.large : 0;

@@ -23,6 +23,7 @@
 // tensor: weights must be constant). Thread-safe: batches on several threads may run the same
 // primitive (each call has its own scratchpad).
 #include <cstdint>
+#include <memory>
 
 #include "common/status.h"
 #include "engine/tensor.h"
@@ -89,8 +90,27 @@ struct RowTiles {
 // (FusedGemm_OnednnRowsIndependentOfBatch_Bitwise). Large tiles read the weights from memory
 // fewer times; small ones pad a small batch less. b's packed form is cached as the convolution
 // weights are (b must not change while the process lives: constant weights), one copy for both tiles.
+// k or n 0: the bias (or zeros) in every row, without oneDNN.
 [[nodiscard]] StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, const Tensor* bias, bool relu,
                                              const RowTiles& tiles);
+
+// A product of exactly `rows` rows by constant weights, prepared once for many calls (a recurrent
+// op's steps, engine/cpu/rnn.cpp): y[rows x n] = a[rows x k] * op(b), b as for onednn_matmul (the
+// same cache of primitives and packed weights, so a row's bits are onednn_matmul's for the same
+// tile). It owns its scratchpad, allocated by make(), so run() allocates nothing. An empty product
+// (k or n or rows 0) writes zeros without asking oneDNN. One object per thread at a time.
+struct MatmulPrimitive;
+class OnednnRowProduct {
+ public:
+  [[nodiscard]] static StatusOr<OnednnRowProduct> make(const Tensor& b, bool trans_b, int64_t rows);
+  // a, y: host float32, row-major, rows x k and rows x n. Internal naming the oneDNN call on failure.
+  [[nodiscard]] Status run(const float* a, float* y) const;
+
+ private:
+  std::shared_ptr<MatmulPrimitive> prim_;
+  Tensor scratch_;
+  int64_t rows_ = 0, k_ = 0, n_ = 0;
+};
 
 // Layout changes: [N, C, H, W] -> [N, ceil(C/block), H, W, block] (padding channels zero), and back
 // given the real channel count. Any element type (bytes are moved).

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -98,7 +99,13 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
     const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
     for (int64_t k = 0; k < gh; ++k) bsum[static_cast<std::size_t>(k)] = pb ? wb[k] + rb[k] : T(0);
     auto bias = [&](int64_t k) { return bsum[static_cast<std::size_t>(k)]; };
-    Tensor wr_packed = packed ? in[kRecurrentJointInput]->slice0(d) : Tensor();
+    // One prepared product per direction: no allocation per step (the batch's memory plan records
+    // every allocation, and a step count that follows sequence_lens would vary between batches).
+    std::optional<OnednnRowProduct> product;
+    if (packed) {
+      SS_ASSIGN_OR_RETURN(OnednnRowProduct made, OnednnRowProduct::make(in[kRecurrentJointInput]->slice0(d), true, tile));
+      product.emplace(std::move(made));
+    }
     if (joint && !packed)
       for (int64_t k = 0; k < gh; ++k) {
         std::copy(w + k * n_in, w + (k + 1) * n_in, wr.begin() + k * kx);
@@ -116,8 +123,6 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         steps = std::max(steps, lens[static_cast<std::size_t>(b)]);
       }
       for (int64_t s = 0; s < steps; ++s) {
-        Tensor product;              // oneDNN's [X H] [W R]^T of this step, when packed
-        const T* xw_at = xw.data();  // the step's X W^T (+ H R^T when joint): xw or product
         std::fill(xg.begin(), xg.end(), T(0));
         for (int64_t q = 0; q < tile; ++q) {
           const int64_t len = q < rows ? lens[static_cast<std::size_t>(b0 + q)] : 0;
@@ -129,13 +134,8 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         }
         if (joint) {
           for (int64_t q = 0; q < tile; ++q) std::copy(h.begin() + q * hid, h.begin() + (q + 1) * hid, xg.begin() + q * kx + n_in);
-          if (packed && kx > 0) {
-            if constexpr (std::is_same_v<T, float>) {
-              const Tensor a = Tensor::wrap(DType::kFloat32, {tile, kx},
-                                            std::shared_ptr<std::byte>(reinterpret_cast<std::byte*>(xg.data()), [](std::byte*) {}), false);
-              SS_ASSIGN_OR_RETURN(product, onednn_matmul(a, wr_packed, true, nullptr, false, RowTiles{.large = 0, .small = tile}));
-              xw_at = product.data<float>();
-            }
+          if (product) {
+            if constexpr (std::is_same_v<T, float>) SS_RETURN_IF_ERROR(product->run(xg.data(), xw.data()));
           } else if (kx > 0) {
             blas_gemm(false, true, tile, gh, kx, T(1), xg.data(), kx, wr.data(), kx, T(0), xw.data(), gh);
           } else {
@@ -150,7 +150,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
-            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw_at[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
+            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
           activate_all(f, g1.data(), tile * hid, clip);
         }
         if (gru_reset_first) {
@@ -164,7 +164,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         auto pre = [&](T* dst, int64_t k) {  // x W_k^T + H R_k^T + Wb_k + Rb_k, row by row
           const T* bk = bsum.data() + k * hid;
           for (int64_t q = 0; q < rows; ++q) {
-            const T* a = xw_at + q * gh + k * hid;
+            const T* a = xw.data() + q * gh + k * hid;
             T* o = dst + q * hid;
             if (joint) {
               for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + bk[j];
@@ -216,8 +216,8 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
             for (int64_t j = 0; j < hid; ++j) {
               const T wbh = pb ? wb[2 * hid + j] : T(0), rbh = pb ? rb[2 * hid + j] : T(0);
               g2[q * hid + j] = p.linear_before_reset
-                                    ? xw_at[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
-                                    : xw_at[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
+                                    ? xw[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
+                                    : xw[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
             }
           activate_all(g, g2.data(), n, clip);
           for (int64_t q = 0; q < rows; ++q) {

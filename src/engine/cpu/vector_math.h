@@ -1,6 +1,7 @@
 #pragma once
-// float32 erf, exp and tanh over arrays, through glibc's vector math library (libmvec: AVX-512 or AVX2
-// variants, a few ulp), with the scalar libm function where the CPU has neither.
+// float32 erf, exp, tanh and the logistic sigmoid over arrays, through glibc's vector math
+// library (libmvec: AVX-512 or AVX2 variants, a few ulp), with the scalar libm function where the
+// CPU has neither.
 //
 // Every element goes through the same vector function - the tail in a zero-padded vector too - so
 // an element's result never depends on its position in the array or on the batch it came in.
@@ -29,7 +30,7 @@ void vector_exp_f32(const float* x, float* y, int64_t n);
 void vector_tanh_f32(const float* x, float* y, int64_t n);
 // The logistic sigmoid, overflow-free: 1 / (1 + e) for x >= 0, e / (1 + e) below (NaN too), with
 // e = exp(-|x|) from vector_exp_f32's function. The same bits as that exp followed by the scalar
-// division (IEEE division is exact at every width).
+// division (IEEE division is correctly rounded at every vector width).
 void vector_sigmoid_f32(const float* x, float* y, int64_t n);
 
 }  // namespace shardscore
