@@ -310,6 +310,43 @@ StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vecto
   return p;
 }
 
+// ---- GroupNormalization ----
+
+StatusOr<GroupNormPlan> group_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  if (!plan_is_float(x->dtype())) return plan_unsupported_type(x->dtype());
+  if (x->rank() < 2) return invalid_argument("X " + shape_to_string(x->shape()) + " must have at least 2 dimensions [N, C, ...]");
+  GroupNormPlan p;
+  p.n = x->dim(0);
+  p.c = x->dim(1);
+  for (int64_t k = 2; k < x->rank(); ++k) p.spatial *= x->dim(k);
+  const Attribute* g = node.attr("num_groups");
+  if (!g) return invalid_argument("the num_groups attribute is required");
+  p.groups = g->i;
+  if (p.groups < 1 || p.c % p.groups != 0) {
+    return invalid_argument("num_groups " + str(p.groups) + " must be positive and divide the " + str(p.c) + " channels of X " +
+                            shape_to_string(x->shape()));
+  }
+  p.per_channel = node.opset >= 21;
+  const int64_t want = p.per_channel ? p.c : p.groups;
+  const char* names[] = {"scale", "bias"};
+  DType half = dtype_is_half(x->dtype()) ? x->dtype() : DType::kUndefined;
+  for (std::size_t i = 0; i < 2; ++i) {
+    SS_ASSIGN_OR_RETURN(const Tensor* t, plan_required_input(inputs, i + 1));
+    if (t->rank() != 1 || t->dim(0) != want) {
+      return invalid_argument(std::string(names[i]) + " " + shape_to_string(t->shape()) + " must be 1-D with " + str(want) +
+                              (p.per_channel ? " values (one per channel, from opset 21)" : " values (one per group, opset 18)"));
+    }
+    if (plan_dtype(t->dtype()) != plan_dtype(x->dtype())) {
+      return invalid_argument(std::string(names[i]) + " is " + seen_name(t->dtype()) + " but X is " + seen_name(x->dtype()));
+    }
+    if (half == DType::kUndefined && dtype_is_half(t->dtype())) half = t->dtype();
+  }
+  p.eps = static_cast<double>(node.attr_float("epsilon", 1e-5f));
+  p.y_dtype = half != DType::kUndefined ? half : x->dtype();
+  return p;
+}
+
 // ---- LRN ----
 
 StatusOr<LrnPlan> lrn_plan(const Node& node, const std::vector<const Tensor*>& inputs) {

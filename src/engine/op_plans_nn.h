@@ -127,6 +127,21 @@ struct InstanceNormPlan {
 // inputs: X (rank >= 3), scale, B (all required; scale and B 1-D with C values).
 StatusOr<InstanceNormPlan> instance_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// ---- GroupNormalization (opsets 18, 21) ----
+
+// X [N, C, D1, ...] (rank >= 2; C a multiple of num_groups) as N * num_groups rows of the group's
+// (C / num_groups) * spatial elements, each normalized as LayerNormalization's rows (statistics in
+// double, whatever stash_type asks: at least as precise as float32), then * scale + bias, per group
+// at opset 18 (scale and bias [num_groups], the spec's first form) and per channel from opset 21
+// ([C]). Row r is sample r / groups, group r % groups.
+struct GroupNormPlan {
+  int64_t n = 0, c = 0, groups = 1, spatial = 1;
+  bool per_channel = true;  // opset 21: scale and bias [C]; 18: [num_groups]
+  double eps = 1e-5;
+  DType y_dtype = DType::kUndefined;  // X's, float16 when any input is float16
+};
+StatusOr<GroupNormPlan> group_norm_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- LRN (opsets 1, 13: the same op) ----
 
 // Local response normalization across channels: X [N, C, D1, ...] (rank >= 2) viewed as

@@ -196,6 +196,7 @@ constexpr OpEntry kOps[] = {
     {"", "EyeLike", 9, 21, cpu_eye_like, SS_CUDA(eye_like), kAsStored},
     {"", "LayerNormalization", 17, 21, cpu_layer_normalization, SS_CUDA(layer_normalization), kComputes, 0, 0b110},
     {"", "InstanceNormalization", 6, 21, cpu_instance_normalization, SS_CUDA(instance_normalization), kComputes},
+    {"", "GroupNormalization", 18, 21, cpu_group_normalization, SS_CUDA(group_normalization), kComputes},
     {"", "LRN", 1, 21, cpu_lrn, SS_CUDA(lrn), kComputes},
 };
 

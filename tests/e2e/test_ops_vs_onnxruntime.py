@@ -2513,9 +2513,26 @@ def gen_eye_like_size():
     add("Size", 1, [N("Size", ["x"])], [("x", FLOAT, [5])], tag="x=[5]")
 
 
+def gen_group_norm():
+    r = rng_for("GroupNormalization")
+    for opset, x, groups, eps in ((18, [2, 6, 4, 5], 3, None), (18, [3, 8, 7], 2, 1e-3), (21, [2, 6, 4, 5], 3, None),
+                                  (21, [2, 8, 3, 3], 8, 1e-2), (21, [2, 4, 3, 2], 1, None), (21, [3, 6], 2, None)):
+        k = x[1] if opset >= 21 else groups
+        one("GroupNormalization", opset, x, {"num_groups": groups, "epsilon": eps},
+            inits=[T("s", r.standard_normal(k).astype(np.float32)), T("b", r.standard_normal(k).astype(np.float32))],
+            extra_ins=["s", "b"])
+    add("GroupNormalization", 21, [N("Cast", ["x"], ["h"], to=F16), N("GroupNormalization", ["h", "s", "b"], ["g"], num_groups=2),
+                                   N("Cast", ["g"], ["y"], to=FLOAT)],
+        [("x", FLOAT, [2, 4, 3])], tag="float16", tol=HALF_TOL,
+        inits=[T("s", r.standard_normal(4).astype(np.float16)), T("b", r.standard_normal(4).astype(np.float16))])
+    one("GroupNormalization", 21, [2, 6, 3], {"num_groups": 4}, inits=[T("s", np.ones(6, np.float32)), T("b", np.zeros(6, np.float32))],
+        extra_ins=["s", "b"], tag="groups_not_dividing_refused", refuse="must be positive and divide the 6 channels")
+
+
 gen_scatter_elements()
 gen_one_hot()
 gen_eye_like_size()
+gen_group_norm()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:

@@ -992,6 +992,70 @@ TEST_P(OpTest, InstanceNormalization_SingleSpatialElement_GivesB) {
   expect_near(run1("InstanceNormalization", {make(xs, x), make<float>({3}, sc), make<float>({3}, b)}), DType::kFloat32,
               xs, ref, kExact);
 }
+// GroupNormalization: mean and biased variance over each (n, group)'s channels and spatial
+// elements, two passes in double; scale and bias per channel (per_channel) or per group.
+std::vector<double> groupnorm_ref(const std::vector<double>& x, const Shape& xs, int64_t groups, const std::vector<double>& sc,
+                                  const std::vector<double>& b, double eps, bool per_channel) {
+  const int64_t n = xs[0], c = xs[1], spatial = numel_of(xs) / (n * c), cg = c / groups, inner = cg * spatial;
+  std::vector<double> y(x.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t at = (i * groups + g) * inner;
+      double mean = 0, var = 0;
+      for (int64_t q = 0; q < inner; ++q) mean += x[at + q];
+      mean /= static_cast<double>(inner);
+      for (int64_t q = 0; q < inner; ++q) var += (x[at + q] - mean) * (x[at + q] - mean);
+      var /= static_cast<double>(inner);
+      for (int64_t q = 0; q < inner; ++q) {
+        const int64_t ch = g * cg + q / spatial, k = per_channel ? ch : g;
+        y[at + q] = (x[at + q] - mean) / std::sqrt(var + eps) * sc[k] + b[k];
+      }
+    }
+  return y;
+}
+
+TEST_P(OpTest, GroupNormalization_Opset21PerChannel_Opset18PerGroup) {
+  // Stable Diffusion's GroupNorm(32, C) shapes in small: 6 channels in 3 groups over 4 x 5 planes,
+  // 8 channels in 2 groups over [N, C, T], 4 channels in 4 groups (InstanceNormalization), 1 group
+  // (LayerNormalization over C, H, W), a 2-D [N, C] X, and a large plane (the CUDA block-per-row kernel).
+  struct Case {
+    Shape xs;
+    int64_t groups;
+  };
+  for (const Case& c : {Case{{2, 6, 4, 5}, 3}, Case{{3, 8, 37}, 2}, Case{{2, 4, 3, 3}, 4}, Case{{2, 4, 3, 3}, 1},
+                        Case{{5, 6}, 3}, Case{{1, 4, 32, 32}, 2}}) {
+    SCOPED_TRACE(shape_to_string(c.xs) + " groups " + std::to_string(c.groups));
+    const int64_t ch = c.xs[1];
+    auto x = rand_f32(numel_of(c.xs), -3, 3);
+    for (const int opset : {18, 21}) {
+      const int64_t k = opset >= 21 ? ch : c.groups;
+      auto sc = rand_f32(k, -2, 2), b = rand_f32(k);
+      Tensor out = run1("GroupNormalization", {make(c.xs, x), make<float>({k}, sc), make<float>({k}, b)},
+                        {{"num_groups", a_int(c.groups)}, {"epsilon", a_float(1e-3f)}}, opset);
+      expect_near(out, DType::kFloat32, c.xs,
+                  groupnorm_ref(as_doubles(x), c.xs, c.groups, as_doubles(sc), as_doubles(b), double{1e-3f}, opset >= 21),
+                  kTolReduce);
+    }
+  }
+  // float64, default epsilon.
+  const Shape xs = {2, 4, 3, 2};
+  auto x = rand_f64(numel_of(xs), -3, 3), sc = rand_f64(4), b = rand_f64(4);
+  expect_near(run1("GroupNormalization", {make(xs, x), make<double>({4}, sc), make<double>({4}, b)}, {{"num_groups", a_int(2)}}, 21),
+              DType::kFloat64, xs, groupnorm_ref(x, xs, 2, sc, b, double{1e-5f}, true), 1e-12);
+}
+TEST_P(OpTest, GroupNormalization_Errors) {
+  auto x = make<float>({2, 6, 3}, rand_f32(36));
+  auto v6 = make<float>({6}, rand_f32(6)), v3 = make<float>({3}, rand_f32(3));
+  expect_error(StatusCode::kInvalidArgument, "num_groups 4 must be positive and divide the 6 channels", "GroupNormalization",
+               {x, v6, v6}, {{"num_groups", a_int(4)}}, 21);
+  expect_error(StatusCode::kInvalidArgument, "the num_groups attribute is required", "GroupNormalization", {x, v6, v6}, {}, 21);
+  expect_error(StatusCode::kInvalidArgument, "scale [3] must be 1-D with 6 values (one per channel, from opset 21)",
+               "GroupNormalization", {x, v3, v3}, {{"num_groups", a_int(3)}}, 21);
+  expect_error(StatusCode::kInvalidArgument, "bias [6] must be 1-D with 3 values (one per group, opset 18)",
+               "GroupNormalization", {x, v3, v6}, {{"num_groups", a_int(3)}}, 18);
+  expect_error(StatusCode::kInvalidArgument, "must have at least 2 dimensions", "GroupNormalization",
+               {make<float>({6}, rand_f32(6)), v3, v3}, {{"num_groups", a_int(3)}}, 18);
+}
 TEST_P(OpTest, InstanceNormalization_Float64) {
   const Shape xs = {2, 5, 3, 7};
   auto x = rand_f64(numel_of(xs), -3, 3), sc = rand_f64(5), b = rand_f64(5);

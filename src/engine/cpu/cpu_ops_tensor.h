@@ -49,6 +49,7 @@ Status cpu_reduce_log_sum_exp(OpContext& ctx); // likewise; float types, max-shi
 // normalization.cpp
 Status cpu_layer_normalization(OpContext& ctx);  // opset 17: axis, epsilon, Scale, optional B; Mean/InvStdDev too
 Status cpu_instance_normalization(OpContext& ctx);  // opsets 6..21: per (n, c) over the spatial elements
+Status cpu_group_normalization(OpContext& ctx);     // opsets 18, 21: per (n, group of channels)
 Status cpu_lrn(OpContext& ctx);  // LRN (opsets 1, 13): across channels, in double
 Status cpu_add_layer_normalization(OpContext& ctx);  // shardscore.AddLayerNormalization: LayerNormalization(A + B)
 

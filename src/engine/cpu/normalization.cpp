@@ -1,5 +1,6 @@
-// LayerNormalization (opset 17) and InstanceNormalization (opsets 6..21: the same rows, one per
-// (n, c) over the spatial elements, with scale and B per channel). Each normalized group (one
+// LayerNormalization (opset 17), InstanceNormalization (opsets 6..21: the same rows, one per
+// (n, c) over the spatial elements, with scale and B per channel) and GroupNormalization (18, 21:
+// one row per (n, group) of channels). Each normalized group (one
 // "row": the dimensions from `axis` on) is reduced in a fixed order in double (eight interleaved
 // partial sums; mean first, then the squared deviations from it), so a row's result never depends
 // on the batch around it. LRN (at the end) normalizes across channels.
@@ -44,39 +45,47 @@ T operand_at(const Operand& op, int64_t o, int64_t j, int64_t inner, const Shape
   return p[off];
 }
 
+// A row's mean and 1 / sqrt(variance + eps), in double: sums over kLanes interleaved partial sums,
+// added in a fixed order at the end (independent chains the CPU can overlap and vectorize; the
+// same order for every row); the mean first, then the squared deviations from it.
+template <typename T>
+void row_stats(const T* row, int64_t inner, double eps, double* mean_out, double* inv_out) {
+  constexpr int kLanes = 8;
+  double part[kLanes] = {};
+  int64_t j0 = 0;
+  for (; j0 + kLanes <= inner; j0 += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += static_cast<double>(row[j0 + l]);
+  for (int64_t j = j0; j < inner; ++j) part[0] += static_cast<double>(row[j]);
+  double sum = 0;
+  for (double v : part) sum += v;
+  const double mean = sum / static_cast<double>(inner);
+  double sqp[kLanes] = {};
+  for (j0 = 0; j0 + kLanes <= inner; j0 += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const double d = static_cast<double>(row[j0 + l]) - mean;
+      sqp[l] += d * d;
+    }
+  for (int64_t j = j0; j < inner; ++j) {
+    const double d = static_cast<double>(row[j]) - mean;
+    sqp[0] += d * d;
+  }
+  double sq = 0;
+  for (double v : sqp) sq += v;
+  *mean_out = mean;
+  *inv_out = 1.0 / std::sqrt(sq / static_cast<double>(inner) + eps);
+}
+
 template <typename T>
 void layer_norm_typed(const Tensor& x, const Operand& scale, const Operand& bias, int64_t outer, int64_t inner,
                       double eps, Tensor* y, float* mean_out, float* inv_out) {
   const T* px = x.data<T>();
   T* py = y->data<T>();
-  // Sums over kLanes interleaved partial sums, added in a fixed order at the end: independent
-  // chains the CPU can overlap (and vectorize), the same order for every row.
-  constexpr int kLanes = 8;
   const bool plain_operands = scale.per_column && (!bias.t || bias.per_column);
   const bool row_operands = scale.per_row > 0 && (!bias.t || bias.per_row > 0);
   for (int64_t o = 0; o < outer; ++o) {
     const T* row = px + o * inner;
-    double part[kLanes] = {};
-    int64_t j0 = 0;
-    for (; j0 + kLanes <= inner; j0 += kLanes)
-      for (int l = 0; l < kLanes; ++l) part[l] += static_cast<double>(row[j0 + l]);
-    for (int64_t j = j0; j < inner; ++j) part[0] += static_cast<double>(row[j]);
-    double sum = 0;
-    for (double v : part) sum += v;
-    const double mean = sum / static_cast<double>(inner);
-    double sqp[kLanes] = {};
-    for (j0 = 0; j0 + kLanes <= inner; j0 += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        const double d = static_cast<double>(row[j0 + l]) - mean;
-        sqp[l] += d * d;
-      }
-    for (int64_t j = j0; j < inner; ++j) {
-      const double d = static_cast<double>(row[j]) - mean;
-      sqp[0] += d * d;
-    }
-    double sq = 0;
-    for (double v : sqp) sq += v;
-    const double inv = 1.0 / std::sqrt(sq / static_cast<double>(inner) + eps);
+    double mean = 0, inv = 0;
+    row_stats(row, inner, eps, &mean, &inv);
     if (row_operands) {
       // One scale and B for the whole row (InstanceNormalization's channel).
       const double s = static_cast<double>(scale.t->data<T>()[o % scale.per_row]);
@@ -158,6 +167,46 @@ Status cpu_instance_normalization(OpContext& ctx) {
     layer_norm_typed<float>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
   } else {
     layer_norm_typed<double>(*x, scale, bias, p.n * p.c, p.spatial, p.eps, &y, nullptr, nullptr);
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// GroupNormalization: X [N, C, spatial...] as N * G rows of the group's (C / G) * spatial
+// elements, each row's statistics as LayerNormalization's (row_stats), then per channel (opset 21)
+// or per group (18) scale and bias, in double and rounded once.
+namespace {
+template <typename T>
+void group_norm_typed(const GroupNormPlan& p, const T* x, const T* scale, const T* bias, T* y) {
+  const int64_t per_group = p.c / p.groups, inner = per_group * p.spatial;
+  for (int64_t o = 0; o < p.n * p.groups; ++o) {
+    const int64_t g = o % p.groups;
+    const T* row = x + o * inner;
+    T* out = y + o * inner;
+    double mean = 0, inv = 0;
+    row_stats(row, inner, p.eps, &mean, &inv);
+    for (int64_t k = 0; k < per_group; ++k) {
+      const int64_t at = p.per_channel ? g * per_group + k : g;
+      const double s = static_cast<double>(scale[at]), b = static_cast<double>(bias[at]);
+      for (int64_t j = k * p.spatial; j < (k + 1) * p.spatial; ++j)
+        out[j] = static_cast<T>((static_cast<double>(row[j]) - mean) * inv * s + b);
+    }
+  }
+}
+}  // namespace
+
+Status cpu_group_normalization(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(GroupNormPlan p, group_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  if ((x->dtype() != DType::kFloat32 && x->dtype() != DType::kFloat64) || p.y_dtype != x->dtype()) {
+    return unsupported_element_type(p.y_dtype);  // float16 widened by op_run_cpu
+  }
+  Tensor y(p.y_dtype, x->shape());
+  if (x->dtype() == DType::kFloat32) {
+    group_norm_typed<float>(p, x->data<float>(), ctx.inputs[1]->data<float>(), ctx.inputs[2]->data<float>(), y.data<float>());
+  } else {
+    group_norm_typed<double>(p, x->data<double>(), ctx.inputs[1]->data<double>(), ctx.inputs[2]->data<double>(),
+                             y.data<double>());
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();

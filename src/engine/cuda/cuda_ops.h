@@ -112,6 +112,7 @@ Status cuda_log_softmax(CudaOpContext& ctx);
 Status cuda_layer_normalization(CudaOpContext& ctx);
 Status cuda_add_layer_normalization(CudaOpContext& ctx);  // shardscore.AddLayerNormalization
 Status cuda_instance_normalization(CudaOpContext& ctx);  // opsets 6..21
+Status cuda_group_normalization(CudaOpContext& ctx);     // opsets 18, 21
 Status cuda_lrn(CudaOpContext& ctx);  // LRN (opsets 1, 13)
 Status cuda_reduce_mean(CudaOpContext& ctx);
 Status cuda_reduce_sum(CudaOpContext& ctx);

@@ -261,6 +261,46 @@ Status cuda_instance_normalization(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// GroupNormalization: LayerNormalization's kernel over the N * G rows of a group's channels
+// (statistics in double); scale and bias per group (opset 18: element r % G of row r, kPerRow) or
+// per channel (21: read through X's index space as a [C, 1, ...] operand, kStrided).
+Status cuda_group_normalization(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(GroupNormPlan p, group_norm_plan(ctx.node, ctx.inputs));
+  const Tensor* x = ctx.inputs[0];
+  const Tensor* scale_t = ctx.inputs[1];
+  const Tensor* bias_t = ctx.inputs[2];
+  const bool mixed = mixed_half({x, scale_t, bias_t});
+  const void* px = x->raw();
+  kernels::NormOperand scale, bias;
+  scale.data = scale_t->raw();
+  bias.data = bias_t->raw();
+  if (p.per_channel) {
+    Shape as_channels(static_cast<std::size_t>(x->rank() - 1), 1);  // [C, 1, ...]: broadcast along N and the spatial axes
+    as_channels[0] = p.c;
+    scale.layout = bias.layout = kernels::NormLayout::kStrided;
+    SS_ASSIGN_OR_RETURN(scale.index, cuda_strided_index(as_channels, x->shape()));
+    bias.index = scale.index;
+  } else {
+    scale.layout = bias.layout = kernels::NormLayout::kPerRow;
+    scale.period = bias.period = p.groups;
+  }
+  if (mixed) {
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
+    SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
+  }
+  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it
+  void* py = mixed ? result_buffer(ctx, y) : y.raw();
+  const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, p.n * p.groups,
+                                                       p.c / p.groups * p.spatial, p.eps, ctx.lane.stream));
+  if (mixed) {
+    SS_RETURN_IF_ERROR(narrow(ctx, py, y));
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
 // LRN: one kernel, every float type as stored (float16 and bfloat16 loaded into double, rounded
 // through float32 as the CPU's widened float32 result is).
 Status cuda_lrn(CudaOpContext& ctx) {
