@@ -13,6 +13,7 @@ Models (random weights, exported by this script into bench/out/, reused on later
   mlp        Linear+ReLU MLP 256-1024-512-256-10 (921,866 parameters), input [N, 256], opset 17
   lstm       an LSTM sequence classifier as torch exports batch_first=True: input [N, 50, 32] transposed to time-major,
              LSTM hidden 128, last state, Gemm to 10 classes; opset 14 (written with onnx.helper, no torch needed)
+  gru        the same classifier with a GRU (hidden 128, linear_before_reset 1 as torch exports nn.GRU); opset 14
   deconv     a U-Net decoder stage: input [N, 64, 32, 32], ConvTranspose 64->32 kernel 2 stride 2, Conv 3x3 32->32
              pad 1, Relu; opset 13 (onnx.helper, no torch needed)
 
@@ -59,13 +60,14 @@ MODELS = {
     "bert-base": ("bert_base.onnx", 8, 128, "BERT-base, sequence 128"),
     "mlp": ("mlp_1m.onnx", 4096, None, "MLP 256-1024-512-256-10 (0.92 M params)"),
     "lstm": ("lstm_classifier.onnx", 256, None, "LSTM hidden 128, 50 steps x 32 features"),
+    "gru": ("gru_classifier.onnx", 256, None, "GRU hidden 128, 50 steps x 32 features"),
     "deconv": ("unet_decoder.onnx", 16, None, "ConvTranspose 64->32 k2 s2 + Conv 3x3, 32x32 -> 64x64"),
 }
 # Models written here with onnx.helper (random weights, seeded): no torch needed for them.
-HELPER_MODELS = ("lstm", "deconv")
+HELPER_MODELS = ("lstm", "gru", "deconv")
 # (warmup, repeats). At least 2 warmups: shardscore's CPU backend runs the first batch of a new input shape
 # unplanned and records the second one's allocations; from the third on it runs in a planned arena.
-DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "deconv": (2, 5)}
+DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "gru": (2, 5), "deconv": (2, 5)}
 
 
 # ---- random inputs: the recipe engine_bench uses -------------------------------------------------------------
@@ -166,14 +168,16 @@ def write_helper_model(name: str) -> None:
 
     def t(n, a):
         return numpy_helper.from_array(np.asarray(a, np.float32), n)
-    if name == "lstm":
+    if name in ("lstm", "gru"):
         steps, feat, hid, classes = 50, 32, 128, 10
-        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
-                 helper.make_node("LSTM", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=hid),
+        g = 4 if name == "lstm" else 3
+        rnn = (helper.make_node("LSTM", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=hid) if name == "lstm" else
+               helper.make_node("GRU", ["xt", "W", "R", "B"], ["", "yh"], hidden_size=hid, linear_before_reset=1))
+        nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]), rnn,
                  helper.make_node("Squeeze", ["yh", "ax0"], ["h"]),
                  helper.make_node("Gemm", ["h", "G", "gb"], ["logits"], transB=1)]
-        inits = [t("W", r.standard_normal([1, 4 * hid, feat]) * 0.1), t("R", r.standard_normal([1, 4 * hid, hid]) * 0.1),
-                 t("B", r.standard_normal([1, 8 * hid]) * 0.1), numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+        inits = [t("W", r.standard_normal([1, g * hid, feat]) * 0.1), t("R", r.standard_normal([1, g * hid, hid]) * 0.1),
+                 t("B", r.standard_normal([1, 2 * g * hid]) * 0.1), numpy_helper.from_array(np.array([0], np.int64), "ax0"),
                  t("G", r.standard_normal([classes, hid]) * 0.1), t("gb", r.standard_normal([classes]))]
         ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", steps, feat])]
         outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])]
@@ -433,7 +437,7 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch", action="append", default=[], metavar="MODEL=B",
                     help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096, "
-                         "lstm 256, deconv 16)")
+                         "lstm 256, gru 256, deconv 16)")
     ap.add_argument("--warmup", type=int, help="warmup repeats (default: 2, mlp 3)")
     ap.add_argument("--repeats", type=int, help="measured repeats (default: 5, mlp 15)")
     ap.add_argument("--rounds", type=int, default=2,

@@ -288,7 +288,8 @@ __global__ void scatter_nd_kernel(U* __restrict__ out, const int64_t* __restrict
 }
 
 // An update combined with a data element in the compute type (integers wrap; max / min as the
-// CPU's std::max / std::min, which keep the data element unless the update compares past it).
+// CPU's: the update unless the data element compares past it, so a NaN update lands and a NaN in
+// data is replaced, as ONNX Runtime has it).
 template <typename C>
 __device__ __forceinline__ C scatter_combine(ScatterOp op, C a, C b) {
   switch (op) {
@@ -298,8 +299,8 @@ __device__ __forceinline__ C scatter_combine(ScatterOp op, C a, C b) {
     case ScatterOp::kMul:
       if constexpr (std::is_integral_v<C>) return static_cast<C>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
       else return a * b;
-    case ScatterOp::kMax: return a < b ? b : a;
-    case ScatterOp::kMin: return b < a ? b : a;
+    case ScatterOp::kMax: return a > b ? a : b;
+    case ScatterOp::kMin: return a < b ? a : b;
     case ScatterOp::kNone: break;
   }
   return b;

@@ -114,7 +114,7 @@ cudaError_t launch_gather_elements(int elem_bytes, const void* data, const void*
 // (slice elements) at element offset sum_k idx_k * nd.strides[k] (idx_k = indices[j * nd.m + k],
 // + nd.dims[k] when negative) takes updates' row j: replaced (kNone, any type, moved as stored) or
 // combined in the compute type (float16 / bfloat16 in float32, rounded once per update; integers
-// wrapping; kMax / kMin keep the element unless the update compares past it). One thread per slice
+// wrapping; kMax / kMin take the update unless the element compares past it). One thread per slice
 // element walks every row, so a slice named twice ends as the CPU leaves it (kNone: the last row
 // wins), and rows apply one after another (slow for many rows of small slices). An index out of
 // range is recorded in `fault` (kNdIndexOutOfRange, position j * nd.m + k, where fault.where + k)
@@ -132,7 +132,8 @@ cudaError_t launch_scatter_nd(ScatterOp op, Elem elem, void* out, const int64_t*
 // out_axis_stride, idx = indices' value (+ dim when negative): replaced (kNone, moved as stored)
 // or combined in the compute type as launch_scatter_nd's. One thread per lane, its elements in
 // order (only a lane's elements can name the same output element, so every element takes its
-// updates in the CPU's order). An index outside [-dim, dim) is recorded (kIndexOutOfRange, its
+// updates in the CPU's order; a lane's updates apply one after another, slow where few lanes hold
+// many updates, e.g. a 1-D scatter). An index outside [-dim, dim) is recorded (kIndexOutOfRange, its
 // position in indices) and skipped.
 cudaError_t launch_scatter_elements(ScatterOp op, Elem elem, void* out, const void* indices, bool indices_int64,
                                     const void* updates, const StridedIndex& lane_out, const StridedIndex& lane_in,

@@ -932,10 +932,10 @@ StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std:
   }
   SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), data->rank()));
   bool fits = ind->rank() == data->rank();
-  for (int64_t k = 0; fits && k < data->rank(); ++k) fits = ind->dim(k) <= data->dim(k);
+  for (int64_t k = 0; fits && k < data->rank(); ++k) fits = k == p.axis || ind->dim(k) <= data->dim(k);
   if (!fits) {
-    return invalid_argument("indices " + shape_to_string(ind->shape()) + " must have data's rank and dimensions no larger than data's " +
-                            shape_to_string(data->shape()));
+    return invalid_argument("indices " + shape_to_string(ind->shape()) + " must have data's rank and, off axis " + str(p.axis) +
+                            ", dimensions no larger than data's " + shape_to_string(data->shape()));
   }
   if (upd->shape() != ind->shape()) {
     return invalid_argument("updates " + shape_to_string(upd->shape()) + " must have indices' shape " + shape_to_string(ind->shape()));
@@ -970,7 +970,7 @@ StatusOr<OneHotPlan> one_hot_plan(const Node& node, const std::vector<const Tens
     if (!dtype_is_half(depth->dtype())) return plan_unsupported_type(depth->dtype());
     d = half_bits_to_float(depth->dtype(), depth->data<uint16_t>()[0]);
   }
-  if (!(d >= 1) || d > 1e15) return invalid_argument("depth " + std::to_string(d) + " must be at least 1 (and finite)");
+  if (!(d >= 1) || d > 1e15) return invalid_argument("depth " + std::to_string(d) + " must be at least 1 and at most 1e15");
   p.depth = static_cast<int64_t>(d);  // toward zero
   SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", -1), ind->rank() + 1));
   for (int64_t k = 0; k < ind->rank(); ++k) (k < p.axis ? p.outer : p.inner) *= ind->dim(k);

@@ -300,7 +300,8 @@ StatusOr<GatherElementsPlan> gather_elements_plan(const Node& node, const std::v
 // dimension m <= data's rank), in order, the slice of data at element offset
 // sum_k idx_k * strides[k] (idx_k = indices[j * m + k], + dims[k] when negative) takes updates'
 // row j (slice elements): replaced (reduction none) or combined with it (add, mul from opset 16;
-// max, min from 18; numeric types only). Rows that name one slice twice apply in order, so with
+// max, min from 18, which take the update unless the data element compares past it, so a NaN
+// update lands, as in ONNX Runtime; numeric types only). Rows that name one slice twice apply in order, so with
 // reduction none the last wins (ONNX leaves that undefined; ONNX Runtime's CPU provider does the
 // same). updates must have shape indices.shape[:-1] + data.shape[m:] and data's type. Validates
 // shapes and types only: the index VALUES are the backend's to check (GatherND's message).
@@ -313,8 +314,8 @@ struct ScatterNdPlan {
 StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
 // ScatterElements (opset 11 on) and Scatter (9, 10, the same op under its old name): out = data,
-// then for each element i of indices (int32 or int64; data's rank, each dimension no larger than
-// data's, updates of indices' shape and data's type), in row-major order, the element of data at i
+// then for each element i of indices (int32 or int64; data's rank, each dimension but the axis no
+// larger than data's, updates of indices' shape and data's type), in row-major order, the element of data at i
 // with i[axis] replaced by idx = indices[i] (+ dim when negative) takes updates[i]: replaced
 // (reduction none) or combined with it (add, mul from opset 16; max, min from 18; numeric types
 // only), as ScatterND's rows (ScatterReduction): an element named twice takes its updates in that
@@ -334,7 +335,9 @@ StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std:
 // values ([off_value, on_value], any type: the output's). The output is indices' shape with depth
 // inserted at axis (default -1, counted in the output's rank): element (o, d, i) is on_value
 // where indices' element (o, i), + depth when negative, equals d, else off_value. An index outside
-// [-depth, depth) (a NaN or infinity too) gives a row of off_value, as ONNX Runtime has it.
+// [-depth, depth) (a NaN or infinity too) gives a row of off_value, as ONNX Runtime has it. Negative
+// indices wrap at opset 9 too (its text says only [0, depth) is on; ONNX Runtime and ONNX's
+// reference implementation wrap them there as well).
 struct OneHotPlan {
   int64_t axis = 0, depth = 1;
   int64_t outer = 1, inner = 1;  // indices as [outer, inner], split at axis

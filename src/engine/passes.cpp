@@ -967,10 +967,11 @@ Status pass_float32_boundary(Graph* g) {
 Status pass_to_half(Graph* g, DType half) {
   if (!dtype_is_half(half)) return internal_error("pass_to_half: " + std::string(dtype_name(half)) + " is not a 2-byte float");
   const onnx_dtype_code code = onnx_code_of_half(half);
-  // Resize's roi and scales are float32 by the ONNX spec: they stay.
+  // Resize's roi and scales (at opset 10 its input 1) and Upsample's scales are float32 by the ONNX
+  // spec: they stay.
   std::set<std::string> keep;
   for (const auto& n : g->nodes)
-    if (n.op_type == "Resize" && n.domain.empty())
+    if ((n.op_type == "Resize" || n.op_type == "Upsample") && n.domain.empty())
       for (std::size_t k = 1; k < 3 && k < n.inputs.size(); ++k) keep.insert(n.inputs[k]);
   auto to_half = [half](const Tensor& t) {
     Tensor h(half, t.shape());
@@ -985,6 +986,8 @@ Status pass_to_half(Graph* g, DType half) {
     if (!n.domain.empty()) continue;
     if (n.op_type == "Cast") {
       if (Attribute* to = n.attrs.count("to") ? &n.attrs["to"] : nullptr; to && to->i == kOnnxFloat32) to->i = code;
+    } else if (n.op_type == "EyeLike") {
+      if (auto it = n.attrs.find("dtype"); it != n.attrs.end() && it->second.i == kOnnxFloat32) it->second.i = code;
     } else if (n.op_type == "ConstantOfShape") {
       Attribute& v = n.attrs["value"];
       if (v.type != Attribute::Type::kTensor) {  // absent: float32 zero

@@ -2485,6 +2485,20 @@ def gen_scatter_elements():
         inits=[T("i", np.array([[2], [0], [3]], np.int64)), T("u", np.array([[0.5], [-1.25], [3]], np.float16))])
     one("ScatterElements", 13, [4, 3], inits=[T("i", np.array([[4, 0, 0]], np.int64)), T("u", np.ones([1, 3], np.float32))],
         extra_ins=["i", "u"], tag="index_out_of_range_refused", refuse="out of range")
+    # indices longer than data along the axis (a bincount), and NaN updates into max / min: ONNX
+    # Runtime takes the update unless the data element compares past it
+    one("ScatterElements", 16, [3, 3], {"axis": 1, "reduction": "add"},
+        inits=[T("i", np.array([[0, 0, 1, 2, 2, 2]] * 3, np.int64)), T("u", np.ones([3, 6], np.float32))],
+        extra_ins=["i", "u"], tag="indices_longer_than_data_on_axis,add")
+    for red in ("max", "min"):
+        one("ScatterElements", 18, [3, 4], {"axis": 0, "reduction": red},
+            inits=[T("i", np.array([[0, 1, 2, 0], [0, 1, 2, 0]], np.int64)),
+                   T("u", np.array([[np.nan, 1, np.nan, -5], [2, np.nan, 7, np.nan]], np.float32))],
+            extra_ins=["i", "u"], tag=f"nan_updates,reduction={red}")
+        one("ScatterND", 18, [3, 4], {"reduction": red},
+            inits=[T("i", np.array([[0], [2], [0]], np.int64)),
+                   T("u", np.array([[np.nan, 1, np.nan, -5], [2, np.nan, 7, np.nan], [0.5, 0.5, 0.5, 0.5]], np.float32))],
+            extra_ins=["i", "u"], tag=f"nan_updates,reduction={red}")
 
 
 def gen_one_hot():

@@ -530,5 +530,38 @@ TEST_P(OpTest, Float16_ScatterNDAddDuplicatesRoundOnce) {
   EXPECT_EQ(bfloat16_to_float(b.data<uint16_t>()[1]), 1.0f);
 }
 
+// ScatterElements add with one element named three times, float16 and bfloat16: summed in float32,
+// rounded once (as ScatterND above); EyeLike's float16 and bfloat16 ones are 0x3C00 and 0x3F80.
+TEST_P(OpTest, Float16_ScatterElementsAddRoundsOnce_EyeLikeHalfOnes) {
+  const Tensor ind = Tensor::copy_of(DType::kInt64, {1, 4}, std::vector<int64_t>{0, 0, 1, 0}.data());
+  Attribute add;
+  add.type = Attribute::Type::kString;
+  add.s = "add";
+  Attribute axis;
+  axis.type = Attribute::Type::kInt;
+  axis.i = 1;
+  const std::vector<uint16_t> one(4, float_to_half(1.0f));
+  Tensor h = run1("ScatterElements", {make_half({1, 2}, {float_to_half(2048.0f), float_to_half(0.0f)}), ind, make_half({1, 4}, one)},
+                  {{"reduction", add}, {"axis", axis}}, 16);
+  expect_half_near(h, {1, 2}, {2051.0, 1.0}, 0);  // 2051 rounds to 2052 (spacing 2)
+  const std::vector<uint16_t> one_b(4, float_to_bfloat16(1.0f));
+  Tensor b = run1("ScatterElements",
+                  {make_bf16({1, 2}, {float_to_bfloat16(256.0f), float_to_bfloat16(0.0f)}), ind, make_bf16({1, 4}, one_b)},
+                  {{"reduction", add}, {"axis", axis}}, 16);
+  ASSERT_EQ(b.dtype(), DType::kBFloat16);
+  EXPECT_EQ(bfloat16_to_float(b.data<uint16_t>()[0]), 260.0f);  // 259 rounds to 260 (spacing 2)
+  EXPECT_EQ(bfloat16_to_float(b.data<uint16_t>()[1]), 1.0f);
+  for (const auto& [code, bits, type] : {std::tuple{int64_t{10}, uint16_t{0x3C00}, DType::kFloat16},
+                                         std::tuple{int64_t{16}, uint16_t{0x3F80}, DType::kBFloat16}}) {
+    Attribute dt;
+    dt.type = Attribute::Type::kInt;
+    dt.i = code;
+    Tensor e = run1("EyeLike", {Tensor::copy_of(DType::kInt32, {2, 3}, std::vector<int32_t>(6, 7).data())}, {{"dtype", dt}}, 9);
+    ASSERT_EQ(e.dtype(), type);
+    const std::vector<uint16_t> want = {bits, 0, 0, 0, bits, 0};
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(e.data<uint16_t>()[i], want[i]) << "element " << i;
+  }
+}
+
 }  // namespace
 }  // namespace shardscore::op_test

@@ -1923,8 +1923,33 @@ TEST_P(OpTest, ScatterElements_ReductionsAccumulateInOrder) {
   for (const auto& [name, fn] : ops) {
     SCOPED_TRACE("reduction " + name);
     auto ref = ref_scatter_elements(data, ds, ind, is, upd, 0, fn);
+    // The reference combines in float32 in the same order: exact.
     expect_near(run1("ScatterElements", {make(ds, data), make(is, ind), make(is, upd)}, {{"reduction", a_string(name)}}, 18),
-                DType::kFloat32, ds, as_doubles(ref), kTolElementwise);
+                DType::kFloat32, ds, as_doubles(ref), kExact);
+  }
+  // indices longer than data along the axis (a bincount: every update of a row into 3 bins).
+  expect_near(run1("ScatterElements", {make<float>({1, 3}, {0, 0, 0}), make<int64_t>({1, 6}, {0, 0, 1, 2, 2, 2}),
+                                       make<float>({1, 6}, {1, 1, 1, 1, 1, 1})},
+                   {{"reduction", a_string("add")}, {"axis", a_int(1)}}, 16),
+              DType::kFloat32, {1, 3}, {2, 1, 3}, kExact);
+  // max / min as ONNX Runtime: the update unless the data element compares past it, so a NaN
+  // update lands and a NaN in data is replaced.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const char* red : {"max", "min"}) {
+    SCOPED_TRACE(red);
+    Tensor got = run1("ScatterElements", {make<float>({4}, {nan, 1, 2, 3}), make<int64_t>({4}, {0, 1, 2, 2}),
+                                          make<float>({4}, {5, nan, nan, 7})},
+                      {{"reduction", a_string(red)}}, 18);
+    ASSERT_EQ(got.numel(), 4);
+    const float* g = got.data<float>();
+    EXPECT_EQ(g[0], 5.0f);
+    EXPECT_TRUE(std::isnan(g[1]));
+    EXPECT_EQ(g[2], 7.0f) << "NaN then 7: the 7 replaces the NaN";
+    EXPECT_EQ(g[3], 3.0f);
+    Tensor nd = run1("ScatterND", {make<float>({4}, {nan, 1, 2, 3}), make<int64_t>({4, 1}, {0, 1, 2, 2}),
+                                   make<float>({4}, {5, nan, nan, 7})},
+                     {{"reduction", a_string(red)}}, 18);
+    EXPECT_EQ(std::memcmp(nd.raw(), got.raw(), got.nbytes()), 0) << "ScatterND combines alike";
   }
   // int32 add wraps; axis 1.
   expect_equal<int32_t>(run1("ScatterElements", {make<int32_t>({1, 2}, {std::numeric_limits<int32_t>::max(), 5}),

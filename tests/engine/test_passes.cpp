@@ -1112,6 +1112,33 @@ TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
   EXPECT_EQ((*half)->pass_stats().joint_recurrent, 0) << "float16 weights are widened per call: nothing to pack once";
 }
 
+TEST(PassToHalf, EyeLikeOfDtypeFloat32ComputesInHalf) {
+  // EyeLike(dtype float32) beside a float32 value that pass_to_half makes float16: the two must meet
+  // in one type (Concat refuses a mix), so the EyeLike makes float16 too.
+  using namespace onnx_builder;
+  auto m = new_model(17);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {3, 3});
+  add_float_tensor(&m, "A", {3, 3}, std::vector<float>(9, 0.5f));
+  add_node(&m, "Add", {"X", "A"}, {"S"}, "add");
+  set_int_attr(add_node(&m, "EyeLike", {"S"}, {"E"}, "eye"), "dtype", 1);
+  set_int_attr(add_node(&m, "Concat", {"S", "E"}, {"Y"}, "concat"), "axis", 0);
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {6, 3});
+  const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_eye_half_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path, "cpu", EngineOptions{.compute = DType::kFloat16});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<float> x = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  std::vector<Tensor> out;
+  const Status st = (*e)->run({Tensor::copy_of(DType::kFloat32, {3, 3}, x.data())}, &out);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(out.at(0).shape(), (Shape{6, 3}));
+  const float* y = out[0].data<float>();
+  for (int i = 0; i < 9; ++i) EXPECT_EQ(y[i], x[static_cast<std::size_t>(i)] + 0.5f) << i;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(y[9 + r * 3 + c], r == c ? 1.0f : 0.0f) << r << "," << c;
+}
+
 TEST_F(Passes, RecurrentWithoutHiddenUnitsGetsNoJointWeights) {
   // hidden_size 0: nothing to multiply, so no [W R] (oneDNN faults on a product of no columns); the
   // outputs are empty.

@@ -418,8 +418,10 @@ T scatter_combine(ScatterReduction red, T a, T b) {
       case ScatterReduction::kMul:
         if constexpr (std::is_integral_v<T>) return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
         else return a * b;
-      case ScatterReduction::kMax: return std::max(a, b);
-      case ScatterReduction::kMin: return std::min(a, b);
+      // The update unless the data element compares past it, as ONNX Runtime: a NaN update lands
+      // and a NaN in data is replaced (max of +0 data and a -0 update is -0).
+      case ScatterReduction::kMax: return a > b ? a : b;
+      case ScatterReduction::kMin: return a < b ? a : b;
       case ScatterReduction::kNone: break;
     }
     return b;
@@ -560,6 +562,7 @@ Status cpu_eye_like(OpContext& ctx) {
   std::memset(y.raw(), 0, y.nbytes());
   const uint64_t one = p.one_bits;
   for (int64_t r = 0; r < p.rows; ++r) {
+    if (p.k < -r || p.k >= p.cols - r) continue;  // no column r + k (compared so, r + k cannot overflow)
     const int64_t c = r + p.k;
     if (c >= 0 && c < p.cols) std::memcpy(static_cast<std::byte*>(y.raw()) + static_cast<std::size_t>(r * p.cols + c) * es, &one, es);
   }
