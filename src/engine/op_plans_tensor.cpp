@@ -757,6 +757,56 @@ StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tenso
   return p;
 }
 
+StatusOr<ResizePlan> upsample_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  const bool upsample = node.op_type == "Upsample";
+  std::vector<float> scales;
+  if (upsample && node.opset < 9) {
+    const Attribute* a = node.attr("scales");
+    if (!a) return invalid_argument("the scales attribute is required before opset 9");
+    scales = a->floats;
+  } else {
+    SS_ASSIGN_OR_RETURN(const Tensor* s, plan_required_input(inputs, 1));
+    if (plan_dtype(s->dtype()) != DType::kFloat32 || s->rank() != 1) {
+      return invalid_argument("scales " + shape_to_string(s->shape()) + " (" + std::string(dtype_name(s->dtype())) +
+                              ") must be 1-D float32");
+    }
+    for (int64_t k = 0; k < s->numel(); ++k) scales.push_back(host_float(*s, k));
+  }
+  if (static_cast<int64_t>(scales.size()) != x->rank()) {
+    return invalid_argument("scales has " + str(static_cast<int64_t>(scales.size())) + " values; X " +
+                            shape_to_string(x->shape()) + " needs one per dimension");
+  }
+  bool grows = false, shrinks = false;
+  for (float v : scales) {
+    if (upsample && !(v >= 1)) return invalid_argument("Upsample's scales must be >= 1; got " + std::to_string(v));
+    grows = grows || v > 1;
+    shrinks = shrinks || v < 1;
+  }
+  if (grows && shrinks) {
+    return unimplemented("a Resize at opset 10 that shrinks one axis and grows another is not supported (export at opset 11 "
+                         "or later)");
+  }
+  // The Resize node they are, and its inputs (X, no roi, the scales as a host tensor).
+  Node as_resize = node;
+  as_resize.op_type = "Resize";
+  as_resize.opset = 11;
+  as_resize.attrs.clear();
+  Attribute mode;
+  mode.type = Attribute::Type::kString;
+  mode.s = node.attr_string("mode", "nearest");
+  as_resize.attrs["mode"] = mode;
+  Attribute coord = mode;
+  coord.s = "asymmetric";
+  as_resize.attrs["coordinate_transformation_mode"] = coord;
+  Attribute nearest = mode;
+  nearest.s = shrinks ? "ceil" : "floor";
+  as_resize.attrs["nearest_mode"] = nearest;
+  ScopedTensorAllocator heap(nullptr);  // host memory on every backend
+  const Tensor scales_t = Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(scales.size())}, scales.data());
+  return resize_plan(as_resize, {x, nullptr, &scales_t});
+}
+
 // ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
 
 namespace {

@@ -244,6 +244,14 @@ struct ResizePlan {
 // Reads inputs 2-3 (scales, sizes); roi is ignored.
 StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// Upsample (opsets 7-9) and Resize at opset 10: the Resize plan they are, as ONNX Runtime computes
+// them. Scales from input 1 (Upsample 9, Resize 10; float32, read on the host) or the scales
+// attribute (Upsample 7, 8); mode nearest (default) or linear; asymmetric coordinates (x / scale);
+// nearest rounds down where a scale is >= 1 and up where it is < 1 (Resize 10 only: Upsample's
+// scales must be >= 1, as the spec and ONNX Runtime require); a Resize 10 that shrinks one axis
+// and grows another is refused (one rounding for all axes here).
+StatusOr<ResizePlan> upsample_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
 
 // Tile (opset 6 on): output dimension k is input dimension k times repeats[k] (input 1, int64,

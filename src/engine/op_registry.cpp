@@ -92,6 +92,8 @@ constexpr OpEntry kOps[] = {
     {"", "GlobalMaxPool", 1, 21, cpu_global_max_pool, SS_CUDA(global_max_pool)},
     {"", "Pad", 2, 21, cpu_pad, SS_CUDA(pad), kComputes, kHost123},
     {"", "Resize", 11, 21, cpu_resize, SS_CUDA(resize), kComputes, kHost23},  // roi is never read
+    {"", "Resize", 10, 10, cpu_upsample, SS_CUDA(upsample), kComputes, kHost1},  // scales at input 1 (upsample_plan)
+    {"", "Upsample", 7, 9, cpu_upsample, SS_CUDA(upsample), kComputes, kHost1},
     {"", "Clip", 6, 21, cpu_clip, SS_CUDA(clip), kComputes, kHost12},
     {"", "LeakyRelu", 6, 21, cpu_leaky_relu, SS_CUDA(leaky_relu)},
     {"", "PRelu", 7, 21, cpu_prelu, SS_CUDA(prelu)},

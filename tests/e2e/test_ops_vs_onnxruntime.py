@@ -1375,7 +1375,9 @@ def gen_edges():
         inits=[T("scales", np.array([1, 1, 2, 2], np.float32))], extra_ins=["", "scales"],
         tag="half_pixel_symmetric_refused", refuse="half_pixel_symmetric")
     one("Resize", 10, [1, 1, 4, 4], {"mode": "nearest"}, inits=[T("scales", np.array([1, 1, 2, 2], np.float32))],
-        extra_ins=["scales"], tag="opset10_refused", refuse="opsets 11-21")
+        extra_ins=["scales"], tag="opset10")  # refused until Resize 10 ran as upsample_plan
+    one("Resize", 10, [1, 1, 4, 6], {"mode": "nearest"}, inits=[T("scales", np.array([1, 1, 0.6, 2], np.float32))],
+        extra_ins=["scales"], tag="opset10_shrink_and_grow_refused", refuse="shrinks one axis and grows another")
     one("Slice", 9, [4, 5], {"starts": [1], "ends": [3], "axes": [1]}, tag="attribute_form_refused", refuse="opsets 10-21")
     # NaN through ops that pick or compare: NaN from Sqrt of the negative half of x
     for op, extra, attrs in (("Relu", [], {}), ("LeakyRelu", [], {}), ("PRelu", ["c"], {}), ("Clip", ["lo", "hi"], {}),
@@ -2543,8 +2545,24 @@ def gen_group_norm():
         extra_ins=["s", "b"], tag="groups_not_dividing_refused", refuse="must be positive and divide the 6 channels")
 
 
+def gen_upsample():
+    # Upsample (7: scales attribute; 9: input) and Resize at opset 10, nearest and linear, growing and shrinking
+    for opset, scales, mode in ((9, [1, 1, 2, 2], "nearest"), (9, [1, 1, 1.5, 2.5], "nearest"), (9, [1, 1, 2, 3], "linear"),
+                                (9, [1, 1, 1.7, 1.3], "linear")):
+        one("Upsample", opset, [2, 3, 4, 5], {"mode": mode}, inits=[T("s", np.array(scales, np.float32))], extra_ins=["s"],
+            tag=f"x=[2,3,4,5],scales={fmt(scales)},mode={mode}", fixed0=True)
+    one("Upsample", 7, [2, 3, 4, 5], {"mode": "nearest", "scales": [1.0, 1.0, 2.0, 3.0]}, fixed0=True)
+    for scales, mode in (([1, 1, 2, 2], "nearest"), ([1, 1, 0.6, 0.7], "nearest"), ([1, 1, 0.5, 0.5], "linear"),
+                         ([1, 1, 1.5, 2.5], "linear")):
+        one("Resize", 10, [2, 3, 4, 6], {"mode": mode}, inits=[T("s", np.array(scales, np.float32))], extra_ins=["s"],
+            tag=f"x=[2,3,4,6],scales={fmt(scales)},mode={mode}", fixed0=True)
+    one("Upsample", 9, [2, 3, 4, 5], inits=[T("s", np.array([1, 1, 0.5, 2], np.float32))], extra_ins=["s"],
+        tag="scale_below_1_refused", refuse="scales must be >= 1", fixed0=True)
+
+
 gen_scatter_elements()
 gen_one_hot()
+gen_upsample()
 gen_eye_like_size()
 gen_group_norm()
 

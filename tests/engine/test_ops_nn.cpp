@@ -1360,6 +1360,43 @@ TEST_P(OpTest, Resize_Nearest_Asymmetric_Floor_Upsample3x) {
   expect_near(out, DType::kFloat32, {1, 2, 9, 6}, resize_ref(x, xs, 9, 6, 3, 3, "nearest", "asymmetric", "floor"),
               kExact);
 }
+TEST_P(OpTest, Upsample_Opsets7And9_NearestAndLinear) {
+  // The spec's examples: nearest [1, 1, 2, 3] and linear [1, 1, 2, 2] on [[1, 2], [3, 4]].
+  const std::vector<float> x = {1, 2, 3, 4};
+  expect_near(run1("Upsample", {make<float>({1, 1, 2, 2}, x), scales_tensor({1, 1, 2, 3})}, {{"mode", a_string("nearest")}}, 9),
+              DType::kFloat32, {1, 1, 4, 6},
+              {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4}, kExact);
+  expect_near(run1("Upsample", {make<float>({1, 1, 2, 2}, x), scales_tensor({1, 1, 2, 2})}, {{"mode", a_string("linear")}}, 9),
+              DType::kFloat32, {1, 1, 4, 4}, {1, 1.5, 2, 2, 2, 2.5, 3, 3, 3, 3.5, 4, 4, 3, 3.5, 4, 4}, kExact);
+  // Opset 7: scales as an attribute; non-integer scales round down (asymmetric, floor).
+  const Shape xs = {1, 2, 3, 4};
+  auto r = rand_f32(numel_of(xs));
+  expect_near(run1("Upsample", {make(xs, r)}, {{"scales", a_floats({1, 1, 1.5f, 2.5f})}}, 7), DType::kFloat32, {1, 2, 4, 10},
+              resize_ref(r, xs, 4, 10, 1.5f, 2.5f, "nearest", "asymmetric", "floor"), kExact);
+  expect_near(run1("Upsample", {make(xs, r), scales_tensor({1, 1, 2, 1.5f})}, {{"mode", a_string("linear")}}, 9),
+              DType::kFloat32, {1, 2, 6, 6}, resize_ref(r, xs, 6, 6, 2, 1.5f, "linear", "asymmetric", "floor"), kTolElementwise);
+  expect_error(StatusCode::kInvalidArgument, "Upsample's scales must be >= 1; got 0.500000", "Upsample",
+               {make(xs, r), scales_tensor({1, 1, 0.5f, 2})}, {}, 9);
+  expect_error(StatusCode::kInvalidArgument, "scales has 2 values; X [1, 2, 3, 4] needs one per dimension", "Upsample",
+               {make(xs, r), scales_tensor({2, 2})}, {}, 9);
+  expect_error(StatusCode::kInvalidArgument, "the scales attribute is required before opset 9", "Upsample", {make(xs, r)}, {}, 7);
+}
+TEST_P(OpTest, Resize_Opset10_AsymmetricFloorUpCeilDown) {
+  // Resize at opset 10 (scales at input 1) as ONNX Runtime computes it: asymmetric coordinates,
+  // nearest rounding down when growing and up when shrinking ([1, 1, 0.6, 0.7] on 4 x 6: rows 0 and 2,
+  // columns 0, 2, 3, 5, as ONNX Runtime gives them); a shrink with a growth is refused.
+  std::vector<float> x(24);
+  for (int i = 0; i < 24; ++i) x[static_cast<std::size_t>(i)] = static_cast<float>(i + 1);
+  expect_near(run1("Resize", {make<float>({1, 1, 4, 6}, x), scales_tensor({1, 1, 0.6f, 0.7f})}, {}, 10), DType::kFloat32,
+              {1, 1, 2, 4}, {1, 3, 4, 6, 13, 15, 16, 18}, kExact);
+  expect_near(run1("Resize", {make<float>({1, 1, 4, 6}, x), scales_tensor({1, 1, 1.5f, 2.5f})}, {}, 10), DType::kFloat32,
+              {1, 1, 6, 15}, resize_ref(x, {1, 1, 4, 6}, 6, 15, 1.5f, 2.5f, "nearest", "asymmetric", "floor"), kExact);
+  expect_near(run1("Resize", {make<float>({1, 1, 4, 6}, x), scales_tensor({1, 1, 0.6f, 0.5f})}, {{"mode", a_string("linear")}}, 10),
+              DType::kFloat32, {1, 1, 2, 3}, resize_ref(x, {1, 1, 4, 6}, 2, 3, 0.6f, 0.5f, "linear", "asymmetric", "floor"),
+              kTolElementwise);
+  expect_error(StatusCode::kUnimplemented, "shrinks one axis and grows another", "Resize",
+               {make<float>({1, 1, 4, 6}, x), scales_tensor({1, 1, 0.6f, 2})}, {}, 10);
+}
 TEST_P(OpTest, Resize_Nearest_NonIntegerScale_EachNearestMode) {
   // floor(4 * 1.5) = 6 rows (ties at .5 happen: (1 + 0.5) / 1.5 - 0.5 = 0.5), floor(5 * 0.6) = 3 columns.
   const Shape xs = {1, 2, 4, 5};

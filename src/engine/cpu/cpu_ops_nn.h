@@ -26,6 +26,7 @@ Status cpu_global_average_pool(OpContext& ctx);
 Status cpu_global_max_pool(OpContext& ctx);
 Status cpu_pad(OpContext& ctx);                   // constant / reflect / edge / wrap, any rank
 Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear (last two dims)
+Status cpu_upsample(OpContext& ctx);  // Upsample 7-9 and Resize 10: Resize with asymmetric coordinates (upsample_plan)
 
 // rnn.cpp — RNN, GRU, LSTM (engine/op_plans_rnn.h): one batch row at a time
 Status cpu_rnn(OpContext& ctx);

@@ -778,8 +778,8 @@ Status cpu_pad(OpContext& ctx) {
   return ok_status();
 }
 
-Status cpu_resize(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const ResizePlan p, resize_plan(ctx.node, ctx.inputs));
+namespace {
+Status resize_run(OpContext& ctx, const ResizePlan& p) {
   const Tensor* x = ctx.inputs[0];
   const int64_t rank = x->rank();
   const CoordMode coord = p.coord;
@@ -827,6 +827,17 @@ Status cpu_resize(OpContext& ctx) {
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
+}
+}  // namespace
+
+Status cpu_resize(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ResizePlan p, resize_plan(ctx.node, ctx.inputs));
+  return resize_run(ctx, p);
+}
+
+Status cpu_upsample(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ResizePlan p, upsample_plan(ctx.node, ctx.inputs));
+  return resize_run(ctx, p);
 }
 
 }  // namespace shardscore

@@ -98,6 +98,7 @@ Status cuda_einsum(CudaOpContext& ctx);
 Status cuda_expand(CudaOpContext& ctx);
 Status cuda_pad(CudaOpContext& ctx);
 Status cuda_resize(CudaOpContext& ctx);
+Status cuda_upsample(CudaOpContext& ctx);
 Status cuda_tile(CudaOpContext& ctx);
 Status cuda_trilu(CudaOpContext& ctx);
 Status cuda_gather_elements(CudaOpContext& ctx);

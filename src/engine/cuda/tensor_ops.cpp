@@ -283,8 +283,8 @@ static_assert(static_cast<int>(kernels::ResizeNearest::kRoundPreferFloor) ==
               static_cast<int>(kernels::ResizeNearest::kFloor) == static_cast<int>(ResizeNearestMode::kFloor) &&
               static_cast<int>(kernels::ResizeNearest::kCeil) == static_cast<int>(ResizeNearestMode::kCeil));
 
-Status cuda_resize(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const ResizePlan p, resize_plan(ctx.node, ctx.inputs));
+namespace {
+Status resize_run(CudaOpContext& ctx, const ResizePlan& p) {
   const Tensor* x = ctx.inputs[0];
   const int64_t rank = x->rank();
   if (rank > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(rank));
@@ -307,6 +307,17 @@ Status cuda_resize(CudaOpContext& ctx) {
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
+}
+}  // namespace
+
+Status cuda_resize(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ResizePlan p, resize_plan(ctx.node, ctx.inputs));
+  return resize_run(ctx, p);
+}
+
+Status cuda_upsample(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const ResizePlan p, upsample_plan(ctx.node, ctx.inputs));  // scales read on the host
+  return resize_run(ctx, p);
 }
 
 // ---- Tile, Trilu, GatherElements, ScatterND ----
