@@ -719,8 +719,10 @@ StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tenso
       if (!(s > 0))
         return invalid_argument("scales must be positive; got " + std::to_string(s) + " for axis " + str(k));
       scale[static_cast<std::size_t>(k)] = s;
-      os[static_cast<std::size_t>(k)] =
-          static_cast<int64_t>(std::floor(static_cast<double>(x->dim(k)) * static_cast<double>(s)));
+      // The product rounded to float32 first, then truncated (s > 0: the floor), as ONNX Runtime's
+      // kernels size the output: 10 x 0.7 is 7 there (float32 7.0), not the 6 of the exact product
+      // (6.9999998...), and exporters that write scales = out / in count on it.
+      os[static_cast<std::size_t>(k)] = static_cast<int64_t>(static_cast<float>(x->dim(k)) * s);
     }
   } else {
     if (sizes_t->dtype() != DType::kInt64 || sizes_t->rank() != 1 || sizes_t->numel() != rank) {

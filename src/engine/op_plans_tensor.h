@@ -241,7 +241,10 @@ struct ResizePlan {
   Shape shape;
   std::vector<float> scales;  // per axis
 };
-// Reads inputs 2-3 (scales, sizes); roi is ignored.
+// Reads inputs 2-3 (scales, sizes); roi is ignored. With scales, output dimension k is
+// dim_k * scale_k rounded to float32, then truncated, as ONNX Runtime's kernels size it (the spec's
+// floor of the exact product is one less where the float32 product rounds up to an integer:
+// 10 x 0.7f gives 7 here, as in ONNX Runtime, and 6 by ONNX's reference implementation).
 StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
 // Upsample (opsets 7-9) and Resize at opset 10: the Resize plan they are, as ONNX Runtime computes

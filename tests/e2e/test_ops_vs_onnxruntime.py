@@ -763,10 +763,7 @@ def gen_resize():
     one("Resize", 13, [2, 3, 5], {"mode": "nearest"}, inits=[T("scales", np.array([1.0, 2.0, 0.6], np.float32))],
         extra_ins=["", "scales"], tag="x=2x3x5,scales=[1,2,0.6],nearest")
     one("Resize", 13, [1, 1, 10, 10], {"mode": "nearest"}, inits=[T("scales", np.array([1, 1, 0.7, 0.3], np.float32))],
-        extra_ins=["", "scales"], tag="x=1x1x10x10,scales=[1,1,0.7,0.3]", crop=(1, 1, 6, 3),
-        why="output size floor(10 * 0.7f): the float32 scale is 0.69999999, so the spec's floor(input_dimension * "
-            "scale) is 6 (the ONNX reference says 6); ONNX Runtime multiplies in float32, rounds to 7.0, gives 7 rows. "
-            "Compared with ORT's first 6 rows (the coordinates in float32, as ORT computes them)")
+        extra_ins=["", "scales"], tag="x=1x1x10x10,scales=[1,1,0.7,0.3]")  # 10 * 0.7f: 7 rows, the float32 product
     one("Resize", 13, [1, 1, 4, 4], {"mode": "cubic"}, inits=[T("scales", np.array([1, 1, 2, 2], np.float32))],
         extra_ins=["", "scales"], tag="cubic_refused", refuse="cubic")
     one("Resize", 18, [1, 1, 4, 4], {"mode": "linear", "antialias": 1},
@@ -2558,6 +2555,13 @@ def gen_upsample():
             tag=f"x=[2,3,4,6],scales={fmt(scales)},mode={mode}", fixed0=True)
     one("Upsample", 9, [2, 3, 4, 5], inits=[T("s", np.array([1, 1, 0.5, 2], np.float32))], extra_ins=["s"],
         tag="scale_below_1_refused", refuse="scales must be >= 1", fixed0=True)
+    # output sizes from the float32 product, as ONNX Runtime's kernels take them (3 * 5/3, 10 * 0.7)
+    one("Upsample", 9, [1, 1, 3, 3], inits=[T("s", np.array([1, 1, 5 / 3, 5 / 3], np.float32))], extra_ins=["s"],
+        tag="scales_5_3", fixed0=True)
+    one("Resize", 10, [1, 1, 10, 10], {"mode": "linear"}, inits=[T("s", np.array([1, 1, 0.7, 0.7], np.float32))],
+        extra_ins=["s"], tag="linear,scales_0.7", fixed0=True)
+    one("Resize", 13, [1, 1, 10, 10], {"mode": "nearest"}, inits=[T("s", np.array([1, 1, 0.7, 2.3], np.float32))],
+        extra_ins=["", "s"], tag="scales_0.7_2.3", fixed0=True)
 
 
 gen_scatter_elements()

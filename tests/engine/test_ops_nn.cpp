@@ -1397,6 +1397,17 @@ TEST_P(OpTest, Resize_Opset10_AsymmetricFloorUpCeilDown) {
   expect_error(StatusCode::kUnimplemented, "shrinks one axis and grows another", "Resize",
                {make<float>({1, 1, 4, 6}, x), scales_tensor({1, 1, 0.6f, 2})}, {}, 10);
 }
+TEST_P(OpTest, Resize_OutputSizeFromTheFloat32Product) {
+  // Output sizes as ONNX Runtime's kernels compute them: dim * scale rounded to float32, then
+  // truncated. 10 * 0.7f is 6.99999988 exactly but 7.0f in float32; 3 * (5 / 3.0f) is 5.0f.
+  const std::vector<float> x(100, 1.0f);
+  EXPECT_EQ(run1("Resize", {make<float>({1, 1, 10, 10}, x), scales_tensor({1, 1, 0.7f, 0.7f})}, {}, 10).shape(), (Shape{1, 1, 7, 7}));
+  EXPECT_EQ(run1("Resize", {make<float>({1, 1, 10, 10}, x), Tensor(), scales_tensor({1, 1, 0.7f, 2.3f})}, {}, 13).shape(),
+            (Shape{1, 1, 7, 23}));
+  EXPECT_EQ(run1("Upsample", {make<float>({1, 1, 3, 3}, std::vector<float>(9, 1.0f)), scales_tensor({1, 1, 5.0f / 3, 5.0f / 3})}, {}, 9)
+                .shape(),
+            (Shape{1, 1, 5, 5}));
+}
 TEST_P(OpTest, Resize_Nearest_NonIntegerScale_EachNearestMode) {
   // floor(4 * 1.5) = 6 rows (ties at .5 happen: (1 + 0.5) / 1.5 - 0.5 = 0.5), floor(5 * 0.6) = 3 columns.
   const Shape xs = {1, 2, 4, 5};
