@@ -322,31 +322,13 @@ __global__ void scatter_nd_reduce_kernel(T* __restrict__ out, const int64_t* __r
 }
 
 // ScatterElements: one thread per lane, its elements in order along the axis (launch_scatter_elements).
-template <typename U, typename I>
-__global__ void scatter_elements_kernel(U* __restrict__ out, const I* __restrict__ indices, const U* __restrict__ updates,
+// kReduce false: T is an unsigned integer of the element's size, moved as stored (op unused);
+// true: T is the numeric type, combined in its compute type.
+template <typename T, typename I, bool kReduce>
+__global__ void scatter_elements_kernel(T* __restrict__ out, const I* __restrict__ indices, const T* __restrict__ updates,
                                         StridedIndex lane_out, StridedIndex lane_in, int64_t lanes, int64_t len,
-                                        int64_t in_axis_stride, int64_t out_axis_stride, int64_t dim, FaultSink fault) {
-  SS_GRID_LOOP(l, lanes) {
-    const int64_t ob = strided_offset(l, lane_out), ib = strided_offset(l, lane_in);
-    for (int64_t j = 0; j < len; ++j) {
-      const int64_t pos = ib + j * in_axis_stride;
-      const int64_t given = static_cast<int64_t>(indices[pos]);
-      const int64_t idx = wrap_index(given, dim);
-      if (idx < 0) {
-        report_fault(fault, FaultKind::kIndexOutOfRange, static_cast<unsigned long long>(pos), given, dim, 0);
-        continue;
-      }
-      out[ob + idx * out_axis_stride] = updates[pos];
-    }
-  }
-}
-
-template <typename T, typename I>
-__global__ void scatter_elements_reduce_kernel(T* __restrict__ out, const I* __restrict__ indices,
-                                               const T* __restrict__ updates, StridedIndex lane_out, StridedIndex lane_in,
-                                               int64_t lanes, int64_t len, int64_t in_axis_stride, int64_t out_axis_stride,
-                                               int64_t dim, ScatterOp op, FaultSink fault) {
-  using C = typename Compute<T>::type;
+                                        int64_t in_axis_stride, int64_t out_axis_stride, int64_t dim, ScatterOp op,
+                                        FaultSink fault) {
   SS_GRID_LOOP(l, lanes) {
     const int64_t ob = strided_offset(l, lane_out), ib = strided_offset(l, lane_in);
     for (int64_t j = 0; j < len; ++j) {
@@ -358,7 +340,12 @@ __global__ void scatter_elements_reduce_kernel(T* __restrict__ out, const I* __r
         continue;
       }
       T& e = out[ob + idx * out_axis_stride];
-      e = store<T, C>(scatter_combine<C>(op, load(e), load(updates[pos])));
+      if constexpr (kReduce) {
+        using C = typename Compute<T>::type;
+        e = store<T, C>(scatter_combine<C>(op, load(e), load(updates[pos])));
+      } else {
+        e = updates[pos];
+      }
     }
   }
 }
@@ -1067,14 +1054,14 @@ cudaError_t launch_scatter_elements(ScatterOp op, Elem elem, void* out, const vo
     if (op == ScatterOp::kNone) {
       known = dispatch_bytes(elem_size_bytes(elem), [&](auto tag) {
         using U = typename decltype(tag)::type;
-        scatter_elements_kernel<U, I><<<blocks_for(lanes), kThreads, 0, stream>>>(
+        scatter_elements_kernel<U, I, false><<<blocks_for(lanes), kThreads, 0, stream>>>(
             static_cast<U*>(out), ind, static_cast<const U*>(updates), lane_out, lane_in, lanes, len, in_axis_stride,
-            out_axis_stride, dim, fault);
+            out_axis_stride, dim, op, fault);
       });
     } else {
       known = dispatch_numeric(elem, [&](auto tag) {
         using T = typename decltype(tag)::type;
-        scatter_elements_reduce_kernel<T, I><<<blocks_for(lanes), kThreads, 0, stream>>>(
+        scatter_elements_kernel<T, I, true><<<blocks_for(lanes), kThreads, 0, stream>>>(
             static_cast<T*>(out), ind, static_cast<const T*>(updates), lane_out, lane_in, lanes, len, in_axis_stride,
             out_axis_stride, dim, op, fault);
       });

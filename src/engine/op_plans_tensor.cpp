@@ -907,6 +907,30 @@ StatusOr<GatherElementsPlan> gather_elements_plan(const Node& node, const std::v
   return p;
 }
 
+namespace {
+// ScatterND's and ScatterElements' reduction attribute (from opset 16; max and min from 18), with
+// the checks both make: updates of data's type, no reduction on bool.
+StatusOr<ScatterReduction> scatter_reduction(const Node& node, const Tensor& data, const Tensor& upd) {
+  std::string red = "none";
+  if (const Attribute* a = node.attr("reduction"); a && node.opset >= 16) red = a->s;
+  ScatterReduction r;
+  if (red == "none") r = ScatterReduction::kNone;
+  else if (red == "add") r = ScatterReduction::kAdd;
+  else if (red == "mul") r = ScatterReduction::kMul;
+  else if (red == "max" && node.opset >= 18) r = ScatterReduction::kMax;
+  else if (red == "min" && node.opset >= 18) r = ScatterReduction::kMin;
+  else return invalid_argument("reduction '" + red + "' is not one of none, add, mul" + (node.opset >= 18 ? ", max, min" : ""));
+  if (plan_dtype(upd.dtype()) != plan_dtype(data.dtype())) {
+    return invalid_argument("updates are " + std::string(dtype_name(plan_dtype(upd.dtype()))) + " but data is " +
+                            std::string(dtype_name(plan_dtype(data.dtype()))));
+  }
+  if (r != ScatterReduction::kNone && data.dtype() == DType::kBool) {
+    return unimplemented("reduction '" + red + "' on bool is not supported");
+  }
+  return r;
+}
+}  // namespace
+
 StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* data, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* ind, plan_required_input(inputs, 1));
@@ -915,21 +939,7 @@ StatusOr<ScatterNdPlan> scatter_nd_plan(const Node& node, const std::vector<cons
     return invalid_argument("indices must be int64, got " + std::string(dtype_name(ind->dtype())));
   }
   ScatterNdPlan p;
-  std::string red = "none";
-  if (const Attribute* a = node.attr("reduction"); a && node.opset >= 16) red = a->s;
-  if (red == "none") p.reduction = ScatterReduction::kNone;
-  else if (red == "add") p.reduction = ScatterReduction::kAdd;
-  else if (red == "mul") p.reduction = ScatterReduction::kMul;
-  else if (red == "max" && node.opset >= 18) p.reduction = ScatterReduction::kMax;
-  else if (red == "min" && node.opset >= 18) p.reduction = ScatterReduction::kMin;
-  else return invalid_argument("reduction '" + red + "' is not one of none, add, mul" + (node.opset >= 18 ? ", max, min" : ""));
-  if (plan_dtype(upd->dtype()) != plan_dtype(data->dtype())) {
-    return invalid_argument("updates are " + std::string(dtype_name(plan_dtype(upd->dtype()))) + " but data is " +
-                            std::string(dtype_name(plan_dtype(data->dtype()))));
-  }
-  if (p.reduction != ScatterReduction::kNone && data->dtype() == DType::kBool) {
-    return unimplemented("reduction '" + red + "' on bool is not supported");
-  }
+  SS_ASSIGN_OR_RETURN(p.reduction, scatter_reduction(node, *data, *upd));
   const int64_t r = data->rank(), q = ind->rank();
   if (r < 1 || q < 1) return invalid_argument("data and indices need rank >= 1");
   p.m = ind->dim(q - 1);
@@ -967,21 +977,7 @@ StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std:
     return invalid_argument("indices must be int32 or int64, got " + std::string(dtype_name(ind->dtype())));
   }
   ScatterElementsPlan p;
-  std::string red = "none";
-  if (const Attribute* a = node.attr("reduction"); a && node.opset >= 16) red = a->s;
-  if (red == "none") p.reduction = ScatterReduction::kNone;
-  else if (red == "add") p.reduction = ScatterReduction::kAdd;
-  else if (red == "mul") p.reduction = ScatterReduction::kMul;
-  else if (red == "max" && node.opset >= 18) p.reduction = ScatterReduction::kMax;
-  else if (red == "min" && node.opset >= 18) p.reduction = ScatterReduction::kMin;
-  else return invalid_argument("reduction '" + red + "' is not one of none, add, mul" + (node.opset >= 18 ? ", max, min" : ""));
-  if (plan_dtype(upd->dtype()) != plan_dtype(data->dtype())) {
-    return invalid_argument("updates are " + std::string(dtype_name(plan_dtype(upd->dtype()))) + " but data is " +
-                            std::string(dtype_name(plan_dtype(data->dtype()))));
-  }
-  if (p.reduction != ScatterReduction::kNone && data->dtype() == DType::kBool) {
-    return unimplemented("reduction '" + red + "' on bool is not supported");
-  }
+  SS_ASSIGN_OR_RETURN(p.reduction, scatter_reduction(node, *data, *upd));
   SS_ASSIGN_OR_RETURN(p.axis, cpu_normalize_axis(node.attr_int("axis", 0), data->rank()));
   bool fits = ind->rank() == data->rank();
   for (int64_t k = 0; fits && k < data->rank(); ++k) fits = k == p.axis || ind->dim(k) <= data->dim(k);

@@ -928,23 +928,32 @@ TEST_P(OpTest, BatchNormalization_Errors) {
 // ---------------------------------------------------------------------------------------------
 // InstanceNormalization
 
-// y = (x - mean) / sqrt(var + eps) * sc[c] + b[c], mean and biased var over the spatial elements
-// of each (n, c), two passes in double.
-std::vector<double> instnorm_ref(const std::vector<double>& x, const Shape& xs, const std::vector<double>& sc,
-                                 const std::vector<double>& b, double eps) {
-  const int64_t n = xs[0], c = xs[1], inner = numel_of(xs) / (n * c);
+// GroupNormalization: mean and biased variance over each (n, group)'s channels and spatial
+// elements, two passes in double; scale and bias per channel (per_channel) or per group.
+std::vector<double> groupnorm_ref(const std::vector<double>& x, const Shape& xs, int64_t groups, const std::vector<double>& sc,
+                                  const std::vector<double>& b, double eps, bool per_channel) {
+  const int64_t n = xs[0], c = xs[1], spatial = numel_of(xs) / (n * c), cg = c / groups, inner = cg * spatial;
   std::vector<double> y(x.size());
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t ci = 0; ci < c; ++ci) {
-      const int64_t at = (i * c + ci) * inner;
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t at = (i * groups + g) * inner;
       double mean = 0, var = 0;
       for (int64_t q = 0; q < inner; ++q) mean += x[at + q];
       mean /= static_cast<double>(inner);
       for (int64_t q = 0; q < inner; ++q) var += (x[at + q] - mean) * (x[at + q] - mean);
       var /= static_cast<double>(inner);
-      for (int64_t q = 0; q < inner; ++q) y[at + q] = (x[at + q] - mean) / std::sqrt(var + eps) * sc[ci] + b[ci];
+      for (int64_t q = 0; q < inner; ++q) {
+        const int64_t ch = g * cg + q / spatial, k = per_channel ? ch : g;
+        y[at + q] = (x[at + q] - mean) / std::sqrt(var + eps) * sc[k] + b[k];
+      }
     }
   return y;
+}
+
+// InstanceNormalization: GroupNormalization with one group per channel.
+std::vector<double> instnorm_ref(const std::vector<double>& x, const Shape& xs, const std::vector<double>& sc,
+                                 const std::vector<double>& b, double eps) {
+  return groupnorm_ref(x, xs, xs[1], sc, b, eps, true);
 }
 
 TEST_P(OpTest, InstanceNormalization_Rank4) {
@@ -992,28 +1001,6 @@ TEST_P(OpTest, InstanceNormalization_SingleSpatialElement_GivesB) {
   expect_near(run1("InstanceNormalization", {make(xs, x), make<float>({3}, sc), make<float>({3}, b)}), DType::kFloat32,
               xs, ref, kExact);
 }
-// GroupNormalization: mean and biased variance over each (n, group)'s channels and spatial
-// elements, two passes in double; scale and bias per channel (per_channel) or per group.
-std::vector<double> groupnorm_ref(const std::vector<double>& x, const Shape& xs, int64_t groups, const std::vector<double>& sc,
-                                  const std::vector<double>& b, double eps, bool per_channel) {
-  const int64_t n = xs[0], c = xs[1], spatial = numel_of(xs) / (n * c), cg = c / groups, inner = cg * spatial;
-  std::vector<double> y(x.size());
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t g = 0; g < groups; ++g) {
-      const int64_t at = (i * groups + g) * inner;
-      double mean = 0, var = 0;
-      for (int64_t q = 0; q < inner; ++q) mean += x[at + q];
-      mean /= static_cast<double>(inner);
-      for (int64_t q = 0; q < inner; ++q) var += (x[at + q] - mean) * (x[at + q] - mean);
-      var /= static_cast<double>(inner);
-      for (int64_t q = 0; q < inner; ++q) {
-        const int64_t ch = g * cg + q / spatial, k = per_channel ? ch : g;
-        y[at + q] = (x[at + q] - mean) / std::sqrt(var + eps) * sc[k] + b[k];
-      }
-    }
-  return y;
-}
-
 TEST_P(OpTest, GroupNormalization_Opset21PerChannel_Opset18PerGroup) {
   // Stable Diffusion's GroupNorm(32, C) shapes in small: 6 channels in 3 groups over 4 x 5 planes,
   // 8 channels in 2 groups over [N, C, T], 4 channels in 4 groups (InstanceNormalization), 1 group

@@ -1748,6 +1748,15 @@ TEST_P(OpTest, GatherElements_IndexOutOfRange_Error) {
 // ScatterND
 
 
+// The reductions of ScatterND and ScatterElements, as ONNX Runtime combines a data element a with
+// an update b (max / min: the update unless a compares past it).
+std::map<std::string, std::function<float(float, float)>> scatter_reductions() {
+  return {{"add", [](float a, float b) { return a + b; }},
+          {"mul", [](float a, float b) { return a * b; }},
+          {"max", [](float a, float b) { return a > b ? a : b; }},
+          {"min", [](float a, float b) { return a < b ? a : b; }}};
+}
+
 // Applies the rows in order, as the spec's reference implementation does.
 template <typename T, typename F>
 std::vector<T> ref_scatter_nd(std::vector<T> data, const Shape& ds, const std::vector<int64_t>& ind, const Shape& is,
@@ -1806,11 +1815,7 @@ TEST_P(OpTest, ScatterND_Reductions_DuplicatesAccumulate) {
   auto data = rand_f32(numel_of(ds), 0.5f, 2);
   auto upd = rand_f32(4 * 6, 0.5f, 2);
   std::vector<int64_t> ind = {1, 3, 1, -3};  // row 1 three times, row 3... -3 is row 1 too
-  const std::map<std::string, std::function<float(float, float)>> ops = {
-      {"add", [](float a, float b) { return a + b; }},
-      {"mul", [](float a, float b) { return a * b; }},
-      {"max", [](float a, float b) { return std::max(a, b); }},
-      {"min", [](float a, float b) { return std::min(a, b); }}};
+  const auto ops = scatter_reductions();
   for (const auto& [name, fn] : ops) {
     SCOPED_TRACE("reduction " + name);
     auto ref = ref_scatter_nd(data, ds, ind, {4, 1}, upd, fn);
@@ -1915,11 +1920,7 @@ TEST_P(OpTest, ScatterElements_ReductionsAccumulateInOrder) {
   auto data = rand_f32(numel_of(ds), 0.5f, 2);
   auto upd = rand_f32(numel_of(is), 0.5f, 2);
   const std::vector<int64_t> ind = {0, 1, 2, 0, 0, -3, 1, 1, 2, 2, 0, -1};  // axis 0: every column hit more than once
-  const std::map<std::string, std::function<float(float, float)>> ops = {
-      {"add", [](float a, float b) { return a + b; }},
-      {"mul", [](float a, float b) { return a * b; }},
-      {"max", [](float a, float b) { return std::max(a, b); }},
-      {"min", [](float a, float b) { return std::min(a, b); }}};
+  const auto ops = scatter_reductions();
   for (const auto& [name, fn] : ops) {
     SCOPED_TRACE("reduction " + name);
     auto ref = ref_scatter_elements(data, ds, ind, is, upd, 0, fn);

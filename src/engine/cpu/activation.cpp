@@ -86,14 +86,7 @@ void cpu_gelu_f32(const float* x, float* y, int64_t n) {
 }
 
 Status cpu_erf(OpContext& ctx) {
-  const Tensor* x = ctx.input(0);
-  if (x && x->dtype() == DType::kFloat32) {
-    Tensor y(DType::kFloat32, x->shape());
-    vector_erf_f32(x->data<float>(), y.data<float>(), x->numel());
-    ctx.outputs[0] = std::move(y);
-    return ok_status();
-  }
-  return cpu_unary_float(ctx, [](auto v) { return std::erf(v); });
+  return cpu_unary_vector_f32(ctx, vector_erf_f32, [](auto v) { return std::erf(v); });
 }
 
 Status cpu_gelu(OpContext& ctx) {

@@ -150,29 +150,13 @@ Status cpu_relu(OpContext& ctx) {
   return cpu_unary_float(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
-namespace {
-
-// float32 through vector_math.h's array function f (libmvec, as Erf); every other type through `scalar`.
-template <typename F>
-Status unary_vector_f32(OpContext& ctx, void (*f)(const float*, float*, int64_t), F scalar) {
-  const Tensor* x = ctx.input(0);
-  if (x && x->dtype() == DType::kFloat32) {
-    Tensor y(DType::kFloat32, x->shape());
-    f(x->data<float>(), y.data<float>(), x->numel());
-    ctx.outputs[0] = std::move(y);
-    return ok_status();
-  }
-  return cpu_unary_float(ctx, scalar);
-}
-
-}  // namespace
 
 Status cpu_sigmoid(OpContext& ctx) {
-  return unary_vector_f32(ctx, vector_sigmoid_f32, [](auto v) { return sigmoid_stable(v); });
+  return cpu_unary_vector_f32(ctx, vector_sigmoid_f32, [](auto v) { return sigmoid_stable(v); });
 }
 
 Status cpu_tanh(OpContext& ctx) {
-  return unary_vector_f32(ctx, vector_tanh_f32, [](auto v) { return std::tanh(v); });
+  return cpu_unary_vector_f32(ctx, vector_tanh_f32, [](auto v) { return std::tanh(v); });
 }
 
 // ---------------------------------------------------------------------------------------------

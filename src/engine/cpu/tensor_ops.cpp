@@ -376,30 +376,42 @@ Status cpu_cumsum(OpContext& ctx) {
   return ok_status();
 }
 
-Status cpu_gather_elements(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(const GatherElementsPlan p, gather_elements_plan(ctx.node, ctx.inputs));
-  const Tensor* data = ctx.inputs[0];
-  const Tensor* ind = ctx.inputs[1];
-  Tensor y(data->dtype(), p.shape);
-  const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
-  const auto* src = static_cast<const std::byte*>(data->raw());
-  auto* dst = static_cast<std::byte*>(y.raw());
-  const int64_t r = static_cast<int64_t>(p.shape.size());
-  std::vector<int64_t> idx(static_cast<std::size_t>(r), 0);
-  for (int64_t i = 0, n = ind->numel(); i < n; ++i) {
-    const int64_t v = ind->dtype() == DType::kInt64 ? ind->data<int64_t>()[i] : ind->data<int32_t>()[i];
-    if (v < -p.dim || v >= p.dim) {
-      return invalid_argument("index " + std::to_string(v) + " is out of range for axis " + std::to_string(p.axis) +
-                              " of size " + std::to_string(p.dim) + " (data shape " + shape_to_string(data->shape()) + ")");
+namespace {
+// GatherElements' and ScatterElements' element offsets in data, for indices' elements in row-major
+// order: element i's coordinates with the axis one replaced by its index (+ dim when negative).
+// InvalidArgument naming the first index outside [-dim, dim).
+StatusOr<std::vector<int64_t>> element_offsets(const Tensor& ind, const Shape& shape, int64_t axis, int64_t dim,
+                                               const std::vector<int64_t>& data_strides, const Shape& data_shape) {
+  const int64_t r = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> idx(static_cast<std::size_t>(r), 0), offs(static_cast<std::size_t>(ind.numel()));
+  for (int64_t i = 0, n = ind.numel(); i < n; ++i) {
+    const int64_t v = ind.dtype() == DType::kInt64 ? ind.data<int64_t>()[i] : ind.data<int32_t>()[i];
+    if (v < -dim || v >= dim) {
+      return invalid_argument("index " + std::to_string(v) + " is out of range for axis " + std::to_string(axis) + " of size " +
+                              std::to_string(dim) + " (data shape " + shape_to_string(data_shape) + ")");
     }
     int64_t off = 0;
-    for (int64_t k = 0; k < r; ++k) off += (k == p.axis ? (v < 0 ? v + p.dim : v) : idx[k]) * p.data_strides[k];
-    std::memcpy(dst + i * es, src + off * es, static_cast<std::size_t>(es));
+    for (int64_t k = 0; k < r; ++k) off += (k == axis ? (v < 0 ? v + dim : v) : idx[k]) * data_strides[k];
+    offs[static_cast<std::size_t>(i)] = off;
     for (int64_t k = r; k-- > 0;) {
-      if (++idx[k] < p.shape[k]) break;
+      if (++idx[k] < shape[k]) break;
       idx[k] = 0;
     }
   }
+  return offs;
+}
+}  // namespace
+
+Status cpu_gather_elements(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(const GatherElementsPlan p, gather_elements_plan(ctx.node, ctx.inputs));
+  const Tensor* data = ctx.inputs[0];
+  SS_ASSIGN_OR_RETURN(const std::vector<int64_t> offs,
+                      element_offsets(*ctx.inputs[1], p.shape, p.axis, p.dim, p.data_strides, data->shape()));
+  Tensor y(data->dtype(), p.shape);
+  const std::size_t es = dtype_size(data->dtype());
+  const auto* src = static_cast<const std::byte*>(data->raw());
+  auto* dst = static_cast<std::byte*>(y.raw());
+  for (std::size_t i = 0; i < offs.size(); ++i) std::memcpy(dst + i * es, src + static_cast<std::size_t>(offs[i]) * es, es);
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
@@ -470,28 +482,12 @@ Status cpu_scatter_elements(OpContext& ctx) {
   const Tensor* data = ctx.inputs[0];
   const Tensor* ind = ctx.inputs[1];
   const Tensor* upd = ctx.inputs[2];
+  // Every index checked before any update is applied.
+  SS_ASSIGN_OR_RETURN(const std::vector<int64_t> offs, element_offsets(*ind, p.shape, p.axis, p.dim, p.data_strides, data->shape()));
   Tensor y = Tensor::copy_of(data->dtype(), data->shape(), data->raw());
   const int64_t es = static_cast<int64_t>(dtype_size(data->dtype()));
   auto* dst = static_cast<std::byte*>(y.raw());
   const auto* src = static_cast<const std::byte*>(upd->raw());
-  const int64_t r = static_cast<int64_t>(p.shape.size());
-  std::vector<int64_t> idx(static_cast<std::size_t>(r), 0);
-  // Element offsets into y, in indices' row-major order; every index checked before any is applied.
-  std::vector<int64_t> offs(static_cast<std::size_t>(ind->numel()));
-  for (int64_t i = 0, n = ind->numel(); i < n; ++i) {
-    const int64_t v = ind->dtype() == DType::kInt64 ? ind->data<int64_t>()[i] : ind->data<int32_t>()[i];
-    if (v < -p.dim || v >= p.dim) {
-      return invalid_argument("index " + std::to_string(v) + " is out of range for axis " + std::to_string(p.axis) +
-                              " of size " + std::to_string(p.dim) + " (data shape " + shape_to_string(data->shape()) + ")");
-    }
-    int64_t off = 0;
-    for (int64_t k = 0; k < r; ++k) off += (k == p.axis ? (v < 0 ? v + p.dim : v) : idx[k]) * p.data_strides[k];
-    offs[static_cast<std::size_t>(i)] = off;
-    for (int64_t k = r; k-- > 0;) {
-      if (++idx[k] < p.shape[k]) break;
-      idx[k] = 0;
-    }
-  }
   if (p.reduction == ScatterReduction::kNone) {
     for (std::size_t i = 0; i < offs.size(); ++i)
       std::memcpy(dst + offs[i] * es, src + static_cast<int64_t>(i) * es, static_cast<std::size_t>(es));

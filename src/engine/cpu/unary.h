@@ -37,4 +37,18 @@ Status cpu_unary_float(OpContext& ctx, F f) {
   return ok_status();
 }
 
+// A float unary op whose float32 form is one of vector_math.h's array functions `f` (libmvec:
+// Erf, Sigmoid, Tanh); float64 through `scalar`, as cpu_unary_float.
+template <typename F>
+Status cpu_unary_vector_f32(OpContext& ctx, void (*f)(const float*, float*, int64_t), F scalar) {
+  const Tensor* x = ctx.input(0);
+  if (x && x->dtype() == DType::kFloat32) {
+    Tensor y(DType::kFloat32, x->shape());
+    f(x->data<float>(), y.data<float>(), x->numel());
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  return cpu_unary_float(ctx, scalar);
+}
+
 }  // namespace shardscore

@@ -229,36 +229,46 @@ Status layer_norm(CudaOpContext& ctx, const Tensor* x2) {
 
 Status cuda_layer_normalization(CudaOpContext& ctx) { return layer_norm(ctx, nullptr); }
 
-// InstanceNormalization: LayerNormalization's kernel over the N * C rows of the spatial elements
-// (statistics in double), scale and B read once per row: element c of row n * C + c (kPerRow,
-// period C).
-Status cuda_instance_normalization(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(InstanceNormPlan p, instance_norm_plan(ctx.node, ctx.inputs));
+namespace {
+// InstanceNormalization's and GroupNormalization's launch: LayerNormalization's kernel over the
+// `outer` rows of `inner` elements of X (input 0), with scale and B (inputs 1 and 2) read as the
+// caller's operands say (their data set here); float16 beside float32 runs on float32 copies.
+Status normalize_rows(CudaOpContext& ctx, kernels::NormOperand scale, kernels::NormOperand bias, int64_t outer, int64_t inner,
+                      double eps) {
   const Tensor* x = ctx.inputs[0];
   const Tensor* scale_t = ctx.inputs[1];
   const Tensor* bias_t = ctx.inputs[2];
   const bool mixed = mixed_half({x, scale_t, bias_t});
   const void* px = x->raw();
-  kernels::NormOperand scale, bias;
   scale.data = scale_t->raw();
   bias.data = bias_t->raw();
-  scale.layout = bias.layout = kernels::NormLayout::kPerRow;
-  scale.period = bias.period = p.c;
   if (mixed) {
     SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
     SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
   }
-  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it; not plan.y_dtype
+  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it; not the plan's y_dtype
   void* py = mixed ? result_buffer(ctx, y) : y.raw();
   const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, p.n * p.c,
-                                                       p.spatial, p.eps, ctx.lane.stream));
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, outer, inner, eps, ctx.lane.stream));
   if (mixed) {
     SS_RETURN_IF_ERROR(narrow(ctx, py, y));
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();
+}
+}  // namespace
+
+// InstanceNormalization: LayerNormalization's kernel over the N * C rows of the spatial elements
+// (statistics in double), scale and B read once per row: element c of row n * C + c (kPerRow,
+// period C).
+Status cuda_instance_normalization(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(InstanceNormPlan p, instance_norm_plan(ctx.node, ctx.inputs));
+  kernels::NormOperand scale, bias;
+  scale.layout = bias.layout = kernels::NormLayout::kPerRow;
+  scale.period = bias.period = p.c;
+  return normalize_rows(ctx, scale, bias, p.n * p.c, p.spatial, p.eps);
 }
 
 // GroupNormalization: LayerNormalization's kernel over the N * G rows of a group's channels
@@ -267,13 +277,7 @@ Status cuda_instance_normalization(CudaOpContext& ctx) {
 Status cuda_group_normalization(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(GroupNormPlan p, group_norm_plan(ctx.node, ctx.inputs));
   const Tensor* x = ctx.inputs[0];
-  const Tensor* scale_t = ctx.inputs[1];
-  const Tensor* bias_t = ctx.inputs[2];
-  const bool mixed = mixed_half({x, scale_t, bias_t});
-  const void* px = x->raw();
   kernels::NormOperand scale, bias;
-  scale.data = scale_t->raw();
-  bias.data = bias_t->raw();
   if (p.per_channel) {
     Shape as_channels(static_cast<std::size_t>(x->rank() - 1), 1);  // [C, 1, ...]: broadcast along N and the spatial axes
     as_channels[0] = p.c;
@@ -284,21 +288,7 @@ Status cuda_group_normalization(CudaOpContext& ctx) {
     scale.layout = bias.layout = kernels::NormLayout::kPerRow;
     scale.period = bias.period = p.groups;
   }
-  if (mixed) {
-    SS_RETURN_IF_ERROR(widen_if_half(ctx, x, &px));
-    SS_RETURN_IF_ERROR(widen_if_half(ctx, scale_t, &scale.data));
-    SS_RETURN_IF_ERROR(widen_if_half(ctx, bias_t, &bias.data));
-  }
-  Tensor y(x->dtype(), x->shape());  // ONNX's T (X's), as op_run_cpu types it
-  void* py = mixed ? result_buffer(ctx, y) : y.raw();
-  const Elem e = mixed ? Elem::kF32 : cuda_elem(x->dtype());
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_layer_norm(e, px, nullptr, scale, bias, py, nullptr, nullptr, p.n * p.groups,
-                                                       p.c / p.groups * p.spatial, p.eps, ctx.lane.stream));
-  if (mixed) {
-    SS_RETURN_IF_ERROR(narrow(ctx, py, y));
-  }
-  ctx.outputs[0] = std::move(y);
-  return ok_status();
+  return normalize_rows(ctx, scale, bias, p.n * p.groups, p.c / p.groups * p.spatial, p.eps);
 }
 
 // LRN: one kernel, every float type as stored (float16 and bfloat16 loaded into double, rounded

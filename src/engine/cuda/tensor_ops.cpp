@@ -408,52 +408,64 @@ static_assert(static_cast<int>(kernels::ScatterOp::kNone) == static_cast<int>(Sc
               static_cast<int>(kernels::ScatterOp::kMax) == static_cast<int>(ScatterReduction::kMax) &&
               static_cast<int>(kernels::ScatterOp::kMin) == static_cast<int>(ScatterReduction::kMin));
 
+namespace {
+// ScatterND's and ScatterElements' frame around their kernel: y (data's type and shape) starts as
+// data, then launch(target, elem, updates) combines the updates into target. A reduction on float16
+// / bfloat16 runs on float32 copies of data and updates, narrowed into y once at the end, as the
+// CPU computes it (op_run_cpu widens both, the CPU function combines every update in float32, the
+// output is rounded once): rounding after each update would lose what duplicates add up to (2048
+// plus four 1s stays 2048 in float16, where the CPU gives 2052). updates must have data's type
+// here (float16 beside float32 passes the plans, which the CPU widens; the kernels need one type).
+template <typename Launch>
+Status scatter_into(CudaOpContext& ctx, ScatterReduction reduction, const Tensor* data, const Tensor* upd, Tensor* y,
+                    Launch launch) {
+  if (data->dtype() != upd->dtype()) {
+    return unimplemented("updates of type " + std::string(dtype_name(upd->dtype())) + " into data of type " +
+                         std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
+  }
+  const bool widen = dtype_is_half(data->dtype()) && reduction != ScatterReduction::kNone;
+  const int64_t bytes = static_cast<int64_t>(y->nbytes());
+  if (bytes > 0 && !widen) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y->raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
+  }
+  void* target = y->raw();
+  const void* updates = upd->raw();
+  if (widen) {
+    target = ctx.scratch(static_cast<std::size_t>(y->numel()) * sizeof(float));
+    void* upd_wide = ctx.scratch(static_cast<std::size_t>(upd->numel()) * sizeof(float));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(data->dtype()), data->raw(), target, y->numel(), ctx.lane.stream));
+    SS_LAUNCH_RETURN_IF_ERROR(
+        kernels::launch_widen_to_f32(cuda_elem(upd->dtype()), upd->raw(), upd_wide, upd->numel(), ctx.lane.stream));
+    updates = upd_wide;
+  }
+  SS_RETURN_IF_ERROR(launch(target, widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), updates));
+  if (widen) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_narrow_f32_to(cuda_elem(y->dtype()), target, y->raw(), y->numel(), ctx.lane.stream));
+  }
+  return ok_status();
+}
+}  // namespace
+
 Status cuda_scatter_nd(CudaOpContext& ctx) {
   SS_ASSIGN_OR_RETURN(const ScatterNdPlan p, scatter_nd_plan(ctx.node, ctx.inputs));
   const Tensor* data = ctx.inputs[0];
   const Tensor* upd = ctx.inputs[2];
   if (p.m > kernels::kMaxRank) return rank_limit_error(static_cast<std::size_t>(p.m));
-  if (data->dtype() != upd->dtype()) {
-    // float16 beside float32 passes the plan (the CPU widens both); here the kernel needs one type.
-    return unimplemented("updates of type " + std::string(dtype_name(upd->dtype())) + " into data of type " +
-                         std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
-  }
-  Tensor y(data->dtype(), data->shape());
-  // A reduction on float16 / bfloat16 combines in float32 and rounds once at the end, as the CPU
-  // does (op_run_cpu widens data and updates, the CPU function accumulates every row in float32,
-  // the output is rounded once): float32 copies of both go through the kernel, then are narrowed
-  // into y. Rounding after each row instead would lose what duplicate rows add up to (2048 plus
-  // four 1s stays 2048 in float16, where the CPU gives 2052).
-  const bool widen = dtype_is_half(data->dtype()) && p.reduction != ScatterReduction::kNone;
-  const int64_t bytes = static_cast<int64_t>(y.nbytes());
-  if (bytes > 0 && !widen) {
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y.raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
-  }
   kernels::GatherNdIndex nd;
   nd.m = static_cast<int>(p.m);
   for (int64_t k = 0; k < p.m; ++k) {
     nd.dims[k] = p.dims[k];
     nd.strides[k] = p.strides[k];
   }
-  void* target = y.raw();
-  const void* updates = upd->raw();
-  if (widen) {
-    target = ctx.scratch(static_cast<std::size_t>(y.numel()) * sizeof(float));
-    void* upd_wide = ctx.scratch(static_cast<std::size_t>(upd->numel()) * sizeof(float));
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_widen_to_f32(cuda_elem(data->dtype()), data->raw(), target, y.numel(), ctx.lane.stream));
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_widen_to_f32(cuda_elem(upd->dtype()), upd->raw(), upd_wide, upd->numel(), ctx.lane.stream));
-    updates = upd_wide;
-  }
+  Tensor y(data->dtype(), data->shape());
   // As GatherND: the kernel records an out-of-range index, empty slices included.
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(
-      static_cast<kernels::ScatterOp>(p.reduction), widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), target,
-      ctx.inputs[1]->data<int64_t>(), updates, p.rows, p.slice, nd, ctx.fault(0, data), ctx.lane.stream));
-  if (widen) {
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_narrow_f32_to(cuda_elem(y.dtype()), target, y.raw(), y.numel(), ctx.lane.stream));
-  }
+  SS_RETURN_IF_ERROR(scatter_into(ctx, p.reduction, data, upd, &y, [&](void* target, kernels::Elem elem, const void* updates) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_nd(static_cast<kernels::ScatterOp>(p.reduction), elem, target,
+                                                         ctx.inputs[1]->data<int64_t>(), updates, p.rows, p.slice, nd,
+                                                         ctx.fault(0, data), ctx.lane.stream));
+    return ok_status();
+  }));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
@@ -464,17 +476,6 @@ Status cuda_scatter_elements(CudaOpContext& ctx) {
   const Tensor* ind = ctx.inputs[1];
   const Tensor* upd = ctx.inputs[2];
   if (p.shape.size() > static_cast<std::size_t>(kernels::kMaxRank)) return rank_limit_error(p.shape.size());
-  if (data->dtype() != upd->dtype()) {
-    return unimplemented("updates of type " + std::string(dtype_name(upd->dtype())) + " into data of type " +
-                         std::string(dtype_name(data->dtype())) + " are not supported on CUDA");
-  }
-  Tensor y(data->dtype(), data->shape());
-  // As ScatterND: a reduction on float16 / bfloat16 combines in float32 copies and rounds once.
-  const bool widen = dtype_is_half(data->dtype()) && p.reduction != ScatterReduction::kNone;
-  const int64_t bytes = static_cast<int64_t>(y.nbytes());
-  if (bytes > 0 && !widen) {
-    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_copy_rows(y.raw(), bytes, data->raw(), bytes, bytes, 1, ctx.lane.stream));
-  }
   // Lanes: indices' shape with the axis dimension 1; offsets in out (data's strides) and in
   // indices / updates (their own row-major strides).
   const std::vector<int64_t> in_strides = row_major_strides(p.shape);
@@ -489,26 +490,15 @@ Status cuda_scatter_elements(CudaOpContext& ctx) {
     lanes *= lane_out.dims[k];
   }
   const int64_t len = p.shape[static_cast<std::size_t>(p.axis)];
-  void* target = y.raw();
-  const void* updates = upd->raw();
-  if (widen) {
-    target = ctx.scratch(static_cast<std::size_t>(y.numel()) * sizeof(float));
-    void* upd_wide = ctx.scratch(static_cast<std::size_t>(upd->numel()) * sizeof(float));
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_widen_to_f32(cuda_elem(data->dtype()), data->raw(), target, y.numel(), ctx.lane.stream));
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_widen_to_f32(cuda_elem(upd->dtype()), upd->raw(), upd_wide, upd->numel(), ctx.lane.stream));
-    updates = upd_wide;
-  }
+  Tensor y(data->dtype(), data->shape());
   // As GatherElements: the indices are on the device, the kernel records an out-of-range one.
-  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_elements(
-      static_cast<kernels::ScatterOp>(p.reduction), widen ? kernels::Elem::kF32 : cuda_elem(data->dtype()), target, ind->raw(),
-      ind->dtype() == DType::kInt64, updates, lane_out, lane_in, lanes, len, in_strides[static_cast<std::size_t>(p.axis)],
-      p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, ctx.fault(static_cast<int>(p.axis), data), ctx.lane.stream));
-  if (widen) {
-    SS_LAUNCH_RETURN_IF_ERROR(
-        kernels::launch_narrow_f32_to(cuda_elem(y.dtype()), target, y.raw(), y.numel(), ctx.lane.stream));
-  }
+  SS_RETURN_IF_ERROR(scatter_into(ctx, p.reduction, data, upd, &y, [&](void* target, kernels::Elem elem, const void* updates) {
+    SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_scatter_elements(
+        static_cast<kernels::ScatterOp>(p.reduction), elem, target, ind->raw(), ind->dtype() == DType::kInt64, updates,
+        lane_out, lane_in, lanes, len, in_strides[static_cast<std::size_t>(p.axis)],
+        p.data_strides[static_cast<std::size_t>(p.axis)], p.dim, ctx.fault(static_cast<int>(p.axis), data), ctx.lane.stream));
+    return ok_status();
+  }));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
