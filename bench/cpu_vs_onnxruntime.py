@@ -14,6 +14,7 @@ Models (random weights, exported by this script into bench/out/, reused on later
   lstm       an LSTM sequence classifier as torch exports batch_first=True: input [N, 50, 32] transposed to time-major,
              LSTM hidden 128, last state, Gemm to 10 classes; opset 14 (written with onnx.helper, no torch needed)
   gru        the same classifier with a GRU (hidden 128, linear_before_reset 1 as torch exports nn.GRU); opset 14
+             (onnx.helper, no torch needed)
   deconv     a U-Net decoder stage: input [N, 64, 32, 32], ConvTranspose 64->32 kernel 2 stride 2, Conv 3x3 32->32
              pad 1, Relu; opset 13 (onnx.helper, no torch needed)
 

@@ -350,8 +350,8 @@ __global__ void scatter_elements_kernel(T* __restrict__ out, const I* __restrict
   }
 }
 
-// OneHot's index value (the CPU's one_hot_index): floats truncated toward zero, kNoIndex where
-// nothing can match.
+// OneHot's index value (the CPU's one_hot_index in src/engine/cpu/tensor_ops.cpp, mirrored):
+// floats truncated toward zero, kOneHotNoIndex where nothing can match.
 constexpr int64_t kOneHotNoIndex = INT64_MIN;
 template <typename I>
 __device__ __forceinline__ int64_t one_hot_index(I raw) {

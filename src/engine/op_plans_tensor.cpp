@@ -809,7 +809,7 @@ StatusOr<ResizePlan> upsample_plan(const Node& node, const std::vector<const Ten
   return resize_plan(as_resize, {x, nullptr, &scales_t});
 }
 
-// ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
+// ---- Tile, Trilu, CumSum, GatherElements, ScatterND, ScatterElements, OneHot, EyeLike ----
 
 namespace {
 // A host scalar input (0-D or one element) of int32 or int64, as int64.

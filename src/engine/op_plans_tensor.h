@@ -19,7 +19,6 @@
 //     compute type (`dtype`) and the type of the output the CUDA backend writes (`out_dtype`:
 //     float16 where any input is float16 and the compute type is float32). On the CPU, which never
 //     sees float16 there, out_dtype == dtype.
-#include <climits>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -255,7 +254,7 @@ StatusOr<ResizePlan> resize_plan(const Node& node, const std::vector<const Tenso
 // and grows another is refused (one rounding for all axes here).
 StatusOr<ResizePlan> upsample_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
-// ---- Tile, Trilu, CumSum, GatherElements, ScatterND ----
+// ---- Tile, Trilu, CumSum, GatherElements, ScatterND, ScatterElements, OneHot, EyeLike ----
 
 // Tile (opset 6 on): output dimension k is input dimension k times repeats[k] (input 1, int64,
 // one value >= 0 per dimension; read on the host). The copy: the output seen as copy_shape =
@@ -343,7 +342,7 @@ StatusOr<ScatterElementsPlan> scatter_elements_plan(const Node& node, const std:
 
 // OneHot (opset 9 on): indices (any numeric type; a float one truncated toward zero), depth (a
 // numeric scalar or one-element tensor, read on the host, truncated likewise, at least 1) and
-// values ([off_value, on_value], any type: the output's). The output is indices' shape with depth
+// values ([off_value, on_value], any type: the output's). depth is at most 1e15. The output is indices' shape with depth
 // inserted at axis (default -1, counted in the output's rank): element (o, d, i) is on_value
 // where indices' element (o, i), + depth when negative, equals d, else off_value. An index outside
 // [-depth, depth) (a NaN or infinity too) gives a row of off_value, as ONNX Runtime has it. Negative
@@ -356,9 +355,6 @@ struct OneHotPlan {
   DType dtype = DType::kFloat32;  // values'
 };
 StatusOr<OneHotPlan> one_hot_plan(const Node& node, const std::vector<const Tensor*>& inputs);
-// An index value as OneHot compares it: integers as they are, floats truncated toward zero, and
-// kOneHotNoIndex for a NaN, an infinity or a float past +-2^62 (no row is on).
-inline constexpr int64_t kOneHotNoIndex = INT64_MIN;
 
 // EyeLike (opset 9 on): a 2-D input's shape, type `dtype` (an ONNX type code; the input's when
 // absent): 1 where column - row == k, else 0. Numeric types and bool.

@@ -110,19 +110,20 @@ Status pass_blocked_conv_layout(Graph* g, int64_t block, PassStats* stats);
 // values with no transpose between them. The same function of the inputs, up to summation order.
 Status pass_nhwc_convs(Graph* g, PassStats* stats);
 
-// The CPU backend's recurrent products (run after pass_to_half, so float32 models only): every LSTM
-// and RNN (default domain) whose W and R are float32 initializers gets one more, its input
-// kRecurrentJointInput (engine/op_plans_rnn.h): the initializer [W R], [num_directions, gates * hidden_size, input_size +
-// hidden_size], each direction's rows W's then R's, and the attribute kRecurrentJointAttr = 1. The
+// All of the above but pass_nhwc_convs, in order (pass_fuse_attention only with fuse_attention), then the convolution
+// layout for a channel block of `conv_block` (the CPU backend's onednn_channel_block(); 0 leaves
+// convolutions to the im2col code).
+Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool fuse_attention = true);
+
+// The CPU backend's recurrent products (not part of graph_optimize: Engine::load runs it on the CPU
+// backend after pass_to_half, so on float32 models only): every LSTM and RNN (default domain) whose
+// W and R are float32 initializers, with hidden_size > 0, gets one more input,
+// kRecurrentJointInput (engine/op_plans_rnn.h): the initializer [W R], [num_directions, gates *
+// hidden_size, input_size + hidden_size], each direction's rows W's then R's, and the attribute kRecurrentJointAttr = 1. The
 // CPU function then computes [X H] [W R]^T per step with oneDNN's matmul, the weights packed once
 // (engine/cpu/onednn.h), instead of packing them in every OpenBLAS call. The same function, up to
 // summation order. Nodes with that input already are left alone (the model's, the plan refuses).
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats);
-
-// All of the above, in order (pass_fuse_attention only with fuse_attention), then the convolution
-// layout for a channel block of `conv_block` (the CPU backend's onednn_channel_block(); 0 leaves
-// convolutions to the im2col code).
-Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool fuse_attention = true);
 
 // Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and
 // outputs become float32 (data files hold float32), with a Cast to float16 after each such input

@@ -97,7 +97,6 @@ class Case:
     # spec's own Python implementation) or a function feeds -> {output: array}; `why` says why.
     oracle: object = "ort"
     why: str = ""
-    crop: tuple | None = None    # compare with ORT's output cut to this shape (where ORT's is larger than the spec's)
 
     @property
     def batch(self) -> int:
@@ -2737,8 +2736,6 @@ def judge(case: Case, backend: str, ours: dict, ref: dict, rename=lambda n: n) -
             problems.append(f"{name}: missing from {'ours' if key not in ours else 'the oracle'}")
             continue
         r = np.asarray(ref[key])
-        if case.crop is not None:
-            r = r[tuple(slice(0, d) for d in case.crop)]
         dtype, a = ours[key]
         if dtype == "bfloat16":  # ORT gives bfloat16 as its own type; compare the widened values
             r = r.astype(np.float32)

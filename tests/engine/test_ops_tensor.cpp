@@ -2043,7 +2043,8 @@ TEST_P(OpTest, OneHot_Errors) {
 
 TEST_P(OpTest, EyeLike_DiagonalsAndTypes) {
   auto x = make<float>({3, 4}, rand_f32(12));
-  for (const int64_t k : {0, 1, -2, 3, 4, -3}) {
+  // k past any column, as far as int64 goes: all zeros, with no overflow in the diagonal test.
+  for (const int64_t k : {int64_t{0}, int64_t{1}, int64_t{-2}, int64_t{3}, int64_t{4}, int64_t{-3}, INT64_MAX, INT64_MIN}) {
     SCOPED_TRACE("k " + std::to_string(k));
     std::vector<double> ref(12, 0.0);
     for (int64_t r = 0; r < 3; ++r)

@@ -28,7 +28,7 @@ Status cpu_pad(OpContext& ctx);                   // constant / reflect / edge /
 Status cpu_resize(OpContext& ctx);                // nearest (any rank), linear (last two dims)
 Status cpu_upsample(OpContext& ctx);  // Upsample 7-9 and Resize 10: Resize with asymmetric coordinates (upsample_plan)
 
-// rnn.cpp — RNN, GRU, LSTM (engine/op_plans_rnn.h): one batch row at a time
+// rnn.cpp — RNN, GRU, LSTM (engine/op_plans_rnn.h): tiles of 64 batch rows
 Status cpu_rnn(OpContext& ctx);
 Status cpu_gru(OpContext& ctx);
 Status cpu_lstm(OpContext& ctx);

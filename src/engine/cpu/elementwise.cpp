@@ -150,7 +150,6 @@ Status cpu_relu(OpContext& ctx) {
   return cpu_unary_float(ctx, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
 }
 
-
 Status cpu_sigmoid(OpContext& ctx) {
   return cpu_unary_vector_f32(ctx, vector_sigmoid_f32, [](auto v) { return sigmoid_stable(v); });
 }

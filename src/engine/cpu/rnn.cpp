@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <optional>
 #include <type_traits>
 #include <vector>
@@ -83,8 +82,8 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
   const bool packed = joint && p.has_joint && std::is_same_v<T, float>;
   std::vector<T> wr(joint && !packed ? static_cast<std::size_t>(gh * kx) : 0), bsum(static_cast<std::size_t>(gh));
   std::vector<T> xg(static_cast<std::size_t>(tile * kx)), xw(static_cast<std::size_t>(tile * gh)),
-      hr(static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()), rh(h.size()),
-      hrh(h.size()), g0(h.size()), g1(h.size()), g2(h.size()), g3(h.size());
+      hr(joint ? 0 : static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()),
+      rh(joint ? 0 : h.size()), hrh(rh.size()), g0(h.size()), g1(h.size()), g2(h.size()), g3(h.size());  // hr, rh, hrh: GRU's
   std::vector<int64_t> t_of(static_cast<std::size_t>(tile));
   for (int64_t d = 0; d < dirs; ++d) {
     const T* w = pw + d * gh * n_in;
@@ -98,7 +97,6 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
     const bool backward = p.reverse || d == 1;
     const bool gru_reset_first = p.kind == RnnKind::kGru && !p.linear_before_reset;
     for (int64_t k = 0; k < gh; ++k) bsum[static_cast<std::size_t>(k)] = pb ? wb[k] + rb[k] : T(0);
-    auto bias = [&](int64_t k) { return bsum[static_cast<std::size_t>(k)]; };
     // One prepared product per direction: no allocation per step (the batch's memory plan records
     // every allocation, and a step count that follows sequence_lens would vary between batches).
     std::optional<OnednnRowProduct> product;
@@ -150,7 +148,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
-            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bias(hid + j);
+            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bsum[static_cast<std::size_t>(hid + j)];
           activate_all(f, g1.data(), tile * hid, clip);
         }
         if (gru_reset_first) {

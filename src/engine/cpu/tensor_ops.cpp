@@ -3,6 +3,7 @@
 // they work on every element type (bool included).
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -505,7 +506,10 @@ Status cpu_scatter_elements(OpContext& ctx) {
 }
 
 namespace {
-// OneHot's index value (op_plans_tensor.h): integers as they are, floats truncated toward zero.
+// OneHot's index value: integers as they are, floats truncated toward zero, kOneHotNoIndex (no row
+// is on) for a NaN, an infinity, a float past +-2^62 or a uint64 past INT64_MAX. The CUDA kernel's
+// one_hot_index (kernels/tensor_ops.cu) mirrors it.
+constexpr int64_t kOneHotNoIndex = INT64_MIN;
 template <typename T>
 int64_t one_hot_index(T v) {
   if constexpr (std::is_floating_point_v<T>) {
@@ -559,8 +563,7 @@ Status cpu_eye_like(OpContext& ctx) {
   const uint64_t one = p.one_bits;
   for (int64_t r = 0; r < p.rows; ++r) {
     if (p.k < -r || p.k >= p.cols - r) continue;  // no column r + k (compared so, r + k cannot overflow)
-    const int64_t c = r + p.k;
-    if (c >= 0 && c < p.cols) std::memcpy(static_cast<std::byte*>(y.raw()) + static_cast<std::size_t>(r * p.cols + c) * es, &one, es);
+    std::memcpy(static_cast<std::byte*>(y.raw()) + static_cast<std::size_t>(r * p.cols + r + p.k) * es, &one, es);
   }
   ctx.outputs[0] = std::move(y);
   return ok_status();

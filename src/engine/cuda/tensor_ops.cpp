@@ -320,7 +320,7 @@ Status cuda_upsample(CudaOpContext& ctx) {
   return resize_run(ctx, p);
 }
 
-// ---- Tile, Trilu, GatherElements, ScatterND ----
+// ---- Tile, Trilu, GatherElements, ScatterND, ScatterElements, OneHot, EyeLike ----
 
 namespace {
 // How many dimensions strided_copy launches a copy with (after coalesce_strided).
