@@ -804,8 +804,10 @@ StatusOr<ResizePlan> upsample_plan(const Node& node, const std::vector<const Ten
   Attribute nearest = mode;
   nearest.s = shrinks ? "ceil" : "floor";
   as_resize.attrs["nearest_mode"] = nearest;
-  ScopedTensorAllocator heap(nullptr);  // host memory on every backend
-  const Tensor scales_t = Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(scales.size())}, scales.data());
+  // A host tensor over `scales` itself (no allocation, on every backend), alive while resize_plan reads it.
+  const Tensor scales_t = Tensor::wrap(DType::kFloat32, {static_cast<int64_t>(scales.size())},
+                                       std::shared_ptr<std::byte>(reinterpret_cast<std::byte*>(scales.data()), [](std::byte*) {}),
+                                       false);
   return resize_plan(as_resize, {x, nullptr, &scales_t});
 }
 

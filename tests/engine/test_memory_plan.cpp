@@ -201,5 +201,28 @@ TEST(MemoryPlan, RecurrentStepsAllocateNothingWhateverTheirCount) {
   for (int run = 4; run < 8; ++run) EXPECT_LE(heap[static_cast<std::size_t>(run)], 3) << "run " << run;
 }
 
+// Upsample (opset 9) and Resize at opset 10 hand their scales to the Resize plan without a tensor
+// of their own: in steady state a batch allocates its output only.
+TEST(MemoryPlan, UpsampleStepsAllocateOnlyTheirOutput) {
+  using namespace onnx_builder;
+  for (const char* op : {"Upsample", "Resize"}) {
+    SCOPED_TRACE(op);
+    auto m = new_model(std::string(op) == "Upsample" ? 9 : 10);
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 2, 3, 3});
+    add_float_tensor(&m, "S", {4}, {1, 1, 2, 2});
+    add_node(&m, op, {"X", "S"}, {"Y"}, "up");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2, 6, 6});
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("shardscore_memplan_up_" + std::to_string(::getpid()) + ".onnx")).string();
+    std::ofstream(path, std::ios::binary) << bytes_of(m);
+    auto engine = Engine::load(path, "cpu");
+    std::filesystem::remove(path);
+    ASSERT_TRUE(engine.ok()) << engine.status().message();
+    std::vector<float> x(4 * 2 * 3 * 3, 1.5f);
+    auto heap = run_repeatedly(*engine.value(), {Tensor::copy_of(DType::kFloat32, {4, 2, 3, 3}, x.data())}, 5);
+    EXPECT_LE(heap[4], 1) << "steady state: the output only";
+  }
+}
+
 }  // namespace
 }  // namespace shardscore

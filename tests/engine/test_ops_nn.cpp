@@ -1004,13 +1004,13 @@ TEST_P(OpTest, InstanceNormalization_SingleSpatialElement_GivesB) {
 TEST_P(OpTest, GroupNormalization_Opset21PerChannel_Opset18PerGroup) {
   // Stable Diffusion's GroupNorm(32, C) shapes in small: 6 channels in 3 groups over 4 x 5 planes,
   // 8 channels in 2 groups over [N, C, T], 4 channels in 4 groups (InstanceNormalization), 1 group
-  // (LayerNormalization over C, H, W), a 2-D [N, C] X, and a large plane (the CUDA block-per-row kernel).
+  // (LayerNormalization over C, H, W), a 2-D [N, C] X, and a large plane (the CUDA block-per-row kernel), a 5-D X.
   struct Case {
     Shape xs;
     int64_t groups;
   };
   for (const Case& c : {Case{{2, 6, 4, 5}, 3}, Case{{3, 8, 37}, 2}, Case{{2, 4, 3, 3}, 4}, Case{{2, 4, 3, 3}, 1},
-                        Case{{5, 6}, 3}, Case{{1, 4, 32, 32}, 2}}) {
+                        Case{{5, 6}, 3}, Case{{1, 4, 32, 32}, 2}, Case{{2, 4, 2, 3, 3}, 2}}) {
     SCOPED_TRACE(shape_to_string(c.xs) + " groups " + std::to_string(c.groups));
     const int64_t ch = c.xs[1];
     auto x = rand_f32(numel_of(c.xs), -3, 3);
