@@ -91,6 +91,7 @@ StatusOr<RnnPlan> rnn_plan(RnnKind kind, const Node& node, const std::vector<con
                                      "[num_directions, gates * hidden_size, input_size + hidden_size]"));
   }
   p.has_joint = joint != nullptr;
+  p.constant_weights = kind == RnnKind::kGru && node.attr_int(kRecurrentConstAttr, 0) == 1 && x->dtype() == DType::kFloat32;
   p.has_b = b != nullptr;
   p.has_seq_lens = seq_lens != nullptr;
   p.has_initial_h = h0 != nullptr;

@@ -42,6 +42,10 @@ enum class RnnKind { kRnn, kGru, kLstm };
 // kRecurrentJointAttr = 1; a model's node with more than 8 inputs is refused.
 inline constexpr std::size_t kRecurrentJointInput = 8;
 inline constexpr const char* kRecurrentJointAttr = "shardscore_joint_weights";
+// A GRU's counterpart (pass_recurrent_joint_weights): its W and R are constant initializers, so the
+// CPU function may pack them once (oneDNN's cache keeps them for the process: a model that set it
+// on weights computed per batch would grow that cache). GRU keeps its three products apart.
+inline constexpr const char* kRecurrentConstAttr = "shardscore_constant_weights";
 enum class RnnActivation { kSigmoid, kTanh, kRelu };
 
 struct RnnPlan {
@@ -58,6 +62,7 @@ struct RnnPlan {
   bool linear_before_reset = false;  // GRU
   bool has_b = false, has_seq_lens = false, has_initial_h = false, has_initial_c = false, has_p = false;
   bool has_joint = false;        // input kRecurrentJointInput: [W R], float32 (LSTM, RNN)
+  bool constant_weights = false; // GRU: kRecurrentConstAttr, float32 W and R
   // Outputs 0 (Y), 1 (Y_h) and 2 (Y_c, LSTM only): their shapes (empty where the node does not
   // ask for the output).
   Shape y_shape, h_shape, c_shape;

@@ -21,7 +21,7 @@ std::string PassStats::describe() const {
          (fused_attentions ? std::to_string(fused_attentions) + " attention(s) fused, " : std::string()) +
          (fused_add_layer_norms ? std::to_string(fused_add_layer_norms) + " Add+LayerNormalization fused, " : std::string()) + std::to_string(blocked_convs) + " Conv on oneDNN, " +
          (nhwc_convs ? std::to_string(nhwc_convs) + " Conv in NHWC, " : std::string()) +
-         (joint_recurrent ? std::to_string(joint_recurrent) + " LSTM/RNN on oneDNN, " : std::string()) +
+         (joint_recurrent ? std::to_string(joint_recurrent) + " LSTM/GRU/RNN on oneDNN, " : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 
@@ -1219,8 +1219,8 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats) {
   FreshNames fresh(*g);
   for (auto& n : g->nodes) {
-    if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "RNN") || n.inputs.size() < 3 ||
-        n.inputs.size() > kRecurrentJointInput || n.attr(kRecurrentJointAttr)) {
+    if (!n.domain.empty() || (n.op_type != "LSTM" && n.op_type != "RNN" && n.op_type != "GRU") || n.inputs.size() < 3 ||
+        n.inputs.size() > kRecurrentJointInput || n.attr(kRecurrentJointAttr) || n.attr(kRecurrentConstAttr)) {
       continue;
     }
     const Tensor* w = initializer(*g, n.inputs[1]);
@@ -1231,6 +1231,11 @@ Status pass_recurrent_joint_weights(Graph* g, PassStats* stats) {
     }
     const int64_t dirs = w->dim(0), gh = w->dim(1), n_in = w->dim(2), hid = r->dim(2), kx = n_in + hid;
     if (gh == 0 || kx == 0 || n.outputs.empty()) continue;  // nothing to multiply (hidden_size 0)
+    if (n.op_type == "GRU") {  // its products stay apart: the weights only marked constant
+      n.attrs[kRecurrentConstAttr] = int_attr(1);
+      ++stats->joint_recurrent;
+      continue;
+    }
     Tensor joint(DType::kFloat32, {dirs, gh, kx});
     for (int64_t row = 0; row < dirs * gh; ++row) {
       std::copy(w->data<float>() + row * n_in, w->data<float>() + (row + 1) * n_in, joint.data<float>() + row * kx);

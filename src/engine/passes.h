@@ -32,7 +32,7 @@ struct PassStats {
   int fused_add_layer_norms = 0;
   int blocked_convs = 0;
   int nhwc_convs = 0;
-  int joint_recurrent = 0;  // LSTM / RNN nodes given [W R] (pass_recurrent_joint_weights)
+  int joint_recurrent = 0;  // LSTM / RNN nodes given [W R], GRU nodes marked constant (pass_recurrent_joint_weights)
   int removed_nodes = 0;
   int spatial_1d_as_2d = 0;  // 1-D Conv / ConvTranspose / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
@@ -123,6 +123,8 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool f
 // CPU function then computes [X H] [W R]^T per step with oneDNN's matmul, the weights packed once
 // (engine/cpu/onednn.h), instead of packing them in every OpenBLAS call. The same function, up to
 // summation order. Nodes with that input already are left alone (the model's, the plan refuses).
+// A GRU with such weights gets only the attribute kRecurrentConstAttr = 1 (its three products stay
+// apart; the CPU function packs W and R, or R's rows, once each).
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats);
 
 // Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and

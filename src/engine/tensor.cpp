@@ -107,6 +107,14 @@ Tensor Tensor::reshaped(Shape shape) const {
   return t;
 }
 
+Tensor Tensor::rows0(int64_t begin, int64_t count) const {
+  Tensor t = *this;
+  const std::size_t row_bytes = shape_[0] > 0 ? nbytes() / static_cast<std::size_t>(shape_[0]) : 0;
+  t.shape_[0] = count;
+  t.buf_ = std::shared_ptr<std::byte>(buf_, buf_.get() + static_cast<std::size_t>(begin) * row_bytes);
+  return t;
+}
+
 Tensor Tensor::slice0(int64_t i) const {
   Tensor t = *this;
   t.shape_.erase(t.shape_.begin());

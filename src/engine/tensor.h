@@ -86,6 +86,8 @@ class Tensor {
   // Index i of axis 0 (0 <= i < dim(0), rank >= 1): the sub-tensor of the other axes, a view into
   // this buffer (which it keeps alive), at a fixed address for the buffer's life.
   Tensor slice0(int64_t i) const;
+  // Rows [begin, begin + count) of axis 0 (rank >= 1): a view as slice0's, of shape [count, ...].
+  Tensor rows0(int64_t begin, int64_t count) const;
   // A tensor over a buffer the caller owns (`buf` keeps it alive), in host or device memory.
   static Tensor wrap(DType dtype, Shape shape, std::shared_ptr<std::byte> buf, bool on_device);
 

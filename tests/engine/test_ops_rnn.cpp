@@ -21,7 +21,7 @@ struct RnnCase {
   bool linear_before_reset = false, input_forget = false;
   bool bias = true, initial = false, peepholes = false;
   std::vector<int32_t> lens;  // empty: sequence_lens omitted
-  bool joint = false;         // the CPU graph pass's [W R] as input 8 (LSTM, RNN; float32)
+  bool joint = false;         // the CPU graph pass's [W R] as input 8 (LSTM, RNN), its constant-weights mark (GRU)
 };
 
 int64_t gates_of(const std::string& op) { return op == "LSTM" ? 4 : op == "GRU" ? 3 : 1; }
@@ -191,7 +191,9 @@ void check_rnn(const Backend& backend, const RnnCase& c, std::mt19937& rng, doub
   }
   while (!inputs.empty() && inputs.back().empty()) inputs.pop_back();
   Attrs attrs = {{"hidden_size", a_int(c.hidden)}, {"direction", a_string(c.direction)}};
-  if (c.joint) {
+  if (c.joint && c.op == "GRU") {
+    attrs[kRecurrentConstAttr] = a_int(1);
+  } else if (c.joint) {
     inputs.resize(kRecurrentJointInput);
     inputs.push_back(joint_of(inputs[1], inputs[2]));
     attrs[kRecurrentJointAttr] = a_int(1);
@@ -235,23 +237,26 @@ TEST_P(OpTest, LSTM_RowIndependentOfBatch_Bitwise) {
   // Row 66 of a batch of 70 (layout 1; the second tile of 64 rows, padded) alone gives the same bits
   // on the CPU (each row's products are its own), with OpenBLAS's products and with oneDNN's on the
   // joint weights; on CUDA, where the products run over the batch, the same within tolerance.
-  const int64_t seq = 5, n_in = 3, hid = 6, gh = 4 * hid, rows = 70, pick = 66;
+  // GRU's three products too, OpenBLAS's and oneDNN's (weights marked constant).
+  const int64_t seq = 5, n_in = 3, hid = 6, rows = 70, pick = 66;
   auto x = rand_f32(rows * seq * n_in);
-  auto w = rand_f32(gh * n_in), r = rand_f32(gh * hid), b = rand_f32(2 * gh);
   std::vector<float> x2(x.begin() + pick * seq * n_in, x.begin() + (pick + 1) * seq * n_in);
-  for (const bool joint : {false, true}) {
-    SCOPED_TRACE(joint ? "joint [W R]" : "W and R");
+  for (const auto& [op, joint] : {std::pair{"LSTM", false}, std::pair{"LSTM", true}, std::pair{"GRU", false}, std::pair{"GRU", true}}) {
+    SCOPED_TRACE(std::string(op) + (joint ? " oneDNN" : " OpenBLAS"));
+    const bool gru = std::string(op) == "GRU";
+    const int64_t gh = (gru ? 3 : 4) * hid;
+    auto w = rand_f32(gh * n_in), r = rand_f32(gh * hid), b = rand_f32(2 * gh);
     Attrs at = {{"hidden_size", a_int(hid)}, {"layout", a_int(1)}};
-    if (joint) at[kRecurrentJointAttr] = a_int(1);
+    if (joint) at[gru ? kRecurrentConstAttr : kRecurrentJointAttr] = a_int(1);
     auto run = [&](int64_t batch, const std::vector<float>& xv) {
       std::vector<Tensor> in = {make<float>({batch, seq, n_in}, xv), make<float>({1, gh, n_in}, w), make<float>({1, gh, hid}, r),
                                 make<float>({1, 2 * gh}, b)};
-      if (joint) {
+      if (joint && !gru) {
         in.resize(kRecurrentJointInput);
         in.push_back(joint_of(in[1], in[2]));
       }
       std::vector<Tensor> out;
-      const Status st = run_node(*backend_, "LSTM", std::move(in), 2, &out, at, 14);
+      const Status st = run_node(*backend_, op, std::move(in), 2, &out, at, 14);
       EXPECT_TRUE(st.ok()) << st.message();
       return out.empty() ? Tensor() : out[0];
     };
@@ -279,6 +284,13 @@ TEST_P(OpTest, LSTM_RNN_JointWeightsMatchTheEquations) {
                    kTolReduce);
   check_rnn<float>(*backend_, {.op = "RNN", .seq = 4, .batch = 66, .direction = "reverse", .initial = true, .joint = true}, rng_,
                    kTolReduce);
+  // GRU with its weights marked constant (oneDNN's products): both linear_before_reset forms.
+  check_rnn<float>(*backend_,
+                   {.op = "GRU", .seq = 6, .batch = 70, .input = 4, .hidden = 9, .direction = "bidirectional", .initial = true,
+                    .lens = lens, .joint = true},
+                   rng_, kTolReduce);
+  check_rnn<float>(*backend_, {.op = "GRU", .seq = 4, .batch = 66, .linear_before_reset = true, .joint = true}, rng_, kTolReduce);
+  check_rnn<float>(*backend_, {.op = "GRU", .hidden = 0, .joint = true}, rng_, kTolReduce);
   // hidden_size 0: empty outputs (oneDNN is never asked for a product of no columns, which faults).
   check_rnn<float>(*backend_, {.op = "LSTM", .hidden = 0, .direction = "bidirectional", .joint = true}, rng_, kTolReduce);
   check_rnn<float>(*backend_, {.op = "RNN", .hidden = 0, .joint = true}, rng_, kTolReduce);

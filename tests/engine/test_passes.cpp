@@ -1044,8 +1044,9 @@ namespace {
 
 TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
   // A bidirectional LSTM and an RNN with initializer W and R each get [W R] (each direction's rows
-  // W's then R's) as input 8 and the attribute; a GRU, and an LSTM whose W is a graph input, are
-  // left alone. The outputs are the unoptimized engine's; at --precision fp16 no node gets them.
+  // W's then R's) as input 8 and the attribute; a GRU gets its constant-weights attribute only; an
+  // LSTM whose W is a graph input is left alone. The outputs are the unoptimized engine's; at
+  // --precision fp16 no node gets either.
   const int64_t seq = 4, n_in = 3, hid = 5, batch = 70;  // two row tiles of 64, the second padded
   const auto wl = random(2 * 4 * hid * n_in, -0.5f, 0.5f), rl = random(2 * 4 * hid * hid, -0.5f, 0.5f);
   const auto wr = random(hid * n_in, -0.5f, 0.5f), rr = random(hid * hid, -0.5f, 0.5f);
@@ -1073,12 +1074,13 @@ TEST_F(Passes, LstmAndRnnWithConstantWeightsGetTheirJointWeights) {
   add_output(&m, "Y1", onnx::TensorProto_DataType_FLOAT, {seq, 2, -1, hid});
   for (const char* y : {"Y2", "Y3", "Y4"}) add_output(&m, y, onnx::TensorProto_DataType_FLOAT, {seq, 1, -1, hid});
   ASSERT_NO_FATAL_FAILURE(load_both(m));
-  EXPECT_EQ(optimized_->pass_stats().joint_recurrent, 2);
+  EXPECT_EQ(optimized_->pass_stats().joint_recurrent, 3);
   EXPECT_EQ(plain_->pass_stats().joint_recurrent, 0);
   for (const Node& n : optimized_->graph().nodes) {
     SCOPED_TRACE(n.name);
     const bool joint = n.name == "lstm" || n.name == "rnn";
     EXPECT_EQ(n.attr_int(kRecurrentJointAttr, 0), joint ? 1 : 0);
+    EXPECT_EQ(n.attr_int(kRecurrentConstAttr, 0), n.name == "gru" ? 1 : 0);
     ASSERT_EQ(n.inputs.size(), joint ? kRecurrentJointInput + 1 : 3);
     if (!joint) continue;
     const Tensor& j = optimized_->graph().initializers.at(n.inputs[kRecurrentJointInput]);

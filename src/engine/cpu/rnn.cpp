@@ -1,8 +1,9 @@
 // RNN, GRU and LSTM on the CPU (equations and contracts: engine/op_plans_rnn.h). Tiles of kRowTile
 // batch rows: per step, products of exactly kRowTile rows (RNN and LSTM: one, [X H] [W R]^T, by
 // oneDNN with [W R] packed once where the graph pass gave the node its joint weights (constant
-// float32 W and R), else by OpenBLAS; GRU: X W^T and H R^T apart by OpenBLAS, since its r
-// multiplies H or H Rh^T), then the gates row by row. A row's products do not depend on the rows
+// float32 W and R), else by OpenBLAS; GRU: X W^T and H R^T apart, since its r multiplies H or
+// H Rh^T, by oneDNN with W and R packed once where the pass marked them constant, else by
+// OpenBLAS), then the gates row by row. A row's products do not depend on the rows
 // beside it, so its outputs are bit-identical for any batch it shares.
 #include <algorithm>
 #include <cmath>
@@ -80,6 +81,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
   const int64_t kx = joint ? n_in + hid : n_in;  // xg's row length
   // oneDNN's product: the joint weights' direction d, packed at its first use (a constant initializer).
   const bool packed = joint && p.has_joint && std::is_same_v<T, float>;
+  const bool gru_packed = p.kind == RnnKind::kGru && p.constant_weights && std::is_same_v<T, float>;
   std::vector<T> wr(joint && !packed ? static_cast<std::size_t>(gh * kx) : 0), bsum(static_cast<std::size_t>(gh));
   std::vector<T> xg(static_cast<std::size_t>(tile * kx)), xw(static_cast<std::size_t>(tile * gh)),
       hr(joint ? 0 : static_cast<std::size_t>(tile * gh)), h(static_cast<std::size_t>(tile * hid)), c(h.size()),
@@ -99,10 +101,23 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
     for (int64_t k = 0; k < gh; ++k) bsum[static_cast<std::size_t>(k)] = pb ? wb[k] + rb[k] : T(0);
     // One prepared product per direction: no allocation per step (the batch's memory plan records
     // every allocation, and a step count that follows sequence_lens would vary between batches).
-    std::optional<OnednnRowProduct> product;
+    std::optional<OnednnRowProduct> product, gru_xw, gru_hr, gru_hrh;
     if (packed) {
       SS_ASSIGN_OR_RETURN(OnednnRowProduct made, OnednnRowProduct::make(in[kRecurrentJointInput]->slice0(d), true, tile));
       product.emplace(std::move(made));
+    }
+    // GRU: X W^T, H R^T (all three gates, or z and r where r multiplies H before Rh) and (r . H) Rh^T.
+    const int64_t hr_ld = gru_packed && gru_reset_first ? 2 * hid : gh;  // hr's row length
+    if (gru_packed) {
+      const Tensor wd = in[1]->slice0(d), rd = in[2]->slice0(d);
+      SS_ASSIGN_OR_RETURN(OnednnRowProduct x_part, OnednnRowProduct::make(wd, true, tile));
+      SS_ASSIGN_OR_RETURN(OnednnRowProduct h_part, OnednnRowProduct::make(gru_reset_first ? rd.rows0(0, 2 * hid) : rd, true, tile));
+      gru_xw.emplace(std::move(x_part));
+      gru_hr.emplace(std::move(h_part));
+      if (gru_reset_first) {
+        SS_ASSIGN_OR_RETURN(OnednnRowProduct rh_part, OnednnRowProduct::make(rd.rows0(2 * hid, hid), true, tile));
+        gru_hrh.emplace(std::move(rh_part));
+      }
     }
     if (joint && !packed)
       for (int64_t k = 0; k < gh; ++k) {
@@ -139,21 +154,29 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
           } else {
             std::fill(xw.begin(), xw.end(), T(0));
           }
-        } else if (n_in > 0) {
-          blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
+        } else if (gru_xw) {
+          if constexpr (std::is_same_v<T, float>) {
+            SS_RETURN_IF_ERROR(gru_xw->run(xg.data(), xw.data()));
+            SS_RETURN_IF_ERROR(gru_hr->run(h.data(), hr.data()));
+          }
         } else {
-          std::fill(xw.begin(), xw.end(), T(0));
+          if (n_in > 0) blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
+          else std::fill(xw.begin(), xw.end(), T(0));
+          if (hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
         }
-        if (!joint && hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
           for (int64_t q = 0; q < tile; ++q)
-            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * gh + hid + j] + bsum[static_cast<std::size_t>(hid + j)];
+            for (int64_t j = 0; j < hid; ++j) g1[q * hid + j] = xw[q * gh + hid + j] + hr[q * hr_ld + hid + j] + bsum[static_cast<std::size_t>(hid + j)];
           activate_all(f, g1.data(), tile * hid, clip);
         }
         if (gru_reset_first) {
           for (int64_t i = 0; i < tile * hid; ++i) rh[i] = g1[i] * h[i];
-          if (hid > 0) blas_gemm(false, true, tile, hid, hid, T(1), rh.data(), hid, r + 2 * hid * hid, hid, T(0), hrh.data(), hid);
+          if (gru_hrh) {
+            if constexpr (std::is_same_v<T, float>) SS_RETURN_IF_ERROR(gru_hrh->run(rh.data(), hrh.data()));
+          } else if (hid > 0) {
+            blas_gemm(false, true, tile, hid, hid, T(1), rh.data(), hid, r + 2 * hid * hid, hid, T(0), hrh.data(), hid);
+          }
         }
         // The gates of the whole tile, gate by gate: pre-activations, then one activate_all each. A row
         // not running the step computes on its stale values and keeps nothing.
@@ -167,7 +190,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
             if (joint) {
               for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + bk[j];
             } else {
-              const T* b = hr.data() + q * gh + k * hid;
+              const T* b = hr.data() + q * hr_ld + k * hid;
               for (int64_t j = 0; j < hid; ++j) o[j] = a[j] + b[j] + bk[j];
             }
           }
@@ -214,7 +237,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
             for (int64_t j = 0; j < hid; ++j) {
               const T wbh = pb ? wb[2 * hid + j] : T(0), rbh = pb ? rb[2 * hid + j] : T(0);
               g2[q * hid + j] = p.linear_before_reset
-                                    ? xw[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * gh + 2 * hid + j] + rbh) + wbh
+                                    ? xw[q * gh + 2 * hid + j] + g1[q * hid + j] * (hr[q * hr_ld + 2 * hid + j] + rbh) + wbh
                                     : xw[q * gh + 2 * hid + j] + hrh[q * hid + j] + rbh + wbh;
             }
           activate_all(g, g2.data(), n, clip);
