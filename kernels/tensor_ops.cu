@@ -372,7 +372,7 @@ __global__ void one_hot_kernel(const I* __restrict__ indices, const U* __restric
   SS_GRID_LOOP(i, n) {
     const int64_t in = i % inner, d = (i / inner) % depth, o = i / inner / depth;
     int64_t v = one_hot_index(indices[o * inner + in]);
-    if (v != kOneHotNoIndex && v < 0) v += depth;
+    if (v < 0) v += depth;  // kOneHotNoIndex + depth stays negative: no row is on
     out[i] = v == d ? values[1] : values[0];
   }
 }

@@ -186,6 +186,19 @@ Status make_matmul(const Tensor& b, bool trans_b, bool has_bias, int64_t tile, i
   return ok_status();
 }
 
+// One tile's product: the primitive's rows of src into dst, with its packed weights, the caller's
+// scratchpad and bias (nullptr: none). Throws dnnl::error (callers wrap it in SS_DNNL_TRY).
+void execute_matmul(const MatmulPrimitive& p, dnnl::stream& strm, const float* src_rows, float* dst_rows, void* scratch,
+                    const memory* bias) {
+  memory src(p.src_md, cpu_engine(), const_cast<float*>(src_rows));
+  memory dst(p.dst_md, cpu_engine(), dst_rows);
+  memory scratch_mem(p.scratch_md, cpu_engine(), scratch);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, *bias);
+  p.prim.execute(strm, args);
+}
+
 // The cached primitive for `rows`-row tiles of a [rows, k] by op(b) (n columns).
 StatusOr<std::shared_ptr<MatmulPrimitive>> matmul_primitive(const Tensor& b, bool trans_b, bool has_bias, int64_t rows,
                                                             int64_t k, int64_t n) {
@@ -221,13 +234,7 @@ Status OnednnRowProduct::run(const float* a, float* y) const {
   omp_set_num_threads(1);  // see onednn_conv
   thread_local dnnl::stream strm(cpu_engine());
   SS_DNNL_TRY("matmul", {
-    memory src(prim_->src_md, cpu_engine(), const_cast<float*>(a));
-    memory dst(prim_->dst_md, cpu_engine(), y);
-    memory scratch_mem(prim_->scratch_md, cpu_engine(), const_cast<void*>(scratch_.raw()));
-    prim_->prim.execute(strm, {{DNNL_ARG_SRC, src},
-                               {DNNL_ARG_WEIGHTS, prim_->packed_weights},
-                               {DNNL_ARG_DST, dst},
-                               {DNNL_ARG_SCRATCHPAD, scratch_mem}});
+    execute_matmul(*prim_, strm, a, y, const_cast<void*>(scratch_.raw()), nullptr);
     strm.wait();
   });
   return ok_status();
@@ -273,15 +280,8 @@ StatusOr<Tensor> onednn_matmul(const Tensor& a, const Tensor& b, bool trans_b, c
   SS_DNNL_TRY("matmul", {
     std::unique_ptr<memory> bias_mem;
     if (bias) bias_mem = std::make_unique<memory>((large ? large : small)->bias_md, cpu_engine(), const_cast<void*>(bias->raw()));
-    // Rows [r0, r0 + p's tile) from `src` into `dst`.
     auto execute = [&](const MatmulPrimitive& p, const float* src_rows, float* dst_rows) {
-      memory src(p.src_md, cpu_engine(), const_cast<float*>(src_rows));
-      memory dst(p.dst_md, cpu_engine(), dst_rows);
-      memory scratch_mem(p.scratch_md, cpu_engine(), scratch.raw());
-      std::unordered_map<int, memory> args{
-          {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed_weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-      if (bias_mem) args.emplace(DNNL_ARG_BIAS, *bias_mem);
-      p.prim.execute(strm, args);
+      execute_matmul(p, strm, src_rows, dst_rows, scratch.raw(), bias_mem.get());
     };
     int64_t r0 = 0;
     for (; r0 < large_rows; r0 += tiles.large) execute(*large, a.data<float>() + r0 * k, y.data<float>() + r0 * n);

@@ -529,8 +529,8 @@ Status cpu_one_hot(OpContext& ctx) {
   const Tensor* values = ctx.inputs[2];
   std::vector<int64_t> at(static_cast<std::size_t>(ind->numel()));  // the row that is on, or -1
   auto put = [&](std::size_t i, int64_t v) {
-    if (v != kOneHotNoIndex && v < 0) v += p.depth;
-    at[i] = v != kOneHotNoIndex && v >= 0 && v < p.depth ? v : -1;
+    if (v < 0) v += p.depth;  // kOneHotNoIndex + depth (<= 1e15) stays negative: no row
+    at[i] = v >= 0 && v < p.depth ? v : -1;
   };
   const bool ok = dtype_dispatch(ind->dtype(), [&](auto zero) {
     using T = decltype(zero);
