@@ -2,6 +2,7 @@
 
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cctype>
@@ -15,6 +16,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "engine/contrib_ops.h"
 #include "engine/op_registry.h"
 
 namespace shardscore {
@@ -427,6 +429,58 @@ StatusOr<Tensor> tensor_parse_onnx(const std::string& bytes, const std::string& 
   return tensor_from_proto(p, what, "");
 }
 
+// The ranks of the model's values as it declares them (graph inputs, outputs, value_info), and where
+// it has a com.microsoft Attention, as ONNX's shape inference finds them too (for the mask it builds
+// from its mask_index; best effort: a node inference cannot follow leaves its outputs out). Inference
+// runs on a copy of the graph whose initializers above 4096 elements keep their type and shape only:
+// the data it reads (axes, shapes) is small.
+namespace {
+
+std::map<std::string, int64_t> value_ranks(const onnx::ModelProto& model) {
+  const auto collect = [](const onnx::GraphProto& gp, std::map<std::string, int64_t>* ranks) {
+    for (const auto* list : {&gp.input(), &gp.output(), &gp.value_info()})
+      for (const auto& v : *list)
+        if (v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+          ranks->emplace(v.name(), v.type().tensor_type().shape().dim_size());
+  };
+  std::map<std::string, int64_t> ranks;
+  const auto& gp = model.graph();
+  collect(gp, &ranks);
+  const bool attention = std::any_of(gp.node().begin(), gp.node().end(), [](const onnx::NodeProto& n) {
+    return n.op_type() == "Attention" && n.domain() == "com.microsoft";
+  });
+  if (!attention) return ranks;
+  onnx::GraphProto copy;
+  const std::unique_ptr<onnx::GraphProto> sorted = graph_in_order(gp);
+  *copy.mutable_node() = (sorted ? *sorted : gp).node();
+  *copy.mutable_input() = gp.input();
+  *copy.mutable_output() = gp.output();
+  *copy.mutable_value_info() = gp.value_info();
+  for (const auto& init : gp.initializer()) {
+    int64_t n = 1;
+    for (int64_t d : init.dims()) n *= d;
+    if (n <= 4096 && init.data_location() != onnx::TensorProto_DataLocation_EXTERNAL) {
+      *copy.add_initializer() = init;
+      continue;
+    }
+    onnx::TensorProto* t = copy.add_initializer();
+    t->set_name(init.name());
+    t->set_data_type(init.data_type());
+    *t->mutable_dims() = init.dims();
+  }
+  std::unordered_map<std::string, int> imports;
+  for (const auto& op : model.opset_import()) imports[op.domain()] = static_cast<int>(op.version());
+  try {
+    onnx::shape_inference::InferShapes(&copy, imports);
+  } catch (const std::exception&) {
+    return ranks;  // what the model declares
+  }
+  collect(copy, &ranks);
+  return ranks;
+}
+
+}  // namespace
+
 StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes)) {
@@ -472,7 +526,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
       return invalid_argument("model '" + source + "': node '" + name + "' (" + np.op_type() + ") uses domain '" +
                        domain_display(domain) + "', which the model does not import");
     }
-    if (op_registry_find(domain, np.op_type(), it->second)) continue;
+    if (op_registry_find(domain, np.op_type(), it->second) || contrib_op_expands(domain, np.op_type(), it->second)) continue;
     if (runs_below(domain, np.op_type(), it->second)) {
       if (first_past < 0) first_past = k;
       continue;
@@ -531,6 +585,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
       const auto& other = gp.node(j);
       const std::string d = canonical_domain(other.domain());
       if (other.op_type() == np.op_type() || op_registry_find(d, other.op_type(), g.opsets[d]) ||
+          contrib_op_expands(d, other.op_type(), g.opsets[d]) ||
           runs_below(d, other.op_type(), g.opsets[d]) ||
           std::find(others.begin(), others.end(), other.op_type()) != others.end()) {
         continue;
@@ -661,7 +716,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     std::replace(what.begin(), what.end(), '\n', ' ');  // one line, keeping the node the checker names
     return invalid_argument("model '" + source + "' fails ONNX validation: " + what);
   }
-
+  // ONNX Runtime's contrib ops become the table's ops; Attention's mask needs its mask_index's rank.
+  SS_RETURN_IF_ERROR(expand_contrib_ops(&g, value_ranks(model)));
   return g;
 }
 
@@ -699,7 +755,7 @@ StatusOr<ModelSummary> graph_inspect_onnx(const std::string& path) {
     ++m.nodes;
     auto it = m.opsets.find(domain);
     const int64_t opset = it == m.opsets.end() ? 0 : it->second;
-    if (!op_registry_find(domain, np.op_type(), opset)) {
+    if (!op_registry_find(domain, np.op_type(), opset) && !contrib_op_expands(domain, np.op_type(), opset)) {
       ++unsupported[np.op_type() + " (" + domain_display(domain) +
                     (defines_function(model, np) ? ", a function the model defines)" : ", opset " + std::to_string(opset) + ")")];
       if (defines_function(model, np)) m.hint = std::string("The model calls functions it defines itself. ") + kInlineHint;

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/cpu/float16.h"
+#include "engine/graph_edit.h"
 #include "engine/op_plans_rnn.h"
 #include "engine/op_registry.h"
 
@@ -50,35 +51,6 @@ Node* producer_of(Graph* g, const std::string& value) {
   return nullptr;
 }
 
-// Names for new values: none is an initializer, a graph input, a node's output or a name given out
-// before (a pass builds its nodes before they join the graph). A taken name gets primes appended.
-class FreshNames {
- public:
-  // Every name the graph has now counts as taken for the object's life, also once its node has
-  // been moved out of g.nodes (a pass that rebuilds the node list); names added later count too.
-  explicit FreshNames(const Graph& g) : g_(g) {
-    for (const auto& in : g.inputs) given_.insert(in.name);
-    for (const auto& n : g.nodes) given_.insert(n.outputs.begin(), n.outputs.end());
-  }
-  std::string operator()(std::string name) {
-    while (taken(name)) name += "'";
-    given_.insert(name);
-    return name;
-  }
-
- private:
-  bool taken(const std::string& v) const {
-    if (given_.count(v) || g_.initializers.count(v)) return true;
-    for (const auto& in : g_.inputs)
-      if (in.name == v) return true;
-    for (const auto& n : g_.nodes)
-      if (std::find(n.outputs.begin(), n.outputs.end(), v) != n.outputs.end()) return true;
-    return false;
-  }
-  const Graph& g_;
-  std::set<std::string> given_;
-};
-
 // Every node input that reads `from` reads `to` instead.
 void rename_reads(Graph* g, const std::string& from, const std::string& to) {
   for (auto& n : g->nodes)
@@ -109,27 +81,6 @@ void erase_marked(Graph* g, const std::set<const Node*>& dead) {
   for (auto& n : g->nodes)
     if (!dead.count(&n)) kept.push_back(std::move(n));
   g->nodes = std::move(kept);
-}
-
-Attribute string_attr(const std::string& s) {
-  Attribute a;
-  a.type = Attribute::Type::kString;
-  a.s = s;
-  return a;
-}
-
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.type = Attribute::Type::kInt;
-  a.i = v;
-  return a;
-}
-
-Attribute float_attr(float v) {
-  Attribute a;
-  a.type = Attribute::Type::kFloat;
-  a.f = v;
-  return a;
 }
 
 }  // namespace

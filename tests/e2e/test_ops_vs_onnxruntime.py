@@ -2563,11 +2563,115 @@ def gen_upsample():
         extra_ins=["", "s"], tag="scales_0.7_2.3", fixed0=True)
 
 
+def gen_contrib():
+    # ONNX Runtime's com.microsoft ops from its transformer optimizer, expanded at load (src/engine/contrib_ops.h).
+    # Integer ids and masks are made in the graph from float inputs, so that they vary (engine_bench feeds masks of
+    # ones): ids = Cast(|x| * 3), masks = Cast(x > threshold), lengths = their row sums.
+    ms = {"com.microsoft": 1}
+    r = rng_for("contrib")
+    f32 = lambda shape, scale=1.0: (r.normal(size=shape) * scale).astype(np.float32)
+
+    def M(op, ins, outs=("y",), **attrs):
+        return helper.make_node(op, list(ins), list(outs), domain="com.microsoft", **attrs)
+
+    def to_int32(src, out, threshold=None):  # ids (threshold None) or a 0/1 mask from a float input
+        if threshold is None:
+            return [N("Abs", [src], [out + "_a"]), N("Mul", [out + "_a", "three"], [out + "_f"]),
+                    N("Cast", [out + "_f"], [out], to=I32)]
+        return [N("Greater", [src, threshold], [out + "_b"]), N("Cast", [out + "_b"], [out], to=I32)]
+
+    three = T("three", np.float32(3))
+    add("BiasGelu", 17, [M("BiasGelu", ["x", "b"])], [("x", FLOAT, [3, 4, 8])], inits=[T("b", f32([8]))],
+        tag="com.microsoft", extra_opsets=ms)
+    add("FastGelu", 17, [M("FastGelu", ["x", "b"])], [("x", FLOAT, [3, 4, 8])], inits=[T("b", f32([8]))],
+        tag="com.microsoft,bias", extra_opsets=ms)
+    add("FastGelu", 17, [M("FastGelu", ["x"])], [("x", FLOAT, [3, 5])], tag="com.microsoft", extra_opsets=ms)
+
+    # SkipLayerNormalization: with beta and bias and the sum output; bare; a [S, H] skip broadcast over the batch
+    gamma, beta, bias = T("g", f32([8]) + 1), T("beta", f32([8])), T("bias", f32([8]))
+    add("SkipLayerNormalization", 17, [M("SkipLayerNormalization", ["x", "skip", "g", "beta", "bias"], ["y", "", "", "s"])],
+        [("x", FLOAT, [3, 4, 8]), ("skip", FLOAT, [3, 4, 8])], inits=[gamma, beta, bias], outputs=("y", "s"),
+        tag="com.microsoft,beta,bias,sum", extra_opsets=ms)
+    add("SkipLayerNormalization", 17, [M("SkipLayerNormalization", ["x", "skip", "g"], epsilon=1e-3)],
+        [("x", FLOAT, [2, 3, 8]), ("skip", FLOAT, [2, 3, 8])], inits=[gamma], tag="com.microsoft,gamma_only", extra_opsets=ms)
+    add("SkipLayerNormalization", 17, [M("SkipLayerNormalization", ["x", "skip2", "g", "beta"])],
+        [("x", FLOAT, [3, 4, 8])], inits=[gamma, beta, T("skip2", f32([4, 8]))], tag="com.microsoft,skip_SxH",
+        extra_opsets=ms)
+    add("SkipLayerNormalization", 17, [M("SkipLayerNormalization", ["x", "skip", "g"], ["y", "mean"]), N("Identity", ["mean"], ["m"])],
+        [("x", FLOAT, [2, 3, 8]), ("skip", FLOAT, [2, 3, 8])], inits=[gamma], outputs=("y", "m"),
+        tag="com.microsoft,mean_output_refused", extra_opsets=ms, refuse="mean / inv_std_var")
+
+    # EmbedLayerNormalization: every input and output; no segment and no mask (mask_index zeros); given position ids
+    S, H = 6, 8
+    emb = [T("we", f32([64, H])), T("pe", f32([10, H])), T("se", f32([2, H])), gamma, beta]
+    ids = to_int32("x", "ids")
+    seg = to_int32("x", "seg", "half")
+    mask = to_int32("x", "mask", "cut")
+    consts = [three, T("half", np.float32(0.5)), T("cut", np.float32(-0.7))]
+    add("EmbedLayerNormalization", 17,
+        ids + seg + mask + [M("EmbedLayerNormalization", ["ids", "seg", "we", "pe", "se", "g", "beta", "mask"],
+                              ["y", "mi", "sum"], epsilon=1e-5)],
+        [("x", FLOAT, [4, S])], inits=emb + consts, outputs=("y", "mi", "sum"), tag="com.microsoft,all", extra_opsets=ms)
+    add("EmbedLayerNormalization", 17,
+        ids + [M("EmbedLayerNormalization", ["ids", "", "we", "pe", "", "g", "beta"], ["y", "mi"])],
+        [("x", FLOAT, [3, S])], inits=emb + consts, outputs=("y", "mi"), tag="com.microsoft,no_segment_no_mask",
+        extra_opsets=ms)
+    add("EmbedLayerNormalization", 17,
+        ids + seg + [M("EmbedLayerNormalization", ["ids", "seg", "we", "pe", "se", "g", "beta", "", "pos"], ["y", "mi"])],
+        [("x", FLOAT, [3, S])], inits=emb + consts + [T("pos", np.array([[5, 3, 1, 0, 2, 9]], np.int32))], outputs=("y", "mi"),
+        tag="com.microsoft,position_ids", extra_opsets=ms)
+
+    # Attention: input x [B, S, 6], W [6, 3 * 8] (2 heads), masks made from a float input m
+    B, S, Hin = 3, 5, 6
+    W, Wb = T("W", f32([Hin, 24], 0.5)), T("Wb", f32([24], 0.5))
+    lowest = float(np.finfo(np.float32).min)
+    keep0 = T("keep0", np.array([True] + [False] * (S - 1)))  # key 0 always kept: no row fully masked at -10000
+    raw2 = [N("Greater", ["m", "cut"], ["mb"]), N("Or", ["mb", "keep0"], ["mk"]), N("Cast", ["mk"], ["mask"], to=I32)]
+    lengths = raw2 + [N("ReduceSum", ["mask", "axis1"], ["lens"], keepdims=0)]
+    raw2_any = [N("Greater", ["m", "cut"], ["mb"]), N("Cast", ["mb"], ["mask"], to=I32)]  # rows may be fully masked
+    lengths_any = raw2_any + [N("ReduceSum", ["mask", "axis1"], ["lens"], keepdims=0)]
+    aconsts = [W, Wb, keep0, T("cut", np.float32(-0.3)), T("axis1", np.array([1], np.int64))]
+    xm = [("x", FLOAT, [B, S, Hin]), ("m", FLOAT, [B, S])]
+    add("Attention", 17, [M("Attention", ["x", "W", "Wb"], num_heads=2)], [("x", FLOAT, [B, S, Hin])], inits=[W, Wb],
+        tag="com.microsoft,no_mask", extra_opsets=ms)
+    add("Attention", 17, lengths + [M("Attention", ["x", "W", "Wb", "lens"], num_heads=2)], xm, inits=aconsts,
+        tag="com.microsoft,lengths", extra_opsets=ms)
+    add("Attention", 17, lengths_any + [M("Attention", ["x", "W", "Wb", "lens"], num_heads=2, mask_filter_value=lowest)],
+        xm, inits=aconsts, tag="com.microsoft,lengths,lowest_filter", extra_opsets=ms)
+    add("Attention", 17, raw2 + [M("Attention", ["x", "W", "Wb", "mask"], num_heads=4)], xm, inits=aconsts,
+        tag="com.microsoft,raw_2d,4_heads", extra_opsets=ms)
+    add("Attention", 17, [N("Greater", ["m3", "cut"], ["mb"]), N("Or", ["mb", "keep0"], ["mk"]),
+                          N("Cast", ["mk"], ["mask"], to=I32), M("Attention", ["x", "W", "Wb", "mask"], num_heads=2)],
+        [("x", FLOAT, [B, S, Hin]), ("m3", FLOAT, [B, S, S])], inits=aconsts, tag="com.microsoft,raw_3d", extra_opsets=ms)
+    add("Attention", 17, [M("Attention", ["x", "W", "Wb"], num_heads=2, unidirectional=1)], [("x", FLOAT, [B, S, Hin])],
+        inits=[W, Wb], tag="com.microsoft,unidirectional", extra_opsets=ms)
+    add("Attention", 17, lengths_any + [M("Attention", ["x", "W", "Wb", "lens"], num_heads=2, unidirectional=1,
+                                          mask_filter_value=lowest)],
+        xm, inits=aconsts, tag="com.microsoft,unidirectional,lengths,lowest_filter", extra_opsets=ms)
+    # Q and K of 8, V of 12, an explicit scale, no bias; an attention bias
+    add("Attention", 17, [M("Attention", ["x", "W2"], num_heads=2, qkv_hidden_sizes=[8, 8, 12], scale=0.3)],
+        [("x", FLOAT, [B, S, Hin])], inits=[T("W2", f32([Hin, 28], 0.5))], tag="com.microsoft,qkv_sizes,scale,no_bias",
+        extra_opsets=ms)
+    add("Attention", 17, raw2 + [M("Attention", ["x", "W", "Wb", "mask", "", "ab"], num_heads=2)], xm,
+        inits=aconsts + [T("ab", f32([1, 2, S, S]))], tag="com.microsoft,attention_bias", extra_opsets=ms)
+    # refused: past state, rotary embedding, a 4-D mask
+    add("Attention", 17, [M("Attention", ["x", "W", "Wb", "", "past"], ["y", "present"], num_heads=2)],
+        [("x", FLOAT, [B, S, Hin])], inits=[W, Wb, T("past", f32([2, B, 2, 1, 4]))], tag="com.microsoft,past_refused",
+        extra_opsets=ms, fixed0=True, refuse="past / present")
+    add("Attention", 17, [M("Attention", ["x", "W", "Wb"], num_heads=2, do_rotary=1)], [("x", FLOAT, [B, S, Hin])],
+        inits=[W, Wb], tag="com.microsoft,rotary_refused", extra_opsets=ms, refuse="do_rotary")
+    add("Attention", 17, [N("Greater", ["m4", "cut"], ["mb"]), N("Cast", ["mb"], ["mask"], to=I32),
+                          M("Attention", ["x", "W", "Wb", "mask"], num_heads=2)],
+        [("x", FLOAT, [B, S, Hin]), ("m4", FLOAT, [B, 1, S, S])], inits=aconsts, tag="com.microsoft,mask_4d_refused",
+        extra_opsets=ms, refuse="4-D mask_index")
+
+
 gen_scatter_elements()
 gen_one_hot()
 gen_upsample()
 gen_eye_like_size()
 gen_group_norm()
+gen_contrib()
 
 # Known shardscore bugs (case id -> the spec line it breaks). Each is xfail(strict=True): the test
 # starts passing (and so fails as XPASS) when the bug is fixed; then drop its entry. None today (fixed:

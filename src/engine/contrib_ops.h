@@ -1,0 +1,55 @@
+#pragma once
+// ONNX Runtime's contrib ops (domain com.microsoft) that its transformer optimizer writes into
+// BERT-style models (python -m onnxruntime.transformers.optimizer --model_type bert), expanded at
+// load into ops of the engine's table (engine/op_registry.h), so that each backend runs them with
+// the kernels it has for those, and the later passes fuse them as they fuse an exporter's graph
+// (MatMul + bias into FusedGemm, Add + LayerNormalization into AddLayerNormalization).
+//
+// Each node becomes the ops below, the same function as ONNX Runtime's CPU kernel up to float
+// rounding (tests/e2e/test_ops_vs_onnxruntime.py and the bert_tiny_ortopt fixtures hold it to that):
+//   BiasGelu(A, B)                        Gelu(A + B), exact (erf)
+//   FastGelu(X[, bias])                   Gelu(X [+ bias]) with approximate "tanh"
+//   SkipLayerNormalization(X, skip, gamma[, beta[, bias]])
+//                                         LayerNormalization((X + skip) [+ bias]) over the last
+//                                         axis; output 3 (input_skip_bias_sum) is that sum
+//   EmbedLayerNormalization(ids[, segment_ids], word, position[, segment], gamma, beta[, mask[, position_ids]])
+//                                         LayerNormalization(word[ids] + position[position_ids, or
+//                                         0 .. S-1] [+ segment[segment_ids]]); output 1 (mask_index)
+//                                         the count of mask entries equal to 1 per row (int32, [B];
+//                                         zeros without a mask); output 2 the sum before the norm
+//   Attention(X, W[, bias[, mask_index[, past[, attention_bias]]]])
+//                                         Q, K, V = X W_q [+ b_q], X W_k, X W_v (W and bias split by
+//                                         columns, qkv_hidden_sizes or thirds), each [B, S, heads,
+//                                         size / heads], into shardscore.Attention with scale (the
+//                                         attribute, or 1 / sqrt(head size)) and an additive mask of
+//                                         0 or mask_filter_value (default -10000): for mask_index of
+//                                         rank 1, [B] lengths (keys at or past a row's length masked);
+//                                         rank 2 [B, T] or rank 3 [B, S, T] raw, masked where <= 0;
+//                                         unidirectional 1 adds a causal mask (the sum no lower than
+//                                         float32's lowest, as ONNX Runtime has it); attention_bias is
+//                                         added to the mask. The mask is built once per mask_index.
+// Refused (Unimplemented, naming the node and what it uses): past / present state and
+// past_sequence_length, do_rotary, the training outputs (SkipLayerNormalization's mean and
+// inv_std_var) when read, an Attention whose W is not a constant 2-D matrix (or bias not a constant
+// vector) of the sizes its attributes give, and a mask_index of unknown rank or of rank 4 (Megatron's
+// [B, 1, M, M]). A mask_index of [2B] (left padding's end and start positions) is not told apart
+// from [B] at load: it fails the first batch with the Attention node's mask-shape error.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "engine/graph.h"
+
+namespace shardscore {
+
+// Whether expand_contrib_ops rewrites this op (domain com.microsoft, opset 1).
+bool contrib_op_expands(std::string_view domain, std::string_view op_type, int64_t opset);
+
+// Rewrites every node contrib_op_expands names, in place in the node order (the graph stays
+// sorted). `ranks`: the ranks the model declares for its values (graph inputs and outputs,
+// value_info), for Attention's mask_index. Messages name the model (g->source) and the node.
+[[nodiscard]] Status expand_contrib_ops(Graph* g, const std::map<std::string, int64_t>& ranks);
+
+}  // namespace shardscore
