@@ -134,16 +134,18 @@ class Expander {
     return emit(src, "Range", {constant(src, "zero", filled(DType::kInt64, {}, 0)), n,
                                constant(src, "one", filled(DType::kInt64, {}, 1))});
   }
-  // The model's rank of value v, else -1: declared, an initializer's, or followed back through
-  // Cast / Identity to one; EmbedLayerNormalization's mask_index is [B].
+  // The rank of value v, else -1: EmbedLayerNormalization's mask_index is [B]; Cast and Identity
+  // keep their input's; else the model's (declared or inferred: `ranks`) or an initializer's.
   int64_t rank_of(const std::string& v, int depth = 0) const {
+    if (auto it = made_by_.find(v); it != made_by_.end() && depth < 64) {
+      const Producer& p = it->second;
+      if (p.domain == kMicrosoft && p.op == "EmbedLayerNormalization" && p.index == 1) return 1;
+      if (p.domain.empty() && (p.op == "Cast" || p.op == "Identity") && p.index == 0) {
+        if (const int64_t r = rank_of(p.input0, depth + 1); r >= 0) return r;
+      }
+    }
     if (auto it = ranks_.find(v); it != ranks_.end()) return it->second;
     if (auto it = g_->initializers.find(v); it != g_->initializers.end()) return it->second.rank();
-    auto it = made_by_.find(v);
-    if (it == made_by_.end() || depth > 64) return -1;
-    const Producer& p = it->second;
-    if (p.domain == kMicrosoft && p.op == "EmbedLayerNormalization" && p.index == 1) return 1;
-    if (p.domain.empty() && (p.op == "Cast" || p.op == "Identity") && p.index == 0) return rank_of(p.input0, depth + 1);
     return -1;
   }
 

@@ -475,7 +475,12 @@ std::map<std::string, int64_t> value_ranks(const onnx::ModelProto& model) {
   } catch (const std::exception&) {
     return ranks;  // what the model declares
   }
-  collect(copy, &ranks);
+  // A value inference cannot type (an output of a com.microsoft op) may come back with an empty
+  // shape: rank 0 is taken only where the model declares it.
+  std::map<std::string, int64_t> inferred;
+  collect(copy, &inferred);
+  for (const auto& [name, rank] : inferred)
+    if (rank > 0) ranks.emplace(name, rank);
   return ranks;
 }
 

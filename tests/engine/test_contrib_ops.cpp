@@ -134,6 +134,31 @@ TEST(ContribOps, MaskRankFromShapeInferenceOrRefused) {
   EXPECT_TRUE(contains(r.status().message(), "mask_index 'mask'")) << r.status().message();
 }
 
+// EmbedLayerNormalization's mask_index is [B] whatever the model says of it: onnxruntime.transformers'
+// float16 conversion declares it in value_info with a type and no shape, which ONNX's shape inference
+// gives back with an empty shape (rank 0).
+TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
+  onnx::ModelProto m = contrib_model();
+  add_input(&m, "ids", kI32, {-1, 4});
+  add_input(&m, "mask", kI32, {-1, 4});
+  add_output(&m, "y", kF32, {-1, 4, 8});
+  add_float_tensor(&m, "we", {10, 6}, std::vector<float>(60, 0.5f));
+  add_float_tensor(&m, "pe", {8, 6}, std::vector<float>(48, 0.25f));
+  add_float_tensor(&m, "g", {6}, std::vector<float>(6, 1.0f));
+  add_float_tensor(&m, "b", {6}, std::vector<float>(6, 0.0f));
+  add_qkv_weights(&m);
+  ms_node(&m, "EmbedLayerNormalization", {"ids", "", "we", "pe", "", "g", "b", "mask"}, {"e", "mask_index"}, "emb");
+  auto* vi = m.mutable_graph()->add_value_info();
+  vi->set_name("mask_index");
+  vi->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);
+  add_attention(&m, "e", "mask_index", "y", "att");
+  auto g = graph_parse_onnx(bytes_of(m), "embed.onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(count_ops(*g, "", "Less"), 1);     // lengths: key j kept where j < length
+  EXPECT_EQ(count_ops(*g, "", "Greater"), 0);  // not a raw mask
+  EXPECT_EQ(count_ops(*g, "", "ReduceSum"), 1);
+}
+
 TEST(ContribOps, RefusalsNameTheNodeAndTheReason) {
   const auto attention_with = [](auto edit) {
     onnx::ModelProto m = contrib_model();
