@@ -19,7 +19,7 @@ constexpr std::string_view kMicrosoft = "com.microsoft";
 // The opset of the default-domain nodes made here: every op they use is in the table at 17
 // (Unsqueeze and ReduceSum take their axes as an input there).
 constexpr int64_t kOpset = 17;
-constexpr int64_t kOnnxInt32 = 6, kOnnxInt64 = 7;  // Cast's `to`
+constexpr int64_t kOnnxFloat32 = 1, kOnnxInt32 = 6, kOnnxInt64 = 7, kOnnxFloat16 = 10;  // Cast's `to`
 
 const std::string& slot(const std::vector<std::string>& v, std::size_t k) {
   static const std::string none;
@@ -109,6 +109,12 @@ class Expander {
     n.attrs = std::move(attrs);
     out_.push_back(std::move(n));
     return out_.back().outputs[0];
+  }
+  // Names the node emitted last for what it checks: a batch that fails it names that in its error.
+  void rename_last(const Node& src, const std::string& what) {
+    std::string name = src.name + "/" + what;
+    for (int k = 2; !node_names_.insert(name).second; ++k) name = src.name + "/" + what + "_" + std::to_string(k);
+    out_.back().name = name;
   }
   std::string constant(const Node& src, const std::string& what, Tensor t) {
     std::string name = fresh_(src.name + "/" + what);
@@ -231,10 +237,11 @@ class Expander {
     return ok_status();
   }
 
-  // The additive mask for mask_index (may be empty) and causal attention, 0 where a key is kept and
-  // `filter` where not, in dt; "" when there is none. Built once per (mask_index, dt, filter,
-  // causal) and read by every Attention that shares them. x: the node's input ([B, S, hidden]),
-  // whose S is the keys' length (no past state).
+  // The additive mask for mask_index (may be empty) and causal attention, in dt: 0 where a key is
+  // kept, `filter` where mask_index masks it, float32's lowest (dt's, in float16) where it is after
+  // the query (causal: ONNX Runtime's value, whatever the filter); "" when there is none. Built once
+  // per (mask_index, dt, filter, causal) and read by every Attention that shares them. x: the node's
+  // input [B, S, hidden], whose S is the keys' length (no past state).
   StatusOr<std::string> additive_mask(const Node& n, const std::string& mask_index, const std::string& x, DType dt,
                                       float filter, bool causal) {
     if (mask_index.empty() && !causal) return std::string();
@@ -244,37 +251,58 @@ class Expander {
                             std::to_string(filter_bits) + "\n" + (causal ? "causal" : "");
     if (auto it = masks_.find(key); it != masks_.end()) return it->second;
     const std::string zero = constant(n, "mask_zero", filled(dt, {}, 0));
-    // In float16 and bfloat16 no lower than the type's lowest (float32's -3.4e38, the optimizer's
-    // value, would be -inf: a row with every key masked would be NaN rather than uniform).
+    // dt's lowest at most (attention() makes dt float32 where a float16 filter would saturate).
     const std::string masked = constant(n, "mask_filter_value", filled(dt, {}, std::max<double>(filter, lowest_of(dt))));
-    std::string keys;  // 0 .. S-1
+    std::string keys_made;
+    const auto keys = [&]() -> const std::string& {  // 0 .. T-1
+      if (keys_made.empty()) keys_made = iota(n, dim_of(n, x, 1));
+      return keys_made;
+    };
+    const auto i64 = [&](const std::string& what, int64_t v) { return constant(n, what, filled(DType::kInt64, {}, static_cast<double>(v))); };
     std::string m;
     if (!mask_index.empty()) {
       const int64_t rank = rank_of(mask_index);
-      if (rank == 1) {  // [B] lengths: key j of row b kept where j < length[b]
-        keys = iota(n, dim_of(n, x, 1));
-        const std::string lengths = emit(n, "Cast", {mask_index}, {{"to", int_attr(kOnnxInt64)}});
-        const std::string kept = emit(n, "Less", {keys, unsqueeze(n, lengths, {1})});
-        m = unsqueeze(n, emit(n, "Where", {kept, zero, masked}), {1, 2});  // [B, 1, 1, T]
+      std::string kept;  // [B, T] or [B, S, T]
+      if (rank == 1) {
+        // [B]: key j of row b kept where j < end[b]; [2B]: the ends, then the starts: start[b] <= j <
+        // end[b]. Told apart per batch: the values as rows of B, one or two; a zero row of starts
+        // appended. Any other length fails the batch in the node named for it.
+        const std::string batch = unsqueeze(n, dim_of(n, x, 0), {0});
+        const std::string rows_shape = emit(n, "Concat", {int64s(n, "minus_one", {-1}), batch}, {{"axis", int_attr(0)}});
+        const std::string rows = emit(n, "Reshape", {emit(n, "Cast", {mask_index}, {{"to", int_attr(kOnnxInt64)}}), rows_shape});
+        rename_last(n, "mask_index_rows_of_batch");
+        Attribute zero64;
+        zero64.type = Attribute::Type::kTensor;
+        zero64.t = filled(DType::kInt64, {1}, 0);
+        const std::string row_count = emit(n, "Slice", {emit(n, "Shape", {rows}), int64s(n, "zero_1d", {0}), int64s(n, "one_1d", {1})});
+        const std::string zero_rows = emit(n, "ConstantOfShape", {row_count}, {{"value", zero64}});
+        // [R] + [2] broadcasts only for R = 1 or 2.
+        const std::string checked = emit(n, "Add", {zero_rows, int64s(n, "two_zeros", {0, 0})});
+        rename_last(n, "mask_index_must_be_[batch]_or_[2*batch]");
+        const std::string check_zero = emit(n, "ReduceSum", {checked}, {{"keepdims", int_attr(0)}});
+        const std::string row_shape = emit(n, "Concat", {int64s(n, "one_1d", {1}), batch}, {{"axis", int_attr(0)}});
+        const std::string padded = emit(n, "Concat", {rows, emit(n, "ConstantOfShape", {row_shape}, {{"value", zero64}})},
+                                        {{"axis", int_attr(0)}});
+        const std::string end = emit(n, "Gather", {padded, i64("row_0", 0)}, {{"axis", int_attr(0)}});
+        const std::string start = emit(n, "Add", {emit(n, "Gather", {padded, i64("row_1", 1)}, {{"axis", int_attr(0)}}), check_zero});
+        kept = emit(n, "And", {emit(n, "Less", {keys(), unsqueeze(n, end, {1})}),
+                               emit(n, "GreaterOrEqual", {keys(), unsqueeze(n, start, {1})})});
       } else if (rank == 2 || rank == 3) {  // raw: kept where > 0
-        const std::string kept =
-            emit(n, "Greater", {mask_index, constant(n, "zero_int32", filled(DType::kInt32, {}, 0))});
-        m = unsqueeze(n, emit(n, "Where", {kept, zero, masked}), rank == 2 ? std::vector<int64_t>{1, 2}
-                                                                           : std::vector<int64_t>{1});
+        kept = emit(n, "Greater", {mask_index, constant(n, "zero_int32", filled(DType::kInt32, {}, 0))});
+        if (rank == 2) {  // [B, 1] or [1, 1] is ONNX Runtime's dummy mask: every key kept (exact for T = 1 too)
+          kept = emit(n, "Or", {kept, emit(n, "Equal", {dim_of(n, mask_index, 1), i64("one", 1)})});
+        }
       } else if (rank == 4) {
         return refuse(n, "a 4-D mask_index ([batch, 1, max_sequence, max_sequence], Megatron's)");
       } else {
         return refuse(n, "mask_index '" + mask_index + "' of a rank the model does not declare (shardscore "
                          "builds the mask at load from its rank: 1 for lengths, 2 or 3 for a raw mask)");
       }
+      m = unsqueeze(n, emit(n, "Where", {kept, zero, masked}), rank == 3 ? std::vector<int64_t>{1} : std::vector<int64_t>{1, 2});
     }
-    if (causal) {
-      if (keys.empty()) keys = iota(n, dim_of(n, x, 1));
-      const std::string kept = emit(n, "LessOrEqual", {unsqueeze(n, keys, {0}), unsqueeze(n, keys, {1})});
-      const std::string c = emit(n, "Where", {kept, zero, masked});  // [S, S]: key j after query i masked
-      // ONNX Runtime adds the two masks; where both mask a key the sum stays finite.
-      m = m.empty() ? c
-                    : emit(n, "Max", {emit(n, "Add", {m, c}), constant(n, "mask_lowest", filled(dt, {}, lowest_of(dt)))});
+    if (causal) {  // [S, T] (S = T): key j after query i gets the lowest, over [B, 1, S, T] with a mask
+      const std::string after = emit(n, "LessOrEqual", {unsqueeze(n, keys(), {0}), unsqueeze(n, keys(), {1})});
+      m = emit(n, "Where", {after, m.empty() ? zero : m, constant(n, "mask_lowest", filled(dt, {}, lowest_of(dt)))});
     }
     masks_[key] = m;
     return m;
@@ -344,15 +372,27 @@ class Expander {
       projected[p] = emit(n, "Reshape", {y, int64s(n, std::string("heads_") + part_names[p], {0, 0, heads, sizes[p] / heads})});
       first += sizes[p];
     }
-    SS_ASSIGN_OR_RETURN(std::string mask, additive_mask(n, mask_index, x, dt, n.attr_float("mask_filter_value", -10000.0f),
-                                                        n.attr_int("unidirectional", 0) != 0));
-    if (!attention_bias.empty()) mask = mask.empty() ? attention_bias : emit(n, "Add", {mask, attention_bias});
+    // ONNX Runtime keeps the mask in float32 for float16 too: a filter below float16's range (the
+    // optimizer's -3.4e38) still absorbs the scores, so that a row with every key masked is uniform.
+    // There the attention runs in float32 between Casts.
+    const float filter = n.attr_float("mask_filter_value", -10000.0f);
+    const bool causal = n.attr_int("unidirectional", 0) != 0;
+    const bool widen = dt == DType::kFloat16 && (!mask_index.empty() || causal) && filter < lowest_of(dt);
+    const DType at = widen ? DType::kFloat32 : dt;
+    SS_ASSIGN_OR_RETURN(std::string mask, additive_mask(n, mask_index, x, at, filter, causal));
+    if (!attention_bias.empty()) {
+      const std::string bias = widen ? emit(n, "Cast", {attention_bias}, {{"to", int_attr(kOnnxFloat32)}}) : attention_bias;
+      mask = mask.empty() ? bias : emit(n, "Add", {mask, bias});
+    }
+    if (widen)
+      for (auto& p : projected) p = emit(n, "Cast", {p}, {{"to", int_attr(kOnnxFloat32)}});
     float scale = n.attr_float("scale", 0.0f);
     if (scale == 0.0f) scale = 1.0f / std::sqrt(static_cast<float>(sizes[0] / heads));
     std::vector<std::string> ins = {projected[0], projected[1], projected[2]};
     if (!mask.empty()) ins.push_back(mask);
-    const std::string y = emit(n, "Attention", std::move(ins), {{"scale", float_attr(scale)}, {"scale_divides", int_attr(0)}},
-                               "", 1, "shardscore");
+    std::string y = emit(n, "Attention", std::move(ins), {{"scale", float_attr(scale)}, {"scale_divides", int_attr(0)}},
+                         "", 1, "shardscore");
+    if (widen) y = emit(n, "Cast", {y}, {{"to", int_attr(kOnnxFloat16)}});
     emit(n, "Reshape", {y, int64s(n, "hidden_v", {0, 0, sizes[2]})}, {}, n.outputs[0]);
     return ok_status();
   }

@@ -23,17 +23,28 @@
 //                                         size / heads], into shardscore.Attention with scale (the
 //                                         attribute, or 1 / sqrt(head size)) and an additive mask of
 //                                         0 or mask_filter_value (default -10000): for mask_index of
-//                                         rank 1, [B] lengths (keys at or past a row's length masked);
-//                                         rank 2 [B, T] or rank 3 [B, S, T] raw, masked where <= 0;
-//                                         unidirectional 1 adds a causal mask (the sum no lower than
-//                                         float32's lowest, as ONNX Runtime has it); attention_bias is
-//                                         added to the mask. The mask is built once per mask_index.
+//                                         rank 1, [B] ends (keys at or past a row's length masked)
+//                                         or [2B] ends then starts (keys before the start masked
+//                                         too), told apart per batch (another length fails it, in
+//                                         a node named for that); rank 2 [B, T] or rank 3 [B, S, T]
+//                                         raw, masked where <= 0, except [B, 1] / [1, 1]: ONNX
+//                                         Runtime's dummy, nothing masked. unidirectional 1 gives
+//                                         the keys after each query float32's lowest (whatever the
+//                                         filter, as ONNX Runtime has it); attention_bias is added to
+//                                         the mask. The mask is built once per mask_index. In
+//                                         float16, with a filter below float16's range (the
+//                                         optimizer writes -3.4e38), the attention runs in float32
+//                                         between Casts, as ONNX Runtime keeps its mask in float32:
+//                                         a row with every key masked is then uniform, not NaN.
 // Refused (Unimplemented, naming the node and what it uses): past / present state and
 // past_sequence_length, do_rotary, the training outputs (SkipLayerNormalization's mean and
 // inv_std_var) when read, an Attention whose W is not a constant 2-D matrix (or bias not a constant
 // vector) of the sizes its attributes give, and a mask_index of unknown rank or of rank 4 (Megatron's
-// [B, 1, M, M]). A mask_index of [2B] (left padding's end and start positions) is not told apart
-// from [B] at load: it fails the first batch with the Attention node's mask-shape error.
+// [B, 1, M, M]).
+// Where ONNX Runtime differs: it refuses negative ids in EmbedLayerNormalization (Gather here takes
+// them from the end); in float16 it sums SkipLayerNormalization's and EmbedLayerNormalization's
+// terms in float32 and rounds once, where each Add here rounds (1 ulp of float16 apart); it refuses
+// a [1] or [1, T] mask for a batch of more than one row, which broadcasts here.
 #include <cstdint>
 #include <map>
 #include <string>

@@ -2654,6 +2654,37 @@ def gen_contrib():
         extra_opsets=ms)
     add("Attention", 17, raw2 + [M("Attention", ["x", "W", "Wb", "mask", "", "ab"], num_heads=2)], xm,
         inits=aconsts + [T("ab", f32([1, 2, S, S]))], tag="com.microsoft,attention_bias", extra_opsets=ms)
+    # causal keys take float32's lowest whatever the filter (a small filter, a large scale show it)
+    add("Attention", 17, [M("Attention", ["x", "W", "Wb"], num_heads=2, unidirectional=1, scale=3.0, mask_filter_value=-1.0)],
+        [("x", FLOAT, [B, S, Hin])], inits=[W, Wb], tag="com.microsoft,unidirectional,small_filter,scale_3",
+        extra_opsets=ms)
+    add("Attention", 17, raw2 + [M("Attention", ["x", "W", "Wb", "mask"], num_heads=2, unidirectional=1, mask_filter_value=-1.0)],
+        xm, inits=aconsts, tag="com.microsoft,unidirectional,raw_2d,small_filter", extra_opsets=ms)
+    # [B, 1]: ONNX Runtime's dummy mask, every key kept even where it holds 0
+    add("Attention", 17, [N("Greater", ["m1", "high"], ["mb"]), N("Cast", ["mb"], ["mask"], to=I32),
+                          M("Attention", ["x", "W", "Wb", "mask"], num_heads=2, mask_filter_value=lowest)],
+        [("x", FLOAT, [B, S, Hin]), ("m1", FLOAT, [B, 1])], inits=aconsts + [T("high", np.float32(0.8))],
+        tag="com.microsoft,raw_2d_dummy_Bx1",
+        extra_opsets=ms)
+    # [2B]: the ends (lengths), then the starts (0 to 3; a start past its end masks the row)
+    add("Attention", 17, lengths_any + [N("Abs", ["s"], ["sa"]), N("Mul", ["sa", "three"], ["s3"]),
+                                        N("Cast", ["s3"], ["starts"], to=I32), N("Concat", ["lens", "starts"], ["ends_starts"], axis=0),
+                                        M("Attention", ["x", "W", "Wb", "ends_starts"], num_heads=2, mask_filter_value=lowest)],
+        xm + [("s", FLOAT, [B])], inits=aconsts + [three], tag="com.microsoft,ends_and_starts_2B", extra_opsets=ms)
+    # [3B]: neither form; the batch fails in the node named for the check
+    add("Attention", 17, lengths + [N("Concat", ["lens", "lens", "lens"], ["lens3"], axis=0),
+                                    M("Attention", ["x", "W", "Wb", "lens3"], num_heads=2)],
+        xm, inits=aconsts, tag="com.microsoft,mask_index_3B_refused", extra_opsets=ms,
+        refuse="mask_index_must_be_[batch]_or_[2*batch]")
+    # float16 with the optimizer's -3.4e38: ONNX Runtime keeps the mask in float32, a fully masked row is uniform
+    W16, Wb16 = T("W16", f32([Hin, 24], 0.5), np.float16), T("Wb16", f32([24], 0.5), np.float16)
+    sparse = [N("Greater", ["m", "high"], ["mb"]), N("Cast", ["mb"], ["mask"], to=I32),  # most rows fully masked
+              N("ReduceSum", ["mask", "axis1"], ["lens"], keepdims=0)]
+    add("Attention", 17, sparse + [N("Cast", ["x"], ["xh"], to=F16),
+                                        M("Attention", ["xh", "W16", "Wb16", "lens"], ["yh"], num_heads=2, mask_filter_value=lowest),
+                                        N("Cast", ["yh"], ["y"], to=FLOAT)],
+        xm, inits=aconsts + [W16, Wb16, T("high", np.float32(1.5))], tag="com.microsoft,float16,lengths,lowest_filter",
+        extra_opsets=ms, tol=1e-2)
     # refused: past state, rotary embedding, a 4-D mask
     add("Attention", 17, [M("Attention", ["x", "W", "Wb", "", "past"], ["y", "present"], num_heads=2)],
         [("x", FLOAT, [B, S, Hin])], inits=[W, Wb, T("past", f32([2, B, 2, 1, 4]))], tag="com.microsoft,past_refused",

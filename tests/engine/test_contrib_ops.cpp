@@ -156,7 +156,7 @@ TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_EQ(count_ops(*g, "", "Less"), 1);     // lengths: key j kept where j < length
   EXPECT_EQ(count_ops(*g, "", "Greater"), 0);  // not a raw mask
-  EXPECT_EQ(count_ops(*g, "", "ReduceSum"), 1);
+  EXPECT_EQ(count_ops(*g, "", "GreaterOrEqual"), 1);  // [2B] starts, zeros for [B]
 }
 
 TEST(ContribOps, RefusalsNameTheNodeAndTheReason) {
