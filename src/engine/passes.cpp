@@ -924,11 +924,23 @@ Status pass_to_half(Graph* g, DType half) {
   for (const auto& n : g->nodes)
     if ((n.op_type == "Resize" || n.op_type == "Upsample") && n.domain.empty())
       for (std::size_t k = 1; k < 3 && k < n.inputs.size(); ++k) keep.insert(n.inputs[k]);
-  auto to_half = [half](const Tensor& t) {
+  // As onnxruntime.transformers.float16 converts a constant to float16: a finite value past float16's
+  // range becomes +-65504 (a mask's float32 lowest stays finite, so a row whose keys are all masked
+  // is not NaN), and a non-zero one below its smallest subnormal becomes +-5.96e-8 (a tiny weight
+  // does not vanish). 0, infinities and NaN as they are; bfloat16 has float32's range.
+  auto convert = [half](double v) {
+    if (half == DType::kFloat16 && std::isfinite(v)) {
+      constexpr double kMaxFinite = 65504.0, kMinPositive = 5.96e-08;
+      if (std::fabs(v) > kMaxFinite) v = std::copysign(kMaxFinite, v);
+      if (v != 0 && std::fabs(v) < kMinPositive) v = std::copysign(kMinPositive, v);
+    }
+    return double_to_half_bits(half, v);
+  };
+  auto to_half = [half, &convert](const Tensor& t) {
     Tensor h(half, t.shape());
     const float* src = t.data<float>();
     uint16_t* dst = h.data<uint16_t>();
-    for (int64_t i = 0, n = t.numel(); i < n; ++i) dst[i] = double_to_half_bits(half, src[i]);
+    for (int64_t i = 0, n = t.numel(); i < n; ++i) dst[i] = convert(src[i]);
     return h;
   };
   for (auto& [name, t] : g->initializers)
@@ -955,7 +967,7 @@ Status pass_to_half(Graph* g, DType half) {
         Attribute a;
         a.type = Attribute::Type::kTensor;
         a.t = Tensor(half, {});
-        a.t.data<uint16_t>()[0] = double_to_half_bits(half, f->second.f);
+        a.t.data<uint16_t>()[0] = convert(f->second.f);
         n.attrs.erase(f);
         n.attrs["value"] = a;
       } else if (auto fs = n.attrs.find("value_floats"); fs != n.attrs.end()) {
@@ -963,7 +975,7 @@ Status pass_to_half(Graph* g, DType half) {
         a.type = Attribute::Type::kTensor;
         a.t = Tensor(half, {static_cast<int64_t>(fs->second.floats.size())});
         for (std::size_t i = 0; i < fs->second.floats.size(); ++i)
-          a.t.data<uint16_t>()[i] = double_to_half_bits(half, fs->second.floats[i]);
+          a.t.data<uint16_t>()[i] = convert(fs->second.floats[i]);
         n.attrs.erase(fs);
         n.attrs["value"] = a;
       }

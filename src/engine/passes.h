@@ -158,7 +158,9 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw);
 // --precision fp16 / bf16 (run after graph_optimize): the float32 model computed in `half`
 // (float16 or bfloat16), as onnxruntime.transformers.float16 converts models. Float32
 // initializers (except Resize's roi and scales and Upsample's scales, float32 by the spec) become
-// `half`, Casts to float32 cast to `half`, ConstantOfShape and Constant make `half`, and so does
+// `half` (float16 saturating as that converter does: finite values past +-65504 become +-65504,
+// non-zero ones below 5.96e-8 in size +-5.96e-8), Casts to float32 cast to `half`, ConstantOfShape
+// and Constant make `half`, and so does
 // EyeLike with dtype float32; graph inputs and outputs stay
 // float32 at the engine boundary (pass_float32_boundary). Every computing op then widens to
 // float32 and rounds its result once.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -1195,6 +1196,35 @@ TEST(SelectOutputs, UnreadTreeClassifierLabelsBecomeUnnamed) {
   ASSERT_TRUE(pass_select_outputs(&both, {"label_out", "scores"}, &stats).ok());
   ASSERT_EQ(both.nodes.size(), 2u);
   EXPECT_EQ(both.nodes[0].outputs, (std::vector<std::string>{"label", "scores"}));
+}
+
+TEST(PassToHalf, ConstantsSaturateAsOnnxRuntimesConverterDoes) {
+  // onnxruntime.transformers.float16.convert_np_to_float16: finite values past +-65504 become +-65504,
+  // non-zero ones smaller than 5.96e-8 become +-5.96e-8; 0, infinities and NaN stay. A mask's float32
+  // lowest (torch's finfo.min) thus stays finite in float16.
+  using namespace onnx_builder;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> c = {std::numeric_limits<float>::lowest(), -70000.0f, 70000.0f, 1e-9f, -1e-9f, 0.0f, 1.0f, inf, -inf, nan};
+  const int64_t n = static_cast<int64_t>(c.size());
+  auto m = new_model(17);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {n});
+  add_float_tensor(&m, "C", {n}, c);
+  add_node(&m, "Add", {"X", "C"}, {"Y"}, "add");
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {n});
+  const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_half_sat_" + std::to_string(::getpid()) + ".onnx")).string();
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path, "cpu", EngineOptions{.compute = DType::kFloat16});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const std::vector<float> zeros(c.size(), 0.0f);
+  std::vector<Tensor> out;
+  const Status st = (*e)->run({Tensor::copy_of(DType::kFloat32, {n}, zeros.data())}, &out);
+  ASSERT_TRUE(st.ok()) << st.message();
+  const float tiny = std::ldexp(1.0f, -24);  // float16's smallest subnormal, 5.96e-8
+  const std::vector<float> want = {-65504.0f, -65504.0f, 65504.0f, tiny, -tiny, 0.0f, 1.0f, inf, -inf};
+  const float* y = out.at(0).data<float>();
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(y[i], want[i]) << "element " << i << " (" << c[i] << ")";
+  EXPECT_TRUE(std::isnan(y[want.size()]));
 }
 
 }  // namespace
