@@ -17,6 +17,11 @@ Models (random weights, exported by this script into bench/out/, reused on later
              (onnx.helper, no torch needed)
   deconv     a U-Net decoder stage: input [N, 64, 32, 32], ConvTranspose 64->32 kernel 2 stride 2, Conv 3x3 32->32
              pad 1, Relu; opset 13 (onnx.helper, no torch needed)
+  bert-ortopt BERT-base (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522, sequence 128) in the form
+             onnxruntime.transformers.optimizer gives it: com.microsoft EmbedLayerNormalization (mask_index from the
+             int32 mask), Attention with packed QKV weights and mask_filter_value -3.4e38, SkipLayerNormalization,
+             BiasGelu; pooler Gemm + Tanh to pooler_output [N, 768]; random weights (std 0.02); opset 17 (onnx.helper,
+             no torch needed). ONNX Runtime runs its own fused kernels for these ops; shardscore expands them at load.
 
 For every model and thread count T (default 1 and 2), each side runs in its own process:
   shardscore    build/bench/engine_bench: T batches of B run at once, one per oneTBB thread, each batch
@@ -63,12 +68,14 @@ MODELS = {
     "lstm": ("lstm_classifier.onnx", 256, None, "LSTM hidden 128, 50 steps x 32 features"),
     "gru": ("gru_classifier.onnx", 256, None, "GRU hidden 128, 50 steps x 32 features"),
     "deconv": ("unet_decoder.onnx", 16, None, "ConvTranspose 64->32 k2 s2 + Conv 3x3, 32x32 -> 64x64"),
+    "bert-ortopt": ("bert_base_ortopt.onnx", 8, 128, "BERT-base as ORT's transformer optimizer writes it, sequence 128"),
 }
 # Models written here with onnx.helper (random weights, seeded): no torch needed for them.
-HELPER_MODELS = ("lstm", "gru", "deconv")
+HELPER_MODELS = ("lstm", "gru", "deconv", "bert-ortopt")
 # (warmup, repeats). At least 2 warmups: shardscore's CPU backend runs the first batch of a new input shape
 # unplanned and records the second one's allocations; from the third on it runs in a planned arena.
-DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "gru": (2, 5), "deconv": (2, 5)}
+DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "gru": (2, 5), "deconv": (2, 5),
+                "bert-ortopt": (2, 5)}
 
 
 # ---- random inputs: the recipe engine_bench uses -------------------------------------------------------------
@@ -183,6 +190,48 @@ def write_helper_model(name: str) -> None:
         ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", steps, feat])]
         outs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])]
         opset = 14
+    elif name == "bert-ortopt":
+        vocab, seq, hid, heads, ffn, layers = 30522, MODELS[name][2], 768, 12, 3072, 12
+
+        def w(n, shape, std=0.02):
+            return t(n, r.standard_normal(shape, dtype=np.float32) * std)
+
+        def ms(op, ins, outs, **attrs):
+            return helper.make_node(op, ins, outs, domain="com.microsoft", **attrs)
+        nodes = [helper.make_node("Cast", [v], [v + "_int32"], to=TensorProto.INT32)
+                 for v in ("input_ids", "token_type_ids", "attention_mask")]
+        nodes.append(ms("EmbedLayerNormalization", ["input_ids_int32", "token_type_ids_int32", "word", "pos", "seg",
+                                                    "emb_g", "emb_b", "attention_mask_int32"], ["h0", "mask_index"],
+                        epsilon=1e-12))
+        inits = [w("word", [vocab, hid]), w("pos", [512, hid]), w("seg", [2, hid]), t("emb_g", np.ones(hid)),
+                 t("emb_b", np.zeros(hid))]
+        for i in range(layers):
+            h, p = f"h{i}", f"l{i}_"
+            nodes += [ms("Attention", [h, p + "qkv", p + "qkv_b", "mask_index"], [p + "ctx"], num_heads=heads,
+                         mask_filter_value=float(np.finfo(np.float32).min)),
+                      helper.make_node("MatMul", [p + "ctx", p + "wo"], [p + "ao"]),
+                      ms("SkipLayerNormalization", [p + "ao", h, p + "g1", p + "b1", p + "wo_b"], [p + "n1"], epsilon=1e-12),
+                      helper.make_node("MatMul", [p + "n1", p + "w1"], [p + "f1"]),
+                      ms("BiasGelu", [p + "f1", p + "w1_b"], [p + "f1g"]),
+                      helper.make_node("MatMul", [p + "f1g", p + "w2"], [p + "f2"]),
+                      ms("SkipLayerNormalization", [p + "f2", p + "n1", p + "g2", p + "b2", p + "w2_b"], [f"h{i + 1}"],
+                         epsilon=1e-12)]
+            inits += [w(p + "qkv", [hid, 3 * hid]), w(p + "qkv_b", [3 * hid]), w(p + "wo", [hid, hid]), w(p + "wo_b", [hid]),
+                      t(p + "g1", np.ones(hid)), t(p + "b1", np.zeros(hid)), w(p + "w1", [hid, ffn]), w(p + "w1_b", [ffn]),
+                      w(p + "w2", [ffn, hid]), w(p + "w2_b", [hid]), t(p + "g2", np.ones(hid)), t(p + "b2", np.zeros(hid))]
+        nodes += [helper.make_node("Gather", [f"h{layers}", "first"], ["cls"], axis=1),
+                  helper.make_node("Gemm", ["cls", "pool_w", "pool_b"], ["pooled"], transB=1),
+                  helper.make_node("Tanh", ["pooled"], ["pooler_output"])]
+        inits += [numpy_helper.from_array(np.array(0, np.int64), "first"), w("pool_w", [hid, hid]), w("pool_b", [hid])]
+        ins = [helper.make_tensor_value_info(v, TensorProto.INT64, ["N", seq])
+               for v in ("input_ids", "attention_mask", "token_type_ids")]
+        outs = [helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["N", hid])]
+        graph = helper.make_graph(nodes, name, ins, outs, inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+                                  ir_version=8)
+        onnx.save(model, str(OUT / MODELS[name][0]))
+        print(f"wrote {OUT / MODELS[name][0]} (onnx.helper)", flush=True)
+        return
     else:  # deconv
         cin, cout, hw = 64, 32, 32
         nodes = [helper.make_node("ConvTranspose", ["x", "Wt", "bt"], ["u"], strides=[2, 2]),
@@ -438,7 +487,7 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch", action="append", default=[], metavar="MODEL=B",
                     help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096, "
-                         "lstm 256, gru 256, deconv 16)")
+                         "lstm 256, gru 256, deconv 16, bert-ortopt 8)")
     ap.add_argument("--warmup", type=int, help="warmup repeats (default: 2, mlp 3)")
     ap.add_argument("--repeats", type=int, help="measured repeats (default: 5, mlp 15)")
     ap.add_argument("--rounds", type=int, default=2,
