@@ -69,7 +69,9 @@ class Expander {
         out_.push_back(std::move(n));
         continue;
       }
+      ++g_->expanded_contrib_ops;
       Status s = n.op_type == "BiasGelu"                  ? bias_gelu(n)
+                 : n.op_type == "QuickGelu"               ? quick_gelu(n)
                  : n.op_type == "FastGelu"                ? fast_gelu(n)
                  : n.op_type == "SkipLayerNormalization"  ? skip_layer_norm(n)
                  : n.op_type == "EmbedLayerNormalization" ? embed_layer_norm(n)
@@ -171,6 +173,18 @@ class Expander {
     std::string x = n.inputs[0];
     if (!slot(n.inputs, 1).empty()) x = emit(n, "Add", {x, n.inputs[1]});
     emit(n, "Gelu", {x}, {{"approximate", string_attr("tanh")}}, n.outputs[0], 20);
+    return ok_status();
+  }
+
+  Status quick_gelu(const Node& n) {
+    if (n.inputs.size() != 1 || n.inputs[0].empty() || n.outputs.size() != 1) {
+      return bad(n, "QuickGelu takes input X and has one output");
+    }
+    // alpha in X's type, whatever it is (CastLike; a scalar per batch)
+    const std::string alpha = emit(n, "CastLike", {constant(n, "alpha", filled(DType::kFloat32, {}, n.attr_float("alpha", 1.702f))),
+                                                   n.inputs[0]});
+    const std::string gate = emit(n, "Sigmoid", {emit(n, "Mul", {n.inputs[0], alpha})});
+    emit(n, "Mul", {n.inputs[0], gate}, {}, n.outputs[0]);
     return ok_status();
   }
 
@@ -411,7 +425,7 @@ class Expander {
 
 bool contrib_op_expands(std::string_view domain, std::string_view op_type, int64_t opset) {
   return domain == kMicrosoft && opset == 1 &&
-         (op_type == "BiasGelu" || op_type == "FastGelu" || op_type == "SkipLayerNormalization" ||
+         (op_type == "BiasGelu" || op_type == "FastGelu" || op_type == "QuickGelu" || op_type == "SkipLayerNormalization" ||
           op_type == "EmbedLayerNormalization" || op_type == "Attention");
 }
 

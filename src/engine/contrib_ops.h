@@ -1,6 +1,7 @@
 #pragma once
 // ONNX Runtime's contrib ops (domain com.microsoft) that its transformer optimizer writes into
-// BERT-style models (python -m onnxruntime.transformers.optimizer --model_type bert), expanded at
+// BERT-style models (python -m onnxruntime.transformers.optimizer --model_type bert; QuickGelu for
+// CLIP), expanded at
 // load into ops of the engine's table (engine/op_registry.h), so that each backend runs them with
 // the kernels it has for those, and the later passes fuse them as they fuse an exporter's graph
 // (MatMul + bias into FusedGemm, Add + LayerNormalization into AddLayerNormalization).
@@ -9,6 +10,7 @@
 // rounding (tests/e2e/test_ops_vs_onnxruntime.py and the bert_tiny_ortopt fixtures hold it to that):
 //   BiasGelu(A, B)                        Gelu(A + B), exact (erf)
 //   FastGelu(X[, bias])                   Gelu(X [+ bias]) with approximate "tanh"
+//   QuickGelu(X)                          X * Sigmoid(alpha X), alpha default 1.702 (CLIP's)
 //   SkipLayerNormalization(X, skip, gamma[, beta[, bias]])
 //                                         LayerNormalization((X + skip) [+ bias]) over the last
 //                                         axis; output 3 (input_skip_bias_sum) is that sum

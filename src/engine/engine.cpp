@@ -69,6 +69,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   std::unique_ptr<Engine> e(new Engine());
   e->options_ = options;
   SS_ASSIGN_OR_RETURN(e->graph_, graph_load_onnx(model_path));
+  e->pass_stats_.expanded_contrib_ops = e->graph_.expanded_contrib_ops;
   if (!options.outputs.empty()) SS_RETURN_IF_ERROR(pass_select_outputs(&e->graph_, options.outputs, &e->pass_stats_));
   for (const ValueInfo& out : e->graph_.outputs) {
     auto bad = e->graph_.unsupported_outputs.find(out.name);

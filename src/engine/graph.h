@@ -126,6 +126,8 @@ struct Graph {
   // -> the message that names it, its type and the node that makes it. Engine::load refuses the
   // ones it is asked to compute. (Such graph inputs are refused by the loader.)
   std::map<std::string, std::string> unsupported_outputs;
+  // ONNX Runtime contrib ops (com.microsoft) the loader expanded into the table's ops (engine/contrib_ops.h).
+  int expanded_contrib_ops = 0;
 };
 
 StatusOr<Graph> graph_load_onnx(const std::string& path);

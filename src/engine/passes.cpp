@@ -15,7 +15,8 @@
 namespace shardscore {
 
 std::string PassStats::describe() const {
-  return (spatial_1d_as_2d ? std::to_string(spatial_1d_as_2d) + " 1-D Conv/pool(s) run as 2-D, " : std::string()) +
+  return (expanded_contrib_ops ? std::to_string(expanded_contrib_ops) + " com.microsoft op(s) expanded, " : std::string()) +
+         (spatial_1d_as_2d ? std::to_string(spatial_1d_as_2d) + " 1-D Conv/pool(s) run as 2-D, " : std::string()) +
          std::to_string(folded_constants) + " constant node(s) folded, " + std::to_string(folded_batchnorms) +
          " BatchNormalization folded into Conv, " + std::to_string(fused_gelus) + " Gelu chain(s) fused, " + std::to_string(fused_gemms) + " MatMul/Gemm fused, " +
          std::to_string(fused_convs) + " Conv fused, " +

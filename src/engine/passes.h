@@ -23,6 +23,7 @@
 namespace shardscore {
 
 struct PassStats {
+  int expanded_contrib_ops = 0;  // by the loader (Graph::expanded_contrib_ops), reported with the passes
   int folded_constants = 0;
   int folded_batchnorms = 0;
   int fused_gelus = 0;

@@ -2586,6 +2586,10 @@ def gen_contrib():
     add("FastGelu", 17, [M("FastGelu", ["x", "b"])], [("x", FLOAT, [3, 4, 8])], inits=[T("b", f32([8]))],
         tag="com.microsoft,bias", extra_opsets=ms)
     add("FastGelu", 17, [M("FastGelu", ["x"])], [("x", FLOAT, [3, 5])], tag="com.microsoft", extra_opsets=ms)
+    add("QuickGelu", 17, [M("QuickGelu", ["x"])], [("x", FLOAT, [3, 4, 8])], tag="com.microsoft", extra_opsets=ms)
+    add("QuickGelu", 17, [M("QuickGelu", ["x"], alpha=0.5)], [("x", FLOAT, [3, 5])], tag="com.microsoft,alpha", extra_opsets=ms)
+    add("QuickGelu", 17, [N("Cast", ["x"], ["h"], to=F16), M("QuickGelu", ["h"], ["q"]), N("Cast", ["q"], ["y"], to=FLOAT)],
+        [("x", FLOAT, [3, 5])], tag="com.microsoft,float16", extra_opsets=ms, tol=1e-2)
 
     # SkipLayerNormalization: with beta and bias and the sum output; bare; a [S, H] skip broadcast over the batch
     gamma, beta, bias = T("g", f32([8]) + 1), T("beta", f32([8])), T("bias", f32([8]))

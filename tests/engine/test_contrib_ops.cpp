@@ -57,8 +57,8 @@ int count_ops(const Graph& g, const std::string& domain, const std::string& op) 
                                         [&](const Node& n) { return n.domain == domain && n.op_type == op; }));
 }
 
-TEST(ContribOps, ExpandsFiveOpsOfComMicrosoftOpset1) {
-  for (const char* op : {"BiasGelu", "FastGelu", "SkipLayerNormalization", "EmbedLayerNormalization", "Attention"}) {
+TEST(ContribOps, ExpandsSixOpsOfComMicrosoftOpset1) {
+  for (const char* op : {"BiasGelu", "FastGelu", "QuickGelu", "SkipLayerNormalization", "EmbedLayerNormalization", "Attention"}) {
     EXPECT_TRUE(contrib_op_expands("com.microsoft", op, 1)) << op;
     EXPECT_FALSE(contrib_op_expands("com.microsoft", op, 2)) << op;
     EXPECT_FALSE(contrib_op_expands("", op, 1)) << op;
