@@ -242,11 +242,8 @@ class Expander {
       const std::string counted = emit(n, "Cast", {ones}, {{"to", int_attr(kOnnxInt32)}});
       emit(n, "ReduceSum", {counted, int64s(n, "axes", {1})}, {{"keepdims", int_attr(0)}}, mask_index);
     } else {
-      Attribute zero;
-      zero.type = Attribute::Type::kTensor;
-      zero.t = filled(DType::kInt32, {1}, 0);
       const std::string batch = unsqueeze(n, dim_of(n, ids, 0), {0});
-      emit(n, "ConstantOfShape", {batch}, {{"value", zero}}, mask_index);
+      emit(n, "ConstantOfShape", {batch}, {{"value", tensor_attr(filled(DType::kInt32, {1}, 0))}}, mask_index);
     }
     return ok_status();
   }
@@ -285,9 +282,7 @@ class Expander {
         const std::string rows_shape = emit(n, "Concat", {int64s(n, "minus_one", {-1}), batch}, {{"axis", int_attr(0)}});
         const std::string rows = emit(n, "Reshape", {emit(n, "Cast", {mask_index}, {{"to", int_attr(kOnnxInt64)}}), rows_shape});
         rename_last(n, "mask_index_rows_of_batch");
-        Attribute zero64;
-        zero64.type = Attribute::Type::kTensor;
-        zero64.t = filled(DType::kInt64, {1}, 0);
+        const Attribute zero64 = tensor_attr(filled(DType::kInt64, {1}, 0));
         const std::string row_count = emit(n, "Slice", {emit(n, "Shape", {rows}), int64s(n, "zero_1d", {0}), int64s(n, "one_1d", {1})});
         const std::string zero_rows = emit(n, "ConstantOfShape", {row_count}, {{"value", zero64}});
         // [R] + [2] broadcasts only for R = 1 or 2.
@@ -309,14 +304,16 @@ class Expander {
       } else if (rank == 4) {
         return refuse(n, "a 4-D mask_index ([batch, 1, max_sequence, max_sequence], Megatron's)");
       } else {
-        return refuse(n, "mask_index '" + mask_index + "' of a rank the model does not declare (shardscore "
-                         "builds the mask at load from its rank: 1 for lengths, 2 or 3 for a raw mask)");
+        return refuse(n, "mask_index '" + mask_index + "' of " +
+                             (rank < 0 ? std::string("a rank neither the model nor ONNX's shape inference gives")
+                                       : "rank " + std::to_string(rank)) +
+                             " (shardscore builds the mask at load from its rank: 1 for lengths, 2 or 3 for a raw mask)");
       }
       m = unsqueeze(n, emit(n, "Where", {kept, zero, masked}), rank == 3 ? std::vector<int64_t>{1} : std::vector<int64_t>{1, 2});
     }
     if (causal) {  // [S, T] (S = T): key j after query i gets the lowest, over [B, 1, S, T] with a mask
-      const std::string after = emit(n, "LessOrEqual", {unsqueeze(n, keys(), {0}), unsqueeze(n, keys(), {1})});
-      m = emit(n, "Where", {after, m.empty() ? zero : m, constant(n, "mask_lowest", filled(dt, {}, lowest_of(dt)))});
+      const std::string kept_causal = emit(n, "LessOrEqual", {unsqueeze(n, keys(), {0}), unsqueeze(n, keys(), {1})});
+      m = emit(n, "Where", {kept_causal, m.empty() ? zero : m, constant(n, "mask_lowest", filled(dt, {}, lowest_of(dt)))});
     }
     masks_[key] = m;
     return m;

@@ -26,6 +26,7 @@ struct EngineOptions {
   bool nhwc_convs = false;
   // Attention chains as one shardscore.Attention (pass_fuse_attention), on every backend; off by
   // SHARDSCORE_FUSE_ATTENTION=0 (what the fusion gains, measured on the GPU by bench/gpu_vs_pytorch.py).
+  // A com.microsoft Attention is expanded into one at load whatever this says (engine/contrib_ops.h).
   bool fuse_attention = true;
   // The model outputs the engine computes and returns, by name, in this order (pass_select_outputs);
   // empty: all of the model's. Nodes that only the others need are dropped before the passes run.

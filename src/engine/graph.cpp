@@ -475,8 +475,7 @@ std::map<std::string, int64_t> value_ranks(const onnx::ModelProto& model) {
   } catch (const std::exception&) {
     return ranks;  // what the model declares
   }
-  // A value inference cannot type (an output of a com.microsoft op) may come back with an empty
-  // shape: rank 0 is taken only where the model declares it.
+  // A mask is never a scalar: an inferred rank 0 is not taken (the model's own declarations are).
   std::map<std::string, int64_t> inferred;
   collect(copy, &inferred);
   for (const auto& [name, rank] : inferred)
@@ -680,6 +679,8 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     g.nodes.push_back(std::move(n));
   }
   SS_RETURN_IF_ERROR(sort_topologically(&g));
+  // Before the checker below gives every value typed without a shape an empty one (rank 0).
+  const std::map<std::string, int64_t> ranks = value_ranks(model);
   // ONNX's own checker last: our checks above name the culprit more plainly (and the checker looks
   // for external data relative to the working directory, which shardscore refuses before).
   // The installed libonnx checks only the opsets it knows (Debian 12's libonnx 1.12: up to 17). A
@@ -722,7 +723,7 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
     return invalid_argument("model '" + source + "' fails ONNX validation: " + what);
   }
   // ONNX Runtime's contrib ops become the table's ops; Attention's mask needs its mask_index's rank.
-  SS_RETURN_IF_ERROR(expand_contrib_ops(&g, value_ranks(model)));
+  SS_RETURN_IF_ERROR(expand_contrib_ops(&g, ranks));
   return g;
 }
 

@@ -61,6 +61,13 @@ inline Attribute float_attr(float v) {
   return a;
 }
 
+inline Attribute tensor_attr(Tensor t) {
+  Attribute a;
+  a.type = Attribute::Type::kTensor;
+  a.t = std::move(t);
+  return a;
+}
+
 inline Attribute ints_attr(std::vector<int64_t> v) {
   Attribute a;
   a.type = Attribute::Type::kInts;

@@ -161,8 +161,7 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw);
 // initializers (except Resize's roi and scales and Upsample's scales, float32 by the spec) become
 // `half` (float16 saturating as that converter does: finite values past +-65504 become +-65504,
 // non-zero ones below 5.96e-8 in size +-5.96e-8), Casts to float32 cast to `half`, ConstantOfShape
-// and Constant make `half`, and so does
-// EyeLike with dtype float32; graph inputs and outputs stay
+// and Constant make `half`, and so does EyeLike with dtype float32; graph inputs and outputs stay
 // float32 at the engine boundary (pass_float32_boundary). Every computing op then widens to
 // float32 and rounds its result once.
 Status pass_to_half(Graph* g, DType half);

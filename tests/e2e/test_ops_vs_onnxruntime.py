@@ -2670,7 +2670,7 @@ def gen_contrib():
         [("x", FLOAT, [B, S, Hin]), ("m1", FLOAT, [B, 1])], inits=aconsts + [T("high", np.float32(0.8))],
         tag="com.microsoft,raw_2d_dummy_Bx1",
         extra_opsets=ms)
-    # [2B]: the ends (lengths), then the starts (0 to 3; a start past its end masks the row)
+    # [2B]: the ends (lengths), then the starts (trunc(3 |s|); a start at or past its end masks the row)
     add("Attention", 17, lengths_any + [N("Abs", ["s"], ["sa"]), N("Mul", ["sa", "three"], ["s3"]),
                                         N("Cast", ["s3"], ["starts"], to=I32), N("Concat", ["lens", "starts"], ["ends_starts"], axis=0),
                                         M("Attention", ["x", "W", "Wb", "ends_starts"], num_heads=2, mask_filter_value=lowest)],

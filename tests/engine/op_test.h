@@ -91,12 +91,7 @@ using Attrs = std::map<std::string, Attribute>;
 inline Attribute a_int(int64_t v) { return int_attr(v); }
 inline Attribute a_float(float v) { return float_attr(v); }
 inline Attribute a_ints(std::vector<int64_t> v) { return ints_attr(std::move(v)); }
-inline Attribute a_tensor(Tensor t) {
-  Attribute a;
-  a.type = Attribute::Type::kTensor;
-  a.t = std::move(t);
-  return a;
-}
+inline Attribute a_tensor(Tensor t) { return tensor_attr(std::move(t)); }
 inline Attribute a_floats(std::vector<float> v) {
   Attribute a;
   a.type = Attribute::Type::kFloats;

@@ -135,8 +135,7 @@ TEST(ContribOps, MaskRankFromShapeInferenceOrRefused) {
 }
 
 // EmbedLayerNormalization's mask_index is [B] whatever the model says of it: onnxruntime.transformers'
-// float16 conversion declares it in value_info with a type and no shape, which ONNX's shape inference
-// gives back with an empty shape (rank 0).
+// float16 conversion declares it in value_info with a type and no shape.
 TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
   onnx::ModelProto m = contrib_model();
   add_input(&m, "ids", kI32, {-1, 4});
@@ -157,6 +156,31 @@ TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
   EXPECT_EQ(count_ops(*g, "", "Less"), 1);     // lengths: key j kept where j < length
   EXPECT_EQ(count_ops(*g, "", "Greater"), 0);  // not a raw mask
   EXPECT_EQ(count_ops(*g, "", "GreaterOrEqual"), 1);  // [2B] starts, zeros for [B]
+}
+
+// A mask_index computed by standard ops (the optimizer's ReduceSum where it fuses no
+// EmbedLayerNormalization) and typed without a shape in value_info, as its float16 conversion
+// leaves it: ONNX's shape inference gives its rank, 1 (the checker's own edit of such values, an
+// empty shape, must not make it 0).
+TEST(ContribOps, ShapelessValueInfoMaskFromReduceSum) {
+  onnx::ModelProto m = contrib_model();
+  add_input(&m, "x", kF32, {-1, 4, 6});
+  add_input(&m, "mask", onnx::TensorProto_DataType_INT64, {-1, 4});
+  add_output(&m, "y", kF32, {-1, 4, 8});
+  add_qkv_weights(&m);
+  add_int64_tensor(&m, "axis1", {1}, {1});
+  set_int_attr(add_node(&m, "Cast", {"mask"}, {"mask_i32"}), "to", kI32);
+  set_int_attr(add_node(&m, "ReduceSum", {"mask_i32", "axis1"}, {"lengths"}), "keepdims", 0);
+  for (const char* v : {"mask_i32", "lengths"}) {
+    auto* vi = m.mutable_graph()->add_value_info();
+    vi->set_name(v);
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);
+  }
+  add_attention(&m, "x", "lengths", "y", "att");
+  auto g = graph_parse_onnx(bytes_of(m), "reducesum.onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(count_ops(*g, "", "Less"), 1);  // lengths, not a raw mask
+  EXPECT_EQ(count_ops(*g, "", "Greater"), 0);
 }
 
 TEST(ContribOps, RefusalsNameTheNodeAndTheReason) {
