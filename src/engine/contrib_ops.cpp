@@ -208,6 +208,19 @@ class Expander {
     return ok_status();
   }
 
+  // `ids` as they are, through a check that fails the batch, in a node named for it, where one is
+  // negative: ONNX Runtime refuses them, where Gather would take them from the end of `table`. Each
+  // id minus the table's row count V picks a zero from V zeros: in range exactly for ids >= 0 (an id
+  // of V or more fails in the Gather that uses it).
+  std::string not_negative(const Node& n, const std::string& ids, const std::string& table, const std::string& what) {
+    const std::string rows = dim_of(n, table, 0);
+    const std::string zeros = emit(n, "ConstantOfShape", {unsqueeze(n, rows, {0})}, {{"value", tensor_attr(filled(DType::kInt64, {1}, 0))}});
+    const std::string shifted = emit(n, "Sub", {ids, emit(n, "CastLike", {rows, ids})});
+    const std::string picked = emit(n, "Gather", {zeros, shifted}, {{"axis", int_attr(0)}});
+    rename_last(n, what + "_must_not_be_negative");
+    return emit(n, "Add", {ids, emit(n, "CastLike", {picked, ids})});
+  }
+
   Status embed_layer_norm(const Node& n) {
     const std::string &ids = slot(n.inputs, 0), &segment_ids = slot(n.inputs, 1), &word = slot(n.inputs, 2),
                       &position = slot(n.inputs, 3), &segment = slot(n.inputs, 4), &gamma = slot(n.inputs, 5),
@@ -222,14 +235,13 @@ class Expander {
       return bad(n, "segment_ids and segment_embedding must be given together");
     }
     const Attribute axis0 = int_attr(0);
-    std::string sum_of = emit(n, "Gather", {word, ids}, {{"axis", axis0}});
-    std::string positions = position_ids;
-    if (positions.empty()) positions = iota(n, dim_of(n, ids, 1));
+    std::string sum_of = emit(n, "Gather", {word, not_negative(n, ids, word, "input_ids")}, {{"axis", axis0}});
+    std::string positions = position_ids.empty() ? iota(n, dim_of(n, ids, 1)) : not_negative(n, position_ids, position, "position_ids");
     const std::string pos = emit(n, "Gather", {position, positions}, {{"axis", axis0}});
     const std::string& sum_out = slot(n.outputs, 2);  // embedding_sum
     sum_of = emit(n, "Add", {sum_of, pos}, {}, segment.empty() ? sum_out : "");
     if (!segment.empty()) {
-      const std::string seg = emit(n, "Gather", {segment, segment_ids}, {{"axis", axis0}});
+      const std::string seg = emit(n, "Gather", {segment, not_negative(n, segment_ids, segment, "segment_ids")}, {{"axis", axis0}});
       sum_of = emit(n, "Add", {sum_of, seg}, {}, sum_out);
     }
     emit(n, "LayerNormalization", {sum_of, gamma, beta},

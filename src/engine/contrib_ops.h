@@ -17,9 +17,11 @@
 //                                         axis; output 3 (input_skip_bias_sum) is that sum
 //   EmbedLayerNormalization(ids[, segment_ids], word, position[, segment], gamma, beta[, mask[, position_ids]])
 //                                         LayerNormalization(word[ids] + position[position_ids, or
-//                                         0 .. S-1] [+ segment[segment_ids]]); output 1 (mask_index)
-//                                         the count of mask entries equal to 1 per row (int32, [B];
-//                                         zeros without a mask); output 2 the sum before the norm
+//                                         0 .. S-1] [+ segment[segment_ids]]), a negative id failing
+//                                         the batch as in ONNX Runtime (in a node named for it);
+//                                         output 1 (mask_index) the count of mask entries equal to
+//                                         1 per row (int32, [B]; zeros without a mask); output 2
+//                                         the sum before the norm
 //   Attention(X, W[, bias[, mask_index[, past[, attention_bias]]]])
 //                                         Q, K, V = X W_q [+ b_q], X W_k, X W_v (W and bias split by
 //                                         columns, qkv_hidden_sizes or thirds), each [B, S, heads,
@@ -47,8 +49,7 @@
 // bias is not a constant, and a mask_index of unknown rank or of rank 4 (Megatron's [B, 1, M, M]).
 // InvalidArgument for malformed nodes: W not of the sizes num_heads and qkv_hidden_sizes give (or
 // not float), a bias not matching W, a missing num_heads, inputs or outputs out of the schema.
-// Where ONNX Runtime differs: it refuses negative ids in EmbedLayerNormalization (Gather here takes
-// them from the end); in float16 it sums SkipLayerNormalization's and EmbedLayerNormalization's
+// Where ONNX Runtime differs: in float16 it sums SkipLayerNormalization's and EmbedLayerNormalization's
 // terms in float32 and rounds once, where each Add here rounds (1 ulp of float16 apart); it refuses
 // a [1] or [1, T] mask for a batch of more than one row, which broadcasts here. Under --precision
 // fp16 (pass_to_half, CUDA) the float32 mask is made float16 too, its -3.4e38 saturating to

@@ -2625,6 +2625,13 @@ def gen_contrib():
         [("x", FLOAT, [3, S])], inits=emb + consts + [T("pos", np.array([[5, 3, 1, 0, 2, 9]], np.int32))], outputs=("y", "mi"),
         tag="com.microsoft,position_ids", extra_opsets=ms)
 
+    # a negative id fails the batch, as ONNX Runtime refuses it (Gather would take it from the end)
+    add("EmbedLayerNormalization", 17,
+        [N("Mul", ["x", "three"], ["xf"]), N("Cast", ["xf"], ["ids"], to=I32),
+         M("EmbedLayerNormalization", ["ids", "", "we", "pe", "", "g", "beta"], ["y", "mi"])],
+        [("x", FLOAT, [3, S])], inits=emb + consts, outputs=("y", "mi"), tag="com.microsoft,negative_ids_refused",
+        extra_opsets=ms, refuse="input_ids_must_not_be_negative")
+
     # Attention: input x [B, S, 6], W [6, 3 * 8] (2 heads), masks made from a float input m
     B, S, Hin = 3, 5, 6
     W, Wb = T("W", f32([Hin, 24], 0.5)), T("Wb", f32([24], 0.5))
