@@ -2,10 +2,16 @@
 // Building small ONNX models in tests with libonnx's protobuf classes.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "engine/engine.h"
 
 namespace shardscore::onnx_builder {
 
@@ -102,6 +108,16 @@ inline void set_float_attr(onnx::NodeProto* n, const std::string& name, float v)
   a->set_name(name);
   a->set_type(onnx::AttributeProto_AttributeType_FLOAT);
   a->set_f(v);
+}
+
+// Loads a model built in the test through a temporary file, as a job loads one.
+inline StatusOr<std::unique_ptr<Engine>> load_built(const onnx::ModelProto& m, const std::string& backend,
+                                                    const EngineOptions& options = {}) {
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_test_built_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << bytes_of(m);
+  auto e = Engine::load(path.string(), backend, options);
+  std::filesystem::remove(path);
+  return e;
 }
 
 }  // namespace shardscore::onnx_builder

@@ -51,6 +51,19 @@ void add_qkv_weights(onnx::ModelProto* m) {
   add_float_tensor(m, "W", {6, 24}, std::vector<float>(144, 0.1f));
   add_float_tensor(m, "Wb", {24}, std::vector<float>(24, 0.0f));
 }
+// The attention tests' frame: input x [N, 4, 6], output y [N, 4, 8], W and Wb; the nodes are the test's.
+onnx::ModelProto attention_model() {
+  onnx::ModelProto m = contrib_model();
+  add_input(&m, "x", kF32, {-1, 4, 6});
+  add_output(&m, "y", kF32, {-1, 4, 8});
+  add_qkv_weights(&m);
+  return m;
+}
+// A value typed int32 without a shape (onnxruntime.transformers' float16 conversion writes such value_info).
+void set_type_only(onnx::ValueInfoProto* v, const std::string& name) {
+  v->set_name(name);
+  v->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);
+}
 
 int count_ops(const Graph& g, const std::string& domain, const std::string& op) {
   return static_cast<int>(std::count_if(g.nodes.begin(), g.nodes.end(),
@@ -70,11 +83,8 @@ TEST(ContribOps, ExpandsSixOpsOfComMicrosoftOpset1) {
 // Two layers reading one mask_index (EmbedLayerNormalization's, as in the optimizer's BERT): the
 // additive mask is built once; each Attention becomes three projections and shardscore.Attention.
 TEST(ContribOps, AttentionLayersShareOneMask) {
-  onnx::ModelProto m = contrib_model();
-  add_input(&m, "x", kF32, {-1, 4, 6});
+  onnx::ModelProto m = attention_model();
   add_input(&m, "mask", kI32, {-1, 4});
-  add_output(&m, "y", kF32, {-1, 4, 8});
-  add_qkv_weights(&m);
   add_attention(&m, "x", "mask", "h", "layer0");
   add_attention(&m, "h", "mask", "y", "layer1");
   auto g = graph_parse_onnx(bytes_of(m), "attention.onnx");
@@ -105,11 +115,8 @@ TEST(ContribOps, AttentionLayersShareOneMask) {
 // A mask made in the graph has no declared rank: ONNX's shape inference gives it. Where nothing
 // gives one, the node is refused by name.
 TEST(ContribOps, MaskRankFromShapeInferenceOrRefused) {
-  onnx::ModelProto m = contrib_model();
-  add_input(&m, "x", kF32, {-1, 4, 6});
+  onnx::ModelProto m = attention_model();
   add_input(&m, "m", kF32, {-1, 4});
-  add_output(&m, "y", kF32, {-1, 4, 8});
-  add_qkv_weights(&m);
   add_float_tensor(&m, "zero", {}, {0.0f});
   add_node(&m, "Greater", {"m", "zero"}, {"keep"});
   set_int_attr(add_node(&m, "Cast", {"keep"}, {"keep_i32"}), "to", kI32);
@@ -118,13 +125,8 @@ TEST(ContribOps, MaskRankFromShapeInferenceOrRefused) {
   ASSERT_TRUE(g.ok()) << g.status().message();
   EXPECT_EQ(count_ops(*g, "shardscore", "Attention"), 1);
 
-  onnx::ModelProto u = contrib_model();
-  add_input(&u, "x", kF32, {-1, 4, 6});
-  auto* unranked = u.mutable_graph()->add_input();
-  unranked->set_name("mask");
-  unranked->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);  // no shape
-  add_output(&u, "y", kF32, {-1, 4, 8});
-  add_qkv_weights(&u);
+  onnx::ModelProto u = attention_model();
+  set_type_only(u.mutable_graph()->add_input(), "mask");
   add_attention(&u, "x", "mask", "y", "att");
   auto r = graph_parse_onnx(bytes_of(u), "unranked.onnx");
   ASSERT_FALSE(r.ok());
@@ -147,9 +149,7 @@ TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
   add_float_tensor(&m, "b", {6}, std::vector<float>(6, 0.0f));
   add_qkv_weights(&m);
   ms_node(&m, "EmbedLayerNormalization", {"ids", "", "we", "pe", "", "g", "b", "mask"}, {"e", "mask_index"}, "emb");
-  auto* vi = m.mutable_graph()->add_value_info();
-  vi->set_name("mask_index");
-  vi->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);
+  set_type_only(m.mutable_graph()->add_value_info(), "mask_index");
   add_attention(&m, "e", "mask_index", "y", "att");
   auto g = graph_parse_onnx(bytes_of(m), "embed.onnx");
   ASSERT_TRUE(g.ok()) << g.status().message();
@@ -163,19 +163,12 @@ TEST(ContribOps, EmbedMaskIndexFeedsAttentionAsLengths) {
 // leaves it: ONNX's shape inference gives its rank, 1 (the checker's own edit of such values, an
 // empty shape, must not make it 0).
 TEST(ContribOps, ShapelessValueInfoMaskFromReduceSum) {
-  onnx::ModelProto m = contrib_model();
-  add_input(&m, "x", kF32, {-1, 4, 6});
+  onnx::ModelProto m = attention_model();
   add_input(&m, "mask", onnx::TensorProto_DataType_INT64, {-1, 4});
-  add_output(&m, "y", kF32, {-1, 4, 8});
-  add_qkv_weights(&m);
   add_int64_tensor(&m, "axis1", {1}, {1});
   set_int_attr(add_node(&m, "Cast", {"mask"}, {"mask_i32"}), "to", kI32);
   set_int_attr(add_node(&m, "ReduceSum", {"mask_i32", "axis1"}, {"lengths"}), "keepdims", 0);
-  for (const char* v : {"mask_i32", "lengths"}) {
-    auto* vi = m.mutable_graph()->add_value_info();
-    vi->set_name(v);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(kI32);
-  }
+  for (const char* v : {"mask_i32", "lengths"}) set_type_only(m.mutable_graph()->add_value_info(), v);
   add_attention(&m, "x", "lengths", "y", "att");
   auto g = graph_parse_onnx(bytes_of(m), "reducesum.onnx");
   ASSERT_TRUE(g.ok()) << g.status().message();
@@ -185,10 +178,7 @@ TEST(ContribOps, ShapelessValueInfoMaskFromReduceSum) {
 
 TEST(ContribOps, RefusalsNameTheNodeAndTheReason) {
   const auto attention_with = [](auto edit) {
-    onnx::ModelProto m = contrib_model();
-    add_input(&m, "x", kF32, {-1, 4, 6});
-    add_output(&m, "y", kF32, {-1, 4, 8});
-    add_qkv_weights(&m);
+    onnx::ModelProto m = attention_model();
     auto* n = ms_node(&m, "Attention", {"x", "W", "Wb"}, {"y"}, "att");
     set_int_attr(n, "num_heads", 2);
     edit(&m, n);

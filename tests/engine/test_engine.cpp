@@ -512,15 +512,7 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
-// Loads a model built in the test (onnx_builder) through a temporary file, as a job loads one.
-StatusOr<std::unique_ptr<Engine>> load_built(const onnx::ModelProto& m, const std::string& backend) {
-  const auto path = std::filesystem::temp_directory_path() /
-                    ("shardscore_test_engine_" + std::to_string(::getpid()) + ".onnx");
-  std::ofstream(path, std::ios::binary) << onnx_builder::bytes_of(m);
-  auto e = Engine::load(path.string(), backend);
-  std::filesystem::remove(path);
-  return e;
-}
+using onnx_builder::load_built;
 
 // A token id outside the vocabulary fails its batch with the CPU function's error naming the
 // embedding's Gather, at every stage a batch shape goes through (first run, memory recording,

@@ -4,11 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <random>
 
 #include "common/test_seed.h"
@@ -171,11 +168,7 @@ TEST(MemoryPlan, RecurrentStepsAllocateNothingWhateverTheirCount) {
   add_float_tensor(&m, "R", {1, 4 * hid, hid}, draw(4 * hid * hid));
   set_int_attr(add_node(&m, "LSTM", {"X", "W", "R", "", "L"}, {"", "Y_h"}, "lstm"), "hidden_size", hid);
   add_output(&m, "Y_h", onnx::TensorProto_DataType_FLOAT, {1, -1, hid});
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("shardscore_memplan_lstm_" + std::to_string(::getpid()) + ".onnx")).string();
-  std::ofstream(path, std::ios::binary) << bytes_of(m);
-  auto engine = Engine::load(path, "cpu");
-  std::filesystem::remove(path);
+  auto engine = load_built(m, "cpu");
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   ASSERT_EQ((*engine)->pass_stats().joint_recurrent, 1);
   const std::vector<float> x = draw(static_cast<std::size_t>(seq * batch * n_in));
@@ -212,11 +205,7 @@ TEST(MemoryPlan, UpsampleStepsAllocateOnlyTheirOutput) {
     add_float_tensor(&m, "S", {4}, {1, 1, 2, 2});
     add_node(&m, op, {"X", "S"}, {"Y"}, "up");
     add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 2, 6, 6});
-    const std::string path =
-        (std::filesystem::temp_directory_path() / ("shardscore_memplan_up_" + std::to_string(::getpid()) + ".onnx")).string();
-    std::ofstream(path, std::ios::binary) << bytes_of(m);
-    auto engine = Engine::load(path, "cpu");
-    std::filesystem::remove(path);
+    auto engine = load_built(m, "cpu");
     ASSERT_TRUE(engine.ok()) << engine.status().message();
     std::vector<float> x(4 * 2 * 3 * 3, 1.5f);
     auto heap = run_repeatedly(*engine.value(), {Tensor::copy_of(DType::kFloat32, {4, 2, 3, 3}, x.data())}, 5);

@@ -1211,10 +1211,7 @@ TEST(PassToHalf, ConstantsSaturateAsOnnxRuntimesConverterDoes) {
   add_float_tensor(&m, "C", {n}, c);
   add_node(&m, "Add", {"X", "C"}, {"Y"}, "add");
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {n});
-  const std::string path = (std::filesystem::temp_directory_path() / ("shardscore_half_sat_" + std::to_string(::getpid()) + ".onnx")).string();
-  std::ofstream(path, std::ios::binary) << bytes_of(m);
-  auto e = Engine::load(path, "cpu", EngineOptions{.compute = DType::kFloat16});
-  std::filesystem::remove(path);
+  auto e = load_built(m, "cpu", EngineOptions{.compute = DType::kFloat16});
   ASSERT_TRUE(e.ok()) << e.status().message();
   const std::vector<float> zeros(c.size(), 0.0f);
   std::vector<Tensor> out;
