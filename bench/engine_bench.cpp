@@ -336,6 +336,7 @@ int main(int argc, char** argv) {
   ss::EngineOptions options;
   options.cuda.precision = a.precision;
   options.outputs = a.outputs;
+  options.rows_alone_in_runs = true;  // as a job runs a quantize_dynamic model
   auto loaded = ss::Engine::load(a.model, a.backend, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ss::Engine& engine = *loaded.value();

@@ -11,6 +11,7 @@
 // added in float32 (exact: a rounded value beyond 2^24 saturates whatever is added), then clamped
 // to Q's range. A NaN gives Q's minimum (ONNX leaves it open; ONNX Runtime's CPU provider gives
 // the minimum: 0 for uint8, -128 for int8).
+// DynamicQuantizeLinear: dynamic_quantize_params, then QuantizeLinear into uint8.
 // DequantizeLinear: y = float32(x - zero_point) * scale, the difference exact in int64, converted
 // once (to nearest even: exact for 8- and 16-bit x, rounded for int32 beyond 2^24), one product.
 #include <cmath>
@@ -57,6 +58,34 @@ SS_HOST_DEVICE inline Q quantize_linear_value(float x, float scale, int32_t zero
   if (!(v == v)) return std::numeric_limits<Q>::min();
   v = v < lo ? lo : (v > hi ? hi : v);
   return static_cast<Q>(v);
+}
+
+// DynamicQuantizeLinear's y_scale and y_zero_point from the least and greatest value of x (lo and
+// hi; NaN skipped by the caller), as ONNX Runtime computes them: the range widened to include 0,
+// scale = (hi - lo) / 255 (1 when the range is empty), zero point = round_half_to_even(clamp(0 - lo
+// / scale, 0, 255)), every step in float32. y is then quantize_linear_value<uint8_t>(x, scale, zp).
+struct DynamicQuantParams {
+  float scale = 1;
+  uint8_t zero_point = 0;
+};
+SS_HOST_DEVICE inline DynamicQuantParams dynamic_quantize_params(float lo, float hi) {
+  lo = lo < 0.0f ? lo : 0.0f;
+  hi = hi > 0.0f ? hi : 0.0f;
+  DynamicQuantParams p;
+#ifdef __CUDA_ARCH__
+  p.scale = hi == lo ? 1.0f : __fdiv_rn(__fsub_rn(hi, lo), 255.0f);
+  float z = __fsub_rn(0.0f, __fdiv_rn(lo, p.scale));
+  z = z < 255.0f ? z : 255.0f;  // a NaN (x's range infinite) gives 255, as ONNX Runtime's min(255, z)
+  z = z > 0.0f ? z : 0.0f;
+  p.zero_point = static_cast<uint8_t>(rintf(z));
+#else
+  p.scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+  float z = 0.0f - lo / p.scale;
+  z = z < 255.0f ? z : 255.0f;  // a NaN (x's range infinite) gives 255, as ONNX Runtime's min(255, z)
+  z = z > 0.0f ? z : 0.0f;
+  p.zero_point = static_cast<uint8_t>(std::nearbyint(z));
+#endif
+  return p;
 }
 
 template <typename X>

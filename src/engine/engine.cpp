@@ -81,6 +81,15 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   SS_RETURN_IF_ERROR(pass_spatial_1d_as_2d(&e->graph_, &e->pass_stats_));  // the backends' convolutions are 2-D
   if (options.optimize) SS_RETURN_IF_ERROR(graph_optimize(&e->graph_, &e->pass_stats_, conv_block, options.fuse_attention));
   if (options.optimize && options.nhwc_convs) SS_RETURN_IF_ERROR(pass_nhwc_convs(&e->graph_, &e->pass_stats_));
+  std::string quantizer;  // a DynamicQuantizeLinear node, described
+  for (const Node& n : e->graph_.nodes) {
+    if (n.domain.empty() && n.op_type == "DynamicQuantizeLinear") quantizer = n.describe();
+  }
+  if (options.compute != DType::kFloat32 && !quantizer.empty()) {
+    return unimplemented("model '" + e->graph_.source + "' quantizes its activations itself (" + quantizer +
+                         "): it computes in its own integer precision, so run it at float32, not " +
+                         std::string(dtype_name(options.compute)));
+  }
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
   e->backend_ = std::move(backend);
@@ -91,6 +100,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
       return unimplemented("backend '" + std::string(e->backend_->name()) + "' cannot run " + step.node->describe());
     }
   }
+  if (options.rows_alone_in_runs && e->fixed_batch() < 0) e->rows_alone_ = quantizer;
   tensor_heap_release_kept();  // the passes' temporaries (weights before folding)
   return e;
 }
@@ -134,6 +144,15 @@ Status Engine::run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) con
       if (t.rank() > 0) rows = t.dim(0);
     }
     if (host_rows && batch > 0 && rows > 0 && rows != batch) return run_in_fixed_batches(inputs, batch, outputs);
+  }
+  if (!rows_alone_.empty()) {
+    int64_t rows = -1;
+    bool host_rows = true;  // host tensors with one first dimension
+    for (const Tensor& t : inputs) {
+      host_rows = host_rows && t.rank() > 0 && !t.on_device() && (rows < 0 || t.dim(0) == rows);
+      if (t.rank() > 0) rows = t.dim(0);
+    }
+    if (host_rows && rows > 1) return run_in_fixed_batches(inputs, 1, outputs);
   }
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const ValueInfo& vi = graph_.inputs[k];
@@ -188,6 +207,11 @@ Status Engine::run_in_fixed_batches(const std::vector<Tensor>& inputs, int64_t b
     parts.resize(run_outputs.size());
     for (std::size_t k = 0; k < run_outputs.size(); ++k) {
       const Tensor& y = run_outputs[k];
+      if ((y.rank() == 0 || y.dim(0) != batch) && !rows_alone_.empty()) {
+        return unimplemented("model '" + graph_.source + "' runs one row at a time (" + rows_alone_ +
+                             " quantizes by the range of all it is given), but its output '" + graph_.outputs[k].name +
+                             "' has shape " + shape_to_string(y.shape()) + " for one row, not one entry per row");
+      }
       if (y.rank() == 0 || y.dim(0) != batch) {
         return unimplemented("model '" + graph_.source + "' takes " + std::to_string(batch) +
                              " rows a run (its inputs fix their first dimension), but its output '" + graph_.outputs[k].name +

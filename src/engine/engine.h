@@ -40,6 +40,12 @@ struct EngineOptions {
   // (rows are scored independently: what the job assumes of every model); every output must then
   // have B rows a run. Off: such a model takes B rows only.
   bool fixed_batch_in_runs = false;
+  // A model that quantizes its activations by their range (DynamicQuantizeLinear, as
+  // onnxruntime.quantization.quantize_dynamic writes it) gives a row a result that depends on the
+  // rows run with it. Set (and the model's batch dimension dynamic), run() takes the rows one at a
+  // time instead (rows_alone()), as ONNX Runtime scores a batch of one: what a job needs. Off: the
+  // model runs as ONNX defines it, on the whole tensor it is given.
+  bool rows_alone_in_runs = false;
 };
 
 class Engine {
@@ -62,10 +68,16 @@ class Engine {
   // B when every graph input fixes its first dimension at the same B rows, else -1 (a dynamic or
   // no batch dimension).
   int64_t fixed_batch() const;
+  // With EngineOptions::rows_alone_in_runs, the node ("node 'x' (DynamicQuantizeLinear)") that makes
+  // run() score each row alone; "" otherwise. run() then runs the host rows it is given one at a
+  // time and joins the outputs, which must have one entry per row. (Such a model is refused at a
+  // reduced precision, EngineOptions::compute, whatever the option.)
+  const std::string& rows_alone() const { return rows_alone_; }
 
   // Checks inputs against the graph's declared types and fixed dimensions, then runs. A batch
   // the backend reports ResourceExhausted for is split in two along the first dimension and each
-  // half run (recursively, down to min_retry_rows), outputs joined in order. Thread-safe.
+  // half run (recursively, down to min_retry_rows), outputs joined in order. A rows_alone() model
+  // runs its rows one at a time. Thread-safe.
   Status run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
 
   // Takes the named float32 inputs as stored and converts them in the graph (pass_raw_inputs): run()
@@ -82,6 +94,7 @@ class Engine {
   Status run_splitting(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const;
   Status run_in_fixed_batches(const std::vector<Tensor>& inputs, int64_t batch, std::vector<Tensor>* outputs) const;
   EngineOptions options_;
+  std::string rows_alone_;  // rows_alone()
   Graph graph_;
   PassStats pass_stats_;
   Plan plan_;

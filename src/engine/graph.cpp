@@ -570,12 +570,10 @@ StatusOr<Graph> graph_parse_onnx(const std::string& bytes, const std::string& so
       why = past(np, ranges);
     } else if (!ranges.empty()) {
       why = "this build runs " + np.op_type() + " at opsets " + ranges + " only";
-    } else if (domain.empty() && (np.op_type() == "DynamicQuantizeLinear" || np.op_type() == "MatMulInteger" ||
-                                  np.op_type() == "ConvInteger" || np.op_type() == "QLinearMatMul" ||
-                                  np.op_type() == "QLinearConv")) {
-      why = "the model is quantized into integer ops (onnxruntime.quantization's quantize_dynamic, or its QOperator "
-            "format); this build runs QDQ models (quantize_static's default QuantizeLinear / DequantizeLinear "
-            "pairs) and float ones";
+    } else if (domain.empty() && (np.op_type() == "QLinearMatMul" || np.op_type() == "QLinearConv")) {
+      why = "the model is quantized in onnxruntime.quantization's QOperator format; this build runs QDQ models "
+            "(quantize_static's default QuantizeLinear / DequantizeLinear pairs), quantize_dynamic's "
+            "(DynamicQuantizeLinear, MatMulInteger, ConvInteger) and float ones";
     } else if (domain == "ai.onnx.ml" && np.op_type() == "ZipMap") {
       why = "ZipMap turns the probabilities into a list of maps, which no file column holds; export the classifier "
             "without it (skl2onnx: to_onnx(model, X, options={'zipmap': False})) to have them as a matrix";

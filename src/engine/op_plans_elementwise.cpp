@@ -785,6 +785,16 @@ StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& n, const std::ve
   return p;
 }
 
+StatusOr<DynamicQuantizeLinearPlan> dynamic_quantize_linear_plan(const std::vector<const Tensor*>& inputs) {
+  DynamicQuantizeLinearPlan p;
+  SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));
+  if (p.x->dtype() != DType::kFloat32) {
+    return unimplemented("DynamicQuantizeLinear of a " + name_of(p.x->dtype()) + " x is not supported (float32, "
+                         "the only type ONNX gives it)");
+  }
+  return p;
+}
+
 StatusOr<NormalizerPlan> normalizer_plan(const Node& n, const std::vector<const Tensor*>& inputs) {
   NormalizerPlan p;
   SS_ASSIGN_OR_RETURN(p.x, plan_required_input(inputs, 0));

@@ -344,6 +344,16 @@ struct QuantizeLinearPlan {
 StatusOr<QuantizeLinearPlan> quantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 
+// DynamicQuantizeLinear (opset 11): x float32 (the only type ONNX gives it) quantized into y uint8
+// of x's shape with y_scale (float32 []) and y_zero_point (uint8 []) from x's least and greatest
+// values (src/common/quantize.h, dynamic_quantize_params; a NaN takes no part in them and gives
+// y 0). The scale follows the whole tensor, so a row's y depends on the rest of its batch: a model
+// with this op runs one row at a time (Engine, rows_alone), as ONNX Runtime scores a batch of one.
+struct DynamicQuantizeLinearPlan {
+  const Tensor* x = nullptr;
+};
+StatusOr<DynamicQuantizeLinearPlan> dynamic_quantize_linear_plan(const std::vector<const Tensor*>& inputs);
+
 // Normalizer: each row of X (a 1-D X is one row) divided by its norm, as ONNX Runtime computes it
 // (the spec's formulas are looser): MAX divides by the row's largest value (not its largest
 // magnitude), L1 by the sum of magnitudes, L2 gives sign(x) * sqrt(x^2 / sum(x^2)); a row whose

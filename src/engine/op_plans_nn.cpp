@@ -492,20 +492,9 @@ Status conv_kernel_and_bias_check(const Node& node, const Tensor& w, int wk, con
   }
   return ok_status();
 }
-}  // namespace
 
-StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
-  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
-  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
-  const Tensor* b = inputs.size() > 2 ? inputs[2] : nullptr;
-  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
-  SS_RETURN_IF_ERROR(plan_require_float(*x, "Conv"));
-  if (w->rank() != 4) {
-    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
-                            shape_to_string(x->shape()));
-  }
-  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
-  ConvPlan p;
+// Conv's geometry (ConvInteger's too), X and W of checked ranks and types.
+Status conv_geometry(const Node& node, const Tensor* x, const Tensor* w, const Tensor* b, ConvPlan& p) {
   if (const Attribute* layout = node.op_type == "FusedConv" ? node.attr("layout") : nullptr) {
     if (layout->s != "NHWC" && layout->s != "NCHW") return invalid_argument("layout '" + layout->s + "' is not NCHW or NHWC");
     p.nhwc = layout->s == "NHWC";
@@ -527,6 +516,23 @@ StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>&
   const int64_t k[2] = {w->dim(wk), w->dim(wk + 1)};
   SS_RETURN_IF_ERROR(window_geometry(node, in, k, false, &p.g));
   p.out_shape = p.nhwc ? Shape{p.n, p.g.out[0], p.g.out[1], p.m} : Shape{p.n, p.m, p.g.out[0], p.g.out[1]};
+  return ok_status();
+}
+}  // namespace
+
+StatusOr<ConvPlan> conv_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
+  const Tensor* b = inputs.size() > 2 ? inputs[2] : nullptr;
+  SS_RETURN_IF_ERROR(require_nchw(*x, "Conv"));
+  SS_RETURN_IF_ERROR(plan_require_float(*x, "Conv"));
+  if (w->rank() != 4) {
+    return invalid_argument("W " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D X " +
+                            shape_to_string(x->shape()));
+  }
+  if (w->dtype() != x->dtype() || (b && b->dtype() != x->dtype())) return invalid_argument("input types differ");
+  ConvPlan p;
+  SS_RETURN_IF_ERROR(conv_geometry(node, x, w, b, p));
   return p;
 }
 
@@ -753,6 +759,70 @@ StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs) {
   if (a->dtype() != b->dtype()) return invalid_argument("input types differ");
   if (!plan_is_float(a->dtype())) return plan_unsupported_type(a->dtype());
   return matmul_shape_plan(a->shape(), b->shape());
+}
+
+// ---- MatMulInteger, ConvInteger ----
+
+namespace {
+
+bool is_int8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
+
+// An operand's zero point (input `index`, `name`): absent, one element (a scalar or [1]), or 1-D
+// with `count` elements along the operand's `along` (row, column, output channel), when per_index.
+StatusOr<IntZeroPoint> int_zero_point(const std::vector<const Tensor*>& inputs, std::size_t index, const char* name,
+                                      DType operand, bool per_index, int64_t count, const char* along) {
+  IntZeroPoint z;
+  z.t = index < inputs.size() ? inputs[index] : nullptr;
+  if (!z.t) return z;
+  if (z.t->dtype() != operand) {
+    return invalid_argument(std::string(name) + " of type " + seen_name(z.t->dtype()) + " differs from its operand's type " +
+                            seen_name(operand));
+  }
+  if (z.t->numel() == 1 && z.t->rank() <= 1) return z;
+  if (per_index && z.t->rank() == 1 && z.t->dim(0) == count) {
+    z.stride = 1;
+    return z;
+  }
+  return unimplemented(std::string(name) + " " + shape_to_string(z.t->shape()) + " is not supported (a scalar" +
+                       (per_index ? std::string(", or 1-D with one value per ") + along + " (" + str(count) + ")" : "") +
+                       ")");
+}
+
+}  // namespace
+
+StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
+  if (!is_int8(a->dtype()) || !is_int8(b->dtype())) {
+    return unimplemented("MatMulInteger of " + seen_name(a->dtype()) + " A and " + seen_name(b->dtype()) +
+                         " B is not supported (int8 or uint8 each)");
+  }
+  MatMulIntegerPlan p;
+  SS_ASSIGN_OR_RETURN(p.mm, matmul_shape_plan(a->shape(), b->shape()));
+  SS_ASSIGN_OR_RETURN(p.a_zp, int_zero_point(inputs, 2, "a_zero_point", a->dtype(), a->rank() == 2, p.mm.m, "row of A"));
+  SS_ASSIGN_OR_RETURN(p.b_zp, int_zero_point(inputs, 3, "b_zero_point", b->dtype(), b->rank() >= 2, p.mm.n, "column of B"));
+  return p;
+}
+
+StatusOr<ConvIntegerPlan> conv_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
+  if (!is_int8(x->dtype()) || !is_int8(w->dtype())) {
+    return unimplemented("ConvInteger of " + seen_name(x->dtype()) + " x and " + seen_name(w->dtype()) +
+                         " w is not supported (int8 or uint8 each)");
+  }
+  if (x->rank() != 4) {
+    return unimplemented("ConvInteger runs on 2-D spatial input only (NCHW, 4-D x); got x " + shape_to_string(x->shape()));
+  }
+  if (w->rank() != 4) {
+    return invalid_argument("w " + shape_to_string(w->shape()) + " must be 4-D [M, C/group, kH, kW] for 4-D x " +
+                            shape_to_string(x->shape()));
+  }
+  ConvIntegerPlan p;
+  SS_RETURN_IF_ERROR(conv_geometry(node, x, w, nullptr, p.conv));
+  SS_ASSIGN_OR_RETURN(p.x_zp, int_zero_point(inputs, 2, "x_zero_point", x->dtype(), false, 0, ""));
+  SS_ASSIGN_OR_RETURN(p.w_zp, int_zero_point(inputs, 3, "w_zero_point", w->dtype(), true, p.conv.m, "output channel"));
+  return p;
 }
 
 // ---- shardscore.Attention ----

@@ -281,6 +281,34 @@ StatusOr<MatMulPlan> matmul_shape_plan(const Shape& a, const Shape& b);
 // MatMul: inputs A, B (required) of one float type.
 StatusOr<MatMulPlan> matmul_plan(const std::vector<const Tensor*>& inputs);
 
+// ---- MatMulInteger, ConvInteger (opset 10) ----
+
+// The zero point of an integer product's operand: absent (0), one element (a scalar or [1]: stride
+// 0), or one per row of A, column of B or output channel of W (stride 1), of its operand's type.
+struct IntZeroPoint {
+  const Tensor* t = nullptr;
+  int64_t stride = 0;
+};
+// MatMulInteger: Y = (A - a_zero_point) (B - b_zero_point) in int32, with MatMul's shapes (mm);
+// A and B int8 or uint8, each its own. a_zero_point per tensor, or [M] per row of a 2-D A;
+// b_zero_point per tensor, or [N] per column of B. The spec's N-D zero points ([..., M, 1],
+// [..., 1, N]) are Unimplemented by name, as are other types. A sum past int32 wraps (K beyond
+// 33,025 at the extremes), as ONNX Runtime's does.
+struct MatMulIntegerPlan {
+  MatMulPlan mm;
+  IntZeroPoint a_zp, b_zp;
+};
+StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>& inputs);
+// ConvInteger: Conv's geometry (conv: NCHW, 2-D, group, strides, dilations, pads, auto_pad) over
+// x - x_zero_point and w - w_zero_point, Y int32 [N, M, out H, out W]; the padding adds nothing (it
+// holds x_zero_point, as ONNX Runtime pads). x and w int8 or uint8; x_zero_point per tensor,
+// w_zero_point per tensor or [M] per output channel. 3-D (1-D spatial) x is Unimplemented.
+struct ConvIntegerPlan {
+  ConvPlan conv;
+  IntZeroPoint x_zp, w_zp;
+};
+StatusOr<ConvIntegerPlan> conv_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ---- shardscore.Attention (pass_fuse_attention) ----
 
 // Y[b, i, h, :] = sum_j P[b, h, i, j] V[b, j, h, :], P[b, h, i, :] = Softmax_j(S[b, h, i, j] + M[b, h, i, j]),

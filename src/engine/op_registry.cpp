@@ -157,6 +157,11 @@ constexpr OpEntry kOps[] = {
     // and int4 (refused by name), 21 blocked quantization (done) and output_dtype.
     {"", "QuantizeLinear", 10, 21, cpu_quantize_linear, SS_CUDA(quantize_linear)},
     {"", "DequantizeLinear", 10, 21, cpu_dequantize_linear, SS_CUDA(dequantize_linear)},
+    // onnxruntime.quantization's quantize_dynamic: float32 x only (float16 reaches the plan, which
+    // refuses it), and exact int32 products of int8 / uint8 operands (op_plans_nn.h).
+    {"", "DynamicQuantizeLinear", 11, 21, cpu_dynamic_quantize_linear, SS_CUDA(dynamic_quantize_linear), kAsStored},
+    {"", "MatMulInteger", 10, 21, cpu_matmul_integer, SS_CUDA(matmul_integer), kAsStored},
+    {"", "ConvInteger", 10, 21, cpu_conv_integer, SS_CUDA(conv_integer), kAsStored},
     // ---- tensor, reduction and normalization ops (cpu_ops_tensor.h) ----
     {"", "Gather", 1, 21, cpu_gather, SS_CUDA(gather), kAsStored},
     {"", "GatherND", 11, 21, cpu_gather_nd, SS_CUDA(gather_nd), kAsStored},

@@ -508,6 +508,7 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
   engine_options.cuda.precision = job.run.precision;
   engine_options.outputs = job.output.outputs;
   engine_options.fixed_batch_in_runs = true;  // a model exported without a dynamic batch axis still scores
+  engine_options.rows_alone_in_runs = true;   // a quantize_dynamic model's rows do not depend on their batch
   auto engine_or = Engine::load(job.model.path, job.run.backend, engine_options);
   // A failure on some ranks only (no GPU on one node, a model or input missing from a node-local
   // disk) names the rank and its node; one that every rank hits reads as itself.
@@ -666,6 +667,12 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                " row(s) a run (its inputs fix their first dimension), so each batch runs " + std::to_string(fixed) +
                " row(s) at a time; a model exported with a dynamic batch dimension runs whole batches, faster "
                "(torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}}))");
+    }
+    if (!engine.rows_alone().empty()) {
+      log_line("note: the model quantizes its activations by their range (" + engine.rows_alone() +
+               ", onnxruntime.quantization.quantize_dynamic), which would make a row's result depend on the rows "
+               "batched with it; each row runs alone, as ONNX Runtime scores a batch of one, so results do not "
+               "depend on run.batch_size or the rank count");
     }
     if (plan.shards.size() < static_cast<std::size_t>(size) && total_rows > 0) {
       log_line("note: " + std::to_string(size - static_cast<int>(plan.shards.size())) + " of " + std::to_string(size) +

@@ -499,10 +499,11 @@ def _refused_model(kind: str) -> onnx.ModelProto:
     elif kind == "zipmap":        # skl2onnx's default classifier export
         nodes = [helper.make_node("ZipMap", ["x"], ["y"], domain="ai.onnx.ml", classlabels_int64s=[0, 1])]
         opsets.append(helper.make_opsetid("ai.onnx.ml", 1))
-    else:                         # "quantize_dynamic": DynamicQuantizeLinear, MatMulInteger, Cast
-        nodes = [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"]),
-                 helper.make_node("MatMulInteger", ["q", "Wq", "z"], ["i"]),
-                 helper.make_node("Cast", ["i"], ["y"], to=TensorProto.FLOAT)]
+    else:                         # "qoperator": quantize_static's QOperator format (QLinearMatMul between Q and DQ)
+        inits += [numpy_helper.from_array(np.float32(0.1), "s"), numpy_helper.from_array(np.uint8(128), "z")]
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                 helper.make_node("QLinearMatMul", ["q", "s", "z", "Wq", "s", "z", "s", "z"], ["i"]),
+                 helper.make_node("DequantizeLinear", ["i", "s", "z"], ["y"])]
     g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=inits)
     m = helper.make_model(g, opset_imports=opsets)
@@ -518,12 +519,12 @@ def _refused_model(kind: str) -> onnx.ModelProto:
                                      "build runs: ", "; besides, the model imports opset 22 of domain 'ai.onnx', and "
                                      "this build runs ops up to opset 21: export it at opset 21 or below"]),
     ("zipmap", ["uses unsupported op 'ZipMap'", "options={'zipmap': False}"]),
-    ("quantize_dynamic", ["uses unsupported op 'DynamicQuantizeLinear'", "(it lacks MatMulInteger too: 'shardscore "
-                          "inspect", "quantize_dynamic", "this build runs QDQ models"])])
+    ("qoperator", ["uses unsupported op 'QLinearMatMul'", "QOperator format", "this build runs QDQ models",
+                   "quantize_dynamic's (DynamicQuantizeLinear, MatMulInteger, ConvInteger)"])])
 def test_an_unsupported_op_says_what_to_do_instead(e2e, tmp_path, kind, needles):
     """What users meet first (helper-63's probe) said only that the op is unsupported, with ~115 op names: a model
     exported at a newer opset (named MatMul, which has not changed since opset 13), skl2onnx's default ZipMap, a
-    quantize_dynamic model (named its first op alone). Each now says why and what to export instead; an op this
+    model in quantize_static's QOperator format. Each now says why and what to export instead; an op this
     build has at no opset is named before the opset, which a new export would not mend alone."""
     model = tmp_path / "m.onnx"
     onnx.save(_refused_model(kind), model)

@@ -60,6 +60,7 @@ import onnx
 import pytest
 from onnx import TensorProto as TP
 from onnx import helper, numpy_helper
+from ort_integer import exact_matmul_integer, run_rows
 from skl2onnx_export import skl2onnx_export
 
 REPO = Path(__file__).resolve().parents[2]
@@ -2068,6 +2069,79 @@ def gen_quant():
 
 gen_quant()
 
+# -- quantize_dynamic's ops: DynamicQuantizeLinear, MatMulInteger, ConvInteger --
+
+def gen_dynamic_quant():
+    """As onnxruntime.quantization.quantize_dynamic writes them: x -> DynamicQuantizeLinear -> MatMulInteger /
+    ConvInteger with int8 (or uint8) weights -> Cast -> Mul by the product of the scales. The engine runs such a
+    model a row at a time (the scale follows the whole tensor), so the oracle is ONNX Runtime on each row alone, its
+    MatMulInteger in float64 (ort_integer.py: ONNX Runtime's own saturates on CPUs without VNNI). Rows get different
+    ranges (x times exp(8 * the row's mean)), so a whole-batch scale would differ."""
+    DQL, MMI, CI = "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger"
+    r = rng_for("dynamic_quant")
+    rows = dict(oracle="ort_rows", why="the engine scores each row alone (the scale follows the whole tensor); ONNX "
+                "Runtime's uint8 x int8 MatMulInteger saturates without VNNI, so the oracle's runs in float64")
+    eight = T("eight", np.float32(8))
+
+    def spread(rank):  # x -> xs = x * exp(8 * mean of the row)
+        return [N("ReduceMean", ["x"], ["m"], axes=list(range(1, rank)), keepdims=1), N("Mul", ["m", "eight"], ["m8"]),
+                N("Exp", ["m8"], ["e"]), N("Mul", ["x", "e"], ["xs"])]
+
+    def dq_matmul(k, n, wt, per_col=False, relu=False, tag=""):
+        w = (r.integers(-128, 128, (k, n)) if wt == np.int8 else r.integers(0, 256, (k, n))).astype(wt)
+        wz = (r.integers(-20, 20, n if per_col else ()) if wt == np.int8 else r.integers(100, 156, n if per_col else ())).astype(wt)
+        ws = np.float32(0.013)
+        pre = spread(2) + ([N("Relu", ["xs"], ["xr"])] if relu else [])
+        src = "xr" if relu else "xs"
+        add(MMI, 11, pre + [N(DQL, [src], ["q", "qs", "qz"]), N(MMI, ["q", "W", "qz", "Wz"], ["i"]),
+                            N("Cast", ["i"], ["f"], to=FLOAT), N("Mul", ["qs", "Ws"], ["s"]), N("Mul", ["f", "s"], ["y"])],
+            [("x", FLOAT, [5, k])], tag=tag, inits=[eight, T("W", w), T("Wz", wz), T("Ws", ws)],
+            extra_opsets={}, **rows)
+
+    dq_matmul(8, 6, np.int8, tag="int8_weights")
+    dq_matmul(8, 6, np.uint8, tag="uint8_weights")
+    dq_matmul(12, 4, np.int8, relu=True, tag="int8_weights,relu_input(zero_point_0)")
+    dq_matmul(8, 5, np.uint8, per_col=True, tag="uint8_weights,per_column_zero_point")
+    # The quantized y, scale and zero point themselves, at batch 1 (one row: the whole-tensor scale is the row's).
+    add(DQL, 11, [N("Mul", ["x", "k"], ["t"]), N(DQL, ["t"], ["y", "s", "z"])], [("x", FLOAT, [1, 40])],
+        tag="y_scale_zero_point,batch_1", inits=[T("k", np.float32(4.0))], outputs=("y", "s", "z"), fixed0=True)
+    add(DQL, 11, [N("Abs", ["x"], ["t"]), N(DQL, ["t"], ["y", "s", "z"])], [("x", FLOAT, [1, 16])],
+        tag="all_positive,batch_1", outputs=("y", "s", "z"), fixed0=True)
+    # 3-D activations [N, S, K] x [K, N'] (BERT's), per-row scales.
+    w = r.integers(-128, 128, (6, 5)).astype(np.int8)
+    add(MMI, 11, spread(3) + [N(DQL, ["xs"], ["q", "qs", "qz"]),
+                  N(MMI, ["q", "W", "qz"], ["i"]), N("Cast", ["i"], ["y"], to=FLOAT)],
+        [("x", FLOAT, [3, 4, 6])], tag="3d_activations",
+        inits=[eight, T("W", w)], **rows)
+    # ConvInteger: int8 weights, pads and strides; uint8 weights with a zero point, group 2, dilation.
+    for tag, wt, attrs, cin, cout in (("int8_weights,pads,strides", np.int8, dict(pads=[1, 1, 1, 1], strides=[2, 1]), 2, 3),
+                                      ("uint8_weights,group_2,dilations", np.uint8, dict(group=2, dilations=[2, 1]), 4, 4)):
+        wshape = (cout, cin // attrs.get("group", 1), 3, 2)
+        w = (r.integers(-128, 128, wshape) if wt == np.int8 else r.integers(0, 256, wshape)).astype(wt)
+        wz = np.int8(-7) if wt == np.int8 else np.uint8(131)
+        add(CI, 11, spread(4) + [N(DQL, ["xs"], ["q", "qs", "qz"]),
+                     N(CI, ["q", "W", "qz", "Wz"], ["i"], **attrs), N("Cast", ["i"], ["f"], to=FLOAT),
+                     N("Mul", ["qs", "Ws"], ["s"]), N("Mul", ["f", "s"], ["y"])],
+            [("x", FLOAT, [3, cin, 6, 5])], tag=tag,
+            inits=[eight, T("W", w), T("Wz", wz),
+                   T("Ws", np.float32(0.02))], **rows)
+    # MatMulInteger alone on integer inputs made in the graph (uint8 from a clipped x), with products near 255 * -128:
+    # ONNX Runtime's own kernel saturates here on CPUs without VNNI; the oracle's float64 one does not. (A per-row
+    # zero point is the engine's only: ONNX Runtime refuses it, so a scalar one here.)
+    add(MMI, 11, [N("Mul", ["x", "k"], ["a"]), N("Clip", ["a", "lo", "hi"], ["b"]), N("Cast", ["b"], ["q"], to=U8),
+                  N(MMI, ["q", "W", "z"], ["y"])], [("x", FLOAT, [4, 9])], tag="uint8_from_cast,extremes",
+        oracle="ort_rows", why=rows["why"],
+        inits=[T("k", np.float32(90)), T("lo", np.float32(0)), T("hi", np.float32(255)),
+               T("W", r.integers(-128, -100, (9, 3)).astype(np.int8)), T("z", np.uint8(0))])
+    # Refused by name: float16 x (ONNX types DynamicQuantizeLinear's x float32 only; the model is invalid, so ONNX
+    # Runtime refuses it too), a per-row zero point of a 3-D A.
+    add(MMI, 10, [N("Cast", ["x"], ["q"], to=U8), N(MMI, ["q", "W", "z"], ["y"])], [("x", FLOAT, [2, 3, 4])],
+        tag="3d_per_row_zero_point_refused", inits=[T("W", np.ones((4, 2), np.int8)), T("z", np.zeros(3, np.uint8))],
+        refuse="a_zero_point [3] is not supported")
+
+
+gen_dynamic_quant()
+
 # -- ai.onnx.ml support vector machines --
 
 def svm_tables(r, classes, per_class, features, proba):
@@ -2866,6 +2940,10 @@ def run_oracle(case: Case, model: onnx.ModelProto, feeds: dict) -> dict:
     if case.oracle == "ort":
         sess = ort.InferenceSession(model.SerializeToString(), _ort_options(), providers=["CPUExecutionProvider"])
         return dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+    if case.oracle == "ort_rows":  # quantize_dynamic's ops, as ort_integer.py says
+        sess = ort.InferenceSession(exact_matmul_integer(model).SerializeToString(), _ort_options(),
+                                    providers=["CPUExecutionProvider"])
+        return run_rows(sess, feeds, case.batch)
     if case.oracle == "reference":
         from onnx.reference import ReferenceEvaluator
         return dict(zip([o.name for o in model.graph.output], ReferenceEvaluator(model).run(None, feeds)))

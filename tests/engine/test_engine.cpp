@@ -1098,5 +1098,79 @@ TEST(Engine, NhwcConvsGiveTheSameOutputs) {
   }
 }
 
+// ---- rows_alone: quantize_dynamic's DynamicQuantizeLinear ----
+
+// x [N, 4] -> DynamicQuantizeLinear -> MatMulInteger by int8 W [4, 3] -> Cast -> * (scale * W scale) -> y [N, 3]
+// (as onnxruntime.quantization.quantize_dynamic writes a MatMul); `scalar_output` also outputs the scale.
+onnx::ModelProto dynamic_quant_model(bool scalar_output = false) {
+  using namespace onnx_builder;
+  onnx::ModelProto m = new_model(17);
+  add_input(&m, "x", onnx::TensorProto_DataType_FLOAT, {-1, 4});
+  add_output(&m, "y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
+  if (scalar_output) add_output(&m, "s", onnx::TensorProto_DataType_FLOAT, {});
+  const int8_t w[12] = {12, -7, 100, -128, 5, 33, 77, -90, 1, 0, 127, -64};
+  add_raw_tensor(&m, "W", onnx::TensorProto_DataType_INT8, {4, 3}, w, sizeof w);
+  add_float_tensor(&m, "Ws", {}, {0.01f});
+  add_node(&m, "DynamicQuantizeLinear", {"x"}, {"q", "s", "z"}, "quantize");
+  add_node(&m, "MatMulInteger", {"q", "W", "z"}, {"i"}, "product");
+  set_int_attr(add_node(&m, "Cast", {"i"}, {"f"}, "cast"), "to", onnx::TensorProto_DataType_FLOAT);
+  add_node(&m, "Mul", {"s", "Ws"}, {"sw"}, "scales");
+  add_node(&m, "Mul", {"f", "sw"}, {"y"}, "rescale");
+  return m;
+}
+Tensor rows_of_floats(const std::vector<float>& v, int64_t cols) {
+  return Tensor::copy_of(DType::kFloat32, {static_cast<int64_t>(v.size()) / cols, cols}, v.data());
+}
+
+// A row's result does not depend on the rows batched with it: row 1, a hundred times larger, would
+// widen a whole-batch scale and move rows 0 and 2. Each row is as it is alone.
+EngineOptions rows_alone_options() {
+  EngineOptions o;
+  o.rows_alone_in_runs = true;
+  return o;
+}
+
+TEST(Engine, DynamicQuantizeLinearModelRunsRowsAlone) {
+  auto plain = load_built(dynamic_quant_model(), "cpu");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ((*plain)->rows_alone(), "") << "only where the options ask";
+  auto e = load_built(dynamic_quant_model(), "cpu", rows_alone_options());
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ((*e)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
+  const std::vector<float> rows = {0.5f, -1.25f, 2.0f, 0.125f, 50.0f, -80.0f, 120.0f, 3.0f, -0.75f, 0.3f, 1.1f, -2.2f};
+  std::vector<Tensor> all;
+  ASSERT_TRUE((*e)->run({rows_of_floats(rows, 4)}, &all).ok());
+  ASSERT_EQ(all.size(), 1u);
+  ASSERT_EQ(all[0].shape(), (Shape{3, 3}));
+  for (int64_t r = 0; r < 3; ++r) {
+    std::vector<Tensor> one;
+    ASSERT_TRUE((*e)->run({rows_of_floats(std::vector<float>(rows.begin() + 4 * r, rows.begin() + 4 * r + 4), 4)}, &one).ok());
+    EXPECT_EQ(std::memcmp(one[0].data<float>(), all[0].data<float>() + 3 * r, 3 * sizeof(float)), 0) << "row " << r;
+  }
+}
+
+TEST(Engine, DynamicQuantizeLinearModelRefusals) {
+  // A reduced precision: the model computes in its own integer one.
+  EngineOptions half;
+  half.compute = DType::kFloat16;
+  auto e = load_built(dynamic_quant_model(), "cpu", half);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(e.status().message().find("quantizes its activations itself (node 'quantize' (DynamicQuantizeLinear)): it "
+                                      "computes in its own integer precision, so run it at float32, not float16"),
+            std::string::npos)
+      << e.status().message();
+  // An output without one entry per row (the scale) cannot be joined row by row.
+  auto s = load_built(dynamic_quant_model(true), "cpu", rows_alone_options());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  std::vector<Tensor> out;
+  const Status st = (*s)->run({rows_of_floats({1, 2, 3, 4, 5, 6, 7, 8}, 4)}, &out);
+  EXPECT_EQ(st.code(), StatusCode::kUnimplemented);
+  EXPECT_NE(st.message().find("runs one row at a time (node 'quantize' (DynamicQuantizeLinear) quantizes by the range "
+                              "of all it is given), but its output 's' has shape [] for one row"),
+            std::string::npos)
+      << st.message();
+}
+
 }  // namespace
 }  // namespace shardscore

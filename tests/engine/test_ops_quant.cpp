@@ -1,9 +1,15 @@
-// Op tests of QuantizeLinear and DequantizeLinear against the ONNX spec's formulas written out here
-// (a float32 division x / scale, rounding half to even by hand, saturation to the type's range;
-// (x - zero_point) * scale), never the engine's own output. The fixture is in op_test.h.
+// Op tests of the quantized ops against the ONNX spec's formulas written out here, never the
+// engine's own output: QuantizeLinear and DequantizeLinear (a float32 division x / scale, rounding
+// half to even by hand, saturation to the type's range; (x - zero_point) * scale),
+// DynamicQuantizeLinear (the spec's scale and zero point from x's range), MatMulInteger and
+// ConvInteger (sums of products in int64). The fixture is in op_test.h.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <random>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -358,6 +364,289 @@ TEST_P(OpTest, DequantizeLinear_Errors) {
                {make<float>({2}, {1, 2}), make<float>({}, {1})}, {}, 13);
   expect_error(StatusCode::kInvalidArgument, "x_scale [2, 1]", "DequantizeLinear",
                {make<uint8_t>({2, 2}, {1, 2, 3, 4}), make<float>({2, 1}, {1, 1})}, {}, 13);
+}
+
+// ---- DynamicQuantizeLinear ----
+
+// The spec's DynamicQuantizeLinear of x, by its formulas (in float32, as ONNX Runtime computes
+// them): y_scale = (max(0, max x) - min(0, min x)) / 255 (1 for an empty range), y_zero_point =
+// round_half_even(clamp(0 - min / y_scale, 0, 255)), y = QuantizeLinear(x, y_scale, y_zero_point).
+struct DynamicRef {
+  float scale = 1;
+  double zero_point = 0;
+  std::vector<double> y;
+};
+DynamicRef dynamic_quantize_ref(const std::vector<float>& x) {
+  float lo = 0, hi = 0;
+  for (float v : x) {
+    if (std::isnan(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  DynamicRef r;
+  r.scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+  const float z = std::clamp(0.0f - lo / r.scale, 0.0f, 255.0f);
+  r.zero_point = round_half_even(z);
+  for (float v : x) r.y.push_back(quantize_ref(v, r.scale, r.zero_point, 0, 255));
+  return r;
+}
+
+TEST_P(OpTest, DynamicQuantizeLinear_ScaleZeroPointAndY) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<std::pair<std::string, std::vector<float>>> cases = {
+      {"both signs", rand_f32(60, -3.0f, 5.0f)},
+      {"all positive (zero point 0)", rand_f32(40, 0.5f, 2.0f)},
+      {"all negative (zero point 255)", rand_f32(40, -7.0f, -0.25f)},
+      {"zeros (scale 1)", std::vector<float>(9, 0.0f)},
+      {"a NaN takes no part in the range and gives 0", {1.5f, nan, -0.5f, 0.75f, nan, 2.0f}},
+      {"one element", {-2.5f}},
+  };
+  for (const auto& [what, x] : cases) {
+    SCOPED_TRACE(what);
+    const int64_t n = static_cast<int64_t>(x.size());
+    std::vector<Tensor> outs;
+    ASSERT_TRUE(run_node(*backend_, "DynamicQuantizeLinear", {make<float>({n / 3 * 3 == n ? 3 : 1, n / 3 * 3 == n ? n / 3 : n}, x)},
+                         3, &outs, {}, 11).ok());
+    ASSERT_EQ(outs.size(), 3u);
+    const DynamicRef ref = dynamic_quantize_ref(x);
+    ASSERT_EQ(outs[1].dtype(), DType::kFloat32);
+    ASSERT_EQ(outs[1].shape(), Shape{});
+    ASSERT_EQ(outs[2].dtype(), DType::kUInt8);
+    ASSERT_EQ(outs[2].shape(), Shape{});
+    EXPECT_EQ(to_doubles(outs[1])[0], static_cast<double>(ref.scale));
+    EXPECT_EQ(to_doubles(outs[2])[0], ref.zero_point);
+    std::vector<uint8_t> want;
+    for (double v : ref.y) want.push_back(static_cast<uint8_t>(v));
+    expect_equal<uint8_t>(outs[0], outs[0].shape(), want);
+    EXPECT_EQ(outs[0].numel(), n);
+  }
+}
+
+TEST_P(OpTest, DynamicQuantizeLinear_RefusesOtherTypes) {
+  expect_error(StatusCode::kUnimplemented, "DynamicQuantizeLinear of a float64 x is not supported", "DynamicQuantizeLinear",
+               {make<double>({2}, {1, 2})}, {}, 11);
+}
+
+// ---- MatMulInteger, ConvInteger ----
+
+// n random values of an 8-bit type T in [lo, hi].
+template <typename T>
+std::vector<T> rand_8bit(std::mt19937& rng, int64_t n, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(d(rng));
+  return v;
+}
+
+// (A - za) (B - zb) for A [m x k], B [k x n] at the given offsets, in int64; za per row or one
+// value, zb per column or one value (empty: 0).
+template <typename TA, typename TB>
+std::vector<int64_t> int_matmul_ref(const std::vector<TA>& a, const std::vector<TB>& b, int64_t m, int64_t n, int64_t k,
+                                    const std::vector<TA>& za, const std::vector<TB>& zb, int64_t a_off = 0,
+                                    int64_t b_off = 0) {
+  std::vector<int64_t> y(static_cast<std::size_t>(m * n), 0);
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t zai = za.empty() ? 0 : za[za.size() == 1 ? 0 : i];
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t zbj = zb.empty() ? 0 : zb[zb.size() == 1 ? 0 : j];
+      int64_t s = 0;
+      for (int64_t t = 0; t < k; ++t) s += (a[a_off + i * k + t] - zai) * (b[b_off + t * n + j] - zbj);
+      y[i * n + j] = s;
+    }
+  }
+  return y;
+}
+
+std::vector<int32_t> as_int32(const std::vector<int64_t>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
+
+// Whether a sum is odd and past 2^24: float32 cannot hold it, so one float32 product over all of K
+// would round it.
+bool has_odd_past_2_24(const std::vector<int64_t>& sums) {
+  for (int64_t v : sums)
+    if (std::llabs(v) > (int64_t{1} << 24) && v % 2 != 0) return true;
+  return false;
+}
+
+// A [m x k] x B [k x n] of random values, zero points per row / column or per tensor, through run
+// (the fixture's run1).
+template <typename TA, typename TB, typename Run>
+void check_matmul_integer(Run&& run, std::mt19937& rng, int64_t m, int64_t n, int64_t k, bool a_per_row, bool b_per_col) {
+  constexpr int a_min = std::is_signed_v<TA> ? -128 : 0, a_max = std::is_signed_v<TA> ? 127 : 255;
+  constexpr int b_min = std::is_signed_v<TB> ? -128 : 0, b_max = std::is_signed_v<TB> ? 127 : 255;
+  const auto a = rand_8bit<TA>(rng, m * k, a_min, a_max);
+  const auto b = rand_8bit<TB>(rng, k * n, b_min, b_max);
+  const auto za = rand_8bit<TA>(rng, a_per_row ? m : 1, a_min, a_max);
+  const auto zb = rand_8bit<TB>(rng, b_per_col ? n : 1, b_min, b_max);
+  const Tensor out = run({make<TA>({m, k}, a), make<TB>({k, n}, b), a_per_row ? make<TA>({m}, za) : make<TA>({}, za),
+                          b_per_col ? make<TB>({n}, zb) : make<TB>({1}, zb)});
+  expect_equal<int32_t>(out, {m, n}, as_int32(int_matmul_ref(a, b, m, n, k, za, zb)));
+}
+
+TEST_P(OpTest, MatMulInteger_EveryTypePairAndZeroPointForm) {
+  auto run = [&](std::vector<Tensor> in) { return run1("MatMulInteger", std::move(in), {}, 10); };
+  {
+    SCOPED_TRACE("uint8 x int8, per tensor");
+    check_matmul_integer<uint8_t, int8_t>(run, rng_, 5, 7, 9, false, false);
+  }
+  {
+    SCOPED_TRACE("int8 x uint8, per row and per column");
+    check_matmul_integer<int8_t, uint8_t>(run, rng_, 6, 4, 11, true, true);
+  }
+  {
+    SCOPED_TRACE("uint8 x uint8, per row");
+    check_matmul_integer<uint8_t, uint8_t>(run, rng_, 3, 17, 5, true, false);
+  }
+  {
+    SCOPED_TRACE("int8 x int8, per column");
+    check_matmul_integer<int8_t, int8_t>(run, rng_, 20, 3, 33, false, true);
+  }
+}
+
+// K of 1100 with products near 255 * -128: sums near -3.4e7, past 2^24, where float32 no longer
+// holds every integer. One float32 product over all of K would round them; the exact sums must come.
+TEST_P(OpTest, MatMulInteger_SumsPastTwoToThe24AreExact) {
+  const int64_t m = 4, n = 5, k = 1100;
+  std::vector<uint8_t> a;
+  std::vector<int8_t> b;
+  std::vector<int64_t> ref;
+  for (int tries = 0; tries < 20 && !has_odd_past_2_24(ref); ++tries) {  // the test needs sums float32 cannot hold
+    a = rand_8bit<uint8_t>(rng_, m * k, 201, 255);
+    b = rand_8bit<int8_t>(rng_, k * n, -128, -101);
+    ref = int_matmul_ref<uint8_t, int8_t>(a, b, m, n, k, {}, {});
+  }
+  ASSERT_TRUE(has_odd_past_2_24(ref));
+  const Tensor out = run1("MatMulInteger", {make<uint8_t>({m, k}, a), make<int8_t>({k, n}, b)}, {}, 10);
+  expect_equal<int32_t>(out, {m, n}, as_int32(ref));
+}
+
+// A [2, 3, 4, K] x B [3, K, N] broadcast per batch; A [2, 5, K] x B [K, N] folded; 1-D operands.
+TEST_P(OpTest, MatMulInteger_BatchesBroadcastAndVectors) {
+  {
+    const int64_t k = 6, n = 3;
+    const auto a = rand_8bit<uint8_t>(rng_, 2 * 3 * 4 * k, 0, 255);
+    const auto b = rand_8bit<int8_t>(rng_, 3 * k * n, -128, 127);
+    const Tensor out = run1("MatMulInteger", {make<uint8_t>({2, 3, 4, k}, a), make<int8_t>({3, k, n}, b),
+                                              make<uint8_t>({}, {131}), make<int8_t>({}, {-3})}, {}, 10);
+    std::vector<int64_t> ref;
+    for (int64_t bi = 0; bi < 6; ++bi) {
+      const auto part = int_matmul_ref<uint8_t, int8_t>(a, b, 4, n, k, {131}, {-3}, bi * 4 * k, (bi % 3) * k * n);
+      ref.insert(ref.end(), part.begin(), part.end());
+    }
+    expect_equal<int32_t>(out, {2, 3, 4, n}, as_int32(ref));
+  }
+  {
+    const int64_t k = 8, n = 6;
+    const auto a = rand_8bit<int8_t>(rng_, 2 * 5 * k, -128, 127);
+    const auto b = rand_8bit<uint8_t>(rng_, k * n, 0, 255);
+    const auto zb = rand_8bit<uint8_t>(rng_, n, 0, 255);
+    const Tensor out = run1("MatMulInteger", {make<int8_t>({2, 5, k}, a), make<uint8_t>({k, n}, b), Tensor(),
+                                              make<uint8_t>({n}, zb)}, {}, 10);
+    expect_equal<int32_t>(out, {2, 5, n}, as_int32(int_matmul_ref<int8_t, uint8_t>(a, b, 10, n, k, {}, zb)));
+  }
+  {
+    const int64_t k = 7;
+    const auto a = rand_8bit<uint8_t>(rng_, k, 0, 255);
+    const auto b = rand_8bit<uint8_t>(rng_, k, 0, 255);
+    const Tensor out = run1("MatMulInteger", {make<uint8_t>({k}, a), make<uint8_t>({k}, b), make<uint8_t>({}, {9})}, {}, 10);
+    expect_equal<int32_t>(out, {}, as_int32(int_matmul_ref<uint8_t, uint8_t>(a, b, 1, 1, k, {9}, {})));
+  }
+}
+
+TEST_P(OpTest, MatMulInteger_Errors) {
+  const Tensor a = make<uint8_t>({2, 3, 4}, std::vector<uint8_t>(24, 1));
+  const Tensor b = make<int8_t>({4, 5}, std::vector<int8_t>(20, 1));
+  expect_error(StatusCode::kUnimplemented, "MatMulInteger of float32 A and int8 B is not supported", "MatMulInteger",
+               {make<float>({2, 4}, rand_f32(8)), b}, {}, 10);
+  // A per-row zero point of a 3-D A (the spec's [D1, M, 1] form), a zero point of another type.
+  expect_error(StatusCode::kUnimplemented, "a_zero_point [3] is not supported (a scalar)", "MatMulInteger",
+               {a, b, make<uint8_t>({3}, {1, 2, 3})}, {}, 10);
+  expect_error(StatusCode::kUnimplemented, "b_zero_point [1, 5] is not supported", "MatMulInteger",
+               {a, b, Tensor(), make<int8_t>({1, 5}, {1, 2, 3, 4, 5})}, {}, 10);
+  expect_error(StatusCode::kInvalidArgument, "a_zero_point of type int8 differs from its operand's type uint8",
+               "MatMulInteger", {a, b, make<int8_t>({}, {1})}, {}, 10);
+  expect_error(StatusCode::kInvalidArgument, "do not multiply", "MatMulInteger",
+               {a, make<int8_t>({5, 4}, std::vector<int8_t>(20, 1))}, {}, 10);
+}
+
+// ConvInteger by its definition, in int64: padding holds x_zero_point (adds nothing).
+template <typename TX, typename TW>
+std::vector<int64_t> conv_integer_ref(const std::vector<TX>& x, const std::vector<TW>& w, int64_t n, int64_t c, int64_t h,
+                                      int64_t wd, int64_t m, int64_t group, int64_t kh, int64_t kw, const int64_t s[2],
+                                      const int64_t d[2], const int64_t pb[2], int64_t oh, int64_t ow, int64_t zx,
+                                      const std::vector<TW>& zw) {
+  std::vector<int64_t> y;
+  const int64_t cg = c / group, mg = m / group;
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t mo = 0; mo < m; ++mo)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t z = zw.empty() ? 0 : zw[zw.size() == 1 ? 0 : mo];
+          int64_t acc = 0;
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t i = 0; i < kh; ++i)
+              for (int64_t j = 0; j < kw; ++j) {
+                const int64_t iy = oy * s[0] - pb[0] + i * d[0], ix = ox * s[1] - pb[1] + j * d[1];
+                const int64_t ch = (mo / mg) * cg + ci;
+                const int64_t xv = iy >= 0 && iy < h && ix >= 0 && ix < wd ? x[((img * c + ch) * h + iy) * wd + ix] : zx;
+                acc += (xv - zx) * (w[((mo * cg + ci) * kh + i) * kw + j] - z);
+              }
+          y.push_back(acc);
+        }
+  return y;
+}
+
+TEST_P(OpTest, ConvInteger_PadsStridesDilationsGroupsAndZeroPoints) {
+  const int64_t n = 2, c = 4, h = 7, wd = 6, m = 6, group = 2, kh = 3, kw = 2;
+  const int64_t s[2] = {2, 1}, d[2] = {1, 2}, pb[2] = {1, 0}, pe[2] = {2, 1};
+  const int64_t oh = (h + pb[0] + pe[0] - (d[0] * (kh - 1) + 1)) / s[0] + 1;
+  const int64_t ow = (wd + pb[1] + pe[1] - (d[1] * (kw - 1) + 1)) / s[1] + 1;
+  const auto x = rand_8bit<uint8_t>(rng_, n * c * h * wd, 0, 255);
+  const auto w = rand_8bit<int8_t>(rng_, m * (c / group) * kh * kw, -128, 127);
+  const auto zw = rand_8bit<int8_t>(rng_, m, -128, 127);
+  const Attrs attrs = {{"strides", a_ints({s[0], s[1]})}, {"dilations", a_ints({d[0], d[1]})},
+                       {"pads", a_ints({pb[0], pb[1], pe[0], pe[1]})}, {"group", a_int(group)}};
+  const Tensor wt = make<int8_t>({m, c / group, kh, kw}, w);
+  // Per-channel w_zero_point, then per tensor, then none.
+  const Tensor out = run1("ConvInteger", {make<uint8_t>({n, c, h, wd}, x), wt, make<uint8_t>({}, {77}), make<int8_t>({m}, zw)},
+                          attrs, 10);
+  expect_equal<int32_t>(out, {n, m, oh, ow},
+                        as_int32(conv_integer_ref<uint8_t, int8_t>(x, w, n, c, h, wd, m, group, kh, kw, s, d, pb, oh, ow, 77, zw)));
+  const Tensor out1 = run1("ConvInteger", {make<uint8_t>({n, c, h, wd}, x), wt, make<uint8_t>({1}, {200}), make<int8_t>({}, {5})},
+                           attrs, 10);
+  expect_equal<int32_t>(out1, {n, m, oh, ow},
+                        as_int32(conv_integer_ref<uint8_t, int8_t>(x, w, n, c, h, wd, m, group, kh, kw, s, d, pb, oh, ow, 200, {5})));
+  const Tensor out0 = run1("ConvInteger", {make<uint8_t>({n, c, h, wd}, x), wt}, attrs, 10);
+  expect_equal<int32_t>(out0, {n, m, oh, ow},
+                        as_int32(conv_integer_ref<uint8_t, int8_t>(x, w, n, c, h, wd, m, group, kh, kw, s, d, pb, oh, ow, 0, {})));
+}
+
+// 3 x 3 x 256 taps with products near 127 * -128: sums past 2^24.
+TEST_P(OpTest, ConvInteger_SumsPastTwoToThe24AreExact) {
+  const int64_t c = 256, h = 3, wd = 3, m = 2;
+  const int64_t s[2] = {1, 1}, d[2] = {1, 1}, pb[2] = {0, 0};
+  std::vector<int8_t> x, w;
+  std::vector<int64_t> ref;
+  for (int tries = 0; tries < 20 && !has_odd_past_2_24(ref); ++tries) {
+    x = rand_8bit<int8_t>(rng_, c * h * wd, 100, 127);
+    w = rand_8bit<int8_t>(rng_, m * c * h * wd, -128, -101);
+    ref = conv_integer_ref<int8_t, int8_t>(x, w, 1, c, h, wd, m, 1, h, wd, s, d, pb, 1, 1, -128, {});
+  }
+  ASSERT_TRUE(has_odd_past_2_24(ref));
+  const Tensor out = run1("ConvInteger", {make<int8_t>({1, c, h, wd}, x), make<int8_t>({m, c, h, wd}, w),
+                                          make<int8_t>({}, {-128})}, {}, 10);
+  expect_equal<int32_t>(out, {1, m, 1, 1}, as_int32(ref));
+}
+
+TEST_P(OpTest, ConvInteger_Errors) {
+  const Tensor w = make<int8_t>({2, 1, 1, 1}, {1, 2});
+  expect_error(StatusCode::kUnimplemented, "ConvInteger runs on 2-D spatial input only", "ConvInteger",
+               {make<uint8_t>({1, 1, 5}, std::vector<uint8_t>(5, 1)), make<int8_t>({2, 1, 1}, {1, 2})}, {}, 10);
+  expect_error(StatusCode::kUnimplemented, "x_zero_point [2] is not supported (a scalar)", "ConvInteger",
+               {make<uint8_t>({1, 1, 2, 2}, {1, 2, 3, 4}), w, make<uint8_t>({2}, {1, 2})}, {}, 10);
+  expect_error(StatusCode::kUnimplemented, "ConvInteger of float32 x", "ConvInteger",
+               {make<float>({1, 1, 2, 2}, rand_f32(4)), w}, {}, 10);
+  expect_error(StatusCode::kInvalidArgument, "which does not fit group", "ConvInteger",
+               {make<uint8_t>({1, 3, 2, 2}, std::vector<uint8_t>(12, 1)), w}, {}, 10);
 }
 
 }  // namespace

@@ -53,9 +53,12 @@ Status cpu_imputer(OpContext& ctx);    // ai.onnx.ml Imputer: X's type (float32,
 Status cpu_binarizer(OpContext& ctx);  // ai.onnx.ml Binarizer: X's type, NaN stays NaN
 Status cpu_one_hot_encoder(OpContext& ctx);  // ai.onnx.ml OneHotEncoder: int64 categories
 Status cpu_label_encoder(OpContext& ctx);    // ai.onnx.ml LabelEncoder: numeric keys and values
-// quantize.cpp — QuantizeLinear / DequantizeLinear (op_plans_elementwise.h)
+// quantize.cpp — the quantized ops: exact integer products, quantization by a given or a dynamic scale
 Status cpu_quantize_linear(OpContext& ctx);
 Status cpu_dequantize_linear(OpContext& ctx);
+Status cpu_dynamic_quantize_linear(OpContext& ctx);  // op_plans_elementwise.h
+Status cpu_matmul_integer(OpContext& ctx);           // op_plans_nn.h, MatMulIntegerPlan
+Status cpu_conv_integer(OpContext& ctx);             // op_plans_nn.h, ConvIntegerPlan
 Status cpu_tree_ensemble_regressor(OpContext& ctx);
 Status cpu_tree_ensemble_classifier(OpContext& ctx);
 Status cpu_svm_regressor(OpContext& ctx);   // ai.onnx.ml SVMRegressor (op_plans_svm.h)

@@ -14,6 +14,7 @@
 #include "engine/cpu/blas.h"
 #include "engine/cpu/onednn.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/im2col.h"
 #include "engine/op_plans_tensor.h"
 
 namespace shardscore {
@@ -117,27 +118,7 @@ void conv_typed(const Tensor& x, const Tensor& w, const Tensor* bias, int64_t gr
       const T* xg = px + (n * c + gi * cg) * h * wd;
       const T* src = xg;
       if (!direct) {
-        for (int64_t ci = 0; ci < cg; ++ci) {
-          const T* xc = xg + ci * h * wd;
-          for (int64_t i = 0; i < kh; ++i) {
-            for (int64_t j = 0; j < kw; ++j) {
-              T* dst = col.data() + ((ci * kh + i) * kw + j) * p;
-              for (int64_t oy = 0; oy < oh; ++oy) {
-                const int64_t iy = oy * g.s[0] - g.pb[0] + i * g.d[0];
-                T* drow = dst + oy * ow;
-                if (iy < 0 || iy >= h) {
-                  std::fill(drow, drow + ow, T(0));
-                  continue;
-                }
-                const T* xr = xc + iy * wd;
-                for (int64_t ox = 0; ox < ow; ++ox) {
-                  const int64_t ix = ox * g.s[1] - g.pb[1] + j * g.d[1];
-                  drow[ox] = ix >= 0 && ix < wd ? xr[ix] : T(0);
-                }
-              }
-            }
-          }
-        }
+        im2col(xg, cg, h, wd, g, col.data());
         src = col.data();
       }
       T* yg = py + (n * m + gi * mg) * p;

@@ -1,13 +1,28 @@
-// QuantizeLinear and DequantizeLinear on the CPU (op_plans_elementwise.h; one element and the
+// The quantized ops on the CPU: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
+// (op_plans_elementwise.h), MatMulInteger and ConvInteger (op_plans_nn.h).
+//
+// QuantizeLinear and DequantizeLinear (one element and the
 // scale element it uses by src/common/quantize.h, which the CUDA kernels share). float16 and
 // bfloat16 x or scale arrive widened to float32 (op_run_cpu, exactly), so the scale is always
 // float32 here and x float32 or int32 (QuantizeLinear) or a quantized integer (DequantizeLinear);
 // DequantizeLinear's float32 y is then rounded once to the scale's 16-bit type.
+//
+// The integer products are exact: the operands' offsets from their zero points (at most 255 in
+// magnitude) go to float32, and BLAS multiplies them over slices of K short enough that no sum can
+// pass 2^24, below which float32 holds every integer, so no partial sum of any order BLAS chooses
+// is rounded; the slices' results are added in int32. (oneDNN's int8 products are not used: on
+// CPUs without VNNI they add pairs of products in int16 with saturation, which gives wrong sums.)
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <vector>
 
 #include "common/quantize.h"
+#include "engine/cpu/blas.h"
 #include "engine/cpu/cpu_ops.h"
+#include "engine/cpu/im2col.h"
 #include "engine/op_plans_elementwise.h"
+#include "engine/op_plans_nn.h"
 
 namespace shardscore {
 namespace {
@@ -25,6 +40,60 @@ void map_elements(const QuantGeometry& g, int64_t n, const X* x, const float* s,
     for (int64_t i = 0; i < n; ++i) {
       const int64_t j = g.param_index(i);
       out[i] = f(x[i], s[j], z ? z[j] : Z{0});
+    }
+  }
+}
+
+// The int8 / uint8 operand t as float32 offsets from its zero point: element i uses zero point
+// (i / div) % mod when the zero point is per row or channel (z.stride 1), its only one otherwise.
+template <typename T>
+void offsets_typed(const Tensor& t, const IntZeroPoint& z, int64_t div, int64_t mod, float* out) {
+  const T* v = t.data<T>();
+  const T* zp = z.t ? z.t->data<T>() : nullptr;
+  const int64_t n = t.numel();
+  if (!zp || z.stride == 0) {
+    const float z0 = zp ? static_cast<float>(zp[0]) : 0.0f;
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(v[i]) - z0;
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(v[i]) - static_cast<float>(zp[(i / div) % mod]);
+  }
+}
+std::vector<float> offsets(const Tensor& t, const IntZeroPoint& z, int64_t div, int64_t mod) {
+  std::vector<float> out(static_cast<std::size_t>(t.numel()));
+  if (t.dtype() == DType::kInt8) offsets_typed<int8_t>(t, z, div, mod, out.data());
+  else offsets_typed<uint8_t>(t, z, div, mod, out.data());
+  return out;
+}
+
+// The largest |v - zero point| an operand of type t can hold.
+int64_t max_offset(DType t, const IntZeroPoint& z) {
+  const int64_t lo = t == DType::kInt8 ? -128 : 0, hi = t == DType::kInt8 ? 127 : 255;
+  std::vector<int64_t> zps{0};
+  if (z.t) {
+    zps.clear();
+    for (int64_t i = 0, n = z.t->numel(); i < n; ++i)
+      zps.push_back(t == DType::kInt8 ? z.t->data<int8_t>()[i] : z.t->data<uint8_t>()[i]);
+  }
+  int64_t m = 0;
+  for (int64_t zp : zps) m = std::max({m, std::abs(lo - zp), std::abs(hi - zp)});
+  return m;
+}
+
+// Y[m x n] = A[m x k] B[k x n] (row-major, leading dimensions lda, ldb, n), A and B integers held
+// in float32 whose products are at most `bound` in magnitude: exact, as the file's comment says.
+// tmp: scratch of m * n floats.
+void exact_int_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                    int64_t bound, int32_t* y, std::vector<float>& tmp) {
+  if (m == 0 || n == 0) return;
+  std::fill(y, y + m * n, 0);
+  const int64_t slice = bound == 0 ? std::max<int64_t>(k, 1) : std::max<int64_t>((int64_t{1} << 24) / bound, 1);
+  tmp.resize(static_cast<std::size_t>(m * n));
+  for (int64_t k0 = 0; k0 < k; k0 += slice) {
+    const int64_t kc = std::min(slice, k - k0);
+    blas_gemm(false, false, m, n, kc, 1.0f, a + k0, lda, b + k0 * ldb, ldb, 0.0f, tmp.data(), n);
+    for (int64_t i = 0; i < m * n; ++i) {
+      // int32 sums wrap, as ONNX Runtime's do (unsigned, where wrapping is defined).
+      y[i] = static_cast<int32_t>(static_cast<uint32_t>(y[i]) + static_cast<uint32_t>(static_cast<int32_t>(tmp[i])));
     }
   }
 }
@@ -64,6 +133,85 @@ Status cpu_dequantize_linear(OpContext& ctx) {
                    return dequantize_linear_value<X>(x, scale, static_cast<int64_t>(zero));
                  });
   });
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cpu_dynamic_quantize_linear(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(DynamicQuantizeLinearPlan p, dynamic_quantize_linear_plan(ctx.inputs));
+  const float* x = p.x->data<float>();
+  const int64_t n = p.x->numel();
+  float lo = 0, hi = 0;  // the range includes 0 anyway; a NaN compares false and is skipped
+  for (int64_t i = 0; i < n; ++i) {
+    lo = x[i] < lo ? x[i] : lo;
+    hi = x[i] > hi ? x[i] : hi;
+  }
+  const DynamicQuantParams q = dynamic_quantize_params(lo, hi);
+  Tensor y(DType::kUInt8, p.x->shape());
+  uint8_t* py = y.data<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) py[i] = quantize_linear_value<uint8_t>(x[i], q.scale, q.zero_point);
+  ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = Tensor::copy_of(DType::kFloat32, {}, &q.scale);
+  if (ctx.outputs.size() > 2) ctx.outputs[2] = Tensor::copy_of(DType::kUInt8, {}, &q.zero_point);
+  return ok_status();
+}
+
+// As matmul_typed (gemm.cpp): B one matrix, A's batch folded into rows; otherwise a product per
+// broadcast batch index.
+Status cpu_matmul_integer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.inputs));
+  const Tensor& a = *ctx.inputs[0];
+  const Tensor& b = *ctx.inputs[1];
+  const MatMulPlan& mm = p.mm;
+  Tensor y(DType::kInt32, mm.out_shape);
+  int32_t* py = y.data<int32_t>();
+  std::fill(py, py + y.numel(), 0);
+  if (mm.m * mm.n == 0 || mm.nb == 0 || mm.k == 0) {
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  const std::vector<float> af = offsets(a, p.a_zp, mm.k, mm.m);
+  const std::vector<float> bf = offsets(b, p.b_zp, 1, mm.n);
+  const int64_t bound = max_offset(a.dtype(), p.a_zp) * max_offset(b.dtype(), p.b_zp);
+  std::vector<float> tmp;
+  if (mm.nbb == 1 && mm.na == mm.nb) {
+    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data(), mm.k, bf.data(), mm.n, bound, py, tmp);
+  } else {
+    for (int64_t bi = 0; bi < mm.nb; ++bi) {
+      exact_int_gemm(mm.m, mm.n, mm.k, af.data() + mm.a_matrix(bi) * mm.m * mm.k, mm.k,
+                     bf.data() + mm.b_matrix(bi) * mm.k * mm.n, mm.n, bound, py + bi * mm.m * mm.n, tmp);
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// im2col of x's offsets (0 in the padding: the zero point's own offset) and one exact product per
+// image and group, as Conv's (nn.cpp).
+Status cpu_conv_integer(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ConvIntegerPlan p, conv_integer_plan(ctx.node, ctx.inputs));
+  const Tensor& x = *ctx.inputs[0];
+  const Tensor& w = *ctx.inputs[1];
+  const ConvPlan& c = p.conv;
+  const Window2d& g = c.g;
+  const int64_t h = x.dim(2), wd = x.dim(3), cg = c.c / c.group, mg = c.m / c.group;
+  const int64_t kk = cg * g.k[0] * g.k[1], pix = g.out[0] * g.out[1];
+  Tensor y(DType::kInt32, c.out_shape);
+  int32_t* py = y.data<int32_t>();
+  std::fill(py, py + y.numel(), 0);
+  if (y.numel() > 0 && kk > 0) {
+    const std::vector<float> xf = offsets(x, p.x_zp, 1, 1);
+    const std::vector<float> wf = offsets(w, p.w_zp, kk, c.m);
+    const int64_t bound = max_offset(x.dtype(), p.x_zp) * max_offset(w.dtype(), p.w_zp);
+    std::vector<float> col(static_cast<std::size_t>(kk * pix)), tmp;
+    for (int64_t n = 0; n < c.n; ++n) {
+      for (int64_t gi = 0; gi < c.group; ++gi) {
+        im2col(xf.data() + (n * c.c + gi * cg) * h * wd, cg, h, wd, g, col.data());
+        exact_int_gemm(mg, pix, kk, wf.data() + gi * mg * kk, kk, col.data(), pix, bound,
+                       py + (n * c.m + gi * mg) * pix, tmp);
+      }
+    }
+  }
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }

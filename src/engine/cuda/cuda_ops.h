@@ -160,6 +160,9 @@ Status cuda_one_hot_encoder(CudaOpContext& ctx);
 Status cuda_label_encoder(CudaOpContext& ctx);
 Status cuda_quantize_linear(CudaOpContext& ctx);    // elementwise.cpp, kernels/quantize.cu
 Status cuda_dequantize_linear(CudaOpContext& ctx);
+Status cuda_dynamic_quantize_linear(CudaOpContext& ctx);
+Status cuda_matmul_integer(CudaOpContext& ctx);  // gemm_conv.cpp, kernels/quantize.cu
+Status cuda_conv_integer(CudaOpContext& ctx);
 Status cuda_tree_ensemble_regressor(CudaOpContext& ctx);
 Status cuda_tree_ensemble_classifier(CudaOpContext& ctx);
 Status cuda_svm_regressor(CudaOpContext& ctx);

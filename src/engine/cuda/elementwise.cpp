@@ -384,4 +384,18 @@ Status cuda_dequantize_linear(CudaOpContext& ctx) {
   return ok_status();
 }
 
+// DynamicQuantizeLinear (op_plans_elementwise.h): the range reduced by one block, the scale and
+// zero point written to their (device) outputs, then read by the quantizing kernel.
+Status cuda_dynamic_quantize_linear(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(DynamicQuantizeLinearPlan p, dynamic_quantize_linear_plan(ctx.inputs));
+  Tensor y(DType::kUInt8, p.x->shape()), scale(DType::kFloat32, {}), zero_point(DType::kUInt8, {});
+  SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_dynamic_quantize_linear(p.x->data<float>(), p.x->numel(), y.data<uint8_t>(),
+                                                                    scale.data<float>(), zero_point.data<uint8_t>(),
+                                                                    ctx.lane.stream));
+  ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(scale);
+  if (ctx.outputs.size() > 2) ctx.outputs[2] = std::move(zero_point);
+  return ok_status();
+}
+
 }  // namespace shardscore

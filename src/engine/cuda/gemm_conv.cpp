@@ -18,6 +18,7 @@
 #include "engine/cuda/cuda_util.h"
 #include "kernels/elementwise.h"
 #include "kernels/gemm_conv.h"
+#include "kernels/quantize.h"
 #include "kernels/reduce_ops.h"
 
 namespace shardscore {
@@ -704,6 +705,71 @@ Status cuda_attention(CudaOpContext& ctx) {
           static_cast<int>(p.heads), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     }
   }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// ---- MatMulInteger, ConvInteger (op_plans_nn.h): our kernels in kernels/quantize.cu ----
+
+namespace {
+kernels::IntOperand int_operand(const Tensor& t, const IntZeroPoint& z) {
+  return {cuda_elem(t.dtype()), t.raw(), z.t ? z.t->raw() : nullptr, z.stride != 0};
+}
+}  // namespace
+
+// As cuda_matmul: B one matrix, A's batch folded into rows; otherwise a product per broadcast batch
+// index. (cuBLAS's int8 products take signed operands without zero points, and quantize_dynamic's
+// A is uint8 with one: the tiled kernel takes both as they are.)
+Status cuda_matmul_integer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.inputs));
+  const Tensor& a = *ctx.inputs[0];
+  const Tensor& b = *ctx.inputs[1];
+  const MatMulPlan& mm = p.mm;
+  Tensor y(DType::kInt32, mm.out_shape);
+  if (y.numel() > 0 && mm.k == 0) SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
+  if (y.numel() > 0 && mm.k > 0) {
+    kernels::IntOperand ao = int_operand(a, p.a_zp), bo = int_operand(b, p.b_zp);
+    if (mm.nbb == 1 && mm.na == mm.nb) {
+      SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_matmul_integer(ao, bo, y.data<int32_t>(), mm.na * mm.m, mm.n, mm.k,
+                                                               ctx.lane.stream));
+    } else {
+      const int64_t ea = dtype_size(a.dtype()), eb = dtype_size(b.dtype());
+      for (int64_t bi = 0; bi < mm.nb; ++bi) {
+        ao.data = static_cast<const char*>(a.raw()) + mm.a_matrix(bi) * mm.m * mm.k * ea;
+        bo.data = static_cast<const char*>(b.raw()) + mm.b_matrix(bi) * mm.k * mm.n * eb;
+        SS_LAUNCH_RETURN_IF_ERROR(kernels::launch_matmul_integer(ao, bo, y.data<int32_t>() + bi * mm.m * mm.n, mm.m, mm.n,
+                                                                 mm.k, ctx.lane.stream));
+      }
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+Status cuda_conv_integer(CudaOpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(ConvIntegerPlan p, conv_integer_plan(ctx.node, ctx.inputs));
+  const Tensor& x = *ctx.inputs[0];
+  const Tensor& w = *ctx.inputs[1];
+  const ConvPlan& c = p.conv;
+  kernels::ConvIntegerGeometry g;
+  g.n = c.n;
+  g.c = c.c;
+  g.h = x.dim(2);
+  g.w = x.dim(3);
+  g.m = c.m;
+  g.group = c.group;
+  g.kh = c.g.k[0];
+  g.kw = c.g.k[1];
+  g.oh = c.g.out[0];
+  g.ow = c.g.out[1];
+  for (int i = 0; i < 2; ++i) {
+    g.s[i] = c.g.s[i];
+    g.d[i] = c.g.d[i];
+    g.pb[i] = c.g.pb[i];
+  }
+  Tensor y(DType::kInt32, c.out_shape);
+  SS_LAUNCH_RETURN_IF_ERROR(
+      kernels::launch_conv_integer(int_operand(x, p.x_zp), int_operand(w, p.w_zp), y.data<int32_t>(), g, ctx.lane.stream));
   ctx.outputs[0] = std::move(y);
   return ok_status();
 }
