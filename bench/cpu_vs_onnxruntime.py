@@ -17,6 +17,12 @@ Models (random weights, exported by this script into bench/out/, reused on later
              (onnx.helper, no torch needed)
   deconv     a U-Net decoder stage: input [N, 64, 32, 32], ConvTranspose 64->32 kernel 2 stride 2, Conv 3x3 32->32
              pad 1, Relu; opset 13 (onnx.helper, no torch needed)
+  bert-dq    BERT-base (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522, sequence 128) written in plain ONNX ops
+             (MatMul, Add, LayerNormalization, Softmax, Erf GELU; onnx.helper, random weights, std 0.02), then through
+             onnxruntime.quantization.quantize_dynamic (int8 weights): DynamicQuantizeLinear + MatMulInteger. shardscore
+             scores it a row at a time (the scale follows the whole tensor); ONNX Runtime runs the whole batch
+  mlp-dq     the mlp's shape (256-1024-512-256-10, MatMul + Add + Relu; onnx.helper, random weights) through
+             quantize_dynamic; a row at a time in shardscore too: tabular rows are where that costs most
   bert-ortopt BERT-base (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522, sequence 128) in the form
              onnxruntime.transformers.optimizer gives it: com.microsoft EmbedLayerNormalization (mask_index from the
              int32 mask), Attention with packed QKV weights and mask_filter_value -3.4e38, SkipLayerNormalization,
@@ -34,7 +40,8 @@ other programs drifting during the run hits both alike; the repeats of all round
 Same items per repeat, same warmup and repeat counts, the same random-input recipe (float: standard normal;
 *input_ids*: uniform in [0, 1000); *mask*: ones; *token_type*: zeros), median over the pooled repeats.
 Correctness: one batch of B from engine_bench (--dump) is run through ORT on the very same inputs; the table
-reports max|shardscore - ORT| / max|ORT| over every output.
+reports max|shardscore - ORT| / max|ORT| over every output. For the *-dq models ORT runs each row alone with its
+MatMulInteger in float64 (tests/e2e/ort_integer.py: ORT's own saturates on CPUs without VNNI), as shardscore scores them.
 
 Writes bench/out/cpu_vs_onnxruntime.md (the table with the machine, versions, date and command) and
 bench/out/cpu_vs_onnxruntime.json (every measurement), and prints the table.
@@ -69,13 +76,15 @@ MODELS = {
     "gru": ("gru_classifier.onnx", 256, None, "GRU hidden 128, 50 steps x 32 features"),
     "deconv": ("unet_decoder.onnx", 16, None, "ConvTranspose 64->32 k2 s2 + Conv 3x3, 32x32 -> 64x64"),
     "bert-ortopt": ("bert_base_ortopt.onnx", 8, 128, "BERT-base as ORT's transformer optimizer writes it, sequence 128"),
+    "bert-dq": ("bert_base_dq.onnx", 8, 128, "BERT-base through quantize_dynamic (int8 weights), sequence 128"),
+    "mlp-dq": ("mlp_1m_dq.onnx", 4096, None, "MLP 256-1024-512-256-10 through quantize_dynamic (int8 weights)"),
 }
 # Models written here with onnx.helper (random weights, seeded): no torch needed for them.
-HELPER_MODELS = ("lstm", "gru", "deconv", "bert-ortopt")
+HELPER_MODELS = ("lstm", "gru", "deconv", "bert-ortopt", "bert-dq", "mlp-dq")
 # (warmup, repeats). At least 2 warmups: shardscore's CPU backend runs the first batch of a new input shape
 # unplanned and records the second one's allocations; from the third on it runs in a planned arena.
 DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "gru": (2, 5), "deconv": (2, 5),
-                "bert-ortopt": (2, 5)}
+                "bert-ortopt": (2, 5), "bert-dq": (2, 5), "mlp-dq": (2, 5)}
 
 
 # ---- random inputs: the recipe engine_bench uses -------------------------------------------------------------
@@ -150,9 +159,18 @@ def cmd_check(args) -> None:
         return np.fromfile(d / e["file"], dtype=np.dtype(e["dtype"])).reshape(e["shape"])
 
     feeds = {e["name"]: load(e) for e in meta["inputs"]}
-    sess = ort_session(Path(args.model), 1)
-    names = [o.name for o in sess.get_outputs()]
-    ref = dict(zip(names, sess.run(None, feeds)))
+    import onnx
+    model = onnx.load(args.model)
+    if any(n.op_type == "DynamicQuantizeLinear" for n in model.graph.node):
+        import onnxruntime as ort
+        sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+        from ort_integer import exact_matmul_integer, run_rows
+        sess = ort.InferenceSession(exact_matmul_integer(model).SerializeToString(), providers=["CPUExecutionProvider"])
+        ref = run_rows(sess, feeds, len(next(iter(feeds.values()))))
+    else:
+        sess = ort_session(Path(args.model), 1)
+        names = [o.name for o in sess.get_outputs()]
+        ref = dict(zip(names, sess.run(None, feeds)))
     result = {}
     for e in meta["outputs"]:
         got, want = load(e).astype(np.float64), ref[e["name"]].astype(np.float64)
@@ -232,6 +250,75 @@ def write_helper_model(name: str) -> None:
         onnx.save(model, str(OUT / MODELS[name][0]))
         print(f"wrote {OUT / MODELS[name][0]} (onnx.helper)", flush=True)
         return
+    elif name == "bert-dq":
+        vocab, seq, hid, heads, ffn, layers = 30522, MODELS[name][2], 768, 12, 3072, 12
+        hd = hid // heads
+
+        def w(n, shape, std=0.02):
+            return t(n, r.standard_normal(shape, dtype=np.float32) * std)
+
+        def mk(op, ins, outs, **attrs):
+            return helper.make_node(op, ins, outs, **attrs)
+
+        def i64(n, v):
+            return numpy_helper.from_array(np.asarray(v, np.int64), n)
+        nodes = [mk("Gather", ["word", "input_ids"], ["we"]), mk("Gather", ["seg", "token_type_ids"], ["se"]),
+                 mk("Add", ["we", "se"], ["e0"]), mk("Add", ["e0", "pos"], ["e1"]),
+                 mk("LayerNormalization", ["e1", "emb_g", "emb_b"], ["h0"], axis=-1, epsilon=1e-12),
+                 # the additive mask [N, 1, 1, S]: (1 - mask) * -10000, as BERT builds it
+                 mk("Cast", ["attention_mask"], ["mf"], to=TensorProto.FLOAT), mk("Sub", ["one", "mf"], ["mi"]),
+                 mk("Mul", ["mi", "neg"], ["madd"]), mk("Unsqueeze", ["madd", "ax12"], ["mask4"])]
+        inits = [w("word", [vocab, hid]), w("seg", [2, hid]), w("pos", [seq, hid]), t("emb_g", np.ones(hid)),
+                 t("emb_b", np.zeros(hid)), t("one", 1.0), t("neg", -10000.0), i64("ax12", [1, 2]),
+                 i64("heads_shape", [0, 0, heads, hd]), i64("merge_shape", [0, 0, hid]), t("scale", np.sqrt(hd)),
+                 t("half", 0.5), t("sqrt2", np.sqrt(2.0)), i64("first", 0)]
+        for i in range(layers):
+            h, p = f"h{i}", f"l{i}_"
+            for q in ("q", "k", "v"):
+                nodes += [mk("MatMul", [h, p + "w" + q], [p + q + "m"]), mk("Add", [p + q + "m", p + "b" + q], [p + q + "a"]),
+                          mk("Reshape", [p + q + "a", "heads_shape"], [p + q + "r"]),
+                          mk("Transpose", [p + q + "r"], [p + q + "t"], perm=[0, 2, 3, 1] if q == "k" else [0, 2, 1, 3])]
+                inits += [w(p + "w" + q, [hid, hid]), w(p + "b" + q, [hid])]
+            nodes += [mk("MatMul", [p + "qt", p + "kt"], [p + "s"]), mk("Div", [p + "s", "scale"], [p + "sd"]),
+                      mk("Add", [p + "sd", "mask4"], [p + "sm"]), mk("Softmax", [p + "sm"], [p + "pr"], axis=-1),
+                      mk("MatMul", [p + "pr", p + "vt"], [p + "c"]), mk("Transpose", [p + "c"], [p + "ct"], perm=[0, 2, 1, 3]),
+                      mk("Reshape", [p + "ct", "merge_shape"], [p + "cm"]),
+                      mk("MatMul", [p + "cm", p + "wo"], [p + "om"]), mk("Add", [p + "om", p + "bo"], [p + "oa"]),
+                      mk("Add", [p + "oa", h], [p + "r1"]),
+                      mk("LayerNormalization", [p + "r1", p + "g1", p + "n1b"], [p + "n1"], axis=-1, epsilon=1e-12),
+                      mk("MatMul", [p + "n1", p + "w1"], [p + "f1m"]), mk("Add", [p + "f1m", p + "b1"], [p + "f1"]),
+                      # GELU, erf form: 0.5 x (1 + erf(x / sqrt 2))
+                      mk("Div", [p + "f1", "sqrt2"], [p + "gd"]), mk("Erf", [p + "gd"], [p + "ge"]),
+                      mk("Add", [p + "ge", "one"], [p + "g1p"]), mk("Mul", [p + "f1", p + "g1p"], [p + "gm"]),
+                      mk("Mul", [p + "gm", "half"], [p + "f1g"]),
+                      mk("MatMul", [p + "f1g", p + "w2"], [p + "f2m"]), mk("Add", [p + "f2m", p + "b2"], [p + "f2"]),
+                      mk("Add", [p + "f2", p + "n1"], [p + "r2"]),
+                      mk("LayerNormalization", [p + "r2", p + "g2", p + "n2b"], [f"h{i + 1}"], axis=-1, epsilon=1e-12)]
+            inits += [w(p + "wo", [hid, hid]), w(p + "bo", [hid]), t(p + "g1", np.ones(hid)), t(p + "n1b", np.zeros(hid)),
+                      w(p + "w1", [hid, ffn]), w(p + "b1", [ffn]), w(p + "w2", [ffn, hid]), w(p + "b2", [hid]),
+                      t(p + "g2", np.ones(hid)), t(p + "n2b", np.zeros(hid))]
+        nodes += [mk("Gather", [f"h{layers}", "first"], ["cls"], axis=1),
+                  mk("MatMul", ["cls", "pool_w"], ["pm"]), mk("Add", ["pm", "pool_b"], ["pa"]),
+                  mk("Tanh", ["pa"], ["pooler_output"])]
+        inits += [w("pool_w", [hid, hid]), w("pool_b", [hid])]
+        ins = [helper.make_tensor_value_info(v, TensorProto.INT64, ["N", seq])
+               for v in ("input_ids", "attention_mask", "token_type_ids")]
+        outs = [helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["N", hid])]
+        opset = 17
+    elif name == "mlp-dq":
+        dims = [256, 1024, 512, 256, 10]
+        nodes, inits, prev = [], [], "X"
+        for k in range(4):
+            nodes += [helper.make_node("MatMul", [prev, f"W{k}"], [f"m{k}"]),
+                      helper.make_node("Add", [f"m{k}", f"B{k}"], [f"a{k}" if k < 3 else "Y"])]
+            inits += [t(f"W{k}", r.standard_normal([dims[k], dims[k + 1]]) / np.sqrt(dims[k])),
+                      t(f"B{k}", r.standard_normal([dims[k + 1]]) * 0.1)]
+            if k < 3:
+                nodes.append(helper.make_node("Relu", [f"a{k}"], [f"r{k}"]))
+                prev = f"r{k}"
+        ins = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 256])]
+        outs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 10])]
+        opset = 17
     else:  # deconv
         cin, cout, hw = 64, 32, 32
         nodes = [helper.make_node("ConvTranspose", ["x", "Wt", "bt"], ["u"], strides=[2, 2]),
@@ -245,6 +332,13 @@ def write_helper_model(name: str) -> None:
     graph = helper.make_graph(nodes, name, ins, outs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
     onnx.checker.check_model(model)
+    if name.endswith("-dq"):
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        float_path = OUT / MODELS[name][0].replace("_dq.onnx", "_float.onnx")
+        onnx.save(model, str(float_path))
+        quantize_dynamic(str(float_path), str(OUT / MODELS[name][0]), weight_type=QuantType.QInt8)
+        print(f"wrote {OUT / MODELS[name][0]} (onnx.helper, then quantize_dynamic)", flush=True)
+        return
     onnx.save(model, str(OUT / MODELS[name][0]))
     print(f"wrote {OUT / MODELS[name][0]} (onnx.helper)", flush=True)
 
@@ -487,7 +581,7 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch", action="append", default=[], metavar="MODEL=B",
                     help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096, "
-                         "lstm 256, gru 256, deconv 16, bert-ortopt 8)")
+                         "lstm 256, gru 256, deconv 16, bert-ortopt 8, bert-dq 8, mlp-dq 4096)")
     ap.add_argument("--warmup", type=int, help="warmup repeats (default: 2, mlp 3)")
     ap.add_argument("--repeats", type=int, help="measured repeats (default: 5, mlp 15)")
     ap.add_argument("--rounds", type=int, default=2,

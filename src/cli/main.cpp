@@ -345,6 +345,7 @@ Outcome inspect_command(const std::vector<std::string>& args) {
     Status tried = [&]() -> Status {
       EngineOptions as_a_job;
       as_a_job.fixed_batch_in_runs = true;
+      as_a_job.rows_alone_in_runs = true;
       SS_ASSIGN_OR_RETURN(auto engine, Engine::load(args[0], "cpu", as_a_job));
       std::vector<RowSpec> rows;
       for (const auto& v : engine->graph().inputs) {
