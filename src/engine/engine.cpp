@@ -83,7 +83,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   if (options.optimize && options.nhwc_convs) SS_RETURN_IF_ERROR(pass_nhwc_convs(&e->graph_, &e->pass_stats_));
   std::string quantizer;  // a DynamicQuantizeLinear node, described
   for (const Node& n : e->graph_.nodes) {
-    if (n.domain.empty() && n.op_type == "DynamicQuantizeLinear") quantizer = n.describe();
+    if (n.domain.empty() && n.op_type == "DynamicQuantizeLinear" && quantizer.empty()) quantizer = n.describe();
   }
   if (options.compute != DType::kFloat32 && !quantizer.empty()) {
     return unimplemented("model '" + e->graph_.source + "' quantizes its activations itself (" + quantizer +
@@ -92,6 +92,7 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   }
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
+  if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_constant_integer_weights(&e->graph_, &e->pass_stats_));
   e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.
   SS_ASSIGN_OR_RETURN(e->plan_, plan_build(e->graph_));
@@ -100,7 +101,15 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
       return unimplemented("backend '" + std::string(e->backend_->name()) + "' cannot run " + step.node->describe());
     }
   }
-  if (options.rows_alone_in_runs && e->fixed_batch() < 0) e->rows_alone_ = quantizer;
+  if (options.rows_alone_in_runs && !quantizer.empty()) {
+    if (const int64_t fixed = e->fixed_batch(); fixed > 1) {
+      return unimplemented("model '" + e->graph_.source + "' fixes its batch at " + std::to_string(fixed) +
+                           " rows and quantizes them together (" + quantizer + " takes its scale from all of them), so "
+                           "a row's result would depend on the rows scored with it: export it with a dynamic batch "
+                           "axis (torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}})) before quantizing");
+    }
+    if (e->fixed_batch() < 0) e->rows_alone_ = quantizer;
+  }
   tensor_heap_release_kept();  // the passes' temporaries (weights before folding)
   return e;
 }
@@ -207,6 +216,16 @@ Status Engine::run_in_fixed_batches(const std::vector<Tensor>& inputs, int64_t b
     parts.resize(run_outputs.size());
     for (std::size_t k = 0; k < run_outputs.size(); ++k) {
       const Tensor& y = run_outputs[k];
+      // Every run's rows of one shape and type, or they cannot be joined (an output whose row shape
+      // follows the values, as NonZero's or a TopK's with k from the data).
+      if (!parts[k].empty() && y.rank() > 0 && parts[k][0].rank() > 0 &&
+          (y.dtype() != parts[k][0].dtype() ||
+           Shape(y.shape().begin() + 1, y.shape().end()) != Shape(parts[k][0].shape().begin() + 1, parts[k][0].shape().end()))) {
+        return unimplemented("model '" + graph_.source + "' gives output '" + graph_.outputs[k].name + "' rows of shape " +
+                             shape_to_string(Shape(y.shape().begin() + 1, y.shape().end())) + " in one run and " +
+                             shape_to_string(Shape(parts[k][0].shape().begin() + 1, parts[k][0].shape().end())) +
+                             " in another, which one output cannot hold");
+      }
       if ((y.rank() == 0 || y.dim(0) != batch) && !rows_alone_.empty()) {
         return unimplemented("model '" + graph_.source + "' runs one row at a time (" + rows_alone_ +
                              " quantizes by the range of all it is given), but its output '" + graph_.outputs[k].name +

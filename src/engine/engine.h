@@ -43,8 +43,9 @@ struct EngineOptions {
   // A model that quantizes its activations by their range (DynamicQuantizeLinear, as
   // onnxruntime.quantization.quantize_dynamic writes it) gives a row a result that depends on the
   // rows run with it. Set (and the model's batch dimension dynamic), run() takes the rows one at a
-  // time instead (rows_alone()), as ONNX Runtime scores a batch of one: what a job needs. Off: the
-  // model runs as ONNX defines it, on the whole tensor it is given.
+  // time instead (rows_alone()), as ONNX Runtime scores a batch of one: what a job needs; a model
+  // that fixes its batch at more than one row is then refused at load (Unimplemented, naming the
+  // node). Off: the model runs as ONNX defines it, on the whole tensor it is given.
   bool rows_alone_in_runs = false;
 };
 

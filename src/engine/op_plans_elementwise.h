@@ -347,7 +347,8 @@ StatusOr<QuantizeLinearPlan> dequantize_linear_plan(const Node& node, const std:
 // DynamicQuantizeLinear (opset 11): x float32 (the only type ONNX gives it) quantized into y uint8
 // of x's shape with y_scale (float32 []) and y_zero_point (uint8 []) from x's least and greatest
 // values (src/common/quantize.h, dynamic_quantize_params; a NaN takes no part in them and gives
-// y 0). The scale follows the whole tensor, so a row's y depends on the rest of its batch: a model
+// y 0, on purpose: ONNX Runtime 1.32 does the same for short tensors, but in longer ones its
+// vectorized min / max lets the NaN into the scale, making every y 0). The scale follows the whole tensor, so a row's y depends on the rest of its batch: a model
 // with this op runs one row at a time (Engine, rows_alone), as ONNX Runtime scores a batch of one.
 struct DynamicQuantizeLinearPlan {
   const Tensor* x = nullptr;

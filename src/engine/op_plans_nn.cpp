@@ -790,7 +790,7 @@ StatusOr<IntZeroPoint> int_zero_point(const std::vector<const Tensor*>& inputs, 
 
 }  // namespace
 
-StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>& inputs) {
+StatusOr<MatMulIntegerPlan> matmul_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* a, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* b, plan_required_input(inputs, 1));
   if (!is_int8(a->dtype()) || !is_int8(b->dtype())) {
@@ -801,6 +801,7 @@ StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>
   SS_ASSIGN_OR_RETURN(p.mm, matmul_shape_plan(a->shape(), b->shape()));
   SS_ASSIGN_OR_RETURN(p.a_zp, int_zero_point(inputs, 2, "a_zero_point", a->dtype(), a->rank() == 2, p.mm.m, "row of A"));
   SS_ASSIGN_OR_RETURN(p.b_zp, int_zero_point(inputs, 3, "b_zero_point", b->dtype(), b->rank() >= 2, p.mm.n, "column of B"));
+  p.constant_b = node.attr_int(kConstantWeightAttr, 0) == 1;
   return p;
 }
 
@@ -822,6 +823,7 @@ StatusOr<ConvIntegerPlan> conv_integer_plan(const Node& node, const std::vector<
   SS_RETURN_IF_ERROR(conv_geometry(node, x, w, nullptr, p.conv));
   SS_ASSIGN_OR_RETURN(p.x_zp, int_zero_point(inputs, 2, "x_zero_point", x->dtype(), false, 0, ""));
   SS_ASSIGN_OR_RETURN(p.w_zp, int_zero_point(inputs, 3, "w_zero_point", w->dtype(), true, p.conv.m, "output channel"));
+  p.constant_w = node.attr_int(kConstantWeightAttr, 0) == 1;
   return p;
 }
 

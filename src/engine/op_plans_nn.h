@@ -297,8 +297,12 @@ struct IntZeroPoint {
 struct MatMulIntegerPlan {
   MatMulPlan mm;
   IntZeroPoint a_zp, b_zp;
+  bool constant_b = false;  // kConstantWeightAttr: B and its zero point are initializers
 };
-StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>& inputs);
+// Set by pass_constant_integer_weights (passes.h) on a MatMulInteger whose B, or a ConvInteger whose
+// w, is an initializer, with its zero point: the CPU function converts it once, not per call.
+inline constexpr const char* kConstantWeightAttr = "shardscore_constant_weight";
+StatusOr<MatMulIntegerPlan> matmul_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // ConvInteger: Conv's geometry (conv: NCHW, 2-D, group, strides, dilations, pads, auto_pad) over
 // x - x_zero_point and w - w_zero_point, Y int32 [N, M, out H, out W]; the padding adds nothing (it
 // holds x_zero_point, as ONNX Runtime pads). x and w int8 or uint8; x_zero_point per tensor,
@@ -306,6 +310,7 @@ StatusOr<MatMulIntegerPlan> matmul_integer_plan(const std::vector<const Tensor*>
 struct ConvIntegerPlan {
   ConvPlan conv;
   IntZeroPoint x_zp, w_zp;
+  bool constant_w = false;  // kConstantWeightAttr
 };
 StatusOr<ConvIntegerPlan> conv_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 

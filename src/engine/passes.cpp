@@ -9,6 +9,7 @@
 
 #include "engine/cpu/float16.h"
 #include "engine/graph_edit.h"
+#include "engine/op_plans_nn.h"
 #include "engine/op_plans_rnn.h"
 #include "engine/op_registry.h"
 
@@ -24,6 +25,8 @@ std::string PassStats::describe() const {
          (fused_add_layer_norms ? std::to_string(fused_add_layer_norms) + " Add+LayerNormalization fused, " : std::string()) + std::to_string(blocked_convs) + " Conv on oneDNN, " +
          (nhwc_convs ? std::to_string(nhwc_convs) + " Conv in NHWC, " : std::string()) +
          (joint_recurrent ? std::to_string(joint_recurrent) + " LSTM/GRU/RNN on oneDNN, " : std::string()) +
+         (constant_integer_weights ? std::to_string(constant_integer_weights) + " integer product(s) with constant weights, "
+                                   : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 
@@ -1177,6 +1180,20 @@ Status pass_raw_inputs(Graph* g, const std::vector<RawInput>& raw) {
     return node.op_type == "Cast" && node.outputs.size() == 1 && folded_casts.count(node.outputs[0]) > 0;
   });
   g->nodes.insert(g->nodes.begin(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
+  return ok_status();
+}
+
+Status pass_constant_integer_weights(Graph* g, PassStats* stats) {
+  for (auto& n : g->nodes) {
+    if (!n.domain.empty() || (n.op_type != "MatMulInteger" && n.op_type != "ConvInteger") || n.inputs.size() < 2 ||
+        n.attr(kConstantWeightAttr)) {
+      continue;
+    }
+    const bool zp_constant = n.inputs.size() < 4 || n.inputs[3].empty() || initializer(*g, n.inputs[3]);
+    if (!initializer(*g, n.inputs[1]) || !zp_constant) continue;
+    n.attrs[kConstantWeightAttr] = int_attr(1);
+    ++stats->constant_integer_weights;
+  }
   return ok_status();
 }
 

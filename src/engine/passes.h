@@ -34,6 +34,7 @@ struct PassStats {
   int blocked_convs = 0;
   int nhwc_convs = 0;
   int joint_recurrent = 0;  // LSTM / RNN nodes given [W R], GRU nodes marked constant (pass_recurrent_joint_weights)
+  int constant_integer_weights = 0;  // MatMulInteger / ConvInteger marked (pass_constant_integer_weights)
   int removed_nodes = 0;
   int spatial_1d_as_2d = 0;  // 1-D Conv / ConvTranspose / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
@@ -127,6 +128,12 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool f
 // A GRU with such weights gets only the attribute kRecurrentConstAttr = 1 (its three products stay
 // apart; the CPU function packs W and R, or R's rows, once each).
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats);
+
+// CPU backend (as pass_recurrent_joint_weights): a MatMulInteger whose B, or a ConvInteger whose w,
+// is an initializer, its zero point too (or absent), gets kConstantWeightAttr = 1
+// (engine/op_plans_nn.h), so that the CPU function converts those weights to float offsets once per
+// tensor rather than on every call (engine/cpu/quantize.cpp). Counted in stats->constant_integer_weights.
+Status pass_constant_integer_weights(Graph* g, PassStats* stats);
 
 // Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and
 // outputs become float32 (data files hold float32), with a Cast to float16 after each such input

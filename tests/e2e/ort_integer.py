@@ -30,6 +30,11 @@ def exact_matmul_integer(model: onnx.ModelProto) -> onnx.ModelProto:
         for j in (0, 1):
             x = n.input[j]
             zp = n.input[j + 2] if len(n.input) > j + 2 else ""
+            # A zero point per row of A ([M]) would need a column here; ONNX Runtime and quantize_dynamic give
+            # A a scalar one, which is all this rewrite takes (B's [N] broadcasts as the spec reads it).
+            if zp and j == 0:
+                shape = next((list(i.dims) for i in m.graph.initializer if i.name == zp), [])
+                assert int(np.prod(shape)) == 1, f"exact_matmul_integer: a_zero_point {zp} of shape {shape}"
             nodes.append(helper.make_node("Cast", [x], [p + f"d{j}"], to=TensorProto.DOUBLE))
             if zp:
                 nodes.append(helper.make_node("Cast", [zp], [p + f"z{j}"], to=TensorProto.DOUBLE))

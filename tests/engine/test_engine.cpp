@@ -1134,10 +1134,15 @@ TEST(Engine, DynamicQuantizeLinearModelRunsRowsAlone) {
   auto plain = load_built(dynamic_quant_model(), "cpu");
   ASSERT_TRUE(plain.ok()) << plain.status().message();
   EXPECT_EQ((*plain)->rows_alone(), "") << "only where the options ask";
+  const std::vector<float> rows = {0.5f, -1.25f, 2.0f, 0.125f, 50.0f, -80.0f, 120.0f, 3.0f, -0.75f, 0.3f, 1.1f, -2.2f};
+  std::vector<Tensor> whole_batch, row0;  // without the option the rows mix: the test input shows it
+  ASSERT_TRUE((*plain)->run({rows_of_floats(rows, 4)}, &whole_batch).ok());
+  ASSERT_TRUE((*plain)->run({rows_of_floats(std::vector<float>(rows.begin(), rows.begin() + 4), 4)}, &row0).ok());
+  EXPECT_NE(std::memcmp(whole_batch[0].data<float>(), row0[0].data<float>(), 3 * sizeof(float)), 0);
   auto e = load_built(dynamic_quant_model(), "cpu", rows_alone_options());
   ASSERT_TRUE(e.ok()) << e.status().message();
   EXPECT_EQ((*e)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
-  const std::vector<float> rows = {0.5f, -1.25f, 2.0f, 0.125f, 50.0f, -80.0f, 120.0f, 3.0f, -0.75f, 0.3f, 1.1f, -2.2f};
+  EXPECT_EQ((*e)->pass_stats().constant_integer_weights, 1) << "W is an initializer: converted once";
   std::vector<Tensor> all;
   ASSERT_TRUE((*e)->run({rows_of_floats(rows, 4)}, &all).ok());
   ASSERT_EQ(all.size(), 1u);
@@ -1160,6 +1165,15 @@ TEST(Engine, DynamicQuantizeLinearModelRefusals) {
                                       "computes in its own integer precision, so run it at float32, not float16"),
             std::string::npos)
       << e.status().message();
+  // A batch fixed at 2 rows, quantized together.
+  onnx::ModelProto fixed = dynamic_quant_model();
+  fixed.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_value(2);
+  auto f = load_built(fixed, "cpu", rows_alone_options());
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("fixes its batch at 2 rows and quantizes them together (node 'quantize' "
+                                      "(DynamicQuantizeLinear) takes its scale from all of them)"),
+            std::string::npos)
+      << f.status().message();
   // An output without one entry per row (the scale) cannot be joined row by row.
   auto s = load_built(dynamic_quant_model(true), "cpu", rows_alone_options());
   ASSERT_TRUE(s.ok()) << s.status().message();

@@ -15,7 +15,7 @@ namespace {
 // Every BLAS call computes exactly one tile of rows (the last tile zero-padded), so a row's result
 // never depends on how many rows share its batch: outputs are bit-identical for any batch size and
 // any number of ranks. Where a product's rows are the batch folded together (Gemm, FusedGemm,
-// MatMul with 2-D weights), tiles are large, because OpenBLAS packs B again on every call; where
+// MatMul with 2-D weights), tiles are large, because the BLAS packs B again on every call; where
 // they are a per-example dimension (attention's sequence), small, to pad little.
 constexpr int64_t kFoldedRowTile = 256;
 constexpr int64_t kBatchedRowTile = 64;
@@ -29,6 +29,12 @@ constexpr RowTiles kOnednnRowTiles{.large = 256, .small = 64};
 template <typename T>
 void gemm_row_tiled(int64_t tile, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b, bool trans_b, T beta,
                     T* c) {
+  std::vector<T> bt;  // a transposed B as stored rows, once for all tiles (blas.h)
+  if (trans_b && m > tile && k > 0) {
+    bt = transposed(b, n, k, k);
+    b = bt.data();
+    trans_b = false;
+  }
   const int64_t ldb = trans_b ? k : n;
   std::vector<T> pad_a, pad_c;
   for (int64_t r0 = 0; r0 < m; r0 += tile) {
@@ -122,7 +128,7 @@ Status cpu_fused_gemm(OpContext& ctx) {
   const Tensor* c = ctx.input(2);
   const GemmActivation act = plan.activation;
   // The common case (bias row, no scaling, B as given or transposed) goes to oneDNN with B packed
-  // once; others keep OpenBLAS. B is constant here: the fusion pass makes FusedGemm only from
+  // once; others go through blas_gemm (oneDNN's sgemm). B is constant here: the fusion pass makes FusedGemm only from
   // initializer weights.
   const bool trans_b = ctx.node.attr_int("transB", 0) != 0;
   const bool bias_row = c && c->dtype() == DType::kFloat32 && ctx.node.attr_float("beta", 1.0f) == 1.0f &&

@@ -524,12 +524,15 @@ void conv_transpose_typed(const Tensor& x, const Tensor& w, const Tensor* bias, 
   T* py = y->data<T>();
   std::fill(py, py + y->numel(), T(0));
   if (rows * hw == 0) return;
+  // W_g^T as stored rows ([rows, cg] per group), transposed once for every image (blas.h).
+  std::vector<T> wt(static_cast<std::size_t>(p.group * rows * cg));
+  for (int64_t gi = 0; gi < p.group; ++gi) transpose_into(pw + gi * cg * rows, cg, rows, rows, wt.data() + gi * rows * cg);
   for (int64_t n = 0; n < p.n; ++n) {
     for (int64_t gi = 0; gi < p.group; ++gi) {
       if (cg == 0) {
         std::fill(col.begin(), col.end(), T(0));
       } else {
-        blas_gemm(true, false, rows, hw, cg, T(1), pw + gi * cg * rows, rows, px + (n * p.c + gi * cg) * hw, hw, T(0),
+        blas_gemm(false, false, rows, hw, cg, T(1), wt.data() + gi * rows * cg, cg, px + (n * p.c + gi * cg) * hw, hw, T(0),
                   col.data(), hw);
       }
       for (int64_t ml = 0; ml < mg; ++ml) {

@@ -15,6 +15,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "common/quantize.h"
@@ -63,6 +67,28 @@ std::vector<float> offsets(const Tensor& t, const IntZeroPoint& z, int64_t div, 
   if (t.dtype() == DType::kInt8) offsets_typed<int8_t>(t, z, div, mod, out.data());
   else offsets_typed<uint8_t>(t, z, div, mod, out.data());
   return out;
+}
+
+// offsets() of a constant operand (an initializer, with its zero point: kConstantWeightAttr), made
+// once per tensor for the life of the process and shared by every call and thread. The entry keeps
+// a reference to both tensors, so that their addresses, the key, cannot be reused by others (as
+// onednn.h's cache of packed weights does).
+std::shared_ptr<const std::vector<float>> constant_offsets(const Tensor& t, const IntZeroPoint& z, int64_t div,
+                                                          int64_t mod) {
+  struct Entry {
+    Tensor keep, keep_zp;
+    std::shared_ptr<const std::vector<float>> offsets;
+  };
+  static std::mutex mu;
+  static std::map<std::tuple<const void*, const void*, int64_t, int64_t>, Entry> cache;
+  const auto key = std::make_tuple(t.raw(), z.t ? z.t->raw() : nullptr, div, mod);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    it = cache.emplace(key, Entry{t, z.t ? *z.t : Tensor(),
+                                  std::make_shared<const std::vector<float>>(offsets(t, z, div, mod))}).first;
+  }
+  return it->second.offsets;
 }
 
 // The largest |v - zero point| an operand of type t can hold.
@@ -159,7 +185,7 @@ Status cpu_dynamic_quantize_linear(OpContext& ctx) {
 // As matmul_typed (gemm.cpp): B one matrix, A's batch folded into rows; otherwise a product per
 // broadcast batch index.
 Status cpu_matmul_integer(OpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.inputs));
+  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.node, ctx.inputs));
   const Tensor& a = *ctx.inputs[0];
   const Tensor& b = *ctx.inputs[1];
   const MatMulPlan& mm = p.mm;
@@ -171,7 +197,9 @@ Status cpu_matmul_integer(OpContext& ctx) {
     return ok_status();
   }
   const std::vector<float> af = offsets(a, p.a_zp, mm.k, mm.m);
-  const std::vector<float> bf = offsets(b, p.b_zp, 1, mm.n);
+  const std::shared_ptr<const std::vector<float>> b_offsets =
+      p.constant_b ? constant_offsets(b, p.b_zp, 1, mm.n) : std::make_shared<const std::vector<float>>(offsets(b, p.b_zp, 1, mm.n));
+  const std::vector<float>& bf = *b_offsets;
   const int64_t bound = max_offset(a.dtype(), p.a_zp) * max_offset(b.dtype(), p.b_zp);
   std::vector<float> tmp;
   if (mm.nbb == 1 && mm.na == mm.nb) {
@@ -201,7 +229,9 @@ Status cpu_conv_integer(OpContext& ctx) {
   std::fill(py, py + y.numel(), 0);
   if (y.numel() > 0 && kk > 0) {
     const std::vector<float> xf = offsets(x, p.x_zp, 1, 1);
-    const std::vector<float> wf = offsets(w, p.w_zp, kk, c.m);
+    const std::shared_ptr<const std::vector<float>> w_offsets =
+        p.constant_w ? constant_offsets(w, p.w_zp, kk, c.m) : std::make_shared<const std::vector<float>>(offsets(w, p.w_zp, kk, c.m));
+    const std::vector<float>& wf = *w_offsets;
     const int64_t bound = max_offset(x.dtype(), p.x_zp) * max_offset(w.dtype(), p.w_zp);
     std::vector<float> col(static_cast<std::size_t>(kk * pix)), tmp;
     for (int64_t n = 0; n < c.n; ++n) {

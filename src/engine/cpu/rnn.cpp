@@ -124,6 +124,16 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
         std::copy(w + k * n_in, w + (k + 1) * n_in, wr.begin() + k * kx);
         std::copy(r + k * hid, r + (k + 1) * hid, wr.begin() + k * kx + n_in);
       }
+    // The BLAS products' weights as stored rows ([K, N]), transposed once for every step and tile
+    // (blas.h): [W R]^T, or GRU's W^T, R^T and Rh^T.
+    std::vector<T> wr_t, w_t, r_t, rh_t;
+    if (joint && !packed) {
+      wr_t = transposed(wr.data(), gh, kx, kx);
+    } else if (!joint && !gru_packed) {
+      w_t = transposed(w, gh, n_in, n_in);
+      r_t = transposed(r, gh, hid, hid);
+      if (gru_reset_first) rh_t = transposed(r + 2 * hid * hid, hid, hid, hid);
+    }
     for (int64_t b0 = 0; b0 < batch; b0 += tile) {
       const int64_t rows = std::min(tile, batch - b0);
       std::fill(h.begin(), h.end(), T(0));
@@ -150,7 +160,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
           if (product) {
             if constexpr (std::is_same_v<T, float>) SS_RETURN_IF_ERROR(product->run(xg.data(), xw.data()));
           } else if (kx > 0) {
-            blas_gemm(false, true, tile, gh, kx, T(1), xg.data(), kx, wr.data(), kx, T(0), xw.data(), gh);
+            blas_gemm(false, false, tile, gh, kx, T(1), xg.data(), kx, wr_t.data(), gh, T(0), xw.data(), gh);
           } else {
             std::fill(xw.begin(), xw.end(), T(0));
           }
@@ -160,9 +170,12 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
             SS_RETURN_IF_ERROR(gru_hr->run(h.data(), hr.data()));
           }
         } else {
-          if (n_in > 0) blas_gemm(false, true, tile, gh, n_in, T(1), xg.data(), n_in, w, n_in, T(0), xw.data(), gh);
+          if (n_in > 0) blas_gemm(false, false, tile, gh, n_in, T(1), xg.data(), n_in, w_t.data(), gh, T(0), xw.data(), gh);
           else std::fill(xw.begin(), xw.end(), T(0));
-          if (hid > 0) blas_gemm(false, true, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r, hid, T(0), hr.data(), gh);
+          if (hid > 0) {
+            blas_gemm(false, false, tile, gru_reset_first ? 2 * hid : gh, hid, T(1), h.data(), hid, r_t.data(), gh, T(0),
+                      hr.data(), gh);
+          }
         }
         if (p.kind == RnnKind::kGru) {
           // r of every row first ((r . H) Rh^T needs it whole), padded rows included (all zeros).
@@ -175,7 +188,7 @@ Status rnn_typed(const RnnPlan& p, const std::vector<int64_t>& lens, const std::
           if (gru_hrh) {
             if constexpr (std::is_same_v<T, float>) SS_RETURN_IF_ERROR(gru_hrh->run(rh.data(), hrh.data()));
           } else if (hid > 0) {
-            blas_gemm(false, true, tile, hid, hid, T(1), rh.data(), hid, r + 2 * hid * hid, hid, T(0), hrh.data(), hid);
+            blas_gemm(false, false, tile, hid, hid, T(1), rh.data(), hid, rh_t.data(), hid, T(0), hrh.data(), hid);
           }
         }
         // The gates of the whole tile, gate by gate: pre-activations, then one activate_all each. A row

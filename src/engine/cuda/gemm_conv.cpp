@@ -721,7 +721,7 @@ kernels::IntOperand int_operand(const Tensor& t, const IntZeroPoint& z) {
 // index. (cuBLAS's int8 products take signed operands without zero points, and quantize_dynamic's
 // A is uint8 with one: the tiled kernel takes both as they are.)
 Status cuda_matmul_integer(CudaOpContext& ctx) {
-  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.inputs));
+  SS_ASSIGN_OR_RETURN(MatMulIntegerPlan p, matmul_integer_plan(ctx.node, ctx.inputs));
   const Tensor& a = *ctx.inputs[0];
   const Tensor& b = *ctx.inputs[1];
   const MatMulPlan& mm = p.mm;
