@@ -144,25 +144,20 @@ Status Engine::run(std::vector<Tensor> inputs, std::vector<Tensor>* outputs) con
     return invalid_argument("model '" + graph_.source + "' takes " + std::to_string(graph_.inputs.size()) +
                             " inputs, got " + std::to_string(inputs.size()));
   }
+  // The rows the inputs hold: host tensors with one first dimension; -1 otherwise.
+  int64_t rows = -1;
+  for (const Tensor& t : inputs) {
+    if (t.rank() == 0 || t.on_device() || (rows >= 0 && t.dim(0) != rows)) {
+      rows = -1;
+      break;
+    }
+    rows = t.dim(0);
+  }
   if (options_.fixed_batch_in_runs) {
     const int64_t batch = fixed_batch();
-    int64_t rows = -1;
-    bool host_rows = true;  // host tensors with one first dimension
-    for (const Tensor& t : inputs) {
-      host_rows = host_rows && t.rank() > 0 && !t.on_device() && (rows < 0 || t.dim(0) == rows);
-      if (t.rank() > 0) rows = t.dim(0);
-    }
-    if (host_rows && batch > 0 && rows > 0 && rows != batch) return run_in_fixed_batches(inputs, batch, outputs);
+    if (batch > 0 && rows > 0 && rows != batch) return run_in_fixed_batches(inputs, batch, outputs);
   }
-  if (!rows_alone_.empty()) {
-    int64_t rows = -1;
-    bool host_rows = true;  // host tensors with one first dimension
-    for (const Tensor& t : inputs) {
-      host_rows = host_rows && t.rank() > 0 && !t.on_device() && (rows < 0 || t.dim(0) == rows);
-      if (t.rank() > 0) rows = t.dim(0);
-    }
-    if (host_rows && rows > 1) return run_in_fixed_batches(inputs, 1, outputs);
-  }
+  if (!rows_alone_.empty() && rows > 1) return run_in_fixed_batches(inputs, 1, outputs);
   for (std::size_t k = 0; k < inputs.size(); ++k) {
     const ValueInfo& vi = graph_.inputs[k];
     const Tensor& t = inputs[k];
