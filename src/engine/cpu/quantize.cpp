@@ -91,6 +91,12 @@ std::shared_ptr<const std::vector<float>> constant_offsets(const Tensor& t, cons
   return it->second.offsets;
 }
 
+// A weight operand's offsets: cached where the operand is constant (kConstantWeightAttr).
+std::shared_ptr<const std::vector<float>> weight_offsets(bool constant, const Tensor& t, const IntZeroPoint& z, int64_t div,
+                                                        int64_t mod) {
+  return constant ? constant_offsets(t, z, div, mod) : std::make_shared<const std::vector<float>>(offsets(t, z, div, mod));
+}
+
 // The largest |v - zero point| an operand of type t can hold.
 int64_t max_offset(DType t, const IntZeroPoint& z) {
   const int64_t lo = t == DType::kInt8 ? -128 : 0, hi = t == DType::kInt8 ? 127 : 255;
@@ -197,8 +203,7 @@ Status cpu_matmul_integer(OpContext& ctx) {
     return ok_status();
   }
   const std::vector<float> af = offsets(a, p.a_zp, mm.k, mm.m);
-  const std::shared_ptr<const std::vector<float>> b_offsets =
-      p.constant_b ? constant_offsets(b, p.b_zp, 1, mm.n) : std::make_shared<const std::vector<float>>(offsets(b, p.b_zp, 1, mm.n));
+  const auto b_offsets = weight_offsets(p.constant_b, b, p.b_zp, 1, mm.n);
   const std::vector<float>& bf = *b_offsets;
   const int64_t bound = max_offset(a.dtype(), p.a_zp) * max_offset(b.dtype(), p.b_zp);
   std::vector<float> tmp;
@@ -229,8 +234,7 @@ Status cpu_conv_integer(OpContext& ctx) {
   std::fill(py, py + y.numel(), 0);
   if (y.numel() > 0 && kk > 0) {
     const std::vector<float> xf = offsets(x, p.x_zp, 1, 1);
-    const std::shared_ptr<const std::vector<float>> w_offsets =
-        p.constant_w ? constant_offsets(w, p.w_zp, kk, c.m) : std::make_shared<const std::vector<float>>(offsets(w, p.w_zp, kk, c.m));
+    const auto w_offsets = weight_offsets(p.constant_w, w, p.w_zp, kk, c.m);
     const std::vector<float>& wf = *w_offsets;
     const int64_t bound = max_offset(x.dtype(), p.x_zp) * max_offset(w.dtype(), p.w_zp);
     std::vector<float> col(static_cast<std::size_t>(kk * pix)), tmp;
