@@ -91,7 +91,9 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
     with _SUCCESS) beside the other job's report, and its report's temporary file."""
     import os
     import signal
-    rows = 300_000
+    # Long enough that the other job's file appears while this one scores (a progress line comes within 0.2 s),
+    # short enough for slow machines: 300,000 rows took 106 s under strace on an AVX2-only EPYC, past the timeout.
+    rows = 100_000
     inp = e2e.make_input(tmp_path / "in" / "features.h5", rows, chunk_rows=10_000, seed=seed)
     out = tmp_path / "out" / out_name
     job = e2e.make_job(tmp_path / "job.toml", inp, out, run={"batch_size": 2, "progress_interval": 0.2},
@@ -117,7 +119,7 @@ def test_an_output_that_appears_during_the_run_is_kept(e2e, tmp_path, seed, out_
         else:
             out.write_text("another job's output")
         try:
-            _, rest = p.communicate(timeout=120)
+            _, rest = p.communicate(timeout=300)
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             raise
