@@ -6,7 +6,10 @@
 #
 #   device        nvidia-smi, and `shardscore --version` (what the bundle's build sees)
 #   cuda-device   the CUDA runtime probe (tests/kernels)
-#   op-tests      every op test on the CUDA backend, against float64 references (tests/engine)
+#   op-tests      every op test on the CUDA backend, against float64 references (tests/engine); this
+#                 step, onnx-data and engine run through tools/gpu_gtest_rounds.sh: a test whose
+#                 kernel faults on the device is run again alone with SHARDSCORE_CUDA_SYNC=1, which
+#                 names the node, and the tests after it run again without it
 #   onnx-data     ONNX's own test data on the CUDA backend: single ops, PyTorch layers, small models
 #                 (the folders of onnx/backend/test/data in scope; tests/engine/test_onnx_node_conformance.cpp)
 #   engine        whole fixture models on CUDA vs the CPU backend, bit-identical replays, device
@@ -138,9 +141,11 @@ run_step() {  # name, command... (the command may read STEP_SECONDS: the time it
 # Every command of this step must work: no GPU or no driver is a failure here, not a skip.
 run_step device bash -c 'set -e; cat "$0/MANIFEST"; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv; shardscore --version; LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -E "not found|cublas|cudnn|cudart|stdc"; ! LD_LIBRARY_PATH="$1" ldd "$0/bin/shardscore" | grep -q "not found"' "$B" "$libs"
 run_step cuda-device test_cuda_device
-run_step op-tests test_ops --gtest_filter='*/cuda' --gtest_brief=1
-run_step onnx-data env SHARDSCORE_ONNX_TEST_DATA="$B/onnx-data" test_onnx_node_conformance --gtest_filter='*/cuda__*:OnnxNodeData.*' --gtest_brief=1
-run_step engine test_engine --gtest_brief=1
+# Through gpu_gtest_rounds.sh: a kernel's device fault would fail every later test of the process.
+rounds="$root/tools/gpu_gtest_rounds.sh"
+run_step op-tests "$rounds" test_ops '*/cuda' --gtest_brief=1
+run_step onnx-data env SHARDSCORE_ONNX_TEST_DATA="$B/onnx-data" "$rounds" test_onnx_node_conformance '*/cuda__*:OnnxNodeData.*' --gtest_brief=1
+run_step engine "$rounds" test_engine '*' --gtest_brief=1
 if command -v python3 >/dev/null; then
   run_step e2e env SHARDSCORE_E2E_BACKEND="${GPU_CHECK_E2E_BACKEND:-cuda}" python3 -m pytest -q -p no:cacheprovider -x "$root/tests/e2e/test_fixtures.py"
   # Capped: a case that fails in a shared model reruns its group one model at a time (one CUDA

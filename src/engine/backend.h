@@ -44,6 +44,10 @@ struct CudaBackendOptions {
   // each runs its first batches of a shape unplanned, recording, capturing. Also set by
   // SHARDSCORE_CUDA_LANES=N.
   int max_lanes = 8;
+  // The host waits for the device after every step and CUDA graphs are off, so that a kernel's
+  // fault on the device (an illegal address) fails with its own node's name rather than at a
+  // later call; slower, for diagnosis. Also set by SHARDSCORE_CUDA_SYNC=1.
+  bool sync_steps = false;
 };
 
 // Unavailable when no device is visible; Unimplemented in a build without CUDA.

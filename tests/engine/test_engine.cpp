@@ -957,6 +957,62 @@ TEST(Engine, CudaOneLaneServesConcurrentBatches) {
   }
 }
 
+// Four lanes, four threads, one batch shape: each lane captures the shape only after running it
+// once outside a capture (its cuBLAS and cuDNN handles' first use is not captured), so no capture is
+// refused, the later batches replay graphs, and every output is the CPU backend's.
+TEST(Engine, CudaEveryLaneCapturesItsShapeWithoutARefusal) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  std::unique_ptr<Engine> cpu, gpu;
+  ASSERT_NO_FATAL_FAILURE(load_resnet_tiny_on_cpu_and_cuda(4, &cpu, &gpu));
+  const std::vector<Tensor> in = random_inputs(*cpu, 4, 31);
+  std::vector<Tensor> want;
+  ASSERT_TRUE(cpu->run(in, &want).ok());
+  const CudaGraphCounts before = cuda_graph_counts();
+  std::vector<std::vector<Tensor>> got;
+  std::vector<Status> st;
+  run_from_threads(*gpu, std::vector<std::vector<Tensor>>(4, in), &got, &st, 12);
+  for (int t = 0; t < 4; ++t) {
+    ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
+    EXPECT_LE(compare_outputs(got[t], want), 1e-4) << "thread " << t;
+  }
+  const CudaGraphCounts after = cuda_graph_counts();
+  EXPECT_GE(after.captured - before.captured, 1);
+  EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
+}
+
+// CudaBackendOptions::sync_steps (SHARDSCORE_CUDA_SYNC=1): the host waits after every step and
+// nothing is captured; the outputs are the CPU backend's and a bad token id still names its node.
+TEST(Engine, CudaSyncStepsRunsStepByStep) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  const std::string model = source_path("tests/fixtures/bert_tiny.onnx");
+  auto c = Engine::load(model, "cpu");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EngineOptions options;
+  options.cuda.sync_steps = true;
+  auto g = Engine::load(model, "cuda", options);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const std::vector<Tensor> in = random_inputs(**c, 6, 17);
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*c)->run(in, &want).ok());
+  const CudaGraphCounts before = cuda_graph_counts();
+  for (int r = 0; r < 5; ++r) {
+    std::vector<Tensor> got;
+    ASSERT_TRUE((*g)->run(in, &got).ok()) << "batch " << r;
+    EXPECT_LE(compare_outputs(got, want), 1e-4) << "batch " << r;
+  }
+  const CudaGraphCounts after = cuda_graph_counts();
+  EXPECT_EQ(after.captured, before.captured) << "a graph was captured with sync_steps on";
+  std::vector<Tensor> bad = in;
+  bad[0] = Tensor::copy_of(in[0].dtype(), in[0].shape(), in[0].raw());
+  bad[0].data<int64_t>()[2] = 5000;
+  std::vector<Tensor> out;
+  const Status st = (*g)->run(bad, &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("node '/m/bert/embeddings/word_embeddings/Gather' (Gather): index 5000 is out of range"),
+            std::string::npos)
+      << st.message();
+}
+
 #ifdef SHARDSCORE_HAVE_CUDA
 // A lane that cannot be made (here: no device memory left for its cuBLAS workspace) while another
 // exists does not fail its batch: the backend keeps the lane it has and the batches wait for it.
@@ -992,6 +1048,41 @@ TEST(Engine, CudaLaneThatCannotBeMadeWaitsForAnother) {
     ASSERT_TRUE(st[t].ok()) << "thread " << t << ": " << st[t].message();
     EXPECT_LE(compare_outputs(got[t], want), 1e-4) << "thread " << t;
   }
+}
+#endif
+
+#ifdef SHARDSCORE_HAVE_CUDA
+// A lane keeps each batch shape's arena and graph; when a new shape finds the device out of memory,
+// the lane frees its other shapes' and runs the batch again (the log says so) rather than failing it
+// or halving it down to nothing.
+TEST(Engine, CudaOutOfMemoryFreesTheLanesOtherShapes) {
+  if (cuda_visible_devices() == 0) GTEST_SKIP() << "no CUDA device visible";
+  std::unique_ptr<Engine> cpu, gpu;
+  ASSERT_NO_FATAL_FAILURE(load_resnet_tiny_on_cpu_and_cuda(1, &cpu, &gpu));
+  const std::vector<Tensor> full = random_inputs(*cpu, 16, 41), half = random_inputs(*cpu, 8, 42);
+  std::vector<Tensor> want;
+  ASSERT_TRUE(cpu->run(half, &want).ok());
+  for (int r = 0; r < 4; ++r) {  // the full shape's arena and graph
+    std::vector<Tensor> out;
+    ASSERT_TRUE(gpu->run(full, &out).ok());
+  }
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::size_t free_bytes = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_bytes, &total), cudaSuccess);
+  constexpr std::size_t kLeft = 64u << 10;
+  void* filler = nullptr;
+  if (free_bytes <= kLeft || cudaMalloc(&filler, free_bytes - kLeft) != cudaSuccess) {
+    (void)cudaGetLastError();
+    GTEST_SKIP() << "could not take the device's free memory (" << free_bytes << " bytes)";
+  }
+  testing::internal::CaptureStderr();
+  std::vector<Tensor> got;
+  const Status st = gpu->run(half, &got);
+  const std::string log = testing::internal::GetCapturedStderr();
+  cudaFree(filler);
+  ASSERT_TRUE(st.ok()) << st.message() << "\n" << log;
+  EXPECT_NE(log.find("freed the memory of its other batch shapes"), std::string::npos) << log;
+  EXPECT_LE(compare_outputs(got, want), 1e-4);
 }
 #endif
 

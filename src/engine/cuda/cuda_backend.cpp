@@ -9,13 +9,17 @@
 // * Device memory is planned as the CPU backend plans host memory (engine/memory_plan.h): the
 //   first batch of a shape allocates stream-ordered, the second records its allocations, later
 //   batches run in a per-lane arena, so the steady state never calls cudaMalloc.
-// * With the arena's addresses fixed, the third batch of a shape on a lane is captured as a CUDA
-//   graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
+// * With the arena's addresses fixed, the next batch of a shape on a lane that has run the shape
+//   before (for the first lane, its third batch of the shape; for another, its second) is captured
+//   as a CUDA graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
 //   cannot be captured (an op that reads device data on the host) simply keeps running step by step.
 // * A value only a kernel sees that fails the op on the CPU (an index out of range, an integer
 //   division by zero) is recorded in the lane's fault record (kernels/kernel_types.h), zeroed at
 //   the start of each batch and read back with its outputs: the batch then fails with the CPU
 //   function's error, naming the node, instead of scoring with a zero slice.
+// * A kernel's fault on the device (an illegal address) shows at whichever call checks next, so
+//   the error may name a later node; SHARDSCORE_CUDA_SYNC=1 (CudaBackendOptions::sync_steps) turns
+//   graphs off and has the host wait after every step, so that the failing step's node is named.
 // * SHARDSCORE_CUDA_PROFILE=1: where a batch's time goes. Graphs are off, every step and the
 //   copies in and out are timed with events (the host waits after each), summed per op type, and
 //   the table is logged when the backend goes away. For finding the slow part, not for rates.
@@ -30,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <set>
 #include <shared_mutex>
 #include <stdexcept>
 #include <string>
@@ -110,6 +115,10 @@ constexpr int kCaptureAttempts = 2;
 // What a lane keeps per input shape once that shape's memory is planned.
 struct LaneShape {
   std::shared_ptr<Arena> arena;
+  // Whether this lane has run a batch of the shape outside a capture: its cuBLAS, cuBLASLt and
+  // cuDNN handles have then done the shape's calls once, so no first use of theirs (a lazily made
+  // buffer or plan) happens while capturing, where it could refuse the capture.
+  bool ran = false;
   int capture_attempts = 0;  // of kCaptureAttempts
   cudaGraphExec_t graph = nullptr;
   // Where the captured graph reads its inputs and leaves its outputs (arena addresses).
@@ -135,6 +144,8 @@ struct Lane {
   kernels::DeviceFault* fault_host = nullptr;  // pinned: h.fault's copy, read after a synchronize
   void* cublas_workspace = nullptr;
   std::map<std::string, std::unique_ptr<LaneShape>> shapes;
+  // Planned shapes (ShapeMemory keys) whose first or recording batch ran on this lane.
+  std::set<std::string> ran_unplanned;
   ~Lane() {
     // Nothing may still run on the stream when its memory and handles go; the arenas' frees are
     // stream-ordered, so they go before the stream does.
@@ -158,12 +169,13 @@ constexpr std::size_t kCublasWorkspace = 32u << 20;  // fixed, so cuBLAS never a
 
 class CudaBackend final : public Backend {
  public:
-  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool cudnn_epilogue, bool cublaslt_bias,
-              std::size_t max_lanes)
+  CudaBackend(int device, CudaPrecision precision, bool graphs, bool profile, bool sync_steps, bool cudnn_epilogue,
+              bool cublaslt_bias, std::size_t max_lanes)
       : device_(device),
         precision_(precision),
-        graphs_(graphs && !profile),
+        graphs_(graphs && !profile && !sync_steps),
         profile_(profile),
+        sync_steps_(sync_steps),
         cudnn_epilogue_(cudnn_epilogue),
         cublaslt_bias_(cublaslt_bias),
         max_lanes_(max_lanes) {}
@@ -194,8 +206,31 @@ class CudaBackend final : public Backend {
       Lane* lane;
       ~Release() { self->release_lane(lane); }
     } release{this, lane};
+    const std::string key = plan_key(plan, inputs);
+    Status st = run_guarded(lane, plan, *constants, inputs, outputs);
+    // A lane keeps each shape's arena (and graph) for good; out of memory, for a new shape (a shard's
+    // tail, or the engine's retry at half size), those of its other shapes go first.
+    if (st.code() == StatusCode::kResourceExhausted && drop_other_shapes(*lane, key)) {
+      log_line("cuda: " + st.message() + " for batch shape " + key.substr(key.find('|') + 1) +
+               "; this lane freed the memory of its other batch shapes and runs the batch again");
+      st = run_guarded(lane, plan, *constants, std::move(inputs), outputs);
+    }
+    return st;
+  }
+
+  Status init_first_lane() const {
+    Lane* lane = nullptr;
+    SS_RETURN_IF_ERROR(acquire_lane(&lane));
+    release_lane(lane);
+    return ok_status();
+  }
+
+ private:
+  // run_on_lane with its exceptions as statuses; nothing of the batch is left running on the lane.
+  Status run_guarded(Lane* lane, const Plan& plan, const std::vector<std::pair<int, Tensor>>& constants,
+                     std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const {
     try {
-      return run_on_lane(*lane, plan, *constants, std::move(inputs), outputs);
+      return run_on_lane(*lane, plan, constants, std::move(inputs), outputs);
     } catch (const DeviceOutOfMemory&) {
       (void)cudaStreamSynchronize(lane->h.stream);
       return resource_exhausted("out of device memory");
@@ -213,14 +248,23 @@ class CudaBackend final : public Backend {
     }
   }
 
-  Status init_first_lane() const {
-    Lane* lane = nullptr;
-    SS_RETURN_IF_ERROR(acquire_lane(&lane));
-    release_lane(lane);
-    return ok_status();
+  // Frees the lane's arenas and graphs of shapes other than `keep` (the lane is idle: the failed
+  // batch waited for its stream); true if there were any.
+  static bool drop_other_shapes(Lane& lane, const std::string& keep) {
+    bool dropped = false;
+    for (auto it = lane.shapes.begin(); it != lane.shapes.end();) {
+      if (it->first == keep) {
+        ++it;
+        continue;
+      }
+      drop_graph(*it->second);
+      it = lane.shapes.erase(it);  // the arena's free is stream-ordered
+      dropped = true;
+    }
+    if (dropped) (void)cudaStreamSynchronize(lane.h.stream);
+    return dropped;
   }
 
- private:
   // A job sees a handful of batch shapes (full batches, shard tails); more run unplanned.
   static constexpr std::size_t kMaxPlannedShapes = 16;
 
@@ -356,6 +400,7 @@ class CudaBackend final : public Backend {
       SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, lane.allocator.get()));
       memory->folded = std::move(folded);
       memory->folded_ready = true;
+      lane.ran_unplanned.insert(key);
       return ok_status();
     }
     b.folded = &memory->folded;
@@ -364,6 +409,7 @@ class CudaBackend final : public Backend {
       SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, &recorder));
       memory->plan = recorder.build_plan();
       memory->plan_ready = true;
+      lane.ran_unplanned.insert(key);
       return ok_status();
     }
     stage.unlock();
@@ -378,6 +424,7 @@ class CudaBackend final : public Backend {
         return resource_exhausted("out of device memory for the batch's arena (" +
                                   std::to_string(memory->plan.arena_bytes) + " bytes)");
       }
+      fresh->ran = lane.ran_unplanned.count(key) != 0;
       it = lane.shapes.emplace(key, std::move(fresh)).first;
     }
     auto& ls = it->second;
@@ -396,7 +443,7 @@ class CudaBackend final : public Backend {
       drop_graph(*ls);
       ls->capture_attempts = kCaptureAttempts;
     }
-    if (graphs_ && ls->capture_attempts < kCaptureAttempts) {
+    if (graphs_ && ls->ran && ls->capture_attempts < kCaptureAttempts) {
       ++ls->capture_attempts;
       upload_folded(lane, plan, memory->folded, *ls);
       b.capture = ls.get();
@@ -430,7 +477,9 @@ class CudaBackend final : public Backend {
       b.capture = nullptr;
     }
     ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
-    return run_batch(b, std::move(inputs), outputs, &allocator);
+    SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, &allocator));
+    ls->ran = true;
+    return ok_status();
   }
 
   // Uploads the shape-only results that a device step reads as data into ls.folded_dev (outside the
@@ -578,7 +627,7 @@ class CudaBackend final : public Backend {
       if (!st.ok()) {
         // A step that failed on the host may come after one whose kernel recorded a bad value: the
         // CPU would have stopped at that earlier one, so its error wins (run_batch waits anyway).
-        if (const Status fault = read_fault_after_sync(lane, plan); fault.code() == StatusCode::kInvalidArgument) return fault;
+        if (const Status fault = read_fault_after_sync(lane, plan, ""); fault.code() == StatusCode::kInvalidArgument) return fault;
         return st;
       }
       std::vector<const Tensor*> outs;
@@ -641,7 +690,8 @@ class CudaBackend final : public Backend {
                 std::unique_lock device_wide(capture_mutex_);  // into pageable memory (not capturing here)
                 SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(h.raw(), dev[s].raw(), dev[s].nbytes(), cudaMemcpyDeviceToHost, stream));
               }
-              SS_RETURN_IF_ERROR(read_fault_after_sync(b.lane, b.plan));  // a zero slice must not decide a launch
+              // A zero slice must not decide a launch.
+              SS_RETURN_IF_ERROR(read_fault_after_sync(b.lane, b.plan, step.node->describe() + ", reading an input on the host: "));
               host[s] = std::move(h);
             }
             ctx.inputs.push_back(host[s].empty() ? nullptr : &host[s]);
@@ -678,6 +728,13 @@ class CudaBackend final : public Backend {
         } catch (const DeviceOutOfMemory&) {
           st = resource_exhausted("out of device memory");
         }
+        if (st.ok() && sync_steps_) {
+          // Not cuda_status: its hint asks for this very switch.
+          if (const cudaError_t e = cudaStreamSynchronize(stream); e != cudaSuccess) {
+            st = internal_error(std::string("its work failed on the device: ") + cudaGetErrorName(e) + " (" +
+                                cudaGetErrorString(e) + ")");
+          }
+        }
         if (!st.ok()) return st.with_context(step.node->describe() + ": ");
         for (std::size_t k = 0; k < step.outputs.size(); ++k) {
           if (step.outputs[k] < 0) continue;
@@ -696,11 +753,16 @@ class CudaBackend final : public Backend {
   }
 
   // Synchronizes the lane's stream with its fault record copied back, and fails as the CPU
-  // function of the first failing step would have (a node's error, InvalidArgument).
-  static Status read_fault_after_sync(Lane& lane, const Plan& plan) {
-    SS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(lane.fault_host, lane.h.fault, sizeof(kernels::DeviceFault),
-                                            cudaMemcpyDeviceToHost, lane.h.stream));
-    SS_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(lane.h.stream));
+  // function of the first failing step would have (a node's error, InvalidArgument). A CUDA error
+  // of the copy or the wait (a kernel's fault on the device) is prefixed with `during`.
+  static Status read_fault_after_sync(Lane& lane, const Plan& plan, const std::string& during) {
+    if (const cudaError_t e = cudaMemcpyAsync(lane.fault_host, lane.h.fault, sizeof(kernels::DeviceFault),
+                                              cudaMemcpyDeviceToHost, lane.h.stream);
+        e != cudaSuccess) {
+      return cuda_status(e, "cudaMemcpyAsync(lane.fault_host, lane.h.fault, ...)").with_context(during);
+    }
+    if (const cudaError_t e = cudaStreamSynchronize(lane.h.stream); e != cudaSuccess)
+      return cuda_status(e, "cudaStreamSynchronize(lane.h.stream)").with_context(during);
     const kernels::DeviceFault f = *lane.fault_host;
     if (f.tag == 0) return ok_status();
     const std::size_t step = f.tag - 1;
@@ -724,7 +786,7 @@ class CudaBackend final : public Backend {
       }
       return ok_status();
     }));
-    SS_RETURN_IF_ERROR(read_fault_after_sync(lane, plan));
+    SS_RETURN_IF_ERROR(read_fault_after_sync(lane, plan, "after the last step, copying the outputs to the host: "));
     outputs->clear();
     off = 0;
     ScopedTensorAllocator heap(nullptr);
@@ -770,6 +832,7 @@ class CudaBackend final : public Backend {
   const CudaPrecision precision_;
   const bool graphs_;
   const bool profile_;
+  const bool sync_steps_;
   const bool cudnn_epilogue_;
   const bool cublaslt_bias_;
   const std::size_t max_lanes_;
@@ -872,6 +935,8 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   const bool graphs = !env_is("SHARDSCORE_CUDA_GRAPHS", "0");
   const bool profile = env_is("SHARDSCORE_CUDA_PROFILE", "1");
   if (profile) log_line("cuda: SHARDSCORE_CUDA_PROFILE=1: every step timed, CUDA graphs off (slower; for finding the slow part)");
+  const bool sync_steps = options.sync_steps || env_is("SHARDSCORE_CUDA_SYNC", "1");
+  if (sync_steps) log_line("cuda: SHARDSCORE_CUDA_SYNC=1: the host waits after every step, CUDA graphs off (slower; a device fault names its node)");
   const bool cudnn_epilogue = options.cudnn_epilogue || env_is("SHARDSCORE_CUDA_CUDNN_EPILOGUE", "1");
   const bool cublaslt_bias = options.cublaslt_bias && !env_is("SHARDSCORE_CUDA_CUBLASLT_BIAS", "0");
   int max_lanes = options.max_lanes;
@@ -885,8 +950,8 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   }
   if (max_lanes < 1 || max_lanes > 64) return invalid_argument("max_lanes " + std::to_string(max_lanes) + " is not from 1 to 64");
   SS_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, cudnn_epilogue, cublaslt_bias,
-                                               static_cast<std::size_t>(max_lanes));
+  auto backend = std::make_unique<CudaBackend>(device, precision, graphs, profile, sync_steps, cudnn_epilogue,
+                                               cublaslt_bias, static_cast<std::size_t>(max_lanes));
   SS_RETURN_IF_ERROR(backend->init_first_lane());
   return std::unique_ptr<Backend>(std::move(backend));
 }

@@ -20,9 +20,29 @@ const char* cuda_precision_name(CudaPrecision p) {
   return "?";
 }
 
+bool cuda_error_is_device_fault(cudaError_t e) {
+  switch (e) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorInvalidPc:
+    case cudaErrorHardwareStackError:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorAssert:
+    case cudaErrorLaunchTimeout:
+      return true;
+    default:
+      return false;
+  }
+}
+
 Status cuda_status(cudaError_t e, const char* call) {
   std::string m = std::string(call) + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   if (e == cudaErrorMemoryAllocation) return resource_exhausted(m);
+  // Such a fault is reported by whichever call checks next, often a later node's: say so, and how
+  // to have the one that faulted named.
+  if (cuda_error_is_device_fault(e)) m += kDeviceFaultHint;
   return internal_error(m);
 }
 
@@ -48,6 +68,7 @@ Status device_fault_status(const kernels::DeviceFault& f) {
 Status cublas_status(cublasStatus_t e, const char* call) {
   std::string m = std::string(call) + " failed: " + cublasGetStatusName(e) + " (" + cublasGetStatusString(e) + ")";
   if (e == CUBLAS_STATUS_ALLOC_FAILED) return resource_exhausted(m);
+  if (cuda_error_is_device_fault(cudaPeekAtLastError())) m += kDeviceFaultHint;
   return internal_error(m);
 }
 
@@ -57,6 +78,7 @@ Status cudnn_status(cudnnStatus_t e, const char* call) {
   if (e == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED || e == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED)
     return resource_exhausted(m);
   if (CUDNN_STATUS_CATEGORY(e) == CUDNN_STATUS_NOT_SUPPORTED) return unimplemented(m);
+  if (cuda_error_is_device_fault(cudaPeekAtLastError())) m += kDeviceFaultHint;
   return internal_error(m);
 }
 

@@ -120,8 +120,8 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
   const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
   const uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
   const uint64_t workspace_limit = 32u << 20;
-  // cuBLASLt's heuristic assumes 256-byte aligned matrices unless told; arena buffers are 64-byte
-  // aligned. Capped at 64 so that the first batch (fresh allocations) and the arena's batches of a
+  // cuBLASLt's heuristic assumes 256-byte aligned matrices unless told (arena buffers are 256-byte
+  // aligned, memory_plan.cpp; a view into one need not be). Capped at 64 so that the first batch (fresh allocations) and the arena's batches of a
   // shape choose the same algorithm, hence the same bits.
   auto alignment = [](const void* p) {
     uint32_t a = 64;
@@ -271,7 +271,8 @@ struct ConvDescriptors {
 };
 
 std::mutex g_algo_mutex;
-std::map<ConvKey, ConvAlgo> g_algos;
+// Per convolution, the usable algorithms in the heuristic's order; the first is the one run.
+std::map<ConvKey, std::vector<ConvAlgo>> g_algos;
 
 // float32 means float32 (FMA math, no TF32) unless --precision tf32; float16 and bfloat16 use
 // tensor cores (accumulating in float32: the convolution's compute type).
@@ -283,11 +284,12 @@ cudnnMathType_t conv_math(DType t, CudaPrecision p) {
 
 // The heuristically best algorithm for this convolution whose workspace fits, chosen once per
 // node and input shape (no benchmarking: the choice, and so the bits, are the same every run).
+// The others that fit are kept behind it, for drop_conv_algo.
 StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const ConvKey& key) {
   {
     std::lock_guard lock(g_algo_mutex);
     auto it = g_algos.find(key);
-    if (it != g_algos.end()) return it->second;
+    if (it != g_algos.end() && !it->second.empty()) return it->second.front();
   }
   constexpr int kMax = 16;
   cudnnConvolutionFwdAlgoPerf_t perf[kMax];
@@ -295,6 +297,7 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   SS_CUDNN_RETURN_IF_ERROR(cudnnGetConvolutionForwardAlgorithm_v7(ctx.lane.cudnn, d.x, d.w, d.conv, d.y, kMax, &count, perf));
   constexpr std::size_t kWorkspaceLimit = 512u << 20;
   const cudnnMathType_t math = conv_math(key.dtype, key.precision);
+  std::vector<ConvAlgo> usable;
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kWorkspaceLimit) continue;
     // Down-conversion (float32 computed in float16) is never what --precision asked for.
@@ -313,10 +316,25 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
         a.workspace > kWorkspaceLimit) {
       continue;
     }
-    std::lock_guard lock(g_algo_mutex);
-    return g_algos.emplace(key, a).first->second;  // a racing thread's choice, if it was first
+    usable.push_back(a);
   }
-  return unimplemented("cuDNN offers no forward algorithm for this convolution");
+  if (usable.empty()) return unimplemented("cuDNN offers no forward algorithm for this convolution");
+  std::lock_guard lock(g_algo_mutex);
+  auto& kept = g_algos[key];
+  if (kept.empty()) kept = std::move(usable);  // else a racing thread's list, if it was first
+  return kept.front();
+}
+
+// cuDNN 9 runs the legacy convolution calls on its engines, and one its heuristics listed can still
+// refuse when it runs (PyTorch tries the next on the list too). Drops `refused` from the key's list
+// (if another thread has not already) and gives the next: false when none is left.
+bool drop_conv_algo(const ConvKey& key, const ConvAlgo& refused, ConvAlgo* next) {
+  std::lock_guard lock(g_algo_mutex);
+  auto& kept = g_algos[key];
+  if (!kept.empty() && kept.front().algo == refused.algo && kept.front().math == refused.math) kept.erase(kept.begin());
+  if (kept.empty()) return false;
+  *next = kept.front();
+  return true;
 }
 
 // NHWC FusedConv in one cuDNN call, cudnnConvolutionBiasActivationForward: y = act(conv(x) + z + bias),
@@ -345,6 +363,11 @@ StatusOr<bool> conv_cudnn_epilogue(CudaOpContext& ctx, const ConvDescriptors& d,
     void* zeros = ctx.scratch(static_cast<std::size_t>(m) * dtype_size(y.dtype()));
     SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(zeros, 0, static_cast<std::size_t>(m) * dtype_size(y.dtype()), ctx.lane.stream));
     b = zeros;
+  }
+  if (!residual) {
+    // cuDNN documents no skipping of z at alpha2 = 0, and 0 * NaN is NaN: an arena buffer's old
+    // bits must not reach the output.
+    SS_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(y.raw(), 0, y.nbytes(), ctx.lane.stream));
   }
   const float one = 1.0f, alpha2 = residual ? 1.0f : 0.0f;
   const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
@@ -441,9 +464,22 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
       return ok_status();
     }
   }
-  SS_CUDNN_RETURN_IF_ERROR(cudnnConvolutionForward(ctx.lane.cudnn, dbl ? static_cast<const void*>(&one_d) : &one_f, d.x,
-                                                   src->raw(), d.w, w->raw(), d.conv, algo.algo, workspace, algo.workspace,
-                                                   dbl ? static_cast<const void*>(&zero_d) : &zero_f, d.y, y.raw()));
+  for (;;) {
+    const cudnnStatus_t st = cudnnConvolutionForward(ctx.lane.cudnn, dbl ? static_cast<const void*>(&one_d) : &one_f, d.x,
+                                                     src->raw(), d.w, w->raw(), d.conv, algo.algo, workspace, algo.workspace,
+                                                     dbl ? static_cast<const void*>(&zero_d) : &zero_f, d.y, y.raw());
+    if (st == CUDNN_STATUS_SUCCESS) break;
+    const ConvAlgo refused = algo;
+    if ((CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_NOT_SUPPORTED && CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_BAD_PARAM) ||
+        !drop_conv_algo(key, refused, &algo)) {
+      return cudnn_status(st, "cudnnConvolutionForward(..., algo, ...)");
+    }
+    log_line("cuda: cuDNN refused convolution algorithm " + str(static_cast<int64_t>(refused.algo)) + " for " +
+             ctx.node.describe() + " (" + cudnnGetErrorString(st) + "); this shape takes algorithm " +
+             str(static_cast<int64_t>(algo.algo)) + ", the heuristic's next");
+    SS_CUDNN_RETURN_IF_ERROR(cudnnSetConvolutionMathType(d.conv, algo.math));
+    workspace = algo.workspace ? ctx.scratch(algo.workspace) : nullptr;
+  }
 
   // Bias, residual and Relu in one pass of ours (NaN stays NaN), unless the lane asked for cuDNN's fused call above.
   const kernels::Epilogue act = relu ? kernels::Epilogue::kRelu : kernels::Epilogue::kNone;

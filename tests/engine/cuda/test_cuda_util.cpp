@@ -92,5 +92,27 @@ TEST(DeviceFault, UnknownKindIsAnInternalError) {
   EXPECT_NE(st.message().find("unknown kind 99"), std::string::npos) << st.message();
 }
 
+// cuda_status: a kernel's fault on the device, which CUDA reports at a later call (perhaps a later
+// node's), says so and names the switch that has the faulting node named; other errors do not, and
+// out of memory stays ResourceExhausted (the engine's retry at half size). No device needed.
+TEST(CudaStatus, DeviceFaultsSayHowToNameTheNode) {
+  for (const cudaError_t e : {cudaErrorIllegalAddress, cudaErrorMisalignedAddress, cudaErrorLaunchFailure,
+                              cudaErrorIllegalInstruction, cudaErrorAssert}) {
+    const Status st = cuda_status(e, "cudaStreamSynchronize(s)");
+    EXPECT_EQ(st.code(), StatusCode::kInternal);
+    EXPECT_EQ(st.message().rfind(std::string("cudaStreamSynchronize(s) failed: ") + cudaGetErrorName(e), 0), 0u)
+        << st.message();
+    EXPECT_NE(st.message().find("SHARDSCORE_CUDA_SYNC=1"), std::string::npos) << st.message();
+  }
+  for (const cudaError_t e : {cudaErrorInvalidValue, cudaErrorNotPermitted, cudaErrorStreamCaptureInvalidated}) {
+    const Status st = cuda_status(e, "cudaMemcpyAsync(d, s, n, k, stream)");
+    EXPECT_EQ(st.code(), StatusCode::kInternal);
+    EXPECT_EQ(st.message().find("SHARDSCORE_CUDA_SYNC"), std::string::npos) << st.message();
+  }
+  const Status oom = cuda_status(cudaErrorMemoryAllocation, "cudaMallocAsync(&p, n, stream)");
+  EXPECT_EQ(oom.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(oom.message().find("SHARDSCORE_CUDA_SYNC"), std::string::npos) << oom.message();
+}
+
 }  // namespace
 }  // namespace shardscore::op_test
