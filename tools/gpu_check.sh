@@ -9,7 +9,7 @@
 #   op-tests      every op test on the CUDA backend, against float64 references (tests/engine); this
 #                 step, onnx-data and engine run through tools/gpu_gtest_rounds.sh: a test whose
 #                 kernel faults on the device is run again alone with SHARDSCORE_CUDA_SYNC=1, which
-#                 names the node, and the tests after it run again without it
+#                 names the node, and the others run again without it
 #   onnx-data     ONNX's own test data on the CUDA backend: single ops, PyTorch layers, small models
 #                 (the folders of onnx/backend/test/data in scope; tests/engine/test_onnx_node_conformance.cpp)
 #   engine        whole fixture models on CUDA vs the CPU backend, bit-identical replays, device

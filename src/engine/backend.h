@@ -41,7 +41,8 @@ struct CudaBackendOptions {
   // SHARDSCORE_CUDA_CUBLASLT_BIAS=0 turns it off (for an A/B, or should a GPU show it wrong).
   bool cublaslt_bias = true;
   // Lanes (stream, handles, staging, device memory) created on demand, at most this many (1-64);
-  // each runs its first batches of a shape unplanned, recording, capturing. Also set by
+  // a shape's first batches run unplanned, then recording, and a lane captures the shape once it
+  // has run it outside a capture. Also set by
   // SHARDSCORE_CUDA_LANES=N.
   int max_lanes = 8;
   // The host waits for the device after every step and CUDA graphs are off, so that a kernel's

@@ -9,9 +9,9 @@
 // * Device memory is planned as the CPU backend plans host memory (engine/memory_plan.h): the
 //   first batch of a shape allocates stream-ordered, the second records its allocations, later
 //   batches run in a per-lane arena, so the steady state never calls cudaMalloc.
-// * With the arena's addresses fixed, the next batch of a shape on a lane that has run the shape
-//   before (for the first lane, its third batch of the shape; for another, its second) is captured
-//   as a CUDA graph and later batches replay it: one launch instead of one per kernel. A shape whose steps
+// * With the arena's addresses fixed, a lane captures a shape as a CUDA graph at its first batch of
+//   the shape after one it ran outside a capture (the shape's first or recording batch, or one in
+//   the arena), and later batches replay it: one launch instead of one per kernel. A shape whose steps
 //   cannot be captured (an op that reads device data on the host) simply keeps running step by step.
 // * A value only a kernel sees that fails the op on the CPU (an index out of range, an integer
 //   division by zero) is recorded in the lane's fault record (kernels/kernel_types.h), zeroed at
@@ -68,7 +68,7 @@ class DeviceAllocator final : public TensorAllocator {
     if (const cudaError_t e = cudaMallocAsync(&p, std::max<std::size_t>(bytes, 256), stream_); e != cudaSuccess) {
       (void)cudaGetLastError();
       if (e == cudaErrorMemoryAllocation) throw DeviceOutOfMemory();
-      throw DeviceAllocFailed(std::string("cudaMallocAsync failed: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+      throw DeviceAllocFailed(cuda_status(e, "cudaMallocAsync(&p, bytes, stream)").message());
     }
     cudaStream_t s = stream_;
     // A failed free must not stay the thread's last error: the next launch check would report it.
@@ -146,6 +146,8 @@ struct Lane {
   std::map<std::string, std::unique_ptr<LaneShape>> shapes;
   // Planned shapes (ShapeMemory keys) whose first or recording batch ran on this lane.
   std::set<std::string> ran_unplanned;
+  // Batch shapes that ran out of device memory even with the lane's other shapes freed.
+  std::set<std::string> too_large;
   ~Lane() {
     // Nothing may still run on the stream when its memory and handles go; the arenas' frees are
     // stream-ordered, so they go before the stream does.
@@ -208,12 +210,17 @@ class CudaBackend final : public Backend {
     } release{this, lane};
     const std::string key = plan_key(plan, inputs);
     Status st = run_guarded(lane, plan, *constants, inputs, outputs);
-    // A lane keeps each shape's arena (and graph) for good; out of memory, for a new shape (a shard's
-    // tail, or the engine's retry at half size), those of its other shapes go first.
-    if (st.code() == StatusCode::kResourceExhausted && drop_other_shapes(*lane, key)) {
+    // A lane keeps each shape's arena (and graph) for good; out of device memory, for a new shape (a
+    // shard's tail, or the engine's retry at half size), those of its other shapes go first. Not for a
+    // shape that did not fit even so: the engine runs it in halves from then on, whose arenas must stay.
+    const bool device_memory = st.code() == StatusCode::kResourceExhausted &&
+                               st.message().find("host memory") == std::string::npos &&
+                               st.message().find("cudaHostAlloc") == std::string::npos;
+    if (device_memory && !lane->too_large.count(key) && drop_other_shapes(*lane, key)) {
       log_line("cuda: " + st.message() + " for batch shape " + key.substr(key.find('|') + 1) +
                "; this lane freed the memory of its other batch shapes and runs the batch again");
       st = run_guarded(lane, plan, *constants, std::move(inputs), outputs);
+      if (st.code() == StatusCode::kResourceExhausted) lane->too_large.insert(key);
     }
     return st;
   }
@@ -727,6 +734,14 @@ class CudaBackend final : public Backend {
                      [&] { return step.op->cuda(ctx); });
         } catch (const DeviceOutOfMemory&) {
           st = resource_exhausted("out of device memory");
+        } catch (const DeviceAllocFailed& e) {
+          st = internal_error(e.what());
+        }
+        if (!st.ok() && sync_steps_) {
+          // The hint asks for this very switch: the node named is already the right one.
+          std::string m = st.message();
+          if (const auto at = m.find(kDeviceFaultHint); at != std::string::npos) m.erase(at);
+          st = Status(st.code(), std::move(m));
         }
         if (st.ok() && sync_steps_) {
           // Not cuda_status: its hint asks for this very switch.

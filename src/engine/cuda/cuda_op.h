@@ -81,8 +81,9 @@ struct CudaOpContext {
   std::vector<Tensor> scratch_;
 };
 
-// Statuses of the three C APIs: out of memory is ResourceExhausted (the engine then retries the
-// batch at half its size), anything else Internal. The message names the call. A kernel's fault on
+// Statuses of the three C APIs: out of memory is ResourceExhausted (the backend then frees what its
+// lane kept for other batch shapes, and the engine retries the batch at half its size), anything
+// else Internal. The message names the call. A kernel's fault on
 // the device (an illegal or misaligned address, a trap) is reported by whichever call checks next,
 // which may belong to a later node or to the copy out: such a message (a CUDA error that
 // cuda_error_is_device_fault, or a cuBLAS / cuDNN failure while one is pending) ends with

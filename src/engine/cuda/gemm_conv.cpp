@@ -289,7 +289,10 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
   {
     std::lock_guard lock(g_algo_mutex);
     auto it = g_algos.find(key);
-    if (it != g_algos.end() && !it->second.empty()) return it->second.front();
+    if (it != g_algos.end()) {
+      if (it->second.empty()) return unimplemented("cuDNN refused every forward algorithm it offered for this convolution");
+      return it->second.front();
+    }
   }
   constexpr int kMax = 16;
   cudnnConvolutionFwdAlgoPerf_t perf[kMax];
@@ -327,7 +330,8 @@ StatusOr<ConvAlgo> conv_algo(CudaOpContext& ctx, const ConvDescriptors& d, const
 
 // cuDNN 9 runs the legacy convolution calls on its engines, and one its heuristics listed can still
 // refuse when it runs (PyTorch tries the next on the list too). Drops `refused` from the key's list
-// (if another thread has not already) and gives the next: false when none is left.
+// (if another thread has not already) and gives the next: false when none is left (the empty list
+// stays, so the key is not offered the refused ones again).
 bool drop_conv_algo(const ConvKey& key, const ConvAlgo& refused, ConvAlgo* next) {
   std::lock_guard lock(g_algo_mutex);
   auto& kept = g_algos[key];
@@ -470,8 +474,8 @@ Status conv(CudaOpContext& ctx, const Tensor* residual, bool relu) {
                                                      dbl ? static_cast<const void*>(&zero_d) : &zero_f, d.y, y.raw());
     if (st == CUDNN_STATUS_SUCCESS) break;
     const ConvAlgo refused = algo;
-    if ((CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_NOT_SUPPORTED && CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_BAD_PARAM) ||
-        !drop_conv_algo(key, refused, &algo)) {
+    // Only a refusal: BAD_PARAM would be a mistake of ours, not to be hidden behind another algorithm.
+    if (CUDNN_STATUS_CATEGORY(st) != CUDNN_STATUS_NOT_SUPPORTED || !drop_conv_algo(key, refused, &algo)) {
       return cudnn_status(st, "cudnnConvolutionForward(..., algo, ...)");
     }
     log_line("cuda: cuDNN refused convolution algorithm " + str(static_cast<int64_t>(refused.algo)) + " for " +
