@@ -42,8 +42,7 @@ struct CudaBackendOptions {
   bool cublaslt_bias = true;
   // Lanes (stream, handles, staging, device memory) created on demand, at most this many (1-64);
   // a shape's first batches run unplanned, then recording, and a lane captures the shape once it
-  // has run it outside a capture. Also set by
-  // SHARDSCORE_CUDA_LANES=N.
+  // has run it outside a capture. Also set by SHARDSCORE_CUDA_LANES=N.
   int max_lanes = 8;
   // The host waits for the device after every step and CUDA graphs are off, so that a kernel's
   // fault on the device (an illegal address) fails with its own node's name rather than at a

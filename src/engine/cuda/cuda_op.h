@@ -83,11 +83,11 @@ struct CudaOpContext {
 
 // Statuses of the three C APIs: out of memory is ResourceExhausted (the backend then frees what its
 // lane kept for other batch shapes, and the engine retries the batch at half its size), anything
-// else Internal. The message names the call. A kernel's fault on
-// the device (an illegal or misaligned address, a trap) is reported by whichever call checks next,
-// which may belong to a later node or to the copy out: such a message (a CUDA error that
-// cuda_error_is_device_fault, or a cuBLAS / cuDNN failure while one is pending) ends with
-// kDeviceFaultHint, which says how to have the faulting node named (SHARDSCORE_CUDA_SYNC=1).
+// else Internal. The message names the call. A kernel's fault on the device (an illegal or
+// misaligned address, a trap) is reported by whichever call checks next, which may belong to a
+// later node or to the copy out: such a message (a CUDA error that cuda_error_is_device_fault, or a
+// cuBLAS / cuDNN failure while one is pending) ends with kDeviceFaultHint, which says how to have
+// the faulting node named (SHARDSCORE_CUDA_SYNC=1).
 inline constexpr const char* kDeviceFaultHint =
     "; a kernel faulted on the device, and CUDA reports that at the next call checked, which may belong to a later "
     "node than the one that faulted: run again with SHARDSCORE_CUDA_SYNC=1 (the host waits after every step) to have "

@@ -121,8 +121,9 @@ StatusOr<bool> gemm_lt_bias(CudaOpContext& ctx, DType t, const RowMajorGemm& g, 
   const uint32_t reduction = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
   const uint64_t workspace_limit = 32u << 20;
   // cuBLASLt's heuristic assumes 256-byte aligned matrices unless told (arena buffers are 256-byte
-  // aligned, memory_plan.cpp; a view into one need not be). Capped at 64 so that the first batch (fresh allocations) and the arena's batches of a
-  // shape choose the same algorithm, hence the same bits.
+  // aligned, memory_plan.cpp; a view into one need not be). Capped at 64 so that the first batch
+  // (fresh allocations) and the arena's batches of a shape choose the same algorithm, hence the
+  // same bits.
   auto alignment = [](const void* p) {
     uint32_t a = 64;
     while (a > 1 && reinterpret_cast<uintptr_t>(p) % a != 0) a /= 2;
