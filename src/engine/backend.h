@@ -65,10 +65,11 @@ struct CudaFusedPaths {
 };
 CudaFusedPaths cuda_fused_paths();
 // The CUDA backend's graph captures, in this process so far: batch shapes captured as a CUDA graph
-// (then replayed), and those whose capture failed (they run step by step, logged once). So that a
-// test of replays cannot pass with every batch running step by step. Zeros without CUDA.
+// (per lane), those whose capture failed (they run step by step, logged once), and the batches run
+// by launching a graph captured earlier. So that a test of replays cannot pass with every batch
+// running step by step. Zeros without CUDA.
 struct CudaGraphCounts {
-  int64_t captured = 0, refused = 0;
+  int64_t captured = 0, refused = 0, replayed = 0;
 };
 CudaGraphCounts cuda_graph_counts();
 

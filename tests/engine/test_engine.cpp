@@ -506,9 +506,11 @@ TEST(Engine, CudaBatchesAreBitIdenticalAcrossRunsAndGraphReplays) {
     for (std::size_t k = 0; k < first.size(); ++k)
       EXPECT_EQ(0, std::memcmp(first[k].raw(), again[k].raw(), first[k].nbytes())) << "run " << i << " output " << k;
   }
-  // The later batches were replays of a captured graph (fused attention included), not step by step.
+  // The later batches were replays of a captured graph (fused attention included), not step by step:
+  // batch 3 was captured, 4 to 7 replayed it.
   const CudaGraphCounts after = cuda_graph_counts();
   EXPECT_GE(after.captured - before.captured, 1);
+  EXPECT_GE(after.replayed - before.replayed, 4);
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
@@ -669,6 +671,7 @@ TEST(Engine, CudaDeviceMemoryFlatOver1000Batches) {
   // Both shapes (full batches and tails) replayed as graphs, as the bar's ResNet-50 batches are.
   const CudaGraphCounts after = cuda_graph_counts();
   EXPECT_GE(after.captured - before.captured, 2);
+  EXPECT_GE(after.replayed - before.replayed, 990) << "batches ran step by step, not as graph replays";
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 #endif
@@ -977,6 +980,7 @@ TEST(Engine, CudaEveryLaneCapturesItsShapeWithoutARefusal) {
   }
   const CudaGraphCounts after = cuda_graph_counts();
   EXPECT_GE(after.captured - before.captured, 1);
+  EXPECT_GE(after.replayed - before.replayed, 1);
   EXPECT_EQ(after.refused, before.refused) << "a capture failed: see the log line 'cannot be captured'";
 }
 
@@ -1002,6 +1006,7 @@ TEST(Engine, CudaSyncStepsRunsStepByStep) {
   }
   const CudaGraphCounts after = cuda_graph_counts();
   EXPECT_EQ(after.captured, before.captured) << "a graph was captured with sync_steps on";
+  EXPECT_EQ(after.replayed, before.replayed) << "a graph was replayed with sync_steps on";
   std::vector<Tensor> bad = in;
   bad[0] = Tensor::copy_of(in[0].dtype(), in[0].shape(), in[0].raw());
   bad[0].data<int64_t>()[2] = 5000;

@@ -48,8 +48,8 @@
 namespace shardscore {
 namespace {
 
-// cuda_graph_counts(): batch shapes captured as graphs, and those that could not be.
-std::atomic<int64_t> g_graphs_captured{0}, g_graphs_refused{0};
+// cuda_graph_counts(): batch shapes captured as graphs, those that could not be, and replays.
+std::atomic<int64_t> g_graphs_captured{0}, g_graphs_refused{0}, g_graphs_replayed{0};
 
 // Thrown by the device allocator (Tensor's constructor cannot return a Status); caught per step.
 struct DeviceOutOfMemory : std::bad_alloc {};
@@ -834,6 +834,7 @@ class CudaBackend final : public Backend {
       *launch_failed = true;
       return cuda_status(e, "cudaGraphLaunch(ls.graph, lane.h.stream)");
     }
+    g_graphs_replayed.fetch_add(1, std::memory_order_relaxed);
     std::vector<const Tensor*> outs, host_outs;
     for (const auto& t : ls.outputs) {
       outs.push_back(t.on_device() ? &t : nullptr);
@@ -971,7 +972,7 @@ StatusOr<std::unique_ptr<Backend>> backend_cuda_create(const CudaBackendOptions&
   return std::unique_ptr<Backend>(std::move(backend));
 }
 
-CudaGraphCounts cuda_graph_counts() { return {g_graphs_captured.load(), g_graphs_refused.load()}; }
+CudaGraphCounts cuda_graph_counts() { return {g_graphs_captured.load(), g_graphs_refused.load(), g_graphs_replayed.load()}; }
 
 int cuda_visible_devices() {
   int count = 0;
