@@ -115,10 +115,6 @@ constexpr int kCaptureAttempts = 2;
 // What a lane keeps per input shape once that shape's memory is planned.
 struct LaneShape {
   std::shared_ptr<Arena> arena;
-  // Whether this lane has run a batch of the shape outside a capture: its cuBLAS, cuBLASLt and
-  // cuDNN handles have then done the shape's calls once, so no first use of theirs (a lazily made
-  // buffer or plan) happens while capturing, where it could refuse the capture.
-  bool ran = false;
   int capture_attempts = 0;  // of kCaptureAttempts
   cudaGraphExec_t graph = nullptr;
   // Where the captured graph reads its inputs and leaves its outputs (arena addresses).
@@ -144,8 +140,11 @@ struct Lane {
   kernels::DeviceFault* fault_host = nullptr;  // pinned: h.fault's copy, read after a synchronize
   void* cublas_workspace = nullptr;
   std::map<std::string, std::unique_ptr<LaneShape>> shapes;
-  // Planned shapes (ShapeMemory keys) whose first or recording batch ran on this lane.
-  std::set<std::string> ran_unplanned;
+  // Planned shapes (ShapeMemory keys) this lane has run a batch of outside a capture (unplanned,
+  // recording or in its arena): its cuBLAS, cuBLASLt and cuDNN handles have then done the shape's
+  // calls once, so no first use of theirs (a lazily made buffer or plan) happens while capturing,
+  // where it could refuse the capture.
+  std::set<std::string> ran_outside_capture;
   // Batch shapes that ran out of device memory even with the lane's other shapes freed.
   std::set<std::string> too_large;
   ~Lane() {
@@ -407,7 +406,7 @@ class CudaBackend final : public Backend {
       SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, lane.allocator.get()));
       memory->folded = std::move(folded);
       memory->folded_ready = true;
-      lane.ran_unplanned.insert(key);
+      lane.ran_outside_capture.insert(key);
       return ok_status();
     }
     b.folded = &memory->folded;
@@ -416,7 +415,7 @@ class CudaBackend final : public Backend {
       SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, &recorder));
       memory->plan = recorder.build_plan();
       memory->plan_ready = true;
-      lane.ran_unplanned.insert(key);
+      lane.ran_outside_capture.insert(key);
       return ok_status();
     }
     stage.unlock();
@@ -431,7 +430,6 @@ class CudaBackend final : public Backend {
         return resource_exhausted("out of device memory for the batch's arena (" +
                                   std::to_string(memory->plan.arena_bytes) + " bytes)");
       }
-      fresh->ran = lane.ran_unplanned.count(key) != 0;
       it = lane.shapes.emplace(key, std::move(fresh)).first;
     }
     auto& ls = it->second;
@@ -450,7 +448,7 @@ class CudaBackend final : public Backend {
       drop_graph(*ls);
       ls->capture_attempts = kCaptureAttempts;
     }
-    if (graphs_ && ls->ran && ls->capture_attempts < kCaptureAttempts) {
+    if (graphs_ && lane.ran_outside_capture.count(key) && ls->capture_attempts < kCaptureAttempts) {
       ++ls->capture_attempts;
       upload_folded(lane, plan, memory->folded, *ls);
       b.capture = ls.get();
@@ -485,7 +483,7 @@ class CudaBackend final : public Backend {
     }
     ArenaAllocator allocator(memory->plan, ls->arena, lane.allocator.get());
     SS_RETURN_IF_ERROR(run_batch(b, std::move(inputs), outputs, &allocator));
-    ls->ran = true;
+    lane.ran_outside_capture.insert(key);
     return ok_status();
   }
 
