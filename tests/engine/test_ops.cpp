@@ -866,12 +866,18 @@ TEST_P(OpTest, Gemm_RowsIndependentOfBatch_Bitwise) {
 // FusedGemm with a bias row and alpha 1 runs on oneDNN (weights packed once): the same property,
 // with B transposed and not, Relu keeping NaN, and rows crossing the 256-row tiles (a 600-row
 // product runs as two 256-row tiles and 64-row ones; its blocks run in other mixes of tiles);
-// small products, and one as long as BERT's feed-forward output (K = 3072) for oneDNN's blocking of K.
+// small products, one as long as BERT's feed-forward output (K = 3072) for oneDNN's blocking of K,
+// and 256 columns, whose packed weights have padded rows where oneDNN keeps them row-major (AVX2).
 // On CUDA it runs on cuBLAS, whose rows agree across batch sizes within tolerance only.
 TEST_P(OpTest, FusedGemm_OnednnRowsIndependentOfBatch_Bitwise) {
-  const int64_t m = 600, n = 11;
-  for (const auto& [k, trans_b] : {std::pair<int64_t, bool>{37, false}, {37, true}, {3072, true}}) {
-    SCOPED_TRACE(std::string(trans_b ? "transB" : "B as given") + ", K " + std::to_string(k));
+  const int64_t m = 600;
+  for (const auto& [k, trans_b, n] : {std::tuple<int64_t, bool, int64_t>{37, false, 11},
+                                      {37, true, 11},
+                                      {3072, true, 11},
+                                      {64, false, 256},
+                                      {64, true, 256}}) {
+    SCOPED_TRACE(std::string(trans_b ? "transB" : "B as given") + ", K " + std::to_string(k) + ", N " +
+                 std::to_string(n));
     auto a = rand_f32(m * k), b = rand_f32(n * k), c = rand_f32(n);
     a[5 * k + 3] = std::numeric_limits<float>::quiet_NaN();  // row 5 comes out NaN, through the Relu
     Attrs attrs = {{"activation", a_string("Relu")}};
