@@ -23,6 +23,9 @@ Models (random weights, exported by this script into bench/out/, reused on later
              scores it a row at a time (the scale follows the whole tensor); ONNX Runtime runs the whole batch
   mlp-dq     the mlp's shape (256-1024-512-256-10, MatMul + Add + Relu; onnx.helper, random weights) through
              quantize_dynamic; a row at a time in shardscore too: tabular rows are where that costs most
+  bert-float, mlp-float
+             the float32 models bert-dq and mlp-dq are quantized from (the same files), measured as they are: the
+             float32 BERT-base and MLP on a machine without torch (onnx.helper, no torch needed)
   bert-ortopt BERT-base (12 layers, hidden 768, 12 heads, FFN 3072, vocab 30522, sequence 128) in the form
              onnxruntime.transformers.optimizer gives it: com.microsoft EmbedLayerNormalization (mask_index from the
              int32 mask), Attention with packed QKV weights and mask_filter_value -3.4e38, SkipLayerNormalization,
@@ -78,13 +81,16 @@ MODELS = {
     "bert-ortopt": ("bert_base_ortopt.onnx", 8, 128, "BERT-base as ORT's transformer optimizer writes it, sequence 128"),
     "bert-dq": ("bert_base_dq.onnx", 8, 128, "BERT-base through quantize_dynamic (int8 weights), sequence 128"),
     "mlp-dq": ("mlp_1m_dq.onnx", 4096, None, "MLP 256-1024-512-256-10 through quantize_dynamic (int8 weights)"),
+    "bert-float": ("bert_base_float.onnx", 8, 128, "BERT-base in plain ONNX ops (bert-dq before quantization), sequence 128"),
+    "mlp-float": ("mlp_1m_float.onnx", 4096, None, "MLP 256-1024-512-256-10 (mlp-dq before quantization)"),
 }
 # Models written here with onnx.helper (random weights, seeded): no torch needed for them.
-HELPER_MODELS = ("lstm", "gru", "deconv", "bert-ortopt", "bert-dq", "mlp-dq")
+HELPER_MODELS = ("lstm", "gru", "deconv", "bert-ortopt", "bert-dq", "mlp-dq", "bert-float", "mlp-float")
 # (warmup, repeats). At least 2 warmups: shardscore's CPU backend runs the first batch of a new input shape
 # unplanned and records the second one's allocations; from the third on it runs in a planned arena.
 DEFAULT_RUNS = {"resnet50": (2, 5), "bert-base": (2, 5), "mlp": (3, 15), "lstm": (2, 5), "gru": (2, 5), "deconv": (2, 5),
-                "bert-ortopt": (2, 5), "bert-dq": (2, 5), "mlp-dq": (2, 5)}
+                "bert-ortopt": (2, 5), "bert-dq": (2, 5), "mlp-dq": (2, 5),
+                "bert-float": (2, 5), "mlp-float": (3, 15)}
 
 
 # ---- random inputs: the recipe engine_bench uses -------------------------------------------------------------
@@ -250,7 +256,7 @@ def write_helper_model(name: str) -> None:
         onnx.save(model, str(OUT / MODELS[name][0]))
         print(f"wrote {OUT / MODELS[name][0]} (onnx.helper)", flush=True)
         return
-    elif name == "bert-dq":
+    elif name in ("bert-dq", "bert-float"):
         vocab, seq, hid, heads, ffn, layers = 30522, MODELS[name][2], 768, 12, 3072, 12
         hd = hid // heads
 
@@ -305,7 +311,7 @@ def write_helper_model(name: str) -> None:
                for v in ("input_ids", "attention_mask", "token_type_ids")]
         outs = [helper.make_tensor_value_info("pooler_output", TensorProto.FLOAT, ["N", hid])]
         opset = 17
-    elif name == "mlp-dq":
+    elif name in ("mlp-dq", "mlp-float"):
         dims = [256, 1024, 512, 256, 10]
         nodes, inits, prev = [], [], "X"
         for k in range(4):
@@ -581,7 +587,7 @@ def main() -> None:
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--batch", action="append", default=[], metavar="MODEL=B",
                     help="batch size per model, e.g. --batch resnet50=4 (defaults: resnet50 8, bert-base 8, mlp 4096, "
-                         "lstm 256, gru 256, deconv 16, bert-ortopt 8, bert-dq 8, mlp-dq 4096)")
+                         "lstm 256, gru 256, deconv 16, bert-ortopt 8, bert-dq 8, mlp-dq 4096, bert-float 8, mlp-float 4096)")
     ap.add_argument("--warmup", type=int, help="warmup repeats (default: 2, mlp 3)")
     ap.add_argument("--repeats", type=int, help="measured repeats (default: 5, mlp 15)")
     ap.add_argument("--rounds", type=int, default=2,
