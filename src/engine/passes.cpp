@@ -1197,6 +1197,24 @@ Status pass_constant_integer_weights(Graph* g, PassStats* stats) {
   return ok_status();
 }
 
+Status pass_constant_matmul_weights(Graph* g, PassStats* stats) {
+  for (auto& n : g->nodes) {
+    if (!n.domain.empty() || n.op_type != "MatMul" || n.inputs.size() != 2) continue;
+    const Tensor* w = initializer(*g, n.inputs[1]);
+    if (!w || w->rank() != 2 || w->dtype() != DType::kFloat32) continue;
+    Node fused;
+    fused.name = n.name + "/fused";
+    fused.domain = "shardscore";
+    fused.op_type = "FusedGemm";
+    fused.opset = 1;
+    fused.inputs = n.inputs;
+    fused.outputs = n.outputs;
+    n = std::move(fused);
+    ++stats->fused_gemms;
+  }
+  return ok_status();
+}
+
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats) {
   FreshNames fresh(*g);
   for (auto& n : g->nodes) {

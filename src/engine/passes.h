@@ -129,6 +129,14 @@ Status graph_optimize(Graph* g, PassStats* stats, int64_t conv_block = 0, bool f
 // apart; the CPU function packs W and R, or R's rows, once each).
 Status pass_recurrent_joint_weights(Graph* g, PassStats* stats);
 
+// CPU backend (as pass_recurrent_joint_weights): every MatMul (default domain) left after
+// graph_optimize whose B is a 2-D float32 initializer (a projection without bias, such as ONNX
+// Runtime's transformer optimizer leaves before its SkipLayerNormalization, or a bias-free Linear)
+// becomes a shardscore.FusedGemm of the same two inputs, so that its weights are packed once for
+// oneDNN (engine/cpu/onednn.h) rather than read in place by every sgemm call. The same function, up
+// to summation order. Counted in stats->fused_gemms.
+Status pass_constant_matmul_weights(Graph* g, PassStats* stats);
+
 // CPU backend (as pass_recurrent_joint_weights): a MatMulInteger whose B, or a ConvInteger whose w,
 // is an initializer, its zero point too (or absent), gets kConstantWeightAttr = 1
 // (engine/op_plans_nn.h), so that the CPU function converts those weights to float offsets once per

@@ -416,10 +416,39 @@ TEST_F(Passes, NothingFusesAcrossAValueSomeoneElseReads) {
   add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3});
   add_output(&m, "mm", onnx::TensorProto_DataType_FLOAT, {-1, 3});  // the product is an output too
   ASSERT_NO_FATAL_FAILURE(load_both(m));
-  EXPECT_EQ(count("FusedGemm"), 0);
-  EXPECT_EQ(count("MatMul"), 1);
-  expect_same_outputs({4, 3}, 0);
+  // The Add stays; the MatMul alone becomes a bias-free FusedGemm (pass_constant_matmul_weights).
+  EXPECT_EQ(count("Add"), 1);
+  EXPECT_EQ(count("MatMul"), 0);
+  ASSERT_EQ(count("FusedGemm"), 1);
+  for (const auto& n : optimized_->graph().nodes)
+    if (n.op_type == "FusedGemm") EXPECT_EQ(n.inputs, (std::vector<std::string>{"X", "W"}));
+  expect_same_outputs({4, 3}, 1e-6);
 }
+
+// CPU backend: a MatMul by constant 2-D float32 weights with no bias after it becomes a bias-free
+// FusedGemm of the same inputs (pass_constant_matmul_weights: weights packed once for oneDNN), its
+// rows folded from a 3-D A; a MatMul by an activation, or by 3-D weights, stays a MatMul.
+TEST_F(Passes, MatMulByConstantWeightsAloneBecomesFusedGemm) {
+  auto m = new_model();
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3, 16});
+  add_float_tensor(&m, "W", {16, 256}, random(16 * 256));  // 256 columns: rows padded where oneDNN keeps them row-major
+  add_float_tensor(&m, "W3", {1, 256, 8}, random(256 * 8));
+  add_node(&m, "MatMul", {"X", "W"}, {"h"}, "proj");  // [N, 3, 256]
+  add_node(&m, "Add", {"h", "h"}, {"s"}, "double");    // no bias: the Add stays
+  add_node(&m, "MatMul", {"s", "W3"}, {"Y"}, "batched");  // [N, 3, 8]: 3-D weights, stays
+  set_ints_attr(add_node(&m, "Transpose", {"h"}, {"ht"}, "t"), "perm", {0, 2, 1});
+  add_node(&m, "MatMul", {"h", "ht"}, {"G"}, "gram");  // [N, 3, 3]: by an activation, stays
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 3, 8});
+  add_output(&m, "G", onnx::TensorProto_DataType_FLOAT, {-1, 3, 3});
+  ASSERT_NO_FATAL_FAILURE(load_both(m));
+  ASSERT_EQ(count("FusedGemm"), 1);
+  EXPECT_EQ(count("MatMul"), 2);
+  EXPECT_EQ(count("Add"), 1);
+  for (const auto& n : optimized_->graph().nodes)
+    if (n.op_type == "FusedGemm") EXPECT_EQ(n.inputs, (std::vector<std::string>{"X", "W"}));
+  expect_same_outputs({5, 3, 16}, 1e-5);
+}
+
 
 TEST_F(Passes, ConstantsFoldAndDeadNodesGo) {
   auto m = new_model();
@@ -538,7 +567,9 @@ TEST_F(AttentionPasses, TransformersAttentionBecomesOneOp) {
     for (const char* gone : {"Softmax", "Div", "Add", "IsNaN", "Where"}) EXPECT_EQ(count(gone), 0) << gone;
     EXPECT_EQ(count("Transpose"), spec.sdpa ? 1 : 0) << "SDPA's form: the op reads the graph's own K^T";
     EXPECT_EQ(count("Mul"), spec.mask_by_mul ? 1 : 0) << "only the mask's own Mul stays";
-    EXPECT_EQ(count("MatMul"), 3) << "the three projections stay";
+    // The three projections stay, as bias-free FusedGemm on the CPU (pass_constant_matmul_weights).
+    EXPECT_EQ(count("FusedGemm"), 3) << "the three projections stay";
+    EXPECT_EQ(count("MatMul"), 0);
     const Node* att = nullptr;
     for (const auto& n : optimized_->graph().nodes)
       if (n.op_type == "Attention") att = &n;
