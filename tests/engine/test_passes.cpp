@@ -449,7 +449,6 @@ TEST_F(Passes, MatMulByConstantWeightsAloneBecomesFusedGemm) {
   expect_same_outputs({5, 3, 16}, 1e-5);
 }
 
-
 TEST_F(Passes, ConstantsFoldAndDeadNodesGo) {
   auto m = new_model();
   add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 3});
