@@ -91,9 +91,11 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
                          std::string(dtype_name(options.compute)));
   }
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
-  if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_constant_matmul_weights(&e->graph_, &e->pass_stats_));
-  if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
-  if (options.optimize && backend->name() == "cpu") SS_RETURN_IF_ERROR(pass_constant_integer_weights(&e->graph_, &e->pass_stats_));
+  if (options.optimize && backend->name() == "cpu") {
+    SS_RETURN_IF_ERROR(pass_constant_matmul_weights(&e->graph_, &e->pass_stats_));
+    SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
+    SS_RETURN_IF_ERROR(pass_constant_integer_weights(&e->graph_, &e->pass_stats_));
+  }
   e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.
   SS_ASSIGN_OR_RETURN(e->plan_, plan_build(e->graph_));

@@ -1202,13 +1202,13 @@ Status pass_constant_matmul_weights(Graph* g, PassStats* stats) {
     if (!n.domain.empty() || n.op_type != "MatMul" || n.inputs.size() != 2) continue;
     const Tensor* w = initializer(*g, n.inputs[1]);
     if (!w || w->rank() != 2 || w->dtype() != DType::kFloat32) continue;
-    Node fused;
+    Node fused;  // the same inputs and outputs, none of the MatMul's attributes
     fused.name = n.name + "/fused";
     fused.domain = "shardscore";
     fused.op_type = "FusedGemm";
     fused.opset = 1;
-    fused.inputs = n.inputs;
-    fused.outputs = n.outputs;
+    fused.inputs = std::move(n.inputs);
+    fused.outputs = std::move(n.outputs);
     n = std::move(fused);
     ++stats->fused_gemms;
   }
