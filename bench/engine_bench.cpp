@@ -2,7 +2,7 @@
 //
 //   engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]
 //                [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision fp32|tf32|fp16|bf16]
-//                [--outputs NAME[,NAME...]]
+//                [--outputs NAME[,NAME...]] [--rows-alone]
 //
 // --backend cuda (default cpu) runs the CUDA backend at --precision (default fp32): T batches in
 // flight take T lanes (streams), as a job's T threads do; the engine alone, without the job's
@@ -18,6 +18,10 @@
 //
 // --outputs keeps only those model outputs (a job's output.outputs: EngineOptions::outputs), e.g.
 // BERT's pooler_output without its 393 KB-a-row last_hidden_state copied back.
+//
+// A quantize_dynamic model runs as a job runs it (EngineOptions::rows_alone_in_runs): whole
+// batches, each row quantized by its own range, where pass_row_quantized_matmuls applies, a row at a
+// time otherwise (stderr says which). --rows-alone runs it a row at a time anyway (the pass off).
 //
 // Inputs are random, built from each graph input's declared type and shape: the first dimension
 // is B when symbolic, other symbolic dimensions are S (--seq); float inputs are standard normal;
@@ -76,13 +80,14 @@ struct Args {
   std::string backend = "cpu";
   std::string precision = "fp32";
   std::vector<std::string> outputs;  // empty: all
+  bool rows_alone = false;           // --rows-alone
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "engine_bench: " << why << "\n"
             << "usage: engine_bench --model M.onnx --batch B --threads T --warmup W --repeats R [--seq S] [--seed N]\n"
             << "                    [--json] [--dump DIR] [--profile] [--backend cpu|cuda] [--precision P]\n"
-            << "                    [--outputs NAME[,NAME...]]\n";
+            << "                    [--outputs NAME[,NAME...]] [--rows-alone]\n";
   std::exit(2);
 }
 
@@ -109,6 +114,7 @@ Args parse(int argc, char** argv) {
     else if (f == "--seq") a.seq = to_int(f, val(), 1);
     else if (f == "--seed") a.seed = static_cast<uint64_t>(to_int(f, val(), 0));
     else if (f == "--json") a.json = true;
+    else if (f == "--rows-alone") a.rows_alone = true;
     else if (f == "--profile") a.profile = true;
     else if (f == "--dump") a.dump = val();
     else if (f == "--backend") a.backend = val();
@@ -337,9 +343,18 @@ int main(int argc, char** argv) {
   options.cuda.precision = a.precision;
   options.outputs = a.outputs;
   options.rows_alone_in_runs = true;  // as a job runs a quantize_dynamic model
+  options.rows_quantized_in_batch = !a.rows_alone;
   auto loaded = ss::Engine::load(a.model, a.backend, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ss::Engine& engine = *loaded.value();
+  if (!engine.rows_quantized().empty()) {
+    std::fprintf(stderr, "engine_bench: %s: whole batches, each row quantized apart (%d products)\n",
+                 engine.rows_quantized().c_str(), engine.pass_stats().row_quantized_matmuls);
+  }
+  if (!engine.rows_alone().empty()) {
+    std::fprintf(stderr, "engine_bench: %s: a row at a time%s%s\n", engine.rows_alone().c_str(),
+                 engine.rows_alone_why().empty() ? "" : ": ", engine.rows_alone_why().c_str());
+  }
   if (!engine.backend_note().empty()) std::fprintf(stderr, "%s\n", engine.backend_note().c_str());
   const double load_s = std::chrono::duration<double>(clock::now() - t_load).count();
 

@@ -92,6 +92,13 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
   }
   if (options.compute != DType::kFloat32) SS_RETURN_IF_ERROR(pass_to_half(&e->graph_, options.compute));
   if (options.optimize && backend->name() == "cpu") {
+    if (options.rows_alone_in_runs && options.rows_quantized_in_batch && !quantizer.empty() && e->fixed_batch() < 0) {
+      SS_RETURN_IF_ERROR(pass_row_quantized_matmuls(&e->graph_, &e->pass_stats_, &e->rows_alone_why_));
+      if (e->pass_stats_.row_quantized_matmuls > 0) {
+        e->rows_quantized_ = quantizer;
+        quantizer.clear();  // none left
+      }
+    }
     SS_RETURN_IF_ERROR(pass_constant_matmul_weights(&e->graph_, &e->pass_stats_));
     SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
     SS_RETURN_IF_ERROR(pass_constant_integer_weights(&e->graph_, &e->pass_stats_));

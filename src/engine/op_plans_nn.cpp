@@ -805,6 +805,33 @@ StatusOr<MatMulIntegerPlan> matmul_integer_plan(const Node& node, const std::vec
   return p;
 }
 
+StatusOr<RowQuantizedMatMulPlan> row_quantized_matmul_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
+  SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
+  SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));
+  SS_ASSIGN_OR_RETURN(const Tensor* ws, plan_required_input(inputs, 3));
+  if (x->dtype() != DType::kFloat32 || ws->dtype() != DType::kFloat32) {
+    return unimplemented("RowQuantizedMatMul of " + seen_name(x->dtype()) + " x and " + seen_name(ws->dtype()) +
+                         " w_scale is not supported (float32 each)");
+  }
+  if (!is_int8(w->dtype())) return unimplemented("RowQuantizedMatMul of " + seen_name(w->dtype()) + " w is not supported (int8 or uint8)");
+  if (x->rank() < 2 || w->rank() != 2) {
+    return invalid_argument("RowQuantizedMatMul takes x of rank >= 2 and a 2-D w; got x " + shape_to_string(x->shape()) +
+                            " and w " + shape_to_string(w->shape()));
+  }
+  RowQuantizedMatMulPlan p;
+  p.x = x;
+  p.w_scale = ws;
+  p.rows = x->dim(0);
+  SS_ASSIGN_OR_RETURN(p.mm.mm, matmul_shape_plan(x->shape(), w->shape()));
+  SS_ASSIGN_OR_RETURN(p.mm.b_zp, int_zero_point(inputs, 2, "w_zero_point", w->dtype(), true, p.mm.mm.n, "column of w"));
+  p.scale_per_column = ws->numel() != 1 || ws->rank() > 1;
+  if (p.scale_per_column && (ws->rank() != 1 || ws->dim(0) != p.mm.mm.n)) {
+    return invalid_argument("w_scale " + shape_to_string(ws->shape()) + " must be a scalar or [" + str(p.mm.mm.n) + "]");
+  }
+  p.mm.constant_b = node.attr_int(kConstantWeightAttr, 0) == 1;
+  return p;
+}
+
 StatusOr<ConvIntegerPlan> conv_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs) {
   SS_ASSIGN_OR_RETURN(const Tensor* x, plan_required_input(inputs, 0));
   SS_ASSIGN_OR_RETURN(const Tensor* w, plan_required_input(inputs, 1));

@@ -303,6 +303,22 @@ struct MatMulIntegerPlan {
 // w, is an initializer, with its zero point: the CPU function converts it once, not per call.
 inline constexpr const char* kConstantWeightAttr = "shardscore_constant_weight";
 StatusOr<MatMulIntegerPlan> matmul_integer_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
+// shardscore.RowQuantizedMatMul (made by pass_row_quantized_matmuls, passes.h; CPU backend only):
+// what onnxruntime.quantization.quantize_dynamic writes for a MatMul by constant weights,
+//   (q, s, z) = DynamicQuantizeLinear(x); y = float32(MatMulInteger(q, w, z, w_zero_point)) * (s * w_scale),
+// with one difference: each row of x (its slices along dimension 0) is quantized by its own range,
+// so a row's y is what those nodes give that row alone, bit for bit. Inputs x float32 [R, ..., K]
+// (rank >= 2), w int8 or uint8 [K, N], w_zero_point (w's type, a scalar or [N]; optional) and
+// w_scale (float32, a scalar or [N]); y float32 [R, ..., N]. kConstantWeightAttr as MatMulInteger's.
+struct RowQuantizedMatMulPlan {
+  MatMulIntegerPlan mm;  // A as the uint8 x (a_zp per tensor: each row's is its own), B = w
+  const Tensor* x = nullptr;
+  const Tensor* w_scale = nullptr;
+  int64_t rows = 0;      // x's dimension 0
+  bool scale_per_column = false;  // w_scale [N]
+};
+StatusOr<RowQuantizedMatMulPlan> row_quantized_matmul_plan(const Node& node, const std::vector<const Tensor*>& inputs);
 // ConvInteger: Conv's geometry (conv: NCHW, 2-D, group, strides, dilations, pads, auto_pad) over
 // x - x_zero_point and w - w_zero_point, Y int32 [N, M, out H, out W]; the padding adds nothing (it
 // holds x_zero_point, as ONNX Runtime pads). x and w int8 or uint8; x_zero_point per tensor,

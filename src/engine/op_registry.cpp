@@ -78,6 +78,7 @@ constexpr OpEntry kOps[] = {
     {"shardscore", "RawInput", 1, 1, cpu_raw_input, SS_CUDA(raw_input)},
     {"shardscore", "Attention", 1, 1, cpu_attention, SS_CUDA(attention)},
     {"shardscore", "AddLayerNormalization", 1, 1, cpu_add_layer_normalization, SS_CUDA(add_layer_normalization)},
+    {"shardscore", "RowQuantizedMatMul", 1, 1, cpu_row_quantized_matmul, SS_CUDA(row_quantized_matmul)},
     // ---- neural-network and math ops (cpu_ops_nn.h) ----
     {"", "Conv", 1, 21, cpu_conv, SS_CUDA(conv)},
     {"", "ConvTranspose", 1, 21, cpu_conv_transpose, SS_CUDA(conv_transpose)},

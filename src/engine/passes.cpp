@@ -27,6 +27,8 @@ std::string PassStats::describe() const {
          (joint_recurrent ? std::to_string(joint_recurrent) + " LSTM/GRU/RNN on oneDNN, " : std::string()) +
          (constant_integer_weights ? std::to_string(constant_integer_weights) + " integer product(s) with constant weights, "
                                    : std::string()) +
+         (row_quantized_matmuls ? std::to_string(row_quantized_matmuls) + " quantize_dynamic product(s) quantized by rows, "
+                                : std::string()) +
          std::to_string(removed_nodes) + " dead node(s) removed";
 }
 

@@ -35,6 +35,7 @@ struct PassStats {
   int nhwc_convs = 0;
   int joint_recurrent = 0;  // LSTM / RNN nodes given [W R], GRU nodes marked constant (pass_recurrent_joint_weights)
   int constant_integer_weights = 0;  // MatMulInteger / ConvInteger marked (pass_constant_integer_weights)
+  int row_quantized_matmuls = 0;  // quantize_dynamic products made shardscore.RowQuantizedMatMul
   int removed_nodes = 0;
   int spatial_1d_as_2d = 0;  // 1-D Conv / ConvTranspose / MaxPool / AveragePool nodes given their 2-D form
   std::string describe() const;  // "3 constants folded, 1 BatchNormalization folded, ..."
@@ -142,6 +143,23 @@ Status pass_constant_matmul_weights(Graph* g, PassStats* stats);
 // (engine/op_plans_nn.h), so that the CPU function converts those weights to float offsets once per
 // tensor rather than on every call (engine/cpu/quantize.cpp). Counted in stats->constant_integer_weights.
 Status pass_constant_integer_weights(Graph* g, PassStats* stats);
+
+// CPU backend, for a model run with EngineOptions::rows_alone_in_runs (Engine::load runs it before
+// pass_constant_integer_weights): onnxruntime.quantization.quantize_dynamic's products,
+//   (q, s, z) = DynamicQuantizeLinear(x); MatMulInteger(q, W, z, W_zero_point) -> Cast(to float)
+//   -> Mul by Mul(s, W_scale)
+// with W and its zero point initializers (W 2-D) and W_scale a float32 initializer (a scalar or one
+// per column), become one shardscore.RowQuantizedMatMul(x, W, W_zero_point, W_scale) each
+// (engine/op_plans_nn.h), which quantizes each row of x (dimension 0) by its own range: a batch
+// then gives every row what it gives that row alone, and runs as one. Only where every
+// DynamicQuantizeLinear of the graph qualifies: its y, scale and zero point read by such products
+// alone (no graph output), and its x shown to hold the rows of the batch in dimension 0 by the ops
+// between it and the graph inputs (elementwise ops, normalizations and reductions past dimension 0,
+// Transpose keeping it first, Reshape keeping it (shape[0] 0, or the count from Shape), Gather into
+// a table, products by constant weights, the fused ops of graph_optimize). Otherwise the graph is
+// unchanged and *why_not names the first quantizer that does not qualify, and why. Counted in
+// stats->row_quantized_matmuls.
+Status pass_row_quantized_matmuls(Graph* g, PassStats* stats, std::string* why_not);
 
 // Not an optimization, and run whatever the options: float16 (and bfloat16) graph inputs and
 // outputs become float32 (data files hold float32), with a Cast to float16 after each such input

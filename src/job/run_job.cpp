@@ -668,11 +668,22 @@ StatusOr<int> job_run(const JobConfig& job, MPI_Comm comm, const JobOptions& opt
                " row(s) at a time; a model exported with a dynamic batch dimension runs whole batches, faster "
                "(torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}}))");
     }
+    if (!engine.rows_quantized().empty()) {
+      log_line("note: the model quantizes its activations by their range (" + engine.rows_quantized() +
+               ", onnxruntime.quantization.quantize_dynamic), which would make a row's result depend on the rows "
+               "batched with it; each row is quantized by its own range within its batch (" +
+               std::to_string(engine.pass_stats().row_quantized_matmuls) +
+               " products), as ONNX Runtime scores a batch of one, so results do not depend on run.batch_size or "
+               "the rank count");
+    }
     if (!engine.rows_alone().empty()) {
       log_line("note: the model quantizes its activations by their range (" + engine.rows_alone() +
                ", onnxruntime.quantization.quantize_dynamic), which would make a row's result depend on the rows "
                "batched with it; each row runs alone, as ONNX Runtime scores a batch of one, so results do not "
-               "depend on run.batch_size or the rank count");
+               "depend on run.batch_size or the rank count" +
+               (engine.rows_alone_why().empty() ? std::string()
+                                                : " (slower than whole batches, which need each row quantized "
+                                                  "apart: " + engine.rows_alone_why() + ")"));
     }
     if (plan.shards.size() < static_cast<std::size_t>(size) && total_rows > 0) {
       log_line("note: " + std::to_string(size - static_cast<int>(plan.shards.size())) + " of " + std::to_string(size) +

@@ -1240,19 +1240,64 @@ TEST(Engine, DynamicQuantizeLinearModelRunsRowsAlone) {
   ASSERT_TRUE((*plain)->run({rows_of_floats(rows, 4)}, &whole_batch).ok());
   ASSERT_TRUE((*plain)->run({rows_of_floats(std::vector<float>(rows.begin(), rows.begin() + 4), 4)}, &row0).ok());
   EXPECT_NE(std::memcmp(whole_batch[0].data<float>(), row0[0].data<float>(), 3 * sizeof(float)), 0);
-  auto e = load_built(dynamic_quant_model(), "cpu", rows_alone_options());
-  ASSERT_TRUE(e.ok()) << e.status().message();
-  EXPECT_EQ((*e)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
-  EXPECT_EQ((*e)->pass_stats().constant_integer_weights, 1) << "W is an initializer: converted once";
-  std::vector<Tensor> all;
-  ASSERT_TRUE((*e)->run({rows_of_floats(rows, 4)}, &all).ok());
-  ASSERT_EQ(all.size(), 1u);
-  ASSERT_EQ(all[0].shape(), (Shape{3, 3}));
-  for (int64_t r = 0; r < 3; ++r) {
-    std::vector<Tensor> one;
-    ASSERT_TRUE((*e)->run({rows_of_floats(std::vector<float>(rows.begin() + 4 * r, rows.begin() + 4 * r + 4), 4)}, &one).ok());
-    EXPECT_EQ(std::memcmp(one[0].data<float>(), all[0].data<float>() + 3 * r, 3 * sizeof(float)), 0) << "row " << r;
+  // A row at a time (the rewrite off), and in one batch with each row quantized apart (on, the
+  // default): each row as it is alone, in both. The row alone runs the model's own nodes.
+  EngineOptions alone_options = rows_alone_options();
+  alone_options.rows_quantized_in_batch = false;
+  auto alone = load_built(dynamic_quant_model(), "cpu", alone_options);
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_EQ((*alone)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
+  EXPECT_EQ((*alone)->pass_stats().constant_integer_weights, 1) << "W is an initializer: converted once";
+  auto batched = load_built(dynamic_quant_model(), "cpu", rows_alone_options());
+  ASSERT_TRUE(batched.ok()) << batched.status().message();
+  EXPECT_EQ((*batched)->rows_alone(), "");
+  EXPECT_EQ((*batched)->rows_quantized(), "node 'quantize' (DynamicQuantizeLinear)");
+  EXPECT_EQ((*batched)->pass_stats().row_quantized_matmuls, 1);
+  for (const auto* e : {&*alone, &*batched}) {
+    std::vector<Tensor> all;
+    ASSERT_TRUE((*e)->run({rows_of_floats(rows, 4)}, &all).ok());
+    ASSERT_EQ(all.size(), 1u);
+    ASSERT_EQ(all[0].shape(), (Shape{3, 3}));
+    for (int64_t r = 0; r < 3; ++r) {
+      std::vector<Tensor> one;
+      ASSERT_TRUE((*alone)->run({rows_of_floats(std::vector<float>(rows.begin() + 4 * r, rows.begin() + 4 * r + 4), 4)}, &one).ok());
+      EXPECT_EQ(std::memcmp(one[0].data<float>(), all[0].data<float>() + 3 * r, 3 * sizeof(float)), 0)
+          << "row " << r << (e == &*alone ? " a row at a time" : " quantized apart in one batch");
+    }
   }
+}
+
+// The quantize_dynamic fixtures as a job loads them: BERT's (torch-exported: heads split by
+// Reshapes to shapes built from Shape, attention fused by graph_optimize) runs whole batches, each
+// row's bits those of the row alone; ResNet's ConvInteger keeps its rows apart, a row at a time.
+TEST(Engine, QuantizeDynamicFixturesRunWholeBatchesWhereTheyCan) {
+  EngineOptions alone_options = rows_alone_options();
+  alone_options.rows_quantized_in_batch = false;
+  {
+    auto batched = Engine::load(source_path("tests/fixtures/bert_tiny_dq.onnx"), "cpu", rows_alone_options());
+    auto alone = Engine::load(source_path("tests/fixtures/bert_tiny_dq.onnx"), "cpu", alone_options);
+    ASSERT_TRUE(batched.ok() && alone.ok()) << (batched.ok() ? alone.status().message() : batched.status().message());
+    EXPECT_EQ((*batched)->rows_alone(), "") << (*batched)->rows_alone_why();
+    EXPECT_NE((*batched)->rows_quantized(), "");
+    EXPECT_EQ((*batched)->pass_stats().row_quantized_matmuls, 14);
+    EXPECT_GT((*batched)->pass_stats().fused_attentions, 0);
+    EXPECT_NE((*alone)->rows_alone(), "");
+    const std::vector<Tensor> in = random_inputs(**batched, 9, 20261208);
+    std::vector<Tensor> got, want;
+    ASSERT_TRUE((*batched)->run(in, &got).ok());
+    ASSERT_TRUE((*alone)->run(in, &want).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k].shape(), want[k].shape());
+      EXPECT_EQ(std::memcmp(got[k].raw(), want[k].raw(), got[k].nbytes()), 0) << "output " << k;
+    }
+  }
+  auto resnet = Engine::load(source_path("tests/fixtures/resnet_tiny_dq.onnx"), "cpu", rows_alone_options());
+  ASSERT_TRUE(resnet.ok()) << resnet.status().message();
+  EXPECT_NE((*resnet)->rows_alone(), "");
+  EXPECT_EQ((*resnet)->rows_quantized(), "");
+  EXPECT_NE((*resnet)->rows_alone_why().find("(ConvInteger), not only MatMulIntegers"), std::string::npos)
+      << (*resnet)->rows_alone_why();
 }
 
 TEST(Engine, DynamicQuantizeLinearModelRefusals) {

@@ -2,7 +2,8 @@
 // engine's own output: QuantizeLinear and DequantizeLinear (a float32 division x / scale, rounding
 // half to even by hand, saturation to the type's range; (x - zero_point) * scale),
 // DynamicQuantizeLinear (the spec's scale and zero point from x's range), MatMulInteger and
-// ConvInteger (sums of products in int64). The fixture is in op_test.h.
+// ConvInteger (sums of products in int64), and shardscore.RowQuantizedMatMul (those, row by row).
+// The fixture is in op_test.h.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -635,6 +636,70 @@ TEST_P(OpTest, ConvInteger_SumsPastTwoToThe24AreExact) {
   const Tensor out = run1("ConvInteger", {make<int8_t>({1, c, h, wd}, x), make<int8_t>({m, c, h, wd}, w),
                                           make<int8_t>({}, {-128})}, {}, 10);
   expect_equal<int32_t>(out, {1, m, 1, 1}, as_int32(ref));
+}
+
+// ---- shardscore.RowQuantizedMatMul (pass_row_quantized_matmuls; CPU backend only) ----
+
+// The nodes it stands for, on each row of x alone: DynamicQuantizeLinear's scale, zero point and y
+// by the spec (dynamic_quantize_ref), the product in int64, then Cast to float32 and the two Muls
+// of quantize_dynamic's pattern, y * (scale * w_scale), in float32.
+template <typename TW>
+std::vector<float> row_quantized_ref(const std::vector<float>& x, int64_t rows, int64_t k, const std::vector<TW>& w,
+                                     int64_t n, const std::vector<TW>& wz, const std::vector<float>& ws) {
+  const int64_t per_row = static_cast<int64_t>(x.size()) / rows, m = per_row / k;
+  std::vector<float> y;
+  for (int64_t r = 0; r < rows; ++r) {
+    const DynamicRef q = dynamic_quantize_ref(std::vector<float>(x.begin() + r * per_row, x.begin() + (r + 1) * per_row));
+    std::vector<uint8_t> a(q.y.begin(), q.y.end());
+    const auto acc = int_matmul_ref<uint8_t, TW>(a, w, m, n, k, {static_cast<uint8_t>(q.zero_point)}, wz);
+    for (int64_t i = 0; i < m * n; ++i) {
+      const float s = q.scale * ws[ws.size() == 1 ? 0 : i % n];
+      y.push_back(static_cast<float>(static_cast<int32_t>(acc[i])) * s);
+    }
+  }
+  return y;
+}
+
+TEST_P(OpTest, RowQuantizedMatMul_EachRowByItsOwnRange) {
+  if (!cpu_only()) GTEST_SKIP() << "made by a CPU backend pass only";
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto run = [&](std::vector<Tensor> in) { return run1("RowQuantizedMatMul", std::move(in), {}, 1, "shardscore"); };
+  {
+    SCOPED_TRACE("x [4, 3, 40], int8 w with a zero point and a scale per column");
+    const int64_t rows = 4, m = 3, k = 40, n = 5;
+    std::vector<float> x;
+    for (int64_t r = 0; r < rows; ++r) {  // ranges a hundredfold apart, a row of zeros, a NaN
+      const float span = r == 2 ? 0.0f : std::pow(100.0f, static_cast<float>(r)) * 0.01f;
+      for (float v : rand_f32(m * k, r == 3 ? 0.1f : -span, span)) x.push_back(r == 2 ? 0.0f : v);
+    }
+    x[3 * m * k + 17] = nan;
+    const auto w = rand_8bit<int8_t>(rng_, k * n, -128, 127);
+    const auto wz = rand_8bit<int8_t>(rng_, n, -10, 10);
+    const std::vector<float> ws = {0.011f, 0.5f, 0.0023f, 1.0f, 0.07f};
+    const Tensor out = run({make<float>({rows, m, k}, x), make<int8_t>({k, n}, w), make<int8_t>({n}, wz), make<float>({n}, ws)});
+    expect_equal<float>(out, {rows, m, n}, row_quantized_ref<int8_t>(x, rows, k, w, n, wz, ws));
+  }
+  {
+    SCOPED_TRACE("x [6, 700], uint8 w, no zero point, one scale: sums past 2^24, exact");
+    const int64_t rows = 6, k = 700, n = 3;
+    std::vector<float> x = rand_f32(rows * k, 8.0f, 9.0f);  // positive: zero point 0, y near 255
+    for (int64_t i = 0; i < k; ++i) x[2 * k + i] *= 1000.0f;
+    const auto w = rand_8bit<uint8_t>(rng_, k * n, 200, 255);
+    const Tensor out = run({make<float>({rows, k}, x), make<uint8_t>({k, n}, w), Tensor(), make<float>({}, {0.004f})});
+    expect_equal<float>(out, {rows, n}, row_quantized_ref<uint8_t>(x, rows, k, w, n, {}, {0.004f}));
+  }
+}
+
+TEST_P(OpTest, RowQuantizedMatMul_Errors) {
+  if (!cpu_only()) GTEST_SKIP() << "made by a CPU backend pass only";
+  const Tensor w = make<int8_t>({4, 2}, std::vector<int8_t>(8, 3));
+  const Tensor s = make<float>({}, {0.5f});
+  expect_error(StatusCode::kUnimplemented, "RowQuantizedMatMul of float64 x", "RowQuantizedMatMul",
+               {make<double>({2, 4}, std::vector<double>(8, 1)), w, Tensor(), s}, {}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "takes x of rank >= 2", "RowQuantizedMatMul",
+               {make<float>({4}, rand_f32(4)), w, Tensor(), s}, {}, 1, "shardscore");
+  expect_error(StatusCode::kInvalidArgument, "w_scale [3] must be a scalar or [2]", "RowQuantizedMatMul",
+               {make<float>({2, 4}, rand_f32(8)), w, Tensor(), make<float>({3}, {1, 2, 3})}, {}, 1, "shardscore");
 }
 
 TEST_P(OpTest, ConvInteger_Errors) {

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <map>
@@ -1252,6 +1253,177 @@ TEST(PassToHalf, ConstantsSaturateAsOnnxRuntimesConverterDoes) {
   const float* y = out.at(0).data<float>();
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(y[i], want[i]) << "element " << i << " (" << c[i] << ")";
   EXPECT_TRUE(std::isnan(y[want.size()]));
+}
+
+}  // namespace
+}  // namespace shardscore
+
+// ---- pass_row_quantized_matmuls ----
+
+namespace shardscore {
+namespace {
+using namespace shardscore::onnx_builder;
+
+EngineOptions as_a_job(bool rows_quantized_in_batch) {
+  EngineOptions o;
+  o.rows_alone_in_runs = true;
+  o.rows_quantized_in_batch = rows_quantized_in_batch;
+  return o;
+}
+
+// quantize_dynamic's product of `x` by constant int8 weights [k, n] (as onnx builds it, names
+// prefixed by `p`): MatMulInteger(q, W, z, Wz) -> Cast -> Mul by Mul(s, Ws); `out` its result.
+void add_dq_product(onnx::ModelProto* m, std::mt19937& rng, const std::string& p, const std::string& q,
+                    const std::string& s, const std::string& z, int64_t k, int64_t n, const std::string& out,
+                    bool per_column = false) {
+  std::uniform_int_distribution<int> d(-128, 127);
+  std::vector<int8_t> w(static_cast<std::size_t>(k * n));
+  for (auto& v : w) v = static_cast<int8_t>(d(rng));
+  std::vector<int8_t> wz(per_column ? static_cast<std::size_t>(n) : 1);
+  for (auto& v : wz) v = static_cast<int8_t>(d(rng) / 16);
+  add_raw_tensor(m, p + "_W", onnx::TensorProto_DataType_INT8, {k, n}, w.data(), w.size());
+  add_raw_tensor(m, p + "_Wz", onnx::TensorProto_DataType_INT8, per_column ? std::vector<int64_t>{n} : std::vector<int64_t>{},
+                 wz.data(), wz.size());
+  std::vector<float> ws(per_column ? static_cast<std::size_t>(n) : 1);
+  for (std::size_t i = 0; i < ws.size(); ++i) ws[i] = 0.003f * static_cast<float>(i + 1);
+  add_float_tensor(m, p + "_Ws", per_column ? std::vector<int64_t>{n} : std::vector<int64_t>{}, ws);
+  add_node(m, "MatMulInteger", {q, p + "_W", z, p + "_Wz"}, {p + "_i"}, p + "_product");
+  set_int_attr(add_node(m, "Cast", {p + "_i"}, {p + "_f"}, p + "_cast"), "to", onnx::TensorProto_DataType_FLOAT);
+  if (per_column) add_node(m, "Mul", {p + "_Ws", s}, {p + "_sw"}, p + "_scales");  // either order
+  else add_node(m, "Mul", {s, p + "_Ws"}, {p + "_sw"}, p + "_scales");
+  add_node(m, "Mul", {p + "_f", p + "_sw"}, {out}, p + "_rescale");
+}
+
+// N rows of [6, 16] whose ranges differ a hundredfold from row to row, so that a scale taken over
+// the whole batch would move every row.
+Tensor spread_rows(std::mt19937& rng, int64_t rows, const Shape& row_shape) {
+  Shape shape{rows};
+  shape.insert(shape.end(), row_shape.begin(), row_shape.end());
+  Tensor x(DType::kFloat32, shape);
+  const int64_t per_row = x.numel() / rows;
+  std::uniform_real_distribution<float> d(-1, 1);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = d(rng) * std::pow(10.0f, static_cast<float>(i / per_row % 4) - 1);
+  return x;
+}
+
+// A transformer block's shapes as torch exports them: LayerNormalization -> one quantizer read by
+// two products -> heads split by a Reshape to Concat(Shape(q)[0], ...) and by one to [0, 6, 2, 8],
+// Transposes keeping the rows first, a product between rows' own values, Softmax, heads merged by
+// Reshape [0, 0, 16] -> a second quantizer -> a product with a scale per column. Every quantizer
+// qualifies: the graph runs whole batches, each row as it runs alone, bit for bit.
+TEST(RowQuantizedPass, TransformerShapesRunWholeBatchesAsRowsAlone) {
+  std::mt19937 rng(test_seed());
+  auto m = new_model(17);
+  add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 6, 16});
+  add_float_tensor(&m, "g", {16}, std::vector<float>(16, 1.5f));
+  add_float_tensor(&m, "b", {16}, std::vector<float>(16, 0.25f));
+  add_node(&m, "LayerNormalization", {"X", "g", "b"}, {"h"}, "norm");
+  add_node(&m, "DynamicQuantizeLinear", {"h"}, {"hq", "hs", "hz"}, "quantize_h");
+  add_dq_product(&m, rng, "q", "hq", "hs", "hz", 16, 16, "qm");
+  add_dq_product(&m, rng, "k", "hq", "hs", "hz", 16, 16, "km");
+  add_int64_tensor(&m, "zero", {}, {0});
+  add_int64_tensor(&m, "axis0", {1}, {0});
+  add_int64_tensor(&m, "rest", {3}, {6, 2, 8});
+  add_int64_tensor(&m, "heads", {4}, {0, 6, 2, 8});
+  add_int64_tensor(&m, "merged", {3}, {0, 0, 16});
+  add_node(&m, "Shape", {"qm"}, {"qshape"}, "shape");
+  add_node(&m, "Gather", {"qshape", "zero"}, {"n"}, "rows");
+  add_node(&m, "Unsqueeze", {"n", "axis0"}, {"n1"}, "rows_1d");
+  set_int_attr(add_node(&m, "Concat", {"n1", "rest"}, {"qheads"}, "heads_shape"), "axis", 0);
+  add_node(&m, "Reshape", {"qm", "qheads"}, {"qr"}, "split_q");
+  add_node(&m, "Reshape", {"km", "heads"}, {"kr"}, "split_k");
+  set_ints_attr(add_node(&m, "Transpose", {"qr"}, {"qt"}, "q_heads_first"), "perm", {0, 2, 1, 3});
+  set_ints_attr(add_node(&m, "Transpose", {"kr"}, {"kt"}, "k_heads_first"), "perm", {0, 2, 3, 1});
+  add_node(&m, "MatMul", {"qt", "kt"}, {"scores"}, "scores");
+  set_int_attr(add_node(&m, "Softmax", {"scores"}, {"p"}, "softmax"), "axis", -1);
+  add_node(&m, "MatMul", {"p", "qt"}, {"ctx"}, "context");
+  set_ints_attr(add_node(&m, "Transpose", {"ctx"}, {"ctt"}, "heads_back"), "perm", {0, 2, 1, 3});
+  add_node(&m, "Reshape", {"ctt", "merged"}, {"c"}, "merge");
+  add_node(&m, "DynamicQuantizeLinear", {"c"}, {"cq", "cs", "cz"}, "quantize_c");
+  add_dq_product(&m, rng, "o", "cq", "cs", "cz", 16, 4, "Y", true);
+  add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 6, 4});
+
+  auto batched = load_built(m, "cpu", as_a_job(true));
+  auto alone = load_built(m, "cpu", as_a_job(false));
+  auto whole = load_built(m, "cpu");  // ONNX's semantics: one scale for the whole tensor
+  ASSERT_TRUE(batched.ok()) << batched.status().message();
+  ASSERT_TRUE(alone.ok() && whole.ok());
+  EXPECT_EQ((*batched)->rows_alone(), "");
+  EXPECT_EQ((*batched)->rows_quantized(), "node 'quantize_h' (DynamicQuantizeLinear)");
+  EXPECT_EQ((*batched)->pass_stats().row_quantized_matmuls, 3);
+  for (const Node& n : (*batched)->graph().nodes) {
+    EXPECT_NE(n.op_type, "DynamicQuantizeLinear");
+    EXPECT_NE(n.op_type, "MatMulInteger");
+  }
+  EXPECT_EQ((*alone)->rows_alone(), "node 'quantize_h' (DynamicQuantizeLinear)");
+  EXPECT_EQ((*alone)->rows_quantized(), "");
+  EXPECT_EQ((*alone)->pass_stats().row_quantized_matmuls, 0);
+
+  const Tensor x = spread_rows(rng, 5, {6, 16});
+  std::vector<Tensor> got, want, mixed;
+  ASSERT_TRUE((*batched)->run({x}, &got).ok());
+  ASSERT_TRUE((*alone)->run({x}, &want).ok());
+  ASSERT_TRUE((*whole)->run({x}, &mixed).ok());
+  ASSERT_EQ(got[0].shape(), (Shape{5, 6, 4}));
+  ASSERT_EQ(want[0].shape(), got[0].shape());
+  EXPECT_EQ(std::memcmp(got[0].raw(), want[0].raw(), got[0].nbytes()), 0) << "a row differs from the row alone";
+  EXPECT_NE(std::memcmp(mixed[0].raw(), want[0].raw(), got[0].nbytes()), 0)
+      << "the test's rows would give the same bits with one scale for all: it could not tell";
+}
+
+// Where a quantizer's input may not hold the rows in dimension 0, or its outputs go elsewhere than
+// its products, the graph is left as it is, the model runs a row at a time, and why is said.
+TEST(RowQuantizedPass, RefusedWhereRowsMayMoveOrTheScaleIsReadElsewhere) {
+  struct Case {
+    const char* what;
+    std::function<void(onnx::ModelProto*)> before;  // makes "x" from "X" [N, 4, 16]
+    bool scale_out = false, scale_read = false;
+    const char* why;
+  };
+  const char* not_rows = "quantizes a value whose dimension 0 is not shown to be the rows of the batch";
+  const std::vector<Case> cases = {
+      {"Transpose moving the rows", [](onnx::ModelProto* m) {
+         set_ints_attr(add_node(m, "Transpose", {"X"}, {"x"}, "t"), "perm", {1, 0, 2});
+       }, false, false, not_rows},
+      {"Reshape folding the rows together", [](onnx::ModelProto* m) {
+         add_int64_tensor(m, "flat", {2}, {-1, 16});
+         add_node(m, "Reshape", {"X", "flat"}, {"x"}, "fold");
+       }, false, false, not_rows},
+      {"a mean over the rows", [](onnx::ModelProto* m) {
+         auto* r = add_node(m, "ReduceMean", {"X"}, {"mean"}, "mean");
+         set_ints_attr(r, "axes", {0});
+         add_node(m, "Sub", {"X", "mean"}, {"x"}, "center");
+       }, false, false, not_rows},
+      {"the scale a graph output", [](onnx::ModelProto* m) { add_node(m, "Identity", {"X"}, {"x"}, "id"); }, true, false,
+       "gives a graph output"},
+      {"the scale read by another node", [](onnx::ModelProto* m) { add_node(m, "Identity", {"X"}, {"x"}, "id"); }, false,
+       true, "gives its scale to node 'other' (Mul)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    std::mt19937 rng(test_seed());
+    auto m = new_model(17);
+    add_input(&m, "X", onnx::TensorProto_DataType_FLOAT, {-1, 4, 16});
+    c.before(&m);
+    add_node(&m, "DynamicQuantizeLinear", {"x"}, {"q", "s", "z"}, "quantize");
+    add_dq_product(&m, rng, "p", "q", "s", "z", 16, 3, "Y");
+    add_output(&m, "Y", onnx::TensorProto_DataType_FLOAT, {-1, 4, 3});
+    if (c.scale_out) add_output(&m, "s", onnx::TensorProto_DataType_FLOAT, {});
+    if (c.scale_read) {
+      add_node(&m, "Mul", {"s", "s"}, {"s2"}, "other");
+      add_output(&m, "s2", onnx::TensorProto_DataType_FLOAT, {});
+    }
+    auto e = load_built(m, "cpu", as_a_job(true));
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    EXPECT_EQ((*e)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
+    EXPECT_EQ((*e)->rows_quantized(), "");
+    EXPECT_EQ((*e)->pass_stats().row_quantized_matmuls, 0);
+    EXPECT_NE((*e)->rows_alone_why().find(std::string("node 'quantize' (DynamicQuantizeLinear) ") + c.why), std::string::npos)
+        << (*e)->rows_alone_why();
+    int quantizers = 0;
+    for (const Node& n : (*e)->graph().nodes) quantizers += n.op_type == "DynamicQuantizeLinear";
+    EXPECT_EQ(quantizers, 1);
+  }
 }
 
 }  // namespace

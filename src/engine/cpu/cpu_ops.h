@@ -58,6 +58,7 @@ Status cpu_quantize_linear(OpContext& ctx);
 Status cpu_dequantize_linear(OpContext& ctx);
 Status cpu_dynamic_quantize_linear(OpContext& ctx);  // op_plans_elementwise.h
 Status cpu_matmul_integer(OpContext& ctx);           // op_plans_nn.h, MatMulIntegerPlan
+Status cpu_row_quantized_matmul(OpContext& ctx);     // op_plans_nn.h, RowQuantizedMatMulPlan (pass_row_quantized_matmuls)
 Status cpu_conv_integer(OpContext& ctx);             // op_plans_nn.h, ConvIntegerPlan
 Status cpu_tree_ensemble_regressor(OpContext& ctx);
 Status cpu_tree_ensemble_classifier(OpContext& ctx);

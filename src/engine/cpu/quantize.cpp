@@ -1,5 +1,5 @@
 // The quantized ops on the CPU: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear
-// (op_plans_elementwise.h), MatMulInteger and ConvInteger (op_plans_nn.h).
+// (op_plans_elementwise.h), MatMulInteger, ConvInteger and shardscore.RowQuantizedMatMul (op_plans_nn.h).
 //
 // QuantizeLinear and DequantizeLinear (one element and the
 // scale element it uses by src/common/quantize.h, which the CUDA kernels share). float16 and
@@ -213,6 +213,63 @@ Status cpu_matmul_integer(OpContext& ctx) {
     for (int64_t bi = 0; bi < mm.nb; ++bi) {
       exact_int_gemm(mm.m, mm.n, mm.k, af.data() + mm.a_matrix(bi) * mm.m * mm.k, mm.k,
                      bf.data() + mm.b_matrix(bi) * mm.k * mm.n, mm.n, bound, py + bi * mm.m * mm.n, tmp);
+    }
+  }
+  ctx.outputs[0] = std::move(y);
+  return ok_status();
+}
+
+// Each row of x quantized as DynamicQuantizeLinear quantizes a tensor (cpu_dynamic_quantize_linear),
+// its offsets from its own zero point going to one exact product for all rows; then the Cast and
+// the two Muls of the nodes it replaces, in their order.
+Status cpu_row_quantized_matmul(OpContext& ctx) {
+  SS_ASSIGN_OR_RETURN(RowQuantizedMatMulPlan p, row_quantized_matmul_plan(ctx.node, ctx.inputs));
+  const Tensor& w = *ctx.inputs[1];
+  const MatMulPlan& mm = p.mm.mm;
+  Tensor y(DType::kFloat32, mm.out_shape);
+  float* py = y.data<float>();
+  const int64_t out_n = y.numel();
+  if (out_n == 0) {
+    ctx.outputs[0] = std::move(y);
+    return ok_status();
+  }
+  const float* x = p.x->data<float>();
+  const int64_t per_row = p.rows > 0 ? p.x->numel() / p.rows : 0;
+  std::vector<float> af(static_cast<std::size_t>(p.x->numel()));
+  std::vector<float> row_scale(static_cast<std::size_t>(p.rows));
+  int64_t a_bound = 0;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const float* xr = x + r * per_row;
+    float lo = 0, hi = 0;  // as cpu_dynamic_quantize_linear
+    for (int64_t i = 0; i < per_row; ++i) {
+      lo = xr[i] < lo ? xr[i] : lo;
+      hi = xr[i] > hi ? xr[i] : hi;
+    }
+    const DynamicQuantParams q = dynamic_quantize_params(lo, hi);
+    row_scale[r] = q.scale;
+    const float z = static_cast<float>(q.zero_point);
+    a_bound = std::max<int64_t>(a_bound, std::max<int64_t>(q.zero_point, 255 - q.zero_point));
+    float* ar = af.data() + r * per_row;
+    for (int64_t i = 0; i < per_row; ++i) ar[i] = static_cast<float>(quantize_linear_value<uint8_t>(xr[i], q.scale, q.zero_point)) - z;
+  }
+  std::vector<int32_t> acc(static_cast<std::size_t>(out_n));
+  if (mm.k > 0) {
+    const auto b_offsets = weight_offsets(p.mm.constant_b, w, p.mm.b_zp, 1, mm.n);
+    std::vector<float> tmp;
+    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data(), mm.k, b_offsets->data(), mm.n,
+                   a_bound * max_offset(w.dtype(), p.mm.b_zp), acc.data(), tmp);
+  }
+  const float* ws = p.w_scale->data<float>();
+  const int64_t out_per_row = out_n / p.rows;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    const float s = row_scale[r];
+    const int32_t* ar = acc.data() + r * out_per_row;
+    float* yr = py + r * out_per_row;
+    if (!p.scale_per_column) {
+      const float sw = s * ws[0];
+      for (int64_t i = 0; i < out_per_row; ++i) yr[i] = static_cast<float>(ar[i]) * sw;
+    } else {
+      for (int64_t i = 0; i < out_per_row; ++i) yr[i] = static_cast<float>(ar[i]) * (s * ws[i % mm.n]);
     }
   }
   ctx.outputs[0] = std::move(y);

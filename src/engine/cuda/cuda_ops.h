@@ -174,5 +174,7 @@ Status cuda_array_feature_extractor(CudaOpContext& ctx);
 inline constexpr CudaOpFn cuda_to_blocked = nullptr;
 inline constexpr CudaOpFn cuda_from_blocked = nullptr;
 inline constexpr CudaOpFn cuda_blocked_max_pool = nullptr;
+// ---- pass_row_quantized_matmuls runs on the CPU backend only (a CUDA model quantizes a row at a time) ----
+inline constexpr CudaOpFn cuda_row_quantized_matmul = nullptr;
 
 }  // namespace shardscore
