@@ -690,6 +690,24 @@ TEST_P(OpTest, RowQuantizedMatMul_EachRowByItsOwnRange) {
   }
 }
 
+// Rounding ties: rows whose range makes the scale exactly 1/128 (127/128 - -1 = 255/128), so that
+// (k + 1/2) / 128 is an exact tie (halves go to even) and its float32 neighbours are not; both signs.
+TEST_P(OpTest, RowQuantizedMatMul_TiesGoToEven) {
+  if (!cpu_only()) GTEST_SKIP() << "made by a CPU backend pass only";
+  std::vector<float> row = {-1.0f, 127.0f / 128, 0.0f};
+  for (int k = -19; k <= 19; ++k) {
+    const float t = (static_cast<float>(k) + 0.5f) / 128;
+    row.insert(row.end(), {t, std::nextafter(t, INFINITY), std::nextafter(t, -INFINITY)});
+  }
+  std::vector<float> x = row;
+  for (float v : row) x.push_back(-v);  // row 1: the same ties, the zero point 127 instead of 128
+  const int64_t k = static_cast<int64_t>(row.size()), n = 2;
+  const auto w = rand_8bit<int8_t>(rng_, k * n, -128, 127);
+  const Tensor out = run1("RowQuantizedMatMul", {make<float>({2, k}, x), make<int8_t>({k, n}, w), Tensor(),
+                                                  make<float>({}, {1.0f})}, {}, 1, "shardscore");
+  expect_equal<float>(out, {2, n}, row_quantized_ref<int8_t>(x, 2, k, w, n, {}, {1.0f}));
+}
+
 TEST_P(OpTest, RowQuantizedMatMul_Errors) {
   if (!cpu_only()) GTEST_SKIP() << "made by a CPU backend pass only";
   const Tensor w = make<int8_t>({4, 2}, std::vector<int8_t>(8, 3));

@@ -25,6 +25,7 @@
 #include "engine/cpu/blas.h"
 #include "engine/cpu/cpu_ops.h"
 #include "engine/cpu/im2col.h"
+#include "engine/cpu/vector_math.h"
 #include "engine/op_plans_elementwise.h"
 #include "engine/op_plans_nn.h"
 
@@ -113,16 +114,15 @@ int64_t max_offset(DType t, const IntZeroPoint& z) {
 
 // Y[m x n] = A[m x k] B[k x n] (row-major, leading dimensions lda, ldb, n), A and B integers held
 // in float32 whose products are at most `bound` in magnitude: exact, as the file's comment says.
-// tmp: scratch of m * n floats.
+// tmp: scratch of m * n floats (a Tensor's, for the allocator's reuse of large buffers).
 void exact_int_gemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
-                    int64_t bound, int32_t* y, std::vector<float>& tmp) {
+                    int64_t bound, int32_t* y, float* tmp) {
   if (m == 0 || n == 0) return;
   std::fill(y, y + m * n, 0);
   const int64_t slice = bound == 0 ? std::max<int64_t>(k, 1) : std::max<int64_t>((int64_t{1} << 24) / bound, 1);
-  tmp.resize(static_cast<std::size_t>(m * n));
   for (int64_t k0 = 0; k0 < k; k0 += slice) {
     const int64_t kc = std::min(slice, k - k0);
-    blas_gemm(false, false, m, n, kc, 1.0f, a + k0, lda, b + k0 * ldb, ldb, 0.0f, tmp.data(), n);
+    blas_gemm(false, false, m, n, kc, 1.0f, a + k0, lda, b + k0 * ldb, ldb, 0.0f, tmp, n);
     for (int64_t i = 0; i < m * n; ++i) {
       // int32 sums wrap, as ONNX Runtime's do (unsigned, where wrapping is defined).
       y[i] = static_cast<int32_t>(static_cast<uint32_t>(y[i]) + static_cast<uint32_t>(static_cast<int32_t>(tmp[i])));
@@ -206,13 +206,14 @@ Status cpu_matmul_integer(OpContext& ctx) {
   const auto b_offsets = weight_offsets(p.constant_b, b, p.b_zp, 1, mm.n);
   const std::vector<float>& bf = *b_offsets;
   const int64_t bound = max_offset(a.dtype(), p.a_zp) * max_offset(b.dtype(), p.b_zp);
-  std::vector<float> tmp;
   if (mm.nbb == 1 && mm.na == mm.nb) {
-    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data(), mm.k, bf.data(), mm.n, bound, py, tmp);
+    Tensor tmp(DType::kFloat32, {mm.na * mm.m, mm.n});
+    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data(), mm.k, bf.data(), mm.n, bound, py, tmp.data<float>());
   } else {
+    Tensor tmp(DType::kFloat32, {mm.m, mm.n});
     for (int64_t bi = 0; bi < mm.nb; ++bi) {
       exact_int_gemm(mm.m, mm.n, mm.k, af.data() + mm.a_matrix(bi) * mm.m * mm.k, mm.k,
-                     bf.data() + mm.b_matrix(bi) * mm.k * mm.n, mm.n, bound, py + bi * mm.m * mm.n, tmp);
+                     bf.data() + mm.b_matrix(bi) * mm.k * mm.n, mm.n, bound, py + bi * mm.m * mm.n, tmp.data<float>());
     }
   }
   ctx.outputs[0] = std::move(y);
@@ -234,36 +235,35 @@ Status cpu_row_quantized_matmul(OpContext& ctx) {
     return ok_status();
   }
   const float* x = p.x->data<float>();
-  const int64_t per_row = p.rows > 0 ? p.x->numel() / p.rows : 0;
-  std::vector<float> af(static_cast<std::size_t>(p.x->numel()));
+  const int64_t per_row = p.x->numel() / p.rows;
+  // Scratch as Tensors: the allocator keeps large buffers for the next batch (no fresh page faults).
+  Tensor af(DType::kFloat32, {p.x->numel()});
   std::vector<float> row_scale(static_cast<std::size_t>(p.rows));
   int64_t a_bound = 0;
   for (int64_t r = 0; r < p.rows; ++r) {
-    const float* xr = x + r * per_row;
-    float lo = 0, hi = 0;  // as cpu_dynamic_quantize_linear
-    for (int64_t i = 0; i < per_row; ++i) {
-      lo = xr[i] < lo ? xr[i] : lo;
-      hi = xr[i] > hi ? xr[i] : hi;
-    }
+    float lo = 0, hi = 0;
+    vector_range_with_zero_f32(x + r * per_row, per_row, &lo, &hi);
     const DynamicQuantParams q = dynamic_quantize_params(lo, hi);
     row_scale[r] = q.scale;
-    const float z = static_cast<float>(q.zero_point);
-    a_bound = std::max<int64_t>(a_bound, std::max<int64_t>(q.zero_point, 255 - q.zero_point));
-    float* ar = af.data() + r * per_row;
-    for (int64_t i = 0; i < per_row; ++i) ar[i] = static_cast<float>(quantize_linear_value<uint8_t>(xr[i], q.scale, q.zero_point)) - z;
+    a_bound = std::max<int64_t>({a_bound, q.zero_point, 255 - q.zero_point});
+    vector_quantize_u8_offsets_f32(x + r * per_row, per_row, q.scale, q.zero_point, af.data<float>() + r * per_row);
   }
-  std::vector<int32_t> acc(static_cast<std::size_t>(out_n));
+  Tensor acc(DType::kInt32, {out_n});
+  int32_t* pa = acc.data<int32_t>();
   if (mm.k > 0) {
     const auto b_offsets = weight_offsets(p.mm.constant_b, w, p.mm.b_zp, 1, mm.n);
-    std::vector<float> tmp;
-    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data(), mm.k, b_offsets->data(), mm.n,
-                   a_bound * max_offset(w.dtype(), p.mm.b_zp), acc.data(), tmp);
+    Tensor tmp(DType::kFloat32, {out_n});
+    exact_int_gemm(mm.na * mm.m, mm.n, mm.k, af.data<float>(), mm.k, b_offsets->data(), mm.n,
+                   a_bound * max_offset(w.dtype(), p.mm.b_zp), pa, tmp.data<float>());
+  } else {
+    std::fill(pa, pa + out_n, 0);
   }
+  // Cast, then Mul by (scale * w_scale): the products in the nodes' order, in float32.
   const float* ws = p.w_scale->data<float>();
   const int64_t out_per_row = out_n / p.rows;
   for (int64_t r = 0; r < p.rows; ++r) {
     const float s = row_scale[r];
-    const int32_t* ar = acc.data() + r * out_per_row;
+    const int32_t* ar = pa + r * out_per_row;
     float* yr = py + r * out_per_row;
     if (!p.scale_per_column) {
       const float sw = s * ws[0];
@@ -294,12 +294,13 @@ Status cpu_conv_integer(OpContext& ctx) {
     const auto w_offsets = weight_offsets(p.constant_w, w, p.w_zp, kk, c.m);
     const std::vector<float>& wf = *w_offsets;
     const int64_t bound = max_offset(x.dtype(), p.x_zp) * max_offset(w.dtype(), p.w_zp);
-    std::vector<float> col(static_cast<std::size_t>(kk * pix)), tmp;
+    std::vector<float> col(static_cast<std::size_t>(kk * pix));
+    Tensor tmp(DType::kFloat32, {mg, pix});
     for (int64_t n = 0; n < c.n; ++n) {
       for (int64_t gi = 0; gi < c.group; ++gi) {
         im2col(xf.data() + (n * c.c + gi * cg) * h * wd, cg, h, wd, g, col.data());
         exact_int_gemm(mg, pix, kk, wf.data() + gi * mg * kk, kk, col.data(), pix, bound,
-                       py + (n * c.m + gi * mg) * pix, tmp);
+                       py + (n * c.m + gi * mg) * pix, tmp.data<float>());
       }
     }
   }

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "common/quantize.h"
+
 namespace shardscore {
 namespace {
 
@@ -77,6 +79,51 @@ __attribute__((target("avx2,fma"))) __m256 sigmoid8(__m256 x) {
   return _mm256_div_ps(_mm256_blendv_ps(e, one, nonneg), _mm256_add_ps(one, e));
 }
 
+// MINPS / MAXPS give their second operand where either is NaN (or both are zeros): the running
+// bound second, a NaN element leaves it as it is, as the scalar loop's x < lo ? x : lo does.
+__attribute__((target("avx2"))) void range_avx2(const float* x, int64_t n, float* lo, float* hi) {
+  __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    vlo = _mm256_min_ps(v, vlo);
+    vhi = _mm256_max_ps(v, vhi);
+  }
+  alignas(32) float l[8], h[8];
+  _mm256_store_ps(l, vlo);
+  _mm256_store_ps(h, vhi);
+  float a = 0, b = 0;
+  for (int k = 0; k < 8; ++k) {
+    a = l[k] < a ? l[k] : a;
+    b = h[k] > b ? h[k] : b;
+  }
+  for (; i < n; ++i) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+// round(x / scale) + zero point, then MAXPS with 0 second (a NaN becomes 0) and MINPS with 255,
+// less the zero point.
+__attribute__((target("avx2"))) inline __m256 quantize_offsets8(__m256 v, __m256 s, __m256 z) {
+  v = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+  return _mm256_sub_ps(_mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)), z);
+}
+
+__attribute__((target("avx2"))) void quantize_offsets_avx2(const float* x, int64_t n, float scale, float zp, float* out) {
+  const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps(zp);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, quantize_offsets8(_mm256_loadu_ps(x + i), s, z));
+  if (i < n) {
+    alignas(32) float in[8] = {}, res[8];
+    std::copy(x + i, x + n, in);
+    _mm256_store_ps(res, quantize_offsets8(_mm256_load_ps(in), s, z));
+    std::copy(res, res + (n - i), out + i);
+  }
+}
+
 }  // namespace
 
 CpuIsa cpu_isa() {
@@ -129,6 +176,23 @@ void vector_sigmoid_f32(const float* x, float* y, int64_t n) {
     const float e = std::exp(-std::fabs(x[i]));
     y[i] = (x[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
   }
+}
+
+void vector_range_with_zero_f32(const float* x, int64_t n, float* lo, float* hi) {
+  if (simd_level() >= 1) return range_avx2(x, n, lo, hi);
+  float a = 0, b = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+void vector_quantize_u8_offsets_f32(const float* x, int64_t n, float scale, uint8_t zero_point, float* out) {
+  const float z = static_cast<float>(zero_point);
+  if (simd_level() >= 1) return quantize_offsets_avx2(x, n, scale, z, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(quantize_linear_value<uint8_t>(x[i], scale, zero_point)) - z;
 }
 
 }  // namespace shardscore
