@@ -276,7 +276,7 @@ void dump(const std::string& dir, const ss::Graph& g, const std::vector<ss::Tens
 // seconds summed per op type. The graph is the CPU engine's own (Engine::load: the same passes and
 // switches, SHARDSCORE_FUSE_ATTENTION included), planned the same way.
 ss::Status profile(const Args& a, const std::vector<ss::Tensor>& inputs) {
-  SS_ASSIGN_OR_RETURN(std::unique_ptr<ss::Engine> engine, ss::Engine::load(a.model, "cpu", ss::EngineOptions{.outputs = a.outputs}));
+  SS_ASSIGN_OR_RETURN(std::unique_ptr<ss::Engine> engine, ss::Engine::load(a.model, "cpu", ss::EngineOptions{.outputs = a.outputs, .rows_alone_in_runs = true, .rows_quantized_in_batch = !a.rows_alone}));
   const ss::PassStats& ps = engine->pass_stats();
   SS_ASSIGN_OR_RETURN(ss::Plan plan, ss::plan_build(engine->graph()));
   using clock = std::chrono::steady_clock;
