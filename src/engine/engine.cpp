@@ -102,6 +102,12 @@ StatusOr<std::unique_ptr<Engine>> Engine::load_with(const std::string& model_pat
     SS_RETURN_IF_ERROR(pass_constant_matmul_weights(&e->graph_, &e->pass_stats_));
     SS_RETURN_IF_ERROR(pass_recurrent_joint_weights(&e->graph_, &e->pass_stats_));
     SS_RETURN_IF_ERROR(pass_constant_integer_weights(&e->graph_, &e->pass_stats_));
+  } else if (options.rows_alone_in_runs && options.rows_quantized_in_batch && !quantizer.empty()) {
+    e->rows_alone_why_ = quantizer + (backend->name() == "cpu"
+                                          ? std::string(" runs with the graph passes off (EngineOptions::optimize)")
+                                          : " runs on the " + std::string(backend->name()) +
+                                                " backend, which quantizes a row at a time (rows quantized apart "
+                                                "within a batch are the CPU backend's)");
   }
   e->backend_ = std::move(backend);
   // The plan points into graph_, which lives as long as the engine.

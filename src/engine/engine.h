@@ -81,7 +81,8 @@ class Engine {
   const std::string& rows_alone() const { return rows_alone_; }
   // With rows_quantized_in_batch: the quantizer described as rows_alone() would be, where
   // pass_row_quantized_matmuls made the model quantize each row apart within a batch ("" otherwise:
-  // rows_alone() or no quantizer), and where it could not, why (rows_alone() then set).
+  // rows_alone() or no quantizer), and where it could not, why (rows_alone() then set): the pass's
+  // reason, or the backend's (another backend, or the passes off, runs the rows alone).
   const std::string& rows_quantized() const { return rows_quantized_; }
   const std::string& rows_alone_why() const { return rows_alone_why_; }
 

@@ -319,6 +319,7 @@ struct RowQuantizedMatMulPlan {
   bool scale_per_column = false;  // w_scale [N]
 };
 StatusOr<RowQuantizedMatMulPlan> row_quantized_matmul_plan(const Node& node, const std::vector<const Tensor*>& inputs);
+
 // ConvInteger: Conv's geometry (conv: NCHW, 2-D, group, strides, dilations, pads, auto_pad) over
 // x - x_zero_point and w - w_zero_point, Y int32 [N, M, out H, out W]; the padding adds nothing (it
 // holds x_zero_point, as ONNX Runtime pads). x and w int8 or uint8; x_zero_point per tensor,

@@ -1300,6 +1300,35 @@ TEST(Engine, QuantizeDynamicFixturesRunWholeBatchesWhereTheyCan) {
       << (*resnet)->rows_alone_why();
 }
 
+// The CPU backend under another name: the rewrite is the CPU backend's, so another backend runs a
+// row at a time and says why.
+class RenamedCpuBackend final : public Backend {
+ public:
+  RenamedCpuBackend() : cpu_(backend_cpu_create()) {}
+  std::string_view name() const override { return "renamed"; }
+  bool supports(const OpEntry& op) const override { return cpu_->supports(op); }
+  Status run(const Plan& plan, std::vector<Tensor> inputs, std::vector<Tensor>* outputs) const override {
+    return cpu_->run(plan, std::move(inputs), outputs);
+  }
+
+ private:
+  std::unique_ptr<Backend> cpu_;
+};
+
+TEST(Engine, RowsQuantizedApartOnTheCpuBackendOnly) {
+  const auto path = std::filesystem::temp_directory_path() / ("shardscore_rows_" + std::to_string(::getpid()) + ".onnx");
+  std::ofstream(path, std::ios::binary) << onnx_builder::bytes_of(dynamic_quant_model());
+  auto other = Engine::load_with(path.string(), std::make_unique<RenamedCpuBackend>(), rows_alone_options());
+  std::filesystem::remove(path);
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  EXPECT_EQ((*other)->rows_alone(), "node 'quantize' (DynamicQuantizeLinear)");
+  EXPECT_EQ((*other)->rows_quantized(), "");
+  EXPECT_NE((*other)->rows_alone_why().find("node 'quantize' (DynamicQuantizeLinear) runs on the renamed backend, which "
+                                           "quantizes a row at a time"),
+            std::string::npos)
+      << (*other)->rows_alone_why();
+}
+
 TEST(Engine, DynamicQuantizeLinearModelRefusals) {
   // A reduced precision: the model computes in its own integer one.
   EngineOptions half;
