@@ -401,6 +401,16 @@ TEST_P(OpTest, DynamicQuantizeLinear_ScaleZeroPointAndY) {
       {"zeros (scale 1)", std::vector<float>(9, 0.0f)},
       {"a NaN takes no part in the range and gives 0", {1.5f, nan, -0.5f, 0.75f, nan, 2.0f}},
       {"one element", {-2.5f}},
+      {"ties to even and NaNs past the first 8 elements (scale 1/128)", [] {
+         std::vector<float> v = {-1.0f, 127.0f / 128, 0.0f, 0.25f, 0.5f, 0.75f, 1.0f / 128, -1.0f / 128,
+                                 std::numeric_limits<float>::quiet_NaN()};
+         for (int k = -10; k <= 10; ++k) {
+           const float t = (static_cast<float>(k) + 0.5f) / 128;
+           v.insert(v.end(), {t, std::nextafter(t, INFINITY), std::nextafter(t, -INFINITY)});
+           if (k == 3) v.push_back(std::numeric_limits<float>::quiet_NaN());
+         }
+         return v;
+       }()},
   };
   for (const auto& [what, x] : cases) {
     SCOPED_TRACE(what);

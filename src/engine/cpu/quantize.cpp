@@ -173,15 +173,11 @@ Status cpu_dynamic_quantize_linear(OpContext& ctx) {
   SS_ASSIGN_OR_RETURN(DynamicQuantizeLinearPlan p, dynamic_quantize_linear_plan(ctx.inputs));
   const float* x = p.x->data<float>();
   const int64_t n = p.x->numel();
-  float lo = 0, hi = 0;  // the range includes 0 anyway; a NaN compares false and is skipped
-  for (int64_t i = 0; i < n; ++i) {
-    lo = x[i] < lo ? x[i] : lo;
-    hi = x[i] > hi ? x[i] : hi;
-  }
+  float lo = 0, hi = 0;  // the range includes 0 anyway; a NaN takes no part
+  vector_range_with_zero_f32(x, n, &lo, &hi);
   const DynamicQuantParams q = dynamic_quantize_params(lo, hi);
   Tensor y(DType::kUInt8, p.x->shape());
-  uint8_t* py = y.data<uint8_t>();
-  for (int64_t i = 0; i < n; ++i) py[i] = quantize_linear_value<uint8_t>(x[i], q.scale, q.zero_point);
+  vector_quantize_u8_f32(x, n, q.scale, q.zero_point, y.data<uint8_t>());
   ctx.outputs[0] = std::move(y);
   if (ctx.outputs.size() > 1) ctx.outputs[1] = Tensor::copy_of(DType::kFloat32, {}, &q.scale);
   if (ctx.outputs.size() > 2) ctx.outputs[2] = Tensor::copy_of(DType::kUInt8, {}, &q.zero_point);

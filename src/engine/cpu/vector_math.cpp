@@ -105,11 +105,26 @@ __attribute__((target("avx2"))) void range_avx2(const float* x, int64_t n, float
   *hi = b;
 }
 
-// round(x / scale) + zero point, then MAXPS with 0 second (a NaN becomes 0) and MINPS with 255,
-// less the zero point.
-__attribute__((target("avx2"))) inline __m256 quantize_offsets8(__m256 v, __m256 s, __m256 z) {
+// round(x / scale) + zero point, then MAXPS with 0 second (a NaN becomes 0) and MINPS with 255.
+__attribute__((target("avx2"))) inline __m256 quantize8(__m256 v, __m256 s, __m256 z) {
   v = _mm256_add_ps(_mm256_round_ps(_mm256_div_ps(v, s), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
-  return _mm256_sub_ps(_mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f)), z);
+  return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+}
+// ... less the zero point.
+__attribute__((target("avx2"))) inline __m256 quantize_offsets8(__m256 v, __m256 s, __m256 z) {
+  return _mm256_sub_ps(quantize8(v, s, z), z);
+}
+
+// quantize8's values (whole numbers in [0, 255]) as bytes: exact conversions and packs.
+__attribute__((target("avx2"))) void quantize_u8_avx2(const float* x, int64_t n, float scale, float zp, uint8_t* out) {
+  const __m256 s = _mm256_set1_ps(scale), z = _mm256_set1_ps(zp);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i v = _mm256_cvtps_epi32(quantize8(_mm256_loadu_ps(x + i), s, z));
+    const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(w, w));
+  }
+  for (; i < n; ++i) out[i] = quantize_linear_value<uint8_t>(x[i], scale, static_cast<int32_t>(zp));
 }
 
 __attribute__((target("avx2"))) void quantize_offsets_avx2(const float* x, int64_t n, float scale, float zp, float* out) {
@@ -187,6 +202,11 @@ void vector_range_with_zero_f32(const float* x, int64_t n, float* lo, float* hi)
   }
   *lo = a;
   *hi = b;
+}
+
+void vector_quantize_u8_f32(const float* x, int64_t n, float scale, uint8_t zero_point, uint8_t* out) {
+  if (simd_level() >= 1) return quantize_u8_avx2(x, n, scale, static_cast<float>(zero_point), out);
+  for (int64_t i = 0; i < n; ++i) out[i] = quantize_linear_value<uint8_t>(x[i], scale, zero_point);
 }
 
 void vector_quantize_u8_offsets_f32(const float* x, int64_t n, float scale, uint8_t zero_point, float* out) {

@@ -41,5 +41,7 @@ void vector_range_with_zero_f32(const float* x, int64_t n, float* lo, float* hi)
 // saturated to [0, 255], NaN to 0; then the offset from the zero point, exact. Every step is exact
 // or correctly rounded, so these are the same bits at every ISA level.
 void vector_quantize_u8_offsets_f32(const float* x, int64_t n, float scale, uint8_t zero_point, float* out);
+// out[i] = quantize_linear_value<uint8_t>(x[i], scale, zero_point), as above without the offset.
+void vector_quantize_u8_f32(const float* x, int64_t n, float scale, uint8_t zero_point, uint8_t* out);
 
 }  // namespace shardscore
