@@ -342,11 +342,21 @@ Outcome inspect_command(const std::vector<std::string>& args) {
           << "' has dimensions that only the data decides)\n";
       return {0, "", out.str()};
     }
+    std::string rows_note;  // how a job quantizes a quantize_dynamic model's rows
     Status tried = [&]() -> Status {
       EngineOptions as_a_job;
       as_a_job.fixed_batch_in_runs = true;
       as_a_job.rows_alone_in_runs = true;
       SS_ASSIGN_OR_RETURN(auto engine, Engine::load(args[0], "cpu", as_a_job));
+      if (!engine->rows_quantized().empty()) {
+        rows_note = "it quantizes its activations by their range (" + engine->rows_quantized() +
+                    "): on the CPU a job runs whole batches, each row quantized by its own range (" +
+                    std::to_string(engine->pass_stats().row_quantized_matmuls) + " products)\n";
+      } else if (!engine->rows_alone().empty()) {
+        rows_note = "it quantizes its activations by their range (" + engine->rows_alone() +
+                    "): a job runs it a row at a time" +
+                    (engine->rows_alone_why().empty() ? std::string() : " (" + engine->rows_alone_why() + ")") + "\n";
+      }
       std::vector<RowSpec> rows;
       for (const auto& v : engine->graph().inputs) {
         if (v.dims.empty()) return invalid_argument("input '" + v.name + "' is a scalar, not rows");
@@ -357,7 +367,8 @@ Outcome inspect_command(const std::vector<std::string>& args) {
     }();
     if (tried.ok()) {
       out << "this build can run every op of this model, and ran it on two rows of zeros (then three, its rows "
-             "independent)\n";
+             "independent)\n"
+          << rows_note;
       return {0, "", out.str()};
     }
     // A refusal of what the trial found (rows that mix) came after the model ran.

@@ -265,6 +265,11 @@ def test_fixture_matches_onnxruntime(e2e, tmp_path, seed, name):
         # `inspect` tries the model as a job runs it: a row at a time, so its rows do not mix.
         p = e2e.run_job(None, ["inspect", str(FIXTURES / entry["file"])])
         assert p.returncode == 0 and "its rows independent" in p.stdout, p.stdout + p.stderr
+        # ... and says how a job quantizes them: BERT's whole batches, ResNet's (ConvInteger) a row at a time.
+        how = ("a job runs whole batches, each row quantized by its own range (14 products)" if name == "bert_tiny_dq"
+               else "a job runs it a row at a time (node 'images_QuantizeLinear' (DynamicQuantizeLinear) feeds node "
+                    "'/conv1/Conv_quant' (ConvInteger)")
+        assert how in p.stdout, p.stdout
         # Scoring row by row is what makes these rows ONNX Runtime's: with the whole batch's scale they differ.
         import onnx
         import onnxruntime as ort
