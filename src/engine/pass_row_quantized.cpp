@@ -357,8 +357,9 @@ Status pass_row_quantized_matmuls(Graph* g, PassStats* stats, std::string* why_n
       scale_muls.insert(*vi);
       found.push_back({qi, mi, *ci, *vi, *ui});
     }
-    for (const auto& [ri, pos] : read_by(zero)) {
-      if (std::none_of(y_readers.begin(), y_readers.end(), [&](const auto& r) { return r.first == ri; }) || pos != 2) {
+    for (const auto& reader : read_by(zero)) {
+      const std::size_t ri = reader.first;  // a plain variable: clang (the fuzz build) cannot capture a binding
+      if (std::none_of(y_readers.begin(), y_readers.end(), [&](const auto& r) { return r.first == ri; }) || reader.second != 2) {
         return refuse("gives its zero point to " + g->nodes[ri].describe() + ", not only to its MatMulIntegers");
       }
     }
