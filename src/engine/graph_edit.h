@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the load-time rewrites that edit a Graph (engine/passes.h, engine/contrib_ops.h): names
-// for new values and attribute values for new nodes.
+// for new values, attribute values for new nodes, and initializers by name.
 #include <algorithm>
 #include <cstdint>
 #include <set>
@@ -39,6 +39,12 @@ class FreshNames {
   const Graph& g_;
   std::set<std::string> given_;
 };
+
+// The initializer named `name`, or nullptr where there is none.
+inline const Tensor* initializer(const Graph& g, const std::string& name) {
+  auto it = g.initializers.find(name);
+  return it == g.initializers.end() ? nullptr : &it->second;
+}
 
 inline Attribute string_attr(const std::string& s) {
   Attribute a;

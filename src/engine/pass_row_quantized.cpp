@@ -27,14 +27,9 @@ struct RowValue {
   int64_t len = -1;   // a 1-D value's length, where known
 };
 
-const Tensor* init_of(const Graph& g, const std::string& name) {
-  auto it = g.initializers.find(name);
-  return it == g.initializers.end() ? nullptr : &it->second;
-}
-
 // The values of an int64 or int32 initializer; nullopt for anything else.
 std::optional<std::vector<int64_t>> int_values(const Graph& g, const std::string& name) {
-  const Tensor* t = init_of(g, name);
+  const Tensor* t = initializer(g, name);
   if (!t || (t->dtype() != DType::kInt64 && t->dtype() != DType::kInt32)) return std::nullopt;
   std::vector<int64_t> v(static_cast<std::size_t>(t->numel()));
   for (int64_t i = 0; i < t->numel(); ++i) v[i] = t->dtype() == DType::kInt64 ? t->data<int64_t>()[i] : t->data<int32_t>()[i];
@@ -254,8 +249,8 @@ std::map<std::string, RowValue> row_values(const Graph& g) {
       out.len = 0;
       for (const RowValue& i : in) out.len = i.len < 0 || out.len < 0 ? -1 : out.len + i.len;
     }
-    if (n.op_type == "Gather" && in.size() > 1 && in[1].rank == 1 && init_of(g, n.inputs[1])) {
-      out.len = init_of(g, n.inputs[1])->numel();
+    if (n.op_type == "Gather" && in.size() > 1 && in[1].rank == 1 && initializer(g, n.inputs[1])) {
+      out.len = initializer(g, n.inputs[1])->numel();
     }
     for (std::size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
@@ -324,8 +319,8 @@ Status pass_row_quantized_matmuls(Graph* g, PassStats* stats, std::string* why_n
     if (y_readers.empty()) return refuse("has no MatMulInteger reading it");
     for (const auto& [mi, pos] : y_readers) {
       const Node& m = g->nodes[mi];
-      const bool constant_w = m.inputs.size() > 1 && init_of(*g, m.inputs[1]) && init_of(*g, m.inputs[1])->rank() == 2 &&
-                              (m.inputs.size() < 4 || m.inputs[3].empty() || init_of(*g, m.inputs[3]));
+      const bool constant_w = m.inputs.size() > 1 && initializer(*g, m.inputs[1]) && initializer(*g, m.inputs[1])->rank() == 2 &&
+                              (m.inputs.size() < 4 || m.inputs[3].empty() || initializer(*g, m.inputs[3]));
       if (!m.domain.empty() || m.op_type != "MatMulInteger" || pos != 0 || m.inputs.size() < 3 || m.inputs[2] != zero ||
           m.inputs[1] == y || !constant_w) {
         return refuse("feeds " + m.describe() + ", not only MatMulIntegers by constant weights with its zero point");
@@ -346,8 +341,8 @@ Status pass_row_quantized_matmuls(Graph* g, PassStats* stats, std::string* why_n
         if (!g->nodes[i].outputs.empty() && g->nodes[i].outputs[0] == other) vi = i;
       const Node* v = vi ? &g->nodes[*vi] : nullptr;
       const std::string ws_name = !v || v->inputs.size() != 2 ? "" : v->inputs[0] == scale ? v->inputs[1] : v->inputs[0];
-      const Tensor* ws = init_of(*g, ws_name);
-      const int64_t n_out = init_of(*g, m.inputs[1])->dim(1);
+      const Tensor* ws = initializer(*g, ws_name);
+      const int64_t n_out = initializer(*g, m.inputs[1])->dim(1);
       if (!v || !v->domain.empty() || v->op_type != "Mul" || (v->inputs[0] != scale && v->inputs[1] != scale) ||
           sole(other) != ui || !ws || ws->dtype() != DType::kFloat32 || ws->rank() > 1 ||
           (ws->numel() != 1 && ws->numel() != n_out) || u->inputs[0] == u->inputs[1]) {

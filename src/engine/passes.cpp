@@ -77,11 +77,6 @@ Node* sole_reader(Graph* g, const std::string& value, const std::map<std::string
   return nullptr;
 }
 
-const Tensor* initializer(const Graph& g, const std::string& name) {
-  auto it = g.initializers.find(name);
-  return it == g.initializers.end() ? nullptr : &it->second;
-}
-
 void erase_marked(Graph* g, const std::set<const Node*>& dead) {
   std::vector<Node> kept;
   for (auto& n : g->nodes)
